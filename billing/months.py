@@ -1,0 +1,99 @@
+"""Calendar months in the clinic's time zone.
+
+CPT 99457 is counted per calendar month as the clinic lives it, not per UTC month: an entry
+at 21:00 on 31 January in New York belongs to January even though it is 1 February in UTC.
+"""
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from billing.errors import InvalidInput
+
+_MONTH_FORM = re.compile(r"(\d{4})-(\d{1,2})")
+
+
+def clinic_zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`, refused clearly when it does not exist."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"Unknown time zone '{name}': use an IANA name such as "
+                           "America/New_York.") from exc
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    """One calendar month; ordering follows the calendar."""
+
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.month <= 12 or not 1 <= self.year <= 9998:
+            raise InvalidInput(f"Not a month: {self.year}-{self.month:02d}.")
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Month":
+        """A month from 'YYYY-MM'."""
+        match = _MONTH_FORM.fullmatch((text or "").strip())
+        if not match:
+            raise InvalidInput(f"Cannot read month '{text}': use YYYY-MM, e.g. 2026-11.")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @classmethod
+    def of_day(cls, day: date) -> "Month":
+        return cls(day.year, day.month)
+
+    @classmethod
+    def containing(cls, instant: datetime, zone: ZoneInfo) -> "Month":
+        """The clinic month in which `instant` (zone-aware) falls."""
+        if instant.tzinfo is None:
+            raise ValueError("instant must be zone-aware")
+        return cls.of_day(instant.astimezone(zone).date())
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def last_day(self) -> date:
+        return date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
+
+    @property
+    def days(self) -> int:
+        return self.last_day.day
+
+    def next(self) -> "Month":
+        return Month.of_day(self.last_day + timedelta(days=1))
+
+    def previous(self) -> "Month":
+        return Month.of_day(self.first_day - timedelta(days=1))
+
+    def contains(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+    def bounds_utc(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """[start, end) of the clinic month as UTC instants, for range queries."""
+        return start_of_day_utc(self.first_day, zone), start_of_day_utc(
+            self.next().first_day, zone
+        )
+
+
+def start_of_day_utc(day: date, zone: ZoneInfo) -> datetime:
+    """Midnight of `day` in the clinic zone, as UTC (DST-safe: zoneinfo resolves the offset)."""
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+
+
+def days_left(month: Month, today: date) -> int:
+    """Days from `today` to the month's end, today included; 0 once the month is over."""
+    if today > month.last_day:
+        return 0
+    if today < month.first_day:
+        return month.days
+    return (month.last_day - today).days + 1

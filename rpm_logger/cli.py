@@ -1,0 +1,362 @@
+"""The `rpm-logger` command: parse options, call one service function, render.
+
+Exit status: 0 done, 2 refused input (nothing changed), 1 failure (e.g. database down).
+"""
+
+import getpass
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from billing.errors import InvalidInput
+from billing.months import Month
+from rpm_logger import render
+from rpm_logger.settings import Settings, get_settings
+from service import Service
+from service.entries import LogRequest
+from service.errors import StoreConflict, StoreUnavailable
+from service.patients import PatientFields
+from service.staff import StaffChanges
+
+F = TypeVar("F", bound=Callable[..., Any])
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+class _Exit(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        raise _Exit(f"invalid configuration: {problems}", 2) from exc
+
+
+def _service() -> Service:
+    from rpm_logger.wiring import build_service
+
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    if "service" not in root.meta:
+        root.meta["service"] = build_service(_settings())
+    return root.meta["service"]
+
+
+def _operator(by: str | None) -> str:
+    return by or f"cli:{getpass.getuser()}"
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+def _month(text: str | None) -> Month:
+    return Month.parse(text) if text else _service().months.current()
+
+
+def _at(text: str | None) -> datetime | None:
+    """--at as ISO 8601; without a zone it is read in the clinic zone."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"Cannot read --at '{text}': use ISO 8601 such as "
+                           "2026-11-03T14:30 or 2026-11-03T14:30-05:00.") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_service().ctx.policy.zone)
+    return value
+
+
+def handled(func: F) -> F:
+    """Turn service refusals and failures into stderr messages and exit codes."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except InvalidInput as exc:
+            raise _Exit(str(exc), 2) from exc
+        except StoreConflict as exc:
+            raise _Exit(str(exc), 1) from exc
+        except StoreUnavailable as exc:
+            raise _Exit(f"{exc}; nothing was saved", 1) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Log RPM treatment-management time and see which CPT codes each month supports."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the web service (Slack, Twilio and health routes)."""
+    import uvicorn
+
+    from rpm_logger.app import create_app
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@handled
+def db_upgrade() -> None:
+    """Bring the database to the newest schema."""
+    from rpm_logger.wiring import open_database
+
+    database = open_database(_settings())
+    click.echo(f"database at newest schema ({database.dialect})")
+
+
+@cli.group()
+def staff() -> None:
+    """Add and change staff."""
+
+
+@staff.command("add")
+@click.argument("slack_user_id")
+@click.option("--name", required=True)
+@click.option("--role", required=True, help="physician|qhp|clinical_staff|non_clinical")
+@click.option("--phone", "phones", multiple=True, help="Phone number (repeatable).")
+@click.option("--npi", default=None, help="10-digit NPI (physicians and QHPs).")
+@click.option("--admin", is_flag=True, default=False)
+@click.option("--by", default=None, help="Who is making the change (audit).")
+@handled
+def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
+              npi: str | None, admin: bool, by: str | None) -> None:
+    """Add a staff member by Slack user id."""
+    view = _service().staff.add(slack_user_id=slack_user_id, name=name, role=role,
+                                phones=phones, npi=npi, is_admin=admin, actor=_operator(by))
+    click.echo(f"added {render.staff_text(view)}")
+
+
+@staff.command("update")
+@click.argument("slack_user_id")
+@click.option("--name", default=None)
+@click.option("--role", default=None)
+@click.option("--phone", "phones", multiple=True)
+@click.option("--remove-phone", "remove_phones", multiple=True)
+@click.option("--npi", default=None)
+@click.option("--admin/--no-admin", default=None)
+@click.option("--inactive", "active", flag_value=False, default=None,
+              help="Deactivate: they can no longer log; their entries keep counting.")
+@click.option("--active", "active", flag_value=True, help="Reactivate.")
+@click.option("--by", default=None)
+@handled
+def staff_update(slack_user_id: str, name: str | None, role: str | None,
+                 phones: tuple[str, ...], remove_phones: tuple[str, ...], npi: str | None,
+                 admin: bool | None, active: bool | None, by: str | None) -> None:
+    """Change a staff member's role, phones, admin flag or activity."""
+    changes = StaffChanges(name=name, role=role, npi=npi, is_admin=admin, active=active,
+                           add_phones=phones, remove_phones=remove_phones)
+    view = _service().staff.update(slack_user_id, changes, actor=_operator(by))
+    click.echo(f"updated {render.staff_text(view)}")
+
+
+@staff.command("list")
+@click.option("--all", "include_inactive", is_flag=True, help="Include inactive staff.")
+@handled
+def staff_list(include_inactive: bool) -> None:
+    """List staff."""
+    for view in _service().staff.list(include_inactive=include_inactive):
+        click.echo(render.staff_text(view))
+
+
+def _patient_options(func: F) -> F:
+    options = [
+        click.option("--initials", default=None),
+        click.option("--phone", "phones", multiple=True, help="Patient phone (repeatable)."),
+        click.option("--caregiver-phone", "caregiver_phones", multiple=True),
+        click.option("--assign", default=None, help="Slack user id of the assigned staff."),
+        click.option("--consent", type=DATE, default=None, help="Consent date YYYY-MM-DD."),
+        click.option("--condition", "conditions", multiple=True, help="ICD-10 (repeatable)."),
+        click.option("--provider", default=None, help="Slack user id of the billing provider."),
+        click.option("--enrolled", type=DATE, default=None, help="Enrolment date YYYY-MM-DD."),
+        click.option("--by", default=None, help="Who is making the change (audit)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _fields(opts: dict[str, Any], remove_phones: tuple[str, ...] = ()) -> PatientFields:
+    return PatientFields(
+        initials=opts["initials"], phones=opts["phones"],
+        caregiver_phones=opts["caregiver_phones"], remove_phones=remove_phones,
+        assign=opts["assign"], consent_on=_day(opts["consent"]),
+        conditions=opts["conditions"], provider=opts["provider"],
+        enrolled_on=_day(opts["enrolled"]),
+    )
+
+
+@cli.group()
+def patient() -> None:
+    """Enrol, change and end patients."""
+
+
+@patient.command("add")
+@click.argument("patient_id")
+@_patient_options
+@handled
+def patient_add(patient_id: str, **opts: Any) -> None:
+    """Enrol a patient under their clinic id."""
+    view = _service().patients.add(patient_id, _fields(opts), actor=_operator(opts["by"]))
+    click.echo(f"added patient {view.label}")
+
+
+@patient.command("update")
+@click.argument("patient_id")
+@_patient_options
+@click.option("--remove-phone", "remove_phones", multiple=True)
+@handled
+def patient_update(patient_id: str, remove_phones: tuple[str, ...], **opts: Any) -> None:
+    """Change a patient's details; phones and conditions are added, --remove-phone drops."""
+    view = _service().patients.update(patient_id, _fields(opts, remove_phones),
+                                      actor=_operator(opts["by"]))
+    click.echo(f"updated patient {view.label}")
+
+
+@patient.command("end")
+@click.argument("patient_id")
+@click.option("--on", "on", type=DATE, default=None, help="Last day (default today).")
+@click.option("--by", default=None)
+@handled
+def patient_end(patient_id: str, on: datetime | None, by: str | None) -> None:
+    """End a patient's monitoring."""
+    view = _service().patients.end(patient_id, on=_day(on), actor=_operator(by))
+    click.echo(f"patient {view.label} ended on {view.ended_on}")
+
+
+@patient.command("show")
+@click.argument("patient_id")
+@handled
+def patient_show(patient_id: str) -> None:
+    """Show a patient (phones are counted, never printed)."""
+    click.echo(render.patient_text(_service().patients.get(patient_id)))
+
+
+@patient.command("list")
+@click.option("--assigned-to", default=None, help="Only this staff member's patients.")
+@handled
+def patient_list(assigned_to: str | None) -> None:
+    """List patients."""
+    for view in _service().patients.list(assigned_to=assigned_to):
+        click.echo(f"{view.label}  assigned to {view.assigned_to or 'nobody'}")
+
+
+@cli.command("log")
+@click.argument("patient_id")
+@click.argument("duration")
+@click.argument("activity")
+@click.argument("note", nargs=-1)
+@click.option("--staff", "staff_id", required=True, help="Slack user id of who did the work.")
+@click.option("--at", "at", default=None, help="Start time, ISO 8601 (default: ends now).")
+@click.option("--live", is_flag=True, help="A live audio/video interaction (calls always are).")
+@click.option("--json", "as_json", is_flag=True)
+@handled
+def log_time(patient_id: str, duration: str, activity: str, note: tuple[str, ...],
+             staff_id: str, at: str | None, live: bool, as_json: bool) -> None:
+    """Log treatment-management time for a patient."""
+    request = LogRequest(patient=patient_id, duration=duration, activity=activity,
+                         staff=staff_id, source="cli", note=" ".join(note) or None,
+                         started_at=_at(at), live=live)
+    logged = _service().entries.log(request)
+    if as_json:
+        click.echo(render.as_json({
+            "id": logged.entry.id, "patient_id": logged.entry.patient_id,
+            "duration_seconds": logged.entry.duration_seconds,
+            "activity": logged.entry.activity, "live": logged.entry.live,
+            "started_at": logged.entry.started_at.isoformat(),
+            "overlaps_entry_id": logged.entry.overlaps_entry_id,
+            "time_counts": logged.time_counts, "month": logged.summary.as_json(),
+        }))
+    else:
+        click.echo(logged.entry.id)
+        click.echo(render.logged_text(logged), err=True)
+
+
+@cli.command("void")
+@click.argument("entry_id")
+@click.option("--reason", required=True)
+@click.option("--staff", "staff_id", required=True, help="Slack user id of who voids it.")
+@handled
+def void_entry(entry_id: str, reason: str, staff_id: str) -> None:
+    """Void an entry (it stays on record with who, when and why)."""
+    entry = _service().entries.void(entry_id, reason=reason, by=staff_id)
+    click.echo(f"voided entry #{entry.id}")
+
+
+@cli.command("status")
+@click.argument("patient_id")
+@click.option("--month", default=None, help="YYYY-MM (default: this month, clinic zone).")
+@click.option("--json", "as_json", is_flag=True)
+@handled
+def status(patient_id: str, month: str | None, as_json: bool) -> None:
+    """One patient's month: time, live contact, codes, what is missing."""
+    summary = _service().months.summary(patient_id, _month(month))
+    click.echo(render.as_json(summary.as_json()) if as_json else render.summary_text(summary))
+
+
+@cli.command("entries")
+@click.argument("patient_id")
+@click.option("--month", default=None, help="YYYY-MM (default: this month, clinic zone).")
+@handled
+def entries(patient_id: str, month: str | None) -> None:
+    """Every entry of a patient's month, voided ones included."""
+    for entry in _service().entries.for_patient_month(patient_id, _month(month)):
+        click.echo(render.entry_text(entry))
+
+
+@cli.command("report")
+@click.option("--month", default=None, help="YYYY-MM (default: this month, clinic zone).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@handled
+def report(month: str | None, fmt: str) -> None:
+    """Every enrolled patient's month."""
+    chosen = _month(month)
+    summaries = _service().months.report(chosen)
+    if fmt == "json":
+        click.echo(render.as_json([s.as_json() for s in summaries]))
+    elif fmt == "csv":
+        click.echo(render.report_csv(summaries), nl=False)
+    else:
+        click.echo(render.report_table(summaries, str(chosen)))
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        cli.main(standalone_mode=False)
+    except _Exit as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

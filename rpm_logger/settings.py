@@ -1,0 +1,71 @@
+"""Every setting comes from the environment (documented with defaults in the README)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from billing.errors import InvalidInput
+from billing.months import clinic_zone
+from service.context import Policy
+
+
+class Settings(BaseSettings):
+    """Read once per process through get_settings(); tests build their own."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    database_url: str | None = None
+    data_dir: Path = Field(default=Path("data"), validation_alias=AliasChoices("RPM_DATA_DIR"))
+    clinic_timezone: str = "America/New_York"
+    cpt_99458_max_units: int = Field(default=2, ge=0, le=10)
+    max_entry_minutes: int = Field(default=240, ge=1, le=24 * 60)
+    default_phone_region: str = "US"
+    log_level: str = "INFO"
+
+    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    public_base_url: str | None = None
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            clinic_zone(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """DATABASE_URL, else a SQLite file in the data folder (created on first use)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'rpm-logger.db').resolve()}"
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_signing_secret and self.slack_bot_token)
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_auth_token and self.twilio_account_sid)
+
+    def policy(self) -> Policy:
+        return Policy(
+            zone=clinic_zone(self.clinic_timezone),
+            max_99458_units=self.cpt_99458_max_units,
+            max_entry_seconds=self.max_entry_minutes * 60,
+            phone_region=self.default_phone_region.upper(),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,45 @@
+"""Builds the service from settings; the CLI and the ASGI lifespan both start here."""
+
+import logging
+
+from rpm_logger.settings import Settings
+from service import Service, ServiceContext
+from store.db import Database
+from store.migrate import upgrade_to_head
+
+log = logging.getLogger("rpm_logger")
+
+
+def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """The database at DATABASE_URL (or the SQLite default), brought to the newest schema."""
+    db = Database(settings.resolved_database_url)
+    if migrate:
+        upgrade_to_head(db.engine)
+    return db
+
+
+def build_service(settings: Settings, db: Database | None = None) -> Service:
+    return Service(ServiceContext(db or open_database(settings), settings.policy()))
+
+
+def describe_configuration(settings: Settings) -> list[str]:
+    """Start-up lines saying what is configured and how to set the rest (no secrets)."""
+    lines = [f"database: {_redacted_url(settings.resolved_database_url)}",
+             f"clinic time zone: {settings.clinic_timezone}"]
+    if settings.slack_configured:
+        lines.append(f"slack: configured (API at {settings.slack_api_url})")
+    else:
+        lines.append("slack: not configured; set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN "
+                     "to enable /slack/events")
+    if settings.twilio_configured:
+        lines.append("twilio: configured")
+    else:
+        lines.append("twilio: not configured; set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                     "PUBLIC_BASE_URL to enable /twilio/*")
+    return lines
+
+
+def _redacted_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,35 @@
+"""What every service call needs: the database, the clinic's policy and a clock."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from store.db import Database
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Clinic settings the rules depend on; built from the environment by the app."""
+
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/New_York"))
+    max_99458_units: int = 2
+    max_entry_seconds: int = 240 * 60
+    phone_region: str = "US"
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    db: Database
+    policy: Policy = field(default_factory=Policy)
+    clock: Callable[[], datetime] = utc_now  # passed in so tests freeze time
+
+    def now(self) -> datetime:
+        instant = self.clock()
+        if instant.tzinfo is None:
+            raise ValueError("the clock must return zone-aware datetimes")
+        return instant.astimezone(UTC)

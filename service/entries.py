@@ -1,0 +1,198 @@
+"""Time entries: logging, voiding, listing. Append-only: a correction voids, never deletes."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from billing.activities import is_live_by_default, parse_activity
+from billing.codes import ROLES_THAT_COUNT
+from billing.durations import parse_duration
+from billing.months import Month
+from service import audit
+from service.context import ServiceContext
+from service.errors import BadInput, NotAllowed, NotFound
+from service.months import MonthService
+from service.patients import require_patient
+from service.staff import require_staff
+from service.views import EntryView, LoggedEntry
+from store.models import Patient, Staff, TimeEntry
+
+SOURCES = ("cli", "slack", "twilio", "web")
+MAX_NOTE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    """A log as an adapter parsed it; the service checks every field."""
+
+    patient: str
+    duration: str
+    activity: str
+    staff: str  # Slack user id of who furnished the time
+    source: str
+    note: str | None = None
+    started_at: datetime | None = None  # None: the entry ends now
+    live: bool = False
+
+
+def _entry_view(session: Session, entry: TimeEntry) -> EntryView:
+    patient = session.get(Patient, entry.patient_id)
+    staff = session.get(Staff, entry.staff_id)
+    assert patient is not None and staff is not None and entry.id is not None
+    return EntryView(
+        entry.id, patient.clinic_id, staff.slack_user_id, entry.started_at, entry.ended_at,
+        entry.duration_seconds, entry.activity, entry.live, entry.source, entry.note,
+        entry.staff_role, entry.overlaps_entry_id, entry.created_at, entry.created_by,
+        entry.voided_at, entry.voided_by, entry.void_reason,
+    )
+
+
+def _snapshot(entry: TimeEntry) -> dict[str, Any]:
+    return entry.model_dump(exclude={"created_at"})
+
+
+def _check_enrolled(patient: Patient, day: date) -> None:
+    if patient.enrolled_on and day < patient.enrolled_on:
+        raise BadInput(f"{patient.clinic_id} was enrolled on {patient.enrolled_on}; "
+                       f"time on {day} cannot be logged.")
+    if patient.ended_on and day > patient.ended_on:
+        raise BadInput(f"{patient.clinic_id} ended monitoring on {patient.ended_on}; "
+                       f"time on {day} cannot be logged.")
+
+
+def _first_overlap(
+    session: Session, staff_id: int, start: datetime, end: datetime
+) -> TimeEntry | None:
+    return session.exec(
+        select(TimeEntry)
+        .where(
+            TimeEntry.staff_id == staff_id,
+            TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
+            TimeEntry.started_at < end,  # type: ignore[operator]
+            TimeEntry.ended_at > start,  # type: ignore[operator]
+        )
+        .order_by(TimeEntry.started_at)  # type: ignore[arg-type]
+        .limit(1)
+    ).first()
+
+
+def parse_entry_id(text: str | int) -> int:
+    """Entry ids as people type them: 12 or #12."""
+    raw = str(text).strip().lstrip("#")
+    if not raw.isdigit() or int(raw) <= 0 or len(raw) > 12:
+        raise BadInput(f"'{text}' is not an entry id (a number such as 12).")
+    return int(raw)
+
+
+class EntryService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.months = MonthService(ctx)
+
+    def log(self, request: LogRequest, *, actor: str | None = None) -> LoggedEntry:
+        """Log time; the returned summary is read in the same transaction as the write."""
+        seconds = parse_duration(request.duration, max_seconds=self.ctx.policy.max_entry_seconds)
+        activity = parse_activity(request.activity)
+        if request.source not in SOURCES:
+            raise BadInput(f"Unknown source '{request.source}'.")
+        note = (request.note or "").strip() or None
+        if note and len(note) > MAX_NOTE_CHARS:
+            raise BadInput(f"The note is over {MAX_NOTE_CHARS} characters.")
+        now = self.ctx.now()
+        start = request.started_at or now - timedelta(seconds=seconds)
+        if start.tzinfo is None:
+            raise BadInput("The start time needs a time zone.")
+        if start > now:
+            raise BadInput("The start time is in the future: time can be logged only once "
+                           "it has been spent.")
+        return self._write(request, seconds=seconds, activity=activity, note=note, start=start,
+                           live=request.live or is_live_by_default(activity), actor=actor)
+
+    def _write(self, request: LogRequest, *, seconds: int, activity: str, note: str | None,
+               start: datetime, live: bool, actor: str | None,
+               external_ref: str | None = None) -> LoggedEntry:
+        zone = self.ctx.policy.zone
+        with self.ctx.db.write() as session:
+            staff = require_staff(session, request.staff)
+            if not staff.active:
+                raise NotAllowed(f"{staff.slack_user_id} is inactive and cannot log time.")
+            patient = require_patient(session, request.patient,
+                                      region=self.ctx.policy.phone_region)
+            _check_enrolled(patient, start.astimezone(zone).date())
+            end = start + timedelta(seconds=seconds)
+            assert staff.id is not None and patient.id is not None
+            overlap = _first_overlap(session, staff.id, start, end)
+            entry = TimeEntry(
+                patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=end,
+                duration_seconds=seconds, activity=activity, note=note, source=request.source,
+                live=live, staff_role=staff.role, external_ref=external_ref,
+                overlaps_entry_id=overlap.id if overlap else None,
+                created_at=self.ctx.now(), created_by=actor or staff.slack_user_id,
+            )
+            session.add(entry)
+            session.flush()
+            audit.record(session, at=entry.created_at, actor=entry.created_by,
+                         action="entry.log", entity="entry", entity_id=entry.id,
+                         after=_snapshot(entry))
+            month = Month.containing(start, zone)
+            return LoggedEntry(
+                entry=_entry_view(session, entry),
+                summary=self.months.summary_in(session, month, patient.id),
+                overlaps=_entry_view(session, overlap) if overlap else None,
+                time_counts=staff.role in ROLES_THAT_COUNT,
+            )
+
+    def void(self, entry_id: str | int, *, reason: str, by: str) -> EntryView:
+        """Void an entry: only its author or an admin, with a reason, and only once."""
+        number = parse_entry_id(entry_id)
+        why = (reason or "").strip()
+        if not why:
+            raise BadInput("A void needs a reason (auditors read it).")
+        if len(why) > 500:
+            raise BadInput("The reason is over 500 characters.")
+        with self.ctx.db.write() as session:
+            actor = require_staff(session, by)
+            entry = session.get(TimeEntry, number)
+            if entry is None:
+                raise NotFound(f"No entry #{number}.")
+            if entry.voided_at is not None:
+                raise BadInput(f"Entry #{number} was already voided on "
+                               f"{entry.voided_at:%Y-%m-%d} by {entry.voided_by}.")
+            if entry.staff_id != actor.id and not actor.is_admin:
+                raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
+            before = _snapshot(entry)
+            entry.voided_at = self.ctx.now()
+            entry.voided_by = actor.slack_user_id
+            entry.void_reason = why
+            session.add(entry)
+            session.flush()
+            audit.record(session, at=entry.voided_at, actor=actor.slack_user_id,
+                         action="entry.void", entity="entry", entity_id=number,
+                         before=before, after=_snapshot(entry))
+            return _entry_view(session, entry)
+
+    def get(self, entry_id: str | int) -> EntryView:
+        number = parse_entry_id(entry_id)
+        with self.ctx.db.read() as session:
+            entry = session.get(TimeEntry, number)
+            if entry is None:
+                raise NotFound(f"No entry #{number}.")
+            return _entry_view(session, entry)
+
+    def for_patient_month(self, patient_ref: str, month: Month) -> list[EntryView]:
+        """Every entry of the month, voided ones included, oldest first."""
+        start, end = month.bounds_utc(self.ctx.policy.zone)
+        with self.ctx.db.read() as session:
+            patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
+            rows = session.exec(
+                select(TimeEntry)
+                .where(
+                    TimeEntry.patient_id == patient.id,
+                    TimeEntry.started_at >= start,  # type: ignore[operator]
+                    TimeEntry.started_at < end,  # type: ignore[operator]
+                )
+                .order_by(TimeEntry.started_at, TimeEntry.id)  # type: ignore[arg-type]
+            ).all()
+            return [_entry_view(session, e) for e in rows]

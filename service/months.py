@@ -1,0 +1,112 @@
+"""Month summaries: store totals + the pure rules + warnings a billing office needs."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+
+from sqlmodel import Session, select
+
+from billing.codes import MonthActivity, assess_month
+from billing.durations import format_seconds
+from billing.months import Month
+from service.context import ServiceContext
+from service.patients import require_patient
+from service.views import MonthSummary
+from store.models import Staff
+from store.month_totals import PatientMonthTotals, month_totals, overlapping_entries
+
+
+def _warnings(
+    totals: PatientMonthTotals, month: Month, overlaps: Iterable[tuple[int, int]]
+) -> tuple[str, ...]:
+    notes: list[str] = []
+    if totals.consent_on is None:
+        notes.append("no consent on file: do not bill until consent is recorded")
+    elif totals.consent_on > month.last_day:
+        notes.append(f"consent dated {totals.consent_on}, after this month")
+    if not _enrolled(totals, month):
+        notes.append(f"not enrolled in {month}")
+    if totals.uncounted_seconds:
+        notes.append(f"{format_seconds(totals.uncounted_seconds)} by non-clinical staff "
+                     "not counted")
+    if totals.voided_entries:
+        notes.append(f"{totals.voided_entries} voided "
+                     f"entr{'y' if totals.voided_entries == 1 else 'ies'} not counted")
+    for entry_id, other_id in sorted(overlaps):
+        notes.append(f"entry #{entry_id} overlaps entry #{other_id} (same staff member)")
+    return tuple(notes)
+
+
+def _enrolled(totals: PatientMonthTotals, month: Month) -> bool:
+    if totals.enrolled_on is None:
+        return totals.entries > 0
+    ended_before = totals.ended_on is not None and totals.ended_on < month.first_day
+    return totals.enrolled_on <= month.last_day and not ended_before
+
+
+class MonthService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def current(self) -> Month:
+        """The month it is now in the clinic's zone."""
+        return Month.containing(self.ctx.now(), self.ctx.policy.zone)
+
+    def today(self) -> date:
+        return self.ctx.now().astimezone(self.ctx.policy.zone).date()
+
+    def summary(self, patient_ref: str, month: Month | None = None) -> MonthSummary:
+        """One patient's month, whether or not they were enrolled in it."""
+        with self.ctx.db.read() as session:
+            patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
+            assert patient.id is not None
+            found = self._summaries(session, month or self.current(), patient.id)
+            return found[0]
+
+    def report(self, month: Month | None = None) -> list[MonthSummary]:
+        """Every patient enrolled in the month, ordered by clinic id."""
+        with self.ctx.db.read() as session:
+            return self._summaries(session, month or self.current(), None)
+
+    def summary_in(self, session: Session, month: Month, patient_pk: int) -> MonthSummary:
+        """The same summary inside a caller's transaction (e.g. right after a write)."""
+        return self._summaries(session, month, patient_pk)[0]
+
+    def _summaries(
+        self, session: Session, month: Month, patient_pk: int | None
+    ) -> list[MonthSummary]:
+        start, end = month.bounds_utc(self.ctx.policy.zone)
+        overlaps: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for pk, entry_id, other_id in overlapping_entries(
+            session, start=start, end=end, patient_pk=patient_pk
+        ):
+            overlaps[pk].append((entry_id, other_id))
+        staff_ids = dict(session.exec(select(Staff.id, Staff.slack_user_id)).all())
+        return [
+            self._summary(totals, month, overlaps[totals.patient_pk], staff_ids)
+            for totals in month_totals(
+                session, start=start, end=end, first_day=month.first_day,
+                last_day=month.last_day, patient_pk=patient_pk,
+            )
+        ]
+
+    def _summary(
+        self, totals: PatientMonthTotals, month: Month, overlaps: list[tuple[int, int]],
+        staff_ids: dict[int | None, str],
+    ) -> MonthSummary:
+        assessment = assess_month(
+            month,
+            MonthActivity(totals.counted_seconds, totals.live_interactions),
+            max_add_on_units=self.ctx.policy.max_99458_units,
+        )
+        return MonthSummary(
+            patient_id=totals.patient_id, initials=totals.initials, month=str(month),
+            total_seconds=totals.counted_seconds, uncounted_seconds=totals.uncounted_seconds,
+            live_interactions=totals.live_interactions, first_live_at=totals.first_live_at,
+            codes=assessment.codes, next_code=assessment.next_code,
+            seconds_to_next_code=assessment.seconds_to_next_code,
+            seconds_to_20_minutes=assessment.seconds_to_20_minutes,
+            needs_live_interaction=assessment.needs_live_interaction,
+            entries=totals.entries, assigned_to=staff_ids.get(totals.assigned_staff_pk),
+            warnings=_warnings(totals, month, overlaps),
+        )

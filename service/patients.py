@@ -1,0 +1,243 @@
+"""Patients: enrolment, phones (E.164, unique across patients) and the one resolver."""
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, select
+
+from billing.codes import PROVIDER_ROLES
+from service import audit
+from service.context import ServiceContext
+from service.errors import BadInput, NotFound
+from service.phones import mask_phone, normalize_phone, try_normalize_phone
+from service.staff import require_staff
+from service.views import PatientView
+from store.models import Patient, PatientPhone, Staff, StaffPhone
+
+_CLINIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_INITIALS = re.compile(r"[A-Za-z]{1,4}")
+_ICD10 = re.compile(r"([A-TV-Z][0-9][0-9A-Z])\.?([0-9A-Z]{1,4})?")
+
+
+def patient_key(clinic_id: str) -> str:
+    """The case-insensitive key: 'p-1042' and 'P-1042' are the same patient."""
+    return clinic_id.strip().upper()
+
+
+def check_clinic_id(text: str) -> str:
+    value = (text or "").strip()
+    if not _CLINIC_ID.fullmatch(value):
+        raise BadInput(f"'{text}' is not a clinic patient id: use letters, digits, '-', '_' "
+                       "or '.', up to 64 characters (e.g. P-1042).")
+    return value
+
+
+def check_initials(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    if not _INITIALS.fullmatch(text.strip()):
+        raise BadInput(f"Initials '{text}' must be 1 to 4 letters (initials only, never a name).")
+    return text.strip().upper()
+
+
+def check_condition(text: str) -> str:
+    match = _ICD10.fullmatch((text or "").strip().upper())
+    if not match:
+        raise BadInput(f"'{text}' is not an ICD-10 code (e.g. I10, E11.9).")
+    return match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
+
+
+@dataclass(frozen=True)
+class PatientFields:
+    """What `add` and `update` may set; None leaves a field as it is on update."""
+
+    initials: str | None = None
+    phones: tuple[str, ...] = ()
+    caregiver_phones: tuple[str, ...] = ()
+    remove_phones: tuple[str, ...] = ()
+    assign: str | None = None  # Slack user id; "" unassigns
+    consent_on: date | None = None
+    conditions: tuple[str, ...] = ()
+    provider: str | None = None  # Slack user id of a physician/QHP
+    enrolled_on: date | None = None
+    ended_on: date | None = None
+
+
+def find_patient(session: Session, ref: str, *, region: str) -> Patient | None:
+    """The one patient resolver: clinic id (any case), else a patient or caregiver phone."""
+    key = patient_key(ref or "")
+    patient = session.exec(select(Patient).where(Patient.clinic_key == key)).first()
+    if patient is not None:
+        return patient
+    e164 = try_normalize_phone(ref, region=region) if any(c.isdigit() for c in ref) else None
+    if e164 is None:
+        return None
+    return session.exec(
+        select(Patient).join(PatientPhone).where(PatientPhone.e164 == e164)
+    ).first()
+
+
+def require_patient(session: Session, ref: str, *, region: str) -> Patient:
+    patient = find_patient(session, ref, region=region)
+    if patient is None:
+        raise NotFound(_unknown_patient_message(session, ref))
+    return patient
+
+
+def _unknown_patient_message(session: Session, ref: str) -> str:
+    keys = session.exec(select(Patient.clinic_id)).all()
+    close = difflib.get_close_matches(ref.strip(), keys, n=3, cutoff=0.6) or \
+        difflib.get_close_matches(patient_key(ref), [k.upper() for k in keys], n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    return f"No patient '{ref.strip()}'.{hint}"
+
+
+def _phones(session: Session, patient: Patient) -> list[PatientPhone]:
+    return list(session.exec(select(PatientPhone).where(PatientPhone.patient_id == patient.id)))
+
+
+def _slack_id(session: Session, staff_id: int | None) -> str | None:
+    if staff_id is None:
+        return None
+    staff = session.get(Staff, staff_id)
+    return staff.slack_user_id if staff else None
+
+
+def view_of(session: Session, patient: Patient) -> PatientView:
+    phones = _phones(session, patient)
+    return PatientView(
+        patient.clinic_id, patient.initials, patient.consent_on, tuple(patient.conditions),
+        _slack_id(session, patient.provider_id), _slack_id(session, patient.assigned_staff_id),
+        patient.enrolled_on, patient.ended_on,
+        sum(1 for p in phones if p.kind == "patient"),
+        sum(1 for p in phones if p.kind == "caregiver"),
+    )
+
+
+def _snapshot(session: Session, patient: Patient) -> dict[str, Any]:
+    phones = _phones(session, patient)
+    return {
+        "patient_id": patient.clinic_id, "initials": patient.initials,
+        "consent_on": patient.consent_on, "conditions": list(patient.conditions),
+        "provider": _slack_id(session, patient.provider_id),
+        "assigned_to": _slack_id(session, patient.assigned_staff_id),
+        "enrolled_on": patient.enrolled_on, "ended_on": patient.ended_on,
+        "phones": sorted(p.e164 for p in phones if p.kind == "patient"),
+        "caregiver_phones": sorted(p.e164 for p in phones if p.kind == "caregiver"),
+    }
+
+
+class PatientService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def _region(self) -> str:
+        return self.ctx.policy.phone_region
+
+    def _normalized(self, numbers: tuple[str, ...]) -> list[str]:
+        return [normalize_phone(n, region=self._region) for n in numbers]
+
+    def add(self, clinic_id: str, fields: PatientFields, *, actor: str) -> PatientView:
+        clinic_id = check_clinic_id(clinic_id)
+        with self.ctx.db.write() as session:
+            key = patient_key(clinic_id)
+            if session.exec(select(Patient).where(Patient.clinic_key == key)).first():
+                raise BadInput(f"Patient {clinic_id} already exists: use `patient update`.")
+            patient = Patient(clinic_id=clinic_id, clinic_key=key,
+                              conditions=[], created_at=self.ctx.now())
+            session.add(patient)
+            session.flush()
+            self._apply(session, patient, fields)
+            audit.record(session, at=self.ctx.now(), actor=actor, action="patient.add",
+                         entity="patient", entity_id=clinic_id, after=_snapshot(session, patient))
+            return view_of(session, patient)
+
+    def update(self, ref: str, fields: PatientFields, *, actor: str) -> PatientView:
+        with self.ctx.db.write() as session:
+            patient = require_patient(session, ref, region=self._region)
+            before = _snapshot(session, patient)
+            self._apply(session, patient, fields)
+            audit.record(session, at=self.ctx.now(), actor=actor, action="patient.update",
+                         entity="patient", entity_id=patient.clinic_id, before=before,
+                         after=_snapshot(session, patient))
+            return view_of(session, patient)
+
+    def end(self, ref: str, *, on: date | None, actor: str) -> PatientView:
+        """End monitoring; `on` defaults to today in the clinic zone."""
+        day = on or self.ctx.now().astimezone(self.ctx.policy.zone).date()
+        return self.update(ref, PatientFields(ended_on=day), actor=actor)
+
+    def _apply(self, session: Session, patient: Patient, fields: PatientFields) -> None:
+        if fields.initials is not None:
+            patient.initials = check_initials(fields.initials)
+        if fields.consent_on is not None:
+            patient.consent_on = fields.consent_on
+        if fields.conditions:
+            merged = list(patient.conditions) + [check_condition(c) for c in fields.conditions]
+            patient.conditions = sorted(set(merged))
+        if fields.provider is not None:
+            patient.provider_id = self._provider_id(session, fields.provider)
+        if fields.assign is not None:
+            patient.assigned_staff_id = (
+                require_staff(session, fields.assign).id if fields.assign.strip() else None
+            )
+        if fields.enrolled_on is not None:
+            patient.enrolled_on = fields.enrolled_on
+        if fields.ended_on is not None:
+            patient.ended_on = fields.ended_on
+        if patient.enrolled_on and patient.ended_on and patient.ended_on < patient.enrolled_on:
+            raise BadInput(
+                f"End date {patient.ended_on} is before enrolment {patient.enrolled_on}."
+            )
+        for e164 in self._normalized(fields.remove_phones):
+            self._drop_phone(session, patient, e164)
+        for kind, numbers in (("patient", fields.phones), ("caregiver", fields.caregiver_phones)):
+            for e164 in self._normalized(numbers):
+                self._claim_phone(session, patient, e164, kind)
+        session.add(patient)
+        session.flush()
+
+    @staticmethod
+    def _provider_id(session: Session, slack_user_id: str) -> int | None:
+        staff = require_staff(session, slack_user_id)
+        if staff.role not in PROVIDER_ROLES:
+            raise BadInput(f"{staff.slack_user_id} is {staff.role}: the billing provider must be "
+                           "a physician or QHP.")
+        return staff.id
+
+    @staticmethod
+    def _claim_phone(session: Session, patient: Patient, e164: str, kind: str) -> None:
+        owner = session.exec(select(PatientPhone).where(PatientPhone.e164 == e164)).first()
+        if owner is not None and owner.patient_id != patient.id:
+            raise BadInput(f"Phone {mask_phone(e164)} already belongs to another patient.")
+        if session.exec(select(StaffPhone).where(StaffPhone.e164 == e164)).first():
+            raise BadInput(f"Phone {mask_phone(e164)} is a staff member's number.")
+        if owner is None:
+            session.add(PatientPhone(patient_id=patient.id, e164=e164, kind=kind))
+        elif owner.kind != kind:
+            owner.kind = kind
+            session.add(owner)
+
+    @staticmethod
+    def _drop_phone(session: Session, patient: Patient, e164: str) -> None:
+        row = session.exec(select(PatientPhone).where(
+            PatientPhone.e164 == e164, PatientPhone.patient_id == patient.id)).first()
+        if row is None:
+            raise BadInput(f"Patient {patient.clinic_id} has no phone {mask_phone(e164)}.")
+        session.delete(row)
+
+    def get(self, ref: str) -> PatientView:
+        with self.ctx.db.read() as session:
+            return view_of(session, require_patient(session, ref, region=self._region))
+
+    def list(self, *, assigned_to: str | None = None) -> list[PatientView]:
+        with self.ctx.db.read() as session:
+            query = select(Patient).order_by(Patient.clinic_key)
+            if assigned_to is not None:
+                staff = require_staff(session, assigned_to)
+                query = query.where(Patient.assigned_staff_id == staff.id)
+            return [view_of(session, p) for p in session.exec(query).all()]

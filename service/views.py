@@ -1,0 +1,114 @@
+"""Read-only values the service hands to adapters, so no adapter ever holds a table row.
+
+They carry clinic ids and initials, never names or phone numbers of patients: whatever an
+adapter renders from them is safe to show in Slack.
+"""
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
+
+
+@dataclass(frozen=True)
+class StaffView:
+    slack_user_id: str
+    name: str
+    role: str
+    is_admin: bool
+    active: bool
+    npi: str | None = None
+    phone_count: int = 0
+
+    @property
+    def time_counts(self) -> bool:
+        return self.role in ROLES_THAT_COUNT
+
+
+@dataclass(frozen=True)
+class PatientView:
+    patient_id: str
+    initials: str | None
+    consent_on: date | None
+    conditions: tuple[str, ...]
+    provider: str | None  # Slack user id of the billing provider
+    assigned_to: str | None  # Slack user id
+    enrolled_on: date | None
+    ended_on: date | None
+    phone_count: int = 0
+    caregiver_phone_count: int = 0
+
+    @property
+    def label(self) -> str:
+        """How a patient is named anywhere people read: clinic id and initials only."""
+        return f"{self.patient_id} ({self.initials})" if self.initials else self.patient_id
+
+
+@dataclass(frozen=True)
+class EntryView:
+    id: int
+    patient_id: str
+    staff: str  # Slack user id
+    started_at: datetime
+    ended_at: datetime
+    duration_seconds: int
+    activity: str
+    live: bool
+    source: str
+    note: str | None
+    staff_role: str
+    overlaps_entry_id: int | None
+    created_at: datetime
+    created_by: str
+    voided_at: datetime | None = None
+    voided_by: str | None = None
+    void_reason: str | None = None
+
+    @property
+    def counts(self) -> bool:
+        return self.voided_at is None and self.staff_role in ROLES_THAT_COUNT
+
+
+@dataclass(frozen=True)
+class MonthSummary:
+    """One patient's month: the numbers a report row, a Slack reply and a reminder share."""
+
+    patient_id: str
+    initials: str | None
+    month: str
+    total_seconds: int
+    uncounted_seconds: int
+    live_interactions: int
+    first_live_at: datetime | None
+    codes: tuple[CodeUnits, ...]
+    next_code: str | None
+    seconds_to_next_code: int | None
+    seconds_to_20_minutes: int
+    needs_live_interaction: bool
+    entries: int
+    assigned_to: str | None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def label(self) -> str:
+        return f"{self.patient_id} ({self.initials})" if self.initials else self.patient_id
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["codes"] = [{"code": c.code, "units": c.units} for c in self.codes]
+        data["codes_text"] = format_codes(self.codes)
+        data["total_minutes"] = self.total_seconds // 60
+        data["first_live_at"] = self.first_live_at.isoformat() if self.first_live_at else None
+        data["warnings"] = list(self.warnings)
+        return data
+
+
+@dataclass(frozen=True)
+class LoggedEntry:
+    """A committed entry with the month it landed in, as the reply to a log shows it."""
+
+    entry: EntryView
+    summary: MonthSummary
+    overlaps: EntryView | None
+    time_counts: bool

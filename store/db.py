@@ -1,0 +1,116 @@
+"""The engine and transactions: SQLite made safe for concurrent writers, PostgreSQL as is.
+
+SQLite allows one writer at a time. A write transaction that starts as a plain BEGIN takes
+its write lock only at the first write and can then fail with "database is locked" instead
+of waiting; BEGIN IMMEDIATE takes the lock up front, so busy_timeout makes writers queue.
+Reads keep a plain BEGIN and, under WAL, never wait for writers.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlmodel import Session, create_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class StoreUnavailable(RuntimeError):
+    """The database did not answer or gave up waiting; the transaction was rolled back."""
+
+
+class StoreConflict(RuntimeError):
+    """A unique rule was broken by a concurrent write; the transaction was rolled back."""
+
+
+_WRITE_OPTION = "rpm_write"
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    """Create the folder of a SQLite file database so a fresh machine just works."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite files get WAL, busy_timeout and foreign keys."""
+    if url.startswith("sqlite"):
+        _prepare_sqlite_file(url)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _install_sqlite_hooks(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """One engine and the two kinds of transaction the service uses."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that commits on success and rolls back on any error."""
+        try:
+            with Session(self._write_engine, expire_on_commit=False) as session:
+                with session.begin():
+                    yield session
+        except IntegrityError as exc:
+            raise StoreConflict("that conflicts with a record saved at the same time; "
+                                "nothing was saved, try again") from exc
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreUnavailable(_unavailable_message(exc)) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreUnavailable(_unavailable_message(exc)) from exc
+
+    def ping(self) -> bool:
+        """Whether the database answers a trivial query right now."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _unavailable_message(exc: Exception) -> str:
+    """A short reason without the SQL or its parameters (they may hold phone numbers)."""
+    detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+    return f"database unavailable: {detail}"

@@ -1,0 +1,119 @@
+"""Month totals per patient in one aggregate query (never a running total, never a loop).
+
+Counted time is non-voided time by roles that may furnish the service, within the clinic
+month's UTC bounds; voiding an entry changes every later answer because nothing is stored.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import and_, case, func, or_, select, type_coerce
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Session
+
+from billing.codes import ROLES_THAT_COUNT
+from store.models import Patient, TimeEntry
+from store.types import UTCDateTime
+
+
+@dataclass(frozen=True)
+class PatientMonthTotals:
+    patient_pk: int
+    patient_id: str
+    initials: str | None
+    consent_on: date | None
+    enrolled_on: date | None
+    ended_on: date | None
+    assigned_staff_pk: int | None
+    counted_seconds: int
+    uncounted_seconds: int
+    live_interactions: int
+    first_live_at: datetime | None
+    entries: int
+    voided_entries: int
+
+
+def _not_voided() -> ColumnElement[bool]:
+    return TimeEntry.voided_at.is_(None)  # type: ignore[union-attr]
+
+
+def _counted() -> ColumnElement[bool]:
+    return and_(_not_voided(), TimeEntry.staff_role.in_(ROLES_THAT_COUNT))  # type: ignore[attr-defined]
+
+
+def _enrolled_in(first: date, last: date) -> ColumnElement[bool]:
+    """Enrolled on any day of the month; with no enrolment date, any month with entries."""
+    live_entries = func.count(case((_not_voided(), TimeEntry.id)))
+    return or_(
+        and_(
+            Patient.enrolled_on.is_not(None),  # type: ignore[union-attr]
+            Patient.enrolled_on <= last,  # type: ignore[operator]
+            or_(Patient.ended_on.is_(None), Patient.ended_on >= first),  # type: ignore[union-attr,operator]
+        ),
+        and_(Patient.enrolled_on.is_(None), live_entries > 0),  # type: ignore[union-attr]
+    )
+
+
+def month_totals(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    first_day: date,
+    last_day: date,
+    patient_pk: int | None = None,
+) -> Iterator[PatientMonthTotals]:
+    """Totals for one patient (any enrolment) or for every patient enrolled in the month."""
+    entry = TimeEntry
+    live = and_(_counted(), entry.live.is_(True))  # type: ignore[attr-defined]
+    query = (
+        select(
+            Patient.id, Patient.clinic_id, Patient.initials, Patient.consent_on,
+            Patient.enrolled_on, Patient.ended_on, Patient.assigned_staff_id,
+            func.coalesce(func.sum(case((_counted(), entry.duration_seconds), else_=0)), 0),
+            func.coalesce(func.sum(case(
+                (and_(_not_voided(), ~entry.staff_role.in_(ROLES_THAT_COUNT)),  # type: ignore[attr-defined]
+                 entry.duration_seconds), else_=0)), 0),
+            func.count(case((live, entry.id))),
+            type_coerce(func.min(case((live, entry.started_at))), UTCDateTime()),
+            func.count(case((_not_voided(), entry.id))),
+            func.count(case((entry.voided_at.is_not(None), entry.id))),  # type: ignore[union-attr]
+        )
+        .select_from(Patient)
+        .outerjoin(entry, and_(
+            entry.patient_id == Patient.id,
+            entry.started_at >= start,  # type: ignore[operator]
+            entry.started_at < end,  # type: ignore[operator]
+        ))
+        .group_by(Patient.id)  # type: ignore[arg-type]
+        .order_by(Patient.clinic_key)
+    )
+    if patient_pk is not None:
+        query = query.where(Patient.id == patient_pk)
+    else:
+        query = query.having(_enrolled_in(first_day, last_day))
+    for row in session.execute(query):
+        yield PatientMonthTotals(*row[:7], int(row[7]), int(row[8]), int(row[9]), row[10],
+                                 int(row[11]), int(row[12]))
+
+
+def overlapping_entries(
+    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None
+) -> list[tuple[int, int, int]]:
+    """(patient pk, entry id, overlapped entry id) for flagged entries in the month, while
+    both entries stand: voiding either one settles the overlap."""
+    other = aliased(TimeEntry)
+    query = select(TimeEntry.patient_id, TimeEntry.id, TimeEntry.overlaps_entry_id).join(
+        other, and_(other.id == TimeEntry.overlaps_entry_id,
+                    other.voided_at.is_(None))  # type: ignore[union-attr]
+    ).where(
+        _not_voided(),
+        TimeEntry.overlaps_entry_id.is_not(None),  # type: ignore[union-attr]
+        TimeEntry.started_at >= start,  # type: ignore[operator]
+        TimeEntry.started_at < end,  # type: ignore[operator]
+    )
+    if patient_pk is not None:
+        query = query.where(TimeEntry.patient_id == patient_pk)
+    return [(int(a), int(b), int(c)) for a, b, c in session.execute(query)]
