@@ -1,0 +1,28 @@
+import pytest
+
+from billing.activities import ACTIVITIES, is_activity, is_live_by_default, parse_activity
+from billing.errors import InvalidInput
+
+
+@pytest.mark.parametrize(
+    ("typed", "activity"),
+    [("review", "review"), ("rev", "review"), ("REVIEW", "review"), ("call", "call"),
+     ("phone", "call"), ("coord", "coordination"), ("adjust", "adjustment"),
+     ("edu", "education"), ("other", "other")],
+)
+def test_activities_and_aliases(typed: str, activity: str) -> None:
+    assert parse_activity(typed) == activity
+    assert is_activity(typed)
+
+
+def test_unknown_activity_lists_the_valid_ones() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_activity("dancing")
+    for name in ACTIVITIES:
+        assert name in str(refused.value)
+    assert not is_activity("dancing")
+
+
+def test_only_calls_are_live_by_default() -> None:
+    assert is_live_by_default("call")
+    assert not any(is_live_by_default(a) for a in ACTIVITIES if a != "call")

@@ -1,0 +1,96 @@
+"""Month assignment in the clinic zone: edges, DST, and a property against a naive oracle."""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing.errors import InvalidInput
+from billing.months import Month, clinic_zone, days_left
+
+NY = ZoneInfo("America/New_York")
+LA = ZoneInfo("America/Los_Angeles")
+
+
+@pytest.mark.parametrize(
+    ("instant", "zone", "month"),
+    [
+        # 23:59 on the last day, clinic time, is still that month (UTC is already the 1st)
+        (datetime(2026, 2, 1, 4, 59, tzinfo=UTC), NY, Month(2026, 1)),
+        # 00:00 on the 1st, clinic time, is the new month
+        (datetime(2026, 2, 1, 5, 0, tzinfo=UTC), NY, Month(2026, 2)),
+        # summer: New York is UTC-4
+        (datetime(2026, 8, 1, 3, 59, tzinfo=UTC), NY, Month(2026, 7)),
+        (datetime(2026, 8, 1, 4, 0, tzinfo=UTC), NY, Month(2026, 8)),
+        # year end
+        (datetime(2027, 1, 1, 4, 59, 59, tzinfo=UTC), NY, Month(2026, 12)),
+        (datetime(2027, 1, 1, 7, 59, tzinfo=UTC), LA, Month(2026, 12)),
+        (datetime(2027, 1, 1, 8, 0, tzinfo=UTC), LA, Month(2027, 1)),
+    ],
+)
+def test_month_of_an_instant_in_the_clinic_zone(instant: datetime, zone: ZoneInfo,
+                                                month: Month) -> None:
+    assert Month.containing(instant, zone) == month
+
+
+def test_month_bounds_follow_dst() -> None:
+    # March 2026 starts in EST (UTC-5) and ends in EDT (UTC-4): DST began on 8 March
+    start, end = Month(2026, 3).bounds_utc(NY)
+    assert start == datetime(2026, 3, 1, 5, 0, tzinfo=UTC)
+    assert end == datetime(2026, 4, 1, 4, 0, tzinfo=UTC)
+    assert end - start == timedelta(days=31) - timedelta(hours=1)
+    # November 2026: DST ended on 1 November, so the month is an hour longer
+    start, end = Month(2026, 11).bounds_utc(NY)
+    assert start == datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
+    assert end - start == timedelta(days=30, hours=1)
+
+
+@given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31),
+                    timezones=st.just(UTC)))
+def test_an_instant_lies_within_its_months_bounds(instant: datetime) -> None:
+    month = Month.containing(instant, NY)
+    start, end = month.bounds_utc(NY)
+    assert start <= instant < end
+    assert month == Month.of_day(instant.astimezone(NY).date())
+
+
+@given(st.integers(2019, 2035), st.integers(1, 12))
+def test_consecutive_months_tile_time(year: int, number: int) -> None:
+    month = Month(year, number)
+    assert month.bounds_utc(NY)[1] == month.next().bounds_utc(NY)[0]
+    assert month.next().previous() == month
+    assert Month.parse(str(month)) == month
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-00", "26-11", "2026/11", "", "november"])
+def test_bad_months_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        Month.parse(text)
+
+
+def test_unknown_zone_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="IANA"):
+        clinic_zone("Mars/Olympus")
+
+
+def test_naive_instants_are_a_programming_error() -> None:
+    with pytest.raises(ValueError):
+        Month.containing(datetime(2026, 1, 1), NY)
+
+
+@pytest.mark.parametrize(
+    ("today", "left"),
+    [(date(2026, 11, 1), 30), (date(2026, 11, 15), 16), (date(2026, 11, 30), 1),
+     (date(2026, 12, 1), 0), (date(2026, 10, 31), 30)],
+)
+def test_days_left_include_today(today: date, left: int) -> None:
+    assert days_left(Month(2026, 11), today) == left
+
+
+def test_month_shape() -> None:
+    assert Month(2028, 2).days == 29
+    assert Month(2026, 2).last_day == date(2026, 2, 28)
+    assert str(Month(2026, 3)) == "2026-03"
+    assert Month(2025, 12) < Month(2026, 1)

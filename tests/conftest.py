@@ -1,0 +1,116 @@
+"""Shared fixtures: a database on SQLite and on PostgreSQL, a frozen clock, the service.
+
+PostgreSQL tests run when RPM_TEST_POSTGRES_URL is set (e.g.
+postgresql+psycopg://postgres@127.0.0.1:5432/test) and skip otherwise; with
+--require-postgres (what CI passes) a missing or unreachable server fails them instead.
+Each test session creates its own throw-away database on that server and drops it after.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+import store.models  # noqa: F401 - table metadata for truncation
+from service import Policy, Service, ServiceContext
+from store.db import Database
+from store.migrate import upgrade_to_head
+
+PG_ENV = "RPM_TEST_POSTGRES_URL"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--require-postgres", action="store_true", default=False,
+                     help=f"fail, instead of skip, PostgreSQL tests when {PG_ENV} is unset")
+
+
+@dataclass
+class FrozenClock:
+    """A clock tests move by hand; starts mid-month in the afternoon, clinic time."""
+
+    now: datetime = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    base = os.environ.get(PG_ENV)
+    if not base:
+        message = f"{PG_ENV} is not set: PostgreSQL tests need a server"
+        if request.config.getoption("--require-postgres"):
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"rpm_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        if request.config.getoption("--require-postgres"):
+            pytest.fail(f"PostgreSQL at {PG_ENV} is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    upgrade_to_head(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(db: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with db.engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated, empty database URL on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'rpm.db'}"
+        database = Database(url)
+        upgrade_to_head(database.engine)
+        database.dispose()
+        yield url
+        return
+    url = request.getfixturevalue("postgres_url")
+    database = Database(url)
+    _truncate(database)
+    database.dispose()
+    yield url
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy()
+
+
+@pytest.fixture
+def svc(db: Database, clock: FrozenClock, policy: Policy) -> Service:
+    return Service(ServiceContext(db, policy, clock))

@@ -1,0 +1,111 @@
+"""Month summaries and the all-patients report from one aggregate query."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from billing.months import Month
+from service import Policy, Service, ServiceContext
+from service.patients import PatientFields
+from store.db import Database
+from tests.conftest import FrozenClock
+from tests.service.helpers import CLERK, DOCTOR, NURSE, log, seed
+
+NOV = Month(2026, 11)
+
+
+@pytest.fixture
+def seeded(svc: Service) -> Service:
+    seed(svc)
+    return svc
+
+
+def test_report_includes_only_patients_enrolled_in_the_month(seeded: Service) -> None:
+    seeded.patients.add("P-ENROLLED", PatientFields(enrolled_on=date(2026, 11, 25)), actor="t")
+    seeded.patients.add("P-ENDED", PatientFields(enrolled_on=date(2026, 1, 1),
+                                                 ended_on=date(2026, 10, 31)), actor="t")
+    seeded.patients.add("P-LATER", PatientFields(enrolled_on=date(2026, 12, 1)), actor="t")
+    seeded.patients.add("P-NODATE", PatientFields(), actor="t")  # no entries this month
+    log(seeded, "5m")  # P-1042 has no enrolment date but an entry
+    ids = [s.patient_id for s in seeded.months.report(NOV)]
+    assert ids == ["P-1042", "P-ENROLLED"]
+    assert [s.patient_id for s in seeded.months.report(Month(2026, 10))] == ["P-ENDED"]
+
+
+def test_report_totals_match_each_summary(seeded: Service) -> None:
+    seeded.patients.add("P-2000", PatientFields(initials="AB", enrolled_on=date(2026, 1, 1)),
+                        actor="t")
+    log(seeded, "25m", "call", started_at=datetime(2026, 11, 2, 15, tzinfo=UTC))
+    log(seeded, "45m", "review", started_at=datetime(2026, 11, 3, 15, tzinfo=UTC))
+    log(seeded, "10m", "call", patient="P-2000", staff=DOCTOR,
+        started_at=datetime(2026, 11, 4, 15, tzinfo=UTC))
+    log(seeded, "30m", "review", patient="P-2000", staff=CLERK,
+        started_at=datetime(2026, 11, 5, 15, tzinfo=UTC))
+    log(seeded, "60m", "call", started_at=datetime(2026, 10, 5, 15, tzinfo=UTC))  # October
+    report = {s.patient_id: s for s in seeded.months.report(NOV)}
+    assert report["P-1042"].total_seconds == 4200
+    assert [(c.code, c.units) for c in report["P-1042"].codes] == [("99457", 1), ("99458", 2)]
+    assert report["P-2000"].total_seconds == 600
+    assert [(c.code, c.units) for c in report["P-2000"].codes] == [("99470", 1)]
+    assert report["P-2000"].uncounted_seconds == 1800
+    for patient_id, row in report.items():
+        assert seeded.months.summary(patient_id, NOV) == row
+
+
+def test_cap_on_99458_is_a_setting(db: Database, clock: FrozenClock) -> None:
+    svc = Service(ServiceContext(db, Policy(max_99458_units=3), clock))
+    seed(svc)
+    for day in (2, 3, 4, 5, 6):
+        log(svc, "20m", "call", started_at=datetime(2026, 11, day, 15, tzinfo=UTC))
+    assert [(c.code, c.units) for c in svc.months.summary("P-1042", NOV).codes] == \
+        [("99457", 1), ("99458", 3)]
+
+
+def test_month_edges_in_the_clinic_zone(seeded: Service, clock: FrozenClock) -> None:
+    clock.now = datetime(2026, 12, 5, 12, tzinfo=UTC)
+    zone = seeded.ctx.policy.zone
+    log(seeded, "10m", "call", started_at=datetime(2026, 10, 31, 23, 59, tzinfo=zone))
+    log(seeded, "11m", "call", started_at=datetime(2026, 11, 1, 0, 0, tzinfo=zone))
+    log(seeded, "12m", "call", started_at=datetime(2026, 11, 30, 23, 59, 59, tzinfo=zone))
+    log(seeded, "13m", "call", started_at=datetime(2026, 10, 1, 0, 0, tzinfo=zone))
+    assert seeded.months.summary("P-1042", Month(2026, 10)).total_seconds == 23 * 60
+    assert seeded.months.summary("P-1042", NOV).total_seconds == 23 * 60
+
+
+def test_dst_night_entries_count_once(seeded: Service) -> None:
+    zone = seeded.ctx.policy.zone
+    # 1 November 2026, 01:30 happens twice in New York; both are November
+    log(seeded, "10m", "call", started_at=datetime(2026, 11, 1, 1, 30, tzinfo=zone, fold=0))
+    log(seeded, "10m", "review", started_at=datetime(2026, 11, 1, 1, 30, tzinfo=zone, fold=1))
+    summary = seeded.months.summary("P-1042", NOV)
+    assert summary.total_seconds == 1200
+    assert [c.code for c in summary.codes] == ["99457"]
+
+
+def test_warnings_for_the_billing_office(seeded: Service) -> None:
+    seeded.patients.add("P-NOCONSENT", PatientFields(enrolled_on=date(2026, 11, 1)), actor="t")
+    seeded.patients.add("P-LATECONSENT", PatientFields(enrolled_on=date(2026, 11, 1),
+                                                       consent_on=date(2026, 12, 2)), actor="t")
+    report = {s.patient_id: s for s in seeded.months.report(NOV)}
+    assert "no consent on file: do not bill until consent is recorded" in \
+        report["P-NOCONSENT"].warnings
+    assert "consent dated 2026-12-02, after this month" in report["P-LATECONSENT"].warnings
+    assert seeded.months.summary("P-1042", Month(2026, 5)).warnings == \
+        ("consent dated 2026-10-01, after this month", "not enrolled in 2026-05")
+
+
+def test_current_month_is_the_clinic_month(db: Database) -> None:
+    clock = FrozenClock(datetime(2026, 12, 1, 3, 0, tzinfo=UTC))  # 22:00 on 30 Nov in New York
+    svc = Service(ServiceContext(db, Policy(), clock))
+    assert svc.months.current() == NOV
+    assert svc.months.today() == date(2026, 11, 30)
+
+
+def test_summary_json_shape(seeded: Service) -> None:
+    log(seeded, "21m", "call")
+    data = seeded.months.summary("P-1042").as_json()
+    assert data["codes"] == [{"code": "99457", "units": 1}]
+    for key in ("patient_id", "month", "total_seconds", "live_interactions", "codes",
+                "seconds_to_next_code", "needs_live_interaction", "warnings"):
+        assert key in data
+    assert data["assigned_to"] == NURSE

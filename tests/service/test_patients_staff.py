@@ -1,0 +1,133 @@
+"""Patients and staff: ids, phones in E.164, uniqueness, audit with masked phones."""
+
+from datetime import date
+
+import pytest
+from sqlmodel import select
+
+from service import Service
+from service.errors import BadInput, InvalidInput, NotFound
+from service.patients import PatientFields
+from service.staff import StaffChanges
+from store.models import AuditEvent, Patient, PatientPhone, StaffPhone
+from tests.service.helpers import CLERK, DOCTOR, NURSE, seed
+
+
+@pytest.fixture
+def seeded(svc: Service) -> Service:
+    seed(svc)
+    return svc
+
+
+def _all(svc: Service, model: type) -> list:
+    with svc.ctx.db.read() as session:
+        return list(session.exec(select(model)).all())
+
+
+def test_phones_in_any_common_format_are_stored_as_e164(seeded: Service) -> None:
+    phones = {p.e164: p.kind for p in _all(seeded, PatientPhone)}
+    assert phones == {"+16175550123": "patient", "+16175550124": "caregiver"}
+    assert {p.e164 for p in _all(seeded, StaffPhone)} == {"+16175550101"}
+
+
+@pytest.mark.parametrize("ref", ["P-1042", "p-1042", "+1 (617) 555-0123", "6175550124"])
+def test_one_resolver_by_id_any_case_or_phone(seeded: Service, ref: str) -> None:
+    assert seeded.patients.get(ref).patient_id == "P-1042"
+
+
+def test_patient_ids_are_unique_case_insensitively(seeded: Service) -> None:
+    with pytest.raises(BadInput, match="already exists"):
+        seeded.patients.add("p-1042", PatientFields(), actor="t")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (PatientFields(phones=("555",)), "not a possible phone number"),
+        (PatientFields(phones=("call me",)), "Cannot read phone number"),
+        (PatientFields(phones=("617-555-0123",)), "already belongs to another patient"),
+        (PatientFields(caregiver_phones=("+16175550101",)), "staff member's number"),
+        (PatientFields(initials="John Doe"), "1 to 4 letters"),
+        (PatientFields(conditions=("hypertension",)), "not an ICD-10 code"),
+        (PatientFields(assign="U09NOBODY"), "No staff member"),
+        (PatientFields(provider=NURSE), "must be a physician or QHP"),
+        (PatientFields(enrolled_on=date(2026, 5, 1), ended_on=date(2026, 4, 1)), "before enrolment"),
+    ],
+)
+def test_bad_patient_input_is_refused_and_changes_nothing(
+    seeded: Service, fields: PatientFields, message: str
+) -> None:
+    audits = len(_all(seeded, AuditEvent))
+    with pytest.raises(InvalidInput, match=message):
+        seeded.patients.add("P-2000", fields, actor="t")
+    assert [p.clinic_id for p in _all(seeded, Patient)] == ["P-1042"]
+    assert len(_all(seeded, PatientPhone)) == 2
+    assert len(_all(seeded, AuditEvent)) == audits
+
+
+def test_bad_clinic_ids_are_refused(svc: Service) -> None:
+    for bad in ("", "P 1042", "x" * 65, "<script>"):
+        with pytest.raises(BadInput, match="not a clinic patient id"):
+            svc.patients.add(bad, PatientFields(), actor="t")
+
+
+def test_update_adds_and_removes_phones_and_conditions(seeded: Service) -> None:
+    view = seeded.patients.update("P-1042", PatientFields(
+        phones=("+16175550199",), remove_phones=("617-555-0123",), conditions=("e11.9",),
+    ), actor="t")
+    assert view.conditions == ("E11.9", "I10")
+    assert {p.e164 for p in _all(seeded, PatientPhone)} == {"+16175550199", "+16175550124"}
+    with pytest.raises(BadInput, match="has no phone"):
+        seeded.patients.update("P-1042", PatientFields(remove_phones=("+16175550123",)),
+                               actor="t")
+
+
+def test_audit_masks_phone_numbers(seeded: Service) -> None:
+    event = next(a for a in _all(seeded, AuditEvent) if a.action == "patient.add")
+    assert event.after["phones"] == ["+1******0123"]
+    assert event.after["caregiver_phones"] == ["+1******0124"]
+    serialized = repr([(a.before, a.after) for a in _all(seeded, AuditEvent)])
+    assert "6175550123" not in serialized and "6175550101" not in serialized
+
+
+def test_end_defaults_to_today_in_the_clinic_zone(seeded: Service) -> None:
+    view = seeded.patients.end("P-1042", on=None, actor="t")
+    assert view.ended_on == date(2026, 11, 20)  # 20:00 UTC is 15:00 in New York
+
+
+def test_staff_rules(seeded: Service) -> None:
+    with pytest.raises(BadInput, match="already exists"):
+        seeded.staff.add(slack_user_id=NURSE, name="Again", role="qhp", actor="t")
+    with pytest.raises(BadInput, match="Unknown role"):
+        seeded.staff.add(slack_user_id="U05NEW", name="New", role="janitor", actor="t")
+    with pytest.raises(BadInput, match="10 digits"):
+        seeded.staff.add(slack_user_id="U05NEW", name="New", role="qhp", npi="123", actor="t")
+    with pytest.raises(BadInput, match="Only physicians and QHPs"):
+        seeded.staff.update(CLERK, StaffChanges(npi="1234567890"), actor="t")
+    with pytest.raises(BadInput, match="patient's or caregiver's number"):
+        seeded.staff.add(slack_user_id="U05NEW", name="New", role="qhp",
+                         phones=("6175550123",), actor="t")
+    with pytest.raises(NotFound):
+        seeded.staff.get("U05NEW")
+
+
+def test_staff_update_and_lookup_by_phone(seeded: Service) -> None:
+    view = seeded.staff.update("<@u01nurse|nina>", StaffChanges(is_admin=True,
+                               add_phones=("617 555 0150",)), actor="t")
+    assert view.is_admin and view.phone_count == 2
+    found = seeded.staff.by_phone("+16175550150")
+    assert found is not None and found.slack_user_id == NURSE
+    assert seeded.staff.by_phone("not a phone") is None
+    assert seeded.staff.find("U09NOBODY") is None
+    assert [s.slack_user_id for s in seeded.staff.list()] == \
+        sorted([s.slack_user_id for s in seeded.staff.list()], key=lambda i: {
+            "U04ADMIN": "Ada", "U03CLERK": "Cal", DOCTOR: "Dee", NURSE: "Nina"}[i])
+    seeded.staff.update(CLERK, StaffChanges(active=False), actor="t")
+    assert CLERK not in [s.slack_user_id for s in seeded.staff.list()]
+    assert CLERK in [s.slack_user_id for s in seeded.staff.list(include_inactive=True)]
+
+
+def test_patients_listed_by_assignment(seeded: Service) -> None:
+    seeded.patients.add("P-2000", PatientFields(assign=DOCTOR), actor="t")
+    assert [p.patient_id for p in seeded.patients.list(assigned_to=NURSE)] == ["P-1042"]
+    assert [p.patient_id for p in seeded.patients.list()] == ["P-1042", "P-2000"]
