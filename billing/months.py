@@ -42,7 +42,7 @@ class Month:
     def parse(cls, text: str) -> "Month":
         """A month from 'YYYY-MM'."""
         match = _MONTH_FORM.fullmatch((text or "").strip())
-        if not match:
+        if not match or not 1 <= int(match.group(2)) <= 12:
             raise InvalidInput(f"Cannot read month '{text}': use YYYY-MM, e.g. 2026-11.")
         return cls(int(match.group(1)), int(match.group(2)))
 

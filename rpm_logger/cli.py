@@ -25,7 +25,24 @@ from service.patients import PatientFields
 from service.staff import StaffChanges
 
 F = TypeVar("F", bound=Callable[..., Any])
-DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+class _DateType(click.ParamType):
+    """A calendar date typed as YYYY-MM-DD, refused with that hint otherwise."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"'{value}' is not a date: use YYYY-MM-DD, e.g. 2026-11-03.", param, ctx)
+
+
+DATE = _DateType()
 
 
 class _Exit(Exception):
@@ -55,10 +72,6 @@ def _service() -> Service:
 
 def _operator(by: str | None) -> str:
     return by or f"cli:{getpass.getuser()}"
-
-
-def _day(value: datetime | None) -> date | None:
-    return value.date() if value else None
 
 
 def _month(text: str | None) -> Month:
@@ -206,9 +219,9 @@ def _fields(opts: dict[str, Any], remove_phones: tuple[str, ...] = ()) -> Patien
     return PatientFields(
         initials=opts["initials"], phones=opts["phones"],
         caregiver_phones=opts["caregiver_phones"], remove_phones=remove_phones,
-        assign=opts["assign"], consent_on=_day(opts["consent"]),
+        assign=opts["assign"], consent_on=opts["consent"],
         conditions=opts["conditions"], provider=opts["provider"],
-        enrolled_on=_day(opts["enrolled"]),
+        enrolled_on=opts["enrolled"],
     )
 
 
@@ -244,9 +257,9 @@ def patient_update(patient_id: str, remove_phones: tuple[str, ...], **opts: Any)
 @click.option("--on", "on", type=DATE, default=None, help="Last day (default today).")
 @click.option("--by", default=None)
 @handled
-def patient_end(patient_id: str, on: datetime | None, by: str | None) -> None:
+def patient_end(patient_id: str, on: date | None, by: str | None) -> None:
     """End a patient's monitoring."""
-    view = _service().patients.end(patient_id, on=_day(on), actor=_operator(by))
+    view = _service().patients.end(patient_id, on=on, actor=_operator(by))
     click.echo(f"patient {view.label} ended on {view.ended_on}")
 
 

@@ -1,7 +1,7 @@
 """Time entries: logging, voiding, listing. Append-only: a correction voids, never deletes."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
@@ -104,6 +104,7 @@ class EntryService:
         start = request.started_at or now - timedelta(seconds=seconds)
         if start.tzinfo is None:
             raise BadInput("The start time needs a time zone.")
+        start = start.astimezone(UTC)
         if start > now:
             raise BadInput("The start time is in the future: time can be logged only once "
                            "it has been spent.")

@@ -87,7 +87,7 @@ class Database:
             raise StoreConflict("that conflicts with a record saved at the same time; "
                                 "nothing was saved, try again") from exc
         except (OperationalError, InterfaceError) as exc:
-            raise StoreUnavailable(_unavailable_message(exc)) from exc
+            raise StoreUnavailable(unavailable_message(exc)) from exc
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -95,7 +95,7 @@ class Database:
             with Session(self.engine, expire_on_commit=False) as session:
                 yield session
         except (OperationalError, InterfaceError) as exc:
-            raise StoreUnavailable(_unavailable_message(exc)) from exc
+            raise StoreUnavailable(unavailable_message(exc)) from exc
 
     def ping(self) -> bool:
         """Whether the database answers a trivial query right now."""
@@ -110,7 +110,7 @@ class Database:
         self.engine.dispose()
 
 
-def _unavailable_message(exc: Exception) -> str:
+def unavailable_message(exc: Exception) -> str:
     """A short reason without the SQL or its parameters (they may hold phone numbers)."""
     detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
     return f"database unavailable: {detail}"

@@ -5,6 +5,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from store.db import StoreUnavailable, unavailable_message
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,6 +22,9 @@ def alembic_config(url: str) -> Config:
 def upgrade_to_head(engine: Engine) -> None:
     """Run every pending migration in one transaction on `engine`."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except (OperationalError, InterfaceError) as exc:
+        raise StoreUnavailable(unavailable_message(exc)) from exc

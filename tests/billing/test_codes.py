@@ -3,8 +3,15 @@
 import pytest
 
 from billing.codes import (
-    CPT_99457, CPT_99458, CPT_99470, CodeUnits, MonthActivity, RuleSet, assess_month,
-    format_codes, rule_set_for,
+    CPT_99457,
+    CPT_99458,
+    CPT_99470,
+    CodeUnits,
+    MonthActivity,
+    RuleSet,
+    assess_month,
+    format_codes,
+    rule_set_for,
 )
 from billing.months import Month
 

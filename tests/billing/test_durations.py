@@ -3,7 +3,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.durations import (
-    format_seconds, looks_like_duration, minutes_floor, parse_duration,
+    format_seconds,
+    looks_like_duration,
+    minutes_floor,
+    parse_duration,
 )
 from billing.errors import InvalidInput
 

@@ -51,7 +51,8 @@ def test_patient_ids_are_unique_case_insensitively(seeded: Service) -> None:
         (PatientFields(conditions=("hypertension",)), "not an ICD-10 code"),
         (PatientFields(assign="U09NOBODY"), "No staff member"),
         (PatientFields(provider=NURSE), "must be a physician or QHP"),
-        (PatientFields(enrolled_on=date(2026, 5, 1), ended_on=date(2026, 4, 1)), "before enrolment"),
+        (PatientFields(enrolled_on=date(2026, 5, 1), ended_on=date(2026, 4, 1)),
+         "before enrolment"),
     ],
 )
 def test_bad_patient_input_is_refused_and_changes_nothing(

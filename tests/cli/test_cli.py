@@ -1,0 +1,171 @@
+"""The CLI through the real console entry point, on SQLite and PostgreSQL."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+SCRIPT = Path(sys.executable).with_name("rpm-logger")
+
+
+class Cli:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(SCRIPT), *args], env=self.env, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == code, (args, result.stdout, result.stderr)
+        return result
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path) -> Cli:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
+    env.update(DATABASE_URL=db_url, CLINIC_TIMEZONE="America/New_York")
+    return Cli(env)
+
+
+@pytest.fixture
+def seeded(cli: Cli) -> Cli:
+    cli("staff", "add", "U01NURSE", "--name", "Nina Nurse", "--role", "clinical_staff",
+        "--phone", "+1 617 555 0101")
+    cli("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician",
+        "--npi", "1234567890", "--admin")
+    cli("patient", "add", "P-1042", "--initials", "JD", "--phone", "(617) 555-0123",
+        "--caregiver-phone", "617.555.0124", "--assign", "U01NURSE", "--consent", "2026-10-01",
+        "--condition", "I10", "--provider", "U02DOC", "--enrolled", "2026-01-01")
+    return cli
+
+
+def _this_month() -> str:
+    return datetime.now(ZoneInfo("America/New_York")).strftime("%Y-%m")
+
+
+def test_log_status_report_round_trip(seeded: Cli) -> None:
+    first = seeded("log", "p-1042", "12m", "review", "trend", "reviewed", "--staff", "U01NURSE")
+    entry_id = int(first.stdout.strip())
+    assert "Saved entry" in first.stderr
+    second = seeded("log", "P-1042", "8m", "call", "--staff", "U01NURSE", "--json")
+    logged = json.loads(second.stdout)
+    assert logged["id"] == entry_id + 1 and logged["live"] is True
+    status = json.loads(seeded("status", "P-1042", "--json").stdout)
+    assert status["patient_id"] == "P-1042" and status["month"] == _this_month()
+    assert status["total_seconds"] == 1200 and status["live_interactions"] == 1
+    assert status["codes"] == [{"code": "99457", "units": 1}]
+    assert status["seconds_to_next_code"] == 1200
+    assert status["needs_live_interaction"] is False
+    assert isinstance(status["warnings"], list)
+    report = json.loads(seeded("report", "--format", "json").stdout)
+    assert report == [status]
+    rows = list(csv.DictReader(io.StringIO(seeded("report", "--format", "csv").stdout)))
+    assert rows[0]["codes"] == "99457" and rows[0]["total_seconds"] == "1200"
+    table = seeded("report").stdout
+    assert "P-1042 (JD)" in table and "20 min" in table and "1 patient enrolled" in table
+    human = seeded("status", "P-1042").stdout
+    assert "20 min (1200 seconds)" in human and "99457" in human
+
+
+def test_19_minutes_59_never_reads_20(seeded: Cli) -> None:
+    seeded("log", "P-1042", "19m 59s", "call", "--staff", "U01NURSE")
+    human = seeded("status", "P-1042").stdout
+    assert "19 min 59 s" in human and "99470" in human
+    table = seeded("report").stdout
+    assert "19 min" in table and "20 min" not in table
+
+
+def test_at_without_zone_is_clinic_time_and_future_is_refused(seeded: Cli) -> None:
+    out = seeded("log", "P-1042", "10m", "review", "--staff", "U01NURSE",
+                 "--at", "2026-10-31T23:30", "--json")
+    assert json.loads(out.stdout)["started_at"] == "2026-11-01T03:30:00+00:00"
+    assert json.loads(seeded("status", "P-1042", "--month", "2026-10", "--json").stdout)[
+        "total_seconds"] == 600
+    future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    refused = seeded("log", "P-1042", "10m", "review", "--staff", "U01NURSE", "--at", future,
+                     code=2)
+    assert "future" in refused.stderr
+
+
+def test_void_through_the_cli(seeded: Cli) -> None:
+    entry_id = seeded("log", "P-1042", "20m", "call", "--staff", "U01NURSE").stdout.strip()
+    refused = seeded("void", entry_id, "--reason", "dup", "--staff", "U01NURSE", code=0)
+    assert f"voided entry #{entry_id}" in refused.stdout
+    again = seeded("void", entry_id, "--reason", "dup", "--staff", "U01NURSE", code=2)
+    assert "already voided" in again.stderr
+    assert json.loads(seeded("status", "P-1042", "--json").stdout)["total_seconds"] == 0
+    entries = seeded("entries", "P-1042").stdout
+    assert "VOIDED by U01NURSE: dup" in entries
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("log", "P-1042", "0", "review", "--staff", "U01NURSE"), "at least one second"),
+        (("log", "P-1042", "300m", "review", "--staff", "U01NURSE"), "240-minute limit"),
+        (("log", "P-1042", "10m", "dance", "--staff", "U01NURSE"), "Valid activities"),
+        (("log", "P-1024", "10m", "review", "--staff", "U01NURSE"), "Did you mean P-1042"),
+        (("log", "P-1042", "10m", "review", "--staff", "U09NOBODY"), "No staff member"),
+        (("log", "P-1042", "10m", "review", "--staff", "U01NURSE", "--at", "yesterday"),
+         "ISO 8601"),
+        (("log", "P-1042", "10m", "review"), "Missing option '--staff'"),
+        (("status", "P-1042", "--month", "2026-13"), "YYYY-MM"),
+        (("patient", "add", "P-2000", "--phone", "12"), "not a possible phone number"),
+        (("patient", "add", "P-2000", "--consent", "01/10/2026"), "YYYY-MM-DD"),
+        (("patient", "add", "P-1042"), "already exists"),
+        (("staff", "add", "U05X", "--name", "X", "--role", "boss"), "Unknown role"),
+        (("report", "--format", "pdf"), "pdf"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message_and_changes_nothing(
+    seeded: Cli, args: tuple[str, ...], message: str
+) -> None:
+    before = seeded("report", "--format", "json").stdout
+    result = seeded(*args, code=2)
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert seeded("report", "--format", "json").stdout == before
+
+
+def test_patient_and_staff_management(seeded: Cli) -> None:
+    seeded("patient", "update", "P-1042", "--phone", "617-555-0199", "--remove-phone",
+           "+16175550123", "--condition", "e11.9")
+    shown = seeded("patient", "show", "p-1042").stdout
+    assert "E11.9, I10" in shown and "1 patient, 1 caregiver" in shown
+    assert "555" not in shown  # phones are counted, never printed
+    seeded("patient", "end", "P-1042", "--on", "2026-11-02")
+    assert "2026-11-02" in seeded("patient", "show", "P-1042").stdout
+    seeded("staff", "update", "U01NURSE", "--role", "qhp", "--no-admin", "--inactive")
+    assert "U01NURSE" not in seeded("staff", "list").stdout
+    assert "inactive" in seeded("staff", "list", "--all").stdout
+    assert "P-1042" in seeded("patient", "list", "--assigned-to", "U01NURSE").stdout
+
+
+def test_db_upgrade_and_a_fresh_default_sqlite_file(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["RPM_DATA_DIR"] = str(tmp_path / "data")
+    result = subprocess.run([str(SCRIPT), "db", "upgrade"], env=env, capture_output=True,
+                            text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "rpm-logger.db").exists()
+
+
+def test_database_down_exits_1(tmp_path: Path) -> None:
+    env = dict(os.environ, DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    result = subprocess.run([str(SCRIPT), "report"], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert "database unavailable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_configuration_exits_2(tmp_path: Path) -> None:
+    env = dict(os.environ, CLINIC_TIMEZONE="Mars/Olympus", RPM_DATA_DIR=str(tmp_path))
+    result = subprocess.run([str(SCRIPT), "report"], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "CLINIC_TIMEZONE" in result.stderr

@@ -1,0 +1,94 @@
+"""The store itself: migrations match the models, SQLite is safe under concurrent writers."""
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlmodel import SQLModel, select
+
+from service import Policy, Service, ServiceContext
+from store.db import Database
+from store.migrate import upgrade_to_head
+from store.models import AuditEvent, Staff, TimeEntry
+from tests.conftest import FrozenClock
+from tests.service.helpers import log, seed
+
+
+def test_migrations_reach_exactly_the_models(db: Database) -> None:
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == "0001"
+
+
+def test_upgrade_is_idempotent(db: Database) -> None:
+    upgrade_to_head(db.engine)
+    upgrade_to_head(db.engine)
+    assert "time_entries" in inspect(db.engine).get_table_names()
+
+
+def test_datetimes_come_back_zone_aware_utc(db: Database) -> None:
+    with db.write() as session:
+        eastern = timezone(timedelta(hours=-5))
+        session.add(Staff(slack_user_id="U1", name="A", role="qhp",
+                          created_at=datetime(2026, 1, 1, 12, tzinfo=eastern)))
+    with db.read() as session:
+        staff = session.exec(select(Staff)).one()
+    assert staff.created_at == datetime(2026, 1, 1, 17, tzinfo=UTC)
+    assert staff.created_at.utcoffset() == timedelta(0)
+
+
+def test_a_failed_write_leaves_nothing_behind(db: Database) -> None:
+    try:
+        with db.write() as session:
+            session.add(Staff(slack_user_id="U1", name="A", role="qhp",
+                              created_at=datetime.now(UTC)))
+            session.flush()
+            raise RuntimeError("fault after the insert")
+    except RuntimeError:
+        pass
+    with db.read() as session:
+        assert session.exec(select(Staff)).all() == []
+
+
+def test_sqlite_connections_get_wal_busy_timeout_and_foreign_keys(tmp_path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'sub' / 'dir' / 'x.db'}")  # folders are created
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    db.dispose()
+
+
+def test_concurrent_writers_never_see_database_is_locked(db: Database) -> None:
+    """40 threads log at once (read-then-write transactions): every entry is stored."""
+    clock = FrozenClock()
+    svc = Service(ServiceContext(db, Policy(), clock))
+    seed(svc)
+    errors: list[BaseException] = []
+    start = threading.Barrier(40)
+
+    def worker(n: int) -> None:
+        start.wait()
+        try:
+            log(svc, f"{n + 1}s", started_at=datetime(2026, 11, 2, tzinfo=UTC)
+                + timedelta(minutes=n))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with db.read() as session:
+        entries = session.exec(select(TimeEntry)).all()
+        audits = session.exec(select(AuditEvent).where(AuditEvent.action == "entry.log")).all()
+    assert len(entries) == 40 and len(audits) == 40
+    assert sum(e.duration_seconds for e in entries) == sum(range(1, 41))
+    assert svc.months.summary("P-1042").total_seconds == sum(range(1, 41))
+    assert len({e.staff_id for e in entries}) == 1
