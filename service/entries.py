@@ -70,8 +70,8 @@ def _first_overlap(
         .where(
             TimeEntry.staff_id == staff_id,
             TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
-            TimeEntry.started_at < end,  # type: ignore[operator]
-            TimeEntry.ended_at > start,  # type: ignore[operator]
+            TimeEntry.started_at < end,
+            TimeEntry.ended_at > start,
         )
         .order_by(TimeEntry.started_at)  # type: ignore[arg-type]
         .limit(1)
@@ -191,8 +191,8 @@ class EntryService:
                 select(TimeEntry)
                 .where(
                     TimeEntry.patient_id == patient.id,
-                    TimeEntry.started_at >= start,  # type: ignore[operator]
-                    TimeEntry.started_at < end,  # type: ignore[operator]
+                    TimeEntry.started_at >= start,
+                    TimeEntry.started_at < end,
                 )
                 .order_by(TimeEntry.started_at, TimeEntry.id)  # type: ignore[arg-type]
             ).all()

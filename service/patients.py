@@ -217,6 +217,7 @@ class PatientService:
         if session.exec(select(StaffPhone).where(StaffPhone.e164 == e164)).first():
             raise BadInput(f"Phone {mask_phone(e164)} is a staff member's number.")
         if owner is None:
+            assert patient.id is not None  # flushed before phones are claimed
             session.add(PatientPhone(patient_id=patient.id, e164=e164, kind=kind))
         elif owner.kind != kind:
             owner.kind = kind

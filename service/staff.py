@@ -102,6 +102,7 @@ class StaffService:
         if session.exec(select(PatientPhone).where(PatientPhone.e164 == e164)).first():
             raise BadInput(f"Phone {mask_phone(e164)} is a patient's or caregiver's number.")
         if owner is None:
+            assert staff.id is not None  # flushed before phones are claimed
             session.add(StaffPhone(staff_id=staff.id, e164=e164))
 
     def add(self, *, slack_user_id: str, name: str, role: str, phones: tuple[str, ...] = (),

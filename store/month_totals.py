@@ -36,11 +36,11 @@ class PatientMonthTotals:
 
 
 def _not_voided() -> ColumnElement[bool]:
-    return TimeEntry.voided_at.is_(None)  # type: ignore[union-attr]
+    return TimeEntry.voided_at.is_(None)
 
 
 def _counted() -> ColumnElement[bool]:
-    return and_(_not_voided(), TimeEntry.staff_role.in_(ROLES_THAT_COUNT))  # type: ignore[attr-defined]
+    return and_(_not_voided(), TimeEntry.staff_role.in_(ROLES_THAT_COUNT))
 
 
 def _enrolled_in(first: date, last: date) -> ColumnElement[bool]:
@@ -48,11 +48,11 @@ def _enrolled_in(first: date, last: date) -> ColumnElement[bool]:
     live_entries = func.count(case((_not_voided(), TimeEntry.id)))
     return or_(
         and_(
-            Patient.enrolled_on.is_not(None),  # type: ignore[union-attr]
-            Patient.enrolled_on <= last,  # type: ignore[operator]
-            or_(Patient.ended_on.is_(None), Patient.ended_on >= first),  # type: ignore[union-attr,operator]
+            Patient.enrolled_on.is_not(None),
+            Patient.enrolled_on <= last,
+            or_(Patient.ended_on.is_(None), Patient.ended_on >= first),
         ),
-        and_(Patient.enrolled_on.is_(None), live_entries > 0),  # type: ignore[union-attr]
+        and_(Patient.enrolled_on.is_(None), live_entries > 0),
     )
 
 
@@ -67,27 +67,27 @@ def month_totals(
 ) -> Iterator[PatientMonthTotals]:
     """Totals for one patient (any enrolment) or for every patient enrolled in the month."""
     entry = TimeEntry
-    live = and_(_counted(), entry.live.is_(True))  # type: ignore[attr-defined]
+    live = and_(_counted(), entry.live.is_(True))
     query = (
         select(
             Patient.id, Patient.clinic_id, Patient.initials, Patient.consent_on,
             Patient.enrolled_on, Patient.ended_on, Patient.assigned_staff_id,
             func.coalesce(func.sum(case((_counted(), entry.duration_seconds), else_=0)), 0),
             func.coalesce(func.sum(case(
-                (and_(_not_voided(), ~entry.staff_role.in_(ROLES_THAT_COUNT)),  # type: ignore[attr-defined]
+                (and_(_not_voided(), ~entry.staff_role.in_(ROLES_THAT_COUNT)),
                  entry.duration_seconds), else_=0)), 0),
             func.count(case((live, entry.id))),
             type_coerce(func.min(case((live, entry.started_at))), UTCDateTime()),
             func.count(case((_not_voided(), entry.id))),
-            func.count(case((entry.voided_at.is_not(None), entry.id))),  # type: ignore[union-attr]
+            func.count(case((entry.voided_at.is_not(None), entry.id))),
         )
         .select_from(Patient)
         .outerjoin(entry, and_(
             entry.patient_id == Patient.id,
-            entry.started_at >= start,  # type: ignore[operator]
-            entry.started_at < end,  # type: ignore[operator]
+            entry.started_at >= start,
+            entry.started_at < end,
         ))
-        .group_by(Patient.id)  # type: ignore[arg-type]
+        .group_by(Patient.id)
         .order_by(Patient.clinic_key)
     )
     if patient_pk is not None:
@@ -107,12 +107,12 @@ def overlapping_entries(
     other = aliased(TimeEntry)
     query = select(TimeEntry.patient_id, TimeEntry.id, TimeEntry.overlaps_entry_id).join(
         other, and_(other.id == TimeEntry.overlaps_entry_id,
-                    other.voided_at.is_(None))  # type: ignore[union-attr]
+                    other.voided_at.is_(None))
     ).where(
         _not_voided(),
-        TimeEntry.overlaps_entry_id.is_not(None),  # type: ignore[union-attr]
-        TimeEntry.started_at >= start,  # type: ignore[operator]
-        TimeEntry.started_at < end,  # type: ignore[operator]
+        TimeEntry.overlaps_entry_id.is_not(None),
+        TimeEntry.started_at >= start,
+        TimeEntry.started_at < end,
     )
     if patient_pk is not None:
         query = query.where(TimeEntry.patient_id == patient_pk)

@@ -1,0 +1,78 @@
+"""The ASGI app: health, unconfigured adapters, and `serve` on loopback for real."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from rpm_logger.app import create_app
+from rpm_logger.settings import Settings
+from service import Service
+from store.db import Database
+
+SCRIPT = Path(sys.executable).with_name("rpm-logger")
+
+
+@pytest.fixture
+def client(svc: Service) -> TestClient:
+    with TestClient(create_app(Settings(), service=svc)) as test_client:
+        yield test_client
+
+
+def test_healthz_is_200_when_the_database_answers(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"database": "ok"}
+
+
+def test_healthz_is_503_when_the_database_does_not(svc: Service) -> None:
+    down = Service(svc.ctx.__class__(Database("postgresql+psycopg://nobody@127.0.0.1:1/x"),
+                                     svc.ctx.policy, svc.ctx.clock))
+    with TestClient(create_app(Settings(), service=down)) as test_client:
+        response = test_client.get("/healthz")
+    assert response.status_code == 503 and response.json() == {"database": "unavailable"}
+
+
+@pytest.mark.parametrize("path", ["/slack/events", "/twilio/voice/status",
+                                  "/twilio/messaging"])
+def test_unconfigured_adapters_answer_503(client: TestClient, path: str) -> None:
+    response = client.post(path, data={"a": "b"})
+    assert response.status_code == 503
+    assert "not configured" in response.json()["error"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_starts_on_a_fresh_sqlite_default_with_no_adapters(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLACK_", "TWILIO_", "DATABASE_URL"))}
+    env["RPM_DATA_DIR"] = str(tmp_path / "data")
+    server = subprocess.Popen([str(SCRIPT), "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "serve did not start in 30 s"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert (tmp_path / "data" / "rpm-logger.db").exists()
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=15)
+    assert "slack: not configured; set SLACK_SIGNING_SECRET" in output
+    assert "twilio: not configured" in output
