@@ -9,9 +9,10 @@ from sqlmodel import Session, select
 from billing.codes import MonthActivity, assess_month
 from billing.durations import format_seconds
 from billing.months import Month
+from billing.risk import SEVERITY_ORDER, PatientWindow, assess_risk
 from service.context import ServiceContext
 from service.patients import require_patient
-from service.views import MonthSummary
+from service.views import MonthSummary, PatientRisk
 from store.models import Staff
 from store.month_totals import PatientMonthTotals, month_totals, overlapping_entries
 
@@ -109,4 +110,23 @@ class MonthService:
             needs_live_interaction=assessment.needs_live_interaction,
             entries=totals.entries, assigned_to=staff_ids.get(totals.assigned_staff_pk),
             warnings=_warnings(totals, month, overlaps),
+            enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
         )
+
+    def at_risk(self, month: Month | None = None, today: date | None = None,
+                *, assigned_to: str | None = None) -> list[PatientRisk]:
+        """Patients of the month who may miss 99457, worst first (one report query)."""
+        month = month or self.current()
+        today = today or self.today()
+        rows = []
+        for summary in self.report(month):
+            if assigned_to is not None and summary.assigned_to != assigned_to:
+                continue
+            window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
+            risk = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
+                               has_live=summary.live_interactions > 0)
+            if risk.at_risk:
+                rows.append(PatientRisk(summary, risk))
+        rows.sort(key=lambda r: (SEVERITY_ORDER[r.risk.severity], -r.risk.seconds_needed,
+                                 not r.risk.needs_live, r.summary.patient_id))
+        return rows

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
+from billing.risk import RiskAssessment
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class MonthSummary:
     entries: int
     assigned_to: str | None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    enrolled_on: date | None = None
+    ended_on: date | None = None
 
     @property
     def label(self) -> str:
@@ -100,6 +103,8 @@ class MonthSummary:
         data["codes_text"] = format_codes(self.codes)
         data["total_minutes"] = self.total_seconds // 60
         data["first_live_at"] = self.first_live_at.isoformat() if self.first_live_at else None
+        data["enrolled_on"] = self.enrolled_on.isoformat() if self.enrolled_on else None
+        data["ended_on"] = self.ended_on.isoformat() if self.ended_on else None
         data["warnings"] = list(self.warnings)
         return data
 
@@ -112,3 +117,11 @@ class LoggedEntry:
     summary: MonthSummary
     overlaps: EntryView | None
     time_counts: bool
+
+
+@dataclass(frozen=True)
+class PatientRisk:
+    """A patient's month with the at-risk verdict reminders and `/rpm risk` both show."""
+
+    summary: MonthSummary
+    risk: RiskAssessment

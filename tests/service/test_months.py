@@ -109,3 +109,24 @@ def test_summary_json_shape(seeded: Service) -> None:
                 "seconds_to_next_code", "needs_live_interaction", "warnings"):
         assert key in data
     assert data["assigned_to"] == NURSE
+
+
+def test_at_risk_list_is_worst_first_and_skips_done_patients(seeded: Service,
+                                                             clock: FrozenClock) -> None:
+    seeded.patients.add("P-DONE", PatientFields(enrolled_on=date(2026, 1, 1), assign=NURSE),
+                        actor="t")
+    seeded.patients.add("P-NOCALL", PatientFields(enrolled_on=date(2026, 1, 1), assign=NURSE),
+                        actor="t")
+    seeded.patients.add("P-OTHER", PatientFields(enrolled_on=date(2026, 1, 1), assign=DOCTOR),
+                        actor="t")
+    log(seeded, "20m", "call", patient="P-DONE", started_at=datetime(2026, 11, 2, tzinfo=UTC))
+    log(seeded, "20m", "review", patient="P-NOCALL",
+        started_at=datetime(2026, 11, 3, tzinfo=UTC))
+    log(seeded, "12m", "review", started_at=datetime(2026, 11, 4, tzinfo=UTC))  # P-1042
+    rows = seeded.months.at_risk(NOV, date(2026, 11, 28))
+    assert [(r.summary.patient_id, r.risk.severity) for r in rows] == [
+        ("P-OTHER", "critical"), ("P-1042", "critical"), ("P-NOCALL", "critical")]
+    assert rows[1].risk.advice() == "needs 8 more minutes and a live call"
+    mine = seeded.months.at_risk(NOV, date(2026, 11, 16), assigned_to=NURSE)
+    assert [r.summary.patient_id for r in mine] == ["P-1042", "P-NOCALL"]
+    assert [r.risk.severity for r in mine] == ["watch", "watch"]
