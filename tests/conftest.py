@@ -22,6 +22,7 @@ import store.models  # noqa: F401 - table metadata for truncation
 from service import Policy, Service, ServiceContext
 from store.db import Database
 from store.migrate import upgrade_to_head
+from tests.fakes.slack_api import SlackApiRecorder
 
 PG_ENV = "RPM_TEST_POSTGRES_URL"
 
@@ -114,3 +115,11 @@ def policy() -> Policy:
 @pytest.fixture
 def svc(db: Database, clock: FrozenClock, policy: Policy) -> Service:
     return Service(ServiceContext(db, policy, clock))
+
+
+@pytest.fixture
+def slack_api() -> Iterator[SlackApiRecorder]:
+    """A recording Slack Web API on loopback; point SLACK_API_URL at .base_url."""
+    recorder = SlackApiRecorder().start()
+    yield recorder
+    recorder.stop()
