@@ -19,6 +19,7 @@ from billing.months import Month
 from rpm_logger import render
 from rpm_logger.settings import Settings, get_settings
 from service import Service
+from service.closes import Amendment
 from service.entries import LogRequest
 from service.errors import StoreConflict, StoreUnavailable
 from service.patients import PatientFields
@@ -90,6 +91,13 @@ def _at(text: str | None) -> datetime | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=_service().ctx.policy.zone)
     return value
+
+
+def _amendment(reason: str | None) -> Amendment | None:
+    """The CLI runs as the clinic's operator, who may amend a closed month with a reason."""
+    if reason is None:
+        return None
+    return Amendment(reason=reason, by=_operator(None), operator=True)
 
 
 def handled(func: F) -> F:
@@ -289,13 +297,16 @@ def patient_list(assigned_to: str | None) -> None:
 @click.option("--at", "at", default=None, help="Start time, ISO 8601 (default: ends now).")
 @click.option("--live", is_flag=True, help="A live audio/video interaction (calls always are).")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--amend", default=None, metavar="REASON",
+              help="Amend a closed month (the operator's amendment, with its reason).")
 @handled
 def log_time(patient_id: str, duration: str, activity: str, note: tuple[str, ...],
-             staff_id: str, at: str | None, live: bool, as_json: bool) -> None:
+             staff_id: str, at: str | None, live: bool, as_json: bool,
+             amend: str | None) -> None:
     """Log treatment-management time for a patient."""
     request = LogRequest(patient=patient_id, duration=duration, activity=activity,
                          staff=staff_id, source="cli", note=" ".join(note) or None,
-                         started_at=_at(at), live=live)
+                         started_at=_at(at), live=live, amendment=_amendment(amend))
     logged = _service().entries.log(request)
     if as_json:
         click.echo(render.as_json({
@@ -315,10 +326,13 @@ def log_time(patient_id: str, duration: str, activity: str, note: tuple[str, ...
 @click.argument("entry_id")
 @click.option("--reason", required=True)
 @click.option("--staff", "staff_id", required=True, help="Slack user id of who voids it.")
+@click.option("--amend", is_flag=True,
+              help="The entry's month is closed: void it as the operator's amendment.")
 @handled
-def void_entry(entry_id: str, reason: str, staff_id: str) -> None:
+def void_entry(entry_id: str, reason: str, staff_id: str, amend: bool) -> None:
     """Void an entry (it stays on record with who, when and why)."""
-    entry = _service().entries.void(entry_id, reason=reason, by=staff_id)
+    entry = _service().entries.void(entry_id, reason=reason, by=staff_id,
+                                    amendment=_amendment(reason) if amend else None)
     click.echo(f"voided entry #{entry.id}")
 
 
@@ -347,17 +361,60 @@ def entries(patient_id: str, month: str | None) -> None:
 @click.option("--month", default=None, help="YYYY-MM (default: this month, clinic zone).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
+@click.option("--summary", "summary_only", is_flag=True,
+              help="Only the month's totals (codes, dollars, at risk, closed).")
 @handled
-def report(month: str | None, fmt: str) -> None:
-    """Every enrolled patient's month."""
+def report(month: str | None, fmt: str, summary_only: bool) -> None:
+    """Every enrolled patient's month (one row each), or with --summary the month's totals."""
     chosen = _month(month)
-    summaries = _service().months.report(chosen)
+    service = _service()
+    if summary_only:
+        totals = service.months.totals(chosen)
+        click.echo(render.as_json(totals.as_json()) if fmt == "json"
+                   else render.totals_text(totals))
+        return
+    summaries = service.months.report(chosen)
     if fmt == "json":
         click.echo(render.as_json([s.as_json() for s in summaries]))
     elif fmt == "csv":
         click.echo(render.report_csv(summaries), nl=False)
     else:
-        click.echo(render.report_table(summaries, str(chosen)))
+        click.echo(render.report_table(summaries, service.months.totals(chosen)))
+
+
+@cli.command("export")
+@click.option("--month", default=None, help="YYYY-MM (default: this month, clinic zone).")
+@handled
+def export(month: str | None) -> None:
+    """Every entry of the month as CSV for auditors, voided ones included."""
+    service = _service()
+    entries = service.entries.for_month(_month(month))
+    click.echo(render.export_csv(entries, service.ctx.policy.zone), nl=False)
+
+
+@cli.group("month")
+def month_group() -> None:
+    """Close a billed month."""
+
+
+@month_group.command("close")
+@click.argument("month")
+@click.option("--by", default=None, help="Who closes it (audit); default the operator.")
+@handled
+def month_close(month: str, by: str | None) -> None:
+    """Lock MONTH (YYYY-MM) once billed: later changes need an admin amendment."""
+    closed = _service().closes.close(Month.parse(month), by=_operator(by))
+    click.echo(f"closed {closed.month} by {closed.closed_by}")
+
+
+@month_group.command("show")
+@click.argument("month")
+@handled
+def month_show(month: str) -> None:
+    """Whether MONTH is closed, and by whom."""
+    closed = _service().closes.get(Month.parse(month))
+    click.echo(f"{month}: closed on {closed.closed_at:%Y-%m-%d %H:%M}Z by {closed.closed_by}"
+               if closed else f"{month}: open")
 
 
 def main() -> None:

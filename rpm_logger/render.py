@@ -6,15 +6,30 @@ import io
 import json
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
 from billing.durations import format_seconds
-from service.views import EntryView, LoggedEntry, MonthSummary, PatientView, StaffView
+from service.views import (
+    EntryView,
+    LoggedEntry,
+    MonthSummary,
+    MonthTotals,
+    PatientView,
+    StaffView,
+)
 
 REPORT_COLUMNS = (
     "patient_id", "initials", "month", "total_seconds", "total_minutes", "live_interactions",
-    "codes", "next_code", "seconds_to_next_code", "needs_live_interaction", "assigned_to",
-    "warnings",
+    "live_interaction_dates", "codes", "expected_amount", "next_code", "seconds_to_next_code",
+    "needs_live_interaction", "staff", "billing_provider", "provider_npi", "consent_on",
+    "conditions", "assigned_to", "month_closed_by", "warnings",
+)
+EXPORT_COLUMNS = (
+    "entry_id", "patient_id", "initials", "staff", "staff_name", "staff_role",
+    "started_clinic", "started_utc", "ended_utc", "duration_seconds", "activity", "source",
+    "live", "counts", "note", "created_at_utc", "created_by", "voided_at_utc", "voided_by",
+    "void_reason", "amendment_reason", "overlaps_entry_id",
 )
 
 
@@ -73,17 +88,32 @@ def _aligned(rows: Iterable[tuple[str, str]]) -> str:
     return "\n".join(f"{label.ljust(width)}  {value}" for label, value in rows)
 
 
+def staff_share(summary: MonthSummary) -> str:
+    """'Nina Nurse (U01NURSE, clinical_staff) 20 min; ...' with uncounted roles marked."""
+    return "; ".join(
+        f"{s.name} ({s.slack_user_id}, {s.role}) {format_seconds(s.seconds)}"
+        + ("" if s.counts else " not counted")
+        for s in summary.staff
+    )
+
+
 def report_row(summary: MonthSummary) -> dict[str, Any]:
     return {
         "patient_id": summary.patient_id, "initials": summary.initials or "",
         "month": summary.month, "total_seconds": summary.total_seconds,
         "total_minutes": summary.total_seconds // 60,
-        "live_interactions": summary.live_interactions, "codes": format_codes(summary.codes),
+        "live_interactions": summary.live_interactions,
+        "live_interaction_dates": ";".join(d.isoformat() for d in summary.live_interaction_dates),
+        "codes": format_codes(summary.codes), "expected_amount": f"{summary.expected_amount:.2f}",
         "next_code": summary.next_code or "",
         "seconds_to_next_code": "" if summary.seconds_to_next_code is None
         else summary.seconds_to_next_code,
         "needs_live_interaction": "yes" if summary.needs_live_interaction else "no",
-        "assigned_to": summary.assigned_to or "", "warnings": "; ".join(summary.warnings),
+        "staff": staff_share(summary), "billing_provider": summary.provider or "",
+        "provider_npi": summary.provider_npi or "",
+        "consent_on": summary.consent_on.isoformat() if summary.consent_on else "",
+        "conditions": ";".join(summary.conditions), "assigned_to": summary.assigned_to or "",
+        "month_closed_by": summary.month_closed_by or "", "warnings": "; ".join(summary.warnings),
     }
 
 
@@ -96,21 +126,58 @@ def report_csv(summaries: Iterable[MonthSummary]) -> str:
     return buffer.getvalue()
 
 
-def report_table(summaries: list[MonthSummary], month: str) -> str:
-    header = ("Patient", "Minutes", "Live", "Codes", "Still needed", "Warnings")
+def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
+    header = ("Patient", "Minutes", "Live", "Codes", "Expected", "Still needed", "Warnings")
     rows = [header] + [
         (s.label, f"{s.total_seconds // 60} min", "yes" if s.live_interactions else "no",
-         format_codes(s.codes) or "-", _next_step(s), str(len(s.warnings)))
+         format_codes(s.codes) or "-", f"${s.expected_amount:.2f}", _next_step(s),
+         str(len(s.warnings)))
         for s in summaries
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    billed = sum(1 for s in summaries if s.codes)
-    footer = (f"{month}: {_count(len(summaries), 'patient')} enrolled, "
-              f"{billed} with billable codes.")
-    return "\n".join(lines + ["", footer])
+    return "\n".join(lines + ["", totals_text(totals)])
+
+
+def totals_text(totals: MonthTotals) -> str:
+    """The month in numbers and dollars (fee schedule estimates), and whether it is closed."""
+    units = ", ".join(f"{code} x{n}" for code, n in sorted(totals.units.items())) or "none"
+    state = f"closed by {totals.closed_by}" if totals.closed_by else "open"
+    rows = [
+        ("Month", f"{totals.month} ({state})"),
+        ("Patients", f"{_count(totals.patients, 'patient')} enrolled, "
+                     f"{totals.billable} with billable codes"),
+        ("Codes", units),
+        ("Earned so far", f"${totals.expected_amount:.2f} (estimate from FEE_SCHEDULE)"),
+        ("At risk", f"{_count(totals.at_risk, 'patient')}, "
+                    f"${totals.at_risk_amount:.2f} still to win"),
+    ]
+    return _aligned(rows)
+
+
+def export_csv(entries: Iterable[EntryView], zone: ZoneInfo) -> str:
+    """Every entry for auditors: who, when (clinic time and UTC), how long, voids and why."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for e in entries:
+        writer.writerow({
+            "entry_id": e.id, "patient_id": e.patient_id, "initials": e.patient_initials or "",
+            "staff": e.staff, "staff_name": e.staff_name or "", "staff_role": e.staff_role,
+            "started_clinic": e.started_at.astimezone(zone).isoformat(),
+            "started_utc": e.started_at.isoformat(), "ended_utc": e.ended_at.isoformat(),
+            "duration_seconds": e.duration_seconds, "activity": e.activity,
+            "source": e.source, "live": "yes" if e.live else "no",
+            "counts": "yes" if e.counts else "no", "note": e.note or "",
+            "created_at_utc": e.created_at.isoformat(), "created_by": e.created_by,
+            "voided_at_utc": e.voided_at.isoformat() if e.voided_at else "",
+            "voided_by": e.voided_by or "", "void_reason": e.void_reason or "",
+            "amendment_reason": e.amendment_reason or "",
+            "overlaps_entry_id": e.overlaps_entry_id or "",
+        })
+    return buffer.getvalue()
 
 
 def staff_text(staff: StaffView) -> str:

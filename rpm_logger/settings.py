@@ -1,5 +1,6 @@
 """Every setting comes from the environment (documented with defaults in the README)."""
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -7,6 +8,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from billing.errors import InvalidInput
+from billing.fees import DEFAULT_FEES
 from billing.months import clinic_zone
 from service.context import Policy
 
@@ -23,6 +25,7 @@ class Settings(BaseSettings):
     max_entry_minutes: int = Field(default=240, ge=1, le=24 * 60)
     default_phone_region: str = "US"
     log_level: str = "INFO"
+    fee_schedule: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_FEES))
 
     slack_signing_secret: SecretStr | None = None
     slack_bot_token: SecretStr | None = None
@@ -41,6 +44,16 @@ class Settings(BaseSettings):
         except InvalidInput as exc:
             raise ValueError(str(exc)) from exc
         return value
+
+    @field_validator("fee_schedule")
+    @classmethod
+    def _known_codes(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        unknown = set(value) - set(DEFAULT_FEES)
+        if unknown:
+            raise ValueError(f"unknown CPT codes {sorted(unknown)}; known: {sorted(DEFAULT_FEES)}")
+        if any(amount < 0 for amount in value.values()):
+            raise ValueError("fees cannot be negative")
+        return {**DEFAULT_FEES, **value}
 
     @property
     def resolved_database_url(self) -> str:
@@ -63,6 +76,7 @@ class Settings(BaseSettings):
             max_99458_units=self.cpt_99458_max_units,
             max_entry_seconds=self.max_entry_minutes * 60,
             phone_region=self.default_phone_region.upper(),
+            fees=self.fee_schedule,
         )
 
 

@@ -1,10 +1,12 @@
 """What every service call needs: the database, the clinic's policy and a clock."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from billing.fees import DEFAULT_FEES
 from store.db import Database
 
 
@@ -20,6 +22,7 @@ class Policy:
     max_99458_units: int = 2
     max_entry_seconds: int = 240 * 60
     phone_region: str = "US"
+    fees: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_FEES))
 
 
 @dataclass(frozen=True)

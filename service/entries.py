@@ -11,6 +11,7 @@ from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
 from billing.months import Month
 from service import audit
+from service.closes import Amendment, check_open
 from service.context import ServiceContext
 from service.errors import BadInput, NotAllowed, NotFound
 from service.months import MonthService
@@ -35,6 +36,7 @@ class LogRequest:
     note: str | None = None
     started_at: datetime | None = None  # None: the entry ends now
     live: bool = False
+    amendment: Amendment | None = None  # needed when the entry's month is closed
 
 
 def _entry_view(session: Session, entry: TimeEntry) -> EntryView:
@@ -45,7 +47,8 @@ def _entry_view(session: Session, entry: TimeEntry) -> EntryView:
         entry.id, patient.clinic_id, staff.slack_user_id, entry.started_at, entry.ended_at,
         entry.duration_seconds, entry.activity, entry.live, entry.source, entry.note,
         entry.staff_role, entry.overlaps_entry_id, entry.created_at, entry.created_by,
-        entry.voided_at, entry.voided_by, entry.void_reason,
+        entry.voided_at, entry.voided_by, entry.void_reason, entry.amendment_reason,
+        patient.initials, staff.name,
     )
 
 
@@ -122,6 +125,8 @@ class EntryService:
             patient = require_patient(session, request.patient,
                                       region=self.ctx.policy.phone_region)
             _check_enrolled(patient, start.astimezone(zone).date())
+            month = Month.containing(start, zone)
+            amendment_reason = check_open(session, month, request.amendment)
             end = start + timedelta(seconds=seconds)
             assert staff.id is not None and patient.id is not None
             overlap = _first_overlap(session, staff.id, start, end)
@@ -131,13 +136,13 @@ class EntryService:
                 live=live, staff_role=staff.role, external_ref=external_ref,
                 overlaps_entry_id=overlap.id if overlap else None,
                 created_at=self.ctx.now(), created_by=actor or staff.slack_user_id,
+                amendment_reason=amendment_reason,
             )
             session.add(entry)
             session.flush()
             audit.record(session, at=entry.created_at, actor=entry.created_by,
                          action="entry.log", entity="entry", entity_id=entry.id,
                          after=_snapshot(entry))
-            month = Month.containing(start, zone)
             return LoggedEntry(
                 entry=_entry_view(session, entry),
                 summary=self.months.summary_in(session, month, patient.id),
@@ -145,8 +150,10 @@ class EntryService:
                 time_counts=staff.role in ROLES_THAT_COUNT,
             )
 
-    def void(self, entry_id: str | int, *, reason: str, by: str) -> EntryView:
-        """Void an entry: only its author or an admin, with a reason, and only once."""
+    def void(self, entry_id: str | int, *, reason: str, by: str,
+             amendment: Amendment | None = None) -> EntryView:
+        """Void an entry: only its author or an admin, with a reason, and only once; in a
+        closed month only as an admin amendment."""
         number = parse_entry_id(entry_id)
         why = (reason or "").strip()
         if not why:
@@ -163,15 +170,18 @@ class EntryService:
                                f"{entry.voided_at:%Y-%m-%d} by {entry.voided_by}.")
             if entry.staff_id != actor.id and not actor.is_admin:
                 raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
+            month = Month.containing(entry.started_at, self.ctx.policy.zone)
+            amended = check_open(session, month, amendment)
             before = _snapshot(entry)
             entry.voided_at = self.ctx.now()
             entry.voided_by = actor.slack_user_id
             entry.void_reason = why
             session.add(entry)
             session.flush()
+            after = _snapshot(entry) | ({"amendment_reason": amended} if amended else {})
             audit.record(session, at=entry.voided_at, actor=actor.slack_user_id,
                          action="entry.void", entity="entry", entity_id=number,
-                         before=before, after=_snapshot(entry))
+                         before=before, after=after)
             return _entry_view(session, entry)
 
     def get(self, entry_id: str | int) -> EntryView:
@@ -183,17 +193,26 @@ class EntryService:
             return _entry_view(session, entry)
 
     def for_patient_month(self, patient_ref: str, month: Month) -> list[EntryView]:
-        """Every entry of the month, voided ones included, oldest first."""
-        start, end = month.bounds_utc(self.ctx.policy.zone)
+        """Every entry of the patient's month, voided ones included, oldest first."""
         with self.ctx.db.read() as session:
             patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
-            rows = session.exec(
-                select(TimeEntry)
-                .where(
-                    TimeEntry.patient_id == patient.id,
-                    TimeEntry.started_at >= start,
-                    TimeEntry.started_at < end,
-                )
-                .order_by(TimeEntry.started_at, TimeEntry.id)  # type: ignore[arg-type]
-            ).all()
-            return [_entry_view(session, e) for e in rows]
+            assert patient.id is not None
+            return self._month_entries(session, month, patient.id)
+
+    def for_month(self, month: Month) -> list[EntryView]:
+        """Every entry of the month for every patient, voided ones included (audit export)."""
+        with self.ctx.db.read() as session:
+            return self._month_entries(session, month, None)
+
+    def _month_entries(
+        self, session: Session, month: Month, patient_pk: int | None
+    ) -> list[EntryView]:
+        start, end = month.bounds_utc(self.ctx.policy.zone)
+        query = (
+            select(TimeEntry)
+            .where(TimeEntry.started_at >= start, TimeEntry.started_at < end)
+            .order_by(TimeEntry.started_at, TimeEntry.id)  # type: ignore[arg-type]
+        )
+        if patient_pk is not None:
+            query = query.where(TimeEntry.patient_id == patient_pk)
+        return [_entry_view(session, e) for e in session.exec(query).all()]

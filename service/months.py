@@ -2,19 +2,29 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from billing.codes import MonthActivity, assess_month
+from billing.codes import ROLES_THAT_COUNT, MonthActivity, assess_month
 from billing.durations import format_seconds
+from billing.fees import amount_still_to_win, expected_amount
 from billing.months import Month
 from billing.risk import SEVERITY_ORDER, PatientWindow, assess_risk
+from service.closes import find_close
 from service.context import ServiceContext
 from service.patients import require_patient
-from service.views import MonthSummary, PatientRisk
-from store.models import Staff
-from store.month_totals import PatientMonthTotals, month_totals, overlapping_entries
+from service.views import MonthSummary, MonthTotals, PatientRisk, StaffMinutes
+from store.models import MonthClose, Staff
+from store.month_totals import (
+    PatientMonthTotals,
+    live_starts,
+    month_totals,
+    overlapping_entries,
+    staff_seconds,
+)
 
 
 def _warnings(
@@ -43,6 +53,31 @@ def _enrolled(totals: PatientMonthTotals, month: Month) -> bool:
         return totals.entries > 0
     ended_before = totals.ended_on is not None and totals.ended_on < month.first_day
     return totals.enrolled_on <= month.last_day and not ended_before
+
+
+def _risks(summaries: Iterable[MonthSummary], month: Month, today: date) -> list[PatientRisk]:
+    rows = []
+    for summary in summaries:
+        window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
+        risk = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
+                           has_live=summary.live_interactions > 0)
+        if risk.at_risk:
+            rows.append(PatientRisk(summary, risk))
+    rows.sort(key=lambda r: (SEVERITY_ORDER[r.risk.severity], -r.risk.seconds_needed,
+                             not r.risk.needs_live, r.summary.patient_id))
+    return rows
+
+
+@dataclass
+class _MonthContext:
+    """What every patient row of one month shares, read once per report."""
+
+    month: Month
+    staff: dict[int | None, Staff]
+    overlaps: dict[int, list[tuple[int, int]]]
+    contributions: dict[int, list[StaffMinutes]]
+    live_dates: dict[int, list[date]]
+    closed: MonthClose | None
 
 
 class MonthService:
@@ -82,19 +117,35 @@ class MonthService:
             session, start=start, end=end, patient_pk=patient_pk
         ):
             overlaps[pk].append((entry_id, other_id))
-        staff_ids = dict(session.exec(select(Staff.id, Staff.slack_user_id)).all())
+        context = _MonthContext(
+            month=month,
+            staff={s.id: s for s in session.exec(select(Staff)).all()},
+            overlaps=overlaps,
+            contributions=defaultdict(list),
+            live_dates=defaultdict(list),
+            closed=find_close(session, month),
+        )
+        for row in staff_seconds(session, start=start, end=end, patient_pk=patient_pk):
+            context.contributions[row.patient_pk].append(StaffMinutes(
+                row.slack_user_id, row.name, row.role, row.seconds,
+                row.role in ROLES_THAT_COUNT))
+        zone = self.ctx.policy.zone
+        for pk, started in live_starts(session, start=start, end=end, patient_pk=patient_pk):
+            day = started.astimezone(zone).date()
+            if day not in context.live_dates[pk]:
+                context.live_dates[pk].append(day)
         return [
-            self._summary(totals, month, overlaps[totals.patient_pk], staff_ids)
+            self._summary(totals, context)
             for totals in month_totals(
                 session, start=start, end=end, first_day=month.first_day,
                 last_day=month.last_day, patient_pk=patient_pk,
             )
         ]
 
-    def _summary(
-        self, totals: PatientMonthTotals, month: Month, overlaps: list[tuple[int, int]],
-        staff_ids: dict[int | None, str],
-    ) -> MonthSummary:
+    def _summary(self, totals: PatientMonthTotals, context: "_MonthContext") -> MonthSummary:
+        month = context.month
+        assigned = context.staff.get(totals.assigned_staff_pk)
+        provider = context.staff.get(totals.provider_pk)
         assessment = assess_month(
             month,
             MonthActivity(totals.counted_seconds, totals.live_interactions),
@@ -108,25 +159,44 @@ class MonthService:
             seconds_to_next_code=assessment.seconds_to_next_code,
             seconds_to_20_minutes=assessment.seconds_to_20_minutes,
             needs_live_interaction=assessment.needs_live_interaction,
-            entries=totals.entries, assigned_to=staff_ids.get(totals.assigned_staff_pk),
-            warnings=_warnings(totals, month, overlaps),
+            entries=totals.entries, assigned_to=assigned.slack_user_id if assigned else None,
+            warnings=_warnings(totals, month, context.overlaps[totals.patient_pk]),
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
+            live_interaction_dates=tuple(context.live_dates[totals.patient_pk]),
+            staff=tuple(context.contributions[totals.patient_pk]),
+            consent_on=totals.consent_on, conditions=tuple(totals.conditions or ()),
+            provider=provider.name if provider else None,
+            provider_npi=provider.npi if provider else None,
+            expected_amount=expected_amount(assessment.codes, self.ctx.policy.fees),
+            month_closed_by=context.closed.closed_by if context.closed else None,
         )
 
     def at_risk(self, month: Month | None = None, today: date | None = None,
                 *, assigned_to: str | None = None) -> list[PatientRisk]:
         """Patients of the month who may miss 99457, worst first (one report query)."""
         month = month or self.current()
-        today = today or self.today()
-        rows = []
-        for summary in self.report(month):
-            if assigned_to is not None and summary.assigned_to != assigned_to:
-                continue
-            window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
-            risk = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
-                               has_live=summary.live_interactions > 0)
-            if risk.at_risk:
-                rows.append(PatientRisk(summary, risk))
-        rows.sort(key=lambda r: (SEVERITY_ORDER[r.risk.severity], -r.risk.seconds_needed,
-                                 not r.risk.needs_live, r.summary.patient_id))
-        return rows
+        summaries = [s for s in self.report(month)
+                     if assigned_to is None or s.assigned_to == assigned_to]
+        return _risks(summaries, month, today or self.today())
+
+    def totals(self, month: Month | None = None, today: date | None = None) -> MonthTotals:
+        """The clinic's month in numbers and dollars, as the billing office reads it first."""
+        month = month or self.current()
+        summaries = self.report(month)
+        risks = _risks(summaries, month, today or self.today())
+        fees = self.ctx.policy.fees
+        units: dict[str, int] = defaultdict(int)
+        for summary in summaries:
+            for code in summary.codes:
+                units[code.code] += code.units
+        with self.ctx.db.read() as session:
+            close = find_close(session, month)
+        return MonthTotals(
+            month=str(month), patients=len(summaries),
+            billable=sum(1 for s in summaries if s.codes), units=dict(units),
+            expected_amount=sum((s.expected_amount for s in summaries), Decimal("0.00")),
+            at_risk=len(risks),
+            at_risk_amount=sum((amount_still_to_win(r.summary.codes, fees) for r in risks),
+                               Decimal("0.00")),
+            closed_by=close.closed_by if close else None,
+        )

@@ -6,6 +6,7 @@ adapter renders from them is safe to show in Slack.
 
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
@@ -65,10 +66,24 @@ class EntryView:
     voided_at: datetime | None = None
     voided_by: str | None = None
     void_reason: str | None = None
+    amendment_reason: str | None = None
+    patient_initials: str | None = None
+    staff_name: str | None = None
 
     @property
     def counts(self) -> bool:
         return self.voided_at is None and self.staff_role in ROLES_THAT_COUNT
+
+
+@dataclass(frozen=True)
+class StaffMinutes:
+    """One staff member's share of a patient's month (auditors ask who furnished each minute)."""
+
+    slack_user_id: str
+    name: str
+    role: str
+    seconds: int
+    counts: bool
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,14 @@ class MonthSummary:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     enrolled_on: date | None = None
     ended_on: date | None = None
+    live_interaction_dates: tuple[date, ...] = ()  # clinic-local dates
+    staff: tuple[StaffMinutes, ...] = ()
+    consent_on: date | None = None
+    conditions: tuple[str, ...] = ()
+    provider: str | None = None  # billing provider's name
+    provider_npi: str | None = None
+    expected_amount: Decimal = Decimal("0.00")
+    month_closed_by: str | None = None
 
     @property
     def label(self) -> str:
@@ -103,8 +126,12 @@ class MonthSummary:
         data["codes_text"] = format_codes(self.codes)
         data["total_minutes"] = self.total_seconds // 60
         data["first_live_at"] = self.first_live_at.isoformat() if self.first_live_at else None
-        data["enrolled_on"] = self.enrolled_on.isoformat() if self.enrolled_on else None
-        data["ended_on"] = self.ended_on.isoformat() if self.ended_on else None
+        for key in ("enrolled_on", "ended_on", "consent_on"):
+            value = getattr(self, key)
+            data[key] = value.isoformat() if value else None
+        data["live_interaction_dates"] = [d.isoformat() for d in self.live_interaction_dates]
+        data["conditions"] = list(self.conditions)
+        data["expected_amount"] = float(self.expected_amount)
         data["warnings"] = list(self.warnings)
         return data
 
@@ -125,3 +152,23 @@ class PatientRisk:
 
     summary: MonthSummary
     risk: RiskAssessment
+
+
+@dataclass(frozen=True)
+class MonthTotals:
+    """The month across all patients: counts, units and money (fee schedule estimates)."""
+
+    month: str
+    patients: int
+    billable: int
+    units: dict[str, int]
+    expected_amount: Decimal
+    at_risk: int
+    at_risk_amount: Decimal
+    closed_by: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["expected_amount"] = float(self.expected_amount)
+        data["at_risk_amount"] = float(self.at_risk_amount)
+        return data

@@ -94,6 +94,7 @@ class TimeEntry(SQLModel, table=True):
     voided_at: datetime | None = _utc(nullable=True)
     voided_by: str | None = Field(default=None, max_length=120)
     void_reason: str | None = Field(default=None, max_length=500)
+    amendment_reason: str | None = Field(default=None, max_length=500)  # logged after close
 
 
 class AuditEvent(SQLModel, table=True):
@@ -111,3 +112,13 @@ class AuditEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
+
+
+class MonthClose(SQLModel, table=True):
+    """A billed month: later writes dated in it need an admin amendment with a reason."""
+
+    __tablename__ = "month_closes"
+
+    month: str = Field(primary_key=True, max_length=7)  # YYYY-MM, clinic calendar
+    closed_at: datetime = _utc(nullable=False)
+    closed_by: str = Field(max_length=120)

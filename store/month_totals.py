@@ -14,7 +14,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
 from billing.codes import ROLES_THAT_COUNT
-from store.models import Patient, TimeEntry
+from store.models import Patient, Staff, TimeEntry
 from store.types import UTCDateTime
 
 
@@ -24,6 +24,8 @@ class PatientMonthTotals:
     patient_id: str
     initials: str | None
     consent_on: date | None
+    conditions: list[str]
+    provider_pk: int | None
     enrolled_on: date | None
     ended_on: date | None
     assigned_staff_pk: int | None
@@ -71,6 +73,7 @@ def month_totals(
     query = (
         select(
             Patient.id, Patient.clinic_id, Patient.initials, Patient.consent_on,
+            Patient.conditions, Patient.provider_id,
             Patient.enrolled_on, Patient.ended_on, Patient.assigned_staff_id,
             func.coalesce(func.sum(case((_counted(), entry.duration_seconds), else_=0)), 0),
             func.coalesce(func.sum(case(
@@ -95,8 +98,8 @@ def month_totals(
     else:
         query = query.having(_enrolled_in(first_day, last_day))
     for row in session.execute(query):
-        yield PatientMonthTotals(*row[:7], int(row[7]), int(row[8]), int(row[9]), row[10],
-                                 int(row[11]), int(row[12]))
+        yield PatientMonthTotals(*row[:9], int(row[9]), int(row[10]), int(row[11]), row[12],
+                                 int(row[13]), int(row[14]))
 
 
 def overlapping_entries(
@@ -117,3 +120,42 @@ def overlapping_entries(
     if patient_pk is not None:
         query = query.where(TimeEntry.patient_id == patient_pk)
     return [(int(a), int(b), int(c)) for a, b, c in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class StaffSeconds:
+    patient_pk: int
+    slack_user_id: str
+    name: str
+    role: str  # the role written on the entries (a later role change never rewrites it)
+    seconds: int
+
+
+def staff_seconds(
+    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None
+) -> list[StaffSeconds]:
+    """Who furnished how many non-voided seconds per patient in the month (one GROUP BY)."""
+    query = (
+        select(TimeEntry.patient_id, Staff.slack_user_id, Staff.name, TimeEntry.staff_role,
+               func.sum(TimeEntry.duration_seconds))
+        .join(Staff, Staff.id == TimeEntry.staff_id)
+        .where(_not_voided(), TimeEntry.started_at >= start, TimeEntry.started_at < end)
+        .group_by(TimeEntry.patient_id, Staff.slack_user_id, Staff.name, TimeEntry.staff_role)
+        .order_by(TimeEntry.patient_id, func.sum(TimeEntry.duration_seconds).desc())
+    )
+    if patient_pk is not None:
+        query = query.where(TimeEntry.patient_id == patient_pk)
+    return [StaffSeconds(int(p), s, n, r, int(t)) for p, s, n, r, t in session.execute(query)]
+
+
+def live_starts(
+    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None
+) -> list[tuple[int, datetime]]:
+    """(patient pk, start) of every counted live interaction in the month."""
+    query = select(TimeEntry.patient_id, TimeEntry.started_at).where(
+        _counted(), TimeEntry.live.is_(True),
+        TimeEntry.started_at >= start, TimeEntry.started_at < end,
+    ).order_by(TimeEntry.started_at)
+    if patient_pk is not None:
+        query = query.where(TimeEntry.patient_id == patient_pk)
+    return [(int(p), s) for p, s in session.execute(query)]

@@ -169,3 +169,34 @@ def test_bad_configuration_exits_2(tmp_path: Path) -> None:
     result = subprocess.run([str(SCRIPT), "report"], env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2 and "CLINIC_TIMEZONE" in result.stderr
+
+
+def test_month_close_export_and_summary(seeded: Cli) -> None:
+    seeded("log", "P-1042", "25m", "call", "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
+    closed = seeded("month", "close", "2026-10", "--by", "billing office")
+    assert "closed 2026-10 by billing office" in closed.stdout
+    assert "closed on" in seeded("month", "show", "2026-10").stdout
+    refused = seeded("log", "P-1042", "5m", "review", "--staff", "U01NURSE", "--at",
+                     "2026-10-21T10:00", code=2)
+    assert "2026-10 is closed" in refused.stderr
+    amended = seeded("log", "P-1042", "5m", "review", "--staff", "U01NURSE", "--at",
+                     "2026-10-21T10:00", "--amend", "paper log found", "--json")
+    entry_id = json.loads(amended.stdout)["id"]
+    seeded("void", str(entry_id), "--reason", "typo", "--staff", "U01NURSE", code=2)
+    seeded("void", str(entry_id), "--reason", "typo", "--staff", "U01NURSE", "--amend")
+    summary = seeded("report", "--month", "2026-10", "--summary").stdout
+    assert "2026-10 (closed by billing office)" in summary and "$52.00" in summary
+    totals = json.loads(seeded("report", "--month", "2026-10", "--summary", "--format",
+                               "json").stdout)
+    assert totals["units"] == {"99457": 1} and totals["expected_amount"] == 52.0
+    rows = list(csv.DictReader(io.StringIO(seeded("report", "--month", "2026-10", "--format",
+                                                  "csv").stdout)))
+    assert rows[0]["month_closed_by"] == "billing office"
+    assert rows[0]["staff"] == "Nina Nurse (U01NURSE, clinical_staff) 25 min"
+    assert rows[0]["billing_provider"] == "Dee Doctor" and rows[0]["provider_npi"] == "1234567890"
+    export = list(csv.DictReader(io.StringIO(seeded("export", "--month", "2026-10").stdout)))
+    assert [r["duration_seconds"] for r in export] == ["1500", "300"]
+    assert export[0]["started_clinic"] == "2026-10-20T10:00:00-04:00"
+    assert export[0]["started_utc"] == "2026-10-20T14:00:00+00:00"
+    assert export[1]["amendment_reason"] == "paper log found"
+    assert export[1]["void_reason"] == "typo" and export[1]["counts"] == "no"
