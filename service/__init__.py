@@ -4,6 +4,7 @@ Adapters parse their own surface and render the returned views; they never touch
 """
 
 from service.context import Policy, ServiceContext
+from service.dashboard import DashboardService
 from service.entries import EntryService
 from service.months import MonthService
 from service.patients import PatientService
@@ -19,6 +20,7 @@ class Service:
         self.patients = PatientService(ctx)
         self.entries = EntryService(ctx)
         self.months = MonthService(ctx)
+        self.dashboard = DashboardService(ctx)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]
