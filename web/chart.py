@@ -10,8 +10,8 @@ from html import escape
 
 from service.dashboard import CodeSeries
 
-WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 170, 16, 34
+WIDTH, HEIGHT = 780, 260
+LEFT, RIGHT, TOP, BOTTOM = 44, 210, 16, 34
 
 
 @dataclass(frozen=True)

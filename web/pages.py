@@ -62,7 +62,7 @@ def patient_page(*, month: Month, page: PatientPage, zone: ZoneInfo) -> str:
     )
 
 
-def message_page(*, status: int, heading: str, text: str, login: str | None = None) -> str:
+def message_page(*, status: int, heading: str, text: str, login: bool = False) -> str:
     return _env.get_template("message.html").render(status=status, heading=heading, text=text,
                                                     login=login)
 

@@ -27,7 +27,7 @@ def _service(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
 
 
-def _html(status: int, heading: str, text: str, *, login: str | None = None) -> HTMLResponse:
+def _html(status: int, heading: str, text: str, *, login: bool = False) -> HTMLResponse:
     return HTMLResponse(pages.message_page(status=status, heading=heading, text=text,
                                            login=login), status_code=status)
 
@@ -49,7 +49,7 @@ def _guard(request: Request, token: str | None) -> Response | None:
                      "elsewhere.")
     if verdict is Verdict.UNAUTHORIZED:
         return _html(401, "Token needed", "This dashboard needs the clinic's dashboard token.",
-                     login=request.url.path)
+                     login=True)
     assert token is not None
     rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
     target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
