@@ -68,6 +68,11 @@ def svg(data: CodeSeries, days_in_month: int, title: str) -> str:
                  f'text-anchor="middle">day of the month</text>')
     parts.append(f'<text class="axis-label" transform="rotate(-90)" x="{-(TOP + plot_h / 2):.1f}"'
                  f' y="12" text-anchor="middle">patients</text>')
+    if 0 < len(data.days) < days_in_month:  # the current month: mark where today is
+        today = x(data.days[-1])
+        parts.append(f'<line class="today" x1="{today:.1f}" x2="{today:.1f}" y1="{TOP}" '
+                     f'y2="{TOP + plot_h}" stroke-dasharray="4 3"/><text class="tick" '
+                     f'x="{today + 4:.1f}" y="{TOP + 10}">today</text>')
     for index, line in enumerate(series_of(data)):
         parts.append(_step_line(line, data.days, x, y))
         ly = TOP + 10 + index * 22

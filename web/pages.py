@@ -1,5 +1,6 @@
 """HTML rendering: Jinja2 templates shipped in this package, autoescaped, no external assets."""
 
+import calendar
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -46,7 +47,8 @@ def month_page(*, month: Month, today_days_left: int, rows: list[DashboardRow],
     views = [row_view(r) for r in rows]
     chart = svg(series, month.days, f"Patients reaching each code in {month}")
     return _env.get_template("month.html").render(
-        month=str(month), rows=views, staff=staff, staff_filter=staff_filter or "",
+        month=str(month), month_name=f"{calendar.month_name[month.month]} {month.year}",
+        rows=views, staff=staff, staff_filter=staff_filter or "",
         billable=sum(1 for r in rows if r.summary.codes),
         at_risk=sum(1 for r in rows if r.risk.at_risk), days_left=today_days_left, chart=chart,
     )

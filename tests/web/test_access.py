@@ -12,8 +12,15 @@ from rpm_logger.app import create_app
 from rpm_logger.settings import Settings
 from service import Service
 from tests.web.support import TOKEN, seed_month, served
-from web.access import COOKIE_NAME, Credentials, Verdict, bearer_of, cookie_value, decide, \
-    is_loopback
+from web.access import (
+    COOKIE_NAME,
+    Credentials,
+    Verdict,
+    bearer_of,
+    cookie_value,
+    decide,
+    is_loopback,
+)
 
 PATHS = ["/", "/?month=2026-11&staff=U01NURSE", "/patients/P-1042", "/reports/2026-11.csv"]
 
