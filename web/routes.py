@@ -24,7 +24,8 @@ COOKIE_MAX_AGE = 12 * 3600  # a working day; the token logs in again after that
 
 
 def _service(request: Request) -> Service:
-    return request.app.state.service  # type: ignore[no-any-return]
+    service: Service = request.app.state.service
+    return service
 
 
 def _html(status: int, heading: str, text: str, *, login: bool = False) -> HTMLResponse:
