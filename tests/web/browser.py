@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -60,8 +60,8 @@ def png_size(path: Path) -> tuple[int, int]:
 class DevTools:
     """A minimal DevTools client: one page, commands answered in order."""
 
-    def __init__(self, url: str) -> None:
-        self._socket = connect(url, max_size=None, open_timeout=TIMEOUT)
+    def __init__(self, socket: ClientConnection) -> None:
+        self._socket = socket
         self._next = 0
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
         self._session = self.call("Target.attachToTarget", targetId=target,
@@ -91,9 +91,6 @@ class DevTools:
         assert "exceptionDetails" not in result, result["exceptionDetails"]
         return result["result"].get("value")
 
-    def close(self) -> None:
-        self._socket.close()
-
 
 @contextmanager
 def devtools(chromium: str, profile: Path) -> Iterator[DevTools]:
@@ -113,11 +110,8 @@ def devtools(chromium: str, profile: Path) -> Iterator[DevTools]:
             raise AssertionError("chromium exited without a DevTools endpoint")
         stderr = process.stderr  # keep draining it so Chromium never blocks on a full pipe
         threading.Thread(target=lambda: [None for _ in stderr], daemon=True).start()
-        client = DevTools(found.group(1))
-        try:
-            yield client
-        finally:
-            client.close()
+        with connect(found.group(1), max_size=None, open_timeout=TIMEOUT) as socket:
+            yield DevTools(socket)
     finally:
         process.terminate()
         try:

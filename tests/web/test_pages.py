@@ -205,3 +205,19 @@ def test_patient_page_follows_the_clock_month(client: TestClient, clock: FrozenC
     page = Page(client.get("/patients/P-1042").text)
     assert page.find("tr", class_="entry") == []
     assert page.one("input", name="month").attrs["value"] == "2026-12"
+
+
+@pytest.mark.parametrize("path", ["/", "/patients/P-1042", "/reports/2026-11.csv",
+                                  "/patients/P-9999"])
+def test_pages_forbid_scripts_framing_and_caching(client: TestClient, path: str) -> None:
+    headers = client.get(path).headers
+    assert headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_refusals_carry_the_same_headers(svc: Service) -> None:
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=svc)) as anonymous:
+        response = anonymous.get("/")
+    assert response.status_code == 401 and response.headers["cache-control"] == "no-store"
