@@ -1,4 +1,5 @@
-"""The one ASGI app: health, and the routes later adapters (Slack, Twilio, web) mount.
+"""The one ASGI app: health, the web dashboard, and the routes the Slack and Twilio adapters
+mount.
 
 Nothing connects at import time: the lifespan opens the database, so importing this module
 (tests, tools) needs no database.
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from rpm_logger.settings import Settings, get_settings
 from rpm_logger.wiring import build_service, describe_configuration, open_database
 from service import Service
+from web.routes import dashboard_router
 
 log = logging.getLogger("rpm_logger")
 
@@ -50,6 +52,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         healthy = await run_in_threadpool(db.ping)
         return JSONResponse({"database": "ok" if healthy else "unavailable"},
                             status_code=200 if healthy else 503)
+
+    # The dashboard is always mounted: without DASHBOARD_TOKEN it answers loopback clients only.
+    app.include_router(dashboard_router(settings))
 
     if not settings.slack_configured:
         @app.post("/slack/events", include_in_schema=False)

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     public_base_url: str | None = None
 
+    dashboard_token: SecretStr | None = None
+
     @field_validator("clinic_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -36,6 +36,11 @@ def describe_configuration(settings: Settings) -> list[str]:
     else:
         lines.append("twilio: not configured; set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
                      "PUBLIC_BASE_URL to enable /twilio/*")
+    if settings.dashboard_token:
+        lines.append("dashboard: at / (DASHBOARD_TOKEN set: token or its cookie required)")
+    else:
+        lines.append("dashboard: at / for loopback clients only; set DASHBOARD_TOKEN to open "
+                     "it from other machines")
     return lines
 
 

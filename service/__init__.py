@@ -5,6 +5,7 @@ Adapters parse their own surface and render the returned views; they never touch
 
 from service.closes import MonthCloseService
 from service.context import Policy, ServiceContext
+from service.dashboard import DashboardService
 from service.entries import EntryService
 from service.months import MonthService
 from service.patients import PatientService
@@ -21,6 +22,7 @@ class Service:
         self.entries = EntryService(ctx)
         self.months = MonthService(ctx)
         self.closes = MonthCloseService(ctx)
+        self.dashboard = DashboardService(ctx)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]

@@ -32,7 +32,7 @@ def test_billing_rules_do_no_io(path: Path) -> None:
         assert name.split(".")[0] not in FORBIDDEN_IN_RULES, f"{path.name} imports {name}"
 
 
-ADAPTERS = ["rpm_logger", "bot", "telephony", "reminders"]
+ADAPTERS = ["rpm_logger", "bot", "telephony", "reminders", "web"]
 
 
 @pytest.mark.parametrize("path", [p for a in ADAPTERS for p in _modules(a)],

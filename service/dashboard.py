@@ -1,0 +1,231 @@
+"""What the web dashboard shows: the month at a glance, one patient's page, the code chart.
+
+Everything here is built from the same month report and at-risk rules that Slack, the CLI
+and the reminders use, so the dashboard never tells a different story. Views carry clinic
+ids and initials only; free text that might hold a phone number is redacted before it
+leaves this module.
+"""
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from billing.codes import CPT_99457, CPT_99458, CPT_99470, MonthActivity, assess_month
+from billing.months import Month, start_of_day_utc
+from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
+from service.context import ServiceContext
+from service.entries import EntryService
+from service.months import MonthService
+from service.patients import require_patient
+from service.patients import view_of as patient_view_of
+from service.staff import clean_slack_user_id, find_staff
+from service.staff import view_of as staff_view_of
+from service.views import EntryView, MonthSummary, PatientView, StaffView
+from store.dashboard import PatientDayTotals, daily_totals, patient_audit
+
+# Seven or more digits, possibly split by spaces, dots, dashes or brackets: a phone number
+# typed into a note. Masked like audit phones, keeping the last four digits.
+_PHONE_LIKE = re.compile(r"\+?\(?\d(?:[\s().-]{0,2}\d){6,}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def redact_phones(text: str | None) -> str | None:
+    """`text` with anything that looks like a phone number masked ('***-0123')."""
+    if text is None:
+        return None
+
+    def _mask(match: re.Match[str]) -> str:
+        if _DATE.fullmatch(match.group(0)):
+            return match.group(0)
+        digits = re.sub(r"\D", "", match.group(0))
+        return "***" + digits[-4:]
+
+    return _PHONE_LIKE.sub(_mask, text)
+
+
+@dataclass(frozen=True)
+class DashboardRow:
+    """One patient's line on the dashboard: the month summary and its at-risk verdict."""
+
+    summary: MonthSummary
+    risk: RiskAssessment
+
+    @property
+    def minutes(self) -> int:
+        """Whole minutes, floored: nothing reads as 20 minutes before 1,200 seconds."""
+        return self.summary.total_seconds // 60
+
+
+def sort_rows(rows: Iterable[DashboardRow]) -> list[DashboardRow]:
+    """At-risk first (worst first, as `/rpm risk` orders them), then on-track by clinic id."""
+    return sorted(rows, key=lambda r: (
+        SEVERITY_ORDER[r.risk.severity], -r.risk.seconds_needed, not r.risk.needs_live,
+        r.summary.patient_id,
+    ))
+
+
+@dataclass(frozen=True)
+class AuditView:
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    changes: tuple[tuple[str, str, str], ...]  # (field, before, after), phones masked
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    patient: PatientView
+    provider: StaffView | None
+    summary: MonthSummary
+    entries: tuple[EntryView, ...]
+    audit: tuple[AuditView, ...]
+
+
+@dataclass(frozen=True)
+class CodeSeries:
+    """Per day of the month, how many patients the month's time supports a code for."""
+
+    days: tuple[int, ...]  # 1..n, up to today for the current month
+    patients: int
+    at_99470: tuple[int, ...]
+    at_99457: tuple[int, ...]
+    with_99458: tuple[int, ...]
+
+
+# Free-text fields a person typed: the only audit fields that may hold an unmasked number.
+_FREE_TEXT = frozenset({"note", "void_reason"})
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    text = str(value)
+    return (redact_phones(text) or "") if key in _FREE_TEXT else text
+
+
+# Fields of entry snapshots that are row bookkeeping, not something an auditor reads.
+_HIDDEN_FIELDS = frozenset({"id", "patient_id", "staff_id"})
+
+
+def audit_changes(before: dict[str, Any] | None,
+                  after: dict[str, Any] | None) -> tuple[tuple[str, str, str], ...]:
+    """The fields that differ (all fields of a creation), as text with phones masked."""
+    old, new = before or {}, after or {}
+    rows = []
+    for key in sorted(set(old) | set(new)):
+        if key in _HIDDEN_FIELDS or old.get(key) == new.get(key):
+            continue
+        rows.append((key, _cell(key, old.get(key)), _cell(key, new.get(key))))
+    return tuple(rows)
+
+
+def codes_by_day(month: Month, days: int, daily: Iterable[PatientDayTotals],
+                 patients: Iterable[str], *, max_add_on_units: int) -> CodeSeries:
+    """Pure: for each day 1..days, the codes each patient's time so far supports.
+
+    Running sums of counted seconds and live interactions per patient, each day assessed
+    with the same rule as the month report (`assess_month`), so the last day of a finished
+    month matches the report.
+    """
+    per_day: dict[str, dict[int, PatientDayTotals]] = defaultdict(dict)
+    for row in daily:
+        per_day[row.patient_id][row.day] = row
+    ids = sorted(set(patients))
+    seconds = dict.fromkeys(ids, 0)
+    live = dict.fromkeys(ids, 0)
+    counts: dict[str, list[int]] = {CPT_99470: [], CPT_99457: [], CPT_99458: []}
+    for day in range(1, days + 1):
+        reached = {code: 0 for code in counts}
+        for pid in ids:
+            today = per_day[pid].get(day)
+            if today is not None:
+                seconds[pid] += today.counted_seconds
+                live[pid] += today.live_interactions
+            assessment = assess_month(month, MonthActivity(seconds[pid], live[pid]),
+                                      max_add_on_units=max_add_on_units)
+            for code in counts:
+                if assessment.units_of(code):
+                    reached[code] += 1
+        for code, value in reached.items():
+            counts[code].append(value)
+    return CodeSeries(tuple(range(1, days + 1)), len(ids), tuple(counts[CPT_99470]),
+                      tuple(counts[CPT_99457]), tuple(counts[CPT_99458]))
+
+
+class DashboardService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.months = MonthService(ctx)
+        self.entries = EntryService(ctx)
+
+    def rows(self, month: Month | None = None, *,
+             assigned_to: str | None = None) -> list[DashboardRow]:
+        """Every patient enrolled in the month with their risk verdict, at-risk first."""
+        month = month or self.months.current()
+        staff = clean_slack_user_id(assigned_to) if assigned_to else None
+        today = self.months.today()
+        rows = []
+        for summary in self.months.report(month):
+            if staff is not None and summary.assigned_to != staff:
+                continue
+            window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
+            risk = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
+                               has_live=summary.live_interactions > 0)
+            rows.append(DashboardRow(summary, risk))
+        return sort_rows(rows)
+
+    def patient(self, patient_ref: str, month: Month | None = None) -> PatientPage:
+        """The patient's month: entries (voided too), audit history, provider with NPI."""
+        month = month or self.months.current()
+        with self.ctx.db.read() as session:
+            patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
+            assert patient.id is not None
+            view = patient_view_of(session, patient)
+            provider = None
+            if view.provider:
+                found = find_staff(session, view.provider)
+                provider = staff_view_of(session, found) if found else None
+            audit = tuple(
+                AuditView(row.at, row.actor, row.action, row.entity, row.entity_id,
+                          audit_changes(row.before, row.after))
+                for row in patient_audit(session, patient.id, patient.clinic_id)
+            )
+            summary = self.months.summary_in(session, month, patient.id)
+        entries = tuple(_redacted(e) for e in self.entries.for_patient_month(view.patient_id,
+                                                                             month))
+        return PatientPage(view, provider, summary, entries, audit)
+
+    def code_series(self, month: Month | None = None) -> CodeSeries:
+        """Patients reaching 99470 / 99457 / 99458 per day (today is the last day shown)."""
+        month = month or self.months.current()
+        zone = self.ctx.policy.zone
+        today = self.months.today()
+        shown = _days_shown(month, today)
+        starts = [start_of_day_utc(month.first_day + timedelta(days=i), zone)
+                  for i in range(month.days)]
+        _, end = month.bounds_utc(zone)
+        patients = [s.patient_id for s in self.months.report(month)]
+        with self.ctx.db.read() as session:
+            daily = daily_totals(session, day_starts=starts, end=end)
+        return codes_by_day(month, shown, daily, patients,
+                            max_add_on_units=self.ctx.policy.max_99458_units)
+
+
+def _days_shown(month: Month, today: date) -> int:
+    if today > month.last_day:
+        return month.days
+    if today < month.first_day:
+        return 0
+    return today.day
+
+
+def _redacted(entry: EntryView) -> EntryView:
+    return replace(entry, note=redact_phones(entry.note),
+                   void_reason=redact_phones(entry.void_reason))

@@ -1,0 +1,166 @@
+"""Who may open the dashboard: the token (bearer or cookie), or loopback when there is none."""
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from rpm_logger.app import create_app
+from rpm_logger.settings import Settings
+from service import Service
+from tests.web.support import TOKEN, seed_month, served
+from web.access import (
+    COOKIE_NAME,
+    Credentials,
+    Verdict,
+    bearer_of,
+    cookie_value,
+    decide,
+    is_loopback,
+)
+
+PATHS = ["/", "/?month=2026-11&staff=U01NURSE", "/patients/P-1042", "/reports/2026-11.csv"]
+
+
+@pytest.mark.parametrize(("host", "expected"), [
+    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("::ffff:127.0.0.1", True),
+    ("10.0.0.5", False), ("192.168.1.20", False), ("::ffff:10.0.0.5", False),
+    ("2001:db8::1", False), ("0.0.0.0", False), ("localhost", False), ("testclient", False),
+    ("", False), (None, False), ("128.0.0.1", False),
+])
+def test_loopback_rule(host: str | None, expected: bool) -> None:
+    assert is_loopback(host) is expected
+
+
+@pytest.mark.parametrize(("token", "creds", "expected"), [
+    (None, Credentials("127.0.0.1"), Verdict.ALLOWED),
+    (None, Credentials("::1"), Verdict.ALLOWED),
+    (None, Credentials("10.1.2.3"), Verdict.FORBIDDEN),
+    (None, Credentials("10.1.2.3", bearer="anything"), Verdict.FORBIDDEN),
+    (TOKEN, Credentials("10.1.2.3"), Verdict.UNAUTHORIZED),
+    (TOKEN, Credentials("127.0.0.1"), Verdict.UNAUTHORIZED),  # the token binds loopback too
+    (TOKEN, Credentials("10.1.2.3", bearer=TOKEN), Verdict.ALLOWED),
+    (TOKEN, Credentials("10.1.2.3", bearer=TOKEN + "x"), Verdict.UNAUTHORIZED),
+    (TOKEN, Credentials("10.1.2.3", cookie=cookie_value(TOKEN)), Verdict.ALLOWED),
+    (TOKEN, Credentials("10.1.2.3", cookie=TOKEN), Verdict.UNAUTHORIZED),  # not the token
+    (TOKEN, Credentials("10.1.2.3", cookie=cookie_value("other")), Verdict.UNAUTHORIZED),
+    (TOKEN, Credentials("10.1.2.3", query_token=TOKEN), Verdict.SET_COOKIE),
+    (TOKEN, Credentials("10.1.2.3", query_token="wrong"), Verdict.UNAUTHORIZED),
+])
+def test_access_decision(token: str | None, creds: Credentials, expected: Verdict) -> None:
+    assert decide(token, creds) is expected
+
+
+def test_cookie_is_an_hmac_of_the_token_not_the_token() -> None:
+    expected = hmac.new(TOKEN.encode(), b"rpm-logger dashboard session v1",
+                        hashlib.sha256).hexdigest()
+    assert cookie_value(TOKEN) == expected and TOKEN not in expected
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    (f"Bearer {TOKEN}", TOKEN), (f"bearer {TOKEN}", TOKEN), ("Basic abc", None),
+    ("Bearer ", None), (None, None), ("", None),
+])
+def test_bearer_header(header: str | None, expected: str | None) -> None:
+    assert bearer_of(header) == expected
+
+
+@pytest.fixture
+def seeded(svc: Service) -> Service:
+    seed_month(svc)
+    return svc
+
+
+@pytest.fixture
+def locked(seeded: Service) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=seeded)) as client:
+        yield client
+
+
+@pytest.fixture
+def open_app(seeded: Service) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(), service=seeded)) as client:
+        yield client
+
+
+def _shows_no_data(body: str) -> None:
+    for secret in ("P-1042", "P-2001", "JD", "99457", "U01NURSE"):
+        assert secret not in body
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_without_a_token_setting_other_clients_get_403(open_app: TestClient, path: str) -> None:
+    response = open_app.get(path)  # TestClient's client host is "testclient": not loopback
+    assert response.status_code == 403
+    assert "served to this machine only" in response.text
+    _shows_no_data(response.text)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_missing_token_is_401_with_no_data(locked: TestClient, path: str) -> None:
+    response = locked.get(path)
+    assert response.status_code == 401
+    assert 'name="token"' in response.text  # the page offers the login form
+    _shows_no_data(response.text)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_bearer_token_opens_every_page(locked: TestClient, path: str) -> None:
+    response = locked.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200 and "P-1042" in response.text
+
+
+@pytest.mark.parametrize("headers", [
+    {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
+    {"Cookie": f"{COOKIE_NAME}={cookie_value('wrong')}"}, {"Cookie": f"{COOKIE_NAME}={TOKEN}"},
+])
+def test_wrong_credentials_are_401(locked: TestClient, headers: dict[str, str]) -> None:
+    response = locked.get("/", headers=headers)
+    assert response.status_code == 401
+    _shows_no_data(response.text)
+
+
+def test_wrong_query_token_is_401_and_sets_no_cookie(locked: TestClient) -> None:
+    response = locked.get("/?token=wrong", follow_redirects=False)
+    assert response.status_code == 401 and "set-cookie" not in response.headers
+    _shows_no_data(response.text)
+
+
+def test_query_token_sets_a_signed_strict_httponly_cookie_and_drops_the_token(
+    locked: TestClient,
+) -> None:
+    response = locked.get(f"/patients/P-1042?month=2026-11&token={TOKEN}",
+                          follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/patients/P-1042?month=2026-11"
+    cookie = response.headers["set-cookie"]
+    parts = [p.strip().lower() for p in cookie.split(";")]
+    assert parts[0] == f"{COOKIE_NAME}={cookie_value(TOKEN)}"
+    assert {"httponly", "samesite=strict", "path=/"} <= set(parts)
+    assert TOKEN.split()[0] not in cookie
+    # the client now holds the cookie: later requests need nothing else
+    follow = locked.get("/patients/P-1042?month=2026-11")
+    assert follow.status_code == 200 and "P-1042 (JD)" in follow.text
+    assert locked.get("/reports/2026-11.csv").status_code == 200
+
+
+def test_real_server_on_loopback_serves_without_a_token(seeded: Service) -> None:
+    with served(create_app(Settings(), service=seeded)) as base:
+        page = httpx.get(f"{base}/", timeout=10)
+        csv = httpx.get(f"{base}/reports/2026-11.csv", timeout=10)
+    assert page.status_code == 200 and 'data-patient="P-1042"' in page.text
+    assert csv.status_code == 200 and csv.text.startswith("patient_id,")
+
+
+def test_real_server_with_a_token_refuses_loopback_without_it(seeded: Service) -> None:
+    with served(create_app(Settings(dashboard_token=TOKEN), service=seeded)) as base:
+        refused = httpx.get(f"{base}/", timeout=10)
+        with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as browser:
+            login = browser.get("/", params={"token": TOKEN})
+            again = browser.get("/")
+    assert refused.status_code == 401
+    assert login.status_code == 200 and login.url.params.get("token") is None
+    assert again.status_code == 200 and 'data-patient="P-1042"' in again.text

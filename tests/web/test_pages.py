@@ -1,0 +1,223 @@
+"""The dashboard's HTML against the data: rows, bars, filter, month picker, patient page, CSV."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from billing.codes import format_codes
+from billing.months import Month
+from rpm_logger.app import create_app
+from rpm_logger.render import report_csv
+from rpm_logger.settings import Settings
+from service import Service
+from service.patients import PatientFields
+from store.db import Database
+from tests.conftest import FrozenClock
+from tests.service.helpers import DOCTOR, NURSE
+from tests.web.support import RAW_PHONE_DIGITS, TOKEN, Page, seed_month
+
+NOVEMBER = Month(2026, 11)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def entry_ids(svc: Service) -> dict[str, int]:
+    return seed_month(svc)
+
+
+@pytest.fixture
+def client(svc: Service, entry_ids: dict[str, int]) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=svc),
+                    headers=AUTH) as test_client:
+        yield test_client
+
+
+def _rows(page: Page) -> list[dict[str, str]]:
+    return [row.attrs for row in page.find("tr", class_="patient")]
+
+
+def test_month_rows_match_the_report_at_risk_first(client: TestClient, svc: Service) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = Page(response.text)
+    rows = _rows(page)
+    report = {s.patient_id: s for s in svc.months.report(NOVEMBER)}
+    assert [r["data-patient"] for r in rows] == ["P-3003", "P-2002", "P-1042", "P-2001"]
+    assert [r["data-severity"] for r in rows] == ["watch", "watch", "ok", "ok"]
+    at_risk = svc.months.at_risk(NOVEMBER)  # the same verdicts, in the same order, as /rpm risk
+    assert [(r["data-patient"], r["data-severity"]) for r in rows[:len(at_risk)]] == \
+        [(r.summary.patient_id, r.risk.severity) for r in at_risk]
+    for row in rows:
+        summary = report[row["data-patient"]]
+        assert int(row["data-seconds"]) == summary.total_seconds
+        assert int(row["data-live"]) == summary.live_interactions
+        assert row["data-codes"] == format_codes(summary.codes)
+        assert row["data-assigned"] == summary.assigned_to
+    assert report["P-1042"].total_seconds == 21 * 60  # the voided 30 minutes do not count
+
+
+def test_bars_are_the_share_of_20_minutes_with_the_10_minute_mark(client: TestClient) -> None:
+    page = Page(client.get("/?month=2026-11").text)
+    bars = {b.attrs["data-patient"]: b for b in page.find("div", class_="bar")}
+    fills = page.find("div", class_="fill")
+    assert len(bars) == 4 and len(fills) == 4 and len(page.find("div", class_="mark")) == 4
+    expected = {"P-1042": "100.0", "P-2001": "100.0", "P-2002": "20.0", "P-3003": "0.0"}
+    assert {k: b.attrs["data-percent"] for k, b in bars.items()} == expected
+    widths = [f.attrs["style"] for f in fills]
+    assert widths == ["width: 0.0%", "width: 20.0%", "width: 100.0%", "width: 100.0%"]
+
+
+def test_row_cells_show_minutes_live_codes_days_left(client: TestClient) -> None:
+    page = Page(client.get("/").text)
+    cells = {row.attrs["data-patient"]: row.content for row in page.find("tr", class_="patient")}
+    assert cells["P-1042"].startswith("P-1042 JD 21 ✓ 99457 11 ok")
+    assert cells["P-2001"].startswith("P-2001 AB 47 ✓ 99457;99458 11 ok")
+    assert cells["P-2002"] == ("P-2002 CK 4 ✗ — 11 watch needs 16 more minutes and a live call")
+    assert cells["P-3003"] == "P-3003 EF 0 ✗ — 11 watch needs 20 more minutes and a live call"
+    assert page.one("div", id="count-patients").content == "4"
+    assert page.one("div", id="count-billable").content == "2"
+    assert page.one("div", id="count-at-risk").content == "2"
+
+
+def test_no_phi_beyond_clinic_id_and_initials(client: TestClient, svc: Service) -> None:
+    text = client.get("/").text
+    for digits in RAW_PHONE_DIGITS:
+        assert digits not in text
+    assert "Nina Nurse" in text  # staff names are fine (the staff picker)
+    assert "left a message" not in text  # notes stay on the patient page
+
+
+def test_staff_filter(client: TestClient) -> None:
+    nurse = Page(client.get(f"/?staff={NURSE.lower()}").text)
+    assert [r["data-patient"] for r in _rows(nurse)] == ["P-2002", "P-1042"]
+    selected = [o.attrs["value"] for o in nurse.find("option") if "selected" in o.attrs]
+    assert selected == [NURSE]
+    doctor = Page(client.get(f"/?staff={DOCTOR}").text)
+    assert [r["data-patient"] for r in _rows(doctor)] == ["P-3003", "P-2001"]
+    nobody = Page(client.get("/?staff=U09NOBODY").text)
+    assert _rows(nobody) == [] and nobody.one("p", id="no-patients")
+
+
+def test_month_picker_shows_another_month(client: TestClient, svc: Service) -> None:
+    page = Page(client.get("/?month=2026-10").text)
+    assert page.one("input", name="month").attrs["value"] == "2026-10"
+    assert _rows(page) == []  # nobody has entries or enrolment in October
+    current = Page(client.get("/").text)
+    assert current.one("input", name="month").attrs["value"] == "2026-11"
+
+
+@pytest.mark.parametrize(("path", "status", "message"), [
+    ("/?month=2026-13", 400, "Cannot read month"),
+    ("/?month=nov", 400, "Cannot read month"),
+    ("/?staff=not-an-id", 400, "is not a Slack user id"),
+    ("/patients/P-9999", 404, "No patient"),
+    ("/patients/P-1042?month=11-2026", 400, "Cannot read month"),
+    ("/reports/2026-13.csv", 400, "Cannot read month"),
+])
+def test_bad_input_is_a_clear_page(client: TestClient, path: str, status: int,
+                                   message: str) -> None:
+    response = client.get(path)
+    assert response.status_code == status and message in response.text
+
+
+def test_database_down_is_a_503_page(svc: Service) -> None:
+    down = Service(svc.ctx.__class__(Database("postgresql+psycopg://nobody@127.0.0.1:1/x"),
+                                     svc.ctx.policy, svc.ctx.clock))
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=down),
+                    headers=AUTH) as test_client:
+        for path in ("/", "/patients/P-1042", "/reports/2026-11.csv"):
+            response = test_client.get(path)
+            assert response.status_code == 503 and "Database unavailable" in response.text
+
+
+def test_csv_route_is_the_report_csv(client: TestClient, svc: Service) -> None:
+    response = client.get("/reports/2026-11.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == \
+        'attachment; filename="rpm-report-2026-11.csv"'
+    assert response.text == report_csv(svc.months.report(NOVEMBER))
+    lines = response.text.splitlines()
+    assert len(lines) == 5 and lines[1].startswith("P-1042,JD,2026-11,1260,21,1,99457,")
+
+
+def test_patient_page_entries_voids_and_facts(client: TestClient, svc: Service,
+                                              entry_ids: dict[str, int]) -> None:
+    page = Page(client.get("/patients/p-1042?month=2026-11").text)
+    assert page.one("h2", id="patient").attrs["data-seconds"] == "1260"
+    entries = {int(e.attrs["data-entry"]): e for e in page.find("tr", class_="entry")}
+    expected = svc.entries.for_patient_month("P-1042", NOVEMBER)
+    assert sorted(entries) == [e.id for e in expected]
+    for entry in expected:
+        row = entries[entry.id]
+        assert int(row.attrs["data-seconds"]) == entry.duration_seconds
+        assert row.attrs["data-voided"] == ("yes" if entry.voided_at else "no")
+    voided = entries[entry_ids["wrong"]]
+    assert "voided" in voided.attrs["class"].split()
+    assert "by U01NURSE: logged for the wrong patient, caller ***0124" in voided.content
+    assert "2026-11-12 10:00" in voided.content  # clinic time (New York)
+    assert "left a message at ***0123" in entries[entry_ids["review"]].content
+    assert page.one("dd", id="consent").content == "2026-10-01"
+    assert page.one("dd", id="conditions").content == "I10"
+    assert page.one("dd", id="provider").content == "Dee Doctor (U02DOCTOR), NPI 1234567890"
+    assert page.one("dd", id="codes").content == "99457"
+    assert page.find("div", id="consent-warning") == []
+
+
+def test_patient_page_audit_history(client: TestClient, entry_ids: dict[str, int]) -> None:
+    page = Page(client.get("/patients/P-1042").text)
+    events = [(a.attrs["data-action"], a.attrs["data-entity-id"])
+              for a in page.find("tr", class_="audit")]
+    assert events == [
+        ("patient.add", "P-1042"),
+        ("entry.log", str(entry_ids["call"])),
+        ("entry.log", str(entry_ids["review"])),
+        ("entry.log", str(entry_ids["wrong"])),
+        ("entry.void", str(entry_ids["wrong"])),
+    ]  # P-2001's entries and the staff events are not this patient's history
+    rows = page.find("tr", class_="audit")
+    assert "phones: +1******0123" in rows[0].content
+    assert "caregiver_phones: +1******0124" in rows[0].content
+    assert "void_reason: logged for the wrong patient, caller ***0124" in rows[4].content
+
+
+def test_patient_page_prints_no_phone_number(client: TestClient, svc: Service) -> None:
+    # a removed phone stays in the audit trail, masked
+    svc.patients.update("P-1042", PatientFields(remove_phones=("+16175550123",)), actor="test")
+    for path in ("/patients/P-1042", "/patients/P-1042?month=2026-10", "/"):
+        text = client.get(path).text
+        for digits in RAW_PHONE_DIGITS:
+            assert digits not in text, (path, digits)
+
+
+def test_patient_without_consent_is_warned(client: TestClient) -> None:
+    page = Page(client.get("/patients/P-3003").text)
+    assert "No consent on file" in page.one("div", id="consent-warning").content
+    assert page.one("dd", id="consent").content == "not on file"
+    assert page.one("dd", id="provider").content == "not set"
+
+
+def test_patient_page_follows_the_clock_month(client: TestClient, clock: FrozenClock) -> None:
+    clock.now = datetime(2026, 12, 2, 15, tzinfo=UTC)
+    page = Page(client.get("/patients/P-1042").text)
+    assert page.find("tr", class_="entry") == []
+    assert page.one("input", name="month").attrs["value"] == "2026-12"
+
+
+@pytest.mark.parametrize("path", ["/", "/patients/P-1042", "/reports/2026-11.csv",
+                                  "/patients/P-9999"])
+def test_pages_forbid_scripts_framing_and_caching(client: TestClient, path: str) -> None:
+    headers = client.get(path).headers
+    assert headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_refusals_carry_the_same_headers(svc: Service) -> None:
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=svc)) as anonymous:
+        response = anonymous.get("/")
+    assert response.status_code == 401 and response.headers["cache-control"] == "no-store"

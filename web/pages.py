@@ -1,0 +1,70 @@
+"""HTML rendering: Jinja2 templates shipped in this package, autoescaped, no external assets."""
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from billing.codes import TWENTY_MINUTES, format_codes
+from billing.durations import format_seconds
+from billing.months import Month
+from billing.risk import RiskAssessment
+from service.dashboard import CodeSeries, DashboardRow, PatientPage
+from service.views import MonthSummary, StaffView
+from web.chart import svg
+
+_env = Environment(
+    loader=PackageLoader("web", "templates"),
+    autoescape=select_autoescape(["html", "css"], default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class RowView:
+    """A dashboard row with what the template shows, computed once here."""
+
+    summary: MonthSummary
+    risk: RiskAssessment
+    minutes: int
+    percent: float  # of the bar to 20 minutes, capped at 100
+    codes: str
+    advice: str
+
+
+def row_view(row: DashboardRow) -> RowView:
+    seconds = row.summary.total_seconds
+    percent = round(min(seconds, TWENTY_MINUTES) * 100 / TWENTY_MINUTES, 1)
+    return RowView(row.summary, row.risk, row.minutes, percent, format_codes(row.summary.codes),
+                   row.risk.advice())
+
+
+def month_page(*, month: Month, today_days_left: int, rows: list[DashboardRow],
+               staff: list[StaffView], staff_filter: str | None, series: CodeSeries) -> str:
+    views = [row_view(r) for r in rows]
+    chart = svg(series, month.days, f"Patients reaching each code in {month}")
+    return _env.get_template("month.html").render(
+        month=str(month), month_name=f"{calendar.month_name[month.month]} {month.year}",
+        rows=views, staff=staff, staff_filter=staff_filter or "",
+        billable=sum(1 for r in rows if r.summary.codes),
+        at_risk=sum(1 for r in rows if r.risk.at_risk), days_left=today_days_left, chart=chart,
+    )
+
+
+def patient_page(*, month: Month, page: PatientPage, zone: ZoneInfo) -> str:
+    def local(instant: datetime) -> str:
+        return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    return _env.get_template("patient.html").render(
+        month=str(month), page=page, codes=format_codes(page.summary.codes), zone=zone.key,
+        local=local, duration=format_seconds,
+    )
+
+
+def message_page(*, status: int, heading: str, text: str, login: bool = False) -> str:
+    return _env.get_template("message.html").render(status=status, heading=heading, text=text,
+                                                    login=login)
+

@@ -1,0 +1,149 @@
+"""The dashboard's routes: the month, a patient's page and the month CSV, behind one guard.
+
+Handlers are plain `def`s (FastAPI runs them in its thread pool) because the service is
+synchronous; each one parses, calls the service and renders, nothing more.
+"""
+
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from billing.errors import InvalidInput
+from billing.months import Month, days_left
+from rpm_logger.render import report_csv
+from rpm_logger.settings import Settings
+from service import Service
+from service.errors import NotFound, StoreUnavailable
+from service.staff import clean_slack_user_id
+from web import pages
+from web.access import COOKIE_NAME, Credentials, Verdict, bearer_of, cookie_value, decide
+
+COOKIE_MAX_AGE = 12 * 3600  # a working day; the token logs in again after that
+# No script, no external asset, no framing; inline styles only (the bars' widths).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "img-src 'self' data:; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _secured(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def _html(status: int, heading: str, text: str, *, login: bool = False) -> HTMLResponse:
+    return HTMLResponse(pages.message_page(status=status, heading=heading, text=text,
+                                           login=login), status_code=status)
+
+
+def _guard(request: Request, token: str | None) -> Response | None:
+    """None when the request may see the dashboard, else the response to send instead."""
+    creds = Credentials(
+        client_host=request.client.host if request.client else None,
+        bearer=bearer_of(request.headers.get("authorization")),
+        cookie=request.cookies.get(COOKIE_NAME),
+        query_token=request.query_params.get("token"),
+    )
+    verdict = decide(token, creds)
+    if verdict is Verdict.ALLOWED:
+        return None
+    if verdict is Verdict.FORBIDDEN:
+        return _html(403, "Forbidden", "Without DASHBOARD_TOKEN the dashboard is served to this "
+                     "machine only (127.0.0.1 or ::1). Set DASHBOARD_TOKEN to open it from "
+                     "elsewhere.")
+    if verdict is Verdict.UNAUTHORIZED:
+        return _html(401, "Token needed", "This dashboard needs the clinic's dashboard token.",
+                     login=True)
+    assert token is not None
+    rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+    target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE_NAME, cookie_value(token), max_age=COOKIE_MAX_AGE,
+                        path="/", httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+def _month(service: Service, text: str | None) -> Month:
+    return Month.parse(text) if text else service.months.current()
+
+
+def _safely(render: Callable[[], Response]) -> Response:
+    """Refused input is a 400/404 page, a database that does not answer a 503 page."""
+    try:
+        return render()
+    except NotFound as exc:
+        return _html(404, "Not found", str(exc))
+    except InvalidInput as exc:
+        return _html(400, "Cannot show that", str(exc))
+    except StoreUnavailable:
+        return _html(503, "Database unavailable", "The database did not answer; try again in "
+                     "a moment.")
+
+
+def dashboard_router(settings: Settings) -> APIRouter:
+    token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_class=HTMLResponse)
+    def month_view(request: Request, month: str | None = None,
+                   staff: str | None = None) -> Response:
+        denied = _guard(request, token)
+        if denied is not None:
+            return _secured(denied)
+        service = _service(request)
+
+        def render() -> Response:
+            chosen = _month(service, month)
+            rows = service.dashboard.rows(chosen, assigned_to=staff or None)
+            return HTMLResponse(pages.month_page(
+                month=chosen, today_days_left=days_left(chosen, service.months.today()),
+                rows=rows, staff=service.staff.list(include_inactive=True),
+                staff_filter=clean_slack_user_id(staff) if staff else None,
+                series=service.dashboard.code_series(chosen),
+            ))
+
+        return _secured(_safely(render))
+
+    @router.get("/patients/{patient_id}", response_class=HTMLResponse)
+    def patient_view(request: Request, patient_id: str, month: str | None = None) -> Response:
+        denied = _guard(request, token)
+        if denied is not None:
+            return _secured(denied)
+        service = _service(request)
+
+        def render() -> Response:
+            chosen = _month(service, month)
+            page = service.dashboard.patient(patient_id, chosen)
+            return HTMLResponse(pages.patient_page(month=chosen, page=page,
+                                                   zone=service.ctx.policy.zone))
+
+        return _secured(_safely(render))
+
+    @router.get("/reports/{month}.csv")
+    def report_download(request: Request, month: str) -> Response:
+        denied = _guard(request, token)
+        if denied is not None:
+            return _secured(denied)
+        service = _service(request)
+
+        def render() -> Response:
+            chosen = Month.parse(month)
+            return Response(report_csv(service.months.report(chosen)), media_type="text/csv",
+                            headers={"Content-Disposition":
+                                     f'attachment; filename="rpm-report-{chosen}.csv"'})
+
+        return _secured(_safely(render))
+
+    return router
