@@ -1,5 +1,7 @@
 """The dashboard's HTML against the data: rows, bars, filter, month picker, patient page, CSV."""
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -140,8 +142,10 @@ def test_csv_route_is_the_report_csv(client: TestClient, svc: Service) -> None:
     assert response.headers["content-disposition"] == \
         'attachment; filename="rpm-report-2026-11.csv"'
     assert response.text == report_csv(svc.months.report(NOVEMBER))
-    lines = response.text.splitlines()
-    assert len(lines) == 5 and lines[1].startswith("P-1042,JD,2026-11,1260,21,1,99457,")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 4
+    assert (rows[0]["patient_id"], rows[0]["total_seconds"], rows[0]["codes"]) == \
+        ("P-1042", "1260", "99457")
 
 
 def test_patient_page_entries_voids_and_facts(client: TestClient, svc: Service,
