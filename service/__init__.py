@@ -7,6 +7,7 @@ from service.context import Policy, ServiceContext
 from service.entries import EntryService
 from service.months import MonthService
 from service.patients import PatientService
+from service.reminders import ReminderService
 from service.staff import StaffService
 
 
@@ -19,6 +20,7 @@ class Service:
         self.patients = PatientService(ctx)
         self.entries = EntryService(ctx)
         self.months = MonthService(ctx)
+        self.reminders = ReminderService(ctx, self.months)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]
