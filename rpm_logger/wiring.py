@@ -31,12 +31,23 @@ def describe_configuration(settings: Settings) -> list[str]:
     else:
         lines.append("slack: not configured; set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN "
                      "to enable /slack/events")
+    lines.append(_reminders_line(settings))
     if settings.twilio_configured:
         lines.append("twilio: configured")
     else:
         lines.append("twilio: not configured; set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
                      "PUBLIC_BASE_URL to enable /twilio/*")
     return lines
+
+
+def _reminders_line(settings: Settings) -> str:
+    if not settings.reminders_enabled:
+        return "reminders: off (REMINDERS_ENABLED=false)"
+    if not settings.slack_bot_token:
+        return "reminders: not started; set SLACK_BOT_TOKEN to send at-risk reminders"
+    channel = settings.reminder_channel or "none (set REMINDER_CHANNEL for the daily summary)"
+    return (f"reminders: daily at {settings.reminder_time:%H:%M} {settings.clinic_timezone} "
+            f"from day {settings.reminder_start_day}; channel: {channel}")
 
 
 def _redacted_url(url: str) -> str:

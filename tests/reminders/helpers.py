@@ -68,8 +68,10 @@ def seed_clinic(svc: Service) -> None:
 
 
 def slack_settings(slack_api: SlackApiRecorder, **extra: Any) -> Settings:
-    return Settings(slack_bot_token=SecretStr("xoxb-test"), slack_api_url=slack_api.base_url,
-                    reminder_channel=CHANNEL_ID, **extra)
+    values: dict[str, Any] = {"slack_bot_token": SecretStr("xoxb-test"),
+                              "slack_api_url": slack_api.base_url,
+                              "reminder_channel": CHANNEL_ID}
+    return Settings(**{**values, **extra})
 
 
 def sender(slack_api: SlackApiRecorder) -> SlackReminderSender:
