@@ -46,6 +46,8 @@ def _reminders_line(settings: Settings) -> str:
     if not settings.slack_bot_token:
         return "reminders: not started; set SLACK_BOT_TOKEN to send at-risk reminders"
     channel = settings.reminder_channel or "none (set REMINDER_CHANNEL for the daily summary)"
+    if channel.startswith("#"):
+        channel += " (use the channel id, e.g. C0123ABCD: the history check needs it)"
     return (f"reminders: daily at {settings.reminder_time:%H:%M} {settings.clinic_timezone} "
             f"from day {settings.reminder_start_day}; channel: {channel}")
 

@@ -1,7 +1,7 @@
 """The scheduler inside the app's lifespan: job settings, zones, start-up catch-up, replicas."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
@@ -69,6 +69,25 @@ def test_the_same_job_ids_replace_instead_of_adding(slack_api: SlackApiRecorder,
         return ids
 
     assert asyncio.run(started()) == [CATCH_UP_JOB_ID, DAILY_JOB_ID]
+
+
+def test_done_when_the_15th_at_0900_clinic_time_sends_one_dm_each_and_never_a_duplicate(
+    clinic: Service, clock: FrozenClock, slack_api: SlackApiRecorder, slack: SlackWorkspace,
+) -> None:
+    """The daily job's body, run as the cron trigger fires it (and fires it again)."""
+    scheduler = ReminderScheduler(slack_settings(slack_api), clinic)
+    clock.now = NINE_AM_15TH.replace(hour=13, minute=59)  # 08:59 in New York
+    scheduler.run_once()
+    assert slack_api.calls == []
+    clock.now = NINE_AM_15TH  # 09:00
+    scheduler.run_once()
+    assert slack.channels() == ALL_THREE
+    for minutes in (0, 15, 600):  # a second firing, catch-up ticks, the evening
+        clock.now = NINE_AM_15TH.replace(minute=0) + timedelta(minutes=minutes)
+        scheduler.run_once()
+    assert len(slack_api.calls_to("chat.postMessage")) == 3
+    assert [c.body["users"] for c in slack_api.calls_to("conversations.open")] == [
+        "U01NURSE", "U02DOCTOR"]
 
 
 def _serve_once(settings: object, svc: Service) -> None:

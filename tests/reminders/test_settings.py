@@ -43,6 +43,9 @@ def test_bad_values_are_refused(field: str, value: object, message: str) -> None
     ({"slack_bot_token": SecretStr("xoxb-secret")},
      "reminders: daily at 09:00 America/New_York from day 15; channel: none (set "
      "REMINDER_CHANNEL for the daily summary)"),
+    ({"slack_bot_token": SecretStr("xoxb-secret"), "reminder_channel": "#rpm"},
+     "reminders: daily at 09:00 America/New_York from day 15; channel: #rpm (use the channel "
+     "id, e.g. C0123ABCD: the history check needs it)"),
     ({}, "reminders: not started; set SLACK_BOT_TOKEN to send at-risk reminders"),
     ({"slack_bot_token": SecretStr("xoxb-secret"), "reminders_enabled": False},
      "reminders: off (REMINDERS_ENABLED=false)"),
