@@ -182,9 +182,9 @@ class ReminderService:
         options = options or ReminderOptions()
         day = day or self.today()
         month = Month.of_day(day)
-        if day.day < options.start_day:
+        if day.day < _start_day(day, options):
             return ReminderPlan(day, str(month), (), skipped=(
-                f"{day} is before the start day ({options.start_day}): no reminders"))
+                f"{day} is before the start day ({_start_day(day, options)}): no reminders"))
         active = self._active_staff()
         rows = [r for r in self.months.at_risk(month, day) if r.risk.days_left > 0]
         by_staff: dict[str, list[PatientRisk]] = {}
@@ -255,7 +255,7 @@ class ReminderService:
         options = options or ReminderOptions()
         local = self.ctx.now().astimezone(self.ctx.policy.zone)
         day = local.date()
-        if day.day < options.start_day or local.time() < options.send_time:
+        if day.day < _start_day(day, options) or local.time() < options.send_time:
             return None
         claims = self._claims(day)
         done = any(c.kind == RUN and c.state == SENT for c in claims)
@@ -392,6 +392,11 @@ class ReminderService:
                 _audit(session, now, actor, "reminder.day_done", row)
         except StoreConflict:
             pass  # a twin recorded it at the same moment
+
+
+def _start_day(day: date, options: ReminderOptions) -> int:
+    """REMINDER_START_DAY, at the latest the month's last day (31 means the last day)."""
+    return min(options.start_day, Month.of_day(day).days)
 
 
 def _locked_claim(session: Session, recipient: str, day: date, *,

@@ -69,6 +69,12 @@ def test_nothing_before_the_start_day(clinic: Service, day: date, planned: bool)
 def test_start_day_is_configurable(clinic: Service) -> None:
     plan = clinic.reminders.plan(date(2026, 11, 14), ReminderOptions(start_day=14))
     assert [m.recipient for m in plan.messages] == [NURSE, DOCTOR]
+    # 31 means "the last day": November's 30th still gets its reminders
+    last = ReminderOptions(start_day=31)
+    assert clinic.reminders.plan(date(2026, 11, 29), last).skipped == (
+        "2026-11-29 is before the start day (30): no reminders")
+    assert [m.recipient for m in clinic.reminders.plan(date(2026, 11, 30), last).messages] == [
+        NURSE, DOCTOR]
 
 
 def test_the_last_day_of_the_month_makes_everything_missing_critical(clinic: Service) -> None:
