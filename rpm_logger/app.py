@@ -8,6 +8,7 @@ Nothing connects at import time: the lifespan opens the database, so importing t
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -18,11 +19,25 @@ from rpm_logger.wiring import build_service, describe_configuration, open_databa
 from service import Service
 from web.routes import dashboard_router
 
+if TYPE_CHECKING:
+    from reminders.scheduler import ReminderScheduler
+
 log = logging.getLogger("rpm_logger")
 
 
 def _not_configured(what: str, how: str) -> JSONResponse:
     return JSONResponse({"error": f"{what} is not configured", "how": how}, status_code=503)
+
+
+def _start_reminders(settings: Settings, service: Service) -> "ReminderScheduler | None":
+    """The reminder scheduler, when REMINDERS_ENABLED and Slack can be reached."""
+    if not (settings.reminders_enabled and settings.slack_bot_token):
+        return None
+    from reminders.scheduler import ReminderScheduler
+
+    scheduler = ReminderScheduler(settings, service)
+    scheduler.start()
+    return scheduler
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
@@ -37,9 +52,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         )
         for line in describe_configuration(settings):
             log.info(line)
+        app.state.reminders = _start_reminders(settings, app.state.service)
         try:
             yield
         finally:
+            if app.state.reminders is not None:
+                await app.state.reminders.stop()
             if owned:
                 app.state.service.ctx.db.dispose()
 

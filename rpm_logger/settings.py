@@ -1,8 +1,11 @@
 """Every setting comes from the environment (documented with defaults in the README)."""
 
+import re
+from datetime import time
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,6 +14,7 @@ from billing.errors import InvalidInput
 from billing.fees import DEFAULT_FEES
 from billing.months import clinic_zone
 from service.context import Policy
+from service.reminders import ReminderOptions
 
 
 class Settings(BaseSettings):
@@ -37,6 +41,26 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
 
     dashboard_token: SecretStr | None = None
+    reminders_enabled: bool = True
+    reminder_time: time = time(9, 0)
+    reminder_start_day: int = Field(default=15, ge=1, le=31)
+    reminder_channel: str | None = None
+
+    @field_validator("reminder_time", mode="before")
+    @classmethod
+    def _clock_time(cls, value: Any) -> Any:
+        """'09:00' or '9:00' (24-hour clock, in CLINIC_TIMEZONE)."""
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)
+            if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+                raise ValueError(f"'{value}' is not a time of day: use HH:MM, e.g. 09:00")
+            return time(int(match.group(1)), int(match.group(2)))
+        return value
+
+    @field_validator("reminder_channel", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return value.strip() or None if isinstance(value, str) else value
 
     @field_validator("clinic_timezone")
     @classmethod
@@ -71,6 +95,10 @@ class Settings(BaseSettings):
     @property
     def twilio_configured(self) -> bool:
         return bool(self.twilio_auth_token and self.twilio_account_sid)
+
+    def reminder_options(self) -> ReminderOptions:
+        return ReminderOptions(start_day=self.reminder_start_day, channel=self.reminder_channel,
+                               send_time=self.reminder_time)
 
     def policy(self) -> Policy:
         return Policy(

@@ -31,6 +31,7 @@ def describe_configuration(settings: Settings) -> list[str]:
     else:
         lines.append("slack: not configured; set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN "
                      "to enable /slack/events")
+    lines.append(_reminders_line(settings))
     if settings.twilio_configured:
         lines.append("twilio: configured")
     else:
@@ -42,6 +43,18 @@ def describe_configuration(settings: Settings) -> list[str]:
         lines.append("dashboard: at / for loopback clients only; set DASHBOARD_TOKEN to open "
                      "it from other machines")
     return lines
+
+
+def _reminders_line(settings: Settings) -> str:
+    if not settings.reminders_enabled:
+        return "reminders: off (REMINDERS_ENABLED=false)"
+    if not settings.slack_bot_token:
+        return "reminders: not started; set SLACK_BOT_TOKEN to send at-risk reminders"
+    channel = settings.reminder_channel or "none (set REMINDER_CHANNEL for the daily summary)"
+    if channel.startswith("#"):
+        channel += " (use the channel id, e.g. C0123ABCD: the history check needs it)"
+    return (f"reminders: daily at {settings.reminder_time:%H:%M} {settings.clinic_timezone} "
+            f"from day {settings.reminder_start_day}; channel: {channel}")
 
 
 def _redacted_url(url: str) -> str:

@@ -9,6 +9,7 @@ from service.dashboard import DashboardService
 from service.entries import EntryService
 from service.months import MonthService
 from service.patients import PatientService
+from service.reminders import ReminderService
 from service.staff import StaffService
 
 
@@ -23,6 +24,7 @@ class Service:
         self.months = MonthService(ctx)
         self.closes = MonthCloseService(ctx)
         self.dashboard = DashboardService(ctx)
+        self.reminders = ReminderService(ctx, self.months)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -122,3 +122,35 @@ class MonthClose(SQLModel, table=True):
     month: str = Field(primary_key=True, max_length=7)  # YYYY-MM, clinic calendar
     closed_at: datetime = _utc(nullable=False)
     closed_by: str = Field(max_length=120)
+
+
+class ReminderClaim(SQLModel, table=True):
+    """One reminder message for (recipient, day), claimed here BEFORE it is sent.
+
+    The unique (recipient, day) row is what makes a reminder exactly-once: a second run, a
+    restart or a second replica finds it and sends nothing more. `claim_id` also travels in the
+    Slack message's metadata, so a claim whose process died after Slack accepted the message
+    can be confirmed from the conversation's history instead of being sent twice.
+    """
+
+    __tablename__ = "reminder_claims"
+    __table_args__ = (
+        UniqueConstraint("recipient", "day", name="uq_reminder_claims_recipient_day"),
+        Index("ix_reminder_claims_day", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: str = Field(max_length=36, unique=True)
+    recipient: str = Field(max_length=80)  # Slack user id (dm), channel (channel), "*run*"
+    kind: str = Field(max_length=16)  # dm | channel | run
+    day: date  # the reminder's date in the clinic zone
+    state: str = Field(max_length=16)  # claimed | sent | failed
+    attempts: int = 1
+    patients: int = 0
+    first_claimed_at: datetime = _utc(nullable=False)
+    claimed_at: datetime = _utc(nullable=False)  # start of the current lease
+    claimed_by: str = Field(max_length=120)
+    sent_at: datetime | None = _utc(nullable=True)
+    slack_channel: str | None = Field(default=None, max_length=32)
+    slack_ts: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, max_length=300)

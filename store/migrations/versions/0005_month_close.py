@@ -1,7 +1,7 @@
 """month close and amendments
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 """
 from collections.abc import Sequence
 
@@ -12,7 +12,7 @@ from alembic import op
 import store.types
 
 revision: str = "0005"
-down_revision: str | None = "0001"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,30 @@
+import pytest
+import slack_sdk.http_retry.builtin_handlers as builtin_handlers
+import slack_sdk.http_retry.handler as retry_handler
+
+from service import Service
+from tests.conftest import FrozenClock
+from tests.fakes.slack_api import SlackApiRecorder
+from tests.reminders.helpers import NINE_AM_15TH, SlackWorkspace, SleepRecorder, seed_clinic
+
+
+@pytest.fixture
+def clinic(svc: Service, clock: FrozenClock) -> Service:
+    clock.now = NINE_AM_15TH.replace(day=12)
+    seed_clinic(svc)
+    clock.now = NINE_AM_15TH
+    return svc
+
+
+@pytest.fixture
+def retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepRecorder:
+    """slack_sdk's retry waits are recorded instead of slept (no test waits for real)."""
+    recorder = SleepRecorder()
+    monkeypatch.setattr(builtin_handlers, "time", recorder.module())
+    monkeypatch.setattr(retry_handler, "time", recorder.module())
+    return recorder
+
+
+@pytest.fixture
+def slack(slack_api: SlackApiRecorder) -> SlackWorkspace:
+    return SlackWorkspace(slack_api)
