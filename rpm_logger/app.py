@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from rpm_logger.settings import Settings, get_settings
@@ -33,6 +33,13 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.state.service = service or await run_in_threadpool(
             lambda: build_service(settings, open_database(settings))
         )
+        if settings.slack_configured:
+            from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
+            from bot.app import build_slack_app
+
+            app.state.slack_handler = AsyncSlackRequestHandler(
+                build_slack_app(settings, app.state.service))
         for line in describe_configuration(settings):
             log.info(line)
         try:
@@ -51,7 +58,14 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         return JSONResponse({"database": "ok" if healthy else "unavailable"},
                             status_code=200 if healthy else 503)
 
-    if not settings.slack_configured:
+    if settings.slack_configured:
+        @app.post("/slack/events", include_in_schema=False)
+        async def slack_events(request: Request) -> Response:
+            """Slash commands, interactivity and events on one signed URL (bot/)."""
+            handler = request.app.state.slack_handler
+            response: Response = await handler.handle(request)
+            return response
+    else:
         @app.post("/slack/events", include_in_schema=False)
         async def slack_not_configured() -> JSONResponse:
             return _not_configured("Slack", "set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")

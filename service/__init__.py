@@ -3,11 +3,15 @@
 Adapters parse their own surface and render the returned views; they never touch tables.
 """
 
+from service.admin import AdminService
 from service.context import Policy, ServiceContext
 from service.entries import EntryService
 from service.months import MonthService
 from service.patients import PatientService
+from service.quick import QuickService
+from service.slack_context import ContextService
 from service.staff import StaffService
+from service.timers import TimerService
 
 
 class Service:
@@ -19,6 +23,10 @@ class Service:
         self.patients = PatientService(ctx)
         self.entries = EntryService(ctx)
         self.months = MonthService(ctx)
+        self.quick = QuickService(ctx)
+        self.contexts = ContextService(ctx)
+        self.timers = TimerService(ctx)
+        self.admin = AdminService(ctx)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -111,3 +111,30 @@ class AuditEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
+
+
+class SlackContext(SQLModel, table=True):
+    """The patient `/rpm use` set for a channel, or for a user in their DMs (scope "user")."""
+
+    __tablename__ = "slack_contexts"
+    __table_args__ = (UniqueConstraint("scope", "scope_id", name="uq_slack_contexts_scope"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)  # channel | user
+    scope_id: str = Field(max_length=32)  # Slack channel id or user id
+    patient_id: int = Field(foreign_key="patients.id")
+    set_by: str = Field(max_length=32)
+    set_at: datetime = _utc(nullable=False)
+
+
+class RunningTimer(SQLModel, table=True):
+    """A staff member's running `/rpm start` timer: one per person, stored so a restart
+    loses nothing; `stop` turns it into an entry that started when the timer did."""
+
+    __tablename__ = "running_timers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", unique=True)
+    patient_id: int = Field(foreign_key="patients.id")
+    activity: str = Field(max_length=32)
+    started_at: datetime = _utc(nullable=False)
