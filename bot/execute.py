@@ -17,6 +17,7 @@ from service import Service
 from service.entries import LogRequest
 from service.errors import InvalidInput, StoreConflict, StoreUnavailable
 from service.quick import QuickLogged
+from service.staff import clean_slack_user_id
 
 log = logging.getLogger("rpm_logger.bot")
 
@@ -154,7 +155,7 @@ def _patient_assign(svc: Service, command: grammar.Command, caller: Caller) -> R
 
 def _staff_add(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.StaffAdd)
-    name = caller.display_name or command.user
+    name = caller.display_name or clean_slack_user_id(command.user)
     staff = svc.admin.add_staff(caller.user_id, command.user, name=name, role=command.role,
                                 is_admin=command.admin)
     return views.staff_added_reply(staff)
