@@ -45,17 +45,24 @@ def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
         return views.refusal_reply(str(exc))
     except StoreUnavailable:
         log.warning("database unavailable while running %s", type(command).__name__)
-        return views.unavailable_reply(_what(command))
+        return _outage(command)
     except StoreConflict:
-        return views.unavailable_reply(_what(command))
+        return _outage(command)
     except Exception:  # noqa: BLE001 - a reply, never a stack trace
         log.exception("slack command failed: %s", type(command).__name__)
         return views.text_reply("⚠️ Something went wrong on our side (it is logged for the "
                                 "admin). Check `/rpm status` before trying again.")
 
 
-def _what(command: grammar.Command) -> str:
-    return "Your time was" if isinstance(command, grammar.Log | grammar.Stop) else "That was"
+def _outage(command: grammar.Command) -> Reply:
+    if isinstance(command, grammar.Log | grammar.Stop):
+        return views.unavailable_reply("Your time was")
+    reads = ("risk", "timer", "staff list")
+    if isinstance(command, grammar.Status) or (isinstance(command, grammar.Simple)
+                                               and command.name in reads):
+        return views.text_reply("⚠️ The database is not answering right now, so I cannot "
+                                "show that — try again in a moment.")
+    return views.unavailable_reply("That was")
 
 
 def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:

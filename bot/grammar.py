@@ -284,7 +284,8 @@ def parse(text: str | None) -> Command:
 def help_text(topic: str | None = None) -> str:
     """Usage with examples: all commands, or one."""
     rows = [c for c in COMMANDS if topic is None or c[0] == topic]
-    lines = [f"• `{usage}`\n    e.g. `{example}`" for _, usage, example in rows]
+    lines = [] if topic else ["*/rpm commands* (replies are only visible to you)"]
+    lines += [f"• `{usage}`\n    e.g. `{example}`" for _, usage, example in rows]
     if topic in (None, "log"):
         lines.append("DURATION: 12m, 12 min, 1h5m, 1:05, 90s · ACTIVITY: "
                      + ", ".join(ACTIVITIES) + " (`call` is live; add `live` for video etc.)")
