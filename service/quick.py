@@ -14,6 +14,7 @@ from service.context import ServiceContext
 from service.entries import EntryService, LogRequest
 from service.errors import BadInput
 from service.months import MonthService
+from service.patients import PatientService
 from service.staff import require_staff
 from service.views import EntryView, LoggedEntry, PatientRisk
 from store.models import Patient, TimeEntry
@@ -108,10 +109,16 @@ class QuickService:
         month = month or self.months.current()
         today = self.months.today()
         user = require_staff_id(self, user_id)
+        summaries = [m for m in self.months.report(month) if m.assigned_to == user]
+        # assigned patients with no enrolment date and no entry yet are still on the list
+        listed = {m.patient_id for m in summaries}
+        for patient in PatientService(self.ctx).list(assigned_to=user):
+            if patient.patient_id not in listed and not (
+                    patient.ended_on and patient.ended_on < month.first_day) and not (
+                    patient.enrolled_on and patient.enrolled_on > month.last_day):
+                summaries.append(self.months.summary(patient.patient_id, month))
         rows = []
-        for summary in self.months.report(month):
-            if summary.assigned_to != user:
-                continue
+        for summary in summaries:
             window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
             risk = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
                                has_live=summary.live_interactions > 0)
