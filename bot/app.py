@@ -1,8 +1,11 @@
 """Builds the slack-bolt AsyncApp: signed requests only, every outbound call through
 SLACK_API_URL (including Bolt's first-request `auth.test`), listeners in bot/listeners."""
 
+import asyncio
 import logging
 
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -36,3 +39,33 @@ def build_slack_app(settings: Settings, service: Service) -> AsyncApp:
 
     listeners.register(app)
     return app
+
+
+class SlackRuntime:
+    """The Bolt app as the ASGI app runs it: the HTTP handler for /slack/events, plus a
+    Socket Mode connection when SLACK_APP_TOKEN is set (for clinics without a public URL)."""
+
+    def __init__(self, bolt: AsyncApp, socket: AsyncSocketModeHandler | None) -> None:
+        self.bolt = bolt
+        self.http = AsyncSlackRequestHandler(bolt)
+        self.socket = socket
+        self._connecting: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls, settings: Settings, service: Service) -> "SlackRuntime":
+        bolt = build_slack_app(settings, service)
+        socket = None
+        if settings.slack_app_token:
+            # apps.connections.open goes through the app's client, so SLACK_API_URL too
+            socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+        runtime = cls(bolt, socket)
+        if socket is not None:
+            # connect() retries until Slack answers: never hold up start-up waiting for it
+            runtime._connecting = asyncio.ensure_future(socket.connect_async())
+        return runtime
+
+    async def stop(self) -> None:
+        if self.socket is not None:
+            await self.socket.close_async()
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()

@@ -33,18 +33,18 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.state.service = service or await run_in_threadpool(
             lambda: build_service(settings, open_database(settings))
         )
+        slack = None
         if settings.slack_configured:
-            from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+            from bot.app import SlackRuntime
 
-            from bot.app import build_slack_app
-
-            app.state.slack_handler = AsyncSlackRequestHandler(
-                build_slack_app(settings, app.state.service))
+            slack = app.state.slack = await SlackRuntime.start(settings, app.state.service)
         for line in describe_configuration(settings):
             log.info(line)
         try:
             yield
         finally:
+            if slack is not None:
+                await slack.stop()
             if owned:
                 app.state.service.ctx.db.dispose()
 
@@ -62,8 +62,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         @app.post("/slack/events", include_in_schema=False)
         async def slack_events(request: Request) -> Response:
             """Slash commands, interactivity and events on one signed URL (bot/)."""
-            handler = request.app.state.slack_handler
-            response: Response = await handler.handle(request)
+            response: Response = await request.app.state.slack.http.handle(request)
             return response
     else:
         @app.post("/slack/events", include_in_schema=False)

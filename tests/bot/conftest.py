@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -145,12 +146,12 @@ def seeded(svc: Service) -> Service:
     return svc
 
 
-@pytest.fixture
-def server_url(seeded: Service, slack_settings: Settings) -> Iterator[str]:
-    """The real ASGI app served by uvicorn on a free loopback port, in a thread."""
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free loopback port in a thread; yield its URL."""
     port = _free_port()
-    config = uvicorn.Config(create_app(slack_settings, service=seeded), host="127.0.0.1",
-                            port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -158,9 +159,18 @@ def server_url(seeded: Service, slack_settings: Settings) -> Iterator[str]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server_url(seeded: Service, slack_settings: Settings) -> Iterator[str]:
+    """The real ASGI app served by uvicorn on a free loopback port, in a thread."""
+    with serve(create_app(slack_settings, service=seeded)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Signatures, database outages and the 3-second budget, over real loopback HTTP."""
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -115,3 +116,11 @@ def test_replies_come_back_well_within_three_seconds(slack: SlackSender) -> None
     slack.command("help")  # first request: Bolt's auth.test
     for text in ("log P-1042 1m review", "status", "status P-1042", "risk", "timer"):
         assert "Saving…" not in slack.command(text).text
+
+
+def test_url_verification_is_answered_when_signed(slack: SlackSender) -> None:
+    body = json.dumps({"token": "legacy", "challenge": "c-123", "type": "url_verification"})
+    response = slack.post(body, "application/json")
+    assert response.status_code == 200 and response.json() == {"challenge": "c-123"}
+    forged = slack.post(body, "application/json", signature="v0=" + "0" * 64)
+    assert forged.status_code == 401
