@@ -3,10 +3,11 @@ SLACK_API_URL (including Bolt's first-request `auth.test`), listeners in bot/lis
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
@@ -33,8 +34,9 @@ def build_slack_app(settings: Settings, service: Service) -> AsyncApp:
     )
 
     @app.middleware
-    async def _inject_service(context, next):  # type: ignore[no-untyped-def]
-        context["service"] = service
+    async def _inject_service(context: AsyncBoltContext,
+                              next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
+        context["service"] = service  # listeners read it as context["service"]
         await next()
 
     listeners.register(app)

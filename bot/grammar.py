@@ -32,6 +32,9 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 USAGE = {name: usage for name, usage, _ in COMMANDS}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PHONE_LIKE = re.compile(r"\+[\d().-]{7,}|\(?\d{3}\)?[.-]\d{3}[.-]\d{4}|\(\d{3}\)\d{3}-?\d{4}")
+PHONE_REFUSAL = ("Patients are named by clinic id here (e.g. P-1042): phone numbers are PHI "
+                 "and never typed into Slack.")
 _DURATION_LIMIT = 10**9  # the service applies the real limit; here only the shape matters
 MAX_TEXT = 4000
 
@@ -254,8 +257,20 @@ _SIMPLE = ("undo", "risk", "timer", "cancel")
 _ALIASES = {"l": "log", "s": "status", "?": "help", "h": "help"}
 
 
+def _names_a_phone(command: Command) -> bool:
+    refs = [getattr(command, name, None) for name in ("patient", "patient_id")]
+    return any(ref and _PHONE_LIKE.fullmatch(ref) for ref in refs)
+
+
 def parse(text: str | None) -> Command:
     """The command in a slash command's text; never raises."""
+    command = _parse(text)
+    if _names_a_phone(command):
+        return Usage(PHONE_REFUSAL, None)
+    return command
+
+
+def _parse(text: str | None) -> Command:
     raw = (text or "").strip()
     if len(raw) > MAX_TEXT:
         return Usage(f"That is over {MAX_TEXT} characters.")

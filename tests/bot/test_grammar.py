@@ -99,3 +99,16 @@ def test_fuzz_every_command_gets_a_clear_reply_from_the_service(seeded: Service,
     assert reply.text.strip()
     assert "Something went wrong" not in reply.text, text  # every refusal is specific
     assert "Traceback" not in reply.text
+
+
+@pytest.mark.parametrize("text", [
+    "log +16175550123 12m review", "log 617-555-0123 12m review", "status (617)555-0123",
+    "use +1(617)555-0123", "start 617.555.0123", "patient add +16175550123",
+])
+def test_phone_numbers_are_refused_as_patient_references(text: str) -> None:
+    parsed = grammar.parse(text)
+    assert isinstance(parsed, Usage) and parsed.reason == grammar.PHONE_REFUSAL
+
+
+def test_clinic_ids_made_of_digits_are_not_phones() -> None:
+    assert grammar.parse("log 00123456 5m review") == Log("00123456", "5m", "review")

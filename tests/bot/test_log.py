@@ -171,3 +171,13 @@ def test_picker_without_assigned_patients_says_how_to_name_one(slack: SlackSende
 def _path(url: str | None) -> str:
     assert url is not None
     return "/" + url.split("/", 3)[3]
+
+
+def test_a_phone_number_as_patient_is_refused_without_a_lookup(slack: SlackSender,
+                                                               seeded: Service) -> None:
+    sent = slack.command("log (617) 555-0123 12m review")  # P-1042's own number
+    assert "not a duration" in sent.text or "phone numbers are PHI" in sent.text
+    sent = slack.command("log +16175550123 12m review")
+    assert "phone numbers are PHI and never typed into Slack" in sent.text
+    assert "(JD)" not in sent.text  # the number was never resolved to the patient
+    assert entries(seeded) == []
