@@ -129,6 +129,12 @@ Command = (Usage | Help | Log | Status | Void | Use | Start | Stop | Simple | Pa
            | PatientAssign | StaffAdd)
 
 
+def _free_text(words: list[str]) -> str | None:
+    """Notes and reasons as typed: Slack sends &, < and > escaped as &amp; &lt; &gt;."""
+    text = " ".join(words)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") or None
+
+
 def _words(text: str) -> list[str]:
     """Whitespace words; quotes are kept literally (notes may contain apostrophes)."""
     return text.split()
@@ -195,7 +201,7 @@ def _log_modifiers(patient: str | None, duration: str, activity: str,
             rest = rest[2:]
         else:
             break
-    note = " ".join(rest) or None
+    note = _free_text(rest)
     return Log(patient, duration, activity, live, note, day, yesterday)
 
 
@@ -219,7 +225,7 @@ def _parse_use(words: list[str]) -> Command:
 def _parse_void(words: list[str]) -> Command:
     if len(words) < 2:
         return Usage("Give the entry id and a reason (auditors read it).", "void")
-    return Void(words[0], " ".join(words[1:]))
+    return Void(words[0], _free_text(words[1:]) or "")
 
 
 def _parse_start(words: list[str]) -> Command:
@@ -288,7 +294,7 @@ def _parse(text: str | None) -> Command:
                "void": _parse_void, "start": _parse_start, "patient": _parse_patient,
                "staff": _parse_staff}
     if name == "stop":
-        return Stop(" ".join(args) or None)
+        return Stop(_free_text(args))
     if name in parsers:
         return parsers[name](args)
     if looks_like_duration(words[0]) or (len(words) > 1 and looks_like_duration(words[1])):
@@ -308,7 +314,8 @@ def help_text(topic: str | None = None) -> str:
 
 
 def usage_text(usage: Usage) -> str:
-    head = f"{usage.reason}\n" if usage.reason else ""
+    reason = (usage.reason or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    head = f"{reason}\n" if reason else ""
     return head + "Usage:\n" + help_text(usage.topic) + (
         "" if usage.topic is None else "\n`/rpm help` lists every command.")
 

@@ -241,8 +241,14 @@ def stranger_reply(admins: Sequence[str]) -> Reply:
                       f"log time for you. Ask {who} to add you.")
 
 
+def escape(text: str) -> str:
+    """Slack's three control characters, so echoed input can never become a mention."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def refusal_reply(message: str) -> Reply:
-    return text_reply(f"🚫 {message} Nothing was changed.")
+    """A refusal from the service; its message may quote what the person typed."""
+    return text_reply(f"🚫 {escape(message)} Nothing was changed.")
 
 
 def unavailable_reply(what: str = "Your time was") -> Reply:

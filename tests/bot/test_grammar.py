@@ -112,3 +112,10 @@ def test_phone_numbers_are_refused_as_patient_references(text: str) -> None:
 
 def test_clinic_ids_made_of_digits_are_not_phones() -> None:
     assert grammar.parse("log 00123456 5m review") == Log("00123456", "5m", "review")
+
+
+def test_notes_and_reasons_are_unescaped() -> None:
+    assert grammar.parse("log P-1 5m review BP &gt; 140 &amp; HR &lt; 50").note == \
+        "BP > 140 & HR < 50"  # type: ignore[union-attr]
+    assert grammar.parse("void 3 a &amp; b") == Void("3", "a & b")
+    assert grammar.parse("stop x &gt; y") == Stop("x > y")

@@ -181,3 +181,10 @@ def test_a_phone_number_as_patient_is_refused_without_a_lookup(slack: SlackSende
     assert "phone numbers are PHI and never typed into Slack" in sent.text
     assert "(JD)" not in sent.text  # the number was never resolved to the patient
     assert entries(seeded) == []
+
+
+def test_echoed_input_cannot_become_a_mention(slack: SlackSender) -> None:
+    sent = slack.command("log <!channel> 12m review")
+    assert "No patient '&lt;!channel&gt;'" in sent.text and "<!channel>" not in sent.text
+    unknown = slack.command("<!here> hello")
+    assert "Unknown command '&lt;!here&gt;'." in unknown.text and "<!here>" not in unknown.text
