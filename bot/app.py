@@ -8,6 +8,10 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
@@ -24,6 +28,9 @@ def build_slack_app(settings: Settings, service: Service) -> AsyncApp:
         raise ValueError("Slack needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
                             base_url=settings.slack_api_url, timeout=10)
+    # like rpm_logger.slack_client: retry 429 (honouring Retry-After) and 5xx, off by default
+    client.retry_handlers.extend([AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+                                  AsyncServerErrorRetryHandler(max_retry_count=2)])
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value(),

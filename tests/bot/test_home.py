@@ -7,6 +7,7 @@ from service import Service
 from tests.bot.conftest import SlackSender, all_text
 from tests.bot.helpers import entries
 from tests.conftest import FrozenClock
+from tests.fakes.slack_api import ScriptedReply
 from tests.service.helpers import DOCTOR, NURSE
 
 
@@ -76,3 +77,10 @@ def test_home_for_staff_without_patients_and_for_strangers(slack: SlackSender) -
     assert "No patients are assigned to you" in all_text(_open_home(slack, DOCTOR))
     stranger = _open_home(slack, "U09STRANGER", count=2)
     assert "not set up as clinic staff" in all_text(stranger)
+
+
+def test_home_publish_is_retried_after_a_rate_limit(slack: SlackSender) -> None:
+    slack.recorder.script("views.publish", ScriptedReply(
+        status=429, body={"ok": False, "error": "ratelimited"}, headers={"Retry-After": "0"}))
+    view = _open_home(slack, count=2)
+    assert "Your RPM month" in all_text(view)
