@@ -7,17 +7,18 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func
 from sqlmodel import select
 
+from billing.activities import parse_activity
 from billing.durations import parse_duration
 from billing.months import Month, start_of_day_utc
 from billing.risk import SEVERITY_ORDER, PatientWindow, assess_risk
 from service.context import ServiceContext
 from service.entries import EntryService, LogRequest
-from service.errors import BadInput
+from service.errors import BadInput, InvalidInput
 from service.months import MonthService
-from service.patients import PatientService
-from service.staff import require_staff
+from service.patients import PatientService, find_patient
+from service.staff import find_staff, require_staff
 from service.views import EntryView, LoggedEntry, PatientRisk
-from store.models import Patient, TimeEntry
+from store.models import TimeEntry
 
 DOUBLE_SUBMISSION_SECONDS = 60
 UNDO_WINDOW = timedelta(hours=24)
@@ -42,8 +43,10 @@ class QuickService:
         """Log (on `day` for a late entry) and say whether it repeats one from <60 s ago."""
         if day is not None:
             request = self._on_day(request, day)
-        logged = self.entries.log(request)
-        return QuickLogged(logged, self._duplicate_of(logged.entry))
+        # read before the write: once the entry is committed, no later read may fail and
+        # make the reply say "not saved" about a saved entry
+        earlier = self._identical_recent(request)
+        return QuickLogged(self.entries.log(request), earlier)
 
     def _on_day(self, request: LogRequest, day: date) -> LogRequest:
         """Late entries start at 09:00 that day, or after the author's last entry that day,
@@ -70,20 +73,26 @@ class QuickService:
                           activity=request.activity, staff=request.staff, source=request.source,
                           note=request.note, started_at=start, live=request.live)
 
-    def _duplicate_of(self, entry: EntryView) -> int | None:
-        since = entry.created_at - timedelta(seconds=DOUBLE_SUBMISSION_SECONDS)
+    def _identical_recent(self, request: LogRequest) -> int | None:
+        """The caller's identical entry (patient, duration, activity) from the last 60 s."""
+        try:
+            seconds = parse_duration(request.duration,
+                                     max_seconds=self.ctx.policy.max_entry_seconds)
+            activity = parse_activity(request.activity)
+        except InvalidInput:
+            return None  # the log itself refuses it, with the message
+        since = self.ctx.now() - timedelta(seconds=DOUBLE_SUBMISSION_SECONDS)
         with self.ctx.db.read() as session:
-            staff = require_staff(session, entry.staff)
-            patient = session.exec(select(Patient).where(
-                Patient.clinic_id == entry.patient_id)).one()
-            earlier = session.exec(select(TimeEntry.id).where(
+            staff = find_staff(session, request.staff.strip().upper())
+            patient = find_patient(session, request.patient, region=self.ctx.policy.phone_region)
+            if staff is None or patient is None:
+                return None
+            return session.exec(select(TimeEntry.id).where(
                 TimeEntry.staff_id == staff.id, TimeEntry.patient_id == patient.id,
-                TimeEntry.duration_seconds == entry.duration_seconds,
-                TimeEntry.activity == entry.activity, TimeEntry.id != entry.id,
+                TimeEntry.duration_seconds == seconds, TimeEntry.activity == activity,
                 TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
                 TimeEntry.created_at >= since,
             ).order_by(TimeEntry.id.desc()).limit(1)).first()  # type: ignore[union-attr]
-        return earlier
 
     def undo(self, user_id: str) -> EntryView:
         """Void the caller's own most recent entry, if it was written within 24 hours."""

@@ -136,3 +136,30 @@ def test_admin_guard(s: Service) -> None:
     s.admin.assign(ADMIN, "P-10", NURSE)
     s.patients.end("P-10", on=date(2026, 10, 31), actor="test")  # ended before the month
     assert [r.summary.patient_id for r in s.quick.caseload(NURSE)] == ["P-9", "P-1042"]
+
+
+def test_a_saved_entry_is_never_reported_unsaved_by_a_later_read(s: Service) -> None:
+    """The double-submission check reads before the write; after the commit nothing may
+    fail (an outage right after the commit must not make the reply say 'not saved')."""
+    request = LogRequest(patient="P-1042", duration="12m", activity="review", staff=NURSE,
+                         source="slack")
+    db = s.ctx.db
+    original_read = db.read
+    calls: list[str] = []
+
+    def counting_read():  # type: ignore[no-untyped-def]
+        calls.append("read")
+        return original_read()
+
+    original_write = db.write
+
+    def counting_write():  # type: ignore[no-untyped-def]
+        calls.append("write")
+        return original_write()
+
+    db.read, db.write = counting_read, counting_write  # type: ignore[method-assign]
+    try:
+        s.quick.log(request)
+    finally:
+        db.read, db.write = original_read, original_write  # type: ignore[method-assign]
+    assert calls[-1] == "write"
