@@ -6,12 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.listeners import budget
 from service import Service
 from store.db import Database, StoreUnavailable
 from tests.bot.conftest import SECRET, SlackSender, all_text, sign
 from tests.bot.helpers import entries
+from tests.bot.test_grammar import WORDS
 
 
 def _form(text: str) -> str:
@@ -124,3 +127,13 @@ def test_url_verification_is_answered_when_signed(slack: SlackSender) -> None:
     assert response.status_code == 200 and response.json() == {"challenge": "c-123"}
     forged = slack.post(body, "application/json", signature="v0=" + "0" * 64)
     assert forged.status_code == 401
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)
+       | st.lists(WORDS, min_size=1, max_size=7).map(" ".join))
+def test_fuzz_over_http_every_input_gets_a_200_reply(slack: SlackSender, text: str) -> None:
+    sent = slack.command(text)
+    assert sent.response.status_code == 200
+    assert sent.body["text"].strip() and "Something went wrong" not in sent.text
