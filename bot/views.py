@@ -214,7 +214,12 @@ def timer_stopped_reply(stop: TimerStop, result: QuickLogged | None) -> Reply:
             f"over the {timer.max_seconds // 60}-minute limit for one entry, so nothing was "
             "logged and the timer is stopped. Log the time you really spent, e.g. "
             f"`/rpm log {timer.patient_id} 25m {timer.activity} on {day}`.")
-    return logged_reply(result)
+    reply = logged_reply(result)
+    if stop.cleared:
+        return reply
+    return Reply(reply.text, reply.blocks + [_context(
+        "The timer could not be cleared just now; `/rpm stop` again clears it (it will not "
+        "log twice).")])
 
 
 def admin_patient_reply(patient: PatientView, *, assigned: bool) -> Reply:

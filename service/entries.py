@@ -114,44 +114,36 @@ class EntryService:
     def _write(self, request: LogRequest, *, seconds: int, activity: str, note: str | None,
                start: datetime, live: bool, actor: str | None,
                external_ref: str | None = None) -> LoggedEntry:
-        with self.ctx.db.write() as session:
-            return self.write_in(session, request, seconds=seconds, activity=activity, note=note,
-                                 start=start, live=live, actor=actor, external_ref=external_ref)
-
-    def write_in(self, session: Session, request: LogRequest, *, seconds: int, activity: str,
-                 note: str | None, start: datetime, live: bool, actor: str | None,
-                 external_ref: str | None = None) -> LoggedEntry:
-        """The write inside a caller's transaction (a timer's stop deletes the timer in the
-        same transaction, so a stop can never log twice or lose the timer)."""
         zone = self.ctx.policy.zone
-        staff = require_staff(session, request.staff)
-        if not staff.active:
-            raise NotAllowed(f"{staff.slack_user_id} is inactive and cannot log time.")
-        patient = require_patient(session, request.patient,
-                                  region=self.ctx.policy.phone_region)
-        _check_enrolled(patient, start.astimezone(zone).date())
-        end = start + timedelta(seconds=seconds)
-        assert staff.id is not None and patient.id is not None
-        overlap = _first_overlap(session, staff.id, start, end)
-        entry = TimeEntry(
-            patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=end,
-            duration_seconds=seconds, activity=activity, note=note, source=request.source,
-            live=live, staff_role=staff.role, external_ref=external_ref,
-            overlaps_entry_id=overlap.id if overlap else None,
-            created_at=self.ctx.now(), created_by=actor or staff.slack_user_id,
-        )
-        session.add(entry)
-        session.flush()
-        audit.record(session, at=entry.created_at, actor=entry.created_by,
-                     action="entry.log", entity="entry", entity_id=entry.id,
-                     after=_snapshot(entry))
-        month = Month.containing(start, zone)
-        return LoggedEntry(
-            entry=_entry_view(session, entry),
-            summary=self.months.summary_in(session, month, patient.id),
-            overlaps=_entry_view(session, overlap) if overlap else None,
-            time_counts=staff.role in ROLES_THAT_COUNT,
-        )
+        with self.ctx.db.write() as session:
+            staff = require_staff(session, request.staff)
+            if not staff.active:
+                raise NotAllowed(f"{staff.slack_user_id} is inactive and cannot log time.")
+            patient = require_patient(session, request.patient,
+                                      region=self.ctx.policy.phone_region)
+            _check_enrolled(patient, start.astimezone(zone).date())
+            end = start + timedelta(seconds=seconds)
+            assert staff.id is not None and patient.id is not None
+            overlap = _first_overlap(session, staff.id, start, end)
+            entry = TimeEntry(
+                patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=end,
+                duration_seconds=seconds, activity=activity, note=note, source=request.source,
+                live=live, staff_role=staff.role, external_ref=external_ref,
+                overlaps_entry_id=overlap.id if overlap else None,
+                created_at=self.ctx.now(), created_by=actor or staff.slack_user_id,
+            )
+            session.add(entry)
+            session.flush()
+            audit.record(session, at=entry.created_at, actor=entry.created_by,
+                         action="entry.log", entity="entry", entity_id=entry.id,
+                         after=_snapshot(entry))
+            month = Month.containing(start, zone)
+            return LoggedEntry(
+                entry=_entry_view(session, entry),
+                summary=self.months.summary_in(session, month, patient.id),
+                overlaps=_entry_view(session, overlap) if overlap else None,
+                time_counts=staff.role in ROLES_THAT_COUNT,
+            )
 
     def void(self, entry_id: str | int, *, reason: str, by: str) -> EntryView:
         """Void an entry: only its author or an admin, with a reason, and only once."""

@@ -14,11 +14,11 @@ from billing.activities import REVIEW, is_live_by_default, parse_activity
 from service import audit
 from service.context import ServiceContext
 from service.entries import MAX_NOTE_CHARS, EntryService, LogRequest
-from service.errors import BadInput, NotAllowed
+from service.errors import BadInput, NotAllowed, StoreConflict, StoreUnavailable
 from service.patients import require_patient
 from service.staff import require_staff
 from service.views import LoggedEntry
-from store.models import Patient, RunningTimer, Staff
+from store.models import Patient, RunningTimer, Staff, TimeEntry
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class TimerStop:
 
     timer: TimerView
     logged: LoggedEntry | None
+    cleared: bool = True  # False: logged, but removing the timer failed (stop again clears)
 
 
 class TimerService:
@@ -106,30 +107,57 @@ class TimerService:
             return view
 
     def stop(self, user_id: str, note: str | None = None) -> TimerStop:
-        """Log the elapsed time (entry starting when the timer did), in one transaction
-        with the timer's removal; over the limit, drop the timer and log nothing."""
+        """Log the elapsed time as an entry starting when the timer did, then remove the
+        timer; over the limit, remove it and log nothing.
+
+        The entry carries the timer as its external reference (unique), so a second stop of
+        the same timer (a double click, or a retry after the removal failed) can never log
+        it twice: it only finishes the removal.
+        """
         text = (note or "").strip() or None
         if text and len(text) > MAX_NOTE_CHARS:
             raise BadInput(f"The note is over {MAX_NOTE_CHARS} characters.")
-        with self.ctx.db.write() as session:
+        with self.ctx.db.read() as session:
             staff = self._staff(session, user_id)
             row = self._require(session, staff)
             view = self._view(session, row)
-            session.delete(row)
-            if view.over_limit:
-                self._audit(session, staff, "timer.stop_over_limit", view)
-                return TimerStop(view, None)
-            if view.elapsed_seconds < 1:
-                raise BadInput("The timer ran for less than a second: nothing to log.")
-            request = LogRequest(patient=view.patient_id, duration=f"{view.elapsed_seconds}s",
-                                 activity=view.activity, staff=staff.slack_user_id,
-                                 source="slack", note=text, started_at=row.started_at)
-            logged = self.entries.write_in(
-                session, request, seconds=view.elapsed_seconds, activity=view.activity,
-                note=text, start=row.started_at, live=is_live_by_default(view.activity),
-                actor=staff.slack_user_id)
-            self._audit(session, staff, "timer.stop", view)
-            return TimerStop(view, logged)
+            user, started = staff.slack_user_id, row.started_at
+        if view.over_limit:
+            self._remove(user, started, "timer.stop_over_limit", view)
+            return TimerStop(view, None)
+        if view.elapsed_seconds < 1:
+            raise BadInput("The timer ran for less than a second: nothing to log.")
+        ref = f"timer:{user}:{started.timestamp():.0f}"
+        request = LogRequest(patient=view.patient_id, duration=f"{view.elapsed_seconds}s",
+                             activity=view.activity, staff=user, source="slack", note=text,
+                             started_at=started)
+        try:
+            logged = self.entries._write(
+                request, seconds=view.elapsed_seconds, activity=view.activity, note=text,
+                start=started, live=is_live_by_default(view.activity), actor=user,
+                external_ref=ref)
+        except StoreConflict:
+            self._remove(user, started, "timer.stop", view)
+            raise BadInput(f"That timer was already logged as entry #{self._entry_id(ref)}; "
+                           "it is stopped now.") from None
+        try:
+            self._remove(user, started, "timer.stop", view)
+        except (StoreUnavailable, StoreConflict):
+            return TimerStop(view, logged, cleared=False)  # saved: never report it unsaved
+        return TimerStop(view, logged)
+
+    def _remove(self, user: str, started: datetime, action: str, view: TimerView) -> None:
+        """Remove this timer (not one started since), with its audit event."""
+        with self.ctx.db.write() as session:
+            staff = require_staff(session, user)
+            row = self._row(session, staff)
+            if row is not None and row.started_at == started:
+                session.delete(row)
+                self._audit(session, staff, action, view)
+
+    def _entry_id(self, ref: str) -> int | None:
+        with self.ctx.db.read() as session:
+            return session.exec(select(TimeEntry.id).where(TimeEntry.external_ref == ref)).first()
 
     @staticmethod
     def _require(session: Session, staff: Staff) -> RunningTimer:

@@ -15,6 +15,7 @@ from store.db import Database, StoreUnavailable
 from tests.bot.conftest import SECRET, SlackSender, all_text, sign
 from tests.bot.helpers import entries
 from tests.bot.test_grammar import WORDS
+from tests.conftest import FrozenClock
 
 
 def _form(text: str) -> str:
@@ -69,7 +70,10 @@ def _writes_fail(db: Database) -> Iterator[None]:
         db.write = original  # type: ignore[method-assign]
 
 
-def test_a_write_outage_says_not_saved_try_again(slack: SlackSender, seeded: Service) -> None:
+def test_a_write_outage_says_not_saved_try_again(slack: SlackSender, seeded: Service,
+                                                 clock: FrozenClock) -> None:
+    slack.command("start P-1042")
+    clock.advance(minutes=3)
     with _writes_fail(seeded.ctx.db):
         sent = slack.command("log P-1042 12m review")
         assert sent.response.status_code == 200
@@ -78,6 +82,7 @@ def test_a_write_outage_says_not_saved_try_again(slack: SlackSender, seeded: Ser
         stop = slack.command("stop")
         assert "not saved — try again" in stop.text
     assert entries(seeded) == []
+    assert "Timer for *P-1042 (JD)*" in slack.command("timer").text  # still running
     assert "Saved entry #1" in slack.command("log P-1042 12m review").text
 
 

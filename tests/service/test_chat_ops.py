@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from service import Service
 from service.entries import LogRequest
-from service.errors import BadInput, NotAllowed, NotFound
+from service.errors import BadInput, NotAllowed, NotFound, StoreUnavailable
 from store.models import AuditEvent, RunningTimer
 from tests.conftest import FrozenClock
 from tests.service.helpers import ADMIN, DOCTOR, NURSE, log, seed
@@ -48,7 +48,7 @@ def test_context_refuses_strangers_and_unknown_patients(s: Service) -> None:
     assert _actions(s) == []
 
 
-def test_timer_stop_logs_and_removes_the_timer_in_one_transaction(
+def test_timer_stop_logs_from_the_start_and_removes_the_timer(
     s: Service, clock: FrozenClock
 ) -> None:
     s.timers.start(NURSE, "P-1042", "call")
@@ -163,3 +163,27 @@ def test_a_saved_entry_is_never_reported_unsaved_by_a_later_read(s: Service) -> 
     finally:
         db.read, db.write = original_read, original_write  # type: ignore[method-assign]
     assert calls[-1] == "write"
+
+
+def test_a_timer_is_never_logged_twice(s: Service, clock: FrozenClock,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The removal fails after the entry is saved: the reply still says saved, and the
+    next stop only clears the timer."""
+    s.timers.start(NURSE, "P-1042")
+    clock.advance(minutes=7)
+    real_remove = s.timers._remove
+
+    def failing(*args: object) -> None:
+        raise StoreUnavailable("database unavailable: gone")
+
+    monkeypatch.setattr(s.timers, "_remove", failing)
+    first = s.timers.stop(NURSE)
+    assert first.logged is not None and first.cleared is False
+    assert s.timers.current(NURSE) is not None
+    monkeypatch.setattr(s.timers, "_remove", real_remove)
+    clock.advance(minutes=1)
+    with pytest.raises(BadInput, match="already logged as entry #1; it is stopped now"):
+        s.timers.stop(NURSE)
+    assert s.timers.current(NURSE) is None
+    assert [e.duration_seconds for e in s.entries.for_patient_month(
+        "P-1042", s.months.current())] == [420]
