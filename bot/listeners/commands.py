@@ -1,6 +1,7 @@
 """The `/rpm` slash command: parse with the one grammar, run off the event loop, reply
 ephemerally within Slack's 3-second budget."""
 
+import asyncio
 import re
 from typing import Any
 
@@ -20,7 +21,8 @@ async def _display_name(client: AsyncWebClient, mention: str) -> str | None:
         return label.group(1)
     user_id = mention.strip().strip("<>@").split("|")[0]
     try:
-        info = await client.users_info(user=user_id)
+        # at most a second of the 3-second budget: the id serves as the name otherwise
+        info = await asyncio.wait_for(client.users_info(user=user_id), timeout=1.0)
         profile = info.get("user") or {}
         return profile.get("real_name") or profile.get("name")
     except Exception:  # noqa: BLE001 - the id serves as the name until the CLI renames
