@@ -75,6 +75,12 @@ def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     return handlers[type(command)](svc, command, caller)
 
 
+def _patient(svc: Service, command: grammar.Command, caller: Caller) -> str | None:
+    """The command's patient by clinic id (never by phone), else the conversation's."""
+    ref = getattr(command, "patient", None)
+    return svc.quick.clinic_id(ref) if ref else _context_patient(svc, caller)
+
+
 def _context_patient(svc: Service, caller: Caller) -> str | None:
     current = svc.contexts.current(channel_id=caller.channel_id, user_id=caller.user_id)
     return current.patient_id if current else None
@@ -82,7 +88,7 @@ def _context_patient(svc: Service, caller: Caller) -> str | None:
 
 def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Log)
-    patient = command.patient or _context_patient(svc, caller)
+    patient = _patient(svc, command, caller)
     if patient is None:
         today = svc.months.today()
         mine = [p for p in svc.patients.list(assigned_to=caller.user_id)
@@ -100,7 +106,7 @@ def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 def _status(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Status)
     if command.patient:
-        return views.summary_reply(svc.months.summary(command.patient))
+        return views.summary_reply(svc.months.summary(svc.quick.clinic_id(command.patient)))
     return views.caseload_reply(svc.quick.caseload(caller.user_id))
 
 
@@ -112,14 +118,15 @@ def _void(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 
 def _use(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Use)
+    ref = svc.quick.clinic_id(command.patient) if command.patient else None
     change = svc.contexts.use(channel_id=caller.channel_id, user_id=caller.user_id,
-                              patient_ref=command.patient)
+                              patient_ref=ref)
     return views.used_reply(change.scope, change.patient)
 
 
 def _start(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Start)
-    patient = command.patient or _context_patient(svc, caller)
+    patient = _patient(svc, command, caller)
     if patient is None:
         return views.text_reply("Which patient? `/rpm start P-1042 [ACTIVITY]`, or set one "
                                 "with `/rpm use P-1042` first.")

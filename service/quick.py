@@ -13,12 +13,17 @@ from billing.months import Month, start_of_day_utc
 from billing.risk import SEVERITY_ORDER, PatientWindow, assess_risk
 from service.context import ServiceContext
 from service.entries import EntryService, LogRequest
-from service.errors import BadInput, InvalidInput
+from service.errors import BadInput, InvalidInput, NotFound
 from service.months import MonthService
-from service.patients import PatientService, find_patient
+from service.patients import (
+    PatientService,
+    _unknown_patient_message,
+    find_patient,
+    patient_key,
+)
 from service.staff import find_staff, require_staff
 from service.views import EntryView, LoggedEntry, PatientRisk
-from store.models import TimeEntry
+from store.models import Patient, TimeEntry
 
 DOUBLE_SUBMISSION_SECONDS = 60
 UNDO_WINDOW = timedelta(hours=24)
@@ -93,6 +98,16 @@ class QuickService:
                 TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
                 TimeEntry.created_at >= since,
             ).order_by(TimeEntry.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+
+    def clinic_id(self, ref: str) -> str:
+        """The patient by clinic id only: chat never resolves a phone number (PHI is not
+        typed into Slack), even though the shared resolver accepts one."""
+        with self.ctx.db.read() as session:
+            found = session.exec(select(Patient.clinic_id).where(
+                Patient.clinic_key == patient_key(ref or ""))).first()
+            if found is None:
+                raise NotFound(_unknown_patient_message(session, ref or ""))
+            return found
 
     def undo(self, user_id: str) -> EntryView:
         """Void the caller's own most recent entry, if it was written within 24 hours."""

@@ -178,3 +178,20 @@ def test_help_and_malformed_input_get_usage_with_examples(slack: SlackSender) ->
         assert sent.response.status_code == 200
         assert reason in sent.text and "Usage:" in sent.text, text
         assert "Traceback" not in sent.text
+
+
+def test_no_reply_ever_shows_a_phone_number(slack: SlackSender, clock: FrozenClock) -> None:
+    """P-1042 has a patient and a caregiver phone on file; Slack only ever sees id+initials."""
+    replies = []
+    for text in ("log P-1042 12m review", "status P-1042", "status", "risk", "use P-1042",
+                 "start P-1042", "timer", "stop", "undo", "log 6175550123 5m review",
+                 "status +1 617 555 0124"):
+        clock.advance(minutes=20)
+        replies.append(slack.command(text).text)
+    replies.append(slack.command("patient add P-7", user=ADMIN).text)
+    typed_a_phone = replies[9:11]
+    for reply in replies[:9] + replies[11:]:
+        assert "555" not in reply and "617" not in reply.replace("P-1042", ""), reply
+    assert "No patient '6175550123'" in typed_a_phone[0]  # never resolved through the phone
+    assert "at most one patient" in typed_a_phone[1]
+    assert all("(JD)" not in reply for reply in typed_a_phone)

@@ -187,3 +187,9 @@ def test_a_timer_is_never_logged_twice(s: Service, clock: FrozenClock,
     assert s.timers.current(NURSE) is None
     assert [e.duration_seconds for e in s.entries.for_patient_month(
         "P-1042", s.months.current())] == [420]
+
+
+def test_chat_resolves_patients_by_clinic_id_only(s: Service) -> None:
+    assert s.quick.clinic_id("p-1042") == "P-1042"
+    with pytest.raises(NotFound, match="No patient '6175550123'"):
+        s.quick.clinic_id("6175550123")  # P-1042's phone: the CLI resolver would accept it
