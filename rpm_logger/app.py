@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from rpm_logger.settings import Settings, get_settings
@@ -50,6 +50,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.state.service = service or await run_in_threadpool(
             lambda: build_service(settings, open_database(settings))
         )
+        slack = None
+        if settings.slack_configured:
+            from bot.app import SlackRuntime
+
+            slack = app.state.slack = await SlackRuntime.start(settings, app.state.service)
         for line in describe_configuration(settings):
             log.info(line)
         app.state.reminders = _start_reminders(settings, app.state.service)
@@ -58,6 +63,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         finally:
             if app.state.reminders is not None:
                 await app.state.reminders.stop()
+            if slack is not None:
+                await slack.stop()
             if owned:
                 app.state.service.ctx.db.dispose()
 
@@ -74,7 +81,13 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     # The dashboard is always mounted: without DASHBOARD_TOKEN it answers loopback clients only.
     app.include_router(dashboard_router(settings))
 
-    if not settings.slack_configured:
+    if settings.slack_configured:
+        @app.post("/slack/events", include_in_schema=False)
+        async def slack_events(request: Request) -> Response:
+            """Slash commands, interactivity and events on one signed URL (bot/)."""
+            response: Response = await request.app.state.slack.http.handle(request)
+            return response
+    else:
         @app.post("/slack/events", include_in_schema=False)
         async def slack_not_configured() -> JSONResponse:
             return _not_configured("Slack", "set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")

@@ -3,14 +3,18 @@
 Adapters parse their own surface and render the returned views; they never touch tables.
 """
 
+from service.admin import AdminService
 from service.closes import MonthCloseService
 from service.context import Policy, ServiceContext
 from service.dashboard import DashboardService
 from service.entries import EntryService
 from service.months import MonthService
 from service.patients import PatientService
+from service.quick import QuickService
 from service.reminders import ReminderService
+from service.slack_context import ContextService
 from service.staff import StaffService
+from service.timers import TimerService
 
 
 class Service:
@@ -25,6 +29,10 @@ class Service:
         self.closes = MonthCloseService(ctx)
         self.dashboard = DashboardService(ctx)
         self.reminders = ReminderService(ctx, self.months)
+        self.quick = QuickService(ctx)
+        self.contexts = ContextService(ctx)
+        self.timers = TimerService(ctx)
+        self.admin = AdminService(ctx)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]

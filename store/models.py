@@ -154,3 +154,30 @@ class ReminderClaim(SQLModel, table=True):
     slack_channel: str | None = Field(default=None, max_length=32)
     slack_ts: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, max_length=300)
+
+
+class SlackContext(SQLModel, table=True):
+    """The patient `/rpm use` set for a channel, or for a user in their DMs (scope "user")."""
+
+    __tablename__ = "slack_contexts"
+    __table_args__ = (UniqueConstraint("scope", "scope_id", name="uq_slack_contexts_scope"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)  # channel | user
+    scope_id: str = Field(max_length=32)  # Slack channel id or user id
+    patient_id: int = Field(foreign_key="patients.id")
+    set_by: str = Field(max_length=32)
+    set_at: datetime = _utc(nullable=False)
+
+
+class RunningTimer(SQLModel, table=True):
+    """A staff member's running `/rpm start` timer: one per person, stored so a restart
+    loses nothing; `stop` turns it into an entry that started when the timer did."""
+
+    __tablename__ = "running_timers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", unique=True)
+    patient_id: int = Field(foreign_key="patients.id")
+    activity: str = Field(max_length=32)
+    started_at: datetime = _utc(nullable=False)

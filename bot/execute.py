@@ -1,0 +1,218 @@
+"""Runs one parsed command against the service and renders the reply.
+
+Everything here is blocking (database), so listeners call `run` off the event loop. Each
+command calls one service operation; every refusal the service raises becomes a clear reply,
+a database outage becomes "not saved — try again", and nothing says "saved" unless the
+service returned, which it does only after the commit.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot import grammar, views
+from bot.views import Reply
+from service import Service
+from service.entries import LogRequest
+from service.errors import InvalidInput, StoreConflict, StoreUnavailable
+from service.quick import QuickLogged
+from service.staff import clean_slack_user_id
+
+log = logging.getLogger("rpm_logger.bot")
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    channel_id: str
+    display_name: str | None = None  # for `staff add`: the new member's name, looked up by
+    # the listener (Slack profile), since it is not in the command text
+
+
+def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    """The reply to `command`; never raises."""
+    try:
+        if isinstance(command, grammar.Help):
+            return views.text_reply(grammar.help_text(command.topic))
+        if isinstance(command, grammar.Usage):
+            return views.text_reply(grammar.usage_text(command))
+        staff = svc.staff.find(caller.user_id)
+        if staff is None or not staff.active:
+            return views.stranger_reply(svc.admin.admin_ids())
+        return _dispatch(svc, command, caller)
+    except InvalidInput as exc:
+        return views.refusal_reply(str(exc))
+    except StoreUnavailable:
+        log.warning("database unavailable while running %s", type(command).__name__)
+        return _outage(command)
+    except StoreConflict:
+        return _outage(command)
+    except Exception:  # noqa: BLE001 - a reply, never a stack trace
+        log.exception("slack command failed: %s", type(command).__name__)
+        return views.text_reply("⚠️ Something went wrong on our side (it is logged for the "
+                                "admin). Check `/rpm status` before trying again.")
+
+
+def _outage(command: grammar.Command) -> Reply:
+    if isinstance(command, grammar.Log | grammar.Stop):
+        return views.unavailable_reply("Your time was")
+    reads = ("risk", "timer", "staff list")
+    if isinstance(command, grammar.Status) or (isinstance(command, grammar.Simple)
+                                               and command.name in reads):
+        return views.text_reply("⚠️ The database is not answering right now, so I cannot "
+                                "show that — try again in a moment.")
+    return views.unavailable_reply("That was")
+
+
+def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    handlers: dict[type, Callable[[Service, grammar.Command, Caller], Reply]] = {
+        grammar.Log: _log, grammar.Status: _status, grammar.Void: _void, grammar.Use: _use,
+        grammar.Start: _start, grammar.Stop: _stop, grammar.Simple: _simple,
+        grammar.PatientAdd: _patient_add, grammar.PatientAssign: _patient_assign,
+        grammar.StaffAdd: _staff_add,
+    }
+    return handlers[type(command)](svc, command, caller)
+
+
+def _patient(svc: Service, command: grammar.Command, caller: Caller) -> str | None:
+    """The command's patient by clinic id (never by phone), else the conversation's."""
+    ref = getattr(command, "patient", None)
+    return svc.quick.clinic_id(ref) if ref else _context_patient(svc, caller)
+
+
+def _context_patient(svc: Service, caller: Caller) -> str | None:
+    current = svc.contexts.current(channel_id=caller.channel_id, user_id=caller.user_id)
+    return current.patient_id if current else None
+
+
+def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.Log)
+    patient = _patient(svc, command, caller)
+    if patient is None:
+        today = svc.months.today()
+        mine = [p for p in svc.patients.list(assigned_to=caller.user_id)
+                if p.ended_on is None or p.ended_on >= today]
+        return views.picker_reply(command.without_patient(), mine)
+    day: date | None = command.day
+    if command.yesterday:
+        day = svc.months.today() - timedelta(days=1)
+    request = LogRequest(patient=patient, duration=command.duration, activity=command.activity,
+                         staff=caller.user_id, source="slack", note=command.note,
+                         live=command.live)
+    return views.logged_reply(svc.quick.log(request, day=day))
+
+
+def _status(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.Status)
+    if command.patient:
+        return views.summary_reply(svc.months.summary(svc.quick.clinic_id(command.patient)))
+    return views.caseload_reply(svc.quick.caseload(caller.user_id))
+
+
+def _void(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.Void)
+    entry = svc.entries.void(command.entry_id, reason=command.reason, by=caller.user_id)
+    return views.voided_reply(entry, undo=False)
+
+
+def _use(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.Use)
+    ref = svc.quick.clinic_id(command.patient) if command.patient else None
+    change = svc.contexts.use(channel_id=caller.channel_id, user_id=caller.user_id,
+                              patient_ref=ref)
+    return views.used_reply(change.scope, change.patient)
+
+
+def _start(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.Start)
+    patient = _patient(svc, command, caller)
+    if patient is None:
+        return views.text_reply("Which patient? `/rpm start P-1042 [ACTIVITY]`, or set one "
+                                "with `/rpm use P-1042` first.")
+    return views.timer_started_reply(svc.timers.start(caller.user_id, patient,
+                                                      command.activity))
+
+
+def _stop(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.Stop)
+    stop = svc.timers.stop(caller.user_id, command.note)
+    result = QuickLogged(stop.logged, None) if stop.logged else None
+    return views.timer_stopped_reply(stop, result)
+
+
+def _simple(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.Simple)
+    user = caller.user_id
+    if command.name == "undo":
+        return views.voided_reply(svc.quick.undo(user), undo=True)
+    if command.name == "risk":
+        return views.risk_reply(svc.months.at_risk())
+    if command.name == "timer":
+        return views.timer_reply(svc.timers.current(user))
+    if command.name == "cancel":
+        return views.timer_cancelled_reply(svc.timers.cancel(user))
+    return views.staff_list_reply(svc.admin.list_staff(user))  # "staff list"
+
+
+def _patient_add(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.PatientAdd)
+    patient = svc.admin.add_patient(caller.user_id, command.patient_id, command.initials)
+    return views.admin_patient_reply(patient, assigned=False)
+
+
+def _patient_assign(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.PatientAssign)
+    patient = svc.admin.assign(caller.user_id, command.patient_id, command.user)
+    return views.admin_patient_reply(patient, assigned=True)
+
+
+def _staff_add(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.StaffAdd)
+    name = caller.display_name or clean_slack_user_id(command.user)
+    staff = svc.admin.add_staff(caller.user_id, command.user, name=name, role=command.role,
+                                is_admin=command.admin)
+    return views.staff_added_reply(staff)
+
+
+def undo_double(svc: Service, caller: Caller, entry_id: str) -> Reply:
+    """The Undo button under a double-submission warning."""
+    return _guarded(svc, caller, lambda: views.voided_reply(
+        svc.quick.undo_double(caller.user_id, entry_id), undo=True))
+
+
+def _guarded(svc: Service, caller: Caller, work: Callable[[], Reply]) -> Reply:
+    try:
+        staff = svc.staff.find(caller.user_id)
+        if staff is None or not staff.active:
+            return views.stranger_reply(svc.admin.admin_ids())
+        return work()
+    except InvalidInput as exc:
+        return views.refusal_reply(str(exc))
+    except (StoreUnavailable, StoreConflict):
+        return views.unavailable_reply("That was")
+    except Exception:  # noqa: BLE001
+        log.exception("slack action failed")
+        return views.text_reply("⚠️ Something went wrong on our side (it is logged for the "
+                                "admin).")
+
+
+def home(svc: Service, user_id: str) -> dict[str, object]:
+    """The App Home view for `user_id` (strangers get the polite refusal there too)."""
+    try:
+        staff = svc.staff.find(user_id)
+        if staff is None or not staff.active:
+            return views.message_home(views.stranger_reply(svc.admin.admin_ids()))
+        return views.home_view(svc.quick.caseload(user_id), svc.timers.current(user_id))
+    except StoreUnavailable:
+        return views.message_home(views.text_reply(
+            "⚠️ The database is not answering right now; open this tab again in a moment."))
+
+
+def home_start(svc: Service, caller: Caller, patient_id: str) -> Reply:
+    return _guarded(svc, caller, lambda: views.timer_started_reply(
+        svc.timers.start(caller.user_id, patient_id)))
+
+
+def home_stop(svc: Service, caller: Caller) -> Reply:
+    return run(svc, grammar.Stop(None), caller)

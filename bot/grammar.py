@@ -1,0 +1,323 @@
+"""The one `/rpm` grammar: every command is parsed here, and `help` is written from the same
+table, so the usage people read is the usage the parser accepts.
+
+`parse` never raises: anything it cannot read becomes `Usage` with a short, specific reason.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from billing.activities import ACTIVITIES, is_activity
+from billing.durations import looks_like_duration, parse_duration
+
+# (command, usage, example) in the order help lists them
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("log", "/rpm log [PATIENT] DURATION ACTIVITY [live] [yesterday|on YYYY-MM-DD] [NOTE...]",
+     "/rpm log P-1042 12m review · /rpm log P-1042 15m call live discussed BP"),
+    ("status", "/rpm status [PATIENT]", "/rpm status P-1042"),
+    ("undo", "/rpm undo", "/rpm undo  (voids your last entry, within 24 h)"),
+    ("void", "/rpm void ENTRY_ID REASON", "/rpm void 118 wrong patient"),
+    ("risk", "/rpm risk", "/rpm risk"),
+    ("use", "/rpm use PATIENT|none", "/rpm use P-1042"),
+    ("start", "/rpm start [PATIENT] [ACTIVITY]", "/rpm start P-1042 review"),
+    ("stop", "/rpm stop [NOTE...]", "/rpm stop reviewed readings"),
+    ("timer", "/rpm timer", "/rpm timer"),
+    ("cancel", "/rpm cancel", "/rpm cancel"),
+    ("patient", "/rpm patient add PATIENT_ID [INITIALS] · /rpm patient assign PATIENT_ID @user",
+     "/rpm patient add P-1042 JD  (admins)"),
+    ("staff", "/rpm staff add @user ROLE [admin] · /rpm staff list",
+     "/rpm staff add @nina clinical_staff  (admins)"),
+    ("help", "/rpm help [COMMAND]", "/rpm help log"),
+)
+USAGE = {name: usage for name, usage, _ in COMMANDS}
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PHONE_LIKE = re.compile(r"\+[\d().-]{7,}|\(?\d{3}\)?[.-]\d{3}[.-]\d{4}|\(\d{3}\)\d{3}-?\d{4}")
+PHONE_REFUSAL = ("Patients are named by clinic id here (e.g. P-1042): phone numbers are PHI "
+                 "and never typed into Slack.")
+_DURATION_LIMIT = 10**9  # the service applies the real limit; here only the shape matters
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Unreadable input: why, and the usage of the command it looked like (or all)."""
+
+    reason: str | None
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Help:
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Log:
+    patient: str | None
+    duration: str
+    activity: str
+    live: bool = False
+    note: str | None = None
+    day: date | None = None
+    yesterday: bool = False
+
+    def without_patient(self) -> str:
+        """The log as typed, minus the patient: the picker puts the chosen patient back."""
+        words = [self.duration, self.activity] + (["live"] if self.live else [])
+        if self.yesterday:
+            words.append("yesterday")
+        elif self.day:
+            words += ["on", self.day.isoformat()]
+        return " ".join(words + ([self.note] if self.note else []))
+
+
+@dataclass(frozen=True)
+class Status:
+    patient: str | None = None
+
+
+@dataclass(frozen=True)
+class Void:
+    entry_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Use:
+    patient: str | None  # None: clear
+
+
+@dataclass(frozen=True)
+class Start:
+    patient: str | None = None
+    activity: str | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Simple:
+    """Commands without arguments: undo, risk, timer, cancel, staff list."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class PatientAdd:
+    patient_id: str
+    initials: str | None = None
+
+
+@dataclass(frozen=True)
+class PatientAssign:
+    patient_id: str
+    user: str  # a mention <@U123|name> or a user id
+
+
+@dataclass(frozen=True)
+class StaffAdd:
+    user: str
+    role: str
+    admin: bool = False
+
+
+Command = (Usage | Help | Log | Status | Void | Use | Start | Stop | Simple | PatientAdd
+           | PatientAssign | StaffAdd)
+
+
+def _free_text(words: list[str]) -> str | None:
+    """Notes and reasons as typed: Slack sends &, < and > escaped as &amp; &lt; &gt;."""
+    text = " ".join(words)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") or None
+
+
+def _words(text: str) -> list[str]:
+    """Whitespace words; quotes are kept literally (notes may contain apostrophes)."""
+    return text.split()
+
+
+def _take_duration(words: list[str], i: int) -> int:
+    """How many words from i form a duration: 1, 2 ('12 min', '1h 5m') or 0."""
+    if i >= len(words):
+        return 0
+    if i + 1 < len(words) and not is_activity(words[i + 1]):
+        pair = f"{words[i]} {words[i + 1]}"
+        if looks_like_duration(pair) and _parses(pair):
+            return 2
+    return 1 if looks_like_duration(words[i]) and _parses(words[i]) else 0
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_duration(text, max_seconds=_DURATION_LIMIT)
+    except Exception:  # noqa: BLE001 - any refusal means "not a duration here"
+        return False
+    return True
+
+
+def _parse_log(words: list[str]) -> Command:
+    if not words:
+        return Usage("Say how long and what you did.", "log")
+    patient: str | None = None
+    i = 0
+    size = _take_duration(words, 0)
+    # "1042 12m review": a numeric patient id followed by the duration
+    if size == 0 or (size == 1 and _take_duration(words, 1)):
+        patient, i = words[0], 1
+        size = _take_duration(words, 1)
+    if size == 0:
+        if i >= len(words):
+            return Usage("How long? Add a duration such as 12m after the patient.", "log")
+        return Usage(f"'{words[i]}' is not a duration (12m, 1h5m, 1:05, 90s).", "log")
+    duration = " ".join(words[i:i + size])
+    i += size
+    if i >= len(words):
+        return Usage(f"Which activity? One of: {', '.join(ACTIVITIES)}.", "log")
+    if not is_activity(words[i]):
+        return Usage(f"'{words[i]}' is not an activity. One of: {', '.join(ACTIVITIES)}.", "log")
+    activity = words[i]
+    return _log_modifiers(patient, duration, activity, words[i + 1:])
+
+
+def _log_modifiers(patient: str | None, duration: str, activity: str,
+                   rest: list[str]) -> Command:
+    live, yesterday, day = False, False, None
+    while rest:
+        word = rest[0].lower()
+        if word == "live":
+            live, rest = True, rest[1:]
+        elif word == "yesterday" and not (yesterday or day):
+            yesterday, rest = True, rest[1:]
+        elif word == "on" and len(rest) > 1 and _DATE.fullmatch(rest[1]) and not (yesterday
+                                                                                  or day):
+            try:
+                day = date.fromisoformat(rest[1])
+            except ValueError:
+                return Usage(f"'{rest[1]}' is not a date (YYYY-MM-DD).", "log")
+            rest = rest[2:]
+        else:
+            break
+    note = _free_text(rest)
+    return Log(patient, duration, activity, live, note, day, yesterday)
+
+
+def _one_or_none(words: list[str], name: str) -> Command | str | None:
+    if len(words) > 1:
+        return Usage(f"`{name}` takes at most one patient.", name)
+    return words[0] if words else None
+
+
+def _parse_status(words: list[str]) -> Command:
+    found = _one_or_none(words, "status")
+    return found if isinstance(found, Usage) else Status(found)  # type: ignore[arg-type]
+
+
+def _parse_use(words: list[str]) -> Command:
+    if len(words) != 1:
+        return Usage("Name one patient, or `none` to clear.", "use")
+    return Use(None if words[0].lower() in ("none", "clear", "off") else words[0])
+
+
+def _parse_void(words: list[str]) -> Command:
+    if len(words) < 2:
+        return Usage("Give the entry id and a reason (auditors read it).", "void")
+    return Void(words[0], _free_text(words[1:]) or "")
+
+
+def _parse_start(words: list[str]) -> Command:
+    if len(words) > 2:
+        return Usage("Start takes a patient and an activity, nothing more.", "start")
+    if len(words) == 2:
+        return Start(words[0], words[1])
+    if len(words) == 1:
+        return Start(None, words[0]) if is_activity(words[0]) else Start(words[0], None)
+    return Start()
+
+
+def _parse_patient(words: list[str]) -> Command:
+    sub = words[0].lower() if words else ""
+    if sub == "add" and len(words) in (2, 3):
+        return PatientAdd(words[1], words[2] if len(words) == 3 else None)
+    if sub == "assign" and len(words) == 3:
+        return PatientAssign(words[1], words[2])
+    return Usage("Use `patient add PATIENT_ID [INITIALS]` or `patient assign PATIENT_ID @user`."
+                 " Phone numbers are managed with the CLI, never in Slack.", "patient")
+
+
+def _parse_staff(words: list[str]) -> Command:
+    sub = words[0].lower() if words else ""
+    if sub == "list" and len(words) == 1:
+        return Simple("staff list")
+    if sub == "add" and len(words) in (3, 4):
+        if len(words) == 4 and words[3].lower() != "admin":
+            return Usage(f"'{words[3]}': the only flag after the role is `admin`.", "staff")
+        return StaffAdd(words[1], words[2], len(words) == 4)
+    return Usage("Use `staff add @user ROLE [admin]` or `staff list`.", "staff")
+
+
+_SIMPLE = ("undo", "risk", "timer", "cancel")
+_ALIASES = {"l": "log", "s": "status", "?": "help", "h": "help"}
+
+
+def _names_a_phone(command: Command) -> bool:
+    refs = [getattr(command, name, None) for name in ("patient", "patient_id")]
+    return any(ref and _PHONE_LIKE.fullmatch(ref) for ref in refs)
+
+
+def parse(text: str | None) -> Command:
+    """The command in a slash command's text; never raises."""
+    command = _parse(text)
+    if _names_a_phone(command):
+        return Usage(PHONE_REFUSAL, None)
+    return command
+
+
+def _parse(text: str | None) -> Command:
+    raw = (text or "").strip()
+    if len(raw) > MAX_TEXT:
+        return Usage(f"That is over {MAX_TEXT} characters.")
+    words = _words(raw)
+    if not words:
+        return Help()
+    name = _ALIASES.get(words[0].lower(), words[0].lower())
+    args = words[1:]
+    if name == "help":
+        topic = args[0].lower() if args else None
+        return Help(topic if topic in USAGE else None)
+    if name in _SIMPLE:
+        return Simple(name) if not args else Usage(f"`{name}` takes no arguments.", name)
+    parsers = {"log": _parse_log, "status": _parse_status, "use": _parse_use,
+               "void": _parse_void, "start": _parse_start, "patient": _parse_patient,
+               "staff": _parse_staff}
+    if name == "stop":
+        return Stop(_free_text(args))
+    if name in parsers:
+        return parsers[name](args)
+    if looks_like_duration(words[0]) or (len(words) > 1 and looks_like_duration(words[1])):
+        return Usage(f"Unknown command '{words[0]}'. Did you mean `/rpm log {raw}`?", "log")
+    return Usage(f"Unknown command '{words[0]}'.")
+
+
+def help_text(topic: str | None = None) -> str:
+    """Usage with examples: all commands, or one."""
+    rows = [c for c in COMMANDS if topic is None or c[0] == topic]
+    lines = [] if topic else ["*/rpm commands* (replies are only visible to you)"]
+    lines += [f"• `{usage}`\n    e.g. `{example}`" for _, usage, example in rows]
+    if topic in (None, "log"):
+        lines.append("DURATION: 12m, 12 min, 1h5m, 1:05, 90s · ACTIVITY: "
+                     + ", ".join(ACTIVITIES) + " (`call` is live; add `live` for video etc.)")
+    return "\n".join(lines)
+
+
+def usage_text(usage: Usage) -> str:
+    reason = (usage.reason or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    head = f"{reason}\n" if reason else ""
+    return head + "Usage:\n" + help_text(usage.topic) + (
+        "" if usage.topic is None else "\n`/rpm help` lists every command.")
+
+
+__all__ = ["Command", "parse", "help_text", "usage_text"]

@@ -1,0 +1,69 @@
+"""Buttons: the patient picker completing a log, Undo under a double-submission warning,
+and the App Home's Start/Stop timer buttons."""
+
+import asyncio
+import json
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import execute, grammar, views
+from bot.listeners.events import publish_home
+from bot.views import Reply
+
+
+def _caller(body: dict[str, Any]) -> execute.Caller:
+    channel = (body.get("channel") or {}).get("id") or ""
+    return execute.Caller((body.get("user") or {}).get("id", ""), channel)
+
+
+async def _run(work: Any) -> Reply:
+    return await asyncio.to_thread(work)
+
+
+async def pick_patient(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                       respond: AsyncRespond, context: dict[str, Any]) -> None:
+    """Complete the log the picker carried, for the chosen patient."""
+    await ack()
+    try:
+        carried = json.loads(action.get("value") or "{}")
+        text = f"log {carried['patient']} {carried['log']}"
+    except (ValueError, KeyError, TypeError):
+        text = ""
+    parsed = grammar.parse(text) if text else grammar.Usage("That picker has expired.", "log")
+    service = context["service"]
+    reply = await _run(lambda: execute.run(service, parsed, _caller(body)))
+    await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
+
+
+async def undo_double(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                      respond: AsyncRespond, context: dict[str, Any]) -> None:
+    await ack()
+    service = context["service"]
+    reply = await _run(lambda: execute.undo_double(service, _caller(body),
+                                                   str(action.get("value", ""))))
+    await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=False)
+
+
+async def home_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                      client: AsyncWebClient, context: dict[str, Any]) -> None:
+    """Start/Stop on the App Home: do it, tell the user in the app's DM, refresh the tab."""
+    await ack()
+    service = context["service"]
+    caller = _caller(body)
+    if action.get("action_id") == views.HOME_START_ACTION:
+        reply = await _run(lambda: execute.home_start(service, caller,
+                                                      str(action.get("value", ""))))
+    else:
+        reply = await _run(lambda: execute.home_stop(service, caller))
+    await client.chat_postMessage(channel=caller.user_id, **reply.as_kwargs())
+    await publish_home(client, service, caller.user_id)
+
+
+def register(app: AsyncApp) -> None:
+    app.action(re.compile(rf"^{views.PICK_ACTION}_\d+$"))(pick_patient)
+    app.action(views.UNDO_ACTION)(undo_double)
+    app.action(views.HOME_START_ACTION)(home_button)
+    app.action(views.HOME_STOP_ACTION)(home_button)

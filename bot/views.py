@@ -1,0 +1,291 @@
+"""Every Block Kit payload the bot sends is built here; handlers never write JSON.
+
+Patients appear only as clinic id and initials (`label`). Minutes are floored, so a bar
+never shows 20 minutes before 1,200 seconds are in.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from billing.codes import format_codes
+from billing.durations import format_seconds
+from billing.risk import RiskAssessment
+from service.quick import QuickLogged
+from service.timers import TimerStop, TimerView
+from service.views import EntryView, MonthSummary, PatientRisk, PatientView, StaffView
+
+TWENTY_MINUTES = 1200
+BAR_CELLS = 10
+PICK_ACTION = "pick_patient"
+UNDO_ACTION = "undo_double"
+HOME_START_ACTION = "home_start"
+HOME_STOP_ACTION = "home_stop"
+MAX_BUTTON_VALUE = 2000
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a handler sends: fallback text (notifications, screen readers) and blocks."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks or None}
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {"type": "button", "text": {"type": "plain_text", "text": text[:75]},
+                     "action_id": action_id, "value": value}
+    if style:
+        button["style"] = style
+    return button
+
+
+def text_reply(text: str) -> Reply:
+    return Reply(text, [_section(text)])
+
+
+def progress_bar(seconds: int) -> str:
+    """`▓▓▓▓░░░░░░ 8/20 min`: filled cells are whole 2-minute steps (floored)."""
+    filled = min(max(seconds, 0) * BAR_CELLS // TWENTY_MINUTES, BAR_CELLS)
+    minutes = max(seconds, 0) // 60
+    return f"`{'▓' * filled}{'░' * (BAR_CELLS - filled)}` {minutes}/20 min"
+
+
+def missing_text(summary: MonthSummary) -> str:
+    parts = []
+    if summary.seconds_to_20_minutes:
+        parts.append(f"{format_seconds(summary.seconds_to_20_minutes)} more for 20 min")
+    elif summary.next_code and summary.seconds_to_next_code:
+        parts.append(f"{format_seconds(summary.seconds_to_next_code)} more for "
+                     f"{summary.next_code}")
+    if summary.needs_live_interaction:
+        parts.append("a live interaction (call or video)")
+    return " and ".join(parts) if parts else "nothing"
+
+
+def month_lines(summary: MonthSummary) -> str:
+    live = "✓" if summary.live_interactions else "✗"
+    return (f"*{summary.label}* · {summary.month}\n{progress_bar(summary.total_seconds)}"
+            f" · live contact {live} · codes: {format_codes(summary.codes) or 'none yet'}\n"
+            f"Still needed: {missing_text(summary)}")
+
+
+def logged_reply(result: QuickLogged) -> Reply:
+    logged, entry = result.logged, result.logged.entry
+    live = " (live)" if entry.live else ""
+    head = (f"✅ Saved entry #{entry.id}: {format_seconds(entry.duration_seconds)} of "
+            f"{entry.activity}{live} for {logged.summary.label}"
+            f" on {entry.started_at:%Y-%m-%d}.")
+    blocks = [_section(head), _section(month_lines(logged.summary))]
+    notes = []
+    if not logged.time_counts:
+        notes.append("Your role is non-clinical: this time is recorded but does not count "
+                     "toward 99457.")
+    if logged.overlaps:
+        notes.append(f"Flagged: it overlaps your entry #{logged.overlaps.id} "
+                     f"({logged.overlaps.patient_id}) in time.")
+    if notes:
+        blocks.append(_context("\n".join(notes)))
+    if result.duplicate_of is not None:
+        blocks.append(_section(f"⚠️ This looks like a double submission: entry "
+                               f"#{result.duplicate_of} is identical and was saved less than "
+                               "a minute ago."))
+        blocks.append({"type": "actions", "elements": [
+            _button(f"Undo #{entry.id}", UNDO_ACTION, str(entry.id), "danger")]})
+    return Reply(head, blocks)
+
+
+def summary_reply(summary: MonthSummary) -> Reply:
+    blocks = [_section(month_lines(summary))]
+    if summary.warnings:
+        blocks.append(_context("\n".join(f"• {w}" for w in summary.warnings)))
+    return Reply(f"{summary.label}: {summary.total_seconds // 60}/20 min", blocks)
+
+
+def _risk_line(row: PatientRisk) -> str:
+    summary, risk = row.summary, row.risk
+    flag = {"critical": "🔴", "high": "🟠", "watch": "🟡"}.get(risk.severity, "🟢")
+    live = "✓" if summary.live_interactions else "✗"
+    return (f"{flag} *{summary.label}* {progress_bar(summary.total_seconds)} · live {live} · "
+            f"{_days(risk)} · {risk.advice()}")
+
+
+def _days(risk: RiskAssessment) -> str:
+    return f"{risk.days_left} day{'s' if risk.days_left != 1 else ''} left"
+
+
+def caseload_reply(rows: Sequence[PatientRisk]) -> Reply:
+    if not rows:
+        return text_reply("No patients are assigned to you this month. "
+                          "`/rpm status PATIENT` shows any patient.")
+    lines = "\n".join(_risk_line(r) for r in rows[:40])
+    return Reply(f"Your {len(rows)} patients this month", [
+        _section(f"*Your patients this month* (worst first)\n{lines}")])
+
+
+def risk_reply(rows: Sequence[PatientRisk]) -> Reply:
+    if not rows:
+        return text_reply("🟢 No patient is at risk of missing 99457 this month.")
+    lines = "\n".join(_risk_line(r) for r in rows[:40])
+    more = f"\n…and {len(rows) - 40} more" if len(rows) > 40 else ""
+    return Reply(f"{len(rows)} patients at risk this month", [
+        _section(f"*At risk this month* ({len(rows)})\n{lines}{more}")])
+
+
+def picker_reply(log_text: str, patients: Sequence[PatientView]) -> Reply:
+    """Buttons of the caller's patients; each carries the parsed log to complete."""
+    if not patients:
+        return text_reply("Which patient? Name one (`/rpm log P-1042 12m review`) or set one "
+                          "for this conversation with `/rpm use P-1042`. No patients are "
+                          "assigned to you to pick from.")
+    buttons = []
+    for index, patient in enumerate(patients[:25]):
+        value = json.dumps({"patient": patient.patient_id, "log": log_text})
+        if len(value) > MAX_BUTTON_VALUE:
+            return text_reply("That note is too long to carry through the picker: name the "
+                              "patient in the command (`/rpm log P-1042 ...`).")
+        buttons.append(_button(patient.label, f"{PICK_ACTION}_{index}", value))
+    blocks = [_section(f"Which patient is `{log_text[:200]}` for?")]
+    for start in range(0, len(buttons), 5):
+        blocks.append({"type": "actions", "elements": buttons[start:start + 5]})
+    return Reply("Which patient is this for?", blocks)
+
+
+def used_reply(scope: str, patient: PatientView | None) -> Reply:
+    where = "this channel" if scope == "channel" else "you (in any conversation without one)"
+    if patient is None:
+        return text_reply(f"Cleared the patient for {where}.")
+    return text_reply(f"Now logging for *{patient.label}* in {where}: "
+                      "`/rpm log 12m review` needs no patient. `/rpm use none` clears it.")
+
+
+def voided_reply(entry: EntryView, *, undo: bool) -> Reply:
+    verb = "Undone" if undo else "Voided"
+    return text_reply(f"↩️ {verb}: entry #{entry.id} ({format_seconds(entry.duration_seconds)} "
+                      f"of {entry.activity} for {entry.patient_id}). It no longer counts; "
+                      "the record stays for the audit trail.")
+
+
+def timer_line(timer: TimerView) -> str:
+    elapsed = format_seconds(timer.elapsed_seconds)
+    if timer.over_limit:
+        return (f"🔴 Timer for *{timer.label}* ({timer.activity}) has run {elapsed}, over the "
+                f"{timer.max_seconds // 60}-minute limit: `/rpm stop` will ask for the real "
+                "duration.")
+    return (f"⏱️ Timer for *{timer.label}* ({timer.activity}) running since "
+            f"{timer.started_at:%H:%M} UTC: {elapsed} so far.")
+
+
+def timer_started_reply(timer: TimerView) -> Reply:
+    return text_reply(f"⏱️ Started your timer for *{timer.label}* ({timer.activity}). "
+                      "`/rpm stop [NOTE]` logs it, `/rpm cancel` drops it.")
+
+
+def timer_reply(timer: TimerView | None) -> Reply:
+    if timer is None:
+        return text_reply("No timer running. `/rpm start PATIENT [ACTIVITY]` starts one.")
+    return text_reply(timer_line(timer))
+
+
+def timer_cancelled_reply(timer: TimerView) -> Reply:
+    return text_reply(f"Dropped your timer for {timer.label} "
+                      f"({format_seconds(timer.elapsed_seconds)}); nothing was logged.")
+
+
+def timer_stopped_reply(stop: TimerStop, result: QuickLogged | None) -> Reply:
+    if result is None:
+        timer = stop.timer
+        day = timer.started_at.date().isoformat()
+        return text_reply(
+            f"⚠️ Your timer for *{timer.label}* ran {format_seconds(timer.elapsed_seconds)}, "
+            f"over the {timer.max_seconds // 60}-minute limit for one entry, so nothing was "
+            "logged and the timer is stopped. Log the time you really spent, e.g. "
+            f"`/rpm log {timer.patient_id} 25m {timer.activity} on {day}`.")
+    reply = logged_reply(result)
+    if stop.cleared:
+        return reply
+    return Reply(reply.text, reply.blocks + [_context(
+        "The timer could not be cleared just now; `/rpm stop` again clears it (it will not "
+        "log twice).")])
+
+
+def admin_patient_reply(patient: PatientView, *, assigned: bool) -> Reply:
+    if assigned:
+        return text_reply(f"*{patient.label}* is now assigned to <@{patient.assigned_to}>.")
+    return text_reply(f"Added patient *{patient.label}*. Phones, consent and conditions are "
+                      "set with the CLI (`rpm-logger patient update`), never in Slack.")
+
+
+def staff_added_reply(staff: StaffView) -> Reply:
+    admin = " (admin)" if staff.is_admin else ""
+    return text_reply(f"Added <@{staff.slack_user_id}> as {staff.role}{admin}.")
+
+
+def staff_list_reply(staff: Sequence[StaffView]) -> Reply:
+    lines = [f"• <@{s.slack_user_id}> {s.role}{' · admin' if s.is_admin else ''}"
+             for s in staff]
+    return text_reply("*Active staff*\n" + ("\n".join(lines) or "none"))
+
+
+def stranger_reply(admins: Sequence[str]) -> Reply:
+    who = ", ".join(f"<@{a}>" for a in admins) or "an rpm-logger admin (with the CLI)"
+    return text_reply(f"Hi! You are not set up as clinic staff in rpm-logger yet, so I cannot "
+                      f"log time for you. Ask {who} to add you.")
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, so echoed input can never become a mention."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def refusal_reply(message: str) -> Reply:
+    """A refusal from the service; its message may quote what the person typed."""
+    return text_reply(f"🚫 {escape(message)} Nothing was changed.")
+
+
+def unavailable_reply(what: str = "Your time was") -> Reply:
+    return text_reply(f"⚠️ {what} *not saved — try again* in a moment: the database is not "
+                      "answering. Nothing was half-written.")
+
+
+def working_reply() -> Reply:
+    return text_reply("⏳ Saving… I will confirm here once it is saved.")
+
+
+def home_view(rows: Sequence[PatientRisk], timer: TimerView | None) -> dict[str, Any]:
+    """The App Home: running timer first, then assigned patients, at-risk first."""
+    blocks: list[Block] = [{"type": "header",
+                            "text": {"type": "plain_text", "text": "Your RPM month"}}]
+    if timer is not None:
+        blocks.append(_section(timer_line(timer)))
+        blocks.append({"type": "actions", "elements": [
+            _button("Stop timer", HOME_STOP_ACTION, "stop",
+                    "danger" if timer.over_limit else "primary")]})
+    if not rows:
+        blocks.append(_section("No patients are assigned to you this month."))
+    for row in rows[:40]:
+        section = _section(_risk_line(row))
+        if timer is None:
+            section["accessory"] = _button("Start timer", HOME_START_ACTION,
+                                           row.summary.patient_id)
+        blocks.append(section)
+    blocks.append(_context("`/rpm help` lists every command."))
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def message_home(reply: Reply) -> dict[str, Any]:
+    """An App Home holding just one message (strangers, outages)."""
+    return {"type": "home", "blocks": reply.blocks}

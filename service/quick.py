@@ -1,0 +1,157 @@
+"""What chat adds around logging: late entries by day, double-submission warnings, undo,
+and a staff member's caseload worst first. Adapters call these instead of deciding."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from billing.activities import parse_activity
+from billing.durations import parse_duration
+from billing.months import Month, start_of_day_utc
+from billing.risk import SEVERITY_ORDER, PatientWindow, assess_risk
+from service.context import ServiceContext
+from service.entries import EntryService, LogRequest
+from service.errors import BadInput, InvalidInput, NotFound
+from service.months import MonthService
+from service.patients import (
+    PatientService,
+    _unknown_patient_message,
+    find_patient,
+    patient_key,
+)
+from service.staff import find_staff, require_staff
+from service.views import EntryView, LoggedEntry, PatientRisk
+from store.models import Patient, TimeEntry
+
+DOUBLE_SUBMISSION_SECONDS = 60
+UNDO_WINDOW = timedelta(hours=24)
+LATE_ENTRY_START = time(9, 0)  # late entries are placed from 09:00 clinic time on
+UNDO_REASON = "undone by the author from Slack (/rpm undo)"
+DOUBLE_REASON = "double submission, undone by the author from Slack"
+
+
+@dataclass(frozen=True)
+class QuickLogged:
+    logged: LoggedEntry
+    duplicate_of: int | None  # an identical entry by the same person a moment before
+
+
+class QuickService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.entries = EntryService(ctx)
+        self.months = MonthService(ctx)
+
+    def log(self, request: LogRequest, *, day: date | None = None) -> QuickLogged:
+        """Log (on `day` for a late entry) and say whether it repeats one from <60 s ago."""
+        if day is not None:
+            request = self._on_day(request, day)
+        # read before the write: once the entry is committed, no later read may fail and
+        # make the reply say "not saved" about a saved entry
+        earlier = self._identical_recent(request)
+        return QuickLogged(self.entries.log(request), earlier)
+
+    def _on_day(self, request: LogRequest, day: date) -> LogRequest:
+        """Late entries start at 09:00 that day, or after the author's last entry that day,
+        so two late entries never read as overlapping work. Today means 'ends now'."""
+        today = self.months.today()
+        if day > today:
+            raise BadInput(f"{day} is in the future: time can be logged only once it has "
+                           "been spent.")
+        if day == today:
+            return request
+        seconds = parse_duration(request.duration, max_seconds=self.ctx.policy.max_entry_seconds)
+        zone = self.ctx.policy.zone
+        day_start, day_end = start_of_day_utc(day, zone), start_of_day_utc(
+            day + timedelta(days=1), zone)
+        start = datetime.combine(day, LATE_ENTRY_START, tzinfo=zone)
+        with self.ctx.db.read() as session:
+            staff = require_staff(session, request.staff)
+            latest = session.exec(select(func.max(TimeEntry.ended_at)).where(
+                TimeEntry.staff_id == staff.id, TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
+                TimeEntry.started_at >= day_start, TimeEntry.started_at < day_end)).one()
+        if latest is not None and latest > start and latest + timedelta(seconds=seconds) <= day_end:
+            start = latest
+        return LogRequest(patient=request.patient, duration=request.duration,
+                          activity=request.activity, staff=request.staff, source=request.source,
+                          note=request.note, started_at=start, live=request.live)
+
+    def _identical_recent(self, request: LogRequest) -> int | None:
+        """The caller's identical entry (patient, duration, activity) from the last 60 s."""
+        try:
+            seconds = parse_duration(request.duration,
+                                     max_seconds=self.ctx.policy.max_entry_seconds)
+            activity = parse_activity(request.activity)
+        except InvalidInput:
+            return None  # the log itself refuses it, with the message
+        since = self.ctx.now() - timedelta(seconds=DOUBLE_SUBMISSION_SECONDS)
+        with self.ctx.db.read() as session:
+            staff = find_staff(session, request.staff.strip().upper())
+            patient = find_patient(session, request.patient, region=self.ctx.policy.phone_region)
+            if staff is None or patient is None:
+                return None
+            return session.exec(select(TimeEntry.id).where(
+                TimeEntry.staff_id == staff.id, TimeEntry.patient_id == patient.id,
+                TimeEntry.duration_seconds == seconds, TimeEntry.activity == activity,
+                TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
+                TimeEntry.created_at >= since,
+            ).order_by(TimeEntry.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+
+    def clinic_id(self, ref: str) -> str:
+        """The patient by clinic id only: chat never resolves a phone number (PHI is not
+        typed into Slack), even though the shared resolver accepts one."""
+        with self.ctx.db.read() as session:
+            found = session.exec(select(Patient.clinic_id).where(
+                Patient.clinic_key == patient_key(ref or ""))).first()
+            if found is None:
+                raise NotFound(_unknown_patient_message(session, ref or ""))
+            return found
+
+    def undo(self, user_id: str) -> EntryView:
+        """Void the caller's own most recent entry, if it was written within 24 hours."""
+        since = self.ctx.now() - UNDO_WINDOW
+        with self.ctx.db.read() as session:
+            staff = require_staff(session, user_id)
+            last = session.exec(select(TimeEntry.id).where(
+                TimeEntry.staff_id == staff.id, TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
+                TimeEntry.created_at >= since,
+            ).order_by(TimeEntry.created_at.desc(), TimeEntry.id.desc())  # type: ignore[attr-defined,union-attr]
+                .limit(1)).first()
+        if last is None:
+            raise BadInput("Nothing to undo: you have no entry from the last 24 hours that is "
+                           "not already voided. `/rpm void ENTRY_ID REASON` voids older ones.")
+        return self.entries.void(last, reason=UNDO_REASON, by=user_id)
+
+    def undo_double(self, user_id: str, entry_id: int | str) -> EntryView:
+        """The 'Undo' button under a double-submission warning (author or admin only)."""
+        return self.entries.void(entry_id, reason=DOUBLE_REASON, by=user_id)
+
+    def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
+        """The caller's assigned patients this month with the at-risk verdict, worst first."""
+        month = month or self.months.current()
+        today = self.months.today()
+        user = require_staff_id(self, user_id)
+        summaries = [m for m in self.months.report(month) if m.assigned_to == user]
+        # assigned patients with no enrolment date and no entry yet are still on the list
+        listed = {m.patient_id for m in summaries}
+        for patient in PatientService(self.ctx).list(assigned_to=user):
+            if patient.patient_id not in listed and not (
+                    patient.ended_on and patient.ended_on < month.first_day) and not (
+                    patient.enrolled_on and patient.enrolled_on > month.last_day):
+                summaries.append(self.months.summary(patient.patient_id, month))
+        rows = []
+        for summary in summaries:
+            window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
+            risk = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
+                               has_live=summary.live_interactions > 0)
+            rows.append(PatientRisk(summary, risk))
+        rows.sort(key=lambda r: (SEVERITY_ORDER[r.risk.severity], -r.risk.seconds_needed,
+                                 not r.risk.needs_live, r.summary.patient_id))
+        return rows
+
+
+def require_staff_id(service: QuickService, user_id: str) -> str:
+    with service.ctx.db.read() as session:
+        return require_staff(session, user_id).slack_user_id

@@ -1,0 +1,180 @@
+"""The real app on a loopback uvicorn server, and a client that signs like Slack does.
+
+Requests are form-encoded (slash commands, interactivity) or JSON (events), signed with
+v0 HMAC-SHA256 over `v0:{timestamp}:{body}`; every outbound Slack call (auth.test,
+views.publish, chat.postMessage, response_url posts) lands on the `slack_api` recorder.
+"""
+
+import hashlib
+import hmac
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import uvicorn
+
+from rpm_logger.app import create_app
+from rpm_logger.settings import Settings
+from service import Service
+from tests.fakes.slack_api import RecordedCall, SlackApiRecorder
+from tests.service.helpers import seed
+
+SECRET = "test-signing-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def sign(body: str, timestamp: int, secret: str = SECRET) -> str:
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Sent:
+    response: httpx.Response
+    response_url: str | None = None
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return self.response.json() if self.response.content else {}
+
+    @property
+    def text(self) -> str:
+        """The reply's text and every mrkdwn/plain text in its blocks, joined."""
+        return all_text(self.body)
+
+
+def all_text(payload: Any) -> str:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(payload)
+    return "\n".join(dict.fromkeys(found))
+
+
+class SlackSender:
+    """Sends what Slack sends, signed (or deliberately not)."""
+
+    def __init__(self, base_url: str, recorder: SlackApiRecorder) -> None:
+        self.url = base_url + "/slack/events"
+        self.recorder = recorder
+        self.http = httpx.Client(timeout=10)
+        self._ids = itertools.count(1)
+
+    def post(self, body: str, content_type: str, *, timestamp: int | None = None,
+             signature: str | None = None) -> httpx.Response:
+        ts = int(time.time()) if timestamp is None else timestamp
+        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(ts),
+                   "X-Slack-Signature": signature or sign(body, ts)}
+        return self.http.post(self.url, content=body.encode(), headers=headers)
+
+    def command(self, text: str, *, user: str = "U01NURSE", channel: str = "C0CHAN",
+                **kwargs: Any) -> Sent:
+        response_url = f"{self.recorder.root_url}/response/{next(self._ids)}"
+        form = {"token": "legacy", "team_id": "T1", "team_domain": "clinic",
+                "channel_id": channel, "channel_name": "rpm", "user_id": user,
+                "user_name": "someone", "command": "/rpm", "text": text,
+                "api_app_id": "A1", "response_url": response_url,
+                "trigger_id": "1.2.3"}
+        return Sent(self.post(urlencode(form), "application/x-www-form-urlencoded", **kwargs),
+                    response_url)
+
+    def action(self, action_id: str, value: str, *, user: str = "U01NURSE",
+               channel: str | None = "C0CHAN", container: str = "message") -> Sent:
+        response_url = f"{self.recorder.root_url}/response/{next(self._ids)}"
+        payload: dict[str, Any] = {
+            "type": "block_actions", "team": {"id": "T1"}, "api_app_id": "A1",
+            "user": {"id": user, "team_id": "T1"}, "token": "legacy",
+            "container": {"type": container}, "trigger_id": "1.2.3",
+            "response_url": response_url,
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "b1",
+                         "value": value, "action_ts": "1.2"}],
+        }
+        if channel:
+            payload["channel"] = {"id": channel}
+        body = urlencode({"payload": json.dumps(payload)})
+        return Sent(self.post(body, "application/x-www-form-urlencoded"), response_url)
+
+    def event(self, event: dict[str, Any]) -> Sent:
+        body = json.dumps({"token": "legacy", "team_id": "T1", "api_app_id": "A1",
+                           "type": "event_callback", "event_id": f"Ev{next(self._ids)}",
+                           "event_time": int(time.time()), "event": event})
+        return Sent(self.post(body, "application/json"))
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10) -> list[RecordedCall]:
+        """Calls made after the HTTP reply (events, actions) arrive a moment later."""
+        deadline = time.monotonic() + timeout
+        while True:
+            calls = self.recorder.calls_to(method)
+            if len(calls) >= count or time.monotonic() > deadline:
+                return calls
+            time.sleep(0.01)
+
+
+@pytest.fixture
+def slack_settings(slack_api: SlackApiRecorder) -> Settings:
+    return Settings(slack_signing_secret=SECRET, slack_bot_token="xoxb-test",
+                    slack_api_url=slack_api.base_url)
+
+
+@pytest.fixture
+def seeded(svc: Service) -> Service:
+    seed(svc)
+    return svc
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a free loopback port in a thread; yield its URL."""
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server_url(seeded: Service, slack_settings: Settings) -> Iterator[str]:
+    """The real ASGI app served by uvicorn on a free loopback port, in a thread."""
+    with serve(create_app(slack_settings, service=seeded)) as url:
+        yield url
+
+
+@pytest.fixture
+def slack(server_url: str, slack_api: SlackApiRecorder) -> Iterator[SlackSender]:
+    sender = SlackSender(server_url, slack_api)
+    yield sender
+    sender.http.close()
