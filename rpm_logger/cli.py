@@ -172,6 +172,10 @@ def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
 @click.option("--role", default=None)
 @click.option("--phone", "phones", multiple=True)
 @click.option("--remove-phone", "remove_phones", multiple=True)
+@click.option("--twilio-number", "twilio_numbers", multiple=True,
+              help="Clinic Twilio number assigned to them (calls to it are theirs).")
+@click.option("--twilio-client", default=None,
+              help="Twilio Client identity (client:NAME); '' clears it.")
 @click.option("--npi", default=None)
 @click.option("--admin/--no-admin", default=None)
 @click.option("--inactive", "active", flag_value=False, default=None,
@@ -180,11 +184,13 @@ def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
 @click.option("--by", default=None)
 @handled
 def staff_update(slack_user_id: str, name: str | None, role: str | None,
-                 phones: tuple[str, ...], remove_phones: tuple[str, ...], npi: str | None,
+                 phones: tuple[str, ...], remove_phones: tuple[str, ...],
+                 twilio_numbers: tuple[str, ...], twilio_client: str | None, npi: str | None,
                  admin: bool | None, active: bool | None, by: str | None) -> None:
-    """Change a staff member's role, phones, admin flag or activity."""
+    """Change a staff member's role, phones, Twilio number/client, admin flag or activity."""
     changes = StaffChanges(name=name, role=role, npi=npi, is_admin=admin, active=active,
-                           add_phones=phones, remove_phones=remove_phones)
+                           add_phones=phones, remove_phones=remove_phones,
+                           add_twilio_numbers=twilio_numbers, twilio_client=twilio_client)
     view = _service().staff.update(slack_user_id, changes, actor=_operator(by))
     click.echo(f"updated {render.staff_text(view)}")
 

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     public_base_url: str | None = None
+    clinic_fallback_number: str | None = None
+    min_live_call_seconds: int = Field(default=30, ge=0, le=3600)
 
     @field_validator("clinic_timezone")
     @classmethod
@@ -63,6 +65,7 @@ class Settings(BaseSettings):
             max_99458_units=self.cpt_99458_max_units,
             max_entry_seconds=self.max_entry_minutes * 60,
             phone_region=self.default_phone_region.upper(),
+            min_live_call_seconds=self.min_live_call_seconds,
         )
 
 

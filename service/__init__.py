@@ -3,6 +3,7 @@
 Adapters parse their own surface and render the returned views; they never touch tables.
 """
 
+from service.calls import CallService
 from service.context import Policy, ServiceContext
 from service.entries import EntryService
 from service.months import MonthService
@@ -19,6 +20,7 @@ class Service:
         self.patients = PatientService(ctx)
         self.entries = EntryService(ctx)
         self.months = MonthService(ctx)
+        self.calls = CallService(ctx)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]

@@ -20,6 +20,7 @@ class Policy:
     max_99458_units: int = 2
     max_entry_seconds: int = 240 * 60
     phone_region: str = "US"
+    min_live_call_seconds: int = 30  # shorter calls never count as a live interaction
 
 
 @dataclass(frozen=True)
