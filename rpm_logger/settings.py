@@ -57,7 +57,7 @@ class Settings(BaseSettings):
 
     @property
     def twilio_configured(self) -> bool:
-        return bool(self.twilio_auth_token and self.twilio_account_sid)
+        return bool(self.twilio_auth_token and self.twilio_account_sid and self.public_base_url)
 
     def policy(self) -> Policy:
         return Policy(
