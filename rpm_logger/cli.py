@@ -366,6 +366,66 @@ def report(month: str | None, fmt: str) -> None:
         click.echo(render.report_table(summaries, str(chosen)))
 
 
+@cli.group()
+def calls() -> None:
+    """Twilio calls: reconcile, unmatched and unclaimed calls, attach, claim."""
+
+
+def _call_line(view: Any) -> str:
+    who = view.patient.label if view.patient else "unmatched"
+    seconds = view.duration_seconds if view.duration_seconds is not None else "-"
+    return (f"{view.call_id}\t{view.started_at:%Y-%m-%d %H:%M}Z\t{view.state}\t{who}\t"
+            f"{view.staff or 'no staff'}\t{seconds}s\t{view.from_masked} -> {view.to_masked}")
+
+
+@calls.command("reconcile")
+@click.option("--since", default="24h", show_default=True, help="How far back: 24h, 2d, 90m.")
+@handled
+def calls_reconcile(since: str) -> None:
+    """List recent calls through the Twilio REST API; store any the webhooks missed."""
+    from telephony.rest import TwilioUnavailable, parse_since, reconcile
+
+    try:
+        outcomes = reconcile(_service(), _settings(), parse_since(since))
+    except TwilioUnavailable as exc:
+        raise _Exit(f"{exc}; nothing was stored", 1) from exc
+    new = [o for o in outcomes if o.previous_state is None]
+    changed = [o for o in outcomes if o.changed and o.previous_state is not None]
+    for outcome in new + changed:
+        click.echo(_call_line(outcome.call))
+    click.echo(f"{len(outcomes)} calls listed, {len(new)} new, {len(changed)} updated",
+               err=True)
+
+
+@calls.command("list")
+@click.option("--state", "states", multiple=True,
+              help="unmatched, unclaimed, unconfirmed, counted, attempt, ... (repeatable)")
+@handled
+def calls_list(states: tuple[str, ...]) -> None:
+    """Calls, newest first (numbers masked)."""
+    for view in _service().calls.in_states(states):
+        click.echo(_call_line(view))
+
+
+@calls.command("attach")
+@click.argument("call_id")
+@click.argument("patient_id")
+@click.option("--staff", "staff_id", required=True, help="Slack user id of the admin.")
+@handled
+def calls_attach(call_id: str, patient_id: str, staff_id: str) -> None:
+    """Attach an unmatched call to a patient (admins)."""
+    click.echo(_call_line(_service().calls.attach(call_id, patient_id, by=staff_id).call))
+
+
+@calls.command("claim")
+@click.argument("call_id")
+@click.option("--staff", "staff_id", required=True, help="Slack user id of who made the call.")
+@handled
+def calls_claim(call_id: str, staff_id: str) -> None:
+    """Claim a call no staff member could be matched to."""
+    click.echo(_call_line(_service().calls.claim(call_id, by=staff_id).call))
+
+
 def main() -> None:
     """Console entry point."""
     try:

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     public_base_url: str | None = None
     clinic_fallback_number: str | None = None
+    twilio_caller_id: str | None = None  # the clinic Twilio number click-to-call shows
+    twilio_api_url: str | None = None  # tests/proxies: base URL instead of api.twilio.com
     min_live_call_seconds: int = Field(default=30, ge=0, le=3600)
 
     @field_validator("clinic_timezone")

@@ -684,7 +684,10 @@ class CallService:
         Children first, so a bridge parent is known as one before it could be counted.
         """
         ordered = sorted(events, key=lambda e: e.parent_call_sid is None)
-        return [self.record_status(replace(e, source="reconcile")) for e in ordered]
+        outcomes = [self.record_status(replace(e, source="reconcile")) for e in ordered]
+        # a parent stored after its child may settle the child: report the final states
+        return [CallOutcome(self.by_sid(o.call.call_sid) or o.call, o.changed,
+                            o.previous_state) for o in outcomes]
 
     # -- SMS ------------------------------------------------------------------------------
 
