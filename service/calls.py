@@ -22,11 +22,12 @@ concurrent duplicates leave one row and at most one entry.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlmodel import Session, select
 
+from billing.months import Month
 from service import audit
 from service.context import ServiceContext
 from service.entries import EntryService
@@ -188,10 +189,17 @@ def _snapshot(call: Call) -> dict[str, Any]:
     return data
 
 
+def never_closed(_session: Session, _month: Month) -> bool:
+    return False
+
+
 class CallService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext,
+                 month_closed: Callable[[Session, Month], bool] = never_closed) -> None:
         self.ctx = ctx
         self.entries = EntryService(ctx)
+        # month close lives with the billing office (issue #6): wire its check in here
+        self.month_closed = month_closed
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -250,8 +258,11 @@ class CallService:
         if call is not None:
             return call, False
         now = self.ctx.now()
+        started = event.timestamp or now
+        if event.status in FINAL_STATUSES and event.duration_seconds:
+            started -= timedelta(seconds=event.duration_seconds)  # first seen at its end
         call = Call(call_sid=event.call_sid, status=event.status or "queued",
-                    started_at=event.timestamp or now, source=event.source,
+                    started_at=started, source=event.source,
                     created_at=now, updated_at=now)
         session.add(call)
         session.flush()  # a racing insert of the same CallSid fails here -> retried
@@ -377,7 +388,7 @@ class CallService:
 
     def _decide(self, session: Session, call: Call) -> None:
         if call.state not in OPEN_STATES:
-            return  # counted, attempt, short, leg, not_live, refused: settled for good
+            return  # counted, attempt, short, leg, not_live, refused, after_close: settled
         state, reason = self._verdict(session, call)
         call.state, call.state_reason = state, reason
         if state == "counted":
@@ -450,6 +461,12 @@ class CallService:
         staff = session.get(Staff, call.staff_id)
         assert patient is not None and staff is not None
         ended = call.ended_at or call.event_at or self.ctx.now()
+        start = ended - timedelta(seconds=call.duration_seconds or 0)
+        if self.month_closed(session, Month.containing(start, self.ctx.policy.zone)):
+            call.after_close = True
+            call.state = "after_close"
+            call.state_reason = "arrived after its month was closed: billing office to review"
+            return
         try:
             entry = self.entries.record_external_in(
                 session, patient=patient, staff=staff, seconds=call.duration_seconds or 0,

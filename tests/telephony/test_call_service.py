@@ -183,3 +183,22 @@ def test_staff_twilio_number_and_client_are_set_and_checked(clinic: Service) -> 
     clinic.staff.update(NURSE, StaffChanges(twilio_client=""), actor="t")
     with clinic.ctx.db.read() as session:
         assert session.get(Staff, nurse.id).twilio_client is None  # type: ignore[union-attr]
+
+
+def test_a_call_for_a_closed_month_is_stored_and_flagged_not_counted(clinic: Service) -> None:
+    """Month close is the billing office's (issue #6); its check plugs in here."""
+    closed = {"2026-10"}
+    clinic.calls.month_closed = lambda _session, month: str(month) in closed
+    sid = new_sid()
+    outcome = clinic.calls.record_status(CallEvent(
+        call_sid=sid, status="completed", direction="inbound", from_number=PATIENT_PHONE,
+        to_number=NURSE_TWILIO_NUMBER, duration_seconds=120,
+        timestamp=datetime(2026, 10, 31, 20, tzinfo=UTC)))
+    assert (outcome.call.state, outcome.call.after_close) == ("after_close", True)
+    assert outcome.call.entry_id is None
+    with clinic.ctx.db.read() as session:
+        assert session.exec(select(TimeEntry)).all() == []
+    november = clinic.calls.record_status(CallEvent(
+        call_sid=new_sid(), status="completed", direction="inbound", from_number=PATIENT_PHONE,
+        to_number=NURSE_TWILIO_NUMBER, duration_seconds=120, timestamp=END))
+    assert november.call.state == "counted"
