@@ -276,7 +276,23 @@ class CallService:
             raise BadInput("A call event needs a CallSid.")
         return self._retrying(lambda session: self._record(session, event))
 
+    def _lock_parent(self, session: Session, parent_sid: str | None, source: str) -> None:
+        """Lock (or create as a placeholder) a child's parent row before the child's.
+
+        A parent and its child decide about each other (count once, on one leg); locking
+        the parent first, always, serialises their racing deliveries on PostgreSQL.
+        """
+        if not parent_sid:
+            return
+        parent, created = self._get_or_create(
+            session, CallEvent(call_sid=parent_sid, status="queued", source=source))
+        if created:
+            audit.record(session, at=self.ctx.now(), actor="twilio", action="call.parent_seen",
+                         entity="call", entity_id=format_call_id(parent.id or 0),
+                         after=_snapshot(parent))
+
     def _record(self, session: Session, event: CallEvent) -> CallOutcome:
+        self._lock_parent(session, event.parent_call_sid, event.source)
         call, created = self._get_or_create(session, event)
         before = None if created else _snapshot(call)
         previous = None if created else call.state
@@ -434,6 +450,11 @@ class CallService:
             if answered_by == "human" or call.confirmed_by:
                 return None
             return "unconfirmed", "no answering-machine verdict: the staff member confirms"
+        caller = self._party(session, call.from_number)
+        if caller.staff is not None:
+            # a staff phone or client calling in to reach a patient: Twilio <Dial>s the
+            # patient on a child leg, which carries (and is judged on) the conversation
+            return "leg", "a staff member's outgoing call: the conversation is on the dialed leg"
         return None  # the patient called a staff Twilio number/client, or nobody on staff
 
     @staticmethod
@@ -626,6 +647,7 @@ class CallService:
                           parent_call_sid=parent_call_sid, direction="outbound-dial")
 
         def work(session: Session) -> CallOutcome:
+            self._lock_parent(session, parent_call_sid, "webhook")
             call, created = self._get_or_create(session, event)
             before = None if created else _snapshot(call)
             previous = None if created else call.state

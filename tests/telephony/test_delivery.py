@@ -182,3 +182,37 @@ def test_slack_failing_never_turns_a_stored_call_into_an_error(twilio_app: Twili
     twilio_app.post("/twilio/voice/status", _completed(new_sid(), duration=50))
     [dm] = wait_for(lambda: _dms(slack), "the next DM")
     assert dm["text"].startswith("Logged your call with P-1042 (JD): 50 s live")
+
+
+def test_racing_parent_and_child_deliveries_count_the_conversation_once(
+    twilio_app: TwilioApp,
+) -> None:
+    """A patient calls the nurse's Twilio number, which forwards (<Dial>) to her phone: the
+    parent and child callbacks race each other and their own retries."""
+    parent, child = new_sid(), new_sid()
+    parent_form = _completed(parent, duration=330)
+    child_form = _completed(child, duration=300, direction="outbound-dial", parent=parent,
+                            to="+16175550101")
+    jobs = [("/twilio/voice/status", form) for form in (parent_form, child_form)] * 10
+    url = twilio_app.base_url
+    barrier = threading.Barrier(len(jobs))
+    statuses: list[int] = []
+
+    def deliver(path: str, form: dict[str, str]) -> None:
+        headers = {"X-Twilio-Signature": sign(PUBLIC_BASE_URL + path, form)}
+        with httpx.Client(timeout=60) as http:
+            barrier.wait()
+            statuses.append(http.post(url + path, data=form, headers=headers).status_code)
+
+    threads = [threading.Thread(target=deliver, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * len(jobs)
+    with twilio_app.service.ctx.db.read() as session:
+        entries = session.exec(select(TimeEntry)).all()
+        states = {c.call_sid: c.state for c in session.exec(select(Call))}
+    assert len(entries) == 1
+    assert sorted(states.values()) == ["counted", "leg"]
+    assert twilio_app.service.months.summary("P-1042").live_interactions == 1
