@@ -153,14 +153,25 @@ def seed_clinic(svc: Service) -> None:
                                          twilio_client="nina"), actor="test")
 
 
-@pytest.fixture
-def twilio_app(svc: Service, slack_api: SlackApiRecorder) -> Iterator[TwilioApp]:
+def _serve(svc: Service, slack: SlackApiRecorder | None) -> Iterator[TwilioApp]:
     seed_clinic(svc)
-    settings = twilio_settings(slack_api)
+    settings = twilio_settings(slack)
     stop = run_app(settings, svc)
     with httpx.Client(timeout=30) as http:
-        yield TwilioApp(stop.base_url, svc, settings, http, slack_api)  # type: ignore[attr-defined]
+        yield TwilioApp(stop.base_url, svc, settings, http, slack)  # type: ignore[attr-defined]
     stop()
+
+
+@pytest.fixture
+def twilio_app(svc: Service) -> Iterator[TwilioApp]:
+    """The app with Twilio configured and Slack not (no DMs are attempted)."""
+    yield from _serve(svc, None)
+
+
+@pytest.fixture
+def slack_twilio_app(svc: Service, slack_api: SlackApiRecorder) -> Iterator[TwilioApp]:
+    """The app with Slack DMs going to the recording Slack API."""
+    yield from _serve(svc, slack_api)
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 10) -> Any:

@@ -139,16 +139,16 @@ def _dms(slack: SlackApiRecorder) -> list[dict[str, Any]]:
     return [c.body for c in slack.calls_to("chat.postMessage")]
 
 
-def test_an_unconfirmed_call_asks_the_nurse_once_in_a_dm(twilio_app: TwilioApp) -> None:
-    slack = twilio_app.slack
+def test_an_unconfirmed_call_asks_the_nurse_once_in_a_dm(slack_twilio_app: TwilioApp) -> None:
+    slack = slack_twilio_app.slack
     assert slack is not None
     sid = new_sid()
     form = _completed(sid, duration=180, from_=NURSE_TWILIO_NUMBER, to=PATIENT_PHONE,
                       direction="outbound-api", answered_by="unknown")
     for _ in range(3):  # retried deliveries change nothing, so they DM nothing
-        assert twilio_app.post("/twilio/voice/status", form).status_code == 200
+        assert slack_twilio_app.post("/twilio/voice/status", form).status_code == 200
     [dm] = wait_for(lambda: _dms(slack), "the DM")
-    view = twilio_app.service.calls.by_sid(sid)
+    view = slack_twilio_app.service.calls.by_sid(sid)
     assert view is not None and view.state == "unconfirmed"
     assert dm["channel"] == "D01NURSE"
     assert slack.calls_to("conversations.open")[0].body["users"] == NURSE
@@ -160,26 +160,26 @@ def test_an_unconfirmed_call_asks_the_nurse_once_in_a_dm(twilio_app: TwilioApp) 
     assert PATIENT_PHONE not in str(dm) and "+1******" not in str(dm)
 
     # a later counted call proves the retries' background tasks sent nothing more
-    twilio_app.post("/twilio/voice/status", _completed(new_sid(), duration=75))
+    slack_twilio_app.post("/twilio/voice/status", _completed(new_sid(), duration=75))
     dms = wait_for(lambda: len(_dms(slack)) >= 2 and _dms(slack), "the second DM")
     assert len(dms) == 2
     assert dms[1]["text"].startswith("Logged your call with P-1042 (JD): 1 min 15 s live")
     assert [a["action_id"] for a in dms[1]["blocks"][1]["elements"]] == ["call_add_note"]
 
 
-def test_slack_failing_never_turns_a_stored_call_into_an_error(twilio_app: TwilioApp) -> None:
-    slack = twilio_app.slack
+def test_slack_failing_never_turns_a_stored_call_into_an_error(slack_twilio_app: TwilioApp) -> None:
+    slack = slack_twilio_app.slack
     assert slack is not None
     slack.script("conversations.open", ScriptedReply(200, {"ok": False,
                                                            "error": "user_not_found"}))
     sid = new_sid()
-    assert twilio_app.post("/twilio/voice/status", _completed(sid)).status_code == 200
+    assert slack_twilio_app.post("/twilio/voice/status", _completed(sid)).status_code == 200
     wait_for(lambda: slack.calls_to("conversations.open"), "the DM attempt")
-    view = twilio_app.service.calls.by_sid(sid)
+    view = slack_twilio_app.service.calls.by_sid(sid)
     assert view is not None and view.state == "counted" and view.staff == NURSE
-    assert twilio_app.service.months.summary("P-1042").total_seconds == 400
+    assert slack_twilio_app.service.months.summary("P-1042").total_seconds == 400
     # the next call's DM goes out as usual: the failure left nothing behind
-    twilio_app.post("/twilio/voice/status", _completed(new_sid(), duration=50))
+    slack_twilio_app.post("/twilio/voice/status", _completed(new_sid(), duration=50))
     [dm] = wait_for(lambda: _dms(slack), "the next DM")
     assert dm["text"].startswith("Logged your call with P-1042 (JD): 50 s live")
 

@@ -3,8 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from rpm_logger.app import create_app
+from service import Service
 from service.calls import CallView
 from store.models import AuditEvent, Call, Contact, TimeEntry
 from tests.service.helpers import ADMIN, NURSE
@@ -20,6 +23,7 @@ from tests.telephony.conftest import (
     new_sid,
     sign,
     status_form,
+    twilio_settings,
 )
 
 END = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)
@@ -273,3 +277,11 @@ def test_views_mask_numbers(twilio_app: TwilioApp) -> None:
         for event in session.exec(select(AuditEvent).where(AuditEvent.entity == "call")):
             assert PATIENT_PHONE not in str(event.after) and PATIENT_PHONE not in \
                 str(event.before)
+
+
+def test_without_public_base_url_the_twilio_routes_stay_not_configured(svc: Service) -> None:
+    """The signed URL cannot be rebuilt without it, so nothing is accepted."""
+    settings = twilio_settings(public_base_url=None)
+    with TestClient(create_app(settings, service=svc)) as client:
+        response = client.post("/twilio/voice/status", data={"AccountSid": ACCOUNT_SID})
+    assert response.status_code == 503 and "not configured" in response.json()["error"]
