@@ -376,29 +376,37 @@ class CallService:
 
     # -- matching -------------------------------------------------------------------------
 
-    def _parties(self, session: Session, call: Call) -> list[Party]:
-        """This leg's From and To, then the parent's (the patient may be on the parent)."""
-        numbers = [call.to_number, call.from_number]
-        if call.parent_call_sid:
-            parent = session.exec(select(Call).where(
-                Call.call_sid == call.parent_call_sid)).first()
-            if parent is not None:
-                numbers += [parent.from_number, parent.to_number]
-        return [self._party(session, n) for n in numbers if n]
+    def _parent(self, session: Session, call: Call) -> Call | None:
+        if not call.parent_call_sid:
+            return None
+        return session.exec(select(Call).where(Call.call_sid == call.parent_call_sid)).first()
 
     def _match(self, session: Session, call: Call) -> None:
-        """Fill in patient and staff from the numbers, never replacing a person's choice."""
-        parties = self._parties(session, call)
+        """Fill in patient and staff, never replacing a person's choice.
+
+        Staff: whoever answered this leg (its To), else the staff member the parent leg is
+        on record for (click-to-call rings them first), else any other number of either leg
+        (a shared caller id assigned to someone comes last). Patient: any number of either
+        leg (the patient's number may be on the parent only).
+        """
+        parent = self._parent(session, call)
+        others = [call.from_number]
+        if parent is not None:
+            others += [parent.from_number, parent.to_number]
+        answered = self._party(session, call.to_number)
+        parties = [answered] + [self._party(session, n) for n in others if n]
         if call.patient_id is None:
-            for party in parties:
-                if party.patient is not None:
-                    call.patient_id, call.matched_kind = party.patient.id, party.patient_kind
-                    break
+            found = next((p for p in parties if p.patient is not None), None)
+            if found is not None and found.patient is not None:
+                call.patient_id, call.matched_kind = found.patient.id, found.patient_kind
         if call.staff_id is None:
-            for party in parties:
-                if party.staff is not None:
-                    call.staff_id = party.staff.id
-                    break
+            if answered.staff is not None:
+                call.staff_id = answered.staff.id
+            elif parent is not None and parent.staff_id is not None:
+                call.staff_id = parent.staff_id
+            else:
+                found = next((p for p in parties if p.staff is not None), None)
+                call.staff_id = found.staff.id if found and found.staff else None
 
     # -- the counting rules ---------------------------------------------------------------
 

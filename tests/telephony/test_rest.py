@@ -16,10 +16,11 @@ from sqlmodel import select
 from service import Service
 from service.calls import CallEvent
 from service.errors import BadInput, InvalidInput
+from service.staff import StaffChanges
 from store.models import Call, TimeEntry
 from telephony.rest import TwilioUnavailable, click_to_call, parse_since, reconcile
 from tests.fakes.twilio_api import TwilioApiRecorder
-from tests.service.helpers import NURSE
+from tests.service.helpers import ADMIN, NURSE
 from tests.telephony.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -132,6 +133,8 @@ def test_click_to_call_rings_the_nurse_then_bridges_the_patient_with_amd(
     svc: Service, twilio_api: TwilioApiRecorder,
 ) -> None:
     seed_clinic(svc)
+    # the shared caller id is assigned to someone else: the call is still the nurse's
+    svc.staff.update(ADMIN, StaffChanges(add_twilio_numbers=(CLINIC_NUMBER,)), actor="test")
     settings = twilio_settings(twilio_api_url=twilio_api.base_url, twilio_caller_id=CLINIC_NUMBER)
     outcome = click_to_call(svc, settings, "p-1042", by=NURSE)
     [create] = [r for r in twilio_api.requests if r.method == "POST"]
@@ -159,6 +162,8 @@ def test_click_to_call_rings_the_nurse_then_bridges_the_patient_with_amd(
         from_number=CLINIC_NUMBER, to_number=NURSE_PHONE, duration_seconds=215,
         sequence_number=3, timestamp=end))
     assert svc.calls.by_sid(parent).state == "leg"  # type: ignore[union-attr]
+    counted = svc.calls.by_sid(child)
+    assert counted is not None and (counted.state, counted.staff) == ("counted", NURSE)
     summary = svc.months.summary("P-1042")
     assert (summary.total_seconds, summary.live_interactions) == (190, 1)
 
