@@ -613,6 +613,9 @@ class CallService:
         """Record the caller's leg as a bridge parent and pick whom to dial: the patient's
         assigned staff member, else the staff member owning the dialed Twilio number, else
         the clinic's fallback number."""
+        if not event.call_sid:
+            raise BadInput("A call event needs a CallSid.")
+
         def work(session: Session) -> IncomingRoute:
             call, created = self._get_or_create(session, replace(event, source="incoming"))
             before = None if created else _snapshot(call)

@@ -66,7 +66,7 @@ def make_router(settings: Settings) -> APIRouter:
                 lambda: _service(request).calls.route_incoming(
                     event, fallback=settings.clinic_fallback_number))
             dial_to = route.dial_to
-        except (StoreUnavailable, StoreConflict) as exc:
+        except (StoreUnavailable, StoreConflict, InvalidInput) as exc:
             # the caller is a patient: ring the clinic anyway; the dialed leg's callbacks
             # are retried/reconciled once the database is back
             log.error("incoming call not recorded, dialing the fallback: %s", exc)
