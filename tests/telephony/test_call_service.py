@@ -202,3 +202,26 @@ def test_a_call_for_a_closed_month_is_stored_and_flagged_not_counted(clinic: Ser
         call_sid=new_sid(), status="completed", direction="inbound", from_number=PATIENT_PHONE,
         to_number=NURSE_TWILIO_NUMBER, duration_seconds=120, timestamp=END))
     assert november.call.state == "counted"
+
+
+def test_every_delivery_order_with_retries_ends_counted_once(clinic: Service) -> None:
+    """All 24 orders of one call's four callbacks, each delivered twice."""
+    from itertools import permutations
+
+    steps = [("initiated", 0, None), ("ringing", 1, None), ("in-progress", 2, None),
+             ("completed", 3, 95)]
+    sids = []
+    for order in permutations(steps):
+        sid = new_sid()
+        sids.append(sid)
+        for status, sequence, seconds in [s for s in order for _ in range(2)]:
+            clinic.calls.record_status(CallEvent(
+                call_sid=sid, status=status, direction="inbound", from_number=PATIENT_PHONE,
+                to_number=NURSE_TWILIO_NUMBER, duration_seconds=seconds,
+                sequence_number=sequence, timestamp=END))
+        view = clinic.calls.by_sid(sid)
+        assert view is not None and (view.status, view.state) == ("completed", "counted"), order
+    with clinic.ctx.db.read() as session:
+        refs = sorted(e.external_ref or "" for e in session.exec(select(TimeEntry)))
+    assert refs == sorted(sids)
+    assert clinic.months.summary("P-1042").total_seconds == 95 * 24
