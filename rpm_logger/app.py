@@ -92,7 +92,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         async def slack_not_configured() -> JSONResponse:
             return _not_configured("Slack", "set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
 
-    if not settings.twilio_configured:
+    if settings.twilio_configured:
+        from telephony.routes import make_router
+
+        app.include_router(make_router(settings))
+    else:
         @app.post("/twilio/{path:path}", include_in_schema=False)
         async def twilio_not_configured(path: str) -> JSONResponse:
             return _not_configured("Twilio", "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "

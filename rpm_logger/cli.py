@@ -180,6 +180,10 @@ def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
 @click.option("--role", default=None)
 @click.option("--phone", "phones", multiple=True)
 @click.option("--remove-phone", "remove_phones", multiple=True)
+@click.option("--twilio-number", "twilio_numbers", multiple=True,
+              help="Clinic Twilio number assigned to them (calls to it are theirs).")
+@click.option("--twilio-client", default=None,
+              help="Twilio Client identity (client:NAME); '' clears it.")
 @click.option("--npi", default=None)
 @click.option("--admin/--no-admin", default=None)
 @click.option("--inactive", "active", flag_value=False, default=None,
@@ -188,11 +192,13 @@ def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
 @click.option("--by", default=None)
 @handled
 def staff_update(slack_user_id: str, name: str | None, role: str | None,
-                 phones: tuple[str, ...], remove_phones: tuple[str, ...], npi: str | None,
+                 phones: tuple[str, ...], remove_phones: tuple[str, ...],
+                 twilio_numbers: tuple[str, ...], twilio_client: str | None, npi: str | None,
                  admin: bool | None, active: bool | None, by: str | None) -> None:
-    """Change a staff member's role, phones, admin flag or activity."""
+    """Change a staff member's role, phones, Twilio number/client, admin flag or activity."""
     changes = StaffChanges(name=name, role=role, npi=npi, is_admin=admin, active=active,
-                           add_phones=phones, remove_phones=remove_phones)
+                           add_phones=phones, remove_phones=remove_phones,
+                           add_twilio_numbers=twilio_numbers, twilio_client=twilio_client)
     view = _service().staff.update(slack_user_id, changes, actor=_operator(by))
     click.echo(f"updated {render.staff_text(view)}")
 
@@ -437,6 +443,66 @@ def remind(day: date | None, dry_run: bool, as_json: bool) -> None:
     if run.failed:
         raise _Exit(f"{len(run.failed)} reminder(s) failed; the scheduler retries them later "
                     "today, or run `rpm-logger remind` again", 1)
+
+
+@cli.group()
+def calls() -> None:
+    """Twilio calls: reconcile, unmatched and unclaimed calls, attach, claim."""
+
+
+def _call_line(view: Any) -> str:
+    who = view.patient.label if view.patient else "unmatched"
+    seconds = view.duration_seconds if view.duration_seconds is not None else "-"
+    return (f"{view.call_id}\t{view.started_at:%Y-%m-%d %H:%M}Z\t{view.state}\t{who}\t"
+            f"{view.staff or 'no staff'}\t{seconds}s\t{view.from_masked} -> {view.to_masked}")
+
+
+@calls.command("reconcile")
+@click.option("--since", default="24h", show_default=True, help="How far back: 24h, 2d, 90m.")
+@handled
+def calls_reconcile(since: str) -> None:
+    """List recent calls through the Twilio REST API; store any the webhooks missed."""
+    from telephony.rest import TwilioUnavailable, parse_since, reconcile
+
+    try:
+        outcomes = reconcile(_service(), _settings(), parse_since(since))
+    except TwilioUnavailable as exc:
+        raise _Exit(f"{exc}; nothing was stored", 1) from exc
+    new = [o for o in outcomes if o.previous_state is None]
+    changed = [o for o in outcomes if o.changed and o.previous_state is not None]
+    for outcome in new + changed:
+        click.echo(_call_line(outcome.call))
+    click.echo(f"{len(outcomes)} calls listed, {len(new)} new, {len(changed)} updated",
+               err=True)
+
+
+@calls.command("list")
+@click.option("--state", "states", multiple=True,
+              help="unmatched, unclaimed, unconfirmed, counted, attempt, ... (repeatable)")
+@handled
+def calls_list(states: tuple[str, ...]) -> None:
+    """Calls, newest first (numbers masked)."""
+    for view in _service().calls.in_states(states):
+        click.echo(_call_line(view))
+
+
+@calls.command("attach")
+@click.argument("call_id")
+@click.argument("patient_id")
+@click.option("--staff", "staff_id", required=True, help="Slack user id of the admin.")
+@handled
+def calls_attach(call_id: str, patient_id: str, staff_id: str) -> None:
+    """Attach an unmatched call to a patient (admins)."""
+    click.echo(_call_line(_service().calls.attach(call_id, patient_id, by=staff_id).call))
+
+
+@calls.command("claim")
+@click.argument("call_id")
+@click.option("--staff", "staff_id", required=True, help="Slack user id of who made the call.")
+@handled
+def calls_claim(call_id: str, staff_id: str) -> None:
+    """Claim a call no staff member could be matched to."""
+    click.echo(_call_line(_service().calls.claim(call_id, by=staff_id).call))
 
 
 def main() -> None:

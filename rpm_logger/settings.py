@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     public_base_url: str | None = None
+    clinic_fallback_number: str | None = None
+    twilio_caller_id: str | None = None  # the clinic Twilio number click-to-call shows
+    twilio_api_url: str | None = None  # tests/proxies: base URL instead of api.twilio.com
+    min_live_call_seconds: int = Field(default=30, ge=0, le=3600)
 
     dashboard_token: SecretStr | None = None
     reminders_enabled: bool = True
@@ -94,7 +98,7 @@ class Settings(BaseSettings):
 
     @property
     def twilio_configured(self) -> bool:
-        return bool(self.twilio_auth_token and self.twilio_account_sid)
+        return bool(self.twilio_auth_token and self.twilio_account_sid and self.public_base_url)
 
     def reminder_options(self) -> ReminderOptions:
         return ReminderOptions(start_day=self.reminder_start_day, channel=self.reminder_channel,
@@ -107,6 +111,7 @@ class Settings(BaseSettings):
             max_entry_seconds=self.max_entry_minutes * 60,
             phone_region=self.default_phone_region.upper(),
             fees=self.fee_schedule,
+            min_live_call_seconds=self.min_live_call_seconds,
         )
 
 

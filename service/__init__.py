@@ -4,6 +4,7 @@ Adapters parse their own surface and render the returned views; they never touch
 """
 
 from service.admin import AdminService
+from service.calls import CallService
 from service.closes import MonthCloseService
 from service.context import Policy, ServiceContext
 from service.dashboard import DashboardService
@@ -33,6 +34,7 @@ class Service:
         self.contexts = ContextService(ctx)
         self.timers = TimerService(ctx)
         self.admin = AdminService(ctx)
+        self.calls = CallService(ctx)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]

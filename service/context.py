@@ -23,6 +23,7 @@ class Policy:
     max_entry_seconds: int = 240 * 60
     phone_region: str = "US"
     fees: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_FEES))
+    min_live_call_seconds: int = 30  # shorter calls never count as a live interaction
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,43 @@ class EntryService:
                 time_counts=staff.role in ROLES_THAT_COUNT,
             )
 
+    def record_external_in(
+        self, session: Session, *, patient: Patient, staff: Staff, seconds: int,
+        ended_at: datetime, activity: str, live: bool, source: str, external_ref: str,
+        actor: str, note: str | None = None,
+    ) -> TimeEntry:
+        """An entry keyed by `external_ref` inside the caller's transaction, idempotently.
+
+        Machine-reported time (a Twilio call) arrives more than once and from racing
+        deliveries: an existing entry with the reference is returned unchanged, and two
+        racing inserts hit the unique reference, so the loser's transaction rolls back
+        (StoreConflict) and its retry finds the winner's entry.
+        """
+        existing = session.exec(
+            select(TimeEntry).where(TimeEntry.external_ref == external_ref)).first()
+        if existing is not None:
+            return existing
+        if source not in SOURCES:
+            raise BadInput(f"Unknown source '{source}'.")
+        if seconds <= 0 or seconds > self.ctx.policy.max_entry_seconds:
+            raise BadInput(f"{seconds} s is not a duration that can be logged.")
+        start = ended_at.astimezone(UTC) - timedelta(seconds=seconds)
+        _check_enrolled(patient, start.astimezone(self.ctx.policy.zone).date())
+        assert staff.id is not None and patient.id is not None
+        overlap = _first_overlap(session, staff.id, start, ended_at)
+        entry = TimeEntry(
+            patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=ended_at,
+            duration_seconds=seconds, activity=parse_activity(activity), note=note,
+            source=source, live=live, staff_role=staff.role, external_ref=external_ref,
+            overlaps_entry_id=overlap.id if overlap else None,
+            created_at=self.ctx.now(), created_by=actor,
+        )
+        session.add(entry)
+        session.flush()
+        audit.record(session, at=entry.created_at, actor=actor, action="entry.log",
+                     entity="entry", entity_id=entry.id, after=_snapshot(entry))
+        return entry
+
     def void(self, entry_id: str | int, *, reason: str, by: str,
              amendment: Amendment | None = None) -> EntryView:
         """Void an entry: only its author or an admin, with a reason, and only once; in a

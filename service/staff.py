@@ -71,7 +71,7 @@ def _snapshot(session: Session, staff: Staff) -> dict[str, Any]:
     return {
         "slack_user_id": staff.slack_user_id, "name": staff.name, "role": staff.role,
         "npi": staff.npi, "is_admin": staff.is_admin, "active": staff.active,
-        "staff_phones": sorted(phones),
+        "staff_phones": sorted(phones), "twilio_client": staff.twilio_client,
     }
 
 
@@ -86,6 +86,8 @@ class StaffChanges:
     active: bool | None = None
     add_phones: tuple[str, ...] = ()
     remove_phones: tuple[str, ...] = ()
+    add_twilio_numbers: tuple[str, ...] = ()  # clinic Twilio numbers assigned to them
+    twilio_client: str | None = None  # Twilio Client identity (NAME of client:NAME); "" clears
 
 
 class StaffService:
@@ -95,7 +97,8 @@ class StaffService:
     def _phone(self, text: str) -> str:
         return normalize_phone(text, region=self.ctx.policy.phone_region)
 
-    def _claim_phone(self, session: Session, staff: Staff, e164: str) -> None:
+    def _claim_phone(self, session: Session, staff: Staff, e164: str,
+                     kind: str = "phone") -> None:
         owner = session.exec(select(StaffPhone).where(StaffPhone.e164 == e164)).first()
         if owner is not None and owner.staff_id != staff.id:
             raise BadInput(f"Phone {mask_phone(e164)} already belongs to another staff member.")
@@ -103,7 +106,10 @@ class StaffService:
             raise BadInput(f"Phone {mask_phone(e164)} is a patient's or caregiver's number.")
         if owner is None:
             assert staff.id is not None  # flushed before phones are claimed
-            session.add(StaffPhone(staff_id=staff.id, e164=e164))
+            session.add(StaffPhone(staff_id=staff.id, e164=e164, kind=kind))
+        elif owner.kind != kind:
+            owner.kind = kind
+            session.add(owner)
 
     def add(self, *, slack_user_id: str, name: str, role: str, phones: tuple[str, ...] = (),
             npi: str | None = None, is_admin: bool = False, actor: str) -> StaffView:
@@ -128,6 +134,7 @@ class StaffService:
 
     def update(self, slack_user_id: str, changes: StaffChanges, *, actor: str) -> StaffView:
         add_numbers = [self._phone(p) for p in changes.add_phones]
+        twilio_numbers = [self._phone(p) for p in changes.add_twilio_numbers]
         remove_numbers = [self._phone(p) for p in changes.remove_phones]
         with self.ctx.db.write() as session:
             staff = require_staff(session, slack_user_id)
@@ -148,12 +155,30 @@ class StaffService:
                 self._drop_phone(session, staff, e164)
             for e164 in add_numbers:
                 self._claim_phone(session, staff, e164)
+            for e164 in twilio_numbers:
+                self._claim_phone(session, staff, e164, "twilio_number")
+            if changes.twilio_client is not None:
+                staff.twilio_client = self._client_identity(session, staff, changes.twilio_client)
             session.add(staff)
             session.flush()
             audit.record(session, at=self.ctx.now(), actor=actor, action="staff.update",
                          entity="staff", entity_id=staff.slack_user_id, before=before,
                          after=_snapshot(session, staff))
             return view_of(session, staff)
+
+    @staticmethod
+    def _client_identity(session: Session, staff: Staff, text: str) -> str | None:
+        """A Twilio Client identity, with or without the 'client:' prefix; '' clears it."""
+        name = text.strip().removeprefix("client:").strip()
+        if not name:
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,120}", name):
+            raise BadInput(f"'{text}' is not a Twilio client identity (letters, digits, "
+                           "'_', '.', '@', '-').")
+        other = session.exec(select(Staff).where(Staff.twilio_client == name)).first()
+        if other is not None and other.id != staff.id:
+            raise BadInput(f"Twilio client '{name}' already belongs to {other.slack_user_id}.")
+        return name
 
     @staticmethod
     def _drop_phone(session: Session, staff: Staff, e164: str) -> None:

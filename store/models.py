@@ -181,3 +181,60 @@ class RunningTimer(SQLModel, table=True):
     patient_id: int = Field(foreign_key="patients.id")
     activity: str = Field(max_length=32)
     started_at: datetime = _utc(nullable=False)
+
+
+class Call(SQLModel, table=True):
+    """One Twilio call leg per CallSid, counted or not: attempts, voicemails and unmatched
+    calls are kept so "we tried 3 times" and "nothing was lost" are provable."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_state", "state"),
+        Index("ix_calls_started", "started_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_sid: str = Field(max_length=64, unique=True)
+    parent_call_sid: str | None = Field(default=None, max_length=64, index=True)
+    account_sid: str | None = Field(default=None, max_length=64)
+    direction: str | None = Field(default=None, max_length=32)
+    from_number: str | None = Field(default=None, max_length=140)  # E.164 or client:NAME
+    to_number: str | None = Field(default=None, max_length=140)
+    status: str = Field(max_length=32)
+    answered_by: str | None = Field(default=None, max_length=32)
+    duration_seconds: int | None = None
+    sequence_number: int = -1  # the highest SequenceNumber applied
+    event_at: datetime | None = _utc(nullable=True)  # Twilio's Timestamp of that event
+    started_at: datetime = _utc(nullable=False)  # first seen
+    ended_at: datetime | None = _utc(nullable=True)
+    patient_id: int | None = Field(default=None, foreign_key="patients.id", index=True)
+    matched_kind: str | None = Field(default=None, max_length=16)  # patient | caregiver
+    staff_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
+    bridged: bool = False  # a <Dial> parent: the conversation is on the child leg
+    screened: str | None = Field(default=None, max_length=16)  # pending|accepted|refused
+    state: str = Field(default="in_progress", max_length=16)
+    state_reason: str | None = Field(default=None, max_length=200)
+    confirmed_by: str | None = Field(default=None, max_length=120)
+    after_close: bool = False
+    entry_id: int | None = Field(default=None, foreign_key="time_entries.id")
+    note: str | None = Field(default=None, max_length=2000)
+    source: str = Field(default="webhook", max_length=16)  # webhook | reconcile | click
+    created_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
+
+
+class Contact(SQLModel, table=True):
+    """A non-qualifying contact (an inbound SMS): kept for the record, never a live
+    interaction and never minutes."""
+
+    __tablename__ = "contacts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="sms", max_length=16)
+    external_ref: str = Field(max_length=64, unique=True)  # MessageSid
+    from_number: str | None = Field(default=None, max_length=140)
+    to_number: str | None = Field(default=None, max_length=140)
+    patient_id: int | None = Field(default=None, foreign_key="patients.id", index=True)
+    matched_kind: str | None = Field(default=None, max_length=16)
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    received_at: datetime = _utc(nullable=False)

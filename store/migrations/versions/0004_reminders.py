@@ -1,7 +1,7 @@
 """reminder claims: one row per (recipient, day), claimed before a reminder is sent
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-27 04:33:18.852817
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import store.types
 
 revision: str = '0004'
-down_revision: str | None = '0002'
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,111 @@
+"""The Twilio REST side: reconciliation (list recent calls, store what webhooks missed) and
+click-to-call (ring the staff phone, then bridge the patient with answering-machine
+detection). Both go through the real `twilio` client; TWILIO_API_URL points it elsewhere
+(tests: a recording server on loopback).
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from requests import RequestException
+from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from billing.durations import parse_duration
+from rpm_logger.settings import Settings
+from service import Service
+from service.calls import CallEvent, CallOutcome
+from service.errors import BadInput
+from telephony import twiml
+from telephony.routes import STATUS_PATH
+from telephony.twiml import STATUS_EVENTS
+
+TWILIO_API = "https://api.twilio.com"
+MAX_RECONCILE_SECONDS = 31 * 24 * 3600
+
+
+class TwilioUnavailable(RuntimeError):
+    """The Twilio API refused or could not be reached; nothing was stored from it."""
+
+
+class RebasedHttpClient(TwilioHttpClient):
+    """Sends api.twilio.com requests to another base URL (a proxy, or a test recorder)."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if url.startswith(TWILIO_API):
+            url = self.base_url + url[len(TWILIO_API):]
+        return super().request(method, url, *args, **kwargs)
+
+
+def make_rest_client(settings: Settings) -> Client:
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        raise BadInput("Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
+    http = RebasedHttpClient(settings.twilio_api_url, timeout=15) \
+        if settings.twilio_api_url else TwilioHttpClient(timeout=15)
+    return Client(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
+                  http_client=http)
+
+
+def parse_since(text: str) -> timedelta:
+    """`24h`, `2d`, `90m`: how far back reconciliation looks (the duration parser's forms)."""
+    raw = (text or "").strip().lower()
+    if raw.endswith("d") and raw[:-1].isdigit():
+        raw = f"{int(raw[:-1]) * 24}h"
+    return timedelta(seconds=parse_duration(raw, max_seconds=MAX_RECONCILE_SECONDS))
+
+
+def _event(call: Any) -> CallEvent:
+    duration = call.duration
+    return CallEvent(
+        call_sid=call.sid, status=(call.status or "").lower(), account_sid=call.account_sid,
+        direction=call.direction, from_number=call._from, to_number=call.to,
+        parent_call_sid=call.parent_call_sid,
+        duration_seconds=int(duration) if duration and str(duration).isdigit() else None,
+        answered_by=(call.answered_by or None), timestamp=call.end_time or call.start_time,
+        source="reconcile",
+    )
+
+
+def recent_calls(client: Client, since: datetime) -> list[CallEvent]:
+    """Every call that started at or after `since`, as the API lists them (all pages)."""
+    return [_event(c) for c in client.calls.stream(start_time_after=since, page_size=200)
+            if c.start_time is None or c.start_time >= since]
+
+
+def reconcile(service: Service, settings: Settings, since: timedelta,
+              client: Client | None = None) -> list[CallOutcome]:
+    """Store any recent call the webhooks missed, through the same path, exactly once."""
+    client = client or make_rest_client(settings)
+    try:
+        events = recent_calls(client, service.ctx.now() - since)
+    except (TwilioException, RequestException) as exc:
+        raise TwilioUnavailable(f"Twilio API: {exc}") from exc
+    return service.calls.reconcile(events)
+
+
+def click_to_call(service: Service, settings: Settings, patient_ref: str, *, by: str,
+                  client: Client | None = None) -> CallOutcome:
+    """Ring the staff member's phone; when answered, bridge the patient (AMD + callbacks)."""
+    plan = service.calls.prepare_click_to_call(patient_ref, by=by)
+    if not settings.public_base_url or not settings.twilio_caller_id:
+        raise BadInput("Click-to-call needs PUBLIC_BASE_URL and TWILIO_CALLER_ID.")
+    status_url = settings.public_base_url.rstrip("/") + STATUS_PATH
+    client = client or make_rest_client(settings)
+    try:
+        call = client.calls.create(
+            to=plan.staff_phone, from_=settings.twilio_caller_id,
+            twiml=twiml.click_to_call(patient_phone=plan.patient_phone,
+                                      caller_id=settings.twilio_caller_id,
+                                      status_url=status_url),
+            status_callback=status_url, status_callback_method="POST",
+            status_callback_event=STATUS_EVENTS.split(),
+        )
+    except (TwilioException, RequestException) as exc:
+        raise TwilioUnavailable(f"Twilio API: {exc}") from exc
+    return service.calls.record_placed(call.sid, plan, from_number=settings.twilio_caller_id)

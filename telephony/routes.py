@@ -1,0 +1,114 @@
+"""The Twilio routes: parse (payloads), call one service method, render (twiml).
+
+A callback is answered 200 only once its call is stored; a database fault answers 503 so
+Twilio retries (and reconciliation heals longer outages). DMs go out after the commit, in
+a background task, so Slack can never turn a stored call into an error.
+"""
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from rpm_logger.settings import Settings
+from service import Service
+from service.errors import InvalidInput, StoreConflict, StoreUnavailable
+from telephony import notify, payloads, twiml
+from telephony.security import signed_form
+
+log = logging.getLogger("rpm_logger.telephony")
+
+STATUS_PATH = "/twilio/voice/status"
+SCREEN_PATH = "/twilio/voice/screen"
+SCREEN_ANSWER_PATH = "/twilio/voice/screen/answer"
+
+
+def _xml(body: str, status: int = 200) -> Response:
+    return Response(content=body, media_type="application/xml", status_code=status)
+
+
+def _unavailable(exc: Exception) -> Response:
+    log.error("twilio callback not stored: %s", exc)
+    return Response(content="database unavailable", status_code=503,
+                    media_type="text/plain", headers={"Retry-After": "1"})
+
+
+def _service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def make_router(settings: Settings) -> APIRouter:
+    base = (settings.public_base_url or "").rstrip("/")
+    verify = signed_form(settings)  # one callable: FastAPI runs it once per request
+    router = APIRouter(dependencies=[Depends(verify)])
+    Form = Annotated[FormData, Depends(verify)]
+
+    @router.post(STATUS_PATH)
+    async def voice_status(request: Request, form: Form, tasks: BackgroundTasks) -> Response:
+        event = payloads.call_event(form)
+        try:
+            outcome = await run_in_threadpool(_service(request).calls.record_status, event)
+        except (StoreUnavailable, StoreConflict) as exc:
+            return _unavailable(exc)
+        except InvalidInput as exc:
+            log.warning("twilio status callback refused: %s", exc)
+            return _xml(twiml.empty())
+        tasks.add_task(notify.send_call_dm, settings, outcome)
+        return _xml(twiml.empty())
+
+    @router.post("/twilio/voice/incoming")
+    async def voice_incoming(request: Request, form: Form) -> Response:
+        event = payloads.call_event(form)
+        try:
+            route = await run_in_threadpool(
+                lambda: _service(request).calls.route_incoming(
+                    event, fallback=settings.clinic_fallback_number))
+            dial_to = route.dial_to
+        except (StoreUnavailable, StoreConflict, InvalidInput) as exc:
+            # the caller is a patient: ring the clinic anyway; the dialed leg's callbacks
+            # are retried/reconciled once the database is back
+            log.error("incoming call not recorded, dialing the fallback: %s", exc)
+            dial_to = settings.clinic_fallback_number
+        if not dial_to:
+            return _xml(twiml.nobody_to_dial())
+        return _xml(twiml.bridge(dial_to=dial_to, caller_id=None,
+                                 status_url=base + STATUS_PATH, screen_url=base + SCREEN_PATH))
+
+    @router.post(SCREEN_PATH)
+    async def voice_screen(request: Request, form: Form) -> Response:
+        parent = form.get("ParentCallSid")
+        try:
+            label = await run_in_threadpool(
+                _service(request).calls.screening_label,
+                parent if isinstance(parent, str) else None)
+        except StoreUnavailable:
+            label = "a patient"
+        return _xml(twiml.screen(caller_label=label, action_url=base + SCREEN_ANSWER_PATH))
+
+    @router.post(SCREEN_ANSWER_PATH)
+    async def voice_screen_answer(request: Request, form: Form) -> Response:
+        event = payloads.call_event(form)
+        accepted = payloads.digits(form) == "1"
+        try:
+            await run_in_threadpool(
+                lambda: _service(request).calls.record_screening(
+                    event.call_sid, parent_call_sid=event.parent_call_sid, accepted=accepted))
+        except (StoreUnavailable, StoreConflict) as exc:
+            # never drop a patient mid-call: connect; the leg is then judged unaccepted
+            # and an admin can see it in the call list
+            log.error("screening answer not recorded: %s", exc)
+        return _xml(twiml.accepted() if accepted else twiml.hang_up())
+
+    @router.post("/twilio/messaging")
+    async def messaging(request: Request, form: Form) -> Response:
+        try:
+            await run_in_threadpool(_service(request).calls.record_sms, payloads.sms_event(form))
+        except (StoreUnavailable, StoreConflict) as exc:
+            return _unavailable(exc)
+        except InvalidInput as exc:
+            log.warning("twilio sms refused: %s", exc)
+        return _xml(twiml.empty_messaging())
+
+    return router

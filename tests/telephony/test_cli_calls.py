@@ -1,0 +1,46 @@
+"""The calls commands and the staff Twilio options through the console script."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from service import Service
+from service.calls import CallEvent
+from tests.service.helpers import ADMIN, NURSE, seed
+from tests.telephony.conftest import NURSE_TWILIO_NUMBER, STRANGER_PHONE, new_sid
+
+SCRIPT = Path(sys.executable).with_name("rpm-logger")
+
+
+def _run(db_url: str, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
+    env["DATABASE_URL"] = db_url
+    result = subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == code, (args, result.stdout, result.stderr)
+    return result
+
+
+def test_staff_twilio_options_then_list_and_attach_an_unmatched_call(
+    svc: Service, db_url: str,
+) -> None:
+    seed(svc)
+    _run(db_url, "staff", "update", NURSE, "--twilio-number", "(617) 555-0199",
+         "--twilio-client", "client:nina")
+    refused = _run(db_url, "staff", "update", ADMIN, "--twilio-client", "nina", code=2)
+    assert "already belongs to U01NURSE" in refused.stderr
+    svc.calls.record_status(CallEvent(
+        call_sid=new_sid(), status="completed", direction="inbound", from_number=STRANGER_PHONE,
+        to_number=NURSE_TWILIO_NUMBER, duration_seconds=140,
+        timestamp=datetime(2026, 11, 20, 19, tzinfo=UTC)))
+    listed = _run(db_url, "calls", "list", "--state", "unmatched").stdout
+    assert listed.startswith("C-1\t2026-11-20 18:57Z\tunmatched\tunmatched\tU01NURSE\t140s")
+    assert STRANGER_PHONE not in listed and "+1******0777 -> +1******0199" in listed
+    assert "admin" in _run(db_url, "calls", "attach", "C-1", "P-1042", "--staff", NURSE,
+                           code=2).stderr
+    attached = _run(db_url, "calls", "attach", "c-1", "p-1042", "--staff", ADMIN).stdout
+    assert "\tcounted\tP-1042 (JD)\t" in attached
+    assert svc.months.summary("P-1042").total_seconds == 140
+    assert _run(db_url, "calls", "list", "--state", "unmatched").stdout == ""

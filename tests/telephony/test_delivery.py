@@ -1,0 +1,218 @@
+"""Delivery faults: racing duplicates, a database outage, Slack failing after the commit."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlmodel import Session, select
+
+from service import Service, ServiceContext
+from store.db import Database, StoreUnavailable
+from store.models import AuditEvent, Call, TimeEntry
+from tests.conftest import FrozenClock
+from tests.fakes.slack_api import ScriptedReply, SlackApiRecorder
+from tests.service.helpers import NURSE
+from tests.telephony.conftest import (
+    ACCOUNT_SID,
+    FALLBACK_NUMBER,
+    NURSE_TWILIO_NUMBER,
+    PATIENT_PHONE,
+    PUBLIC_BASE_URL,
+    TwilioApp,
+    new_sid,
+    run_app,
+    seed_clinic,
+    sign,
+    status_form,
+    twilio_settings,
+    wait_for,
+)
+
+END = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)
+CONCURRENT = 50
+
+
+def _completed(sid: str, duration: int = 400, **extra: Any) -> dict[str, str]:
+    values: dict[str, Any] = dict(sid=sid, status="completed", from_=PATIENT_PHONE,
+                                  to=NURSE_TWILIO_NUMBER, direction="inbound", sequence=3,
+                                  at=END, duration=duration)
+    values.update(extra)
+    return status_form(**values)
+
+
+def test_concurrent_duplicate_deliveries_leave_one_call_and_one_entry(
+    twilio_app: TwilioApp,
+) -> None:
+    sid = new_sid()
+    form = _completed(sid)
+    headers = {"X-Twilio-Signature": sign(PUBLIC_BASE_URL + "/twilio/voice/status", form)}
+    url = twilio_app.base_url + "/twilio/voice/status"
+    barrier = threading.Barrier(CONCURRENT)
+    statuses: list[int] = []
+
+    def deliver() -> None:
+        with httpx.Client(timeout=60) as http:
+            barrier.wait()
+            statuses.append(http.post(url, data=form, headers=headers).status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(CONCURRENT)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * CONCURRENT
+    with twilio_app.service.ctx.db.read() as session:
+        assert len(session.exec(select(Call)).all()) == 1
+        [entry] = session.exec(select(TimeEntry)).all()
+        created = session.exec(select(AuditEvent).where(AuditEvent.action == "entry.log")).all()
+    assert entry.external_ref == sid and len(created) == 1
+    summary = twilio_app.service.months.summary("P-1042")
+    assert (summary.total_seconds, summary.live_interactions) == (400, 1)
+
+
+class SwitchableDatabase(Database):
+    """A database that can be "down": every transaction fails as an unreachable one would."""
+
+    down = False
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        if self.down:
+            raise StoreUnavailable("database unavailable: connection refused")
+        with super().write() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        if self.down:
+            raise StoreUnavailable("database unavailable: connection refused")
+        with super().read() as session:
+            yield session
+
+
+def test_a_database_outage_answers_503_and_the_retry_is_stored_once(db_url: str) -> None:
+    database = SwitchableDatabase(db_url)
+    service = Service(ServiceContext(database, clock=FrozenClock()))
+    seed_clinic(service)
+    stop = run_app(twilio_settings(), service)
+    sid = new_sid()
+    form = _completed(sid, duration=222)
+    headers = {"X-Twilio-Signature": sign(PUBLIC_BASE_URL + "/twilio/voice/status", form)}
+    url = stop.base_url + "/twilio/voice/status"  # type: ignore[attr-defined]
+    try:
+        database.down = True
+        refused = httpx.post(url, data=form, headers=headers)
+        sms = httpx.post(stop.base_url + "/twilio/messaging",  # type: ignore[attr-defined]
+                         data=(m := {"AccountSid": form["AccountSid"], "MessageSid": new_sid("SM"),
+                                     "From": PATIENT_PHONE, "To": NURSE_TWILIO_NUMBER}),
+                         headers={"X-Twilio-Signature": sign(
+                             PUBLIC_BASE_URL + "/twilio/messaging", m)})
+        incoming = _incoming_while_down(stop.base_url)  # type: ignore[attr-defined]
+        database.down = False
+        assert refused.status_code == 503 and sms.status_code == 503
+        # a patient calling during the outage still rings the clinic
+        assert "<Number" in incoming.text and FALLBACK_NUMBER in incoming.text
+        assert service.calls.in_states() == []
+        for _ in range(2):  # Twilio's retries (#rc=5) after the database is back
+            assert httpx.post(url, data=form, headers=headers).status_code == 200
+    finally:
+        stop()
+        database.dispose()
+    with database.read() as session:
+        assert len(session.exec(select(Call)).all()) == 1
+        assert [e.duration_seconds for e in session.exec(select(TimeEntry))] == [222]
+
+
+def _incoming_while_down(base_url: str) -> httpx.Response:
+    form = {"AccountSid": ACCOUNT_SID, "CallSid": new_sid(), "CallStatus": "ringing",
+            "Direction": "inbound", "From": PATIENT_PHONE, "To": NURSE_TWILIO_NUMBER}
+    response = httpx.post(base_url + "/twilio/voice/incoming", data=form, headers={
+        "X-Twilio-Signature": sign(PUBLIC_BASE_URL + "/twilio/voice/incoming", form)})
+    assert response.status_code == 200
+    return response
+
+
+def _dms(slack: SlackApiRecorder) -> list[dict[str, Any]]:
+    return [c.body for c in slack.calls_to("chat.postMessage")]
+
+
+def test_an_unconfirmed_call_asks_the_nurse_once_in_a_dm(slack_twilio_app: TwilioApp) -> None:
+    slack = slack_twilio_app.slack
+    assert slack is not None
+    sid = new_sid()
+    form = _completed(sid, duration=180, from_=NURSE_TWILIO_NUMBER, to=PATIENT_PHONE,
+                      direction="outbound-api", answered_by="unknown")
+    for _ in range(3):  # retried deliveries change nothing, so they DM nothing
+        assert slack_twilio_app.post("/twilio/voice/status", form).status_code == 200
+    [dm] = wait_for(lambda: _dms(slack), "the DM")
+    view = slack_twilio_app.service.calls.by_sid(sid)
+    assert view is not None and view.state == "unconfirmed"
+    assert dm["channel"] == "D01NURSE"
+    assert slack.calls_to("conversations.open")[0].body["users"] == NURSE
+    assert dm["text"] == f"Was this a live conversation with P-1042 (JD)? ({view.call_id}, 3 min)"
+    actions = dm["blocks"][1]["elements"]
+    assert [(a["text"]["text"], a["action_id"], a["value"]) for a in actions] == [
+        ("Yes", "call_confirm_live", view.call_id), ("No", "call_reject_live", view.call_id),
+        ("Add note", "call_add_note", view.call_id)]
+    assert PATIENT_PHONE not in str(dm) and "+1******" not in str(dm)
+
+    # a later counted call proves the retries' background tasks sent nothing more
+    slack_twilio_app.post("/twilio/voice/status", _completed(new_sid(), duration=75))
+    dms = wait_for(lambda: len(_dms(slack)) >= 2 and _dms(slack), "the second DM")
+    assert len(dms) == 2
+    assert dms[1]["text"].startswith("Logged your call with P-1042 (JD): 1 min 15 s live")
+    assert [a["action_id"] for a in dms[1]["blocks"][1]["elements"]] == ["call_add_note"]
+
+
+def test_slack_failing_never_turns_a_stored_call_into_an_error(slack_twilio_app: TwilioApp) -> None:
+    slack = slack_twilio_app.slack
+    assert slack is not None
+    slack.script("conversations.open", ScriptedReply(200, {"ok": False,
+                                                           "error": "user_not_found"}))
+    sid = new_sid()
+    assert slack_twilio_app.post("/twilio/voice/status", _completed(sid)).status_code == 200
+    wait_for(lambda: slack.calls_to("conversations.open"), "the DM attempt")
+    view = slack_twilio_app.service.calls.by_sid(sid)
+    assert view is not None and view.state == "counted" and view.staff == NURSE
+    assert slack_twilio_app.service.months.summary("P-1042").total_seconds == 400
+    # the next call's DM goes out as usual: the failure left nothing behind
+    slack_twilio_app.post("/twilio/voice/status", _completed(new_sid(), duration=50))
+    [dm] = wait_for(lambda: _dms(slack), "the next DM")
+    assert dm["text"].startswith("Logged your call with P-1042 (JD): 50 s live")
+
+
+def test_racing_parent_and_child_deliveries_count_the_conversation_once(
+    twilio_app: TwilioApp,
+) -> None:
+    """A patient calls the nurse's Twilio number, which forwards (<Dial>) to her phone: the
+    parent and child callbacks race each other and their own retries."""
+    parent, child = new_sid(), new_sid()
+    parent_form = _completed(parent, duration=330)
+    child_form = _completed(child, duration=300, direction="outbound-dial", parent=parent,
+                            to="+16175550101")
+    jobs = [("/twilio/voice/status", form) for form in (parent_form, child_form)] * 10
+    url = twilio_app.base_url
+    barrier = threading.Barrier(len(jobs))
+    statuses: list[int] = []
+
+    def deliver(path: str, form: dict[str, str]) -> None:
+        headers = {"X-Twilio-Signature": sign(PUBLIC_BASE_URL + path, form)}
+        with httpx.Client(timeout=60) as http:
+            barrier.wait()
+            statuses.append(http.post(url + path, data=form, headers=headers).status_code)
+
+    threads = [threading.Thread(target=deliver, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * len(jobs)
+    with twilio_app.service.ctx.db.read() as session:
+        entries = session.exec(select(TimeEntry)).all()
+        states = {c.call_sid: c.state for c in session.exec(select(Call))}
+    assert len(entries) == 1
+    assert sorted(states.values()) == ["counted", "leg"]
+    assert twilio_app.service.months.summary("P-1042").live_interactions == 1
