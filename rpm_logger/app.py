@@ -21,6 +21,7 @@ from web.routes import dashboard_router
 
 if TYPE_CHECKING:
     from reminders.scheduler import ReminderScheduler
+    from telephony.reconcile_job import ReconcileScheduler
 
 log = logging.getLogger("rpm_logger")
 
@@ -36,6 +37,17 @@ def _start_reminders(settings: Settings, service: Service) -> "ReminderScheduler
     from reminders.scheduler import ReminderScheduler
 
     scheduler = ReminderScheduler(settings, service)
+    scheduler.start()
+    return scheduler
+
+
+def _start_reconcile(settings: Settings, service: Service) -> "ReconcileScheduler | None":
+    """The daily Twilio reconciliation, when Twilio is configured and RECONCILE_ENABLED."""
+    if not (settings.reconcile_enabled and settings.twilio_configured):
+        return None
+    from telephony.reconcile_job import ReconcileScheduler
+
+    scheduler = ReconcileScheduler(settings, service)
     scheduler.start()
     return scheduler
 
@@ -58,9 +70,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         for line in describe_configuration(settings):
             log.info(line)
         app.state.reminders = _start_reminders(settings, app.state.service)
+        app.state.reconcile = _start_reconcile(settings, app.state.service)
         try:
             yield
         finally:
+            if app.state.reconcile is not None:
+                await app.state.reconcile.stop()
             if app.state.reminders is not None:
                 await app.state.reminders.stop()
             if slack is not None:

@@ -45,12 +45,16 @@ class Settings(BaseSettings):
     min_live_call_seconds: int = Field(default=30, ge=0, le=3600)
 
     dashboard_token: SecretStr | None = None
+    reconcile_enabled: bool = True
+    reconcile_time: time = time(3, 30)
+    reconcile_window_hours: int = Field(default=26, ge=1, le=24 * 30)
+
     reminders_enabled: bool = True
     reminder_time: time = time(9, 0)
     reminder_start_day: int = Field(default=15, ge=1, le=31)
     reminder_channel: str | None = None
 
-    @field_validator("reminder_time", mode="before")
+    @field_validator("reminder_time", "reconcile_time", mode="before")
     @classmethod
     def _clock_time(cls, value: Any) -> Any:
         """'09:00' or '9:00' (24-hour clock, in CLINIC_TIMEZONE)."""

@@ -200,3 +200,44 @@ def test_the_cli_reconciles_through_the_console_script(
     down = subprocess.run([str(SCRIPT), "calls", "reconcile"], env=env, capture_output=True,
                           text=True, timeout=60)
     assert down.returncode == 1 and "nothing was stored" in down.stderr
+
+
+def test_the_daily_job_reconciles_once_and_never_raises(
+    svc: Service, twilio_api: TwilioApiRecorder
+) -> None:
+    from telephony.reconcile_job import run_reconcile
+
+    seed_clinic(svc)
+    parent, child, pair = _click_pair(svc.ctx.now() - timedelta(hours=5))
+    twilio_api.calls = pair
+    settings = twilio_settings(twilio_api_url=twilio_api.base_url)
+    assert run_reconcile(svc, settings) == 2  # the bridge leg and the counted conversation
+    assert run_reconcile(svc, settings) == 0  # a second run (or replica) changes nothing
+    assert svc.months.summary("P-1042").live_interactions == 1
+    down = twilio_settings(twilio_api_url="http://127.0.0.1:9")
+    assert run_reconcile(svc, down) == 0  # logged, not raised: the next run heals it
+
+
+def test_the_daily_job_is_scheduled_in_the_clinic_zone(svc: Service) -> None:
+    from zoneinfo import ZoneInfo
+
+    from telephony.reconcile_job import JOB_ID, START_UP_JOB_ID, ReconcileScheduler
+
+    settings = twilio_settings(reconcile_time="04:15", clinic_timezone="America/Chicago")
+    scheduler = ReconcileScheduler(settings, svc).scheduler
+    daily = scheduler.get_job(JOB_ID)
+    fire = daily.trigger.get_next_fire_time(None, datetime(2026, 11, 20, 12, tzinfo=UTC))
+    assert fire == datetime(2026, 11, 21, 4, 15, tzinfo=ZoneInfo("America/Chicago"))
+    assert daily.coalesce and daily.max_instances == 1
+    assert scheduler.get_job(START_UP_JOB_ID) is not None
+
+
+def test_serve_runs_the_reconcile_job_only_when_twilio_is_set_up(svc: Service) -> None:
+    from fastapi.testclient import TestClient
+
+    from rpm_logger.app import create_app
+
+    for settings, expected in ((twilio_settings(), True),
+                               (twilio_settings(reconcile_enabled=False), False)):
+        with TestClient(create_app(settings, service=svc)) as client:
+            assert (client.app.state.reconcile is not None) is expected
