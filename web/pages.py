@@ -1,14 +1,17 @@
 """HTML rendering: Jinja2 templates shipped in this package, autoescaped, no external assets."""
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from billing.codes import TWENTY_MINUTES, format_codes
 from billing.durations import format_seconds
+from billing.fees import amount_still_to_win
 from billing.months import Month
 from billing.risk import RiskAssessment
 from service.dashboard import CodeSeries, DashboardRow, PatientPage
@@ -43,14 +46,19 @@ def row_view(row: DashboardRow) -> RowView:
 
 
 def month_page(*, month: Month, today_days_left: int, rows: list[DashboardRow],
-               staff: list[StaffView], staff_filter: str | None, series: CodeSeries) -> str:
+               staff: list[StaffView], staff_filter: str | None, series: CodeSeries,
+               fees: Mapping[str, Decimal], closed_by: str | None = None) -> str:
     views = [row_view(r) for r in rows]
+    earned = sum((r.summary.expected_amount for r in rows), Decimal("0.00"))
+    to_win = sum((amount_still_to_win(r.summary.codes, fees) for r in rows if r.risk.at_risk),
+                 Decimal("0.00"))
     chart = svg(series, month.days, f"Patients reaching each code in {month}")
     return _env.get_template("month.html").render(
         month=str(month), month_name=f"{calendar.month_name[month.month]} {month.year}",
         rows=views, staff=staff, staff_filter=staff_filter or "",
         billable=sum(1 for r in rows if r.summary.codes),
         at_risk=sum(1 for r in rows if r.risk.at_risk), days_left=today_days_left, chart=chart,
+        earned=f"{earned:,.2f}", to_win=f"{to_win:,.2f}", closed_by=closed_by,
     )
 
 

@@ -111,7 +111,8 @@ def dashboard_router(settings: Settings) -> APIRouter:
                 month=chosen, today_days_left=days_left(chosen, service.months.today()),
                 rows=rows, staff=service.staff.list(include_inactive=True),
                 staff_filter=clean_slack_user_id(staff) if staff else None,
-                series=service.dashboard.code_series(chosen),
+                series=service.dashboard.code_series(chosen), fees=service.ctx.policy.fees,
+                closed_by=closed.closed_by if (closed := service.closes.get(chosen)) else None,
             ))
 
         return _secured(_safely(render))

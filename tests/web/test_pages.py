@@ -82,6 +82,17 @@ def test_row_cells_show_minutes_live_codes_days_left(client: TestClient) -> None
     assert page.one("div", id="count-patients").content == "4"
     assert page.one("div", id="count-billable").content == "2"
     assert page.one("div", id="count-at-risk").content == "2"
+    # 99457 + (99457 + 99458) at the default fees; two at-risk patients with nothing: 2 x 99457
+    assert page.one("div", id="amount-earned").content == "$145.00"
+    assert page.one("div", id="amount-at-risk").content == "$104.00"
+    assert not page.find("p", id="month-closed")
+
+
+def test_a_closed_month_says_so(client: TestClient, svc: Service, clock: FrozenClock) -> None:
+    clock.now = datetime(2026, 12, 3, 15, tzinfo=UTC)
+    svc.closes.close(NOVEMBER, by="billing office")
+    page = Page(client.get("/?month=2026-11").text)
+    assert "closed (billed) by billing office" in page.one("p", id="month-closed").content
 
 
 def test_no_phi_beyond_clinic_id_and_initials(client: TestClient, svc: Service) -> None:
