@@ -68,6 +68,12 @@ def counts_text(message: PlannedMessage, *, icons: bool = True) -> str:
     return " · ".join(parts) if icons else ", ".join(parts)
 
 
+def money_text(message: PlannedMessage) -> str:
+    """The channel's dollars, as a clinic manager reads them first (fee schedule estimates)."""
+    return (f"Earned so far ${message.earned:,.2f} · still to win from at-risk patients "
+            f"${message.at_risk_amount:,.2f} (fee schedule estimates)")
+
+
 def title(message: PlannedMessage) -> str:
     if message.kind == CHANNEL:
         total = sum(message.counts.values())
@@ -82,6 +88,7 @@ def blocks(message: PlannedMessage) -> list[dict[str, Any]]:
            _context(f"{_when(message.day)} · month {message.month} · worst first")]
     if message.kind == CHANNEL:
         out.append({"type": "section", "text": {"type": "mrkdwn", "text": counts_text(message)}})
+        out.append(_context(money_text(message)))
         if message.patients:
             out.append({"type": "divider"})
             out.append({"type": "section", "text": {"type": "mrkdwn", "text": (
@@ -98,6 +105,7 @@ def text(message: PlannedMessage) -> str:
     lines = [f"{title(message)} ({message.day.isoformat()})."]
     if message.kind == CHANNEL:
         lines.append(f"At risk by severity: {counts_text(message, icons=False)}.")
+        lines.append(f"{money_text(message)}.")
         if message.patients:
             lines.append(f"No active staff member assigned ({len(message.patients)}):")
     for row in message.patients[:MAX_LISTED]:

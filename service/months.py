@@ -183,7 +183,9 @@ class MonthService:
         """The clinic's month in numbers and dollars, as the billing office reads it first."""
         month = month or self.current()
         summaries = self.report(month)
-        risks = _risks(summaries, month, today or self.today())
+        # only patients who can still be saved: a window that has ended wins nothing more
+        risks = [r for r in _risks(summaries, month, today or self.today())
+                 if r.risk.days_left > 0]
         fees = self.ctx.policy.fees
         units: dict[str, int] = defaultdict(int)
         for summary in summaries:

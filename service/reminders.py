@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlmodel import Session, select
@@ -63,6 +64,8 @@ class PlannedMessage:
     month: str
     patients: tuple[PatientRisk, ...]
     counts: dict[str, int] = field(default_factory=dict)
+    earned: Decimal = Decimal("0.00")  # channel only: the clinic's month so far, in dollars
+    at_risk_amount: Decimal = Decimal("0.00")  # channel only: still to win from at-risk
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -71,6 +74,8 @@ class PlannedMessage:
         }
         if self.kind == CHANNEL:
             data["counts"] = dict(self.counts)
+            data["earned"] = float(self.earned)
+            data["at_risk_amount"] = float(self.at_risk_amount)
         return data
 
 
@@ -200,9 +205,11 @@ class ReminderService:
         notes: list[str] = []
         if options.channel:
             counts = Counter(r.risk.severity for r in rows)
+            totals = self.months.totals(month, day)
             messages.append(PlannedMessage(
                 CHANNEL, options.channel, day, str(month), tuple(unassigned),
-                {s: counts.get(s, 0) for s in SEVERITIES}))
+                {s: counts.get(s, 0) for s in SEVERITIES}, earned=totals.expected_amount,
+                at_risk_amount=totals.at_risk_amount))
         elif unassigned:
             notes.append(f"{len(unassigned)} at-risk patient(s) have no active assigned staff "
                          "member and REMINDER_CHANNEL is not set: nobody is told about them")

@@ -50,7 +50,8 @@ def month_page(*, month: Month, today_days_left: int, rows: list[DashboardRow],
                fees: Mapping[str, Decimal], closed_by: str | None = None) -> str:
     views = [row_view(r) for r in rows]
     earned = sum((r.summary.expected_amount for r in rows), Decimal("0.00"))
-    to_win = sum((amount_still_to_win(r.summary.codes, fees) for r in rows if r.risk.at_risk),
+    to_win = sum((amount_still_to_win(r.summary.codes, fees) for r in rows
+                  if r.risk.at_risk and r.risk.days_left > 0),
                  Decimal("0.00"))
     chart = svg(series, month.days, f"Patients reaching each code in {month}")
     return _env.get_template("month.html").render(

@@ -58,10 +58,15 @@ def test_each_staff_member_gets_one_clear_dm_and_the_channel_a_summary(
     assert nurse.body["metadata"] == {"event_type": EVENT_TYPE, "event_payload": {
         "claim_id": claims[NURSE].claim_id, "date": "2026-11-15"}}
     summary = slack.to(CHANNEL_ID)
-    assert summary.body["text"].splitlines()[:3] == [
+    assert summary.body["text"].splitlines()[:4] == [
         "RPM daily summary: 6 patients at risk (2026-11-15).",
         "At risk by severity: critical 1, high 1, watch 4.",
+        "Earned so far $52.00 · still to win from at-risk patients $312.00 "
+        "(fee schedule estimates).",
         "No active staff member assigned (2):"]
+    assert {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+        "Earned so far $52.00 · still to win from at-risk patients $312.00 "
+        "(fee schedule estimates)")}]} in summary.body["blocks"]
     # no PHI beyond clinic id + initials: no names of staff or patients, no phone numbers
     for call in slack.accepted:
         assert "Nina" not in str(call.body) and "Gus" not in str(call.body)
