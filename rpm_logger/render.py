@@ -154,6 +154,9 @@ def totals_text(totals: MonthTotals) -> str:
         ("At risk", f"{_count(totals.at_risk, 'patient')}, "
                     f"${totals.at_risk_amount:.2f} still to win"),
     ]
+    if totals.unmatched_calls:
+        rows.append(("Unmatched calls", f"{_count(totals.unmatched_calls, 'call')} with no "
+                     "patient: attach them (rpm-logger calls list --state unmatched)"))
     return _aligned(rows)
 
 

@@ -20,6 +20,7 @@ from service.views import MonthSummary, MonthTotals, PatientRisk, StaffMinutes
 from store.models import MonthClose, Staff
 from store.month_totals import (
     PatientMonthTotals,
+    calls_to_review,
     live_starts,
     month_totals,
     overlapping_entries,
@@ -46,6 +47,19 @@ def _warnings(
     for entry_id, other_id in sorted(overlaps):
         notes.append(f"entry #{entry_id} overlaps entry #{other_id} (same staff member)")
     return tuple(notes)
+
+
+_CALL_ADVICE = {
+    "unclaimed": "no staff member on record, not counted: claim with /rpm calls claim",
+    "unconfirmed": "awaits the staff member's answer: was it a live conversation?",
+    "after_close": "arrived after the month was closed: review before any amendment",
+}
+
+
+def _call_warnings(calls: list[tuple[int, str]]) -> tuple[str, ...]:
+    """One warning per call the billing office must settle before trusting the month."""
+    return tuple(f"call C-{pk} {_CALL_ADVICE[state]}" for pk, state in calls
+                 if state in _CALL_ADVICE)
 
 
 def _enrolled(totals: PatientMonthTotals, month: Month) -> bool:
@@ -78,6 +92,7 @@ class _MonthContext:
     contributions: dict[int, list[StaffMinutes]]
     live_dates: dict[int, list[date]]
     closed: MonthClose | None
+    calls: dict[int | None, list[tuple[int, str]]]
 
 
 class MonthService:
@@ -124,7 +139,11 @@ class MonthService:
             contributions=defaultdict(list),
             live_dates=defaultdict(list),
             closed=find_close(session, month),
+            calls=defaultdict(list),
         )
+        for owner, call_pk, state in calls_to_review(session, start=start, end=end,
+                                                     patient_pk=patient_pk):
+            context.calls[owner].append((call_pk, state))
         for row in staff_seconds(session, start=start, end=end, patient_pk=patient_pk):
             context.contributions[row.patient_pk].append(StaffMinutes(
                 row.slack_user_id, row.name, row.role, row.seconds,
@@ -160,7 +179,8 @@ class MonthService:
             seconds_to_20_minutes=assessment.seconds_to_20_minutes,
             needs_live_interaction=assessment.needs_live_interaction,
             entries=totals.entries, assigned_to=assigned.slack_user_id if assigned else None,
-            warnings=_warnings(totals, month, context.overlaps[totals.patient_pk]),
+            warnings=_warnings(totals, month, context.overlaps[totals.patient_pk])
+            + _call_warnings(context.calls[totals.patient_pk]),
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
             live_interaction_dates=tuple(context.live_dates[totals.patient_pk]),
             staff=tuple(context.contributions[totals.patient_pk]),
@@ -191,8 +211,11 @@ class MonthService:
         for summary in summaries:
             for code in summary.codes:
                 units[code.code] += code.units
+        start, end = month.bounds_utc(self.ctx.policy.zone)
         with self.ctx.db.read() as session:
             close = find_close(session, month)
+            unmatched = sum(1 for _, _, state in calls_to_review(session, start=start, end=end)
+                            if state == "unmatched")
         return MonthTotals(
             month=str(month), patients=len(summaries),
             billable=sum(1 for s in summaries if s.codes), units=dict(units),
@@ -200,5 +223,5 @@ class MonthService:
             at_risk=len(risks),
             at_risk_amount=sum((amount_still_to_win(r.summary.codes, fees) for r in risks),
                                Decimal("0.00")),
-            closed_by=close.closed_by if close else None,
+            closed_by=close.closed_by if close else None, unmatched_calls=unmatched,
         )

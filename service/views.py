@@ -166,6 +166,7 @@ class MonthTotals:
     at_risk: int
     at_risk_amount: Decimal
     closed_by: str | None
+    unmatched_calls: int = 0  # calls no patient could be matched to: attach before billing
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -14,7 +14,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
 from billing.codes import ROLES_THAT_COUNT
-from store.models import Patient, Staff, TimeEntry
+from store.models import Call, Patient, Staff, TimeEntry
 from store.types import UTCDateTime
 
 
@@ -159,3 +159,20 @@ def live_starts(
     if patient_pk is not None:
         query = query.where(TimeEntry.patient_id == patient_pk)
     return [(int(p), s) for p, s in session.execute(query)]
+
+
+# Call states the billing office must look at before billing a month (see service/calls.py).
+CALL_STATES_TO_REVIEW = ("unclaimed", "unconfirmed", "unmatched", "after_close")
+
+
+def calls_to_review(
+    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None
+) -> list[tuple[int | None, int, str]]:
+    """(patient pk or None, call pk, state) of the month's calls that are not settled."""
+    query = select(Call.patient_id, Call.id, Call.state).where(
+        Call.state.in_(CALL_STATES_TO_REVIEW),
+        Call.started_at >= start, Call.started_at < end,
+    ).order_by(Call.id)
+    if patient_pk is not None:
+        query = query.where(Call.patient_id == patient_pk)
+    return [(p, int(c), s) for p, c, s in session.execute(query)]

@@ -225,3 +225,25 @@ def test_every_delivery_order_with_retries_ends_counted_once(clinic: Service) ->
         refs = sorted(e.external_ref or "" for e in session.exec(select(TimeEntry)))
     assert refs == sorted(sids)
     assert clinic.months.summary("P-1042").total_seconds == 95 * 24
+
+
+def test_the_month_report_lists_calls_the_billing_office_must_settle(clinic: Service) -> None:
+    from billing.months import Month
+
+    sid = new_sid()
+    clinic.calls.record_status(CallEvent(
+        call_sid=sid, status="completed", direction="inbound", from_number=PATIENT_PHONE,
+        to_number="+16175550188", duration_seconds=120, timestamp=END))
+    unclaimed = clinic.calls.by_sid(sid)
+    unconfirmed = _outbound(clinic)
+    _outbound(clinic, answered_by="human", to=STRANGER_PHONE)  # no patient: unmatched
+    assert unclaimed is not None
+    warnings = clinic.months.summary("P-1042").warnings
+    assert (f"call {unclaimed.call_id} no staff member on record, not counted: claim with "
+            "/rpm calls claim") in warnings
+    assert f"call {unconfirmed} awaits the staff member's answer: was it a live " \
+        "conversation?" in warnings
+    assert clinic.months.totals(Month(2026, 11)).unmatched_calls == 1
+    clinic.calls.claim(unclaimed.call_id, by=NURSE)
+    clinic.calls.confirm(unconfirmed, live=False, by=NURSE)
+    assert not any(w.startswith("call ") for w in clinic.months.summary("P-1042").warnings)
