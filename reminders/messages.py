@@ -79,7 +79,8 @@ def title(message: PlannedMessage) -> str:
         total = sum(message.counts.values())
         return (f"RPM daily summary: {_plural(total, 'patient')} at risk" if total
                 else "RPM daily summary: every patient is on track")
-    return f"RPM: {_plural(len(message.patients), 'patient')} need time this month"
+    count = len(message.patients)
+    return f"RPM: {_plural(count, 'patient')} need{'s' if count == 1 else ''} time this month"
 
 
 def blocks(message: PlannedMessage) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from billing.codes import CPT_99457, CPT_99458, CPT_99470, MonthActivity, assess_month
 from billing.months import Month, start_of_day_utc
-from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
+from billing.risk import RiskAssessment
 from service.context import ServiceContext
 from service.entries import EntryService
 from service.months import MonthService
@@ -57,14 +57,6 @@ class DashboardRow:
     def minutes(self) -> int:
         """Whole minutes, floored: nothing reads as 20 minutes before 1,200 seconds."""
         return self.summary.total_seconds // 60
-
-
-def sort_rows(rows: Iterable[DashboardRow]) -> list[DashboardRow]:
-    """At-risk first (worst first, as `/rpm risk` orders them), then on-track by clinic id."""
-    return sorted(rows, key=lambda r: (
-        SEVERITY_ORDER[r.risk.severity], -r.risk.seconds_needed, not r.risk.needs_live,
-        r.summary.patient_id,
-    ))
 
 
 @dataclass(frozen=True)
@@ -170,16 +162,8 @@ class DashboardService:
         """Every patient enrolled in the month with their risk verdict, at-risk first."""
         month = month or self.months.current()
         staff = clean_slack_user_id(assigned_to) if assigned_to else None
-        today = self.months.today()
-        rows = []
-        for summary in self.months.report(month):
-            if staff is not None and summary.assigned_to != staff:
-                continue
-            window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
-            risk = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
-                               has_live=summary.live_interactions > 0)
-            rows.append(DashboardRow(summary, risk))
-        return sort_rows(rows)
+        return [DashboardRow(r.summary, r.risk)
+                for r in self.months.with_risk(month, assigned_to=staff)]
 
     def patient(self, patient_ref: str, month: Month | None = None) -> PatientPage:
         """The patient's month: entries (voided too), audit history, provider with NPI."""

@@ -36,7 +36,10 @@ def _warnings(
         notes.append("no consent on file: do not bill until consent is recorded")
     elif totals.consent_on > month.last_day:
         notes.append(f"consent dated {totals.consent_on}, after this month")
-    if not _enrolled(totals, month):
+    if totals.enrolled_on is None and not totals.entries:
+        notes.append(f"no enrolment date and no entry yet in {month}: "
+                     "counts once time is logged")
+    elif not _enrolled(totals, month):
         notes.append(f"not enrolled in {month}")
     if totals.uncounted_seconds:
         notes.append(f"{format_seconds(totals.uncounted_seconds)} by non-clinical staff "
@@ -69,14 +72,15 @@ def _enrolled(totals: PatientMonthTotals, month: Month) -> bool:
     return totals.enrolled_on <= month.last_day and not ended_before
 
 
-def _risks(summaries: Iterable[MonthSummary], month: Month, today: date) -> list[PatientRisk]:
+def _assessed(summaries: Iterable[MonthSummary], month: Month,
+              today: date) -> list[PatientRisk]:
+    """Each summary with its risk verdict, worst first (the one order every list uses)."""
     rows = []
     for summary in summaries:
         window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
         risk = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
                            has_live=summary.live_interactions > 0)
-        if risk.at_risk:
-            rows.append(PatientRisk(summary, risk))
+        rows.append(PatientRisk(summary, risk))
     rows.sort(key=lambda r: (SEVERITY_ORDER[r.risk.severity], -r.risk.seconds_needed,
                              not r.risk.needs_live, r.summary.patient_id))
     return rows
@@ -119,12 +123,26 @@ class MonthService:
         with self.ctx.db.read() as session:
             return self._summaries(session, month or self.current(), None)
 
+    def with_risk(self, month: Month | None = None, today: date | None = None,
+                  *, assigned_to: str | None = None) -> list[PatientRisk]:
+        """Every active patient of the month with the at-risk verdict, worst first.
+
+        Active: the report's patients plus those with no enrolment date and no entry yet
+        (not ended before the month), so reminders and the dashboard see untouched patients.
+        """
+        month = month or self.current()
+        with self.ctx.db.read() as session:
+            summaries = self._summaries(session, month, None, with_unentered=True)
+        chosen = [s for s in summaries if assigned_to is None or s.assigned_to == assigned_to]
+        return _assessed(chosen, month, today or self.today())
+
     def summary_in(self, session: Session, month: Month, patient_pk: int) -> MonthSummary:
         """The same summary inside a caller's transaction (e.g. right after a write)."""
         return self._summaries(session, month, patient_pk)[0]
 
     def _summaries(
-        self, session: Session, month: Month, patient_pk: int | None
+        self, session: Session, month: Month, patient_pk: int | None,
+        *, with_unentered: bool = False,
     ) -> list[MonthSummary]:
         start, end = month.bounds_utc(self.ctx.policy.zone)
         overlaps: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -157,7 +175,7 @@ class MonthService:
             self._summary(totals, context)
             for totals in month_totals(
                 session, start=start, end=end, first_day=month.first_day,
-                last_day=month.last_day, patient_pk=patient_pk,
+                last_day=month.last_day, patient_pk=patient_pk, with_unentered=with_unentered,
             )
         ]
 
@@ -194,18 +212,15 @@ class MonthService:
     def at_risk(self, month: Month | None = None, today: date | None = None,
                 *, assigned_to: str | None = None) -> list[PatientRisk]:
         """Patients of the month who may miss 99457, worst first (one report query)."""
-        month = month or self.current()
-        summaries = [s for s in self.report(month)
-                     if assigned_to is None or s.assigned_to == assigned_to]
-        return _risks(summaries, month, today or self.today())
+        rows = self.with_risk(month, today, assigned_to=assigned_to)
+        return [r for r in rows if r.risk.at_risk]
 
     def totals(self, month: Month | None = None, today: date | None = None) -> MonthTotals:
         """The clinic's month in numbers and dollars, as the billing office reads it first."""
         month = month or self.current()
         summaries = self.report(month)
         # only patients who can still be saved: a window that has ended wins nothing more
-        risks = [r for r in _risks(summaries, month, today or self.today())
-                 if r.risk.days_left > 0]
+        risks = [r for r in self.at_risk(month, today) if r.risk.days_left > 0]
         fees = self.ctx.policy.fees
         units: dict[str, int] = defaultdict(int)
         for summary in summaries:

@@ -10,13 +10,11 @@ from sqlmodel import select
 from billing.activities import parse_activity
 from billing.durations import parse_duration
 from billing.months import Month, start_of_day_utc
-from billing.risk import SEVERITY_ORDER, PatientWindow, assess_risk
 from service.context import ServiceContext
 from service.entries import EntryService, LogRequest
 from service.errors import BadInput, InvalidInput, NotFound
 from service.months import MonthService
 from service.patients import (
-    PatientService,
     _unknown_patient_message,
     find_patient,
     patient_key,
@@ -130,26 +128,8 @@ class QuickService:
 
     def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
         """The caller's assigned patients this month with the at-risk verdict, worst first."""
-        month = month or self.months.current()
-        today = self.months.today()
         user = require_staff_id(self, user_id)
-        summaries = [m for m in self.months.report(month) if m.assigned_to == user]
-        # assigned patients with no enrolment date and no entry yet are still on the list
-        listed = {m.patient_id for m in summaries}
-        for patient in PatientService(self.ctx).list(assigned_to=user):
-            if patient.patient_id not in listed and not (
-                    patient.ended_on and patient.ended_on < month.first_day) and not (
-                    patient.enrolled_on and patient.enrolled_on > month.last_day):
-                summaries.append(self.months.summary(patient.patient_id, month))
-        rows = []
-        for summary in summaries:
-            window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
-            risk = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
-                               has_live=summary.live_interactions > 0)
-            rows.append(PatientRisk(summary, risk))
-        rows.sort(key=lambda r: (SEVERITY_ORDER[r.risk.severity], -r.risk.seconds_needed,
-                                 not r.risk.needs_live, r.summary.patient_id))
-        return rows
+        return self.months.with_risk(month, assigned_to=user)
 
 
 def require_staff_id(service: QuickService, user_id: str) -> str:

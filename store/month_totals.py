@@ -45,9 +45,18 @@ def _counted() -> ColumnElement[bool]:
     return and_(_not_voided(), TimeEntry.staff_role.in_(ROLES_THAT_COUNT))
 
 
-def _enrolled_in(first: date, last: date) -> ColumnElement[bool]:
-    """Enrolled on any day of the month; with no enrolment date, any month with entries."""
+def _enrolled_in(first: date, last: date, end: datetime | None = None) -> ColumnElement[bool]:
+    """Enrolled on any day of the month; with no enrolment date, any month with entries.
+
+    With `end` (the month's end instant), a patient with no enrolment date who existed by then
+    and had not ended also counts, entries or not: reminders must see the untouched ones.
+    """
     live_entries = func.count(case((_not_voided(), TimeEntry.id)))
+    if end is not None:
+        return or_(_enrolled_in(first, last), and_(
+            Patient.enrolled_on.is_(None), Patient.created_at < end,
+            or_(Patient.ended_on.is_(None), Patient.ended_on >= first),
+        ))
     return or_(
         and_(
             Patient.enrolled_on.is_not(None),
@@ -66,8 +75,10 @@ def month_totals(
     first_day: date,
     last_day: date,
     patient_pk: int | None = None,
+    with_unentered: bool = False,
 ) -> Iterator[PatientMonthTotals]:
-    """Totals for one patient (any enrolment) or for every patient enrolled in the month."""
+    """Totals for one patient (any enrolment) or for every patient enrolled in the month
+    (`with_unentered`: also those with no enrolment date and no entry yet)."""
     entry = TimeEntry
     live = and_(_counted(), entry.live.is_(True))
     query = (
@@ -96,7 +107,8 @@ def month_totals(
     if patient_pk is not None:
         query = query.where(Patient.id == patient_pk)
     else:
-        query = query.having(_enrolled_in(first_day, last_day))
+        query = query.having(_enrolled_in(first_day, last_day,
+                                          end if with_unentered else None))
     for row in session.execute(query):
         yield PatientMonthTotals(*row[:9], int(row[9]), int(row[10]), int(row[11]), row[12],
                                  int(row[13]), int(row[14]))

@@ -127,3 +127,13 @@ def test_preview_writes_nothing(clinic: Service) -> None:
     assert clinic.reminders.due(OPTIONS) == NINE_AM_15TH.date()
     with clinic.ctx.db.read() as session:
         assert session.exec(select(ReminderClaim)).all() == []
+
+
+def test_a_dm_title_agrees_with_its_count() -> None:
+    from reminders.messages import title
+    from service.reminders import DM, PlannedMessage
+
+    one = PlannedMessage(DM, NURSE, date(2026, 11, 15), "2026-11", (object(),))  # type: ignore[arg-type]
+    assert title(one) == "RPM: 1 patient needs time this month"
+    two = PlannedMessage(DM, NURSE, date(2026, 11, 15), "2026-11", (object(), object()))  # type: ignore[arg-type]
+    assert title(two) == "RPM: 2 patients need time this month"

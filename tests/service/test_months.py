@@ -91,7 +91,10 @@ def test_warnings_for_the_billing_office(seeded: Service) -> None:
         report["P-NOCONSENT"].warnings
     assert "consent dated 2026-12-02, after this month" in report["P-LATECONSENT"].warnings
     assert seeded.months.summary("P-1042", Month(2026, 5)).warnings == \
-        ("consent dated 2026-10-01, after this month", "not enrolled in 2026-05")
+        ("consent dated 2026-10-01, after this month",
+         "no enrolment date and no entry yet in 2026-05: counts once time is logged")
+    seeded.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 6, 1)), actor="t")
+    assert "not enrolled in 2026-05" in seeded.months.summary("P-1042", Month(2026, 5)).warnings
 
 
 def test_current_month_is_the_clinic_month(db: Database) -> None:
@@ -130,3 +133,19 @@ def test_at_risk_list_is_worst_first_and_skips_done_patients(seeded: Service,
     mine = seeded.months.at_risk(NOV, date(2026, 11, 16), assigned_to=NURSE)
     assert [r.summary.patient_id for r in mine] == ["P-1042", "P-NOCALL"]
     assert [r.risk.severity for r in mine] == ["watch", "watch"]
+
+
+def test_untouched_patients_without_enrolment_date_are_at_risk_but_not_billed(
+    seeded: Service, clock: FrozenClock
+) -> None:
+    # P-1042 has no enrolment date and no entry: not in the billing report, yet at risk
+    assert [s.patient_id for s in seeded.months.report(NOV)] == []
+    rows = seeded.months.at_risk(NOV, date(2026, 11, 20))
+    assert [(r.summary.patient_id, r.summary.total_seconds) for r in rows] == [("P-1042", 0)]
+    assert rows[0].risk.advice() == "needs 20 more minutes and a live call"
+    # ended before the month, or added after it: not active in it
+    seeded.patients.add("P-ENDED", PatientFields(ended_on=date(2026, 10, 31)), actor="t")
+    assert "P-ENDED" not in [r.summary.patient_id for r in seeded.months.at_risk(NOV)]
+    assert [r.summary.patient_id for r in seeded.months.at_risk(Month(2026, 10),
+                                                                date(2026, 10, 20))] == []
+    assert seeded.months.totals(NOV).at_risk == 1
