@@ -109,6 +109,11 @@ class SlackApiRecorder:
                     body = json.loads(raw or "{}")
                 else:
                     body = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(raw).items()}
+                if "?" in self.path and not self.path.startswith("/upload/"):
+                    # the async client sends some methods' arguments in the query string
+                    query = parse_qs(self.path.split("?", 1)[1])
+                    body = {**{k: v[0] if len(v) == 1 else v for k, v in query.items()},
+                            **body}
                 method = self.path.split("/api/", 1)[1].split("?")[0] \
                     if "/api/" in self.path else self.path
                 reply = recorder._reply_for(
