@@ -321,6 +321,10 @@ def call_decided_reply(outcome: CallOutcome) -> Reply:
     elif call.state == "not_live":
         head = (f"Recorded as not live: {_call_facts(call)}. It stays on record as an "
                 "attempt; no minutes were logged.")
+    elif call.state == "unmatched":
+        head = (f"Confirmed as live: {_call_facts(call)}. The number matched no patient, so "
+                "it counts once an admin attaches it (`/rpm calls attach "
+                f"{call.call_id} PATIENT_ID`).")
     else:
         reason = f" ({escape(call.state_reason)})" if call.state_reason else ""
         head = f"Confirmed {_call_facts(call)}, but it does not count: {call.state}{reason}."

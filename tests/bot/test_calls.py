@@ -97,6 +97,18 @@ def test_no_keeps_the_call_as_an_attempt(slack: SlackSender, clinic: Service) ->
     assert clinic.months.summary("P-1042").live_interactions == 0
 
 
+def test_yes_on_a_call_to_an_unknown_number_waits_for_an_admin(slack: SlackSender,
+                                                              clinic: Service) -> None:
+    call_id = _outbound(clinic, to=STRANGER_PHONE)
+    posted = _response(slack, slack.action(CONFIRM_LIVE_ACTION, call_id).response_url)
+    assert posted.body["text"] == (
+        "Confirmed as live: C-1 · an unknown number · 3 min 20 s. The number matched no "
+        "patient, so it counts once an admin attaches it (`/rpm calls attach C-1 PATIENT_ID`).")
+    assert clinic.calls.get(call_id).state == "unmatched"
+    attached = slack.command("calls attach C-1 P-1042", user=ADMIN)
+    assert "It counts now: entry #1." in attached.text
+
+
 @pytest.mark.parametrize(("user", "says"), [
     (DOCTOR, "Only the staff member on the call (or an admin) confirms it."),
     ("U09NOBODY", "You are not set up as clinic staff"),
@@ -130,8 +142,7 @@ def test_add_note_opens_a_modal_and_keeps_the_note(slack: SlackSender, slack_api
     slack.action(ADD_NOTE_ACTION, call_id, channel="D01NURSE")
     [opened] = slack.wait_for("views.open")
     assert opened.body["trigger_id"] == "1.2.3"
-    view = opened.body["view"]
-    view = view if isinstance(view, dict) else __import__("json").loads(view)
+    view = opened.body["view"]  # views.open is sent as JSON
     assert (view["callback_id"], view["private_metadata"]) == (views.CALL_NOTE_CALLBACK,
                                                                 call_id)
     assert view["blocks"][0]["element"]["action_id"] == views.CALL_NOTE_INPUT
