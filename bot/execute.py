@@ -238,7 +238,9 @@ def report(svc: Service, command: grammar.Report, caller: Caller) -> ReportFile 
         month = Month.parse(command.month) if command.month else svc.months.current()
         return ReportFile(f"rpm-report-{month}.csv", report_csv(svc.months.report(month)),
                           svc.months.totals(month))
-    return _guarded(svc, caller, work)
+    return _guarded(svc, caller, work, outage=views.text_reply(
+        "⚠️ The database is not answering right now, so I cannot build the report — try "
+        "again in a moment."))
 
 
 def confirm_call(svc: Service, caller: Caller, call_id: str, *,
@@ -262,7 +264,9 @@ def undo_double(svc: Service, caller: Caller, entry_id: str) -> Reply:
         svc.quick.undo_double(caller.user_id, entry_id), undo=True))
 
 
-def _guarded(svc: Service, caller: Caller, work: Callable[[], T]) -> T | Reply:
+def _guarded(svc: Service, caller: Caller, work: Callable[[], T], *,
+             outage: Reply | None = None) -> T | Reply:
+    """`work` for active staff; every refusal or fault as a reply (`outage`: for reads)."""
     try:
         staff = svc.staff.find(caller.user_id)
         if staff is None or not staff.active:
@@ -271,7 +275,7 @@ def _guarded(svc: Service, caller: Caller, work: Callable[[], T]) -> T | Reply:
     except InvalidInput as exc:
         return views.refusal_reply(str(exc))
     except (StoreUnavailable, StoreConflict):
-        return views.unavailable_reply("That was")
+        return outage or views.unavailable_reply("That was")
     except Exception:  # noqa: BLE001
         log.exception("slack action failed")
         return views.text_reply("⚠️ Something went wrong on our side (it is logged for the "

@@ -6,7 +6,9 @@ import json
 from billing.months import Month
 from rpm_logger.render import report_csv
 from service import Service
+from store.db import Database
 from tests.bot.conftest import SlackSender, all_text
+from tests.bot.helpers import writes_fail
 from tests.fakes.slack_api import RecordedCall, ScriptedReply, SlackApiRecorder
 from tests.service.helpers import ADMIN, NURSE
 
@@ -99,3 +101,22 @@ def test_an_admin_closes_a_month_that_has_ended(slack: SlackSender, seeded: Serv
     assert "Use `month close YYYY-MM`" in slack.command("month close", user=ADMIN).text
     late = slack.command("log P-1042 5m review on 2026-10-30")
     assert "2026-10 is closed" in late.text
+
+
+def test_an_outage_is_explained_without_a_stack_trace(
+    slack: SlackSender, slack_api: SlackApiRecorder, seeded: Service,
+) -> None:
+    with writes_fail(seeded.ctx.db):
+        closed = slack.command("month close 2026-10", user=ADMIN)
+    assert "*not saved — try again*" in closed.text
+    assert seeded.closes.get(Month(2026, 10)) is None
+    db, down = seeded.ctx.db, Database("postgresql+psycopg://nobody@127.0.0.1:1/x")
+    real = db.engine, db._write_engine
+    db.engine, db._write_engine = down.engine, down._write_engine
+    try:
+        sent = slack.command("report 2026-11", user=ADMIN)
+        text = all_text(_response(slack, sent.response_url).body)
+    finally:
+        db.engine, db._write_engine = real
+    assert "so I cannot build the report — try again" in text and "Traceback" not in text
+    assert slack_api.calls_to("files.getUploadURLExternal") == []
