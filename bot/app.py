@@ -44,6 +44,7 @@ def build_slack_app(settings: Settings, service: Service) -> AsyncApp:
     async def _inject_service(context: AsyncBoltContext,
                               next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
         context["service"] = service  # listeners read it as context["service"]
+        context["settings"] = settings  # click-to-call reaches Twilio with these
         await next()
 
     listeners.register(app)

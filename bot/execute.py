@@ -10,16 +10,24 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypeVar
 
+from billing.months import Month
 from bot import grammar, views
 from bot.views import Reply
+from rpm_logger.render import report_csv
+from rpm_logger.settings import Settings
 from service import Service
+from service.calls import CallView
 from service.entries import LogRequest
 from service.errors import InvalidInput, StoreConflict, StoreUnavailable
 from service.quick import QuickLogged
 from service.staff import clean_slack_user_id
+from service.views import MonthTotals
+from telephony.rest import TwilioUnavailable, click_to_call
 
 log = logging.getLogger("rpm_logger.bot")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class Caller:
     channel_id: str
     display_name: str | None = None  # for `staff add`: the new member's name, looked up by
     # the listener (Slack profile), since it is not in the command text
+    settings: Settings | None = None  # for commands that reach Twilio (click-to-call)
 
 
 def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -57,7 +66,7 @@ def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 def _outage(command: grammar.Command) -> Reply:
     if isinstance(command, grammar.Log | grammar.Stop):
         return views.unavailable_reply("Your time was")
-    reads = ("risk", "timer", "staff list")
+    reads = ("risk", "timer", "staff list", "calls unmatched")
     if isinstance(command, grammar.Status) or (isinstance(command, grammar.Simple)
                                                and command.name in reads):
         return views.text_reply("⚠️ The database is not answering right now, so I cannot "
@@ -70,7 +79,9 @@ def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
         grammar.Log: _log, grammar.Status: _status, grammar.Void: _void, grammar.Use: _use,
         grammar.Start: _start, grammar.Stop: _stop, grammar.Simple: _simple,
         grammar.PatientAdd: _patient_add, grammar.PatientAssign: _patient_assign,
-        grammar.StaffAdd: _staff_add,
+        grammar.StaffAdd: _staff_add, grammar.CallPatient: _call_patient,
+        grammar.CallAttach: _call_attach, grammar.CallClaim: _call_claim,
+        grammar.CloseMonth: _close_month, grammar.Report: _report_refused,
     }
     return handlers[type(command)](svc, command, caller)
 
@@ -152,6 +163,9 @@ def _simple(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
         return views.timer_reply(svc.timers.current(user))
     if command.name == "cancel":
         return views.timer_cancelled_reply(svc.timers.cancel(user))
+    if command.name == "calls unmatched":
+        svc.admin.require_admin(user)
+        return views.unmatched_reply(svc.calls.unmatched(), svc.ctx.policy.zone)
     return views.staff_list_reply(svc.admin.list_staff(user))  # "staff list"
 
 
@@ -175,13 +189,84 @@ def _staff_add(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     return views.staff_added_reply(staff)
 
 
+def _call_patient(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.CallPatient)
+    settings = caller.settings
+    if settings is None or not (settings.twilio_configured and settings.twilio_caller_id):
+        return views.click_to_call_unset_reply()
+    try:
+        outcome = click_to_call(svc, settings, command.patient, by=caller.user_id)
+    except TwilioUnavailable:
+        log.warning("click-to-call: Twilio API refused or unreachable")
+        return views.twilio_down_reply()
+    return views.call_placed_reply(outcome)
+
+
+def _call_attach(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.CallAttach)
+    return views.call_attached_reply(
+        svc.calls.attach(command.call_id, command.patient, by=caller.user_id))
+
+
+def _call_claim(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.CallClaim)
+    return views.call_claimed_reply(svc.calls.claim(command.call_id, by=caller.user_id))
+
+
+def _close_month(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.CloseMonth)
+    by = svc.admin.require_admin(caller.user_id)
+    return views.month_closed_reply(svc.closes.close(Month.parse(command.month), by=by))
+
+
+def _report_refused(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    """`report` is run by `report` below (it uploads a file); never through `run`."""
+    return views.text_reply("The report is only sent from the `/rpm report` command.")
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    filename: str
+    content: str
+    totals: MonthTotals
+
+
+def report(svc: Service, command: grammar.Report, caller: Caller) -> ReportFile | Reply:
+    """The month's CSV (as `rpm-logger report --format csv`) and totals, admins only."""
+    def work() -> ReportFile:
+        svc.admin.require_admin(caller.user_id)
+        month = Month.parse(command.month) if command.month else svc.months.current()
+        return ReportFile(f"rpm-report-{month}.csv", report_csv(svc.months.report(month)),
+                          svc.months.totals(month))
+    return _guarded(svc, caller, work, outage=views.text_reply(
+        "⚠️ The database is not answering right now, so I cannot build the report — try "
+        "again in a moment."))
+
+
+def confirm_call(svc: Service, caller: Caller, call_id: str, *,
+                 live: bool) -> tuple[Reply, bool]:
+    """The Yes / No buttons of a call DM: the reply, and whether the call was decided."""
+    result = _guarded(svc, caller, lambda: svc.calls.confirm(call_id, live=live,
+                                                             by=caller.user_id))
+    if isinstance(result, Reply):
+        return result, False
+    return views.call_decided_reply(result), True
+
+
+def add_call_note(svc: Service, caller: Caller, call_id: str, note: str) -> CallView | Reply:
+    """The Add note modal's submission: the call, or a reply saying why not."""
+    return _guarded(svc, caller, lambda: svc.calls.add_note(call_id, note, by=caller.user_id))
+
+
 def undo_double(svc: Service, caller: Caller, entry_id: str) -> Reply:
     """The Undo button under a double-submission warning."""
     return _guarded(svc, caller, lambda: views.voided_reply(
         svc.quick.undo_double(caller.user_id, entry_id), undo=True))
 
 
-def _guarded(svc: Service, caller: Caller, work: Callable[[], Reply]) -> Reply:
+def _guarded(svc: Service, caller: Caller, work: Callable[[], T], *,
+             outage: Reply | None = None) -> T | Reply:
+    """`work` for active staff; every refusal or fault as a reply (`outage`: for reads)."""
     try:
         staff = svc.staff.find(caller.user_id)
         if staff is None or not staff.active:
@@ -190,7 +275,7 @@ def _guarded(svc: Service, caller: Caller, work: Callable[[], Reply]) -> Reply:
     except InvalidInput as exc:
         return views.refusal_reply(str(exc))
     except (StoreUnavailable, StoreConflict):
-        return views.unavailable_reply("That was")
+        return outage or views.unavailable_reply("That was")
     except Exception:  # noqa: BLE001
         log.exception("slack action failed")
         return views.text_reply("⚠️ Something went wrong on our side (it is logged for the "

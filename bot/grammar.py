@@ -28,10 +28,17 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
      "/rpm patient add P-1042 JD  (admins)"),
     ("staff", "/rpm staff add @user ROLE [admin] · /rpm staff list",
      "/rpm staff add @nina clinical_staff  (admins)"),
+    ("call", "/rpm call PATIENT_ID", "/rpm call P-1042  (rings your phone, then the patient)"),
+    ("calls", "/rpm calls unmatched · /rpm calls attach CALL_ID PATIENT_ID · "
+     "/rpm calls claim CALL_ID",
+     "/rpm calls attach C-12 P-1042  (unmatched and attach: admins)"),
+    ("report", "/rpm report [YYYY-MM]", "/rpm report 2026-11  (admins: CSV sent to your DM)"),
+    ("month", "/rpm month close YYYY-MM", "/rpm month close 2026-10  (admins, once billed)"),
     ("help", "/rpm help [COMMAND]", "/rpm help log"),
 )
 USAGE = {name: usage for name, usage, _ in COMMANDS}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MONTH = re.compile(r"\d{4}-\d{2}")
 _PHONE_LIKE = re.compile(r"\+[\d().-]{7,}|\(?\d{3}\)?[.-]\d{3}[.-]\d{4}|\(\d{3}\)\d{3}-?\d{4}")
 PHONE_REFUSAL = ("Patients are named by clinic id here (e.g. P-1042): phone numbers are PHI "
                  "and never typed into Slack.")
@@ -125,8 +132,37 @@ class StaffAdd:
     admin: bool = False
 
 
+@dataclass(frozen=True)
+class CallPatient:
+    """Click-to-call: ring the caller's phone, then bridge the patient."""
+
+    patient: str
+
+
+@dataclass(frozen=True)
+class CallAttach:
+    call_id: str
+    patient: str
+
+
+@dataclass(frozen=True)
+class CallClaim:
+    call_id: str
+
+
+@dataclass(frozen=True)
+class Report:
+    month: str | None = None  # YYYY-MM; None: the current month
+
+
+@dataclass(frozen=True)
+class CloseMonth:
+    month: str  # YYYY-MM
+
+
 Command = (Usage | Help | Log | Status | Void | Use | Start | Stop | Simple | PatientAdd
-           | PatientAssign | StaffAdd)
+           | PatientAssign | StaffAdd | CallPatient | CallAttach | CallClaim | Report
+           | CloseMonth)
 
 
 def _free_text(words: list[str]) -> str | None:
@@ -259,6 +295,38 @@ def _parse_staff(words: list[str]) -> Command:
     return Usage("Use `staff add @user ROLE [admin]` or `staff list`.", "staff")
 
 
+def _parse_call(words: list[str]) -> Command:
+    if len(words) != 1:
+        return Usage("Name one patient by clinic id.", "call")
+    return CallPatient(words[0])
+
+
+def _parse_calls(words: list[str]) -> Command:
+    sub = words[0].lower() if words else ""
+    if sub == "unmatched" and len(words) == 1:
+        return Simple("calls unmatched")
+    if sub == "attach" and len(words) == 3:
+        return CallAttach(words[1], words[2])
+    if sub == "claim" and len(words) == 2:
+        return CallClaim(words[1])
+    return Usage("Use `calls unmatched`, `calls attach CALL_ID PATIENT_ID` or "
+                 "`calls claim CALL_ID` (CALL_ID as in the DM, e.g. C-12).", "calls")
+
+
+def _parse_report(words: list[str]) -> Command:
+    if not words:
+        return Report()
+    if len(words) == 1 and _MONTH.fullmatch(words[0]):
+        return Report(words[0])
+    return Usage("Give at most one month, as YYYY-MM (e.g. 2026-11).", "report")
+
+
+def _parse_month(words: list[str]) -> Command:
+    if len(words) == 2 and words[0].lower() == "close" and _MONTH.fullmatch(words[1]):
+        return CloseMonth(words[1])
+    return Usage("Use `month close YYYY-MM` (e.g. 2026-10).", "month")
+
+
 _SIMPLE = ("undo", "risk", "timer", "cancel")
 _ALIASES = {"l": "log", "s": "status", "?": "help", "h": "help"}
 
@@ -292,7 +360,8 @@ def _parse(text: str | None) -> Command:
         return Simple(name) if not args else Usage(f"`{name}` takes no arguments.", name)
     parsers = {"log": _parse_log, "status": _parse_status, "use": _parse_use,
                "void": _parse_void, "start": _parse_start, "patient": _parse_patient,
-               "staff": _parse_staff}
+               "staff": _parse_staff, "call": _parse_call, "calls": _parse_calls,
+               "report": _parse_report, "month": _parse_month}
     if name == "stop":
         return Stop(_free_text(args))
     if name in parsers:

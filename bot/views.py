@@ -8,13 +8,24 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
 from billing.durations import format_seconds
 from billing.risk import RiskAssessment
+from service.calls import CallOutcome, CallView
+from service.closes import CloseView
 from service.quick import QuickLogged
 from service.timers import TimerStop, TimerView
-from service.views import EntryView, MonthSummary, PatientRisk, PatientView, StaffView
+from service.views import (
+    EntryView,
+    MonthSummary,
+    MonthTotals,
+    PatientRisk,
+    PatientView,
+    StaffView,
+)
+from telephony.slack_messages import ADD_NOTE_ACTION
 
 TWENTY_MINUTES = 1200
 BAR_CELLS = 10
@@ -22,6 +33,9 @@ PICK_ACTION = "pick_patient"
 UNDO_ACTION = "undo_double"
 HOME_START_ACTION = "home_start"
 HOME_STOP_ACTION = "home_stop"
+CALL_NOTE_CALLBACK = "call_note"  # the Add note modal; private_metadata: the call id
+CALL_NOTE_BLOCK = "call_note_block"
+CALL_NOTE_INPUT = "call_note_input"
 MAX_BUTTON_VALUE = 2000
 Block = dict[str, Any]
 
@@ -289,3 +303,145 @@ def home_view(rows: Sequence[PatientRisk], timer: TimerView | None) -> dict[str,
 def message_home(reply: Reply) -> dict[str, Any]:
     """An App Home holding just one message (strangers, outages)."""
     return {"type": "home", "blocks": reply.blocks}
+
+
+# -- calls ----------------------------------------------------------------------------------
+
+def _call_facts(call: CallView) -> str:
+    seconds = format_seconds(call.duration_seconds or 0)
+    return f"{call.call_id} · {call.patient_label} · {seconds}"
+
+
+def call_decided_reply(outcome: CallOutcome) -> Reply:
+    """What the call DM becomes once its Yes/No is answered (the buttons go away)."""
+    call = outcome.call
+    if call.state == "counted":
+        head = (f"✅ Counted as a live interaction: {_call_facts(call)} "
+                f"(entry #{call.entry_id}).")
+    elif call.state == "not_live":
+        head = (f"Recorded as not live: {_call_facts(call)}. It stays on record as an "
+                "attempt; no minutes were logged.")
+    elif call.state == "unmatched":
+        head = (f"Confirmed as live: {_call_facts(call)}. The number matched no patient, so "
+                "it counts once an admin attaches it (`/rpm calls attach "
+                f"{call.call_id} PATIENT_ID`).")
+    else:
+        reason = f" ({escape(call.state_reason)})" if call.state_reason else ""
+        head = f"Confirmed {_call_facts(call)}, but it does not count: {call.state}{reason}."
+    return Reply(head, [_section(head), {"type": "actions", "elements": [
+        _button("Add note", ADD_NOTE_ACTION, call.call_id)]}])
+
+
+def call_note_modal(call_id: str) -> dict[str, Any]:
+    """The Add note modal; the call id rides in private_metadata, the clicker is checked on
+    submit by the service (only the staff member on the call, or an admin)."""
+    return {
+        "type": "modal", "callback_id": CALL_NOTE_CALLBACK, "private_metadata": call_id[:100],
+        "title": {"type": "plain_text", "text": f"Note for {call_id}"[:24]},
+        "submit": {"type": "plain_text", "text": "Save note"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [{
+            "type": "input", "block_id": CALL_NOTE_BLOCK,
+            "label": {"type": "plain_text", "text": "What was discussed?"},
+            "element": {"type": "plain_text_input", "action_id": CALL_NOTE_INPUT,
+                        "multiline": True, "max_length": 2000},
+        }],
+    }
+
+
+def call_noted_reply(call: CallView) -> Reply:
+    return text_reply(f"📝 Note saved on {_call_facts(call)}.")
+
+
+def _call_line(call: CallView, zone: ZoneInfo) -> str:
+    """No numbers at all, masked or not: the id, when (clinic time), how long, which way."""
+    when = call.started_at.astimezone(zone)
+    direction = (call.direction or "unknown").split("-")[0]
+    seconds = format_seconds(call.duration_seconds or 0)
+    after = " · arrived after close" if call.after_close else ""
+    return f"• *{call.call_id}* {when:%Y-%m-%d %H:%M %Z} · {seconds} · {direction}{after}"
+
+
+def unmatched_reply(calls: Sequence[CallView], zone: ZoneInfo) -> Reply:
+    if not calls:
+        return text_reply("No unmatched calls: every call is matched to a patient.")
+    lines = "\n".join(_call_line(c, zone) for c in calls[:40])
+    more = f"\n…and {len(calls) - 40} more (`rpm-logger calls list`)" if len(calls) > 40 else ""
+    return Reply(f"{len(calls)} unmatched calls", [
+        _section(f"*Unmatched calls* ({len(calls)}), newest first\n{lines}{more}"),
+        _context("`/rpm calls attach CALL_ID PATIENT_ID` names the patient; the month then "
+                 "includes the call.")])
+
+
+def _counting(call: CallView) -> str:
+    if call.state == "counted":
+        return f"It counts now: entry #{call.entry_id}."
+    reason = f" ({escape(call.state_reason)})" if call.state_reason else ""
+    return f"It is {call.state}{reason}."
+
+
+def call_attached_reply(outcome: CallOutcome) -> Reply:
+    call = outcome.call
+    return text_reply(f"📎 Attached {call.call_id} to *{call.patient_label}*. "
+                      f"{_counting(call)}")
+
+
+def call_claimed_reply(outcome: CallOutcome) -> Reply:
+    call = outcome.call
+    return text_reply(f"🙋 {call.call_id} is now on record as yours ({call.patient_label}). "
+                      f"{_counting(call)}")
+
+
+def call_placed_reply(outcome: CallOutcome) -> Reply:
+    call = outcome.call
+    return text_reply(f"📞 Calling your phone now ({call.call_id}); answer it and I will "
+                      f"connect *{call.patient_label}*. The call is logged automatically "
+                      "once the patient answers in person.")
+
+
+def click_to_call_unset_reply() -> Reply:
+    return text_reply("Click-to-call is not set up for this clinic (Twilio settings are "
+                      "missing: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL, "
+                      "TWILIO_CALLER_ID). Ask an admin, or log the call with `/rpm log`.")
+
+
+def twilio_down_reply() -> Reply:
+    return text_reply("⚠️ Twilio did not accept the call just now, so nothing was dialled. "
+                      "Try again in a moment.")
+
+
+# -- billing office -------------------------------------------------------------------------
+
+def _dollars(amount: object) -> str:
+    return f"${amount:,.2f}"
+
+
+def totals_text(totals: MonthTotals) -> str:
+    closed = f"closed by <@{totals.closed_by}>" if totals.closed_by else "open (not closed)"
+    return (f"*{totals.month}*: {totals.patients} patients · {totals.billable} billable · "
+            f"earned so far {_dollars(totals.expected_amount)} · at risk "
+            f"{_dollars(totals.at_risk_amount)} ({totals.at_risk} patients) · {closed}")
+
+
+def report_sent_reply(totals: MonthTotals, filename: str) -> Reply:
+    head = f"📄 Sent `{filename}` to your DM with me."
+    return Reply(head, [_section(head), _section(totals_text(totals)),
+                        _context("Dollar amounts are estimates from FEE_SCHEDULE.")])
+
+
+def report_upload_failed_reply(totals: MonthTotals) -> Reply:
+    head = ("⚠️ The report could not be uploaded to your DM just now (Slack refused it); "
+            "try again, or use `rpm-logger report --format csv`.")
+    return Reply(head, [_section(head), _section(totals_text(totals))])
+
+
+def report_working_reply() -> Reply:
+    return text_reply("⏳ Building the report… it will arrive in your DM with me.")
+
+
+def month_closed_reply(closed: CloseView) -> Reply:
+    return text_reply(
+        f"🔒 Closed {closed.month} (billed) by <@{closed.closed_by}>. From now on logs, voids "
+        "and call attachments dated in it are refused, except an admin amendment that records "
+        "its reason; calls that arrive for it are kept and flagged for the billing office. "
+        "The report shows the month as closed.")

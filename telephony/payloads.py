@@ -11,12 +11,12 @@ from email.utils import parsedate_to_datetime
 from service.calls import CallEvent, SmsEvent
 
 
-def _text(form: Mapping[str, str], name: str) -> str | None:
+def _text(form: Mapping[str, object], name: str) -> str | None:
     value = form.get(name)
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _int(form: Mapping[str, str], name: str) -> int | None:
+def _int(form: Mapping[str, object], name: str) -> int | None:
     value = _text(form, name)
     if value is None:
         return None
@@ -42,7 +42,7 @@ def parse_timestamp(text: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def call_event(form: Mapping[str, str], *, source: str = "webhook") -> CallEvent:
+def call_event(form: Mapping[str, object], *, source: str = "webhook") -> CallEvent:
     """A voice status callback (or the request of /incoming) as a CallEvent."""
     status = (_text(form, "CallStatus") or "").lower()
     return CallEvent(
@@ -62,7 +62,7 @@ def call_event(form: Mapping[str, str], *, source: str = "webhook") -> CallEvent
     )
 
 
-def sms_event(form: Mapping[str, str]) -> SmsEvent:
+def sms_event(form: Mapping[str, object]) -> SmsEvent:
     return SmsEvent(
         message_sid=_text(form, "MessageSid") or _text(form, "SmsSid") or "",
         from_number=_text(form, "From"),
@@ -71,5 +71,5 @@ def sms_event(form: Mapping[str, str]) -> SmsEvent:
     )
 
 
-def digits(form: Mapping[str, str]) -> str:
+def digits(form: Mapping[str, object]) -> str:
     return _text(form, "Digits") or ""

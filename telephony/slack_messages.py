@@ -35,7 +35,7 @@ def unconfirmed_text(call: CallView) -> str:
 def unconfirmed_message(call: CallView) -> tuple[str, list[dict[str, Any]]]:
     """Yes counts the call as the month's live interaction; No keeps it as an attempt."""
     text = unconfirmed_text(call)
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {"type": "actions", "block_id": f"call_confirm:{call.call_id}", "elements": [
             _button("Yes", CONFIRM_LIVE_ACTION, call.call_id, "primary"),
@@ -54,7 +54,7 @@ def counted_text(call: CallView) -> str:
 def counted_message(call: CallView) -> tuple[str, list[dict[str, Any]]]:
     """Auditors ask what was discussed: one button to add a note."""
     text = counted_text(call)
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {"type": "actions", "block_id": f"call_note:{call.call_id}", "elements": [
             _button("Add note", ADD_NOTE_ACTION, call.call_id),

@@ -118,6 +118,21 @@ class SlackSender:
         body = urlencode({"payload": json.dumps(payload)})
         return Sent(self.post(body, "application/x-www-form-urlencoded"), response_url)
 
+    def view_submission(self, callback_id: str, private_metadata: str,
+                        values: dict[str, dict[str, str]], *, user: str = "U01NURSE") -> Sent:
+        """A modal's submit: `values` is {block_id: {action_id: typed text}}."""
+        state = {block: {action: {"type": "plain_text_input", "value": text}
+                         for action, text in actions.items()}
+                 for block, actions in values.items()}
+        payload = {"type": "view_submission", "team": {"id": "T1"}, "api_app_id": "A1",
+                   "user": {"id": user, "team_id": "T1"}, "token": "legacy",
+                   "trigger_id": "4.5.6",
+                   "view": {"id": "V1", "type": "modal", "callback_id": callback_id,
+                            "private_metadata": private_metadata, "state": {"values": state},
+                            "hash": "1.abc"}}
+        body = urlencode({"payload": json.dumps(payload)})
+        return Sent(self.post(body, "application/x-www-form-urlencoded"))
+
     def event(self, event: dict[str, Any]) -> Sent:
         body = json.dumps({"token": "legacy", "team_id": "T1", "api_app_id": "A1",
                            "type": "event_callback", "event_id": f"Ev{next(self._ids)}",

@@ -1,8 +1,12 @@
 """Reading the database state the bot left behind, through the service."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from billing.months import Month
 from service import Service
 from service.views import EntryView
+from store.db import Database, StoreUnavailable
 
 
 def entries(svc: Service, patient: str = "P-1042") -> list[EntryView]:
@@ -11,3 +15,20 @@ def entries(svc: Service, patient: str = "P-1042") -> list[EntryView]:
 
 def standing(svc: Service, patient: str = "P-1042") -> list[EntryView]:
     return [e for e in entries(svc, patient) if e.voided_at is None]
+
+
+@contextmanager
+def writes_fail(db: Database) -> Iterator[None]:
+    """The database stops accepting writes (reads still work): a mid-request outage."""
+    original = db.write
+
+    @contextmanager
+    def broken() -> Iterator[None]:
+        raise StoreUnavailable("database unavailable: connection refused")
+        yield  # pragma: no cover
+
+    db.write = broken  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        db.write = original  # type: ignore[method-assign]

@@ -8,7 +8,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import execute, grammar
-from bot.grammar import Help, Log, Simple, Start, Status, Stop, Usage, Use, Void
+from bot.grammar import (
+    CallAttach,
+    CallClaim,
+    CallPatient,
+    CloseMonth,
+    Help,
+    Log,
+    Report,
+    Simple,
+    Start,
+    Status,
+    Stop,
+    Usage,
+    Use,
+    Void,
+)
 from service import Service
 from tests.service.helpers import NURSE
 
@@ -34,6 +49,11 @@ CASES = [
     ("undo", Simple("undo")), ("risk", Simple("risk")), ("timer", Simple("timer")),
     ("cancel", Simple("cancel")), ("staff list", Simple("staff list")),
     ("", Help()), ("help", Help()), ("help log", Help("log")), ("help nonsense", Help()),
+    ("calls unmatched", Simple("calls unmatched")), ("CALLS Unmatched", Simple("calls unmatched")),
+    ("calls attach C-12 P-1042", CallAttach("C-12", "P-1042")),
+    ("calls claim c12", CallClaim("c12")), ("call P-1042", CallPatient("P-1042")),
+    ("report", Report()), ("report 2026-11", Report("2026-11")),
+    ("month close 2026-10", CloseMonth("2026-10")), ("help calls", Help("calls")),
 ]
 
 
@@ -47,6 +67,9 @@ def test_parse(text: str, expected: grammar.Command) -> None:
     "log P-1 12m review on 2026-02-30", "status a b", "void 12", "use", "use a b",
     "start a b c", "undo x", "risk x", "patient", "patient add", "patient remove P-1",
     "staff add U1", "staff add U1 qhp boss", "staff", "frobnicate", "12m review",
+    "call", "call P-1 P-2", "calls", "calls list", "calls attach C-1", "calls claim",
+    "calls unmatched now", "report nov", "report 2026-11 2026-12", "report 2026-1", "month",
+    "month close", "month open 2026-10", "month close October",
     "x" * 5000,
 ])
 def test_malformed_input_is_usage_with_a_reason(text: str) -> None:
@@ -74,7 +97,8 @@ WORDS = st.sampled_from([
     "patient", "staff", "add", "assign", "list", "help", "none", "live", "yesterday", "on",
     "2026-11-03", "2026-13-45", "P-1042", "1042", "12m", "12", "min", "1h", "5m", "1:05",
     "90s", "2.5m", "-5m", "0m", "review", "call", "rev", "video", "admin", "qhp", "<@U1|x>",
-    "#12", "+16175550123", "`", "*", "\u200b", "é", "",
+    "#12", "+16175550123", "`", "*", "\u200b", "é", "", "calls", "unmatched", "attach",
+    "claim", "C-1", "report", "month", "close", "2026-10", "2026-11",
 ])
 
 
@@ -104,6 +128,7 @@ def test_fuzz_every_command_gets_a_clear_reply_from_the_service(seeded: Service,
 @pytest.mark.parametrize("text", [
     "log +16175550123 12m review", "log 617-555-0123 12m review", "status (617)555-0123",
     "use +1(617)555-0123", "start 617.555.0123", "patient add +16175550123",
+    "call +16175550123", "call (617)555-0123", "calls attach C-1 +16175550123",
 ])
 def test_phone_numbers_are_refused_as_patient_references(text: str) -> None:
     parsed = grammar.parse(text)

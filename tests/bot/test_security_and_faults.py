@@ -2,8 +2,6 @@
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,9 +9,9 @@ from hypothesis import strategies as st
 
 from bot.listeners import budget
 from service import Service
-from store.db import Database, StoreUnavailable
+from store.db import Database
 from tests.bot.conftest import SECRET, SlackSender, all_text, sign
-from tests.bot.helpers import entries
+from tests.bot.helpers import entries, writes_fail
 from tests.bot.test_grammar import WORDS
 from tests.conftest import FrozenClock
 
@@ -53,28 +51,11 @@ def test_a_four_minute_old_signature_is_still_accepted(slack: SlackSender,
     assert sent.response.status_code == 200 and "Saved entry #1" in sent.text
 
 
-@contextmanager
-def _writes_fail(db: Database) -> Iterator[None]:
-    """The database stops accepting writes (reads still work): a mid-request outage."""
-    original = db.write
-
-    @contextmanager
-    def broken() -> Iterator[None]:
-        raise StoreUnavailable("database unavailable: connection refused")
-        yield  # pragma: no cover
-
-    db.write = broken  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        db.write = original  # type: ignore[method-assign]
-
-
 def test_a_write_outage_says_not_saved_try_again(slack: SlackSender, seeded: Service,
                                                  clock: FrozenClock) -> None:
     slack.command("start P-1042")
     clock.advance(minutes=3)
-    with _writes_fail(seeded.ctx.db):
+    with writes_fail(seeded.ctx.db):
         sent = slack.command("log P-1042 12m review")
         assert sent.response.status_code == 200
         assert "*not saved — try again*" in sent.text

@@ -41,6 +41,14 @@ class SlackApiRecorder:
                 "id": "D" + str(c.body.get("users", "U"))[1:]}},
             "chat.postMessage": lambda c: {"ok": True, "channel": c.body.get("channel"),
                                            "ts": f"{len(self.calls)}.000100"},
+            # files_upload_v2: ask for an upload URL (here, on this recorder), POST the bytes
+            # there (recorded under the path /upload/F..., body {"raw": text}), then complete
+            "files.getUploadURLExternal": lambda c: {
+                "ok": True, "file_id": f"F{len(self.calls)}",
+                "upload_url": f"{self.root_url}/upload/F{len(self.calls)}"},
+            "files.completeUploadExternal": lambda c: {
+                "ok": True, "files": [{"id": f["id"], "title": f.get("title")}
+                                      for f in json.loads(str(c.body.get("files") or "[]"))]},
         }
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -93,12 +101,19 @@ class SlackApiRecorder:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode() if length else ""
+                raw = self.rfile.read(length).decode(errors="replace") if length else ""
                 kind = self.headers.get("Content-Type", "")
-                if "json" in kind:
+                if self.path.startswith("/upload/"):  # a file's bytes, as Slack's upload URL
+                    body: dict[str, Any] = {"raw": raw}
+                elif "json" in kind:
                     body = json.loads(raw or "{}")
                 else:
                     body = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(raw).items()}
+                if "?" in self.path and not self.path.startswith("/upload/"):
+                    # the async client sends some methods' arguments in the query string
+                    query = parse_qs(self.path.split("?", 1)[1])
+                    body = {**{k: v[0] if len(v) == 1 else v for k, v in query.items()},
+                            **body}
                 method = self.path.split("/api/", 1)[1].split("?")[0] \
                     if "/api/" in self.path else self.path
                 reply = recorder._reply_for(
