@@ -5,6 +5,7 @@ never shows 20 minutes before 1,200 seconds are in.
 """
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -416,11 +417,20 @@ def _dollars(amount: object) -> str:
     return f"${amount:,.2f}"
 
 
+def _closer(closed_by: str) -> str:
+    """A Slack user is mentioned; the CLI operator ("cli:root") or a typed name is shown."""
+    return f"<@{closed_by}>" if re.fullmatch(r"[UW][A-Z0-9]{2,31}", closed_by) else closed_by
+
+
 def totals_text(totals: MonthTotals) -> str:
-    closed = f"closed by <@{totals.closed_by}>" if totals.closed_by else "open (not closed)"
+    closed = f"closed by {_closer(totals.closed_by)}" if totals.closed_by else "open (not closed)"
+    unmatched = (f" · {totals.unmatched_calls} unmatched call"
+                 f"{'' if totals.unmatched_calls == 1 else 's'} to attach"
+                 if totals.unmatched_calls else "")
     return (f"*{totals.month}*: {totals.patients} patients · {totals.billable} billable · "
             f"earned so far {_dollars(totals.expected_amount)} · at risk "
-            f"{_dollars(totals.at_risk_amount)} ({totals.at_risk} patients) · {closed}")
+            f"{_dollars(totals.at_risk_amount)} ({totals.at_risk} patients) · {closed}"
+            f"{unmatched}")
 
 
 def report_sent_reply(totals: MonthTotals, filename: str) -> Reply:
