@@ -1,7 +1,7 @@
 """What chat adds around logging: late entries by day, double-submission warnings, undo,
 and a staff member's caseload worst first. Adapters call these instead of deciding."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func
@@ -72,9 +72,7 @@ class QuickService:
                 TimeEntry.started_at >= day_start, TimeEntry.started_at < day_end)).one()
         if latest is not None and latest > start and latest + timedelta(seconds=seconds) <= day_end:
             start = latest
-        return LogRequest(patient=request.patient, duration=request.duration,
-                          activity=request.activity, staff=request.staff, source=request.source,
-                          note=request.note, started_at=start, live=request.live)
+        return replace(request, started_at=start)
 
     def _identical_recent(self, request: LogRequest) -> int | None:
         """The caller's identical entry (patient, duration, activity) from the last 60 s."""
