@@ -41,3 +41,12 @@ def test_adapters_never_touch_tables(path: Path) -> None:
     for name in _imports(path):
         assert not name.startswith("store.models"), f"{path} imports {name}"
         assert not name.startswith("sqlmodel"), f"{path} imports {name}"
+
+
+@pytest.mark.parametrize("path", [p for pkg in ("service", "store", "billing")
+                                  for p in _modules(pkg)],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_dependencies_point_one_way(path: Path) -> None:
+    """The service, the store and the rules never import an adapter or the composition root."""
+    for name in _imports(path):
+        assert name.split(".")[0] not in ADAPTERS, f"{path} imports {name}"
