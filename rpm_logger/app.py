@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from rpm_logger.limits import BodySizeLimit
 from rpm_logger.settings import Settings, get_settings
 from rpm_logger.wiring import build_service, describe_configuration, open_database
 from service import Service
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 app.state.service.ctx.db.dispose()
 
     app = FastAPI(title="rpm-logger", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:

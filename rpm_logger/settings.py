@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     max_entry_minutes: int = Field(default=240, ge=1, le=24 * 60)
     default_phone_region: str = "US"
     log_level: str = "INFO"
+    max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     fee_schedule: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_FEES))
 
     slack_signing_secret: SecretStr | None = None
