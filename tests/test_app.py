@@ -1,7 +1,6 @@
 """The ASGI app: health, unconfigured adapters, and `serve` on loopback for real."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from rpm_logger.app import create_app
 from rpm_logger.settings import Settings
 from service import Service
 from store.db import Database
+from tests.loopback import free_port
 
 SCRIPT = Path(sys.executable).with_name("rpm-logger")
 
@@ -46,14 +46,8 @@ def test_unconfigured_adapters_answer_503(client: TestClient, path: str) -> None
     assert "not configured" in response.json()["error"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_serve_starts_on_a_fresh_sqlite_default_with_no_adapters(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SLACK_", "TWILIO_", "DATABASE_URL"))}
     env["RPM_DATA_DIR"] = str(tmp_path / "data")

@@ -9,32 +9,25 @@ import hashlib
 import hmac
 import itertools
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 
 from rpm_logger.app import create_app
 from rpm_logger.settings import Settings
 from service import Service
 from tests.fakes.slack_api import RecordedCall, SlackApiRecorder
+from tests.loopback import served as serve  # noqa: F401 - bot tests import it here
 from tests.service.helpers import seed
 
 SECRET = "test-signing-secret"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def sign(body: str, timestamp: int, secret: str = SECRET) -> str:
@@ -162,24 +155,6 @@ def seeded(svc: Service) -> Service:
     return svc
 
 
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a free loopback port in a thread; yield its URL."""
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture

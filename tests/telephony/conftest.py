@@ -4,8 +4,6 @@ PUBLIC_BASE_URL is a public-looking URL that differs from the loopback address t
 really go to, so every passing test proves the signed URL is rebuilt from the setting.
 """
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
@@ -25,6 +22,7 @@ from rpm_logger.settings import Settings
 from service import Service
 from service.staff import StaffChanges
 from tests.fakes.slack_api import SlackApiRecorder
+from tests.loopback import served
 from tests.service.helpers import NURSE, seed
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -107,34 +105,6 @@ class TwilioApp:
         return self.post("/twilio/voice/status", status_form(**kwargs))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def run_app(settings: Settings, service: Service) -> Callable[[], None]:
-    """Start uvicorn on a free loopback port; returns (base url, stop)."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings, service=service), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped during start-up"
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-    stop.base_url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
-    return stop
-
-
 def twilio_settings(slack: SlackApiRecorder | None = None, **extra: Any) -> Settings:
     values: dict[str, Any] = dict(
         twilio_account_sid=ACCOUNT_SID, twilio_auth_token=SecretStr(AUTH_TOKEN),
@@ -158,10 +128,9 @@ def seed_clinic(svc: Service) -> None:
 def _serve(svc: Service, slack: SlackApiRecorder | None) -> Iterator[TwilioApp]:
     seed_clinic(svc)
     settings = twilio_settings(slack)
-    stop = run_app(settings, svc)
-    with httpx.Client(timeout=30) as http:
-        yield TwilioApp(stop.base_url, svc, settings, http, slack)  # type: ignore[attr-defined]
-    stop()
+    with served(create_app(settings, service=svc)) as base_url, \
+            httpx.Client(timeout=30) as http:
+        yield TwilioApp(base_url, svc, settings, http, slack)
 
 
 @pytest.fixture

@@ -9,11 +9,13 @@ from typing import Any
 import httpx
 from sqlmodel import Session, select
 
+from rpm_logger.app import create_app
 from service import Service, ServiceContext
 from store.db import Database, StoreUnavailable
 from store.models import AuditEvent, Call, TimeEntry
 from tests.conftest import FrozenClock
 from tests.fakes.slack_api import ScriptedReply, SlackApiRecorder
+from tests.loopback import served
 from tests.service.helpers import NURSE
 from tests.telephony.conftest import (
     ACCOUNT_SID,
@@ -23,7 +25,6 @@ from tests.telephony.conftest import (
     PUBLIC_BASE_URL,
     TwilioApp,
     new_sid,
-    run_app,
     seed_clinic,
     sign,
     status_form,
@@ -97,20 +98,19 @@ def test_a_database_outage_answers_503_and_the_retry_is_stored_once(db_url: str)
     database = SwitchableDatabase(db_url)
     service = Service(ServiceContext(database, clock=FrozenClock()))
     seed_clinic(service)
-    stop = run_app(twilio_settings(), service)
     sid = new_sid()
     form = _completed(sid, duration=222)
     headers = {"X-Twilio-Signature": sign(PUBLIC_BASE_URL + "/twilio/voice/status", form)}
-    url = stop.base_url + "/twilio/voice/status"  # type: ignore[attr-defined]
-    try:
+    with served(create_app(twilio_settings(), service=service)) as base:
+        url = base + "/twilio/voice/status"
         database.down = True
         refused = httpx.post(url, data=form, headers=headers)
-        sms = httpx.post(stop.base_url + "/twilio/messaging",  # type: ignore[attr-defined]
+        sms = httpx.post(base + "/twilio/messaging",
                          data=(m := {"AccountSid": form["AccountSid"], "MessageSid": new_sid("SM"),
                                      "From": PATIENT_PHONE, "To": NURSE_TWILIO_NUMBER}),
                          headers={"X-Twilio-Signature": sign(
                              PUBLIC_BASE_URL + "/twilio/messaging", m)})
-        incoming = _incoming_while_down(stop.base_url)  # type: ignore[attr-defined]
+        incoming = _incoming_while_down(base)
         database.down = False
         assert refused.status_code == 503 and sms.status_code == 503
         # a patient calling during the outage still rings the clinic
@@ -118,9 +118,7 @@ def test_a_database_outage_answers_503_and_the_retry_is_stored_once(db_url: str)
         assert service.calls.in_states() == []
         for _ in range(2):  # Twilio's retries (#rc=5) after the database is back
             assert httpx.post(url, data=form, headers=headers).status_code == 200
-    finally:
-        stop()
-        database.dispose()
+    database.dispose()
     with database.read() as session:
         assert len(session.exec(select(Call)).all()) == 1
         assert [e.duration_seconds for e in session.exec(select(TimeEntry))] == [222]

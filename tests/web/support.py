@@ -1,19 +1,12 @@
 """Shared pieces of the web tests: seeded data, an HTML reader, the app on a real server."""
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
-import uvicorn
-from fastapi import FastAPI
-
 from service import Service
 from service.patients import PatientFields
+from tests.loopback import free_port, served  # noqa: F401 - shared with web tests
 from tests.service.helpers import DOCTOR, NURSE, log, seed
 
 TOKEN = "correct horse battery staple"
@@ -101,28 +94,3 @@ def _matches(element: Element, key: str, value: str) -> bool:
     if name == "class":
         return value in element.attrs.get("class", "").split()
     return element.attrs.get(name) == value
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def served(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
-    """The app on a real uvicorn server in a thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:  # uvicorn offers a flag, not an event, to wait on
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
