@@ -4,7 +4,6 @@ client against the recording Twilio API)."""
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from tests.service.helpers import ADMIN, DOCTOR, NURSE
 from tests.telephony.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
+    CALL_END,
     CLINIC_NUMBER,
     NURSE_PHONE,
     NURSE_TWILIO_NUMBER,
@@ -32,9 +32,10 @@ from tests.telephony.conftest import (
     PUBLIC_BASE_URL,
     STRANGER_PHONE,
     new_sid,
+    record_outbound,
 )
 
-END = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)  # 14:30 in the clinic (New York)
+END = CALL_END  # 14:30 in the clinic (New York)
 
 
 @pytest.fixture
@@ -42,19 +43,6 @@ def clinic(seeded: Service) -> Service:
     seeded.staff.update(NURSE, StaffChanges(add_twilio_numbers=(NURSE_TWILIO_NUMBER,)),
                         actor="test")
     return seeded
-
-
-def _outbound(svc: Service, *, answered_by: str | None = None, to: str = PATIENT_PHONE,
-              seconds: int = 200) -> str:
-    """A completed call the nurse placed from her Twilio number; its short id."""
-    sid = new_sid()
-    svc.calls.record_status(CallEvent(
-        call_sid=sid, status="completed", direction="outbound-api",
-        from_number=NURSE_TWILIO_NUMBER, to_number=to, duration_seconds=seconds,
-        answered_by=answered_by, sequence_number=4, timestamp=END))
-    view = svc.calls.by_sid(sid)
-    assert view is not None
-    return view.call_id
 
 
 def _response(slack: SlackSender, response_url: str | None) -> RecordedCall:
@@ -66,7 +54,7 @@ def _response(slack: SlackSender, response_url: str | None) -> RecordedCall:
 # -- the DM's buttons -----------------------------------------------------------------------
 
 def test_yes_counts_the_call_and_the_dm_shows_it(slack: SlackSender, clinic: Service) -> None:
-    call_id = _outbound(clinic)
+    call_id = record_outbound(clinic)
     assert clinic.calls.get(call_id).state == "unconfirmed"
     sent = slack.action(CONFIRM_LIVE_ACTION, call_id, channel="D01NURSE")
     assert sent.response.status_code == 200
@@ -88,7 +76,7 @@ def test_yes_counts_the_call_and_the_dm_shows_it(slack: SlackSender, clinic: Ser
 
 
 def test_no_keeps_the_call_as_an_attempt(slack: SlackSender, clinic: Service) -> None:
-    call_id = _outbound(clinic, answered_by="unknown")
+    call_id = record_outbound(clinic, answered_by="unknown")
     sent = slack.action(REJECT_LIVE_ACTION, call_id, channel="D01NURSE")
     posted = _response(slack, sent.response_url)
     assert posted.body["replace_original"] is True
@@ -99,7 +87,7 @@ def test_no_keeps_the_call_as_an_attempt(slack: SlackSender, clinic: Service) ->
 
 def test_yes_on_a_call_to_an_unknown_number_waits_for_an_admin(slack: SlackSender,
                                                               clinic: Service) -> None:
-    call_id = _outbound(clinic, to=STRANGER_PHONE)
+    call_id = record_outbound(clinic, to=STRANGER_PHONE)
     posted = _response(slack, slack.action(CONFIRM_LIVE_ACTION, call_id).response_url)
     assert posted.body["text"] == (
         "Confirmed as live: C-1 · an unknown number · 3 min 20 s. The number matched no "
@@ -115,7 +103,7 @@ def test_yes_on_a_call_to_an_unknown_number_waits_for_an_admin(slack: SlackSende
 ])
 def test_only_the_nurse_on_the_call_answers(slack: SlackSender, clinic: Service, user: str,
                                             says: str) -> None:
-    call_id = _outbound(clinic)
+    call_id = record_outbound(clinic)
     posted = _response(slack, slack.action(CONFIRM_LIVE_ACTION, call_id, user=user).response_url)
     assert says in all_text(posted.body)
     assert posted.body["replace_original"] is False
@@ -124,7 +112,7 @@ def test_only_the_nurse_on_the_call_answers(slack: SlackSender, clinic: Service,
 
 def test_a_bad_call_id_and_a_database_outage_are_explained(slack: SlackSender,
                                                            clinic: Service) -> None:
-    call_id = _outbound(clinic)
+    call_id = record_outbound(clinic)
     posted = _response(slack, slack.action(CONFIRM_LIVE_ACTION, "C-99").response_url)
     assert "No call C-99." in posted.body["text"]
     with writes_fail(clinic.ctx.db):
@@ -137,7 +125,7 @@ def test_a_bad_call_id_and_a_database_outage_are_explained(slack: SlackSender,
 
 def test_add_note_opens_a_modal_and_keeps_the_note(slack: SlackSender, slack_api:
                                                    SlackApiRecorder, clinic: Service) -> None:
-    call_id = _outbound(clinic, answered_by="human")
+    call_id = record_outbound(clinic, answered_by="human")
     assert clinic.calls.get(call_id).state == "counted"
     slack.action(ADD_NOTE_ACTION, call_id, channel="D01NURSE")
     [opened] = slack.wait_for("views.open")
@@ -163,7 +151,7 @@ def test_add_note_opens_a_modal_and_keeps_the_note(slack: SlackSender, slack_api
 def test_a_refused_note_stays_in_the_modal(slack: SlackSender, slack_api: SlackApiRecorder,
                                            clinic: Service, user: str, note: str,
                                            says: str) -> None:
-    call_id = _outbound(clinic, answered_by="human")
+    call_id = record_outbound(clinic, answered_by="human")
     sent = slack.view_submission(views.CALL_NOTE_CALLBACK, call_id, {
         views.CALL_NOTE_BLOCK: {views.CALL_NOTE_INPUT: note}}, user=user)
     assert sent.body["response_action"] == "errors"
@@ -173,7 +161,7 @@ def test_a_refused_note_stays_in_the_modal(slack: SlackSender, slack_api: SlackA
 
 
 def test_a_note_during_an_outage_says_not_saved(slack: SlackSender, clinic: Service) -> None:
-    call_id = _outbound(clinic, answered_by="human")
+    call_id = record_outbound(clinic, answered_by="human")
     with writes_fail(clinic.ctx.db):
         sent = slack.view_submission(views.CALL_NOTE_CALLBACK, call_id, {
             views.CALL_NOTE_BLOCK: {views.CALL_NOTE_INPUT: "discussed BP"}})
@@ -185,7 +173,7 @@ def test_a_note_during_an_outage_says_not_saved(slack: SlackSender, clinic: Serv
 
 def test_admins_list_unmatched_calls_without_any_phone_digits(slack: SlackSender,
                                                               clinic: Service) -> None:
-    call_id = _outbound(clinic, answered_by="human", to=STRANGER_PHONE)
+    call_id = record_outbound(clinic, answered_by="human", to=STRANGER_PHONE)
     assert clinic.calls.get(call_id).state == "unmatched"
     listed = slack.command("calls unmatched", user=ADMIN)
     assert "*Unmatched calls* (1), newest first\n• *C-1* 2026-11-20 14:26 EST · " \
@@ -202,7 +190,7 @@ def test_no_unmatched_calls_says_so(slack: SlackSender, clinic: Service) -> None
 
 
 def test_an_admin_attaches_an_unmatched_call(slack: SlackSender, clinic: Service) -> None:
-    call_id = _outbound(clinic, answered_by="human", to=STRANGER_PHONE)
+    call_id = record_outbound(clinic, answered_by="human", to=STRANGER_PHONE)
     refused = slack.command(f"calls attach {call_id} P-1042")
     assert "Only an admin attaches a call to a patient." in refused.text
     assert "No patient 'P-9'" in slack.command("calls attach C-1 P-9", user=ADMIN).text

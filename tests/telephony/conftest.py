@@ -20,6 +20,7 @@ from twilio.request_validator import RequestValidator
 from rpm_logger.app import create_app
 from rpm_logger.settings import Settings
 from service import Service
+from service.calls import CallEvent
 from service.staff import StaffChanges
 from tests.fakes.slack_api import SlackApiRecorder
 from tests.loopback import served
@@ -154,3 +155,19 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 10) -> An
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
+
+
+CALL_END = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)  # 14:30 in the clinic (New York)
+
+
+def record_outbound(svc: Service, *, answered_by: str | None = None, to: str = PATIENT_PHONE,
+                    seconds: int = 200) -> str:
+    """A completed call the nurse placed from her Twilio number; its short id."""
+    sid = new_sid()
+    svc.calls.record_status(CallEvent(
+        call_sid=sid, status="completed", direction="outbound-api",
+        from_number=NURSE_TWILIO_NUMBER, to_number=to, duration_seconds=seconds,
+        answered_by=answered_by, sequence_number=4, timestamp=CALL_END))
+    view = svc.calls.by_sid(sid)
+    assert view is not None
+    return view.call_id

@@ -13,14 +13,16 @@ from service.staff import StaffChanges
 from store.models import AuditEvent, Staff, StaffPhone, TimeEntry
 from tests.service.helpers import ADMIN, CLERK, DOCTOR, NURSE
 from tests.telephony.conftest import (
+    CALL_END,
     NURSE_TWILIO_NUMBER,
     PATIENT_PHONE,
     STRANGER_PHONE,
     new_sid,
+    record_outbound,
     seed_clinic,
 )
 
-END = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)
+END = CALL_END
 
 
 @pytest.fixture
@@ -29,25 +31,13 @@ def clinic(svc: Service) -> Service:
     return svc
 
 
-def _outbound(svc: Service, *, answered_by: str | None = None, to: str = PATIENT_PHONE,
-              seconds: int = 200) -> str:
-    sid = new_sid()
-    svc.calls.record_status(CallEvent(
-        call_sid=sid, status="completed", direction="outbound-api",
-        from_number=NURSE_TWILIO_NUMBER, to_number=to, duration_seconds=seconds,
-        answered_by=answered_by, sequence_number=4, timestamp=END))
-    view = svc.calls.by_sid(sid)
-    assert view is not None
-    return view.call_id
-
-
 def _audits(svc: Service, action: str) -> list[AuditEvent]:
     with svc.ctx.db.read() as session:
         return list(session.exec(select(AuditEvent).where(AuditEvent.action == action)))
 
 
 def test_yes_counts_an_unconfirmed_call_once(clinic: Service) -> None:
-    call_id = _outbound(clinic)
+    call_id = record_outbound(clinic)
     assert clinic.calls.get(call_id).state == "unconfirmed"
     outcome = clinic.calls.confirm(call_id, live=True, by=NURSE)
     assert (outcome.call.state, outcome.changed, outcome.previous_state) == \
@@ -61,7 +51,7 @@ def test_yes_counts_an_unconfirmed_call_once(clinic: Service) -> None:
 
 
 def test_no_keeps_the_call_as_not_live(clinic: Service) -> None:
-    call_id = _outbound(clinic, answered_by="unknown")
+    call_id = record_outbound(clinic, answered_by="unknown")
     outcome = clinic.calls.confirm(call_id, live=False, by=NURSE)
     assert outcome.call.state == "not_live"
     assert clinic.months.summary("P-1042").live_interactions == 0
@@ -69,14 +59,14 @@ def test_no_keeps_the_call_as_not_live(clinic: Service) -> None:
 
 
 def test_only_the_staff_member_on_the_call_or_an_admin_confirms(clinic: Service) -> None:
-    call_id = _outbound(clinic)
+    call_id = record_outbound(clinic)
     with pytest.raises(NotAllowed):
         clinic.calls.confirm(call_id, live=True, by=DOCTOR)
     assert clinic.calls.confirm(call_id, live=True, by=ADMIN).call.state == "counted"
 
 
 def test_a_note_is_kept_on_the_call_and_audited(clinic: Service) -> None:
-    call_id = _outbound(clinic, answered_by="human")
+    call_id = record_outbound(clinic, answered_by="human")
     clinic.calls.add_note(call_id, "Reviewed BP log; dose unchanged.", by=NURSE)
     view = clinic.calls.add_note(call_id, "Follow up Friday.", by=NURSE)
     assert view.note == "Reviewed BP log; dose unchanged.\nFollow up Friday."
@@ -88,7 +78,7 @@ def test_a_note_is_kept_on_the_call_and_audited(clinic: Service) -> None:
 
 
 def test_attach_is_for_admins_and_only_for_unmatched_calls(clinic: Service) -> None:
-    call_id = _outbound(clinic, answered_by="human", to=STRANGER_PHONE)
+    call_id = record_outbound(clinic, answered_by="human", to=STRANGER_PHONE)
     assert clinic.calls.get(call_id).state == "unmatched"
     with pytest.raises(NotAllowed, match="admin"):
         clinic.calls.attach(call_id, "P-1042", by=NURSE)
@@ -105,7 +95,7 @@ def test_an_unconfirmed_call_to_an_unknown_number_is_confirmed_then_attached(
     clinic: Service,
 ) -> None:
     """The nurse knows whom she called: she is asked first, the admin attaches after."""
-    call_id = _outbound(clinic, to=STRANGER_PHONE)
+    call_id = record_outbound(clinic, to=STRANGER_PHONE)
     assert clinic.calls.get(call_id).state == "unconfirmed"
     assert clinic.calls.get(call_id).patient_label == "an unknown number"
     assert clinic.calls.confirm(call_id, live=True, by=NURSE).call.state == "unmatched"
@@ -133,7 +123,7 @@ def test_claim_only_a_call_with_nobody_on_record(clinic: Service) -> None:
 def test_a_call_outside_the_enrolment_is_kept_but_refused(clinic: Service) -> None:
     clinic.patients.update("P-1042", PatientFields(enrolled_on=datetime(2026, 11, 25).date()),
                            actor="test")
-    call_id = _outbound(clinic, answered_by="human")
+    call_id = record_outbound(clinic, answered_by="human")
     view = clinic.calls.get(call_id)
     assert view.state == "refused" and "enrolled on 2026-11-25" in (view.state_reason or "")
     with clinic.ctx.db.read() as session:
@@ -235,8 +225,8 @@ def test_the_month_report_lists_calls_the_billing_office_must_settle(clinic: Ser
         call_sid=sid, status="completed", direction="inbound", from_number=PATIENT_PHONE,
         to_number="+16175550188", duration_seconds=120, timestamp=END))
     unclaimed = clinic.calls.by_sid(sid)
-    unconfirmed = _outbound(clinic)
-    _outbound(clinic, answered_by="human", to=STRANGER_PHONE)  # no patient: unmatched
+    unconfirmed = record_outbound(clinic)
+    record_outbound(clinic, answered_by="human", to=STRANGER_PHONE)  # no patient: unmatched
     assert unclaimed is not None
     warnings = clinic.months.summary("P-1042").warnings
     assert (f"call {unclaimed.call_id} no staff member on record, not counted: claim with "
