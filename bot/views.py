@@ -147,7 +147,8 @@ def caseload_reply(rows: Sequence[PatientRisk]) -> Reply:
         return text_reply("No patients are assigned to you this month. "
                           "`/rpm status PATIENT` shows any patient.")
     lines = "\n".join(_risk_line(r) for r in rows[:40])
-    return Reply(f"Your {len(rows)} patients this month", [
+    count = f"{len(rows)} patient{'' if len(rows) == 1 else 's'}"
+    return Reply(f"Your {count} this month", [
         _section(f"*Your patients this month* (worst first)\n{lines}")])
 
 

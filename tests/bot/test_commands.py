@@ -17,6 +17,7 @@ def test_status_for_one_patient_and_for_my_caseload(slack: SlackSender,
     assert "*P-1042 (JD)* · 2026-11\n`▓▓▓▓▓▓░░░░` 12/20 min · live contact ✗" in one.text
     mine = slack.command("status")
     assert "*Your patients this month* (worst first)" in mine.text
+    assert mine.body["text"] == "Your 1 patient this month"  # the phone notification
     assert "P-1042 (JD)" in mine.text and "11 days left" in mine.text
     assert "needs 8 more minutes and a live call" in mine.text
     assert "No patients are assigned to you" in slack.command("status", user=DOCTOR).text
