@@ -46,8 +46,7 @@ def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
             return views.text_reply(grammar.help_text(command.topic))
         if isinstance(command, grammar.Usage):
             return views.text_reply(grammar.usage_text(command))
-        staff = svc.staff.find(caller.user_id)
-        if staff is None or not staff.active:
+        if not svc.staff.is_active(caller.user_id):
             return views.stranger_reply(svc.admin.admin_ids())
         return _dispatch(svc, command, caller)
     except InvalidInput as exc:
@@ -268,8 +267,7 @@ def _guarded(svc: Service, caller: Caller, work: Callable[[], T], *,
              outage: Reply | None = None) -> T | Reply:
     """`work` for active staff; every refusal or fault as a reply (`outage`: for reads)."""
     try:
-        staff = svc.staff.find(caller.user_id)
-        if staff is None or not staff.active:
+        if not svc.staff.is_active(caller.user_id):
             return views.stranger_reply(svc.admin.admin_ids())
         return work()
     except InvalidInput as exc:
@@ -285,8 +283,7 @@ def _guarded(svc: Service, caller: Caller, work: Callable[[], T], *,
 def home(svc: Service, user_id: str) -> dict[str, object]:
     """The App Home view for `user_id` (strangers get the polite refusal there too)."""
     try:
-        staff = svc.staff.find(user_id)
-        if staff is None or not staff.active:
+        if not svc.staff.is_active(user_id):
             return views.message_home(views.stranger_reply(svc.admin.admin_ids()))
         return views.home_view(svc.quick.caseload(user_id), svc.timers.current(user_id))
     except StoreUnavailable:

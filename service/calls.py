@@ -219,8 +219,16 @@ class CallService:
         return self.ctx.policy.phone_region
 
     def _party(self, session: Session, raw: str | None) -> Party:
+        """Who a number is, resolved once per transaction: matching and the verdict ask about
+        the same numbers, and phones do not change under a transaction's feet."""
         if not raw:
             return Party(raw)
+        known: dict[str, Party] = session.info.setdefault("call_parties", {})
+        if raw not in known:
+            known[raw] = self._resolve_party(session, raw)
+        return known[raw]
+
+    def _resolve_party(self, session: Session, raw: str) -> Party:
         if raw.startswith("client:"):
             name = raw.removeprefix("client:")
             staff = session.exec(select(Staff).where(Staff.twilio_client == name)).first()
@@ -297,10 +305,12 @@ class CallService:
         call, created = self._get_or_create(session, event)
         before = None if created else _snapshot(call)
         previous = None if created else call.state
-        if created or self._is_newer(call, event):
-            self._apply_event(call, event)
-        self._match(session, call)
-        self._decide(session, call)
+        # one UPDATE at the end instead of one per lookup (the lookups never read this row)
+        with session.no_autoflush:
+            if created or self._is_newer(call, event):
+                self._apply_event(call, event)
+            self._match(session, call)
+            self._decide(session, call)
         return self._finish(session, call, before, previous, created, "call.status",
                             actor="twilio")
 

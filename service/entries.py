@@ -81,6 +81,17 @@ def _first_overlap(
     ).first()
 
 
+def _identical_since(session: Session, staff_id: int, patient_id: int, seconds: int,
+                     activity: str, since: datetime) -> int | None:
+    """The author's latest standing entry with the same patient, duration and activity."""
+    return session.exec(select(TimeEntry.id).where(
+        TimeEntry.staff_id == staff_id, TimeEntry.patient_id == patient_id,
+        TimeEntry.duration_seconds == seconds, TimeEntry.activity == activity,
+        TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
+        TimeEntry.created_at >= since,
+    ).order_by(TimeEntry.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+
+
 def parse_entry_id(text: str | int) -> int:
     """Entry ids as people type them: 12 or #12."""
     raw = str(text).strip().lstrip("#")
@@ -94,8 +105,14 @@ class EntryService:
         self.ctx = ctx
         self.months = MonthService(ctx)
 
-    def log(self, request: LogRequest, *, actor: str | None = None) -> LoggedEntry:
-        """Log time; the returned summary is read in the same transaction as the write."""
+    def log(self, request: LogRequest, *, actor: str | None = None,
+            repeat_window: timedelta | None = None) -> LoggedEntry:
+        """Log time; the returned summary is read in the same transaction as the write.
+
+        With `repeat_window`, the reply also names the author's identical entry (patient,
+        duration, activity) saved within that window: chat warns of double submissions. It
+        is read in the write's transaction, before the insert, so it costs no second trip
+        and can never turn a saved entry into a "not saved" reply."""
         seconds = parse_duration(request.duration, max_seconds=self.ctx.policy.max_entry_seconds)
         activity = parse_activity(request.activity)
         if request.source not in SOURCES:
@@ -112,11 +129,13 @@ class EntryService:
             raise BadInput("The start time is in the future: time can be logged only once "
                            "it has been spent.")
         return self._write(request, seconds=seconds, activity=activity, note=note, start=start,
-                           live=request.live or is_live_by_default(activity), actor=actor)
+                           live=request.live or is_live_by_default(activity), actor=actor,
+                           repeat_since=now - repeat_window if repeat_window else None)
 
     def _write(self, request: LogRequest, *, seconds: int, activity: str, note: str | None,
                start: datetime, live: bool, actor: str | None,
-               external_ref: str | None = None) -> LoggedEntry:
+               external_ref: str | None = None,
+               repeat_since: datetime | None = None) -> LoggedEntry:
         zone = self.ctx.policy.zone
         with self.ctx.db.write() as session:
             staff = require_staff(session, request.staff)
@@ -130,6 +149,8 @@ class EntryService:
             end = start + timedelta(seconds=seconds)
             assert staff.id is not None and patient.id is not None
             overlap = _first_overlap(session, staff.id, start, end)
+            repeats = _identical_since(session, staff.id, patient.id, seconds, activity,
+                                       repeat_since) if repeat_since else None
             entry = TimeEntry(
                 patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=end,
                 duration_seconds=seconds, activity=activity, note=note, source=request.source,
@@ -147,7 +168,7 @@ class EntryService:
                 entry=_entry_view(session, entry),
                 summary=self.months.summary_in(session, month, patient.id),
                 overlaps=_entry_view(session, overlap) if overlap else None,
-                time_counts=staff.role in ROLES_THAT_COUNT,
+                time_counts=staff.role in ROLES_THAT_COUNT, repeats=repeats,
             )
 
     def record_external_in(

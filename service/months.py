@@ -16,10 +16,13 @@ from billing.risk import SEVERITY_ORDER, PatientWindow, assess_risk
 from service.closes import find_close
 from service.context import ServiceContext
 from service.patients import require_patient
+from service.staff import find_staff
 from service.views import MonthSummary, MonthTotals, PatientRisk, StaffMinutes
 from store.models import MonthClose, Staff
 from store.month_totals import (
+    CLINIC,
     PatientMonthTotals,
+    Scope,
     calls_to_review,
     live_starts,
     month_totals,
@@ -115,13 +118,13 @@ class MonthService:
         with self.ctx.db.read() as session:
             patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
             assert patient.id is not None
-            found = self._summaries(session, month or self.current(), patient.id)
+            found = self._summaries(session, month or self.current(), Scope(patient.id))
             return found[0]
 
     def report(self, month: Month | None = None) -> list[MonthSummary]:
         """Every patient enrolled in the month, ordered by clinic id."""
         with self.ctx.db.read() as session:
-            return self._summaries(session, month or self.current(), None)
+            return self._summaries(session, month or self.current(), CLINIC)
 
     def with_risk(self, month: Month | None = None, today: date | None = None,
                   *, assigned_to: str | None = None) -> list[PatientRisk]:
@@ -132,22 +135,27 @@ class MonthService:
         """
         month = month or self.current()
         with self.ctx.db.read() as session:
-            summaries = self._summaries(session, month, None, with_unentered=True)
-        chosen = [s for s in summaries if assigned_to is None or s.assigned_to == assigned_to]
-        return _assessed(chosen, month, today or self.today())
+            scope = CLINIC
+            if assigned_to is not None:
+                staff = find_staff(session, assigned_to)
+                if staff is None:
+                    return []
+                scope = Scope(assigned_staff_pk=staff.id)
+            summaries = self._summaries(session, month, scope, with_unentered=True)
+        return _assessed(summaries, month, today or self.today())
 
     def summary_in(self, session: Session, month: Month, patient_pk: int) -> MonthSummary:
         """The same summary inside a caller's transaction (e.g. right after a write)."""
-        return self._summaries(session, month, patient_pk)[0]
+        return self._summaries(session, month, Scope(patient_pk))[0]
 
     def _summaries(
-        self, session: Session, month: Month, patient_pk: int | None,
+        self, session: Session, month: Month, scope: Scope,
         *, with_unentered: bool = False,
     ) -> list[MonthSummary]:
         start, end = month.bounds_utc(self.ctx.policy.zone)
         overlaps: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for pk, entry_id, other_id in overlapping_entries(
-            session, start=start, end=end, patient_pk=patient_pk
+            session, start=start, end=end, scope=scope
         ):
             overlaps[pk].append((entry_id, other_id))
         context = _MonthContext(
@@ -160,14 +168,14 @@ class MonthService:
             calls=defaultdict(list),
         )
         for owner, call_pk, state in calls_to_review(session, start=start, end=end,
-                                                     patient_pk=patient_pk):
+                                                     scope=scope):
             context.calls[owner].append((call_pk, state))
-        for row in staff_seconds(session, start=start, end=end, patient_pk=patient_pk):
+        for row in staff_seconds(session, start=start, end=end, scope=scope):
             context.contributions[row.patient_pk].append(StaffMinutes(
                 row.slack_user_id, row.name, row.role, row.seconds,
                 row.role in ROLES_THAT_COUNT))
         zone = self.ctx.policy.zone
-        for pk, started in live_starts(session, start=start, end=end, patient_pk=patient_pk):
+        for pk, started in live_starts(session, start=start, end=end, scope=scope):
             day = started.astimezone(zone).date()
             if day not in context.live_dates[pk]:
                 context.live_dates[pk].append(day)
@@ -175,7 +183,7 @@ class MonthService:
             self._summary(totals, context)
             for totals in month_totals(
                 session, start=start, end=end, first_day=month.first_day,
-                last_day=month.last_day, patient_pk=patient_pk, with_unentered=with_unentered,
+                last_day=month.last_day, scope=scope, with_unentered=with_unentered,
             )
         ]
 

@@ -7,23 +7,21 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func
 from sqlmodel import select
 
-from billing.activities import parse_activity
 from billing.durations import parse_duration
 from billing.months import Month, start_of_day_utc
 from service.context import ServiceContext
 from service.entries import EntryService, LogRequest
-from service.errors import BadInput, InvalidInput, NotFound
+from service.errors import BadInput, NotFound
 from service.months import MonthService
 from service.patients import (
     _unknown_patient_message,
-    find_patient,
     patient_key,
 )
-from service.staff import find_staff, require_staff
+from service.staff import require_staff
 from service.views import EntryView, LoggedEntry, PatientRisk
 from store.models import Patient, TimeEntry
 
-DOUBLE_SUBMISSION_SECONDS = 60
+DOUBLE_SUBMISSION = timedelta(seconds=60)
 UNDO_WINDOW = timedelta(hours=24)
 LATE_ENTRY_START = time(9, 0)  # late entries are placed from 09:00 clinic time on
 UNDO_REASON = "undone by the author from Slack (/rpm undo)"
@@ -46,10 +44,8 @@ class QuickService:
         """Log (on `day` for a late entry) and say whether it repeats one from <60 s ago."""
         if day is not None:
             request = self._on_day(request, day)
-        # read before the write: once the entry is committed, no later read may fail and
-        # make the reply say "not saved" about a saved entry
-        earlier = self._identical_recent(request)
-        return QuickLogged(self.entries.log(request), earlier)
+        logged = self.entries.log(request, repeat_window=DOUBLE_SUBMISSION)
+        return QuickLogged(logged, logged.repeats)
 
     def _on_day(self, request: LogRequest, day: date) -> LogRequest:
         """Late entries start at 09:00 that day, or after the author's last entry that day,
@@ -73,27 +69,6 @@ class QuickService:
         if latest is not None and latest > start and latest + timedelta(seconds=seconds) <= day_end:
             start = latest
         return replace(request, started_at=start)
-
-    def _identical_recent(self, request: LogRequest) -> int | None:
-        """The caller's identical entry (patient, duration, activity) from the last 60 s."""
-        try:
-            seconds = parse_duration(request.duration,
-                                     max_seconds=self.ctx.policy.max_entry_seconds)
-            activity = parse_activity(request.activity)
-        except InvalidInput:
-            return None  # the log itself refuses it, with the message
-        since = self.ctx.now() - timedelta(seconds=DOUBLE_SUBMISSION_SECONDS)
-        with self.ctx.db.read() as session:
-            staff = find_staff(session, request.staff.strip().upper())
-            patient = find_patient(session, request.patient, region=self.ctx.policy.phone_region)
-            if staff is None or patient is None:
-                return None
-            return session.exec(select(TimeEntry.id).where(
-                TimeEntry.staff_id == staff.id, TimeEntry.patient_id == patient.id,
-                TimeEntry.duration_seconds == seconds, TimeEntry.activity == activity,
-                TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
-                TimeEntry.created_at >= since,
-            ).order_by(TimeEntry.id.desc()).limit(1)).first()  # type: ignore[union-attr]
 
     def clinic_id(self, ref: str) -> str:
         """The patient by clinic id only: chat never resolves a phone number (PHI is not

@@ -198,6 +198,18 @@ class StaffService:
             staff = find_staff(session, slack_user_id.strip().upper())
             return view_of(session, staff) if staff else None
 
+    def is_active(self, slack_user_id: str) -> bool:
+        """Whether chat should serve this user: one indexed lookup, no view (every Slack
+        request asks it first)."""
+        try:
+            user = clean_slack_user_id(slack_user_id)
+        except BadInput:
+            return False
+        with self.ctx.db.read() as session:
+            active = session.exec(select(Staff.active).where(
+                Staff.slack_user_id == user)).first()
+            return bool(active)
+
     def by_phone(self, phone: str) -> StaffView | None:
         e164 = try_normalize_phone(phone, region=self.ctx.policy.phone_region)
         if e164 is None:

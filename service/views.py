@@ -144,6 +144,7 @@ class LoggedEntry:
     summary: MonthSummary
     overlaps: EntryView | None
     time_counts: bool
+    repeats: int | None = None  # with `repeat_window`: an identical entry just before it
 
 
 @dataclass(frozen=True)

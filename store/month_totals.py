@@ -7,6 +7,7 @@ month's UTC bounds; voiding an entry changes every later answer because nothing 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import aliased
@@ -16,6 +17,38 @@ from sqlmodel import Session
 from billing.codes import ROLES_THAT_COUNT
 from store.models import Call, Patient, Staff, TimeEntry
 from store.types import UTCDateTime
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which patients a month query covers: one patient, one staff member's caseload, or
+    (neither set) the whole clinic. The filter goes into the SQL, so a caseload reply costs
+    the caseload's rows, not the clinic's."""
+
+    patient_pk: int | None = None
+    assigned_staff_pk: int | None = None
+
+    def on_patients(self) -> list[ColumnElement[bool]]:
+        """Conditions on Patient rows."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.patient_pk is not None:
+            conditions.append(Patient.id == self.patient_pk)
+        if self.assigned_staff_pk is not None:
+            conditions.append(Patient.assigned_staff_id == self.assigned_staff_pk)
+        return conditions
+
+    def on(self, patient_id: Any) -> list[ColumnElement[bool]]:
+        """Conditions on a table's patient id column (entries, calls)."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.patient_pk is not None:
+            conditions.append(patient_id == self.patient_pk)
+        if self.assigned_staff_pk is not None:
+            conditions.append(patient_id.in_(select(Patient.id).where(
+                Patient.assigned_staff_id == self.assigned_staff_pk)))
+        return conditions
+
+
+CLINIC = Scope()
 
 
 @dataclass(frozen=True)
@@ -74,11 +107,11 @@ def month_totals(
     end: datetime,
     first_day: date,
     last_day: date,
-    patient_pk: int | None = None,
+    scope: Scope = CLINIC,
     with_unentered: bool = False,
 ) -> Iterator[PatientMonthTotals]:
-    """Totals for one patient (any enrolment) or for every patient enrolled in the month
-    (`with_unentered`: also those with no enrolment date and no entry yet)."""
+    """Totals for one patient (any enrolment) or for every patient of the scope enrolled in
+    the month (`with_unentered`: also those with no enrolment date and no entry yet)."""
     entry = TimeEntry
     live = and_(_counted(), entry.live.is_(True))
     query = (
@@ -104,9 +137,8 @@ def month_totals(
         .group_by(Patient.id)
         .order_by(Patient.clinic_key)
     )
-    if patient_pk is not None:
-        query = query.where(Patient.id == patient_pk)
-    else:
+    query = query.where(*scope.on_patients())
+    if scope.patient_pk is None:
         query = query.having(_enrolled_in(first_day, last_day,
                                           end if with_unentered else None))
     for row in session.execute(query):
@@ -115,7 +147,7 @@ def month_totals(
 
 
 def overlapping_entries(
-    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None
+    session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
 ) -> list[tuple[int, int, int]]:
     """(patient pk, entry id, overlapped entry id) for flagged entries in the month, while
     both entries stand: voiding either one settles the overlap."""
@@ -129,8 +161,7 @@ def overlapping_entries(
         TimeEntry.started_at >= start,
         TimeEntry.started_at < end,
     )
-    if patient_pk is not None:
-        query = query.where(TimeEntry.patient_id == patient_pk)
+    query = query.where(*scope.on(TimeEntry.patient_id))
     return [(int(a), int(b), int(c)) for a, b, c in session.execute(query)]
 
 
@@ -144,7 +175,7 @@ class StaffSeconds:
 
 
 def staff_seconds(
-    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None
+    session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
 ) -> list[StaffSeconds]:
     """Who furnished how many non-voided seconds per patient in the month (one GROUP BY)."""
     query = (
@@ -155,21 +186,19 @@ def staff_seconds(
         .group_by(TimeEntry.patient_id, Staff.slack_user_id, Staff.name, TimeEntry.staff_role)
         .order_by(TimeEntry.patient_id, func.sum(TimeEntry.duration_seconds).desc())
     )
-    if patient_pk is not None:
-        query = query.where(TimeEntry.patient_id == patient_pk)
+    query = query.where(*scope.on(TimeEntry.patient_id))
     return [StaffSeconds(int(p), s, n, r, int(t)) for p, s, n, r, t in session.execute(query)]
 
 
 def live_starts(
-    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None
+    session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
 ) -> list[tuple[int, datetime]]:
     """(patient pk, start) of every counted live interaction in the month."""
     query = select(TimeEntry.patient_id, TimeEntry.started_at).where(
         _counted(), TimeEntry.live.is_(True),
         TimeEntry.started_at >= start, TimeEntry.started_at < end,
     ).order_by(TimeEntry.started_at)
-    if patient_pk is not None:
-        query = query.where(TimeEntry.patient_id == patient_pk)
+    query = query.where(*scope.on(TimeEntry.patient_id))
     return [(int(p), s) for p, s in session.execute(query)]
 
 
@@ -178,13 +207,12 @@ CALL_STATES_TO_REVIEW = ("unclaimed", "unconfirmed", "unmatched", "after_close")
 
 
 def calls_to_review(
-    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None
+    session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
 ) -> list[tuple[int | None, int, str]]:
     """(patient pk or None, call pk, state) of the month's calls that are not settled."""
     query = select(Call.patient_id, Call.id, Call.state).where(
         Call.state.in_(CALL_STATES_TO_REVIEW),
         Call.started_at >= start, Call.started_at < end,
     ).order_by(Call.id)
-    if patient_pk is not None:
-        query = query.where(Call.patient_id == patient_pk)
+    query = query.where(*scope.on(Call.patient_id))
     return [(p, int(c), s) for p, c, s in session.execute(query)]

@@ -1,0 +1,221 @@
+"""Benchmarks 1, 2 and 4 of issue 7, side by side in one run:
+
+    .venv/bin/python -m bench.http_load [--seconds 10] [--connections 32] [--db sqlite,postgres]
+
+Each target runs in its own `python -m bench.serve_target` process (uvicorn, uvloop,
+httptools, one process, access log off); wrk (Debian's package) replays pre-signed Slack
+and Twilio requests at it from one thread over `--connections` keep-alive connections.
+Reported: throughput, p50/p99 latency, the ratio to the bare app measured in the same run,
+and the server's peak RSS (VmHWM). After each write scenario the rows are counted, so a
+benchmark that "went fast" by not storing fails loudly.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from bench import seed
+from bench.targets import BENCH_BOT_TOKEN, BENCH_SIGNING_SECRET
+from rpm_logger.settings import Settings
+from rpm_logger.wiring import build_service
+from tests.fakes.slack_api import SlackApiRecorder
+
+HERE = Path(__file__).parent
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DB = "rpm_bench_http"
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    rss_mb: float | None = None
+    note: str = ""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(target: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """The target in its own process; yields (base URL, pid)."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.serve_target", target, str(port)],
+                               env={**os.environ, **env}, cwd=HERE.parent)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{target} did not start") from None
+            time.sleep(0.1)
+    try:
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def run_wrk(url: str, requests_file: Path, seconds: int, connections: int, name: str) -> Result:
+    env = {**os.environ, "BENCH_REQUESTS": str(requests_file), "BENCH_THREADS": "1"}
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "--timeout", "10s", "-s", str(HERE / "replay.lua"), url],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)$", out, re.M)
+    result = Result(name, int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore
+                    float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore
+                    _ms(percentiles["50"]), _ms(percentiles["99"]),
+                    int(errors.group(1)) if errors else 0)
+    if socket_errors:
+        result.note = "socket errors: " + socket_errors.group(1)
+    return result
+
+
+def _database_url(kind: str, folder: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'bench.db'}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        connection.exec_driver_sql(f"CREATE DATABASE {PG_DB}")
+    admin.dispose()
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
+
+
+def _app_env(database_url: str, slack_api: str) -> dict[str, str]:
+    return {"DATABASE_URL": database_url, "SLACK_SIGNING_SECRET": BENCH_SIGNING_SECRET,
+            "SLACK_BOT_TOKEN": BENCH_BOT_TOKEN, "SLACK_API_URL": slack_api,
+            "TWILIO_ACCOUNT_SID": seed.ACCOUNT_SID, "TWILIO_AUTH_TOKEN": seed.AUTH_TOKEN,
+            "PUBLIC_BASE_URL": seed.PUBLIC_BASE_URL, "REMINDERS_ENABLED": "false",
+            "RECONCILE_ENABLED": "false", "LOG_LEVEL": "WARNING"}
+
+
+def _count(database_url: str, table: str) -> int:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        value = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+    engine.dispose()
+    return int(value)
+
+
+def _warm(url: str, requests_file: Path) -> None:
+    """One request first (Bolt's auth.test, pools, imports), then a short burst."""
+    line = requests_file.read_text().split("\n", 1)[0].split("\t")
+    headers = dict(pair.split(":", 1) for pair in line[1].split("|"))
+    httpx.post(url + line[0], content=line[2].encode(), headers=headers, timeout=30)
+
+
+def bench_app(kind: str, folder: Path, slack_api: str, args: argparse.Namespace,
+              files: dict[str, Path]) -> list[Result]:
+    database_url = _database_url(kind, folder)
+    settings = Settings(database_url=database_url, reminders_enabled=False)
+    service = build_service(settings)
+    seed.seed(service)
+    service.ctx.db.dispose()
+    results = []
+    with serving("app", _app_env(database_url, slack_api)) as (url, pid):
+        _warm(url, files["status"])
+        for scenario, table in (("log", "time_entries"), ("status", None), ("twilio", "calls")):
+            before = _count(database_url, table) if table else 0
+            result = run_wrk(url, files[scenario], args.seconds, args.connections,
+                             f"{scenario} ({kind})")
+            if table:
+                stored = _count(database_url, table) - before
+                ok = result.requests - result.errors
+                result.note = (result.note + f" {stored} rows stored for {ok} answers").strip()
+                if stored < ok:
+                    raise SystemExit(f"{scenario}: answered {ok}, stored only {stored}")
+            results.append(result)
+        for result in results:
+            result.rss_mb = peak_rss_mb(pid)
+    return results
+
+
+def bench_bare(target: str, requests_file: Path, slack_api: str,
+               args: argparse.Namespace) -> Result:
+    with serving(target, {"SLACK_API_URL": slack_api}) as (url, pid):
+        _warm(url, requests_file)
+        result = run_wrk(url, requests_file, args.seconds, args.connections, target)
+        result.rss_mb = peak_rss_mb(pid)
+    return result
+
+
+def table(results: list[Result], bare: dict[str, Result]) -> str:
+    rows = ["| scenario | requests | req/s | vs bare | p50 ms | p99 ms | non-2xx | peak RSS MB "
+            "| note |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        yardstick = bare["bare-twilio" if r.name.startswith(("twilio", "bare-twilio"))
+                         else "bare-slack"]
+        rows.append(f"| {r.name} | {r.requests} | {r.rps:.0f} | {r.rps / yardstick.rps:.2f} "
+                    f"| {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {r.rss_mb or 0:.0f} "
+                    f"| {r.note} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--db", default="sqlite,postgres")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    folder = Path(tempfile.mkdtemp(prefix="rpm-bench-"))
+    files = {"log": seed.write_slack(folder / "log.txt", "log", 60_000),
+             "status": seed.write_slack(folder / "status.txt", "status", 2_000),
+             "twilio": seed.write_twilio(folder / "twilio.txt", 60_000)}
+    slack_api = SlackApiRecorder().start()
+    try:
+        bare = {name: bench_bare(name, files[scenario], slack_api.base_url, args)
+                for name, scenario in (("bare-slack", "status"), ("bare-twilio", "twilio"))}
+        results = [bare["bare-slack"], bare["bare-twilio"]]
+        for kind in args.db.split(","):
+            results += bench_app(kind, folder / kind, slack_api.base_url, args, files)
+    finally:
+        slack_api.stop()
+    print(f"\n{os.cpu_count()} CPUs, wrk -t1 -c{args.connections} -d{args.seconds}s\n")
+    print(table(results, bare))
+
+
+if __name__ == "__main__":
+    main()
