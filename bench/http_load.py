@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,7 @@ class Result:
     p99_ms: float
     errors: int
     rss_mb: float | None = None
+    cpu_ms: float | None = None  # server CPU (user + system) per answered request
     note: str = ""
 
 
@@ -77,6 +78,21 @@ def serving(target: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def cpu_seconds(pid: int) -> float:
+    """The server's user + system CPU so far: per request, it is what a run costs whatever
+    else the machine is doing (wall-clock numbers are only comparable within one run)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, url: str, requests_file: Path, args: argparse.Namespace,
+             name: str) -> Result:
+    before = cpu_seconds(pid)
+    result = run_wrk(url, requests_file, args.seconds, args.connections, name)
+    result.cpu_ms = (cpu_seconds(pid) - before) * 1000 / max(result.requests, 1)
+    return result
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -138,6 +154,19 @@ def _count(database_url: str, table: str) -> int:
     return int(value)
 
 
+def _settled_count(database_url: str, table: str) -> int:
+    """The row count once it stops moving: a reply acked as "saving…" commits after wrk has
+    counted the answer."""
+    last, deadline = -1, time.monotonic() + 30
+    while time.monotonic() < deadline:
+        count = _count(database_url, table)
+        if count == last:
+            return count
+        last = count
+        time.sleep(1)
+    return last
+
+
 def _warm(url: str, requests_file: Path) -> None:
     """One request first (Bolt's auth.test, pools, imports), then a short burst."""
     line = requests_file.read_text().split("\n", 1)[0].split("\t")
@@ -146,21 +175,21 @@ def _warm(url: str, requests_file: Path) -> None:
 
 
 def bench_app(kind: str, folder: Path, slack_api: str, args: argparse.Namespace,
-              files: dict[str, Path]) -> list[Result]:
+              make_files: Callable[[], dict[str, Path]]) -> list[Result]:
     database_url = _database_url(kind, folder)
     settings = Settings(database_url=database_url, reminders_enabled=False)
     service = build_service(settings)
     seed.seed(service)
     service.ctx.db.dispose()
+    files = make_files()
     results = []
     with serving("app", _app_env(database_url, slack_api)) as (url, pid):
         _warm(url, files["status"])
         for scenario, table in (("log", "time_entries"), ("status", None), ("twilio", "calls")):
             before = _count(database_url, table) if table else 0
-            result = run_wrk(url, files[scenario], args.seconds, args.connections,
-                             f"{scenario} ({kind})")
+            result = measured(pid, url, files[scenario], args, f"{scenario} ({kind})")
             if table:
-                stored = _count(database_url, table) - before
+                stored = _settled_count(database_url, table) - before
                 ok = result.requests - result.errors
                 result.note = (result.note + f" {stored} rows stored for {ok} answers").strip()
                 if stored < ok:
@@ -175,19 +204,20 @@ def bench_bare(target: str, requests_file: Path, slack_api: str,
                args: argparse.Namespace) -> Result:
     with serving(target, {"SLACK_API_URL": slack_api}) as (url, pid):
         _warm(url, requests_file)
-        result = run_wrk(url, requests_file, args.seconds, args.connections, target)
+        result = measured(pid, url, requests_file, args, target)
         result.rss_mb = peak_rss_mb(pid)
     return result
 
 
 def table(results: list[Result], bare: dict[str, Result]) -> str:
-    rows = ["| scenario | requests | req/s | vs bare | p50 ms | p99 ms | non-2xx | peak RSS MB "
-            "| note |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    rows = ["| scenario | requests | req/s | vs bare | p50 ms | p99 ms | non-2xx | CPU ms/req "
+            "| peak RSS MB | note |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
         yardstick = bare["bare-twilio" if r.name.startswith(("twilio", "bare-twilio"))
                          else "bare-slack"]
         rows.append(f"| {r.name} | {r.requests} | {r.rps:.0f} | {r.rps / yardstick.rps:.2f} "
-                    f"| {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {r.rss_mb or 0:.0f} "
+                    f"| {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {r.cpu_ms or 0:.2f} "
+                    f"| {r.rss_mb or 0:.0f} "
                     f"| {r.note} |")
     return "\n".join(rows)
 
@@ -201,12 +231,16 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
     folder = Path(tempfile.mkdtemp(prefix="rpm-bench-"))
-    files = {"log": seed.write_slack(folder / "log.txt", "log", 60_000),
-             "status": seed.write_slack(folder / "status.txt", "status", 2_000),
-             "twilio": seed.write_twilio(folder / "twilio.txt", 60_000)}
+    twilio = seed.write_twilio(folder / "twilio.txt", 60_000)
     slack_api = SlackApiRecorder().start()
     try:
-        bare = {name: bench_bare(name, files[scenario], slack_api.base_url, args)
+        def files() -> dict[str, Path]:  # Slack signatures are fresh for 5 minutes only
+            response_url = slack_api.root_url + "/response"
+            return {"log": seed.write_slack(folder / "log.txt", "log", 60_000, response_url),
+                    "status": seed.write_slack(folder / "status.txt", "status", 2_000,
+                                               response_url), "twilio": twilio}
+
+        bare = {name: bench_bare(name, files()[scenario], slack_api.base_url, args)
                 for name, scenario in (("bare-slack", "status"), ("bare-twilio", "twilio"))}
         results = [bare["bare-slack"], bare["bare-twilio"]]
         for kind in args.db.split(","):

@@ -50,10 +50,10 @@ def seed(svc: Service) -> None:
                 consent_on=date(2026, 1, 5)), actor="bench")
 
 
-def _slack_line(text: str, user: str, now: int) -> str:
+def _slack_line(text: str, user: str, now: int, response_url: str) -> str:
     body = urlencode({"token": "x", "team_id": "T1", "channel_id": f"D{user[1:]}",
                       "user_id": user, "command": "/rpm", "text": text,
-                      "response_url": "http://127.0.0.1:9/r", "trigger_id": "1.2.3"})
+                      "response_url": response_url, "trigger_id": "1.2.3"})
     base = f"v0:{now}:{body}".encode()
     signature = "v0=" + hmac.new(BENCH_SIGNING_SECRET.encode(), base, hashlib.sha256).hexdigest()
     headers = (f"Content-Type:application/x-www-form-urlencoded|X-Slack-Request-Timestamp:{now}"
@@ -72,9 +72,11 @@ def slack_texts(kind: str, count: int) -> Iterator[tuple[str, str]]:
             yield staff_id(s), "status" if i % 2 else f"status {patient_id(s, k)}"
 
 
-def write_slack(path: Path, kind: str, count: int) -> Path:
+def write_slack(path: Path, kind: str, count: int, response_url: str) -> Path:
+    """Signed now: Bolt accepts them for five minutes, so write them just before a run."""
     now = int(time.time())
-    lines = [_slack_line(text, user, now) for user, text in slack_texts(kind, count)]
+    lines = [_slack_line(text, user, now, response_url)
+             for user, text in slack_texts(kind, count)]
     path.write_text("\n".join(lines) + "\n")
     return path
 

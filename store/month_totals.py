@@ -7,9 +7,10 @@ month's UTC bounds; voiding an entry changes every later answer because nothing 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, type_coerce
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, type_coerce
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
@@ -28,24 +29,34 @@ class Scope:
     patient_pk: int | None = None
     assigned_staff_pk: int | None = None
 
-    def on_patients(self) -> list[ColumnElement[bool]]:
-        """Conditions on Patient rows."""
-        conditions: list[ColumnElement[bool]] = []
+    @property
+    def shape(self) -> str:
+        """What the statement filters on; the values go in as bound parameters."""
         if self.patient_pk is not None:
-            conditions.append(Patient.id == self.patient_pk)
-        if self.assigned_staff_pk is not None:
-            conditions.append(Patient.assigned_staff_id == self.assigned_staff_pk)
-        return conditions
+            return "patient"
+        return "caseload" if self.assigned_staff_pk is not None else "clinic"
 
-    def on(self, patient_id: Any) -> list[ColumnElement[bool]]:
-        """Conditions on a table's patient id column (entries, calls)."""
-        conditions: list[ColumnElement[bool]] = []
-        if self.patient_pk is not None:
-            conditions.append(patient_id == self.patient_pk)
-        if self.assigned_staff_pk is not None:
-            conditions.append(patient_id.in_(select(Patient.id).where(
-                Patient.assigned_staff_id == self.assigned_staff_pk)))
-        return conditions
+    def params(self) -> dict[str, int]:
+        return {"patient_pk": self.patient_pk or 0, "staff_pk": self.assigned_staff_pk or 0}
+
+
+def _on_patients(shape: str) -> list[ColumnElement[bool]]:
+    """Scope conditions on Patient rows."""
+    if shape == "patient":
+        return [Patient.id == bindparam("patient_pk")]
+    if shape == "caseload":
+        return [Patient.assigned_staff_id == bindparam("staff_pk")]
+    return []
+
+
+def _on(patient_id: Any, shape: str) -> list[ColumnElement[bool]]:
+    """Scope conditions on a table's patient id column (entries, calls)."""
+    if shape == "patient":
+        return [patient_id == bindparam("patient_pk")]
+    if shape == "caseload":
+        return [patient_id.in_(select(Patient.id).where(
+            Patient.assigned_staff_id == bindparam("staff_pk")))]
+    return []
 
 
 CLINIC = Scope()
@@ -78,40 +89,37 @@ def _counted() -> ColumnElement[bool]:
     return and_(_not_voided(), TimeEntry.staff_role.in_(ROLES_THAT_COUNT))
 
 
-def _enrolled_in(first: date, last: date, end: datetime | None = None) -> ColumnElement[bool]:
+def _in_month(started_at: Any) -> ColumnElement[bool]:
+    return and_(started_at >= bindparam("start"), started_at < bindparam("end"))
+
+
+def _enrolled_in(with_unentered: bool) -> ColumnElement[bool]:
     """Enrolled on any day of the month; with no enrolment date, any month with entries.
 
-    With `end` (the month's end instant), a patient with no enrolment date who existed by then
-    and had not ended also counts, entries or not: reminders must see the untouched ones.
+    `with_unentered`: a patient with no enrolment date who existed by the month's end and
+    had not ended also counts, entries or not: reminders must see the untouched ones.
     """
-    live_entries = func.count(case((_not_voided(), TimeEntry.id)))
-    if end is not None:
-        return or_(_enrolled_in(first, last), and_(
-            Patient.enrolled_on.is_(None), Patient.created_at < end,
+    first, last = bindparam("first_day"), bindparam("last_day")
+    dated = and_(
+        Patient.enrolled_on.is_not(None),
+        Patient.enrolled_on <= last,
+        or_(Patient.ended_on.is_(None), Patient.ended_on >= first),
+    )
+    if with_unentered:
+        return or_(dated, and_(
+            Patient.enrolled_on.is_(None), Patient.created_at < bindparam("end"),
             or_(Patient.ended_on.is_(None), Patient.ended_on >= first),
         ))
-    return or_(
-        and_(
-            Patient.enrolled_on.is_not(None),
-            Patient.enrolled_on <= last,
-            or_(Patient.ended_on.is_(None), Patient.ended_on >= first),
-        ),
-        and_(Patient.enrolled_on.is_(None), live_entries > 0),
-    )
+    live_entries = func.count(case((_not_voided(), TimeEntry.id)))
+    return or_(dated, and_(Patient.enrolled_on.is_(None), live_entries > 0))
 
 
-def month_totals(
-    session: Session,
-    *,
-    start: datetime,
-    end: datetime,
-    first_day: date,
-    last_day: date,
-    scope: Scope = CLINIC,
-    with_unentered: bool = False,
-) -> Iterator[PatientMonthTotals]:
-    """Totals for one patient (any enrolment) or for every patient of the scope enrolled in
-    the month (`with_unentered`: also those with no enrolment date and no entry yet)."""
+# Each statement below is built once per shape and run with bound parameters: building a
+# statement of this size costs several times more CPU than running it, and every Slack
+# reply runs five of them.
+
+@cache
+def _month_totals_statement(shape: str, with_unentered: bool) -> Select[Any]:
     entry = TimeEntry
     live = and_(_counted(), entry.live.is_(True))
     query = (
@@ -129,21 +137,51 @@ def month_totals(
             func.count(case((entry.voided_at.is_not(None), entry.id))),
         )
         .select_from(Patient)
-        .outerjoin(entry, and_(
-            entry.patient_id == Patient.id,
-            entry.started_at >= start,
-            entry.started_at < end,
-        ))
+        .outerjoin(entry, and_(entry.patient_id == Patient.id, _in_month(entry.started_at)))
+        .where(*_on_patients(shape))
         .group_by(Patient.id)
         .order_by(Patient.clinic_key)
     )
-    query = query.where(*scope.on_patients())
-    if scope.patient_pk is None:
-        query = query.having(_enrolled_in(first_day, last_day,
-                                          end if with_unentered else None))
-    for row in session.execute(query):
+    if shape != "patient":
+        query = query.having(_enrolled_in(with_unentered))
+    return query
+
+
+def month_totals(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    first_day: date,
+    last_day: date,
+    scope: Scope = CLINIC,
+    with_unentered: bool = False,
+) -> Iterator[PatientMonthTotals]:
+    """Totals for one patient (any enrolment) or for every patient of the scope enrolled in
+    the month (`with_unentered`: also those with no enrolment date and no entry yet)."""
+    params = {"start": start, "end": end, "first_day": first_day, "last_day": last_day,
+              **scope.params()}
+    statement = _month_totals_statement(scope.shape, with_unentered)
+    for row in session.execute(statement, params):
         yield PatientMonthTotals(*row[:9], int(row[9]), int(row[10]), int(row[11]), row[12],
                                  int(row[13]), int(row[14]))
+
+
+def _month_params(start: datetime, end: datetime, scope: Scope) -> dict[str, Any]:
+    return {"start": start, "end": end, **scope.params()}
+
+
+@cache
+def _overlaps_statement(shape: str) -> Select[Any]:
+    other = aliased(TimeEntry)
+    return select(TimeEntry.patient_id, TimeEntry.id, TimeEntry.overlaps_entry_id).join(
+        other, and_(other.id == TimeEntry.overlaps_entry_id, other.voided_at.is_(None))
+    ).where(
+        _not_voided(),
+        TimeEntry.overlaps_entry_id.is_not(None),
+        _in_month(TimeEntry.started_at),
+        *_on(TimeEntry.patient_id, shape),
+    )
 
 
 def overlapping_entries(
@@ -151,18 +189,8 @@ def overlapping_entries(
 ) -> list[tuple[int, int, int]]:
     """(patient pk, entry id, overlapped entry id) for flagged entries in the month, while
     both entries stand: voiding either one settles the overlap."""
-    other = aliased(TimeEntry)
-    query = select(TimeEntry.patient_id, TimeEntry.id, TimeEntry.overlaps_entry_id).join(
-        other, and_(other.id == TimeEntry.overlaps_entry_id,
-                    other.voided_at.is_(None))
-    ).where(
-        _not_voided(),
-        TimeEntry.overlaps_entry_id.is_not(None),
-        TimeEntry.started_at >= start,
-        TimeEntry.started_at < end,
-    )
-    query = query.where(*scope.on(TimeEntry.patient_id))
-    return [(int(a), int(b), int(c)) for a, b, c in session.execute(query)]
+    rows = session.execute(_overlaps_statement(scope.shape), _month_params(start, end, scope))
+    return [(int(a), int(b), int(c)) for a, b, c in rows]
 
 
 @dataclass(frozen=True)
@@ -174,45 +202,59 @@ class StaffSeconds:
     seconds: int
 
 
+@cache
+def _staff_seconds_statement(shape: str) -> Select[Any]:
+    return (
+        select(TimeEntry.patient_id, Staff.slack_user_id, Staff.name, TimeEntry.staff_role,
+               func.sum(TimeEntry.duration_seconds))
+        .join(Staff, Staff.id == TimeEntry.staff_id)
+        .where(_not_voided(), _in_month(TimeEntry.started_at),
+               *_on(TimeEntry.patient_id, shape))
+        .group_by(TimeEntry.patient_id, Staff.slack_user_id, Staff.name, TimeEntry.staff_role)
+        .order_by(TimeEntry.patient_id, func.sum(TimeEntry.duration_seconds).desc())
+    )
+
+
 def staff_seconds(
     session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
 ) -> list[StaffSeconds]:
     """Who furnished how many non-voided seconds per patient in the month (one GROUP BY)."""
-    query = (
-        select(TimeEntry.patient_id, Staff.slack_user_id, Staff.name, TimeEntry.staff_role,
-               func.sum(TimeEntry.duration_seconds))
-        .join(Staff, Staff.id == TimeEntry.staff_id)
-        .where(_not_voided(), TimeEntry.started_at >= start, TimeEntry.started_at < end)
-        .group_by(TimeEntry.patient_id, Staff.slack_user_id, Staff.name, TimeEntry.staff_role)
-        .order_by(TimeEntry.patient_id, func.sum(TimeEntry.duration_seconds).desc())
-    )
-    query = query.where(*scope.on(TimeEntry.patient_id))
-    return [StaffSeconds(int(p), s, n, r, int(t)) for p, s, n, r, t in session.execute(query)]
+    rows = session.execute(_staff_seconds_statement(scope.shape),
+                           _month_params(start, end, scope))
+    return [StaffSeconds(int(p), s, n, r, int(t)) for p, s, n, r, t in rows]
+
+
+@cache
+def _live_starts_statement(shape: str) -> Select[Any]:
+    return select(TimeEntry.patient_id, TimeEntry.started_at).where(
+        _counted(), TimeEntry.live.is_(True), _in_month(TimeEntry.started_at),
+        *_on(TimeEntry.patient_id, shape),
+    ).order_by(TimeEntry.started_at)
 
 
 def live_starts(
     session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
 ) -> list[tuple[int, datetime]]:
     """(patient pk, start) of every counted live interaction in the month."""
-    query = select(TimeEntry.patient_id, TimeEntry.started_at).where(
-        _counted(), TimeEntry.live.is_(True),
-        TimeEntry.started_at >= start, TimeEntry.started_at < end,
-    ).order_by(TimeEntry.started_at)
-    query = query.where(*scope.on(TimeEntry.patient_id))
-    return [(int(p), s) for p, s in session.execute(query)]
+    rows = session.execute(_live_starts_statement(scope.shape), _month_params(start, end, scope))
+    return [(int(p), s) for p, s in rows]
 
 
 # Call states the billing office must look at before billing a month (see service/calls.py).
 CALL_STATES_TO_REVIEW = ("unclaimed", "unconfirmed", "unmatched", "after_close")
 
 
+@cache
+def _calls_statement(shape: str) -> Select[Any]:
+    return select(Call.patient_id, Call.id, Call.state).where(
+        Call.state.in_(CALL_STATES_TO_REVIEW), _in_month(Call.started_at),
+        *_on(Call.patient_id, shape),
+    ).order_by(Call.id)
+
+
 def calls_to_review(
     session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
 ) -> list[tuple[int | None, int, str]]:
     """(patient pk or None, call pk, state) of the month's calls that are not settled."""
-    query = select(Call.patient_id, Call.id, Call.state).where(
-        Call.state.in_(CALL_STATES_TO_REVIEW),
-        Call.started_at >= start, Call.started_at < end,
-    ).order_by(Call.id)
-    query = query.where(*scope.on(Call.patient_id))
-    return [(p, int(c), s) for p, c, s in session.execute(query)]
+    rows = session.execute(_calls_statement(scope.shape), _month_params(start, end, scope))
+    return [(p, int(c), s) for p, c, s in rows]
