@@ -98,7 +98,8 @@ def _context_patient(svc: Service, caller: Caller) -> str | None:
 
 def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Log)
-    patient = _patient(svc, command, caller)
+    # the log resolves the typed clinic id itself, in its own transaction
+    patient = command.patient or _context_patient(svc, caller)
     if patient is None:
         today = svc.months.today()
         mine = [p for p in svc.patients.list(assigned_to=caller.user_id)
@@ -109,7 +110,7 @@ def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
         day = svc.months.today() - timedelta(days=1)
     request = LogRequest(patient=patient, duration=command.duration, activity=command.activity,
                          staff=caller.user_id, source="slack", note=command.note,
-                         live=command.live)
+                         live=command.live, patient_by_phone=False)
     return views.logged_reply(svc.quick.log(request, day=day))
 
 

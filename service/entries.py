@@ -37,6 +37,7 @@ class LogRequest:
     started_at: datetime | None = None  # None: the entry ends now
     live: bool = False
     amendment: Amendment | None = None  # needed when the entry's month is closed
+    patient_by_phone: bool = True  # False: `patient` is a clinic id only (chat)
 
 
 def _entry_view(session: Session, entry: TimeEntry) -> EntryView:
@@ -142,7 +143,8 @@ class EntryService:
             if not staff.active:
                 raise NotAllowed(f"{staff.slack_user_id} is inactive and cannot log time.")
             patient = require_patient(session, request.patient,
-                                      region=self.ctx.policy.phone_region)
+                                      region=self.ctx.policy.phone_region,
+                                      by_phone=request.patient_by_phone)
             _check_enrolled(patient, start.astimezone(zone).date())
             month = Month.containing(start, zone)
             amendment_reason = check_open(session, month, request.amendment)

@@ -66,11 +66,13 @@ class PatientFields:
     ended_on: date | None = None
 
 
-def find_patient(session: Session, ref: str, *, region: str) -> Patient | None:
-    """The one patient resolver: clinic id (any case), else a patient or caregiver phone."""
+def find_patient(session: Session, ref: str, *, region: str,
+                 by_phone: bool = True) -> Patient | None:
+    """The one patient resolver: clinic id (any case), else a patient or caregiver phone
+    (`by_phone=False`: chat, where PHI such as a phone number is never typed)."""
     key = patient_key(ref or "")
     patient = session.exec(select(Patient).where(Patient.clinic_key == key)).first()
-    if patient is not None:
+    if patient is not None or not by_phone:
         return patient
     e164 = try_normalize_phone(ref, region=region) if any(c.isdigit() for c in ref) else None
     if e164 is None:
@@ -80,8 +82,9 @@ def find_patient(session: Session, ref: str, *, region: str) -> Patient | None:
     ).first()
 
 
-def require_patient(session: Session, ref: str, *, region: str) -> Patient:
-    patient = find_patient(session, ref, region=region)
+def require_patient(session: Session, ref: str, *, region: str,
+                    by_phone: bool = True) -> Patient:
+    patient = find_patient(session, ref, region=region, by_phone=by_phone)
     if patient is None:
         raise NotFound(_unknown_patient_message(session, ref))
     return patient
