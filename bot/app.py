@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
@@ -33,6 +35,7 @@ def build_slack_app(settings: Settings, service: Service) -> AsyncApp:
                                   AsyncServerErrorRetryHandler(max_retry_count=2)])
     app = AsyncApp(
         client=client,
+        authorize=_bot_authorization(settings.slack_bot_token.get_secret_value()),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         request_verification_enabled=True,
         # a long-running server: ack first, finish slow work and `respond` afterwards
@@ -49,6 +52,37 @@ def build_slack_app(settings: Settings, service: Service) -> AsyncApp:
 
     listeners.register(app)
     return app
+
+
+def _bot_authorization(token: str) -> Callable[..., Awaitable[AuthorizeResult]]:
+    """Bolt's single-workspace authorization, minus its one failure mode that loses work.
+
+    Bolt calls `auth.test` on the first request; if Slack's Web API is unreachable then, it
+    raises and the slash command gets a 500 (nothing saved, Slack shows an error). A command
+    is answered in the HTTP response and needs no Web API, so here an unreachable
+    `auth.test` is logged and the request goes on with the bot token alone; the identity is
+    asked for again next time, and kept once Slack answers. (Bolt passes arguments by name.)
+    """
+    known: list[AuthorizeResult] = []
+
+    async def authorize(client: AsyncWebClient, enterprise_id: str | None,
+                        team_id: str | None, user_id: str | None) -> AuthorizeResult:
+        if known:
+            return known[0]
+        try:
+            response = await client.auth_test(token=token)
+        except SlackApiError:
+            raise  # a wrong or revoked token: Bolt tells the user, as it always did
+        except Exception as exc:  # noqa: BLE001 - the Web API is down, not the token
+            log.warning("Slack auth.test unreachable (%s); answering without it",
+                        type(exc).__name__)
+            return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id,
+                                   bot_token=token, user_id=user_id)
+        known.append(AuthorizeResult.from_auth_test_response(
+            bot_token=token, auth_test_response=response))
+        return known[0]
+
+    return authorize
 
 
 class SlackRuntime:

@@ -8,12 +8,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.listeners import budget
+from rpm_logger.app import create_app
+from rpm_logger.settings import Settings
 from service import Service
 from store.db import Database
-from tests.bot.conftest import SECRET, SlackSender, all_text, sign
+from tests.bot.conftest import SECRET, SlackSender, all_text, serve, sign
 from tests.bot.helpers import entries, writes_fail
 from tests.bot.test_grammar import WORDS
 from tests.conftest import FrozenClock
+from tests.fakes.slack_api import ScriptedReply, SlackApiRecorder
+from tests.loopback import free_port
 
 
 def _form(text: str) -> str:
@@ -123,3 +127,33 @@ def test_fuzz_over_http_every_input_gets_a_200_reply(slack: SlackSender, text: s
     sent = slack.command(text)
     assert sent.response.status_code == 200
     assert sent.body["text"].strip() and "Something went wrong" not in sent.text
+
+
+def test_an_unreachable_slack_api_at_the_first_command_still_saves_and_replies(
+    seeded: Service,
+) -> None:
+    """Bolt's first-request auth.test fails to connect: the command is answered anyway (it
+    needs no Web API), and auth.test is asked again on the next request, not cached."""
+    closed = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    settings = Settings(slack_signing_secret=SECRET, slack_bot_token="xoxb-test",
+                        slack_api_url=closed, reminders_enabled=False)
+    with serve(create_app(settings, service=seeded)) as url:
+        sender = SlackSender(url, SlackApiRecorder())
+        try:
+            first = sender.command("log P-1042 12m review")
+            second = sender.command("status P-1042")
+        finally:
+            sender.http.close()
+    assert first.response.status_code == 200 and "Saved entry #1" in first.text
+    assert second.response.status_code == 200 and "P-1042" in second.text
+    assert [e.duration_seconds for e in entries(seeded)] == [720]
+
+
+def test_a_revoked_bot_token_is_refused_by_slack_and_nothing_is_saved(
+    slack: SlackSender, seeded: Service
+) -> None:
+    slack.recorder.script("auth.test", ScriptedReply(body={"ok": False,
+                                                           "error": "invalid_auth"}))
+    sent = slack.command("log P-1042 12m review")
+    assert "Saved" not in sent.text
+    assert entries(seeded) == []
