@@ -188,11 +188,16 @@ def _take_duration(words: list[str], i: int) -> int:
 
 
 def _parses(text: str) -> bool:
+    return _duration_refusal(text) is None
+
+
+def _duration_refusal(text: str) -> str | None:
+    """The duration parser's reason for refusing `text`, or None when it parses."""
     try:
         parse_duration(text, max_seconds=_DURATION_LIMIT)
-    except Exception:  # noqa: BLE001 - any refusal means "not a duration here"
-        return False
-    return True
+    except Exception as exc:  # noqa: BLE001 - any refusal means "not a duration here"
+        return str(exc)
+    return None
 
 
 def _parse_log(words: list[str]) -> Command:
@@ -208,6 +213,8 @@ def _parse_log(words: list[str]) -> Command:
     if size == 0:
         if i >= len(words):
             return Usage("How long? Add a duration such as 12m after the patient.", "log")
+        if looks_like_duration(words[i]):  # a duration, refused: say why, as the CLI does
+            return Usage(_duration_refusal(words[i]), "log")
         return Usage(f"'{words[i]}' is not a duration (12m, 1h5m, 1:05, 90s).", "log")
     duration = " ".join(words[i:i + size])
     i += size

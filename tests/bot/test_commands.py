@@ -172,6 +172,7 @@ def test_help_and_malformed_input_get_usage_with_examples(slack: SlackSender) ->
                          ("log", "Say how long and what you did."),
                          ("log P-1042 12m dance", "'dance' is not an activity"),
                          ("log P-1042 soon review", "'soon' is not a duration"),
+                         ("log P-1042 0m review", "'0m': it must be at least one second"),
                          ("12m review", "Did you mean `/rpm log 12m review`?"),
                          ("undo now", "`undo` takes no arguments."),
                          ("use", "Name one patient, or `none` to clear.")]:
