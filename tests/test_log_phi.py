@@ -176,7 +176,6 @@ def test_no_phone_number_name_or_birth_date_reaches_any_log(
     assert {"uvicorn.access", "uvicorn.error", "rpm_logger.bot",
             "rpm_logger.telephony", "rpm_logger.reminders"} <= found, found
     assert any("DataError" in record_text(r) for r in records)
-    leaked = [(r.name, r.levelname, leaks(record_text(r)), record_text(r)[:2000])
+    leaked = [f"{r.name} {r.levelname} {leaks(record_text(r))}: ...{record_text(r)[-800:]}"
               for r in records if leaks(record_text(r))]
-    for item in leaked: print("LEAK", item[0], item[1], item[2], item[3][-900:])
-    assert leaked == []
+    assert leaked == [], "\n\n".join(leaked)
