@@ -6,7 +6,7 @@ no patient name and no date of birth (security review's log rule, docs/security.
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,14 +17,18 @@ from rpm_logger.app import create_app
 from rpm_logger.cli import cli
 from rpm_logger.settings import Settings, get_settings
 from service import Service
+from telephony.reconcile_job import run_reconcile
 from tests.bot.conftest import SECRET, SlackSender
 from tests.conftest import FrozenClock
 from tests.fakes.slack_api import ScriptedReply, SlackApiRecorder
+from tests.fakes.twilio_api import TwilioApiRecorder
 from tests.faults import failing_statements
 from tests.loopback import served
 from tests.reminders.helpers import OPTIONS, sender
 from tests.telephony.conftest import (
+    ACCOUNT_SID,
     CAREGIVER_PHONE,
+    CLINIC_NUMBER,
     NURSE_PHONE,
     NURSE_TWILIO_NUMBER,
     PATIENT_PHONE,
@@ -35,6 +39,7 @@ from tests.telephony.conftest import (
     status_form,
     twilio_settings,
 )
+from tests.telephony.test_rest import _listed
 
 NOTE_PHONE, CLI_PHONE, CLI_CAREGIVER = "+15552017788", "+15553014455", "+15553014456"
 # every number a patient, caregiver, unknown caller or staff member has in this test
@@ -95,6 +100,8 @@ def _slack(slack: SlackSender, svc: Service) -> None:
     with failing_statements(svc.ctx.db, error="DataError", only="INSERT",
                             message=f"bad value\nDETAIL: Key (note)=({NOTE}) is invalid."):
         assert "Something went wrong" in slack.command(f"log P-1042 6m review {NOTE}").text
+    # click-to-call: the Twilio REST client logs its requests at INFO
+    assert "Calling your phone now" in slack.command("call P-1042").text
 
 
 def _twilio(twilio: TwilioApp) -> None:
@@ -119,6 +126,19 @@ def _twilio(twilio: TwilioApp) -> None:
     with failing_statements(db, error="DataError", only="INSERT",
                             message=f"bad value\nDETAIL: Key (from_number)=({PATIENT_PHONE})"):
         assert status(**inbound) == 500
+
+
+def _reconcile(svc: Service, settings: Settings, twilio_api: TwilioApiRecorder) -> None:
+    """The daily job, once with calls to store and once with Twilio unreachable."""
+    start = svc.ctx.now() - timedelta(hours=2)
+    twilio_api.calls = [
+        _listed(new_sid(), status="completed", from_=STRANGER_PHONE, to=NURSE_TWILIO_NUMBER,
+                direction="inbound", start=start, seconds=95),
+        _listed(new_sid(), status="completed", from_=CAREGIVER_PHONE, to=NURSE_TWILIO_NUMBER,
+                direction="inbound", start=start, seconds=130)]
+    assert run_reconcile(svc, settings) == 2
+    assert run_reconcile(svc, settings.model_copy(
+        update={"twilio_api_url": "http://127.0.0.1:9"})) == 0
 
 
 def _cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,15 +176,21 @@ def test_no_phone_number_name_or_birth_date_reaches_any_log(
     slack_api: SlackApiRecorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
     seed_clinic(svc)
-    settings: Settings = twilio_settings(slack_api, slack_signing_secret=SECRET,
-                                         reconcile_enabled=False)
+    twilio_api = TwilioApiRecorder(ACCOUNT_SID).start()
+    settings: Settings = twilio_settings(
+        slack_api, slack_signing_secret=SECRET, reconcile_enabled=False,
+        twilio_api_url=twilio_api.base_url, twilio_caller_id=CLINIC_NUMBER)
     assert settings.reminders_enabled is False
-    with served(create_app(settings, service=svc)) as url, httpx.Client(timeout=30) as http:
-        _uvicorn_at_debug(all_logs)
-        slack = SlackSender(url, slack_api)
-        _slack(slack, svc)
-        _twilio(TwilioApp(url, svc, settings, http, slack_api))
-        slack.http.close()
+    try:
+        with served(create_app(settings, service=svc)) as url, \
+                httpx.Client(timeout=30) as http:
+            _uvicorn_at_debug(all_logs)
+            slack = SlackSender(url, slack_api, http)
+            _slack(slack, svc)
+            _twilio(TwilioApp(url, svc, settings, http, slack_api))
+        _reconcile(svc, settings, twilio_api)
+    finally:
+        twilio_api.stop()
     _cli(db_url, monkeypatch)
     _reminders(svc, slack_api)
 
@@ -173,8 +199,8 @@ def test_no_phone_number_name_or_birth_date_reaches_any_log(
     records = all_logs.records
     found = {r.name for r in records}
     # the scan saw what it claims to: uvicorn's access log, Bolt, our adapters' errors
-    assert {"uvicorn.access", "uvicorn.error", "rpm_logger.bot",
-            "rpm_logger.telephony", "rpm_logger.reminders"} <= found, found
+    assert {"uvicorn.access", "uvicorn.error", "rpm_logger.bot", "rpm_logger.telephony",
+            "rpm_logger.reminders", "twilio.http_client"} <= found, found
     assert any("DataError" in record_text(r) for r in records)
     leaked = [f"{r.name} {r.levelname} {leaks(record_text(r))}: ...{record_text(r)[-800:]}"
               for r in records if leaks(record_text(r))]
