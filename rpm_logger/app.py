@@ -18,6 +18,7 @@ from rpm_logger.limits import BodySizeLimit
 from rpm_logger.settings import Settings, get_settings
 from rpm_logger.wiring import build_service, describe_configuration, open_database
 from service import Service
+from store import logsafe
 from web.routes import dashboard_router
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ def _start_reconcile(settings: Settings, service: Service) -> "ReconcileSchedule
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
     """The app; pass `service` to share one already built (tests), else the lifespan builds it."""
     settings = settings or get_settings()
+    logsafe.install()  # no database error reaches a log with the values it was about
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

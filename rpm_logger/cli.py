@@ -24,6 +24,7 @@ from service.entries import LogRequest
 from service.errors import StoreConflict, StoreUnavailable
 from service.patients import PatientFields
 from service.staff import StaffChanges
+from store import logsafe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,6 +121,7 @@ def handled(func: F) -> F:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Log RPM treatment-management time and see which CPT codes each month supports."""
+    logsafe.install()  # no database error reaches a log with the values it was about
 
 
 @cli.command()

@@ -15,6 +15,7 @@ from billing.fees import DEFAULT_FEES
 from billing.months import clinic_zone
 from service.context import Policy
 from service.reminders import ReminderOptions
+from store.db import SQLITE_BUSY_TIMEOUT_MS
 
 
 class Settings(BaseSettings):
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
 
     database_url: str | None = None
+    # how long a SQLite writer waits for the write lock before "database is locked"
+    sqlite_busy_timeout_ms: int = Field(default=SQLITE_BUSY_TIMEOUT_MS, ge=0, le=600_000)
     data_dir: Path = Field(default=Path("data"), validation_alias=AliasChoices("RPM_DATA_DIR"))
     clinic_timezone: str = "America/New_York"
     cpt_99458_max_units: int = Field(default=2, ge=0, le=10)

@@ -12,7 +12,8 @@ log = logging.getLogger("rpm_logger")
 
 def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     """The database at DATABASE_URL (or the SQLite default), brought to the newest schema."""
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url,
+                  sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     if migrate:
         upgrade_to_head(db.engine)
     return db

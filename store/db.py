@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # the default of SQLITE_BUSY_TIMEOUT_MS (Settings)
 
 
 class StoreUnavailable(RuntimeError):
@@ -43,13 +43,13 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -60,22 +60,28 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get WAL, busy_timeout and foreign keys."""
+def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
+    """An engine for `url`; SQLite files get WAL, busy_timeout and foreign keys.
+
+    hide_parameters: SQLAlchemy's error messages (and its echo, were it ever switched on)
+    never carry the SQL parameters, which hold phone numbers and notes.
+    """
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _install_sqlite_hooks(engine)
+        engine = create_engine(url, hide_parameters=True, connect_args={
+            "check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000})
+        _install_sqlite_hooks(engine, sqlite_busy_timeout_ms)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10,
+                         max_overflow=20)
 
 
 class Database:
     """One engine and the two kinds of transaction the service uses."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, sqlite_busy_timeout_ms=sqlite_busy_timeout_ms)
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
         # one writer at a time in this process on SQLite (see the module docstring)
         self._writer = threading.Lock() if self.dialect == "sqlite" else None

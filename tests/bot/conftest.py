@@ -71,10 +71,11 @@ def all_text(payload: Any) -> str:
 class SlackSender:
     """Sends what Slack sends, signed (or deliberately not)."""
 
-    def __init__(self, base_url: str, recorder: SlackApiRecorder) -> None:
+    def __init__(self, base_url: str, recorder: SlackApiRecorder,
+                 http: httpx.Client | None = None) -> None:
         self.url = base_url + "/slack/events"
         self.recorder = recorder
-        self.http = httpx.Client(timeout=10)
+        self.http = http or httpx.Client(timeout=10)  # load tests pass a bigger pool
         self._ids = itertools.count(1)
 
     def post(self, body: str, content_type: str, *, timestamp: int | None = None,

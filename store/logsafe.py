@@ -1,0 +1,114 @@
+"""Database errors never reach a log with the data they were about.
+
+A SQLAlchemy error prints its SQL parameters and the database's own message, which can name
+the values (PostgreSQL's DETAIL: `Key (e164)=(+16175550123) already exists.`); a traceback of
+any exception caused by one prints all of that, whoever logs it (our adapters' log.exception,
+uvicorn's "Exception in ASGI application", APScheduler's failed jobs). hide_parameters on
+every engine (store/db.py) drops the parameters at the source; `install` makes every log
+record of the process keep the traceback's frames and exception types but withhold the
+messages of database errors. The reply paths already speak in fixed, PHI-free messages.
+"""
+
+import logging
+import traceback
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.exc import StatementError
+
+WITHHELD = "[database message withheld: it may hold patient data]"
+_MARK = "_rpm_scrubs_database_errors"
+
+
+def install() -> None:
+    """Scrub database errors from every log record made from now on (idempotent)."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, _MARK, False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        scrub(record)
+        return record
+
+    setattr(factory, _MARK, True)
+    logging.setLogRecordFactory(factory)
+
+
+def scrub(record: logging.LogRecord) -> None:
+    """Replace a traceback, or an argument, that holds a database error by a safe text."""
+    if record.exc_info and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        if _database_errors(error):
+            record.exc_text = safe_traceback(error)
+            record.exc_info = None
+    if isinstance(record.args, tuple) and any(isinstance(a, StatementError) for a in record.args):
+        record.args = tuple(_summary(a) if isinstance(a, StatementError) else a
+                            for a in record.args)
+
+
+def safe_traceback(error: BaseException) -> str:
+    """The traceback as Python prints it, database errors' messages withheld."""
+    withheld = _database_errors(error)
+    blocks = []
+    for exc, link in _chain(error):
+        lines = ["Traceback (most recent call last):\n", *_frames(exc.__traceback__)]
+        message = _summary(exc) if id(exc) in withheld else _plain(exc)
+        blocks.append("".join(lines) + message + "\n" + link)
+    return "".join(blocks).rstrip("\n")
+
+
+def _chain(error: BaseException) -> list[tuple[BaseException, str]]:
+    """The exception and its causes/contexts, oldest first, with Python's linking lines."""
+    found: list[tuple[BaseException, str]] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    link = ""
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found.append((current, link))
+        if current.__cause__ is not None:
+            current, link = current.__cause__, ("\nThe above exception was the direct cause "
+                                                "of the following exception:\n\n")
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, link = current.__context__, ("\nDuring handling of the above exception, "
+                                                  "another exception occurred:\n\n")
+        else:
+            current = None
+    return list(reversed(found))
+
+
+def _database_errors(error: BaseException) -> set[int]:
+    """Ids of the SQLAlchemy statement errors in the chain and the driver errors they wrap."""
+    ids: set[int] = set()
+    for exc, _ in _chain(error):
+        if isinstance(exc, StatementError):
+            ids.add(id(exc))
+            if exc.orig is not None:
+                ids.add(id(exc.orig))
+    return ids
+
+
+def _frames(tb: TracebackType | None) -> list[str]:
+    return traceback.format_tb(tb) if tb is not None else []
+
+
+def _name(exc: BaseException) -> str:
+    kind = type(exc)
+    return kind.__qualname__ if kind.__module__ == "builtins" else \
+        f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _plain(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(exc)).rstrip("\n")
+
+
+def _summary(exc: BaseException) -> str:
+    """The error's type (and its driver error's type) and the SQL without values."""
+    text = f"{_name(exc)}: {WITHHELD}"
+    if isinstance(exc, StatementError):
+        if exc.orig is not None:
+            text += f" (from {_name(exc.orig)})"
+        if exc.statement:
+            text += f" [SQL: {' '.join(str(exc.statement).split())[:300]}]"
+    return text

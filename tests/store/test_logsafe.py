@@ -1,0 +1,65 @@
+"""Database errors are logged without the values they were about (store/logsafe.py)."""
+
+import logging
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from service import Service
+from store import logsafe
+from store.db import Database, StoreConflict
+from tests.service.helpers import seed
+
+PHONE = "+16175550123"  # the seeded patient's number (tests/service/helpers.py)
+
+
+def _duplicate_phone(db: Database) -> IntegrityError:
+    """A real unique violation on patient_phones: PostgreSQL's DETAIL names the number."""
+    with pytest.raises(IntegrityError) as caught, db.engine.begin() as connection:
+        connection.execute(text("INSERT INTO patient_phones (patient_id, e164, kind) "
+                                "VALUES (1, :e164, 'patient')"), {"e164": PHONE})
+    return caught.value
+
+
+def _emitted(caplog: pytest.LogCaptureFixture) -> str:
+    handler_format = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    return "\n".join(handler_format.format(r) for r in caplog.records)
+
+
+def test_a_real_database_error_is_logged_without_its_values(
+    svc: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed(svc)
+    error = _duplicate_phone(svc.ctx.db)
+    assert "[SQL parameters hidden" in str(error)  # hide_parameters (store/db.py)
+    # ... yet PostgreSQL's own message names the number (DETAIL:  Key (e164)=(+1...)):
+    assert (PHONE in str(error)) == (svc.ctx.db.dialect == "postgresql")
+    logsafe.install()
+    logsafe.install()  # idempotent: one factory, not two wrapped
+    log = logging.getLogger("rpm_logger.test")
+    try:
+        raise StoreConflict("that conflicts with a record saved at the same time") from error
+    except StoreConflict:
+        log.exception("write failed")
+    log.error("write failed: %s", error)
+    output = _emitted(caplog)
+    assert "5550123" not in output and "Key (" not in output
+    assert "sqlalchemy.exc.IntegrityError: " + logsafe.WITHHELD in output
+    assert "INSERT INTO patient_phones" in output  # the SQL, without values, helps debugging
+    assert "The above exception was the direct cause of the following exception" in output
+    assert "StoreConflict: that conflicts with a record saved at the same time" in output
+    assert 'in _duplicate_phone\n    connection.execute(' in output  # frames are kept
+    assert caplog.records[0].exc_info is None  # no handler can format the original
+
+
+def test_other_errors_are_logged_as_python_prints_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logsafe.install()
+    try:
+        raise KeyError("P-1042")
+    except KeyError:
+        logging.getLogger("rpm_logger.test").exception("lookup failed")
+    [record] = caplog.records
+    assert record.exc_info is not None and "KeyError: 'P-1042'" in _emitted(caplog)

@@ -1,0 +1,207 @@
+"""No PHI in the logs: every record at DEBUG (ours, uvicorn's, Bolt's, slack_sdk's, the
+drivers') while the Slack, Twilio, CLI and reminder paths run over real signed HTTP, with
+outages and an unexpected database error among them, names no phone number in any format,
+no patient name and no date of birth (security review's log rule, docs/security.md)."""
+
+import logging
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from rpm_logger.app import create_app
+from rpm_logger.cli import cli
+from rpm_logger.settings import Settings, get_settings
+from service import Service
+from telephony.reconcile_job import run_reconcile
+from tests.bot.conftest import SECRET, SlackSender
+from tests.conftest import FrozenClock
+from tests.fakes.slack_api import ScriptedReply, SlackApiRecorder
+from tests.fakes.twilio_api import TwilioApiRecorder
+from tests.faults import failing_statements
+from tests.loopback import served
+from tests.reminders.helpers import OPTIONS, sender
+from tests.telephony.conftest import (
+    ACCOUNT_SID,
+    CAREGIVER_PHONE,
+    CLINIC_NUMBER,
+    NURSE_PHONE,
+    NURSE_TWILIO_NUMBER,
+    PATIENT_PHONE,
+    STRANGER_PHONE,
+    TwilioApp,
+    new_sid,
+    seed_clinic,
+    status_form,
+    twilio_settings,
+)
+from tests.telephony.test_rest import _listed
+
+NOTE_PHONE, CLI_PHONE, CLI_CAREGIVER = "+15552017788", "+15553014455", "+15553014456"
+# every number a patient, caregiver, unknown caller or staff member has in this test
+NUMBERS = (NOTE_PHONE, CLI_PHONE, CLI_CAREGIVER, PATIENT_PHONE, CAREGIVER_PHONE,
+           STRANGER_PHONE, NURSE_PHONE)
+NOTE = "called John Doe (DOB 03/14/1950) on +1 555 201 7788 about meds"
+WORDS = ("John", "Doe", "03/14/1950", "1950", "about meds")
+CALL_END = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)
+
+
+def leaks(text: str) -> list[str]:
+    """The phone numbers (in any format: E.164, digits only, (555) 201-7788, 555.201.7788,
+    +1 555 201 7788 ...) and the words of NOTE that `text` contains."""
+    flat = re.sub(r"[\s().+\-/]", "", text)
+    found = [n for n in NUMBERS if n[2:] in flat]  # the 10 national digits, however split
+    return found + [w for w in WORDS if w.lower() in text.lower()]
+
+
+def record_text(record: logging.LogRecord) -> str:
+    """Everything a handler could write of `record`: message, raw args, traceback."""
+    parts = [str(record.msg), repr(record.args), record.getMessage(), record.exc_text or "",
+             record.stack_info or ""]
+    if record.exc_info:
+        parts.append(logging.Formatter().formatException(record.exc_info))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("number", [
+    "+15552017788", "15552017788", "5552017788", "(555) 201-7788", "555-201-7788",
+    "555.201.7788", "+1 555 201 7788", "1-555-201-7788", "+1 (555) 201-7788"])
+def test_the_scan_finds_every_format(number: str) -> None:
+    assert leaks(f"note: {number}!") == [NOTE_PHONE]
+    assert leaks("+1******7788 and ***7788 and C-12 at 2026-11-20") == []
+
+
+@pytest.fixture
+def all_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Every record at DEBUG, uvicorn's too (its loggers do not propagate to the root)."""
+    caplog.set_level(logging.DEBUG)
+    yield caplog
+    for name in ("uvicorn", "uvicorn.access"):
+        logging.getLogger(name).removeHandler(caplog.handler)
+
+
+def _uvicorn_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    """After the server started (its dictConfig resets these loggers)."""
+    for name in ("uvicorn", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.addHandler(caplog.handler)
+        logger.setLevel(logging.DEBUG)
+
+
+def _slack(slack: SlackSender, svc: Service) -> None:
+    assert "Saved entry #1" in slack.command(f"log P-1042 12m review {NOTE}").text
+    with failing_statements(svc.ctx.db):  # an outage
+        assert "not saved — try again" in slack.command(f"log P-1042 5m call {NOTE}").text
+    # an unexpected database error whose text names the value, as PostgreSQL's DETAIL does
+    with failing_statements(svc.ctx.db, error="DataError", only="INSERT",
+                            message=f"bad value\nDETAIL: Key (note)=({NOTE}) is invalid."):
+        assert "Something went wrong" in slack.command(f"log P-1042 6m review {NOTE}").text
+    # click-to-call: the Twilio REST client logs its requests at INFO
+    assert "Calling your phone now" in slack.command("call P-1042").text
+
+
+def _twilio(twilio: TwilioApp) -> None:
+    def status(**kwargs: object) -> int:
+        form = status_form(sid=new_sid(), status="completed", sequence=3, at=CALL_END,
+                           **kwargs)  # type: ignore[arg-type]
+        return twilio.post("/twilio/voice/status", form).status_code
+
+    inbound = dict(from_=PATIENT_PHONE, to=NURSE_TWILIO_NUMBER, direction="inbound",
+                   duration=400)
+    assert status(**inbound) == 200  # answered: counted
+    assert status(from_=NURSE_TWILIO_NUMBER, to=PATIENT_PHONE, direction="outbound-api",
+                  duration=40, answered_by="machine_end_beep") == 200  # voicemail
+    assert status(from_=STRANGER_PHONE, to=NURSE_TWILIO_NUMBER, direction="inbound",
+                  duration=90) == 200  # unknown caller
+    sms = {"AccountSid": twilio.settings.twilio_account_sid or "", "MessageSid": new_sid("SM"),
+           "From": CAREGIVER_PHONE, "To": NURSE_TWILIO_NUMBER, "Body": NOTE}
+    assert twilio.post("/twilio/messaging", sms).status_code == 200
+    db = twilio.service.ctx.db
+    with failing_statements(db):
+        assert status(**inbound) == 503
+    with failing_statements(db, error="DataError", only="INSERT",
+                            message=f"bad value\nDETAIL: Key (from_number)=({PATIENT_PHONE})"):
+        assert status(**inbound) == 500
+
+
+def _reconcile(svc: Service, settings: Settings, twilio_api: TwilioApiRecorder) -> None:
+    """The daily job, once with calls to store and once with Twilio unreachable."""
+    start = svc.ctx.now() - timedelta(hours=2)
+    twilio_api.calls = [
+        _listed(new_sid(), status="completed", from_=STRANGER_PHONE, to=NURSE_TWILIO_NUMBER,
+                direction="inbound", start=start, seconds=95),
+        _listed(new_sid(), status="completed", from_=CAREGIVER_PHONE, to=NURSE_TWILIO_NUMBER,
+                direction="inbound", start=start, seconds=130)]
+    assert run_reconcile(svc, settings) == 2
+    assert run_reconcile(svc, settings.model_copy(
+        update={"twilio_api_url": "http://127.0.0.1:9"})) == 0
+
+
+def _cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> None:
+        result = runner.invoke(cli, list(args))
+        # a refusal leaves `cli` as rpm_logger.cli._Exit, which main() turns into the status
+        assert getattr(result.exception, "code", result.exit_code) == code, (args, result)
+
+    try:
+        run("staff", "add", "U09MARY", "--name", "Mary Major", "--role", "clinical_staff",
+            "--phone", "555 301 4457")
+        run("patient", "add", "P-2001", "--initials", "JD", "--phone", "(555) 301-4455",
+            "--caregiver-phone", "555.301.4456", "--assign", "U09MARY")
+        run("patient", "add", "P-2002", "--phone", "+1 555 301 4455", code=2)  # taken
+        run("patient", "show", "P-2001")
+        run("log", "P-2001", "5m", "call", NOTE, "--staff", "U09MARY")
+        run("patient", "update", "P-2001", "--remove-phone", "555-301-4456")
+    finally:
+        get_settings.cache_clear()
+
+
+def _reminders(svc: Service, slack_api: SlackApiRecorder) -> None:
+    slack_api.script("chat.postMessage", ScriptedReply(200, {"ok": False,
+                                                             "error": "channel_not_found"}))
+    run = svc.reminders.run_due(sender(slack_api), OPTIONS)
+    assert run is not None and {o.status for o in run.outcomes} >= {"failed", "sent"}
+
+
+def test_no_phone_number_name_or_birth_date_reaches_any_log(
+    all_logs: pytest.LogCaptureFixture, svc: Service, db_url: str, clock: FrozenClock,
+    slack_api: SlackApiRecorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    seed_clinic(svc)
+    twilio_api = TwilioApiRecorder(ACCOUNT_SID).start()
+    settings: Settings = twilio_settings(
+        slack_api, slack_signing_secret=SECRET, reconcile_enabled=False,
+        twilio_api_url=twilio_api.base_url, twilio_caller_id=CLINIC_NUMBER)
+    assert settings.reminders_enabled is False
+    try:
+        with served(create_app(settings, service=svc)) as url, \
+                httpx.Client(timeout=30) as http:
+            _uvicorn_at_debug(all_logs)
+            slack = SlackSender(url, slack_api, http)
+            _slack(slack, svc)
+            _twilio(TwilioApp(url, svc, settings, http, slack_api))
+        _reconcile(svc, settings, twilio_api)
+    finally:
+        twilio_api.stop()
+    _cli(db_url, monkeypatch)
+    _reminders(svc, slack_api)
+
+    assert not svc.ctx.db.engine.echo  # SQLAlchemy echo stays off
+    assert not logging.getLogger("sqlalchemy.engine.Engine").isEnabledFor(logging.INFO)
+    records = all_logs.records
+    found = {r.name for r in records}
+    # the scan saw what it claims to: uvicorn's access log, Bolt, our adapters' errors
+    assert {"uvicorn.access", "uvicorn.error", "rpm_logger.bot", "rpm_logger.telephony",
+            "rpm_logger.reminders", "twilio.http_client"} <= found, found
+    assert any("DataError" in record_text(r) for r in records)
+    leaked = [f"{r.name} {r.levelname} {leaks(record_text(r))}: ...{record_text(r)[-800:]}"
+              for r in records if leaks(record_text(r))]
+    assert leaked == [], "\n\n".join(leaked)
