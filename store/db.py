@@ -85,6 +85,7 @@ class Database:
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
         # one writer at a time in this process on SQLite (see the module docstring)
         self._writer = threading.Lock() if self.dialect == "sqlite" else None
+        self._writer_wait_s = sqlite_busy_timeout_ms / 1000
 
     @property
     def dialect(self) -> str:
@@ -110,7 +111,7 @@ class Database:
         if self._writer is None:
             yield
             return
-        if not self._writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        if not self._writer.acquire(timeout=self._writer_wait_s):
             raise OperationalError("BEGIN IMMEDIATE", None,
                                    Exception("database is locked (writer queue timed out)"))
         try:
