@@ -18,9 +18,16 @@ from service import Service
 from service.errors import NotFound, StoreUnavailable
 from service.staff import clean_slack_user_id
 from web import pages
-from web.access import COOKIE_NAME, Credentials, Verdict, bearer_of, cookie_value, decide
+from web.access import (
+    COOKIE_NAME,
+    SESSION_SECONDS,
+    Credentials,
+    Verdict,
+    bearer_of,
+    cookie_value,
+    decide,
+)
 
-COOKIE_MAX_AGE = 12 * 3600  # a working day; the token logs in again after that
 # No script, no external asset, no framing; inline styles only (the bars' widths).
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -55,7 +62,8 @@ def _guard(request: Request, token: str | None) -> Response | None:
         cookie=request.cookies.get(COOKIE_NAME),
         query_token=request.query_params.get("token"),
     )
-    verdict = decide(token, creds)
+    now = int(_service(request).ctx.now().timestamp())
+    verdict = decide(token, creds, now)
     if verdict is Verdict.ALLOWED:
         return None
     if verdict is Verdict.FORBIDDEN:
@@ -69,7 +77,7 @@ def _guard(request: Request, token: str | None) -> Response | None:
     rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
     target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE_NAME, cookie_value(token), max_age=COOKIE_MAX_AGE,
+    response.set_cookie(COOKIE_NAME, cookie_value(token, now), max_age=SESSION_SECONDS,
                         path="/", httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")
     return response
