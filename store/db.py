@@ -4,6 +4,9 @@ SQLite allows one writer at a time. A write transaction that starts as a plain B
 its write lock only at the first write and can then fail with "database is locked" instead
 of waiting; BEGIN IMMEDIATE takes the lock up front, so busy_timeout makes writers queue.
 Reads keep a plain BEGIN and, under WAL, never wait for writers.
+
+PostgreSQL cannot hold a NUL character in text; so that both backends refuse the same input
+the same way, every statement whose parameters carry one is refused before it is sent.
 """
 
 from collections.abc import Iterator
@@ -16,6 +19,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
+from billing.errors import InvalidInput
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -27,7 +32,31 @@ class StoreConflict(RuntimeError):
     """A unique rule was broken by a concurrent write; the transaction was rolled back."""
 
 
+class UnstorableText(InvalidInput):
+    """Text with a NUL character, refused by the store on every backend; nothing changed."""
+
+
 _WRITE_OPTION = "rpm_write"
+_NUL_MESSAGE = ("That text contains a NUL character (\\x00), which cannot be saved or looked "
+                "up; remove it and try again.")
+
+
+def _carries_nul(parameters: Any) -> bool:
+    if isinstance(parameters, str):
+        return "\x00" in parameters
+    if isinstance(parameters, dict):
+        return any(_carries_nul(value) for value in parameters.values())
+    if isinstance(parameters, list | tuple):
+        return any(_carries_nul(value) for value in parameters)
+    return False
+
+
+def _install_nul_guard(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any,
+                    _context: Any, _executemany: bool) -> None:
+        if _carries_nul(parameters):
+            raise UnstorableText(_NUL_MESSAGE)
 
 
 def _prepare_sqlite_file(url: str) -> None:
@@ -60,8 +89,10 @@ def make_engine(url: str) -> Engine:
         _prepare_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _install_sqlite_hooks(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    _install_nul_guard(engine)
+    return engine
 
 
 class Database:

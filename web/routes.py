@@ -5,9 +5,10 @@ synchronous; each one parses, calls the service and renders, nothing more.
 """
 
 from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from billing.errors import InvalidInput
@@ -100,13 +101,27 @@ def _safely(render: Callable[[], Response]) -> Response:
                      "a moment.")
 
 
+# OpenAPI only (the schema is not served publicly; tests fuzz the routes from it)
+MonthParam = Annotated[str | None, Query(description="YYYY-MM; default: the current clinic "
+                                         "month", examples=["2026-11"])]
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "unreadable month or staff id (a page saying what to type)"},
+    401: {"description": "DASHBOARD_TOKEN is set and neither it nor a live session came"},
+    403: {"description": "DASHBOARD_TOKEN is unset and the client is not on loopback"},
+    404: {"description": "no such patient"},
+    503: {"description": "the database did not answer"},
+}
+
+
 def dashboard_router(settings: Settings) -> APIRouter:
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(tags=["dashboard"], responses=_REFUSALS)
 
     @router.get("/", response_class=HTMLResponse)
-    def month_view(request: Request, month: str | None = None,
-                   staff: str | None = None) -> Response:
+    def month_view(request: Request, month: MonthParam = None,
+                   staff: Annotated[str | None, Query(
+                       description="only this staff member's patients (Slack user id)",
+                       examples=["U01NURSE"])] = None) -> Response:
         denied = _guard(request, token)
         if denied is not None:
             return _secured(denied)
@@ -126,7 +141,10 @@ def dashboard_router(settings: Settings) -> APIRouter:
         return _secured(_safely(render))
 
     @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-    def patient_view(request: Request, patient_id: str, month: str | None = None) -> Response:
+    def patient_view(request: Request,
+                     patient_id: Annotated[str, Path(description="clinic id or phone",
+                                                     examples=["P-1042"])],
+                     month: MonthParam = None) -> Response:
         denied = _guard(request, token)
         if denied is not None:
             return _secured(denied)
@@ -140,8 +158,10 @@ def dashboard_router(settings: Settings) -> APIRouter:
 
         return _secured(_safely(render))
 
-    @router.get("/reports/{month}.csv")
-    def report_download(request: Request, month: str) -> Response:
+    @router.get("/reports/{month}.csv", response_class=Response,
+                responses={200: {"description": "the month's report", "content": {"text/csv": {}}}})
+    def report_download(request: Request, month: Annotated[str, Path(
+            description="YYYY-MM", examples=["2026-11"])]) -> Response:
         denied = _guard(request, token)
         if denied is not None:
             return _secured(denied)
