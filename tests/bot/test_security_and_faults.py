@@ -123,3 +123,12 @@ def test_fuzz_over_http_every_input_gets_a_200_reply(slack: SlackSender, text: s
     sent = slack.command(text)
     assert sent.response.status_code == 200
     assert sent.body["text"].strip() and "Something went wrong" not in sent.text
+
+
+def test_a_nul_character_in_a_note_is_refused_and_saves_nothing(slack: SlackSender,
+                                                                seeded: Service) -> None:
+    """PostgreSQL cannot store NUL; both backends refuse it the same way (store/db.py)."""
+    sent = slack.command("log P-1042 12m review left a message\x00")
+    assert sent.response.status_code == 200
+    assert "NUL character" in sent.text and "Something went wrong" not in sent.text
+    assert entries(seeded) == []
