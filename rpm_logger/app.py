@@ -86,7 +86,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             if owned:
                 app.state.service.ctx.db.dispose()
 
-    app = FastAPI(title="rpm-logger", version="0.1.0", lifespan=lifespan)
+    # No /docs, /redoc or /openapi.json: the route list is nobody's business on a PHI
+    # service (only /healthz is public); `app.openapi()` still builds it for the tests.
+    app = FastAPI(title="rpm-logger", version="0.1.0", lifespan=lifespan,
+                  openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
     @app.get("/healthz")

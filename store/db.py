@@ -9,6 +9,9 @@ Within one process, SQLite writers also queue on a lock before BEGIN IMMEDIATE: 
 busy handler polls with sleeps that grow to 100 ms, so 30 threads contending for the file
 lock waste most of their time asleep while the lock is free; a queue hands it over at once.
 busy_timeout still orders writers from other processes (the CLI beside the server).
+
+PostgreSQL cannot hold a NUL character in text; so that both backends refuse the same input
+the same way, every statement whose parameters carry one is refused before it is sent.
 """
 
 import threading
@@ -22,6 +25,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
+from billing.errors import InvalidInput
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # the default of SQLITE_BUSY_TIMEOUT_MS (Settings)
 
 
@@ -33,7 +38,31 @@ class StoreConflict(RuntimeError):
     """A unique rule was broken by a concurrent write; the transaction was rolled back."""
 
 
+class UnstorableText(InvalidInput):
+    """Text with a NUL character, refused by the store on every backend; nothing changed."""
+
+
 _WRITE_OPTION = "rpm_write"
+_NUL_MESSAGE = ("That text contains a NUL character (\\x00), which cannot be saved or looked "
+                "up; remove it and try again.")
+
+
+def _carries_nul(parameters: Any) -> bool:
+    if isinstance(parameters, str):
+        return "\x00" in parameters
+    if isinstance(parameters, dict):
+        return any(_carries_nul(value) for value in parameters.values())
+    if isinstance(parameters, list | tuple):
+        return any(_carries_nul(value) for value in parameters)
+    return False
+
+
+def _install_nul_guard(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any,
+                    _context: Any, _executemany: bool) -> None:
+        if _carries_nul(parameters):
+            raise UnstorableText(_NUL_MESSAGE)
 
 
 def _prepare_sqlite_file(url: str) -> None:
@@ -71,9 +100,11 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
         engine = create_engine(url, hide_parameters=True, connect_args={
             "check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000})
         _install_sqlite_hooks(engine, sqlite_busy_timeout_ms)
-        return engine
-    return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10,
-                         max_overflow=20)
+    else:
+        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10,
+                               max_overflow=20)
+    _install_nul_guard(engine)
+    return engine
 
 
 class Database:

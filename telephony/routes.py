@@ -6,7 +6,7 @@ a background task, so Slack can never turn a stored call into an error.
 """
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -39,13 +39,35 @@ def _service(request: Request) -> Service:
     return request.app.state.service
 
 
+_CALL_FIELDS = ("CallSid", "CallStatus", "Direction", "From", "To", "Caller", "Called",
+                "ParentCallSid", "CallDuration", "AnsweredBy", "SequenceNumber", "Timestamp")
+_TWIML: dict[int | str, dict[str, Any]] = {
+    200: {"description": "TwiML", "content": {"application/xml": {}}},
+    403: {"description": "bad X-Twilio-Signature or another account: nothing recorded"},
+    503: {"description": "not stored (database); Twilio retries"},
+}
+
+
+def _form_doc(*fields: str) -> dict[str, Any]:
+    """OpenAPI of a callback: the signed form fields it reads (Twilio sends more)."""
+    properties = {name: {"type": "string"} for name in ("AccountSid", *fields)}
+    return {
+        "parameters": [{"name": "X-Twilio-Signature", "in": "header", "required": True,
+                        "schema": {"type": "string"}}],
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+            "schema": {"type": "object", "properties": properties,
+                       "required": ["AccountSid"]}}}},
+    }
+
+
 def make_router(settings: Settings) -> APIRouter:
     base = (settings.public_base_url or "").rstrip("/")
     verify = signed_form(settings)  # one callable: FastAPI runs it once per request
-    router = APIRouter(dependencies=[Depends(verify)])
+    router = APIRouter(dependencies=[Depends(verify)], tags=["twilio"],
+                       default_response_class=Response, responses=_TWIML)
     Form = Annotated[FormData, Depends(verify)]
 
-    @router.post(STATUS_PATH)
+    @router.post(STATUS_PATH, openapi_extra=_form_doc(*_CALL_FIELDS))
     async def voice_status(request: Request, form: Form, tasks: BackgroundTasks) -> Response:
         event = payloads.call_event(form)
         try:
@@ -58,7 +80,7 @@ def make_router(settings: Settings) -> APIRouter:
         tasks.add_task(notify.send_call_dm, settings, outcome)
         return _xml(twiml.empty())
 
-    @router.post("/twilio/voice/incoming")
+    @router.post("/twilio/voice/incoming", openapi_extra=_form_doc(*_CALL_FIELDS))
     async def voice_incoming(request: Request, form: Form) -> Response:
         event = payloads.call_event(form)
         try:
@@ -76,18 +98,19 @@ def make_router(settings: Settings) -> APIRouter:
         return _xml(twiml.bridge(dial_to=dial_to, caller_id=None,
                                  status_url=base + STATUS_PATH, screen_url=base + SCREEN_PATH))
 
-    @router.post(SCREEN_PATH)
+    @router.post(SCREEN_PATH, openapi_extra=_form_doc("CallSid", "ParentCallSid"))
     async def voice_screen(request: Request, form: Form) -> Response:
         parent = form.get("ParentCallSid")
         try:
             label = await run_in_threadpool(
                 _service(request).calls.screening_label,
                 parent if isinstance(parent, str) else None)
-        except StoreUnavailable:
+        except (StoreUnavailable, InvalidInput):
             label = "a patient"
         return _xml(twiml.screen(caller_label=label, action_url=base + SCREEN_ANSWER_PATH))
 
-    @router.post(SCREEN_ANSWER_PATH)
+    @router.post(SCREEN_ANSWER_PATH,
+                 openapi_extra=_form_doc("CallSid", "ParentCallSid", "Digits"))
     async def voice_screen_answer(request: Request, form: Form) -> Response:
         event = payloads.call_event(form)
         accepted = payloads.digits(form) == "1"
@@ -95,13 +118,14 @@ def make_router(settings: Settings) -> APIRouter:
             await run_in_threadpool(
                 lambda: _service(request).calls.record_screening(
                     event.call_sid, parent_call_sid=event.parent_call_sid, accepted=accepted))
-        except (StoreUnavailable, StoreConflict) as exc:
+        except (StoreUnavailable, StoreConflict, InvalidInput) as exc:
             # never drop a patient mid-call: connect; the leg is then judged unaccepted
             # and an admin can see it in the call list
             log.error("screening answer not recorded: %s", exc)
         return _xml(twiml.accepted() if accepted else twiml.hang_up())
 
-    @router.post("/twilio/messaging")
+    @router.post("/twilio/messaging",
+                 openapi_extra=_form_doc("MessageSid", "SmsSid", "From", "To"))
     async def messaging(request: Request, form: Form) -> Response:
         try:
             await run_in_threadpool(_service(request).calls.record_sms, payloads.sms_event(form))

@@ -1,8 +1,10 @@
 """Who may see the dashboard.
 
 With DASHBOARD_TOKEN set, a request must carry the token as `Authorization: Bearer <token>`
-or the signed cookie that `?token=<token>` sets once (HMAC of the token, so the cookie is not
-the token itself and changing the token logs everybody out). Without it the dashboard is
+or the session cookie that `?token=<token>` sets once. The cookie is `<issued-at>.<mac>`:
+the Unix second it was issued and an HMAC keyed with the token over that second, so it is
+not the token itself, the server refuses it SESSION_SECONDS after issue (whatever the
+browser keeps), and changing the token logs everybody out. Without a token the dashboard is
 served to loopback clients only: on a clinic server that means someone already on the
 machine (or an SSH tunnel), never the network.
 """
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 COOKIE_NAME = "rpm_dashboard"
-_COOKIE_PURPOSE = b"rpm-logger dashboard session v1"
+SESSION_SECONDS = 12 * 3600  # a working day; the token logs in again after that
+CLOCK_SKEW_SECONDS = 60  # a cookie "issued" further in the future than this is refused
+_COOKIE_PURPOSE = b"rpm-logger dashboard session v2"
 
 
 class Verdict(Enum):
@@ -37,9 +41,25 @@ def is_loopback(host: str | None) -> bool:
     return address.is_loopback
 
 
-def cookie_value(token: str) -> str:
-    """The cookie proving the token was given: HMAC-SHA256 keyed with the token."""
-    return hmac.new(token.encode(), _COOKIE_PURPOSE, hashlib.sha256).hexdigest()
+def _mac(token: str, issued_at: int) -> str:
+    message = _COOKIE_PURPOSE + b":" + str(issued_at).encode()
+    return hmac.new(token.encode(), message, hashlib.sha256).hexdigest()
+
+
+def cookie_value(token: str, issued_at: int) -> str:
+    """The session cookie issued at `issued_at` (Unix seconds), signed with the token."""
+    return f"{issued_at}.{_mac(token, issued_at)}"
+
+
+def cookie_valid(token: str, cookie: str | None, now: int) -> bool:
+    """The cookie was signed with this token and issued at most SESSION_SECONDS ago."""
+    issued_text, dot, mac = (cookie or "").partition(".")
+    if not dot or not issued_text.isascii() or not issued_text.isdigit() or len(issued_text) > 12:
+        return False
+    issued_at = int(issued_text)
+    if not _same(mac, _mac(token, issued_at)):
+        return False
+    return now - SESSION_SECONDS <= issued_at <= now + CLOCK_SKEW_SECONDS
 
 
 def _same(given: str | None, expected: str) -> bool:
@@ -63,12 +83,12 @@ def bearer_of(authorization: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def decide(token: str | None, creds: Credentials) -> Verdict:
-    """The access rule, pure so every branch is tested without a server."""
+def decide(token: str | None, creds: Credentials, now: int) -> Verdict:
+    """The access rule at Unix second `now`, pure so every branch is tested without a server."""
     if not token:
         return Verdict.ALLOWED if is_loopback(creds.client_host) else Verdict.FORBIDDEN
     if _same(creds.query_token, token):
         return Verdict.SET_COOKIE
-    if _same(creds.bearer, token) or _same(creds.cookie, cookie_value(token)):
+    if _same(creds.bearer, token) or cookie_valid(token, creds.cookie, now):
         return Verdict.ALLOWED
     return Verdict.UNAUTHORIZED

@@ -5,9 +5,10 @@ synchronous; each one parses, calls the service and renders, nothing more.
 """
 
 from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from billing.errors import InvalidInput
@@ -18,9 +19,16 @@ from service import Service
 from service.errors import NotFound, StoreUnavailable
 from service.staff import clean_slack_user_id
 from web import pages
-from web.access import COOKIE_NAME, Credentials, Verdict, bearer_of, cookie_value, decide
+from web.access import (
+    COOKIE_NAME,
+    SESSION_SECONDS,
+    Credentials,
+    Verdict,
+    bearer_of,
+    cookie_value,
+    decide,
+)
 
-COOKIE_MAX_AGE = 12 * 3600  # a working day; the token logs in again after that
 # No script, no external asset, no framing; inline styles only (the bars' widths).
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -55,7 +63,8 @@ def _guard(request: Request, token: str | None) -> Response | None:
         cookie=request.cookies.get(COOKIE_NAME),
         query_token=request.query_params.get("token"),
     )
-    verdict = decide(token, creds)
+    now = int(_service(request).ctx.now().timestamp())
+    verdict = decide(token, creds, now)
     if verdict is Verdict.ALLOWED:
         return None
     if verdict is Verdict.FORBIDDEN:
@@ -69,7 +78,7 @@ def _guard(request: Request, token: str | None) -> Response | None:
     rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
     target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE_NAME, cookie_value(token), max_age=COOKIE_MAX_AGE,
+    response.set_cookie(COOKIE_NAME, cookie_value(token, now), max_age=SESSION_SECONDS,
                         path="/", httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")
     return response
@@ -92,13 +101,27 @@ def _safely(render: Callable[[], Response]) -> Response:
                      "a moment.")
 
 
+# OpenAPI only (the schema is not served publicly; tests fuzz the routes from it)
+MonthParam = Annotated[str | None, Query(description="YYYY-MM; default: the current clinic "
+                                         "month", examples=["2026-11"])]
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "unreadable month or staff id (a page saying what to type)"},
+    401: {"description": "DASHBOARD_TOKEN is set and neither it nor a live session came"},
+    403: {"description": "DASHBOARD_TOKEN is unset and the client is not on loopback"},
+    404: {"description": "no such patient"},
+    503: {"description": "the database did not answer"},
+}
+
+
 def dashboard_router(settings: Settings) -> APIRouter:
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(tags=["dashboard"], responses=_REFUSALS)
 
     @router.get("/", response_class=HTMLResponse)
-    def month_view(request: Request, month: str | None = None,
-                   staff: str | None = None) -> Response:
+    def month_view(request: Request, month: MonthParam = None,
+                   staff: Annotated[str | None, Query(
+                       description="only this staff member's patients (Slack user id)",
+                       examples=["U01NURSE"])] = None) -> Response:
         denied = _guard(request, token)
         if denied is not None:
             return _secured(denied)
@@ -118,7 +141,10 @@ def dashboard_router(settings: Settings) -> APIRouter:
         return _secured(_safely(render))
 
     @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-    def patient_view(request: Request, patient_id: str, month: str | None = None) -> Response:
+    def patient_view(request: Request,
+                     patient_id: Annotated[str, Path(description="clinic id or phone",
+                                                     examples=["P-1042"])],
+                     month: MonthParam = None) -> Response:
         denied = _guard(request, token)
         if denied is not None:
             return _secured(denied)
@@ -132,8 +158,10 @@ def dashboard_router(settings: Settings) -> APIRouter:
 
         return _secured(_safely(render))
 
-    @router.get("/reports/{month}.csv")
-    def report_download(request: Request, month: str) -> Response:
+    @router.get("/reports/{month}.csv", response_class=Response,
+                responses={200: {"description": "the month's report", "content": {"text/csv": {}}}})
+    def report_download(request: Request, month: Annotated[str, Path(
+            description="YYYY-MM", examples=["2026-11"])]) -> Response:
         denied = _guard(request, token)
         if denied is not None:
             return _secured(denied)

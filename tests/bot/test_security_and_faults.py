@@ -157,3 +157,12 @@ def test_a_revoked_bot_token_is_refused_by_slack_and_nothing_is_saved(
     sent = slack.command("log P-1042 12m review")
     assert "Saved" not in sent.text
     assert entries(seeded) == []
+
+
+def test_a_nul_character_in_a_note_is_refused_and_saves_nothing(slack: SlackSender,
+                                                                seeded: Service) -> None:
+    """PostgreSQL cannot store NUL; both backends refuse it the same way (store/db.py)."""
+    sent = slack.command("log P-1042 12m review left a message\x00")
+    assert sent.response.status_code == 200
+    assert "NUL character" in sent.text and "Something went wrong" not in sent.text
+    assert entries(seeded) == []

@@ -3,6 +3,7 @@
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -10,7 +11,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import SQLModel, select
 
 from service import Policy, Service, ServiceContext
-from store.db import Database
+from store.db import Database, UnstorableText
 from store.migrate import alembic_config, upgrade_to_head
 from store.models import AuditEvent, Staff, TimeEntry
 from tests.conftest import FrozenClock
@@ -94,3 +95,17 @@ def test_concurrent_writers_never_see_database_is_locked(db: Database) -> None:
     assert sum(e.duration_seconds for e in entries) == sum(range(1, 41))
     assert svc.months.summary("P-1042").total_seconds == sum(range(1, 41))
     assert len({e.staff_id for e in entries}) == 1
+
+
+def test_a_nul_character_is_refused_the_same_on_every_backend(svc: Service) -> None:
+    """PostgreSQL cannot hold NUL in text; SQLite could, but then the backends would differ."""
+    seed(svc)
+    with pytest.raises(UnstorableText, match="NUL character"):
+        log(svc, "12m", note="left a message\x00")
+    with pytest.raises(UnstorableText, match="NUL character"):
+        svc.patients.get("P-1042\x00")
+    with svc.ctx.db.read() as session:
+        assert session.exec(select(TimeEntry)).all() == []
+    log(svc, "12m", note="left a message")  # the connection is still fine
+    with svc.ctx.db.read() as session:
+        assert [e.note for e in session.exec(select(TimeEntry))] == ["left a message"]

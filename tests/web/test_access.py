@@ -11,16 +11,21 @@ from fastapi.testclient import TestClient
 from rpm_logger.app import create_app
 from rpm_logger.settings import Settings
 from service import Service
+from tests.conftest import FrozenClock
 from tests.web.support import TOKEN, seed_month, served
 from web.access import (
     COOKIE_NAME,
+    SESSION_SECONDS,
     Credentials,
     Verdict,
     bearer_of,
+    cookie_valid,
     cookie_value,
     decide,
     is_loopback,
 )
+
+NOW = 1_795_000_000  # a Unix second; decisions below are made at it
 
 PATHS = ["/", "/?month=2026-11&staff=U01NURSE", "/patients/P-1042", "/reports/2026-11.csv"]
 
@@ -44,20 +49,40 @@ def test_loopback_rule(host: str | None, expected: bool) -> None:
     (TOKEN, Credentials("127.0.0.1"), Verdict.UNAUTHORIZED),  # the token binds loopback too
     (TOKEN, Credentials("10.1.2.3", bearer=TOKEN), Verdict.ALLOWED),
     (TOKEN, Credentials("10.1.2.3", bearer=TOKEN + "x"), Verdict.UNAUTHORIZED),
-    (TOKEN, Credentials("10.1.2.3", cookie=cookie_value(TOKEN)), Verdict.ALLOWED),
+    (TOKEN, Credentials("10.1.2.3", cookie=cookie_value(TOKEN, NOW - 60)), Verdict.ALLOWED),
     (TOKEN, Credentials("10.1.2.3", cookie=TOKEN), Verdict.UNAUTHORIZED),  # not the token
-    (TOKEN, Credentials("10.1.2.3", cookie=cookie_value("other")), Verdict.UNAUTHORIZED),
+    (TOKEN, Credentials("10.1.2.3", cookie=cookie_value("other", NOW)), Verdict.UNAUTHORIZED),
+    (TOKEN, Credentials("10.1.2.3", cookie=cookie_value(TOKEN, NOW - SESSION_SECONDS - 1)),
+     Verdict.UNAUTHORIZED),  # expired
     (TOKEN, Credentials("10.1.2.3", query_token=TOKEN), Verdict.SET_COOKIE),
     (TOKEN, Credentials("10.1.2.3", query_token="wrong"), Verdict.UNAUTHORIZED),
 ])
 def test_access_decision(token: str | None, creds: Credentials, expected: Verdict) -> None:
-    assert decide(token, creds) is expected
+    assert decide(token, creds, NOW) is expected
 
 
-def test_cookie_is_an_hmac_of_the_token_not_the_token() -> None:
-    expected = hmac.new(TOKEN.encode(), b"rpm-logger dashboard session v1",
-                        hashlib.sha256).hexdigest()
-    assert cookie_value(TOKEN) == expected and TOKEN not in expected
+def test_cookie_is_its_issue_second_and_an_hmac_over_it_not_the_token() -> None:
+    mac = hmac.new(TOKEN.encode(), f"rpm-logger dashboard session v2:{NOW}".encode(),
+                   hashlib.sha256).hexdigest()
+    assert cookie_value(TOKEN, NOW) == f"{NOW}.{mac}" and TOKEN not in mac
+
+
+@pytest.mark.parametrize(("cookie", "expected"), [
+    (cookie_value(TOKEN, NOW), True),
+    (cookie_value(TOKEN, NOW - SESSION_SECONDS), True),  # the last second of the session
+    (cookie_value(TOKEN, NOW - SESSION_SECONDS - 1), False),  # expired
+    (cookie_value(TOKEN, NOW + 60), True),  # a server clock a minute behind
+    (cookie_value(TOKEN, NOW + 3600), False),  # issued in the future: refused
+    (cookie_value("the previous token", NOW), False),  # the token was rotated
+    (f"{NOW}." + cookie_value(TOKEN, NOW - 10 * SESSION_SECONDS).split(".")[1], False),
+    (f"{NOW + 1}.{cookie_value(TOKEN, NOW).split('.')[1]}", False),  # redated
+    (cookie_value(TOKEN, NOW).split(".")[1], False),  # the MAC alone (the old format)
+    (cookie_value(TOKEN, NOW)[:-1] + "0", False), ("", False), (None, False), (".", False),
+    (f"-1.{cookie_value(TOKEN, -1).split('.')[1]}", False), ("１２.abc", False),
+    ("9" * 40 + ".abc", False),
+])
+def test_cookie_validity(cookie: str | None, expected: bool) -> None:
+    assert cookie_valid(TOKEN, cookie, NOW) is expected
 
 
 @pytest.mark.parametrize(("header", "expected"), [
@@ -115,7 +140,8 @@ def test_bearer_token_opens_every_page(locked: TestClient, path: str) -> None:
 
 @pytest.mark.parametrize("headers", [
     {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-    {"Cookie": f"{COOKIE_NAME}={cookie_value('wrong')}"}, {"Cookie": f"{COOKIE_NAME}={TOKEN}"},
+    {"Cookie": f"{COOKIE_NAME}={cookie_value('wrong', NOW)}"},
+    {"Cookie": f"{COOKIE_NAME}={TOKEN}"},
 ])
 def test_wrong_credentials_are_401(locked: TestClient, headers: dict[str, str]) -> None:
     response = locked.get("/", headers=headers)
@@ -130,7 +156,7 @@ def test_wrong_query_token_is_401_and_sets_no_cookie(locked: TestClient) -> None
 
 
 def test_query_token_sets_a_signed_strict_httponly_cookie_and_drops_the_token(
-    locked: TestClient,
+    locked: TestClient, clock: FrozenClock,
 ) -> None:
     response = locked.get(f"/patients/P-1042?month=2026-11&token={TOKEN}",
                           follow_redirects=False)
@@ -138,8 +164,9 @@ def test_query_token_sets_a_signed_strict_httponly_cookie_and_drops_the_token(
     assert response.headers["location"] == "/patients/P-1042?month=2026-11"
     cookie = response.headers["set-cookie"]
     parts = [p.strip().lower() for p in cookie.split(";")]
-    assert parts[0] == f"{COOKIE_NAME}={cookie_value(TOKEN)}"
-    assert {"httponly", "samesite=strict", "path=/"} <= set(parts)
+    issued = int(clock.now.timestamp())
+    assert parts[0] == f"{COOKIE_NAME}={cookie_value(TOKEN, issued)}"
+    assert {"httponly", "samesite=strict", "path=/", f"max-age={SESSION_SECONDS}"} <= set(parts)
     assert TOKEN.split()[0] not in cookie
     # the client now holds the cookie: later requests need nothing else
     follow = locked.get("/patients/P-1042?month=2026-11")
@@ -164,3 +191,28 @@ def test_real_server_with_a_token_refuses_loopback_without_it(seeded: Service) -
     assert refused.status_code == 401
     assert login.status_code == 200 and login.url.params.get("token") is None
     assert again.status_code == 200 and 'data-patient="P-1042"' in again.text
+
+
+def test_the_server_refuses_its_own_cookie_after_the_session_lifetime(
+    locked: TestClient, clock: FrozenClock,
+) -> None:
+    """The browser may keep a cookie longer than Max-Age says; the server does not care."""
+    assert locked.get(f"/?token={TOKEN}").status_code == 200  # follows the 303, cookie kept
+    clock.advance(seconds=SESSION_SECONDS)
+    assert locked.get("/").status_code == 200
+    clock.advance(seconds=1)
+    expired = locked.get("/")
+    assert expired.status_code == 401 and 'name="token"' in expired.text
+    _shows_no_data(expired.text)
+
+
+def test_rotating_the_token_ends_every_session(seeded: Service, clock: FrozenClock) -> None:
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=seeded)) as old:
+        old.get(f"/?token={TOKEN}")
+        cookie = old.cookies[COOKIE_NAME]
+    assert cookie_valid(TOKEN, cookie, int(clock.now.timestamp()))
+    rotated = Settings(dashboard_token="a brand new token")
+    with TestClient(create_app(rotated, service=seeded)) as new:
+        response = new.get("/", headers={"Cookie": f"{COOKIE_NAME}={cookie}"})
+    assert response.status_code == 401
+    _shows_no_data(response.text)
