@@ -1,32 +1,16 @@
 """`rpm-logger remind` through the real console script: dry run, JSON, sending once."""
 
 import json
-import os
-from pathlib import Path
 
-import pytest
-
-from service import Service
 from tests.cli.test_cli import Cli
+from tests.reminders.conftest import with_slack
 from tests.reminders.helpers import CHANNEL_ID, DOCTOR, NURSE, SlackWorkspace
-
-
-@pytest.fixture
-def remind(db_url: str, clinic: Service, tmp_path: Path) -> Cli:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
-    env.update(DATABASE_URL=db_url, CLINIC_TIMEZONE="America/New_York",
-               REMINDER_CHANNEL=CHANNEL_ID)
-    return Cli(env)
-
-
-def _with_slack(cli: Cli, slack: SlackWorkspace) -> Cli:
-    return Cli({**cli.env, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api.base_url})
 
 
 def test_dry_run_json_shows_who_would_be_told_what_and_sends_nothing(
     remind: Cli, slack: SlackWorkspace,
 ) -> None:
-    out = json.loads(_with_slack(remind, slack)(
+    out = json.loads(with_slack(remind, slack)(
         "remind", "--date", "2026-11-15", "--dry-run", "--json").stdout)
     assert (out["date"], out["month"], out["dry_run"], out["skipped"]) == (
         "2026-11-15", "2026-11", True, None)
@@ -47,7 +31,7 @@ def test_dry_run_json_shows_who_would_be_told_what_and_sends_nothing(
 def test_remind_sends_once_and_the_dry_run_then_says_so(
     remind: Cli, slack: SlackWorkspace,
 ) -> None:
-    cli = _with_slack(remind, slack)
+    cli = with_slack(remind, slack)
     first = cli("remind", "--date", "2026-11-15")
     assert first.stdout.splitlines()[:4] == [
         "Reminders for 2026-11-15 (month 2026-11)",
@@ -76,7 +60,7 @@ def test_refusals_and_failures(remind: Cli, slack: SlackWorkspace) -> None:
     unconfigured = remind("remind", "--date", "2026-11-15", code=2)
     assert "Slack is not configured: set SLACK_BOT_TOKEN" in unconfigured.stderr
     slack.refuse["D01NURSE"] = "account_inactive"
-    failed = _with_slack(remind, slack)("remind", "--date", "2026-11-15", code=1)
+    failed = with_slack(remind, slack)("remind", "--date", "2026-11-15", code=1)
     assert "dm U01NURSE: 2 patients: FAILED (slack chat.postMessage: account_inactive)" \
         in failed.stdout
     assert "1 reminder(s) failed; the scheduler retries them later today" in failed.stderr
