@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from billing.months import Month
@@ -47,6 +48,15 @@ KNOWN_STATUSES = FINAL_STATUSES + INTERMEDIATE_STATUSES
 # states a later fact (attach, claim, confirm, a parent leg) may still change
 OPEN_STATES = ("in_progress", "unmatched", "unclaimed", "unconfirmed")
 CONFLICT_RETRIES = 8
+
+# The lookups every status callback makes, built once and run with bound values (building
+# a statement costs more CPU than running it).
+_CALL_BY_SID = select(Call).where(Call.call_sid == bindparam("sid"))
+_CALL_BY_SID_LOCKED = _CALL_BY_SID.with_for_update()
+_CHILD_OF = select(Call.id).where(Call.parent_call_sid == bindparam("sid"))
+_STAFF_BY_CLIENT = select(Staff).where(Staff.twilio_client == bindparam("name"))
+_STAFF_PHONE = select(StaffPhone).where(StaffPhone.e164 == bindparam("e164"))
+_PATIENT_PHONE = select(PatientPhone).where(PatientPhone.e164 == bindparam("e164"))
 T = TypeVar("T")
 
 
@@ -231,15 +241,15 @@ class CallService:
     def _resolve_party(self, session: Session, raw: str) -> Party:
         if raw.startswith("client:"):
             name = raw.removeprefix("client:")
-            staff = session.exec(select(Staff).where(Staff.twilio_client == name)).first()
+            staff = session.exec(_STAFF_BY_CLIENT, params={"name": name}).first()
             return Party(raw, staff, "client" if staff else None)
         e164 = try_normalize_phone(raw, region=self._region())
         if e164 is None:
             return Party(raw)
-        staff_phone = session.exec(select(StaffPhone).where(StaffPhone.e164 == e164)).first()
+        staff_phone = session.exec(_STAFF_PHONE, params={"e164": e164}).first()
         if staff_phone is not None:
             return Party(raw, session.get(Staff, staff_phone.staff_id), staff_phone.kind)
-        phone = session.exec(select(PatientPhone).where(PatientPhone.e164 == e164)).first()
+        phone = session.exec(_PATIENT_PHONE, params={"e164": e164}).first()
         if phone is not None:
             return Party(raw, patient=session.get(Patient, phone.patient_id),
                          patient_kind=phone.kind)
@@ -259,8 +269,7 @@ class CallService:
         )
 
     def _locked(self, session: Session, call_sid: str) -> Call | None:
-        return session.exec(
-            select(Call).where(Call.call_sid == call_sid).with_for_update()).first()
+        return session.exec(_CALL_BY_SID_LOCKED, params={"sid": call_sid}).first()
 
     def _get_or_create(self, session: Session, event: CallEvent) -> tuple[Call, bool]:
         call = self._locked(session, event.call_sid)
@@ -390,7 +399,7 @@ class CallService:
     def _parent(self, session: Session, call: Call) -> Call | None:
         if not call.parent_call_sid:
             return None
-        return session.exec(select(Call).where(Call.call_sid == call.parent_call_sid)).first()
+        return session.exec(_CALL_BY_SID, params={"sid": call.parent_call_sid}).first()
 
     def _match(self, session: Session, call: Call) -> None:
         """Fill in patient and staff, never replacing a person's choice.
@@ -481,19 +490,18 @@ class CallService:
         """Legs our /incoming bridge dialed carry a screening prompt."""
         if not call.parent_call_sid:
             return False
-        parent = session.exec(select(Call).where(Call.call_sid == call.parent_call_sid)).first()
+        parent = session.exec(_CALL_BY_SID, params={"sid": call.parent_call_sid}).first()
         return parent is not None and parent.bridged and parent.source == "incoming"
 
     @staticmethod
     def _has_children(session: Session, call: Call) -> bool:
-        return session.exec(select(Call.id).where(
-            Call.parent_call_sid == call.call_sid)).first() is not None
+        return session.exec(_CHILD_OF, params={"sid": call.call_sid}).first() is not None
 
     @staticmethod
     def _parent_counted(session: Session, call: Call) -> bool:
         if not call.parent_call_sid:
             return False
-        parent = session.exec(select(Call).where(Call.call_sid == call.parent_call_sid)).first()
+        parent = session.exec(_CALL_BY_SID, params={"sid": call.parent_call_sid}).first()
         return parent is not None and parent.state == "counted"
 
     def _count(self, session: Session, call: Call) -> None:

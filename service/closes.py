@@ -7,6 +7,7 @@ void) is still possible, but only by an admin and with a reason the auditors can
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from billing.months import Month
@@ -35,8 +36,12 @@ class CloseView:
     closed_by: str
 
 
+_CLOSE_OF_MONTH = select(MonthClose).where(MonthClose.month == bindparam("month"))
+
+
 def find_close(session: Session, month: Month) -> MonthClose | None:
-    return session.exec(select(MonthClose).where(MonthClose.month == str(month))).first()
+    """Asked by every write and every month summary: one prebuilt statement."""
+    return session.exec(_CLOSE_OF_MONTH, params={"month": str(month)}).first()
 
 
 def check_open(session: Session, month: Month, amendment: Amendment | None) -> str | None:

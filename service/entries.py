@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from billing.activities import is_live_by_default, parse_activity
@@ -66,31 +67,41 @@ def _check_enrolled(patient: Patient, day: date) -> None:
                        f"time on {day} cannot be logged.")
 
 
+# Run on every log / recorded call: built once, run with bound values.
+_BY_EXTERNAL_REF = select(TimeEntry).where(TimeEntry.external_ref == bindparam("ref"))
+_FIRST_OVERLAP = (
+    select(TimeEntry)
+    .where(
+        TimeEntry.staff_id == bindparam("staff"),
+        TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
+        TimeEntry.started_at < bindparam("end"),
+        TimeEntry.ended_at > bindparam("start"),
+    )
+    .order_by(TimeEntry.started_at)  # type: ignore[arg-type]
+    .limit(1)
+)
+_IDENTICAL_SINCE = select(TimeEntry.id).where(
+    TimeEntry.staff_id == bindparam("staff"), TimeEntry.patient_id == bindparam("patient"),
+    TimeEntry.duration_seconds == bindparam("seconds"),
+    TimeEntry.activity == bindparam("activity"),
+    TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
+    TimeEntry.created_at >= bindparam("since"),
+).order_by(TimeEntry.id.desc()).limit(1)  # type: ignore[union-attr]
+
+
 def _first_overlap(
     session: Session, staff_id: int, start: datetime, end: datetime
 ) -> TimeEntry | None:
-    return session.exec(
-        select(TimeEntry)
-        .where(
-            TimeEntry.staff_id == staff_id,
-            TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
-            TimeEntry.started_at < end,
-            TimeEntry.ended_at > start,
-        )
-        .order_by(TimeEntry.started_at)  # type: ignore[arg-type]
-        .limit(1)
-    ).first()
+    return session.exec(_FIRST_OVERLAP,
+                        params={"staff": staff_id, "start": start, "end": end}).first()
 
 
 def _identical_since(session: Session, staff_id: int, patient_id: int, seconds: int,
                      activity: str, since: datetime) -> int | None:
     """The author's latest standing entry with the same patient, duration and activity."""
-    return session.exec(select(TimeEntry.id).where(
-        TimeEntry.staff_id == staff_id, TimeEntry.patient_id == patient_id,
-        TimeEntry.duration_seconds == seconds, TimeEntry.activity == activity,
-        TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
-        TimeEntry.created_at >= since,
-    ).order_by(TimeEntry.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    return session.exec(_IDENTICAL_SINCE, params={
+        "staff": staff_id, "patient": patient_id, "seconds": seconds, "activity": activity,
+        "since": since}).first()
 
 
 def parse_entry_id(text: str | int) -> int:
@@ -185,8 +196,7 @@ class EntryService:
         racing inserts hit the unique reference, so the loser's transaction rolls back
         (StoreConflict) and its retry finds the winner's entry.
         """
-        existing = session.exec(
-            select(TimeEntry).where(TimeEntry.external_ref == external_ref)).first()
+        existing = session.exec(_BY_EXTERNAL_REF, params={"ref": external_ref}).first()
         if existing is not None:
             return existing
         if source not in SOURCES:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from billing.codes import PROVIDER_ROLES
@@ -66,12 +67,14 @@ class PatientFields:
     ended_on: date | None = None
 
 
+_PATIENT_BY_KEY = select(Patient).where(Patient.clinic_key == bindparam("key"))
+
+
 def find_patient(session: Session, ref: str, *, region: str,
                  by_phone: bool = True) -> Patient | None:
     """The one patient resolver: clinic id (any case), else a patient or caregiver phone
     (`by_phone=False`: chat, where PHI such as a phone number is never typed)."""
-    key = patient_key(ref or "")
-    patient = session.exec(select(Patient).where(Patient.clinic_key == key)).first()
+    patient = session.exec(_PATIENT_BY_KEY, params={"key": patient_key(ref or "")}).first()
     if patient is not None or not by_phone:
         return patient
     e164 = try_normalize_phone(ref, region=region) if any(c.isdigit() for c in ref) else None
