@@ -1,10 +1,11 @@
 """Month summaries: store totals + the pure rules + warnings a billing office needs."""
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 
 from sqlmodel import Session, select
 
@@ -72,31 +73,44 @@ def _enrolled(totals: PatientMonthTotals, month: Month) -> bool:
     return totals.enrolled_on <= month.last_day and not ended_before
 
 
-def _assessed(summaries: Iterable[MonthSummary], month: Month,
-              today: date) -> list[PatientRisk]:
-    """Each summary with its risk verdict, worst first (the one order every list uses)."""
-    rows = []
-    for summary in summaries:
-        window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
-        risk = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
-                           has_live=summary.live_interactions > 0)
-        rows.append(PatientRisk(summary, risk))
+def _assessed(summary: MonthSummary, month: Month, today: date) -> PatientRisk:
+    """A summary with its risk verdict."""
+    window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
+    return PatientRisk(summary, assess_risk(month, window, today,
+                                            counted_seconds=summary.total_seconds,
+                                            has_live=summary.live_interactions > 0))
+
+
+def _worst_first(rows: list[PatientRisk]) -> list[PatientRisk]:
+    """The one order every risk list uses: severity, then time needed, live, clinic id."""
     rows.sort(key=lambda r: (SEVERITY_ORDER[r.risk.severity], -r.risk.seconds_needed,
                              not r.risk.needs_live, r.summary.patient_id))
     return rows
 
 
+def _pages(totals: Iterator[PatientMonthTotals], size: int) -> Iterator[list[PatientMonthTotals]]:
+    while page := list(islice(totals, size)):
+        yield page
+
+
+# Patients read per page of a month scan: per-staff seconds, live dates and overlaps are read
+# for one page at a time, so memory follows the page, not the clinic's size.
+PAGE_SIZE = 1000
+
+
 @dataclass
 class _MonthContext:
-    """What every patient row of one month shares, read once per report."""
+    """What the patient rows of one month share (staff, close, calls, overlaps: read once
+    per scan) and what one page of patients needs (contributions, live dates)."""
 
     month: Month
+    month_text: str
     staff: dict[int | None, Staff]
-    overlaps: dict[int, list[tuple[int, int]]]
-    contributions: dict[int, list[StaffMinutes]]
-    live_dates: dict[int, list[date]]
     closed: MonthClose | None
     calls: dict[int | None, list[tuple[int, str]]]
+    overlaps: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    contributions: dict[int, list[StaffMinutes]] = field(default_factory=dict)
+    live_dates: dict[int, list[date]] = field(default_factory=dict)
 
 
 class MonthService:
@@ -115,13 +129,17 @@ class MonthService:
         with self.ctx.db.read() as session:
             patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
             assert patient.id is not None
-            found = self._summaries(session, month or self.current(), patient.id)
-            return found[0]
+            return next(self._summaries(session, month or self.current(), patient.id))
 
     def report(self, month: Month | None = None) -> list[MonthSummary]:
         """Every patient enrolled in the month, ordered by clinic id."""
+        return list(self.report_rows(month))
+
+    def report_rows(self, month: Month | None = None) -> Iterator[MonthSummary]:
+        """The report one row at a time, for writers that stream (the CSV): a clinic of any
+        size is read page by page in one read transaction and never held whole."""
         with self.ctx.db.read() as session:
-            return self._summaries(session, month or self.current(), None)
+            yield from self._summaries(session, month or self.current(), None)
 
     def with_risk(self, month: Month | None = None, today: date | None = None,
                   *, assigned_to: str | None = None) -> list[PatientRisk]:
@@ -130,54 +148,65 @@ class MonthService:
         Active: the report's patients plus those with no enrolment date and no entry yet
         (not ended before the month), so reminders and the dashboard see untouched patients.
         """
+        return _worst_first(list(self._risks(month, today, assigned_to)))
+
+    def _risks(self, month: Month | None, today: date | None,
+               assigned_to: str | None) -> Iterator[PatientRisk]:
         month = month or self.current()
+        today = today or self.today()
         with self.ctx.db.read() as session:
-            summaries = self._summaries(session, month, None, with_unentered=True)
-        chosen = [s for s in summaries if assigned_to is None or s.assigned_to == assigned_to]
-        return _assessed(chosen, month, today or self.today())
+            for summary in self._summaries(session, month, None, with_unentered=True):
+                if assigned_to is None or summary.assigned_to == assigned_to:
+                    yield _assessed(summary, month, today)
 
     def summary_in(self, session: Session, month: Month, patient_pk: int) -> MonthSummary:
         """The same summary inside a caller's transaction (e.g. right after a write)."""
-        return self._summaries(session, month, patient_pk)[0]
+        return next(self._summaries(session, month, patient_pk))
 
     def _summaries(
         self, session: Session, month: Month, patient_pk: int | None,
         *, with_unentered: bool = False,
-    ) -> list[MonthSummary]:
+    ) -> Iterator[MonthSummary]:
+        """The month's summaries in clinic-id order: one totals query, read a page at a time,
+        and per page one query each for per-staff seconds and live dates."""
         start, end = month.bounds_utc(self.ctx.policy.zone)
-        overlaps: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for pk, entry_id, other_id in overlapping_entries(
-            session, start=start, end=end, patient_pk=patient_pk
-        ):
-            overlaps[pk].append((entry_id, other_id))
         context = _MonthContext(
-            month=month,
+            month=month, month_text=str(month),
             staff={s.id: s for s in session.exec(select(Staff)).all()},
-            overlaps=overlaps,
-            contributions=defaultdict(list),
-            live_dates=defaultdict(list),
-            closed=find_close(session, month),
-            calls=defaultdict(list),
+            closed=find_close(session, month), calls=defaultdict(list),
         )
         for owner, call_pk, state in calls_to_review(session, start=start, end=end,
                                                      patient_pk=patient_pk):
             context.calls[owner].append((call_pk, state))
-        for row in staff_seconds(session, start=start, end=end, patient_pk=patient_pk):
+        # flagged overlaps are few (a partial index holds only them): read once per scan
+        context.overlaps = defaultdict(list)
+        for pk, entry_id, other_id in overlapping_entries(session, start=start, end=end,
+                                                          patient_pk=patient_pk):
+            context.overlaps[pk].append((entry_id, other_id))
+        totals = month_totals(
+            session, start=start, end=end, first_day=month.first_day,
+            last_day=month.last_day, patient_pk=patient_pk, with_unentered=with_unentered,
+            page_size=PAGE_SIZE,
+        )
+        for page in _pages(totals, PAGE_SIZE):
+            self._read_page(session, context, [t.patient_pk for t in page])
+            for row in page:
+                yield self._summary(row, context)
+
+    def _read_page(self, session: Session, context: _MonthContext, pks: list[int]) -> None:
+        """Per-staff seconds and live dates of one page of patients."""
+        start, end = context.month.bounds_utc(self.ctx.policy.zone)
+        context.contributions = defaultdict(list)
+        for row in staff_seconds(session, start=start, end=end, patient_pks=pks):
             context.contributions[row.patient_pk].append(StaffMinutes(
                 row.slack_user_id, row.name, row.role, row.seconds,
                 row.role in ROLES_THAT_COUNT))
         zone = self.ctx.policy.zone
-        for pk, started in live_starts(session, start=start, end=end, patient_pk=patient_pk):
+        context.live_dates = defaultdict(list)
+        for pk, started in live_starts(session, start=start, end=end, patient_pks=pks):
             day = started.astimezone(zone).date()
             if day not in context.live_dates[pk]:
                 context.live_dates[pk].append(day)
-        return [
-            self._summary(totals, context)
-            for totals in month_totals(
-                session, start=start, end=end, first_day=month.first_day,
-                last_day=month.last_day, patient_pk=patient_pk, with_unentered=with_unentered,
-            )
-        ]
 
     def _summary(self, totals: PatientMonthTotals, context: "_MonthContext") -> MonthSummary:
         month = context.month
@@ -189,7 +218,7 @@ class MonthService:
             max_add_on_units=self.ctx.policy.max_99458_units,
         )
         return MonthSummary(
-            patient_id=totals.patient_id, initials=totals.initials, month=str(month),
+            patient_id=totals.patient_id, initials=totals.initials, month=context.month_text,
             total_seconds=totals.counted_seconds, uncounted_seconds=totals.uncounted_seconds,
             live_interactions=totals.live_interactions, first_live_at=totals.first_live_at,
             codes=assessment.codes, next_code=assessment.next_code,
@@ -197,11 +226,11 @@ class MonthService:
             seconds_to_20_minutes=assessment.seconds_to_20_minutes,
             needs_live_interaction=assessment.needs_live_interaction,
             entries=totals.entries, assigned_to=assigned.slack_user_id if assigned else None,
-            warnings=_warnings(totals, month, context.overlaps[totals.patient_pk])
-            + _call_warnings(context.calls[totals.patient_pk]),
+            warnings=_warnings(totals, month, context.overlaps.get(totals.patient_pk, ()))
+            + _call_warnings(context.calls.get(totals.patient_pk, [])),
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
-            live_interaction_dates=tuple(context.live_dates[totals.patient_pk]),
-            staff=tuple(context.contributions[totals.patient_pk]),
+            live_interaction_dates=tuple(context.live_dates.get(totals.patient_pk, ())),
+            staff=tuple(context.contributions.get(totals.patient_pk, ())),
             consent_on=totals.consent_on, conditions=tuple(totals.conditions or ()),
             provider=provider.name if provider else None,
             provider_npi=provider.npi if provider else None,
@@ -212,8 +241,8 @@ class MonthService:
     def at_risk(self, month: Month | None = None, today: date | None = None,
                 *, assigned_to: str | None = None) -> list[PatientRisk]:
         """Patients of the month who may miss 99457, worst first (one report query)."""
-        rows = self.with_risk(month, today, assigned_to=assigned_to)
-        return [r for r in rows if r.risk.at_risk]
+        return _worst_first([r for r in self._risks(month, today, assigned_to)
+                             if r.risk.at_risk])
 
     def totals(self, month: Month | None = None, today: date | None = None) -> MonthTotals:
         """The clinic's month in numbers and dollars, as the billing office reads it first."""

@@ -4,13 +4,13 @@ Counted time is non-voided time by roles that may furnish the service, within th
 month's UTC bounds; voiding an entry changes every later answer because nothing is stored.
 """
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
 from billing.codes import ROLES_THAT_COUNT
@@ -35,6 +35,16 @@ class PatientMonthTotals:
     first_live_at: datetime | None
     entries: int
     voided_entries: int
+
+
+def _of_patients(query: Select, column: ColumnElement[int], patient_pk: int | None,
+                 patient_pks: Collection[int] | None) -> Select:
+    """The query narrowed to one patient or to a batch of patients (the report's pages)."""
+    if patient_pk is not None:
+        query = query.where(column == patient_pk)
+    if patient_pks is not None:
+        query = query.where(column.in_(list(patient_pks)))
+    return query
 
 
 def _not_voided() -> ColumnElement[bool]:
@@ -76,9 +86,14 @@ def month_totals(
     last_day: date,
     patient_pk: int | None = None,
     with_unentered: bool = False,
+    page_size: int | None = None,
 ) -> Iterator[PatientMonthTotals]:
     """Totals for one patient (any enrolment) or for every patient enrolled in the month
-    (`with_unentered`: also those with no enrolment date and no entry yet)."""
+    (`with_unentered`: also those with no enrolment date and no entry yet).
+
+    With `page_size`, rows come from the database that many at a time (a server-side cursor
+    on PostgreSQL), so a large clinic is never fetched whole.
+    """
     entry = TimeEntry
     live = and_(_counted(), entry.live.is_(True))
     query = (
@@ -109,13 +124,15 @@ def month_totals(
     else:
         query = query.having(_enrolled_in(first_day, last_day,
                                           end if with_unentered else None))
-    for row in session.execute(query):
+    options = {"yield_per": page_size} if page_size else {}
+    for row in session.execute(query, execution_options=options):
         yield PatientMonthTotals(*row[:9], int(row[9]), int(row[10]), int(row[11]), row[12],
                                  int(row[13]), int(row[14]))
 
 
 def overlapping_entries(
-    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None
+    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None,
+    patient_pks: Collection[int] | None = None,
 ) -> list[tuple[int, int, int]]:
     """(patient pk, entry id, overlapped entry id) for flagged entries in the month, while
     both entries stand: voiding either one settles the overlap."""
@@ -129,8 +146,7 @@ def overlapping_entries(
         TimeEntry.started_at >= start,
         TimeEntry.started_at < end,
     )
-    if patient_pk is not None:
-        query = query.where(TimeEntry.patient_id == patient_pk)
+    query = _of_patients(query, TimeEntry.patient_id, patient_pk, patient_pks)
     return [(int(a), int(b), int(c)) for a, b, c in session.execute(query)]
 
 
@@ -144,7 +160,8 @@ class StaffSeconds:
 
 
 def staff_seconds(
-    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None
+    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None,
+    patient_pks: Collection[int] | None = None,
 ) -> list[StaffSeconds]:
     """Who furnished how many non-voided seconds per patient in the month (one GROUP BY)."""
     query = (
@@ -155,21 +172,20 @@ def staff_seconds(
         .group_by(TimeEntry.patient_id, Staff.slack_user_id, Staff.name, TimeEntry.staff_role)
         .order_by(TimeEntry.patient_id, func.sum(TimeEntry.duration_seconds).desc())
     )
-    if patient_pk is not None:
-        query = query.where(TimeEntry.patient_id == patient_pk)
+    query = _of_patients(query, TimeEntry.patient_id, patient_pk, patient_pks)
     return [StaffSeconds(int(p), s, n, r, int(t)) for p, s, n, r, t in session.execute(query)]
 
 
 def live_starts(
-    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None
+    session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None,
+    patient_pks: Collection[int] | None = None,
 ) -> list[tuple[int, datetime]]:
     """(patient pk, start) of every counted live interaction in the month."""
     query = select(TimeEntry.patient_id, TimeEntry.started_at).where(
         _counted(), TimeEntry.live.is_(True),
         TimeEntry.started_at >= start, TimeEntry.started_at < end,
     ).order_by(TimeEntry.started_at)
-    if patient_pk is not None:
-        query = query.where(TimeEntry.patient_id == patient_pk)
+    query = _of_patients(query, TimeEntry.patient_id, patient_pk, patient_pks)
     return [(int(p), s) for p, s in session.execute(query)]
 
 

@@ -3,6 +3,7 @@
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -94,3 +95,25 @@ def test_concurrent_writers_never_see_database_is_locked(db: Database) -> None:
     assert sum(e.duration_seconds for e in entries) == sum(range(1, 41))
     assert svc.months.summary("P-1042").total_seconds == sum(range(1, 41))
     assert len({e.staff_id for e in entries}) == 1
+
+
+def _time_entry_indexes(db: Database) -> set[str]:
+    return {i["name"] for i in inspect(db.engine).get_indexes("time_entries")}
+
+
+def test_month_scan_indexes_migration_downgrades_and_upgrades(db: Database) -> None:
+    """0006 swaps (patient, started) for the covering month index and adds the overlaps one."""
+    added = {"ix_time_entries_patient_month", "ix_time_entries_overlaps"}
+    assert added <= _time_entry_indexes(db)
+    assert "ix_time_entries_patient_started" not in _time_entry_indexes(db)
+    config = alembic_config(db.url)
+    try:
+        with db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0005")
+        names = _time_entry_indexes(db)
+        assert "ix_time_entries_patient_started" in names and not names & added
+    finally:
+        upgrade_to_head(db.engine)
+    assert added <= _time_entry_indexes(db)
+    assert "ix_time_entries_patient_started" not in _time_entry_indexes(db)
