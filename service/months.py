@@ -100,8 +100,8 @@ PAGE_SIZE = 1000
 
 @dataclass
 class _MonthContext:
-    """What the patient rows of one month share (staff, close, calls, overlaps: read once
-    per scan) and what one page of patients needs (contributions, live dates)."""
+    """What the patient rows of one month share (staff, close, calls: read once per scan)
+    and what one page of patients needs (overlaps, contributions, live dates)."""
 
     month: Month
     month_text: str
@@ -147,6 +147,8 @@ class MonthService:
 
         Active: the report's patients plus those with no enrolment date and no entry yet
         (not ended before the month), so reminders and the dashboard see untouched patients.
+        Each summary has the month's numbers, codes and warnings; its per-staff shares and
+        live dates are left empty (see `report` or `summary` for those).
         """
         return _worst_first(list(self._risks(month, today, assigned_to)))
 
@@ -155,7 +157,8 @@ class MonthService:
         month = month or self.current()
         today = today or self.today()
         with self.ctx.db.read() as session:
-            for summary in self._summaries(session, month, None, with_unentered=True):
+            for summary in self._summaries(session, month, None, with_unentered=True,
+                                           detail=False):
                 if assigned_to is None or summary.assigned_to == assigned_to:
                     yield _assessed(summary, month, today)
 
@@ -165,10 +168,14 @@ class MonthService:
 
     def _summaries(
         self, session: Session, month: Month, patient_pk: int | None,
-        *, with_unentered: bool = False,
+        *, with_unentered: bool = False, detail: bool = True,
     ) -> Iterator[MonthSummary]:
         """The month's summaries in clinic-id order: one totals query, read a page at a time,
-        and per page one query each for per-staff seconds and live dates."""
+        and per page one query each for overlaps, per-staff seconds and live dates.
+
+        Without `detail` (risk lists) the per-staff shares and live dates stay empty: no
+        risk list shows them, and reading them was a third of a clinic-wide scan.
+        """
         start, end = month.bounds_utc(self.ctx.policy.zone)
         context = _MonthContext(
             month=month, month_text=str(month),
@@ -178,24 +185,26 @@ class MonthService:
         for owner, call_pk, state in calls_to_review(session, start=start, end=end,
                                                      patient_pk=patient_pk):
             context.calls[owner].append((call_pk, state))
-        # flagged overlaps are few (a partial index holds only them): read once per scan
-        context.overlaps = defaultdict(list)
-        for pk, entry_id, other_id in overlapping_entries(session, start=start, end=end,
-                                                          patient_pk=patient_pk):
-            context.overlaps[pk].append((entry_id, other_id))
         totals = month_totals(
             session, start=start, end=end, first_day=month.first_day,
             last_day=month.last_day, patient_pk=patient_pk, with_unentered=with_unentered,
             page_size=PAGE_SIZE,
         )
         for page in _pages(totals, PAGE_SIZE):
-            self._read_page(session, context, [t.patient_pk for t in page])
+            self._read_page(session, context, [t.patient_pk for t in page], detail)
             for row in page:
                 yield self._summary(row, context)
 
-    def _read_page(self, session: Session, context: _MonthContext, pks: list[int]) -> None:
-        """Per-staff seconds and live dates of one page of patients."""
+    def _read_page(self, session: Session, context: _MonthContext, pks: list[int],
+                   detail: bool = True) -> None:
+        """Overlaps, and with `detail` per-staff seconds and live dates, of one page."""
         start, end = context.month.bounds_utc(self.ctx.policy.zone)
+        context.overlaps = defaultdict(list)
+        for pk, entry_id, other_id in overlapping_entries(session, start=start, end=end,
+                                                          patient_pks=pks):
+            context.overlaps[pk].append((entry_id, other_id))
+        if not detail:
+            return
         context.contributions = defaultdict(list)
         for row in staff_seconds(session, start=start, end=end, patient_pks=pks):
             context.contributions[row.patient_pk].append(StaffMinutes(
@@ -240,7 +249,8 @@ class MonthService:
 
     def at_risk(self, month: Month | None = None, today: date | None = None,
                 *, assigned_to: str | None = None) -> list[PatientRisk]:
-        """Patients of the month who may miss 99457, worst first (one report query)."""
+        """Patients of the month who may miss 99457, worst first (one report query; the
+        summaries are those of `with_risk`)."""
         return _worst_first([r for r in self._risks(month, today, assigned_to)
                              if r.risk.at_risk])
 

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -73,12 +73,9 @@ class TimeEntry(SQLModel, table=True):
     __table_args__ = (
         # covers the month scan: every column it reads, so no table lookups (migration 0006)
         Index("ix_time_entries_patient_month", "patient_id", "started_at", "voided_at",
-              "staff_role", "live", "duration_seconds", "staff_id"),
+              "staff_role", "live", "duration_seconds", "staff_id", "overlaps_entry_id"),
         Index("ix_time_entries_staff_started", "staff_id", "started_at"),
         Index("ix_time_entries_started", "started_at"),
-        Index("ix_time_entries_overlaps", "overlaps_entry_id",
-              sqlite_where=text("overlaps_entry_id IS NOT NULL"),
-              postgresql_where=text("overlaps_entry_id IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -7,6 +7,7 @@ month's UTC bounds; voiding an entry changes every later answer because nothing 
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import aliased
@@ -45,6 +46,12 @@ def _of_patients(query: Select, column: ColumnElement[int], patient_pk: int | No
     if patient_pks is not None:
         query = query.where(column.in_(list(patient_pks)))
     return query
+
+
+def _rows(session: Session, query: Select, options: dict | None = None) -> Any:
+    """Plain Core rows on the session's connection: these queries select columns, not
+    entities, and skipping the ORM's row loading halves their Python cost per row."""
+    return session.connection().execute(query, execution_options=options or {})
 
 
 def _not_voided() -> ColumnElement[bool]:
@@ -125,7 +132,7 @@ def month_totals(
         query = query.having(_enrolled_in(first_day, last_day,
                                           end if with_unentered else None))
     options = {"yield_per": page_size} if page_size else {}
-    for row in session.execute(query, execution_options=options):
+    for row in _rows(session, query, options):
         yield PatientMonthTotals(*row[:9], int(row[9]), int(row[10]), int(row[11]), row[12],
                                  int(row[13]), int(row[14]))
 
@@ -147,7 +154,7 @@ def overlapping_entries(
         TimeEntry.started_at < end,
     )
     query = _of_patients(query, TimeEntry.patient_id, patient_pk, patient_pks)
-    return [(int(a), int(b), int(c)) for a, b, c in session.execute(query)]
+    return [(int(a), int(b), int(c)) for a, b, c in _rows(session, query)]
 
 
 @dataclass(frozen=True)
@@ -173,20 +180,21 @@ def staff_seconds(
         .order_by(TimeEntry.patient_id, func.sum(TimeEntry.duration_seconds).desc())
     )
     query = _of_patients(query, TimeEntry.patient_id, patient_pk, patient_pks)
-    return [StaffSeconds(int(p), s, n, r, int(t)) for p, s, n, r, t in session.execute(query)]
+    return [StaffSeconds(int(p), s, n, r, int(t)) for p, s, n, r, t in _rows(session, query)]
 
 
 def live_starts(
     session: Session, *, start: datetime, end: datetime, patient_pk: int | None = None,
     patient_pks: Collection[int] | None = None,
 ) -> list[tuple[int, datetime]]:
-    """(patient pk, start) of every counted live interaction in the month."""
+    """(patient pk, start) of every counted live interaction in the month, each patient's
+    in time order."""
     query = select(TimeEntry.patient_id, TimeEntry.started_at).where(
         _counted(), TimeEntry.live.is_(True),
         TimeEntry.started_at >= start, TimeEntry.started_at < end,
-    ).order_by(TimeEntry.started_at)
+    ).order_by(TimeEntry.patient_id, TimeEntry.started_at)  # the month index's own order
     query = _of_patients(query, TimeEntry.patient_id, patient_pk, patient_pks)
-    return [(int(p), s) for p, s in session.execute(query)]
+    return [(int(p), s) for p, s in _rows(session, query)]
 
 
 # Call states the billing office must look at before billing a month (see service/calls.py).
@@ -203,4 +211,4 @@ def calls_to_review(
     ).order_by(Call.id)
     if patient_pk is not None:
         query = query.where(Call.patient_id == patient_pk)
-    return [(p, int(c), s) for p, c, s in session.execute(query)]
+    return [(p, int(c), s) for p, c, s in _rows(session, query)]

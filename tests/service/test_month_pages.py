@@ -1,6 +1,7 @@
 """The month scan read page by page: the same answers whatever the page size, streamed."""
 
 import inspect
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -53,9 +54,9 @@ def test_report_rows_is_a_generator_that_reads_a_page_at_a_time(
     pages: list[list[int]] = []
     read_page = service.months.MonthService._read_page
 
-    def recording(self, session, context, pks):  # type: ignore[no-untyped-def]
+    def recording(self, session, context, pks, detail=True):  # type: ignore[no-untyped-def]
         pages.append(pks)
-        return read_page(self, session, context, pks)
+        return read_page(self, session, context, pks, detail)
 
     monkeypatch.setattr(service.months.MonthService, "_read_page", recording)
     rows = clinic.months.report_rows(NOV)
@@ -66,3 +67,15 @@ def test_report_rows_is_a_generator_that_reads_a_page_at_a_time(
     rest = list(rows)
     assert [s.patient_id for s in rest] == ["P-1", "P-2", "P-3", "P-4", "P-5"]
     assert [len(p) for p in pages] == [2, 2, 2]
+
+
+def test_risk_rows_carry_the_report_numbers_without_staff_shares_or_live_dates(
+    clinic: Service,
+) -> None:
+    report = {s.patient_id: s for s in clinic.months.report(NOV)}
+    risks = clinic.months.with_risk(NOV, date(2026, 11, 20))
+    assert {r.summary.patient_id for r in risks} == set(report) | {"P-1042"}
+    for row in risks:
+        if row.summary.patient_id in report:
+            full = report[row.summary.patient_id]
+            assert row.summary == replace(full, staff=(), live_interaction_dates=())
