@@ -91,8 +91,9 @@ def patient_rows(count: int, now: datetime) -> Iterator[tuple[Any, ...]]:
 def entry_rows(count: int, patients: int, stamp: Callable[[datetime], Any],
                ) -> Iterator[tuple[Any, ...]]:
     """Entries of 1-30 minutes starting on whole minutes: 60 % in the month, 20 % in each
-    neighbour; 5 % live calls, 3 % voided an hour later, 0.5 % flagged as overlapping. `stamp` formats an instant for the
-    database; every minute of the three months is formatted once (the build's hot spot)."""
+    neighbour; 5 % live calls, 3 % voided an hour later, 0.5 % flagged as overlapping.
+    `stamp` formats an instant for the database; every minute of the three months is
+    formatted once (the build's hot spot)."""
     rng = random.Random(SEED + 1)
     base = MONTH.previous().bounds_utc(ZONE)[0]
     spans = [tuple(int((t - base).total_seconds()) // 60 for t in month.bounds_utc(ZONE))
