@@ -9,11 +9,11 @@ from itertools import islice
 
 from sqlmodel import Session, select
 
-from billing.codes import ROLES_THAT_COUNT, MonthActivity, assess_month
+from billing.codes import ROLES_THAT_COUNT, MonthActivity, MonthAssessment, assess_month
 from billing.durations import format_seconds
 from billing.fees import amount_still_to_win, expected_amount
 from billing.months import Month
-from billing.risk import SEVERITY_ORDER, PatientWindow, assess_risk
+from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
 from service.closes import find_close
 from service.context import ServiceContext
 from service.patients import require_patient
@@ -73,12 +73,19 @@ def _enrolled(totals: PatientMonthTotals, month: Month) -> bool:
     return totals.enrolled_on <= month.last_day and not ended_before
 
 
-def _assessed(summary: MonthSummary, month: Month, today: date) -> PatientRisk:
-    """A summary with its risk verdict."""
-    window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
-    return PatientRisk(summary, assess_risk(month, window, today,
-                                            counted_seconds=summary.total_seconds,
-                                            has_live=summary.live_interactions > 0))
+_RiskKey = tuple[date | None, date | None, int, bool]
+
+
+def _assessed(summary: MonthSummary, month: Month, today: date,
+              seen: dict[_RiskKey, RiskAssessment]) -> PatientRisk:
+    """A summary with its risk verdict; `seen` keeps each distinct verdict of one scan."""
+    key = (summary.enrolled_on, summary.ended_on, summary.total_seconds,
+           summary.live_interactions > 0)
+    if key not in seen:
+        window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
+        seen[key] = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
+                                has_live=summary.live_interactions > 0)
+    return PatientRisk(summary, seen[key])
 
 
 def _worst_first(rows: list[PatientRisk]) -> list[PatientRisk]:
@@ -111,6 +118,8 @@ class _MonthContext:
     overlaps: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     contributions: dict[int, list[StaffMinutes]] = field(default_factory=dict)
     live_dates: dict[int, list[date]] = field(default_factory=dict)
+    assessed: dict[tuple[int, bool], tuple[MonthAssessment, Decimal]] = field(
+        default_factory=dict)
 
 
 class MonthService:
@@ -156,11 +165,12 @@ class MonthService:
                assigned_to: str | None) -> Iterator[PatientRisk]:
         month = month or self.current()
         today = today or self.today()
+        seen: dict[_RiskKey, RiskAssessment] = {}
         with self.ctx.db.read() as session:
             for summary in self._summaries(session, month, None, with_unentered=True,
                                            detail=False):
                 if assigned_to is None or summary.assigned_to == assigned_to:
-                    yield _assessed(summary, month, today)
+                    yield _assessed(summary, month, today, seen)
 
     def summary_in(self, session: Session, month: Month, patient_pk: int) -> MonthSummary:
         """The same summary inside a caller's transaction (e.g. right after a write)."""
@@ -221,11 +231,7 @@ class MonthService:
         month = context.month
         assigned = context.staff.get(totals.assigned_staff_pk)
         provider = context.staff.get(totals.provider_pk)
-        assessment = assess_month(
-            month,
-            MonthActivity(totals.counted_seconds, totals.live_interactions),
-            max_add_on_units=self.ctx.policy.max_99458_units,
-        )
+        assessment, amount = self._assess(totals, context)
         return MonthSummary(
             patient_id=totals.patient_id, initials=totals.initials, month=context.month_text,
             total_seconds=totals.counted_seconds, uncounted_seconds=totals.uncounted_seconds,
@@ -243,9 +249,22 @@ class MonthService:
             consent_on=totals.consent_on, conditions=tuple(totals.conditions or ()),
             provider=provider.name if provider else None,
             provider_npi=provider.npi if provider else None,
-            expected_amount=expected_amount(assessment.codes, self.ctx.policy.fees),
+            expected_amount=amount,
             month_closed_by=context.closed.closed_by if context.closed else None,
         )
+
+    def _assess(self, totals: PatientMonthTotals,
+                context: _MonthContext) -> tuple[MonthAssessment, Decimal]:
+        """Codes and dollars for the month's seconds and live contact, each distinct pair
+        assessed once per scan (the rules are pure; a clinic repeats the same few values)."""
+        key = (totals.counted_seconds, totals.live_interactions > 0)
+        if key not in context.assessed:
+            assessment = assess_month(
+                context.month, MonthActivity(totals.counted_seconds, totals.live_interactions),
+                max_add_on_units=self.ctx.policy.max_99458_units)
+            context.assessed[key] = (assessment,
+                                     expected_amount(assessment.codes, self.ctx.policy.fees))
+        return context.assessed[key]
 
     def at_risk(self, month: Month | None = None, today: date | None = None,
                 *, assigned_to: str | None = None) -> list[PatientRisk]:
