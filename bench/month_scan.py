@@ -17,8 +17,8 @@ measured in one extra run each (tracemalloc slows Python, so timed runs go witho
 
 SQLite data: bench/data/month-P-E.db (git-ignored). PostgreSQL: database rpm_bench_P_E on the
 server at RPM_BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
---rebuild drops and builds again (needed after a schema change such as a new migration is
-NOT needed: the bench upgrades the cached database to head before timing).
+--rebuild drops and builds again. A new migration needs no rebuild: the bench upgrades a
+cached database to head and runs ANALYZE before timing.
 """
 
 import argparse
