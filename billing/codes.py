@@ -6,6 +6,7 @@ Sources and the choices made where sources disagree: docs/billing-rules.md.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from billing.months import Month
 
@@ -38,6 +39,7 @@ RULE_SETS: tuple[RuleSet, ...] = (
 )
 
 
+@lru_cache(maxsize=256)  # a month scan asks once per patient for the same month
 def rule_set_for(month: Month, rule_sets: tuple[RuleSet, ...] = RULE_SETS) -> RuleSet | None:
     """The rule set in force in `month`, or None before the codes existed."""
     current = None

@@ -8,6 +8,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing.errors import InvalidInput
@@ -63,7 +64,7 @@ class Month:
 
     @property
     def last_day(self) -> date:
-        return date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
+        return _last_day(self.year, self.month)
 
     @property
     def days(self) -> int:
@@ -83,6 +84,11 @@ class Month:
         return start_of_day_utc(self.first_day, zone), start_of_day_utc(
             self.next().first_day, zone
         )
+
+
+@lru_cache(maxsize=1024)  # asked several times per patient row by a month scan
+def _last_day(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
 
 
 def start_of_day_utc(day: date, zone: ZoneInfo) -> datetime:

@@ -236,7 +236,7 @@ def report(svc: Service, command: grammar.Report, caller: Caller) -> ReportFile 
     def work() -> ReportFile:
         svc.admin.require_admin(caller.user_id)
         month = Month.parse(command.month) if command.month else svc.months.current()
-        return ReportFile(f"rpm-report-{month}.csv", report_csv(svc.months.report(month)),
+        return ReportFile(f"rpm-report-{month}.csv", report_csv(svc.months.report_rows(month)),
                           svc.months.totals(month))
     return _guarded(svc, caller, work, outage=views.text_reply(
         "⚠️ The database is not answering right now, so I cannot build the report — try "

@@ -381,11 +381,13 @@ def report(month: str | None, fmt: str, summary_only: bool) -> None:
         click.echo(render.as_json(totals.as_json()) if fmt == "json"
                    else render.totals_text(totals))
         return
+    if fmt == "csv":  # streamed: written row by row as the database hands them over
+        render.write_report_csv(service.months.report_rows(chosen),
+                                click.get_text_stream("stdout"))
+        return
     summaries = service.months.report(chosen)
     if fmt == "json":
         click.echo(render.as_json([s.as_json() for s in summaries]))
-    elif fmt == "csv":
-        click.echo(render.report_csv(summaries), nl=False)
     else:
         click.echo(render.report_table(summaries, service.months.totals(chosen)))
 

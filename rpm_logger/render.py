@@ -4,8 +4,8 @@ minutes are floored, so nothing reads as 20 minutes before 1,200 seconds."""
 import csv
 import io
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
@@ -117,13 +117,29 @@ def report_row(summary: MonthSummary) -> dict[str, Any]:
     }
 
 
-def report_csv(summaries: Iterable[MonthSummary]) -> str:
+def report_csv_lines(summaries: Iterable[MonthSummary]) -> Iterator[str]:
+    """The report CSV a line at a time as the summaries arrive, so a streamed report (the
+    CLI's) holds one row, never the clinic."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=REPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
+    yield buffer.getvalue()
     for summary in summaries:
+        buffer.seek(0)
+        buffer.truncate()
         writer.writerow(report_row(summary))
-    return buffer.getvalue()
+        yield buffer.getvalue()
+
+
+def write_report_csv(summaries: Iterable[MonthSummary], out: TextIO) -> None:
+    """Writes the report CSV to `out` row by row as the summaries arrive."""
+    for line in report_csv_lines(summaries):
+        out.write(line)
+
+
+def report_csv(summaries: Iterable[MonthSummary]) -> str:
+    """The whole report CSV as one text (Slack uploads and the dashboard's download)."""
+    return "".join(report_csv_lines(summaries))
 
 
 def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:

@@ -1,18 +1,19 @@
 """Month summaries: store totals + the pure rules + warnings a billing office needs."""
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 
 from sqlmodel import Session, select
 
-from billing.codes import ROLES_THAT_COUNT, MonthActivity, assess_month
+from billing.codes import ROLES_THAT_COUNT, MonthActivity, MonthAssessment, assess_month
 from billing.durations import format_seconds
 from billing.fees import amount_still_to_win, expected_amount
 from billing.months import Month
-from billing.risk import SEVERITY_ORDER, PatientWindow, assess_risk
+from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
 from service.closes import find_close
 from service.context import ServiceContext
 from service.patients import require_patient
@@ -75,31 +76,53 @@ def _enrolled(totals: PatientMonthTotals, month: Month) -> bool:
     return totals.enrolled_on <= month.last_day and not ended_before
 
 
-def _assessed(summaries: Iterable[MonthSummary], month: Month,
-              today: date) -> list[PatientRisk]:
-    """Each summary with its risk verdict, worst first (the one order every list uses)."""
-    rows = []
-    for summary in summaries:
+_RiskKey = tuple[date | None, date | None, int, bool]
+
+
+def _assessed(summary: MonthSummary, month: Month, today: date,
+              seen: dict[_RiskKey, RiskAssessment]) -> PatientRisk:
+    """A summary with its risk verdict; `seen` keeps each distinct verdict of one scan."""
+    key = (summary.enrolled_on, summary.ended_on, summary.total_seconds,
+           summary.live_interactions > 0)
+    if key not in seen:
         window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
-        risk = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
-                           has_live=summary.live_interactions > 0)
-        rows.append(PatientRisk(summary, risk))
+        seen[key] = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
+                                has_live=summary.live_interactions > 0)
+    return PatientRisk(summary, seen[key])
+
+
+def _worst_first(rows: list[PatientRisk]) -> list[PatientRisk]:
+    """The one order every risk list uses: severity, then time needed, live, clinic id."""
     rows.sort(key=lambda r: (SEVERITY_ORDER[r.risk.severity], -r.risk.seconds_needed,
                              not r.risk.needs_live, r.summary.patient_id))
     return rows
 
 
+def _pages(totals: Iterator[PatientMonthTotals], size: int) -> Iterator[list[PatientMonthTotals]]:
+    while page := list(islice(totals, size)):
+        yield page
+
+
+# Patients read per page of a month scan: per-staff seconds, live dates and overlaps are read
+# for one page at a time, so memory follows the page, not the clinic's size.
+PAGE_SIZE = 1000
+
+
 @dataclass
 class _MonthContext:
-    """What every patient row of one month shares, read once per report."""
+    """What the patient rows of one month share (staff, close, calls: read once per scan)
+    and what one page of patients needs (overlaps, contributions, live dates)."""
 
     month: Month
+    month_text: str
     staff: dict[int | None, Staff]
-    overlaps: dict[int, list[tuple[int, int]]]
-    contributions: dict[int, list[StaffMinutes]]
-    live_dates: dict[int, list[date]]
     closed: MonthClose | None
     calls: dict[int | None, list[tuple[int, str]]]
+    overlaps: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    contributions: dict[int, list[StaffMinutes]] = field(default_factory=dict)
+    live_dates: dict[int, list[date]] = field(default_factory=dict)
+    assessed: dict[tuple[int, bool], tuple[MonthAssessment, Decimal]] = field(
+        default_factory=dict)
 
 
 class MonthService:
@@ -118,13 +141,17 @@ class MonthService:
         with self.ctx.db.read() as session:
             patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
             assert patient.id is not None
-            found = self._summaries(session, month or self.current(), Scope(patient.id))
-            return found[0]
+            return next(self._summaries(session, month or self.current(), Scope(patient.id)))
 
     def report(self, month: Month | None = None) -> list[MonthSummary]:
         """Every patient enrolled in the month, ordered by clinic id."""
+        return list(self.report_rows(month))
+
+    def report_rows(self, month: Month | None = None) -> Iterator[MonthSummary]:
+        """The report one row at a time, for writers that stream (the CSV): a clinic of any
+        size is read page by page in one read transaction and never held whole."""
         with self.ctx.db.read() as session:
-            return self._summaries(session, month or self.current(), CLINIC)
+            yield from self._summaries(session, month or self.current(), CLINIC)
 
     def with_risk(self, month: Month | None = None, today: date | None = None,
                   *, assigned_to: str | None = None) -> list[PatientRisk]:
@@ -132,72 +159,90 @@ class MonthService:
 
         Active: the report's patients plus those with no enrolment date and no entry yet
         (not ended before the month), so reminders and the dashboard see untouched patients.
+        Each summary has the month's numbers, codes and warnings; its per-staff shares and
+        live dates are left empty (see `report` or `summary` for those).
         """
+        return _worst_first(list(self._risks(month, today, assigned_to)))
+
+    def _risks(self, month: Month | None, today: date | None,
+               assigned_to: str | None) -> Iterator[PatientRisk]:
         month = month or self.current()
+        today = today or self.today()
+        seen: dict[_RiskKey, RiskAssessment] = {}
         with self.ctx.db.read() as session:
             scope = CLINIC
-            if assigned_to is not None:
+            if assigned_to is not None:  # a caseload: filtered in SQL, not after the scan
                 staff = find_staff(session, assigned_to)
                 if staff is None:
-                    return []
+                    return
                 scope = Scope(assigned_staff_pk=staff.id)
-            summaries = self._summaries(session, month, scope, with_unentered=True)
-        return _assessed(summaries, month, today or self.today())
+            for summary in self._summaries(session, month, scope, with_unentered=True,
+                                           detail=False):
+                yield _assessed(summary, month, today, seen)
 
     def summary_in(self, session: Session, month: Month, patient_pk: int) -> MonthSummary:
         """The same summary inside a caller's transaction (e.g. right after a write)."""
-        return self._summaries(session, month, Scope(patient_pk))[0]
+        return next(self._summaries(session, month, Scope(patient_pk)))
 
     def _summaries(
         self, session: Session, month: Month, scope: Scope,
-        *, with_unentered: bool = False,
-    ) -> list[MonthSummary]:
+        *, with_unentered: bool = False, detail: bool = True,
+    ) -> Iterator[MonthSummary]:
+        """The month's summaries in clinic-id order: one totals query, read a page at a time,
+        and per page one query each for overlaps, per-staff seconds and live dates.
+
+        Without `detail` (risk lists) the per-staff shares and live dates stay empty: no
+        risk list shows them, and reading them was a third of a clinic-wide scan.
+        """
         start, end = month.bounds_utc(self.ctx.policy.zone)
-        overlaps: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for pk, entry_id, other_id in overlapping_entries(
-            session, start=start, end=end, scope=scope
-        ):
-            overlaps[pk].append((entry_id, other_id))
         context = _MonthContext(
-            month=month,
+            month=month, month_text=str(month),
             staff={s.id: s for s in session.exec(select(Staff)).all()},
-            overlaps=overlaps,
-            contributions=defaultdict(list),
-            live_dates=defaultdict(list),
-            closed=find_close(session, month),
-            calls=defaultdict(list),
+            closed=find_close(session, month), calls=defaultdict(list),
         )
         for owner, call_pk, state in calls_to_review(session, start=start, end=end,
                                                      scope=scope):
             context.calls[owner].append((call_pk, state))
-        for row in staff_seconds(session, start=start, end=end, scope=scope):
+        totals = month_totals(
+            session, start=start, end=end, first_day=month.first_day,
+            last_day=month.last_day, scope=scope, with_unentered=with_unentered,
+            page_size=PAGE_SIZE,
+        )
+        for page in _pages(totals, PAGE_SIZE):
+            self._read_page(session, context, [t.patient_pk for t in page], detail)
+            for row in page:
+                yield self._summary(row, context)
+
+    def _read_page(self, session: Session, context: _MonthContext, pks: list[int],
+                   detail: bool = True) -> None:
+        """Overlaps, and with `detail` per-staff seconds and live dates, of one page."""
+        start, end = context.month.bounds_utc(self.ctx.policy.zone)
+        page = Scope(patient_pks=tuple(pks))
+        context.overlaps = defaultdict(list)
+        for pk, entry_id, other_id in overlapping_entries(session, start=start, end=end,
+                                                          scope=page):
+            context.overlaps[pk].append((entry_id, other_id))
+        if not detail:
+            return
+        context.contributions = defaultdict(list)
+        for row in staff_seconds(session, start=start, end=end, scope=page):
             context.contributions[row.patient_pk].append(StaffMinutes(
                 row.slack_user_id, row.name, row.role, row.seconds,
                 row.role in ROLES_THAT_COUNT))
         zone = self.ctx.policy.zone
-        for pk, started in live_starts(session, start=start, end=end, scope=scope):
+        context.live_dates = defaultdict(list)
+        for pk, started in live_starts(session, start=start, end=end, scope=page):
             day = started.astimezone(zone).date()
             if day not in context.live_dates[pk]:
                 context.live_dates[pk].append(day)
-        return [
-            self._summary(totals, context)
-            for totals in month_totals(
-                session, start=start, end=end, first_day=month.first_day,
-                last_day=month.last_day, scope=scope, with_unentered=with_unentered,
-            )
-        ]
 
     def _summary(self, totals: PatientMonthTotals, context: "_MonthContext") -> MonthSummary:
         month = context.month
         assigned = context.staff.get(totals.assigned_staff_pk)
         provider = context.staff.get(totals.provider_pk)
-        assessment = assess_month(
-            month,
-            MonthActivity(totals.counted_seconds, totals.live_interactions),
-            max_add_on_units=self.ctx.policy.max_99458_units,
-        )
+        assessment, amount = self._assess(totals, context)
         return MonthSummary(
-            patient_id=totals.patient_id, initials=totals.initials, month=str(month),
+            patient_id=totals.patient_id, initials=totals.initials, month=context.month_text,
             total_seconds=totals.counted_seconds, uncounted_seconds=totals.uncounted_seconds,
             live_interactions=totals.live_interactions, first_live_at=totals.first_live_at,
             codes=assessment.codes, next_code=assessment.next_code,
@@ -205,23 +250,37 @@ class MonthService:
             seconds_to_20_minutes=assessment.seconds_to_20_minutes,
             needs_live_interaction=assessment.needs_live_interaction,
             entries=totals.entries, assigned_to=assigned.slack_user_id if assigned else None,
-            warnings=_warnings(totals, month, context.overlaps[totals.patient_pk])
-            + _call_warnings(context.calls[totals.patient_pk]),
+            warnings=_warnings(totals, month, context.overlaps.get(totals.patient_pk, ()))
+            + _call_warnings(context.calls.get(totals.patient_pk, [])),
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
-            live_interaction_dates=tuple(context.live_dates[totals.patient_pk]),
-            staff=tuple(context.contributions[totals.patient_pk]),
+            live_interaction_dates=tuple(context.live_dates.get(totals.patient_pk, ())),
+            staff=tuple(context.contributions.get(totals.patient_pk, ())),
             consent_on=totals.consent_on, conditions=tuple(totals.conditions or ()),
             provider=provider.name if provider else None,
             provider_npi=provider.npi if provider else None,
-            expected_amount=expected_amount(assessment.codes, self.ctx.policy.fees),
+            expected_amount=amount,
             month_closed_by=context.closed.closed_by if context.closed else None,
         )
 
+    def _assess(self, totals: PatientMonthTotals,
+                context: _MonthContext) -> tuple[MonthAssessment, Decimal]:
+        """Codes and dollars for the month's seconds and live contact, each distinct pair
+        assessed once per scan (the rules are pure; a clinic repeats the same few values)."""
+        key = (totals.counted_seconds, totals.live_interactions > 0)
+        if key not in context.assessed:
+            assessment = assess_month(
+                context.month, MonthActivity(totals.counted_seconds, totals.live_interactions),
+                max_add_on_units=self.ctx.policy.max_99458_units)
+            context.assessed[key] = (assessment,
+                                     expected_amount(assessment.codes, self.ctx.policy.fees))
+        return context.assessed[key]
+
     def at_risk(self, month: Month | None = None, today: date | None = None,
                 *, assigned_to: str | None = None) -> list[PatientRisk]:
-        """Patients of the month who may miss 99457, worst first (one report query)."""
-        rows = self.with_risk(month, today, assigned_to=assigned_to)
-        return [r for r in rows if r.risk.at_risk]
+        """Patients of the month who may miss 99457, worst first (one report query; the
+        summaries are those of `with_risk`)."""
+        return _worst_first([r for r in self._risks(month, today, assigned_to)
+                             if r.risk.at_risk])
 
     def totals(self, month: Month | None = None, today: date | None = None) -> MonthTotals:
         """The clinic's month in numbers and dollars, as the billing office reads it first."""

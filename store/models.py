@@ -71,7 +71,9 @@ class TimeEntry(SQLModel, table=True):
 
     __tablename__ = "time_entries"
     __table_args__ = (
-        Index("ix_time_entries_patient_started", "patient_id", "started_at"),
+        # covers the month scan: every column it reads, so no table lookups (migration 0006)
+        Index("ix_time_entries_patient_month", "patient_id", "started_at", "voided_at",
+              "staff_role", "live", "duration_seconds", "staff_id", "overlaps_entry_id"),
         Index("ix_time_entries_staff_started", "staff_id", "started_at"),
         Index("ix_time_entries_started", "started_at"),
     )

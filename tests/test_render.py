@@ -21,3 +21,31 @@ def test_totals_text() -> None:
     closed = totals_text(_totals(closed_by="billing office", unmatched_calls=1))
     assert "2026-11 (closed by billing office)" in closed
     assert "1 call with no patient: attach them" in closed
+
+
+def test_report_csv_is_written_row_by_row_as_summaries_arrive() -> None:
+    """The CLI's CSV holds one row at a time: each row is written before the next is read."""
+    import io
+    from datetime import UTC, datetime
+
+    from rpm_logger.render import report_csv, write_report_csv
+    from service.views import MonthSummary
+
+    out = io.StringIO()
+
+    def summaries():  # type: ignore[no-untyped-def]
+        for n in range(3):
+            # every earlier row is already written when the next one is asked for
+            assert out.getvalue().count("\n") == 1 + n
+            yield MonthSummary(
+                patient_id=f"P-{n}", initials=None, month="2026-11", total_seconds=60 * n,
+                uncounted_seconds=0, live_interactions=0,
+                first_live_at=datetime(2026, 11, 2, tzinfo=UTC), codes=(), next_code="99457",
+                seconds_to_next_code=1200 - 60 * n, seconds_to_20_minutes=1200 - 60 * n,
+                needs_live_interaction=True, entries=n, assigned_to=None)
+
+    write_report_csv(summaries(), out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("patient_id,initials,month,total_seconds")
+    assert [line.split(",")[0] for line in lines[1:]] == ["P-0", "P-1", "P-2"]
+    assert report_csv([]) == lines[0] + "\n"

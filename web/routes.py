@@ -169,7 +169,7 @@ def dashboard_router(settings: Settings) -> APIRouter:
 
         def render() -> Response:
             chosen = Month.parse(month)
-            return Response(report_csv(service.months.report(chosen)), media_type="text/csv",
+            return Response(report_csv(service.months.report_rows(chosen)), media_type="text/csv",
                             headers={"Content-Disposition":
                                      f'attachment; filename="rpm-report-{chosen}.csv"'})
 

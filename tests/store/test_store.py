@@ -4,6 +4,7 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -109,3 +110,25 @@ def test_a_nul_character_is_refused_the_same_on_every_backend(svc: Service) -> N
     log(svc, "12m", note="left a message")  # the connection is still fine
     with svc.ctx.db.read() as session:
         assert [e.note for e in session.exec(select(TimeEntry))] == ["left a message"]
+
+
+def _time_entry_indexes(db: Database) -> set[str]:
+    return {i["name"] for i in inspect(db.engine).get_indexes("time_entries")}
+
+
+def test_month_scan_indexes_migration_downgrades_and_upgrades(db: Database) -> None:
+    """0006 swaps (patient, started) for the covering month index, and back."""
+    added = {"ix_time_entries_patient_month"}
+    assert added <= _time_entry_indexes(db)
+    assert "ix_time_entries_patient_started" not in _time_entry_indexes(db)
+    config = alembic_config(db.url)
+    try:
+        with db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0005")
+        names = _time_entry_indexes(db)
+        assert "ix_time_entries_patient_started" in names and not names & added
+    finally:
+        upgrade_to_head(db.engine)
+    assert added <= _time_entry_indexes(db)
+    assert "ix_time_entries_patient_started" not in _time_entry_indexes(db)
