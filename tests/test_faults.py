@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from threading import Barrier
 from typing import Any
 
@@ -29,6 +28,7 @@ from tests.fakes.slack_api import SlackApiRecorder
 from tests.faults import StatementFault, failing_commit, failing_statements
 from tests.loopback import served
 from tests.telephony.conftest import (
+    CALL_END,
     NURSE_TWILIO_NUMBER,
     PATIENT_PHONE,
     TwilioApp,
@@ -38,7 +38,6 @@ from tests.telephony.conftest import (
     twilio_settings,
 )
 
-CALL_END = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)
 NOT_SAVED = "not saved — try again"
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
