@@ -7,9 +7,11 @@ uvicorn's "Exception in ASGI application", APScheduler's failed jobs). hide_para
 every engine (store/db.py) drops the parameters at the source; `install` makes every log
 record of the process keep the traceback's frames and exception types but withhold the
 messages of database errors. The reply paths already speak in fixed, PHI-free messages.
+The same hook keeps the dashboard's login token out of access-log lines.
 """
 
 import logging
+import re
 import traceback
 from types import TracebackType
 from typing import Any
@@ -35,8 +37,22 @@ def install() -> None:
     logging.setLogRecordFactory(factory)
 
 
+# The dashboard's one-time `?token=` login link would otherwise sit in every access log line.
+_QUERY_SECRET = re.compile(r"([?&]token=)[^&\s]*")
+
+
+def withhold_query_secrets(text: str) -> str:
+    return _QUERY_SECRET.sub(r"\1[withheld]", text)
+
+
 def scrub(record: logging.LogRecord) -> None:
-    """Replace a traceback, or an argument, that holds a database error by a safe text."""
+    """Replace a traceback, or an argument, that holds a database error by a safe text; and
+    withhold a `?token=` from request paths (uvicorn's access log passes the path as an
+    argument)."""
+    if isinstance(record.args, tuple) and any(isinstance(a, str) and "token=" in a
+                                              for a in record.args):
+        record.args = tuple(withhold_query_secrets(a) if isinstance(a, str) else a
+                            for a in record.args)
     if record.exc_info and record.exc_info[1] is not None:
         error = record.exc_info[1]
         if _database_errors(error):

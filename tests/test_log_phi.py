@@ -205,3 +205,19 @@ def test_no_phone_number_name_or_birth_date_reaches_any_log(
     leaked = [f"{r.name} {r.levelname} {leaks(record_text(r))}: ...{record_text(r)[-800:]}"
               for r in records if leaks(record_text(r))]
     assert leaked == [], "\n\n".join(leaked)
+
+
+def test_the_dashboard_login_token_never_reaches_the_access_log(
+    svc: Service, all_logs: pytest.LogCaptureFixture,
+) -> None:
+    """`/?token=` logs a browser in once; the access log keeps the path, not the secret."""
+    token = "dashboard-secret-4f9a1c"
+    settings = Settings(dashboard_token=token, reminders_enabled=False)
+    with served(create_app(settings, service=svc)) as url:
+        _uvicorn_at_debug(all_logs)
+        with httpx.Client() as http:
+            assert http.get(f"{url}/?token={token}&month=2026-11").status_code in (200, 303)
+    access = [record_text(r) for r in all_logs.records if r.name == "uvicorn.access"]
+    assert any("token=[withheld]" in line and "month=2026-11" in line for line in access)
+    server_side = [r for r in all_logs.records if not r.name.startswith(("httpx", "httpcore"))]
+    assert not any(token in record_text(r) for r in server_side)  # httpx: this test's client
