@@ -22,9 +22,9 @@ from store.types import UTCDateTime
 
 @dataclass(frozen=True)
 class Scope:
-    """Which patients a month query covers: one patient, one staff member's caseload, or
-    (neither set) the whole clinic. The filter goes into the SQL, so a caseload reply costs
-    the caseload's rows, not the clinic's."""
+    """Which patients a month query covers: one patient, one staff member's caseload, a page
+    of a clinic-wide scan, or (nothing set) the whole clinic. The filter goes into the SQL, so
+    a caseload reply costs the caseload's rows, not the clinic's."""
 
     patient_pk: int | None = None
     assigned_staff_pk: int | None = None
