@@ -57,6 +57,13 @@ _CHILD_OF = select(Call.id).where(Call.parent_call_sid == bindparam("sid"))
 _STAFF_BY_CLIENT = select(Staff).where(Staff.twilio_client == bindparam("name"))
 _STAFF_PHONE = select(StaffPhone).where(StaffPhone.e164 == bindparam("e164"))
 _PATIENT_PHONE = select(PatientPhone).where(PatientPhone.e164 == bindparam("e164"))
+
+
+def _call_by_sid(session: Session, call_sid: str | None) -> Call | None:
+    """The stored call with this CallSid (a leg's parent, a lookup), or None."""
+    if not call_sid:
+        return None
+    return session.exec(_CALL_BY_SID, params={"sid": call_sid}).first()
 T = TypeVar("T")
 
 
@@ -377,11 +384,9 @@ class CallService:
         """A leg's fate can depend on its parent or children: re-decide open relatives."""
         relatives = list(session.exec(select(Call).where(
             Call.parent_call_sid == call.call_sid, Call.state.in_(OPEN_STATES))))  # type: ignore[attr-defined]
-        if call.parent_call_sid:
-            parent = session.exec(select(Call).where(
-                Call.call_sid == call.parent_call_sid)).first()
-            if parent is not None and parent.state in OPEN_STATES:
-                relatives.append(parent)
+        parent = _call_by_sid(session, call.parent_call_sid)
+        if parent is not None and parent.state in OPEN_STATES:
+            relatives.append(parent)
         for other in relatives:
             before = _snapshot(other)
             self._match(session, other)
@@ -396,11 +401,6 @@ class CallService:
 
     # -- matching -------------------------------------------------------------------------
 
-    def _parent(self, session: Session, call: Call) -> Call | None:
-        if not call.parent_call_sid:
-            return None
-        return session.exec(_CALL_BY_SID, params={"sid": call.parent_call_sid}).first()
-
     def _match(self, session: Session, call: Call) -> None:
         """Fill in patient and staff, never replacing a person's choice.
 
@@ -409,7 +409,7 @@ class CallService:
         (a shared caller id assigned to someone comes last). Patient: any number of either
         leg (the patient's number may be on the parent only).
         """
-        parent = self._parent(session, call)
+        parent = _call_by_sid(session, call.parent_call_sid)
         others = [call.from_number]
         if parent is not None:
             others += [parent.from_number, parent.to_number]
@@ -488,9 +488,7 @@ class CallService:
     @staticmethod
     def _screening_expected(session: Session, call: Call) -> bool:
         """Legs our /incoming bridge dialed carry a screening prompt."""
-        if not call.parent_call_sid:
-            return False
-        parent = session.exec(_CALL_BY_SID, params={"sid": call.parent_call_sid}).first()
+        parent = _call_by_sid(session, call.parent_call_sid)
         return parent is not None and parent.bridged and parent.source == "incoming"
 
     @staticmethod
@@ -499,9 +497,7 @@ class CallService:
 
     @staticmethod
     def _parent_counted(session: Session, call: Call) -> bool:
-        if not call.parent_call_sid:
-            return False
-        parent = session.exec(_CALL_BY_SID, params={"sid": call.parent_call_sid}).first()
+        parent = _call_by_sid(session, call.parent_call_sid)
         return parent is not None and parent.state == "counted"
 
     def _count(self, session: Session, call: Call) -> None:
@@ -609,7 +605,7 @@ class CallService:
 
     def by_sid(self, call_sid: str) -> CallView | None:
         with self.ctx.db.read() as session:
-            call = session.exec(select(Call).where(Call.call_sid == call_sid)).first()
+            call = _call_by_sid(session, call_sid)
             return self._view(session, call) if call else None
 
     def in_states(self, states: Iterable[str] = (), limit: int = 200) -> list[CallView]:
@@ -698,7 +694,7 @@ class CallService:
         if not parent_call_sid:
             return "an unknown number"
         with self.ctx.db.read() as session:
-            parent = session.exec(select(Call).where(Call.call_sid == parent_call_sid)).first()
+            parent = _call_by_sid(session, parent_call_sid)
             if parent is None or parent.patient_id is None:
                 return "an unknown number"
             patient = session.get(Patient, parent.patient_id)
