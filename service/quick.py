@@ -11,15 +11,12 @@ from billing.durations import parse_duration
 from billing.months import Month, start_of_day_utc
 from service.context import ServiceContext
 from service.entries import EntryService, LogRequest
-from service.errors import BadInput, NotFound
+from service.errors import BadInput
 from service.months import MonthService
-from service.patients import (
-    _unknown_patient_message,
-    patient_key,
-)
+from service.patients import require_patient
 from service.staff import require_staff
 from service.views import EntryView, LoggedEntry, PatientRisk
-from store.models import Patient, TimeEntry
+from store.models import TimeEntry
 
 DOUBLE_SUBMISSION = timedelta(seconds=60)
 UNDO_WINDOW = timedelta(hours=24)
@@ -74,11 +71,8 @@ class QuickService:
         """The patient by clinic id only: chat never resolves a phone number (PHI is not
         typed into Slack), even though the shared resolver accepts one."""
         with self.ctx.db.read() as session:
-            found = session.exec(select(Patient.clinic_id).where(
-                Patient.clinic_key == patient_key(ref or ""))).first()
-            if found is None:
-                raise NotFound(_unknown_patient_message(session, ref or ""))
-            return found
+            return require_patient(session, ref or "", region=self.ctx.policy.phone_region,
+                                   by_phone=False).clinic_id
 
     def undo(self, user_id: str) -> EntryView:
         """Void the caller's own most recent entry, if it was written within 24 hours."""
