@@ -28,10 +28,12 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from bench import seed
+from bench.databases import recreate_postgres
 from bench.targets import BENCH_BOT_TOKEN, BENCH_SIGNING_SECRET
 from rpm_logger.settings import Settings
 from rpm_logger.wiring import build_service
 from tests.fakes.slack_api import SlackApiRecorder
+from tests.loopback import free_port
 
 HERE = Path(__file__).parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -51,16 +53,10 @@ class Result:
     note: str = ""
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def serving(target: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
     """The target in its own process; yields (base URL, pid)."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "bench.serve_target", target, str(port)],
                                env={**os.environ, **env}, cwd=HERE.parent)
     url = f"http://127.0.0.1:{port}"
@@ -130,11 +126,7 @@ def run_wrk(url: str, requests_file: Path, seconds: int, connections: int, name:
 def _database_url(kind: str, folder: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{folder / 'bench.db'}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        connection.exec_driver_sql(f"CREATE DATABASE {PG_DB}")
-    admin.dispose()
+    recreate_postgres(PG_ADMIN_URL, PG_DB)
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DB}"
 
 

@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.databases import recreate_postgres  # noqa: E402
 from billing.months import Month  # noqa: E402
 from service import Policy, Service, ServiceContext  # noqa: E402
 from store.db import Database  # noqa: E402
@@ -175,11 +176,7 @@ def _pg_dsn(url: str) -> str:
 def build_postgres(admin_url: str, url: str, name: str, patients: int, entries: int) -> None:
     import psycopg
 
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    recreate_postgres(admin_url, name)
     database = Database(url)
     upgrade_to_head(database.engine)
     database.dispose()

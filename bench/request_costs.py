@@ -19,6 +19,7 @@ from sqlalchemy import event
 from starlette.datastructures import FormData
 
 from bench import seed
+from bench.databases import recreate_postgres
 from bench.http_load import PG_ADMIN_URL
 from bot import execute, grammar
 from rpm_logger.settings import Settings
@@ -74,12 +75,7 @@ def main() -> None:
     if args.db == "sqlite":
         url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'costs.db'}"
     else:
-        from sqlalchemy import create_engine
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql("DROP DATABASE IF EXISTS rpm_bench_costs WITH (FORCE)")
-            connection.exec_driver_sql("CREATE DATABASE rpm_bench_costs")
-        admin.dispose()
+        recreate_postgres(PG_ADMIN_URL, "rpm_bench_costs")
         url = "postgresql+psycopg://postgres@127.0.0.1:5432/rpm_bench_costs"
     svc = build_service(Settings(database_url=url, reminders_enabled=False))
     seed.seed(svc)
