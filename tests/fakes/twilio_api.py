@@ -8,9 +8,10 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import count
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes.ids import unique_sid
 
 
 @dataclass
@@ -30,7 +31,6 @@ class TwilioApiRecorder:
     requests: list[RecordedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._sids = count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -60,7 +60,7 @@ class TwilioApiRecorder:
                 "first_page_uri": self._calls_path(), "previous_page_uri": None}
 
     def _create(self, form: dict[str, list[str]]) -> dict[str, Any]:
-        sid = f"CA{next(self._sids):032x}"
+        sid = unique_sid("CA")
         return {"sid": sid, "account_sid": self.account_sid, "status": "queued",
                 "to": form.get("To", [""])[0], "from": form.get("From", [""])[0],
                 "direction": "outbound-api", "parent_call_sid": None}

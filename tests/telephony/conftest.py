@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from itertools import count
 from typing import Any
 
 import httpx
@@ -22,6 +21,7 @@ from rpm_logger.settings import Settings
 from service import Service
 from service.calls import CallEvent
 from service.staff import StaffChanges
+from tests.fakes.ids import unique_sid
 from tests.fakes.slack_api import SlackApiRecorder
 from tests.loopback import served
 from tests.service.helpers import NURSE, seed
@@ -37,11 +37,9 @@ CAREGIVER_PHONE = "+16175550124"
 STRANGER_PHONE = "+16175550777"
 FALLBACK_NUMBER = "+16175550111"
 
-_sids = count(1)
-
-
 def new_sid(prefix: str = "CA") -> str:
-    return f"{prefix}{next(_sids):032x}"
+    """A fresh CallSid (or MessageSid with "SM"), never one the Twilio recorder made."""
+    return unique_sid(prefix)
 
 
 def sign(url: str, form: dict[str, str], token: str = AUTH_TOKEN) -> str:
