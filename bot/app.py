@@ -2,19 +2,27 @@
 SLACK_API_URL (including Bolt's first-request `auth.test`), listeners in bot/listeners."""
 
 import asyncio
+import hashlib
+import hmac
 import logging
+import re
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from bot import listeners
 from rpm_logger.settings import Settings
@@ -85,15 +93,79 @@ def _bot_authorization(token: str) -> Callable[..., Awaitable[AuthorizeResult]]:
     return authorize
 
 
+# What Slack sends: Unix seconds and "v0=" + 64 hex digits. Anything else is refused before
+# a library parses it (int() of "abc" or 400 digits, compare_digest of non-ASCII text raise).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+MAX_AGE_SECONDS = 5 * 60  # Slack's replay window, as Bolt applies it
+
+
+def _refused(status: int, error: str) -> JSONResponse:
+    return JSONResponse({"error": error}, status_code=status)
+
+
+class SlackGate:
+    """The checks /slack/events makes before Bolt sees a request, so that no request,
+    however malformed, gets a 500: headers of the wrong shape or a bad signature get 401
+    (nothing parsed, nothing logged), a correctly signed body Bolt could not read gets 400.
+    Bolt verifies the signature again (its default). The HMAC is over the body's bytes:
+    slack_sdk's verifier decodes them first and raises on invalid UTF-8."""
+
+    def __init__(self, signing_secret: str, clock: Callable[[], float] = time.time) -> None:
+        self._secret = signing_secret.encode()
+        self._clock = clock
+
+    async def refusal(self, request: Request) -> Response | None:
+        """None when the request is signed and readable, else the response to send."""
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        signature = request.headers.get("x-slack-signature", "")
+        if not (_TIMESTAMP.fullmatch(timestamp) and _SIGNATURE.fullmatch(signature)):
+            return _refused(401, "invalid request")
+        body = await request.body()
+        if not self._signed(body, timestamp, signature):
+            return _refused(401, "invalid request")
+        content_type = request.headers.get("content-type", "").split(";")[0] or None
+        if not _readable(body, content_type):
+            return _refused(400, "unreadable request body")
+        return None
+
+    def _signed(self, body: bytes, timestamp: str, signature: str) -> bool:
+        """Slack's v0 signature, within the replay window, compared in constant time."""
+        if abs(self._clock() - int(timestamp)) > MAX_AGE_SECONDS:
+            return False
+        base = b"v0:" + timestamp.encode() + b":" + body
+        expected = "v0=" + hmac.new(self._secret, base, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature)
+
+
+def _readable(body: bytes, content_type: str | None) -> bool:
+    """Whether Bolt can parse this body into a payload (what it does next, unguarded)."""
+    try:
+        parsed: Any = parse_body(body.decode("utf-8"), content_type)
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON, or nested past the stack
+        return False
+    return isinstance(parsed, dict)
+
+
 class SlackRuntime:
     """The Bolt app as the ASGI app runs it: the HTTP handler for /slack/events, plus a
     Socket Mode connection when SLACK_APP_TOKEN is set (for clinics without a public URL)."""
 
-    def __init__(self, bolt: AsyncApp, socket: AsyncSocketModeHandler | None) -> None:
+    def __init__(self, bolt: AsyncApp, socket: AsyncSocketModeHandler | None,
+                 signing_secret: str) -> None:
         self.bolt = bolt
         self.http = AsyncSlackRequestHandler(bolt)
+        self.gate = SlackGate(signing_secret)
         self.socket = socket
         self._connecting: asyncio.Task[None] | None = None
+
+    async def handle(self, request: Request) -> Response:
+        """/slack/events: the gate's refusal, or Bolt's answer."""
+        refusal = await self.gate.refusal(request)
+        if refusal is not None:
+            return refusal
+        response: Response = await self.http.handle(request)
+        return response
 
     @classmethod
     async def start(cls, settings: Settings, service: Service) -> "SlackRuntime":
@@ -102,7 +174,8 @@ class SlackRuntime:
         if settings.slack_app_token:
             # apps.connections.open goes through the app's client, so SLACK_API_URL too
             socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-        runtime = cls(bolt, socket)
+        assert settings.slack_signing_secret is not None  # build_slack_app checked it
+        runtime = cls(bolt, socket, settings.slack_signing_secret.get_secret_value())
         if socket is not None:
             # connect() retries until Slack answers: never hold up start-up waiting for it
             runtime._connecting = asyncio.ensure_future(socket.connect_async())

@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         @app.post("/slack/events", include_in_schema=False)
         async def slack_events(request: Request) -> Response:
             """Slash commands, interactivity and events on one signed URL (bot/)."""
-            response: Response = await request.app.state.slack.http.handle(request)
+            response: Response = await request.app.state.slack.handle(request)
             return response
     else:
         @app.post("/slack/events", include_in_schema=False)

@@ -1,29 +1,110 @@
 """Twilio's form fields -> the service's event dataclasses (no rendering, no I/O).
 
-Twilio adds parameters without notice: unknown fields are ignored here (the signature check
-covers all of them). Numbers stay as Twilio sent them; the service normalises them.
+A signed form is Twilio's word, but the signature proves less than it seems (below), and a
+value the database cannot hold must never reach it: every field a route reads is checked
+here against what Twilio sends (shape, length, range, known values) and a form that fails
+raises `BadPayload`, before the service is called. Unknown fields are ignored (Twilio adds
+parameters without notice; the signature covers them), but every field name must have
+Twilio's shape.
+
+Why the name shape: Twilio's signature is an HMAC over the URL and the sorted fields'
+names and values concatenated with nothing between them, so a captured request's bytes can
+be re-split into other names and values under the same signature (e.g.
+`AnsweredBy=machine_start` folded into another field's name). Twilio's names are
+`[A-Z][A-Za-z0-9_]*` (`MediaUrl0`, `SipHeader_X`) plus Gather's `msg`, so a name outside
+that is refused, and each route requires the fields it relies on. What remains is in
+docs/security.md.
 """
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from service.calls import CallEvent, SmsEvent
+from service.calls import KNOWN_STATUSES, CallEvent, SmsEvent
+
+FIELD_NAME = re.compile(r"[A-Z][A-Za-z0-9_]*")
+LOWERCASE_FIELDS = frozenset({"msg"})  # Gather's action request carries msg=Gather End
+
+SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")  # Twilio's ids: two letters, 32 hex digits
+CALL_SID_PREFIX, MESSAGE_SID_PREFIXES = "CA", ("SM", "MM")
+DIRECTIONS = frozenset({"inbound", "outbound-api", "outbound-dial", "trunking-originating",
+                        "trunking-terminating"})
+ANSWERED_BY = frozenset({"human", "machine_start", "machine_end_beep", "machine_end_silence",
+                         "machine_end_other", "fax", "unknown"})
+MAX_NUMBER_CHARS = 140  # calls.from_number / to_number: E.164, client:NAME or sip:...
+MAX_DIGITS_CHARS = 64
+MAX_CALL_SECONDS = 24 * 3600  # Twilio ends every call after 24 hours at most
+MAX_SEQUENCE = 2**31 - 1  # a 32-bit column on PostgreSQL
+EARLIEST_TIMESTAMP = datetime(2008, 1, 1, tzinfo=UTC)  # before Twilio carried any call
+MAX_CLOCK_SKEW = timedelta(minutes=5)  # a Timestamp further ahead is replaced by receipt
+
+# the fields each route relies on (AccountSid is checked with the signature)
+STATUS_FIELDS = ("CallSid", "CallStatus")
+INCOMING_FIELDS = ("CallSid", "From", "To")
+SCREEN_FIELDS = ("CallSid",)
+SMS_FIELDS = ("MessageSid", "From", "To")
 
 
-def _text(form: Mapping[str, object], name: str) -> str | None:
+class BadPayload(ValueError):
+    """A signed form Twilio would not send: refused, nothing stored. The message names the
+    field, never its value (values may be phone numbers)."""
+
+
+def check_form(pairs: Iterable[tuple[str, object]], required: Iterable[str]) -> None:
+    """Every field name has Twilio's shape, none is repeated, and `required` are present."""
+    seen: dict[str, str] = {}
+    for name, value in pairs:
+        if not (FIELD_NAME.fullmatch(name) or name in LOWERCASE_FIELDS):
+            raise BadPayload("a form field name outside Twilio's shape")
+        if name in seen:
+            raise BadPayload(f"{name} is repeated")
+        if not isinstance(value, str):
+            raise BadPayload(f"{name} is not text")
+        seen[name] = value
+    for name in required:
+        if not seen.get(name, "").strip():
+            raise BadPayload(f"{name} is required")
+
+
+def _text(form: Mapping[str, object], name: str, *, max_chars: int = MAX_NUMBER_CHARS,
+          ) -> str | None:
     value = form.get(name)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadPayload(f"{name} is not text")
+    value = value.strip()
+    if len(value) > max_chars:
+        raise BadPayload(f"{name} is longer than {max_chars} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise BadPayload(f"{name} holds a control character")
+    return value or None
 
 
-def _int(form: Mapping[str, object], name: str) -> int | None:
+def _sid(form: Mapping[str, object], name: str, prefixes: tuple[str, ...]) -> str | None:
+    value = _text(form, name)
+    if value is not None and not (SID.fullmatch(value) and value.startswith(prefixes)):
+        raise BadPayload(f"{name} is not a Twilio {'/'.join(prefixes)} id")
+    return value
+
+
+def _known(form: Mapping[str, object], name: str, known: Iterable[str]) -> str | None:
     value = _text(form, name)
     if value is None:
         return None
-    try:
-        return max(0, int(value))
-    except ValueError:
+    if value.lower() not in known:
+        raise BadPayload(f"{name} is not a value Twilio sends")
+    return value.lower()
+
+
+def _int(form: Mapping[str, object], name: str, maximum: int) -> int | None:
+    value = _text(form, name)
+    if value is None:
         return None
+    if not (value.isascii() and value.isdigit()) or int(value) > maximum:
+        raise BadPayload(f"{name} is not a whole number from 0 to {maximum}")
+    return int(value)
 
 
 def parse_timestamp(text: str | None) -> datetime | None:
@@ -39,32 +120,47 @@ def parse_timestamp(text: str | None) -> datetime | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, and the like
+        return None
 
 
-def call_event(form: Mapping[str, object], *, source: str = "webhook") -> CallEvent:
+def _timestamp(form: Mapping[str, object], received: datetime) -> datetime | None:
+    """When the event happened; one more than 5 minutes ahead of our clock is taken as
+    received now (a skewed clock must not date a call in the future or the next month)."""
+    text = _text(form, "Timestamp")
+    if text is None:
+        return None
+    moment = parse_timestamp(text)
+    if moment is None or moment < EARLIEST_TIMESTAMP:
+        raise BadPayload("Timestamp is not a date Twilio sends")
+    return received if moment > received + MAX_CLOCK_SKEW else moment
+
+
+def call_event(form: Mapping[str, object], *, received: datetime,
+               source: str = "webhook") -> CallEvent:
     """A voice status callback (or the request of /incoming) as a CallEvent."""
-    status = (_text(form, "CallStatus") or "").lower()
     return CallEvent(
-        call_sid=_text(form, "CallSid") or "",
-        status=status,
+        call_sid=_sid(form, "CallSid", (CALL_SID_PREFIX,)) or "",
+        status=_known(form, "CallStatus", KNOWN_STATUSES) or "",
         account_sid=_text(form, "AccountSid"),
-        direction=(_text(form, "Direction") or "").lower() or None,
+        direction=_known(form, "Direction", DIRECTIONS),
         from_number=_text(form, "From") or _text(form, "Caller"),
         to_number=_text(form, "To") or _text(form, "Called"),
-        parent_call_sid=_text(form, "ParentCallSid"),
+        parent_call_sid=_sid(form, "ParentCallSid", (CALL_SID_PREFIX,)),
         # CallDuration is the leg's billed seconds; Duration is minutes (rounded up)
-        duration_seconds=_int(form, "CallDuration"),
-        answered_by=(_text(form, "AnsweredBy") or "").lower() or None,
-        sequence_number=_int(form, "SequenceNumber"),
-        timestamp=parse_timestamp(_text(form, "Timestamp")),
+        duration_seconds=_int(form, "CallDuration", MAX_CALL_SECONDS),
+        answered_by=_known(form, "AnsweredBy", ANSWERED_BY),
+        sequence_number=_int(form, "SequenceNumber", MAX_SEQUENCE),
+        timestamp=_timestamp(form, received),
         source=source,
     )
 
 
 def sms_event(form: Mapping[str, object]) -> SmsEvent:
     return SmsEvent(
-        message_sid=_text(form, "MessageSid") or _text(form, "SmsSid") or "",
+        message_sid=_sid(form, "MessageSid", MESSAGE_SID_PREFIXES) or "",
         from_number=_text(form, "From"),
         to_number=_text(form, "To"),
         account_sid=_text(form, "AccountSid"),
@@ -72,4 +168,4 @@ def sms_event(form: Mapping[str, object]) -> SmsEvent:
 
 
 def digits(form: Mapping[str, object]) -> str:
-    return _text(form, "Digits") or ""
+    return _text(form, "Digits", max_chars=MAX_DIGITS_CHARS) or ""

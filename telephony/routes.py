@@ -1,8 +1,10 @@
 """The Twilio routes: parse (payloads), call one service method, render (twiml).
 
 A callback is answered 200 only once its call is stored; a database fault answers 503 so
-Twilio retries (and reconciliation heals longer outages). DMs go out after the commit, in
-a background task, so Slack can never turn a stored call into an error.
+Twilio retries (and reconciliation heals longer outages); a form Twilio would not send
+(payloads.BadPayload, or a value the service refuses) answers 400 with nothing stored,
+except on the routes that carry a live call, which go on without storing it. DMs go out
+after the commit, in a background task, so Slack can never turn a stored call into an error.
 """
 
 import logging
@@ -14,8 +16,10 @@ from starlette.datastructures import FormData
 
 from rpm_logger.settings import Settings
 from service import Service
+from service.calls import CallEvent
 from service.errors import InvalidInput, StoreConflict, StoreUnavailable
 from telephony import notify, payloads, twiml
+from telephony.payloads import BadPayload
 from telephony.security import signed_form
 
 log = logging.getLogger("rpm_logger.telephony")
@@ -37,6 +41,17 @@ def _unavailable(exc: Exception) -> Response:
 
 def _service(request: Request) -> Service:
     return request.app.state.service
+
+
+def _bad_request(what: str, exc: Exception) -> Response:
+    log.warning("%s refused: %s", what, exc)  # BadPayload names the field, not its value
+    return Response(content=f"refused: {exc}", status_code=400, media_type="text/plain")
+
+
+def _call_event(request: Request, form: FormData, required: tuple[str, ...]) -> CallEvent:
+    """The form checked against Twilio's shape and this route's fields, as a CallEvent."""
+    payloads.check_form(form.multi_items(), required)
+    return payloads.call_event(form, received=_service(request).ctx.now())
 
 
 _CALL_FIELDS = ("CallSid", "CallStatus", "Direction", "From", "To", "Caller", "Called",
@@ -69,28 +84,27 @@ def make_router(settings: Settings) -> APIRouter:
 
     @router.post(STATUS_PATH, openapi_extra=_form_doc(*_CALL_FIELDS))
     async def voice_status(request: Request, form: Form, tasks: BackgroundTasks) -> Response:
-        event = payloads.call_event(form)
         try:
+            event = _call_event(request, form, payloads.STATUS_FIELDS)
             outcome = await run_in_threadpool(_service(request).calls.record_status, event)
         except (StoreUnavailable, StoreConflict) as exc:
             return _unavailable(exc)
-        except InvalidInput as exc:
-            log.warning("twilio status callback refused: %s", exc)
-            return _xml(twiml.empty())
+        except (BadPayload, InvalidInput) as exc:
+            return _bad_request("twilio status callback", exc)
         tasks.add_task(notify.send_call_dm, settings, outcome)
         return _xml(twiml.empty())
 
     @router.post("/twilio/voice/incoming", openapi_extra=_form_doc(*_CALL_FIELDS))
     async def voice_incoming(request: Request, form: Form) -> Response:
-        event = payloads.call_event(form)
         try:
+            event = _call_event(request, form, payloads.INCOMING_FIELDS)
             route = await run_in_threadpool(
                 lambda: _service(request).calls.route_incoming(
                     event, fallback=settings.clinic_fallback_number))
             dial_to = route.dial_to
-        except (StoreUnavailable, StoreConflict, InvalidInput) as exc:
+        except (StoreUnavailable, StoreConflict, InvalidInput, BadPayload) as exc:
             # the caller is a patient: ring the clinic anyway; the dialed leg's callbacks
-            # are retried/reconciled once the database is back
+            # are retried/reconciled once the database is back (an odd form: nothing stored)
             log.error("incoming call not recorded, dialing the fallback: %s", exc)
             dial_to = settings.clinic_fallback_number
         if not dial_to:
@@ -100,25 +114,27 @@ def make_router(settings: Settings) -> APIRouter:
 
     @router.post(SCREEN_PATH, openapi_extra=_form_doc("CallSid", "ParentCallSid"))
     async def voice_screen(request: Request, form: Form) -> Response:
-        parent = form.get("ParentCallSid")
         try:
+            event = _call_event(request, form, payloads.SCREEN_FIELDS)
             label = await run_in_threadpool(
-                _service(request).calls.screening_label,
-                parent if isinstance(parent, str) else None)
-        except (StoreUnavailable, InvalidInput):
+                _service(request).calls.screening_label, event.parent_call_sid)
+        except (StoreUnavailable, InvalidInput, BadPayload):
             label = "a patient"
         return _xml(twiml.screen(caller_label=label, action_url=base + SCREEN_ANSWER_PATH))
 
     @router.post(SCREEN_ANSWER_PATH,
                  openapi_extra=_form_doc("CallSid", "ParentCallSid", "Digits"))
     async def voice_screen_answer(request: Request, form: Form) -> Response:
-        event = payloads.call_event(form)
-        accepted = payloads.digits(form) == "1"
         try:
+            accepted = payloads.digits(form) == "1"
+        except BadPayload:
+            accepted = False
+        try:
+            event = _call_event(request, form, payloads.SCREEN_FIELDS)
             await run_in_threadpool(
                 lambda: _service(request).calls.record_screening(
                     event.call_sid, parent_call_sid=event.parent_call_sid, accepted=accepted))
-        except (StoreUnavailable, StoreConflict, InvalidInput) as exc:
+        except (StoreUnavailable, StoreConflict, InvalidInput, BadPayload) as exc:
             # never drop a patient mid-call: connect; the leg is then judged unaccepted
             # and an admin can see it in the call list
             log.error("screening answer not recorded: %s", exc)
@@ -128,11 +144,13 @@ def make_router(settings: Settings) -> APIRouter:
                  openapi_extra=_form_doc("MessageSid", "SmsSid", "From", "To"))
     async def messaging(request: Request, form: Form) -> Response:
         try:
-            await run_in_threadpool(_service(request).calls.record_sms, payloads.sms_event(form))
+            payloads.check_form(form.multi_items(), payloads.SMS_FIELDS)
+            event = payloads.sms_event(form)
+            await run_in_threadpool(_service(request).calls.record_sms, event)
         except (StoreUnavailable, StoreConflict) as exc:
             return _unavailable(exc)
-        except InvalidInput as exc:
-            log.warning("twilio sms refused: %s", exc)
+        except (BadPayload, InvalidInput) as exc:
+            return _bad_request("twilio sms", exc)
         return _xml(twiml.empty_messaging())
 
     return router

@@ -14,6 +14,8 @@ from twilio.request_validator import RequestValidator
 
 from rpm_logger.settings import Settings
 
+FORM_TYPE = "application/x-www-form-urlencoded"
+
 
 def public_url(base: str, request: Request) -> str:
     url = base.rstrip("/") + request.url.path
@@ -28,9 +30,14 @@ def signed_form(settings: Settings) -> Callable[[Request], Awaitable[FormData]]:
     account = settings.twilio_account_sid
 
     async def verify(request: Request) -> FormData:
-        form = await request.form()
         signature = request.headers.get("X-Twilio-Signature", "")
-        if not signature or not validator.validate(public_url(base, request), form, signature):
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        # Twilio posts url-encoded forms only; a multipart body (file parts) is refused
+        # unparsed: the validator cannot sign a file, it raised and answered 500
+        if not signature or content_type != FORM_TYPE:
+            raise HTTPException(status_code=403, detail="invalid Twilio signature")
+        form = await request.form()
+        if not validator.validate(public_url(base, request), form, signature):
             raise HTTPException(status_code=403, detail="invalid Twilio signature")
         if form.get("AccountSid") != account:
             raise HTTPException(status_code=403, detail="not this clinic's Twilio account")

@@ -1,5 +1,7 @@
 """Signatures, database outages and the 3-second budget, over real loopback HTTP."""
 
+import hashlib
+import hmac
 import json
 import time
 
@@ -165,4 +167,53 @@ def test_a_nul_character_in_a_note_is_refused_and_saves_nothing(slack: SlackSend
     sent = slack.command("log P-1042 12m review left a message\x00")
     assert sent.response.status_code == 200
     assert "NUL character" in sent.text and "Something went wrong" not in sent.text
+    assert entries(seeded) == []
+
+
+# -- malformed requests: 401 unsigned, 400 signed but unreadable, never a 500 -----------------
+
+_JSON, _FORM = "application/json", "application/x-www-form-urlencoded"
+_NESTED = "[" * 100_000 + "]" * 100_000  # deeper than Python's recursion limit
+
+
+def _raw(slack: SlackSender, body: bytes, content_type: str, timestamp: str,
+         signature: str) -> int:
+    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": timestamp.encode(),
+               "X-Slack-Signature": signature.encode()}  # bytes: sent as typed, UTF-8
+    return slack.http.post(slack.url, content=body, headers=headers).status_code
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b"{not json", _JSON), (b"\xff\xfe\x00bad", _FORM), (b"\xff\xfe{", _JSON),
+    (b"payload={", _FORM), (b"payload=%7B%22type%22%3A", _FORM), (_NESTED.encode(), _JSON),
+    (b"payload=" + _NESTED.encode(), _FORM),
+], ids=["json", "utf8-form", "utf8-json", "payload", "payload-cut", "nested", "nested-form"])
+@pytest.mark.parametrize("timestamp", ["now", "abc", "1.5", "", "9" * 400, "-5", "\u0661\u0662"],
+                         ids=["now", "abc", "float", "empty", "400-digits", "negative", "arabic"])
+def test_unsigned_malformed_requests_get_401_never_a_500(
+        slack: SlackSender, seeded: Service, body: bytes, content_type: str,
+        timestamp: str) -> None:
+    ts = str(int(time.time())) if timestamp == "now" else timestamp
+    assert _raw(slack, body, content_type, ts, "v0=" + "0" * 64) == 401
+    assert _raw(slack, body, content_type, ts, "") == 401
+    assert entries(seeded) == [] and slack.recorder.calls == []
+
+
+@pytest.mark.parametrize("signature", ["v0=zz", "v1=" + "0" * 64, "v0=" + "é" * 64, "x" * 5000],
+                         ids=["short", "v1", "non-ascii", "long"])
+def test_odd_signature_headers_get_401(slack: SlackSender, signature: str) -> None:
+    ts = str(int(time.time()))
+    assert _raw(slack, b"command=%2Frpm", _FORM, ts, signature) == 401
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b"{not json", _JSON), (b"\xff\xfe{", _JSON), (b"\xffcommand=%2Frpm", _FORM),
+    (b"payload={", _FORM), (_NESTED.encode(), _JSON), (b"payload=" + _NESTED.encode(), _FORM),
+], ids=["json", "utf8-json", "utf8-form", "payload", "nested", "nested-form"])
+def test_signed_unreadable_bodies_get_400(slack: SlackSender, seeded: Service, body: bytes,
+                                          content_type: str) -> None:
+    ts = int(time.time())
+    base = b"v0:%d:" % ts + body
+    signature = "v0=" + hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
+    assert _raw(slack, body, content_type, str(ts), signature) == 400
     assert entries(seeded) == []
