@@ -7,18 +7,23 @@ uvicorn's "Exception in ASGI application", APScheduler's failed jobs). hide_para
 every engine (store/db.py) drops the parameters at the source; `install` makes every log
 record of the process keep the traceback's frames and exception types but withhold the
 messages of database errors. The reply paths already speak in fixed, PHI-free messages.
-The same hook keeps the dashboard's login token out of access-log lines.
+The same hook keeps the dashboard's login token out of access-log lines, and withholds the
+request bodies slack-bolt writes into some of its messages (a failed signature check logs
+the whole body at INFO: a note's text and all).
 """
 
 import logging
 import re
 import traceback
+import unicodedata
 from types import TracebackType
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy.exc import StatementError
 
 WITHHELD = "[database message withheld: it may hold patient data]"
+BODY_WITHHELD = "[request body withheld: it may hold patient data]"
 _MARK = "_rpm_scrubs_database_errors"
 
 
@@ -45,10 +50,82 @@ def withhold_query_secrets(text: str) -> str:
     return _QUERY_SECRET.sub(r"\1[withheld]", text)
 
 
+# A dashboard lookup by phone puts the number in the path (`/patients/+16175550123`, or any
+# spelling the dashboard accepts). However it is written or encoded, a phone number has at
+# least 7 digits (a US local number): a path with that many digits is logged up to its last
+# segment without one, a query item with that many as `name=[withheld]`. (Numbers spelled in
+# letters, 1-800-FLOWERS, are not recognised: the dashboard does not look those up.)
+PHONE_MIN_DIGITS = 7
+_PATH_WITHHELD = "[withheld]"
+
+
+def _digit_count(text: str) -> int:
+    """Digits as a person reads them: percent-decoded (repeatedly: %252B is %2B is +), and
+    digits of any script (full-width, Arabic-Indic) counted too."""
+    for _ in range(5):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return sum(c.isdigit() for c in unicodedata.normalize("NFKC", text))
+
+
+def withhold_numbers_in_path(path: str) -> str:
+    """An access-log path with no phone number in it, in any spelling or URL encoding."""
+    route, mark, query = path.partition("?")
+    if _digit_count(route) >= PHONE_MIN_DIGITS:
+        kept = []
+        for segment in route.split("/"):
+            if _digit_count(segment) or "%" in segment:
+                break
+            kept.append(segment)
+        route = "/".join([*kept, _PATH_WITHHELD])
+    if query:
+        items = []
+        for item in query.split("&"):
+            name, equals, _value = item.partition("=")
+            if _digit_count(item) >= PHONE_MIN_DIGITS:
+                item = f"{name}={_PATH_WITHHELD}" if equals and \
+                    _digit_count(name) < PHONE_MIN_DIGITS else _PATH_WITHHELD
+            items.append(item)
+        query = "&".join(items)
+    return route + mark + query
+
+
+# slack-bolt's messages that embed a request (or response) body, formatted before logging
+# (slack_bolt/logger/messages.py, request_verification, socket_mode/internals): the part kept
+# (which check, which status) and the body withheld, at every level.
+_BOLT_BODIES = (
+    re.compile(r"(Invalid request signature detected) \(.*", re.S),
+    re.compile(r"(A global middleware \([^)]*\) skipped calling .*?) for the request \(.*",
+               re.S),
+    re.compile(r"(Unhandled request) \(.*", re.S),
+    re.compile(r"(Unsuccessful Bolt execution result \(status: \d+), body: .*", re.S),
+    re.compile(r"(Responding with status: \d+) body: .*", re.S),
+    re.compile(r"([Rr]equest body): .*", re.S),
+)
+
+
+def withhold_bolt_bodies(text: str) -> str:
+    """`text` without the request body, when it is one of Bolt's messages that carry one."""
+    for pattern in _BOLT_BODIES:
+        match = pattern.match(text)
+        if match:
+            return f"{match.group(1)} {BODY_WITHHELD}"
+    return text
+
+
 def scrub(record: logging.LogRecord) -> None:
-    """Replace a traceback, or an argument, that holds a database error by a safe text; and
-    withhold a `?token=` from request paths (uvicorn's access log passes the path as an
-    argument)."""
+    """Replace a traceback, or an argument, that holds a database error by a safe text;
+    withhold a `?token=` and phone numbers from request paths (uvicorn's access log passes
+    the path as its third argument); and withhold the request bodies of Bolt's messages
+    (already formatted)."""
+    if isinstance(record.msg, str) and not record.args:
+        record.msg = withhold_bolt_bodies(record.msg)
+    if record.name == "uvicorn.access" and isinstance(record.args, tuple) and \
+            len(record.args) >= 3 and isinstance(record.args[2], str):
+        record.args = (*record.args[:2], withhold_numbers_in_path(record.args[2]),
+                       *record.args[3:])
     if isinstance(record.args, tuple) and any(isinstance(a, str) and "token=" in a
                                               for a in record.args):
         record.args = tuple(withhold_query_secrets(a) if isinstance(a, str) else a

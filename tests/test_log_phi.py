@@ -5,9 +5,12 @@ no patient name and no date of birth (security review's log rule, docs/security.
 
 import logging
 import re
+import time
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlencode
 
 import httpx
 import pytest
@@ -18,7 +21,7 @@ from rpm_logger.cli import cli
 from rpm_logger.settings import Settings, get_settings
 from service import Service
 from telephony.reconcile_job import run_reconcile
-from tests.bot.conftest import SECRET, SlackSender
+from tests.bot.conftest import SECRET, SlackSender, sign
 from tests.conftest import FrozenClock
 from tests.fakes.slack_api import ScriptedReply, SlackApiRecorder
 from tests.fakes.twilio_api import TwilioApiRecorder
@@ -102,6 +105,19 @@ def _slack(slack: SlackSender, svc: Service) -> None:
         assert "Something went wrong" in slack.command(f"log P-1042 6m review {NOTE}").text
     # click-to-call: the Twilio REST client logs its requests at INFO
     assert "Calling your phone now" in slack.command("call P-1042").text
+    _failed_signatures(slack)
+
+
+def _failed_signatures(slack: SlackSender) -> None:
+    """A clock more than 5 minutes off and a rotated signing secret: refused, and the
+    request (note and all) is not what the logs keep (Bolt logged it at INFO)."""
+    body = urlencode({"command": "/rpm", "text": f"log P-1042 10m call {NOTE}",
+                      "user_id": "U01NURSE", "team_id": "T1", "channel_id": "C0CHAN"})
+    now = int(time.time())
+    for timestamp, secret in ((now - 600, SECRET), (now, "the-rotated-secret")):
+        response = slack.post(body, "application/x-www-form-urlencoded", timestamp=timestamp,
+                              signature=sign(body, timestamp, secret))
+        assert response.status_code == 401
 
 
 def _twilio(twilio: TwilioApp) -> None:
@@ -221,3 +237,46 @@ def test_the_dashboard_login_token_never_reaches_the_access_log(
     assert any("token=[withheld]" in line and "month=2026-11" in line for line in access)
     server_side = [r for r in all_logs.records if not r.name.startswith(("httpx", "httpcore"))]
     assert not any(token in record_text(r) for r in server_side)  # httpx: this test's client
+
+
+# -- phone lookups on the dashboard: the access log keeps no number, in any spelling ---------
+
+LOOKUPS = [
+    "/patients/+16175550123", "/patients/(617)%20555-0123", "/patients/617.555.0123",
+    "/patients/%2B1%20617%20555%200123", "/patients/%252B16175550123",
+    "/patients/\uff16\uff11\uff17\uff15\uff15\uff15\uff10\uff11\uff12\uff13",
+    "/patients/617\u2010555\u20100123", "/patients/617/555/0123",
+    "/patients/tel:+1-617-555-0123?month=2026-11", "/patients/P-1042?month=2026-11&q=6175550123",
+    "/patient/617-555-0123", "/?staff=617%20555%200123", "/patients/617_555_0123.",
+]
+
+
+def _digits(text: str) -> str:
+    """Only the digits of `text` as a person reads it: percent-decoded (repeatedly) and
+    with full-width and other scripts' digits as ASCII."""
+    for _ in range(5):
+        text = unquote(text)
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.digit(c)) for c in text if c.isdigit())
+
+
+def test_a_phone_lookup_never_reaches_the_access_log(
+    svc: Service, all_logs: pytest.LogCaptureFixture,
+) -> None:
+    from tests.web.support import seed_month
+
+    seed_month(svc)
+    with served(create_app(Settings(reminders_enabled=False), service=svc)) as url:
+        _uvicorn_at_debug(all_logs)
+        with httpx.Client() as http:
+            statuses = {path: http.get(url + path).status_code for path in LOOKUPS}
+    assert statuses["/patients/+16175550123"] == 200  # the lookup itself still works
+    assert statuses["/patients/(617)%20555-0123"] == 200
+    access = [r for r in all_logs.records if r.name == "uvicorn.access"]
+    assert len(access) == len(LOOKUPS)
+    # uvicorn passes the path as the third argument; the rest is address, method, status
+    leaked = [r.getMessage() for r in access if "5550123" in _digits(str(r.args[2]))]
+    assert leaked == []
+    kept = [r.getMessage() for r in access]
+    assert any("/patients/[withheld]" in line for line in kept)
+    assert any("month=2026-11" in line for line in kept)  # what is not a number stays

@@ -63,3 +63,61 @@ def test_other_errors_are_logged_as_python_prints_them(
         logging.getLogger("rpm_logger.test").exception("lookup failed")
     [record] = caplog.records
     assert record.exc_info is not None and "KeyError: 'P-1042'" in _emitted(caplog)
+
+
+# -- slack-bolt writes request bodies into some of its messages --------------------------------
+
+NOTE_BODY = ("command=%2Frpm&text=log+P-1+10m+call+spoke+with+daughter+Mary+Smith+at+"
+             "617-555-0177&user_id=U01NURSE")
+
+
+@pytest.mark.parametrize("level", [logging.DEBUG, logging.INFO, logging.WARNING])
+def test_bolts_failed_signature_message_withholds_the_body(
+        caplog: pytest.LogCaptureFixture, level: int) -> None:
+    """Bolt's own verifier, a rotated secret: it logs `body: ...` at INFO."""
+    import asyncio
+    import time
+
+    from slack_bolt.middleware.request_verification.async_request_verification import (
+        AsyncRequestVerification,
+    )
+    from slack_bolt.request.async_request import AsyncBoltRequest
+    from slack_bolt.response import BoltResponse
+
+    logsafe.install()
+    caplog.set_level(level)
+    verification = AsyncRequestVerification("the-new-secret")
+    request = AsyncBoltRequest(body=NOTE_BODY, headers={
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": str(int(time.time())),
+        "x-slack-signature": "v0=" + "a" * 64})
+
+    async def deny() -> BoltResponse:
+        raise AssertionError("a bad signature passed")
+
+    response = asyncio.run(verification.async_process(req=request, resp=BoltResponse(status=200),
+                                                      next=deny))
+    assert response.status == 401
+    output = _emitted(caplog)
+    assert "Mary" not in output and "0177" not in output and "daughter" not in output
+    if level <= logging.INFO:
+        assert "Invalid request signature detected" in output  # the event itself is kept
+
+
+@pytest.mark.parametrize("message", [
+    f"Invalid request signature detected (signature: v0=ab, timestamp: 1, body: {NOTE_BODY})",
+    f"A global middleware (x) skipped calling either `next()` or `next_()` without providing "
+    f"a response for the request ({NOTE_BODY})",
+    f"Unhandled request ({{'type': 'view_submission', 'submission': '{NOTE_BODY}'}})",
+    f"Unsuccessful Bolt execution result (status: 400, body: {NOTE_BODY})",
+    f'Responding with status: 200 body: "{NOTE_BODY}" (3 millis)',
+])
+def test_every_bolt_message_that_carries_a_body_withholds_it(
+        caplog: pytest.LogCaptureFixture, message: str) -> None:
+    logsafe.install()
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("slack_bolt.AsyncApp").info(message)
+    logging.getLogger("rpm_logger.bot").warning(message)
+    output = _emitted(caplog)
+    assert "Mary" not in output and "0177" not in output
+    assert logsafe.BODY_WITHHELD in output
