@@ -3,7 +3,10 @@
 import hashlib
 import hmac
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +21,7 @@ from tests.bot.conftest import SECRET, SlackSender, all_text, serve, sign
 from tests.bot.helpers import entries, writes_fail
 from tests.bot.test_grammar import WORDS
 from tests.conftest import FrozenClock
-from tests.fakes.slack_api import ScriptedReply, SlackApiRecorder
+from tests.fakes.slack_api import RecordedCall, ScriptedReply, SlackApiRecorder
 from tests.loopback import free_port
 
 
@@ -149,6 +152,39 @@ def test_an_unreachable_slack_api_at_the_first_command_still_saves_and_replies(
     assert first.response.status_code == 200 and "Saved entry #1" in first.text
     assert second.response.status_code == 200 and "P-1042" in second.text
     assert [e.duration_seconds for e in entries(seeded)] == [720]
+
+
+def test_fifty_concurrent_first_requests_share_one_auth_test(slack: SlackSender) -> None:
+    """After a restart every first request used to ask Slack for the bot's identity; 200 of
+    them made 140 auth.test calls and replies slow enough for Slack to show a timeout."""
+    def slow_auth_test(_: RecordedCall) -> dict[str, Any]:
+        threading.Event().wait(0.5)  # the window in which the other requests arrive
+        return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1",
+                "url": "https://example.slack.com/"}
+
+    slack.recorder.on("auth.test", slow_auth_test)
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        sent = list(pool.map(lambda i: slack.command(f"log P-1042 {i % 9 + 1}m review"),
+                             range(50)))
+    assert all(s.response.status_code == 200 and "Saved entry" in s.text for s in sent)
+    assert len(slack.recorder.calls_to("auth.test")) == 1
+
+
+def test_concurrent_first_requests_while_slack_is_unreachable_all_get_answers(
+    seeded: Service,
+) -> None:
+    """The shared auth.test fails to connect: every waiting request goes on without it."""
+    closed = f"http://127.0.0.1:{free_port()}/api/"
+    settings = Settings(slack_signing_secret=SECRET, slack_bot_token="xoxb-test",
+                        slack_api_url=closed, reminders_enabled=False)
+    with serve(create_app(settings, service=seeded)) as url:
+        sender = SlackSender(url, SlackApiRecorder())
+        try:
+            with ThreadPoolExecutor(max_workers=10) as pool:
+                sent = list(pool.map(lambda _: sender.command("status P-1042"), range(10)))
+        finally:
+            sender.http.close()
+    assert all(s.response.status_code == 200 and "P-1042" in s.text for s in sent)
 
 
 def test_a_revoked_bot_token_is_refused_by_slack_and_nothing_is_saved(
