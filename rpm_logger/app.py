@@ -94,11 +94,14 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:
-        """200 when the database answers, 503 when it does not."""
+        """200 when the database takes a write (a rolled-back probe: nothing stays); 503
+        saying "read-only" when it answers but refuses writes, "unavailable" when it does
+        not answer at all. Healthy means the service can save what people log."""
         db = request.app.state.service.ctx.db
-        healthy = await run_in_threadpool(db.ping)
-        return JSONResponse({"database": "ok" if healthy else "unavailable"},
-                            status_code=200 if healthy else 503)
+        if await run_in_threadpool(db.can_write):
+            return JSONResponse({"database": "ok"})
+        state = "read-only" if await run_in_threadpool(db.ping) else "unavailable"
+        return JSONResponse({"database": state}, status_code=503)
 
     # The dashboard is always mounted: without DASHBOARD_TOKEN it answers loopback clients only.
     app.include_router(dashboard_router(settings))

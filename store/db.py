@@ -167,6 +167,23 @@ class Database:
         except Exception:  # noqa: BLE001 - any failure means "not healthy"
             return False
 
+    def can_write(self) -> bool:
+        """Whether a write succeeds right now (a read-only SQLite file, or a PostgreSQL
+        standby, answers reads but refuses every write). The probe writes Alembic's one
+        row over itself inside a transaction that is rolled back: no row, no audit record
+        stays, and no table the service uses is touched."""
+        try:
+            with self._writer_turn(), self._write_engine.connect() as connection:
+                transaction = connection.begin()
+                try:
+                    connection.exec_driver_sql(
+                        "UPDATE alembic_version SET version_num = version_num")
+                finally:
+                    transaction.rollback()
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "cannot write"
+            return False
+
     def dispose(self) -> None:
         self.engine.dispose()
 

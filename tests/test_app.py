@@ -38,6 +38,40 @@ def test_healthz_is_503_when_the_database_does_not(svc: Service) -> None:
     assert response.status_code == 503 and response.json() == {"database": "unavailable"}
 
 
+def _read_only_url(db_url: str) -> str:
+    """The same database, opened so that every write fails (as a read-only SQLite file
+    or a read-only PostgreSQL transaction does); root ignores file modes, so the URL says it."""
+    if db_url.startswith("sqlite"):
+        return f"sqlite:///file:{db_url.removeprefix('sqlite:///')}?mode=ro&uri=true"
+    return f"{db_url}?options=-c%20default_transaction_read_only%3Don"
+
+
+def _counts(db: Database) -> tuple[int, int]:
+    with db.engine.connect() as connection:
+        return (connection.exec_driver_sql("SELECT count(*) FROM audit_events").scalar_one(),
+                connection.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar_one())
+
+
+def test_healthz_is_503_when_the_database_answers_but_cannot_write(
+        svc: Service, db_url: str) -> None:
+    read_only = Database(_read_only_url(db_url))
+    assert read_only.ping()  # it answers reads: what /healthz used to check
+    stuck = Service(svc.ctx.__class__(read_only, svc.ctx.policy, svc.ctx.clock))
+    try:
+        with TestClient(create_app(Settings(), service=stuck)) as test_client:
+            response = test_client.get("/healthz")
+    finally:
+        read_only.dispose()
+    assert response.status_code == 503 and response.json() == {"database": "read-only"}
+
+
+def test_the_write_probe_leaves_nothing(client: TestClient, svc: Service) -> None:
+    before = _counts(svc.ctx.db)
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 200
+    assert _counts(svc.ctx.db) == before  # no audit record, no row: the write rolled back
+
+
 @pytest.mark.parametrize("path", ["/slack/events", "/twilio/voice/status",
                                   "/twilio/messaging"])
 def test_unconfigured_adapters_answer_503(client: TestClient, path: str) -> None:
