@@ -46,6 +46,28 @@ SCREEN_FIELDS = ("CallSid",)
 SMS_FIELDS = ("MessageSid", "From", "To")
 
 
+def field_schema(name: str) -> dict[str, object]:
+    """The OpenAPI schema of a form field: the bounds above, so that schemathesis generates
+    values on both sides of them (tests/test_openapi_fuzz.py)."""
+    sids = {"AccountSid": ("AC",), "CallSid": (CALL_SID_PREFIX,),
+            "ParentCallSid": (CALL_SID_PREFIX,), "MessageSid": MESSAGE_SID_PREFIXES}
+    if name in sids:
+        return {"type": "string",
+                "pattern": f"^({'|'.join(sids[name])})[0-9a-fA-F]{{32}}$"}
+    enums = {"CallStatus": KNOWN_STATUSES, "Direction": DIRECTIONS, "AnsweredBy": ANSWERED_BY}
+    if name in enums:
+        return {"type": "string", "enum": sorted(enums[name])}
+    bounds = {"CallDuration": MAX_CALL_SECONDS, "SequenceNumber": MAX_SEQUENCE}
+    if name in bounds:
+        return {"type": "integer", "minimum": 0, "maximum": bounds[name]}
+    if name == "Timestamp":
+        return {"type": "string", "maxLength": 64,
+                "examples": ["Fri, 20 Nov 2026 19:30:00 +0000"]}
+    if name == "Digits":
+        return {"type": "string", "maxLength": MAX_DIGITS_CHARS}
+    return {"type": "string", "maxLength": MAX_NUMBER_CHARS}
+
+
 class BadPayload(ValueError):
     """A signed form Twilio would not send: refused, nothing stored. The message names the
     field, never its value (values may be phone numbers)."""

@@ -63,15 +63,17 @@ _TWIML: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _form_doc(*fields: str) -> dict[str, Any]:
-    """OpenAPI of a callback: the signed form fields it reads (Twilio sends more)."""
-    properties = {name: {"type": "string"} for name in ("AccountSid", *fields)}
+def _form_doc(required: tuple[str, ...], *fields: str) -> dict[str, Any]:
+    """OpenAPI of a callback: the signed form fields it reads, with their bounds
+    (payloads.field_schema), and those it requires (Twilio sends more)."""
+    names = ("AccountSid", *required, *(f for f in fields if f not in required))
+    properties = {name: payloads.field_schema(name) for name in names}
     return {
         "parameters": [{"name": "X-Twilio-Signature", "in": "header", "required": True,
                         "schema": {"type": "string"}}],
         "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
             "schema": {"type": "object", "properties": properties,
-                       "required": ["AccountSid"]}}}},
+                       "required": ["AccountSid", *required]}}}},
     }
 
 
@@ -82,7 +84,7 @@ def make_router(settings: Settings) -> APIRouter:
                        default_response_class=Response, responses=_TWIML)
     Form = Annotated[FormData, Depends(verify)]
 
-    @router.post(STATUS_PATH, openapi_extra=_form_doc(*_CALL_FIELDS))
+    @router.post(STATUS_PATH, openapi_extra=_form_doc(payloads.STATUS_FIELDS, *_CALL_FIELDS))
     async def voice_status(request: Request, form: Form, tasks: BackgroundTasks) -> Response:
         try:
             event = _call_event(request, form, payloads.STATUS_FIELDS)
@@ -94,7 +96,8 @@ def make_router(settings: Settings) -> APIRouter:
         tasks.add_task(notify.send_call_dm, settings, outcome)
         return _xml(twiml.empty())
 
-    @router.post("/twilio/voice/incoming", openapi_extra=_form_doc(*_CALL_FIELDS))
+    @router.post("/twilio/voice/incoming",
+                 openapi_extra=_form_doc(payloads.INCOMING_FIELDS, *_CALL_FIELDS))
     async def voice_incoming(request: Request, form: Form) -> Response:
         try:
             event = _call_event(request, form, payloads.INCOMING_FIELDS)
@@ -112,7 +115,7 @@ def make_router(settings: Settings) -> APIRouter:
         return _xml(twiml.bridge(dial_to=dial_to, caller_id=None,
                                  status_url=base + STATUS_PATH, screen_url=base + SCREEN_PATH))
 
-    @router.post(SCREEN_PATH, openapi_extra=_form_doc("CallSid", "ParentCallSid"))
+    @router.post(SCREEN_PATH, openapi_extra=_form_doc(payloads.SCREEN_FIELDS, "ParentCallSid"))
     async def voice_screen(request: Request, form: Form) -> Response:
         try:
             event = _call_event(request, form, payloads.SCREEN_FIELDS)
@@ -123,7 +126,7 @@ def make_router(settings: Settings) -> APIRouter:
         return _xml(twiml.screen(caller_label=label, action_url=base + SCREEN_ANSWER_PATH))
 
     @router.post(SCREEN_ANSWER_PATH,
-                 openapi_extra=_form_doc("CallSid", "ParentCallSid", "Digits"))
+                 openapi_extra=_form_doc(payloads.SCREEN_FIELDS, "ParentCallSid", "Digits"))
     async def voice_screen_answer(request: Request, form: Form) -> Response:
         try:
             accepted = payloads.digits(form) == "1"
@@ -141,7 +144,7 @@ def make_router(settings: Settings) -> APIRouter:
         return _xml(twiml.accepted() if accepted else twiml.hang_up())
 
     @router.post("/twilio/messaging",
-                 openapi_extra=_form_doc("MessageSid", "SmsSid", "From", "To"))
+                 openapi_extra=_form_doc(payloads.SMS_FIELDS))
     async def messaging(request: Request, form: Form) -> Response:
         try:
             payloads.check_form(form.multi_items(), payloads.SMS_FIELDS)

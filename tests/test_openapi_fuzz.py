@@ -4,7 +4,10 @@ The schema comes from `app.openapi()` (the service does not publish it). The app
 uvicorn on loopback against a seeded database in two modes: DASHBOARD_TOKEN set (every request
 carries the bearer token, so the fuzzed month/staff/patient values reach the service) and
 loopback-only (no token at all). Twilio callbacks are signed after generation, so fuzzed form
-fields reach the parsers and the database instead of stopping at the signature check.
+fields reach the parsers and the database instead of stopping at the signature check; their
+schema carries every field's bounds (telephony/payloads.field_schema), so values on both
+sides of each bound are sent (over-long ids, statuses over 32 characters, durations and
+sequence numbers past 2^31 and 2^63 once answered 500).
 """
 
 from collections.abc import Iterator
@@ -51,13 +54,24 @@ def loopback_only(svc: Service) -> Iterator[str]:
     yield from _live(svc, None)
 
 
+def _form_text(value: Any) -> str | None:
+    """A generated value as the form carries it (numbers as their digits), or None when it
+    has no single text form (a list or an object)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return None if value is not None else ""
+
+
 def _signed(case: Any) -> dict[str, str]:
     """A Twilio signature over the generated form, for this clinic's account."""
     if not case.path.startswith("/twilio/") or not isinstance(case.body, dict):
         return {}
-    if not all(isinstance(value, str) for value in case.body.values()):
+    texts = {name: _form_text(value) for name, value in case.body.items()}
+    if any(text is None for text in texts.values()):
         return {}
-    case.body["AccountSid"] = ACCOUNT_SID
+    case.body = {**texts, "AccountSid": ACCOUNT_SID}
     return {"X-Twilio-Signature": sign(PUBLIC_BASE_URL + case.formatted_path, case.body)}
 
 
@@ -144,3 +158,13 @@ def test_the_fuzzed_schema_covers_the_dashboard_and_twilio() -> None:
     assert {"/healthz", "/", "/patients/{patient_id}", "/reports/{month}.csv",
             "/twilio/voice/status", "/twilio/voice/incoming", "/twilio/voice/screen",
             "/twilio/voice/screen/answer", "/twilio/messaging"} == paths
+
+
+def test_every_twilio_field_in_the_schema_is_bounded() -> None:
+    """The bounds are what lets the fuzzing reach values just past them."""
+    for path, item in schema.raw_schema["paths"].items():
+        if not path.startswith("/twilio/"):
+            continue
+        form = item["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+        for name, field in form["schema"]["properties"].items():
+            assert {"maxLength", "pattern", "enum", "maximum"} & set(field), (path, name)
