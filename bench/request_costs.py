@@ -59,7 +59,7 @@ def operations(svc: Service) -> dict[str, Callable[[int], object]]:
 
     def twilio(i: int) -> object:
         form = FormData(seed.twilio_form(base + i, datetime.now(UTC)))
-        return svc.calls.record_status(payloads.call_event(form))
+        return svc.calls.record_status(payloads.call_event(form, received=datetime.now(UTC)))
 
     return {"/rpm log": slack("log {patient} {minutes}m review"),
             "/rpm status (caseload)": slack("status"),
