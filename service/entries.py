@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from billing.activities import is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
-from billing.months import Month
+from billing.months import Month, clinic_day
 from service import audit
 from service.closes import Amendment, check_open
 from service.context import ServiceContext
@@ -158,7 +158,7 @@ class EntryService:
                                       by_phone=request.patient_by_phone)
             _check_enrolled(patient, start.astimezone(zone).date())
             month = Month.containing(start, zone)
-            amendment_reason = check_open(session, month, request.amendment)
+            amendment_reason = check_open(session, month, request.amendment, zone=zone)
             end = start + timedelta(seconds=seconds)
             assert staff.id is not None and patient.id is not None
             overlap = _first_overlap(session, staff.id, start, end)
@@ -237,11 +237,12 @@ class EntryService:
                 raise NotFound(f"No entry #{number}.")
             if entry.voided_at is not None:
                 raise BadInput(f"Entry #{number} was already voided on "
-                               f"{entry.voided_at:%Y-%m-%d} by {entry.voided_by}.")
+                               f"{clinic_day(entry.voided_at, self.ctx.policy.zone)} by "
+                               f"{entry.voided_by}.")
             if entry.staff_id != actor.id and not actor.is_admin:
                 raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
             month = Month.containing(entry.started_at, self.ctx.policy.zone)
-            amended = check_open(session, month, amendment)
+            amended = check_open(session, month, amendment, zone=self.ctx.policy.zone)
             before = _snapshot(entry)
             entry.voided_at = self.ctx.now()
             entry.voided_by = actor.slack_user_id
