@@ -19,6 +19,7 @@ from service.months import MonthService
 from service.patients import require_patient
 from service.staff import require_staff
 from service.views import EntryView, LoggedEntry
+from store.entries import void_if_standing
 from store.models import Patient, Staff, TimeEntry
 
 SOURCES = ("cli", "slack", "twilio", "web")
@@ -236,24 +237,30 @@ class EntryService:
             if entry is None:
                 raise NotFound(f"No entry #{number}.")
             if entry.voided_at is not None:
-                raise BadInput(f"Entry #{number} was already voided on "
-                               f"{clinic_day(entry.voided_at, self.ctx.policy.zone)} by "
-                               f"{entry.voided_by}.")
+                raise self._already_voided(entry)
             if entry.staff_id != actor.id and not actor.is_admin:
                 raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
             month = Month.containing(entry.started_at, self.ctx.policy.zone)
             amended = check_open(session, month, amendment, zone=self.ctx.policy.zone)
             before = _snapshot(entry)
-            entry.voided_at = self.ctx.now()
-            entry.voided_by = actor.slack_user_id
-            entry.void_reason = why
-            session.add(entry)
-            session.flush()
+            voided = void_if_standing(session, number, at=self.ctx.now(),
+                                      by=actor.slack_user_id, reason=why)
+            session.refresh(entry)  # the committed row: the winner's void when we lost
+            if not voided:
+                raise self._already_voided(entry)
+            assert entry.voided_at is not None
             after = _snapshot(entry) | ({"amendment_reason": amended} if amended else {})
             audit.record(session, at=entry.voided_at, actor=actor.slack_user_id,
                          action="entry.void", entity="entry", entity_id=number,
                          before=before, after=after)
             return _entry_view(session, entry)
+
+    def _already_voided(self, entry: TimeEntry) -> BadInput:
+        """The refusal of a second void: when (clinic day) and by whom the first was."""
+        assert entry.voided_at is not None
+        return BadInput(f"Entry #{entry.id} was already voided on "
+                        f"{clinic_day(entry.voided_at, self.ctx.policy.zone)} by "
+                        f"{entry.voided_by}.")
 
     def get(self, entry_id: str | int) -> EntryView:
         number = parse_entry_id(entry_id)
