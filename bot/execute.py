@@ -104,7 +104,8 @@ def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
         today = svc.months.today()
         mine = [p for p in svc.patients.list(assigned_to=caller.user_id)
                 if p.ended_on is None or p.ended_on >= today]
-        return views.picker_reply(command.without_patient(), mine)
+        return views.picker_reply(command.without_patient(), mine,
+                                  region=svc.ctx.policy.phone_region)
     day: date | None = command.day
     if command.yesterday:
         day = svc.months.today() - timedelta(days=1)

@@ -17,6 +17,7 @@ from billing.months import clinic_clock, clinic_day
 from billing.risk import RiskAssessment
 from service.calls import CallOutcome, CallView
 from service.closes import CloseView
+from service.phones import redact_phones
 from service.quick import QuickLogged
 from service.timers import TimerStop, TimerView
 from service.views import (
@@ -163,8 +164,9 @@ def risk_reply(rows: Sequence[PatientRisk]) -> Reply:
         _section(f"*At risk this month* ({len(rows)})\n{lines}{more}")])
 
 
-def picker_reply(log_text: str, patients: Sequence[PatientView]) -> Reply:
-    """Buttons of the caller's patients; each carries the parsed log to complete."""
+def picker_reply(log_text: str, patients: Sequence[PatientView], *, region: str) -> Reply:
+    """Buttons of the caller's patients; each carries the parsed log to complete. The log is
+    echoed with phone numbers in its note masked (the button value keeps it as typed)."""
     if not patients:
         return text_reply("Which patient? Name one (`/rpm log P-1042 12m review`) or set one "
                           "for this conversation with `/rpm use P-1042`. No patients are "
@@ -176,7 +178,8 @@ def picker_reply(log_text: str, patients: Sequence[PatientView]) -> Reply:
             return text_reply("That note is too long to carry through the picker: name the "
                               "patient in the command (`/rpm log P-1042 ...`).")
         buttons.append(_button(patient.label, f"{PICK_ACTION}_{index}", value))
-    blocks = [_section(f"Which patient is `{log_text[:200]}` for?")]
+    shown = redact_phones(log_text, region=region) or ""
+    blocks = [_section(f"Which patient is `{shown[:200]}` for?")]
     for start in range(0, len(buttons), 5):
         blocks.append({"type": "actions", "elements": buttons[start:start + 5]})
     return Reply("Which patient is this for?", blocks)
