@@ -10,20 +10,22 @@ from sqlmodel import Session, select
 from billing.activities import is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
+from billing.errors import quoted
 from billing.months import Month, clinic_day
 from service import audit
 from service.closes import Amendment, check_open
 from service.context import ServiceContext
-from service.errors import BadInput, NotAllowed, NotFound
+from service.errors import BadInput, NotAllowed, NotFound, parse_row_id
 from service.months import MonthService
 from service.patients import require_patient
 from service.staff import require_staff
 from service.views import EntryView, LoggedEntry
 from store.entries import void_if_standing
-from store.models import Patient, Staff, TimeEntry
+from store.models import Patient, Staff, TimeEntry, text_limit
 
 SOURCES = ("cli", "slack", "twilio", "web")
-MAX_NOTE_CHARS = 2000
+MAX_NOTE_CHARS = text_limit(TimeEntry.note)
+MAX_REASON_CHARS = text_limit(TimeEntry.void_reason)
 
 
 @dataclass(frozen=True)
@@ -107,10 +109,10 @@ def _identical_since(session: Session, staff_id: int, patient_id: int, seconds: 
 
 def parse_entry_id(text: str | int) -> int:
     """Entry ids as people type them: 12 or #12."""
-    raw = str(text).strip().lstrip("#")
-    if not raw.isdigit() or int(raw) <= 0 or len(raw) > 12:
-        raise BadInput(f"'{text}' is not an entry id (a number such as 12).")
-    return int(raw)
+    number = parse_row_id(str(text).strip().lstrip("#"))
+    if number is None:
+        raise BadInput(f"{quoted(str(text))} is not an entry id (a number such as 12).")
+    return number
 
 
 class EntryService:
@@ -229,8 +231,8 @@ class EntryService:
         why = (reason or "").strip()
         if not why:
             raise BadInput("A void needs a reason (auditors read it).")
-        if len(why) > 500:
-            raise BadInput("The reason is over 500 characters.")
+        if len(why) > MAX_REASON_CHARS:  # checked here: the void is a Core UPDATE, no flush
+            raise BadInput(f"The reason is over {MAX_REASON_CHARS} characters.")
         with self.ctx.db.write() as session:
             actor = require_staff(session, by)
             entry = session.get(TimeEntry, number)
