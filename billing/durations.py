@@ -7,11 +7,12 @@ so a logged duration can only ever understate the work, never overstate it.
 import re
 from decimal import Decimal, InvalidOperation
 
-from billing.errors import InvalidInput
+from billing.errors import InvalidInput, quoted
 
 ACCEPTED_FORMS = "12m, 12 min, 12 (minutes), 1h5m, 1h 5m, 1:05 (h:mm), 90s, 2.5m"
 
-_NUMBER = r"\d+(?:\.\d+)?"
+# ASCII digits only: `\d` also matches '٣' or '３', which Decimal would read as 3.
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 _UNIT_SECONDS = {
     "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
     "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
@@ -20,11 +21,12 @@ _UNIT_SECONDS = {
 _PART = re.compile(rf"({_NUMBER})\s*([a-z]+)\s*")
 _UNITS_FORM = re.compile(rf"(?:{_NUMBER}\s*[a-z]+\s*)+")
 _PLAIN_MINUTES = re.compile(_NUMBER)
-_CLOCK_FORM = re.compile(r"(\d+):([0-5]\d)")
+_CLOCK_FORM = re.compile(r"([0-9]+):([0-5][0-9])")
 
 
 def _refuse(text: str, why: str) -> InvalidInput:
-    return InvalidInput(f"Cannot use duration '{text}': {why}. Accepted forms: {ACCEPTED_FORMS}.")
+    return InvalidInput(f"Cannot use duration {quoted(text)}: {why}. "
+                        f"Accepted forms: {ACCEPTED_FORMS}.")
 
 
 def _units_total(text: str, folded: str) -> Decimal:

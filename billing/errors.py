@@ -7,3 +7,11 @@ its message is written for the person who typed the input, not for a developer.
 
 class InvalidInput(ValueError):
     """Input that was refused; nothing was changed."""
+
+
+def quoted(text: str, limit: int = 30) -> str:
+    """What a person typed, for a refusal: whole when short, else its start and its length,
+    so a 5,000-character paste never becomes a 5,000-character reply."""
+    if len(text) <= limit:
+        return f"'{text}'"
+    return f"'{text[:limit]}…' ({len(text):,} characters)"

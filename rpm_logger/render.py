@@ -4,12 +4,14 @@ minutes are floored, so nothing reads as 20 minutes before 1,200 seconds."""
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
 from billing.durations import format_seconds
+from billing.months import clinic_time
 from service.views import (
     EntryView,
     LoggedEntry,
@@ -31,6 +33,34 @@ EXPORT_COLUMNS = (
     "live", "counts", "note", "created_at_utc", "created_by", "voided_at_utc", "voided_by",
     "void_reason", "amendment_reason", "overlaps_entry_id",
 )
+
+
+# OWASP CSV injection: a spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_GUARD = "'"  # what a neutralised cell starts with (docs/security.md)
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """`value` as a CSV cell no spreadsheet evaluates: text starting like a formula gets a
+    leading apostrophe. Numbers, and text that is just a number ('-12'), read as before."""
+    if (isinstance(value, str) and value.startswith(FORMULA_STARTS)
+            and not _PLAIN_NUMBER.fullmatch(value)):
+        return FORMULA_GUARD + value
+    return value
+
+
+class _SafeCsv:
+    """The one CSV writer of the product: every row passes through `spreadsheet_safe`."""
+
+    def __init__(self, out: TextIO, columns: Iterable[str]) -> None:
+        self._writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+
+    def header(self) -> None:
+        self._writer.writeheader()
+
+    def row(self, cells: dict[str, Any]) -> None:
+        self._writer.writerow({key: spreadsheet_safe(value) for key, value in cells.items()})
 
 
 def as_json(value: Any) -> str:
@@ -121,13 +151,13 @@ def report_csv_lines(summaries: Iterable[MonthSummary]) -> Iterator[str]:
     """The report CSV a line at a time as the summaries arrive, so a streamed report (the
     CLI's) holds one row, never the clinic."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=REPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
+    writer = _SafeCsv(buffer, REPORT_COLUMNS)
+    writer.header()
     yield buffer.getvalue()
     for summary in summaries:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(report_row(summary))
+        writer.row(report_row(summary))
         yield buffer.getvalue()
 
 
@@ -179,10 +209,10 @@ def totals_text(totals: MonthTotals) -> str:
 def export_csv(entries: Iterable[EntryView], zone: ZoneInfo) -> str:
     """Every entry for auditors: who, when (clinic time and UTC), how long, voids and why."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
+    writer = _SafeCsv(buffer, EXPORT_COLUMNS)
+    writer.header()
     for e in entries:
-        writer.writerow({
+        writer.row({
             "entry_id": e.id, "patient_id": e.patient_id, "initials": e.patient_initials or "",
             "staff": e.staff, "staff_name": e.staff_name or "", "staff_role": e.staff_role,
             "started_clinic": e.started_at.astimezone(zone).isoformat(),
@@ -218,8 +248,9 @@ def patient_text(patient: PatientView) -> str:
     return _aligned(rows)
 
 
-def entry_text(entry: EntryView) -> str:
+def entry_text(entry: EntryView, zone: ZoneInfo) -> str:
+    """One entry on a line, its start in clinic time (the day the clinic lived it)."""
     state = f"VOIDED by {entry.voided_by}: {entry.void_reason}" if entry.voided_at else ""
-    return (f"#{entry.id}  {entry.started_at:%Y-%m-%d %H:%M}Z  "
+    return (f"#{entry.id}  {clinic_time(entry.started_at, zone)}  "
             f"{format_seconds(entry.duration_seconds):>12}  {entry.activity}"
             f"{' (live)' if entry.live else ''}  by {entry.staff}  {state}").rstrip()

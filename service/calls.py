@@ -28,12 +28,13 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
+from billing.errors import quoted
 from billing.months import Month
 from service import audit
 from service.closes import check_open, find_close
 from service.context import ServiceContext
 from service.entries import EntryService
-from service.errors import BadInput, NotAllowed, NotFound, StoreConflict
+from service.errors import BadInput, NotAllowed, NotFound, StoreConflict, parse_row_id
 from service.patients import require_patient
 from service.patients import view_of as patient_view
 from service.phones import mask_phone, try_normalize_phone
@@ -179,9 +180,10 @@ def format_call_id(pk: int) -> str:
 def parse_call_id(text: str | int) -> int:
     """Call ids as people type them: C-12, c12, #12 or 12."""
     raw = str(text).strip().lstrip("#").upper().removeprefix("C").lstrip("-")
-    if not raw.isdigit() or int(raw) <= 0 or len(raw) > 12:
-        raise BadInput(f"'{text}' is not a call id (such as C-12).")
-    return int(raw)
+    number = parse_row_id(raw)
+    if number is None:
+        raise BadInput(f"{quoted(str(text))} is not a call id (such as C-12).")
+    return number
 
 
 def _mask(number: str | None) -> str | None:
@@ -580,7 +582,8 @@ class CallService:
                 raise BadInput(f"{format_call_id(call.id or 0)} is {call.state}, not unmatched.")
             patient = require_patient(session, patient_ref, region=self._region())
             # attaching would change a billed month
-            check_open(session, Month.containing(call.started_at, self.ctx.policy.zone), None)
+            zone = self.ctx.policy.zone
+            check_open(session, Month.containing(call.started_at, zone), None, zone=zone)
             call.patient_id, call.matched_kind = patient.id, "attached"
         return self._person_write(call_id, by, "call.attach", change)
 

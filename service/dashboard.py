@@ -6,7 +6,6 @@ ids and initials only; free text that might hold a phone number is redacted befo
 leaves this module.
 """
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -21,29 +20,11 @@ from service.entries import EntryService
 from service.months import MonthService
 from service.patients import require_patient
 from service.patients import view_of as patient_view_of
+from service.phones import redact_phones
 from service.staff import clean_slack_user_id, find_staff
 from service.staff import view_of as staff_view_of
 from service.views import EntryView, MonthSummary, PatientView, StaffView
 from store.dashboard import PatientDayTotals, daily_totals, patient_audit
-
-# Seven or more digits, possibly split by spaces, dots, dashes or brackets: a phone number
-# typed into a note. Masked like audit phones, keeping the last four digits.
-_PHONE_LIKE = re.compile(r"\+?\(?\d(?:[\s().-]{0,2}\d){6,}")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def redact_phones(text: str | None) -> str | None:
-    """`text` with anything that looks like a phone number masked ('***-0123')."""
-    if text is None:
-        return None
-
-    def _mask(match: re.Match[str]) -> str:
-        if _DATE.fullmatch(match.group(0)):
-            return match.group(0)
-        digits = re.sub(r"\D", "", match.group(0))
-        return "***" + digits[-4:]
-
-    return _PHONE_LIKE.sub(_mask, text)
 
 
 @dataclass(frozen=True)
@@ -93,28 +74,28 @@ class CodeSeries:
 _FREE_TEXT = frozenset({"note", "void_reason"})
 
 
-def _cell(key: str, value: Any) -> str:
+def _cell(key: str, value: Any, region: str) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     text = str(value)
-    return (redact_phones(text) or "") if key in _FREE_TEXT else text
+    return (redact_phones(text, region=region) or "") if key in _FREE_TEXT else text
 
 
 # Fields of entry snapshots that are row bookkeeping, not something an auditor reads.
 _HIDDEN_FIELDS = frozenset({"id", "patient_id", "staff_id"})
 
 
-def audit_changes(before: dict[str, Any] | None,
-                  after: dict[str, Any] | None) -> tuple[tuple[str, str, str], ...]:
+def audit_changes(before: dict[str, Any] | None, after: dict[str, Any] | None, *,
+                  region: str) -> tuple[tuple[str, str, str], ...]:
     """The fields that differ (all fields of a creation), as text with phones masked."""
     old, new = before or {}, after or {}
     rows = []
     for key in sorted(set(old) | set(new)):
         if key in _HIDDEN_FIELDS or old.get(key) == new.get(key):
             continue
-        rows.append((key, _cell(key, old.get(key)), _cell(key, new.get(key))))
+        rows.append((key, _cell(key, old.get(key), region), _cell(key, new.get(key), region)))
     return tuple(rows)
 
 
@@ -168,8 +149,9 @@ class DashboardService:
     def patient(self, patient_ref: str, month: Month | None = None) -> PatientPage:
         """The patient's month: entries (voided too), audit history, provider with NPI."""
         month = month or self.months.current()
+        region = self.ctx.policy.phone_region
         with self.ctx.db.read() as session:
-            patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
+            patient = require_patient(session, patient_ref, region=region)
             assert patient.id is not None
             view = patient_view_of(session, patient)
             provider = None
@@ -178,12 +160,12 @@ class DashboardService:
                 provider = staff_view_of(session, found) if found else None
             audit = tuple(
                 AuditView(row.at, row.actor, row.action, row.entity, row.entity_id,
-                          audit_changes(row.before, row.after))
+                          audit_changes(row.before, row.after, region=region))
                 for row in patient_audit(session, patient.id, patient.clinic_id)
             )
             summary = self.months.summary_in(session, month, patient.id)
-        entries = tuple(_redacted(e) for e in self.entries.for_patient_month(view.patient_id,
-                                                                             month))
+        entries = tuple(_redacted(e, region) for e in
+                        self.entries.for_patient_month(view.patient_id, month))
         return PatientPage(view, provider, summary, entries, audit)
 
     def code_series(self, month: Month | None = None) -> CodeSeries:
@@ -210,6 +192,6 @@ def _days_shown(month: Month, today: date) -> int:
     return today.day
 
 
-def _redacted(entry: EntryView) -> EntryView:
-    return replace(entry, note=redact_phones(entry.note),
-                   void_reason=redact_phones(entry.void_reason))
+def _redacted(entry: EntryView, region: str) -> EntryView:
+    return replace(entry, note=redact_phones(entry.note, region=region),
+                   void_reason=redact_phones(entry.void_reason, region=region))

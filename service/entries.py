@@ -10,19 +10,22 @@ from sqlmodel import Session, select
 from billing.activities import is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
-from billing.months import Month
+from billing.errors import quoted
+from billing.months import Month, clinic_day
 from service import audit
 from service.closes import Amendment, check_open
 from service.context import ServiceContext
-from service.errors import BadInput, NotAllowed, NotFound
+from service.errors import BadInput, NotAllowed, NotFound, parse_row_id
 from service.months import MonthService
 from service.patients import require_patient
 from service.staff import require_staff
 from service.views import EntryView, LoggedEntry
-from store.models import Patient, Staff, TimeEntry
+from store.entries import void_if_standing
+from store.models import Patient, Staff, TimeEntry, text_limit
 
 SOURCES = ("cli", "slack", "twilio", "web")
-MAX_NOTE_CHARS = 2000
+MAX_NOTE_CHARS = text_limit(TimeEntry.note)
+MAX_REASON_CHARS = text_limit(TimeEntry.void_reason)
 
 
 @dataclass(frozen=True)
@@ -106,10 +109,10 @@ def _identical_since(session: Session, staff_id: int, patient_id: int, seconds: 
 
 def parse_entry_id(text: str | int) -> int:
     """Entry ids as people type them: 12 or #12."""
-    raw = str(text).strip().lstrip("#")
-    if not raw.isdigit() or int(raw) <= 0 or len(raw) > 12:
-        raise BadInput(f"'{text}' is not an entry id (a number such as 12).")
-    return int(raw)
+    number = parse_row_id(str(text).strip().lstrip("#"))
+    if number is None:
+        raise BadInput(f"{quoted(str(text))} is not an entry id (a number such as 12).")
+    return number
 
 
 class EntryService:
@@ -158,7 +161,7 @@ class EntryService:
                                       by_phone=request.patient_by_phone)
             _check_enrolled(patient, start.astimezone(zone).date())
             month = Month.containing(start, zone)
-            amendment_reason = check_open(session, month, request.amendment)
+            amendment_reason = check_open(session, month, request.amendment, zone=zone)
             end = start + timedelta(seconds=seconds)
             assert staff.id is not None and patient.id is not None
             overlap = _first_overlap(session, staff.id, start, end)
@@ -228,31 +231,38 @@ class EntryService:
         why = (reason or "").strip()
         if not why:
             raise BadInput("A void needs a reason (auditors read it).")
-        if len(why) > 500:
-            raise BadInput("The reason is over 500 characters.")
+        if len(why) > MAX_REASON_CHARS:  # checked here: the void is a Core UPDATE, no flush
+            raise BadInput(f"The reason is over {MAX_REASON_CHARS} characters.")
         with self.ctx.db.write() as session:
             actor = require_staff(session, by)
             entry = session.get(TimeEntry, number)
             if entry is None:
                 raise NotFound(f"No entry #{number}.")
             if entry.voided_at is not None:
-                raise BadInput(f"Entry #{number} was already voided on "
-                               f"{entry.voided_at:%Y-%m-%d} by {entry.voided_by}.")
+                raise self._already_voided(entry)
             if entry.staff_id != actor.id and not actor.is_admin:
                 raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
             month = Month.containing(entry.started_at, self.ctx.policy.zone)
-            amended = check_open(session, month, amendment)
+            amended = check_open(session, month, amendment, zone=self.ctx.policy.zone)
             before = _snapshot(entry)
-            entry.voided_at = self.ctx.now()
-            entry.voided_by = actor.slack_user_id
-            entry.void_reason = why
-            session.add(entry)
-            session.flush()
+            voided = void_if_standing(session, number, at=self.ctx.now(),
+                                      by=actor.slack_user_id, reason=why)
+            session.refresh(entry)  # the committed row: the winner's void when we lost
+            if not voided:
+                raise self._already_voided(entry)
+            assert entry.voided_at is not None
             after = _snapshot(entry) | ({"amendment_reason": amended} if amended else {})
             audit.record(session, at=entry.voided_at, actor=actor.slack_user_id,
                          action="entry.void", entity="entry", entity_id=number,
                          before=before, after=after)
             return _entry_view(session, entry)
+
+    def _already_voided(self, entry: TimeEntry) -> BadInput:
+        """The refusal of a second void: when (clinic day) and by whom the first was."""
+        assert entry.voided_at is not None
+        return BadInput(f"Entry #{entry.id} was already voided on "
+                        f"{clinic_day(entry.voided_at, self.ctx.policy.zone)} by "
+                        f"{entry.voided_by}.")
 
     def get(self, entry_id: str | int) -> EntryView:
         number = parse_entry_id(entry_id)

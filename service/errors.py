@@ -1,11 +1,16 @@
 """Errors the service raises; each message is written for the person who caused it."""
 
+import re
+
 from billing.errors import InvalidInput
 from store.db import StoreConflict, StoreUnavailable
+from store.models import MAX_ROW_ID
 
 __all__ = [
     "BadInput", "InvalidInput", "NotAllowed", "NotFound", "StoreConflict", "StoreUnavailable",
+    "parse_row_id",
 ]
+_ROW_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: '²'.isdigit() is True, int('²') fails
 
 
 class BadInput(InvalidInput):
@@ -19,3 +24,12 @@ class NotFound(BadInput):
 class NotAllowed(BadInput):
     """The caller may not do this (not the author, not an admin, inactive)."""
 
+
+
+def parse_row_id(raw: str) -> int | None:
+    """A record id (entry, call) as typed: ASCII digits from 1 to the id columns' maximum
+    (PostgreSQL INTEGER), else None; the caller names the kind of id in its refusal."""
+    if not _ROW_ID.fullmatch(raw):
+        return None
+    number = int(raw)
+    return number if 0 < number <= MAX_ROW_ID else None

@@ -10,13 +10,14 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from billing.codes import PROVIDER_ROLES
+from billing.errors import quoted
 from service import audit
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
 from service.phones import mask_phone, normalize_phone, try_normalize_phone
 from service.staff import require_staff
 from service.views import PatientView
-from store.models import Patient, PatientPhone, Staff, StaffPhone
+from store.models import Patient, PatientPhone, Staff, StaffPhone, text_limit
 
 _CLINIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _INITIALS = re.compile(r"[A-Za-z]{1,4}")
@@ -31,7 +32,8 @@ def patient_key(clinic_id: str) -> str:
 def check_clinic_id(text: str) -> str:
     value = (text or "").strip()
     if not _CLINIC_ID.fullmatch(value):
-        raise BadInput(f"'{text}' is not a clinic patient id: use letters, digits, '-', '_' "
+        raise BadInput(f"{quoted(text or '')} is not a clinic patient id: use letters, digits, "
+                       "'-', '_' "
                        "or '.', up to 64 characters (e.g. P-1042).")
     return value
 
@@ -94,6 +96,8 @@ def require_patient(session: Session, ref: str, *, region: str,
 
 
 def _unknown_patient_message(session: Session, ref: str) -> str:
+    if len(ref.strip()) > text_limit(Patient.clinic_id):  # no id is that long: no hints
+        return f"No patient {quoted(ref.strip())}."
     keys = session.exec(select(Patient.clinic_id)).all()
     close = difflib.get_close_matches(ref.strip(), keys, n=3, cutoff=0.6) or \
         difflib.get_close_matches(patient_key(ref), [k.upper() for k in keys], n=3, cutoff=0.6)

@@ -1,5 +1,8 @@
 """Phone numbers: normalised to E.164 in one place, masked wherever they are shown."""
 
+import re
+import unicodedata
+
 import phonenumbers
 
 from service.errors import BadInput
@@ -33,3 +36,68 @@ def mask_phone(e164: str) -> str:
     if len(e164) <= 6:
         return "*" * len(e164)
     return e164[:2] + "*" * (len(e164) - 6) + e164[-4:]
+
+
+# Separators people type between digit groups that phonenumbers does not know as such.
+_SEPARATOR_TWINS = {"_": "-", "\\": "-", "|": "-", "~": "-", "\t": " "}
+# VALID, not POSSIBLE: a possible-only match takes "80 140/92" (pulse and blood pressure) for a
+# local number. A number that is not valid cannot be dialled, so leaving it shows no one's phone.
+# Not STRICT_GROUPING either: it lets `617/555/0111` through. `_grouped_as_dialled` instead.
+_LENIENCY = phonenumbers.Leniency.VALID
+_DIGIT_GROUPS = re.compile(r"\d+")
+
+
+def _ascii_twin(char: str) -> str:
+    """One character as ASCII when it is a digit or a full-width/compatibility form of one
+    (`６`, `٦`, `／`), so the matcher sees one spelling; always exactly one character, so
+    offsets in the folded text are offsets in the original."""
+    digit = unicodedata.decimal(char, None)
+    if digit is not None:
+        return str(digit)
+    folded = unicodedata.normalize("NFKC", char)
+    if len(folded) == 1:
+        char = folded
+    return _SEPARATOR_TWINS.get(char, char)
+
+
+def _grouped_as_dialled(match: phonenumbers.PhoneNumberMatch) -> bool:
+    """Whether the typed digit groups split the number only where its usual format does
+    (617|555|0111), or inside its last group. Readings run together split elsewhere: in
+    `2022 120/100` or `70/72 100/100` the first split falls inside the area code."""
+    national = phonenumbers.national_significant_number(match.number)
+    formatted = phonenumbers.format_number(match.number,
+                                           phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    groups = _DIGIT_GROUPS.findall(formatted)[1:]  # without the country code
+    usual, offset = set(), 0
+    for group in groups[:-1]:
+        offset += len(group)
+        usual.add(offset)
+    last = offset
+    typed = [len(g) for g in _DIGIT_GROUPS.findall(match.raw_string)]
+    extension = len(match.number.extension or "")
+    prefix = sum(typed) - len(national) - extension  # country code or trunk prefix typed first
+    position = -prefix
+    for length in typed[:-1]:
+        position += length
+        if 0 < position < last and position not in usual:
+            return False
+    return True
+
+
+def redact_phones(text: str | None, *, region: str) -> str | None:
+    """`text` (a note, a reason) with every phone number in it masked to '***0123'.
+
+    Numbers are found by phonenumbers' matcher (not a regex of separators) on a folded copy
+    of the text, so `617/555/0111`, `617 - 555 - 0112`, `617_555_0113` and full-width digits
+    are all found, while vitals, doses and dates are not. The one masker of free text."""
+    if not text:
+        return text
+    folded = "".join(_ascii_twin(c) for c in text)
+    pieces, done = [], 0
+    for match in phonenumbers.PhoneNumberMatcher(folded, region, leniency=_LENIENCY):
+        if not _grouped_as_dialled(match):
+            continue
+        last_four = phonenumbers.national_significant_number(match.number)[-4:]
+        pieces += [text[done:match.start], "***" + last_four]
+        done = match.end
+    return "".join(pieces) + text[done:]

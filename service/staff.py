@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
 from billing.codes import ALL_ROLES
+from billing.errors import quoted
 from service import audit
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
@@ -25,7 +26,8 @@ def clean_slack_user_id(text: str) -> str:
     mention = re.fullmatch(r"<@([A-Za-z0-9]+)(?:\|[^>]*)?>", raw)
     value = (mention.group(1) if mention else raw.lstrip("@")).upper()
     if not _SLACK_ID.fullmatch(value):
-        raise BadInput(f"'{text}' is not a Slack user id (they look like U0123ABCD).")
+        raise BadInput(f"{quoted(text or '')} is not a Slack user id (they look like "
+                       "U0123ABCD).")
     return value
 
 

@@ -12,6 +12,8 @@ busy_timeout still orders writers from other processes (the CLI beside the serve
 
 PostgreSQL cannot hold a NUL character in text; so that both backends refuse the same input
 the same way, every statement whose parameters carry one is refused before it is sent.
+Likewise PostgreSQL refuses text longer than its column where SQLite stores it: every flush
+checks each text value against its column's length (store/models.py) before any SQL is sent.
 """
 
 import threading
@@ -20,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
@@ -63,6 +65,37 @@ def _install_nul_guard(engine: Engine) -> None:
                     _context: Any, _executemany: bool) -> None:
         if _carries_nul(parameters):
             raise UnstorableText(_NUL_MESSAGE)
+
+
+class OverlongText(InvalidInput):
+    """Text longer than the column that stores it, refused on every backend; nothing changed."""
+
+
+# How a person knows the columns people fill in; others are named by their column.
+_FIELD_NAMES = {"void_reason": "reason", "amendment_reason": "amendment reason",
+                "closed_by": "name of who closes the month",
+                "actor": "name of who makes the change", "created_by": "author",
+                "clinic_id": "patient id", "slack_user_id": "Slack user id"}
+
+
+def overlong_text(instance: Any) -> str | None:
+    """Why `instance` cannot be stored (a text over its column's length), or None."""
+    for column in inspect(instance).mapper.columns:
+        limit = getattr(column.type, "length", None)
+        value = getattr(instance, column.key, None)
+        if limit is not None and isinstance(value, str) and len(value) > limit:
+            field = _FIELD_NAMES.get(column.key, column.key.replace("_", " "))
+            return (f"The {field} is over {limit} characters ({len(value):,}): shorten it. "
+                    "Nothing was saved.")
+    return None
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_overlong(session: Session, _context: Any, _instances: Any) -> None:
+    for instance in (*session.new, *session.dirty):
+        problem = overlong_text(instance)
+        if problem:
+            raise OverlongText(problem)
 
 
 def _prepare_sqlite_file(url: str) -> None:

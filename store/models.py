@@ -240,3 +240,16 @@ class Contact(SQLModel, table=True):
     matched_kind: str | None = Field(default=None, max_length=16)
     staff_id: int | None = Field(default=None, foreign_key="staff.id")
     received_at: datetime = _utc(nullable=False)
+
+
+# The primary keys are INTEGER columns: PostgreSQL holds up to 2^31 - 1 (SQLite 2^63 - 1),
+# so ids typed by people are bounded by the smaller, for the same answer on both.
+MAX_ROW_ID = 2**31 - 1
+
+
+def text_limit(attribute: Any) -> int:
+    """The length of the text column behind a model attribute (`text_limit(Staff.name)` is
+    200): the one source of every bound on stored text."""
+    length = attribute.property.columns[0].type.length
+    assert isinstance(length, int), f"{attribute} is not a bounded text column"
+    return length

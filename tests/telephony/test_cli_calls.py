@@ -36,7 +36,7 @@ def test_staff_twilio_options_then_list_and_attach_an_unmatched_call(
         to_number=NURSE_TWILIO_NUMBER, duration_seconds=140,
         timestamp=datetime(2026, 11, 20, 19, tzinfo=UTC)))
     listed = _run(db_url, "calls", "list", "--state", "unmatched").stdout
-    assert listed.startswith("C-1\t2026-11-20 18:57Z\tunmatched\tunmatched\tU01NURSE\t140s")
+    assert listed.startswith("C-1\t2026-11-20 13:57 EST\tunmatched\tunmatched\tU01NURSE\t140s")
     assert STRANGER_PHONE not in listed and "+1******0777 -> +1******0199" in listed
     assert "admin" in _run(db_url, "calls", "attach", "C-1", "P-1042", "--staff", NURSE,
                            code=2).stderr
