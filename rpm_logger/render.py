@@ -176,6 +176,15 @@ def totals_text(totals: MonthTotals) -> str:
     return _aligned(rows)
 
 
+def _amendment_reasons(entry: EntryView) -> str:
+    """Why a closed month was amended by this entry: its late log's reason and, when it was
+    voided as an amendment, "void: " and that reason (before, only the audit had it)."""
+    reasons = [entry.amendment_reason or ""]
+    if entry.void_amendment_reason:
+        reasons.append(f"void: {entry.void_amendment_reason}")
+    return "; ".join(r for r in reasons if r)
+
+
 def export_csv(entries: Iterable[EntryView], zone: ZoneInfo) -> str:
     """Every entry for auditors: who, when (clinic time and UTC), how long, voids and why."""
     buffer = io.StringIO()
@@ -193,7 +202,7 @@ def export_csv(entries: Iterable[EntryView], zone: ZoneInfo) -> str:
             "created_at_utc": e.created_at.isoformat(), "created_by": e.created_by,
             "voided_at_utc": e.voided_at.isoformat() if e.voided_at else "",
             "voided_by": e.voided_by or "", "void_reason": e.void_reason or "",
-            "amendment_reason": e.amendment_reason or "",
+            "amendment_reason": _amendment_reasons(e),
             "overlaps_entry_id": e.overlaps_entry_id or "",
         })
     return buffer.getvalue()

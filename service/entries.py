@@ -50,7 +50,7 @@ def _entry_view(session: Session, entry: TimeEntry) -> EntryView:
         entry.duration_seconds, entry.activity, entry.live, entry.source, entry.note,
         entry.staff_role, entry.overlaps_entry_id, entry.created_at, entry.created_by,
         entry.voided_at, entry.voided_by, entry.void_reason, entry.amendment_reason,
-        patient.initials, staff.name,
+        patient.initials, staff.name, entry.void_amendment_reason,
     )
 
 
@@ -246,6 +246,7 @@ class EntryService:
             entry.voided_at = self.ctx.now()
             entry.voided_by = actor.slack_user_id
             entry.void_reason = why
+            entry.void_amendment_reason = amended
             session.add(entry)
             session.flush()
             after = _snapshot(entry) | ({"amendment_reason": amended} if amended else {})
