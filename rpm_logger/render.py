@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from billing.codes import format_codes
 from billing.durations import format_seconds
 from service.views import (
+    CloseDifference,
     EntryView,
     LoggedEntry,
     MonthSummary,
@@ -23,7 +24,8 @@ REPORT_COLUMNS = (
     "patient_id", "initials", "month", "total_seconds", "total_minutes", "live_interactions",
     "live_interaction_dates", "codes", "expected_amount", "next_code", "seconds_to_next_code",
     "needs_live_interaction", "staff", "billing_provider", "provider_npi", "consent_on",
-    "conditions", "assigned_to", "month_closed_by", "warnings",
+    "conditions", "assigned_to", "month_closed_by", "warnings", "billed_at_close",
+    "billed_at_close_record", "since_close",
 )
 EXPORT_COLUMNS = (
     "entry_id", "patient_id", "initials", "staff", "staff_name", "staff_role",
@@ -114,7 +116,25 @@ def report_row(summary: MonthSummary) -> dict[str, Any]:
         "consent_on": summary.consent_on.isoformat() if summary.consent_on else "",
         "conditions": ";".join(summary.conditions), "assigned_to": summary.assigned_to or "",
         "month_closed_by": summary.month_closed_by or "", "warnings": "; ".join(summary.warnings),
+        **_close_cells(summary),
     }
+
+
+def _close_cells(summary: MonthSummary) -> dict[str, str]:
+    """Billed at the latest close (codes), how that record was made, and what differs now."""
+    billed = summary.billed_at_close
+    if billed is None:
+        return {"billed_at_close": "", "billed_at_close_record": "", "since_close": ""}
+    return {"billed_at_close": format_codes(billed.codes), "billed_at_close_record": billed.record,
+            "since_close": f"{billed.cause}; follow-up: {billed.follow_up}" if billed.differs
+            else "unchanged"}
+
+
+def close_difference_lines(differences: Iterable[CloseDifference]) -> list[str]:
+    """One line per patient whose codes differ from the latest close: billed vs now, the
+    cause and what follows (the CLI's table and summary, the dashboard, Slack)."""
+    return [f"{d.patient}: billed {d.billed} at close, supports {d.supported} now; "
+            f"cause: {d.cause}; follow-up: {d.follow_up}" for d in differences]
 
 
 def report_csv_lines(summaries: Iterable[MonthSummary]) -> Iterator[str]:
@@ -160,7 +180,7 @@ def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
 def totals_text(totals: MonthTotals) -> str:
     """The month in numbers and dollars (fee schedule estimates), and whether it is closed."""
     units = ", ".join(f"{code} x{n}" for code, n in sorted(totals.units.items())) or "none"
-    state = f"closed by {totals.closed_by}" if totals.closed_by else "open"
+    state = f"closed by {totals.closed_by}" if totals.closed_by else (totals.reopened or "open")
     rows = [
         ("Month", f"{totals.month} ({state})"),
         ("Patients", f"{_count(totals.patients, 'patient')} enrolled, "
@@ -173,7 +193,12 @@ def totals_text(totals: MonthTotals) -> str:
     if totals.unmatched_calls:
         rows.append(("Unmatched calls", f"{_count(totals.unmatched_calls, 'call')} with no "
                      "patient: attach them (rpm-logger calls list --state unmatched)"))
-    return _aligned(rows)
+    text = _aligned(rows)
+    if totals.changed_since_close:
+        text += (f"\nChanged since close: {_count(len(totals.changed_since_close), 'patient')}"
+                 "\n" + "\n".join(f"  - {line}" for line in
+                                  close_difference_lines(totals.changed_since_close)))
+    return text
 
 
 def _amendment_reasons(entry: EntryView) -> str:

@@ -90,7 +90,9 @@ class ChangeSinceClose:
 
 def changes_since(session: Session, *, start: datetime, end: datetime, since: datetime,
                   patient_pks: Iterable[int]) -> list[ChangeSinceClose]:
-    """Entries dated in [start, end) logged or voided after `since`, for these patients."""
+    """Entries dated in [start, end) logged or voided after `since`, for these patients.
+    Strictly after: the close reads its clock once it holds the month's lock, so every write
+    of the month before it committed earlier, and every write after it is later."""
     rows = session.exec(
         columns(TimeEntry.patient_id, TimeEntry.id, TimeEntry.created_at, TimeEntry.voided_at,
                TimeEntry.amendment_reason, TimeEntry.void_amendment_reason,
