@@ -42,6 +42,7 @@ class CloseView:
     billable: int = 0
     units: dict[str, int] = field(default_factory=dict)
     amount: Decimal = Decimal("0.00")
+    total_seconds: int = 0  # counted time of the record's patients
 
 
 def find_close(session: Session, month: Month, *,

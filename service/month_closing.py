@@ -36,15 +36,17 @@ MAX_REASON_CHARS = 500
 def _figures(summaries: Iterable[MonthSummary]) -> dict[str, object]:
     """Patients, billable patients, units per code and dollars of a month's rows."""
     units: dict[str, int] = defaultdict(int)
-    patients = billable = 0
+    patients = billable = seconds = 0
     amount = Decimal("0.00")
     for summary in summaries:
         patients += 1
+        seconds += summary.total_seconds
         billable += bool(summary.codes)
         amount += summary.expected_amount
         for code in summary.codes:
             units[code.code] += code.units
-    return {"patients": patients, "billable": billable, "units": dict(units), "amount": amount}
+    return {"patients": patients, "billable": billable, "units": dict(units), "amount": amount,
+            "total_seconds": seconds}
 
 
 def _view(event: MonthCloseEvent, lines: list[MonthCloseLine] | None = None) -> CloseView:
@@ -57,6 +59,7 @@ def _view(event: MonthCloseEvent, lines: list[MonthCloseLine] | None = None) -> 
         record=event.record, patients=len(lines or ()),
         billable=sum(1 for line in lines or () if line.codes), units=dict(units),
         amount=Decimal(sum(line.expected_cents for line in lines or ())) / 100,
+        total_seconds=sum(line.total_seconds for line in lines or ()),
     )
 
 
