@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
 from billing.durations import format_seconds
+from service.closes import CloseView
 from service.views import (
     CloseDifference,
     EntryView,
@@ -199,6 +200,32 @@ def totals_text(totals: MonthTotals) -> str:
                  "\n" + "\n".join(f"  - {line}" for line in
                                   close_difference_lines(totals.changed_since_close)))
     return text
+
+
+def close_figures(view: CloseView) -> str:
+    """What a close locks: patients, codes and units, dollars (fee schedule estimates)."""
+    units = ", ".join(f"{code} x{n}" for code, n in sorted(view.units.items())) or "no codes"
+    return (f"{_count(view.patients, 'patient')} ({view.billable} with billable codes), "
+            f"{units}, ${view.amount:.2f}")
+
+
+def close_preview_text(view: CloseView) -> str:
+    """What `month close` is about to lock, said before it asks."""
+    text = f"Closing {view.month} locks {close_figures(view)}."
+    if not view.billable:
+        text += (f"\nNothing in {view.month} to bill (no patient has billable codes): is "
+                 "this the month you mean?")
+    return text + ("\nLater logs, voids and call attachments dated in it need an amendment "
+                   "with a reason.")
+
+
+def close_event_text(view: CloseView) -> str:
+    """One line of a month's close history."""
+    if view.action == "reopen":
+        return f"  {view.closed_at:%Y-%m-%d %H:%M}Z reopened by {view.closed_by}: {view.reason}"
+    record = " (record reconstructed)" if view.record == "reconstructed" else ""
+    return (f"  {view.closed_at:%Y-%m-%d %H:%M}Z closed by {view.closed_by}: "
+            f"{close_figures(view)}{record}")
 
 
 def _amendment_reasons(entry: EntryView) -> str:
