@@ -28,6 +28,10 @@ REPORT_COLUMNS = (
     "conditions", "assigned_to", "month_closed_by", "warnings", "billed_at_close",
     "billed_at_close_record", "since_close",
 )
+# The copy `/rpm report` uploads to Slack: Slack sees patients as clinic id and initials
+# only (docs/security.md), so clinical detail (ICD-10 conditions) and consent dates stay in
+# the dashboard's and the CLI's copy.
+SLACK_REPORT_COLUMNS = tuple(c for c in REPORT_COLUMNS if c not in ("conditions", "consent_on"))
 EXPORT_COLUMNS = (
     "entry_id", "patient_id", "initials", "staff", "staff_name", "staff_role",
     "started_clinic", "started_utc", "ended_utc", "duration_seconds", "activity", "source",
@@ -138,11 +142,13 @@ def close_difference_lines(differences: Iterable[CloseDifference]) -> list[str]:
             f"cause: {d.cause}; follow-up: {d.follow_up}" for d in differences]
 
 
-def report_csv_lines(summaries: Iterable[MonthSummary]) -> Iterator[str]:
+def report_csv_lines(summaries: Iterable[MonthSummary],
+                     columns: tuple[str, ...] = REPORT_COLUMNS) -> Iterator[str]:
     """The report CSV a line at a time as the summaries arrive, so a streamed report (the
-    CLI's) holds one row, never the clinic."""
+    CLI's) holds one row, never the clinic. `columns`: SLACK_REPORT_COLUMNS for Slack."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n",
+                            extrasaction="ignore")
     writer.writeheader()
     yield buffer.getvalue()
     for summary in summaries:
@@ -158,9 +164,10 @@ def write_report_csv(summaries: Iterable[MonthSummary], out: TextIO) -> None:
         out.write(line)
 
 
-def report_csv(summaries: Iterable[MonthSummary]) -> str:
+def report_csv(summaries: Iterable[MonthSummary],
+               columns: tuple[str, ...] = REPORT_COLUMNS) -> str:
     """The whole report CSV as one text (Slack uploads and the dashboard's download)."""
-    return "".join(report_csv_lines(summaries))
+    return "".join(report_csv_lines(summaries, columns))
 
 
 def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
