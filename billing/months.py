@@ -41,10 +41,15 @@ class Month:
 
     @classmethod
     def parse(cls, text: str) -> "Month":
-        """A month from 'YYYY-MM'."""
-        match = _MONTH_FORM.fullmatch((text or "").strip())
+        """A month from 'YYYY-MM' only: '2026-1' is refused with its right spelling, since a
+        month typed loosely (and closed by mistake) is how a billed month goes wrong."""
+        raw = (text or "").strip()
+        match = _MONTH_FORM.fullmatch(raw)
         if not match or not 1 <= int(match.group(2)) <= 12:
             raise InvalidInput(f"Cannot read month '{text}': use YYYY-MM, e.g. 2026-11.")
+        if len(match.group(2)) != 2:
+            right = f"{match.group(1)}-{int(match.group(2)):02d}"
+            raise InvalidInput(f"Write the month as YYYY-MM: '{right}', not '{raw}'.")
         return cls(int(match.group(1)), int(match.group(2)))
 
     @classmethod

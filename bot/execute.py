@@ -15,7 +15,7 @@ from typing import TypeVar
 from billing.months import Month
 from bot import grammar, views
 from bot.views import Reply
-from rpm_logger.render import report_csv
+from rpm_logger.render import SLACK_REPORT_COLUMNS, report_csv
 from rpm_logger.settings import Settings
 from service import Service
 from service.calls import CallView
@@ -80,7 +80,8 @@ def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
         grammar.PatientAdd: _patient_add, grammar.PatientAssign: _patient_assign,
         grammar.StaffAdd: _staff_add, grammar.CallPatient: _call_patient,
         grammar.CallAttach: _call_attach, grammar.CallClaim: _call_claim,
-        grammar.CloseMonth: _close_month, grammar.Report: _report_refused,
+        grammar.CloseMonth: _close_month, grammar.ReopenMonth: _reopen_month,
+        grammar.Report: _report_refused,
     }
     return handlers[type(command)](svc, command, caller)
 
@@ -215,9 +216,25 @@ def _call_claim(svc: Service, command: grammar.Command, caller: Caller) -> Reply
 
 
 def _close_month(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    """What the close would lock, with a Confirm button: the click does the close."""
     assert isinstance(command, grammar.CloseMonth)
+    svc.admin.require_admin(caller.user_id)
+    return views.close_confirm_reply(svc.closes.preview(Month.parse(command.month)))
+
+
+def confirm_close(svc: Service, caller: Caller, month: str) -> Reply:
+    """The Confirm button under `/rpm month close`: an admin's click closes the month."""
+    def work() -> Reply:
+        by = svc.admin.require_admin(caller.user_id)
+        return views.month_closed_reply(svc.closes.close(Month.parse(month), by=by))
+    return _guarded(svc, caller, work)
+
+
+def _reopen_month(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    assert isinstance(command, grammar.ReopenMonth)
     by = svc.admin.require_admin(caller.user_id)
-    return views.month_closed_reply(svc.closes.close(Month.parse(command.month), by=by))
+    return views.month_reopened_reply(
+        svc.closes.reopen(Month.parse(command.month), reason=command.reason, by=by))
 
 
 def _report_refused(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -233,11 +250,13 @@ class ReportFile:
 
 
 def report(svc: Service, command: grammar.Report, caller: Caller) -> ReportFile | Reply:
-    """The month's CSV (as `rpm-logger report --format csv`) and totals, admins only."""
+    """The month's CSV (as `rpm-logger report --format csv`, less the columns Slack may not
+    see: conditions and consent dates) and totals, admins only."""
     def work() -> ReportFile:
         svc.admin.require_admin(caller.user_id)
         month = Month.parse(command.month) if command.month else svc.months.current()
-        return ReportFile(f"rpm-report-{month}.csv", report_csv(svc.months.report_rows(month)),
+        return ReportFile(f"rpm-report-{month}.csv",
+                          report_csv(svc.months.report_rows(month), SLACK_REPORT_COLUMNS),
                           svc.months.totals(month))
     return _guarded(svc, caller, work, outage=views.text_reply(
         "⚠️ The database is not answering right now, so I cannot build the report — try "

@@ -33,12 +33,14 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
      "/rpm calls claim CALL_ID",
      "/rpm calls attach C-12 P-1042  (unmatched and attach: admins)"),
     ("report", "/rpm report [YYYY-MM]", "/rpm report 2026-11  (admins: CSV sent to your DM)"),
-    ("month", "/rpm month close YYYY-MM", "/rpm month close 2026-10  (admins, once billed)"),
+    ("month", "/rpm month close YYYY-MM · /rpm month reopen YYYY-MM REASON",
+     "/rpm month close 2026-10  (admins, once billed; asks to confirm)"),
     ("help", "/rpm help [COMMAND]", "/rpm help log"),
 )
 USAGE = {name: usage for name, usage, _ in COMMANDS}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"\d{4}-\d{2}")
+_MONTH_LIKE = re.compile(r"\d{4}-\d{1,2}")
 _PHONE_LIKE = re.compile(r"\+[\d().-]{7,}|\(?\d{3}\)?[.-]\d{3}[.-]\d{4}|\(\d{3}\)\d{3}-?\d{4}")
 PHONE_REFUSAL = ("Patients are named by clinic id here (e.g. P-1042): phone numbers are PHI "
                  "and never typed into Slack.")
@@ -157,12 +159,18 @@ class Report:
 
 @dataclass(frozen=True)
 class CloseMonth:
+    month: str  # YYYY-MM; answered with what the close locks and a Confirm button
+
+
+@dataclass(frozen=True)
+class ReopenMonth:
     month: str  # YYYY-MM
+    reason: str
 
 
 Command = (Usage | Help | Log | Status | Void | Use | Start | Stop | Simple | PatientAdd
            | PatientAssign | StaffAdd | CallPatient | CallAttach | CallClaim | Report
-           | CloseMonth)
+           | CloseMonth | ReopenMonth)
 
 
 def _free_text(words: list[str]) -> str | None:
@@ -329,9 +337,16 @@ def _parse_report(words: list[str]) -> Command:
 
 
 def _parse_month(words: list[str]) -> Command:
-    if len(words) == 2 and words[0].lower() == "close" and _MONTH.fullmatch(words[1]):
+    """The month's spelling is checked by the service (`2026-1` is refused with `2026-01`)."""
+    sub = words[0].lower() if words else ""
+    if sub == "close" and len(words) == 2 and _MONTH_LIKE.fullmatch(words[1]):
         return CloseMonth(words[1])
-    return Usage("Use `month close YYYY-MM` (e.g. 2026-10).", "month")
+    if sub == "reopen" and len(words) >= 3 and _MONTH_LIKE.fullmatch(words[1]):
+        reason = _free_text(words[2:])
+        if reason:
+            return ReopenMonth(words[1], reason)
+    return Usage("Use `month close YYYY-MM` or `month reopen YYYY-MM REASON` "
+                 "(e.g. 2026-10).", "month")
 
 
 _SIMPLE = ("undo", "risk", "timer", "cancel")

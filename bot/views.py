@@ -34,6 +34,7 @@ TWENTY_MINUTES = 1200
 BAR_CELLS = 10
 PICK_ACTION = "pick_patient"
 UNDO_ACTION = "undo_double"
+CLOSE_MONTH_ACTION = "close_month"  # the Confirm button of `/rpm month close`; value: month
 HOME_START_ACTION = "home_start"
 HOME_STOP_ACTION = "home_stop"
 CALL_NOTE_CALLBACK = "call_note"  # the Add note modal; private_metadata: the call id
@@ -435,10 +436,17 @@ def totals_text(totals: MonthTotals) -> str:
     unmatched = (f" · {totals.unmatched_calls} unmatched call"
                  f"{'' if totals.unmatched_calls == 1 else 's'} to attach"
                  if totals.unmatched_calls else "")
-    return (f"*{totals.month}*: {totals.patients} patients · {totals.billable} billable · "
+    if not totals.closed_by and totals.reopened:
+        closed = totals.reopened
+    text = (f"*{totals.month}*: {totals.patients} patients · {totals.billable} billable · "
             f"earned so far {_dollars(totals.expected_amount)} · at risk "
             f"{_dollars(totals.at_risk_amount)} ({totals.at_risk} patients) · {closed}"
             f"{unmatched}")
+    if totals.changed_since_close:
+        text += "\n*Changed since close:*\n" + "\n".join(
+            f"• {d.patient}: billed {d.billed} at close, supports {d.supported} now · "
+            f"{d.cause} · *{d.follow_up}*" for d in totals.changed_since_close)
+    return text
 
 
 def report_sent_reply(totals: MonthTotals, filename: str) -> Reply:
@@ -457,9 +465,37 @@ def report_working_reply() -> Reply:
     return text_reply("⏳ Building the report… it will arrive in your DM with me.")
 
 
+def _close_figures(view: CloseView) -> str:
+    units = ", ".join(f"{code} ×{n}" for code, n in sorted(view.units.items())) or "no codes"
+    return (f"{view.patients} patient{'' if view.patients == 1 else 's'} "
+            f"({view.billable} billable) · {units} · {_dollars(view.amount)}")
+
+
+def close_confirm_reply(preview: CloseView) -> Reply:
+    """What closing the month locks, and a Confirm button; nothing changes until clicked."""
+    head = f"Close *{preview.month}*? It locks {_close_figures(preview)}."
+    blocks = [_section(head)]
+    if not preview.billable:
+        blocks.append(_context(f"⚠️ Nothing in {preview.month} to bill (no patient has "
+                               "billable codes): is this the month you mean?"))
+    blocks.append(_context("Later logs, voids and call attachments dated in it need an admin "
+                           "amendment with a reason. Undo with `/rpm month reopen "
+                           f"{preview.month} REASON`."))
+    blocks.append({"type": "actions", "elements": [
+        _button(f"Confirm: close {preview.month}", CLOSE_MONTH_ACTION, preview.month,
+                "danger")]})
+    return Reply(head, blocks)
+
+
+def month_reopened_reply(view: CloseView) -> Reply:
+    return text_reply(f"🔓 Reopened {view.month} by {_closer(view.closed_by)}: {view.reason}. "
+                      "Its close stays on record; the report compares with it.")
+
+
 def month_closed_reply(closed: CloseView) -> Reply:
     return text_reply(
-        f"🔒 Closed {closed.month} (billed) by <@{closed.closed_by}>. From now on logs, voids "
+        f"🔒 Closed {closed.month} (billed) by <@{closed.closed_by}>: "
+        f"{_close_figures(closed)}. From now on logs, voids "
         "and call attachments dated in it are refused, except an admin amendment that records "
         "its reason; calls that arrive for it are kept and flagged for the billing office. "
         "The report shows the month as closed.")

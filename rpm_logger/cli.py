@@ -405,28 +405,75 @@ def export(month: str | None) -> None:
 
 @cli.group("month")
 def month_group() -> None:
-    """Close a billed month."""
+    """Close a billed month, reopen a mistaken close, show a month's closes."""
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a question here (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def _confirmed(question: str, yes: bool) -> None:
+    """Go on with --yes or a "yes" typed on a terminal; otherwise exit 2, nothing changed."""
+    if yes:
+        return
+    if not _interactive():
+        raise _Exit("no terminal to confirm on: nothing changed (pass --yes to confirm)", 2)
+    if not click.confirm(question, default=False, err=True):
+        raise _Exit("not confirmed: nothing changed", 2)
 
 
 @month_group.command("close")
 @click.argument("month")
 @click.option("--by", default=None, help="Who closes it (audit); default the operator.")
+@click.option("--yes", is_flag=True, help="Close without asking (scripts).")
 @handled
-def month_close(month: str, by: str | None) -> None:
-    """Lock MONTH (YYYY-MM) once billed: later changes need an admin amendment."""
-    closed = _service().closes.close(Month.parse(month), by=_operator(by))
-    click.echo(f"closed {closed.month} by {closed.closed_by}")
+def month_close(month: str, by: str | None, yes: bool) -> None:
+    """Lock MONTH (YYYY-MM) once billed: later changes need an admin amendment.
+
+    Says first what it locks (patients, codes, dollars) and asks on a terminal."""
+    chosen = Month.parse(month)
+    service = _service()
+    click.echo(render.close_preview_text(service.closes.preview(chosen)), err=True)
+    _confirmed(f"Close {chosen}?", yes)
+    closed = service.closes.close(chosen, by=_operator(by))
+    click.echo(f"closed {closed.month} by {closed.closed_by}: "
+               f"{render.close_figures(closed)}")
+
+
+@month_group.command("reopen")
+@click.argument("month")
+@click.option("--reason", required=True, help="Why the close was a mistake (audit).")
+@click.option("--by", default=None, help="Who reopens it (audit); default the operator.")
+@click.option("--yes", is_flag=True, help="Reopen without asking (scripts).")
+@handled
+def month_reopen(month: str, reason: str, by: str | None, yes: bool) -> None:
+    """Undo a mistaken close of MONTH: it takes writes again; the close stays on record."""
+    chosen = Month.parse(month)
+    service = _service()
+    closed = service.closes.get(chosen)
+    if closed is None:
+        raise _Exit(f"{chosen} is not closed, so there is nothing to reopen.", 2)
+    click.echo(f"{chosen} was closed on {closed.closed_at:%Y-%m-%d} by {closed.closed_by}: "
+               f"{render.close_figures(closed)}", err=True)
+    _confirmed(f"Reopen {chosen}?", yes)
+    view = service.closes.reopen(chosen, reason=reason, by=_operator(by))
+    click.echo(f"reopened {view.month} by {view.closed_by}: {view.reason}")
 
 
 @month_group.command("show")
 @click.argument("month")
 @handled
 def month_show(month: str) -> None:
-    """Whether MONTH is closed, and by whom."""
+    """Whether MONTH is closed, and every close and reopen of it."""
+    chosen = Month.parse(month)
     service = _service()
-    closed = service.closes.get(Month.parse(month))
-    click.echo(f"{month}: closed on {clinic_time(closed.closed_at, service.ctx.policy.zone)} "
-               f"by {closed.closed_by}" if closed else f"{month}: open")
+    zone = service.ctx.policy.zone
+    closed = service.closes.get(chosen)
+    click.echo(f"{chosen}: closed on {clinic_time(closed.closed_at, zone)} by {closed.closed_by}"
+               if closed else f"{chosen}: open")
+    for view in service.closes.history(chosen):
+        click.echo(render.close_event_text(view, zone))
 
 
 @cli.command("remind")

@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 from billing.codes import format_codes
 from billing.durations import format_seconds
 from billing.months import clinic_time
+from service.closes import CloseView
 from service.views import (
+    CloseDifference,
     EntryView,
     LoggedEntry,
     MonthSummary,
@@ -25,8 +27,13 @@ REPORT_COLUMNS = (
     "patient_id", "initials", "month", "total_seconds", "total_minutes", "live_interactions",
     "live_interaction_dates", "codes", "expected_amount", "next_code", "seconds_to_next_code",
     "needs_live_interaction", "staff", "billing_provider", "provider_npi", "consent_on",
-    "conditions", "assigned_to", "month_closed_by", "warnings",
+    "conditions", "assigned_to", "month_closed_by", "warnings", "billed_at_close",
+    "billed_at_close_record", "since_close",
 )
+# The copy `/rpm report` uploads to Slack: Slack sees patients as clinic id and initials
+# only (docs/security.md), so clinical detail (ICD-10 conditions) and consent dates stay in
+# the dashboard's and the CLI's copy.
+SLACK_REPORT_COLUMNS = tuple(c for c in REPORT_COLUMNS if c not in ("conditions", "consent_on"))
 EXPORT_COLUMNS = (
     "entry_id", "patient_id", "initials", "staff", "staff_name", "staff_role",
     "started_clinic", "started_utc", "ended_utc", "duration_seconds", "activity", "source",
@@ -54,7 +61,8 @@ class _SafeCsv:
     """The one CSV writer of the product: every row passes through `spreadsheet_safe`."""
 
     def __init__(self, out: TextIO, columns: Iterable[str]) -> None:
-        self._writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+        self._writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n",
+                                      extrasaction="ignore")  # a subset: Slack's copy
 
     def header(self) -> None:
         self._writer.writeheader()
@@ -144,14 +152,33 @@ def report_row(summary: MonthSummary) -> dict[str, Any]:
         "consent_on": summary.consent_on.isoformat() if summary.consent_on else "",
         "conditions": ";".join(summary.conditions), "assigned_to": summary.assigned_to or "",
         "month_closed_by": summary.month_closed_by or "", "warnings": "; ".join(summary.warnings),
+        **_close_cells(summary),
     }
 
 
-def report_csv_lines(summaries: Iterable[MonthSummary]) -> Iterator[str]:
+def _close_cells(summary: MonthSummary) -> dict[str, str]:
+    """Billed at the latest close (codes), how that record was made, and what differs now."""
+    billed = summary.billed_at_close
+    if billed is None:
+        return {"billed_at_close": "", "billed_at_close_record": "", "since_close": ""}
+    return {"billed_at_close": format_codes(billed.codes), "billed_at_close_record": billed.record,
+            "since_close": f"{billed.cause}; follow-up: {billed.follow_up}" if billed.differs
+            else "unchanged"}
+
+
+def close_difference_lines(differences: Iterable[CloseDifference]) -> list[str]:
+    """One line per patient whose codes differ from the latest close: billed vs now, the
+    cause and what follows (the CLI's table and summary, the dashboard, Slack)."""
+    return [f"{d.patient}: billed {d.billed} at close, supports {d.supported} now; "
+            f"cause: {d.cause}; follow-up: {d.follow_up}" for d in differences]
+
+
+def report_csv_lines(summaries: Iterable[MonthSummary],
+                     columns: tuple[str, ...] = REPORT_COLUMNS) -> Iterator[str]:
     """The report CSV a line at a time as the summaries arrive, so a streamed report (the
-    CLI's) holds one row, never the clinic."""
+    CLI's) holds one row, never the clinic. `columns`: SLACK_REPORT_COLUMNS for Slack."""
     buffer = io.StringIO()
-    writer = _SafeCsv(buffer, REPORT_COLUMNS)
+    writer = _SafeCsv(buffer, columns)
     writer.header()
     yield buffer.getvalue()
     for summary in summaries:
@@ -167,9 +194,10 @@ def write_report_csv(summaries: Iterable[MonthSummary], out: TextIO) -> None:
         out.write(line)
 
 
-def report_csv(summaries: Iterable[MonthSummary]) -> str:
+def report_csv(summaries: Iterable[MonthSummary],
+               columns: tuple[str, ...] = REPORT_COLUMNS) -> str:
     """The whole report CSV as one text (Slack uploads and the dashboard's download)."""
-    return "".join(report_csv_lines(summaries))
+    return "".join(report_csv_lines(summaries, columns))
 
 
 def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
@@ -190,7 +218,7 @@ def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
 def totals_text(totals: MonthTotals) -> str:
     """The month in numbers and dollars (fee schedule estimates), and whether it is closed."""
     units = ", ".join(f"{code} x{n}" for code, n in sorted(totals.units.items())) or "none"
-    state = f"closed by {totals.closed_by}" if totals.closed_by else "open"
+    state = f"closed by {totals.closed_by}" if totals.closed_by else (totals.reopened or "open")
     rows = [
         ("Month", f"{totals.month} ({state})"),
         ("Patients", f"{_count(totals.patients, 'patient')} enrolled, "
@@ -203,7 +231,47 @@ def totals_text(totals: MonthTotals) -> str:
     if totals.unmatched_calls:
         rows.append(("Unmatched calls", f"{_count(totals.unmatched_calls, 'call')} with no "
                      "patient: attach them (rpm-logger calls list --state unmatched)"))
-    return _aligned(rows)
+    text = _aligned(rows)
+    if totals.changed_since_close:
+        text += (f"\nChanged since close: {_count(len(totals.changed_since_close), 'patient')}"
+                 "\n" + "\n".join(f"  - {line}" for line in
+                                  close_difference_lines(totals.changed_since_close)))
+    return text
+
+
+def close_figures(view: CloseView) -> str:
+    """What a close locks: patients, codes and units, dollars (fee schedule estimates)."""
+    units = ", ".join(f"{code} x{n}" for code, n in sorted(view.units.items())) or "no codes"
+    return (f"{_count(view.patients, 'patient')} ({view.billable} with billable codes), "
+            f"{units}, ${view.amount:.2f}")
+
+
+def close_preview_text(view: CloseView) -> str:
+    """What `month close` is about to lock, said before it asks."""
+    text = f"Closing {view.month} locks {close_figures(view)}."
+    if not view.billable:
+        text += (f"\nNothing in {view.month} to bill (no patient has billable codes): is "
+                 "this the month you mean?")
+    return text + ("\nLater logs, voids and call attachments dated in it need an amendment "
+                   "with a reason.")
+
+
+def close_event_text(view: CloseView, zone: ZoneInfo) -> str:
+    """One line of a month's close history, in clinic time."""
+    at = clinic_time(view.closed_at, zone)
+    if view.action == "reopen":
+        return f"  {at} reopened by {view.closed_by}: {view.reason}"
+    record = " (record reconstructed)" if view.record == "reconstructed" else ""
+    return f"  {at} closed by {view.closed_by}: {close_figures(view)}{record}"
+
+
+def _amendment_reasons(entry: EntryView) -> str:
+    """Why a closed month was amended by this entry: its late log's reason and, when it was
+    voided as an amendment, "void: " and that reason (before, only the audit had it)."""
+    reasons = [entry.amendment_reason or ""]
+    if entry.void_amendment_reason:
+        reasons.append(f"void: {entry.void_amendment_reason}")
+    return "; ".join(r for r in reasons if r)
 
 
 def export_csv(entries: Iterable[EntryView], zone: ZoneInfo) -> str:
@@ -223,7 +291,7 @@ def export_csv(entries: Iterable[EntryView], zone: ZoneInfo) -> str:
             "created_at_utc": e.created_at.isoformat(), "created_by": e.created_by,
             "voided_at_utc": e.voided_at.isoformat() if e.voided_at else "",
             "voided_by": e.voided_by or "", "void_reason": e.void_reason or "",
-            "amendment_reason": e.amendment_reason or "",
+            "amendment_reason": _amendment_reasons(e),
             "overlaps_entry_id": e.overlaps_entry_id or "",
         })
     return buffer.getvalue()

@@ -20,7 +20,11 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
 
 
 def build_service(settings: Settings, db: Database | None = None) -> Service:
-    return Service(ServiceContext(db or open_database(settings), settings.policy()))
+    """The service; closes made before close records existed get theirs rebuilt first
+    (migration 0008 marks them pending; one query when there are none)."""
+    service = Service(ServiceContext(db or open_database(settings), settings.policy()))
+    service.closes.reconstruct_pending()
+    return service
 
 
 def describe_configuration(settings: Settings) -> list[str]:

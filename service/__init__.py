@@ -5,10 +5,10 @@ Adapters parse their own surface and render the returned views; they never touch
 
 from service.admin import AdminService
 from service.calls import CallService
-from service.closes import MonthCloseService
 from service.context import Policy, ServiceContext
 from service.dashboard import DashboardService
 from service.entries import EntryService
+from service.month_closing import MonthCloseService
 from service.months import MonthService
 from service.patients import PatientService
 from service.quick import QuickService

@@ -210,8 +210,10 @@ def _snapshot(call: Call) -> dict[str, Any]:
 
 
 def month_is_closed(session: Session, month: Month) -> bool:
-    """Calls dated in a billed month are kept but flagged, never counted into it."""
-    return find_close(session, month) is not None
+    """Calls dated in a billed month are kept but flagged, never counted into it. Asked
+    right before a call becomes an entry, so it takes the month's lock (shared) like any
+    writer: a close running at the same time sees the entry, or this call sees the close."""
+    return find_close(session, month, for_write=True) is not None
 
 
 class CallService:

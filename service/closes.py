@@ -4,19 +4,18 @@ A closed month must keep matching the claim that was sent; an amendment (a late 
 void) is still possible, but only by an admin and with a reason the auditors can read.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from billing.months import Month, clinic_day
-from service import audit
-from service.context import ServiceContext
 from service.errors import BadInput, NotAllowed
 from service.staff import require_staff
-from store.models import MonthClose
+from store.closes import latest_event, lock_month
+from store.models import MonthCloseEvent
 
 OPERATOR_PREFIX = "cli:"  # the CLI runs as the clinic's operator, trusted like an admin
 
@@ -32,58 +31,47 @@ class Amendment:
 
 @dataclass(frozen=True)
 class CloseView:
+    """One close or reopen of a month, as people read it."""
+
     month: str
-    closed_at: datetime
+    closed_at: datetime  # when this close (or reopen) happened
     closed_by: str
+    action: str = "close"  # close | reopen
+    reason: str | None = None  # a reopen's reason
+    record: str | None = None  # a close's record: at_close | reconstructed | pending
+    patients: int = 0  # patients in the close's record
+    billable: int = 0
+    units: dict[str, int] = field(default_factory=dict)
+    amount: Decimal = Decimal("0.00")
+    total_seconds: int = 0  # counted time of the record's patients
 
 
-_CLOSE_OF_MONTH = select(MonthClose).where(MonthClose.month == bindparam("month"))
+def find_close(session: Session, month: Month, *,
+               for_write: bool = False) -> MonthCloseEvent | None:
+    """The month's close while it is closed (None when open or reopened since).
 
-
-def find_close(session: Session, month: Month) -> MonthClose | None:
-    """Asked by every write and every month summary: one prebuilt statement."""
-    return session.exec(_CLOSE_OF_MONTH, params={"month": str(month)}).first()
+    `for_write`: the caller is about to write something dated in the month, so it first
+    takes the month's lock in shared mode (see store/closes.py): a close running at the same
+    time either sees this write committed or is seen by it, never neither."""
+    if for_write:
+        lock_month(session, month.year, month.month, exclusive=False)
+    event = latest_event(session, str(month))
+    return event if event is not None and event.action == "close" else None
 
 
 def check_open(session: Session, month: Month, amendment: Amendment | None, *,
                zone: ZoneInfo) -> str | None:
-    """None when `month` is open; the amendment reason when an allowed amendment; else refuse."""
-    closed = find_close(session, month)
+    """None when `month` is open; the amendment reason when an allowed amendment; else refuse.
+    Only writers call it: it takes the month's lock (shared) for the rest of the transaction."""
+    closed = find_close(session, month, for_write=True)
     if closed is None:
         return None
     if amendment is None:
-        raise BadInput(f"{month} is closed (billed) since {clinic_day(closed.closed_at, zone)} "
-                       f"by {closed.closed_by}: changes need an admin amendment with a reason.")
+        raise BadInput(f"{month} is closed (billed) since {clinic_day(closed.at, zone)} by "
+                       f"{closed.by}: changes need an admin amendment with a reason.")
     reason = amendment.reason.strip()
     if not reason:
         raise BadInput("An amendment to a closed month needs a reason.")
     if not amendment.operator and not require_staff(session, amendment.by).is_admin:
         raise NotAllowed(f"Only an admin may amend closed month {month}.")
     return reason[:500]
-
-
-class MonthCloseService:
-    def __init__(self, ctx: ServiceContext) -> None:
-        self.ctx = ctx
-
-    def close(self, month: Month, *, by: str) -> CloseView:
-        """Lock a month that has ended in the clinic zone; closing twice is refused."""
-        now = self.ctx.now()
-        if month >= Month.containing(now, self.ctx.policy.zone):
-            raise BadInput(f"{month} has not ended yet: a month is closed once it is billed.")
-        with self.ctx.db.write() as session:
-            existing = find_close(session, month)
-            if existing is not None:
-                day = clinic_day(existing.closed_at, self.ctx.policy.zone)
-                raise BadInput(f"{month} was already closed on {day} "
-                               f"by {existing.closed_by}.")
-            row = MonthClose(month=str(month), closed_at=now, closed_by=by)
-            session.add(row)
-            audit.record(session, at=now, actor=by, action="month.close", entity="month",
-                         entity_id=str(month), after={"month": str(month), "closed_by": by})
-            return CloseView(row.month, row.closed_at, row.closed_by)
-
-    def get(self, month: Month) -> CloseView | None:
-        with self.ctx.db.read() as session:
-            row = find_close(session, month)
-            return CloseView(row.month, row.closed_at, row.closed_by) if row else None

@@ -53,7 +53,7 @@ def _entry_view(session: Session, entry: TimeEntry) -> EntryView:
         entry.duration_seconds, entry.activity, entry.live, entry.source, entry.note,
         entry.staff_role, entry.overlaps_entry_id, entry.created_at, entry.created_by,
         entry.voided_at, entry.voided_by, entry.void_reason, entry.amendment_reason,
-        patient.initials, staff.name,
+        patient.initials, staff.name, entry.void_amendment_reason,
     )
 
 
@@ -246,7 +246,8 @@ class EntryService:
             amended = check_open(session, month, amendment, zone=self.ctx.policy.zone)
             before = _snapshot(entry)
             voided = void_if_standing(session, number, at=self.ctx.now(),
-                                      by=actor.slack_user_id, reason=why)
+                                      by=actor.slack_user_id, reason=why,
+                                      amendment_reason=amended)
             session.refresh(entry)  # the committed row: the winner's void when we lost
             if not voided:
                 raise self._already_voided(entry)

@@ -6,20 +6,35 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from itertools import islice
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from billing.codes import ROLES_THAT_COUNT, MonthActivity, MonthAssessment, assess_month
+from billing.codes import (
+    ROLES_THAT_COUNT,
+    MonthActivity,
+    MonthAssessment,
+    assess_month,
+    format_codes,
+)
 from billing.durations import format_seconds
 from billing.fees import amount_still_to_win, expected_amount
-from billing.months import Month
+from billing.months import Month, clinic_day
 from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
+from service.close_records import BilledRecords
 from service.closes import find_close
 from service.context import ServiceContext
 from service.patients import require_patient
 from service.staff import find_staff
-from service.views import MonthSummary, MonthTotals, PatientRisk, StaffMinutes
-from store.models import MonthClose, Staff
+from service.views import (
+    CloseDifference,
+    MonthSummary,
+    MonthTotals,
+    PatientRisk,
+    StaffMinutes,
+)
+from store.closes import latest_event
+from store.models import MonthCloseEvent, Staff
 from store.month_totals import (
     CLINIC,
     PatientMonthTotals,
@@ -116,8 +131,9 @@ class _MonthContext:
     month: Month
     month_text: str
     staff: dict[int | None, Staff]
-    closed: MonthClose | None
+    closed: MonthCloseEvent | None
     calls: dict[int | None, list[tuple[int, str]]]
+    billed: BilledRecords  # the latest close's record, read a page at a time
     overlaps: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     contributions: dict[int, list[StaffMinutes]] = field(default_factory=dict)
     live_dates: dict[int, list[date]] = field(default_factory=dict)
@@ -199,6 +215,8 @@ class MonthService:
             month=month, month_text=str(month),
             staff={s.id: s for s in session.exec(select(Staff)).all()},
             closed=find_close(session, month), calls=defaultdict(list),
+            billed=BilledRecords(session, str(month), start=start, end=end,
+                                 fees=self.ctx.policy.fees),
         )
         for owner, call_pk, state in calls_to_review(session, start=start, end=end,
                                                      scope=scope):
@@ -208,16 +226,22 @@ class MonthService:
             last_day=month.last_day, scope=scope, with_unentered=with_unentered,
             page_size=PAGE_SIZE,
         )
+        seen: set[int] = set()
         for page in _pages(totals, PAGE_SIZE):
             self._read_page(session, context, [t.patient_pk for t in page], detail)
             for row in page:
+                seen.add(row.patient_pk)
                 yield self._summary(row, context)
+        if scope.shape == "clinic":  # billed at close, gone from the month since: shown
+            for pk in context.billed.unseen(session, seen):
+                yield from self._summaries(session, month, Scope(pk), detail=detail)
 
     def _read_page(self, session: Session, context: _MonthContext, pks: list[int],
                    detail: bool = True) -> None:
         """Overlaps, and with `detail` per-staff seconds and live dates, of one page."""
         start, end = context.month.bounds_utc(self.ctx.policy.zone)
         page = Scope(patient_pks=tuple(pks))
+        context.billed.read_page(session, pks)
         context.overlaps = defaultdict(list)
         for pk, entry_id, other_id in overlapping_entries(session, start=start, end=end,
                                                           scope=page):
@@ -259,7 +283,10 @@ class MonthService:
             provider=provider.name if provider else None,
             provider_npi=provider.npi if provider else None,
             expected_amount=amount,
-            month_closed_by=context.closed.closed_by if context.closed else None,
+            month_closed_by=context.closed.by if context.closed else None,
+            billed_at_close=context.billed.compare(
+                totals.patient_pk, assessment.codes, seconds=totals.counted_seconds,
+                live=totals.live_interactions),
         )
 
     def _assess(self, totals: PatientMonthTotals,
@@ -296,6 +323,7 @@ class MonthService:
         start, end = month.bounds_utc(self.ctx.policy.zone)
         with self.ctx.db.read() as session:
             close = find_close(session, month)
+            event = latest_event(session, str(month))
             unmatched = sum(1 for _, _, state in calls_to_review(session, start=start, end=end)
                             if state == "unmatched")
         return MonthTotals(
@@ -305,5 +333,27 @@ class MonthService:
             at_risk=len(risks),
             at_risk_amount=sum((amount_still_to_win(r.summary.codes, fees) for r in risks),
                                Decimal("0.00")),
-            closed_by=close.closed_by if close else None, unmatched_calls=unmatched,
+            closed_by=close.by if close else None, unmatched_calls=unmatched,
+            changed_since_close=tuple(_difference(s) for s in summaries
+                                      if s.changed_since_close),
+            reopened=_reopened(event, self.ctx.policy.zone),
         )
+
+    def report_in(self, session: Session, month: Month) -> Iterator[MonthSummary]:
+        """The report inside a caller's transaction (a close records it as it commits)."""
+        return self._summaries(session, month, CLINIC)
+
+
+def _difference(summary: MonthSummary) -> CloseDifference:
+    billed = summary.billed_at_close
+    assert billed is not None
+    return CloseDifference(summary.label, billed.codes_text,
+                           format_codes(summary.codes) or "none", billed.cause,
+                           billed.follow_up, billed.amount_delta)
+
+
+def _reopened(event: MonthCloseEvent | None, zone: ZoneInfo) -> str | None:
+    """How a reopened month says so: when, by whom and why."""
+    if event is None or event.action != "reopen":
+        return None
+    return f"reopened on {clinic_day(event.at, zone)} by {event.by}: {event.reason}"

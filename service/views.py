@@ -69,6 +69,7 @@ class EntryView:
     amendment_reason: str | None = None
     patient_initials: str | None = None
     staff_name: str | None = None
+    void_amendment_reason: str | None = None  # voided in a closed month: the amendment's why
 
     @property
     def counts(self) -> bool:
@@ -84,6 +85,37 @@ class StaffMinutes:
     role: str
     seconds: int
     counts: bool
+
+
+@dataclass(frozen=True)
+class BilledAtClose:
+    """What a patient's month supported at the month's latest close (the codes billed),
+    against what it supports now: the cause of a difference and what follows from it."""
+
+    codes: tuple[CodeUnits, ...]
+    closed_at: datetime
+    closed_by: str
+    record: str  # at_close | reconstructed (rebuilt after an upgrade) | pending (not yet)
+    amount: Decimal
+    follow_up: str = ""  # a corrected claim and/or a refund owed; '' when unchanged
+    cause: str = ""  # why the month now differs; '' when unchanged
+    amount_delta: Decimal = Decimal("0.00")  # now minus billed
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.follow_up)
+
+    @property
+    def codes_text(self) -> str:
+        return format_codes(self.codes) or "none"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"codes": [{"code": c.code, "units": c.units} for c in self.codes],
+                "codes_text": format_codes(self.codes), "closed_at": self.closed_at.isoformat(),
+                "closed_by": self.closed_by, "record": self.record,
+                "amount": float(self.amount), "differs": self.differs,
+                "cause": self.cause or None, "follow_up": self.follow_up or None,
+                "amount_delta": float(self.amount_delta)}
 
 
 @dataclass(frozen=True)
@@ -115,10 +147,15 @@ class MonthSummary:
     provider_npi: str | None = None
     expected_amount: Decimal = Decimal("0.00")
     month_closed_by: str | None = None
+    billed_at_close: BilledAtClose | None = None  # None: the month was never closed
 
     @property
     def label(self) -> str:
         return f"{self.patient_id} ({self.initials})" if self.initials else self.patient_id
+
+    @property
+    def changed_since_close(self) -> bool:
+        return self.billed_at_close is not None and self.billed_at_close.differs
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,7 +170,24 @@ class MonthSummary:
         data["conditions"] = list(self.conditions)
         data["expected_amount"] = float(self.expected_amount)
         data["warnings"] = list(self.warnings)
+        data["billed_at_close"] = (self.billed_at_close.as_json()
+                                   if self.billed_at_close else None)
         return data
+
+
+@dataclass(frozen=True)
+class CloseDifference:
+    """A patient whose codes now differ from the latest close, as month totals list them."""
+
+    patient: str  # clinic id and initials
+    billed: str  # codes at close ('none' for none)
+    supported: str  # codes now
+    cause: str
+    follow_up: str
+    amount_delta: Decimal
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self) | {"amount_delta": float(self.amount_delta)}
 
 
 @dataclass(frozen=True)
@@ -168,9 +222,12 @@ class MonthTotals:
     at_risk_amount: Decimal
     closed_by: str | None
     unmatched_calls: int = 0  # calls no patient could be matched to: attach before billing
+    changed_since_close: tuple[CloseDifference, ...] = ()  # vs the latest close
+    reopened: str | None = None  # "on DATE by WHO: REASON" while reopened since a close
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["expected_amount"] = float(self.expected_amount)
         data["at_risk_amount"] = float(self.at_risk_amount)
+        data["changed_since_close"] = [d.as_json() for d in self.changed_since_close]
         return data

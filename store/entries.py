@@ -15,13 +15,15 @@ _VOID_IF_STANDING = (
     .where(TimeEntry.id == bindparam("entry_id"),
            TimeEntry.voided_at.is_(None))  # type: ignore[union-attr]
     .values(voided_at=bindparam("at"), voided_by=bindparam("by"),
-            void_reason=bindparam("reason"))
+            void_reason=bindparam("reason"),
+            void_amendment_reason=bindparam("why_amended"))
 )
 
 
 def void_if_standing(session: Session, entry_id: int, *, at: datetime, by: str,
-                     reason: str) -> bool:
+                     reason: str, amendment_reason: str | None = None) -> bool:
     """Void the entry unless it already is; False when another void got there first."""
     result = session.connection().execute(
-        _VOID_IF_STANDING, {"entry_id": entry_id, "at": at, "by": by, "reason": reason})
+        _VOID_IF_STANDING, {"entry_id": entry_id, "at": at, "by": by, "reason": reason,
+                           "why_amended": amendment_reason})
     return result.rowcount == 1  # type: ignore[attr-defined]

@@ -97,6 +97,7 @@ class TimeEntry(SQLModel, table=True):
     voided_by: str | None = Field(default=None, max_length=120)
     void_reason: str | None = Field(default=None, max_length=500)
     amendment_reason: str | None = Field(default=None, max_length=500)  # logged after close
+    void_amendment_reason: str | None = Field(default=None, max_length=500)  # voided after
 
 
 class AuditEvent(SQLModel, table=True):
@@ -116,14 +117,41 @@ class AuditEvent(SQLModel, table=True):
 
 
 
-class MonthClose(SQLModel, table=True):
-    """A billed month: later writes dated in it need an admin amendment with a reason."""
+class MonthCloseEvent(SQLModel, table=True):
+    """One close or reopen of a month, every one kept: the month is closed while its latest
+    event is a close, and "billed at close" is what its latest close recorded."""
 
-    __tablename__ = "month_closes"
+    __tablename__ = "month_close_events"
+    __table_args__ = (Index("ix_month_close_events_month", "month", "id"),)
 
-    month: str = Field(primary_key=True, max_length=7)  # YYYY-MM, clinic calendar
-    closed_at: datetime = _utc(nullable=False)
-    closed_by: str = Field(max_length=120)
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7)  # YYYY-MM, clinic calendar
+    action: str = Field(max_length=8)  # close | reopen
+    at: datetime = _utc(nullable=False)
+    by: str = Field(max_length=120)
+    reason: str | None = Field(default=None, max_length=500)  # why it was reopened
+    # a close's per-patient record: at_close (made by the close), pending (a close from
+    # before records existed, awaiting its rebuild) or reconstructed (rebuilt later)
+    record: str | None = Field(default=None, max_length=16)
+    recorded_at: datetime | None = _utc(nullable=True)  # when the record's figures were read
+
+
+class MonthCloseLine(SQLModel, table=True):
+    """What one patient's month supported when it was closed (codes and units)."""
+
+    __tablename__ = "month_close_lines"
+    __table_args__ = (
+        UniqueConstraint("event_id", "patient_id", name="uq_month_close_lines_event_patient"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="month_close_events.id")
+    patient_id: int = Field(foreign_key="patients.id")
+    codes: list[list[Any]] = Field(default_factory=list,
+                                   sa_column=Column(JSON, nullable=False))  # [[code, units]]
+    total_seconds: int
+    live_interactions: int
+    expected_cents: int
 
 
 class ReminderClaim(SQLModel, table=True):

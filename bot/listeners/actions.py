@@ -62,8 +62,19 @@ async def home_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any
     await publish_home(client, service, caller.user_id)
 
 
+async def confirm_close(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                        respond: AsyncRespond, context: dict[str, Any]) -> None:
+    """The Confirm button under `/rpm month close`: close the month, replace the question."""
+    await ack()
+    service = context["service"]
+    reply = await _run(lambda: execute.confirm_close(service, _caller(body),
+                                                     str(action.get("value", ""))))
+    await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
+
+
 def register(app: AsyncApp) -> None:
     app.action(re.compile(rf"^{views.PICK_ACTION}_\d+$"))(pick_patient)
     app.action(views.UNDO_ACTION)(undo_double)
+    app.action(views.CLOSE_MONTH_ACTION)(confirm_close)
     app.action(views.HOME_START_ACTION)(home_button)
     app.action(views.HOME_STOP_ACTION)(home_button)

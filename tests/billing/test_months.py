@@ -94,3 +94,11 @@ def test_month_shape() -> None:
     assert Month(2026, 2).last_day == date(2026, 2, 28)
     assert str(Month(2026, 3)) == "2026-03"
     assert Month(2025, 12) < Month(2026, 1)
+
+
+@pytest.mark.parametrize(("typed", "hint"), [("2026-1", "'2026-01', not '2026-1'"),
+                                             ("2026-9", "'2026-09'")])
+def test_a_month_is_yyyy_mm_only_and_the_refusal_spells_it(typed: str, hint: str) -> None:
+    with pytest.raises(InvalidInput, match=hint):
+        Month.parse(typed)
+    assert Month.parse("2026-01") == Month(2026, 1)

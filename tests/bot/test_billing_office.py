@@ -2,9 +2,10 @@
 totals in the reply) and `/rpm month close YYYY-MM`, over real signed HTTP."""
 
 import json
+from datetime import UTC, datetime
 
 from billing.months import Month
-from rpm_logger.render import report_csv
+from rpm_logger.render import SLACK_REPORT_COLUMNS, report_csv
 from service import Service
 from store.db import Database
 from tests.bot.conftest import SlackSender, all_text
@@ -41,7 +42,7 @@ def test_an_admin_gets_the_csv_in_a_dm_and_the_totals_in_the_reply(
     [asked] = slack_api.calls_to("files.getUploadURLExternal")
     assert asked.body["filename"] == "rpm-report-2026-11.csv"
     [upload] = [c for c in slack_api.calls if c.path.startswith("/upload/")]
-    expected = report_csv(seeded.months.report(Month(2026, 11)))
+    expected = report_csv(seeded.months.report(Month(2026, 11)), columns=SLACK_REPORT_COLUMNS)
     assert upload.body["raw"] == expected and "P-1042" in expected
     assert asked.body["length"] == str(len(expected.encode()))
     [done] = slack_api.calls_to("files.completeUploadExternal")
@@ -92,9 +93,21 @@ def test_an_admin_closes_a_month_that_has_ended(slack: SlackSender, seeded: Serv
     assert seeded.closes.get(Month(2026, 10)) is None
     early = slack.command("month close 2026-11", user=ADMIN)
     assert "2026-11 has not ended yet" in early.text
-    closed = slack.command("month close 2026-10", user=ADMIN)
-    assert "🔒 Closed 2026-10 (billed) by <@U04ADMIN>." in closed.text
-    assert "refused, except an admin amendment that records its reason" in closed.text
+    loose = slack.command("month close 2026-1", user=ADMIN)
+    assert "'2026-01', not '2026-1'" in loose.text
+    asked = slack.command("month close 2026-10", user=ADMIN)
+    assert "Close *2026-10*? It locks 0 patients (0 billable) · no codes · $0.00" in asked.text
+    assert "Nothing in 2026-10 to bill" in all_text(asked.body)
+    assert seeded.closes.get(Month(2026, 10)) is None  # asking changes nothing
+    [button] = [e for b in asked.body["blocks"] if b["type"] == "actions"
+                for e in b["elements"]]
+    assert (button["action_id"], button["value"]) == ("close_month", "2026-10")
+    nurse_click = slack.action("close_month", "2026-10", user=NURSE)
+    assert "Only an admin" in all_text(_response(slack, nurse_click.response_url).body)
+    clicked = slack.action("close_month", "2026-10", user=ADMIN)
+    posted = _response(slack, clicked.response_url)
+    assert posted.body["replace_original"] is True
+    assert "🔒 Closed 2026-10 (billed) by <@U04ADMIN>: 0 patients" in all_text(posted.body)
     view = seeded.closes.get(Month(2026, 10))
     assert view is not None and view.closed_by == ADMIN
     assert "already closed" in slack.command("month close 2026-10", user=ADMIN).text
@@ -103,12 +116,46 @@ def test_an_admin_closes_a_month_that_has_ended(slack: SlackSender, seeded: Serv
     assert "2026-10 is closed" in late.text
 
 
+def test_an_admin_reopens_a_mistaken_close(slack: SlackSender, seeded: Service) -> None:
+    seeded.closes.close(Month(2026, 10), by=ADMIN)
+    assert "Use `month close YYYY-MM` or `month reopen YYYY-MM REASON`" in slack.command(
+        "month reopen 2026-10", user=ADMIN).text
+    assert "Only an admin" in slack.command("month reopen 2026-10 wrong month").text
+    reopened = slack.command("month reopen 2026-10 closed the wrong month", user=ADMIN)
+    assert "🔓 Reopened 2026-10 by <@U04ADMIN>: closed the wrong month" in reopened.text
+    assert seeded.closes.get(Month(2026, 10)) is None
+    assert [v.action for v in seeded.closes.history(Month(2026, 10))] == ["close", "reopen"]
+
+
+def test_the_report_shows_billed_at_close_vs_now_and_the_slack_csv_leaves_out_phi(
+    slack: SlackSender, slack_api: SlackApiRecorder, seeded: Service,
+) -> None:
+    from service.closes import Amendment
+    from tests.service.helpers import log
+
+    log(seeded, "12m", "call", started_at=datetime(2026, 10, 20, 15, tzinfo=UTC))
+    review = log(seeded, "10m", started_at=datetime(2026, 10, 21, 15, tzinfo=UTC))
+    seeded.closes.close(Month(2026, 10), by=ADMIN)
+    seeded.ctx.clock.advance(minutes=5)  # type: ignore[attr-defined]
+    seeded.entries.void(review, reason="wrong patient", by=ADMIN,
+                        amendment=Amendment(reason="wrong patient", by=ADMIN))
+    sent = slack.command("report 2026-10", user=ADMIN)
+    text = all_text(_response(slack, sent.response_url).body)
+    assert "P-1042 (JD): billed 99457 at close, supports 99470 now" in text
+    assert "wrong patient" in text and "refund owed $26.00" in text
+    [upload] = [c for c in slack_api.calls if c.path.startswith("/upload/")]
+    header = upload.body["raw"].splitlines()[0].split(",")
+    assert "conditions" not in header and "consent_on" not in header
+    assert "billed_at_close" in header and "I10" not in upload.body["raw"]
+
+
 def test_an_outage_is_explained_without_a_stack_trace(
     slack: SlackSender, slack_api: SlackApiRecorder, seeded: Service,
 ) -> None:
     with writes_fail(seeded.ctx.db):
-        closed = slack.command("month close 2026-10", user=ADMIN)
-    assert "*not saved — try again*" in closed.text
+        clicked = slack.action("close_month", "2026-10", user=ADMIN)
+        closed = _response(slack, clicked.response_url)
+    assert "*not saved — try again*" in all_text(closed.body)
     assert seeded.closes.get(Month(2026, 10)) is None
     db, down = seeded.ctx.db, Database("postgresql+psycopg://nobody@127.0.0.1:1/x")
     real = db.engine, db._write_engine

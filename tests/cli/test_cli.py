@@ -21,7 +21,7 @@ class Cli:
 
     def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([str(SCRIPT), *args], env=self.env, capture_output=True,
-                                text=True, timeout=60)
+                                text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert result.returncode == code, (args, result.stdout, result.stderr)
         return result
 
@@ -173,7 +173,7 @@ def test_bad_configuration_exits_2(tmp_path: Path) -> None:
 
 def test_month_close_export_and_summary(seeded: Cli) -> None:
     seeded("log", "P-1042", "25m", "call", "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
-    closed = seeded("month", "close", "2026-10", "--by", "billing office")
+    closed = seeded("month", "close", "2026-10", "--by", "billing office", "--yes")
     assert "closed 2026-10 by billing office" in closed.stdout
     assert "closed on" in seeded("month", "show", "2026-10").stdout
     refused = seeded("log", "P-1042", "5m", "review", "--staff", "U01NURSE", "--at",
@@ -198,7 +198,7 @@ def test_month_close_export_and_summary(seeded: Cli) -> None:
     assert [r["duration_seconds"] for r in export] == ["1500", "300"]
     assert export[0]["started_clinic"] == "2026-10-20T10:00:00-04:00"
     assert export[0]["started_utc"] == "2026-10-20T14:00:00+00:00"
-    assert export[1]["amendment_reason"] == "paper log found"
+    assert export[1]["amendment_reason"] == "paper log found; void: typo"
     assert export[1]["void_reason"] == "typo" and export[1]["counts"] == "no"
 
 
@@ -216,3 +216,50 @@ def test_an_over_long_staff_name_is_refused_alike_on_both_databases(cli: Cli) ->
     assert "The name is over 200 characters (300)" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert "U07LONG" not in cli("staff", "list", "--all").stdout
+
+
+def _on_a_terminal(cli: Cli, answer: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`rpm-logger ARGS` with a pseudo-terminal as stdin, answering `answer`."""
+    import pty
+
+    main, side = pty.openpty()
+    try:
+        process = subprocess.Popen([str(SCRIPT), *args], env=cli.env, stdin=side,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        os.write(main, answer.encode() + b"\n")
+        out, err = process.communicate(timeout=60)
+    finally:
+        os.close(main)
+        os.close(side)
+    return subprocess.CompletedProcess(args, process.returncode, out, err)
+
+
+def test_month_close_says_what_it_locks_and_needs_a_yes(seeded: Cli) -> None:
+    seeded("log", "P-1042", "25m", "call", "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
+    loose = seeded("month", "close", "2026-1", "--yes", code=2)
+    assert "'2026-01', not '2026-1'" in loose.stderr
+    unattended = seeded("month", "close", "2026-10", code=2)
+    assert "locks 1 patient (1 with billable codes), 99457 x1, $52.00" in unattended.stderr
+    assert "pass --yes" in unattended.stderr
+    said_no = _on_a_terminal(seeded, "n", "month", "close", "2026-10")
+    assert said_no.returncode == 2 and "not confirmed" in said_no.stderr
+    assert "2026-10: open" in seeded("month", "show", "2026-10").stdout
+    said_yes = _on_a_terminal(seeded, "y", "month", "close", "2026-10", "--by", "billing")
+    assert said_yes.returncode == 0, said_yes.stderr
+    assert "closed 2026-10 by billing: 1 patient" in said_yes.stdout
+    empty = seeded("month", "close", "2026-09", code=2)
+    assert "Nothing in 2026-09 to bill" in empty.stderr
+
+
+def test_month_reopen_undoes_a_mistaken_close_and_both_stay_on_record(seeded: Cli) -> None:
+    seeded("log", "P-1042", "25m", "call", "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
+    seeded("month", "close", "2026-10", "--yes", "--by", "billing")
+    seeded("month", "reopen", "2026-10", "--reason", "claims not sent yet", code=2)
+    reopened = seeded("month", "reopen", "2026-10", "--reason", "claims not sent yet",
+                      "--by", "ops", "--yes")
+    assert "reopened 2026-10 by ops: claims not sent yet" in reopened.stdout
+    seeded("log", "P-1042", "5m", "review", "--staff", "U01NURSE", "--at", "2026-10-21T10:00")
+    shown = seeded("month", "show", "2026-10").stdout
+    assert "2026-10: open" in shown and "closed by billing" in shown
+    assert "reopened by ops: claims not sent yet" in shown
+    seeded("month", "reopen", "2026-10", "--reason", "again", "--yes", code=2)

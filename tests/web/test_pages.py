@@ -95,6 +95,26 @@ def test_a_closed_month_says_so(client: TestClient, svc: Service, clock: FrozenC
     assert "closed (billed) by billing office" in page.one("p", id="month-closed").content
 
 
+def test_a_change_since_close_shows_on_month_and_patient_pages(
+        client: TestClient, svc: Service, clock: FrozenClock, entry_ids: dict[str, int]) -> None:
+    from service.closes import Amendment
+
+    clock.now = datetime(2026, 12, 3, 15, tzinfo=UTC)
+    svc.closes.close(NOVEMBER, by="billing office")
+    assert Page(client.get("/?month=2026-11").text).find("div", id="changed-since-close") == []
+    clock.advance(minutes=5)
+    svc.entries.void(entry_ids["review"], reason="wrong patient", by="U04ADMIN",
+                     amendment=Amendment(reason="wrong patient", by="cli:root", operator=True))
+    month = Page(client.get("/?month=2026-11").text).one("div", id="changed-since-close")
+    assert "P-1042" in month.content and "99457" in month.content
+    assert "wrong patient" in month.content and "refund owed" in month.content
+    patient = Page(client.get("/patients/P-1042?month=2026-11").text)
+    block = patient.one("div", id="changed-since-close").content
+    assert "billed 99457 at close" in block and "refund owed" in block
+    assert f"#{entry_ids['review']} voided after close (wrong patient)" in block
+    assert patient.one("dd", id="billed-at-close").content == "99457"
+
+
 def test_no_phi_beyond_clinic_id_and_initials(client: TestClient, svc: Service) -> None:
     text = client.get("/").text
     for digits in RAW_PHONE_DIGITS:

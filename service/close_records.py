@@ -1,0 +1,104 @@
+"""Billed at close vs supported now, for the rows of one month scan.
+
+A month close records what each patient's month supported (store: month_close_lines). Every
+screen that shows the month compares that record of the month's latest close with today's
+codes; a patient whose codes differ gets the cause (an amendment, a rule or setting change)
+and what follows (a corrected claim, a refund owed). Read a page at a time, like the scan.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+
+from sqlmodel import Session
+
+from billing.claims import compare_claim
+from billing.codes import CodeUnits
+from service.views import BilledAtClose
+from store.closes import ChangeSinceClose, changes_since, latest_close, lines_of
+from store.models import MonthCloseEvent, MonthCloseLine
+
+RECORD_AT_CLOSE = "at_close"
+RECORD_RECONSTRUCTED = "reconstructed"
+RECORD_PENDING = "pending"
+
+
+def line_codes(line: MonthCloseLine) -> tuple[CodeUnits, ...]:
+    return tuple(CodeUnits(str(code), int(units)) for code, units in line.codes)
+
+
+def _change_text(change: ChangeSinceClose) -> str:
+    why = f" ({change.reason})" if change.reason else ""
+    return f"#{change.entry_id} {change.kind} after close{why}"
+
+
+class BilledRecords:
+    """The latest close of one month and, per page of patients, its record and the entries
+    logged or voided since; `compare` turns them into a `BilledAtClose` per patient."""
+
+    def __init__(self, session: Session, month: str, *, start: datetime, end: datetime,
+                 fees: Mapping[str, Decimal]) -> None:
+        self.close: MonthCloseEvent | None = latest_close(session, month)
+        self.start, self.end, self.fees = start, end, fees
+        self.lines: dict[int, MonthCloseLine] = {}
+        self.changes: dict[int, list[ChangeSinceClose]] = defaultdict(list)
+
+    @property
+    def since(self) -> datetime | None:
+        """When the record's figures were read (the close, or the rebuild)."""
+        if self.close is None:
+            return None
+        return self.close.recorded_at or self.close.at
+
+    def read_page(self, session: Session, patient_pks: list[int]) -> None:
+        self.lines, self.changes = {}, defaultdict(list)
+        if self.close is None or self.close.id is None:
+            return
+        self.lines = {line.patient_id: line
+                      for line in lines_of(session, self.close.id, patient_pks)}
+        since = self.since
+        assert since is not None
+        for change in changes_since(session, start=self.start, end=self.end, since=since,
+                                    patient_pks=patient_pks):
+            self.changes[change.patient_pk].append(change)
+
+    def unseen(self, session: Session, seen: set[int]) -> list[int]:
+        """Patients the close billed who are no longer among the scan's rows (e.g. every
+        entry voided since): they must still be shown, with the refund owed."""
+        if self.close is None or self.close.id is None:
+            return []
+        return sorted(line.patient_id for line in lines_of(session, self.close.id)
+                      if line.patient_id not in seen and line.codes)
+
+    def compare(self, patient_pk: int, codes: Iterable[CodeUnits], *, seconds: int,
+                live: int) -> BilledAtClose | None:
+        close = self.close
+        if close is None:
+            return None
+        line = self.lines.get(patient_pk)
+        record = close.record or RECORD_AT_CLOSE
+        billed = line_codes(line) if line else ()
+        if record == RECORD_PENDING:  # nothing is known of the close yet: claim nothing
+            return BilledAtClose(billed, close.at, close.by, record, Decimal("0.00"))
+        change = compare_claim(billed, codes, self.fees)
+        amount = Decimal(line.expected_cents if line else 0) / 100
+        if not change.changed:
+            return BilledAtClose(billed, close.at, close.by, record, amount)
+        return BilledAtClose(billed, close.at, close.by, record, amount,
+                             follow_up=change.follow_up,
+                             cause=self._cause(patient_pk, line, seconds, live),
+                             amount_delta=change.amount_delta)
+
+    def _cause(self, patient_pk: int, line: MonthCloseLine | None, seconds: int,
+               live: int) -> str:
+        changes = self.changes.get(patient_pk)
+        if changes:
+            return "amendment: " + "; ".join(_change_text(c) for c in changes)
+        same_figures = line is not None and (line.total_seconds, line.live_interactions > 0) \
+            == (seconds, live > 0)
+        if same_figures:
+            return ("a rule or setting change since close (same minutes and live contact, "
+                    "other codes: e.g. CPT_99458_MAX_UNITS or the billing rules)")
+        return ("changed since close without an amendment (an enrolment, staff or call "
+                "record changed)")

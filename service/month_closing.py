@@ -1,0 +1,192 @@
+"""Closing and reopening months, each close with what every patient's month supported.
+
+The billing office closes a month once its claims are sent. The close records, per patient,
+the codes the month supported at that moment (what was billed), so any later difference is
+shown with its cause instead of changing the month silently. A mistaken close is undone by
+a reopen with a reason; both stay on record (one row each, audited), and "billed at close"
+always means the month's latest close.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlmodel import Session
+
+from billing.months import Month, clinic_day
+from service import audit
+from service.close_records import RECORD_AT_CLOSE, RECORD_PENDING, RECORD_RECONSTRUCTED
+from service.closes import CloseView, find_close
+from service.context import ServiceContext
+from service.errors import BadInput
+from service.months import MonthService
+from service.views import MonthSummary
+from store.closes import (
+    history,
+    lines_of,
+    lock_month,
+    patient_pks_by_clinic_id,
+    pending_records,
+)
+from store.models import MonthCloseEvent, MonthCloseLine
+
+MAX_REASON_CHARS = 500
+
+
+def _figures(summaries: Iterable[MonthSummary]) -> dict[str, object]:
+    """Patients, billable patients, units per code and dollars of a month's rows."""
+    units: dict[str, int] = defaultdict(int)
+    patients = billable = seconds = 0
+    amount = Decimal("0.00")
+    for summary in summaries:
+        patients += 1
+        seconds += summary.total_seconds
+        billable += bool(summary.codes)
+        amount += summary.expected_amount
+        for code in summary.codes:
+            units[code.code] += code.units
+    return {"patients": patients, "billable": billable, "units": dict(units), "amount": amount,
+            "total_seconds": seconds}
+
+
+def _view(event: MonthCloseEvent, lines: list[MonthCloseLine] | None = None) -> CloseView:
+    units: dict[str, int] = defaultdict(int)
+    for line in lines or ():
+        for code, n in line.codes:
+            units[str(code)] += int(n)
+    return CloseView(
+        event.month, event.at, event.by, action=event.action, reason=event.reason,
+        record=event.record, patients=len(lines or ()),
+        billable=sum(1 for line in lines or () if line.codes), units=dict(units),
+        amount=Decimal(sum(line.expected_cents for line in lines or ())) / 100,
+        total_seconds=sum(line.total_seconds for line in lines or ()),
+    )
+
+
+def _add_lines(session: Session, event_id: int,
+               summaries: list[MonthSummary]) -> list[MonthCloseLine]:
+    """One record line per patient row: codes and units, minutes, live contact, dollars."""
+    pks = patient_pks_by_clinic_id(session, [s.patient_id for s in summaries])
+    lines = [MonthCloseLine(
+        event_id=event_id, patient_id=pks[s.patient_id],
+        codes=[[c.code, c.units] for c in s.codes], total_seconds=s.total_seconds,
+        live_interactions=s.live_interactions,
+        expected_cents=int(s.expected_amount * 100)) for s in summaries]
+    session.add_all(lines)
+    return lines
+
+
+class MonthCloseService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.months = MonthService(ctx)
+
+    def _check_closable(self, session: Session, month: Month) -> None:
+        if month >= Month.containing(self.ctx.now(), self.ctx.policy.zone):
+            raise BadInput(f"{month} has not ended yet: a month is closed once it is billed.")
+        existing = find_close(session, month)
+        if existing is not None:
+            day = clinic_day(existing.at, self.ctx.policy.zone)
+            raise BadInput(f"{month} was already closed on {day} "
+                           f"by {existing.by}.")
+
+    def preview(self, month: Month) -> CloseView:
+        """What closing `month` now would lock (patients, codes, dollars); changes nothing."""
+        with self.ctx.db.read() as session:
+            self._check_closable(session, month)
+            figures = _figures(self.months.report_in(session, month))
+        return CloseView(str(month), self.ctx.now(), "", **figures)  # type: ignore[arg-type]
+
+    def close(self, month: Month, *, by: str) -> CloseView:
+        """Lock a month that has ended and record what each patient's month supports.
+
+        The month's lock (exclusive) makes writers dated in the month wait until the close
+        commits, and the close wait for writers in flight: the record holds exactly the
+        entries that exist when the close returns."""
+        with self.ctx.db.write() as session:
+            lock_month(session, month.year, month.month, exclusive=True)
+            self._check_closable(session, month)
+            event = MonthCloseEvent(month=str(month), action="close", at=self.ctx.now(), by=by,
+                                    record=RECORD_AT_CLOSE, recorded_at=self.ctx.now())
+            lines = self._record(session, month, event)
+            view = _view(event, lines)
+            audit.record(session, at=event.at, actor=by, action="month.close", entity="month",
+                         entity_id=str(month), after={
+                             "month": str(month), "closed_by": by, "patients": view.patients,
+                             "units": view.units, "amount": str(view.amount)})
+            return view
+
+    def _record(self, session: Session, month: Month,
+                event: MonthCloseEvent) -> list[MonthCloseLine]:
+        """Adds `event` and one line per patient row of the month, as the rules read it
+        (read before the event exists, so the rows compare with the previous close)."""
+        summaries = list(self.months.report_in(session, month))
+        session.add(event)
+        session.flush()
+        assert event.id is not None
+        return _add_lines(session, event.id, summaries)
+
+    def reopen(self, month: Month, *, reason: str, by: str) -> CloseView:
+        """Undo a mistaken close: the month takes writes again; the close stays on record."""
+        why = (reason or "").strip()
+        if not why:
+            raise BadInput("A reopen needs a reason (auditors read it).")
+        if len(why) > MAX_REASON_CHARS:
+            raise BadInput(f"The reason is over {MAX_REASON_CHARS} characters.")
+        with self.ctx.db.write() as session:
+            lock_month(session, month.year, month.month, exclusive=True)
+            closed = find_close(session, month)
+            if closed is None:
+                raise BadInput(f"{month} is not closed, so there is nothing to reopen.")
+            event = MonthCloseEvent(month=str(month), action="reopen", at=self.ctx.now(),
+                                    by=by, reason=why)
+            session.add(event)
+            audit.record(session, at=event.at, actor=by, action="month.reopen",
+                         entity="month", entity_id=str(month),
+                         before={"closed_at": closed.at, "closed_by": closed.by},
+                         after={"month": str(month), "reopened_by": by, "reason": why})
+            return _view(event)
+
+    def get(self, month: Month) -> CloseView | None:
+        """The month's close while it is closed, with its record's figures."""
+        with self.ctx.db.read() as session:
+            event = find_close(session, month)
+            if event is None or event.id is None:
+                return None
+            return _view(event, lines_of(session, event.id))
+
+    def history(self, month: Month) -> list[CloseView]:
+        """Every close and reopen of the month, oldest first."""
+        with self.ctx.db.read() as session:
+            return [_view(e, lines_of(session, e.id) if e.action == "close" and e.id
+                          else None) for e in history(session, str(month))]
+
+    def reconstruct_pending(self) -> int:
+        """Rebuild the record of closes made before records existed (migration 0008 marks
+        them pending), from today's entries with today's rules, marked "reconstructed":
+        it is what the month supports when rebuilt, not a figure read at the close."""
+        rebuilt = 0
+        with self.ctx.db.read() as session:
+            pending = [(e.id, e.month) for e in pending_records(session)]
+        for event_id, month_text in pending:
+            month = Month.parse(month_text)
+            with self.ctx.db.write() as session:
+                lock_month(session, month.year, month.month, exclusive=True)
+                event = session.get(MonthCloseEvent, event_id)
+                if event is None or event.record != RECORD_PENDING:
+                    continue  # another process rebuilt it first
+                lines = self._rebuild(session, month, event)
+                audit.record(session, at=self.ctx.now(), actor="rpm-logger",
+                             action="month.close_reconstructed", entity="month",
+                             entity_id=month_text,
+                             after={"close_event": event_id, "patients": len(lines)})
+                rebuilt += 1
+        return rebuilt
+
+    def _rebuild(self, session: Session, month: Month,
+                 event: MonthCloseEvent) -> list[MonthCloseLine]:
+        assert event.id is not None
+        lines = _add_lines(session, event.id, list(self.months.report_in(session, month)))
+        event.record, event.recorded_at = RECORD_RECONSTRUCTED, self.ctx.now()
+        session.add(event)
+        return lines
