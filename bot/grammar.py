@@ -16,7 +16,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("log", "/rpm log [PATIENT] DURATION ACTIVITY [live] [yesterday|on YYYY-MM-DD] [NOTE...]",
      "/rpm log P-1042 12m review · /rpm log P-1042 15m call live discussed BP"),
     ("status", "/rpm status [PATIENT]", "/rpm status P-1042"),
-    ("undo", "/rpm undo", "/rpm undo  (voids your last entry, within 24 h)"),
+    ("undo", "/rpm undo", "/rpm undo  (voids your last entry once, within 10 min)"),
     ("void", "/rpm void ENTRY_ID REASON", "/rpm void 118 wrong patient"),
     ("risk", "/rpm risk", "/rpm risk"),
     ("use", "/rpm use PATIENT|none", "/rpm use P-1042"),

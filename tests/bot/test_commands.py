@@ -24,8 +24,8 @@ def test_status_for_one_patient_and_for_my_caseload(slack: SlackSender,
     assert "No patient 'P-1'" in slack.command("status P-1").text
 
 
-def test_undo_voids_my_last_entry_within_24_hours(slack: SlackSender, seeded: Service,
-                                                  clock: FrozenClock) -> None:
+def test_undo_voids_my_last_entry_once_within_10_minutes(slack: SlackSender, seeded: Service,
+                                                         clock: FrozenClock) -> None:
     slack.command("log P-1042 12m review")
     clock.advance(minutes=20)
     slack.command("log P-1042 3m review")
@@ -33,15 +33,19 @@ def test_undo_voids_my_last_entry_within_24_hours(slack: SlackSender, seeded: Se
     assert "Undone: entry #2 (3 min of review for P-1042)" in undone.text
     assert [e.id for e in standing(seeded)] == [1]
     assert entries(seeded)[1].void_reason == "undone by the author from Slack (/rpm undo)"
-    clock.advance(hours=25)
-    late = slack.command("undo")
-    assert "Nothing to undo" in late.text
+    again = slack.command("undo")
+    assert "nothing left to undo" in again.text
     assert [e.id for e in standing(seeded)] == [1]
+    slack.command("log P-1042 4m review")
+    clock.advance(minutes=11)
+    late = slack.command("undo")
+    assert "nothing left to undo" in late.text
+    assert [e.id for e in standing(seeded)] == [1, 3]
 
 
 def test_undo_never_touches_someone_elses_entry(slack: SlackSender, seeded: Service) -> None:
     slack.command("log P-1042 12m review")
-    assert "Nothing to undo" in slack.command("undo", user=DOCTOR).text
+    assert "nothing left to undo" in slack.command("undo", user=DOCTOR).text
     assert len(standing(seeded)) == 1
 
 
