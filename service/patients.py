@@ -1,6 +1,5 @@
 """Patients: enrolment, phones (E.164, unique across patients) and the one resolver."""
 
-import difflib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +13,7 @@ from service import audit
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
 from service.phones import mask_phone, normalize_phone, try_normalize_phone
+from service.spelling import closest
 from service.staff import require_staff
 from service.views import PatientView
 from store.models import Patient, PatientPhone, Staff, StaffPhone
@@ -94,9 +94,8 @@ def require_patient(session: Session, ref: str, *, region: str,
 
 
 def _unknown_patient_message(session: Session, ref: str) -> str:
-    keys = session.exec(select(Patient.clinic_id)).all()
-    close = difflib.get_close_matches(ref.strip(), keys, n=3, cutoff=0.6) or \
-        difflib.get_close_matches(patient_key(ref), [k.upper() for k in keys], n=3, cutoff=0.6)
+    keys = session.exec(select(Patient.clinic_id).order_by(Patient.clinic_id)).all()
+    close = closest(ref, keys)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     return f"No patient '{ref.strip()}'.{hint}"
 

@@ -132,3 +132,18 @@ def test_patients_listed_by_assignment(seeded: Service) -> None:
     seeded.patients.add("P-2000", PatientFields(assign=DOCTOR), actor="t")
     assert [p.patient_id for p in seeded.patients.list(assigned_to=NURSE)] == ["P-1042"]
     assert [p.patient_id for p in seeded.patients.list()] == ["P-1042", "P-2000"]
+
+
+def test_typo_suggestions_rank_transpositions_and_single_changes_first(seeded: Service) -> None:
+    """Issue 13 item 9: `log P-1024` suggested P-1047, P-1046, P-1045 but not P-1042."""
+    for clinic_id in ("P-1045", "P-1046", "P-1047"):
+        seeded.patients.add(clinic_id, PatientFields(), actor="t")
+    with pytest.raises(NotFound) as transposed:
+        seeded.patients.get("P-1024")
+    assert str(transposed.value).startswith("No patient 'P-1024'. Did you mean P-1042,")
+    with pytest.raises(NotFound) as swapped:
+        seeded.patients.get("p-1064")  # P-1046 swapped; the rest two changes away, in order
+    assert str(swapped.value) == "No patient 'p-1064'. Did you mean P-1046, P-1042, P-1045?"
+    with pytest.raises(NotFound) as far:
+        seeded.patients.get("Q-9999")
+    assert str(far.value) == "No patient 'Q-9999'."
