@@ -41,18 +41,18 @@ from tests.telephony.conftest import (
 )
 from tests.telephony.test_rest import _listed
 
-NOTE_PHONE, CLI_PHONE, CLI_CAREGIVER = "+15552017788", "+15553014455", "+15553014456"
+NOTE_PHONE, CLI_PHONE, CLI_CAREGIVER = "+12025550178", "+12025550145", "+12025550146"
 # every number a patient, caregiver, unknown caller or staff member has in this test
 NUMBERS = (NOTE_PHONE, CLI_PHONE, CLI_CAREGIVER, PATIENT_PHONE, CAREGIVER_PHONE,
            STRANGER_PHONE, NURSE_PHONE)
-NOTE = "called John Doe (DOB 03/14/1950) on +1 555 201 7788 about meds"
+NOTE = "called John Doe (DOB 03/14/1950) on +1 202 555 0178 about meds"
 WORDS = ("John", "Doe", "03/14/1950", "1950", "about meds")
 CALL_END = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)
 
 
 def leaks(text: str) -> list[str]:
-    """The phone numbers (in any format: E.164, digits only, (555) 201-7788, 555.201.7788,
-    +1 555 201 7788 ...) and the words of NOTE that `text` contains."""
+    """The phone numbers (in any format: E.164, digits only, (202) 555-0178, 202.555.0178,
+    +1 202 555 0178 ...) and the words of NOTE that `text` contains."""
     flat = re.sub(r"[\s().+\-/]", "", text)
     found = [n for n in NUMBERS if n[2:] in flat]  # the 10 national digits, however split
     return found + [w for w in WORDS if w.lower() in text.lower()]
@@ -68,11 +68,11 @@ def record_text(record: logging.LogRecord) -> str:
 
 
 @pytest.mark.parametrize("number", [
-    "+15552017788", "15552017788", "5552017788", "(555) 201-7788", "555-201-7788",
-    "555.201.7788", "+1 555 201 7788", "1-555-201-7788", "+1 (555) 201-7788"])
+    "+12025550178", "12025550178", "2025550178", "(202) 555-0178", "202-555-0178",
+    "202.555.0178", "+1 202 555 0178", "1-202-555-0178", "+1 (202) 555-0178"])
 def test_the_scan_finds_every_format(number: str) -> None:
     assert leaks(f"note: {number}!") == [NOTE_PHONE]
-    assert leaks("+1******7788 and ***7788 and C-12 at 2026-11-20") == []
+    assert leaks("+1******0178 and ***0178 and C-12 at 2026-11-20") == []
 
 
 @pytest.fixture
@@ -153,13 +153,13 @@ def _cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
     try:
         run("staff", "add", "U09MARY", "--name", "Mary Major", "--role", "clinical_staff",
-            "--phone", "555 301 4457")
-        run("patient", "add", "P-2001", "--initials", "JD", "--phone", "(555) 301-4455",
-            "--caregiver-phone", "555.301.4456", "--assign", "U09MARY")
-        run("patient", "add", "P-2002", "--phone", "+1 555 301 4455", code=2)  # taken
+            "--phone", "202 555 0147")
+        run("patient", "add", "P-2001", "--initials", "JD", "--phone", "(202) 555-0145",
+            "--caregiver-phone", "202.555.0146", "--assign", "U09MARY")
+        run("patient", "add", "P-2002", "--phone", "+1 202 555 0145", code=2)  # taken
         run("patient", "show", "P-2001")
         run("log", "P-2001", "5m", "call", NOTE, "--staff", "U09MARY")
-        run("patient", "update", "P-2001", "--remove-phone", "555-301-4456")
+        run("patient", "update", "P-2001", "--remove-phone", "202-555-0146")
     finally:
         get_settings.cache_clear()
 
