@@ -12,7 +12,7 @@ from billing.codes import PROVIDER_ROLES
 from service import audit
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
-from service.phones import mask_phone, normalize_phone, try_normalize_phone
+from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
 from service.spelling import closest
 from service.staff import require_staff
 from service.views import PatientView
@@ -143,8 +143,11 @@ class PatientService:
     def _region(self) -> str:
         return self.ctx.policy.phone_region
 
-    def _normalized(self, numbers: tuple[str, ...]) -> list[str]:
-        return [normalize_phone(n, region=self._region) for n in numbers]
+    def _normalized(self, numbers: tuple[str, ...], *, storing: bool = False) -> list[str]:
+        """E.164 numbers; those about to be stored must be valid (a call can come from them),
+        those to remove need only be readable (an older, invalid one can still go)."""
+        check = valid_phone if storing else normalize_phone
+        return [check(n, region=self._region) for n in numbers]
 
     def add(self, clinic_id: str, fields: PatientFields, *, actor: str) -> PatientView:
         clinic_id = check_clinic_id(clinic_id)
@@ -201,7 +204,7 @@ class PatientService:
         for e164 in self._normalized(fields.remove_phones):
             self._drop_phone(session, patient, e164)
         for kind, numbers in (("patient", fields.phones), ("caregiver", fields.caregiver_phones)):
-            for e164 in self._normalized(numbers):
+            for e164 in self._normalized(numbers, storing=True):
                 self._claim_phone(session, patient, e164, kind)
         session.add(patient)
         session.flush()

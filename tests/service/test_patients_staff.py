@@ -43,7 +43,13 @@ def test_patient_ids_are_unique_case_insensitively(seeded: Service) -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        (PatientFields(phones=("555",)), "not a possible phone number"),
+        (PatientFields(phones=("555",)),
+         r"'555' is not a valid phone number: 3 digits after \+1: too few"),
+        # issue 13 item 11: stored as +15550000, no call could ever have matched it
+        (PatientFields(phones=("555-0000",)),
+         "not a valid phone number: 7 digits after \\+1: a local number without its area code"),
+        (PatientFields(caregiver_phones=("+1 555 555 0100",)),
+         r"not a valid phone number: \+1 555 555 is not an area code and exchange in use"),
         (PatientFields(phones=("call me",)), "Cannot read phone number"),
         (PatientFields(phones=("617-555-0123",)), "already belongs to another patient"),
         (PatientFields(caregiver_phones=("+16175550101",)), "staff member's number"),
@@ -147,3 +153,21 @@ def test_typo_suggestions_rank_transpositions_and_single_changes_first(seeded: S
     with pytest.raises(NotFound) as far:
         seeded.patients.get("Q-9999")
     assert str(far.value) == "No patient 'Q-9999'."
+
+
+def test_invalid_staff_numbers_are_refused_and_old_ones_can_still_be_removed(
+    seeded: Service,
+) -> None:
+    """Issue 13 item 11: a number no call can come from is refused with the reason; one
+    stored before the check can still be removed (removal needs only a readable number)."""
+    with pytest.raises(BadInput, match=r"'555-0000' is not a valid phone number"):
+        seeded.staff.add(slack_user_id="U09NEW", name="N", role="clinical_staff",
+                         phones=("555-0000",), actor="t")
+    with pytest.raises(BadInput, match="not a valid phone number"):
+        seeded.staff.update(NURSE, StaffChanges(add_twilio_numbers=("+15551234567",)),
+                            actor="t")
+    with seeded.ctx.db.write() as session:
+        patient = session.exec(select(Patient)).one()
+        session.add(PatientPhone(patient_id=patient.id, e164="+15550000", kind="patient"))
+    seeded.patients.update("P-1042", PatientFields(remove_phones=("+15550000",)), actor="t")
+    assert {p.e164 for p in _all(seeded, PatientPhone)} == {"+16175550123", "+16175550124"}
