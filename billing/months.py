@@ -96,6 +96,18 @@ def start_of_day_utc(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
+def clinic_time(instant: datetime, zone: ZoneInfo, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant as clinic staff read it: clinic wall time with the zone's abbreviation
+    ("2026-11-20 15:00 EST"), never UTC, so no one converts in their head."""
+    local = instant.astimezone(zone)
+    return f"{local.strftime(pattern)} {local.tzname()}"
+
+
+def clinic_date(instant: datetime, zone: ZoneInfo) -> date:
+    """The clinic day of an instant (an evening entry is not tomorrow's, as in UTC)."""
+    return instant.astimezone(zone).date()
+
+
 def days_left(month: Month, today: date) -> int:
     """Days from `today` to the month's end, today included; 0 once the month is over."""
     if today > month.last_day:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from billing.activities import ACTIVITIES, is_activity
-from billing.durations import looks_like_duration, parse_duration
+from billing.durations import duration_word_count, looks_like_duration, parse_duration
+from service.spelling import closest
 
 # (command, usage, example) in the order help lists them
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -52,6 +53,7 @@ class Usage:
 
     reason: str | None
     topic: str | None = None
+    brief: bool = False  # only the topic's one-line usage (an unknown command's closest)
 
 
 @dataclass(frozen=True)
@@ -178,17 +180,7 @@ def _words(text: str) -> list[str]:
 
 def _take_duration(words: list[str], i: int) -> int:
     """How many words from i form a duration: 1, 2 ('12 min', '1h 5m') or 0."""
-    if i >= len(words):
-        return 0
-    if i + 1 < len(words) and not is_activity(words[i + 1]):
-        pair = f"{words[i]} {words[i + 1]}"
-        if looks_like_duration(pair) and _parses(pair):
-            return 2
-    return 1 if looks_like_duration(words[i]) and _parses(words[i]) else 0
-
-
-def _parses(text: str) -> bool:
-    return _duration_refusal(text) is None
+    return duration_word_count(words, i)
 
 
 def _duration_refusal(text: str) -> str | None:
@@ -375,7 +367,16 @@ def _parse(text: str | None) -> Command:
         return parsers[name](args)
     if looks_like_duration(words[0]) or (len(words) > 1 and looks_like_duration(words[1])):
         return Usage(f"Unknown command '{words[0]}'. Did you mean `/rpm log {raw}`?", "log")
-    return Usage(f"Unknown command '{words[0]}'.")
+    return _unknown_command(words[0])
+
+
+def _unknown_command(word: str) -> Usage:
+    """The closest command and its one-line usage, not the whole help: a typo such as
+    `stauts` needs one line, not forty."""
+    near = closest(word, USAGE, limit=1)
+    if not near:
+        return Usage(f"Unknown command '{word}'.", "help", brief=True)
+    return Usage(f"Unknown command '{word}'. Did you mean `{near[0]}`?", near[0], brief=True)
 
 
 def help_text(topic: str | None = None) -> str:
@@ -392,6 +393,8 @@ def help_text(topic: str | None = None) -> str:
 def usage_text(usage: Usage) -> str:
     reason = (usage.reason or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     head = f"{reason}\n" if reason else ""
+    if usage.brief and usage.topic in USAGE:
+        return f"{head}Usage: `{USAGE[usage.topic]}`\n`/rpm help` lists every command."
     return head + "Usage:\n" + help_text(usage.topic) + (
         "" if usage.topic is None else "\n`/rpm help` lists every command.")
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
 from billing.durations import format_seconds
+from billing.months import clinic_date, clinic_time
 from billing.risk import RiskAssessment
 from service.calls import CallOutcome, CallView
 from service.closes import CloseView
@@ -98,12 +99,12 @@ def month_lines(summary: MonthSummary) -> str:
             f"Still needed: {missing_text(summary)}")
 
 
-def logged_reply(result: QuickLogged) -> Reply:
+def logged_reply(result: QuickLogged, zone: ZoneInfo) -> Reply:
     logged, entry = result.logged, result.logged.entry
     live = " (live)" if entry.live else ""
     head = (f"✅ Saved entry #{entry.id}: {format_seconds(entry.duration_seconds)} of "
             f"{entry.activity}{live} for {logged.summary.label}"
-            f" on {entry.started_at:%Y-%m-%d}.")
+            f" on {clinic_date(entry.started_at, zone)}.")
     blocks = [_section(head), _section(month_lines(logged.summary))]
     notes = []
     if not logged.time_counts:
@@ -181,10 +182,12 @@ def picker_reply(log_text: str, patients: Sequence[PatientView]) -> Reply:
 
 
 def used_reply(scope: str, patient: PatientView | None) -> Reply:
-    where = "this channel" if scope == "channel" else "you (in any conversation without one)"
+    where = ("in this channel" if scope == "channel"
+             else "for you, in any conversation without a patient of its own")
     if patient is None:
-        return text_reply(f"Cleared the patient for {where}.")
-    return text_reply(f"Now logging for *{patient.label}* in {where}: "
+        whose = "the patient of this channel" if scope == "channel" else "your own patient"
+        return text_reply(f"Cleared {whose}.")
+    return text_reply(f"Now logging for *{patient.label}* {where}: "
                       "`/rpm log 12m review` needs no patient. `/rpm use none` clears it.")
 
 
@@ -195,14 +198,15 @@ def voided_reply(entry: EntryView, *, undo: bool) -> Reply:
                       "the record stays for the audit trail.")
 
 
-def timer_line(timer: TimerView) -> str:
+def timer_line(timer: TimerView, zone: ZoneInfo) -> str:
+    """The running timer; its start in clinic time with the zone ("since 15:00 EST")."""
     elapsed = format_seconds(timer.elapsed_seconds)
     if timer.over_limit:
         return (f"🔴 Timer for *{timer.label}* ({timer.activity}) has run {elapsed}, over the "
                 f"{timer.max_seconds // 60}-minute limit: `/rpm stop` will ask for the real "
                 "duration.")
     return (f"⏱️ Timer for *{timer.label}* ({timer.activity}) running since "
-            f"{timer.started_at:%H:%M} UTC: {elapsed} so far.")
+            f"{clinic_time(timer.started_at, zone, '%H:%M')}: {elapsed} so far.")
 
 
 def timer_started_reply(timer: TimerView) -> Reply:
@@ -210,10 +214,10 @@ def timer_started_reply(timer: TimerView) -> Reply:
                       "`/rpm stop [NOTE]` logs it, `/rpm cancel` drops it.")
 
 
-def timer_reply(timer: TimerView | None) -> Reply:
+def timer_reply(timer: TimerView | None, zone: ZoneInfo) -> Reply:
     if timer is None:
         return text_reply("No timer running. `/rpm start PATIENT [ACTIVITY]` starts one.")
-    return text_reply(timer_line(timer))
+    return text_reply(timer_line(timer, zone))
 
 
 def timer_cancelled_reply(timer: TimerView) -> Reply:
@@ -221,16 +225,16 @@ def timer_cancelled_reply(timer: TimerView) -> Reply:
                       f"({format_seconds(timer.elapsed_seconds)}); nothing was logged.")
 
 
-def timer_stopped_reply(stop: TimerStop, result: QuickLogged | None) -> Reply:
+def timer_stopped_reply(stop: TimerStop, result: QuickLogged | None, zone: ZoneInfo) -> Reply:
     if result is None:
         timer = stop.timer
-        day = timer.started_at.date().isoformat()
+        day = clinic_date(timer.started_at, zone).isoformat()
         return text_reply(
             f"⚠️ Your timer for *{timer.label}* ran {format_seconds(timer.elapsed_seconds)}, "
             f"over the {timer.max_seconds // 60}-minute limit for one entry, so nothing was "
             "logged and the timer is stopped. Log the time you really spent, e.g. "
             f"`/rpm log {timer.patient_id} 25m {timer.activity} on {day}`.")
-    reply = logged_reply(result)
+    reply = logged_reply(result, zone)
     if stop.cleared:
         return reply
     return Reply(reply.text, reply.blocks + [_context(
@@ -281,12 +285,13 @@ def working_reply() -> Reply:
     return text_reply("⏳ Saving… I will confirm here once it is saved.")
 
 
-def home_view(rows: Sequence[PatientRisk], timer: TimerView | None) -> dict[str, Any]:
+def home_view(rows: Sequence[PatientRisk], timer: TimerView | None,
+              zone: ZoneInfo) -> dict[str, Any]:
     """The App Home: running timer first, then assigned patients, at-risk first."""
     blocks: list[Block] = [{"type": "header",
                             "text": {"type": "plain_text", "text": "Your RPM month"}}]
     if timer is not None:
-        blocks.append(_section(timer_line(timer)))
+        blocks.append(_section(timer_line(timer, zone)))
         blocks.append({"type": "actions", "elements": [
             _button("Stop timer", HOME_STOP_ACTION, "stop",
                     "danger" if timer.over_limit else "primary")]})
@@ -357,11 +362,11 @@ def call_noted_reply(call: CallView) -> Reply:
 
 def _call_line(call: CallView, zone: ZoneInfo) -> str:
     """No numbers at all, masked or not: the id, when (clinic time), how long, which way."""
-    when = call.started_at.astimezone(zone)
     direction = (call.direction or "unknown").split("-")[0]
     seconds = format_seconds(call.duration_seconds or 0)
     after = " · arrived after close" if call.after_close else ""
-    return f"• *{call.call_id}* {when:%Y-%m-%d %H:%M %Z} · {seconds} · {direction}{after}"
+    return (f"• *{call.call_id}* {clinic_time(call.started_at, zone)} · {seconds} · "
+            f"{direction}{after}")
 
 
 def unmatched_reply(calls: Sequence[CallView], zone: ZoneInfo) -> Reply:
@@ -405,6 +410,12 @@ def click_to_call_unset_reply() -> Reply:
     return text_reply("Click-to-call is not set up for this clinic (Twilio settings are "
                       "missing: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL, "
                       "TWILIO_CALLER_ID). Ask an admin, or log the call with `/rpm log`.")
+
+
+def twilio_bad_answer_reply() -> Reply:
+    return text_reply("⚠️ Twilio answered without a call id (sid), so this call cannot be "
+                      "tracked and nothing was saved; your phone may still ring. The daily "
+                      "reconciliation picks the call up if it happened.")
 
 
 def twilio_down_reply() -> Reply:

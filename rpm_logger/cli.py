@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
+from billing.durations import duration_word_count
 from billing.errors import InvalidInput
-from billing.months import Month
+from billing.months import Month, clinic_time
 from rpm_logger import render
 from rpm_logger.settings import Settings, get_settings
 from service import Service
@@ -296,6 +297,18 @@ def patient_list(assigned_to: str | None) -> None:
         click.echo(f"{view.label}  assigned to {view.assigned_to or 'nobody'}")
 
 
+def _split_duration(duration: str, activity: str,
+                    note: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
+    """`log P-1042 12 mins review`: the shell split the duration; join it back as the Slack
+    grammar does (same rule: billing.durations.duration_word_count)."""
+    words = (duration, activity, *note)
+    if duration_word_count(words) != 2:
+        return duration, activity, note
+    if len(words) < 3:
+        raise _Exit(f"Which activity? '{duration} {activity}' is the duration.", 2)
+    return f"{duration} {activity}", words[2], words[3:]
+
+
 @cli.command("log")
 @click.argument("patient_id")
 @click.argument("duration")
@@ -312,6 +325,7 @@ def log_time(patient_id: str, duration: str, activity: str, note: tuple[str, ...
              staff_id: str, at: str | None, live: bool, as_json: bool,
              amend: str | None) -> None:
     """Log treatment-management time for a patient."""
+    duration, activity, note = _split_duration(duration, activity, note)
     request = LogRequest(patient=patient_id, duration=duration, activity=activity,
                          staff=staff_id, source="cli", note=" ".join(note) or None,
                          started_at=_at(at), live=live, amendment=_amendment(amend))
@@ -361,8 +375,9 @@ def status(patient_id: str, month: str | None, as_json: bool) -> None:
 @handled
 def entries(patient_id: str, month: str | None) -> None:
     """Every entry of a patient's month, voided ones included."""
-    for entry in _service().entries.for_patient_month(patient_id, _month(month)):
-        click.echo(render.entry_text(entry))
+    service = _service()
+    for entry in service.entries.for_patient_month(patient_id, _month(month)):
+        click.echo(render.entry_text(entry, service.ctx.policy.zone))
 
 
 @cli.command("report")
@@ -422,9 +437,10 @@ def month_close(month: str, by: str | None) -> None:
 @handled
 def month_show(month: str) -> None:
     """Whether MONTH is closed, and by whom."""
-    closed = _service().closes.get(Month.parse(month))
-    click.echo(f"{month}: closed on {closed.closed_at:%Y-%m-%d %H:%M}Z by {closed.closed_by}"
-               if closed else f"{month}: open")
+    service = _service()
+    closed = service.closes.get(Month.parse(month))
+    click.echo(f"{month}: closed on {clinic_time(closed.closed_at, service.ctx.policy.zone)} "
+               f"by {closed.closed_by}" if closed else f"{month}: open")
 
 
 @cli.command("remind")
@@ -455,10 +471,14 @@ def calls() -> None:
 
 
 def _call_line(view: Any) -> str:
+    """One call: when in clinic time with the zone (numbers masked)."""
     who = view.patient.label if view.patient else "unmatched"
     seconds = view.duration_seconds if view.duration_seconds is not None else "-"
-    return (f"{view.call_id}\t{view.started_at:%Y-%m-%d %H:%M}Z\t{view.state}\t{who}\t"
-            f"{view.staff or 'no staff'}\t{seconds}s\t{view.from_masked} -> {view.to_masked}")
+    when = clinic_time(view.started_at, _service().ctx.policy.zone)
+    why = view.state_reason or "-"  # why it did not count (unmatched, leg, short, ...)
+    return (f"{view.call_id}\t{when}\t{view.state}\t{who}\t"
+            f"{view.staff or 'no staff'}\t{seconds}s\t{view.from_masked} -> {view.to_masked}"
+            f"\t{why}")
 
 
 @calls.command("reconcile")

@@ -1,6 +1,7 @@
 """Patients: enrolment, phones (E.164, unique across patients) and the one resolver."""
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,7 +20,6 @@ from service.views import PatientView
 from store.models import Patient, PatientPhone, Staff, StaffPhone
 
 _CLINIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_INITIALS = re.compile(r"[A-Za-z]{1,4}")
 _ICD10 = re.compile(r"([A-TV-Z][0-9][0-9A-Z])\.?([0-9A-Z]{1,4})?")
 
 
@@ -37,11 +37,14 @@ def check_clinic_id(text: str) -> str:
 
 
 def check_initials(text: str | None) -> str | None:
+    """1 to 4 letters of any script (JÉ, ØS, ИП), composed (NFC) so an accent typed as a
+    separate mark is one letter; digits, spaces and punctuation are refused."""
     if text is None or not text.strip():
         return None
-    if not _INITIALS.fullmatch(text.strip()):
+    initials = unicodedata.normalize("NFC", text.strip())
+    if not (1 <= len(initials) <= 4 and all(c.isalpha() for c in initials)):
         raise BadInput(f"Initials '{text}' must be 1 to 4 letters (initials only, never a name).")
-    return text.strip().upper()
+    return initials.upper()
 
 
 def check_condition(text: str) -> str:

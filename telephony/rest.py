@@ -30,6 +30,11 @@ class TwilioUnavailable(RuntimeError):
     """The Twilio API refused or could not be reached; nothing was stored from it."""
 
 
+class TwilioBadAnswer(TwilioUnavailable):
+    """Twilio answered, but without what we need (a call's `sid`): nothing was stored, and
+    the reply says so instead of blaming the database the record never reached."""
+
+
 class RebasedHttpClient(TwilioHttpClient):
     """Sends api.twilio.com requests to another base URL (a proxy, or a test recorder)."""
 
@@ -74,8 +79,11 @@ def _event(call: Any) -> CallEvent:
 
 def recent_calls(client: Client, since: datetime) -> list[CallEvent]:
     """Every call that started at or after `since`, as the API lists them (all pages)."""
-    return [_event(c) for c in client.calls.stream(start_time_after=since, page_size=200)
-            if c.start_time is None or c.start_time >= since]
+    events = [_event(c) for c in client.calls.stream(start_time_after=since, page_size=200)
+              if c.start_time is None or c.start_time >= since]
+    if any(not e.call_sid for e in events):
+        raise TwilioBadAnswer("Twilio API listed a call without a call id (sid)")
+    return events
 
 
 def reconcile(service: Service, settings: Settings, since: timedelta,
@@ -108,4 +116,6 @@ def click_to_call(service: Service, settings: Settings, patient_ref: str, *, by:
         )
     except (TwilioException, RequestException) as exc:
         raise TwilioUnavailable(f"Twilio API: {exc}") from exc
+    if not call.sid:
+        raise TwilioBadAnswer("Twilio answered without a call id (sid)")
     return service.calls.record_placed(call.sid, plan, from_number=settings.twilio_caller_id)

@@ -85,8 +85,11 @@ def test_timer_start_status_stop_logs_from_the_start(slack: SlackSender, seeded:
     started = slack.command("start P-1042 call")
     assert "Started your timer for *P-1042 (JD)* (call)" in started.text
     assert "already running" in slack.command("start P-1042").text
+    assert "already running (since 15:00 EST)" in slack.command("start P-1042").text
     clock.advance(minutes=14, seconds=30)
-    assert "14 min 30 s so far" in slack.command("timer").text
+    timer = slack.command("timer").text
+    assert "14 min 30 s so far" in timer
+    assert "running since 15:00 EST" in timer and "UTC" not in timer  # issue 13 item 10
     stopped = slack.command("stop spoke with caregiver")
     assert "Saved entry #1: 14 min 30 s of call (live) for P-1042 (JD)" in stopped.text
     [entry] = entries(seeded)
@@ -172,7 +175,7 @@ def test_help_and_malformed_input_get_usage_with_examples(slack: SlackSender) ->
                   "/rpm cancel", "/rpm patient add", "/rpm staff add", "e.g. `/rpm log P-1042"):
         assert usage in full.text
     assert slack.command("").text == full.text
-    for text, reason in [("frobnicate", "Unknown command 'frobnicate'."),
+    for text, reason in [("frobnicate", "Unknown command 'frobnicate'.\nUsage: `/rpm help"),
                          ("log", "Say how long and what you did."),
                          ("log P-1042 12m dance", "'dance' is not an activity"),
                          ("log P-1042 soon review", "'soon' is not a duration"),

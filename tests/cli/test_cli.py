@@ -116,7 +116,7 @@ def test_void_through_the_cli(seeded: Cli) -> None:
          "ISO 8601"),
         (("log", "P-1042", "10m", "review"), "Missing option '--staff'"),
         (("status", "P-1042", "--month", "2026-13"), "YYYY-MM"),
-        (("patient", "add", "P-2000", "--phone", "12"), "not a possible phone number"),
+        (("patient", "add", "P-2000", "--phone", "12"), "not a valid phone number: 2 digits"),
         (("patient", "add", "P-2000", "--consent", "01/10/2026"), "YYYY-MM-DD"),
         (("patient", "add", "P-1042"), "already exists"),
         (("staff", "add", "U05X", "--name", "X", "--role", "boss"), "Unknown role"),
@@ -200,3 +200,18 @@ def test_month_close_export_and_summary(seeded: Cli) -> None:
     assert export[0]["started_utc"] == "2026-10-20T14:00:00+00:00"
     assert export[1]["amendment_reason"] == "paper log found"
     assert export[1]["void_reason"] == "typo" and export[1]["counts"] == "no"
+
+
+def test_unquoted_durations_and_clinic_times(seeded: Cli) -> None:
+    """Issue 13 items 10 and 12: `12 mins` typed unquoted is one duration (as in Slack), and
+    `entries` shows clinic time with the zone, not `13:53Z`."""
+    entry_id = int(seeded("log", "P-1042", "12", "mins", "review", "trend", "--staff",
+                          "U01NURSE").stdout.strip())
+    seeded("log", "P-1042", "1h", "5m", "call", "--staff", "U01NURSE")
+    assert "Which activity?" in seeded("log", "P-1042", "12", "mins", "--staff", "U01NURSE",
+                                       code=2).stderr
+    listed = seeded("entries", "P-1042").stdout.splitlines()  # oldest start first
+    assert listed[0].startswith(f"#{entry_id + 1}  ") and "65 min  call (live)" in listed[0]
+    assert listed[1].startswith(f"#{entry_id}  ") and "12 min  review" in listed[1]
+    zone = datetime.now(ZoneInfo("America/New_York")).tzname()
+    assert all(f" {zone}  " in line and "Z " not in line for line in listed)

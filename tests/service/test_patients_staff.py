@@ -171,3 +171,17 @@ def test_invalid_staff_numbers_are_refused_and_old_ones_can_still_be_removed(
         session.add(PatientPhone(patient_id=patient.id, e164="+15550000", kind="patient"))
     seeded.patients.update("P-1042", PatientFields(remove_phones=("+15550000",)), actor="t")
     assert {p.e164 for p in _all(seeded, PatientPhone)} == {"+16175550123", "+16175550124"}
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("JÉ", "JÉ"), ("je\u0301", "JÉ"), ("øs", "ØS"), ("ип", "ИП"), ("王", "王"), ("ABCD", "ABCD")])
+def test_initials_are_letters_of_any_script(svc: Service, typed: str, stored: str) -> None:
+    """Issue 13 item 12: `JÉ` was refused; an accent typed as its own mark is one letter."""
+    assert svc.patients.add("P-1", PatientFields(initials=typed), actor="t").label == (
+        f"P-1 ({stored})")
+
+
+@pytest.mark.parametrize("typed", ["J0", "J.D", "J D", "ABCDE", "é\u0301\u0301xyz", "J-"])
+def test_initials_that_are_not_1_to_4_letters_are_refused(svc: Service, typed: str) -> None:
+    with pytest.raises(BadInput, match="must be 1 to 4 letters"):
+        svc.patients.add("P-1", PatientFields(initials=typed), actor="t")
