@@ -4,6 +4,7 @@ detection). Both go through the real `twilio` client; TWILIO_API_URL points it e
 (tests: a recording server on loopback).
 """
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,12 @@ from telephony.routes import STATUS_PATH
 from telephony.twiml import STATUS_EVENTS
 
 TWILIO_API = "https://api.twilio.com"
+# The twilio library logs every REST request at INFO: URL (call URLs can carry phone
+# numbers), query and headers. Its clients log to this logger instead of
+# "twilio.http_client", kept at WARNING whatever LOG_LEVEL is: request dumps never reach a
+# log, failures still do.
+REST_LOG = logging.getLogger("rpm_logger.telephony.twilio_rest")
+REST_LOG.setLevel(logging.WARNING)
 MAX_RECONCILE_SECONDS = 31 * 24 * 3600
 
 
@@ -51,8 +58,8 @@ class RebasedHttpClient(TwilioHttpClient):
 def make_rest_client(settings: Settings) -> Client:
     if not (settings.twilio_account_sid and settings.twilio_auth_token):
         raise BadInput("Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
-    http = RebasedHttpClient(settings.twilio_api_url, timeout=15) \
-        if settings.twilio_api_url else TwilioHttpClient(timeout=15)
+    http = RebasedHttpClient(settings.twilio_api_url, timeout=15, logger=REST_LOG) \
+        if settings.twilio_api_url else TwilioHttpClient(timeout=15, logger=REST_LOG)
     return Client(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
                   http_client=http)
 

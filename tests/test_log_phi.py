@@ -200,11 +200,44 @@ def test_no_phone_number_name_or_birth_date_reaches_any_log(
     found = {r.name for r in records}
     # the scan saw what it claims to: uvicorn's access log, Bolt, our adapters' errors
     assert {"uvicorn.access", "uvicorn.error", "rpm_logger.bot", "rpm_logger.telephony",
-            "rpm_logger.reminders", "twilio.http_client"} <= found, found
+            "rpm_logger.reminders"} <= found, found
+    assert not rest_dumps(records)  # twilio's request dumps stay below every level
     assert any("DataError" in record_text(r) for r in records)
     leaked = [f"{r.name} {r.levelname} {leaks(record_text(r))}: ...{record_text(r)[-800:]}"
               for r in records if leaks(record_text(r))]
     assert leaked == [], "\n\n".join(leaked)
+
+
+def rest_dumps(records: list[logging.LogRecord]) -> list[str]:
+    """The twilio library's REST request/response dumps (URL, query, headers) among records."""
+    return [f"{r.name} {r.levelname}: {r.getMessage()}" for r in records
+            if "Twilio API Request" in r.getMessage() or r.getMessage().startswith(
+                ("Headers:", "Response Status Code", "Response Headers", "Query Params"))
+            or r.name.startswith("twilio")]
+
+
+def test_click_to_call_and_reconciliation_log_no_request_dump_at_info(
+    svc: Service, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 13 item 15: at the service's level (INFO) the twilio library logged every REST
+    request (its URL, query and headers); click-to-call and reconciliation now log nothing
+    of it, and no phone number."""
+    from telephony.rest import click_to_call
+    from tests.service.helpers import NURSE
+
+    caplog.set_level(logging.INFO)
+    seed_clinic(svc)
+    twilio_api = TwilioApiRecorder(ACCOUNT_SID).start()
+    settings = twilio_settings(twilio_api_url=twilio_api.base_url,
+                               twilio_caller_id=CLINIC_NUMBER)
+    try:
+        assert click_to_call(svc, settings, "P-1042", by=NURSE).call.state == "in_progress"
+        _reconcile(svc, settings, twilio_api)
+    finally:
+        twilio_api.stop()
+    assert [r for r in twilio_api.requests if r.method == "POST"]  # the REST calls happened
+    assert rest_dumps(caplog.records) == []
+    assert [leaks(record_text(r)) for r in caplog.records if leaks(record_text(r))] == []
 
 
 def test_the_dashboard_login_token_never_reaches_the_access_log(
