@@ -5,8 +5,10 @@ so a logged duration can only ever understate the work, never overstate it.
 """
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
+from billing.activities import is_activity
 from billing.errors import InvalidInput, quoted
 
 ACCEPTED_FORMS = "12m, 12 min, 12 (minutes), 1h5m, 1h 5m, 1:05 (h:mm), 90s, 2.5m"
@@ -22,6 +24,7 @@ _PART = re.compile(rf"({_NUMBER})\s*([a-z]+)\s*")
 _UNITS_FORM = re.compile(rf"(?:{_NUMBER}\s*[a-z]+\s*)+")
 _PLAIN_MINUTES = re.compile(_NUMBER)
 _CLOCK_FORM = re.compile(r"([0-9]+):([0-5][0-9])")
+_SHAPE_ONLY = 10**9  # word splitting asks only whether words read as a duration, not its limit
 
 
 def _refuse(text: str, why: str) -> InvalidInput:
@@ -80,6 +83,28 @@ def looks_like_duration(text: str) -> bool:
         or _CLOCK_FORM.fullmatch(folded)
         or _UNITS_FORM.fullmatch(folded)
     )
+
+
+def duration_word_count(words: Sequence[str], start: int = 0) -> int:
+    """How many words from `start` form one duration: 2 for '12 mins' or '1h 5m' typed as
+    separate words (unless the second is an activity), 1 for '12m', 0 for no duration.
+
+    Shells and Slack both split on spaces, so every adapter asks here rather than guessing."""
+    if start >= len(words):
+        return 0
+    if start + 1 < len(words) and not is_activity(words[start + 1]):
+        pair = f"{words[start]} {words[start + 1]}"
+        if looks_like_duration(pair) and _parses(pair):
+            return 2
+    return 1 if looks_like_duration(words[start]) and _parses(words[start]) else 0
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_duration(text, max_seconds=_SHAPE_ONLY)
+    except InvalidInput:
+        return False
+    return True
 
 
 def minutes_floor(seconds: int) -> int:

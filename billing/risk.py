@@ -7,14 +7,13 @@ sees two different verdicts for the same patient on the same day.
 from dataclasses import dataclass
 from datetime import date
 
-from billing.codes import TEN_MINUTES, TWENTY_MINUTES, rule_set_for
+from billing.codes import CPT_99457, CPT_99470, TWENTY_MINUTES, rule_set_for
 from billing.months import Month
 
 # A typical treatment-management touch (a data review, a short call) is about 5 minutes.
+# Pace (touches against days left) sets the severity; it never makes a code unreachable:
+# 20 minutes fit in one day, so 99457 is within reach as long as a day remains.
 TYPICAL_TOUCH_SECONDS = 5 * 60
-# More than 10 minutes for one patient in one day is unusual; beyond it 20 minutes is
-# treated as out of reach.
-MAX_SECONDS_PER_DAY = 10 * 60
 LAST_DAYS = 3  # in the last 3 days anything missing is critical
 LIVE_URGENT_DAYS = 7  # a missing live contact is at least "high" in the last week
 
@@ -49,7 +48,8 @@ class RiskAssessment:
     needs_live: bool
     days_left: int
     touches_needed: int
-    short_code_possible: bool  # 20 minutes is out of reach but 99470 (10 minutes) is not
+    reachable_code: str | None  # the highest code the month can still reach (docs/at-risk.md)
+    short_code_in: bool = False  # 99470 (10 minutes with a live contact) is already supported
 
     @property
     def at_risk(self) -> bool:
@@ -61,7 +61,8 @@ class RiskAssessment:
         return -(-self.seconds_needed // 60)
 
     def advice(self) -> str:
-        """'needs 8 more minutes and a live call' as a reminder reads it."""
+        """'needs 8 more minutes and a live call' as a reminder reads it, pointing at the
+        highest code still reachable: 99457 while a day remains, even on the last day."""
         if not self.at_risk:
             return "on track: 20 minutes and a live contact are in"
         parts = []
@@ -72,9 +73,11 @@ class RiskAssessment:
             parts.append("a live call")
         text = "needs " + " and ".join(parts)
         if self.days_left == 0:
-            text += " (no days left)"
-        if self.short_code_possible:
-            text += "; 20 minutes is out of reach, 99470 (10 minutes) is still possible"
+            supports = (f"; the month supports {self.reachable_code}"
+                        if self.reachable_code else "")
+            return f"{text} (no days left{supports})"
+        if self.short_code_in:
+            text += f" for {CPT_99457} ({CPT_99470} is in)"
         return text
 
 
@@ -92,18 +95,15 @@ def assess_risk(
     left = window.days_left(today)
     touches = _touches(needed, needs_live)
     if not needed and not needs_live:
-        return RiskAssessment(OK, 0, False, left, 0, False)
+        return RiskAssessment(OK, 0, False, left, 0, CPT_99457)
     rules = rule_set_for(month)
-    reachable = needed <= left * MAX_SECONDS_PER_DAY
-    short_needed = max(TEN_MINUTES - counted_seconds, 0)
-    short_possible = bool(
-        rules and rules.short_code_seconds and not reachable
-        and short_needed <= left * MAX_SECONDS_PER_DAY and left > 0
-    )
-    if left <= LAST_DAYS or touches >= left or not reachable:
+    short_in = bool(rules and rules.short_code_seconds and has_live
+                    and counted_seconds >= rules.short_code_seconds)
+    reachable = CPT_99457 if left > 0 else (CPT_99470 if short_in else None)
+    if left <= LAST_DAYS or touches >= left:
         severity = CRITICAL
     elif touches * 2 >= left or (needs_live and left <= LIVE_URGENT_DAYS):
         severity = HIGH
     else:
         severity = WATCH
-    return RiskAssessment(severity, needed, needs_live, left, touches, short_possible)
+    return RiskAssessment(severity, needed, needs_live, left, touches, reachable, short_in)

@@ -24,7 +24,7 @@ from service.errors import InvalidInput, StoreConflict, StoreUnavailable
 from service.quick import QuickLogged
 from service.staff import clean_slack_user_id
 from service.views import MonthTotals
-from telephony.rest import TwilioUnavailable, click_to_call
+from telephony.rest import TwilioBadAnswer, TwilioUnavailable, click_to_call
 
 log = logging.getLogger("rpm_logger.bot")
 T = TypeVar("T")
@@ -198,6 +198,9 @@ def _call_patient(svc: Service, command: grammar.Command, caller: Caller) -> Rep
         return views.click_to_call_unset_reply()
     try:
         outcome = click_to_call(svc, settings, command.patient, by=caller.user_id)
+    except TwilioBadAnswer:
+        log.warning("click-to-call: Twilio answered without a call sid")
+        return views.twilio_bad_answer_reply()
     except TwilioUnavailable:
         log.warning("click-to-call: Twilio API refused or unreachable")
         return views.twilio_down_reply()

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from datetime import date
 
 from billing.activities import ACTIVITIES, is_activity
-from billing.durations import looks_like_duration, parse_duration
+from billing.durations import duration_word_count, looks_like_duration, parse_duration
+from service.spelling import closest
 
 # (command, usage, example) in the order help lists them
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("log", "/rpm log [PATIENT] DURATION ACTIVITY [live] [yesterday|on YYYY-MM-DD] [NOTE...]",
      "/rpm log P-1042 12m review · /rpm log P-1042 15m call live discussed BP"),
     ("status", "/rpm status [PATIENT]", "/rpm status P-1042"),
-    ("undo", "/rpm undo", "/rpm undo  (voids your last entry, within 24 h)"),
+    ("undo", "/rpm undo", "/rpm undo  (voids your last entry once, within 10 min)"),
     ("void", "/rpm void ENTRY_ID REASON", "/rpm void 118 wrong patient"),
     ("risk", "/rpm risk", "/rpm risk"),
     ("use", "/rpm use PATIENT|none", "/rpm use P-1042"),
@@ -54,6 +55,7 @@ class Usage:
 
     reason: str | None
     topic: str | None = None
+    brief: bool = False  # only the topic's one-line usage (an unknown command's closest)
 
 
 @dataclass(frozen=True)
@@ -186,17 +188,7 @@ def _words(text: str) -> list[str]:
 
 def _take_duration(words: list[str], i: int) -> int:
     """How many words from i form a duration: 1, 2 ('12 min', '1h 5m') or 0."""
-    if i >= len(words):
-        return 0
-    if i + 1 < len(words) and not is_activity(words[i + 1]):
-        pair = f"{words[i]} {words[i + 1]}"
-        if looks_like_duration(pair) and _parses(pair):
-            return 2
-    return 1 if looks_like_duration(words[i]) and _parses(words[i]) else 0
-
-
-def _parses(text: str) -> bool:
-    return _duration_refusal(text) is None
+    return duration_word_count(words, i)
 
 
 def _duration_refusal(text: str) -> str | None:
@@ -390,7 +382,16 @@ def _parse(text: str | None) -> Command:
         return parsers[name](args)
     if looks_like_duration(words[0]) or (len(words) > 1 and looks_like_duration(words[1])):
         return Usage(f"Unknown command '{words[0]}'. Did you mean `/rpm log {raw}`?", "log")
-    return Usage(f"Unknown command '{words[0]}'.")
+    return _unknown_command(words[0])
+
+
+def _unknown_command(word: str) -> Usage:
+    """The closest command and its one-line usage, not the whole help: a typo such as
+    `stauts` needs one line, not forty."""
+    near = closest(word, USAGE, limit=1)
+    if not near:
+        return Usage(f"Unknown command '{word}'.", "help", brief=True)
+    return Usage(f"Unknown command '{word}'. Did you mean `{near[0]}`?", near[0], brief=True)
 
 
 def help_text(topic: str | None = None) -> str:
@@ -407,6 +408,8 @@ def help_text(topic: str | None = None) -> str:
 def usage_text(usage: Usage) -> str:
     reason = (usage.reason or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     head = f"{reason}\n" if reason else ""
+    if usage.brief and usage.topic in USAGE:
+        return f"{head}Usage: `{USAGE[usage.topic]}`\n`/rpm help` lists every command."
     return head + "Usage:\n" + help_text(usage.topic) + (
         "" if usage.topic is None else "\n`/rpm help` lists every command.")
 

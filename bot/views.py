@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
 from billing.durations import format_seconds
-from billing.months import clinic_clock, clinic_day
+from billing.months import clinic_clock, clinic_day, clinic_time
 from billing.risk import RiskAssessment
 from service.calls import CallOutcome, CallView
 from service.closes import CloseView
@@ -187,10 +187,12 @@ def picker_reply(log_text: str, patients: Sequence[PatientView], *, region: str)
 
 
 def used_reply(scope: str, patient: PatientView | None) -> Reply:
-    where = "this channel" if scope == "channel" else "you (in any conversation without one)"
+    where = ("in this channel" if scope == "channel"
+             else "for you, in any conversation without a patient of its own")
     if patient is None:
-        return text_reply(f"Cleared the patient for {where}.")
-    return text_reply(f"Now logging for *{patient.label}* in {where}: "
+        whose = "the patient of this channel" if scope == "channel" else "your own patient"
+        return text_reply(f"Cleared {whose}.")
+    return text_reply(f"Now logging for *{patient.label}* {where}: "
                       "`/rpm log 12m review` needs no patient. `/rpm use none` clears it.")
 
 
@@ -365,11 +367,11 @@ def call_noted_reply(call: CallView) -> Reply:
 
 def _call_line(call: CallView, zone: ZoneInfo) -> str:
     """No numbers at all, masked or not: the id, when (clinic time), how long, which way."""
-    when = call.started_at.astimezone(zone)
     direction = (call.direction or "unknown").split("-")[0]
     seconds = format_seconds(call.duration_seconds or 0)
     after = " · arrived after close" if call.after_close else ""
-    return f"• *{call.call_id}* {when:%Y-%m-%d %H:%M %Z} · {seconds} · {direction}{after}"
+    return (f"• *{call.call_id}* {clinic_time(call.started_at, zone)} · {seconds} · "
+            f"{direction}{after}")
 
 
 def unmatched_reply(calls: Sequence[CallView], zone: ZoneInfo) -> Reply:
@@ -413,6 +415,12 @@ def click_to_call_unset_reply() -> Reply:
     return text_reply("Click-to-call is not set up for this clinic (Twilio settings are "
                       "missing: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL, "
                       "TWILIO_CALLER_ID). Ask an admin, or log the call with `/rpm log`.")
+
+
+def twilio_bad_answer_reply() -> Reply:
+    return text_reply("⚠️ Twilio answered without a call id (sid), so this call cannot be "
+                      "tracked and nothing was saved; your phone may still ring. The daily "
+                      "reconciliation picks the call up if it happened.")
 
 
 def twilio_down_reply() -> Reply:

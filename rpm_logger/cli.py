@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
+from billing.durations import duration_word_count
 from billing.errors import InvalidInput
 from billing.months import Month, clinic_time
 from rpm_logger import render
@@ -296,6 +297,18 @@ def patient_list(assigned_to: str | None) -> None:
         click.echo(f"{view.label}  assigned to {view.assigned_to or 'nobody'}")
 
 
+def _split_duration(duration: str, activity: str,
+                    note: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
+    """`log P-1042 12 mins review`: the shell split the duration; join it back as the Slack
+    grammar does (same rule: billing.durations.duration_word_count)."""
+    words = (duration, activity, *note)
+    if duration_word_count(words) != 2:
+        return duration, activity, note
+    if len(words) < 3:
+        raise _Exit(f"Which activity? '{duration} {activity}' is the duration.", 2)
+    return f"{duration} {activity}", words[2], words[3:]
+
+
 @cli.command("log")
 @click.argument("patient_id")
 @click.argument("duration")
@@ -312,6 +325,7 @@ def log_time(patient_id: str, duration: str, activity: str, note: tuple[str, ...
              staff_id: str, at: str | None, live: bool, as_json: bool,
              amend: str | None) -> None:
     """Log treatment-management time for a patient."""
+    duration, activity, note = _split_duration(duration, activity, note)
     request = LogRequest(patient=patient_id, duration=duration, activity=activity,
                          staff=staff_id, source="cli", note=" ".join(note) or None,
                          started_at=_at(at), live=live, amendment=_amendment(amend))
@@ -504,11 +518,14 @@ def calls() -> None:
 
 
 def _call_line(view: Any) -> str:
+    """One call: when in clinic time with the zone (numbers masked)."""
     who = view.patient.label if view.patient else "unmatched"
     seconds = view.duration_seconds if view.duration_seconds is not None else "-"
     when = clinic_time(view.started_at, _service().ctx.policy.zone)
+    why = view.state_reason or "-"  # why it did not count (unmatched, leg, short, ...)
     return (f"{view.call_id}\t{when}\t{view.state}\t{who}\t"
-            f"{view.staff or 'no staff'}\t{seconds}s\t{view.from_masked} -> {view.to_masked}")
+            f"{view.staff or 'no staff'}\t{seconds}s\t{view.from_masked} -> {view.to_masked}"
+            f"\t{why}")
 
 
 @calls.command("reconcile")

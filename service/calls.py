@@ -486,7 +486,10 @@ class CallService:
         if caller.staff is not None:
             # a staff phone or client calling in to reach a patient: Twilio <Dial>s the
             # patient on a child leg, which carries (and is judged on) the conversation
-            return "leg", "a staff member's outgoing call: the conversation is on the dialed leg"
+            why = "a staff member's outgoing call: the conversation is on the dialed leg"
+            if not call.direction:  # say so: the billing office may want to look at it
+                why = f"Twilio sent no Direction: from a staff number, so {why}"
+            return "leg", why
         return None  # the patient called a staff Twilio number/client, or nobody on staff
 
     @staticmethod

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
@@ -11,7 +12,7 @@ from billing.activities import is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
 from billing.errors import quoted
-from billing.months import Month, clinic_day
+from billing.months import Month, clinic_day, start_of_day_utc
 from service import audit
 from service.closes import Amendment, check_open
 from service.context import ServiceContext
@@ -89,6 +90,7 @@ _IDENTICAL_SINCE = select(TimeEntry.id).where(
     TimeEntry.activity == bindparam("activity"),
     TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
     TimeEntry.created_at >= bindparam("since"),
+    TimeEntry.started_at >= bindparam("day_start"), TimeEntry.started_at < bindparam("day_end"),
 ).order_by(TimeEntry.id.desc()).limit(1)  # type: ignore[union-attr]
 
 
@@ -100,11 +102,19 @@ def _first_overlap(
 
 
 def _identical_since(session: Session, staff_id: int, patient_id: int, seconds: int,
-                     activity: str, since: datetime) -> int | None:
-    """The author's latest standing entry with the same patient, duration and activity."""
+                     activity: str, since: datetime, day: tuple[datetime, datetime]) -> int | None:
+    """The author's latest standing entry with the same patient, duration and activity,
+    saved since `since` for the same clinic day (`day`: its UTC bounds). The same 12 minutes
+    logged for today and for yesterday are two days' work, not a double submission."""
     return session.exec(_IDENTICAL_SINCE, params={
         "staff": staff_id, "patient": patient_id, "seconds": seconds, "activity": activity,
-        "since": since}).first()
+        "since": since, "day_start": day[0], "day_end": day[1]}).first()
+
+
+def _clinic_day(instant: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC bounds of the clinic day `instant` falls on (DST-safe)."""
+    day = instant.astimezone(zone).date()
+    return start_of_day_utc(day, zone), start_of_day_utc(day + timedelta(days=1), zone)
 
 
 def parse_entry_id(text: str | int) -> int:
@@ -165,8 +175,9 @@ class EntryService:
             end = start + timedelta(seconds=seconds)
             assert staff.id is not None and patient.id is not None
             overlap = _first_overlap(session, staff.id, start, end)
-            repeats = _identical_since(session, staff.id, patient.id, seconds, activity,
-                                       repeat_since) if repeat_since else None
+            repeats = _identical_since(
+                session, staff.id, patient.id, seconds, activity, repeat_since,
+                _clinic_day(start, zone)) if repeat_since else None
             entry = TimeEntry(
                 patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=end,
                 duration_seconds=seconds, activity=activity, note=note, source=request.source,

@@ -1,7 +1,7 @@
 """Patients: enrolment, phones (E.164, unique across patients) and the one resolver."""
 
-import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -14,13 +14,13 @@ from billing.errors import quoted
 from service import audit
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
-from service.phones import mask_phone, normalize_phone, try_normalize_phone
+from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
+from service.spelling import closest
 from service.staff import require_staff
 from service.views import PatientView
 from store.models import Patient, PatientPhone, Staff, StaffPhone, text_limit
 
 _CLINIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_INITIALS = re.compile(r"[A-Za-z]{1,4}")
 _ICD10 = re.compile(r"([A-TV-Z][0-9][0-9A-Z])\.?([0-9A-Z]{1,4})?")
 
 
@@ -39,11 +39,14 @@ def check_clinic_id(text: str) -> str:
 
 
 def check_initials(text: str | None) -> str | None:
+    """1 to 4 letters of any script (JÉ, ØS, ИП), composed (NFC) so an accent typed as a
+    separate mark is one letter; digits, spaces and punctuation are refused."""
     if text is None or not text.strip():
         return None
-    if not _INITIALS.fullmatch(text.strip()):
+    initials = unicodedata.normalize("NFC", text.strip())
+    if not (1 <= len(initials) <= 4 and all(c.isalpha() for c in initials)):
         raise BadInput(f"Initials '{text}' must be 1 to 4 letters (initials only, never a name).")
-    return text.strip().upper()
+    return initials.upper()
 
 
 def check_condition(text: str) -> str:
@@ -98,9 +101,8 @@ def require_patient(session: Session, ref: str, *, region: str,
 def _unknown_patient_message(session: Session, ref: str) -> str:
     if len(ref.strip()) > text_limit(Patient.clinic_id):  # no id is that long: no hints
         return f"No patient {quoted(ref.strip())}."
-    keys = session.exec(select(Patient.clinic_id)).all()
-    close = difflib.get_close_matches(ref.strip(), keys, n=3, cutoff=0.6) or \
-        difflib.get_close_matches(patient_key(ref), [k.upper() for k in keys], n=3, cutoff=0.6)
+    keys = session.exec(select(Patient.clinic_id).order_by(Patient.clinic_id)).all()
+    close = closest(ref, keys)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     return f"No patient '{ref.strip()}'.{hint}"
 
@@ -148,8 +150,11 @@ class PatientService:
     def _region(self) -> str:
         return self.ctx.policy.phone_region
 
-    def _normalized(self, numbers: tuple[str, ...]) -> list[str]:
-        return [normalize_phone(n, region=self._region) for n in numbers]
+    def _normalized(self, numbers: tuple[str, ...], *, storing: bool = False) -> list[str]:
+        """E.164 numbers; those about to be stored must be valid (a call can come from them),
+        those to remove need only be readable (an older, invalid one can still go)."""
+        check = valid_phone if storing else normalize_phone
+        return [check(n, region=self._region) for n in numbers]
 
     def add(self, clinic_id: str, fields: PatientFields, *, actor: str) -> PatientView:
         clinic_id = check_clinic_id(clinic_id)
@@ -206,7 +211,7 @@ class PatientService:
         for e164 in self._normalized(fields.remove_phones):
             self._drop_phone(session, patient, e164)
         for kind, numbers in (("patient", fields.phones), ("caregiver", fields.caregiver_phones)):
-            for e164 in self._normalized(numbers):
+            for e164 in self._normalized(numbers, storing=True):
                 self._claim_phone(session, patient, e164, kind)
         session.add(patient)
         session.flush()

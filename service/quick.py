@@ -16,10 +16,11 @@ from service.months import MonthService
 from service.patients import require_patient
 from service.staff import require_staff
 from service.views import EntryView, LoggedEntry, PatientRisk
+from store.latest_entry import latest_authored
 from store.models import TimeEntry
 
 DOUBLE_SUBMISSION = timedelta(seconds=60)
-UNDO_WINDOW = timedelta(hours=24)
+UNDO_WINDOW = timedelta(minutes=10)
 LATE_ENTRY_START = time(9, 0)  # late entries are placed from 09:00 clinic time on
 UNDO_REASON = "undone by the author from Slack (/rpm undo)"
 DOUBLE_REASON = "double submission, undone by the author from Slack"
@@ -75,19 +76,20 @@ class QuickService:
                                    by_phone=False).clinic_id
 
     def undo(self, user_id: str) -> EntryView:
-        """Void the caller's own most recent entry, if it was written within 24 hours."""
-        since = self.ctx.now() - UNDO_WINDOW
+        """Void the caller's most recent entry, once, within 10 minutes of saving it.
+
+        Undo reverses the last save and nothing else: once that entry is voided (or too
+        old), a second undo must not reach back to an older entry; that is
+        `/rpm void ID REASON`, with a reason of its own."""
         with self.ctx.db.read() as session:
             staff = require_staff(session, user_id)
-            last = session.exec(select(TimeEntry.id).where(
-                TimeEntry.staff_id == staff.id, TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
-                TimeEntry.created_at >= since,
-            ).order_by(TimeEntry.created_at.desc(), TimeEntry.id.desc())  # type: ignore[attr-defined,union-attr]
-                .limit(1)).first()
-        if last is None:
-            raise BadInput("Nothing to undo: you have no entry from the last 24 hours that is "
-                           "not already voided. `/rpm void ENTRY_ID REASON` voids older ones.")
-        return self.entries.void(last, reason=UNDO_REASON, by=user_id)
+            assert staff.id is not None
+            last = latest_authored(session, staff_pk=staff.id, author=staff.slack_user_id)
+        if last is None or last.voided or last.created_at < self.ctx.now() - UNDO_WINDOW:
+            raise BadInput("There is nothing left to undo: undo reverses your last entry once, "
+                           "within 10 minutes of saving it. `/rpm void ENTRY_ID REASON` voids "
+                           "older ones.")
+        return self.entries.void(last.id, reason=UNDO_REASON, by=user_id)
 
     def undo_double(self, user_id: str, entry_id: int | str) -> EntryView:
         """The 'Undo' button under a double-submission warning (author or admin only)."""

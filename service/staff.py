@@ -12,7 +12,7 @@ from billing.errors import quoted
 from service import audit
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
-from service.phones import mask_phone, normalize_phone, try_normalize_phone
+from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
 from service.views import StaffView
 from store.models import PatientPhone, Staff, StaffPhone
 
@@ -102,8 +102,10 @@ class StaffService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    def _phone(self, text: str) -> str:
-        return normalize_phone(text, region=self.ctx.policy.phone_region)
+    def _phone(self, text: str, *, storing: bool = True) -> str:
+        """E.164; a number to store must be valid, one to remove need only be readable."""
+        check = valid_phone if storing else normalize_phone
+        return check(text, region=self.ctx.policy.phone_region)
 
     def _claim_phone(self, session: Session, staff: Staff, e164: str,
                      kind: str = "phone") -> None:
@@ -143,7 +145,7 @@ class StaffService:
     def update(self, slack_user_id: str, changes: StaffChanges, *, actor: str) -> StaffView:
         add_numbers = [self._phone(p) for p in changes.add_phones]
         twilio_numbers = [self._phone(p) for p in changes.add_twilio_numbers]
-        remove_numbers = [self._phone(p) for p in changes.remove_phones]
+        remove_numbers = [self._phone(p, storing=False) for p in changes.remove_phones]
         with self.ctx.db.write() as session:
             staff = require_staff(session, slack_user_id)
             before = _snapshot(session, staff)

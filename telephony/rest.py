@@ -4,6 +4,7 @@ detection). Both go through the real `twilio` client; TWILIO_API_URL points it e
 (tests: a recording server on loopback).
 """
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,11 +24,22 @@ from telephony.routes import STATUS_PATH
 from telephony.twiml import STATUS_EVENTS
 
 TWILIO_API = "https://api.twilio.com"
+# The twilio library logs every REST request at INFO: URL (call URLs can carry phone
+# numbers), query and headers. Its clients log to this logger instead of
+# "twilio.http_client", kept at WARNING whatever LOG_LEVEL is: request dumps never reach a
+# log, failures still do.
+REST_LOG = logging.getLogger("rpm_logger.telephony.twilio_rest")
+REST_LOG.setLevel(logging.WARNING)
 MAX_RECONCILE_SECONDS = 31 * 24 * 3600
 
 
 class TwilioUnavailable(RuntimeError):
     """The Twilio API refused or could not be reached; nothing was stored from it."""
+
+
+class TwilioBadAnswer(TwilioUnavailable):
+    """Twilio answered, but without what we need (a call's `sid`): nothing was stored, and
+    the reply says so instead of blaming the database the record never reached."""
 
 
 class RebasedHttpClient(TwilioHttpClient):
@@ -46,8 +58,8 @@ class RebasedHttpClient(TwilioHttpClient):
 def make_rest_client(settings: Settings) -> Client:
     if not (settings.twilio_account_sid and settings.twilio_auth_token):
         raise BadInput("Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
-    http = RebasedHttpClient(settings.twilio_api_url, timeout=15) \
-        if settings.twilio_api_url else TwilioHttpClient(timeout=15)
+    http = RebasedHttpClient(settings.twilio_api_url, timeout=15, logger=REST_LOG) \
+        if settings.twilio_api_url else TwilioHttpClient(timeout=15, logger=REST_LOG)
     return Client(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
                   http_client=http)
 
@@ -74,8 +86,11 @@ def _event(call: Any) -> CallEvent:
 
 def recent_calls(client: Client, since: datetime) -> list[CallEvent]:
     """Every call that started at or after `since`, as the API lists them (all pages)."""
-    return [_event(c) for c in client.calls.stream(start_time_after=since, page_size=200)
-            if c.start_time is None or c.start_time >= since]
+    events = [_event(c) for c in client.calls.stream(start_time_after=since, page_size=200)
+              if c.start_time is None or c.start_time >= since]
+    if any(not e.call_sid for e in events):
+        raise TwilioBadAnswer("Twilio API listed a call without a call id (sid)")
+    return events
 
 
 def reconcile(service: Service, settings: Settings, since: timedelta,
@@ -108,4 +123,6 @@ def click_to_call(service: Service, settings: Settings, patient_ref: str, *, by:
         )
     except (TwilioException, RequestException) as exc:
         raise TwilioUnavailable(f"Twilio API: {exc}") from exc
+    if not call.sid:
+        raise TwilioBadAnswer("Twilio answered without a call id (sid)")
     return service.calls.record_placed(call.sid, plan, from_number=settings.twilio_caller_id)

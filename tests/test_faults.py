@@ -3,7 +3,11 @@ timeout, a database failing mid-transaction or at COMMIT, and 200 staff logging 
 Slack and Twilio are real signed HTTP requests to the real app on loopback. Whatever fails,
 nothing is half-written (no entry without its audit record) and the retry is stored once."""
 
+import logging
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -196,34 +200,64 @@ def test_a_failure_mid_transaction_leaves_nothing_and_the_retry_is_stored_once(
 USERS = [f"U9{n:04d}" for n in range(200)]
 
 
+HOGS_PER_CORE = 4  # a load of about 4 per core, as on the shared CI host of the issue
+
+
+@contextmanager
+def cpu_hog() -> Iterator[None]:
+    """One busy-looping process per core for the duration: the machine load of a shared CI
+    host (the issue saw 12-27), made on purpose. Each process is ended by its own handle."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(HOGS_PER_CORE * (os.cpu_count() or 2))]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+@pytest.mark.serial  # its load must be its own: .ci/run runs serial tests after the rest
+@pytest.mark.timeout(180)  # its own limit: about 30 s under the hog on a 2-core host
 @SQLITE_ONLY
 def test_200_staff_logging_at_once_are_all_saved(
-    svc: Service, slack_api: SlackApiRecorder,
+    svc: Service, slack_api: SlackApiRecorder, caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Issue 13 item 13: under a CPU hog every one of 200 simultaneous `/rpm log` commands is
+    acknowledged within Bolt's (Slack's) 3 seconds, with the answer or "Saving…" and then the
+    answer at response_url; Bolt logs "didn't call ack()" and answers an empty 200 when not."""
     seed_clinic(svc)
     for user in USERS:
         svc.staff.add(slack_user_id=user, name=f"Staff {user}", role="clinical_staff",
                       actor="test")
+    caplog.set_level(logging.WARNING)
     limits = httpx.Limits(max_connections=len(USERS), max_keepalive_connections=len(USERS))
-    with served(create_app(_both(slack_api), service=svc)) as url, \
+    with cpu_hog(), served(create_app(_both(slack_api), service=svc)) as url, \
             httpx.Client(timeout=30, limits=limits) as http:
         slack = SlackSender(url, slack_api, http)
         slack.command("help")
         barrier = Barrier(len(USERS))
 
-        def log(user: str) -> str:
+        def log(user: str) -> tuple[str, str]:
             barrier.wait()
             sent = slack.command("log P-1042 12m review", user=user)
             if "Saving…" not in sent.text:
-                return sent.text
-            # over the 2-second budget: the real reply follows through response_url
+                return sent.text, sent.text
+            # past the ack deadline: the real reply follows through response_url
             path = "/" + (sent.response_url or "").split("/", 3)[3]
-            [posted] = slack.wait_for(path, timeout=25)
-            return all_text(posted.body)
+            [posted] = slack.wait_for(path, timeout=60)
+            return sent.text, all_text(posted.body)
 
         with ThreadPoolExecutor(max_workers=len(USERS)) as pool:
             replies = list(pool.map(log, USERS))
-    assert all("Saved entry #" in r for r in replies), [r for r in replies if "Saved" not in r]
+    acks = [first for first, _ in replies]
+    assert all("Saved entry #" in a or "Saving…" in a for a in acks), \
+        [a for a in acks if "Saved" not in a and "Saving" not in a]
+    missed = [r.getMessage() for r in caplog.records
+              if "didn't call ack()" in r.getMessage() or "Unhandled request" in r.getMessage()]
+    assert missed == []
+    assert all("Saved entry #" in r for _, r in replies), \
+        [r for _, r in replies if "Saved" not in r]
     state = stored(svc.ctx.db)
     assert len(state.entries) == len(USERS) and len(state.logged) == len(USERS)
     assert_whole(state)

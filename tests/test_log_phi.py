@@ -44,18 +44,18 @@ from tests.telephony.conftest import (
 )
 from tests.telephony.test_rest import _listed
 
-NOTE_PHONE, CLI_PHONE, CLI_CAREGIVER = "+15552017788", "+15553014455", "+15553014456"
+NOTE_PHONE, CLI_PHONE, CLI_CAREGIVER = "+12025550178", "+12025550145", "+12025550146"
 # every number a patient, caregiver, unknown caller or staff member has in this test
 NUMBERS = (NOTE_PHONE, CLI_PHONE, CLI_CAREGIVER, PATIENT_PHONE, CAREGIVER_PHONE,
            STRANGER_PHONE, NURSE_PHONE)
-NOTE = "called John Doe (DOB 03/14/1950) on +1 555 201 7788 about meds"
+NOTE = "called John Doe (DOB 03/14/1950) on +1 202 555 0178 about meds"
 WORDS = ("John", "Doe", "03/14/1950", "1950", "about meds")
 CALL_END = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)
 
 
 def leaks(text: str) -> list[str]:
-    """The phone numbers (in any format: E.164, digits only, (555) 201-7788, 555.201.7788,
-    +1 555 201 7788 ...) and the words of NOTE that `text` contains."""
+    """The phone numbers (in any format: E.164, digits only, (202) 555-0178, 202.555.0178,
+    +1 202 555 0178 ...) and the words of NOTE that `text` contains."""
     flat = re.sub(r"[\s().+\-/]", "", text)
     found = [n for n in NUMBERS if n[2:] in flat]  # the 10 national digits, however split
     return found + [w for w in WORDS if w.lower() in text.lower()]
@@ -71,11 +71,11 @@ def record_text(record: logging.LogRecord) -> str:
 
 
 @pytest.mark.parametrize("number", [
-    "+15552017788", "15552017788", "5552017788", "(555) 201-7788", "555-201-7788",
-    "555.201.7788", "+1 555 201 7788", "1-555-201-7788", "+1 (555) 201-7788"])
+    "+12025550178", "12025550178", "2025550178", "(202) 555-0178", "202-555-0178",
+    "202.555.0178", "+1 202 555 0178", "1-202-555-0178", "+1 (202) 555-0178"])
 def test_the_scan_finds_every_format(number: str) -> None:
     assert leaks(f"note: {number}!") == [NOTE_PHONE]
-    assert leaks("+1******7788 and ***7788 and C-12 at 2026-11-20") == []
+    assert leaks("+1******0178 and ***0178 and C-12 at 2026-11-20") == []
 
 
 @pytest.fixture
@@ -169,13 +169,13 @@ def _cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
     try:
         run("staff", "add", "U09MARY", "--name", "Mary Major", "--role", "clinical_staff",
-            "--phone", "555 301 4457")
-        run("patient", "add", "P-2001", "--initials", "JD", "--phone", "(555) 301-4455",
-            "--caregiver-phone", "555.301.4456", "--assign", "U09MARY")
-        run("patient", "add", "P-2002", "--phone", "+1 555 301 4455", code=2)  # taken
+            "--phone", "202 555 0147")
+        run("patient", "add", "P-2001", "--initials", "JD", "--phone", "(202) 555-0145",
+            "--caregiver-phone", "202.555.0146", "--assign", "U09MARY")
+        run("patient", "add", "P-2002", "--phone", "+1 202 555 0145", code=2)  # taken
         run("patient", "show", "P-2001")
         run("log", "P-2001", "5m", "call", NOTE, "--staff", "U09MARY")
-        run("patient", "update", "P-2001", "--remove-phone", "555-301-4456")
+        run("patient", "update", "P-2001", "--remove-phone", "202-555-0146")
     finally:
         get_settings.cache_clear()
 
@@ -216,11 +216,44 @@ def test_no_phone_number_name_or_birth_date_reaches_any_log(
     found = {r.name for r in records}
     # the scan saw what it claims to: uvicorn's access log, Bolt, our adapters' errors
     assert {"uvicorn.access", "uvicorn.error", "rpm_logger.bot", "rpm_logger.telephony",
-            "rpm_logger.reminders", "twilio.http_client"} <= found, found
+            "rpm_logger.reminders"} <= found, found
+    assert not rest_dumps(records)  # twilio's request dumps stay below every level
     assert any("DataError" in record_text(r) for r in records)
     leaked = [f"{r.name} {r.levelname} {leaks(record_text(r))}: ...{record_text(r)[-800:]}"
               for r in records if leaks(record_text(r))]
     assert leaked == [], "\n\n".join(leaked)
+
+
+def rest_dumps(records: list[logging.LogRecord]) -> list[str]:
+    """The twilio library's REST request/response dumps (URL, query, headers) among records."""
+    return [f"{r.name} {r.levelname}: {r.getMessage()}" for r in records
+            if "Twilio API Request" in r.getMessage() or r.getMessage().startswith(
+                ("Headers:", "Response Status Code", "Response Headers", "Query Params"))
+            or r.name.startswith("twilio")]
+
+
+def test_click_to_call_and_reconciliation_log_no_request_dump_at_info(
+    svc: Service, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 13 item 15: at the service's level (INFO) the twilio library logged every REST
+    request (its URL, query and headers); click-to-call and reconciliation now log nothing
+    of it, and no phone number."""
+    from telephony.rest import click_to_call
+    from tests.service.helpers import NURSE
+
+    caplog.set_level(logging.INFO)
+    seed_clinic(svc)
+    twilio_api = TwilioApiRecorder(ACCOUNT_SID).start()
+    settings = twilio_settings(twilio_api_url=twilio_api.base_url,
+                               twilio_caller_id=CLINIC_NUMBER)
+    try:
+        assert click_to_call(svc, settings, "P-1042", by=NURSE).call.state == "in_progress"
+        _reconcile(svc, settings, twilio_api)
+    finally:
+        twilio_api.stop()
+    assert [r for r in twilio_api.requests if r.method == "POST"]  # the REST calls happened
+    assert rest_dumps(caplog.records) == []
+    assert [leaks(record_text(r)) for r in caplog.records if leaks(record_text(r))] == []
 
 
 def test_the_dashboard_login_token_never_reaches_the_access_log(

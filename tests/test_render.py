@@ -49,3 +49,22 @@ def test_report_csv_is_written_row_by_row_as_summaries_arrive() -> None:
     assert lines[0].startswith("patient_id,initials,month,total_seconds")
     assert [line.split(",")[0] for line in lines[1:]] == ["P-0", "P-1", "P-2"]
     assert report_csv([]) == lines[0] + "\n"
+
+
+def test_times_for_clinic_staff_are_clinic_time_with_the_zone() -> None:
+    """Issue 13 item 10: `entries` printed 13:53Z; staff read clinic time and its zone."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from billing.months import clinic_time
+    from rpm_logger.render import entry_text
+    from service.views import EntryView
+
+    zone = ZoneInfo("America/New_York")
+    at = datetime(2026, 11, 20, 18, 53, tzinfo=UTC)
+    assert clinic_time(at, zone) == "2026-11-20 13:53 EST"
+    assert clinic_time(datetime(2026, 7, 1, 3, 5, tzinfo=UTC), zone) == "2026-06-30 23:05 EDT"
+    entry = EntryView(7, "P-1042", "U01NURSE", at, at, 720, "review", False, "cli", None,
+                      "clinical_staff", None, at, "U01NURSE")
+    line = entry_text(entry, zone)
+    assert line.startswith("#7  2026-11-20 13:53 EST") and "Z " not in line

@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from billing.codes import TWENTY_MINUTES, format_codes
 from billing.durations import format_seconds
 from billing.fees import amount_still_to_win
-from billing.months import Month
+from billing.months import Month, clinic_time
 from billing.risk import RiskAssessment
 from service.dashboard import CodeSeries, DashboardRow, PatientPage
 from service.views import MonthSummary, StaffView
@@ -65,7 +65,7 @@ def month_page(*, month: Month, today_days_left: int, rows: list[DashboardRow],
 
 def patient_page(*, month: Month, page: PatientPage, zone: ZoneInfo) -> str:
     def local(instant: datetime) -> str:
-        return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        return clinic_time(instant, zone)
 
     return _env.get_template("patient.html").render(
         month=str(month), page=page, codes=format_codes(page.summary.codes), zone=zone.key,

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import execute, grammar, views
-from bot.listeners.budget import reply_within_budget
+from bot.listeners.budget import ARRIVED, reply_within_budget, stamp_arrival
 from service import Service
 
 log = logging.getLogger("rpm_logger.bot")
@@ -44,7 +44,8 @@ async def handle_rpm(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespo
     if isinstance(parsed, grammar.Report):
         await send_report(ack, respond, client, service, parsed, caller)
         return
-    await reply_within_budget(lambda: execute.run(service, parsed, caller), ack, respond)
+    await reply_within_budget(lambda: execute.run(service, parsed, caller), ack, respond,
+                              arrived_at=context.get(ARRIVED))
 
 
 async def send_report(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
@@ -69,4 +70,4 @@ async def send_report(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClie
 
 
 def register(app: AsyncApp) -> None:
-    app.command("/rpm")(handle_rpm)
+    app.command("/rpm", middleware=[stamp_arrival])(handle_rpm)

@@ -86,3 +86,15 @@ def test_human_durations() -> None:
                                                 ("review", False), ("12", True)])
 def test_duration_words_are_told_apart_from_ids(word: str, expected: bool) -> None:
     assert looks_like_duration(word) is expected
+
+
+@pytest.mark.parametrize(("words", "count"), [
+    (["12", "mins", "review"], 2), (["12", "min", "review"], 2), (["1h", "5m", "call"], 2),
+    (["12m", "review"], 1), (["12", "review"], 1), (["12", "call"], 1), (["review"], 0),
+    (["12", "mins"], 2), ([], 0), (["12", "parsecs"], 1),
+])
+def test_duration_word_count_joins_a_duration_split_by_spaces(words: list[str],
+                                                                count: int) -> None:
+    from billing.durations import duration_word_count
+
+    assert duration_word_count(words) == count

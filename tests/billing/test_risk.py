@@ -50,20 +50,48 @@ def test_pace_decides_between_watch_and_high() -> None:
 def test_advice_reads_like_a_reminder() -> None:
     assessed = risk(date(2026, 11, 20), 720, False)
     assert assessed.advice() == "needs 8 more minutes and a live call"
-    assert risk(date(2026, 11, 20), 1141, True).advice() == "needs 1 more minute"
+    assert risk(date(2026, 11, 20), 1141, True).advice() == (
+        "needs 1 more minute for 99457 (99470 is in)")
+    assert risk(date(2026, 11, 20), 540, True).advice() == "needs 11 more minutes"
     assert risk(date(2026, 11, 20), 1200, True).advice().startswith("on track")
 
 
-def test_99470_is_offered_when_20_minutes_is_out_of_reach() -> None:
-    # last day, 5 minutes in: 15 more is beyond a day's 10 minutes, 5 more for 10 is not
-    assessed = risk(date(2026, 11, 30), 300, True)
-    assert assessed.severity == CRITICAL and assessed.short_code_possible
-    assert "99470 (10 minutes) is still possible" in assessed.advice()
-    # 2025 has no 99470
+@pytest.mark.parametrize(
+    ("today", "seconds", "live", "reachable", "advice"),
+    [
+        # issue 13 item 8: 12 minutes short on the last day is within reach (one day left)
+        (date(2026, 11, 30), 480, True, "99457", "needs 12 more minutes"),
+        (date(2026, 11, 30), 300, True, "99457", "needs 15 more minutes"),
+        (date(2026, 11, 30), 0, False, "99457", "needs 20 more minutes and a live call"),
+        (date(2026, 11, 29), 480, False, "99457", "needs 12 more minutes and a live call"),
+        (date(2026, 11, 28), 480, True, "99457", "needs 12 more minutes"),
+        # 99470 already earned: the advice still points at 99457 while a day remains
+        (date(2026, 11, 30), 720, True, "99457", "needs 8 more minutes for 99457 (99470 is in)"),
+        (date(2026, 11, 29), 600, True, "99457",
+         "needs 10 more minutes for 99457 (99470 is in)"),
+        # the month is over: nothing is reachable any more; say what the month supports
+        (date(2026, 12, 1), 720, True, "99470",
+         "needs 8 more minutes (no days left; the month supports 99470)"),
+        (date(2026, 12, 1), 480, True, None, "needs 12 more minutes (no days left)"),
+        (date(2026, 12, 1), 720, False, None, "needs 8 more minutes and a live call "
+                                              "(no days left)"),
+    ],
+)
+def test_last_days_point_at_the_highest_code_still_reachable(
+    today: date, seconds: int, live: bool, reachable: str | None, advice: str
+) -> None:
+    assessed = risk(today, seconds, live)
+    assert assessed.severity == CRITICAL
+    assert (assessed.reachable_code, assessed.advice()) == (reachable, advice)
+    assert "out of reach" not in assessed.advice()
+
+
+def test_a_month_without_99470_never_mentions_it() -> None:
     december = PatientWindow.of(DEC_2025, None, None)
-    assert not risk(date(2025, 12, 31), 300, True, december, DEC_2025).short_code_possible
-    # still reachable: no 99470 hint
-    assert not risk(date(2026, 11, 29), 300, True).short_code_possible
+    ended = risk(date(2026, 1, 1), 720, True, december, DEC_2025)
+    assert (ended.reachable_code, ended.advice()) == (None, "needs 8 more minutes (no days left)")
+    last_day = risk(date(2025, 12, 31), 720, True, december, DEC_2025)
+    assert (last_day.reachable_code, last_day.advice()) == ("99457", "needs 8 more minutes")
 
 
 def test_patients_are_judged_on_their_own_dates() -> None:

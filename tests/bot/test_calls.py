@@ -264,6 +264,20 @@ def test_click_to_call_rings_the_nurse_then_the_patient(
     assert (call.call_id, call.staff, call.patient_label) == ("C-1", NURSE, "P-1042 (JD)")
 
 
+def test_click_to_call_answered_without_a_sid_says_what_failed(
+    clinic: Service, slack_api: SlackApiRecorder, twilio_api: TwilioApiRecorder,
+) -> None:
+    """Issue 13 item 12: Twilio's answer without `sid` read as "database not answering"."""
+    twilio_api.create_omits = ("sid",)
+    with _twilio_slack(clinic, slack_api, twilio_api.base_url) as url:
+        slack = SlackSender(url, slack_api)
+        reply = slack.command("call P-1042")
+        slack.http.close()
+    assert "Twilio answered without a call id (sid)" in reply.text
+    assert "database" not in reply.text and "not saved" not in reply.text
+    assert clinic.calls.in_states() == []
+
+
 def test_click_to_call_with_twilio_down_dials_nothing(clinic: Service,
                                                       slack_api: SlackApiRecorder) -> None:
     with _twilio_slack(clinic, slack_api, "http://127.0.0.1:9") as url:

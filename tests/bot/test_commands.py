@@ -24,8 +24,8 @@ def test_status_for_one_patient_and_for_my_caseload(slack: SlackSender,
     assert "No patient 'P-1'" in slack.command("status P-1").text
 
 
-def test_undo_voids_my_last_entry_within_24_hours(slack: SlackSender, seeded: Service,
-                                                  clock: FrozenClock) -> None:
+def test_undo_voids_my_last_entry_once_within_10_minutes(slack: SlackSender, seeded: Service,
+                                                         clock: FrozenClock) -> None:
     slack.command("log P-1042 12m review")
     clock.advance(minutes=20)
     slack.command("log P-1042 3m review")
@@ -33,15 +33,19 @@ def test_undo_voids_my_last_entry_within_24_hours(slack: SlackSender, seeded: Se
     assert "Undone: entry #2 (3 min of review for P-1042)" in undone.text
     assert [e.id for e in standing(seeded)] == [1]
     assert entries(seeded)[1].void_reason == "undone by the author from Slack (/rpm undo)"
-    clock.advance(hours=25)
-    late = slack.command("undo")
-    assert "Nothing to undo" in late.text
+    again = slack.command("undo")
+    assert "nothing left to undo" in again.text
     assert [e.id for e in standing(seeded)] == [1]
+    slack.command("log P-1042 4m review")
+    clock.advance(minutes=11)
+    late = slack.command("undo")
+    assert "nothing left to undo" in late.text
+    assert [e.id for e in standing(seeded)] == [1, 3]
 
 
 def test_undo_never_touches_someone_elses_entry(slack: SlackSender, seeded: Service) -> None:
     slack.command("log P-1042 12m review")
-    assert "Nothing to undo" in slack.command("undo", user=DOCTOR).text
+    assert "nothing left to undo" in slack.command("undo", user=DOCTOR).text
     assert len(standing(seeded)) == 1
 
 
@@ -81,8 +85,11 @@ def test_timer_start_status_stop_logs_from_the_start(slack: SlackSender, seeded:
     started = slack.command("start P-1042 call")
     assert "Started your timer for *P-1042 (JD)* (call)" in started.text
     assert "already running" in slack.command("start P-1042").text
+    assert "already running (since 15:00 EST)" in slack.command("start P-1042").text
     clock.advance(minutes=14, seconds=30)
-    assert "14 min 30 s so far" in slack.command("timer").text
+    timer = slack.command("timer").text
+    assert "14 min 30 s so far" in timer
+    assert "running since 15:00 EST" in timer and "UTC" not in timer  # issue 13 item 10
     stopped = slack.command("stop spoke with caregiver")
     assert "Saved entry #1: 14 min 30 s of call (live) for P-1042 (JD)" in stopped.text
     [entry] = entries(seeded)
@@ -168,7 +175,7 @@ def test_help_and_malformed_input_get_usage_with_examples(slack: SlackSender) ->
                   "/rpm cancel", "/rpm patient add", "/rpm staff add", "e.g. `/rpm log P-1042"):
         assert usage in full.text
     assert slack.command("").text == full.text
-    for text, reason in [("frobnicate", "Unknown command 'frobnicate'."),
+    for text, reason in [("frobnicate", "Unknown command 'frobnicate'.\nUsage: `/rpm help"),
                          ("log", "Say how long and what you did."),
                          ("log P-1042 12m dance", "'dance' is not an activity"),
                          ("log P-1042 soon review", "'soon' is not a duration"),

@@ -144,3 +144,19 @@ def test_notes_and_reasons_are_unescaped() -> None:
         "BP > 140 & HR < 50"  # type: ignore[union-attr]
     assert grammar.parse("void 3 a &amp; b") == Void("3", "a & b")
     assert grammar.parse("stop x &gt; y") == Stop("x > y")
+
+
+@pytest.mark.parametrize(("text", "reply"), [
+    ("stauts P-1042", "Unknown command 'stauts'. Did you mean `status`?\n"
+                      "Usage: `/rpm status [PATIENT]`\n`/rpm help` lists every command."),
+    ("lgo P-1042 12m review", "Unknown command 'lgo'. Did you mean `log`?\nUsage: `/rpm log "),
+    ("reprot 2026-11", "Did you mean `report`?\nUsage: `/rpm report [YYYY-MM]`\n"),
+    ("frobnicate", "Unknown command 'frobnicate'.\nUsage: `/rpm help [COMMAND]`\n"),
+])
+def test_an_unknown_command_gets_the_closest_command_and_its_one_line_usage(
+    text: str, reply: str,
+) -> None:
+    """Issue 13 item 12: not the whole 40-line help."""
+    answer = grammar.usage_text(grammar.parse(text))
+    assert reply in answer
+    assert len(answer.splitlines()) == 3 and "e.g." not in answer

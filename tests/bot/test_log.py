@@ -124,10 +124,11 @@ def test_context_from_use_in_a_channel_then_in_a_dm(slack: SlackSender,
     assert "Saved entry #1" in slack.command("log 5m review", channel="C0WARD").text
     picker = slack.command("log 5m review", channel="C0OTHER")
     assert "Which patient" in picker.text
-    assert "Now logging for *P-1042 (JD)* in you" in slack.command(
-        "use P-1042", channel="D0NURSE").text
+    in_dm = slack.command("use P-1042", channel="D0NURSE").text
+    assert "Now logging for *P-1042 (JD)* for you, in any conversation without a patient of " \
+        "its own: `/rpm log 12m review`" in in_dm  # issue 13 item 12: not "in you"
     assert "Saved entry #2" in slack.command("log 5m review", channel="C0OTHER").text
-    assert "Cleared the patient for this channel" in slack.command(
+    assert "Cleared the patient of this channel" in slack.command(
         "use none", channel="C0WARD").text
     assert "Saved entry #3" in slack.command("log 5m review", channel="C0WARD").text  # DM's
     slack.command("use none", channel="D0NURSE")

@@ -116,7 +116,7 @@ def test_void_through_the_cli(seeded: Cli) -> None:
          "ISO 8601"),
         (("log", "P-1042", "10m", "review"), "Missing option '--staff'"),
         (("status", "P-1042", "--month", "2026-13"), "YYYY-MM"),
-        (("patient", "add", "P-2000", "--phone", "12"), "not a possible phone number"),
+        (("patient", "add", "P-2000", "--phone", "12"), "not a valid phone number: 2 digits"),
         (("patient", "add", "P-2000", "--consent", "01/10/2026"), "YYYY-MM-DD"),
         (("patient", "add", "P-1042"), "already exists"),
         (("staff", "add", "U05X", "--name", "X", "--role", "boss"), "Unknown role"),
@@ -263,3 +263,16 @@ def test_month_reopen_undoes_a_mistaken_close_and_both_stay_on_record(seeded: Cl
     assert "2026-10: open" in shown and "closed by billing" in shown
     assert "reopened by ops: claims not sent yet" in shown
     seeded("month", "reopen", "2026-10", "--reason", "again", "--yes", code=2)
+def test_unquoted_durations_and_clinic_times(seeded: Cli) -> None:
+    """Issue 13 items 10 and 12: `12 mins` typed unquoted is one duration (as in Slack), and
+    `entries` shows clinic time with the zone, not `13:53Z`."""
+    entry_id = int(seeded("log", "P-1042", "12", "mins", "review", "trend", "--staff",
+                          "U01NURSE").stdout.strip())
+    seeded("log", "P-1042", "1h", "5m", "call", "--staff", "U01NURSE")
+    assert "Which activity?" in seeded("log", "P-1042", "12", "mins", "--staff", "U01NURSE",
+                                       code=2).stderr
+    listed = seeded("entries", "P-1042").stdout.splitlines()  # oldest start first
+    assert listed[0].startswith(f"#{entry_id + 1}  ") and "65 min  call (live)" in listed[0]
+    assert listed[1].startswith(f"#{entry_id}  ") and "12 min  review" in listed[1]
+    zone = datetime.now(ZoneInfo("America/New_York")).tzname()
+    assert all(f" {zone}  " in line and "Z " not in line for line in listed)

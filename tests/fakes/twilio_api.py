@@ -29,6 +29,7 @@ class TwilioApiRecorder:
     calls: list[dict[str, Any]] = field(default_factory=list)  # what Calls.json lists
     page_size: int = 2  # small, so paging is exercised
     requests: list[RecordedRequest] = field(default_factory=list)
+    create_omits: tuple[str, ...] = ()  # fields a scripted create answer leaves out ("sid")
 
     def __post_init__(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -61,9 +62,10 @@ class TwilioApiRecorder:
 
     def _create(self, form: dict[str, list[str]]) -> dict[str, Any]:
         sid = unique_sid("CA")
-        return {"sid": sid, "account_sid": self.account_sid, "status": "queued",
-                "to": form.get("To", [""])[0], "from": form.get("From", [""])[0],
-                "direction": "outbound-api", "parent_call_sid": None}
+        answer = {"sid": sid, "account_sid": self.account_sid, "status": "queued",
+                  "to": form.get("To", [""])[0], "from": form.get("From", [""])[0],
+                  "direction": "outbound-api", "parent_call_sid": None}
+        return {k: v for k, v in answer.items() if k not in self.create_omits}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         recorder = self

@@ -101,12 +101,43 @@ def test_double_submission_and_undo(s: Service, clock: FrozenClock) -> None:
                        source="slack")
     assert s.quick.log(other).duplicate_of is None
     assert s.quick.undo(NURSE).id == 3
-    assert s.quick.undo(NURSE).id == 2
     with pytest.raises(NotAllowed):
         s.quick.undo_double(DOCTOR, 1)
     assert s.quick.undo_double(ADMIN, 1).voided_by == ADMIN
-    with pytest.raises(BadInput, match="Nothing to undo"):
+    with pytest.raises(BadInput, match="nothing left to undo"):
         s.quick.undo(NURSE)
+
+
+def test_the_same_log_for_another_day_is_not_a_double_submission(s: Service,
+                                                                  clock: FrozenClock) -> None:
+    """Issue 13 item 6: `log P-1042 12m review` then the same for yesterday is two days' work."""
+    request = LogRequest(patient="P-1042", duration="12m", activity="review", staff=NURSE,
+                         source="slack")
+    assert s.quick.log(request).duplicate_of is None
+    clock.advance(seconds=20)
+    assert s.quick.log(request, day=date(2026, 11, 19)).duplicate_of is None
+    clock.advance(seconds=20)
+    assert s.quick.log(request, day=date(2026, 11, 19)).duplicate_of == 2  # same day again
+    clock.advance(seconds=20)
+    assert s.quick.log(request).duplicate_of == 1
+
+
+def test_undo_reverses_the_latest_entry_once_within_ten_minutes(s: Service,
+                                                                 clock: FrozenClock) -> None:
+    """Issue 13 item 7: a second undo never reaches back to an older entry."""
+    older = log(s, "12m")
+    clock.advance(minutes=5)
+    latest = log(s, "3m")
+    clock.advance(minutes=9, seconds=59)
+    assert s.quick.undo(NURSE).id == latest
+    with pytest.raises(BadInput, match="nothing left to undo"):
+        s.quick.undo(NURSE)
+    assert s.entries.get(older).voided_at is None
+    newest = log(s, "4m")
+    clock.advance(minutes=10, seconds=1)
+    with pytest.raises(BadInput, match="nothing left to undo"):
+        s.quick.undo(NURSE)
+    assert s.entries.get(newest).voided_at is None
 
 
 def test_late_entries_stack_after_the_days_last_entry(s: Service) -> None:

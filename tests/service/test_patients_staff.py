@@ -43,7 +43,13 @@ def test_patient_ids_are_unique_case_insensitively(seeded: Service) -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        (PatientFields(phones=("555",)), "not a possible phone number"),
+        (PatientFields(phones=("555",)),
+         r"'555' is not a valid phone number: 3 digits after \+1: too few"),
+        # issue 13 item 11: stored as +15550000, no call could ever have matched it
+        (PatientFields(phones=("555-0000",)),
+         "not a valid phone number: 7 digits after \\+1: a local number without its area code"),
+        (PatientFields(caregiver_phones=("+1 555 555 0100",)),
+         r"not a valid phone number: \+1 555 555 is not an area code and exchange in use"),
         (PatientFields(phones=("call me",)), "Cannot read phone number"),
         (PatientFields(phones=("617-555-0123",)), "already belongs to another patient"),
         (PatientFields(caregiver_phones=("+16175550101",)), "staff member's number"),
@@ -132,3 +138,50 @@ def test_patients_listed_by_assignment(seeded: Service) -> None:
     seeded.patients.add("P-2000", PatientFields(assign=DOCTOR), actor="t")
     assert [p.patient_id for p in seeded.patients.list(assigned_to=NURSE)] == ["P-1042"]
     assert [p.patient_id for p in seeded.patients.list()] == ["P-1042", "P-2000"]
+
+
+def test_typo_suggestions_rank_transpositions_and_single_changes_first(seeded: Service) -> None:
+    """Issue 13 item 9: `log P-1024` suggested P-1047, P-1046, P-1045 but not P-1042."""
+    for clinic_id in ("P-1045", "P-1046", "P-1047"):
+        seeded.patients.add(clinic_id, PatientFields(), actor="t")
+    with pytest.raises(NotFound) as transposed:
+        seeded.patients.get("P-1024")
+    assert str(transposed.value).startswith("No patient 'P-1024'. Did you mean P-1042,")
+    with pytest.raises(NotFound) as swapped:
+        seeded.patients.get("p-1064")  # P-1046 swapped; the rest two changes away, in order
+    assert str(swapped.value) == "No patient 'p-1064'. Did you mean P-1046, P-1042, P-1045?"
+    with pytest.raises(NotFound) as far:
+        seeded.patients.get("Q-9999")
+    assert str(far.value) == "No patient 'Q-9999'."
+
+
+def test_invalid_staff_numbers_are_refused_and_old_ones_can_still_be_removed(
+    seeded: Service,
+) -> None:
+    """Issue 13 item 11: a number no call can come from is refused with the reason; one
+    stored before the check can still be removed (removal needs only a readable number)."""
+    with pytest.raises(BadInput, match=r"'555-0000' is not a valid phone number"):
+        seeded.staff.add(slack_user_id="U09NEW", name="N", role="clinical_staff",
+                         phones=("555-0000",), actor="t")
+    with pytest.raises(BadInput, match="not a valid phone number"):
+        seeded.staff.update(NURSE, StaffChanges(add_twilio_numbers=("+15551234567",)),
+                            actor="t")
+    with seeded.ctx.db.write() as session:
+        patient = session.exec(select(Patient)).one()
+        session.add(PatientPhone(patient_id=patient.id, e164="+15550000", kind="patient"))
+    seeded.patients.update("P-1042", PatientFields(remove_phones=("+15550000",)), actor="t")
+    assert {p.e164 for p in _all(seeded, PatientPhone)} == {"+16175550123", "+16175550124"}
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("JÉ", "JÉ"), ("je\u0301", "JÉ"), ("øs", "ØS"), ("ип", "ИП"), ("王", "王"), ("ABCD", "ABCD")])
+def test_initials_are_letters_of_any_script(svc: Service, typed: str, stored: str) -> None:
+    """Issue 13 item 12: `JÉ` was refused; an accent typed as its own mark is one letter."""
+    assert svc.patients.add("P-1", PatientFields(initials=typed), actor="t").label == (
+        f"P-1 ({stored})")
+
+
+@pytest.mark.parametrize("typed", ["J0", "J.D", "J D", "ABCDE", "é\u0301\u0301xyz", "J-"])
+def test_initials_that_are_not_1_to_4_letters_are_refused(svc: Service, typed: str) -> None:
+    with pytest.raises(BadInput, match="must be 1 to 4 letters"):
+        svc.patients.add("P-1", PatientFields(initials=typed), actor="t")

@@ -237,3 +237,16 @@ def test_the_month_report_lists_calls_the_billing_office_must_settle(clinic: Ser
     clinic.calls.claim(unclaimed.call_id, by=NURSE)
     clinic.calls.confirm(unconfirmed, live=False, by=NURSE)
     assert not any(w.startswith("call ") for w in clinic.months.summary("P-1042").warnings)
+
+
+def test_a_call_without_direction_says_why_it_became_a_leg(clinic: Service) -> None:
+    """Issue 13 item 12: a call Twilio reported without `Direction`, from a staff member's
+    Twilio number, became `leg` with no reason the billing office could read."""
+    outcome = clinic.calls.record_status(CallEvent(
+        call_sid=new_sid(), status="completed", from_number=NURSE_TWILIO_NUMBER,
+        to_number=PATIENT_PHONE, duration_seconds=300, timestamp=END))
+    call = outcome.call
+    assert call.state == "leg"
+    assert call.state_reason is not None
+    assert call.state_reason.startswith("Twilio sent no Direction: ")
+    assert "staff member's outgoing call" in call.state_reason

@@ -9,7 +9,7 @@ from pathlib import Path
 from service import Service
 from service.calls import CallEvent
 from tests.service.helpers import ADMIN, NURSE, seed
-from tests.telephony.conftest import NURSE_TWILIO_NUMBER, STRANGER_PHONE, new_sid
+from tests.telephony.conftest import NURSE_TWILIO_NUMBER, PATIENT_PHONE, STRANGER_PHONE, new_sid
 
 SCRIPT = Path(sys.executable).with_name("rpm-logger")
 
@@ -38,6 +38,16 @@ def test_staff_twilio_options_then_list_and_attach_an_unmatched_call(
     listed = _run(db_url, "calls", "list", "--state", "unmatched").stdout
     assert listed.startswith("C-1\t2026-11-20 13:57 EST\tunmatched\tunmatched\tU01NURSE\t140s")
     assert STRANGER_PHONE not in listed and "+1******0777 -> +1******0199" in listed
+    # issue 13 item 12: the last column says why a call did not count
+    assert listed.splitlines()[0].endswith("\tno patient or caregiver has this number")
+    svc.calls.record_status(CallEvent(  # no Direction, from the nurse's Twilio number
+        call_sid=new_sid(), status="completed", from_number=NURSE_TWILIO_NUMBER,
+        to_number=PATIENT_PHONE, duration_seconds=60,
+        timestamp=datetime(2026, 11, 20, 19, 30, tzinfo=UTC)))
+    [leg] = _run(db_url, "calls", "list", "--state", "leg").stdout.splitlines()
+    assert leg.startswith("C-2\t") and "\tleg\t" in leg
+    assert leg.endswith("\tTwilio sent no Direction: from a staff number, so a staff "
+                        "member's outgoing call: the conversation is on the dialed leg")
     assert "admin" in _run(db_url, "calls", "attach", "C-1", "P-1042", "--staff", NURSE,
                            code=2).stderr
     attached = _run(db_url, "calls", "attach", "c-1", "p-1042", "--staff", ADMIN).stdout

@@ -18,7 +18,13 @@ from service.calls import CallEvent
 from service.errors import BadInput, InvalidInput
 from service.staff import StaffChanges
 from store.models import Call, TimeEntry
-from telephony.rest import TwilioUnavailable, click_to_call, parse_since, reconcile
+from telephony.rest import (
+    TwilioBadAnswer,
+    TwilioUnavailable,
+    click_to_call,
+    parse_since,
+    reconcile,
+)
 from tests.fakes.twilio_api import TwilioApiRecorder
 from tests.service.helpers import ADMIN, NURSE
 from tests.telephony.conftest import (
@@ -119,6 +125,20 @@ def test_reconcile_reports_an_unreachable_api(svc: Service) -> None:
     settings = twilio_settings(twilio_api_url="http://127.0.0.1:9")
     with pytest.raises(TwilioUnavailable):
         reconcile(svc, settings, parse_since("24h"))
+
+
+def test_reconcile_names_a_listed_call_without_a_sid(svc: Service,
+                                                     twilio_api: TwilioApiRecorder) -> None:
+    """Issue 13 item 12: say what failed (Twilio's answer), store nothing."""
+    seed_clinic(svc)
+    listed = _listed(new_sid(), status="completed", from_=PATIENT_PHONE, to=NURSE_TWILIO_NUMBER,
+                     direction="inbound", start=svc.ctx.now() - timedelta(hours=1), seconds=90)
+    del listed["sid"]
+    twilio_api.calls = [listed]
+    settings = twilio_settings(twilio_api_url=twilio_api.base_url)
+    with pytest.raises(TwilioBadAnswer, match=r"listed a call without a call id \(sid\)"):
+        reconcile(svc, settings, parse_since("24h"))
+    assert svc.calls.in_states() == []
 
 
 def test_parse_since() -> None:
