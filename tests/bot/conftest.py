@@ -133,6 +133,17 @@ class SlackSender:
                            "event_time": int(time.time()), "event": event})
         return Sent(self.post(body, "application/json"))
 
+    def final_text(self, sent: Sent, timeout: float = 60) -> str:
+        """The command's real answer: the acknowledgement itself, or, when the bot acked
+        "Saving…" (past its ack deadline, or too many works in flight), what it then posted
+        to the command's response_url."""
+        if "Saving…" not in sent.text:
+            return sent.text
+        path = "/" + (sent.response_url or "").split("/", 3)[3]
+        posted = self.wait_for(path, timeout=timeout)
+        assert posted, f"no reply posted to {path} after 'Saving…'"
+        return all_text(posted[0].body)
+
     def wait_for(self, method: str, count: int = 1, timeout: float = 10) -> list[RecordedCall]:
         """Calls made after the HTTP reply (events, actions) arrive a moment later."""
         deadline = time.monotonic() + timeout

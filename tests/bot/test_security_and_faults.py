@@ -166,7 +166,8 @@ def test_fifty_concurrent_first_requests_share_one_auth_test(slack: SlackSender)
     with ThreadPoolExecutor(max_workers=50) as pool:
         sent = list(pool.map(lambda i: slack.command(f"log P-1042 {i % 9 + 1}m review"),
                              range(50)))
-    assert all(s.response.status_code == 200 and "Saved entry" in s.text for s in sent)
+    assert all(s.response.status_code == 200 for s in sent)
+    assert all("Saved entry" in slack.final_text(s) for s in sent)
     assert len(slack.recorder.calls_to("auth.test")) == 1
 
 
@@ -177,14 +178,18 @@ def test_concurrent_first_requests_while_slack_is_unreachable_all_get_answers(
     closed = f"http://127.0.0.1:{free_port()}/api/"
     settings = Settings(slack_signing_secret=SECRET, slack_bot_token="xoxb-test",
                         slack_api_url=closed, reminders_enabled=False)
+    responses = SlackApiRecorder().start()  # where a "Saving…" ack's real answer is posted
     with serve(create_app(settings, service=seeded)) as url:
-        sender = SlackSender(url, SlackApiRecorder())
+        sender = SlackSender(url, responses)
         try:
             with ThreadPoolExecutor(max_workers=10) as pool:
                 sent = list(pool.map(lambda _: sender.command("status P-1042"), range(10)))
+            answers = [sender.final_text(s) for s in sent]
         finally:
             sender.http.close()
-    assert all(s.response.status_code == 200 and "P-1042" in s.text for s in sent)
+            responses.stop()
+    assert all(s.response.status_code == 200 for s in sent)
+    assert all("P-1042" in a for a in answers)
 
 
 def test_a_revoked_bot_token_is_refused_by_slack_and_nothing_is_saved(
