@@ -103,3 +103,19 @@ def days_left(month: Month, today: date) -> int:
     if today < month.first_day:
         return month.days
     return (month.last_day - today).days + 1
+
+
+def clinic_day(instant: datetime, zone: ZoneInfo) -> date:
+    """The clinic's calendar day of an instant: what a person reads as "on <date>"
+    (21:30 in New York on 20 November is 20 November, although UTC says the 21st)."""
+    return instant.astimezone(zone).date()
+
+
+def clinic_clock(instant: datetime, zone: ZoneInfo) -> str:
+    """'21:30 EST': an instant's clinic time of day with the zone's abbreviation."""
+    return f"{instant.astimezone(zone):%H:%M %Z}"
+
+
+def clinic_time(instant: datetime, zone: ZoneInfo) -> str:
+    """'2026-11-20 21:30 EST': an instant as the clinic reads it, date and time."""
+    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M %Z}"

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
 from billing.durations import format_seconds
+from billing.months import clinic_time
 from service.views import (
     EntryView,
     LoggedEntry,
@@ -218,8 +219,9 @@ def patient_text(patient: PatientView) -> str:
     return _aligned(rows)
 
 
-def entry_text(entry: EntryView) -> str:
+def entry_text(entry: EntryView, zone: ZoneInfo) -> str:
+    """One entry on a line, its start in clinic time (the day the clinic lived it)."""
     state = f"VOIDED by {entry.voided_by}: {entry.void_reason}" if entry.voided_at else ""
-    return (f"#{entry.id}  {entry.started_at:%Y-%m-%d %H:%M}Z  "
+    return (f"#{entry.id}  {clinic_time(entry.started_at, zone)}  "
             f"{format_seconds(entry.duration_seconds):>12}  {entry.activity}"
             f"{' (live)' if entry.live else ''}  by {entry.staff}  {state}").rstrip()

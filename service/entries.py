@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from billing.activities import is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
-from billing.months import Month
+from billing.months import Month, clinic_day
 from service import audit
 from service.closes import Amendment, check_open
 from service.context import ServiceContext
@@ -36,6 +36,9 @@ class LogRequest:
     source: str
     note: str | None = None
     started_at: datetime | None = None  # None: the entry ends now
+    # None: clock-timed when a start was given; False: a start placed by convention (a late
+    # chat entry at 09:00), which is no more a real time than "ends now"
+    clock_timed: bool | None = None
     live: bool = False
     amendment: Amendment | None = None  # needed when the entry's month is closed
     patient_by_phone: bool = True  # False: `patient` is a clinic id only (chat)
@@ -140,12 +143,15 @@ class EntryService:
         if start > now:
             raise BadInput("The start time is in the future: time can be logged only once "
                            "it has been spent.")
+        clock_timed = (request.started_at is not None if request.clock_timed is None
+                       else request.clock_timed)
         return self._write(request, seconds=seconds, activity=activity, note=note, start=start,
                            live=request.live or is_live_by_default(activity), actor=actor,
+                           clock_timed=clock_timed,
                            repeat_since=now - repeat_window if repeat_window else None)
 
     def _write(self, request: LogRequest, *, seconds: int, activity: str, note: str | None,
-               start: datetime, live: bool, actor: str | None,
+               start: datetime, live: bool, actor: str | None, clock_timed: bool,
                external_ref: str | None = None,
                repeat_since: datetime | None = None) -> LoggedEntry:
         zone = self.ctx.policy.zone
@@ -158,7 +164,7 @@ class EntryService:
                                       by_phone=request.patient_by_phone)
             _check_enrolled(patient, start.astimezone(zone).date())
             month = Month.containing(start, zone)
-            amendment_reason = check_open(session, month, request.amendment)
+            amendment_reason = check_open(session, month, request.amendment, zone=zone)
             end = start + timedelta(seconds=seconds)
             assert staff.id is not None and patient.id is not None
             overlap = _first_overlap(session, staff.id, start, end)
@@ -167,8 +173,8 @@ class EntryService:
             entry = TimeEntry(
                 patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=end,
                 duration_seconds=seconds, activity=activity, note=note, source=request.source,
-                live=live, staff_role=staff.role, external_ref=external_ref,
-                overlaps_entry_id=overlap.id if overlap else None,
+                live=live, clock_timed=clock_timed, staff_role=staff.role,
+                external_ref=external_ref, overlaps_entry_id=overlap.id if overlap else None,
                 created_at=self.ctx.now(), created_by=actor or staff.slack_user_id,
                 amendment_reason=amendment_reason,
             )
@@ -210,8 +216,8 @@ class EntryService:
         entry = TimeEntry(
             patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=ended_at,
             duration_seconds=seconds, activity=parse_activity(activity), note=note,
-            source=source, live=live, staff_role=staff.role, external_ref=external_ref,
-            overlaps_entry_id=overlap.id if overlap else None,
+            source=source, live=live, clock_timed=True, staff_role=staff.role,
+            external_ref=external_ref, overlaps_entry_id=overlap.id if overlap else None,
             created_at=self.ctx.now(), created_by=actor,
         )
         session.add(entry)
@@ -237,11 +243,12 @@ class EntryService:
                 raise NotFound(f"No entry #{number}.")
             if entry.voided_at is not None:
                 raise BadInput(f"Entry #{number} was already voided on "
-                               f"{entry.voided_at:%Y-%m-%d} by {entry.voided_by}.")
+                               f"{clinic_day(entry.voided_at, self.ctx.policy.zone)} by "
+                               f"{entry.voided_by}.")
             if entry.staff_id != actor.id and not actor.is_admin:
                 raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
             month = Month.containing(entry.started_at, self.ctx.policy.zone)
-            amended = check_open(session, month, amendment)
+            amended = check_open(session, month, amendment, zone=self.ctx.policy.zone)
             before = _snapshot(entry)
             entry.voided_at = self.ctx.now()
             entry.voided_by = actor.slack_user_id

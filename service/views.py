@@ -87,6 +87,15 @@ class StaffMinutes:
 
 
 @dataclass(frozen=True)
+class NotCountedView:
+    """Seconds of one entry that did not count in the month, and why (billing.tally)."""
+
+    entry_id: int
+    seconds: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class MonthSummary:
     """One patient's month: the numbers a report row, a Slack reply and a reminder share."""
 
@@ -115,10 +124,16 @@ class MonthSummary:
     provider_npi: str | None = None
     expected_amount: Decimal = Decimal("0.00")
     month_closed_by: str | None = None
+    not_counted: tuple[NotCountedView, ...] = ()  # outside the window, before consent, overlap
+    in_programme: bool = True  # billing.programme: in the month's programme
 
     @property
     def label(self) -> str:
         return f"{self.patient_id} ({self.initials})" if self.initials else self.patient_id
+
+    @property
+    def not_counted_seconds(self) -> int:
+        return sum(n.seconds for n in self.not_counted)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,6 +148,8 @@ class MonthSummary:
         data["conditions"] = list(self.conditions)
         data["expected_amount"] = float(self.expected_amount)
         data["warnings"] = list(self.warnings)
+        data["not_counted"] = [asdict(n) for n in self.not_counted]
+        data["not_counted_seconds"] = self.not_counted_seconds
         return data
 
 
