@@ -153,6 +153,14 @@ def _union(intervals: list[tuple[int, int, int]]) -> tuple[int, list[tuple[int, 
     return covered, lost
 
 
+def share_seconds(started_at: datetime, ended_at: datetime, month_start: datetime,
+                  month_end: datetime) -> int:
+    """Whole seconds of [started_at, ended_at) inside the month (floored), as tally_month
+    splits an entry across clinic midnight."""
+    start, end = _clip(_us(started_at), _us(ended_at), _us(month_start), _us(month_end))
+    return (end - start) // _PER_SECOND
+
+
 def tally_month(entries: Iterable[EntryTime], bounds: MonthBounds, *,
                 min_live_seconds: int) -> MonthTally:
     """Counted seconds, live interactions and what did not count, for one patient's month."""

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
@@ -10,7 +11,8 @@ from sqlmodel import Session, select
 from billing.activities import is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
-from billing.months import Month, clinic_day
+from billing.months import Month, clinic_day, months_spanned
+from billing.tally import share_seconds
 from service import audit
 from service.closes import Amendment, check_open
 from service.context import ServiceContext
@@ -20,6 +22,7 @@ from service.patients import require_patient
 from service.staff import require_staff
 from service.views import EntryView, LoggedEntry
 from store.models import Patient, Staff, TimeEntry
+from store.month_totals import entries_touching
 
 SOURCES = ("cli", "slack", "twilio", "web")
 MAX_NOTE_CHARS = 2000
@@ -44,7 +47,8 @@ class LogRequest:
     patient_by_phone: bool = True  # False: `patient` is a clinic id only (chat)
 
 
-def _entry_view(session: Session, entry: TimeEntry) -> EntryView:
+def _entry_view(session: Session, entry: TimeEntry,
+                month_seconds: int | None = None) -> EntryView:
     patient = session.get(Patient, entry.patient_id)
     staff = session.get(Staff, entry.staff_id)
     assert patient is not None and staff is not None and entry.id is not None
@@ -53,7 +57,7 @@ def _entry_view(session: Session, entry: TimeEntry) -> EntryView:
         entry.duration_seconds, entry.activity, entry.live, entry.source, entry.note,
         entry.staff_role, entry.overlaps_entry_id, entry.created_at, entry.created_by,
         entry.voided_at, entry.voided_by, entry.void_reason, entry.amendment_reason,
-        patient.initials, staff.name,
+        patient.initials, staff.name, entry.clock_timed, month_seconds,
     )
 
 
@@ -105,6 +109,14 @@ def _identical_since(session: Session, staff_id: int, patient_id: int, seconds: 
     return session.exec(_IDENTICAL_SINCE, params={
         "staff": staff_id, "patient": patient_id, "seconds": seconds, "activity": activity,
         "since": since}).first()
+
+
+def _check_months_open(session: Session, months: tuple[Month, ...],
+                       amendment: Amendment | None, zone: ZoneInfo) -> str | None:
+    """check_open for every month an entry has time in: a close of either month of an entry
+    across midnight locks it. The amendment reason, if any month needed one."""
+    reasons = [check_open(session, month, amendment, zone=zone) for month in months]
+    return next((r for r in reasons if r is not None), None)
 
 
 def parse_entry_id(text: str | int) -> int:
@@ -164,8 +176,9 @@ class EntryService:
                                       by_phone=request.patient_by_phone)
             _check_enrolled(patient, start.astimezone(zone).date())
             month = Month.containing(start, zone)
-            amendment_reason = check_open(session, month, request.amendment, zone=zone)
             end = start + timedelta(seconds=seconds)
+            amendment_reason = _check_months_open(session, months_spanned(start, end, zone),
+                                                  request.amendment, zone)
             assert staff.id is not None and patient.id is not None
             overlap = _first_overlap(session, staff.id, start, end)
             repeats = _identical_since(session, staff.id, patient.id, seconds, activity,
@@ -247,8 +260,9 @@ class EntryService:
                                f"{entry.voided_by}.")
             if entry.staff_id != actor.id and not actor.is_admin:
                 raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
-            month = Month.containing(entry.started_at, self.ctx.policy.zone)
-            amended = check_open(session, month, amendment, zone=self.ctx.policy.zone)
+            zone = self.ctx.policy.zone
+            amended = _check_months_open(session, months_spanned(
+                entry.started_at, entry.ended_at, zone), amendment, zone)
             before = _snapshot(entry)
             entry.voided_at = self.ctx.now()
             entry.voided_by = actor.slack_user_id
@@ -284,12 +298,7 @@ class EntryService:
     def _month_entries(
         self, session: Session, month: Month, patient_pk: int | None
     ) -> list[EntryView]:
+        """The month's entries, each with its share of the month (split at clinic midnight)."""
         start, end = month.bounds_utc(self.ctx.policy.zone)
-        query = (
-            select(TimeEntry)
-            .where(TimeEntry.started_at >= start, TimeEntry.started_at < end)
-            .order_by(TimeEntry.started_at, TimeEntry.id)  # type: ignore[arg-type]
-        )
-        if patient_pk is not None:
-            query = query.where(TimeEntry.patient_id == patient_pk)
-        return [_entry_view(session, e) for e in session.exec(query).all()]
+        return [_entry_view(session, e, share_seconds(e.started_at, e.ended_at, start, end))
+                for e in entries_touching(session, start=start, end=end, patient_pk=patient_pk)]

@@ -69,6 +69,8 @@ class EntryView:
     amendment_reason: str | None = None
     patient_initials: str | None = None
     staff_name: str | None = None
+    clock_timed: bool = False  # start and end actually given (timer, call, a time typed)
+    month_seconds: int | None = None  # in a month's listing: the entry's share of that month
 
     @property
     def counts(self) -> bool:

@@ -266,6 +266,19 @@ def overlapping_entries(
     return [(int(a), int(b), int(c)) for a, b, c in rows]
 
 
+def entries_touching(session: Session, *, start: datetime, end: datetime,
+                     patient_pk: int | None = None) -> list[TimeEntry]:
+    """Every entry (voided ones too) with time in [start, end), oldest first: those that
+    started in it and those across its first midnight (the month's `entries` and `export`)."""
+    query = select(TimeEntry).where(_touches_month()).order_by(TimeEntry.started_at,
+                                                               TimeEntry.id)
+    params: dict[str, Any] = {"start": start, "end": end, "reach": start - LONGEST_ENTRY}
+    if patient_pk is not None:
+        query = query.where(TimeEntry.patient_id == bindparam("patient_pk"))
+        params["patient_pk"] = patient_pk
+    return list(session.scalars(query, params))
+
+
 # Call states the billing office must look at before billing a month (see service/calls.py).
 CALL_STATES_TO_REVIEW = ("unclaimed", "unconfirmed", "unmatched", "after_close")
 
