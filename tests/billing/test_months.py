@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.errors import InvalidInput
-from billing.months import Month, clinic_zone, days_left
+from billing.months import Month, clinic_zone, days_left, months_spanned
 
 NY = ZoneInfo("America/New_York")
 LA = ZoneInfo("America/Los_Angeles")
@@ -94,3 +94,20 @@ def test_month_shape() -> None:
     assert Month(2026, 2).last_day == date(2026, 2, 28)
     assert str(Month(2026, 3)) == "2026-03"
     assert Month(2025, 12) < Month(2026, 1)
+
+
+@pytest.mark.parametrize(
+    ("start", "minutes", "expected"),
+    [
+        (datetime(2026, 10, 31, 23, 50), 20, ("2026-10", "2026-11")),  # across midnight
+        (datetime(2026, 10, 31, 23, 40), 20, ("2026-10",)),  # ends exactly at midnight
+        (datetime(2026, 11, 1, 0, 0), 20, ("2026-11",)),
+        (datetime(2026, 10, 15, 10, 0), 240, ("2026-10",)),
+    ],
+)
+def test_months_spanned_split_at_clinic_midnight(start: datetime, minutes: int,
+                                                 expected: tuple[str, ...]) -> None:
+    zone = ZoneInfo("America/New_York")
+    begin = start.replace(tzinfo=zone)
+    spanned = months_spanned(begin, begin + timedelta(minutes=minutes), zone)
+    assert tuple(str(m) for m in spanned) == expected
