@@ -105,22 +105,6 @@ def days_left(month: Month, today: date) -> int:
     return (month.last_day - today).days + 1
 
 
-def clinic_day(instant: datetime, zone: ZoneInfo) -> date:
-    """The clinic's calendar day of an instant: what a person reads as "on <date>"
-    (21:30 in New York on 20 November is 20 November, although UTC says the 21st)."""
-    return instant.astimezone(zone).date()
-
-
-def clinic_clock(instant: datetime, zone: ZoneInfo) -> str:
-    """'21:30 EST': an instant's clinic time of day with the zone's abbreviation."""
-    return f"{instant.astimezone(zone):%H:%M %Z}"
-
-
-def clinic_time(instant: datetime, zone: ZoneInfo) -> str:
-    """'2026-11-20 21:30 EST': an instant as the clinic reads it, date and time."""
-    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M %Z}"
-
-
 def months_spanned(start: datetime, end: datetime, zone: ZoneInfo) -> tuple[Month, ...]:
     """The clinic months that [start, end) has time in: an entry across midnight at a month's
     end has a share in both, so a close of either locks it."""

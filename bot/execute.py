@@ -111,7 +111,7 @@ def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     request = LogRequest(patient=patient, duration=command.duration, activity=command.activity,
                          staff=caller.user_id, source="slack", note=command.note,
                          live=command.live, patient_by_phone=False)
-    return views.logged_reply(svc.quick.log(request, day=day), svc.ctx.policy.zone)
+    return views.logged_reply(svc.quick.log(request, day=day))
 
 
 def _status(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -149,7 +149,7 @@ def _stop(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Stop)
     stop = svc.timers.stop(caller.user_id, command.note)
     result = QuickLogged(stop.logged, None) if stop.logged else None
-    return views.timer_stopped_reply(stop, result, svc.ctx.policy.zone)
+    return views.timer_stopped_reply(stop, result)
 
 
 def _simple(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -160,7 +160,7 @@ def _simple(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     if command.name == "risk":
         return views.risk_reply(svc.months.at_risk())
     if command.name == "timer":
-        return views.timer_reply(svc.timers.current(user), svc.ctx.policy.zone)
+        return views.timer_reply(svc.timers.current(user))
     if command.name == "cancel":
         return views.timer_cancelled_reply(svc.timers.cancel(user))
     if command.name == "calls unmatched":
@@ -286,8 +286,7 @@ def home(svc: Service, user_id: str) -> dict[str, object]:
     try:
         if not svc.staff.is_active(user_id):
             return views.message_home(views.stranger_reply(svc.admin.admin_ids()))
-        return views.home_view(svc.quick.caseload(user_id), svc.timers.current(user_id),
-                               svc.ctx.policy.zone)
+        return views.home_view(svc.quick.caseload(user_id), svc.timers.current(user_id))
     except StoreUnavailable:
         return views.message_home(views.text_reply(
             "⚠️ The database is not answering right now; open this tab again in a moment."))

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
 from billing.durations import format_seconds
-from billing.months import clinic_clock, clinic_day
 from billing.risk import RiskAssessment
 from service.calls import CallOutcome, CallView
 from service.closes import CloseView
@@ -99,13 +98,12 @@ def month_lines(summary: MonthSummary) -> str:
             f"Still needed: {missing_text(summary)}")
 
 
-def logged_reply(result: QuickLogged, zone: ZoneInfo) -> Reply:
-    """The saved entry with its clinic day (never the UTC one) and the month so far."""
+def logged_reply(result: QuickLogged) -> Reply:
     logged, entry = result.logged, result.logged.entry
     live = " (live)" if entry.live else ""
     head = (f"✅ Saved entry #{entry.id}: {format_seconds(entry.duration_seconds)} of "
             f"{entry.activity}{live} for {logged.summary.label}"
-            f" on {clinic_day(entry.started_at, zone)}.")
+            f" on {entry.started_at:%Y-%m-%d}.")
     blocks = [_section(head), _section(month_lines(logged.summary))]
     notes = []
     if not logged.time_counts:
@@ -197,14 +195,14 @@ def voided_reply(entry: EntryView, *, undo: bool) -> Reply:
                       "the record stays for the audit trail.")
 
 
-def timer_line(timer: TimerView, zone: ZoneInfo) -> str:
+def timer_line(timer: TimerView) -> str:
     elapsed = format_seconds(timer.elapsed_seconds)
     if timer.over_limit:
         return (f"🔴 Timer for *{timer.label}* ({timer.activity}) has run {elapsed}, over the "
                 f"{timer.max_seconds // 60}-minute limit: `/rpm stop` will ask for the real "
                 "duration.")
     return (f"⏱️ Timer for *{timer.label}* ({timer.activity}) running since "
-            f"{clinic_clock(timer.started_at, zone)}: {elapsed} so far.")
+            f"{timer.started_at:%H:%M} UTC: {elapsed} so far.")
 
 
 def timer_started_reply(timer: TimerView) -> Reply:
@@ -212,10 +210,10 @@ def timer_started_reply(timer: TimerView) -> Reply:
                       "`/rpm stop [NOTE]` logs it, `/rpm cancel` drops it.")
 
 
-def timer_reply(timer: TimerView | None, zone: ZoneInfo) -> Reply:
+def timer_reply(timer: TimerView | None) -> Reply:
     if timer is None:
         return text_reply("No timer running. `/rpm start PATIENT [ACTIVITY]` starts one.")
-    return text_reply(timer_line(timer, zone))
+    return text_reply(timer_line(timer))
 
 
 def timer_cancelled_reply(timer: TimerView) -> Reply:
@@ -223,17 +221,16 @@ def timer_cancelled_reply(timer: TimerView) -> Reply:
                       f"({format_seconds(timer.elapsed_seconds)}); nothing was logged.")
 
 
-def timer_stopped_reply(stop: TimerStop, result: QuickLogged | None,
-                        zone: ZoneInfo) -> Reply:
+def timer_stopped_reply(stop: TimerStop, result: QuickLogged | None) -> Reply:
     if result is None:
         timer = stop.timer
-        day = clinic_day(timer.started_at, zone).isoformat()
+        day = timer.started_at.date().isoformat()
         return text_reply(
             f"⚠️ Your timer for *{timer.label}* ran {format_seconds(timer.elapsed_seconds)}, "
             f"over the {timer.max_seconds // 60}-minute limit for one entry, so nothing was "
             "logged and the timer is stopped. Log the time you really spent, e.g. "
             f"`/rpm log {timer.patient_id} 25m {timer.activity} on {day}`.")
-    reply = logged_reply(result, zone)
+    reply = logged_reply(result)
     if stop.cleared:
         return reply
     return Reply(reply.text, reply.blocks + [_context(
@@ -284,13 +281,12 @@ def working_reply() -> Reply:
     return text_reply("⏳ Saving… I will confirm here once it is saved.")
 
 
-def home_view(rows: Sequence[PatientRisk], timer: TimerView | None,
-              zone: ZoneInfo) -> dict[str, Any]:
+def home_view(rows: Sequence[PatientRisk], timer: TimerView | None) -> dict[str, Any]:
     """The App Home: running timer first, then assigned patients, at-risk first."""
     blocks: list[Block] = [{"type": "header",
                             "text": {"type": "plain_text", "text": "Your RPM month"}}]
     if timer is not None:
-        blocks.append(_section(timer_line(timer, zone)))
+        blocks.append(_section(timer_line(timer)))
         blocks.append({"type": "actions", "elements": [
             _button("Stop timer", HOME_STOP_ACTION, "stop",
                     "danger" if timer.over_limit else "primary")]})

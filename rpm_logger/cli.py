@@ -15,7 +15,7 @@ import click
 from pydantic import ValidationError
 
 from billing.errors import InvalidInput
-from billing.months import Month, clinic_time
+from billing.months import Month
 from rpm_logger import render
 from rpm_logger.settings import Settings, get_settings
 from service import Service
@@ -372,9 +372,8 @@ def status(patient_id: str, month: str | None, as_json: bool) -> None:
 @handled
 def entries(patient_id: str, month: str | None) -> None:
     """Every entry of a patient's month, voided ones included."""
-    service = _service()
-    for entry in service.entries.for_patient_month(patient_id, _month(month)):
-        click.echo(render.entry_text(entry, service.ctx.policy.zone))
+    for entry in _service().entries.for_patient_month(patient_id, _month(month)):
+        click.echo(render.entry_text(entry))
 
 
 @cli.command("report")
@@ -434,10 +433,9 @@ def month_close(month: str, by: str | None) -> None:
 @handled
 def month_show(month: str) -> None:
     """Whether MONTH is closed, and by whom."""
-    service = _service()
-    closed = service.closes.get(Month.parse(month))
-    click.echo(f"{month}: closed on {clinic_time(closed.closed_at, service.ctx.policy.zone)} "
-               f"by {closed.closed_by}" if closed else f"{month}: open")
+    closed = _service().closes.get(Month.parse(month))
+    click.echo(f"{month}: closed on {closed.closed_at:%Y-%m-%d %H:%M}Z by {closed.closed_by}"
+               if closed else f"{month}: open")
 
 
 @cli.command("remind")
@@ -470,8 +468,7 @@ def calls() -> None:
 def _call_line(view: Any) -> str:
     who = view.patient.label if view.patient else "unmatched"
     seconds = view.duration_seconds if view.duration_seconds is not None else "-"
-    when = clinic_time(view.started_at, _service().ctx.policy.zone)
-    return (f"{view.call_id}\t{when}\t{view.state}\t{who}\t"
+    return (f"{view.call_id}\t{view.started_at:%Y-%m-%d %H:%M}Z\t{view.state}\t{who}\t"
             f"{view.staff or 'no staff'}\t{seconds}s\t{view.from_masked} -> {view.to_masked}")
 
 

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
 from billing.durations import format_seconds
-from billing.months import clinic_time
 from service.views import (
     EntryView,
     LoggedEntry,
@@ -221,12 +220,11 @@ def patient_text(patient: PatientView) -> str:
     return _aligned(rows)
 
 
-def entry_text(entry: EntryView, zone: ZoneInfo) -> str:
-    """One entry on a line, its start in clinic time (the day the clinic lived it)."""
+def entry_text(entry: EntryView) -> str:
     state = f"VOIDED by {entry.voided_by}: {entry.void_reason}" if entry.voided_at else ""
     share = entry.month_seconds
     split = (f" ({format_seconds(share)} in this month)"
              if share is not None and share != entry.duration_seconds else "")
-    return (f"#{entry.id}  {clinic_time(entry.started_at, zone)}  "
+    return (f"#{entry.id}  {entry.started_at:%Y-%m-%d %H:%M}Z  "
             f"{format_seconds(entry.duration_seconds):>12}{split}  {entry.activity}"
             f"{' (live)' if entry.live else ''}  by {entry.staff}  {state}").rstrip()

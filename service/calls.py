@@ -580,8 +580,7 @@ class CallService:
                 raise BadInput(f"{format_call_id(call.id or 0)} is {call.state}, not unmatched.")
             patient = require_patient(session, patient_ref, region=self._region())
             # attaching would change a billed month
-            zone = self.ctx.policy.zone
-            check_open(session, Month.containing(call.started_at, zone), None, zone=zone)
+            check_open(session, Month.containing(call.started_at, self.ctx.policy.zone), None)
             call.patient_id, call.matched_kind = patient.id, "attached"
         return self._person_write(call_id, by, "call.attach", change)
 

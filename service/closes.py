@@ -6,12 +6,11 @@ void) is still possible, but only by an admin and with a reason the auditors can
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
-from billing.months import Month, clinic_day
+from billing.months import Month
 from service import audit
 from service.context import ServiceContext
 from service.errors import BadInput, NotAllowed
@@ -45,15 +44,14 @@ def find_close(session: Session, month: Month) -> MonthClose | None:
     return session.exec(_CLOSE_OF_MONTH, params={"month": str(month)}).first()
 
 
-def check_open(session: Session, month: Month, amendment: Amendment | None, *,
-               zone: ZoneInfo) -> str | None:
+def check_open(session: Session, month: Month, amendment: Amendment | None) -> str | None:
     """None when `month` is open; the amendment reason when an allowed amendment; else refuse."""
     closed = find_close(session, month)
     if closed is None:
         return None
     if amendment is None:
-        raise BadInput(f"{month} is closed (billed) since {clinic_day(closed.closed_at, zone)} "
-                       f"by {closed.closed_by}: changes need an admin amendment with a reason.")
+        raise BadInput(f"{month} is closed (billed) since {closed.closed_at:%Y-%m-%d} by "
+                       f"{closed.closed_by}: changes need an admin amendment with a reason.")
     reason = amendment.reason.strip()
     if not reason:
         raise BadInput("An amendment to a closed month needs a reason.")
@@ -74,8 +72,7 @@ class MonthCloseService:
         with self.ctx.db.write() as session:
             existing = find_close(session, month)
             if existing is not None:
-                day = clinic_day(existing.closed_at, self.ctx.policy.zone)
-                raise BadInput(f"{month} was already closed on {day} "
+                raise BadInput(f"{month} was already closed on {existing.closed_at:%Y-%m-%d} "
                                f"by {existing.closed_by}.")
             row = MonthClose(month=str(month), closed_at=now, closed_by=by)
             session.add(row)

@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
@@ -11,7 +10,7 @@ from sqlmodel import Session, select
 from billing.activities import is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
-from billing.months import Month, clinic_day, months_spanned
+from billing.months import Month, months_spanned
 from billing.tally import share_seconds
 from service import audit
 from service.closes import Amendment, check_open
@@ -112,10 +111,10 @@ def _identical_since(session: Session, staff_id: int, patient_id: int, seconds: 
 
 
 def _check_months_open(session: Session, months: tuple[Month, ...],
-                       amendment: Amendment | None, zone: ZoneInfo) -> str | None:
+                       amendment: Amendment | None) -> str | None:
     """check_open for every month an entry has time in: a close of either month of an entry
     across midnight locks it. The amendment reason, if any month needed one."""
-    reasons = [check_open(session, month, amendment, zone=zone) for month in months]
+    reasons = [check_open(session, month, amendment) for month in months]
     return next((r for r in reasons if r is not None), None)
 
 
@@ -178,7 +177,7 @@ class EntryService:
             month = Month.containing(start, zone)
             end = start + timedelta(seconds=seconds)
             amendment_reason = _check_months_open(session, months_spanned(start, end, zone),
-                                                  request.amendment, zone)
+                                                  request.amendment)
             assert staff.id is not None and patient.id is not None
             overlap = _first_overlap(session, staff.id, start, end)
             repeats = _identical_since(session, staff.id, patient.id, seconds, activity,
@@ -256,13 +255,12 @@ class EntryService:
                 raise NotFound(f"No entry #{number}.")
             if entry.voided_at is not None:
                 raise BadInput(f"Entry #{number} was already voided on "
-                               f"{clinic_day(entry.voided_at, self.ctx.policy.zone)} by "
-                               f"{entry.voided_by}.")
+                               f"{entry.voided_at:%Y-%m-%d} by {entry.voided_by}.")
             if entry.staff_id != actor.id and not actor.is_admin:
                 raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
             zone = self.ctx.policy.zone
             amended = _check_months_open(session, months_spanned(
-                entry.started_at, entry.ended_at, zone), amendment, zone)
+                entry.started_at, entry.ended_at, zone), amendment)
             before = _snapshot(entry)
             entry.voided_at = self.ctx.now()
             entry.voided_by = actor.slack_user_id

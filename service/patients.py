@@ -202,7 +202,7 @@ class PatientService:
         ranges = changed_days(old[0], new[0]) + changed_days(old[1], new[1])
         months = months_touched(ranges, earliest=valid_months(CPT_99457)[0],
                                 latest=Month.containing(self.ctx.now(), zone))
-        reasons = [check_open(session, month, amendment, zone=zone) for month in months]
+        reasons = [check_open(session, month, amendment) for month in months]
         return next((r for r in reasons if r is not None), None)
 
     def _apply(self, session: Session, patient: Patient, fields: PatientFields) -> None:

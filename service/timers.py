@@ -11,7 +11,6 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from billing.activities import REVIEW, is_live_by_default, parse_activity
-from billing.months import clinic_clock
 from service import audit
 from service.context import ServiceContext
 from service.entries import MAX_NOTE_CHARS, EntryService, LogRequest
@@ -78,9 +77,8 @@ class TimerService:
             running = self._row(session, staff)
             if running is not None:
                 view = self._view(session, running)
-                since = clinic_clock(view.started_at, self.ctx.policy.zone)
                 raise BadInput(f"Your timer for {view.label} is already running (since "
-                               f"{since}): `/rpm stop` logs it, "
+                               f"{view.started_at:%H:%M} UTC): `/rpm stop` logs it, "
                                "`/rpm cancel` drops it.")
             patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
             assert patient.id is not None and staff.id is not None

@@ -200,10 +200,3 @@ def test_month_close_export_and_summary(seeded: Cli) -> None:
     assert export[0]["started_utc"] == "2026-10-20T14:00:00+00:00"
     assert export[1]["amendment_reason"] == "paper log found"
     assert export[1]["void_reason"] == "typo" and export[1]["counts"] == "no"
-
-
-def test_entries_and_month_show_read_in_clinic_time(seeded: Cli) -> None:
-    """Issue 12 #12: 21:30 in New York on 20 November is that day, not 02:30Z on the 21st."""
-    seeded("log", "P-1042", "5m", "review", "--staff", "U01NURSE", "--at", "2026-11-20T21:30")
-    listed = seeded("entries", "P-1042", "--month", "2026-11").stdout
-    assert "2026-11-20 21:30 EST" in listed and "2026-11-21" not in listed
