@@ -1,7 +1,7 @@
 """Which CPT codes a month of treatment-management time supports.
 
-The rules are effective-dated data: each RuleSet applies from its first month until the next
-one starts, so a change in the rules (2026 added 99470) is a new row, not new code.
+The rules are effective-dated data: each code has its first (and, once retired, last) valid
+month in CODE_RULES, so a change in the rules (2026 added 99470) is a new row, not new code.
 Sources and the choices made where sources disagree: docs/billing-rules.md.
 """
 
@@ -24,29 +24,58 @@ PROVIDER_ROLES = frozenset({"physician", "qhp"})
 
 
 @dataclass(frozen=True)
-class RuleSet:
-    """The thresholds in force from `effective_from` until the next rule set."""
+class CodeRule:
+    """One code: the seconds it needs and the months in which it may be billed.
 
-    effective_from: Month
-    first_code_seconds: int = TWENTY_MINUTES
-    add_on_seconds: int = TWENTY_MINUTES
-    short_code_seconds: int | None = None  # None: no 10-minute code in this period
+    `last_month` None: still valid. The table below is the one place a code's life is kept;
+    the rule set of any month is derived from it (docs/billing-rules.md, "Rule table").
+    """
+
+    code: str
+    seconds: int
+    first_month: Month
+    last_month: Month | None = None
+
+    def valid_in(self, month: Month) -> bool:
+        return self.first_month <= month and (self.last_month is None or month <= self.last_month)
 
 
-RULE_SETS: tuple[RuleSet, ...] = (
-    RuleSet(effective_from=Month(2019, 1)),
-    RuleSet(effective_from=Month(2026, 1), short_code_seconds=TEN_MINUTES),
+# CY2019 PFS created 99457 alone; CY2020 PFS created 99458 as its add-on; CY2026 PFS added
+# 99470 (10-19 minutes).
+CODE_RULES: tuple[CodeRule, ...] = (
+    CodeRule(CPT_99457, TWENTY_MINUTES, first_month=Month(2019, 1)),
+    CodeRule(CPT_99458, TWENTY_MINUTES, first_month=Month(2020, 1)),
+    CodeRule(CPT_99470, TEN_MINUTES, first_month=Month(2026, 1)),
 )
 
 
+@dataclass(frozen=True)
+class RuleSet:
+    """The thresholds in force in one month (derived from the code table)."""
+
+    first_code_seconds: int = TWENTY_MINUTES
+    add_on_seconds: int | None = TWENTY_MINUTES  # None: no 99458 in this period
+    short_code_seconds: int | None = None  # None: no 10-minute code in this period
+
+
 @lru_cache(maxsize=256)  # a month scan asks once per patient for the same month
-def rule_set_for(month: Month, rule_sets: tuple[RuleSet, ...] = RULE_SETS) -> RuleSet | None:
-    """The rule set in force in `month`, or None before the codes existed."""
-    current = None
-    for rules in sorted(rule_sets, key=lambda r: r.effective_from):
-        if rules.effective_from <= month:
-            current = rules
-    return current
+def rule_set_for(month: Month,
+                 code_rules: tuple[CodeRule, ...] = CODE_RULES) -> RuleSet | None:
+    """The rules in force in `month`, or None while 99457 (the first code) is not valid."""
+    valid = {rule.code: rule.seconds for rule in code_rules if rule.valid_in(month)}
+    if CPT_99457 not in valid:
+        return None
+    return RuleSet(first_code_seconds=valid[CPT_99457], add_on_seconds=valid.get(CPT_99458),
+                   short_code_seconds=valid.get(CPT_99470))
+
+
+def valid_months(code: str, code_rules: tuple[CodeRule, ...] = CODE_RULES
+                 ) -> tuple[Month, Month | None]:
+    """(first, last) month in which `code` may be billed; last None: still valid."""
+    for rule in code_rules:
+        if rule.code == code:
+            return rule.first_month, rule.last_month
+    raise KeyError(code)
 
 
 @dataclass(frozen=True)
@@ -81,6 +110,8 @@ def _time_codes(seconds: int, rules: RuleSet, max_add_on_units: int) -> list[Cod
     """Codes the time alone reaches, before the live-interaction requirement."""
     if seconds >= rules.first_code_seconds:
         codes = [CodeUnits(CPT_99457, 1)]
+        if rules.add_on_seconds is None:
+            return codes
         add_ons = min((seconds - rules.first_code_seconds) // rules.add_on_seconds,
                       max_add_on_units)
         if add_ons > 0:
@@ -97,6 +128,8 @@ def _next_step(seconds: int, rules: RuleSet, max_add_on_units: int) -> tuple[str
         return CPT_99470, rules.short_code_seconds - seconds
     if seconds < rules.first_code_seconds:
         return CPT_99457, rules.first_code_seconds - seconds
+    if rules.add_on_seconds is None:
+        return None
     units = (seconds - rules.first_code_seconds) // rules.add_on_seconds
     if units >= max_add_on_units:
         return None

@@ -124,3 +124,12 @@ def clinic_clock(instant: datetime, zone: ZoneInfo) -> str:
 def clinic_time(instant: datetime, zone: ZoneInfo) -> str:
     """'2026-11-20 21:30 EST': an instant as the clinic reads it, date and time."""
     return f"{instant.astimezone(zone):%Y-%m-%d %H:%M %Z}"
+def months_spanned(start: datetime, end: datetime, zone: ZoneInfo) -> tuple[Month, ...]:
+    """The clinic months that [start, end) has time in: an entry across midnight at a month's
+    end has a share in both, so a close of either locks it."""
+    first = Month.containing(start, zone)
+    last = Month.containing(max(start, end - timedelta(microseconds=1)), zone)
+    months = [first]
+    while months[-1] < last:
+        months.append(months[-1].next())
+    return tuple(months)

@@ -257,15 +257,24 @@ def patient_add(patient_id: str, **opts: Any) -> None:
     click.echo(f"added patient {view.label}")
 
 
+_AMEND_WINDOW = click.option(
+    "--amend", default=None, metavar="REASON",
+    help="The change moves days of a closed month in or out of the enrolment window or "
+         "consent: the operator's amendment, with its reason.")
+
+
 @patient.command("update")
 @click.argument("patient_id")
 @_patient_options
 @click.option("--remove-phone", "remove_phones", multiple=True)
+@_AMEND_WINDOW
 @handled
-def patient_update(patient_id: str, remove_phones: tuple[str, ...], **opts: Any) -> None:
+def patient_update(patient_id: str, remove_phones: tuple[str, ...], amend: str | None,
+                   **opts: Any) -> None:
     """Change a patient's details; phones and conditions are added, --remove-phone drops."""
     view = _service().patients.update(patient_id, _fields(opts, remove_phones),
-                                      actor=_operator(opts["by"]))
+                                      actor=_operator(opts["by"]),
+                                      amendment=_amendment(amend))
     click.echo(f"updated patient {view.label}")
 
 
@@ -273,10 +282,12 @@ def patient_update(patient_id: str, remove_phones: tuple[str, ...], **opts: Any)
 @click.argument("patient_id")
 @click.option("--on", "on", type=DATE, default=None, help="Last day (default today).")
 @click.option("--by", default=None)
+@_AMEND_WINDOW
 @handled
-def patient_end(patient_id: str, on: date | None, by: str | None) -> None:
+def patient_end(patient_id: str, on: date | None, by: str | None, amend: str | None) -> None:
     """End a patient's monitoring."""
-    view = _service().patients.end(patient_id, on=on, actor=_operator(by))
+    view = _service().patients.end(patient_id, on=on, actor=_operator(by),
+                                   amendment=_amendment(amend))
     click.echo(f"patient {view.label} ended on {view.ended_on}")
 
 

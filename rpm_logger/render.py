@@ -38,7 +38,7 @@ EXPORT_COLUMNS = (
     "entry_id", "patient_id", "initials", "staff", "staff_name", "staff_role",
     "started_clinic", "started_utc", "ended_utc", "duration_seconds", "activity", "source",
     "live", "counts", "note", "created_at_utc", "created_by", "voided_at_utc", "voided_by",
-    "void_reason", "amendment_reason", "overlaps_entry_id",
+    "void_reason", "amendment_reason", "overlaps_entry_id", "month_seconds", "clock_timed",
 )
 
 
@@ -293,6 +293,8 @@ def export_csv(entries: Iterable[EntryView], zone: ZoneInfo) -> str:
             "voided_by": e.voided_by or "", "void_reason": e.void_reason or "",
             "amendment_reason": _amendment_reasons(e),
             "overlaps_entry_id": e.overlaps_entry_id or "",
+            "month_seconds": e.duration_seconds if e.month_seconds is None else e.month_seconds,
+            "clock_timed": "yes" if e.clock_timed else "no",
         })
     return buffer.getvalue()
 
@@ -319,6 +321,9 @@ def patient_text(patient: PatientView) -> str:
 def entry_text(entry: EntryView, zone: ZoneInfo) -> str:
     """One entry on a line, its start in clinic time (the day the clinic lived it)."""
     state = f"VOIDED by {entry.voided_by}: {entry.void_reason}" if entry.voided_at else ""
+    share = entry.month_seconds
+    split = (f" ({format_seconds(share)} in this month)"
+             if share is not None and share != entry.duration_seconds else "")
     return (f"#{entry.id}  {clinic_time(entry.started_at, zone)}  "
-            f"{format_seconds(entry.duration_seconds):>12}  {entry.activity}"
+            f"{format_seconds(entry.duration_seconds):>12}{split}  {entry.activity}"
             f"{' (live)' if entry.live else ''}  by {entry.staff}  {state}").rstrip()

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=SQLITE_BUSY_TIMEOUT_MS, ge=0, le=600_000)
     data_dir: Path = Field(default=Path("data"), validation_alias=AliasChoices("RPM_DATA_DIR"))
     clinic_timezone: str = "America/New_York"
-    cpt_99458_max_units: int = Field(default=2, ge=0, le=10)
+    cpt_99458_max_units: int = Field(default=3, ge=0, le=10)  # CMS practitioner MUE: 3
     max_entry_minutes: int = Field(default=240, ge=1, le=24 * 60)
     default_phone_region: str = "US"
     log_level: str = "INFO"

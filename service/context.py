@@ -19,7 +19,7 @@ class Policy:
     """Clinic settings the rules depend on; built from the environment by the app."""
 
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/New_York"))
-    max_99458_units: int = 2
+    max_99458_units: int = 3  # CMS practitioner MUE for 99458 (since 2023-07-01)
     max_entry_seconds: int = 240 * 60
     phone_region: str = "US"
     fees: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_FEES))

@@ -12,7 +12,8 @@ from billing.activities import is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
 from billing.errors import quoted
-from billing.months import Month, clinic_day, start_of_day_utc
+from billing.months import Month, clinic_day, months_spanned, start_of_day_utc
+from billing.tally import share_seconds
 from service import audit
 from service.closes import Amendment, check_open
 from service.context import ServiceContext
@@ -23,6 +24,7 @@ from service.staff import require_staff
 from service.views import EntryView, LoggedEntry
 from store.entries import void_if_standing
 from store.models import Patient, Staff, TimeEntry, text_limit
+from store.month_totals import entries_touching
 
 SOURCES = ("cli", "slack", "twilio", "web")
 MAX_NOTE_CHARS = text_limit(TimeEntry.note)
@@ -40,12 +42,16 @@ class LogRequest:
     source: str
     note: str | None = None
     started_at: datetime | None = None  # None: the entry ends now
+    # None: clock-timed when a start was given; False: a start placed by convention (a late
+    # chat entry at 09:00), which is no more a real time than "ends now"
+    clock_timed: bool | None = None
     live: bool = False
     amendment: Amendment | None = None  # needed when the entry's month is closed
     patient_by_phone: bool = True  # False: `patient` is a clinic id only (chat)
 
 
-def _entry_view(session: Session, entry: TimeEntry) -> EntryView:
+def _entry_view(session: Session, entry: TimeEntry,
+                month_seconds: int | None = None) -> EntryView:
     patient = session.get(Patient, entry.patient_id)
     staff = session.get(Staff, entry.staff_id)
     assert patient is not None and staff is not None and entry.id is not None
@@ -54,7 +60,8 @@ def _entry_view(session: Session, entry: TimeEntry) -> EntryView:
         entry.duration_seconds, entry.activity, entry.live, entry.source, entry.note,
         entry.staff_role, entry.overlaps_entry_id, entry.created_at, entry.created_by,
         entry.voided_at, entry.voided_by, entry.void_reason, entry.amendment_reason,
-        patient.initials, staff.name, entry.void_amendment_reason,
+        patient.initials, staff.name, entry.void_amendment_reason, entry.clock_timed,
+        month_seconds,
     )
 
 
@@ -117,6 +124,14 @@ def _clinic_day(instant: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start_of_day_utc(day, zone), start_of_day_utc(day + timedelta(days=1), zone)
 
 
+def _check_months_open(session: Session, months: tuple[Month, ...],
+                       amendment: Amendment | None, *, zone: ZoneInfo) -> str | None:
+    """check_open for every month an entry has time in: a close of either month of an entry
+    across midnight locks it. The amendment reason, if any month needed one."""
+    reasons = [check_open(session, month, amendment, zone=zone) for month in months]
+    return next((r for r in reasons if r is not None), None)
+
+
 def parse_entry_id(text: str | int) -> int:
     """Entry ids as people type them: 12 or #12."""
     number = parse_row_id(str(text).strip().lstrip("#"))
@@ -153,12 +168,15 @@ class EntryService:
         if start > now:
             raise BadInput("The start time is in the future: time can be logged only once "
                            "it has been spent.")
+        clock_timed = (request.started_at is not None if request.clock_timed is None
+                       else request.clock_timed)
         return self._write(request, seconds=seconds, activity=activity, note=note, start=start,
                            live=request.live or is_live_by_default(activity), actor=actor,
+                           clock_timed=clock_timed,
                            repeat_since=now - repeat_window if repeat_window else None)
 
     def _write(self, request: LogRequest, *, seconds: int, activity: str, note: str | None,
-               start: datetime, live: bool, actor: str | None,
+               start: datetime, live: bool, actor: str | None, clock_timed: bool,
                external_ref: str | None = None,
                repeat_since: datetime | None = None) -> LoggedEntry:
         zone = self.ctx.policy.zone
@@ -171,8 +189,9 @@ class EntryService:
                                       by_phone=request.patient_by_phone)
             _check_enrolled(patient, start.astimezone(zone).date())
             month = Month.containing(start, zone)
-            amendment_reason = check_open(session, month, request.amendment, zone=zone)
             end = start + timedelta(seconds=seconds)
+            amendment_reason = _check_months_open(session, months_spanned(start, end, zone),
+                                                  request.amendment, zone=zone)
             assert staff.id is not None and patient.id is not None
             overlap = _first_overlap(session, staff.id, start, end)
             repeats = _identical_since(
@@ -181,8 +200,8 @@ class EntryService:
             entry = TimeEntry(
                 patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=end,
                 duration_seconds=seconds, activity=activity, note=note, source=request.source,
-                live=live, staff_role=staff.role, external_ref=external_ref,
-                overlaps_entry_id=overlap.id if overlap else None,
+                live=live, clock_timed=clock_timed, staff_role=staff.role,
+                external_ref=external_ref, overlaps_entry_id=overlap.id if overlap else None,
                 created_at=self.ctx.now(), created_by=actor or staff.slack_user_id,
                 amendment_reason=amendment_reason,
             )
@@ -224,8 +243,8 @@ class EntryService:
         entry = TimeEntry(
             patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=ended_at,
             duration_seconds=seconds, activity=parse_activity(activity), note=note,
-            source=source, live=live, staff_role=staff.role, external_ref=external_ref,
-            overlaps_entry_id=overlap.id if overlap else None,
+            source=source, live=live, clock_timed=True, staff_role=staff.role,
+            external_ref=external_ref, overlaps_entry_id=overlap.id if overlap else None,
             created_at=self.ctx.now(), created_by=actor,
         )
         session.add(entry)
@@ -253,8 +272,9 @@ class EntryService:
                 raise self._already_voided(entry)
             if entry.staff_id != actor.id and not actor.is_admin:
                 raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
-            month = Month.containing(entry.started_at, self.ctx.policy.zone)
-            amended = check_open(session, month, amendment, zone=self.ctx.policy.zone)
+            zone = self.ctx.policy.zone
+            amended = _check_months_open(session, months_spanned(
+                entry.started_at, entry.ended_at, zone), amendment, zone=zone)
             before = _snapshot(entry)
             voided = void_if_standing(session, number, at=self.ctx.now(),
                                       by=actor.slack_user_id, reason=why,
@@ -299,12 +319,7 @@ class EntryService:
     def _month_entries(
         self, session: Session, month: Month, patient_pk: int | None
     ) -> list[EntryView]:
+        """The month's entries, each with its share of the month (split at clinic midnight)."""
         start, end = month.bounds_utc(self.ctx.policy.zone)
-        query = (
-            select(TimeEntry)
-            .where(TimeEntry.started_at >= start, TimeEntry.started_at < end)
-            .order_by(TimeEntry.started_at, TimeEntry.id)  # type: ignore[arg-type]
-        )
-        if patient_pk is not None:
-            query = query.where(TimeEntry.patient_id == patient_pk)
-        return [_entry_view(session, e) for e in session.exec(query).all()]
+        return [_entry_view(session, e, share_seconds(e.started_at, e.ended_at, start, end))
+                for e in entries_touching(session, start=start, end=end, patient_pk=patient_pk)]

@@ -21,6 +21,7 @@ from billing.durations import format_seconds
 from billing.fees import amount_still_to_win, expected_amount
 from billing.months import Month, clinic_day
 from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
+from billing.tally import REASONS, MonthTally
 from service.close_records import BilledRecords
 from service.closes import find_close
 from service.context import ServiceContext
@@ -30,6 +31,7 @@ from service.views import (
     CloseDifference,
     MonthSummary,
     MonthTotals,
+    NotCountedView,
     PatientRisk,
     StaffMinutes,
 )
@@ -40,15 +42,14 @@ from store.month_totals import (
     PatientMonthTotals,
     Scope,
     calls_to_review,
-    live_starts,
     month_totals,
     overlapping_entries,
-    staff_seconds,
 )
 
 
 def _warnings(
-    totals: PatientMonthTotals, month: Month, overlaps: Iterable[tuple[int, int]]
+    totals: PatientMonthTotals, month: Month, overlaps: Iterable[tuple[int, int]],
+    min_live_seconds: int,
 ) -> tuple[str, ...]:
     notes: list[str] = []
     if totals.consent_on is None:
@@ -58,8 +59,12 @@ def _warnings(
     if totals.enrolled_on is None and not totals.entries:
         notes.append(f"no enrolment date and no entry yet in {month}: "
                      "counts once time is logged")
-    elif not _enrolled(totals, month):
+    elif not totals.in_programme:
         notes.append(f"not enrolled in {month}")
+    notes.extend(_not_counted_notes(totals.tally))
+    for entry_id in totals.tally.short_live:
+        notes.append(f"entry #{entry_id} is under the clinic's {min_live_seconds} s floor for a "
+                     "live interaction (MIN_LIVE_CALL_SECONDS): not live; its time counts")
     if totals.uncounted_seconds:
         notes.append(f"{format_seconds(totals.uncounted_seconds)} by non-clinical staff "
                      "not counted")
@@ -69,6 +74,19 @@ def _warnings(
     for entry_id, other_id in sorted(overlaps):
         notes.append(f"entry #{entry_id} overlaps entry #{other_id} (same staff member)")
     return tuple(notes)
+
+
+def _not_counted_notes(tally: MonthTally) -> list[str]:
+    """One line per reason: how many seconds did not count, and which entries they are."""
+    notes = []
+    for reason in REASONS:
+        rows = [n for n in tally.not_counted if n.reason == reason]
+        if rows:
+            ids = ", ".join(f"#{n.entry_id}" for n in rows)
+            seconds = sum(n.seconds for n in rows)
+            notes.append(f"{format_seconds(seconds)} not counted, {reason}: "
+                         f"entr{'y' if len(rows) == 1 else 'ies'} {ids}")
+    return notes
 
 
 _CALL_ADVICE = {
@@ -82,13 +100,6 @@ def _call_warnings(calls: list[tuple[int, str]]) -> tuple[str, ...]:
     """One warning per call the billing office must settle before trusting the month."""
     return tuple(f"call C-{pk} {_CALL_ADVICE[state]}" for pk, state in calls
                  if state in _CALL_ADVICE)
-
-
-def _enrolled(totals: PatientMonthTotals, month: Month) -> bool:
-    if totals.enrolled_on is None:
-        return totals.entries > 0
-    ended_before = totals.ended_on is not None and totals.ended_on < month.first_day
-    return totals.enrolled_on <= month.last_day and not ended_before
 
 
 _RiskKey = tuple[date | None, date | None, int, bool]
@@ -222,13 +233,13 @@ class MonthService:
                                                      scope=scope):
             context.calls[owner].append((call_pk, state))
         totals = month_totals(
-            session, start=start, end=end, first_day=month.first_day,
-            last_day=month.last_day, scope=scope, with_unentered=with_unentered,
-            page_size=PAGE_SIZE,
+            session, month=month, zone=self.ctx.policy.zone,
+            min_live_seconds=self.ctx.policy.min_live_call_seconds, scope=scope,
+            with_unentered=with_unentered, page_size=PAGE_SIZE,
         )
         seen: set[int] = set()
         for page in _pages(totals, PAGE_SIZE):
-            self._read_page(session, context, [t.patient_pk for t in page], detail)
+            self._read_page(session, context, page, detail)
             for row in page:
                 seen.add(row.patient_pk)
                 yield self._summary(row, context)
@@ -236,29 +247,35 @@ class MonthService:
             for pk in context.billed.unseen(session, seen):
                 yield from self._summaries(session, month, Scope(pk), detail=detail)
 
-    def _read_page(self, session: Session, context: _MonthContext, pks: list[int],
-                   detail: bool = True) -> None:
-        """Overlaps, and with `detail` per-staff seconds and live dates, of one page."""
+    def _read_page(self, session: Session, context: _MonthContext,
+                   page: list[PatientMonthTotals], detail: bool = True) -> None:
+        """Overlaps of one page (one query); with `detail`, per-staff shares and live dates
+        from the page's tallies."""
         start, end = context.month.bounds_utc(self.ctx.policy.zone)
-        page = Scope(patient_pks=tuple(pks))
+        pks = [t.patient_pk for t in page]
+        scope = Scope(patient_pks=tuple(pks))
         context.billed.read_page(session, pks)
         context.overlaps = defaultdict(list)
         for pk, entry_id, other_id in overlapping_entries(session, start=start, end=end,
-                                                          scope=page):
+                                                          scope=scope):
             context.overlaps[pk].append((entry_id, other_id))
         if not detail:
             return
-        context.contributions = defaultdict(list)
-        for row in staff_seconds(session, start=start, end=end, scope=page):
-            context.contributions[row.patient_pk].append(StaffMinutes(
-                row.slack_user_id, row.name, row.role, row.seconds,
-                row.role in ROLES_THAT_COUNT))
         zone = self.ctx.policy.zone
+        context.contributions = defaultdict(list)
         context.live_dates = defaultdict(list)
-        for pk, started in live_starts(session, start=start, end=end, scope=page):
-            day = started.astimezone(zone).date()
-            if day not in context.live_dates[pk]:
-                context.live_dates[pk].append(day)
+        for totals in page:
+            pk = totals.patient_pk
+            for share in totals.tally.staff:
+                staff = context.staff.get(share.staff_pk)
+                if staff is not None:
+                    context.contributions[pk].append(StaffMinutes(
+                        staff.slack_user_id, staff.name, share.role, share.seconds,
+                        share.role in ROLES_THAT_COUNT))
+            for started in totals.tally.live_starts:
+                day = started.astimezone(zone).date()
+                if day not in context.live_dates[pk]:
+                    context.live_dates[pk].append(day)
 
     def _summary(self, totals: PatientMonthTotals, context: "_MonthContext") -> MonthSummary:
         month = context.month
@@ -274,8 +291,12 @@ class MonthService:
             seconds_to_20_minutes=assessment.seconds_to_20_minutes,
             needs_live_interaction=assessment.needs_live_interaction,
             entries=totals.entries, assigned_to=assigned.slack_user_id if assigned else None,
-            warnings=_warnings(totals, month, context.overlaps.get(totals.patient_pk, ()))
+            warnings=_warnings(totals, month, context.overlaps.get(totals.patient_pk, ()),
+                               self.ctx.policy.min_live_call_seconds)
             + _call_warnings(context.calls.get(totals.patient_pk, [])),
+            not_counted=tuple(NotCountedView(n.entry_id, n.seconds, n.reason)
+                              for n in totals.tally.not_counted),
+            in_programme=totals.in_programme,
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
             live_interaction_dates=tuple(context.live_dates.get(totals.patient_pk, ())),
             staff=tuple(context.contributions.get(totals.patient_pk, ())),

@@ -9,9 +9,12 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
-from billing.codes import PROVIDER_ROLES
+from billing.codes import CPT_99457, PROVIDER_ROLES, valid_months
 from billing.errors import quoted
+from billing.months import Month
+from billing.programme import Window, changed_days, months_touched
 from service import audit
+from service.closes import Amendment, check_open
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
 from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
@@ -142,6 +145,11 @@ def _snapshot(session: Session, patient: Patient) -> dict[str, Any]:
     }
 
 
+def _counting_limits(patient: Patient) -> tuple[Window, Window]:
+    """The enrolment window and the consent limit (consent date onward) of a patient."""
+    return Window(patient.enrolled_on, patient.ended_on), Window(patient.consent_on, None)
+
+
 class PatientService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -171,20 +179,40 @@ class PatientService:
                          entity="patient", entity_id=clinic_id, after=_snapshot(session, patient))
             return view_of(session, patient)
 
-    def update(self, ref: str, fields: PatientFields, *, actor: str) -> PatientView:
+    def update(self, ref: str, fields: PatientFields, *, actor: str,
+               amendment: Amendment | None = None) -> PatientView:
+        """Change a patient; a change of the enrolment window or consent date that moves days
+        of a closed month in or out of what counts needs `amendment` (CLI: --amend REASON)."""
         with self.ctx.db.write() as session:
             patient = require_patient(session, ref, region=self._region)
             before = _snapshot(session, patient)
+            old = _counting_limits(patient)
             self._apply(session, patient, fields)
+            reason = self._check_closed_months(session, old, _counting_limits(patient),
+                                               amendment)
+            after = _snapshot(session, patient) | ({"amendment_reason": reason} if reason else {})
             audit.record(session, at=self.ctx.now(), actor=actor, action="patient.update",
                          entity="patient", entity_id=patient.clinic_id, before=before,
-                         after=_snapshot(session, patient))
+                         after=after)
             return view_of(session, patient)
 
-    def end(self, ref: str, *, on: date | None, actor: str) -> PatientView:
+    def end(self, ref: str, *, on: date | None, actor: str,
+            amendment: Amendment | None = None) -> PatientView:
         """End monitoring; `on` defaults to today in the clinic zone."""
         day = on or self.ctx.now().astimezone(self.ctx.policy.zone).date()
-        return self.update(ref, PatientFields(ended_on=day), actor=actor)
+        return self.update(ref, PatientFields(ended_on=day), actor=actor, amendment=amendment)
+
+    def _check_closed_months(self, session: Session, old: tuple[Window, Window],
+                             new: tuple[Window, Window],
+                             amendment: Amendment | None) -> str | None:
+        """Refuse (unless amended) a change that moves days of a closed month in or out of
+        the enrolment window or past the consent date: that month was billed as it stood."""
+        zone = self.ctx.policy.zone
+        ranges = changed_days(old[0], new[0]) + changed_days(old[1], new[1])
+        months = months_touched(ranges, earliest=valid_months(CPT_99457)[0],
+                                latest=Month.containing(self.ctx.now(), zone))
+        reasons = [check_open(session, month, amendment, zone=zone) for month in months]
+        return next((r for r in reasons if r is not None), None)
 
     def _apply(self, session: Session, patient: Patient, fields: PatientFields) -> None:
         if fields.initials is not None:

@@ -66,7 +66,8 @@ class QuickService:
                 TimeEntry.started_at >= day_start, TimeEntry.started_at < day_end)).one()
         if latest is not None and latest > start and latest + timedelta(seconds=seconds) <= day_end:
             start = latest
-        return replace(request, started_at=start)
+        # placed at 09:00 by convention, not a time anyone gave: estimated, not clock-timed
+        return replace(request, started_at=start, clock_timed=False)
 
     def clinic_id(self, ref: str) -> str:
         """The patient by clinic id only: chat never resolves a phone number (PHI is not

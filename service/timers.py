@@ -137,7 +137,7 @@ class TimerService:
             logged = self.entries._write(
                 request, seconds=view.elapsed_seconds, activity=view.activity, note=text,
                 start=started, live=is_live_by_default(view.activity), actor=user,
-                external_ref=ref)
+                clock_timed=True, external_ref=ref)
         except StoreConflict:
             self._remove(user, started, "timer.stop", view)
             raise BadInput(f"That timer was already logged as entry #{self._entry_id(ref)}; "

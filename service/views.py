@@ -70,6 +70,8 @@ class EntryView:
     patient_initials: str | None = None
     staff_name: str | None = None
     void_amendment_reason: str | None = None  # voided in a closed month: the amendment's why
+    clock_timed: bool = False  # start and end actually given (timer, call, a time typed)
+    month_seconds: int | None = None  # in a month's listing: the entry's share of that month
 
     @property
     def counts(self) -> bool:
@@ -119,6 +121,15 @@ class BilledAtClose:
 
 
 @dataclass(frozen=True)
+class NotCountedView:
+    """Seconds of one entry that did not count in the month, and why (billing.tally)."""
+
+    entry_id: int
+    seconds: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class MonthSummary:
     """One patient's month: the numbers a report row, a Slack reply and a reminder share."""
 
@@ -148,6 +159,8 @@ class MonthSummary:
     expected_amount: Decimal = Decimal("0.00")
     month_closed_by: str | None = None
     billed_at_close: BilledAtClose | None = None  # None: the month was never closed
+    not_counted: tuple[NotCountedView, ...] = ()  # outside the window, before consent, overlap
+    in_programme: bool = True  # billing.programme: in the month's programme
 
     @property
     def label(self) -> str:
@@ -156,6 +169,8 @@ class MonthSummary:
     @property
     def changed_since_close(self) -> bool:
         return self.billed_at_close is not None and self.billed_at_close.differs
+    def not_counted_seconds(self) -> int:
+        return sum(n.seconds for n in self.not_counted)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -172,6 +187,8 @@ class MonthSummary:
         data["warnings"] = list(self.warnings)
         data["billed_at_close"] = (self.billed_at_close.as_json()
                                    if self.billed_at_close else None)
+        data["not_counted"] = [asdict(n) for n in self.not_counted]
+        data["not_counted_seconds"] = self.not_counted_seconds
         return data
 
 

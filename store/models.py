@@ -4,6 +4,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -71,9 +72,10 @@ class TimeEntry(SQLModel, table=True):
 
     __tablename__ = "time_entries"
     __table_args__ = (
-        # covers the month scan: every column it reads, so no table lookups (migration 0006)
-        Index("ix_time_entries_patient_month", "patient_id", "started_at", "voided_at",
-              "staff_role", "live", "duration_seconds", "staff_id", "overlaps_entry_id"),
+        # covers the month scan: every column it reads, so no table lookups (migration 0007)
+        Index("ix_time_entries_patient_month", "patient_id", "started_at", "ended_at",
+              "voided_at", "staff_role", "live", "clock_timed", "duration_seconds", "staff_id",
+              "overlaps_entry_id"),
         Index("ix_time_entries_staff_started", "staff_id", "started_at"),
         Index("ix_time_entries_started", "started_at"),
     )
@@ -88,6 +90,9 @@ class TimeEntry(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=2000)
     source: str = Field(max_length=16)  # cli | slack | twilio | web
     live: bool = False
+    # start and end actually given (a timer, a call, a log with a time), not "ends now":
+    # only clock-timed entries are merged where they overlap (docs/billing-rules.md)
+    clock_timed: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     staff_role: str = Field(max_length=32)  # the role when written: later changes never rewrite
     external_ref: str | None = Field(default=None, max_length=64, unique=True)
     overlaps_entry_id: int | None = Field(default=None)

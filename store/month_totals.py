@@ -1,23 +1,27 @@
-"""Month totals per patient in one aggregate query (never a running total, never a loop).
+"""Month totals per patient from one query (never a running total, never stored).
 
-Counted time is non-voided time by roles that may furnish the service, within the clinic
-month's UTC bounds; voiding an entry changes every later answer because nothing is stored.
+The query reads each patient's entries that touch the clinic month; the pure rules in
+billing.tally count them and billing.programme decides who is in the month's programme.
+Voiding an entry or changing a window changes every later answer because nothing is stored.
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
+from itertools import groupby
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select, type_coerce
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
-from billing.codes import ROLES_THAT_COUNT
-from store.models import Call, Patient, Staff, TimeEntry
-from store.types import UTCDateTime
+from billing.months import Month, start_of_day_utc
+from billing.programme import Window, awaiting_first_entry, in_programme
+from billing.tally import EntryTime, MonthBounds, MonthTally, tally_month
+from store.models import Call, Patient, TimeEntry
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ CLINIC = Scope()
 
 @dataclass(frozen=True)
 class PatientMonthTotals:
+    """A patient's month: who they are and what the month counts (billing.tally)."""
+
     patient_pk: int
     patient_id: str
     initials: str | None
@@ -88,104 +94,150 @@ class PatientMonthTotals:
     enrolled_on: date | None
     ended_on: date | None
     assigned_staff_pk: int | None
-    counted_seconds: int
-    uncounted_seconds: int
-    live_interactions: int
-    first_live_at: datetime | None
-    entries: int
-    voided_entries: int
+    tally: MonthTally
+    in_programme: bool  # billing.programme.in_programme: the one definition
+
+    @property
+    def counted_seconds(self) -> int:
+        return self.tally.counted_seconds
+
+    @property
+    def uncounted_seconds(self) -> int:
+        return self.tally.uncounted_seconds
+
+    @property
+    def live_interactions(self) -> int:
+        return self.tally.live_interactions
+
+    @property
+    def first_live_at(self) -> datetime | None:
+        return self.tally.first_live_at
+
+    @property
+    def entries(self) -> int:
+        return self.tally.entries
+
+    @property
+    def voided_entries(self) -> int:
+        return self.tally.voided_entries
 
 
 def _not_voided() -> ColumnElement[bool]:
     return TimeEntry.voided_at.is_(None)
 
 
-def _counted() -> ColumnElement[bool]:
-    return and_(_not_voided(), TimeEntry.staff_role.in_(ROLES_THAT_COUNT))
-
-
 def _in_month(started_at: Any) -> ColumnElement[bool]:
     return and_(started_at >= bindparam("start"), started_at < bindparam("end"))
 
 
-def _enrolled_in(with_unentered: bool) -> ColumnElement[bool]:
-    """Enrolled on any day of the month; with no enrolment date, any month with entries.
+def _touches_month() -> ColumnElement[bool]:
+    """Entries with time in the month: those that started in it, and those that started
+    before it (at most a day: no entry is longer) and end after its first instant."""
+    return and_(TimeEntry.started_at >= bindparam("reach"),
+                TimeEntry.started_at < bindparam("end"),
+                TimeEntry.ended_at > bindparam("start"))
 
-    `with_unentered`: a patient with no enrolment date who existed by the month's end and
-    had not ended also counts, entries or not: reminders must see the untouched ones.
-    """
-    first, last = bindparam("first_day"), bindparam("last_day")
-    dated = and_(
-        Patient.enrolled_on.is_not(None),
-        Patient.enrolled_on <= last,
-        or_(Patient.ended_on.is_(None), Patient.ended_on >= first),
+
+def _window_overlaps_month() -> ColumnElement[bool]:
+    """A necessary condition of being in the month's programme, so a clinic scan reads only
+    candidates; the decision itself is billing.programme (in Python, over these rows)."""
+    return and_(
+        or_(Patient.enrolled_on.is_(None), Patient.enrolled_on <= bindparam("last_day")),
+        or_(Patient.ended_on.is_(None), Patient.ended_on >= bindparam("first_day")),
     )
-    if with_unentered:
-        return or_(dated, and_(
-            Patient.enrolled_on.is_(None), Patient.created_at < bindparam("end"),
-            or_(Patient.ended_on.is_(None), Patient.ended_on >= first),
-        ))
-    live_entries = func.count(case((_not_voided(), TimeEntry.id)))
-    return or_(dated, and_(Patient.enrolled_on.is_(None), live_entries > 0))
 
 
 # Each statement below is built once per shape and run with bound parameters: building a
 # statement of this size costs several times more CPU than running it, and every Slack
-# reply runs five of them.
+# reply runs it.
+
+_PATIENT_COLUMNS = 10  # the patient's columns (with created_at) before the entry's
+
 
 @cache
-def _month_totals_statement(shape: str, with_unentered: bool) -> Select[Any]:
+def _month_rows_statement(shape: str) -> Select[Any]:
+    """Each patient of the scope with every entry touching the month (one row per entry, a
+    row of NULLs for a patient with none), in clinic-id then time order."""
     entry = TimeEntry
-    live = and_(_counted(), entry.live.is_(True))
     query = (
         select(
             Patient.id, Patient.clinic_id, Patient.initials, Patient.consent_on,
             Patient.conditions, Patient.provider_id,
             Patient.enrolled_on, Patient.ended_on, Patient.assigned_staff_id,
-            func.coalesce(func.sum(case((_counted(), entry.duration_seconds), else_=0)), 0),
-            func.coalesce(func.sum(case(
-                (and_(_not_voided(), ~entry.staff_role.in_(ROLES_THAT_COUNT)),
-                 entry.duration_seconds), else_=0)), 0),
-            func.count(case((live, entry.id))),
-            type_coerce(func.min(case((live, entry.started_at))), UTCDateTime()),
-            func.count(case((_not_voided(), entry.id))),
-            func.count(case((entry.voided_at.is_not(None), entry.id))),
+            Patient.created_at,
+            entry.id, entry.staff_id, entry.staff_role, entry.started_at, entry.ended_at,
+            entry.live, entry.clock_timed, entry.voided_at.is_not(None),
         )
         .select_from(Patient)
-        .outerjoin(entry, and_(entry.patient_id == Patient.id, _in_month(entry.started_at)))
+        .outerjoin(entry, and_(entry.patient_id == Patient.id, _touches_month()))
         .where(*_on_patients(shape))
-        .group_by(Patient.id)
-        .order_by(Patient.clinic_key)
+        .order_by(Patient.clinic_key, entry.started_at, entry.id)
     )
     if shape != "patient":
-        query = query.having(_enrolled_in(with_unentered))
+        query = query.where(_window_overlaps_month())
     return query
+
+
+# The longest entry the settings allow (MAX_ENTRY_MINUTES is at most 24 h): how far before
+# the month an entry that runs into it may have started.
+LONGEST_ENTRY = timedelta(days=1)
+
+
+def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo,
+                    min_live_seconds: int) -> PatientMonthTotals:
+    """One patient's rows turned into totals (whether in the month's programme or not)."""
+    first = rows[0]
+    window = Window(first[6], first[7])
+    start, end = month.bounds_utc(zone)
+    window_start, window_end = window.instants(zone)
+    consent = start_of_day_utc(first[3], zone) if first[3] else None
+    entries = [EntryTime(int(r[10]), int(r[11]), r[12], r[13], r[14], bool(r[15]),
+                         bool(r[16]), bool(r[17])) for r in rows if r[10] is not None]
+    tally = tally_month(entries, MonthBounds(start, end, window_start, window_end, consent),
+                        min_live_seconds=min_live_seconds)
+    enrolled = in_programme(month, window, entries_in_window=tally.entries_in_window)
+    return PatientMonthTotals(*first[:9], tally=tally, in_programme=enrolled)
+
+
+def _kept(totals: PatientMonthTotals, created_at: datetime, month: Month, zone: ZoneInfo,
+          with_unentered: bool) -> bool:
+    if totals.in_programme:
+        return True
+    window = Window(totals.enrolled_on, totals.ended_on)
+    return with_unentered and awaiting_first_entry(
+        month, window, created_on=created_at.astimezone(zone).date())
 
 
 def month_totals(
     session: Session,
     *,
-    start: datetime,
-    end: datetime,
-    first_day: date,
-    last_day: date,
+    month: Month,
+    zone: ZoneInfo,
+    min_live_seconds: int,
     scope: Scope = CLINIC,
     with_unentered: bool = False,
     page_size: int | None = None,
 ) -> Iterator[PatientMonthTotals]:
-    """Totals for one patient (any enrolment) or for every patient of the scope enrolled in
-    the month (`with_unentered`: also those with no enrolment date and no entry yet).
+    """Totals for one patient (in the programme or not) or for every patient of the scope in
+    the month's programme (`with_unentered`: also those with no enrolment date and no entry
+    yet, for the risk lists).
 
-    With `page_size`, rows come from the database that many at a time (a server-side cursor
-    on PostgreSQL), so a large clinic is never fetched whole.
+    One statement reads the entries touching the month; billing.tally counts them (split at
+    midnight, window, consent, live floor, clock-timed union) and billing.programme decides
+    who is in the month's programme. With `page_size`, rows come from the database that many
+    at a time (a server-side cursor on PostgreSQL), so a large clinic is never fetched whole.
     """
-    params = {"start": start, "end": end, "first_day": first_day, "last_day": last_day,
-              **scope.params()}
-    statement = _month_totals_statement(scope.shape, with_unentered)
+    start, end = month.bounds_utc(zone)
+    params = {"start": start, "end": end, "reach": start - LONGEST_ENTRY,
+              "first_day": month.first_day, "last_day": month.last_day, **scope.params()}
     options = {"yield_per": page_size} if page_size else {}
-    for row in _rows(session, statement, params, options):
-        yield PatientMonthTotals(*row[:9], int(row[9]), int(row[10]), int(row[11]), row[12],
-                                 int(row[13]), int(row[14]))
+    rows = _rows(session, _month_rows_statement(scope.shape), params, options)
+    for _, group in groupby(rows, key=lambda r: r[0]):
+        patient_rows = list(group)
+        totals = _patient_totals(patient_rows, month, zone, min_live_seconds)
+        if scope.shape == "patient" or _kept(totals, patient_rows[0][9], month, zone,
+                                             with_unentered):
+            yield totals
 
 
 def _month_params(start: datetime, end: datetime, scope: Scope) -> dict[str, Any]:
@@ -214,52 +266,17 @@ def overlapping_entries(
     return [(int(a), int(b), int(c)) for a, b, c in rows]
 
 
-@dataclass(frozen=True)
-class StaffSeconds:
-    patient_pk: int
-    slack_user_id: str
-    name: str
-    role: str  # the role written on the entries (a later role change never rewrites it)
-    seconds: int
-
-
-@cache
-def _staff_seconds_statement(shape: str) -> Select[Any]:
-    return (
-        select(TimeEntry.patient_id, Staff.slack_user_id, Staff.name, TimeEntry.staff_role,
-               func.sum(TimeEntry.duration_seconds))
-        .join(Staff, Staff.id == TimeEntry.staff_id)
-        .where(_not_voided(), _in_month(TimeEntry.started_at),
-               *_on(TimeEntry.patient_id, shape))
-        .group_by(TimeEntry.patient_id, Staff.slack_user_id, Staff.name, TimeEntry.staff_role)
-        .order_by(TimeEntry.patient_id, func.sum(TimeEntry.duration_seconds).desc())
-    )
-
-
-def staff_seconds(
-    session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
-) -> list[StaffSeconds]:
-    """Who furnished how many non-voided seconds per patient in the month (one GROUP BY)."""
-    rows = _rows(session, _staff_seconds_statement(scope.shape),
-                 _month_params(start, end, scope))
-    return [StaffSeconds(int(p), s, n, r, int(t)) for p, s, n, r, t in rows]
-
-
-@cache
-def _live_starts_statement(shape: str) -> Select[Any]:
-    return select(TimeEntry.patient_id, TimeEntry.started_at).where(
-        _counted(), TimeEntry.live.is_(True), _in_month(TimeEntry.started_at),
-        *_on(TimeEntry.patient_id, shape),
-    ).order_by(TimeEntry.patient_id, TimeEntry.started_at)  # the month index's own order
-
-
-def live_starts(
-    session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
-) -> list[tuple[int, datetime]]:
-    """(patient pk, start) of every counted live interaction in the month, each patient's
-    in time order."""
-    rows = _rows(session, _live_starts_statement(scope.shape), _month_params(start, end, scope))
-    return [(int(p), s) for p, s in rows]
+def entries_touching(session: Session, *, start: datetime, end: datetime,
+                     patient_pk: int | None = None) -> list[TimeEntry]:
+    """Every entry (voided ones too) with time in [start, end), oldest first: those that
+    started in it and those across its first midnight (the month's `entries` and `export`)."""
+    query = select(TimeEntry).where(_touches_month()).order_by(TimeEntry.started_at,
+                                                               TimeEntry.id)
+    params: dict[str, Any] = {"start": start, "end": end, "reach": start - LONGEST_ENTRY}
+    if patient_pk is not None:
+        query = query.where(TimeEntry.patient_id == bindparam("patient_pk"))
+        params["patient_pk"] = patient_pk
+    return list(session.scalars(query, params))
 
 
 # Call states the billing office must look at before billing a month (see service/calls.py).

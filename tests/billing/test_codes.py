@@ -6,12 +6,13 @@ from billing.codes import (
     CPT_99457,
     CPT_99458,
     CPT_99470,
+    CodeRule,
     CodeUnits,
     MonthActivity,
-    RuleSet,
     assess_month,
     format_codes,
     rule_set_for,
+    valid_months,
 )
 from billing.months import Month
 
@@ -38,8 +39,10 @@ def codes(month: Month, seconds: int, live: int = 1, cap: int = 2) -> str:
         (NOV_2026, 2400, 1, 2, "99457;99458"),
         (NOV_2026, 3599, 1, 2, "99457;99458"),
         (NOV_2026, 3600, 1, 2, "99457;99458x2"),
-        (NOV_2026, 10_000, 1, 2, "99457;99458x2"),  # capped at 2 units by default
-        (NOV_2026, 4800, 1, 3, "99457;99458x3"),  # the cap is a setting (sources say 2 or 3)
+        (NOV_2026, 10_000, 1, 2, "99457;99458x2"),  # a payer's cap of 2
+        (NOV_2026, 4800, 1, 3, "99457;99458x3"),  # the default cap: CMS's MUE of 3
+        (NOV_2026, 4799, 1, 3, "99457;99458x2"),
+        (NOV_2026, 10_000, 1, 3, "99457;99458x3"),
         (NOV_2026, 10_000, 1, 0, "99457"),
         # no live interaction: nothing at all, whatever the time
         (NOV_2026, 600, 0, 2, ""),
@@ -51,6 +54,12 @@ def codes(month: Month, seconds: int, live: int = 1, cap: int = 2) -> str:
         (DEC_2025, 1200, 1, 2, "99457"),
         (DEC_2025, 2400, 1, 2, "99457;99458"),
         (JAN_2026, 600, 1, 2, "99470"),  # the first month of the 2026 rules
+        # CY2019: 99457 alone; 99458 from CY2020 (issue 11, item 4)
+        (Month(2019, 1), 1200, 1, 2, "99457"),
+        (Month(2019, 12), 3600, 1, 2, "99457"),
+        (Month(2019, 12), 10_000, 1, 3, "99457"),
+        (Month(2020, 1), 2399, 1, 2, "99457"),
+        (Month(2020, 1), 2400, 1, 2, "99457;99458"),
         # before the codes existed
         (Month(2018, 12), 5000, 1, 2, ""),
     ],
@@ -76,6 +85,10 @@ def test_codes_by_month_time_and_live(
         (NOV_2026, 1500, 0, CPT_99457, 0, 0, True),
         (DEC_2025, 0, 1, CPT_99457, 1200, 1200, False),
         (DEC_2025, 700, 0, CPT_99457, 500, 500, True),
+        # 2019 has no add-on: once 99457 is reached nothing further
+        (Month(2019, 6), 1200, 1, None, None, 0, False),
+        (Month(2019, 6), 3000, 1, None, None, 0, False),
+        (Month(2020, 1), 1200, 1, CPT_99458, 1200, 0, False),
     ],
 )
 def test_what_is_missing_for_the_next_code(
@@ -99,10 +112,34 @@ def test_units_are_reported_per_code() -> None:
 def test_rule_sets_are_effective_dated_data() -> None:
     assert rule_set_for(Month(2025, 12)).short_code_seconds is None  # type: ignore[union-attr]
     assert rule_set_for(Month(2026, 1)).short_code_seconds == 600  # type: ignore[union-attr]
+    assert rule_set_for(Month(2019, 12)).add_on_seconds is None  # type: ignore[union-attr]
+    assert rule_set_for(Month(2020, 1)).add_on_seconds == 1200  # type: ignore[union-attr]
     assert rule_set_for(Month(2018, 1)) is None
-    future = (RuleSet(Month(2019, 1)), RuleSet(Month(2027, 1), first_code_seconds=900))
+    future = (CodeRule(CPT_99457, 1200, Month(2019, 1), last_month=Month(2026, 12)),
+              CodeRule(CPT_99457, 900, Month(2027, 1)))
     assert rule_set_for(Month(2027, 3), future).first_code_seconds == 900  # type: ignore[union-attr]
     assert rule_set_for(Month(2026, 12), future).first_code_seconds == 1200  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("code", "first", "last"),
+    [
+        (CPT_99457, Month(2019, 1), None),
+        (CPT_99458, Month(2020, 1), None),  # created for CY2020, not 2019
+        (CPT_99470, Month(2026, 1), None),
+    ],
+)
+def test_each_code_has_its_first_and_last_valid_month(
+    code: str, first: Month, last: Month | None
+) -> None:
+    assert valid_months(code) == (first, last)
+
+
+def test_a_retired_code_stops_after_its_last_month() -> None:
+    rules = (CodeRule(CPT_99457, 1200, Month(2019, 1)),
+             CodeRule(CPT_99458, 1200, Month(2020, 1), last_month=Month(2030, 6)))
+    assert rule_set_for(Month(2030, 6), rules).add_on_seconds == 1200  # type: ignore[union-attr]
+    assert rule_set_for(Month(2030, 7), rules).add_on_seconds is None  # type: ignore[union-attr]
 
 
 def test_codes_text_for_billing_offices() -> None:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.errors import InvalidInput
-from billing.months import Month, clinic_zone, days_left
+from billing.months import Month, clinic_zone, days_left, months_spanned
 
 NY = ZoneInfo("America/New_York")
 LA = ZoneInfo("America/Los_Angeles")
@@ -102,3 +102,18 @@ def test_a_month_is_yyyy_mm_only_and_the_refusal_spells_it(typed: str, hint: str
     with pytest.raises(InvalidInput, match=hint):
         Month.parse(typed)
     assert Month.parse("2026-01") == Month(2026, 1)
+@pytest.mark.parametrize(
+    ("start", "minutes", "expected"),
+    [
+        (datetime(2026, 10, 31, 23, 50), 20, ("2026-10", "2026-11")),  # across midnight
+        (datetime(2026, 10, 31, 23, 40), 20, ("2026-10",)),  # ends exactly at midnight
+        (datetime(2026, 11, 1, 0, 0), 20, ("2026-11",)),
+        (datetime(2026, 10, 15, 10, 0), 240, ("2026-10",)),
+    ],
+)
+def test_months_spanned_split_at_clinic_midnight(start: datetime, minutes: int,
+                                                 expected: tuple[str, ...]) -> None:
+    zone = ZoneInfo("America/New_York")
+    begin = start.replace(tzinfo=zone)
+    spanned = months_spanned(begin, begin + timedelta(minutes=minutes), zone)
+    assert tuple(str(m) for m in spanned) == expected

@@ -224,3 +224,21 @@ def test_chat_resolves_patients_by_clinic_id_only(s: Service) -> None:
     assert s.quick.clinic_id("p-1042") == "P-1042"
     with pytest.raises(NotFound, match="No patient '6175550123'"):
         s.quick.clinic_id("6175550123")  # P-1042's phone: the CLI resolver would accept it
+
+
+def test_which_entries_are_clock_timed(s: Service, clock: FrozenClock) -> None:
+    """Issue 11: a time given (--at, a timer) is clock-timed; "ends now" and Slack's late
+    entries at a conventional 09:00 are estimated."""
+    request = LogRequest(patient="P-1042", duration="5m", activity="review", staff=NURSE,
+                         source="slack")
+    now = s.entries.log(request).entry
+    late = s.quick.log(request, day=date(2026, 11, 10)).logged.entry
+    given = s.entries.log(LogRequest(patient="P-1042", duration="5m", activity="review",
+                                     staff=NURSE, source="cli",
+                                     started_at=datetime(2026, 11, 12, 15, tzinfo=UTC))).entry
+    s.timers.start(NURSE, "P-1042", "call")
+    clock.advance(minutes=3)
+    timed = s.timers.stop(NURSE, None).logged
+    assert timed is not None
+    assert (now.clock_timed, late.clock_timed, given.clock_timed, timed.entry.clock_timed) == \
+        (False, False, True, True)

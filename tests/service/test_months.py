@@ -53,11 +53,16 @@ def test_report_totals_match_each_summary(seeded: Service) -> None:
 
 
 def test_cap_on_99458_is_a_setting(db: Database, clock: FrozenClock) -> None:
-    svc = Service(ServiceContext(db, Policy(max_99458_units=3), clock))
+    """Default 3 (CMS's practitioner MUE); CPT_99458_MAX_UNITS=2 for stricter payers."""
+    assert Policy().max_99458_units == 3
+    svc = Service(ServiceContext(db, Policy(max_99458_units=2), clock))
     seed(svc)
     for day in (2, 3, 4, 5, 6):
         log(svc, "20m", "call", started_at=datetime(2026, 11, day, 15, tzinfo=UTC))
     assert [(c.code, c.units) for c in svc.months.summary("P-1042", NOV).codes] == \
+        [("99457", 1), ("99458", 2)]
+    default = Service(ServiceContext(db, Policy(), clock))
+    assert [(c.code, c.units) for c in default.months.summary("P-1042", NOV).codes] == \
         [("99457", 1), ("99458", 3)]
 
 
@@ -68,8 +73,12 @@ def test_month_edges_in_the_clinic_zone(seeded: Service, clock: FrozenClock) -> 
     log(seeded, "11m", "call", started_at=datetime(2026, 11, 1, 0, 0, tzinfo=zone))
     log(seeded, "12m", "call", started_at=datetime(2026, 11, 30, 23, 59, 59, tzinfo=zone))
     log(seeded, "13m", "call", started_at=datetime(2026, 10, 1, 0, 0, tzinfo=zone))
-    assert seeded.months.summary("P-1042", Month(2026, 10)).total_seconds == 23 * 60
-    assert seeded.months.summary("P-1042", NOV).total_seconds == 23 * 60
+    # entries across clinic midnight are split (issue 11, item 7): 1 min of the 10 in October
+    assert seeded.months.summary("P-1042", Month(2026, 10)).total_seconds == 14 * 60
+    # November's 9 min share runs 00:00-00:09, inside the 11 min call from 00:00: counted once
+    november = seeded.months.summary("P-1042", NOV)
+    assert (november.total_seconds, november.not_counted_seconds) == (11 * 60 + 1, 9 * 60)
+    assert seeded.months.summary("P-1042", Month(2026, 12)).total_seconds == 12 * 60 - 1
 
 
 def test_dst_night_entries_count_once(seeded: Service) -> None:

@@ -132,3 +132,32 @@ def test_month_scan_indexes_migration_downgrades_and_upgrades(db: Database) -> N
         upgrade_to_head(db.engine)
     assert added <= _time_entry_indexes(db)
     assert "ix_time_entries_patient_started" not in _time_entry_indexes(db)
+
+
+def test_clock_timed_migration_backfills_calls_and_timers(db: Database) -> None:
+    """0007: existing captured calls (source twilio) and timer entries are clock-timed,
+    everything else estimated; downgrading drops the column, upgrading backfills again."""
+    svc = Service(ServiceContext(db, Policy(), FrozenClock()))
+    seed(svc)
+    log(svc, "10m")
+    log(svc, "5m", started_at=datetime(2026, 11, 2, 15, tzinfo=UTC))  # --at: clock-timed
+    config = alembic_config(db.url)
+    try:
+        with db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0006")
+            assert "clock_timed" not in {c["name"] for c in
+                                         inspect(connection).get_columns("time_entries")}
+            connection.execute(text(
+                "UPDATE time_entries SET source = 'twilio' WHERE id = 1"))
+            connection.execute(text(
+                "INSERT INTO time_entries (patient_id, staff_id, started_at, ended_at, "
+                "duration_seconds, activity, source, live, staff_role, external_ref, "
+                "created_at, created_by) SELECT patient_id, staff_id, started_at, ended_at, "
+                "duration_seconds, activity, 'slack', live, staff_role, 'timer:U1:1', "
+                "created_at, created_by FROM time_entries WHERE id = 2"))
+    finally:
+        upgrade_to_head(db.engine)
+    with db.read() as session:
+        rows = {e.id: e.clock_timed for e in session.exec(select(TimeEntry))}
+    assert rows == {1: True, 2: False, 3: True}  # a past --at cannot be told: estimated

@@ -11,7 +11,7 @@ Voids of closed months kept their amendment reason only in the audit trail; it b
 column (`void_amendment_reason`), filled from the audit rows of past voids.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 from collections.abc import Sequence
 
@@ -22,7 +22,7 @@ from alembic import op
 import store.types
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
