@@ -37,11 +37,14 @@ def log(cli: Cli, patient: str, duration: str, activity: str, at: str, *extra: s
 def status(cli: Cli, patient: str, month: str) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(cli("status", patient, "--month", month,
                                             "--json").stdout)
+    # the seconds left out are a number a billing system can read, never an object's repr
+    assert isinstance(result["not_counted_seconds"], int), result["not_counted_seconds"]
     return result
 
 
 def report(cli: Cli, month: str) -> dict[str, dict[str, Any]]:
     rows = json.loads(cli("report", "--month", month, "--format", "json").stdout)
+    assert all(isinstance(row["not_counted_seconds"], int) for row in rows)
     return {row["patient_id"]: row for row in rows}
 
 
