@@ -169,6 +169,8 @@ class MonthSummary:
     @property
     def changed_since_close(self) -> bool:
         return self.billed_at_close is not None and self.billed_at_close.differs
+
+    @property
     def not_counted_seconds(self) -> int:
         return sum(n.seconds for n in self.not_counted)
 

@@ -252,6 +252,8 @@ def _overlaps_statement(shape: str) -> Select[Any]:
     ).where(
         _not_voided(),
         TimeEntry.overlaps_entry_id.is_not(None),
+        # both clock-timed: a flag written before issue 13 on an estimated entry is noise
+        TimeEntry.clock_timed.is_(True), other.clock_timed.is_(True),
         _in_month(TimeEntry.started_at),
         *_on(TimeEntry.patient_id, shape),
     )
@@ -261,7 +263,8 @@ def overlapping_entries(
     session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
 ) -> list[tuple[int, int, int]]:
     """(patient pk, entry id, overlapped entry id) for flagged entries in the month, while
-    both entries stand: voiding either one settles the overlap."""
+    both entries stand and both are clock-timed: voiding either one settles the overlap, and
+    an estimated entry never makes one."""
     rows = _rows(session, _overlaps_statement(scope.shape), _month_params(start, end, scope))
     return [(int(a), int(b), int(c)) for a, b, c in rows]
 
