@@ -2,9 +2,10 @@
 
 One definition for every screen (status, report, summary, risk lists, reminders, dashboard,
 App Home): a patient is in a month's programme when their enrolment window (enrolment date to
-end date, both days included) overlaps the month. With no enrolment date the window has no
-start, and the patient is in the programme of the months in which they have entries inside
-the window (as before). See docs/billing-rules.md, "In the month's programme".
+end date, both days included) overlaps the month. With no enrolment date the window starts
+when the patient was added (or at their first entry, if back-dated earlier): a patient added
+with nothing logged yet is the one the clinic must not forget, so they are on the report and
+the risk lists alike (issue 13 #3). See docs/billing-rules.md, "In the month's programme".
 """
 
 from dataclasses import dataclass
@@ -39,22 +40,19 @@ class Window:
         return start, end
 
 
-def in_programme(month: Month, window: Window, *, entries_in_window: int) -> bool:
+def in_programme(month: Month, window: Window, *, entries_in_window: int,
+                 created_on: date) -> bool:
     """Whether the patient is in `month`'s programme.
 
-    `entries_in_window`: the patient's standing (not voided) entries with time in the month
-    inside the window; it decides only for a patient with no enrolment date.
+    With no enrolment date, `created_on` (the clinic day the patient was added) and
+    `entries_in_window` (standing entries with time in the month inside the window) decide:
+    added by the month's last day, or time logged in the month (a back-dated entry).
     """
     if not window.overlaps(month):
         return False
-    return window.enrolled_on is not None or entries_in_window > 0
-
-
-def awaiting_first_entry(month: Month, window: Window, *, created_on: date) -> bool:
-    """A patient with no enrolment date who existed by the month's end and had not ended:
-    not yet in the programme (no entry), but the risk lists and reminders must see them."""
-    return (window.enrolled_on is None and created_on <= month.last_day
-            and window.overlaps(month))
+    if window.enrolled_on is not None:
+        return True
+    return created_on <= month.last_day or entries_in_window > 0
 
 
 DayRange = tuple[date | None, date | None]  # first and last day, inclusive; None: open

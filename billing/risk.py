@@ -56,6 +56,13 @@ class RiskAssessment:
         return self.severity != OK
 
     @property
+    def still_to_win(self) -> bool:
+        """At risk with a day left to act: what every "at risk" count and list means (the
+        dashboard card, `--summary`, `/rpm risk`, reminders). A window that has ended wins
+        nothing more; its row still shows its severity and "no days left"."""
+        return self.at_risk and self.days_left > 0
+
+    @property
     def minutes_needed(self) -> int:
         """Whole minutes still to do, rounded up: understating what is needed would mislead."""
         return -(-self.seconds_needed // 60)

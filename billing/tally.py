@@ -17,7 +17,7 @@ split never rounds anything up and the two shares of an entry add up to its dura
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from billing.codes import ROLES_THAT_COUNT
@@ -217,3 +217,26 @@ def tally_month(entries: Iterable[EntryTime], bounds: MonthBounds, *,
         voided_entries=voided, not_counted=not_counted, short_live=tuple(short_live),
         staff=tuple(shares),
     )
+
+
+def running_totals(entries: Iterable[EntryTime], bounds: MonthBounds, cuts: Iterable[datetime],
+                   *, min_live_seconds: int) -> tuple[tuple[int, int], ...]:
+    """(counted seconds, live interactions) of the month up to each cut (e.g. each clinic
+    midnight), by the same rules as `tally_month`: the month so far is the month ending at
+    the cut, so the dashboard's day-by-day chart never counts what the report would not, and
+    its last day is the report's month. A cut that no entry reaches reuses the previous one.
+    """
+    rows = list(entries)
+    totals: list[tuple[int, int]] = []
+    previous: datetime | None = None
+    for cut in cuts:
+        touched = previous is None or any(
+            not e.voided and e.started_at < cut and e.ended_at > previous for e in rows)
+        if touched or not totals:
+            tally = tally_month(rows, replace(bounds, month_end=cut),
+                                min_live_seconds=min_live_seconds)
+            totals.append((tally.counted_seconds, tally.live_interactions))
+        else:
+            totals.append(totals[-1])
+        previous = cut
+    return tuple(totals)

@@ -205,7 +205,7 @@ def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
     rows = [header] + [
         (s.label, f"{s.total_seconds // 60} min", "yes" if s.live_interactions else "no",
          format_codes(s.codes) or "-", f"${s.expected_amount:.2f}", _next_step(s),
-         str(len(s.warnings)))
+         "; ".join(s.warnings) or "-")
         for s in summaries
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -9,11 +9,11 @@ leaves this module.
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from billing.codes import CPT_99457, CPT_99458, CPT_99470, MonthActivity, assess_month
-from billing.months import Month, start_of_day_utc
+from billing.months import Month
 from billing.risk import RiskAssessment
 from service.context import ServiceContext
 from service.entries import EntryService
@@ -24,7 +24,30 @@ from service.phones import redact_phones
 from service.staff import clean_slack_user_id, find_staff
 from service.staff import view_of as staff_view_of
 from service.views import EntryView, MonthSummary, PatientView, StaffView
-from store.dashboard import PatientDayTotals, daily_totals, patient_audit
+from store.dashboard import patient_audit
+
+
+@dataclass(frozen=True)
+class PatientDayTotals:
+    """What one clinic day (1-based) added to a patient's month: counted seconds and live
+    interactions, by the month's tally (MonthService.running_totals)."""
+
+    patient_id: str
+    day: int
+    counted_seconds: int
+    live_interactions: int
+
+
+def day_by_day(progress: dict[str, tuple[tuple[int, int], ...]]) -> list[PatientDayTotals]:
+    """The days on which each patient's month so far grew, and by how much."""
+    rows = []
+    for pid, totals in sorted(progress.items()):
+        seconds = live = 0
+        for day, (so_far, live_so_far) in enumerate(totals, start=1):
+            if (so_far, live_so_far) != (seconds, live):
+                rows.append(PatientDayTotals(pid, day, so_far - seconds, live_so_far - live))
+                seconds, live = so_far, live_so_far
+    return rows
 
 
 @dataclass(frozen=True)
@@ -171,15 +194,9 @@ class DashboardService:
     def code_series(self, month: Month | None = None) -> CodeSeries:
         """Patients reaching 99470 / 99457 / 99458 per day (today is the last day shown)."""
         month = month or self.months.current()
-        zone = self.ctx.policy.zone
-        today = self.months.today()
-        shown = _days_shown(month, today)
-        starts = [start_of_day_utc(month.first_day + timedelta(days=i), zone)
-                  for i in range(month.days)]
-        _, end = month.bounds_utc(zone)
+        shown = _days_shown(month, self.months.today())
         patients = [s.patient_id for s in self.months.report(month)]
-        with self.ctx.db.read() as session:
-            daily = daily_totals(session, day_starts=starts, end=end)
+        daily = day_by_day(self.months.running_totals(month))
         return codes_by_day(month, shown, daily, patients,
                             max_add_on_units=self.ctx.policy.max_99458_units)
 

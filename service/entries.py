@@ -22,7 +22,7 @@ from service.months import MonthService
 from service.patients import require_patient
 from service.staff import require_staff
 from service.views import EntryView, LoggedEntry
-from store.entries import void_if_standing
+from store.entries import first_clock_timed_overlap, void_if_standing
 from store.models import Patient, Staff, TimeEntry, text_limit
 from store.month_totals import entries_touching
 
@@ -80,17 +80,6 @@ def _check_enrolled(patient: Patient, day: date) -> None:
 
 # Run on every log / recorded call: built once, run with bound values.
 _BY_EXTERNAL_REF = select(TimeEntry).where(TimeEntry.external_ref == bindparam("ref"))
-_FIRST_OVERLAP = (
-    select(TimeEntry)
-    .where(
-        TimeEntry.staff_id == bindparam("staff"),
-        TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
-        TimeEntry.started_at < bindparam("end"),
-        TimeEntry.ended_at > bindparam("start"),
-    )
-    .order_by(TimeEntry.started_at)  # type: ignore[arg-type]
-    .limit(1)
-)
 _IDENTICAL_SINCE = select(TimeEntry.id).where(
     TimeEntry.staff_id == bindparam("staff"), TimeEntry.patient_id == bindparam("patient"),
     TimeEntry.duration_seconds == bindparam("seconds"),
@@ -102,10 +91,15 @@ _IDENTICAL_SINCE = select(TimeEntry.id).where(
 
 
 def _first_overlap(
-    session: Session, staff_id: int, start: datetime, end: datetime
+    session: Session, staff_id: int, start: datetime, end: datetime, *, clock_timed: bool
 ) -> TimeEntry | None:
-    return session.exec(_FIRST_OVERLAP,
-                        params={"staff": staff_id, "start": start, "end": end}).first()
+    """The author's first standing clock-timed entry sharing minutes with a clock-timed one.
+
+    An estimated entry ends "now" by convention, so its minutes are not a fact anyone gave:
+    it never flags an overlap and is never flagged (docs/billing-rules.md, issue 13 #5)."""
+    if not clock_timed:
+        return None
+    return first_clock_timed_overlap(session, staff_pk=staff_id, start=start, end=end)
 
 
 def _identical_since(session: Session, staff_id: int, patient_id: int, seconds: int,
@@ -193,7 +187,7 @@ class EntryService:
             amendment_reason = _check_months_open(session, months_spanned(start, end, zone),
                                                   request.amendment, zone=zone)
             assert staff.id is not None and patient.id is not None
-            overlap = _first_overlap(session, staff.id, start, end)
+            overlap = _first_overlap(session, staff.id, start, end, clock_timed=clock_timed)
             repeats = _identical_since(
                 session, staff.id, patient.id, seconds, activity, repeat_since,
                 _clinic_day(start, zone)) if repeat_since else None
@@ -239,7 +233,7 @@ class EntryService:
         start = ended_at.astimezone(UTC) - timedelta(seconds=seconds)
         _check_enrolled(patient, start.astimezone(self.ctx.policy.zone).date())
         assert staff.id is not None and patient.id is not None
-        overlap = _first_overlap(session, staff.id, start, ended_at)
+        overlap = _first_overlap(session, staff.id, start, ended_at, clock_timed=True)
         entry = TimeEntry(
             patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=ended_at,
             duration_seconds=seconds, activity=parse_activity(activity), note=note,

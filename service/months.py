@@ -3,7 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from itertools import islice
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from billing.codes import (
 )
 from billing.durations import format_seconds
 from billing.fees import amount_still_to_win, expected_amount
-from billing.months import Month, clinic_day
+from billing.months import Month, clinic_day, start_of_day_utc
 from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
 from billing.tally import REASONS, MonthTally
 from service.close_records import BilledRecords
@@ -56,11 +56,11 @@ def _warnings(
         notes.append("no consent on file: do not bill until consent is recorded")
     elif totals.consent_on > month.last_day:
         notes.append(f"consent dated {totals.consent_on}, after this month")
-    if totals.enrolled_on is None and not totals.entries:
-        notes.append(f"no enrolment date and no entry yet in {month}: "
-                     "counts once time is logged")
-    elif not totals.in_programme:
+    if not totals.in_programme:
         notes.append(f"not enrolled in {month}")
+    elif totals.enrolled_on is None and not totals.entries:
+        notes.append(f"no enrolment date and no time logged yet in {month}: in the programme "
+                     f"since added on {totals.created_on}; record the enrolment date")
     notes.extend(_not_counted_notes(totals.tally))
     for entry_id in totals.tally.short_live:
         notes.append(f"entry #{entry_id} is under the clinic's {min_live_seconds} s floor for a "
@@ -182,10 +182,8 @@ class MonthService:
 
     def with_risk(self, month: Month | None = None, today: date | None = None,
                   *, assigned_to: str | None = None) -> list[PatientRisk]:
-        """Every active patient of the month with the at-risk verdict, worst first.
-
-        Active: the report's patients plus those with no enrolment date and no entry yet
-        (not ended before the month), so reminders and the dashboard see untouched patients.
+        """The report's patients with the at-risk verdict, worst first (the same rows: one
+        definition of the month's programme, so a count never differs between screens).
         Each summary has the month's numbers, codes and warnings; its per-staff shares and
         live dates are left empty (see `report` or `summary` for those).
         """
@@ -203,8 +201,7 @@ class MonthService:
                 if staff is None:
                     return
                 scope = Scope(assigned_staff_pk=staff.id)
-            for summary in self._summaries(session, month, scope, with_unentered=True,
-                                           detail=False):
+            for summary in self._summaries(session, month, scope, detail=False):
                 yield _assessed(summary, month, today, seen)
 
     def summary_in(self, session: Session, month: Month, patient_pk: int) -> MonthSummary:
@@ -213,7 +210,7 @@ class MonthService:
 
     def _summaries(
         self, session: Session, month: Month, scope: Scope,
-        *, with_unentered: bool = False, detail: bool = True,
+        *, detail: bool = True,
     ) -> Iterator[MonthSummary]:
         """The month's summaries in clinic-id order: one totals query, read a page at a time,
         and per page one query each for overlaps, per-staff seconds and live dates.
@@ -235,7 +232,7 @@ class MonthService:
         totals = month_totals(
             session, month=month, zone=self.ctx.policy.zone,
             min_live_seconds=self.ctx.policy.min_live_call_seconds, scope=scope,
-            with_unentered=with_unentered, page_size=PAGE_SIZE,
+            page_size=PAGE_SIZE,
         )
         seen: set[int] = set()
         for page in _pages(totals, PAGE_SIZE):
@@ -325,17 +322,17 @@ class MonthService:
 
     def at_risk(self, month: Month | None = None, today: date | None = None,
                 *, assigned_to: str | None = None) -> list[PatientRisk]:
-        """Patients of the month who may miss 99457, worst first (one report query; the
-        summaries are those of `with_risk`)."""
+        """Patients of the month who may miss 99457 and still can be saved (a day left in
+        their window), worst first: the one at-risk list every screen counts (the summaries
+        are those of `with_risk`)."""
         return _worst_first([r for r in self._risks(month, today, assigned_to)
-                             if r.risk.at_risk])
+                             if r.risk.still_to_win])
 
     def totals(self, month: Month | None = None, today: date | None = None) -> MonthTotals:
         """The clinic's month in numbers and dollars, as the billing office reads it first."""
         month = month or self.current()
         summaries = self.report(month)
-        # only patients who can still be saved: a window that has ended wins nothing more
-        risks = [r for r in self.at_risk(month, today) if r.risk.days_left > 0]
+        risks = self.at_risk(month, today)
         fees = self.ctx.policy.fees
         units: dict[str, int] = defaultdict(int)
         for summary in summaries:
@@ -359,6 +356,20 @@ class MonthService:
                                       if s.changed_since_close),
             reopened=_reopened(event, self.ctx.policy.zone),
         )
+
+    def running_totals(self, month: Month) -> dict[str, tuple[tuple[int, int], ...]]:
+        """Per patient in the month's programme, (counted seconds, live interactions) of the
+        month up to the end of each clinic day: the report's month query and tally, cut at
+        each midnight, so the chart's days add up to the report (window, consent, split and
+        clock-timed overlap included)."""
+        zone = self.ctx.policy.zone
+        cuts = tuple(start_of_day_utc(month.first_day + timedelta(days=day), zone)
+                     for day in range(1, month.days + 1))
+        with self.ctx.db.read() as session:
+            return {t.patient_id: t.so_far for t in month_totals(
+                session, month=month, zone=zone,
+                min_live_seconds=self.ctx.policy.min_live_call_seconds,
+                page_size=PAGE_SIZE, day_cuts=cuts)}
 
     def report_in(self, session: Session, month: Month) -> Iterator[MonthSummary]:
         """The report inside a caller's transaction (a close records it as it commits)."""

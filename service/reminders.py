@@ -191,7 +191,7 @@ class ReminderService:
             return ReminderPlan(day, str(month), (), skipped=(
                 f"{day} is before the start day ({_start_day(day, options)}): no reminders"))
         active = self._active_staff()
-        rows = [r for r in self.months.at_risk(month, day) if r.risk.days_left > 0]
+        rows = self.months.at_risk(month, day)
         by_staff: dict[str, list[PatientRisk]] = {}
         unassigned: list[PatientRisk] = []
         for row in rows:  # already worst first; each list keeps that order

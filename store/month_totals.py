@@ -19,8 +19,8 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
 from billing.months import Month, start_of_day_utc
-from billing.programme import Window, awaiting_first_entry, in_programme
-from billing.tally import EntryTime, MonthBounds, MonthTally, tally_month
+from billing.programme import Window, in_programme
+from billing.tally import EntryTime, MonthBounds, MonthTally, running_totals, tally_month
 from store.models import Call, Patient, TimeEntry
 
 
@@ -96,6 +96,9 @@ class PatientMonthTotals:
     assigned_staff_pk: int | None
     tally: MonthTally
     in_programme: bool  # billing.programme.in_programme: the one definition
+    created_on: date  # the clinic day the patient was added
+    # with `day_cuts`: (counted seconds, live interactions) of the month up to each cut
+    so_far: tuple[tuple[int, int], ...] = ()
 
     @property
     def counted_seconds(self) -> int:
@@ -183,8 +186,8 @@ def _month_rows_statement(shape: str) -> Select[Any]:
 LONGEST_ENTRY = timedelta(days=1)
 
 
-def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo,
-                    min_live_seconds: int) -> PatientMonthTotals:
+def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seconds: int,
+                    day_cuts: tuple[datetime, ...] = ()) -> PatientMonthTotals:
     """One patient's rows turned into totals (whether in the month's programme or not)."""
     first = rows[0]
     window = Window(first[6], first[7])
@@ -193,19 +196,15 @@ def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo,
     consent = start_of_day_utc(first[3], zone) if first[3] else None
     entries = [EntryTime(int(r[10]), int(r[11]), r[12], r[13], r[14], bool(r[15]),
                          bool(r[16]), bool(r[17])) for r in rows if r[10] is not None]
-    tally = tally_month(entries, MonthBounds(start, end, window_start, window_end, consent),
-                        min_live_seconds=min_live_seconds)
-    enrolled = in_programme(month, window, entries_in_window=tally.entries_in_window)
-    return PatientMonthTotals(*first[:9], tally=tally, in_programme=enrolled)
-
-
-def _kept(totals: PatientMonthTotals, created_at: datetime, month: Month, zone: ZoneInfo,
-          with_unentered: bool) -> bool:
-    if totals.in_programme:
-        return True
-    window = Window(totals.enrolled_on, totals.ended_on)
-    return with_unentered and awaiting_first_entry(
-        month, window, created_on=created_at.astimezone(zone).date())
+    bounds = MonthBounds(start, end, window_start, window_end, consent)
+    tally = tally_month(entries, bounds, min_live_seconds=min_live_seconds)
+    so_far = running_totals(entries, bounds, day_cuts,
+                            min_live_seconds=min_live_seconds) if day_cuts else ()
+    created_on = first[9].astimezone(zone).date()
+    enrolled = in_programme(month, window, entries_in_window=tally.entries_in_window,
+                            created_on=created_on)
+    return PatientMonthTotals(*first[:9], tally=tally, in_programme=enrolled,
+                              created_on=created_on, so_far=so_far)
 
 
 def month_totals(
@@ -215,17 +214,18 @@ def month_totals(
     zone: ZoneInfo,
     min_live_seconds: int,
     scope: Scope = CLINIC,
-    with_unentered: bool = False,
     page_size: int | None = None,
+    day_cuts: tuple[datetime, ...] = (),
 ) -> Iterator[PatientMonthTotals]:
     """Totals for one patient (in the programme or not) or for every patient of the scope in
-    the month's programme (`with_unentered`: also those with no enrolment date and no entry
-    yet, for the risk lists).
+    the month's programme: the report, the risk lists and the dashboard read the same rows.
 
     One statement reads the entries touching the month; billing.tally counts them (split at
     midnight, window, consent, live floor, clock-timed union) and billing.programme decides
-    who is in the month's programme. With `page_size`, rows come from the database that many
-    at a time (a server-side cursor on PostgreSQL), so a large clinic is never fetched whole.
+    who is in the month's programme. With `day_cuts`, each row also carries the month so far
+    at each cut (billing.tally.running_totals: the dashboard chart). With `page_size`, rows
+    come from the database that many at a time (a server-side cursor on PostgreSQL), so a
+    large clinic is never fetched whole.
     """
     start, end = month.bounds_utc(zone)
     params = {"start": start, "end": end, "reach": start - LONGEST_ENTRY,
@@ -234,9 +234,8 @@ def month_totals(
     rows = _rows(session, _month_rows_statement(scope.shape), params, options)
     for _, group in groupby(rows, key=lambda r: r[0]):
         patient_rows = list(group)
-        totals = _patient_totals(patient_rows, month, zone, min_live_seconds)
-        if scope.shape == "patient" or _kept(totals, patient_rows[0][9], month, zone,
-                                             with_unentered):
+        totals = _patient_totals(patient_rows, month, zone, min_live_seconds, day_cuts)
+        if scope.shape == "patient" or totals.in_programme:
             yield totals
 
 
@@ -252,6 +251,8 @@ def _overlaps_statement(shape: str) -> Select[Any]:
     ).where(
         _not_voided(),
         TimeEntry.overlaps_entry_id.is_not(None),
+        # both clock-timed: a flag written before issue 13 on an estimated entry is noise
+        TimeEntry.clock_timed.is_(True), other.clock_timed.is_(True),
         _in_month(TimeEntry.started_at),
         *_on(TimeEntry.patient_id, shape),
     )
@@ -261,7 +262,8 @@ def overlapping_entries(
     session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
 ) -> list[tuple[int, int, int]]:
     """(patient pk, entry id, overlapped entry id) for flagged entries in the month, while
-    both entries stand: voiding either one settles the overlap."""
+    both entries stand and both are clock-timed: voiding either one settles the overlap, and
+    an estimated entry never makes one."""
     rows = _rows(session, _overlaps_statement(scope.shape), _month_params(start, end, scope))
     return [(int(a), int(b), int(c)) for a, b, c in rows]
 

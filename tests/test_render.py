@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from rpm_logger.render import totals_text
+from service import Service
 from service.views import MonthTotals
 
 
@@ -68,3 +69,31 @@ def test_times_for_clinic_staff_are_clinic_time_with_the_zone() -> None:
                       "clinical_staff", None, at, "U01NURSE")
     line = entry_text(entry, zone)
     assert line.startswith("#7  2026-11-20 13:53 EST") and "Z " not in line
+
+
+def test_report_table_and_csv_list_the_warnings(svc: Service) -> None:
+    """Issue 13 #4: the report's Warnings column (table and CSV) says what each warning is,
+    not only how many there are."""
+    import csv
+    import io
+
+    from billing.months import Month
+    from rpm_logger.render import report_csv, report_table
+    from service.entries import LogRequest
+    from tests.web.support import seed_month
+
+    seed_month(svc)
+    wrong = svc.entries.log(LogRequest(patient="P-3003", duration="5m", activity="review",
+                                       staff="U01NURSE", source="cli")).entry.id
+    svc.entries.void(wrong, reason="wrong patient", by="U01NURSE")  # a second warning
+    month = Month(2026, 11)
+    summaries = svc.months.report(month)
+    assert any(len(s.warnings) > 1 for s in summaries)
+    lines = report_table(summaries, svc.months.totals(month)).splitlines()
+    assert lines[0].split()[-1] == "Warnings"
+    for summary in summaries:
+        line = next(x for x in lines if x.startswith(summary.label + " "))
+        assert line.endswith("; ".join(summary.warnings) or "-")
+    rows = {r["patient_id"]: r["warnings"] for r in csv.DictReader(io.StringIO(
+        report_csv(summaries)))}
+    assert rows == {s.patient_id: "; ".join(s.warnings) for s in summaries}

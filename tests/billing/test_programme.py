@@ -7,7 +7,6 @@ import pytest
 from billing.months import Month
 from billing.programme import (
     Window,
-    awaiting_first_entry,
     changed_days,
     in_programme,
     months_touched,
@@ -21,40 +20,28 @@ def d(text: str) -> date:
 
 
 @pytest.mark.parametrize(
-    ("enrolled", "ended", "entries", "expected"),
+    ("enrolled", "ended", "entries", "created", "expected"),
     [
-        ("2026-10-01", None, 0, True),
-        ("2026-10-31", None, 0, True),  # the last day is enough
-        ("2026-11-01", None, 5, False),
-        ("2026-01-01", "2026-10-01", 0, True),
-        ("2026-01-01", "2026-09-30", 5, False),  # ended before: entries change nothing
-        ("2026-10-15", "2026-10-15", 0, True),
-        # no enrolment date: the months with entries in the window
-        (None, None, 0, False),
-        (None, None, 1, True),
-        (None, "2026-09-30", 3, False),
-        (None, "2026-10-02", 1, True),
+        ("2026-10-01", None, 0, "2026-10-01", True),
+        ("2026-10-31", None, 0, "2026-10-01", True),  # the last day is enough
+        ("2026-11-01", None, 5, "2026-01-01", False),
+        ("2026-01-01", "2026-10-01", 0, "2026-01-01", True),
+        ("2026-01-01", "2026-09-30", 5, "2026-01-01", False),  # ended: entries change nothing
+        ("2026-10-15", "2026-10-15", 0, "2026-01-01", True),
+        # no enrolment date: from the month the patient was added (issue 13 #3) ...
+        (None, None, 0, "2026-10-31", True),  # added, nothing logged: in (not forgotten)
+        (None, None, 0, "2026-03-01", True),  # added months ago, not ended
+        (None, None, 0, "2026-11-01", False),  # added after the month
+        (None, None, 1, "2026-11-01", True),  # ... or of a back-dated entry
+        (None, "2026-09-30", 3, "2026-01-01", False),
+        (None, "2026-10-02", 0, "2026-01-01", True),
     ],
 )
-def test_in_programme(enrolled: str | None, ended: str | None, entries: int,
+def test_in_programme(enrolled: str | None, ended: str | None, entries: int, created: str,
                       expected: bool) -> None:
     window = Window(d(enrolled) if enrolled else None, d(ended) if ended else None)
-    assert in_programme(OCT, window, entries_in_window=entries) is expected
-
-
-@pytest.mark.parametrize(
-    ("enrolled", "ended", "created", "expected"),
-    [
-        (None, None, "2026-10-31", True),
-        (None, None, "2026-11-01", False),  # created after the month
-        (None, "2026-09-30", "2026-01-01", False),
-        ("2026-01-01", None, "2026-01-01", False),  # dated: in_programme decides
-    ],
-)
-def test_awaiting_first_entry(enrolled: str | None, ended: str | None, created: str,
-                              expected: bool) -> None:
-    window = Window(d(enrolled) if enrolled else None, d(ended) if ended else None)
-    assert awaiting_first_entry(OCT, window, created_on=d(created)) is expected
+    assert in_programme(OCT, window, entries_in_window=entries,
+                        created_on=d(created)) is expected
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,7 @@ def test_2_moving_enrolment_after_the_work_stops_it_counting(rpm: Cli) -> None:
 
 def test_2_a_window_change_into_a_closed_month_needs_an_amendment(rpm: Cli) -> None:
     log(rpm, "P-100", "25m", "call", "2026-10-20T10:00")
-    rpm("month", "close", "2026-10")
+    rpm("month", "close", "2026-10", "--yes")
     refused = rpm("patient", "end", "P-100", "--on", "2026-10-10", code=2)
     assert "2026-10 is closed" in refused.stderr
     refused = rpm("patient", "update", "P-100", "--enrolled", "2026-10-25", code=2)
@@ -176,7 +176,7 @@ def test_7_an_entry_across_midnight_is_split_between_the_months(rpm: Cli) -> Non
         rows = list(csv.DictReader(io.StringIO(rpm("export", "--month", month).stdout)))
         assert [(r["entry_id"], r["month_seconds"]) for r in rows] == [(str(entry), share)]
     # a close of either month locks it
-    rpm("month", "close", "2026-10")
+    rpm("month", "close", "2026-10", "--yes")
     refused = rpm("void", str(entry), "--reason", "wrong patient", "--staff", NURSE, code=2)
     assert "2026-10 is closed" in refused.stderr
     refused = rpm("log", "P-100", "20m", "review", "--staff", NURSE,

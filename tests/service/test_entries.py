@@ -89,9 +89,11 @@ def test_role_is_kept_as_it_was_when_written(seeded: Service) -> None:
 
 def test_overlapping_entries_are_accepted_but_flagged(seeded: Service, clock: FrozenClock) -> None:
     seeded.patients.add("P-2000", PatientFields(initials="AB"), actor="test")
-    first = log(seeded, "10m")
+    at = clock.now - timedelta(minutes=30)
+    first = log(seeded, "10m", started_at=at)
     logged = seeded.entries.log(LogRequest(patient="P-2000", duration="5m", activity="review",
-                                           staff=NURSE, source="cli"))
+                                           staff=NURSE, source="cli",
+                                           started_at=at + timedelta(minutes=2)))
     assert logged.overlaps is not None and logged.overlaps.id == first
     assert logged.entry.overlaps_entry_id == first
     report = {s.patient_id: s for s in seeded.months.report()}
@@ -99,11 +101,42 @@ def test_overlapping_entries_are_accepted_but_flagged(seeded: Service, clock: Fr
         report["P-2000"].warnings
     # another staff member at the same time is no overlap
     other = seeded.entries.log(LogRequest(patient="P-2000", duration="5m", activity="review",
-                                          staff=DOCTOR, source="cli"))
+                                          staff=DOCTOR, source="cli", started_at=at))
     assert other.overlaps is None
     # voiding the first settles the overlap
     seeded.entries.void(first, reason="logged twice", by=NURSE)
-    assert not any("overlaps" in w for w in seeded.months.summary("P-2000").warnings)
+    assert not any("overlaps entry" in w for w in seeded.months.summary("P-2000").warnings)
+
+
+def test_an_estimated_entry_never_makes_an_overlap(seeded: Service, clock: FrozenClock) -> None:
+    """Issue 13 #5: logs typed one after the other (no time: they end "now") do not overlap,
+    nor does an estimated entry overlap a clock-timed one, in either order."""
+    seeded.patients.add("P-2000", PatientFields(initials="AB"), actor="test")
+    at = clock.now - timedelta(minutes=8)
+    timed = seeded.entries.log(LogRequest(patient="P-1042", duration="5m", activity="review",
+                                          staff=NURSE, source="cli", started_at=at))
+    estimated = [seeded.entries.log(LogRequest(patient=p, duration="10m", activity="review",
+                                               staff=NURSE, source="cli"))
+                 for p in ("P-1042", "P-2000", "P-1042")]
+    assert timed.entry.clock_timed and not any(e.entry.clock_timed for e in estimated)
+    assert all(e.overlaps is None and e.entry.overlaps_entry_id is None for e in estimated)
+    after = seeded.entries.log(LogRequest(patient="P-2000", duration="2m", activity="review",
+                                          staff=NURSE, source="cli",
+                                          started_at=clock.now - timedelta(minutes=3)))
+    assert after.overlaps is None  # the estimated entries it lies inside do not count
+    assert not any("overlaps" in w for s in seeded.months.report() for w in s.warnings)
+
+
+def test_a_flag_written_on_an_estimated_entry_is_not_a_warning(seeded: Service) -> None:
+    """Rows flagged before issue 13 (an estimated entry's overlaps_entry_id) stay quiet: the
+    month's overlap query asks that both entries be clock-timed."""
+    first = log(seeded, "10m")
+    second = log(seeded, "5m")
+    with seeded.ctx.db.write() as session:
+        row = session.get(TimeEntry, second)
+        assert row is not None
+        row.overlaps_entry_id = first
+    assert not any("overlaps" in w for w in seeded.months.summary("P-1042").warnings)
 
 
 def test_back_dated_entries_land_in_their_clinic_month(seeded: Service) -> None:

@@ -25,10 +25,11 @@ def test_report_includes_only_patients_enrolled_in_the_month(seeded: Service) ->
     seeded.patients.add("P-ENDED", PatientFields(enrolled_on=date(2026, 1, 1),
                                                  ended_on=date(2026, 10, 31)), actor="t")
     seeded.patients.add("P-LATER", PatientFields(enrolled_on=date(2026, 12, 1)), actor="t")
-    seeded.patients.add("P-NODATE", PatientFields(), actor="t")  # no entries this month
+    # no enrolment date, nothing logged: in the programme from the month it was added
+    seeded.patients.add("P-NODATE", PatientFields(), actor="t")
     log(seeded, "5m")  # P-1042 has no enrolment date but an entry
     ids = [s.patient_id for s in seeded.months.report(NOV)]
-    assert ids == ["P-1042", "P-ENROLLED"]
+    assert ids == ["P-1042", "P-ENROLLED", "P-NODATE"]
     assert [s.patient_id for s in seeded.months.report(Month(2026, 10))] == ["P-ENDED"]
 
 
@@ -100,8 +101,10 @@ def test_warnings_for_the_billing_office(seeded: Service) -> None:
         report["P-NOCONSENT"].warnings
     assert "consent dated 2026-12-02, after this month" in report["P-LATECONSENT"].warnings
     assert seeded.months.summary("P-1042", Month(2026, 5)).warnings == \
-        ("consent dated 2026-10-01, after this month",
-         "no enrolment date and no entry yet in 2026-05: counts once time is logged")
+        ("consent dated 2026-10-01, after this month", "not enrolled in 2026-05")
+    assert report["P-1042"].warnings == (
+        "no enrolment date and no time logged yet in 2026-11: in the programme since added "
+        "on 2026-11-20; record the enrolment date",)
     seeded.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 6, 1)), actor="t")
     assert "not enrolled in 2026-05" in seeded.months.summary("P-1042", Month(2026, 5)).warnings
 
@@ -144,11 +147,12 @@ def test_at_risk_list_is_worst_first_and_skips_done_patients(seeded: Service,
     assert [r.risk.severity for r in mine] == ["watch", "watch"]
 
 
-def test_untouched_patients_without_enrolment_date_are_at_risk_but_not_billed(
+def test_untouched_patients_without_enrolment_date_are_reported_and_at_risk(
     seeded: Service, clock: FrozenClock
 ) -> None:
-    # P-1042 has no enrolment date and no entry: not in the billing report, yet at risk
-    assert [s.patient_id for s in seeded.months.report(NOV)] == []
+    # P-1042 has no enrolment date and no entry: in the programme since it was added, so on
+    # the report (nothing to bill) and at risk alike (issue 13 #3)
+    assert [(s.patient_id, s.codes) for s in seeded.months.report(NOV)] == [("P-1042", ())]
     rows = seeded.months.at_risk(NOV, date(2026, 11, 20))
     assert [(r.summary.patient_id, r.summary.total_seconds) for r in rows] == [("P-1042", 0)]
     assert rows[0].risk.advice() == "needs 20 more minutes and a live call"

@@ -1,17 +1,16 @@
-"""The month chart: the per-day query, the pure 'which code on which day', and the SVG."""
+"""The month chart: the month tally day by day, the pure 'which code on which day', the SVG."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
-from billing.months import Month, start_of_day_utc
+from billing.months import Month
 from rpm_logger.app import create_app
 from rpm_logger.settings import Settings
 from service import Service
-from service.dashboard import CodeSeries, codes_by_day
+from service.dashboard import CodeSeries, PatientDayTotals, codes_by_day, day_by_day
 from service.patients import PatientFields
-from store.dashboard import PatientDayTotals, daily_totals
 from tests.conftest import FrozenClock
 from tests.service.helpers import CLERK, NURSE, log, seed
 from tests.web.support import TOKEN, Page, seed_month
@@ -56,34 +55,47 @@ def test_codes_by_day(month: Month, days: int, rows: list[PatientDayTotals],
     assert series.patients == len(set(patients))
 
 
-def _starts(month: Month, svc: Service) -> list[datetime]:
-    zone = svc.ctx.policy.zone
-    return [start_of_day_utc(month.first_day + timedelta(days=i), zone)
-            for i in range(month.days)]
-
-
-def test_daily_totals_use_clinic_days_counted_time_only(svc: Service,
-                                                        clock: FrozenClock) -> None:
+def test_days_follow_the_month_tally(svc: Service, clock: FrozenClock) -> None:
+    """Issue 13 #3: each day adds what the report's tally counts: clinic days, counted roles,
+    voids, an entry across midnight split, clock-timed overlap once, the window and consent."""
     clock.now = datetime(2026, 12, 5, 15, tzinfo=UTC)
     seed(svc)
     svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)), actor="test")
     log(svc, "5m", "call", started_at=datetime(2026, 11, 1, 3, 30, tzinfo=UTC))  # Oct 31 EDT
     log(svc, "6m", "call", started_at=datetime(2026, 11, 2, 4, 30, tzinfo=UTC))  # Nov 1 23:30
-    log(svc, "7m", started_at=datetime(2026, 11, 2, 5, 10, tzinfo=UTC))  # Nov 2 00:10 EST
-    log(svc, "8m", started_at=datetime(2026, 11, 6, 4, 30, tzinfo=UTC))  # Nov 5 23:30
+    log(svc, "20m", started_at=datetime(2026, 11, 2, 4, 50, tzinfo=UTC))  # 23:50 -> 00:10
+    log(svc, "10m", started_at=datetime(2026, 11, 5, 15, tzinfo=UTC))  # 10:00-10:10
+    log(svc, "10m", started_at=datetime(2026, 11, 5, 15, 5, tzinfo=UTC))  # overlaps 5 min
     log(svc, "9m", started_at=datetime(2026, 11, 6, 4, 45, tzinfo=UTC), staff=CLERK)
     voided = log(svc, "10m", started_at=datetime(2026, 11, 6, 14, tzinfo=UTC))
     svc.entries.void(voided, reason="duplicate", by=NURSE)
-    log(svc, "11m", "call", started_at=datetime(2026, 12, 1, 4, 59, tzinfo=UTC))  # Nov 30 23:59
-    _, end = NOV.bounds_utc(svc.ctx.policy.zone)
-    with svc.ctx.db.read() as session:
-        rows = daily_totals(session, day_starts=_starts(NOV, svc), end=end)
+    log(svc, "11m", "call", started_at=datetime(2026, 12, 1, 4, 48, tzinfo=UTC))  # Nov 30 23:48
+    svc.patients.add("P-2", PatientFields(initials="EN", consent_on=date(2026, 10, 1)),
+                     actor="test")
+    log(svc, "10m", "call", patient="P-2", started_at=datetime(2026, 11, 3, 15, tzinfo=UTC))
+    log(svc, "15m", patient="P-2", started_at=datetime(2026, 11, 20, 15, tzinfo=UTC))
+    svc.patients.update("P-2", PatientFields(ended_on=date(2026, 11, 10)), actor="test")
+    svc.patients.add("P-3", PatientFields(initials="CO", consent_on=date(2026, 11, 15)),
+                     actor="test")
+    log(svc, "10m", patient="P-3", started_at=datetime(2026, 11, 4, 15, tzinfo=UTC))
+    log(svc, "10m", patient="P-3", started_at=datetime(2026, 11, 16, 15, tzinfo=UTC))
+    rows = day_by_day(svc.months.running_totals(NOV))
     assert rows == [
-        PatientDayTotals("P-1042", 1, 360, 1),
-        PatientDayTotals("P-1042", 2, 420, 0),
-        PatientDayTotals("P-1042", 5, 480, 0),
+        PatientDayTotals("P-1042", 1, 360 + 600, 1),
+        PatientDayTotals("P-1042", 2, 600, 0),
+        PatientDayTotals("P-1042", 5, 900, 0),
         PatientDayTotals("P-1042", 30, 660, 1),
+        PatientDayTotals("P-2", 3, 600, 1),
+        PatientDayTotals("P-3", 16, 600, 0),
     ]
+    report = {s.patient_id: s for s in svc.months.report(NOV)}
+    added = {pid: sum(r.counted_seconds for r in rows if r.patient_id == pid) for pid in report}
+    assert added == {pid: s.total_seconds for pid, s in report.items()}
+    # the chart's last day is the report: P-2's time after the window ended never reads 99457
+    series = svc.dashboard.code_series(NOV)
+    assert (series.at_99470[-1], series.at_99457[-1], series.with_99458[-1]) == tuple(
+        sum(1 for s in report.values() if any(c.code == code for c in s.codes))
+        for code in ("99470", "99457", "99458")) == (1, 1, 1)
 
 
 def test_the_last_day_of_a_finished_month_matches_the_report(svc: Service,

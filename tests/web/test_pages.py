@@ -78,7 +78,8 @@ def test_row_cells_show_minutes_live_codes_days_left(client: TestClient) -> None
     assert cells["P-1042"].startswith("P-1042 JD 21 ✓ 99457 11 ok")
     assert cells["P-2001"].startswith("P-2001 AB 47 ✓ 99457;99458 11 ok")
     assert cells["P-2002"] == ("P-2002 CK 4 ✗ — 11 watch needs 16 more minutes and a live call")
-    assert cells["P-3003"] == "P-3003 EF 0 ✗ — 11 watch needs 20 more minutes and a live call"
+    assert cells["P-3003"] == ("P-3003 EF 0 ✗ — 11 watch needs 20 more minutes and a live call"
+                               " no consent on file: do not bill until consent is recorded")
     assert page.one("div", id="count-patients").content == "4"
     assert page.one("div", id="count-billable").content == "2"
     assert page.one("div", id="count-at-risk").content == "2"
@@ -202,6 +203,25 @@ def test_patient_page_entries_voids_and_facts(client: TestClient, svc: Service,
     assert page.find("div", id="consent-warning") == []
 
 
+def test_month_table_lists_each_rows_warnings_in_the_reports_words(
+    client: TestClient, svc: Service
+) -> None:
+    """Issue 13 #4: what blocks billing (missing consent, voids, overlaps, calls) is on the
+    month table, the same words as the report, each row its own."""
+    page = Page(client.get("/").text)
+    assert "Warnings" in [th.content for th in page.find("th")]
+    items = [li.content for li in page.find("li", class_="warning")]
+    shown: dict[str, list[str]] = {}
+    for row, cell in zip(_rows(page), page.find("td", class_="warnings"), strict=True):
+        count = int(cell.attrs["data-count"])
+        shown[row["data-patient"]], items = items[:count], items[count:]
+    assert items == []
+    report = {s.patient_id: list(s.warnings) for s in svc.months.report(NOVEMBER)}
+    assert shown == report
+    assert "no consent on file: do not bill until consent is recorded" in shown["P-3003"]
+    assert "1 voided entry not counted" in shown["P-1042"]
+
+
 def test_patient_page_audit_history(client: TestClient, entry_ids: dict[str, int]) -> None:
     page = Page(client.get("/patients/P-1042").text)
     events = [(a.attrs["data-action"], a.attrs["data-entity-id"])
@@ -228,9 +248,14 @@ def test_patient_page_prints_no_phone_number(client: TestClient, svc: Service) -
             assert digits not in text, (path, digits)
 
 
-def test_patient_without_consent_is_warned(client: TestClient) -> None:
-    page = Page(client.get("/patients/P-3003").text)
-    assert "No consent on file" in page.one("div", id="consent-warning").content
+def test_patient_without_consent_is_warned_once(client: TestClient, svc: Service) -> None:
+    """Issue 13 #4: each warning once, in the report's words (consent was shown twice)."""
+    text = client.get("/patients/P-3003").text
+    page = Page(text)
+    warnings = [li.content for li in page.find("li", class_="warning")]
+    assert warnings == list(svc.months.summary("P-3003").warnings)
+    assert sum("consent" in w for w in warnings) == 1
+    assert text.lower().count("no consent on file") == 1
     assert page.one("dd", id="consent").content == "not on file"
     assert page.one("dd", id="provider").content == "not set"
 
