@@ -345,7 +345,7 @@ def log_time(patient_id: str, duration: str, activity: str, note: tuple[str, ...
         click.echo(render.as_json({
             "id": logged.entry.id, "patient_id": logged.entry.patient_id,
             "duration_seconds": logged.entry.duration_seconds,
-            "activity": logged.entry.activity, "live": logged.entry.live,
+            "activity": logged.entry.activity, "live": logged.entry.counts_live,
             "started_at": logged.entry.started_at.isoformat(),
             "overlaps_entry_id": logged.entry.overlaps_entry_id,
             "time_counts": logged.time_counts, "month": logged.summary.as_json(),

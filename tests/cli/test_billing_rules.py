@@ -193,3 +193,75 @@ def test_8_the_99458_cap_defaults_to_three(rpm: Cli) -> None:
     payer = Cli({**rpm.env, "CPT_99458_MAX_UNITS": "2"})
     assert status(payer, "P-100", "2026-10")["codes"] == [
         {"code": "99457", "units": 1}, {"code": "99458", "units": 2}]
+
+
+# billing office findings ------------------------------------------------------------------
+def export_rows(cli: Cli, month: str) -> dict[str, dict[str, str]]:
+    return {r["entry_id"]: r for r in
+            csv.DictReader(io.StringIO(cli("export", "--month", month).stdout))}
+
+
+def test_finding_2_export_counts_what_the_month_counts(rpm: Cli) -> None:
+    first = log(rpm, "P-100", "20m", "review", "2026-10-05T10:00")
+    twice = log(rpm, "P-100", "20m", "review", "2026-10-05T10:00")
+    short = log(rpm, "P-100", "29s", "call", "2026-10-06T10:00")
+    rpm("patient", "add", "P-200", "--initials", "CD", "--enrolled", "2026-01-01",
+        "--consent", "2026-01-01")
+    late = log(rpm, "P-200", "25m", "review", "2026-10-20T10:00")
+    rpm("patient", "end", "P-200", "--on", "2026-10-10")
+    rows = export_rows(rpm, "2026-10")
+    cells = {k: (r["counts"], r["month_seconds"], r["counted_seconds"],
+                 r["not_counted_seconds"], r["live"]) for k, r in rows.items()}
+    assert cells == {str(first): ("yes", "1200", "1200", "0", "no"),
+                     str(twice): ("no", "1200", "0", "1200", "no"),
+                     str(short): ("yes", "29", "29", "0", "no"),
+                     str(late): ("no", "1500", "0", "1500", "no")}
+    assert "counted once" in rows[str(twice)]["not_counted_reason"]
+    assert "outside the enrolment window" in rows[str(late)]["not_counted_reason"]
+    assert rows[str(short)]["live_note"] == "under 30 s: not a live interaction"
+    # the export adds up to status, patient by patient
+    for patient, entries in (("P-100", (first, twice, short)), ("P-200", (late,))):
+        month = status(rpm, patient, "2026-10")
+        assert sum(int(rows[str(e)]["counted_seconds"]) for e in entries) == \
+            month["total_seconds"]
+        assert sum(int(rows[str(e)]["not_counted_seconds"]) for e in entries) == \
+            month["not_counted_seconds"]
+
+
+def test_finding_6_staff_shares_add_up_to_counted_time(rpm: Cli) -> None:
+    log(rpm, "P-100", "20m", "review", "2026-10-05T10:00")
+    log(rpm, "P-100", "20m", "review", "2026-10-05T10:00")
+    rpm("patient", "add", "P-103", "--enrolled", "2026-01-01", "--consent", "2026-01-01")
+    log(rpm, "P-103", "25m", "review", "2026-10-20T10:00")
+    rpm("patient", "end", "P-103", "--on", "2026-10-10")
+    rows = {r["patient_id"]: r for r in csv.DictReader(io.StringIO(
+        rpm("report", "--month", "2026-10", "--format", "csv").stdout))}
+    assert rows["P-100"]["total_seconds"] == "1200"
+    assert rows["P-100"]["staff"] == \
+        "Nina Nurse (U01NURSE, clinical_staff) 20 min counted (40 min logged)"
+    p103 = report(rpm, "2026-10")["P-103"]
+    assert p103["total_seconds"] == 0
+    assert [(s["seconds"], s["logged_seconds"]) for s in p103["staff"]] == [(0, 1500)]
+
+
+def test_finding_7_a_short_call_is_never_shown_live(rpm: Cli) -> None:
+    out = rpm("log", "P-100", "29s", "call", "--staff", NURSE, "--at", "2026-10-05T10:00")
+    short = int(out.stdout.strip())
+    assert "(live)" not in out.stderr
+    assert "29 s of call (under 30 s: not a live interaction)" in out.stderr
+    assert f"Warning: entry #{short} is not a live interaction" in out.stderr
+    listing = rpm("entries", "P-100", "--month", "2026-10").stdout
+    assert "(live)" not in listing and "under 30 s: not a live interaction" in listing
+    logged = json.loads(rpm("log", "P-100", "10s", "call", "--staff", NURSE, "--at",
+                            "2026-10-06T10:00", "--json").stdout)
+    assert logged["live"] is False
+
+
+def test_finding_8_a_duplicated_clock_timed_call_is_one_live_interaction(rpm: Cli) -> None:
+    first = log(rpm, "P-100", "20m", "call", "2026-10-05T10:00")
+    twice = log(rpm, "P-100", "20m", "call", "2026-10-05T10:00")
+    month = status(rpm, "P-100", "2026-10")
+    assert (month["live_interactions"], month["total_seconds"]) == (1, 1200)
+    rows = export_rows(rpm, "2026-10")
+    assert (rows[str(first)]["live"], rows[str(twice)]["live"]) == ("yes", "no")
+    assert rows[str(twice)]["live_note"] == f"same live interaction as entry #{first}"
