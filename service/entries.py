@@ -15,7 +15,7 @@ from billing.errors import quoted
 from billing.months import Month, clinic_day, months_spanned, start_of_day_utc
 from billing.tally import EntryCount, share_seconds
 from service import audit
-from service.closes import Amendment, check_open
+from service.closes import AMEND_LOG, AMEND_VOID, Amendment, check_open
 from service.context import ServiceContext
 from service.errors import BadInput, NotAllowed, NotFound, parse_row_id
 from service.months import MonthService
@@ -125,10 +125,12 @@ def _clinic_day(instant: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def _check_months_open(session: Session, months: tuple[Month, ...],
-                       amendment: Amendment | None, *, zone: ZoneInfo) -> str | None:
+                       amendment: Amendment | None, *, zone: ZoneInfo,
+                       way_out: str) -> str | None:
     """check_open for every month an entry has time in: a close of either month of an entry
     across midnight locks it. The amendment reason, if any month needed one."""
-    reasons = [check_open(session, month, amendment, zone=zone) for month in months]
+    reasons = [check_open(session, month, amendment, zone=zone, way_out=way_out)
+               for month in months]
     return next((r for r in reasons if r is not None), None)
 
 
@@ -191,7 +193,8 @@ class EntryService:
             month = Month.containing(start, zone)
             end = start + timedelta(seconds=seconds)
             amendment_reason = _check_months_open(session, months_spanned(start, end, zone),
-                                                  request.amendment, zone=zone)
+                                                  request.amendment, zone=zone,
+                                                  way_out=AMEND_LOG)
             assert staff.id is not None and patient.id is not None
             overlap = _first_overlap(session, staff.id, start, end)
             repeats = _identical_since(
@@ -275,7 +278,8 @@ class EntryService:
                 raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
             zone = self.ctx.policy.zone
             amended = _check_months_open(session, months_spanned(
-                entry.started_at, entry.ended_at, zone), amendment, zone=zone)
+                entry.started_at, entry.ended_at, zone), amendment, zone=zone,
+                way_out=AMEND_VOID)
             before = _snapshot(entry)
             voided = void_if_standing(session, number, at=self.ctx.now(),
                                       by=actor.slack_user_id, reason=why,

@@ -94,7 +94,7 @@ def test_2_moving_enrolment_after_the_work_stops_it_counting(rpm: Cli) -> None:
 
 def test_2_a_window_change_into_a_closed_month_needs_an_amendment(rpm: Cli) -> None:
     log(rpm, "P-100", "25m", "call", "2026-10-20T10:00")
-    rpm("month", "close", "2026-10")
+    rpm("month", "close", "2026-10", "--yes")
     refused = rpm("patient", "end", "P-100", "--on", "2026-10-10", code=2)
     assert "2026-10 is closed" in refused.stderr
     refused = rpm("patient", "update", "P-100", "--enrolled", "2026-10-25", code=2)
@@ -176,7 +176,7 @@ def test_7_an_entry_across_midnight_is_split_between_the_months(rpm: Cli) -> Non
         rows = list(csv.DictReader(io.StringIO(rpm("export", "--month", month).stdout)))
         assert [(r["entry_id"], r["month_seconds"]) for r in rows] == [(str(entry), share)]
     # a close of either month locks it
-    rpm("month", "close", "2026-10")
+    rpm("month", "close", "2026-10", "--yes")
     refused = rpm("void", str(entry), "--reason", "wrong patient", "--staff", NURSE, code=2)
     assert "2026-10 is closed" in refused.stderr
     refused = rpm("log", "P-100", "20m", "review", "--staff", NURSE,
@@ -265,3 +265,44 @@ def test_finding_8_a_duplicated_clock_timed_call_is_one_live_interaction(rpm: Cl
     rows = export_rows(rpm, "2026-10")
     assert (rows[str(first)]["live"], rows[str(twice)]["live"]) == ("yes", "no")
     assert rows[str(twice)]["live_note"] == f"same live interaction as entry #{first}"
+
+
+def test_finding_3_an_enrolment_amendment_is_the_cause_of_the_difference(rpm: Cli) -> None:
+    rpm("patient", "add", "P-200", "--initials", "CD", "--enrolled", "2026-01-01",
+        "--consent", "2026-01-01")
+    log(rpm, "P-200", "25m", "call", "2026-10-05T10:00")
+    rpm("month", "close", "2026-10", "--yes")
+    rpm("patient", "end", "P-200", "--on", "2026-09-30", "--amend", "enrolled in error")
+    summary = rpm("report", "--month", "2026-10", "--summary").stdout
+    assert "cause: amendment: enrolment ended (enrolled in error)" in summary
+    assert "without an amendment" not in summary
+    totals = json.loads(rpm("report", "--month", "2026-10", "--summary", "--format",
+                            "json").stdout)
+    [difference] = totals["changed_since_close"]
+    assert difference["cause"] == "amendment: enrolment ended (enrolled in error)"
+
+
+def test_finding_4_the_closed_month_guard_follows_what_the_change_does(rpm: Cli) -> None:
+    rpm("patient", "add", "P-2007", "--initials", "EF", "--consent", "2026-01-01")
+    rpm("patient", "add", "P-2001", "--initials", "GH", "--consent", "2026-01-01")
+    rpm("month", "close", "2026-10", "--yes")
+    # nothing of October changes: allowed without an amendment
+    rpm("patient", "update", "P-2001", "--enrolled", "2026-12-01")
+    # October's programme gains a patient: needs one, and the refusal says how
+    refused = rpm("patient", "update", "P-2007", "--enrolled", "2026-10-01", code=2)
+    assert "2026-10 is closed" in refused.stderr
+    assert "--amend REASON" in refused.stderr and "patient update" in refused.stderr
+    assert "P-2007" not in report(rpm, "2026-10")
+    rpm("patient", "update", "P-2007", "--enrolled", "2026-10-01", "--amend", "late enrolment")
+    assert "P-2007" in report(rpm, "2026-10")
+
+
+def test_finding_11_closed_month_refusals_name_the_way_out(rpm: Cli) -> None:
+    entry = log(rpm, "P-100", "25m", "call", "2026-10-05T10:00")
+    rpm("month", "close", "2026-10", "--yes")
+    refused = rpm("log", "P-100", "5m", "review", "--staff", NURSE, "--at",
+                  "2026-10-06T10:00", code=2)
+    assert "--amend REASON" in refused.stderr
+    assert "Slack cannot amend a closed month" in refused.stderr
+    refused = rpm("void", str(entry), "--reason", "wrong patient", "--staff", NURSE, code=2)
+    assert "void from the CLI with `--amend`" in refused.stderr
