@@ -262,6 +262,7 @@ def tally_month(entries: Iterable[EntryTime], bounds: MonthBounds, *,
         if share[1] == share[0]:
             continue
         item = _Entry(row, share=share[1] - share[0], lost=defaultdict(int))
+        assert item.lost is not None
         work.append(item)
         if row.voided:
             voided += 1
@@ -273,6 +274,7 @@ def tally_month(entries: Iterable[EntryTime], bounds: MonthBounds, *,
         in_window += windowed[1] > windowed[0]
         if row.role not in ROLES_THAT_COUNT:
             uncounted += item.share
+            item.lost[NON_CLINICAL] += item.share
             continue
         eligible = _clip(*windowed, limits.consent, None)
         assert item.lost is not None
@@ -331,7 +333,7 @@ def _entry_count(item: _Entry, shares: dict[int, int], counted: dict[int, int]) 
     elif item.row.role not in ROLES_THAT_COUNT:
         reasons = (NON_CLINICAL,)
     else:
-        reasons = tuple(r for r in REASONS if (item.lost or {}).get(r, 0) > 0)
+        reasons = tuple(r for r in REASONS if (item.lost or {}).get(r, 0) > 0)  # clinical
     return EntryCount(entry_id, shares[entry_id], counted[entry_id], reasons,
                       live=item.row.live and not item.row.voided and not item.live_note,
                       live_note=item.live_note if item.row.live else "")

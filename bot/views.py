@@ -83,6 +83,8 @@ def progress_bar(seconds: int) -> str:
 
 
 def missing_text(summary: MonthSummary) -> str:
+    if summary.month_ended:  # nothing more can be logged into it: no advice
+        return "nothing: the month has ended"
     parts = []
     if summary.seconds_to_20_minutes:
         parts.append(f"{format_seconds(summary.seconds_to_20_minutes)} more for 20 min")

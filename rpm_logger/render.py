@@ -78,6 +78,8 @@ def as_json(value: Any) -> str:
 
 
 def _next_step(summary: MonthSummary) -> str:
+    if summary.month_ended:  # nothing more can be logged into it: no advice
+        return "nothing: the month has ended"
     parts = []
     if summary.next_code and summary.seconds_to_next_code:
         parts.append(f"{format_seconds(summary.seconds_to_next_code)} more for "
@@ -89,16 +91,36 @@ def _next_step(summary: MonthSummary) -> str:
     return " and ".join(parts)
 
 
-def summary_text(summary: MonthSummary) -> str:
+def _month_state(summary: MonthSummary, zone: ZoneInfo | None) -> str:
+    """'2026-10 (closed on 2026-11-02 by cli:billing)', the close in clinic days."""
+    billed = summary.billed_at_close
+    if summary.month_closed_by is None or billed is None:
+        return summary.month
+    day = billed.closed_at.astimezone(zone).date() if zone else billed.closed_at.date()
+    return f"{summary.month} (closed on {day} by {summary.month_closed_by})"
+
+
+def _close_rows(summary: MonthSummary) -> list[tuple[str, str]]:
+    """Billed at the latest close vs supported now, when they differ (text status)."""
+    billed = summary.billed_at_close
+    if billed is None or not billed.differs:
+        return []
+    return [("Billed at close", f"{billed.codes_text}; supports "
+                                f"{format_codes(summary.codes) or 'none'} now"),
+            ("Since close", f"{billed.cause}; follow-up: {billed.follow_up}")]
+
+
+def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
     live = "yes" if summary.live_interactions else "no"
     rows = [
         ("Patient", summary.label),
-        ("Month", summary.month),
+        ("Month", _month_state(summary, zone)),
         ("Counted time", f"{format_seconds(summary.total_seconds)} "
                          f"({summary.total_seconds} seconds)"),
         ("Live contact", f"{live} ({_count(summary.live_interactions, 'interaction')})"),
         ("Codes", format_codes(summary.codes) or "none yet"),
         ("Still needed", _next_step(summary)),
+        *_close_rows(summary),
     ]
     text = _aligned(rows)
     if summary.warnings:
@@ -181,7 +203,8 @@ def _close_cells(summary: MonthSummary) -> dict[str, str]:
     billed = summary.billed_at_close
     if billed is None:
         return {"billed_at_close": "", "billed_at_close_record": "", "since_close": ""}
-    return {"billed_at_close": format_codes(billed.codes), "billed_at_close_record": billed.record,
+    # closed with nothing billed reads "none"; blank means the month was never closed
+    return {"billed_at_close": billed.codes_text, "billed_at_close_record": billed.record,
             "since_close": f"{billed.cause}; follow-up: {billed.follow_up}" if billed.differs
             else "unchanged"}
 

@@ -297,6 +297,7 @@ class MonthService:
             not_counted=tuple(NotCountedView(n.entry_id, n.seconds, n.reason)
                               for n in totals.tally.not_counted),
             in_programme=totals.in_programme, entry_counts=totals.tally.by_entry,
+            month_ended=month.last_day < self.today(),
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
             live_interaction_dates=tuple(context.live_dates.get(totals.patient_pk, ())),
             staff=tuple(context.contributions.get(totals.patient_pk, ())),

@@ -186,6 +186,7 @@ class MonthSummary:
     billed_at_close: BilledAtClose | None = None  # None: the month was never closed
     not_counted: tuple[NotCountedView, ...] = ()  # outside the window, before consent, overlap
     in_programme: bool = True  # billing.programme: in the month's programme
+    month_ended: bool = False  # the month is over: advice to log more no longer applies
     # what the month counts of each entry (not in JSON: the export and `entries` show it)
     entry_counts: tuple[EntryCount, ...] = field(default=(), repr=False, compare=False)
 
@@ -222,6 +223,10 @@ class MonthSummary:
                                    if self.billed_at_close else None)
         data["not_counted"] = [asdict(n) for n in self.not_counted]
         data["not_counted_seconds"] = self.not_counted_seconds
+        # one figure for every second left out (non-clinical time is in `not_counted` too);
+        # the non-clinical part alone has its own name
+        data["non_clinical_seconds"] = self.uncounted_seconds
+        data["uncounted_seconds"] = self.not_counted_seconds
         return data
 
 

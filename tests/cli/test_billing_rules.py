@@ -306,3 +306,44 @@ def test_finding_11_closed_month_refusals_name_the_way_out(rpm: Cli) -> None:
     assert "Slack cannot amend a closed month" in refused.stderr
     refused = rpm("void", str(entry), "--reason", "wrong patient", "--staff", NURSE, code=2)
     assert "void from the CLI with `--amend`" in refused.stderr
+
+
+def test_finding_9_text_status_of_a_closed_month_says_so(rpm: Cli) -> None:
+    entry = log(rpm, "P-100", "25m", "call", "2026-10-05T10:00")
+    rpm("month", "close", "2026-10", "--yes")
+    text = rpm("status", "P-100", "--month", "2026-10").stdout
+    assert "2026-10 (closed on " in text and " by cli:" in text
+    assert "Billed at close" not in text  # nothing differs yet
+    rpm("void", str(entry), "--reason", "wrong patient", "--staff", NURSE, "--amend")
+    text = rpm("status", "P-100", "--month", "2026-10").stdout
+    assert "Billed at close  99457; supports none now" in text
+    assert "amendment: #" in text and "refund owed for 99457" in text
+
+
+def test_finding_12_small_things(rpm: Cli) -> None:
+    rpm("patient", "add", "P-400", "--enrolled", "2026-01-01", "--consent", "2026-01-01")
+    rpm("staff", "add", "U03CLERK", "--name", "Cleo Clerk", "--role", "non_clinical")
+    rpm("log", "P-400", "5m", "review", "--staff", "U03CLERK", "--at", "2026-10-05T10:00")
+    log(rpm, "P-400", "10m", "review", "2026-10-06T10:00")
+    log(rpm, "P-400", "10m", "review", "2026-10-06T10:00")  # 10 min counted once
+    rpm("month", "close", "2026-10", "--yes")
+    # a second close is refused before it says what it would lock
+    again = rpm("month", "close", "2026-10", "--yes", code=2)
+    assert "already closed" in again.stderr and "locks" not in again.stderr
+    # closed with nothing billed reads "none"; a month never closed stays blank
+    rows = {r["patient_id"]: r for r in csv.DictReader(io.StringIO(
+        rpm("report", "--month", "2026-10", "--format", "csv").stdout))}
+    assert rows["P-400"]["billed_at_close"] == "none"
+    rows = {r["patient_id"]: r for r in csv.DictReader(io.StringIO(
+        rpm("report", "--month", "2026-09", "--format", "csv").stdout))}
+    assert all(r["billed_at_close"] == "" for r in rows.values())
+    # every second left out in one figure, non-clinical time included and named
+    month = status(rpm, "P-400", "2026-10")
+    assert month["uncounted_seconds"] == month["not_counted_seconds"] == 300 + 600
+    assert month["non_clinical_seconds"] == 300
+    assert sum(n["seconds"] for n in month["not_counted"]) == 900
+    # no advice for a month that has ended, enrolled or not
+    assert "Still needed  nothing: the month has ended" in \
+        rpm("status", "P-400", "--month", "2026-10").stdout
+    rpm("patient", "add", "P-401", "--enrolled", "2026-11-01")
+    assert "more for 99470" not in rpm("status", "P-401", "--month", "2026-10").stdout
