@@ -7,12 +7,16 @@ interactions (docs/billing-rules.md):
 - the month is split at clinic midnight: an entry across it counts its share in each month;
 - time outside the enrolment window never counts, nor time before the consent date;
 - a live interaction needs `min_live_seconds` (the clinic's policy floor) and belongs to the
-  month in which it started, inside the window and after consent;
+  month in which it started, inside the window and after consent; clock-timed live entries
+  that overlap in time are one interaction (the same conversation recorded twice, or two
+  staff on one call), as their minutes count once;
 - a patient's clock-timed entries that overlap count once (the union of their intervals);
   estimated entries are summed.
 
 Arithmetic is in whole microseconds and the totals are floored to seconds at the end, so a
-split never rounds anything up and the two shares of an entry add up to its duration.
+split never rounds anything up and the two shares of an entry add up to its duration. Each
+entry's counted seconds (export, staff shares) are the same total apportioned to whole
+seconds (largest remainder), so they add up to the month's counted seconds exactly.
 """
 
 from collections import defaultdict
@@ -26,6 +30,17 @@ OUTSIDE_WINDOW = "outside the enrolment window"
 BEFORE_CONSENT = "before the consent date"
 OVERLAP = "overlaps other clock-timed time of this patient (counted once)"
 REASONS = (OUTSIDE_WINDOW, BEFORE_CONSENT, OVERLAP)
+# Why an entry's share of the month does not count at all, besides REASONS (export only: the
+# summary's warnings say these in their own words).
+NON_CLINICAL = "non-clinical staff: time never counts"
+VOIDED = "voided"
+
+# Why an entry marked live is not a live interaction of the month.
+LIVE_SHORT = "under {floor} s: not a live interaction"
+LIVE_SAME = "same live interaction as entry #{entry_id}"
+LIVE_ELSEWHERE = "started in another month: its live interaction counts there"
+LIVE_NOT_ELIGIBLE = "outside the enrolment window or before consent: not counted as live"
+LIVE_NON_CLINICAL = "non-clinical staff: not counted as live"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -72,11 +87,30 @@ class NotCounted:
 
 @dataclass(frozen=True)
 class StaffShare:
-    """One staff member's standing seconds in the month (role as written on the entries)."""
+    """One staff member's counted seconds in the month (role as written on the entries), and
+    the standing seconds they logged in it: the counted shares add up to counted_seconds."""
 
     staff_pk: int
     role: str
-    seconds: int
+    seconds: int  # counted
+    logged_seconds: int = 0  # the standing entries' share of the month, counted or not
+
+
+@dataclass(frozen=True)
+class EntryCount:
+    """What one entry's share of the month counts: the one answer export, `entries` and a log
+    reply show, from the same tally as the month's totals."""
+
+    entry_id: int
+    month_seconds: int  # the entry's share of the month (split at clinic midnight)
+    counted_seconds: int  # of those, what counts (apportioned whole seconds)
+    reasons: tuple[str, ...] = ()  # why the rest does not count
+    live: bool = False  # a live interaction of this month
+    live_note: str = ""  # marked live but not a live interaction of this month: why
+
+    @property
+    def not_counted_seconds(self) -> int:
+        return self.month_seconds - self.counted_seconds
 
 
 @dataclass(frozen=True)
@@ -90,6 +124,10 @@ class MonthTally:
     not_counted: tuple[NotCounted, ...] = ()
     short_live: tuple[int, ...] = ()  # entries marked live but under the floor
     staff: tuple[StaffShare, ...] = ()
+    by_entry: tuple[EntryCount, ...] = ()  # every entry with time in the month, voided too
+
+    def entry(self, entry_id: int) -> EntryCount | None:
+        return next((e for e in self.by_entry if e.entry_id == entry_id), None)
 
     @property
     def live_interactions(self) -> int:
@@ -133,13 +171,6 @@ class _Limits:
         return after and (high is None or instant < high)
 
 
-def _is_live(entry: EntryTime, start: int, limits: _Limits, min_live_seconds: int) -> bool:
-    duration = _us(entry.ended_at) - start
-    month_start, month_end = limits.month
-    return (month_start <= start < month_end and duration >= min_live_seconds * _PER_SECOND
-            and limits.eligible(start))
-
-
 def _union(intervals: list[tuple[int, int, int]]) -> tuple[int, list[tuple[int, int]]]:
     """Microseconds covered by the intervals, and per entry the part already covered."""
     covered, lost, reach = 0, [], None
@@ -161,61 +192,137 @@ def share_seconds(started_at: datetime, ended_at: datetime, month_start: datetim
     return (end - start) // _PER_SECOND
 
 
+def _apportion(micros: dict[int, int], caps: dict[int, int]) -> dict[int, int]:
+    """Whole seconds per key adding up to the floored total (largest remainder), never more
+    than a key's cap (its whole-second share of the month)."""
+    seconds = {key: value // _PER_SECOND for key, value in micros.items()}
+    left = sum(micros.values()) // _PER_SECOND - sum(seconds.values())
+    for key in sorted(micros, key=lambda k: (-(micros[k] % _PER_SECOND), k)):
+        if left <= 0 or not micros[key] % _PER_SECOND:
+            break
+        if seconds[key] < caps[key]:
+            seconds[key] += 1
+            left -= 1
+    return seconds
+
+
+def _one_per_conversation(live: list[tuple[int, int, int, bool]]) -> dict[int, int]:
+    """Live entries (start, end, id, clock-timed) that repeat an earlier clock-timed live
+    entry overlapping them in time: {id: the earlier entry's id}. Estimated entries have no
+    real time to compare, so each stays an interaction of its own."""
+    same: dict[int, int] = {}
+    group: tuple[int, int] | None = None  # (reach, first id) of the current conversation
+    for start, end, entry_id, clock_timed in sorted(live):
+        if not clock_timed:
+            continue
+        if group is not None and start < group[0]:
+            same[entry_id] = group[1]
+            group = (max(group[0], end), group[1])
+        else:
+            group = (end, entry_id)
+    return same
+
+
+@dataclass
+class _Entry:
+    """One entry's working values in microseconds while the month is tallied."""
+
+    row: EntryTime
+    share: int = 0
+    counted: int = 0
+    lost: dict[str, int] | None = None
+    live_note: str = ""
+
+
+def _live_note(entry: EntryTime, start: int, limits: _Limits, floor: int) -> str:
+    """'' when a live entry is a live interaction of the month, else why not."""
+    month_start, month_end = limits.month
+    if not month_start <= start < month_end:
+        return LIVE_ELSEWHERE
+    if entry.role not in ROLES_THAT_COUNT:
+        return LIVE_NON_CLINICAL
+    if not limits.eligible(start):
+        return LIVE_NOT_ELIGIBLE
+    if _us(entry.ended_at) - start < floor * _PER_SECOND:
+        return LIVE_SHORT.format(floor=floor)
+    return ""
+
+
 def tally_month(entries: Iterable[EntryTime], bounds: MonthBounds, *,
                 min_live_seconds: int) -> MonthTally:
     """Counted seconds, live interactions and what did not count, for one patient's month."""
     limits = _Limits.of(bounds)
-    counted = uncounted = 0
+    uncounted = 0
     standing = in_window = voided = 0
-    live: list[datetime] = []
-    short_live: list[int] = []
-    lost: dict[tuple[int, str], int] = defaultdict(int)
+    work: list[_Entry] = []
     timed: list[tuple[int, int, int]] = []
-    staff: dict[tuple[int, str], int] = defaultdict(int)
-    for entry in entries:
-        start, end = _us(entry.started_at), _us(entry.ended_at)
+    for row in entries:
+        start, end = _us(row.started_at), _us(row.ended_at)
         share = _clip(start, end, *limits.month)
         if share[1] == share[0]:
             continue
-        if entry.voided:
+        item = _Entry(row, share=share[1] - share[0], lost=defaultdict(int))
+        assert item.lost is not None
+        work.append(item)
+        if row.voided:
             voided += 1
             continue
         standing += 1
-        staff[(entry.staff_pk, entry.role)] += share[1] - share[0]
+        if row.live:
+            item.live_note = _live_note(row, start, limits, min_live_seconds)
         windowed = _clip(*share, *limits.window)
         in_window += windowed[1] > windowed[0]
-        if entry.role not in ROLES_THAT_COUNT:
-            uncounted += share[1] - share[0]
+        if row.role not in ROLES_THAT_COUNT:
+            uncounted += item.share
+            item.lost[NON_CLINICAL] += item.share
             continue
         eligible = _clip(*windowed, limits.consent, None)
-        lost[(entry.entry_id, OUTSIDE_WINDOW)] += (share[1] - share[0]) - (
-            windowed[1] - windowed[0])
-        lost[(entry.entry_id, BEFORE_CONSENT)] += (windowed[1] - windowed[0]) - (
-            eligible[1] - eligible[0])
-        if entry.clock_timed:
-            timed.append((*eligible, entry.entry_id))
-        else:
-            counted += eligible[1] - eligible[0]
-        if entry.live:
-            if _is_live(entry, start, limits, min_live_seconds):
-                live.append(entry.started_at)
-            elif _is_live(entry, start, limits, 0):
-                short_live.append(entry.entry_id)
-    covered, overlapped = _union(timed)
-    for entry_id, micros in overlapped:
-        lost[(entry_id, OVERLAP)] += micros
-    not_counted = tuple(NotCounted(entry_id, micros // _PER_SECOND, reason)
-                        for (entry_id, reason), micros in sorted(lost.items())
-                        if micros // _PER_SECOND > 0)
-    shares = sorted((StaffShare(pk, role, micros // _PER_SECOND)
-                     for (pk, role), micros in staff.items()),
-                    key=lambda s: (-s.seconds, s.staff_pk, s.role))
+        assert item.lost is not None
+        item.lost[OUTSIDE_WINDOW] += item.share - (windowed[1] - windowed[0])
+        item.lost[BEFORE_CONSENT] += (windowed[1] - windowed[0]) - (eligible[1] - eligible[0])
+        item.counted = eligible[1] - eligible[0]
+        if row.clock_timed:
+            timed.append((*eligible, row.entry_id))
+    by_id = {item.row.entry_id: item for item in work}
+    for entry_id, micros in _union(timed)[1]:
+        item = by_id[entry_id]
+        assert item.lost is not None
+        item.lost[OVERLAP] += micros
+        item.counted -= micros
+    live = [(_us(i.row.started_at), _us(i.row.ended_at), i.row.entry_id, i.row.clock_timed)
+            for i in work if i.row.live and not i.row.voided and not i.live_note]
+    for entry_id, first in _one_per_conversation(live).items():
+        by_id[entry_id].live_note = LIVE_SAME.format(entry_id=first)
+    return _result(work, uncounted=uncounted, standing=standing, in_window=in_window,
+                   voided=voided)
+
+
+def _result(work: list[_Entry], *, uncounted: int, standing: int, in_window: int,
+            voided: int) -> MonthTally:
+    """The tally's values from the worked entries: per entry, per staff and in total."""
+    shares = {i.row.entry_id: i.share // _PER_SECOND for i in work}
+    counted = _apportion({i.row.entry_id: i.counted for i in work}, shares)
+    by_entry = tuple(_entry_count(i, shares, counted) for i in work)
+    lost = [NotCounted(i.row.entry_id, micros // _PER_SECOND, reason)
+            for i in work for reason, micros in (i.lost or {}).items()
+            if micros // _PER_SECOND > 0]
+    staff: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for i in work:
+        if not i.row.voided:
+            key = (i.row.staff_pk, i.row.role)
+            staff[key][0] += counted[i.row.entry_id]
+            staff[key][1] += shares[i.row.entry_id]
+    live = [i for i in work if i.row.live and not i.row.voided]
     return MonthTally(
-        counted_seconds=(counted + covered) // _PER_SECOND,
-        uncounted_seconds=uncounted // _PER_SECOND,
-        live_starts=tuple(sorted(live)), entries=standing, entries_in_window=in_window,
-        voided_entries=voided, not_counted=not_counted, short_live=tuple(short_live),
-        staff=tuple(shares),
+        counted_seconds=sum(counted.values()), uncounted_seconds=uncounted // _PER_SECOND,
+        live_starts=tuple(sorted(i.row.started_at for i in live if not i.live_note)),
+        entries=standing, entries_in_window=in_window, voided_entries=voided,
+        not_counted=tuple(sorted(lost, key=lambda n: (n.entry_id, n.reason))),
+        short_live=tuple(i.row.entry_id for i in live if i.live_note.startswith("under ")),
+        staff=tuple(sorted((StaffShare(pk, role, seconds, logged)
+                            for (pk, role), (seconds, logged) in staff.items()),
+                           key=lambda s: (-s.logged_seconds, s.staff_pk, s.role))),
+        by_entry=by_entry,
     )
 
 
@@ -240,3 +347,16 @@ def running_totals(entries: Iterable[EntryTime], bounds: MonthBounds, cuts: Iter
             totals.append(totals[-1])
         previous = cut
     return tuple(totals)
+
+
+def _entry_count(item: _Entry, shares: dict[int, int], counted: dict[int, int]) -> EntryCount:
+    entry_id = item.row.entry_id
+    if item.row.voided:
+        reasons: tuple[str, ...] = (VOIDED,)
+    elif item.row.role not in ROLES_THAT_COUNT:
+        reasons = (NON_CLINICAL,)
+    else:
+        reasons = tuple(r for r in REASONS if (item.lost or {}).get(r, 0) > 0)  # clinical
+    return EntryCount(entry_id, shares[entry_id], counted[entry_id], reasons,
+                      live=item.row.live and not item.row.voided and not item.live_note,
+                      live_note=item.live_note if item.row.live else "")

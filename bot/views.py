@@ -83,6 +83,8 @@ def progress_bar(seconds: int) -> str:
 
 
 def missing_text(summary: MonthSummary) -> str:
+    if summary.month_ended:  # nothing more can be logged into it: no advice
+        return "nothing: the month has ended"
     parts = []
     if summary.seconds_to_20_minutes:
         parts.append(f"{format_seconds(summary.seconds_to_20_minutes)} more for 20 min")
@@ -104,12 +106,14 @@ def month_lines(summary: MonthSummary) -> str:
 def logged_reply(result: QuickLogged, zone: ZoneInfo) -> Reply:
     """The saved entry with its clinic day (never the UTC one) and the month so far."""
     logged, entry = result.logged, result.logged.entry
-    live = " (live)" if entry.live else ""
     head = (f"✅ Saved entry #{entry.id}: {format_seconds(entry.duration_seconds)} of "
-            f"{entry.activity}{live} for {logged.summary.label}"
+            f"{entry.activity}{entry.live_label} for {logged.summary.label}"
             f" on {clinic_day(entry.started_at, zone)}.")
     blocks = [_section(head), _section(month_lines(logged.summary))]
     notes = []
+    if entry.live and not entry.counts_live and entry.count is not None:
+        notes.append(f"⚠️ Not a live interaction: {entry.count.live_note}. Log the live "
+                     "contact that reached the patient.")
     if not logged.time_counts:
         notes.append("Your role is non-clinical: this time is recorded but does not count "
                      "toward 99457.")

@@ -345,7 +345,7 @@ def log_time(patient_id: str, duration: str, activity: str, note: tuple[str, ...
         click.echo(render.as_json({
             "id": logged.entry.id, "patient_id": logged.entry.patient_id,
             "duration_seconds": logged.entry.duration_seconds,
-            "activity": logged.entry.activity, "live": logged.entry.live,
+            "activity": logged.entry.activity, "live": logged.entry.counts_live,
             "started_at": logged.entry.started_at.isoformat(),
             "overlaps_entry_id": logged.entry.overlaps_entry_id,
             "time_counts": logged.time_counts, "month": logged.summary.as_json(),
@@ -376,8 +376,10 @@ def void_entry(entry_id: str, reason: str, staff_id: str, amend: bool) -> None:
 @handled
 def status(patient_id: str, month: str | None, as_json: bool) -> None:
     """One patient's month: time, live contact, codes, what is missing."""
-    summary = _service().months.summary(patient_id, _month(month))
-    click.echo(render.as_json(summary.as_json()) if as_json else render.summary_text(summary))
+    service = _service()
+    summary = service.months.summary(patient_id, _month(month))
+    click.echo(render.as_json(summary.as_json()) if as_json
+               else render.summary_text(summary, service.ctx.policy.zone))
 
 
 @cli.command("entries")
@@ -528,6 +530,9 @@ def calls() -> None:
     """Twilio calls: reconcile, unmatched and unclaimed calls, attach, claim."""
 
 
+CALL_HEADER = "call\tstarted\tstate\tpatient\tstaff\tseconds\tnumbers\twhy"
+
+
 def _call_line(view: Any) -> str:
     """One call: when in clinic time with the zone (numbers masked)."""
     who = view.patient.label if view.patient else "unmatched"
@@ -563,7 +568,8 @@ def calls_reconcile(since: str) -> None:
               help="unmatched, unclaimed, unconfirmed, counted, attempt, ... (repeatable)")
 @handled
 def calls_list(states: tuple[str, ...]) -> None:
-    """Calls, newest first (numbers masked)."""
+    """Calls, newest first (numbers masked), under a header row."""
+    click.echo(CALL_HEADER)
     for view in _service().calls.in_states(states):
         click.echo(_call_line(view))
 

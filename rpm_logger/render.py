@@ -20,6 +20,7 @@ from service.views import (
     MonthSummary,
     MonthTotals,
     PatientView,
+    StaffMinutes,
     StaffView,
 )
 
@@ -39,6 +40,7 @@ EXPORT_COLUMNS = (
     "started_clinic", "started_utc", "ended_utc", "duration_seconds", "activity", "source",
     "live", "counts", "note", "created_at_utc", "created_by", "voided_at_utc", "voided_by",
     "void_reason", "amendment_reason", "overlaps_entry_id", "month_seconds", "clock_timed",
+    "counted_seconds", "not_counted_seconds", "not_counted_reason", "live_note",
 )
 
 
@@ -76,6 +78,8 @@ def as_json(value: Any) -> str:
 
 
 def _next_step(summary: MonthSummary) -> str:
+    if summary.month_ended:  # nothing more can be logged into it: no advice
+        return "nothing: the month has ended"
     parts = []
     if summary.next_code and summary.seconds_to_next_code:
         parts.append(f"{format_seconds(summary.seconds_to_next_code)} more for "
@@ -87,16 +91,36 @@ def _next_step(summary: MonthSummary) -> str:
     return " and ".join(parts)
 
 
-def summary_text(summary: MonthSummary) -> str:
+def _month_state(summary: MonthSummary, zone: ZoneInfo | None) -> str:
+    """'2026-10 (closed on 2026-11-02 by cli:billing)', the close in clinic days."""
+    billed = summary.billed_at_close
+    if summary.month_closed_by is None or billed is None:
+        return summary.month
+    day = billed.closed_at.astimezone(zone).date() if zone else billed.closed_at.date()
+    return f"{summary.month} (closed on {day} by {summary.month_closed_by})"
+
+
+def _close_rows(summary: MonthSummary) -> list[tuple[str, str]]:
+    """Billed at the latest close vs supported now, when they differ (text status)."""
+    billed = summary.billed_at_close
+    if billed is None or not billed.differs:
+        return []
+    return [("Billed at close", f"{billed.codes_text}; supports "
+                                f"{format_codes(summary.codes) or 'none'} now"),
+            ("Since close", f"{billed.cause}; follow-up: {billed.follow_up}")]
+
+
+def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
     live = "yes" if summary.live_interactions else "no"
     rows = [
         ("Patient", summary.label),
-        ("Month", summary.month),
+        ("Month", _month_state(summary, zone)),
         ("Counted time", f"{format_seconds(summary.total_seconds)} "
                          f"({summary.total_seconds} seconds)"),
         ("Live contact", f"{live} ({_count(summary.live_interactions, 'interaction')})"),
         ("Codes", format_codes(summary.codes) or "none yet"),
         ("Still needed", _next_step(summary)),
+        *_close_rows(summary),
     ]
     text = _aligned(rows)
     if summary.warnings:
@@ -107,13 +131,24 @@ def summary_text(summary: MonthSummary) -> str:
 def logged_text(logged: LoggedEntry) -> str:
     entry = logged.entry
     lines = [f"Saved entry #{entry.id}: {format_seconds(entry.duration_seconds)} of "
-             f"{entry.activity}{' (live)' if entry.live else ''} for {logged.summary.label}."]
+             f"{entry.activity}{entry.live_label} for {logged.summary.label}."]
+    if live_warning(entry):
+        lines.append(live_warning(entry))
     if not logged.time_counts:
         lines.append("Note: time by non-clinical staff does not count toward 99457.")
     if logged.overlaps:
         lines.append(f"Flagged: it overlaps your entry #{logged.overlaps.id} "
                      f"({logged.overlaps.patient_id}) in time.")
     return "\n".join(lines) + "\n\n" + summary_text(logged.summary)
+
+
+def live_warning(entry: EntryView) -> str:
+    """The log reply's warning when an entry marked live is not a live interaction of its
+    month (under the floor, a repeat of the same conversation, ...); '' otherwise."""
+    if not entry.live or entry.counts_live or entry.count is None:
+        return ""
+    return (f"Warning: entry #{entry.id} is not a live interaction ({entry.count.live_note}); "
+            "log the live contact that reached the patient.")
 
 
 def _count(number: int, noun: str) -> str:
@@ -127,12 +162,19 @@ def _aligned(rows: Iterable[tuple[str, str]]) -> str:
 
 
 def staff_share(summary: MonthSummary) -> str:
-    """'Nina Nurse (U01NURSE, clinical_staff) 20 min; ...' with uncounted roles marked."""
-    return "; ".join(
-        f"{s.name} ({s.slack_user_id}, {s.role}) {format_seconds(s.seconds)}"
-        + ("" if s.counts else " not counted")
-        for s in summary.staff
-    )
+    """'Nina Nurse (U01NURSE, clinical_staff) 20 min; ...': counted time, adding up to the
+    month's total; time logged that did not count is said as such."""
+    return "; ".join(f"{s.name} ({s.slack_user_id}, {s.role}) {_staff_seconds(s)}"
+                     for s in summary.staff)
+
+
+def _staff_seconds(share: StaffMinutes) -> str:
+    if not share.counts:
+        return f"{format_seconds(share.logged_seconds)} logged, not counted"
+    if share.logged_seconds > share.seconds:
+        return (f"{format_seconds(share.seconds)} counted "
+                f"({format_seconds(share.logged_seconds)} logged)")
+    return format_seconds(share.seconds)
 
 
 def report_row(summary: MonthSummary) -> dict[str, Any]:
@@ -161,7 +203,8 @@ def _close_cells(summary: MonthSummary) -> dict[str, str]:
     billed = summary.billed_at_close
     if billed is None:
         return {"billed_at_close": "", "billed_at_close_record": "", "since_close": ""}
-    return {"billed_at_close": format_codes(billed.codes), "billed_at_close_record": billed.record,
+    # closed with nothing billed reads "none"; blank means the month was never closed
+    return {"billed_at_close": billed.codes_text, "billed_at_close_record": billed.record,
             "since_close": f"{billed.cause}; follow-up: {billed.follow_up}" if billed.differs
             else "unchanged"}
 
@@ -286,8 +329,8 @@ def export_csv(entries: Iterable[EntryView], zone: ZoneInfo) -> str:
             "started_clinic": e.started_at.astimezone(zone).isoformat(),
             "started_utc": e.started_at.isoformat(), "ended_utc": e.ended_at.isoformat(),
             "duration_seconds": e.duration_seconds, "activity": e.activity,
-            "source": e.source, "live": "yes" if e.live else "no",
-            "counts": "yes" if e.counts else "no", "note": e.note or "",
+            "source": e.source, "live": "yes" if e.counts_live else "no",
+            "counts": _counts_cell(e), "note": e.note or "",
             "created_at_utc": e.created_at.isoformat(), "created_by": e.created_by,
             "voided_at_utc": e.voided_at.isoformat() if e.voided_at else "",
             "voided_by": e.voided_by or "", "void_reason": e.void_reason or "",
@@ -295,8 +338,31 @@ def export_csv(entries: Iterable[EntryView], zone: ZoneInfo) -> str:
             "overlaps_entry_id": e.overlaps_entry_id or "",
             "month_seconds": e.duration_seconds if e.month_seconds is None else e.month_seconds,
             "clock_timed": "yes" if e.clock_timed else "no",
+            **_tally_cells(e),
         })
     return buffer.getvalue()
+
+
+def _counts_cell(entry: EntryView) -> str:
+    """yes (all its share of the month counts), partly, or no: the month's tally's answer."""
+    count = entry.count
+    if count is None:
+        return "yes" if entry.counts else "no"
+    if count.counted_seconds and count.counted_seconds == count.month_seconds:
+        return "yes"
+    return "partly" if count.counted_seconds else "no"
+
+
+def _tally_cells(entry: EntryView) -> dict[str, Any]:
+    """What the month's tally counted of the entry, what it left out and why."""
+    count = entry.count
+    if count is None:
+        return {"counted_seconds": "", "not_counted_seconds": "", "not_counted_reason": "",
+                "live_note": ""}
+    return {"counted_seconds": count.counted_seconds,
+            "not_counted_seconds": count.not_counted_seconds,
+            "not_counted_reason": "; ".join(count.reasons) if count.not_counted_seconds else "",
+            "live_note": count.live_note}
 
 
 def staff_text(staff: StaffView) -> str:
@@ -326,4 +392,13 @@ def entry_text(entry: EntryView, zone: ZoneInfo) -> str:
              if share is not None and share != entry.duration_seconds else "")
     return (f"#{entry.id}  {clinic_time(entry.started_at, zone)}  "
             f"{format_seconds(entry.duration_seconds):>12}{split}  {entry.activity}"
-            f"{' (live)' if entry.live else ''}  by {entry.staff}  {state}").rstrip()
+            f"{entry.live_label}  by {entry.staff}  {_not_counted_text(entry)}{state}").rstrip()
+
+
+def _not_counted_text(entry: EntryView) -> str:
+    """'not counted: 20 min (overlaps ...)  ' when the month's tally left time of it out."""
+    count = entry.count
+    if count is None or not count.not_counted_seconds or entry.voided_at:
+        return ""
+    return (f"not counted: {format_seconds(count.not_counted_seconds)} "
+            f"({'; '.join(count.reasons)})  ")

@@ -16,7 +16,14 @@ from sqlmodel import Session
 from billing.claims import compare_claim
 from billing.codes import CodeUnits
 from service.views import BilledAtClose
-from store.closes import ChangeSinceClose, changes_since, latest_close, lines_of
+from store.closes import (
+    ChangeSinceClose,
+    PatientChangeSinceClose,
+    changes_since,
+    latest_close,
+    lines_of,
+    patient_amendments_since,
+)
 from store.models import MonthCloseEvent, MonthCloseLine
 
 RECORD_AT_CLOSE = "at_close"
@@ -33,6 +40,21 @@ def _change_text(change: ChangeSinceClose) -> str:
     return f"#{change.entry_id} {change.kind} after close{why}"
 
 
+# What a patient amendment changed, as the close difference names it.
+_PATIENT_FIELDS = (("enrolled_on", "enrolment date changed"),
+                   ("ended_on", "enrolment ended"),
+                   ("consent_on", "consent date changed"))
+
+
+def _patient_change_text(change: PatientChangeSinceClose) -> str:
+    """'enrolment ended (enrolled in error)': what the amendment changed, and why."""
+    what = [text for key, text in _PATIENT_FIELDS
+            if change.before.get(key) != change.after.get(key)]
+    if "enrolment ended" in what and change.after.get("ended_on") is None:
+        what[what.index("enrolment ended")] = "enrolment end removed"
+    return f"{', '.join(what) or 'patient updated'} ({change.after['amendment_reason']})"
+
+
 class BilledRecords:
     """The latest close of one month and, per page of patients, its record and the entries
     logged or voided since; `compare` turns them into a `BilledAtClose` per patient."""
@@ -43,6 +65,7 @@ class BilledRecords:
         self.start, self.end, self.fees = start, end, fees
         self.lines: dict[int, MonthCloseLine] = {}
         self.changes: dict[int, list[ChangeSinceClose]] = defaultdict(list)
+        self.patient_changes: dict[int, list[PatientChangeSinceClose]] = defaultdict(list)
 
     @property
     def since(self) -> datetime | None:
@@ -53,6 +76,7 @@ class BilledRecords:
 
     def read_page(self, session: Session, patient_pks: list[int]) -> None:
         self.lines, self.changes = {}, defaultdict(list)
+        self.patient_changes = defaultdict(list)
         if self.close is None or self.close.id is None:
             return
         self.lines = {line.patient_id: line
@@ -62,6 +86,8 @@ class BilledRecords:
         for change in changes_since(session, start=self.start, end=self.end, since=since,
                                     patient_pks=patient_pks):
             self.changes[change.patient_pk].append(change)
+        for amended in patient_amendments_since(session, since=since, patient_pks=patient_pks):
+            self.patient_changes[amended.patient_pk].append(amended)
 
     def unseen(self, session: Session, seen: set[int]) -> list[int]:
         """Patients the close billed who are no longer among the scan's rows (e.g. every
@@ -92,9 +118,10 @@ class BilledRecords:
 
     def _cause(self, patient_pk: int, line: MonthCloseLine | None, seconds: int,
                live: int) -> str:
-        changes = self.changes.get(patient_pk)
+        changes = ([_patient_change_text(c) for c in self.patient_changes.get(patient_pk, ())]
+                   + [_change_text(c) for c in self.changes.get(patient_pk, ())])
         if changes:
-            return "amendment: " + "; ".join(_change_text(c) for c in changes)
+            return "amendment: " + "; ".join(changes)
         same_figures = line is not None and (line.total_seconds, line.live_interactions > 0) \
             == (seconds, live > 0)
         if same_figures:

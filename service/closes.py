@@ -59,16 +59,32 @@ def find_close(session: Session, month: Month, *,
     return event if event is not None and event.action == "close" else None
 
 
+# How each write dated in a closed month is amended, as the refusal says it. Amendments are
+# made in the CLI only (the clinic's operator): the Slack grammar has no amendment word, so a
+# refusal in Slack says where to go instead of suggesting a word Slack would not accept.
+_SLACK_NOTE = " Slack cannot amend a closed month: an admin does it in the CLI."
+AMEND_LOG = ("To amend it, log from the CLI with `--amend REASON` "
+             "(rpm-logger log ... --amend REASON)." + _SLACK_NOTE)
+AMEND_VOID = ("To amend it, void from the CLI with `--amend` (rpm-logger void ID --reason "
+              "REASON --amend: the reason is the amendment's)." + _SLACK_NOTE)
+AMEND_PATIENT = ("To amend it, add `--amend REASON` to `rpm-logger patient update` or "
+                 "`rpm-logger patient end`.")
+AMEND_NONE = ("This change has no amendment: reopen the month first "
+              "(rpm-logger month reopen {month} --reason TEXT, or /rpm month reopen).")
+
+
 def check_open(session: Session, month: Month, amendment: Amendment | None, *,
-               zone: ZoneInfo) -> str | None:
-    """None when `month` is open; the amendment reason when an allowed amendment; else refuse.
+               zone: ZoneInfo, way_out: str = AMEND_NONE) -> str | None:
+    """None when `month` is open; the amendment reason when an allowed amendment; else refuse,
+    saying how this change is made in a closed month (`way_out`: one of the AMEND_ texts).
     Only writers call it: it takes the month's lock (shared) for the rest of the transaction."""
     closed = find_close(session, month, for_write=True)
     if closed is None:
         return None
     if amendment is None:
         raise BadInput(f"{month} is closed (billed) since {clinic_day(closed.at, zone)} by "
-                       f"{closed.by}: changes need an admin amendment with a reason.")
+                       f"{closed.by}: changes need an admin amendment with a reason. "
+                       + way_out.format(month=month))
     reason = amendment.reason.strip()
     if not reason:
         raise BadInput("An amendment to a closed month needs a reason.")

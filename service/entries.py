@@ -13,9 +13,9 @@ from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
 from billing.errors import quoted
 from billing.months import Month, clinic_day, months_spanned, start_of_day_utc
-from billing.tally import share_seconds
+from billing.tally import EntryCount, share_seconds
 from service import audit
-from service.closes import Amendment, check_open
+from service.closes import AMEND_LOG, AMEND_VOID, Amendment, check_open
 from service.context import ServiceContext
 from service.errors import BadInput, NotAllowed, NotFound, parse_row_id
 from service.months import MonthService
@@ -24,7 +24,7 @@ from service.staff import require_staff
 from service.views import EntryView, LoggedEntry
 from store.entries import first_clock_timed_overlap, void_if_standing
 from store.models import Patient, Staff, TimeEntry, text_limit
-from store.month_totals import entries_touching
+from store.month_totals import CLINIC, Scope, entries_touching, month_totals
 
 SOURCES = ("cli", "slack", "twilio", "web")
 MAX_NOTE_CHARS = text_limit(TimeEntry.note)
@@ -51,7 +51,7 @@ class LogRequest:
 
 
 def _entry_view(session: Session, entry: TimeEntry,
-                month_seconds: int | None = None) -> EntryView:
+                month_seconds: int | None = None, count: EntryCount | None = None) -> EntryView:
     patient = session.get(Patient, entry.patient_id)
     staff = session.get(Staff, entry.staff_id)
     assert patient is not None and staff is not None and entry.id is not None
@@ -61,7 +61,7 @@ def _entry_view(session: Session, entry: TimeEntry,
         entry.staff_role, entry.overlaps_entry_id, entry.created_at, entry.created_by,
         entry.voided_at, entry.voided_by, entry.void_reason, entry.amendment_reason,
         patient.initials, staff.name, entry.void_amendment_reason, entry.clock_timed,
-        month_seconds,
+        month_seconds, count,
     )
 
 
@@ -119,10 +119,12 @@ def _clinic_day(instant: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def _check_months_open(session: Session, months: tuple[Month, ...],
-                       amendment: Amendment | None, *, zone: ZoneInfo) -> str | None:
+                       amendment: Amendment | None, *, zone: ZoneInfo,
+                       way_out: str) -> str | None:
     """check_open for every month an entry has time in: a close of either month of an entry
     across midnight locks it. The amendment reason, if any month needed one."""
-    reasons = [check_open(session, month, amendment, zone=zone) for month in months]
+    reasons = [check_open(session, month, amendment, zone=zone, way_out=way_out)
+               for month in months]
     return next((r for r in reasons if r is not None), None)
 
 
@@ -185,7 +187,8 @@ class EntryService:
             month = Month.containing(start, zone)
             end = start + timedelta(seconds=seconds)
             amendment_reason = _check_months_open(session, months_spanned(start, end, zone),
-                                                  request.amendment, zone=zone)
+                                                  request.amendment, zone=zone,
+                                                  way_out=AMEND_LOG)
             assert staff.id is not None and patient.id is not None
             overlap = _first_overlap(session, staff.id, start, end, clock_timed=clock_timed)
             repeats = _identical_since(
@@ -204,9 +207,10 @@ class EntryService:
             audit.record(session, at=entry.created_at, actor=entry.created_by,
                          action="entry.log", entity="entry", entity_id=entry.id,
                          after=_snapshot(entry))
+            summary = self.months.summary_in(session, month, patient.id)
             return LoggedEntry(
-                entry=_entry_view(session, entry),
-                summary=self.months.summary_in(session, month, patient.id),
+                entry=_entry_view(session, entry, count=summary.entry_count(entry.id or 0)),
+                summary=summary,
                 overlaps=_entry_view(session, overlap) if overlap else None,
                 time_counts=staff.role in ROLES_THAT_COUNT, repeats=repeats,
             )
@@ -268,7 +272,8 @@ class EntryService:
                 raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
             zone = self.ctx.policy.zone
             amended = _check_months_open(session, months_spanned(
-                entry.started_at, entry.ended_at, zone), amendment, zone=zone)
+                entry.started_at, entry.ended_at, zone), amendment, zone=zone,
+                way_out=AMEND_VOID)
             before = _snapshot(entry)
             voided = void_if_standing(session, number, at=self.ctx.now(),
                                       by=actor.slack_user_id, reason=why,
@@ -313,7 +318,31 @@ class EntryService:
     def _month_entries(
         self, session: Session, month: Month, patient_pk: int | None
     ) -> list[EntryView]:
-        """The month's entries, each with its share of the month (split at clinic midnight)."""
+        """The month's entries, each with its share of the month (split at clinic midnight)
+        and what the month's tally counts of it (the same tally as status and report)."""
         start, end = month.bounds_utc(self.ctx.policy.zone)
-        return [_entry_view(session, e, share_seconds(e.started_at, e.ended_at, start, end))
-                for e in entries_touching(session, start=start, end=end, patient_pk=patient_pk)]
+        rows = entries_touching(session, start=start, end=end, patient_pk=patient_pk)
+        counts = self._counts(session, month, {e.patient_id for e in rows})
+        return [_entry_view(session, e, share_seconds(e.started_at, e.ended_at, start, end),
+                            counts.get(e.id or 0)) for e in rows]
+
+    def _counts(self, session: Session, month: Month,
+                patient_pks: set[int]) -> dict[int, EntryCount]:
+        """Each entry's count from its patient's month tally (store.month_totals, the query
+        status and report read): one patient's month, or one clinic scan plus one query for
+        each patient outside the month's programme (the scan leaves them out)."""
+        def read(scope: Scope) -> set[int]:
+            found = set()
+            for totals in month_totals(
+                    session, month=month, zone=self.ctx.policy.zone,
+                    min_live_seconds=self.ctx.policy.min_live_call_seconds, scope=scope):
+                if totals.patient_pk in patient_pks:
+                    found.add(totals.patient_pk)
+                    counts.update((c.entry_id, c) for c in totals.tally.by_entry)
+            return found
+
+        counts: dict[int, EntryCount] = {}
+        seen = read(CLINIC) if len(patient_pks) > 1 else set()
+        for pk in sorted(patient_pks - seen):
+            read(Scope(pk))
+        return counts

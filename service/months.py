@@ -268,7 +268,7 @@ class MonthService:
                 if staff is not None:
                     context.contributions[pk].append(StaffMinutes(
                         staff.slack_user_id, staff.name, share.role, share.seconds,
-                        share.role in ROLES_THAT_COUNT))
+                        share.role in ROLES_THAT_COUNT, share.logged_seconds))
             for started in totals.tally.live_starts:
                 day = started.astimezone(zone).date()
                 if day not in context.live_dates[pk]:
@@ -293,7 +293,8 @@ class MonthService:
             + _call_warnings(context.calls.get(totals.patient_pk, [])),
             not_counted=tuple(NotCountedView(n.entry_id, n.seconds, n.reason)
                               for n in totals.tally.not_counted),
-            in_programme=totals.in_programme,
+            in_programme=totals.in_programme, entry_counts=totals.tally.by_entry,
+            month_ended=month.last_day < self.today(),
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
             live_interaction_dates=tuple(context.live_dates.get(totals.patient_pk, ())),
             staff=tuple(context.contributions.get(totals.patient_pk, ())),

@@ -9,19 +9,20 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
-from billing.codes import CPT_99457, PROVIDER_ROLES, valid_months
+from billing.codes import PROVIDER_ROLES
 from billing.errors import quoted
 from billing.months import Month
-from billing.programme import Window, changed_days, months_touched
 from service import audit
-from service.closes import Amendment, check_open
+from service.closes import AMEND_PATIENT, Amendment, check_open, find_close
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
 from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
 from service.spelling import closest
 from service.staff import require_staff
 from service.views import PatientView
+from store.closes import closed_months
 from store.models import Patient, PatientPhone, Staff, StaffPhone, text_limit
+from store.month_totals import Scope, month_totals
 
 _CLINIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ICD10 = re.compile(r"([A-TV-Z][0-9][0-9A-Z])\.?([0-9A-Z]{1,4})?")
@@ -145,9 +146,14 @@ def _snapshot(session: Session, patient: Patient) -> dict[str, Any]:
     }
 
 
-def _counting_limits(patient: Patient) -> tuple[Window, Window]:
-    """The enrolment window and the consent limit (consent date onward) of a patient."""
-    return Window(patient.enrolled_on, patient.ended_on), Window(patient.consent_on, None)
+def _moves_limits(fields: "PatientFields") -> bool:
+    """Whether a change touches what a month counts: the enrolment window or consent date."""
+    return any(v is not None for v in (fields.enrolled_on, fields.ended_on, fields.consent_on))
+
+
+# What a closed month billed of a patient, as far as a window or consent change can alter
+# it: in the month's programme, counted seconds, live interactions, time left out and why.
+_Figures = tuple[bool, int, int, tuple[Any, ...]]
 
 
 class PatientService:
@@ -186,10 +192,10 @@ class PatientService:
         with self.ctx.db.write() as session:
             patient = require_patient(session, ref, region=self._region)
             before = _snapshot(session, patient)
-            old = _counting_limits(patient)
+            assert patient.id is not None
+            closed = self._closed_figures(session, patient.id) if _moves_limits(fields) else {}
             self._apply(session, patient, fields)
-            reason = self._check_closed_months(session, old, _counting_limits(patient),
-                                               amendment)
+            reason = self._check_closed_months(session, patient.id, closed, amendment)
             after = _snapshot(session, patient) | ({"amendment_reason": reason} if reason else {})
             audit.record(session, at=self.ctx.now(), actor=actor, action="patient.update",
                          entity="patient", entity_id=patient.clinic_id, before=before,
@@ -202,16 +208,32 @@ class PatientService:
         day = on or self.ctx.now().astimezone(self.ctx.policy.zone).date()
         return self.update(ref, PatientFields(ended_on=day), actor=actor, amendment=amendment)
 
-    def _check_closed_months(self, session: Session, old: tuple[Window, Window],
-                             new: tuple[Window, Window],
+    def _figures(self, session: Session, month: Month, patient_pk: int) -> _Figures:
+        totals = next(month_totals(session, month=month, zone=self.ctx.policy.zone,
+                                   min_live_seconds=self.ctx.policy.min_live_call_seconds,
+                                   scope=Scope(patient_pk)))
+        return (totals.in_programme, totals.counted_seconds, totals.live_interactions,
+                totals.tally.not_counted)
+
+    def _closed_figures(self, session: Session, patient_pk: int) -> dict[Month, _Figures]:
+        """The patient's figures in every month closed now (read before the change, under
+        each month's lock, so a close cannot slip in between)."""
+        months = [Month.parse(m) for m in closed_months(session)]
+        return {m: self._figures(session, m, patient_pk) for m in months
+                if find_close(session, m, for_write=True) is not None}
+
+    def _check_closed_months(self, session: Session, patient_pk: int,
+                             closed: dict[Month, _Figures],
                              amendment: Amendment | None) -> str | None:
-        """Refuse (unless amended) a change that moves days of a closed month in or out of
-        the enrolment window or past the consent date: that month was billed as it stood."""
+        """Refuse (unless amended) a change that alters what a closed month holds of the
+        patient: whether they are in its programme, or what of their time counts. A change
+        that leaves every closed month as it was billed needs nothing, whatever days it
+        moves (billing office finding 4)."""
         zone = self.ctx.policy.zone
-        ranges = changed_days(old[0], new[0]) + changed_days(old[1], new[1])
-        months = months_touched(ranges, earliest=valid_months(CPT_99457)[0],
-                                latest=Month.containing(self.ctx.now(), zone))
-        reasons = [check_open(session, month, amendment, zone=zone) for month in months]
+        changed = [m for m, figures in closed.items()
+                   if self._figures(session, m, patient_pk) != figures]
+        reasons = [check_open(session, month, amendment, zone=zone, way_out=AMEND_PATIENT)
+                   for month in changed]
         return next((r for r in reasons if r is not None), None)
 
     def _apply(self, session: Session, patient: Patient, fields: PatientFields) -> None:

@@ -24,11 +24,23 @@ def edit_distance(a: str, b: str) -> int:
     return previous[len(b)]
 
 
+def edit_kind(a: str, b: str) -> int:
+    """How alike two words are beyond their distance, for ranking equal distances: 0 the same
+    characters in another order (a swap), 1 the same length (substitutions), 2 a different
+    length (insertions or deletions). P-1024 is nearer P-1042 (a swap) than P-102 (a
+    deletion), though each is one edit away."""
+    if len(a) != len(b):
+        return 2
+    return 0 if sorted(a) == sorted(b) else 1
+
+
 def closest(word: str, candidates: Iterable[str], *, limit: int = 3) -> list[str]:
     """Up to `limit` candidates within a few edits of `word` (case-insensitive), nearest
-    first; ties keep the candidates' order. Allowed edits grow with the word: 1 for short
-    words, 2 for a 5-character id, never more than 3."""
+    first: by edit distance, then swaps before substitutions before insertions or deletions
+    (edit_kind); further ties keep the candidates' order. Allowed edits grow with the word:
+    1 for short words, 2 for a 5-character id, never more than 3."""
     key = word.strip().casefold()
     allowed = min(3, max(1, len(key) * 2 // 5))
-    scored = [(edit_distance(key, c.casefold()), n, c) for n, c in enumerate(candidates)]
-    return [c for d, _, c in sorted(scored) if d <= allowed][:limit]
+    scored = [(edit_distance(key, c.casefold()), edit_kind(key, c.casefold()), n, c)
+              for n, c in enumerate(candidates)]
+    return [c for d, _, _, c in sorted(scored) if d <= allowed][:limit]

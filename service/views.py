@@ -11,6 +11,7 @@ from typing import Any
 
 from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
 from billing.risk import RiskAssessment
+from billing.tally import EntryCount
 
 
 @dataclass(frozen=True)
@@ -72,21 +73,45 @@ class EntryView:
     void_amendment_reason: str | None = None  # voided in a closed month: the amendment's why
     clock_timed: bool = False  # start and end actually given (timer, call, a time typed)
     month_seconds: int | None = None  # in a month's listing: the entry's share of that month
+    # in a month's listing and a log reply: what the month's tally (billing.tally) counts of
+    # it, so no screen says "counts" or "live" of time the month's totals left out
+    count: EntryCount | None = None
 
     @property
     def counts(self) -> bool:
+        if self.count is not None:
+            return self.count.counted_seconds > 0
         return self.voided_at is None and self.staff_role in ROLES_THAT_COUNT
+
+    @property
+    def counts_live(self) -> bool:
+        """A live interaction of the month (the floor, one per conversation), not merely
+        marked live."""
+        return self.count.live if self.count is not None else self.live
+
+    @property
+    def live_label(self) -> str:
+        """' (live)', or why an entry marked live is not a live interaction, or ''."""
+        if not self.live:
+            return ""
+        if self.counts_live:
+            return " (live)"
+        note = self.count.live_note if self.count is not None else ""
+        return f" ({note})" if note else ""
 
 
 @dataclass(frozen=True)
 class StaffMinutes:
-    """One staff member's share of a patient's month (auditors ask who furnished each minute)."""
+    """One staff member's share of a patient's month (auditors ask who furnished each minute):
+    `seconds` are counted (the shares add up to the month's counted time), `logged_seconds`
+    what they logged in it, counted or not."""
 
     slack_user_id: str
     name: str
     role: str
     seconds: int
     counts: bool
+    logged_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,6 +186,12 @@ class MonthSummary:
     billed_at_close: BilledAtClose | None = None  # None: the month was never closed
     not_counted: tuple[NotCountedView, ...] = ()  # outside the window, before consent, overlap
     in_programme: bool = True  # billing.programme: in the month's programme
+    month_ended: bool = False  # the month is over: advice to log more no longer applies
+    # what the month counts of each entry (not in JSON: the export and `entries` show it)
+    entry_counts: tuple[EntryCount, ...] = field(default=(), repr=False, compare=False)
+
+    def entry_count(self, entry_id: int) -> EntryCount | None:
+        return next((c for c in self.entry_counts if c.entry_id == entry_id), None)
 
     @property
     def label(self) -> str:
@@ -176,6 +207,7 @@ class MonthSummary:
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["entry_counts"]
         data["codes"] = [{"code": c.code, "units": c.units} for c in self.codes]
         data["codes_text"] = format_codes(self.codes)
         data["total_minutes"] = self.total_seconds // 60
@@ -191,6 +223,10 @@ class MonthSummary:
                                    if self.billed_at_close else None)
         data["not_counted"] = [asdict(n) for n in self.not_counted]
         data["not_counted_seconds"] = self.not_counted_seconds
+        # one figure for every second left out (non-clinical time is in `not_counted` too);
+        # the non-clinical part alone has its own name
+        data["non_clinical_seconds"] = self.uncounted_seconds
+        data["uncounted_seconds"] = self.not_counted_seconds
         return data
 
 

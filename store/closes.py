@@ -15,12 +15,13 @@ rollback. SQLite needs none: every write transaction starts with BEGIN IMMEDIATE
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, or_, text
 from sqlalchemy import select as columns
 from sqlmodel import Session, select
 
-from store.models import MonthCloseEvent, MonthCloseLine, Patient, TimeEntry
+from store.models import AuditEvent, MonthCloseEvent, MonthCloseLine, Patient, TimeEntry
 
 # The first key of the two-key advisory lock: "month" in ASCII, so no other lock of the
 # application (none today) can collide with a month's (second key: year * 100 + month).
@@ -48,6 +49,25 @@ _HISTORY = (select(MonthCloseEvent).where(MonthCloseEvent.month == bindparam("mo
             .order_by(MonthCloseEvent.id))  # type: ignore[arg-type]
 _PENDING = (select(MonthCloseEvent).where(MonthCloseEvent.record == "pending")
             .order_by(MonthCloseEvent.id))  # type: ignore[arg-type]
+
+
+_NEWEST = columns(MonthCloseEvent.month, MonthCloseEvent.id.label("id")).order_by(  # type: ignore[union-attr]
+    MonthCloseEvent.month, MonthCloseEvent.id.desc())  # type: ignore[union-attr]
+
+
+def closed_months(session: Session) -> list[str]:
+    """The months (YYYY-MM) closed now: their newest event is a close, oldest month first."""
+    newest: dict[str, int] = {}
+    for month, event_id in session.connection().execute(_NEWEST):
+        newest.setdefault(month, event_id)
+    if not newest:
+        return []
+    closes = session.connection().execute(
+        columns(MonthCloseEvent.id).where(
+            MonthCloseEvent.id.in_(list(newest.values())),  # type: ignore[union-attr]
+            MonthCloseEvent.action == "close"))
+    ids = {row[0] for row in closes}
+    return sorted(month for month, event_id in newest.items() if event_id in ids)
 
 
 def latest_event(session: Session, month: str) -> MonthCloseEvent | None:
@@ -110,6 +130,32 @@ def changes_since(session: Session, *, start: datetime, end: datetime, since: da
         if voided is not None and voided > since:
             changes.append(ChangeSinceClose(pk, entry_id, "voided", void_why or void_reason))
     return changes
+
+
+@dataclass(frozen=True)
+class PatientChangeSinceClose:
+    """A patient update made as an amendment after the close's record was read (the audit
+    row's before and after: enrolment dates, consent, the amendment's reason)."""
+
+    patient_pk: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+def patient_amendments_since(session: Session, *, since: datetime,
+                             patient_pks: Iterable[int]) -> list[PatientChangeSinceClose]:
+    """Patient updates audited after `since` that carry an amendment reason (a window or
+    consent change into a closed month), for these patients, oldest first."""
+    rows = session.exec(
+        columns(Patient.id, AuditEvent.before, AuditEvent.after)
+        .join(Patient, Patient.clinic_id == AuditEvent.entity_id)  # type: ignore[arg-type]
+        .where(AuditEvent.entity == "patient", AuditEvent.action == "patient.update",
+               AuditEvent.at > since,  # type: ignore[operator]
+               Patient.id.in_(list(patient_pks)))  # type: ignore[union-attr]
+        .order_by(AuditEvent.id)  # type: ignore[arg-type]
+    ).all()
+    return [PatientChangeSinceClose(pk, before or {}, after or {})
+            for pk, before, after in rows if (after or {}).get("amendment_reason")]
 
 
 def patient_pks_by_clinic_id(session: Session, clinic_ids: list[str]) -> dict[str, int]:

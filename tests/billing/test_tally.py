@@ -9,8 +9,11 @@ from billing.months import Month
 from billing.programme import Window
 from billing.tally import (
     BEFORE_CONSENT,
+    NON_CLINICAL,
     OUTSIDE_WINDOW,
     OVERLAP,
+    VOIDED,
+    EntryCount,
     EntryTime,
     MonthBounds,
     MonthTally,
@@ -194,9 +197,9 @@ def test_counts_entries_voids_non_clinical_and_staff_shares() -> None:
                                                             live=True))
     assert (result.counted_seconds, result.uncounted_seconds) == (720, 300)
     assert (result.entries, result.voided_entries, result.live_interactions) == (3, 1, 1)
-    assert [(s.staff_pk, s.role, s.seconds) for s in result.staff] == [
-        (NURSE, "clinical_staff", 600), (CLERK, "non_clinical", 300),
-        (DOCTOR, "physician", 120)]
+    assert [(s.staff_pk, s.role, s.seconds, s.logged_seconds) for s in result.staff] == [
+        (NURSE, "clinical_staff", 600, 600), (CLERK, "non_clinical", 0, 300),
+        (DOCTOR, "physician", 120, 120)]
     assert result.first_live_at == at(8).astimezone(UTC)
 
 
@@ -208,3 +211,69 @@ def test_entries_outside_the_month_are_ignored() -> None:
 def test_entries_in_window_counts_only_time_inside_the_window() -> None:
     result = tally(entry(1, at(5), 600), entry(2, at(25), 600), ended=(10, 10))
     assert (result.entries, result.entries_in_window) == (2, 1)
+
+
+# billing office findings 2 and 6: every entry's and every staff member's counted seconds come
+# from the same tally and add up to the month's counted seconds
+@pytest.mark.parametrize(
+    ("entries", "kwargs", "by_entry", "staff"),
+    [
+        # the same 20 minutes logged twice: the second counts nothing
+        ((entry(1, at(5), 1200), entry(2, at(5), 1200)), {},
+         [(1, 1200, 1200, ()), (2, 1200, 0, (OVERLAP,))], [(NURSE, 1200, 2400)]),
+        # a nurse and a doctor on the same minutes: the first to start gets them
+        ((entry(1, at(5), 1200), entry(2, at(5, 10, 10), 1200, staff=DOCTOR)), {},
+         [(1, 1200, 1200, ()), (2, 1200, 600, (OVERLAP,))],
+         [(DOCTOR, 600, 1200), (NURSE, 1200, 1200)]),
+        # all of it outside the window
+        ((entry(1, at(25), 1500),), {"ended": (10, 10)},
+         [(1, 1500, 0, (OUTSIDE_WINDOW,))], [(NURSE, 0, 1500)]),
+        # non-clinical and voided time
+        ((entry(1, at(5), 300, staff=CLERK), entry(2, at(6), 600, voided=True)), {},
+         [(1, 300, 0, (NON_CLINICAL,)), (2, 600, 0, (VOIDED,))], [(CLERK, 0, 300)]),
+    ],
+)
+def test_entry_and_staff_counts_add_up_to_the_counted_seconds(
+        entries: tuple[EntryTime, ...], kwargs: dict[str, tuple[int, int]],
+        by_entry: list[tuple[int, int, int, tuple[str, ...]]],
+        staff: list[tuple[int, int, int]]) -> None:
+    result = tally(*entries, **kwargs)  # type: ignore[arg-type]
+    assert [(e.entry_id, e.month_seconds, e.counted_seconds, e.reasons)
+            for e in result.by_entry] == by_entry
+    assert sorted((s.staff_pk, s.seconds, s.logged_seconds) for s in result.staff) == sorted(staff)
+    assert sum(e.counted_seconds for e in result.by_entry) == result.counted_seconds
+    assert sum(s.seconds for s in result.staff) == result.counted_seconds
+
+
+def test_sub_second_counts_are_apportioned_to_the_floored_total() -> None:
+    base = at(5).astimezone(UTC)
+    rows = [EntryTime(n, NURSE, "clinical_staff", base + timedelta(microseconds=300_000 * n),
+                      base + timedelta(seconds=600, microseconds=300_000 * n), False, True,
+                      False) for n in (1, 2, 3)]
+    result = tally_month(rows, MonthBounds(START, END), min_live_seconds=30)
+    assert result.counted_seconds == 600  # 600.6 s of union, floored
+    assert sum(e.counted_seconds for e in result.by_entry) == 600
+
+
+# findings 7/8: live as the tally counts it, entry by entry
+def test_a_duplicated_clock_timed_call_is_one_live_interaction() -> None:
+    result = tally(entry(1, at(5), 1200, live=True), entry(2, at(5, 10, 5), 600, live=True,
+                                                             staff=DOCTOR))
+    assert result.live_interactions == 1
+    assert result.entry(1) == EntryCount(1, 1200, 1200, (), live=True)
+    assert result.entry(2) == EntryCount(2, 600, 0, (OVERLAP,), live=False,
+                                         live_note="same live interaction as entry #1")
+
+
+def test_estimated_live_entries_are_each_an_interaction() -> None:
+    result = tally(entry(1, at(5), 1200, live=True, timed=False),
+                   entry(2, at(5), 1200, live=True, timed=False))
+    assert result.live_interactions == 2
+
+
+def test_a_short_live_entry_says_why_it_is_not_live() -> None:
+    result = tally(entry(1, at(5), 29, live=True))
+    assert result.entry(1) == EntryCount(1, 29, 29, (), live=False,
+                                         live_note="under 30 s: not a live interaction")
+    late = tally(entry(2, at(30, 23, 50, month=9), 1200, live=True)).entry(2)
+    assert late is not None and not late.live and "another month" in late.live_note

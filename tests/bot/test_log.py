@@ -189,3 +189,13 @@ def test_echoed_input_cannot_become_a_mention(slack: SlackSender) -> None:
     assert "No patient '&lt;!channel&gt;'" in sent.text and "<!channel>" not in sent.text
     unknown = slack.command("<!here> hello")
     assert "Unknown command '&lt;!here&gt;'." in unknown.text and "<!here>" not in unknown.text
+
+
+def test_a_call_under_the_live_floor_is_not_called_live(slack: SlackSender,
+                                                        seeded: Service) -> None:
+    """Billing office finding 7/8: `/rpm log P-1042 20s call` replied "(live)"."""
+    sent = slack.command("log P-1042 20s call")
+    assert "(live)" not in sent.text
+    assert "20 s of call (under 30 s: not a live interaction)" in sent.text
+    assert "Not a live interaction: under 30 s" in sent.text
+    assert "live contact ✗" in sent.text

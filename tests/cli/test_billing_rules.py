@@ -193,3 +193,157 @@ def test_8_the_99458_cap_defaults_to_three(rpm: Cli) -> None:
     payer = Cli({**rpm.env, "CPT_99458_MAX_UNITS": "2"})
     assert status(payer, "P-100", "2026-10")["codes"] == [
         {"code": "99457", "units": 1}, {"code": "99458", "units": 2}]
+
+
+# billing office findings ------------------------------------------------------------------
+def export_rows(cli: Cli, month: str) -> dict[str, dict[str, str]]:
+    return {r["entry_id"]: r for r in
+            csv.DictReader(io.StringIO(cli("export", "--month", month).stdout))}
+
+
+def test_finding_2_export_counts_what_the_month_counts(rpm: Cli) -> None:
+    first = log(rpm, "P-100", "20m", "review", "2026-10-05T10:00")
+    twice = log(rpm, "P-100", "20m", "review", "2026-10-05T10:00")
+    short = log(rpm, "P-100", "29s", "call", "2026-10-06T10:00")
+    rpm("patient", "add", "P-200", "--initials", "CD", "--enrolled", "2026-01-01",
+        "--consent", "2026-01-01")
+    late = log(rpm, "P-200", "25m", "review", "2026-10-20T10:00")
+    rpm("patient", "end", "P-200", "--on", "2026-10-10")
+    rows = export_rows(rpm, "2026-10")
+    cells = {k: (r["counts"], r["month_seconds"], r["counted_seconds"],
+                 r["not_counted_seconds"], r["live"]) for k, r in rows.items()}
+    assert cells == {str(first): ("yes", "1200", "1200", "0", "no"),
+                     str(twice): ("no", "1200", "0", "1200", "no"),
+                     str(short): ("yes", "29", "29", "0", "no"),
+                     str(late): ("no", "1500", "0", "1500", "no")}
+    assert "counted once" in rows[str(twice)]["not_counted_reason"]
+    assert "outside the enrolment window" in rows[str(late)]["not_counted_reason"]
+    assert rows[str(short)]["live_note"] == "under 30 s: not a live interaction"
+    # the export adds up to status, patient by patient
+    for patient, entries in (("P-100", (first, twice, short)), ("P-200", (late,))):
+        month = status(rpm, patient, "2026-10")
+        assert sum(int(rows[str(e)]["counted_seconds"]) for e in entries) == \
+            month["total_seconds"]
+        assert sum(int(rows[str(e)]["not_counted_seconds"]) for e in entries) == \
+            month["not_counted_seconds"]
+
+
+def test_finding_6_staff_shares_add_up_to_counted_time(rpm: Cli) -> None:
+    log(rpm, "P-100", "20m", "review", "2026-10-05T10:00")
+    log(rpm, "P-100", "20m", "review", "2026-10-05T10:00")
+    rpm("patient", "add", "P-103", "--enrolled", "2026-01-01", "--consent", "2026-01-01")
+    log(rpm, "P-103", "25m", "review", "2026-10-20T10:00")
+    rpm("patient", "end", "P-103", "--on", "2026-10-10")
+    rows = {r["patient_id"]: r for r in csv.DictReader(io.StringIO(
+        rpm("report", "--month", "2026-10", "--format", "csv").stdout))}
+    assert rows["P-100"]["total_seconds"] == "1200"
+    assert rows["P-100"]["staff"] == \
+        "Nina Nurse (U01NURSE, clinical_staff) 20 min counted (40 min logged)"
+    p103 = report(rpm, "2026-10")["P-103"]
+    assert p103["total_seconds"] == 0
+    assert [(s["seconds"], s["logged_seconds"]) for s in p103["staff"]] == [(0, 1500)]
+
+
+def test_finding_7_a_short_call_is_never_shown_live(rpm: Cli) -> None:
+    out = rpm("log", "P-100", "29s", "call", "--staff", NURSE, "--at", "2026-10-05T10:00")
+    short = int(out.stdout.strip())
+    assert "(live)" not in out.stderr
+    assert "29 s of call (under 30 s: not a live interaction)" in out.stderr
+    assert f"Warning: entry #{short} is not a live interaction" in out.stderr
+    listing = rpm("entries", "P-100", "--month", "2026-10").stdout
+    assert "(live)" not in listing and "under 30 s: not a live interaction" in listing
+    logged = json.loads(rpm("log", "P-100", "10s", "call", "--staff", NURSE, "--at",
+                            "2026-10-06T10:00", "--json").stdout)
+    assert logged["live"] is False
+
+
+def test_finding_8_a_duplicated_clock_timed_call_is_one_live_interaction(rpm: Cli) -> None:
+    first = log(rpm, "P-100", "20m", "call", "2026-10-05T10:00")
+    twice = log(rpm, "P-100", "20m", "call", "2026-10-05T10:00")
+    month = status(rpm, "P-100", "2026-10")
+    assert (month["live_interactions"], month["total_seconds"]) == (1, 1200)
+    rows = export_rows(rpm, "2026-10")
+    assert (rows[str(first)]["live"], rows[str(twice)]["live"]) == ("yes", "no")
+    assert rows[str(twice)]["live_note"] == f"same live interaction as entry #{first}"
+
+
+def test_finding_3_an_enrolment_amendment_is_the_cause_of_the_difference(rpm: Cli) -> None:
+    rpm("patient", "add", "P-200", "--initials", "CD", "--enrolled", "2026-01-01",
+        "--consent", "2026-01-01")
+    log(rpm, "P-200", "25m", "call", "2026-10-05T10:00")
+    rpm("month", "close", "2026-10", "--yes")
+    rpm("patient", "end", "P-200", "--on", "2026-09-30", "--amend", "enrolled in error")
+    summary = rpm("report", "--month", "2026-10", "--summary").stdout
+    assert "cause: amendment: enrolment ended (enrolled in error)" in summary
+    assert "without an amendment" not in summary
+    totals = json.loads(rpm("report", "--month", "2026-10", "--summary", "--format",
+                            "json").stdout)
+    [difference] = totals["changed_since_close"]
+    assert difference["cause"] == "amendment: enrolment ended (enrolled in error)"
+
+
+def test_finding_4_the_closed_month_guard_follows_what_the_change_does(rpm: Cli) -> None:
+    rpm("patient", "add", "P-2007", "--initials", "EF", "--consent", "2026-01-01")
+    rpm("patient", "add", "P-2001", "--initials", "GH", "--consent", "2026-01-01")
+    rpm("month", "close", "2026-10", "--yes")
+    # nothing of October changes: allowed without an amendment
+    rpm("patient", "update", "P-2001", "--enrolled", "2026-12-01")
+    # October's programme gains a patient: needs one, and the refusal says how
+    refused = rpm("patient", "update", "P-2007", "--enrolled", "2026-10-01", code=2)
+    assert "2026-10 is closed" in refused.stderr
+    assert "--amend REASON" in refused.stderr and "patient update" in refused.stderr
+    assert "P-2007" not in report(rpm, "2026-10")
+    rpm("patient", "update", "P-2007", "--enrolled", "2026-10-01", "--amend", "late enrolment")
+    assert "P-2007" in report(rpm, "2026-10")
+
+
+def test_finding_11_closed_month_refusals_name_the_way_out(rpm: Cli) -> None:
+    entry = log(rpm, "P-100", "25m", "call", "2026-10-05T10:00")
+    rpm("month", "close", "2026-10", "--yes")
+    refused = rpm("log", "P-100", "5m", "review", "--staff", NURSE, "--at",
+                  "2026-10-06T10:00", code=2)
+    assert "--amend REASON" in refused.stderr
+    assert "Slack cannot amend a closed month" in refused.stderr
+    refused = rpm("void", str(entry), "--reason", "wrong patient", "--staff", NURSE, code=2)
+    assert "void from the CLI with `--amend`" in refused.stderr
+
+
+def test_finding_9_text_status_of_a_closed_month_says_so(rpm: Cli) -> None:
+    entry = log(rpm, "P-100", "25m", "call", "2026-10-05T10:00")
+    rpm("month", "close", "2026-10", "--yes")
+    text = rpm("status", "P-100", "--month", "2026-10").stdout
+    assert "2026-10 (closed on " in text and " by cli:" in text
+    assert "Billed at close" not in text  # nothing differs yet
+    rpm("void", str(entry), "--reason", "wrong patient", "--staff", NURSE, "--amend")
+    text = rpm("status", "P-100", "--month", "2026-10").stdout
+    assert "Billed at close  99457; supports none now" in text
+    assert "amendment: #" in text and "refund owed for 99457" in text
+
+
+def test_finding_12_small_things(rpm: Cli) -> None:
+    rpm("patient", "add", "P-400", "--enrolled", "2026-01-01", "--consent", "2026-01-01")
+    rpm("staff", "add", "U03CLERK", "--name", "Cleo Clerk", "--role", "non_clinical")
+    rpm("log", "P-400", "5m", "review", "--staff", "U03CLERK", "--at", "2026-10-05T10:00")
+    log(rpm, "P-400", "10m", "review", "2026-10-06T10:00")
+    log(rpm, "P-400", "10m", "review", "2026-10-06T10:00")  # 10 min counted once
+    rpm("month", "close", "2026-10", "--yes")
+    # a second close is refused before it says what it would lock
+    again = rpm("month", "close", "2026-10", "--yes", code=2)
+    assert "already closed" in again.stderr and "locks" not in again.stderr
+    # closed with nothing billed reads "none"; a month never closed stays blank
+    rows = {r["patient_id"]: r for r in csv.DictReader(io.StringIO(
+        rpm("report", "--month", "2026-10", "--format", "csv").stdout))}
+    assert rows["P-400"]["billed_at_close"] == "none"
+    rows = {r["patient_id"]: r for r in csv.DictReader(io.StringIO(
+        rpm("report", "--month", "2026-09", "--format", "csv").stdout))}
+    assert all(r["billed_at_close"] == "" for r in rows.values())
+    # every second left out in one figure, non-clinical time included and named
+    month = status(rpm, "P-400", "2026-10")
+    assert month["uncounted_seconds"] == month["not_counted_seconds"] == 300 + 600
+    assert month["non_clinical_seconds"] == 300
+    assert sum(n["seconds"] for n in month["not_counted"]) == 900
+    # no advice for a month that has ended, enrolled or not
+    assert "Still needed  nothing: the month has ended" in \
+        rpm("status", "P-400", "--month", "2026-10").stdout
+    rpm("patient", "add", "P-401", "--enrolled", "2026-11-01")
+    assert "more for 99470" not in rpm("status", "P-401", "--month", "2026-10").stdout

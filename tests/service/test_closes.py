@@ -89,8 +89,9 @@ def test_report_rows_carry_what_auditors_ask_for(seeded: Service) -> None:
     row = seeded.months.summary("P-1042")
     assert row.live_interaction_dates == (datetime(2026, 11, 3).date(),
                                           datetime(2026, 11, 4).date())
-    assert [(s.slack_user_id, s.seconds, s.counts) for s in row.staff] == [
-        (NURSE, 2100, True), (DOCTOR, 600, True), (CLERK, 420, False)]
+    # counted seconds (they add up to the month's), and what each logged
+    assert [(s.slack_user_id, s.seconds, s.logged_seconds, s.counts) for s in row.staff] == [
+        (NURSE, 2100, 2100, True), (DOCTOR, 600, 600, True), (CLERK, 0, 420, False)]
     assert (row.provider, row.provider_npi) == ("Dee Doctor", "1234567890")
     assert row.consent_on == datetime(2026, 10, 1).date() and row.conditions == ("I10",)
     assert [(c.code, c.units) for c in row.codes] == [("99457", 1), ("99458", 1)]

@@ -26,3 +26,9 @@ def test_closest_ranks_by_distance_then_keeps_the_candidates_order() -> None:
     assert closest("p-1024", ids, limit=1) == ["P-1042"]
     assert closest("Z", ids) == []
     assert closest("staus", ["status", "start", "stop"]) == ["status", "start"]
+
+
+def test_a_swap_ranks_before_a_substitution_before_a_deletion() -> None:
+    """Billing office finding 10: `log P-1024` suggested P-102, P-104, P-1042."""
+    ids = ["P-102", "P-104", "P-1034", "P-1042"]
+    assert closest("P-1024", ids) == ["P-1042", "P-1034", "P-102"]
