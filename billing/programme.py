@@ -53,34 +53,3 @@ def in_programme(month: Month, window: Window, *, entries_in_window: int,
     if window.enrolled_on is not None:
         return True
     return created_on <= month.last_day or entries_in_window > 0
-
-
-DayRange = tuple[date | None, date | None]  # first and last day, inclusive; None: open
-
-
-def changed_days(old: Window, new: Window) -> tuple[DayRange, ...]:
-    """The days a window change moves in or out of the programme: between the old and new
-    start, and between the old and new end (an open side is unbounded)."""
-    ranges: list[DayRange] = []
-    if old.enrolled_on != new.enrolled_on:
-        starts = [d for d in (old.enrolled_on, new.enrolled_on) if d is not None]
-        first = None if len(starts) < 2 else min(starts)
-        ranges.append((first, max(starts) - timedelta(days=1)))
-    if old.ended_on != new.ended_on:
-        ends = [d for d in (old.ended_on, new.ended_on) if d is not None]
-        last = None if len(ends) < 2 else max(ends)
-        ranges.append((min(ends) + timedelta(days=1), last))
-    return tuple(ranges)
-
-
-def months_touched(ranges: tuple[DayRange, ...], *, earliest: Month,
-                   latest: Month) -> tuple[Month, ...]:
-    """The months from `earliest` to `latest` that hold a day of any range, in order."""
-    months: set[Month] = set()
-    for first, last in ranges:
-        month = max(Month.of_day(first), earliest) if first else earliest
-        end = min(Month.of_day(last), latest) if last else latest
-        while month <= end:
-            months.add(month)
-            month = month.next()
-    return tuple(sorted(months))

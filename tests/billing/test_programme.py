@@ -1,16 +1,11 @@
-"""Who is in a month's programme, and which months a window change touches (issue 11)."""
+"""Who is in a month's programme (issue 11)."""
 
 from datetime import date
 
 import pytest
 
 from billing.months import Month
-from billing.programme import (
-    Window,
-    changed_days,
-    in_programme,
-    months_touched,
-)
+from billing.programme import Window, in_programme
 
 OCT = Month(2026, 10)
 
@@ -42,38 +37,3 @@ def test_in_programme(enrolled: str | None, ended: str | None, entries: int, cre
     window = Window(d(enrolled) if enrolled else None, d(ended) if ended else None)
     assert in_programme(OCT, window, entries_in_window=entries,
                         created_on=d(created)) is expected
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "expected"),
-    [
-        ((None, None), (None, "2026-10-10"), ((d("2026-10-11"), None),)),
-        ((None, "2026-10-10"), (None, "2026-10-20"), ((d("2026-10-11"), d("2026-10-20")),)),
-        ((None, "2026-10-20"), (None, "2026-10-10"), ((d("2026-10-11"), d("2026-10-20")),)),
-        ((None, None), ("2026-10-15", None), ((None, d("2026-10-14")),)),
-        (("2026-10-01", None), ("2026-10-15", None), ((d("2026-10-01"), d("2026-10-14")),)),
-        (("2026-10-01", None), ("2026-10-01", None), ()),
-    ],
-)
-def test_changed_days(old: tuple[str | None, str | None], new: tuple[str | None, str | None],
-                      expected: tuple[tuple[date | None, date | None], ...]) -> None:
-    def window(pair: tuple[str | None, str | None]) -> Window:
-        return Window(*(d(x) if x else None for x in pair))
-    assert changed_days(window(old), window(new)) == expected
-
-
-@pytest.mark.parametrize(
-    ("ranges", "expected"),
-    [
-        (((d("2026-10-11"), None),), ("2026-10", "2026-11")),
-        (((None, d("2026-09-14")),), ("2026-07", "2026-08", "2026-09")),
-        (((d("2026-10-11"), d("2026-10-20")),), ("2026-10",)),
-        (((d("2026-08-31"), d("2026-09-01")), (d("2026-09-05"), d("2026-09-06"))),
-         ("2026-08", "2026-09")),
-        ((), ()),
-    ],
-)
-def test_months_touched(ranges: tuple[tuple[date | None, date | None], ...],
-                        expected: tuple[str, ...]) -> None:
-    months = months_touched(ranges, earliest=Month(2026, 7), latest=Month(2026, 11))
-    assert tuple(str(m) for m in months) == expected
