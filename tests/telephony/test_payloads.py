@@ -90,6 +90,9 @@ TOO_BIG = [
     ("CallStatus", "exploded"), ("Direction", "sideways"), ("AnsweredBy", "robot"),
     ("From", "+1" * 71), ("CallSid", "PN" + "a" * 32), ("CallSid", ""),
     ("CallStatus", ""), ("To", "+16175550101\x00"),
+    # attack finding 1: email.utils raises OverflowError on these, not ValueError
+    ("Timestamp", "Fri, 20 Nov 2026 19:30:00 +99999999999999999"),
+    ("Timestamp", "Fri, 20 Nov 99999999999999 19:30:00 +0000"),
 ]
 IDS = [f"{name}-{i}" for i, (name, _) in enumerate(TOO_BIG)]
 
@@ -129,10 +132,12 @@ def test_an_incoming_call_out_of_range_still_rings_the_fallback(
 
 
 @pytest.mark.parametrize("path", ["/twilio/voice/screen", "/twilio/voice/screen/answer"])
-def test_the_screening_routes_keep_the_call_going_on_a_bad_form(twilio_app: TwilioApp,
-                                                                path: str) -> None:
-    form = {"AccountSid": ACCOUNT_SID, "CallSid": "CA" + "a" * 63, "ParentCallSid": new_sid(),
-            "CallStatus": "in-progress", "Digits": "1"}
+@pytest.mark.parametrize("bad", [{"CallSid": "CA" + "a" * 63},
+                                 {"Timestamp": "Fri, 20 Nov 2026 19:30:00 +99999999999999999"}])
+def test_the_screening_routes_keep_the_call_going_on_a_bad_form(
+        twilio_app: TwilioApp, path: str, bad: dict[str, str]) -> None:
+    form = {"AccountSid": ACCOUNT_SID, "CallSid": new_sid(), "ParentCallSid": new_sid(),
+            "CallStatus": "in-progress", "Digits": "1", **bad}
     before = _rows(twilio_app)
     response = twilio_app.post(path, form)
     assert response.status_code == 200 and "<Response" in response.text
