@@ -6,17 +6,24 @@ import unicodedata
 
 import phonenumbers
 
+from billing.errors import quoted
 from service.errors import BadInput
 
 
 def _parse(text: str, region: str) -> tuple[str, phonenumbers.PhoneNumber]:
+    """The one reader of typed phone numbers. Letters are refused: phonenumbers reads them as
+    keypad digits (`617-ALE-ADAD` is +1 617 253 2323), so a vanity spelling would find a
+    patient by a text no log filter recognises as a number (store/logsafe counts digits)."""
     raw = (text or "").strip()
     if raw.startswith("client:"):
-        raise BadInput(f"'{raw}' is a Twilio client identity, not a phone number.")
+        raise BadInput(f"{quoted(raw)} is a Twilio client identity, not a phone number.")
+    if any(c.isalpha() for c in raw):
+        raise BadInput(f"Cannot read phone number {quoted(raw)}: letters are not read as "
+                       "digits; type the digits, such as +1 617 555 0123.")
     try:
         return raw, phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise BadInput(f"Cannot read phone number '{raw}': use a form such as "
+        raise BadInput(f"Cannot read phone number {quoted(raw)}: use a form such as "
                        "+1 617 555 0123 or (617) 555-0123.") from exc
 
 
@@ -25,7 +32,7 @@ def normalize_phone(text: str, *, region: str) -> str:
     finds and removes numbers already stored; numbers to be stored go through valid_phone."""
     raw, number = _parse(text, region)
     if not phonenumbers.is_possible_number(number):
-        raise BadInput(f"'{raw}' is not a possible phone number.")
+        raise BadInput(f"{quoted(raw)} is not a possible phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -55,7 +62,7 @@ def valid_phone(text: str, *, region: str) -> str:
     +15550000 would never match any call, so it is refused with the reason."""
     raw, number = _parse(text, region)
     if not phonenumbers.is_valid_number(number):
-        raise BadInput(f"'{raw}' is not a valid phone number: {_why_invalid(number)}.")
+        raise BadInput(f"{quoted(raw)} is not a valid phone number: {_why_invalid(number)}.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

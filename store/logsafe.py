@@ -54,7 +54,8 @@ def withhold_query_secrets(text: str) -> str:
 # spelling the dashboard accepts). However it is written or encoded, a phone number has at
 # least 7 digits (a US local number): a path with that many digits is logged up to its last
 # segment without one, a query item with that many as `name=[withheld]`. (Numbers spelled in
-# letters, 1-800-FLOWERS, are not recognised: the dashboard does not look those up.)
+# letters, 617-ALE-ADAD, are not recognised here: service.phones refuses letters wherever a
+# phone is typed, so such a path finds no one and carries no number the service reads.)
 PHONE_MIN_DIGITS = 7
 _PATH_WITHHELD = "[withheld]"
 
