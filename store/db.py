@@ -74,6 +74,7 @@ class OverlongText(InvalidInput):
 # How a person knows the columns people fill in; others are named by their column.
 _FIELD_NAMES = {"void_reason": "reason", "amendment_reason": "amendment reason",
                 "closed_by": "name of who closes the month",
+                "by": "--by (who closes or reopens the month)",
                 "actor": "name of who makes the change", "created_by": "author",
                 "clinic_id": "patient id", "slack_user_id": "Slack user id"}
 
