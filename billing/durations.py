@@ -24,7 +24,7 @@ _PART = re.compile(rf"({_NUMBER})\s*([a-z]+)\s*")
 _UNITS_FORM = re.compile(rf"(?:{_NUMBER}\s*[a-z]+\s*)+")
 _PLAIN_MINUTES = re.compile(_NUMBER)
 _CLOCK_FORM = re.compile(r"([0-9]+):([0-5][0-9])")
-_SHAPE_ONLY = 10**9  # word splitting asks only whether words read as a duration, not its limit
+_SHAPE_ONLY = None  # word splitting asks only whether words read as a duration, not its limit
 
 
 def _refuse(text: str, why: str) -> InvalidInput:
@@ -57,8 +57,11 @@ def _exact_seconds(text: str, folded: str) -> Decimal:
     raise _refuse(text, "not a duration")
 
 
-def parse_duration(text: str, *, max_seconds: int) -> int:
-    """Whole seconds in `text`, refusing zero, negative, unreadable and over-long input."""
+def parse_duration(text: str, *, max_seconds: int | None) -> int:
+    """Whole seconds in `text`, refusing zero, negative, unreadable and over-long input.
+
+    `max_seconds=None` checks the shape only: the limit is the caller's (MAX_ENTRY_MINUTES),
+    so a refusal never names some other number as "the limit"."""
     folded = (text or "").strip().lower()
     if not folded:
         raise _refuse(text, "it is empty")
@@ -70,7 +73,7 @@ def parse_duration(text: str, *, max_seconds: int) -> int:
         raise _refuse(text, "not a number") from exc
     if seconds <= 0:
         raise _refuse(text, "it must be at least one second")
-    if seconds > max_seconds:
+    if max_seconds is not None and seconds > max_seconds:
         raise _refuse(text, f"it is over the {max_seconds // 60}-minute limit for one entry")
     return seconds
 

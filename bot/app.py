@@ -14,7 +14,18 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import parse_body
+from slack_bolt.request.payload_utils import (
+    to_action,
+    to_command,
+    to_event,
+    to_message,
+    to_options,
+    to_shortcut,
+    to_step,
+    to_view,
+)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
@@ -158,7 +169,53 @@ def _readable(body: bytes, content_type: str | None) -> bool:
         parsed: Any = parse_body(body.decode("utf-8"), content_type)
     except (ValueError, RecursionError):  # bad UTF-8 or JSON, or nested past the stack
         return False
-    return isinstance(parsed, dict)
+    return isinstance(parsed, dict) and _bolt_can_read(body.decode("utf-8"), content_type)
+
+
+# Bolt indexes these without checking their type (its authorization reads event.type, the
+# listener matchers view.type and each action's action_id): a signed payload Slack would
+# not send, `"event": null` or a view without its type, raised in Bolt and answered 500.
+_OBJECTS = ("event", "view", "team", "user", "enterprise", "channel", "container", "message",
+            "workflow_step", "function_data", "bot_access_token")
+_TYPED = ("event", "view")
+
+
+def _shaped_as_slack_sends(payload: dict[str, Any]) -> bool:
+    """The minimal shape of what Bolt reads before a listener runs."""
+    if not isinstance(payload.get("type", ""), str):
+        return False
+    if any(payload.get(key) is not None and not isinstance(payload[key], dict)
+           for key in _OBJECTS):
+        return False
+    if any(key in payload and not isinstance(payload[key], dict) for key in _TYPED):
+        return False
+    if any(key in payload and not isinstance(payload[key].get("type"), str) for key in _TYPED):
+        return False
+    for key in ("actions", "authorizations"):
+        items = payload.get(key)
+        if items is not None and not (isinstance(items, list)
+                                      and all(isinstance(item, dict) for item in items)):
+            return False
+    return all(isinstance(action.get("action_id", ""), str)
+               for action in payload.get("actions") or [])
+
+
+def _bolt_can_read(text: str, content_type: str | None) -> bool:
+    """Bolt's own reading of the request (its context: team, user, enterprise...; the
+    payload its listeners are given), done here so that a payload it cannot read is a 400
+    rather than an exception inside Bolt's dispatch, which Bolt answers with a 500. Errors
+    in our listeners are not concerned: they happen later, and are still logged as such."""
+    try:
+        request = AsyncBoltRequest(body=text, headers={"content-type": content_type or ""})
+        payload = request.body
+        if not _shaped_as_slack_sends(payload):
+            return False
+        for read in (to_options, to_shortcut, to_action, to_view, to_command, to_event,
+                     to_message, to_step):
+            read(payload)
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        return False
+    return True
 
 
 class SlackRuntime:

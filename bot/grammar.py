@@ -10,6 +10,7 @@ from datetime import date
 
 from billing.activities import ACTIVITIES, is_activity
 from billing.durations import duration_word_count, looks_like_duration, parse_duration
+from billing.errors import quoted
 from service.spelling import closest
 
 # (command, usage, example) in the order help lists them
@@ -45,7 +46,7 @@ _MONTH_LIKE = re.compile(r"\d{4}-\d{1,2}")
 _PHONE_LIKE = re.compile(r"\+[\d().-]{7,}|\(?\d{3}\)?[.-]\d{3}[.-]\d{4}|\(\d{3}\)\d{3}-?\d{4}")
 PHONE_REFUSAL = ("Patients are named by clinic id here (e.g. P-1042): phone numbers are PHI "
                  "and never typed into Slack.")
-_DURATION_LIMIT = 10**9  # the service applies the real limit; here only the shape matters
+_DURATION_LIMIT = None  # the service applies the real limit; here only the shape matters
 MAX_TEXT = 4000
 
 
@@ -215,13 +216,14 @@ def _parse_log(words: list[str]) -> Command:
             return Usage("How long? Add a duration such as 12m after the patient.", "log")
         if looks_like_duration(words[i]):  # a duration, refused: say why, as the CLI does
             return Usage(_duration_refusal(words[i]), "log")
-        return Usage(f"'{words[i]}' is not a duration (12m, 1h5m, 1:05, 90s).", "log")
+        return Usage(f"{quoted(words[i])} is not a duration (12m, 1h5m, 1:05, 90s).", "log")
     duration = " ".join(words[i:i + size])
     i += size
     if i >= len(words):
         return Usage(f"Which activity? One of: {', '.join(ACTIVITIES)}.", "log")
     if not is_activity(words[i]):
-        return Usage(f"'{words[i]}' is not an activity. One of: {', '.join(ACTIVITIES)}.", "log")
+        return Usage(f"{quoted(words[i])} is not an activity. "
+                     f"One of: {', '.join(ACTIVITIES)}.", "log")
     activity = words[i]
     return _log_modifiers(patient, duration, activity, words[i + 1:])
 
@@ -240,7 +242,7 @@ def _log_modifiers(patient: str | None, duration: str, activity: str,
             try:
                 day = date.fromisoformat(rest[1])
             except ValueError:
-                return Usage(f"'{rest[1]}' is not a date (YYYY-MM-DD).", "log")
+                return Usage(f"{quoted(rest[1])} is not a date (YYYY-MM-DD).", "log")
             rest = rest[2:]
         else:
             break
@@ -297,7 +299,7 @@ def _parse_staff(words: list[str]) -> Command:
         return Simple("staff list")
     if sub == "add" and len(words) in (3, 4):
         if len(words) == 4 and words[3].lower() != "admin":
-            return Usage(f"'{words[3]}': the only flag after the role is `admin`.", "staff")
+            return Usage(f"{quoted(words[3])}: the only flag after the role is `admin`.", "staff")
         return StaffAdd(words[1], words[2], len(words) == 4)
     return Usage("Use `staff add @user ROLE [admin]` or `staff list`.", "staff")
 
@@ -381,7 +383,7 @@ def _parse(text: str | None) -> Command:
     if name in parsers:
         return parsers[name](args)
     if looks_like_duration(words[0]) or (len(words) > 1 and looks_like_duration(words[1])):
-        return Usage(f"Unknown command '{words[0]}'. Did you mean `/rpm log {raw}`?", "log")
+        return Usage(f"Unknown command {quoted(words[0])}. Did you mean `/rpm log {raw}`?", "log")
     return _unknown_command(words[0])
 
 
@@ -390,8 +392,8 @@ def _unknown_command(word: str) -> Usage:
     `stauts` needs one line, not forty."""
     near = closest(word, USAGE, limit=1)
     if not near:
-        return Usage(f"Unknown command '{word}'.", "help", brief=True)
-    return Usage(f"Unknown command '{word}'. Did you mean `{near[0]}`?", near[0], brief=True)
+        return Usage(f"Unknown command {quoted(word)}.", "help", brief=True)
+    return Usage(f"Unknown command {quoted(word)}. Did you mean `{near[0]}`?", near[0], brief=True)
 
 
 def help_text(topic: str | None = None) -> str:

@@ -15,7 +15,7 @@ import click
 from pydantic import ValidationError
 
 from billing.durations import duration_word_count
-from billing.errors import InvalidInput
+from billing.errors import InvalidInput, quoted
 from billing.months import Month, clinic_time
 from rpm_logger import render
 from rpm_logger.settings import Settings, get_settings
@@ -42,7 +42,8 @@ class _DateType(click.ParamType):
         try:
             return date.fromisoformat(str(value).strip())
         except ValueError:
-            self.fail(f"'{value}' is not a date: use YYYY-MM-DD, e.g. 2026-11-03.", param, ctx)
+            self.fail(f"{quoted(str(value))} is not a date: use YYYY-MM-DD, e.g. 2026-11-03.",
+                      param, ctx)
 
 
 DATE = _DateType()
@@ -88,7 +89,7 @@ def _at(text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise InvalidInput(f"Cannot read --at '{text}': use ISO 8601 such as "
+        raise InvalidInput(f"Cannot read --at {quoted(text)}: use ISO 8601 such as "
                            "2026-11-03T14:30 or 2026-11-03T14:30-05:00.") from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=_service().ctx.policy.zone)
@@ -316,7 +317,7 @@ def _split_duration(duration: str, activity: str,
     if duration_word_count(words) != 2:
         return duration, activity, note
     if len(words) < 3:
-        raise _Exit(f"Which activity? '{duration} {activity}' is the duration.", 2)
+        raise _Exit(f"Which activity? {quoted(f'{duration} {activity}')} is the duration.", 2)
     return f"{duration} {activity}", words[2], words[3:]
 
 

@@ -49,14 +49,15 @@ def check_initials(text: str | None) -> str | None:
         return None
     initials = unicodedata.normalize("NFC", text.strip())
     if not (1 <= len(initials) <= 4 and all(c.isalpha() for c in initials)):
-        raise BadInput(f"Initials '{text}' must be 1 to 4 letters (initials only, never a name).")
+        raise BadInput(f"Initials {quoted(text)} must be 1 to 4 letters "
+                       "(initials only, never a name).")
     return initials.upper()
 
 
 def check_condition(text: str) -> str:
     match = _ICD10.fullmatch((text or "").strip().upper())
     if not match:
-        raise BadInput(f"'{text}' is not an ICD-10 code (e.g. I10, E11.9).")
+        raise BadInput(f"{quoted(text)} is not an ICD-10 code (e.g. I10, E11.9).")
     return match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
 
 
@@ -108,7 +109,7 @@ def _unknown_patient_message(session: Session, ref: str) -> str:
     keys = session.exec(select(Patient.clinic_id).order_by(Patient.clinic_id)).all()
     close = closest(ref, keys)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    return f"No patient '{ref.strip()}'.{hint}"
+    return f"No patient {quoted(ref.strip())}.{hint}"
 
 
 def _phones(session: Session, patient: Patient) -> list[PatientPhone]:

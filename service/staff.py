@@ -34,7 +34,7 @@ def clean_slack_user_id(text: str) -> str:
 def check_role(role: str) -> str:
     folded = (role or "").strip().lower().replace("-", "_")
     if folded not in ALL_ROLES:
-        raise BadInput(f"Unknown role '{role}'. Roles: {', '.join(ALL_ROLES)}.")
+        raise BadInput(f"Unknown role {quoted(role)}. Roles: {', '.join(ALL_ROLES)}.")
     return folded
 
 
@@ -42,7 +42,7 @@ def _check_npi(npi: str | None, role: str) -> str | None:
     if npi is None:
         return None
     if not _NPI.fullmatch(npi.strip()):
-        raise BadInput(f"NPI '{npi}' must be 10 digits.")
+        raise BadInput(f"NPI {quoted(npi)} must be 10 digits.")
     if role not in ("physician", "qhp"):
         raise BadInput("Only physicians and QHPs carry an NPI here.")
     return npi.strip()
@@ -183,11 +183,12 @@ class StaffService:
         if not name:
             return None
         if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,120}", name):
-            raise BadInput(f"'{text}' is not a Twilio client identity (letters, digits, "
+            raise BadInput(f"{quoted(text)} is not a Twilio client identity (letters, digits, "
                            "'_', '.', '@', '-').")
         other = session.exec(select(Staff).where(Staff.twilio_client == name)).first()
         if other is not None and other.id != staff.id:
-            raise BadInput(f"Twilio client '{name}' already belongs to {other.slack_user_id}.")
+            raise BadInput(f"Twilio client {quoted(name)} already belongs to "
+                           f"{other.slack_user_id}.")
         return name
 
     @staticmethod

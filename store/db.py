@@ -16,6 +16,7 @@ Likewise PostgreSQL refuses text longer than its column where SQLite stores it: 
 checks each text value against its column's length (store/models.py) before any SQL is sent.
 """
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +75,7 @@ class OverlongText(InvalidInput):
 # How a person knows the columns people fill in; others are named by their column.
 _FIELD_NAMES = {"void_reason": "reason", "amendment_reason": "amendment reason",
                 "closed_by": "name of who closes the month",
+                "by": "--by (who closes or reopens the month)",
                 "actor": "name of who makes the change", "created_by": "author",
                 "clinic_id": "patient id", "slack_user_id": "Slack user id"}
 
@@ -205,6 +207,8 @@ class Database:
         standby, answers reads but refuses every write). The probe writes Alembic's one
         row over itself inside a transaction that is rolled back: no row, no audit record
         stays, and no table the service uses is touched."""
+        if not self._sqlite_files_writable():
+            return False
         try:
             with self._writer_turn(), self._write_engine.connect() as connection:
                 transaction = connection.begin()
@@ -216,6 +220,22 @@ class Database:
             return True
         except Exception:  # noqa: BLE001 - any failure means "cannot write"
             return False
+
+    def _sqlite_files_writable(self) -> bool:
+        """Whether a SQLite database's files (and their folder, where the journal goes) take
+        writes, as the kernel answers `access()`: an immutable (`chattr +i`) or read-only
+        file or mount says no. The probe above cannot see it: SQLite rolls back an UPDATE
+        without touching the file. A full disk or failing I/O is not detectable without a
+        write that reaches the disk, which this probe does not make (docs/security.md)."""
+        if self.dialect != "sqlite":
+            return True
+        database = make_url(self.url).database or ""
+        path = database.removeprefix("file:").split("?")[0]
+        if not path or path == ":memory:" or "mode=memory" in self.url:
+            return True
+        files = [Path(path + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+        return os.access(Path(path).parent, os.W_OK) and all(
+            os.access(file, os.W_OK) for file in files if file.exists())
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -54,7 +54,8 @@ def withhold_query_secrets(text: str) -> str:
 # spelling the dashboard accepts). However it is written or encoded, a phone number has at
 # least 7 digits (a US local number): a path with that many digits is logged up to its last
 # segment without one, a query item with that many as `name=[withheld]`. (Numbers spelled in
-# letters, 1-800-FLOWERS, are not recognised: the dashboard does not look those up.)
+# letters, 617-ALE-ADAD, are not recognised here: service.phones refuses letters wherever a
+# phone is typed, so such a path finds no one and carries no number the service reads.)
 PHONE_MIN_DIGITS = 7
 _PATH_WITHHELD = "[withheld]"
 
@@ -106,12 +107,40 @@ _BOLT_BODIES = (
 )
 
 
+# slack_sdk's debug messages (web/base_client, web/async_internal_utils, web/internal_utils,
+# webhook clients, chat_stream): every request's body (a reply, a DM: patient labels and
+# notes), every response's body, and the URL, which for a reply is the command's
+# response_url, a capability to post into the channel. The event, the Web API method and the
+# status are kept; a URL that is not a Web API method is withheld.
+_SDK_BODIES = (
+    re.compile(r"(Sending a request) - url: (?:[A-Z]+ )?(\S+?),? .*", re.S),
+    re.compile(r"(Sending a request): POST (\S+)$", re.S),
+    re.compile(r"(Received the following response - status: \d+), .*", re.S),
+    re.compile(r"(No response data returned from the following API call): (\S+?)\.?$", re.S),
+    re.compile(r"(ChatStream appended to buffer): .*", re.S),
+)
+_WEB_API_METHOD = re.compile(r"https?://[^/\s]+/api/([\w.]+)")
+URL_WITHHELD = "[url withheld]"
+
+
+def _safe_url(url: str) -> str:
+    """A Web API URL as its method (`api/chat.postMessage`); any other URL withheld."""
+    method = _WEB_API_METHOD.fullmatch(url)
+    return f"api/{method.group(1)}" if method else URL_WITHHELD
+
+
 def withhold_bolt_bodies(text: str) -> str:
-    """`text` without the request body, when it is one of Bolt's messages that carry one."""
+    """`text` without the request body, when it is one of Bolt's messages that carry one,
+    or one of slack_sdk's request/response messages (and then without a reply's URL)."""
     for pattern in _BOLT_BODIES:
         match = pattern.match(text)
         if match:
             return f"{match.group(1)} {BODY_WITHHELD}"
+    for pattern in _SDK_BODIES:
+        match = pattern.match(text)
+        if match:
+            url = f" url: {_safe_url(match.group(2))}" if pattern.groups > 1 else ""
+            return f"{match.group(1)}{url} {BODY_WITHHELD}"
     return text
 
 

@@ -130,21 +130,26 @@ def _int(form: Mapping[str, object], name: str, maximum: int) -> int | None:
 
 
 def parse_timestamp(text: str | None) -> datetime | None:
-    """Twilio's `Timestamp` is RFC 2822 ("Fri, 20 Nov 2026 20:00:00 +0000"); ISO accepted too."""
+    """Twilio's `Timestamp` is RFC 2822 ("Fri, 20 Nov 2026 20:00:00 +0000"); ISO accepted too.
+
+    None for anything else. The parsers raise OverflowError as well as ValueError on values
+    past what a datetime holds (an offset of 10^17 seconds, year 10^14, year 1 moved to UTC),
+    so all three are caught here: a bad date is a bad payload, never a 500."""
     if not text:
         return None
+    unparsable = (TypeError, ValueError, OverflowError)
     try:
         parsed = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except unparsable:
         try:
             parsed = datetime.fromisoformat(text)
-        except ValueError:
+        except unparsable:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
         return parsed.astimezone(UTC)
-    except OverflowError:  # year 1 with a positive offset, and the like
+    except unparsable:  # year 1 with a positive offset, and the like
         return None
 
 

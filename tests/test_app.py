@@ -65,6 +65,31 @@ def test_healthz_is_503_when_the_database_answers_but_cannot_write(
     assert response.status_code == 503 and response.json() == {"database": "read-only"}
 
 
+def _chattr(flag: str, *paths: Path) -> bool:
+    """chattr on `paths`; False where the file system or user cannot (not root, tmpfs)."""
+    done = subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_healthz_is_503_when_the_sqlite_file_is_immutable(svc: Service, db_url: str) -> None:
+    """Attack finding 3: `chattr +i` on the database file (standing in for a file the disk
+    will not change) under a running server: its open connections' rolled-back probe never
+    reaches the file, so /healthz said 200 while saves failed (at the WAL's checkpoint,
+    "disk I/O error"). The probe now asks the kernel whether the files take writes."""
+    path = Path(db_url.removeprefix("sqlite:///"))
+    with TestClient(create_app(Settings(), service=svc)) as client:
+        assert client.get("/healthz").status_code == 200  # connections are open now
+        if not _chattr("+i", path):
+            pytest.skip("chattr +i needs root on a file system that supports it")
+        try:
+            response = client.get("/healthz")
+        finally:
+            assert _chattr("-i", path)
+        assert client.get("/healthz").status_code == 200  # and healthy again once it can
+    assert response.status_code == 503 and response.json() == {"database": "read-only"}
+
+
 def test_the_write_probe_leaves_nothing(client: TestClient, svc: Service) -> None:
     before = _counts(svc.ctx.db)
     for _ in range(3):

@@ -218,6 +218,13 @@ def test_no_phone_number_name_or_birth_date_reaches_any_log(
     assert {"uvicorn.access", "uvicorn.error", "rpm_logger.bot", "rpm_logger.telephony",
             "rpm_logger.reminders"} <= found, found
     assert not rest_dumps(records)  # twilio's request dumps stay below every level
+    # slack_sdk logs every reply and DM at DEBUG: its body (a patient's label, P-1042 (JD))
+    # and a reply's response_url (a capability to post) are withheld (attack finding 4)
+    assert any(r.name.startswith("slack_sdk") and "Sending a request" in r.getMessage()
+               for r in records)
+    bodies = [f"{r.name}: {r.getMessage()[:300]}" for r in records
+              if "(JD)" in record_text(r) or "/response/" in record_text(r)]
+    assert bodies == [], "\n".join(bodies)
     assert any("DataError" in record_text(r) for r in records)
     leaked = [f"{r.name} {r.levelname} {leaks(record_text(r))}: ...{record_text(r)[-800:]}"
               for r in records if leaks(record_text(r))]

@@ -258,3 +258,62 @@ def test_signed_unreadable_bodies_get_400(slack: SlackSender, seeded: Service, b
     signature = "v0=" + hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
     assert _raw(slack, body, content_type, str(ts), signature) == 400
     assert entries(seeded) == []
+
+
+def _signed(slack: SlackSender, body: bytes, content_type: str) -> int:
+    ts = int(time.time())
+    base = b"v0:%d:" % ts + body
+    signature = "v0=" + hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
+    return _raw(slack, body, content_type, str(ts), signature)
+
+
+_VIEW = {"id": "V1", "callback_id": "log_modal", "state": {"values": {}},
+         "private_metadata": ""}
+_USER = {"id": "U01NURSE", "team_id": "T1"}
+# signed payloads Slack would not send, that Bolt's parsing and matching raised on (500)
+ODD_SHAPES = {
+    "view-without-type": {"type": "view_submission", "team": {"id": "T1"}, "user": _USER,
+                          "view": _VIEW},
+    "view-null": {"type": "view_submission", "team": {"id": "T1"}, "user": _USER,
+                  "view": None},
+    "view-a-list": {"type": "view_submission", "user": _USER, "view": [1]},
+    "view-closed-no-type": {"type": "view_closed", "user": _USER, "view": {"id": "V1"}},
+    "event-null": {"type": "event_callback", "team_id": "T1", "event": None},
+    "event-a-string": {"type": "event_callback", "team_id": "T1", "event": "app_home_opened"},
+    "event-a-list": {"type": "event_callback", "team_id": "T1", "event": [{"type": "x"}]},
+    "event-without-type": {"type": "event_callback", "team_id": "T1", "event": {"user": "U1"}},
+    "actions-null": {"type": "block_actions", "user": _USER, "team": {"id": "T1"},
+                     "actions": None},
+    "actions-a-dict": {"type": "block_actions", "user": _USER, "actions": {"action_id": "x"}},
+    "action-a-string": {"type": "block_actions", "user": _USER, "actions": ["x"]},
+    "user-a-string": {"type": "block_actions", "user": "U01NURSE", "actions": []},
+    "team-a-list": {"type": "view_submission", "team": [1], "user": _USER,
+                    "view": {**_VIEW, "type": "modal"}},
+    "type-a-number": {"type": 5, "event": {"type": "app_home_opened"}},
+    "shortcut-without-callback": {"type": "shortcut", "user": _USER, "team": {"id": "T1"}},
+    "enterprise-a-list": {"type": "event_callback", "enterprise": [1], "team_id": "T1",
+                          "event": {"type": "app_home_opened", "user": "U1"}},
+    "authorizations-a-string": {"type": "event_callback", "team_id": "T1",
+                                "authorizations": "x",
+                                "event": {"type": "app_home_opened", "user": "U1"}},
+    "container-null": {"type": "block_actions", "user": _USER, "container": None,
+                       "channel": None, "actions": [{"action_id": "x", "type": "button"}]},
+}
+
+
+# readable by Bolt, matched by no listener: Bolt's own 404, as for any unknown request
+HANDLED_AS_UNKNOWN = {"shortcut-without-callback", "container-null"}
+
+
+@pytest.mark.parametrize("content_type", [_JSON, _FORM], ids=["json", "form"])
+@pytest.mark.parametrize("name", list(ODD_SHAPES))
+def test_signed_payloads_bolt_cannot_handle_get_400_never_a_500(
+        slack: SlackSender, seeded: Service, name: str, content_type: str) -> None:
+    """Attack finding 6: signed, readable, but not a shape Slack sends: Bolt raised while
+    parsing or matching it (KeyError 'type', AttributeError on None) and answered 500."""
+    payload = json.dumps(ODD_SHAPES[name])
+    from urllib.parse import quote
+    body = payload if content_type == _JSON else "payload=" + quote(payload)
+    status = _signed(slack, body.encode(), content_type)
+    assert status == (404 if name in HANDLED_AS_UNKNOWN else 400), status
+    assert entries(seeded) == []

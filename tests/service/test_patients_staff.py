@@ -8,6 +8,7 @@ from sqlmodel import select
 from service import Service
 from service.errors import BadInput, InvalidInput, NotFound
 from service.patients import PatientFields
+from service.phones import normalize_phone
 from service.staff import StaffChanges
 from store.models import AuditEvent, Patient, PatientPhone, StaffPhone
 from tests.service.helpers import CLERK, DOCTOR, NURSE, seed
@@ -185,3 +186,15 @@ def test_initials_are_letters_of_any_script(svc: Service, typed: str, stored: st
 def test_initials_that_are_not_1_to_4_letters_are_refused(svc: Service, typed: str) -> None:
     with pytest.raises(BadInput, match="must be 1 to 4 letters"):
         svc.patients.add("P-1", PatientFields(initials=typed), actor="t")
+
+
+@pytest.mark.parametrize("typed", ["617-ALE-ADAD", "+1617ALEADAD", "1-800-FLOWERS",
+                                   "(617) 555-O123"])
+def test_a_phone_spelled_in_letters_is_refused_with_a_reason(seeded: Service,
+                                                           typed: str) -> None:
+    """Attack finding 5: letters are refused wherever a phone is typed, not read as keys."""
+    with pytest.raises(BadInput, match="letters"):
+        normalize_phone(typed, region="US")
+    with pytest.raises(BadInput, match="letters"):
+        seeded.patients.add("P-77", PatientFields(phones=(typed,)), actor="t")
+    assert seeded.staff.by_phone(typed) is None

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from service import Service
 from store import logsafe
 from store.db import Database, StoreConflict
+from tests.fakes.slack_api import SlackApiRecorder
 from tests.service.helpers import seed
 
 PHONE = "+16175550123"  # the seeded patient's number (tests/service/helpers.py)
@@ -121,3 +122,43 @@ def test_every_bolt_message_that_carries_a_body_withholds_it(
     output = _emitted(caplog)
     assert "Mary" not in output and "0177" not in output
     assert logsafe.BODY_WITHHELD in output
+
+
+# -- slack_sdk writes request and response bodies (and response_url) at DEBUG -----------------
+
+REPLY = "Saved entry #1: 10 min for P-1 (MS), call spoke with daughter Mary at ***0177"
+
+
+def test_slack_sdks_debug_messages_withhold_bodies_and_response_urls(
+        caplog: pytest.LogCaptureFixture, slack_api: SlackApiRecorder) -> None:
+    """Attack finding 4: at DEBUG, slack_sdk logged every reply (`Sending a request - url:
+    <response_url>, body: {...}`), every DM and every response body. The real clients, sync
+    and async, against a loopback Slack: the event is kept, the body and capability URL not."""
+    import asyncio
+
+    from slack_sdk import WebClient
+    from slack_sdk.web.async_client import AsyncWebClient
+    from slack_sdk.webhook import WebhookClient
+    from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+    logsafe.install()
+    caplog.set_level(logging.DEBUG)
+    response_url = f"{slack_api.root_url}/response/secret-capability-7f3a"
+    slack_api.on("chat.postMessage", lambda call: {"ok": True, "echo": REPLY})
+    WebClient(token="xoxb-1", base_url=slack_api.base_url).chat_postMessage(
+        channel="D1", text=REPLY, blocks=[{"type": "section",
+                                           "text": {"type": "mrkdwn", "text": REPLY}}])
+    WebhookClient(response_url).send(text=REPLY)
+
+    async def send_async() -> None:
+        await AsyncWebClient(token="xoxb-1", base_url=slack_api.base_url).chat_postMessage(
+            channel="D1", text=REPLY)
+        await AsyncWebhookClient(response_url).send(text=REPLY)
+
+    asyncio.run(send_async())
+    assert len(slack_api.calls_to("chat.postMessage")) == 2  # the requests were made
+    sdk = [r for r in caplog.records if r.name.startswith("slack_sdk")]
+    output = "\n".join(f"{r.name}: {r.getMessage()}" for r in sdk)
+    assert "Sending a request" in output and "Received the following response" in output
+    for secret in ("Mary", "0177", "P-1 (MS)", "secret-capability-7f3a"):
+        assert secret not in output, output

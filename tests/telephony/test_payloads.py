@@ -90,6 +90,9 @@ TOO_BIG = [
     ("CallStatus", "exploded"), ("Direction", "sideways"), ("AnsweredBy", "robot"),
     ("From", "+1" * 71), ("CallSid", "PN" + "a" * 32), ("CallSid", ""),
     ("CallStatus", ""), ("To", "+16175550101\x00"),
+    # attack finding 1: email.utils raises OverflowError on these, not ValueError
+    ("Timestamp", "Fri, 20 Nov 2026 19:30:00 +99999999999999999"),
+    ("Timestamp", "Fri, 20 Nov 99999999999999 19:30:00 +0000"),
 ]
 IDS = [f"{name}-{i}" for i, (name, _) in enumerate(TOO_BIG)]
 
@@ -129,10 +132,12 @@ def test_an_incoming_call_out_of_range_still_rings_the_fallback(
 
 
 @pytest.mark.parametrize("path", ["/twilio/voice/screen", "/twilio/voice/screen/answer"])
-def test_the_screening_routes_keep_the_call_going_on_a_bad_form(twilio_app: TwilioApp,
-                                                                path: str) -> None:
-    form = {"AccountSid": ACCOUNT_SID, "CallSid": "CA" + "a" * 63, "ParentCallSid": new_sid(),
-            "CallStatus": "in-progress", "Digits": "1"}
+@pytest.mark.parametrize("bad", [{"CallSid": "CA" + "a" * 63},
+                                 {"Timestamp": "Fri, 20 Nov 2026 19:30:00 +99999999999999999"}])
+def test_the_screening_routes_keep_the_call_going_on_a_bad_form(
+        twilio_app: TwilioApp, path: str, bad: dict[str, str]) -> None:
+    form = {"AccountSid": ACCOUNT_SID, "CallSid": new_sid(), "ParentCallSid": new_sid(),
+            "CallStatus": "in-progress", "Digits": "1", **bad}
     before = _rows(twilio_app)
     response = twilio_app.post(path, form)
     assert response.status_code == 200 and "<Response" in response.text
@@ -198,3 +203,28 @@ def test_twilios_own_names_pass(twilio_app: TwilioApp) -> None:
                       StirVerstat="TN-Validation-Passed-A")
     assert twilio_app.post("/twilio/voice/status", form).status_code == 200
     assert twilio_app.service.months.summary("P-1042").total_seconds == 312
+
+
+def _state(app: TwilioApp, sid: str) -> str:
+    with app.service.ctx.db.read() as session:
+        return session.exec(select(Call).where(Call.call_sid == sid)).one().state
+
+
+def test_what_re_splitting_still_allows_is_an_unconfirmed_call(twilio_app: TwilioApp) -> None:
+    """Attack finding 7 (docs/security.md, "What remains"): an optional field can still be
+    folded into the next field's name (`AnsweredBy=machine_start&ApiVersion=2010-04-01` re-sent
+    as `AnsweredBymachine_startApiVersion=2010-04-01`, same signature). The call then has no
+    machine verdict: it is stored unconfirmed, counts nothing until the staff member confirms
+    it was live, and never counts as the voicemail it was."""
+    url = PUBLIC_BASE_URL + "/twilio/voice/status"
+    form = status_form(sid=new_sid(), status="completed", from_=NURSE_TWILIO_NUMBER,
+                       to=PATIENT_PHONE, direction="outbound-api", sequence=3, at=END,
+                       duration=240, answered_by="machine_start")
+    signature = sign(url, form)
+    folded = {k: v for k, v in form.items() if k not in ("AnsweredBy", "ApiVersion")}
+    folded["AnsweredBymachine_startApiVersion"] = "2010-04-01"
+    assert RequestValidator(AUTH_TOKEN).validate(url, folded, signature)  # the weakness
+    assert twilio_app.post("/twilio/voice/status", folded, signature=signature).status_code \
+        == 200
+    assert _state(twilio_app, form["CallSid"]) == "unconfirmed"
+    assert twilio_app.service.months.summary("P-1042").total_seconds == 0

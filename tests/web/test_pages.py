@@ -281,3 +281,16 @@ def test_refusals_carry_the_same_headers(svc: Service) -> None:
     with TestClient(create_app(Settings(dashboard_token=TOKEN), service=svc)) as anonymous:
         response = anonymous.get("/")
     assert response.status_code == 401 and response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("ref", ["617-ALE-ADAD", "%2B1617ALEADAD", "(617)%20ALE-ADAD",
+                                 "1-617-ALEADAD"])
+def test_a_phone_spelled_in_letters_finds_no_patient(client: TestClient, svc: Service,
+                                                     ref: str) -> None:
+    """Attack finding 5: phonenumbers reads letters as keypad digits (ALEADAD = 253 2323), so
+    a vanity spelling found the patient, and the access log's digit rule missed it."""
+    svc.patients.add("P-2323", PatientFields(initials="AL", phones=("+1 617 253 2323",)),
+                     actor="test")
+    assert client.get("/patients/617-253-2323").status_code == 200  # digits still find her
+    response = client.get(f"/patients/{ref}")
+    assert response.status_code == 404 and "P-2323" not in response.text
