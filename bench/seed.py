@@ -36,7 +36,7 @@ def patient_id(s: int, k: int) -> str:
 
 
 def patient_phone(s: int, k: int) -> str:
-    return f"+1508{s:02d}5{k:04d}"
+    return f"+1508{200 + s:03d}{k:04d}"  # exchange 2xx: a number phonenumbers holds valid
 
 
 def seed(svc: Service) -> None:
