@@ -31,7 +31,6 @@ from service.views import (
     CloseDifference,
     MonthSummary,
     MonthTotals,
-    NotCountedView,
     PatientRisk,
     StaffMinutes,
 )
@@ -291,8 +290,7 @@ class MonthService:
             warnings=_warnings(totals, month, context.overlaps.get(totals.patient_pk, ()),
                                self.ctx.policy.min_live_call_seconds)
             + _call_warnings(context.calls.get(totals.patient_pk, [])),
-            not_counted=tuple(NotCountedView(n.entry_id, n.seconds, n.reason)
-                              for n in totals.tally.not_counted),
+            not_counted=totals.tally.not_counted,
             in_programme=totals.in_programme, entry_counts=totals.tally.by_entry,
             month_ended=month.last_day < self.today(),
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,

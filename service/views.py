@@ -11,7 +11,7 @@ from typing import Any
 
 from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
 from billing.risk import RiskAssessment
-from billing.tally import EntryCount
+from billing.tally import EntryCount, NotCounted
 
 
 @dataclass(frozen=True)
@@ -146,15 +146,6 @@ class BilledAtClose:
 
 
 @dataclass(frozen=True)
-class NotCountedView:
-    """Seconds of one entry that did not count in the month, and why (billing.tally)."""
-
-    entry_id: int
-    seconds: int
-    reason: str
-
-
-@dataclass(frozen=True)
 class MonthSummary:
     """One patient's month: the numbers a report row, a Slack reply and a reminder share."""
 
@@ -184,7 +175,7 @@ class MonthSummary:
     expected_amount: Decimal = Decimal("0.00")
     month_closed_by: str | None = None
     billed_at_close: BilledAtClose | None = None  # None: the month was never closed
-    not_counted: tuple[NotCountedView, ...] = ()  # outside the window, before consent, overlap
+    not_counted: tuple[NotCounted, ...] = ()  # outside the window, before consent, overlap
     in_programme: bool = True  # billing.programme: in the month's programme
     month_ended: bool = False  # the month is over: advice to log more no longer applies
     # what the month counts of each entry (not in JSON: the export and `entries` show it)
