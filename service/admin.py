@@ -15,7 +15,7 @@ class AdminService:
         self.staff = StaffService(ctx)
 
     def require_admin(self, user_id: str) -> str:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             staff = require_staff(session, user_id)
             if not (staff.is_admin and staff.active):
                 raise NotAllowed("Only an admin may do that. Admins: "

@@ -229,7 +229,7 @@ class CallService:
         """Run `work` in a write transaction, retrying when a racing write won a unique key."""
         for attempt in range(CONFLICT_RETRIES):
             try:
-                with self.ctx.db.write() as session:
+                with self.ctx.db.write_session() as session:
                     return work(session)
             except StoreConflict:
                 if attempt == CONFLICT_RETRIES - 1:
@@ -605,20 +605,20 @@ class CallService:
 
     def get(self, call_id: str | int) -> CallView:
         number = parse_call_id(call_id)
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             call = session.get(Call, number)
             if call is None:
                 raise NotFound(f"No call {format_call_id(number)}.")
             return self._view(session, call)
 
     def by_sid(self, call_sid: str) -> CallView | None:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             call = _call_by_sid(session, call_sid)
             return self._view(session, call) if call else None
 
     def in_states(self, states: Iterable[str] = (), limit: int = 200) -> list[CallView]:
         """Calls in the given states (all when none), newest first."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             query = select(Call).order_by(
                 Call.started_at.desc(), Call.id.desc())  # type: ignore[attr-defined,union-attr]
             wanted = tuple(states)
@@ -701,7 +701,7 @@ class CallService:
         """How the whisper names the caller of a bridged call: clinic id + initials only."""
         if not parent_call_sid:
             return "an unknown number"
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             parent = _call_by_sid(session, parent_call_sid)
             if parent is None or parent.patient_id is None:
                 return "an unknown number"
@@ -712,7 +712,7 @@ class CallService:
 
     def prepare_click_to_call(self, patient_ref: str, *, by: str) -> ClickToCall:
         """Whom to ring first (the staff member's phone) and whom to bridge (the patient)."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             staff = require_staff(session, by)
             if not staff.active:
                 raise NotAllowed(f"{staff.slack_user_id} is inactive.")

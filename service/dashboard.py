@@ -173,7 +173,7 @@ class DashboardService:
         """The patient's month: entries (voided too), audit history, provider with NPI."""
         month = month or self.months.current()
         region = self.ctx.policy.phone_region
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             patient = require_patient(session, patient_ref, region=region)
             assert patient.id is not None
             view = patient_view_of(session, patient)

@@ -176,7 +176,7 @@ class EntryService:
                external_ref: str | None = None,
                repeat_since: datetime | None = None) -> LoggedEntry:
         zone = self.ctx.policy.zone
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             staff = require_staff(session, request.staff)
             if not staff.active:
                 raise NotAllowed(f"{staff.slack_user_id} is inactive and cannot log time.")
@@ -261,7 +261,7 @@ class EntryService:
             raise BadInput("A void needs a reason (auditors read it).")
         if len(why) > MAX_REASON_CHARS:  # checked here: the void is a Core UPDATE, no flush
             raise BadInput(f"The reason is over {MAX_REASON_CHARS} characters.")
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             actor = require_staff(session, by)
             entry = session.get(TimeEntry, number)
             if entry is None:
@@ -297,7 +297,7 @@ class EntryService:
 
     def get(self, entry_id: str | int) -> EntryView:
         number = parse_entry_id(entry_id)
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             entry = session.get(TimeEntry, number)
             if entry is None:
                 raise NotFound(f"No entry #{number}.")
@@ -305,14 +305,14 @@ class EntryService:
 
     def for_patient_month(self, patient_ref: str, month: Month) -> list[EntryView]:
         """Every entry of the patient's month, voided ones included, oldest first."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
             assert patient.id is not None
             return self._month_entries(session, month, patient.id)
 
     def for_month(self, month: Month) -> list[EntryView]:
         """Every entry of the month for every patient, voided ones included (audit export)."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             return self._month_entries(session, month, None)
 
     def _month_entries(

@@ -92,7 +92,7 @@ class MonthCloseService:
 
     def preview(self, month: Month) -> CloseView:
         """What closing `month` now would lock (patients, codes, dollars); changes nothing."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             self._check_closable(session, month)
             figures = _figures(self.months.report_in(session, month))
         return CloseView(str(month), self.ctx.now(), "", **figures)  # type: ignore[arg-type]
@@ -103,7 +103,7 @@ class MonthCloseService:
         The month's lock (exclusive) makes writers dated in the month wait until the close
         commits, and the close wait for writers in flight: the record holds exactly the
         entries that exist when the close returns."""
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             lock_month(session, month.year, month.month, exclusive=True)
             self._check_closable(session, month)
             event = MonthCloseEvent(month=str(month), action="close", at=self.ctx.now(), by=by,
@@ -133,7 +133,7 @@ class MonthCloseService:
             raise BadInput("A reopen needs a reason (auditors read it).")
         if len(why) > MAX_REASON_CHARS:
             raise BadInput(f"The reason is over {MAX_REASON_CHARS} characters.")
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             lock_month(session, month.year, month.month, exclusive=True)
             closed = find_close(session, month)
             if closed is None:
@@ -149,7 +149,7 @@ class MonthCloseService:
 
     def get(self, month: Month) -> CloseView | None:
         """The month's close while it is closed, with its record's figures."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             event = find_close(session, month)
             if event is None or event.id is None:
                 return None
@@ -157,7 +157,7 @@ class MonthCloseService:
 
     def history(self, month: Month) -> list[CloseView]:
         """Every close and reopen of the month, oldest first."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             return [_view(e, lines_of(session, e.id) if e.action == "close" and e.id
                           else None) for e in history(session, str(month))]
 
@@ -166,11 +166,11 @@ class MonthCloseService:
         them pending), from today's entries with today's rules, marked "reconstructed":
         it is what the month supports when rebuilt, not a figure read at the close."""
         rebuilt = 0
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             pending = [(e.id, e.month) for e in pending_records(session)]
         for event_id, month_text in pending:
             month = Month.parse(month_text)
-            with self.ctx.db.write() as session:
+            with self.ctx.db.write_session() as session:
                 lock_month(session, month.year, month.month, exclusive=True)
                 event = session.get(MonthCloseEvent, event_id)
                 if event is None or event.record != RECORD_PENDING:

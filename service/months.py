@@ -164,7 +164,7 @@ class MonthService:
 
     def summary(self, patient_ref: str, month: Month | None = None) -> MonthSummary:
         """One patient's month, whether or not they were enrolled in it."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
             assert patient.id is not None
             return next(self._summaries(session, month or self.current(), Scope(patient.id)))
@@ -176,7 +176,7 @@ class MonthService:
     def report_rows(self, month: Month | None = None) -> Iterator[MonthSummary]:
         """The report one row at a time, for writers that stream (the CSV): a clinic of any
         size is read page by page in one read transaction and never held whole."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             yield from self._summaries(session, month or self.current(), CLINIC)
 
     def with_risk(self, month: Month | None = None, today: date | None = None,
@@ -193,7 +193,7 @@ class MonthService:
         month = month or self.current()
         today = today or self.today()
         seen: dict[_RiskKey, RiskAssessment] = {}
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             scope = CLINIC
             if assigned_to is not None:  # a caseload: filtered in SQL, not after the scan
                 staff = find_staff(session, assigned_to)
@@ -338,7 +338,7 @@ class MonthService:
             for code in summary.codes:
                 units[code.code] += code.units
         start, end = month.bounds_utc(self.ctx.policy.zone)
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             close = find_close(session, month)
             event = latest_event(session, str(month))
             unmatched = sum(1 for _, _, state in calls_to_review(session, start=start, end=end)
@@ -364,7 +364,7 @@ class MonthService:
         zone = self.ctx.policy.zone
         cuts = tuple(start_of_day_utc(month.first_day + timedelta(days=day), zone)
                      for day in range(1, month.days + 1))
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             return {t.patient_id: t.so_far for t in month_totals(
                 session, month=month, zone=zone,
                 min_live_seconds=self.ctx.policy.min_live_call_seconds,

@@ -173,7 +173,7 @@ class PatientService:
 
     def add(self, clinic_id: str, fields: PatientFields, *, actor: str) -> PatientView:
         clinic_id = check_clinic_id(clinic_id)
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             key = patient_key(clinic_id)
             if session.exec(select(Patient).where(Patient.clinic_key == key)).first():
                 raise BadInput(f"Patient {clinic_id} already exists: use `patient update`.")
@@ -190,7 +190,7 @@ class PatientService:
                amendment: Amendment | None = None) -> PatientView:
         """Change a patient; a change of the enrolment window or consent date that moves days
         of a closed month in or out of what counts needs `amendment` (CLI: --amend REASON)."""
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             patient = require_patient(session, ref, region=self._region)
             before = _snapshot(session, patient)
             assert patient.id is not None
@@ -298,11 +298,11 @@ class PatientService:
         session.delete(row)
 
     def get(self, ref: str) -> PatientView:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             return view_of(session, require_patient(session, ref, region=self._region))
 
     def list(self, *, assigned_to: str | None = None) -> list[PatientView]:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             query = select(Patient).order_by(Patient.clinic_key)
             if assigned_to is not None:
                 staff = require_staff(session, assigned_to)

@@ -59,7 +59,7 @@ class QuickService:
         day_start, day_end = start_of_day_utc(day, zone), start_of_day_utc(
             day + timedelta(days=1), zone)
         start = datetime.combine(day, LATE_ENTRY_START, tzinfo=zone)
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             staff = require_staff(session, request.staff)
             latest = session.exec(select(func.max(TimeEntry.ended_at)).where(
                 TimeEntry.staff_id == staff.id, TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
@@ -72,7 +72,7 @@ class QuickService:
     def clinic_id(self, ref: str) -> str:
         """The patient by clinic id only: chat never resolves a phone number (PHI is not
         typed into Slack), even though the shared resolver accepts one."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             return require_patient(session, ref or "", region=self.ctx.policy.phone_region,
                                    by_phone=False).clinic_id
 
@@ -82,7 +82,7 @@ class QuickService:
         Undo reverses the last save and nothing else: once that entry is voided (or too
         old), a second undo must not reach back to an older entry; that is
         `/rpm void ID REASON`, with a reason of its own."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             staff = require_staff(session, user_id)
             assert staff.id is not None
             last = latest_authored(session, staff_pk=staff.id, author=staff.slack_user_id)
@@ -103,5 +103,5 @@ class QuickService:
 
 
 def require_staff_id(service: QuickService, user_id: str) -> str:
-    with service.ctx.db.read() as session:
+    with service.ctx.db.read_session() as session:
         return require_staff(session, user_id).slack_user_id

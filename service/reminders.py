@@ -216,7 +216,7 @@ class ReminderService:
         return ReminderPlan(day, str(month), tuple(messages), notes=tuple(notes))
 
     def _active_staff(self) -> set[str]:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             return set(session.exec(select(Staff.slack_user_id).where(Staff.active)).all())
 
     def preview(self, day: date | None = None,
@@ -235,7 +235,7 @@ class ReminderService:
         return ReminderRun(plan, tuple(outcomes), dry_run=True)
 
     def _claims(self, day: date) -> list[ReminderClaim]:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             return list(session.exec(select(ReminderClaim).where(ReminderClaim.day == day)))
 
     # ----- the job --------------------------------------------------------------------------
@@ -325,7 +325,7 @@ class ReminderService:
         """
         now = self.ctx.now()
         try:
-            with self.ctx.db.write() as session:
+            with self.ctx.db.write_session() as session:
                 row = _locked_claim(session, message.recipient, message.day)
                 if row is None:
                     row = ReminderClaim(
@@ -348,7 +348,7 @@ class ReminderService:
                 _audit(session, now, actor, "reminder.taken_over", row, before)
                 return _held(row, resumed=True), None
         except StoreConflict:
-            with self.ctx.db.read() as session:
+            with self.ctx.db.read_session() as session:
                 existing = _locked_claim(session, message.recipient, message.day, lock=False)
             assert existing is not None, "a conflicting claim must exist"
             return None, existing
@@ -356,7 +356,7 @@ class ReminderService:
     def _mark_sent(self, claim: _Claim, delivery: Delivery, actor: str, *,
                    confirmed: bool) -> None:
         now = self.ctx.now()
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             row = session.get(ReminderClaim, claim.pk, with_for_update=True)
             assert row is not None
             before = _snapshot(row)
@@ -368,7 +368,7 @@ class ReminderService:
 
     def _fail(self, claim: _Claim, actor: str, error: str) -> None:
         now = self.ctx.now()
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             row = session.get(ReminderClaim, claim.pk, with_for_update=True)
             assert row is not None
             if row.state == SENT:  # a slower twin confirmed it meanwhile: keep that
@@ -384,7 +384,7 @@ class ReminderService:
         """Record that the day's plan was worked through, so the catch-up job stays quiet."""
         now = self.ctx.now()
         try:
-            with self.ctx.db.write() as session:
+            with self.ctx.db.write_session() as session:
                 row = _locked_claim(session, RUN_RECIPIENT, day)
                 if row is not None and row.state == SENT:
                     return

@@ -45,7 +45,7 @@ class ContextService:
     def use(self, *, channel_id: str, user_id: str, patient_ref: str | None) -> ContextChange:
         """Set (or with None clear) the context where the command was typed; staff only."""
         scope, scope_id = scope_of(channel_id, user_id)
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             staff = require_staff(session, user_id)
             if not staff.active:
                 raise NotAllowed(f"{staff.slack_user_id} is inactive.")
@@ -73,7 +73,7 @@ class ContextService:
 
     def current(self, *, channel_id: str, user_id: str) -> PatientView | None:
         """The channel's patient, else the user's own (set in a DM), else None."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             scopes = [scope_of(channel_id, user_id)]
             if scopes[0][0] == CHANNEL:
                 scopes.append((USER, user_id.upper()))

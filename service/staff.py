@@ -128,7 +128,7 @@ class StaffService:
         if not (name or "").strip():
             raise BadInput("A staff member needs a name.")
         numbers = [self._phone(p) for p in phones]
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             if find_staff(session, user_id) is not None:
                 raise BadInput(f"Staff {user_id} already exists: use `staff update`.")
             staff = Staff(slack_user_id=user_id, name=name.strip(), role=role,
@@ -146,7 +146,7 @@ class StaffService:
         add_numbers = [self._phone(p) for p in changes.add_phones]
         twilio_numbers = [self._phone(p) for p in changes.add_twilio_numbers]
         remove_numbers = [self._phone(p, storing=False) for p in changes.remove_phones]
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             staff = require_staff(session, slack_user_id)
             before = _snapshot(session, staff)
             if changes.name is not None:
@@ -200,12 +200,12 @@ class StaffService:
         session.delete(row)
 
     def get(self, slack_user_id: str) -> StaffView:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             return view_of(session, require_staff(session, slack_user_id))
 
     def find(self, slack_user_id: str) -> StaffView | None:
         """The staff member or None, for adapters that greet strangers politely."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             staff = find_staff(session, slack_user_id.strip().upper())
             return view_of(session, staff) if staff else None
 
@@ -216,20 +216,20 @@ class StaffService:
             user = clean_slack_user_id(slack_user_id)
         except BadInput:
             return False
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             return bool(session.exec(_ACTIVE_BY_ID, params={"user": user}).first())
 
     def by_phone(self, phone: str) -> StaffView | None:
         e164 = try_normalize_phone(phone, region=self.ctx.policy.phone_region)
         if e164 is None:
             return None
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             staff = session.exec(select(Staff).join(StaffPhone).where(
                 StaffPhone.e164 == e164)).first()
             return view_of(session, staff) if staff else None
 
     def list(self, *, include_inactive: bool = False) -> list[StaffView]:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             query = select(Staff).order_by(Staff.name)
             if not include_inactive:
                 query = query.where(Staff.active.is_(True))  # type: ignore[attr-defined]

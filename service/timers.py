@@ -73,7 +73,7 @@ class TimerService:
 
     def start(self, user_id: str, patient_ref: str, activity: str | None = None) -> TimerView:
         kind = parse_activity(activity) if activity else REVIEW
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             staff = self._staff(session, user_id)
             running = self._row(session, staff)
             if running is not None:
@@ -95,12 +95,12 @@ class TimerService:
             return self._view(session, row)
 
     def current(self, user_id: str) -> TimerView | None:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             row = self._row(session, require_staff(session, user_id))
             return self._view(session, row) if row else None
 
     def cancel(self, user_id: str) -> TimerView:
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             staff = self._staff(session, user_id)
             row = self._require(session, staff)
             view = self._view(session, row)
@@ -119,7 +119,7 @@ class TimerService:
         text = (note or "").strip() or None
         if text and len(text) > MAX_NOTE_CHARS:
             raise BadInput(f"The note is over {MAX_NOTE_CHARS} characters.")
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             staff = self._staff(session, user_id)
             row = self._require(session, staff)
             view = self._view(session, row)
@@ -150,7 +150,7 @@ class TimerService:
 
     def _remove(self, user: str, started: datetime, action: str, view: TimerView) -> None:
         """Remove this timer (not one started since), with its audit event."""
-        with self.ctx.db.write() as session:
+        with self.ctx.db.write_session() as session:
             staff = require_staff(session, user)
             row = self._row(session, staff)
             if row is not None and row.started_at == started:
@@ -158,7 +158,7 @@ class TimerService:
                 self._audit(session, staff, action, view)
 
     def _entry_id(self, ref: str) -> int | None:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_session() as session:
             return session.exec(select(TimeEntry.id).where(TimeEntry.external_ref == ref)).first()
 
     @staticmethod

@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Table, event, inspect
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
@@ -80,16 +80,63 @@ _FIELD_NAMES = {"void_reason": "reason", "amendment_reason": "amendment reason",
                 "clinic_id": "patient id", "slack_user_id": "Slack user id"}
 
 
+def _too_long(key: str, limit: int, value: str) -> str:
+    field = _FIELD_NAMES.get(key, key.replace("_", " "))
+    return (f"The {field} is over {limit} characters ({len(value):,}): shorten it. "
+            "Nothing was saved.")
+
+
 def overlong_text(instance: Any) -> str | None:
     """Why `instance` cannot be stored (a text over its column's length), or None."""
     for column in inspect(instance).mapper.columns:
         limit = getattr(column.type, "length", None)
         value = getattr(instance, column.key, None)
         if limit is not None and isinstance(value, str) and len(value) > limit:
-            field = _FIELD_NAMES.get(column.key, column.key.replace("_", " "))
-            return (f"The {field} is over {limit} characters ({len(value):,}): shorten it. "
-                    "Nothing was saved.")
+            return _too_long(column.key, limit, value)
     return None
+
+
+_LIMITS: dict[str, dict[str, int]] = {}
+
+
+def _limits_of(table: Table) -> dict[str, int]:
+    """Each bounded text column's length, by column name (cached per table)."""
+    limits = _LIMITS.get(table.name)
+    if limits is None:
+        limits = {c.key: c.type.length for c in table.columns
+                  if getattr(c.type, "length", None) is not None}
+        _LIMITS[table.name] = limits
+    return limits
+
+
+def _overlong_values(table: Table, values: Any) -> str | None:
+    limits = _limits_of(table)
+    for key, value in values.items():
+        name = getattr(key, "key", key)
+        value = getattr(value, "value", value)  # a bound parameter carries its value
+        limit = limits.get(name)
+        if limit is not None and isinstance(value, str) and len(value) > limit:
+            return _too_long(name, limit, value)
+    return None
+
+
+def _install_length_guard(engine: Engine) -> None:
+    """Core INSERTs and UPDATEs get the same length check as ORM flushes: in .values(...) and
+    in the parameters they are executed with."""
+    @event.listens_for(engine, "before_execute")
+    def _refuse_overlong_core(_conn: Any, clause: Any, multiparams: Any, params: Any,
+                              _options: Any) -> None:
+        table = getattr(clause, "table", None)
+        if not isinstance(table, Table) or not getattr(clause, "is_dml", False):
+            return
+        sets = [getattr(clause, "_values", None) or {}, params or {}]
+        for extra in multiparams or ():
+            sets.extend(extra if isinstance(extra, list | tuple) else [extra])
+        for values in sets:
+            if isinstance(values, dict):
+                problem = _overlong_values(table, values)
+                if problem:
+                    raise OverlongText(problem)
 
 
 @event.listens_for(Session, "before_flush")
@@ -139,6 +186,7 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
         engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10,
                                max_overflow=20)
     _install_nul_guard(engine)
+    _install_length_guard(engine)
     return engine
 
 
@@ -158,14 +206,44 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any error."""
+    def write(self) -> Iterator[Connection]:
+        """One use case's write transaction (Core): commits on success, rolls back on any
+        error; on SQLite it begins IMMEDIATE and waits its turn (module docstring)."""
+        with self._translated(conflicts=True), self._writer_turn(), \
+                self._write_engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One use case's read transaction (Core); rolled back at the end."""
+        with self._translated(conflicts=False), self.engine.connect() as connection:
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """TRANSITIONAL (issue 14): an ORM session for code not yet moved to store/."""
+        with self._translated(conflicts=True), self._writer_turn(), \
+                Session(self._write_engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """TRANSITIONAL (issue 14): an ORM session for code not yet moved to store/."""
+        with self._translated(conflicts=False), \
+                Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @staticmethod
+    @contextmanager
+    def _translated(*, conflicts: bool) -> Iterator[None]:
+        """Driver errors as the two the service knows: a conflict, or unavailable."""
         try:
-            with self._writer_turn(), \
-                    Session(self._write_engine, expire_on_commit=False) as session:
-                with session.begin():
-                    yield session
+            yield
         except IntegrityError as exc:
+            if not conflicts:
+                raise
             raise StoreConflict("that conflicts with a record saved at the same time; "
                                 "nothing was saved, try again") from exc
         except (OperationalError, InterfaceError) as exc:
@@ -184,14 +262,6 @@ class Database:
             yield
         finally:
             self._writer.release()
-
-    @contextmanager
-    def read(self) -> Iterator[Session]:
-        try:
-            with Session(self.engine, expire_on_commit=False) as session:
-                yield session
-        except (OperationalError, InterfaceError) as exc:
-            raise StoreUnavailable(unavailable_message(exc)) from exc
 
     def ping(self) -> bool:
         """Whether the database answers a trivial query right now."""
@@ -239,6 +309,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def as_connection(handle: Session | Connection) -> Connection:
+    """TRANSITIONAL (issue 14): the Core connection of a session or of itself, so store
+    functions moved to Core can be called from code still holding a session."""
+    return handle.connection() if isinstance(handle, Session) else handle
 
 
 def unavailable_message(exc: Exception) -> str:

@@ -55,7 +55,7 @@ class Stored:
 
 
 def stored(db: Database) -> Stored:
-    with db.read() as session:
+    with db.read_session() as session:
         audits = session.exec(select(AuditEvent)).all()
         return Stored(list(session.exec(select(TimeEntry)).all()),
                       [a.entity_id for a in audits if a.action == "entry.log"],
@@ -256,6 +256,6 @@ def test_200_staff_logging_at_once_are_all_saved(
     state = stored(svc.ctx.db)
     assert len(state.entries) == len(USERS) and len(state.logged) == len(USERS)
     assert_whole(state)
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         ids = {s.id: s.slack_user_id for s in session.exec(select(Staff))}
     assert sorted(ids[e.staff_id] for e in state.entries) == USERS

@@ -29,7 +29,7 @@ def url(svc: Service, slack_api: SlackApiRecorder):
 
 
 def _rows(svc: Service) -> int:
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         return len(session.exec(select(TimeEntry)).all()) + len(
             session.exec(select(AuditEvent)).all())
 

@@ -117,7 +117,7 @@ NUL_CALL = {"CallSid": "CA" + "1" * 32, "CallStatus": "completed", "Direction": 
 
 
 def _rows(svc: Service) -> tuple[int, int, int]:
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         return tuple(len(session.exec(select(model)).all())  # type: ignore[return-value]
                      for model in (TimeEntry, Call, AuditEvent))
 

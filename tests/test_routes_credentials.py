@@ -64,7 +64,7 @@ class Running:
 
     def counts(self) -> dict[str, int]:
         """Rows in every table: 'nothing changed' means none of these moved."""
-        with self.service.ctx.db.read() as session:
+        with self.service.ctx.db.read_session() as session:
             return {table.name: session.exec(select(func.count()).select_from(table)).one()
                     for table in SQLModel.metadata.sorted_tables}
 

@@ -25,7 +25,7 @@ DM_NURSE, DM_DOCTOR = "D01NURSE", "D02DOCTOR"  # what the recorder's conversatio
 
 
 def _claims(svc: Service) -> dict[str, ReminderClaim]:
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         return {c.recipient: c for c in session.exec(select(ReminderClaim))}
 
 
@@ -92,7 +92,7 @@ def test_claims_and_sends_are_audited_without_patients(
     clinic: Service, slack_api: SlackApiRecorder, slack: SlackWorkspace,
 ) -> None:
     clinic.reminders.run(sender(slack_api), None, OPTIONS, actor="test")
-    with clinic.ctx.db.read() as session:
+    with clinic.ctx.db.read_session() as session:
         events = session.exec(select(AuditEvent).where(
             AuditEvent.entity == "reminder_claim").order_by(AuditEvent.id)).all()
     assert [e.action for e in events] == ["reminder.claimed", "reminder.sent"] * 3 + [

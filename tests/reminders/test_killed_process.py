@@ -21,7 +21,7 @@ DAY = date(2026, 11, 15)
 
 
 def _claims(svc: Service) -> dict[str, ReminderClaim]:
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         return {c.recipient: c for c in session.exec(select(ReminderClaim))}
 
 

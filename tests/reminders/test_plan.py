@@ -125,7 +125,7 @@ def test_preview_writes_nothing(clinic: Service) -> None:
     run = clinic.reminders.preview(None, OPTIONS)
     assert run.dry_run and [o.status for o in run.outcomes] == ["planned"] * 3
     assert clinic.reminders.due(OPTIONS) == NINE_AM_15TH.date()
-    with clinic.ctx.db.read() as session:
+    with clinic.ctx.db.read_session() as session:
         assert session.exec(select(ReminderClaim)).all() == []
 
 

@@ -16,7 +16,7 @@ from tests.service.helpers import ADMIN, NURSE, log, seed
 
 
 def _rows(svc: Service) -> tuple[int, int]:
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         return (session.exec(select(func.count()).select_from(Staff)).one(),
                 session.exec(select(func.count()).select_from(AuditEvent)).one())
 

@@ -21,7 +21,7 @@ def s(svc: Service) -> Service:
 
 
 def _actions(svc: Service) -> list[str]:
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         return [a.action for a in session.exec(select(AuditEvent).order_by(AuditEvent.id))
                 if not a.action.startswith(("staff.", "patient."))]
 
@@ -69,7 +69,7 @@ def test_a_failed_stop_keeps_the_timer(s: Service, clock: FrozenClock) -> None:
     with pytest.raises(BadInput, match="ended monitoring"):
         s.timers.stop(NURSE)
     assert s.timers.current(NURSE) is not None
-    with s.ctx.db.read() as session:
+    with s.ctx.db.read_session() as session:
         assert len(session.exec(select(RunningTimer)).all()) == 1
 
 
@@ -176,24 +176,23 @@ def test_a_saved_entry_is_never_reported_unsaved_by_a_later_read(s: Service) -> 
     request = LogRequest(patient="P-1042", duration="12m", activity="review", staff=NURSE,
                          source="slack")
     db = s.ctx.db
-    original_read = db.read
     calls: list[str] = []
+    names = ("read", "write", "read_session", "write_session")  # sessions: until issue 14 ends
+    originals = {name: getattr(db, name) for name in names}
 
-    def counting_read():  # type: ignore[no-untyped-def]
-        calls.append("read")
-        return original_read()
+    def counting(name: str):  # type: ignore[no-untyped-def]
+        def opened():  # type: ignore[no-untyped-def]
+            calls.append(name.removesuffix("_session"))
+            return originals[name]()
+        return opened
 
-    original_write = db.write
-
-    def counting_write():  # type: ignore[no-untyped-def]
-        calls.append("write")
-        return original_write()
-
-    db.read, db.write = counting_read, counting_write  # type: ignore[method-assign]
+    for name in names:
+        setattr(db, name, counting(name))
     try:
         s.quick.log(request)
     finally:
-        db.read, db.write = original_read, original_write  # type: ignore[method-assign]
+        for name in names:
+            setattr(db, name, originals[name])
     assert calls[-1] == "write"
 
 

@@ -129,7 +129,7 @@ def test_every_close_and_reopen_is_kept_and_the_latest_close_counts(
         ("close", "first"), ("reopen", "cli:billing"), ("close", "second")]
     billed = seeded.months.report(OCT)[0].billed_at_close
     assert billed is not None and billed.closed_by == "second" and not billed.differs
-    with seeded.ctx.db.read() as session:
+    with seeded.ctx.db.read_session() as session:
         actions = [a.action for a in session.exec(select(AuditEvent).where(
             AuditEvent.entity == "month").order_by(AuditEvent.id)).all()]
     assert actions == ["month.close", "month.reopen", "month.close"]
@@ -170,7 +170,7 @@ def test_migration_rebuilds_the_record_of_earlier_closes_as_reconstructed(
             command.downgrade(config, "0008-1")
     finally:
         upgrade_to_head(seeded.ctx.db.engine)
-    with seeded.ctx.db.read() as session:
+    with seeded.ctx.db.read_session() as session:
         events = session.exec(select(MonthCloseEvent)).all()
     assert [(e.month, e.by, e.record) for e in events] == [
         ("2026-10", "before the upgrade", "pending")]

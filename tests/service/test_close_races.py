@@ -67,7 +67,7 @@ def _assert_month_matches_its_close(svc: Service) -> None:
         assert billed is not None and not billed.differs, (row.patient_id, billed)
     closed = svc.closes.get(OCT)
     assert closed is not None
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         entries = session.exec(select(TimeEntry)).all()
     standing = sum(e.duration_seconds for e in entries if e.voided_at is None)
     assert closed.total_seconds == standing  # the record holds every standing entry
@@ -111,7 +111,7 @@ def test_twilio_calls_racing_a_close_count_before_it_or_are_flagged(svc: Service
             sequence_number=3, timestamp=_october(n, thread) + timedelta(minutes=1)))
     _race(svc, write)
     _assert_month_matches_its_close(svc)
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         calls = session.exec(select(Call)).all()
     assert {c.state for c in calls} <= {"counted", "after_close"}
     assert all((c.entry_id is None) == c.after_close for c in calls)

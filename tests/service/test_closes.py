@@ -26,7 +26,7 @@ def seeded(svc: Service) -> Service:
 
 
 def _entries(svc: Service) -> list[TimeEntry]:
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         return list(session.exec(select(TimeEntry)).all())
 
 
@@ -65,7 +65,7 @@ def test_admin_amendment_records_its_reason(seeded: Service) -> None:
     assert seeded.entries.get(new_id).amendment_reason == "paper log found"
     seeded.entries.void(entry_id, reason="wrong patient", by=ADMIN,
                         amendment=Amendment(reason="claim corrected", by=ADMIN))
-    with seeded.ctx.db.read() as session:
+    with seeded.ctx.db.read_session() as session:
         void_audit = session.exec(select(AuditEvent).where(
             AuditEvent.action == "entry.void")).one()
     assert void_audit.after["amendment_reason"] == "claim corrected"

@@ -21,7 +21,7 @@ def seeded(svc: Service) -> Service:
 
 
 def _rows(svc: Service, model: type) -> list:
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         return list(session.exec(select(model)).all())
 
 
@@ -132,7 +132,7 @@ def test_a_flag_written_on_an_estimated_entry_is_not_a_warning(seeded: Service) 
     month's overlap query asks that both entries be clock-timed."""
     first = log(seeded, "10m")
     second = log(seeded, "5m")
-    with seeded.ctx.db.write() as session:
+    with seeded.ctx.db.write_session() as session:
         row = session.get(TimeEntry, second)
         assert row is not None
         row.overlaps_entry_id = first

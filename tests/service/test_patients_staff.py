@@ -21,7 +21,7 @@ def seeded(svc: Service) -> Service:
 
 
 def _all(svc: Service, model: type) -> list:
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         return list(session.exec(select(model)).all())
 
 
@@ -167,7 +167,7 @@ def test_invalid_staff_numbers_are_refused_and_old_ones_can_still_be_removed(
     with pytest.raises(BadInput, match="not a valid phone number"):
         seeded.staff.update(NURSE, StaffChanges(add_twilio_numbers=("+15551234567",)),
                             actor="t")
-    with seeded.ctx.db.write() as session:
+    with seeded.ctx.db.write_session() as session:
         patient = session.exec(select(Patient)).one()
         session.add(PatientPhone(patient_id=patient.id, e164="+15550000", kind="patient"))
     seeded.patients.update("P-1042", PatientFields(remove_phones=("+15550000",)), actor="t")

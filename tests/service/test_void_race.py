@@ -75,7 +75,7 @@ def test_twenty_concurrent_voids_by_two_admins_void_once(svc: Service) -> None:
     refused = [o for o in outcomes if not o.startswith("voided by")]
     assert refused == [f"Entry #{entry} was already voided on 2026-11-20 by "
                        f"{winner.voided_by}."] * (VOIDERS - 1)
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         voids = session.exec(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "entry.void")).one()
     assert voids == 1

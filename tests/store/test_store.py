@@ -35,11 +35,11 @@ def test_upgrade_is_idempotent(db: Database) -> None:
 
 
 def test_datetimes_come_back_zone_aware_utc(db: Database) -> None:
-    with db.write() as session:
+    with db.write_session() as session:
         eastern = timezone(timedelta(hours=-5))
         session.add(Staff(slack_user_id="U1", name="A", role="qhp",
                           created_at=datetime(2026, 1, 1, 12, tzinfo=eastern)))
-    with db.read() as session:
+    with db.read_session() as session:
         staff = session.exec(select(Staff)).one()
     assert staff.created_at == datetime(2026, 1, 1, 17, tzinfo=UTC)
     assert staff.created_at.utcoffset() == timedelta(0)
@@ -47,14 +47,14 @@ def test_datetimes_come_back_zone_aware_utc(db: Database) -> None:
 
 def test_a_failed_write_leaves_nothing_behind(db: Database) -> None:
     try:
-        with db.write() as session:
+        with db.write_session() as session:
             session.add(Staff(slack_user_id="U1", name="A", role="qhp",
                               created_at=datetime.now(UTC)))
             session.flush()
             raise RuntimeError("fault after the insert")
     except RuntimeError:
         pass
-    with db.read() as session:
+    with db.read_session() as session:
         assert session.exec(select(Staff)).all() == []
 
 
@@ -89,7 +89,7 @@ def test_concurrent_writers_never_see_database_is_locked(db: Database) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    with db.read() as session:
+    with db.read_session() as session:
         entries = session.exec(select(TimeEntry)).all()
         audits = session.exec(select(AuditEvent).where(AuditEvent.action == "entry.log")).all()
     assert len(entries) == 40 and len(audits) == 40
@@ -105,10 +105,10 @@ def test_a_nul_character_is_refused_the_same_on_every_backend(svc: Service) -> N
         log(svc, "12m", note="left a message\x00")
     with pytest.raises(UnstorableText, match="NUL character"):
         svc.patients.get("P-1042\x00")
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         assert session.exec(select(TimeEntry)).all() == []
     log(svc, "12m", note="left a message")  # the connection is still fine
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         assert [e.note for e in session.exec(select(TimeEntry))] == ["left a message"]
 
 
@@ -158,6 +158,6 @@ def test_clock_timed_migration_backfills_calls_and_timers(db: Database) -> None:
                 "created_at, created_by FROM time_entries WHERE id = 2"))
     finally:
         upgrade_to_head(db.engine)
-    with db.read() as session:
+    with db.read_session() as session:
         rows = {e.id: e.clock_timed for e in session.exec(select(TimeEntry))}
     assert rows == {1: True, 2: False, 3: True}  # a past --at cannot be told: estimated

@@ -43,12 +43,12 @@ def _child_form(child: str, parent: str, *, digits: str | None = None) -> dict[s
 
 
 def _entries(app: TwilioApp) -> list[TimeEntry]:
-    with app.service.ctx.db.read() as session:
+    with app.service.ctx.db.read_session() as session:
         return list(session.exec(select(TimeEntry)))
 
 
 def _call(app: TwilioApp, sid: str) -> Call:
-    with app.service.ctx.db.read() as session:
+    with app.service.ctx.db.read_session() as session:
         return session.exec(select(Call).where(Call.call_sid == sid)).one()
 
 

@@ -32,7 +32,7 @@ def clinic(svc: Service) -> Service:
 
 
 def _audits(svc: Service, action: str) -> list[AuditEvent]:
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         return list(session.exec(select(AuditEvent).where(AuditEvent.action == action)))
 
 
@@ -126,7 +126,7 @@ def test_a_call_outside_the_enrolment_is_kept_but_refused(clinic: Service) -> No
     call_id = record_outbound(clinic, answered_by="human")
     view = clinic.calls.get(call_id)
     assert view.state == "refused" and "enrolled on 2026-11-25" in (view.state_reason or "")
-    with clinic.ctx.db.read() as session:
+    with clinic.ctx.db.read_session() as session:
         assert session.exec(select(TimeEntry)).all() == []
 
 
@@ -159,7 +159,7 @@ def test_reconciled_calls_are_stored_once_children_first(clinic: Service) -> Non
 
 
 def test_staff_twilio_number_and_client_are_set_and_checked(clinic: Service) -> None:
-    with clinic.ctx.db.read() as session:
+    with clinic.ctx.db.read_session() as session:
         nurse = session.exec(select(Staff).where(Staff.slack_user_id == NURSE)).one()
         kinds = {p.e164: p.kind for p in session.exec(
             select(StaffPhone).where(StaffPhone.staff_id == nurse.id))}
@@ -171,7 +171,7 @@ def test_staff_twilio_number_and_client_are_set_and_checked(clinic: Service) -> 
         clinic.staff.update(DOCTOR, StaffChanges(add_twilio_numbers=(NURSE_TWILIO_NUMBER,)),
                             actor="t")
     clinic.staff.update(NURSE, StaffChanges(twilio_client=""), actor="t")
-    with clinic.ctx.db.read() as session:
+    with clinic.ctx.db.read_session() as session:
         assert session.get(Staff, nurse.id).twilio_client is None  # type: ignore[union-attr]
 
 
@@ -186,7 +186,7 @@ def test_a_call_for_a_closed_month_is_stored_and_flagged_not_counted(clinic: Ser
         timestamp=datetime(2026, 10, 31, 20, tzinfo=UTC)))
     assert (outcome.call.state, outcome.call.after_close) == ("after_close", True)
     assert outcome.call.entry_id is None
-    with clinic.ctx.db.read() as session:
+    with clinic.ctx.db.read_session() as session:
         assert session.exec(select(TimeEntry)).all() == []
     november = clinic.calls.record_status(CallEvent(
         call_sid=new_sid(), status="completed", direction="inbound", from_number=PATIENT_PHONE,
@@ -211,7 +211,7 @@ def test_every_delivery_order_with_retries_ends_counted_once(clinic: Service) ->
                 sequence_number=sequence, timestamp=END))
         view = clinic.calls.by_sid(sid)
         assert view is not None and (view.status, view.state) == ("completed", "counted"), order
-    with clinic.ctx.db.read() as session:
+    with clinic.ctx.db.read_session() as session:
         refs = sorted(e.external_ref or "" for e in session.exec(select(TimeEntry)))
     assert refs == sorted(sids)
     # the 24 calls share the same minutes (same END): clock-timed time counts once (issue 11)

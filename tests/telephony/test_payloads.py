@@ -35,7 +35,7 @@ END = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)
 
 
 def _rows(app: TwilioApp) -> tuple[int, ...]:
-    with app.service.ctx.db.read() as session:
+    with app.service.ctx.db.read_session() as session:
         return tuple(len(session.exec(select(model)).all())
                      for model in (Call, Contact, TimeEntry, AuditEvent))
 
@@ -145,7 +145,7 @@ def test_the_screening_routes_keep_the_call_going_on_a_bad_form(
 
 
 def _ended_at(app: TwilioApp, sid: str) -> datetime | None:
-    with app.service.ctx.db.read() as session:
+    with app.service.ctx.db.read_session() as session:
         call = session.exec(select(Call).where(Call.call_sid == sid)).one()
         return call.ended_at.astimezone(UTC) if call.ended_at else None
 
@@ -206,7 +206,7 @@ def test_twilios_own_names_pass(twilio_app: TwilioApp) -> None:
 
 
 def _state(app: TwilioApp, sid: str) -> str:
-    with app.service.ctx.db.read() as session:
+    with app.service.ctx.db.read_session() as session:
         return session.exec(select(Call).where(Call.call_sid == sid)).one().state
 
 

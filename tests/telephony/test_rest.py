@@ -91,7 +91,7 @@ def test_reconcile_stores_missed_calls_exactly_once(svc: Service,
     assert sorted((o.call.call_sid, o.call.state) for o in first) == sorted(
         [(parent, "leg"), (child, "counted"), (busy, "attempt")])
     assert not any(o.changed for o in second)
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         [entry] = session.exec(select(TimeEntry)).all()
         assert len(session.exec(select(Call)).all()) == 3
     assert (entry.external_ref, entry.duration_seconds) == (child, 255)
@@ -214,7 +214,7 @@ def test_the_cli_reconciles_through_the_console_script(
         assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "2 calls listed, 0 new, 0 updated"
     assert PATIENT_PHONE not in result.stdout
-    with svc.ctx.db.read() as session:
+    with svc.ctx.db.read_session() as session:
         assert [e.external_ref for e in session.exec(select(TimeEntry))] == [child]
     env["TWILIO_API_URL"] = "http://127.0.0.1:9"
     down = subprocess.run([str(SCRIPT), "calls", "reconcile"], env=env, capture_output=True,

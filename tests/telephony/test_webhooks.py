@@ -31,12 +31,12 @@ EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 
 def _entries(app: TwilioApp) -> list[TimeEntry]:
-    with app.service.ctx.db.read() as session:
+    with app.service.ctx.db.read_session() as session:
         return list(session.exec(select(TimeEntry)))
 
 
 def _calls(app: TwilioApp) -> list[Call]:
-    with app.service.ctx.db.read() as session:
+    with app.service.ctx.db.read_session() as session:
         return list(session.exec(select(Call)))
 
 
@@ -183,7 +183,7 @@ def test_sms_is_a_non_qualifying_contact(twilio_app: TwilioApp) -> None:
         response = twilio_app.post("/twilio/messaging", form)
         assert response.status_code == 200
         assert response.text == EMPTY
-    with twilio_app.service.ctx.db.read() as session:
+    with twilio_app.service.ctx.db.read_session() as session:
         [contact] = session.exec(select(Contact)).all()
         assert contact.kind == "sms" and contact.patient_id is not None
         audits = session.exec(select(AuditEvent).where(AuditEvent.entity == "contact")).all()
@@ -273,7 +273,7 @@ def test_views_mask_numbers(twilio_app: TwilioApp) -> None:
     [view] = twilio_app.service.calls.in_states()
     assert isinstance(view, CallView)
     assert PATIENT_PHONE not in repr(view) and view.from_masked == "+1******0123"
-    with twilio_app.service.ctx.db.read() as session:
+    with twilio_app.service.ctx.db.read_session() as session:
         for event in session.exec(select(AuditEvent).where(AuditEvent.entity == "call")):
             assert PATIENT_PHONE not in str(event.after) and PATIENT_PHONE not in \
                 str(event.before)

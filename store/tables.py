@@ -1,0 +1,28 @@
+"""The Core tables of the SQLModel schema, by the names store modules use in statements.
+
+SQLModel classes stay the schema (Alembic autogenerates from them); statements in store/
+use these Table objects, so rows come back as plain tuples without ORM identity tracking.
+"""
+
+from sqlalchemy import Table
+
+from store import models
+
+
+def _table(model: type) -> Table:
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+staff = _table(models.Staff)
+staff_phones = _table(models.StaffPhone)
+patients = _table(models.Patient)
+patient_phones = _table(models.PatientPhone)
+time_entries = _table(models.TimeEntry)
+audit_events = _table(models.AuditEvent)
+month_close_events = _table(models.MonthCloseEvent)
+month_close_lines = _table(models.MonthCloseLine)
+reminder_claims = _table(models.ReminderClaim)
+slack_contexts = _table(models.SlackContext)
+running_timers = _table(models.RunningTimer)
+calls = _table(models.Call)
+contacts = _table(models.Contact)
