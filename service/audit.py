@@ -3,10 +3,12 @@
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from service.phones import mask_phone
-from store.models import AuditEvent
+from store import audit as audit_rows
+from store.db import as_connection
 
 _PHONE_KEYS = ("phones", "caregiver_phones", "staff_phones")
 
@@ -27,7 +29,7 @@ def masked(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def record(
-    session: Session,
+    conn: Connection | Session,  # a Session only until issue 14 moves every use case
     *,
     at: datetime,
     actor: str,
@@ -37,9 +39,5 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        AuditEvent(
-            at=at, actor=actor, action=action, entity=entity, entity_id=str(entity_id),
-            before=masked(before), after=masked(after),
-        )
-    )
+    audit_rows.append(as_connection(conn), at=at, actor=actor, action=action, entity=entity,
+                      entity_id=str(entity_id), before=masked(before), after=masked(after))
