@@ -30,6 +30,8 @@ from sqlmodel import Session, create_engine
 
 from billing.errors import InvalidInput
 
+Conn = Connection  # what service/ annotates a transaction with (it imports no sqlalchemy)
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # the default of SQLITE_BUSY_TIMEOUT_MS (Settings)
 
 
