@@ -33,10 +33,10 @@ class QuickLogged:
 
 
 class QuickService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, entries: EntryService | None = None) -> None:
         self.ctx = ctx
-        self.entries = EntryService(ctx)
-        self.months = MonthService(ctx)
+        self.entries = entries or EntryService(ctx)
+        self.months: MonthService = self.entries.months
 
     def log(self, request: LogRequest, *, day: date | None = None) -> QuickLogged:
         """Log (on `day` for a late entry) and say whether it repeats one from <60 s ago."""
@@ -98,8 +98,7 @@ class QuickService:
 
     def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
         """The caller's assigned patients this month with the at-risk verdict, worst first."""
-        user = require_staff_id(self, user_id)
-        return self.months.with_risk(month, assigned_to=user)
+        return self.months.caseload(user_id, month)
 
 
 def require_staff_id(service: QuickService, user_id: str) -> str:

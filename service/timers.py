@@ -50,9 +50,9 @@ class TimerStop:
 
 
 class TimerService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, entries: EntryService | None = None) -> None:
         self.ctx = ctx
-        self.entries = EntryService(ctx)
+        self.entries = entries or EntryService(ctx)
 
     def _staff(self, session: Session, user_id: str) -> Staff:
         staff = require_staff(session, user_id)
