@@ -23,7 +23,8 @@ from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_r
 from billing.tally import REASONS, MonthTally
 from service.close_records import BilledRecords
 from service.context import ServiceContext
-from service.lookups import find_staff, require_patient, require_staff
+from service.lookups import find_staff, patient_key, require_patient, require_staff
+from service.staff import clean_slack_user_id
 from service.views import (
     CloseDifference,
     MonthSummary,
@@ -34,6 +35,7 @@ from service.views import (
 from store.db import Conn
 from store.month_totals import (
     CLINIC,
+    REPLY_SHAPES,
     CloseRecord,
     PatientMonthTotals,
     Scope,
@@ -171,10 +173,16 @@ class MonthService:
         """One patient's month, whether or not they were enrolled in it (`by_phone=False`:
         chat, where the patient is named by clinic id only). One read transaction: the
         patient, the month's rows, its close record and its calls to review."""
+        month = month or self.current()
         with self.ctx.db.read() as conn:
+            # by clinic id, the month statement finds the patient itself (no lookup first)
+            found = next(self._summaries(conn, month, Scope(patient_key=patient_key(
+                patient_ref or ""))), None)
+            if found is not None:
+                return found
             patient = require_patient(conn, patient_ref, region=self.ctx.policy.phone_region,
-                                      by_phone=by_phone)
-            return next(self._summaries(conn, month or self.current(), Scope(patient.id)))
+                                      by_phone=by_phone)  # a phone, or refused with hints
+            return next(self._summaries(conn, month, Scope(patient.id)))
 
     def report(self, month: Month | None = None) -> list[MonthSummary]:
         """Every patient enrolled in the month, ordered by clinic id."""
@@ -198,11 +206,14 @@ class MonthService:
     def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
         """A staff member's assigned patients this month with the at-risk verdict, worst
         first (`/rpm status`): one read transaction, the staff row read once."""
+        user = clean_slack_user_id(user_id)
         with self.ctx.db.read() as conn:
-            staff = require_staff(conn, user_id)
-            return _worst_first(list(self._assessed_rows(
-                conn, month or self.current(), self.today(),
-                Scope(assigned_staff_pk=staff.id))))
+            # the month statement selects the caseload by the Slack id itself
+            rows = list(self._assessed_rows(conn, month or self.current(), self.today(),
+                                            Scope(staff_user=user)))
+            if not rows:  # no patient: say so if the staff member does not exist either
+                require_staff(conn, user_id)
+            return _worst_first(rows)
 
     def _risks(self, month: Month | None, today: date | None,
                assigned_to: str | None) -> Iterator[PatientRisk]:
@@ -227,18 +238,22 @@ class MonthService:
         `/rpm log`): its Core connection (or, during issue 14, its ORM session)."""
         return next(self._summaries(conn, month, Scope(patient_pk)))
 
-    def _context(self, conn: Conn, month: Month, scope: Scope) -> _MonthContext:
-        """The month's close record (one statement) and its calls to review (one)."""
+    def _context(self, conn: Conn, month: Month, scope: Scope,
+                 record: CloseRecord | None = None) -> _MonthContext:
+        """The month's close record (one statement, unless the month statement of a reply
+        carried it) and, for a scan, its calls to review (one; a reply's month statement
+        carries its patients' calls itself)."""
         start, end = month.bounds_utc(self.ctx.policy.zone)
-        record = close_record(conn, str(month))
+        record = record or close_record(conn, str(month))
         context = _MonthContext(
             month=month, month_text=str(month), record=record, calls=defaultdict(list),
             billed=BilledRecords(record.latest_close, start=start, end=end,
                                  fees=self.ctx.policy.fees),
         )
-        for owner, call_pk, state in calls_to_review(conn, start=start, end=end,
-                                                     scope=scope):
-            context.calls[owner].append((call_pk, state))
+        if scope.shape not in REPLY_SHAPES:
+            for owner, call_pk, state in calls_to_review(conn, start=start, end=end,
+                                                         scope=scope):
+                context.calls[owner].append((call_pk, state))
         return context
 
     def _summaries(
@@ -264,7 +279,8 @@ class MonthService:
         day_cuts: tuple[datetime, ...] = (),
     ) -> Iterator[tuple[MonthSummary, tuple[tuple[int, int], ...]]]:
         """`_summaries` with each row's month so far at `day_cuts` (empty without cuts)."""
-        context = context or self._context(conn, month, scope)
+        if context is None and scope.shape not in REPLY_SHAPES:
+            context = self._context(conn, month, scope)
         totals = month_totals(
             conn, month=month, zone=self.ctx.policy.zone,
             min_live_seconds=self.ctx.policy.min_live_call_seconds, scope=scope,
@@ -272,12 +288,14 @@ class MonthService:
         )
         seen: set[int] = set()
         for page in _pages(totals, PAGE_SIZE):
+            if context is None:  # a reply: its month statement read the close record
+                context = self._context(conn, month, scope, page[0].close_record)
             self._read_page(conn, context, page, detail)
             for row in page:
                 seen.add(row.patient_pk)
                 yield self._summary(row, context), row.so_far
-        if scope.shape == "clinic":  # billed at close, gone from the month since: shown
-            for pk in context.billed.unseen(conn, seen):
+        if scope.shape == "clinic" and context is not None:  # billed at close, gone from
+            for pk in context.billed.unseen(conn, seen):  # the month since: shown
                 yield from self._scan(conn, month, Scope(pk), detail=detail, context=context,
                                       day_cuts=day_cuts)
 
@@ -319,7 +337,7 @@ class MonthService:
             entries=totals.entries, assigned_to=totals.assigned_to,
             warnings=_warnings(totals, month, totals.overlaps,
                                self.ctx.policy.min_live_call_seconds)
-            + _call_warnings(context.calls.get(totals.patient_pk, [])),
+            + _call_warnings(list(totals.calls) or context.calls.get(totals.patient_pk, [])),
             not_counted=totals.tally.not_counted,
             in_programme=totals.in_programme, entry_counts=totals.tally.by_entry,
             month_ended=month.last_day < self.today(),

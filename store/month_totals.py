@@ -13,8 +13,7 @@ from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, or_, select, true
-from sqlalchemy.engine import Row
+from sqlalchemy import Select, String, and_, bindparam, cast, func, null, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -39,19 +38,26 @@ class Scope:
     patient_pk: int | None = None
     assigned_staff_pk: int | None = None
     patient_pks: tuple[int, ...] | None = None  # a page of a month scan
+    patient_key: str | None = None  # one patient by clinic key (a reply: no lookup first)
+    staff_user: str | None = None  # a caseload by the staff member's Slack id (likewise)
 
     @property
     def shape(self) -> str:
         """What the statement filters on; the values go in as bound parameters."""
         if self.patient_pk is not None:
             return "patient"
+        if self.patient_key is not None:
+            return "key"
         if self.patient_pks is not None:
             return "page"
+        if self.staff_user is not None:
+            return "staff_user"
         return "caseload" if self.assigned_staff_pk is not None else "clinic"
 
     def params(self) -> dict[str, Any]:
         return {"patient_pk": self.patient_pk or 0, "staff_pk": self.assigned_staff_pk or 0,
-                "patient_pks": list(self.patient_pks or ())}
+                "patient_pks": list(self.patient_pks or ()), "key": self.patient_key or "",
+                "user": self.staff_user or ""}
 
 
 p, e = patients, time_entries
@@ -65,8 +71,12 @@ def _on_patients(shape: str) -> list[ColumnElement[bool]]:
     """Scope conditions on patient rows."""
     if shape == "patient":
         return [p.c.id == bindparam("patient_pk")]
+    if shape == "key":
+        return [p.c.clinic_key == bindparam("key")]
     if shape == "caseload":
         return [p.c.assigned_staff_id == bindparam("staff_pk")]
+    if shape == "staff_user":
+        return [_assigned.c.slack_user_id == bindparam("user")]
     if shape == "page":
         return [p.c.id.in_(bindparam("patient_pks", expanding=True))]
     return []
@@ -79,6 +89,8 @@ def _on(patient_id: Any, shape: str) -> list[ColumnElement[bool]]:
     if shape == "caseload":
         return [patient_id.in_(select(p.c.id).where(
             p.c.assigned_staff_id == bindparam("staff_pk")))]
+    if shape in ("key", "staff_user"):
+        raise ValueError(f"no separate statement for shape {shape}: its month rows carry it")
     if shape == "page":
         return [patient_id.in_(bindparam("patient_pks", expanding=True))]
     return []
@@ -91,6 +103,9 @@ def _rows(handle: Handle, statement: Select[Any], params: dict[str, Any],
 
 
 CLINIC = Scope()
+
+# Call states the billing office must look at before billing a month (see service/calls.py).
+CALL_STATES_TO_REVIEW = ("unclaimed", "unconfirmed", "unmatched", "after_close")
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,11 @@ class PatientMonthTotals:
     overlaps: tuple[tuple[int, int], ...] = ()
     # with `detail`: staff pk -> (Slack id, name) of everyone with an entry in the rows
     authors: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # (call pk, state) of the patient's calls to review in the month, by pk: read with the
+    # rows in SHAPES_WITH_CALLS, else empty (the scan reads them with `calls_to_review`)
+    calls: tuple[tuple[int, str], ...] = ()
+    # in REPLY_SHAPES: the month's close record, read in the same statement
+    close_record: "CloseRecord | None" = None
 
     @property
     def counted_seconds(self) -> int:
@@ -166,6 +186,60 @@ def _window_overlaps_month() -> ColumnElement[bool]:
     )
 
 
+_EVENT_COLUMNS = ("id", "month", "action", "at", "by", "reason", "record", "recorded_at")
+
+
+@dataclass(frozen=True)
+class CloseEvent:
+    """A close or reopen of a month (month_close_events), as the month figures read it."""
+
+    id: int
+    month: str
+    action: str  # close | reopen
+    at: datetime
+    by: str
+    reason: str | None
+    record: str | None
+    recorded_at: datetime | None
+
+
+def _event_of(values: Any) -> CloseEvent | None:
+    return CloseEvent(*values) if values[0] is not None else None
+
+
+@dataclass(frozen=True)
+class CloseRecord:
+    """The month's close history as the month figures read it: its newest event (the month
+    is closed when it is a close) and its newest close (what was billed, reopened or not)."""
+
+    latest_event: CloseEvent | None
+    latest_close: CloseEvent | None
+
+    @property
+    def closed(self) -> CloseEvent | None:
+        """The close while the month is closed (None when open or reopened since)."""
+        event = self.latest_event
+        return event if event is not None and event.action == "close" else None
+
+
+_events = month_close_events
+_event = month_close_events.alias("latest_event")
+_close = month_close_events.alias("latest_close")
+_newest = select(func.max(_events.c.id)).where(
+    _events.c.month == bindparam("month")).scalar_subquery()
+_newest_close = select(func.max(_events.c.id)).where(
+    _events.c.month == bindparam("month"), _events.c.action == "close").scalar_subquery()
+_CLOSE_RECORD = select(*(_events.c[name] for name in _EVENT_COLUMNS)).where(
+    _events.c.id.in_([_newest, _newest_close])).order_by(_events.c.id)
+
+
+def close_record(handle: Handle, month: str) -> CloseRecord:
+    """The month's newest event and newest close in one statement (one or two rows)."""
+    rows = [CloseEvent(*row) for row in _rows(handle, _CLOSE_RECORD, {"month": month})]
+    closes = [r for r in rows if r.action == "close"]
+    return CloseRecord(rows[-1] if rows else None, closes[-1] if closes else None)
+
+
 # Each statement below is built once per shape and run with bound parameters: building a
 # statement of this size costs several times more CPU than running it, and every Slack
 # reply runs it.
@@ -173,7 +247,22 @@ def _window_overlaps_month() -> ColumnElement[bool]:
 # Column positions of a month row: the patient's (with created_at), the entry's, then what
 # the reply shows beside the figures (overlap, assigned staff, provider, the entry's author).
 _ENTRY = 10
-_OVERLAPPED, _ASSIGNED, _PROVIDER_NAME, _PROVIDER_NPI, _AUTHOR, _AUTHOR_NAME = range(18, 24)
+_OVERLAPPED, _ASSIGNED, _PROVIDER_NAME, _PROVIDER_NPI, _CALLS = range(18, 23)
+_AUTHOR, _AUTHOR_NAME = 23, 24
+
+# Reply shapes: their month statement also carries each patient's calls to review and the
+# month's close record (a reply's one statement says everything); a scan reads those once
+# in `calls_to_review` and `close_record`, not on each of its rows.
+REPLY_SHAPES = frozenset({"patient", "key", "caseload", "staff_user"})
+_CLOSE_AT = 25  # with detail (2 more columns: the author) the record starts at 25, else 23
+
+
+def _calls_column() -> Any:
+    """The patient's calls to review in the month, as "id:state,id:state" (any order)."""
+    return select(func.aggregate_strings(
+        cast(calls.c.id, String) + ":" + calls.c.state, ",")).where(
+        calls.c.patient_id == p.c.id, calls.c.state.in_(CALL_STATES_TO_REVIEW),
+        _in_month(calls.c.started_at)).scalar_subquery()
 
 
 @cache
@@ -189,6 +278,7 @@ def _month_rows_statement(shape: str, detail: bool = True) -> Select[Any]:
         e.c.id, e.c.staff_id, e.c.staff_role, e.c.started_at, e.c.ended_at,
         e.c.live, e.c.clock_timed, e.c.voided_at.is_not(None),
         _other.c.id, _assigned.c.slack_user_id, _provider.c.name, _provider.c.npi,
+        _calls_column() if shape in REPLY_SHAPES else null(),
     ]
     joined = (
         p.outerjoin(e, and_(e.c.patient_id == p.c.id, _touches_month()))
@@ -200,9 +290,14 @@ def _month_rows_statement(shape: str, detail: bool = True) -> Select[Any]:
     if detail:
         columns += [_author.c.slack_user_id, _author.c.name]
         joined = joined.outerjoin(_author, _author.c.id == e.c.staff_id)
+    if shape in REPLY_SHAPES:  # the month's newest event and newest close, joined once
+        columns += [_event.c[name] for name in _EVENT_COLUMNS]
+        columns += [_close.c[name] for name in _EVENT_COLUMNS]
+        joined = (joined.outerjoin(_event, _event.c.id == _newest)
+                  .outerjoin(_close, _close.c.id == _newest_close))
     query = (select(*columns).select_from(joined).where(*_on_patients(shape))
              .order_by(p.c.clinic_key, e.c.started_at, e.c.id))
-    if shape != "patient":
+    if shape not in ("patient", "key"):
         query = query.where(_window_overlaps_month())
     return query
 
@@ -214,7 +309,7 @@ LONGEST_ENTRY = timedelta(days=1)
 
 def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seconds: int,
                     day_cuts: tuple[datetime, ...] = (), detail: bool = True,
-                    ) -> PatientMonthTotals:
+                    shape: str = "clinic") -> PatientMonthTotals:
     """One patient's rows turned into totals (whether in the month's programme or not)."""
     first = rows[0]
     window = Window(first[6], first[7])
@@ -235,13 +330,21 @@ def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seco
     overlaps = tuple((int(r[10]), int(r[_OVERLAPPED])) for r in rows
                      if r[_OVERLAPPED] is not None and not r[17] and r[16]
                      and start <= r[13] < end)
+    record = None
+    if shape in REPLY_SHAPES:
+        at = _CLOSE_AT if detail else _CLOSE_AT - 2
+        width = len(_EVENT_COLUMNS)
+        record = CloseRecord(_event_of(first[at:at + width]),
+                             _event_of(first[at + width:at + 2 * width]))
     authors = {int(r[11]): (r[_AUTHOR], r[_AUTHOR_NAME]) for r in rows
                if r[10] is not None} if detail else {}
+    review = tuple(sorted((int(pk), state) for pk, state in (
+        call.split(":", 1) for call in (first[_CALLS] or "").split(",") if call)))
     return PatientMonthTotals(*first[:9], tally=tally, in_programme=enrolled,
                               created_on=created_on, so_far=so_far,
                               assigned_to=first[_ASSIGNED], provider_name=first[_PROVIDER_NAME],
                               provider_npi=first[_PROVIDER_NPI], overlaps=overlaps,
-                              authors=authors)
+                              authors=authors, calls=review, close_record=record)
 
 
 def month_totals(
@@ -268,48 +371,16 @@ def month_totals(
     """
     start, end = month.bounds_utc(zone)
     params = {"start": start, "end": end, "reach": start - LONGEST_ENTRY,
-              "first_day": month.first_day, "last_day": month.last_day, **scope.params()}
+              "first_day": month.first_day, "last_day": month.last_day, "month": str(month),
+              **scope.params()}
     options = {"yield_per": page_size} if page_size else {}
     rows = _rows(handle, _month_rows_statement(scope.shape, detail), params, options)
     for _, group in groupby(rows, key=lambda r: r[0]):
         patient_rows = list(group)
         totals = _patient_totals(patient_rows, month, zone, min_live_seconds, day_cuts,
-                                 detail)
-        if scope.shape == "patient" or totals.in_programme:
+                                 detail, scope.shape)
+        if scope.shape in ("patient", "key") or totals.in_programme:
             yield totals
-
-
-@dataclass(frozen=True)
-class CloseRecord:
-    """The month's close history as the month figures read it: its newest event (the month
-    is closed when it is a close) and its newest close (what was billed, reopened or not)."""
-
-    latest_event: Row[Any] | None
-    latest_close: Row[Any] | None
-
-    @property
-    def closed(self) -> Row[Any] | None:
-        """The close while the month is closed (None when open or reopened since)."""
-        event = self.latest_event
-        return event if event is not None and event.action == "close" else None
-
-
-_newest = select(month_close_events.c.id).where(
-    month_close_events.c.month == bindparam("month")).order_by(
-    month_close_events.c.id.desc()).limit(1).scalar_subquery()
-_newest_close = select(month_close_events.c.id).where(
-    month_close_events.c.month == bindparam("month"),
-    month_close_events.c.action == "close").order_by(
-    month_close_events.c.id.desc()).limit(1).scalar_subquery()
-_CLOSE_RECORD = select(month_close_events).where(
-    month_close_events.c.id.in_([_newest, _newest_close])).order_by(month_close_events.c.id)
-
-
-def close_record(handle: Handle, month: str) -> CloseRecord:
-    """The month's newest event and newest close in one statement (one or two rows)."""
-    rows = list(_rows(handle, _CLOSE_RECORD, {"month": month}))
-    closes = [r for r in rows if r.action == "close"]
-    return CloseRecord(rows[-1] if rows else None, closes[-1] if closes else None)
 
 
 def _month_params(start: datetime, end: datetime, scope: Scope) -> dict[str, Any]:
@@ -327,10 +398,6 @@ def entries_touching(session: Session, *, start: datetime, end: datetime,
         query = query.where(TimeEntry.patient_id == bindparam("patient_pk"))
         params["patient_pk"] = patient_pk
     return list(session.scalars(query, params))
-
-
-# Call states the billing office must look at before billing a month (see service/calls.py).
-CALL_STATES_TO_REVIEW = ("unclaimed", "unconfirmed", "unmatched", "after_close")
 
 
 @cache
