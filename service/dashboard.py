@@ -93,6 +93,14 @@ class CodeSeries:
     with_99458: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class MonthOverview:
+    """The dashboard's month page: its rows (at-risk first) and the code chart."""
+
+    rows: list[DashboardRow]
+    series: CodeSeries
+
+
 # Free-text fields a person typed: the only audit fields that may hold an unmasked number.
 _FREE_TEXT = frozenset({"note", "void_reason"})
 
@@ -161,6 +169,18 @@ class DashboardService:
         self.entries = entries or EntryService(ctx)
         self.months: MonthService = self.entries.months
 
+    def overview(self, month: Month | None = None, *,
+                 assigned_to: str | None = None) -> "MonthOverview":
+        """The month page: `rows` and `code_series` from one month scan (the rows of one
+        staff member are those of the clinic's scan assigned to them)."""
+        month = month or self.months.current()
+        staff = clean_slack_user_id(assigned_to) if assigned_to else None
+        report, progress = self.months.report_with_progress(month)
+        mine = [s for s in report if s.in_programme and s.assigned_to == staff] \
+            if staff else report
+        rows = [DashboardRow(r.summary, r.risk) for r in self.months.risks_of(mine, month)]
+        return MonthOverview(rows, self._series(month, report, progress))
+
     def rows(self, month: Month | None = None, *,
              assigned_to: str | None = None) -> list[DashboardRow]:
         """Every patient enrolled in the month with their risk verdict, at-risk first."""
@@ -194,11 +214,14 @@ class DashboardService:
     def code_series(self, month: Month | None = None) -> CodeSeries:
         """Patients reaching 99470 / 99457 / 99458 per day (today is the last day shown)."""
         month = month or self.months.current()
-        shown = _days_shown(month, self.months.today())
         report, progress = self.months.report_with_progress(month)  # one month scan
-        patients = [s.patient_id for s in report]
-        daily = day_by_day(progress)
-        return codes_by_day(month, shown, daily, patients,
+        return self._series(month, report, progress)
+
+    def _series(self, month: Month, report: list[MonthSummary],
+                progress: dict[str, tuple[tuple[int, int], ...]]) -> CodeSeries:
+        shown = _days_shown(month, self.months.today())
+        return codes_by_day(month, shown, day_by_day(progress),
+                            [s.patient_id for s in report],
                             max_add_on_units=self.ctx.policy.max_99458_units)
 
 

@@ -203,6 +203,14 @@ class MonthService:
         """
         return _worst_first(list(self._risks(month, today, assigned_to)))
 
+    def risks_of(self, summaries: Iterable[MonthSummary], month: Month,
+                 today: date | None = None) -> list[PatientRisk]:
+        """Summaries already read (e.g. a report) with the at-risk verdict, worst first:
+        the verdicts `with_risk` gives for the same rows, without a second scan."""
+        seen: dict[_RiskKey, RiskAssessment] = {}
+        today = today or self.today()
+        return _worst_first([_assessed(s, month, today, seen) for s in summaries])
+
     def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
         """A staff member's assigned patients this month with the at-risk verdict, worst
         first (`/rpm status`): one read transaction, the staff row read once."""

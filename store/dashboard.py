@@ -8,10 +8,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, or_, select
-from sqlmodel import Session
+from sqlalchemy import String, and_, bindparam, cast, or_, select
+from sqlalchemy.orm import Session
 
-from store.models import AuditEvent, TimeEntry
+from store.db import Conn, as_connection
+from store.tables import audit_events, time_entries
+
+_a = audit_events
+# Audit events of the patient and of every entry ever logged for them, oldest first.
+_PATIENT_AUDIT = (
+    select(_a.c.id, _a.c.at, _a.c.actor, _a.c.action, _a.c.entity, _a.c.entity_id,
+           _a.c.before, _a.c.after)
+    .where(or_(
+        and_(_a.c.entity == "patient", _a.c.entity_id == bindparam("clinic_id")),
+        and_(_a.c.entity == "entry", _a.c.entity_id.in_(
+            select(cast(time_entries.c.id, String)).where(
+                time_entries.c.patient_id == bindparam("patient_pk")))),
+    ))
+    .order_by(_a.c.at, _a.c.id)
+)
 
 
 @dataclass(frozen=True)
@@ -28,16 +43,7 @@ class AuditRow:
     after: dict[str, Any] | None
 
 
-def patient_audit(session: Session, patient_pk: int, clinic_id: str) -> list[AuditRow]:
+def patient_audit(conn: Conn | Session, patient_pk: int, clinic_id: str) -> list[AuditRow]:
     """Audit events of the patient and of every entry ever logged for them, oldest first."""
-    entry_ids = select(cast(TimeEntry.id, String)).where(TimeEntry.patient_id == patient_pk)
-    query = (
-        select(AuditEvent)
-        .where(or_(
-            and_(AuditEvent.entity == "patient", AuditEvent.entity_id == clinic_id),
-            and_(AuditEvent.entity == "entry", AuditEvent.entity_id.in_(entry_ids)),
-        ))
-        .order_by(AuditEvent.at, AuditEvent.id)
-    )
-    return [AuditRow(e.id, e.at, e.actor, e.action, e.entity, e.entity_id, e.before, e.after)
-            for (e,) in session.execute(query)]
+    return [AuditRow(*row) for row in as_connection(conn).execute(
+        _PATIENT_AUDIT, {"patient_pk": patient_pk, "clinic_id": clinic_id})]

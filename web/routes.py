@@ -129,12 +129,12 @@ def dashboard_router(settings: Settings) -> APIRouter:
 
         def render() -> Response:
             chosen = _month(service, month)
-            rows = service.dashboard.rows(chosen, assigned_to=staff or None)
+            overview = service.dashboard.overview(chosen, assigned_to=staff or None)
             return HTMLResponse(pages.month_page(
                 month=chosen, today_days_left=days_left(chosen, service.months.today()),
-                rows=rows, staff=service.staff.list(include_inactive=True),
+                rows=overview.rows, staff=service.staff.list(include_inactive=True),
                 staff_filter=clean_slack_user_id(staff) if staff else None,
-                series=service.dashboard.code_series(chosen), fees=service.ctx.policy.fees,
+                series=overview.series, fees=service.ctx.policy.fees,
                 closed_by=closed.closed_by if (closed := service.closes.get(chosen)) else None,
             ))
 
