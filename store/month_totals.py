@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from itertools import groupby
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -309,11 +310,13 @@ LONGEST_ENTRY = timedelta(days=1)
 
 def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seconds: int,
                     day_cuts: tuple[datetime, ...] = (), detail: bool = True,
-                    shape: str = "clinic") -> PatientMonthTotals:
+                    record: "CloseRecord | None" = None,
+                    month_bounds: tuple[datetime, datetime] | None = None,
+                    ) -> PatientMonthTotals:
     """One patient's rows turned into totals (whether in the month's programme or not)."""
     first = rows[0]
     window = Window(first[6], first[7])
-    start, end = month.bounds_utc(zone)
+    start, end = month_bounds or month.bounds_utc(zone)
     window_start, window_end = window.instants(zone)
     consent = start_of_day_utc(first[3], zone) if first[3] else None
     entries = [EntryTime(int(r[10]), int(r[11]), r[12], r[13], r[14], bool(r[15]),
@@ -330,12 +333,6 @@ def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seco
     overlaps = tuple((int(r[10]), int(r[_OVERLAPPED])) for r in rows
                      if r[_OVERLAPPED] is not None and not r[17] and r[16]
                      and start <= r[13] < end)
-    record = None
-    if shape in REPLY_SHAPES:
-        at = _CLOSE_AT if detail else _CLOSE_AT - 2
-        width = len(_EVENT_COLUMNS)
-        record = CloseRecord(_event_of(first[at:at + width]),
-                             _event_of(first[at + width:at + 2 * width]))
     authors = {int(r[11]): (r[_AUTHOR], r[_AUTHOR_NAME]) for r in rows
                if r[10] is not None} if detail else {}
     review = tuple(sorted((int(pk), state) for pk, state in (
@@ -345,6 +342,13 @@ def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seco
                               assigned_to=first[_ASSIGNED], provider_name=first[_PROVIDER_NAME],
                               provider_npi=first[_PROVIDER_NPI], overlaps=overlaps,
                               authors=authors, calls=review, close_record=record)
+
+
+def _record_of(row: Any, detail: bool) -> CloseRecord:
+    """The month's close record carried by a reply's month row."""
+    at = _CLOSE_AT if detail else _CLOSE_AT - 2
+    width = len(_EVENT_COLUMNS)
+    return CloseRecord(_event_of(row[at:at + width]), _event_of(row[at + width:at + 2 * width]))
 
 
 def month_totals(
@@ -375,10 +379,13 @@ def month_totals(
               **scope.params()}
     options = {"yield_per": page_size} if page_size else {}
     rows = _rows(handle, _month_rows_statement(scope.shape, detail), params, options)
-    for _, group in groupby(rows, key=lambda r: r[0]):
+    record: CloseRecord | None = None
+    for _, group in groupby(rows, key=itemgetter(0)):
         patient_rows = list(group)
+        if record is None and scope.shape in REPLY_SHAPES:  # on every row: read it once
+            record = _record_of(patient_rows[0], detail)
         totals = _patient_totals(patient_rows, month, zone, min_live_seconds, day_cuts,
-                                 detail, scope.shape)
+                                 detail, record, (start, end))
         if scope.shape in ("patient", "key") or totals.in_programme:
             yield totals
 
