@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from billing.months import Month, clinic_day
 from service.errors import BadInput, NotAllowed
 from service.lookups import require_staff
-from store.closes import Handle, latest_event, lock_month
+from store.closes import EventRow, Handle, closes_in_force, latest_event, lock_month
 from store.db import as_connection
 
 OPERATOR_PREFIX = "cli:"  # the CLI runs as the clinic's operator, trusted like an admin
@@ -73,12 +73,26 @@ AMEND_NONE = ("This change has no amendment: reopen the month first "
               "(rpm-logger month reopen {month} --reason TEXT, or /rpm month reopen).")
 
 
+def closed_for_write(conn: Handle) -> dict[Month, EventRow]:
+    """Every month closed now with its close, each month locked (shared) like `check_open`
+    does: a writer that may touch any closed month (a patient's enrolment window) reads
+    them once here and then asks `refuse_unless_amended` with the close it already has."""
+    return {Month.parse(row.month): row for row in closes_in_force(conn)}
+
+
 def check_open(conn: Handle, month: Month, amendment: Amendment | None, *,
                zone: ZoneInfo, way_out: str = AMEND_NONE) -> str | None:
     """None when `month` is open; the amendment reason when an allowed amendment; else refuse,
     saying how this change is made in a closed month (`way_out`: one of the AMEND_ texts).
     Only writers call it: it takes the month's lock (shared) for the rest of the transaction."""
-    closed = find_close(conn, month, for_write=True)
+    return refuse_unless_amended(conn, month, find_close(conn, month, for_write=True),
+                                 amendment, zone=zone, way_out=way_out)
+
+
+def refuse_unless_amended(conn: Handle, month: Month, closed: EventRow | None,
+                          amendment: Amendment | None, *, zone: ZoneInfo,
+                          way_out: str = AMEND_NONE) -> str | None:
+    """check_open for a month whose close (or None) the caller read under its lock."""
     if closed is None:
         return None
     if amendment is None:

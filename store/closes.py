@@ -79,6 +79,21 @@ def closes_now(conn: Handle) -> list[EventRow]:
     return list(conn.execute(_CLOSED_NOW).all())
 
 
+def closes_in_force(conn: Handle) -> list[EventRow]:
+    """closes_now for a writer: each of those months is locked (shared) for the rest of the
+    transaction. SQLite: one statement (writers already run one at a time). PostgreSQL: a
+    month may be reopened between the read and its lock, so the closes are read once more
+    under the locks (two statements plus one lock per closed month, whatever the number)."""
+    rows = closes_now(conn)
+    if not rows or _dialect(conn) != "postgresql":
+        return rows
+    for row in rows:
+        year, month = (int(part) for part in row.month.split("-"))
+        lock_month(conn, year, month, exclusive=False)
+    locked = {row.month for row in rows}
+    return [row for row in closes_now(conn) if row.month in locked]
+
+
 def closed_months(conn: Handle) -> list[str]:
     """The months (YYYY-MM) closed now: their newest event is a close, oldest month first."""
     return [row.month for row in closes_now(conn)]
