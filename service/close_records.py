@@ -12,27 +12,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session
-
 from billing.claims import compare_claim
 from billing.codes import CodeUnits
 from service.views import BilledAtClose
 from store.closes import (
     ChangeSinceClose,
+    Handle,
     PatientChangeSinceClose,
     changes_since,
     lines_of,
     patient_amendments_since,
 )
-from store.db import Conn
-from store.models import MonthCloseLine
 
 RECORD_AT_CLOSE = "at_close"
 RECORD_RECONSTRUCTED = "reconstructed"
 RECORD_PENDING = "pending"
 
 
-def line_codes(line: MonthCloseLine) -> tuple[CodeUnits, ...]:
+def line_codes(line: Any) -> tuple[CodeUnits, ...]:
     return tuple(CodeUnits(str(code), int(units)) for code, units in line.codes)
 
 
@@ -75,7 +72,7 @@ class BilledRecords:
             return None
         return self.close.recorded_at or self.close.at
 
-    def read_page(self, session: Conn | Session, patient_pks: list[int]) -> None:
+    def read_page(self, session: Handle, patient_pks: list[int]) -> None:
         self.lines, self.changes = {}, defaultdict(list)
         self.patient_changes = defaultdict(list)
         if self.close is None or self.close.id is None:
@@ -90,7 +87,7 @@ class BilledRecords:
         for amended in patient_amendments_since(session, since=since, patient_pks=patient_pks):
             self.patient_changes[amended.patient_pk].append(amended)
 
-    def unseen(self, session: Conn | Session, seen: set[int]) -> list[int]:
+    def unseen(self, session: Handle, seen: set[int]) -> list[int]:
         """Patients the close billed who are no longer among the scan's rows (e.g. every
         entry voided since): they must still be shown, with the refund owed."""
         if self.close is None or self.close.id is None:
@@ -117,7 +114,7 @@ class BilledRecords:
                              cause=self._cause(patient_pk, line, seconds, live),
                              amount_delta=change.amount_delta)
 
-    def _cause(self, patient_pk: int, line: MonthCloseLine | None, seconds: int,
+    def _cause(self, patient_pk: int, line: Any, seconds: int,
                live: int) -> str:
         changes = ([_patient_change_text(c) for c in self.patient_changes.get(patient_pk, ())]
                    + [_change_text(c) for c in self.changes.get(patient_pk, ())])
