@@ -112,8 +112,9 @@ def logged_reply(result: ChatLogged, zone: ZoneInfo) -> Reply:
     blocks = [_section(head), _section(month_lines(logged.summary))]
     notes = []
     if entry.live and not entry.counts_live and entry.count is not None:
-        notes.append(f"⚠️ Not a live interaction: {entry.count.live_note}. Log the live "
-                     "contact that reached the patient.")
+        why = entry.count.live_note  # says "not a live interaction" (or why) itself, once
+        notes.append(f"⚠️ {why[:1].upper()}{why[1:]}. Log the live contact that reached the "
+                     "patient.")
     if not logged.time_counts:
         notes.append("Your role is non-clinical: this time is recorded but does not count "
                      "toward 99457.")
