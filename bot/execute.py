@@ -119,7 +119,7 @@ def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 def _status(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Status)
     if command.patient:
-        return views.summary_reply(svc.months.summary(svc.chat_entries.clinic_id(command.patient)))
+        return views.summary_reply(svc.months.summary(command.patient, by_phone=False))
     return views.caseload_reply(svc.chat_entries.caseload(caller.user_id))
 
 

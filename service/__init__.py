@@ -25,16 +25,17 @@ class Service:
         self.ctx = ctx
         self.staff = StaffService(ctx)
         self.patients = PatientService(ctx)
-        self.entries = EntryService(ctx)
+        # one MonthService (and one EntryService) shared by every area that needs them
         self.months = MonthService(ctx)
-        self.closes = MonthCloseService(ctx)
-        self.dashboard = DashboardService(ctx)
+        self.entries = EntryService(ctx, self.months)
+        self.closes = MonthCloseService(ctx, self.months)
+        self.dashboard = DashboardService(ctx, self.entries)
         self.reminders = ReminderService(ctx, self.months)
-        self.chat_entries = ChatEntryService(ctx)
+        self.chat_entries = ChatEntryService(ctx, self.entries)
         self.contexts = ContextService(ctx)
-        self.timers = TimerService(ctx)
+        self.timers = TimerService(ctx, self.entries)
         self.admin = AdminService(ctx)
-        self.calls = CallService(ctx)
+        self.calls = CallService(ctx, entries=self.entries)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]

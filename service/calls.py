@@ -218,9 +218,10 @@ def month_is_closed(session: Session, month: Month) -> bool:
 
 class CallService:
     def __init__(self, ctx: ServiceContext,
-                 month_closed: Callable[[Session, Month], bool] = month_is_closed) -> None:
+                 month_closed: Callable[[Session, Month], bool] = month_is_closed,
+                 entries: EntryService | None = None) -> None:
         self.ctx = ctx
-        self.entries = EntryService(ctx)
+        self.entries = entries or EntryService(ctx)
         self.month_closed = month_closed
 
     # -- plumbing -------------------------------------------------------------------------

@@ -26,10 +26,10 @@ class ChatLogged:
 
 
 class ChatEntryService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, entries: EntryService | None = None) -> None:
         self.ctx = ctx
-        self.entries = EntryService(ctx)
-        self.months = MonthService(ctx)
+        self.entries = entries or EntryService(ctx)
+        self.months: MonthService = self.entries.months
 
     def log(self, request: LogRequest, *, day: date | None = None) -> ChatLogged:
         """Log (on `day` for a late entry: from 09:00 that day, or after the author's last
@@ -67,6 +67,4 @@ class ChatEntryService:
 
     def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
         """The caller's assigned patients this month with the at-risk verdict, worst first."""
-        with self.ctx.db.read() as conn:
-            user = str(require_staff(conn, user_id).slack_user_id)
-        return self.months.with_risk(month, assigned_to=user)
+        return self.months.caseload(user_id, month)

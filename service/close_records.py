@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlmodel import Session
 
@@ -20,11 +21,11 @@ from store.closes import (
     ChangeSinceClose,
     PatientChangeSinceClose,
     changes_since,
-    latest_close,
     lines_of,
     patient_amendments_since,
 )
-from store.models import MonthCloseEvent, MonthCloseLine
+from store.db import Conn
+from store.models import MonthCloseLine
 
 RECORD_AT_CLOSE = "at_close"
 RECORD_RECONSTRUCTED = "reconstructed"
@@ -59,11 +60,11 @@ class BilledRecords:
     """The latest close of one month and, per page of patients, its record and the entries
     logged or voided since; `compare` turns them into a `BilledAtClose` per patient."""
 
-    def __init__(self, session: Session, month: str, *, start: datetime, end: datetime,
+    def __init__(self, close: Any, *, start: datetime, end: datetime,
                  fees: Mapping[str, Decimal]) -> None:
-        self.close: MonthCloseEvent | None = latest_close(session, month)
+        self.close = close  # the month's latest close (store row), or None
         self.start, self.end, self.fees = start, end, fees
-        self.lines: dict[int, MonthCloseLine] = {}
+        self.lines: dict[int, Any] = {}  # MonthCloseLine rows
         self.changes: dict[int, list[ChangeSinceClose]] = defaultdict(list)
         self.patient_changes: dict[int, list[PatientChangeSinceClose]] = defaultdict(list)
 
@@ -74,7 +75,7 @@ class BilledRecords:
             return None
         return self.close.recorded_at or self.close.at
 
-    def read_page(self, session: Session, patient_pks: list[int]) -> None:
+    def read_page(self, session: Conn | Session, patient_pks: list[int]) -> None:
         self.lines, self.changes = {}, defaultdict(list)
         self.patient_changes = defaultdict(list)
         if self.close is None or self.close.id is None:
@@ -89,7 +90,7 @@ class BilledRecords:
         for amended in patient_amendments_since(session, since=since, patient_pks=patient_pks):
             self.patient_changes[amended.patient_pk].append(amended)
 
-    def unseen(self, session: Session, seen: set[int]) -> list[int]:
+    def unseen(self, session: Conn | Session, seen: set[int]) -> list[int]:
         """Patients the close billed who are no longer among the scan's rows (e.g. every
         entry voided since): they must still be shown, with the refund owed."""
         if self.close is None or self.close.id is None:

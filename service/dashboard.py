@@ -156,10 +156,10 @@ def codes_by_day(month: Month, days: int, daily: Iterable[PatientDayTotals],
 
 
 class DashboardService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, entries: EntryService | None = None) -> None:
         self.ctx = ctx
-        self.months = MonthService(ctx)
-        self.entries = EntryService(ctx)
+        self.entries = entries or EntryService(ctx)
+        self.months: MonthService = self.entries.months
 
     def rows(self, month: Month | None = None, *,
              assigned_to: str | None = None) -> list[DashboardRow]:
@@ -195,8 +195,9 @@ class DashboardService:
         """Patients reaching 99470 / 99457 / 99458 per day (today is the last day shown)."""
         month = month or self.months.current()
         shown = _days_shown(month, self.months.today())
-        patients = [s.patient_id for s in self.months.report(month)]
-        daily = day_by_day(self.months.running_totals(month))
+        report, progress = self.months.report_with_progress(month)  # one month scan
+        patients = [s.patient_id for s in report]
+        daily = day_by_day(progress)
         return codes_by_day(month, shown, daily, patients,
                             max_add_on_units=self.ctx.policy.max_99458_units)
 

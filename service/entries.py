@@ -141,9 +141,9 @@ def parse_entry_id(text: str | int) -> int:
 
 
 class EntryService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, months: MonthService | None = None) -> None:
         self.ctx = ctx
-        self.months = MonthService(ctx)
+        self.months = months or MonthService(ctx)
 
     def log(self, request: LogRequest, *, actor: str | None = None,
             repeat_window: timedelta | None = None, day: date | None = None) -> LoggedEntry:

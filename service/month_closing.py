@@ -77,9 +77,9 @@ def _add_lines(session: Session, event_id: int,
 
 
 class MonthCloseService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, months: MonthService | None = None) -> None:
         self.ctx = ctx
-        self.months = MonthService(ctx)
+        self.months = months or MonthService(ctx)
 
     def _check_closable(self, session: Session, month: Month) -> None:
         if month >= Month.containing(self.ctx.now(), self.ctx.policy.zone):

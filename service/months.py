@@ -3,12 +3,11 @@
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
+from typing import Any
 from zoneinfo import ZoneInfo
-
-from sqlmodel import Session, select
 
 from billing.codes import (
     ROLES_THAT_COUNT,
@@ -23,10 +22,9 @@ from billing.months import Month, clinic_day, start_of_day_utc
 from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
 from billing.tally import REASONS, MonthTally
 from service.close_records import BilledRecords
-from service.closes import find_close
 from service.context import ServiceContext
-from service.patients import require_patient
-from service.staff import find_staff
+from service.lookups import find_staff, patient_key, require_patient, require_staff
+from service.staff import clean_slack_user_id
 from service.views import (
     CloseDifference,
     MonthSummary,
@@ -34,17 +32,21 @@ from service.views import (
     PatientRisk,
     StaffMinutes,
 )
-from store.closes import latest_event
 from store.db import Conn
-from store.models import MonthCloseEvent, Staff
 from store.month_totals import (
     CLINIC,
+    REPLY_SHAPES,
+    CloseRecord,
     PatientMonthTotals,
     Scope,
     calls_to_review,
+    close_record,
     month_totals,
-    overlapping_entries,
 )
+
+# A caller's transaction: a Core connection (store.db.Conn); during issue 14 a caller not yet
+# converted may still hand in its ORM session, which every store function here accepts.
+Transaction = Any
 
 
 def _warnings(
@@ -129,27 +131,30 @@ def _pages(totals: Iterator[PatientMonthTotals], size: int) -> Iterator[list[Pat
         yield page
 
 
-# Patients read per page of a month scan: per-staff seconds, live dates and overlaps are read
-# for one page at a time, so memory follows the page, not the clinic's size.
+# Patients read per page of a month scan: the close's record for the page is read one page
+# at a time, so memory follows the page, not the clinic's size.
 PAGE_SIZE = 1000
 
 
 @dataclass
 class _MonthContext:
-    """What the patient rows of one month share (staff, close, calls: read once per scan)
-    and what one page of patients needs (overlaps, contributions, live dates)."""
+    """What the patient rows of one month share (the close record and the calls to review:
+    read once per use case) and what one page of patients needs (contributions, live
+    dates)."""
 
     month: Month
     month_text: str
-    staff: dict[int | None, Staff]
-    closed: MonthCloseEvent | None
+    record: CloseRecord
     calls: dict[int | None, list[tuple[int, str]]]
     billed: BilledRecords  # the latest close's record, read a page at a time
-    overlaps: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     contributions: dict[int, list[StaffMinutes]] = field(default_factory=dict)
     live_dates: dict[int, list[date]] = field(default_factory=dict)
     assessed: dict[tuple[int, bool], tuple[MonthAssessment, Decimal]] = field(
         default_factory=dict)
+
+    @property
+    def closed(self) -> Any:
+        return self.record.closed
 
 
 class MonthService:
@@ -163,12 +168,21 @@ class MonthService:
     def today(self) -> date:
         return self.ctx.now().astimezone(self.ctx.policy.zone).date()
 
-    def summary(self, patient_ref: str, month: Month | None = None) -> MonthSummary:
-        """One patient's month, whether or not they were enrolled in it."""
-        with self.ctx.db.read_session() as session:
-            patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
-            assert patient.id is not None
-            return next(self._summaries(session, month or self.current(), Scope(patient.id)))
+    def summary(self, patient_ref: str, month: Month | None = None, *,
+                by_phone: bool = True) -> MonthSummary:
+        """One patient's month, whether or not they were enrolled in it (`by_phone=False`:
+        chat, where the patient is named by clinic id only). One read transaction: the
+        patient, the month's rows, its close record and its calls to review."""
+        month = month or self.current()
+        with self.ctx.db.read() as conn:
+            # by clinic id, the month statement finds the patient itself (no lookup first)
+            found = next(self._summaries(conn, month, Scope(patient_key=patient_key(
+                patient_ref or ""))), None)
+            if found is not None:
+                return found
+            patient = require_patient(conn, patient_ref, region=self.ctx.policy.phone_region,
+                                      by_phone=by_phone)  # a phone, or refused with hints
+            return next(self._summaries(conn, month, Scope(patient.id)))
 
     def report(self, month: Month | None = None) -> list[MonthSummary]:
         """Every patient enrolled in the month, ordered by clinic id."""
@@ -177,8 +191,8 @@ class MonthService:
     def report_rows(self, month: Month | None = None) -> Iterator[MonthSummary]:
         """The report one row at a time, for writers that stream (the CSV): a clinic of any
         size is read page by page in one read transaction and never held whole."""
-        with self.ctx.db.read_session() as session:
-            yield from self._summaries(session, month or self.current(), CLINIC)
+        with self.ctx.db.read() as conn:
+            yield from self._summaries(conn, month or self.current(), CLINIC)
 
     def with_risk(self, month: Month | None = None, today: date | None = None,
                   *, assigned_to: str | None = None) -> list[PatientRisk]:
@@ -189,79 +203,107 @@ class MonthService:
         """
         return _worst_first(list(self._risks(month, today, assigned_to)))
 
+    def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
+        """A staff member's assigned patients this month with the at-risk verdict, worst
+        first (`/rpm status`): one read transaction, the staff row read once."""
+        user = clean_slack_user_id(user_id)
+        with self.ctx.db.read() as conn:
+            # the month statement selects the caseload by the Slack id itself
+            rows = list(self._assessed_rows(conn, month or self.current(), self.today(),
+                                            Scope(staff_user=user)))
+            if not rows:  # no patient: say so if the staff member does not exist either
+                require_staff(conn, user_id)
+            return _worst_first(rows)
+
     def _risks(self, month: Month | None, today: date | None,
                assigned_to: str | None) -> Iterator[PatientRisk]:
-        month = month or self.current()
-        today = today or self.today()
-        seen: dict[_RiskKey, RiskAssessment] = {}
-        with self.ctx.db.read_session() as session:
+        with self.ctx.db.read() as conn:
             scope = CLINIC
             if assigned_to is not None:  # a caseload: filtered in SQL, not after the scan
-                staff = find_staff(session, assigned_to)
+                staff = find_staff(conn, assigned_to)
                 if staff is None:
                     return
                 scope = Scope(assigned_staff_pk=staff.id)
-            for summary in self._summaries(session, month, scope, detail=False):
-                yield _assessed(summary, month, today, seen)
+            yield from self._assessed_rows(conn, month or self.current(),
+                                           today or self.today(), scope)
 
-    def summary_in(self, conn: Conn | Session, month: Month, patient_pk: int) -> MonthSummary:
-        """The same summary inside a caller's transaction (e.g. right after a write): `conn`
-        is the caller's Core connection (or, during issue 14, its ORM session)."""
-        if isinstance(conn, Session):
-            return next(self._summaries(conn, month, Scope(patient_pk)))
-        # TRANSITIONAL: an ORM session joined to the caller's transaction (it never commits
-        # or rolls it back), until the month statements below run on the connection itself
-        with Session(bind=conn, expire_on_commit=False) as session:
-            return next(self._summaries(session, month, Scope(patient_pk)))
+    def _assessed_rows(self, conn: Conn, month: Month, today: date,
+                       scope: Scope) -> Iterator[PatientRisk]:
+        seen: dict[_RiskKey, RiskAssessment] = {}
+        for summary in self._summaries(conn, month, scope, detail=False):
+            yield _assessed(summary, month, today, seen)
 
-    def _summaries(
-        self, session: Session, month: Month, scope: Scope,
-        *, detail: bool = True,
-    ) -> Iterator[MonthSummary]:
-        """The month's summaries in clinic-id order: one totals query, read a page at a time,
-        and per page one query each for overlaps, per-staff seconds and live dates.
+    def summary_in(self, conn: Transaction, month: Month, patient_pk: int) -> MonthSummary:
+        """The same summary inside a caller's transaction (e.g. right after a write in
+        `/rpm log`): its Core connection (or, during issue 14, its ORM session)."""
+        return next(self._summaries(conn, month, Scope(patient_pk)))
 
-        Without `detail` (risk lists) the per-staff shares and live dates stay empty: no
-        risk list shows them, and reading them was a third of a clinic-wide scan.
-        """
+    def _context(self, conn: Conn, month: Month, scope: Scope,
+                 record: CloseRecord | None = None) -> _MonthContext:
+        """The month's close record (one statement, unless the month statement of a reply
+        carried it) and, for a scan, its calls to review (one; a reply's month statement
+        carries its patients' calls itself)."""
         start, end = month.bounds_utc(self.ctx.policy.zone)
+        record = record or close_record(conn, str(month))
         context = _MonthContext(
-            month=month, month_text=str(month),
-            staff={s.id: s for s in session.exec(select(Staff)).all()},
-            closed=find_close(session, month), calls=defaultdict(list),
-            billed=BilledRecords(session, str(month), start=start, end=end,
+            month=month, month_text=str(month), record=record, calls=defaultdict(list),
+            billed=BilledRecords(record.latest_close, start=start, end=end,
                                  fees=self.ctx.policy.fees),
         )
-        for owner, call_pk, state in calls_to_review(session, start=start, end=end,
-                                                     scope=scope):
-            context.calls[owner].append((call_pk, state))
+        if scope.shape not in REPLY_SHAPES:
+            for owner, call_pk, state in calls_to_review(conn, start=start, end=end,
+                                                         scope=scope):
+                context.calls[owner].append((call_pk, state))
+        return context
+
+    def _summaries(
+        self, conn: Conn, month: Month, scope: Scope,
+        *, detail: bool = True, context: _MonthContext | None = None,
+        day_cuts: tuple[datetime, ...] = (),
+    ) -> Iterator[MonthSummary]:
+        """The month's summaries in clinic-id order: the close record, the calls to review
+        and one month statement (patients, entries, overlaps, staff names) read a page at a
+        time; while the month has a close, its record per page.
+
+        Without `detail` (risk lists) the per-staff shares and live dates stay empty: no
+        risk list shows them. With `day_cuts`, each summary's month so far at each cut is
+        kept in `progress` (the dashboard chart), keyed by clinic id.
+        """
+        for summary, _ in self._scan(conn, month, scope, detail=detail, context=context,
+                                     day_cuts=day_cuts):
+            yield summary
+
+    def _scan(
+        self, conn: Conn, month: Month, scope: Scope,
+        *, detail: bool = True, context: _MonthContext | None = None,
+        day_cuts: tuple[datetime, ...] = (),
+    ) -> Iterator[tuple[MonthSummary, tuple[tuple[int, int], ...]]]:
+        """`_summaries` with each row's month so far at `day_cuts` (empty without cuts)."""
+        if context is None and scope.shape not in REPLY_SHAPES:
+            context = self._context(conn, month, scope)
         totals = month_totals(
-            session, month=month, zone=self.ctx.policy.zone,
+            conn, month=month, zone=self.ctx.policy.zone,
             min_live_seconds=self.ctx.policy.min_live_call_seconds, scope=scope,
-            page_size=PAGE_SIZE,
+            page_size=PAGE_SIZE, day_cuts=day_cuts, detail=detail,
         )
         seen: set[int] = set()
         for page in _pages(totals, PAGE_SIZE):
-            self._read_page(session, context, page, detail)
+            if context is None:  # a reply: its month statement read the close record
+                context = self._context(conn, month, scope, page[0].close_record)
+            self._read_page(conn, context, page, detail)
             for row in page:
                 seen.add(row.patient_pk)
-                yield self._summary(row, context)
-        if scope.shape == "clinic":  # billed at close, gone from the month since: shown
-            for pk in context.billed.unseen(session, seen):
-                yield from self._summaries(session, month, Scope(pk), detail=detail)
+                yield self._summary(row, context), row.so_far
+        if scope.shape == "clinic" and context is not None:  # billed at close, gone from
+            for pk in context.billed.unseen(conn, seen):  # the month since: shown
+                yield from self._scan(conn, month, Scope(pk), detail=detail, context=context,
+                                      day_cuts=day_cuts)
 
-    def _read_page(self, session: Session, context: _MonthContext,
+    def _read_page(self, conn: Conn, context: _MonthContext,
                    page: list[PatientMonthTotals], detail: bool = True) -> None:
-        """Overlaps of one page (one query); with `detail`, per-staff shares and live dates
-        from the page's tallies."""
-        start, end = context.month.bounds_utc(self.ctx.policy.zone)
-        pks = [t.patient_pk for t in page]
-        scope = Scope(patient_pks=tuple(pks))
-        context.billed.read_page(session, pks)
-        context.overlaps = defaultdict(list)
-        for pk, entry_id, other_id in overlapping_entries(session, start=start, end=end,
-                                                          scope=scope):
-            context.overlaps[pk].append((entry_id, other_id))
+        """The close's record for one page (no statement while the month has no close);
+        with `detail`, per-staff shares and live dates from the page's tallies."""
+        context.billed.read_page(conn, [t.patient_pk for t in page])
         if not detail:
             return
         zone = self.ctx.policy.zone
@@ -270,10 +312,10 @@ class MonthService:
         for totals in page:
             pk = totals.patient_pk
             for share in totals.tally.staff:
-                staff = context.staff.get(share.staff_pk)
-                if staff is not None:
+                author = totals.authors.get(share.staff_pk)
+                if author is not None:
                     context.contributions[pk].append(StaffMinutes(
-                        staff.slack_user_id, staff.name, share.role, share.seconds,
+                        author[0], author[1], share.role, share.seconds,
                         share.role in ROLES_THAT_COUNT, share.logged_seconds))
             for started in totals.tally.live_starts:
                 day = started.astimezone(zone).date()
@@ -282,9 +324,8 @@ class MonthService:
 
     def _summary(self, totals: PatientMonthTotals, context: "_MonthContext") -> MonthSummary:
         month = context.month
-        assigned = context.staff.get(totals.assigned_staff_pk)
-        provider = context.staff.get(totals.provider_pk)
         assessment, amount = self._assess(totals, context)
+        closed = context.closed
         return MonthSummary(
             patient_id=totals.patient_id, initials=totals.initials, month=context.month_text,
             total_seconds=totals.counted_seconds, uncounted_seconds=totals.uncounted_seconds,
@@ -293,10 +334,10 @@ class MonthService:
             seconds_to_next_code=assessment.seconds_to_next_code,
             seconds_to_20_minutes=assessment.seconds_to_20_minutes,
             needs_live_interaction=assessment.needs_live_interaction,
-            entries=totals.entries, assigned_to=assigned.slack_user_id if assigned else None,
-            warnings=_warnings(totals, month, context.overlaps.get(totals.patient_pk, ()),
+            entries=totals.entries, assigned_to=totals.assigned_to,
+            warnings=_warnings(totals, month, totals.overlaps,
                                self.ctx.policy.min_live_call_seconds)
-            + _call_warnings(context.calls.get(totals.patient_pk, [])),
+            + _call_warnings(list(totals.calls) or context.calls.get(totals.patient_pk, [])),
             not_counted=totals.tally.not_counted,
             in_programme=totals.in_programme, entry_counts=totals.tally.by_entry,
             month_ended=month.last_day < self.today(),
@@ -304,10 +345,9 @@ class MonthService:
             live_interaction_dates=tuple(context.live_dates.get(totals.patient_pk, ())),
             staff=tuple(context.contributions.get(totals.patient_pk, ())),
             consent_on=totals.consent_on, conditions=tuple(totals.conditions or ()),
-            provider=provider.name if provider else None,
-            provider_npi=provider.npi if provider else None,
+            provider=totals.provider_name, provider_npi=totals.provider_npi,
             expected_amount=amount,
-            month_closed_by=context.closed.by if context.closed else None,
+            month_closed_by=closed.by if closed else None,
             billed_at_close=context.billed.compare(
                 totals.patient_pk, assessment.codes, seconds=totals.counted_seconds,
                 live=totals.live_interactions),
@@ -335,21 +375,25 @@ class MonthService:
                              if r.risk.still_to_win])
 
     def totals(self, month: Month | None = None, today: date | None = None) -> MonthTotals:
-        """The clinic's month in numbers and dollars, as the billing office reads it first."""
+        """The clinic's month in numbers and dollars, as the billing office reads it first:
+        one read transaction and one scan (the report's rows are the risk list's rows)."""
         month = month or self.current()
-        summaries = self.report(month)
-        risks = self.at_risk(month, today)
+        today = today or self.today()
+        with self.ctx.db.read() as conn:
+            context = self._context(conn, month, CLINIC)
+            summaries = list(self._summaries(conn, month, CLINIC, detail=False,
+                                             context=context))
+        seen: dict[_RiskKey, RiskAssessment] = {}
+        risks = [r for r in (_assessed(s, month, today, seen) for s in summaries)
+                 if r.risk.still_to_win]
         fees = self.ctx.policy.fees
         units: dict[str, int] = defaultdict(int)
         for summary in summaries:
             for code in summary.codes:
                 units[code.code] += code.units
-        start, end = month.bounds_utc(self.ctx.policy.zone)
-        with self.ctx.db.read_session() as session:
-            close = find_close(session, month)
-            event = latest_event(session, str(month))
-            unmatched = sum(1 for _, _, state in calls_to_review(session, start=start, end=end)
-                            if state == "unmatched")
+        close = context.closed
+        unmatched = sum(1 for states in context.calls.values() for _, state in states
+                        if state == "unmatched")
         return MonthTotals(
             month=str(month), patients=len(summaries),
             billable=sum(1 for s in summaries if s.codes), units=dict(units),
@@ -360,26 +404,43 @@ class MonthService:
             closed_by=close.by if close else None, unmatched_calls=unmatched,
             changed_since_close=tuple(_difference(s) for s in summaries
                                       if s.changed_since_close),
-            reopened=_reopened(event, self.ctx.policy.zone),
+            reopened=_reopened(context.record.latest_event, self.ctx.policy.zone),
         )
+
+    def _day_cuts(self, month: Month) -> tuple[datetime, ...]:
+        zone = self.ctx.policy.zone
+        return tuple(start_of_day_utc(month.first_day + timedelta(days=day), zone)
+                     for day in range(1, month.days + 1))
 
     def running_totals(self, month: Month) -> dict[str, tuple[tuple[int, int], ...]]:
         """Per patient in the month's programme, (counted seconds, live interactions) of the
         month up to the end of each clinic day: the report's month query and tally, cut at
         each midnight, so the chart's days add up to the report (window, consent, split and
         clock-timed overlap included)."""
-        zone = self.ctx.policy.zone
-        cuts = tuple(start_of_day_utc(month.first_day + timedelta(days=day), zone)
-                     for day in range(1, month.days + 1))
-        with self.ctx.db.read_session() as session:
+        with self.ctx.db.read() as conn:
             return {t.patient_id: t.so_far for t in month_totals(
-                session, month=month, zone=zone,
+                conn, month=month, zone=self.ctx.policy.zone,
                 min_live_seconds=self.ctx.policy.min_live_call_seconds,
-                page_size=PAGE_SIZE, day_cuts=cuts)}
+                page_size=PAGE_SIZE, day_cuts=self._day_cuts(month), detail=False)}
 
-    def report_in(self, session: Session, month: Month) -> Iterator[MonthSummary]:
+    def report_with_progress(
+        self, month: Month,
+    ) -> tuple[list[MonthSummary], dict[str, tuple[tuple[int, int], ...]]]:
+        """The report and `running_totals` from one scan (the dashboard's chart): the
+        report's rows, and the month so far per clinic day of those in the programme."""
+        summaries: list[MonthSummary] = []
+        progress: dict[str, tuple[tuple[int, int], ...]] = {}
+        with self.ctx.db.read() as conn:
+            for summary, so_far in self._scan(conn, month, CLINIC, detail=False,
+                                              day_cuts=self._day_cuts(month)):
+                summaries.append(summary)
+                if summary.in_programme:
+                    progress[summary.patient_id] = so_far
+        return summaries, progress
+
+    def report_in(self, conn: Transaction, month: Month) -> Iterator[MonthSummary]:
         """The report inside a caller's transaction (a close records it as it commits)."""
-        return self._summaries(session, month, CLINIC)
+        return self._summaries(conn, month, CLINIC)
 
 
 def _difference(summary: MonthSummary) -> CloseDifference:
@@ -390,7 +451,7 @@ def _difference(summary: MonthSummary) -> CloseDifference:
                            billed.follow_up, billed.amount_delta)
 
 
-def _reopened(event: MonthCloseEvent | None, zone: ZoneInfo) -> str | None:
+def _reopened(event: Any, zone: ZoneInfo) -> str | None:
     """How a reopened month says so: when, by whom and why."""
     if event is None or event.action != "reopen":
         return None

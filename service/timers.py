@@ -50,9 +50,9 @@ class TimerStop:
 
 
 class TimerService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, entries: EntryService | None = None) -> None:
         self.ctx = ctx
-        self.entries = EntryService(ctx)
+        self.entries = entries or EntryService(ctx)
 
     def _view(self, timer: Any) -> TimerView:
         """`timer`: a store.timers.running row (the patient's columns and the timer's)."""

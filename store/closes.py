@@ -19,8 +19,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, or_, text
 from sqlalchemy import select as columns
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
+from store.db import as_connection
 from store.models import AuditEvent, MonthCloseEvent, MonthCloseLine, Patient, TimeEntry
 
 # The first key of the two-key advisory lock: "month" in ASCII, so no other lock of the
@@ -89,13 +91,14 @@ def pending_records(session: Session) -> list[MonthCloseEvent]:
     return list(session.exec(_PENDING).all())
 
 
-def lines_of(session: Session, event_id: int,
-             patient_pks: Iterable[int] | None = None) -> list[MonthCloseLine]:
-    """A close's per-patient record, for some patients (a page of a scan) or all."""
+def lines_of(session: Session | Connection, event_id: int,
+             patient_pks: Iterable[int] | None = None) -> list[Any]:
+    """A close's per-patient record, for some patients (a page of a scan) or all: rows with
+    MonthCloseLine's columns (attribute access), on a session's or a Core connection."""
     query = select(MonthCloseLine).where(MonthCloseLine.event_id == event_id)
     if patient_pks is not None:
         query = query.where(MonthCloseLine.patient_id.in_(list(patient_pks)))  # type: ignore[attr-defined]
-    return list(session.exec(query).all())
+    return list(as_connection(session).execute(query).all())
 
 
 @dataclass(frozen=True)
@@ -108,12 +111,12 @@ class ChangeSinceClose:
     reason: str | None
 
 
-def changes_since(session: Session, *, start: datetime, end: datetime, since: datetime,
+def changes_since(session: Session | Connection, *, start: datetime, end: datetime, since: datetime,
                   patient_pks: Iterable[int]) -> list[ChangeSinceClose]:
     """Entries dated in [start, end) logged or voided after `since`, for these patients.
     Strictly after: the close reads its clock once it holds the month's lock, so every write
     of the month before it committed earlier, and every write after it is later."""
-    rows = session.exec(
+    rows = as_connection(session).execute(
         columns(TimeEntry.patient_id, TimeEntry.id, TimeEntry.created_at, TimeEntry.voided_at,
                TimeEntry.amendment_reason, TimeEntry.void_amendment_reason,
                TimeEntry.void_reason)
@@ -142,11 +145,11 @@ class PatientChangeSinceClose:
     after: dict[str, Any]
 
 
-def patient_amendments_since(session: Session, *, since: datetime,
+def patient_amendments_since(session: Session | Connection, *, since: datetime,
                              patient_pks: Iterable[int]) -> list[PatientChangeSinceClose]:
     """Patient updates audited after `since` that carry an amendment reason (a window or
     consent change into a closed month), for these patients, oldest first."""
-    rows = session.exec(
+    rows = as_connection(session).execute(
         columns(Patient.id, AuditEvent.before, AuditEvent.after)
         .join(Patient, Patient.clinic_id == AuditEvent.entity_id)  # type: ignore[arg-type]
         .where(AuditEvent.entity == "patient", AuditEvent.action == "patient.update",

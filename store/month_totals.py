@@ -6,22 +6,27 @@ Voiding an entry or changing a window changes every later answer because nothing
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, String, and_, bindparam, cast, func, null, or_, select, true
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
-from sqlmodel import Session
 
 from billing.months import Month, start_of_day_utc
 from billing.programme import Window, in_programme
 from billing.tally import EntryTime, MonthBounds, MonthTally, running_totals, tally_month
-from store.models import Call, Patient, TimeEntry
+from store.db import Conn, as_connection
+from store.models import TimeEntry
+from store.tables import calls, month_close_events, patients, staff, time_entries
+
+# A statement in this module runs on a Core connection (issue 14); during the transition a
+# caller may still hand in an ORM session, whose connection it then uses.
+Handle = Conn | Session
 
 
 @dataclass(frozen=True)
@@ -33,52 +38,74 @@ class Scope:
     patient_pk: int | None = None
     assigned_staff_pk: int | None = None
     patient_pks: tuple[int, ...] | None = None  # a page of a month scan
+    patient_key: str | None = None  # one patient by clinic key (a reply: no lookup first)
+    staff_user: str | None = None  # a caseload by the staff member's Slack id (likewise)
 
     @property
     def shape(self) -> str:
         """What the statement filters on; the values go in as bound parameters."""
         if self.patient_pk is not None:
             return "patient"
+        if self.patient_key is not None:
+            return "key"
         if self.patient_pks is not None:
             return "page"
+        if self.staff_user is not None:
+            return "staff_user"
         return "caseload" if self.assigned_staff_pk is not None else "clinic"
 
     def params(self) -> dict[str, Any]:
         return {"patient_pk": self.patient_pk or 0, "staff_pk": self.assigned_staff_pk or 0,
-                "patient_pks": list(self.patient_pks or ())}
+                "patient_pks": list(self.patient_pks or ()), "key": self.patient_key or "",
+                "user": self.staff_user or ""}
+
+
+p, e = patients, time_entries
+_assigned = staff.alias("assigned")
+_provider = staff.alias("provider")
+_author = staff.alias("author")
+_other = time_entries.alias("other")
 
 
 def _on_patients(shape: str) -> list[ColumnElement[bool]]:
-    """Scope conditions on Patient rows."""
+    """Scope conditions on patient rows."""
     if shape == "patient":
-        return [Patient.id == bindparam("patient_pk")]
+        return [p.c.id == bindparam("patient_pk")]
+    if shape == "key":
+        return [p.c.clinic_key == bindparam("key")]
     if shape == "caseload":
-        return [Patient.assigned_staff_id == bindparam("staff_pk")]
+        return [p.c.assigned_staff_id == bindparam("staff_pk")]
+    if shape == "staff_user":
+        return [_assigned.c.slack_user_id == bindparam("user")]
     if shape == "page":
-        return [Patient.id.in_(bindparam("patient_pks", expanding=True))]
+        return [p.c.id.in_(bindparam("patient_pks", expanding=True))]
     return []
 
 
 def _on(patient_id: Any, shape: str) -> list[ColumnElement[bool]]:
-    """Scope conditions on a table's patient id column (entries, calls)."""
+    """Scope conditions on a table's patient id column (calls)."""
     if shape == "patient":
         return [patient_id == bindparam("patient_pk")]
     if shape == "caseload":
-        return [patient_id.in_(select(Patient.id).where(
-            Patient.assigned_staff_id == bindparam("staff_pk")))]
+        return [patient_id.in_(select(p.c.id).where(
+            p.c.assigned_staff_id == bindparam("staff_pk")))]
+    if shape in ("key", "staff_user"):
+        raise ValueError(f"no separate statement for shape {shape}: its month rows carry it")
     if shape == "page":
         return [patient_id.in_(bindparam("patient_pks", expanding=True))]
     return []
 
 
-def _rows(session: Session, statement: Select[Any], params: dict[str, Any],
+def _rows(handle: Handle, statement: Select[Any], params: dict[str, Any],
           options: dict[str, Any] | None = None) -> Any:
-    """Plain Core rows on the session's connection: these queries select columns, not
-    entities, and skipping the ORM's row loading halves their Python cost per row."""
-    return session.connection().execute(statement, params, execution_options=options or {})
+    """Plain Core rows on the transaction's connection."""
+    return as_connection(handle).execute(statement, params, execution_options=options or {})
 
 
 CLINIC = Scope()
+
+# Call states the billing office must look at before billing a month (see service/calls.py).
+CALL_STATES_TO_REVIEW = ("unclaimed", "unconfirmed", "unmatched", "after_close")
 
 
 @dataclass(frozen=True)
@@ -99,6 +126,19 @@ class PatientMonthTotals:
     created_on: date  # the clinic day the patient was added
     # with `day_cuts`: (counted seconds, live interactions) of the month up to each cut
     so_far: tuple[tuple[int, int], ...] = ()
+    assigned_to: str | None = None  # the assigned staff member's Slack id
+    provider_name: str | None = None
+    provider_npi: str | None = None
+    # (entry id, overlapped entry id): entries dated in the month flagged as overlapping
+    # another of the same staff member, while both stand and both are clock-timed
+    overlaps: tuple[tuple[int, int], ...] = ()
+    # with `detail`: staff pk -> (Slack id, name) of everyone with an entry in the rows
+    authors: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # (call pk, state) of the patient's calls to review in the month, by pk: read with the
+    # rows in SHAPES_WITH_CALLS, else empty (the scan reads them with `calls_to_review`)
+    calls: tuple[tuple[int, str], ...] = ()
+    # in REPLY_SHAPES: the month's close record, read in the same statement
+    close_record: "CloseRecord | None" = None
 
     @property
     def counted_seconds(self) -> int:
@@ -125,58 +165,139 @@ class PatientMonthTotals:
         return self.tally.voided_entries
 
 
-def _not_voided() -> ColumnElement[bool]:
-    return TimeEntry.voided_at.is_(None)
-
-
 def _in_month(started_at: Any) -> ColumnElement[bool]:
     return and_(started_at >= bindparam("start"), started_at < bindparam("end"))
 
 
-def _touches_month() -> ColumnElement[bool]:
+def _touches_month(entry: Any = e) -> ColumnElement[bool]:
     """Entries with time in the month: those that started in it, and those that started
     before it (at most a day: no entry is longer) and end after its first instant."""
-    return and_(TimeEntry.started_at >= bindparam("reach"),
-                TimeEntry.started_at < bindparam("end"),
-                TimeEntry.ended_at > bindparam("start"))
+    return and_(entry.c.started_at >= bindparam("reach"),
+                entry.c.started_at < bindparam("end"),
+                entry.c.ended_at > bindparam("start"))
 
 
 def _window_overlaps_month() -> ColumnElement[bool]:
     """A necessary condition of being in the month's programme, so a clinic scan reads only
     candidates; the decision itself is billing.programme (in Python, over these rows)."""
     return and_(
-        or_(Patient.enrolled_on.is_(None), Patient.enrolled_on <= bindparam("last_day")),
-        or_(Patient.ended_on.is_(None), Patient.ended_on >= bindparam("first_day")),
+        or_(p.c.enrolled_on.is_(None), p.c.enrolled_on <= bindparam("last_day")),
+        or_(p.c.ended_on.is_(None), p.c.ended_on >= bindparam("first_day")),
     )
+
+
+_EVENT_COLUMNS = ("id", "month", "action", "at", "by", "reason", "record", "recorded_at")
+
+
+@dataclass(frozen=True)
+class CloseEvent:
+    """A close or reopen of a month (month_close_events), as the month figures read it."""
+
+    id: int
+    month: str
+    action: str  # close | reopen
+    at: datetime
+    by: str
+    reason: str | None
+    record: str | None
+    recorded_at: datetime | None
+
+
+def _event_of(values: Any) -> CloseEvent | None:
+    return CloseEvent(*values) if values[0] is not None else None
+
+
+@dataclass(frozen=True)
+class CloseRecord:
+    """The month's close history as the month figures read it: its newest event (the month
+    is closed when it is a close) and its newest close (what was billed, reopened or not)."""
+
+    latest_event: CloseEvent | None
+    latest_close: CloseEvent | None
+
+    @property
+    def closed(self) -> CloseEvent | None:
+        """The close while the month is closed (None when open or reopened since)."""
+        event = self.latest_event
+        return event if event is not None and event.action == "close" else None
+
+
+_events = month_close_events
+_event = month_close_events.alias("latest_event")
+_close = month_close_events.alias("latest_close")
+_newest = select(func.max(_events.c.id)).where(
+    _events.c.month == bindparam("month")).scalar_subquery()
+_newest_close = select(func.max(_events.c.id)).where(
+    _events.c.month == bindparam("month"), _events.c.action == "close").scalar_subquery()
+_CLOSE_RECORD = select(*(_events.c[name] for name in _EVENT_COLUMNS)).where(
+    _events.c.id.in_([_newest, _newest_close])).order_by(_events.c.id)
+
+
+def close_record(handle: Handle, month: str) -> CloseRecord:
+    """The month's newest event and newest close in one statement (one or two rows)."""
+    rows = [CloseEvent(*row) for row in _rows(handle, _CLOSE_RECORD, {"month": month})]
+    closes = [r for r in rows if r.action == "close"]
+    return CloseRecord(rows[-1] if rows else None, closes[-1] if closes else None)
 
 
 # Each statement below is built once per shape and run with bound parameters: building a
 # statement of this size costs several times more CPU than running it, and every Slack
 # reply runs it.
 
-_PATIENT_COLUMNS = 10  # the patient's columns (with created_at) before the entry's
+# Column positions of a month row: the patient's (with created_at), the entry's, then what
+# the reply shows beside the figures (overlap, assigned staff, provider, the entry's author).
+_ENTRY = 10
+_OVERLAPPED, _ASSIGNED, _PROVIDER_NAME, _PROVIDER_NPI, _CALLS = range(18, 23)
+_AUTHOR, _AUTHOR_NAME = 23, 24
+
+# Reply shapes: their month statement also carries each patient's calls to review and the
+# month's close record (a reply's one statement says everything); a scan reads those once
+# in `calls_to_review` and `close_record`, not on each of its rows.
+REPLY_SHAPES = frozenset({"patient", "key", "caseload", "staff_user"})
+_CLOSE_AT = 25  # with detail (2 more columns: the author) the record starts at 25, else 23
+
+
+def _calls_column() -> Any:
+    """The patient's calls to review in the month, as "id:state,id:state" (any order)."""
+    return select(func.aggregate_strings(
+        cast(calls.c.id, String) + ":" + calls.c.state, ",")).where(
+        calls.c.patient_id == p.c.id, calls.c.state.in_(CALL_STATES_TO_REVIEW),
+        _in_month(calls.c.started_at)).scalar_subquery()
 
 
 @cache
-def _month_rows_statement(shape: str) -> Select[Any]:
+def _month_rows_statement(shape: str, detail: bool = True) -> Select[Any]:
     """Each patient of the scope with every entry touching the month (one row per entry, a
-    row of NULLs for a patient with none), in clinic-id then time order."""
-    entry = TimeEntry
-    query = (
-        select(
-            Patient.id, Patient.clinic_id, Patient.initials, Patient.consent_on,
-            Patient.conditions, Patient.provider_id,
-            Patient.enrolled_on, Patient.ended_on, Patient.assigned_staff_id,
-            Patient.created_at,
-            entry.id, entry.staff_id, entry.staff_role, entry.started_at, entry.ended_at,
-            entry.live, entry.clock_timed, entry.voided_at.is_not(None),
-        )
-        .select_from(Patient)
-        .outerjoin(entry, and_(entry.patient_id == Patient.id, _touches_month()))
-        .where(*_on_patients(shape))
-        .order_by(Patient.clinic_key, entry.started_at, entry.id)
+    row of NULLs for a patient with none), in clinic-id then time order; on each row the
+    entry it overlaps (when that entry stands and both are clock-timed), the assigned staff
+    member's Slack id and the provider; with `detail`, the entry's author (Slack id, name).
+    One statement: a reply's month figures never take a second read."""
+    columns = [
+        p.c.id, p.c.clinic_id, p.c.initials, p.c.consent_on, p.c.conditions, p.c.provider_id,
+        p.c.enrolled_on, p.c.ended_on, p.c.assigned_staff_id, p.c.created_at,
+        e.c.id, e.c.staff_id, e.c.staff_role, e.c.started_at, e.c.ended_at,
+        e.c.live, e.c.clock_timed, e.c.voided_at.is_not(None),
+        _other.c.id, _assigned.c.slack_user_id, _provider.c.name, _provider.c.npi,
+        _calls_column() if shape in REPLY_SHAPES else null(),
+    ]
+    joined = (
+        p.outerjoin(e, and_(e.c.patient_id == p.c.id, _touches_month()))
+        .outerjoin(_other, and_(_other.c.id == e.c.overlaps_entry_id,
+                                _other.c.voided_at.is_(None), _other.c.clock_timed == true()))
+        .outerjoin(_assigned, _assigned.c.id == p.c.assigned_staff_id)
+        .outerjoin(_provider, _provider.c.id == p.c.provider_id)
     )
-    if shape != "patient":
+    if detail:
+        columns += [_author.c.slack_user_id, _author.c.name]
+        joined = joined.outerjoin(_author, _author.c.id == e.c.staff_id)
+    if shape in REPLY_SHAPES:  # the month's newest event and newest close, joined once
+        columns += [_event.c[name] for name in _EVENT_COLUMNS]
+        columns += [_close.c[name] for name in _EVENT_COLUMNS]
+        joined = (joined.outerjoin(_event, _event.c.id == _newest)
+                  .outerjoin(_close, _close.c.id == _newest_close))
+    query = (select(*columns).select_from(joined).where(*_on_patients(shape))
+             .order_by(p.c.clinic_key, e.c.started_at, e.c.id))
+    if shape not in ("patient", "key"):
         query = query.where(_window_overlaps_month())
     return query
 
@@ -187,7 +308,8 @@ LONGEST_ENTRY = timedelta(days=1)
 
 
 def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seconds: int,
-                    day_cuts: tuple[datetime, ...] = ()) -> PatientMonthTotals:
+                    day_cuts: tuple[datetime, ...] = (), detail: bool = True,
+                    shape: str = "clinic") -> PatientMonthTotals:
     """One patient's rows turned into totals (whether in the month's programme or not)."""
     first = rows[0]
     window = Window(first[6], first[7])
@@ -203,12 +325,30 @@ def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seco
     created_on = first[9].astimezone(zone).date()
     enrolled = in_programme(month, window, entries_in_window=tally.entries_in_window,
                             created_on=created_on)
+    # an overlap flag counts while both entries stand, both clock-timed (the join checks
+    # the other entry), for entries dated in the month
+    overlaps = tuple((int(r[10]), int(r[_OVERLAPPED])) for r in rows
+                     if r[_OVERLAPPED] is not None and not r[17] and r[16]
+                     and start <= r[13] < end)
+    record = None
+    if shape in REPLY_SHAPES:
+        at = _CLOSE_AT if detail else _CLOSE_AT - 2
+        width = len(_EVENT_COLUMNS)
+        record = CloseRecord(_event_of(first[at:at + width]),
+                             _event_of(first[at + width:at + 2 * width]))
+    authors = {int(r[11]): (r[_AUTHOR], r[_AUTHOR_NAME]) for r in rows
+               if r[10] is not None} if detail else {}
+    review = tuple(sorted((int(pk), state) for pk, state in (
+        call.split(":", 1) for call in (first[_CALLS] or "").split(",") if call)))
     return PatientMonthTotals(*first[:9], tally=tally, in_programme=enrolled,
-                              created_on=created_on, so_far=so_far)
+                              created_on=created_on, so_far=so_far,
+                              assigned_to=first[_ASSIGNED], provider_name=first[_PROVIDER_NAME],
+                              provider_npi=first[_PROVIDER_NPI], overlaps=overlaps,
+                              authors=authors, calls=review, close_record=record)
 
 
 def month_totals(
-    session: Session,
+    handle: Handle,
     *,
     month: Month,
     zone: ZoneInfo,
@@ -216,6 +356,7 @@ def month_totals(
     scope: Scope = CLINIC,
     page_size: int | None = None,
     day_cuts: tuple[datetime, ...] = (),
+    detail: bool = True,
 ) -> Iterator[PatientMonthTotals]:
     """Totals for one patient (in the programme or not) or for every patient of the scope in
     the month's programme: the report, the risk lists and the dashboard read the same rows.
@@ -225,47 +366,25 @@ def month_totals(
     who is in the month's programme. With `day_cuts`, each row also carries the month so far
     at each cut (billing.tally.running_totals: the dashboard chart). With `page_size`, rows
     come from the database that many at a time (a server-side cursor on PostgreSQL), so a
-    large clinic is never fetched whole.
+    large clinic is never fetched whole. Without `detail`, the entries' authors are not read
+    (risk lists show no per-staff shares).
     """
     start, end = month.bounds_utc(zone)
     params = {"start": start, "end": end, "reach": start - LONGEST_ENTRY,
-              "first_day": month.first_day, "last_day": month.last_day, **scope.params()}
+              "first_day": month.first_day, "last_day": month.last_day, "month": str(month),
+              **scope.params()}
     options = {"yield_per": page_size} if page_size else {}
-    rows = _rows(session, _month_rows_statement(scope.shape), params, options)
+    rows = _rows(handle, _month_rows_statement(scope.shape, detail), params, options)
     for _, group in groupby(rows, key=lambda r: r[0]):
         patient_rows = list(group)
-        totals = _patient_totals(patient_rows, month, zone, min_live_seconds, day_cuts)
-        if scope.shape == "patient" or totals.in_programme:
+        totals = _patient_totals(patient_rows, month, zone, min_live_seconds, day_cuts,
+                                 detail, scope.shape)
+        if scope.shape in ("patient", "key") or totals.in_programme:
             yield totals
 
 
 def _month_params(start: datetime, end: datetime, scope: Scope) -> dict[str, Any]:
     return {"start": start, "end": end, **scope.params()}
-
-
-@cache
-def _overlaps_statement(shape: str) -> Select[Any]:
-    other = aliased(TimeEntry)
-    return select(TimeEntry.patient_id, TimeEntry.id, TimeEntry.overlaps_entry_id).join(
-        other, and_(other.id == TimeEntry.overlaps_entry_id, other.voided_at.is_(None))
-    ).where(
-        _not_voided(),
-        TimeEntry.overlaps_entry_id.is_not(None),
-        # both clock-timed: a flag written before issue 13 on an estimated entry is noise
-        TimeEntry.clock_timed.is_(True), other.clock_timed.is_(True),
-        _in_month(TimeEntry.started_at),
-        *_on(TimeEntry.patient_id, shape),
-    )
-
-
-def overlapping_entries(
-    session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
-) -> list[tuple[int, int, int]]:
-    """(patient pk, entry id, overlapped entry id) for flagged entries in the month, while
-    both entries stand and both are clock-timed: voiding either one settles the overlap, and
-    an estimated entry never makes one."""
-    rows = _rows(session, _overlaps_statement(scope.shape), _month_params(start, end, scope))
-    return [(int(a), int(b), int(c)) for a, b, c in rows]
 
 
 def entries_touching(session: Session, *, start: datetime, end: datetime,
@@ -281,21 +400,17 @@ def entries_touching(session: Session, *, start: datetime, end: datetime,
     return list(session.scalars(query, params))
 
 
-# Call states the billing office must look at before billing a month (see service/calls.py).
-CALL_STATES_TO_REVIEW = ("unclaimed", "unconfirmed", "unmatched", "after_close")
-
-
 @cache
 def _calls_statement(shape: str) -> Select[Any]:
-    return select(Call.patient_id, Call.id, Call.state).where(
-        Call.state.in_(CALL_STATES_TO_REVIEW), _in_month(Call.started_at),
-        *_on(Call.patient_id, shape),
-    ).order_by(Call.id)
+    return select(calls.c.patient_id, calls.c.id, calls.c.state).where(
+        calls.c.state.in_(CALL_STATES_TO_REVIEW), _in_month(calls.c.started_at),
+        *_on(calls.c.patient_id, shape),
+    ).order_by(calls.c.id)
 
 
 def calls_to_review(
-    session: Session, *, start: datetime, end: datetime, scope: Scope = CLINIC
+    handle: Handle, *, start: datetime, end: datetime, scope: Scope = CLINIC
 ) -> list[tuple[int | None, int, str]]:
     """(patient pk or None, call pk, state) of the month's calls that are not settled."""
-    rows = _rows(session, _calls_statement(scope.shape), _month_params(start, end, scope))
+    rows = _rows(handle, _calls_statement(scope.shape), _month_params(start, end, scope))
     return [(p, int(c), s) for p, c, s in rows]
