@@ -113,7 +113,9 @@ def _day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 @contextmanager
 def _session_on(conn: Conn) -> Iterator[Session]:
     """TRANSITIONAL (issue 14): an ORM session joined to `conn`'s transaction (it never
-    commits or rolls it back) for service.closes.check_open until it takes a connection."""
+    commits or rolls it back) for service.closes.check_open, until the `closes` branch's
+    check_open (which takes the connection itself) is merged: then pass `conn` and delete
+    this and the sqlmodel import."""
     if isinstance(conn, Session):
         yield conn
         return
@@ -398,18 +400,17 @@ class EntryService:
         each patient outside the month's programme (the scan leaves them out)."""
         counts: dict[int, EntryCount] = {}
 
-        def read(session: Session, scope: Scope) -> set[int]:
+        def read(scope: Scope) -> set[int]:
             found = set()
             for totals in month_totals(
-                    session, month=month, zone=self.ctx.policy.zone,
+                    conn, month=month, zone=self.ctx.policy.zone,
                     min_live_seconds=self.ctx.policy.min_live_call_seconds, scope=scope):
                 if totals.patient_pk in patient_pks:
                     found.add(totals.patient_pk)
                     counts.update((c.entry_id, c) for c in totals.tally.by_entry)
             return found
 
-        with _session_on(conn) as session:  # TRANSITIONAL: month_totals takes a session
-            seen = read(session, CLINIC) if len(patient_pks) > 1 else set()
-            for pk in sorted(patient_pks - seen):
-                read(session, Scope(pk))
+        seen = read(CLINIC) if len(patient_pks) > 1 else set()
+        for pk in sorted(patient_pks - seen):
+            read(Scope(pk))
         return counts
