@@ -19,9 +19,9 @@ from rpm_logger.render import SLACK_REPORT_COLUMNS, report_csv
 from rpm_logger.settings import Settings
 from service import Service
 from service.calls import CallView
+from service.chat_entries import ChatLogged
 from service.entries import LogRequest
 from service.errors import InvalidInput, StoreConflict, StoreUnavailable
-from service.quick import QuickLogged
 from service.staff import clean_slack_user_id
 from service.views import MonthTotals
 from telephony.rest import TwilioBadAnswer, TwilioUnavailable, click_to_call
@@ -89,7 +89,7 @@ def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 def _patient(svc: Service, command: grammar.Command, caller: Caller) -> str | None:
     """The command's patient by clinic id (never by phone), else the conversation's."""
     ref = getattr(command, "patient", None)
-    return svc.quick.clinic_id(ref) if ref else _context_patient(svc, caller)
+    return svc.chat_entries.clinic_id(ref) if ref else _context_patient(svc, caller)
 
 
 def _context_patient(svc: Service, caller: Caller) -> str | None:
@@ -113,14 +113,14 @@ def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     request = LogRequest(patient=patient, duration=command.duration, activity=command.activity,
                          staff=caller.user_id, source="slack", note=command.note,
                          live=command.live, patient_by_phone=False)
-    return views.logged_reply(svc.quick.log(request, day=day), svc.ctx.policy.zone)
+    return views.logged_reply(svc.chat_entries.log(request, day=day), svc.ctx.policy.zone)
 
 
 def _status(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Status)
     if command.patient:
-        return views.summary_reply(svc.months.summary(svc.quick.clinic_id(command.patient)))
-    return views.caseload_reply(svc.quick.caseload(caller.user_id))
+        return views.summary_reply(svc.months.summary(svc.chat_entries.clinic_id(command.patient)))
+    return views.caseload_reply(svc.chat_entries.caseload(caller.user_id))
 
 
 def _void(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -131,7 +131,7 @@ def _void(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 
 def _use(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Use)
-    ref = svc.quick.clinic_id(command.patient) if command.patient else None
+    ref = svc.chat_entries.clinic_id(command.patient) if command.patient else None
     change = svc.contexts.use(channel_id=caller.channel_id, user_id=caller.user_id,
                               patient_ref=ref)
     return views.used_reply(change.scope, change.patient)
@@ -150,7 +150,7 @@ def _start(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 def _stop(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Stop)
     stop = svc.timers.stop(caller.user_id, command.note)
-    result = QuickLogged(stop.logged, None) if stop.logged else None
+    result = ChatLogged(stop.logged, None) if stop.logged else None
     return views.timer_stopped_reply(stop, result, svc.ctx.policy.zone)
 
 
@@ -158,7 +158,7 @@ def _simple(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Simple)
     user = caller.user_id
     if command.name == "undo":
-        return views.voided_reply(svc.quick.undo(user), undo=True)
+        return views.voided_reply(svc.chat_entries.undo(user), undo=True)
     if command.name == "risk":
         return views.risk_reply(svc.months.at_risk())
     if command.name == "timer":
@@ -284,7 +284,7 @@ def add_call_note(svc: Service, caller: Caller, call_id: str, note: str) -> Call
 def undo_double(svc: Service, caller: Caller, entry_id: str) -> Reply:
     """The Undo button under a double-submission warning."""
     return _guarded(svc, caller, lambda: views.voided_reply(
-        svc.quick.undo_double(caller.user_id, entry_id), undo=True))
+        svc.chat_entries.undo_double(caller.user_id, entry_id), undo=True))
 
 
 def _guarded(svc: Service, caller: Caller, work: Callable[[], T], *,
@@ -309,7 +309,7 @@ def home(svc: Service, user_id: str) -> dict[str, object]:
     try:
         if not svc.staff.is_active(user_id):
             return views.message_home(views.stranger_reply(svc.admin.admin_ids()))
-        return views.home_view(svc.quick.caseload(user_id), svc.timers.current(user_id),
+        return views.home_view(svc.chat_entries.caseload(user_id), svc.timers.current(user_id),
                                svc.ctx.policy.zone)
     except StoreUnavailable:
         return views.message_home(views.text_reply(

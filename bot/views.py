@@ -16,9 +16,9 @@ from billing.durations import format_seconds
 from billing.months import clinic_clock, clinic_day, clinic_time
 from billing.risk import RiskAssessment
 from service.calls import CallOutcome, CallView
+from service.chat_entries import ChatLogged
 from service.closes import CloseView
 from service.phones import redact_phones
-from service.quick import QuickLogged
 from service.timers import TimerStop, TimerView
 from service.views import (
     EntryView,
@@ -103,7 +103,7 @@ def month_lines(summary: MonthSummary) -> str:
             f"Still needed: {missing_text(summary)}")
 
 
-def logged_reply(result: QuickLogged, zone: ZoneInfo) -> Reply:
+def logged_reply(result: ChatLogged, zone: ZoneInfo) -> Reply:
     """The saved entry with its clinic day (never the UTC one) and the month so far."""
     logged, entry = result.logged, result.logged.entry
     head = (f"✅ Saved entry #{entry.id}: {format_seconds(entry.duration_seconds)} of "
@@ -112,8 +112,9 @@ def logged_reply(result: QuickLogged, zone: ZoneInfo) -> Reply:
     blocks = [_section(head), _section(month_lines(logged.summary))]
     notes = []
     if entry.live and not entry.counts_live and entry.count is not None:
-        notes.append(f"⚠️ Not a live interaction: {entry.count.live_note}. Log the live "
-                     "contact that reached the patient.")
+        why = entry.count.live_note  # says "not a live interaction" (or why) itself, once
+        notes.append(f"⚠️ {why[:1].upper()}{why[1:]}. Log the live contact that reached the "
+                     "patient.")
     if not logged.time_counts:
         notes.append("Your role is non-clinical: this time is recorded but does not count "
                      "toward 99457.")
@@ -233,7 +234,7 @@ def timer_cancelled_reply(timer: TimerView) -> Reply:
                       f"({format_seconds(timer.elapsed_seconds)}); nothing was logged.")
 
 
-def timer_stopped_reply(stop: TimerStop, result: QuickLogged | None,
+def timer_stopped_reply(stop: TimerStop, result: ChatLogged | None,
                         zone: ZoneInfo) -> Reply:
     if result is None:
         timer = stop.timer

@@ -5,13 +5,13 @@ Adapters parse their own surface and render the returned views; they never touch
 
 from service.admin import AdminService
 from service.calls import CallService
+from service.chat_entries import ChatEntryService
 from service.context import Policy, ServiceContext
 from service.dashboard import DashboardService
 from service.entries import EntryService
 from service.month_closing import MonthCloseService
 from service.months import MonthService
 from service.patients import PatientService
-from service.quick import QuickService
 from service.reminders import ReminderService
 from service.slack_context import ContextService
 from service.staff import StaffService
@@ -30,7 +30,7 @@ class Service:
         self.closes = MonthCloseService(ctx)
         self.dashboard = DashboardService(ctx)
         self.reminders = ReminderService(ctx, self.months)
-        self.quick = QuickService(ctx)
+        self.chat_entries = ChatEntryService(ctx)
         self.contexts = ContextService(ctx)
         self.timers = TimerService(ctx)
         self.admin = AdminService(ctx)

@@ -1,12 +1,13 @@
 """Time entries: logging, voiding, listing. Append-only: a correction voids, never deletes."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from billing.activities import is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
@@ -18,17 +19,17 @@ from service import audit
 from service.closes import AMEND_LOG, AMEND_VOID, Amendment, check_open
 from service.context import ServiceContext
 from service.errors import BadInput, NotAllowed, NotFound, parse_row_id
+from service.lookups import require_active_staff, require_patient, require_staff
 from service.months import MonthService
-from service.patients import require_patient
-from service.staff import require_staff
 from service.views import EntryView, LoggedEntry
-from store.entries import first_clock_timed_overlap, void_if_standing
-from store.models import Patient, Staff, TimeEntry, text_limit
-from store.month_totals import CLINIC, Scope, entries_touching, month_totals
+from store import entries as entry_rows
+from store.db import Conn
+from store.month_totals import CLINIC, Scope, month_totals
 
 SOURCES = ("cli", "slack", "twilio", "web")
-MAX_NOTE_CHARS = text_limit(TimeEntry.note)
-MAX_REASON_CHARS = text_limit(TimeEntry.void_reason)
+MAX_NOTE_CHARS = entry_rows.MAX_NOTE_CHARS
+MAX_REASON_CHARS = entry_rows.MAX_REASON_CHARS
+LATE_ENTRY_START = time(9, 0)  # late entries are placed from 09:00 clinic time on
 
 
 @dataclass(frozen=True)
@@ -50,26 +51,48 @@ class LogRequest:
     patient_by_phone: bool = True  # False: `patient` is a clinic id only (chat)
 
 
-def _entry_view(session: Session, entry: TimeEntry,
-                month_seconds: int | None = None, count: EntryCount | None = None) -> EntryView:
-    patient = session.get(Patient, entry.patient_id)
-    staff = session.get(Staff, entry.staff_id)
-    assert patient is not None and staff is not None and entry.id is not None
+@dataclass(frozen=True)
+class _Entry:
+    """What one log writes, every field checked (the duration parsed once)."""
+
+    seconds: int
+    activity: str
+    note: str | None
+    source: str
+    live: bool
+    clock_timed: bool
+    start: datetime | None  # None: a late entry, placed inside the write (see _late_start)
+
+
+def _entry_view(row: Any, *, clinic_id: str, initials: str | None, staff_slack_id: str,
+                staff_name: str | None, month_seconds: int | None = None,
+                count: EntryCount | None = None) -> EntryView:
     return EntryView(
-        entry.id, patient.clinic_id, staff.slack_user_id, entry.started_at, entry.ended_at,
-        entry.duration_seconds, entry.activity, entry.live, entry.source, entry.note,
-        entry.staff_role, entry.overlaps_entry_id, entry.created_at, entry.created_by,
-        entry.voided_at, entry.voided_by, entry.void_reason, entry.amendment_reason,
-        patient.initials, staff.name, entry.void_amendment_reason, entry.clock_timed,
+        row.id, clinic_id, staff_slack_id, row.started_at, row.ended_at,
+        row.duration_seconds, row.activity, row.live, row.source, row.note,
+        row.staff_role, row.overlaps_entry_id, row.created_at, row.created_by,
+        row.voided_at, row.voided_by, row.void_reason, row.amendment_reason,
+        initials, staff_name, row.void_amendment_reason, row.clock_timed,
         month_seconds, count,
     )
 
 
-def _snapshot(entry: TimeEntry) -> dict[str, Any]:
-    return entry.model_dump(exclude={"created_at"})
+def _named_view(row: Any, month_seconds: int | None = None,
+                count: EntryCount | None = None) -> EntryView:
+    """The view of a row read with names (store.entries: `patient_clinic_id`, ...)."""
+    return _entry_view(row, clinic_id=row.patient_clinic_id, initials=row.patient_initials,
+                       staff_slack_id=row.staff_slack_id, staff_name=row.staff_name,
+                       month_seconds=month_seconds, count=count)
 
 
-def _check_enrolled(patient: Patient, day: date) -> None:
+def _snapshot(row: Any) -> dict[str, Any]:
+    """The entry's own columns as the audit trail keeps them (its creation time is the
+    audit row's own)."""
+    values = row._mapping
+    return {name: values[name] for name in entry_rows.COLUMNS if name != "created_at"}
+
+
+def _check_enrolled(patient: Any, day: date) -> None:
     if patient.enrolled_on and day < patient.enrolled_on:
         raise BadInput(f"{patient.clinic_id} was enrolled on {patient.enrolled_on}; "
                        f"time on {day} cannot be logged.")
@@ -78,53 +101,34 @@ def _check_enrolled(patient: Patient, day: date) -> None:
                        f"time on {day} cannot be logged.")
 
 
-# Run on every log / recorded call: built once, run with bound values.
-_BY_EXTERNAL_REF = select(TimeEntry).where(TimeEntry.external_ref == bindparam("ref"))
-_IDENTICAL_SINCE = select(TimeEntry.id).where(
-    TimeEntry.staff_id == bindparam("staff"), TimeEntry.patient_id == bindparam("patient"),
-    TimeEntry.duration_seconds == bindparam("seconds"),
-    TimeEntry.activity == bindparam("activity"),
-    TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
-    TimeEntry.created_at >= bindparam("since"),
-    TimeEntry.started_at >= bindparam("day_start"), TimeEntry.started_at < bindparam("day_end"),
-).order_by(TimeEntry.id.desc()).limit(1)  # type: ignore[union-attr]
-
-
-def _first_overlap(
-    session: Session, staff_id: int, start: datetime, end: datetime, *, clock_timed: bool
-) -> TimeEntry | None:
-    """The author's first standing clock-timed entry sharing minutes with a clock-timed one.
-
-    An estimated entry ends "now" by convention, so its minutes are not a fact anyone gave:
-    it never flags an overlap and is never flagged (docs/billing-rules.md, issue 13 #5)."""
-    if not clock_timed:
-        return None
-    return first_clock_timed_overlap(session, staff_pk=staff_id, start=start, end=end)
-
-
-def _identical_since(session: Session, staff_id: int, patient_id: int, seconds: int,
-                     activity: str, since: datetime, day: tuple[datetime, datetime]) -> int | None:
-    """The author's latest standing entry with the same patient, duration and activity,
-    saved since `since` for the same clinic day (`day`: its UTC bounds). The same 12 minutes
-    logged for today and for yesterday are two days' work, not a double submission."""
-    return session.exec(_IDENTICAL_SINCE, params={
-        "staff": staff_id, "patient": patient_id, "seconds": seconds, "activity": activity,
-        "since": since, "day_start": day[0], "day_end": day[1]}).first()
-
-
 def _clinic_day(instant: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The UTC bounds of the clinic day `instant` falls on (DST-safe)."""
-    day = instant.astimezone(zone).date()
+    return _day_bounds(instant.astimezone(zone).date(), zone)
+
+
+def _day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start_of_day_utc(day, zone), start_of_day_utc(day + timedelta(days=1), zone)
 
 
-def _check_months_open(session: Session, months: tuple[Month, ...],
+@contextmanager
+def _session_on(conn: Conn) -> Iterator[Session]:
+    """TRANSITIONAL (issue 14): an ORM session joined to `conn`'s transaction (it never
+    commits or rolls it back) for service.closes.check_open until it takes a connection."""
+    if isinstance(conn, Session):
+        yield conn
+        return
+    with Session(bind=conn, expire_on_commit=False) as session:
+        yield session
+
+
+def _check_months_open(conn: Conn, months: tuple[Month, ...],
                        amendment: Amendment | None, *, zone: ZoneInfo,
                        way_out: str) -> str | None:
     """check_open for every month an entry has time in: a close of either month of an entry
     across midnight locks it. The amendment reason, if any month needed one."""
-    reasons = [check_open(session, month, amendment, zone=zone, way_out=way_out)
-               for month in months]
+    with _session_on(conn) as session:
+        reasons = [check_open(session, month, amendment, zone=zone, way_out=way_out)
+                   for month in months]
     return next((r for r in reasons if r is not None), None)
 
 
@@ -142,13 +146,39 @@ class EntryService:
         self.months = MonthService(ctx)
 
     def log(self, request: LogRequest, *, actor: str | None = None,
-            repeat_window: timedelta | None = None) -> LoggedEntry:
-        """Log time; the returned summary is read in the same transaction as the write.
+            repeat_window: timedelta | None = None, day: date | None = None) -> LoggedEntry:
+        """Log time in one transaction; the returned summary is read in it, after the write.
 
-        With `repeat_window`, the reply also names the author's identical entry (patient,
-        duration, activity) saved within that window: chat warns of double submissions. It
-        is read in the write's transaction, before the insert, so it costs no second trip
-        and can never turn a saved entry into a "not saved" reply."""
+        `day`: a late entry for that clinic day (before today), placed from 09:00 or after
+        the author's last entry that day, so two late entries never read as overlapping work;
+        today means "ends now". With `repeat_window`, the reply also names the author's
+        identical entry (patient, duration, activity) saved within that window: chat warns of
+        double submissions. It is read in the write's transaction, before the insert, so it
+        costs no second trip and can never turn a saved entry into a "not saved" reply."""
+        now = self.ctx.now()
+        if day is not None:
+            today = now.astimezone(self.ctx.policy.zone).date()
+            if day > today:
+                raise BadInput(f"{day} is in the future: time can be logged only once it "
+                               "has been spent.")
+            if day == today:
+                day = None
+        entry = self._checked(request, now, late=day is not None)
+        with self.ctx.db.write() as conn:
+            staff = require_active_staff(conn, request.staff, doing="log time")
+            start = entry.start
+            if day is not None:
+                start = self._late_start(conn, staff.id, day, entry.seconds)
+            patient = require_patient(conn, request.patient,
+                                      region=self.ctx.policy.phone_region,
+                                      by_phone=request.patient_by_phone)
+            assert start is not None
+            return self._log_in(conn, entry, start=start, staff=staff, patient=patient,
+                                actor=actor, amendment=request.amendment,
+                                repeat_since=now - repeat_window if repeat_window else None)
+
+    def _checked(self, request: LogRequest, now: datetime, *, late: bool) -> _Entry:
+        """Every field of the request checked before any trip to the database."""
         seconds = parse_duration(request.duration, max_seconds=self.ctx.policy.max_entry_seconds)
         activity = parse_activity(request.activity)
         if request.source not in SOURCES:
@@ -156,7 +186,9 @@ class EntryService:
         note = (request.note or "").strip() or None
         if note and len(note) > MAX_NOTE_CHARS:
             raise BadInput(f"The note is over {MAX_NOTE_CHARS} characters.")
-        now = self.ctx.now()
+        live = request.live or is_live_by_default(activity)
+        if late:  # placed at 09:00 by convention, not a time anyone gave: estimated
+            return _Entry(seconds, activity, note, request.source, live, False, None)
         start = request.started_at or now - timedelta(seconds=seconds)
         if start.tzinfo is None:
             raise BadInput("The start time needs a time zone.")
@@ -166,68 +198,99 @@ class EntryService:
                            "it has been spent.")
         clock_timed = (request.started_at is not None if request.clock_timed is None
                        else request.clock_timed)
-        return self._write(request, seconds=seconds, activity=activity, note=note, start=start,
-                           live=request.live or is_live_by_default(activity), actor=actor,
-                           clock_timed=clock_timed,
-                           repeat_since=now - repeat_window if repeat_window else None)
+        return _Entry(seconds, activity, note, request.source, live, clock_timed, start)
 
-    def _write(self, request: LogRequest, *, seconds: int, activity: str, note: str | None,
-               start: datetime, live: bool, actor: str | None, clock_timed: bool,
-               external_ref: str | None = None,
-               repeat_since: datetime | None = None) -> LoggedEntry:
+    def _late_start(self, conn: Conn, staff_pk: int, day: date, seconds: int) -> datetime:
+        """09:00 that clinic day, or the end of the author's last entry that day when that
+        is later and the new entry still ends within the day."""
         zone = self.ctx.policy.zone
-        with self.ctx.db.write_session() as session:
-            staff = require_staff(session, request.staff)
-            if not staff.active:
-                raise NotAllowed(f"{staff.slack_user_id} is inactive and cannot log time.")
-            patient = require_patient(session, request.patient,
-                                      region=self.ctx.policy.phone_region,
-                                      by_phone=request.patient_by_phone)
-            _check_enrolled(patient, start.astimezone(zone).date())
-            month = Month.containing(start, zone)
-            end = start + timedelta(seconds=seconds)
-            amendment_reason = _check_months_open(session, months_spanned(start, end, zone),
-                                                  request.amendment, zone=zone,
-                                                  way_out=AMEND_LOG)
-            assert staff.id is not None and patient.id is not None
-            overlap = _first_overlap(session, staff.id, start, end, clock_timed=clock_timed)
-            repeats = _identical_since(
-                session, staff.id, patient.id, seconds, activity, repeat_since,
-                _clinic_day(start, zone)) if repeat_since else None
-            entry = TimeEntry(
-                patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=end,
-                duration_seconds=seconds, activity=activity, note=note, source=request.source,
-                live=live, clock_timed=clock_timed, staff_role=staff.role,
-                external_ref=external_ref, overlaps_entry_id=overlap.id if overlap else None,
-                created_at=self.ctx.now(), created_by=actor or staff.slack_user_id,
-                amendment_reason=amendment_reason,
-            )
-            session.add(entry)
-            session.flush()
-            audit.record(session, at=entry.created_at, actor=entry.created_by,
-                         action="entry.log", entity="entry", entity_id=entry.id,
-                         after=_snapshot(entry))
-            summary = self.months.summary_in(session, month, patient.id)
-            return LoggedEntry(
-                entry=_entry_view(session, entry, count=summary.entry_count(entry.id or 0)),
-                summary=summary,
-                overlaps=_entry_view(session, overlap) if overlap else None,
-                time_counts=staff.role in ROLES_THAT_COUNT, repeats=repeats,
-            )
+        bounds = _day_bounds(day, zone)
+        start = datetime.combine(day, LATE_ENTRY_START, tzinfo=zone)
+        latest = entry_rows.latest_end_on_day(conn, staff_pk=staff_pk, day=bounds)
+        if latest is not None and latest > start and \
+                latest + timedelta(seconds=seconds) <= bounds[1]:
+            start = latest
+        return start.astimezone(UTC)
+
+    def log_in(self, conn: Conn, request: LogRequest, *, staff: Any, patient: Any,
+               started_at: datetime, actor: str | None = None,
+               external_ref: str | None = None) -> LoggedEntry:
+        """A clock-timed log from `started_at` inside the caller's transaction, for an actor
+        and patient it has already read (a timer's stop)."""
+        entry = self._checked(request, self.ctx.now(), late=False)
+        return self._log_in(conn, entry, start=started_at.astimezone(UTC), staff=staff,
+                            patient=patient, actor=actor, amendment=request.amendment,
+                            external_ref=external_ref)
+
+    def _log_in(self, conn: Conn, entry: _Entry, *, start: datetime, staff: Any,
+                patient: Any, actor: str | None, amendment: Amendment | None,
+                external_ref: str | None = None,
+                repeat_since: datetime | None = None) -> LoggedEntry:
+        zone = self.ctx.policy.zone
+        _check_enrolled(patient, start.astimezone(zone).date())
+        end = start + timedelta(seconds=entry.seconds)
+        amendment_reason = _check_months_open(conn, months_spanned(start, end, zone),
+                                              amendment, zone=zone, way_out=AMEND_LOG)
+        repeats = entry_rows.identical_since(
+            conn, staff_pk=staff.id, patient_pk=patient.id, seconds=entry.seconds,
+            activity=entry.activity, since=repeat_since,
+            day=_clinic_day(start, zone)) if repeat_since else None
+        row, overlap = self._insert(
+            conn, staff=staff, patient=patient, start=start, end=end, seconds=entry.seconds,
+            activity=entry.activity, note=entry.note, source=entry.source, live=entry.live,
+            clock_timed=entry.clock_timed, external_ref=external_ref,
+            created_by=actor or staff.slack_user_id, amendment_reason=amendment_reason)
+        summary = self.months.summary_in(conn, Month.containing(start, zone), patient.id)
+        return LoggedEntry(
+            entry=_entry_view(row, clinic_id=patient.clinic_id, initials=patient.initials,
+                              staff_slack_id=staff.slack_user_id, staff_name=staff.name,
+                              count=summary.entry_count(row.id)),
+            summary=summary,
+            overlaps=_named_view(overlap) if overlap is not None else None,
+            time_counts=staff.role in ROLES_THAT_COUNT, repeats=repeats,
+        )
+
+    def _insert(self, conn: Conn, *, staff: Any, patient: Any, start: datetime,
+                end: datetime, seconds: int, activity: str, note: str | None, source: str,
+                live: bool, clock_timed: bool, external_ref: str | None, created_by: str,
+                amendment_reason: str | None = None) -> tuple[Any, Any]:
+        """The overlap check, the insert and its audit row: the entry's row and the
+        author's first standing clock-timed entry it overlaps (with names), if any.
+
+        An estimated entry ends "now" by convention, so its minutes are not a fact anyone
+        gave: it never flags an overlap and is never flagged (docs/billing-rules.md, issue
+        13 #5)."""
+        overlap = entry_rows.first_clock_timed_overlap(
+            conn, staff_pk=staff.id, start=start, end=end) if clock_timed else None
+        row = entry_rows.insert_entry(conn, {
+            "patient_id": patient.id, "staff_id": staff.id, "started_at": start,
+            "ended_at": end, "duration_seconds": seconds, "activity": activity, "note": note,
+            "source": source, "live": live, "clock_timed": clock_timed,
+            "staff_role": staff.role, "external_ref": external_ref,
+            "overlaps_entry_id": overlap.id if overlap is not None else None,
+            "created_at": self.ctx.now(), "created_by": created_by,
+            "amendment_reason": amendment_reason, "voided_at": None, "voided_by": None,
+            "void_reason": None, "void_amendment_reason": None,
+        })
+        audit.record(conn, at=row.created_at, actor=row.created_by, action="entry.log",
+                     entity="entry", entity_id=row.id, after=_snapshot(row))
+        return row, overlap
 
     def record_external_in(
-        self, session: Session, *, patient: Patient, staff: Staff, seconds: int,
+        self, conn: Any, *, patient: Any, staff: Any, seconds: int,
         ended_at: datetime, activity: str, live: bool, source: str, external_ref: str,
         actor: str, note: str | None = None,
-    ) -> TimeEntry:
-        """An entry keyed by `external_ref` inside the caller's transaction, idempotently.
+    ) -> Any:
+        """An entry keyed by `external_ref` inside the caller's transaction (`conn`: its
+        Core connection; an ORM session still works during issue 14), idempotently: the
+        entry's row (`.id`, ...). `patient` and `staff` are rows the caller read.
 
         Machine-reported time (a Twilio call) arrives more than once and from racing
         deliveries: an existing entry with the reference is returned unchanged, and two
         racing inserts hit the unique reference, so the loser's transaction rolls back
         (StoreConflict) and its retry finds the winner's entry.
         """
-        existing = session.exec(_BY_EXTERNAL_REF, params={"ref": external_ref}).first()
+        existing = entry_rows.by_external_ref(conn, external_ref)
         if existing is not None:
             return existing
         if source not in SOURCES:
@@ -236,59 +299,61 @@ class EntryService:
             raise BadInput(f"{seconds} s is not a duration that can be logged.")
         start = ended_at.astimezone(UTC) - timedelta(seconds=seconds)
         _check_enrolled(patient, start.astimezone(self.ctx.policy.zone).date())
-        assert staff.id is not None and patient.id is not None
-        overlap = _first_overlap(session, staff.id, start, ended_at, clock_timed=True)
-        entry = TimeEntry(
-            patient_id=patient.id, staff_id=staff.id, started_at=start, ended_at=ended_at,
-            duration_seconds=seconds, activity=parse_activity(activity), note=note,
-            source=source, live=live, clock_timed=True, staff_role=staff.role,
-            external_ref=external_ref, overlaps_entry_id=overlap.id if overlap else None,
-            created_at=self.ctx.now(), created_by=actor,
-        )
-        session.add(entry)
-        session.flush()
-        audit.record(session, at=entry.created_at, actor=actor, action="entry.log",
-                     entity="entry", entity_id=entry.id, after=_snapshot(entry))
-        return entry
+        row, _ = self._insert(
+            conn, staff=staff, patient=patient, start=start, end=ended_at, seconds=seconds,
+            activity=parse_activity(activity), note=note, source=source, live=live,
+            clock_timed=True, external_ref=external_ref, created_by=actor)
+        return row
 
     def void(self, entry_id: str | int, *, reason: str, by: str,
              amendment: Amendment | None = None) -> EntryView:
         """Void an entry: only its author or an admin, with a reason, and only once; in a
         closed month only as an admin amendment."""
         number = parse_entry_id(entry_id)
+        why = self._void_reason(reason)
+        with self.ctx.db.write() as conn:
+            actor = require_staff(conn, by)
+            entry = entry_rows.with_names(conn, number)
+            if entry is None:
+                raise NotFound(f"No entry #{number}.")
+            return self.void_in(conn, entry, actor=actor, reason=why, amendment=amendment)
+
+    @staticmethod
+    def _void_reason(reason: str) -> str:
         why = (reason or "").strip()
         if not why:
             raise BadInput("A void needs a reason (auditors read it).")
-        if len(why) > MAX_REASON_CHARS:  # checked here: the void is a Core UPDATE, no flush
+        if len(why) > MAX_REASON_CHARS:  # checked here: the void is a Core UPDATE
             raise BadInput(f"The reason is over {MAX_REASON_CHARS} characters.")
-        with self.ctx.db.write_session() as session:
-            actor = require_staff(session, by)
-            entry = session.get(TimeEntry, number)
-            if entry is None:
-                raise NotFound(f"No entry #{number}.")
-            if entry.voided_at is not None:
-                raise self._already_voided(entry)
-            if entry.staff_id != actor.id and not actor.is_admin:
-                raise NotAllowed(f"Only the author of entry #{number} or an admin may void it.")
-            zone = self.ctx.policy.zone
-            amended = _check_months_open(session, months_spanned(
-                entry.started_at, entry.ended_at, zone), amendment, zone=zone,
-                way_out=AMEND_VOID)
-            before = _snapshot(entry)
-            voided = void_if_standing(session, number, at=self.ctx.now(),
-                                      by=actor.slack_user_id, reason=why,
-                                      amendment_reason=amended)
-            session.refresh(entry)  # the committed row: the winner's void when we lost
-            if not voided:
-                raise self._already_voided(entry)
-            assert entry.voided_at is not None
-            after = _snapshot(entry) | ({"amendment_reason": amended} if amended else {})
-            audit.record(session, at=entry.voided_at, actor=actor.slack_user_id,
-                         action="entry.void", entity="entry", entity_id=number,
-                         before=before, after=after)
-            return _entry_view(session, entry)
+        return why
 
-    def _already_voided(self, entry: TimeEntry) -> BadInput:
+    def void_in(self, conn: Conn, entry: Any, *, actor: Any, reason: str,
+                amendment: Amendment | None = None) -> EntryView:
+        """Void `entry` (a row read with names in this transaction) as `actor`: one
+        conditional UPDATE, so of racing voids exactly one succeeds."""
+        if entry.voided_at is not None:
+            raise self._already_voided(entry)
+        if entry.staff_id != actor.id and not actor.is_admin:
+            raise NotAllowed(f"Only the author of entry #{entry.id} or an admin may void it.")
+        zone = self.ctx.policy.zone
+        amended = _check_months_open(conn, months_spanned(
+            entry.started_at, entry.ended_at, zone), amendment, zone=zone,
+            way_out=AMEND_VOID)
+        voided = entry_rows.void_if_standing(conn, entry.id, at=self.ctx.now(),
+                                             by=actor.slack_user_id, reason=reason,
+                                             amendment_reason=amended)
+        if voided is None:  # another void committed first: say whose
+            winner = entry_rows.with_names(conn, entry.id)
+            raise self._already_voided(winner if winner is not None else entry)
+        after = _snapshot(voided) | ({"amendment_reason": amended} if amended else {})
+        audit.record(conn, at=voided.voided_at, actor=actor.slack_user_id,
+                     action="entry.void", entity="entry", entity_id=entry.id,
+                     before=_snapshot(entry), after=after)
+        return _entry_view(voided, clinic_id=entry.patient_clinic_id,
+                           initials=entry.patient_initials, staff_slack_id=entry.staff_slack_id,
+                           staff_name=entry.staff_name)
+
+    def _already_voided(self, entry: Any) -> BadInput:
         """The refusal of a second void: when (clinic day) and by whom the first was."""
         assert entry.voided_at is not None
         return BadInput(f"Entry #{entry.id} was already voided on "
@@ -297,41 +362,43 @@ class EntryService:
 
     def get(self, entry_id: str | int) -> EntryView:
         number = parse_entry_id(entry_id)
-        with self.ctx.db.read_session() as session:
-            entry = session.get(TimeEntry, number)
+        with self.ctx.db.read() as conn:
+            entry = entry_rows.with_names(conn, number)
             if entry is None:
                 raise NotFound(f"No entry #{number}.")
-            return _entry_view(session, entry)
+            return _named_view(entry)
 
     def for_patient_month(self, patient_ref: str, month: Month) -> list[EntryView]:
         """Every entry of the patient's month, voided ones included, oldest first."""
-        with self.ctx.db.read_session() as session:
-            patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
-            assert patient.id is not None
-            return self._month_entries(session, month, patient.id)
+        with self.ctx.db.read() as conn:
+            patient = require_patient(conn, patient_ref, region=self.ctx.policy.phone_region)
+            return self._month_entries(conn, month, patient.id)
 
     def for_month(self, month: Month) -> list[EntryView]:
         """Every entry of the month for every patient, voided ones included (audit export)."""
-        with self.ctx.db.read_session() as session:
-            return self._month_entries(session, month, None)
+        with self.ctx.db.read() as conn:
+            return self._month_entries(conn, month, None)
 
     def _month_entries(
-        self, session: Session, month: Month, patient_pk: int | None
+        self, conn: Conn, month: Month, patient_pk: int | None
     ) -> list[EntryView]:
         """The month's entries, each with its share of the month (split at clinic midnight)
         and what the month's tally counts of it (the same tally as status and report)."""
         start, end = month.bounds_utc(self.ctx.policy.zone)
-        rows = entries_touching(session, start=start, end=end, patient_pk=patient_pk)
-        counts = self._counts(session, month, {e.patient_id for e in rows})
-        return [_entry_view(session, e, share_seconds(e.started_at, e.ended_at, start, end),
-                            counts.get(e.id or 0)) for e in rows]
+        rows = entry_rows.touching_with_names(conn, start=start, end=end,
+                                              patient_pk=patient_pk)
+        counts = self._counts(conn, month, {e.patient_id for e in rows})
+        return [_named_view(e, share_seconds(e.started_at, e.ended_at, start, end),
+                            counts.get(e.id)) for e in rows]
 
-    def _counts(self, session: Session, month: Month,
+    def _counts(self, conn: Conn, month: Month,
                 patient_pks: set[int]) -> dict[int, EntryCount]:
         """Each entry's count from its patient's month tally (store.month_totals, the query
         status and report read): one patient's month, or one clinic scan plus one query for
         each patient outside the month's programme (the scan leaves them out)."""
-        def read(scope: Scope) -> set[int]:
+        counts: dict[int, EntryCount] = {}
+
+        def read(session: Session, scope: Scope) -> set[int]:
             found = set()
             for totals in month_totals(
                     session, month=month, zone=self.ctx.policy.zone,
@@ -341,8 +408,8 @@ class EntryService:
                     counts.update((c.entry_id, c) for c in totals.tally.by_entry)
             return found
 
-        counts: dict[int, EntryCount] = {}
-        seen = read(CLINIC) if len(patient_pks) > 1 else set()
-        for pk in sorted(patient_pks - seen):
-            read(Scope(pk))
+        with _session_on(conn) as session:  # TRANSITIONAL: month_totals takes a session
+            seen = read(session, CLINIC) if len(patient_pks) > 1 else set()
+            for pk in sorted(patient_pks - seen):
+                read(session, Scope(pk))
         return counts

@@ -35,6 +35,7 @@ from service.views import (
     StaffMinutes,
 )
 from store.closes import latest_event
+from store.db import Conn
 from store.models import MonthCloseEvent, Staff
 from store.month_totals import (
     CLINIC,
@@ -203,9 +204,15 @@ class MonthService:
             for summary in self._summaries(session, month, scope, detail=False):
                 yield _assessed(summary, month, today, seen)
 
-    def summary_in(self, session: Session, month: Month, patient_pk: int) -> MonthSummary:
-        """The same summary inside a caller's transaction (e.g. right after a write)."""
-        return next(self._summaries(session, month, Scope(patient_pk)))
+    def summary_in(self, conn: Conn | Session, month: Month, patient_pk: int) -> MonthSummary:
+        """The same summary inside a caller's transaction (e.g. right after a write): `conn`
+        is the caller's Core connection (or, during issue 14, its ORM session)."""
+        if isinstance(conn, Session):
+            return next(self._summaries(conn, month, Scope(patient_pk)))
+        # TRANSITIONAL: an ORM session joined to the caller's transaction (it never commits
+        # or rolls it back), until the month statements below run on the connection itself
+        with Session(bind=conn, expire_on_commit=False) as session:
+            return next(self._summaries(session, month, Scope(patient_pk)))
 
     def _summaries(
         self, session: Session, month: Month, scope: Scope,

@@ -7,19 +7,19 @@ duration, since nobody reviews one patient for five hours straight.
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session, select
-
-from billing.activities import REVIEW, is_live_by_default, parse_activity
+from billing.activities import REVIEW, parse_activity
 from billing.months import clinic_clock
 from service import audit
 from service.context import ServiceContext
 from service.entries import MAX_NOTE_CHARS, EntryService, LogRequest
-from service.errors import BadInput, NotAllowed, StoreConflict, StoreUnavailable
-from service.patients import require_patient
-from service.staff import require_staff
+from service.errors import BadInput, StoreConflict, StoreUnavailable
+from service.lookups import require_active_staff, require_patient, require_staff
 from service.views import LoggedEntry
-from store.models import Patient, RunningTimer, Staff, TimeEntry
+from store import entries as entry_rows
+from store import timers as timer_rows
+from store.db import Conn
 
 
 @dataclass(frozen=True)
@@ -54,58 +54,47 @@ class TimerService:
         self.ctx = ctx
         self.entries = EntryService(ctx)
 
-    def _staff(self, session: Session, user_id: str) -> Staff:
-        staff = require_staff(session, user_id)
-        if not staff.active:
-            raise NotAllowed(f"{staff.slack_user_id} is inactive and cannot log time.")
-        return staff
-
-    @staticmethod
-    def _row(session: Session, staff: Staff) -> RunningTimer | None:
-        return session.exec(select(RunningTimer).where(RunningTimer.staff_id == staff.id)).first()
-
-    def _view(self, session: Session, row: RunningTimer) -> TimerView:
-        patient = session.get(Patient, row.patient_id)
-        assert patient is not None
-        elapsed = int((self.ctx.now() - row.started_at).total_seconds())
-        return TimerView(patient.clinic_id, patient.initials, row.activity, row.started_at,
-                         max(elapsed, 0), self.ctx.policy.max_entry_seconds)
+    def _view(self, timer: Any) -> TimerView:
+        """`timer`: a store.timers.running row (the patient's columns and the timer's)."""
+        elapsed = int((self.ctx.now() - timer.timer_started_at).total_seconds())
+        return TimerView(timer.clinic_id, timer.initials, timer.timer_activity,
+                         timer.timer_started_at, max(elapsed, 0),
+                         self.ctx.policy.max_entry_seconds)
 
     def start(self, user_id: str, patient_ref: str, activity: str | None = None) -> TimerView:
         kind = parse_activity(activity) if activity else REVIEW
-        with self.ctx.db.write_session() as session:
-            staff = self._staff(session, user_id)
-            running = self._row(session, staff)
+        with self.ctx.db.write() as conn:
+            staff = require_active_staff(conn, user_id, doing="log time")
+            running = timer_rows.running(conn, staff.id)
             if running is not None:
-                view = self._view(session, running)
+                view = self._view(running)
                 since = clinic_clock(view.started_at, self.ctx.policy.zone)
                 raise BadInput(f"Your timer for {view.label} is already running (since "
                                f"{since}): `/rpm stop` logs it, "
                                "`/rpm cancel` drops it.")
-            patient = require_patient(session, patient_ref, region=self.ctx.policy.phone_region)
-            assert patient.id is not None and staff.id is not None
-            row = RunningTimer(staff_id=staff.id, patient_id=patient.id, activity=kind,
-                               started_at=self.ctx.now())
-            session.add(row)
-            session.flush()
-            audit.record(session, at=self.ctx.now(), actor=staff.slack_user_id,
+            patient = require_patient(conn, patient_ref, region=self.ctx.policy.phone_region)
+            now = self.ctx.now()
+            timer_rows.start(conn, staff_pk=staff.id, patient_pk=patient.id, activity=kind,
+                             started_at=now)
+            audit.record(conn, at=now, actor=staff.slack_user_id,
                          action="timer.start", entity="timer", entity_id=staff.slack_user_id,
                          after={"patient_id": patient.clinic_id, "activity": kind,
-                                "started_at": row.started_at})
-            return self._view(session, row)
+                                "started_at": now})
+            return TimerView(patient.clinic_id, patient.initials, kind, now, 0,
+                             self.ctx.policy.max_entry_seconds)
 
     def current(self, user_id: str) -> TimerView | None:
-        with self.ctx.db.read_session() as session:
-            row = self._row(session, require_staff(session, user_id))
-            return self._view(session, row) if row else None
+        with self.ctx.db.read() as conn:
+            timer = timer_rows.running(conn, require_staff(conn, user_id).id)
+            return self._view(timer) if timer is not None else None
 
     def cancel(self, user_id: str) -> TimerView:
-        with self.ctx.db.write_session() as session:
-            staff = self._staff(session, user_id)
-            row = self._require(session, staff)
-            view = self._view(session, row)
-            session.delete(row)
-            self._audit(session, staff, "timer.cancel", view)
+        with self.ctx.db.write() as conn:
+            staff = require_active_staff(conn, user_id, doing="log time")
+            timer = self._require(conn, staff)
+            view = self._view(timer)
+            if timer_rows.remove(conn, timer.timer_id):
+                self._audit(conn, staff.slack_user_id, "timer.cancel", view)
             return view
 
     def stop(self, user_id: str, note: str | None = None) -> TimerStop:
@@ -114,33 +103,38 @@ class TimerService:
 
         The entry carries the timer as its external reference (unique), so a second stop of
         the same timer (a double click, or a retry after the removal failed) can never log
-        it twice: it only finishes the removal.
+        it twice: it only finishes the removal. The removal is its own transaction after
+        the entry's commit: when it fails the entry is still saved and the reply says so.
         """
         text = (note or "").strip() or None
         if text and len(text) > MAX_NOTE_CHARS:
             raise BadInput(f"The note is over {MAX_NOTE_CHARS} characters.")
-        with self.ctx.db.read_session() as session:
-            staff = self._staff(session, user_id)
-            row = self._require(session, staff)
-            view = self._view(session, row)
-            user, started = staff.slack_user_id, row.started_at
-        if view.over_limit:
-            self._remove(user, started, "timer.stop_over_limit", view)
-            return TimerStop(view, None)
-        if view.elapsed_seconds < 1:
-            raise BadInput("The timer ran for less than a second: nothing to log.")
-        ref = f"timer:{user}:{started.timestamp():.0f}"
-        request = LogRequest(patient=view.patient_id, duration=f"{view.elapsed_seconds}s",
-                             activity=view.activity, staff=user, source="slack", note=text,
-                             started_at=started)
+        ref: str | None = None
         try:
-            logged = self.entries._write(
-                request, seconds=view.elapsed_seconds, activity=view.activity, note=text,
-                start=started, live=is_live_by_default(view.activity), actor=user,
-                clock_timed=True, external_ref=ref)
+            with self.ctx.db.write() as conn:
+                staff = require_active_staff(conn, user_id, doing="log time")
+                timer = self._require(conn, staff)
+                view = self._view(timer)
+                user, started = staff.slack_user_id, timer.timer_started_at
+                if view.over_limit:  # dropped, nothing logged: one transaction
+                    if timer_rows.remove(conn, timer.timer_id):
+                        self._audit(conn, user, "timer.stop_over_limit", view)
+                    return TimerStop(view, None)
+                if view.elapsed_seconds < 1:
+                    raise BadInput("The timer ran for less than a second: nothing to log.")
+                ref = f"timer:{user}:{started.timestamp():.0f}"
+                request = LogRequest(patient=view.patient_id,
+                                     duration=f"{view.elapsed_seconds}s",
+                                     activity=view.activity, staff=user, source="slack",
+                                     note=text, started_at=started)
+                logged = self.entries.log_in(conn, request, staff=staff, patient=timer,
+                                             started_at=started, actor=user,
+                                             external_ref=ref)
         except StoreConflict:
-            self._remove(user, started, "timer.stop", view)
-            raise BadInput(f"That timer was already logged as entry #{self._entry_id(ref)}; "
+            if ref is None:
+                raise
+            entry_id = self._remove(user, started, "timer.stop", view, ref=ref)
+            raise BadInput(f"That timer was already logged as entry #{entry_id}; "
                            "it is stopped now.") from None
         try:
             self._remove(user, started, "timer.stop", view)
@@ -148,30 +142,29 @@ class TimerService:
             return TimerStop(view, logged, cleared=False)  # saved: never report it unsaved
         return TimerStop(view, logged)
 
-    def _remove(self, user: str, started: datetime, action: str, view: TimerView) -> None:
-        """Remove this timer (not one started since), with its audit event."""
-        with self.ctx.db.write_session() as session:
-            staff = require_staff(session, user)
-            row = self._row(session, staff)
-            if row is not None and row.started_at == started:
-                session.delete(row)
-                self._audit(session, staff, action, view)
-
-    def _entry_id(self, ref: str) -> int | None:
-        with self.ctx.db.read_session() as session:
-            return session.exec(select(TimeEntry.id).where(TimeEntry.external_ref == ref)).first()
+    def _remove(self, user: str, started: datetime, action: str, view: TimerView,
+                ref: str | None = None) -> int | None:
+        """Remove this timer (not one started since), with its audit event; with `ref`, the
+        id of the entry already logged under it."""
+        with self.ctx.db.write() as conn:
+            staff = require_staff(conn, user)
+            timer = timer_rows.running(conn, staff.id)
+            if timer is not None and timer.timer_started_at == started and \
+                    timer_rows.remove(conn, timer.timer_id):
+                self._audit(conn, staff.slack_user_id, action, view)
+            return entry_rows.id_by_external_ref(conn, ref) if ref is not None else None
 
     @staticmethod
-    def _require(session: Session, staff: Staff) -> RunningTimer:
-        row = TimerService._row(session, staff)
-        if row is None:
+    def _require(conn: Conn, staff: Any) -> Any:
+        timer = timer_rows.running(conn, staff.id)
+        if timer is None:
             raise BadInput("You have no timer running: `/rpm start PATIENT [ACTIVITY]` "
                            "starts one.")
-        return row
+        return timer
 
-    def _audit(self, session: Session, staff: Staff, action: str, view: TimerView) -> None:
-        audit.record(session, at=self.ctx.now(), actor=staff.slack_user_id, action=action,
-                     entity="timer", entity_id=staff.slack_user_id,
+    def _audit(self, conn: Conn, user: str, action: str, view: TimerView) -> None:
+        audit.record(conn, at=self.ctx.now(), actor=user, action=action,
+                     entity="timer", entity_id=user,
                      before={"patient_id": view.patient_id, "activity": view.activity,
                              "started_at": view.started_at,
                              "elapsed_seconds": view.elapsed_seconds})

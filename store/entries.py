@@ -1,53 +1,181 @@
-"""Writes to time entries that must hold under concurrent requests on every backend, and
-the overlap check each clock-timed write makes."""
+"""Time entries: the statements every log, void, undo and listing runs, prebuilt (Core).
+
+Rows come back as SQLAlchemy Rows (attribute access by column name). Entries read "with
+names" also carry `patient_clinic_id`, `patient_initials`, `staff_slack_id` and `staff_name`,
+what a screen shows of an entry, in the same statement.
+
+Every function only calls `conn.execute(...)`, so it also runs on an ORM Session during
+issue 14's transition.
+"""
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, update
-from sqlmodel import Session, select
+from sqlalchemy import Row, bindparam, func, insert, select, update
 
-from store.models import TimeEntry
+from store.month_totals import LONGEST_ENTRY
+from store.tables import patients, staff, time_entries
+
+E = time_entries.c
+COLUMNS = tuple(column.name for column in time_entries.c)  # an entry's own columns
+MAX_NOTE_CHARS: int = E.note.type.length
+MAX_REASON_CHARS: int = E.void_reason.type.length
+
+_NAMES = (patients.c.clinic_id.label("patient_clinic_id"),
+          patients.c.initials.label("patient_initials"),
+          staff.c.slack_user_id.label("staff_slack_id"),
+          staff.c.name.label("staff_name"))
+_WITH_NAMES = (time_entries.join(patients, patients.c.id == E.patient_id)
+               .join(staff, staff.c.id == E.staff_id))
+
+# -- writing -------------------------------------------------------------------------------
+
+_INSERT = insert(time_entries).returning(*time_entries.c)
+
+
+def insert_entry(conn: Any, values: dict[str, Any]) -> Row[Any]:
+    """Insert one entry; the stored row (id included). A second entry with the same
+    `external_ref` raises IntegrityError (StoreConflict out of db.write())."""
+    return conn.execute(_INSERT, values).one()
+
 
 # Conditional: of concurrent voids only the first matches a standing row. On PostgreSQL the
 # others wait for its row lock, then re-check `voided_at IS NULL` against the committed row
 # and match nothing; on SQLite writers are serialized (BEGIN IMMEDIATE) to the same effect.
 _VOID_IF_STANDING = (
-    update(TimeEntry)
-    .where(TimeEntry.id == bindparam("entry_id"),
-           TimeEntry.voided_at.is_(None))  # type: ignore[union-attr]
+    update(time_entries)
+    .where(E.id == bindparam("entry_id"), E.voided_at.is_(None))
     .values(voided_at=bindparam("at"), voided_by=bindparam("by"),
             void_reason=bindparam("reason"),
             void_amendment_reason=bindparam("why_amended"))
+    .returning(*time_entries.c)
 )
 
 
-def void_if_standing(session: Session, entry_id: int, *, at: datetime, by: str,
-                     reason: str, amendment_reason: str | None = None) -> bool:
-    """Void the entry unless it already is; False when another void got there first."""
-    result = session.connection().execute(
+def void_if_standing(conn: Any, entry_id: int, *, at: datetime, by: str,
+                     reason: str, amendment_reason: str | None = None) -> Row[Any] | None:
+    """Void the entry unless it already is: the voided row, or None when another void got
+    there first (or there is no such entry)."""
+    return conn.execute(
         _VOID_IF_STANDING, {"entry_id": entry_id, "at": at, "by": by, "reason": reason,
-                           "why_amended": amendment_reason})
-    return result.rowcount == 1  # type: ignore[attr-defined]
+                            "why_amended": amendment_reason}).first()
 
 
-# Run on every clock-timed log and recorded call: built once, run with bound values.
+# -- reading one entry ---------------------------------------------------------------------
+
+_BY_ID_WITH_NAMES = select(time_entries, *_NAMES).select_from(_WITH_NAMES).where(
+    E.id == bindparam("entry_id"))
+_BY_EXTERNAL_REF = select(time_entries).where(E.external_ref == bindparam("ref"))
+_ID_BY_EXTERNAL_REF = select(E.id).where(E.external_ref == bindparam("ref"))
+
+
+def with_names(conn: Any, entry_id: int) -> Row[Any] | None:
+    """The entry with its patient's clinic id and initials and its author's id and name."""
+    return conn.execute(_BY_ID_WITH_NAMES, {"entry_id": entry_id}).first()
+
+
+def by_external_ref(conn: Any, ref: str) -> Row[Any] | None:
+    """The entry recorded under a machine reference (a call SID, a timer), or None."""
+    return conn.execute(_BY_EXTERNAL_REF, {"ref": ref}).first()
+
+
+def id_by_external_ref(conn: Any, ref: str) -> int | None:
+    """The id of the entry recorded under a machine reference (a call SID, a timer)."""
+    found = conn.execute(_ID_BY_EXTERNAL_REF, {"ref": ref}).scalar()
+    return int(found) if found is not None else None
+
+
+# -- the checks a log makes ----------------------------------------------------------------
+
+# Run on every clock-timed log and recorded call: the overlapping entry with the names its
+# warning shows (the author is the logger; the patient may be another).
 _FIRST_CLOCK_TIMED_OVERLAP = (
-    select(TimeEntry)
-    .where(
-        TimeEntry.staff_id == bindparam("staff"),
-        TimeEntry.voided_at.is_(None),  # type: ignore[union-attr]
-        TimeEntry.clock_timed.is_(True),  # type: ignore[attr-defined]
-        TimeEntry.started_at < bindparam("end"),
-        TimeEntry.ended_at > bindparam("start"),
-    )
-    .order_by(TimeEntry.started_at)  # type: ignore[arg-type]
+    select(time_entries, *_NAMES).select_from(_WITH_NAMES)
+    .where(E.staff_id == bindparam("staff"), E.voided_at.is_(None), E.clock_timed.is_(True),
+           E.started_at < bindparam("end"), E.ended_at > bindparam("start"))
+    .order_by(E.started_at)
     .limit(1)
 )
 
 
-def first_clock_timed_overlap(session: Session, *, staff_pk: int, start: datetime,
-                              end: datetime) -> TimeEntry | None:
-    """The staff member's earliest standing clock-timed entry sharing any of [start, end):
-    estimated entries (which end "now" by convention) are never an overlap."""
-    return session.exec(_FIRST_CLOCK_TIMED_OVERLAP,
-                        params={"staff": staff_pk, "start": start, "end": end}).first()
+def first_clock_timed_overlap(conn: Any, *, staff_pk: int, start: datetime,
+                              end: datetime) -> Row[Any] | None:
+    """The staff member's earliest standing clock-timed entry sharing any of [start, end),
+    with names: estimated entries (which end "now" by convention) are never an overlap."""
+    return conn.execute(_FIRST_CLOCK_TIMED_OVERLAP,
+                        {"staff": staff_pk, "start": start, "end": end}).first()
+
+
+_IDENTICAL_SINCE = (
+    select(E.id)
+    .where(E.staff_id == bindparam("staff"), E.patient_id == bindparam("patient"),
+           E.duration_seconds == bindparam("seconds"), E.activity == bindparam("activity"),
+           E.voided_at.is_(None), E.created_at >= bindparam("since"),
+           E.started_at >= bindparam("day_start"), E.started_at < bindparam("day_end"))
+    .order_by(E.id.desc())
+    .limit(1)
+)
+
+
+def identical_since(conn: Any, *, staff_pk: int, patient_pk: int, seconds: int,
+                    activity: str, since: datetime,
+                    day: tuple[datetime, datetime]) -> int | None:
+    """The author's latest standing entry with the same patient, duration and activity,
+    saved since `since`, that started within `day` (UTC bounds of one clinic day)."""
+    found = conn.execute(_IDENTICAL_SINCE, {
+        "staff": staff_pk, "patient": patient_pk, "seconds": seconds, "activity": activity,
+        "since": since, "day_start": day[0], "day_end": day[1]}).scalar()
+    return int(found) if found is not None else None
+
+
+_LATEST_END_ON_DAY = select(func.max(E.ended_at)).where(
+    E.staff_id == bindparam("staff"), E.voided_at.is_(None),
+    E.started_at >= bindparam("day_start"), E.started_at < bindparam("day_end"))
+
+
+def latest_end_on_day(conn: Any, *, staff_pk: int,
+                      day: tuple[datetime, datetime]) -> datetime | None:
+    """When the staff member's last standing entry that started within `day` ends: where a
+    late entry for that day is placed so two never read as overlapping work."""
+    latest: datetime | None = conn.execute(
+        _LATEST_END_ON_DAY, {"staff": staff_pk, "day_start": day[0],
+                             "day_end": day[1]}).scalar()
+    return latest
+
+
+# -- undo ----------------------------------------------------------------------------------
+
+_LATEST_AUTHORED = (
+    select(time_entries, *_NAMES).select_from(_WITH_NAMES)
+    .where(E.staff_id == bindparam("staff"), E.created_by == bindparam("author"))
+    .order_by(E.created_at.desc(), E.id.desc())
+    .limit(1)
+)
+
+
+def latest_authored(conn: Any, *, staff_pk: int, author: str) -> Row[Any] | None:
+    """The most recent entry the staff member saved themselves (not one Twilio recorded for
+    them, not one an operator typed in their name), voided or not, with names: a voided one
+    means it was already undone (or voided), so undo must not reach past it."""
+    return conn.execute(_LATEST_AUTHORED, {"staff": staff_pk, "author": author}).first()
+
+
+# -- listings ------------------------------------------------------------------------------
+
+_TOUCHING = (select(time_entries, *_NAMES).select_from(_WITH_NAMES)
+             .where(E.started_at >= bindparam("reach"), E.started_at < bindparam("end"),
+                    E.ended_at > bindparam("start")))
+_TOUCHING_ALL = _TOUCHING.order_by(E.started_at, E.id)
+_TOUCHING_ONE = _TOUCHING.where(E.patient_id == bindparam("patient_pk")).order_by(
+    E.started_at, E.id)
+
+
+def touching_with_names(conn: Any, *, start: datetime, end: datetime,
+                        patient_pk: int | None = None) -> list[Row[Any]]:
+    """Every entry (voided ones too) with time in [start, end), oldest first, with names:
+    those that started in it and those across its first midnight (no entry is longer than
+    a day)."""
+    params: dict[str, Any] = {"start": start, "end": end, "reach": start - LONGEST_ENTRY}
+    if patient_pk is None:
+        return list(conn.execute(_TOUCHING_ALL, params))
+    return list(conn.execute(_TOUCHING_ONE, params | {"patient_pk": patient_pk}))

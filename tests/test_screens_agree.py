@@ -85,7 +85,7 @@ def test_service_screens_agree(clinic: Service) -> None:
     assert reminded | _ids(channel.patients) == AT_RISK
     assert sum(channel.counts.values()) == totals.at_risk
     for staff in (NURSE, DOCTOR):  # App Home and /rpm mine: the report's rows, assigned
-        assert _ids(clinic.quick.caseload(staff, NOV)) == {
+        assert _ids(clinic.chat_entries.caseload(staff, NOV)) == {
             s.patient_id for s in report if s.assigned_to == staff}
     assert clinic.dashboard.code_series(NOV).patients == len(IN_NOVEMBER)
 

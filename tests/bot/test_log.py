@@ -197,5 +197,6 @@ def test_a_call_under_the_live_floor_is_not_called_live(slack: SlackSender,
     sent = slack.command("log P-1042 20s call")
     assert "(live)" not in sent.text
     assert "20 s of call (under 30 s: not a live interaction)" in sent.text
-    assert "Not a live interaction: under 30 s" in sent.text
+    assert "⚠️ Under 30 s: not a live interaction. Log the live contact" in sent.text
+    assert "interaction: under 30 s: not a live interaction" not in sent.text  # said once
     assert "live contact ✗" in sent.text

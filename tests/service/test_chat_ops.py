@@ -93,19 +93,19 @@ def test_one_timer_per_person(s: Service) -> None:
 def test_double_submission_and_undo(s: Service, clock: FrozenClock) -> None:
     request = LogRequest(patient="P-1042", duration="12m", activity="review", staff=NURSE,
                          source="slack")
-    assert s.quick.log(request).duplicate_of is None
+    assert s.chat_entries.log(request).duplicate_of is None
     clock.advance(seconds=59)
-    second = s.quick.log(request)
+    second = s.chat_entries.log(request)
     assert second.duplicate_of == 1
     other = LogRequest(patient="P-1042", duration="13m", activity="review", staff=NURSE,
                        source="slack")
-    assert s.quick.log(other).duplicate_of is None
-    assert s.quick.undo(NURSE).id == 3
+    assert s.chat_entries.log(other).duplicate_of is None
+    assert s.chat_entries.undo(NURSE).id == 3
     with pytest.raises(NotAllowed):
-        s.quick.undo_double(DOCTOR, 1)
-    assert s.quick.undo_double(ADMIN, 1).voided_by == ADMIN
+        s.chat_entries.undo_double(DOCTOR, 1)
+    assert s.chat_entries.undo_double(ADMIN, 1).voided_by == ADMIN
     with pytest.raises(BadInput, match="nothing left to undo"):
-        s.quick.undo(NURSE)
+        s.chat_entries.undo(NURSE)
 
 
 def test_the_same_log_for_another_day_is_not_a_double_submission(s: Service,
@@ -113,13 +113,13 @@ def test_the_same_log_for_another_day_is_not_a_double_submission(s: Service,
     """Issue 13 item 6: `log P-1042 12m review` then the same for yesterday is two days' work."""
     request = LogRequest(patient="P-1042", duration="12m", activity="review", staff=NURSE,
                          source="slack")
-    assert s.quick.log(request).duplicate_of is None
+    assert s.chat_entries.log(request).duplicate_of is None
     clock.advance(seconds=20)
-    assert s.quick.log(request, day=date(2026, 11, 19)).duplicate_of is None
+    assert s.chat_entries.log(request, day=date(2026, 11, 19)).duplicate_of is None
     clock.advance(seconds=20)
-    assert s.quick.log(request, day=date(2026, 11, 19)).duplicate_of == 2  # same day again
+    assert s.chat_entries.log(request, day=date(2026, 11, 19)).duplicate_of == 2  # same day again
     clock.advance(seconds=20)
-    assert s.quick.log(request).duplicate_of == 1
+    assert s.chat_entries.log(request).duplicate_of == 1
 
 
 def test_undo_reverses_the_latest_entry_once_within_ten_minutes(s: Service,
@@ -129,26 +129,27 @@ def test_undo_reverses_the_latest_entry_once_within_ten_minutes(s: Service,
     clock.advance(minutes=5)
     latest = log(s, "3m")
     clock.advance(minutes=9, seconds=59)
-    assert s.quick.undo(NURSE).id == latest
+    assert s.chat_entries.undo(NURSE).id == latest
     with pytest.raises(BadInput, match="nothing left to undo"):
-        s.quick.undo(NURSE)
+        s.chat_entries.undo(NURSE)
     assert s.entries.get(older).voided_at is None
     newest = log(s, "4m")
     clock.advance(minutes=10, seconds=1)
     with pytest.raises(BadInput, match="nothing left to undo"):
-        s.quick.undo(NURSE)
+        s.chat_entries.undo(NURSE)
     assert s.entries.get(newest).voided_at is None
 
 
 def test_late_entries_stack_after_the_days_last_entry(s: Service) -> None:
     request = LogRequest(patient="P-1042", duration="4h", activity="review", staff=NURSE,
                          source="slack")
-    first = s.quick.log(request, day=date(2026, 11, 10)).logged.entry
-    second = s.quick.log(request, day=date(2026, 11, 10)).logged.entry
+    first = s.chat_entries.log(request, day=date(2026, 11, 10)).logged.entry
+    second = s.chat_entries.log(request, day=date(2026, 11, 10)).logged.entry
     assert first.started_at == datetime(2026, 11, 10, 14, tzinfo=UTC)  # 09:00 EST
     assert second.started_at == first.ended_at
-    third = s.quick.log(request, day=date(2026, 11, 10)).logged.entry
-    fourth = s.quick.log(request, day=date(2026, 11, 10)).logged.entry  # past midnight: 09:00
+    third = s.chat_entries.log(request, day=date(2026, 11, 10)).logged.entry
+    # past midnight: 09:00
+    fourth = s.chat_entries.log(request, day=date(2026, 11, 10)).logged.entry
     assert third.started_at == second.ended_at
     # placed by convention (estimated), so no overlap is flagged (issue 13 #5)
     assert fourth.started_at == first.started_at and fourth.overlaps_entry_id is None
@@ -159,15 +160,15 @@ def test_admin_guard(s: Service) -> None:
         s.admin.add_patient(NURSE, "P-9", None)
     assert s.admin.add_patient(ADMIN, "P-9", "ab").label == "P-9 (AB)"
     assert s.admin.assign(ADMIN, "P-9", NURSE).assigned_to == NURSE
-    assert [r.summary.patient_id for r in s.quick.caseload(NURSE)] == ["P-1042", "P-9"]
+    assert [r.summary.patient_id for r in s.chat_entries.caseload(NURSE)] == ["P-1042", "P-9"]
     log(s, "5m", patient="P-9")
-    assert [r.summary.patient_id for r in s.quick.caseload(NURSE)] == ["P-1042", "P-9"]
+    assert [r.summary.patient_id for r in s.chat_entries.caseload(NURSE)] == ["P-1042", "P-9"]
     log(s, "15m", patient="P-1042")  # now P-9 needs more: worst first
-    assert [r.summary.patient_id for r in s.quick.caseload(NURSE)] == ["P-9", "P-1042"]
+    assert [r.summary.patient_id for r in s.chat_entries.caseload(NURSE)] == ["P-9", "P-1042"]
     s.admin.add_patient(ADMIN, "P-10", None)
     s.admin.assign(ADMIN, "P-10", NURSE)
     s.patients.end("P-10", on=date(2026, 10, 31), actor="test")  # ended before the month
-    assert [r.summary.patient_id for r in s.quick.caseload(NURSE)] == ["P-9", "P-1042"]
+    assert [r.summary.patient_id for r in s.chat_entries.caseload(NURSE)] == ["P-9", "P-1042"]
 
 
 def test_a_saved_entry_is_never_reported_unsaved_by_a_later_read(s: Service) -> None:
@@ -189,7 +190,7 @@ def test_a_saved_entry_is_never_reported_unsaved_by_a_later_read(s: Service) -> 
     for name in names:
         setattr(db, name, counting(name))
     try:
-        s.quick.log(request)
+        s.chat_entries.log(request)
     finally:
         for name in names:
             setattr(db, name, originals[name])
@@ -221,9 +222,9 @@ def test_a_timer_is_never_logged_twice(s: Service, clock: FrozenClock,
 
 
 def test_chat_resolves_patients_by_clinic_id_only(s: Service) -> None:
-    assert s.quick.clinic_id("p-1042") == "P-1042"
+    assert s.chat_entries.clinic_id("p-1042") == "P-1042"
     with pytest.raises(NotFound, match="No patient '6175550123'"):
-        s.quick.clinic_id("6175550123")  # P-1042's phone: the CLI resolver would accept it
+        s.chat_entries.clinic_id("6175550123")  # P-1042's phone: the CLI resolver would accept it
 
 
 def test_which_entries_are_clock_timed(s: Service, clock: FrozenClock) -> None:
@@ -232,7 +233,7 @@ def test_which_entries_are_clock_timed(s: Service, clock: FrozenClock) -> None:
     request = LogRequest(patient="P-1042", duration="5m", activity="review", staff=NURSE,
                          source="slack")
     now = s.entries.log(request).entry
-    late = s.quick.log(request, day=date(2026, 11, 10)).logged.entry
+    late = s.chat_entries.log(request, day=date(2026, 11, 10)).logged.entry
     given = s.entries.log(LogRequest(patient="P-1042", duration="5m", activity="review",
                                      staff=NURSE, source="cli",
                                      started_at=datetime(2026, 11, 12, 15, tzinfo=UTC))).entry

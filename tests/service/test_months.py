@@ -162,3 +162,18 @@ def test_untouched_patients_without_enrolment_date_are_reported_and_at_risk(
     assert [r.summary.patient_id for r in seeded.months.at_risk(Month(2026, 10),
                                                                 date(2026, 10, 20))] == []
     assert seeded.months.totals(NOV).at_risk == 1
+
+
+def test_summary_in_runs_on_the_callers_core_transaction(seeded: Service) -> None:
+    """`/rpm log` asks for the reply's summary inside its own write transaction (a Core
+    connection): the same summary as a fresh read, and the caller's transaction goes on."""
+    from store import patients as patient_rows
+
+    log(seeded, "25m", "call", started_at=datetime(2026, 11, 2, 15, tzinfo=UTC))
+    with seeded.ctx.db.write() as conn:
+        patient = patient_rows.by_key(conn, "P-1042")
+        assert patient is not None
+        inside = seeded.months.summary_in(conn, NOV, patient.id)
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1  # still the caller's, open
+    assert inside == seeded.months.summary("P-1042", NOV)
+    assert inside.total_seconds == 1500

@@ -1,0 +1,72 @@
+"""What chat adds around logging: late entries by day, double-submission warnings, undo,
+and a staff member's caseload worst first. Adapters call these instead of deciding."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from billing.months import Month
+from service.context import ServiceContext
+from service.entries import EntryService, LogRequest
+from service.errors import BadInput
+from service.lookups import require_patient, require_staff
+from service.months import MonthService
+from service.views import EntryView, LoggedEntry, PatientRisk
+from store import entries as entry_rows
+
+DOUBLE_SUBMISSION = timedelta(seconds=60)
+UNDO_WINDOW = timedelta(minutes=10)
+UNDO_REASON = "undone by the author from Slack (/rpm undo)"
+DOUBLE_REASON = "double submission, undone by the author from Slack"
+
+
+@dataclass(frozen=True)
+class ChatLogged:
+    logged: LoggedEntry
+    duplicate_of: int | None  # an identical entry by the same person a moment before
+
+
+class ChatEntryService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.entries = EntryService(ctx)
+        self.months = MonthService(ctx)
+
+    def log(self, request: LogRequest, *, day: date | None = None) -> ChatLogged:
+        """Log (on `day` for a late entry: from 09:00 that day, or after the author's last
+        entry that day) and say whether it repeats one from <60 s ago: one transaction."""
+        logged = self.entries.log(request, repeat_window=DOUBLE_SUBMISSION, day=day)
+        return ChatLogged(logged, logged.repeats)
+
+    def clinic_id(self, ref: str) -> str:
+        """The patient by clinic id only: chat never resolves a phone number (PHI is not
+        typed into Slack), even though the shared resolver accepts one."""
+        with self.ctx.db.read() as conn:
+            return str(require_patient(conn, ref or "", region=self.ctx.policy.phone_region,
+                                       by_phone=False).clinic_id)
+
+    def undo(self, user_id: str) -> EntryView:
+        """Void the caller's most recent entry, once, within 10 minutes of saving it.
+
+        Undo reverses the last save and nothing else: once that entry is voided (or too
+        old), a second undo must not reach back to an older entry; that is
+        `/rpm void ID REASON`, with a reason of its own."""
+        with self.ctx.db.write() as conn:
+            staff = require_staff(conn, user_id)
+            last = entry_rows.latest_authored(conn, staff_pk=staff.id,
+                                              author=staff.slack_user_id)
+            if last is None or last.voided_at is not None or \
+                    last.created_at < self.ctx.now() - UNDO_WINDOW:
+                raise BadInput("There is nothing left to undo: undo reverses your last entry "
+                               "once, within 10 minutes of saving it. `/rpm void ENTRY_ID "
+                               "REASON` voids older ones.")
+            return self.entries.void_in(conn, last, actor=staff, reason=UNDO_REASON)
+
+    def undo_double(self, user_id: str, entry_id: int | str) -> EntryView:
+        """The 'Undo' button under a double-submission warning (author or admin only)."""
+        return self.entries.void(entry_id, reason=DOUBLE_REASON, by=user_id)
+
+    def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
+        """The caller's assigned patients this month with the at-risk verdict, worst first."""
+        with self.ctx.db.read() as conn:
+            user = str(require_staff(conn, user_id).slack_user_id)
+        return self.months.with_risk(month, assigned_to=user)
