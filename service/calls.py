@@ -582,9 +582,11 @@ class CallService:
             return
         try:
             entry = self.entries.record_external_in(
-                w.session(), patient=patient, staff=staff, seconds=leg.duration_seconds or 0,
+                w.conn, patient=patient, staff=staff, seconds=leg.duration_seconds or 0,
                 ended_at=ended, activity="call", live=True, source="twilio",
                 external_ref=leg.call_sid, actor="twilio", note=leg.note,
+                # a leg not stored yet has no entry: both are only ever written together
+                fresh=leg.id is None,
             )
         except BadInput as exc:  # e.g. outside the enrolment: kept, explained, not counted
             leg.state, leg.state_reason = "refused", str(exc)[:200]
