@@ -14,8 +14,9 @@ number is, a patient, a staff member) is read once into a `_Work` and changed in
 leg is written once, at the end, with one audit record per write.
 """
 
+import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -45,6 +46,7 @@ __all__ = ["ATTEMPT_STATUSES", "FINAL_STATUSES", "INTERMEDIATE_STATUSES", "KNOWN
            "ContactView", "IncomingRoute", "SmsEvent", "format_call_id", "parse_call_id"]
 
 CONFLICT_RETRIES = 8
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 T = TypeVar("T")
 
 
@@ -189,6 +191,12 @@ class Leg:
 
 
 _LEG_FIELDS = tuple(f.name for f in fields(Leg))
+_SNAPSHOT_FIELDS = tuple(f for f in _LEG_FIELDS if f not in ("created_at", "updated_at"))
+
+
+def _values(leg: Leg) -> dict[str, Any]:
+    """The leg's columns as a dict (dataclasses.asdict deep-copies: too slow here)."""
+    return {name: getattr(leg, name) for name in _LEG_FIELDS}
 
 
 def _leg_of(row: Any) -> Leg:
@@ -292,8 +300,7 @@ def _stored_number(raw: str | None, region: str) -> str | None:
 
 
 def _snapshot(leg: Leg) -> dict[str, Any]:
-    data = asdict(leg)
-    del data["created_at"], data["updated_at"]
+    data = {name: getattr(leg, name) for name in _SNAPSHOT_FIELDS}
     data["from_number"] = _mask(leg.from_number)
     data["to_number"] = _mask(leg.to_number)
     return data
@@ -347,7 +354,9 @@ class CallService:
             if raw.startswith("client:"):
                 wanted[raw] = raw
                 continue
-            e164 = try_normalize_phone(raw, region=self._region())
+            # a stored number is E.164 already when it was a phone number; anything else
+            # in that form matches no phone either (phones are stored normalised)
+            e164 = raw if _E164.fullmatch(raw) else try_normalize_phone(raw, region=self._region())
             if e164 is None:
                 w.parties[raw] = Party(raw)
             else:
@@ -412,7 +421,7 @@ class CallService:
     @staticmethod
     def _store_new(w: _Work, leg: Leg) -> None:
         """Insert a new leg (a racing insert of the same CallSid fails here -> retried)."""
-        leg.id = call_rows.insert_leg(w.conn, asdict(leg))
+        leg.id = call_rows.insert_leg(w.conn, _values(leg))
 
     # -- status callbacks -----------------------------------------------------------------
 
@@ -497,7 +506,7 @@ class CallService:
             leg.updated_at = self.ctx.now()
             if not created:
                 assert leg.id is not None
-                call_rows.update_leg(w.conn, leg.id, asdict(leg))
+                call_rows.update_leg(w.conn, leg.id, _values(leg))
             audit.record(w.conn, at=leg.updated_at, actor=actor, action=action,
                          entity="call", entity_id=format_call_id(leg.id or 0),
                          before=before, after=after)
@@ -519,7 +528,7 @@ class CallService:
             if after != before:
                 other.updated_at = self.ctx.now()
                 assert other.id is not None
-                call_rows.update_leg(w.conn, other.id, asdict(other))
+                call_rows.update_leg(w.conn, other.id, _values(other))
                 audit.record(w.conn, at=other.updated_at, actor="twilio", action="call.settle",
                              entity="call", entity_id=format_call_id(other.id),
                              before=before, after=after)

@@ -158,20 +158,20 @@ _PATIENT_VIEW = (select(patients, *_PATIENT_EXTRAS)
 _STAFF_BY_PK = select(staff).where(staff.c.id == bindparam("pk"))
 
 
+_S0 = 2  # row layout: number, kind, staff columns, patient columns, patient extras
+_P0 = _S0 + len(staff.c)
+
+
 def matches(conn: Connection, numbers: Iterable[str], clients: Iterable[str]) -> list[Match]:
     """Every staff phone, Twilio client and patient/caregiver phone among `numbers` (E.164)
     and `clients` (client names without the prefix); staff matches first."""
     found = []
     for row in conn.execute(_PARTIES, {"numbers": sorted(set(numbers)),
                                        "clients": sorted(set(clients))}):
-        values = row._mapping
-        person_staff = StaffRow(*(values[f"s_{c.key}"] for c in staff.c)) \
-            if values["s_id"] is not None else None
-        patient = PatientRow(*(values[f"p_{c.key}"] for c in patients.c),
-                             values["phone_count"], values["caregiver_phone_count"],
-                             values["provider_slack_id"], values["assigned_slack_id"]) \
-            if values["p_id"] is not None else None
-        found.append(Match(row.number, row.kind, person_staff, patient))
+        values = tuple(row)
+        person_staff = StaffRow._make(values[_S0:_P0]) if values[_S0] is not None else None
+        patient = PatientRow._make(values[_P0:]) if values[_P0] is not None else None
+        found.append(Match(values[0], values[1], person_staff, patient))
     return found
 
 
