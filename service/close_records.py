@@ -10,28 +10,27 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-
-from sqlmodel import Session
+from typing import Any
 
 from billing.claims import compare_claim
 from billing.codes import CodeUnits
 from service.views import BilledAtClose
 from store.closes import (
     ChangeSinceClose,
+    Handle,
     PatientChangeSinceClose,
     changes_since,
     latest_close,
     lines_of,
     patient_amendments_since,
 )
-from store.models import MonthCloseEvent, MonthCloseLine
 
 RECORD_AT_CLOSE = "at_close"
 RECORD_RECONSTRUCTED = "reconstructed"
 RECORD_PENDING = "pending"
 
 
-def line_codes(line: MonthCloseLine) -> tuple[CodeUnits, ...]:
+def line_codes(line: Any) -> tuple[CodeUnits, ...]:
     return tuple(CodeUnits(str(code), int(units)) for code, units in line.codes)
 
 
@@ -59,11 +58,11 @@ class BilledRecords:
     """The latest close of one month and, per page of patients, its record and the entries
     logged or voided since; `compare` turns them into a `BilledAtClose` per patient."""
 
-    def __init__(self, session: Session, month: str, *, start: datetime, end: datetime,
+    def __init__(self, session: Handle, month: str, *, start: datetime, end: datetime,
                  fees: Mapping[str, Decimal]) -> None:
-        self.close: MonthCloseEvent | None = latest_close(session, month)
+        self.close = latest_close(session, month)  # a store row, or None
         self.start, self.end, self.fees = start, end, fees
-        self.lines: dict[int, MonthCloseLine] = {}
+        self.lines: dict[int, Any] = {}  # month_close_lines rows by patient pk
         self.changes: dict[int, list[ChangeSinceClose]] = defaultdict(list)
         self.patient_changes: dict[int, list[PatientChangeSinceClose]] = defaultdict(list)
 
@@ -74,7 +73,7 @@ class BilledRecords:
             return None
         return self.close.recorded_at or self.close.at
 
-    def read_page(self, session: Session, patient_pks: list[int]) -> None:
+    def read_page(self, session: Handle, patient_pks: list[int]) -> None:
         self.lines, self.changes = {}, defaultdict(list)
         self.patient_changes = defaultdict(list)
         if self.close is None or self.close.id is None:
@@ -89,7 +88,7 @@ class BilledRecords:
         for amended in patient_amendments_since(session, since=since, patient_pks=patient_pks):
             self.patient_changes[amended.patient_pk].append(amended)
 
-    def unseen(self, session: Session, seen: set[int]) -> list[int]:
+    def unseen(self, session: Handle, seen: set[int]) -> list[int]:
         """Patients the close billed who are no longer among the scan's rows (e.g. every
         entry voided since): they must still be shown, with the refund owed."""
         if self.close is None or self.close.id is None:
@@ -116,7 +115,7 @@ class BilledRecords:
                              cause=self._cause(patient_pk, line, seconds, live),
                              amount_delta=change.amount_delta)
 
-    def _cause(self, patient_pk: int, line: MonthCloseLine | None, seconds: int,
+    def _cause(self, patient_pk: int, line: Any, seconds: int,
                live: int) -> str:
         changes = ([_patient_change_text(c) for c in self.patient_changes.get(patient_pk, ())]
                    + [_change_text(c) for c in self.changes.get(patient_pk, ())])

@@ -13,14 +13,13 @@ from billing.codes import PROVIDER_ROLES
 from billing.errors import quoted
 from billing.months import Month
 from service import audit
-from service.closes import AMEND_PATIENT, Amendment, check_open, find_close
+from service.closes import AMEND_PATIENT, Amendment, closed_for_write, refuse_unless_amended
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
 from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
 from service.spelling import closest
 from service.staff import require_staff
 from service.views import PatientView
-from store.closes import closed_months
 from store.models import Patient, PatientPhone, Staff, StaffPhone, text_limit
 from store.month_totals import Scope, month_totals
 
@@ -216,25 +215,25 @@ class PatientService:
         return (totals.in_programme, totals.counted_seconds, totals.live_interactions,
                 totals.tally.not_counted)
 
-    def _closed_figures(self, session: Session, patient_pk: int) -> dict[Month, _Figures]:
-        """The patient's figures in every month closed now (read before the change, under
-        each month's lock, so a close cannot slip in between)."""
-        months = [Month.parse(m) for m in closed_months(session)]
-        return {m: self._figures(session, m, patient_pk) for m in months
-                if find_close(session, m, for_write=True) is not None}
+    def _closed_figures(self, session: Session,
+                        patient_pk: int) -> dict[Month, tuple[Any, _Figures]]:
+        """Each month closed now: its close and the patient's figures in it (read before the
+        change, under each month's lock, so a close cannot slip in between)."""
+        return {m: (close, self._figures(session, m, patient_pk))
+                for m, close in closed_for_write(session).items()}
 
     def _check_closed_months(self, session: Session, patient_pk: int,
-                             closed: dict[Month, _Figures],
+                             closed: dict[Month, tuple[Any, _Figures]],
                              amendment: Amendment | None) -> str | None:
         """Refuse (unless amended) a change that alters what a closed month holds of the
         patient: whether they are in its programme, or what of their time counts. A change
         that leaves every closed month as it was billed needs nothing, whatever days it
         moves (billing office finding 4)."""
         zone = self.ctx.policy.zone
-        changed = [m for m, figures in closed.items()
+        changed = [(m, close) for m, (close, figures) in closed.items()
                    if self._figures(session, m, patient_pk) != figures]
-        reasons = [check_open(session, month, amendment, zone=zone, way_out=AMEND_PATIENT)
-                   for month in changed]
+        reasons = [refuse_unless_amended(session, month, close, amendment, zone=zone,
+                                         way_out=AMEND_PATIENT) for month, close in changed]
         return next((r for r in reasons if r is not None), None)
 
     def _apply(self, session: Session, patient: Patient, fields: PatientFields) -> None:

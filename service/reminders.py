@@ -20,8 +20,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlmodel import Session, select
-
 from billing.months import Month
 from billing.risk import CRITICAL, HIGH, WATCH
 from service import audit
@@ -29,7 +27,9 @@ from service.context import ServiceContext
 from service.errors import StoreConflict
 from service.months import MonthService
 from service.views import PatientRisk
-from store.models import ReminderClaim, Staff
+from store import reminders as claims
+from store.db import Conn
+from store.reminders import ClaimRow
 
 log = logging.getLogger("rpm_logger.reminders")
 
@@ -216,8 +216,8 @@ class ReminderService:
         return ReminderPlan(day, str(month), tuple(messages), notes=tuple(notes))
 
     def _active_staff(self) -> set[str]:
-        with self.ctx.db.read_session() as session:
-            return set(session.exec(select(Staff.slack_user_id).where(Staff.active)).all())
+        with self.ctx.db.read() as conn:
+            return claims.active_staff_ids(conn)
 
     def preview(self, day: date | None = None,
                 options: ReminderOptions | None = None) -> ReminderRun:
@@ -234,9 +234,9 @@ class ReminderService:
                                     claim.slack_ts if claim else None))
         return ReminderRun(plan, tuple(outcomes), dry_run=True)
 
-    def _claims(self, day: date) -> list[ReminderClaim]:
-        with self.ctx.db.read_session() as session:
-            return list(session.exec(select(ReminderClaim).where(ReminderClaim.day == day)))
+    def _claims(self, day: date) -> list[ClaimRow]:
+        with self.ctx.db.read() as conn:
+            return claims.of_day(conn, day)
 
     # ----- the job --------------------------------------------------------------------------
 
@@ -315,7 +315,7 @@ class ReminderService:
         return replace(base, status=SENT, slack_ts=delivery.ts)
 
     def _claim(self, message: PlannedMessage, options: ReminderOptions,
-               actor: str) -> tuple[_Claim | None, ReminderClaim | None]:
+               actor: str) -> tuple[_Claim | None, ClaimRow | None]:
         """Take (recipient, day) for this process, or say who has it.
 
         A new row is inserted; an existing one is taken over only when `failed` (attempts
@@ -325,58 +325,51 @@ class ReminderService:
         """
         now = self.ctx.now()
         try:
-            with self.ctx.db.write_session() as session:
-                row = _locked_claim(session, message.recipient, message.day)
+            with self.ctx.db.write() as conn:
+                row = claims.claim_for(conn, message.recipient, message.day)
                 if row is None:
-                    row = ReminderClaim(
-                        claim_id=str(uuid.uuid4()), recipient=message.recipient,
+                    row = claims.add(
+                        conn, claim_id=str(uuid.uuid4()), recipient=message.recipient,
                         kind=message.kind, day=message.day, state=CLAIMED, attempts=1,
                         patients=len(message.patients), first_claimed_at=now, claimed_at=now,
                         claimed_by=actor)
-                    session.add(row)
-                    session.flush()
-                    _audit(session, now, actor, "reminder.claimed", row)
+                    _audit(conn, now, actor, "reminder.claimed", row)
                     return _held(row, resumed=False), None
                 if not _can_take_over(row, now, options):
                     return None, row
                 before = _snapshot(row)
-                row.state, row.attempts, row.claimed_at, row.claimed_by = (
-                    CLAIMED, row.attempts + 1, now, actor)
-                row.patients = len(message.patients)
-                session.add(row)
-                session.flush()
-                _audit(session, now, actor, "reminder.taken_over", row, before)
+                row = claims.take_over(conn, row.id, now=now, actor=actor,
+                                       patients=len(message.patients))
+                _audit(conn, now, actor, "reminder.taken_over", row, before)
                 return _held(row, resumed=True), None
         except StoreConflict:
-            with self.ctx.db.read_session() as session:
-                existing = _locked_claim(session, message.recipient, message.day, lock=False)
+            with self.ctx.db.read() as conn:
+                existing = claims.claim_for(conn, message.recipient, message.day, lock=False)
             assert existing is not None, "a conflicting claim must exist"
             return None, existing
 
     def _mark_sent(self, claim: _Claim, delivery: Delivery, actor: str, *,
                    confirmed: bool) -> None:
         now = self.ctx.now()
-        with self.ctx.db.write_session() as session:
-            row = session.get(ReminderClaim, claim.pk, with_for_update=True)
+        with self.ctx.db.write() as conn:
+            row = claims.locked(conn, claim.pk)
             assert row is not None
             before = _snapshot(row)
-            row.state, row.sent_at, row.last_error = SENT, now, None
-            row.slack_channel, row.slack_ts = delivery.channel[:32], delivery.ts[:32]
-            session.add(row)
+            row = claims.mark_sent(conn, claim.pk, now=now, channel=delivery.channel[:32],
+                                   ts=delivery.ts[:32])
             action = "reminder.confirmed_from_history" if confirmed else "reminder.sent"
-            _audit(session, now, actor, action, row, before)
+            _audit(conn, now, actor, action, row, before)
 
     def _fail(self, claim: _Claim, actor: str, error: str) -> None:
         now = self.ctx.now()
-        with self.ctx.db.write_session() as session:
-            row = session.get(ReminderClaim, claim.pk, with_for_update=True)
+        with self.ctx.db.write() as conn:
+            row = claims.locked(conn, claim.pk)
             assert row is not None
             if row.state == SENT:  # a slower twin confirmed it meanwhile: keep that
                 return
             before = _snapshot(row)
-            row.state, row.last_error = FAILED, error[:300]
-            session.add(row)
-            _audit(session, now, actor, "reminder.failed", row, before)
+            row = claims.mark_failed(conn, claim.pk, error[:300])
+            _audit(conn, now, actor, "reminder.failed", row, before)
         log.warning("reminder to %s failed (attempt %d): %s", row.recipient, claim.attempts,
                     error)
 
@@ -384,19 +377,18 @@ class ReminderService:
         """Record that the day's plan was worked through, so the catch-up job stays quiet."""
         now = self.ctx.now()
         try:
-            with self.ctx.db.write_session() as session:
-                row = _locked_claim(session, RUN_RECIPIENT, day)
+            with self.ctx.db.write() as conn:
+                row = claims.claim_for(conn, RUN_RECIPIENT, day)
                 if row is not None and row.state == SENT:
                     return
                 if row is None:
-                    row = ReminderClaim(
-                        claim_id=str(uuid.uuid4()), recipient=RUN_RECIPIENT, kind=RUN, day=day,
-                        state=SENT, patients=messages, first_claimed_at=now, claimed_at=now,
-                        claimed_by=actor, sent_at=now)
-                row.state, row.sent_at = SENT, now
-                session.add(row)
-                session.flush()
-                _audit(session, now, actor, "reminder.day_done", row)
+                    row = claims.add(
+                        conn, claim_id=str(uuid.uuid4()), recipient=RUN_RECIPIENT, kind=RUN,
+                        day=day, state=SENT, attempts=1, patients=messages,
+                        first_claimed_at=now, claimed_at=now, claimed_by=actor, sent_at=now)
+                else:
+                    row = claims.mark_done(conn, row.id, now)
+                _audit(conn, now, actor, "reminder.day_done", row)
         except StoreConflict:
             pass  # a twin recorded it at the same moment
 
@@ -406,16 +398,7 @@ def _start_day(day: date, options: ReminderOptions) -> int:
     return min(options.start_day, Month.of_day(day).days)
 
 
-def _locked_claim(session: Session, recipient: str, day: date, *,
-                  lock: bool = True) -> ReminderClaim | None:
-    query = select(ReminderClaim).where(ReminderClaim.recipient == recipient,
-                                        ReminderClaim.day == day)
-    if lock:
-        query = query.with_for_update()
-    return session.exec(query).first()
-
-
-def _can_take_over(row: ReminderClaim, now: datetime, options: ReminderOptions) -> bool:
+def _can_take_over(row: ClaimRow, now: datetime, options: ReminderOptions) -> bool:
     if row.state == SENT or row.attempts >= options.max_attempts:
         return False
     if row.state == CLAIMED:
@@ -423,21 +406,20 @@ def _can_take_over(row: ReminderClaim, now: datetime, options: ReminderOptions) 
     return True  # failed: retry
 
 
-def _held(row: ReminderClaim, *, resumed: bool) -> _Claim:
-    assert row.id is not None
+def _held(row: ClaimRow, *, resumed: bool) -> _Claim:
     return _Claim(row.id, row.claim_id, row.attempts, row.first_claimed_at, resumed)
 
 
-def _snapshot(row: ReminderClaim) -> dict[str, Any]:
+def _snapshot(row: ClaimRow) -> dict[str, Any]:
     """What the audit trail keeps of a claim: no patient is named."""
     return {"recipient": row.recipient, "kind": row.kind, "day": row.day, "state": row.state,
             "attempts": row.attempts, "patients": row.patients, "claimed_by": row.claimed_by,
             "slack_ts": row.slack_ts, "last_error": row.last_error}
 
 
-def _audit(session: Session, at: datetime, actor: str, action: str, row: ReminderClaim,
+def _audit(conn: Conn, at: datetime, actor: str, action: str, row: ClaimRow,
            before: dict[str, Any] | None = None) -> None:
-    audit.record(session, at=at, actor=actor, action=action, entity="reminder_claim",
+    audit.record(conn, at=at, actor=actor, action=action, entity="reminder_claim",
                  entity_id=row.claim_id, before=before, after=_snapshot(row))
 
 

@@ -181,3 +181,35 @@ def test_migration_rebuilds_the_record_of_earlier_closes_as_reconstructed(
     assert billed is not None and billed.record == "reconstructed"
     assert billed.codes_text == "99470" and not billed.differs
     assert seeded.closes.get(OCT) is not None  # still closed
+
+
+def test_a_patient_change_reads_the_closed_months_once(seeded: Service) -> None:
+    """The closed-month guard of a patient update reads month_close_events once (SQLite;
+    PostgreSQL reads it again under the months' locks), however many months are closed,
+    and still refuses a change to a closed month without an amendment."""
+    from datetime import date
+
+    from sqlalchemy import event
+
+    log(seeded, "20m", "call", started_at=IN_OCTOBER)
+    seeded.closes.close(Month(2026, 9), by=ADMIN)
+    seeded.closes.close(OCT, by=ADMIN)
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "month_close_events" in statement:
+            seen.append(statement)
+
+    engine = seeded.ctx.db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with pytest.raises(BadInput, match="2026-10 is closed"):
+            seeded.patients.update("P-1042", PatientFields(ended_on=date(2026, 10, 1)),
+                                   actor="t")
+        seen.clear()
+        seeded.patients.update("P-1042", PatientFields(ended_on=date(2026, 10, 1)), actor="t",
+                               amendment=Amendment(reason="ended in error", by=ADMIN))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    guard_reads = [s for s in seen if "month_totals" not in s and "JOIN" not in s.upper()]
+    assert len(guard_reads) <= (2 if seeded.ctx.db.dialect == "postgresql" else 1), seen
