@@ -215,7 +215,6 @@ class _Work:
     parties: dict[str, Party] = field(default_factory=dict)  # by stored number
     staff: dict[int, Any] = field(default_factory=dict)
     patients: dict[int, Any] = field(default_factory=dict)  # PatientRow: with view extras
-    _session: Any = None
 
     def keep(self, row: Any) -> Leg:
         """The leg of a stored row, the one already in hand if it was read before."""
@@ -261,14 +260,6 @@ class _Work:
             self.patients[pk] = call_rows.patient_with_view(self.conn, pk)
         return self.patients[pk]
 
-    def session(self) -> Any:
-        """TRANSITIONAL (issue 14): an ORM session on this transaction, for the closed-month
-        check and the entry until service/closes and service/entries take a Connection."""
-        if self._session is None:
-            from sqlmodel import Session  # TRANSITIONAL: goes with this method
-            self._session = Session(bind=self.conn)
-        return self._session
-
 
 def format_call_id(pk: int) -> str:
     return f"C-{pk}"
@@ -313,7 +304,7 @@ def _patient_view(row: Any) -> PatientView:
                        row.ended_on, row.phone_count, row.caregiver_phone_count)
 
 
-def month_is_closed(conn: Any, month: Month) -> bool:  # TRANSITIONAL: a Session until closes
+def month_is_closed(conn: Conn, month: Month) -> bool:
     """Calls dated in a billed month are kept but flagged, never counted into it. Asked
     right before a call becomes an entry, so it takes the month's lock (shared) like any
     writer: a close running at the same time sees the entry, or this call sees the close."""
@@ -584,7 +575,7 @@ class CallService:
         assert patient is not None and staff is not None
         ended = leg.ended_at or leg.event_at or self.ctx.now()
         start = ended - timedelta(seconds=leg.duration_seconds or 0)
-        if self.month_closed(w.session(), Month.containing(start, self.ctx.policy.zone)):
+        if self.month_closed(w.conn, Month.containing(start, self.ctx.policy.zone)):
             leg.after_close = True
             leg.state = "after_close"
             leg.state_reason = "arrived after its month was closed: billing office to review"
@@ -664,7 +655,7 @@ class CallService:
             # attaching would change a billed month
             zone = self.ctx.policy.zone
             assert leg.started_at is not None
-            check_open(w.session(), Month.containing(leg.started_at, zone), None, zone=zone)
+            check_open(w.conn, Month.containing(leg.started_at, zone), None, zone=zone)
             leg.patient_id, leg.matched_kind = patient.id, "attached"
         return self._person_write(call_id, by, "call.attach", change)
 
