@@ -1,33 +1,33 @@
 """Telephony: every Twilio call leg kept as a call record; a real conversation becomes one
 live time entry.
 
-The rules (issue #4, README "Telephony"):
-- Only a finished, answered, human conversation counts; machines, fax, busy, no-answer,
-  failed and canceled legs are attempts (kept, never minutes).
-- A leg we placed to a patient counts with AnsweredBy=human; unknown or missing AnsweredBy
-  makes it *unconfirmed* until the staff member says it was live.
-- A leg placed to staff by the clinic's `/incoming` bridge counts only once the staff member
-  accepted the screening prompt (so a staff voicemail can never take it).
-- A <Dial> bridge has a parent and a child leg: the conversation is counted once, on the
-  child (its duration is the conversation); the parent is a `leg`.
-- Calls shorter than `min_live_call_seconds` never count.
-- No patient: `unmatched` until an admin attaches one. No staff: `unclaimed` until a staff
-  member claims it.
+The counting rules are billing/call_verdict.py (a pure function of the leg, its parent, its
+children and who its numbers belong to); this module orders the store calls around it.
 
 Deliveries are idempotent by CallSid: the row is locked (FOR UPDATE on PostgreSQL, BEGIN
 IMMEDIATE on SQLite), events older than the applied SequenceNumber are ignored, and a racing
 insert of the same CallSid (or of the same entry reference) rolls back and is retried, so
 concurrent duplicates leave one row and at most one entry.
+
+Each use case runs in one transaction. What it reads (a leg, its parent, its children, who a
+number is, a patient, a staff member) is read once into a `_Work` and changed in memory; a
+leg is written once, at the end, with one audit record per write.
 """
 
+import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam
-from sqlmodel import Session, select
-
+from billing import call_verdict
+from billing.call_verdict import (
+    ATTEMPT_STATUSES,
+    FINAL_STATUSES,
+    INTERMEDIATE_STATUSES,
+    KNOWN_STATUSES,
+    OPEN_STATES,
+)
 from billing.errors import quoted
 from billing.months import Month
 from service import audit
@@ -35,36 +35,18 @@ from service.closes import check_open, find_close
 from service.context import ServiceContext
 from service.entries import EntryService
 from service.errors import BadInput, NotAllowed, NotFound, StoreConflict, parse_row_id
-from service.patients import require_patient
-from service.patients import view_of as patient_view
+from service.lookups import require_patient, require_staff
 from service.phones import mask_phone, try_normalize_phone
-from service.staff import require_staff
 from service.views import PatientView
-from store.models import Call, Contact, Patient, PatientPhone, Staff, StaffPhone
+from store import calls as call_rows
+from store.db import Conn
 
-FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
-ATTEMPT_STATUSES = ("busy", "no-answer", "failed", "canceled")
-INTERMEDIATE_STATUSES = ("queued", "initiated", "ringing", "in-progress")
-KNOWN_STATUSES = FINAL_STATUSES + INTERMEDIATE_STATUSES
-# states a later fact (attach, claim, confirm, a parent leg) may still change
-OPEN_STATES = ("in_progress", "unmatched", "unclaimed", "unconfirmed")
+__all__ = ["ATTEMPT_STATUSES", "FINAL_STATUSES", "INTERMEDIATE_STATUSES", "KNOWN_STATUSES",
+           "OPEN_STATES", "CallEvent", "CallOutcome", "CallService", "CallView", "ClickToCall",
+           "ContactView", "IncomingRoute", "SmsEvent", "format_call_id", "parse_call_id"]
+
 CONFLICT_RETRIES = 8
-
-# The lookups every status callback makes, built once and run with bound values (building
-# a statement costs more CPU than running it).
-_CALL_BY_SID = select(Call).where(Call.call_sid == bindparam("sid"))
-_CALL_BY_SID_LOCKED = _CALL_BY_SID.with_for_update()
-_CHILD_OF = select(Call.id).where(Call.parent_call_sid == bindparam("sid"))
-_STAFF_BY_CLIENT = select(Staff).where(Staff.twilio_client == bindparam("name"))
-_STAFF_PHONE = select(StaffPhone).where(StaffPhone.e164 == bindparam("e164"))
-_PATIENT_PHONE = select(PatientPhone).where(PatientPhone.e164 == bindparam("e164"))
-
-
-def _call_by_sid(session: Session, call_sid: str | None) -> Call | None:
-    """The stored call with this CallSid (a leg's parent, a lookup), or None."""
-    if not call_sid:
-        return None
-    return session.exec(_CALL_BY_SID, params={"sid": call_sid}).first()
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 T = TypeVar("T")
 
 
@@ -167,10 +149,116 @@ class Party:
     """What one side of a call is: a staff member (how), a patient (as whom), or nothing."""
 
     raw: str | None
-    staff: Staff | None = None
+    staff: Any = None  # store.calls.StaffRow
     staff_kind: str | None = None  # phone | twilio_number | client
-    patient: Patient | None = None
+    patient: Any = None  # store.calls.PatientRow
     patient_kind: str | None = None  # patient | caregiver
+
+
+@dataclass
+class Leg:
+    """A call leg being worked on: the stored row's values, changed in memory and written
+    once at the end of the use case (`id` None: not stored yet)."""
+
+    call_sid: str
+    id: int | None = None
+    parent_call_sid: str | None = None
+    account_sid: str | None = None
+    direction: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    status: str = "queued"
+    answered_by: str | None = None
+    duration_seconds: int | None = None
+    sequence_number: int = -1
+    event_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    patient_id: int | None = None
+    matched_kind: str | None = None
+    staff_id: int | None = None
+    bridged: bool = False
+    screened: str | None = None
+    state: str = "in_progress"
+    state_reason: str | None = None
+    confirmed_by: str | None = None
+    after_close: bool = False
+    entry_id: int | None = None
+    note: str | None = None
+    source: str = "webhook"
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+_LEG_FIELDS = tuple(f.name for f in fields(Leg))
+_SNAPSHOT_FIELDS = tuple(f for f in _LEG_FIELDS if f not in ("created_at", "updated_at"))
+
+
+def _values(leg: Leg) -> dict[str, Any]:
+    """The leg's columns as a dict (dataclasses.asdict deep-copies: too slow here)."""
+    return {name: getattr(leg, name) for name in _LEG_FIELDS}
+
+
+def _leg_of(row: Any) -> Leg:
+    values = row._mapping
+    return Leg(**{name: values[name] for name in _LEG_FIELDS})
+
+
+@dataclass
+class _Work:
+    """What one use case has read inside its transaction, so nothing is read twice."""
+
+    conn: Conn
+    legs: dict[str, Leg] = field(default_factory=dict)  # by CallSid
+    kids: dict[str, bool] = field(default_factory=dict)  # stored legs naming it as parent
+    children_loaded: set[str] = field(default_factory=set)
+    parties: dict[str, Party] = field(default_factory=dict)  # by stored number
+    staff: dict[int, Any] = field(default_factory=dict)
+    patients: dict[int, Any] = field(default_factory=dict)  # PatientRow: with view extras
+
+    def keep(self, row: Any) -> Leg:
+        """The leg of a stored row, the one already in hand if it was read before."""
+        leg = self.legs.get(row.call_sid)
+        if leg is None:
+            leg = self.legs[row.call_sid] = _leg_of(row)
+            self.kids[row.call_sid] = bool(row.has_children)
+        return leg
+
+    def leg(self, call_sid: str | None) -> Leg | None:
+        """A leg by CallSid (a parent, say): in hand, else read (unlocked), else None."""
+        if not call_sid:
+            return None
+        if call_sid not in self.legs:
+            row = call_rows.leg_by_sid(self.conn, call_sid)
+            if row is None:
+                return None
+            self.keep(row)
+        return self.legs[call_sid]
+
+    def has_children(self, call_sid: str) -> bool:
+        return self.kids.get(call_sid, False) or any(
+            other.parent_call_sid == call_sid for other in self.legs.values())
+
+    def children(self, call_sid: str) -> list[Leg]:
+        if self.kids.get(call_sid) and call_sid not in self.children_loaded:
+            for row in call_rows.children_of(self.conn, call_sid):
+                self.keep(row)
+            self.children_loaded.add(call_sid)
+        return [leg for leg in self.legs.values() if leg.parent_call_sid == call_sid]
+
+    def staff_row(self, pk: int | None) -> Any:
+        if pk is None:
+            return None
+        if pk not in self.staff:
+            self.staff[pk] = call_rows.staff_by_pk(self.conn, pk)
+        return self.staff[pk]
+
+    def patient_row(self, pk: int | None) -> Any:
+        if pk is None:
+            return None
+        if pk not in self.patients:
+            self.patients[pk] = call_rows.patient_with_view(self.conn, pk)
+        return self.patients[pk]
 
 
 def format_call_id(pk: int) -> str:
@@ -202,23 +290,30 @@ def _stored_number(raw: str | None, region: str) -> str | None:
     return try_normalize_phone(raw, region=region) or raw[:140]
 
 
-def _snapshot(call: Call) -> dict[str, Any]:
-    data = call.model_dump(exclude={"created_at", "updated_at"})
-    data["from_number"] = _mask(call.from_number)
-    data["to_number"] = _mask(call.to_number)
+def _snapshot(leg: Leg) -> dict[str, Any]:
+    data = {name: getattr(leg, name) for name in _SNAPSHOT_FIELDS}
+    data["from_number"] = _mask(leg.from_number)
+    data["to_number"] = _mask(leg.to_number)
     return data
 
 
-def month_is_closed(session: Session, month: Month) -> bool:
+def _patient_view(row: Any) -> PatientView:
+    """A patient as people see it, from a store.calls.PatientRow (view extras joined)."""
+    return PatientView(row.clinic_id, row.initials, row.consent_on, tuple(row.conditions),
+                       row.provider_slack_id, row.assigned_slack_id, row.enrolled_on,
+                       row.ended_on, row.phone_count, row.caregiver_phone_count)
+
+
+def month_is_closed(conn: Conn, month: Month) -> bool:
     """Calls dated in a billed month are kept but flagged, never counted into it. Asked
     right before a call becomes an entry, so it takes the month's lock (shared) like any
     writer: a close running at the same time sees the entry, or this call sees the close."""
-    return find_close(session, month, for_write=True) is not None
+    return find_close(conn, month, for_write=True) is not None
 
 
 class CallService:
     def __init__(self, ctx: ServiceContext,
-                 month_closed: Callable[[Session, Month], bool] = month_is_closed,
+                 month_closed: Callable[[Any, Month], bool] = month_is_closed,
                  entries: EntryService | None = None) -> None:
         self.ctx = ctx
         self.entries = entries or EntryService(ctx)
@@ -226,12 +321,12 @@ class CallService:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _retrying(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in a write transaction, retrying when a racing write won a unique key."""
+    def _retrying(self, work: Callable[[_Work], T]) -> T:
+        """Run `work` in one write transaction, retrying when a racing write won a unique key."""
         for attempt in range(CONFLICT_RETRIES):
             try:
-                with self.ctx.db.write_session() as session:
-                    return work(session)
+                with self.ctx.db.write() as conn:
+                    return work(_Work(conn))
             except StoreConflict:
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
@@ -240,63 +335,85 @@ class CallService:
     def _region(self) -> str:
         return self.ctx.policy.phone_region
 
-    def _party(self, session: Session, raw: str | None) -> Party:
-        """Who a number is, resolved once per transaction: matching and the verdict ask about
-        the same numbers, and phones do not change under a transaction's feet."""
+    def _resolve(self, w: _Work, raws: Iterable[str | None]) -> None:
+        """Who each of these numbers is, in one statement for all not yet known: matching
+        and the verdict ask about the same numbers, and phones do not change under a
+        transaction's feet."""
+        wanted: dict[str, str] = {}  # what the store matches -> the number as stored
+        for raw in raws:
+            if not raw or raw in w.parties or raw in wanted.values():
+                continue
+            if raw.startswith("client:"):
+                wanted[raw] = raw
+                continue
+            # a stored number is E.164 already when it was a phone number; anything else
+            # in that form matches no phone either (phones are stored normalised)
+            e164 = raw if _E164.fullmatch(raw) else try_normalize_phone(raw, region=self._region())
+            if e164 is None:
+                w.parties[raw] = Party(raw)
+            else:
+                wanted[e164] = raw
+        if not wanted:
+            return
+        numbers = [k for k in wanted if not k.startswith("client:")]
+        clients = [k.removeprefix("client:") for k in wanted if k.startswith("client:")]
+        found: dict[str, call_rows.Match] = {}
+        for match in call_rows.matches(w.conn, numbers, clients):
+            found.setdefault(match.number, match)  # a staff match comes first and wins
+            if match.staff is not None:
+                w.staff.setdefault(match.staff.id, match.staff)
+            if match.patient is not None:
+                w.patients.setdefault(match.patient.id, match.patient)
+        for key, raw in wanted.items():
+            m = found.get(key)
+            if m is None:
+                w.parties[raw] = Party(raw)
+            elif m.staff is not None:
+                w.parties[raw] = Party(raw, m.staff, m.kind)
+            else:
+                w.parties[raw] = Party(raw, patient=m.patient, patient_kind=m.kind)
+
+    def _party(self, w: _Work, raw: str | None) -> Party:
         if not raw:
             return Party(raw)
-        known: dict[str, Party] = session.info.setdefault("call_parties", {})
-        if raw not in known:
-            known[raw] = self._resolve_party(session, raw)
-        return known[raw]
+        if raw not in w.parties:
+            self._resolve(w, [raw])
+        return w.parties[raw]
 
-    def _resolve_party(self, session: Session, raw: str) -> Party:
-        if raw.startswith("client:"):
-            name = raw.removeprefix("client:")
-            staff = session.exec(_STAFF_BY_CLIENT, params={"name": name}).first()
-            return Party(raw, staff, "client" if staff else None)
-        e164 = try_normalize_phone(raw, region=self._region())
-        if e164 is None:
-            return Party(raw)
-        staff_phone = session.exec(_STAFF_PHONE, params={"e164": e164}).first()
-        if staff_phone is not None:
-            return Party(raw, session.get(Staff, staff_phone.staff_id), staff_phone.kind)
-        phone = session.exec(_PATIENT_PHONE, params={"e164": e164}).first()
-        if phone is not None:
-            return Party(raw, patient=session.get(Patient, phone.patient_id),
-                         patient_kind=phone.kind)
-        return Party(raw)
-
-    def _view(self, session: Session, call: Call) -> CallView:
-        assert call.id is not None
-        patient = session.get(Patient, call.patient_id) if call.patient_id else None
-        staff = session.get(Staff, call.staff_id) if call.staff_id else None
+    def _view(self, w: _Work, leg: Leg) -> CallView:
+        assert leg.id is not None and leg.started_at is not None
+        patient = w.patient_row(leg.patient_id)
+        staff = w.staff_row(leg.staff_id)
         return CallView(
-            format_call_id(call.id), call.call_sid, call.state, call.state_reason, call.status,
-            call.direction, _mask(call.from_number), _mask(call.to_number), call.answered_by,
-            call.duration_seconds, call.started_at, call.ended_at,
-            patient_view(session, patient) if patient else None,
-            staff.slack_user_id if staff else None, call.entry_id, call.note, call.after_close,
-            call.parent_call_sid,
+            format_call_id(leg.id), leg.call_sid, leg.state, leg.state_reason, leg.status,
+            leg.direction, _mask(leg.from_number), _mask(leg.to_number), leg.answered_by,
+            leg.duration_seconds, leg.started_at, leg.ended_at,
+            _patient_view(patient) if patient else None,
+            staff.slack_user_id if staff else None, leg.entry_id, leg.note, leg.after_close,
+            leg.parent_call_sid,
         )
 
-    def _locked(self, session: Session, call_sid: str) -> Call | None:
-        return session.exec(_CALL_BY_SID_LOCKED, params={"sid": call_sid}).first()
-
-    def _get_or_create(self, session: Session, event: CallEvent) -> tuple[Call, bool]:
-        call = self._locked(session, event.call_sid)
-        if call is not None:
-            return call, False
+    def _get_or_create(self, w: _Work, event: CallEvent) -> tuple[Leg, bool]:
+        """The leg locked, or a new one (stored by `_finish`, or `_store_new`)."""
+        if event.call_sid in w.legs:
+            return w.legs[event.call_sid], False
+        row = call_rows.leg_by_sid(w.conn, event.call_sid, lock=True)
+        if row is not None:
+            return w.keep(row), False
         now = self.ctx.now()
         started = event.timestamp or now
         if event.status in FINAL_STATUSES and event.duration_seconds:
             started -= timedelta(seconds=event.duration_seconds)  # first seen at its end
-        call = Call(call_sid=event.call_sid, status=event.status or "queued",
-                    started_at=started, source=event.source,
-                    created_at=now, updated_at=now)
-        session.add(call)
-        session.flush()  # a racing insert of the same CallSid fails here -> retried
-        return call, True
+        leg = Leg(call_sid=event.call_sid, status=event.status or "queued",
+                  started_at=started, source=event.source, created_at=now, updated_at=now)
+        w.legs[leg.call_sid] = leg
+        w.kids[leg.call_sid] = False  # every leg naming a parent stores the parent first
+        return leg, True
+
+    @staticmethod
+    def _store_new(w: _Work, leg: Leg) -> None:
+        """Insert a new leg (a racing insert of the same CallSid fails here -> retried)."""
+        leg.id = call_rows.insert_leg(w.conn, _values(leg))
 
     # -- status callbacks -----------------------------------------------------------------
 
@@ -304,9 +421,9 @@ class CallService:
         """Store one delivery of a call's status; exactly once however often it arrives."""
         if not event.call_sid:
             raise BadInput("A call event needs a CallSid.")
-        return self._retrying(lambda session: self._record(session, event))
+        return self._retrying(lambda w: self._record(w, event))
 
-    def _lock_parent(self, session: Session, parent_sid: str | None, source: str) -> None:
+    def _lock_parent(self, w: _Work, parent_sid: str | None, source: str) -> None:
         """Lock (or create as a placeholder) a child's parent row before the child's.
 
         A parent and its child decide about each other (count once, on one leg); locking
@@ -315,31 +432,29 @@ class CallService:
         if not parent_sid:
             return
         parent, created = self._get_or_create(
-            session, CallEvent(call_sid=parent_sid, status="queued", source=source))
+            w, CallEvent(call_sid=parent_sid, status="queued", source=source))
         if created:
-            audit.record(session, at=self.ctx.now(), actor="twilio", action="call.parent_seen",
+            self._store_new(w, parent)
+            audit.record(w.conn, at=self.ctx.now(), actor="twilio", action="call.parent_seen",
                          entity="call", entity_id=format_call_id(parent.id or 0),
                          after=_snapshot(parent))
 
-    def _record(self, session: Session, event: CallEvent) -> CallOutcome:
-        self._lock_parent(session, event.parent_call_sid, event.source)
-        call, created = self._get_or_create(session, event)
-        before = None if created else _snapshot(call)
-        previous = None if created else call.state
-        # one UPDATE at the end instead of one per lookup (the lookups never read this row)
-        with session.no_autoflush:
-            if created or self._is_newer(call, event):
-                self._apply_event(call, event)
-            self._match(session, call)
-            self._decide(session, call)
-        return self._finish(session, call, before, previous, created, "call.status",
-                            actor="twilio")
+    def _record(self, w: _Work, event: CallEvent) -> CallOutcome:
+        self._lock_parent(w, event.parent_call_sid, event.source)
+        leg, created = self._get_or_create(w, event)
+        before = None if created else _snapshot(leg)
+        previous = None if created else leg.state
+        if created or self._is_newer(leg, event):
+            self._apply_event(leg, event)
+        self._match(w, leg)
+        self._decide(w, leg)
+        return self._finish(w, leg, before, previous, created, "call.status", actor="twilio")
 
     @staticmethod
-    def _is_newer(call: Call, event: CallEvent) -> bool:
+    def _is_newer(leg: Leg, event: CallEvent) -> bool:
         """Out-of-order deliveries: a final status is never replaced; otherwise the higher
         SequenceNumber wins, and a final status beats any intermediate one."""
-        stored_final = call.status in FINAL_STATUSES
+        stored_final = leg.status in FINAL_STATUSES
         event_final = event.status in FINAL_STATUSES
         if stored_final:
             # a reconciled listing (no sequence) may only fill in what is missing
@@ -347,66 +462,72 @@ class CallService:
         if event_final:
             return True
         sequence = event.sequence_number if event.sequence_number is not None else -1
-        return sequence > call.sequence_number
+        return sequence > leg.sequence_number
 
-    def _apply_event(self, call: Call, event: CallEvent) -> None:
+    def _apply_event(self, leg: Leg, event: CallEvent) -> None:
         region = self._region()
-        call.status = event.status or call.status
+        leg.status = event.status or leg.status
         if event.sequence_number is not None:
-            call.sequence_number = max(call.sequence_number, event.sequence_number)
-        call.account_sid = event.account_sid or call.account_sid
-        call.direction = event.direction or call.direction
-        call.from_number = _stored_number(event.from_number, region) or call.from_number
-        call.to_number = _stored_number(event.to_number, region) or call.to_number
-        call.parent_call_sid = event.parent_call_sid or call.parent_call_sid
-        call.answered_by = event.answered_by or call.answered_by
+            leg.sequence_number = max(leg.sequence_number, event.sequence_number)
+        leg.account_sid = event.account_sid or leg.account_sid
+        leg.direction = event.direction or leg.direction
+        leg.from_number = _stored_number(event.from_number, region) or leg.from_number
+        leg.to_number = _stored_number(event.to_number, region) or leg.to_number
+        leg.parent_call_sid = event.parent_call_sid or leg.parent_call_sid
+        leg.answered_by = event.answered_by or leg.answered_by
         if event.duration_seconds is not None:
-            call.duration_seconds = event.duration_seconds
+            leg.duration_seconds = event.duration_seconds
         if event.timestamp is not None:
-            call.event_at = event.timestamp
-        if call.status in FINAL_STATUSES:
-            call.ended_at = event.timestamp or self.ctx.now()
-        if event.source != "webhook" and call.source == "webhook" and call.sequence_number < 0:
-            call.source = event.source
+            leg.event_at = event.timestamp
+        if leg.status in FINAL_STATUSES:
+            leg.ended_at = event.timestamp or self.ctx.now()
+        if event.source != "webhook" and leg.source == "webhook" and leg.sequence_number < 0:
+            leg.source = event.source
 
-    def _finish(self, session: Session, call: Call, before: dict[str, Any] | None,
+    def _finish(self, w: _Work, leg: Leg, before: dict[str, Any] | None,
                 previous: str | None, created: bool, action: str, *, actor: str) -> CallOutcome:
-        after = _snapshot(call)
+        """Write the leg once (insert or update) with its audit record, then settle the
+        relatives its new state decides."""
+        if created:
+            self._store_new(w, leg)
+            after = _snapshot(leg)
+        else:
+            after = _snapshot(leg)
         changed = created or before != after
         if changed:
-            call.updated_at = self.ctx.now()
-            session.add(call)
-            session.flush()
-            audit.record(session, at=call.updated_at, actor=actor, action=action,
-                         entity="call", entity_id=format_call_id(call.id or 0),
+            leg.updated_at = self.ctx.now()
+            if not created:
+                assert leg.id is not None
+                call_rows.update_leg(w.conn, leg.id, _values(leg))
+            audit.record(w.conn, at=leg.updated_at, actor=actor, action=action,
+                         entity="call", entity_id=format_call_id(leg.id or 0),
                          before=before, after=after)
-            if call.state != previous and call.state in ("counted", "leg"):
-                self._settle_relatives(session, call)
-        return CallOutcome(self._view(session, call), created or call.state != previous,
-                           previous)
+            if leg.state != previous and leg.state in ("counted", "leg"):
+                self._settle_relatives(w, leg)
+        return CallOutcome(self._view(w, leg), created or leg.state != previous, previous)
 
-    def _settle_relatives(self, session: Session, call: Call) -> None:
+    def _settle_relatives(self, w: _Work, leg: Leg) -> None:
         """A leg's fate can depend on its parent or children: re-decide open relatives."""
-        relatives = list(session.exec(select(Call).where(
-            Call.parent_call_sid == call.call_sid, Call.state.in_(OPEN_STATES))))  # type: ignore[attr-defined]
-        parent = _call_by_sid(session, call.parent_call_sid)
+        relatives = [c for c in w.children(leg.call_sid) if c.state in OPEN_STATES]
+        parent = w.leg(leg.parent_call_sid)
         if parent is not None and parent.state in OPEN_STATES:
             relatives.append(parent)
         for other in relatives:
             before = _snapshot(other)
-            self._match(session, other)
-            self._decide(session, other)
-            if _snapshot(other) != before:
+            self._match(w, other)
+            self._decide(w, other)
+            after = _snapshot(other)
+            if after != before:
                 other.updated_at = self.ctx.now()
-                session.add(other)
-                session.flush()
-                audit.record(session, at=other.updated_at, actor="twilio", action="call.settle",
-                             entity="call", entity_id=format_call_id(other.id or 0),
-                             before=before, after=_snapshot(other))
+                assert other.id is not None
+                call_rows.update_leg(w.conn, other.id, _values(other))
+                audit.record(w.conn, at=other.updated_at, actor="twilio", action="call.settle",
+                             entity="call", entity_id=format_call_id(other.id),
+                             before=before, after=after)
 
     # -- matching -------------------------------------------------------------------------
 
-    def _match(self, session: Session, call: Call) -> None:
+    def _match(self, w: _Work, leg: Leg) -> None:
         """Fill in patient and staff, never replacing a person's choice.
 
         Staff: whoever answered this leg (its To), else the staff member the parent leg is
@@ -414,155 +535,100 @@ class CallService:
         (a shared caller id assigned to someone comes last). Patient: any number of either
         leg (the patient's number may be on the parent only).
         """
-        parent = _call_by_sid(session, call.parent_call_sid)
-        others = [call.from_number]
+        parent = w.leg(leg.parent_call_sid)
+        others = [leg.from_number]
         if parent is not None:
             others += [parent.from_number, parent.to_number]
-        answered = self._party(session, call.to_number)
-        parties = [answered] + [self._party(session, n) for n in others if n]
-        if call.patient_id is None:
+        self._resolve(w, [leg.to_number, *others])
+        answered = self._party(w, leg.to_number)
+        parties = [answered] + [self._party(w, n) for n in others if n]
+        if leg.patient_id is None:
             found = next((p for p in parties if p.patient is not None), None)
             if found is not None and found.patient is not None:
-                call.patient_id, call.matched_kind = found.patient.id, found.patient_kind
-        if call.staff_id is None:
+                leg.patient_id, leg.matched_kind = found.patient.id, found.patient_kind
+        if leg.staff_id is None:
             if answered.staff is not None:
-                call.staff_id = answered.staff.id
+                leg.staff_id = answered.staff.id
             elif parent is not None and parent.staff_id is not None:
-                call.staff_id = parent.staff_id
+                leg.staff_id = parent.staff_id
             else:
                 found = next((p for p in parties if p.staff is not None), None)
-                call.staff_id = found.staff.id if found and found.staff else None
+                leg.staff_id = found.staff.id if found and found.staff else None
 
-    # -- the counting rules ---------------------------------------------------------------
+    # -- the counting rules (billing/call_verdict.py) -------------------------------------
 
-    def _decide(self, session: Session, call: Call) -> None:
-        if call.state not in OPEN_STATES:
-            return  # counted, attempt, short, leg, not_live, refused, after_close: settled
-        state, reason = self._verdict(session, call)
-        call.state, call.state_reason = state, reason
+    def _decide(self, w: _Work, leg: Leg) -> None:
+        if call_verdict.settled(leg):
+            return
+        answered = self._party(w, leg.to_number)
+        state, reason = call_verdict.verdict(
+            leg, parent=w.leg(leg.parent_call_sid), children=w.has_children(leg.call_sid),
+            answered_staff_kind=answered.staff_kind if answered.staff is not None else None,
+            caller_is_staff=self._party(w, leg.from_number).staff is not None,
+            min_live_seconds=self.ctx.policy.min_live_call_seconds)
+        leg.state, leg.state_reason = state, reason
         if state == "counted":
-            self._count(session, call)
+            self._count(w, leg)
 
-    def _verdict(self, session: Session, call: Call) -> tuple[str, str | None]:
-        if call.status not in FINAL_STATUSES:
-            return "in_progress", None
-        if call.bridged or self._has_children(session, call):
-            return "leg", "bridged: the conversation is on the dialed leg"
-        if self._parent_counted(session, call):
-            return "leg", "the conversation was counted on the parent leg"
-        if call.status in ATTEMPT_STATUSES:
-            return "attempt", call.status
-        answered_by = (call.answered_by or "").lower()
-        if answered_by.startswith("machine") or answered_by == "fax":
-            return "attempt", f"answered by {answered_by}"
-        seconds = call.duration_seconds or 0
-        minimum = self.ctx.policy.min_live_call_seconds
-        if seconds < minimum or seconds <= 0:
-            return "short", f"{seconds} s is under the {minimum} s of a live conversation"
-        who = self._answering_verdict(session, call, answered_by)
-        if who is not None:
-            return who
-        if call.patient_id is None:
-            return "unmatched", "no patient or caregiver has this number"
-        if call.staff_id is None:
-            return "unclaimed", "no staff member on this call"
-        return "counted", None
-
-    def _answering_verdict(self, session: Session, call: Call,
-                           answered_by: str) -> tuple[str, str | None] | None:
-        """Who picked up this leg: a person on our side, a patient, or something else."""
-        to = self._party(session, call.to_number)
-        placed_by_us = (call.direction or "").startswith("outbound")
-        if placed_by_us and to.staff is not None:  # a bridge rang a staff member
-            if to.staff_kind == "client" or call.screened == "accepted":
-                return None  # a client has no voicemail; "accepted" = pressed 1
-            if call.screened == "refused" or self._screening_expected(session, call):
-                return "attempt", "the staff member did not accept the call (screening)"
-            return None
-        if placed_by_us:  # a leg we placed to the patient: the machine detector decides
-            if answered_by == "human" or call.confirmed_by:
-                return None
-            return "unconfirmed", "no answering-machine verdict: the staff member confirms"
-        caller = self._party(session, call.from_number)
-        if caller.staff is not None:
-            # a staff phone or client calling in to reach a patient: Twilio <Dial>s the
-            # patient on a child leg, which carries (and is judged on) the conversation
-            why = "a staff member's outgoing call: the conversation is on the dialed leg"
-            if not call.direction:  # say so: the billing office may want to look at it
-                why = f"Twilio sent no Direction: from a staff number, so {why}"
-            return "leg", why
-        return None  # the patient called a staff Twilio number/client, or nobody on staff
-
-    @staticmethod
-    def _screening_expected(session: Session, call: Call) -> bool:
-        """Legs our /incoming bridge dialed carry a screening prompt."""
-        parent = _call_by_sid(session, call.parent_call_sid)
-        return parent is not None and parent.bridged and parent.source == "incoming"
-
-    @staticmethod
-    def _has_children(session: Session, call: Call) -> bool:
-        return session.exec(_CHILD_OF, params={"sid": call.call_sid}).first() is not None
-
-    @staticmethod
-    def _parent_counted(session: Session, call: Call) -> bool:
-        parent = _call_by_sid(session, call.parent_call_sid)
-        return parent is not None and parent.state == "counted"
-
-    def _count(self, session: Session, call: Call) -> None:
-        patient = session.get(Patient, call.patient_id)
-        staff = session.get(Staff, call.staff_id)
+    def _count(self, w: _Work, leg: Leg) -> None:
+        patient = w.patient_row(leg.patient_id)
+        staff = w.staff_row(leg.staff_id)
         assert patient is not None and staff is not None
-        ended = call.ended_at or call.event_at or self.ctx.now()
-        start = ended - timedelta(seconds=call.duration_seconds or 0)
-        if self.month_closed(session, Month.containing(start, self.ctx.policy.zone)):
-            call.after_close = True
-            call.state = "after_close"
-            call.state_reason = "arrived after its month was closed: billing office to review"
+        ended = leg.ended_at or leg.event_at or self.ctx.now()
+        start = ended - timedelta(seconds=leg.duration_seconds or 0)
+        if self.month_closed(w.conn, Month.containing(start, self.ctx.policy.zone)):
+            leg.after_close = True
+            leg.state = "after_close"
+            leg.state_reason = "arrived after its month was closed: billing office to review"
             return
         try:
             entry = self.entries.record_external_in(
-                session, patient=patient, staff=staff, seconds=call.duration_seconds or 0,
+                w.conn, patient=patient, staff=staff, seconds=leg.duration_seconds or 0,
                 ended_at=ended, activity="call", live=True, source="twilio",
-                external_ref=call.call_sid, actor="twilio", note=call.note,
+                external_ref=leg.call_sid, actor="twilio", note=leg.note,
+                # a leg not stored yet has no entry: both are only ever written together
+                fresh=leg.id is None,
             )
         except BadInput as exc:  # e.g. outside the enrolment: kept, explained, not counted
-            call.state, call.state_reason = "refused", str(exc)[:200]
+            leg.state, leg.state_reason = "refused", str(exc)[:200]
             return
-        call.entry_id = entry.id
+        leg.entry_id = entry.id
 
     # -- what people do with calls --------------------------------------------------------
 
-    def _by_id(self, session: Session, call_id: str | int) -> Call:
+    @staticmethod
+    def _by_id(w: _Work, call_id: str | int) -> Leg:
         number = parse_call_id(call_id)
-        call = session.exec(select(Call).where(Call.id == number).with_for_update()).first()
-        if call is None:
+        row = call_rows.leg_by_id(w.conn, number, lock=True)
+        if row is None:
             raise NotFound(f"No call {format_call_id(number)}.")
-        return call
+        return w.keep(row)
 
     def _person_write(self, call_id: str | int, by: str, action: str,
-                      change: Callable[[Session, Call, Staff], None]) -> CallOutcome:
-        def work(session: Session) -> CallOutcome:
-            actor = require_staff(session, by)
-            call = self._by_id(session, call_id)
-            before, previous = _snapshot(call), call.state
-            change(session, call, actor)
-            self._match(session, call)
-            self._decide(session, call)
-            return self._finish(session, call, before, previous, False, action,
+                      change: Callable[[_Work, Leg, Any], None]) -> CallOutcome:
+        def work(w: _Work) -> CallOutcome:
+            actor = require_staff(w.conn, by)
+            w.staff.setdefault(actor.id, actor)
+            leg = self._by_id(w, call_id)
+            before, previous = _snapshot(leg), leg.state
+            change(w, leg, actor)
+            self._match(w, leg)
+            self._decide(w, leg)
+            return self._finish(w, leg, before, previous, False, action,
                                 actor=actor.slack_user_id)
         return self._retrying(work)
 
     def confirm(self, call_id: str | int, *, live: bool, by: str) -> CallOutcome:
         """The staff member's answer to "was this a live conversation?": Yes counts it."""
-        def change(session: Session, call: Call, actor: Staff) -> None:
-            if call.state != "unconfirmed":
-                raise BadInput(f"{format_call_id(call.id or 0)} is {call.state}, not waiting "
+        def change(_w: _Work, leg: Leg, actor: Any) -> None:
+            if leg.state != "unconfirmed":
+                raise BadInput(f"{format_call_id(leg.id or 0)} is {leg.state}, not waiting "
                                "for a confirmation.")
-            if call.staff_id != actor.id and not actor.is_admin:
+            if leg.staff_id != actor.id and not actor.is_admin:
                 raise NotAllowed("Only the staff member on the call (or an admin) confirms it.")
-            call.confirmed_by = actor.slack_user_id
+            leg.confirmed_by = actor.slack_user_id
             if not live:
-                call.state, call.state_reason = "not_live", f"not live ({actor.slack_user_id})"
+                leg.state, leg.state_reason = "not_live", f"not live ({actor.slack_user_id})"
         return self._person_write(call_id, by, "call.confirm" if live else "call.reject", change)
 
     def add_note(self, call_id: str | int, note: str, *, by: str) -> CallView:
@@ -573,59 +639,61 @@ class CallService:
         if len(text) > 2000:
             raise BadInput("The note is over 2000 characters.")
 
-        def change(session: Session, call: Call, actor: Staff) -> None:
-            if call.staff_id not in (actor.id, None) and not actor.is_admin:
+        def change(_w: _Work, leg: Leg, actor: Any) -> None:
+            if leg.staff_id not in (actor.id, None) and not actor.is_admin:
                 raise NotAllowed("Only the staff member on the call (or an admin) adds notes.")
-            call.note = f"{call.note}\n{text}" if call.note else text
+            leg.note = f"{leg.note}\n{text}" if leg.note else text
         return self._person_write(call_id, by, "call.note", change).call
 
     def attach(self, call_id: str | int, patient_ref: str, *, by: str) -> CallOutcome:
         """An admin names the patient of an unmatched call; the month then includes it."""
-        def change(session: Session, call: Call, actor: Staff) -> None:
+        def change(w: _Work, leg: Leg, actor: Any) -> None:
             if not actor.is_admin:
                 raise NotAllowed("Only an admin attaches a call to a patient.")
-            if call.state != "unmatched":
-                raise BadInput(f"{format_call_id(call.id or 0)} is {call.state}, not unmatched.")
-            patient = require_patient(session, patient_ref, region=self._region())
+            if leg.state != "unmatched":
+                raise BadInput(f"{format_call_id(leg.id or 0)} is {leg.state}, not unmatched.")
+            patient = require_patient(w.conn, patient_ref, region=self._region())
             # attaching would change a billed month
             zone = self.ctx.policy.zone
-            check_open(session, Month.containing(call.started_at, zone), None, zone=zone)
-            call.patient_id, call.matched_kind = patient.id, "attached"
+            assert leg.started_at is not None
+            check_open(w.conn, Month.containing(leg.started_at, zone), None, zone=zone)
+            leg.patient_id, leg.matched_kind = patient.id, "attached"
         return self._person_write(call_id, by, "call.attach", change)
 
     def claim(self, call_id: str | int, *, by: str) -> CallOutcome:
         """A staff member says "that was me" on a call nobody on staff could be matched to."""
-        def change(session: Session, call: Call, actor: Staff) -> None:
-            if call.staff_id is not None:
-                raise BadInput(f"{format_call_id(call.id or 0)} is already on record for a "
+        def change(_w: _Work, leg: Leg, actor: Any) -> None:
+            if leg.staff_id is not None:
+                raise BadInput(f"{format_call_id(leg.id or 0)} is already on record for a "
                                "staff member.")
             if not actor.active:
                 raise NotAllowed(f"{actor.slack_user_id} is inactive.")
-            call.staff_id = actor.id
+            leg.staff_id = actor.id
         return self._person_write(call_id, by, "call.claim", change)
 
     def get(self, call_id: str | int) -> CallView:
         number = parse_call_id(call_id)
-        with self.ctx.db.read_session() as session:
-            call = session.get(Call, number)
-            if call is None:
+        with self.ctx.db.read() as conn:
+            w = _Work(conn)
+            row = call_rows.leg_by_id(conn, number)
+            if row is None:
                 raise NotFound(f"No call {format_call_id(number)}.")
-            return self._view(session, call)
+            return self._view(w, w.keep(row))
 
     def by_sid(self, call_sid: str) -> CallView | None:
-        with self.ctx.db.read_session() as session:
-            call = _call_by_sid(session, call_sid)
-            return self._view(session, call) if call else None
+        if not call_sid:
+            return None
+        with self.ctx.db.read() as conn:
+            w = _Work(conn)
+            leg = w.leg(call_sid)
+            return self._view(w, leg) if leg else None
 
     def in_states(self, states: Iterable[str] = (), limit: int = 200) -> list[CallView]:
         """Calls in the given states (all when none), newest first."""
-        with self.ctx.db.read_session() as session:
-            query = select(Call).order_by(
-                Call.started_at.desc(), Call.id.desc())  # type: ignore[attr-defined,union-attr]
-            wanted = tuple(states)
-            if wanted:
-                query = query.where(Call.state.in_(wanted))  # type: ignore[attr-defined]
-            return [self._view(session, c) for c in session.exec(query.limit(limit))]
+        with self.ctx.db.read() as conn:
+            w = _Work(conn)
+            return [self._view(w, _leg_of(row))
+                    for row in call_rows.legs(conn, tuple(states), limit)]
 
     def unmatched(self) -> list[CallView]:
         return self.in_states(("unmatched",))
@@ -642,40 +710,33 @@ class CallService:
         if not event.call_sid:
             raise BadInput("A call event needs a CallSid.")
 
-        def work(session: Session) -> IncomingRoute:
-            call, created = self._get_or_create(session, replace(event, source="incoming"))
-            before = None if created else _snapshot(call)
-            previous = None if created else call.state
-            if created or self._is_newer(call, event):
-                self._apply_event(call, event)
-            call.bridged, call.source = True, "incoming"
-            caller = self._party(session, call.from_number)
-            dialed = self._party(session, call.to_number)
-            staff = self._staff_for(session, caller.patient) or dialed.staff
-            phone = self._phone_of(session, staff) if staff else None
-            self._match(session, call)
-            self._decide(session, call)
-            self._finish(session, call, before, previous, created, "call.incoming",
-                         actor="twilio")
-            label = patient_view(session, caller.patient).label if caller.patient \
+        def work(w: _Work) -> IncomingRoute:
+            leg, created = self._get_or_create(w, replace(event, source="incoming"))
+            before = None if created else _snapshot(leg)
+            previous = None if created else leg.state
+            if created or self._is_newer(leg, event):
+                self._apply_event(leg, event)
+            leg.bridged, leg.source = True, "incoming"
+            self._resolve(w, [leg.from_number, leg.to_number])
+            caller = self._party(w, leg.from_number)
+            dialed = self._party(w, leg.to_number)
+            staff = self._staff_for(w, caller.patient) or dialed.staff
+            phone = call_rows.staff_phone(w.conn, staff.id) if staff else None
+            self._match(w, leg)
+            self._decide(w, leg)
+            self._finish(w, leg, before, previous, created, "call.incoming", actor="twilio")
+            label = _patient_view(caller.patient).label if caller.patient \
                 else "an unknown number"
             return IncomingRoute(phone or _stored_number(fallback, self._region()), label,
                                  staff.slack_user_id if staff and phone else None)
         return self._retrying(work)
 
     @staticmethod
-    def _staff_for(session: Session, patient: Patient | None) -> Staff | None:
+    def _staff_for(w: _Work, patient: Any) -> Any:
         if patient is None or patient.assigned_staff_id is None:
             return None
-        staff = session.get(Staff, patient.assigned_staff_id)
+        staff = w.staff_row(patient.assigned_staff_id)
         return staff if staff is not None and staff.active else None
-
-    @staticmethod
-    def _phone_of(session: Session, staff: Staff) -> str | None:
-        row = session.exec(select(StaffPhone).where(
-            StaffPhone.staff_id == staff.id, StaffPhone.kind == "phone")
-            .order_by(StaffPhone.id)).first()  # type: ignore[arg-type]
-        return row.e164 if row else None
 
     def record_screening(self, call_sid: str, *, parent_call_sid: str | None,
                          accepted: bool) -> CallOutcome:
@@ -683,18 +744,18 @@ class CallService:
         event = CallEvent(call_sid=call_sid, status="in-progress",
                           parent_call_sid=parent_call_sid, direction="outbound-dial")
 
-        def work(session: Session) -> CallOutcome:
-            self._lock_parent(session, parent_call_sid, "webhook")
-            call, created = self._get_or_create(session, event)
-            before = None if created else _snapshot(call)
-            previous = None if created else call.state
+        def work(w: _Work) -> CallOutcome:
+            self._lock_parent(w, parent_call_sid, "webhook")
+            leg, created = self._get_or_create(w, event)
+            before = None if created else _snapshot(leg)
+            previous = None if created else leg.state
             if created:
-                self._apply_event(call, event)
-            if call.screened != "accepted":
-                call.screened = "accepted" if accepted else "refused"
-            self._match(session, call)
-            self._decide(session, call)
-            return self._finish(session, call, before, previous, created, "call.screen",
+                self._apply_event(leg, event)
+            if leg.screened != "accepted":
+                leg.screened = "accepted" if accepted else "refused"
+            self._match(w, leg)
+            self._decide(w, leg)
+            return self._finish(w, leg, before, previous, created, "call.screen",
                                 actor="twilio")
         return self._retrying(work)
 
@@ -702,33 +763,30 @@ class CallService:
         """How the whisper names the caller of a bridged call: clinic id + initials only."""
         if not parent_call_sid:
             return "an unknown number"
-        with self.ctx.db.read_session() as session:
-            parent = _call_by_sid(session, parent_call_sid)
-            if parent is None or parent.patient_id is None:
-                return "an unknown number"
-            patient = session.get(Patient, parent.patient_id)
-            return patient_view(session, patient).label if patient else "an unknown number"
+        with self.ctx.db.read() as conn:
+            w = _Work(conn)
+            parent = w.leg(parent_call_sid)
+            patient = w.patient_row(parent.patient_id) if parent is not None else None
+            return _patient_view(patient).label if patient else "an unknown number"
 
     # -- click-to-call --------------------------------------------------------------------
 
     def prepare_click_to_call(self, patient_ref: str, *, by: str) -> ClickToCall:
         """Whom to ring first (the staff member's phone) and whom to bridge (the patient)."""
-        with self.ctx.db.read_session() as session:
-            staff = require_staff(session, by)
+        with self.ctx.db.read() as conn:
+            staff = require_staff(conn, by)
             if not staff.active:
                 raise NotAllowed(f"{staff.slack_user_id} is inactive.")
-            patient = require_patient(session, patient_ref, region=self._region())
-            phone = self._phone_of(session, staff)
+            patient = require_patient(conn, patient_ref, region=self._region())
+            phone = call_rows.staff_phone(conn, staff.id)
             if phone is None:
                 raise BadInput(f"{staff.slack_user_id} has no phone on record: add one with "
                                "`rpm-logger staff update --phone`.")
-            patient_phone = session.exec(select(PatientPhone).where(
-                PatientPhone.patient_id == patient.id)
-                .order_by(PatientPhone.kind.desc(), PatientPhone.id)  # type: ignore[attr-defined,arg-type]
-            ).first()
+            patient_phone = call_rows.patient_phone(conn, patient.id)
             if patient_phone is None:
                 raise BadInput(f"{patient.clinic_id} has no phone number on record.")
-            return ClickToCall(phone, patient_phone.e164, patient_view(session, patient),
+            return ClickToCall(phone, patient_phone,
+                               _patient_view(call_rows.patient_with_view(conn, patient.id)),
                                staff.slack_user_id)
 
     def record_placed(self, call_sid: str, plan: ClickToCall, *,
@@ -737,18 +795,19 @@ class CallService:
         event = CallEvent(call_sid=call_sid, status="queued", direction="outbound-api",
                           from_number=from_number, to_number=plan.staff_phone, source="click")
 
-        def work(session: Session) -> CallOutcome:
-            call, created = self._get_or_create(session, event)
-            before = None if created else _snapshot(call)
+        def work(w: _Work) -> CallOutcome:
+            leg, created = self._get_or_create(w, event)
+            before = None if created else _snapshot(leg)
             if created:
-                self._apply_event(call, event)
-            call.bridged = True
-            staff = require_staff(session, plan.staff)
-            patient = require_patient(session, plan.patient.patient_id, region=self._region())
-            call.staff_id = call.staff_id or staff.id
-            call.patient_id = call.patient_id or patient.id
-            self._decide(session, call)
-            return self._finish(session, call, before, None if created else call.state,
+                self._apply_event(leg, event)
+            leg.bridged = True
+            staff = require_staff(w.conn, plan.staff)
+            w.staff.setdefault(staff.id, staff)
+            patient = require_patient(w.conn, plan.patient.patient_id, region=self._region())
+            leg.staff_id = leg.staff_id or staff.id
+            leg.patient_id = leg.patient_id or patient.id
+            self._decide(w, leg)
+            return self._finish(w, leg, before, None if created else leg.state,
                                 created, "call.place", actor=plan.staff)
         return self._retrying(work)
 
@@ -772,31 +831,32 @@ class CallService:
         if not event.message_sid:
             raise BadInput("An SMS event needs a MessageSid.")
 
-        def work(session: Session) -> ContactView:
-            contact = session.exec(select(Contact).where(
-                Contact.external_ref == event.message_sid)).first()
-            if contact is None:
-                sender = self._party(session, event.from_number)
-                receiver = self._party(session, event.to_number)
-                contact = Contact(
-                    kind="sms", external_ref=event.message_sid,
-                    from_number=_stored_number(event.from_number, self._region()),
-                    to_number=_stored_number(event.to_number, self._region()),
-                    patient_id=sender.patient.id if sender.patient else None,
-                    matched_kind=sender.patient_kind,
-                    staff_id=receiver.staff.id if receiver.staff else None,
-                    received_at=self.ctx.now(),
-                )
-                session.add(contact)
-                session.flush()
-                audit.record(session, at=contact.received_at, actor="twilio",
-                             action="contact.sms", entity="contact", entity_id=contact.id,
-                             after={"kind": "sms", "from_number": _mask(contact.from_number),
-                                    "patient_id": contact.patient_id})
-            patient = session.get(Patient, contact.patient_id) if contact.patient_id else None
-            assert contact.id is not None
-            return ContactView(contact.id, contact.kind,
-                               patient_view(session, patient) if patient else None,
-                               _mask(contact.from_number), contact.received_at)
+        def work(w: _Work) -> ContactView:
+            contact = call_rows.contact_by_ref(w.conn, event.message_sid)
+            if contact is not None:
+                pk, kind, from_number, received_at, patient_pk = (
+                    contact.id, contact.kind, contact.from_number, contact.received_at,
+                    contact.patient_id)
+            else:
+                region = self._region()
+                self._resolve(w, [event.from_number, event.to_number])
+                sender = self._party(w, event.from_number)
+                receiver = self._party(w, event.to_number)
+                kind, received_at = "sms", self.ctx.now()
+                from_number = _stored_number(event.from_number, region)
+                patient_pk = sender.patient.id if sender.patient else None
+                pk = call_rows.insert_contact(w.conn, {
+                    "kind": kind, "external_ref": event.message_sid,
+                    "from_number": from_number,
+                    "to_number": _stored_number(event.to_number, region),
+                    "patient_id": patient_pk, "matched_kind": sender.patient_kind,
+                    "staff_id": receiver.staff.id if receiver.staff else None,
+                    "received_at": received_at})
+                audit.record(w.conn, at=received_at, actor="twilio",
+                             action="contact.sms", entity="contact", entity_id=pk,
+                             after={"kind": "sms", "from_number": _mask(from_number),
+                                    "patient_id": patient_pk})
+            patient = w.patient_row(patient_pk)
+            return ContactView(pk, kind, _patient_view(patient) if patient else None,
+                               _mask(from_number), received_at)
         return self._retrying(work)
-

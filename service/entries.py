@@ -281,7 +281,7 @@ class EntryService:
     def record_external_in(
         self, conn: Any, *, patient: Any, staff: Any, seconds: int,
         ended_at: datetime, activity: str, live: bool, source: str, external_ref: str,
-        actor: str, note: str | None = None,
+        actor: str, note: str | None = None, fresh: bool = False,
     ) -> Any:
         """An entry keyed by `external_ref` inside the caller's transaction (`conn`: its
         Core connection; an ORM session still works during issue 14), idempotently: the
@@ -292,7 +292,9 @@ class EntryService:
         racing inserts hit the unique reference, so the loser's transaction rolls back
         (StoreConflict) and its retry finds the winner's entry.
         """
-        existing = entry_rows.by_external_ref(conn, external_ref)
+        # `fresh`: the caller creates what the reference names in this transaction, so no
+        # entry can have it yet (a racing twin still hits the unique key)
+        existing = None if fresh else entry_rows.by_external_ref(conn, external_ref)
         if existing is not None:
             return existing
         if source not in SOURCES:

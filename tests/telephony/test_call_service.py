@@ -252,3 +252,34 @@ def test_a_call_without_direction_says_why_it_became_a_leg(clinic: Service) -> N
     assert call.state_reason is not None
     assert call.state_reason.startswith("Twilio sent no Direction: ")
     assert "staff member's outgoing call" in call.state_reason
+
+
+def test_a_completed_call_is_one_short_transaction(clinic: Service) -> None:
+    """Issue 14: a completed nurse-to-patient call is read once and written once: the call
+    row inserted with its final values (no INSERT then UPDATEs), one audit record per write
+    (the entry's and the call's), at most 9 statements on SQLite (one more on PostgreSQL:
+    the month's shared lock against a close running at the same time)."""
+    from sqlalchemy import event as sa_event
+
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    engine = clinic.ctx.db.engine
+    record_outbound(clinic, answered_by="human")  # warm: the first run compiles statements
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        sid = new_sid()
+        outcome = clinic.calls.record_status(CallEvent(
+            call_sid=sid, status="completed", direction="outbound-api",
+            from_number=NURSE_TWILIO_NUMBER, to_number=PATIENT_PHONE, duration_seconds=200,
+            answered_by="human", sequence_number=4, timestamp=END))
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert outcome.call.state == "counted" and outcome.call.entry_id is not None
+    budget = 9 if clinic.ctx.db.dialect == "sqlite" else 10
+    assert len(statements) <= budget, statements
+    assert statements.count("UPDATE") == 0
+    assert statements.count("INSERT") == 4  # the entry, its audit, the call, its audit
+    assert len(_audits(clinic, "call.status")) == 2 and len(_audits(clinic, "entry.log")) == 2
