@@ -6,6 +6,7 @@ Adapters parse their own surface and render the returned views; they never touch
 from service.admin import AdminService
 from service.calls import CallService
 from service.context import Policy, ServiceContext
+from service.current_patient import CurrentPatientService
 from service.dashboard import DashboardService
 from service.entries import EntryService
 from service.month_closing import MonthCloseService
@@ -13,7 +14,6 @@ from service.months import MonthService
 from service.patients import PatientService
 from service.quick import QuickService
 from service.reminders import ReminderService
-from service.slack_context import ContextService
 from service.staff import StaffService
 from service.timers import TimerService
 
@@ -31,7 +31,7 @@ class Service:
         self.dashboard = DashboardService(ctx)
         self.reminders = ReminderService(ctx, self.months)
         self.quick = QuickService(ctx)
-        self.contexts = ContextService(ctx)
+        self.current_patient = CurrentPatientService(ctx)
         self.timers = TimerService(ctx)
         self.admin = AdminService(ctx)
         self.calls = CallService(ctx)
