@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlmodel import Session
 
@@ -24,14 +25,13 @@ from store.closes import (
     lines_of,
     patient_amendments_since,
 )
-from store.models import MonthCloseEvent, MonthCloseLine
 
 RECORD_AT_CLOSE = "at_close"
 RECORD_RECONSTRUCTED = "reconstructed"
 RECORD_PENDING = "pending"
 
 
-def line_codes(line: MonthCloseLine) -> tuple[CodeUnits, ...]:
+def line_codes(line: Any) -> tuple[CodeUnits, ...]:
     return tuple(CodeUnits(str(code), int(units)) for code, units in line.codes)
 
 
@@ -61,9 +61,9 @@ class BilledRecords:
 
     def __init__(self, session: Session, month: str, *, start: datetime, end: datetime,
                  fees: Mapping[str, Decimal]) -> None:
-        self.close: MonthCloseEvent | None = latest_close(session, month)
+        self.close = latest_close(session, month)  # a store row, or None
         self.start, self.end, self.fees = start, end, fees
-        self.lines: dict[int, MonthCloseLine] = {}
+        self.lines: dict[int, Any] = {}  # month_close_lines rows by patient pk
         self.changes: dict[int, list[ChangeSinceClose]] = defaultdict(list)
         self.patient_changes: dict[int, list[PatientChangeSinceClose]] = defaultdict(list)
 
@@ -116,7 +116,7 @@ class BilledRecords:
                              cause=self._cause(patient_pk, line, seconds, live),
                              amount_delta=change.amount_delta)
 
-    def _cause(self, patient_pk: int, line: MonthCloseLine | None, seconds: int,
+    def _cause(self, patient_pk: int, line: Any, seconds: int,
                live: int) -> str:
         changes = ([_patient_change_text(c) for c in self.patient_changes.get(patient_pk, ())]
                    + [_change_text(c) for c in self.changes.get(patient_pk, ())])

@@ -7,15 +7,14 @@ void) is still possible, but only by an admin and with a reason the auditors can
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
-
-from sqlmodel import Session
 
 from billing.months import Month, clinic_day
 from service.errors import BadInput, NotAllowed
-from service.staff import require_staff
-from store.closes import latest_event, lock_month
-from store.models import MonthCloseEvent
+from service.lookups import require_staff
+from store.closes import Handle, latest_event, lock_month
+from store.db import as_connection
 
 OPERATOR_PREFIX = "cli:"  # the CLI runs as the clinic's operator, trusted like an admin
 
@@ -46,16 +45,17 @@ class CloseView:
     total_seconds: int = 0  # counted time of the record's patients
 
 
-def find_close(session: Session, month: Month, *,
-               for_write: bool = False) -> MonthCloseEvent | None:
-    """The month's close while it is closed (None when open or reopened since).
+def find_close(conn: Handle, month: Month, *, for_write: bool = False) -> Any:
+    """The month's close while it is closed (None when open or reopened since): a
+    month_close_events row (store.closes.EventRow; `Any` while callers still type it as the
+    ORM class).
 
     `for_write`: the caller is about to write something dated in the month, so it first
     takes the month's lock in shared mode (see store/closes.py): a close running at the same
     time either sees this write committed or is seen by it, never neither."""
     if for_write:
-        lock_month(session, month.year, month.month, exclusive=False)
-    event = latest_event(session, str(month))
+        lock_month(conn, month.year, month.month, exclusive=False)
+    event = latest_event(conn, str(month))
     return event if event is not None and event.action == "close" else None
 
 
@@ -73,12 +73,12 @@ AMEND_NONE = ("This change has no amendment: reopen the month first "
               "(rpm-logger month reopen {month} --reason TEXT, or /rpm month reopen).")
 
 
-def check_open(session: Session, month: Month, amendment: Amendment | None, *,
+def check_open(conn: Handle, month: Month, amendment: Amendment | None, *,
                zone: ZoneInfo, way_out: str = AMEND_NONE) -> str | None:
     """None when `month` is open; the amendment reason when an allowed amendment; else refuse,
     saying how this change is made in a closed month (`way_out`: one of the AMEND_ texts).
     Only writers call it: it takes the month's lock (shared) for the rest of the transaction."""
-    closed = find_close(session, month, for_write=True)
+    closed = find_close(conn, month, for_write=True)
     if closed is None:
         return None
     if amendment is None:
@@ -88,6 +88,6 @@ def check_open(session: Session, month: Month, amendment: Amendment | None, *,
     reason = amendment.reason.strip()
     if not reason:
         raise BadInput("An amendment to a closed month needs a reason.")
-    if not amendment.operator and not require_staff(session, amendment.by).is_admin:
+    if not amendment.operator and not require_staff(as_connection(conn), amendment.by).is_admin:
         raise NotAllowed(f"Only an admin may amend closed month {month}.")
     return reason[:500]

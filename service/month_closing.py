@@ -10,25 +10,19 @@ always means the month's latest close.
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
-
-from sqlmodel import Session
+from types import SimpleNamespace
+from typing import Any
 
 from billing.months import Month, clinic_day
 from service import audit
-from service.close_records import RECORD_AT_CLOSE, RECORD_PENDING, RECORD_RECONSTRUCTED
+from service.close_records import RECORD_AT_CLOSE, RECORD_PENDING
 from service.closes import CloseView, find_close
 from service.context import ServiceContext
 from service.errors import BadInput
 from service.months import MonthService
 from service.views import MonthSummary
-from store.closes import (
-    history,
-    lines_of,
-    lock_month,
-    patient_pks_by_clinic_id,
-    pending_records,
-)
-from store.models import MonthCloseEvent, MonthCloseLine
+from store import closes
+from store.closes import EventRow, Handle
 
 MAX_REASON_CHARS = 500
 
@@ -49,7 +43,7 @@ def _figures(summaries: Iterable[MonthSummary]) -> dict[str, object]:
             "total_seconds": seconds}
 
 
-def _view(event: MonthCloseEvent, lines: list[MonthCloseLine] | None = None) -> CloseView:
+def _view(event: EventRow, lines: list[Any] | None = None) -> CloseView:
     units: dict[str, int] = defaultdict(int)
     for line in lines or ():
         for code, n in line.codes:
@@ -63,17 +57,21 @@ def _view(event: MonthCloseEvent, lines: list[MonthCloseLine] | None = None) -> 
     )
 
 
-def _add_lines(session: Session, event_id: int,
-               summaries: list[MonthSummary]) -> list[MonthCloseLine]:
+def _line_values(conn: Handle, event_id: int,
+                 summaries: list[MonthSummary]) -> list[dict[str, Any]]:
     """One record line per patient row: codes and units, minutes, live contact, dollars."""
-    pks = patient_pks_by_clinic_id(session, [s.patient_id for s in summaries])
-    lines = [MonthCloseLine(
-        event_id=event_id, patient_id=pks[s.patient_id],
-        codes=[[c.code, c.units] for c in s.codes], total_seconds=s.total_seconds,
-        live_interactions=s.live_interactions,
-        expected_cents=int(s.expected_amount * 100)) for s in summaries]
-    session.add_all(lines)
-    return lines
+    pks = closes.patient_pks_by_clinic_id(conn, [s.patient_id for s in summaries])
+    return [{"event_id": event_id, "patient_id": pks[s.patient_id],
+             "codes": [[c.code, c.units] for c in s.codes], "total_seconds": s.total_seconds,
+             "live_interactions": s.live_interactions,
+             "expected_cents": int(s.expected_amount * 100)} for s in summaries]
+
+
+def _add_lines(conn: Handle, event_id: int, summaries: list[MonthSummary]) -> list[Any]:
+    """Stores the close's record (one executemany) and returns its lines as stored."""
+    lines = _line_values(conn, event_id, summaries)
+    closes.add_lines(conn, lines)
+    return [SimpleNamespace(**line) for line in lines]  # as _view reads a stored line
 
 
 class MonthCloseService:
@@ -81,10 +79,10 @@ class MonthCloseService:
         self.ctx = ctx
         self.months = MonthService(ctx)
 
-    def _check_closable(self, session: Session, month: Month) -> None:
+    def _check_closable(self, conn: Handle, month: Month) -> None:
         if month >= Month.containing(self.ctx.now(), self.ctx.policy.zone):
             raise BadInput(f"{month} has not ended yet: a month is closed once it is billed.")
-        existing = find_close(session, month)
+        existing = find_close(conn, month)
         if existing is not None:
             day = clinic_day(existing.at, self.ctx.policy.zone)
             raise BadInput(f"{month} was already closed on {day} "
@@ -92,6 +90,7 @@ class MonthCloseService:
 
     def preview(self, month: Month) -> CloseView:
         """What closing `month` now would lock (patients, codes, dollars); changes nothing."""
+        # TRANSITIONAL: a session until MonthService.report_in takes a Core connection
         with self.ctx.db.read_session() as session:
             self._check_closable(session, month)
             figures = _figures(self.months.report_in(session, month))
@@ -103,28 +102,22 @@ class MonthCloseService:
         The month's lock (exclusive) makes writers dated in the month wait until the close
         commits, and the close wait for writers in flight: the record holds exactly the
         entries that exist when the close returns."""
+        # TRANSITIONAL: a session until MonthService.report_in takes a Core connection;
+        # every statement of the close itself is a store/closes.py one.
         with self.ctx.db.write_session() as session:
-            lock_month(session, month.year, month.month, exclusive=True)
+            closes.lock_month(session, month.year, month.month, exclusive=True)
             self._check_closable(session, month)
-            event = MonthCloseEvent(month=str(month), action="close", at=self.ctx.now(), by=by,
-                                    record=RECORD_AT_CLOSE, recorded_at=self.ctx.now())
-            lines = self._record(session, month, event)
-            view = _view(event, lines)
+            now = self.ctx.now()
+            # read before the event exists, so the rows compare with the previous close
+            summaries = list(self.months.report_in(session, month))
+            event = closes.add_event(session, month=str(month), action="close", at=now, by=by,
+                                     record=RECORD_AT_CLOSE, recorded_at=now)
+            view = _view(event, _add_lines(session, event.id, summaries))
             audit.record(session, at=event.at, actor=by, action="month.close", entity="month",
                          entity_id=str(month), after={
                              "month": str(month), "closed_by": by, "patients": view.patients,
                              "units": view.units, "amount": str(view.amount)})
             return view
-
-    def _record(self, session: Session, month: Month,
-                event: MonthCloseEvent) -> list[MonthCloseLine]:
-        """Adds `event` and one line per patient row of the month, as the rules read it
-        (read before the event exists, so the rows compare with the previous close)."""
-        summaries = list(self.months.report_in(session, month))
-        session.add(event)
-        session.flush()
-        assert event.id is not None
-        return _add_lines(session, event.id, summaries)
 
     def reopen(self, month: Month, *, reason: str, by: str) -> CloseView:
         """Undo a mistaken close: the month takes writes again; the close stays on record."""
@@ -133,15 +126,14 @@ class MonthCloseService:
             raise BadInput("A reopen needs a reason (auditors read it).")
         if len(why) > MAX_REASON_CHARS:
             raise BadInput(f"The reason is over {MAX_REASON_CHARS} characters.")
-        with self.ctx.db.write_session() as session:
-            lock_month(session, month.year, month.month, exclusive=True)
-            closed = find_close(session, month)
+        with self.ctx.db.write() as conn:
+            closes.lock_month(conn, month.year, month.month, exclusive=True)
+            closed = find_close(conn, month)
             if closed is None:
                 raise BadInput(f"{month} is not closed, so there is nothing to reopen.")
-            event = MonthCloseEvent(month=str(month), action="reopen", at=self.ctx.now(),
-                                    by=by, reason=why)
-            session.add(event)
-            audit.record(session, at=event.at, actor=by, action="month.reopen",
+            event = closes.add_event(conn, month=str(month), action="reopen",
+                                     at=self.ctx.now(), by=by, reason=why)
+            audit.record(conn, at=event.at, actor=by, action="month.reopen",
                          entity="month", entity_id=str(month),
                          before={"closed_at": closed.at, "closed_by": closed.by},
                          after={"month": str(month), "reopened_by": by, "reason": why})
@@ -149,44 +141,42 @@ class MonthCloseService:
 
     def get(self, month: Month) -> CloseView | None:
         """The month's close while it is closed, with its record's figures."""
-        with self.ctx.db.read_session() as session:
-            event = find_close(session, month)
-            if event is None or event.id is None:
+        with self.ctx.db.read() as conn:
+            event = find_close(conn, month)
+            if event is None:
                 return None
-            return _view(event, lines_of(session, event.id))
+            return _view(event, closes.lines_of(conn, event.id))
 
     def history(self, month: Month) -> list[CloseView]:
         """Every close and reopen of the month, oldest first."""
-        with self.ctx.db.read_session() as session:
-            return [_view(e, lines_of(session, e.id) if e.action == "close" and e.id
-                          else None) for e in history(session, str(month))]
+        with self.ctx.db.read() as conn:
+            events = closes.history(conn, str(month))
+            lines = closes.lines_of_events(conn, [e.id for e in events if e.action == "close"])
+        return [_view(e, lines.get(e.id, []) if e.action == "close" else None)
+                for e in events]
 
     def reconstruct_pending(self) -> int:
         """Rebuild the record of closes made before records existed (migration 0008 marks
         them pending), from today's entries with today's rules, marked "reconstructed":
         it is what the month supports when rebuilt, not a figure read at the close."""
         rebuilt = 0
-        with self.ctx.db.read_session() as session:
-            pending = [(e.id, e.month) for e in pending_records(session)]
-        for event_id, month_text in pending:
+        with self.ctx.db.read() as conn:
+            pending = [(e.id, e.month) for e in closes.pending_records(conn)]
+        for event_id, month_text in pending:  # one transaction per month, each on its own
             month = Month.parse(month_text)
+            # TRANSITIONAL: a session until MonthService.report_in takes a Core connection
             with self.ctx.db.write_session() as session:
-                lock_month(session, month.year, month.month, exclusive=True)
-                event = session.get(MonthCloseEvent, event_id)
+                closes.lock_month(session, month.year, month.month, exclusive=True)
+                event = closes.event_by_id(session, event_id)
                 if event is None or event.record != RECORD_PENDING:
                     continue  # another process rebuilt it first
-                lines = self._rebuild(session, month, event)
+                summaries = list(self.months.report_in(session, month))
+                if not closes.mark_reconstructed(session, event_id, self.ctx.now()):
+                    continue
+                lines = _add_lines(session, event_id, summaries)
                 audit.record(session, at=self.ctx.now(), actor="rpm-logger",
                              action="month.close_reconstructed", entity="month",
                              entity_id=month_text,
                              after={"close_event": event_id, "patients": len(lines)})
                 rebuilt += 1
         return rebuilt
-
-    def _rebuild(self, session: Session, month: Month,
-                 event: MonthCloseEvent) -> list[MonthCloseLine]:
-        assert event.id is not None
-        lines = _add_lines(session, event.id, list(self.months.report_in(session, month)))
-        event.record, event.recorded_at = RECORD_RECONSTRUCTED, self.ctx.now()
-        session.add(event)
-        return lines

@@ -17,11 +17,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, text
-from sqlalchemy import select as columns
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, insert, or_, select, text, update
+from sqlalchemy.engine import Connection, Row
+from sqlmodel import Session
 
-from store.models import AuditEvent, MonthCloseEvent, MonthCloseLine, Patient, TimeEntry
+from store.tables import audit_events, month_close_events, month_close_lines, patients
+from store.tables import time_entries as entries
+
+# TRANSITIONAL (issue 14): callers not yet moved to Core pass their ORM Session; every
+# function here only calls `.execute(...)`, which a Session runs on its own connection.
+Handle = Connection | Session
+# A month_close_events row (a Row: .id, .month, .action, .at, .by, ...). `Any` until every
+# caller stops typing it as the ORM class MonthCloseEvent (issue 14).
+EventRow = Any
 
 # The first key of the two-key advisory lock: "month" in ASCII, so no other lock of the
 # application (none today) can collide with a month's (second key: year * 100 + month).
@@ -30,72 +38,136 @@ MONTH_LOCK_NAMESPACE = 0x6D6F6E74
 _SHARED = text("SELECT pg_advisory_xact_lock_shared(:namespace, :key)")
 _EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:namespace, :key)")
 
+_events = month_close_events
+_lines = month_close_lines
 
-def lock_month(session: Session, year: int, month: int, *, exclusive: bool) -> None:
+
+def _dialect(conn: Handle) -> str:
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    return bind.dialect.name
+
+
+def lock_month(conn: Handle, year: int, month: int, *, exclusive: bool) -> None:
     """Take the month's lock until the transaction ends (PostgreSQL; a no-op on SQLite)."""
-    if session.connection().dialect.name != "postgresql":
+    if _dialect(conn) != "postgresql":
         return
-    session.connection().execute(_EXCLUSIVE if exclusive else _SHARED,
-                                 {"namespace": MONTH_LOCK_NAMESPACE, "key": year * 100 + month})
+    conn.execute(_EXCLUSIVE if exclusive else _SHARED,
+                 {"namespace": MONTH_LOCK_NAMESPACE, "key": year * 100 + month})
 
 
-_LATEST_EVENT = (select(MonthCloseEvent).where(MonthCloseEvent.month == bindparam("month"))
-                 .order_by(MonthCloseEvent.id.desc()).limit(1))  # type: ignore[union-attr]
-_LATEST_CLOSE = (select(MonthCloseEvent)
-                 .where(MonthCloseEvent.month == bindparam("month"),
-                        MonthCloseEvent.action == "close")
-                 .order_by(MonthCloseEvent.id.desc()).limit(1))  # type: ignore[union-attr]
-_HISTORY = (select(MonthCloseEvent).where(MonthCloseEvent.month == bindparam("month"))
-            .order_by(MonthCloseEvent.id))  # type: ignore[arg-type]
-_PENDING = (select(MonthCloseEvent).where(MonthCloseEvent.record == "pending")
-            .order_by(MonthCloseEvent.id))  # type: ignore[arg-type]
+_LATEST_EVENT = (select(_events).where(_events.c.month == bindparam("month"))
+                 .order_by(_events.c.id.desc()).limit(1))
+_LATEST_CLOSE = (select(_events)
+                 .where(_events.c.month == bindparam("month"), _events.c.action == "close")
+                 .order_by(_events.c.id.desc()).limit(1))
+_HISTORY = select(_events).where(_events.c.month == bindparam("month")).order_by(_events.c.id)
+_PENDING = select(_events).where(_events.c.record == "pending").order_by(_events.c.id)
+_EVENT = select(_events).where(_events.c.id == bindparam("event_id"))
+
+# A month is closed now when its newest event is a close: one statement for every month.
+_newer = _events.alias("newer")
+_CLOSED_NOW = (select(_events)
+               .where(_events.c.action == "close",
+                      ~select(_newer.c.id).where(_newer.c.month == _events.c.month,
+                                                 _newer.c.id > _events.c.id).exists())
+               .order_by(_events.c.month))
 
 
-_NEWEST = columns(MonthCloseEvent.month, MonthCloseEvent.id.label("id")).order_by(  # type: ignore[union-attr]
-    MonthCloseEvent.month, MonthCloseEvent.id.desc())  # type: ignore[union-attr]
+def closes_now(conn: Handle) -> list[EventRow]:
+    """The close event of every month closed now (its newest event is a close), oldest
+    month first: one statement, whatever the number of months."""
+    return list(conn.execute(_CLOSED_NOW).all())
 
 
-def closed_months(session: Session) -> list[str]:
+def closed_months(conn: Handle) -> list[str]:
     """The months (YYYY-MM) closed now: their newest event is a close, oldest month first."""
-    newest: dict[str, int] = {}
-    for month, event_id in session.connection().execute(_NEWEST):
-        newest.setdefault(month, event_id)
-    if not newest:
-        return []
-    closes = session.connection().execute(
-        columns(MonthCloseEvent.id).where(
-            MonthCloseEvent.id.in_(list(newest.values())),  # type: ignore[union-attr]
-            MonthCloseEvent.action == "close"))
-    ids = {row[0] for row in closes}
-    return sorted(month for month, event_id in newest.items() if event_id in ids)
+    return [row.month for row in closes_now(conn)]
 
 
-def latest_event(session: Session, month: str) -> MonthCloseEvent | None:
+def latest_event(conn: Handle, month: str) -> EventRow | None:
     """The month's newest close or reopen: the month is closed when it is a close."""
-    return session.exec(_LATEST_EVENT, params={"month": month}).first()
+    return conn.execute(_LATEST_EVENT, {"month": month}).first()
 
 
-def latest_close(session: Session, month: str) -> MonthCloseEvent | None:
+def latest_close(conn: Handle, month: str) -> EventRow | None:
     """The month's newest close, reopened since or not: what was billed."""
-    return session.exec(_LATEST_CLOSE, params={"month": month}).first()
+    return conn.execute(_LATEST_CLOSE, {"month": month}).first()
 
 
-def history(session: Session, month: str) -> list[MonthCloseEvent]:
-    return list(session.exec(_HISTORY, params={"month": month}).all())
+def event_by_id(conn: Handle, event_id: int) -> EventRow | None:
+    return conn.execute(_EVENT, {"event_id": event_id}).first()
 
 
-def pending_records(session: Session) -> list[MonthCloseEvent]:
+def history(conn: Handle, month: str) -> list[EventRow]:
+    return list(conn.execute(_HISTORY, {"month": month}).all())
+
+
+def pending_records(conn: Handle) -> list[EventRow]:
     """Closes from before records existed, whose record is still to be rebuilt."""
-    return list(session.exec(_PENDING).all())
+    return list(conn.execute(_PENDING).all())
 
 
-def lines_of(session: Session, event_id: int,
-             patient_pks: Iterable[int] | None = None) -> list[MonthCloseLine]:
+_ADD_EVENT = insert(_events).returning(*_events.c)
+
+
+def add_event(conn: Handle, *, month: str, action: str, at: datetime, by: str,
+              reason: str | None = None, record: str | None = None,
+              recorded_at: datetime | None = None) -> EventRow:
+    """A close or reopen, returned as stored (with its id)."""
+    return conn.execute(_ADD_EVENT, {
+        "month": month, "action": action, "at": at, "by": by, "reason": reason,
+        "record": record, "recorded_at": recorded_at}).one()
+
+
+_MARK_RECONSTRUCTED = (update(_events)
+                       .where(_events.c.id == bindparam("event_id"),
+                              _events.c.record == "pending")
+                       .values(record="reconstructed", recorded_at=bindparam("recorded_at")))
+
+
+def mark_reconstructed(conn: Handle, event_id: int, recorded_at: datetime) -> bool:
+    """A pending close's record is rebuilt; False when it was not pending (any more)."""
+    result = conn.execute(_MARK_RECONSTRUCTED,
+                          {"event_id": event_id, "recorded_at": recorded_at})
+    return bool(result.rowcount)
+
+
+_LINES_OF = select(_lines).where(_lines.c.event_id == bindparam("event_id"))
+_LINES_OF_PATIENTS = _LINES_OF.where(
+    _lines.c.patient_id.in_(bindparam("pks", expanding=True)))
+_LINES_OF_EVENTS = (select(_lines)
+                    .where(_lines.c.event_id.in_(bindparam("event_ids", expanding=True)))
+                    .order_by(_lines.c.event_id, _lines.c.id))
+
+
+def lines_of(conn: Handle, event_id: int,
+             patient_pks: Iterable[int] | None = None) -> list[Row[Any]]:
     """A close's per-patient record, for some patients (a page of a scan) or all."""
-    query = select(MonthCloseLine).where(MonthCloseLine.event_id == event_id)
-    if patient_pks is not None:
-        query = query.where(MonthCloseLine.patient_id.in_(list(patient_pks)))  # type: ignore[attr-defined]
-    return list(session.exec(query).all())
+    if patient_pks is None:
+        return list(conn.execute(_LINES_OF, {"event_id": event_id}).all())
+    return list(conn.execute(_LINES_OF_PATIENTS,
+                             {"event_id": event_id, "pks": list(patient_pks)}).all())
+
+
+def lines_of_events(conn: Handle, event_ids: Iterable[int]) -> dict[int, list[Row[Any]]]:
+    """The records of several closes at once, by event id (one statement)."""
+    found: dict[int, list[Row[Any]]] = {}
+    ids = list(event_ids)
+    if not ids:
+        return found
+    for line in conn.execute(_LINES_OF_EVENTS, {"event_ids": ids}):
+        found.setdefault(line.event_id, []).append(line)
+    return found
+
+
+_ADD_LINE = insert(_lines)
+
+
+def add_lines(conn: Handle, lines: list[dict[str, Any]]) -> None:
+    """A close's record: one dict per patient (patient_id, codes, total_seconds,
+    live_interactions, expected_cents, event_id), inserted in one executemany."""
+    if lines:
+        conn.execute(_ADD_LINE, lines)
 
 
 @dataclass(frozen=True)
@@ -108,21 +180,23 @@ class ChangeSinceClose:
     reason: str | None
 
 
-def changes_since(session: Session, *, start: datetime, end: datetime, since: datetime,
+_CHANGES_SINCE = (
+    select(entries.c.patient_id, entries.c.id, entries.c.created_at, entries.c.voided_at,
+           entries.c.amendment_reason, entries.c.void_amendment_reason, entries.c.void_reason)
+    .where(entries.c.started_at >= bindparam("start"), entries.c.started_at < bindparam("end"),
+           entries.c.patient_id.in_(bindparam("pks", expanding=True)),
+           or_(entries.c.created_at > bindparam("since"),
+               entries.c.voided_at > bindparam("since")))
+    .order_by(entries.c.id))
+
+
+def changes_since(conn: Handle, *, start: datetime, end: datetime, since: datetime,
                   patient_pks: Iterable[int]) -> list[ChangeSinceClose]:
     """Entries dated in [start, end) logged or voided after `since`, for these patients.
     Strictly after: the close reads its clock once it holds the month's lock, so every write
     of the month before it committed earlier, and every write after it is later."""
-    rows = session.exec(
-        columns(TimeEntry.patient_id, TimeEntry.id, TimeEntry.created_at, TimeEntry.voided_at,
-               TimeEntry.amendment_reason, TimeEntry.void_amendment_reason,
-               TimeEntry.void_reason)
-        .where(TimeEntry.started_at >= start, TimeEntry.started_at < end,
-               TimeEntry.patient_id.in_(list(patient_pks)),  # type: ignore[attr-defined]
-               or_(TimeEntry.created_at > since,
-                   TimeEntry.voided_at > since))  # type: ignore[operator]
-        .order_by(TimeEntry.id)  # type: ignore[arg-type]
-    ).all()
+    rows = conn.execute(_CHANGES_SINCE, {"start": start, "end": end, "since": since,
+                                         "pks": list(patient_pks)}).all()
     changes: list[ChangeSinceClose] = []
     for pk, entry_id, created, voided, logged_why, void_why, void_reason in rows:
         if created > since:
@@ -142,29 +216,33 @@ class PatientChangeSinceClose:
     after: dict[str, Any]
 
 
-def patient_amendments_since(session: Session, *, since: datetime,
+_PATIENT_AMENDMENTS = (
+    select(patients.c.id, audit_events.c.before, audit_events.c.after)
+    .join(patients, patients.c.clinic_id == audit_events.c.entity_id)
+    .where(audit_events.c.entity == "patient", audit_events.c.action == "patient.update",
+           audit_events.c.at > bindparam("since"),
+           patients.c.id.in_(bindparam("pks", expanding=True)))
+    .order_by(audit_events.c.id))
+
+
+def patient_amendments_since(conn: Handle, *, since: datetime,
                              patient_pks: Iterable[int]) -> list[PatientChangeSinceClose]:
     """Patient updates audited after `since` that carry an amendment reason (a window or
     consent change into a closed month), for these patients, oldest first."""
-    rows = session.exec(
-        columns(Patient.id, AuditEvent.before, AuditEvent.after)
-        .join(Patient, Patient.clinic_id == AuditEvent.entity_id)  # type: ignore[arg-type]
-        .where(AuditEvent.entity == "patient", AuditEvent.action == "patient.update",
-               AuditEvent.at > since,  # type: ignore[operator]
-               Patient.id.in_(list(patient_pks)))  # type: ignore[union-attr]
-        .order_by(AuditEvent.id)  # type: ignore[arg-type]
-    ).all()
+    rows = conn.execute(_PATIENT_AMENDMENTS, {"since": since, "pks": list(patient_pks)}).all()
     return [PatientChangeSinceClose(pk, before or {}, after or {})
             for pk, before, after in rows if (after or {}).get("amendment_reason")]
 
 
-def patient_pks_by_clinic_id(session: Session, clinic_ids: list[str]) -> dict[str, int]:
+_PKS_BY_CLINIC_ID = select(patients.c.id, patients.c.clinic_id).where(
+    patients.c.clinic_id.in_(bindparam("clinic_ids", expanding=True)))
+
+
+def patient_pks_by_clinic_id(conn: Handle, clinic_ids: list[str]) -> dict[str, int]:
     """Table ids of patients named by clinic id (a close records rows by patient id)."""
     found: dict[str, int] = {}
     for first in range(0, len(clinic_ids), 500):
         chunk = clinic_ids[first:first + 500]
-        for pk, clinic_id in session.exec(
-                columns(Patient.id, Patient.clinic_id)
-                .where(Patient.clinic_id.in_(chunk))).all():  # type: ignore[attr-defined]
+        for pk, clinic_id in conn.execute(_PKS_BY_CLINIC_ID, {"clinic_ids": chunk}):
             found[clinic_id] = pk
     return found

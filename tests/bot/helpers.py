@@ -20,7 +20,7 @@ def standing(svc: Service, patient: str = "P-1042") -> list[EntryView]:
 @contextmanager
 def writes_fail(db: Database) -> Iterator[None]:
     """The database stops accepting writes (reads still work): a mid-request outage."""
-    original = db.write
+    original, original_session = db.write, db.write_session
 
     @contextmanager
     def broken() -> Iterator[None]:
@@ -28,7 +28,9 @@ def writes_fail(db: Database) -> Iterator[None]:
         yield  # pragma: no cover
 
     db.write = broken  # type: ignore[method-assign]
+    db.write_session = broken  # type: ignore[method-assign]  # TRANSITIONAL (issue 14)
     try:
         yield
     finally:
         db.write = original  # type: ignore[method-assign]
+        db.write_session = original_session  # type: ignore[method-assign]
