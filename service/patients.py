@@ -172,10 +172,10 @@ class _Draft:
 
 
 @contextmanager
-def _closes_session(conn: Conn) -> Iterator[Session]:
-    """TRANSITIONAL (issue 14): an ORM session on the caller's connection (and transaction)
-    for store/closes, service/closes and store/month_totals until they take a Connection;
-    closing it neither commits nor rolls back the caller's transaction."""
+def _totals_handle(conn: Conn) -> Iterator[Any]:
+    """TRANSITIONAL (issue 14): what store/month_totals.month_totals takes until it takes a
+    Connection (helper `months` converts it): an ORM session on the caller's connection and
+    transaction; closing it neither commits nor rolls back that transaction."""
     with Session(bind=conn) as session:
         yield session
 
@@ -259,20 +259,20 @@ class PatientService:
         day = on or self.ctx.now().astimezone(self.ctx.policy.zone).date()
         return self.update(ref, PatientFields(ended_on=day), actor=actor, amendment=amendment)
 
-    def _figures(self, session: Session, month: Month, patient_pk: int) -> _Figures:
-        totals = next(month_totals(session, month=month, zone=self.ctx.policy.zone,
-                                   min_live_seconds=self.ctx.policy.min_live_call_seconds,
-                                   scope=Scope(patient_pk)))
+    def _figures(self, conn: Conn, month: Month, patient_pk: int) -> _Figures:
+        with _totals_handle(conn) as handle:
+            totals = next(month_totals(handle, month=month, zone=self.ctx.policy.zone,
+                                       min_live_seconds=self.ctx.policy.min_live_call_seconds,
+                                       scope=Scope(patient_pk)))
         return (totals.in_programme, totals.counted_seconds, totals.live_interactions,
                 totals.tally.not_counted)
 
     def _closed_figures(self, conn: Conn, patient_pk: int) -> dict[Month, _Figures]:
         """The patient's figures in every month closed now (read before the change, under
         each month's lock, so a close cannot slip in between)."""
-        with _closes_session(conn) as session:
-            months = [Month.parse(m) for m in closed_months(session)]
-            return {m: self._figures(session, m, patient_pk) for m in months
-                    if find_close(session, m, for_write=True) is not None}
+        months = [Month.parse(m) for m in closed_months(conn)]
+        return {m: self._figures(conn, m, patient_pk) for m in months
+                if find_close(conn, m, for_write=True) is not None}
 
     def _check_closed_months(self, conn: Conn, patient_pk: int,
                              closed: dict[Month, _Figures],
@@ -284,11 +284,10 @@ class PatientService:
         if not closed:
             return None
         zone = self.ctx.policy.zone
-        with _closes_session(conn) as session:
-            changed = [m for m, figures in closed.items()
-                       if self._figures(session, m, patient_pk) != figures]
-            reasons = [check_open(session, month, amendment, zone=zone, way_out=AMEND_PATIENT)
-                       for month in changed]
+        changed = [m for m, figures in closed.items()
+                   if self._figures(conn, m, patient_pk) != figures]
+        reasons = [check_open(conn, month, amendment, zone=zone, way_out=AMEND_PATIENT)
+                   for month in changed]
         return next((r for r in reasons if r is not None), None)
 
     def _apply(self, conn: Conn, draft: _Draft, fields: PatientFields) -> None:
