@@ -93,7 +93,7 @@ def _patient(svc: Service, command: grammar.Command, caller: Caller) -> str | No
 
 
 def _context_patient(svc: Service, caller: Caller) -> str | None:
-    current = svc.contexts.current(channel_id=caller.channel_id, user_id=caller.user_id)
+    current = svc.current_patient.current(channel_id=caller.channel_id, user_id=caller.user_id)
     return current.patient_id if current else None
 
 
@@ -132,7 +132,7 @@ def _void(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 def _use(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Use)
     ref = svc.chat_entries.clinic_id(command.patient) if command.patient else None
-    change = svc.contexts.use(channel_id=caller.channel_id, user_id=caller.user_id,
+    change = svc.current_patient.use(channel_id=caller.channel_id, user_id=caller.user_id,
                               patient_ref=ref)
     return views.used_reply(change.scope, change.patient)
 

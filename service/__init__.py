@@ -7,13 +7,13 @@ from service.admin import AdminService
 from service.calls import CallService
 from service.chat_entries import ChatEntryService
 from service.context import Policy, ServiceContext
+from service.current_patient import CurrentPatientService
 from service.dashboard import DashboardService
 from service.entries import EntryService
 from service.month_closing import MonthCloseService
 from service.months import MonthService
 from service.patients import PatientService
 from service.reminders import ReminderService
-from service.slack_context import ContextService
 from service.staff import StaffService
 from service.timers import TimerService
 
@@ -32,7 +32,7 @@ class Service:
         self.dashboard = DashboardService(ctx, self.entries)
         self.reminders = ReminderService(ctx, self.months)
         self.chat_entries = ChatEntryService(ctx, self.entries)
-        self.contexts = ContextService(ctx)
+        self.current_patient = CurrentPatientService(ctx)
         self.timers = TimerService(ctx, self.entries)
         self.admin = AdminService(ctx)
         self.calls = CallService(ctx, entries=self.entries)

@@ -1,11 +1,25 @@
 """Admin operations typed in chat: the same patient and staff services, guarded by the
-caller's admin flag (the CLI is run by an operator who already has the database)."""
+caller's admin flag, checked in the same transaction as the change (the CLI is run by an
+operator who already has the database)."""
 
+from service import lookups
 from service.context import ServiceContext
 from service.errors import NotAllowed
 from service.patients import PatientFields, PatientService
-from service.staff import StaffService, require_staff
+from service.staff import StaffService
 from service.views import PatientView, StaffView
+from store import staff as staff_rows
+from store.db import Conn
+
+
+def require_admin(conn: Conn, user_id: str) -> str:
+    """The caller's Slack id when they are an active admin; else NotAllowed naming who is."""
+    staff = lookups.require_staff(conn, user_id)
+    if not (staff.is_admin and staff.active):
+        raise NotAllowed("Only an admin may do that. Admins: "
+                         + (", ".join(staff_rows.admin_ids(conn)) or "none yet (use the CLI)")
+                         + ".")
+    return str(staff.slack_user_id)
 
 
 class AdminService:
@@ -15,32 +29,34 @@ class AdminService:
         self.staff = StaffService(ctx)
 
     def require_admin(self, user_id: str) -> str:
-        with self.ctx.db.read_session() as session:
-            staff = require_staff(session, user_id)
-            if not (staff.is_admin and staff.active):
-                raise NotAllowed("Only an admin may do that. Admins: "
-                                 + (", ".join(self.admin_ids()) or "none yet (use the CLI)")
-                                 + ".")
-            return staff.slack_user_id
+        with self.ctx.db.read() as conn:
+            return require_admin(conn, user_id)
 
     def admin_ids(self) -> list[str]:
         """Who can add staff and patients, for refusals that name someone to ask."""
-        return [s.slack_user_id for s in self.staff.list() if s.is_admin]
+        with self.ctx.db.read() as conn:
+            return staff_rows.admin_ids(conn)
 
     def add_patient(self, by: str, patient_id: str, initials: str | None) -> PatientView:
-        actor = self.require_admin(by)
-        return self.patients.add(patient_id, PatientFields(initials=initials), actor=actor)
+        with self.ctx.db.write() as conn:
+            actor = require_admin(conn, by)
+            return self.patients.add_in(conn, patient_id, PatientFields(initials=initials),
+                                        actor=actor)
 
     def assign(self, by: str, patient_id: str, user_id: str) -> PatientView:
-        actor = self.require_admin(by)
-        return self.patients.update(patient_id, PatientFields(assign=user_id), actor=actor)
+        with self.ctx.db.write() as conn:
+            actor = require_admin(conn, by)
+            return self.patients.update_in(conn, patient_id, PatientFields(assign=user_id),
+                                           actor=actor)
 
     def add_staff(self, by: str, user_id: str, *, name: str, role: str,
                   is_admin: bool) -> StaffView:
-        actor = self.require_admin(by)
-        return self.staff.add(slack_user_id=user_id, name=name, role=role, is_admin=is_admin,
-                              actor=actor)
+        with self.ctx.db.write() as conn:
+            actor = require_admin(conn, by)
+            return self.staff.add_in(conn, slack_user_id=user_id, name=name, role=role,
+                                     is_admin=is_admin, actor=actor)
 
     def list_staff(self, by: str) -> list[StaffView]:
-        self.require_admin(by)
-        return self.staff.list()
+        with self.ctx.db.read() as conn:
+            require_admin(conn, by)
+            return self.staff.list_in(conn)

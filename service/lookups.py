@@ -4,34 +4,51 @@ Each returns a store row (attribute access: `.id`, `.slack_user_id`, `.clinic_id
 raises the error an adapter shows as it is; nothing here opens a transaction.
 """
 
+import re
 from typing import Any
 
-from sqlalchemy.engine import Connection, Row
-
 from billing.errors import quoted
-from service.errors import NotAllowed, NotFound
+from service.errors import BadInput, NotAllowed, NotFound
 from service.phones import try_normalize_phone
 from service.spelling import closest
-from service.staff import clean_slack_user_id
 from store import patients, staff
+from store.db import Conn
 
 LONGEST_CLINIC_ID = 64  # store/models.py Patient.clinic_id
+_SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
+_MENTION = re.compile(r"<@([A-Za-z0-9]+)(?:\|[^>]*)?>")
 
 
-def find_staff(conn: Connection, slack_user_id: str) -> Row[Any] | None:
+def clean_slack_user_id(text: str) -> str:
+    """A Slack user id such as U0123ABCD; '<@U0123ABCD|name>' mentions are unwrapped."""
+    raw = (text or "").strip()
+    mention = _MENTION.fullmatch(raw)
+    value = (mention.group(1) if mention else raw.lstrip("@")).upper()
+    if not _SLACK_ID.fullmatch(value):
+        raise BadInput(f"{quoted(text or '')} is not a Slack user id (they look like "
+                       "U0123ABCD).")
+    return value
+
+
+def find_staff(conn: Conn, slack_user_id: str) -> Any:
+    """The staff row with this (already clean) Slack id, or None."""
     return staff.by_slack_id(conn, slack_user_id)
 
 
-def require_staff(conn: Connection, slack_user_id: str) -> Row[Any]:
+def require_staff(conn: Conn, slack_user_id: str) -> Any:
     """The staff member with this Slack id (active or not: history keeps leavers)."""
     row = staff.by_slack_id(conn, clean_slack_user_id(slack_user_id))
     if row is None:
-        raise NotFound(f"No staff member with Slack id {slack_user_id}. An admin adds staff "
-                       "with `rpm-logger staff add`.")
+        raise NotFound(unknown_staff_message(slack_user_id))
     return row
 
 
-def require_active_staff(conn: Connection, slack_user_id: str, *, doing: str) -> Row[Any]:
+def unknown_staff_message(slack_user_id: str) -> str:
+    return (f"No staff member with Slack id {slack_user_id}. An admin adds staff "
+            "with `rpm-logger staff add`.")
+
+
+def require_active_staff(conn: Conn, slack_user_id: str, *, doing: str) -> Any:
     """The actor of a write: an inactive member can no longer act (`doing` says what)."""
     row = require_staff(conn, slack_user_id)
     if not row.active:
@@ -39,26 +56,35 @@ def require_active_staff(conn: Connection, slack_user_id: str, *, doing: str) ->
     return row
 
 
-def find_patient(conn: Connection, ref: str, *, region: str,
-                 by_phone: bool = True) -> Row[Any] | None:
+def find_patient(conn: Conn, ref: str, *, region: str, by_phone: bool = True) -> Any:
     """The one patient resolver: clinic id (any case), else a patient or caregiver phone
     (`by_phone=False`: chat, where PHI such as a phone number is never typed)."""
     row = patients.by_key(conn, patient_key(ref or ""))
     if row is not None or not by_phone:
         return row
-    e164 = try_normalize_phone(ref, region=region) if any(c.isdigit() for c in ref) else None
+    return find_patient_by_phone(conn, ref, region=region)
+
+
+def find_patient_by_phone(conn: Conn, ref: str, *, region: str) -> Any:
+    """The patient whose patient or caregiver number `ref` reads as, or None (the second half
+    of `find_patient`)."""
+    e164 = phone_in(ref, region=region)
     return patients.by_phone(conn, e164) if e164 is not None else None
 
 
-def require_patient(conn: Connection, ref: str, *, region: str,
-                    by_phone: bool = True) -> Row[Any]:
+def phone_in(ref: str, *, region: str) -> str | None:
+    """The E.164 number a patient reference reads as, or None (a clinic id, say)."""
+    return try_normalize_phone(ref, region=region) if any(c.isdigit() for c in ref) else None
+
+
+def require_patient(conn: Conn, ref: str, *, region: str, by_phone: bool = True) -> Any:
     row = find_patient(conn, ref, region=region, by_phone=by_phone)
     if row is None:
         raise NotFound(unknown_patient_message(conn, ref))
     return row
 
 
-def unknown_patient_message(conn: Connection, ref: str) -> str:
+def unknown_patient_message(conn: Conn, ref: str) -> str:
     if len(ref.strip()) > LONGEST_CLINIC_ID:  # no id is that long: no hints
         return f"No patient {quoted(ref.strip())}."
     close = closest(ref, patients.clinic_ids(conn))

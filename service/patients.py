@@ -1,35 +1,39 @@
-"""Patients: enrolment, phones (E.164, unique across patients) and the one resolver."""
+"""Patients: enrolment, phones (E.164, unique across patients and staff), and the patient as
+people read it.
+
+Each public method is one use case in one transaction; `add_in` / `update_in` are the same
+work inside a caller's transaction (the chat admin checks its actor in the same one). The
+resolver itself is service/lookups.py.
+"""
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-
-from sqlalchemy import bindparam
-from sqlmodel import Session, select
 
 from billing.codes import PROVIDER_ROLES
 from billing.errors import quoted
 from billing.months import Month
-from service import audit
+from service import audit, lookups
 from service.closes import AMEND_PATIENT, Amendment, closed_for_write, refuse_unless_amended
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
-from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
-from service.spelling import closest
-from service.staff import require_staff
+from service.phones import mask_phone, normalize_phone, valid_phone
 from service.views import PatientView
-from store.models import Patient, PatientPhone, Staff, StaffPhone, text_limit
+from store import patients as patient_rows
+from store import phones as phone_rows
+from store.db import Conn, as_connection
 from store.month_totals import Scope, month_totals
+
+__all__ = ["PatientFields", "PatientService", "check_clinic_id", "check_condition",
+           "check_initials", "find_patient", "require_detail", "require_patient", "view_of"]
 
 _CLINIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ICD10 = re.compile(r"([A-TV-Z][0-9][0-9A-Z])\.?([0-9A-Z]{1,4})?")
-
-
-def patient_key(clinic_id: str) -> str:
-    """The case-insensitive key: 'p-1042' and 'P-1042' are the same patient."""
-    return clinic_id.strip().upper()
+# The columns a change may set, as a patient's draft carries them.
+_MUTABLE = ("initials", "consent_on", "conditions", "provider_id", "assigned_staff_id",
+            "enrolled_on", "ended_on")
 
 
 def check_clinic_id(text: str) -> str:
@@ -76,74 +80,90 @@ class PatientFields:
     ended_on: date | None = None
 
 
-_PATIENT_BY_KEY = select(Patient).where(Patient.clinic_key == bindparam("key"))
+def require_detail(conn: Conn, ref: str, *, region: str, by_phone: bool = True) -> Any:
+    """The patient's detail row (store/patients.py: the row, provider and assignee Slack ids,
+    phone counts) by the one resolver's rules (service/lookups.py), in one statement when
+    found; else NotFound with the resolver's "did you mean"."""
+    row = patient_rows.detail_by_key(conn, lookups.patient_key(ref or ""))
+    if row is not None:
+        return row
+    e164 = lookups.phone_in(ref, region=region) if by_phone else None
+    row = patient_rows.detail_by_phone(conn, e164) if e164 is not None else None
+    if row is None:
+        raise NotFound(lookups.unknown_patient_message(conn, ref))
+    return row
 
 
-def find_patient(session: Session, ref: str, *, region: str,
-                 by_phone: bool = True) -> Patient | None:
-    """The one patient resolver: clinic id (any case), else a patient or caregiver phone
-    (`by_phone=False`: chat, where PHI such as a phone number is never typed)."""
-    patient = session.exec(_PATIENT_BY_KEY, params={"key": patient_key(ref or "")}).first()
-    if patient is not None or not by_phone:
-        return patient
-    e164 = try_normalize_phone(ref, region=region) if any(c.isdigit() for c in ref) else None
-    if e164 is None:
-        return None
-    return session.exec(
-        select(Patient).join(PatientPhone).where(PatientPhone.e164 == e164)
-    ).first()
+def detail_view(row: Any) -> PatientView:
+    """The view of a detail row (store/patients.py `detail_*`)."""
+    return PatientView(row.clinic_id, row.initials, row.consent_on, tuple(row.conditions),
+                       row.provider_slack_id, row.assigned_slack_id, row.enrolled_on,
+                       row.ended_on, int(row.patient_phones), int(row.caregiver_phones))
 
 
-def require_patient(session: Session, ref: str, *, region: str,
-                    by_phone: bool = True) -> Patient:
-    patient = find_patient(session, ref, region=region, by_phone=by_phone)
-    if patient is None:
-        raise NotFound(_unknown_patient_message(session, ref))
-    return patient
+# TRANSITIONAL (issue 14): modules not yet moved to Core still call these with an ORM
+# Session; they take a Session or a Connection and return store rows. The integrator deletes
+# them once every caller imports service.lookups (and detail rows for views).
+def find_patient(session_or_conn: Any, ref: str, *, region: str, by_phone: bool = True) -> Any:
+    """TRANSITIONAL (issue 14): service.lookups.find_patient."""
+    return lookups.find_patient(as_connection(session_or_conn), ref, region=region,
+                                by_phone=by_phone)
 
 
-def _unknown_patient_message(session: Session, ref: str) -> str:
-    if len(ref.strip()) > text_limit(Patient.clinic_id):  # no id is that long: no hints
-        return f"No patient {quoted(ref.strip())}."
-    keys = session.exec(select(Patient.clinic_id).order_by(Patient.clinic_id)).all()
-    close = closest(ref, keys)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    return f"No patient {quoted(ref.strip())}.{hint}"
+def require_patient(session_or_conn: Any, ref: str, *, region: str,
+                    by_phone: bool = True) -> Any:
+    """TRANSITIONAL (issue 14): service.lookups.require_patient."""
+    return lookups.require_patient(as_connection(session_or_conn), ref, region=region,
+                                   by_phone=by_phone)
 
 
-def _phones(session: Session, patient: Patient) -> list[PatientPhone]:
-    return list(session.exec(select(PatientPhone).where(PatientPhone.patient_id == patient.id)))
+def view_of(session_or_conn: Any, patient: Any) -> PatientView:
+    """TRANSITIONAL (issue 14): the view of a patient row (or ORM object), one statement."""
+    row = patient_rows.detail_by_pk(as_connection(session_or_conn), patient.id)
+    assert row is not None, "a patient just read is still there in the same transaction"
+    return detail_view(row)
 
 
-def _slack_id(session: Session, staff_id: int | None) -> str | None:
-    if staff_id is None:
-        return None
-    staff = session.get(Staff, staff_id)
-    return staff.slack_user_id if staff else None
+@dataclass
+class _Draft:
+    """A patient as a change will leave them: the columns a change may set, the provider's and
+    assignee's Slack ids, and the numbers (E.164 -> patient | caregiver)."""
 
+    clinic_id: str
+    pk: int | None
+    columns: dict[str, Any]
+    provider: str | None = None
+    assigned_to: str | None = None
+    numbers: dict[str, str] = field(default_factory=dict)
 
-def view_of(session: Session, patient: Patient) -> PatientView:
-    phones = _phones(session, patient)
-    return PatientView(
-        patient.clinic_id, patient.initials, patient.consent_on, tuple(patient.conditions),
-        _slack_id(session, patient.provider_id), _slack_id(session, patient.assigned_staff_id),
-        patient.enrolled_on, patient.ended_on,
-        sum(1 for p in phones if p.kind == "patient"),
-        sum(1 for p in phones if p.kind == "caregiver"),
-    )
+    @classmethod
+    def new(cls, clinic_id: str) -> "_Draft":
+        return cls(clinic_id, None, {name: None for name in _MUTABLE} | {"conditions": []})
 
+    @classmethod
+    def of(cls, row: Any, numbers: dict[str, str]) -> "_Draft":
+        return cls(row.clinic_id, row.id, {name: getattr(row, name) for name in _MUTABLE},
+                   row.provider_slack_id, row.assigned_slack_id, dict(numbers))
 
-def _snapshot(session: Session, patient: Patient) -> dict[str, Any]:
-    phones = _phones(session, patient)
-    return {
-        "patient_id": patient.clinic_id, "initials": patient.initials,
-        "consent_on": patient.consent_on, "conditions": list(patient.conditions),
-        "provider": _slack_id(session, patient.provider_id),
-        "assigned_to": _slack_id(session, patient.assigned_staff_id),
-        "enrolled_on": patient.enrolled_on, "ended_on": patient.ended_on,
-        "phones": sorted(p.e164 for p in phones if p.kind == "patient"),
-        "caregiver_phones": sorted(p.e164 for p in phones if p.kind == "caregiver"),
-    }
+    def snapshot(self) -> dict[str, Any]:
+        c = self.columns
+        return {
+            "patient_id": self.clinic_id, "initials": c["initials"],
+            "consent_on": c["consent_on"], "conditions": list(c["conditions"]),
+            "provider": self.provider, "assigned_to": self.assigned_to,
+            "enrolled_on": c["enrolled_on"], "ended_on": c["ended_on"],
+            "phones": sorted(e for e, kind in self.numbers.items() if kind == "patient"),
+            "caregiver_phones": sorted(e for e, kind in self.numbers.items()
+                                       if kind == "caregiver"),
+        }
+
+    def view(self) -> PatientView:
+        c = self.columns
+        kinds = list(self.numbers.values())
+        return PatientView(self.clinic_id, c["initials"], c["consent_on"],
+                           tuple(c["conditions"]), self.provider, self.assigned_to,
+                           c["enrolled_on"], c["ended_on"], kinds.count("patient"),
+                           kinds.count("caregiver"))
 
 
 def _moves_limits(fields: "PatientFields") -> bool:
@@ -171,36 +191,53 @@ class PatientService:
         return [check(n, region=self._region) for n in numbers]
 
     def add(self, clinic_id: str, fields: PatientFields, *, actor: str) -> PatientView:
+        with self.ctx.db.write() as conn:
+            return self.add_in(conn, clinic_id, fields, actor=actor)
+
+    def add_in(self, conn: Conn, clinic_id: str, fields: PatientFields, *,
+               actor: str) -> PatientView:
+        """`add` inside the caller's transaction."""
         clinic_id = check_clinic_id(clinic_id)
-        with self.ctx.db.write_session() as session:
-            key = patient_key(clinic_id)
-            if session.exec(select(Patient).where(Patient.clinic_key == key)).first():
-                raise BadInput(f"Patient {clinic_id} already exists: use `patient update`.")
-            patient = Patient(clinic_id=clinic_id, clinic_key=key,
-                              conditions=[], created_at=self.ctx.now())
-            session.add(patient)
-            session.flush()
-            self._apply(session, patient, fields)
-            audit.record(session, at=self.ctx.now(), actor=actor, action="patient.add",
-                         entity="patient", entity_id=clinic_id, after=_snapshot(session, patient))
-            return view_of(session, patient)
+        key = lookups.patient_key(clinic_id)
+        if patient_rows.by_key(conn, key) is not None:
+            raise BadInput(f"Patient {clinic_id} already exists: use `patient update`.")
+        draft = _Draft.new(clinic_id)
+        self._apply(conn, draft, fields)
+        row = patient_rows.insert_patient(conn, {"clinic_id": clinic_id, "clinic_key": key,
+                                                 "created_at": self.ctx.now(),
+                                                 **draft.columns})
+        patient_rows.save_phones(conn, row.id, {}, draft.numbers)
+        audit.record(conn, at=self.ctx.now(), actor=actor, action="patient.add",
+                     entity="patient", entity_id=clinic_id, after=draft.snapshot())
+        return draft.view()
 
     def update(self, ref: str, fields: PatientFields, *, actor: str,
                amendment: Amendment | None = None) -> PatientView:
         """Change a patient; a change of the enrolment window or consent date that moves days
         of a closed month in or out of what counts needs `amendment` (CLI: --amend REASON)."""
-        with self.ctx.db.write_session() as session:
-            patient = require_patient(session, ref, region=self._region)
-            before = _snapshot(session, patient)
-            assert patient.id is not None
-            closed = self._closed_figures(session, patient.id) if _moves_limits(fields) else {}
-            self._apply(session, patient, fields)
-            reason = self._check_closed_months(session, patient.id, closed, amendment)
-            after = _snapshot(session, patient) | ({"amendment_reason": reason} if reason else {})
-            audit.record(session, at=self.ctx.now(), actor=actor, action="patient.update",
-                         entity="patient", entity_id=patient.clinic_id, before=before,
-                         after=after)
-            return view_of(session, patient)
+        with self.ctx.db.write() as conn:
+            return self.update_in(conn, ref, fields, actor=actor, amendment=amendment)
+
+    def update_in(self, conn: Conn, ref: str, fields: PatientFields, *, actor: str,
+                  amendment: Amendment | None = None) -> PatientView:
+        """`update` inside the caller's transaction."""
+        row = require_detail(conn, ref, region=self._region)
+        numbers = patient_rows.phones(conn, row.id)
+        before = _Draft.of(row, numbers)
+        closed = self._closed_figures(conn, row.id) if _moves_limits(fields) else {}
+        draft = _Draft.of(row, numbers)
+        self._apply(conn, draft, fields)
+        changed = {name: value for name, value in draft.columns.items()
+                   if value != before.columns[name]}
+        if changed:
+            patient_rows.update_patient(conn, row.id, changed)
+        patient_rows.save_phones(conn, row.id, numbers, draft.numbers)
+        reason = self._check_closed_months(conn, row.id, closed, amendment)
+        after = draft.snapshot() | ({"amendment_reason": reason} if reason else {})
+        audit.record(conn, at=self.ctx.now(), actor=actor, action="patient.update",
+                     entity="patient", entity_id=row.clinic_id, before=before.snapshot(),
+                     after=after)
+        return draft.view()
 
     def end(self, ref: str, *, on: date | None, actor: str,
             amendment: Amendment | None = None) -> PatientView:
@@ -208,102 +245,94 @@ class PatientService:
         day = on or self.ctx.now().astimezone(self.ctx.policy.zone).date()
         return self.update(ref, PatientFields(ended_on=day), actor=actor, amendment=amendment)
 
-    def _figures(self, session: Session, month: Month, patient_pk: int) -> _Figures:
-        totals = next(month_totals(session, month=month, zone=self.ctx.policy.zone,
+    def _figures(self, conn: Conn, month: Month, patient_pk: int) -> _Figures:
+        totals = next(month_totals(conn, month=month, zone=self.ctx.policy.zone,
                                    min_live_seconds=self.ctx.policy.min_live_call_seconds,
                                    scope=Scope(patient_pk)))
         return (totals.in_programme, totals.counted_seconds, totals.live_interactions,
                 totals.tally.not_counted)
 
-    def _closed_figures(self, session: Session,
+    def _closed_figures(self, conn: Conn,
                         patient_pk: int) -> dict[Month, tuple[Any, _Figures]]:
         """Each month closed now: its close and the patient's figures in it (read before the
         change, under each month's lock, so a close cannot slip in between)."""
-        return {m: (close, self._figures(session, m, patient_pk))
-                for m, close in closed_for_write(session).items()}
+        return {m: (close, self._figures(conn, m, patient_pk))
+                for m, close in closed_for_write(conn).items()}
 
-    def _check_closed_months(self, session: Session, patient_pk: int,
+    def _check_closed_months(self, conn: Conn, patient_pk: int,
                              closed: dict[Month, tuple[Any, _Figures]],
                              amendment: Amendment | None) -> str | None:
         """Refuse (unless amended) a change that alters what a closed month holds of the
         patient: whether they are in its programme, or what of their time counts. A change
         that leaves every closed month as it was billed needs nothing, whatever days it
         moves (billing office finding 4)."""
+        if not closed:
+            return None
         zone = self.ctx.policy.zone
         changed = [(m, close) for m, (close, figures) in closed.items()
-                   if self._figures(session, m, patient_pk) != figures]
-        reasons = [refuse_unless_amended(session, month, close, amendment, zone=zone,
+                   if self._figures(conn, m, patient_pk) != figures]
+        reasons = [refuse_unless_amended(conn, month, close, amendment, zone=zone,
                                          way_out=AMEND_PATIENT) for month, close in changed]
         return next((r for r in reasons if r is not None), None)
 
-    def _apply(self, session: Session, patient: Patient, fields: PatientFields) -> None:
+    def _apply(self, conn: Conn, draft: _Draft, fields: PatientFields) -> None:
+        """Check `fields` and set them on `draft`, refusals in the order people see them."""
+        columns = draft.columns
         if fields.initials is not None:
-            patient.initials = check_initials(fields.initials)
+            columns["initials"] = check_initials(fields.initials)
         if fields.consent_on is not None:
-            patient.consent_on = fields.consent_on
+            columns["consent_on"] = fields.consent_on
         if fields.conditions:
-            merged = list(patient.conditions) + [check_condition(c) for c in fields.conditions]
-            patient.conditions = sorted(set(merged))
+            merged = list(columns["conditions"]) + [check_condition(c) for c in fields.conditions]
+            columns["conditions"] = sorted(set(merged))
         if fields.provider is not None:
-            patient.provider_id = self._provider_id(session, fields.provider)
+            provider = self._provider(conn, fields.provider)
+            columns["provider_id"], draft.provider = provider.id, provider.slack_user_id
         if fields.assign is not None:
-            patient.assigned_staff_id = (
-                require_staff(session, fields.assign).id if fields.assign.strip() else None
-            )
+            assignee = (lookups.require_staff(conn, fields.assign) if fields.assign.strip()
+                        else None)
+            columns["assigned_staff_id"] = assignee.id if assignee else None
+            draft.assigned_to = assignee.slack_user_id if assignee else None
         if fields.enrolled_on is not None:
-            patient.enrolled_on = fields.enrolled_on
+            columns["enrolled_on"] = fields.enrolled_on
         if fields.ended_on is not None:
-            patient.ended_on = fields.ended_on
-        if patient.enrolled_on and patient.ended_on and patient.ended_on < patient.enrolled_on:
-            raise BadInput(
-                f"End date {patient.ended_on} is before enrolment {patient.enrolled_on}."
-            )
+            columns["ended_on"] = fields.ended_on
+        enrolled, ended = columns["enrolled_on"], columns["ended_on"]
+        if enrolled and ended and ended < enrolled:
+            raise BadInput(f"End date {ended} is before enrolment {enrolled}.")
         for e164 in self._normalized(fields.remove_phones):
-            self._drop_phone(session, patient, e164)
-        for kind, numbers in (("patient", fields.phones), ("caregiver", fields.caregiver_phones)):
-            for e164 in self._normalized(numbers, storing=True):
-                self._claim_phone(session, patient, e164, kind)
-        session.add(patient)
-        session.flush()
+            if e164 not in draft.numbers:
+                raise BadInput(f"Patient {draft.clinic_id} has no phone {mask_phone(e164)}.")
+            del draft.numbers[e164]
+        for kind, typed in (("patient", fields.phones), ("caregiver", fields.caregiver_phones)):
+            wanted = self._normalized(typed, storing=True)
+            held = phone_rows.holders(conn, wanted)
+            for e164 in wanted:
+                self._claim(draft, held, e164, kind)
 
     @staticmethod
-    def _provider_id(session: Session, slack_user_id: str) -> int | None:
-        staff = require_staff(session, slack_user_id)
+    def _provider(conn: Conn, slack_user_id: str) -> Any:
+        staff = lookups.require_staff(conn, slack_user_id)
         if staff.role not in PROVIDER_ROLES:
             raise BadInput(f"{staff.slack_user_id} is {staff.role}: the billing provider must be "
                            "a physician or QHP.")
-        return staff.id
+        return staff
 
     @staticmethod
-    def _claim_phone(session: Session, patient: Patient, e164: str, kind: str) -> None:
-        owner = session.exec(select(PatientPhone).where(PatientPhone.e164 == e164)).first()
-        if owner is not None and owner.patient_id != patient.id:
+    def _claim(draft: _Draft, held: dict[str, list[Any]], e164: str, kind: str) -> None:
+        holders = held.get(e164, [])
+        if any(h.side == "patient" and h.owner_id != draft.pk for h in holders):
             raise BadInput(f"Phone {mask_phone(e164)} already belongs to another patient.")
-        if session.exec(select(StaffPhone).where(StaffPhone.e164 == e164)).first():
+        if any(h.side == "staff" for h in holders):
             raise BadInput(f"Phone {mask_phone(e164)} is a staff member's number.")
-        if owner is None:
-            assert patient.id is not None  # flushed before phones are claimed
-            session.add(PatientPhone(patient_id=patient.id, e164=e164, kind=kind))
-        elif owner.kind != kind:
-            owner.kind = kind
-            session.add(owner)
-
-    @staticmethod
-    def _drop_phone(session: Session, patient: Patient, e164: str) -> None:
-        row = session.exec(select(PatientPhone).where(
-            PatientPhone.e164 == e164, PatientPhone.patient_id == patient.id)).first()
-        if row is None:
-            raise BadInput(f"Patient {patient.clinic_id} has no phone {mask_phone(e164)}.")
-        session.delete(row)
+        draft.numbers[e164] = kind
 
     def get(self, ref: str) -> PatientView:
-        with self.ctx.db.read_session() as session:
-            return view_of(session, require_patient(session, ref, region=self._region))
+        with self.ctx.db.read() as conn:
+            return detail_view(require_detail(conn, ref, region=self._region))
 
     def list(self, *, assigned_to: str | None = None) -> list[PatientView]:
-        with self.ctx.db.read_session() as session:
-            query = select(Patient).order_by(Patient.clinic_key)
-            if assigned_to is not None:
-                staff = require_staff(session, assigned_to)
-                query = query.where(Patient.assigned_staff_id == staff.id)
-            return [view_of(session, p) for p in session.exec(query).all()]
+        with self.ctx.db.read() as conn:
+            staff_pk = (lookups.require_staff(conn, assigned_to).id
+                        if assigned_to is not None else None)
+            return [detail_view(r) for r in patient_rows.details(conn, assigned_pk=staff_pk)]

@@ -1,34 +1,31 @@
-"""Staff: who may log time, whose minutes count, who may administer."""
+"""Staff: who may log time, whose minutes count, who may administer.
+
+Each public method is one use case in one transaction; the `*_in(conn, ...)` methods are the
+same work inside a caller's transaction (the chat admin checks its actor in the same one).
+"""
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func
-from sqlmodel import Session, select
-
 from billing.codes import ALL_ROLES
 from billing.errors import quoted
-from service import audit
+from service import audit, lookups
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
+from service.lookups import clean_slack_user_id
 from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
 from service.views import StaffView
-from store.models import PatientPhone, Staff, StaffPhone
+from store import phones as phone_rows
+from store import staff as staff_rows
+from store.db import Conn, as_connection
 
-_SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
+__all__ = ["StaffChanges", "StaffService", "check_role", "clean_slack_user_id",
+           "find_staff", "require_staff", "view_of"]
+
 _NPI = re.compile(r"\d{10}")
-
-
-def clean_slack_user_id(text: str) -> str:
-    """A Slack user id such as U0123ABCD; '<@U0123ABCD|name>' mentions are unwrapped."""
-    raw = (text or "").strip()
-    mention = re.fullmatch(r"<@([A-Za-z0-9]+)(?:\|[^>]*)?>", raw)
-    value = (mention.group(1) if mention else raw.lstrip("@")).upper()
-    if not _SLACK_ID.fullmatch(value):
-        raise BadInput(f"{quoted(text or '')} is not a Slack user id (they look like "
-                       "U0123ABCD).")
-    return value
+_CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,120}")
 
 
 def check_role(role: str) -> str:
@@ -48,39 +45,40 @@ def _check_npi(npi: str | None, role: str) -> str | None:
     return npi.strip()
 
 
-# Looked up on every Slack request: built once, run with a bound id (building a statement
-# costs more CPU than running it).
-_STAFF_BY_ID = select(Staff).where(Staff.slack_user_id == bindparam("user"))
-_ACTIVE_BY_ID = select(Staff.active).where(Staff.slack_user_id == bindparam("user"))
+def _view(row: Any, phone_count: int) -> StaffView:
+    return StaffView(row.slack_user_id, row.name, row.role, row.is_admin, row.active,
+                     row.npi, int(phone_count))
 
 
-def find_staff(session: Session, slack_user_id: str) -> Staff | None:
-    return session.exec(_STAFF_BY_ID, params={"user": slack_user_id}).first()
+def _counted_view(row: Any) -> StaffView:
+    """The view of a store/staff `view_*` row (it carries `phone_count`)."""
+    return _view(row, row.phone_count)
 
 
-def require_staff(session: Session, slack_user_id: str) -> Staff:
-    staff = find_staff(session, clean_slack_user_id(slack_user_id))
-    if staff is None:
-        raise NotFound(f"No staff member with Slack id {slack_user_id}. An admin adds staff "
-                       "with `rpm-logger staff add`.")
-    return staff
-
-
-def view_of(session: Session, staff: Staff) -> StaffView:
-    count = session.exec(
-        select(func.count()).select_from(StaffPhone).where(StaffPhone.staff_id == staff.id)
-    ).one()
-    return StaffView(staff.slack_user_id, staff.name, staff.role, staff.is_admin, staff.active,
-                     staff.npi, int(count))
-
-
-def _snapshot(session: Session, staff: Staff) -> dict[str, Any]:
-    phones = session.exec(select(StaffPhone.e164).where(StaffPhone.staff_id == staff.id)).all()
+def _snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
     return {
-        "slack_user_id": staff.slack_user_id, "name": staff.name, "role": staff.role,
-        "npi": staff.npi, "is_admin": staff.is_admin, "active": staff.active,
-        "staff_phones": sorted(phones), "twilio_client": staff.twilio_client,
+        "slack_user_id": row.slack_user_id, "name": row.name, "role": row.role,
+        "npi": row.npi, "is_admin": row.is_admin, "active": row.active,
+        "staff_phones": sorted(numbers), "twilio_client": row.twilio_client,
     }
+
+
+# TRANSITIONAL (issue 14): modules not yet moved to Core still call these with an ORM
+# Session; they take a Session or a Connection and return store rows. The integrator deletes
+# them once every caller imports service.lookups.
+def find_staff(session_or_conn: Any, slack_user_id: str) -> Any:
+    """TRANSITIONAL (issue 14): service.lookups.find_staff."""
+    return lookups.find_staff(as_connection(session_or_conn), slack_user_id)
+
+
+def require_staff(session_or_conn: Any, slack_user_id: str) -> Any:
+    """TRANSITIONAL (issue 14): service.lookups.require_staff."""
+    return lookups.require_staff(as_connection(session_or_conn), slack_user_id)
+
+
+def view_of(session_or_conn: Any, staff: Any) -> StaffView:
+    """TRANSITIONAL (issue 14): the view of a staff row (or ORM object): one count."""
+    return _view(staff, len(staff_rows.phones(as_connection(session_or_conn), staff.id)))
 
 
 @dataclass(frozen=True)
@@ -98,6 +96,18 @@ class StaffChanges:
     twilio_client: str | None = None  # Twilio Client identity (NAME of client:NAME); "" clears
 
 
+def _claim(numbers: dict[str, str], held: Mapping[str, list[Any]], staff_pk: int | None,
+           e164: str, kind: str) -> None:
+    """Give `e164` (as `kind`) to the member whose numbers are `numbers`, unless another
+    member or a patient holds it (`held`: store/phones.holders)."""
+    holders = held.get(e164, [])
+    if any(h.side == "staff" and h.owner_id != staff_pk for h in holders):
+        raise BadInput(f"Phone {mask_phone(e164)} already belongs to another staff member.")
+    if any(h.side == "patient" for h in holders):
+        raise BadInput(f"Phone {mask_phone(e164)} is a patient's or caregiver's number.")
+    numbers[e164] = kind
+
+
 class StaffService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -107,107 +117,117 @@ class StaffService:
         check = valid_phone if storing else normalize_phone
         return check(text, region=self.ctx.policy.phone_region)
 
-    def _claim_phone(self, session: Session, staff: Staff, e164: str,
-                     kind: str = "phone") -> None:
-        owner = session.exec(select(StaffPhone).where(StaffPhone.e164 == e164)).first()
-        if owner is not None and owner.staff_id != staff.id:
-            raise BadInput(f"Phone {mask_phone(e164)} already belongs to another staff member.")
-        if session.exec(select(PatientPhone).where(PatientPhone.e164 == e164)).first():
-            raise BadInput(f"Phone {mask_phone(e164)} is a patient's or caregiver's number.")
-        if owner is None:
-            assert staff.id is not None  # flushed before phones are claimed
-            session.add(StaffPhone(staff_id=staff.id, e164=e164, kind=kind))
-        elif owner.kind != kind:
-            owner.kind = kind
-            session.add(owner)
-
     def add(self, *, slack_user_id: str, name: str, role: str, phones: tuple[str, ...] = (),
             npi: str | None = None, is_admin: bool = False, actor: str) -> StaffView:
+        with self.ctx.db.write() as conn:
+            return self.add_in(conn, slack_user_id=slack_user_id, name=name, role=role,
+                               phones=phones, npi=npi, is_admin=is_admin, actor=actor)
+
+    def add_in(self, conn: Conn, *, slack_user_id: str, name: str, role: str,
+               phones: tuple[str, ...] = (), npi: str | None = None, is_admin: bool = False,
+               actor: str) -> StaffView:
+        """`add` inside the caller's transaction."""
         user_id = clean_slack_user_id(slack_user_id)
         role = check_role(role)
         if not (name or "").strip():
             raise BadInput("A staff member needs a name.")
-        numbers = [self._phone(p) for p in phones]
-        with self.ctx.db.write_session() as session:
-            if find_staff(session, user_id) is not None:
-                raise BadInput(f"Staff {user_id} already exists: use `staff update`.")
-            staff = Staff(slack_user_id=user_id, name=name.strip(), role=role,
-                          npi=_check_npi(npi, role), is_admin=is_admin, created_at=self.ctx.now())
-            session.add(staff)
-            session.flush()
-            for e164 in numbers:
-                self._claim_phone(session, staff, e164)
-            session.flush()
-            audit.record(session, at=self.ctx.now(), actor=actor, action="staff.add",
-                         entity="staff", entity_id=user_id, after=_snapshot(session, staff))
-            return view_of(session, staff)
+        wanted = [self._phone(p) for p in phones]
+        if staff_rows.by_slack_id(conn, user_id) is not None:
+            raise BadInput(f"Staff {user_id} already exists: use `staff update`.")
+        checked_npi = _check_npi(npi, role)
+        numbers: dict[str, str] = {}
+        held = phone_rows.holders(conn, wanted)
+        for e164 in wanted:
+            _claim(numbers, held, None, e164, "phone")
+        row = staff_rows.insert_staff(conn, {
+            "slack_user_id": user_id, "name": name.strip(), "role": role, "npi": checked_npi,
+            "is_admin": is_admin, "active": True, "created_at": self.ctx.now()})
+        staff_rows.save_phones(conn, row.id, {}, numbers)
+        audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.add",
+                     entity="staff", entity_id=user_id, after=_snapshot(row, numbers))
+        return _view(row, len(numbers))
 
     def update(self, slack_user_id: str, changes: StaffChanges, *, actor: str) -> StaffView:
         add_numbers = [self._phone(p) for p in changes.add_phones]
         twilio_numbers = [self._phone(p) for p in changes.add_twilio_numbers]
         remove_numbers = [self._phone(p, storing=False) for p in changes.remove_phones]
-        with self.ctx.db.write_session() as session:
-            staff = require_staff(session, slack_user_id)
-            before = _snapshot(session, staff)
-            if changes.name is not None:
-                if not changes.name.strip():
-                    raise BadInput("A staff member needs a name.")
-                staff.name = changes.name.strip()
-            if changes.role is not None:
-                staff.role = check_role(changes.role)
-            if changes.npi is not None:
-                staff.npi = _check_npi(changes.npi, staff.role)
-            if changes.is_admin is not None:
-                staff.is_admin = changes.is_admin
-            if changes.active is not None:
-                staff.active = changes.active
+        with self.ctx.db.write() as conn:
+            row = lookups.require_staff(conn, slack_user_id)
+            before_numbers = staff_rows.phones(conn, row.id)
+            values = self._changed_columns(conn, row, changes)
+            numbers = dict(before_numbers)
             for e164 in remove_numbers:
-                self._drop_phone(session, staff, e164)
-            for e164 in add_numbers:
-                self._claim_phone(session, staff, e164)
-            for e164 in twilio_numbers:
-                self._claim_phone(session, staff, e164, "twilio_number")
+                if e164 not in numbers:
+                    raise BadInput(f"Staff {row.slack_user_id} has no phone ending "
+                                   f"{e164[-4:]}.")
+                del numbers[e164]
+            claims = [(e164, "phone") for e164 in add_numbers] + [
+                (e164, "twilio_number") for e164 in twilio_numbers]
+            held = phone_rows.holders(conn, [e164 for e164, _ in claims])
+            for e164, kind in claims:
+                _claim(numbers, held, row.id, e164, kind)
             if changes.twilio_client is not None:
-                staff.twilio_client = self._client_identity(session, staff, changes.twilio_client)
-            session.add(staff)
-            session.flush()
-            audit.record(session, at=self.ctx.now(), actor=actor, action="staff.update",
-                         entity="staff", entity_id=staff.slack_user_id, before=before,
-                         after=_snapshot(session, staff))
-            return view_of(session, staff)
+                values["twilio_client"] = self._client_identity(conn, row,
+                                                                changes.twilio_client)
+            after = staff_rows.update_staff(conn, row.id, values) if values else row
+            staff_rows.save_phones(conn, row.id, before_numbers, numbers)
+            audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.update",
+                         entity="staff", entity_id=row.slack_user_id,
+                         before=_snapshot(row, before_numbers), after=_snapshot(after, numbers))
+            return _view(after, len(numbers))
 
     @staticmethod
-    def _client_identity(session: Session, staff: Staff, text: str) -> str | None:
+    def _changed_columns(conn: Conn, row: Any, changes: StaffChanges) -> dict[str, Any]:
+        """The columns `changes` sets, checked (in the order people see the refusals)."""
+        values: dict[str, Any] = {}
+        if changes.name is not None:
+            if not changes.name.strip():
+                raise BadInput("A staff member needs a name.")
+            values["name"] = changes.name.strip()
+        if changes.role is not None:
+            values["role"] = check_role(changes.role)
+        if changes.npi is not None:
+            values["npi"] = _check_npi(changes.npi, values.get("role", row.role))
+        if changes.is_admin is not None:
+            values["is_admin"] = changes.is_admin
+        if changes.active is not None:
+            values["active"] = changes.active
+        return values
+
+    @staticmethod
+    def _client_identity(conn: Conn, row: Any, text: str) -> str | None:
         """A Twilio Client identity, with or without the 'client:' prefix; '' clears it."""
         name = text.strip().removeprefix("client:").strip()
         if not name:
             return None
-        if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,120}", name):
+        if not _CLIENT_IDENTITY.fullmatch(name):
             raise BadInput(f"{quoted(text)} is not a Twilio client identity (letters, digits, "
                            "'_', '.', '@', '-').")
-        other = session.exec(select(Staff).where(Staff.twilio_client == name)).first()
-        if other is not None and other.id != staff.id:
+        other = staff_rows.by_twilio_client(conn, name)
+        if other is not None and other.id != row.id:
             raise BadInput(f"Twilio client {quoted(name)} already belongs to "
                            f"{other.slack_user_id}.")
         return name
 
     @staticmethod
-    def _drop_phone(session: Session, staff: Staff, e164: str) -> None:
-        row = session.exec(select(StaffPhone).where(
-            StaffPhone.e164 == e164, StaffPhone.staff_id == staff.id)).first()
-        if row is None:
-            raise BadInput(f"Staff {staff.slack_user_id} has no phone ending {e164[-4:]}.")
-        session.delete(row)
+    def list_in(conn: Conn, *, include_inactive: bool = False) -> list[StaffView]:
+        """`list` inside the caller's transaction (defined first: `list` names the method
+        below once it is defined)."""
+        return [_counted_view(r) for r in
+                staff_rows.views(conn, include_inactive=include_inactive)]
 
     def get(self, slack_user_id: str) -> StaffView:
-        with self.ctx.db.read_session() as session:
-            return view_of(session, require_staff(session, slack_user_id))
+        with self.ctx.db.read() as conn:
+            row = staff_rows.view_by_slack_id(conn, clean_slack_user_id(slack_user_id))
+            if row is None:
+                raise NotFound(lookups.unknown_staff_message(slack_user_id))
+            return _counted_view(row)
 
     def find(self, slack_user_id: str) -> StaffView | None:
         """The staff member or None, for adapters that greet strangers politely."""
-        with self.ctx.db.read_session() as session:
-            staff = find_staff(session, slack_user_id.strip().upper())
-            return view_of(session, staff) if staff else None
+        with self.ctx.db.read() as conn:
+            row = staff_rows.view_by_slack_id(conn, slack_user_id.strip().upper())
+            return _counted_view(row) if row else None
 
     def is_active(self, slack_user_id: str) -> bool:
         """Whether chat should serve this user: one indexed lookup, no view (every Slack
@@ -216,21 +236,17 @@ class StaffService:
             user = clean_slack_user_id(slack_user_id)
         except BadInput:
             return False
-        with self.ctx.db.read_session() as session:
-            return bool(session.exec(_ACTIVE_BY_ID, params={"user": user}).first())
+        with self.ctx.db.read() as conn:
+            return staff_rows.is_active(conn, user)
 
     def by_phone(self, phone: str) -> StaffView | None:
         e164 = try_normalize_phone(phone, region=self.ctx.policy.phone_region)
         if e164 is None:
             return None
-        with self.ctx.db.read_session() as session:
-            staff = session.exec(select(Staff).join(StaffPhone).where(
-                StaffPhone.e164 == e164)).first()
-            return view_of(session, staff) if staff else None
+        with self.ctx.db.read() as conn:
+            row = staff_rows.view_by_phone(conn, e164)
+            return _counted_view(row) if row else None
 
     def list(self, *, include_inactive: bool = False) -> list[StaffView]:
-        with self.ctx.db.read_session() as session:
-            query = select(Staff).order_by(Staff.name)
-            if not include_inactive:
-                query = query.where(Staff.active.is_(True))  # type: ignore[attr-defined]
-            return [view_of(session, s) for s in session.exec(query).all()]
+        with self.ctx.db.read() as conn:
+            return self.list_in(conn, include_inactive=include_inactive)

@@ -27,24 +27,24 @@ def _actions(svc: Service) -> list[str]:
 
 
 def test_context_channel_then_user_scope(s: Service) -> None:
-    assert s.contexts.current(channel_id="C1", user_id=NURSE) is None
-    change = s.contexts.use(channel_id="C1", user_id=NURSE, patient_ref="p-1042")
+    assert s.current_patient.current(channel_id="C1", user_id=NURSE) is None
+    change = s.current_patient.use(channel_id="C1", user_id=NURSE, patient_ref="p-1042")
     assert (change.scope, change.patient.patient_id) == ("channel", "P-1042")
-    assert s.contexts.current(channel_id="C1", user_id=DOCTOR).patient_id == "P-1042"
-    assert s.contexts.current(channel_id="C2", user_id=NURSE) is None
-    s.contexts.use(channel_id="D1", user_id=NURSE, patient_ref="P-1042")
-    assert s.contexts.current(channel_id="C2", user_id=NURSE).patient_id == "P-1042"
-    assert s.contexts.current(channel_id="C2", user_id=DOCTOR) is None
-    cleared = s.contexts.use(channel_id="C1", user_id=NURSE, patient_ref=None)
+    assert s.current_patient.current(channel_id="C1", user_id=DOCTOR).patient_id == "P-1042"
+    assert s.current_patient.current(channel_id="C2", user_id=NURSE) is None
+    s.current_patient.use(channel_id="D1", user_id=NURSE, patient_ref="P-1042")
+    assert s.current_patient.current(channel_id="C2", user_id=NURSE).patient_id == "P-1042"
+    assert s.current_patient.current(channel_id="C2", user_id=DOCTOR) is None
+    cleared = s.current_patient.use(channel_id="C1", user_id=NURSE, patient_ref=None)
     assert cleared.patient is None and cleared.previous.patient_id == "P-1042"
     assert _actions(s) == ["context.use", "context.use", "context.clear"]
 
 
 def test_context_refuses_strangers_and_unknown_patients(s: Service) -> None:
     with pytest.raises(NotFound):
-        s.contexts.use(channel_id="C1", user_id="U09X", patient_ref="P-1042")
+        s.current_patient.use(channel_id="C1", user_id="U09X", patient_ref="P-1042")
     with pytest.raises(NotFound, match="Did you mean P-1042"):
-        s.contexts.use(channel_id="C1", user_id=NURSE, patient_ref="P-1043")
+        s.current_patient.use(channel_id="C1", user_id=NURSE, patient_ref="P-1043")
     assert _actions(s) == []
 
 

@@ -1,0 +1,69 @@
+"""The patient a conversation is about, set by `/rpm use`, so a log can omit the patient.
+
+A channel's current patient belongs to the channel (everyone in it logs for that patient);
+in a direct message it belongs to the user and follows them into channels that have none.
+"""
+
+from dataclasses import dataclass
+
+from service import audit, lookups
+from service.context import ServiceContext
+from service.errors import NotAllowed
+from service.patients import detail_view, require_detail
+from service.views import PatientView
+from store import contexts
+
+CHANNEL, USER = "channel", "user"
+
+
+def scope_of(channel_id: str, user_id: str) -> tuple[str, str]:
+    """Direct messages (channel ids starting with D) set the user's own context."""
+    if not channel_id or channel_id.upper().startswith("D"):
+        return USER, user_id.upper()
+    return CHANNEL, channel_id.upper()
+
+
+@dataclass(frozen=True)
+class ContextChange:
+    scope: str  # channel | user
+    patient: PatientView | None  # None: cleared
+    previous: PatientView | None
+
+
+class CurrentPatientService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def use(self, *, channel_id: str, user_id: str, patient_ref: str | None) -> ContextChange:
+        """Set (or with None clear) the context where the command was typed; staff only."""
+        scope, scope_id = scope_of(channel_id, user_id)
+        with self.ctx.db.write() as conn:
+            staff = lookups.require_staff(conn, user_id)
+            if not staff.active:
+                raise NotAllowed(f"{staff.slack_user_id} is inactive.")
+            set_before = contexts.patients_of(conn, [(scope, scope_id)])
+            previous = detail_view(set_before[0]) if set_before else None
+            patient = (require_detail(conn, patient_ref, region=self.ctx.policy.phone_region)
+                       if patient_ref is not None else None)
+            if patient is None:
+                if set_before:
+                    contexts.clear(conn, scope, scope_id)
+            else:
+                contexts.set_patient(conn, scope, scope_id, patient_pk=patient.id,
+                                     set_by=staff.slack_user_id, set_at=self.ctx.now(),
+                                     replacing=bool(set_before))
+            audit.record(conn, at=self.ctx.now(), actor=staff.slack_user_id,
+                         action="context.use" if patient else "context.clear",
+                         entity="slack_context", entity_id=f"{scope}:{scope_id}",
+                         before={"patient_id": previous.patient_id} if previous else None,
+                         after={"patient_id": patient.clinic_id} if patient else None)
+            return ContextChange(scope, detail_view(patient) if patient else None, previous)
+
+    def current(self, *, channel_id: str, user_id: str) -> PatientView | None:
+        """The channel's patient, else the user's own (set in a DM), else None."""
+        scopes = [scope_of(channel_id, user_id)]
+        if scopes[0][0] == CHANNEL:
+            scopes.append((USER, user_id.upper()))
+        with self.ctx.db.read() as conn:
+            found = contexts.patients_of(conn, scopes)
+        return detail_view(found[0]) if found else None
