@@ -36,13 +36,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot import listeners
+from bot.dispatch import Dialer
 from rpm_logger.settings import Settings
 from service import Service
 
 log = logging.getLogger("rpm_logger.bot")
 
 
-def build_slack_app(settings: Settings, service: Service) -> AsyncApp:
+def build_slack_app(settings: Settings, service: Service,
+                    dialer: Dialer | None = None) -> AsyncApp:
     """The Bolt app. Request verification stays on (Bolt's default): a missing, wrong or
     older-than-5-minutes signature gets 401 before any listener runs."""
     if not (settings.slack_signing_secret and settings.slack_bot_token):
@@ -66,7 +68,7 @@ def build_slack_app(settings: Settings, service: Service) -> AsyncApp:
     async def _inject_service(context: AsyncBoltContext,
                               next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
         context["service"] = service  # listeners read it as context["service"]
-        context["settings"] = settings  # click-to-call reaches Twilio with these
+        context["dialer"] = dialer  # click-to-call (None: Twilio is not set up)
         await next()
 
     listeners.register(app)
@@ -239,8 +241,9 @@ class SlackRuntime:
         return response
 
     @classmethod
-    async def start(cls, settings: Settings, service: Service) -> "SlackRuntime":
-        bolt = build_slack_app(settings, service)
+    async def start(cls, settings: Settings, service: Service,
+                    dialer: Dialer | None = None) -> "SlackRuntime":
+        bolt = build_slack_app(settings, service, dialer)
         socket = None
         if settings.slack_app_token:
             # apps.connections.open goes through the app's client, so SLACK_API_URL too

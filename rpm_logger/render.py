@@ -1,24 +1,29 @@
-"""Text, CSV and JSON renderings of service views for the CLI. Units are spelled out and
-minutes are floored, so nothing reads as 20 minutes before 1,200 seconds."""
+"""Text, CSV and JSON renderings of service views for the CLI, and the phrases the Slack
+messages share with it (reminders). Units are spelled out and minutes are floored, so nothing
+reads as 20 minutes before 1,200 seconds."""
 
 import csv
 import io
 import json
 import re
 from collections.abc import Iterable, Iterator
+from datetime import date
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
 from billing.durations import format_seconds
 from billing.months import clinic_time
+from billing.risk import CRITICAL, HIGH, WATCH
 from service.closes import CloseView
+from service.reminders import CHANNEL, PlannedMessage
 from service.views import (
     CloseDifference,
     EntryView,
     LoggedEntry,
     MonthSummary,
     MonthTotals,
+    PatientRisk,
     PatientView,
     StaffMinutes,
     StaffView,
@@ -402,3 +407,54 @@ def _not_counted_text(entry: EntryView) -> str:
         return ""
     return (f"not counted: {format_seconds(count.not_counted_seconds)} "
             f"({'; '.join(count.reasons)})  ")
+
+
+# -- reminders: phrased once for the Slack message, its fallback text and the CLI ---------
+
+SEVERITY_ICON = {CRITICAL: ":red_circle:", HIGH: ":large_orange_circle:",
+                 WATCH: ":large_yellow_circle:"}
+MAX_LISTED = 40  # Slack allows 50 blocks per message; the rest are counted, not listed
+REMINDER_FOOTER = ("Sent once a day from the reminder start day while anything is missing "
+                   "this month.")
+
+
+def reminder_day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def _days_left(days: int) -> str:
+    return "last day" if days == 1 else f"{days} days left"
+
+
+def patient_line(row: PatientRisk) -> str:
+    """'12 / 20 min · live ✗ · 16 days left': minutes are floored, never rounded up."""
+    live = "✓" if row.summary.live_interactions else "✗"
+    return (f"{row.summary.total_seconds // 60} / 20 min · live {live} · "
+            f"{_days_left(row.risk.days_left)}")
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def counts_text(message: PlannedMessage, *, icons: bool = True) -> str:
+    parts = []
+    for severity in (CRITICAL, HIGH, WATCH):
+        icon = f"{SEVERITY_ICON[severity]} " if icons else ""
+        parts.append(f"{icon}{severity} {message.counts.get(severity, 0)}")
+    return " · ".join(parts) if icons else ", ".join(parts)
+
+
+def money_text(message: PlannedMessage) -> str:
+    """The channel's dollars, as a clinic manager reads them first (fee schedule estimates)."""
+    return (f"Earned so far ${message.earned:,.2f} · still to win from at-risk patients "
+            f"${message.at_risk_amount:,.2f} (fee schedule estimates)")
+
+
+def title(message: PlannedMessage) -> str:
+    if message.kind == CHANNEL:
+        total = sum(message.counts.values())
+        return (f"RPM daily summary: {plural(total, 'patient')} at risk" if total
+                else "RPM daily summary: every patient is on track")
+    count = len(message.patients)
+    return f"RPM: {plural(count, 'patient')} need{'s' if count == 1 else ''} time this month"
