@@ -7,7 +7,14 @@ initials (never more), minutes so far of 20, live contact ✓/✗, days left and
 
 from typing import Any
 
-from rpm_logger.render import MAX_LISTED, counts_text, money_text, patient_line, plural, title
+from rpm_logger.render import (
+    MAX_LISTED,
+    count_of,
+    counts_text,
+    money_text,
+    patient_line,
+    title,
+)
 from service.reminders import CHANNEL, PlannedMessage, ReminderRun
 
 __all__ = ["text", "run_text", "run_json", "title", "patient_line", "counts_text"]
@@ -46,7 +53,7 @@ def run_text(run: ReminderRun) -> str:
     for message, outcome in zip(run.plan.messages, run.outcomes, strict=True):
         what = (f"summary ({counts_text(message, icons=False)}), "
                 f"{len(message.patients)} unassigned" if message.kind == CHANNEL
-                else plural(len(message.patients), "patient"))
+                else count_of(len(message.patients), "patient"))
         status = STATUS_WORDS.get(outcome.status, outcome.status)
         error = f" ({outcome.error})" if outcome.error else ""
         lines.append(f"  {message.kind} {message.recipient}: {what}: {status}{error}")

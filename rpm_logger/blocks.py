@@ -523,15 +523,9 @@ def report_working_reply() -> Reply:
     return text_reply("⏳ Building the report… it will arrive in your DM with me.")
 
 
-def _close_figures(view: CloseView) -> str:
-    units = ", ".join(f"{code} ×{n}" for code, n in sorted(view.units.items())) or "no codes"
-    return (f"{view.patients} patient{'' if view.patients == 1 else 's'} "
-            f"({view.billable} billable) · {units} · {_dollars(view.amount)}")
-
-
 def close_confirm_reply(preview: CloseView) -> Reply:
     """What closing the month locks, and a Confirm button; nothing changes until clicked."""
-    head = f"Close *{preview.month}*? It locks {_close_figures(preview)}."
+    head = f"Close *{preview.month}*? It locks {render.close_figures(preview, slack=True)}."
     blocks = [_section(head)]
     if not preview.billable:
         blocks.append(_context(f"⚠️ Nothing in {preview.month} to bill (no patient has "
@@ -553,7 +547,7 @@ def month_reopened_reply(view: CloseView) -> Reply:
 def month_closed_reply(closed: CloseView) -> Reply:
     return text_reply(
         f"🔒 Closed {closed.month} (billed) by <@{closed.closed_by}>: "
-        f"{_close_figures(closed)}. From now on logs, voids "
+        f"{render.close_figures(closed, slack=True)}. From now on logs, voids "
         "and call attachments dated in it are refused, except an admin amendment that records "
         "its reason; calls that arrive for it are kept and flagged for the billing office. "
         "The report shows the month as closed.")
