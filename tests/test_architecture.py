@@ -130,3 +130,16 @@ def test_the_orm_list_names_only_service_modules() -> None:
     """A renamed or deleted module leaves the list too (it can only shrink)."""
     existing = {p.relative_to(ROOT / "service").as_posix() for p in _modules("service")}
     assert STILL_ON_THE_ORM <= existing, sorted(STILL_ON_THE_ORM - existing)
+
+
+BLOCK_KIT = ("mrkdwn", "plain_text", "button", "section")  # what every Block Kit payload holds
+
+
+@pytest.mark.parametrize("path", [p for pkg in ADAPTERS + ["service"] for p in _modules(pkg)
+                                  if p != ROOT / "rpm_logger" / "blocks.py"],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_block_kit_is_built_in_one_module(path: Path) -> None:
+    """Slack blocks, buttons and action ids are made in rpm_logger/blocks.py only."""
+    literals = {node.value for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    assert not literals & set(BLOCK_KIT), f"{path} builds Block Kit"
