@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from bench import seed
 from bench.databases import recreate_postgres
 from bench.http_load import PG_ADMIN_URL
-from bot import execute, grammar
+from bot import dispatch, grammar
 from rpm_logger.settings import Settings
 from rpm_logger.wiring import build_service
 from service import Service
@@ -51,8 +51,8 @@ def operations(svc: Service) -> dict[str, Callable[[int], object]]:
         def run(i: int) -> object:
             s, k = i % seed.STAFF, (i // seed.STAFF) % seed.PATIENTS_PER_STAFF
             command = text.format(patient=seed.patient_id(s, k), minutes=1 + i % 45)
-            return execute.run(svc, grammar.parse(command),
-                               execute.Caller(seed.staff_id(s), "D1"))
+            return dispatch.run(svc, grammar.parse(command),
+                               dispatch.Caller(seed.staff_id(s), "D1"))
         return run
 
     base = int(time.time() * 1000) % 10**9

@@ -27,31 +27,26 @@ from slack_bolt.request.payload_utils import (
     to_view,
 )
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot import listeners
+from bot.dispatch import Dialer
 from rpm_logger.settings import Settings
+from rpm_logger.slack_client import make_async_web_client
 from service import Service
 
 log = logging.getLogger("rpm_logger.bot")
 
 
-def build_slack_app(settings: Settings, service: Service) -> AsyncApp:
+def build_slack_app(settings: Settings, service: Service,
+                    dialer: Dialer | None = None) -> AsyncApp:
     """The Bolt app. Request verification stays on (Bolt's default): a missing, wrong or
     older-than-5-minutes signature gets 401 before any listener runs."""
     if not (settings.slack_signing_secret and settings.slack_bot_token):
         raise ValueError("Slack needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
-    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
-                            base_url=settings.slack_api_url, timeout=10)
-    # like rpm_logger.slack_client: retry 429 (honouring Retry-After) and 5xx, off by default
-    client.retry_handlers.extend([AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-                                  AsyncServerErrorRetryHandler(max_retry_count=2)])
+    client = make_async_web_client(settings)  # SLACK_API_URL, timeout, 429/5xx retries
     app = AsyncApp(
         client=client,
         authorize=_bot_authorization(settings.slack_bot_token.get_secret_value()),
@@ -66,7 +61,7 @@ def build_slack_app(settings: Settings, service: Service) -> AsyncApp:
     async def _inject_service(context: AsyncBoltContext,
                               next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
         context["service"] = service  # listeners read it as context["service"]
-        context["settings"] = settings  # click-to-call reaches Twilio with these
+        context["dialer"] = dialer  # click-to-call (None: Twilio is not set up)
         await next()
 
     listeners.register(app)
@@ -239,8 +234,9 @@ class SlackRuntime:
         return response
 
     @classmethod
-    async def start(cls, settings: Settings, service: Service) -> "SlackRuntime":
-        bolt = build_slack_app(settings, service)
+    async def start(cls, settings: Settings, service: Service,
+                    dialer: Dialer | None = None) -> "SlackRuntime":
+        bolt = build_slack_app(settings, service, dialer)
         socket = None
         if settings.slack_app_token:
             # apps.connections.open goes through the app's client, so SLACK_API_URL too

@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from reminders import messages
+from rpm_logger import blocks
 from rpm_logger.settings import Settings
 from rpm_logger.slack_client import make_web_client
 from service.reminders import DM, Delivery, DeliveryFailed, PlannedMessage
@@ -50,7 +51,7 @@ class SlackReminderSender:
         channel = self._channel(message)
         self._pace(channel)
         response = self._call("chat.postMessage", lambda: self.client.chat_postMessage(
-            channel=channel, text=messages.text(message), blocks=messages.blocks(message),
+            channel=channel, text=messages.text(message), blocks=blocks.reminder_blocks(message),
             metadata={"event_type": EVENT_TYPE,
                       "event_payload": {"claim_id": claim_id, "date": message.day.isoformat()}},
             unfurl_links=False, unfurl_media=False))

@@ -1,5 +1,7 @@
 """The one ASGI app: health, the web dashboard, and the routes the Slack and Twilio adapters
-mount.
+mount. This is the composition root: the adapters never import one another, so what one
+needs of another is wired here (telephony's dialer for the bot's click-to-call, the Slack
+DMs for telephony's call notices).
 
 Nothing connects at import time: the lifespan opens the database, so importing this module
 (tests, tools) needs no database.
@@ -24,6 +26,7 @@ from web.routes import dashboard_router
 if TYPE_CHECKING:
     from reminders.scheduler import ReminderScheduler
     from telephony.reconcile_job import ReconcileScheduler
+    from telephony.rest import TwilioDialer
 
 log = logging.getLogger("rpm_logger")
 
@@ -54,6 +57,15 @@ def _start_reconcile(settings: Settings, service: Service) -> "ReconcileSchedule
     return scheduler
 
 
+def _dialer(settings: Settings, service: Service) -> "TwilioDialer | None":
+    """Click-to-call for the Slack bot: telephony's dialer, when Twilio can place calls."""
+    if not (settings.twilio_configured and settings.twilio_caller_id):
+        return None
+    from telephony.rest import TwilioDialer
+
+    return TwilioDialer(service, settings)
+
+
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
     """The app; pass `service` to share one already built (tests), else the lifespan builds it."""
     settings = settings or get_settings()
@@ -69,7 +81,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         if settings.slack_configured:
             from bot.app import SlackRuntime
 
-            slack = app.state.slack = await SlackRuntime.start(settings, app.state.service)
+            slack = app.state.slack = await SlackRuntime.start(
+                settings, app.state.service, _dialer(settings, app.state.service))
         for line in describe_configuration(settings):
             log.info(line)
         app.state.reminders = _start_reminders(settings, app.state.service)
@@ -118,9 +131,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             return _not_configured("Slack", "set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
 
     if settings.twilio_configured:
+        from bot.call_dms import SlackCallDMs
         from telephony.routes import make_router
 
-        app.include_router(make_router(settings))
+        app.include_router(make_router(settings, notifier=SlackCallDMs.from_settings(settings)))
     else:
         @app.post("/twilio/{path:path}", include_in_schema=False)
         async def twilio_not_configured(path: str) -> JSONResponse:

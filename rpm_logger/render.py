@@ -1,24 +1,29 @@
-"""Text, CSV and JSON renderings of service views for the CLI. Units are spelled out and
-minutes are floored, so nothing reads as 20 minutes before 1,200 seconds."""
+"""Text, CSV and JSON renderings of service views for the CLI, and the phrases the Slack
+messages share with it (reminders). Units are spelled out and minutes are floored, so nothing
+reads as 20 minutes before 1,200 seconds."""
 
 import csv
 import io
 import json
 import re
 from collections.abc import Iterable, Iterator
+from datetime import date
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from billing.codes import format_codes
 from billing.durations import format_seconds
 from billing.months import clinic_time
+from billing.risk import CRITICAL, HIGH, WATCH
 from service.closes import CloseView
+from service.reminders import CHANNEL, PlannedMessage
 from service.views import (
     CloseDifference,
     EntryView,
     LoggedEntry,
     MonthSummary,
     MonthTotals,
+    PatientRisk,
     PatientView,
     StaffMinutes,
     StaffView,
@@ -117,7 +122,7 @@ def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
         ("Month", _month_state(summary, zone)),
         ("Counted time", f"{format_seconds(summary.total_seconds)} "
                          f"({summary.total_seconds} seconds)"),
-        ("Live contact", f"{live} ({_count(summary.live_interactions, 'interaction')})"),
+        ("Live contact", f"{live} ({count_of(summary.live_interactions, 'interaction')})"),
         ("Codes", format_codes(summary.codes) or "none yet"),
         ("Still needed", _next_step(summary)),
         *_close_rows(summary),
@@ -151,7 +156,7 @@ def live_warning(entry: EntryView) -> str:
             "log the live contact that reached the patient.")
 
 
-def _count(number: int, noun: str) -> str:
+def count_of(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
@@ -264,29 +269,33 @@ def totals_text(totals: MonthTotals) -> str:
     state = f"closed by {totals.closed_by}" if totals.closed_by else (totals.reopened or "open")
     rows = [
         ("Month", f"{totals.month} ({state})"),
-        ("Patients", f"{_count(totals.patients, 'patient')} enrolled, "
+        ("Patients", f"{count_of(totals.patients, 'patient')} enrolled, "
                      f"{totals.billable} with billable codes"),
         ("Codes", units),
         ("Earned so far", f"${totals.expected_amount:.2f} (estimate from FEE_SCHEDULE)"),
-        ("At risk", f"{_count(totals.at_risk, 'patient')}, "
+        ("At risk", f"{count_of(totals.at_risk, 'patient')}, "
                     f"${totals.at_risk_amount:.2f} still to win"),
     ]
     if totals.unmatched_calls:
-        rows.append(("Unmatched calls", f"{_count(totals.unmatched_calls, 'call')} with no "
+        rows.append(("Unmatched calls", f"{count_of(totals.unmatched_calls, 'call')} with no "
                      "patient: attach them (rpm-logger calls list --state unmatched)"))
     text = _aligned(rows)
     if totals.changed_since_close:
-        text += (f"\nChanged since close: {_count(len(totals.changed_since_close), 'patient')}"
+        text += (f"\nChanged since close: {count_of(len(totals.changed_since_close), 'patient')}"
                  "\n" + "\n".join(f"  - {line}" for line in
                                   close_difference_lines(totals.changed_since_close)))
     return text
 
 
-def close_figures(view: CloseView) -> str:
-    """What a close locks: patients, codes and units, dollars (fee schedule estimates)."""
-    units = ", ".join(f"{code} x{n}" for code, n in sorted(view.units.items())) or "no codes"
-    return (f"{_count(view.patients, 'patient')} ({view.billable} with billable codes), "
-            f"{units}, ${view.amount:.2f}")
+def close_figures(view: CloseView, *, slack: bool = False) -> str:
+    """What a close locks: patients, codes and units, dollars (fee schedule estimates). The
+    one phrasing of it: the CLI's in plain text, Slack's (`slack=True`) with · and ×."""
+    times, between = ("×", " · ") if slack else ("x", ", ")
+    units = ", ".join(f"{code} {times}{n}" for code, n in sorted(view.units.items())) \
+        or "no codes"
+    billable = f"{view.billable} billable" if slack else f"{view.billable} with billable codes"
+    amount = f"${view.amount:,.2f}" if slack else f"${view.amount:.2f}"
+    return f"{count_of(view.patients, 'patient')} ({billable}){between}{units}{between}{amount}"
 
 
 def close_preview_text(view: CloseView) -> str:
@@ -402,3 +411,50 @@ def _not_counted_text(entry: EntryView) -> str:
         return ""
     return (f"not counted: {format_seconds(count.not_counted_seconds)} "
             f"({'; '.join(count.reasons)})  ")
+
+
+# -- reminders: phrased once for the Slack message, its fallback text and the CLI ---------
+
+SEVERITY_ICON = {CRITICAL: ":red_circle:", HIGH: ":large_orange_circle:",
+                 WATCH: ":large_yellow_circle:"}
+MAX_LISTED = 40  # Slack allows 50 blocks per message; the rest are counted, not listed
+REMINDER_FOOTER = ("Sent once a day from the reminder start day while anything is missing "
+                   "this month.")
+
+
+def reminder_day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def _days_left(days: int) -> str:
+    return "last day" if days == 1 else f"{days} days left"
+
+
+def patient_line(row: PatientRisk) -> str:
+    """'12 / 20 min · live ✗ · 16 days left': minutes are floored, never rounded up."""
+    live = "✓" if row.summary.live_interactions else "✗"
+    return (f"{row.summary.total_seconds // 60} / 20 min · live {live} · "
+            f"{_days_left(row.risk.days_left)}")
+
+
+def counts_text(message: PlannedMessage, *, icons: bool = True) -> str:
+    parts = []
+    for severity in (CRITICAL, HIGH, WATCH):
+        icon = f"{SEVERITY_ICON[severity]} " if icons else ""
+        parts.append(f"{icon}{severity} {message.counts.get(severity, 0)}")
+    return " · ".join(parts) if icons else ", ".join(parts)
+
+
+def money_text(message: PlannedMessage) -> str:
+    """The channel's dollars, as a clinic manager reads them first (fee schedule estimates)."""
+    return (f"Earned so far ${message.earned:,.2f} · still to win from at-risk patients "
+            f"${message.at_risk_amount:,.2f} (fee schedule estimates)")
+
+
+def title(message: PlannedMessage) -> str:
+    if message.kind == CHANNEL:
+        total = sum(message.counts.values())
+        return (f"RPM daily summary: {count_of(total, 'patient')} at risk" if total
+                else "RPM daily summary: every patient is on track")
+    count = len(message.patients)
+    return f"RPM: {count_of(count, 'patient')} need{'s' if count == 1 else ''} time this month"

@@ -1,41 +1,58 @@
-"""Slack DMs about calls, sent after the call is committed and off the request path.
+"""Telling the staff member on a call what it needs from them, after the call is committed
+and off the request path.
 
-A Slack failure is logged and never changes the answer Twilio got: the call is stored.
+Telephony says WHAT to tell (data: which call, which notice) through `CallNotifier`; how it
+is said is the Slack side's business (bot/call_dms.py, wired in rpm_logger/app.py), so this
+adapter never imports Slack or Block Kit. A failure is logged and never changes the answer
+Twilio got: the call is stored.
 """
 
 import logging
+from typing import Protocol
 
-from rpm_logger.settings import Settings
-from rpm_logger.slack_client import make_web_client
-from service.calls import CallOutcome
-from telephony import slack_messages
+from service.calls import CallOutcome, CallView
 
 log = logging.getLogger("rpm_logger.telephony")
 
 
-def dm_for(outcome: CallOutcome) -> tuple[str, list[dict]] | None:
-    """Which DM this write calls for: only when the state just became one people act on."""
+class CallNotifier(Protocol):
+    """Sends one notice to the staff member on `call` (`call.staff`); raises when it could not."""
+
+    def ask_if_live(self, call: CallView) -> None:
+        """The call may have been a live conversation: ask (Yes counts it, No keeps it as an
+        attempt)."""
+
+    def tell_counted(self, call: CallView) -> None:
+        """The call counted as the month's live interaction: say so, and ask what was
+        discussed."""
+
+
+def notice_for(outcome: CallOutcome) -> str | None:
+    """Which notice this write calls for ("ask_if_live" or "tell_counted"): only when the
+    state just became one people act on, and someone is on the call."""
     call = outcome.call
     if not outcome.changed or call.staff is None:
         return None
     if call.state == "unconfirmed":
-        return slack_messages.unconfirmed_message(call)
+        return "ask_if_live"
     if call.state == "counted":
-        return slack_messages.counted_message(call)
+        return "tell_counted"
     return None
 
 
-def send_call_dm(settings: Settings, outcome: CallOutcome) -> bool:
-    """DM the staff member on the call; False (logged) when Slack is off or failed."""
-    message = dm_for(outcome)
-    if message is None or not settings.slack_bot_token:
+def send_call_notice(notifier: CallNotifier | None, outcome: CallOutcome) -> bool:
+    """Notify the staff member on the call; False (logged) when there is nothing to say, no
+    notifier (Slack not configured), or it failed."""
+    notice = notice_for(outcome)
+    if notice is None or notifier is None:
         return False
-    text, blocks = message
     try:
-        client = make_web_client(settings)
-        channel = client.conversations_open(users=outcome.call.staff)["channel"]["id"]
-        client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        if notice == "ask_if_live":
+            notifier.ask_if_live(outcome.call)
+        else:
+            notifier.tell_counted(outcome.call)
         return True
     except Exception:  # noqa: BLE001 - the call is stored; a DM is a courtesy
-        log.exception("could not DM %s about call %s", outcome.call.staff, outcome.call.call_id)
+        log.exception("could not notify %s about call %s", outcome.call.staff,
+                      outcome.call.call_id)
         return False

@@ -126,3 +126,20 @@ def click_to_call(service: Service, settings: Settings, patient_ref: str, *, by:
     if not call.sid:
         raise TwilioBadAnswer("Twilio answered without a call id (sid)")
     return service.calls.record_placed(call.sid, plan, from_number=settings.twilio_caller_id)
+
+
+class TwilioDialer:
+    """Click-to-call as the Slack bot asks for it (bot/dispatch.py's `Dialer`, matched by
+    shape; rpm_logger/app.py hands it over): the placed call, or why Twilio did not take it.
+    A refusal from the service (no phone on file, unknown patient) raises as it does here."""
+
+    def __init__(self, service: Service, settings: Settings) -> None:
+        self.service, self.settings = service, settings
+
+    def dial(self, patient_ref: str, *, by: str) -> CallOutcome | str:
+        try:
+            return click_to_call(self.service, self.settings, patient_ref, by=by)
+        except TwilioBadAnswer:
+            return "bad_answer"
+        except TwilioUnavailable:
+            return "unavailable"

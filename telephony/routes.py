@@ -19,6 +19,7 @@ from service import Service
 from service.calls import CallEvent
 from service.errors import InvalidInput, StoreConflict, StoreUnavailable
 from telephony import notify, payloads, twiml
+from telephony.notify import CallNotifier
 from telephony.payloads import BadPayload
 from telephony.security import signed_form
 
@@ -77,7 +78,8 @@ def _form_doc(required: tuple[str, ...], *fields: str) -> dict[str, Any]:
     }
 
 
-def make_router(settings: Settings) -> APIRouter:
+def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
+    """`notifier`: who tells staff about their calls (rpm_logger/app.py wires Slack's)."""
     base = (settings.public_base_url or "").rstrip("/")
     verify = signed_form(settings)  # one callable: FastAPI runs it once per request
     router = APIRouter(dependencies=[Depends(verify)], tags=["twilio"],
@@ -93,7 +95,7 @@ def make_router(settings: Settings) -> APIRouter:
             return _unavailable(exc)
         except (BadPayload, InvalidInput) as exc:
             return _bad_request("twilio status callback", exc)
-        tasks.add_task(notify.send_call_dm, settings, outcome)
+        tasks.add_task(notify.send_call_notice, notifier, outcome)
         return _xml(twiml.empty())
 
     @router.post("/twilio/voice/incoming",

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from billing.months import Month
-from bot import execute, grammar
+from bot import dispatch, grammar
 from rpm_logger.app import create_app
 from rpm_logger.cli import cli
 from rpm_logger.settings import Settings, get_settings
@@ -101,13 +101,13 @@ def test_adapters_agree(clinic: Service, db_url: str, monkeypatch: pytest.Monkey
         str(len(IN_NOVEMBER)), str(len(BILLABLE)), str(len(AT_RISK)))
     assert page.one("svg").attrs["data-patients"] == str(len(IN_NOVEMBER))
     # /rpm report (the Slack CSV and its totals)
-    caller = execute.Caller(ADMIN, "D0ADMIN")
-    sent = execute.report(clinic, grammar.Report("2026-11"), caller)
-    assert isinstance(sent, execute.ReportFile)
+    caller = dispatch.Caller(ADMIN, "D0ADMIN")
+    sent = dispatch.report(clinic, grammar.Report("2026-11"), caller)
+    assert isinstance(sent, dispatch.ReportFile)
     assert {r["patient_id"] for r in csv.DictReader(io.StringIO(sent.content))} == IN_NOVEMBER
     assert (sent.totals.patients, sent.totals.at_risk) == (len(IN_NOVEMBER), len(AT_RISK))
     # /rpm risk
-    risk = execute.run(clinic, grammar.parse("risk"), caller)
+    risk = dispatch.run(clinic, grammar.parse("risk"), caller)
     assert risk.text == f"{len(AT_RISK)} patients at risk this month"
     # the CLI report, in process on the same service (and its frozen clock)
     monkeypatch.setenv("DATABASE_URL", db_url)

@@ -9,14 +9,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import execute, grammar, views
+from bot import dispatch, grammar
 from bot.listeners.events import publish_home
-from bot.views import Reply
+from rpm_logger import blocks
+from rpm_logger.blocks import Reply
 
 
-def _caller(body: dict[str, Any]) -> execute.Caller:
+def _caller(body: dict[str, Any]) -> dispatch.Caller:
     channel = (body.get("channel") or {}).get("id") or ""
-    return execute.Caller((body.get("user") or {}).get("id", ""), channel)
+    return dispatch.Caller((body.get("user") or {}).get("id", ""), channel)
 
 
 async def _run(work: Any) -> Reply:
@@ -34,7 +35,7 @@ async def pick_patient(ack: AsyncAck, body: dict[str, Any], action: dict[str, An
         text = ""
     parsed = grammar.parse(text) if text else grammar.Usage("That picker has expired.", "log")
     service = context["service"]
-    reply = await _run(lambda: execute.run(service, parsed, _caller(body)))
+    reply = await _run(lambda: dispatch.run(service, parsed, _caller(body)))
     await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
 
 
@@ -42,7 +43,7 @@ async def undo_double(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any
                       respond: AsyncRespond, context: dict[str, Any]) -> None:
     await ack()
     service = context["service"]
-    reply = await _run(lambda: execute.undo_double(service, _caller(body),
+    reply = await _run(lambda: dispatch.undo_double(service, _caller(body),
                                                    str(action.get("value", ""))))
     await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=False)
 
@@ -53,11 +54,11 @@ async def home_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any
     await ack()
     service = context["service"]
     caller = _caller(body)
-    if action.get("action_id") == views.HOME_START_ACTION:
-        reply = await _run(lambda: execute.home_start(service, caller,
+    if action.get("action_id") == blocks.HOME_START_ACTION:
+        reply = await _run(lambda: dispatch.home_start(service, caller,
                                                       str(action.get("value", ""))))
     else:
-        reply = await _run(lambda: execute.home_stop(service, caller))
+        reply = await _run(lambda: dispatch.home_stop(service, caller))
     await client.chat_postMessage(channel=caller.user_id, **reply.as_kwargs())
     await publish_home(client, service, caller.user_id)
 
@@ -67,14 +68,14 @@ async def confirm_close(ack: AsyncAck, body: dict[str, Any], action: dict[str, A
     """The Confirm button under `/rpm month close`: close the month, replace the question."""
     await ack()
     service = context["service"]
-    reply = await _run(lambda: execute.confirm_close(service, _caller(body),
+    reply = await _run(lambda: dispatch.confirm_close(service, _caller(body),
                                                      str(action.get("value", ""))))
     await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
 
 
 def register(app: AsyncApp) -> None:
-    app.action(re.compile(rf"^{views.PICK_ACTION}_\d+$"))(pick_patient)
-    app.action(views.UNDO_ACTION)(undo_double)
-    app.action(views.CLOSE_MONTH_ACTION)(confirm_close)
-    app.action(views.HOME_START_ACTION)(home_button)
-    app.action(views.HOME_STOP_ACTION)(home_button)
+    app.action(re.compile(rf"^{blocks.PICK_ACTION}_\d+$"))(pick_patient)
+    app.action(blocks.UNDO_ACTION)(undo_double)
+    app.action(blocks.CLOSE_MONTH_ACTION)(confirm_close)
+    app.action(blocks.HOME_START_ACTION)(home_button)
+    app.action(blocks.HOME_STOP_ACTION)(home_button)

@@ -21,8 +21,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot import views
-from bot.views import Reply
+from rpm_logger import blocks
+from rpm_logger.blocks import Reply
 
 ACK_DEADLINE_SECONDS = 1.5  # after arrival; Slack (and Bolt) give up at 3 s
 MAX_QUICK_IN_FLIGHT = 4  # more blocking works than this running: new ones ack "Saving…" first
@@ -54,7 +54,7 @@ async def reply_within_budget(work: Callable[[], Reply], ack: Callable[..., Awai
     global _in_flight
     left = _seconds_left(arrived_at, clock())
     if left <= 0 or _in_flight >= MAX_QUICK_IN_FLIGHT:
-        await ack(**views.working_reply().as_kwargs())  # nothing awaited before: no delay
+        await ack(**blocks.working_reply().as_kwargs())  # nothing awaited before: no delay
         acked = True
     else:
         acked = False
@@ -67,7 +67,7 @@ async def reply_within_budget(work: Callable[[], Reply], ack: Callable[..., Awai
             reply = task.result()
             await ack(**reply.as_kwargs())
             return reply
-        await ack(**views.working_reply().as_kwargs())
+        await ack(**blocks.working_reply().as_kwargs())
     reply = await task
     await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
     return reply

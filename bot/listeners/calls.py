@@ -1,4 +1,4 @@
-"""The call DM's buttons (telephony/slack_messages.py): Yes / No answer "was this a live
+"""The call DM's buttons (rpm_logger/blocks.py): Yes / No answer "was this a live
 conversation?", Add note opens a modal whose submission keeps the note on the call."""
 
 import asyncio
@@ -7,9 +7,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import execute, views
-from bot.views import Reply
-from telephony.slack_messages import ADD_NOTE_ACTION, CONFIRM_LIVE_ACTION, REJECT_LIVE_ACTION
+from bot import dispatch
+from rpm_logger import blocks
+from rpm_logger.blocks import ADD_NOTE_ACTION, CONFIRM_LIVE_ACTION, REJECT_LIVE_ACTION, Reply
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -23,8 +23,8 @@ async def confirm_call(ack: AsyncAck, body: dict[str, Any], action: dict[str, An
     note, so the buttons stay for whoever may still answer."""
     await ack()
     live = action.get("action_id") == CONFIRM_LIVE_ACTION
-    caller = execute.Caller(_user(body), "")
-    reply, decided = await asyncio.to_thread(execute.confirm_call, context["service"], caller,
+    caller = dispatch.Caller(_user(body), "")
+    reply, decided = await asyncio.to_thread(dispatch.confirm_call, context["service"], caller,
                                              str(action.get("value", "")), live=live)
     await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=decided)
 
@@ -34,7 +34,7 @@ async def open_note(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
     """Open the modal at once (the trigger_id expires in 3 s); the submit checks who may."""
     await ack()
     await client.views_open(trigger_id=body["trigger_id"],
-                            view=views.call_note_modal(str(action.get("value", ""))))
+                            view=blocks.call_note_modal(str(action.get("value", ""))))
 
 
 async def submit_note(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
@@ -43,20 +43,20 @@ async def submit_note(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
     modal under the input, so nothing typed is lost."""
     user = _user(body)
     values = (view.get("state") or {}).get("values") or {}
-    note = ((values.get(views.CALL_NOTE_BLOCK) or {}).get(views.CALL_NOTE_INPUT) or {}).get(
+    note = ((values.get(blocks.CALL_NOTE_BLOCK) or {}).get(blocks.CALL_NOTE_INPUT) or {}).get(
         "value") or ""
-    result = await asyncio.to_thread(execute.add_call_note, context["service"],
-                                     execute.Caller(user, ""),
+    result = await asyncio.to_thread(dispatch.add_call_note, context["service"],
+                                     dispatch.Caller(user, ""),
                                      str(view.get("private_metadata", "")), note)
     if isinstance(result, Reply):
-        await ack(response_action="errors", errors={views.CALL_NOTE_BLOCK: result.text[:150]})
+        await ack(response_action="errors", errors={blocks.CALL_NOTE_BLOCK: result.text[:150]})
         return
     await ack()
-    await client.chat_postMessage(channel=user, **views.call_noted_reply(result).as_kwargs())
+    await client.chat_postMessage(channel=user, **blocks.call_noted_reply(result).as_kwargs())
 
 
 def register(app: AsyncApp) -> None:
     app.action(CONFIRM_LIVE_ACTION)(confirm_call)
     app.action(REJECT_LIVE_ACTION)(confirm_call)
     app.action(ADD_NOTE_ACTION)(open_note)
-    app.view(views.CALL_NOTE_CALLBACK)(submit_note)
+    app.view(blocks.CALL_NOTE_CALLBACK)(submit_note)

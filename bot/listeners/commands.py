@@ -9,8 +9,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import execute, grammar, views
+from bot import dispatch, grammar
 from bot.listeners.budget import ARRIVED, reply_within_budget, stamp_arrival
+from rpm_logger import blocks
 from service import Service
 
 log = logging.getLogger("rpm_logger.bot")
@@ -38,34 +39,34 @@ async def handle_rpm(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespo
     parsed = grammar.parse(command.get("text"))
     name = await _display_name(client, parsed.user) if isinstance(
         parsed, grammar.StaffAdd) else None
-    caller = execute.Caller(command.get("user_id", ""), command.get("channel_id", ""), name,
-                            context.get("settings"))
+    caller = dispatch.Caller(command.get("user_id", ""), command.get("channel_id", ""), name,
+                            context.get("dialer"))
     service = context["service"]
     if isinstance(parsed, grammar.Report):
         await send_report(ack, respond, client, service, parsed, caller)
         return
-    await reply_within_budget(lambda: execute.run(service, parsed, caller), ack, respond,
+    await reply_within_budget(lambda: dispatch.run(service, parsed, caller), ack, respond,
                               arrived_at=context.get(ARRIVED))
 
 
 async def send_report(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
-                      service: Service, parsed: grammar.Report, caller: execute.Caller) -> None:
+                      service: Service, parsed: grammar.Report, caller: dispatch.Caller) -> None:
     """Ack at once (a month's CSV may take a while), upload the CSV to the admin's DM with
     files_upload_v2, then replace the ack with the month's totals."""
-    await ack(**views.report_working_reply().as_kwargs())
-    result = await asyncio.to_thread(execute.report, service, parsed, caller)
-    if isinstance(result, views.Reply):
+    await ack(**blocks.report_working_reply().as_kwargs())
+    result = await asyncio.to_thread(dispatch.report, service, parsed, caller)
+    if isinstance(result, blocks.Reply):
         await respond(**result.as_kwargs(), response_type="ephemeral", replace_original=True)
         return
     try:
         opened = await client.conversations_open(users=caller.user_id)
         await client.files_upload_v2(
             channel=opened["channel"]["id"], content=result.content, filename=result.filename,
-            title=result.filename, initial_comment=views.totals_text(result.totals))
-        reply = views.report_sent_reply(result.totals, result.filename)
+            title=result.filename, initial_comment=blocks.totals_text(result.totals))
+        reply = blocks.report_sent_reply(result.totals, result.filename)
     except Exception:  # noqa: BLE001 - say so in Slack; the CLI still has the report
         log.exception("report upload failed")
-        reply = views.report_upload_failed_reply(result.totals)
+        reply = blocks.report_upload_failed_reply(result.totals)
     await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
 
 

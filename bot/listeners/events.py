@@ -6,12 +6,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import execute
+from bot import dispatch
 from service import Service
 
 
 async def publish_home(client: AsyncWebClient, service: Service, user_id: str) -> None:
-    view = await asyncio.to_thread(execute.home, service, user_id)
+    view = await asyncio.to_thread(dispatch.home, service, user_id)
     await client.views_publish(user_id=user_id, view=view)
 
 

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot import views
+from rpm_logger import blocks
 from rpm_logger.app import create_app
+from rpm_logger.blocks import ADD_NOTE_ACTION, CONFIRM_LIVE_ACTION, REJECT_LIVE_ACTION
 from rpm_logger.settings import Settings
 from service import Service
 from service.calls import CallEvent
 from service.staff import StaffChanges
-from telephony.slack_messages import ADD_NOTE_ACTION, CONFIRM_LIVE_ACTION, REJECT_LIVE_ACTION
 from tests.bot.conftest import SlackSender, all_text, serve
 from tests.bot.helpers import standing, writes_fail
 from tests.fakes.slack_api import RecordedCall, SlackApiRecorder
@@ -131,12 +131,12 @@ def test_add_note_opens_a_modal_and_keeps_the_note(slack: SlackSender, slack_api
     [opened] = slack.wait_for("views.open")
     assert opened.body["trigger_id"] == "1.2.3"
     view = opened.body["view"]  # views.open is sent as JSON
-    assert (view["callback_id"], view["private_metadata"]) == (views.CALL_NOTE_CALLBACK,
+    assert (view["callback_id"], view["private_metadata"]) == (blocks.CALL_NOTE_CALLBACK,
                                                                 call_id)
-    assert view["blocks"][0]["element"]["action_id"] == views.CALL_NOTE_INPUT
+    assert view["blocks"][0]["element"]["action_id"] == blocks.CALL_NOTE_INPUT
 
-    sent = slack.view_submission(views.CALL_NOTE_CALLBACK, call_id, {
-        views.CALL_NOTE_BLOCK: {views.CALL_NOTE_INPUT: "Reviewed BP log; dose unchanged."}})
+    sent = slack.view_submission(blocks.CALL_NOTE_CALLBACK, call_id, {
+        blocks.CALL_NOTE_BLOCK: {blocks.CALL_NOTE_INPUT: "Reviewed BP log; dose unchanged."}})
     assert sent.response.status_code == 200 and sent.body == {}  # the modal closes
     assert clinic.calls.get(call_id).note == "Reviewed BP log; dose unchanged."
     [dm] = slack.wait_for("chat.postMessage")
@@ -152,10 +152,10 @@ def test_a_refused_note_stays_in_the_modal(slack: SlackSender, slack_api: SlackA
                                            clinic: Service, user: str, note: str,
                                            says: str) -> None:
     call_id = record_outbound(clinic, answered_by="human")
-    sent = slack.view_submission(views.CALL_NOTE_CALLBACK, call_id, {
-        views.CALL_NOTE_BLOCK: {views.CALL_NOTE_INPUT: note}}, user=user)
+    sent = slack.view_submission(blocks.CALL_NOTE_CALLBACK, call_id, {
+        blocks.CALL_NOTE_BLOCK: {blocks.CALL_NOTE_INPUT: note}}, user=user)
     assert sent.body["response_action"] == "errors"
-    assert says in sent.body["errors"][views.CALL_NOTE_BLOCK]
+    assert says in sent.body["errors"][blocks.CALL_NOTE_BLOCK]
     assert clinic.calls.get(call_id).note is None
     assert slack_api.calls_to("chat.postMessage") == []
 
@@ -163,9 +163,9 @@ def test_a_refused_note_stays_in_the_modal(slack: SlackSender, slack_api: SlackA
 def test_a_note_during_an_outage_says_not_saved(slack: SlackSender, clinic: Service) -> None:
     call_id = record_outbound(clinic, answered_by="human")
     with writes_fail(clinic.ctx.db):
-        sent = slack.view_submission(views.CALL_NOTE_CALLBACK, call_id, {
-            views.CALL_NOTE_BLOCK: {views.CALL_NOTE_INPUT: "discussed BP"}})
-    assert "not saved — try again" in sent.body["errors"][views.CALL_NOTE_BLOCK]
+        sent = slack.view_submission(blocks.CALL_NOTE_CALLBACK, call_id, {
+            blocks.CALL_NOTE_BLOCK: {blocks.CALL_NOTE_INPUT: "discussed BP"}})
+    assert "not saved — try again" in sent.body["errors"][blocks.CALL_NOTE_BLOCK]
     assert clinic.calls.get(call_id).note is None
 
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from billing.months import Month
-from bot import execute, grammar, views
+from bot import dispatch, grammar
+from rpm_logger import blocks
 from service import Service
 from service.closes import Amendment
 from service.errors import BadInput
@@ -26,7 +27,7 @@ def late(svc: Service, clock: FrozenClock) -> Service:
 
 
 def _reply(svc: Service, text: str, user: str = NURSE) -> str:
-    reply = execute.run(svc, grammar.parse(text), execute.Caller(user, "C0DATES"))
+    reply = dispatch.run(svc, grammar.parse(text), dispatch.Caller(user, "C0DATES"))
     return reply.text + "\n" + "\n".join(str(b) for b in reply.blocks)
 
 
@@ -40,7 +41,7 @@ def test_a_late_evening_timer_shows_clinic_time(late: Service, clock: FrozenCloc
     _reply(late, "start P-1042")
     shown = _reply(late, "timer")
     assert "21:30" in shown and "02:30" not in shown and "UTC" not in shown
-    home = views.home_view([], late.timers.current(NURSE), late.ctx.policy.zone)
+    home = blocks.home_view([], late.timers.current(NURSE), late.ctx.policy.zone)
     assert "21:30" in str(home) and "02:30" not in str(home)
     again = _reply(late, "start P-1042")
     assert "21:30" in again and "02:30" not in again

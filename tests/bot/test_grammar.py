@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import execute, grammar
+from bot import dispatch, grammar
 from bot.grammar import (
     CallAttach,
     CallClaim,
@@ -119,7 +119,7 @@ def test_fuzz_parse_never_raises_and_refusals_explain(text: str) -> None:
 @given(st.lists(WORDS, min_size=1, max_size=8).map(" ".join))
 def test_fuzz_every_command_gets_a_clear_reply_from_the_service(seeded: Service,
                                                                 text: str) -> None:
-    reply = execute.run(seeded, grammar.parse(text), execute.Caller(NURSE, "C0FUZZ"))
+    reply = dispatch.run(seeded, grammar.parse(text), dispatch.Caller(NURSE, "C0FUZZ"))
     assert reply.text.strip()
     assert "Something went wrong" not in reply.text, text  # every refusal is specific
     assert "Traceback" not in reply.text

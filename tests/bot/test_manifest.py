@@ -5,7 +5,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from bot import views
+from rpm_logger import blocks
 
 MANIFEST = Path(__file__).resolve().parents[2] / "slack" / "manifest.yml"
 
@@ -23,4 +23,4 @@ def test_manifest_points_everything_at_the_one_signed_url() -> None:
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "commands", "chat:write", "users:read", "im:write", "files:write"}
-    assert views.HOME_START_ACTION and views.PICK_ACTION  # interactivity has listeners
+    assert blocks.HOME_START_ACTION and blocks.PICK_ACTION  # interactivity has listeners

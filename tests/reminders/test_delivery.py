@@ -272,10 +272,11 @@ def test_posts_to_one_channel_are_paced(slack_api: SlackApiRecorder, clinic: Ser
 
 def test_a_long_list_is_cut_to_fit_slacks_50_blocks(clinic: Service) -> None:
     from reminders import messages
+    from rpm_logger import blocks as slack_blocks
 
     plan = clinic.reminders.plan(None, OPTIONS)
     many = PlannedMessage("dm", NURSE, plan.day, plan.month, plan.messages[0].patients * 30)
-    blocks = messages.blocks(many)
+    blocks = slack_blocks.reminder_blocks(many)
     assert len(blocks) <= 50
     assert blocks[-2]["elements"][0]["text"] == (
         "…and 20 more: `rpm-logger report` lists every patient")

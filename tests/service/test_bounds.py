@@ -7,7 +7,7 @@ from sqlmodel import func, select
 
 from billing.errors import InvalidInput
 from billing.months import Month
-from bot import execute
+from bot import dispatch
 from service import Service
 from service.errors import BadInput
 from service.staff import StaffChanges
@@ -62,8 +62,8 @@ def test_ids_out_of_range_or_not_ascii_get_a_short_clear_refusal(svc: Service,
 
 def test_a_5000_digit_call_id_in_the_note_modal_gets_a_clear_reply(svc: Service) -> None:
     seed(svc)
-    reply = execute.add_call_note(svc, execute.Caller(NURSE, "D0NOTE"), "9" * 5000, "spoke")
-    assert isinstance(reply, execute.Reply)
+    reply = dispatch.add_call_note(svc, dispatch.Caller(NURSE, "D0NOTE"), "9" * 5000, "spoke")
+    assert isinstance(reply, dispatch.Reply)
     assert "is not a call id" in reply.text and len(reply.text) < 150
     assert "Something went wrong" not in reply.text
 

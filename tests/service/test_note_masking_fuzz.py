@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from billing.months import Month
-from bot import execute, grammar
+from bot import dispatch, grammar
 from service import Service
 from service.phones import redact_phones
 from tests.service.helpers import NURSE, log, seed
@@ -181,7 +181,7 @@ def test_notes_are_masked_where_people_read_them(svc: Service) -> None:
     assert "called daughter at ***0111, BP 140/90 HR 72" in text
     assert "hers is ***0112" in text
     assert "555" not in _digits(text)
-    picker = execute.run(svc, grammar.parse("log 12m call her 617_555_0113 back"),
-                         execute.Caller(NURSE, "C0MASK"))
+    picker = dispatch.run(svc, grammar.parse("log 12m call her 617_555_0113 back"),
+                         dispatch.Caller(NURSE, "C0MASK"))
     assert "***0113" in picker.blocks[0]["text"]["text"]
     assert "555" not in _digits(picker.blocks[0]["text"]["text"])

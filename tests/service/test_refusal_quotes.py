@@ -5,7 +5,7 @@ on the Slack grammar, the service and the store's length check alike."""
 import pytest
 
 from billing.months import Month
-from bot import execute, grammar
+from bot import dispatch, grammar
 from service import Service
 from service.errors import InvalidInput
 from service.patients import PatientFields
@@ -15,7 +15,7 @@ LONG = 200  # a refusal longer than this echoed the input
 
 
 def _reply(svc: Service, text: str) -> str:
-    reply = execute.run(svc, grammar.parse(text), execute.Caller(NURSE, "C0QUOTE"))
+    reply = dispatch.run(svc, grammar.parse(text), dispatch.Caller(NURSE, "C0QUOTE"))
     return reply.text + " ".join(str(b) for b in reply.blocks)
 
 

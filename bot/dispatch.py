@@ -10,24 +10,33 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from billing.months import Month
-from bot import grammar, views
-from bot.views import Reply
+from bot import grammar
+from rpm_logger import blocks
+from rpm_logger.blocks import Reply
 from rpm_logger.render import SLACK_REPORT_COLUMNS, report_csv
-from rpm_logger.settings import Settings
 from service import Service
-from service.calls import CallView
+from service.calls import CallOutcome, CallView
 from service.chat_entries import ChatLogged
 from service.entries import LogRequest
 from service.errors import InvalidInput, StoreConflict, StoreUnavailable
 from service.staff import clean_slack_user_id
 from service.views import MonthTotals
-from telephony.rest import TwilioBadAnswer, TwilioUnavailable, click_to_call
 
 log = logging.getLogger("rpm_logger.bot")
 T = TypeVar("T")
+
+
+class Dialer(Protocol):
+    """Click-to-call, as the bot needs it (telephony/rest.py's TwilioDialer, wired in
+    rpm_logger/app.py): ring the caller's phone, then bridge the patient."""
+
+    def dial(self, patient_ref: str, *, by: str) -> CallOutcome | str:
+        """The placed call, else why Twilio did not take it: "bad_answer" (no call sid) or
+        "unavailable" (refused or unreachable). The service's refusals raise InvalidInput."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -36,21 +45,21 @@ class Caller:
     channel_id: str
     display_name: str | None = None  # for `staff add`: the new member's name, looked up by
     # the listener (Slack profile), since it is not in the command text
-    settings: Settings | None = None  # for commands that reach Twilio (click-to-call)
+    dialer: Dialer | None = None  # click-to-call; None when Twilio is not set up
 
 
 def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     """The reply to `command`; never raises."""
     try:
         if isinstance(command, grammar.Help):
-            return views.text_reply(grammar.help_text(command.topic))
+            return blocks.text_reply(grammar.help_text(command.topic))
         if isinstance(command, grammar.Usage):
-            return views.text_reply(grammar.usage_text(command))
+            return blocks.text_reply(grammar.usage_text(command))
         if not svc.staff.is_active(caller.user_id):
-            return views.stranger_reply(svc.admin.admin_ids())
+            return blocks.stranger_reply(svc.admin.admin_ids())
         return _dispatch(svc, command, caller)
     except InvalidInput as exc:
-        return views.refusal_reply(str(exc))
+        return blocks.refusal_reply(str(exc))
     except StoreUnavailable:
         log.warning("database unavailable while running %s", type(command).__name__)
         return _outage(command)
@@ -58,19 +67,19 @@ def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
         return _outage(command)
     except Exception:  # noqa: BLE001 - a reply, never a stack trace
         log.exception("slack command failed: %s", type(command).__name__)
-        return views.text_reply("⚠️ Something went wrong on our side (it is logged for the "
+        return blocks.text_reply("⚠️ Something went wrong on our side (it is logged for the "
                                 "admin). Check `/rpm status` before trying again.")
 
 
 def _outage(command: grammar.Command) -> Reply:
     if isinstance(command, grammar.Log | grammar.Stop):
-        return views.unavailable_reply("Your time was")
+        return blocks.unavailable_reply("Your time was")
     reads = ("risk", "timer", "staff list", "calls unmatched")
     if isinstance(command, grammar.Status) or (isinstance(command, grammar.Simple)
                                                and command.name in reads):
-        return views.text_reply("⚠️ The database is not answering right now, so I cannot "
+        return blocks.text_reply("⚠️ The database is not answering right now, so I cannot "
                                 "show that — try again in a moment.")
-    return views.unavailable_reply("That was")
+    return blocks.unavailable_reply("That was")
 
 
 def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -105,7 +114,7 @@ def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
         today = svc.months.today()
         mine = [p for p in svc.patients.list(assigned_to=caller.user_id)
                 if p.ended_on is None or p.ended_on >= today]
-        return views.picker_reply(command.without_patient(), mine,
+        return blocks.picker_reply(command.without_patient(), mine,
                                   region=svc.ctx.policy.phone_region)
     day: date | None = command.day
     if command.yesterday:
@@ -113,20 +122,20 @@ def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     request = LogRequest(patient=patient, duration=command.duration, activity=command.activity,
                          staff=caller.user_id, source="slack", note=command.note,
                          live=command.live, patient_by_phone=False)
-    return views.logged_reply(svc.chat_entries.log(request, day=day), svc.ctx.policy.zone)
+    return blocks.logged_reply(svc.chat_entries.log(request, day=day), svc.ctx.policy.zone)
 
 
 def _status(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Status)
     if command.patient:
-        return views.summary_reply(svc.months.summary(command.patient, by_phone=False))
-    return views.caseload_reply(svc.chat_entries.caseload(caller.user_id))
+        return blocks.summary_reply(svc.months.summary(command.patient, by_phone=False))
+    return blocks.caseload_reply(svc.chat_entries.caseload(caller.user_id))
 
 
 def _void(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Void)
     entry = svc.entries.void(command.entry_id, reason=command.reason, by=caller.user_id)
-    return views.voided_reply(entry, undo=False)
+    return blocks.voided_reply(entry, undo=False)
 
 
 def _use(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -134,16 +143,16 @@ def _use(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     ref = svc.chat_entries.clinic_id(command.patient) if command.patient else None
     change = svc.current_patient.use(channel_id=caller.channel_id, user_id=caller.user_id,
                               patient_ref=ref)
-    return views.used_reply(change.scope, change.patient)
+    return blocks.used_reply(change.scope, change.patient)
 
 
 def _start(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Start)
     patient = _patient(svc, command, caller)
     if patient is None:
-        return views.text_reply("Which patient? `/rpm start P-1042 [ACTIVITY]`, or set one "
+        return blocks.text_reply("Which patient? `/rpm start P-1042 [ACTIVITY]`, or set one "
                                 "with `/rpm use P-1042` first.")
-    return views.timer_started_reply(svc.timers.start(caller.user_id, patient,
+    return blocks.timer_started_reply(svc.timers.start(caller.user_id, patient,
                                                       command.activity))
 
 
@@ -151,36 +160,36 @@ def _stop(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Stop)
     stop = svc.timers.stop(caller.user_id, command.note)
     result = ChatLogged(stop.logged, None) if stop.logged else None
-    return views.timer_stopped_reply(stop, result, svc.ctx.policy.zone)
+    return blocks.timer_stopped_reply(stop, result, svc.ctx.policy.zone)
 
 
 def _simple(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Simple)
     user = caller.user_id
     if command.name == "undo":
-        return views.voided_reply(svc.chat_entries.undo(user), undo=True)
+        return blocks.voided_reply(svc.chat_entries.undo(user), undo=True)
     if command.name == "risk":
-        return views.risk_reply(svc.months.at_risk())
+        return blocks.risk_reply(svc.months.at_risk())
     if command.name == "timer":
-        return views.timer_reply(svc.timers.current(user), svc.ctx.policy.zone)
+        return blocks.timer_reply(svc.timers.current(user), svc.ctx.policy.zone)
     if command.name == "cancel":
-        return views.timer_cancelled_reply(svc.timers.cancel(user))
+        return blocks.timer_cancelled_reply(svc.timers.cancel(user))
     if command.name == "calls unmatched":
         svc.admin.require_admin(user)
-        return views.unmatched_reply(svc.calls.unmatched(), svc.ctx.policy.zone)
-    return views.staff_list_reply(svc.admin.list_staff(user))  # "staff list"
+        return blocks.unmatched_reply(svc.calls.unmatched(), svc.ctx.policy.zone)
+    return blocks.staff_list_reply(svc.admin.list_staff(user))  # "staff list"
 
 
 def _patient_add(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.PatientAdd)
     patient = svc.admin.add_patient(caller.user_id, command.patient_id, command.initials)
-    return views.admin_patient_reply(patient, assigned=False)
+    return blocks.admin_patient_reply(patient, assigned=False)
 
 
 def _patient_assign(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.PatientAssign)
     patient = svc.admin.assign(caller.user_id, command.patient_id, command.user)
-    return views.admin_patient_reply(patient, assigned=True)
+    return blocks.admin_patient_reply(patient, assigned=True)
 
 
 def _staff_add(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -188,61 +197,59 @@ def _staff_add(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     name = caller.display_name or clean_slack_user_id(command.user)
     staff = svc.admin.add_staff(caller.user_id, command.user, name=name, role=command.role,
                                 is_admin=command.admin)
-    return views.staff_added_reply(staff)
+    return blocks.staff_added_reply(staff)
 
 
 def _call_patient(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.CallPatient)
-    settings = caller.settings
-    if settings is None or not (settings.twilio_configured and settings.twilio_caller_id):
-        return views.click_to_call_unset_reply()
-    try:
-        outcome = click_to_call(svc, settings, command.patient, by=caller.user_id)
-    except TwilioBadAnswer:
+    if caller.dialer is None:
+        return blocks.click_to_call_unset_reply()
+    outcome = caller.dialer.dial(command.patient, by=caller.user_id)
+    if outcome == "bad_answer":
         log.warning("click-to-call: Twilio answered without a call sid")
-        return views.twilio_bad_answer_reply()
-    except TwilioUnavailable:
+        return blocks.twilio_bad_answer_reply()
+    if not isinstance(outcome, CallOutcome):
         log.warning("click-to-call: Twilio API refused or unreachable")
-        return views.twilio_down_reply()
-    return views.call_placed_reply(outcome)
+        return blocks.twilio_down_reply()
+    return blocks.call_placed_reply(outcome)
 
 
 def _call_attach(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.CallAttach)
-    return views.call_attached_reply(
+    return blocks.call_attached_reply(
         svc.calls.attach(command.call_id, command.patient, by=caller.user_id))
 
 
 def _call_claim(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.CallClaim)
-    return views.call_claimed_reply(svc.calls.claim(command.call_id, by=caller.user_id))
+    return blocks.call_claimed_reply(svc.calls.claim(command.call_id, by=caller.user_id))
 
 
 def _close_month(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     """What the close would lock, with a Confirm button: the click does the close."""
     assert isinstance(command, grammar.CloseMonth)
     svc.admin.require_admin(caller.user_id)
-    return views.close_confirm_reply(svc.closes.preview(Month.parse(command.month)))
+    return blocks.close_confirm_reply(svc.closes.preview(Month.parse(command.month)))
 
 
 def confirm_close(svc: Service, caller: Caller, month: str) -> Reply:
     """The Confirm button under `/rpm month close`: an admin's click closes the month."""
     def work() -> Reply:
         by = svc.admin.require_admin(caller.user_id)
-        return views.month_closed_reply(svc.closes.close(Month.parse(month), by=by))
+        return blocks.month_closed_reply(svc.closes.close(Month.parse(month), by=by))
     return _guarded(svc, caller, work)
 
 
 def _reopen_month(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.ReopenMonth)
     by = svc.admin.require_admin(caller.user_id)
-    return views.month_reopened_reply(
+    return blocks.month_reopened_reply(
         svc.closes.reopen(Month.parse(command.month), reason=command.reason, by=by))
 
 
 def _report_refused(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     """`report` is run by `report` below (it uploads a file); never through `run`."""
-    return views.text_reply("The report is only sent from the `/rpm report` command.")
+    return blocks.text_reply("The report is only sent from the `/rpm report` command.")
 
 
 @dataclass(frozen=True)
@@ -261,7 +268,7 @@ def report(svc: Service, command: grammar.Report, caller: Caller) -> ReportFile 
         return ReportFile(f"rpm-report-{month}.csv",
                           report_csv(svc.months.report_rows(month), SLACK_REPORT_COLUMNS),
                           svc.months.totals(month))
-    return _guarded(svc, caller, work, outage=views.text_reply(
+    return _guarded(svc, caller, work, outage=blocks.text_reply(
         "⚠️ The database is not answering right now, so I cannot build the report — try "
         "again in a moment."))
 
@@ -273,7 +280,7 @@ def confirm_call(svc: Service, caller: Caller, call_id: str, *,
                                                              by=caller.user_id))
     if isinstance(result, Reply):
         return result, False
-    return views.call_decided_reply(result), True
+    return blocks.call_decided_reply(result), True
 
 
 def add_call_note(svc: Service, caller: Caller, call_id: str, note: str) -> CallView | Reply:
@@ -283,7 +290,7 @@ def add_call_note(svc: Service, caller: Caller, call_id: str, note: str) -> Call
 
 def undo_double(svc: Service, caller: Caller, entry_id: str) -> Reply:
     """The Undo button under a double-submission warning."""
-    return _guarded(svc, caller, lambda: views.voided_reply(
+    return _guarded(svc, caller, lambda: blocks.voided_reply(
         svc.chat_entries.undo_double(caller.user_id, entry_id), undo=True))
 
 
@@ -292,15 +299,15 @@ def _guarded(svc: Service, caller: Caller, work: Callable[[], T], *,
     """`work` for active staff; every refusal or fault as a reply (`outage`: for reads)."""
     try:
         if not svc.staff.is_active(caller.user_id):
-            return views.stranger_reply(svc.admin.admin_ids())
+            return blocks.stranger_reply(svc.admin.admin_ids())
         return work()
     except InvalidInput as exc:
-        return views.refusal_reply(str(exc))
+        return blocks.refusal_reply(str(exc))
     except (StoreUnavailable, StoreConflict):
-        return outage or views.unavailable_reply("That was")
+        return outage or blocks.unavailable_reply("That was")
     except Exception:  # noqa: BLE001
         log.exception("slack action failed")
-        return views.text_reply("⚠️ Something went wrong on our side (it is logged for the "
+        return blocks.text_reply("⚠️ Something went wrong on our side (it is logged for the "
                                 "admin).")
 
 
@@ -308,16 +315,16 @@ def home(svc: Service, user_id: str) -> dict[str, object]:
     """The App Home view for `user_id` (strangers get the polite refusal there too)."""
     try:
         if not svc.staff.is_active(user_id):
-            return views.message_home(views.stranger_reply(svc.admin.admin_ids()))
-        return views.home_view(svc.chat_entries.caseload(user_id), svc.timers.current(user_id),
+            return blocks.message_home(blocks.stranger_reply(svc.admin.admin_ids()))
+        return blocks.home_view(svc.chat_entries.caseload(user_id), svc.timers.current(user_id),
                                svc.ctx.policy.zone)
     except StoreUnavailable:
-        return views.message_home(views.text_reply(
+        return blocks.message_home(blocks.text_reply(
             "⚠️ The database is not answering right now; open this tab again in a moment."))
 
 
 def home_start(svc: Service, caller: Caller, patient_id: str) -> Reply:
-    return _guarded(svc, caller, lambda: views.timer_started_reply(
+    return _guarded(svc, caller, lambda: blocks.timer_started_reply(
         svc.timers.start(caller.user_id, patient_id)))
 
 

@@ -1,4 +1,9 @@
-"""Every Block Kit payload the bot sends is built here; handlers never write JSON.
+"""Block Kit: every Slack block, button, modal and action id is built here, and only here.
+
+The bot's replies, the call DMs (sent for telephony by bot/call_dms.py) and the reminder
+messages (sent by reminders/slack.py) all come from this module; nothing else writes Slack
+JSON. It is a shared helper, not an adapter: it imports the service's views and the rules,
+never bot/, telephony/, reminders/ or web/.
 
 Patients appear only as clinic id and initials (`label`). Minutes are floored, so a bar
 never shows 20 minutes before 1,200 seconds are in.
@@ -15,10 +20,12 @@ from billing.codes import format_codes
 from billing.durations import format_seconds
 from billing.months import clinic_clock, clinic_day, clinic_time
 from billing.risk import RiskAssessment
+from rpm_logger import render
 from service.calls import CallOutcome, CallView
 from service.chat_entries import ChatLogged
 from service.closes import CloseView
 from service.phones import redact_phones
+from service.reminders import CHANNEL, PlannedMessage
 from service.timers import TimerStop, TimerView
 from service.views import (
     EntryView,
@@ -28,7 +35,6 @@ from service.views import (
     PatientView,
     StaffView,
 )
-from telephony.slack_messages import ADD_NOTE_ACTION
 
 TWENTY_MINUTES = 1200
 BAR_CELLS = 10
@@ -40,6 +46,10 @@ HOME_STOP_ACTION = "home_stop"
 CALL_NOTE_CALLBACK = "call_note"  # the Add note modal; private_metadata: the call id
 CALL_NOTE_BLOCK = "call_note_block"
 CALL_NOTE_INPUT = "call_note_input"
+# the call DM's buttons; each value is the call's short id (C-12)
+CONFIRM_LIVE_ACTION = "call_confirm_live"  # -> service.calls.confirm(live=True)
+REJECT_LIVE_ACTION = "call_reject_live"  # -> service.calls.confirm(live=False)
+ADD_NOTE_ACTION = "call_add_note"  # -> open the note modal, then service.calls.add_note
 MAX_BUTTON_VALUE = 2000
 Block = dict[str, Any]
 
@@ -349,6 +359,42 @@ def call_decided_reply(outcome: CallOutcome) -> Reply:
         _button("Add note", ADD_NOTE_ACTION, call.call_id)]}])
 
 
+def call_unconfirmed_text(call: CallView) -> str:
+    return (f"Was this a live conversation with {call.patient_label}? ({call.call_id}, "
+            f"{format_seconds(call.duration_seconds or 0)})")
+
+
+def call_unconfirmed_dm(call: CallView) -> Reply:
+    """The DM after a call that may have been live: Yes counts it as the month's live
+    interaction; No keeps it as an attempt."""
+    text = call_unconfirmed_text(call)
+    return Reply(text, [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "block_id": f"call_confirm:{call.call_id}", "elements": [
+            _button("Yes", CONFIRM_LIVE_ACTION, call.call_id, "primary"),
+            _button("No", REJECT_LIVE_ACTION, call.call_id),
+            _button("Add note", ADD_NOTE_ACTION, call.call_id),
+        ]},
+    ])
+
+
+def call_counted_text(call: CallView) -> str:
+    return (f"Logged your call with {call.patient_label}: "
+            f"{format_seconds(call.duration_seconds or 0)} live ({call.call_id}, entry "
+            f"#{call.entry_id}). What was discussed?")
+
+
+def call_counted_dm(call: CallView) -> Reply:
+    """The DM after a counted call: auditors ask what was discussed, one button to add it."""
+    text = call_counted_text(call)
+    return Reply(text, [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "block_id": f"call_note:{call.call_id}", "elements": [
+            _button("Add note", ADD_NOTE_ACTION, call.call_id),
+        ]},
+    ])
+
+
 def call_note_modal(call_id: str) -> dict[str, Any]:
     """The Add note modal; the call id rides in private_metadata, the clicker is checked on
     submit by the service (only the staff member on the call, or an admin)."""
@@ -478,15 +524,9 @@ def report_working_reply() -> Reply:
     return text_reply("⏳ Building the report… it will arrive in your DM with me.")
 
 
-def _close_figures(view: CloseView) -> str:
-    units = ", ".join(f"{code} ×{n}" for code, n in sorted(view.units.items())) or "no codes"
-    return (f"{view.patients} patient{'' if view.patients == 1 else 's'} "
-            f"({view.billable} billable) · {units} · {_dollars(view.amount)}")
-
-
 def close_confirm_reply(preview: CloseView) -> Reply:
     """What closing the month locks, and a Confirm button; nothing changes until clicked."""
-    head = f"Close *{preview.month}*? It locks {_close_figures(preview)}."
+    head = f"Close *{preview.month}*? It locks {render.close_figures(preview, slack=True)}."
     blocks = [_section(head)]
     if not preview.billable:
         blocks.append(_context(f"⚠️ Nothing in {preview.month} to bill (no patient has "
@@ -508,7 +548,47 @@ def month_reopened_reply(view: CloseView) -> Reply:
 def month_closed_reply(closed: CloseView) -> Reply:
     return text_reply(
         f"🔒 Closed {closed.month} (billed) by <@{closed.closed_by}>: "
-        f"{_close_figures(closed)}. From now on logs, voids "
+        f"{render.close_figures(closed, slack=True)}. From now on logs, voids "
         "and call attachments dated in it are refused, except an admin amendment that records "
         "its reason; calls that arrive for it are kept and flagged for the billing office. "
         "The report shows the month as closed.")
+
+
+# -- reminders (sent by reminders/slack.py) ------------------------------------------------
+
+def _reminder_patient_block(row: PatientRisk) -> dict[str, Any]:
+    icon = render.SEVERITY_ICON.get(row.risk.severity, "")
+    return {"type": "section", "text": {"type": "mrkdwn", "text": (
+        f"*{row.summary.label}*  {icon} {row.risk.severity}\n"
+        f"{render.patient_line(row)}\n_{row.risk.advice()}_")}}
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": text[:150], "emoji": True}}
+
+
+def _reminder_patient_blocks(patients: tuple[PatientRisk, ...]) -> list[dict[str, Any]]:
+    blocks = [_reminder_patient_block(row) for row in patients[:render.MAX_LISTED]]
+    if len(patients) > render.MAX_LISTED:
+        blocks.append(_context(f"…and {len(patients) - render.MAX_LISTED} more: "
+                               "`rpm-logger report` lists every patient"))
+    return blocks
+
+
+def reminder_blocks(message: PlannedMessage) -> list[dict[str, Any]]:
+    """The Block Kit message for a staff member's DM or for the reminder channel."""
+    out = [_header(render.title(message)),
+           _context(f"{render.reminder_day(message.day)} · month {message.month} · worst first")]
+    if message.kind == CHANNEL:
+        out.append({"type": "section",
+                    "text": {"type": "mrkdwn", "text": render.counts_text(message)}})
+        out.append(_context(render.money_text(message)))
+        if message.patients:
+            out.append({"type": "divider"})
+            out.append({"type": "section", "text": {"type": "mrkdwn", "text": (
+                f"*No active staff member assigned ({len(message.patients)})*")}})
+    else:
+        out.append({"type": "divider"})
+    out.extend(_reminder_patient_blocks(message.patients))
+    out.append(_context(render.REMINDER_FOOTER))
+    return out
