@@ -24,6 +24,7 @@ grows and the prediction sends new commands to "Saving…" as before.
 """
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,15 +37,18 @@ MAX_QUICK_IN_FLIGHT = 64  # more blocking works than this running: new ones ack 
 ARRIVED = "rpm_arrived_at"  # context key: time.monotonic() when the request reached us
 FIRST_WORK_SECONDS = 0.05  # the time one work is assumed to take until one has been measured
 _SMOOTHING = 0.2  # weight of the newest measurement in the running mean
+_WORKERS = min(32, (os.cpu_count() or 1) + 4)  # asyncio.to_thread's pool (the loop's default)
 
 _in_flight = 0  # blocking works running in threads (one event loop per process)
 _work_seconds = FIRST_WORK_SECONDS  # running mean of one work's own time (in its thread)
 
 
 def _would_queue_past(left: float) -> bool:
-    """Whether the works already in flight, taken one after another (SQLite writes are
-    serialized), would use more than half of the time left before the deadline."""
-    return _in_flight * _work_seconds > left / 2
+    """Whether the works already in flight, run `_WORKERS` at a time by the thread pool
+    (each one's measured time is its time among that many), would use more than half of the
+    time left before the deadline."""
+    rounds = -(-_in_flight // _WORKERS)  # ceiling
+    return rounds * _work_seconds > left / 2
 
 
 def _timed(work: Callable[[], Reply]) -> Callable[[], Reply]:

@@ -108,9 +108,9 @@ def test_a_short_queue_of_quick_works_still_answers_in_the_ack(
 def test_a_queue_longer_than_half_the_time_left_acks_saving_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Under a CPU hog each work takes longer: 10 in flight at 0.1 s fill 1 s of 1.5 s."""
-    monkeypatch.setattr(budget, "_in_flight", 10)
-    monkeypatch.setattr(budget, "_work_seconds", 0.1)
+    """Under a CPU hog each work takes longer: 4 rounds of the pool at 0.25 s fill 1 s."""
+    monkeypatch.setattr(budget, "_in_flight", 4 * budget._WORKERS)
+    monkeypatch.setattr(budget, "_work_seconds", 0.25)
     recorder = Recorder()
     _run(recorder, arrived_at=100.0, now=100.0)
     assert recorder.events[0].startswith("ack: ⏳ Saving…")
