@@ -323,13 +323,14 @@ def main() -> None:
     print(table(results, bare))
 
 
-if __name__ == "__main__":
-    main()
-
-
 def replica_table(results: list[Result]) -> str:
     rows = ["| load | requests | req/s | p50 ms | p99 ms | non-2xx | peak RSS MB | note |",
             "|---|---:|---:|---:|---:|---:|---:|---|"]
     rows += [f"| {r.name} | {r.requests} | {r.rps:.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
              f"| {r.errors} | {r.rss_mb or 0:.0f} | {r.note} |" for r in results]
     return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    main()
+
