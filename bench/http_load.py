@@ -8,6 +8,13 @@ and Twilio requests at it from one thread over `--connections` keep-alive connec
 Reported: throughput, p50/p99 latency, the ratio to the bare app measured in the same run,
 and the server's peak RSS (VmHWM). After each write scenario the rows are counted, so a
 benchmark that "went fast" by not storing fails loudly.
+
+    .venv/bin/python -m bench.http_load --replicas 2 [--seconds 5] [--connections 32]
+
+is the other scenario of issue 14: two `serve` replicas on one PostgreSQL, each taking
+`/rpm log` and Twilio completed calls at the same time (four wrk processes, a quarter of the
+connections each, distinct calls per replica); every request must be answered 2xx and every
+entry and call stored once (rows counted as the fault suite does: stored == answered).
 """
 
 import argparse
@@ -18,11 +25,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -201,6 +210,68 @@ def bench_bare(target: str, requests_file: Path, slack_api: str,
     return result
 
 
+def bench_replicas(folder: Path, slack_api: str, response_url: str, args: argparse.Namespace,
+                   replicas: int) -> list[Result]:
+    """`replicas` app processes on one PostgreSQL, Slack log and Twilio load on each at once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    database_url = _database_url("postgres", folder)
+    service = build_service(Settings(database_url=database_url, reminders_enabled=False))
+    seed.seed(service)
+    service.ctx.db.dispose()
+    env = _app_env(database_url, slack_api)
+    loads: list[tuple[str, int, Path]] = []
+    for replica in range(replicas):
+        loads.append(("log", replica, seed.write_slack(folder / f"log{replica}.txt", "log",
+                                                       60_000, response_url)))
+        loads.append(("twilio", replica, seed.write_twilio(folder / f"twilio{replica}.txt",
+                                                           60_000, start=replica * 60_000)))
+    per_wrk = max(1, args.connections // len(loads))
+    # a completed call logs its own time entry: only the Slack ones answer the log requests
+    counted = {"log": "time_entries WHERE source = 'slack'", "twilio": "calls"}
+    with ExitStackOf(serving("app", env) for _ in range(replicas)) as servers:
+        for url, _ in servers:
+            _warm(url, loads[0][2])
+        before = {kind: _count(database_url, table) for kind, table in counted.items()}
+        results: list[Result | None] = [None] * len(loads)
+
+        def run(i: int) -> None:
+            kind, replica, requests_file = loads[i]
+            results[i] = run_wrk(servers[replica][0], requests_file, args.seconds, per_wrk,
+                                 f"{kind} (postgres, replica {replica + 1}/{replicas})")
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(loads))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        done = [r for r in results if r is not None]
+        for kind, table in counted.items():
+            answered = sum(r.requests for r in done if r.name.startswith(kind))
+            failed = sum(r.errors for r in done if r.name.startswith(kind))
+            stored = _settled_count(database_url, table) - before[kind]
+            for r in done:
+                if r.name.startswith(kind):
+                    r.note = (r.note + f" {kind}: {stored} rows stored for "
+                              f"{answered - failed} answers, both replicas").strip()
+            # wrk stops with up to one request per connection in flight: stored, not counted
+            in_flight = per_wrk * sum(1 for k, _, _ in loads if k == kind)
+            if failed or not answered <= stored <= answered + in_flight:
+                raise SystemExit(f"replicas, {kind}: {answered} answered ({failed} non-2xx), "
+                                 f"{stored} rows stored")
+        for r, (_, replica, _) in zip(done, loads, strict=True):
+            r.rss_mb = peak_rss_mb(servers[replica][1])
+    return done
+
+
+@contextmanager
+def ExitStackOf(contexts: Iterator[Any]) -> Iterator[list[Any]]:  # noqa: N802
+    """Enter every context manager (the replicas), exit them all afterwards."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        yield [stack.enter_context(context) for context in contexts]
+
+
 def table(results: list[Result], bare: dict[str, Result]) -> str:
     rows = ["| scenario | requests | req/s | vs bare | p50 ms | p99 ms | non-2xx | CPU ms/req "
             "| peak RSS MB | note |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
@@ -219,6 +290,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--replicas", type=int, default=0,
+                        help="run only the replicas scenario, with this many app processes")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -232,6 +305,13 @@ def main() -> None:
                     "status": seed.write_slack(folder / "status.txt", "status", 2_000,
                                                response_url), "twilio": twilio}
 
+        if args.replicas:
+            results = bench_replicas(folder / "replicas", slack_api.base_url,
+                                     slack_api.root_url + "/response", args, args.replicas)
+            print(f"\n{os.cpu_count()} CPUs, {len(results)} wrk -t1 "
+                  f"-c{max(1, args.connections // len(results))} -d{args.seconds}s at once\n")
+            print(replica_table(results))
+            return
         bare = {name: bench_bare(name, files()[scenario], slack_api.base_url, args)
                 for name, scenario in (("bare-slack", "status"), ("bare-twilio", "twilio"))}
         results = [bare["bare-slack"], bare["bare-twilio"]]
@@ -243,5 +323,14 @@ def main() -> None:
     print(table(results, bare))
 
 
+def replica_table(results: list[Result]) -> str:
+    rows = ["| load | requests | req/s | p50 ms | p99 ms | non-2xx | peak RSS MB | note |",
+            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    rows += [f"| {r.name} | {r.requests} | {r.rps:.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
+             f"| {r.errors} | {r.rss_mb or 0:.0f} | {r.note} |" for r in results]
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     main()
+

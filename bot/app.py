@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.request.internals import parse_body
 from slack_bolt.request.payload_utils import (
     to_action,
     to_command,
@@ -33,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot import listeners
 from bot.dispatch import Dialer
+from bot.listeners import ack_runner
 from rpm_logger.settings import Settings
 from rpm_logger.slack_client import make_async_web_client
 from service import Service
@@ -42,8 +42,8 @@ log = logging.getLogger("rpm_logger.bot")
 
 def build_slack_app(settings: Settings, service: Service,
                     dialer: Dialer | None = None) -> AsyncApp:
-    """The Bolt app. Request verification stays on (Bolt's default): a missing, wrong or
-    older-than-5-minutes signature gets 401 before any listener runs."""
+    """The Bolt app. A missing, wrong or older-than-5-minutes signature gets 401 before any
+    listener runs (SlackGate, in front of it on /slack/events)."""
     if not (settings.slack_signing_secret and settings.slack_bot_token):
         raise ValueError("Slack needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
     client = make_async_web_client(settings)  # SLACK_API_URL, timeout, 429/5xx retries
@@ -51,7 +51,9 @@ def build_slack_app(settings: Settings, service: Service,
         client=client,
         authorize=_bot_authorization(settings.slack_bot_token.get_secret_value()),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        request_verification_enabled=True,
+        # SlackGate checks the signature of every HTTP request before Bolt sees it (Socket
+        # Mode requests carry none): Bolt checking the same HMAC again only cost CPU
+        request_verification_enabled=False,
         # a long-running server: ack first, finish slow work and `respond` afterwards
         process_before_response=False,
         logger=log,
@@ -65,6 +67,7 @@ def build_slack_app(settings: Settings, service: Service,
         await next()
 
     listeners.register(app)
+    ack_runner.install(app)  # the ack answers at once, not at Bolt's next 10 ms poll
     return app
 
 
@@ -128,8 +131,10 @@ class SlackGate:
     """The checks /slack/events makes before Bolt sees a request, so that no request,
     however malformed, gets a 500: headers of the wrong shape or a bad signature get 401
     (nothing parsed, nothing logged), a correctly signed body Bolt could not read gets 400.
-    Bolt verifies the signature again (its default). The HMAC is over the body's bytes:
-    slack_sdk's verifier decodes them first and raises on invalid UTF-8."""
+    The HMAC is over the body's bytes: slack_sdk's verifier decodes them first and raises on
+    invalid UTF-8. This is the one signature check of an HTTP request (Bolt's own verifier is
+    off: it checked the same HMAC over the same bytes a second time), and the request it
+    hands on is the one Bolt dispatches (the body is read and parsed once)."""
 
     def __init__(self, signing_secret: str, clock: Callable[[], float] = time.time) -> None:
         self._secret = signing_secret.encode()
@@ -137,6 +142,11 @@ class SlackGate:
 
     async def refusal(self, request: Request) -> Response | None:
         """None when the request is signed and readable, else the response to send."""
+        checked = await self.check(request)
+        return checked if isinstance(checked, Response) else None
+
+    async def check(self, request: Request) -> Response | AsyncBoltRequest:
+        """The response refusing the request, or the Bolt request to dispatch."""
         timestamp = request.headers.get("x-slack-request-timestamp", "")
         signature = request.headers.get("x-slack-signature", "")
         if not (_TIMESTAMP.fullmatch(timestamp) and _SIGNATURE.fullmatch(signature)):
@@ -144,10 +154,10 @@ class SlackGate:
         body = await request.body()
         if not self._signed(body, timestamp, signature):
             return _refused(401, "invalid request")
-        content_type = request.headers.get("content-type", "").split(";")[0] or None
-        if not _readable(body, content_type):
+        bolt_request = _bolt_request(request, body)
+        if bolt_request is None:
             return _refused(400, "unreadable request body")
-        return None
+        return bolt_request
 
     def _signed(self, body: bytes, timestamp: str, signature: str) -> bool:
         """Slack's v0 signature, within the replay window, compared in constant time."""
@@ -158,13 +168,19 @@ class SlackGate:
         return hmac.compare_digest(expected, signature)
 
 
-def _readable(body: bytes, content_type: str | None) -> bool:
-    """Whether Bolt can parse this body into a payload (what it does next, unguarded)."""
+def _bolt_request(request: Request, body: bytes) -> AsyncBoltRequest | None:
+    """The request as Bolt reads it (what slack_bolt's Starlette adapter builds), or None
+    when Bolt could not read it: bad UTF-8 or JSON, nested past the stack, not an object."""
     try:
-        parsed: Any = parse_body(body.decode("utf-8"), content_type)
-    except (ValueError, RecursionError):  # bad UTF-8 or JSON, or nested past the stack
-        return False
-    return isinstance(parsed, dict) and _bolt_can_read(body.decode("utf-8"), content_type)
+        text = body.decode("utf-8")
+        headers = {key.decode("latin-1"): value.decode("latin-1")
+                   for key, value in request.scope["headers"]}
+        bolt_request = AsyncBoltRequest(body=text, query=request.url.query, headers=headers)
+    except (ValueError, RecursionError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+    if not (isinstance(bolt_request.body, dict) and _bolt_can_read(bolt_request.body)):
+        return None
+    return bolt_request
 
 
 # Bolt indexes these without checking their type (its authorization reads event.type, the
@@ -195,14 +211,12 @@ def _shaped_as_slack_sends(payload: dict[str, Any]) -> bool:
                for action in payload.get("actions") or [])
 
 
-def _bolt_can_read(text: str, content_type: str | None) -> bool:
-    """Bolt's own reading of the request (its context: team, user, enterprise...; the
+def _bolt_can_read(payload: dict[str, Any]) -> bool:
+    """Bolt's own reading of the payload (its context: team, user, enterprise...; the
     payload its listeners are given), done here so that a payload it cannot read is a 400
     rather than an exception inside Bolt's dispatch, which Bolt answers with a 500. Errors
     in our listeners are not concerned: they happen later, and are still logged as such."""
     try:
-        request = AsyncBoltRequest(body=text, headers={"content-type": content_type or ""})
-        payload = request.body
         if not _shaped_as_slack_sends(payload):
             return False
         for read in (to_options, to_shortcut, to_action, to_view, to_command, to_event,
@@ -220,18 +234,17 @@ class SlackRuntime:
     def __init__(self, bolt: AsyncApp, socket: AsyncSocketModeHandler | None,
                  signing_secret: str) -> None:
         self.bolt = bolt
-        self.http = AsyncSlackRequestHandler(bolt)
         self.gate = SlackGate(signing_secret)
         self.socket = socket
         self._connecting: asyncio.Task[None] | None = None
 
     async def handle(self, request: Request) -> Response:
-        """/slack/events: the gate's refusal, or Bolt's answer."""
-        refusal = await self.gate.refusal(request)
-        if refusal is not None:
-            return refusal
-        response: Response = await self.http.handle(request)
-        return response
+        """/slack/events: the gate's refusal, or Bolt's answer to the request the gate read."""
+        checked = await self.gate.check(request)
+        if isinstance(checked, Response):
+            return checked
+        ack_runner.signalling_ack(checked)
+        return to_starlette_response(await self.bolt.async_dispatch(checked))
 
     @classmethod
     async def start(cls, settings: Settings, service: Service,

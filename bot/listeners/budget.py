@@ -11,12 +11,20 @@ from now" fires late again. So:
 - the deadline is `ACK_DEADLINE_SECONDS` after the request reached the listener's middleware
   (`stamp_arrival`, the same instant Bolt's clock starts), leaving the rest of Slack's 3 s for
   the event loop's lateness;
-- a listener that starts past the deadline, or while the worker threads are all busy (its
-  work would only queue), acks "Saving…" at once, before its first await, so no loop delay
-  can come between it and the ack.
+- a listener that starts past the deadline, or whose work would only queue past it (the
+  works already in flight, times the recent time one takes, leave less than half the time
+  left), acks "Saving…" at once, before its first await, so no loop delay can come between
+  it and the ack.
+
+Why a prediction and not a fixed count of works in flight: at 32 clients a count of 4 sent
+nearly every command down the "Saving…" path, and each then cost an outbound HTTP request
+to response_url (a new connection: more CPU than the command's own work), though its work
+would have been done in a few milliseconds. Under a CPU hog the measured time per work
+grows and the prediction sends new commands to "Saving…" as before.
 """
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,10 +33,34 @@ from rpm_logger import blocks
 from rpm_logger.blocks import Reply
 
 ACK_DEADLINE_SECONDS = 1.5  # after arrival; Slack (and Bolt) give up at 3 s
-MAX_QUICK_IN_FLIGHT = 4  # more blocking works than this running: new ones ack "Saving…" first
+MAX_QUICK_IN_FLIGHT = 64  # more blocking works than this running: new ones ack "Saving…" first
 ARRIVED = "rpm_arrived_at"  # context key: time.monotonic() when the request reached us
+FIRST_WORK_SECONDS = 0.05  # the time one work is assumed to take until one has been measured
+_SMOOTHING = 0.2  # weight of the newest measurement in the running mean
+_WORKERS = min(32, (os.cpu_count() or 1) + 4)  # asyncio.to_thread's pool (the loop's default)
 
 _in_flight = 0  # blocking works running in threads (one event loop per process)
+_work_seconds = FIRST_WORK_SECONDS  # running mean of one work's own time (in its thread)
+
+
+def _would_queue_past(left: float) -> bool:
+    """Whether the works already in flight, run `_WORKERS` at a time by the thread pool
+    (each one's measured time is its time among that many), would use more than half of the
+    time left before the deadline."""
+    rounds = -(-_in_flight // _WORKERS)  # ceiling
+    return rounds * _work_seconds > left / 2
+
+
+def _timed(work: Callable[[], Reply]) -> Callable[[], Reply]:
+    def run() -> Reply:
+        global _work_seconds
+        started = time.perf_counter()
+        try:
+            return work()
+        finally:
+            took = time.perf_counter() - started
+            _work_seconds += _SMOOTHING * (took - _work_seconds)
+    return run
 
 
 async def stamp_arrival(context: dict[str, Any], next: Callable[[], Awaitable[None]],  # noqa: A002
@@ -53,13 +85,13 @@ async def reply_within_budget(work: Callable[[], Reply], ack: Callable[..., Awai
     `respond` with the reply once it is done (the work is never cancelled mid-write)."""
     global _in_flight
     left = _seconds_left(arrived_at, clock())
-    if left <= 0 or _in_flight >= MAX_QUICK_IN_FLIGHT:
+    if left <= 0 or _in_flight >= MAX_QUICK_IN_FLIGHT or _would_queue_past(left):
         await ack(**blocks.working_reply().as_kwargs())  # nothing awaited before: no delay
         acked = True
     else:
         acked = False
     _in_flight += 1
-    task = asyncio.ensure_future(asyncio.to_thread(work))
+    task = asyncio.ensure_future(asyncio.to_thread(_timed(work)))
     task.add_done_callback(_finished)
     if not acked:
         done, _ = await asyncio.wait({task}, timeout=left)

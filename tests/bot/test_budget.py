@@ -92,3 +92,32 @@ def test_with_the_worker_threads_busy_a_new_command_acks_saving_at_once(
     assert recorder.events[0].startswith("ack: ⏳ Saving…")
     assert recorder.events[1:] == ["work", "respond: Saved entry #1"]
     assert budget._in_flight == budget.MAX_QUICK_IN_FLIGHT  # this work's count was released
+
+
+def test_a_short_queue_of_quick_works_still_answers_in_the_ack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """32 clients, a few ms each: waiting beats "Saving…" plus a response_url request."""
+    monkeypatch.setattr(budget, "_in_flight", 31)
+    monkeypatch.setattr(budget, "_work_seconds", 0.004)
+    recorder = Recorder()
+    _run(recorder, arrived_at=100.0, now=100.0)
+    assert recorder.events == ["work", "ack: Saved entry #1"]
+
+
+def test_a_queue_longer_than_half_the_time_left_acks_saving_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under a CPU hog each work takes longer: 4 rounds of the pool at 0.25 s fill 1 s."""
+    monkeypatch.setattr(budget, "_in_flight", 4 * budget._WORKERS)
+    monkeypatch.setattr(budget, "_work_seconds", 0.25)
+    recorder = Recorder()
+    _run(recorder, arrived_at=100.0, now=100.0)
+    assert recorder.events[0].startswith("ack: ⏳ Saving…")
+    assert recorder.events[1:] == ["work", "respond: Saved entry #1"]
+
+
+def test_each_work_updates_the_measured_time_per_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(budget, "_work_seconds", 10.0)
+    _run(Recorder(), arrived_at=100.0, now=100.0)
+    assert budget._work_seconds < 10.0
