@@ -7,6 +7,7 @@ Each test session creates its own throw-away database on that server and drops i
 """
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -83,15 +84,26 @@ def _truncate(db: Database) -> None:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database brought to the newest schema once per test process; each
+    test gets a copy of it (a byte copy of a migrated file is that migrated database, without
+    running every migration again: ~1.5 s a test)."""
+    path = tmp_path_factory.mktemp("migrated") / "rpm.db"
+    database = Database(f"sqlite:///{path}")
+    upgrade_to_head(database.engine)
+    database.dispose()  # the last connection's close checkpoints the WAL into the file
+    assert not path.with_name("rpm.db-wal").exists()
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated, empty database URL on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'rpm.db'}"
-        database = Database(url)
-        upgrade_to_head(database.engine)
-        database.dispose()
-        yield url
+        path = tmp_path / "rpm.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite_file"), path)
+        yield f"sqlite:///{path}"
         return
     url = request.getfixturevalue("postgres_url")
     database = Database(url)

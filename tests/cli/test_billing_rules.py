@@ -1,4 +1,5 @@
-"""Issue 11: each billing rule through the real CLI, on SQLite and PostgreSQL.
+"""Issue 11: each billing rule through the CLI, on SQLite and PostgreSQL (in this process
+through the console entry point; the 99458 cap's setting through the real script).
 
 Every scenario is in October 2026 or earlier (all past), clinic zone America/New_York.
 """
@@ -190,7 +191,7 @@ def test_8_the_99458_cap_defaults_to_three(rpm: Cli) -> None:
     log(rpm, "P-100", "90m", "call", "2026-10-05T10:00")
     assert status(rpm, "P-100", "2026-10")["codes"] == [
         {"code": "99457", "units": 1}, {"code": "99458", "units": 3}]
-    payer = Cli({**rpm.env, "CPT_99458_MAX_UNITS": "2"})
+    payer = Cli({**rpm.env, "CPT_99458_MAX_UNITS": "2"}, process=True)  # read from its env
     assert status(payer, "P-100", "2026-10")["codes"] == [
         {"code": "99457", "units": 1}, {"code": "99458", "units": 2}]
 

@@ -1,29 +1,21 @@
-"""The CLI through the real console entry point, on SQLite and PostgreSQL."""
+"""The CLI on SQLite and PostgreSQL: in this process through the console entry point
+(tests/cli/runner.py), and as the real `rpm-logger` script where the process itself is what
+is proven (start-up on a fresh default database, exit codes, a terminal's confirmation)."""
 
 import csv
 import io
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-SCRIPT = Path(sys.executable).with_name("rpm-logger")
+from tests.cli.runner import SCRIPT, Cli
 
-
-class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-
-    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([str(SCRIPT), *args], env=self.env, capture_output=True,
-                                text=True, timeout=60, stdin=subprocess.DEVNULL)
-        assert result.returncode == code, (args, result.stdout, result.stderr)
-        return result
+__all__ = ["SCRIPT", "Cli"]  # tests elsewhere import them from here
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""`rpm-logger remind` through the real console script: dry run, JSON, sending once."""
+"""`rpm-logger remind`: dry run, JSON, sending once (in this process through the console
+entry point; the start-day rule through the real console script)."""
 
 import json
 
@@ -49,7 +50,8 @@ def test_remind_sends_once_and_the_dry_run_then_says_so(
 
 
 def test_before_the_start_day_nothing_is_planned(remind: Cli) -> None:
-    out = remind("remind", "--date", "2026-11-14", "--dry-run").stdout
+    script = Cli(remind.env, process=True)
+    out = script("remind", "--date", "2026-11-14", "--dry-run").stdout
     assert out == ("Reminders for 2026-11-14 (month 2026-11), dry run: nothing sent\n"
                    "  2026-11-14 is before the start day (15): no reminders\n")
 
