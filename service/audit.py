@@ -3,12 +3,9 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
-from sqlmodel import Session
-
 from service.phones import mask_phone
 from store import audit as audit_rows
-from store.db import as_connection
+from store.db import Conn
 
 _PHONE_KEYS = ("phones", "caregiver_phones", "staff_phones")
 
@@ -29,7 +26,7 @@ def masked(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def record(
-    conn: Connection | Session,  # a Session only until issue 14 moves every use case
+    conn: Conn,
     *,
     at: datetime,
     actor: str,
@@ -39,5 +36,5 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    audit_rows.append(as_connection(conn), at=at, actor=actor, action=action, entity=entity,
+    audit_rows.append(conn, at=at, actor=actor, action=action, entity=entity,
                       entity_id=str(entity_id), before=masked(before), after=masked(after))

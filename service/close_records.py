@@ -17,12 +17,12 @@ from billing.codes import CodeUnits
 from service.views import BilledAtClose
 from store.closes import (
     ChangeSinceClose,
-    Handle,
     PatientChangeSinceClose,
     changes_since,
     lines_of,
     patient_amendments_since,
 )
+from store.db import Conn
 
 RECORD_AT_CLOSE = "at_close"
 RECORD_RECONSTRUCTED = "reconstructed"
@@ -72,27 +72,27 @@ class BilledRecords:
             return None
         return self.close.recorded_at or self.close.at
 
-    def read_page(self, session: Handle, patient_pks: list[int]) -> None:
+    def read_page(self, conn: Conn, patient_pks: list[int]) -> None:
         self.lines, self.changes = {}, defaultdict(list)
         self.patient_changes = defaultdict(list)
         if self.close is None or self.close.id is None:
             return
         self.lines = {line.patient_id: line
-                      for line in lines_of(session, self.close.id, patient_pks)}
+                      for line in lines_of(conn, self.close.id, patient_pks)}
         since = self.since
         assert since is not None
-        for change in changes_since(session, start=self.start, end=self.end, since=since,
+        for change in changes_since(conn, start=self.start, end=self.end, since=since,
                                     patient_pks=patient_pks):
             self.changes[change.patient_pk].append(change)
-        for amended in patient_amendments_since(session, since=since, patient_pks=patient_pks):
+        for amended in patient_amendments_since(conn, since=since, patient_pks=patient_pks):
             self.patient_changes[amended.patient_pk].append(amended)
 
-    def unseen(self, session: Handle, seen: set[int]) -> list[int]:
+    def unseen(self, conn: Conn, seen: set[int]) -> list[int]:
         """Patients the close billed who are no longer among the scan's rows (e.g. every
         entry voided since): they must still be shown, with the refund owed."""
         if self.close is None or self.close.id is None:
             return []
-        return sorted(line.patient_id for line in lines_of(session, self.close.id)
+        return sorted(line.patient_id for line in lines_of(conn, self.close.id)
                       if line.patient_id not in seen and line.codes)
 
     def compare(self, patient_pk: int, codes: Iterable[CodeUnits], *, seconds: int,

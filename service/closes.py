@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from billing.months import Month, clinic_day
 from service.errors import BadInput, NotAllowed
 from service.lookups import require_staff
-from store.closes import EventRow, Handle, closes_in_force, latest_event, lock_month
-from store.db import as_connection
+from store.closes import EventRow, closes_in_force, latest_event, lock_month
+from store.db import Conn
 
 OPERATOR_PREFIX = "cli:"  # the CLI runs as the clinic's operator, trusted like an admin
 
@@ -45,7 +45,7 @@ class CloseView:
     total_seconds: int = 0  # counted time of the record's patients
 
 
-def find_close(conn: Handle, month: Month, *, for_write: bool = False) -> Any:
+def find_close(conn: Conn, month: Month, *, for_write: bool = False) -> Any:
     """The month's close while it is closed (None when open or reopened since): a
     month_close_events row (store.closes.EventRow; `Any` while callers still type it as the
     ORM class).
@@ -73,14 +73,14 @@ AMEND_NONE = ("This change has no amendment: reopen the month first "
               "(rpm-logger month reopen {month} --reason TEXT, or /rpm month reopen).")
 
 
-def closed_for_write(conn: Handle) -> dict[Month, EventRow]:
+def closed_for_write(conn: Conn) -> dict[Month, EventRow]:
     """Every month closed now with its close, each month locked (shared) like `check_open`
     does: a writer that may touch any closed month (a patient's enrolment window) reads
     them once here and then asks `refuse_unless_amended` with the close it already has."""
     return {Month.parse(row.month): row for row in closes_in_force(conn)}
 
 
-def check_open(conn: Handle, month: Month, amendment: Amendment | None, *,
+def check_open(conn: Conn, month: Month, amendment: Amendment | None, *,
                zone: ZoneInfo, way_out: str = AMEND_NONE) -> str | None:
     """None when `month` is open; the amendment reason when an allowed amendment; else refuse,
     saying how this change is made in a closed month (`way_out`: one of the AMEND_ texts).
@@ -89,7 +89,7 @@ def check_open(conn: Handle, month: Month, amendment: Amendment | None, *,
                                  amendment, zone=zone, way_out=way_out)
 
 
-def refuse_unless_amended(conn: Handle, month: Month, closed: EventRow | None,
+def refuse_unless_amended(conn: Conn, month: Month, closed: EventRow | None,
                           amendment: Amendment | None, *, zone: ZoneInfo,
                           way_out: str = AMEND_NONE) -> str | None:
     """check_open for a month whose close (or None) the caller read under its lock."""
@@ -102,6 +102,6 @@ def refuse_unless_amended(conn: Handle, month: Month, closed: EventRow | None,
     reason = amendment.reason.strip()
     if not reason:
         raise BadInput("An amendment to a closed month needs a reason.")
-    if not amendment.operator and not require_staff(as_connection(conn), amendment.by).is_admin:
+    if not amendment.operator and not require_staff(conn, amendment.by).is_admin:
         raise NotAllowed(f"Only an admin may amend closed month {month}.")
     return reason[:500]

@@ -17,11 +17,11 @@ from billing.months import Month
 from billing.risk import RiskAssessment
 from service.context import ServiceContext
 from service.entries import EntryService
+from service.lookups import find_staff, require_patient
 from service.months import MonthService
-from service.patients import require_patient
 from service.patients import view_of as patient_view_of
 from service.phones import redact_phones
-from service.staff import clean_slack_user_id, find_staff
+from service.staff import clean_slack_user_id
 from service.staff import view_of as staff_view_of
 from service.views import EntryView, MonthSummary, PatientView, StaffView
 from store.dashboard import patient_audit
@@ -193,22 +193,21 @@ class DashboardService:
         """The patient's month: entries (voided too), audit history, provider with NPI."""
         month = month or self.months.current()
         region = self.ctx.policy.phone_region
-        with self.ctx.db.read_session() as session:
-            patient = require_patient(session, patient_ref, region=region)
-            assert patient.id is not None
-            view = patient_view_of(session, patient)
+        with self.ctx.db.read() as conn:
+            patient = require_patient(conn, patient_ref, region=region)
+            view = patient_view_of(conn, patient)
             provider = None
             if view.provider:
-                found = find_staff(session, view.provider)
-                provider = staff_view_of(session, found) if found else None
+                found = find_staff(conn, view.provider)
+                provider = staff_view_of(conn, found) if found else None
             audit = tuple(
                 AuditView(row.at, row.actor, row.action, row.entity, row.entity_id,
                           audit_changes(row.before, row.after, region=region))
-                for row in patient_audit(session, patient.id, patient.clinic_id)
+                for row in patient_audit(conn, patient.id, patient.clinic_id)
             )
-            summary = self.months.summary_in(session, month, patient.id)
-        entries = tuple(_redacted(e, region) for e in
-                        self.entries.for_patient_month(view.patient_id, month))
+            summary = self.months.summary_in(conn, month, patient.id)
+            listed = self.entries.month_entries_in(conn, month, patient.id)
+        entries = tuple(_redacted(e, region) for e in listed)
         return PatientPage(view, provider, summary, entries, audit)
 
     def code_series(self, month: Month | None = None) -> CodeSeries:

@@ -1,13 +1,9 @@
 """Time entries: logging, voiding, listing. Append-only: a correction voids, never deletes."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from sqlmodel import Session
 
 from billing.activities import is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
@@ -110,27 +106,13 @@ def _day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start_of_day_utc(day, zone), start_of_day_utc(day + timedelta(days=1), zone)
 
 
-@contextmanager
-def _session_on(conn: Conn) -> Iterator[Session]:
-    """TRANSITIONAL (issue 14): an ORM session joined to `conn`'s transaction (it never
-    commits or rolls it back) for service.closes.check_open, until the `closes` branch's
-    check_open (which takes the connection itself) is merged: then pass `conn` and delete
-    this and the sqlmodel import."""
-    if isinstance(conn, Session):
-        yield conn
-        return
-    with Session(bind=conn, expire_on_commit=False) as session:
-        yield session
-
-
 def _check_months_open(conn: Conn, months: tuple[Month, ...],
                        amendment: Amendment | None, *, zone: ZoneInfo,
                        way_out: str) -> str | None:
     """check_open for every month an entry has time in: a close of either month of an entry
     across midnight locks it. The amendment reason, if any month needed one."""
-    with _session_on(conn) as session:
-        reasons = [check_open(session, month, amendment, zone=zone, way_out=way_out)
-                   for month in months]
+    reasons = [check_open(conn, month, amendment, zone=zone, way_out=way_out)
+               for month in months]
     return next((r for r in reasons if r is not None), None)
 
 
@@ -376,14 +358,14 @@ class EntryService:
         """Every entry of the patient's month, voided ones included, oldest first."""
         with self.ctx.db.read() as conn:
             patient = require_patient(conn, patient_ref, region=self.ctx.policy.phone_region)
-            return self._month_entries(conn, month, patient.id)
+            return self.month_entries_in(conn, month, patient.id)
 
     def for_month(self, month: Month) -> list[EntryView]:
         """Every entry of the month for every patient, voided ones included (audit export)."""
         with self.ctx.db.read() as conn:
-            return self._month_entries(conn, month, None)
+            return self.month_entries_in(conn, month, None)
 
-    def _month_entries(
+    def month_entries_in(
         self, conn: Conn, month: Month, patient_pk: int | None
     ) -> list[EntryView]:
         """The month's entries, each with its share of the month (split at clinic midnight)

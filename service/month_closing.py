@@ -22,7 +22,8 @@ from service.errors import BadInput
 from service.months import MonthService
 from service.views import MonthSummary
 from store import closes
-from store.closes import EventRow, Handle
+from store.closes import EventRow
+from store.db import Conn
 
 MAX_REASON_CHARS = 500
 
@@ -57,7 +58,7 @@ def _view(event: EventRow, lines: list[Any] | None = None) -> CloseView:
     )
 
 
-def _line_values(conn: Handle, event_id: int,
+def _line_values(conn: Conn, event_id: int,
                  summaries: list[MonthSummary]) -> list[dict[str, Any]]:
     """One record line per patient row: codes and units, minutes, live contact, dollars."""
     pks = closes.patient_pks_by_clinic_id(conn, [s.patient_id for s in summaries])
@@ -67,7 +68,7 @@ def _line_values(conn: Handle, event_id: int,
              "expected_cents": int(s.expected_amount * 100)} for s in summaries]
 
 
-def _add_lines(conn: Handle, event_id: int, summaries: list[MonthSummary]) -> list[Any]:
+def _add_lines(conn: Conn, event_id: int, summaries: list[MonthSummary]) -> list[Any]:
     """Stores the close's record (one executemany) and returns its lines as stored."""
     lines = _line_values(conn, event_id, summaries)
     closes.add_lines(conn, lines)
@@ -79,7 +80,7 @@ class MonthCloseService:
         self.ctx = ctx
         self.months = months or MonthService(ctx)
 
-    def _check_closable(self, conn: Handle, month: Month) -> None:
+    def _check_closable(self, conn: Conn, month: Month) -> None:
         if month >= Month.containing(self.ctx.now(), self.ctx.policy.zone):
             raise BadInput(f"{month} has not ended yet: a month is closed once it is billed.")
         existing = find_close(conn, month)

@@ -23,11 +23,11 @@ from service.phones import mask_phone, normalize_phone, valid_phone
 from service.views import PatientView
 from store import patients as patient_rows
 from store import phones as phone_rows
-from store.db import Conn, as_connection
+from store.db import Conn
 from store.month_totals import Scope, month_totals
 
 __all__ = ["PatientFields", "PatientService", "check_clinic_id", "check_condition",
-           "check_initials", "find_patient", "require_detail", "require_patient", "view_of"]
+           "check_initials", "require_detail", "view_of"]
 
 _CLINIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ICD10 = re.compile(r"([A-TV-Z][0-9][0-9A-Z])\.?([0-9A-Z]{1,4})?")
@@ -101,25 +101,9 @@ def detail_view(row: Any) -> PatientView:
                        row.ended_on, int(row.patient_phones), int(row.caregiver_phones))
 
 
-# TRANSITIONAL (issue 14): modules not yet moved to Core still call these with an ORM
-# Session; they take a Session or a Connection and return store rows. The integrator deletes
-# them once every caller imports service.lookups (and detail rows for views).
-def find_patient(session_or_conn: Any, ref: str, *, region: str, by_phone: bool = True) -> Any:
-    """TRANSITIONAL (issue 14): service.lookups.find_patient."""
-    return lookups.find_patient(as_connection(session_or_conn), ref, region=region,
-                                by_phone=by_phone)
-
-
-def require_patient(session_or_conn: Any, ref: str, *, region: str,
-                    by_phone: bool = True) -> Any:
-    """TRANSITIONAL (issue 14): service.lookups.require_patient."""
-    return lookups.require_patient(as_connection(session_or_conn), ref, region=region,
-                                   by_phone=by_phone)
-
-
-def view_of(session_or_conn: Any, patient: Any) -> PatientView:
-    """TRANSITIONAL (issue 14): the view of a patient row (or ORM object), one statement."""
-    row = patient_rows.detail_by_pk(as_connection(session_or_conn), patient.id)
+def view_of(conn: Conn, patient: Any) -> PatientView:
+    """The view of a patient row (provider, assignee, phone counts): one statement."""
+    row = patient_rows.detail_by_pk(conn, patient.id)
     assert row is not None, "a patient just read is still there in the same transaction"
     return detail_view(row)
 

@@ -19,10 +19,9 @@ from service.phones import mask_phone, normalize_phone, try_normalize_phone, val
 from service.views import StaffView
 from store import phones as phone_rows
 from store import staff as staff_rows
-from store.db import Conn, as_connection
+from store.db import Conn
 
-__all__ = ["StaffChanges", "StaffService", "check_role", "clean_slack_user_id",
-           "find_staff", "require_staff", "view_of"]
+__all__ = ["StaffChanges", "StaffService", "check_role", "clean_slack_user_id", "view_of"]
 
 _NPI = re.compile(r"\d{10}")
 _CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,120}")
@@ -63,22 +62,9 @@ def _snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-# TRANSITIONAL (issue 14): modules not yet moved to Core still call these with an ORM
-# Session; they take a Session or a Connection and return store rows. The integrator deletes
-# them once every caller imports service.lookups.
-def find_staff(session_or_conn: Any, slack_user_id: str) -> Any:
-    """TRANSITIONAL (issue 14): service.lookups.find_staff."""
-    return lookups.find_staff(as_connection(session_or_conn), slack_user_id)
-
-
-def require_staff(session_or_conn: Any, slack_user_id: str) -> Any:
-    """TRANSITIONAL (issue 14): service.lookups.require_staff."""
-    return lookups.require_staff(as_connection(session_or_conn), slack_user_id)
-
-
-def view_of(session_or_conn: Any, staff: Any) -> StaffView:
-    """TRANSITIONAL (issue 14): the view of a staff row (or ORM object): one count."""
-    return _view(staff, len(staff_rows.phones(as_connection(session_or_conn), staff.id)))
+def view_of(conn: Conn, staff: Any) -> StaffView:
+    """The view of a staff row, with how many phones they have."""
+    return _view(staff, len(staff_rows.phones(conn, staff.id)))
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, Row
-from sqlmodel import Session
 
 from store.tables import audit_events, month_close_events, month_close_lines, patients
 from store.tables import time_entries as entries
 
-# TRANSITIONAL (issue 14): callers not yet moved to Core pass their ORM Session; every
-# function here only calls `.execute(...)`, which a Session runs on its own connection.
-Handle = Connection | Session
 # A month_close_events row (a Row: .id, .month, .action, .at, .by, ...). `Any` until every
 # caller stops typing it as the ORM class MonthCloseEvent (issue 14).
 EventRow = Any
@@ -42,12 +38,11 @@ _events = month_close_events
 _lines = month_close_lines
 
 
-def _dialect(conn: Handle) -> str:
-    bind = conn.get_bind() if isinstance(conn, Session) else conn
-    return bind.dialect.name
+def _dialect(conn: Connection) -> str:
+    return conn.dialect.name
 
 
-def lock_month(conn: Handle, year: int, month: int, *, exclusive: bool) -> None:
+def lock_month(conn: Connection, year: int, month: int, *, exclusive: bool) -> None:
     """Take the month's lock until the transaction ends (PostgreSQL; a no-op on SQLite)."""
     if _dialect(conn) != "postgresql":
         return
@@ -73,13 +68,13 @@ _CLOSED_NOW = (select(_events)
                .order_by(_events.c.month))
 
 
-def closes_now(conn: Handle) -> list[EventRow]:
+def closes_now(conn: Connection) -> list[EventRow]:
     """The close event of every month closed now (its newest event is a close), oldest
     month first: one statement, whatever the number of months."""
     return list(conn.execute(_CLOSED_NOW).all())
 
 
-def closes_in_force(conn: Handle) -> list[EventRow]:
+def closes_in_force(conn: Connection) -> list[EventRow]:
     """closes_now for a writer: each of those months is locked (shared) for the rest of the
     transaction. SQLite: one statement (writers already run one at a time). PostgreSQL: a
     month may be reopened between the read and its lock, so the closes are read once more
@@ -94,30 +89,30 @@ def closes_in_force(conn: Handle) -> list[EventRow]:
     return [row for row in closes_now(conn) if row.month in locked]
 
 
-def closed_months(conn: Handle) -> list[str]:
+def closed_months(conn: Connection) -> list[str]:
     """The months (YYYY-MM) closed now: their newest event is a close, oldest month first."""
     return [row.month for row in closes_now(conn)]
 
 
-def latest_event(conn: Handle, month: str) -> EventRow | None:
+def latest_event(conn: Connection, month: str) -> EventRow | None:
     """The month's newest close or reopen: the month is closed when it is a close."""
     return conn.execute(_LATEST_EVENT, {"month": month}).first()
 
 
-def latest_close(conn: Handle, month: str) -> EventRow | None:
+def latest_close(conn: Connection, month: str) -> EventRow | None:
     """The month's newest close, reopened since or not: what was billed."""
     return conn.execute(_LATEST_CLOSE, {"month": month}).first()
 
 
-def event_by_id(conn: Handle, event_id: int) -> EventRow | None:
+def event_by_id(conn: Connection, event_id: int) -> EventRow | None:
     return conn.execute(_EVENT, {"event_id": event_id}).first()
 
 
-def history(conn: Handle, month: str) -> list[EventRow]:
+def history(conn: Connection, month: str) -> list[EventRow]:
     return list(conn.execute(_HISTORY, {"month": month}).all())
 
 
-def pending_records(conn: Handle) -> list[EventRow]:
+def pending_records(conn: Connection) -> list[EventRow]:
     """Closes from before records existed, whose record is still to be rebuilt."""
     return list(conn.execute(_PENDING).all())
 
@@ -125,7 +120,7 @@ def pending_records(conn: Handle) -> list[EventRow]:
 _ADD_EVENT = insert(_events).returning(*_events.c)
 
 
-def add_event(conn: Handle, *, month: str, action: str, at: datetime, by: str,
+def add_event(conn: Connection, *, month: str, action: str, at: datetime, by: str,
               reason: str | None = None, record: str | None = None,
               recorded_at: datetime | None = None) -> EventRow:
     """A close or reopen, returned as stored (with its id)."""
@@ -140,7 +135,7 @@ _MARK_RECONSTRUCTED = (update(_events)
                        .values(record="reconstructed", recorded_at=bindparam("recorded_at")))
 
 
-def mark_reconstructed(conn: Handle, event_id: int, recorded_at: datetime) -> bool:
+def mark_reconstructed(conn: Connection, event_id: int, recorded_at: datetime) -> bool:
     """A pending close's record is rebuilt; False when it was not pending (any more)."""
     result = conn.execute(_MARK_RECONSTRUCTED,
                           {"event_id": event_id, "recorded_at": recorded_at})
@@ -155,7 +150,7 @@ _LINES_OF_EVENTS = (select(_lines)
                     .order_by(_lines.c.event_id, _lines.c.id))
 
 
-def lines_of(conn: Handle, event_id: int,
+def lines_of(conn: Connection, event_id: int,
              patient_pks: Iterable[int] | None = None) -> list[Row[Any]]:
     """A close's per-patient record, for some patients (a page of a scan) or all."""
     if patient_pks is None:
@@ -164,7 +159,7 @@ def lines_of(conn: Handle, event_id: int,
                              {"event_id": event_id, "pks": list(patient_pks)}).all())
 
 
-def lines_of_events(conn: Handle, event_ids: Iterable[int]) -> dict[int, list[Row[Any]]]:
+def lines_of_events(conn: Connection, event_ids: Iterable[int]) -> dict[int, list[Row[Any]]]:
     """The records of several closes at once, by event id (one statement)."""
     found: dict[int, list[Row[Any]]] = {}
     ids = list(event_ids)
@@ -178,7 +173,7 @@ def lines_of_events(conn: Handle, event_ids: Iterable[int]) -> dict[int, list[Ro
 _ADD_LINE = insert(_lines)
 
 
-def add_lines(conn: Handle, lines: list[dict[str, Any]]) -> None:
+def add_lines(conn: Connection, lines: list[dict[str, Any]]) -> None:
     """A close's record: one dict per patient (patient_id, codes, total_seconds,
     live_interactions, expected_cents, event_id), inserted in one executemany."""
     if lines:
@@ -205,7 +200,7 @@ _CHANGES_SINCE = (
     .order_by(entries.c.id))
 
 
-def changes_since(conn: Handle, *, start: datetime, end: datetime, since: datetime,
+def changes_since(conn: Connection, *, start: datetime, end: datetime, since: datetime,
                   patient_pks: Iterable[int]) -> list[ChangeSinceClose]:
     """Entries dated in [start, end) logged or voided after `since`, for these patients.
     Strictly after: the close reads its clock once it holds the month's lock, so every write
@@ -240,7 +235,7 @@ _PATIENT_AMENDMENTS = (
     .order_by(audit_events.c.id))
 
 
-def patient_amendments_since(conn: Handle, *, since: datetime,
+def patient_amendments_since(conn: Connection, *, since: datetime,
                              patient_pks: Iterable[int]) -> list[PatientChangeSinceClose]:
     """Patient updates audited after `since` that carry an amendment reason (a window or
     consent change into a closed month), for these patients, oldest first."""
@@ -253,7 +248,7 @@ _PKS_BY_CLINIC_ID = select(patients.c.id, patients.c.clinic_id).where(
     patients.c.clinic_id.in_(bindparam("clinic_ids", expanding=True)))
 
 
-def patient_pks_by_clinic_id(conn: Handle, clinic_ids: list[str]) -> dict[str, int]:
+def patient_pks_by_clinic_id(conn: Connection, clinic_ids: list[str]) -> dict[str, int]:
     """Table ids of patients named by clinic id (a close records rows by patient id)."""
     found: dict[str, int] = {}
     for first in range(0, len(clinic_ids), 500):

@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, cast, or_, select
-from sqlalchemy.orm import Session
 
-from store.db import Conn, as_connection
+from store.db import Conn
 from store.tables import audit_events, time_entries
 
 _a = audit_events
@@ -43,7 +42,7 @@ class AuditRow:
     after: dict[str, Any] | None
 
 
-def patient_audit(conn: Conn | Session, patient_pk: int, clinic_id: str) -> list[AuditRow]:
+def patient_audit(conn: Conn, patient_pk: int, clinic_id: str) -> list[AuditRow]:
     """Audit events of the patient and of every entry ever logged for them, oldest first."""
-    return [AuditRow(*row) for row in as_connection(conn).execute(
+    return [AuditRow(*row) for row in conn.execute(
         _PATIENT_AUDIT, {"patient_pk": patient_pk, "clinic_id": clinic_id})]

@@ -224,7 +224,8 @@ class Database:
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
-        """TRANSITIONAL (issue 14): an ORM session for code not yet moved to store/."""
+        """An ORM session, for tests and one-off scripts that inspect tables; the service and
+        the adapters never use it (tests/test_architecture.py)."""
         with self._translated(conflicts=True), self._writer_turn(), \
                 Session(self._write_engine, expire_on_commit=False) as session:
             with session.begin():
@@ -232,7 +233,8 @@ class Database:
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
-        """TRANSITIONAL (issue 14): an ORM session for code not yet moved to store/."""
+        """An ORM session, for tests and one-off scripts that inspect tables; the service and
+        the adapters never use it (tests/test_architecture.py)."""
         with self._translated(conflicts=False), \
                 Session(self.engine, expire_on_commit=False) as session:
             yield session
@@ -311,12 +313,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def as_connection(handle: Session | Connection) -> Connection:
-    """TRANSITIONAL (issue 14): the Core connection of a session or of itself, so store
-    functions moved to Core can be called from code still holding a session."""
-    return handle.connection() if isinstance(handle, Session) else handle
 
 
 def unavailable_message(exc: Exception) -> str:

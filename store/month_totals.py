@@ -15,19 +15,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, String, and_, bindparam, cast, func, null, or_, select, true
-from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from billing.months import Month, start_of_day_utc
 from billing.programme import Window, in_programme
 from billing.tally import EntryTime, MonthBounds, MonthTally, running_totals, tally_month
-from store.db import Conn, as_connection
-from store.models import TimeEntry
+from store.db import Conn
 from store.tables import calls, month_close_events, patients, staff, time_entries
 
 # A statement in this module runs on a Core connection (issue 14); during the transition a
 # caller may still hand in an ORM session, whose connection it then uses.
-Handle = Conn | Session
 
 
 @dataclass(frozen=True)
@@ -97,10 +94,10 @@ def _on(patient_id: Any, shape: str) -> list[ColumnElement[bool]]:
     return []
 
 
-def _rows(handle: Handle, statement: Select[Any], params: dict[str, Any],
+def _rows(conn: Conn, statement: Select[Any], params: dict[str, Any],
           options: dict[str, Any] | None = None) -> Any:
     """Plain Core rows on the transaction's connection."""
-    return as_connection(handle).execute(statement, params, execution_options=options or {})
+    return conn.execute(statement, params, execution_options=options or {})
 
 
 CLINIC = Scope()
@@ -234,9 +231,9 @@ _CLOSE_RECORD = select(*(_events.c[name] for name in _EVENT_COLUMNS)).where(
     _events.c.id.in_([_newest, _newest_close])).order_by(_events.c.id)
 
 
-def close_record(handle: Handle, month: str) -> CloseRecord:
+def close_record(conn: Conn, month: str) -> CloseRecord:
     """The month's newest event and newest close in one statement (one or two rows)."""
-    rows = [CloseEvent(*row) for row in _rows(handle, _CLOSE_RECORD, {"month": month})]
+    rows = [CloseEvent(*row) for row in _rows(conn, _CLOSE_RECORD, {"month": month})]
     closes = [r for r in rows if r.action == "close"]
     return CloseRecord(rows[-1] if rows else None, closes[-1] if closes else None)
 
@@ -352,7 +349,7 @@ def _record_of(row: Any, detail: bool) -> CloseRecord:
 
 
 def month_totals(
-    handle: Handle,
+    conn: Conn,
     *,
     month: Month,
     zone: ZoneInfo,
@@ -378,7 +375,7 @@ def month_totals(
               "first_day": month.first_day, "last_day": month.last_day, "month": str(month),
               **scope.params()}
     options = {"yield_per": page_size} if page_size else {}
-    rows = _rows(handle, _month_rows_statement(scope.shape, detail), params, options)
+    rows = _rows(conn, _month_rows_statement(scope.shape, detail), params, options)
     record: CloseRecord | None = None
     for _, group in groupby(rows, key=itemgetter(0)):
         patient_rows = list(group)
@@ -394,19 +391,6 @@ def _month_params(start: datetime, end: datetime, scope: Scope) -> dict[str, Any
     return {"start": start, "end": end, **scope.params()}
 
 
-def entries_touching(session: Session, *, start: datetime, end: datetime,
-                     patient_pk: int | None = None) -> list[TimeEntry]:
-    """Every entry (voided ones too) with time in [start, end), oldest first: those that
-    started in it and those across its first midnight (the month's `entries` and `export`)."""
-    query = select(TimeEntry).where(_touches_month()).order_by(TimeEntry.started_at,
-                                                               TimeEntry.id)
-    params: dict[str, Any] = {"start": start, "end": end, "reach": start - LONGEST_ENTRY}
-    if patient_pk is not None:
-        query = query.where(TimeEntry.patient_id == bindparam("patient_pk"))
-        params["patient_pk"] = patient_pk
-    return list(session.scalars(query, params))
-
-
 @cache
 def _calls_statement(shape: str) -> Select[Any]:
     return select(calls.c.patient_id, calls.c.id, calls.c.state).where(
@@ -416,8 +400,8 @@ def _calls_statement(shape: str) -> Select[Any]:
 
 
 def calls_to_review(
-    handle: Handle, *, start: datetime, end: datetime, scope: Scope = CLINIC
+    conn: Conn, *, start: datetime, end: datetime, scope: Scope = CLINIC
 ) -> list[tuple[int | None, int, str]]:
     """(patient pk or None, call pk, state) of the month's calls that are not settled."""
-    rows = _rows(handle, _calls_statement(scope.shape), _month_params(start, end, scope))
+    rows = _rows(conn, _calls_statement(scope.shape), _month_params(start, end, scope))
     return [(p, int(c), s) for p, c, s in rows]

@@ -98,34 +98,15 @@ def test_store_never_imports_the_service(path: Path) -> None:
         assert name.split(".")[0] != "service", f"{path} imports {name}"
 
 
-# service/ modules that still run their own statements through the ORM while issue 14 converts
-# them one at a time (paths under service/). The set may only shrink: a module outside it
-# that imports sqlalchemy or sqlmodel fails, and so does one in it that no longer does
-# (take it out). Empty once every use case orders store/ calls and pure rules.
-STILL_ON_THE_ORM = {"audit.py", "entries.py"}
 ORM = ("sqlalchemy", "sqlmodel")
-
-
-def _on_the_orm(path: Path) -> bool:
-    return any(name.split(".")[0] in ORM for name in _imports(path))
 
 
 @pytest.mark.parametrize("path", _modules("service"), ids=lambda p: p.name)
 def test_service_holds_no_sql(path: Path) -> None:
     """service/ orders store calls and pure rules: no sqlalchemy, no sqlmodel (annotate a
-    transaction with store.db.Conn)."""
-    relative = path.relative_to(ROOT / "service").as_posix()
-    if relative in STILL_ON_THE_ORM:
-        assert _on_the_orm(path), (f"service/{relative} no longer imports sqlalchemy or "
-                                   "sqlmodel: take it out of STILL_ON_THE_ORM")
-    else:
-        assert not _on_the_orm(path), f"service/{relative} imports sqlalchemy or sqlmodel"
-
-
-def test_the_orm_list_names_only_service_modules() -> None:
-    """A renamed or deleted module leaves the list too (it can only shrink)."""
-    existing = {p.relative_to(ROOT / "service").as_posix() for p in _modules("service")}
-    assert STILL_ON_THE_ORM <= existing, sorted(STILL_ON_THE_ORM - existing)
+    transaction with store.db.Conn); every statement lives in store/."""
+    for name in _imports(path):
+        assert name.split(".")[0] not in ORM, f"{path} imports {name}"
 
 
 BLOCK_KIT = ("mrkdwn", "plain_text", "button", "section")  # what every Block Kit payload holds
@@ -139,3 +120,17 @@ def test_block_kit_is_built_in_one_module(path: Path) -> None:
     literals = {node.value for node in ast.walk(ast.parse(path.read_text()))
                 if isinstance(node, ast.Constant) and isinstance(node.value, str)}
     assert not literals & set(BLOCK_KIT), f"{path} builds Block Kit"
+
+
+PRODUCTION = ["service", "store", "billing", *ADAPTERS]
+
+
+@pytest.mark.parametrize("path", [p for pkg in PRODUCTION for p in _modules(pkg)
+                                  if p.relative_to(ROOT).as_posix() != "store/db.py"],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_use_case_opens_an_orm_session(path: Path) -> None:
+    """Every use case runs Core statements in db.read()/db.write(); the ORM sessions in
+    store/db.py are for tests and scripts that inspect tables (issue 14)."""
+    text = path.read_text()
+    for name in ("read_session", "write_session", "Session("):
+        assert name not in text, f"{path} uses {name}"
