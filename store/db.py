@@ -111,10 +111,14 @@ def _limits_of(table: Table) -> dict[str, int]:
     return limits
 
 
-def _overlong_values(table: Table, values: Any) -> str | None:
+def _overlong_values(table: Table, values: Any,
+                     columns: dict[str, str] | None = None) -> str | None:
+    """The first over-long text among `values`; `columns` maps a bound parameter's name to
+    the column it sets when they differ (`.values(void_reason=bindparam("reason"))`)."""
     limits = _limits_of(table)
     for key, value in values.items():
         name = getattr(key, "key", key)
+        name = (columns or {}).get(name, name)
         value = getattr(value, "value", value)  # a bound parameter carries its value
         limit = limits.get(name)
         if limit is not None and isinstance(value, str) and len(value) > limit:
@@ -122,31 +126,37 @@ def _overlong_values(table: Table, values: Any) -> str | None:
     return None
 
 
+def _renamed_parameters(clause: Any) -> dict[str, str]:
+    """Parameter name -> column name for the columns a statement sets from a bound parameter
+    named otherwise: the parameters executed with then carry the column's value."""
+    renamed: dict[str, str] = {}
+    for key, value in (getattr(clause, "_values", None) or {}).items():
+        column = getattr(key, "key", key)
+        parameter = getattr(value, "key", None)
+        if isinstance(parameter, str) and parameter != column:
+            renamed[parameter] = column
+    return renamed
+
+
 def _install_length_guard(engine: Engine) -> None:
     """Core INSERTs and UPDATEs get the same length check as ORM flushes: in .values(...) and
-    in the parameters they are executed with."""
+    in the parameters they are executed with, under the column's name or the name of the
+    bound parameter that sets it."""
     @event.listens_for(engine, "before_execute")
     def _refuse_overlong_core(_conn: Any, clause: Any, multiparams: Any, params: Any,
                               _options: Any) -> None:
         table = getattr(clause, "table", None)
         if not isinstance(table, Table) or not getattr(clause, "is_dml", False):
             return
+        renamed = _renamed_parameters(clause)
         sets = [getattr(clause, "_values", None) or {}, params or {}]
         for extra in multiparams or ():
             sets.extend(extra if isinstance(extra, list | tuple) else [extra])
         for values in sets:
             if isinstance(values, dict):
-                problem = _overlong_values(table, values)
+                problem = _overlong_values(table, values, renamed)
                 if problem:
                     raise OverlongText(problem)
-
-
-@event.listens_for(Session, "before_flush")
-def _refuse_overlong(session: Session, _context: Any, _instances: Any) -> None:
-    for instance in (*session.new, *session.dirty):
-        problem = overlong_text(instance)
-        if problem:
-            raise OverlongText(problem)
 
 
 def _prepare_sqlite_file(url: str) -> None:

@@ -4,7 +4,7 @@ ORM had, on both backends."""
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from service.errors import NotAllowed, NotFound
 from service.lookups import require_active_staff, require_patient, require_staff
@@ -43,6 +43,21 @@ def test_a_core_update_with_bound_parameters_is_length_checked(db: Database) -> 
             conn.execute(update(staff), [{"name": "y" * 300}])
     with db.read() as conn:
         assert conn.execute(select(staff.c.name)).scalar_one() == "Ann"
+
+
+def test_a_column_set_from_a_parameter_named_otherwise_is_length_checked(db: Database) -> None:
+    """Outside review of issue 14: `.values(name=bindparam("new_name"))` sent the value under
+    `new_name`, which the guard did not map to `name`; PostgreSQL then answered a 500."""
+    with db.write() as conn:
+        _staff(conn)
+    renaming = update(staff).values(name=bindparam("new_name"))
+    with pytest.raises(OverlongText, match="name is over 200"):
+        with db.write() as conn:
+            conn.execute(renaming, {"new_name": "z" * 201})
+    with db.write() as conn:  # within the limit it is stored
+        conn.execute(renaming, {"new_name": "Bea"})
+    with db.read() as conn:
+        assert conn.execute(select(staff.c.name)).scalar_one() == "Bea"
 
 
 def test_nul_is_refused_in_core_statements(db: Database) -> None:
