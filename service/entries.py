@@ -266,7 +266,7 @@ class EntryService:
         actor: str, note: str | None = None, fresh: bool = False,
     ) -> Any:
         """An entry keyed by `external_ref` inside the caller's transaction (`conn`: its
-        Core connection; an ORM session still works during issue 14), idempotently: the
+        Core connection), idempotently: the
         entry's row (`.id`, ...). `patient` and `staff` are rows the caller read.
 
         Machine-reported time (a Twilio call) arrives more than once and from racing

@@ -44,8 +44,7 @@ from store.month_totals import (
     month_totals,
 )
 
-# A caller's transaction: a Core connection (store.db.Conn); during issue 14 a caller not yet
-# converted may still hand in its ORM session, which every store function here accepts.
+# A caller's transaction: its Core connection (store.db.Conn).
 Transaction = Any
 
 
@@ -243,7 +242,7 @@ class MonthService:
 
     def summary_in(self, conn: Transaction, month: Month, patient_pk: int) -> MonthSummary:
         """The same summary inside a caller's transaction (e.g. right after a write in
-        `/rpm log`): its Core connection (or, during issue 14, its ORM session)."""
+        `/rpm log`): its Core connection."""
         return next(self._summaries(conn, month, Scope(patient_pk)))
 
     def _context(self, conn: Conn, month: Month, scope: Scope,

@@ -3,9 +3,6 @@
 Rows come back as SQLAlchemy Rows (attribute access by column name). Entries read "with
 names" also carry `patient_clinic_id`, `patient_initials`, `staff_slack_id` and `staff_name`,
 what a screen shows of an entry, in the same statement.
-
-Every function only calls `conn.execute(...)`, so it also runs on an ORM Session during
-issue 14's transition.
 """
 
 from datetime import datetime

@@ -28,7 +28,7 @@ def writes_fail(db: Database) -> Iterator[None]:
         yield  # pragma: no cover
 
     db.write = broken  # type: ignore[method-assign]
-    db.write_session = broken  # type: ignore[method-assign]  # TRANSITIONAL (issue 14)
+    db.write_session = broken  # type: ignore[method-assign]  # nothing writes without failing
     try:
         yield
     finally:

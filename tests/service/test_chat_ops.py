@@ -178,7 +178,7 @@ def test_a_saved_entry_is_never_reported_unsaved_by_a_later_read(s: Service) -> 
                          source="slack")
     db = s.ctx.db
     calls: list[str] = []
-    names = ("read", "write", "read_session", "write_session")  # sessions: until issue 14 ends
+    names = ("read", "write", "read_session", "write_session")  # any transaction
     originals = {name: getattr(db, name) for name in names}
 
     def counting(name: str):  # type: ignore[no-untyped-def]

@@ -94,7 +94,7 @@ class SwitchableDatabase(Database):
             yield session
 
     @contextmanager
-    def write_session(self) -> Iterator[Session]:  # until issue 14 moves every use case
+    def write_session(self) -> Iterator[Session]:  # tests inspect tables with it
         if self.down:
             raise StoreUnavailable("database unavailable: connection refused")
         with super().write_session() as session:
