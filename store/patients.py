@@ -5,9 +5,10 @@ writes of enrolling and changing patients."""
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
+from store.phones import PATIENT_PHONES
 from store.tables import patient_phones, patients, staff
 
 _BY_KEY = select(patients).where(patients.c.clinic_key == bindparam("key"))
@@ -45,19 +46,6 @@ _DETAILS_OF = (_DETAIL.where(patients.c.assigned_staff_id == bindparam("staff_pk
 
 _INSERT = insert(patients).returning(*patients.c)
 _UPDATE = update(patients).where(patients.c.id == bindparam("pk")).returning(*patients.c)
-
-_PHONES = (select(patient_phones.c.e164, patient_phones.c.kind)
-           .where(patient_phones.c.patient_id == bindparam("patient_pk"))
-           .order_by(patient_phones.c.e164))
-_ADD_PHONE = insert(patient_phones)
-_SET_PHONE_KIND = (update(patient_phones)
-                   .where(patient_phones.c.patient_id == bindparam("patient_pk"),
-                          patient_phones.c.e164 == bindparam("number"))
-                   .values(kind=bindparam("new_kind")))
-_DROP_PHONES = delete(patient_phones).where(
-    patient_phones.c.patient_id == bindparam("patient_pk"),
-    patient_phones.c.e164.in_(bindparam("numbers", expanding=True)))
-
 
 def by_key(conn: Connection, key: str) -> Row[Any] | None:
     """The patient row whose case-folded clinic id is `key`, or None."""
@@ -108,20 +96,10 @@ def update_patient(conn: Connection, pk: int, values: Mapping[str, Any]) -> Row[
 
 def phones(conn: Connection, patient_pk: int) -> dict[str, str]:
     """The patient's numbers: E.164 -> kind (patient | caregiver)."""
-    return {row.e164: row.kind for row in conn.execute(_PHONES, {"patient_pk": patient_pk})}
+    return PATIENT_PHONES.of(conn, patient_pk)
 
 
 def save_phones(conn: Connection, patient_pk: int, before: Mapping[str, str],
                 after: Mapping[str, str]) -> None:
     """Make the patient's numbers go from `before` to `after` (E.164 -> kind)."""
-    dropped = [e164 for e164 in before if e164 not in after]
-    if dropped:
-        conn.execute(_DROP_PHONES, {"patient_pk": patient_pk, "numbers": dropped})
-    added = [{"patient_id": patient_pk, "e164": e164, "kind": kind}
-             for e164, kind in after.items() if e164 not in before]
-    if added:
-        conn.execute(_ADD_PHONE, added)
-    for e164, kind in after.items():
-        if e164 in before and before[e164] != kind:
-            conn.execute(_SET_PHONE_KIND, {"patient_pk": patient_pk, "number": e164,
-                                           "new_kind": kind})
+    PATIENT_PHONES.save(conn, patient_pk, before, after)

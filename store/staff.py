@@ -8,9 +8,10 @@ tuples with attribute access (`.id`, `.slack_user_id`, ...), never ORM objects.
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
+from store.phones import STAFF_PHONES
 from store.tables import staff, staff_phones
 
 # Run on nearly every request: built once, run with a bound id.
@@ -37,19 +38,6 @@ _ACTIVE_VIEWS = _VIEW.where(staff.c.active.is_(True)).order_by(staff.c.name)
 
 _INSERT = insert(staff).returning(*staff.c)
 _UPDATE = update(staff).where(staff.c.id == bindparam("pk")).returning(*staff.c)
-
-_PHONES = (select(staff_phones.c.e164, staff_phones.c.kind)
-           .where(staff_phones.c.staff_id == bindparam("staff_pk"))
-           .order_by(staff_phones.c.e164))
-_ADD_PHONE = insert(staff_phones)
-_SET_PHONE_KIND = (update(staff_phones)
-                   .where(staff_phones.c.staff_id == bindparam("staff_pk"),
-                          staff_phones.c.e164 == bindparam("number"))
-                   .values(kind=bindparam("new_kind")))
-_DROP_PHONES = delete(staff_phones).where(
-    staff_phones.c.staff_id == bindparam("staff_pk"),
-    staff_phones.c.e164.in_(bindparam("numbers", expanding=True)))
-
 
 def by_slack_id(conn: Connection, slack_user_id: str) -> Row[Any] | None:
     """The staff row (all columns, attribute access) for a Slack user id, or None."""
@@ -102,21 +90,10 @@ def update_staff(conn: Connection, pk: int, values: Mapping[str, Any]) -> Row[An
 
 def phones(conn: Connection, staff_pk: int) -> dict[str, str]:
     """The member's numbers: E.164 -> kind (phone | twilio_number)."""
-    return {row.e164: row.kind for row in conn.execute(_PHONES, {"staff_pk": staff_pk})}
+    return STAFF_PHONES.of(conn, staff_pk)
 
 
 def save_phones(conn: Connection, staff_pk: int, before: Mapping[str, str],
                 after: Mapping[str, str]) -> None:
-    """Make the member's numbers go from `before` to `after` (E.164 -> kind): at most one
-    DELETE, one INSERT and one UPDATE per changed kind."""
-    dropped = [e164 for e164 in before if e164 not in after]
-    if dropped:
-        conn.execute(_DROP_PHONES, {"staff_pk": staff_pk, "numbers": dropped})
-    added = [{"staff_id": staff_pk, "e164": e164, "kind": kind}
-             for e164, kind in after.items() if e164 not in before]
-    if added:
-        conn.execute(_ADD_PHONE, added)
-    for e164, kind in after.items():
-        if e164 in before and before[e164] != kind:
-            conn.execute(_SET_PHONE_KIND, {"staff_pk": staff_pk, "number": e164,
-                                           "new_kind": kind})
+    """Make the member's numbers go from `before` to `after` (E.164 -> kind)."""
+    STAFF_PHONES.save(conn, staff_pk, before, after)
