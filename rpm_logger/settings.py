@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     reminder_start_day: int = Field(default=15, ge=1, le=31)
     reminder_channel: str | None = None
 
+    # voice menu for staff (issue 15): the voice Twilio's <Say> uses (basic or Amazon Polly,
+    # both on Twilio's HIPAA-eligible list) and the clinic-wide cap on wrong PINs per hour
+    twilio_voice: str = "Polly.Joanna"
+    voice_language: str = "en-US"
+    voice_wrong_pins_per_hour: int = Field(default=20, ge=1, le=10_000)
+
+    # self-audit checks (issue 16, docs/audit.md)
+    audit_heaping_ratio: float = Field(default=3.0, gt=0)
+    audit_min_note_chars: int = Field(default=10, ge=0, le=2000)
+    audit_max_day_hours: float = Field(default=12.0, gt=0, le=24)
+    audit_late_days: int = Field(default=7, ge=0, le=366)
+
     @field_validator("reminder_time", "reconcile_time", mode="before")
     @classmethod
     def _clock_time(cls, value: Any) -> Any:
@@ -73,6 +85,16 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("twilio_voice")
+    @classmethod
+    def _hipaa_eligible_voice(cls, value: str) -> str:
+        """Only Twilio's basic voices and Amazon Polly are covered by Twilio's BAA."""
+        value = value.strip()
+        if value in ("man", "woman", "alice") or re.fullmatch(r"Polly\.[A-Za-z-]+", value):
+            return value
+        raise ValueError(f"'{value}' is not a HIPAA-eligible Twilio voice: use man, woman, "
+                         "alice or an Amazon Polly voice such as Polly.Joanna")
 
     @field_validator("clinic_timezone")
     @classmethod
