@@ -594,6 +594,29 @@ def calls_claim(call_id: str, staff_id: str) -> None:
     click.echo(_call_line(_service().calls.claim(call_id, by=staff_id).call))
 
 
+@cli.group()
+def audit() -> None:
+    """What an auditor asks for: the audit trail, the practice's own checks, packets."""
+
+
+# audit verify: the hash-chained audit trail (issue 16, part 3) goes here.
+
+
+# ---------------------------------------------------------------------------------------
+
+
+# audit checks: the self-audit checks (issue 16, part 2) go here.
+
+
+# ---------------------------------------------------------------------------------------
+
+
+# audit packet: the per patient-month packet (issue 16, part 1) goes here.
+
+
+# ---------------------------------------------------------------------------------------
+
+
 def main() -> None:
     """Console entry point."""
     try:
