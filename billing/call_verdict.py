@@ -22,6 +22,9 @@ INTERMEDIATE_STATUSES = ("queued", "initiated", "ringing", "in-progress")
 KNOWN_STATUSES = FINAL_STATUSES + INTERMEDIATE_STATUSES
 # states a later fact (attach, claim, confirm, a parent leg) may still change
 OPEN_STATES = ("in_progress", "unmatched", "unclaimed", "unconfirmed")
+# a staff member calling the clinic's voice menu (issue 15): not a conversation with a
+# patient, never counted, never unmatched; settled from the first request
+MENU_STATE = "menu"
 
 Verdict = tuple[str, str | None]  # (state, reason)
 
@@ -71,6 +74,8 @@ def verdict(leg: Leg, *, parent: Leg | None, children: Sequence[object] | bool,
         return "in_progress", None
     if leg.bridged or children:
         return "leg", "bridged: the conversation is on the dialed leg"
+    if parent is not None and parent.state == MENU_STATE:
+        return "leg", "dialed from the staff voice menu (0: a person), not a patient call"
     if parent is not None and parent.state == "counted":
         return "leg", "the conversation was counted on the parent leg"
     if leg.status in ATTEMPT_STATUSES:

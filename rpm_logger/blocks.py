@@ -24,6 +24,7 @@ from rpm_logger import render
 from service.calls import CallOutcome, CallView
 from service.chat_entries import ChatLogged
 from service.closes import CloseView
+from service.month_words import still_needed
 from service.phones import redact_phones
 from service.reminders import CHANNEL, PlannedMessage
 from service.timers import TimerStop, TimerView
@@ -93,17 +94,7 @@ def progress_bar(seconds: int) -> str:
 
 
 def missing_text(summary: MonthSummary) -> str:
-    if summary.month_ended:  # nothing more can be logged into it: no advice
-        return "nothing: the month has ended"
-    parts = []
-    if summary.seconds_to_20_minutes:
-        parts.append(f"{format_seconds(summary.seconds_to_20_minutes)} more for 20 min")
-    elif summary.next_code and summary.seconds_to_next_code:
-        parts.append(f"{format_seconds(summary.seconds_to_next_code)} more for "
-                     f"{summary.next_code}")
-    if summary.needs_live_interaction:
-        parts.append("a live interaction (call or video)")
-    return " and ".join(parts) if parts else "nothing"
+    return still_needed(summary)
 
 
 def month_lines(summary: MonthSummary) -> str:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from billing import call_verdict
 from billing.call_verdict import (
@@ -46,6 +46,8 @@ __all__ = ["ATTEMPT_STATUSES", "FINAL_STATUSES", "INTERMEDIATE_STATUSES", "KNOWN
            "ContactView", "IncomingRoute", "SmsEvent", "format_call_id", "parse_call_id"]
 
 CONFLICT_RETRIES = 8
+MAX_CALL_NOTE_CHARS = 2000
+MENU_STATE = call_verdict.MENU_STATE
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 T = TypeVar("T")
 
@@ -125,6 +127,18 @@ class IncomingRoute:
     dial_to: str | None  # E.164 of the staff phone, or the fallback; None: nobody to dial
     caller_label: str  # clinic id (+ initials) or "an unknown number"
     staff: str | None
+    menu: Any = None  # a staff menu call: what the voice menu answered (no dialing)
+
+
+class MenuAnswer(Protocol):
+    """What the voice menu answers a staff caller with: it names the staff member."""
+
+    @property
+    def staff_pk(self) -> int: ...
+
+
+# (transaction, CallSid, caller's number as stored) -> the menu's answer, or None: not staff
+StaffMenu = Callable[[Conn, str, str | None], MenuAnswer | None]
 
 
 @dataclass(frozen=True)
@@ -309,6 +323,21 @@ def month_is_closed(conn: Conn, month: Month) -> bool:
     right before a call becomes an entry, so it takes the month's lock (shared) like any
     writer: a close running at the same time sees the entry, or this call sees the close."""
     return find_close(conn, month, for_write=True) is not None
+
+
+def _noting(note: str) -> Callable[[_Work, Leg, Any], None]:
+    """The change `add_note` makes: the note checked first, appended to the call's."""
+    text = (note or "").strip()
+    if not text:
+        raise BadInput("The note is empty.")
+    if len(text) > MAX_CALL_NOTE_CHARS:
+        raise BadInput(f"The note is over {MAX_CALL_NOTE_CHARS} characters.")
+
+    def change(_w: _Work, leg: Leg, actor: Any) -> None:
+        if leg.staff_id not in (actor.id, None) and not actor.is_admin:
+            raise NotAllowed("Only the staff member on the call (or an admin) adds notes.")
+        leg.note = f"{leg.note}\n{text}" if leg.note else text
+    return change
 
 
 class CallService:
@@ -606,17 +635,19 @@ class CallService:
 
     def _person_write(self, call_id: str | int, by: str, action: str,
                       change: Callable[[_Work, Leg, Any], None]) -> CallOutcome:
-        def work(w: _Work) -> CallOutcome:
-            actor = require_staff(w.conn, by)
-            w.staff.setdefault(actor.id, actor)
-            leg = self._by_id(w, call_id)
-            before, previous = _snapshot(leg), leg.state
-            change(w, leg, actor)
-            self._match(w, leg)
-            self._decide(w, leg)
-            return self._finish(w, leg, before, previous, False, action,
-                                actor=actor.slack_user_id)
-        return self._retrying(work)
+        return self._retrying(lambda w: self._person_change(w, call_id, by, action, change))
+
+    def _person_change(self, w: _Work, call_id: str | int, by: str, action: str,
+                       change: Callable[[_Work, Leg, Any], None]) -> CallOutcome:
+        actor = require_staff(w.conn, by)
+        w.staff.setdefault(actor.id, actor)
+        leg = self._by_id(w, call_id)
+        before, previous = _snapshot(leg), leg.state
+        change(w, leg, actor)
+        self._match(w, leg)
+        self._decide(w, leg)
+        return self._finish(w, leg, before, previous, False, action,
+                            actor=actor.slack_user_id)
 
     def confirm(self, call_id: str | int, *, live: bool, by: str) -> CallOutcome:
         """The staff member's answer to "was this a live conversation?": Yes counts it."""
@@ -633,17 +664,20 @@ class CallService:
 
     def add_note(self, call_id: str | int, note: str, *, by: str) -> CallView:
         """What was discussed, kept on the call record (the entry itself never changes)."""
-        text = (note or "").strip()
-        if not text:
-            raise BadInput("The note is empty.")
-        if len(text) > 2000:
-            raise BadInput("The note is over 2000 characters.")
+        return self._person_write(call_id, by, "call.note", _noting(note)).call
 
-        def change(_w: _Work, leg: Leg, actor: Any) -> None:
-            if leg.staff_id not in (actor.id, None) and not actor.is_admin:
-                raise NotAllowed("Only the staff member on the call (or an admin) adds notes.")
-            leg.note = f"{leg.note}\n{text}" if leg.note else text
-        return self._person_write(call_id, by, "call.note", change).call
+    def add_note_in(self, conn: Conn, call_id: str | int, note: str, *, by: str) -> CallView:
+        """`add_note` inside the caller's transaction (the voice menu's save step)."""
+        return self._person_change(_Work(conn), call_id, by, "call.note", _noting(note)).call
+
+    def last_counted_in(self, conn: Conn, staff_pk: int, since: datetime) -> CallView | None:
+        """The staff member's most recent counted call since `since`, in the caller's
+        transaction (the voice menu's "note on my last call")."""
+        row = call_rows.last_counted_of_staff(conn, staff_pk, since)
+        if row is None:
+            return None
+        w = _Work(conn)
+        return self._view(w, w.keep(row))
 
     def attach(self, call_id: str | int, patient_ref: str, *, by: str) -> CallOutcome:
         """An admin names the patient of an unmatched call; the month then includes it."""
@@ -703,10 +737,16 @@ class CallService:
 
     # -- the clinic bridge (/incoming) and its screening ----------------------------------
 
-    def route_incoming(self, event: CallEvent, *, fallback: str | None) -> IncomingRoute:
+    def route_incoming(self, event: CallEvent, *, fallback: str | None,
+                       staff_menu: StaffMenu | None = None) -> IncomingRoute:
         """Record the caller's leg as a bridge parent and pick whom to dial: the patient's
         assigned staff member, else the staff member owning the dialed Twilio number, else
-        the clinic's fallback number."""
+        the clinic's fallback number.
+
+        `staff_menu` (the voice menu) is asked first, in the same transaction, before the
+        leg is anything: when it takes the caller (a staff member's registered phone), the
+        leg is stored as a staff menu call (state `menu`: never counted, never unmatched,
+        not a bridge parent) and the route carries what the menu answered."""
         if not event.call_sid:
             raise BadInput("A call event needs a CallSid.")
 
@@ -716,6 +756,10 @@ class CallService:
             previous = None if created else leg.state
             if created or self._is_newer(leg, event):
                 self._apply_event(leg, event)
+            if staff_menu is not None and (created or leg.state == MENU_STATE):
+                menu = staff_menu(w.conn, leg.call_sid, leg.from_number)
+                if menu is not None:
+                    return self._menu_call(w, leg, menu, before, previous, created)
             leg.bridged, leg.source = True, "incoming"
             self._resolve(w, [leg.from_number, leg.to_number])
             caller = self._party(w, leg.from_number)
@@ -730,6 +774,13 @@ class CallService:
             return IncomingRoute(phone or _stored_number(fallback, self._region()), label,
                                  staff.slack_user_id if staff and phone else None)
         return self._retrying(work)
+
+    def _menu_call(self, w: _Work, leg: Leg, menu: MenuAnswer, before: dict[str, Any] | None,
+                   previous: str | None, created: bool) -> IncomingRoute:
+        leg.state, leg.state_reason = MENU_STATE, "the staff voice menu: never counted"
+        leg.source, leg.staff_id = "menu", menu.staff_pk
+        self._finish(w, leg, before, previous, created, "call.menu", actor="twilio")
+        return IncomingRoute(None, "a staff member", None, menu=menu)
 
     @staticmethod
     def _staff_for(w: _Work, patient: Any) -> Any:

@@ -22,7 +22,7 @@ from store import entries as entry_rows
 from store.db import Conn
 from store.month_totals import CLINIC, Scope, month_totals
 
-SOURCES = ("cli", "slack", "twilio", "web")
+SOURCES = ("cli", "slack", "twilio", "web", "voice")
 MAX_NOTE_CHARS = entry_rows.MAX_NOTE_CHARS
 MAX_REASON_CHARS = entry_rows.MAX_REASON_CHARS
 LATE_ENTRY_START = time(9, 0)  # late entries are placed from 09:00 clinic time on

@@ -95,3 +95,17 @@ def unknown_patient_message(conn: Conn, ref: str) -> str:
 def patient_key(clinic_id: str) -> str:
     """The case-insensitive key: 'p-1042' and 'P-1042' are the same patient."""
     return clinic_id.strip().upper()
+
+
+def patients_by_digits(conn: Conn, digits: str, *, limit: int) -> list[Any]:
+    """Patients whose clinic id's digits are exactly `digits`, in order (`1042` finds
+    `P-1042` and `A10-42`, not `P-10423`): how a phone keypad names a patient. At most
+    `limit` (the caller asks one more than it can offer, to know there are more); a clinic
+    id without digits cannot be keyed."""
+    found = []
+    for row in patients.with_digits_in_order(conn, digits):
+        if "".join(c for c in row.clinic_id if c.isascii() and c.isdigit()) == digits:
+            found.append(row)
+            if len(found) == limit:
+                break
+    return found

@@ -213,14 +213,19 @@ class MonthService:
     def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
         """A staff member's assigned patients this month with the at-risk verdict, worst
         first (`/rpm status`): one read transaction, the staff row read once."""
-        user = clean_slack_user_id(user_id)
         with self.ctx.db.read() as conn:
-            # the month statement selects the caseload by the Slack id itself
-            rows = list(self._assessed_rows(conn, month or self.current(), self.today(),
-                                            Scope(staff_user=user)))
+            rows = self.caseload_in(conn, user_id, month)
             if not rows:  # no patient: say so if the staff member does not exist either
                 require_staff(conn, user_id)
-            return _worst_first(rows)
+            return rows
+
+    def caseload_in(self, conn: Conn, user_id: str,
+                    month: Month | None = None) -> list[PatientRisk]:
+        """`caseload` inside the caller's transaction (the voice menu's at-risk walk)."""
+        user = clean_slack_user_id(user_id)
+        # the month statement selects the caseload by the Slack id itself
+        return _worst_first(list(self._assessed_rows(conn, month or self.current(),
+                                                     self.today(), Scope(staff_user=user))))
 
     def _risks(self, month: Month | None, today: date | None,
                assigned_to: str | None) -> Iterator[PatientRisk]:

@@ -52,6 +52,10 @@ COLUMNS = tuple(c.key for c in calls.c)
 # written by every update: one statement shape, compiled once
 _WRITABLE = tuple(k for k in COLUMNS if k not in ("id", "call_sid", "created_at"))
 
+_LAST_COUNTED = (_LEG.where(calls.c.staff_id == bindparam("staff_pk"),
+                            calls.c.state == "counted",
+                            calls.c.started_at >= bindparam("since"))
+                 .order_by(*_NEWEST_FIRST).limit(1))
 
 def leg_by_sid(conn: Connection, call_sid: str, *, lock: bool = False) -> Row[Any] | None:
     """The leg with this CallSid (locked FOR UPDATE on PostgreSQL when `lock`), or None."""
@@ -60,6 +64,11 @@ def leg_by_sid(conn: Connection, call_sid: str, *, lock: bool = False) -> Row[An
 
 def leg_by_id(conn: Connection, pk: int, *, lock: bool = False) -> Row[Any] | None:
     return conn.execute(_BY_ID_LOCKED if lock else _BY_ID, {"pk": pk}).first()
+
+
+def last_counted_of_staff(conn: Connection, staff_pk: int, since: Any) -> Row[Any] | None:
+    """The staff member's most recent counted call that started at `since` or later."""
+    return conn.execute(_LAST_COUNTED, {"staff_pk": staff_pk, "since": since}).first()
 
 
 def children_of(conn: Connection, call_sid: str) -> list[Row[Any]]:

@@ -88,7 +88,7 @@ class TimeEntry(SQLModel, table=True):
     duration_seconds: int
     activity: str = Field(max_length=32)
     note: str | None = Field(default=None, max_length=2000)
-    source: str = Field(max_length=16)  # cli | slack | twilio | web
+    source: str = Field(max_length=16)  # cli | slack | twilio | web | voice
     live: bool = False
     # start and end actually given (a timer, a call, a log with a time), not "ends now":
     # only clock-timed entries are merged where they overlap (docs/billing-rules.md)
@@ -274,6 +274,28 @@ class Contact(SQLModel, table=True):
     staff_id: int | None = Field(default=None, foreign_key="staff.id")
     received_at: datetime = _utc(nullable=False)
 
+
+
+class VoiceSession(SQLModel, table=True):
+    """One staff voice-menu call's state between turns (issue 15), keyed by CallSid.
+
+    Twilio's action URLs carry only the turn number; everything else the next step needs
+    lives here, never PIN digits. `reply` is the answer given to `turn`, so a retried turn
+    is answered the same and changes nothing. Sessions expire (`expires_at`)."""
+
+    __tablename__ = "voice_sessions"
+    __table_args__ = (Index("ix_voice_sessions_expires_at", "expires_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_sid: str = Field(max_length=64, unique=True)
+    staff_id: int = Field(foreign_key="staff.id")
+    turn: int = 0  # the last turn answered
+    step: str = Field(max_length=16)  # what the caller is being asked now
+    tries: int = 0  # prompts played at this step without an answer
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reply: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _utc(nullable=False)
+    expires_at: datetime = _utc(nullable=False)
 
 # The primary keys are INTEGER columns: PostgreSQL holds up to 2^31 - 1 (SQLite 2^63 - 1),
 # so ids typed by people are bounded by the smaller, for the same answer on both.

@@ -103,3 +103,14 @@ def save_phones(conn: Connection, patient_pk: int, before: Mapping[str, str],
                 after: Mapping[str, str]) -> None:
     """Make the patient's numbers go from `before` to `after` (E.164 -> kind)."""
     PATIENT_PHONES.save(conn, patient_pk, before, after)
+
+
+_WITH_DIGITS = (select(patients).where(patients.c.clinic_key.like(bindparam("pattern")))
+                .order_by(patients.c.clinic_key))
+
+
+def with_digits_in_order(conn: Connection, digits: str) -> list[Row[Any]]:
+    """Patients whose clinic id holds these digits in this order (maybe with others between:
+    the caller compares the exact digit sequence), by clinic id."""
+    pattern = "%" + "%".join(digits) + "%"
+    return list(conn.execute(_WITH_DIGITS, {"pattern": pattern}))

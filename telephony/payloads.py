@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from service.calls import KNOWN_STATUSES, CallEvent, SmsEvent
+from service.voice_menu import Answer
 
 FIELD_NAME = re.compile(r"[A-Z][A-Za-z0-9_]*")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a control character (one regex search per field)
@@ -45,6 +46,9 @@ STATUS_FIELDS = ("CallSid", "CallStatus")
 INCOMING_FIELDS = ("CallSid", "From", "To")
 SCREEN_FIELDS = ("CallSid",)
 SMS_FIELDS = ("MessageSid", "From", "To")
+MENU_FIELDS = ("CallSid",)  # the voice menu's turns (Digits, SpeechResult: the answer)
+MAX_SPEECH_CHARS = 2000  # a transcript longer than this is cut (a note keeps less)
+MAX_TURN = 10_000  # the turn number in the menu's action URLs
 
 
 def field_schema(name: str) -> dict[str, object]:
@@ -66,6 +70,10 @@ def field_schema(name: str) -> dict[str, object]:
                 "examples": ["Fri, 20 Nov 2026 19:30:00 +0000"]}
     if name == "Digits":
         return {"type": "string", "maxLength": MAX_DIGITS_CHARS}
+    if name == "SpeechResult":
+        return {"type": "string", "maxLength": MAX_SPEECH_CHARS}
+    if name == "Confidence":
+        return {"type": "number", "minimum": 0, "maximum": 1}
     return {"type": "string", "maxLength": MAX_NUMBER_CHARS}
 
 
@@ -197,3 +205,42 @@ def sms_event(form: Mapping[str, object]) -> SmsEvent:
 
 def digits(form: Mapping[str, object]) -> str:
     return _text(form, "Digits", max_chars=MAX_DIGITS_CHARS) or ""
+
+
+def call_sid(form: Mapping[str, object]) -> str:
+    """The CallSid of a required-CallSid form (check_form ran first)."""
+    return _sid(form, "CallSid", (CALL_SID_PREFIX,)) or ""
+
+
+def menu_turn(raw: str | None) -> int:
+    """The voice menu's `t` query parameter; anything else is turn 0 (never a turn the
+    menu is waiting for, so the caller hears the last reply again)."""
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_TURN)):
+        return min(int(raw), MAX_TURN)
+    return 0
+
+
+def menu_answer(form: Mapping[str, object]) -> Answer:
+    """A Gather's result: keys (Digits), a transcript (SpeechResult) or nothing (the
+    Redirect after a silent Gather). A value Twilio would not send (over-long Digits, a
+    control character, a Confidence that is no fraction) is `garbled`: the menu asks again
+    with the reason instead of refusing the call. Transcripts are never logged."""
+    try:
+        digits = _text(form, "Digits", max_chars=MAX_DIGITS_CHARS)
+        speech = form.get("SpeechResult")
+        if speech is not None and not isinstance(speech, str):
+            raise BadPayload("SpeechResult is not text")
+        speech = " ".join(CONTROL.sub(" ", speech or "").split())[:MAX_SPEECH_CHARS] or None
+        confidence = _text(form, "Confidence")
+        if confidence is not None and not _fraction(confidence):
+            raise BadPayload("Confidence is not a number from 0 to 1")
+    except BadPayload:
+        return Answer(garbled=True)
+    return Answer(digits=digits, speech=speech)
+
+
+def _fraction(text: str) -> bool:
+    try:
+        return 0.0 <= float(text) <= 1.0
+    except ValueError:
+        return False

@@ -18,7 +18,7 @@ from rpm_logger.settings import Settings
 from service import Service
 from service.calls import CallEvent
 from service.errors import InvalidInput, StoreConflict, StoreUnavailable
-from telephony import notify, payloads, twiml
+from telephony import notify, payloads, twiml, voice_menu
 from telephony.notify import CallNotifier
 from telephony.payloads import BadPayload
 from telephony.security import signed_form
@@ -82,6 +82,8 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
     """`notifier`: who tells staff about their calls (rpm_logger/app.py wires Slack's)."""
     base = (settings.public_base_url or "").rstrip("/")
     verify = signed_form(settings)  # one callable: FastAPI runs it once per request
+    voice = voice_menu.Voice(settings.twilio_voice, settings.voice_language,
+                             settings.clinic_fallback_number)
     router = APIRouter(dependencies=[Depends(verify)], tags=["twilio"],
                        default_response_class=Response, responses=_TWIML)
     Form = Annotated[FormData, Depends(verify)]
@@ -103,9 +105,13 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
     async def voice_incoming(request: Request, form: Form) -> Response:
         try:
             event = _call_event(request, form, payloads.INCOMING_FIELDS)
+            # a staff member's registered phone gets the voice menu, decided before the
+            # call is recorded as a bridge (service/voice_menu.py); others as before
             route = await run_in_threadpool(
-                lambda: _service(request).calls.route_incoming(
+                lambda: _service(request).voice_menu.incoming(
                     event, fallback=settings.clinic_fallback_number))
+            if route.menu is not None:
+                return _xml(voice_menu.render(route.menu, action_base=base, voice=voice))
             dial_to = route.dial_to
         except (StoreUnavailable, StoreConflict, InvalidInput, BadPayload) as exc:
             # the caller is a patient: ring the clinic anyway; the dialed leg's callbacks
@@ -116,6 +122,30 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
             return _xml(twiml.nobody_to_dial())
         return _xml(twiml.bridge(dial_to=dial_to, caller_id=None,
                                  status_url=base + STATUS_PATH, screen_url=base + SCREEN_PATH))
+
+    @router.post(voice_menu.MENU_PATH, openapi_extra=_form_doc(
+        payloads.MENU_FIELDS, "Digits", "SpeechResult", "Confidence"))
+    async def voice_menu_turn(request: Request, form: Form,
+                              tasks: BackgroundTasks) -> Response:
+        """One turn of the staff voice menu: always TwiML with 200, even when the database
+        is down (a 5xx would only make Twilio play its own error)."""
+        try:
+            payloads.check_form(form.multi_items(), payloads.MENU_FIELDS)
+            call_sid = payloads.call_sid(form)
+        except BadPayload as exc:
+            return _bad_request("voice menu turn", exc)
+        turn = payloads.menu_turn(request.query_params.get("t"))
+        answer = payloads.menu_answer(form)
+        try:
+            reply = await run_in_threadpool(
+                lambda: _service(request).voice_menu.answer(
+                    call_sid, turn, answer, clinic_limit=settings.voice_wrong_pins_per_hour))
+        except (StoreUnavailable, StoreConflict, InvalidInput) as exc:
+            log.error("voice menu turn not answered: %s", type(exc).__name__)
+            return _xml(voice_menu.unavailable(voice))
+        if reply.locked is not None:
+            tasks.add_task(notify.send_voice_lock_notice, notifier, *reply.locked)
+        return _xml(voice_menu.render(reply, action_base=base, voice=voice))
 
     @router.post(SCREEN_PATH, openapi_extra=_form_doc(payloads.SCREEN_FIELDS, "ParentCallSid"))
     async def voice_screen(request: Request, form: Form) -> Response:

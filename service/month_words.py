@@ -1,0 +1,36 @@
+"""A patient's month in one plain sentence: what Slack shows under the bar ("Still needed")
+and what the voice menu says after a save. Here, in the service, so both adapters say the
+same thing without one importing the other."""
+
+from collections.abc import Callable
+
+from billing.codes import format_codes
+from billing.durations import format_seconds
+from service.views import MonthSummary
+
+SecondsText = Callable[[int], str]
+
+
+def still_needed(summary: MonthSummary, seconds_text: SecondsText = format_seconds) -> str:
+    """'8 min more for 20 min and a live interaction (call or video)', or 'nothing'."""
+    if summary.month_ended:  # nothing more can be logged into it: no advice
+        return "nothing: the month has ended"
+    parts = []
+    if summary.seconds_to_20_minutes:
+        parts.append(f"{seconds_text(summary.seconds_to_20_minutes)} more for 20 min")
+    elif summary.next_code and summary.seconds_to_next_code:
+        parts.append(f"{seconds_text(summary.seconds_to_next_code)} more for "
+                     f"{summary.next_code}")
+    if summary.needs_live_interaction:
+        parts.append("a live interaction (call or video)")
+    return " and ".join(parts) if parts else "nothing"
+
+
+def month_sentence(summary: MonthSummary, seconds_text: SecondsText = format_seconds) -> str:
+    """'32 min this month, live contact done, 99457 reached; still needed: nothing'.
+    Minutes are floored (format_seconds), never rounded up."""
+    live = "live contact done" if summary.live_interactions else "no live contact yet"
+    codes = format_codes(summary.codes)
+    reached = f"{codes.replace(';', ' and ')} reached" if codes else "no code reached yet"
+    return (f"{seconds_text(summary.total_seconds)} this month, {live}, {reached}; "
+            f"still needed: {still_needed(summary, seconds_text)}")

@@ -1,0 +1,531 @@
+"""The staff voice menu (issue 15): one use case per turn of a phone call.
+
+A staff member calls a clinic number from their registered phone, keys their PIN and then
+logs time, hears their at-risk patients or notes their last call. Each Twilio request is one
+turn: `answer` opens one write transaction, reads the call's session (locked), checks the
+caller (the session's staff member, still active, PIN verified), does the step and saves
+the session with the reply it gave. Twilio's action URLs carry only the turn number:
+
+- the turn already answered (Twilio's retry) gets the stored reply and changes nothing;
+- the next turn is a new step (a second wrong PIN with the same digits is a new attempt);
+- any other turn number gets the stored reply again (never trusted further).
+
+Nothing here is worded for a screen: `said` sentences are spoken by the telephony adapter,
+which adds each step's keypad prompt. Patients are named by clinic id and initials only.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from billing.activities import ACTIVITIES, parse_activity
+from billing.durations import parse_duration
+from billing.errors import InvalidInput
+from billing.months import start_of_day_utc
+from service import audit
+from service.calls import CONFLICT_RETRIES, CallEvent, CallService, IncomingRoute
+from service.context import ServiceContext
+from service.entries import EntryService, LogRequest
+from service.errors import BadInput, StoreConflict
+from service.lookups import patients_by_digits, require_active_staff, require_patient
+from service.month_words import month_sentence
+from service.months import MonthService
+from service.phones import redact_phones
+from service.voice_access import check_pin, voice_caller
+from store import voice_sessions as session_rows
+from store.db import Conn
+
+SESSION_LIFETIME = timedelta(minutes=30)  # from the last answered turn
+FORGET_AFTER = timedelta(days=1)  # expired sessions are dropped a day later
+MAX_PROMPTS = 3  # a prompt plays three times in all, then goodbye
+MAX_CHOICES = 9  # one key each
+MAX_KEYED_DIGITS = 16  # a patient number or minutes longer than this is a slip
+MAX_WRONG_PINS = 3  # per call
+MAX_NOTE_CHARS = 500  # a spoken note, bounded (the call's notes hold 2000)
+MAX_RISK_PATIENTS = 50
+
+# the steps: what the caller is asked now
+PIN, MENU, PATIENT, CHOOSE, MINUTES, ACTIVITY = "pin", "menu", "patient", "choose", \
+    "minutes", "activity"
+CONFIRM, RISK, NOTE, NOTE_CONFIRM = "confirm", "risk", "note", "note_confirm"
+# the endings: nothing more is asked
+GOODBYE, PERSON = "goodbye", "person"
+ENDINGS = (GOODBYE, PERSON)
+# the activity keys, as in Slack's order: 2 is a call (live)
+ACTIVITY_KEYS = dict(zip("123456", ACTIVITIES, strict=True))
+
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "to": "2",
+                "too": "2", "three": "3", "four": "4", "for": "4", "five": "5", "six": "6",
+                "seven": "7", "eight": "8", "ate": "8", "nine": "9"}
+_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+          "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}
+_WORD = re.compile(r"[a-z]+|[0-9]+")
+_CPT = re.compile(r"\b(99[0-9]{3})\b")
+
+
+@dataclass(frozen=True)
+class VoiceReply:
+    """What the menu answers one turn with: sentences, then the step's prompt.
+
+    `turn` is the number the caller's next answer carries (the action URL's `t`);
+    `choices` are the labels of a CHOOSE step, one per key from 1."""
+
+    step: str
+    turn: int
+    said: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    staff_pk: int = 0
+    # a lock this turn caused: (Slack user id, until) to DM after the commit (not stored)
+    locked: tuple[str, datetime] | None = field(default=None, compare=False)
+
+    @property
+    def ended(self) -> bool:
+        return self.step in ENDINGS
+
+    def stored(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["locked"]
+        return data
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> "VoiceReply":
+        return cls(step=data["step"], turn=data["turn"], said=tuple(data["said"]),
+                   choices=tuple(data["choices"]), staff_pk=data["staff_pk"])
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the caller did this turn, as the adapter read it: keys, speech, or nothing.
+    `garbled`: Digits Twilio would not send (too long, control characters)."""
+
+    digits: str | None = None
+    speech: str | None = None
+    garbled: bool = False
+
+    @property
+    def silent(self) -> bool:
+        return not (self.digits or self.speech or self.garbled)
+
+
+@dataclass
+class _Turn:
+    """One turn being answered: the session read (locked) and what the step changes."""
+
+    conn: Conn
+    call_sid: str
+    number: int  # this turn's number
+    staff_pk: int
+    slack_user_id: str
+    step: str
+    tries: int
+    data: dict[str, Any]
+    now: datetime
+    clinic_limit: int
+
+    def reply(self, step: str, *said: str, choices: tuple[str, ...] = (),
+              locked: tuple[str, datetime] | None = None) -> VoiceReply:
+        return VoiceReply(step, self.number + 1, tuple(s for s in said if s), choices,
+                          self.staff_pk, locked)
+
+
+def spoken_label(clinic_id: str, initials: str | None) -> str:
+    """'P 1 0 4 2, J D': a clinic id read out character by character, then initials."""
+    chars = " ".join(c for c in clinic_id if c.isalnum())
+    return f"{chars}, {' '.join(initials)}" if initials else chars
+
+
+def spoken_seconds(seconds: int) -> str:
+    """'8 minutes 30 seconds', floored to whole seconds (never rounded up)."""
+    minutes, rest = divmod(max(seconds, 0), 60)
+    parts = [f"{minutes} minute{'' if minutes == 1 else 's'}"] if minutes else []
+    if rest or not minutes:
+        parts.append(f"{rest} second{'' if rest == 1 else 's'}")
+    return " ".join(parts)
+
+
+def spoken_clock(instant: datetime, zone: ZoneInfo) -> str:
+    """'2:15 PM': clinic time of day as people say it."""
+    local = instant.astimezone(zone)
+    return f"{local.hour % 12 or 12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def spoken_text(text: str) -> str:
+    """A sentence for the voice: CPT codes digit by digit, no Slack or list punctuation."""
+    text = _CPT.sub(lambda m: " ".join(m.group(1)), text)
+    return text.replace("(", "").replace(")", "").replace(";", ".")
+
+
+def digits_heard(speech: str) -> str:
+    """The digits in a transcript, in order: '1042', 'one zero four two', 'P ten forty-two'
+    is not read (number words above nine are for minutes)."""
+    out = []
+    for word in _WORD.findall(speech.lower()):
+        if word.isdigit():
+            out.append(word)
+        elif word in _DIGIT_WORDS:
+            out.append(_DIGIT_WORDS[word])
+    return "".join(out)
+
+
+def number_heard(speech: str) -> str:
+    """A whole number in a transcript: '12 minutes', 'twelve', 'twenty five'."""
+    words = _WORD.findall(speech.lower())
+    numerals = [w for w in words if w.isdigit()]
+    if numerals:
+        return numerals[0]
+    total, seen = 0, False
+    for word in words:
+        if word in _TENS:
+            total, seen = total + _TENS[word], True
+        elif word in _TEENS:
+            total, seen = total + _TEENS[word], True
+        elif word in _DIGIT_WORDS and word not in ("to", "too", "for", "o", "oh", "ate"):
+            total, seen = total + int(_DIGIT_WORDS[word]), True
+    return str(total) if seen else ""
+
+
+class VoiceMenuService:
+    """The menu's use cases: `incoming` (the call arrives) and `answer` (each turn after)."""
+
+    def __init__(self, ctx: ServiceContext, calls: CallService, entries: EntryService,
+                 months: MonthService) -> None:
+        self.ctx = ctx
+        self.calls = calls
+        self.entries = entries
+        self.months = months
+        self._steps: dict[str, Callable[[_Turn, Answer], VoiceReply]] = {
+            PIN: self._pin, MENU: self._menu, PATIENT: self._patient, CHOOSE: self._choose,
+            MINUTES: self._minutes, ACTIVITY: self._activity, CONFIRM: self._confirm,
+            RISK: self._risk, NOTE: self._note, NOTE_CONFIRM: self._note_confirm,
+        }
+
+    # -- the call arrives ------------------------------------------------------------------
+
+    def incoming(self, event: CallEvent, *, fallback: str | None) -> IncomingRoute:
+        """/incoming: a staff member's registered phone gets the menu (its call stored as a
+        staff menu call); every other caller is routed as before (CallService)."""
+        return self.calls.route_incoming(event, fallback=fallback, staff_menu=self._begin)
+
+    def _begin(self, conn: Conn, call_sid: str, from_number: str | None) -> VoiceReply | None:
+        """Inside /incoming's transaction: the menu's first reply, or None (not staff)."""
+        now = self.ctx.now()
+        caller = voice_caller(conn, from_number, now) if from_number else None
+        if caller is None:
+            return None
+        existing = session_rows.locked(conn, call_sid)
+        if existing is not None:  # /incoming retried: the same answer
+            return VoiceReply.of(existing.reply)
+        if not caller.has_pin:
+            reply = VoiceReply(GOODBYE, 1, (
+                "You have no voice PIN yet. Ask an admin to set one with rpm-logger staff "
+                "update, then call again. Goodbye.",), staff_pk=caller.staff_id)
+        elif caller.locked_until is not None:
+            reply = VoiceReply(GOODBYE, 1, (
+                "Your voice access is locked for now after too many wrong PINs. "
+                "Try again later, or ask an admin to unlock it. Goodbye.",),
+                staff_pk=caller.staff_id)
+        else:
+            reply = VoiceReply(PIN, 1, ("Welcome to the R P M logger.",),
+                               staff_pk=caller.staff_id)
+        session_rows.drop_expired(conn, now - FORGET_AFTER)
+        session_rows.insert_session(conn, call_sid=call_sid, staff_pk=caller.staff_id,
+                                    step=reply.step, data={}, reply=reply.stored(), now=now,
+                                    expires_at=now + SESSION_LIFETIME)
+        audit.record(conn, at=now, actor=caller.slack_user_id, action="voice.session",
+                     entity="voice_session", entity_id=call_sid, after={"step": reply.step})
+        return reply
+
+    # -- each turn after -------------------------------------------------------------------
+
+    def answer(self, call_sid: str, turn: int, answer: Answer, *,
+               clinic_limit: int) -> VoiceReply:
+        """One turn of a staff menu call, in one write transaction (run again when a racing
+        twin of the same turn won a unique key: it then finds that turn answered)."""
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return self._answer(call_sid, turn, answer, clinic_limit)
+            except StoreConflict:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _answer(self, call_sid: str, turn: int, answer: Answer,
+                clinic_limit: int) -> VoiceReply:
+        with self.ctx.db.write() as conn:
+            row = session_rows.locked(conn, call_sid)
+            if row is None:
+                return VoiceReply(GOODBYE, turn + 1, (
+                    "This call has no menu session. Please call again. Goodbye.",))
+            stored = VoiceReply.of(row.reply)
+            if turn != row.turn + 1 or row.step in ENDINGS:
+                return stored  # a retried (or stale) turn: the same reply, nothing changed
+            t = _Turn(conn, call_sid, turn, row.staff_id, row.slack_user_id, row.step,
+                      row.tries, dict(row.data), self.ctx.now(), clinic_limit)
+            reply = self._turn(t, row, answer)
+            tries = t.tries + 1 if reply.step == t.step and answer.silent else 0
+            session_rows.save(conn, call_sid, turn=turn, step=reply.step, tries=tries,
+                              data=t.data if not reply.ended else {},
+                              reply=reply.stored(), expires_at=t.now + SESSION_LIFETIME)
+            return reply
+
+    def _turn(self, t: _Turn, row: Any, answer: Answer) -> VoiceReply:
+        if row.expires_at <= t.now:
+            return t.reply(GOODBYE, "This call has timed out. Nothing more was saved. Goodbye.")
+        if not row.active:
+            return t.reply(GOODBYE, "Your staff record is inactive. Goodbye.")
+        if answer.silent:
+            if t.tries + 1 >= MAX_PROMPTS:
+                return t.reply(GOODBYE, "I did not hear an answer. Nothing more was saved. "
+                                        "Goodbye.")
+            return self._again(t, "I did not hear anything.")
+        if answer.digits == "0":
+            return t.reply(PERSON, "Connecting you to the clinic.")
+        if answer.garbled or (answer.digits and not answer.digits.isdigit()):
+            return self._again(t, "Please use the number keys only.")
+        return self._steps[t.step](t, answer)
+
+    def _again(self, t: _Turn, *said: str) -> VoiceReply:
+        """The current step's prompt again, with the reason first."""
+        choices = tuple(c["label"] for c in t.data.get("choices", ())) \
+            if t.step == CHOOSE else ()
+        return t.reply(t.step, *said, *self._restate(t), choices=choices)
+
+    @staticmethod
+    def _restate(t: _Turn) -> tuple[str, ...]:
+        """What a step says before its prompt, repeated when the prompt is."""
+        if t.step == CONFIRM:
+            return (_read_back(t.data),)
+        if t.step == RISK:
+            return (_risk_line(t.data),)
+        if t.step == NOTE_CONFIRM:
+            return (_note_read_back(t.data),)
+        return ()
+
+    # -- the PIN ---------------------------------------------------------------------------
+
+    def _pin(self, t: _Turn, answer: Answer) -> VoiceReply:
+        if not answer.digits:
+            return self._again(t, "Please key your PIN on the keypad.")
+        verdict = check_pin(t.conn, staff_id=t.staff_pk, digits=answer.digits,
+                            call_sid=t.call_sid, now=t.now, clinic_limit=t.clinic_limit)
+        locked = (t.slack_user_id, verdict.locked_until) \
+            if verdict.locked_now and verdict.locked_until else None
+        if verdict.ok:
+            t.data = {}
+            return t.reply(MENU)
+        if verdict.reason in ("locked",) or locked:
+            return t.reply(GOODBYE, "Your voice access is now locked after too many wrong "
+                                    "PINs. Ask an admin to unlock it. Goodbye.", locked=locked)
+        if verdict.reason == "clinic_limit":
+            return t.reply(GOODBYE, "Voice access is paused for now. Please try again later, "
+                                    "or use Slack. Goodbye.")
+        if verdict.reason == "no_pin":
+            return t.reply(GOODBYE, "You have no voice PIN. Ask an admin to set one. Goodbye.")
+        # wrong or malformed: three per call end it (malformed ones are not counted
+        # toward a lock, docs/security.md, but they are still a try on this call)
+        t.data["wrong_pins"] = max(t.data.get("wrong_pins", 0) + 1, verdict.wrong_this_call)
+        if t.data["wrong_pins"] >= MAX_WRONG_PINS:
+            return t.reply(GOODBYE, "That PIN is not right either. Goodbye.")
+        return self._again(t, "That PIN is not right.")
+
+    # -- the main menu ---------------------------------------------------------------------
+
+    def _menu(self, t: _Turn, answer: Answer) -> VoiceReply:
+        key = answer.digits or ""
+        if key == "1":
+            t.data = {}
+            return t.reply(PATIENT)
+        if key == "2":
+            return self._risk_walk(t)
+        if key == "3":
+            return self._last_call(t)
+        if key == "9":
+            return t.reply(MENU)
+        return self._again(t, f"Key {' '.join(key)} is not on the menu." if key
+                           else "Please use the keypad for the menu.")
+
+    # -- log time: patient, minutes, activity, read back, save -----------------------------
+
+    def _patient(self, t: _Turn, answer: Answer) -> VoiceReply:
+        digits = answer.digits or digits_heard(answer.speech or "")
+        if not digits:
+            return self._again(t, "I did not catch a patient number.")
+        if len(digits) > MAX_KEYED_DIGITS:
+            return self._again(t, f"That was {len(digits)} digits, too many for a patient "
+                                  "number.")
+        rows = patients_by_digits(t.conn, digits, limit=MAX_CHOICES + 1)
+        if not rows:
+            return self._again(t, f"No patient number has the digits {' '.join(digits)}.")
+        if len(rows) > MAX_CHOICES:
+            return t.reply(MENU, "More than nine patients have those digits. Please use "
+                                 "Slack for this one.")
+        found = [{"pk": r.id, "clinic_id": r.clinic_id, "initials": r.initials,
+                  "label": spoken_label(r.clinic_id, r.initials)} for r in rows]
+        if len(found) == 1:
+            t.data["patient"] = found[0]
+            return t.reply(MINUTES, f"Patient {found[0]['label']}.")
+        t.data["choices"] = found
+        return t.reply(CHOOSE, f"{len(found)} patients have those digits.",
+                       choices=tuple(f["label"] for f in found))
+
+    def _choose(self, t: _Turn, answer: Answer) -> VoiceReply:
+        choices = t.data.get("choices", [])
+        key = answer.digits or digits_heard(answer.speech or "")
+        if not (key.isdigit() and len(key) == 1 and 1 <= int(key) <= len(choices)):
+            return self._again(t, f"Please press a key from 1 to {len(choices)}.")
+        t.data["patient"] = choices[int(key) - 1]
+        del t.data["choices"]
+        return t.reply(MINUTES, f"Patient {t.data['patient']['label']}.")
+
+    def _minutes(self, t: _Turn, answer: Answer) -> VoiceReply:
+        text = answer.digits or number_heard(answer.speech or "")
+        limit = self.ctx.policy.max_entry_seconds // 60
+        reason = f"Minutes go from 1 to {limit}."
+        if not text or len(text) > MAX_KEYED_DIGITS:
+            return self._again(t, reason)
+        try:  # the one duration parser, with the clinic's longest entry
+            seconds = parse_duration(f"{int(text)}m", max_seconds=limit * 60)
+        except InvalidInput:
+            return self._again(t, f"{int(text)} minutes cannot be logged. {reason}")
+        t.data["seconds"] = seconds
+        return t.reply(ACTIVITY, f"{spoken_seconds(seconds)}.")
+
+    def _activity(self, t: _Turn, answer: Answer) -> VoiceReply:
+        activity = ACTIVITY_KEYS.get(answer.digits or "")
+        if activity is None and answer.speech:
+            activity = next((a for a in (_activity_word(w) for w in
+                                         _WORD.findall(answer.speech.lower())) if a), None)
+        if activity is None:
+            return self._again(t, "That is not one of the activities.")
+        t.data["activity"] = activity
+        return t.reply(CONFIRM, _read_back(t.data))
+
+    def _confirm(self, t: _Turn, answer: Answer) -> VoiceReply:
+        if answer.digits == "2":
+            t.data = {}
+            return t.reply(PATIENT, "Starting over.")
+        if answer.digits != "1":
+            return self._again(t, "Press 1 to save or 2 to start over.")
+        return self._save(t)
+
+    def _save(self, t: _Turn) -> VoiceReply:
+        """The entry, committed with this turn: `voice:CallSid:turn` keys it, so a racing
+        retry of the same turn hits the unique reference and finds this reply instead."""
+        patient_data, seconds = t.data["patient"], t.data["seconds"]
+        try:
+            staff = require_active_staff(t.conn, t.slack_user_id, doing="log time")
+            patient = require_patient(t.conn, patient_data["clinic_id"],
+                                      region=self.ctx.policy.phone_region, by_phone=False)
+            logged = self.entries.log_in(
+                t.conn, LogRequest(patient=patient.clinic_id, duration=f"{seconds}s",
+                                   activity=t.data["activity"], staff=staff.slack_user_id,
+                                   source="voice", clock_timed=False),
+                staff=staff, patient=patient, started_at=t.now - timedelta(seconds=seconds),
+                actor=staff.slack_user_id, external_ref=f"voice:{t.call_sid}:{t.number}")
+        except BadInput as exc:
+            t.data = {}
+            return t.reply(MENU, "Not saved.", spoken_text(redact_phones(
+                str(exc), region=self.ctx.policy.phone_region) or ""))
+        t.data = {}
+        return t.reply(MENU, "Saved.", spoken_text(
+            f"{patient_data['label']}: {month_sentence(logged.summary, spoken_seconds)}."))
+
+    # -- hear my at-risk patients ----------------------------------------------------------
+
+    def _risk_walk(self, t: _Turn) -> VoiceReply:
+        rows = [r for r in self.months.caseload_in(t.conn, t.slack_user_id)
+                if r.risk.still_to_win][:MAX_RISK_PATIENTS]
+        if not rows:
+            return t.reply(MENU, "None of your patients is at risk this month.")
+        t.data = {"at": 0, "risk": [
+            {"pk": None, "clinic_id": r.summary.patient_id, "initials": r.summary.initials,
+             "label": spoken_label(r.summary.patient_id, r.summary.initials),
+             "advice": r.risk.advice(), "days": r.risk.days_left} for r in rows]}
+        count = len(rows)
+        return t.reply(RISK, f"{count} of your patients {'is' if count == 1 else 'are'} at "
+                             "risk, worst first.", _risk_line(t.data))
+
+    def _risk(self, t: _Turn, answer: Answer) -> VoiceReply:
+        key = answer.digits or ""
+        if key == "1":
+            t.data = {"patient": t.data["risk"][t.data["at"]]}
+            return t.reply(MINUTES, f"Log time for {t.data['patient']['label']}.")
+        if key == "2":
+            if t.data["at"] + 1 >= len(t.data["risk"]):
+                t.data = {}
+                return t.reply(MENU, "That was the last one.")
+            t.data["at"] += 1
+            return t.reply(RISK, _risk_line(t.data))
+        if key == "9":
+            t.data = {}
+            return t.reply(MENU)
+        return self._again(t, "Press 1, 2 or 9.")
+
+    # -- a note on my last call ------------------------------------------------------------
+
+    def _last_call(self, t: _Turn) -> VoiceReply:
+        zone = self.ctx.policy.zone
+        today = start_of_day_utc(t.now.astimezone(zone).date(), zone)
+        call = self.calls.last_counted_in(t.conn, t.staff_pk, today)
+        if call is None or call.patient is None:
+            return t.reply(MENU, "You have no counted call today.")
+        label = spoken_label(call.patient.patient_id, call.patient.initials)
+        t.data = {"call": call.call_id, "about": (
+            f"Your last counted call today: {label}, at {spoken_clock(call.started_at, zone)}"
+            f", {spoken_seconds(call.duration_seconds or 0)}.")}
+        return t.reply(NOTE, t.data["about"])
+
+    def _note(self, t: _Turn, answer: Answer) -> VoiceReply:
+        note = " ".join((answer.speech or "").split())[:MAX_NOTE_CHARS]
+        if not note:
+            return self._again(t, "Please say the note; keys are not a note.")
+        t.data["note"] = note
+        t.data["heard"] = redact_phones(note, region=self.ctx.policy.phone_region)
+        return t.reply(NOTE_CONFIRM, _note_read_back(t.data))
+
+    def _note_confirm(self, t: _Turn, answer: Answer) -> VoiceReply:
+        if answer.digits == "2":
+            t.data.pop("note", None)
+            t.data.pop("heard", None)
+            return t.reply(NOTE, "Again, then.", t.data["about"])
+        if answer.digits != "1":
+            return self._again(t, "Press 1 to save the note or 2 to say it again.")
+        try:
+            self.calls.add_note_in(t.conn, t.data["call"], t.data["note"], by=t.slack_user_id)
+        except BadInput as exc:
+            t.data = {}
+            return t.reply(MENU, "Not saved.", spoken_text(str(exc)))
+        t.data = {}
+        return t.reply(MENU, "Note saved.")
+
+
+def _activity_word(word: str) -> str | None:
+    try:
+        return parse_activity(word)
+    except InvalidInput:
+        return None
+
+
+def _read_back(data: dict[str, Any]) -> str:
+    """'Patient P 1 0 4 2, J D, 12 minutes, review, today.'"""
+    return (f"Patient {data['patient']['label']}, {spoken_seconds(data['seconds'])}, "
+            f"{data['activity']}, today.")
+
+
+def _risk_line(data: dict[str, Any]) -> str:
+    row = data["risk"][data["at"]]
+    days = row["days"]
+    left = "the last day" if days == 1 else f"{days} days left"
+    return spoken_text(f"{row['label']}: {row['advice']}, {left}.")
+
+
+def _note_read_back(data: dict[str, Any]) -> str:
+    return f"I heard: {data['heard']}."
+
+
+__all__ = ["Answer", "VoiceMenuService", "VoiceReply"]
