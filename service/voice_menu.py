@@ -66,6 +66,7 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "sev
          "eighty": 80, "ninety": 90}
 _WORD = re.compile(r"[a-z]+|[0-9]+")
 _CPT = re.compile(r"\b(99[0-9]{3})\b")
+_MASKED = re.compile(r"\*+([0-9]+)")  # a number redact_phones masked: '***0123'
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def spoken_clock(instant: datetime, zone: ZoneInfo) -> str:
 def spoken_text(text: str) -> str:
     """A sentence for the voice: CPT codes digit by digit, no Slack or list punctuation."""
     text = _CPT.sub(lambda m: " ".join(m.group(1)), text)
-    return text.replace("(", "").replace(")", "").replace(";", ".")
+    return text.replace("(", "").replace(")", "")
 
 
 def digits_heard(speech: str) -> str:
@@ -283,7 +284,7 @@ class VoiceMenuService:
                 return t.reply(GOODBYE, "I did not hear an answer. Nothing more was saved. "
                                         "Goodbye.")
             return self._again(t, "I did not hear anything.")
-        if answer.digits == "0":
+        if answer.digits == "0" and t.step != MINUTES:  # there, 0 is zero minutes: refused
             return t.reply(PERSON, "Connecting you to the clinic.")
         if answer.garbled or (answer.digits and not answer.digits.isdigit()):
             return self._again(t, "Please use the number keys only.")
@@ -433,7 +434,7 @@ class VoiceMenuService:
                 str(exc), region=self.ctx.policy.phone_region) or ""))
         t.data = {}
         return t.reply(MENU, "Saved.", spoken_text(
-            f"{patient_data['label']}: {month_sentence(logged.summary, spoken_seconds)}."))
+            f"{patient_data['label']}: {month_sentence(logged.summary, spoken_seconds)}"))
 
     # -- hear my at-risk patients ----------------------------------------------------------
 
@@ -485,7 +486,9 @@ class VoiceMenuService:
         if not note:
             return self._again(t, "Please say the note; keys are not a note.")
         t.data["note"] = note
-        t.data["heard"] = redact_phones(note, region=self.ctx.policy.phone_region)
+        masked = redact_phones(note, region=self.ctx.policy.phone_region) or ""
+        t.data["heard"] = _MASKED.sub(lambda m: "a number ending " + " ".join(m.group(1)),
+                                      masked)
         return t.reply(NOTE_CONFIRM, _note_read_back(t.data))
 
     def _note_confirm(self, t: _Turn, answer: Answer) -> VoiceReply:
