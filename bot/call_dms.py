@@ -2,8 +2,12 @@
 member on a call, built in rpm_logger/blocks.py and sent with the sync Slack client. It
 matches the protocol by shape; rpm_logger/app.py hands it to the Twilio routes."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from slack_sdk import WebClient
 
+from billing.months import clinic_zone
 from rpm_logger import blocks
 from rpm_logger.settings import Settings
 from rpm_logger.slack_client import make_web_client
@@ -11,13 +15,16 @@ from service.calls import CallView
 
 
 class SlackCallDMs:
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, zone: ZoneInfo) -> None:
         self.client = client
+        self.zone = zone  # the clinic's: a lock's end is said in clinic time
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SlackCallDMs | None":
         """None when SLACK_BOT_TOKEN is unset: there is no one to send with."""
-        return cls(make_web_client(settings)) if settings.slack_bot_token else None
+        if not settings.slack_bot_token:
+            return None
+        return cls(make_web_client(settings), clinic_zone(settings.clinic_timezone))
 
     def ask_if_live(self, call: CallView) -> None:
         self._dm(call, blocks.call_unconfirmed_dm(call))
@@ -25,6 +32,14 @@ class SlackCallDMs:
     def tell_counted(self, call: CallView) -> None:
         self._dm(call, blocks.call_counted_dm(call))
 
+    def voice_locked(self, slack_user_id: str, until: datetime) -> None:
+        self._dm_user(slack_user_id, blocks.voice_locked_dm(slack_user_id, until, self.zone))
+
     def _dm(self, call: CallView, reply: blocks.Reply) -> None:
-        channel = self.client.conversations_open(users=call.staff)["channel"]["id"]
+        if call.staff is None:
+            return
+        self._dm_user(call.staff, reply)
+
+    def _dm_user(self, slack_user_id: str, reply: blocks.Reply) -> None:
+        channel = self.client.conversations_open(users=slack_user_id)["channel"]["id"]
         self.client.chat_postMessage(channel=channel, text=reply.text, blocks=reply.blocks)

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,7 @@ from service.views import (
     PatientView,
     StaffView,
 )
+from service.voice_access import WRONG_PINS_TO_LOCK
 
 TWENTY_MINUTES = 1200
 BAR_CELLS = 10
@@ -384,6 +386,17 @@ def call_counted_dm(call: CallView) -> Reply:
             _button("Add note", ADD_NOTE_ACTION, call.call_id),
         ]},
     ])
+
+
+def voice_locked_dm(slack_user_id: str, until: datetime, zone: ZoneInfo) -> Reply:
+    """The DM when wrong voice PINs lock a member's voice access: when it lifts, that it may
+    not have been them, and how an admin lifts it sooner. No number, no digits."""
+    text = (f"Your voice access to the clinic line is locked until "
+            f"{clinic_time(until, zone)} after {WRONG_PINS_TO_LOCK} wrong voice PINs within "
+            "an hour. If you did not call, someone may be guessing your PIN: tell an admin. "
+            f"An admin can lift the lock with `rpm-logger staff update {slack_user_id} "
+            "--voice-unlock`, or set a new PIN with `--voice-pin -`.")
+    return Reply(text, [_section(f":lock: {text}")])
 
 
 def call_note_modal(call_id: str) -> dict[str, Any]:

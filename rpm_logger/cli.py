@@ -25,6 +25,7 @@ from service.entries import LogRequest
 from service.errors import StoreConflict, StoreUnavailable
 from service.patients import PatientFields
 from service.staff import StaffChanges
+from service.views import StaffView
 from store import logsafe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -175,7 +176,7 @@ def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
     """Add a staff member by Slack user id."""
     view = _service().staff.add(slack_user_id=slack_user_id, name=name, role=role,
                                 phones=phones, npi=npi, is_admin=admin, actor=_operator(by))
-    click.echo(f"added {render.staff_text(view)}")
+    click.echo(f"added {render.staff_text(view, _service().ctx.policy.zone)}")
 
 
 @staff.command("update")
@@ -193,18 +194,45 @@ def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
 @click.option("--inactive", "active", flag_value=False, default=None,
               help="Deactivate: they can no longer log; their entries keep counting.")
 @click.option("--active", "active", flag_value=True, help="Reactivate.")
+@click.option("--voice-pin", default=None,
+              help="Voice menu PIN, 4-8 digits; '-' asks at a hidden prompt; '' removes it. "
+                   "Clears a voice lock.")
+@click.option("--voice-unlock", is_flag=True, default=False,
+              help="Lift a wrong-PIN voice lock.")
 @click.option("--by", default=None)
 @handled
 def staff_update(slack_user_id: str, name: str | None, role: str | None,
                  phones: tuple[str, ...], remove_phones: tuple[str, ...],
                  twilio_numbers: tuple[str, ...], twilio_client: str | None, npi: str | None,
-                 admin: bool | None, active: bool | None, by: str | None) -> None:
-    """Change a staff member's role, phones, Twilio number/client, admin flag or activity."""
+                 admin: bool | None, active: bool | None, voice_pin: str | None,
+                 voice_unlock: bool, by: str | None) -> None:
+    """Change a staff member's role, phones, Twilio number/client, admin flag, activity or
+    voice access."""
     changes = StaffChanges(name=name, role=role, npi=npi, is_admin=admin, active=active,
                            add_phones=phones, remove_phones=remove_phones,
                            add_twilio_numbers=twilio_numbers, twilio_client=twilio_client)
-    view = _service().staff.update(slack_user_id, changes, actor=_operator(by))
-    click.echo(f"updated {render.staff_text(view)}")
+    if voice_pin is not None or voice_unlock:
+        if changes != StaffChanges():
+            raise _Exit("--voice-pin and --voice-unlock change voice access only: run the "
+                        "other changes as their own `staff update`; nothing changed", 2)
+        view = _voice_access_update(slack_user_id, voice_pin, by)
+    else:
+        view = _service().staff.update(slack_user_id, changes, actor=_operator(by))
+    click.echo(f"updated {render.staff_text(view, _service().ctx.policy.zone)}")
+
+
+def _voice_access_update(slack_user_id: str, voice_pin: str | None,
+                         by: str | None) -> StaffView:
+    """A new PIN (which also lifts a lock) or only the unlock; '-' reads the PIN at a hidden
+    prompt, typed twice, so it is never in the shell's history or the process list."""
+    if voice_pin is None:
+        return _service().voice_access.unlock(slack_user_id, actor=_operator(by))
+    if voice_pin == "-":
+        if not _interactive():
+            raise _Exit("no terminal to type the voice PIN on: nothing changed", 2)
+        voice_pin = click.prompt("Voice PIN (4-8 digits)", hide_input=True,
+                                 confirmation_prompt=True, err=True)
+    return _service().voice_access.set_pin(slack_user_id, voice_pin, actor=_operator(by))
 
 
 @staff.command("list")
@@ -212,8 +240,9 @@ def staff_update(slack_user_id: str, name: str | None, role: str | None,
 @handled
 def staff_list(include_inactive: bool) -> None:
     """List staff."""
-    for view in _service().staff.list(include_inactive=include_inactive):
-        click.echo(render.staff_text(view))
+    service = _service()
+    for view in service.staff.list(include_inactive=include_inactive):
+        click.echo(render.staff_text(view, service.ctx.policy.zone))
 
 
 def _patient_options(func: F) -> F:

@@ -374,10 +374,15 @@ def _tally_cells(entry: EntryView) -> dict[str, Any]:
             "live_note": count.live_note}
 
 
-def staff_text(staff: StaffView) -> str:
+def staff_text(staff: StaffView, zone: ZoneInfo) -> str:
+    """One line per member: role and flags, whether a voice PIN is set (yes/no, nothing
+    more) and a voice lock in force, in clinic time."""
     flags = [staff.role] + (["admin"] if staff.is_admin else []) + \
         ([] if staff.active else ["inactive"])
-    return f"{staff.slack_user_id}  {staff.name}  ({', '.join(flags)})"
+    voice = f"voice PIN: {'yes' if staff.has_voice_pin else 'no'}"
+    if staff.voice_locked_until is not None:
+        voice += f", voice locked until {clinic_time(staff.voice_locked_until, zone)}"
+    return f"{staff.slack_user_id}  {staff.name}  ({', '.join(flags)})  {voice}"
 
 
 def patient_text(patient: PatientView) -> str:

@@ -16,6 +16,7 @@ from service.patients import PatientService
 from service.reminders import ReminderService
 from service.staff import StaffService
 from service.timers import TimerService
+from service.voice_access import VoiceAccessService
 from service.voice_menu import VoiceMenuService
 
 
@@ -37,6 +38,7 @@ class Service:
         self.timers = TimerService(ctx, self.entries)
         self.admin = AdminService(ctx)
         self.calls = CallService(ctx, entries=self.entries)
+        self.voice_access = VoiceAccessService(ctx)
         self.voice_menu = VoiceMenuService(ctx, self.calls, self.entries, self.months)
 
 

@@ -7,6 +7,7 @@ same work inside a caller's transaction (the chat admin checks its actor in the 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from billing.codes import ALL_ROLES
@@ -44,14 +45,17 @@ def _check_npi(npi: str | None, role: str) -> str | None:
     return npi.strip()
 
 
-def _view(row: Any, phone_count: int) -> StaffView:
+def _view(row: Any, phone_count: int, now: datetime | None = None) -> StaffView:
+    """The view of a staff row; its voice lock only when `now` is given and it is in force."""
+    locked = row.voice_locked_until
+    in_force = locked if now is not None and locked is not None and locked > now else None
     return StaffView(row.slack_user_id, row.name, row.role, row.is_admin, row.active,
-                     row.npi, int(phone_count))
+                     row.npi, int(phone_count), row.voice_pin_hash is not None, in_force)
 
 
-def _counted_view(row: Any) -> StaffView:
+def _counted_view(row: Any, now: datetime | None = None) -> StaffView:
     """The view of a store/staff `view_*` row (it carries `phone_count`)."""
-    return _view(row, row.phone_count)
+    return _view(row, row.phone_count, now)
 
 
 def _snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
@@ -62,9 +66,10 @@ def _snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def view_of(conn: Conn, staff: Any) -> StaffView:
-    """The view of a staff row, with how many phones they have."""
-    return _view(staff, len(staff_rows.phones(conn, staff.id)))
+def view_of(conn: Conn, staff: Any, *, now: datetime | None = None) -> StaffView:
+    """The view of a staff row, with how many phones they have (and, given `now`, the voice
+    lock in force)."""
+    return _view(staff, len(staff_rows.phones(conn, staff.id)), now)
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ class StaffService:
             audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.update",
                          entity="staff", entity_id=row.slack_user_id,
                          before=_snapshot(row, before_numbers), after=_snapshot(after, numbers))
-            return _view(after, len(numbers))
+            return _view(after, len(numbers), self.ctx.now())
 
     @staticmethod
     def _changed_columns(conn: Conn, row: Any, changes: StaffChanges) -> dict[str, Any]:
@@ -196,10 +201,11 @@ class StaffService:
         return name
 
     @staticmethod
-    def list_in(conn: Conn, *, include_inactive: bool = False) -> list[StaffView]:
+    def list_in(conn: Conn, *, include_inactive: bool = False,
+                now: datetime | None = None) -> list[StaffView]:
         """`list` inside the caller's transaction (defined first: `list` names the method
-        below once it is defined)."""
-        return [_counted_view(r) for r in
+        below once it is defined); given `now`, each view shows a voice lock in force."""
+        return [_counted_view(r, now) for r in
                 staff_rows.views(conn, include_inactive=include_inactive)]
 
     def get(self, slack_user_id: str) -> StaffView:
@@ -207,7 +213,7 @@ class StaffService:
             row = staff_rows.view_by_slack_id(conn, clean_slack_user_id(slack_user_id))
             if row is None:
                 raise NotFound(lookups.unknown_staff_message(slack_user_id))
-            return _counted_view(row)
+            return _counted_view(row, self.ctx.now())
 
     def find(self, slack_user_id: str) -> StaffView | None:
         """The staff member or None, for adapters that greet strangers politely."""
@@ -235,4 +241,4 @@ class StaffService:
 
     def list(self, *, include_inactive: bool = False) -> list[StaffView]:
         with self.ctx.db.read() as conn:
-            return self.list_in(conn, include_inactive=include_inactive)
+            return self.list_in(conn, include_inactive=include_inactive, now=self.ctx.now())

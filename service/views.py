@@ -23,6 +23,8 @@ class StaffView:
     active: bool
     npi: str | None = None
     phone_count: int = 0
+    has_voice_pin: bool = False  # whether a voice PIN is set (never the PIN or its hash)
+    voice_locked_until: datetime | None = None  # a wrong-PIN lock in force when viewed
 
     @property
     def time_counts(self) -> bool:

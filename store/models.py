@@ -26,6 +26,12 @@ class Staff(SQLModel, table=True):
     is_admin: bool = False
     active: bool = True
     created_at: datetime = _utc(nullable=False)
+    # voice access (issue 15, docs/security.md): a salted scrypt hash of the keypad PIN
+    # (service/pins.py), the end of a wrong-PIN lock, and when the wrong-PIN count last
+    # restarted (an unlock or a new PIN: wrong PINs before it no longer count towards a lock)
+    voice_pin_hash: str | None = Field(default=None, max_length=200)
+    voice_locked_until: datetime | None = _utc(nullable=True)
+    voice_cleared_at: datetime | None = _utc(nullable=True)
 
 
 class StaffPhone(SQLModel, table=True):
@@ -37,6 +43,23 @@ class StaffPhone(SQLModel, table=True):
     staff_id: int = Field(foreign_key="staff.id", index=True)
     e164: str = Field(max_length=20, unique=True)
     kind: str = Field(default="phone", max_length=16)  # phone | twilio_number
+
+
+class VoicePinAttempt(SQLModel, table=True):
+    """One wrong voice PIN (never its digits): who it was tried for, on which call, when.
+    Counted per staff member (the lock), per call and clinic-wide (the hourly limit)."""
+
+    __tablename__ = "voice_pin_attempts"
+    __table_args__ = (
+        Index("ix_voice_pin_attempts_at", "at"),
+        Index("ix_voice_pin_attempts_staff_at", "staff_id", "at"),
+        Index("ix_voice_pin_attempts_call", "call_sid"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id")
+    call_sid: str = Field(max_length=64)
+    at: datetime = _utc(nullable=False)
 
 
 class Patient(SQLModel, table=True):

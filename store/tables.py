@@ -15,6 +15,7 @@ def _table(model: type) -> Table:
 
 staff = _table(models.Staff)
 staff_phones = _table(models.StaffPhone)
+voice_pin_attempts = _table(models.VoicePinAttempt)
 patients = _table(models.Patient)
 patient_phones = _table(models.PatientPhone)
 time_entries = _table(models.TimeEntry)

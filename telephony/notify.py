@@ -8,6 +8,7 @@ Twilio got: the call is stored.
 """
 
 import logging
+from datetime import datetime
 from typing import Protocol
 
 from service.calls import CallOutcome, CallView
@@ -25,6 +26,10 @@ class CallNotifier(Protocol):
     def tell_counted(self, call: CallView) -> None:
         """The call counted as the month's live interaction: say so, and ask what was
         discussed."""
+
+    def voice_locked(self, slack_user_id: str, until: datetime) -> None:
+        """Wrong voice PINs locked this member's voice access until `until`: tell them (it
+        may not have been them) and how it is lifted."""
 
 
 def notice_for(outcome: CallOutcome) -> str | None:
@@ -55,4 +60,18 @@ def send_call_notice(notifier: CallNotifier | None, outcome: CallOutcome) -> boo
     except Exception:  # noqa: BLE001 - the call is stored; a DM is a courtesy
         log.exception("could not notify %s about call %s", outcome.call.staff,
                       outcome.call.call_id)
+        return False
+
+
+def send_voice_lock_notice(notifier: CallNotifier | None, slack_user_id: str,
+                           until: datetime) -> bool:
+    """After the commit of a PIN check whose verdict says `locked_now`: DM the member. False
+    (logged) with no notifier (Slack not configured) or when it failed; the lock stands."""
+    if notifier is None:
+        return False
+    try:
+        notifier.voice_locked(slack_user_id, until)
+        return True
+    except Exception:  # noqa: BLE001 - the lock is committed; a DM is a courtesy
+        log.exception("could not tell %s that their voice access is locked", slack_user_id)
         return False
