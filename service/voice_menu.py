@@ -158,7 +158,7 @@ def spoken_clock(instant: datetime, zone: ZoneInfo) -> str:
 def spoken_text(text: str) -> str:
     """A sentence for the voice: CPT codes digit by digit, no Slack or list punctuation."""
     text = _CPT.sub(lambda m: " ".join(m.group(1)), text)
-    return text.replace("(", "").replace(")", "")
+    return text.replace(" (", ", ").replace("(", "").replace(")", "")
 
 
 def digits_heard(speech: str) -> str:
@@ -447,9 +447,9 @@ class VoiceMenuService:
             {"pk": None, "clinic_id": r.summary.patient_id, "initials": r.summary.initials,
              "label": spoken_label(r.summary.patient_id, r.summary.initials),
              "advice": r.risk.advice(), "days": r.risk.days_left} for r in rows]}
-        count = len(rows)
-        return t.reply(RISK, f"{count} of your patients {'is' if count == 1 else 'are'} at "
-                             "risk, worst first.", _risk_line(t.data))
+        count = "One of your patients is" if len(rows) == 1 \
+            else f"{len(rows)} of your patients are"
+        return t.reply(RISK, f"{count} at risk, worst first.", _risk_line(t.data))
 
     def _risk(self, t: _Turn, answer: Answer) -> VoiceReply:
         key = answer.digits or ""

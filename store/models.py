@@ -299,7 +299,7 @@ class Contact(SQLModel, table=True):
 
 
 
-class VoiceSession(SQLModel, table=True):
+class VoiceMenuState(SQLModel, table=True):
     """One staff voice-menu call's state between turns (issue 15), keyed by CallSid.
 
     Twilio's action URLs carry only the turn number; everything else the next step needs

@@ -28,14 +28,14 @@ class Prompt:
 
 _ACTIVITY_WORDS = ", ".join(menu.ACTIVITY_KEYS.values())
 PROMPTS: dict[str, Prompt] = {
-    menu.PIN: Prompt("Please key your voice PIN, then press pound."),
+    menu.PIN: Prompt("Please enter your voice PIN, then press pound."),
     menu.MENU: Prompt("Main menu. Press 1 to log time. Press 2 to hear your at-risk "
                       "patients. Press 3 to add a note to your last call. Press 9 to hear "
                       "this again, or 0 for a person.", one_key=True),
-    menu.PATIENT: Prompt("Key the patient number, then press pound. You can also say it.",
+    menu.PATIENT: Prompt("Enter the patient number, then press pound. You can also say it.",
                          "dtmf speech", hints="patient number, P"),
     menu.CHOOSE: Prompt("", one_key=True),
-    menu.MINUTES: Prompt("How many minutes? Key them, then press pound, or say them.",
+    menu.MINUTES: Prompt("How many minutes? Enter them, then press pound, or say them.",
                          "dtmf speech", hints="minutes"),
     menu.ACTIVITY: Prompt("Which activity? Press 1 for review, 2 for call, 3 for "
                           "coordination, 4 for adjustment, 5 for education, or 6 for other. "

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from service.patients import PatientFields
-from store.models import AuditEvent, Call, TimeEntry, VoiceSession
+from store.models import AuditEvent, Call, TimeEntry, VoiceMenuState
 from tests.faults import failing_statements
 from tests.service.helpers import DOCTOR, NURSE, log
 from tests.telephony.conftest import (
@@ -37,7 +37,7 @@ def _call(app: TwilioApp, sid: str) -> Call:
 
 def _at_menu(phone: Dial) -> Phone:
     call = phone().dial()
-    assert "key your voice PIN" in call.said
+    assert "enter your voice PIN" in call.said
     gather = call.gather
     assert gather.get("input") == "dtmf" and gather.get("finishOnKey") == "#"
     call.press(NURSE_PIN)
@@ -48,7 +48,7 @@ def _at_menu(phone: Dial) -> Phone:
 def _to_confirm(call: Phone, patient: str = "1042", minutes: str = "12",
                 activity: str = "1") -> Phone:
     call.press("1")
-    assert "Key the patient number" in call.said
+    assert "Enter the patient number" in call.said
     call.press(patient)
     assert "How many minutes" in call.said
     call.press(minutes)
@@ -110,7 +110,7 @@ def test_key_2_is_a_live_call_as_in_slack(menu_app: TwilioApp, phone: Dial) -> N
 def test_two_starts_over_and_saves_nothing(menu_app: TwilioApp, phone: Dial) -> None:
     call = _to_confirm(_at_menu(phone))
     call.press("2")
-    assert "Starting over." in call.said and "Key the patient number" in call.said
+    assert "Starting over." in call.said and "Enter the patient number" in call.said
     assert _entries(menu_app) == []
 
 
@@ -371,8 +371,34 @@ def test_the_session_keeps_no_pin_digits(menu_app: TwilioApp, phone: Dial) -> No
     call = _at_menu(phone)
     _to_confirm(call)
     with menu_app.service.ctx.db.read_session() as session:
-        row = session.exec(select(VoiceSession).where(VoiceSession.call_sid == call.sid)).one()
+        row = session.exec(select(VoiceMenuState).where(VoiceMenuState.call_sid == call.sid)).one()
         audit = session.exec(select(AuditEvent)).all()
     assert NURSE_PIN not in str(row.data) + str(row.reply)
     assert all(NURSE_PIN not in str(a.before) + str(a.after) for a in audit)
     assert PUBLIC_BASE_URL not in str(row.reply)
+
+
+# -- a whole call, as a nurse hears it -------------------------------------------------------
+
+
+def test_a_whole_call_as_a_nurse_hears_it(menu_app: TwilioApp, phone: Dial,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Every <Say> of one call that logs, walks the at-risk list and notes a call, in order
+    (run with -s to read it); it names patients by clinic id and initials only."""
+    from tests.telephony.conftest import record_outbound
+    record_outbound(menu_app.service, answered_by="human", seconds=200)
+    call = phone().dial()
+    call.wait()  # a slow start: the PIN prompt again
+    call.press(NURSE_PIN)
+    call.press("1").say("one zero four two").press("12").press("1").press("1")
+    call.press("2").press("2")
+    call.press("3").say("Talked about her new cuff, no dizziness").press("1")
+    call.press("9").wait().wait().wait()
+    with capsys.disabled():
+        print("\n--- the whole call ---")
+        for line in call.heard:
+            print("  " + line)
+    assert call.hung_up
+    text = " ".join(call.heard)
+    assert "Saved." in text and "Note saved." in text and "Goodbye." in text
+    assert "+1617" not in text and "Jane" not in text

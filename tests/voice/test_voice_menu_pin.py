@@ -22,7 +22,7 @@ def _wrong(call: Phone, digits: str = "11111") -> Phone:
 def test_three_wrong_pins_end_the_call(menu_app: TwilioApp, phone: Dial) -> None:
     call = phone().dial()
     _wrong(call)
-    assert call.said.startswith("That PIN is not right.") and "key your voice PIN" in call.said
+    assert call.said.startswith("That PIN is not right.") and "enter your voice PIN" in call.said
     _wrong(call, "11111")  # the same digits on a new turn: a new attempt
     assert call.said.startswith("That PIN is not right.")
     _wrong(call)
