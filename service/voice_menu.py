@@ -365,7 +365,7 @@ class VoiceMenuService:
         if len(rows) > MAX_CHOICES:
             return t.reply(MENU, "More than nine patients have those digits. Please use "
                                  "Slack for this one.")
-        found = [{"pk": r.id, "clinic_id": r.clinic_id, "initials": r.initials,
+        found = [{"clinic_id": r.clinic_id, "initials": r.initials,
                   "label": spoken_label(r.clinic_id, r.initials)} for r in rows]
         if len(found) == 1:
             t.data["patient"] = found[0]
@@ -444,7 +444,7 @@ class VoiceMenuService:
         if not rows:
             return t.reply(MENU, "None of your patients is at risk this month.")
         t.data = {"at": 0, "risk": [
-            {"pk": None, "clinic_id": r.summary.patient_id, "initials": r.summary.initials,
+            {"clinic_id": r.summary.patient_id, "initials": r.summary.initials,
              "label": spoken_label(r.summary.patient_id, r.summary.initials),
              "advice": r.risk.advice(), "days": r.risk.days_left} for r in rows]}
         count = "One of your patients is" if len(rows) == 1 \

@@ -276,7 +276,8 @@ class Call(SQLModel, table=True):
     after_close: bool = False
     entry_id: int | None = Field(default=None, foreign_key="time_entries.id")
     note: str | None = Field(default=None, max_length=2000)
-    source: str = Field(default="webhook", max_length=16)  # webhook | reconcile | click
+    # webhook | reconcile | click | incoming | menu (a staff voice-menu call, state `menu`)
+    source: str = Field(default="webhook", max_length=16)
     created_at: datetime = _utc(nullable=False)
     updated_at: datetime = _utc(nullable=False)
 

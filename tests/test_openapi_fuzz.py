@@ -124,7 +124,7 @@ def _rows(svc: Service) -> tuple[int, int, int]:
 
 @pytest.mark.parametrize("path", ["/twilio/voice/status", "/twilio/voice/incoming",
                                   "/twilio/voice/screen", "/twilio/voice/screen/answer",
-                                  "/twilio/messaging"])
+                                  "/twilio/messaging", "/twilio/voice/menu"])
 def test_a_signed_callback_with_nuls_is_refused_and_stores_nothing(
     svc: Service, path: str,
 ) -> None:
@@ -135,7 +135,7 @@ def test_a_signed_callback_with_nuls_is_refused_and_stores_nothing(
     headers = {"X-Twilio-Signature": sign(PUBLIC_BASE_URL + path, form)}
     with TestClient(create_app(_settings(None), service=svc)) as client:
         response = client.post(path, data=form, headers=headers)
-    if path in ("/twilio/voice/status", "/twilio/messaging"):
+    if path in ("/twilio/voice/status", "/twilio/messaging", "/twilio/voice/menu"):
         assert response.status_code == 400  # a form Twilio would not send: never retried
     else:  # a live call goes on (the fallback number, the screening), nothing stored
         assert response.status_code == 200
@@ -157,7 +157,7 @@ def test_the_fuzzed_schema_covers_the_dashboard_and_twilio() -> None:
     paths = set(schema.raw_schema["paths"])
     assert {"/healthz", "/", "/patients/{patient_id}", "/reports/{month}.csv",
             "/twilio/voice/status", "/twilio/voice/incoming", "/twilio/voice/screen",
-            "/twilio/voice/screen/answer", "/twilio/messaging"} == paths
+            "/twilio/voice/screen/answer", "/twilio/messaging", "/twilio/voice/menu"} == paths
 
 
 def test_every_twilio_field_in_the_schema_is_bounded() -> None:
