@@ -23,7 +23,9 @@ from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_r
 from billing.tally import REASONS, MonthTally
 from service.close_records import BilledRecords
 from service.context import ServiceContext
+from service.errors import BadInput
 from service.lookups import (
+    clean_slack_user_id,
     find_staff,
     patient_key,
     require_active_staff,
@@ -151,6 +153,7 @@ class _MonthContext:
     record: CloseRecord
     calls: dict[int | None, list[tuple[int, str]]]
     billed: BilledRecords  # the latest close's record, read a page at a time
+    month_ended: bool  # the clinic's today is past the month (read once, not per row)
     contributions: dict[int, list[StaffMinutes]] = field(default_factory=dict)
     live_dates: dict[int, list[date]] = field(default_factory=dict)
     assessed: dict[tuple[int, bool], tuple[MonthAssessment, Decimal]] = field(
@@ -224,12 +227,20 @@ class MonthService:
 
     def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
         """A staff member's assigned patients this month with the at-risk verdict, worst
-        first (`/rpm status`): one read transaction, the caller checked as active staff."""
+        first (`/rpm status`): one read transaction, one statement. The month statement
+        selects the caseload by the caller's Slack id, active staff only, so the actor is
+        checked by it; only when it finds no patient is the caller read, to refuse a
+        stranger or a leaver (NotStaff) or to answer an empty caseload."""
+        try:
+            user: str | None = clean_slack_user_id(user_id)
+        except BadInput:
+            user = None  # refused below, as a stranger
         with self.ctx.db.read() as conn:
-            user = require_active_staff(conn, user_id, doing="read a caseload").slack_user_id
-            # the month statement selects the caseload by the Slack id itself
-            return _worst_first(list(self._assessed_rows(
-                conn, month or self.current(), self.today(), Scope(staff_user=user))))
+            rows = list(self._assessed_rows(conn, month or self.current(), self.today(),
+                                            Scope(staff_user=user))) if user else []
+            if not rows:
+                require_active_staff(conn, user_id, doing="read a caseload")
+            return _worst_first(rows)
 
     def _risks(self, month: Month | None, today: date | None,
                assigned_to: str | None, actor: str | None = None) -> Iterator[PatientRisk]:
@@ -267,6 +278,7 @@ class MonthService:
             month=month, month_text=str(month), record=record, calls=defaultdict(list),
             billed=BilledRecords(record.latest_close, start=start, end=end,
                                  fees=self.ctx.policy.fees),
+            month_ended=month.last_day < self.today(),
         )
         if scope.shape not in REPLY_SHAPES:
             for owner, call_pk, state in calls_to_review(conn, start=start, end=end,
@@ -358,7 +370,7 @@ class MonthService:
             + _call_warnings(list(totals.calls) or context.calls.get(totals.patient_pk, [])),
             not_counted=totals.tally.not_counted,
             in_programme=totals.in_programme, entry_counts=totals.tally.by_entry,
-            month_ended=month.last_day < self.today(),
+            month_ended=context.month_ended,
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
             live_interaction_dates=tuple(context.live_dates.get(totals.patient_pk, ())),
             staff=tuple(context.contributions.get(totals.patient_pk, ())),
