@@ -62,11 +62,15 @@ class CurrentPatientService:
 
     def current(self, *, channel_id: str, user_id: str) -> PatientView | None:
         """The channel's patient, else the user's own (set in a DM), else None; for active
-        staff only (checked in the same read)."""
+        staff only. One statement: it finds a patient only for active staff, so a found
+        row proves the actor; only when none is found is the caller read (a stranger or a
+        leaver is refused there: NotStaff)."""
         scopes = [scope_of(channel_id, user_id)]
         if scopes[0][0] == CHANNEL:
             scopes.append((USER, user_id.upper()))
         with self.ctx.db.read() as conn:
-            lookups.require_active_staff(conn, user_id, doing="read a conversation's patient")
-            found = contexts.patients_of(conn, scopes)
+            found = contexts.patients_of(conn, scopes, staff_user=user_id.strip().upper())
+            if not found:
+                lookups.require_active_staff(conn, user_id,
+                                             doing="read a conversation's patient")
         return detail_view(found[0]) if found else None

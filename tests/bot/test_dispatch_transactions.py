@@ -47,7 +47,7 @@ def test_a_command_is_one_transaction_within_its_budget(s: Service, text: str, k
 
 
 @pytest.mark.parametrize("text", [
-    "log P-1042 12m review", "log P-1024 12m review", "status P-1042", "status P-1024",
+    "log P-1042 12m review", "log P-1024 12m review", "log 12m review", "status P-1042", "status P-1024",
     "status", "use P-1024", "start P-1024", "timer", "risk", "undo", "void 1 dup",
     "calls unmatched", "month close 2026-10", "month reopen 2026-10 wrong",
 ])
@@ -56,7 +56,8 @@ def test_strangers_and_leavers_get_the_polite_refusal_from_the_use_case(
         s: Service, text: str, user: str) -> None:
     """The refusal names the admins, is read in the use case's one transaction, comes
     before any patient lookup (no "did you mean" hints of clinic ids) and changes nothing."""
-    if user == "inactive":
+    if user == "inactive":  # a leaver, whose direct messages still have a patient set
+        s.current_patient.use(channel_id="D01", user_id=CLERK, patient_ref="P-1042")
         s.staff.update(CLERK, StaffChanges(active=False), actor="test")
         user = CLERK
     before = _entries(s)
