@@ -7,7 +7,6 @@ from service.lookups import require_admin
 from service.patients import PatientFields, PatientService
 from service.staff import StaffService
 from service.views import PatientView, StaffView
-from store import staff as staff_rows
 
 
 class AdminService:
@@ -15,17 +14,6 @@ class AdminService:
         self.ctx = ctx
         self.patients = PatientService(ctx)
         self.staff = StaffService(ctx)
-
-    def require_admin(self, user_id: str) -> str:
-        """The caller's Slack id when an active admin (a use case of its own: chat checks
-        its admin inside the use case instead; kept for callers outside the bot)."""
-        with self.ctx.db.read() as conn:
-            return require_admin(conn, user_id)
-
-    def admin_ids(self) -> list[str]:
-        """Who can add staff and patients, for refusals that name someone to ask."""
-        with self.ctx.db.read() as conn:
-            return staff_rows.admin_ids(conn)
 
     def add_patient(self, by: str, patient_id: str, initials: str | None) -> PatientView:
         with self.ctx.db.write() as conn:

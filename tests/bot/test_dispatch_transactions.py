@@ -47,8 +47,8 @@ def test_a_command_is_one_transaction_within_its_budget(s: Service, text: str, k
 
 
 @pytest.mark.parametrize("text", [
-    "log P-1042 12m review", "log P-1024 12m review", "log 12m review", "status P-1042", "status P-1024",
-    "status", "use P-1024", "start P-1024", "timer", "risk", "undo", "void 1 dup",
+    "log P-1042 12m review", "log P-1024 12m review", "log 12m review", "status P-1042",
+    "status P-1024", "status", "use P-1024", "start P-1024", "timer", "risk", "undo", "void 1 dup",
     "calls unmatched", "month close 2026-10", "month reopen 2026-10 wrong",
 ])
 @pytest.mark.parametrize("user", [STRANGER, "inactive"])
