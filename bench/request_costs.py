@@ -3,11 +3,15 @@ benchmark clinic, with its SQL statement count and CPU time split into executing
 (driver) and everything else (SQLAlchemy statement building, ORM, our code).
 
     .venv/bin/python -m bench.request_costs [--db sqlite|postgres] [--runs 200]
+        [--pg-database rpm_bench_costs]  (recreated: give each concurrent bench its own)
+        [--profile "/rpm log"]  (cProfile of that operation's runs instead of the table)
 
 CPU time, not wall time: comparable across runs on a busy machine.
 """
 
 import argparse
+import cProfile
+import pstats
 import tempfile
 import time
 from collections.abc import Callable
@@ -67,18 +71,37 @@ def operations(svc: Service) -> dict[str, Callable[[int], object]]:
             "twilio completed call": twilio}
 
 
+def profile(run: Callable[[int], object], runs: int) -> None:
+    """Where one operation's CPU goes: cProfile of `runs` warm runs, top 40 by own time."""
+    for i in range(20):
+        run(i)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(20, 20 + runs):
+        run(i)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(40)
+    stats.sort_stats("cumulative").print_stats(60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", default="sqlite")
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--pg-database", default="rpm_bench_costs")
+    parser.add_argument("--profile", metavar="OPERATION")
     args = parser.parse_args()
     if args.db == "sqlite":
         url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'costs.db'}"
     else:
-        recreate_postgres(PG_ADMIN_URL, "rpm_bench_costs")
-        url = "postgresql+psycopg://postgres@127.0.0.1:5432/rpm_bench_costs"
+        recreate_postgres(PG_ADMIN_URL, args.pg_database)
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{args.pg_database}"
     svc = build_service(Settings(database_url=url, reminders_enabled=False))
     seed.seed(svc)
+    if args.profile:
+        profile(operations(svc)[args.profile], args.runs)
+        return
     meter = Meter(svc)
     print(f"| operation ({args.db}) | statements | CPU ms | in driver ms | other ms |")
     print("|---|---:|---:|---:|---:|")

@@ -1,7 +1,9 @@
 """Runs one parsed command against the service and renders the reply.
 
 Everything here is blocking (database), so listeners call `run` off the event loop. Each
-command calls one service operation; every refusal the service raises becomes a clear reply,
+command calls one service operation, which checks its caller (active staff, admin) inside its
+own transaction: there is no gate read before it, and a NotStaff refusal becomes the polite
+stranger reply naming the admins. Every other refusal the service raises becomes a clear reply,
 a database outage becomes "not saved — try again", and nothing says "saved" unless the
 service returned, which it does only after the commit.
 """
@@ -21,7 +23,7 @@ from service import Service
 from service.calls import CallOutcome, CallView
 from service.chat_entries import ChatLogged
 from service.entries import LogRequest
-from service.errors import InvalidInput, StoreConflict, StoreUnavailable
+from service.errors import InvalidInput, NotStaff, StoreConflict, StoreUnavailable
 from service.staff import clean_slack_user_id
 from service.views import MonthTotals
 
@@ -55,9 +57,9 @@ def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
             return blocks.text_reply(grammar.help_text(command.topic))
         if isinstance(command, grammar.Usage):
             return blocks.text_reply(grammar.usage_text(command))
-        if not svc.staff.is_active(caller.user_id):
-            return blocks.stranger_reply(svc.admin.admin_ids())
         return _dispatch(svc, command, caller)
+    except NotStaff as exc:
+        return blocks.stranger_reply(exc.admins)
     except InvalidInput as exc:
         return blocks.refusal_reply(str(exc))
     except StoreUnavailable:
@@ -95,12 +97,6 @@ def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     return handlers[type(command)](svc, command, caller)
 
 
-def _patient(svc: Service, command: grammar.Command, caller: Caller) -> str | None:
-    """The command's patient by clinic id (never by phone), else the conversation's."""
-    ref = getattr(command, "patient", None)
-    return svc.chat_entries.clinic_id(ref) if ref else _context_patient(svc, caller)
-
-
 def _context_patient(svc: Service, caller: Caller) -> str | None:
     current = svc.current_patient.current(channel_id=caller.channel_id, user_id=caller.user_id)
     return current.patient_id if current else None
@@ -128,7 +124,8 @@ def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 def _status(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Status)
     if command.patient:
-        return blocks.summary_reply(svc.months.summary(command.patient, by_phone=False))
+        return blocks.summary_reply(svc.months.summary(command.patient, by_phone=False,
+                                                       actor=caller.user_id))
     return blocks.caseload_reply(svc.chat_entries.caseload(caller.user_id))
 
 
@@ -140,20 +137,19 @@ def _void(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 
 def _use(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Use)
-    ref = svc.chat_entries.clinic_id(command.patient) if command.patient else None
     change = svc.current_patient.use(channel_id=caller.channel_id, user_id=caller.user_id,
-                              patient_ref=ref)
+                                     patient_ref=command.patient or None, by_phone=False)
     return blocks.used_reply(change.scope, change.patient)
 
 
 def _start(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Start)
-    patient = _patient(svc, command, caller)
+    patient = command.patient or _context_patient(svc, caller)
     if patient is None:
         return blocks.text_reply("Which patient? `/rpm start P-1042 [ACTIVITY]`, or set one "
                                 "with `/rpm use P-1042` first.")
     return blocks.timer_started_reply(svc.timers.start(caller.user_id, patient,
-                                                      command.activity))
+                                                      command.activity, by_phone=False))
 
 
 def _stop(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -169,14 +165,13 @@ def _simple(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     if command.name == "undo":
         return blocks.voided_reply(svc.chat_entries.undo(user), undo=True)
     if command.name == "risk":
-        return blocks.risk_reply(svc.months.at_risk())
+        return blocks.risk_reply(svc.months.at_risk(actor=user))
     if command.name == "timer":
         return blocks.timer_reply(svc.timers.current(user), svc.ctx.policy.zone)
     if command.name == "cancel":
         return blocks.timer_cancelled_reply(svc.timers.cancel(user))
     if command.name == "calls unmatched":
-        svc.admin.require_admin(user)
-        return blocks.unmatched_reply(svc.calls.unmatched(), svc.ctx.policy.zone)
+        return blocks.unmatched_reply(svc.calls.unmatched(admin=user), svc.ctx.policy.zone)
     return blocks.staff_list_reply(svc.admin.list_staff(user))  # "staff list"
 
 
@@ -228,23 +223,22 @@ def _call_claim(svc: Service, command: grammar.Command, caller: Caller) -> Reply
 def _close_month(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     """What the close would lock, with a Confirm button: the click does the close."""
     assert isinstance(command, grammar.CloseMonth)
-    svc.admin.require_admin(caller.user_id)
-    return blocks.close_confirm_reply(svc.closes.preview(Month.parse(command.month)))
+    return blocks.close_confirm_reply(svc.closes.preview(Month.parse(command.month),
+                                                         admin=caller.user_id))
 
 
 def confirm_close(svc: Service, caller: Caller, month: str) -> Reply:
     """The Confirm button under `/rpm month close`: an admin's click closes the month."""
     def work() -> Reply:
-        by = svc.admin.require_admin(caller.user_id)
-        return blocks.month_closed_reply(svc.closes.close(Month.parse(month), by=by))
-    return _guarded(svc, caller, work)
+        return blocks.month_closed_reply(svc.closes.close(Month.parse(month),
+                                                          by=caller.user_id, as_admin=True))
+    return _guarded(work)
 
 
 def _reopen_month(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.ReopenMonth)
-    by = svc.admin.require_admin(caller.user_id)
-    return blocks.month_reopened_reply(
-        svc.closes.reopen(Month.parse(command.month), reason=command.reason, by=by))
+    return blocks.month_reopened_reply(svc.closes.reopen(
+        Month.parse(command.month), reason=command.reason, by=caller.user_id, as_admin=True))
 
 
 def _report_refused(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -263,12 +257,12 @@ def report(svc: Service, command: grammar.Report, caller: Caller) -> ReportFile 
     """The month's CSV (as `rpm-logger report --format csv`, less the columns Slack may not
     see: conditions and consent dates) and totals, admins only."""
     def work() -> ReportFile:
-        svc.admin.require_admin(caller.user_id)
         month = Month.parse(command.month) if command.month else svc.months.current()
+        totals = svc.months.totals(month, admin=caller.user_id)  # refuses non-admins first
         return ReportFile(f"rpm-report-{month}.csv",
-                          report_csv(svc.months.report_rows(month), SLACK_REPORT_COLUMNS),
-                          svc.months.totals(month))
-    return _guarded(svc, caller, work, outage=blocks.text_reply(
+                          report_csv(svc.months.report_rows(month, admin=caller.user_id),
+                                     SLACK_REPORT_COLUMNS), totals)
+    return _guarded(work, outage=blocks.text_reply(
         "⚠️ The database is not answering right now, so I cannot build the report — try "
         "again in a moment."))
 
@@ -276,7 +270,7 @@ def report(svc: Service, command: grammar.Report, caller: Caller) -> ReportFile 
 def confirm_call(svc: Service, caller: Caller, call_id: str, *,
                  live: bool) -> tuple[Reply, bool]:
     """The Yes / No buttons of a call DM: the reply, and whether the call was decided."""
-    result = _guarded(svc, caller, lambda: svc.calls.confirm(call_id, live=live,
+    result = _guarded(lambda: svc.calls.confirm(call_id, live=live,
                                                              by=caller.user_id))
     if isinstance(result, Reply):
         return result, False
@@ -285,22 +279,23 @@ def confirm_call(svc: Service, caller: Caller, call_id: str, *,
 
 def add_call_note(svc: Service, caller: Caller, call_id: str, note: str) -> CallView | Reply:
     """The Add note modal's submission: the call, or a reply saying why not."""
-    return _guarded(svc, caller, lambda: svc.calls.add_note(call_id, note, by=caller.user_id))
+    return _guarded(lambda: svc.calls.add_note(call_id, note, by=caller.user_id))
 
 
 def undo_double(svc: Service, caller: Caller, entry_id: str) -> Reply:
     """The Undo button under a double-submission warning."""
-    return _guarded(svc, caller, lambda: blocks.voided_reply(
+    return _guarded(lambda: blocks.voided_reply(
         svc.chat_entries.undo_double(caller.user_id, entry_id), undo=True))
 
 
-def _guarded(svc: Service, caller: Caller, work: Callable[[], T], *,
+def _guarded(work: Callable[[], T], *,
              outage: Reply | None = None) -> T | Reply:
-    """`work` for active staff; every refusal or fault as a reply (`outage`: for reads)."""
+    """`work` (whose use case checks its caller); every refusal or fault as a reply
+    (`outage`: for reads)."""
     try:
-        if not svc.staff.is_active(caller.user_id):
-            return blocks.stranger_reply(svc.admin.admin_ids())
         return work()
+    except NotStaff as exc:
+        return blocks.stranger_reply(exc.admins)
     except InvalidInput as exc:
         return blocks.refusal_reply(str(exc))
     except (StoreUnavailable, StoreConflict):
@@ -314,18 +309,18 @@ def _guarded(svc: Service, caller: Caller, work: Callable[[], T], *,
 def home(svc: Service, user_id: str) -> dict[str, object]:
     """The App Home view for `user_id` (strangers get the polite refusal there too)."""
     try:
-        if not svc.staff.is_active(user_id):
-            return blocks.message_home(blocks.stranger_reply(svc.admin.admin_ids()))
         return blocks.home_view(svc.chat_entries.caseload(user_id), svc.timers.current(user_id),
                                svc.ctx.policy.zone)
+    except NotStaff as exc:
+        return blocks.message_home(blocks.stranger_reply(exc.admins))
     except StoreUnavailable:
         return blocks.message_home(blocks.text_reply(
             "⚠️ The database is not answering right now; open this tab again in a moment."))
 
 
 def home_start(svc: Service, caller: Caller, patient_id: str) -> Reply:
-    return _guarded(svc, caller, lambda: blocks.timer_started_reply(
-        svc.timers.start(caller.user_id, patient_id)))
+    return _guarded(lambda: blocks.timer_started_reply(
+        svc.timers.start(caller.user_id, patient_id, by_phone=False)))
 
 
 def home_stop(svc: Service, caller: Caller) -> Reply:

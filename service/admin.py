@@ -2,24 +2,11 @@
 caller's admin flag, checked in the same transaction as the change (the CLI is run by an
 operator who already has the database)."""
 
-from service import lookups
 from service.context import ServiceContext
-from service.errors import NotAllowed
+from service.lookups import require_admin
 from service.patients import PatientFields, PatientService
 from service.staff import StaffService
 from service.views import PatientView, StaffView
-from store import staff as staff_rows
-from store.db import Conn
-
-
-def require_admin(conn: Conn, user_id: str) -> str:
-    """The caller's Slack id when they are an active admin; else NotAllowed naming who is."""
-    staff = lookups.require_staff(conn, user_id)
-    if not (staff.is_admin and staff.active):
-        raise NotAllowed("Only an admin may do that. Admins: "
-                         + (", ".join(staff_rows.admin_ids(conn)) or "none yet (use the CLI)")
-                         + ".")
-    return str(staff.slack_user_id)
 
 
 class AdminService:
@@ -27,15 +14,6 @@ class AdminService:
         self.ctx = ctx
         self.patients = PatientService(ctx)
         self.staff = StaffService(ctx)
-
-    def require_admin(self, user_id: str) -> str:
-        with self.ctx.db.read() as conn:
-            return require_admin(conn, user_id)
-
-    def admin_ids(self) -> list[str]:
-        """Who can add staff and patients, for refusals that name someone to ask."""
-        with self.ctx.db.read() as conn:
-            return staff_rows.admin_ids(conn)
 
     def add_patient(self, by: str, patient_id: str, initials: str | None) -> PatientView:
         with self.ctx.db.write() as conn:

@@ -35,7 +35,7 @@ from service.closes import check_open, find_close
 from service.context import ServiceContext
 from service.entries import EntryService
 from service.errors import BadInput, NotAllowed, NotFound, StoreConflict, parse_row_id
-from service.lookups import require_patient, require_staff
+from service.lookups import require_active_staff, require_admin, require_patient, require_staff
 from service.phones import mask_phone, try_normalize_phone
 from service.views import PatientView
 from store import calls as call_rows
@@ -639,7 +639,7 @@ class CallService:
 
     def _person_change(self, w: _Work, call_id: str | int, by: str, action: str,
                        change: Callable[[_Work, Leg, Any], None]) -> CallOutcome:
-        actor = require_staff(w.conn, by)
+        actor = require_active_staff(w.conn, by, doing="act on calls")
         w.staff.setdefault(actor.id, actor)
         leg = self._by_id(w, call_id)
         before, previous = _snapshot(leg), leg.state
@@ -700,8 +700,6 @@ class CallService:
             if leg.staff_id is not None:
                 raise BadInput(f"{format_call_id(leg.id or 0)} is already on record for a "
                                "staff member.")
-            if not actor.active:
-                raise NotAllowed(f"{actor.slack_user_id} is inactive.")
             leg.staff_id = actor.id
         return self._person_write(call_id, by, "call.claim", change)
 
@@ -722,15 +720,19 @@ class CallService:
             leg = w.leg(call_sid)
             return self._view(w, leg) if leg else None
 
-    def in_states(self, states: Iterable[str] = (), limit: int = 200) -> list[CallView]:
-        """Calls in the given states (all when none), newest first."""
+    def in_states(self, states: Iterable[str] = (), limit: int = 200, *,
+                  admin: str | None = None) -> list[CallView]:
+        """Calls in the given states (all when none), newest first (chat: `admin` must be
+        an active admin, checked in the same read)."""
         with self.ctx.db.read() as conn:
+            if admin is not None:
+                require_admin(conn, admin)
             w = _Work(conn)
             return [self._view(w, _leg_of(row))
                     for row in call_rows.legs(conn, tuple(states), limit)]
 
-    def unmatched(self) -> list[CallView]:
-        return self.in_states(("unmatched",))
+    def unmatched(self, *, admin: str | None = None) -> list[CallView]:
+        return self.in_states(("unmatched",), admin=admin)
 
     def unclaimed(self) -> list[CallView]:
         return self.in_states(("unclaimed",))
@@ -825,9 +827,7 @@ class CallService:
     def prepare_click_to_call(self, patient_ref: str, *, by: str) -> ClickToCall:
         """Whom to ring first (the staff member's phone) and whom to bridge (the patient)."""
         with self.ctx.db.read() as conn:
-            staff = require_staff(conn, by)
-            if not staff.active:
-                raise NotAllowed(f"{staff.slack_user_id} is inactive.")
+            staff = require_active_staff(conn, by, doing="place calls")
             patient = require_patient(conn, patient_ref, region=self._region())
             phone = call_rows.staff_phone(conn, staff.id)
             if phone is None:

@@ -8,7 +8,7 @@ from billing.months import Month
 from service.context import ServiceContext
 from service.entries import EntryService, LogRequest
 from service.errors import BadInput
-from service.lookups import require_patient, require_staff
+from service.lookups import require_active_staff, require_patient
 from service.months import MonthService
 from service.views import EntryView, LoggedEntry, PatientRisk
 from store import entries as entry_rows
@@ -51,7 +51,7 @@ class ChatEntryService:
         old), a second undo must not reach back to an older entry; that is
         `/rpm void ID REASON`, with a reason of its own."""
         with self.ctx.db.write() as conn:
-            staff = require_staff(conn, user_id)
+            staff = require_active_staff(conn, user_id, doing="undo entries")
             last = entry_rows.latest_authored(conn, staff_pk=staff.id,
                                               author=staff.slack_user_id)
             if last is None or last.voided_at is not None or \

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from service import audit, lookups
 from service.context import ServiceContext
-from service.errors import NotAllowed
 from service.patients import detail_view, require_detail
 from service.views import PatientView
 from store import contexts
@@ -34,16 +33,18 @@ class CurrentPatientService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    def use(self, *, channel_id: str, user_id: str, patient_ref: str | None) -> ContextChange:
-        """Set (or with None clear) the context where the command was typed; staff only."""
+    def use(self, *, channel_id: str, user_id: str, patient_ref: str | None,
+            by_phone: bool = True) -> ContextChange:
+        """Set (or with None clear) the context where the command was typed; active staff
+        only (`by_phone=False`: chat, where the patient is named by clinic id only)."""
         scope, scope_id = scope_of(channel_id, user_id)
         with self.ctx.db.write() as conn:
-            staff = lookups.require_staff(conn, user_id)
-            if not staff.active:
-                raise NotAllowed(f"{staff.slack_user_id} is inactive.")
+            staff = lookups.require_active_staff(conn, user_id,
+                                                 doing="set a conversation's patient")
             set_before = contexts.patients_of(conn, [(scope, scope_id)])
             previous = detail_view(set_before[0]) if set_before else None
-            patient = (require_detail(conn, patient_ref, region=self.ctx.policy.phone_region)
+            patient = (require_detail(conn, patient_ref, region=self.ctx.policy.phone_region,
+                                      by_phone=by_phone)
                        if patient_ref is not None else None)
             if patient is None:
                 if set_before:
@@ -60,10 +61,16 @@ class CurrentPatientService:
             return ContextChange(scope, detail_view(patient) if patient else None, previous)
 
     def current(self, *, channel_id: str, user_id: str) -> PatientView | None:
-        """The channel's patient, else the user's own (set in a DM), else None."""
+        """The channel's patient, else the user's own (set in a DM), else None; for active
+        staff only. One statement: it finds a patient only for active staff, so a found
+        row proves the actor; only when none is found is the caller read (a stranger or a
+        leaver is refused there: NotStaff)."""
         scopes = [scope_of(channel_id, user_id)]
         if scopes[0][0] == CHANNEL:
             scopes.append((USER, user_id.upper()))
         with self.ctx.db.read() as conn:
-            found = contexts.patients_of(conn, scopes)
+            found = contexts.patients_of(conn, scopes, staff_user=user_id.strip().upper())
+            if not found:
+                lookups.require_active_staff(conn, user_id,
+                                             doing="read a conversation's patient")
         return detail_view(found[0]) if found else None

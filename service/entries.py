@@ -15,7 +15,7 @@ from service import audit
 from service.closes import AMEND_LOG, AMEND_VOID, Amendment, check_open
 from service.context import ServiceContext
 from service.errors import BadInput, NotAllowed, NotFound, parse_row_id
-from service.lookups import require_active_staff, require_patient, require_staff
+from service.lookups import require_active_staff, require_patient
 from service.months import MonthService
 from service.views import EntryView, LoggedEntry
 from store import entries as entry_rows
@@ -298,7 +298,7 @@ class EntryService:
         number = parse_entry_id(entry_id)
         why = self._void_reason(reason)
         with self.ctx.db.write() as conn:
-            actor = require_staff(conn, by)
+            actor = require_active_staff(conn, by, doing="void entries")
             entry = entry_rows.with_names(conn, number)
             if entry is None:
                 raise NotFound(f"No entry #{number}.")

@@ -1,14 +1,15 @@
 """Errors the service raises; each message is written for the person who caused it."""
 
 import re
+from collections.abc import Sequence
 
 from billing.errors import InvalidInput
 from store.db import StoreConflict, StoreUnavailable
 from store.models import MAX_ROW_ID
 
 __all__ = [
-    "BadInput", "InvalidInput", "NotAllowed", "NotFound", "StoreConflict", "StoreUnavailable",
-    "parse_row_id",
+    "BadInput", "InvalidInput", "NotAllowed", "NotFound", "NotStaff", "StoreConflict",
+    "StoreUnavailable", "UnknownStaff", "parse_row_id",
 ]
 _ROW_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: '²'.isdigit() is True, int('²') fails
 
@@ -24,6 +25,19 @@ class NotFound(BadInput):
 class NotAllowed(BadInput):
     """The caller may not do this (not the author, not an admin, inactive)."""
 
+
+class NotStaff(NotAllowed):
+    """The actor is not active staff (unknown, inactive, or no Slack id at all). The CLI
+    prints the message; chat greets the person as a stranger and names `admins` to ask
+    (read in the refusing use case's own transaction)."""
+
+    def __init__(self, message: str, *, admins: Sequence[str]) -> None:
+        super().__init__(message)
+        self.admins = list(admins)
+
+
+class UnknownStaff(NotStaff, NotFound):
+    """No staff member with that Slack id: a NotFound like every unknown record."""
 
 
 def parse_row_id(raw: str) -> int | None:

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from billing.errors import quoted
-from service.errors import BadInput, NotAllowed, NotFound
+from service.errors import BadInput, NotAllowed, NotFound, NotStaff, UnknownStaff
 from service.phones import try_normalize_phone
 from service.spelling import closest
 from store import patients, staff
@@ -49,11 +49,32 @@ def unknown_staff_message(slack_user_id: str) -> str:
 
 
 def require_active_staff(conn: Conn, slack_user_id: str, *, doing: str) -> Any:
-    """The actor of a write: an inactive member can no longer act (`doing` says what)."""
-    row = require_staff(conn, slack_user_id)
+    """The actor of a use case, checked in its own transaction (no adapter gate before it):
+    an unknown id, a malformed one or an inactive member raises NotStaff, which chat turns
+    into the stranger reply naming the admins (`doing` says what they cannot do)."""
+    try:
+        user = clean_slack_user_id(slack_user_id)
+    except BadInput as exc:
+        raise NotStaff(str(exc), admins=staff.admin_ids(conn)) from None
+    row = staff.by_slack_id(conn, user)
+    if row is None:
+        raise UnknownStaff(unknown_staff_message(slack_user_id),
+                           admins=staff.admin_ids(conn))
     if not row.active:
-        raise NotAllowed(f"{row.slack_user_id} is inactive and cannot {doing}.")
+        raise NotStaff(f"{row.slack_user_id} is inactive and cannot {doing}.",
+                       admins=staff.admin_ids(conn))
     return row
+
+
+def require_admin(conn: Conn, slack_user_id: str) -> str:
+    """An active admin's Slack id (a stranger: NotStaff; staff who are not admins:
+    NotAllowed naming who is)."""
+    row = require_active_staff(conn, slack_user_id, doing="administer")
+    if not row.is_admin:
+        raise NotAllowed("Only an admin may do that. Admins: "
+                         + (", ".join(staff.admin_ids(conn)) or "none yet (use the CLI)")
+                         + ".")
+    return str(row.slack_user_id)
 
 
 def find_patient(conn: Conn, ref: str, *, region: str, by_phone: bool = True) -> Any:

@@ -19,6 +19,7 @@ from service.close_records import RECORD_AT_CLOSE, RECORD_PENDING
 from service.closes import CloseView, find_close
 from service.context import ServiceContext
 from service.errors import BadInput
+from service.lookups import require_admin
 from service.months import MonthService
 from service.views import MonthSummary
 from store import closes
@@ -89,20 +90,27 @@ class MonthCloseService:
             raise BadInput(f"{month} was already closed on {day} "
                            f"by {existing.by}.")
 
-    def preview(self, month: Month) -> CloseView:
-        """What closing `month` now would lock (patients, codes, dollars); changes nothing."""
+    def preview(self, month: Month, *, admin: str | None = None) -> CloseView:
+        """What closing `month` now would lock (patients, codes, dollars); changes nothing
+        (chat: `admin` must be an active admin, checked in the same read)."""
         with self.ctx.db.read() as conn:
+            if admin is not None:
+                require_admin(conn, admin)
             self._check_closable(conn, month)
             figures = _figures(self.months.report_in(conn, month))
         return CloseView(str(month), self.ctx.now(), "", **figures)  # type: ignore[arg-type]
 
-    def close(self, month: Month, *, by: str) -> CloseView:
+    def close(self, month: Month, *, by: str, as_admin: bool = False) -> CloseView:
         """Lock a month that has ended and record what each patient's month supports.
 
-        The month's lock (exclusive) makes writers dated in the month wait until the close
-        commits, and the close wait for writers in flight: the record holds exactly the
-        entries that exist when the close returns."""
+        `by` is free text (the CLI's operator); with `as_admin` (chat) it is a Slack id that
+        must be an active admin, checked inside the close's transaction. The month's lock
+        (exclusive) makes writers dated in the month wait until the close commits, and the
+        close wait for writers in flight: the record holds exactly the entries that exist
+        when the close returns."""
         with self.ctx.db.write() as conn:
+            if as_admin:
+                by = require_admin(conn, by)
             closes.lock_month(conn, month.year, month.month, exclusive=True)
             self._check_closable(conn, month)
             now = self.ctx.now()
@@ -117,14 +125,18 @@ class MonthCloseService:
                              "units": view.units, "amount": str(view.amount)})
             return view
 
-    def reopen(self, month: Month, *, reason: str, by: str) -> CloseView:
-        """Undo a mistaken close: the month takes writes again; the close stays on record."""
+    def reopen(self, month: Month, *, reason: str, by: str,
+               as_admin: bool = False) -> CloseView:
+        """Undo a mistaken close: the month takes writes again; the close stays on record
+        (`by` and `as_admin` as for `close`)."""
         why = (reason or "").strip()
         if not why:
             raise BadInput("A reopen needs a reason (auditors read it).")
         if len(why) > MAX_REASON_CHARS:
             raise BadInput(f"The reason is over {MAX_REASON_CHARS} characters.")
         with self.ctx.db.write() as conn:
+            if as_admin:
+                by = require_admin(conn, by)
             closes.lock_month(conn, month.year, month.month, exclusive=True)
             closed = find_close(conn, month)
             if closed is None:

@@ -23,8 +23,15 @@ from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_r
 from billing.tally import REASONS, MonthTally
 from service.close_records import BilledRecords
 from service.context import ServiceContext
-from service.lookups import find_staff, patient_key, require_patient, require_staff
-from service.staff import clean_slack_user_id
+from service.errors import BadInput
+from service.lookups import (
+    clean_slack_user_id,
+    find_staff,
+    patient_key,
+    require_active_staff,
+    require_admin,
+    require_patient,
+)
 from service.views import (
     CloseDifference,
     MonthSummary,
@@ -146,6 +153,7 @@ class _MonthContext:
     record: CloseRecord
     calls: dict[int | None, list[tuple[int, str]]]
     billed: BilledRecords  # the latest close's record, read a page at a time
+    month_ended: bool  # the clinic's today is past the month (read once, not per row)
     contributions: dict[int, list[StaffMinutes]] = field(default_factory=dict)
     live_dates: dict[int, list[date]] = field(default_factory=dict)
     assessed: dict[tuple[int, bool], tuple[MonthAssessment, Decimal]] = field(
@@ -168,12 +176,15 @@ class MonthService:
         return self.ctx.now().astimezone(self.ctx.policy.zone).date()
 
     def summary(self, patient_ref: str, month: Month | None = None, *,
-                by_phone: bool = True) -> MonthSummary:
+                by_phone: bool = True, actor: str | None = None) -> MonthSummary:
         """One patient's month, whether or not they were enrolled in it (`by_phone=False`:
         chat, where the patient is named by clinic id only). One read transaction: the
-        patient, the month's rows, its close record and its calls to review."""
+        actor (chat: `actor` must be active staff), the patient, the month's rows, its
+        close record and its calls to review."""
         month = month or self.current()
         with self.ctx.db.read() as conn:
+            if actor is not None:
+                require_active_staff(conn, actor, doing="read patients' months")
             # by clinic id, the month statement finds the patient itself (no lookup first)
             found = next(self._summaries(conn, month, Scope(patient_key=patient_key(
                 patient_ref or ""))), None)
@@ -187,10 +198,14 @@ class MonthService:
         """Every patient enrolled in the month, ordered by clinic id."""
         return list(self.report_rows(month))
 
-    def report_rows(self, month: Month | None = None) -> Iterator[MonthSummary]:
+    def report_rows(self, month: Month | None = None, *,
+                    admin: str | None = None) -> Iterator[MonthSummary]:
         """The report one row at a time, for writers that stream (the CSV): a clinic of any
-        size is read page by page in one read transaction and never held whole."""
+        size is read page by page in one read transaction and never held whole (chat:
+        `admin` must be an active admin, checked when the first row is asked for)."""
         with self.ctx.db.read() as conn:
+            if admin is not None:
+                require_admin(conn, admin)
             yield from self._summaries(conn, month or self.current(), CLINIC)
 
     def with_risk(self, month: Month | None = None, today: date | None = None,
@@ -212,24 +227,32 @@ class MonthService:
 
     def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
         """A staff member's assigned patients this month with the at-risk verdict, worst
-        first (`/rpm status`): one read transaction, the staff row read once."""
+        first (`/rpm status`): one read transaction, one statement. The month statement
+        selects the caseload by the caller's Slack id, active staff only, so the actor is
+        checked by it; only when it finds no patient is the caller read, to refuse a
+        stranger or a leaver (NotStaff) or to answer an empty caseload."""
         with self.ctx.db.read() as conn:
             rows = self.caseload_in(conn, user_id, month)
-            if not rows:  # no patient: say so if the staff member does not exist either
-                require_staff(conn, user_id)
+            if not rows:
+                require_active_staff(conn, user_id, doing="read a caseload")
             return rows
 
     def caseload_in(self, conn: Conn, user_id: str,
                     month: Month | None = None) -> list[PatientRisk]:
-        """`caseload` inside the caller's transaction (the voice menu's at-risk walk)."""
-        user = clean_slack_user_id(user_id)
-        # the month statement selects the caseload by the Slack id itself
+        """`caseload` inside the caller's transaction (the voice menu's at-risk walk); an
+        unreadable id or a caller who is not active staff gets no rows."""
+        try:
+            user = clean_slack_user_id(user_id)
+        except BadInput:
+            return []
         return _worst_first(list(self._assessed_rows(conn, month or self.current(),
                                                      self.today(), Scope(staff_user=user))))
 
     def _risks(self, month: Month | None, today: date | None,
-               assigned_to: str | None) -> Iterator[PatientRisk]:
+               assigned_to: str | None, actor: str | None = None) -> Iterator[PatientRisk]:
         with self.ctx.db.read() as conn:
+            if actor is not None:
+                require_active_staff(conn, actor, doing="read the at-risk list")
             scope = CLINIC
             if assigned_to is not None:  # a caseload: filtered in SQL, not after the scan
                 staff = find_staff(conn, assigned_to)
@@ -261,6 +284,7 @@ class MonthService:
             month=month, month_text=str(month), record=record, calls=defaultdict(list),
             billed=BilledRecords(record.latest_close, start=start, end=end,
                                  fees=self.ctx.policy.fees),
+            month_ended=month.last_day < self.today(),
         )
         if scope.shape not in REPLY_SHAPES:
             for owner, call_pk, state in calls_to_review(conn, start=start, end=end,
@@ -352,7 +376,7 @@ class MonthService:
             + _call_warnings(list(totals.calls) or context.calls.get(totals.patient_pk, [])),
             not_counted=totals.tally.not_counted,
             in_programme=totals.in_programme, entry_counts=totals.tally.by_entry,
-            month_ended=month.last_day < self.today(),
+            month_ended=context.month_ended,
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
             live_interaction_dates=tuple(context.live_dates.get(totals.patient_pk, ())),
             staff=tuple(context.contributions.get(totals.patient_pk, ())),
@@ -379,19 +403,24 @@ class MonthService:
         return context.assessed[key]
 
     def at_risk(self, month: Month | None = None, today: date | None = None,
-                *, assigned_to: str | None = None) -> list[PatientRisk]:
+                *, assigned_to: str | None = None,
+                actor: str | None = None) -> list[PatientRisk]:
         """Patients of the month who may miss 99457 and still can be saved (a day left in
         their window), worst first: the one at-risk list every screen counts (the summaries
-        are those of `with_risk`)."""
-        return _worst_first([r for r in self._risks(month, today, assigned_to)
+        are those of `with_risk`; chat: `actor` must be active staff)."""
+        return _worst_first([r for r in self._risks(month, today, assigned_to, actor)
                              if r.risk.still_to_win])
 
-    def totals(self, month: Month | None = None, today: date | None = None) -> MonthTotals:
+    def totals(self, month: Month | None = None, today: date | None = None, *,
+               admin: str | None = None) -> MonthTotals:
         """The clinic's month in numbers and dollars, as the billing office reads it first:
-        one read transaction and one scan (the report's rows are the risk list's rows)."""
+        one read transaction and one scan (the report's rows are the risk list's rows;
+        chat: `admin` must be an active admin)."""
         month = month or self.current()
         today = today or self.today()
         with self.ctx.db.read() as conn:
+            if admin is not None:
+                require_admin(conn, admin)
             context = self._context(conn, month, CLINIC)
             summaries = list(self._summaries(conn, month, CLINIC, detail=False,
                                              context=context))

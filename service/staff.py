@@ -221,16 +221,6 @@ class StaffService:
             row = staff_rows.view_by_slack_id(conn, slack_user_id.strip().upper())
             return _counted_view(row) if row else None
 
-    def is_active(self, slack_user_id: str) -> bool:
-        """Whether chat should serve this user: one indexed lookup, no view (every Slack
-        request asks it first)."""
-        try:
-            user = clean_slack_user_id(slack_user_id)
-        except BadInput:
-            return False
-        with self.ctx.db.read() as conn:
-            return staff_rows.is_active(conn, user)
-
     def by_phone(self, phone: str) -> StaffView | None:
         e164 = try_normalize_phone(phone, region=self.ctx.policy.phone_region)
         if e164 is None:

@@ -61,7 +61,10 @@ class TimerService:
                          timer.timer_started_at, max(elapsed, 0),
                          self.ctx.policy.max_entry_seconds)
 
-    def start(self, user_id: str, patient_ref: str, activity: str | None = None) -> TimerView:
+    def start(self, user_id: str, patient_ref: str, activity: str | None = None, *,
+              by_phone: bool = True) -> TimerView:
+        """Start the caller's timer (`by_phone=False`: chat, where the patient is named by
+        clinic id only)."""
         kind = parse_activity(activity) if activity else REVIEW
         with self.ctx.db.write() as conn:
             staff = require_active_staff(conn, user_id, doing="log time")
@@ -72,7 +75,8 @@ class TimerService:
                 raise BadInput(f"Your timer for {view.label} is already running (since "
                                f"{since}): `/rpm stop` logs it, "
                                "`/rpm cancel` drops it.")
-            patient = require_patient(conn, patient_ref, region=self.ctx.policy.phone_region)
+            patient = require_patient(conn, patient_ref, region=self.ctx.policy.phone_region,
+                                      by_phone=by_phone)
             now = self.ctx.now()
             timer_rows.start(conn, staff_pk=staff.id, patient_pk=patient.id, activity=kind,
                              started_at=now)
@@ -85,7 +89,8 @@ class TimerService:
 
     def current(self, user_id: str) -> TimerView | None:
         with self.ctx.db.read() as conn:
-            timer = timer_rows.running(conn, require_staff(conn, user_id).id)
+            staff = require_active_staff(conn, user_id, doing="use timers")
+            timer = timer_rows.running(conn, staff.id)
             return self._view(timer) if timer is not None else None
 
     def cancel(self, user_id: str) -> TimerView:

@@ -4,11 +4,11 @@ for their direct messages."""
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, true, update
 from sqlalchemy.engine import Connection, Row
 
 from store.patients import DETAIL_COLUMNS, DETAIL_FROM
-from store.tables import patients, slack_contexts
+from store.tables import patients, slack_contexts, staff
 
 # The context rows of up to two scopes (a channel's, then its user's) with their patient's
 # detail (store/patients.py), in one statement.
@@ -20,6 +20,9 @@ _CURRENT = (select(slack_contexts.c.scope.label("context_scope"),
                             slack_contexts.c.scope_id == bindparam("scope_id1")),
                        and_(slack_contexts.c.scope == bindparam("scope2"),
                             slack_contexts.c.scope_id == bindparam("scope_id2")))))
+# The same, only when `user` is active staff: a use case's actor check rides along.
+_CURRENT_FOR_STAFF = _CURRENT.where(exists().where(
+    staff.c.slack_user_id == bindparam("user"), staff.c.active == true()))
 _INSERT = insert(slack_contexts)
 _UPDATE = (update(slack_contexts)
            .where(slack_contexts.c.scope == bindparam("in_scope"),
@@ -28,12 +31,18 @@ _DELETE = delete(slack_contexts).where(slack_contexts.c.scope == bindparam("in_s
                                        slack_contexts.c.scope_id == bindparam("in_scope_id"))
 
 
-def patients_of(conn: Connection, scopes: list[tuple[str, str]]) -> list[Row[Any]]:
+def patients_of(conn: Connection, scopes: list[tuple[str, str]], *,
+                staff_user: str | None = None) -> list[Row[Any]]:
     """The patient detail rows (store/patients.py) set for each of `scopes` ((scope,
-    scope_id), one or two), in the order of `scopes`; a scope with none is left out."""
+    scope_id), one or two), in the order of `scopes`; a scope with none is left out. With
+    `staff_user` (a Slack id), none at all unless that member is active staff."""
     first, second = scopes[0], scopes[-1]
-    rows = conn.execute(_CURRENT, {"scope1": first[0], "scope_id1": first[1],
-                                   "scope2": second[0], "scope_id2": second[1]}).all()
+    params = {"scope1": first[0], "scope_id1": first[1], "scope2": second[0],
+              "scope_id2": second[1]}
+    if staff_user is None:
+        rows = conn.execute(_CURRENT, params).all()
+    else:
+        rows = conn.execute(_CURRENT_FOR_STAFF, {**params, "user": staff_user}).all()
     order = {scope: i for i, scope in enumerate(scopes)}
     return sorted(rows, key=lambda r: order[(r.context_scope, r.context_scope_id)])
 

@@ -53,12 +53,22 @@ _NUL_MESSAGE = ("That text contains a NUL character (\\x00), which cannot be sav
 
 
 def _carries_nul(parameters: Any) -> bool:
+    """Whether any text in the parameters (nested dicts, lists, tuples) holds a NUL. Runs
+    before every statement: scalars are checked in the loop, only containers recurse."""
     if isinstance(parameters, str):
         return "\x00" in parameters
     if isinstance(parameters, dict):
-        return any(_carries_nul(value) for value in parameters.values())
-    if isinstance(parameters, list | tuple):
-        return any(_carries_nul(value) for value in parameters)
+        values: Any = parameters.values()
+    elif isinstance(parameters, list | tuple):
+        values = parameters
+    else:
+        return False
+    for value in values:
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict | list | tuple) and _carries_nul(value):
+            return True
     return False
 
 

@@ -14,7 +14,20 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, and_, bindparam, cast, func, null, or_, select, true
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.sql import ColumnElement
 
 from billing.months import Month, start_of_day_utc
@@ -73,8 +86,8 @@ def _on_patients(shape: str) -> list[ColumnElement[bool]]:
         return [p.c.clinic_key == bindparam("key")]
     if shape == "caseload":
         return [p.c.assigned_staff_id == bindparam("staff_pk")]
-    if shape == "staff_user":
-        return [_assigned.c.slack_user_id == bindparam("user")]
+    if shape == "staff_user":  # only an active member's caseload (the caller's check)
+        return [_assigned.c.slack_user_id == bindparam("user"), _assigned.c.active == true()]
     if shape == "page":
         return [p.c.id.in_(bindparam("patient_pks", expanding=True))]
     return []
@@ -256,10 +269,14 @@ _CLOSE_AT = 25  # with detail (2 more columns: the author) the record starts at 
 
 
 def _calls_column() -> Any:
-    """The patient's calls to review in the month, as "id:state,id:state" (any order)."""
+    """The patient's calls to review in the month, as "id:state,id:state" (any order). The
+    states are bound one by one and the separator is written into the SQL: a plain list
+    (an expanding parameter) or a string separator (a literal-execute one) would make
+    SQLAlchemy rewrite the compiled SQL on every execution of every reply."""
+    states = [literal(state) for state in CALL_STATES_TO_REVIEW]
     return select(func.aggregate_strings(
-        cast(calls.c.id, String) + ":" + calls.c.state, ",")).where(
-        calls.c.patient_id == p.c.id, calls.c.state.in_(CALL_STATES_TO_REVIEW),
+        cast(calls.c.id, String) + ":" + calls.c.state, literal_column("','"))).where(
+        calls.c.patient_id == p.c.id, calls.c.state.in_(states),
         _in_month(calls.c.started_at)).scalar_subquery()
 
 

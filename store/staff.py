@@ -17,7 +17,6 @@ from store.tables import staff, staff_phones
 # Run on nearly every request: built once, run with a bound id.
 _BY_SLACK_ID = select(staff).where(staff.c.slack_user_id == bindparam("user"))
 _BY_PK = select(staff).where(staff.c.id == bindparam("pk"))
-_ACTIVE_BY_ID = select(staff.c.active).where(staff.c.slack_user_id == bindparam("user"))
 _BY_TWILIO_CLIENT = select(staff.c.id, staff.c.slack_user_id).where(
     staff.c.twilio_client == bindparam("client"))
 _ADMIN_IDS = (select(staff.c.slack_user_id)
@@ -46,11 +45,6 @@ def by_slack_id(conn: Connection, slack_user_id: str) -> Row[Any] | None:
 
 def by_pk(conn: Connection, pk: int) -> Row[Any] | None:
     return conn.execute(_BY_PK, {"pk": pk}).first()
-
-
-def is_active(conn: Connection, slack_user_id: str) -> bool:
-    """Whether the member exists and is active: one indexed column, nothing else."""
-    return bool(conn.execute(_ACTIVE_BY_ID, {"user": slack_user_id}).scalar())
 
 
 def by_twilio_client(conn: Connection, identity: str) -> Row[Any] | None:

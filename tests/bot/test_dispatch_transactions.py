@@ -1,0 +1,81 @@
+"""Issue 14: a Slack command is one use case in one transaction, which checks its caller
+itself (no gate read before it), within the statement budgets, on SQLite and PostgreSQL.
+
+SQLite counts each transaction's BEGIN; PostgreSQL counts its month lock on a write."""
+
+import pytest
+
+from bot import dispatch, grammar
+from service import Service
+from service.staff import StaffChanges
+from tests.service.helpers import ADMIN, CLERK, NURSE, log, seed
+from tests.service.test_entry_transactions import counted
+
+STRANGER = "U09STRANGER"
+LOG_BUDGET, STATUS_BUDGET = 8, 4
+
+
+@pytest.fixture
+def s(svc: Service) -> Service:
+    seed(svc)
+    log(svc, "5m")  # the month is not empty
+    return svc
+
+
+def _run(svc: Service, text: str, user: str = NURSE) -> str:
+    """The reply's text and blocks, as one string."""
+    reply = dispatch.run(svc, grammar.parse(text), dispatch.Caller(user, "D01"))
+    return f"{reply.text} {reply.blocks}"
+
+
+def _entries(svc: Service) -> int:
+    return len(svc.entries.for_patient_month("P-1042", svc.months.current()))
+
+
+@pytest.mark.parametrize(("text", "kind", "budget", "says"), [
+    ("log P-1042 12m review", "write", LOG_BUDGET, "Saved entry #2"),
+    ("status P-1042", "read", STATUS_BUDGET, "P-1042"),
+    ("status", "read", STATUS_BUDGET, "Your 1 patient"),  # the caller's caseload
+])
+def test_a_command_is_one_transaction_within_its_budget(s: Service, text: str, kind: str,
+                                                        budget: int, says: str) -> None:
+    with counted(s) as (opened, statements):
+        reply = _run(s, text)
+    assert says in reply
+    assert opened == [kind]
+    assert len(statements) <= budget, statements
+
+
+@pytest.mark.parametrize("text", [
+    "log P-1042 12m review", "log P-1024 12m review", "log 12m review", "status P-1042",
+    "status P-1024", "status", "use P-1024", "start P-1024", "timer", "risk", "undo", "void 1 dup",
+    "calls unmatched", "month close 2026-10", "month reopen 2026-10 wrong",
+])
+@pytest.mark.parametrize("user", [STRANGER, "inactive"])
+def test_strangers_and_leavers_get_the_polite_refusal_from_the_use_case(
+        s: Service, text: str, user: str) -> None:
+    """The refusal names the admins, is read in the use case's one transaction, comes
+    before any patient lookup (no "did you mean" hints of clinic ids) and changes nothing."""
+    if user == "inactive":  # a leaver, whose direct messages still have a patient set
+        s.current_patient.use(channel_id="D01", user_id=CLERK, patient_ref="P-1042")
+        s.staff.update(CLERK, StaffChanges(active=False), actor="test")
+        user = CLERK
+    before = _entries(s)
+    with counted(s) as (opened, _):
+        reply = _run(s, text, user)
+    assert "not set up as clinic staff" in reply and f"<@{ADMIN}>" in reply
+    assert "Did you mean" not in reply and "P-1042" not in reply
+    assert len(opened) == 1
+    assert _entries(s) == before
+
+
+def test_staff_who_are_not_admins_are_told_who_is(s: Service) -> None:
+    with counted(s) as (opened, _):
+        reply = _run(s, "calls unmatched")
+    assert f"Only an admin may do that. Admins: {ADMIN}." in reply
+    assert opened == ["read"]
+
+
+def test_the_home_tab_greets_a_stranger_and_serves_staff(s: Service) -> None:
+    assert "not set up as clinic staff" in str(dispatch.home(s, STRANGER))
+    assert "P-1042" in str(dispatch.home(s, NURSE))
