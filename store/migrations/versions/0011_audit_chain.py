@@ -76,3 +76,13 @@ def downgrade() -> None:
         batch_op.drop_index("uq_audit_events_prev_hash")
         batch_op.drop_column("hash")
         batch_op.drop_column("prev_hash")
+    _resume_the_sequence(op.get_bind())
+
+
+def _resume_the_sequence(bind: sa.engine.Connection) -> None:
+    """From this revision on the chain gives ids (the last id + 1, store/audit.py), so on
+    PostgreSQL the id sequence fell behind; the code of 0010 takes ids from it again."""
+    if bind.dialect.name == "postgresql":
+        bind.execute(sa.text(
+            "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), "
+            "COALESCE((SELECT max(id) FROM audit_events), 0) + 1, false)"))
