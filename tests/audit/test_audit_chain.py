@@ -193,7 +193,6 @@ def test_a_recomputed_chain_loses_the_head_a_close_recorded(seeded: Service) -> 
     log(seeded, "3m")
     rows = _rows(seeded.ctx.db)
     previous = rows[3].prev_hash
-    _sql(seeded.ctx.db, "DROP INDEX uq_audit_events_prev_hash")
     for row in rows[3:]:
         values = dict(row._mapping) | {"prev_hash": previous}
         if row.id == rows[3].id:
@@ -225,8 +224,8 @@ def test_a_head_that_is_no_hash_is_refused(seeded: Service) -> None:
 
 
 def test_the_head_is_read_once_per_transaction(db: Database) -> None:
-    """Two appends in one transaction: one read of the last record (and on PostgreSQL one
-    lock); the second links to the first without asking the database."""
+    """Two appends in one transaction: written together at commit, one read of the last
+    record (and on PostgreSQL one lock), the second linked to the first."""
     from sqlalchemy import event
 
     seen: list[str] = []
@@ -234,20 +233,35 @@ def test_the_head_is_read_once_per_transaction(db: Database) -> None:
     def count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
         seen.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", count)
     at = datetime(2026, 11, 1, tzinfo=UTC)
+    event.listen(db.engine, "before_cursor_execute", count)
     with db.write() as conn:
-        first = audit_rows.append(conn, at=at, actor="a", action="x", entity="e",
-                                  entity_id="1", before=None, after={"n": (1, 2)})
-        second = audit_rows.append(conn, at=at, actor="a", action="y", entity="e",
-                                   entity_id="1", before=None, after=None)
-        assert audit_rows.head(conn) == second
+        audit_rows.append(conn, at=at, actor="a", action="x", entity="e", entity_id="1",
+                          before=None, after={"n": (1, 2)})
+        audit_rows.append(conn, at=at, actor="a", action="y", entity="e", entity_id="1",
+                          before=None, after=None)
+        assert not [s for s in seen if "audit_events" in s]  # nothing written yet
     event.remove(db.engine, "before_cursor_execute", count)
-    reads = [s for s in seen if "FROM audit_events" in s]
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT") and
+             "FROM audit_events" in s]
+    writes = [s for s in seen if "INSERT INTO audit_events" in s]
     locks = [s for s in seen if "pg_advisory_xact_lock" in s]
-    assert len(reads) == 1 and len(locks) == (1 if db.dialect == "postgresql" else 0)
-    assert (first.id, second.id) == (1, 2)
+    assert (len(reads), len(writes)) == (1, 1)
+    assert len(locks) == (1 if db.dialect == "postgresql" else 0)
+    rows = _rows(db)
+    assert [(r.id, r.prev_hash) for r in rows] == [(1, None), (2, rows[0].hash)]
+    assert rows[0].after == {"n": [1, 2]}  # hashed as stored: the tuple is a list
     with db.read() as conn:
-        assert audit_rows.head(conn) == second  # a new transaction reads it again
-    assert [r.prev_hash for r in _rows(db)] == [None, first.hash]
-    assert _rows(db)[0].after == {"n": [1, 2]}  # hashed as stored: the tuple is a list
+        head = audit_rows.head(conn)
+    assert head is not None and (head.id, head.hash) == (2, rows[1].hash)
+
+
+def test_a_transaction_that_fails_writes_no_record(db: Database) -> None:
+    with pytest.raises(RuntimeError), db.write() as conn:
+        audit_rows.append(conn, at=datetime(2026, 11, 1, tzinfo=UTC), actor="a",
+                          action="x", entity="e", entity_id="1", before=None, after=None)
+        raise RuntimeError("a fault before commit")
+    with db.write() as conn:  # the same pooled connection: nothing left pending on it
+        audit_rows.append(conn, at=datetime(2026, 11, 1, tzinfo=UTC), actor="b",
+                          action="x", entity="e", entity_id="1", before=None, after=None)
+    assert [(r.id, r.actor) for r in _rows(db)] == [(1, "b")]

@@ -3,6 +3,7 @@
 
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -20,6 +21,12 @@ def _links(db: Database) -> list[tuple[int, str | None, str]]:
     with db.read() as conn:
         return [(r.id, r.prev_hash, r.hash) for r in conn.execute(
             select(audit_events).order_by(audit_events.c.id)).all()]
+
+
+def _head(conn: Any) -> audit_rows.AuditHead:
+    head = audit_rows.head(conn)
+    assert head is not None
+    return head
 
 
 def test_concurrent_logs_make_one_chain(db: Database) -> None:
@@ -53,8 +60,9 @@ def test_concurrent_logs_make_one_chain(db: Database) -> None:
 
 
 def test_an_append_waits_for_the_one_in_flight_and_links_to_it(db: Database) -> None:
-    """A appends and holds its transaction open; B appends meanwhile. B must wait and link
-    to A's record: reading the last committed record (before A's) would fork the chain."""
+    """A appends, writes its record (asking for the head does) and holds its transaction
+    open; B appends meanwhile. B must wait and link to A's record: reading the last
+    committed record (before A's) would fork the chain."""
     appended, release = threading.Event(), threading.Event()
     heads: dict[str, audit_rows.AuditHead] = {}
     errors: list[BaseException] = []
@@ -62,9 +70,9 @@ def test_an_append_waits_for_the_one_in_flight_and_links_to_it(db: Database) -> 
     def first() -> None:
         try:
             with db.write() as conn:
-                heads["a"] = audit_rows.append(conn, at=AT, actor="a", action="x",
-                                               entity="e", entity_id="1", before=None,
-                                               after=None)
+                audit_rows.append(conn, at=AT, actor="a", action="x", entity="e",
+                                  entity_id="1", before=None, after=None)
+                heads["a"] = _head(conn)
                 appended.set()
                 release.wait(10)
         except BaseException as exc:  # noqa: BLE001
@@ -75,15 +83,16 @@ def test_an_append_waits_for_the_one_in_flight_and_links_to_it(db: Database) -> 
         appended.wait(10)
         try:
             with db.write() as conn:
-                heads["b"] = audit_rows.append(conn, at=AT, actor="b", action="x",
-                                               entity="e", entity_id="2", before=None,
-                                               after=None)
+                audit_rows.append(conn, at=AT, actor="b", action="x", entity="e",
+                                  entity_id="2", before=None, after=None)
+                heads["b"] = _head(conn)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
     with db.write() as conn:  # a committed record for both to see
-        base = audit_rows.append(conn, at=AT, actor="z", action="x", entity="e",
-                                 entity_id="0", before=None, after=None)
+        audit_rows.append(conn, at=AT, actor="z", action="x", entity="e",
+                          entity_id="0", before=None, after=None)
+        base = _head(conn)
     a, b = threading.Thread(target=first), threading.Thread(target=second)
     a.start()
     b.start()
