@@ -10,6 +10,7 @@ that have no audit record, or that the trail knows and the table lost.
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from service.context import ServiceContext
 from service.errors import BadInput
@@ -53,6 +54,7 @@ class AuditTrailService:
         """Walk the chain and cross-check the entries; `head`: a hash that must be on it."""
         wanted = parse_head(head) if head is not None else None
         with self.ctx.db.read() as conn:
+            audit_rows.one_snapshot(conn)  # live writes go on; verify sees one moment
             closes = audit_rows.close_heads(conn)
             walk = ChainWalk([c.audit_head for c in closes] + ([wanted] if wanted else []))
             ledger = EntryLedger()
@@ -70,7 +72,7 @@ class AuditTrailService:
                            tuple(findings), wanted, walk.found.get(wanted or "") or None)
 
 
-def _lost_heads(walk: ChainWalk, closes: list, wanted: str | None) -> list[Finding]:
+def _lost_heads(walk: ChainWalk, closes: list[Any], wanted: str | None) -> list[Finding]:
     """Heads that were handed out (a close's, the one asked about) and are not on the chain."""
     lost = [Finding("head_missing", f"the head {c.audit_head[:16]}… recorded by the close of "
                     f"{c.month} is not on the chain: the chain was recomputed or cut short")

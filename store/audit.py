@@ -131,6 +131,18 @@ _STAMP_CLOSE = (update(month_close_events)
                 .values(audit_head=bindparam("head")))
 
 
+_SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+def one_snapshot(conn: Connection) -> None:
+    """Make every later read of this (read) transaction see the same committed state, before
+    its first statement: the walk and the entry check read many pages, and under READ
+    COMMITTED an entry logged between two pages would look unaudited. SQLite's read
+    transactions already see one snapshot (WAL)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_SNAPSHOT)
+
+
 def _pages(conn: Connection, statement: Any) -> Iterator[Row[Any]]:
     """Every row of `statement` in id order, BATCH at a time (keyset pages): a big table is
     never held in memory."""

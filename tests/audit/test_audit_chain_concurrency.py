@@ -44,12 +44,25 @@ def test_concurrent_logs_make_one_chain(db: Database) -> None:
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
+    done = threading.Event()
+    verdicts: list[tuple[object, ...]] = []
+
+    def verifier() -> None:
+        """verify while they write: it sees one moment, so it is clean every time."""
+        while not done.is_set():
+            verdicts.append(svc.audit_trail.verify().findings)
+
     running = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    checking = threading.Thread(target=verifier)
+    checking.start()
     for thread in running:
         thread.start()
     for thread in running:
         thread.join()
+    done.set()
+    checking.join()
     assert errors == []
+    assert verdicts and all(findings == () for findings in verdicts), verdicts
     links = _links(db)
     assert len(links) == 5 + threads * per_thread  # seed's 5 records, then one per log
     for (_, _, before), (_, prev, _) in zip(links, links[1:], strict=False):
