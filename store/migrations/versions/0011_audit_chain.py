@@ -42,9 +42,8 @@ def upgrade() -> None:
         batch_op.alter_column("hash", existing_type=sqlmodel.sql.sqltypes.AutoString(length=64),
                               nullable=False)
         batch_op.create_index("uq_audit_events_prev_hash", ["prev_hash"], unique=True)
-    with op.batch_alter_table("month_close_events", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("audit_head", sqlmodel.sql.sqltypes.AutoString(length=64),
-                                      nullable=True))
+    op.add_column("month_close_events", sa.Column(
+        "audit_head", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
 
 
 def _chain_existing(bind: sa.engine.Connection) -> None:
@@ -70,8 +69,9 @@ def _chain_existing(bind: sa.engine.Connection) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("month_close_events", schema=None) as batch_op:
-        batch_op.drop_column("audit_head")
+    # in place (SQLite >= 3.35 drops a column itself): a batch would copy the table and
+    # drop the original, which month_close_lines' foreign key refuses once a close has lines
+    op.drop_column("month_close_events", "audit_head")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("uq_audit_events_prev_hash")
         batch_op.drop_column("hash")
