@@ -107,7 +107,8 @@ def flush(conn: Connection) -> None:
 
 def head(conn: Connection) -> AuditHead | None:
     """The chain's newest record (None: no record yet); in a write transaction, its own
-    records written first (so the head includes them)."""
+    records written first (so the head includes them), which takes the chain's lock until
+    commit: a writer asks for it last (the month close does)."""
     flush(conn)
     mine = _mine(conn, _HEAD_KEY)
     return mine if mine is not None else _last(conn)
