@@ -60,6 +60,9 @@ class ChainWalk:
         if row.prev_hash is not None and row.prev_hash == self._before_last_hash:
             return Finding("inserted", f"audit record #{last.id} was inserted out of order: "
                            f"#{row.id} links to the record before it", last.id)
+        if row.prev_hash is None and last.prev_hash is None:
+            return Finding("inserted", f"audit records #{last.id} and #{row.id} both claim to "
+                           f"start the chain: #{last.id} was inserted before it", last.id)
         if row.prev_hash is None:
             return Finding("inserted", f"audit record #{row.id} was inserted out of order: "
                            "it claims to start the chain", row.id)

@@ -116,13 +116,13 @@ def head(conn: Connection) -> AuditHead | None:
 
 # -- what verify reads ---------------------------------------------------------------------
 
-_PAGE = (select(audit_events).where(A.id > bindparam("after"))
-         .order_by(A.id).limit(BATCH))
+_RECORDS = select(audit_events).order_by(A.id).limit(BATCH)
+_RECORDS_AFTER = _RECORDS.where(A.id > bindparam("after"))
 _HISTORY = (select(audit_events)
             .where(A.entity == bindparam("entity"), A.entity_id == bindparam("entity_id"))
             .order_by(A.id))
-_ENTRY_PAGE = (select(time_entries).where(time_entries.c.id > bindparam("after"))
-               .order_by(time_entries.c.id).limit(BATCH))
+_ENTRIES = select(time_entries).order_by(time_entries.c.id).limit(BATCH)
+_ENTRIES_AFTER = _ENTRIES.where(time_entries.c.id > bindparam("after"))
 _CLOSE_HEADS = (select(month_close_events.c.id, month_close_events.c.month,
                        month_close_events.c.audit_head)
                 .where(month_close_events.c.audit_head.is_not(None))
@@ -144,21 +144,21 @@ def one_snapshot(conn: Connection) -> None:
         conn.execute(_SNAPSHOT)
 
 
-def _pages(conn: Connection, statement: Any) -> Iterator[Row[Any]]:
-    """Every row of `statement` in id order, BATCH at a time (keyset pages): a big table is
-    never held in memory."""
-    after = 0
+def _pages(conn: Connection, first: Any, following: Any) -> Iterator[Row[Any]]:
+    """Every row in id order, a page of BATCH at a time (keyset: `following` reads the page
+    after the last id seen), so a big table is never held in memory. The first page has no
+    lower bound: a row slipped in with id 0 or below is walked too."""
+    rows = conn.execute(first).all()
     while True:
-        rows = conn.execute(statement, {"after": after}).all()
         yield from rows
         if len(rows) < BATCH:
             return
-        after = rows[-1].id
+        rows = conn.execute(following, {"after": rows[-1].id}).all()
 
 
 def records(conn: Connection) -> Iterator[Row[Any]]:
     """Every audit record in id order (the chain's order), streamed."""
-    return _pages(conn, _PAGE)
+    return _pages(conn, _RECORDS, _RECORDS_AFTER)
 
 
 def history(conn: Connection, entity: str, entity_id: str) -> list[Row[Any]]:
@@ -168,7 +168,7 @@ def history(conn: Connection, entity: str, entity_id: str) -> list[Row[Any]]:
 
 def entries(conn: Connection) -> Iterator[Row[Any]]:
     """Every time entry's current row in id order, streamed (the cross-check's other side)."""
-    return _pages(conn, _ENTRY_PAGE)
+    return _pages(conn, _ENTRIES, _ENTRIES_AFTER)
 
 
 def close_heads(conn: Connection) -> list[Row[Any]]:

@@ -118,6 +118,17 @@ def test_a_record_inserted_out_of_order_is_named(seeded: Service) -> None:
     assert "entry_deleted" in kinds
 
 
+def test_a_record_slipped_in_before_the_first_is_named(seeded: Service) -> None:
+    forged = {"id": 0, "at": datetime(2026, 11, 1, tzinfo=UTC), "actor": "mallory",
+              "action": "staff.add", "entity": "staff", "entity_id": "9", "before": None,
+              "after": None, "prev_hash": None}
+    _sql(seeded.ctx.db, "INSERT INTO audit_events (id, at, actor, action, entity, entity_id, "
+         "prev_hash, hash) VALUES (0, :at, 'mallory', 'staff.add', 'staff', '9', NULL, :h)",
+         at=datetime(2026, 11, 1), h=record_hash(forged))
+    finding = _only(seeded, "inserted")
+    assert finding.record_id == 0 and "#0 and #1 both claim to start" in finding.message
+
+
 def test_a_second_record_linked_to_the_same_one_is_refused(seeded: Service) -> None:
     """A fork cannot even be stored: prev_hash is unique."""
     rows = _rows(seeded.ctx.db)
