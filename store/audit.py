@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, text, update
+from sqlalchemy import Row, bindparam, event, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from store.audit_chain import json_safe, record_hash
@@ -103,6 +103,20 @@ def flush(conn: Connection) -> None:
     conn.execute(_APPEND, rows)
     pending.clear()
     conn.info[_HEAD_KEY] = (conn.get_transaction(), previous)
+
+
+class UnwrittenAuditRecords(RuntimeError):
+    """A transaction not opened by Database.write() appended audit records: its commit is
+    refused rather than losing them (only write() writes them before committing)."""
+
+
+def refuse_unwritten_records(engine: Any) -> None:
+    """Install on `engine`: a commit with audit records still pending fails loudly."""
+    @event.listens_for(engine, "commit")
+    def _before_commit(conn: Connection) -> None:
+        if _mine(conn, _PENDING_KEY):
+            raise UnwrittenAuditRecords("audit records were appended in a transaction not "
+                                        "opened by Database.write(); nothing was saved")
 
 
 def head(conn: Connection) -> AuditHead | None:

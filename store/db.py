@@ -200,6 +200,7 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
                                max_overflow=20)
     _install_nul_guard(engine)
     _install_length_guard(engine)
+    audit.refuse_unwritten_records(engine)
     return engine
 
 

@@ -276,3 +276,15 @@ def test_a_transaction_that_fails_writes_no_record(db: Database) -> None:
         audit_rows.append(conn, at=datetime(2026, 11, 1, tzinfo=UTC), actor="b",
                           action="x", entity="e", entity_id="1", before=None, after=None)
     assert [(r.id, r.actor) for r in _rows(db)] == [(1, "b")]
+
+
+def test_records_appended_outside_a_service_write_are_never_lost_silently(
+        db: Database) -> None:
+    """Only Database.write() writes a transaction's records before commit: any other
+    transaction that appends one has its commit refused, and nothing is saved."""
+    with pytest.raises(audit_rows.UnwrittenAuditRecords), db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+        audit_rows.append(conn, at=datetime(2026, 11, 1, tzinfo=UTC), actor="a",
+                          action="x", entity="e", entity_id="1", before=None, after=None)
+    assert _rows(db) == []
+
