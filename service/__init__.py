@@ -4,6 +4,7 @@ Adapters parse their own surface and render the returned views; they never touch
 """
 
 from service.admin import AdminService
+from service.audit_trail import AuditTrailService
 from service.calls import CallService
 from service.chat_entries import ChatEntryService
 from service.context import Policy, ServiceContext
@@ -40,6 +41,7 @@ class Service:
         self.calls = CallService(ctx, entries=self.entries)
         self.voice_access = VoiceAccessService(ctx)
         self.voice_menu = VoiceMenuService(ctx, self.calls, self.entries, self.months)
+        self.audit_trail = AuditTrailService(ctx)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
 from billing.errors import InvalidInput
+from store import audit
 
 Conn = Connection  # what service/ annotates a transaction with (it imports no sqlalchemy)
 
@@ -209,6 +210,7 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
                                max_overflow=20)
     _install_nul_guard(engine)
     _install_length_guard(engine)
+    audit.refuse_unwritten_records(engine)
     return engine
 
 
@@ -234,6 +236,7 @@ class Database:
         with self._translated(conflicts=True), self._writer_turn(), \
                 self._write_engine.begin() as connection:
             yield connection
+            audit.flush(connection)  # the chain's records go last (store/audit.py)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
