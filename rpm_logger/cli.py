@@ -226,6 +226,11 @@ def _patient_options(func: F) -> F:
         click.option("--condition", "conditions", multiple=True, help="ICD-10 (repeatable)."),
         click.option("--provider", default=None, help="Slack user id of the billing provider."),
         click.option("--enrolled", type=DATE, default=None, help="Enrolment date YYYY-MM-DD."),
+        click.option("--ordered-by", default=None,
+                     help="Slack user id of the physician/QHP who ordered the monitoring."),
+        click.option("--order-date", type=DATE, default=None, help="Order date YYYY-MM-DD."),
+        click.option("--last-visit", type=DATE, default=None,
+                     help="Last established-patient visit YYYY-MM-DD."),
         click.option("--by", default=None, help="Who is making the change (audit)."),
     ]
     for option in reversed(options):
@@ -239,7 +244,8 @@ def _fields(opts: dict[str, Any], remove_phones: tuple[str, ...] = ()) -> Patien
         caregiver_phones=opts["caregiver_phones"], remove_phones=remove_phones,
         assign=opts["assign"], consent_on=opts["consent"],
         conditions=opts["conditions"], provider=opts["provider"],
-        enrolled_on=opts["enrolled"],
+        enrolled_on=opts["enrolled"], ordered_by=opts["ordered_by"],
+        order_on=opts["order_date"], last_visit_on=opts["last_visit"],
     )
 
 
