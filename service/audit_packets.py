@@ -338,8 +338,13 @@ def _differences(printed: Any, today: Any, path: str = "") -> list[str]:
     return []
 
 
+_RECORD_KEYS = ("id", "entry_id", "call_sid", "slack_id")
+
+
 def _record_key(item: dict[str, Any]) -> Any:
-    return item.get("id", item.get("entry_id", item.get("call_sid")))
+    """What names a record in a list (an entry, a live interaction, a call leg, a staff
+    share), so a difference is reported against it."""
+    return next((item[k] for k in _RECORD_KEYS if item.get(k) is not None), None)
 
 
 def _keyed(items: list[Any]) -> bool:
