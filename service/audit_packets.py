@@ -208,7 +208,7 @@ class AuditPacketService:
 
     def _month(self, month: Month, summary: MonthSummary,
                so_far: tuple[tuple[int, int], ...]) -> dict[str, Any]:
-        served = date_of_service(month, so_far,
+        served = date_of_service(month, so_far, summary.codes,
                                  max_add_on_units=self.ctx.policy.max_99458_units)
         return {
             "month": str(month), "clinic_timezone": self.ctx.policy.zone.key,
