@@ -13,7 +13,7 @@ printed text, makes the two differ.
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,7 +44,7 @@ class NotAPacket(ValueError):
 @dataclass(frozen=True)
 class Table:
     headers: tuple[str, ...]
-    rows: list[tuple[str, ...]]
+    rows: Sequence[tuple[str, ...]]
     empty: str = "none"
 
 
@@ -353,7 +353,7 @@ def _read_pdf(data: bytes) -> tuple[dict[str, Any], str]:
     try:
         reader = PdfReader(io.BytesIO(data))
         attached = reader.attachments.get(ATTACHMENT) or []
-        subject = str((reader.metadata or {}).get("/Subject") or "")
+        subject = str(reader.metadata.get("/Subject") or "") if reader.metadata else ""
     except (PyPdfError, ValueError, KeyError) as exc:
         raise NotAPacket(f"the PDF cannot be read ({exc})") from exc
     if not attached or not subject.startswith("SHA-256 "):
