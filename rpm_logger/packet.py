@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fpdf import FPDF
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -208,6 +209,11 @@ def sections(content: dict[str, Any]) -> list[Section]:
     """What a packet prints, in order: the one definition both formats render."""
     return [part(content) for part in (_patient, _month, _entries, _live, _calls, _voided,
                                        _amendments, _closes, _printing)]
+
+
+def dashboard_path(patient_id: str, month: str) -> str:
+    """Where the dashboard serves a packet (web/routes.py), for its page and Slack's link."""
+    return f"/patients/{quote(patient_id, safe='')}/packet?month={quote(month, safe='')}"
 
 
 def _title(content: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from billing.codes import format_codes
 from billing.months import Month
 from billing.service_date import RULE, date_of_service
 from service import lookups
+from service.admin import require_admin
 from service.context import ServiceContext
 from service.entries import EntryService
 from service.errors import BadInput
@@ -35,7 +36,8 @@ from store import calls as call_rows
 from store import closes as close_rows
 from store.db import Conn
 
-__all__ = ["FORMAT", "Packet", "PacketCheck", "AuditPacketService", "canonical_json"]
+__all__ = ["FORMAT", "Packet", "PacketCheck", "PacketNotice", "AuditPacketService",
+           "canonical_json"]
 
 FORMAT = "rpm-logger audit packet v1"
 # What printing adds that the store cannot give back later: left out of "what changed".
@@ -68,6 +70,17 @@ class Packet:
     @property
     def digest(self) -> str:
         return hashlib.sha256(self.canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PacketNotice:
+    """What Slack may say of a packet (an admin's DM, docs/security.md): the patient by
+    clinic id and initials, the month and its codes; the packet stays on the dashboard."""
+
+    patient_id: str
+    label: str
+    month: str
+    codes_text: str
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,17 @@ class AuditPacketService:
             return [Packet(self._content(conn, require_detail(conn, clinic_id, region="",
                                                              by_phone=False),
                                          month, printed=True)) for clinic_id in chosen]
+
+    def notice(self, by: str, patient_ref: str, month: Month | None) -> PacketNotice:
+        """An admin asking in chat for a patient's packet (`/rpm packet`): checked as an
+        admin, the patient by clinic id only (chat never names a phone)."""
+        with self.ctx.db.read() as conn:
+            require_admin(conn, by)
+            detail = require_detail(conn, patient_ref, region="", by_phone=False)
+            chosen = month or Month.containing(self.ctx.now(), self.ctx.policy.zone)
+            summary = self.months.summary_in(conn, chosen, detail.id)
+            return PacketNotice(detail.clinic_id, summary.label, str(chosen),
+                                format_codes(summary.codes))
 
     def verify(self, printed: dict[str, Any], *, patient_ref: str | None = None,
                month: Month | None = None) -> PacketCheck:
