@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from billing.durations import format_seconds
+from billing.months import clinic_time
 from service.audit_packets import Packet, canonical_json
 
 ATTACHMENT = "packet.json"
@@ -108,9 +110,10 @@ def _month(c: dict[str, Any]) -> Section:
         ("Warnings", _text(m["warnings"], "none")),
     ]
     if billed:
-        pairs += [("Billed at close", f"{billed['codes_text'] or 'none'} (closed "
-                                      f"{billed['closed_at']} by {billed['closed_by']}, "
-                                      f"record {billed['record']})"),
+        closed = clinic_time(datetime.fromisoformat(billed["closed_at"]),
+                             ZoneInfo(m["clinic_timezone"]))
+        pairs += [("Billed at close", f"{billed['codes_text'] or 'none'} (closed {closed} by "
+                                      f"{billed['closed_by']}, record {billed['record']})"),
                   ("Changed since close", "yes: " + _text(billed["cause"]) + "; "
                    + _text(billed["follow_up"]) if billed["differs"] else "no")]
     else:
