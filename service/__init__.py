@@ -4,6 +4,7 @@ Adapters parse their own surface and render the returned views; they never touch
 """
 
 from service.admin import AdminService
+from service.audit_packets import AuditPacketService
 from service.audit_trail import AuditTrailService
 from service.calls import CallService
 from service.chat_entries import ChatEntryService
@@ -41,6 +42,7 @@ class Service:
         self.calls = CallService(ctx, entries=self.entries)
         self.voice_access = VoiceAccessService(ctx)
         self.voice_menu = VoiceMenuService(ctx, self.calls, self.entries, self.months)
+        self.audit_packets = AuditPacketService(ctx, self.months, self.entries)
         self.audit_trail = AuditTrailService(ctx)
 
 

@@ -185,6 +185,16 @@ def entries(conn: Connection) -> Iterator[Row[Any]]:
     return _pages(conn, _ENTRIES, _ENTRIES_AFTER)
 
 
+_HASH_AT = select(A.hash).where(A.id == bindparam("record_id"))
+
+
+def hash_at(conn: Connection, record_id: int) -> str | None:
+    """The hash record `record_id` carries now (None: no such record): a packet's printed
+    head still in the chain, or the chain rewritten since."""
+    found: str | None = conn.execute(_HASH_AT, {"record_id": record_id}).scalar()
+    return found
+
+
 def close_heads(conn: Connection) -> list[Row[Any]]:
     """Each month close that recorded the chain's head: (id, month, audit_head)."""
     return list(conn.execute(_CLOSE_HEADS).all())

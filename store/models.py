@@ -76,6 +76,13 @@ class Patient(SQLModel, table=True):
     enrolled_on: date | None = None
     ended_on: date | None = None
     created_at: datetime = _utc(nullable=False)
+    # the order behind the monitoring, as an auditor asks for it (migration 0012): who
+    # ordered it (a physician or QHP), when, and the last established-patient visit. A staff
+    # id without a database foreign key: SQLite cannot add one to a table others reference
+    # while they hold rows (the service checks the staff member; staff are never deleted)
+    ordering_provider_id: int | None = None
+    order_on: date | None = None
+    last_visit_on: date | None = None
 
 
 class PatientPhone(SQLModel, table=True):
