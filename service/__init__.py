@@ -4,6 +4,7 @@ Adapters parse their own surface and render the returned views; they never touch
 """
 
 from service.admin import AdminService
+from service.audit_checks import AuditCheckService
 from service.calls import CallService
 from service.chat_entries import ChatEntryService
 from service.context import Policy, ServiceContext
@@ -28,7 +29,8 @@ class Service:
         # one MonthService (and one EntryService) shared by every area that needs them
         self.months = MonthService(ctx)
         self.entries = EntryService(ctx, self.months)
-        self.closes = MonthCloseService(ctx, self.months)
+        self.audit_checks = AuditCheckService(ctx, self.months)
+        self.closes = MonthCloseService(ctx, self.months, self.audit_checks)
         self.dashboard = DashboardService(ctx, self.entries)
         self.reminders = ReminderService(ctx, self.months)
         self.chat_entries = ChatEntryService(ctx, self.entries)

@@ -14,6 +14,8 @@ from billing.durations import format_seconds
 from billing.fees import amount_still_to_win
 from billing.months import Month, clinic_time
 from billing.risk import RiskAssessment
+from rpm_logger.render import findings_count
+from service.audit_checks import AuditChecks
 from service.dashboard import CodeSeries, DashboardRow, PatientPage
 from service.views import MonthSummary, StaffView
 from web.chart import svg
@@ -70,6 +72,12 @@ def patient_page(*, month: Month, page: PatientPage, zone: ZoneInfo) -> str:
         month=str(month), page=page, codes=format_codes(page.summary.codes), zone=zone.key,
         local=local, duration=format_seconds,
     )
+
+
+def self_audit_page(*, month: Month, checks: AuditChecks) -> str:
+    return _env.get_template("self_audit.html").render(
+        month=str(month), month_name=f"{calendar.month_name[month.month]} {month.year}",
+        checks=checks, count=findings_count(checks.counts()))
 
 
 def message_page(*, status: int, heading: str, text: str, login: bool = False) -> str:

@@ -158,6 +158,20 @@ def dashboard_router(settings: Settings) -> APIRouter:
 
         return _secured(_safely(render))
 
+    @router.get("/self-audit", response_class=HTMLResponse)
+    def self_audit_view(request: Request, month: MonthParam = None) -> Response:
+        denied = _guard(request, token)
+        if denied is not None:
+            return _secured(denied)
+        service = _service(request)
+
+        def render() -> Response:
+            chosen = _month(service, month)
+            return HTMLResponse(pages.self_audit_page(
+                month=chosen, checks=service.audit_checks.run(chosen)))
+
+        return _secured(_safely(render))
+
     @router.get("/reports/{month}.csv", response_class=Response,
                 responses={200: {"description": "the month's report", "content": {"text/csv": {}}}})
     def report_download(request: Request, month: Annotated[str, Path(
