@@ -93,6 +93,8 @@ class PatientMonth:
     provider: str | None = None  # the billing provider's Slack id
     provider_npi: str | None = None
     provider_role: str | None = None
+    ordered_by: str | None = None  # Slack id of the physician or QHP who ordered it
+    order_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -344,6 +346,8 @@ def missing_prerequisites(month: PatientMonth) -> list[str]:
         missing.append("no consent on file")
     if not month.conditions:
         missing.append("no condition monitored")
+    if month.ordered_by is None or month.order_on is None:
+        missing.append("no order on file (ordering provider and order date)")
     if month.provider is None:
         missing.append("no billing provider")
     else:

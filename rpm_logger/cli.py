@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from billing.durations import duration_word_count
 from billing.errors import InvalidInput, quoted
 from billing.months import Month, clinic_time
+from rpm_logger import packet as packet_render
 from rpm_logger import render
 from rpm_logger.settings import Settings, get_settings
 from service import Service
@@ -226,6 +228,11 @@ def _patient_options(func: F) -> F:
         click.option("--condition", "conditions", multiple=True, help="ICD-10 (repeatable)."),
         click.option("--provider", default=None, help="Slack user id of the billing provider."),
         click.option("--enrolled", type=DATE, default=None, help="Enrolment date YYYY-MM-DD."),
+        click.option("--ordered-by", default=None,
+                     help="Slack user id of the physician/QHP who ordered the monitoring."),
+        click.option("--order-date", type=DATE, default=None, help="Order date YYYY-MM-DD."),
+        click.option("--last-visit", type=DATE, default=None,
+                     help="Last established-patient visit YYYY-MM-DD."),
         click.option("--by", default=None, help="Who is making the change (audit)."),
     ]
     for option in reversed(options):
@@ -239,7 +246,8 @@ def _fields(opts: dict[str, Any], remove_phones: tuple[str, ...] = ()) -> Patien
         caregiver_phones=opts["caregiver_phones"], remove_phones=remove_phones,
         assign=opts["assign"], consent_on=opts["consent"],
         conditions=opts["conditions"], provider=opts["provider"],
-        enrolled_on=opts["enrolled"],
+        enrolled_on=opts["enrolled"], ordered_by=opts["ordered_by"],
+        order_on=opts["order_date"], last_visit_on=opts["last_visit"],
     )
 
 
@@ -628,7 +636,83 @@ def audit_checks(month: str | None, fmt: str, fail_on_findings: bool) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-# audit packet: the per patient-month packet (issue 16, part 1) goes here.
+# audit packet: the per patient-month packet (issue 16, part 1).
+
+EXIT_PACKET_EDITED = 3
+EXIT_STORE_CHANGED = 4
+
+
+@audit.command("packet")
+@click.argument("patient_id", required=False)
+@click.option("--month", default=None, help="YYYY-MM (needed unless --verify).")
+@click.option("--format", "fmt", type=click.Choice(["html", "pdf"]), default="html",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=True, writable=True), default=None,
+              help="File to write (a folder with --all); HTML goes to stdout without it.")
+@click.option("--all", "every", is_flag=True, help="One packet per billable patient.")
+@click.option("--verify", "verify_file", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="Check a printed packet (HTML or PDF): exit 3 when the file "
+                                 "was edited, 4 when the records changed since printing.")
+@handled
+def audit_packet(patient_id: str | None, month: str | None, fmt: str, out: str | None,
+                 every: bool, verify_file: str | None) -> None:
+    """An auditor's packet for one patient's month: who, when, how long, what, the live
+    contact and its evidence, the order, consent, codes, close, with its SHA-256."""
+    if verify_file is not None:
+        _verify_packet(Path(verify_file), patient_id, month)
+    elif every:
+        _all_packets(month, fmt, out)
+    else:
+        _one_packet(patient_id, month, fmt, out)
+
+
+def _one_packet(patient_id: str | None, month: str | None, fmt: str, out: str | None) -> None:
+    if patient_id is None or month is None:
+        raise InvalidInput("Give PATIENT_ID and --month YYYY-MM (or --all, or --verify FILE).")
+    if fmt == "pdf" and out is None:
+        raise InvalidInput("A PDF needs --out FILE.")
+    made = _service().audit_packets.packet(patient_id, Month.parse(month))
+    if out is None:
+        click.echo(packet_render.html(made), nl=False)
+        return
+    Path(out).write_bytes(_packet_bytes(made, fmt))
+    click.echo(f"wrote {out} (SHA-256 {made.digest})", err=True)
+
+
+def _packet_bytes(made: Any, fmt: str) -> bytes:
+    return packet_render.pdf(made) if fmt == "pdf" else packet_render.html(made).encode()
+
+
+def _all_packets(month: str | None, fmt: str, out: str | None) -> None:
+    if month is None or out is None:
+        raise InvalidInput("--all needs --month YYYY-MM and --out DIR.")
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInput(f"--out {quoted(out)} is a file: --all writes into a folder.")
+    packets = _service().audit_packets.billable(Month.parse(month))
+    folder.mkdir(parents=True, exist_ok=True)
+    for made in packets:
+        path = folder / f"packet-{made.patient_id}-{made.month}.{fmt}"
+        path.write_bytes(_packet_bytes(made, fmt))
+        click.echo(f"{path}\t{made.digest}")
+    click.echo(f"{len(packets)} packets for {month} in {folder}", err=True)
+
+
+def _verify_packet(path: Path, patient_id: str | None, month: str | None) -> None:
+    try:
+        reading = packet_render.read(path.read_bytes())
+    except packet_render.NotAPacket as exc:
+        raise InvalidInput(f"{path}: {exc}") from exc
+    if not reading.intact:
+        raise _Exit(f"{path} was edited: {reading.problem}", EXIT_PACKET_EDITED)
+    check = _service().audit_packets.verify(reading.content, patient_ref=patient_id,
+                                            month=Month.parse(month) if month else None)
+    if check.changes:
+        lines = "\n".join(f"  {change}" for change in check.changes)
+        raise _Exit(f"{path}: the records of {check.patient_id} {check.month} changed since "
+                    f"it was printed:\n{lines}", EXIT_STORE_CHANGED)
+    click.echo(f"{path}: intact, and the records of {check.patient_id} {check.month} are as "
+               "printed")
 
 
 # ---------------------------------------------------------------------------------------

@@ -442,6 +442,9 @@ def patient_text(patient: PatientView) -> str:
         ("Consent", str(patient.consent_on) if patient.consent_on else "not on file"),
         ("Conditions", ", ".join(patient.conditions) or "none recorded"),
         ("Enrolled", f"{patient.enrolled_on or 'not set'} to {patient.ended_on or 'ongoing'}"),
+        ("Ordered by", patient.ordered_by or "not on file"),
+        ("Order date", str(patient.order_on) if patient.order_on else "not on file"),
+        ("Last visit", str(patient.last_visit_on) if patient.last_visit_on else "not on file"),
         ("Phones", f"{patient.phone_count} patient, {patient.caregiver_phone_count} caregiver"),
     ]
     return _aligned(rows)

@@ -49,16 +49,17 @@ def _main_staff(summary: MonthSummary) -> str | None:
 
 
 def _patient_months(summaries: Sequence[MonthSummary],
-                    providers: dict[str, rows.Provider]) -> list[PatientMonth]:
+                    billing: dict[str, rows.BillingFacts]) -> list[PatientMonth]:
     result = []
+    none = rows.BillingFacts(None, None, None, None)  # not billable: not read
     for s in summaries:
-        provider = providers.get(s.patient_id)
+        facts = billing.get(s.patient_id, none)
         result.append(PatientMonth(
             patient_id=s.patient_id, counted_seconds=s.total_seconds,
             billable_codes=format_codes(s.codes), main_staff=_main_staff(s),
-            consent_on=s.consent_on, conditions=s.conditions,
-            provider=provider.slack_user_id if provider else None,
-            provider_npi=s.provider_npi, provider_role=provider.role if provider else None))
+            consent_on=s.consent_on, conditions=s.conditions, provider=facts.provider,
+            provider_npi=s.provider_npi, provider_role=facts.provider_role,
+            ordered_by=facts.ordered_by, order_on=facts.order_on))
     return result
 
 
@@ -98,7 +99,7 @@ class AuditCheckService:
         counts = {c.entry_id: c for s in summaries for c in s.entry_counts}
         facts = MonthFacts(
             month=month, zone=zone,
-            patients=_patient_months(summaries, rows.providers(
+            patients=_patient_months(summaries, rows.billing_facts(
                 conn, [s.patient_id for s in summaries if s.codes])),
             entries=_entries(rows.month_entries(conn, start=start, end=end), counts),
             enrolments=self._enrolments(conn, month),

@@ -36,7 +36,8 @@ from service.context import ServiceContext
 from service.entries import EntryService
 from service.errors import BadInput, NotAllowed, NotFound, StoreConflict, parse_row_id
 from service.lookups import require_patient, require_staff
-from service.phones import mask_phone, try_normalize_phone
+from service.phones import mask_number as _mask
+from service.phones import try_normalize_phone
 from service.views import PatientView
 from store import calls as call_rows
 from store.db import Conn
@@ -272,12 +273,6 @@ def parse_call_id(text: str | int) -> int:
     if number is None:
         raise BadInput(f"{quoted(str(text))} is not a call id (such as C-12).")
     return number
-
-
-def _mask(number: str | None) -> str | None:
-    if number is None or number.startswith("client:"):
-        return number
-    return mask_phone(number)
 
 
 def _stored_number(raw: str | None, region: str) -> str | None:

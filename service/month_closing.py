@@ -22,6 +22,7 @@ from service.context import ServiceContext
 from service.errors import BadInput
 from service.months import MonthService
 from service.views import MonthSummary
+from store import audit as audit_rows
 from store import closes
 from store.closes import EventRow
 from store.db import Conn
@@ -122,6 +123,7 @@ class MonthCloseService:
                          entity_id=str(month), after={
                              "month": str(month), "closed_by": by, "patients": view.patients,
                              "units": view.units, "amount": str(view.amount)})
+            audit_rows.record_head_on_close(conn, event.id)  # a later edit breaks this head
             return view
 
     def reopen(self, month: Month, *, reason: str, by: str) -> CloseView:

@@ -245,6 +245,15 @@ class MonthService:
         `/rpm log`): its Core connection."""
         return next(self._summaries(conn, month, Scope(patient_pk)))
 
+    def summary_with_progress_in(
+        self, conn: Conn, month: Month, patient_pk: int,
+    ) -> tuple[MonthSummary, tuple[tuple[int, int], ...]]:
+        """`summary_in` with the month so far at the end of each clinic day (the same scan
+        the dashboard chart reads): when the month first supported a code (the packet's
+        date of service)."""
+        return next(self._scan(conn, month, Scope(patient_pk),
+                               day_cuts=self._day_cuts(month)))
+
     def _context(self, conn: Conn, month: Month, scope: Scope,
                  record: CloseRecord | None = None) -> _MonthContext:
         """The month's close record (one statement, unless the month statement of a reply

@@ -33,7 +33,7 @@ _CLINIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ICD10 = re.compile(r"([A-TV-Z][0-9][0-9A-Z])\.?([0-9A-Z]{1,4})?")
 # The columns a change may set, as a patient's draft carries them.
 _MUTABLE = ("initials", "consent_on", "conditions", "provider_id", "assigned_staff_id",
-            "enrolled_on", "ended_on")
+            "enrolled_on", "ended_on", "ordering_provider_id", "order_on", "last_visit_on")
 
 
 def check_clinic_id(text: str) -> str:
@@ -78,6 +78,9 @@ class PatientFields:
     provider: str | None = None  # Slack user id of a physician/QHP
     enrolled_on: date | None = None
     ended_on: date | None = None
+    ordered_by: str | None = None  # Slack user id of the ordering physician/QHP
+    order_on: date | None = None
+    last_visit_on: date | None = None  # the last established-patient visit
 
 
 def require_detail(conn: Conn, ref: str, *, region: str, by_phone: bool = True) -> Any:
@@ -98,7 +101,9 @@ def detail_view(row: Any) -> PatientView:
     """The view of a detail row (store/patients.py `detail_*`)."""
     return PatientView(row.clinic_id, row.initials, row.consent_on, tuple(row.conditions),
                        row.provider_slack_id, row.assigned_slack_id, row.enrolled_on,
-                       row.ended_on, int(row.patient_phones), int(row.caregiver_phones))
+                       row.ended_on, int(row.patient_phones), int(row.caregiver_phones),
+                       ordered_by=row.ordered_by_slack_id, order_on=row.order_on,
+                       last_visit_on=row.last_visit_on)
 
 
 def view_of(conn: Conn, patient: Any) -> PatientView:
@@ -119,6 +124,7 @@ class _Draft:
     provider: str | None = None
     assigned_to: str | None = None
     numbers: dict[str, str] = field(default_factory=dict)
+    ordered_by: str | None = None
 
     @classmethod
     def new(cls, clinic_id: str) -> "_Draft":
@@ -127,7 +133,8 @@ class _Draft:
     @classmethod
     def of(cls, row: Any, numbers: dict[str, str]) -> "_Draft":
         return cls(row.clinic_id, row.id, {name: getattr(row, name) for name in _MUTABLE},
-                   row.provider_slack_id, row.assigned_slack_id, dict(numbers))
+                   row.provider_slack_id, row.assigned_slack_id, dict(numbers),
+                   row.ordered_by_slack_id)
 
     def snapshot(self) -> dict[str, Any]:
         c = self.columns
@@ -136,6 +143,8 @@ class _Draft:
             "consent_on": c["consent_on"], "conditions": list(c["conditions"]),
             "provider": self.provider, "assigned_to": self.assigned_to,
             "enrolled_on": c["enrolled_on"], "ended_on": c["ended_on"],
+            "ordered_by": self.ordered_by, "order_on": c["order_on"],
+            "last_visit_on": c["last_visit_on"],
             "phones": sorted(e for e, kind in self.numbers.items() if kind == "patient"),
             "caregiver_phones": sorted(e for e, kind in self.numbers.items()
                                        if kind == "caregiver"),
@@ -147,7 +156,8 @@ class _Draft:
         return PatientView(self.clinic_id, c["initials"], c["consent_on"],
                            tuple(c["conditions"]), self.provider, self.assigned_to,
                            c["enrolled_on"], c["ended_on"], kinds.count("patient"),
-                           kinds.count("caregiver"))
+                           kinds.count("caregiver"), ordered_by=self.ordered_by,
+                           order_on=c["order_on"], last_visit_on=c["last_visit_on"])
 
 
 def _moves_limits(fields: "PatientFields") -> bool:
@@ -272,6 +282,7 @@ class PatientService:
         if fields.provider is not None:
             provider = self._provider(conn, fields.provider)
             columns["provider_id"], draft.provider = provider.id, provider.slack_user_id
+        self._apply_order(conn, draft, fields)
         if fields.assign is not None:
             assignee = (lookups.require_staff(conn, fields.assign) if fields.assign.strip()
                         else None)
@@ -294,11 +305,26 @@ class PatientService:
             for e164 in wanted:
                 self._claim(draft, held, e164, kind)
 
+    def _apply_order(self, conn: Conn, draft: _Draft, fields: PatientFields) -> None:
+        """The order: by a physician or QHP (checked as the billing provider is), on a day
+        that has happened, as has the last visit."""
+        if fields.ordered_by is not None:
+            orderer = self._provider(conn, fields.ordered_by, as_what="ordering provider")
+            draft.columns["ordering_provider_id"] = orderer.id
+            draft.ordered_by = orderer.slack_user_id
+        today = self.ctx.now().astimezone(self.ctx.policy.zone).date()
+        for name, value, what in (("order_on", fields.order_on, "Order date"),
+                                  ("last_visit_on", fields.last_visit_on, "Last visit")):
+            if value is not None and value > today:
+                raise BadInput(f"{what} {value} is in the future (today is {today}).")
+            if value is not None:
+                draft.columns[name] = value
+
     @staticmethod
-    def _provider(conn: Conn, slack_user_id: str) -> Any:
+    def _provider(conn: Conn, slack_user_id: str, *, as_what: str = "billing provider") -> Any:
         staff = lookups.require_staff(conn, slack_user_id)
         if staff.role not in PROVIDER_ROLES:
-            raise BadInput(f"{staff.slack_user_id} is {staff.role}: the billing provider must be "
+            raise BadInput(f"{staff.slack_user_id} is {staff.role}: the {as_what} must be "
                            "a physician or QHP.")
         return staff
 

@@ -81,6 +81,14 @@ def mask_phone(e164: str) -> str:
     return e164[:2] + "*" * (len(e164) - 6) + e164[-4:]
 
 
+def mask_number(number: str | None) -> str | None:
+    """A call's number masked (mask_phone); a Twilio client identity (`client:NAME`, a staff
+    member's app, not a phone) and a missing number as they are."""
+    if number is None or number.startswith("client:"):
+        return number
+    return mask_phone(number)
+
+
 # Separators people type between digit groups that phonenumbers does not know as such.
 _SEPARATOR_TWINS = {"_": "-", "\\": "-", "|": "-", "~": "-", "\t": " "}
 # VALID, not POSSIBLE: a possible-only match takes "80 140/92" (pulse and blood pressure) for a

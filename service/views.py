@@ -41,6 +41,9 @@ class PatientView:
     ended_on: date | None
     phone_count: int = 0
     caregiver_phone_count: int = 0
+    ordered_by: str | None = None  # Slack user id of the ordering provider
+    order_on: date | None = None
+    last_visit_on: date | None = None  # the last established-patient visit
 
     @property
     def label(self) -> str:

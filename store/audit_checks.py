@@ -2,7 +2,8 @@
 
 The per patient-month totals are the report's (store.month_totals, read by the use case
 through MonthService.report_in): nothing here counts time a second way. These statements read
-the month's entries with their notes and calls, each patient's billing provider, and the
+the month's entries with their notes and calls, each patient's billing provider and order,
+and the
 new enrolments of the checked month and the months before it (a plain aggregate, in SQL).
 """
 
@@ -49,24 +50,33 @@ def month_entries(conn: Conn, *, start: datetime, end: datetime) -> list[Any]:
 
 
 @dataclass(frozen=True)
-class Provider:
-    slack_user_id: str
-    role: str
+class BillingFacts:
+    """What a claim needs of a patient besides the month's figures: the billing provider
+    (Slack id and today's role) and the order (who ordered the monitoring, when)."""
+
+    provider: str | None
+    provider_role: str | None
+    ordered_by: str | None
+    order_on: date | None
 
 
-_PROVIDERS = (
-    select(patients.c.clinic_id, _provider.c.slack_user_id, _provider.c.role)
-    .select_from(patients.join(_provider, _provider.c.id == patients.c.provider_id))
+_ordering = staff.alias("ordering")
+_BILLING_FACTS = (
+    select(patients.c.clinic_id, _provider.c.slack_user_id, _provider.c.role,
+           _ordering.c.slack_user_id, patients.c.order_on)
+    .select_from(patients
+                 .outerjoin(_provider, _provider.c.id == patients.c.provider_id)
+                 .outerjoin(_ordering, _ordering.c.id == patients.c.ordering_provider_id))
     .where(patients.c.clinic_id.in_(bindparam("ids", expanding=True)))
 )
 
 
-def providers(conn: Conn, clinic_ids: Sequence[str]) -> dict[str, Provider]:
-    """Each listed patient's billing provider (Slack id and role), by clinic id."""
+def billing_facts(conn: Conn, clinic_ids: Sequence[str]) -> dict[str, BillingFacts]:
+    """Each listed patient's billing provider and order, by clinic id."""
     if not clinic_ids:
         return {}
-    return {row[0]: Provider(row[1], row[2])
-            for row in conn.execute(_PROVIDERS, {"ids": list(clinic_ids)})}
+    return {row[0]: BillingFacts(*row[1:])
+            for row in conn.execute(_BILLING_FACTS, {"ids": list(clinic_ids)})}
 
 
 @dataclass(frozen=True)

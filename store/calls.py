@@ -10,6 +10,7 @@ needs (phone counts, provider and assigned staff) already joined.
 from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -48,6 +49,19 @@ _ALL = _LEG.order_by(*_NEWEST_FIRST).limit(bindparam("limit"))
 _IN_STATES = (_LEG.where(calls.c.state.in_(bindparam("states", expanding=True)))
               .order_by(*_NEWEST_FIRST).limit(bindparam("limit")))
 
+# A patient's calls of a month with both legs of each bridge: the legs matched to the patient
+# that started in the month, their parents and their children (a <Dial> bridge matches the
+# patient on one leg; the auditor asks for both).
+_MATCHED = (select(calls.c.call_sid, calls.c.parent_call_sid)
+            .where(calls.c.patient_id == bindparam("patient_pk"),
+                   calls.c.started_at >= bindparam("start"), calls.c.started_at < bindparam("end"))
+            .cte("matched"))
+_PATIENT_MONTH_LEGS = (
+    _LEG.where(calls.c.call_sid.in_(select(_MATCHED.c.call_sid))
+               | calls.c.call_sid.in_(select(_MATCHED.c.parent_call_sid))
+               | calls.c.parent_call_sid.in_(select(_MATCHED.c.call_sid)))
+    .order_by(calls.c.started_at, calls.c.id))
+
 COLUMNS = tuple(c.key for c in calls.c)
 # written by every update: one statement shape, compiled once
 _WRITABLE = tuple(k for k in COLUMNS if k not in ("id", "call_sid", "created_at"))
@@ -65,6 +79,14 @@ def leg_by_id(conn: Connection, pk: int, *, lock: bool = False) -> Row[Any] | No
 def children_of(conn: Connection, call_sid: str) -> list[Row[Any]]:
     """The legs naming this CallSid as their parent (unlocked), oldest first."""
     return list(conn.execute(_CHILDREN, {"sid": call_sid}))
+
+
+def patient_month_legs(conn: Connection, patient_pk: int, *, start: datetime,
+                       end: datetime) -> list[Row[Any]]:
+    """Every leg of the patient's calls that started in [start, end), with the other leg of
+    each bridge (parent or child, matched or not), oldest first."""
+    return list(conn.execute(_PATIENT_MONTH_LEGS,
+                             {"patient_pk": patient_pk, "start": start, "end": end}))
 
 
 def legs(conn: Connection, states: Sequence[str], limit: int) -> list[Row[Any]]:

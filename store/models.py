@@ -53,6 +53,13 @@ class Patient(SQLModel, table=True):
     enrolled_on: date | None = None
     ended_on: date | None = None
     created_at: datetime = _utc(nullable=False)
+    # the order behind the monitoring, as an auditor asks for it (migration 0012): who
+    # ordered it (a physician or QHP), when, and the last established-patient visit. A staff
+    # id without a database foreign key: SQLite cannot add one to a table others reference
+    # while they hold rows (the service checks the staff member; staff are never deleted)
+    ordering_provider_id: int | None = None
+    order_on: date | None = None
+    last_visit_on: date | None = None
 
 
 class PatientPhone(SQLModel, table=True):
@@ -106,10 +113,13 @@ class TimeEntry(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Every write, with who did it and the record before and after (phones masked)."""
+    """Every write, with who did it and the record before and after (phones masked), chained:
+    each carries the hash of the one before it (store/audit_chain.py, migration 0011)."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_entity", "entity", "entity_id"),)
+    __table_args__ = (Index("ix_audit_events_entity", "entity", "entity_id"),
+                      # two records linked to one would be a fork: refused (store/audit.py)
+                      Index("uq_audit_events_prev_hash", "prev_hash", unique=True))
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _utc(nullable=False)
@@ -119,8 +129,8 @@ class AuditEvent(SQLModel, table=True):
     entity_id: str = Field(max_length=64)
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-
-
+    prev_hash: str | None = Field(default=None, max_length=64)  # None: the first record
+    hash: str = Field(max_length=64)  # SHA-256 (hex) of the record's canonical JSON
 
 class MonthCloseEvent(SQLModel, table=True):
     """One close or reopen of a month, every one kept: the month is closed while its latest
@@ -139,6 +149,8 @@ class MonthCloseEvent(SQLModel, table=True):
     # before records existed, awaiting its rebuild) or reconstructed (rebuilt later)
     record: str | None = Field(default=None, max_length=16)
     recorded_at: datetime | None = _utc(nullable=True)  # when the record's figures were read
+    # a close: the audit chain's head hash once the close's own audit record was added
+    audit_head: str | None = Field(default=None, max_length=64)
 
 
 class MonthCloseLine(SQLModel, table=True):

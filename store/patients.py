@@ -26,15 +26,18 @@ def _phone_count(kind: str) -> Any:
 
 _provider = staff.alias("provider")
 _assignee = staff.alias("assignee")
-# A patient as people read them: every column, the provider's and assignee's Slack ids and
-# how many patient and caregiver numbers they have.
+_orderer = staff.alias("orderer")
+# A patient as people read them: every column, the billing provider's, assignee's and
+# ordering provider's Slack ids and how many patient and caregiver numbers they have.
 DETAIL_COLUMNS = (*patients.c, _provider.c.slack_user_id.label("provider_slack_id"),
                   _assignee.c.slack_user_id.label("assigned_slack_id"),
+                  _orderer.c.slack_user_id.label("ordered_by_slack_id"),
                   _phone_count("patient").label("patient_phones"),
                   _phone_count("caregiver").label("caregiver_phones"))
 DETAIL_FROM = (patients
                .outerjoin(_provider, _provider.c.id == patients.c.provider_id)
-               .outerjoin(_assignee, _assignee.c.id == patients.c.assigned_staff_id))
+               .outerjoin(_assignee, _assignee.c.id == patients.c.assigned_staff_id)
+               .outerjoin(_orderer, _orderer.c.id == patients.c.ordering_provider_id))
 _DETAIL = select(*DETAIL_COLUMNS).select_from(DETAIL_FROM)
 _DETAIL_BY_KEY = _DETAIL.where(patients.c.clinic_key == bindparam("key"))
 _DETAIL_BY_PK = _DETAIL.where(patients.c.id == bindparam("pk"))
@@ -63,8 +66,8 @@ def clinic_ids(conn: Connection) -> list[str]:
 
 
 def detail_by_key(conn: Connection, key: str) -> Row[Any] | None:
-    """The patient row with `provider_slack_id`, `assigned_slack_id`, `patient_phones` and
-    `caregiver_phones` (counts), by case-folded clinic id; or None."""
+    """The patient row with `provider_slack_id`, `assigned_slack_id`, `ordered_by_slack_id`,
+    `patient_phones` and `caregiver_phones` (counts), by case-folded clinic id; or None."""
     return conn.execute(_DETAIL_BY_KEY, {"key": key}).first()
 
 

@@ -27,7 +27,8 @@ def cli(db_url: str) -> Cli:
     cli("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician",
         "--npi", "1234567890")
     cli("patient", "add", "P-1042", "--initials", "JD", "--consent", "2026-09-01",
-        "--condition", "I10", "--provider", "U02DOC", "--enrolled", "2026-09-01")
+        "--condition", "I10", "--provider", "U02DOC", "--enrolled", "2026-09-01",
+        "--ordered-by", "U02DOC", "--order-date", "2026-08-20")
     # typed today for 20 October (late), with a two-letter note, marked live by hand
     cli("log", "P-1042", "25m", "call", "ok", "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
     return cli

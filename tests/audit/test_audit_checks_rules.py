@@ -49,7 +49,8 @@ def month_of(patient: str, seconds: int, **extra: Any) -> PatientMonth:
     values: dict[str, Any] = dict(
         patient_id=patient, counted_seconds=seconds, billable_codes="99457",
         main_staff="U01NURSE", consent_on=date(2026, 1, 1), conditions=("I10",),
-        provider="U02DOC", provider_npi="1234567890", provider_role="physician")
+        provider="U02DOC", provider_npi="1234567890", provider_role="physician",
+        ordered_by="U02DOC", order_on=date(2026, 1, 1))
     return PatientMonth(**(values | extra))
 
 
@@ -263,6 +264,8 @@ def test_amendments_of_a_closed_month_are_late_documentation() -> None:
 @pytest.mark.parametrize(("extra", "says"), [
     ({"consent_on": None}, "no consent on file"),
     ({"conditions": ()}, "no condition monitored"),
+    ({"ordered_by": None}, "no order on file"),
+    ({"order_on": None}, "no order on file"),
     ({"provider": None, "provider_npi": None, "provider_role": None}, "no billing provider"),
     ({"provider_npi": None}, "billing provider U02DOC has no NPI"),
     ({"provider_role": "clinical_staff"}, "is clinical_staff, not a physician or QHP"),

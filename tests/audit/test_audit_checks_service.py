@@ -35,6 +35,13 @@ def at(day: int, hour: int = 14, month: int = 10) -> datetime:
     return datetime(2026, month, day, hour, 0, tzinfo=UTC)  # 10:00 in New York (EDT)
 
 
+def _seed(svc: Service) -> None:
+    """tests/service/helpers.seed, with the order behind P-1042's monitoring on file."""
+    _seed(svc)
+    svc.patients.update("P-1042", PatientFields(ordered_by=DOCTOR,
+                                                order_on=date(2026, 9, 1)), actor="test")
+
+
 def _of(svc: Service, check: str, month: Month = OCT) -> list[Finding]:
     return [f for f in svc.audit_checks.run(month).findings if f.check == check]
 
@@ -57,7 +64,7 @@ def _captured_call(svc: Service, end: datetime, seconds: int = 300) -> int:
 
 def test_a_clean_month(svc: Service, clock: FrozenClock) -> None:
     later, clock.now = clock.now, at(3, 20)
-    seed(svc)
+    _seed(svc)
     _captured_call(svc, at(3))
     log(svc, "20m", started_at=at(3, 15), note=NOTE)  # typed the same day: not late
     clock.now = later
@@ -65,7 +72,7 @@ def test_a_clean_month(svc: Service, clock: FrozenClock) -> None:
 
 
 def test_a_calls_note_documents_it_and_a_captured_call_is_evidence(svc: Service) -> None:
-    seed(svc)
+    _seed(svc)
     call_entry = _captured_call(svc, at(3))
     marked = log(svc, "20m", "review", started_at=at(4), note="ok", live=True)
     assert [f.entry_ids for f in _of(svc, THIN_DOCUMENTATION)] == [(marked,)]
@@ -76,7 +83,7 @@ def test_a_calls_note_documents_it_and_a_captured_call_is_evidence(svc: Service)
 
 
 def test_only_a_manual_mark_is_live_without_evidence(svc: Service) -> None:
-    seed(svc)
+    _seed(svc)
     marked = log(svc, "25m", "call", started_at=at(4), note=NOTE)
     found = _of(svc, LIVE_WITHOUT_EVIDENCE)
     assert [(f.patient_id, f.staff_id, f.entry_ids) for f in found] == [
@@ -84,7 +91,7 @@ def test_only_a_manual_mark_is_live_without_evidence(svc: Service) -> None:
 
 
 def test_late_entries_amendments_and_estimated_entries(svc: Service) -> None:
-    seed(svc)
+    _seed(svc)
     late = log(svc, "25m", "call", started_at=at(4), note=NOTE)
     log(svc, "5m", note=NOTE)  # November, ends now: never late
     svc.closes.close(OCT, by="billing")
@@ -99,11 +106,12 @@ def test_late_entries_amendments_and_estimated_entries(svc: Service) -> None:
 def test_heaping_reads_the_reports_tally(svc: Service) -> None:
     """Two overlapping clock-timed entries of 20:30 count once (the report's tally): ten
     months at 20:30 heap at 20 minutes; their raw sum (41:00) would not."""
-    seed(svc)
+    _seed(svc)
     for i in range(10):
         patient = f"P-{i:03d}"
         svc.patients.add(patient, PatientFields(consent_on=date(2026, 9, 1),
-                                                conditions=("I10",), provider=DOCTOR),
+                                                conditions=("I10",), provider=DOCTOR,
+                                                ordered_by=DOCTOR, order_on=date(2026, 9, 1)),
                          actor="test")
         for _ in range(2):
             log(svc, "20m30s", patient=patient, started_at=at(6 + i), note=NOTE)
@@ -115,7 +123,7 @@ def test_heaping_reads_the_reports_tally(svc: Service) -> None:
 
 
 def test_overlapping_patients_and_a_long_day(svc: Service) -> None:
-    seed(svc)
+    _seed(svc)
     svc.patients.add("P-2000", PatientFields(consent_on=date(2026, 9, 1)), actor="test")
     first = log(svc, "30m", started_at=at(7), note=NOTE)
     second = log(svc, "30m", patient="P-2000", started_at=at(7) + timedelta(minutes=10),
@@ -130,13 +138,14 @@ def test_overlapping_patients_and_a_long_day(svc: Service) -> None:
 
 
 def test_billing_prerequisites_from_the_patient_and_provider(svc: Service) -> None:
-    seed(svc)
+    _seed(svc)
     svc.patients.add("P-2000", PatientFields(provider=DOCTOR), actor="test")
     log(svc, "25m", "call", patient="P-2000", started_at=at(4), note=NOTE)
     log(svc, "25m", "call", started_at=at(4, 16), note=NOTE)  # P-1042 has everything
     found = _of(svc, BILLING_PREREQUISITES)
     assert [(f.patient_id, f.staff_id) for f in found] == [("P-2000", DOCTOR)]
-    assert "no consent on file; no condition monitored" in found[0].message
+    assert ("no consent on file; no condition monitored; no order on file"
+            in found[0].message)
     svc.staff.update(DOCTOR, StaffChanges(role="clinical_staff"), actor="test")
     found = _of(svc, BILLING_PREREQUISITES)
     assert "not a physician or QHP" in [f for f in found if f.patient_id == "P-1042"][0].message
@@ -160,7 +169,7 @@ def test_enrolment_spike_counts_enrolment_dates_and_additions(svc: Service, new:
 
 
 def test_the_close_preview_counts_the_findings(svc: Service) -> None:
-    seed(svc)
+    _seed(svc)
     log(svc, "25m", "call", started_at=at(4), note="ok")
     preview = svc.closes.preview(OCT)
     assert preview.findings == {THIN_DOCUMENTATION: 1, LIVE_WITHOUT_EVIDENCE: 1,

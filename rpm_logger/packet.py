@@ -1,0 +1,366 @@
+"""The audit packet on paper: printable HTML (Jinja2) and PDF (fpdf2), shared by the CLI,
+the dashboard and Slack's link, and the reading back that `audit packet --verify` does.
+
+Both formats show the same sections (`sections`: one definition of what is printed), print
+the SHA-256 of the content's canonical JSON and carry that JSON: HTML in a
+`<script type="application/json" id="packet-data">`, PDF as the attached file
+`packet.json` (and the digest in the PDF's Subject). Rendering is deterministic: the same
+content gives the same bytes (the PDF's dates are the printing time), so a file is
+checked by rendering its own content again: any edit, to the data, the digest or the
+printed text, makes the two differ.
+"""
+
+import io
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fpdf import FPDF
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from billing.durations import format_seconds
+from service.audit_packets import Packet, canonical_json
+
+ATTACHMENT = "packet.json"
+HOW_TO_VERIFY = ("The data above is embedded in this file as canonical JSON (sorted keys, no "
+                 "whitespace); the SHA-256 printed here is that text's digest. "
+                 "`rpm-logger audit packet --verify FILE` checks the file against its digest "
+                 "(exit 3 when edited) and against the clinic's records today (exit 4 when "
+                 "they changed since printing, saying what).")
+
+_env = Environment(loader=PackageLoader("rpm_logger", "templates"),
+                   autoescape=select_autoescape(["html"], default=True),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+class NotAPacket(ValueError):
+    """The file carries no packet this program printed (no embedded content or digest)."""
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    empty: str = "none"
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    table: Table | None = None
+
+
+# -- what is printed -----------------------------------------------------------------------
+
+def _text(value: Any, none: str = "not on file") -> str:
+    if value is None or value == "" or value == []:
+        return none
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _person(staff: dict[str, Any] | None) -> str:
+    if not staff:
+        return "not on file"
+    npi = f", NPI {staff['npi']}" if staff.get("npi") else ""
+    return f"{staff['name']} ({staff['role']}{npi}; Slack {staff['slack_id']})"
+
+
+def _seconds(seconds: int | None) -> str:
+    return "-" if seconds is None else f"{seconds} s ({format_seconds(seconds)})"
+
+
+def _patient(c: dict[str, Any]) -> Section:
+    p = c["patient"]
+    order = p["order"]
+    return Section("Patient and order", [
+        ("Patient (clinic id)", p["patient_id"]), ("Initials", _text(p["initials"])),
+        ("Enrolled", f"{_text(p['enrolled_on'], 'not set')} to {_text(p['ended_on'], 'ongoing')}"),
+        ("Consent", _text(p["consent_on"])), ("Conditions (ICD-10)", _text(p["conditions"])),
+        ("Ordered by", _person(order["ordered_by"])), ("Order date", _text(order["order_on"])),
+        ("Last established-patient visit", _text(p["last_visit_on"])),
+        ("Billing provider", _person(c["billing_provider"])),
+    ])
+
+
+def _month(c: dict[str, Any]) -> Section:
+    m = c["month"]
+    billed = c["billed_at_close"]
+    pairs = [
+        ("Month", f"{m['month']} ({m['clinic_timezone']})"),
+        ("In the month's programme", _text(m["in_programme"])),
+        ("Codes the month supports", m["codes_text"] or "none"),
+        ("Date of service", _text(m["date_of_service"], "none (no code supported)")),
+        ("Date of service rule", m["date_of_service_rule"]),
+        ("Counted time", _seconds(m["counted_seconds"])),
+        ("Time logged but not counted", _seconds(m["not_counted_seconds"])),
+        ("Live interactions",
+         f"{m['live_interactions']} on {_text(m['live_interaction_dates'], '-')}"),
+        ("Warnings", _text(m["warnings"], "none")),
+    ]
+    if billed:
+        pairs += [("Billed at close", f"{billed['codes_text'] or 'none'} (closed "
+                                      f"{billed['closed_at']} by {billed['closed_by']}, "
+                                      f"record {billed['record']})"),
+                  ("Changed since close", "yes: " + _text(billed["cause"]) + "; "
+                   + _text(billed["follow_up"]) if billed["differs"] else "no")]
+    else:
+        pairs.append(("Billed at close", "the month has not been closed"))
+    staff = Table(("Staff member", "Role", "Counted", "Logged", "Counts"),
+                  [(s["name"], s["role"], _seconds(s["counted_seconds"]),
+                    _seconds(s["logged_seconds"]), _text(s["counts"])) for s in m["staff"]],
+                  "no time logged")
+    return Section("Codes and time", pairs, staff)
+
+
+def _entries(c: dict[str, Any]) -> Section:
+    rows = [(str(e["id"]), f"{e['staff']['name']} ({e['staff']['role']})", _text(e["start"]),
+             _text(e["end"]), _seconds(e["seconds"]), _seconds(e["counted_seconds"])
+             + (f" - not counted: {'; '.join(e['not_counted_reasons'])}"
+                if e["not_counted_reasons"] else ""),
+             e["activity"] + (" (live)" if e["live_interaction"] else ""),
+             e["source"] + (" clock-timed" if e["clock_timed"] else " estimated"),
+             _text(e["note"], "-"), _text(e["call_note"], "-"),
+             f"{e['logged']} by {e['logged_by']}"
+             + (f"; amendment: {e['amendment_reason']}" if e["amendment_reason"] else ""))
+            for e in c["entries"]]
+    return Section("Time entries (clinic time)", table=Table(
+        ("#", "Who", "Start", "End", "Seconds", "Counted", "Activity", "Source", "Note",
+         "Call note", "Logged"), rows, "no entries"))
+
+
+def _legs_text(legs: Iterable[dict[str, Any]]) -> str:
+    return " | ".join(
+        f"{leg['call_sid']} {leg['direction'] or '?'} {leg['from'] or '?'} -> {leg['to'] or '?'}"
+        f" {leg['status']} answered by {leg['answered_by'] or '-'}"
+        f" {_text(leg['duration_seconds'], '?')} s" for leg in legs)
+
+
+def _live(c: dict[str, Any]) -> Section:
+    rows = []
+    for item in c["live_interactions"]:
+        evidence = item["evidence"]
+        proof = (_legs_text(evidence["legs"]) if item["how"] == "captured call" else
+                 f"marked by {evidence['marked_by']} at {evidence['marked_at']} "
+                 f"({evidence['activity']}, {evidence['source']})")
+        counts = "yes" if item["counts"] else f"no: {_text(item['why_not'], '-')}"
+        rows.append((str(item["entry_id"]), _text(item["at"]), item["with"]["name"],
+                     item["how"], proof, counts))
+    return Section("Live interactions and their evidence", table=Table(
+        ("Entry", "When", "With", "How", "Evidence", "Counts"), rows, "none"))
+
+
+def _calls(c: dict[str, Any]) -> Section:
+    rows = [(leg["call_sid"], _text(leg["parent_call_sid"], "-"), _text(leg["direction"], "-"),
+             f"{_text(leg['from'], '-')} -> {_text(leg['to'], '-')}", leg["status"],
+             _text(leg["answered_by"], "-"), _text(leg["duration_seconds"], "-"),
+             _text(leg["started"], "-"), leg["state"], _text(leg["entry_id"], "-"))
+            for leg in c["calls"]]
+    return Section("Calls (every leg, numbers masked)", table=Table(
+        ("CallSid", "Parent", "Direction", "Numbers", "Status", "Answered by", "Seconds",
+         "Started", "State", "Entry"), rows, "no captured calls"))
+
+
+def _voided(c: dict[str, Any]) -> Section:
+    rows = [(str(v["id"]), v["staff"]["name"], _text(v["start"]), _seconds(v["seconds"]),
+             v["activity"], _text(v["voided_by"]), _text(v["voided_at"]), _text(v["reason"]),
+             _text(v["amendment_reason"], "-")) for v in c["voided"]]
+    return Section("Voided entries", table=Table(
+        ("#", "Who", "Start", "Seconds", "Activity", "Voided by", "When", "Why", "Amendment"),
+        rows, "none"))
+
+
+def _amendments(c: dict[str, Any]) -> Section:
+    rows = [(a["kind"], _text(a["entry_id"], "-"), _text(a["by"], "-"), _text(a["at"], "-"),
+             _text(a["reason"]) + (f" ({_text(a.get('fields'))})" if a.get("fields") else ""))
+            for a in c["amendments"]]
+    return Section("Amendments", table=Table(("Kind", "Entry", "By", "When", "Reason"), rows,
+                                             "none"))
+
+
+def _closes(c: dict[str, Any]) -> Section:
+    rows = [(e["action"], _text(e["at"]), e["by"], _text(e["reason"], "-"),
+             _text(e["record"], "-"), _text(e["audit_head"], "-")) for e in c["close_history"]]
+    return Section("Month close record", table=Table(
+        ("Action", "When", "By", "Reason", "Record", "Audit trail head at close"), rows,
+        "the month has never been closed"))
+
+
+def _printing(c: dict[str, Any]) -> Section:
+    printed = c.get("printed") or {}
+    head = printed.get("audit_trail_head")
+    return Section("Audit trail", [
+        ("Printed", _text(printed.get("at"))),
+        ("Audit trail head when printed",
+         f"record #{head['id']}, hash {head['hash']}" if head else "no record yet"),
+    ])
+
+
+def sections(content: dict[str, Any]) -> list[Section]:
+    """What a packet prints, in order: the one definition both formats render."""
+    return [part(content) for part in (_patient, _month, _entries, _live, _calls, _voided,
+                                       _amendments, _closes, _printing)]
+
+
+def _title(content: dict[str, Any]) -> str:
+    p = content["patient"]
+    who = f"{p['patient_id']} ({p['initials']})" if p["initials"] else p["patient_id"]
+    return f"{who}, {content['month']['month']}"
+
+
+# -- HTML ----------------------------------------------------------------------------------
+
+def _script_safe(text: str) -> str:
+    """JSON that cannot end its <script> element early; json.loads reads it back as is."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def html(packet: Packet) -> str:
+    content = packet.content
+    return _env.get_template("packet.html").render(
+        title=_title(content), digest=packet.digest, sections=sections(content),
+        subtitle=f"Printed {_text((content.get('printed') or {}).get('at'))} by rpm-logger "
+                 f"({content['format']}).",
+        how_to_verify=HOW_TO_VERIFY, data=Markup(_script_safe(packet.canonical)))
+
+
+# -- PDF -----------------------------------------------------------------------------------
+
+def _latin1(text: str) -> str:
+    """The PDF's core font prints Latin-1; other characters print as '?' (the embedded
+    JSON and the HTML keep them exactly)."""
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def _printed_at(content: dict[str, Any]) -> datetime:
+    at = (content.get("printed") or {}).get("at_utc")
+    return datetime.fromisoformat(at) if at else datetime(2000, 1, 1).astimezone()
+
+
+def pdf(packet: Packet) -> bytes:
+    content = packet.content
+    at = _printed_at(content)
+    doc = FPDF(orientation="landscape", format="A4")
+    doc.set_creation_date(at)
+    doc.set_title(_latin1(f"Audit packet {_title(content)}"))
+    doc.set_subject(f"SHA-256 {packet.digest}")
+    doc.set_creator("rpm-logger")
+    doc.set_auto_page_break(True, margin=12)
+    doc.add_page()
+    doc.set_font("Helvetica", "B", 14)
+    doc.multi_cell(0, 7, _latin1(f"Audit packet: {_title(content)}"), new_x="LMARGIN",
+                   new_y="NEXT")
+    doc.set_font("Courier", size=9)
+    doc.multi_cell(0, 5, f"SHA-256 {packet.digest}", new_x="LMARGIN", new_y="NEXT")
+    for section in sections(content):
+        _pdf_section(doc, section)
+    doc.set_font("Helvetica", size=8)
+    doc.multi_cell(0, 4, _latin1(HOW_TO_VERIFY), new_x="LMARGIN", new_y="NEXT")
+    doc.embed_file(bytes=packet.canonical.encode(), basename=ATTACHMENT,
+                   desc="the packet's content, canonical JSON", modification_date=at,
+                   creation_date=at, mime_type="application/json")
+    return bytes(doc.output())
+
+
+def _pdf_section(doc: FPDF, section: Section) -> None:
+    doc.ln(2)
+    doc.set_font("Helvetica", "B", 11)
+    doc.multi_cell(0, 6, _latin1(section.title), new_x="LMARGIN", new_y="NEXT")
+    doc.set_font("Helvetica", size=8)
+    for label, value in section.pairs:
+        doc.multi_cell(0, 4, _latin1(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
+    table = section.table
+    if table is None:
+        return
+    if not table.rows:
+        doc.multi_cell(0, 4, _latin1(table.empty), new_x="LMARGIN", new_y="NEXT")
+        return
+    for row in table.rows:  # one block per record: wide tables stay readable on paper
+        text = "; ".join(f"{head}: {cell}" for head, cell in zip(table.headers, row,
+                                                                  strict=True))
+        doc.multi_cell(0, 4, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+        doc.ln(1)
+
+
+# -- reading a printed packet back -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reading:
+    """A printed packet read back: its content and whether the file is as printed."""
+
+    content: dict[str, Any]
+    kind: str  # html | pdf
+    intact: bool
+    problem: str = ""
+
+
+_DATA = re.compile(r'<script type="application/json" id="packet-data">(.*?)</script>', re.S)
+_DIGEST = re.compile(r'<meta name="packet-sha256" content="([0-9a-f]{64})">')
+
+
+def read(data: bytes) -> Reading:
+    """A packet file (HTML or PDF) read back and checked against itself: the printed digest
+    must be the SHA-256 of the embedded content, and rendering that content again must give
+    the file byte for byte (any edit to the printed text shows)."""
+    if data.startswith(b"%PDF"):
+        content, digest = _read_pdf(data)
+        kind = "pdf"
+    else:
+        content, digest = _read_html(data)
+        kind = "html"
+    packet = Packet(content)
+    if digest != packet.digest:
+        return Reading(content, kind, False, "the printed SHA-256 is not the digest of the "
+                       "embedded content")
+    again = pdf(packet) if kind == "pdf" else html(packet).encode()
+    if again.rstrip(b"\n") != data.rstrip(b"\n"):
+        return Reading(content, kind, False, "the file differs from the packet its own "
+                       "content prints (its printed text was edited)")
+    return Reading(content, kind, True)
+
+
+def _loads(text: str) -> dict[str, Any]:
+    try:
+        content = json.loads(text)
+    except ValueError as exc:
+        raise NotAPacket(f"the embedded packet content is not JSON ({exc})") from exc
+    if not isinstance(content, dict):
+        raise NotAPacket("the embedded packet content is not a JSON object")
+    return content
+
+
+def _read_html(data: bytes) -> tuple[dict[str, Any], str]:
+    text = data.decode("utf-8", errors="replace")
+    found, digest = _DATA.search(text), _DIGEST.search(text)
+    if found is None or digest is None:
+        raise NotAPacket("no embedded packet content (an HTML packet carries it in "
+                         '<script id="packet-data">)')
+    return _loads(found.group(1)), digest.group(1)
+
+
+def _read_pdf(data: bytes) -> tuple[dict[str, Any], str]:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        attached = reader.attachments.get(ATTACHMENT) or []
+        subject = str((reader.metadata or {}).get("/Subject") or "")
+    except (PyPdfError, ValueError, KeyError) as exc:
+        raise NotAPacket(f"the PDF cannot be read ({exc})") from exc
+    if not attached or not subject.startswith("SHA-256 "):
+        raise NotAPacket(f"no embedded packet content (a PDF packet attaches {ATTACHMENT})")
+    return _loads(attached[0].decode("utf-8", errors="replace")), subject.removeprefix(
+        "SHA-256 ")
+
+
+__all__ = ["ATTACHMENT", "NotAPacket", "Reading", "canonical_json", "html", "pdf", "read",
+           "sections"]

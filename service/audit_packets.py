@@ -1,0 +1,386 @@
+"""The audit packet: everything an auditor asks of one patient's month, from the store.
+
+One read transaction per packet (or per month for `--all`): the patient with the order, the
+month statement (codes, counted time, per-staff shares, billed at close, the day-by-day
+totals the date of service comes from), every entry with what the month counts of it, the
+call legs behind each live interaction, the close history and the audit trail's head. Each
+part is read by the statement the rest of the service reads it with (months, entries,
+calls, closes, audit); nothing is recounted here.
+
+The content is plain JSON values. Its canonical JSON (sorted keys, no whitespace) and that
+text's SHA-256 are what a printed packet embeds and prints (rpm_logger/packet.py renders);
+`verify` rebuilds the content from the store and says what changed since it was printed.
+Phone numbers appear masked only; patients by clinic id and initials (docs/security.md).
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from billing.codes import format_codes
+from billing.months import Month
+from billing.service_date import RULE, date_of_service
+from service import lookups
+from service.context import ServiceContext
+from service.entries import EntryService
+from service.errors import BadInput
+from service.months import MonthService
+from service.patients import require_detail
+from service.phones import mask_number
+from service.views import EntryView, MonthSummary
+from store import audit as audit_rows
+from store import calls as call_rows
+from store import closes as close_rows
+from store.db import Conn
+
+__all__ = ["FORMAT", "Packet", "PacketCheck", "AuditPacketService", "canonical_json"]
+
+FORMAT = "rpm-logger audit packet v1"
+# What printing adds that the store cannot give back later: left out of "what changed".
+_PRINTING = "printed"
+
+
+def canonical_json(content: dict[str, Any]) -> str:
+    """Sorted keys, no whitespace, UTF-8 text as is: the same content is the same text."""
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One patient's month as printed: the content and its canonical JSON's digest."""
+
+    content: dict[str, Any]
+
+    @property
+    def patient_id(self) -> str:
+        return str(self.content["patient"]["patient_id"])
+
+    @property
+    def month(self) -> str:
+        return str(self.content["month"]["month"])
+
+    @property
+    def canonical(self) -> str:
+        return canonical_json(self.content)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PacketCheck:
+    """A printed packet against the store today: what differs (empty: nothing)."""
+
+    patient_id: str
+    month: str
+    changes: tuple[str, ...]
+
+
+def _utc(instant: datetime | None) -> str | None:
+    return instant.isoformat() if instant is not None else None
+
+
+def _iso(day: Any) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+class _Clock:
+    """Instants as the clinic reads them (with seconds: an auditor adds them up)."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.zone = ctx.policy.zone
+
+    def __call__(self, instant: datetime | None) -> str | None:
+        if instant is None:
+            return None
+        return f"{instant.astimezone(self.zone):%Y-%m-%d %H:%M:%S %Z}"
+
+
+def _staff(row: Any) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"slack_id": row.slack_user_id, "name": row.name, "role": row.role, "npi": row.npi}
+
+
+def _leg(leg: Any, clock: _Clock) -> dict[str, Any]:
+    """A call leg as evidence: Twilio's ids and verdicts, numbers masked."""
+    return {"call_sid": leg.call_sid, "parent_call_sid": leg.parent_call_sid,
+            "direction": leg.direction, "answered_by": leg.answered_by, "status": leg.status,
+            "state": leg.state, "duration_seconds": leg.duration_seconds,
+            "from": mask_number(leg.from_number), "to": mask_number(leg.to_number),
+            "started": clock(leg.started_at), "ended": clock(leg.ended_at),
+            "source": leg.source, "entry_id": leg.entry_id, "note": leg.note}
+
+
+def _bridge(leg: Any, legs: list[Any]) -> list[Any]:
+    """The leg with its parent and its children: both legs of a bridged call."""
+    related = {leg.call_sid, leg.parent_call_sid}
+    return [other for other in legs
+            if other.call_sid in related or other.parent_call_sid == leg.call_sid]
+
+
+class AuditPacketService:
+    def __init__(self, ctx: ServiceContext, months: MonthService,
+                 entries: EntryService) -> None:
+        self.ctx = ctx
+        self.months = months
+        self.entries = entries
+
+    def packet(self, patient_ref: str, month: Month) -> Packet:
+        """One patient's month as an auditor reads it."""
+        with self.ctx.db.read() as conn:
+            detail = require_detail(conn, patient_ref, region=self.ctx.policy.phone_region)
+            return Packet(self._content(conn, detail, month, printed=True))
+
+    def billable(self, month: Month) -> list[Packet]:
+        """A packet for each patient whose month supports a code or was billed at its
+        close, in one read transaction (the month's report picks them)."""
+        with self.ctx.db.read() as conn:
+            chosen = [s.patient_id for s in self.months.report_in(conn, month)
+                      if s.codes or s.billed_at_close is not None and s.billed_at_close.codes]
+            return [Packet(self._content(conn, require_detail(conn, clinic_id, region="",
+                                                             by_phone=False),
+                                         month, printed=True)) for clinic_id in chosen]
+
+    def verify(self, printed: dict[str, Any], *, patient_ref: str | None = None,
+               month: Month | None = None) -> PacketCheck:
+        """A printed packet's content against the store today: the patient and month come
+        from the packet (when given, they must match), every part is rebuilt and compared,
+        and the audit trail's head printed on it must still be in the chain."""
+        patient_id, packet_month = _identity(printed)
+        if month is not None and str(month) != str(packet_month):
+            raise BadInput(f"The packet is for {packet_month}, not {month}.")
+        with self.ctx.db.read() as conn:
+            detail = require_detail(conn, patient_id, region="", by_phone=False)
+            if patient_ref is not None and lookups.patient_key(patient_ref) != detail.clinic_key:
+                raise BadInput(f"The packet is for {patient_id}, not {patient_ref}.")
+            today = self._content(conn, detail, packet_month, printed=False)
+            changes = _differences(_stored_part(printed), today)
+            changes += _head_changes(conn, printed)
+        return PacketCheck(patient_id, str(packet_month), tuple(changes))
+
+    # -- the content ---------------------------------------------------------------------
+
+    def _content(self, conn: Conn, detail: Any, month: Month, *,
+                 printed: bool) -> dict[str, Any]:
+        clock = _Clock(self.ctx)
+        summary, so_far = self.months.summary_with_progress_in(conn, month, detail.id)
+        entries = self.entries.month_entries_in(conn, month, detail.id)
+        start, end = month.bounds_utc(self.ctx.policy.zone)
+        legs = call_rows.patient_month_legs(conn, detail.id, start=start, end=end)
+        content: dict[str, Any] = {
+            "format": FORMAT,
+            "patient": self._patient(conn, detail),
+            "billing_provider": _staff(lookups.find_staff(conn, detail.provider_slack_id)
+                                       if detail.provider_slack_id else None),
+            "month": self._month(month, summary, so_far),
+            "billed_at_close": (summary.billed_at_close.as_json()
+                                if summary.billed_at_close else None),
+            "close_history": [
+                {"action": e.action, "at": clock(e.at), "by": e.by, "reason": e.reason,
+                 "record": e.record, "audit_head": e.audit_head}
+                for e in close_rows.history(conn, str(month))],
+            "entries": [_entry(e, legs, clock) for e in entries if e.voided_at is None],
+            "live_interactions": [_live(e, legs, clock) for e in entries
+                                  if e.live and e.voided_at is None],
+            "calls": [_leg(leg, clock) for leg in legs],
+            "voided": [_voided(e, clock) for e in entries if e.voided_at is not None],
+            "amendments": _amendments(conn, entries, detail.id, start, clock),
+        }
+        if printed:
+            head = audit_rows.head(conn)
+            content[_PRINTING] = {
+                "at": clock(self.ctx.now()), "at_utc": _utc(self.ctx.now()),
+                "audit_trail_head": {"id": head.id, "hash": head.hash} if head else None}
+        return content
+
+    def _patient(self, conn: Conn, detail: Any) -> dict[str, Any]:
+        orderer = (lookups.find_staff(conn, detail.ordered_by_slack_id)
+                   if detail.ordered_by_slack_id else None)
+        return {"patient_id": detail.clinic_id, "initials": detail.initials,
+                "enrolled_on": _iso(detail.enrolled_on), "ended_on": _iso(detail.ended_on),
+                "consent_on": _iso(detail.consent_on), "conditions": list(detail.conditions),
+                "order": {"ordered_by": _staff(orderer), "order_on": _iso(detail.order_on)},
+                "last_visit_on": _iso(detail.last_visit_on)}
+
+    def _month(self, month: Month, summary: MonthSummary,
+               so_far: tuple[tuple[int, int], ...]) -> dict[str, Any]:
+        served = date_of_service(month, so_far, summary.codes,
+                                 max_add_on_units=self.ctx.policy.max_99458_units)
+        return {
+            "month": str(month), "clinic_timezone": self.ctx.policy.zone.key,
+            "in_programme": summary.in_programme,
+            "codes": [{"code": c.code, "units": c.units} for c in summary.codes],
+            "codes_text": format_codes(summary.codes),
+            "date_of_service": _iso(served), "date_of_service_rule": RULE,
+            "counted_seconds": summary.total_seconds,
+            "not_counted_seconds": summary.not_counted_seconds,
+            "live_interactions": summary.live_interactions,
+            "live_interaction_dates": [d.isoformat() for d in summary.live_interaction_dates],
+            "staff": [{"slack_id": s.slack_user_id, "name": s.name, "role": s.role,
+                       "counted_seconds": s.seconds, "logged_seconds": s.logged_seconds,
+                       "counts": s.counts} for s in summary.staff],
+            "warnings": list(summary.warnings),
+        }
+
+
+def _call_of(entry: EntryView, legs: list[Any]) -> Any:
+    return next((leg for leg in legs if leg.entry_id == entry.id), None)
+
+
+def _entry(entry: EntryView, legs: list[Any], clock: _Clock) -> dict[str, Any]:
+    """A standing entry: who, when, how long, what, and what the month counts of it."""
+    count = entry.count
+    call = _call_of(entry, legs)
+    return {
+        "id": entry.id, "staff": {"slack_id": entry.staff, "name": entry.staff_name,
+                                  "role": entry.staff_role},
+        "start": clock(entry.started_at), "end": clock(entry.ended_at),
+        "start_utc": _utc(entry.started_at), "end_utc": _utc(entry.ended_at),
+        "seconds": entry.duration_seconds, "month_seconds": entry.month_seconds,
+        "counted_seconds": count.counted_seconds if count else 0,
+        "not_counted_reasons": list(count.reasons) if count else [],
+        "activity": entry.activity, "source": entry.source, "clock_timed": entry.clock_timed,
+        "live": entry.live, "live_interaction": entry.counts_live,
+        "note": entry.note, "call_sid": call.call_sid if call else None,
+        "call_note": call.note if call else None,
+        "logged": clock(entry.created_at), "logged_by": entry.created_by,
+        "amendment_reason": entry.amendment_reason,
+    }
+
+
+def _live(entry: EntryView, legs: list[Any], clock: _Clock) -> dict[str, Any]:
+    """A live interaction and its evidence: the captured call's legs, or the manual mark."""
+    call = _call_of(entry, legs)
+    item: dict[str, Any] = {
+        "entry_id": entry.id, "at": clock(entry.started_at), "seconds": entry.duration_seconds,
+        "with": {"slack_id": entry.staff, "name": entry.staff_name, "role": entry.staff_role},
+        "counts": entry.counts_live,
+        "why_not": entry.count.live_note if entry.count and not entry.counts_live else None,
+    }
+    if call is not None:
+        item["how"] = "captured call"
+        item["evidence"] = {"call_sid": call.call_sid,
+                            "legs": [_leg(leg, clock) for leg in _bridge(call, legs)]}
+    else:
+        item["how"] = "manual mark"
+        item["evidence"] = {"marked_by": entry.created_by, "marked_at": clock(entry.created_at),
+                            "activity": entry.activity, "source": entry.source}
+    return item
+
+
+def _voided(entry: EntryView, clock: _Clock) -> dict[str, Any]:
+    return {"id": entry.id, "staff": {"slack_id": entry.staff, "name": entry.staff_name,
+                                      "role": entry.staff_role},
+            "start": clock(entry.started_at), "seconds": entry.duration_seconds,
+            "activity": entry.activity, "note": entry.note,
+            "voided_by": entry.voided_by, "voided_at": clock(entry.voided_at),
+            "reason": entry.void_reason, "amendment_reason": entry.void_amendment_reason}
+
+
+def _amendments(conn: Conn, entries: list[EntryView], patient_pk: int, since: datetime,
+                clock: _Clock) -> list[dict[str, Any]]:
+    """Changes made to a closed month, with their reasons: entries logged or voided into it
+    and patient changes (enrolment, consent) made as amendments since the month began."""
+    found: list[dict[str, Any]] = []
+    for e in entries:
+        if e.amendment_reason:
+            found.append({"kind": "entry logged", "entry_id": e.id, "by": e.created_by,
+                          "at": clock(e.created_at), "reason": e.amendment_reason})
+        if e.void_amendment_reason:
+            found.append({"kind": "entry voided", "entry_id": e.id, "by": e.voided_by,
+                          "at": clock(e.voided_at), "reason": e.void_amendment_reason})
+    for change in close_rows.patient_amendments_since(conn, since=since,
+                                                      patient_pks=[patient_pk]):
+        changed = sorted(k for k in change.after
+                         if k != "amendment_reason" and change.before.get(k) != change.after[k])
+        found.append({"kind": "patient changed", "entry_id": None, "by": None, "at": None,
+                      "reason": change.after.get("amendment_reason"), "fields": changed})
+    return found
+
+
+# -- verifying -------------------------------------------------------------------------------
+
+def _identity(printed: dict[str, Any]) -> tuple[str, Month]:
+    try:
+        if printed.get("format") != FORMAT:
+            raise KeyError("format")
+        return str(printed["patient"]["patient_id"]), Month.parse(printed["month"]["month"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(f"Not an rpm-logger audit packet ({FORMAT}).") from exc
+
+
+def _stored_part(content: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in content.items() if k != _PRINTING}
+
+
+def _differences(printed: Any, today: Any, path: str = "") -> list[str]:
+    """What differs between two contents, part by part: lists of records by their id, so
+    an added or removed entry is named, not every record after it."""
+    if isinstance(printed, dict) and isinstance(today, dict):
+        found: list[str] = []
+        for key in sorted(set(printed) | set(today)):
+            where = f"{path}.{key}" if path else key
+            if key not in today:
+                found.append(f"{where}: no longer in the store")
+            elif key not in printed:
+                found.append(f"{where}: new since printing ({_short(today[key])})")
+            else:
+                found += _differences(printed[key], today[key], where)
+        return found
+    if isinstance(printed, list) and isinstance(today, list) and _keyed(printed + today):
+        return _list_differences(printed, today, path)
+    if printed != today:
+        return [f"{path}: printed {_short(printed)}, now {_short(today)}"]
+    return []
+
+
+_RECORD_KEYS = ("id", "entry_id", "call_sid", "slack_id")
+
+
+def _record_key(item: dict[str, Any]) -> Any:
+    """What names a record in a list (an entry, a live interaction, a call leg, a staff
+    share), so a difference is reported against it."""
+    return next((item[k] for k in _RECORD_KEYS if item.get(k) is not None), None)
+
+
+def _keyed(items: list[Any]) -> bool:
+    return bool(items) and all(isinstance(i, dict) and _record_key(i) is not None
+                               for i in items)
+
+
+def _list_differences(printed: list[Any], today: list[Any], path: str) -> list[str]:
+    before = {_record_key(i): i for i in printed}
+    after = {_record_key(i): i for i in today}
+    found: list[str] = []
+    for key in list(before) + [k for k in after if k not in before]:
+        where = f"{path}[{key}]"
+        if key not in after:
+            found.append(f"{where}: no longer there")
+        elif key not in before:
+            found.append(f"{where}: added since printing")
+        else:
+            found += _differences(before[key], after[key], where)
+    return found
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _head_changes(conn: Conn, printed: dict[str, Any]) -> list[str]:
+    """The audit record printed as the chain's head must still carry the printed hash."""
+    head = (printed.get(_PRINTING) or {}).get("audit_trail_head")
+    if not isinstance(head, dict):
+        return []
+    now = audit_rows.hash_at(conn, int(head.get("id", 0)))
+    if now == head.get("hash"):
+        return []
+    what = "is gone" if now is None else f"now carries {now[:12]}..."
+    return [f"audit trail: record #{head.get('id')} printed as the head with hash "
+            f"{str(head.get('hash'))[:12]}... {what} (the trail was changed; run "
+            "`rpm-logger audit verify`)"]

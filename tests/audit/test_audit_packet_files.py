@@ -1,0 +1,158 @@
+"""`rpm-logger audit packet`: HTML and PDF files (the PDF read back with pypdf), --all, and
+--verify's exits: 0 intact and current, 3 edited, 4 records changed (saying what)."""
+
+import hashlib
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from tests.cli.runner import Cli
+
+MONTH = "2026-10"
+
+
+@pytest.fixture
+def cli(db_url: str) -> Cli:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
+    env.update(DATABASE_URL=db_url, CLINIC_TIMEZONE="America/New_York")
+    cli = Cli(env)
+    cli("staff", "add", "U01NURSE", "--name", "Nina Nurse", "--role", "clinical_staff")
+    cli("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician",
+        "--npi", "1234567890")
+    cli("patient", "add", "P-1042", "--initials", "JD", "--phone", "(617) 555-0123",
+        "--consent", "2026-09-01", "--condition", "I10", "--provider", "U02DOC",
+        "--enrolled", "2026-09-01", "--ordered-by", "U02DOC", "--order-date", "2026-09-01")
+    cli("patient", "add", "P-2000", "--initials", "AB", "--consent", "2026-09-01",
+        "--provider", "U02DOC", "--enrolled", "2026-09-01")
+    cli("log", "P-1042", "15m", "review", "Reviewed BP log, 3 highs", "--staff", "U01NURSE",
+        "--at", "2026-10-02T10:00")
+    cli("log", "P-1042", "7m", "call", "Discussed readings, dose kept", "--staff", "U01NURSE",
+        "--at", "2026-10-06T11:00")
+    cli("log", "P-2000", "5m", "review", "Short look at the log", "--staff", "U01NURSE",
+        "--at", "2026-10-03T10:00")
+    return cli
+
+
+def _embedded(html: str) -> dict[str, object]:
+    found = re.search(r'<script type="application/json" id="packet-data">(.*?)</script>',
+                      html, re.S)
+    assert found is not None
+    return json.loads(found.group(1))  # type: ignore[no-any-return]
+
+
+def _digest(content: object) -> str:
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_html_embeds_its_content_and_prints_its_digest(cli: Cli) -> None:
+    html = cli("audit", "packet", "P-1042", "--month", MONTH).stdout
+    content = _embedded(html)
+    digest = _digest(content)
+    assert f'<span id="packet-digest">{digest}</span>' in html
+    assert content["patient"]["patient_id"] == "P-1042"  # type: ignore[index]
+    assert "Reviewed BP log, 3 highs" in html and "Dee Doctor" in html
+    assert "99457" in html and "2026-10-06" in html  # the code and its date of service
+    assert "555" not in re.sub(r"[0-9a-f]{64}", "", html)  # no phone digits, hashes aside
+
+
+def test_pdf_reads_back_with_digest_clinic_id_and_its_json(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "packet.pdf"
+    cli("audit", "packet", "P-1042", "--month", MONTH, "--format", "pdf", "--out", str(out))
+    reader = PdfReader(io.BytesIO(out.read_bytes()))
+    words = "".join(page.extract_text() for page in reader.pages)
+    content = json.loads(reader.attachments["packet.json"][0])
+    digest = _digest(content)
+    assert digest in words.replace("\n", "") and "P-1042" in words
+    assert reader.metadata is not None and reader.metadata["/Subject"] == f"SHA-256 {digest}"
+    assert content["month"]["codes_text"] == "99457"
+    html_content = _embedded(cli("audit", "packet", "P-1042", "--month", MONTH).stdout)
+    assert {k: v for k, v in content.items() if k != "printed"} == {
+        k: v for k, v in html_content.items() if k != "printed"}  # one content, two formats
+
+
+def test_a_pdf_needs_out_and_a_packet_needs_a_month(cli: Cli) -> None:
+    assert "needs --out" in cli("audit", "packet", "P-1042", "--month", MONTH, "--format",
+                                "pdf", code=2).stderr
+    assert "--month" in cli("audit", "packet", "P-1042", code=2).stderr
+    assert "Did you mean P-1042" in cli("audit", "packet", "P-1024", "--month", MONTH,
+                                        code=2).stderr
+
+
+@pytest.mark.parametrize("fmt", ["html", "pdf"])
+def test_verify_exits_0_when_intact_and_current(cli: Cli, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"p.{fmt}"
+    cli("audit", "packet", "P-1042", "--month", MONTH, "--format", fmt, "--out", str(out))
+    said = cli("audit", "packet", "--verify", str(out)).stdout
+    assert "intact" in said and "P-1042 2026-10" in said
+    cli("audit", "packet", "p-1042", "--month", MONTH, "--verify", str(out))
+
+
+@pytest.mark.parametrize(("edit", "why"), [
+    (lambda t: t.replace("Reviewed BP log, 3 highs", "Reviewed BP log, 4 highs"), "digest"),
+    (lambda t: t.replace("<dd>Dee Doctor", "<dd>Doc Holliday"), "printed text was edited"),
+    (lambda t: t.replace("<td>900 s (15 min)</td>", "<td>1200 s (20 min)</td>", 1),
+     "printed text was edited"),
+])
+def test_verify_exits_3_when_an_html_packet_was_edited(cli: Cli, tmp_path: Path, edit: object,
+                                                       why: str) -> None:
+    out = tmp_path / "p.html"
+    cli("audit", "packet", "P-1042", "--month", MONTH, "--out", str(out))
+    original = out.read_text()
+    edited = edit(original)  # type: ignore[operator]
+    assert edited != original
+    out.write_text(edited)
+    assert why in cli("audit", "packet", "--verify", str(out), code=3).stderr
+
+
+def test_verify_exits_3_when_a_pdf_packet_was_edited(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "p.pdf"
+    cli("audit", "packet", "P-1042", "--month", MONTH, "--format", "pdf", "--out", str(out))
+    data = out.read_bytes()
+    assert b"/Creator" in data
+    out.write_bytes(data.replace(b"(rpm-logger)", b"(rpm-logged)", 1))  # one printed byte
+    cli("audit", "packet", "--verify", str(out), code=3)
+
+
+@pytest.mark.parametrize("fmt", ["html", "pdf"])
+def test_verify_exits_4_saying_what_changed_in_the_records(cli: Cli, tmp_path: Path,
+                                                           fmt: str) -> None:
+    out = tmp_path / f"p.{fmt}"
+    cli("audit", "packet", "P-1042", "--month", MONTH, "--format", fmt, "--out", str(out))
+    entry = cli("log", "P-1042", "6m", "review", "Late chart review", "--staff", "U01NURSE",
+                "--at", "2026-10-20T10:00").stdout.strip()
+    said = cli("audit", "packet", "--verify", str(out), code=4).stderr
+    assert f"entries[{entry}]: added since printing" in said
+    assert "month.counted_seconds: printed 1320, now 1680" in said
+    cli("void", entry, "--reason", "not for this month", "--staff", "U01NURSE")
+    said = cli("audit", "packet", "--verify", str(out), code=4).stderr
+    assert f"voided[{entry}]: added since printing" in said
+
+
+def test_verify_refuses_a_mismatched_patient_or_month_and_a_stranger_file(
+        cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "p.html"
+    cli("audit", "packet", "P-1042", "--month", MONTH, "--out", str(out))
+    assert "not P-2000" in cli("audit", "packet", "P-2000", "--verify", str(out),
+                               code=2).stderr
+    assert "not 2026-11" in cli("audit", "packet", "--month", "2026-11", "--verify",
+                                str(out), code=2).stderr
+    stranger = tmp_path / "s.html"
+    stranger.write_text("<html><body>hello</body></html>")
+    assert "no embedded packet content" in cli("audit", "packet", "--verify", str(stranger),
+                                               code=2).stderr
+
+
+def test_all_writes_one_packet_per_billable_patient(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "packets"
+    listed = cli("audit", "packet", "--month", MONTH, "--all", "--out", str(folder),
+                 "--format", "pdf").stdout
+    assert [p.name for p in folder.iterdir()] == ["packet-P-1042-2026-10.pdf"]  # P-2000: 5 min
+    assert "packet-P-1042-2026-10.pdf" in listed
+    cli("audit", "packet", "--verify", str(folder / "packet-P-1042-2026-10.pdf"))
+    assert "--out DIR" in cli("audit", "packet", "--month", MONTH, "--all", code=2).stderr
