@@ -37,7 +37,7 @@ def at(day: int, hour: int = 14, month: int = 10) -> datetime:
 
 def _seed(svc: Service) -> None:
     """tests/service/helpers.seed, with the order behind P-1042's monitoring on file."""
-    _seed(svc)
+    seed(svc)
     svc.patients.update("P-1042", PatientFields(ordered_by=DOCTOR,
                                                 order_on=date(2026, 9, 1)), actor="test")
 
