@@ -64,6 +64,7 @@ def build_slack_app(settings: Settings, service: Service,
                               next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
         context["service"] = service  # listeners read it as context["service"]
         context["dialer"] = dialer  # click-to-call (None: Twilio is not set up)
+        context["dashboard_url"] = settings.public_base_url  # links to the dashboard
         await next()
 
     listeners.register(app)

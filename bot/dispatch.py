@@ -18,6 +18,7 @@ from rpm_logger import blocks
 from rpm_logger.blocks import Reply
 from rpm_logger.render import SLACK_REPORT_COLUMNS, report_csv
 from service import Service
+from service.audit_packets import PacketNotice
 from service.calls import CallOutcome, CallView
 from service.chat_entries import ChatLogged
 from service.entries import LogRequest
@@ -90,7 +91,7 @@ def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
         grammar.StaffAdd: _staff_add, grammar.CallPatient: _call_patient,
         grammar.CallAttach: _call_attach, grammar.CallClaim: _call_claim,
         grammar.CloseMonth: _close_month, grammar.ReopenMonth: _reopen_month,
-        grammar.Report: _report_refused,
+        grammar.Report: _report_refused, grammar.Packet: _report_refused,
     }
     return handlers[type(command)](svc, command, caller)
 
@@ -248,8 +249,10 @@ def _reopen_month(svc: Service, command: grammar.Command, caller: Caller) -> Rep
 
 
 def _report_refused(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
-    """`report` is run by `report` below (it uploads a file); never through `run`."""
-    return blocks.text_reply("The report is only sent from the `/rpm report` command.")
+    """`report` and `packet` are run by `report` and `packet_notice` below (they send to
+    the admin's DM); never through `run`."""
+    name = "packet" if isinstance(command, grammar.Packet) else "report"
+    return blocks.text_reply(f"The {name} is only sent from the `/rpm {name}` command.")
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,18 @@ def report(svc: Service, command: grammar.Report, caller: Caller) -> ReportFile 
                           svc.months.totals(month))
     return _guarded(svc, caller, work, outage=blocks.text_reply(
         "⚠️ The database is not answering right now, so I cannot build the report — try "
+        "again in a moment."))
+
+
+def packet_notice(svc: Service, command: grammar.Packet,
+                  caller: Caller) -> PacketNotice | Reply:
+    """What an admin's DM says of a patient's audit packet (its dashboard link, never the
+    packet), or why not."""
+    def work() -> PacketNotice:
+        month = Month.parse(command.month) if command.month else None
+        return svc.audit_packets.notice(caller.user_id, command.patient, month)
+    return _guarded(svc, caller, work, outage=blocks.text_reply(
+        "⚠️ The database is not answering right now, so I cannot find that packet — try "
         "again in a moment."))
 
 

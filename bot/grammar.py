@@ -35,6 +35,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
      "/rpm calls claim CALL_ID",
      "/rpm calls attach C-12 P-1042  (unmatched and attach: admins)"),
     ("report", "/rpm report [YYYY-MM]", "/rpm report 2026-11  (admins: CSV sent to your DM)"),
+    ("packet", "/rpm packet PATIENT_ID [YYYY-MM]",
+     "/rpm packet P-1042 2026-10  (admins: the audit packet's dashboard link in your DM)"),
     ("month", "/rpm month close YYYY-MM · /rpm month reopen YYYY-MM REASON",
      "/rpm month close 2026-10  (admins, once billed; asks to confirm)"),
     ("help", "/rpm help [COMMAND]", "/rpm help log"),
@@ -161,6 +163,12 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Packet:
+    patient: str  # clinic id
+    month: str | None = None  # YYYY-MM; None: the current month
+
+
+@dataclass(frozen=True)
 class CloseMonth:
     month: str  # YYYY-MM; answered with what the close locks and a Confirm button
 
@@ -173,7 +181,7 @@ class ReopenMonth:
 
 Command = (Usage | Help | Log | Status | Void | Use | Start | Stop | Simple | PatientAdd
            | PatientAssign | StaffAdd | CallPatient | CallAttach | CallClaim | Report
-           | CloseMonth | ReopenMonth)
+           | Packet | CloseMonth | ReopenMonth)
 
 
 def _free_text(words: list[str]) -> str | None:
@@ -330,6 +338,13 @@ def _parse_report(words: list[str]) -> Command:
     return Usage("Give at most one month, as YYYY-MM (e.g. 2026-11).", "report")
 
 
+def _parse_packet(words: list[str]) -> Command:
+    if len(words) == 1 or (len(words) == 2 and _MONTH_LIKE.fullmatch(words[1])):
+        return Packet(*words)
+    return Usage("Name one patient by clinic id, then at most one month as YYYY-MM "
+                 "(e.g. `packet P-1042 2026-10`).", "packet")
+
+
 def _parse_month(words: list[str]) -> Command:
     """The month's spelling is checked by the service (`2026-1` is refused with `2026-01`)."""
     sub = words[0].lower() if words else ""
@@ -377,7 +392,7 @@ def _parse(text: str | None) -> Command:
     parsers = {"log": _parse_log, "status": _parse_status, "use": _parse_use,
                "void": _parse_void, "start": _parse_start, "patient": _parse_patient,
                "staff": _parse_staff, "call": _parse_call, "calls": _parse_calls,
-               "report": _parse_report, "month": _parse_month}
+               "report": _parse_report, "packet": _parse_packet, "month": _parse_month}
     if name == "stop":
         return Stop(_free_text(args))
     if name in parsers:

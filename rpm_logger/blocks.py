@@ -20,7 +20,8 @@ from billing.codes import format_codes
 from billing.durations import format_seconds
 from billing.months import clinic_clock, clinic_day, clinic_time
 from billing.risk import RiskAssessment
-from rpm_logger import render
+from rpm_logger import packet, render
+from service.audit_packets import PacketNotice
 from service.calls import CallOutcome, CallView
 from service.chat_entries import ChatLogged
 from service.closes import CloseView
@@ -522,6 +523,35 @@ def report_upload_failed_reply(totals: MonthTotals) -> Reply:
 
 def report_working_reply() -> Reply:
     return text_reply("⏳ Building the report… it will arrive in your DM with me.")
+
+
+def packet_working_reply() -> Reply:
+    return text_reply("⏳ Finding the audit packet… its link will arrive in your DM with me.")
+
+
+def packet_link_dm(notice: PacketNotice, base_url: str | None) -> Reply:
+    """The admin's DM: the packet's dashboard link (the packet stays behind the dashboard's
+    access check; Slack sees clinic id, initials, month and codes only)."""
+    path = packet.dashboard_path(notice.patient_id, notice.month)
+    head = (f"🧾 Audit packet for *{notice.label}*, {notice.month} "
+            f"(codes: {notice.codes_text or 'none'})")
+    link = (f"<{base_url.rstrip('/')}{path}|Open the printable packet on the dashboard>"
+            if base_url else f"Open `{path}` on the dashboard (set PUBLIC_BASE_URL to get a "
+                             "link here).")
+    return Reply(head, [_section(head), _section(link), _context(
+        "The packet carries its SHA-256; `rpm-logger audit packet --verify FILE` checks a "
+        "saved copy.")])
+
+
+def packet_sent_reply(notice: PacketNotice) -> Reply:
+    return text_reply(f"🧾 Sent the audit packet link for {notice.label}, {notice.month} to "
+                      "your DM with me.")
+
+
+def packet_dm_failed_reply(notice: PacketNotice) -> Reply:
+    return text_reply(f"⚠️ The packet link for {notice.label}, {notice.month} could not be "
+                      "sent to your DM just now (Slack refused it); open the patient on the "
+                      "dashboard, or use `rpm-logger audit packet`.")
 
 
 def close_confirm_reply(preview: CloseView) -> Reply:

@@ -13,10 +13,11 @@ printed text, makes the two differ.
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fpdf import FPDF
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -44,7 +45,7 @@ class NotAPacket(ValueError):
 @dataclass(frozen=True)
 class Table:
     headers: tuple[str, ...]
-    rows: list[tuple[str, ...]]
+    rows: Sequence[tuple[str, ...]]
     empty: str = "none"
 
 
@@ -210,6 +211,11 @@ def sections(content: dict[str, Any]) -> list[Section]:
                                        _amendments, _closes, _printing)]
 
 
+def dashboard_path(patient_id: str, month: str) -> str:
+    """Where the dashboard serves a packet (web/routes.py), for its page and Slack's link."""
+    return f"/patients/{quote(patient_id, safe='')}/packet?month={quote(month, safe='')}"
+
+
 def _title(content: dict[str, Any]) -> str:
     p = content["patient"]
     who = f"{p['patient_id']} ({p['initials']})" if p["initials"] else p["patient_id"]
@@ -353,7 +359,7 @@ def _read_pdf(data: bytes) -> tuple[dict[str, Any], str]:
     try:
         reader = PdfReader(io.BytesIO(data))
         attached = reader.attachments.get(ATTACHMENT) or []
-        subject = str((reader.metadata or {}).get("/Subject") or "")
+        subject = str(reader.metadata.get("/Subject") or "") if reader.metadata else ""
     except (PyPdfError, ValueError, KeyError) as exc:
         raise NotAPacket(f"the PDF cannot be read ({exc})") from exc
     if not attached or not subject.startswith("SHA-256 "):

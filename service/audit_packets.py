@@ -23,19 +23,21 @@ from billing.codes import format_codes
 from billing.months import Month
 from billing.service_date import RULE, date_of_service
 from service import lookups
+from service.admin import require_admin
 from service.context import ServiceContext
 from service.entries import EntryService
 from service.errors import BadInput
 from service.months import MonthService
 from service.patients import require_detail
-from service.phones import mask_number
+from service.phones import mask_number, redact_phones
 from service.views import EntryView, MonthSummary
 from store import audit as audit_rows
 from store import calls as call_rows
 from store import closes as close_rows
 from store.db import Conn
 
-__all__ = ["FORMAT", "Packet", "PacketCheck", "AuditPacketService", "canonical_json"]
+__all__ = ["FORMAT", "Packet", "PacketCheck", "PacketNotice", "AuditPacketService",
+           "canonical_json"]
 
 FORMAT = "rpm-logger audit packet v1"
 # What printing adds that the store cannot give back later: left out of "what changed".
@@ -71,6 +73,17 @@ class Packet:
 
 
 @dataclass(frozen=True)
+class PacketNotice:
+    """What Slack may say of a packet (an admin's DM, docs/security.md): the patient by
+    clinic id and initials, the month and its codes; the packet stays on the dashboard."""
+
+    patient_id: str
+    label: str
+    month: str
+    codes_text: str
+
+
+@dataclass(frozen=True)
 class PacketCheck:
     """A printed packet against the store today: what differs (empty: nothing)."""
 
@@ -87,16 +100,22 @@ def _iso(day: Any) -> str | None:
     return day.isoformat() if day is not None else None
 
 
-class _Clock:
-    """Instants as the clinic reads them (with seconds: an auditor adds them up)."""
+class _Writer:
+    """How values are written into a packet: instants as the clinic reads them (with
+    seconds: an auditor adds them up), and typed text (notes, reasons) with any phone number
+    in it masked (service.phones.redact_phones, as the dashboard shows them)."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.zone = ctx.policy.zone
+        self.region = ctx.policy.phone_region
 
-    def __call__(self, instant: datetime | None) -> str | None:
+    def time(self, instant: datetime | None) -> str | None:
         if instant is None:
             return None
         return f"{instant.astimezone(self.zone):%Y-%m-%d %H:%M:%S %Z}"
+
+    def free(self, text: str | None) -> str | None:
+        return redact_phones(text, region=self.region)
 
 
 def _staff(row: Any) -> dict[str, Any] | None:
@@ -105,14 +124,14 @@ def _staff(row: Any) -> dict[str, Any] | None:
     return {"slack_id": row.slack_user_id, "name": row.name, "role": row.role, "npi": row.npi}
 
 
-def _leg(leg: Any, clock: _Clock) -> dict[str, Any]:
+def _leg(leg: Any, w: _Writer) -> dict[str, Any]:
     """A call leg as evidence: Twilio's ids and verdicts, numbers masked."""
     return {"call_sid": leg.call_sid, "parent_call_sid": leg.parent_call_sid,
             "direction": leg.direction, "answered_by": leg.answered_by, "status": leg.status,
             "state": leg.state, "duration_seconds": leg.duration_seconds,
             "from": mask_number(leg.from_number), "to": mask_number(leg.to_number),
-            "started": clock(leg.started_at), "ended": clock(leg.ended_at),
-            "source": leg.source, "entry_id": leg.entry_id, "note": leg.note}
+            "started": w.time(leg.started_at), "ended": w.time(leg.ended_at),
+            "source": leg.source, "entry_id": leg.entry_id, "note": w.free(leg.note)}
 
 
 def _bridge(leg: Any, legs: list[Any]) -> list[Any]:
@@ -145,6 +164,17 @@ class AuditPacketService:
                                                              by_phone=False),
                                          month, printed=True)) for clinic_id in chosen]
 
+    def notice(self, by: str, patient_ref: str, month: Month | None) -> PacketNotice:
+        """An admin asking in chat for a patient's packet (`/rpm packet`): checked as an
+        admin, the patient by clinic id only (chat never names a phone)."""
+        with self.ctx.db.read() as conn:
+            require_admin(conn, by)
+            detail = require_detail(conn, patient_ref, region="", by_phone=False)
+            chosen = month or Month.containing(self.ctx.now(), self.ctx.policy.zone)
+            summary = self.months.summary_in(conn, chosen, detail.id)
+            return PacketNotice(detail.clinic_id, summary.label, str(chosen),
+                                format_codes(summary.codes))
+
     def verify(self, printed: dict[str, Any], *, patient_ref: str | None = None,
                month: Month | None = None) -> PacketCheck:
         """A printed packet's content against the store today: the patient and month come
@@ -166,7 +196,7 @@ class AuditPacketService:
 
     def _content(self, conn: Conn, detail: Any, month: Month, *,
                  printed: bool) -> dict[str, Any]:
-        clock = _Clock(self.ctx)
+        w = _Writer(self.ctx)
         summary, so_far = self.months.summary_with_progress_in(conn, month, detail.id)
         entries = self.entries.month_entries_in(conn, month, detail.id)
         start, end = month.bounds_utc(self.ctx.policy.zone)
@@ -180,20 +210,20 @@ class AuditPacketService:
             "billed_at_close": (summary.billed_at_close.as_json()
                                 if summary.billed_at_close else None),
             "close_history": [
-                {"action": e.action, "at": clock(e.at), "by": e.by, "reason": e.reason,
+                {"action": e.action, "at": w.time(e.at), "by": e.by, "reason": w.free(e.reason),
                  "record": e.record, "audit_head": e.audit_head}
                 for e in close_rows.history(conn, str(month))],
-            "entries": [_entry(e, legs, clock) for e in entries if e.voided_at is None],
-            "live_interactions": [_live(e, legs, clock) for e in entries
+            "entries": [_entry(e, legs, w) for e in entries if e.voided_at is None],
+            "live_interactions": [_live(e, legs, w) for e in entries
                                   if e.live and e.voided_at is None],
-            "calls": [_leg(leg, clock) for leg in legs],
-            "voided": [_voided(e, clock) for e in entries if e.voided_at is not None],
-            "amendments": _amendments(conn, entries, detail.id, start, clock),
+            "calls": [_leg(leg, w) for leg in legs],
+            "voided": [_voided(e, w) for e in entries if e.voided_at is not None],
+            "amendments": _amendments(conn, entries, detail.id, start, w),
         }
         if printed:
             head = audit_rows.head(conn)
             content[_PRINTING] = {
-                "at": clock(self.ctx.now()), "at_utc": _utc(self.ctx.now()),
+                "at": w.time(self.ctx.now()), "at_utc": _utc(self.ctx.now()),
                 "audit_trail_head": {"id": head.id, "hash": head.hash} if head else None}
         return content
 
@@ -231,32 +261,32 @@ def _call_of(entry: EntryView, legs: list[Any]) -> Any:
     return next((leg for leg in legs if leg.entry_id == entry.id), None)
 
 
-def _entry(entry: EntryView, legs: list[Any], clock: _Clock) -> dict[str, Any]:
+def _entry(entry: EntryView, legs: list[Any], w: _Writer) -> dict[str, Any]:
     """A standing entry: who, when, how long, what, and what the month counts of it."""
     count = entry.count
     call = _call_of(entry, legs)
     return {
         "id": entry.id, "staff": {"slack_id": entry.staff, "name": entry.staff_name,
                                   "role": entry.staff_role},
-        "start": clock(entry.started_at), "end": clock(entry.ended_at),
+        "start": w.time(entry.started_at), "end": w.time(entry.ended_at),
         "start_utc": _utc(entry.started_at), "end_utc": _utc(entry.ended_at),
         "seconds": entry.duration_seconds, "month_seconds": entry.month_seconds,
         "counted_seconds": count.counted_seconds if count else 0,
         "not_counted_reasons": list(count.reasons) if count else [],
         "activity": entry.activity, "source": entry.source, "clock_timed": entry.clock_timed,
         "live": entry.live, "live_interaction": entry.counts_live,
-        "note": entry.note, "call_sid": call.call_sid if call else None,
-        "call_note": call.note if call else None,
-        "logged": clock(entry.created_at), "logged_by": entry.created_by,
-        "amendment_reason": entry.amendment_reason,
+        "note": w.free(entry.note), "call_sid": call.call_sid if call else None,
+        "call_note": w.free(call.note) if call else None,
+        "logged": w.time(entry.created_at), "logged_by": entry.created_by,
+        "amendment_reason": w.free(entry.amendment_reason),
     }
 
 
-def _live(entry: EntryView, legs: list[Any], clock: _Clock) -> dict[str, Any]:
+def _live(entry: EntryView, legs: list[Any], w: _Writer) -> dict[str, Any]:
     """A live interaction and its evidence: the captured call's legs, or the manual mark."""
     call = _call_of(entry, legs)
     item: dict[str, Any] = {
-        "entry_id": entry.id, "at": clock(entry.started_at), "seconds": entry.duration_seconds,
+        "entry_id": entry.id, "at": w.time(entry.started_at), "seconds": entry.duration_seconds,
         "with": {"slack_id": entry.staff, "name": entry.staff_name, "role": entry.staff_role},
         "counts": entry.counts_live,
         "why_not": entry.count.live_note if entry.count and not entry.counts_live else None,
@@ -264,41 +294,43 @@ def _live(entry: EntryView, legs: list[Any], clock: _Clock) -> dict[str, Any]:
     if call is not None:
         item["how"] = "captured call"
         item["evidence"] = {"call_sid": call.call_sid,
-                            "legs": [_leg(leg, clock) for leg in _bridge(call, legs)]}
+                            "legs": [_leg(leg, w) for leg in _bridge(call, legs)]}
     else:
         item["how"] = "manual mark"
-        item["evidence"] = {"marked_by": entry.created_by, "marked_at": clock(entry.created_at),
+        item["evidence"] = {"marked_by": entry.created_by, "marked_at": w.time(entry.created_at),
                             "activity": entry.activity, "source": entry.source}
     return item
 
 
-def _voided(entry: EntryView, clock: _Clock) -> dict[str, Any]:
+def _voided(entry: EntryView, w: _Writer) -> dict[str, Any]:
     return {"id": entry.id, "staff": {"slack_id": entry.staff, "name": entry.staff_name,
                                       "role": entry.staff_role},
-            "start": clock(entry.started_at), "seconds": entry.duration_seconds,
-            "activity": entry.activity, "note": entry.note,
-            "voided_by": entry.voided_by, "voided_at": clock(entry.voided_at),
-            "reason": entry.void_reason, "amendment_reason": entry.void_amendment_reason}
+            "start": w.time(entry.started_at), "seconds": entry.duration_seconds,
+            "activity": entry.activity, "note": w.free(entry.note),
+            "voided_by": entry.voided_by, "voided_at": w.time(entry.voided_at),
+            "reason": w.free(entry.void_reason),
+            "amendment_reason": w.free(entry.void_amendment_reason)}
 
 
 def _amendments(conn: Conn, entries: list[EntryView], patient_pk: int, since: datetime,
-                clock: _Clock) -> list[dict[str, Any]]:
+                w: _Writer) -> list[dict[str, Any]]:
     """Changes made to a closed month, with their reasons: entries logged or voided into it
     and patient changes (enrolment, consent) made as amendments since the month began."""
     found: list[dict[str, Any]] = []
     for e in entries:
         if e.amendment_reason:
             found.append({"kind": "entry logged", "entry_id": e.id, "by": e.created_by,
-                          "at": clock(e.created_at), "reason": e.amendment_reason})
+                          "at": w.time(e.created_at), "reason": w.free(e.amendment_reason)})
         if e.void_amendment_reason:
             found.append({"kind": "entry voided", "entry_id": e.id, "by": e.voided_by,
-                          "at": clock(e.voided_at), "reason": e.void_amendment_reason})
+                          "at": w.time(e.voided_at), "reason": w.free(e.void_amendment_reason)})
     for change in close_rows.patient_amendments_since(conn, since=since,
                                                       patient_pks=[patient_pk]):
         changed = sorted(k for k in change.after
                          if k != "amendment_reason" and change.before.get(k) != change.after[k])
         found.append({"kind": "patient changed", "entry_id": None, "by": None, "at": None,
-                      "reason": change.after.get("amendment_reason"), "fields": changed})
+                      "reason": w.free(change.after.get("amendment_reason")),
+                      "fields": changed})
     return found
 
 

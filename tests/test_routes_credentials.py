@@ -203,6 +203,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/healthz"): Row(_public, "/healthz"),
     ("GET", "/"): Row(_dashboard, "/?month=2026-11"),
     ("GET", "/patients/{patient_id}"): Row(_dashboard, "/patients/P-1042"),
+    ("GET", "/patients/{patient_id}/packet"): Row(_dashboard, "/patients/P-1042/packet"),
     ("GET", "/reports/{month}.csv"): Row(_dashboard, "/reports/2026-11.csv"),
     ("POST", "/slack/events"): Row(_slack, "/slack/events"),
     ("POST", "/twilio/voice/status"): Row(_twilio, "/twilio/voice/status", _completed_call),

@@ -14,6 +14,7 @@ from billing.durations import format_seconds
 from billing.fees import amount_still_to_win
 from billing.months import Month, clinic_time
 from billing.risk import RiskAssessment
+from rpm_logger import packet
 from rpm_logger.render import findings_count
 from service.audit_checks import AuditChecks
 from service.dashboard import CodeSeries, DashboardRow, PatientPage
@@ -71,6 +72,7 @@ def patient_page(*, month: Month, page: PatientPage, zone: ZoneInfo) -> str:
     return _env.get_template("patient.html").render(
         month=str(month), page=page, codes=format_codes(page.summary.codes), zone=zone.key,
         local=local, duration=format_seconds,
+        packet_href=packet.dashboard_path(page.patient.patient_id, str(month)),
     )
 
 

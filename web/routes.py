@@ -1,4 +1,5 @@
-"""The dashboard's routes: the month, a patient's page and the month CSV, behind one guard.
+"""The dashboard's routes: the month, a patient's page and audit packet, the month's
+self-audit findings and the month CSV, behind one guard.
 
 Handlers are plain `def`s (FastAPI runs them in its thread pool) because the service is
 synchronous; each one parses, calls the service and renders, nothing more.
@@ -13,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from billing.errors import InvalidInput
 from billing.months import Month, days_left
+from rpm_logger import packet
 from rpm_logger.render import report_csv
 from rpm_logger.settings import Settings
 from service import Service
@@ -158,8 +160,27 @@ def dashboard_router(settings: Settings) -> APIRouter:
 
         return _secured(_safely(render))
 
+    @router.get("/patients/{patient_id}/packet", response_class=HTMLResponse)
+    def packet_view(request: Request,
+                    patient_id: Annotated[str, Path(description="clinic id or phone",
+                                                    examples=["P-1042"])],
+                    month: MonthParam = None) -> Response:
+        """The patient's audit packet for the month: printable HTML carrying its content
+        and SHA-256 (the one `rpm-logger audit packet` prints)."""
+        denied = _guard(request, token)
+        if denied is not None:
+            return _secured(denied)
+        service = _service(request)
+
+        def render() -> Response:
+            chosen = _month(service, month)
+            return HTMLResponse(packet.html(service.audit_packets.packet(patient_id, chosen)))
+
+        return _secured(_safely(render))
+
     @router.get("/self-audit", response_class=HTMLResponse)
     def self_audit_view(request: Request, month: MonthParam = None) -> Response:
+        """The month's self-audit findings (the list `rpm-logger audit checks` prints)."""
         denied = _guard(request, token)
         if denied is not None:
             return _secured(denied)

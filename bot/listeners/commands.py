@@ -45,6 +45,10 @@ async def handle_rpm(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespo
     if isinstance(parsed, grammar.Report):
         await send_report(ack, respond, client, service, parsed, caller)
         return
+    if isinstance(parsed, grammar.Packet):
+        await send_packet_link(ack, respond, client, service, parsed, caller,
+                               context.get("dashboard_url"))
+        return
     await reply_within_budget(lambda: dispatch.run(service, parsed, caller), ack, respond,
                               arrived_at=context.get(ARRIVED))
 
@@ -67,6 +71,27 @@ async def send_report(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClie
     except Exception:  # noqa: BLE001 - say so in Slack; the CLI still has the report
         log.exception("report upload failed")
         reply = blocks.report_upload_failed_reply(result.totals)
+    await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
+
+
+async def send_packet_link(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
+                           service: Service, parsed: grammar.Packet, caller: dispatch.Caller,
+                           dashboard_url: str | None) -> None:
+    """Ack at once, then DM the admin the packet's dashboard link (never the packet: Slack
+    carries clinic id, initials and codes only) and replace the ack with where it went."""
+    await ack(**blocks.packet_working_reply().as_kwargs())
+    notice = await asyncio.to_thread(dispatch.packet_notice, service, parsed, caller)
+    if isinstance(notice, blocks.Reply):
+        await respond(**notice.as_kwargs(), response_type="ephemeral", replace_original=True)
+        return
+    try:
+        opened = await client.conversations_open(users=caller.user_id)
+        await client.chat_postMessage(channel=opened["channel"]["id"],
+                                      **blocks.packet_link_dm(notice, dashboard_url).as_kwargs())
+        reply = blocks.packet_sent_reply(notice)
+    except Exception:  # noqa: BLE001 - say so; the dashboard and the CLI still have it
+        log.exception("packet link DM failed")
+        reply = blocks.packet_dm_failed_reply(notice)
     await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
 
 
