@@ -1,6 +1,7 @@
 """The `rpm-logger` command: parse options, call one service function, render.
 
-Exit status: 0 done, 2 refused input (nothing changed), 1 failure (e.g. database down).
+Exit status: 0 done, 2 refused input (nothing changed), 1 failure (e.g. database down);
+`audit verify`: 5 the audit trail or an entry was changed behind the service's back.
 """
 
 import getpass
@@ -607,7 +608,20 @@ def audit() -> None:
     """What an auditor asks for: the audit trail, the practice's own checks, packets."""
 
 
-# audit verify: the hash-chained audit trail (issue 16, part 3) goes here.
+TRAIL_BROKEN = 5  # `audit verify` found a change the service did not make
+
+
+@audit.command("verify")
+@click.option("--head", "head", default=None, metavar="HASH",
+              help="A chain head printed before (a packet's, a close's): must still be on it.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of lines.")
+@handled
+def audit_verify(head: str | None, as_json: bool) -> None:
+    """Walk the hash-chained audit trail and cross-check every time entry against it."""
+    report = _service().audit_trail.verify(head)
+    click.echo(render.trail_json(report) if as_json else "\n".join(render.trail_lines(report)))
+    if not report.clean:
+        raise _Exit(report.findings[0].message, TRAIL_BROKEN)
 
 
 # ---------------------------------------------------------------------------------------

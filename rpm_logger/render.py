@@ -17,6 +17,7 @@ from billing.durations import format_seconds
 from billing.months import clinic_time
 from billing.risk import CRITICAL, HIGH, WATCH
 from service.audit_checks import AuditChecks
+from service.audit_trail import TrailReport
 from service.closes import CloseView
 from service.reminders import CHANNEL, PlannedMessage
 from service.views import (
@@ -515,3 +516,29 @@ def title(message: PlannedMessage) -> str:
                 else "RPM daily summary: every patient is on track")
     count = len(message.patients)
     return f"RPM: {count_of(count, 'patient')} need{'s' if count == 1 else ''} time this month"
+
+
+def trail_lines(report: TrailReport) -> list[str]:
+    """`audit verify`: what was walked, the head, then every finding (first one first)."""
+    head = (f"head #{report.head.id} {report.head.hash}" if report.head is not None
+            else "no audit record yet")
+    lines = [f"{count_of(report.records, 'audit record')} and "
+             f"{count_of(report.entries, 'time entry').replace('entrys', 'entries')} "
+             f"checked; {head}"]
+    if report.checked_head is not None and report.checked_head_at is not None:
+        lines.append(f"head {report.checked_head} is record #{report.checked_head_at}")
+    if report.clean:
+        lines.append("the audit trail is intact")
+    lines += [f"{f.kind}: {f.message}" for f in report.findings]
+    return lines
+
+
+def trail_json(report: TrailReport) -> str:
+    """`audit verify --json`: the same, as one object."""
+    return as_json({
+        "clean": report.clean, "records": report.records, "entries": report.entries,
+        "head": ({"id": report.head.id, "hash": report.head.hash}
+                 if report.head is not None else None),
+        "checked_head": report.checked_head, "checked_head_at": report.checked_head_at,
+        "findings": [{"kind": f.kind, "record_id": f.record_id, "entry_id": f.entry_id,
+                      "message": f.message} for f in report.findings]})

@@ -6,6 +6,7 @@ Adapters parse their own surface and render the returned views; they never touch
 from service.admin import AdminService
 from service.audit_checks import AuditCheckService
 from service.audit_packets import AuditPacketService
+from service.audit_trail import AuditTrailService
 from service.calls import CallService
 from service.chat_entries import ChatEntryService
 from service.context import Policy, ServiceContext
@@ -40,6 +41,7 @@ class Service:
         self.admin = AdminService(ctx)
         self.calls = CallService(ctx, entries=self.entries)
         self.audit_packets = AuditPacketService(ctx, self.months, self.entries)
+        self.audit_trail = AuditTrailService(ctx)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]

@@ -15,6 +15,7 @@ Phone numbers appear masked only; patients by clinic id and initials (docs/secur
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -353,21 +354,31 @@ def _differences(printed: Any, today: Any, path: str = "") -> list[str]:
     """What differs between two contents, part by part: lists of records by their id, so
     an added or removed entry is named, not every record after it."""
     if isinstance(printed, dict) and isinstance(today, dict):
-        found: list[str] = []
-        for key in sorted(set(printed) | set(today)):
-            where = f"{path}.{key}" if path else key
-            if key not in today:
-                found.append(f"{where}: no longer in the store")
-            elif key not in printed:
-                found.append(f"{where}: new since printing ({_short(today[key])})")
-            else:
-                found += _differences(printed[key], today[key], where)
-        return found
+        return _part_differences(printed, today, sorted(set(printed) | set(today)),
+                                 lambda key: f"{path}.{key}" if path else str(key))
     if isinstance(printed, list) and isinstance(today, list) and _keyed(printed + today):
-        return _list_differences(printed, today, path)
+        before = {_record_key(i): i for i in printed}
+        after = {_record_key(i): i for i in today}
+        return _part_differences(before, after,
+                                 list(before) + [k for k in after if k not in before],
+                                 lambda key: f"{path}[{key}]")
     if printed != today:
         return [f"{path}: printed {_short(printed)}, now {_short(today)}"]
     return []
+
+
+def _part_differences(printed: dict[Any, Any], today: dict[Any, Any], keys: list[Any],
+                      where: Callable[[Any], str]) -> list[str]:
+    """Each part (a field, or a record by its id) gone, added or changed."""
+    found: list[str] = []
+    for key in keys:
+        if key not in today:
+            found.append(f"{where(key)}: no longer there")
+        elif key not in printed:
+            found.append(f"{where(key)}: added since printing ({_short(today[key])})")
+        else:
+            found += _differences(printed[key], today[key], where(key))
+    return found
 
 
 _RECORD_KEYS = ("id", "entry_id", "call_sid", "slack_id")
@@ -382,21 +393,6 @@ def _record_key(item: dict[str, Any]) -> Any:
 def _keyed(items: list[Any]) -> bool:
     return bool(items) and all(isinstance(i, dict) and _record_key(i) is not None
                                for i in items)
-
-
-def _list_differences(printed: list[Any], today: list[Any], path: str) -> list[str]:
-    before = {_record_key(i): i for i in printed}
-    after = {_record_key(i): i for i in today}
-    found: list[str] = []
-    for key in list(before) + [k for k in after if k not in before]:
-        where = f"{path}[{key}]"
-        if key not in after:
-            found.append(f"{where}: no longer there")
-        elif key not in before:
-            found.append(f"{where}: added since printing")
-        else:
-            found += _differences(before[key], after[key], where)
-    return found
 
 
 def _short(value: Any) -> str:

@@ -4,16 +4,21 @@ row chained to the one before it (store/audit_chain.py), and what `audit verify`
 Appends take turns. Two writers that both read "the last record is #41" would both link to
 it and fork the chain. On PostgreSQL (READ COMMITTED) a subquery in the INSERT does not
 prevent that: each INSERT's snapshot is taken when it starts, so both see #41 and neither
-sees the other's uncommitted row. So the first append of a transaction takes a
-transaction-level advisory lock (released at commit or rollback) and only then reads the
-last record, in a statement that starts after the lock is held and so sees every append
-committed before it. SQLite needs no lock: write transactions start with BEGIN IMMEDIATE,
-so writers already run one at a time. The unique index on `prev_hash` is the backstop: a
-second record linking to the same one is refused, never stored.
+sees the other's uncommitted row. So the chain is written under a transaction-level advisory
+lock (released at commit or rollback), and the last record is read only once the lock is
+held, in a statement that starts after it and so sees every append committed before it.
+SQLite needs no lock: write transactions start with BEGIN IMMEDIATE, so writers already run
+one at a time. The unique index on `prev_hash` is the backstop: a second record linking to
+the same one is refused, never stored.
 
-The last record is read once per transaction: it is kept on the connection (`conn.info`)
-with the transaction it belongs to, and each append moves it on. Ids are given here (the
-last id + 1), so the chain's order is the id order and the id can be hashed before insert.
+When: a transaction's records are kept on the connection (`conn.info`, with the transaction
+they belong to) and written together just before it commits (`flush`, called by
+store.db.Database.write), or when the transaction asks for the head. So the chain's lock is
+the last lock a writer takes and is held only while it commits: a writer never waits for a
+month's lock (store/closes.py) while holding the chain's, so a month close, which takes the
+month's lock first, cannot deadlock with it; and the last record is read once however many
+records the transaction writes. Ids are given here (the last id + 1), so the chain's order
+is the id order and the id is hashed before the insert.
 Cost on the hot path: +1 statement on SQLite (the read), +2 on PostgreSQL (lock, read).
 """
 
@@ -36,7 +41,8 @@ CHAIN_LOCK_NAMESPACE = 0x61756474
 _LOCK = text("SELECT pg_advisory_xact_lock(:namespace, 0)")
 _LAST = select(A.id, A.hash).order_by(A.id.desc()).limit(1)
 _APPEND = insert(audit_events)
-_CACHE_KEY = "rpm_audit_head"
+_HEAD_KEY = "rpm_audit_head"  # (transaction, head): the head this transaction moved
+_PENDING_KEY = "rpm_audit_pending"  # (transaction, [records]) not written yet
 BATCH = 1000  # rows per statement when walking a table
 
 
@@ -53,47 +59,58 @@ def _last(conn: Connection) -> AuditHead | None:
     return AuditHead(row.id, row.hash) if row is not None else None
 
 
-def _cached(conn: Connection) -> tuple[bool, AuditHead | None]:
-    """(known, head) for this transaction: known once an append read or moved it."""
-    held = conn.info.get(_CACHE_KEY)
+def _mine(conn: Connection, key: str) -> Any:
+    """What this transaction keeps under `key` on the connection (None: nothing): conn.info
+    outlives the transaction (it belongs to the pooled DBAPI connection)."""
+    held = conn.info.get(key)
     if held is not None and held[0] is conn.get_transaction():
-        return True, held[1]
-    return False, None
-
-
-def _locked_head(conn: Connection) -> AuditHead | None:
-    """The head, this transaction's to move: read once, after the lock (module docstring)."""
-    known, head = _cached(conn)
-    if known:
-        return head
-    if conn.dialect.name == "postgresql":
-        conn.execute(_LOCK, {"namespace": CHAIN_LOCK_NAMESPACE})
-    return _last(conn)
-
-
-def head(conn: Connection) -> AuditHead | None:
-    """The chain's newest record (None: no record yet); in a transaction that appended,
-    its own newest record."""
-    known, cached = _cached(conn)
-    return cached if known else _last(conn)
+        return held[1]
+    return None
 
 
 def append(conn: Connection, *, at: datetime, actor: str, action: str, entity: str,
            entity_id: str, before: dict[str, Any] | None,
-           after: dict[str, Any] | None) -> AuditHead:
-    """One audit row, chained to the last; `before`/`after` already masked and JSON-safe
-    (service/audit.py). The new head."""
-    previous = _locked_head(conn)
-    values: dict[str, Any] = {
-        "id": previous.id + 1 if previous is not None else 1, "at": at, "actor": actor,
-        "action": action, "entity": entity, "entity_id": entity_id,
-        "before": json_safe(before), "after": json_safe(after),
-        "prev_hash": previous.hash if previous is not None else None}
-    values["hash"] = record_hash(values)
-    conn.execute(_APPEND, values)
-    new = AuditHead(values["id"], values["hash"])
-    conn.info[_CACHE_KEY] = (conn.get_transaction(), new)
-    return new
+           after: dict[str, Any] | None) -> None:
+    """One audit row, chained to the last when the transaction commits (module docstring);
+    `before`/`after` already masked and JSON-safe (service/audit.py)."""
+    pending = _mine(conn, _PENDING_KEY)
+    if pending is None:
+        pending = []
+        conn.info[_PENDING_KEY] = (conn.get_transaction(), pending)
+    pending.append({"at": at, "actor": actor, "action": action, "entity": entity,
+                    "entity_id": entity_id, "before": json_safe(before),
+                    "after": json_safe(after)})
+
+
+def flush(conn: Connection) -> None:
+    """Write this transaction's pending records, chained: under the chain's lock, after one
+    read of the last record (once per transaction). Called just before commit."""
+    pending = _mine(conn, _PENDING_KEY)
+    if not pending:
+        return
+    previous = _mine(conn, _HEAD_KEY)
+    if previous is None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(_LOCK, {"namespace": CHAIN_LOCK_NAMESPACE})
+        previous = _last(conn)
+    rows = []
+    for record in pending:
+        values = record | {"id": previous.id + 1 if previous is not None else 1,
+                           "prev_hash": previous.hash if previous is not None else None}
+        values["hash"] = record_hash(values)
+        rows.append(values)
+        previous = AuditHead(values["id"], values["hash"])
+    conn.execute(_APPEND, rows)
+    pending.clear()
+    conn.info[_HEAD_KEY] = (conn.get_transaction(), previous)
+
+
+def head(conn: Connection) -> AuditHead | None:
+    """The chain's newest record (None: no record yet); in a write transaction, its own
+    records written first (so the head includes them)."""
+    flush(conn)
+    mine = _mine(conn, _HEAD_KEY)
+    return mine if mine is not None else _last(conn)
 
 
 # -- what verify reads ---------------------------------------------------------------------
@@ -112,6 +129,18 @@ _CLOSE_HEADS = (select(month_close_events.c.id, month_close_events.c.month,
 _STAMP_CLOSE = (update(month_close_events)
                 .where(month_close_events.c.id == bindparam("event_id"))
                 .values(audit_head=bindparam("head")))
+
+
+_SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+def one_snapshot(conn: Connection) -> None:
+    """Make every later read of this (read) transaction see the same committed state, before
+    its first statement: the walk and the entry check read many pages, and under READ
+    COMMITTED an entry logged between two pages would look unaudited. SQLite's read
+    transactions already see one snapshot (WAL)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_SNAPSHOT)
 
 
 def _pages(conn: Connection, statement: Any) -> Iterator[Row[Any]]:

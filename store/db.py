@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
 
 from billing.errors import InvalidInput
+from store import audit
 
 Conn = Connection  # what service/ annotates a transaction with (it imports no sqlalchemy)
 
@@ -224,6 +225,7 @@ class Database:
         with self._translated(conflicts=True), self._writer_turn(), \
                 self._write_engine.begin() as connection:
             yield connection
+            audit.flush(connection)  # the chain's records go last (store/audit.py)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -47,6 +47,7 @@ ADAPTER_PACKAGES = ["bot", "telephony", "reminders", "web"]
 # client factory, the body size limit. The rest of rpm_logger/ (app, wiring, cli) is the
 # composition root, which imports the adapters and is imported by none of them.
 SHARED = {"rpm_logger", "rpm_logger.settings", "rpm_logger.render", "rpm_logger.blocks",
+          "rpm_logger.packet",
           "rpm_logger.slack_client", "rpm_logger.limits"}
 
 

@@ -4,7 +4,8 @@ ephemerally within Slack's 3-second budget."""
 import asyncio
 import logging
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,9 +14,11 @@ from bot import dispatch, grammar
 from bot.listeners.budget import ARRIVED, reply_within_budget, stamp_arrival
 from rpm_logger import blocks
 from service import Service
+from service.audit_packets import PacketNotice
 
 log = logging.getLogger("rpm_logger.bot")
 
+T = TypeVar("T")
 _MENTION_LABEL = re.compile(r"<@[A-Za-z0-9]+\|([^>]+)>")
 
 
@@ -53,46 +56,55 @@ async def handle_rpm(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespo
                               arrived_at=context.get(ARRIVED))
 
 
+async def _to_dm(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
+                 user_id: str, working: blocks.Reply, work: Callable[[], T | blocks.Reply],
+                 send: Callable[[str, T], Awaitable[object]],
+                 sent: Callable[[T], blocks.Reply], failed: Callable[[T], blocks.Reply]) -> None:
+    """Ack at once with `working`, run `work` off the loop, `send` its result to the
+    caller's DM, then replace the ack with `sent` (or `failed` when Slack refused the DM,
+    or `work`'s own refusal)."""
+    await ack(**working.as_kwargs())
+    result = await asyncio.to_thread(work)
+    if isinstance(result, blocks.Reply):
+        reply = result
+    else:
+        try:
+            opened = await client.conversations_open(users=user_id)
+            await send(opened["channel"]["id"], result)
+            reply = sent(result)
+        except Exception:  # noqa: BLE001 - say so in Slack; the CLI still has it
+            log.exception("sending to the DM failed")
+            reply = failed(result)
+    await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
+
+
 async def send_report(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
                       service: Service, parsed: grammar.Report, caller: dispatch.Caller) -> None:
     """Ack at once (a month's CSV may take a while), upload the CSV to the admin's DM with
     files_upload_v2, then replace the ack with the month's totals."""
-    await ack(**blocks.report_working_reply().as_kwargs())
-    result = await asyncio.to_thread(dispatch.report, service, parsed, caller)
-    if isinstance(result, blocks.Reply):
-        await respond(**result.as_kwargs(), response_type="ephemeral", replace_original=True)
-        return
-    try:
-        opened = await client.conversations_open(users=caller.user_id)
-        await client.files_upload_v2(
-            channel=opened["channel"]["id"], content=result.content, filename=result.filename,
+    async def upload(channel: str, result: dispatch.ReportFile) -> object:
+        return await client.files_upload_v2(
+            channel=channel, content=result.content, filename=result.filename,
             title=result.filename, initial_comment=blocks.totals_text(result.totals))
-        reply = blocks.report_sent_reply(result.totals, result.filename)
-    except Exception:  # noqa: BLE001 - say so in Slack; the CLI still has the report
-        log.exception("report upload failed")
-        reply = blocks.report_upload_failed_reply(result.totals)
-    await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
+
+    await _to_dm(ack, respond, client, caller.user_id, blocks.report_working_reply(),
+                 lambda: dispatch.report(service, parsed, caller), upload,
+                 lambda r: blocks.report_sent_reply(r.totals, r.filename),
+                 lambda r: blocks.report_upload_failed_reply(r.totals))
 
 
 async def send_packet_link(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
                            service: Service, parsed: grammar.Packet, caller: dispatch.Caller,
                            dashboard_url: str | None) -> None:
-    """Ack at once, then DM the admin the packet's dashboard link (never the packet: Slack
-    carries clinic id, initials and codes only) and replace the ack with where it went."""
-    await ack(**blocks.packet_working_reply().as_kwargs())
-    notice = await asyncio.to_thread(dispatch.packet_notice, service, parsed, caller)
-    if isinstance(notice, blocks.Reply):
-        await respond(**notice.as_kwargs(), response_type="ephemeral", replace_original=True)
-        return
-    try:
-        opened = await client.conversations_open(users=caller.user_id)
-        await client.chat_postMessage(channel=opened["channel"]["id"],
-                                      **blocks.packet_link_dm(notice, dashboard_url).as_kwargs())
-        reply = blocks.packet_sent_reply(notice)
-    except Exception:  # noqa: BLE001 - say so; the dashboard and the CLI still have it
-        log.exception("packet link DM failed")
-        reply = blocks.packet_dm_failed_reply(notice)
-    await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
+    """DM the admin the packet's dashboard link (never the packet: Slack carries clinic id,
+    initials, month and codes only) and replace the ack with where it went."""
+    async def post(channel: str, notice: PacketNotice) -> object:
+        return await client.chat_postMessage(
+            channel=channel, **blocks.packet_link_dm(notice, dashboard_url).as_kwargs())
+
+    await _to_dm(ack, respond, client, caller.user_id, blocks.packet_working_reply(),
+                 lambda: dispatch.packet_notice(service, parsed, caller), post,
+                 blocks.packet_sent_reply, blocks.packet_dm_failed_reply)
 
 
 def register(app: AsyncApp) -> None:

@@ -1,3 +1,22 @@
-"""The bot's loopback fixtures (the real app signed like Slack), for the packet's Slack tests."""
+"""Shared fixtures of the packet tests: the CLI on each database with a nurse and a doctor,
+and the bot's loopback fixtures (the real app, signed like Slack)."""
+
+import os
+
+import pytest
 
 from tests.bot.conftest import seeded, server_url, slack  # noqa: F401
+from tests.cli.runner import Cli
+
+
+@pytest.fixture
+def staffed_cli(db_url: str) -> Cli:
+    """`rpm-logger` in-process on the test database: U01NURSE (clinical staff) and U02DOC (a
+    physician with an NPI)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
+    env.update(DATABASE_URL=db_url, CLINIC_TIMEZONE="America/New_York")
+    cli = Cli(env)
+    cli("staff", "add", "U01NURSE", "--name", "Nina Nurse", "--role", "clinical_staff")
+    cli("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician",
+        "--npi", "1234567890")
+    return cli

@@ -4,7 +4,6 @@
 import hashlib
 import io
 import json
-import os
 import re
 from pathlib import Path
 
@@ -17,13 +16,8 @@ MONTH = "2026-10"
 
 
 @pytest.fixture
-def cli(db_url: str) -> Cli:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
-    env.update(DATABASE_URL=db_url, CLINIC_TIMEZONE="America/New_York")
-    cli = Cli(env)
-    cli("staff", "add", "U01NURSE", "--name", "Nina Nurse", "--role", "clinical_staff")
-    cli("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician",
-        "--npi", "1234567890")
+def cli(staffed_cli: Cli) -> Cli:
+    cli = staffed_cli
     cli("patient", "add", "P-1042", "--initials", "JD", "--phone", "(617) 555-0123",
         "--consent", "2026-09-01", "--condition", "I10", "--provider", "U02DOC",
         "--enrolled", "2026-09-01", "--ordered-by", "U02DOC", "--order-date", "2026-09-01")

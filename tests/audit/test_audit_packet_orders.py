@@ -1,9 +1,6 @@
 """The order behind a patient's monitoring (migration 0012): ordering provider, order date and
 last established-patient visit, set by `patient add/update`, checked, audited and shown."""
 
-import os
-from pathlib import Path
-
 import pytest
 from alembic import command
 from sqlalchemy import inspect
@@ -16,14 +13,8 @@ ORDER_COLUMNS = {"ordering_provider_id", "order_on", "last_visit_on"}
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path) -> Cli:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
-    env.update(DATABASE_URL=db_url, CLINIC_TIMEZONE="America/New_York")
-    cli = Cli(env)
-    cli("staff", "add", "U01NURSE", "--name", "Nina Nurse", "--role", "clinical_staff")
-    cli("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician",
-        "--npi", "1234567890")
-    return cli
+def cli(staffed_cli: Cli) -> Cli:
+    return staffed_cli
 
 
 def test_order_fields_are_set_shown_and_audited(cli: Cli) -> None:

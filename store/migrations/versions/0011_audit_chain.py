@@ -42,9 +42,8 @@ def upgrade() -> None:
         batch_op.alter_column("hash", existing_type=sqlmodel.sql.sqltypes.AutoString(length=64),
                               nullable=False)
         batch_op.create_index("uq_audit_events_prev_hash", ["prev_hash"], unique=True)
-    with op.batch_alter_table("month_close_events", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("audit_head", sqlmodel.sql.sqltypes.AutoString(length=64),
-                                      nullable=True))
+    op.add_column("month_close_events", sa.Column(
+        "audit_head", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
 
 
 def _chain_existing(bind: sa.engine.Connection) -> None:
@@ -70,9 +69,20 @@ def _chain_existing(bind: sa.engine.Connection) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("month_close_events", schema=None) as batch_op:
-        batch_op.drop_column("audit_head")
+    # in place (SQLite >= 3.35 drops a column itself): a batch would copy the table and
+    # drop the original, which month_close_lines' foreign key refuses once a close has lines
+    op.drop_column("month_close_events", "audit_head")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("uq_audit_events_prev_hash")
         batch_op.drop_column("hash")
         batch_op.drop_column("prev_hash")
+    _resume_the_sequence(op.get_bind())
+
+
+def _resume_the_sequence(bind: sa.engine.Connection) -> None:
+    """From this revision on the chain gives ids (the last id + 1, store/audit.py), so on
+    PostgreSQL the id sequence fell behind; the code of 0010 takes ids from it again."""
+    if bind.dialect.name == "postgresql":
+        bind.execute(sa.text(
+            "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), "
+            "COALESCE((SELECT max(id) FROM audit_events), 0) + 1, false)"))
