@@ -565,6 +565,8 @@ def close_confirm_reply(preview: CloseView) -> Reply:
     if not preview.billable:
         blocks.append(_context(f"⚠️ Nothing in {preview.month} to bill (no patient has "
                                "billable codes): is this the month you mean?"))
+    blocks.append(_context(("🔎 " if sum(preview.findings.values()) else "✅ ")
+                           + render.findings_line(preview.findings, preview.month)))
     blocks.append(_context("Later logs, voids and call attachments dated in it need an admin "
                            "amendment with a reason. Undo with `/rpm month reopen "
                            f"{preview.month} REASON`."))

@@ -656,7 +656,24 @@ def audit_verify(head: str | None, as_json: bool) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-# audit checks: the self-audit checks (issue 16, part 2) go here.
+@audit.command("checks")
+@click.option("--month", default=None, help="YYYY-MM (default: this month, clinic zone).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("--fail-on-findings", is_flag=True,
+              help="Exit 1 when there is any finding (CI, cron); default exit 0 either way.")
+@handled
+def audit_checks(month: str | None, fmt: str, fail_on_findings: bool) -> None:
+    """The practice's own screen of MONTH for what an auditor looks for (docs/audit.md)."""
+    checks = _service().audit_checks.run(_month(month))
+    if fmt == "json":
+        click.echo(render.as_json([f.as_json() for f in checks.findings]))
+    elif fmt == "csv":
+        click.echo(render.findings_csv(checks.findings), nl=False)
+    else:
+        click.echo(render.findings_table(checks))
+    if fail_on_findings and checks.findings:
+        raise _Exit(render.findings_count(checks.counts()), 1)
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ from datetime import date
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from billing.audit_checks import Finding
 from billing.codes import format_codes
 from billing.durations import format_seconds
 from billing.months import clinic_time
 from billing.risk import CRITICAL, HIGH, WATCH
+from service.audit_checks import AuditChecks
 from service.audit_trail import TrailReport
 from service.closes import CloseView
 from service.reminders import CHANNEL, PlannedMessage
@@ -77,6 +79,38 @@ class _SafeCsv:
 
     def row(self, cells: dict[str, Any]) -> None:
         self._writer.writerow({key: spreadsheet_safe(value) for key, value in cells.items()})
+
+
+FINDING_COLUMNS = ("check", "patient_id", "staff_id", "entry_ids", "message", "source")
+
+
+def _finding_cells(finding: Finding) -> dict[str, str]:
+    return {"check": finding.check, "patient_id": finding.patient_id or "",
+            "staff_id": finding.staff_id or "",
+            "entry_ids": " ".join(f"#{i}" for i in finding.entry_ids),
+            "message": finding.message, "source": finding.source}
+
+
+def findings_csv(findings: Iterable[Finding]) -> str:
+    """The self-audit findings as CSV (entry ids space-separated), spreadsheet-safe."""
+    out = io.StringIO()
+    writer = _SafeCsv(out, FINDING_COLUMNS)
+    writer.header()
+    for finding in findings:
+        writer.row(_finding_cells(finding))
+    return out.getvalue()
+
+
+def findings_table(checks: AuditChecks) -> str:
+    """The self-audit findings, one block per finding, then how many of each check."""
+    lines = []
+    for finding in checks.findings:
+        cells = _finding_cells(finding)
+        who = " ".join(v for v in (cells["patient_id"], cells["staff_id"],
+                                   cells["entry_ids"]) if v)
+        lines += [f"{finding.check}  {who}".rstrip(), f"    {finding.message}",
+                  f"    source: {finding.source}"]
+    return "\n".join([*lines, f"{checks.month}: {findings_count(checks.counts())}"])
 
 
 def as_json(value: Any) -> str:
@@ -299,9 +333,29 @@ def close_figures(view: CloseView, *, slack: bool = False) -> str:
     return f"{count_of(view.patients, 'patient')} ({billable}){between}{units}{between}{amount}"
 
 
+def findings_count(counts: dict[str, int]) -> str:
+    """"N findings: 2 thin_documentation, 1 heaping" (per check, no patient named: Slack
+    shows it too); "0 findings: ..." when the self-audit checks ran clean."""
+    total = sum(counts.values())
+    if not total:
+        return "0 findings: the self-audit checks ran clean"
+    return f"{count_of(total, 'finding')}: " + ", ".join(f"{n} {check}"
+                                                       for check, n in counts.items())
+
+
+def findings_line(counts: dict[str, int], month: str) -> str:
+    """The close confirmation's line on the month's self-audit checks, and where to read
+    them; the findings are information, the close still works."""
+    if not sum(counts.values()):
+        return f"{findings_count(counts)} on {month}."
+    return (f"{findings_count(counts)} (information: the close still works; see "
+            f"`rpm-logger audit checks --month {month}` or the dashboard's Self-audit page).")
+
+
 def close_preview_text(view: CloseView) -> str:
     """What `month close` is about to lock, said before it asks."""
-    text = f"Closing {view.month} locks {close_figures(view)}."
+    text = f"Closing {view.month} locks {close_figures(view)}.\n"
+    text += findings_line(view.findings, view.month)
     if not view.billable:
         text += (f"\nNothing in {view.month} to bill (no patient has billable codes): is "
                  "this the month you mean?")

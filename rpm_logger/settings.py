@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from billing.audit_checks import Thresholds
 from billing.errors import InvalidInput
 from billing.fees import DEFAULT_FEES
 from billing.months import clinic_zone
@@ -142,6 +143,10 @@ class Settings(BaseSettings):
             phone_region=self.default_phone_region.upper(),
             fees=self.fee_schedule,
             min_live_call_seconds=self.min_live_call_seconds,
+            audit=Thresholds(heaping_ratio=self.audit_heaping_ratio,
+                             min_note_chars=self.audit_min_note_chars,
+                             max_day_hours=self.audit_max_day_hours,
+                             late_days=self.audit_late_days),
         )
 
 

@@ -4,6 +4,7 @@ Adapters parse their own surface and render the returned views; they never touch
 """
 
 from service.admin import AdminService
+from service.audit_checks import AuditCheckService
 from service.audit_packets import AuditPacketService
 from service.audit_trail import AuditTrailService
 from service.calls import CallService
@@ -32,7 +33,8 @@ class Service:
         # one MonthService (and one EntryService) shared by every area that needs them
         self.months = MonthService(ctx)
         self.entries = EntryService(ctx, self.months)
-        self.closes = MonthCloseService(ctx, self.months)
+        self.audit_checks = AuditCheckService(ctx, self.months)
+        self.closes = MonthCloseService(ctx, self.months, self.audit_checks)
         self.dashboard = DashboardService(ctx, self.entries)
         self.reminders = ReminderService(ctx, self.months)
         self.chat_entries = ChatEntryService(ctx, self.entries)

@@ -43,6 +43,8 @@ class CloseView:
     units: dict[str, int] = field(default_factory=dict)
     amount: Decimal = Decimal("0.00")
     total_seconds: int = 0  # counted time of the record's patients
+    # a preview's self-audit findings (billing.audit_checks), per check: information only
+    findings: dict[str, int] = field(default_factory=dict)
 
 
 def find_close(conn: Conn, month: Month, *, for_write: bool = False) -> Any:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from billing.audit_checks import Thresholds
 from billing.fees import DEFAULT_FEES
 from store.db import Database
 
@@ -24,6 +25,7 @@ class Policy:
     phone_region: str = "US"
     fees: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_FEES))
     min_live_call_seconds: int = 30  # shorter calls never count as a live interaction
+    audit: Thresholds = field(default_factory=Thresholds)  # the self-audit checks' AUDIT_*
 
 
 @dataclass(frozen=True)

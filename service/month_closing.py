@@ -15,6 +15,7 @@ from typing import Any
 
 from billing.months import Month, clinic_day
 from service import audit
+from service.audit_checks import AuditCheckService
 from service.close_records import RECORD_AT_CLOSE, RECORD_PENDING
 from service.closes import CloseView, find_close
 from service.context import ServiceContext
@@ -78,9 +79,11 @@ def _add_lines(conn: Conn, event_id: int, summaries: list[MonthSummary]) -> list
 
 
 class MonthCloseService:
-    def __init__(self, ctx: ServiceContext, months: MonthService | None = None) -> None:
+    def __init__(self, ctx: ServiceContext, months: MonthService | None = None,
+                 checks: AuditCheckService | None = None) -> None:
         self.ctx = ctx
         self.months = months or MonthService(ctx)
+        self.checks = checks or AuditCheckService(ctx, self.months)
 
     def _check_closable(self, conn: Conn, month: Month) -> None:
         if month >= Month.containing(self.ctx.now(), self.ctx.policy.zone):
@@ -92,14 +95,18 @@ class MonthCloseService:
                            f"by {existing.by}.")
 
     def preview(self, month: Month, *, admin: str | None = None) -> CloseView:
-        """What closing `month` now would lock (patients, codes, dollars); changes nothing
+        """What closing `month` now would lock (patients, codes, dollars) and what the
+        self-audit checks find in it (information: the close still works); changes nothing
         (chat: `admin` must be an active admin, checked in the same read)."""
         with self.ctx.db.read() as conn:
             if admin is not None:
                 require_admin(conn, admin)
             self._check_closable(conn, month)
-            figures = _figures(self.months.report_in(conn, month))
-        return CloseView(str(month), self.ctx.now(), "", **figures)  # type: ignore[arg-type]
+            summaries = list(self.months.report_in(conn, month))
+            figures = _figures(summaries)
+            findings = self.checks.run_in(conn, month, summaries).counts()
+        return CloseView(str(month), self.ctx.now(), "", findings=findings,
+                         **figures)  # type: ignore[arg-type]
 
     def close(self, month: Month, *, by: str, as_admin: bool = False) -> CloseView:
         """Lock a month that has ended and record what each patient's month supports.

@@ -156,7 +156,7 @@ def test_a_dashboard_request_with_a_nul_is_a_400_page(svc: Service, path: str) -
 def test_the_fuzzed_schema_covers_the_dashboard_and_twilio() -> None:
     paths = set(schema.raw_schema["paths"])
     assert {"/healthz", "/", "/patients/{patient_id}", "/patients/{patient_id}/packet",
-            "/reports/{month}.csv",
+            "/reports/{month}.csv", "/self-audit",
             "/twilio/voice/status", "/twilio/voice/incoming", "/twilio/voice/screen",
             "/twilio/voice/screen/answer", "/twilio/messaging", "/twilio/voice/menu"} == paths
 

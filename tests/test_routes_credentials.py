@@ -205,6 +205,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/patients/{patient_id}"): Row(_dashboard, "/patients/P-1042"),
     ("GET", "/patients/{patient_id}/packet"): Row(_dashboard, "/patients/P-1042/packet"),
     ("GET", "/reports/{month}.csv"): Row(_dashboard, "/reports/2026-11.csv"),
+    ("GET", "/self-audit"): Row(_dashboard, "/self-audit?month=2026-11"),
     ("POST", "/slack/events"): Row(_slack, "/slack/events"),
     ("POST", "/twilio/voice/status"): Row(_twilio, "/twilio/voice/status", _completed_call),
     ("POST", "/twilio/voice/incoming"): Row(_twilio, "/twilio/voice/incoming",

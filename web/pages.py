@@ -15,6 +15,8 @@ from billing.fees import amount_still_to_win
 from billing.months import Month, clinic_time
 from billing.risk import RiskAssessment
 from rpm_logger import packet
+from rpm_logger.render import findings_count
+from service.audit_checks import AuditChecks
 from service.dashboard import CodeSeries, DashboardRow, PatientPage
 from service.views import MonthSummary, StaffView
 from web.chart import svg
@@ -72,6 +74,12 @@ def patient_page(*, month: Month, page: PatientPage, zone: ZoneInfo) -> str:
         local=local, duration=format_seconds,
         packet_href=packet.dashboard_path(page.patient.patient_id, str(month)),
     )
+
+
+def self_audit_page(*, month: Month, checks: AuditChecks) -> str:
+    return _env.get_template("self_audit.html").render(
+        month=str(month), month_name=f"{calendar.month_name[month.month]} {month.year}",
+        checks=checks, count=findings_count(checks.counts()))
 
 
 def message_page(*, status: int, heading: str, text: str, login: bool = False) -> str:

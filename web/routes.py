@@ -1,5 +1,5 @@
-"""The dashboard's routes: the month, a patient's page and audit packet, and the month CSV,
-behind one guard.
+"""The dashboard's routes: the month, a patient's page and audit packet, the month's
+self-audit findings and the month CSV, behind one guard.
 
 Handlers are plain `def`s (FastAPI runs them in its thread pool) because the service is
 synchronous; each one parses, calls the service and renders, nothing more.
@@ -175,6 +175,21 @@ def dashboard_router(settings: Settings) -> APIRouter:
         def render() -> Response:
             chosen = _month(service, month)
             return HTMLResponse(packet.html(service.audit_packets.packet(patient_id, chosen)))
+
+        return _secured(_safely(render))
+
+    @router.get("/self-audit", response_class=HTMLResponse)
+    def self_audit_view(request: Request, month: MonthParam = None) -> Response:
+        """The month's self-audit findings (the list `rpm-logger audit checks` prints)."""
+        denied = _guard(request, token)
+        if denied is not None:
+            return _secured(denied)
+        service = _service(request)
+
+        def render() -> Response:
+            chosen = _month(service, month)
+            return HTMLResponse(pages.self_audit_page(
+                month=chosen, checks=service.audit_checks.run(chosen)))
 
         return _secured(_safely(render))
 

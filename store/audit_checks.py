@@ -1,0 +1,113 @@
+"""What the self-audit checks read besides the month's tally (issue 16, part 2).
+
+The per patient-month totals are the report's (store.month_totals, read by the use case
+through MonthService.report_in): nothing here counts time a second way. These statements read
+the month's entries with their notes and calls, each patient's billing provider and order,
+and the
+new enrolments of the checked month and the months before it (a plain aggregate, in SQL).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select
+
+from store.db import Conn
+from store.month_totals import LONGEST_ENTRY
+from store.tables import calls, patients, staff, time_entries
+
+E = time_entries.c
+_author = staff.alias("author")
+_provider = staff.alias("provider")
+
+_call_of_entry = calls.c.entry_id == E.id
+_ENTRIES = (
+    select(
+        E.id, patients.c.clinic_id, _author.c.slack_user_id, E.staff_role, E.started_at,
+        E.ended_at, E.created_at, E.voided_at.is_not(None).label("voided"), E.clock_timed,
+        E.note,
+        select(func.max(calls.c.note)).where(_call_of_entry).scalar_subquery()
+        .label("call_note"),
+        or_(E.source == "twilio", exists().where(_call_of_entry)).label("captured"),
+        E.amendment_reason, E.void_amendment_reason,
+    )
+    .select_from(time_entries.join(patients, patients.c.id == E.patient_id)
+                 .join(_author, _author.c.id == E.staff_id))
+    .where(E.started_at >= bindparam("reach"), E.started_at < bindparam("end"),
+           E.ended_at > bindparam("start"))
+    .order_by(E.started_at, E.id)
+)
+
+
+def month_entries(conn: Conn, *, start: datetime, end: datetime) -> list[Any]:
+    """Every entry with time in [start, end), voided ones too, oldest first: its patient's
+    clinic id, its author's Slack id, its note and its call's note, and whether a Twilio call
+    recorded it (webhook or reconciliation)."""
+    return list(conn.execute(_ENTRIES, {"start": start, "end": end,
+                                        "reach": start - LONGEST_ENTRY}))
+
+
+@dataclass(frozen=True)
+class BillingFacts:
+    """What a claim needs of a patient besides the month's figures: the billing provider
+    (Slack id and today's role) and the order (who ordered the monitoring, when)."""
+
+    provider: str | None
+    provider_role: str | None
+    ordered_by: str | None
+    order_on: date | None
+
+
+_ordering = staff.alias("ordering")
+_BILLING_FACTS = (
+    select(patients.c.clinic_id, _provider.c.slack_user_id, _provider.c.role,
+           _ordering.c.slack_user_id, patients.c.order_on)
+    .select_from(patients
+                 .outerjoin(_provider, _provider.c.id == patients.c.provider_id)
+                 .outerjoin(_ordering, _ordering.c.id == patients.c.ordering_provider_id))
+    .where(patients.c.clinic_id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def billing_facts(conn: Conn, clinic_ids: Sequence[str]) -> dict[str, BillingFacts]:
+    """Each listed patient's billing provider and order, by clinic id."""
+    if not clinic_ids:
+        return {}
+    return {row[0]: BillingFacts(*row[1:])
+            for row in conn.execute(_BILLING_FACTS, {"ids": list(clinic_ids)})}
+
+
+@dataclass(frozen=True)
+class MonthSpan:
+    """A clinic month as dates (enrolment dates) and UTC instants (when a patient without
+    an enrolment date was added: such a patient is in the programme from then)."""
+
+    first_day: date
+    last_day: date
+    start: datetime
+    end: datetime
+
+
+def _enrolled_in(i: int) -> Any:
+    enrolled = patients.c.enrolled_on
+    return func.coalesce(func.sum(case((or_(
+        and_(enrolled >= bindparam(f"first{i}"), enrolled <= bindparam(f"last{i}")),
+        and_(enrolled.is_(None), patients.c.created_at >= bindparam(f"start{i}"),
+             patients.c.created_at < bindparam(f"end{i}")),
+    ), 1), else_=0)), 0)
+
+
+SPANS = 4  # the checked month and the three before it
+_NEW_ENROLMENTS = select(*(_enrolled_in(i) for i in range(SPANS)))
+
+
+def new_enrolments(conn: Conn, spans: Sequence[MonthSpan]) -> tuple[int, ...]:
+    """New enrolments in each span (SPANS of them), in one statement."""
+    assert len(spans) == SPANS
+    params: dict[str, Any] = {}
+    for i, span in enumerate(spans):
+        params |= {f"first{i}": span.first_day, f"last{i}": span.last_day,
+                   f"start{i}": span.start, f"end{i}": span.end}
+    return tuple(int(n) for n in conn.execute(_NEW_ENROLMENTS, params).one())
