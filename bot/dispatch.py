@@ -277,7 +277,7 @@ def packet_notice(svc: Service, command: grammar.Packet,
     def work() -> PacketNotice:
         month = Month.parse(command.month) if command.month else None
         return svc.audit_packets.notice(caller.user_id, command.patient, month)
-    return _guarded(svc, caller, work, outage=blocks.text_reply(
+    return _guarded(work, outage=blocks.text_reply(
         "⚠️ The database is not answering right now, so I cannot find that packet — try "
         "again in a moment."))
 
