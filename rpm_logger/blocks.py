@@ -94,25 +94,11 @@ def progress_bar(seconds: int) -> str:
     return f"`{'▓' * filled}{'░' * (BAR_CELLS - filled)}` {minutes}/20 min"
 
 
-def missing_text(summary: MonthSummary) -> str:
-    if summary.month_ended:  # nothing more can be logged into it: no advice
-        return "nothing: the month has ended"
-    parts = []
-    if summary.seconds_to_20_minutes:
-        parts.append(f"{format_seconds(summary.seconds_to_20_minutes)} more for 20 min")
-    elif summary.next_code and summary.seconds_to_next_code:
-        parts.append(f"{format_seconds(summary.seconds_to_next_code)} more for "
-                     f"{summary.next_code}")
-    if summary.needs_live_interaction:
-        parts.append("a live interaction (call or video)")
-    return " and ".join(parts) if parts else "nothing"
-
-
 def month_lines(summary: MonthSummary) -> str:
     live = "✓" if summary.live_interactions else "✗"
     return (f"*{summary.label}* · {summary.month}\n{progress_bar(summary.total_seconds)}"
             f" · live contact {live} · codes: {format_codes(summary.codes) or 'none yet'}\n"
-            f"Still needed: {missing_text(summary)}")
+            f"Still needed: {render.still_needed(summary)}")
 
 
 def logged_reply(result: ChatLogged, zone: ZoneInfo) -> Reply:

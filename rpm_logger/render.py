@@ -82,7 +82,10 @@ def as_json(value: Any) -> str:
     return json.dumps(value, indent=2, default=str)
 
 
-def _next_step(summary: MonthSummary) -> str:
+def still_needed(summary: MonthSummary) -> str:
+    """What the month still needs before its next code, in words: the one copy of this advice
+    (the CLI status, the report and every Slack month line use it). It names the code the time
+    reaches (99470 needs 10 minutes, not 20) and the live interaction every code needs."""
     if summary.month_ended:  # nothing more can be logged into it: no advice
         return "nothing: the month has ended"
     parts = []
@@ -124,7 +127,7 @@ def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
                          f"({summary.total_seconds} seconds)"),
         ("Live contact", f"{live} ({count_of(summary.live_interactions, 'interaction')})"),
         ("Codes", format_codes(summary.codes) or "none yet"),
-        ("Still needed", _next_step(summary)),
+        ("Still needed", still_needed(summary)),
         *_close_rows(summary),
     ]
     text = _aligned(rows)
@@ -252,7 +255,7 @@ def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
     header = ("Patient", "Minutes", "Live", "Codes", "Expected", "Still needed", "Warnings")
     rows = [header] + [
         (s.label, f"{s.total_seconds // 60} min", "yes" if s.live_interactions else "no",
-         format_codes(s.codes) or "-", f"${s.expected_amount:.2f}", _next_step(s),
+         format_codes(s.codes) or "-", f"${s.expected_amount:.2f}", still_needed(s),
          "; ".join(s.warnings) or "-")
         for s in summaries
     ]
