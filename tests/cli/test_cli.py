@@ -108,6 +108,13 @@ def test_void_through_the_cli(seeded: Cli) -> None:
          "ISO 8601"),
         (("log", "P-1042", "10m", "review"), "Missing option '--staff'"),
         (("status", "P-1042", "--month", "2026-13"), "YYYY-MM"),
+        # 0001-01 crashed every month screen with OverflowError (no day before it)
+        (("status", "P-1042", "--month", "0001-01"), "Not a month: 0001-01"),
+        (("report", "--month", "0001-01"), "Not a month: 0001-01"),
+        (("report", "--summary", "--month", "0001-01"), "Not a month: 0001-01"),
+        (("export", "--month", "0001-01"), "Not a month: 0001-01"),
+        (("month", "close", "0001-01", "--by", "billing", "--yes"), "Not a month: 0001-01"),
+        (("month", "close", "9999-12", "--by", "billing", "--yes"), "Not a month: 9999-12"),
         (("patient", "add", "P-2000", "--phone", "12"), "not a valid phone number: 2 digits"),
         (("patient", "add", "P-2000", "--consent", "01/10/2026"), "YYYY-MM-DD"),
         (("patient", "add", "P-1042"), "already exists"),

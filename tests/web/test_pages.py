@@ -146,6 +146,10 @@ def test_month_picker_shows_another_month(client: TestClient, svc: Service) -> N
 @pytest.mark.parametrize(("path", "status", "message"), [
     ("/?month=2026-13", 400, "Cannot read month"),
     ("/?month=nov", 400, "Cannot read month"),
+    ("/?month=0001-01", 400, "Not a month: 0001-01"),  # was a 500 (OverflowError)
+    ("/?month=9999-12", 400, "Not a month: 9999-12"),
+    ("/patients/P-1042?month=0001-01", 400, "Not a month: 0001-01"),
+    ("/reports/0001-01.csv", 400, "Not a month: 0001-01"),
     ("/?staff=not-an-id", 400, "is not a Slack user id"),
     ("/patients/P-9999", 404, "No patient"),
     ("/patients/P-1042?month=11-2026", 400, "Cannot read month"),
