@@ -568,8 +568,8 @@ def _call_line(view: Any) -> str:
     who = view.patient.label if view.patient else "unmatched"
     seconds = view.duration_seconds if view.duration_seconds is not None else "-"
     when = clinic_time(view.started_at, _service().ctx.policy.zone)
-    why = view.state_reason or "-"  # why it did not count (unmatched, leg, short, ...)
-    return (f"{view.call_id}\t{when}\t{view.state}\t{who}\t"
+    why = view.why or "-"  # why it does not count (unmatched, leg, short, voided, ...)
+    return (f"{view.call_id}\t{when}\t{view.shown_state}\t{who}\t"
             f"{view.staff or 'no staff'}\t{seconds}s\t{view.from_masked} -> {view.to_masked}"
             f"\t{why}")
 
