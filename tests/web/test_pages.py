@@ -17,7 +17,7 @@ from service import Service
 from service.patients import PatientFields
 from store.db import Database
 from tests.conftest import FrozenClock
-from tests.service.helpers import DOCTOR, NURSE
+from tests.service.helpers import DOCTOR, NURSE, log
 from tests.web.support import RAW_PHONE_DIGITS, TOKEN, Page, seed_month
 
 NOVEMBER = Month(2026, 11)
@@ -133,6 +133,18 @@ def test_staff_filter(client: TestClient) -> None:
     assert [r["data-patient"] for r in _rows(doctor)] == ["P-3003", "P-2001"]
     nobody = Page(client.get("/?staff=U09NOBODY").text)
     assert _rows(nobody) == [] and nobody.one("p", id="no-patients")
+
+
+def test_an_ended_month_says_what_each_row_missed(client: TestClient, svc: Service) -> None:
+    """Tester finding 7: October's dashboard said "0 at risk" above rows reading "critical —
+    needs 8 more minutes (no days left)". An ended month has no risk, only what it missed."""
+    log(svc, "12m", "call", started_at=datetime(2026, 10, 14, 15, tzinfo=UTC))
+    page = Page(client.get("/?month=2026-10").text)
+    assert page.one("div", id="count-at-risk").content == "0"
+    row = page.one("tr", data_patient="P-1042").content
+    assert "missed 99457: 8 minutes short (the month supports 99470)" in row
+    assert row.count("missed") == 2  # the status cell too
+    assert "needs" not in row and "critical" not in row
 
 
 def test_month_picker_shows_another_month(client: TestClient, svc: Service) -> None:
