@@ -120,6 +120,10 @@ def test_void_through_the_cli(seeded: Cli) -> None:
         (("patient", "add", "P-1042"), "already exists"),
         (("staff", "add", "U05X", "--name", "X", "--role", "boss"), "Unknown role"),
         (("report", "--format", "pdf"), "pdf"),
+        # tester finding 9: these printed the table, or click's "No such option: -5"
+        (("report", "--summary", "--format", "csv"), "--summary prints the totals as a table"),
+        (("log", "P-1042", "-5m", "review", "--staff", "U01NURSE"),
+         "Cannot log a negative duration ('-5m')"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message_and_changes_nothing(
