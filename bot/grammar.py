@@ -362,8 +362,10 @@ def parse(text: str | None) -> Command:
 
 def _parse(text: str | None) -> Command:
     raw = (text or "").strip()
-    if len(raw) > MAX_TEXT:
-        return Usage(f"That is over {MAX_TEXT} characters.")
+    if len(raw) > MAX_TEXT:  # the usage of the command it starts with, not the whole help
+        first = raw.split(maxsplit=1)[0].lower()
+        topic = _ALIASES.get(first, first)
+        return Usage(f"That is over {MAX_TEXT} characters.", topic if topic in USAGE else None)
     words = _words(raw)
     if not words:
         return Help()
