@@ -74,31 +74,30 @@ class RiskAssessment:
             return "on track: 20 minutes and a live contact are in"
         if self.days_left == 0:
             return self._missed()
-        parts = []
-        if self.seconds_needed:
-            plural = "s" if self.minutes_needed != 1 else ""
-            parts.append(f"{self.minutes_needed} more minute{plural}")
-        if self.needs_live:
-            parts.append("a live call")
-        text = "needs " + " and ".join(parts)
+        text = "needs " + self._shortfall("{n} more minute{s}", "a live call")
         if self.short_code_in:
             text += f" for {CPT_99457} ({CPT_99470} is in)"
         return text
 
+    def _shortfall(self, minutes: str, live: str) -> str:
+        """What is missing in words: `minutes` with the count and plural filled in, and
+        `live` when the live contact is missing."""
+        parts = []
+        if self.seconds_needed:
+            count = self.minutes_needed
+            parts.append(minutes.format(n=count, s="s" if count != 1 else ""))
+        if self.needs_live:
+            parts.append(live)
+        return " and ".join(parts)
 
     def _missed(self) -> str:
         """What an ended window missed, not advice to act on (nothing can be logged into it
         any more, as the CLI's "nothing: the month has ended" says): 'missed 99457: 8 minutes
         short (the month supports 99470)'."""
-        parts = []
-        if self.seconds_needed:
-            plural = "s" if self.minutes_needed != 1 else ""
-            parts.append(f"{self.minutes_needed} minute{plural} short")
-        if self.needs_live:
-            parts.append("no live call")
+        missed = self._shortfall("{n} minute{s} short", "no live call")
         supports = (f" (the month supports {self.reachable_code})"
                     if self.reachable_code else "")
-        return f"missed {CPT_99457}: {' and '.join(parts)}{supports}"
+        return f"missed {CPT_99457}: {missed}{supports}"
 
 
 def _touches(seconds_needed: int, needs_live: bool) -> int:
