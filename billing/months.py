@@ -14,6 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from billing.errors import InvalidInput
 
 _MONTH_FORM = re.compile(r"(\d{4})-(\d{1,2})")
+# The months a clinic can name: each needs the day before it (a month scan reaches back to
+# entries that started the day before, store/month_totals.LONGEST_ENTRY) and the month after
+# it (its end bound), and Python's dates run from 0001-01-01 to 9999-12-31.
+FIRST_MONTH_YEAR = 2
+LAST_MONTH_YEAR = 9998
 
 
 def clinic_zone(name: str) -> ZoneInfo:
@@ -33,8 +38,11 @@ class Month:
     month: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.month <= 12 or not 1 <= self.year <= 9998:
+        if not 1 <= self.month <= 12:
             raise InvalidInput(f"Not a month: {self.year}-{self.month:02d}.")
+        if not FIRST_MONTH_YEAR <= self.year <= LAST_MONTH_YEAR:
+            raise InvalidInput(f"Not a month: {self.year:04d}-{self.month:02d} (use a month "
+                               f"from {FIRST_MONTH_YEAR:04d}-01 to {LAST_MONTH_YEAR}-12).")
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"

@@ -59,7 +59,7 @@ class RiskAssessment:
     def still_to_win(self) -> bool:
         """At risk with a day left to act: what every "at risk" count and list means (the
         dashboard card, `--summary`, `/rpm risk`, reminders). A window that has ended wins
-        nothing more; its row still shows its severity and "no days left"."""
+        nothing more; its row says what it missed (`advice`)."""
         return self.at_risk and self.days_left > 0
 
     @property
@@ -72,20 +72,32 @@ class RiskAssessment:
         highest code still reachable: 99457 while a day remains, even on the last day."""
         if not self.at_risk:
             return "on track: 20 minutes and a live contact are in"
-        parts = []
-        if self.seconds_needed:
-            plural = "s" if self.minutes_needed != 1 else ""
-            parts.append(f"{self.minutes_needed} more minute{plural}")
-        if self.needs_live:
-            parts.append("a live call")
-        text = "needs " + " and ".join(parts)
         if self.days_left == 0:
-            supports = (f"; the month supports {self.reachable_code}"
-                        if self.reachable_code else "")
-            return f"{text} (no days left{supports})"
+            return self._missed()
+        text = "needs " + self._shortfall("{n} more minute{s}", "a live call")
         if self.short_code_in:
             text += f" for {CPT_99457} ({CPT_99470} is in)"
         return text
+
+    def _shortfall(self, minutes: str, live: str) -> str:
+        """What is missing in words: `minutes` with the count and plural filled in, and
+        `live` when the live contact is missing."""
+        parts = []
+        if self.seconds_needed:
+            count = self.minutes_needed
+            parts.append(minutes.format(n=count, s="s" if count != 1 else ""))
+        if self.needs_live:
+            parts.append(live)
+        return " and ".join(parts)
+
+    def _missed(self) -> str:
+        """What an ended window missed, not advice to act on (nothing can be logged into it
+        any more, as the CLI's "nothing: the month has ended" says): 'missed 99457: 8 minutes
+        short (the month supports 99470)'."""
+        missed = self._shortfall("{n} minute{s} short", "no live call")
+        supports = (f" (the month supports {self.reachable_code})"
+                    if self.reachable_code else "")
+        return f"missed {CPT_99457}: {missed}{supports}"
 
 
 def _touches(seconds_needed: int, needs_live: bool) -> int:

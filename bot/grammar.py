@@ -377,8 +377,11 @@ def parse(text: str | None) -> Command:
 
 def _parse(text: str | None) -> Command:
     raw = (text or "").strip()
-    if len(raw) > MAX_TEXT:
-        return Usage(f"That is over {MAX_TEXT} characters.")
+    if len(raw) > MAX_TEXT:  # the usage of the command it starts with, not the whole help
+        first = raw.split(maxsplit=1)[0].lower()
+        command = _ALIASES.get(first, first)
+        return Usage(f"That is over {MAX_TEXT} characters.",
+                     command if command in USAGE else None)
     words = _words(raw)
     if not words:
         return Help()

@@ -58,8 +58,10 @@ def _start_reconcile(settings: Settings, service: Service) -> "ReconcileSchedule
 
 
 def _dialer(settings: Settings, service: Service) -> "TwilioDialer | None":
-    """Click-to-call for the Slack bot: telephony's dialer, when Twilio can place calls."""
-    if not (settings.twilio_configured and settings.twilio_caller_id):
+    """Click-to-call for the Slack bot: telephony's dialer, unless no Twilio setting is given
+    at all (the bot then lists them all); when some are, the dialer's refusal names only
+    the missing ones."""
+    if len(settings.click_to_call_missing()) == 4:
         return None
     from telephony.rest import TwilioDialer
 

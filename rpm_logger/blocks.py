@@ -96,15 +96,11 @@ def progress_bar(seconds: int) -> str:
     return f"`{'▓' * filled}{'░' * (BAR_CELLS - filled)}` {minutes}/20 min"
 
 
-def missing_text(summary: MonthSummary) -> str:
-    return still_needed(summary)
-
-
 def month_lines(summary: MonthSummary) -> str:
     live = "✓" if summary.live_interactions else "✗"
     return (f"*{summary.label}* · {summary.month}\n{progress_bar(summary.total_seconds)}"
             f" · live contact {live} · codes: {format_codes(summary.codes) or 'none yet'}\n"
-            f"Still needed: {missing_text(summary)}")
+            f"Still needed: {still_needed(summary)}")
 
 
 def logged_reply(result: ChatLogged, zone: ZoneInfo) -> Reply:

@@ -53,6 +53,23 @@ class _DateType(click.ParamType):
 DATE = _DateType()
 
 
+class _LogCommand(click.Command):
+    """`log`: click reads a negative duration ('-5m') as an unknown option; say instead that
+    the duration is refused (time is never negative: a mistake is voided)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes `args`
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            negative = next((a for a in given if a[:2] in {f"-{d}" for d in "0123456789"}), None)
+            if negative is None:
+                raise
+            raise click.UsageError(
+                f"Cannot log a negative duration ({quoted(negative)}): log the time done, "
+                "e.g. 5m; to take time back, void the entry.", ctx) from exc
+
+
 class _Exit(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
@@ -359,7 +376,7 @@ def _split_duration(duration: str, activity: str,
     return f"{duration} {activity}", words[2], words[3:]
 
 
-@cli.command("log")
+@cli.command("log", cls=_LogCommand)
 @click.argument("patient_id")
 @click.argument("duration")
 @click.argument("activity")
@@ -441,6 +458,10 @@ def entries(patient_id: str, month: str | None) -> None:
 @handled
 def report(month: str | None, fmt: str, summary_only: bool) -> None:
     """Every enrolled patient's month (one row each), or with --summary the month's totals."""
+    if summary_only and fmt == "csv":
+        raise click.UsageError("--summary prints the totals as a table or JSON, not CSV: "
+                               "use --format table or json (or drop --summary for the "
+                               "per-patient CSV).")
     chosen = _month(month)
     service = _service()
     if summary_only:
@@ -577,8 +598,8 @@ def _call_line(view: Any) -> str:
     who = view.patient.label if view.patient else "unmatched"
     seconds = view.duration_seconds if view.duration_seconds is not None else "-"
     when = clinic_time(view.started_at, _service().ctx.policy.zone)
-    why = view.state_reason or "-"  # why it did not count (unmatched, leg, short, ...)
-    return (f"{view.call_id}\t{when}\t{view.state}\t{who}\t"
+    why = view.why or "-"  # why it does not count (unmatched, leg, short, voided, ...)
+    return (f"{view.call_id}\t{when}\t{view.shown_state}\t{who}\t"
             f"{view.staff or 'no staff'}\t{seconds}s\t{view.from_masked} -> {view.to_masked}"
             f"\t{why}")
 

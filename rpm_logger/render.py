@@ -19,6 +19,7 @@ from billing.risk import CRITICAL, HIGH, WATCH
 from service.audit_checks import AuditChecks
 from service.audit_trail import TrailReport
 from service.closes import CloseView
+from service.month_words import still_needed
 from service.reminders import CHANNEL, PlannedMessage
 from service.views import (
     CloseDifference,
@@ -117,20 +118,6 @@ def as_json(value: Any) -> str:
     return json.dumps(value, indent=2, default=str)
 
 
-def _next_step(summary: MonthSummary) -> str:
-    if summary.month_ended:  # nothing more can be logged into it: no advice
-        return "nothing: the month has ended"
-    parts = []
-    if summary.next_code and summary.seconds_to_next_code:
-        parts.append(f"{format_seconds(summary.seconds_to_next_code)} more for "
-                     f"{summary.next_code}")
-    if summary.needs_live_interaction:
-        parts.append("a live interaction (call or video)")
-    if not parts:
-        return "nothing: the month is at its cap" if not summary.next_code else "nothing"
-    return " and ".join(parts)
-
-
 def _month_state(summary: MonthSummary, zone: ZoneInfo | None) -> str:
     """'2026-10 (closed on 2026-11-02 by cli:billing)', the close in clinic days."""
     billed = summary.billed_at_close
@@ -159,7 +146,7 @@ def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
                          f"({summary.total_seconds} seconds)"),
         ("Live contact", f"{live} ({count_of(summary.live_interactions, 'interaction')})"),
         ("Codes", format_codes(summary.codes) or "none yet"),
-        ("Still needed", _next_step(summary)),
+        ("Still needed", still_needed(summary)),
         *_close_rows(summary),
     ]
     text = _aligned(rows)
@@ -287,7 +274,7 @@ def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
     header = ("Patient", "Minutes", "Live", "Codes", "Expected", "Still needed", "Warnings")
     rows = [header] + [
         (s.label, f"{s.total_seconds // 60} min", "yes" if s.live_interactions else "no",
-         format_codes(s.codes) or "-", f"${s.expected_amount:.2f}", _next_step(s),
+         format_codes(s.codes) or "-", f"${s.expected_amount:.2f}", still_needed(s),
          "; ".join(s.warnings) or "-")
         for s in summaries
     ]

@@ -127,6 +127,15 @@ class Settings(BaseSettings):
     def slack_configured(self) -> bool:
         return bool(self.slack_signing_secret and self.slack_bot_token)
 
+    def click_to_call_missing(self) -> tuple[str, ...]:
+        """The settings click-to-call still needs, by their environment names (so a refusal
+        names only what is unset)."""
+        values = {"TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+                  "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+                  "PUBLIC_BASE_URL": self.public_base_url,
+                  "TWILIO_CALLER_ID": self.twilio_caller_id}
+        return tuple(name for name, value in values.items() if not value)
+
     @property
     def twilio_configured(self) -> bool:
         return bool(self.twilio_auth_token and self.twilio_account_sid and self.public_base_url)

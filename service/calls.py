@@ -101,6 +101,20 @@ class CallView:
     note: str | None
     after_close: bool
     parent_call_sid: str | None = None
+    entry_voided: bool = False  # its entry was voided since: the time no longer counts
+
+    @property
+    def shown_state(self) -> str:
+        """The state a person reads: a counted call whose entry was voided says 'voided', as
+        the billing office must not bill it (the stored state keeps the call's history)."""
+        return "voided" if self.state == "counted" and self.entry_voided else self.state
+
+    @property
+    def why(self) -> str | None:
+        """Why it does not count, if it does not: the void, or the verdict's reason."""
+        if self.shown_state == "voided":
+            return f"entry #{self.entry_id} was voided"
+        return self.state_reason
 
     @property
     def patient_label(self) -> str:
@@ -230,6 +244,7 @@ class _Work:
     parties: dict[str, Party] = field(default_factory=dict)  # by stored number
     staff: dict[int, Any] = field(default_factory=dict)
     patients: dict[int, Any] = field(default_factory=dict)  # PatientRow: with view extras
+    voided_entries: set[int] = field(default_factory=set)  # entries of kept legs, voided
 
     def keep(self, row: Any) -> Leg:
         """The leg of a stored row, the one already in hand if it was read before."""
@@ -237,6 +252,8 @@ class _Work:
         if leg is None:
             leg = self.legs[row.call_sid] = _leg_of(row)
             self.kids[row.call_sid] = bool(row.has_children)
+            if row.entry_voided:
+                self.voided_entries.add(row.entry_id)
         return leg
 
     def leg(self, call_sid: str | None) -> Leg | None:
@@ -414,7 +431,7 @@ class CallService:
             leg.duration_seconds, leg.started_at, leg.ended_at,
             _patient_view(patient) if patient else None,
             staff.slack_user_id if staff else None, leg.entry_id, leg.note, leg.after_close,
-            leg.parent_call_sid,
+            leg.parent_call_sid, leg.entry_id in w.voided_entries,
         )
 
     def _get_or_create(self, w: _Work, event: CallEvent) -> tuple[Leg, bool]:
@@ -723,7 +740,7 @@ class CallService:
             if admin is not None:
                 require_admin(conn, admin)
             w = _Work(conn)
-            return [self._view(w, _leg_of(row))
+            return [self._view(w, w.keep(row))
                     for row in call_rows.legs(conn, tuple(states), limit)]
 
     def unmatched(self, *, admin: str | None = None) -> list[CallView]:

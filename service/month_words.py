@@ -9,23 +9,24 @@ from billing.durations import format_seconds
 from service.views import MonthSummary
 
 SecondsText = Callable[[int], str]
-TWENTY_MINUTES = 20 * 60  # the bar Slack shows: 99457's threshold
 
 
 def still_needed(summary: MonthSummary, seconds_text: SecondsText = format_seconds) -> str:
-    """'8 min more for 20 min and a live interaction (call or video)', or 'nothing'."""
+    """What the month still needs before its next code, in words: the one copy of this advice
+    (the CLI status, the report, every Slack month line and the voice menu use it). It names
+    the code the time reaches (99470 needs 10 minutes, not 20) and the live interaction every
+    code needs."""
     if summary.month_ended:  # nothing more can be logged into it: no advice
         return "nothing: the month has ended"
     parts = []
-    if summary.seconds_to_20_minutes:
-        parts.append(f"{seconds_text(summary.seconds_to_20_minutes)} more for "
-                     f"{seconds_text(TWENTY_MINUTES)}")
-    elif summary.next_code and summary.seconds_to_next_code:
+    if summary.next_code and summary.seconds_to_next_code:
         parts.append(f"{seconds_text(summary.seconds_to_next_code)} more for "
                      f"{summary.next_code}")
     if summary.needs_live_interaction:
         parts.append("a live interaction (call or video)")
-    return " and ".join(parts) if parts else "nothing"
+    if not parts:
+        return "nothing: the month is at its cap" if not summary.next_code else "nothing"
+    return " and ".join(parts)
 
 
 def month_sentence(summary: MonthSummary, seconds_text: SecondsText = format_seconds) -> str:

@@ -2,9 +2,11 @@
 
 Every statement is built once and run with bound values. A leg comes back as a Row with
 every column of `calls` plus `has_children` (whether another leg names it as its parent),
-so the counting verdict never stops midway to ask. Parties (who a number is) for all the
-numbers of a call and its parent come back from one statement, with what a patient's view
-needs (phone counts, provider and assigned staff) already joined.
+so the counting verdict never stops midway to ask, and `entry_voided` (whether the entry the
+call made has since been voided, so a list never shows a voided call as counted). Parties
+(who a number is) for all the numbers of a call and its parent come back from one
+statement, with what a patient's view needs (phone counts, provider and assigned staff)
+already joined.
 """
 
 from collections import namedtuple
@@ -29,14 +31,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Row
 
-from store.tables import calls, contacts, patient_phones, patients, staff, staff_phones
+from store.tables import (
+    calls,
+    contacts,
+    patient_phones,
+    patients,
+    staff,
+    staff_phones,
+    time_entries,
+)
 
 # -- legs -------------------------------------------------------------------------------
 
 _children = calls.alias("children")
 _HAS_CHILDREN = exists().where(_children.c.parent_call_sid == calls.c.call_sid) \
     .label("has_children")
-_LEG = select(calls, _HAS_CHILDREN)
+_ENTRY_VOIDED = exists().where(time_entries.c.id == calls.c.entry_id,
+                               time_entries.c.voided_at.is_not(None)).label("entry_voided")
+_LEG = select(calls, _HAS_CHILDREN, _ENTRY_VOIDED)
 _BY_SID = _LEG.where(calls.c.call_sid == bindparam("sid"))
 _BY_SID_LOCKED = _BY_SID.with_for_update(of=calls)
 _BY_ID = _LEG.where(calls.c.id == bindparam("pk"))

@@ -89,11 +89,6 @@ def closes_in_force(conn: Connection) -> list[EventRow]:
     return [row for row in closes_now(conn) if row.month in locked]
 
 
-def closed_months(conn: Connection) -> list[str]:
-    """The months (YYYY-MM) closed now: their newest event is a close, oldest month first."""
-    return [row.month for row in closes_now(conn)]
-
-
 def latest_event(conn: Connection, month: str) -> EventRow | None:
     """The month's newest close or reopen: the month is closed when it is a close."""
     return conn.execute(_LATEST_EVENT, {"month": month}).first()

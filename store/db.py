@@ -12,8 +12,9 @@ busy_timeout still orders writers from other processes (the CLI beside the serve
 
 PostgreSQL cannot hold a NUL character in text; so that both backends refuse the same input
 the same way, every statement whose parameters carry one is refused before it is sent.
-Likewise PostgreSQL refuses text longer than its column where SQLite stores it: every flush
-checks each text value against its column's length (store/models.py) before any SQL is sent.
+Likewise PostgreSQL refuses text longer than its column where SQLite stores it: every Core
+INSERT and UPDATE checks each text value against its column's length (store/models.py)
+before any SQL is sent.
 """
 
 import os
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, inspect
+from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
@@ -99,16 +100,6 @@ def _too_long(key: str, limit: int, value: str) -> str:
             "Nothing was saved.")
 
 
-def overlong_text(instance: Any) -> str | None:
-    """Why `instance` cannot be stored (a text over its column's length), or None."""
-    for column in inspect(instance).mapper.columns:
-        limit = getattr(column.type, "length", None)
-        value = getattr(instance, column.key, None)
-        if limit is not None and isinstance(value, str) and len(value) > limit:
-            return _too_long(column.key, limit, value)
-    return None
-
-
 _LIMITS: dict[str, dict[str, int]] = {}
 
 
@@ -150,7 +141,7 @@ def _renamed_parameters(clause: Any) -> dict[str, str]:
 
 
 def _install_length_guard(engine: Engine) -> None:
-    """Core INSERTs and UPDATEs get the same length check as ORM flushes: in .values(...) and
+    """Core INSERTs and UPDATEs get a length check on each bounded text: in .values(...) and
     in the parameters they are executed with, under the column's name or the name of the
     bound parameter that sets it."""
     @event.listens_for(engine, "before_execute")

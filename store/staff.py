@@ -16,7 +16,6 @@ from store.tables import staff, staff_phones
 
 # Run on nearly every request: built once, run with a bound id.
 _BY_SLACK_ID = select(staff).where(staff.c.slack_user_id == bindparam("user"))
-_BY_PK = select(staff).where(staff.c.id == bindparam("pk"))
 _BY_TWILIO_CLIENT = select(staff.c.id, staff.c.slack_user_id).where(
     staff.c.twilio_client == bindparam("client"))
 _ADMIN_IDS = (select(staff.c.slack_user_id)
@@ -43,8 +42,6 @@ def by_slack_id(conn: Connection, slack_user_id: str) -> Row[Any] | None:
     return conn.execute(_BY_SLACK_ID, {"user": slack_user_id}).first()
 
 
-def by_pk(conn: Connection, pk: int) -> Row[Any] | None:
-    return conn.execute(_BY_PK, {"pk": pk}).first()
 
 
 def by_twilio_client(conn: Connection, identity: str) -> Row[Any] | None:

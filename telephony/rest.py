@@ -107,9 +107,12 @@ def reconcile(service: Service, settings: Settings, since: timedelta,
 def click_to_call(service: Service, settings: Settings, patient_ref: str, *, by: str,
                   client: Client | None = None) -> CallOutcome:
     """Ring the staff member's phone; when answered, bridge the patient (AMD + callbacks)."""
+    missing = settings.click_to_call_missing()
+    if missing:
+        raise BadInput(f"Click-to-call is not set up for this clinic: {', '.join(missing)} "
+                       f"{'is' if len(missing) == 1 else 'are'} not set. Ask an admin, or "
+                       "log the call with `/rpm log`.")
     plan = service.calls.prepare_click_to_call(patient_ref, by=by)
-    if not settings.public_base_url or not settings.twilio_caller_id:
-        raise BadInput("Click-to-call needs PUBLIC_BASE_URL and TWILIO_CALLER_ID.")
     status_url = settings.public_base_url.rstrip("/") + STATUS_PATH
     client = client or make_rest_client(settings)
     try:

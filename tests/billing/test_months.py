@@ -70,6 +70,16 @@ def test_bad_months_are_refused(text: str) -> None:
         Month.parse(text)
 
 
+@pytest.mark.parametrize("text", ["0001-01", "0001-12", "9999-12", "9999-01", "0000-05"])
+def test_months_without_a_day_before_or_after_are_refused(text: str) -> None:
+    """0001-01 has no day before it (a month scan reaches back a day), 9999-12 no next month:
+    both used to crash every month screen with OverflowError."""
+    with pytest.raises(InvalidInput, match=f"Not a month: {text} .use a month from 0002-01"):
+        Month.parse(text)
+    start, _ = Month.parse("0002-01").bounds_utc(ZoneInfo("Pacific/Kiritimati"))
+    assert (start - timedelta(days=1)).year == 1  # the day before the first month exists
+
+
 def test_unknown_zone_is_refused() -> None:
     with pytest.raises(InvalidInput, match="IANA"):
         clinic_zone("Mars/Olympus")

@@ -69,12 +69,11 @@ def test_advice_reads_like_a_reminder() -> None:
         (date(2026, 11, 30), 720, True, "99457", "needs 8 more minutes for 99457 (99470 is in)"),
         (date(2026, 11, 29), 600, True, "99457",
          "needs 10 more minutes for 99457 (99470 is in)"),
-        # the month is over: nothing is reachable any more; say what the month supports
+        # the month is over: say what it missed, not what it "needs" (tester finding 7)
         (date(2026, 12, 1), 720, True, "99470",
-         "needs 8 more minutes (no days left; the month supports 99470)"),
-        (date(2026, 12, 1), 480, True, None, "needs 12 more minutes (no days left)"),
-        (date(2026, 12, 1), 720, False, None, "needs 8 more minutes and a live call "
-                                              "(no days left)"),
+         "missed 99457: 8 minutes short (the month supports 99470)"),
+        (date(2026, 12, 1), 480, True, None, "missed 99457: 12 minutes short"),
+        (date(2026, 12, 1), 720, False, None, "missed 99457: 8 minutes short and no live call"),
     ],
 )
 def test_last_days_point_at_the_highest_code_still_reachable(
@@ -89,7 +88,7 @@ def test_last_days_point_at_the_highest_code_still_reachable(
 def test_a_month_without_99470_never_mentions_it() -> None:
     december = PatientWindow.of(DEC_2025, None, None)
     ended = risk(date(2026, 1, 1), 720, True, december, DEC_2025)
-    assert (ended.reachable_code, ended.advice()) == (None, "needs 8 more minutes (no days left)")
+    assert (ended.reachable_code, ended.advice()) == (None, "missed 99457: 8 minutes short")
     last_day = risk(date(2025, 12, 31), 720, True, december, DEC_2025)
     assert (last_day.reachable_code, last_day.advice()) == ("99457", "needs 8 more minutes")
 

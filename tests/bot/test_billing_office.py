@@ -71,6 +71,8 @@ def test_a_bad_month_is_explained(slack: SlackSender, slack_api: SlackApiRecorde
     assert "Give at most one month, as YYYY-MM" in slack.command("report nov", user=ADMIN).text
     sent = slack.command("report 2026-13", user=ADMIN)
     assert "Cannot read month '2026-13'" in all_text(_response(slack, sent.response_url).body)
+    year_one = slack.command("report 0001-01", user=ADMIN)  # was an OverflowError
+    assert "Not a month: 0001-01" in all_text(_response(slack, year_one.response_url).body)
     assert slack_api.calls_to("files.getUploadURLExternal") == []
 
 

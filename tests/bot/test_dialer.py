@@ -40,3 +40,18 @@ def test_a_dialer_that_could_not_place_the_call_is_explained(svc: Service, answe
     dialer = FakeDialer(answer)
     assert says in _call(svc, dialer)
     assert dialer.dialled == [("P-1042", NURSE)]
+
+
+def test_a_missing_caller_id_alone_is_named(svc: Service) -> None:
+    """Tester finding 8: with only TWILIO_CALLER_ID unset, `/rpm call` listed all four."""
+    from pydantic import SecretStr
+
+    from rpm_logger.app import _dialer
+    from rpm_logger.settings import Settings
+
+    settings = Settings(twilio_account_sid="AC" + "0" * 32, twilio_auth_token=SecretStr("t"),
+                        public_base_url="https://rpm.example.org")
+    text = _call(svc, _dialer(settings, svc))  # type: ignore[arg-type]
+    assert "Click-to-call is not set up for this clinic: TWILIO_CALLER_ID is not set." in text
+    assert "TWILIO_AUTH_TOKEN" not in text and "PUBLIC_BASE_URL" not in text
+    assert _dialer(Settings(), svc) is None  # nothing set: the reply lists all four

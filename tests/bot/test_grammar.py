@@ -160,3 +160,15 @@ def test_an_unknown_command_gets_the_closest_command_and_its_one_line_usage(
     answer = grammar.usage_text(grammar.parse(text))
     assert reply in answer
     assert len(answer.splitlines()) == 3 and "e.g." not in answer
+
+
+@pytest.mark.parametrize(("text", "topic"), [
+    ("log P-1042 5m review " + "x" * 4000, "log"),
+    ("l P-1042 5m review " + "x" * 4000, "log"),
+    ("timer stop " + "x" * 4000, "timer"),
+    ("x" * 4001, None),
+])
+def test_an_over_long_command_gets_its_own_usage(text: str, topic: str | None) -> None:
+    """Tester finding 9: a 4,000-character note got the whole help, not `log`'s usage."""
+    parsed = grammar.parse(text)
+    assert parsed == grammar.Usage("That is over 4000 characters.", topic)

@@ -17,12 +17,30 @@ def test_log_confirms_patient_minutes_activity_id_progress_live_codes_and_missin
     assert sent.response.status_code == 200
     assert sent.body["text"] == "✅ Saved entry #1: 12 min of review for P-1042 (JD) on 2026-11-20."
     assert "`▓▓▓▓▓▓░░░░` 12/20 min · live contact ✗ · codes: none yet" in sent.text
-    assert "Still needed: 8 min more for 20 min and a live interaction (call or video)" \
-        in sent.text
+    # 12 min reach 99470: only the live interaction is missing (not "8 min more for 20 min")
+    assert "Still needed: a live interaction (call or video)" in sent.text
     [entry] = entries(seeded)
     assert (entry.id, entry.duration_seconds, entry.activity, entry.source, entry.staff) == \
         (1, 720, "review", "slack", NURSE)
     assert entry.ended_at == datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
+
+
+def test_slack_and_cli_give_the_same_still_needed_advice(
+    slack: SlackSender, seeded: Service
+) -> None:
+    """One copy of the advice: the Slack month line says what the CLI status says, 99470
+    included (the Slack copy used to say "20 min more for 20 min")."""
+    from rpm_logger.render import summary_text
+
+    sent = slack.command("status P-1042")
+    assert "Still needed: 10 min more for 99470 and a live interaction (call or video)" \
+        in sent.text
+    assert "more for 20 min" not in sent.text
+    assert ("Still needed  10 min more for 99470 and a live interaction (call or video)"
+            in summary_text(seeded.months.summary("P-1042")))
+    after = slack.command("log P-1042 5m call")
+    assert "Still needed: 5 min more for 99470" in after.text
+    assert "Still needed  5 min more for 99470" in summary_text(seeded.months.summary("P-1042"))
 
 
 def test_first_request_auth_test_goes_to_the_recorder(slack: SlackSender) -> None:

@@ -108,11 +108,22 @@ def test_void_through_the_cli(seeded: Cli) -> None:
          "ISO 8601"),
         (("log", "P-1042", "10m", "review"), "Missing option '--staff'"),
         (("status", "P-1042", "--month", "2026-13"), "YYYY-MM"),
+        # 0001-01 crashed every month screen with OverflowError (no day before it)
+        (("status", "P-1042", "--month", "0001-01"), "Not a month: 0001-01"),
+        (("report", "--month", "0001-01"), "Not a month: 0001-01"),
+        (("report", "--summary", "--month", "0001-01"), "Not a month: 0001-01"),
+        (("export", "--month", "0001-01"), "Not a month: 0001-01"),
+        (("month", "close", "0001-01", "--by", "billing", "--yes"), "Not a month: 0001-01"),
+        (("month", "close", "9999-12", "--by", "billing", "--yes"), "Not a month: 9999-12"),
         (("patient", "add", "P-2000", "--phone", "12"), "not a valid phone number: 2 digits"),
         (("patient", "add", "P-2000", "--consent", "01/10/2026"), "YYYY-MM-DD"),
         (("patient", "add", "P-1042"), "already exists"),
         (("staff", "add", "U05X", "--name", "X", "--role", "boss"), "Unknown role"),
         (("report", "--format", "pdf"), "pdf"),
+        # tester finding 9: these printed the table, or click's "No such option: -5"
+        (("report", "--summary", "--format", "csv"), "--summary prints the totals as a table"),
+        (("log", "P-1042", "-5m", "review", "--staff", "U01NURSE"),
+         "Cannot log a negative duration ('-5m')"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message_and_changes_nothing(

@@ -58,3 +58,23 @@ def test_staff_twilio_options_then_list_and_attach_an_unmatched_call(
     assert svc.months.summary("P-1042").total_seconds == 140
     assert _run(db_url, "calls", "list", "--state", "unmatched").stdout.splitlines() == [
         header]
+
+
+def test_a_call_whose_entry_was_voided_is_listed_as_voided(svc: Service, db_url: str) -> None:
+    """Tester finding 6: `calls list` showed a call as `counted` after its entry was voided,
+    so the billing office could bill time the clinic had taken back."""
+    seed(svc)
+    _run(db_url, "staff", "update", NURSE, "--twilio-number", "(617) 555-0199")
+    svc.calls.record_status(CallEvent(
+        call_sid=new_sid(), status="completed", direction="inbound", from_number=STRANGER_PHONE,
+        to_number=NURSE_TWILIO_NUMBER, duration_seconds=300,
+        timestamp=datetime(2026, 11, 20, 19, tzinfo=UTC)))
+    entry_id = svc.calls.attach("C-1", "P-1042", by=ADMIN).call.entry_id
+    assert entry_id is not None
+    [_, before] = _run(db_url, "calls", "list").stdout.splitlines()
+    assert "\tcounted\tP-1042 (JD)\t" in before and before.endswith("\t-")
+    svc.entries.void(entry_id, reason="wrong patient", by=ADMIN)
+    [_, after] = _run(db_url, "calls", "list").stdout.splitlines()
+    assert "\tvoided\tP-1042 (JD)\t" in after and "\tcounted\t" not in after
+    assert after.endswith(f"\tentry #{entry_id} was voided")
+    assert svc.months.summary("P-1042").total_seconds == 0

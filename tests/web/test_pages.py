@@ -17,7 +17,7 @@ from service import Service
 from service.patients import PatientFields
 from store.db import Database
 from tests.conftest import FrozenClock
-from tests.service.helpers import DOCTOR, NURSE
+from tests.service.helpers import DOCTOR, NURSE, log
 from tests.web.support import RAW_PHONE_DIGITS, TOKEN, Page, seed_month
 
 NOVEMBER = Month(2026, 11)
@@ -135,6 +135,18 @@ def test_staff_filter(client: TestClient) -> None:
     assert _rows(nobody) == [] and nobody.one("p", id="no-patients")
 
 
+def test_an_ended_month_says_what_each_row_missed(client: TestClient, svc: Service) -> None:
+    """Tester finding 7: October's dashboard said "0 at risk" above rows reading "critical —
+    needs 8 more minutes (no days left)". An ended month has no risk, only what it missed."""
+    log(svc, "12m", "call", started_at=datetime(2026, 10, 14, 15, tzinfo=UTC))
+    page = Page(client.get("/?month=2026-10").text)
+    assert page.one("div", id="count-at-risk").content == "0"
+    row = page.one("tr", data_patient="P-1042").content
+    assert "missed 99457: 8 minutes short (the month supports 99470)" in row
+    assert row.count("missed") == 2  # the status cell too
+    assert "needs" not in row and "critical" not in row
+
+
 def test_month_picker_shows_another_month(client: TestClient, svc: Service) -> None:
     page = Page(client.get("/?month=2026-10").text)
     assert page.one("input", name="month").attrs["value"] == "2026-10"
@@ -146,6 +158,10 @@ def test_month_picker_shows_another_month(client: TestClient, svc: Service) -> N
 @pytest.mark.parametrize(("path", "status", "message"), [
     ("/?month=2026-13", 400, "Cannot read month"),
     ("/?month=nov", 400, "Cannot read month"),
+    ("/?month=0001-01", 400, "Not a month: 0001-01"),  # was a 500 (OverflowError)
+    ("/?month=9999-12", 400, "Not a month: 9999-12"),
+    ("/patients/P-1042?month=0001-01", 400, "Not a month: 0001-01"),
+    ("/reports/0001-01.csv", 400, "Not a month: 0001-01"),
     ("/?staff=not-an-id", 400, "is not a Slack user id"),
     ("/patients/P-9999", 404, "No patient"),
     ("/patients/P-1042?month=11-2026", 400, "Cannot read month"),
