@@ -187,6 +187,13 @@ def _screened_leg(**extra: str) -> dict[str, str]:
             "CallStatus": "in-progress", "Direction": "outbound-dial", **extra}
 
 
+def _menu_turn() -> dict[str, str]:
+    """A staff voice menu turn (a PIN keyed) for a call with no menu session."""
+    return {"AccountSid": ACCOUNT_SID, "CallSid": new_sid(), "CallStatus": "in-progress",
+            "Direction": "inbound", "From": PATIENT_PHONE, "To": CLINIC_NUMBER,
+            "Digits": "4321"}
+
+
 def _sms() -> dict[str, str]:
     return {"AccountSid": ACCOUNT_SID, "MessageSid": new_sid("SM"), "From": PATIENT_PHONE,
             "To": NURSE_TWILIO_NUMBER, "Body": "ok"}
@@ -213,6 +220,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/twilio/voice/screen"): Row(_twilio, "/twilio/voice/screen", _screened_leg),
     ("POST", "/twilio/voice/screen/answer"): Row(_twilio, "/twilio/voice/screen/answer",
                                                  lambda: _screened_leg(Digits="1")),
+    ("POST", "/twilio/voice/menu"): Row(_twilio, "/twilio/voice/menu?t=1", _menu_turn),
     ("POST", "/twilio/messaging"): Row(_twilio, "/twilio/messaging", _sms),
 }
 
