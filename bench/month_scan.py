@@ -209,8 +209,9 @@ def _count(url: str) -> tuple[int, int]:
         engine.dispose()
 
 
-def dataset(kind: str, patients: int, entries: int, rebuild: bool) -> str:
-    """The URL of a database holding the dataset, built unless a cached one matches."""
+def dataset(kind: str, patients: int, entries: int, rebuild: bool, name: str = "") -> str:
+    """The URL of a database holding the dataset, built unless a cached one matches
+    (`name`: the PostgreSQL database, default rpm_bench_P_E)."""
     if kind == "sqlite":
         path = DATA / f"month-{patients}-{entries}.db"
         url = f"sqlite:///{path}"
@@ -220,7 +221,7 @@ def dataset(kind: str, patients: int, entries: int, rebuild: bool) -> str:
             print(f"built {path.relative_to(ROOT)} in {time.perf_counter() - began:.1f} s")
         return url
     admin_url = os.environ.get("RPM_BENCH_POSTGRES_URL", PG_DEFAULT)
-    name = f"rpm_bench_{patients}_{entries}"
+    name = name or f"rpm_bench_{patients}_{entries}"
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     if rebuild or _count(url) != (patients, entries):
         began = time.perf_counter()
@@ -311,10 +312,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--pg-name", default="", help="PostgreSQL database (rpm_bench_P_E)")
     parser.add_argument("--profile", action="store_true", help="pyinstrument (b) and (c)")
     args = parser.parse_args(argv)
 
-    url = dataset(args.db, args.patients, args.entries, args.rebuild)
+    url = dataset(args.db, args.patients, args.entries, args.rebuild, args.pg_name)
     db = Database(url)
     upgrade_to_head(db.engine)  # a cached database gets new migrations (indexes) too
     with db.engine.begin() as connection:  # fresh planner statistics for every index
