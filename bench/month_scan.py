@@ -263,18 +263,19 @@ def raw_group_by(db: Database) -> int:
 COUNTED = "('clinical_staff', 'physician', 'qhp')"
 RULES_PG = f"""
 SELECT e.patient_id,
-  SUM(CASE WHEN e.staff_role IN {COUNTED} THEN GREATEST(0, EXTRACT(EPOCH FROM
+  SUM(CASE WHEN e.staff_role IN {COUNTED} AND w.consent IS NOT NULL THEN GREATEST(0,
+      EXTRACT(EPOCH FROM
       LEAST(e.ended_at, %(end)s, w.hi) - GREATEST(e.started_at, %(start)s, w.lo, w.consent)))
       ELSE 0 END),
-  MAX(CASE WHEN e.live AND e.staff_role IN {COUNTED}
+  MAX(CASE WHEN e.live AND e.staff_role IN {COUNTED} AND w.consent IS NOT NULL
       AND e.started_at >= GREATEST(%(start)s, w.lo, w.consent)
       AND e.started_at < LEAST(%(end)s, w.hi)
       AND e.ended_at - e.started_at >= make_interval(secs => %(min_live)s) THEN 1 ELSE 0 END)
 FROM time_entries e JOIN (
   SELECT id,
-    COALESCE(enrolled_on::timestamp AT TIME ZONE %(zone)s, '-infinity') AS lo,
-    COALESCE((ended_on + 1)::timestamp AT TIME ZONE %(zone)s, 'infinity') AS hi,
-    COALESCE(consent_on::timestamp AT TIME ZONE %(zone)s, 'infinity') AS consent
+    enrolled_on::timestamp AT TIME ZONE %(zone)s AS lo,
+    (ended_on + 1)::timestamp AT TIME ZONE %(zone)s AS hi,
+    consent_on::timestamp AT TIME ZONE %(zone)s AS consent
   FROM patients) w ON w.id = e.patient_id
 WHERE e.voided_at IS NULL AND e.started_at >= %(reach)s AND e.started_at < %(end)s
   AND e.ended_at > %(start)s
@@ -367,12 +368,10 @@ def _driver_statements() -> dict[str, tuple[str, dict[str, Any], str, list[Any]]
     for label, statement in (("report month statement", _month_rows_statement("clinic")),
                              ("risk month statement", _month_rows_statement(
                                  "clinic", detail=False, skip_safe=True))):
-        kw = {"compile_kwargs": {"render_postcompile": True}}
-        ps = statement.compile(dialect=pg_psycopg.dialect(), **kw)  # type: ignore[arg-type]
-        ap = statement.compile(dialect=pg_asyncpg.dialect(), **kw)  # type: ignore[arg-type]
-        bound = ap.construct_params(values)
-        out[label] = (ps.string, ps.construct_params(values), ap.string,
-                      [bound[name] for name in ap.positiontup or ()])
+        ps = statement.compile(dialect=pg_psycopg.dialect()).construct_expanded_state(values)
+        ap = statement.compile(dialect=pg_asyncpg.dialect()).construct_expanded_state(values)
+        out[label] = (ps.statement, dict(ps.parameters), ap.statement,
+                      list(ap.positional_parameters))
     return out
 
 
