@@ -9,14 +9,20 @@ a database migrated by the project's own Alembic chain. Then times, side by side
 
   (a) raw SQL: one GROUP BY over time_entries (non-voided seconds per patient in the month and
       whether a live interaction exists), every row fetched by the DB-API cursor;
+  (a2) raw SQL computing the same rules (issue 14's reference): per patient, counted seconds
+      (clinical roles, clipped to the month, enrolment window and consent) and the live flag
+      (MIN_LIVE_CALL_SECONDS); all but the clock-timed union, which a GROUP BY cannot state;
   (b) the service's risk scan: MonthService.at_risk (what `/rpm risk` and reminders call);
   (c) the CLI `report --format csv`, run in-process with stdout sent to /dev/null.
 
-Prints median of --runs runs, the ratio to (a), and the tracemalloc peak of (b) and (c),
-measured in one extra run each (tracemalloc slows Python, so timed runs go without it).
+Prints median of --runs runs, the ratios to (a) and (a2), and the tracemalloc peak of (b) and
+(c), measured in one extra run each (tracemalloc slows Python, so timed runs go without it).
+--drivers (PostgreSQL) instead times psycopg against asyncpg on the same statements: (a2) and
+the month statements of the report and of the risk scan, every row fetched.
 
-SQLite data: bench/data/month-P-E.db (git-ignored). PostgreSQL: database rpm_bench_P_E on the
-server at RPM_BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
+SQLite data: bench/data/month-P-E.db (git-ignored). PostgreSQL: database rpm_bench_P_E (or
+--pg-name) on the server at RPM_BENCH_POSTGRES_URL (default
+postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
 --rebuild drops and builds again. A new migration needs no rebuild: the bench upgrades a
 cached database to head and runs ANALYZE before timing.
 """
