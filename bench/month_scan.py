@@ -9,14 +9,20 @@ a database migrated by the project's own Alembic chain. Then times, side by side
 
   (a) raw SQL: one GROUP BY over time_entries (non-voided seconds per patient in the month and
       whether a live interaction exists), every row fetched by the DB-API cursor;
+  (a2) raw SQL computing the same rules (issue 14's reference): per patient, counted seconds
+      (clinical roles, clipped to the month, enrolment window and consent) and the live flag
+      (MIN_LIVE_CALL_SECONDS); all but the clock-timed union, which a GROUP BY cannot state;
   (b) the service's risk scan: MonthService.at_risk (what `/rpm risk` and reminders call);
   (c) the CLI `report --format csv`, run in-process with stdout sent to /dev/null.
 
-Prints median of --runs runs, the ratio to (a), and the tracemalloc peak of (b) and (c),
-measured in one extra run each (tracemalloc slows Python, so timed runs go without it).
+Prints median of --runs runs, the ratios to (a) and (a2), and the tracemalloc peak of (b) and
+(c), measured in one extra run each (tracemalloc slows Python, so timed runs go without it).
+--drivers (PostgreSQL) instead times psycopg against asyncpg on the same statements: (a2) and
+the month statements of the report and of the risk scan, every row fetched.
 
-SQLite data: bench/data/month-P-E.db (git-ignored). PostgreSQL: database rpm_bench_P_E on the
-server at RPM_BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
+SQLite data: bench/data/month-P-E.db (git-ignored). PostgreSQL: database rpm_bench_P_E (or
+--pg-name) on the server at RPM_BENCH_POSTGRES_URL (default
+postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
 --rebuild drops and builds again. A new migration needs no rebuild: the bench upgrades a
 cached database to head and runs ANALYZE before timing.
 """
@@ -209,8 +215,9 @@ def _count(url: str) -> tuple[int, int]:
         engine.dispose()
 
 
-def dataset(kind: str, patients: int, entries: int, rebuild: bool) -> str:
-    """The URL of a database holding the dataset, built unless a cached one matches."""
+def dataset(kind: str, patients: int, entries: int, rebuild: bool, name: str = "") -> str:
+    """The URL of a database holding the dataset, built unless a cached one matches
+    (`name`: the PostgreSQL database, default rpm_bench_P_E)."""
     if kind == "sqlite":
         path = DATA / f"month-{patients}-{entries}.db"
         url = f"sqlite:///{path}"
@@ -220,7 +227,7 @@ def dataset(kind: str, patients: int, entries: int, rebuild: bool) -> str:
             print(f"built {path.relative_to(ROOT)} in {time.perf_counter() - began:.1f} s")
         return url
     admin_url = os.environ.get("RPM_BENCH_POSTGRES_URL", PG_DEFAULT)
-    name = f"rpm_bench_{patients}_{entries}"
+    name = name or f"rpm_bench_{patients}_{entries}"
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     if rebuild or _count(url) != (patients, entries):
         began = time.perf_counter()
@@ -254,6 +261,75 @@ def raw_group_by(db: Database) -> int:
     return len(rows)
 
 
+# (a2) the same rules in raw SQL (issue 14's reference): per patient, the seconds of standing
+# clinical-role entries clipped to the month, the enrolment window and consent (clinic
+# midnights), and whether a clinical live entry of at least MIN_LIVE_CALL_SECONDS started in
+# the month inside both. It leaves out the one rule SQL cannot state in a GROUP BY: the union
+# of overlapping clock-timed entries (billing.tally counts an overlap once).
+COUNTED = "('clinical_staff', 'physician', 'qhp')"
+RULES_PG = f"""
+SELECT e.patient_id,
+  SUM(CASE WHEN e.staff_role IN {COUNTED} AND w.consent IS NOT NULL THEN GREATEST(0,
+      EXTRACT(EPOCH FROM
+      LEAST(e.ended_at, %(end)s, w.hi) - GREATEST(e.started_at, %(start)s, w.lo, w.consent)))
+      ELSE 0 END),
+  MAX(CASE WHEN e.live AND e.staff_role IN {COUNTED} AND w.consent IS NOT NULL
+      AND e.started_at >= GREATEST(%(start)s, w.lo, w.consent)
+      AND e.started_at < LEAST(%(end)s, w.hi)
+      AND e.ended_at - e.started_at >= make_interval(secs => %(min_live)s) THEN 1 ELSE 0 END)
+FROM time_entries e JOIN (
+  SELECT id,
+    enrolled_on::timestamp AT TIME ZONE %(zone)s AS lo,
+    (ended_on + 1)::timestamp AT TIME ZONE %(zone)s AS hi,
+    consent_on::timestamp AT TIME ZONE %(zone)s AS consent
+  FROM patients) w ON w.id = e.patient_id
+WHERE e.voided_at IS NULL AND e.started_at >= %(reach)s AND e.started_at < %(end)s
+  AND e.ended_at > %(start)s
+GROUP BY e.patient_id
+"""
+# SQLite has no zones: clinic midnight is taken as 05:00 UTC (EST, November's offset).
+RULES_SQLITE = f"""
+SELECT patient_id,
+  SUM(CASE WHEN staff_role IN {COUNTED} THEN MAX(0, (MIN(e_hi, :end_jd, hi) -
+      MAX(e_lo, :start_jd, lo, consent)) * 86400.0) ELSE 0 END),
+  MAX(CASE WHEN live AND staff_role IN {COUNTED} AND e_lo >= MAX(:start_jd, lo, consent)
+      AND e_lo < MIN(:end_jd, hi) AND (e_hi - e_lo) * 86400.0 >= :min_live THEN 1 ELSE 0 END)
+FROM (SELECT e.patient_id, e.staff_role, e.live, julianday(e.started_at) AS e_lo,
+        julianday(e.ended_at) AS e_hi,
+        COALESCE(julianday(p.enrolled_on) + 5 / 24.0, 0) AS lo,
+        COALESCE(julianday(p.ended_on) + 1 + 5 / 24.0, 1e9) AS hi,
+        COALESCE(julianday(p.consent_on) + 5 / 24.0, 1e9) AS consent
+      FROM time_entries e JOIN patients p ON p.id = e.patient_id
+      WHERE e.voided_at IS NULL AND e.started_at >= :reach AND e.started_at < :end
+        AND e.ended_at > :start)
+GROUP BY patient_id
+"""
+
+
+def _rules_params() -> dict[str, Any]:
+    start, end = MONTH.bounds_utc(ZONE)
+    return {"start": start, "end": end, "reach": start - timedelta(days=1), "min_live": 30,
+            "zone": str(ZONE)}
+
+
+def raw_rules(db: Database) -> int:
+    """(a2): the rules query through the DB-API cursor, every row fetched."""
+    params = _rules_params()
+    with db.engine.connect() as connection:
+        cursor = connection.connection.driver_connection.cursor()
+        if db.dialect == "sqlite":
+            sqlite_params = {k: _sqlite_value(v) for k, v in params.items() if k != "zone"}
+            cursor.execute("SELECT julianday(?), julianday(?)",
+                           (sqlite_params["start"], sqlite_params["end"]))
+            sqlite_params["start_jd"], sqlite_params["end_jd"] = cursor.fetchone()
+            cursor.execute(RULES_SQLITE, sqlite_params)
+        else:
+            cursor.execute(RULES_PG, params)
+        rows = cursor.fetchall()
+        cursor.close()
+    return len(rows)
+
+
 def risk_scan(svc: Service) -> int:
     return len(svc.months.at_risk(MONTH, TODAY))
 
@@ -269,6 +345,70 @@ def cli_report(url: str) -> int:
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         cli.main(["report", "--month", str(MONTH), "--format", "csv"], standalone_mode=False)
     return 0
+
+
+# ---------------------------------------------------------------------------- psycopg / asyncpg
+
+
+def _driver_statements() -> dict[str, tuple[str, dict[str, Any], str, list[Any]]]:
+    """label -> (SQL for psycopg, its parameters, SQL for asyncpg, its parameters): the rules
+    query and the two month statements the report and the risk scan run, compiled once."""
+    from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+    from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+
+    from store.month_totals import _month_rows_statement, _scan_params
+
+    values = _scan_params(MONTH, ZONE, 30)
+    out: dict[str, tuple[str, dict[str, Any], str, list[Any]]] = {}
+    names: list[str] = []
+
+    def dollar(match: Any) -> str:
+        names.append(match.group(1))
+        return f"${len(names)}"
+
+    import re
+
+    rules = re.sub(r"%\((\w+)\)s", dollar, RULES_PG)
+    params = _rules_params()
+    out["raw SQL rules"] = (RULES_PG, params, rules, [params[n] for n in names])
+    for label, statement in (("report month statement", _month_rows_statement("clinic")),
+                             ("risk month statement", _month_rows_statement(
+                                 "clinic", detail=False, skip_safe=True))):
+        ps = statement.compile(dialect=pg_psycopg.dialect()).construct_expanded_state(values)
+        ap = statement.compile(dialect=pg_asyncpg.dialect()).construct_expanded_state(values)
+        out[label] = (ps.statement, dict(ps.parameters), ap.statement,
+                      list(ap.positional_parameters))
+    return out
+
+
+def compare_drivers(url: str, runs: int) -> None:
+    """The same statements through psycopg (our driver) and asyncpg: every row fetched."""
+    import asyncio
+
+    import asyncpg
+    import psycopg
+
+    dsn = _pg_dsn(url)
+    statements = _driver_statements()
+
+    async def with_asyncpg(sql: str, args: list[Any]) -> int:
+        connection = await asyncpg.connect(dsn)
+        try:
+            return len(await connection.fetch(sql, *args))
+        finally:
+            await connection.close()
+
+    def with_psycopg(sql: str, params: dict[str, Any]) -> int:
+        with psycopg.connect(dsn) as connection:
+            return len(connection.execute(sql, params).fetchall())
+
+    print(f"\n{'statement (PostgreSQL)':26} {'psycopg s':>9} {'cpu s':>6} "
+          f"{'asyncpg s':>9} {'cpu s':>6} {'rows':>8}")
+    for label, (ps_sql, ps_params, ap_sql, ap_args) in statements.items():
+        psy = timed(lambda: with_psycopg(ps_sql, ps_params), runs)  # noqa: B023
+        apg = timed(lambda: asyncio.run(with_asyncpg(ap_sql, ap_args)), runs)  # noqa: B023
+        print(f"{label:26} {psy[0]:9.3f} {psy[1]:6.3f} {apg[0]:9.3f} {apg[1]:6.3f} "
+              f"{psy[2]:8d}{'' if psy[2] == apg[2] else f' (asyncpg: {apg[2]})'}")
 
 
 def timed(work: Callable[[], int], runs: int) -> tuple[float, float, int]:
@@ -311,36 +451,45 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--pg-name", default="", help="PostgreSQL database (rpm_bench_P_E)")
     parser.add_argument("--profile", action="store_true", help="pyinstrument (b) and (c)")
+    parser.add_argument("--drivers", action="store_true",
+                        help="PostgreSQL: psycopg against asyncpg on the same statements")
     args = parser.parse_args(argv)
 
-    url = dataset(args.db, args.patients, args.entries, args.rebuild)
+    url = dataset(args.db, args.patients, args.entries, args.rebuild, args.pg_name)
     db = Database(url)
     upgrade_to_head(db.engine)  # a cached database gets new migrations (indexes) too
     with db.engine.begin() as connection:  # fresh planner statistics for every index
         connection.exec_driver_sql("ANALYZE")
     svc = Service(ServiceContext(db, Policy(zone=ZONE), lambda: datetime(2026, 11, 20, 17,
                                                                           tzinfo=UTC)))
+    if args.drivers:
+        compare_drivers(url, args.runs)
+        return
     work: dict[str, Callable[[], int]] = {
         "raw SQL GROUP BY": lambda: raw_group_by(db),
+        "raw SQL rules": lambda: raw_rules(db),
         "risk scan (at_risk)": lambda: risk_scan(svc),
         "report CSV (CLI)": lambda: cli_report(url),
     }
     if args.profile:
-        for label in list(work)[1:]:
+        for label in list(work)[2:]:
             profile(work[label], label)
         return
     for label in work:  # warm the caches (pages, plans, imports) once
         work[label]()
     results = {label: timed(fn, args.runs) for label, fn in work.items()}
-    peaks = {label: peak_mib(work[label]) for label in list(work)[1:]}
-    base = results["raw SQL GROUP BY"][0]
+    peaks = {label: peak_mib(work[label]) for label in list(work)[2:]}
+    base, rules = results["raw SQL GROUP BY"][0], results["raw SQL rules"][0]
     print(f"\n{args.db}: {args.patients} patients, {args.entries} entries, month {MONTH}, "
           f"median of {args.runs} runs")
-    print(f"{'what':22} {'wall s':>8} {'x raw':>6} {'cpu s':>7} {'rows':>7} {'peak MiB':>9}")
+    print(f"{'what':22} {'wall s':>8} {'x raw':>6} {'x rules':>7} {'cpu s':>7} {'rows':>7} "
+          f"{'peak MiB':>9}")
     for label, (seconds, cpu, rows) in results.items():
         peak = f"{peaks[label]:9.1f}" if label in peaks else f"{'-':>9}"
-        print(f"{label:22} {seconds:8.3f} {seconds / base:6.2f} {cpu:7.3f} {rows:7d} {peak}")
+        print(f"{label:22} {seconds:8.3f} {seconds / base:6.2f} {seconds / rules:7.2f} "
+              f"{cpu:7.3f} {rows:7d} {peak}")
     db.dispose()
 
 

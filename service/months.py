@@ -47,6 +47,7 @@ from store.month_totals import (
     PatientMonthTotals,
     Scope,
     calls_to_review,
+    certainly_safe,
     close_record,
     month_totals,
 )
@@ -248,8 +249,8 @@ class MonthService:
         return _worst_first(list(self._assessed_rows(conn, month or self.current(),
                                                      self.today(), Scope(staff_user=user))))
 
-    def _risks(self, month: Month | None, today: date | None,
-               assigned_to: str | None, actor: str | None = None) -> Iterator[PatientRisk]:
+    def _risks(self, month: Month | None, today: date | None, assigned_to: str | None,
+               actor: str | None = None, *, skip_safe: bool = False) -> Iterator[PatientRisk]:
         with self.ctx.db.read() as conn:
             if actor is not None:
                 require_active_staff(conn, actor, doing="read the at-risk list")
@@ -260,12 +261,13 @@ class MonthService:
                     return
                 scope = Scope(assigned_staff_pk=staff.id)
             yield from self._assessed_rows(conn, month or self.current(),
-                                           today or self.today(), scope)
+                                           today or self.today(), scope, skip_safe=skip_safe)
 
-    def _assessed_rows(self, conn: Conn, month: Month, today: date,
-                       scope: Scope) -> Iterator[PatientRisk]:
+    def _assessed_rows(self, conn: Conn, month: Month, today: date, scope: Scope,
+                       *, skip_safe: bool = False) -> Iterator[PatientRisk]:
         seen: dict[_RiskKey, RiskAssessment] = {}
-        for summary in self._summaries(conn, month, scope, detail=False):
+        for summary in self._summaries(conn, month, scope, detail=False,
+                                       skip_safe=skip_safe):
             yield _assessed(summary, month, today, seen)
 
     def summary_in(self, conn: Transaction, month: Month, patient_pk: int) -> MonthSummary:
@@ -304,7 +306,7 @@ class MonthService:
     def _summaries(
         self, conn: Conn, month: Month, scope: Scope,
         *, detail: bool = True, context: _MonthContext | None = None,
-        day_cuts: tuple[datetime, ...] = (),
+        day_cuts: tuple[datetime, ...] = (), skip_safe: bool = False,
     ) -> Iterator[MonthSummary]:
         """The month's summaries in clinic-id order: the close record, the calls to review
         and one month statement (patients, entries, overlaps, staff names) read a page at a
@@ -312,16 +314,17 @@ class MonthService:
 
         Without `detail` (risk lists) the per-staff shares and live dates stay empty: no
         risk list shows them. With `day_cuts`, each summary's month so far at each cut is
-        kept in `progress` (the dashboard chart), keyed by clinic id.
+        kept in `progress` (the dashboard chart), keyed by clinic id. With `skip_safe` (the
+        at-risk list), patients the SQL proves not at risk are never read (store.month_scan).
         """
         for summary, _ in self._scan(conn, month, scope, detail=detail, context=context,
-                                     day_cuts=day_cuts):
+                                     day_cuts=day_cuts, skip_safe=skip_safe):
             yield summary
 
     def _scan(
         self, conn: Conn, month: Month, scope: Scope,
         *, detail: bool = True, context: _MonthContext | None = None,
-        day_cuts: tuple[datetime, ...] = (),
+        day_cuts: tuple[datetime, ...] = (), skip_safe: bool = False,
     ) -> Iterator[tuple[MonthSummary, tuple[tuple[int, int], ...]]]:
         """`_summaries` with each row's month so far at `day_cuts` (empty without cuts)."""
         if context is None and scope.shape not in REPLY_SHAPES:
@@ -329,7 +332,7 @@ class MonthService:
         totals = month_totals(
             conn, month=month, zone=self.ctx.policy.zone,
             min_live_seconds=self.ctx.policy.min_live_call_seconds, scope=scope,
-            page_size=PAGE_SIZE, day_cuts=day_cuts, detail=detail,
+            page_size=PAGE_SIZE, day_cuts=day_cuts, detail=detail, skip_safe=skip_safe,
         )
         seen: set[int] = set()
         for page in _pages(totals, PAGE_SIZE):
@@ -340,6 +343,9 @@ class MonthService:
                 seen.add(row.patient_pk)
                 yield self._summary(row, context), row.so_far
         if scope.shape == "clinic" and context is not None:  # billed at close, gone from
+            if skip_safe and context.billed.close is not None:  # left out, not gone
+                seen |= certainly_safe(conn, month=month, zone=self.ctx.policy.zone,
+                                       min_live_seconds=self.ctx.policy.min_live_call_seconds)
             for pk in context.billed.unseen(conn, seen):  # the month since: shown
                 yield from self._scan(conn, month, Scope(pk), detail=detail, context=context,
                                       day_cuts=day_cuts)
@@ -417,7 +423,8 @@ class MonthService:
         """Patients of the month who may miss 99457 and still can be saved (a day left in
         their window), worst first: the one at-risk list every screen counts (the summaries
         are those of `with_risk`; chat: `actor` must be active staff)."""
-        return _worst_first([r for r in self._risks(month, today, assigned_to, actor)
+        return _worst_first([r for r in self._risks(month, today, assigned_to, actor,
+                                                    skip_safe=True)
                              if r.risk.still_to_win])
 
     def totals(self, month: Month | None = None, today: date | None = None, *,
