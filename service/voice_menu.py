@@ -261,7 +261,7 @@ class VoiceMenuService:
             row = session_rows.locked(conn, call_sid)
             if row is None:
                 return VoiceReply(GOODBYE, turn + 1, (
-                    "This call has no menu session. Please call again. Goodbye.",))
+                    "I could not find this call. Please call again. Goodbye.",))
             stored = VoiceReply.of(row.reply)
             if turn != row.turn + 1 or row.step in ENDINGS:
                 return stored  # a retried (or stale) turn: the same reply, nothing changed
@@ -361,7 +361,7 @@ class VoiceMenuService:
                                   "number.")
         rows = patients_by_digits(t.conn, digits, limit=MAX_CHOICES + 1)
         if not rows:
-            return self._again(t, f"No patient number has the digits {' '.join(digits)}.")
+            return self._again(t, "No patient number has those digits.")
         if len(rows) > MAX_CHOICES:
             return t.reply(MENU, "More than nine patients have those digits. Please use "
                                  "Slack for this one.")
@@ -495,7 +495,7 @@ class VoiceMenuService:
         if answer.digits == "2":
             t.data.pop("note", None)
             t.data.pop("heard", None)
-            return t.reply(NOTE, "Again, then.", t.data["about"])
+            return t.reply(NOTE, "Let's try that again.", t.data["about"])
         if answer.digits != "1":
             return self._again(t, "Press 1 to save the note or 2 to say it again.")
         try:

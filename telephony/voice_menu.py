@@ -44,7 +44,7 @@ PROMPTS: dict[str, Prompt] = {
     menu.CONFIRM: Prompt("Press 1 to save, or 2 to start over.", one_key=True),
     menu.RISK: Prompt("Press 1 to log time for this patient, 2 for the next one, or 9 for "
                       "the main menu.", one_key=True),
-    menu.NOTE: Prompt("Say your note after this message, then stay silent.", "speech"),
+    menu.NOTE: Prompt("Say your note after this message, then pause.", "speech"),
     menu.NOTE_CONFIRM: Prompt("Press 1 to save the note, or 2 to say it again.",
                               one_key=True),
 }
