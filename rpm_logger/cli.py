@@ -739,8 +739,17 @@ def _one_packet(patient_id: str | None, month: str | None, fmt: str, out: str | 
     if out is None:
         click.echo(packet_render.html(made), nl=False)
         return
-    Path(out).write_bytes(_packet_bytes(made, fmt))
+    _write_packet(Path(out), _packet_bytes(made, fmt))
     click.echo(f"wrote {out} (SHA-256 {made.digest})", err=True)
+
+
+def _write_packet(path: Path, data: bytes) -> None:
+    """A packet on disk, or a one-line reason (no folder, no permission) instead of a
+    traceback."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {quoted(str(path))}: {exc.strerror or exc}") from exc
 
 
 def _packet_bytes(made: Any, fmt: str) -> bytes:
@@ -754,10 +763,13 @@ def _all_packets(month: str | None, fmt: str, out: str | None) -> None:
     if folder.exists() and not folder.is_dir():
         raise InvalidInput(f"--out {quoted(out)} is a file: --all writes into a folder.")
     packets = _service().audit_packets.billable(Month.parse(month))
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"cannot create {quoted(out)}: {exc.strerror or exc}") from exc
     for made in packets:
         path = folder / f"packet-{made.patient_id}-{made.month}.{fmt}"
-        path.write_bytes(_packet_bytes(made, fmt))
+        _write_packet(path, _packet_bytes(made, fmt))
         click.echo(f"{path}\t{made.digest}")
     click.echo(f"{len(packets)} packets for {month} in {folder}", err=True)
 

@@ -97,7 +97,8 @@ def _check_entries(conn: Conn, ledger: EntryLedger, findings: list[Finding]) -> 
             names = changed_fields(entry, audit_rows.history(conn, "entry", str(entry.id)))
             findings.append(Finding("entry_changed", f"entry #{entry.id} was edited behind "
                                     f"the service's back: {', '.join(names) or 'its row'} "
-                                    "differ from its last audit record", entry_id=entry.id))
+                                    f"{'differ' if len(names) > 1 else 'differs'} from its "
+                                    "last audit record", entry_id=entry.id))
     findings += [Finding("entry_deleted", f"entry #{n} is in the audit trail but no longer "
                          "in the table: it was deleted", entry_id=n) for n in ledger.missing()]
     return count

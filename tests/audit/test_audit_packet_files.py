@@ -78,6 +78,20 @@ def test_a_pdf_needs_out_and_a_packet_needs_a_month(cli: Cli) -> None:
                                         code=2).stderr
 
 
+def test_an_out_path_that_cannot_be_written_is_one_line_not_a_traceback(
+        cli: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / "no such folder" / "p.pdf"
+    result = cli("audit", "packet", "P-1042", "--month", MONTH, "--format", "pdf", "--out",
+                 str(missing), code=2)
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+    assert not missing.parent.exists()
+    blocker = tmp_path / "a file"
+    blocker.write_text("x")
+    result = cli("audit", "packet", "--month", MONTH, "--all", "--out", str(blocker / "d"),
+                 code=2)
+    assert "cannot create" in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("fmt", ["html", "pdf"])
 def test_verify_exits_0_when_intact_and_current(cli: Cli, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"p.{fmt}"
