@@ -25,6 +25,7 @@ from billing.months import Month
 from billing.service_date import RULE, date_of_service
 from service import lookups
 from service.admin import require_admin
+from service.audit_trail import walk_trail
 from service.context import ServiceContext
 from service.entries import EntryService
 from service.errors import BadInput
@@ -185,12 +186,13 @@ class AuditPacketService:
         if month is not None and str(month) != str(packet_month):
             raise BadInput(f"The packet is for {packet_month}, not {month}.")
         with self.ctx.db.read() as conn:
+            audit_rows.one_snapshot(conn)  # the records and the trail seen at one moment
             detail = require_detail(conn, patient_id, region="", by_phone=False)
             if patient_ref is not None and lookups.patient_key(patient_ref) != detail.clinic_key:
                 raise BadInput(f"The packet is for {patient_id}, not {patient_ref}.")
             today = self._content(conn, detail, packet_month, printed=False)
             changes = _differences(_stored_part(printed), today)
-            changes += _head_changes(conn, printed)
+            changes += _head_changes(conn, printed) or _trail_changes(conn)
         return PacketCheck(patient_id, str(packet_month), tuple(changes))
 
     # -- the content ---------------------------------------------------------------------
@@ -398,6 +400,14 @@ def _keyed(items: list[Any]) -> bool:
 def _short(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _trail_changes(conn: Conn) -> list[str]:
+    """The trail behind the printed head must still hold: its first finding, if any."""
+    report = walk_trail(conn)
+    if report.clean:
+        return []
+    return [f"audit trail: {report.findings[0].message} (run `rpm-logger audit verify`)"]
 
 
 def _head_changes(conn: Conn, printed: dict[str, Any]) -> list[str]:

@@ -55,21 +55,28 @@ class AuditTrailService:
         wanted = parse_head(head) if head is not None else None
         with self.ctx.db.read() as conn:
             audit_rows.one_snapshot(conn)  # live writes go on; verify sees one moment
-            closes = audit_rows.close_heads(conn)
-            walk = ChainWalk([c.audit_head for c in closes] + ([wanted] if wanted else []))
-            ledger = EntryLedger()
-            findings: list[Finding] = []
-            for row in audit_rows.records(conn):
-                finding = walk.feed(row)
-                if finding is not None:
-                    findings.append(finding)
-                ledger.feed(row)
-            findings += _lost_heads(walk, closes, wanted)
-            entries = _check_entries(conn, ledger, findings)
-        last = walk.last
-        return TrailReport(walk.records, entries,
-                           AuditHead(last.id, last.hash) if last is not None else None,
-                           tuple(findings), wanted, walk.found.get(wanted or "") or None)
+            return walk_trail(conn, wanted)
+
+
+def walk_trail(conn: Conn, wanted: str | None = None) -> TrailReport:
+    """The whole check inside the caller's read transaction (the packet's --verify runs it
+    too: a packet whose own head still matches vouches for nothing if records before it
+    were deleted). Call `store.audit.one_snapshot` first, before any other read."""
+    closes = audit_rows.close_heads(conn)
+    walk = ChainWalk([c.audit_head for c in closes] + ([wanted] if wanted else []))
+    ledger = EntryLedger()
+    findings: list[Finding] = []
+    for row in audit_rows.records(conn):
+        finding = walk.feed(row)
+        if finding is not None:
+            findings.append(finding)
+        ledger.feed(row)
+    findings += _lost_heads(walk, closes, wanted)
+    entries = _check_entries(conn, ledger, findings)
+    last = walk.last
+    return TrailReport(walk.records, entries,
+                       AuditHead(last.id, last.hash) if last is not None else None,
+                       tuple(findings), wanted, walk.found.get(wanted or "") or None)
 
 
 def _lost_heads(walk: ChainWalk, closes: list[Any], wanted: str | None) -> list[Finding]:

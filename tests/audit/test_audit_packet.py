@@ -184,6 +184,21 @@ def test_verify_names_a_rewritten_audit_trail(svc: Service, month: dict[str, obj
     assert f"record #{head['id']}" in change and "audit verify" in change
 
 
+def test_verify_names_a_deleted_record_before_the_printed_head(
+        svc: Service, month: dict[str, object]) -> None:
+    """The printed head still matches, but the trail behind it lost a record (outside
+    auditor review: --verify said intact while `audit verify` said broken)."""
+    printed = svc.audit_packets.packet("P-1042", OCTOBER).content
+    assert svc.audit_packets.verify(printed).changes == ()
+    head = printed["printed"]["audit_trail_head"]
+    assert head["id"] > 2
+    with svc.ctx.db.engine.begin() as conn:  # behind the service's back
+        conn.execute(text("DELETE FROM audit_events WHERE id = 2"))
+    [change] = svc.audit_packets.verify(printed).changes
+    assert change.startswith("audit trail: ") and "audit verify" in change
+    assert "#1" in change and "#3" in change  # where the gap is
+
+
 def test_verify_refuses_another_patient_or_month_and_a_foreign_file(
         svc: Service, month: dict[str, object]) -> None:
     printed = svc.audit_packets.packet("P-1042", OCTOBER).content
