@@ -487,7 +487,8 @@ def export(month: str | None) -> None:
     """Every entry of the month as CSV for auditors, voided ones included."""
     service = _service()
     entries = service.entries.for_month(_month(month))
-    click.echo(render.export_csv(entries, service.ctx.policy.zone), nl=False)
+    click.echo(render.export_csv(entries, service.ctx.policy.zone,
+                                 region=service.ctx.policy.phone_region), nl=False)
 
 
 @cli.group("month")

@@ -20,6 +20,7 @@ from service.audit_checks import AuditChecks
 from service.audit_trail import TrailReport
 from service.closes import CloseView
 from service.month_words import still_needed
+from service.phones import redact_phones
 from service.reminders import CHANNEL, PlannedMessage
 from service.views import (
     CloseDifference,
@@ -368,8 +369,10 @@ def _amendment_reasons(entry: EntryView) -> str:
     return "; ".join(r for r in reasons if r)
 
 
-def export_csv(entries: Iterable[EntryView], zone: ZoneInfo) -> str:
-    """Every entry for auditors: who, when (clinic time and UTC), how long, voids and why."""
+def export_csv(entries: Iterable[EntryView], zone: ZoneInfo, *, region: str) -> str:
+    """Every entry for auditors: who, when (clinic time and UTC), how long, voids and why.
+    A phone number typed into a note or a void reason is masked, as on the dashboard and
+    in the audit packet (`region`: how numbers without a country code are read)."""
     buffer = io.StringIO()
     writer = _SafeCsv(buffer, EXPORT_COLUMNS)
     writer.header()
@@ -381,10 +384,11 @@ def export_csv(entries: Iterable[EntryView], zone: ZoneInfo) -> str:
             "started_utc": e.started_at.isoformat(), "ended_utc": e.ended_at.isoformat(),
             "duration_seconds": e.duration_seconds, "activity": e.activity,
             "source": e.source, "live": "yes" if e.counts_live else "no",
-            "counts": _counts_cell(e), "note": e.note or "",
+            "counts": _counts_cell(e), "note": redact_phones(e.note, region=region) or "",
             "created_at_utc": e.created_at.isoformat(), "created_by": e.created_by,
             "voided_at_utc": e.voided_at.isoformat() if e.voided_at else "",
-            "voided_by": e.voided_by or "", "void_reason": e.void_reason or "",
+            "voided_by": e.voided_by or "",
+            "void_reason": redact_phones(e.void_reason, region=region) or "",
             "amendment_reason": _amendment_reasons(e),
             "overlaps_entry_id": e.overlaps_entry_id or "",
             "month_seconds": e.duration_seconds if e.month_seconds is None else e.month_seconds,

@@ -56,7 +56,8 @@ def test_export_and_report_csv_neutralise_typed_text(svc: Service) -> None:
     log(svc, "3m", note="late", started_at=october.replace(hour=19),
         amendment=Amendment(HOSTILE[5], ADMIN, operator=True))
 
-    exported = _cells(export_csv(svc.entries.for_month(Month(2026, 10)), svc.ctx.policy.zone))
+    exported = _cells(export_csv(svc.entries.for_month(Month(2026, 10)), svc.ctx.policy.zone,
+                                 region="US"))
     _assert_no_formula(exported)
     assert exported[0]["staff_name"] == "'" + HOSTILE[0]
     assert exported[0]["note"] == "'" + HOSTILE[1]

@@ -174,6 +174,21 @@ def test_bad_configuration_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2 and "CLINIC_TIMEZONE" in result.stderr
 
 
+def test_export_masks_a_phone_number_typed_into_a_note_or_void_reason(seeded: Cli) -> None:
+    """As the dashboard and the audit packet do (outside auditor review: export printed it)."""
+    seeded("log", "P-1042", "12m", "review", "called back +1 617 555 0122, titrate",
+           "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
+    logged = seeded("log", "P-1042", "3m", "review", "dup", "--staff", "U01NURSE", "--at",
+                    "2026-10-21T10:00", "--json")
+    seeded("void", str(json.loads(logged.stdout)["id"]), "--reason",
+           "wrong chart, was (617) 555-0199", "--staff", "U01NURSE")
+    export = seeded("export", "--month", "2026-10").stdout
+    assert "555 0122" not in export and "555-0199" not in export
+    rows = list(csv.DictReader(io.StringIO(export)))
+    assert any("0122, titrate" in r["note"] and "***" in r["note"] for r in rows)
+    assert any("0199" in r["void_reason"] and "***" in r["void_reason"] for r in rows)
+
+
 def test_month_close_export_and_summary(seeded: Cli) -> None:
     seeded("log", "P-1042", "25m", "call", "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
     closed = seeded("month", "close", "2026-10", "--by", "billing office", "--yes")

@@ -151,8 +151,8 @@ def test_export_amendment_reason_carries_the_reason_of_a_void(seeded: Service) -
     seeded.ctx.clock.advance(minutes=5)  # type: ignore[attr-defined]
     seeded.entries.void(review, reason="wrong patient", by=ADMIN,
                         amendment=Amendment(reason="claim corrected", by=ADMIN))
-    exported = csv.DictReader(io.StringIO(render.export_csv(seeded.entries.for_month(OCT),
-                                                            seeded.ctx.policy.zone)))
+    exported = csv.DictReader(io.StringIO(render.export_csv(
+        seeded.entries.for_month(OCT), seeded.ctx.policy.zone, region="US")))
     reasons = {int(r["entry_id"]): r["amendment_reason"] for r in exported}
     assert reasons[review] == "void: claim corrected"
 
