@@ -34,6 +34,7 @@ from service.lookups import patients_by_digits, require_active_staff, require_pa
 from service.month_words import month_sentence
 from service.months import MonthService
 from service.phones import redact_phones
+from service.views import LoggedEntry
 from service.voice_access import check_pin, voice_caller
 from store import voice_sessions as session_rows
 from store.db import Conn
@@ -153,6 +154,20 @@ def spoken_clock(instant: datetime, zone: ZoneInfo) -> str:
     """'2:15 PM': clinic time of day as people say it."""
     local = instant.astimezone(zone)
     return f"{local.hour % 12 or 12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def _caveats(logged: LoggedEntry) -> str:
+    """What Slack's warnings say of a saved entry that a nurse must hear too: time of it
+    that does not count (before consent, outside enrolment, overlapping), and a patient
+    with no consent on file (outside nurse review: such saves said only "Saved.")."""
+    said = []
+    count = logged.summary.entry_count(logged.entry.id)
+    if count is not None and count.not_counted_seconds:
+        said.append(f" Careful: {spoken_seconds(count.not_counted_seconds)} of this entry "
+                    f"do not count: {'; '.join(count.reasons) or 'see Slack'}.")
+    if logged.summary.consent_on is None:
+        said.append(" There is no consent on file: do not bill until consent is recorded.")
+    return "".join(said)
 
 
 def spoken_text(text: str) -> str:
@@ -434,7 +449,8 @@ class VoiceMenuService:
                 str(exc), region=self.ctx.policy.phone_region) or ""))
         t.data = {}
         return t.reply(MENU, "Saved.", spoken_text(
-            f"{patient_data['label']}: {month_sentence(logged.summary, spoken_seconds)}"))
+            f"{patient_data['label']}: {month_sentence(logged.summary, spoken_seconds)}"
+            f"{_caveats(logged)}"))
 
     # -- hear my at-risk patients ----------------------------------------------------------
 

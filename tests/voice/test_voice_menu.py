@@ -60,6 +60,17 @@ def _to_confirm(call: Phone, patient: str = "1042", minutes: str = "12",
 # -- log time ----------------------------------------------------------------------------
 
 
+def test_a_save_for_a_patient_without_consent_says_so(menu_app: TwilioApp,
+                                                      phone: Dial) -> None:
+    """Slack warns under the month; the phone must too (outside nurse review)."""
+    menu_app.service.patients.add("P-5555", PatientFields(initials="NC"), actor="test")
+    call = _to_confirm(_at_menu(phone), patient="5555")
+    call.press("1")
+    assert call.said.startswith("Saved. P 5 5 5 5, N C: 12 minutes this month")
+    assert "There is no consent on file: do not bill until consent is recorded." in call.said
+    assert len(_entries(menu_app)) == 1
+
+
 def test_a_nurse_logs_time_by_keypad_and_hears_the_month(menu_app: TwilioApp,
                                                           phone: Dial) -> None:
     call = _to_confirm(_at_menu(phone))
