@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     twilio_voice: str = "Polly.Joanna"
     voice_language: str = "en-US"
     voice_wrong_pins_per_hour: int = Field(default=20, ge=1, le=10_000)
+    # how long a voice turn waits for a busy database before "not saved, try again": below
+    # Twilio's 15 s webhook timeout, so the caller is never told nothing while it lands
+    voice_write_deadline_ms: int = Field(default=8000, ge=100, le=12_000)
 
     # self-audit checks (issue 16, docs/audit.md)
     audit_heaping_ratio: float = Field(default=3.0, gt=0)

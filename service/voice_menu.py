@@ -29,7 +29,7 @@ from service import audit
 from service.calls import CONFLICT_RETRIES, CallEvent, CallService, IncomingRoute
 from service.context import ServiceContext
 from service.entries import EntryService, LogRequest
-from service.errors import BadInput, StoreConflict
+from service.errors import BadInput, StoreConflict, StoreUnavailable
 from service.lookups import patients_by_digits, require_active_staff, require_patient
 from service.month_words import month_sentence
 from service.months import MonthService
@@ -258,21 +258,46 @@ class VoiceMenuService:
 
     # -- each turn after -------------------------------------------------------------------
 
-    def answer(self, call_sid: str, turn: int, answer: Answer, *,
-               clinic_limit: int) -> VoiceReply:
+    def answer(self, call_sid: str, turn: int, answer: Answer, *, clinic_limit: int,
+               write_wait_s: float | None = None) -> VoiceReply:
         """One turn of a staff menu call, in one write transaction (run again when a racing
-        twin of the same turn won a unique key: it then finds that turn answered)."""
+        twin of the same turn won a unique key: it then finds that turn answered).
+
+        `write_wait_s` (VOICE_WRITE_DEADLINE_MS) bounds the wait for a busy database, below
+        Twilio's 15 s webhook timeout: past it the transaction is given up (nothing of this
+        turn lands later) and the caller hears the same step again, turn not taken, so a
+        retry either saves once (voice:CallSid:turn) or is told again. A database that
+        does not answer at all raises StoreUnavailable (the adapter says goodbye)."""
         for attempt in range(CONFLICT_RETRIES):
             try:
-                return self._answer(call_sid, turn, answer, clinic_limit)
+                return self._answer(call_sid, turn, answer, clinic_limit, write_wait_s)
             except StoreConflict:
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
+            except StoreUnavailable:
+                if write_wait_s is None:
+                    raise
+                return self._busy(call_sid)
         raise AssertionError("unreachable")
 
-    def _answer(self, call_sid: str, turn: int, answer: Answer,
-                clinic_limit: int) -> VoiceReply:
-        with self.ctx.db.write() as conn:
+    def _busy(self, call_sid: str) -> VoiceReply:
+        """The turn gave up on a busy database: the step the caller was at, asked again
+        at the same turn (read only: under WAL and in PostgreSQL reads never wait for a
+        writer). Raises StoreUnavailable when the database does not answer reads either."""
+        with self.ctx.db.read() as conn:
+            row = session_rows.current(conn, call_sid)
+        if row is None:
+            raise StoreUnavailable("voice session unreadable after a busy write")
+        last = VoiceReply.of(row.reply)
+        if last.ended:
+            return last
+        busy = "The system is busy, so that was not saved. Please try again." \
+            if last.step in (CONFIRM, NOTE_CONFIRM) else "The system is busy. Please try again."
+        return VoiceReply(last.step, last.turn, (busy,), last.choices, last.staff_pk)
+
+    def _answer(self, call_sid: str, turn: int, answer: Answer, clinic_limit: int,
+                write_wait_s: float | None) -> VoiceReply:
+        with self.ctx.db.write(wait_s=write_wait_s) as conn:
             row = session_rows.locked(conn, call_sid)
             if row is None:
                 return VoiceReply(GOODBYE, turn + 1, (

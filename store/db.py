@@ -19,6 +19,7 @@ before any SQL is sent.
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +51,7 @@ class UnstorableText(InvalidInput):
 
 
 _WRITE_OPTION = "rpm_write"
+_WAIT_OPTION = "rpm_wait_ms"  # a write's own bound on waiting for the lock (ms)
 _NUL_MESSAGE = ("That text contains a NUL character (\\x00), which cannot be saved or looked "
                 "up; remove it and try again.")
 
@@ -181,8 +183,19 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        options = connection.get_execution_options()
+        immediate = options.get(_WRITE_OPTION, False)
+        if immediate:  # a write's own wait (Database.write(wait_s=)), else the default
+            _set_busy_timeout(connection, options.get(_WAIT_OPTION) or busy_timeout_ms)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _set_busy_timeout(connection: Any, ms: int) -> None:
+    """busy_timeout for this pooled connection's next BEGIN IMMEDIATE, set only on change."""
+    info = connection.connection.info
+    if info.get("busy_timeout_ms") != ms:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(ms)}")
+        info["busy_timeout_ms"] = ms
 
 
 def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
@@ -221,13 +234,30 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, wait_s: float | None = None) -> Iterator[Connection]:
         """One use case's write transaction (Core): commits on success, rolls back on any
-        error; on SQLite it begins IMMEDIATE and waits its turn (module docstring)."""
-        with self._translated(conflicts=True), self._writer_turn(), \
-                self._write_engine.begin() as connection:
+        error; on SQLite it begins IMMEDIATE and waits its turn (module docstring).
+
+        `wait_s` bounds how long this write waits for the lock, below busy_timeout: a caller
+        with its own deadline (a phone turn must answer before Twilio's 15 s) gets
+        StoreUnavailable within it and nothing is written. SQLite: the writer queue and
+        busy_timeout share the bound; PostgreSQL: lock_timeout and statement_timeout."""
+        started = time.monotonic()
+        with self._translated(conflicts=True), self._writer_turn(wait_s), \
+                self._engine_waiting(started, wait_s).begin() as connection:
+            if wait_s is not None and self.dialect == "postgresql":
+                ms = max(int(wait_s * 1000), 1)
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
             yield connection
             audit.flush(connection)  # the chain's records go last (store/audit.py)
+
+    def _engine_waiting(self, started: float, wait_s: float | None) -> Engine:
+        """The write engine, told (SQLite) how long BEGIN IMMEDIATE may still wait."""
+        if wait_s is None or self.dialect != "sqlite":
+            return self._write_engine
+        left_ms = max(int((wait_s - (time.monotonic() - started)) * 1000), 1)
+        return self._write_engine.execution_options(**{_WAIT_OPTION: left_ms})
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -268,12 +298,14 @@ class Database:
             raise StoreUnavailable(unavailable_message(exc)) from exc
 
     @contextmanager
-    def _writer_turn(self) -> Iterator[None]:
-        """This process's turn to write (SQLite); gives up as busy_timeout would."""
+    def _writer_turn(self, wait_s: float | None = None) -> Iterator[None]:
+        """This process's turn to write (SQLite); gives up as busy_timeout would, or after
+        `wait_s` when the caller has its own deadline."""
         if self._writer is None:
             yield
             return
-        if not self._writer.acquire(timeout=self._writer_wait_s):
+        if not self._writer.acquire(timeout=self._writer_wait_s if wait_s is None
+                                    else min(wait_s, self._writer_wait_s)):
             raise OperationalError("BEGIN IMMEDIATE", None,
                                    Exception("database is locked (writer queue timed out)"))
         try:

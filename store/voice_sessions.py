@@ -16,7 +16,8 @@ from store.tables import staff, voice_sessions
 S = voice_sessions.c
 _SESSION = (select(voice_sessions, staff.c.slack_user_id, staff.c.active)
             .join(staff, staff.c.id == S.staff_id))
-_BY_SID = _SESSION.where(S.call_sid == bindparam("sid")).with_for_update(of=voice_sessions)
+_CURRENT = _SESSION.where(S.call_sid == bindparam("sid"))
+_BY_SID = _CURRENT.with_for_update(of=voice_sessions)
 _INSERT = insert(voice_sessions)
 _SAVE = (update(voice_sessions).where(S.call_sid == bindparam("sid"))
          .values(turn=bindparam("turn"), step=bindparam("step"), tries=bindparam("tries"),
@@ -28,6 +29,11 @@ _DROP_EXPIRED = delete(voice_sessions).where(S.expires_at < bindparam("before"))
 def locked(conn: Connection, call_sid: str) -> Row[Any] | None:
     """The session of this call with its staff member's Slack id and `active`, locked."""
     return conn.execute(_BY_SID, {"sid": call_sid}).first()
+
+
+def current(conn: Connection, call_sid: str) -> Row[Any] | None:
+    """The session of this call, read without a lock (what a busy turn repeats)."""
+    return conn.execute(_CURRENT, {"sid": call_sid}).first()
 
 
 def insert_session(conn: Connection, *, call_sid: str, staff_pk: int, step: str,

@@ -1,0 +1,131 @@
+"""A voice turn has a write deadline below Twilio's 15 s webhook timeout (outside nurse
+review: with another writer holding the lock, a save said "not saved" only after SQLite's
+30 s busy_timeout, and the write could land after the caller hung up).
+
+A real competing writer holds the lock the save needs (SQLite: a second connection in
+BEGIN IMMEDIATE; PostgreSQL: the call's session row FOR UPDATE); the reply must come within
+the deadline, say not saved, keep the turn, and nothing may land after the blocker lets go."""
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from rpm_logger.app import create_app
+from service import Service
+from service.errors import StoreUnavailable
+from store.db import Database
+from store.models import TimeEntry
+from tests.loopback import served
+from tests.service.helpers import NURSE
+from tests.telephony.conftest import TwilioApp, seed_clinic, twilio_settings
+from tests.voice.conftest import NURSE_PIN
+from tests.voice.phone import Phone
+
+DEADLINE_MS = 1500
+SLACK_S = 1.5  # HTTP, the read that finds the step, thread hand-offs on a loaded machine
+
+Blocker = Callable[[str], AbstractContextManager[None]]
+
+
+@pytest.fixture
+def deadline_app(svc: Service) -> Iterator[TwilioApp]:
+    seed_clinic(svc)
+    svc.voice_access.set_pin(NURSE, NURSE_PIN, actor="test")
+    settings = twilio_settings(voice_write_deadline_ms=DEADLINE_MS)
+    with served(create_app(settings, service=svc)) as base_url, \
+            httpx.Client(timeout=30) as http:
+        yield TwilioApp(base_url, svc, settings, http, None)
+
+
+@pytest.fixture
+def blocker(db: Database) -> Blocker:
+    """Holds the lock a turn of call `sid` needs, from outside this process's queue."""
+    @contextmanager
+    def hold(sid: str) -> Iterator[None]:
+        if db.dialect == "sqlite":
+            raw = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                raw.execute("ROLLBACK")
+                raw.close()
+            return
+        with db.engine.connect() as conn, conn.begin():
+            conn.execute(text("SELECT 1 FROM voice_sessions WHERE call_sid = :sid FOR UPDATE"),
+                         {"sid": sid})
+            yield
+    return hold
+
+
+def _entries(app: TwilioApp) -> list[TimeEntry]:
+    with app.service.ctx.db.read_session() as session:
+        return list(session.exec(select(TimeEntry)))
+
+
+def _to_confirm(app: TwilioApp) -> Phone:
+    call = Phone(app, "+16175550101").dial().press(NURSE_PIN)
+    call.press("1").press("1042").press("12").press("1")
+    assert "Press 1 to save" in call.said
+    return call
+
+
+def test_a_save_behind_a_busy_writer_says_not_saved_within_the_deadline(
+        deadline_app: TwilioApp, blocker: Blocker) -> None:
+    call = _to_confirm(deadline_app)
+    save_path = call.action
+    with blocker(call.sid):
+        started = time.monotonic()
+        call.press("1")
+        took = time.monotonic() - started
+        assert took < DEADLINE_MS / 1000 + SLACK_S, took
+        assert call.said.startswith("The system is busy, so that was not saved.")
+        assert "Press 1 to save, or 2 to start over." in call.said
+        assert call.action == save_path  # the turn was not taken: the same step again
+        assert _entries(deadline_app) == []
+    time.sleep(0.3)
+    assert _entries(deadline_app) == []  # the write that gave up never lands
+    call.press("1")
+    assert call.said.startswith("Saved.")
+    again = call.again(save_path, Digits="1", FinishedOnKey="#", msg="Gather End")
+    assert again.said.startswith("Saved.")  # Twilio's retry: the same reply
+    assert len(_entries(deadline_app)) == 1
+
+
+def test_a_menu_key_behind_a_busy_writer_is_asked_again_without_not_saved(
+        deadline_app: TwilioApp, blocker: Blocker) -> None:
+    call = Phone(deadline_app, "+16175550101").dial().press(NURSE_PIN)
+    with blocker(call.sid):
+        call.press("1")
+    assert call.said.startswith("The system is busy. Please try again.")
+    assert "not saved" not in call.said and "Main menu" in call.said
+    call.press("1")
+    assert "Enter the patient number" in call.said
+
+
+def test_a_write_with_its_own_wait_gives_up_within_it_and_writes_nothing(
+        db: Database, blocker: Blocker) -> None:
+    """store/db.py: `write(wait_s=)` bounds the lock wait; later writes wait as before."""
+    if db.dialect == "sqlite":
+        with blocker("any"):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable), db.write(wait_s=0.4) as conn:
+                conn.execute(text("UPDATE alembic_version SET version_num = 'x'"))
+            assert time.monotonic() - started < 0.4 + SLACK_S
+    else:
+        with db.engine.connect() as holder, holder.begin():
+            holder.execute(text("LOCK TABLE alembic_version IN EXCLUSIVE MODE"))
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable), db.write(wait_s=0.4) as conn:
+                conn.execute(text("UPDATE alembic_version SET version_num = 'x'"))
+            assert time.monotonic() - started < 0.4 + SLACK_S
+    with db.read() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() != "x"
+    with db.write() as conn:  # the default wait is back: an ordinary write goes through
+        conn.execute(text("SELECT 1"))
