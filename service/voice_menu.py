@@ -17,7 +17,7 @@ which adds each step's keypad prompt. Patients are named by clinic id and initia
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,7 @@ from service.lookups import patients_by_digits, require_active_staff, require_pa
 from service.month_words import month_sentence
 from service.months import MonthService
 from service.phones import redact_phones
+from service.spoken_numbers import Unsure, patient_digits, spoken_seconds_of
 from service.views import LoggedEntry
 from service.voice_access import check_pin, voice_caller
 from store import voice_sessions as session_rows
@@ -52,22 +53,25 @@ MAX_RISK_PATIENTS = 50
 PIN, MENU, PATIENT, CHOOSE, MINUTES, ACTIVITY = "pin", "menu", "patient", "choose", \
     "minutes", "activity"
 CONFIRM, RISK, NOTE, NOTE_CONFIRM = "confirm", "risk", "note", "note_confirm"
+# voice access refused after a PIN was keyed (locked, paused): only 0 for a person is left
+CLOSED = "closed"
 # the endings: nothing more is asked
 GOODBYE, PERSON = "goodbye", "person"
 ENDINGS = (GOODBYE, PERSON)
 # the activity keys, as in Slack's order: 2 is a call (live)
 ACTIVITY_KEYS = dict(zip("123456", ACTIVITIES, strict=True))
 
-_DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "to": "2",
-                "too": "2", "three": "3", "four": "4", "for": "4", "five": "5", "six": "6",
-                "seven": "7", "eight": "8", "ate": "8", "nine": "9"}
-_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-          "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-         "eighty": 80, "ninety": 90}
 _WORD = re.compile(r"[a-z]+|[0-9]+")
 _CPT = re.compile(r"\b(99[0-9]{3})\b")
-_MASKED = re.compile(r"\*+([0-9]+)")  # a number redact_phones masked: '***0123'
+_ISO_DATE = re.compile(r"\b([0-9]{4})-([0-9]{2})-([0-9]{2})\b")
+NO_PIN = ("You have no voice PIN yet. Ask your clinic admin to set a voice PIN, then call "
+          "again. Goodbye.")
+PIN_SHAPE = "That is not a PIN: a PIN is 4 to 8 digits, then pound."
+# what an unfinished step loses when the call ends there (nothing, before a step saves)
+_UNSAVED = {PATIENT: "The entry was not saved.", CHOOSE: "The entry was not saved.",
+            MINUTES: "The entry was not saved.", ACTIVITY: "The entry was not saved.",
+            CONFIRM: "The entry was not saved.", NOTE: "The note was not saved.",
+            NOTE_CONFIRM: "The note was not saved."}
 
 
 @dataclass(frozen=True)
@@ -170,39 +174,17 @@ def _caveats(logged: LoggedEntry) -> str:
     return "".join(said)
 
 
+def spoken_date(day: date) -> str:
+    """'November 20, 2026': a date as people say it (never '2026-11-20' read aloud)."""
+    return f"{day:%B} {day.day}, {day.year}"
+
+
 def spoken_text(text: str) -> str:
-    """A sentence for the voice: CPT codes digit by digit, no Slack or list punctuation."""
+    """A sentence for the voice: CPT codes digit by digit, dates as said, no Slack or list
+    punctuation."""
     text = _CPT.sub(lambda m: " ".join(m.group(1)), text)
+    text = _ISO_DATE.sub(lambda m: spoken_date(date(*map(int, m.groups()))), text)
     return text.replace(" (", ", ").replace("(", "").replace(")", "")
-
-
-def digits_heard(speech: str) -> str:
-    """The digits in a transcript, in order: '1042', 'one zero four two', 'P ten forty-two'
-    is not read (number words above nine are for minutes)."""
-    out = []
-    for word in _WORD.findall(speech.lower()):
-        if word.isdigit():
-            out.append(word)
-        elif word in _DIGIT_WORDS:
-            out.append(_DIGIT_WORDS[word])
-    return "".join(out)
-
-
-def number_heard(speech: str) -> str:
-    """A whole number in a transcript: '12 minutes', 'twelve', 'twenty five'."""
-    words = _WORD.findall(speech.lower())
-    numerals = [w for w in words if w.isdigit()]
-    if numerals:
-        return numerals[0]
-    total, seen = 0, False
-    for word in words:
-        if word in _TENS:
-            total, seen = total + _TENS[word], True
-        elif word in _TEENS:
-            total, seen = total + _TEENS[word], True
-        elif word in _DIGIT_WORDS and word not in ("to", "too", "for", "o", "oh", "ate"):
-            total, seen = total + int(_DIGIT_WORDS[word]), True
-    return str(total) if seen else ""
 
 
 class VoiceMenuService:
@@ -237,15 +219,8 @@ class VoiceMenuService:
         if existing is not None:  # /incoming retried: the same answer
             return VoiceReply.of(existing.reply)
         if not caller.has_pin:
-            reply = VoiceReply(GOODBYE, 1, (
-                "You have no voice PIN yet. Ask an admin to set one with rpm-logger staff "
-                "update, then call again. Goodbye.",), staff_pk=caller.staff_id)
-        elif caller.locked_until is not None:
-            reply = VoiceReply(GOODBYE, 1, (
-                "Your voice access is locked for now after too many wrong PINs. "
-                "Try again later, or ask an admin to unlock it. Goodbye.",),
-                staff_pk=caller.staff_id)
-        else:
+            reply = VoiceReply(GOODBYE, 1, (NO_PIN,), staff_pk=caller.staff_id)
+        else:  # a lock is said only after a PIN is keyed: a forger learns nothing here
             reply = VoiceReply(PIN, 1, ("Welcome to the R P M logger.",),
                                staff_pk=caller.staff_id)
         session_rows.drop_expired(conn, now - FORGET_AFTER)
@@ -315,17 +290,21 @@ class VoiceMenuService:
             return reply
 
     def _turn(self, t: _Turn, row: Any, answer: Answer) -> VoiceReply:
+        unsaved = _UNSAVED.get(t.step, "")
         if row.expires_at <= t.now:
-            return t.reply(GOODBYE, "This call has timed out. Nothing more was saved. Goodbye.")
+            return t.reply(GOODBYE, "This call has timed out.", unsaved, "Goodbye.")
         if not row.active:
             return t.reply(GOODBYE, "Your staff record is inactive. Goodbye.")
-        if answer.silent:
-            if t.tries + 1 >= MAX_PROMPTS:
-                return t.reply(GOODBYE, "I did not hear an answer. Nothing more was saved. "
-                                        "Goodbye.")
-            return self._again(t, "I did not hear anything.")
         if answer.digits == "0" and t.step != MINUTES:  # there, 0 is zero minutes: refused
             return t.reply(PERSON, "Connecting you to the clinic.")
+        if t.step == CLOSED:  # only 0 is left: anything else, or nothing, ends the call
+            return t.reply(GOODBYE, "Goodbye.")
+        if answer.silent:
+            if t.tries + 1 >= MAX_PROMPTS:
+                return t.reply(GOODBYE, "I did not hear an answer.", unsaved, "Goodbye.")
+            return self._again(t, "I did not hear anything.")
+        if t.step == PIN:  # any keys are a PIN attempt: a malformed one hears why
+            return self._pin(t, answer)
         if answer.garbled or (answer.digits and not answer.digits.isdigit()):
             return self._again(t, "Please use the number keys only.")
         return self._steps[t.step](t, answer)
@@ -350,9 +329,9 @@ class VoiceMenuService:
     # -- the PIN ---------------------------------------------------------------------------
 
     def _pin(self, t: _Turn, answer: Answer) -> VoiceReply:
-        if not answer.digits:
-            return self._again(t, "Please key your PIN on the keypad.")
-        verdict = check_pin(t.conn, staff_id=t.staff_pk, digits=answer.digits,
+        if answer.speech and not answer.digits:
+            return self._again(t, "Please key your PIN on the keypad; do not say it.")
+        verdict = check_pin(t.conn, staff_id=t.staff_pk, digits=answer.digits or "",
                             call_sid=t.call_sid, now=t.now, clinic_limit=t.clinic_limit)
         locked = (t.slack_user_id, verdict.locked_until) \
             if verdict.locked_now and verdict.locked_until else None
@@ -360,19 +339,21 @@ class VoiceMenuService:
             t.data = {}
             return t.reply(MENU)
         if verdict.reason in ("locked",) or locked:
-            return t.reply(GOODBYE, "Your voice access is now locked after too many wrong "
-                                    "PINs. Ask an admin to unlock it. Goodbye.", locked=locked)
+            return t.reply(CLOSED, "Your voice access is locked after too many wrong PINs. "
+                                   "Use Slack, or ask your clinic admin to unlock it.",
+                           locked=locked)
         if verdict.reason == "clinic_limit":
-            return t.reply(GOODBYE, "Voice access is paused for now. Please try again later, "
-                                    "or use Slack. Goodbye.")
+            return t.reply(CLOSED, "Voice access is paused for now. Please try again later, "
+                                   "or use Slack.")
         if verdict.reason == "no_pin":
-            return t.reply(GOODBYE, "You have no voice PIN. Ask an admin to set one. Goodbye.")
-        # wrong or malformed: three per call end it (malformed ones are not counted
-        # toward a lock, docs/security.md, but they are still a try on this call)
+            return t.reply(GOODBYE, NO_PIN)
+        # wrong or malformed: three per call end it (a malformed one is never compared nor
+        # counted toward a lock, docs/security.md, but it is a try on this call)
         t.data["wrong_pins"] = max(t.data.get("wrong_pins", 0) + 1, verdict.wrong_this_call)
         if t.data["wrong_pins"] >= MAX_WRONG_PINS:
             return t.reply(GOODBYE, "That PIN is not right either. Goodbye.")
-        return self._again(t, "That PIN is not right.")
+        return self._again(t, PIN_SHAPE if verdict.reason == "malformed"
+                           else "That PIN is not right.")
 
     # -- the main menu ---------------------------------------------------------------------
 
@@ -393,9 +374,10 @@ class VoiceMenuService:
     # -- log time: patient, minutes, activity, read back, save -----------------------------
 
     def _patient(self, t: _Turn, answer: Answer) -> VoiceReply:
-        digits = answer.digits or digits_heard(answer.speech or "")
-        if not digits:
-            return self._again(t, "I did not catch a patient number.")
+        try:
+            digits = answer.digits or patient_digits(answer.speech or "")
+        except Unsure as exc:
+            return self._again(t, str(exc))
         if len(digits) > MAX_KEYED_DIGITS:
             return self._again(t, f"That was {len(digits)} digits, too many for a patient "
                                   "number.")
@@ -405,34 +387,54 @@ class VoiceMenuService:
         if len(rows) > MAX_CHOICES:
             return t.reply(MENU, "More than nine patients have those digits. Please use "
                                  "Slack for this one.")
+        today = t.now.astimezone(self.ctx.policy.zone).date()
         found = [{"clinic_id": r.clinic_id, "initials": r.initials,
-                  "label": spoken_label(r.clinic_id, r.initials)} for r in rows]
+                  "label": spoken_label(r.clinic_id, r.initials),
+                  "closed": _not_monitored(r, today)} for r in rows]
         if len(found) == 1:
-            t.data["patient"] = found[0]
-            return t.reply(MINUTES, f"Patient {found[0]['label']}.")
+            return self._picked(t, found[0])
         t.data["choices"] = found
         return t.reply(CHOOSE, f"{len(found)} patients have those digits.",
                        choices=tuple(f["label"] for f in found))
 
     def _choose(self, t: _Turn, answer: Answer) -> VoiceReply:
         choices = t.data.get("choices", [])
-        key = answer.digits or digits_heard(answer.speech or "")
+        try:
+            key = answer.digits or patient_digits(answer.speech or "")
+        except Unsure:
+            key = ""
         if not (key.isdigit() and len(key) == 1 and 1 <= int(key) <= len(choices)):
-            return self._again(t, f"Please press a key from 1 to {len(choices)}.")
-        t.data["patient"] = choices[int(key) - 1]
-        del t.data["choices"]
-        return t.reply(MINUTES, f"Patient {t.data['patient']['label']}.")
+            return self._again(t, f"Key {' '.join(key)} is not one of the choices." if key
+                               else "That is not one of the choices.")
+        return self._picked(t, choices[int(key) - 1])
+
+    def _picked(self, t: _Turn, patient: dict[str, Any]) -> VoiceReply:
+        """The patient to log for, unless not monitored today (refused here, in words,
+        not at the save: outside nurse review)."""
+        if patient.get("closed"):
+            return self._again(t, f"Patient {patient['label']} {patient['closed']}; pick "
+                                  "another patient.")
+        t.data.pop("choices", None)
+        t.data["patient"] = patient
+        return t.reply(MINUTES, f"Patient {patient['label']}.")
 
     def _minutes(self, t: _Turn, answer: Answer) -> VoiceReply:
-        text = answer.digits or number_heard(answer.speech or "")
         limit = self.ctx.policy.max_entry_seconds // 60
         reason = f"Minutes go from 1 to {limit}."
-        if not text or len(text) > MAX_KEYED_DIGITS:
-            return self._again(t, reason)
+        if answer.digits:
+            if len(answer.digits) > MAX_KEYED_DIGITS:
+                return self._again(t, reason)
+            heard, said = int(answer.digits) * 60, f"{int(answer.digits)} minutes"
+        else:
+            try:  # the one spoken-number parser: refused when unsure, never guessed
+                heard = spoken_seconds_of(answer.speech or "")
+            except Unsure as exc:
+                return self._again(t, str(exc))
+            said = spoken_seconds(heard)
         try:  # the one duration parser, with the clinic's longest entry
-            seconds = parse_duration(f"{int(text)}m", max_seconds=limit * 60)
+            seconds = parse_duration(f"{heard}s", max_seconds=limit * 60)
         except InvalidInput:
-            return self._again(t, f"{int(text)} minutes cannot be logged. {reason}")
+            return self._again(t, f"{said} cannot be logged. {reason}")
         t.data["seconds"] = seconds
         return t.reply(ACTIVITY, f"{spoken_seconds(seconds)}.")
 
@@ -451,7 +453,7 @@ class VoiceMenuService:
             t.data = {}
             return t.reply(PATIENT, "Starting over.")
         if answer.digits != "1":
-            return self._again(t, "Press 1 to save or 2 to start over.")
+            return self._again(t, _not_a_choice(answer))
         return self._save(t)
 
     def _save(self, t: _Turn) -> VoiceReply:
@@ -470,8 +472,9 @@ class VoiceMenuService:
                 actor=staff.slack_user_id, external_ref=f"voice:{t.call_sid}:{t.number}")
         except BadInput as exc:
             t.data = {}
-            return t.reply(MENU, "Not saved.", spoken_text(redact_phones(
-                str(exc), region=self.ctx.policy.phone_region) or ""))
+            said = redact_phones(str(exc), region=self.ctx.policy.phone_region) or ""
+            return t.reply(MENU, "Not saved.", spoken_text(
+                said.replace(patient_data["clinic_id"], f"Patient {patient_data['label']}")))
         t.data = {}
         return t.reply(MENU, "Saved.", spoken_text(
             f"{patient_data['label']}: {month_sentence(logged.summary, spoken_seconds)}"
@@ -506,7 +509,7 @@ class VoiceMenuService:
         if key == "9":
             t.data = {}
             return t.reply(MENU)
-        return self._again(t, "Press 1, 2 or 9.")
+        return self._again(t, _not_a_choice(answer))
 
     # -- a note on my last call ------------------------------------------------------------
 
@@ -527,18 +530,16 @@ class VoiceMenuService:
         if not note:
             return self._again(t, "Please say the note; keys are not a note.")
         t.data["note"] = note
-        masked = redact_phones(note, region=self.ctx.policy.phone_region) or ""
-        t.data["heard"] = _MASKED.sub(lambda m: "a number ending " + " ".join(m.group(1)),
-                                      masked)
+        t.data["words"] = len(note.split())
         return t.reply(NOTE_CONFIRM, _note_read_back(t.data))
 
     def _note_confirm(self, t: _Turn, answer: Answer) -> VoiceReply:
         if answer.digits == "2":
             t.data.pop("note", None)
-            t.data.pop("heard", None)
+            t.data.pop("words", None)
             return t.reply(NOTE, "Let's try that again.", t.data["about"])
         if answer.digits != "1":
-            return self._again(t, "Press 1 to save the note or 2 to say it again.")
+            return self._again(t, _not_a_choice(answer))
         try:
             self.calls.add_note_in(t.conn, t.data["call"], t.data["note"], by=t.slack_user_id)
         except BadInput as exc:
@@ -569,7 +570,27 @@ def _risk_line(data: dict[str, Any]) -> str:
 
 
 def _note_read_back(data: dict[str, Any]) -> str:
-    return f"I heard: {data['heard']}."
+    """How much was heard, never what: a transcript may hold a name, a phone number or a
+    date of birth (outside nurse review), so the note is read in Slack or the dashboard."""
+    words = data["words"]
+    return (f"I heard a note of {words} word{'' if words == 1 else 's'}. It is not read "
+            "aloud; you can read it in Slack or on the dashboard.")
+
+
+def _not_a_choice(answer: Answer) -> str:
+    """The reason a key was refused, once: the step's prompt then says what to press."""
+    key = answer.digits or ""
+    return f"Key {' '.join(key)} is not one of the choices." if key \
+        else "Please use the keypad for this one."
+
+
+def _not_monitored(row: Any, today: date) -> str:
+    """Why time for this patient cannot be logged today, in words ('' when it can)."""
+    if row.ended_on is not None and today > row.ended_on:
+        return f"has ended monitoring on {spoken_date(row.ended_on)}"
+    if row.enrolled_on is not None and today < row.enrolled_on:
+        return f"is enrolled only from {spoken_date(row.enrolled_on)}"
+    return ""
 
 
 __all__ = ["Answer", "VoiceMenuService", "VoiceReply"]

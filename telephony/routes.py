@@ -119,7 +119,7 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
             log.error("incoming call not recorded, dialing the fallback: %s", exc)
             dial_to = settings.clinic_fallback_number
         if not dial_to:
-            return _xml(twiml.nobody_to_dial())
+            return _xml(twiml.nobody_to_dial(voice=voice.voice, language=voice.language))
         return _xml(twiml.bridge(dial_to=dial_to, caller_id=None,
                                  status_url=base + STATUS_PATH, screen_url=base + SCREEN_PATH))
 
@@ -156,7 +156,8 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
                 _service(request).calls.screening_label, event.parent_call_sid)
         except (StoreUnavailable, InvalidInput, BadPayload):
             label = "a patient"
-        return _xml(twiml.screen(caller_label=label, action_url=base + SCREEN_ANSWER_PATH))
+        return _xml(twiml.screen(caller_label=label, action_url=base + SCREEN_ANSWER_PATH,
+                                 voice=voice.voice, language=voice.language))
 
     @router.post(SCREEN_ANSWER_PATH,
                  openapi_extra=_form_doc(payloads.SCREEN_FIELDS, "ParentCallSid", "Digits"))

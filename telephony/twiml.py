@@ -27,19 +27,22 @@ def bridge(*, dial_to: str, caller_id: str | None, status_url: str, screen_url: 
     return str(response)
 
 
-def nobody_to_dial() -> str:
+def nobody_to_dial(*, voice: str, language: str) -> str:
     response = VoiceResponse()
-    response.say("Sorry, nobody can take your call right now. Please call again later.")
+    response.say("Sorry, nobody can take your call right now. Please call again later.",
+                 voice=voice, language=language)
     response.hangup()
     return str(response)
 
 
-def screen(*, caller_label: str, action_url: str) -> str:
+def screen(*, caller_label: str, action_url: str, voice: str, language: str) -> str:
     """The whisper to the staff member: "call from P-1042, press 1". Without a key press
-    (a voicemail greeting, nobody there) the leg hangs up and never counts."""
+    (a voicemail greeting, nobody there) the leg hangs up and never counts. Every <Say>
+    speaks with TWILIO_VOICE (a voice Twilio's BAA covers)."""
     response = VoiceResponse()
     gather = Gather(num_digits=1, action=action_url, method="POST", timeout=8)
-    gather.say(f"Call from {spoken(caller_label)}. Press 1 to accept.")
+    gather.say(f"Call from {spoken(caller_label)}. Press 1 to accept.", voice=voice,
+               language=language)
     response.append(gather)
     response.hangup()
     return str(response)

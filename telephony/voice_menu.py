@@ -47,6 +47,7 @@ PROMPTS: dict[str, Prompt] = {
     menu.NOTE: Prompt("Say your note after this message, then pause.", "speech"),
     menu.NOTE_CONFIRM: Prompt("Press 1 to save the note, or 2 to say it again.",
                               one_key=True),
+    menu.CLOSED: Prompt("Press 0 for a person, or hang up.", one_key=True),
 }
 
 

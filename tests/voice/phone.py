@@ -15,6 +15,14 @@ import httpx
 from tests.telephony.conftest import ACCOUNT_SID, CLINIC_NUMBER, PUBLIC_BASE_URL, TwilioApp, new_sid
 
 
+def assert_every_say_has_the_voice(root: ET.Element, app: TwilioApp) -> None:
+    """Every <Say> speaks with TWILIO_VOICE (and VOICE_LANGUAGE): Twilio's default voice
+    is not one its BAA covers (outside nurse review: the screening prompt had none)."""
+    for say in root.iter("Say"):
+        assert (say.get("voice"), say.get("language")) == \
+            (app.settings.twilio_voice, app.settings.voice_language), ET.tostring(say)
+
+
 class Phone:
     def __init__(self, app: TwilioApp, from_: str, *, to: str = CLINIC_NUMBER) -> None:
         self.app = app
@@ -108,5 +116,6 @@ class Phone:
         assert response.headers["content-type"].startswith("application/xml")
         self.response = response
         self.twiml = ET.fromstring(response.text)
+        assert_every_say_has_the_voice(self.twiml, self.app)
         self.heard.extend(s.text or "" for s in self.twiml.iter("Say"))
         return self

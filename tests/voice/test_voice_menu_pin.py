@@ -47,9 +47,10 @@ def test_a_forged_caller_id_without_the_pin_reaches_nothing(menu_app: TwilioApp,
 def test_malformed_pins_still_end_the_call_after_three(menu_app: TwilioApp,
                                                        phone: Dial) -> None:
     call = phone().dial()
-    for _ in range(2):
-        call.press("12")
-        assert call.said.startswith("That PIN is not right.")
+    for keys in ("12", "12*4"):  # too short, a star: said why, and a try on this call
+        call.press(keys)
+        assert call.said.startswith("That is not a PIN: a PIN is 4 to 8 digits, then pound.")
+        assert "enter your voice PIN" in call.said
     call.press("123456789012")
     assert call.hung_up
 
@@ -66,15 +67,24 @@ def test_five_wrong_pins_lock_for_an_hour_with_a_dm_and_unlock_clears_it(
     _wrong(second)
     assert second.said.startswith("That PIN is not right.")
     _wrong(second)
-    assert "voice access is now locked" in second.said and second.hung_up
+    assert "Your voice access is locked" in second.said
+    assert second.said.endswith("Press 0 for a person, or hang up.")  # before the goodbye
+    second.wait()
+    assert second.said == "Goodbye." and second.hung_up
     assert app.slack is not None
     dms = wait_for(lambda: app.slack.calls_to("chat.postMessage"), "the lock DM")
     assert len(dms) == 1 and dms[0].body["channel"] in (NURSE, "D" + NURSE[1:])
     assert NURSE_PIN not in str(dms[0].body)
 
-    # locked: the next call hears so before any PIN prompt, even with the right PIN ready
+    # locked: the next call is asked for the PIN like any other (a forger learns nothing
+    # before keying one), then hears the lock and is offered a person before the goodbye
     third = Phone(app, NURSE_PHONE).dial()
-    assert "locked" in third.said and third.hung_up
+    assert "locked" not in third.said and "enter your voice PIN" in third.said
+    third.press(NURSE_PIN)
+    assert "Your voice access is locked" in third.said and "Main menu" not in third.said
+    assert "Press 0 for a person, or hang up." in third.said
+    third.press("0")
+    assert third.dialed is not None
 
     app.service.voice_access.unlock(NURSE, actor="test")
     fourth = Phone(app, NURSE_PHONE).dial().press(NURSE_PIN)

@@ -1,0 +1,52 @@
+"""The one parser of spoken numbers (outside nurse review: 'two hundred forty' was 42)."""
+
+import pytest
+
+from service.spoken_numbers import Unsure, patient_digits, spoken_seconds_of
+
+
+@pytest.mark.parametrize(("speech", "minutes"), [
+    ("twenty five", 25), ("twenty-five minutes", 25), ("one hundred", 100),
+    ("two hundred forty", 240), ("two hundred and forty minutes", 240),
+    ("a hundred minutes", 100), ("an hour", 60), ("1 hour", 60), ("one hour", 60),
+    ("one and a half hours", 90), ("an hour and a half", 90), ("half an hour", 30),
+    ("a half hour", 30), ("1 hour 30 minutes", 90), ("an hour and fifteen minutes", 75),
+    ("an hour thirty", 90), ("two hours", 120), ("12 minutes", 12), ("12", 12),
+    ("twelve", 12), ("nineteen", 19), ("ninety", 90), ("Twelve minutes.", 12),
+    ("one hundred nineteen", 119), ("2.5 minutes", 2.5), ("ninety seconds", 1.5),
+    ("seven", 7), ("zero", 0),
+])
+def test_spoken_minutes_are_read_exactly(speech: str, minutes: float) -> None:
+    assert spoken_seconds_of(speech) == int(minutes * 60)
+
+
+@pytest.mark.parametrize(("speech", "why"), [
+    ("", "did not hear a number"), ("minutes", "not a number of minutes"),
+    ("five six", "more than one number"), ("twenty thirty", "more than one number"),
+    ("twelve or thirteen", "not a number of minutes"), ("about twenty", "not a number"),
+    ("a few minutes", "not a number of minutes"), ("thirty minutes an hour", "more than one"),
+    ("twenty minutes five", "more than one number"), ("an hour seventy", "more than one"),
+    ("Jane said twenty", "not a number of minutes"), ("hundred hundred", "more than one"),
+])
+def test_what_is_not_surely_one_number_is_refused_with_a_reason(speech: str,
+                                                                why: str) -> None:
+    with pytest.raises(Unsure, match=why) as refused:
+        spoken_seconds_of(speech)
+    assert "Jane" not in str(refused.value)  # never the transcript's words
+
+
+@pytest.mark.parametrize(("speech", "digits"), [
+    ("one zero four two", "1042"), ("1042", "1042"), ("P 1 0 4 2", "1042"),
+    ("patient number one oh four two", "1042"), ("10 42", "1042"), ("P-1042", "1042"),
+])
+def test_patient_digits_are_said_one_by_one(speech: str, digits: str) -> None:
+    assert patient_digits(speech) == digits
+
+
+@pytest.mark.parametrize(("speech", "why"), [
+    ("ten forty two", "a number, not its digits"), ("one hundred", "a number, not its"),
+    ("Jane Doe", "not digits"), ("", "did not hear any digits"), ("P", "did not hear any"),
+])
+def test_patient_digits_that_are_not_sure_are_refused(speech: str, why: str) -> None:
+    with pytest.raises(Unsure, match=why):
+        patient_digits(speech)
