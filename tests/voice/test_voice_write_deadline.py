@@ -11,19 +11,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from rpm_logger.app import create_app
-from service import Service
 from service.errors import StoreUnavailable
 from store.db import Database
 from store.models import TimeEntry
-from tests.loopback import served
-from tests.service.helpers import NURSE
-from tests.telephony.conftest import TwilioApp, seed_clinic, twilio_settings
+from tests.telephony.conftest import TwilioApp
 from tests.voice.conftest import NURSE_PIN
 from tests.voice.phone import Phone
 
@@ -34,13 +29,8 @@ Blocker = Callable[[str], AbstractContextManager[None]]
 
 
 @pytest.fixture
-def deadline_app(svc: Service) -> Iterator[TwilioApp]:
-    seed_clinic(svc)
-    svc.voice_access.set_pin(NURSE, NURSE_PIN, actor="test")
-    settings = twilio_settings(voice_write_deadline_ms=DEADLINE_MS)
-    with served(create_app(settings, service=svc)) as base_url, \
-            httpx.Client(timeout=30) as http:
-        yield TwilioApp(base_url, svc, settings, http, None)
+def deadline_app(menu_app_with: Callable[..., TwilioApp]) -> TwilioApp:
+    return menu_app_with(voice_write_deadline_ms=DEADLINE_MS)
 
 
 @pytest.fixture
