@@ -491,9 +491,9 @@ class VoiceMenuService:
             {"clinic_id": r.summary.patient_id, "initials": r.summary.initials,
              "label": spoken_label(r.summary.patient_id, r.summary.initials),
              "advice": r.risk.advice(), "days": r.risk.days_left} for r in rows]}
-        count = "One of your patients is" if len(rows) == 1 \
-            else f"{len(rows)} of your patients are"
-        return t.reply(RISK, f"{count} at risk, worst first.", _risk_line(t.data))
+        count = "One of your patients is at risk." if len(rows) == 1 \
+            else f"{len(rows)} of your patients are at risk, worst first."
+        return t.reply(RISK, count, _risk_line(t.data))
 
     def _risk(self, t: _Turn, answer: Answer) -> VoiceReply:
         key = answer.digits or ""
@@ -571,10 +571,10 @@ def _risk_line(data: dict[str, Any]) -> str:
 
 def _note_read_back(data: dict[str, Any]) -> str:
     """How much was heard, never what: a transcript may hold a name, a phone number or a
-    date of birth (outside nurse review), so the note is read in Slack or the dashboard."""
+    date of birth (outside nurse review); the saved note is read where call notes are shown."""
     words = data["words"]
-    return (f"I heard a note of {words} word{'' if words == 1 else 's'}. It is not read "
-            "aloud; you can read it in Slack or on the dashboard.")
+    return (f"I heard a note of {words} word{'' if words == 1 else 's'}. Notes are not "
+            "read aloud.")
 
 
 def _not_a_choice(answer: Answer) -> str:

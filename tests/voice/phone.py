@@ -30,6 +30,7 @@ class Phone:
         self.to = to
         self.sid = new_sid()
         self.heard: list[str] = []  # every <Say>, in order, the whole call
+        self.transcript: list[str] = []  # what the caller did and heard, in order
         self.twiml: ET.Element | None = None
         self.response: httpx.Response | None = None
 
@@ -39,19 +40,24 @@ class Phone:
         form = {"AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": self.sid,
                 "CallStatus": "ringing", "Direction": "inbound", "From": self.from_,
                 "Caller": self.from_, "To": self.to, "Called": self.to, "FromCountry": "US"}
+        self.transcript.append("*(calls the clinic number)*")
         return self._post("/twilio/voice/incoming", form)
 
     def press(self, digits: str) -> "Phone":
+        one_key = self.gather.get("numDigits") == "1"
+        self.transcript.append(f"*(presses {digits}{'' if one_key else ' #'})*")
         return self._post(self.action, self._form(Digits=digits, FinishedOnKey="#",
                                                   msg="Gather End"))
 
     def say(self, speech: str, confidence: str = "0.91") -> "Phone":
+        self.transcript.append(f'*(says "{speech}")*')
         return self._post(self.action, self._form(SpeechResult=speech, Confidence=confidence))
 
     def wait(self) -> "Phone":
         """Silence: Twilio follows the <Redirect> after the Gather, with no Digits."""
         redirect = self.root.find("./Redirect")
         assert redirect is not None and redirect.text, self.text
+        self.transcript.append("*(says nothing)*")
         return self._post(self._path(redirect.text), self._form())
 
     def again(self, path: str, **fields: str) -> "Phone":
@@ -118,4 +124,9 @@ class Phone:
         self.twiml = ET.fromstring(response.text)
         assert_every_say_has_the_voice(self.twiml, self.app)
         self.heard.extend(s.text or "" for s in self.twiml.iter("Say"))
+        self.transcript.extend(f"> {s.text or ''}" for s in self.twiml.iter("Say"))
+        if self.dialed:
+            self.transcript.append("*(the call is put through to the clinic)*")
+        elif self.hung_up:
+            self.transcript.append("*(the bot hangs up)*")
         return self

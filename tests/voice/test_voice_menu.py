@@ -359,7 +359,7 @@ def test_a_spoken_note_is_read_back_masked_and_saved_on_the_call(
     note = "Blood pressure up, call her daughter Jane Doe at 617 555 0188, born 3/4/51"
     call.say(note)
     # never read back: a transcript may hold a name, a phone number, a date of birth
-    assert call.said.startswith("I heard a note of 14 words. It is not read aloud")
+    assert call.said.startswith("I heard a note of 14 words. Notes are not read aloud.")
     for word in ("Blood", "Jane", "617", "0188", "3/4/51", "51"):
         assert word not in call.said
     call.press("2")

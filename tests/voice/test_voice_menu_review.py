@@ -236,3 +236,17 @@ def test_nobody_to_dial_speaks_with_the_configured_voice(menu_app: TwilioApp) ->
                                               language=menu_app.settings.voice_language))
     assert len(list(root.iter("Say"))) == 1
     assert_every_say_has_the_voice(root, menu_app)
+
+
+# -- 10. the walk: prompts that sounded wrong ------------------------------------------------
+
+
+def test_one_patient_at_risk_is_not_said_worst_first(menu_app: TwilioApp,
+                                                     phone: Dial) -> None:
+    from tests.service.helpers import log
+    log(menu_app.service, "21m", "call")  # P-1042 is done for the month
+    menu_app.service.patients.add("P-2001", PatientFields(initials="AB", assign=NURSE),
+                                  actor="test")
+    call = _at_menu(phone).press("2")
+    assert call.said.startswith("One of your patients is at risk. P 2 0 0 1, A B: needs")
+    assert "worst first" not in call.said
