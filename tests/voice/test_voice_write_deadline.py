@@ -119,3 +119,30 @@ def test_a_write_with_its_own_wait_gives_up_within_it_and_writes_nothing(
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() != "x"
     with db.write() as conn:  # the default wait is back: an ordinary write goes through
         conn.execute(text("SELECT 1"))
+
+
+def test_a_write_with_its_own_wait_gives_up_in_this_process_queue_too(db: Database) -> None:
+    """SQLite: a writer of this process holding its turn (another request's save) bounds the
+    wait just as a writer of another process does; PostgreSQL: a row lock of this process."""
+    import threading
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.write() as conn:  # PostgreSQL: the row the waiting write needs, locked
+            conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable), db.write(wait_s=0.4) as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = 'x'"))
+        assert time.monotonic() - started < 0.4 + SLACK_S
+    finally:
+        release.set()
+        holder.join()
+    with db.read() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() != "x"
