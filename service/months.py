@@ -292,7 +292,8 @@ class MonthService:
     def _risks(self, month: Month | None, today: date | None, assigned_to: str | None,
                actor: str | None = None, *, skip_safe: bool = False) -> Iterator[PatientRisk]:
         """Each patient's verdict; with `skip_safe` (the at-risk list) from the per-patient
-        figures of store.month_risk, with light summaries (`_figure_risks`)."""
+        figures of store.month_risk, with light summaries, and only the rows still to win
+        for the exact ones (`_figure_risks`)."""
         with self.ctx.db.read() as conn:
             if actor is not None:
                 require_active_staff(conn, actor, doing="read the at-risk list")
@@ -316,8 +317,9 @@ class MonthService:
         the month) are tallied in full, a page at a time, as the report tallies them. While
         the month has a close, patients billed at it and gone from the scan are shown too."""
         record = close_record(conn, str(month))
-        seen: dict[_RiskKey, RiskAssessment] = {}
         light = _LightSummaries(self, month, record)
+        whole = PatientWindow.of(month, None, None)  # an exact patient's window
+        verdicts: dict[tuple[int, bool], RiskAssessment] = {}
         shown: set[int] = set()
         tally: dict[str, int] = {}
         for figures in risk_figures(conn, month=month, zone=self.ctx.policy.zone,
@@ -327,7 +329,12 @@ class MonthService:
                 tally[figures.patient_id] = figures.patient_pk
                 continue
             shown.add(figures.patient_pk)
-            yield _assessed(light.of(figures), month, today, seen)
+            key = (figures.counted_seconds, figures.live_interactions > 0)
+            if key not in verdicts:
+                verdicts[key] = assess_risk(month, whole, today, counted_seconds=key[0],
+                                            has_live=key[1])
+            if verdicts[key].still_to_win:  # the list's rows: no summary for the others
+                yield PatientRisk(light.of(figures), verdicts[key])
         pks = sorted(tally.values())
         for first in range(0, len(pks), PAGE_SIZE):
             page = Scope(patient_pks=tuple(pks[first:first + PAGE_SIZE]))
