@@ -290,8 +290,9 @@ class MonthService:
                                                      self.today(), Scope(staff_user=user))))
 
     def _risks(self, month: Month | None, today: date | None, assigned_to: str | None,
-               actor: str | None = None, *, skip_safe: bool = False) -> Iterator[PatientRisk]:
-        """Each patient's verdict; with `skip_safe` (the at-risk list) from the per-patient
+               actor: str | None = None, *, at_risk_only: bool = False,
+               ) -> Iterator[PatientRisk]:
+        """Each patient's verdict; with `at_risk_only` (the at-risk list) from the per-patient
         figures of store.month_risk, with light summaries, and only the rows still to win
         for the exact ones (`_figure_risks`)."""
         with self.ctx.db.read() as conn:
@@ -304,7 +305,7 @@ class MonthService:
                     return
                 scope = Scope(assigned_staff_pk=staff.id)
             month, today = month or self.current(), today or self.today()
-            if skip_safe:
+            if at_risk_only:
                 yield from self._figure_risks(conn, month, today, scope)
             else:
                 yield from self._assessed_rows(conn, month, today, scope)
@@ -347,10 +348,9 @@ class MonthService:
                 yield from self._assessed_rows(conn, month, today, Scope(pk))
 
     def _assessed_rows(self, conn: Conn, month: Month, today: date, scope: Scope,
-                       *, skip_safe: bool = False) -> Iterator[PatientRisk]:
+                       ) -> Iterator[PatientRisk]:
         seen: dict[_RiskKey, RiskAssessment] = {}
-        for summary in self._summaries(conn, month, scope, detail=False,
-                                       skip_safe=skip_safe):
+        for summary in self._summaries(conn, month, scope, detail=False):
             yield _assessed(summary, month, today, seen)
 
     def summary_in(self, conn: Transaction, month: Month, patient_pk: int) -> MonthSummary:
@@ -508,7 +508,7 @@ class MonthService:
         and figures of `with_risk`; summaries are light where SQL states the figures, see
         `_figure_risks`; chat: `actor` must be active staff)."""
         return _worst_first([r for r in self._risks(month, today, assigned_to, actor,
-                                                    skip_safe=True)
+                                                    at_risk_only=True)
                              if r.risk.still_to_win])
 
     def totals(self, month: Month | None = None, today: date | None = None, *,

@@ -13,14 +13,15 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from billing.months import Month
 from service import Service
 from store.month_risk import risk_figures
 from store.month_totals import CLINIC, Scope, month_totals
 from store.tables import patients, staff, time_entries
-from tests.service.helpers import seed
+from tests.conftest import FrozenClock
+from tests.service.helpers import ADMIN, seed
 
 NOV = Month(2026, 11)
 ROLES = ("clinical_staff", "physician", "qhp", "non_clinical")
@@ -155,3 +156,28 @@ def test_a_caseload_scan_reads_only_the_caseload(svc: Service) -> None:
             patients.c.assigned_staff_id == staff_pks[0]))}
     assert mine and {f.patient_pk for f in mine} <= assigned
     assert all(clinic[f.patient_pk] == f for f in mine)
+
+
+def test_a_closed_month_lists_the_patients_billed_at_close_as_the_full_path_does(
+        svc: Service, clock: FrozenClock) -> None:
+    """A patient billed at the month's close and gone from its programme since (enrolment
+    moved after the month) is still judged, as the report's scan shows them: the at-risk
+    list equals the full path's, and that patient is on it (a day of its window is left)."""
+    seed(svc)
+    policy = svc.ctx.policy
+    start, end = NOV.bounds_utc(policy.zone)
+    with svc.ctx.db.read() as conn:
+        staff_pks = [int(pk) for pk in conn.execute(select(staff.c.id)).scalars()]
+    with svc.ctx.db.write() as conn:
+        _generate(conn, random.Random(3), NOV, start, end, staff_pks, 3)
+    clock.advance(days=12)  # December: November can be closed
+    svc.closes.close(NOV, by=ADMIN)
+    billed = next(s for s in svc.months.report(NOV) if s.codes and s.enrolled_on)
+    with svc.ctx.db.write() as conn:  # straight in the table: a service refuses to move it
+        conn.execute(update(patients).where(patients.c.clinic_id == billed.patient_id)
+                     .values(enrolled_on=date(2026, 12, 5), ended_on=None))
+    today = date(2026, 11, 20)
+    old = [r for r in svc.months.with_risk(NOV, today) if r.risk.still_to_win]
+    new = svc.months.at_risk(NOV, today)
+    assert billed.patient_id in {r.summary.patient_id for r in new}
+    assert [_figures(r) for r in new] == [_figures(r) for r in old]
