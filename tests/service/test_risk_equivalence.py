@@ -13,15 +13,17 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, insert, select, update
 
+import store.month_totals
 from billing.months import Month
 from service import Service
 from store.month_risk import risk_figures
 from store.month_totals import CLINIC, Scope, month_totals
 from store.tables import patients, staff, time_entries
 from tests.conftest import FrozenClock
-from tests.service.helpers import ADMIN, seed
+from tests.service.helpers import ADMIN, NURSE, log, seed
 
 NOV = Month(2026, 11)
 ROLES = ("clinical_staff", "physician", "qhp", "non_clinical")
@@ -181,3 +183,29 @@ def test_a_closed_month_lists_the_patients_billed_at_close_as_the_full_path_does
     new = svc.months.at_risk(NOV, today)
     assert billed.patient_id in {r.summary.patient_id for r in new}
     assert [_figures(r) for r in new] == [_figures(r) for r in old]
+
+
+def test_exact_patients_are_never_tallied_in_python(svc: Service,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point of the statement: a patient SQL states exactly reads no entry row and runs
+    no billing.tally; one with overlapping clock-timed time still does."""
+    seed(svc)  # P-1042: consent before the month, no enrolment date
+    log(svc, "12m", "review", started_at=datetime(2026, 11, 4, 15, tzinfo=UTC))
+    calls: list[int] = []
+    real = store.month_totals.tally_month
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store.month_totals, "tally_month", counting)
+    rows = svc.months.at_risk(NOV, date(2026, 11, 20))
+    assert [(r.summary.patient_id, r.summary.total_seconds) for r in rows] == [("P-1042", 720)]
+    assert calls == []
+    for staff_id in (NURSE, ADMIN):  # the same 10 clock-timed minutes, two nurses
+        log(svc, "10m", "review", staff=staff_id, clock_timed=True,
+            started_at=datetime(2026, 11, 5, 15, tzinfo=UTC))
+    calls.clear()  # a log's reply tallies its patient's month
+    rows = svc.months.at_risk(NOV, date(2026, 11, 20))
+    assert [(r.summary.patient_id, r.summary.total_seconds) for r in rows] == [("P-1042", 1320)]
+    assert len(calls) == 1
