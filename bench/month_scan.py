@@ -12,13 +12,15 @@ a database migrated by the project's own Alembic chain. Then times, side by side
   (a2) raw SQL computing the same rules (issue 14's reference): per patient, counted seconds
       (clinical roles, clipped to the month, enrolment window and consent) and the live flag
       (MIN_LIVE_CALL_SECONDS); all but the clock-timed union, which a GROUP BY cannot state;
-  (b) the service's risk scan: MonthService.at_risk (what `/rpm risk` and reminders call);
+  (b) the service's risk scan: MonthService.at_risk (what `/rpm risk` and reminders call;
+      its per-patient figures come from store.month_risk's one aggregate statement);
   (c) the CLI `report --format csv`, run in-process with stdout sent to /dev/null.
 
 Prints median of --runs runs, the ratios to (a) and (a2), and the tracemalloc peak of (b) and
 (c), measured in one extra run each (tracemalloc slows Python, so timed runs go without it).
 --drivers (PostgreSQL) instead times psycopg against asyncpg on the same statements: (a2) and
-the month statements of the report and of the risk scan, every row fetched.
+the report's month statement and the risk scan's figures statement, every row fetched.
+--no-report leaves (c) out (a risk-scan measurement under load: the report takes longest).
 
 SQLite data: bench/data/month-P-E.db (git-ignored). PostgreSQL: database rpm_bench_P_E (or
 --pg-name) on the server at RPM_BENCH_POSTGRES_URL (default
@@ -356,6 +358,7 @@ def _driver_statements() -> dict[str, tuple[str, dict[str, Any], str, list[Any]]
     from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
     from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 
+    from store.month_risk import risk_statement
     from store.month_totals import _month_rows_statement, _scan_params
 
     values = _scan_params(MONTH, ZONE, 30)
@@ -372,8 +375,7 @@ def _driver_statements() -> dict[str, tuple[str, dict[str, Any], str, list[Any]]
     params = _rules_params()
     out["raw SQL rules"] = (RULES_PG, params, rules, [params[n] for n in names])
     for label, statement in (("report month statement", _month_rows_statement("clinic")),
-                             ("risk month statement", _month_rows_statement(
-                                 "clinic", detail=False, skip_safe=True))):
+                             ("risk figures statement", risk_statement("clinic"))):
         ps = statement.compile(dialect=pg_psycopg.dialect()).construct_expanded_state(values)
         ap = statement.compile(dialect=pg_asyncpg.dialect()).construct_expanded_state(values)
         out[label] = (ps.statement, dict(ps.parameters), ap.statement,
@@ -453,6 +455,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--pg-name", default="", help="PostgreSQL database (rpm_bench_P_E)")
     parser.add_argument("--profile", action="store_true", help="pyinstrument (b) and (c)")
+    parser.add_argument("--no-report", action="store_true", help="leave out (c)")
     parser.add_argument("--drivers", action="store_true",
                         help="PostgreSQL: psycopg against asyncpg on the same statements")
     args = parser.parse_args(argv)
@@ -473,6 +476,8 @@ def main(argv: list[str] | None = None) -> None:
         "risk scan (at_risk)": lambda: risk_scan(svc),
         "report CSV (CLI)": lambda: cli_report(url),
     }
+    if args.no_report:
+        del work["report CSV (CLI)"]
     if args.profile:
         for label in list(work)[2:]:
             profile(work[label], label)

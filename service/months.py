@@ -40,6 +40,7 @@ from service.views import (
     StaffMinutes,
 )
 from store.db import Conn
+from store.month_risk import RiskFigures, risk_figures
 from store.month_totals import (
     CLINIC,
     REPLY_SHAPES,
@@ -165,6 +166,45 @@ class _MonthContext:
         return self.record.closed
 
 
+class _LightSummaries:
+    """Summaries of a risk list from store.month_risk's figures: the numbers, codes and
+    enrolment a risk list shows (`/rpm risk`, reminders), without the warnings, per-staff
+    shares, per-entry counts and close comparison a report row carries (none of which a
+    risk list shows). Codes and dollars are assessed once per distinct figure pair."""
+
+    def __init__(self, service: "MonthService", month: Month, record: CloseRecord) -> None:
+        self.month, self.month_text = month, str(month)
+        self.max_units = service.ctx.policy.max_99458_units
+        self.fees = service.ctx.policy.fees
+        self.month_ended = month.last_day < service.today()
+        closed = record.closed
+        self.closed_by = closed.by if closed else None
+        self.assessed: dict[tuple[int, bool], tuple[MonthAssessment, Decimal]] = {}
+
+    def _assess(self, seconds: int, lives: int) -> tuple[MonthAssessment, Decimal]:
+        key = (seconds, lives > 0)
+        if key not in self.assessed:
+            assessment = assess_month(self.month, MonthActivity(seconds, lives),
+                                      max_add_on_units=self.max_units)
+            self.assessed[key] = (assessment, expected_amount(assessment.codes, self.fees))
+        return self.assessed[key]
+
+    def of(self, f: RiskFigures) -> MonthSummary:
+        assessment, amount = self._assess(f.counted_seconds, f.live_interactions)
+        return MonthSummary(
+            patient_id=f.patient_id, initials=f.initials, month=self.month_text,
+            total_seconds=f.counted_seconds, uncounted_seconds=0,
+            live_interactions=f.live_interactions, first_live_at=f.first_live_at,
+            codes=assessment.codes, next_code=assessment.next_code,
+            seconds_to_next_code=assessment.seconds_to_next_code,
+            seconds_to_20_minutes=assessment.seconds_to_20_minutes,
+            needs_live_interaction=assessment.needs_live_interaction,
+            entries=f.entries, assigned_to=f.assigned_to, enrolled_on=f.enrolled_on,
+            ended_on=f.ended_on, consent_on=f.consent_on, month_ended=self.month_ended,
+            expected_amount=amount, month_closed_by=self.closed_by,
+        )
+
+
 class MonthService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -250,7 +290,11 @@ class MonthService:
                                                      self.today(), Scope(staff_user=user))))
 
     def _risks(self, month: Month | None, today: date | None, assigned_to: str | None,
-               actor: str | None = None, *, skip_safe: bool = False) -> Iterator[PatientRisk]:
+               actor: str | None = None, *, at_risk_only: bool = False,
+               ) -> Iterator[PatientRisk]:
+        """Each patient's verdict; with `at_risk_only` (the at-risk list) from the per-patient
+        figures of store.month_risk, with light summaries, and only the rows still to win
+        for the exact ones (`_figure_risks`)."""
         with self.ctx.db.read() as conn:
             if actor is not None:
                 require_active_staff(conn, actor, doing="read the at-risk list")
@@ -260,14 +304,53 @@ class MonthService:
                 if staff is None:
                     return
                 scope = Scope(assigned_staff_pk=staff.id)
-            yield from self._assessed_rows(conn, month or self.current(),
-                                           today or self.today(), scope, skip_safe=skip_safe)
+            month, today = month or self.current(), today or self.today()
+            if at_risk_only:
+                yield from self._figure_risks(conn, month, today, scope)
+            else:
+                yield from self._assessed_rows(conn, month, today, scope)
+
+    def _figure_risks(self, conn: Conn, month: Month, today: date,
+                      scope: Scope) -> Iterator[PatientRisk]:
+        """The verdicts of a risk scan from one aggregate statement (store.month_risk):
+        patients whose figures SQL states exactly get a light summary (`_light_summary`);
+        the rest (overlapping clock-timed time, a window or consent starting or ending in
+        the month) are tallied in full, a page at a time, as the report tallies them. While
+        the month has a close, patients billed at it and gone from the scan are shown too."""
+        record = close_record(conn, str(month))
+        light = _LightSummaries(self, month, record)
+        whole = PatientWindow.of(month, None, None)  # an exact patient's window
+        verdicts: dict[tuple[int, bool], RiskAssessment] = {}
+        shown: set[int] = set()
+        tally: dict[str, int] = {}
+        for figures in risk_figures(conn, month=month, zone=self.ctx.policy.zone,
+                                    min_live_seconds=self.ctx.policy.min_live_call_seconds,
+                                    scope=scope, page_size=PAGE_SIZE):
+            if not figures.exact:
+                tally[figures.patient_id] = figures.patient_pk
+                continue
+            shown.add(figures.patient_pk)
+            key = (figures.counted_seconds, figures.live_interactions > 0)
+            if key not in verdicts:
+                verdicts[key] = assess_risk(month, whole, today, counted_seconds=key[0],
+                                            has_live=key[1])
+            if verdicts[key].still_to_win:  # the list's rows: no summary for the others
+                yield PatientRisk(light.of(figures), verdicts[key])
+        pks = sorted(tally.values())
+        for first in range(0, len(pks), PAGE_SIZE):
+            page = Scope(patient_pks=tuple(pks[first:first + PAGE_SIZE]))
+            for risk in self._assessed_rows(conn, month, today, page):
+                shown.add(tally[risk.summary.patient_id])
+                yield risk
+        if scope.shape == "clinic" and record.latest_close is not None:
+            context = self._context(conn, month, scope, record)
+            for pk in context.billed.unseen(conn, shown):  # as `_scan` shows them
+                yield from self._assessed_rows(conn, month, today, Scope(pk))
 
     def _assessed_rows(self, conn: Conn, month: Month, today: date, scope: Scope,
-                       *, skip_safe: bool = False) -> Iterator[PatientRisk]:
+                       ) -> Iterator[PatientRisk]:
         seen: dict[_RiskKey, RiskAssessment] = {}
-        for summary in self._summaries(conn, month, scope, detail=False,
-                                       skip_safe=skip_safe):
+        for summary in self._summaries(conn, month, scope, detail=False):
             yield _assessed(summary, month, today, seen)
 
     def summary_in(self, conn: Transaction, month: Month, patient_pk: int) -> MonthSummary:
@@ -421,10 +504,11 @@ class MonthService:
                 *, assigned_to: str | None = None,
                 actor: str | None = None) -> list[PatientRisk]:
         """Patients of the month who may miss 99457 and still can be saved (a day left in
-        their window), worst first: the one at-risk list every screen counts (the summaries
-        are those of `with_risk`; chat: `actor` must be active staff)."""
+        their window), worst first: the one at-risk list every screen counts (the verdicts
+        and figures of `with_risk`; summaries are light where SQL states the figures, see
+        `_figure_risks`; chat: `actor` must be active staff)."""
         return _worst_first([r for r in self._risks(month, today, assigned_to, actor,
-                                                    skip_safe=True)
+                                                    at_risk_only=True)
                              if r.risk.still_to_win])
 
     def totals(self, month: Month | None = None, today: date | None = None, *,

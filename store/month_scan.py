@@ -41,7 +41,10 @@ class whole_seconds(FunctionElement[int]):  # noqa: N801 - an SQL function's nam
 @compiles(whole_seconds, "postgresql")
 def _pg_seconds(element: whole_seconds, compiler: Any, **kw: Any) -> str:
     start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(floor(extract(epoch FROM ({end} - {start}))) AS INTEGER)"
+    # date_part is double precision (extract is numeric, ~10 % slower over a month's rows):
+    # exact here, as an interval of microseconds under a day is never within 1e-6 s of the
+    # next whole second unless it is one, and a double's error at 86,400 s is ~1e-11 s
+    return f"CAST(floor(date_part('epoch', {end} - {start})) AS INTEGER)"
 
 
 @compiles(whole_seconds)

@@ -1,0 +1,211 @@
+"""The risk scan's SQL figures (store.month_risk) against billing.tally, on generated months.
+
+store.month_risk states the counting rules a second time, in SQL, for the patients it marks
+`exact`; billing.tally stays the truth. On 50 generated months per database (voided and
+non-clinical entries, overlapping clock-timed entries of two staff, live calls either side of
+the 30 s floor, windows and consent starting or ending mid-month or outside it, entries
+crossing the month's edges, fractional seconds), every exact patient's figures must equal the
+tally's, and the at-risk list must equal the one the full tally path gives (same patients,
+same order, same figures and verdicts).
+"""
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, insert, select, update
+
+import store.month_totals
+from billing.months import Month
+from service import Service
+from store.month_risk import risk_figures
+from store.month_totals import CLINIC, Scope, month_totals
+from store.tables import patients, staff, time_entries
+from tests.conftest import FrozenClock
+from tests.service.helpers import ADMIN, NURSE, log, seed
+
+NOV = Month(2026, 11)
+ROLES = ("clinical_staff", "physician", "qhp", "non_clinical")
+MONTHS = 50
+
+
+def _day(rng: random.Random, month: Month) -> date | None:
+    """A date before, inside (often near an edge) or after the month, or none."""
+    roll = rng.random()
+    if roll < 0.25:
+        return None
+    if roll < 0.55:
+        return month.first_day - timedelta(days=rng.randrange(1, 60))
+    if roll < 0.85:
+        return month.first_day + timedelta(days=rng.choice((0, 1, 9, 14, 28, 29)))
+    return month.last_day + timedelta(days=rng.randrange(1, 20))
+
+
+def _instant(rng: random.Random, start: datetime, end: datetime) -> datetime:
+    """Near an edge of the month (crossing it), or anywhere around it; whole minutes mostly,
+    fractional seconds sometimes (the tally floors per entry)."""
+    roll = rng.random()
+    if roll < 0.15:
+        at = start - timedelta(minutes=rng.randrange(1, 40))
+    elif roll < 0.25:
+        at = end - timedelta(minutes=rng.randrange(1, 40))
+    elif roll < 0.6:  # a few busy slots: clock-timed entries overlap there
+        at = start + timedelta(days=rng.choice((3, 3, 10, 20)), hours=15,
+                               minutes=rng.randrange(0, 20))
+    else:
+        at = start + (end - start + timedelta(days=2)) * rng.random() - timedelta(days=1)
+    if rng.random() < 0.3:
+        at += timedelta(microseconds=rng.randrange(1_000_000))
+    return at.replace(microsecond=at.microsecond if rng.random() < 0.3 else 0)
+
+
+def _seconds(rng: random.Random) -> timedelta:
+    roll = rng.random()
+    if roll < 0.3:
+        return timedelta(seconds=rng.choice((29, 30, 31)), microseconds=rng.choice((0, 500_000)))
+    return timedelta(seconds=rng.randrange(60, 1800), microseconds=rng.randrange(1_000_000)
+                     if rng.random() < 0.3 else 0)
+
+
+def _generate(conn: Any, rng: random.Random, month: Month, start: datetime, end: datetime,
+              staff_pks: list[int], number: int) -> None:
+    """One month of 14 patients and their entries, written straight into the tables."""
+    made = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(14):
+        enrolled, ended = _day(rng, month), _day(rng, month)
+        if enrolled and ended and ended < enrolled:
+            enrolled, ended = ended, enrolled
+        created = made if rng.random() < 0.7 else end + timedelta(days=3)
+        pk = conn.execute(insert(patients).values(
+            clinic_id=f"G-{number}-{n:02d}", clinic_key=f"G-{number}-{n:02d}",
+            initials=rng.choice(("AB", None)), consent_on=_day(rng, month), conditions=[],
+            assigned_staff_id=rng.choice([*staff_pks, None]), enrolled_on=enrolled,
+            ended_on=ended, created_at=created).returning(patients.c.id)).scalar_one()
+        for _ in range(rng.randrange(0, 9)):
+            began = _instant(rng, start, end)
+            role = rng.choice(ROLES) if rng.random() < 0.4 else "clinical_staff"
+            length = _seconds(rng)
+            voided = rng.random() < 0.1
+            conn.execute(insert(time_entries).values(
+                patient_id=pk, staff_id=rng.choice(staff_pks), started_at=began,
+                ended_at=began + length, duration_seconds=int(length.total_seconds()),
+                activity="call", source="cli", live=rng.random() < 0.35, staff_role=role,
+                clock_timed=rng.random() < 0.5, created_at=made, created_by="gen",
+                voided_at=began + timedelta(hours=1) if voided else None,
+                voided_by="gen" if voided else None, void_reason="typo" if voided else None))
+
+
+def _figures(risk: Any) -> tuple[Any, ...]:
+    s = risk.summary
+    return (s.patient_id, s.initials, s.total_seconds, s.live_interactions, s.first_live_at,
+            s.codes, s.entries, s.assigned_to, s.enrolled_on, s.ended_on, s.consent_on,
+            s.in_programme, s.expected_amount, s.month_ended, risk.risk)
+
+
+def test_sql_figures_equal_the_tally_and_the_risk_list_equals_the_full_path(
+        svc: Service) -> None:
+    seed(svc)
+    policy = svc.ctx.policy
+    start, end = NOV.bounds_utc(policy.zone)
+    with svc.ctx.db.read() as conn:
+        staff_pks = [int(pk) for pk in conn.execute(select(staff.c.id)).scalars()]
+    exact = inexact = listed = 0
+    for number in range(MONTHS):
+        rng = random.Random(number)
+        with svc.ctx.db.write() as conn:
+            conn.execute(delete(time_entries))
+            conn.execute(delete(patients).where(patients.c.clinic_id.like("G-%")))
+            _generate(conn, rng, NOV, start, end, staff_pks, number)
+        args = {"month": NOV, "zone": policy.zone,
+                "min_live_seconds": policy.min_live_call_seconds}
+        with svc.ctx.db.read() as conn:
+            tallied = {t.patient_pk: t for t in month_totals(conn, scope=CLINIC, **args)}
+            figures = list(risk_figures(conn, scope=CLINIC, page_size=5, **args))
+        assert set(tallied) <= {f.patient_pk for f in figures}, number
+        for f in figures:
+            if not f.exact:
+                inexact += 1
+                continue
+            exact += 1
+            t = tallied[f.patient_pk]  # an exact patient is in the programme
+            assert (f.counted_seconds, f.live_interactions, f.first_live_at, f.entries) == (
+                t.counted_seconds, t.live_interactions, t.first_live_at, t.entries), (number, f)
+        today = NOV.first_day + timedelta(days=rng.randrange(0, 30))
+        old = [r for r in svc.months.with_risk(NOV, today) if r.risk.still_to_win]
+        new = svc.months.at_risk(NOV, today)
+        assert [_figures(r) for r in new] == [_figures(r) for r in old], number
+        listed += len(new)
+    # the months exercised both paths (else the test could not fail for the right reason)
+    assert exact > 100 and inexact > 50 and listed > 100, (exact, inexact, listed)
+
+
+def test_a_caseload_scan_reads_only_the_caseload(svc: Service) -> None:
+    """The caseload shape filters the entries in SQL too: the same figures as the clinic's."""
+    seed(svc)
+    policy = svc.ctx.policy
+    start, end = NOV.bounds_utc(policy.zone)
+    with svc.ctx.db.read() as conn:
+        staff_pks = [int(pk) for pk in conn.execute(select(staff.c.id)).scalars()]
+    with svc.ctx.db.write() as conn:
+        _generate(conn, random.Random(7), NOV, start, end, staff_pks, 7)
+    args = {"month": NOV, "zone": policy.zone, "min_live_seconds": policy.min_live_call_seconds,
+            "page_size": 100}
+    with svc.ctx.db.read() as conn:
+        clinic = {f.patient_pk: f for f in risk_figures(conn, scope=CLINIC, **args)}
+        mine = list(risk_figures(conn, scope=Scope(assigned_staff_pk=staff_pks[0]), **args))
+        assigned = {int(pk) for pk, in conn.execute(select(patients.c.id).where(
+            patients.c.assigned_staff_id == staff_pks[0]))}
+    assert mine and {f.patient_pk for f in mine} <= assigned
+    assert all(clinic[f.patient_pk] == f for f in mine)
+
+
+def test_a_closed_month_lists_the_patients_billed_at_close_as_the_full_path_does(
+        svc: Service, clock: FrozenClock) -> None:
+    """A patient billed at the month's close and gone from its programme since (enrolment
+    moved after the month) is still judged, as the report's scan shows them: the at-risk
+    list equals the full path's, and that patient is on it (a day of its window is left)."""
+    seed(svc)
+    policy = svc.ctx.policy
+    start, end = NOV.bounds_utc(policy.zone)
+    with svc.ctx.db.read() as conn:
+        staff_pks = [int(pk) for pk in conn.execute(select(staff.c.id)).scalars()]
+    with svc.ctx.db.write() as conn:
+        _generate(conn, random.Random(3), NOV, start, end, staff_pks, 3)
+    clock.advance(days=12)  # December: November can be closed
+    svc.closes.close(NOV, by=ADMIN)
+    billed = next(s for s in svc.months.report(NOV) if s.codes and s.enrolled_on)
+    with svc.ctx.db.write() as conn:  # straight in the table: a service refuses to move it
+        conn.execute(update(patients).where(patients.c.clinic_id == billed.patient_id)
+                     .values(enrolled_on=date(2026, 12, 5), ended_on=None))
+    today = date(2026, 11, 20)
+    old = [r for r in svc.months.with_risk(NOV, today) if r.risk.still_to_win]
+    new = svc.months.at_risk(NOV, today)
+    assert billed.patient_id in {r.summary.patient_id for r in new}
+    assert [_figures(r) for r in new] == [_figures(r) for r in old]
+
+
+def test_exact_patients_are_never_tallied_in_python(svc: Service,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point of the statement: a patient SQL states exactly reads no entry row and runs
+    no billing.tally; one with overlapping clock-timed time still does."""
+    seed(svc)  # P-1042: consent before the month, no enrolment date
+    log(svc, "12m", "review", started_at=datetime(2026, 11, 4, 15, tzinfo=UTC))
+    calls: list[int] = []
+    real = store.month_totals.tally_month
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store.month_totals, "tally_month", counting)
+    rows = svc.months.at_risk(NOV, date(2026, 11, 20))
+    assert [(r.summary.patient_id, r.summary.total_seconds) for r in rows] == [("P-1042", 720)]
+    assert calls == []
+    for staff_id in (NURSE, ADMIN):  # the same 10 clock-timed minutes, two nurses
+        log(svc, "10m", "review", staff=staff_id, clock_timed=True,
+            started_at=datetime(2026, 11, 5, 15, tzinfo=UTC))
+    calls.clear()  # a log's reply tallies its patient's month
+    rows = svc.months.at_risk(NOV, date(2026, 11, 20))
+    assert [(r.summary.patient_id, r.summary.total_seconds) for r in rows] == [("P-1042", 1320)]
+    assert len(calls) == 1
