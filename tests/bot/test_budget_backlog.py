@@ -121,7 +121,12 @@ def test_a_work_unstarted_when_the_grace_is_over_answers_not_saved_and_never_run
     shift = budget._Shift()
     shift.stop_by = time.monotonic() - 1
     ran: list[str] = []
-    reply = budget._timed(lambda: ran.append("ran") or text_reply("Saved"), shift)()
+
+    def work() -> Reply:
+        ran.append("ran")
+        return text_reply("Saved")
+
+    reply = budget._timed(work, shift)()
     assert NOT_SAVED in reply.text and ran == []
 
 
