@@ -144,6 +144,10 @@ async def _room(left: float) -> bool:
     _waiting.append(turn)
     try:
         await asyncio.wait({turn}, timeout=left)
+    except BaseException:
+        if turn.done() and not turn.cancelled() and turn.result():
+            _release()  # handed a place, then cancelled itself: the place goes on
+        raise
     finally:
         if not turn.done():
             turn.cancel()  # `_release` skips it
@@ -175,19 +179,17 @@ async def reply_within_budget(work: Callable[[], Reply], ack: Callable[..., Awai
         await ack(**reply.as_kwargs())
         return reply
     left = _seconds_left(arrived_at, clock())
-    if left <= 0 or _in_flight > MAX_QUICK_IN_FLIGHT or _would_queue_past(left):
-        await ack(**blocks.working_reply().as_kwargs())  # nothing awaited before: no delay
-        acked = True
-    else:
-        acked = False
+    acked = left <= 0 or _in_flight > MAX_QUICK_IN_FLIGHT or _would_queue_past(left)
     shift = _shift
     task = asyncio.ensure_future(asyncio.to_thread(_timed(work, shift)))
-    task.add_done_callback(_release)
+    task.add_done_callback(_release)  # the place is given back whatever happens below
     listener = asyncio.current_task()
     if listener is not None:
         shift.listeners.add(listener)
     try:
-        if not acked:
+        if acked:  # nothing suspended before (a free place is taken without waiting)
+            await ack(**blocks.working_reply().as_kwargs())
+        else:
             done, _ = await asyncio.wait({task}, timeout=left)
             if done:
                 reply = task.result()

@@ -184,3 +184,24 @@ def test_a_confirmation_that_never_gets_through_is_logged_without_its_text(
 
 async def _no_sleep(_: float) -> None:
     return None
+
+
+def test_a_command_cancelled_after_it_was_handed_a_place_passes_the_place_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server stopping cancels a waiting listener just as a work finished: the place it
+    was handed must not stay taken forever (the bound would shrink by one each time)."""
+    monkeypatch.setattr(budget, "MAX_BACKLOG", 1)
+    monkeypatch.setattr(budget, "_in_flight", 1)  # one work holds the only place
+    events: list[str] = []
+
+    async def go() -> None:
+        waiting = asyncio.ensure_future(Command("B", events).send())
+        await asyncio.sleep(0.05)
+        budget._release()  # the work finished: its place is handed to B...
+        waiting.cancel()  # ...which is cancelled before it runs again
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(go())
+    assert budget._in_flight == 0 and not budget._waiting and events == []
