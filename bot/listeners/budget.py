@@ -22,7 +22,7 @@ to response_url (a new connection: more CPU than the command's own work), though
 would have been done in a few milliseconds. Under a CPU hog the measured time per work
 grows and the prediction sends new commands to "Saving…" as before.
 
-Why a bound on the backlog (bench/RESULTS.md, "answered but not stored"): a "Saving…" ack
+Why a bound on the backlog (bench/http_load.py: "answered 10395, stored only 4702"): a "Saving…" ack
 costs almost nothing, so a burst of commands (wrk at 32 connections: ~1,000 a second) was
 all acked "Saving…" while the thread pool finished ~150 works a second. Nothing refused
 work: 10 s of burst queued ~9,000 works (a minute of draining), and whatever had not run
