@@ -1,6 +1,9 @@
 -- wrk script: replays pre-signed requests from the file named by env BENCH_REQUESTS.
 -- Each line: path \t header-name:value|header-name:value \t body. Threads interleave.
+-- Counts the answers that say "not saved" (refused: nothing stored) and "Saving…" (stored
+-- later, confirmed at response_url) and prints them as "Not saved: N" and "Saving: N".
 local requests = {}
+local threads = {}
 local counter = 0
 local step = 1
 
@@ -11,6 +14,7 @@ local function split(text, sep)
 end
 
 function setup(thread)
+  table.insert(threads, thread)
   thread:set("thread_index", counter)
   counter = counter + 1
 end
@@ -28,6 +32,8 @@ function init(args)
     table.insert(requests, wrk.format("POST", path, headers, string.sub(line, tab2 + 1)))
   end
   step = tonumber(os.getenv("BENCH_THREADS") or "1")
+  not_saved = 0
+  saving = 0
   index = (thread_index or 0) + 1
 end
 
@@ -36,4 +42,18 @@ function request()
   index = index + step
   if index > #requests then index = ((index - 1) % step) + 1 end
   return r
+end
+
+function response(status, headers, body)
+  if body and string.find(body, "not saved", 1, true) then not_saved = not_saved + 1 end
+  if body and string.find(body, "Saving", 1, true) then saving = saving + 1 end
+end
+
+function done(summary, latency, requests)
+  local refused, later = 0, 0
+  for _, thread in ipairs(threads) do
+    refused = refused + (thread:get("not_saved") or 0)
+    later = later + (thread:get("saving") or 0)
+  end
+  io.write(string.format("Not saved: %d\nSaving: %d\n", refused, later))
 end

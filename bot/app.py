@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot import listeners
 from bot.dispatch import Dialer
-from bot.listeners import ack_runner
+from bot.listeners import ack_runner, budget
 from rpm_logger.settings import Settings
 from rpm_logger.slack_client import make_async_web_client
 from service import Service
@@ -263,6 +263,7 @@ class SlackRuntime:
         return runtime
 
     async def stop(self) -> None:
+        await budget.finish_backlog()  # every "Saving…" ends saved or "not saved"
         if self.socket is not None:
             await self.socket.close_async()
         if self._connecting is not None and not self._connecting.done():

@@ -13,6 +13,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 
+class _Server(ThreadingHTTPServer):
+    # listen backlog (socketserver's is 5): a burst of response_url posts is accepted, as
+    # Slack would, instead of waiting out SYN retransmits of one, three, seven seconds
+    request_queue_size = 1024
+
+
 @dataclass
 class RecordedCall:
     method: str  # e.g. "chat.postMessage", or the path for response_url posts
@@ -51,7 +57,7 @@ class SlackApiRecorder:
                                       for f in json.loads(str(c.body.get("files") or "[]"))]},
         }
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
