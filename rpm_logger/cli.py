@@ -473,11 +473,11 @@ def report(month: str | None, fmt: str, summary_only: bool) -> None:
         render.write_report_csv(service.months.report_rows(chosen),
                                 click.get_text_stream("stdout"))
         return
-    summaries = service.months.report(chosen)
     if fmt == "json":
-        click.echo(render.as_json([s.as_json() for s in summaries]))
-    else:
-        click.echo(render.report_table(summaries, service.months.totals(chosen)))
+        click.echo(render.as_json([s.as_json() for s in service.months.report(chosen)]))
+    else:  # the rows and their totals line from one read
+        summaries, totals = service.months.report_file(chosen, lambda rows: list(rows))
+        click.echo(render.report_table(summaries, totals))
 
 
 @cli.command("export")
