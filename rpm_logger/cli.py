@@ -626,7 +626,8 @@ def calls_reconcile(since: str) -> None:
 
 @calls.command("list")
 @click.option("--state", "states", multiple=True,
-              help="unmatched, unclaimed, unconfirmed, counted, attempt, ... (repeatable)")
+              help="unmatched, unclaimed, unconfirmed, counted, voided (counted, then its "
+                   "entry voided), after_close, attempt, ... (repeatable)")
 @handled
 def calls_list(states: tuple[str, ...]) -> None:
     """Calls, newest first (numbers masked), under a header row."""

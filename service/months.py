@@ -384,7 +384,6 @@ class MonthService:
             live_interactions=totals.live_interactions, first_live_at=totals.first_live_at,
             codes=assessment.codes, next_code=assessment.next_code,
             seconds_to_next_code=assessment.seconds_to_next_code,
-            seconds_to_20_minutes=assessment.seconds_to_20_minutes,
             needs_live_interaction=assessment.needs_live_interaction,
             entries=totals.entries, assigned_to=totals.assigned_to,
             warnings=_warnings(totals, month, totals.overlaps,
