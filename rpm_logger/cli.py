@@ -339,11 +339,20 @@ def patient_update(patient_id: str, remove_phones: tuple[str, ...], amend: str |
 @click.option("--on", "on", type=DATE, default=None, help="Last day (default today).")
 @click.option("--by", default=None)
 @_AMEND_WINDOW
+@click.option("--yes", is_flag=True,
+              help="End without asking when time logged after the end date stops counting.")
 @handled
-def patient_end(patient_id: str, on: date | None, by: str | None, amend: str | None) -> None:
-    """End a patient's monitoring."""
-    view = _service().patients.end(patient_id, on=on, actor=_operator(by),
-                                   amendment=_amendment(amend))
+def patient_end(patient_id: str, on: date | None, by: str | None, amend: str | None,
+                yes: bool) -> None:
+    """End a patient's monitoring. Time logged after the end date stops counting: that is
+    shown first and needs a confirmation (or --yes)."""
+    service = _service()
+    preview = service.patients.end_preview(patient_id, on=on)
+    if preview.entries and (amend or not preview.closed_months):  # else the end refuses
+        click.echo(render.end_preview_text(preview), err=True)
+        _confirmed(f"End {preview.patient} on {preview.ended_on}?", yes)
+    view = service.patients.end(patient_id, on=on, actor=_operator(by),
+                                amendment=_amendment(amend))
     click.echo(f"patient {view.label} ended on {view.ended_on}")
 
 
