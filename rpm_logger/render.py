@@ -423,9 +423,9 @@ def _tally_cells(entry: EntryView) -> dict[str, Any]:
 
 def end_preview_text(preview: EndPreview) -> str:
     """What a backdated end takes away, before it is confirmed."""
-    closed = (f"; closed month{'s' if len(preview.closed_months) > 1 else ''} "
-              f"{', '.join(preview.closed_months)} change (amended)"
-              if preview.closed_months else "")
+    many = len(preview.closed_months) > 1
+    closed = (f"; closed month{'s' if many else ''} {', '.join(preview.closed_months)} "
+              f"change{'' if many else 's'} (amended)" if preview.closed_months else "")
     return (f"Ending {preview.patient} on {preview.ended_on}: "
             f"{preview.entries} entr{'y' if preview.entries == 1 else 'ies'} "
             f"({format_seconds(preview.seconds)}) logged after {preview.ended_on} will stop "

@@ -101,8 +101,10 @@ def test_2_a_window_change_into_a_closed_month_needs_an_amendment(rpm: Cli) -> N
     refused = rpm("patient", "update", "P-100", "--enrolled", "2026-10-25", code=2)
     assert "2026-10 is closed" in refused.stderr
     assert status(rpm, "P-100", "2026-10")["codes"] == [{"code": "99457", "units": 1}]
-    rpm("patient", "end", "P-100", "--on", "2026-10-10", "--amend", "discharged on the 10th",
-        "--yes")
+    amended = rpm("patient", "end", "P-100", "--on", "2026-10-10", "--amend",
+                  "discharged on the 10th", "--yes")
+    assert ("1 entry (25 min) logged after 2026-10-10 will stop counting; closed month "
+            "2026-10 changes (amended)." in amended.stderr), amended.stderr
     assert status(rpm, "P-100", "2026-10")["codes"] == []
     # a change that touches no closed month needs nothing
     rpm("patient", "add", "P-200", "--enrolled", "2026-01-01")
@@ -358,8 +360,8 @@ def test_2_a_backdated_end_says_what_stops_counting_and_asks_first(rpm: Cli) -> 
     log(rpm, "P-100", "10m", "review", "2026-10-21T10:00")
     log(rpm, "P-100", "5m", "review", "2026-10-09T10:00")  # before the end day: still counts
     refused = rpm("patient", "end", "P-100", "--on", "2026-10-10", code=2)
-    assert ("Ending P-100 (AB): 2 entries (25m) logged after 2026-10-10 will stop counting."
-            in refused.stderr), refused.stderr
+    assert ("Ending P-100 (AB) on 2026-10-10: 2 entries (25 min) logged after 2026-10-10 "
+            "will stop counting." in refused.stderr), refused.stderr
     assert "nothing changed" in refused.stderr
     assert status(rpm, "P-100", "2026-10")["total_seconds"] == 30 * 60  # unchanged
     rpm("patient", "end", "P-100", "--on", "2026-10-10", "--yes")
