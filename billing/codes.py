@@ -99,7 +99,6 @@ class MonthAssessment:
     codes: tuple[CodeUnits, ...]
     next_code: str | None
     seconds_to_next_code: int | None
-    seconds_to_20_minutes: int
     needs_live_interaction: bool
 
     def units_of(self, code: str) -> int:
@@ -149,17 +148,16 @@ def assess_month(
     has_live = activity.live_interactions > 0
     rules = rule_set_for(month)
     if rules is None:
-        return MonthAssessment((), None, None, max(TWENTY_MINUTES - seconds, 0), not has_live)
+        return MonthAssessment((), None, None, not has_live)
     reached = _time_codes(seconds, rules, max_add_on_units)
-    to_twenty = max(rules.first_code_seconds - seconds, 0)
     if not has_live:
         first = reached[0].code if reached else None
         step = (first, 0) if first else _next_step(seconds, rules, max_add_on_units)
         code, needed = step if step else (None, None)
-        return MonthAssessment((), code, needed, to_twenty, True)
+        return MonthAssessment((), code, needed, True)
     step = _next_step(seconds, rules, max_add_on_units)
     code, needed = step if step else (None, None)
-    return MonthAssessment(tuple(reached), code, needed, to_twenty, False)
+    return MonthAssessment(tuple(reached), code, needed, False)
 
 
 def format_codes(codes: tuple[CodeUnits, ...]) -> str:

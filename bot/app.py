@@ -7,13 +7,18 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import (
+    warning_client_prioritized_and_token_skipped,
+    warning_token_skipped,
+)
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.payload_utils import (
     to_action,
@@ -47,17 +52,22 @@ def build_slack_app(settings: Settings, service: Service,
     if not (settings.slack_signing_secret and settings.slack_bot_token):
         raise ValueError("Slack needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
     client = make_async_web_client(settings)  # SLACK_API_URL, timeout, 429/5xx retries
-    app = AsyncApp(
-        client=client,
-        authorize=_bot_authorization(settings.slack_bot_token.get_secret_value()),
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-        # SlackGate checks the signature of every HTTP request before Bolt sees it (Socket
-        # Mode requests carry none): Bolt checking the same HMAC again only cost CPU
-        request_verification_enabled=False,
-        # a long-running server: ack first, finish slow work and `respond` afterwards
-        process_before_response=False,
-        logger=log,
-    )
+    # `authorize` hands each request the bot token (Bolt builds the request's client from
+    # it): a token on the app's client too made Bolt warn at every start that it is unused
+    client.token = None
+    with _quiet(log, _BOLT_TOKEN_NOTES):  # SLACK_BOT_TOKEN in the environment: read above
+        app = AsyncApp(
+            client=client,
+            authorize=_bot_authorization(settings.slack_bot_token.get_secret_value()),
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            # SlackGate checks the signature of every HTTP request before Bolt sees it
+            # (Socket Mode requests carry none): Bolt checking the same HMAC again only
+            # cost CPU
+            request_verification_enabled=False,
+            # a long-running server: ack first, finish slow work and `respond` afterwards
+            process_before_response=False,
+            logger=log,
+        )
 
     @app.middleware
     async def _inject_service(context: AsyncBoltContext,
@@ -70,6 +80,33 @@ def build_slack_app(settings: Settings, service: Service,
     listeners.register(app)
     ack_runner.install(app)  # the ack answers at once, not at Bolt's next 10 ms poll
     return app
+
+
+# Bolt reads SLACK_BOT_TOKEN from the environment itself and warns that the app's client
+# (or `authorize`) wins over it: true and nothing to act on, as the settings read the same
+# variable into `authorize`. Only these two notes are dropped, only while the app is built.
+_BOLT_TOKEN_NOTES = frozenset({warning_client_prioritized_and_token_skipped(),
+                               warning_token_skipped()})
+
+
+class _Without(logging.Filter):
+    def __init__(self, messages: frozenset[str]) -> None:
+        super().__init__()
+        self.messages = messages
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.messages
+
+
+@contextmanager
+def _quiet(logger: logging.Logger, messages: frozenset[str]) -> Iterator[None]:
+    """`logger` without these exact messages for the duration."""
+    dropped = _Without(messages)
+    logger.addFilter(dropped)
+    try:
+        yield
+    finally:
+        logger.removeFilter(dropped)
 
 
 def _bot_authorization(token: str) -> Callable[..., Awaitable[AuthorizeResult]]:

@@ -261,10 +261,9 @@ def report(svc: Service, command: grammar.Report, caller: Caller) -> ReportFile 
     see: conditions and consent dates) and totals, admins only."""
     def work() -> ReportFile:
         month = Month.parse(command.month) if command.month else svc.months.current()
-        totals = svc.months.totals(month, admin=caller.user_id)  # refuses non-admins first
-        return ReportFile(f"rpm-report-{month}.csv",
-                          report_csv(svc.months.report_rows(month, admin=caller.user_id),
-                                     SLACK_REPORT_COLUMNS), totals)
+        content, totals = svc.months.report_file(  # refuses non-admins first
+            month, lambda rows: report_csv(rows, SLACK_REPORT_COLUMNS), admin=caller.user_id)
+        return ReportFile(f"rpm-report-{month}.csv", content, totals)
     return _guarded(work, outage=blocks.text_reply(
         "⚠️ The database is not answering right now, so I cannot build the report — try "
         "again in a moment."))

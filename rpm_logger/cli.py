@@ -339,11 +339,20 @@ def patient_update(patient_id: str, remove_phones: tuple[str, ...], amend: str |
 @click.option("--on", "on", type=DATE, default=None, help="Last day (default today).")
 @click.option("--by", default=None)
 @_AMEND_WINDOW
+@click.option("--yes", is_flag=True,
+              help="End without asking when time logged after the end date stops counting.")
 @handled
-def patient_end(patient_id: str, on: date | None, by: str | None, amend: str | None) -> None:
-    """End a patient's monitoring."""
-    view = _service().patients.end(patient_id, on=on, actor=_operator(by),
-                                   amendment=_amendment(amend))
+def patient_end(patient_id: str, on: date | None, by: str | None, amend: str | None,
+                yes: bool) -> None:
+    """End a patient's monitoring. Time logged after the end date stops counting: that is
+    shown first and needs a confirmation (or --yes)."""
+    service = _service()
+    preview = service.patients.end_preview(patient_id, on=on)
+    if preview.entries and (amend or not preview.closed_months):  # else the end refuses
+        click.echo(render.end_preview_text(preview), err=True)
+        _confirmed(f"End {preview.patient} on {preview.ended_on}?", yes)
+    view = service.patients.end(patient_id, on=on, actor=_operator(by),
+                                amendment=_amendment(amend))
     click.echo(f"patient {view.label} ended on {view.ended_on}")
 
 
@@ -473,11 +482,11 @@ def report(month: str | None, fmt: str, summary_only: bool) -> None:
         render.write_report_csv(service.months.report_rows(chosen),
                                 click.get_text_stream("stdout"))
         return
-    summaries = service.months.report(chosen)
     if fmt == "json":
-        click.echo(render.as_json([s.as_json() for s in summaries]))
-    else:
-        click.echo(render.report_table(summaries, service.months.totals(chosen)))
+        click.echo(render.as_json([s.as_json() for s in service.months.report(chosen)]))
+    else:  # the rows and their totals line from one read
+        summaries, totals = service.months.report_file(chosen, lambda rows: list(rows))
+        click.echo(render.report_table(summaries, totals))
 
 
 @cli.command("export")
@@ -626,7 +635,8 @@ def calls_reconcile(since: str) -> None:
 
 @calls.command("list")
 @click.option("--state", "states", multiple=True,
-              help="unmatched, unclaimed, unconfirmed, counted, attempt, ... (repeatable)")
+              help="unmatched, unclaimed, unconfirmed, counted, voided (counted, then its "
+                   "entry voided), after_close, attempt, ... (repeatable)")
 @handled
 def calls_list(states: tuple[str, ...]) -> None:
     """Calls, newest first (numbers masked), under a header row."""

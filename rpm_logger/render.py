@@ -20,6 +20,7 @@ from service.audit_checks import AuditChecks
 from service.audit_trail import TrailReport
 from service.closes import CloseView
 from service.month_words import still_needed
+from service.patients import EndPreview
 from service.phones import redact_phones
 from service.reminders import CHANNEL, PlannedMessage
 from service.views import (
@@ -418,6 +419,17 @@ def _tally_cells(entry: EntryView) -> dict[str, Any]:
             "not_counted_seconds": count.not_counted_seconds,
             "not_counted_reason": "; ".join(count.reasons) if count.not_counted_seconds else "",
             "live_note": count.live_note}
+
+
+def end_preview_text(preview: EndPreview) -> str:
+    """What a backdated end takes away, before it is confirmed."""
+    many = len(preview.closed_months) > 1
+    closed = (f"; closed month{'s' if many else ''} {', '.join(preview.closed_months)} "
+              f"change{'' if many else 's'} (amended)" if preview.closed_months else "")
+    return (f"Ending {preview.patient} on {preview.ended_on}: "
+            f"{preview.entries} entr{'y' if preview.entries == 1 else 'ies'} "
+            f"({format_seconds(preview.seconds)}) logged after {preview.ended_on} will stop "
+            f"counting{closed}.")
 
 
 def staff_text(staff: StaffView, zone: ZoneInfo) -> str:

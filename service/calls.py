@@ -102,6 +102,7 @@ class CallView:
     after_close: bool
     parent_call_sid: str | None = None
     entry_voided: bool = False  # its entry was voided since: the time no longer counts
+    month: str | None = None  # the clinic month the call started in (YYYY-MM)
 
     @property
     def shown_state(self) -> str:
@@ -114,11 +115,27 @@ class CallView:
         """Why it does not count, if it does not: the void, or the verdict's reason."""
         if self.shown_state == "voided":
             return f"entry #{self.entry_id} was voided"
+        if self.state == "after_close":
+            return after_close_advice(self)
         return self.state_reason
 
     @property
     def patient_label(self) -> str:
         return self.patient.label if self.patient else "an unknown number"
+
+
+def after_close_advice(call: CallView) -> str:
+    """What an after_close call is and the one way to count it, with the commands to type."""
+    month = call.month or "its month"
+    patient = call.patient.patient_id if call.patient else "PATIENT_ID"
+    return (f"arrived after {month} was closed, so its time is not counted; to count it, "
+            f"reopen {month} (rpm-logger month reopen {month} --reason \"...\"), then "
+            f"attach it (rpm-logger calls attach {call.call_id} {patient} --staff ADMIN_ID), "
+            "and close the month again")
+
+
+# States a person reads that are not stored as such (`CallView.shown_state`).
+_SHOWN_FROM = {"voided": "counted"}
 
 
 @dataclass(frozen=True)
@@ -432,6 +449,7 @@ class CallService:
             _patient_view(patient) if patient else None,
             staff.slack_user_id if staff else None, leg.entry_id, leg.note, leg.after_close,
             leg.parent_call_sid, leg.entry_id in w.voided_entries,
+            str(Month.containing(leg.started_at, self.ctx.policy.zone)),
         )
 
     def _get_or_create(self, w: _Work, event: CallEvent) -> tuple[Leg, bool]:
@@ -696,8 +714,11 @@ class CallService:
         def change(w: _Work, leg: Leg, actor: Any) -> None:
             if not actor.is_admin:
                 raise NotAllowed("Only an admin attaches a call to a patient.")
+            if leg.state == "after_close":
+                self._attach_after_close(w, leg, patient_ref)
+                return
             if leg.state != "unmatched":
-                raise BadInput(f"{format_call_id(leg.id or 0)} is {leg.state}, not unmatched.")
+                raise BadInput(self._not_attachable(w, leg))
             patient = require_patient(w.conn, patient_ref, region=self._region())
             # attaching would change a billed month
             zone = self.ctx.policy.zone
@@ -705,6 +726,28 @@ class CallService:
             check_open(w.conn, Month.containing(leg.started_at, zone), None, zone=zone)
             leg.patient_id, leg.matched_kind = patient.id, "attached"
         return self._person_write(call_id, by, "call.attach", change)
+
+    def _attach_after_close(self, w: _Work, leg: Leg, patient_ref: str) -> None:
+        """A call that arrived after its month was closed counts once the month is reopened
+        (the admin's attach is the decision to count it); while it is closed, the refusal
+        says how."""
+        assert leg.started_at is not None
+        month = Month.containing(leg.started_at, self.ctx.policy.zone)
+        if self.month_closed(w.conn, month):
+            raise BadInput(f"{format_call_id(leg.id or 0)} {self._not_attachable(w, leg)}")
+        patient = require_patient(w.conn, patient_ref, region=self._region())
+        leg.patient_id, leg.matched_kind = patient.id, "attached"
+        leg.state, leg.state_reason = "counted", f"attached after {month} was reopened"
+        self._count(w, leg)
+
+    def _not_attachable(self, w: _Work, leg: Leg) -> str:
+        """Why this call cannot be attached, in words, and what to do instead."""
+        view = self._view(w, leg)
+        if leg.state == "after_close":
+            return after_close_advice(view)
+        why = f" ({view.why})" if view.why else ""
+        return (f"{view.call_id} is {view.shown_state}{why}, not unmatched: only a call whose "
+                "number matched no patient is attached to one.")
 
     def claim(self, call_id: str | int, *, by: str) -> CallOutcome:
         """A staff member says "that was me" on a call nobody on staff could be matched to."""
@@ -736,12 +779,14 @@ class CallService:
                   admin: str | None = None) -> list[CallView]:
         """Calls in the given states (all when none), newest first (chat: `admin` must be
         an active admin, checked in the same read)."""
+        wanted = set(states)  # as people read them: `voided` is a counted call's entry voided
+        stored = tuple(sorted({_SHOWN_FROM.get(state, state) for state in wanted}))
         with self.ctx.db.read() as conn:
             if admin is not None:
                 require_admin(conn, admin)
             w = _Work(conn)
-            return [self._view(w, w.keep(row))
-                    for row in call_rows.legs(conn, tuple(states), limit)]
+            views = [self._view(w, w.keep(row)) for row in call_rows.legs(conn, stored, limit)]
+        return [v for v in views if not wanted or v.shown_state in wanted]
 
     def unmatched(self, *, admin: str | None = None) -> list[CallView]:
         return self.in_states(("unmatched",), admin=admin)

@@ -1,12 +1,12 @@
 """Month summaries: store totals + the pure rules + warnings a billing office needs."""
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from billing.codes import (
@@ -55,6 +55,7 @@ from store.month_totals import (
 
 # A caller's transaction: its Core connection (store.db.Conn).
 Transaction = Any
+_T = TypeVar("_T")
 
 
 def _warnings(
@@ -466,7 +467,6 @@ class MonthService:
             live_interactions=totals.live_interactions, first_live_at=totals.first_live_at,
             codes=assessment.codes, next_code=assessment.next_code,
             seconds_to_next_code=assessment.seconds_to_next_code,
-            seconds_to_20_minutes=assessment.seconds_to_20_minutes,
             needs_live_interaction=assessment.needs_live_interaction,
             entries=totals.entries, assigned_to=totals.assigned_to,
             warnings=_warnings(totals, month, totals.overlaps,
@@ -517,36 +517,35 @@ class MonthService:
         one read transaction and one scan (the report's rows are the risk list's rows;
         chat: `admin` must be an active admin)."""
         month = month or self.current()
-        today = today or self.today()
         with self.ctx.db.read() as conn:
             if admin is not None:
                 require_admin(conn, admin)
-            context = self._context(conn, month, CLINIC)
-            summaries = list(self._summaries(conn, month, CLINIC, detail=False,
-                                             context=context))
-        seen: dict[_RiskKey, RiskAssessment] = {}
-        risks = [r for r in (_assessed(s, month, today, seen) for s in summaries)
-                 if r.risk.still_to_win]
-        fees = self.ctx.policy.fees
-        units: dict[str, int] = defaultdict(int)
-        for summary in summaries:
-            for code in summary.codes:
-                units[code.code] += code.units
-        close = context.closed
-        unmatched = sum(1 for states in context.calls.values() for _, state in states
-                        if state == "unmatched")
-        return MonthTotals(
-            month=str(month), patients=len(summaries),
-            billable=sum(1 for s in summaries if s.codes), units=dict(units),
-            expected_amount=sum((s.expected_amount for s in summaries), Decimal("0.00")),
-            at_risk=len(risks),
-            at_risk_amount=sum((amount_still_to_win(r.summary.codes, fees) for r in risks),
-                               Decimal("0.00")),
-            closed_by=close.by if close else None, unmatched_calls=unmatched,
-            changed_since_close=tuple(_difference(s) for s in summaries
-                                      if s.changed_since_close),
-            reopened=_reopened(context.record.latest_event, self.ctx.policy.zone),
-        )
+            tally = self._totals_tally(conn, month, today)
+            for _ in tally.counted(self._summaries(conn, month, CLINIC, detail=False,
+                                                   context=tally.context)):
+                pass
+        return tally.result()
+
+    def report_file(self, month: Month | None, write: Callable[[Iterator[MonthSummary]], _T],
+                    *, admin: str | None = None,
+                    today: date | None = None) -> tuple[_T, MonthTotals]:
+        """The report's rows handed to `write` (a CSV writer, `list` for a table) and the
+        totals of those same rows, in one read transaction: a log landing meanwhile is in
+        both or in neither, so a report never disagrees with its totals line. The totals
+        are counted as the rows pass, so memory follows `write`, not the clinic (chat:
+        `admin` must be an active admin, checked before any row is read)."""
+        month = month or self.current()
+        with self.ctx.db.read() as conn:
+            if admin is not None:
+                require_admin(conn, admin)
+            tally = self._totals_tally(conn, month, today)
+            written = write(tally.counted(self._summaries(conn, month, CLINIC,
+                                                          context=tally.context)))
+        return written, tally.result()
+
+    def _totals_tally(self, conn: Conn, month: Month, today: date | None) -> "_TotalsTally":
+        return _TotalsTally(month, today or self.today(), self._context(conn, month, CLINIC),
+                            self.ctx.policy.fees, self.ctx.policy.zone)
 
     def _day_cuts(self, month: Month) -> tuple[datetime, ...]:
         zone = self.ctx.policy.zone
@@ -597,3 +596,50 @@ def _reopened(event: Any, zone: ZoneInfo) -> str | None:
     if event is None or event.action != "reopen":
         return None
     return f"reopened on {clinic_day(event.at, zone)} by {event.by}: {event.reason}"
+
+
+class _TotalsTally:
+    """The month's totals counted row by row: the one way totals are computed, whether the
+    rows are only counted (`totals`) or also written out (`report_file`)."""
+
+    def __init__(self, month: Month, today: date, context: _MonthContext,
+                 fees: Mapping[str, Decimal], zone: ZoneInfo) -> None:
+        self.month, self.today, self.context = month, today, context
+        self.fees, self.zone = fees, zone
+        self.patients = self.billable = self.at_risk = 0
+        self.units: dict[str, int] = defaultdict(int)
+        self.expected = self.at_risk_amount = Decimal("0.00")
+        self.changed: list[CloseDifference] = []
+        self.seen: dict[_RiskKey, RiskAssessment] = {}
+
+    def counted(self, summaries: Iterable[MonthSummary]) -> Iterator[MonthSummary]:
+        """The summaries unchanged, each one counted as it passes."""
+        for summary in summaries:
+            self.add(summary)
+            yield summary
+
+    def add(self, summary: MonthSummary) -> None:
+        self.patients += 1
+        self.billable += bool(summary.codes)
+        for code in summary.codes:
+            self.units[code.code] += code.units
+        self.expected += summary.expected_amount
+        risk = _assessed(summary, self.month, self.today, self.seen).risk
+        if risk.still_to_win:
+            self.at_risk += 1
+            self.at_risk_amount += amount_still_to_win(summary.codes, self.fees)
+        if summary.changed_since_close:
+            self.changed.append(_difference(summary))
+
+    def result(self) -> MonthTotals:
+        context = self.context
+        close = context.closed
+        unmatched = sum(1 for states in context.calls.values() for _, state in states
+                        if state == "unmatched")
+        return MonthTotals(
+            month=str(self.month), patients=self.patients, billable=self.billable,
+            units=dict(self.units), expected_amount=self.expected, at_risk=self.at_risk,
+            at_risk_amount=self.at_risk_amount, closed_by=close.by if close else None,
+            unmatched_calls=unmatched, changed_since_close=tuple(self.changed),
+            reopened=_reopened(context.record.latest_event, self.zone),
+        )

@@ -9,18 +9,19 @@ resolver itself is service/lookups.py.
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from billing.codes import PROVIDER_ROLES
 from billing.errors import quoted
-from billing.months import Month
+from billing.months import Month, start_of_day_utc
 from service import audit, lookups
 from service.closes import AMEND_PATIENT, Amendment, closed_for_write, refuse_unless_amended
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
 from service.phones import mask_phone, normalize_phone, valid_phone
 from service.views import PatientView
+from store import entries as entry_rows
 from store import patients as patient_rows
 from store import phones as phone_rows
 from store.db import Conn
@@ -62,6 +63,22 @@ def check_condition(text: str) -> str:
     if not match:
         raise BadInput(f"{quoted(text)} is not an ICD-10 code (e.g. I10, E11.9).")
     return match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
+
+
+# How far past now an end preview looks for logged time (entries are never dated later).
+_FAR = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class EndPreview:
+    """What ending a patient on `ended_on` takes out of the months: the standing entries
+    logged after that day (they stop counting) and the closed months they are in."""
+
+    patient: str  # clinic id and initials
+    ended_on: date
+    entries: int
+    seconds: int
+    closed_months: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -236,8 +253,28 @@ class PatientService:
     def end(self, ref: str, *, on: date | None, actor: str,
             amendment: Amendment | None = None) -> PatientView:
         """End monitoring; `on` defaults to today in the clinic zone."""
-        day = on or self.ctx.now().astimezone(self.ctx.policy.zone).date()
-        return self.update(ref, PatientFields(ended_on=day), actor=actor, amendment=amendment)
+        return self.update(ref, PatientFields(ended_on=self._end_day(on)), actor=actor,
+                           amendment=amendment)
+
+    def end_preview(self, ref: str, *, on: date | None) -> EndPreview:
+        """Before a (backdated) end: how much logged time after the end day would stop
+        counting, and in which closed months, so the operator confirms it knowingly. One
+        read; the end itself is the `end` use case."""
+        day, zone = self._end_day(on), self.ctx.policy.zone
+        after = start_of_day_utc(day + timedelta(days=1), zone)
+        with self.ctx.db.read() as conn:
+            patient = require_detail(conn, ref, region=self._region)
+            rows = [r for r in entry_rows.touching_with_names(
+                        conn, start=after, end=max(after, self.ctx.now()) + _FAR,
+                        patient_pk=patient.id)
+                    if r.voided_at is None and r.started_at >= after]
+            closed = {str(m) for m in closed_for_write(conn)}
+        months = {str(Month.containing(r.started_at, zone)) for r in rows}
+        return EndPreview(detail_view(patient).label, day, len(rows),
+                          sum(r.duration_seconds for r in rows), tuple(sorted(months & closed)))
+
+    def _end_day(self, on: date | None) -> date:
+        return on or self.ctx.now().astimezone(self.ctx.policy.zone).date()
 
     def _figures(self, conn: Conn, month: Month, patient_pk: int) -> _Figures:
         totals = next(month_totals(conn, month=month, zone=self.ctx.policy.zone,

@@ -164,7 +164,6 @@ class MonthSummary:
     codes: tuple[CodeUnits, ...]
     next_code: str | None
     seconds_to_next_code: int | None
-    seconds_to_20_minutes: int
     needs_live_interaction: bool
     entries: int
     assigned_to: str | None

@@ -42,7 +42,7 @@ def test_report_csv_is_written_row_by_row_as_summaries_arrive() -> None:
                 patient_id=f"P-{n}", initials=None, month="2026-11", total_seconds=60 * n,
                 uncounted_seconds=0, live_interactions=0,
                 first_live_at=datetime(2026, 11, 2, tzinfo=UTC), codes=(), next_code="99457",
-                seconds_to_next_code=1200 - 60 * n, seconds_to_20_minutes=1200 - 60 * n,
+                seconds_to_next_code=1200 - 60 * n,
                 needs_live_interaction=True, entries=n, assigned_to=None)
 
     write_report_csv(summaries(), out)

@@ -103,6 +103,17 @@ def _safely(render: Callable[[], Response]) -> Response:
                      "a moment.")
 
 
+def _page(request: Request, token: str | None,
+          render: Callable[[Service], Response]) -> Response:
+    """Every dashboard route: the guard first, then `render` with the service, refusals as
+    pages, and the security headers on whatever is sent."""
+    denied = _guard(request, token)
+    if denied is not None:
+        return _secured(denied)
+    service = _service(request)
+    return _secured(_safely(lambda: render(service)))
+
+
 # OpenAPI only (the schema is not served publicly; tests fuzz the routes from it)
 MonthParam = Annotated[str | None, Query(description="YYYY-MM; default: the current clinic "
                                          "month", examples=["2026-11"])]
@@ -124,12 +135,7 @@ def dashboard_router(settings: Settings) -> APIRouter:
                    staff: Annotated[str | None, Query(
                        description="only this staff member's patients (Slack user id)",
                        examples=["U01NURSE"])] = None) -> Response:
-        denied = _guard(request, token)
-        if denied is not None:
-            return _secured(denied)
-        service = _service(request)
-
-        def render() -> Response:
+        def render(service: Service) -> Response:
             chosen = _month(service, month)
             overview = service.dashboard.overview(chosen, assigned_to=staff or None)
             return HTMLResponse(pages.month_page(
@@ -140,25 +146,20 @@ def dashboard_router(settings: Settings) -> APIRouter:
                 closed_by=closed.closed_by if (closed := service.closes.get(chosen)) else None,
             ))
 
-        return _secured(_safely(render))
+        return _page(request, token, render)
 
     @router.get("/patients/{patient_id}", response_class=HTMLResponse)
     def patient_view(request: Request,
                      patient_id: Annotated[str, Path(description="clinic id or phone",
                                                      examples=["P-1042"])],
                      month: MonthParam = None) -> Response:
-        denied = _guard(request, token)
-        if denied is not None:
-            return _secured(denied)
-        service = _service(request)
-
-        def render() -> Response:
+        def render(service: Service) -> Response:
             chosen = _month(service, month)
             page = service.dashboard.patient(patient_id, chosen)
             return HTMLResponse(pages.patient_page(month=chosen, page=page,
                                                    zone=service.ctx.policy.zone))
 
-        return _secured(_safely(render))
+        return _page(request, token, render)
 
     @router.get("/patients/{patient_id}/packet", response_class=HTMLResponse)
     def packet_view(request: Request,
@@ -167,47 +168,32 @@ def dashboard_router(settings: Settings) -> APIRouter:
                     month: MonthParam = None) -> Response:
         """The patient's audit packet for the month: printable HTML carrying its content
         and SHA-256 (the one `rpm-logger audit packet` prints)."""
-        denied = _guard(request, token)
-        if denied is not None:
-            return _secured(denied)
-        service = _service(request)
-
-        def render() -> Response:
+        def render(service: Service) -> Response:
             chosen = _month(service, month)
             return HTMLResponse(packet.html(service.audit_packets.packet(patient_id, chosen)))
 
-        return _secured(_safely(render))
+        return _page(request, token, render)
 
     @router.get("/self-audit", response_class=HTMLResponse)
     def self_audit_view(request: Request, month: MonthParam = None) -> Response:
         """The month's self-audit findings (the list `rpm-logger audit checks` prints)."""
-        denied = _guard(request, token)
-        if denied is not None:
-            return _secured(denied)
-        service = _service(request)
-
-        def render() -> Response:
+        def render(service: Service) -> Response:
             chosen = _month(service, month)
             return HTMLResponse(pages.self_audit_page(
                 month=chosen, checks=service.audit_checks.run(chosen)))
 
-        return _secured(_safely(render))
+        return _page(request, token, render)
 
     @router.get("/reports/{month}.csv", response_class=Response,
                 responses={200: {"description": "the month's report", "content": {"text/csv": {}}}})
     def report_download(request: Request, month: Annotated[str, Path(
             description="YYYY-MM", examples=["2026-11"])]) -> Response:
-        denied = _guard(request, token)
-        if denied is not None:
-            return _secured(denied)
-        service = _service(request)
-
-        def render() -> Response:
+        def render(service: Service) -> Response:
             chosen = Month.parse(month)
             return Response(report_csv(service.months.report_rows(chosen)), media_type="text/csv",
                             headers={"Content-Disposition":
                                      f'attachment; filename="rpm-report-{chosen}.csv"'})
 
-        return _secured(_safely(render))
+        return _page(request, token, render)
 
     return router

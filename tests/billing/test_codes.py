@@ -71,34 +71,33 @@ def test_codes_by_month_time_and_live(
 
 
 @pytest.mark.parametrize(
-    ("month", "seconds", "live", "next_code", "to_next", "to_twenty", "needs_live"),
+    ("month", "seconds", "live", "next_code", "to_next", "needs_live"),
     [
-        (NOV_2026, 0, 0, CPT_99470, 600, 1200, True),
-        (NOV_2026, 599, 1, CPT_99470, 1, 601, False),
-        (NOV_2026, 600, 1, CPT_99457, 600, 600, False),
-        (NOV_2026, 1199, 1, CPT_99457, 1, 1, False),
-        (NOV_2026, 1200, 1, CPT_99458, 1200, 0, False),
-        (NOV_2026, 2400, 1, CPT_99458, 1200, 0, False),
-        (NOV_2026, 3600, 1, None, None, 0, False),  # cap reached: nothing further
+        (NOV_2026, 0, 0, CPT_99470, 600, True),
+        (NOV_2026, 599, 1, CPT_99470, 1, False),
+        (NOV_2026, 600, 1, CPT_99457, 600, False),
+        (NOV_2026, 1199, 1, CPT_99457, 1, False),
+        (NOV_2026, 1200, 1, CPT_99458, 1200, False),
+        (NOV_2026, 2400, 1, CPT_99458, 1200, False),
+        (NOV_2026, 3600, 1, None, None, False),  # cap reached: nothing further
         # time reached but no live: the first reachable code needs 0 s and a live contact
-        (NOV_2026, 700, 0, CPT_99470, 0, 500, True),
-        (NOV_2026, 1500, 0, CPT_99457, 0, 0, True),
-        (DEC_2025, 0, 1, CPT_99457, 1200, 1200, False),
-        (DEC_2025, 700, 0, CPT_99457, 500, 500, True),
+        (NOV_2026, 700, 0, CPT_99470, 0, True),
+        (NOV_2026, 1500, 0, CPT_99457, 0, True),
+        (DEC_2025, 0, 1, CPT_99457, 1200, False),
+        (DEC_2025, 700, 0, CPT_99457, 500, True),
         # 2019 has no add-on: once 99457 is reached nothing further
-        (Month(2019, 6), 1200, 1, None, None, 0, False),
-        (Month(2019, 6), 3000, 1, None, None, 0, False),
-        (Month(2020, 1), 1200, 1, CPT_99458, 1200, 0, False),
+        (Month(2019, 6), 1200, 1, None, None, False),
+        (Month(2019, 6), 3000, 1, None, None, False),
+        (Month(2020, 1), 1200, 1, CPT_99458, 1200, False),
     ],
 )
 def test_what_is_missing_for_the_next_code(
     month: Month, seconds: int, live: int, next_code: str | None, to_next: int | None,
-    to_twenty: int, needs_live: bool,
+    needs_live: bool,
 ) -> None:
     assessment = assess_month(month, MonthActivity(seconds, live), max_add_on_units=2)
     assert assessment.next_code == next_code
     assert assessment.seconds_to_next_code == to_next
-    assert assessment.seconds_to_20_minutes == to_twenty
     assert assessment.needs_live_interaction is needs_live
 
 

@@ -75,7 +75,7 @@ def test_2_ending_the_window_before_the_work_stops_it_counting(rpm: Cli) -> None
     first = log(rpm, "P-100", "15m", "call", "2026-10-20T10:00")
     second = log(rpm, "P-100", "10m", "review", "2026-10-21T10:00")
     assert status(rpm, "P-100", "2026-10")["codes"] == [{"code": "99457", "units": 1}]
-    rpm("patient", "end", "P-100", "--on", "2026-10-10")
+    rpm("patient", "end", "P-100", "--on", "2026-10-10", "--yes")
     month = status(rpm, "P-100", "2026-10")
     assert (month["codes"], month["expected_amount"], month["total_seconds"]) == ([], 0.0, 0)
     assert month["not_counted_seconds"] == 25 * 60
@@ -101,7 +101,10 @@ def test_2_a_window_change_into_a_closed_month_needs_an_amendment(rpm: Cli) -> N
     refused = rpm("patient", "update", "P-100", "--enrolled", "2026-10-25", code=2)
     assert "2026-10 is closed" in refused.stderr
     assert status(rpm, "P-100", "2026-10")["codes"] == [{"code": "99457", "units": 1}]
-    rpm("patient", "end", "P-100", "--on", "2026-10-10", "--amend", "discharged on the 10th")
+    amended = rpm("patient", "end", "P-100", "--on", "2026-10-10", "--amend",
+                  "discharged on the 10th", "--yes")
+    assert ("1 entry (25 min) logged after 2026-10-10 will stop counting; closed month "
+            "2026-10 changes (amended)." in amended.stderr), amended.stderr
     assert status(rpm, "P-100", "2026-10")["codes"] == []
     # a change that touches no closed month needs nothing
     rpm("patient", "add", "P-200", "--enrolled", "2026-01-01")
@@ -111,7 +114,7 @@ def test_2_a_window_change_into_a_closed_month_needs_an_amendment(rpm: Cli) -> N
 # 3 -----------------------------------------------------------------------------------------
 def test_3_status_and_report_agree_after_an_earlier_end(rpm: Cli) -> None:
     log(rpm, "P-100", "25m", "call", "2026-10-05T10:00")
-    rpm("patient", "end", "P-100", "--on", "2026-09-30")
+    rpm("patient", "end", "P-100", "--on", "2026-09-30", "--yes")
     assert "P-100" not in report(rpm, "2026-10")
     month = status(rpm, "P-100", "2026-10")
     assert money(month) == ([], 0.0)
@@ -209,7 +212,7 @@ def test_finding_2_export_counts_what_the_month_counts(rpm: Cli) -> None:
     rpm("patient", "add", "P-200", "--initials", "CD", "--enrolled", "2026-01-01",
         "--consent", "2026-01-01")
     late = log(rpm, "P-200", "25m", "review", "2026-10-20T10:00")
-    rpm("patient", "end", "P-200", "--on", "2026-10-10")
+    rpm("patient", "end", "P-200", "--on", "2026-10-10", "--yes")
     rows = export_rows(rpm, "2026-10")
     cells = {k: (r["counts"], r["month_seconds"], r["counted_seconds"],
                  r["not_counted_seconds"], r["live"]) for k, r in rows.items()}
@@ -234,7 +237,7 @@ def test_finding_6_staff_shares_add_up_to_counted_time(rpm: Cli) -> None:
     log(rpm, "P-100", "20m", "review", "2026-10-05T10:00")
     rpm("patient", "add", "P-103", "--enrolled", "2026-01-01", "--consent", "2026-01-01")
     log(rpm, "P-103", "25m", "review", "2026-10-20T10:00")
-    rpm("patient", "end", "P-103", "--on", "2026-10-10")
+    rpm("patient", "end", "P-103", "--on", "2026-10-10", "--yes")
     rows = {r["patient_id"]: r for r in csv.DictReader(io.StringIO(
         rpm("report", "--month", "2026-10", "--format", "csv").stdout))}
     assert rows["P-100"]["total_seconds"] == "1200"
@@ -273,7 +276,8 @@ def test_finding_3_an_enrolment_amendment_is_the_cause_of_the_difference(rpm: Cl
         "--consent", "2026-01-01")
     log(rpm, "P-200", "25m", "call", "2026-10-05T10:00")
     rpm("month", "close", "2026-10", "--yes")
-    rpm("patient", "end", "P-200", "--on", "2026-09-30", "--amend", "enrolled in error")
+    rpm("patient", "end", "P-200", "--on", "2026-09-30", "--amend", "enrolled in error",
+        "--yes")
     summary = rpm("report", "--month", "2026-10", "--summary").stdout
     assert "cause: amendment: enrolment ended (enrolled in error)" in summary
     assert "without an amendment" not in summary
@@ -348,3 +352,20 @@ def test_finding_12_small_things(rpm: Cli) -> None:
         rpm("status", "P-400", "--month", "2026-10").stdout
     rpm("patient", "add", "P-401", "--enrolled", "2026-11-01")
     assert "more for 99470" not in rpm("status", "P-401", "--month", "2026-10").stdout
+
+
+def test_2_a_backdated_end_says_what_stops_counting_and_asks_first(rpm: Cli) -> None:
+    """Outside tester: a backdated end silently stopped counting time already logged."""
+    log(rpm, "P-100", "15m", "call", "2026-10-20T10:00")
+    log(rpm, "P-100", "10m", "review", "2026-10-21T10:00")
+    log(rpm, "P-100", "5m", "review", "2026-10-09T10:00")  # before the end day: still counts
+    refused = rpm("patient", "end", "P-100", "--on", "2026-10-10", code=2)
+    assert ("Ending P-100 (AB) on 2026-10-10: 2 entries (25 min) logged after 2026-10-10 "
+            "will stop counting." in refused.stderr), refused.stderr
+    assert "nothing changed" in refused.stderr
+    assert status(rpm, "P-100", "2026-10")["total_seconds"] == 30 * 60  # unchanged
+    rpm("patient", "end", "P-100", "--on", "2026-10-10", "--yes")
+    assert status(rpm, "P-100", "2026-10")["total_seconds"] == 5 * 60
+    # nothing logged after the end day: nothing to confirm
+    rpm("patient", "add", "P-300", "--enrolled", "2026-01-01")
+    rpm("patient", "end", "P-300", "--on", "2026-10-10")

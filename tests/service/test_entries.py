@@ -57,7 +57,7 @@ def test_19_59_is_never_20_minutes(seeded: Service) -> None:
     summary = seeded.months.summary("P-1042")
     assert summary.total_seconds == 1199
     assert [c.code for c in summary.codes] == ["99470"]
-    assert summary.seconds_to_20_minutes == 1
+    assert (summary.next_code, summary.seconds_to_next_code) == ("99457", 1)
 
 
 def test_live_flag_marks_another_activity_live(seeded: Service) -> None:

@@ -3,11 +3,13 @@
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from billing.months import Month
 from service import Service
 from service.calls import CallEvent
+from service.patients import PatientFields
 from tests.service.helpers import ADMIN, NURSE, seed
 from tests.telephony.conftest import NURSE_TWILIO_NUMBER, PATIENT_PHONE, STRANGER_PHONE, new_sid
 
@@ -78,3 +80,57 @@ def test_a_call_whose_entry_was_voided_is_listed_as_voided(svc: Service, db_url:
     assert "\tvoided\tP-1042 (JD)\t" in after and "\tcounted\t" not in after
     assert after.endswith(f"\tentry #{entry_id} was voided")
     assert svc.months.summary("P-1042").total_seconds == 0
+
+
+def test_counted_means_counted_now_and_voided_lists_the_voided(svc: Service,
+                                                               db_url: str) -> None:
+    """Outside tester: `calls list --state counted` listed a call whose entry was voided."""
+    seed(svc)
+    _run(db_url, "staff", "update", NURSE, "--twilio-number", "(617) 555-0199")
+    for hour in (19, 20):
+        svc.calls.record_status(CallEvent(
+            call_sid=new_sid(), status="completed", direction="inbound",
+            from_number=PATIENT_PHONE, to_number=NURSE_TWILIO_NUMBER, duration_seconds=300,
+            timestamp=datetime(2026, 11, 20, hour, tzinfo=UTC)))
+    voided = svc.calls.get("C-1").entry_id
+    assert voided is not None and svc.calls.get("C-2").state == "counted"
+    svc.entries.void(voided, reason="wrong patient", by=ADMIN)
+
+    def listed(*states: str) -> list[str]:
+        args = [a for state in states for a in ("--state", state)]
+        rows = _run(db_url, "calls", "list", *args).stdout.splitlines()[1:]
+        return [f"{r.split(chr(9))[0]} {r.split(chr(9))[2]}" for r in rows]
+
+    assert listed("counted") == ["C-2 counted"]
+    assert listed("voided") == ["C-1 voided"]
+    assert listed("counted", "voided") == ["C-2 counted", "C-1 voided"]
+    assert listed() == ["C-2 counted", "C-1 voided"]
+
+
+def test_an_after_close_call_says_how_to_count_it_and_counts_once_reopened(
+    svc: Service, db_url: str,
+) -> None:
+    """Outside tester: a call that landed after its month was closed could not be attached,
+    and the refusal showed only the raw state."""
+    seed(svc)
+    svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)), actor="t")
+    _run(db_url, "staff", "update", NURSE, "--twilio-number", "(617) 555-0199")
+    svc.closes.close(Month(2026, 10), by="billing")
+    svc.calls.record_status(CallEvent(
+        call_sid=new_sid(), status="completed", direction="inbound", from_number=PATIENT_PHONE,
+        to_number=NURSE_TWILIO_NUMBER, duration_seconds=120,
+        timestamp=datetime(2026, 10, 31, 20, tzinfo=UTC)))
+    advice = ("arrived after 2026-10 was closed, so its time is not counted; to count it, "
+              'reopen 2026-10 (rpm-logger month reopen 2026-10 --reason "..."), then attach it '
+              "(rpm-logger calls attach C-1 P-1042 --staff ADMIN_ID), and close the month again")
+    [_, row] = _run(db_url, "calls", "list", "--state", "after_close").stdout.splitlines()
+    assert "\tafter_close\tP-1042 (JD)\t" in row and row.endswith("\t" + advice)
+    refused = _run(db_url, "calls", "attach", "C-1", "P-1042", "--staff", ADMIN, code=2)
+    assert "C-1 " + advice in " ".join(refused.stderr.split()), refused.stderr
+    assert svc.calls.get("C-1").state == "after_close"  # the refusal changed nothing
+    svc.closes.reopen(Month(2026, 10), reason="a late call", by="billing")
+    attached = _run(db_url, "calls", "attach", "C-1", "P-1042", "--staff", ADMIN).stdout
+    assert "\tcounted\tP-1042 (JD)\t" in attached
+    assert svc.months.summary("P-1042", Month(2026, 10)).total_seconds == 120
+    assert "not unmatched" in _run(db_url, "calls", "attach", "C-1", "P-1042", "--staff", ADMIN,
+                                   code=2).stderr
