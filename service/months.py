@@ -48,7 +48,6 @@ from store.month_totals import (
     PatientMonthTotals,
     Scope,
     calls_to_review,
-    certainly_safe,
     close_record,
     month_totals,
 )
@@ -198,7 +197,6 @@ class _LightSummaries:
             live_interactions=f.live_interactions, first_live_at=f.first_live_at,
             codes=assessment.codes, next_code=assessment.next_code,
             seconds_to_next_code=assessment.seconds_to_next_code,
-            seconds_to_20_minutes=assessment.seconds_to_20_minutes,
             needs_live_interaction=assessment.needs_live_interaction,
             entries=f.entries, assigned_to=f.assigned_to, enrolled_on=f.enrolled_on,
             ended_on=f.ended_on, consent_on=f.consent_on, month_ended=self.month_ended,
@@ -390,7 +388,7 @@ class MonthService:
     def _summaries(
         self, conn: Conn, month: Month, scope: Scope,
         *, detail: bool = True, context: _MonthContext | None = None,
-        day_cuts: tuple[datetime, ...] = (), skip_safe: bool = False,
+        day_cuts: tuple[datetime, ...] = (),
     ) -> Iterator[MonthSummary]:
         """The month's summaries in clinic-id order: the close record, the calls to review
         and one month statement (patients, entries, overlaps, staff names) read a page at a
@@ -398,17 +396,16 @@ class MonthService:
 
         Without `detail` (risk lists) the per-staff shares and live dates stay empty: no
         risk list shows them. With `day_cuts`, each summary's month so far at each cut is
-        kept in `progress` (the dashboard chart), keyed by clinic id. With `skip_safe` (the
-        at-risk list), patients the SQL proves not at risk are never read (store.month_scan).
+        kept in `progress` (the dashboard chart), keyed by clinic id.
         """
         for summary, _ in self._scan(conn, month, scope, detail=detail, context=context,
-                                     day_cuts=day_cuts, skip_safe=skip_safe):
+                                     day_cuts=day_cuts):
             yield summary
 
     def _scan(
         self, conn: Conn, month: Month, scope: Scope,
         *, detail: bool = True, context: _MonthContext | None = None,
-        day_cuts: tuple[datetime, ...] = (), skip_safe: bool = False,
+        day_cuts: tuple[datetime, ...] = (),
     ) -> Iterator[tuple[MonthSummary, tuple[tuple[int, int], ...]]]:
         """`_summaries` with each row's month so far at `day_cuts` (empty without cuts)."""
         if context is None and scope.shape not in REPLY_SHAPES:
@@ -416,7 +413,7 @@ class MonthService:
         totals = month_totals(
             conn, month=month, zone=self.ctx.policy.zone,
             min_live_seconds=self.ctx.policy.min_live_call_seconds, scope=scope,
-            page_size=PAGE_SIZE, day_cuts=day_cuts, detail=detail, skip_safe=skip_safe,
+            page_size=PAGE_SIZE, day_cuts=day_cuts, detail=detail,
         )
         seen: set[int] = set()
         for page in _pages(totals, PAGE_SIZE):
@@ -427,9 +424,6 @@ class MonthService:
                 seen.add(row.patient_pk)
                 yield self._summary(row, context), row.so_far
         if scope.shape == "clinic" and context is not None:  # billed at close, gone from
-            if skip_safe and context.billed.close is not None:  # left out, not gone
-                seen |= certainly_safe(conn, month=month, zone=self.ctx.policy.zone,
-                                       min_live_seconds=self.ctx.policy.min_live_call_seconds)
             for pk in context.billed.unseen(conn, seen):  # the month since: shown
                 yield from self._scan(conn, month, Scope(pk), detail=detail, context=context,
                                       day_cuts=day_cuts)

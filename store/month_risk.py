@@ -48,7 +48,6 @@ from billing.codes import ROLES_THAT_COUNT
 from billing.months import Month
 from billing.programme import Window, in_programme
 from store.db import Conn
-from store.month_scan import whole_seconds
 from store.month_totals import (
     Scope,
     _assigned,
@@ -57,6 +56,7 @@ from store.month_totals import (
     _scan_params,
     _window_overlaps_month,
 )
+from store.sql_time import whole_seconds
 from store.tables import patients, time_entries
 from store.types import UTCDateTime
 

@@ -34,7 +34,6 @@ from billing.months import Month, start_of_day_utc
 from billing.programme import Window, in_programme
 from billing.tally import EntryTime, MonthBounds, MonthTally, running_totals, tally_month
 from store.db import Conn
-from store.month_scan import SAFE_PATIENTS, not_certainly_safe
 from store.tables import calls, month_close_events, patients, staff, time_entries
 
 # A statement in this module runs on a Core connection (issue 14); during the transition a
@@ -282,14 +281,12 @@ def _calls_column() -> Any:
 
 
 @cache
-def _month_rows_statement(shape: str, detail: bool = True,
-                          skip_safe: bool = False) -> Select[Any]:
+def _month_rows_statement(shape: str, detail: bool = True) -> Select[Any]:
     """Each patient of the scope with every entry touching the month (one row per entry, a
     row of NULLs for a patient with none), in clinic-id then time order; on each row the
     entry it overlaps (when that entry stands and both are clock-timed), the assigned staff
     member's Slack id and the provider; with `detail`, the entry's author (Slack id, name).
-    One statement: a reply's month figures never take a second read. With `skip_safe`,
-    patients store.month_scan proves safe from risk are left out (a risk scan)."""
+    One statement: a reply's month figures never take a second read."""
     columns = [
         p.c.id, p.c.clinic_id, p.c.initials, p.c.consent_on, p.c.conditions, p.c.provider_id,
         p.c.enrolled_on, p.c.ended_on, p.c.assigned_staff_id, p.c.created_at,
@@ -317,8 +314,6 @@ def _month_rows_statement(shape: str, detail: bool = True,
              .order_by(p.c.clinic_key, e.c.started_at, e.c.id))
     if shape not in ("patient", "key"):
         query = query.where(_window_overlaps_month())
-    if skip_safe:
-        query = query.where(not_certainly_safe())
     return query
 
 
@@ -380,7 +375,6 @@ def month_totals(
     page_size: int | None = None,
     day_cuts: tuple[datetime, ...] = (),
     detail: bool = True,
-    skip_safe: bool = False,
 ) -> Iterator[PatientMonthTotals]:
     """Totals for one patient (in the programme or not) or for every patient of the scope in
     the month's programme: the report, the risk lists and the dashboard read the same rows.
@@ -391,13 +385,12 @@ def month_totals(
     at each cut (billing.tally.running_totals: the dashboard chart). With `page_size`, rows
     come from the database that many at a time (a server-side cursor on PostgreSQL), so a
     large clinic is never fetched whole. Without `detail`, the entries' authors are not read
-    (risk lists show no per-staff shares). With `skip_safe` (the at-risk list), patients
-    certainly not at risk (store.month_scan) are left out in SQL and never tallied.
+    (risk lists show no per-staff shares).
     """
     start, end = month.bounds_utc(zone)
     params = {**_scan_params(month, zone, min_live_seconds), **scope.params()}
     options = {"yield_per": page_size} if page_size else {}
-    rows = _rows(conn, _month_rows_statement(scope.shape, detail, skip_safe), params, options)
+    rows = _rows(conn, _month_rows_statement(scope.shape, detail), params, options)
     record: CloseRecord | None = None
     for _, group in groupby(rows, key=itemgetter(0)):
         patient_rows = list(group)
@@ -410,19 +403,11 @@ def month_totals(
 
 
 def _scan_params(month: Month, zone: ZoneInfo, min_live_seconds: int) -> dict[str, Any]:
-    """The bound values of a month statement and of its risk pre-filter."""
+    """The bound values of a month statement."""
     start, end = month.bounds_utc(zone)
     return {"start": start, "end": end, "reach": start - LONGEST_ENTRY,
             "first_day": month.first_day, "last_day": month.last_day, "month": str(month),
             "min_live": min_live_seconds}
-
-
-def certainly_safe(conn: Conn, *, month: Month, zone: ZoneInfo,
-                   min_live_seconds: int) -> set[int]:
-    """Ids of the patients a risk scan leaves out (store.month_scan), for a caller that must
-    tell them from patients the scan did not find (a close's billed patients)."""
-    return {int(pk) for pk, in _rows(conn, SAFE_PATIENTS,
-                                     _scan_params(month, zone, min_live_seconds))}
 
 
 def _month_params(start: datetime, end: datetime, scope: Scope) -> dict[str, Any]:

@@ -1,9 +1,9 @@
-"""The risk scan's SQL pre-filter (store.month_scan) drops only patients certainly safe.
+"""The at-risk list near every counting boundary (its figures come from SQL, store.month_risk).
 
 Each patient below sits just on the wrong side of one counting rule with >= 20 logged minutes
-and a live call: the at-risk list must still report every one, on SQLite and PostgreSQL.
-The safe patients beside them prove the filter does skip in SQL (else the test could not fail
-for the right reason): they are in `certainly_safe` and not in the list.
+and a live call: the at-risk list must still report every one, on SQLite and PostgreSQL, and
+the safe patients beside them must not be listed; SQL's figures for the exact ones equal the
+full tally's (tests/service/test_risk_equivalence.py does the same on generated months).
 """
 
 from datetime import UTC, date, datetime, timedelta
@@ -13,8 +13,8 @@ import pytest
 from billing.months import Month
 from service import Service
 from service.patients import PatientFields
-from store import patients as patient_rows
-from store.month_totals import certainly_safe
+from store.month_risk import risk_figures
+from store.month_totals import CLINIC
 from tests.conftest import FrozenClock
 from tests.service.helpers import ADMIN, CLERK, NURSE, log, seed
 
@@ -120,12 +120,6 @@ def built(svc: Service) -> tuple[Service, set[str], set[str]]:
     return svc, risky, safe
 
 
-def _clinic_ids(svc: Service, pks: set[int]) -> set[str]:
-    with svc.ctx.db.read() as conn:
-        return {row.clinic_id for pk in pks
-                if (row := patient_rows.detail_by_pk(conn, pk)) is not None}
-
-
 def test_every_patient_near_a_counting_boundary_is_reported(
         built: tuple[Service, set[str], set[str]]) -> None:
     svc, risky, safe = built
@@ -140,18 +134,19 @@ def test_every_patient_near_a_counting_boundary_is_reported(
         assert row.risk == full[row.summary.patient_id]
 
 
-def test_the_sql_proves_only_the_safe_patients_safe(
+def test_sql_figures_put_the_safe_patients_over_the_line_and_no_boundary_patient(
         built: tuple[Service, set[str], set[str]]) -> None:
     svc, risky, safe = built
     policy = svc.ctx.policy
     with svc.ctx.db.read() as conn:
-        pks = certainly_safe(conn, month=NOV, zone=policy.zone,
-                             min_live_seconds=policy.min_live_call_seconds)
-    assert _clinic_ids(svc, pks) == safe
-    # a clinic whose floor for a live call is longer than both calls: nobody is provably live
-    with svc.ctx.db.read() as conn:
-        assert certainly_safe(conn, month=NOV, zone=policy.zone,
-                              min_live_seconds=25 * 60 + 1) == set()
+        figures = {f.patient_id: f for f in risk_figures(
+            conn, month=NOV, zone=policy.zone, min_live_seconds=policy.min_live_call_seconds,
+            scope=CLINIC, page_size=100)}
+    over = {pid for pid, f in figures.items()
+            if f.exact and f.counted_seconds >= 1200 and f.live_interactions}
+    assert over == safe
+    assert figures["R-1199"].exact and figures["R-1199"].counted_seconds == 1199
+    assert not figures["R-OVERLAP"].exact  # two clock-timed entries at once: the full tally
 
 
 def test_a_closed_month_still_lists_only_patients_at_risk(
