@@ -118,12 +118,18 @@ def _overlong_values(table: Table, values: Any,
     """The first over-long text among `values`; `columns` maps a bound parameter's name to
     the column it sets when they differ (`.values(void_reason=bindparam("reason"))`)."""
     limits = _limits_of(table)
-    for key, value in values.items():
-        name = getattr(key, "key", key)
-        name = (columns or {}).get(name, name)
-        value = getattr(value, "value", value)  # a bound parameter carries its value
+    if not limits:
+        return None
+    renamed = columns or {}
+    for key, value in values.items():  # runs on every write: most values are not text
+        if not isinstance(value, str):
+            value = getattr(value, "value", None)  # a bound parameter carries its value
+            if not isinstance(value, str):
+                continue
+        name = key if isinstance(key, str) else getattr(key, "key", key)
+        name = renamed.get(name, name)
         limit = limits.get(name)
-        if limit is not None and isinstance(value, str) and len(value) > limit:
+        if limit is not None and len(value) > limit:
             return _too_long(name, limit, value)
     return None
 
@@ -148,10 +154,12 @@ def _install_length_guard(engine: Engine) -> None:
     def _refuse_overlong_core(_conn: Any, clause: Any, multiparams: Any, params: Any,
                               _options: Any) -> None:
         table = getattr(clause, "table", None)
-        if not isinstance(table, Table) or not getattr(clause, "is_dml", False):
+        if not isinstance(table, Table) or not getattr(clause, "is_dml", False) \
+                or not _limits_of(table):
             return
-        renamed = _renamed_parameters(clause)
-        sets = [getattr(clause, "_values", None) or {}, params or {}]
+        own = getattr(clause, "_values", None) or {}  # the statement's own .values(...)
+        renamed = _renamed_parameters(clause) if own else {}
+        sets = [own, params or {}]
         for extra in multiparams or ():
             sets.extend(extra if isinstance(extra, list | tuple) else [extra])
         for values in sets:
