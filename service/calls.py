@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 from billing import call_verdict
@@ -323,6 +324,7 @@ def parse_call_id(text: str | int) -> int:
     return number
 
 
+@lru_cache(maxsize=4096)  # every callback parses the same few numbers (pure: text -> text)
 def _stored_number(raw: str | None, region: str) -> str | None:
     """E.164 when it is a phone number; a client identity or anything else kept as is."""
     if not raw:

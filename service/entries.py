@@ -137,8 +137,8 @@ class EntryService:
         the author's last entry that day, so two late entries never read as overlapping work;
         today means "ends now". With `repeat_window`, the reply also names the author's
         identical entry (patient, duration, activity) saved within that window: chat warns of
-        double submissions. It is read in the write's transaction, before the insert, so it
-        costs no second trip and can never turn a saved entry into a "not saved" reply."""
+        double submissions. The insert itself returns it (store.entries, `repeat_of`), so it
+        costs no statement and can never turn a saved entry into a "not saved" reply."""
         now = self.ctx.now()
         if day is not None:
             today = now.astimezone(self.ctx.policy.zone).date()
@@ -215,15 +215,13 @@ class EntryService:
         end = start + timedelta(seconds=entry.seconds)
         amendment_reason = _check_months_open(conn, months_spanned(start, end, zone),
                                               amendment, zone=zone, way_out=AMEND_LOG)
-        repeats = entry_rows.identical_since(
-            conn, staff_pk=staff.id, patient_pk=patient.id, seconds=entry.seconds,
-            activity=entry.activity, since=repeat_since,
-            day=_clinic_day(start, zone)) if repeat_since else None
         row, overlap = self._insert(
             conn, staff=staff, patient=patient, start=start, end=end, seconds=entry.seconds,
             activity=entry.activity, note=entry.note, source=entry.source, live=entry.live,
             clock_timed=entry.clock_timed, external_ref=external_ref,
-            created_by=actor or staff.slack_user_id, amendment_reason=amendment_reason)
+            created_by=actor or staff.slack_user_id, amendment_reason=amendment_reason,
+            repeat_since=repeat_since)
+        repeats = int(row.repeat_of) if repeat_since and row.repeat_of is not None else None
         summary = self.months.summary_in(conn, Month.containing(start, zone), patient.id)
         return LoggedEntry(
             entry=_entry_view(row, clinic_id=patient.clinic_id, initials=patient.initials,
@@ -237,9 +235,12 @@ class EntryService:
     def _insert(self, conn: Conn, *, staff: Any, patient: Any, start: datetime,
                 end: datetime, seconds: int, activity: str, note: str | None, source: str,
                 live: bool, clock_timed: bool, external_ref: str | None, created_by: str,
-                amendment_reason: str | None = None) -> tuple[Any, Any]:
+                amendment_reason: str | None = None,
+                repeat_since: datetime | None = None) -> tuple[Any, Any]:
         """The overlap check, the insert and its audit row: the entry's row and the
-        author's first standing clock-timed entry it overlaps (with names), if any.
+        author's first standing clock-timed entry it overlaps (with names), if any. With
+        `repeat_since`, the row's `repeat_of` names the author's identical entry saved since
+        then on the same clinic day (chat's double-submission check, in the insert).
 
         An estimated entry ends "now" by convention, so its minutes are not a fact anyone
         gave: it never flags an overlap and is never flagged (docs/billing-rules.md, issue
@@ -255,7 +256,8 @@ class EntryService:
             "created_at": self.ctx.now(), "created_by": created_by,
             "amendment_reason": amendment_reason, "voided_at": None, "voided_by": None,
             "void_reason": None, "void_amendment_reason": None,
-        })
+        }, repeat_since=repeat_since,
+            day=_clinic_day(start, self.ctx.policy.zone) if repeat_since else None)
         audit.record(conn, at=row.created_at, actor=row.created_by, action="entry.log",
                      entity="entry", entity_id=row.id, after=_snapshot(row))
         return row, overlap

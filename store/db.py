@@ -77,11 +77,13 @@ def _carries_nul(parameters: Any) -> bool:
 
 
 def _install_nul_guard(engine: Engine) -> None:
-    @event.listens_for(engine, "before_cursor_execute")
-    def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any,
-                    _context: Any, _executemany: bool) -> None:
+    # retval=True: called directly, without SQLAlchemy's adapter around each call
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _refuse_nul(_conn: Any, _cursor: Any, statement: str, parameters: Any,
+                    _context: Any, _executemany: bool) -> tuple[str, Any]:
         if _carries_nul(parameters):
             raise UnstorableText(_NUL_MESSAGE)
+        return statement, parameters
 
 
 class OverlongText(InvalidInput):
@@ -120,12 +122,18 @@ def _overlong_values(table: Table, values: Any,
     """The first over-long text among `values`; `columns` maps a bound parameter's name to
     the column it sets when they differ (`.values(void_reason=bindparam("reason"))`)."""
     limits = _limits_of(table)
-    for key, value in values.items():
-        name = getattr(key, "key", key)
-        name = (columns or {}).get(name, name)
-        value = getattr(value, "value", value)  # a bound parameter carries its value
+    if not limits:
+        return None
+    renamed = columns or {}
+    for key, value in values.items():  # runs on every write: most values are not text
+        if not isinstance(value, str):
+            value = getattr(value, "value", None)  # a bound parameter carries its value
+            if not isinstance(value, str):
+                continue
+        name = key if isinstance(key, str) else getattr(key, "key", key)
+        name = renamed.get(name, name)
         limit = limits.get(name)
-        if limit is not None and isinstance(value, str) and len(value) > limit:
+        if limit is not None and len(value) > limit:
             return _too_long(name, limit, value)
     return None
 
@@ -146,21 +154,29 @@ def _install_length_guard(engine: Engine) -> None:
     """Core INSERTs and UPDATEs get a length check on each bounded text: in .values(...) and
     in the parameters they are executed with, under the column's name or the name of the
     bound parameter that sets it."""
-    @event.listens_for(engine, "before_execute")
+    @event.listens_for(engine, "before_execute", retval=True)  # no adapter (as above)
     def _refuse_overlong_core(_conn: Any, clause: Any, multiparams: Any, params: Any,
-                              _options: Any) -> None:
-        table = getattr(clause, "table", None)
-        if not isinstance(table, Table) or not getattr(clause, "is_dml", False):
-            return
-        renamed = _renamed_parameters(clause)
-        sets = [getattr(clause, "_values", None) or {}, params or {}]
-        for extra in multiparams or ():
-            sets.extend(extra if isinstance(extra, list | tuple) else [extra])
-        for values in sets:
-            if isinstance(values, dict):
-                problem = _overlong_values(table, values, renamed)
-                if problem:
-                    raise OverlongText(problem)
+                              _options: Any) -> tuple[Any, Any, Any]:
+        _check_lengths(clause, multiparams, params)
+        return clause, multiparams, params
+
+
+def _check_lengths(clause: Any, multiparams: Any, params: Any) -> None:
+    """OverlongText for the first over-long text a Core INSERT or UPDATE would store."""
+    table = getattr(clause, "table", None)
+    if not isinstance(table, Table) or not getattr(clause, "is_dml", False) \
+            or not _limits_of(table):
+        return
+    own = getattr(clause, "_values", None) or {}  # the statement's own .values(...)
+    renamed = _renamed_parameters(clause) if own else {}
+    sets = [own, params or {}]
+    for extra in multiparams or ():
+        sets.extend(extra if isinstance(extra, list | tuple) else [extra])
+    for values in sets:
+        if isinstance(values, dict):
+            problem = _overlong_values(table, values, renamed)
+            if problem:
+                raise OverlongText(problem)
 
 
 def _prepare_sqlite_file(url: str) -> None:

@@ -8,7 +8,7 @@ what a screen shows of an entry, in the same statement.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, literal_column, select, update
 
 from store.month_totals import LONGEST_ENTRY
 from store.tables import patients, staff, time_entries
@@ -29,11 +29,51 @@ _WITH_NAMES = (time_entries.join(patients, patients.c.id == E.patient_id)
 
 _INSERT = insert(time_entries).returning(*time_entries.c)
 
+# The author's latest standing entry identical to the one inserted (same patient, duration
+# and activity), saved since :repeat_since and started within one clinic day: chat's
+# double-submission warning, returned by the insert itself rather than read before it. The
+# subquery cannot see the new row on PostgreSQL (the statement's snapshot is taken before
+# the insert) and skips it by id on SQLite (which can), so both answer as a read before it.
+# The new row's columns are named as SQL text: SQLAlchemy renders RETURNING columns
+# unqualified on SQLite and would not correlate them into the subquery.
+_prior = time_entries.alias("prior")
+_P = _prior.c
 
-def insert_entry(conn: Any, values: dict[str, Any]) -> Row[Any]:
+
+def _new(column: str) -> Any:
+    return literal_column(f"{time_entries.name}.{column}")
+
+
+_REPEAT_OF = (
+    select(_P.id)
+    .where(_P.id != _new("id"), _P.staff_id == _new("staff_id"),
+           _P.patient_id == _new("patient_id"),
+           _P.duration_seconds == _new("duration_seconds"),
+           _P.activity == _new("activity"), _P.voided_at.is_(None),
+           _P.created_at >= bindparam("repeat_since"),
+           _P.started_at >= bindparam("day_start"), _P.started_at < bindparam("day_end"))
+    .order_by(_P.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("repeat_of")
+)
+_INSERT_NOTING_REPEAT = insert(time_entries).returning(*time_entries.c, _REPEAT_OF)
+
+
+def insert_entry(conn: Any, values: dict[str, Any], *,
+                 repeat_since: datetime | None = None,
+                 day: tuple[datetime, datetime] | None = None) -> Row[Any]:
     """Insert one entry; the stored row (id included). A second entry with the same
-    `external_ref` raises IntegrityError (StoreConflict out of db.write())."""
-    return conn.execute(_INSERT, values).one()
+    `external_ref` raises IntegrityError (StoreConflict out of db.write()).
+
+    With `repeat_since` and `day` (UTC bounds of the entry's clinic day) the row also
+    carries `repeat_of`: the id of the author's latest standing identical entry saved since
+    then that started that day (None: none), in the same statement (`_REPEAT_OF`)."""
+    if repeat_since is None or day is None:
+        return conn.execute(_INSERT, values).one()
+    return conn.execute(_INSERT_NOTING_REPEAT, {
+        **values, "repeat_since": repeat_since, "day_start": day[0],
+        "day_end": day[1]}).one()
 
 
 # Conditional: of concurrent voids only the first matches a standing row. On PostgreSQL the
@@ -101,28 +141,6 @@ def first_clock_timed_overlap(conn: Any, *, staff_pk: int, start: datetime,
     with names: estimated entries (which end "now" by convention) are never an overlap."""
     return conn.execute(_FIRST_CLOCK_TIMED_OVERLAP,
                         {"staff": staff_pk, "start": start, "end": end}).first()
-
-
-_IDENTICAL_SINCE = (
-    select(E.id)
-    .where(E.staff_id == bindparam("staff"), E.patient_id == bindparam("patient"),
-           E.duration_seconds == bindparam("seconds"), E.activity == bindparam("activity"),
-           E.voided_at.is_(None), E.created_at >= bindparam("since"),
-           E.started_at >= bindparam("day_start"), E.started_at < bindparam("day_end"))
-    .order_by(E.id.desc())
-    .limit(1)
-)
-
-
-def identical_since(conn: Any, *, staff_pk: int, patient_pk: int, seconds: int,
-                    activity: str, since: datetime,
-                    day: tuple[datetime, datetime]) -> int | None:
-    """The author's latest standing entry with the same patient, duration and activity,
-    saved since `since`, that started within `day` (UTC bounds of one clinic day)."""
-    found = conn.execute(_IDENTICAL_SINCE, {
-        "staff": staff_pk, "patient": patient_pk, "seconds": seconds, "activity": activity,
-        "since": since, "day_start": day[0], "day_end": day[1]}).scalar()
-    return int(found) if found is not None else None
 
 
 _LATEST_END_ON_DAY = select(func.max(E.ended_at)).where(

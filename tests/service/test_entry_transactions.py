@@ -72,6 +72,21 @@ def test_a_chat_log_is_one_write_within_the_statement_budget(s: Service) -> None
     assert logged.logged.entry.patient_id == "P-1042"
 
 
+def test_the_double_submission_check_is_answered_by_the_insert(s: Service) -> None:
+    """The cpu pass: the identical-entry read before the insert became a subquery in the
+    insert's RETURNING (store/entries.py), one statement fewer; the repeat is still named
+    and the new entry never names itself."""
+    log(s, "5m")
+    with counted(s) as (_, statements):
+        first = s.chat_entries.log(_request())
+    assert len(statements) == LOG_BUDGET - 1 + CHAIN[s.ctx.db.dialect], statements
+    assert first.duplicate_of is None
+    with counted(s) as (_, statements):
+        again = s.chat_entries.log(_request())
+    assert len(statements) == LOG_BUDGET - 1 + CHAIN[s.ctx.db.dialect], statements
+    assert again.duplicate_of == first.logged.entry.id != again.logged.entry.id
+
+
 def test_a_late_chat_log_is_placed_in_the_same_transaction(s: Service,
                                                            clock: FrozenClock) -> None:
     """Before issue 14 the late entry's placement read the staff row in a transaction of
