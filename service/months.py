@@ -413,7 +413,10 @@ class MonthService:
         totals = month_totals(
             conn, month=month, zone=self.ctx.policy.zone,
             min_live_seconds=self.ctx.policy.min_live_call_seconds, scope=scope,
-            page_size=PAGE_SIZE, day_cuts=day_cuts, detail=detail,
+            # a reply's rows (one caseload at most) in one fetch: a server-side cursor costs
+            # PostgreSQL three more round trips (bench/RESULTS.md, issue 14)
+            page_size=None if scope.shape in REPLY_SHAPES else PAGE_SIZE,
+            day_cuts=day_cuts, detail=detail,
         )
         seen: set[int] = set()
         for page in _pages(totals, PAGE_SIZE):
