@@ -18,6 +18,7 @@ from billing.codes import format_codes
 from billing.months import Month
 from billing.tally import EntryCount
 from service.context import ServiceContext
+from service.errors import BadInput
 from service.months import MonthService
 from service.phones import redact_phones
 from service.views import MonthSummary
@@ -79,6 +80,14 @@ def _entries(found: Iterable[Any], counts: dict[int, EntryCount]) -> list[EntryF
     return facts
 
 
+def refuse_future(month: Month, current: Month) -> None:
+    """A month after the current clinic month has no records to audit: saying so beats an
+    empty, clean-looking screen or packet (CLI exit 2, dashboard 400)."""
+    if month > current:
+        raise BadInput(f"{month} is after the current clinic month ({current}): there is "
+                       "nothing to audit yet.")
+
+
 class AuditCheckService:
     def __init__(self, ctx: ServiceContext, months: MonthService) -> None:
         self.ctx = ctx
@@ -87,6 +96,7 @@ class AuditCheckService:
     def run(self, month: Month | None = None) -> AuditChecks:
         """The month's findings (`rpm-logger audit checks`, the dashboard's Self-audit page)."""
         month = month or self.months.current()
+        refuse_future(month, self.months.current())
         with self.ctx.db.read() as conn:
             return self.run_in(conn, month, list(self.months.report_in(conn, month)))
 

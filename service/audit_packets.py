@@ -25,6 +25,7 @@ from billing.months import Month
 from billing.service_date import RULE, date_of_service
 from service import lookups
 from service.admin import require_admin
+from service.audit_checks import refuse_future
 from service.audit_trail import walk_trail
 from service.context import ServiceContext
 from service.entries import EntryService
@@ -152,6 +153,7 @@ class AuditPacketService:
 
     def packet(self, patient_ref: str, month: Month) -> Packet:
         """One patient's month as an auditor reads it."""
+        refuse_future(month, self.months.current())
         with self.ctx.db.read() as conn:
             detail = require_detail(conn, patient_ref, region=self.ctx.policy.phone_region)
             return Packet(self._content(conn, detail, month, printed=True))
@@ -159,6 +161,7 @@ class AuditPacketService:
     def billable(self, month: Month) -> list[Packet]:
         """A packet for each patient whose month supports a code or was billed at its
         close, in one read transaction (the month's report picks them)."""
+        refuse_future(month, self.months.current())
         with self.ctx.db.read() as conn:
             chosen = [s.patient_id for s in self.months.report_in(conn, month)
                       if s.codes or s.billed_at_close is not None and s.billed_at_close.codes]
@@ -172,7 +175,8 @@ class AuditPacketService:
         with self.ctx.db.read() as conn:
             require_admin(conn, by)
             detail = require_detail(conn, patient_ref, region="", by_phone=False)
-            chosen = month or Month.containing(self.ctx.now(), self.ctx.policy.zone)
+            chosen = month or self.months.current()
+            refuse_future(chosen, self.months.current())
             summary = self.months.summary_in(conn, chosen, detail.id)
             return PacketNotice(detail.clinic_id, summary.label, str(chosen),
                                 format_codes(summary.codes))
