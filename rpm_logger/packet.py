@@ -12,8 +12,11 @@ printed text, makes the two differ.
 
 import io
 import json
+import logging
 import re
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -355,15 +358,30 @@ def _read_html(data: bytes) -> tuple[dict[str, Any], str]:
     return _loads(found.group(1)), digest.group(1)
 
 
+@contextmanager
+def _pypdf_quiet() -> Iterator[None]:
+    """pypdf reports what it repairs in a damaged file on its logger and as warnings; the
+    user of `--verify` must see only our one clear error, so both are muted while it reads
+    (and restored after: nothing else in the process is silenced)."""
+    logger = logging.getLogger("pypdf")
+    level, logger.level = logger.level, logging.CRITICAL + 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def _read_pdf(data: bytes) -> tuple[dict[str, Any], str]:
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        attached = reader.attachments.get(ATTACHMENT) or []
-        subject = str(reader.metadata.get("/Subject") or "") if reader.metadata else ""
-    except (PyPdfError, ValueError, KeyError) as exc:
+        with _pypdf_quiet():
+            reader = PdfReader(io.BytesIO(data))
+            attached = reader.attachments.get(ATTACHMENT) or []
+            subject = str(reader.metadata.get("/Subject") or "") if reader.metadata else ""
+    except Exception as exc:  # noqa: BLE001 - a damaged file may fail anywhere in pypdf
         raise NotAPacket(f"the PDF cannot be read ({exc})") from exc
     if not attached or not subject.startswith("SHA-256 "):
         raise NotAPacket(f"no embedded packet content (a PDF packet attaches {ATTACHMENT})")

@@ -164,3 +164,19 @@ def test_all_writes_one_packet_per_billable_patient(cli: Cli, tmp_path: Path) ->
     assert "packet-P-1042-2026-10.pdf" in listed
     cli("audit", "packet", "--verify", str(folder / "packet-P-1042-2026-10.pdf"))
     assert "--out DIR" in cli("audit", "packet", "--month", MONTH, "--all", code=2).stderr
+
+
+@pytest.mark.parametrize(("damage", "code", "said"), [
+    (lambda data: data[: len(data) // 2], 2, "the PDF cannot be read"),  # pypdf: EOF marker
+    (lambda data: data[:300] + b"\0" * 400 + data[700:], 3, "was edited"),  # wrong pointer
+])
+def test_verify_of_a_damaged_pdf_says_only_our_error(cli: Cli, tmp_path: Path, damage: object,
+                                                     code: int, said: str) -> None:
+    """pypdf logs what it repairs ('EOF marker not found', 'Ignoring wrong pointing object'):
+    the user sees one line, ours (outside auditor review)."""
+    out = tmp_path / "p.pdf"
+    cli("audit", "packet", "P-1042", "--month", MONTH, "--format", "pdf", "--out", str(out))
+    out.write_bytes(damage(out.read_bytes()))  # type: ignore[operator]
+    stderr = cli("audit", "packet", "--verify", str(out), code=code).stderr
+    assert said in stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("error: "), stderr
