@@ -315,26 +315,47 @@ def _overlapping_patients(entries: Sequence[EntryFacts], bounds: tuple[datetime,
 
 def late_documentation(facts: MonthFacts) -> Iterator[Finding]:
     """Entries logged more than AUDIT_LATE_DAYS after the time they claim (captured and
-    reconciled calls are recorded by Twilio, not typed late), and amendments of closed months."""
+    reconciled calls are recorded by Twilio, not typed late), one finding per staff member
+    and patient listing them all (one per entry was noise); and amendments of closed months,
+    once each: an entry logged into a closed month is late by nature and is named as the
+    amendment it is, not a second time as late."""
     start, end = facts.month.bounds_utc(facts.zone)
-    late = timedelta(days=facts.thresholds.late_days)
+    late: dict[tuple[str, str], list[EntryFacts]] = defaultdict(list)
+    amended: list[Finding] = []
     for entry in facts.entries:
         if not start <= entry.started_at < end:
             continue  # an entry is judged in the month it claims to start in
-        if not entry.voided and not entry.captured and entry.created_at - entry.ended_at > late:
-            days = (entry.created_at - entry.ended_at) / timedelta(days=1)
-            yield _about(entry, LATE_DOCUMENTATION, (
-                f"entry #{entry.entry_id} ({entry.patient_id}) was logged {math.floor(days)} "
-                f"days after the time it claims ({clinic_day(entry.ended_at, facts.zone)}; over "
-                f"AUDIT_LATE_DAYS, {facts.thresholds.late_days})"))
         if entry.amendment_reason:
-            yield _about(entry, LATE_DOCUMENTATION, (
+            amended.append(_about(entry, LATE_DOCUMENTATION, (
                 f"entry #{entry.entry_id} ({entry.patient_id}) was logged into the closed "
-                f"month as an amendment: {entry.amendment_reason}"))
+                f"month as an amendment: {entry.amendment_reason}")))
+        elif _logged_late(entry, facts.thresholds.late_days):
+            late[entry.staff_id, entry.patient_id].append(entry)
         if entry.void_amendment_reason:
-            yield _about(entry, LATE_DOCUMENTATION, (
+            amended.append(_about(entry, LATE_DOCUMENTATION, (
                 f"entry #{entry.entry_id} ({entry.patient_id}) was voided in the closed month "
-                f"as an amendment: {entry.void_amendment_reason}"))
+                f"as an amendment: {entry.void_amendment_reason}")))
+    for (staff, patient), entries in sorted(late.items()):
+        yield _late_group(staff, patient, entries, facts)
+    yield from amended
+
+
+def _logged_late(entry: EntryFacts, late_days: int) -> bool:
+    return (not entry.voided and not entry.captured
+            and entry.created_at - entry.ended_at > timedelta(days=late_days))
+
+
+def _late_group(staff: str, patient: str, entries: Sequence[EntryFacts],
+                facts: MonthFacts) -> Finding:
+    """One staff member's late entries of one patient in the month, each with its delay."""
+    each = [f"#{e.entry_id} {math.floor((e.created_at - e.ended_at) / timedelta(days=1))} "
+            f"days after {clinic_day(e.ended_at, facts.zone)}" for e in entries]
+    many = len(entries) > 1
+    return _finding(LATE_DOCUMENTATION, (
+        f"{staff} logged {len(entries)} entr{'ies' if many else 'y'} of {patient} more than "
+        f"AUDIT_LATE_DAYS ({facts.thresholds.late_days}) days after the time "
+        f"{'they claim' if many else 'it claims'}: {_listed(each)}"),
+        patient=patient, staff=staff, entries=[e.entry_id for e in entries])
 
 
 # -- billing prerequisites ------------------------------------------------------------------

@@ -248,7 +248,34 @@ def test_logged_long_after_the_time_it_claims(extra: dict[str, Any], flags: bool
     found = only(checks(entries=[entry(1, **extra)]), LATE_DOCUMENTATION)
     assert bool(found) == flags
     if flags:
-        assert "logged 7 days after" in found[0].message
+        assert found[0].message == (
+            "U01NURSE logged 1 entry of P-1 more than AUDIT_LATE_DAYS (7) days after the "
+            "time it claims: #1 7 days after 2026-10-05")
+
+
+def test_late_entries_are_one_finding_per_staff_member_and_patient() -> None:
+    """Outside auditor: one finding per late entry was noise. Grouped per (staff, patient)
+    of the month, every late entry listed; an on-time entry of the same pair is not."""
+    late = timedelta(days=9)
+    rows = [entry(1, logged_after=late), entry(2, logged_after=late, start=NOON + late),
+            entry(3), entry(4, patient="P-2", logged_after=late),
+            entry(5, staff="U02DOC", logged_after=late)]
+    found = only(checks(entries=rows), LATE_DOCUMENTATION)
+    assert [(f.staff_id, f.patient_id, f.entry_ids) for f in found] == [
+        ("U01NURSE", "P-1", (1, 2)), ("U01NURSE", "P-2", (4,)), ("U02DOC", "P-1", (5,))]
+    assert "logged 2 entries of P-1" in found[0].message
+    assert "#1 9 days after 2026-10-05, #2 9 days after 2026-10-14" in found[0].message
+
+
+def test_an_amendment_is_named_once_not_also_as_late() -> None:
+    """Logged into a closed month weeks later: one finding, the amendment (outside auditor:
+    it was flagged twice); voided in a closed month too is a second reason, named once."""
+    rows = [entry(1, logged_after=timedelta(days=30), amendment_reason="paper log found"),
+            entry(2, logged_after=timedelta(days=30), amendment_reason="fax arrived",
+                  voided=True, void_amendment_reason="duplicate of #1")]
+    found = only(checks(entries=rows), LATE_DOCUMENTATION)
+    assert [(f.entry_ids, f.message.split(": ")[-1]) for f in found] == [
+        ((1,), "paper log found"), ((2,), "fax arrived"), ((2,), "duplicate of #1")]
 
 
 def test_amendments_of_a_closed_month_are_late_documentation() -> None:
