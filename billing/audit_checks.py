@@ -360,15 +360,30 @@ def _late_group(staff: str, patient: str, entries: Sequence[EntryFacts],
 
 # -- billing prerequisites ------------------------------------------------------------------
 
+NO_CONSENT = "no consent on file"
+NO_ORDER = "no order on file (ordering provider and order date)"
+
+
+def hold_reasons(consent_on: date | None, ordered_by: str | None,
+                 order_on: date | None) -> list[str]:
+    """Why a month that supports codes must not be billed yet: no consent (the report's "do
+    not bill until consent is recorded") or no order. The one rule the month close applies
+    (a held patient is recorded as not billed, with these reasons) and this check names."""
+    reasons = []
+    if consent_on is None:
+        reasons.append(NO_CONSENT)
+    if ordered_by is None or order_on is None:
+        reasons.append(NO_ORDER)
+    return reasons
+
+
 def missing_prerequisites(month: PatientMonth) -> list[str]:
     """What a billable month lacks before a claim can stand."""
-    missing = []
-    if month.consent_on is None:
-        missing.append("no consent on file")
+    held = hold_reasons(month.consent_on, month.ordered_by, month.order_on)
+    missing = [NO_CONSENT] if NO_CONSENT in held else []
     if not month.conditions:
         missing.append("no condition monitored")
-    if month.ordered_by is None or month.order_on is None:
-        missing.append("no order on file (ordering provider and order date)")
+    missing += [NO_ORDER] if NO_ORDER in held else []
     if month.provider is None:
         missing.append("no billing provider")
     else:
