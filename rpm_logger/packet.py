@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -78,6 +80,27 @@ def _person(staff: dict[str, Any] | None) -> str:
         return "not on file"
     npi = f", NPI {staff['npi']}" if staff.get("npi") else ""
     return f"{staff['name']} ({staff['role']}{npi}; Slack {staff['slack_id']})"
+
+
+def _who(person: dict[str, Any] | None) -> str:
+    """"Nina Nurse (clinical_staff; Slack U01NURSE)"; an operator's text as written."""
+    if not person:
+        return "-"
+    if not person.get("name"):
+        return str(person["slack_id"])
+    return f"{person['name']} ({person['role']}; Slack {person['slack_id']})"
+
+
+def _with(party: dict[str, Any]) -> str:
+    """Who the live contact was with: the patient or a caregiver, by clinic id and
+    initials (the staff member is the "By" column)."""
+    patient = f"{party['patient_id']} ({party['initials']})" if party["initials"] \
+        else party["patient_id"]
+    if party["party"] == "caregiver":
+        return f"caregiver of {patient}"
+    if party["party"] == "patient":
+        return f"patient {patient}"
+    return f"{patient}: patient or caregiver not recorded (manual mark)"
 
 
 def _seconds(seconds: int | None) -> str:
@@ -156,13 +179,14 @@ def _live(c: dict[str, Any]) -> Section:
     for item in c["live_interactions"]:
         evidence = item["evidence"]
         proof = (_legs_text(evidence["legs"]) if item["how"] == "captured call" else
-                 f"marked by {evidence['marked_by']} at {evidence['marked_at']} "
+                 f"marked by {_who(evidence['marked_by'])} at {evidence['marked_at']} "
                  f"({evidence['activity']}, {evidence['source']})")
         counts = "yes" if item["counts"] else f"no: {_text(item['why_not'], '-')}"
-        rows.append((str(item["entry_id"]), _text(item["at"]), item["with"]["name"],
-                     item["how"], proof, counts))
+        by = item["by"]
+        rows.append((str(item["entry_id"]), _text(item["at"]), _with(item["with"]),
+                     f"{by['name']} ({by['role']})", item["how"], proof, counts))
     return Section("Live interactions and their evidence", table=Table(
-        ("Entry", "When", "With", "How", "Evidence", "Counts"), rows, "none"))
+        ("Entry", "When", "With", "By", "How", "Evidence", "Counts"), rows, "none"))
 
 
 def _calls(c: dict[str, Any]) -> Section:
@@ -178,7 +202,7 @@ def _calls(c: dict[str, Any]) -> Section:
 
 def _voided(c: dict[str, Any]) -> Section:
     rows = [(str(v["id"]), v["staff"]["name"], _text(v["start"]), _seconds(v["seconds"]),
-             v["activity"], _text(v["voided_by"]), _text(v["voided_at"]), _text(v["reason"]),
+             v["activity"], _who(v["voided_by"]), _text(v["voided_at"]), _text(v["reason"]),
              _text(v["amendment_reason"], "-")) for v in c["voided"]]
     return Section("Voided entries", table=Table(
         ("#", "Who", "Start", "Seconds", "Activity", "Voided by", "When", "Why", "Amendment"),
@@ -186,7 +210,7 @@ def _voided(c: dict[str, Any]) -> Section:
 
 
 def _amendments(c: dict[str, Any]) -> Section:
-    rows = [(a["kind"], _text(a["entry_id"], "-"), _text(a["by"], "-"), _text(a["at"], "-"),
+    rows = [(a["kind"], _text(a["entry_id"], "-"), _who(a["by"]), _text(a["at"], "-"),
              _text(a["reason"]) + (f" ({_text(a.get('fields'))})" if a.get("fields") else ""))
             for a in c["amendments"]]
     return Section("Amendments", table=Table(("Kind", "Entry", "By", "When", "Reason"), rows,
@@ -246,10 +270,26 @@ def html(packet: Packet) -> str:
 
 # -- PDF -----------------------------------------------------------------------------------
 
-def _latin1(text: str) -> str:
-    """The PDF's core font prints Latin-1; other characters print as '?' (the embedded
-    JSON and the HTML keep them exactly)."""
-    return text.encode("latin-1", "replace").decode("latin-1")
+FONT = "DejaVuSans"
+_FONT_FILE = Path(__file__).with_name("fonts") / "DejaVuSans.ttf"  # shipped: rpm_logger/fonts
+
+
+@lru_cache(maxsize=1)
+def _glyphs() -> frozenset[int]:
+    """The code points the shipped font draws (read once from its cmap)."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(str(_FONT_FILE), lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+def _printable(text: str) -> str:
+    """Text as the PDF's font can draw it: every character it has a glyph for as is (Latin,
+    Greek, Cyrillic: 'Ł.Ż.'), any other as its code point, '[U+674E]', never a '?' (the
+    embedded JSON and the HTML keep every character exactly)."""
+    glyphs = _glyphs()
+    return "".join(c if ord(c) in glyphs or c in "\n\t" else f"[U+{ord(c):04X}]"
+                   for c in text)
 
 
 def _printed_at(content: dict[str, Any]) -> datetime:
@@ -261,21 +301,22 @@ def pdf(packet: Packet) -> bytes:
     content = packet.content
     at = _printed_at(content)
     doc = FPDF(orientation="landscape", format="A4")
+    doc.add_font(FONT, fname=str(_FONT_FILE))
     doc.set_creation_date(at)
-    doc.set_title(_latin1(f"Audit packet {_title(content)}"))
+    doc.set_title(f"Audit packet {_title(content)}")
     doc.set_subject(f"SHA-256 {packet.digest}")
     doc.set_creator("rpm-logger")
     doc.set_auto_page_break(True, margin=12)
     doc.add_page()
-    doc.set_font("Helvetica", "B", 14)
-    doc.multi_cell(0, 7, _latin1(f"Audit packet: {_title(content)}"), new_x="LMARGIN",
+    doc.set_font(FONT, size=14)
+    doc.multi_cell(0, 7, _printable(f"Audit packet: {_title(content)}"), new_x="LMARGIN",
                    new_y="NEXT")
     doc.set_font("Courier", size=9)
     doc.multi_cell(0, 5, f"SHA-256 {packet.digest}", new_x="LMARGIN", new_y="NEXT")
     for section in sections(content):
         _pdf_section(doc, section)
-    doc.set_font("Helvetica", size=8)
-    doc.multi_cell(0, 4, _latin1(HOW_TO_VERIFY), new_x="LMARGIN", new_y="NEXT")
+    doc.set_font(FONT, size=8)
+    doc.multi_cell(0, 4, _printable(HOW_TO_VERIFY), new_x="LMARGIN", new_y="NEXT")
     doc.embed_file(bytes=packet.canonical.encode(), basename=ATTACHMENT,
                    desc="the packet's content, canonical JSON", modification_date=at,
                    creation_date=at, mime_type="application/json")
@@ -284,21 +325,21 @@ def pdf(packet: Packet) -> bytes:
 
 def _pdf_section(doc: FPDF, section: Section) -> None:
     doc.ln(2)
-    doc.set_font("Helvetica", "B", 11)
-    doc.multi_cell(0, 6, _latin1(section.title), new_x="LMARGIN", new_y="NEXT")
-    doc.set_font("Helvetica", size=8)
+    doc.set_font(FONT, size=11)
+    doc.multi_cell(0, 6, _printable(section.title), new_x="LMARGIN", new_y="NEXT")
+    doc.set_font(FONT, size=8)
     for label, value in section.pairs:
-        doc.multi_cell(0, 4, _latin1(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(0, 4, _printable(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
     table = section.table
     if table is None:
         return
     if not table.rows:
-        doc.multi_cell(0, 4, _latin1(table.empty), new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(0, 4, _printable(table.empty), new_x="LMARGIN", new_y="NEXT")
         return
     for row in table.rows:  # one block per record: wide tables stay readable on paper
         text = "; ".join(f"{head}: {cell}" for head, cell in zip(table.headers, row,
                                                                   strict=True))
-        doc.multi_cell(0, 4, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(0, 4, _printable(text), new_x="LMARGIN", new_y="NEXT")
         doc.ln(1)
 
 

@@ -42,7 +42,7 @@ from store.db import Conn
 __all__ = ["FORMAT", "Packet", "PacketCheck", "PacketNotice", "AuditPacketService",
            "canonical_json"]
 
-FORMAT = "rpm-logger audit packet v1"
+FORMAT = "rpm-logger audit packet v2"  # v2: who by name and role, live "with" and "by"
 # What printing adds that the store cannot give back later: left out of "what changed".
 _PRINTING = "printed"
 
@@ -119,6 +119,25 @@ class _Writer:
 
     def free(self, text: str | None) -> str | None:
         return redact_phones(text, region=self.region)
+
+
+class _People:
+    """Who a Slack id on a record is (voided by, marked by, amended by): the auditor asks for
+    the name and role; the id stays beside them. Read once per id per packet. Free text that
+    is no staff member's id (a CLI operator such as "cli:ops") is kept as written."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.known: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, slack_id: str | None) -> dict[str, Any] | None:
+        if slack_id is None:
+            return None
+        if slack_id not in self.known:
+            row = lookups.find_staff(self.conn, slack_id)
+            self.known[slack_id] = {"slack_id": slack_id, "name": row.name if row else None,
+                                    "role": row.role if row else None}
+        return self.known[slack_id]
 
 
 def _staff(row: Any) -> dict[str, Any] | None:
@@ -203,7 +222,7 @@ class AuditPacketService:
 
     def _content(self, conn: Conn, detail: Any, month: Month, *,
                  printed: bool) -> dict[str, Any]:
-        w = _Writer(self.ctx)
+        w, who = _Writer(self.ctx), _People(conn)
         summary, so_far = self.months.summary_with_progress_in(conn, month, detail.id)
         entries = self.entries.month_entries_in(conn, month, detail.id)
         start, end = month.bounds_utc(self.ctx.policy.zone)
@@ -221,11 +240,11 @@ class AuditPacketService:
                  "record": e.record, "audit_head": e.audit_head}
                 for e in close_rows.history(conn, str(month))],
             "entries": [_entry(e, legs, w) for e in entries if e.voided_at is None],
-            "live_interactions": [_live(e, legs, w) for e in entries
+            "live_interactions": [_live(e, legs, w, who, detail) for e in entries
                                   if e.live and e.voided_at is None],
             "calls": [_leg(leg, w) for leg in legs],
-            "voided": [_voided(e, w) for e in entries if e.voided_at is not None],
-            "amendments": _amendments(conn, entries, detail.id, start, w),
+            "voided": [_voided(e, w, who) for e in entries if e.voided_at is not None],
+            "amendments": _amendments(conn, entries, detail.id, start, w, who),
         }
         if printed:
             head = audit_rows.head(conn)
@@ -289,12 +308,25 @@ def _entry(entry: EntryView, legs: list[Any], w: _Writer) -> dict[str, Any]:
     }
 
 
-def _live(entry: EntryView, legs: list[Any], w: _Writer) -> dict[str, Any]:
-    """A live interaction and its evidence: the captured call's legs, or the manual mark."""
+def _party(call: Any, legs: list[Any], detail: Any) -> dict[str, Any]:
+    """Who the live contact was with, as stored: a captured call records whether the number
+    that matched was the patient's or a caregiver's (any leg of the bridge); a manual mark
+    records only the patient (`party` None: not recorded)."""
+    kinds = [leg.matched_kind for leg in (_bridge(call, legs) if call is not None else ())
+             if leg.matched_kind]
+    return {"party": kinds[0] if kinds else None, "patient_id": detail.clinic_id,
+            "initials": detail.initials}
+
+
+def _live(entry: EntryView, legs: list[Any], w: _Writer, who: _People,
+          detail: Any) -> dict[str, Any]:
+    """A live interaction and its evidence: with whom (patient or caregiver), by whom (the
+    staff member), the captured call's legs or the manual mark."""
     call = _call_of(entry, legs)
     item: dict[str, Any] = {
         "entry_id": entry.id, "at": w.time(entry.started_at), "seconds": entry.duration_seconds,
-        "with": {"slack_id": entry.staff, "name": entry.staff_name, "role": entry.staff_role},
+        "with": _party(call, legs, detail),
+        "by": {"slack_id": entry.staff, "name": entry.staff_name, "role": entry.staff_role},
         "counts": entry.counts_live,
         "why_not": entry.count.live_note if entry.count and not entry.counts_live else None,
     }
@@ -304,32 +336,33 @@ def _live(entry: EntryView, legs: list[Any], w: _Writer) -> dict[str, Any]:
                             "legs": [_leg(leg, w) for leg in _bridge(call, legs)]}
     else:
         item["how"] = "manual mark"
-        item["evidence"] = {"marked_by": entry.created_by, "marked_at": w.time(entry.created_at),
+        item["evidence"] = {"marked_by": who(entry.created_by),
+                            "marked_at": w.time(entry.created_at),
                             "activity": entry.activity, "source": entry.source}
     return item
 
 
-def _voided(entry: EntryView, w: _Writer) -> dict[str, Any]:
+def _voided(entry: EntryView, w: _Writer, who: _People) -> dict[str, Any]:
     return {"id": entry.id, "staff": {"slack_id": entry.staff, "name": entry.staff_name,
                                       "role": entry.staff_role},
             "start": w.time(entry.started_at), "seconds": entry.duration_seconds,
             "activity": entry.activity, "note": w.free(entry.note),
-            "voided_by": entry.voided_by, "voided_at": w.time(entry.voided_at),
+            "voided_by": who(entry.voided_by), "voided_at": w.time(entry.voided_at),
             "reason": w.free(entry.void_reason),
             "amendment_reason": w.free(entry.void_amendment_reason)}
 
 
 def _amendments(conn: Conn, entries: list[EntryView], patient_pk: int, since: datetime,
-                w: _Writer) -> list[dict[str, Any]]:
+                w: _Writer, who: _People) -> list[dict[str, Any]]:
     """Changes made to a closed month, with their reasons: entries logged or voided into it
     and patient changes (enrolment, consent) made as amendments since the month began."""
     found: list[dict[str, Any]] = []
     for e in entries:
         if e.amendment_reason:
-            found.append({"kind": "entry logged", "entry_id": e.id, "by": e.created_by,
+            found.append({"kind": "entry logged", "entry_id": e.id, "by": who(e.created_by),
                           "at": w.time(e.created_at), "reason": w.free(e.amendment_reason)})
         if e.void_amendment_reason:
-            found.append({"kind": "entry voided", "entry_id": e.id, "by": e.voided_by,
+            found.append({"kind": "entry voided", "entry_id": e.id, "by": who(e.voided_by),
                           "at": w.time(e.voided_at), "reason": w.free(e.void_amendment_reason)})
     for change in close_rows.patient_amendments_since(conn, since=since,
                                                       patient_pks=[patient_pk]):

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from billing.months import Month
+from rpm_logger import packet as packet_render
 from service import Service
 from service.calls import CallEvent
 from service.closes import Amendment
@@ -20,6 +21,7 @@ from tests.service.helpers import ADMIN, DOCTOR, NURSE, log
 from tests.telephony.conftest import NURSE_TWILIO_NUMBER, PATIENT_PHONE, new_sid, seed_clinic
 
 OCTOBER = Month(2026, 10)
+NINA = {"slack_id": NURSE, "name": "Nina Nurse", "role": "clinical_staff"}
 CALL_END = datetime(2026, 10, 6, 18, 4, tzinfo=UTC)  # 14:04 EDT on 6 October
 
 
@@ -92,6 +94,9 @@ def test_the_packet_holds_every_part_an_auditor_asks_for(svc: Service,
 
     [live] = content["live_interactions"]
     assert live["how"] == "captured call" and live["counts"] is True
+    # with whom: the party the call matched, by clinic id and initials; by whom: the nurse
+    assert live["with"] == {"party": "patient", "patient_id": "P-1042", "initials": "JD"}
+    assert live["by"] == NINA
     legs = {leg["call_sid"]: leg for leg in live["evidence"]["legs"]}
     assert set(legs) == {month["parent"], month["child"]}  # both legs of the bridge
     assert legs[month["child"]]["answered_by"] == "human"
@@ -100,7 +105,7 @@ def test_the_packet_holds_every_part_an_auditor_asks_for(svc: Service,
 
     voids = {v["id"]: v for v in content["voided"]}
     assert voids[month["voided"]]["reason"] == "typed twice"
-    assert voids[month["voided"]]["voided_by"] == NURSE
+    assert voids[month["voided"]]["voided_by"] == NINA  # who, not only a Slack id
     assert voids[month["manual"]]["amendment_reason"] == "charted on the wrong patient"
     kinds = {(a["kind"], a["entry_id"], a["reason"]) for a in content["amendments"]}
     assert kinds == {("entry logged", month["amended"], "found on paper"),
@@ -114,6 +119,37 @@ def test_the_packet_holds_every_part_an_auditor_asks_for(svc: Service,
     assert content["printed"]["audit_trail_head"] == {"id": head.id, "hash": head.hash}
 
 
+def test_the_printed_packet_says_who_by_name_and_with_whom(svc: Service,
+                                                          month: dict[str, object]) -> None:
+    """Outside auditor: "With" named the nurse and voids showed a Slack id. The live
+    section says with whom (the party, by clinic id and initials) and by whom; voids and
+    amendments name the staff member and role."""
+    sections = {s.title: s for s in packet_render.sections(
+        svc.audit_packets.packet("P-1042", OCTOBER).content)}
+    live = sections["Live interactions and their evidence"].table
+    assert live is not None and live.headers[2:4] == ("With", "By")
+    assert live.rows[0][2:4] == ("patient P-1042 (JD)", "Nina Nurse (clinical_staff)")
+    voided = sections["Voided entries"].table
+    assert voided is not None
+    by_id = {row[0]: row for row in voided.rows}
+    assert by_id[str(month["voided"])][5] == "Nina Nurse (clinical_staff; Slack U01NURSE)"
+    amendments = sections["Amendments"].table
+    assert amendments is not None
+    assert {row[2] for row in amendments.rows} == {  # who logged it, who voided it
+        "Nina Nurse (clinical_staff; Slack U01NURSE)", "Ada Admin (clinical_staff; Slack U04ADMIN)"}
+
+
+def test_a_manual_marks_party_is_not_recorded(svc: Service) -> None:
+    seed_clinic(svc)
+    log(svc, "21m", "education", live=True, note="Reviewed diet on the phone")
+    sections = {s.title: s for s in packet_render.sections(
+        svc.audit_packets.packet("P-1042", Month(2026, 11)).content)}
+    live = sections["Live interactions and their evidence"].table
+    assert live is not None
+    assert live.rows[0][2] == "P-1042 (JD): patient or caregiver not recorded (manual mark)"
+    assert "marked by Nina Nurse (clinical_staff; Slack U01NURSE)" in live.rows[0][5]
+
+
 def entries_id_of_call(content: dict[str, object]) -> int:
     [leg] = [leg for leg in content["calls"] if leg["entry_id"]]  # type: ignore[union-attr]
     return int(leg["entry_id"])
@@ -125,7 +161,9 @@ def test_a_manual_live_mark_shows_who_marked_it_and_when(svc: Service) -> None:
     content = svc.audit_packets.packet("P-1042", Month(2026, 11)).content
     [live] = content["live_interactions"]
     assert live["how"] == "manual mark" and live["entry_id"] == entry
-    assert live["evidence"]["marked_by"] == NURSE
+    assert live["evidence"]["marked_by"] == NINA
+    assert live["with"] == {"party": None, "patient_id": "P-1042", "initials": "JD"}
+    assert live["by"] == NINA
     assert live["evidence"]["marked_at"] == "2026-11-20 15:00:00 EST"
     assert content["month"]["codes_text"] == "99457"
     assert content["month"]["date_of_service"] == "2026-11-20"

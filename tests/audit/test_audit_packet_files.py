@@ -180,3 +180,35 @@ def test_verify_of_a_damaged_pdf_says_only_our_error(cli: Cli, tmp_path: Path, d
     stderr = cli("audit", "packet", "--verify", str(out), code=code).stderr
     assert said in stderr
     assert stderr.count("\n") == 1 and stderr.startswith("error: "), stderr
+
+
+@pytest.mark.parametrize(("initials", "printed"), [
+    ("ŁŻ", "ŁŻ"),  # in the shipped font: as written (the core font printed "??")
+    ("李", "[U+674E]"),  # no glyph in DejaVu Sans: its code point, never "?"
+])
+def test_pdf_prints_non_latin_initials(staffed_cli: Cli, tmp_path: Path, initials: str,
+                                       printed: str) -> None:
+    staffed_cli("patient", "add", "P-7", "--initials", initials)
+    staffed_cli("log", "P-7", "5m", "review", "Przegląd – ciśnienie OK", "--staff",
+                "U01NURSE", "--at", "2026-10-02T10:00")
+    out = tmp_path / "p.pdf"
+    staffed_cli("audit", "packet", "P-7", "--month", MONTH, "--format", "pdf", "--out",
+                str(out))
+    text = "".join(page.extract_text() for page in PdfReader(out).pages)
+    assert f"Initials: {printed}" in text and f"P-7 ({printed})" in text
+    assert "Przegląd – ciśnienie OK" in text
+    assert "?" not in text
+    staffed_cli("audit", "packet", "--verify", str(out))  # still renders byte for byte
+
+
+def test_the_font_ships_inside_the_package() -> None:
+    """Nothing may depend on a system font: the TTF and its license are package data."""
+    import tomllib
+
+    from rpm_logger import packet
+
+    folder = Path(packet.__file__).with_name("fonts")
+    assert (folder / "DejaVuSans.ttf").stat().st_size > 100_000
+    assert "Bitstream" in (folder / "LICENSE-DejaVu").read_text()
+    pyproject = tomllib.loads((Path(packet.__file__).parents[1] / "pyproject.toml").read_text())
+    assert "fonts/*.ttf" in pyproject["tool"]["setuptools"]["package-data"]["rpm_logger"]
