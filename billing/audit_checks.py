@@ -58,6 +58,7 @@ class Thresholds:
     """The settings AUDIT_* (README): what each check tolerates."""
 
     heaping_ratio: float = 3.0
+    heaping_months: int = 12  # the checked month and the 11 before it
     min_note_chars: int = 10
     max_day_hours: float = 12.0
     late_days: int = 7
@@ -134,6 +135,21 @@ class Enrolments:
 
 
 @dataclass(frozen=True)
+class Banded:
+    """Patient-months of the months before the checked one (heaping's trailing window) that
+    ended in one minute, per main staff member (None: none on record)."""
+
+    minute: int
+    staff: str | None
+    months: int
+
+
+def band_minutes() -> tuple[int, ...]:
+    """The minutes heaping compares: each threshold's minute and the two beside it."""
+    return tuple(m + d for m in HEAPING_MINUTES for d in (-1, 0, 1))
+
+
+@dataclass(frozen=True)
 class MonthFacts:
     month: Month
     zone: ZoneInfo
@@ -141,6 +157,7 @@ class MonthFacts:
     entries: Sequence[EntryFacts] = ()
     enrolments: Enrolments | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
+    before: Sequence[Banded] = ()  # heaping's window before the checked month
 
 
 def run_checks(facts: MonthFacts) -> list[Finding]:
@@ -170,28 +187,44 @@ def _about(entry: EntryFacts, check: str, message: str) -> Finding:
 
 def heaping(facts: MonthFacts) -> Iterator[Finding]:
     """Totals stopping just past a threshold far more often than just before or after it,
-    clinic-wide and per staff member (a patient-month is its main contributor's)."""
-    yield from _heaped(facts.patients, facts.thresholds.heaping_ratio, None)
+    over the trailing window (AUDIT_HEAPING_MONTHS: the checked month and the months before
+    it, `facts.before`), clinic-wide and per staff member (a patient-month is its main
+    contributor's); a finding names the checked month's patient-months in the heaped
+    minute (none there: nothing of this month to answer for, no finding)."""
+    ratio, span = facts.thresholds.heaping_ratio, facts.thresholds.heaping_months
+    yield from _heaped(facts.patients, _counts(facts.before, None), ratio, None, span)
     by_staff: dict[str, list[PatientMonth]] = defaultdict(list)
     for month in facts.patients:
         if month.main_staff:
             by_staff[month.main_staff].append(month)
     for staff in sorted(by_staff):
-        yield from _heaped(by_staff[staff], facts.thresholds.heaping_ratio, staff)
+        yield from _heaped(by_staff[staff], _counts(facts.before, staff), ratio, staff, span)
 
 
-def _heaped(months: Sequence[PatientMonth], ratio: float,
-            staff: str | None) -> Iterator[Finding]:
+def _counts(before: Sequence[Banded], staff: str | None) -> dict[int, int]:
+    """Months before the checked one per minute: the clinic's (staff None) or one member's."""
+    counts: dict[int, int] = defaultdict(int)
+    for band in before:
+        if staff is None or band.staff == staff:
+            counts[band.minute] += band.months
+    return counts
+
+
+def _heaped(months: Sequence[PatientMonth], before: dict[int, int], ratio: float,
+            staff: str | None, span: int) -> Iterator[Finding]:
     for minute in HEAPING_MINUTES:
-        at = [m.patient_id for m in months if m.counted_seconds // 60 == minute]
+        now = sorted(m.patient_id for m in months if m.counted_seconds // 60 == minute)
+        at = len(now) + before.get(minute, 0)
         beside = sum(1 for m in months if m.counted_seconds // 60 in (minute - 1, minute + 1))
-        if len(at) + beside < HEAPING_MIN_BAND or len(at) <= ratio * beside:
+        beside += before.get(minute - 1, 0) + before.get(minute + 1, 0)
+        if not now or at + beside < HEAPING_MIN_BAND or at <= ratio * beside:
             continue
         who = f"{staff}'s" if staff else "the clinic's"
         yield _finding(HEAPING, (
-            f"{len(at)} of {who} patient-months end at {minute}:00-{minute}:59 against "
-            f"{beside} at {minute - 1}:00-{minute - 1}:59 and {minute + 1}:00-{minute + 1}:59 "
-            f"together (over {ratio:g} times as often): {_listed(sorted(at))}"), staff=staff)
+            f"{at} of {who} patient-months in the {span} months to this one end at "
+            f"{minute}:00-{minute}:59 against {beside} at {minute - 1}:00-{minute - 1}:59 and "
+            f"{minute + 1}:00-{minute + 1}:59 together (over {ratio:g} times as often); "
+            f"this month's: {_listed(now)}"), staff=staff)
 
 
 # -- thin documentation ---------------------------------------------------------------------

@@ -7,14 +7,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from billing.audit_checks import (
+    Banded,
     Enrolments,
     EntryFacts,
     Finding,
     MonthFacts,
     PatientMonth,
+    band_minutes,
     run_checks,
 )
-from billing.codes import format_codes
+from billing.codes import ROLES_THAT_COUNT, format_codes
 from billing.months import Month
 from billing.tally import EntryCount
 from service.context import ServiceContext
@@ -114,11 +116,23 @@ class AuditCheckService:
             entries=_entries(rows.month_entries(conn, start=start, end=end), counts),
             enrolments=self._enrolments(conn, month),
             thresholds=self.ctx.policy.audit,
+            before=self._window(conn, month),
         )
         region = self.ctx.policy.phone_region
         return AuditChecks(str(month), tuple(
             replace(f, message=redact_phones(f.message, region=region) or "")
             for f in run_checks(facts)))
+
+    def _window(self, conn: Conn, month: Month) -> list[Banded]:
+        """Heaping's months before the checked one (AUDIT_HEAPING_MONTHS - 1 of them), as
+        their latest close recorded each patient's counted time (store.audit_checks)."""
+        window, current = [], month
+        for _ in range(self.ctx.policy.audit.heaping_months - 1):
+            current = current.previous()
+            start, end = current.bounds_utc(self.ctx.policy.zone)
+            window.append(rows.WindowMonth(str(current), start, end))
+        return [Banded(b.minute, b.staff, b.months) for b in rows.heaping_bands(
+            conn, window, band_minutes(), sorted(ROLES_THAT_COUNT))]
 
     def _enrolments(self, conn: Conn, month: Month) -> Enrolments:
         spans, current = [], month

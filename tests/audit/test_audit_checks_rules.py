@@ -18,6 +18,7 @@ from billing.audit_checks import (
     LIVE_WITHOUT_EVIDENCE,
     SOURCES,
     THIN_DOCUMENTATION,
+    Banded,
     Enrolments,
     EntryFacts,
     Finding,
@@ -120,6 +121,37 @@ def test_heaping_per_staff_member_and_the_ratio_setting() -> None:
     found = only(checks(patients=months), HEAPING)
     assert [f.staff_id for f in found] == ["U01NURSE"]  # clinic-wide: 10 vs 10, no heaping
     assert only(checks(patients=_band(10, 2, 1), heaping_ratio=4), HEAPING) == []
+
+
+def _before(minute: int, months: int, staff: str | None = "U01NURSE") -> Banded:
+    return Banded(minute, staff, months)
+
+
+@pytest.mark.parametrize(("now", "before", "flags"), [
+    # (this month's months at 20, the window's earlier months) -> clinic and nurse flagged?
+    (3, [_before(20, 7)], True),  # 10 in the band over the window: a small clinic heaps
+    (3, [_before(20, 6)], False),  # 9 over the window: too few to say
+    (0, [_before(20, 12)], False),  # nothing of this month in the heaped minute: no finding
+    (10, [_before(19, 2), _before(21, 2)], False),  # 10 is not over 3 x 4 beside it
+    (10, [_before(19, 2), _before(21, 1)], True),  # 10 > 3 x 3
+])
+def test_heaping_over_the_trailing_window(now: int, before: list[Banded], flags: bool) -> None:
+    """Outside auditor: with the checked month alone a small clinic never reaches 10 months
+    in a band. The months before (AUDIT_HEAPING_MONTHS) count; findings name this month's."""
+    found = only(run_checks(MonthFacts(OCT, NY, _band(now), before=before)), HEAPING)
+    assert [f.staff_id for f in found] == ([None, "U01NURSE"] if flags else [])
+    if flags:
+        assert found[0].message.endswith(
+            "this month's: " + ", ".join(sorted(m.patient_id for m in _band(now))))
+
+
+def test_heaping_window_counts_clinic_wide_and_per_staff() -> None:
+    """Earlier months with no staff member on record count clinic-wide (3 + 7 = 10), not
+    for the nurse (3)."""
+    found = only(run_checks(MonthFacts(OCT, NY, _band(3), before=[_before(20, 7, None)])),
+                 HEAPING)
+    assert [f.staff_id for f in found] == [None]
+    assert "10 of the clinic's patient-months in the 12 months to this one" in found[0].message
 
 
 # -- thin documentation ---------------------------------------------------------------------
