@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from billing.durations import format_seconds
 from billing.months import clinic_time
-from service.audit_packets import Packet, canonical_json
+from service.audit_packets import FORMAT, Packet, canonical_json
 
 ATTACHMENT = "packet.json"
 HOW_TO_VERIFY = ("The data above is embedded in this file as canonical JSON (sorted keys, no "
@@ -369,6 +369,9 @@ def read(data: bytes) -> Reading:
     else:
         content, digest = _read_html(data)
         kind = "html"
+    if content.get("format") != FORMAT:  # another version renders it: not "edited"
+        raise NotAPacket(f"it was printed as {str(content.get('format'))[:60]!r}; this "
+                         f"rpm-logger verifies {FORMAT!r} (use the version that printed it)")
     packet = Packet(content)
     if digest != packet.digest:
         return Reading(content, kind, False, "the printed SHA-256 is not the digest of the "

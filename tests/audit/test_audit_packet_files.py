@@ -212,3 +212,19 @@ def test_the_font_ships_inside_the_package() -> None:
     assert "Bitstream" in (folder / "LICENSE-DejaVu").read_text()
     pyproject = tomllib.loads((Path(packet.__file__).parents[1] / "pyproject.toml").read_text())
     assert "fonts/*.ttf" in pyproject["tool"]["setuptools"]["package-data"]["rpm_logger"]
+
+
+def test_a_packet_of_another_format_version_is_named_not_called_edited(
+        cli: Cli, tmp_path: Path) -> None:
+    """A v1 packet (before names and the Unicode font) is not 'edited': it is refused as
+    another version's (exit 2), saying which."""
+    out = tmp_path / "p.html"
+    cli("audit", "packet", "P-1042", "--month", MONTH, "--out", str(out))
+    html = out.read_text()
+    old = _embedded(html) | {"format": "rpm-logger audit packet v1"}
+    text = json.dumps(old, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    html = re.sub(r'(id="packet-data">)(.*?)(</script>)', lambda m: m.group(1) + text
+                  + m.group(3), html, flags=re.S)
+    out.write_text(re.sub(r'content="[0-9a-f]{64}"', f'content="{_digest(old)}"', html))
+    said = cli("audit", "packet", "--verify", str(out), code=2).stderr
+    assert "printed as 'rpm-logger audit packet v1'" in said
