@@ -127,6 +127,8 @@ def _month(c: dict[str, Any]) -> Section:
         ("Month", f"{m['month']} ({m['clinic_timezone']})"),
         ("In the month's programme", _text(m["in_programme"])),
         ("Codes the month supports", m["codes_text"] or "none"),
+        ("May be billed", "no, held: " + "; ".join(m["hold_reasons"]) if m["hold_reasons"]
+         else "yes (consent and order on file)"),
         ("Date of service", _text(m["date_of_service"], "none (no code supported)")),
         ("Date of service rule", m["date_of_service_rule"]),
         ("Counted time", _seconds(m["counted_seconds"])),
@@ -159,7 +161,7 @@ def _entries(c: dict[str, Any]) -> Section:
              e["activity"] + (" (live)" if e["live_interaction"] else ""),
              e["source"] + (" clock-timed" if e["clock_timed"] else " estimated"),
              _text(e["note"], "-"), _text(e["call_note"], "-"),
-             f"{e['logged']} by {e['logged_by']}"
+             f"{e['logged']} by {_who(e['logged_by'])}"
              + (f"; amendment: {e['amendment_reason']}" if e["amendment_reason"] else ""))
             for e in c["entries"]]
     return Section("Time entries (clinic time)", table=Table(

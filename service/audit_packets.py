@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from billing.audit_checks import hold_reasons
 from billing.codes import format_codes
 from billing.months import Month
 from billing.service_date import RULE, date_of_service
@@ -232,14 +233,15 @@ class AuditPacketService:
             "patient": self._patient(conn, detail),
             "billing_provider": _staff(lookups.find_staff(conn, detail.provider_slack_id)
                                        if detail.provider_slack_id else None),
-            "month": self._month(month, summary, so_far),
+            "month": self._month(month, summary, so_far) | {"hold_reasons": hold_reasons(
+                detail.consent_on, detail.ordered_by_slack_id, detail.order_on)},
             "billed_at_close": (summary.billed_at_close.as_json()
                                 if summary.billed_at_close else None),
             "close_history": [
                 {"action": e.action, "at": w.time(e.at), "by": e.by, "reason": w.free(e.reason),
                  "record": e.record, "audit_head": e.audit_head}
                 for e in close_rows.history(conn, str(month))],
-            "entries": [_entry(e, legs, w) for e in entries if e.voided_at is None],
+            "entries": [_entry(e, legs, w, who) for e in entries if e.voided_at is None],
             "live_interactions": [_live(e, legs, w, who, detail) for e in entries
                                   if e.live and e.voided_at is None],
             "calls": [_leg(leg, w) for leg in legs],
@@ -287,7 +289,7 @@ def _call_of(entry: EntryView, legs: list[Any]) -> Any:
     return next((leg for leg in legs if leg.entry_id == entry.id), None)
 
 
-def _entry(entry: EntryView, legs: list[Any], w: _Writer) -> dict[str, Any]:
+def _entry(entry: EntryView, legs: list[Any], w: _Writer, who: _People) -> dict[str, Any]:
     """A standing entry: who, when, how long, what, and what the month counts of it."""
     count = entry.count
     call = _call_of(entry, legs)
@@ -303,7 +305,7 @@ def _entry(entry: EntryView, legs: list[Any], w: _Writer) -> dict[str, Any]:
         "live": entry.live, "live_interaction": entry.counts_live,
         "note": w.free(entry.note), "call_sid": call.call_sid if call else None,
         "call_note": w.free(call.note) if call else None,
-        "logged": w.time(entry.created_at), "logged_by": entry.created_by,
+        "logged": w.time(entry.created_at), "logged_by": who(entry.created_by),
         "amendment_reason": w.free(entry.amendment_reason),
     }
 

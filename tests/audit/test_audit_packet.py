@@ -139,6 +139,22 @@ def test_the_printed_packet_says_who_by_name_and_with_whom(svc: Service,
         "Nina Nurse (clinical_staff; Slack U01NURSE)", "Ada Admin (clinical_staff; Slack U04ADMIN)"}
 
 
+def test_the_packet_says_whether_the_month_may_be_billed(svc: Service,
+                                                        month: dict[str, object]) -> None:
+    """The close's hold rule on the packet: an auditor sees why a month was not billed."""
+    content = svc.audit_packets.packet("P-1042", OCTOBER).content
+    assert content["month"]["hold_reasons"] == []
+    logged = {e["id"]: e["logged_by"] for e in content["entries"]}
+    assert logged[month["review"]] == NINA  # who logged it: name and role, not only an id
+    svc.patients.add("P-9", PatientFields(initials="QQ"), actor="test")
+    held = svc.audit_packets.packet("P-9", OCTOBER)
+    assert held.content["month"]["hold_reasons"] == [
+        "no consent on file", "no order on file (ordering provider and order date)"]
+    pairs = dict({s.title: s for s in packet_render.sections(held.content)}[
+        "Codes and time"].pairs)
+    assert pairs["May be billed"].startswith("no, held: no consent on file; no order")
+
+
 def test_a_manual_marks_party_is_not_recorded(svc: Service) -> None:
     seed_clinic(svc)
     log(svc, "21m", "education", live=True, note="Reviewed diet on the phone")
