@@ -216,7 +216,8 @@ class AuditPacketService:
                 raise BadInput(f"The packet is for {patient_id}, not {patient_ref}.")
             today = self._content(conn, detail, packet_month, printed=False)
             changes = _differences(_stored_part(printed), today)
-            changes += _head_changes(conn, printed) or _trail_changes(conn)
+            ids = {int(e["id"]) for part in ("entries", "voided") for e in today[part]}
+            changes += _head_changes(conn, printed) or _trail_changes(conn, ids)
         return PacketCheck(patient_id, str(packet_month), tuple(changes))
 
     # -- the content ---------------------------------------------------------------------
@@ -441,12 +442,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _trail_changes(conn: Conn) -> list[str]:
-    """The trail behind the printed head must still hold: its first finding, if any."""
+def _trail_changes(conn: Conn, entry_ids: set[int]) -> list[str]:
+    """The trail behind the printed head must still hold: its first finding, and every
+    finding about this packet's entries (an entry edited behind the service's back is
+    named as such, not only as a changed figure)."""
     report = walk_trail(conn)
     if report.clean:
         return []
-    return [f"audit trail: {report.findings[0].message} (run `rpm-logger audit verify`)"]
+    first, *rest = report.findings
+    ours = [f for f in rest if f.entry_id is not None and f.entry_id in entry_ids]
+    return [f"audit trail: {f.message}" for f in [first, *ours]] + [
+        "audit trail: run `rpm-logger audit verify` for every finding"]
 
 
 def _head_changes(conn: Conn, printed: dict[str, Any]) -> list[str]:

@@ -46,7 +46,10 @@ class Gap:
     def where(self) -> str:
         if self.after_id is None:
             return f"deleted before #{self.before_id}"
-        return f"deleted between #{self.after_id} and #{self.before_id}"
+        if self.before_id - self.after_id == 2:
+            return f"deleted from between #{self.after_id} and #{self.before_id} (#" \
+                   f"{self.after_id + 1})"
+        return f"deleted from between #{self.after_id} and #{self.before_id}"
 
 
 class ChainWalk:
@@ -107,11 +110,19 @@ class ChainWalk:
             return Finding("inserted", f"audit record #{row.id} was inserted out of order: "
                            "it claims to start the chain", row.id)
         if row.id > last.id + 1:
-            return Finding("deleted", f"audit records between #{last.id} and #{row.id} were "
-                           f"deleted: #{row.id} links to a record that is not there", row.id)
+            return Finding("deleted", f"{_missing(last.id, row.id)} (deleted from between "
+                           f"#{last.id} and #{row.id}): #{row.id} links to a record that is "
+                           "not there", row.id)
         return Finding("changed", f"audit record #{last.id} was changed and its hash "
                        f"recomputed (or replaced): #{row.id} links to another record",
                        last.id)
+
+
+def _missing(after: int, before: int) -> str:
+    """'audit record #15 is missing', 'audit records #15 to #17 are missing'."""
+    if before - after == 2:
+        return f"audit record #{after + 1} is missing"
+    return f"audit records #{after + 1} to #{before - 1} are missing"
 
 
 def entry_state(row: Any, created_at: str | None) -> dict[str, Any]:

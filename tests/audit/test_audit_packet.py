@@ -248,9 +248,24 @@ def test_verify_names_a_deleted_record_before_the_printed_head(
     assert head["id"] > 2
     with svc.ctx.db.engine.begin() as conn:  # behind the service's back
         conn.execute(text("DELETE FROM audit_events WHERE id = 2"))
-    [change] = svc.audit_packets.verify(printed).changes
-    assert change.startswith("audit trail: ") and "audit verify" in change
+    change, hint = svc.audit_packets.verify(printed).changes
+    assert change.startswith("audit trail: audit record #2 is missing")
     assert "#1" in change and "#3" in change  # where the gap is
+    assert "audit verify" in hint
+
+
+def test_verify_names_an_entry_of_the_packet_edited_behind_the_services_back(
+        svc: Service, month: dict[str, object]) -> None:
+    """Auditor walk-through: the changed figures were listed, not that the entry was edited
+    with raw SQL; the trail's finding about the packet's own entry is listed too."""
+    printed = svc.audit_packets.packet("P-1042", OCTOBER).content
+    with svc.ctx.db.engine.begin() as conn:
+        conn.execute(text("UPDATE time_entries SET note = 'rewritten' WHERE id = :id"),
+                     {"id": month["review"]})
+    changes = svc.audit_packets.verify(printed).changes
+    assert f"entries[{month['review']}].note: printed" in changes[0]
+    assert (f"audit trail: entry #{month['review']} was edited behind the service's back: "
+            "note differs") in changes[-2]
 
 
 def test_verify_refuses_another_patient_or_month_and_a_foreign_file(
