@@ -267,6 +267,17 @@ def test_clock_timed_entries_of_two_patients_at_once(second: dict[str, Any],
     assert [f.entry_ids for f in found] == ([(1, 2)] if flags else [])
 
 
+def test_overlaps_are_one_finding_per_staff_member_and_day() -> None:
+    """Auditor walk-through: four patients charted at the same hour made six findings."""
+    rows = [entry(i, patient=f"P-{i}", clock_timed=True) for i in range(1, 5)]
+    rows.append(entry(5, patient="P-5", start=NOON + timedelta(days=1), clock_timed=True))
+    rows.append(entry(6, patient="P-6", start=NOON + timedelta(days=1, minutes=5),
+                      clock_timed=True))
+    found = only(checks(entries=rows), IMPOSSIBLE_DAY)
+    assert [f.entry_ids for f in found] == [(1, 2, 3, 4), (5, 6)]
+    assert "on 2026-10-05: #1 (P-1) and #2 (P-2), #1 (P-1) and #3 (P-3)" in found[0].message
+
+
 # -- late documentation ---------------------------------------------------------------------
 
 @pytest.mark.parametrize(("extra", "flags"), [
