@@ -58,6 +58,7 @@ class Thresholds:
     """The settings AUDIT_* (README): what each check tolerates."""
 
     heaping_ratio: float = 3.0
+    heaping_months: int = 12  # the checked month and the 11 before it
     min_note_chars: int = 10
     max_day_hours: float = 12.0
     late_days: int = 7
@@ -134,6 +135,21 @@ class Enrolments:
 
 
 @dataclass(frozen=True)
+class Banded:
+    """Patient-months of the months before the checked one (heaping's trailing window) that
+    ended in one minute, per main staff member (None: none on record)."""
+
+    minute: int
+    staff: str | None
+    months: int
+
+
+def band_minutes() -> tuple[int, ...]:
+    """The minutes heaping compares: each threshold's minute and the two beside it."""
+    return tuple(m + d for m in HEAPING_MINUTES for d in (-1, 0, 1))
+
+
+@dataclass(frozen=True)
 class MonthFacts:
     month: Month
     zone: ZoneInfo
@@ -141,6 +157,7 @@ class MonthFacts:
     entries: Sequence[EntryFacts] = ()
     enrolments: Enrolments | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
+    before: Sequence[Banded] = ()  # heaping's window before the checked month
 
 
 def run_checks(facts: MonthFacts) -> list[Finding]:
@@ -170,28 +187,44 @@ def _about(entry: EntryFacts, check: str, message: str) -> Finding:
 
 def heaping(facts: MonthFacts) -> Iterator[Finding]:
     """Totals stopping just past a threshold far more often than just before or after it,
-    clinic-wide and per staff member (a patient-month is its main contributor's)."""
-    yield from _heaped(facts.patients, facts.thresholds.heaping_ratio, None)
+    over the trailing window (AUDIT_HEAPING_MONTHS: the checked month and the months before
+    it, `facts.before`), clinic-wide and per staff member (a patient-month is its main
+    contributor's); a finding names the checked month's patient-months in the heaped
+    minute (none there: nothing of this month to answer for, no finding)."""
+    ratio, span = facts.thresholds.heaping_ratio, facts.thresholds.heaping_months
+    yield from _heaped(facts.patients, _counts(facts.before, None), ratio, None, span)
     by_staff: dict[str, list[PatientMonth]] = defaultdict(list)
     for month in facts.patients:
         if month.main_staff:
             by_staff[month.main_staff].append(month)
     for staff in sorted(by_staff):
-        yield from _heaped(by_staff[staff], facts.thresholds.heaping_ratio, staff)
+        yield from _heaped(by_staff[staff], _counts(facts.before, staff), ratio, staff, span)
 
 
-def _heaped(months: Sequence[PatientMonth], ratio: float,
-            staff: str | None) -> Iterator[Finding]:
+def _counts(before: Sequence[Banded], staff: str | None) -> dict[int, int]:
+    """Months before the checked one per minute: the clinic's (staff None) or one member's."""
+    counts: dict[int, int] = defaultdict(int)
+    for band in before:
+        if staff is None or band.staff == staff:
+            counts[band.minute] += band.months
+    return counts
+
+
+def _heaped(months: Sequence[PatientMonth], before: dict[int, int], ratio: float,
+            staff: str | None, span: int) -> Iterator[Finding]:
     for minute in HEAPING_MINUTES:
-        at = [m.patient_id for m in months if m.counted_seconds // 60 == minute]
+        now = sorted(m.patient_id for m in months if m.counted_seconds // 60 == minute)
+        at = len(now) + before.get(minute, 0)
         beside = sum(1 for m in months if m.counted_seconds // 60 in (minute - 1, minute + 1))
-        if len(at) + beside < HEAPING_MIN_BAND or len(at) <= ratio * beside:
+        beside += before.get(minute - 1, 0) + before.get(minute + 1, 0)
+        if not now or at + beside < HEAPING_MIN_BAND or at <= ratio * beside:
             continue
         who = f"{staff}'s" if staff else "the clinic's"
         yield _finding(HEAPING, (
-            f"{len(at)} of {who} patient-months end at {minute}:00-{minute}:59 against "
-            f"{beside} at {minute - 1}:00-{minute - 1}:59 and {minute + 1}:00-{minute + 1}:59 "
-            f"together (over {ratio:g} times as often): {_listed(sorted(at))}"), staff=staff)
+            f"{at} of {who} patient-months in the {span} months to this one end at "
+            f"{minute}:00-{minute}:59 against {beside} at {minute - 1}:00-{minute - 1}:59 and "
+            f"{minute + 1}:00-{minute + 1}:59 together (over {ratio:g} times as often); "
+            f"this month's: {_listed(now)}"), staff=staff)
 
 
 # -- thin documentation ---------------------------------------------------------------------
@@ -295,59 +328,102 @@ def impossible_day(facts: MonthFacts) -> Iterator[Finding]:
 
 def _overlapping_patients(entries: Sequence[EntryFacts], bounds: tuple[datetime, datetime],
                           zone: ZoneInfo) -> Iterator[Finding]:
+    """Clock-timed entries of one staff member for different patients at the same time: one
+    finding per staff member and clinic day listing every such pair (one per pair was noise:
+    four patients charted at the same hour made six findings)."""
     timed: dict[str, list[EntryFacts]] = defaultdict(list)
     for entry in entries:
         if entry.clock_timed:
             timed[entry.staff_id].append(entry)
     for staff in sorted(timed):
+        days: dict[date, list[tuple[EntryFacts, EntryFacts]]] = defaultdict(list)
         ordered = sorted(timed[staff], key=lambda e: (e.started_at, e.entry_id))
         for a, b in combinations(ordered, 2):
             if (a.patient_id != b.patient_id and b.started_at < a.ended_at
                     and bounds[0] <= b.started_at < bounds[1]):
-                yield _finding(IMPOSSIBLE_DAY, (
-                    f"{staff} has clock-timed entries of two patients at the same time: "
-                    f"#{a.entry_id} ({a.patient_id}) and #{b.entry_id} ({b.patient_id}) on "
-                    f"{clinic_day(b.started_at, zone)}"),
-                    staff=staff, entries=[a.entry_id, b.entry_id])
+                days[clinic_day(b.started_at, zone)].append((a, b))
+        for day, pairs in sorted(days.items()):
+            listed = _listed(f"#{a.entry_id} ({a.patient_id}) and #{b.entry_id} "
+                             f"({b.patient_id})" for a, b in pairs)
+            yield _finding(IMPOSSIBLE_DAY, (
+                f"{staff} has clock-timed entries of two patients at the same time on {day}: "
+                f"{listed}"), staff=staff,
+                entries={e.entry_id for pair in pairs for e in pair})
 
 
 # -- late documentation ---------------------------------------------------------------------
 
 def late_documentation(facts: MonthFacts) -> Iterator[Finding]:
     """Entries logged more than AUDIT_LATE_DAYS after the time they claim (captured and
-    reconciled calls are recorded by Twilio, not typed late), and amendments of closed months."""
+    reconciled calls are recorded by Twilio, not typed late), one finding per staff member
+    and patient listing them all (one per entry was noise); and amendments of closed months,
+    once each: an entry logged into a closed month is late by nature and is named as the
+    amendment it is, not a second time as late."""
     start, end = facts.month.bounds_utc(facts.zone)
-    late = timedelta(days=facts.thresholds.late_days)
+    late: dict[tuple[str, str], list[EntryFacts]] = defaultdict(list)
+    amended: list[Finding] = []
     for entry in facts.entries:
         if not start <= entry.started_at < end:
             continue  # an entry is judged in the month it claims to start in
-        if not entry.voided and not entry.captured and entry.created_at - entry.ended_at > late:
-            days = (entry.created_at - entry.ended_at) / timedelta(days=1)
-            yield _about(entry, LATE_DOCUMENTATION, (
-                f"entry #{entry.entry_id} ({entry.patient_id}) was logged {math.floor(days)} "
-                f"days after the time it claims ({clinic_day(entry.ended_at, facts.zone)}; over "
-                f"AUDIT_LATE_DAYS, {facts.thresholds.late_days})"))
         if entry.amendment_reason:
-            yield _about(entry, LATE_DOCUMENTATION, (
+            amended.append(_about(entry, LATE_DOCUMENTATION, (
                 f"entry #{entry.entry_id} ({entry.patient_id}) was logged into the closed "
-                f"month as an amendment: {entry.amendment_reason}"))
+                f"month as an amendment: {entry.amendment_reason}")))
+        elif _logged_late(entry, facts.thresholds.late_days):
+            late[entry.staff_id, entry.patient_id].append(entry)
         if entry.void_amendment_reason:
-            yield _about(entry, LATE_DOCUMENTATION, (
+            amended.append(_about(entry, LATE_DOCUMENTATION, (
                 f"entry #{entry.entry_id} ({entry.patient_id}) was voided in the closed month "
-                f"as an amendment: {entry.void_amendment_reason}"))
+                f"as an amendment: {entry.void_amendment_reason}")))
+    for (staff, patient), entries in sorted(late.items()):
+        yield _late_group(staff, patient, entries, facts)
+    yield from amended
+
+
+def _logged_late(entry: EntryFacts, late_days: int) -> bool:
+    return (not entry.voided and not entry.captured
+            and entry.created_at - entry.ended_at > timedelta(days=late_days))
+
+
+def _late_group(staff: str, patient: str, entries: Sequence[EntryFacts],
+                facts: MonthFacts) -> Finding:
+    """One staff member's late entries of one patient in the month, each with its delay."""
+    each = [f"#{e.entry_id} {math.floor((e.created_at - e.ended_at) / timedelta(days=1))} "
+            f"days after {clinic_day(e.ended_at, facts.zone)}" for e in entries]
+    many = len(entries) > 1
+    return _finding(LATE_DOCUMENTATION, (
+        f"{staff} logged {len(entries)} entr{'ies' if many else 'y'} of {patient} more than "
+        f"AUDIT_LATE_DAYS ({facts.thresholds.late_days}) days after the time "
+        f"{'they claim' if many else 'it claims'}: {_listed(each)}"),
+        patient=patient, staff=staff, entries=[e.entry_id for e in entries])
 
 
 # -- billing prerequisites ------------------------------------------------------------------
 
+NO_CONSENT = "no consent on file"
+NO_ORDER = "no order on file (ordering provider and order date)"
+
+
+def hold_reasons(consent_on: date | None, ordered_by: str | None,
+                 order_on: date | None) -> list[str]:
+    """Why a month that supports codes must not be billed yet: no consent (the report's "do
+    not bill until consent is recorded") or no order. The one rule the month close applies
+    (a held patient is recorded as not billed, with these reasons) and this check names."""
+    reasons = []
+    if consent_on is None:
+        reasons.append(NO_CONSENT)
+    if ordered_by is None or order_on is None:
+        reasons.append(NO_ORDER)
+    return reasons
+
+
 def missing_prerequisites(month: PatientMonth) -> list[str]:
     """What a billable month lacks before a claim can stand."""
-    missing = []
-    if month.consent_on is None:
-        missing.append("no consent on file")
+    held = hold_reasons(month.consent_on, month.ordered_by, month.order_on)
+    missing = [NO_CONSENT] if NO_CONSENT in held else []
     if not month.conditions:
         missing.append("no condition monitored")
-    if month.ordered_by is None or month.order_on is None:
-        missing.append("no order on file (ordering provider and order date)")
+    missing += [NO_ORDER] if NO_ORDER in held else []
     if month.provider is None:
         missing.append("no billing provider")
     else:

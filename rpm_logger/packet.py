@@ -12,10 +12,15 @@ printed text, makes the two differ.
 
 import io
 import json
+import logging
 import re
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -25,7 +30,7 @@ from markupsafe import Markup
 
 from billing.durations import format_seconds
 from billing.months import clinic_time
-from service.audit_packets import Packet, canonical_json
+from service.audit_packets import FORMAT, Packet, canonical_json
 
 if TYPE_CHECKING:  # fpdf takes ~0.3 s to import: only a PDF pays it (`pdf` imports it)
     from fpdf import FPDF
@@ -79,6 +84,27 @@ def _person(staff: dict[str, Any] | None) -> str:
     return f"{staff['name']} ({staff['role']}{npi}; Slack {staff['slack_id']})"
 
 
+def _who(person: dict[str, Any] | None) -> str:
+    """"Nina Nurse (clinical_staff; Slack U01NURSE)"; an operator's text as written."""
+    if not person:
+        return "-"
+    if not person.get("name"):
+        return str(person["slack_id"])
+    return f"{person['name']} ({person['role']}; Slack {person['slack_id']})"
+
+
+def _with(party: dict[str, Any]) -> str:
+    """Who the live contact was with: the patient or a caregiver, by clinic id and
+    initials (the staff member is the "By" column)."""
+    patient = f"{party['patient_id']} ({party['initials']})" if party["initials"] \
+        else party["patient_id"]
+    if party["party"] == "caregiver":
+        return f"caregiver of {patient}"
+    if party["party"] == "patient":
+        return f"patient {patient}"
+    return f"{patient}: patient or caregiver not recorded (manual mark)"
+
+
 def _seconds(seconds: int | None) -> str:
     return "-" if seconds is None else f"{seconds} s ({format_seconds(seconds)})"
 
@@ -103,6 +129,8 @@ def _month(c: dict[str, Any]) -> Section:
         ("Month", f"{m['month']} ({m['clinic_timezone']})"),
         ("In the month's programme", _text(m["in_programme"])),
         ("Codes the month supports", m["codes_text"] or "none"),
+        ("May be billed", "no, held: " + "; ".join(m["hold_reasons"]) if m["hold_reasons"]
+         else "yes (consent and order on file)"),
         ("Date of service", _text(m["date_of_service"], "none (no code supported)")),
         ("Date of service rule", m["date_of_service_rule"]),
         ("Counted time", _seconds(m["counted_seconds"])),
@@ -135,7 +163,7 @@ def _entries(c: dict[str, Any]) -> Section:
              e["activity"] + (" (live)" if e["live_interaction"] else ""),
              e["source"] + (" clock-timed" if e["clock_timed"] else " estimated"),
              _text(e["note"], "-"), _text(e["call_note"], "-"),
-             f"{e['logged']} by {e['logged_by']}"
+             f"{e['logged']} by {_who(e['logged_by'])}"
              + (f"; amendment: {e['amendment_reason']}" if e["amendment_reason"] else ""))
             for e in c["entries"]]
     return Section("Time entries (clinic time)", table=Table(
@@ -155,13 +183,14 @@ def _live(c: dict[str, Any]) -> Section:
     for item in c["live_interactions"]:
         evidence = item["evidence"]
         proof = (_legs_text(evidence["legs"]) if item["how"] == "captured call" else
-                 f"marked by {evidence['marked_by']} at {evidence['marked_at']} "
+                 f"marked by {_who(evidence['marked_by'])} at {evidence['marked_at']} "
                  f"({evidence['activity']}, {evidence['source']})")
         counts = "yes" if item["counts"] else f"no: {_text(item['why_not'], '-')}"
-        rows.append((str(item["entry_id"]), _text(item["at"]), item["with"]["name"],
-                     item["how"], proof, counts))
+        by = item["by"]
+        rows.append((str(item["entry_id"]), _text(item["at"]), _with(item["with"]),
+                     f"{by['name']} ({by['role']})", item["how"], proof, counts))
     return Section("Live interactions and their evidence", table=Table(
-        ("Entry", "When", "With", "How", "Evidence", "Counts"), rows, "none"))
+        ("Entry", "When", "With", "By", "How", "Evidence", "Counts"), rows, "none"))
 
 
 def _calls(c: dict[str, Any]) -> Section:
@@ -177,7 +206,7 @@ def _calls(c: dict[str, Any]) -> Section:
 
 def _voided(c: dict[str, Any]) -> Section:
     rows = [(str(v["id"]), v["staff"]["name"], _text(v["start"]), _seconds(v["seconds"]),
-             v["activity"], _text(v["voided_by"]), _text(v["voided_at"]), _text(v["reason"]),
+             v["activity"], _who(v["voided_by"]), _text(v["voided_at"]), _text(v["reason"]),
              _text(v["amendment_reason"], "-")) for v in c["voided"]]
     return Section("Voided entries", table=Table(
         ("#", "Who", "Start", "Seconds", "Activity", "Voided by", "When", "Why", "Amendment"),
@@ -185,7 +214,7 @@ def _voided(c: dict[str, Any]) -> Section:
 
 
 def _amendments(c: dict[str, Any]) -> Section:
-    rows = [(a["kind"], _text(a["entry_id"], "-"), _text(a["by"], "-"), _text(a["at"], "-"),
+    rows = [(a["kind"], _text(a["entry_id"], "-"), _who(a["by"]), _text(a["at"], "-"),
              _text(a["reason"]) + (f" ({_text(a.get('fields'))})" if a.get("fields") else ""))
             for a in c["amendments"]]
     return Section("Amendments", table=Table(("Kind", "Entry", "By", "When", "Reason"), rows,
@@ -245,10 +274,26 @@ def html(packet: Packet) -> str:
 
 # -- PDF -----------------------------------------------------------------------------------
 
-def _latin1(text: str) -> str:
-    """The PDF's core font prints Latin-1; other characters print as '?' (the embedded
-    JSON and the HTML keep them exactly)."""
-    return text.encode("latin-1", "replace").decode("latin-1")
+FONT = "DejaVuSans"
+_FONT_FILE = Path(__file__).with_name("fonts") / "DejaVuSans.ttf"  # shipped: rpm_logger/fonts
+
+
+@lru_cache(maxsize=1)
+def _glyphs() -> frozenset[int]:
+    """The code points the shipped font draws (read once from its cmap)."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(str(_FONT_FILE), lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+def _printable(text: str) -> str:
+    """Text as the PDF's font can draw it: every character it has a glyph for as is (Latin,
+    Greek, Cyrillic: 'Ł.Ż.'), any other as its code point, '[U+674E]', never a '?' (the
+    embedded JSON and the HTML keep every character exactly)."""
+    glyphs = _glyphs()
+    return "".join(c if ord(c) in glyphs or c in "\n\t" else f"[U+{ord(c):04X}]"
+                   for c in text)
 
 
 def _printed_at(content: dict[str, Any]) -> datetime:
@@ -262,21 +307,22 @@ def pdf(packet: Packet) -> bytes:
     from fpdf import FPDF
 
     doc = FPDF(orientation="landscape", format="A4")
+    doc.add_font(FONT, fname=str(_FONT_FILE))
     doc.set_creation_date(at)
-    doc.set_title(_latin1(f"Audit packet {_title(content)}"))
+    doc.set_title(f"Audit packet {_title(content)}")
     doc.set_subject(f"SHA-256 {packet.digest}")
     doc.set_creator("rpm-logger")
     doc.set_auto_page_break(True, margin=12)
     doc.add_page()
-    doc.set_font("Helvetica", "B", 14)
-    doc.multi_cell(0, 7, _latin1(f"Audit packet: {_title(content)}"), new_x="LMARGIN",
+    doc.set_font(FONT, size=14)
+    doc.multi_cell(0, 7, _printable(f"Audit packet: {_title(content)}"), new_x="LMARGIN",
                    new_y="NEXT")
     doc.set_font("Courier", size=9)
     doc.multi_cell(0, 5, f"SHA-256 {packet.digest}", new_x="LMARGIN", new_y="NEXT")
     for section in sections(content):
         _pdf_section(doc, section)
-    doc.set_font("Helvetica", size=8)
-    doc.multi_cell(0, 4, _latin1(HOW_TO_VERIFY), new_x="LMARGIN", new_y="NEXT")
+    doc.set_font(FONT, size=8)
+    doc.multi_cell(0, 4, _printable(HOW_TO_VERIFY), new_x="LMARGIN", new_y="NEXT")
     doc.embed_file(bytes=packet.canonical.encode(), basename=ATTACHMENT,
                    desc="the packet's content, canonical JSON", modification_date=at,
                    creation_date=at, mime_type="application/json")
@@ -285,21 +331,21 @@ def pdf(packet: Packet) -> bytes:
 
 def _pdf_section(doc: "FPDF", section: Section) -> None:
     doc.ln(2)
-    doc.set_font("Helvetica", "B", 11)
-    doc.multi_cell(0, 6, _latin1(section.title), new_x="LMARGIN", new_y="NEXT")
-    doc.set_font("Helvetica", size=8)
+    doc.set_font(FONT, size=11)
+    doc.multi_cell(0, 6, _printable(section.title), new_x="LMARGIN", new_y="NEXT")
+    doc.set_font(FONT, size=8)
     for label, value in section.pairs:
-        doc.multi_cell(0, 4, _latin1(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(0, 4, _printable(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
     table = section.table
     if table is None:
         return
     if not table.rows:
-        doc.multi_cell(0, 4, _latin1(table.empty), new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(0, 4, _printable(table.empty), new_x="LMARGIN", new_y="NEXT")
         return
     for row in table.rows:  # one block per record: wide tables stay readable on paper
         text = "; ".join(f"{head}: {cell}" for head, cell in zip(table.headers, row,
                                                                   strict=True))
-        doc.multi_cell(0, 4, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(0, 4, _printable(text), new_x="LMARGIN", new_y="NEXT")
         doc.ln(1)
 
 
@@ -329,6 +375,9 @@ def read(data: bytes) -> Reading:
     else:
         content, digest = _read_html(data)
         kind = "html"
+    if content.get("format") != FORMAT:  # another version renders it: not "edited"
+        raise NotAPacket(f"it was printed as {str(content.get('format'))[:60]!r}; this "
+                         f"rpm-logger verifies {FORMAT!r} (use the version that printed it)")
     packet = Packet(content)
     if digest != packet.digest:
         return Reading(content, kind, False, "the printed SHA-256 is not the digest of the "
@@ -359,15 +408,30 @@ def _read_html(data: bytes) -> tuple[dict[str, Any], str]:
     return _loads(found.group(1)), digest.group(1)
 
 
+@contextmanager
+def _pypdf_quiet() -> Iterator[None]:
+    """pypdf reports what it repairs in a damaged file on its logger and as warnings; the
+    user of `--verify` must see only our one clear error, so both are muted while it reads
+    (and restored after: nothing else in the process is silenced)."""
+    logger = logging.getLogger("pypdf")
+    level, logger.level = logger.level, logging.CRITICAL + 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def _read_pdf(data: bytes) -> tuple[dict[str, Any], str]:
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        attached = reader.attachments.get(ATTACHMENT) or []
-        subject = str(reader.metadata.get("/Subject") or "") if reader.metadata else ""
-    except (PyPdfError, ValueError, KeyError) as exc:
+        with _pypdf_quiet():
+            reader = PdfReader(io.BytesIO(data))
+            attached = reader.attachments.get(ATTACHMENT) or []
+            subject = str(reader.metadata.get("/Subject") or "") if reader.metadata else ""
+    except Exception as exc:  # noqa: BLE001 - a damaged file may fail anywhere in pypdf
         raise NotAPacket(f"the PDF cannot be read ({exc})") from exc
     if not attached or not subject.startswith("SHA-256 "):
         raise NotAPacket(f"no embedded packet content (a PDF packet attaches {ATTACHMENT})")

@@ -319,7 +319,17 @@ def close_figures(view: CloseView, *, slack: bool = False) -> str:
         or "no codes"
     billable = f"{view.billable} billable" if slack else f"{view.billable} with billable codes"
     amount = f"${view.amount:,.2f}" if slack else f"${view.amount:.2f}"
-    return f"{count_of(view.patients, 'patient')} ({billable}){between}{units}{between}{amount}"
+    return (f"{count_of(view.patients, 'patient')} ({billable}{_held(view)}){between}{units}"
+            f"{between}{amount}")
+
+
+def _held(view: CloseView, shown: int = 10) -> str:
+    """'; held, not billed: P-2000 (AB): no consent on file': months that support codes
+    the close records as not billed (service/month_closing.py), with why."""
+    if not view.held:
+        return ""
+    more = f" and {len(view.held) - shown} more" if len(view.held) > shown else ""
+    return f"; held, not billed: {' | '.join(view.held[:shown])}{more}"
 
 
 def findings_count(counts: dict[str, int]) -> str:

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
 
     # self-audit checks (issue 16, docs/audit.md)
     audit_heaping_ratio: float = Field(default=3.0, gt=0)
+    audit_heaping_months: int = Field(default=12, ge=1, le=60)
     audit_min_note_chars: int = Field(default=10, ge=0, le=2000)
     audit_max_day_hours: float = Field(default=12.0, gt=0, le=24)
     audit_late_days: int = Field(default=7, ge=0, le=366)
@@ -156,6 +157,7 @@ class Settings(BaseSettings):
             fees=self.fee_schedule,
             min_live_call_seconds=self.min_live_call_seconds,
             audit=Thresholds(heaping_ratio=self.audit_heaping_ratio,
+                             heaping_months=self.audit_heaping_months,
                              min_note_chars=self.audit_min_note_chars,
                              max_day_hours=self.audit_max_day_hours,
                              late_days=self.audit_late_days),

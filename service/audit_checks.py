@@ -7,17 +7,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from billing.audit_checks import (
+    Banded,
     Enrolments,
     EntryFacts,
     Finding,
     MonthFacts,
     PatientMonth,
+    band_minutes,
     run_checks,
 )
-from billing.codes import format_codes
+from billing.codes import ROLES_THAT_COUNT, format_codes
 from billing.months import Month
 from billing.tally import EntryCount
 from service.context import ServiceContext
+from service.errors import BadInput
 from service.months import MonthService
 from service.phones import redact_phones
 from service.views import MonthSummary
@@ -79,6 +82,14 @@ def _entries(found: Iterable[Any], counts: dict[int, EntryCount]) -> list[EntryF
     return facts
 
 
+def refuse_future(month: Month, current: Month) -> None:
+    """A month after the current clinic month has no records to audit: saying so beats an
+    empty, clean-looking screen or packet (CLI exit 2, dashboard 400)."""
+    if month > current:
+        raise BadInput(f"{month} is after the current clinic month ({current}): there is "
+                       "nothing to audit yet.")
+
+
 class AuditCheckService:
     def __init__(self, ctx: ServiceContext, months: MonthService) -> None:
         self.ctx = ctx
@@ -87,6 +98,7 @@ class AuditCheckService:
     def run(self, month: Month | None = None) -> AuditChecks:
         """The month's findings (`rpm-logger audit checks`, the dashboard's Self-audit page)."""
         month = month or self.months.current()
+        refuse_future(month, self.months.current())
         with self.ctx.db.read() as conn:
             return self.run_in(conn, month, list(self.months.report_in(conn, month)))
 
@@ -104,11 +116,23 @@ class AuditCheckService:
             entries=_entries(rows.month_entries(conn, start=start, end=end), counts),
             enrolments=self._enrolments(conn, month),
             thresholds=self.ctx.policy.audit,
+            before=self._window(conn, month),
         )
         region = self.ctx.policy.phone_region
         return AuditChecks(str(month), tuple(
             replace(f, message=redact_phones(f.message, region=region) or "")
             for f in run_checks(facts)))
+
+    def _window(self, conn: Conn, month: Month) -> list[Banded]:
+        """Heaping's months before the checked one (AUDIT_HEAPING_MONTHS - 1 of them), as
+        their latest close recorded each patient's counted time (store.audit_checks)."""
+        window, current = [], month
+        for _ in range(self.ctx.policy.audit.heaping_months - 1):
+            current = current.previous()
+            start, end = current.bounds_utc(self.ctx.policy.zone)
+            window.append(rows.WindowMonth(str(current), start, end))
+        return [Banded(b.minute, b.staff, b.months) for b in rows.heaping_bands(
+            conn, window, band_minutes(), sorted(ROLES_THAT_COUNT))]
 
     def _enrolments(self, conn: Conn, month: Month) -> Enrolments:
         spans, current = [], month

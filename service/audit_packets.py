@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from billing.audit_checks import hold_reasons
 from billing.codes import format_codes
 from billing.months import Month
 from billing.service_date import RULE, date_of_service
 from service import lookups
 from service.admin import require_admin
+from service.audit_checks import refuse_future
 from service.audit_trail import walk_trail
 from service.context import ServiceContext
 from service.entries import EntryService
@@ -41,7 +43,7 @@ from store.db import Conn
 __all__ = ["FORMAT", "Packet", "PacketCheck", "PacketNotice", "AuditPacketService",
            "canonical_json"]
 
-FORMAT = "rpm-logger audit packet v1"
+FORMAT = "rpm-logger audit packet v2"  # v2: who by name and role, live "with" and "by"
 # What printing adds that the store cannot give back later: left out of "what changed".
 _PRINTING = "printed"
 
@@ -120,6 +122,25 @@ class _Writer:
         return redact_phones(text, region=self.region)
 
 
+class _People:
+    """Who a Slack id on a record is (voided by, marked by, amended by): the auditor asks for
+    the name and role; the id stays beside them. Read once per id per packet. Free text that
+    is no staff member's id (a CLI operator such as "cli:ops") is kept as written."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.known: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, slack_id: str | None) -> dict[str, Any] | None:
+        if slack_id is None:
+            return None
+        if slack_id not in self.known:
+            row = lookups.find_staff(self.conn, slack_id)
+            self.known[slack_id] = {"slack_id": slack_id, "name": row.name if row else None,
+                                    "role": row.role if row else None}
+        return self.known[slack_id]
+
+
 def _staff(row: Any) -> dict[str, Any] | None:
     if row is None:
         return None
@@ -152,6 +173,7 @@ class AuditPacketService:
 
     def packet(self, patient_ref: str, month: Month) -> Packet:
         """One patient's month as an auditor reads it."""
+        refuse_future(month, self.months.current())
         with self.ctx.db.read() as conn:
             detail = require_detail(conn, patient_ref, region=self.ctx.policy.phone_region)
             return Packet(self._content(conn, detail, month, printed=True))
@@ -159,6 +181,7 @@ class AuditPacketService:
     def billable(self, month: Month) -> list[Packet]:
         """A packet for each patient whose month supports a code or was billed at its
         close, in one read transaction (the month's report picks them)."""
+        refuse_future(month, self.months.current())
         with self.ctx.db.read() as conn:
             chosen = [s.patient_id for s in self.months.report_in(conn, month)
                       if s.codes or s.billed_at_close is not None and s.billed_at_close.codes]
@@ -172,7 +195,8 @@ class AuditPacketService:
         with self.ctx.db.read() as conn:
             require_admin(conn, by)
             detail = require_detail(conn, patient_ref, region="", by_phone=False)
-            chosen = month or Month.containing(self.ctx.now(), self.ctx.policy.zone)
+            chosen = month or self.months.current()
+            refuse_future(chosen, self.months.current())
             summary = self.months.summary_in(conn, chosen, detail.id)
             return PacketNotice(detail.clinic_id, summary.label, str(chosen),
                                 format_codes(summary.codes))
@@ -192,14 +216,15 @@ class AuditPacketService:
                 raise BadInput(f"The packet is for {patient_id}, not {patient_ref}.")
             today = self._content(conn, detail, packet_month, printed=False)
             changes = _differences(_stored_part(printed), today)
-            changes += _head_changes(conn, printed) or _trail_changes(conn)
+            ids = {int(e["id"]) for part in ("entries", "voided") for e in today[part]}
+            changes += _head_changes(conn, printed) or _trail_changes(conn, ids)
         return PacketCheck(patient_id, str(packet_month), tuple(changes))
 
     # -- the content ---------------------------------------------------------------------
 
     def _content(self, conn: Conn, detail: Any, month: Month, *,
                  printed: bool) -> dict[str, Any]:
-        w = _Writer(self.ctx)
+        w, who = _Writer(self.ctx), _People(conn)
         summary, so_far = self.months.summary_with_progress_in(conn, month, detail.id)
         entries = self.entries.month_entries_in(conn, month, detail.id)
         start, end = month.bounds_utc(self.ctx.policy.zone)
@@ -209,19 +234,20 @@ class AuditPacketService:
             "patient": self._patient(conn, detail),
             "billing_provider": _staff(lookups.find_staff(conn, detail.provider_slack_id)
                                        if detail.provider_slack_id else None),
-            "month": self._month(month, summary, so_far),
+            "month": self._month(month, summary, so_far) | {"hold_reasons": hold_reasons(
+                detail.consent_on, detail.ordered_by_slack_id, detail.order_on)},
             "billed_at_close": (summary.billed_at_close.as_json()
                                 if summary.billed_at_close else None),
             "close_history": [
                 {"action": e.action, "at": w.time(e.at), "by": e.by, "reason": w.free(e.reason),
                  "record": e.record, "audit_head": e.audit_head}
                 for e in close_rows.history(conn, str(month))],
-            "entries": [_entry(e, legs, w) for e in entries if e.voided_at is None],
-            "live_interactions": [_live(e, legs, w) for e in entries
+            "entries": [_entry(e, legs, w, who) for e in entries if e.voided_at is None],
+            "live_interactions": [_live(e, legs, w, who, detail) for e in entries
                                   if e.live and e.voided_at is None],
             "calls": [_leg(leg, w) for leg in legs],
-            "voided": [_voided(e, w) for e in entries if e.voided_at is not None],
-            "amendments": _amendments(conn, entries, detail.id, start, w),
+            "voided": [_voided(e, w, who) for e in entries if e.voided_at is not None],
+            "amendments": _amendments(conn, entries, detail.id, start, w, who),
         }
         if printed:
             head = audit_rows.head(conn)
@@ -264,7 +290,7 @@ def _call_of(entry: EntryView, legs: list[Any]) -> Any:
     return next((leg for leg in legs if leg.entry_id == entry.id), None)
 
 
-def _entry(entry: EntryView, legs: list[Any], w: _Writer) -> dict[str, Any]:
+def _entry(entry: EntryView, legs: list[Any], w: _Writer, who: _People) -> dict[str, Any]:
     """A standing entry: who, when, how long, what, and what the month counts of it."""
     count = entry.count
     call = _call_of(entry, legs)
@@ -280,17 +306,30 @@ def _entry(entry: EntryView, legs: list[Any], w: _Writer) -> dict[str, Any]:
         "live": entry.live, "live_interaction": entry.counts_live,
         "note": w.free(entry.note), "call_sid": call.call_sid if call else None,
         "call_note": w.free(call.note) if call else None,
-        "logged": w.time(entry.created_at), "logged_by": entry.created_by,
+        "logged": w.time(entry.created_at), "logged_by": who(entry.created_by),
         "amendment_reason": w.free(entry.amendment_reason),
     }
 
 
-def _live(entry: EntryView, legs: list[Any], w: _Writer) -> dict[str, Any]:
-    """A live interaction and its evidence: the captured call's legs, or the manual mark."""
+def _party(call: Any, legs: list[Any], detail: Any) -> dict[str, Any]:
+    """Who the live contact was with, as stored: a captured call records whether the number
+    that matched was the patient's or a caregiver's (any leg of the bridge); a manual mark
+    records only the patient (`party` None: not recorded)."""
+    kinds = [leg.matched_kind for leg in (_bridge(call, legs) if call is not None else ())
+             if leg.matched_kind]
+    return {"party": kinds[0] if kinds else None, "patient_id": detail.clinic_id,
+            "initials": detail.initials}
+
+
+def _live(entry: EntryView, legs: list[Any], w: _Writer, who: _People,
+          detail: Any) -> dict[str, Any]:
+    """A live interaction and its evidence: with whom (patient or caregiver), by whom (the
+    staff member), the captured call's legs or the manual mark."""
     call = _call_of(entry, legs)
     item: dict[str, Any] = {
         "entry_id": entry.id, "at": w.time(entry.started_at), "seconds": entry.duration_seconds,
-        "with": {"slack_id": entry.staff, "name": entry.staff_name, "role": entry.staff_role},
+        "with": _party(call, legs, detail),
+        "by": {"slack_id": entry.staff, "name": entry.staff_name, "role": entry.staff_role},
         "counts": entry.counts_live,
         "why_not": entry.count.live_note if entry.count and not entry.counts_live else None,
     }
@@ -300,32 +339,33 @@ def _live(entry: EntryView, legs: list[Any], w: _Writer) -> dict[str, Any]:
                             "legs": [_leg(leg, w) for leg in _bridge(call, legs)]}
     else:
         item["how"] = "manual mark"
-        item["evidence"] = {"marked_by": entry.created_by, "marked_at": w.time(entry.created_at),
+        item["evidence"] = {"marked_by": who(entry.created_by),
+                            "marked_at": w.time(entry.created_at),
                             "activity": entry.activity, "source": entry.source}
     return item
 
 
-def _voided(entry: EntryView, w: _Writer) -> dict[str, Any]:
+def _voided(entry: EntryView, w: _Writer, who: _People) -> dict[str, Any]:
     return {"id": entry.id, "staff": {"slack_id": entry.staff, "name": entry.staff_name,
                                       "role": entry.staff_role},
             "start": w.time(entry.started_at), "seconds": entry.duration_seconds,
             "activity": entry.activity, "note": w.free(entry.note),
-            "voided_by": entry.voided_by, "voided_at": w.time(entry.voided_at),
+            "voided_by": who(entry.voided_by), "voided_at": w.time(entry.voided_at),
             "reason": w.free(entry.void_reason),
             "amendment_reason": w.free(entry.void_amendment_reason)}
 
 
 def _amendments(conn: Conn, entries: list[EntryView], patient_pk: int, since: datetime,
-                w: _Writer) -> list[dict[str, Any]]:
+                w: _Writer, who: _People) -> list[dict[str, Any]]:
     """Changes made to a closed month, with their reasons: entries logged or voided into it
     and patient changes (enrolment, consent) made as amendments since the month began."""
     found: list[dict[str, Any]] = []
     for e in entries:
         if e.amendment_reason:
-            found.append({"kind": "entry logged", "entry_id": e.id, "by": e.created_by,
+            found.append({"kind": "entry logged", "entry_id": e.id, "by": who(e.created_by),
                           "at": w.time(e.created_at), "reason": w.free(e.amendment_reason)})
         if e.void_amendment_reason:
-            found.append({"kind": "entry voided", "entry_id": e.id, "by": e.voided_by,
+            found.append({"kind": "entry voided", "entry_id": e.id, "by": who(e.voided_by),
                           "at": w.time(e.voided_at), "reason": w.free(e.void_amendment_reason)})
     for change in close_rows.patient_amendments_since(conn, since=since,
                                                       patient_pks=[patient_pk]):
@@ -402,12 +442,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _trail_changes(conn: Conn) -> list[str]:
-    """The trail behind the printed head must still hold: its first finding, if any."""
+def _trail_changes(conn: Conn, entry_ids: set[int]) -> list[str]:
+    """The trail behind the printed head must still hold: its first finding, and every
+    finding about this packet's entries (an entry edited behind the service's back is
+    named as such, not only as a changed figure)."""
     report = walk_trail(conn)
     if report.clean:
         return []
-    return [f"audit trail: {report.findings[0].message} (run `rpm-logger audit verify`)"]
+    first, *rest = report.findings
+    ours = [f for f in rest if f.entry_id is not None and f.entry_id in entry_ids]
+    return [f"audit trail: {f.message}" for f in [first, *ours]] + [
+        "audit trail: run `rpm-logger audit verify` for every finding"]
 
 
 def _head_changes(conn: Conn, printed: dict[str, Any]) -> list[str]:

@@ -72,7 +72,7 @@ def walk_trail(conn: Conn, wanted: str | None = None) -> TrailReport:
             findings.append(finding)
         ledger.feed(row)
     findings += _lost_heads(walk, closes, wanted)
-    entries = _check_entries(conn, ledger, findings)
+    entries = _check_entries(conn, walk, ledger, findings)
     last = walk.last
     return TrailReport(walk.records, entries,
                        AuditHead(last.id, last.hash) if last is not None else None,
@@ -90,22 +90,64 @@ def _lost_heads(walk: ChainWalk, closes: list[Any], wanted: str | None) -> list[
     return lost
 
 
-def _check_entries(conn: Conn, ledger: EntryLedger, findings: list[Finding]) -> int:
-    """Every entry's row against its audit records; the number of entries read."""
+def _check_entries(conn: Conn, walk: ChainWalk, ledger: EntryLedger,
+                   findings: list[Finding]) -> int:
+    """Every entry's row against its audit records; the number of entries read. A mismatch
+    the chain's own breaks explain (a deleted, changed or inserted record) is named by that,
+    not as an entry edited behind the service's back."""
     count = 0
     for entry in audit_rows.entries(conn):
         count += 1
         fields = ledger.check(entry)
         if fields == ("",):
-            findings.append(Finding("entry_unaudited", f"entry #{entry.id} has no audit "
-                                    "record: it was inserted behind the service's back",
-                                    entry_id=entry.id))
+            findings.append(_unaudited(walk, entry))
         elif fields is not None:
-            names = changed_fields(entry, audit_rows.history(conn, "entry", str(entry.id)))
-            findings.append(Finding("entry_changed", f"entry #{entry.id} was edited behind "
-                                    f"the service's back: {', '.join(names) or 'its row'} "
-                                    f"{'differ' if len(names) > 1 else 'differs'} from its "
-                                    "last audit record", entry_id=entry.id))
-    findings += [Finding("entry_deleted", f"entry #{n} is in the audit trail but no longer "
-                         "in the table: it was deleted", entry_id=n) for n in ledger.missing()]
+            findings.append(_mismatch(conn, walk, ledger, entry))
+    for n in ledger.missing():
+        first = ledger.records[n][0]
+        if first in walk.suspect:
+            findings.append(Finding(f"entry_record_{walk.suspect[first]}", f"entry #{n} is "
+                                    "known only from "
+                                    f"audit record #{first}, which was {walk.suspect[first]} "
+                                    "(above); the table never had it as far as the trail "
+                                    "shows", record_id=first, entry_id=n))
+        else:
+            findings.append(Finding("entry_deleted", f"entry #{n} is in the audit trail but "
+                                    "no longer in the table: it was deleted", entry_id=n))
     return count
+
+
+def _unaudited(walk: ChainWalk, entry: Any) -> Finding:
+    """An entry with no audit record: its record was deleted (the entry was logged inside a
+    deleted stretch of the chain), or the entry was inserted behind the service's back."""
+    gap = walk.gap_holding(entry.created_at)
+    if gap is not None:
+        return Finding("entry_record_missing", f"entry #{entry.id}'s audit record is "
+                       f"missing: it was among the records {gap.where} (the entry was "
+                       "logged in that stretch); the entry itself was not changed as far as "
+                       "the trail can tell", gap.before_id, entry.id)
+    return Finding("entry_unaudited", f"entry #{entry.id} has no audit record: it was "
+                   "inserted behind the service's back", entry_id=entry.id)
+
+
+def _mismatch(conn: Conn, walk: ChainWalk, ledger: EntryLedger, entry: Any) -> Finding:
+    """An entry that differs from its last audit record: that record was changed, the
+    record of its void was deleted, or the entry's row was edited."""
+    history = audit_rows.history(conn, "entry", str(entry.id))
+    names = changed_fields(entry, history)
+    listed = f"{', '.join(names) or 'its row'} {'differ' if len(names) > 1 else 'differs'}"
+    last = ledger.records.get(entry.id, (0, 0))[1]
+    if last in walk.suspect:
+        return Finding(f"entry_record_{walk.suspect[last]}", f"entry #{entry.id} does not "
+                       "match its audit "
+                       f"record #{last} ({listed}), and that record was "
+                       f"{walk.suspect[last]} (above): the record was tampered with, not "
+                       "necessarily the entry", last, entry.id)
+    gap = walk.gap_holding(entry.voided_at)
+    if gap is not None and "voided_at" in names:
+        return Finding("entry_record_missing", f"entry #{entry.id} was voided, but the audit "
+                       f"record of its void is missing: it was among the records "
+                       f"{gap.where} ({listed} from the entry's last record left)",
+                       gap.before_id, entry.id)
+    return Finding("entry_changed", f"entry #{entry.id} was edited behind the service's "
+                   f"back: {listed} from its last audit record", entry_id=entry.id)

@@ -45,6 +45,9 @@ class CloseView:
     total_seconds: int = 0  # counted time of the record's patients
     # a preview's self-audit findings (billing.audit_checks), per check: information only
     findings: dict[str, int] = field(default_factory=dict)
+    # a close's (or preview's) patients whose month supports codes but is not billed:
+    # "P-2000 (AB): no consent on file" (billing.audit_checks.hold_reasons)
+    held: tuple[str, ...] = ()
 
 
 def find_close(conn: Conn, month: Month, *, for_write: bool = False) -> Any:

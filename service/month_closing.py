@@ -9,10 +9,12 @@ always means the month's latest close.
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from billing.audit_checks import hold_reasons
 from billing.months import Month, clinic_day
 from service import audit
 from service.audit_checks import AuditCheckService
@@ -24,6 +26,7 @@ from service.lookups import require_admin
 from service.months import MonthService
 from service.views import MonthSummary
 from store import audit as audit_rows
+from store import audit_checks as check_rows
 from store import closes
 from store.closes import EventRow
 from store.db import Conn
@@ -45,6 +48,35 @@ def _figures(summaries: Iterable[MonthSummary]) -> dict[str, object]:
             units[code.code] += code.units
     return {"patients": patients, "billable": billable, "units": dict(units), "amount": amount,
             "total_seconds": seconds}
+
+
+def _held(conn: Conn, summaries: list[MonthSummary]
+          ) -> tuple[list[MonthSummary], dict[str, list[str]]]:
+    """The rows as the close records them: a month that supports codes but may not be billed
+    (billing.audit_checks.hold_reasons: no consent, no order, the report's "do not bill") is
+    recorded with no codes and no dollars, and listed as held with its reasons (by clinic
+    id). One statement, for the patients with codes only."""
+    coded = [s.patient_id for s in summaries if s.codes]
+    if not coded:
+        return summaries, {}
+    pks = closes.patient_pks_by_clinic_id(conn, coded)
+    facts = check_rows.hold_facts(conn, list(pks.values()))
+    held: dict[str, list[str]] = {}
+    for clinic_id, pk in pks.items():
+        fact = facts.get(pk)
+        reasons = hold_reasons(fact.consent_on, fact.ordered_by, fact.order_on) if fact \
+            else []
+        if reasons:
+            held[clinic_id] = reasons
+    rows = [replace(s, codes=(), expected_amount=Decimal("0.00")) if s.patient_id in held
+            else s for s in summaries]
+    return rows, dict(sorted(held.items()))
+
+
+def _held_lines(summaries: list[MonthSummary], held: dict[str, list[str]]) -> tuple[str, ...]:
+    """'P-2000 (AB): no consent on file', as the close confirmation lists them."""
+    return tuple(f"{s.label}: {'; '.join(held[s.patient_id])}" for s in summaries
+                 if s.patient_id in held)
 
 
 def _view(event: EventRow, lines: list[Any] | None = None) -> CloseView:
@@ -103,10 +135,11 @@ class MonthCloseService:
                 require_admin(conn, admin)
             self._check_closable(conn, month)
             summaries = list(self.months.report_in(conn, month))
-            figures = _figures(summaries)
+            recorded, held = _held(conn, summaries)
+            figures = _figures(recorded)
             findings = self.checks.run_in(conn, month, summaries).counts()
         return CloseView(str(month), self.ctx.now(), "", findings=findings,
-                         **figures)  # type: ignore[arg-type]
+                         held=_held_lines(recorded, held), **figures)  # type: ignore[arg-type]
 
     def close(self, month: Month, *, by: str, as_admin: bool = False) -> CloseView:
         """Lock a month that has ended and record what each patient's month supports.
@@ -123,14 +156,16 @@ class MonthCloseService:
             self._check_closable(conn, month)
             now = self.ctx.now()
             # read before the event exists, so the rows compare with the previous close
-            summaries = list(self.months.report_in(conn, month))
+            summaries, held = _held(conn, list(self.months.report_in(conn, month)))
             event = closes.add_event(conn, month=str(month), action="close", at=now, by=by,
                                      record=RECORD_AT_CLOSE, recorded_at=now)
-            view = _view(event, _add_lines(conn, event.id, summaries))
+            view = replace(_view(event, _add_lines(conn, event.id, summaries)),
+                           held=_held_lines(summaries, held))
             audit.record(conn, at=event.at, actor=by, action="month.close", entity="month",
                          entity_id=str(month), after={
                              "month": str(month), "closed_by": by, "patients": view.patients,
-                             "units": view.units, "amount": str(view.amount)})
+                             "units": view.units, "amount": str(view.amount),
+                             "held": held})
             audit_rows.record_head_on_close(conn, event.id)  # a later edit breaks this head
             return view
 

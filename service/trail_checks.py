@@ -21,31 +21,74 @@ class Finding:
     """One thing verify found wrong: what (`kind`), where (record or entry id), in words."""
 
     kind: str  # changed | deleted | inserted | head_missing | entry_changed | entry_unaudited
-    # | entry_deleted
+    # | entry_deleted | entry_record_missing | entry_record_changed | entry_record_inserted
     message: str
     record_id: int | None = None
     entry_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Gap:
+    """Records deleted from the chain: after record `after_id` (None: from the start) and
+    before `before_id`, so between the times `after_at` and `before_at`."""
+
+    after_id: int | None
+    after_at: Any
+    before_id: int
+    before_at: Any
+
+    def holds(self, instant: Any) -> bool:
+        """Whether a record written at `instant` would have been in the gap."""
+        return instant is not None and (self.after_at is None or self.after_at <= instant) \
+            and instant <= self.before_at
+
+    @property
+    def where(self) -> str:
+        if self.after_id is None:
+            return f"deleted before #{self.before_id}"
+        if self.before_id - self.after_id == 2:
+            return f"deleted from between #{self.after_id} and #{self.before_id} (#" \
+                   f"{self.after_id + 1})"
+        return f"deleted from between #{self.after_id} and #{self.before_id}"
+
+
 class ChainWalk:
     """The chain's links, one record at a time in id order: each record must hash to its
     `hash` and link (`prev_hash`) to the record before it. A record changed in place is named
-    once (its successor still links to the hash it was written with)."""
+    once (its successor still links to the hash it was written with). What each break was
+    is kept (`gaps`, `suspect`), so the entry cross-check after the walk names an entry by
+    what happened to its records, not as edited behind the service's back."""
 
     def __init__(self, wanted: Iterable[str] = ()) -> None:
         self.last: Any = None
         self._before_last_hash: str | None = None
         self.records = 0
         self.found: dict[str, int] = {h: 0 for h in wanted}  # hash -> record id (0: not yet)
+        self.gaps: list[Gap] = []  # where records were deleted
+        self.suspect: dict[int, str] = {}  # record id -> changed | inserted
 
     def feed(self, row: Any) -> Finding | None:
         finding = self._check(row)
+        if finding is not None:
+            self._remember(finding, row)
         if row.hash in self.found:
             self.found[row.hash] = row.id
         self._before_last_hash = self.last.hash if self.last is not None else None
         self.last = row
         self.records += 1
         return finding
+
+    def _remember(self, finding: Finding, row: Any) -> None:
+        if finding.kind == "deleted":
+            last = self.last
+            self.gaps.append(Gap(last.id if last is not None else None,
+                                 last.at if last is not None else None, row.id, row.at))
+        elif finding.record_id is not None:
+            self.suspect[finding.record_id] = finding.kind
+
+    def gap_holding(self, instant: Any) -> Gap | None:
+        """The deleted stretch of the chain a record written at `instant` fell in."""
+        return next((gap for gap in self.gaps if gap.holds(instant)), None)
 
     def _check(self, row: Any) -> Finding | None:
         if record_hash(row._mapping) != row.hash:
@@ -67,11 +110,19 @@ class ChainWalk:
             return Finding("inserted", f"audit record #{row.id} was inserted out of order: "
                            "it claims to start the chain", row.id)
         if row.id > last.id + 1:
-            return Finding("deleted", f"audit records between #{last.id} and #{row.id} were "
-                           f"deleted: #{row.id} links to a record that is not there", row.id)
+            return Finding("deleted", f"{_missing(last.id, row.id)} (deleted from between "
+                           f"#{last.id} and #{row.id}): #{row.id} links to a record that is "
+                           "not there", row.id)
         return Finding("changed", f"audit record #{last.id} was changed and its hash "
                        f"recomputed (or replaced): #{row.id} links to another record",
                        last.id)
+
+
+def _missing(after: int, before: int) -> str:
+    """'audit record #15 is missing', 'audit records #15 to #17 are missing'."""
+    if before - after == 2:
+        return f"audit record #{after + 1} is missing"
+    return f"audit records #{after + 1} to #{before - 1} are missing"
 
 
 def entry_state(row: Any, created_at: str | None) -> dict[str, Any]:
@@ -105,6 +156,7 @@ class EntryLedger:
     def __init__(self) -> None:
         self._expected: dict[int, tuple[str | None, tuple[str, ...], bytes]] = {}
         self._field_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.records: dict[int, tuple[int, int]] = {}  # entry id -> (first, last) record id
 
     def feed(self, row: Any) -> None:
         if row.entity != "entry" or row.action not in ENTRY_ACTIONS \
@@ -116,6 +168,8 @@ class EntryLedger:
         fields = tuple(sorted(state))
         fields = self._field_sets.setdefault(fields, fields)
         self._expected[entry_id] = (state["created_at"], fields, _digest(state))
+        first = self.records.get(entry_id, (row.id, row.id))[0]
+        self.records[entry_id] = (first, row.id)
 
     def check(self, entry: Any) -> tuple[str, ...] | None:
         """None when `entry` matches its audit records; else the fields to explain ("" for

@@ -10,13 +10,22 @@ new enrolments of the checked month and the months before it (a plain aggregate,
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, func, or_, select
+from sqlalchemy import String, and_, bindparam, case, exists, func, or_, select, union_all
 
 from store.db import Conn
 from store.month_totals import LONGEST_ENTRY
-from store.tables import calls, patients, staff, time_entries
+from store.tables import (
+    calls,
+    month_close_events,
+    month_close_lines,
+    patients,
+    staff,
+    time_entries,
+)
+from store.types import UTCDateTime
 
 E = time_entries.c
 _author = staff.alias("author")
@@ -80,6 +89,32 @@ def billing_facts(conn: Conn, clinic_ids: Sequence[str]) -> dict[str, BillingFac
 
 
 @dataclass(frozen=True)
+class HoldFacts:
+    """What decides whether a patient's month may be billed (billing.audit_checks.
+    hold_reasons): consent and the order."""
+
+    consent_on: date | None
+    ordered_by: str | None
+    order_on: date | None
+
+
+_HOLD_FACTS = (
+    select(patients.c.id, patients.c.consent_on, _ordering.c.slack_user_id, patients.c.order_on)
+    .select_from(patients.outerjoin(_ordering,
+                                    _ordering.c.id == patients.c.ordering_provider_id))
+    .where(patients.c.id.in_(bindparam("pks", expanding=True)))
+)
+
+
+def hold_facts(conn: Conn, patient_pks: Sequence[int]) -> dict[int, HoldFacts]:
+    """Each listed patient's consent and order, by table id (one statement)."""
+    if not patient_pks:
+        return {}
+    return {row[0]: HoldFacts(*row[1:])
+            for row in conn.execute(_HOLD_FACTS, {"pks": list(patient_pks)})}
+
+
+@dataclass(frozen=True)
 class MonthSpan:
     """A clinic month as dates (enrolment dates) and UTC instants (when a patient without
     an enrolment date was added: such a patient is in the programme from then)."""
@@ -111,3 +146,78 @@ def new_enrolments(conn: Conn, spans: Sequence[MonthSpan]) -> tuple[int, ...]:
         params |= {f"first{i}": span.first_day, f"last{i}": span.last_day,
                    f"start{i}": span.start, f"end{i}": span.end}
     return tuple(int(n) for n in conn.execute(_NEW_ENROLMENTS, params).one())
+
+
+# -- heaping's trailing window ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BandCount:
+    """Patient-months of the trailing window whose total lands in one minute (9, 10, 11,
+    19, ...), per main staff member (None: no standing clinical time on record)."""
+
+    minute: int
+    staff: str | None
+    months: int
+
+
+_events = month_close_events
+_lines = month_close_lines
+
+
+def _spans(count: int) -> Any:
+    """The window's months as rows (month text, UTC start, UTC end), from parameters."""
+    rows = [select(bindparam(f"month{i}", type_=String()).label("month"),
+                   bindparam(f"start{i}", type_=UTCDateTime()).label("start"),
+                   bindparam(f"end{i}", type_=UTCDateTime()).label("end"))
+            for i in range(count)]
+    return union_all(*rows).cte("spans")
+
+
+@lru_cache(maxsize=4)
+def _band_statement(count: int) -> Any:
+    spans = _spans(count)
+    latest = (select(_events.c.month, func.max(_events.c.id).label("id"))
+              .where(_events.c.action == "close", _events.c.month.in_(select(spans.c.month)))
+              .group_by(_events.c.month).cte("latest"))
+    minute = (_lines.c.total_seconds // 60).label("minute")
+    lines = (select(_lines.c.patient_id, spans.c.start, spans.c.end, minute)
+             .select_from(_lines.join(latest, latest.c.id == _lines.c.event_id)
+                          .join(spans, spans.c.month == latest.c.month))
+             .where(minute.in_(bindparam("minutes", expanding=True))).cte("banded"))
+    main = (select(staff.c.slack_user_id)
+            .select_from(time_entries.join(staff, staff.c.id == time_entries.c.staff_id))
+            .where(time_entries.c.patient_id == lines.c.patient_id,
+                   time_entries.c.voided_at.is_(None),
+                   time_entries.c.staff_role.in_(bindparam("roles", expanding=True)),
+                   time_entries.c.started_at >= lines.c.start,
+                   time_entries.c.started_at < lines.c.end)
+            .group_by(staff.c.slack_user_id)
+            .order_by(func.sum(time_entries.c.duration_seconds).desc(), staff.c.slack_user_id)
+            .limit(1).correlate(lines).scalar_subquery().label("staff"))
+    per = select(lines.c.minute, main).subquery()
+    return (select(per.c.minute, per.c.staff, func.count().label("months"))
+            .group_by(per.c.minute, per.c.staff))
+
+
+@dataclass(frozen=True)
+class WindowMonth:
+    """A month of the trailing window: its text and its UTC bounds in clinic time."""
+
+    month: str
+    start: datetime
+    end: datetime
+
+
+def heaping_bands(conn: Conn, window: Sequence[WindowMonth], minutes: Sequence[int],
+                  roles: Sequence[str]) -> list[BandCount]:
+    """The months before the checked one, as their latest close recorded them (each
+    patient's counted seconds at the close: the tally, never counted again here): how many
+    patient-months landed in each of `minutes`, per main staff member (who logged the most
+    standing time of `roles` for the patient that month). One aggregate statement."""
+    if not window:
+        return []
+    params: dict[str, Any] = {"minutes": list(minutes), "roles": list(roles)}
+    for i, span in enumerate(window):
+        params |= {f"month{i}": span.month, f"start{i}": span.start, f"end{i}": span.end}
+    return [BandCount(int(m), s, int(n))
+            for m, s, n in conn.execute(_band_statement(len(window)), params)]

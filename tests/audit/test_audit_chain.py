@@ -114,8 +114,8 @@ def test_a_record_inserted_out_of_order_is_named(seeded: Service) -> None:
     report = seeded.audit_trail.verify()
     kinds = [f.kind for f in report.findings]
     assert kinds[0] == "inserted" and report.findings[0].record_id == last.id + 1
-    # its made-up entry is not in the table: named too
-    assert "entry_deleted" in kinds
+    # its made-up entry is not in the table: named as the inserted record's, not as deleted
+    assert kinds == ["inserted", "entry_record_inserted"]
 
 
 def test_a_record_slipped_in_before_the_first_is_named(seeded: Service) -> None:
@@ -288,3 +288,73 @@ def test_records_appended_outside_a_service_write_are_never_lost_silently(
                           action="x", entity="e", entity_id="1", before=None, after=None)
     assert _rows(db) == []
 
+
+
+def _record_of(db: Database, action: str, entry_id: int) -> int:
+    return next(r.id for r in _rows(db) if r.action == action and r.entity_id == str(entry_id))
+
+
+def _insert_forged_log(db: Database) -> int:
+    """An entry.log of a made-up entry #77 slipped in after the last record, claiming to
+    start the chain: its id."""
+    last = _rows(db)[-1]
+    forged = {"id": last.id + 1, "at": datetime(2026, 11, 1, tzinfo=UTC), "actor": "mallory",
+              "action": "entry.log", "entity": "entry", "entity_id": "77", "before": None,
+              "after": {"note": "x"}, "prev_hash": None}
+    _sql(db, "INSERT INTO audit_events (id, at, actor, action, entity, entity_id, before, "
+         "after, prev_hash, hash) VALUES (:id, :at, 'mallory', 'entry.log', 'entry', '77', "
+         "NULL, :after, NULL, :hash)", id=forged["id"], at=datetime(2026, 11, 1),
+         after=json.dumps(forged["after"]), hash=record_hash(forged))
+    return int(forged["id"])
+
+
+def _edit_after(db: Database, record: int, **changes: Any) -> None:
+    """A record's `after` rewritten in place (its hash left as written)."""
+    after = next(r.after for r in _rows(db) if r.id == record)
+    with db.engine.begin() as conn:
+        conn.execute(audit_events.update().where(audit_events.c.id == record)
+                     .values(after=after | changes))
+
+
+TAMPERING = {
+    # what is done -> what verify must name: (kind, record id, entry id) each
+    "edit a record": lambda db: (
+        _edit_after(db, _record_of(db, "entry.log", 1), duration_seconds=1500),
+        [("changed", _record_of(db, "entry.log", 1), None),
+         ("entry_record_changed", _record_of(db, "entry.log", 1), 1)])[1],
+    "delete a log's record": lambda db: (
+        rec := _record_of(db, "entry.log", 3),
+        _sql(db, "DELETE FROM audit_events WHERE id = :id", id=rec),
+        [("deleted", rec + 1, None), ("entry_record_missing", rec + 1, 3)])[2],
+    "delete a void's record": lambda db: (
+        rec := _record_of(db, "entry.void", 2),
+        _sql(db, "DELETE FROM audit_events WHERE id = :id", id=rec),
+        [("deleted", rec + 1, None), ("entry_record_missing", rec + 1, 2)])[2],
+    "insert one": lambda db: (
+        rec := _insert_forged_log(db),
+        [("inserted", rec, None), ("entry_record_inserted", rec, 77)])[1],
+    "edit an entry row": lambda db: (
+        _sql(db, "UPDATE time_entries SET duration_seconds = 1500 WHERE id = 1"),
+        [("entry_changed", None, 1)])[1],
+    "two at once": lambda db: (
+        rec := _record_of(db, "entry.log", 3),
+        _sql(db, "DELETE FROM audit_events WHERE id = :id", id=rec),
+        _sql(db, "UPDATE time_entries SET duration_seconds = 1500 WHERE id = 1"),
+        [("deleted", rec + 1, None), ("entry_changed", None, 1),
+         ("entry_record_missing", rec + 1, 3)])[3],
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERING))
+def test_each_tampering_is_named_by_what_happened(seeded: Service, case: str) -> None:
+    """Outside auditor: after a break, later findings were mislabelled (a deleted record's
+    entry called 'inserted behind the service's back'). Each raw-SQL change is named for
+    what it was, and nothing else is named."""
+    log(seeded, "6m", "review", note="after the void")  # the void's record is not the last
+    expected = TAMPERING[case](seeded.ctx.db)
+    report = seeded.audit_trail.verify()
+    assert [(f.kind, f.record_id, f.entry_id) for f in report.findings] == expected, \
+        report.findings
+    for finding in report.findings:
+        if finding.kind.startswith("entry_record"):
+            assert "behind the service's back" not in finding.message

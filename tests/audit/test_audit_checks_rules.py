@@ -18,6 +18,7 @@ from billing.audit_checks import (
     LIVE_WITHOUT_EVIDENCE,
     SOURCES,
     THIN_DOCUMENTATION,
+    Banded,
     Enrolments,
     EntryFacts,
     Finding,
@@ -120,6 +121,37 @@ def test_heaping_per_staff_member_and_the_ratio_setting() -> None:
     found = only(checks(patients=months), HEAPING)
     assert [f.staff_id for f in found] == ["U01NURSE"]  # clinic-wide: 10 vs 10, no heaping
     assert only(checks(patients=_band(10, 2, 1), heaping_ratio=4), HEAPING) == []
+
+
+def _before(minute: int, months: int, staff: str | None = "U01NURSE") -> Banded:
+    return Banded(minute, staff, months)
+
+
+@pytest.mark.parametrize(("now", "before", "flags"), [
+    # (this month's months at 20, the window's earlier months) -> clinic and nurse flagged?
+    (3, [_before(20, 7)], True),  # 10 in the band over the window: a small clinic heaps
+    (3, [_before(20, 6)], False),  # 9 over the window: too few to say
+    (0, [_before(20, 12)], False),  # nothing of this month in the heaped minute: no finding
+    (10, [_before(19, 2), _before(21, 2)], False),  # 10 is not over 3 x 4 beside it
+    (10, [_before(19, 2), _before(21, 1)], True),  # 10 > 3 x 3
+])
+def test_heaping_over_the_trailing_window(now: int, before: list[Banded], flags: bool) -> None:
+    """Outside auditor: with the checked month alone a small clinic never reaches 10 months
+    in a band. The months before (AUDIT_HEAPING_MONTHS) count; findings name this month's."""
+    found = only(run_checks(MonthFacts(OCT, NY, _band(now), before=before)), HEAPING)
+    assert [f.staff_id for f in found] == ([None, "U01NURSE"] if flags else [])
+    if flags:
+        assert found[0].message.endswith(
+            "this month's: " + ", ".join(sorted(m.patient_id for m in _band(now))))
+
+
+def test_heaping_window_counts_clinic_wide_and_per_staff() -> None:
+    """Earlier months with no staff member on record count clinic-wide (3 + 7 = 10), not
+    for the nurse (3)."""
+    found = only(run_checks(MonthFacts(OCT, NY, _band(3), before=[_before(20, 7, None)])),
+                 HEAPING)
+    assert [f.staff_id for f in found] == [None]
+    assert "10 of the clinic's patient-months in the 12 months to this one" in found[0].message
 
 
 # -- thin documentation ---------------------------------------------------------------------
@@ -235,6 +267,17 @@ def test_clock_timed_entries_of_two_patients_at_once(second: dict[str, Any],
     assert [f.entry_ids for f in found] == ([(1, 2)] if flags else [])
 
 
+def test_overlaps_are_one_finding_per_staff_member_and_day() -> None:
+    """Auditor walk-through: four patients charted at the same hour made six findings."""
+    rows = [entry(i, patient=f"P-{i}", clock_timed=True) for i in range(1, 5)]
+    rows.append(entry(5, patient="P-5", start=NOON + timedelta(days=1), clock_timed=True))
+    rows.append(entry(6, patient="P-6", start=NOON + timedelta(days=1, minutes=5),
+                      clock_timed=True))
+    found = only(checks(entries=rows), IMPOSSIBLE_DAY)
+    assert [f.entry_ids for f in found] == [(1, 2, 3, 4), (5, 6)]
+    assert "on 2026-10-05: #1 (P-1) and #2 (P-2), #1 (P-1) and #3 (P-3)" in found[0].message
+
+
 # -- late documentation ---------------------------------------------------------------------
 
 @pytest.mark.parametrize(("extra", "flags"), [
@@ -248,7 +291,34 @@ def test_logged_long_after_the_time_it_claims(extra: dict[str, Any], flags: bool
     found = only(checks(entries=[entry(1, **extra)]), LATE_DOCUMENTATION)
     assert bool(found) == flags
     if flags:
-        assert "logged 7 days after" in found[0].message
+        assert found[0].message == (
+            "U01NURSE logged 1 entry of P-1 more than AUDIT_LATE_DAYS (7) days after the "
+            "time it claims: #1 7 days after 2026-10-05")
+
+
+def test_late_entries_are_one_finding_per_staff_member_and_patient() -> None:
+    """Outside auditor: one finding per late entry was noise. Grouped per (staff, patient)
+    of the month, every late entry listed; an on-time entry of the same pair is not."""
+    late = timedelta(days=9)
+    rows = [entry(1, logged_after=late), entry(2, logged_after=late, start=NOON + late),
+            entry(3), entry(4, patient="P-2", logged_after=late),
+            entry(5, staff="U02DOC", logged_after=late)]
+    found = only(checks(entries=rows), LATE_DOCUMENTATION)
+    assert [(f.staff_id, f.patient_id, f.entry_ids) for f in found] == [
+        ("U01NURSE", "P-1", (1, 2)), ("U01NURSE", "P-2", (4,)), ("U02DOC", "P-1", (5,))]
+    assert "logged 2 entries of P-1" in found[0].message
+    assert "#1 9 days after 2026-10-05, #2 9 days after 2026-10-14" in found[0].message
+
+
+def test_an_amendment_is_named_once_not_also_as_late() -> None:
+    """Logged into a closed month weeks later: one finding, the amendment (outside auditor:
+    it was flagged twice); voided in a closed month too is a second reason, named once."""
+    rows = [entry(1, logged_after=timedelta(days=30), amendment_reason="paper log found"),
+            entry(2, logged_after=timedelta(days=30), amendment_reason="fax arrived",
+                  voided=True, void_amendment_reason="duplicate of #1")]
+    found = only(checks(entries=rows), LATE_DOCUMENTATION)
+    assert [(f.entry_ids, f.message.split(": ")[-1]) for f in found] == [
+        ((1,), "paper log found"), ((2,), "fax arrived"), ((2,), "duplicate of #1")]
 
 
 def test_amendments_of_a_closed_month_are_late_documentation() -> None:

@@ -2,6 +2,7 @@
 providers, enrolment counts, amendments) and the report's tally feed the checks, and a month
 close's preview carries the findings."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -98,8 +99,8 @@ def test_late_entries_amendments_and_estimated_entries(svc: Service) -> None:
     amended = log(svc, "5m", started_at=at(5), note=NOTE,
                   amendment=Amendment(reason="paper log found", by="ops", operator=True))
     found = _of(svc, LATE_DOCUMENTATION)
-    assert [f.entry_ids for f in found] == [(late,), (amended,), (amended,)]
-    assert found[2].message.endswith("as an amendment: paper log found")
+    assert [f.entry_ids for f in found] == [(late,), (amended,)]  # once, as amended
+    assert found[1].message.endswith("as an amendment: paper log found")
     assert _of(svc, LATE_DOCUMENTATION, NOV) == []
 
 
@@ -117,7 +118,8 @@ def test_heaping_reads_the_reports_tally(svc: Service) -> None:
             log(svc, "20m30s", patient=patient, started_at=at(6 + i), note=NOTE)
     found = _of(svc, HEAPING)
     assert [f.staff_id for f in found] == [None, NURSE]
-    assert "10 of the clinic's patient-months end at 20:00-20:59" in found[0].message
+    assert ("10 of the clinic's patient-months in the 12 months to this one end at "
+            "20:00-20:59") in found[0].message
     report = {s.patient_id: s.total_seconds for s in svc.months.report(OCT)}
     assert report["P-000"] == 1230
 
@@ -175,3 +177,47 @@ def test_the_close_preview_counts_the_findings(svc: Service) -> None:
     assert preview.findings == {THIN_DOCUMENTATION: 1, LIVE_WITHOUT_EVIDENCE: 1,
                                 LATE_DOCUMENTATION: 1}
     assert svc.closes.close(OCT, by="billing").billable == 1  # the close still works
+
+
+def _heaped_clinic(svc: Service, months: dict[Month, int]) -> None:
+    """Patients each with 20:30 in one month: `months` maps a month to how many."""
+    _seed(svc)
+    n = 0
+    for month, count in months.items():
+        for _ in range(count):
+            patient = f"P-{n:03d}"
+            n += 1
+            svc.patients.add(patient, PatientFields(
+                consent_on=date(2025, 1, 1), conditions=("I10",), provider=DOCTOR,
+                ordered_by=DOCTOR, order_on=date(2025, 1, 1)), actor="test")
+            log(svc, "20m30s", patient=patient, note=NOTE,
+                started_at=datetime(month.year, month.month, 6, 14, tzinfo=UTC))
+
+
+SEP, OCT_2025 = Month(2026, 9), Month(2025, 10)
+
+
+@pytest.mark.parametrize(("closed", "months", "flags"), [
+    ((SEP,), 12, True),  # 2 in October + 8 in September as closed: 10 in the band
+    ((), 12, False),  # September never closed: not in the window
+    ((SEP,), 1, False),  # AUDIT_HEAPING_MONTHS=1: October alone, 2 months
+    ((OCT_2025,), 12, False),  # 12 months back: outside the window
+])
+def test_heaping_reads_the_closed_months_before(svc: Service, closed: tuple[Month, ...],
+                                                months: int, flags: bool) -> None:
+    """Outside auditor: a small clinic never had 10 months in a band in one month. The
+    window's earlier months count as their latest close recorded them (one statement), the
+    finding names October's patient-months only."""
+    _heaped_clinic(svc, {OCT: 2, SEP: 8 if SEP in closed or not closed else 0,
+                         OCT_2025: 8 if OCT_2025 in closed else 0})
+    for month in closed:
+        svc.closes.close(month, by="billing")
+    policy = replace(svc.ctx.policy, audit=replace(svc.ctx.policy.audit,
+                                                   heaping_months=months))
+    checked = Service(replace(svc.ctx, policy=policy))
+    found = [f for f in checked.audit_checks.run(OCT).findings if f.check == HEAPING]
+    assert [f.staff_id for f in found] == ([None, NURSE] if flags else [])
+    if flags:
+        october = sorted(s.patient_id for s in svc.months.report(OCT) if s.total_seconds)
+        assert found[0].message.endswith(f"this month's: {', '.join(october)}")
+        assert "10 of the clinic's patient-months in the 12 months" in found[0].message

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from billing.months import Month
+from rpm_logger import packet as packet_render
 from service import Service
 from service.calls import CallEvent
 from service.closes import Amendment
@@ -20,6 +21,7 @@ from tests.service.helpers import ADMIN, DOCTOR, NURSE, log
 from tests.telephony.conftest import NURSE_TWILIO_NUMBER, PATIENT_PHONE, new_sid, seed_clinic
 
 OCTOBER = Month(2026, 10)
+NINA = {"slack_id": NURSE, "name": "Nina Nurse", "role": "clinical_staff"}
 CALL_END = datetime(2026, 10, 6, 18, 4, tzinfo=UTC)  # 14:04 EDT on 6 October
 
 
@@ -92,6 +94,9 @@ def test_the_packet_holds_every_part_an_auditor_asks_for(svc: Service,
 
     [live] = content["live_interactions"]
     assert live["how"] == "captured call" and live["counts"] is True
+    # with whom: the party the call matched, by clinic id and initials; by whom: the nurse
+    assert live["with"] == {"party": "patient", "patient_id": "P-1042", "initials": "JD"}
+    assert live["by"] == NINA
     legs = {leg["call_sid"]: leg for leg in live["evidence"]["legs"]}
     assert set(legs) == {month["parent"], month["child"]}  # both legs of the bridge
     assert legs[month["child"]]["answered_by"] == "human"
@@ -100,7 +105,7 @@ def test_the_packet_holds_every_part_an_auditor_asks_for(svc: Service,
 
     voids = {v["id"]: v for v in content["voided"]}
     assert voids[month["voided"]]["reason"] == "typed twice"
-    assert voids[month["voided"]]["voided_by"] == NURSE
+    assert voids[month["voided"]]["voided_by"] == NINA  # who, not only a Slack id
     assert voids[month["manual"]]["amendment_reason"] == "charted on the wrong patient"
     kinds = {(a["kind"], a["entry_id"], a["reason"]) for a in content["amendments"]}
     assert kinds == {("entry logged", month["amended"], "found on paper"),
@@ -114,6 +119,53 @@ def test_the_packet_holds_every_part_an_auditor_asks_for(svc: Service,
     assert content["printed"]["audit_trail_head"] == {"id": head.id, "hash": head.hash}
 
 
+def test_the_printed_packet_says_who_by_name_and_with_whom(svc: Service,
+                                                          month: dict[str, object]) -> None:
+    """Outside auditor: "With" named the nurse and voids showed a Slack id. The live
+    section says with whom (the party, by clinic id and initials) and by whom; voids and
+    amendments name the staff member and role."""
+    sections = {s.title: s for s in packet_render.sections(
+        svc.audit_packets.packet("P-1042", OCTOBER).content)}
+    live = sections["Live interactions and their evidence"].table
+    assert live is not None and live.headers[2:4] == ("With", "By")
+    assert live.rows[0][2:4] == ("patient P-1042 (JD)", "Nina Nurse (clinical_staff)")
+    voided = sections["Voided entries"].table
+    assert voided is not None
+    by_id = {row[0]: row for row in voided.rows}
+    assert by_id[str(month["voided"])][5] == "Nina Nurse (clinical_staff; Slack U01NURSE)"
+    amendments = sections["Amendments"].table
+    assert amendments is not None
+    assert {row[2] for row in amendments.rows} == {  # who logged it, who voided it
+        "Nina Nurse (clinical_staff; Slack U01NURSE)", "Ada Admin (clinical_staff; Slack U04ADMIN)"}
+
+
+def test_the_packet_says_whether_the_month_may_be_billed(svc: Service,
+                                                        month: dict[str, object]) -> None:
+    """The close's hold rule on the packet: an auditor sees why a month was not billed."""
+    content = svc.audit_packets.packet("P-1042", OCTOBER).content
+    assert content["month"]["hold_reasons"] == []
+    logged = {e["id"]: e["logged_by"] for e in content["entries"]}
+    assert logged[month["review"]] == NINA  # who logged it: name and role, not only an id
+    svc.patients.add("P-9", PatientFields(initials="QQ"), actor="test")
+    held = svc.audit_packets.packet("P-9", OCTOBER)
+    assert held.content["month"]["hold_reasons"] == [
+        "no consent on file", "no order on file (ordering provider and order date)"]
+    pairs = dict({s.title: s for s in packet_render.sections(held.content)}[
+        "Codes and time"].pairs)
+    assert pairs["May be billed"].startswith("no, held: no consent on file; no order")
+
+
+def test_a_manual_marks_party_is_not_recorded(svc: Service) -> None:
+    seed_clinic(svc)
+    log(svc, "21m", "education", live=True, note="Reviewed diet on the phone")
+    sections = {s.title: s for s in packet_render.sections(
+        svc.audit_packets.packet("P-1042", Month(2026, 11)).content)}
+    live = sections["Live interactions and their evidence"].table
+    assert live is not None
+    assert live.rows[0][2] == "P-1042 (JD): patient or caregiver not recorded (manual mark)"
+    assert "marked by Nina Nurse (clinical_staff; Slack U01NURSE)" in live.rows[0][5]
+
+
 def entries_id_of_call(content: dict[str, object]) -> int:
     [leg] = [leg for leg in content["calls"] if leg["entry_id"]]  # type: ignore[union-attr]
     return int(leg["entry_id"])
@@ -125,7 +177,9 @@ def test_a_manual_live_mark_shows_who_marked_it_and_when(svc: Service) -> None:
     content = svc.audit_packets.packet("P-1042", Month(2026, 11)).content
     [live] = content["live_interactions"]
     assert live["how"] == "manual mark" and live["entry_id"] == entry
-    assert live["evidence"]["marked_by"] == NURSE
+    assert live["evidence"]["marked_by"] == NINA
+    assert live["with"] == {"party": None, "patient_id": "P-1042", "initials": "JD"}
+    assert live["by"] == NINA
     assert live["evidence"]["marked_at"] == "2026-11-20 15:00:00 EST"
     assert content["month"]["codes_text"] == "99457"
     assert content["month"]["date_of_service"] == "2026-11-20"
@@ -194,9 +248,24 @@ def test_verify_names_a_deleted_record_before_the_printed_head(
     assert head["id"] > 2
     with svc.ctx.db.engine.begin() as conn:  # behind the service's back
         conn.execute(text("DELETE FROM audit_events WHERE id = 2"))
-    [change] = svc.audit_packets.verify(printed).changes
-    assert change.startswith("audit trail: ") and "audit verify" in change
+    change, hint = svc.audit_packets.verify(printed).changes
+    assert change.startswith("audit trail: audit record #2 is missing")
     assert "#1" in change and "#3" in change  # where the gap is
+    assert "audit verify" in hint
+
+
+def test_verify_names_an_entry_of_the_packet_edited_behind_the_services_back(
+        svc: Service, month: dict[str, object]) -> None:
+    """Auditor walk-through: the changed figures were listed, not that the entry was edited
+    with raw SQL; the trail's finding about the packet's own entry is listed too."""
+    printed = svc.audit_packets.packet("P-1042", OCTOBER).content
+    with svc.ctx.db.engine.begin() as conn:
+        conn.execute(text("UPDATE time_entries SET note = 'rewritten' WHERE id = :id"),
+                     {"id": month["review"]})
+    changes = svc.audit_packets.verify(printed).changes
+    assert f"entries[{month['review']}].note: printed" in changes[0]
+    assert (f"audit trail: entry #{month['review']} was edited behind the service's back: "
+            "note differs") in changes[-2]
 
 
 def test_verify_refuses_another_patient_or_month_and_a_foreign_file(

@@ -164,3 +164,67 @@ def test_all_writes_one_packet_per_billable_patient(cli: Cli, tmp_path: Path) ->
     assert "packet-P-1042-2026-10.pdf" in listed
     cli("audit", "packet", "--verify", str(folder / "packet-P-1042-2026-10.pdf"))
     assert "--out DIR" in cli("audit", "packet", "--month", MONTH, "--all", code=2).stderr
+
+
+@pytest.mark.parametrize(("damage", "code", "said"), [
+    (lambda data: data[: len(data) // 2], 2, "the PDF cannot be read"),  # pypdf: EOF marker
+    (lambda data: data[:300] + b"\0" * 400 + data[700:], 3, "was edited"),  # wrong pointer
+])
+def test_verify_of_a_damaged_pdf_says_only_our_error(cli: Cli, tmp_path: Path, damage: object,
+                                                     code: int, said: str) -> None:
+    """pypdf logs what it repairs ('EOF marker not found', 'Ignoring wrong pointing object'):
+    the user sees one line, ours (outside auditor review)."""
+    out = tmp_path / "p.pdf"
+    cli("audit", "packet", "P-1042", "--month", MONTH, "--format", "pdf", "--out", str(out))
+    out.write_bytes(damage(out.read_bytes()))  # type: ignore[operator]
+    stderr = cli("audit", "packet", "--verify", str(out), code=code).stderr
+    assert said in stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("error: "), stderr
+
+
+@pytest.mark.parametrize(("initials", "printed"), [
+    ("ŁŻ", "ŁŻ"),  # in the shipped font: as written (the core font printed "??")
+    ("李", "[U+674E]"),  # no glyph in DejaVu Sans: its code point, never "?"
+])
+def test_pdf_prints_non_latin_initials(staffed_cli: Cli, tmp_path: Path, initials: str,
+                                       printed: str) -> None:
+    staffed_cli("patient", "add", "P-7", "--initials", initials)
+    staffed_cli("log", "P-7", "5m", "review", "Przegląd – ciśnienie OK", "--staff",
+                "U01NURSE", "--at", "2026-10-02T10:00")
+    out = tmp_path / "p.pdf"
+    staffed_cli("audit", "packet", "P-7", "--month", MONTH, "--format", "pdf", "--out",
+                str(out))
+    text = "".join(page.extract_text() for page in PdfReader(out).pages)
+    assert f"Initials: {printed}" in text and f"P-7 ({printed})" in text
+    assert "Przegląd – ciśnienie OK" in text
+    assert "?" not in text
+    staffed_cli("audit", "packet", "--verify", str(out))  # still renders byte for byte
+
+
+def test_the_font_ships_inside_the_package() -> None:
+    """Nothing may depend on a system font: the TTF and its license are package data."""
+    import tomllib
+
+    from rpm_logger import packet
+
+    folder = Path(packet.__file__).with_name("fonts")
+    assert (folder / "DejaVuSans.ttf").stat().st_size > 100_000
+    assert "Bitstream" in (folder / "LICENSE-DejaVu").read_text()
+    pyproject = tomllib.loads((Path(packet.__file__).parents[1] / "pyproject.toml").read_text())
+    assert "fonts/*.ttf" in pyproject["tool"]["setuptools"]["package-data"]["rpm_logger"]
+
+
+def test_a_packet_of_another_format_version_is_named_not_called_edited(
+        cli: Cli, tmp_path: Path) -> None:
+    """A v1 packet (before names and the Unicode font) is not 'edited': it is refused as
+    another version's (exit 2), saying which."""
+    out = tmp_path / "p.html"
+    cli("audit", "packet", "P-1042", "--month", MONTH, "--out", str(out))
+    html = out.read_text()
+    old = _embedded(html) | {"format": "rpm-logger audit packet v1"}
+    text = json.dumps(old, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    html = re.sub(r'(id="packet-data">)(.*?)(</script>)', lambda m: m.group(1) + text
+                  + m.group(3), html, flags=re.S)
+    out.write_text(re.sub(r'content="[0-9a-f]{64}"', f'content="{_digest(old)}"', html))
+    said = cli("audit", "packet", "--verify", str(out), code=2).stderr
+    assert "printed as 'rpm-logger audit packet v1'" in said

@@ -18,6 +18,9 @@ from tests.cli.test_cli import Cli
 NURSE = "U01NURSE"
 
 
+ORDERED = ("--ordered-by", "U02DOC", "--order-date", "2025-12-01")  # billable at a close
+
+
 @pytest.fixture
 def rpm(db_url: str, tmp_path: Path) -> Cli:
     env = {k: v for k, v in os.environ.items()
@@ -25,8 +28,9 @@ def rpm(db_url: str, tmp_path: Path) -> Cli:
     env.update(DATABASE_URL=db_url, CLINIC_TIMEZONE="America/New_York")
     cli = Cli(env)
     cli("staff", "add", NURSE, "--name", "Nina Nurse", "--role", "clinical_staff")
+    cli("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician")
     cli("patient", "add", "P-100", "--initials", "AB", "--enrolled", "2026-01-01",
-        "--consent", "2026-01-01")
+        "--consent", "2026-01-01", *ORDERED)
     return cli
 
 
@@ -273,7 +277,7 @@ def test_finding_8_a_duplicated_clock_timed_call_is_one_live_interaction(rpm: Cl
 
 def test_finding_3_an_enrolment_amendment_is_the_cause_of_the_difference(rpm: Cli) -> None:
     rpm("patient", "add", "P-200", "--initials", "CD", "--enrolled", "2026-01-01",
-        "--consent", "2026-01-01")
+        "--consent", "2026-01-01", *ORDERED)
     log(rpm, "P-200", "25m", "call", "2026-10-05T10:00")
     rpm("month", "close", "2026-10", "--yes")
     rpm("patient", "end", "P-200", "--on", "2026-09-30", "--amend", "enrolled in error",

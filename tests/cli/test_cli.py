@@ -33,7 +33,8 @@ def seeded(cli: Cli) -> Cli:
         "--npi", "1234567890", "--admin")
     cli("patient", "add", "P-1042", "--initials", "JD", "--phone", "(617) 555-0123",
         "--caregiver-phone", "617.555.0124", "--assign", "U01NURSE", "--consent", "2026-10-01",
-        "--condition", "I10", "--provider", "U02DOC", "--enrolled", "2026-01-01")
+        "--condition", "I10", "--provider", "U02DOC", "--enrolled", "2026-01-01",
+        "--ordered-by", "U02DOC", "--order-date", "2026-09-01")  # billable at a close
     return cli
 
 

@@ -23,6 +23,7 @@ def seed(svc: Service) -> None:
     svc.patients.add("P-1042", PatientFields(
         initials="JD", phones=("(617) 555-0123",), caregiver_phones=("617.555.0124",),
         assign=NURSE, consent_on=date(2026, 10, 1), conditions=("I10",), provider=DOCTOR,
+        ordered_by=DOCTOR, order_on=date(2026, 9, 1),  # billable: a month close bills it
     ), actor="test")
 
 

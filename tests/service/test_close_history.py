@@ -4,7 +4,7 @@ supported, every close and reopen is kept, and the month shows billed at close v
 import csv
 import io
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -20,7 +20,7 @@ from service.patients import PatientFields
 from store.migrate import alembic_config, upgrade_to_head
 from store.models import AuditEvent, MonthCloseEvent
 from tests.conftest import FrozenClock
-from tests.service.helpers import ADMIN, NURSE, log, seed
+from tests.service.helpers import ADMIN, DOCTOR, NURSE, log, seed
 
 OCT = Month(2026, 10)
 IN_OCTOBER = datetime(2026, 10, 20, 15, tzinfo=UTC)
@@ -98,7 +98,9 @@ def test_a_setting_change_after_close_is_named_as_the_cause(seeded: Service,
 
 
 def test_a_patient_billed_at_close_stays_on_the_report_when_gone(seeded: Service) -> None:
-    seeded.patients.add("P-2000", PatientFields(initials="QQ"), actor="t")  # no enrolment
+    seeded.patients.add("P-2000", PatientFields(  # no enrolment date; billable at the close
+        initials="QQ", consent_on=date(2026, 9, 1), ordered_by=DOCTOR,
+        order_on=date(2026, 9, 1)), actor="t")
     only = log(seeded, "25m", "call", patient="P-2000", started_at=IN_OCTOBER)
     seeded.closes.close(OCT, by="cli:billing")
     _void_amended(seeded, only, "logged for the wrong patient")
