@@ -404,7 +404,7 @@ NO_CONSENT = "no consent on file"
 NO_ORDER = "no order on file (ordering provider and order date)"
 
 
-def hold_reasons(consent_on: date | None, ordered_by: str | None,
+def hold_reasons(consent_on: date | None, ordered_by: str | int | None,
                  order_on: date | None) -> list[str]:
     """Why a month that supports codes must not be billed yet: no consent (the report's "do
     not bill until consent is recorded") or no order. The one rule the month close applies

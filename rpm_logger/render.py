@@ -294,7 +294,9 @@ def totals_text(totals: MonthTotals) -> str:
     rows = [
         ("Month", f"{totals.month} ({state})"),
         ("Patients", f"{count_of(totals.patients, 'patient')} enrolled, "
-                     f"{totals.billable} with billable codes"),
+                     f"{totals.billable} with billable codes"
+                     + (f", {totals.held} held (no consent or no order on file: do not bill)"
+                        if totals.held else "")),
         ("Codes", units),
         ("Earned so far", f"${totals.expected_amount:.2f} (estimate from FEE_SCHEDULE)"),
         ("At risk", f"{count_of(totals.at_risk, 'patient')}, "

@@ -14,7 +14,6 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from billing.audit_checks import hold_reasons
 from billing.months import Month, clinic_day
 from service import audit
 from service.audit_checks import AuditCheckService
@@ -26,7 +25,6 @@ from service.lookups import require_admin
 from service.months import MonthService
 from service.views import MonthSummary
 from store import audit as audit_rows
-from store import audit_checks as check_rows
 from store import closes
 from store.closes import EventRow
 from store.db import Conn
@@ -50,26 +48,14 @@ def _figures(summaries: Iterable[MonthSummary]) -> dict[str, object]:
             "total_seconds": seconds}
 
 
-def _held(conn: Conn, summaries: list[MonthSummary]
-          ) -> tuple[list[MonthSummary], dict[str, list[str]]]:
+def _held(summaries: list[MonthSummary]) -> tuple[list[MonthSummary], dict[str, list[str]]]:
     """The rows as the close records them: a month that supports codes but may not be billed
-    (billing.audit_checks.hold_reasons: no consent, no order, the report's "do not bill") is
-    recorded with no codes and no dollars, and listed as held with its reasons (by clinic
-    id). One statement, for the patients with codes only."""
-    coded = [s.patient_id for s in summaries if s.codes]
-    if not coded:
-        return summaries, {}
-    pks = closes.patient_pks_by_clinic_id(conn, coded)
-    facts = check_rows.hold_facts(conn, list(pks.values()))
-    held: dict[str, list[str]] = {}
-    for clinic_id, pk in pks.items():
-        fact = facts.get(pk)
-        reasons = hold_reasons(fact.consent_on, fact.ordered_by, fact.order_on) if fact \
-            else []
-        if reasons:
-            held[clinic_id] = reasons
-    rows = [replace(s, codes=(), expected_amount=Decimal("0.00")) if s.patient_id in held
-            else s for s in summaries]
+    (`MonthSummary.held`, billing.audit_checks.hold_reasons: no consent, no order, the
+    report's "do not bill") is recorded with no codes and no dollars, and listed as held with
+    its reasons (by clinic id)."""
+    held = {s.patient_id: list(s.held) for s in summaries if s.held}
+    rows = [replace(s, codes=(), expected_amount=Decimal("0.00")) if s.held else s
+            for s in summaries]
     return rows, dict(sorted(held.items()))
 
 
@@ -135,7 +121,7 @@ class MonthCloseService:
                 require_admin(conn, admin)
             self._check_closable(conn, month)
             summaries = list(self.months.report_in(conn, month))
-            recorded, held = _held(conn, summaries)
+            recorded, held = _held(summaries)
             figures = _figures(recorded)
             findings = self.checks.run_in(conn, month, summaries).counts()
         return CloseView(str(month), self.ctx.now(), "", findings=findings,
@@ -156,7 +142,7 @@ class MonthCloseService:
             self._check_closable(conn, month)
             now = self.ctx.now()
             # read before the event exists, so the rows compare with the previous close
-            summaries, held = _held(conn, list(self.months.report_in(conn, month)))
+            summaries, held = _held(list(self.months.report_in(conn, month)))
             event = closes.add_event(conn, month=str(month), action="close", at=now, by=by,
                                      record=RECORD_AT_CLOSE, recorded_at=now)
             view = replace(_view(event, _add_lines(conn, event.id, summaries)),

@@ -9,6 +9,7 @@ from itertools import islice
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from billing.audit_checks import NO_ORDER, hold_reasons
 from billing.codes import (
     ROLES_THAT_COUNT,
     MonthActivity,
@@ -51,6 +52,11 @@ from store.month_totals import (
     close_record,
     month_totals,
 )
+
+# the report's note beside the consent one: what holds a month with codes (the close leaves it
+# out of what is billed, billing.audit_checks.hold_reasons)
+NO_ORDER_WARNING = ("no order on file (ordering provider and order date): do not bill until "
+                    "the order is recorded")
 
 # A caller's transaction: its Core connection (store.db.Conn).
 Transaction = Any
@@ -458,6 +464,8 @@ class MonthService:
         month = context.month
         assessment, amount = self._assess(totals, context)
         closed = context.closed
+        held = tuple(hold_reasons(totals.consent_on, totals.ordering_provider_pk,
+                                  totals.order_on)) if assessment.codes else ()
         return MonthSummary(
             patient_id=totals.patient_id, initials=totals.initials, month=context.month_text,
             total_seconds=totals.counted_seconds, uncounted_seconds=totals.uncounted_seconds,
@@ -468,7 +476,9 @@ class MonthService:
             entries=totals.entries, assigned_to=totals.assigned_to,
             warnings=_warnings(totals, month, totals.overlaps,
                                self.ctx.policy.min_live_call_seconds)
-            + _call_warnings(list(totals.calls) or context.calls.get(totals.patient_pk, [])),
+            + _call_warnings(list(totals.calls) or context.calls.get(totals.patient_pk, []))
+            + ((NO_ORDER_WARNING,) if NO_ORDER in held else ()),
+            held=held,
             not_counted=totals.tally.not_counted,
             in_programme=totals.in_programme, entry_counts=totals.tally.by_entry,
             month_ended=context.month_ended,
@@ -603,7 +613,7 @@ class _TotalsTally:
                  fees: Mapping[str, Decimal], zone: ZoneInfo) -> None:
         self.month, self.today, self.context = month, today, context
         self.fees, self.zone = fees, zone
-        self.patients = self.billable = self.at_risk = 0
+        self.patients = self.billable = self.held = self.at_risk = 0
         self.units: dict[str, int] = defaultdict(int)
         self.expected = self.at_risk_amount = Decimal("0.00")
         self.changed: list[CloseDifference] = []
@@ -617,10 +627,13 @@ class _TotalsTally:
 
     def add(self, summary: MonthSummary) -> None:
         self.patients += 1
-        self.billable += bool(summary.codes)
-        for code in summary.codes:
-            self.units[code.code] += code.units
-        self.expected += summary.expected_amount
+        if summary.held:  # supported but not to be billed: counted apart, as the close does
+            self.held += 1
+        else:
+            self.billable += bool(summary.codes)
+            for code in summary.codes:
+                self.units[code.code] += code.units
+            self.expected += summary.expected_amount
         risk = _assessed(summary, self.month, self.today, self.seen).risk
         if risk.still_to_win:
             self.at_risk += 1
@@ -635,6 +648,7 @@ class _TotalsTally:
                         if state == "unmatched")
         return MonthTotals(
             month=str(self.month), patients=self.patients, billable=self.billable,
+            held=self.held,
             units=dict(self.units), expected_amount=self.expected, at_risk=self.at_risk,
             at_risk_amount=self.at_risk_amount, closed_by=close.by if close else None,
             unmatched_calls=unmatched, changed_since_close=tuple(self.changed),

@@ -179,6 +179,9 @@ class MonthSummary:
     expected_amount: Decimal = Decimal("0.00")
     month_closed_by: str | None = None
     billed_at_close: BilledAtClose | None = None  # None: the month was never closed
+    # why a month with codes must not be billed yet (billing.audit_checks.hold_reasons): the
+    # report, its totals and the close all leave it out of what is billed
+    held: tuple[str, ...] = ()
     not_counted: tuple[NotCounted, ...] = ()  # outside the window, before consent, overlap
     in_programme: bool = True  # billing.programme: in the month's programme
     month_ended: bool = False  # the month is over: advice to log more no longer applies
@@ -265,7 +268,7 @@ class MonthTotals:
 
     month: str
     patients: int
-    billable: int
+    billable: int  # with codes and nothing holding them (billing.audit_checks.hold_reasons)
     units: dict[str, int]
     expected_amount: Decimal
     at_risk: int
@@ -274,6 +277,7 @@ class MonthTotals:
     unmatched_calls: int = 0  # calls no patient could be matched to: attach before billing
     changed_since_close: tuple[CloseDifference, ...] = ()  # vs the latest close
     reopened: str | None = None  # "on DATE by WHO: REASON" while reopened since a close
+    held: int = 0  # with codes, but no consent or no order on file: not to be billed yet
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -150,6 +150,10 @@ class PatientMonthTotals:
     calls: tuple[tuple[int, str], ...] = ()
     # in REPLY_SHAPES: the month's close record, read in the same statement
     close_record: "CloseRecord | None" = None
+    # the order behind the monitoring (billing.audit_checks.hold_reasons): the last two
+    # columns of every month row
+    ordering_provider_pk: int | None = None
+    order_on: date | None = None
 
     @property
     def counted_seconds(self) -> int:
@@ -310,6 +314,7 @@ def _month_rows_statement(shape: str, detail: bool = True) -> Select[Any]:
         columns += [_close.c[name] for name in _EVENT_COLUMNS]
         joined = (joined.outerjoin(_event, _event.c.id == _newest)
                   .outerjoin(_close, _close.c.id == _newest_close))
+    columns += [p.c.ordering_provider_id, p.c.order_on]  # last: read as first[-2:]
     query = (select(*columns).select_from(joined).where(*_on_patients(shape))
              .order_by(p.c.clinic_key, e.c.started_at, e.c.id))
     if shape not in ("patient", "key"):
@@ -355,7 +360,8 @@ def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seco
                               created_on=created_on, so_far=so_far,
                               assigned_to=first[_ASSIGNED], provider_name=first[_PROVIDER_NAME],
                               provider_npi=first[_PROVIDER_NPI], overlaps=overlaps,
-                              authors=authors, calls=review, close_record=record)
+                              authors=authors, calls=review, close_record=record,
+                              ordering_provider_pk=first[-2], order_on=first[-1])
 
 
 def _record_of(row: Any, detail: bool) -> CloseRecord:

@@ -68,6 +68,23 @@ def test_the_close_bills_only_what_may_be_billed(svc: Service) -> None:
                            "P-2000 (AB): no consent on file | P-3000 (CD): no order")
 
 
+def test_the_report_and_its_totals_agree_with_the_close(svc: Service) -> None:
+    """Outside auditor: `report` said "3 with billable codes" and counted their dollars while
+    the close billed one; the report now holds the same patients, for the same reasons."""
+    _clinic(svc)
+    rows = {s.patient_id: s for s in svc.months.report(OCT)}
+    assert {pid: s.held for pid, s in rows.items()} == {
+        "P-1042": (), "P-2000": (NO_CONSENT,), "P-3000": (NO_ORDER,)}
+    assert any("no order on file" in w and "do not bill" in w for w in rows["P-3000"].warnings)
+    assert not any("no order" in w for w in rows["P-1042"].warnings)
+    totals = svc.months.totals(OCT)
+    preview = svc.closes.preview(OCT)
+    assert (totals.billable, totals.held, totals.units) == (1, 2, {"99457": 1})
+    assert (totals.billable, totals.units, totals.expected_amount) == (
+        preview.billable, preview.units, preview.amount)
+    assert "1 with billable codes, 2 held (no consent or no order" in render.totals_text(totals)
+
+
 def test_a_held_month_is_not_a_difference_until_it_may_be_billed(svc: Service) -> None:
     _clinic(svc)
     svc.closes.close(OCT, by="billing")
