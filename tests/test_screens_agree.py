@@ -46,7 +46,8 @@ def clinic(svc: Service) -> Service:
     log(svc, "25m", "call", started_at=datetime(2026, 11, 3, 15, tzinfo=UTC))
     svc.patients.add("P-2001", PatientFields(initials="AB", assign=DOCTOR,
                                              enrolled_on=date(2026, 1, 1),
-                                             consent_on=date(2026, 9, 1)), actor="t")
+                                             consent_on=date(2026, 9, 1), ordered_by=DOCTOR,
+                                             order_on=date(2026, 9, 1)), actor="t")
     log(svc, "12m", "call", patient="P-2001", staff=DOCTOR,
         started_at=datetime(2026, 11, 5, 15, tzinfo=UTC))
     svc.patients.add("P-2002", PatientFields(initials="CK", assign=NURSE,

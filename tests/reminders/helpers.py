@@ -58,7 +58,8 @@ def seed_clinic(svc: Service) -> None:
     for clinic_id, initials, assign, ended in patients:
         svc.patients.add(clinic_id, PatientFields(
             initials=initials, assign=assign, consent_on=date(2026, 1, 1),
-            enrolled_on=date(2026, 1, 1), ended_on=ended), actor="test")
+            enrolled_on=date(2026, 1, 1), ended_on=ended, ordered_by=DOCTOR,
+            order_on=date(2026, 1, 1)), actor="test")
     _log(svc, "P-1", 12)
     _log(svc, "P-3", 15)
     _log(svc, "P-3", 10, "call", day=11)

@@ -1,6 +1,6 @@
 """Month close: later logs and voids dated in a closed month need an admin amendment."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -101,8 +101,9 @@ def test_report_rows_carry_what_auditors_ask_for(seeded: Service) -> None:
 def test_month_totals_in_dollars(seeded: Service) -> None:
     from service.patients import PatientFields
 
-    seeded.patients.add("P-2000", PatientFields(enrolled_on=datetime(2026, 1, 1).date()),
-                        actor="t")
+    seeded.patients.add("P-2000", PatientFields(  # billable: consent and an order on file
+        enrolled_on=date(2026, 1, 1), consent_on=date(2026, 1, 1), ordered_by=DOCTOR,
+        order_on=date(2026, 1, 1)), actor="t")
     seeded.patients.add("P-3000", PatientFields(enrolled_on=datetime(2026, 1, 1).date()),
                         actor="t")
     log(seeded, "45m", "call", started_at=datetime(2026, 11, 3, 15, tzinfo=UTC))

@@ -172,6 +172,8 @@ def test_a_closed_month_lists_the_patients_billed_at_close_as_the_full_path_does
         staff_pks = [int(pk) for pk in conn.execute(select(staff.c.id)).scalars()]
     with svc.ctx.db.write() as conn:
         _generate(conn, random.Random(3), NOV, start, end, staff_pks, 3)
+        conn.execute(update(patients).values(  # an order on file: the close bills them
+            ordering_provider_id=staff_pks[0], order_on=date(2026, 1, 1)))
     clock.advance(days=12)  # December: November can be closed
     svc.closes.close(NOV, by=ADMIN)
     billed = next(s for s in svc.months.report(NOV) if s.codes and s.enrolled_on)
