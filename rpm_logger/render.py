@@ -37,10 +37,10 @@ from service.views import (
 
 REPORT_COLUMNS = (
     "patient_id", "initials", "month", "total_seconds", "total_minutes", "live_interactions",
-    "live_interaction_dates", "codes", "expected_amount", "next_code", "seconds_to_next_code",
-    "needs_live_interaction", "staff", "billing_provider", "provider_npi", "consent_on",
-    "conditions", "assigned_to", "month_closed_by", "warnings", "billed_at_close",
-    "billed_at_close_record", "since_close",
+    "live_interaction_dates", "codes", "expected_amount", "held", "next_code",
+    "seconds_to_next_code", "needs_live_interaction", "staff", "billing_provider",
+    "provider_npi", "consent_on", "conditions", "assigned_to", "month_closed_by", "warnings",
+    "billed_at_close", "billed_at_close_record", "since_close",
 )
 # The copy `/rpm report` uploads to Slack: Slack sees patients as clinic id and initials
 # only (docs/security.md), so clinical detail (ICD-10 conditions) and consent dates stay in
@@ -214,6 +214,7 @@ def report_row(summary: MonthSummary) -> dict[str, Any]:
         "live_interactions": summary.live_interactions,
         "live_interaction_dates": ";".join(d.isoformat() for d in summary.live_interaction_dates),
         "codes": format_codes(summary.codes), "expected_amount": f"{summary.expected_amount:.2f}",
+        "held": "; ".join(summary.held),  # why these codes may not be billed yet ($0.00)
         "next_code": summary.next_code or "",
         "seconds_to_next_code": "" if summary.seconds_to_next_code is None
         else summary.seconds_to_next_code,

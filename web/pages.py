@@ -59,7 +59,7 @@ def month_page(*, month: Month, today_days_left: int, rows: list[DashboardRow],
     return _env.get_template("month.html").render(
         month=str(month), month_name=f"{calendar.month_name[month.month]} {month.year}",
         rows=views, staff=staff, staff_filter=staff_filter or "",
-        billable=sum(1 for r in rows if r.summary.codes),
+        billable=sum(1 for r in rows if r.summary.codes and not r.summary.held),
         at_risk=sum(1 for r in rows if r.risk.still_to_win), days_left=today_days_left, chart=chart,
         earned=f"{earned:,.2f}", to_win=f"{to_win:,.2f}", closed_by=closed_by,
     )

@@ -4,7 +4,10 @@ hold_reasons, the report's "do not bill") decides, a held patient is recorded wi
 and listed with its reasons in the confirmation and the close's audit record; on SQLite and
 PostgreSQL."""
 
+import csv
+import io
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -83,6 +86,11 @@ def test_the_report_and_its_totals_agree_with_the_close(svc: Service) -> None:
     assert (totals.billable, totals.units, totals.expected_amount) == (
         preview.billable, preview.units, preview.amount)
     assert "1 with billable codes, 2 held (no consent or no order" in render.totals_text(totals)
+    csv_rows = list(csv.DictReader(io.StringIO(render.report_csv(rows.values()))))
+    assert {(r["patient_id"], r["codes"], r["expected_amount"], r["held"]) for r in csv_rows} == {
+        ("P-1042", "99457", "52.00", ""), ("P-2000", "99457", "0.00", NO_CONSENT),
+        ("P-3000", "99457", "0.00", NO_ORDER)}
+    assert sum(Decimal(r["expected_amount"]) for r in csv_rows) == totals.expected_amount
 
 
 def test_a_held_month_is_not_a_difference_until_it_may_be_billed(svc: Service) -> None:
