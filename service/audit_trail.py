@@ -72,6 +72,7 @@ def walk_trail(conn: Conn, wanted: str | None = None) -> TrailReport:
             findings.append(finding)
         ledger.feed(row)
     findings += _lost_heads(walk, closes, wanted)
+    findings += ledger.forged
     entries = _check_entries(conn, walk, ledger, findings)
     last = walk.last
     return TrailReport(walk.records, entries,

@@ -22,6 +22,7 @@ class Finding:
 
     kind: str  # changed | deleted | inserted | head_missing | entry_changed | entry_unaudited
     # | entry_deleted | entry_record_missing | entry_record_changed | entry_record_inserted
+    # | entry_relogged
     message: str
     record_id: int | None = None
     entry_id: int | None = None
@@ -157,6 +158,10 @@ class EntryLedger:
         self._expected: dict[int, tuple[str | None, tuple[str, ...], bytes]] = {}
         self._field_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.records: dict[int, tuple[int, int]] = {}  # entry id -> (first, last) record id
+        # records the service never writes: a second entry.log of one entry, or one with no
+        # content. A well-hashed record appended to cover an edit made with raw SQL looks
+        # like this (the chain has no secret: its hashes show changes, not who wrote them)
+        self.forged: list[Finding] = []
 
     def feed(self, row: Any) -> None:
         if row.entity != "entry" or row.action not in ENTRY_ACTIONS \
@@ -164,6 +169,13 @@ class EntryLedger:
             return
         entry_id = int(row.entity_id)
         held = self._expected.get(entry_id)
+        if row.action == "entry.log" and (held is not None or not row.after):
+            self.forged.append(Finding(
+                "entry_relogged", f"audit record #{row.id} logs entry #{entry_id} "
+                + ("a second time" if held is not None else "with no content")
+                + ": the service writes one log record per entry, with its columns; a record "
+                "appended to cover an edit made outside the service reads like this",
+                record_id=row.id, entry_id=entry_id))
         state = entry_state(row, held[0] if held is not None else None)
         fields = tuple(sorted(state))
         fields = self._field_sets.setdefault(fields, fields)

@@ -358,3 +358,35 @@ def test_each_tampering_is_named_by_what_happened(seeded: Service, case: str) ->
     for finding in report.findings:
         if finding.kind.startswith("entry_record"):
             assert "behind the service's back" not in finding.message
+
+
+def _append_chained_log(db: Database, entry_id: int, after: dict[str, Any]) -> int:
+    """An entry.log for `entry_id` appended after the last record, chained and hashed as the
+    service would (the chain has no secret): its id."""
+    last = _rows(db)[-1]
+    record = {"id": last.id + 1, "at": datetime(2026, 11, 20, tzinfo=UTC), "actor": "mallory",
+              "action": "entry.log", "entity": "entry", "entity_id": str(entry_id),
+              "before": None, "after": after, "prev_hash": last.hash}
+    _sql(db, "INSERT INTO audit_events (id, at, actor, action, entity, entity_id, before, "
+         "after, prev_hash, hash) VALUES (:id, :at, 'mallory', 'entry.log', 'entry', :eid, "
+         "NULL, :after, :prev, :hash)", id=record["id"], at=datetime(2026, 11, 20),
+         eid=str(entry_id), after=json.dumps(after), prev=last.hash, hash=record_hash(record))
+    return int(record["id"])
+
+
+@pytest.mark.parametrize("payload", ["the edited row", "empty"])
+def test_an_edit_covered_by_an_appended_well_hashed_record_is_named(
+        seeded: Service, payload: str) -> None:
+    """Outside auditor: an entry edited with raw SQL, then one correctly chained entry.log
+    appended for it (its edited row, or nothing), passed verify as intact. The service logs
+    an entry once, with its columns: a second or empty log record is named."""
+    original = next(r for r in _rows(seeded.ctx.db)
+                    if r.action == "entry.log" and r.entity_id == "1")
+    _sql(seeded.ctx.db, "UPDATE time_entries SET duration_seconds = 1500 WHERE id = 1")
+    after = (original.after | {"duration_seconds": 1500}) if payload != "empty" else {}
+    forged = _append_chained_log(seeded.ctx.db, 1, after)
+    report = seeded.audit_trail.verify()
+    assert not report.clean
+    assert ("entry_relogged", forged, 1) in [(f.kind, f.record_id, f.entry_id)
+                                             for f in report.findings], report.findings
+    assert not any(f.kind in ("changed", "inserted", "deleted") for f in report.findings)
