@@ -122,6 +122,18 @@ def _patient(c: dict[str, Any]) -> Section:
     ])
 
 
+def _may_be_billed(m: dict[str, Any]) -> str:
+    """Yes only for a month in the programme that supports a code and nothing holds
+    (outside auditor: a month before enrolment printed 'yes')."""
+    if not m["in_programme"]:
+        return "no: not in the month's programme"
+    if not m["codes_text"]:
+        return "no: the month supports no code"
+    if m["hold_reasons"]:
+        return "no, held: " + "; ".join(m["hold_reasons"])
+    return "yes (consent and order on file)"
+
+
 def _month(c: dict[str, Any]) -> Section:
     m = c["month"]
     billed = c["billed_at_close"]
@@ -129,8 +141,7 @@ def _month(c: dict[str, Any]) -> Section:
         ("Month", f"{m['month']} ({m['clinic_timezone']})"),
         ("In the month's programme", _text(m["in_programme"])),
         ("Codes the month supports", m["codes_text"] or "none"),
-        ("May be billed", "no, held: " + "; ".join(m["hold_reasons"]) if m["hold_reasons"]
-         else "yes (consent and order on file)"),
+        ("May be billed", _may_be_billed(m)),
         ("Date of service", _text(m["date_of_service"], "none (no code supported)")),
         ("Date of service rule", m["date_of_service_rule"]),
         ("Counted time", _seconds(m["counted_seconds"])),

@@ -152,7 +152,23 @@ def test_the_packet_says_whether_the_month_may_be_billed(svc: Service,
         "no consent on file", "no order on file (ordering provider and order date)"]
     pairs = dict({s.title: s for s in packet_render.sections(held.content)}[
         "Codes and time"].pairs)
-    assert pairs["May be billed"].startswith("no, held: no consent on file; no order")
+    assert pairs["May be billed"].startswith("no: ")  # nothing logged: no code to bill
+
+
+@pytest.mark.parametrize(("month", "said"), [
+    ({"in_programme": False, "codes_text": "99457", "hold_reasons": []},
+     "no: not in the month's programme"),
+    ({"in_programme": True, "codes_text": "", "hold_reasons": []},
+     "no: the month supports no code"),
+    ({"in_programme": True, "codes_text": "99457", "hold_reasons": ["no consent on file"]},
+     "no, held: no consent on file"),
+    ({"in_programme": True, "codes_text": "99457", "hold_reasons": []},
+     "yes (consent and order on file)"),
+])
+def test_may_be_billed_is_yes_only_for_a_code_in_the_programme_with_nothing_held(
+        month: dict[str, object], said: str) -> None:
+    """Outside auditor: a packet for a month before enrolment printed 'May be billed: yes'."""
+    assert packet_render._may_be_billed(month) == said
 
 
 def test_a_manual_marks_party_is_not_recorded(svc: Service) -> None:
