@@ -417,7 +417,7 @@ def log_time(patient_id: str, duration: str, activity: str, note: tuple[str, ...
         }))
     else:
         click.echo(logged.entry.id)
-        click.echo(render.logged_text(logged), err=True)
+        click.echo(render.logged_text(logged, _service().ctx.policy.zone), err=True)
 
 
 @cli.command("void")
@@ -551,7 +551,8 @@ def month_reopen(month: str, reason: str, by: str | None, yes: bool) -> None:
     closed = service.closes.get(chosen)
     if closed is None:
         raise _Exit(f"{chosen} is not closed, so there is nothing to reopen.", 2)
-    click.echo(f"{chosen} was closed on {closed.closed_at:%Y-%m-%d} by {closed.closed_by}: "
+    click.echo(f"{chosen} was closed on {clinic_time(closed.closed_at, service.ctx.policy.zone)}"
+               f" by {closed.closed_by}: "
                f"{render.close_figures(closed)}", err=True)
     _confirmed(f"Reopen {chosen}?", yes)
     view = service.closes.reopen(chosen, reason=reason, by=_operator(by))

@@ -157,7 +157,7 @@ def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
     return text
 
 
-def logged_text(logged: LoggedEntry) -> str:
+def logged_text(logged: LoggedEntry, zone: ZoneInfo | None = None) -> str:
     entry = logged.entry
     lines = [f"Saved entry #{entry.id}: {format_seconds(entry.duration_seconds)} of "
              f"{entry.activity}{entry.live_label} for {logged.summary.label}."]
@@ -168,7 +168,7 @@ def logged_text(logged: LoggedEntry) -> str:
     if logged.overlaps:
         lines.append(f"Flagged: it overlaps your entry #{logged.overlaps.id} "
                      f"({logged.overlaps.patient_id}) in time.")
-    return "\n".join(lines) + "\n\n" + summary_text(logged.summary)
+    return "\n".join(lines) + "\n\n" + summary_text(logged.summary, zone)
 
 
 def live_warning(entry: EntryView) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.cli.runner import SCRIPT, Cli
 
@@ -295,3 +296,19 @@ def test_unquoted_durations_and_clinic_times(seeded: Cli) -> None:
     assert listed[1].startswith(f"#{entry_id}  ") and "12 min  review" in listed[1]
     zone = datetime.now(ZoneInfo("America/New_York")).tzname()
     assert all(f" {zone}  " in line and "Z " not in line for line in listed)
+
+
+def test_an_amendment_names_the_close_by_its_clinic_day(seeded: Cli, db_url: str) -> None:
+    """Outside auditor: `log --amend` said 'closed on 2026-11-28' (the UTC day) where status,
+    month show and the packet said 2026-11-27 (21:48 in New York)."""
+    seeded("log", "P-1042", "25m", "call", "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
+    seeded("month", "close", "2026-10", "--by", "billing office", "--yes")
+    engine = create_engine(db_url)
+    with engine.begin() as conn:  # the close at 21:48 in New York, the next day in UTC
+        conn.execute(text("UPDATE month_close_events SET at = :at"),
+                     {"at": datetime(2026, 11, 28, 2, 48)})
+    engine.dispose()
+    amended = seeded("log", "P-1042", "5m", "review", "--staff", "U01NURSE", "--at",
+                     "2026-10-21T10:00", "--amend", "paper log found")
+    assert "closed on 2026-11-27 by billing office" in amended.stderr
+    assert "2026-11-28" not in amended.stderr
