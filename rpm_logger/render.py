@@ -213,8 +213,11 @@ def report_row(summary: MonthSummary) -> dict[str, Any]:
         "total_minutes": summary.total_seconds // 60,
         "live_interactions": summary.live_interactions,
         "live_interaction_dates": ";".join(d.isoformat() for d in summary.live_interaction_dates),
-        "codes": format_codes(summary.codes), "expected_amount": f"{summary.expected_amount:.2f}",
-        "held": "; ".join(summary.held),  # why these codes may not be billed yet ($0.00)
+        "codes": format_codes(summary.codes),
+        # a held month earns nothing until consent and the order are on file (the close
+        # records it so): the column adds up to the totals
+        "expected_amount": "0.00" if summary.held else f"{summary.expected_amount:.2f}",
+        "held": "; ".join(summary.held),
         "next_code": summary.next_code or "",
         "seconds_to_next_code": "" if summary.seconds_to_next_code is None
         else summary.seconds_to_next_code,

@@ -219,7 +219,11 @@ class EntryService:
             conn, staff=staff, patient=patient, start=start, end=end, seconds=entry.seconds,
             activity=entry.activity, note=entry.note, source=entry.source, live=entry.live,
             clock_timed=entry.clock_timed, external_ref=external_ref,
-            created_by=actor or staff.slack_user_id, amendment_reason=amendment_reason,
+            # an amendment is the amender's write (the CLI's operator, an admin), not the
+            # staff member's it is logged for (outside auditor: it named the nurse)
+            created_by=actor or (amendment.by if amendment is not None and amendment_reason
+                                 else staff.slack_user_id),
+            amendment_reason=amendment_reason,
             repeat_since=repeat_since)
         repeats = int(row.repeat_of) if repeat_since and row.repeat_of is not None else None
         summary = self.months.summary_in(conn, Month.containing(start, zone), patient.id)

@@ -487,7 +487,7 @@ class MonthService:
             staff=tuple(context.contributions.get(totals.patient_pk, ())),
             consent_on=totals.consent_on, conditions=tuple(totals.conditions or ()),
             provider=totals.provider_name, provider_npi=totals.provider_npi,
-            expected_amount=Decimal("0.00") if held else amount,  # as the close records it
+            expected_amount=amount,  # what the codes earn; a held month's is counted apart
             month_closed_by=closed.by if closed else None,
             billed_at_close=context.billed.compare(
                 totals.patient_pk, assessment.codes, seconds=totals.counted_seconds,

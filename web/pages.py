@@ -52,7 +52,8 @@ def month_page(*, month: Month, today_days_left: int, rows: list[DashboardRow],
                staff: list[StaffView], staff_filter: str | None, series: CodeSeries,
                fees: Mapping[str, Decimal], closed_by: str | None = None) -> str:
     views = [row_view(r) for r in rows]
-    earned = sum((r.summary.expected_amount for r in rows), Decimal("0.00"))
+    earned = sum((r.summary.expected_amount for r in rows if not r.summary.held),
+                 Decimal("0.00"))  # held months are not billed (report totals, the close)
     to_win = sum((amount_still_to_win(r.summary.codes, fees) for r in rows
                   if r.risk.still_to_win), Decimal("0.00"))
     chart = svg(series, month.days, f"Patients reaching each code in {month}")
