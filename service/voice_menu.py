@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from billing.activities import ACTIVITIES, parse_activity
+from billing.activities import ACTIVITIES, CALL, parse_activity
 from billing.durations import parse_duration
 from billing.errors import InvalidInput
 from billing.months import start_of_day_utc
@@ -266,9 +266,13 @@ class VoiceMenuService:
         last = VoiceReply.of(row.reply)
         if last.ended:
             return last
-        busy = "The system is busy, so that was not saved. Please try again." \
-            if last.step in (CONFIRM, NOTE_CONFIRM) else "The system is busy. Please try again."
-        return VoiceReply(last.step, last.turn, (busy,), last.choices, last.staff_pk)
+        if last.step in (CONFIRM, NOTE_CONFIRM):  # what is being saved, read again
+            said: tuple[str, ...] = (
+                "The system is busy, so that was not saved. Please try again.",
+                _read_back(row.data) if last.step == CONFIRM else _note_read_back(row.data))
+        else:
+            said = ("The system is busy. Please try again.",)
+        return VoiceReply(last.step, last.turn, said, last.choices, last.staff_pk)
 
     def _answer(self, call_sid: str, turn: int, answer: Answer, clinic_limit: int,
                 write_wait_s: float | None) -> VoiceReply:
@@ -295,8 +299,8 @@ class VoiceMenuService:
             return t.reply(GOODBYE, "This call has timed out.", unsaved, "Goodbye.")
         if not row.active:
             return t.reply(GOODBYE, "Your staff record is inactive. Goodbye.")
-        if answer.digits == "0" and t.step != MINUTES:  # there, 0 is zero minutes: refused
-            return t.reply(PERSON, "Connecting you to the clinic.")
+        if answer.digits == "0":  # a person, at every step (minutes too: outside review)
+            return t.reply(PERSON, _dropped(t), "Connecting you to the clinic.")
         if t.step == CLOSED:  # only 0 is left: anything else, or nothing, ends the call
             return t.reply(GOODBYE, "Goodbye.")
         if answer.silent:
@@ -368,8 +372,7 @@ class VoiceMenuService:
             return self._last_call(t)
         if key == "9":
             return t.reply(MENU)
-        return self._again(t, f"Key {' '.join(key)} is not on the menu." if key
-                           else "Please use the keypad for the menu.")
+        return self._again(t, _not_a_choice(answer))
 
     # -- log time: patient, minutes, activity, read back, save -----------------------------
 
@@ -404,8 +407,7 @@ class VoiceMenuService:
         except Unsure:
             key = ""
         if not (key.isdigit() and len(key) == 1 and 1 <= int(key) <= len(choices)):
-            return self._again(t, f"Key {' '.join(key)} is not one of the choices." if key
-                               else "That is not one of the choices.")
+            return self._again(t, _not_a_choice(Answer(digits=key, speech=answer.speech)))
         return self._picked(t, choices[int(key) - 1])
 
     def _picked(self, t: _Turn, patient: dict[str, Any]) -> VoiceReply:
@@ -444,7 +446,7 @@ class VoiceMenuService:
             activity = next((a for a in (_activity_word(w) for w in
                                          _WORD.findall(answer.speech.lower())) if a), None)
         if activity is None:
-            return self._again(t, "That is not one of the activities.")
+            return self._again(t, _not_a_choice(answer))
         t.data["activity"] = activity
         return t.reply(CONFIRM, _read_back(t.data))
 
@@ -557,9 +559,11 @@ def _activity_word(word: str) -> str | None:
 
 
 def _read_back(data: dict[str, Any]) -> str:
-    """'Patient P 1 0 4 2, J D, 12 minutes, review, today.'"""
+    """'Patient P 1 0 4 2, J D, 12 minutes, review, today.' A call is read back as the
+    live call it is saved as (the billing claim), never as a plain "call"."""
+    activity = "live call" if data["activity"] == CALL else data["activity"]
     return (f"Patient {data['patient']['label']}, {spoken_seconds(data['seconds'])}, "
-            f"{data['activity']}, today.")
+            f"{activity}, today.")
 
 
 def _risk_line(data: dict[str, Any]) -> str:
@@ -578,10 +582,23 @@ def _note_read_back(data: dict[str, Any]) -> str:
 
 
 def _not_a_choice(answer: Answer) -> str:
-    """The reason a key was refused, once: the step's prompt then says what to press."""
+    """The reason a key (or a word) was refused, one wording at every step (outside nurse
+    review: it was worded three ways); the step's prompt then says what to press."""
     key = answer.digits or ""
-    return f"Key {' '.join(key)} is not one of the choices." if key \
+    if key:
+        return f"Key {' '.join(key)} is not one of the choices."
+    return "That is not one of the choices." if answer.speech \
         else "Please use the keypad for this one."
+
+
+def _dropped(t: _Turn) -> str:
+    """Said before a person is called: an entry (or a note) under way is not saved, and the
+    caller must know (outside nurse review: 0 mid-entry said nothing of it)."""
+    if "patient" in t.data and t.step in (MINUTES, ACTIVITY, CONFIRM):
+        return "That entry was not saved."
+    if t.step == NOTE_CONFIRM:
+        return "That note was not saved."
+    return ""
 
 
 def _not_monitored(row: Any, today: date) -> str:
