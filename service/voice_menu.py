@@ -67,6 +67,7 @@ _ISO_DATE = re.compile(r"\b([0-9]{4})-([0-9]{2})-([0-9]{2})\b")
 NO_PIN = ("You have no voice PIN yet. Ask your clinic admin to set a voice PIN, then call "
           "again. Goodbye.")
 PIN_SHAPE = "That is not a PIN: a PIN is 4 to 8 digits, then pound."
+UNSURE_SPEECH = "I was not sure I heard that."
 # what an unfinished step loses when the call ends there (nothing, before a step saves)
 _UNSAVED = {PATIENT: "The entry was not saved.", CHOOSE: "The entry was not saved.",
             MINUTES: "The entry was not saved.", ACTIVITY: "The entry was not saved.",
@@ -107,11 +108,13 @@ class VoiceReply:
 @dataclass(frozen=True)
 class Answer:
     """What the caller did this turn, as the adapter read it: keys, speech, or nothing.
-    `garbled`: Digits Twilio would not send (too long, control characters)."""
+    `garbled`: Digits Twilio would not send (too long, control characters); `confidence`:
+    Twilio's Confidence for the speech (None when it sent none)."""
 
     digits: str | None = None
     speech: str | None = None
     garbled: bool = False
+    confidence: float | None = None
 
     @property
     def silent(self) -> bool:
@@ -132,6 +135,7 @@ class _Turn:
     data: dict[str, Any]
     now: datetime
     clinic_limit: int
+    min_confidence: float = 0.0  # VOICE_MIN_SPEECH_CONFIDENCE
 
     def reply(self, step: str, *said: str, choices: tuple[str, ...] = (),
               locked: tuple[str, datetime] | None = None) -> VoiceReply:
@@ -234,7 +238,7 @@ class VoiceMenuService:
     # -- each turn after -------------------------------------------------------------------
 
     def answer(self, call_sid: str, turn: int, answer: Answer, *, clinic_limit: int,
-               write_wait_s: float | None = None) -> VoiceReply:
+               write_wait_s: float | None = None, min_confidence: float = 0.0) -> VoiceReply:
         """One turn of a staff menu call, in one write transaction (run again when a racing
         twin of the same turn won a unique key: it then finds that turn answered).
 
@@ -245,7 +249,8 @@ class VoiceMenuService:
         does not answer at all raises StoreUnavailable (the adapter says goodbye)."""
         for attempt in range(CONFLICT_RETRIES):
             try:
-                return self._answer(call_sid, turn, answer, clinic_limit, write_wait_s)
+                return self._answer(call_sid, turn, answer, clinic_limit, write_wait_s,
+                                    min_confidence)
             except StoreConflict:
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
@@ -275,7 +280,7 @@ class VoiceMenuService:
         return VoiceReply(last.step, last.turn, said, last.choices, last.staff_pk)
 
     def _answer(self, call_sid: str, turn: int, answer: Answer, clinic_limit: int,
-                write_wait_s: float | None) -> VoiceReply:
+                write_wait_s: float | None, min_confidence: float) -> VoiceReply:
         with self.ctx.db.write(wait_s=write_wait_s) as conn:
             row = session_rows.locked(conn, call_sid)
             if row is None:
@@ -285,7 +290,8 @@ class VoiceMenuService:
             if turn != row.turn + 1 or row.step in ENDINGS:
                 return stored  # a retried (or stale) turn: the same reply, nothing changed
             t = _Turn(conn, call_sid, turn, row.staff_id, row.slack_user_id, row.step,
-                      row.tries, dict(row.data), self.ctx.now(), clinic_limit)
+                      row.tries, dict(row.data), self.ctx.now(), clinic_limit,
+                      min_confidence)
             reply = self._turn(t, row, answer)
             tries = t.tries + 1 if reply.step == t.step and answer.silent else 0
             session_rows.save(conn, call_sid, turn=turn, step=reply.step, tries=tries,
@@ -377,6 +383,8 @@ class VoiceMenuService:
     # -- log time: patient, minutes, activity, read back, save -----------------------------
 
     def _patient(self, t: _Turn, answer: Answer) -> VoiceReply:
+        if _unsure_speech(t, answer):
+            return self._again(t, UNSURE_SPEECH)
         try:
             digits = answer.digits or patient_digits(answer.speech or "")
         except Unsure as exc:
@@ -427,6 +435,8 @@ class VoiceMenuService:
             if len(answer.digits) > MAX_KEYED_DIGITS:
                 return self._again(t, reason)
             heard, said = int(answer.digits) * 60, f"{int(answer.digits)} minutes"
+        elif _unsure_speech(t, answer):
+            return self._again(t, UNSURE_SPEECH)
         else:
             try:  # the one spoken-number parser: refused when unsure, never guessed
                 heard = spoken_seconds_of(answer.speech or "")
@@ -589,6 +599,13 @@ def _not_a_choice(answer: Answer) -> str:
         return f"Key {' '.join(key)} is not one of the choices."
     return "That is not one of the choices." if answer.speech \
         else "Please use the keypad for this one."
+
+
+def _unsure_speech(t: _Turn, answer: Answer) -> bool:
+    """Speech (no keys) Twilio heard with less confidence than VOICE_MIN_SPEECH_CONFIDENCE:
+    a number misheard would log the wrong minutes or patient, so it is asked again."""
+    return (not answer.digits and answer.confidence is not None
+            and answer.confidence < t.min_confidence)
 
 
 def _dropped(t: _Turn) -> str:
