@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # how long a voice turn waits for a busy database before "not saved, try again": below
     # Twilio's 15 s webhook timeout, so the caller is never told nothing while it lands
     voice_write_deadline_ms: int = Field(default=8000, ge=100, le=12_000)
+    # speech for minutes or patient digits heard with less confidence than this is asked again
+    voice_min_speech_confidence: float = Field(default=0.5, ge=0, le=1)
 
     # self-audit checks (issue 16, docs/audit.md)
     audit_heaping_ratio: float = Field(default=3.0, gt=0)

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from billing.activities import ACTIVITIES, parse_activity
+from billing.activities import ACTIVITIES, CALL, parse_activity
 from billing.durations import parse_duration
 from billing.errors import InvalidInput
 from billing.months import start_of_day_utc
@@ -67,6 +67,7 @@ _ISO_DATE = re.compile(r"\b([0-9]{4})-([0-9]{2})-([0-9]{2})\b")
 NO_PIN = ("You have no voice PIN yet. Ask your clinic admin to set a voice PIN, then call "
           "again. Goodbye.")
 PIN_SHAPE = "That is not a PIN: a PIN is 4 to 8 digits, then pound."
+UNSURE_SPEECH = "I was not sure I heard that."
 # what an unfinished step loses when the call ends there (nothing, before a step saves)
 _UNSAVED = {PATIENT: "The entry was not saved.", CHOOSE: "The entry was not saved.",
             MINUTES: "The entry was not saved.", ACTIVITY: "The entry was not saved.",
@@ -107,11 +108,13 @@ class VoiceReply:
 @dataclass(frozen=True)
 class Answer:
     """What the caller did this turn, as the adapter read it: keys, speech, or nothing.
-    `garbled`: Digits Twilio would not send (too long, control characters)."""
+    `garbled`: Digits Twilio would not send (too long, control characters); `confidence`:
+    Twilio's Confidence for the speech (None when it sent none)."""
 
     digits: str | None = None
     speech: str | None = None
     garbled: bool = False
+    confidence: float | None = None
 
     @property
     def silent(self) -> bool:
@@ -132,6 +135,7 @@ class _Turn:
     data: dict[str, Any]
     now: datetime
     clinic_limit: int
+    min_confidence: float = 0.0  # VOICE_MIN_SPEECH_CONFIDENCE
 
     def reply(self, step: str, *said: str, choices: tuple[str, ...] = (),
               locked: tuple[str, datetime] | None = None) -> VoiceReply:
@@ -234,7 +238,7 @@ class VoiceMenuService:
     # -- each turn after -------------------------------------------------------------------
 
     def answer(self, call_sid: str, turn: int, answer: Answer, *, clinic_limit: int,
-               write_wait_s: float | None = None) -> VoiceReply:
+               write_wait_s: float | None = None, min_confidence: float = 0.0) -> VoiceReply:
         """One turn of a staff menu call, in one write transaction (run again when a racing
         twin of the same turn won a unique key: it then finds that turn answered).
 
@@ -245,7 +249,8 @@ class VoiceMenuService:
         does not answer at all raises StoreUnavailable (the adapter says goodbye)."""
         for attempt in range(CONFLICT_RETRIES):
             try:
-                return self._answer(call_sid, turn, answer, clinic_limit, write_wait_s)
+                return self._answer(call_sid, turn, answer, clinic_limit, write_wait_s,
+                                    min_confidence)
             except StoreConflict:
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
@@ -266,12 +271,16 @@ class VoiceMenuService:
         last = VoiceReply.of(row.reply)
         if last.ended:
             return last
-        busy = "The system is busy, so that was not saved. Please try again." \
-            if last.step in (CONFIRM, NOTE_CONFIRM) else "The system is busy. Please try again."
-        return VoiceReply(last.step, last.turn, (busy,), last.choices, last.staff_pk)
+        if last.step in (CONFIRM, NOTE_CONFIRM):  # what is being saved, read again
+            said: tuple[str, ...] = (
+                "The system is busy, so that was not saved. Please try again.",
+                _read_back(row.data) if last.step == CONFIRM else _note_read_back(row.data))
+        else:
+            said = ("The system is busy. Please try again.",)
+        return VoiceReply(last.step, last.turn, said, last.choices, last.staff_pk)
 
     def _answer(self, call_sid: str, turn: int, answer: Answer, clinic_limit: int,
-                write_wait_s: float | None) -> VoiceReply:
+                write_wait_s: float | None, min_confidence: float) -> VoiceReply:
         with self.ctx.db.write(wait_s=write_wait_s) as conn:
             row = session_rows.locked(conn, call_sid)
             if row is None:
@@ -281,7 +290,8 @@ class VoiceMenuService:
             if turn != row.turn + 1 or row.step in ENDINGS:
                 return stored  # a retried (or stale) turn: the same reply, nothing changed
             t = _Turn(conn, call_sid, turn, row.staff_id, row.slack_user_id, row.step,
-                      row.tries, dict(row.data), self.ctx.now(), clinic_limit)
+                      row.tries, dict(row.data), self.ctx.now(), clinic_limit,
+                      min_confidence)
             reply = self._turn(t, row, answer)
             tries = t.tries + 1 if reply.step == t.step and answer.silent else 0
             session_rows.save(conn, call_sid, turn=turn, step=reply.step, tries=tries,
@@ -295,8 +305,8 @@ class VoiceMenuService:
             return t.reply(GOODBYE, "This call has timed out.", unsaved, "Goodbye.")
         if not row.active:
             return t.reply(GOODBYE, "Your staff record is inactive. Goodbye.")
-        if answer.digits == "0" and t.step != MINUTES:  # there, 0 is zero minutes: refused
-            return t.reply(PERSON, "Connecting you to the clinic.")
+        if answer.digits == "0":  # a person, at every step (minutes too: outside review)
+            return t.reply(PERSON, _dropped(t), "Connecting you to the clinic.")
         if t.step == CLOSED:  # only 0 is left: anything else, or nothing, ends the call
             return t.reply(GOODBYE, "Goodbye.")
         if answer.silent:
@@ -368,12 +378,13 @@ class VoiceMenuService:
             return self._last_call(t)
         if key == "9":
             return t.reply(MENU)
-        return self._again(t, f"Key {' '.join(key)} is not on the menu." if key
-                           else "Please use the keypad for the menu.")
+        return self._again(t, _not_a_choice(answer))
 
     # -- log time: patient, minutes, activity, read back, save -----------------------------
 
     def _patient(self, t: _Turn, answer: Answer) -> VoiceReply:
+        if _unsure_speech(t, answer):
+            return self._again(t, UNSURE_SPEECH)
         try:
             digits = answer.digits or patient_digits(answer.speech or "")
         except Unsure as exc:
@@ -404,8 +415,7 @@ class VoiceMenuService:
         except Unsure:
             key = ""
         if not (key.isdigit() and len(key) == 1 and 1 <= int(key) <= len(choices)):
-            return self._again(t, f"Key {' '.join(key)} is not one of the choices." if key
-                               else "That is not one of the choices.")
+            return self._again(t, _not_a_choice(Answer(digits=key, speech=answer.speech)))
         return self._picked(t, choices[int(key) - 1])
 
     def _picked(self, t: _Turn, patient: dict[str, Any]) -> VoiceReply:
@@ -425,6 +435,8 @@ class VoiceMenuService:
             if len(answer.digits) > MAX_KEYED_DIGITS:
                 return self._again(t, reason)
             heard, said = int(answer.digits) * 60, f"{int(answer.digits)} minutes"
+        elif _unsure_speech(t, answer):
+            return self._again(t, UNSURE_SPEECH)
         else:
             try:  # the one spoken-number parser: refused when unsure, never guessed
                 heard = spoken_seconds_of(answer.speech or "")
@@ -444,7 +456,7 @@ class VoiceMenuService:
             activity = next((a for a in (_activity_word(w) for w in
                                          _WORD.findall(answer.speech.lower())) if a), None)
         if activity is None:
-            return self._again(t, "That is not one of the activities.")
+            return self._again(t, _not_a_choice(answer))
         t.data["activity"] = activity
         return t.reply(CONFIRM, _read_back(t.data))
 
@@ -557,9 +569,11 @@ def _activity_word(word: str) -> str | None:
 
 
 def _read_back(data: dict[str, Any]) -> str:
-    """'Patient P 1 0 4 2, J D, 12 minutes, review, today.'"""
+    """'Patient P 1 0 4 2, J D, 12 minutes, review, today.' A call is read back as the
+    live call it is saved as (the billing claim), never as a plain "call"."""
+    activity = "live call" if data["activity"] == CALL else data["activity"]
     return (f"Patient {data['patient']['label']}, {spoken_seconds(data['seconds'])}, "
-            f"{data['activity']}, today.")
+            f"{activity}, today.")
 
 
 def _risk_line(data: dict[str, Any]) -> str:
@@ -578,10 +592,30 @@ def _note_read_back(data: dict[str, Any]) -> str:
 
 
 def _not_a_choice(answer: Answer) -> str:
-    """The reason a key was refused, once: the step's prompt then says what to press."""
+    """The reason a key (or a word) was refused, one wording at every step (outside nurse
+    review: it was worded three ways); the step's prompt then says what to press."""
     key = answer.digits or ""
-    return f"Key {' '.join(key)} is not one of the choices." if key \
+    if key:
+        return f"Key {' '.join(key)} is not one of the choices."
+    return "That is not one of the choices." if answer.speech \
         else "Please use the keypad for this one."
+
+
+def _unsure_speech(t: _Turn, answer: Answer) -> bool:
+    """Speech (no keys) Twilio heard with less confidence than VOICE_MIN_SPEECH_CONFIDENCE:
+    a number misheard would log the wrong minutes or patient, so it is asked again."""
+    return (not answer.digits and answer.confidence is not None
+            and answer.confidence < t.min_confidence)
+
+
+def _dropped(t: _Turn) -> str:
+    """Said before a person is called: an entry (or a note) under way is not saved, and the
+    caller must know (outside nurse review: 0 mid-entry said nothing of it)."""
+    if "patient" in t.data and t.step in (MINUTES, ACTIVITY, CONFIRM):
+        return "That entry was not saved."
+    if t.step == NOTE_CONFIRM:
+        return "That note was not saved."
+    return ""
 
 
 def _not_monitored(row: Any, today: date) -> str:

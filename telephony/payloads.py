@@ -236,7 +236,8 @@ def menu_answer(form: Mapping[str, object]) -> Answer:
             raise BadPayload("Confidence is not a number from 0 to 1")
     except BadPayload:
         return Answer(garbled=True)
-    return Answer(digits=digits, speech=speech)
+    return Answer(digits=digits, speech=speech,
+                  confidence=float(confidence) if confidence is not None else None)
 
 
 def _fraction(text: str) -> bool:

@@ -140,7 +140,8 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
             reply = await run_in_threadpool(
                 lambda: _service(request).voice_menu.answer(
                     call_sid, turn, answer, clinic_limit=settings.voice_wrong_pins_per_hour,
-                    write_wait_s=settings.voice_write_deadline_ms / 1000))
+                    write_wait_s=settings.voice_write_deadline_ms / 1000,
+                    min_confidence=settings.voice_min_speech_confidence))
         except (StoreUnavailable, StoreConflict, InvalidInput) as exc:
             log.error("voice menu turn not answered: %s", type(exc).__name__)
             return _xml(voice_menu.unavailable(voice))

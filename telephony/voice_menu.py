@@ -37,7 +37,7 @@ PROMPTS: dict[str, Prompt] = {
     menu.CHOOSE: Prompt("", one_key=True),
     menu.MINUTES: Prompt("How many minutes? Enter them, then press pound, or say them.",
                          "dtmf speech", hints="minutes"),
-    menu.ACTIVITY: Prompt("Which activity? Press 1 for review, 2 for call, 3 for "
+    menu.ACTIVITY: Prompt("Which activity? Press 1 for review, 2 for live call, 3 for "
                           "coordination, 4 for adjustment, 5 for education, or 6 for other. "
                           "You can also say it.", "dtmf speech", one_key=True,
                           hints=_ACTIVITY_WORDS),

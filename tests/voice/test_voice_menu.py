@@ -110,7 +110,7 @@ def test_speech_works_for_patient_minutes_and_activity(menu_app: TwilioApp,
 
 def test_key_2_is_a_live_call_as_in_slack(menu_app: TwilioApp, phone: Dial) -> None:
     call = _to_confirm(_at_menu(phone), minutes="3", activity="2")
-    assert "3 minutes, call, today" in call.said
+    assert "Patient P 1 0 4 2, J D, 3 minutes, live call, today." in call.said
     call.press("1")
     assert "live contact done" in call.said
     [entry] = _entries(menu_app)
@@ -191,14 +191,14 @@ def test_no_input_plays_the_prompt_three_times_then_goodbye(menu_app: TwilioApp,
 
 
 @pytest.mark.parametrize(("step", "sent", "reason"), [
-    ("menu", "7", "Key 7 is not on the menu."),
+    ("menu", "7", "Key 7 is not one of the choices."),
     ("menu", "12ab", "Please use the number keys only."),
     ("patient", "4" * 40, "That was 40 digits, too many for a patient number."),
     ("patient", "abc", "Please use the number keys only."),
     ("patient", "555", "No patient number has those digits."),
-    ("minutes", "0", "0 minutes cannot be logged. Minutes go from 1 to 240."),
+    ("minutes", "00", "0 minutes cannot be logged. Minutes go from 1 to 240."),
     ("minutes", "999", "999 minutes cannot be logged. Minutes go from 1 to 240."),
-    ("activity", "8", "That is not one of the activities."),
+    ("activity", "8", "Key 8 is not one of the choices."),
     ("confirm", "5", "Key 5 is not one of the choices. Patient P 1 0 4 2"),
 ])
 def test_bad_input_gets_the_prompt_again_with_the_reason(
@@ -221,7 +221,53 @@ def test_zero_reaches_a_person_at_any_menu(menu_app: TwilioApp, phone: Dial) -> 
     call = phone().dial().press("0")
     assert call.dialed == FALLBACK_NUMBER
     call = _at_menu(phone).press("1").press("0")
-    assert call.dialed == FALLBACK_NUMBER and "Connecting you" in call.said
+    assert call.dialed == FALLBACK_NUMBER
+    assert call.said == "Connecting you to the clinic."  # no entry was under way yet
+
+
+@pytest.mark.parametrize("before", [["1", "1042"], ["1", "1042", "12"],
+                                    ["1", "1042", "12", "1"]], ids=["minutes", "activity",
+                                                                   "read-back"])
+def test_zero_partway_through_an_entry_says_it_was_not_saved(
+        menu_app: TwilioApp, phone: Dial, before: list[str]) -> None:
+    """0 at the minutes prompt is a person too, not "0 minutes" (outside nurse review), and
+    an entry under way is said to be dropped before the call is put through."""
+    call = _at_menu(phone)
+    for keys in before:
+        call.press(keys)
+    call.press("0")
+    assert call.dialed == FALLBACK_NUMBER
+    assert call.said == "That entry was not saved. Connecting you to the clinic."
+    assert _entries(menu_app) == []
+
+
+@pytest.mark.parametrize(("step", "before", "sent"), [
+    ("menu", [], "5"), ("choose", ["1", "1042"], "7"), ("activity", ["1", "1042", "12"], "7"),
+    ("confirm", ["1", "1042", "12", "1"], "7"),
+])
+def test_a_wrong_key_is_worded_one_way_at_every_step(
+        menu_app: TwilioApp, phone: Dial, step: str, before: list[str], sent: str) -> None:
+    if step == "choose":  # a second patient with the digits 1042
+        menu_app.service.patients.add("A-10-42", PatientFields(initials="KL"), actor="test")
+    call = _at_menu(phone)
+    for keys in before:
+        call.press(keys)
+    call.press(sent)
+    assert call.said.startswith(f"Key {sent} is not one of the choices."), (step, call.said)
+
+
+def test_an_unheard_activity_word_is_worded_as_a_wrong_key(menu_app: TwilioApp,
+                                                           phone: Dial) -> None:
+    call = _at_menu(phone).press("1").press("1042").press("12").say("banana")
+    assert call.said.startswith("That is not one of the choices. Which activity?")
+
+
+def test_a_spoken_live_call_is_read_back_as_a_live_call(menu_app: TwilioApp,
+                                                        phone: Dial) -> None:
+    call = _at_menu(phone).press("1").press("1042").press("7").say("live call")
+    assert "Patient P 1 0 4 2, J D, 7 minutes, live call, today." in call.said
+    call.press("2").press("1042").press("7").say("phone call")
+    assert "7 minutes, live call, today." in call.said
 
 
 def test_the_database_down_says_not_saved_with_200(menu_app: TwilioApp, phone: Dial) -> None:

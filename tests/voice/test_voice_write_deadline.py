@@ -77,6 +77,9 @@ def test_a_save_behind_a_busy_writer_says_not_saved_within_the_deadline(
         assert took < DEADLINE_MS / 1000 + SLACK_S, took
         assert call.said.startswith("The system is busy, so that was not saved.")
         assert "Press 1 to save, or 2 to start over." in call.said
+        # what is being saved, read again before the choice (outside nurse review)
+        assert "not saved. Please try again. Patient P 1 0 4 2, J D, 12 minutes, review, " \
+            "today. Press 1 to save" in call.said
         assert call.action == save_path  # the turn was not taken: the same step again
         assert _entries(deadline_app) == []
     time.sleep(0.3)
