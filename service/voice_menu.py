@@ -603,9 +603,11 @@ def _not_a_choice(answer: Answer) -> str:
 
 def _unsure_speech(t: _Turn, answer: Answer) -> bool:
     """Speech (no keys) Twilio heard with less confidence than VOICE_MIN_SPEECH_CONFIDENCE:
-    a number misheard would log the wrong minutes or patient, so it is asked again."""
+    a number misheard would log the wrong minutes or patient, so it is asked again. A
+    Confidence of 0 is "not reported" (some Twilio speech models always send 0): taken, and
+    the read-back before the save still guards it."""
     return (not answer.digits and answer.confidence is not None
-            and answer.confidence < t.min_confidence)
+            and 0 < answer.confidence < t.min_confidence)
 
 
 def _dropped(t: _Turn) -> str:

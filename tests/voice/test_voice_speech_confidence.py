@@ -44,6 +44,13 @@ def test_unsure_minutes_are_asked_again_and_saying_them_surely_works(
     assert [e.duration_seconds for e in _entries(menu_app)] == [900]
 
 
+def test_a_confidence_of_zero_is_not_reported_and_taken(menu_app: TwilioApp) -> None:
+    """Some Twilio speech models send Confidence=0 for every result: asking again would make
+    speech unusable, so 0 is read as 'not reported' (the read-back still guards)."""
+    call = _logging(menu_app).say("one zero four two", confidence="0")
+    assert "Patient P 1 0 4 2, J D." in call.said
+
+
 def test_the_threshold_is_the_setting(menu_app_with: Callable[..., TwilioApp]) -> None:
     app = menu_app_with(voice_min_speech_confidence=0.95)
     call = _logging(app).say("one zero four two", confidence="0.91")
