@@ -135,9 +135,6 @@ def after_close_advice(call: CallView) -> str:
             "and close the month again")
 
 
-# States a person reads that are not stored as such (`CallView.shown_state`).
-_SHOWN_FROM = {"voided": "counted"}
-
 
 @dataclass(frozen=True)
 class CallOutcome:
@@ -781,14 +778,12 @@ class CallService:
                   admin: str | None = None) -> list[CallView]:
         """Calls in the given states (all when none), newest first (chat: `admin` must be
         an active admin, checked in the same read)."""
-        wanted = set(states)  # as people read them: `voided` is a counted call's entry voided
-        stored = tuple(sorted({_SHOWN_FROM.get(state, state) for state in wanted}))
+        wanted = tuple(sorted(set(states)))  # as people read them (store.calls.legs)
         with self.ctx.db.read() as conn:
             if admin is not None:
                 require_admin(conn, admin)
             w = _Work(conn)
-            views = [self._view(w, w.keep(row)) for row in call_rows.legs(conn, stored, limit)]
-        return [v for v in views if not wanted or v.shown_state in wanted]
+            return [self._view(w, w.keep(row)) for row in call_rows.legs(conn, wanted, limit)]
 
     def unmatched(self, *, admin: str | None = None) -> list[CallView]:
         return self.in_states(("unmatched",), admin=admin)

@@ -18,7 +18,9 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     String,
+    and_,
     bindparam,
+    case,
     cast,
     exists,
     func,
@@ -46,8 +48,12 @@ from store.tables import (
 _children = calls.alias("children")
 _HAS_CHILDREN = exists().where(_children.c.parent_call_sid == calls.c.call_sid) \
     .label("has_children")
-_ENTRY_VOIDED = exists().where(time_entries.c.id == calls.c.entry_id,
-                               time_entries.c.voided_at.is_not(None)).label("entry_voided")
+_VOIDED = exists().where(time_entries.c.id == calls.c.entry_id,
+                         time_entries.c.voided_at.is_not(None))
+_ENTRY_VOIDED = _VOIDED.label("entry_voided")
+# the state a person reads (service.calls.CallView.shown_state): a counted call whose entry
+# was voided since reads "voided"; filtered here so a list's limit counts only what it shows
+_SHOWN_STATE = case((and_(calls.c.state == "counted", _VOIDED), "voided"), else_=calls.c.state)
 _LEG = select(calls, _HAS_CHILDREN, _ENTRY_VOIDED)
 _BY_SID = _LEG.where(calls.c.call_sid == bindparam("sid"))
 _BY_SID_LOCKED = _BY_SID.with_for_update(of=calls)
@@ -58,7 +64,7 @@ _INSERT = insert(calls).returning(calls.c.id)
 _UPDATE = update(calls).where(calls.c.id == bindparam("pk"))
 _NEWEST_FIRST = (calls.c.started_at.desc(), calls.c.id.desc())
 _ALL = _LEG.order_by(*_NEWEST_FIRST).limit(bindparam("limit"))
-_IN_STATES = (_LEG.where(calls.c.state.in_(bindparam("states", expanding=True)))
+_IN_STATES = (_LEG.where(_SHOWN_STATE.in_(bindparam("states", expanding=True)))
               .order_by(*_NEWEST_FIRST).limit(bindparam("limit")))
 
 # A patient's calls of a month with both legs of each bridge: the legs matched to the patient
@@ -111,7 +117,8 @@ def patient_month_legs(conn: Connection, patient_pk: int, *, start: datetime,
 
 
 def legs(conn: Connection, states: Sequence[str], limit: int) -> list[Row[Any]]:
-    """Legs in `states` (all when empty), newest first."""
+    """Legs in `states` as people read them (`voided`: a counted call whose entry was
+    voided; all when empty), newest first."""
     if states:
         return list(conn.execute(_IN_STATES, {"states": list(states), "limit": limit}))
     return list(conn.execute(_ALL, {"limit": limit}))

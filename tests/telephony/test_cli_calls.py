@@ -105,6 +105,9 @@ def test_counted_means_counted_now_and_voided_lists_the_voided(svc: Service,
     assert listed("voided") == ["C-1 voided"]
     assert listed("counted", "voided") == ["C-2 counted", "C-1 voided"]
     assert listed() == ["C-2 counted", "C-1 voided"]
+    # the limit counts only what is listed: the newest call (C-2) is counted, so the one
+    # voided call still fills a list of one (it was filtered after the limit: none)
+    assert [v.call_id for v in svc.calls.in_states(("voided",), limit=1)] == ["C-1"]
 
 
 def test_an_after_close_call_says_how_to_count_it_and_counts_once_reopened(
