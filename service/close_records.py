@@ -12,11 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from billing.audit_checks import hold_reasons
 from billing.claims import compare_claim
 from billing.codes import CodeUnits
 from service.views import BilledAtClose
-from store.audit_checks import hold_facts
 from store.closes import (
     ChangeSinceClose,
     PatientChangeSinceClose,
@@ -66,7 +64,6 @@ class BilledRecords:
         self.lines: dict[int, Any] = {}  # MonthCloseLine rows
         self.changes: dict[int, list[ChangeSinceClose]] = defaultdict(list)
         self.patient_changes: dict[int, list[PatientChangeSinceClose]] = defaultdict(list)
-        self.held: set[int] = set()  # not billed at close and still not billable
 
     @property
     def since(self) -> datetime | None:
@@ -82,7 +79,6 @@ class BilledRecords:
             return
         self.lines = {line.patient_id: line
                       for line in lines_of(conn, self.close.id, patient_pks)}
-        self._read_held(conn, patient_pks)
         since = self.since
         assert since is not None
         for change in changes_since(conn, start=self.start, end=self.end, since=since,
@@ -90,18 +86,6 @@ class BilledRecords:
             self.changes[change.patient_pk].append(change)
         for amended in patient_amendments_since(conn, since=since, patient_pks=patient_pks):
             self.patient_changes[amended.patient_pk].append(amended)
-
-    def _read_held(self, conn: Conn, patient_pks: list[int]) -> None:
-        """Patients the close billed nothing for who still may not be billed (the close's
-        hold rule, billing.audit_checks.hold_reasons): their codes today are not a claim
-        owed, so the month does not differ. Read only for the page's patients without
-        billed codes (none: no statement)."""
-        self.held = set()
-        unbilled = [pk for pk in patient_pks
-                    if pk not in self.lines or not self.lines[pk].codes]
-        for pk, fact in hold_facts(conn, unbilled).items():
-            if hold_reasons(fact.consent_on, fact.ordered_by, fact.order_on):
-                self.held.add(pk)
 
     def unseen(self, conn: Conn, seen: set[int]) -> list[int]:
         """Patients the close billed who are no longer among the scan's rows (e.g. every
@@ -112,7 +96,10 @@ class BilledRecords:
                       if line.patient_id not in seen and line.codes)
 
     def compare(self, patient_pk: int, codes: Iterable[CodeUnits], *, seconds: int,
-                live: int) -> BilledAtClose | None:
+                live: int, held: bool = False) -> BilledAtClose | None:
+        """What the close billed against what the month supports now. `held`: the month
+        may still not be billed (MonthSummary.held, the close's hold rule): its codes today
+        are no claim owed, so a month billed nothing at close does not differ."""
         close = self.close
         if close is None:
             return None
@@ -121,7 +108,7 @@ class BilledRecords:
         billed = line_codes(line) if line else ()
         if record == RECORD_PENDING:  # nothing is known of the close yet: claim nothing
             return BilledAtClose(billed, close.at, close.by, record, Decimal("0.00"))
-        if not billed and patient_pk in self.held:
+        if not billed and held:
             codes = ()  # held at close, still held: nothing to bill, nothing changed
         change = compare_claim(billed, codes, self.fees)
         amount = Decimal(line.expected_cents if line else 0) / 100

@@ -491,7 +491,7 @@ class MonthService:
             month_closed_by=closed.by if closed else None,
             billed_at_close=context.billed.compare(
                 totals.patient_pk, assessment.codes, seconds=totals.counted_seconds,
-                live=totals.live_interactions),
+                live=totals.live_interactions, held=bool(held)),
         )
 
     def _assess(self, totals: PatientMonthTotals,

@@ -89,32 +89,6 @@ def billing_facts(conn: Conn, clinic_ids: Sequence[str]) -> dict[str, BillingFac
 
 
 @dataclass(frozen=True)
-class HoldFacts:
-    """What decides whether a patient's month may be billed (billing.audit_checks.
-    hold_reasons): consent and the order."""
-
-    consent_on: date | None
-    ordered_by: str | None
-    order_on: date | None
-
-
-_HOLD_FACTS = (
-    select(patients.c.id, patients.c.consent_on, _ordering.c.slack_user_id, patients.c.order_on)
-    .select_from(patients.outerjoin(_ordering,
-                                    _ordering.c.id == patients.c.ordering_provider_id))
-    .where(patients.c.id.in_(bindparam("pks", expanding=True)))
-)
-
-
-def hold_facts(conn: Conn, patient_pks: Sequence[int]) -> dict[int, HoldFacts]:
-    """Each listed patient's consent and order, by table id (one statement)."""
-    if not patient_pks:
-        return {}
-    return {row[0]: HoldFacts(*row[1:])
-            for row in conn.execute(_HOLD_FACTS, {"pks": list(patient_pks)})}
-
-
-@dataclass(frozen=True)
 class MonthSpan:
     """A clinic month as dates (enrolment dates) and UTC instants (when a patient without
     an enrolment date was added: such a patient is in the programme from then)."""
