@@ -214,9 +214,7 @@ def report_row(summary: MonthSummary) -> dict[str, Any]:
         "live_interactions": summary.live_interactions,
         "live_interaction_dates": ";".join(d.isoformat() for d in summary.live_interaction_dates),
         "codes": format_codes(summary.codes),
-        # a held month earns nothing until consent and the order are on file (the close
-        # records it so): the column adds up to the totals
-        "expected_amount": "0.00" if summary.held else f"{summary.expected_amount:.2f}",
+        "expected_amount": f"{summary.billable_amount:.2f}",  # adds up to the totals
         "held": "; ".join(summary.held),
         "next_code": summary.next_code or "",
         "seconds_to_next_code": "" if summary.seconds_to_next_code is None

@@ -627,13 +627,12 @@ class _TotalsTally:
 
     def add(self, summary: MonthSummary) -> None:
         self.patients += 1
-        if summary.held:  # supported but not to be billed: counted apart, as the close does
-            self.held += 1
-        else:
-            self.billable += bool(summary.codes)
+        self.held += bool(summary.held)  # supported but not to be billed, as the close does
+        self.billable += summary.billable
+        self.expected += summary.billable_amount
+        if summary.billable:
             for code in summary.codes:
                 self.units[code.code] += code.units
-            self.expected += summary.expected_amount
         risk = _assessed(summary, self.month, self.today, self.seen).risk
         if risk.still_to_win:
             self.at_risk += 1

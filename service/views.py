@@ -200,6 +200,17 @@ class MonthSummary:
         return self.billed_at_close is not None and self.billed_at_close.differs
 
     @property
+    def billable(self) -> bool:
+        """Codes to bill now: the month supports some and nothing holds it (`held`)."""
+        return bool(self.codes) and not self.held
+
+    @property
+    def billable_amount(self) -> Decimal:
+        """What the month earns as billed: nothing while it is held, as the close records
+        it (the report's CSV, its totals and the dashboard add these up)."""
+        return Decimal("0.00") if self.held else self.expected_amount
+
+    @property
     def not_counted_seconds(self) -> int:
         return sum(n.seconds for n in self.not_counted)
 

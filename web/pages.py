@@ -52,15 +52,14 @@ def month_page(*, month: Month, today_days_left: int, rows: list[DashboardRow],
                staff: list[StaffView], staff_filter: str | None, series: CodeSeries,
                fees: Mapping[str, Decimal], closed_by: str | None = None) -> str:
     views = [row_view(r) for r in rows]
-    earned = sum((r.summary.expected_amount for r in rows if not r.summary.held),
-                 Decimal("0.00"))  # held months are not billed (report totals, the close)
+    earned = sum((r.summary.billable_amount for r in rows), Decimal("0.00"))
     to_win = sum((amount_still_to_win(r.summary.codes, fees) for r in rows
                   if r.risk.still_to_win), Decimal("0.00"))
     chart = svg(series, month.days, f"Patients reaching each code in {month}")
     return _env.get_template("month.html").render(
         month=str(month), month_name=f"{calendar.month_name[month.month]} {month.year}",
         rows=views, staff=staff, staff_filter=staff_filter or "",
-        billable=sum(1 for r in rows if r.summary.codes and not r.summary.held),
+        billable=sum(1 for r in rows if r.summary.billable),
         at_risk=sum(1 for r in rows if r.risk.still_to_win), days_left=today_days_left, chart=chart,
         earned=f"{earned:,.2f}", to_win=f"{to_win:,.2f}", closed_by=closed_by,
     )
