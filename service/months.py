@@ -23,7 +23,7 @@ from billing.months import Month, clinic_day, start_of_day_utc
 from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
 from billing.tally import REASONS, MonthTally
 from service.close_records import BilledRecords
-from service.context import ServiceContext
+from service.context import Policy, ServiceContext
 from service.errors import BadInput
 from service.lookups import (
     clean_slack_user_id,
@@ -61,6 +61,8 @@ NO_ORDER_WARNING = ("no order on file (ordering provider and order date): do not
 # A caller's transaction: its Core connection (store.db.Conn).
 Transaction = Any
 _T = TypeVar("_T")
+# (counted seconds, has a live contact) -> codes and dollars, per scan (`_priced`)
+_Priced = dict[tuple[int, bool], tuple[MonthAssessment, Decimal]]
 
 
 def _warnings(
@@ -164,12 +166,23 @@ class _MonthContext:
     month_ended: bool  # the clinic's today is past the month (read once, not per row)
     contributions: dict[int, list[StaffMinutes]] = field(default_factory=dict)
     live_dates: dict[int, list[date]] = field(default_factory=dict)
-    assessed: dict[tuple[int, bool], tuple[MonthAssessment, Decimal]] = field(
-        default_factory=dict)
+    assessed: _Priced = field(default_factory=dict)
 
     @property
     def closed(self) -> Any:
         return self.record.closed
+
+
+def _priced(cache: _Priced, month: Month, seconds: int, lives: int,
+            policy: Policy) -> tuple[MonthAssessment, Decimal]:
+    """Codes and dollars for a month's counted seconds and live contact, each distinct pair
+    assessed once per scan (the rules are pure; a clinic repeats the same few values)."""
+    key = (seconds, lives > 0)
+    if key not in cache:
+        assessment = assess_month(month, MonthActivity(seconds, lives),
+                                  max_add_on_units=policy.max_99458_units)
+        cache[key] = (assessment, expected_amount(assessment.codes, policy.fees))
+    return cache[key]
 
 
 class _LightSummaries:
@@ -180,23 +193,15 @@ class _LightSummaries:
 
     def __init__(self, service: "MonthService", month: Month, record: CloseRecord) -> None:
         self.month, self.month_text = month, str(month)
-        self.max_units = service.ctx.policy.max_99458_units
-        self.fees = service.ctx.policy.fees
+        self.policy = service.ctx.policy
         self.month_ended = month.last_day < service.today()
         closed = record.closed
         self.closed_by = closed.by if closed else None
-        self.assessed: dict[tuple[int, bool], tuple[MonthAssessment, Decimal]] = {}
-
-    def _assess(self, seconds: int, lives: int) -> tuple[MonthAssessment, Decimal]:
-        key = (seconds, lives > 0)
-        if key not in self.assessed:
-            assessment = assess_month(self.month, MonthActivity(seconds, lives),
-                                      max_add_on_units=self.max_units)
-            self.assessed[key] = (assessment, expected_amount(assessment.codes, self.fees))
-        return self.assessed[key]
+        self.assessed: _Priced = {}
 
     def of(self, f: RiskFigures) -> MonthSummary:
-        assessment, amount = self._assess(f.counted_seconds, f.live_interactions)
+        assessment, amount = _priced(self.assessed, self.month, f.counted_seconds,
+                                     f.live_interactions, self.policy)
         return MonthSummary(
             patient_id=f.patient_id, initials=f.initials, month=self.month_text,
             total_seconds=f.counted_seconds, uncounted_seconds=0,
@@ -318,7 +323,7 @@ class MonthService:
     def _figure_risks(self, conn: Conn, month: Month, today: date,
                       scope: Scope) -> Iterator[PatientRisk]:
         """The verdicts of a risk scan from one aggregate statement (store.month_risk):
-        patients whose figures SQL states exactly get a light summary (`_light_summary`);
+        patients whose figures SQL states exactly get a light summary (`_LightSummaries`);
         the rest (overlapping clock-timed time, a window or consent starting or ending in
         the month) are tallied in full, a page at a time, as the report tallies them. While
         the month has a close, patients billed at it and gone from the scan are shown too."""
@@ -462,7 +467,8 @@ class MonthService:
 
     def _summary(self, totals: PatientMonthTotals, context: "_MonthContext") -> MonthSummary:
         month = context.month
-        assessment, amount = self._assess(totals, context)
+        assessment, amount = _priced(context.assessed, month, totals.counted_seconds,
+                                     totals.live_interactions, self.ctx.policy)
         closed = context.closed
         held = tuple(hold_reasons(totals.consent_on, totals.ordering_provider_pk,
                                   totals.order_on)) if assessment.codes else ()
@@ -493,19 +499,6 @@ class MonthService:
                 totals.patient_pk, assessment.codes, seconds=totals.counted_seconds,
                 live=totals.live_interactions, held=bool(held)),
         )
-
-    def _assess(self, totals: PatientMonthTotals,
-                context: _MonthContext) -> tuple[MonthAssessment, Decimal]:
-        """Codes and dollars for the month's seconds and live contact, each distinct pair
-        assessed once per scan (the rules are pure; a clinic repeats the same few values)."""
-        key = (totals.counted_seconds, totals.live_interactions > 0)
-        if key not in context.assessed:
-            assessment = assess_month(
-                context.month, MonthActivity(totals.counted_seconds, totals.live_interactions),
-                max_add_on_units=self.ctx.policy.max_99458_units)
-            context.assessed[key] = (assessment,
-                                     expected_amount(assessment.codes, self.ctx.policy.fees))
-        return context.assessed[key]
 
     def at_risk(self, month: Month | None = None, today: date | None = None,
                 *, assigned_to: str | None = None,
