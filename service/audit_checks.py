@@ -131,8 +131,7 @@ class AuditCheckService:
             current = current.previous()
             start, end = current.bounds_utc(self.ctx.policy.zone)
             window.append(rows.WindowMonth(str(current), start, end))
-        return [Banded(b.minute, b.staff, b.months) for b in rows.heaping_bands(
-            conn, window, band_minutes(), sorted(ROLES_THAT_COUNT))]
+        return rows.heaping_bands(conn, window, band_minutes(), sorted(ROLES_THAT_COUNT))
 
     def _enrolments(self, conn: Conn, month: Month) -> Enrolments:
         spans, current = [], month

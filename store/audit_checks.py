@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import String, and_, bindparam, case, exists, func, or_, select, union_all
 
+from billing.audit_checks import Banded
 from store.db import Conn
 from store.month_totals import LONGEST_ENTRY
 from store.tables import (
@@ -124,16 +125,6 @@ def new_enrolments(conn: Conn, spans: Sequence[MonthSpan]) -> tuple[int, ...]:
 
 # -- heaping's trailing window ---------------------------------------------------------------
 
-@dataclass(frozen=True)
-class BandCount:
-    """Patient-months of the trailing window whose total lands in one minute (9, 10, 11,
-    19, ...), per main staff member (None: no standing clinical time on record)."""
-
-    minute: int
-    staff: str | None
-    months: int
-
-
 _events = month_close_events
 _lines = month_close_lines
 
@@ -183,7 +174,7 @@ class WindowMonth:
 
 
 def heaping_bands(conn: Conn, window: Sequence[WindowMonth], minutes: Sequence[int],
-                  roles: Sequence[str]) -> list[BandCount]:
+                  roles: Sequence[str]) -> list[Banded]:
     """The months before the checked one, as their latest close recorded them (each
     patient's counted seconds at the close: the tally, never counted again here): how many
     patient-months landed in each of `minutes`, per main staff member (who logged the most
@@ -193,5 +184,5 @@ def heaping_bands(conn: Conn, window: Sequence[WindowMonth], minutes: Sequence[i
     params: dict[str, Any] = {"minutes": list(minutes), "roles": list(roles)}
     for i, span in enumerate(window):
         params |= {f"month{i}": span.month, f"start{i}": span.start, f"end{i}": span.end}
-    return [BandCount(int(m), s, int(n))
+    return [Banded(int(m), s, int(n))
             for m, s, n in conn.execute(_band_statement(len(window)), params)]
