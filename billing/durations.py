@@ -15,7 +15,7 @@ ACCEPTED_FORMS = "12m, 12 min, 12 (minutes), 1h5m, 1h 5m, 1:05 (h:mm), 90s, 2.5m
 
 # ASCII digits only: `\d` also matches '٣' or '３', which Decimal would read as 3.
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
-_UNIT_SECONDS = {
+UNIT_SECONDS = {
     "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
     "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
@@ -36,7 +36,7 @@ def _units_total(text: str, folded: str) -> Decimal:
     total = Decimal(0)
     seen: set[int] = set()
     for number, unit in _PART.findall(folded):
-        size = _UNIT_SECONDS.get(unit)
+        size = UNIT_SECONDS.get(unit)
         if size is None:
             raise _refuse(text, f"unknown unit '{unit}'")
         if size in seen:

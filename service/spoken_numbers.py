@@ -10,6 +10,8 @@ never repeats the transcript's words (a transcript may hold a name): it says wha
 import re
 from decimal import Decimal
 
+from billing.durations import UNIT_SECONDS
+
 _ONES = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
          "seven": 7, "eight": 8, "nine": 9}
 _TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
@@ -17,8 +19,9 @@ _TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
          "eighty": 80, "ninety": 90}
 _NUMBER_WORDS = _ONES.keys() | _TEENS.keys() | _TENS.keys() | {"hundred"}
-_UNITS = {"hour": 3600, "hours": 3600, "hr": 3600, "hrs": 3600, "minute": 60, "minutes": 60,
-          "min": 60, "mins": 60, "second": 1, "seconds": 1, "sec": 1, "secs": 1}
+# the typed units' words (billing.durations), not their letters: a transcript's "m" or "s"
+# is no unit anyone said
+_UNITS = {word: size for word, size in UNIT_SECONDS.items() if len(word) > 1}
 # a transcript of keyed-in-speech digits: ASR writes homophones for some of them
 _DIGIT_WORDS = {**{w: str(n) for w, n in _ONES.items()}, "oh": "0", "o": "0", "to": "2",
                 "too": "2", "for": "4", "ate": "8"}
