@@ -521,9 +521,9 @@ class MonthService:
             if admin is not None:
                 require_admin(conn, admin)
             tally = self._totals_tally(conn, month, today)
-            for _ in tally.counted(self._summaries(conn, month, CLINIC, detail=False,
-                                                   context=tally.context)):
-                pass
+            for summary in self._summaries(conn, month, CLINIC, detail=False,
+                                           context=tally.context):
+                tally.add(summary)
         return tally.result()
 
     def report_file(self, month: Month | None, write: Callable[[Iterator[MonthSummary]], _T],
