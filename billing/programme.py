@@ -29,8 +29,16 @@ class Window:
         return starts_in_time and ends_in_time
 
     def contains(self, day: date) -> bool:
-        after_start = self.enrolled_on is None or day >= self.enrolled_on
-        return after_start and (self.ended_on is None or day <= self.ended_on)
+        return self.outside(day) is None
+
+    def outside(self, day: date) -> tuple[str, date] | None:
+        """Why `day` is outside the window: ("enrolled", the first day) before it, ("ended",
+        the last day) after it, None inside. Each adapter words it (CLI, Slack, voice)."""
+        if self.enrolled_on is not None and day < self.enrolled_on:
+            return "enrolled", self.enrolled_on
+        if self.ended_on is not None and day > self.ended_on:
+            return "ended", self.ended_on
+        return None
 
     def instants(self, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
         """[start, end) of the window as UTC instants (clinic midnights); None: open."""

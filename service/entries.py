@@ -10,6 +10,7 @@ from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
 from billing.errors import quoted
 from billing.months import Month, clinic_day, months_spanned, start_of_day_utc
+from billing.programme import Window
 from billing.tally import EntryCount, share_seconds
 from service import audit
 from service.closes import AMEND_LOG, AMEND_VOID, Amendment, check_open
@@ -89,12 +90,12 @@ def _snapshot(row: Any) -> dict[str, Any]:
 
 
 def _check_enrolled(patient: Any, day: date) -> None:
-    if patient.enrolled_on and day < patient.enrolled_on:
-        raise BadInput(f"{patient.clinic_id} was enrolled on {patient.enrolled_on}; "
-                       f"time on {day} cannot be logged.")
-    if patient.ended_on and day > patient.ended_on:
-        raise BadInput(f"{patient.clinic_id} ended monitoring on {patient.ended_on}; "
-                       f"time on {day} cannot be logged.")
+    outside = Window(patient.enrolled_on, patient.ended_on).outside(day)
+    if outside is None:
+        return
+    why, edge = outside
+    said = f"was enrolled on {edge}" if why == "enrolled" else f"ended monitoring on {edge}"
+    raise BadInput(f"{patient.clinic_id} {said}; time on {day} cannot be logged.")
 
 
 def _clinic_day(instant: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:

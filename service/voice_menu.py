@@ -25,6 +25,7 @@ from billing.activities import ACTIVITIES, CALL, parse_activity
 from billing.durations import parse_duration
 from billing.errors import InvalidInput
 from billing.months import start_of_day_utc
+from billing.programme import Window
 from service import audit
 from service.calls import CONFLICT_RETRIES, CallEvent, CallService, IncomingRoute
 from service.context import ServiceContext
@@ -622,11 +623,13 @@ def _dropped(t: _Turn) -> str:
 
 def _not_monitored(row: Any, today: date) -> str:
     """Why time for this patient cannot be logged today, in words ('' when it can)."""
-    if row.ended_on is not None and today > row.ended_on:
-        return f"has ended monitoring on {spoken_date(row.ended_on)}"
-    if row.enrolled_on is not None and today < row.enrolled_on:
-        return f"is enrolled only from {spoken_date(row.enrolled_on)}"
-    return ""
+    outside = Window(row.enrolled_on, row.ended_on).outside(today)
+    if outside is None:
+        return ""
+    why, edge = outside
+    if why == "ended":
+        return f"has ended monitoring on {spoken_date(edge)}"
+    return f"is enrolled only from {spoken_date(edge)}"
 
 
 __all__ = ["Answer", "VoiceMenuService", "VoiceReply"]
