@@ -103,13 +103,18 @@ def _figures(risk: Any) -> tuple[Any, ...]:
             s.in_programme, s.expected_amount, s.month_ended, risk.risk)
 
 
+def _seeded(svc: Service) -> list[int]:
+    """The service helpers' clinic; its staff ids, for the generated entries."""
+    seed(svc)
+    with svc.ctx.db.read() as conn:
+        return [int(pk) for pk in conn.execute(select(staff.c.id)).scalars()]
+
+
 def test_sql_figures_equal_the_tally_and_the_risk_list_equals_the_full_path(
         svc: Service) -> None:
-    seed(svc)
     policy = svc.ctx.policy
     start, end = NOV.bounds_utc(policy.zone)
-    with svc.ctx.db.read() as conn:
-        staff_pks = [int(pk) for pk in conn.execute(select(staff.c.id)).scalars()]
+    staff_pks = _seeded(svc)
     exact = inexact = listed = 0
     for number in range(MONTHS):
         rng = random.Random(number)
@@ -142,13 +147,10 @@ def test_sql_figures_equal_the_tally_and_the_risk_list_equals_the_full_path(
 
 def test_a_caseload_scan_reads_only_the_caseload(svc: Service) -> None:
     """The caseload shape filters the entries in SQL too: the same figures as the clinic's."""
-    seed(svc)
     policy = svc.ctx.policy
-    start, end = NOV.bounds_utc(policy.zone)
-    with svc.ctx.db.read() as conn:
-        staff_pks = [int(pk) for pk in conn.execute(select(staff.c.id)).scalars()]
+    staff_pks = _seeded(svc)
     with svc.ctx.db.write() as conn:
-        _generate(conn, random.Random(7), NOV, start, end, staff_pks, 7)
+        _generate(conn, random.Random(7), NOV, *NOV.bounds_utc(policy.zone), staff_pks, 7)
     args = {"month": NOV, "zone": policy.zone, "min_live_seconds": policy.min_live_call_seconds,
             "page_size": 100}
     with svc.ctx.db.read() as conn:
@@ -165,13 +167,10 @@ def test_a_closed_month_lists_the_patients_billed_at_close_as_the_full_path_does
     """A patient billed at the month's close and gone from its programme since (enrolment
     moved after the month) is still judged, as the report's scan shows them: the at-risk
     list equals the full path's, and that patient is on it (a day of its window is left)."""
-    seed(svc)
-    policy = svc.ctx.policy
-    start, end = NOV.bounds_utc(policy.zone)
-    with svc.ctx.db.read() as conn:
-        staff_pks = [int(pk) for pk in conn.execute(select(staff.c.id)).scalars()]
+    staff_pks = _seeded(svc)
     with svc.ctx.db.write() as conn:
-        _generate(conn, random.Random(3), NOV, start, end, staff_pks, 3)
+        _generate(conn, random.Random(3), NOV, *NOV.bounds_utc(svc.ctx.policy.zone), staff_pks,
+                  3)
         conn.execute(update(patients).values(  # an order on file: the close bills them
             ordering_provider_id=staff_pks[0], order_on=date(2026, 1, 1)))
     clock.advance(days=12)  # December: November can be closed
