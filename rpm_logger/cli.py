@@ -24,6 +24,7 @@ from rpm_logger import render
 from rpm_logger.settings import Settings, get_settings
 from service import Service
 from service.closes import Amendment
+from service.context import Clock
 from service.entries import LogRequest
 from service.errors import StoreConflict, StoreUnavailable
 from service.patients import PatientFields
@@ -91,7 +92,7 @@ def _service() -> Service:
     ctx = click.get_current_context()
     root = ctx.find_root()
     if "service" not in root.meta:
-        root.meta["service"] = build_service(_settings())
+        root.meta["service"] = build_service(_settings(), clock=root.obj)
     return root.meta["service"]
 
 
@@ -806,10 +807,11 @@ def _verify_packet(path: Path, patient_id: str | None, month: str | None) -> Non
 # ---------------------------------------------------------------------------------------
 
 
-def main() -> None:
-    """Console entry point."""
+def main(clock: Clock | None = None) -> None:
+    """Console entry point. `clock` is for tests that run the CLI in-process at a frozen
+    instant (the console script always runs on the real clock)."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(standalone_mode=False, obj=clock)
     except _Exit as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.code)

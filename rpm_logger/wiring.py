@@ -4,6 +4,7 @@ import logging
 
 from rpm_logger.settings import Settings
 from service import Service, ServiceContext
+from service.context import Clock, utc_now
 from store.db import Database
 from store.migrate import upgrade_to_head
 
@@ -19,10 +20,13 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     return db
 
 
-def build_service(settings: Settings, db: Database | None = None) -> Service:
-    """The service; closes made before close records existed get theirs rebuilt first
-    (migration 0008 marks them pending; one query when there are none)."""
-    service = Service(ServiceContext(db or open_database(settings), settings.policy()))
+def build_service(settings: Settings, db: Database | None = None, *,
+                  clock: Clock | None = None) -> Service:
+    """The service on the real clock unless one is given (tests freeze it); closes made before
+    close records existed get theirs rebuilt first (migration 0008 marks them pending; one
+    query when there are none)."""
+    service = Service(ServiceContext(db or open_database(settings), settings.policy(),
+                                     clock or utc_now))
     service.closes.reconstruct_pending()
     return service
 

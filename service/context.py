@@ -10,6 +10,8 @@ from billing.audit_checks import Thresholds
 from billing.fees import DEFAULT_FEES
 from store.db import Database
 
+Clock = Callable[[], datetime]  # returns zone-aware instants
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -32,7 +34,7 @@ class Policy:
 class ServiceContext:
     db: Database
     policy: Policy = field(default_factory=Policy)
-    clock: Callable[[], datetime] = utc_now  # passed in so tests freeze time
+    clock: Clock = utc_now  # passed in so tests freeze time
 
     def now(self) -> datetime:
         instant = self.clock()

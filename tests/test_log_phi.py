@@ -4,6 +4,7 @@ outages and an unexpected database error among them, names no phone number in an
 no patient name and no date of birth (security review's log rule, docs/security.md)."""
 
 import logging
+import os
 import re
 import time
 import unicodedata
@@ -14,14 +15,13 @@ from urllib.parse import unquote, urlencode
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from rpm_logger.app import create_app
-from rpm_logger.cli import cli
-from rpm_logger.settings import Settings, get_settings
+from rpm_logger.settings import Settings
 from service import Service
 from telephony.reconcile_job import run_reconcile
 from tests.bot.conftest import SECRET, SlackSender, sign
+from tests.cli.runner import Cli
 from tests.conftest import FrozenClock
 from tests.fakes.slack_api import ScriptedReply, SlackApiRecorder
 from tests.fakes.twilio_api import TwilioApiRecorder
@@ -157,27 +157,19 @@ def _reconcile(svc: Service, settings: Settings, twilio_api: TwilioApiRecorder) 
         update={"twilio_api_url": "http://127.0.0.1:9"})) == 0
 
 
-def _cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0) -> None:
-        result = runner.invoke(cli, list(args))
-        # a refusal leaves `cli` as rpm_logger.cli._Exit, which main() turns into the status
-        assert getattr(result.exception, "code", result.exit_code) == code, (args, result)
-
-    try:
-        run("staff", "add", "U09MARY", "--name", "Mary Major", "--role", "clinical_staff",
-            "--phone", "202 555 0147")
-        run("patient", "add", "P-2001", "--initials", "JD", "--phone", "(202) 555-0145",
-            "--caregiver-phone", "202.555.0146", "--assign", "U09MARY")
-        run("patient", "add", "P-2002", "--phone", "+1 202 555 0145", code=2)  # taken
-        run("patient", "show", "P-2001")
-        run("log", "P-2001", "5m", "call", NOTE, "--staff", "U09MARY")
-        run("patient", "update", "P-2001", "--remove-phone", "202-555-0146")
-    finally:
-        get_settings.cache_clear()
+def _cli(db_url: str, clock: FrozenClock) -> None:
+    """The CLI in this process (its logs are captured) on the test's frozen clock: on the real
+    clock the patient it adds fell outside the frozen month and no reminder was planned."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
+    run = Cli({**env, "DATABASE_URL": db_url}, clock=clock)
+    run("staff", "add", "U09MARY", "--name", "Mary Major", "--role", "clinical_staff",
+        "--phone", "202 555 0147")
+    run("patient", "add", "P-2001", "--initials", "JD", "--phone", "(202) 555-0145",
+        "--caregiver-phone", "202.555.0146", "--assign", "U09MARY")
+    run("patient", "add", "P-2002", "--phone", "+1 202 555 0145", code=2)  # taken
+    run("patient", "show", "P-2001")
+    run("log", "P-2001", "5m", "call", NOTE, "--staff", "U09MARY")
+    run("patient", "update", "P-2001", "--remove-phone", "202-555-0146")
 
 
 def _reminders(svc: Service, slack_api: SlackApiRecorder) -> None:
@@ -189,7 +181,7 @@ def _reminders(svc: Service, slack_api: SlackApiRecorder) -> None:
 
 def test_no_phone_number_name_or_birth_date_reaches_any_log(
     all_logs: pytest.LogCaptureFixture, svc: Service, db_url: str, clock: FrozenClock,
-    slack_api: SlackApiRecorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    slack_api: SlackApiRecorder, tmp_path: Path,
 ) -> None:
     seed_clinic(svc)
     twilio_api = TwilioApiRecorder(ACCOUNT_SID).start()
@@ -207,7 +199,7 @@ def test_no_phone_number_name_or_birth_date_reaches_any_log(
         _reconcile(svc, settings, twilio_api)
     finally:
         twilio_api.stop()
-    _cli(db_url, monkeypatch)
+    _cli(db_url, clock)
     _reminders(svc, slack_api)
 
     assert not svc.ctx.db.engine.echo  # SQLAlchemy echo stays off

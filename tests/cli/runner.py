@@ -19,8 +19,9 @@ import os
 import subprocess
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -31,9 +32,12 @@ SCRIPT = Path(sys.executable).with_name("rpm-logger")
 
 
 class Cli:
-    def __init__(self, env: dict[str, str], *, process: bool = False) -> None:
+    def __init__(self, env: dict[str, str], *, process: bool = False,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        assert not (process and clock), "a console script runs on the real clock"
         self.env = env
         self.process = process
+        self.clock = clock
 
     def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
         result = self.run_process(*args) if self.process else self.run_here(*args)
@@ -53,7 +57,7 @@ class Cli:
               CliRunner().isolation(env=overrides) as (stdout, stderr, _),
               mock.patch.object(sys, "argv", [str(SCRIPT), *args])):
             try:
-                cli.main()
+                cli.main(self.clock)
                 code = 0
             except SystemExit as exc:
                 code = _exit_code(exc)
