@@ -40,7 +40,7 @@ from sqlalchemy import create_engine, text
 from bench import seed
 from bench.databases import recreate_postgres
 from bench.targets import BENCH_BOT_TOKEN, BENCH_SIGNING_SECRET
-from rpm_logger.settings import Settings
+from configuration.settings import Settings
 from rpm_logger.wiring import build_service
 from tests.fakes.slack_api import SlackApiRecorder
 from tests.loopback import free_port

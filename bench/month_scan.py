@@ -339,8 +339,8 @@ def risk_scan(svc: Service) -> int:
 def cli_report(url: str) -> int:
     """`rpm-logger report --month 2026-11 --format csv > /dev/null`, in this process (the
     CLI builds its service and checks the schema on each run, as it does from a shell)."""
+    from configuration.settings import get_settings
     from rpm_logger.cli import cli
-    from rpm_logger.settings import get_settings
 
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()

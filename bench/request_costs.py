@@ -26,7 +26,7 @@ from bench import seed
 from bench.databases import recreate_postgres
 from bench.http_load import PG_ADMIN_URL
 from bot import dispatch, grammar
-from rpm_logger.settings import Settings
+from configuration.settings import Settings
 from rpm_logger.wiring import build_service
 from service import Service
 from telephony import payloads

@@ -38,8 +38,8 @@ from starlette.responses import JSONResponse, Response
 from bot import listeners
 from bot.dispatch import Dialer
 from bot.listeners import ack_runner, budget
-from rpm_logger.settings import Settings
-from rpm_logger.slack_client import make_async_web_client
+from configuration.settings import Settings
+from configuration.slack_client import make_async_web_client
 from service import Service
 
 log = logging.getLogger("rpm_logger.bot")

@@ -1,5 +1,5 @@
 """The Slack side of telephony's `CallNotifier` (telephony/notify.py): a DM to the staff
-member on a call, built in rpm_logger/blocks.py and sent with the sync Slack client. It
+member on a call, built in presentation/blocks.py and sent with the sync Slack client. It
 matches the protocol by shape; rpm_logger/app.py hands it to the Twilio routes."""
 
 from datetime import datetime
@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 
 from billing.months import clinic_zone
-from rpm_logger import blocks
-from rpm_logger.settings import Settings
-from rpm_logger.slack_client import make_web_client
+from configuration.settings import Settings
+from configuration.slack_client import make_web_client
+from presentation import blocks
 from service.calls import CallView
 
 

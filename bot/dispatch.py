@@ -16,9 +16,9 @@ from typing import Protocol, TypeVar
 
 from billing.months import Month
 from bot import grammar
-from rpm_logger import blocks
-from rpm_logger.blocks import Reply
-from rpm_logger.render import SLACK_REPORT_COLUMNS, report_csv
+from presentation import blocks
+from presentation.blocks import Reply
+from presentation.render import SLACK_REPORT_COLUMNS, report_csv
 from service import Service
 from service.audit_packets import PacketNotice
 from service.calls import CallOutcome, CallView

@@ -1,5 +1,5 @@
 """Plain-text renderings of a planned reminder: the notification and fallback text sent with
-the Block Kit message (rpm_logger/blocks.py), and what `rpm-logger remind` prints.
+the Block Kit message (presentation/blocks.py), and what `rpm-logger remind` prints.
 
 `text` says in one paragraph what the blocks show: per patient, worst first, clinic id +
 initials (never more), minutes so far of 20, live contact ✓/✗, days left and what to do.
@@ -7,7 +7,7 @@ initials (never more), minutes so far of 20, live contact ✓/✗, days left and
 
 from typing import Any
 
-from rpm_logger.render import (
+from presentation.render import (
     MAX_LISTED,
     count_of,
     counts_text,

@@ -23,8 +23,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from billing.months import clinic_zone
+from configuration.settings import Settings
 from reminders.job import scheduled_run
-from rpm_logger.settings import Settings
 from service import Service
 
 DAILY_JOB_ID = "rpm-reminders-daily"

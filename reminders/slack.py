@@ -1,4 +1,4 @@
-"""Delivers planned reminders through the real slack_sdk WebClient (rpm_logger.slack_client).
+"""Delivers planned reminders through the real slack_sdk WebClient (configuration.slack_client).
 
 DMs: `conversations.open` for the staff member, then `chat.postMessage` with Block Kit, a
 plain `text` fallback and the claim id as message metadata. Before a claim that may already
@@ -20,10 +20,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from configuration.settings import Settings
+from configuration.slack_client import make_web_client
+from presentation import blocks
 from reminders import messages
-from rpm_logger import blocks
-from rpm_logger.settings import Settings
-from rpm_logger.slack_client import make_web_client
 from service.reminders import DM, Delivery, DeliveryFailed, PlannedMessage
 
 EVENT_TYPE = "rpm_reminder"

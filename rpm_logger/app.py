@@ -16,8 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from rpm_logger.limits import BodySizeLimit
-from rpm_logger.settings import Settings, get_settings
+from configuration.limits import BodySizeLimit
+from configuration.settings import Settings, get_settings
 from rpm_logger.wiring import build_service, describe_configuration, open_database
 from service import Service
 from store import logsafe

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from billing.durations import duration_word_count
 from billing.errors import InvalidInput, quoted
 from billing.months import Month, clinic_time
-from rpm_logger import packet as packet_render
-from rpm_logger import render
-from rpm_logger.settings import Settings, get_settings
+from configuration.settings import Settings, get_settings
+from presentation import packet as packet_render
+from presentation import render
 from service import Service
 from service.closes import Amendment
 from service.context import Clock

@@ -2,9 +2,11 @@
 
 import logging
 
-from rpm_logger.settings import Settings
+from billing.audit_checks import Thresholds
+from billing.months import clinic_zone
+from configuration.settings import Settings
 from service import Service, ServiceContext
-from service.context import Clock, utc_now
+from service.context import Clock, Policy, utc_now
 from store.db import Database
 from store.migrate import upgrade_to_head
 
@@ -25,10 +27,27 @@ def build_service(settings: Settings, db: Database | None = None, *,
     """The service on the real clock unless one is given (tests freeze it); closes made before
     close records existed get theirs rebuilt first (migration 0008 marks them pending; one
     query when there are none)."""
-    service = Service(ServiceContext(db or open_database(settings), settings.policy(),
+    service = Service(ServiceContext(db or open_database(settings), policy(settings),
                                      clock or utc_now))
     service.closes.reconstruct_pending()
     return service
+
+
+def policy(settings: Settings) -> Policy:
+    """The clinic's rules settings as the service takes them."""
+    return Policy(
+        zone=clinic_zone(settings.clinic_timezone),
+        max_99458_units=settings.cpt_99458_max_units,
+        max_entry_seconds=settings.max_entry_minutes * 60,
+        phone_region=settings.default_phone_region.upper(),
+        fees=settings.fee_schedule,
+        min_live_call_seconds=settings.min_live_call_seconds,
+        audit=Thresholds(heaping_ratio=settings.audit_heaping_ratio,
+                         heaping_months=settings.audit_heaping_months,
+                         min_note_chars=settings.audit_min_note_chars,
+                         max_day_hours=settings.audit_max_day_hours,
+                         late_days=settings.audit_late_days),
+    )
 
 
 def describe_configuration(settings: Settings) -> list[str]:

@@ -13,7 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from billing.months import clinic_zone
-from rpm_logger.settings import Settings
+from configuration.settings import Settings
 from service import Service
 from telephony.rest import TwilioUnavailable, reconcile
 

@@ -15,7 +15,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from billing.durations import parse_duration
-from rpm_logger.settings import Settings
+from configuration.settings import Settings
 from service import Service
 from service.calls import CallEvent, CallOutcome
 from service.errors import BadInput

@@ -14,7 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from rpm_logger.settings import Settings
+from configuration.settings import Settings
 from service import Service
 from service.calls import CallEvent
 from service.errors import InvalidInput, StoreConflict, StoreUnavailable

@@ -14,7 +14,7 @@ from fastapi import HTTPException, Request
 from starlette.datastructures import FormData, UploadFile
 from twilio.request_validator import RequestValidator, remove_port
 
-from rpm_logger.settings import Settings
+from configuration.settings import Settings
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 

@@ -1,137 +1,295 @@
-"""Dependencies point one way: adapters -> service -> store; the rules import no I/O.
+"""Dependencies point one way, and the layout shows it.
 
-The adapters (bot: Slack, telephony: Twilio, reminders: the scheduler, web: the dashboard)
-never import one another: what one needs of another is a protocol it defines, implemented on
-the other side and wired in the composition root (rpm_logger/app.py, wiring.py, cli.py). The
-helpers they share live in rpm_logger/ too (SHARED below) and import no adapter.
+- `billing/`: the rules, pure: no I/O, no clock, no database, nothing of ours but billing.
+- `store/`: every SQL statement; imports billing only of ours.
+- `service/`: the one service layer; orders store calls and pure rules, holds no SQL.
+- `presentation/` (text, CSV, Block Kit, packets) imports service and billing only;
+  `configuration/` (settings, the Slack client factory, the body limit) imports billing only.
+- The adapters (bot: Slack, telephony: Twilio, reminders: the scheduler, web: the dashboard)
+  import service, billing, presentation and configuration, never the store and never one
+  another: what one needs of another is a protocol it defines, implemented on the other side.
+- `rpm_logger/` is the composition root (app, wiring, cli): it wires everything and nothing
+  imports it.
+
+Imports are read from the source, relative ones resolved, and `importlib.import_module` /
+`__import__` with a constant name count as imports (any other argument is refused: it cannot
+be checked). Each rule is also tried against a probe file planted in a copy of the tree
+(`test_a_probe_breaks_the_rules`), so a rule that stopped seeing its violation fails here.
 """
 
 import ast
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN_IN_RULES = ("sqlmodel", "sqlalchemy", "slack_bolt", "slack_sdk", "twilio",
-                      "apscheduler", "fastapi", "starlette", "store", "service", "rpm_logger",
-                      "httpx", "requests", "os", "socket")
+
+ADAPTERS = ("bot", "telephony", "reminders", "web")
+ROOT_PACKAGE = "rpm_logger"
+OURS = ("billing", "store", "service", "presentation", "configuration", ROOT_PACKAGE, *ADAPTERS)
+PACKAGES = OURS  # every production package, as laid out in the repository
+
+# of our packages, what each may import besides itself
+ALLOWED: dict[str, set[str]] = {
+    "billing": set(),
+    "store": {"billing"},
+    "service": {"billing", "store"},
+    "presentation": {"billing", "service"},
+    "configuration": {"billing"},
+    **{adapter: {"billing", "service", "presentation", "configuration"} for adapter in ADAPTERS},
+    ROOT_PACKAGE: set(OURS),
+}
+# third-party and standard modules that mean I/O, forbidden in the rules
+IO_MODULES = ("sqlmodel", "sqlalchemy", "slack_bolt", "slack_sdk", "twilio", "apscheduler",
+              "fastapi", "starlette", "httpx", "requests", "aiohttp", "urllib", "os", "socket",
+              "subprocess", "shutil", "pathlib", "io", "tempfile", "sqlite3", "psycopg",
+              "logging", "time", "random", "secrets", "uuid", "importlib")
+ORM = ("sqlalchemy", "sqlmodel", "sqlite3", "psycopg")
+# calls that read the clock, touch files or run code the rules must not
+IO_CALLS = {"open", "now", "today", "utcnow", "time", "monotonic", "perf_counter", "exec",
+            "eval", "input", "print"}
+RAW_SQL_CALLS = {"exec_driver_sql", "execute", "executescript", "executemany"}
+RAW_SQL = re.compile(r"\b(DELETE\s+FROM|INSERT\s+INTO|UPDATE\s+\"?\w+\"?\s+SET|SELECT\s+[\w*\",. ]+"
+                     r"\s+FROM|DROP\s+TABLE|TRUNCATE\s+\w|ALTER\s+TABLE|PRAGMA\s+\w)")
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module `path` imports, anywhere in it (functions, TYPE_CHECKING blocks too);
-    `from pkg import mod` counts as both `pkg` and `pkg.mod`."""
-    tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
+@dataclass(frozen=True)
+class Source:
+    """One production module: its package, its dotted name and its syntax tree."""
+
+    path: Path
+    relative: str
+    package: str
+    module: str
+    tree: ast.Module
+
+    @classmethod
+    def read(cls, root: Path, path: Path) -> "Source":
+        parts = path.relative_to(root).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        return cls(path, path.relative_to(root).as_posix(), parts[0], module,
+                   ast.parse(path.read_text(), str(path)))
+
+    @property
+    def is_package(self) -> bool:
+        return self.path.name == "__init__.py"
+
+
+def sources(root: Path) -> Iterator[Source]:
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            if "migrations" not in path.relative_to(root).parts:
+                yield Source.read(root, path)
+
+
+def imports(source: Source) -> Iterator[tuple[str, int]]:
+    """Every module the source imports (anywhere: functions, TYPE_CHECKING blocks too), with
+    its line; `from pkg import mod` counts as `pkg` and `pkg.mod`, relative imports are
+    resolved against the module's package, constant dynamic imports count too."""
+    for node in ast.walk(source.tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(source, node.module, node.level)
+            if base:
+                yield base, node.lineno
+            for alias in node.names:
+                yield (f"{base}.{alias.name}" if base else alias.name), node.lineno
+        elif isinstance(node, ast.Call) and _called(node) in {"import_module", "__import__"}:
+            argument = node.args[0] if node.args else None
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                yield _absolute(source, argument.value.lstrip("."),
+                                len(argument.value) - len(argument.value.lstrip("."))), \
+                    node.lineno
+            else:
+                yield "<a name computed at run time>", node.lineno
 
 
-def _modules(package: str) -> list[Path]:
-    return sorted((ROOT / package).rglob("*.py"))
+def _absolute(source: Source, module: str | None, level: int) -> str:
+    if level == 0:
+        return module or ""
+    package = source.module.split(".")
+    if not source.is_package:
+        package = package[:-1]
+    base = package[:len(package) - (level - 1)] if level > 1 else package
+    return ".".join([*base, *([module] if module else [])])
 
 
-@pytest.mark.parametrize("path", _modules("billing"), ids=lambda p: p.name)
-def test_billing_rules_do_no_io(path: Path) -> None:
-    for name in _imports(path):
-        assert name.split(".")[0] not in FORBIDDEN_IN_RULES, f"{path.name} imports {name}"
+def _called(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
 
 
-ADAPTERS = ["rpm_logger", "bot", "telephony", "reminders", "web"]
-ADAPTER_PACKAGES = ["bot", "telephony", "reminders", "web"]
-# rpm_logger/ modules any adapter may import: settings, text renderings, Block Kit, the Slack
-# client factory, the body size limit. The rest of rpm_logger/ (app, wiring, cli) is the
-# composition root, which imports the adapters and is imported by none of them.
-SHARED = {"rpm_logger", "rpm_logger.settings", "rpm_logger.render", "rpm_logger.blocks",
-          "rpm_logger.packet",
-          "rpm_logger.slack_client", "rpm_logger.limits"}
+def _runs_sql(node: ast.Call) -> bool:
+    """A call that executes a statement, or sqlalchemy's `text("…")` over a literal."""
+    literal = bool(node.args) and isinstance(node.args[0], ast.Constant) \
+        and isinstance(node.args[0].value, str)
+    return _called(node) in RAW_SQL_CALLS or (_called(node) == "text" and literal)
 
 
-@pytest.mark.parametrize("path", [p for a in ADAPTERS for p in _modules(a)],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_adapters_never_touch_tables(path: Path) -> None:
-    for name in _imports(path):
-        assert not name.startswith("store.models"), f"{path} imports {name}"
-        assert not name.startswith("sqlmodel"), f"{path} imports {name}"
+def _strings(source: Source) -> Iterator[tuple[str, int]]:
+    for node in ast.walk(source.tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.value, node.lineno
 
 
-@pytest.mark.parametrize("path", [p for pkg in ("service", "store", "billing")
-                                  for p in _modules(pkg)],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_dependencies_point_one_way(path: Path) -> None:
-    """The service, the store and the rules never import an adapter or the composition root."""
-    for name in _imports(path):
-        assert name.split(".")[0] not in ADAPTERS, f"{path} imports {name}"
+def _where(source: Source, line: int) -> str:
+    return f"{source.relative}:{line}"
 
 
-@pytest.mark.parametrize("path", [p for a in ADAPTER_PACKAGES for p in _modules(a)],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_adapters_never_import_one_another(path: Path) -> None:
-    """An adapter imports no other adapter and nothing of the composition root."""
-    own = path.relative_to(ROOT).parts[0]
-    for name in _imports(path):
+def violations(source: Source) -> Iterator[str]:
+    """What in `source` breaks the layout's rules, one line each."""
+    allowed = ALLOWED[source.package] | {source.package}
+    for name, line in imports(source):
         top = name.split(".")[0]
-        assert top not in ADAPTER_PACKAGES or top == own, f"{path} imports {name}"
-        assert top != "rpm_logger" or _shared(name), f"{path} imports {name}"
+        at = _where(source, line)
+        if top.startswith("<"):
+            yield f"{at}: imports {name}: only a constant module name can be checked"
+        elif top in OURS and top not in allowed:
+            yield f"{at}: {source.package}/ imports {name}"
+        elif source.package == "billing" and top in IO_MODULES:
+            yield f"{at}: the rules import {name} (I/O)"
+        elif source.package in ("service", *ADAPTERS, "presentation", "configuration") \
+                and top in ORM:
+            yield f"{at}: {source.package}/ imports {name}: SQL lives in store/"
+    if source.package == "billing":
+        yield from (f"{_where(source, node.lineno)}: the rules call {_called(node)}()"
+                    for node in ast.walk(source.tree)
+                    if isinstance(node, ast.Call) and _called(node) in IO_CALLS)
+    if source.package != "store" and source.package != ROOT_PACKAGE:
+        yield from (f"{_where(source, node.lineno)}: {source.package}/ calls "
+                    f"{_called(node)}(): SQL lives in store/"
+                    for node in ast.walk(source.tree)
+                    if isinstance(node, ast.Call) and _runs_sql(node))
+        yield from (f"{_where(source, line)}: {source.package}/ holds raw SQL "
+                    f"({RAW_SQL.search(text).group(0)!r}...)"  # type: ignore[union-attr]
+                    for text, line in _strings(source) if RAW_SQL.search(text))
 
 
-def _shared(name: str) -> bool:
-    """`rpm_logger.render` and what is imported from it (`rpm_logger.render.title`)."""
-    return name in SHARED or name.rsplit(".", 1)[0] in SHARED - {"rpm_logger"}
+def tree_violations(root: Path) -> list[str]:
+    return [problem for source in sources(root) for problem in violations(source)]
 
 
-@pytest.mark.parametrize("name", sorted(SHARED - {"rpm_logger"}))
-def test_shared_helpers_import_no_adapter(name: str) -> None:
-    path = ROOT / (name.replace(".", "/") + ".py")
-    for imported in _imports(path):
-        assert imported.split(".")[0] not in ADAPTER_PACKAGES, f"{path} imports {imported}"
-        assert imported.split(".")[0] != "rpm_logger" or _shared(imported), \
-            f"{path} imports {imported}"
+@pytest.mark.parametrize("path", [s.path for s in sources(ROOT)],
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_each_module_keeps_its_layers_rules(path: Path) -> None:
+    assert list(violations(Source.read(ROOT, path))) == []
 
 
-@pytest.mark.parametrize("path", _modules("store"), ids=lambda p: p.name)
-def test_store_never_imports_the_service(path: Path) -> None:
-    for name in _imports(path):
-        assert name.split(".")[0] != "service", f"{path} imports {name}"
+def test_every_production_package_has_rules() -> None:
+    """A new top-level package must be placed in the layout before it can ship."""
+    shipped = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
+    assert shipped == set(PACKAGES)
 
 
-ORM = ("sqlalchemy", "sqlmodel")
+def test_nothing_imports_the_composition_root() -> None:
+    importers = {s.module for s in sources(ROOT) if s.package != ROOT_PACKAGE
+                 for name, _ in imports(s) if name.split(".")[0] == ROOT_PACKAGE}
+    assert importers == set()
 
 
-@pytest.mark.parametrize("path", _modules("service"), ids=lambda p: p.name)
-def test_service_holds_no_sql(path: Path) -> None:
-    """service/ orders store calls and pure rules: no sqlalchemy, no sqlmodel (annotate a
-    transaction with store.db.Conn); every statement lives in store/."""
-    for name in _imports(path):
-        assert name.split(".")[0] not in ORM, f"{path} imports {name}"
+# probes an outside reviewer planted in a copy of the tree: each must be named
+PROBES = {
+    "an adapter running raw SQL through the store": ("web/probe.py", """
+from store import entries
+
+def wipe(conn):
+    conn.exec_driver_sql("DELETE FROM entries")
+""", ["web/ imports store", "calls exec_driver_sql()", "holds raw SQL"]),
+    "one adapter loading another at run time": ("telephony/probe.py", """
+import importlib
+
+def dispatcher():
+    return importlib.import_module("bot.dispatch")
+""", ["telephony/ imports bot.dispatch"]),
+    "a computed dynamic import": ("reminders/probe.py", """
+import importlib
+
+def load(name):
+    return importlib.import_module(name)
+""", ["only a constant module name can be checked"]),
+    "the service running its own SQL": ("service/probe.py", """
+def wipe(conn, text):
+    conn.exec_driver_sql("DELETE FROM entries")
+    conn.execute(text("UPDATE entries SET seconds = 0"))
+""", ["service/ calls exec_driver_sql()", "service/ calls text()", "holds raw SQL"]),
+    "the rules reading a file and the clock": ("billing/probe.py", """
+from datetime import datetime
+
+def today_fee():
+    with open("fees.json") as f:
+        return f.read(), datetime.now()
+""", ["the rules call open()", "the rules call now()"]),
+    "a relative import into the store": ("bot/listeners/probe.py", """
+from ...store import entries
+from .. import dispatch
+""", ["bot/ imports store.entries"]),
+    "a relative import of a sibling package's module": ("web/probe.py", """
+from ..store.entries import void_entry
+""", ["web/ imports store.entries"]),
+    "presentation reaching into the store": ("presentation/probe.py", """
+from store.db import Database
+""", ["presentation/ imports store.db"]),
+    "configuration importing the service": ("configuration/probe.py", """
+from service.context import Policy
+""", ["configuration/ imports service.context"]),
+    "an adapter importing the composition root": ("web/probe.py", """
+from rpm_logger.wiring import build_service
+""", ["web/ imports rpm_logger.wiring"]),
+}
+
+
+@pytest.fixture(scope="module")
+def tree_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("tree")
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, copy / package,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.ttf", "migrations"))
+    assert tree_violations(copy) == []
+    return copy
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=list(PROBES))
+def test_a_probe_breaks_the_rules(probe: str, tree_copy: Path) -> None:
+    relative, code, expected = PROBES[probe]
+    path = tree_copy / relative
+    path.write_text(code)
+    try:
+        found = list(violations(Source.read(tree_copy, path)))
+    finally:
+        path.unlink()
+    for words in expected:
+        assert any(words in problem and relative.split("/")[0] in problem for problem in found), \
+            (words, found)
 
 
 BLOCK_KIT = ("mrkdwn", "plain_text", "button", "section")  # what every Block Kit payload holds
 
 
-@pytest.mark.parametrize("path", [p for pkg in ADAPTERS + ["service"] for p in _modules(pkg)
-                                  if p != ROOT / "rpm_logger" / "blocks.py"],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_block_kit_is_built_in_one_module(path: Path) -> None:
-    """Slack blocks, buttons and action ids are made in rpm_logger/blocks.py only."""
-    literals = {node.value for node in ast.walk(ast.parse(path.read_text()))
-                if isinstance(node, ast.Constant) and isinstance(node.value, str)}
-    assert not literals & set(BLOCK_KIT), f"{path} builds Block Kit"
+@pytest.mark.parametrize("source", [s for s in sources(ROOT)
+                                    if s.package not in ("billing", "store")
+                                    and s.module != "presentation.blocks"],
+                         ids=lambda s: s.module)
+def test_block_kit_is_built_in_one_module(source: Source) -> None:
+    """Slack blocks, buttons and action ids are made in presentation/blocks.py only."""
+    literals = {text for text, _ in _strings(source)}
+    assert not literals & set(BLOCK_KIT), f"{source.path} builds Block Kit"
 
 
-PRODUCTION = ["service", "store", "billing", *ADAPTERS]
-
-
-@pytest.mark.parametrize("path", [p for pkg in PRODUCTION for p in _modules(pkg)
-                                  if p.relative_to(ROOT).as_posix() != "store/db.py"],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_no_use_case_opens_an_orm_session(path: Path) -> None:
+@pytest.mark.parametrize("source", [s for s in sources(ROOT) if s.module != "store.db"],
+                         ids=lambda s: s.module)
+def test_no_use_case_opens_an_orm_session(source: Source) -> None:
     """Every use case runs Core statements in db.read()/db.write(); the ORM sessions in
     store/db.py are for tests and scripts that inspect tables (issue 14)."""
-    text = path.read_text()
+    text = source.path.read_text()
     for name in ("read_session", "write_session", "Session("):
-        assert name not in text, f"{path} uses {name}"
+        assert name not in text, f"{source.path} uses {name}"

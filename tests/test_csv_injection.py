@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from billing.months import Month
-from rpm_logger.render import export_csv, report_csv, spreadsheet_safe
+from presentation.render import export_csv, report_csv, spreadsheet_safe
 from service import Service
 from service.closes import Amendment
 from tests.service.helpers import ADMIN, log, seed
@@ -81,9 +81,9 @@ def _imports_csv(path: Path) -> bool:
 
 def test_every_csv_is_written_by_render_so_every_csv_is_neutralised() -> None:
     """The dashboard download, `/rpm report`, `report --format csv` and `export` all call
-    rpm_logger/render.py; a second CSV writer elsewhere would bypass spreadsheet_safe."""
+    presentation/render.py; a second CSV writer elsewhere would bypass spreadsheet_safe."""
     writers = sorted(str(p.relative_to(ROOT)) for package in
                      ("billing", "bot", "reminders", "rpm_logger", "service", "store",
                       "telephony", "web") for p in (ROOT / package).rglob("*.py")
                      if _imports_csv(p))
-    assert writers == ["rpm_logger/render.py"]
+    assert writers == ["presentation/render.py"]

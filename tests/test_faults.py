@@ -22,8 +22,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from store.db import SQLITE_BUSY_TIMEOUT_MS, Database
 from store.models import AuditEvent, Call, Staff, TimeEntry

@@ -5,8 +5,8 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import select
 
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from store.models import AuditEvent, TimeEntry
 from tests.bot.conftest import serve

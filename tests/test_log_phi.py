@@ -16,8 +16,8 @@ from urllib.parse import unquote, urlencode
 import httpx
 import pytest
 
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from telephony.reconcile_job import run_reconcile
 from tests.bot.conftest import SECRET, SlackSender, sign

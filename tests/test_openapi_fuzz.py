@@ -21,8 +21,8 @@ from pydantic import SecretStr
 from schemathesis.checks import not_a_server_error
 from sqlmodel import select
 
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from store.models import AuditEvent, Call, TimeEntry
 from tests.loopback import served

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from rpm_logger.render import totals_text
+from presentation.render import totals_text
 from service import Service
 from service.views import MonthTotals
 
@@ -29,7 +29,7 @@ def test_report_csv_is_written_row_by_row_as_summaries_arrive() -> None:
     import io
     from datetime import UTC, datetime
 
-    from rpm_logger.render import report_csv, write_report_csv
+    from presentation.render import report_csv, write_report_csv
     from service.views import MonthSummary
 
     out = io.StringIO()
@@ -58,7 +58,7 @@ def test_times_for_clinic_staff_are_clinic_time_with_the_zone() -> None:
     from zoneinfo import ZoneInfo
 
     from billing.months import clinic_time
-    from rpm_logger.render import entry_text
+    from presentation.render import entry_text
     from service.views import EntryView
 
     zone = ZoneInfo("America/New_York")
@@ -78,7 +78,7 @@ def test_report_table_and_csv_list_the_warnings(svc: Service) -> None:
     import io
 
     from billing.months import Month
-    from rpm_logger.render import report_csv, report_table
+    from presentation.render import report_csv, report_table
     from service.entries import LogRequest
     from tests.web.support import seed_month
 

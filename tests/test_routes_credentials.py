@@ -21,8 +21,8 @@ from pydantic import SecretStr
 from sqlalchemy import func
 from sqlmodel import SQLModel, select
 
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from tests.bot.conftest import SECRET
 from tests.bot.conftest import sign as slack_sign

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 
 from billing.months import Month
 from bot import dispatch, grammar
+from configuration.settings import Settings, get_settings
 from rpm_logger.app import create_app
 from rpm_logger.cli import cli
-from rpm_logger.settings import Settings, get_settings
 from service import Service
 from service.patients import PatientFields
 from service.reminders import ReminderOptions

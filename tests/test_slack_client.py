@@ -4,8 +4,8 @@ import asyncio
 
 from pydantic import SecretStr
 
-from rpm_logger.settings import Settings
-from rpm_logger.slack_client import make_async_web_client, make_web_client
+from configuration.settings import Settings
+from configuration.slack_client import make_async_web_client, make_web_client
 from tests.fakes.slack_api import ScriptedReply, SlackApiRecorder
 
 

@@ -14,8 +14,8 @@ from billing.durations import format_seconds
 from billing.fees import amount_still_to_win
 from billing.months import Month, clinic_time
 from billing.risk import RiskAssessment
-from rpm_logger import packet
-from rpm_logger.render import findings_count
+from presentation import packet
+from presentation.render import findings_count
 from service.audit_checks import AuditChecks
 from service.dashboard import CodeSeries, DashboardRow, PatientPage
 from service.views import MonthSummary, StaffView

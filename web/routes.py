@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from billing.errors import InvalidInput
 from billing.months import Month, days_left
-from rpm_logger import packet
-from rpm_logger.render import report_csv
-from rpm_logger.settings import Settings
+from configuration.settings import Settings
+from presentation import packet
+from presentation.render import report_csv
 from service import Service
 from service.errors import NotFound, StoreUnavailable
 from service.staff import clean_slack_user_id

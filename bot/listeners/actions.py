@@ -11,8 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import dispatch, grammar
 from bot.listeners.events import publish_home
-from rpm_logger import blocks
-from rpm_logger.blocks import Reply
+from presentation import blocks
+from presentation.blocks import Reply
 
 
 def _caller(body: dict[str, Any]) -> dispatch.Caller:

@@ -49,8 +49,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rpm_logger import blocks
-from rpm_logger.blocks import Reply
+from presentation import blocks
+from presentation.blocks import Reply
 
 log = logging.getLogger("rpm_logger.bot")
 

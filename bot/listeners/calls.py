@@ -1,4 +1,4 @@
-"""The call DM's buttons (rpm_logger/blocks.py): Yes / No answer "was this a live
+"""The call DM's buttons (presentation/blocks.py): Yes / No answer "was this a live
 conversation?", Add note opens a modal whose submission keeps the note on the call."""
 
 import asyncio
@@ -8,8 +8,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import dispatch
-from rpm_logger import blocks
-from rpm_logger.blocks import ADD_NOTE_ACTION, CONFIRM_LIVE_ACTION, REJECT_LIVE_ACTION, Reply
+from presentation import blocks
+from presentation.blocks import ADD_NOTE_ACTION, CONFIRM_LIVE_ACTION, REJECT_LIVE_ACTION, Reply
 
 
 def _user(body: dict[str, Any]) -> str:

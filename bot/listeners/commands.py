@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import dispatch, grammar
 from bot.listeners.budget import ARRIVED, reply_within_budget, stamp_arrival
-from rpm_logger import blocks
+from presentation import blocks
 from service import Service
 from service.audit_packets import PacketNotice
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from billing.audit_checks import Finding
-from rpm_logger import render
+from presentation import render
 from tests.cli.runner import Cli
 from tests.cli.test_cli import cli as plain_cli  # noqa: F401 - the fixture, each database
 

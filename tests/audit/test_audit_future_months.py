@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from billing.months import Month
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from service.errors import BadInput
 from tests.cli.runner import Cli

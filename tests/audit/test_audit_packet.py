@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from billing.months import Month
-from rpm_logger import packet as packet_render
+from presentation import packet as packet_render
 from service import Service
 from service.calls import CallEvent
 from service.closes import Amendment

@@ -205,7 +205,7 @@ def test_the_font_ships_inside_the_package() -> None:
     """Nothing may depend on a system font: the TTF and its license are package data."""
     import tomllib
 
-    from rpm_logger import packet
+    from presentation import packet
 
     folder = Path(packet.__file__).with_name("fonts")
     assert (folder / "DejaVuSans.ttf").stat().st_size > 100_000

@@ -4,7 +4,7 @@ anyone else is refused as for other admin commands."""
 
 import pytest
 
-from rpm_logger.settings import Settings
+from configuration.settings import Settings
 from service import Service
 from tests.bot.conftest import SECRET, SlackSender, all_text
 from tests.fakes.slack_api import RecordedCall, SlackApiRecorder

@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from billing.months import Month
-from rpm_logger import packet as packet_render
+from configuration.settings import Settings
+from presentation import packet as packet_render
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from tests.web.support import RAW_PHONE_DIGITS, TOKEN, Page, seed_month
 

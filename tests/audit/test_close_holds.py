@@ -13,7 +13,7 @@ import pytest
 
 from billing.audit_checks import NO_CONSENT, NO_ORDER, hold_reasons
 from billing.months import Month
-from rpm_logger import render
+from presentation import render
 from service import Service
 from service.patients import PatientFields
 from store import audit as audit_rows

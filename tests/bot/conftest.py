@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from tests.fakes.slack_api import RecordedCall, SlackApiRecorder
 from tests.loopback import served as serve  # noqa: F401 - bot tests import it here

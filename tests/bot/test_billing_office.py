@@ -5,7 +5,7 @@ import json
 from datetime import UTC, datetime
 
 from billing.months import Month
-from rpm_logger.render import SLACK_REPORT_COLUMNS, report_csv
+from presentation.render import SLACK_REPORT_COLUMNS, report_csv
 from service import Service
 from store.db import Database
 from tests.bot.conftest import SlackSender, all_text

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.listeners import budget
-from rpm_logger.blocks import Reply, text_reply
+from presentation.blocks import Reply, text_reply
 
 NOT_SAVED = "not saved — try again"
 

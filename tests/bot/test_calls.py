@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from rpm_logger import blocks
+from configuration.settings import Settings
+from presentation import blocks
+from presentation.blocks import ADD_NOTE_ACTION, CONFIRM_LIVE_ACTION, REJECT_LIVE_ACTION
 from rpm_logger.app import create_app
-from rpm_logger.blocks import ADD_NOTE_ACTION, CONFIRM_LIVE_ACTION, REJECT_LIVE_ACTION
-from rpm_logger.settings import Settings
 from service import Service
 from service.calls import CallEvent
 from service.staff import StaffChanges

@@ -9,7 +9,7 @@ import pytest
 
 from billing.months import Month
 from bot import dispatch, grammar
-from rpm_logger import blocks
+from presentation import blocks
 from service import Service
 from service.closes import Amendment
 from service.errors import BadInput

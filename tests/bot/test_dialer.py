@@ -46,8 +46,8 @@ def test_a_missing_caller_id_alone_is_named(svc: Service) -> None:
     """Tester finding 8: with only TWILIO_CALLER_ID unset, `/rpm call` listed all four."""
     from pydantic import SecretStr
 
+    from configuration.settings import Settings
     from rpm_logger.app import _dialer
-    from rpm_logger.settings import Settings
 
     settings = Settings(twilio_account_sid="AC" + "0" * 32, twilio_auth_token=SecretStr("t"),
                         public_base_url="https://rpm.example.org")

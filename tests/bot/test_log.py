@@ -30,7 +30,7 @@ def test_slack_and_cli_give_the_same_still_needed_advice(
 ) -> None:
     """One copy of the advice: the Slack month line says what the CLI status says, 99470
     included (the Slack copy used to say "20 min more for 20 min")."""
-    from rpm_logger.render import summary_text
+    from presentation.render import summary_text
 
     sent = slack.command("status P-1042")
     assert "Still needed: 10 min more for 99470 and a live interaction (call or video)" \

@@ -5,7 +5,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from rpm_logger import blocks
+from presentation import blocks
 
 MANIFEST = Path(__file__).resolve().parents[2] / "slack" / "manifest.yml"
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from aiohttp import WSMsgType, web
 
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from tests.bot.conftest import SECRET, all_text, serve
 from tests.bot.helpers import entries

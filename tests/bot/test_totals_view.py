@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from rpm_logger.blocks import totals_text
+from presentation.blocks import totals_text
 from service.views import MonthTotals
 
 

@@ -82,7 +82,7 @@ def _exit_code(exc: SystemExit) -> int:
 
 @contextmanager
 def _fresh_settings() -> Iterator[None]:
-    from rpm_logger.settings import get_settings
+    from configuration.settings import get_settings
 
     get_settings.cache_clear()
     try:

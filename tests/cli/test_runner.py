@@ -51,7 +51,7 @@ def test_no_terminal_and_databases_disposed(env: dict[str, str],
 
 def test_an_uncaught_exception_is_exit_1_with_its_traceback(
         env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from rpm_logger import render
+    from presentation import render
 
     def broken(*args: object) -> str:
         raise RuntimeError("boom")

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import SecretStr
 
+from configuration.settings import Settings
 from reminders.slack import SlackReminderSender
-from rpm_logger.settings import Settings
 from service import Service
 from service.entries import LogRequest
 from service.patients import PatientFields

@@ -271,8 +271,8 @@ def test_posts_to_one_channel_are_paced(slack_api: SlackApiRecorder, clinic: Ser
 
 
 def test_a_long_list_is_cut_to_fit_slacks_50_blocks(clinic: Service) -> None:
+    from presentation import blocks as slack_blocks
     from reminders import messages
-    from rpm_logger import blocks as slack_blocks
 
     plan = clinic.reminders.plan(None, OPTIONS)
     many = PlannedMessage("dm", NURSE, plan.day, plan.month, plan.messages[0].patients * 30)

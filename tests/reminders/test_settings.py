@@ -5,7 +5,8 @@ from datetime import time
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from rpm_logger.settings import Settings
+from configuration.settings import Settings
+from reminders.job import reminder_options
 from rpm_logger.wiring import describe_configuration
 from service.reminders import ReminderOptions
 
@@ -21,7 +22,7 @@ def test_defaults_and_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REMINDER_CHANNEL", " C0REMIND ")
     monkeypatch.setenv("REMINDERS_ENABLED", "false")
     settings = Settings()
-    assert settings.reminder_options() == ReminderOptions(start_day=20, channel="C0REMIND",
+    assert reminder_options(settings) == ReminderOptions(start_day=20, channel="C0REMIND",
                                                           send_time=time(7, 5))
     assert settings.reminders_enabled is False
 

@@ -12,7 +12,7 @@ from alembic import command
 from sqlmodel import select
 
 from billing.months import Month
-from rpm_logger import render
+from presentation import render
 from service import Service, ServiceContext
 from service.closes import Amendment
 from service.errors import BadInput

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 import service.months as months_module
 from billing.months import Month
 from bot import dispatch, grammar
+from configuration.settings import get_settings
 from rpm_logger.cli import cli
-from rpm_logger.settings import get_settings
 from service import Service
 from tests.service.helpers import ADMIN, log, seed
 

@@ -16,8 +16,8 @@ import pytest
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from service.calls import CallEvent
 from service.staff import StaffChanges

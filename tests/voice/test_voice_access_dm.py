@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.call_dms import SlackCallDMs
-from rpm_logger.settings import Settings
+from configuration.settings import Settings
 from telephony.notify import send_voice_lock_notice
 from tests.fakes.slack_api import ScriptedReply, SlackApiRecorder
 from tests.voice.helpers import NURSE_PHONE

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from tests.conftest import FrozenClock
 from tests.web.support import TOKEN, seed_month, served

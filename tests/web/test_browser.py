@@ -11,8 +11,8 @@ import pytest
 
 from billing.codes import TWENTY_MINUTES
 from billing.months import Month
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Policy, Service, ServiceContext
 from store.db import Database
 from store.migrate import upgrade_to_head

@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from billing.months import Month
+from configuration.settings import Settings
 from rpm_logger.app import create_app
-from rpm_logger.settings import Settings
 from service import Service
 from service.dashboard import CodeSeries, PatientDayTotals, codes_by_day, day_by_day
 from service.patients import PatientFields

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from billing.codes import format_codes
 from billing.months import Month
+from configuration.settings import Settings
+from presentation.render import report_csv
 from rpm_logger.app import create_app
-from rpm_logger.render import report_csv
-from rpm_logger.settings import Settings
 from service import Service
 from service.patients import PatientFields
 from store.db import Database

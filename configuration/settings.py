@@ -10,13 +10,9 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from billing.audit_checks import Thresholds
 from billing.errors import InvalidInput
 from billing.fees import DEFAULT_FEES
 from billing.months import clinic_zone
-from service.context import Policy
-from service.reminders import ReminderOptions
-from store.db import SQLITE_BUSY_TIMEOUT_MS
 
 
 class Settings(BaseSettings):
@@ -26,7 +22,8 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     # how long a SQLite writer waits for the write lock before "database is locked"
-    sqlite_busy_timeout_ms: int = Field(default=SQLITE_BUSY_TIMEOUT_MS, ge=0, le=600_000)
+    # (store.db.SQLITE_BUSY_TIMEOUT_MS is the same default for a Database built without it)
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0, le=600_000)
     data_dir: Path = Field(default=Path("data"), validation_alias=AliasChoices("RPM_DATA_DIR"))
     clinic_timezone: str = "America/New_York"
     cpt_99458_max_units: int = Field(default=3, ge=0, le=10)  # CMS practitioner MUE: 3
@@ -145,25 +142,6 @@ class Settings(BaseSettings):
     @property
     def twilio_configured(self) -> bool:
         return bool(self.twilio_auth_token and self.twilio_account_sid and self.public_base_url)
-
-    def reminder_options(self) -> ReminderOptions:
-        return ReminderOptions(start_day=self.reminder_start_day, channel=self.reminder_channel,
-                               send_time=self.reminder_time)
-
-    def policy(self) -> Policy:
-        return Policy(
-            zone=clinic_zone(self.clinic_timezone),
-            max_99458_units=self.cpt_99458_max_units,
-            max_entry_seconds=self.max_entry_minutes * 60,
-            phone_region=self.default_phone_region.upper(),
-            fees=self.fee_schedule,
-            min_live_call_seconds=self.min_live_call_seconds,
-            audit=Thresholds(heaping_ratio=self.audit_heaping_ratio,
-                             heaping_months=self.audit_heaping_months,
-                             min_note_chars=self.audit_min_note_chars,
-                             max_day_hours=self.audit_max_day_hours,
-                             late_days=self.audit_late_days),
-        )
 
 
 @lru_cache(maxsize=1)

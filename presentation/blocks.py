@@ -21,7 +21,7 @@ from billing.codes import format_codes
 from billing.durations import format_seconds
 from billing.months import clinic_clock, clinic_day, clinic_time
 from billing.risk import RiskAssessment
-from rpm_logger import packet, render
+from presentation import packet, render
 from service.audit_packets import PacketNotice
 from service.calls import CallOutcome, CallView
 from service.chat_entries import ChatLogged

@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from rpm_logger.settings import Settings
+from configuration.settings import Settings
 
 TIMEOUT_SECONDS = 10
 

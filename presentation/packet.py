@@ -42,7 +42,7 @@ HOW_TO_VERIFY = ("The data above is embedded in this file as canonical JSON (sor
                  "(exit 3 when edited) and against the clinic's records today (exit 4 when "
                  "they changed since printing, saying what).")
 
-_env = Environment(loader=PackageLoader("rpm_logger", "templates"),
+_env = Environment(loader=PackageLoader("presentation", "templates"),
                    autoescape=select_autoescape(["html"], default=True),
                    trim_blocks=True, lstrip_blocks=True)
 
@@ -286,7 +286,7 @@ def html(packet: Packet) -> str:
 # -- PDF -----------------------------------------------------------------------------------
 
 FONT = "DejaVuSans"
-_FONT_FILE = Path(__file__).with_name("fonts") / "DejaVuSans.ttf"  # shipped: rpm_logger/fonts
+_FONT_FILE = Path(__file__).with_name("fonts") / "DejaVuSans.ttf"  # shipped: presentation/fonts
 
 
 @lru_cache(maxsize=1)
