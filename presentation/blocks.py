@@ -69,8 +69,30 @@ class Reply:
         return {"text": self.text, "blocks": self.blocks or None}
 
 
+SECTION_CHARS = 3000  # Slack refuses a section whose text is longer
+LISTED = 40  # lines a list reply shows before it says how many more and where
+
+
 def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    """One section; a text over Slack's limit ends in a visible "…" (lists use _listed)."""
+    if len(text) > SECTION_CHARS:
+        text = text[:SECTION_CHARS - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _listed(title: str, lines: Sequence[str], more: str) -> list[Block]:
+    """A titled list in as many sections as its lines fill, never cut mid-line: the first
+    LISTED lines, then how many more there are and `more`, where to see them all."""
+    items = [title, *lines[:LISTED]]
+    if len(lines) > LISTED:
+        items.append(f"…and {len(lines) - LISTED} more: {more}")
+    sections: list[str] = []
+    for item in items:
+        if sections and len(sections[-1]) + 1 + len(item) <= SECTION_CHARS:
+            sections[-1] += "\n" + item
+        else:
+            sections.append(item)
+    return [_section(text) for text in sections]
 
 
 def _context(text: str) -> Block:
@@ -155,19 +177,18 @@ def caseload_reply(rows: Sequence[PatientRisk]) -> Reply:
     if not rows:
         return text_reply("No patients are assigned to you this month. "
                           "`/rpm status PATIENT` shows any patient.")
-    lines = "\n".join(_risk_line(r) for r in rows[:40])
     count = f"{len(rows)} patient{'' if len(rows) == 1 else 's'}"
-    return Reply(f"Your {count} this month", [
-        _section(f"*Your patients this month* (worst first)\n{lines}")])
+    return Reply(f"Your {count} this month", _listed(
+        "*Your patients this month* (worst first)",
+        [_risk_line(r) for r in rows], "the dashboard's month page lists them all"))
 
 
 def risk_reply(rows: Sequence[PatientRisk]) -> Reply:
     if not rows:
         return text_reply("🟢 No patient is at risk of missing 99457 this month.")
-    lines = "\n".join(_risk_line(r) for r in rows[:40])
-    more = f"\n…and {len(rows) - 40} more" if len(rows) > 40 else ""
-    return Reply(f"{len(rows)} patients at risk this month", [
-        _section(f"*At risk this month* ({len(rows)})\n{lines}{more}")])
+    return Reply(f"{len(rows)} patients at risk this month", _listed(
+        f"*At risk this month* ({len(rows)})", [_risk_line(r) for r in rows],
+        "the dashboard's month page (sorted by risk) or `rpm-logger report` lists them all"))
 
 
 def picker_reply(log_text: str, patients: Sequence[PatientView], *, region: str) -> Reply:
@@ -307,12 +328,15 @@ def home_view(rows: Sequence[PatientRisk], timer: TimerView | None,
                     "danger" if timer.over_limit else "primary")]})
     if not rows:
         blocks.append(_section("No patients are assigned to you this month."))
-    for row in rows[:40]:
+    for row in rows[:LISTED]:
         section = _section(_risk_line(row))
         if timer is None:
             section["accessory"] = _button("Start timer", HOME_START_ACTION,
                                            row.summary.patient_id)
         blocks.append(section)
+    if len(rows) > LISTED:
+        blocks.append(_section(f"…and {len(rows) - LISTED} more of your patients: the "
+                               "dashboard's month page lists them all."))
     blocks.append(_context("`/rpm help` lists every command."))
     return {"type": "home", "blocks": blocks[:100]}
 
@@ -429,10 +453,10 @@ def _call_line(call: CallView, zone: ZoneInfo) -> str:
 def unmatched_reply(calls: Sequence[CallView], zone: ZoneInfo) -> Reply:
     if not calls:
         return text_reply("No unmatched calls: every call is matched to a patient.")
-    lines = "\n".join(_call_line(c, zone) for c in calls[:40])
-    more = f"\n…and {len(calls) - 40} more (`rpm-logger calls list`)" if len(calls) > 40 else ""
     return Reply(f"{len(calls)} unmatched calls", [
-        _section(f"*Unmatched calls* ({len(calls)}), newest first\n{lines}{more}"),
+        *_listed(f"*Unmatched calls* ({len(calls)}), newest first",
+                 [_call_line(c, zone) for c in calls],
+                 "`rpm-logger calls list --state unmatched` lists them all"),
         _context("`/rpm calls attach CALL_ID PATIENT_ID` names the patient; the month then "
                  "includes the call.")])
 
