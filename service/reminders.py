@@ -24,7 +24,7 @@ from billing.months import Month
 from billing.risk import CRITICAL, HIGH, WATCH
 from service import audit
 from service.context import ServiceContext
-from service.errors import StoreConflict
+from service.errors import BadInput, StoreConflict
 from service.months import MonthService
 from service.views import PatientRisk
 from store import reminders as claims
@@ -223,6 +223,10 @@ class ReminderService:
                 options: ReminderOptions | None = None) -> ReminderRun:
         """The plan with each message's claim state today (dry run: nothing is written)."""
         plan = self.plan(day, options)
+        if plan.day > self.today():
+            plan = replace(plan, notes=(*plan.notes, (
+                f"{plan.day} is in the future: this preview uses today's figures "
+                f"({self.today()}); that day's run will use that day's")))
         states = {(c.kind, c.recipient): c for c in self._claims(plan.day)}
         outcomes = []
         for message in plan.messages:
@@ -243,8 +247,13 @@ class ReminderService:
     def run(self, sender: ReminderSender, day: date | None = None,
             options: ReminderOptions | None = None, *, actor: str = "reminders") -> ReminderRun:
         """Plan `day` and deliver each message at most once (safe to call any number of
-        times, from any number of processes)."""
+        times, from any number of processes). A future day is refused: its plan would be
+        today's figures, and that day's own run would then find it "already sent"."""
         options = options or ReminderOptions()
+        if day is not None and day > self.today():
+            raise BadInput(f"Cannot send the reminders of {day}: it is in the future (today is "
+                           f"{self.today()} in the clinic's time zone). They are sent on the "
+                           "day, with that day's figures; --dry-run previews them now.")
         plan = self.plan(day, options)
         outcomes = tuple(self._deliver(message, sender, options, actor)
                          for message in plan.messages)
