@@ -8,6 +8,7 @@ COORDINATION = "coordination"
 ADJUSTMENT = "adjustment"
 EDUCATION = "education"
 OTHER = "other"
+ATTEMPT = "attempt"
 
 ACTIVITIES: dict[str, str] = {
     REVIEW: "data review",
@@ -16,6 +17,7 @@ ACTIVITIES: dict[str, str] = {
     ADJUSTMENT: "treatment plan adjustment",
     EDUCATION: "patient or caregiver education",
     OTHER: "other treatment management",
+    ATTEMPT: "call attempt (no answer or voicemail: time, never a live interaction)",
 }
 
 _ALIASES: dict[str, str] = {
@@ -25,6 +27,8 @@ _ALIASES: dict[str, str] = {
     "adjust": ADJUSTMENT, "adj": ADJUSTMENT, "plan": ADJUSTMENT, "treatment-plan": ADJUSTMENT,
     "edu": EDUCATION, "educ": EDUCATION, "teach": EDUCATION, "teaching": EDUCATION,
     "misc": OTHER,
+    "no-answer": ATTEMPT, "noanswer": ATTEMPT, "voicemail": ATTEMPT, "attempted": ATTEMPT,
+    "call-attempt": ATTEMPT,
 }
 
 
@@ -48,3 +52,11 @@ def is_activity(text: str) -> bool:
 def is_live_by_default(activity: str) -> bool:
     """A `call` is by definition a live conversation; other activities need `--live`."""
     return activity == CALL
+
+
+def check_live(activity: str, live: bool) -> None:
+    """A call attempt reached no one, so it can never be the month's live interaction."""
+    if live and activity == ATTEMPT:
+        raise InvalidInput("A call attempt (no answer, voicemail) is never a live interaction: "
+                           "log it without live, and log the conversation that reached the "
+                           "patient as a call.")

@@ -421,7 +421,8 @@ def help_text(topic: str | None = None) -> str:
     lines += [f"• `{usage}`\n    e.g. `{example}`" for _, usage, example in rows]
     if topic in (None, "log"):
         lines.append("DURATION: 12m, 12 min, 1h5m, 1:05, 90s · ACTIVITY: "
-                     + ", ".join(ACTIVITIES) + " (`call` is live; add `live` for video etc.)")
+                     + ", ".join(ACTIVITIES) + " (`call` is live; add `live` for video etc.; "
+                     "`attempt` is a call that reached no one: never live)")
     return "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from billing.activities import is_live_by_default, parse_activity
+from billing.activities import check_live, is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
 from billing.errors import quoted
@@ -171,6 +171,7 @@ class EntryService:
         note = (request.note or "").strip() or None
         if note and len(note) > MAX_NOTE_CHARS:
             raise BadInput(f"The note is over {MAX_NOTE_CHARS} characters.")
+        check_live(activity, request.live)
         live = request.live or is_live_by_default(activity)
         if late:  # placed at 09:00 by convention, not a time anyone gave: estimated
             return _Entry(seconds, activity, note, request.source, live, False, None)

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from billing.activities import ATTEMPT
 from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
 from billing.risk import RiskAssessment
 from billing.tally import EntryCount, NotCounted
@@ -96,7 +97,10 @@ class EntryView:
 
     @property
     def live_label(self) -> str:
-        """' (live)', or why an entry marked live is not a live interaction, or ''."""
+        """' (live)', or why an entry marked live is not a live interaction, or that a call
+        attempt is not one, or ''."""
+        if self.activity == ATTEMPT:
+            return " (no one reached: not a live interaction)"
         if not self.live:
             return ""
         if self.counts_live:

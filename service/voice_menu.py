@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from billing.activities import ACTIVITIES, CALL, parse_activity
+from billing.activities import ACTIVITIES, ATTEMPT, CALL, parse_activity
 from billing.durations import parse_duration
 from billing.errors import InvalidInput
 from billing.months import start_of_day_utc
@@ -60,7 +60,7 @@ CLOSED = "closed"
 GOODBYE, PERSON = "goodbye", "person"
 ENDINGS = (GOODBYE, PERSON)
 # the activity keys, as in Slack's order: 2 is a call (live)
-ACTIVITY_KEYS = dict(zip("123456", ACTIVITIES, strict=True))
+ACTIVITY_KEYS = dict(zip("1234567", ACTIVITIES, strict=True))
 
 _WORD = re.compile(r"[a-z]+|[0-9]+")
 _CPT = re.compile(r"\b(99[0-9]{3})\b")
@@ -571,8 +571,10 @@ def _activity_word(word: str) -> str | None:
 
 def _read_back(data: dict[str, Any]) -> str:
     """'Patient P 1 0 4 2, J D, 12 minutes, review, today.' A call is read back as the
-    live call it is saved as (the billing claim), never as a plain "call"."""
-    activity = "live call" if data["activity"] == CALL else data["activity"]
+    live call it is saved as (the billing claim), never as a plain "call"; an attempt as one
+    that is not live."""
+    activity = {CALL: "live call", ATTEMPT: "call attempt, not live"}.get(
+        data["activity"], data["activity"])
     return (f"Patient {data['patient']['label']}, {spoken_seconds(data['seconds'])}, "
             f"{activity}, today.")
 

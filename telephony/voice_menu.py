@@ -38,9 +38,9 @@ PROMPTS: dict[str, Prompt] = {
     menu.MINUTES: Prompt("How many minutes? Enter them, then press pound, or say them.",
                          "dtmf speech", hints="minutes"),
     menu.ACTIVITY: Prompt("Which activity? Press 1 for review, 2 for live call, 3 for "
-                          "coordination, 4 for adjustment, 5 for education, or 6 for other. "
-                          "You can also say it.", "dtmf speech", one_key=True,
-                          hints=_ACTIVITY_WORDS),
+                          "coordination, 4 for adjustment, 5 for education, 6 for other, or 7 "
+                          "for a call attempt that reached no one. You can also say it.",
+                          "dtmf speech", one_key=True, hints=_ACTIVITY_WORDS),
     menu.CONFIRM: Prompt("Press 1 to save, or 2 to start over.", one_key=True),
     menu.RISK: Prompt("Press 1 to log time for this patient, 2 for the next one, or 9 for "
                       "the main menu.", one_key=True),

@@ -242,7 +242,7 @@ def test_zero_partway_through_an_entry_says_it_was_not_saved(
 
 
 @pytest.mark.parametrize(("step", "before", "sent"), [
-    ("menu", [], "5"), ("choose", ["1", "1042"], "7"), ("activity", ["1", "1042", "12"], "7"),
+    ("menu", [], "5"), ("choose", ["1", "1042"], "7"), ("activity", ["1", "1042", "12"], "8"),
     ("confirm", ["1", "1042", "12", "1"], "7"),
 ])
 def test_a_wrong_key_is_worded_one_way_at_every_step(
