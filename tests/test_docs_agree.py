@@ -25,4 +25,4 @@ def test_security_doc_says_export_masks_numbers_in_notes() -> None:
     security = _flat("docs/security.md")
     assert "`export` keeps notes as typed" not in security
     assert "`export` masks phone numbers in notes" in security
-    # and it does: tests/cli/test_cli.py::test_export_masks_a_phone_number_typed_into_a_note_or_void_reason
+    # and it does: tests/cli/test_cli.py::test_export_masks_a_phone_number_typed_into_a_note_...
