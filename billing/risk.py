@@ -69,9 +69,11 @@ class RiskAssessment:
 
     def advice(self) -> str:
         """'needs 8 more minutes and a live call' as a reminder reads it, pointing at the
-        highest code still reachable: 99457 while a day remains, even on the last day."""
+        highest code still reachable: 99457 while a day remains, even on the last day. A
+        window that has ended says what it earned or missed, never "on track"."""
         if not self.at_risk:
-            return "on track: 20 minutes and a live contact are in"
+            done = "earned" if self.days_left == 0 else "on track"
+            return f"{done}: 20 minutes and a live contact are in"
         if self.days_left == 0:
             return self._missed()
         text = "needs " + self._shortfall("{n} more minute{s}", "a live call")

@@ -39,13 +39,26 @@ class RowView:
     percent: float  # of the bar to 20 minutes, capped at 100
     codes: str
     advice: str
+    verdict: str  # the status cell: a severity while days remain, then earned or missed
+    verdict_class: str  # its colour: the severity's, "ok" for earned
 
 
 def row_view(row: DashboardRow) -> RowView:
     seconds = row.summary.total_seconds
     percent = round(min(seconds, TWENTY_MINUTES) * 100 / TWENTY_MINUTES, 1)
+    verdict, verdict_class = _verdict(row)
     return RowView(row.summary, row.risk, row.minutes, percent, format_codes(row.summary.codes),
-                   row.risk.advice())
+                   row.risk.advice(), verdict, verdict_class)
+
+
+def _verdict(row: DashboardRow) -> tuple[str, str]:
+    """A finished window shows what it earned (any code, 99470 included: green) or that it
+    missed every code (red); a running one its severity (clinic finding, issue 26 item 14)."""
+    if row.risk.days_left:
+        return row.risk.severity, row.risk.severity
+    if row.summary.codes:
+        return "earned " + " + ".join(c.code for c in row.summary.codes), "ok"
+    return "missed", "critical"
 
 
 def month_page(*, month: Month, today_days_left: int, rows: list[DashboardRow],

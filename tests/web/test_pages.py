@@ -145,8 +145,27 @@ def test_an_ended_month_says_what_each_row_missed(client: TestClient, svc: Servi
     assert page.one("div", id="count-at-risk").content == "0"
     row = page.one("tr", data_patient="P-1042").content
     assert "missed 99457: 8 minutes short (the month supports 99470)" in row
-    assert row.count("missed") == 2  # the status cell too
+    # clinic finding (issue 26 item 14): the status cell said a red "missed" for a month that
+    # earned 99470; it says what was earned, in green
+    status = page.one("span", **{"class": "sev"})  # the only row: P-1042's
+    assert (status.content, status.attrs["class"]) == ("earned 99470", "sev sev-ok")
+    assert row.count("missed") == 1
     assert "needs" not in row and "critical" not in row
+
+
+def test_an_ended_month_says_earned_not_on_track(client: TestClient, svc: Service) -> None:
+    """Clinic finding (issue 26 item 14): a finished month said "on track" for earned months
+    and a red "missed" for a patient with no code at all is still red."""
+    log(svc, "25m", "call", started_at=datetime(2026, 10, 14, 15, tzinfo=UTC))
+    log(svc, "5m", "review", patient="P-2002", started_at=datetime(2026, 10, 14, 16, tzinfo=UTC))
+    page = Page(client.get("/?month=2026-10").text)
+    earned = page.one("tr", data_patient="P-1042").content
+    assert "earned: 20 minutes and a live contact are in" in earned and "on track" not in earned
+    assert "earned 99457" in earned
+    missed = page.one("tr", data_patient="P-2002").content
+    assert "missed 99457: 15 minutes short and no live call" in missed
+    assert {(s.content, s.attrs["class"]) for s in page.find("span", **{"class": "sev"})} == {
+        ("earned 99457", "sev sev-ok"), ("missed", "sev sev-critical")}
 
 
 def test_month_picker_shows_another_month(client: TestClient, svc: Service) -> None:
