@@ -163,3 +163,8 @@ def assess_month(
 def format_codes(codes: tuple[CodeUnits, ...]) -> str:
     """'99457;99458x2' as billing offices write it; '' for none."""
     return ";".join(c.code if c.units == 1 else f"{c.code}x{c.units}" for c in codes)
+
+
+def codes_in_words(codes: tuple[CodeUnits, ...]) -> str:
+    """'99457 + 99458 ×2' as people read them in chat; '' for none (CSV keeps format_codes)."""
+    return " + ".join(c.code if c.units == 1 else f"{c.code} ×{c.units}" for c in codes)

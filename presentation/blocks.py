@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from billing.codes import format_codes
+from billing.codes import codes_in_words
 from billing.durations import format_seconds
 from billing.months import clinic_clock, clinic_day, clinic_time
 from billing.risk import RiskAssessment
@@ -121,7 +121,7 @@ def progress_bar(seconds: int) -> str:
 def month_lines(summary: MonthSummary) -> str:
     live = "✓" if summary.live_interactions else "✗"
     return (f"*{summary.label}* · {summary.month}\n{progress_bar(summary.total_seconds)}"
-            f" · live contact {live} · codes: {format_codes(summary.codes) or 'none yet'}\n"
+            f" · live contact {live} · codes: {codes_in_words(summary.codes) or 'none yet'}\n"
             f"Still needed: {still_needed(summary)}")
 
 
@@ -558,7 +558,7 @@ def packet_link_dm(notice: PacketNotice, base_url: str | None) -> Reply:
     access check; Slack sees clinic id, initials, month and codes only)."""
     path = packet.dashboard_path(notice.patient_id, notice.month)
     head = (f"🧾 Audit packet for *{notice.label}*, {notice.month} "
-            f"(codes: {notice.codes_text or 'none'})")
+            f"(codes: {codes_in_words(notice.codes) or 'none'})")
     link = (f"<{base_url.rstrip('/')}{path}|Open the printable packet on the dashboard>"
             if base_url else f"Open `{path}` on the dashboard (set PUBLIC_BASE_URL to get a "
                              "link here).")

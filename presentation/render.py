@@ -37,7 +37,7 @@ from service.views import (
 
 REPORT_COLUMNS = (
     "patient_id", "initials", "month", "total_seconds", "total_minutes", "live_interactions",
-    "live_interaction_dates", "codes", "expected_amount", "held", "next_code",
+    "live_interaction_dates", "codes", "expected_amount", "held", "held_amount", "next_code",
     "seconds_to_next_code", "needs_live_interaction", "staff", "billing_provider",
     "provider_npi", "consent_on", "conditions", "assigned_to", "month_closed_by", "warnings",
     "billed_at_close", "billed_at_close_record", "since_close",
@@ -216,6 +216,7 @@ def report_row(summary: MonthSummary) -> dict[str, Any]:
         "codes": format_codes(summary.codes),
         "expected_amount": f"{summary.billable_amount:.2f}",  # adds up to the totals
         "held": "; ".join(summary.held),
+        "held_amount": f"{summary.held_amount:.2f}" if summary.held else "",
         "next_code": summary.next_code or "",
         "seconds_to_next_code": "" if summary.seconds_to_next_code is None
         else summary.seconds_to_next_code,
@@ -274,11 +275,18 @@ def report_csv(summaries: Iterable[MonthSummary],
     return "".join(report_csv_lines(summaries, columns))
 
 
+def _expected_cell(summary: MonthSummary) -> str:
+    """'$52.00', or for a held month '$0.00 (held: $93.00)': what it bills now, and apart what
+    it would once the hold is lifted, as the CSV and JSON say it."""
+    amount = f"${summary.billable_amount:.2f}"
+    return f"{amount} (held: ${summary.held_amount:.2f})" if summary.held else amount
+
+
 def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
     header = ("Patient", "Minutes", "Live", "Codes", "Expected", "Still needed", "Warnings")
     rows = [header] + [
         (s.label, f"{s.total_seconds // 60} min", "yes" if s.live_interactions else "no",
-         format_codes(s.codes) or "-", f"${s.expected_amount:.2f}", still_needed(s),
+         format_codes(s.codes) or "-", _expected_cell(s), still_needed(s),
          "; ".join(s.warnings) or "-")
         for s in summaries
     ]

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from billing.audit_checks import hold_reasons
-from billing.codes import format_codes
+from billing.codes import CodeUnits, format_codes
 from billing.months import Month
 from billing.service_date import RULE, date_of_service
 from service import lookups
@@ -84,7 +84,7 @@ class PacketNotice:
     patient_id: str
     label: str
     month: str
-    codes_text: str
+    codes: tuple[CodeUnits, ...]
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,7 @@ class AuditPacketService:
             chosen = month or self.months.current()
             refuse_future(chosen, self.months.current())
             summary = self.months.summary_in(conn, chosen, detail.id)
-            return PacketNotice(detail.clinic_id, summary.label, str(chosen),
-                                format_codes(summary.codes))
+            return PacketNotice(detail.clinic_id, summary.label, str(chosen), summary.codes)
 
     def verify(self, printed: dict[str, Any], *, patient_ref: str | None = None,
                month: Month | None = None) -> PacketCheck:

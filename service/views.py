@@ -215,6 +215,12 @@ class MonthSummary:
         return Decimal("0.00") if self.held else self.expected_amount
 
     @property
+    def held_amount(self) -> Decimal:
+        """What a held month would bill once its hold is lifted (consent or order on file):
+        shown apart, named so, and in no total (issue 26 item 2)."""
+        return self.expected_amount if self.held else Decimal("0.00")
+
+    @property
     def not_counted_seconds(self) -> int:
         return sum(n.seconds for n in self.not_counted)
 
@@ -230,7 +236,8 @@ class MonthSummary:
             data[key] = value.isoformat() if value else None
         data["live_interaction_dates"] = [d.isoformat() for d in self.live_interaction_dates]
         data["conditions"] = list(self.conditions)
-        data["expected_amount"] = float(self.expected_amount)
+        data["expected_amount"] = float(self.billable_amount)  # as every screen shows it
+        data["held_amount"] = float(self.held_amount)
         data["warnings"] = list(self.warnings)
         data["billed_at_close"] = (self.billed_at_close.as_json()
                                    if self.billed_at_close else None)

@@ -113,7 +113,7 @@ def test_adapters_agree(clinic: Service, db_url: str, monkeypatch: pytest.Monkey
     # the CLI report, in process on the same service (and its frozen clock)
     monkeypatch.setenv("DATABASE_URL", db_url)
     get_settings.cache_clear()
-    monkeypatch.setattr("rpm_logger.wiring.build_service", lambda settings: clinic)
+    monkeypatch.setattr("rpm_logger.wiring.build_service", lambda settings, **_: clinic)
     runner = CliRunner()
     table = runner.invoke(cli, ["report", "--month", "2026-11", "--format", "json"])
     assert table.exit_code == 0, table.output

@@ -211,7 +211,7 @@ def test_the_font_ships_inside_the_package() -> None:
     assert (folder / "DejaVuSans.ttf").stat().st_size > 100_000
     assert "Bitstream" in (folder / "LICENSE-DejaVu").read_text()
     pyproject = tomllib.loads((Path(packet.__file__).parents[1] / "pyproject.toml").read_text())
-    assert "fonts/*.ttf" in pyproject["tool"]["setuptools"]["package-data"]["rpm_logger"]
+    assert "fonts/*.ttf" in pyproject["tool"]["setuptools"]["package-data"]["presentation"]
 
 
 def test_a_packet_of_another_format_version_is_named_not_called_edited(

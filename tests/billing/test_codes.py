@@ -144,3 +144,13 @@ def test_a_retired_code_stops_after_its_last_month() -> None:
 def test_codes_text_for_billing_offices() -> None:
     assert format_codes((CodeUnits(CPT_99457, 1), CodeUnits(CPT_99458, 2))) == "99457;99458x2"
     assert format_codes(()) == ""
+
+
+def test_codes_in_words_for_people() -> None:
+    """Clinic finding (issue 26 item 15): Slack showed codes as `99457;99458`, the billing
+    office's CSV spelling; people read them as a sum."""
+    from billing.codes import CodeUnits, codes_in_words
+
+    assert codes_in_words((CodeUnits("99457", 1), CodeUnits("99458", 2))) == "99457 + 99458 ×2"
+    assert codes_in_words((CodeUnits("99470", 1),)) == "99470"
+    assert codes_in_words(()) == ""

@@ -55,7 +55,7 @@ def test_cli_report_table_and_totals_agree(clinic: Service, db_url: str,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", db_url)
     get_settings.cache_clear()
-    monkeypatch.setattr("rpm_logger.wiring.build_service", lambda settings: clinic)
+    monkeypatch.setattr("rpm_logger.wiring.build_service", lambda settings, **_: clinic)
     result = CliRunner().invoke(cli, ["report", "--month", "2026-11"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
