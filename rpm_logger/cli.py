@@ -406,7 +406,8 @@ def log_time(patient_id: str, duration: str, activity: str, note: tuple[str, ...
     request = LogRequest(patient=patient_id, duration=duration, activity=activity,
                          staff=staff_id, source="cli", note=" ".join(note) or None,
                          started_at=_at(at), live=live, amendment=_amendment(amend))
-    logged = _service().entries.log(request)
+    # the staff member performed the service; the operator running the CLI entered it
+    logged = _service().entries.log(request, actor=_operator(None))
     if as_json:
         click.echo(render.as_json({
             "id": logged.entry.id, "patient_id": logged.entry.patient_id,
