@@ -11,7 +11,6 @@ service returned, which it does only after the commit.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Protocol, TypeVar
 
 from billing.months import Month
@@ -22,7 +21,7 @@ from presentation.render import SLACK_REPORT_COLUMNS, report_csv
 from service import Service
 from service.audit_packets import PacketNotice
 from service.calls import CallOutcome, CallView
-from service.chat_entries import ChatLogged
+from service.chat_entries import ChatLogged, ChatPick
 from service.entries import LogRequest
 from service.errors import InvalidInput, NotStaff, StoreConflict, StoreUnavailable
 from service.staff import clean_slack_user_id
@@ -98,28 +97,18 @@ def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     return handlers[type(command)](svc, command, caller)
 
 
-def _context_patient(svc: Service, caller: Caller) -> str | None:
-    current = svc.current_patient.current(channel_id=caller.channel_id, user_id=caller.user_id)
-    return current.patient_id if current else None
-
-
 def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Log)
-    # the log resolves the typed clinic id itself, in its own transaction
-    patient = command.patient or _context_patient(svc, caller)
-    if patient is None:
-        today = svc.months.today()
-        mine = [p for p in svc.patients.list(assigned_to=caller.user_id)
-                if p.ended_on is None or p.ended_on >= today]
-        return blocks.picker_reply(command.without_patient(), mine,
+    # one use case: the typed clinic id, else the conversation's patient, else the picker
+    request = LogRequest(patient=command.patient or "", duration=command.duration,
+                         activity=command.activity, staff=caller.user_id, source="slack",
+                         note=command.note, live=command.live, patient_by_phone=False)
+    result = svc.chat_entries.log_here(request, channel_id=caller.channel_id,
+                                       day=command.day, yesterday=command.yesterday)
+    if isinstance(result, ChatPick):
+        return blocks.picker_reply(command.without_patient(), result.patients,
                                   region=svc.ctx.policy.phone_region)
-    day: date | None = command.day
-    if command.yesterday:
-        day = svc.months.today() - timedelta(days=1)
-    request = LogRequest(patient=patient, duration=command.duration, activity=command.activity,
-                         staff=caller.user_id, source="slack", note=command.note,
-                         live=command.live, patient_by_phone=False)
-    return blocks.logged_reply(svc.chat_entries.log(request, day=day), svc.ctx.policy.zone)
+    return blocks.logged_reply(result, svc.ctx.policy.zone)
 
 
 def _status(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -145,12 +134,12 @@ def _use(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 
 def _start(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Start)
-    patient = command.patient or _context_patient(svc, caller)
-    if patient is None:
+    started = svc.timers.start_here(caller.user_id, channel_id=caller.channel_id,
+                                    patient_ref=command.patient, activity=command.activity)
+    if started is None:
         return blocks.text_reply("Which patient? `/rpm start P-1042 [ACTIVITY]`, or set one "
                                 "with `/rpm use P-1042` first.")
-    return blocks.timer_started_reply(svc.timers.start(caller.user_id, patient,
-                                                      command.activity, by_phone=False))
+    return blocks.timer_started_reply(started)
 
 
 def _stop(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -323,8 +312,8 @@ def _guarded(work: Callable[[], T], *,
 def home(svc: Service, user_id: str) -> dict[str, object]:
     """The App Home view for `user_id` (strangers get the polite refusal there too)."""
     try:
-        return blocks.home_view(svc.chat_entries.caseload(user_id), svc.timers.current(user_id),
-                               svc.ctx.policy.zone)
+        home = svc.home.view(user_id)
+        return blocks.home_view(home.caseload, home.timer, svc.ctx.policy.zone)
     except NotStaff as exc:
         return blocks.message_home(blocks.stranger_reply(exc.admins))
     except StoreUnavailable:
