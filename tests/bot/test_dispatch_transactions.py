@@ -3,6 +3,8 @@ itself (no gate read before it), within the statement budgets, on SQLite and Pos
 
 SQLite counts each transaction's BEGIN; PostgreSQL counts its month lock on a write."""
 
+import json
+
 import pytest
 
 from bot import dispatch, grammar
@@ -80,3 +82,75 @@ def test_staff_who_are_not_admins_are_told_who_is(s: Service) -> None:
 def test_the_home_tab_greets_a_stranger_and_serves_staff(s: Service) -> None:
     assert "not set up as clinic staff" in str(dispatch.home(s, STRANGER))
     assert "P-1042" in str(dispatch.home(s, NURSE))
+
+
+# Issue 22: a command that names no patient reads the conversation's patient (`/rpm use`) in
+# the use case's own transaction, not in one of its own before it.
+CONTEXT_READ = 1  # store.contexts.patients_of: one statement
+
+
+def _use_here(svc: Service) -> None:
+    svc.current_patient.use(channel_id="D01", user_id=NURSE, patient_ref="P-1042",
+                            by_phone=False)
+
+
+def test_a_log_without_a_patient_is_the_picker_read_in_one_transaction(s: Service) -> None:
+    """None typed and none set here: the picker's buttons, read with the caller's check in
+    the one transaction (the old bot read the context, then the patients: two)."""
+    before = _entries(s)
+    with counted(s) as (opened, statements):
+        reply = dispatch.run(s, grammar.parse("log 12m review"), dispatch.Caller(NURSE, "D01"))
+    assert reply.text == "Which patient is this for?" and "P-1042 (JD)" in str(reply.blocks)
+    assert len(opened) == 1
+    assert len(statements) <= 3 + 1, statements  # context, caller, patients (+ BEGIN)
+    assert _entries(s) == before
+
+
+@pytest.mark.parametrize("text", ["log 12m review", "log 12m review yesterday"])
+def test_a_log_for_the_conversations_patient_is_one_write(s: Service, text: str) -> None:
+    _use_here(s)
+    with counted(s) as (opened, statements):
+        reply = _run(s, text)
+    assert "Saved entry #2" in reply and "P-1042" in reply
+    assert opened == ["write"]
+    chain = CHAIN[s.ctx.db.dialect]
+    assert len(statements) <= LOG_BUDGET + CONTEXT_READ + 1 + chain, statements  # +1: late
+
+
+def test_the_pickers_click_completes_the_log_in_one_write(s: Service) -> None:
+    """The button carries the log; the click (bot/listeners/actions.py) runs it with the
+    patient put back: one write."""
+    picker = dispatch.run(s, grammar.parse("log 12m review note"), dispatch.Caller(NURSE, "D01"))
+    [value] = [element["value"] for block in picker.blocks or [] if block["type"] == "actions"
+               for element in block["elements"]]
+    carried = json.loads(value)
+    with counted(s) as (opened, statements):
+        reply = _run(s, f"log {carried['patient']} {carried['log']}")
+    assert "Saved entry #2" in reply
+    assert opened == ["write"]
+    assert len(statements) <= LOG_BUDGET + CHAIN[s.ctx.db.dialect], statements
+
+
+def test_a_start_for_the_conversations_patient_is_one_write(s: Service) -> None:
+    with counted(s) as (opened, _):
+        reply = _run(s, "start")
+    assert "Which patient? `/rpm start P-1042 [ACTIVITY]`" in reply
+    assert len(opened) == 1
+    _use_here(s)
+    with counted(s) as (opened, _):
+        reply = _run(s, "start")
+    assert "Started your timer for *P-1042 (JD)*" in reply
+    assert opened == ["write"]
+
+
+def test_the_home_tab_is_one_read(s: Service) -> None:
+    """The caseload and the running timer (the old bot read them in two transactions)."""
+    s.timers.start(NURSE, "P-1042")
+    with counted(s) as (opened, statements):
+        view = str(dispatch.home(s, NURSE))
+    assert "P-1042 (JD)" in view and "running" in view
+    assert opened == ["read"]
+    assert len(statements) <= 3 + 1, statements  # caller, caseload, timer (+ BEGIN)
+    with counted(s) as (opened, _):
+        assert "not set up as clinic staff" in str(dispatch.home(s, STRANGER))
+    assert opened == ["read"]
