@@ -24,6 +24,7 @@ from service.calls import CallOutcome, CallView
 from service.chat_entries import ChatLogged, ChatPick
 from service.entries import LogRequest
 from service.errors import InvalidInput, NotStaff, StoreConflict, StoreUnavailable
+from service.home import HomeStart
 from service.staff import clean_slack_user_id
 from service.views import MonthTotals
 
@@ -314,16 +315,39 @@ def home(svc: Service, user_id: str) -> dict[str, object]:
     try:
         home = svc.home.view(user_id)
         return blocks.home_view(home.caseload, home.timer, svc.ctx.policy.zone)
-    except NotStaff as exc:
+    except (NotStaff, StoreUnavailable) as exc:
+        return _home_message(exc)
+
+
+def _home_message(exc: NotStaff | StoreUnavailable) -> dict[str, object]:
+    if isinstance(exc, NotStaff):
         return blocks.message_home(blocks.stranger_reply(exc.admins))
-    except StoreUnavailable:
-        return blocks.message_home(blocks.text_reply(
-            "⚠️ The database is not answering right now; open this tab again in a moment."))
+    return blocks.message_home(blocks.text_reply(
+        "⚠️ The database is not answering right now; open this tab again in a moment."))
 
 
-def home_start(svc: Service, caller: Caller, patient_id: str) -> Reply:
-    return _guarded(lambda: blocks.timer_started_reply(
-        svc.timers.start(caller.user_id, patient_id, by_phone=False)))
+def home_start(svc: Service, caller: Caller,
+               patient_id: str) -> tuple[Reply, dict[str, object] | None]:
+    """The home's Start button: the reply for the app's DM and the tab it leaves, from one
+    use case (the tab None: not read, after a fault other than an outage)."""
+    failed: list[Exception] = []
+
+    def work() -> HomeStart:
+        try:
+            return svc.home.start(caller.user_id, patient_id)
+        except Exception as exc:
+            failed.append(exc)
+            raise
+
+    result = _guarded(work)
+    if isinstance(result, Reply):
+        fault = failed[0] if failed else None
+        return result, _home_message(fault) if isinstance(
+            fault, NotStaff | StoreUnavailable) else None
+    reply = blocks.timer_started_reply(result.started) if result.started is not None \
+        else blocks.refusal_reply(str(result.refusal))
+    return reply, blocks.home_view(result.home.caseload, result.home.timer,
+                                   svc.ctx.policy.zone)
 
 
 def home_stop(svc: Service, caller: Caller) -> Reply:

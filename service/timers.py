@@ -68,7 +68,8 @@ class TimerService:
         clinic id only)."""
         kind = parse_activity(activity) if activity else REVIEW
         with self.ctx.db.write() as conn:
-            return self._start_in(conn, user_id, patient_ref, kind, by_phone=by_phone)
+            staff = require_active_staff(conn, user_id, doing="log time")
+            return self.start_in(conn, staff, patient_ref, kind, by_phone=by_phone)
 
     def start_here(self, user_id: str, *, channel_id: str, patient_ref: str | None,
                    activity: str | None = None) -> TimerView | None:
@@ -84,11 +85,14 @@ class TimerService:
             if here.patient is None:
                 return None
             kind = parse_activity(activity) if activity else REVIEW
-            return self._start_in(conn, user_id, here.patient.clinic_id, kind, by_phone=False)
+            staff = require_active_staff(conn, user_id, doing="log time")
+            return self.start_in(conn, staff, here.patient.clinic_id, kind, by_phone=False)
 
-    def _start_in(self, conn: Conn, user_id: str, patient_ref: str, kind: str, *,
-                  by_phone: bool) -> TimerView:
-        staff = require_active_staff(conn, user_id, doing="log time")
+    def start_in(self, conn: Conn, staff: Any, patient_ref: str, kind: str = REVIEW, *,
+                 by_phone: bool) -> TimerView:
+        """Start `staff`'s timer (active staff, read in the caller's write transaction) for
+        an activity already parsed. Every refusal (a timer already running, an unknown
+        patient) comes before anything is written."""
         running = timer_rows.running(conn, staff.id)
         if running is not None:
             view = self._view(running)

@@ -10,6 +10,7 @@ import pytest
 from bot import dispatch, grammar
 from service import Service
 from service.staff import StaffChanges
+from tests.conftest import FrozenClock
 from tests.service.helpers import ADMIN, CLERK, NURSE, log, seed
 from tests.service.test_entry_transactions import CHAIN, counted
 
@@ -154,3 +155,37 @@ def test_the_home_tab_is_one_read(s: Service) -> None:
     with counted(s) as (opened, _):
         assert "not set up as clinic staff" in str(dispatch.home(s, STRANGER))
     assert opened == ["read"]
+
+
+def test_the_home_start_button_starts_and_reads_the_tab_in_one_write(s: Service) -> None:
+    """The click's reply and the refreshed tab (bot/listeners/actions.py publishes it) come
+    from one use case: the old listener started the timer, then read the tab in two more."""
+    with counted(s) as (opened, _):
+        reply, view = dispatch.home_start(s, dispatch.Caller(NURSE, ""), "P-1042")
+    assert "Started your timer for *P-1042 (JD)*" in str(reply.text) + str(reply.blocks)
+    assert "Timer for *P-1042 (JD)* (review) running" in str(view)
+    assert opened == ["write"]
+    with counted(s) as (opened, _):  # refused (one is running): nothing written, tab read
+        reply, view = dispatch.home_start(s, dispatch.Caller(NURSE, ""), "P-1042")
+    assert "is already running" in str(reply.text) + str(reply.blocks)
+    assert "Timer for *P-1042 (JD)* (review) running" in str(view)
+    assert opened == ["write"]
+    assert s.timers.current(NURSE) is not None
+    with counted(s) as (opened, _):
+        reply, view = dispatch.home_start(s, dispatch.Caller(STRANGER, ""), "P-1042")
+    assert "not set up as clinic staff" in f"{reply.text} {reply.blocks}" and \
+        "not set up as clinic staff" in str(view)
+    assert len(opened) == 1
+
+
+def test_the_home_stop_button_is_the_stated_exception(s: Service, clock: FrozenClock) -> None:
+    """README: a timer's stop commits its entry, then removes the timer in a second write
+    (so a failed removal never unsaves the entry), and the tab is read after them."""
+    s.timers.start(NURSE, "P-1042")
+    clock.advance(minutes=5)
+    caller = dispatch.Caller(NURSE, "")
+    with counted(s) as (opened, _):
+        reply = dispatch.home_stop(s, caller)
+        view = dispatch.home(s, NURSE)  # as bot/listeners/actions.py refreshes the tab
+    assert "Saved entry #2" in f"{reply.text} {reply.blocks}" and "Timer for" not in str(view)
+    assert opened == ["write", "write", "read"]
