@@ -11,7 +11,6 @@ service returned, which it does only after the commit.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Protocol, TypeVar
 
 from billing.months import Month
@@ -22,9 +21,10 @@ from presentation.render import SLACK_REPORT_COLUMNS, report_csv
 from service import Service
 from service.audit_packets import PacketNotice
 from service.calls import CallOutcome, CallView
-from service.chat_entries import ChatLogged
+from service.chat_entries import ChatLogged, ChatPick
 from service.entries import LogRequest
 from service.errors import InvalidInput, NotStaff, StoreConflict, StoreUnavailable
+from service.home import HomeStart
 from service.staff import clean_slack_user_id
 from service.views import MonthTotals
 
@@ -98,28 +98,18 @@ def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     return handlers[type(command)](svc, command, caller)
 
 
-def _context_patient(svc: Service, caller: Caller) -> str | None:
-    current = svc.current_patient.current(channel_id=caller.channel_id, user_id=caller.user_id)
-    return current.patient_id if current else None
-
-
 def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Log)
-    # the log resolves the typed clinic id itself, in its own transaction
-    patient = command.patient or _context_patient(svc, caller)
-    if patient is None:
-        today = svc.months.today()
-        mine = [p for p in svc.patients.list(assigned_to=caller.user_id)
-                if p.ended_on is None or p.ended_on >= today]
-        return blocks.picker_reply(command.without_patient(), mine,
+    # one use case: the typed clinic id, else the conversation's patient, else the picker
+    request = LogRequest(patient=command.patient or "", duration=command.duration,
+                         activity=command.activity, staff=caller.user_id, source="slack",
+                         note=command.note, live=command.live, patient_by_phone=False)
+    result = svc.chat_entries.log_here(request, channel_id=caller.channel_id,
+                                       day=command.day, yesterday=command.yesterday)
+    if isinstance(result, ChatPick):
+        return blocks.picker_reply(command.without_patient(), result.patients,
                                   region=svc.ctx.policy.phone_region)
-    day: date | None = command.day
-    if command.yesterday:
-        day = svc.months.today() - timedelta(days=1)
-    request = LogRequest(patient=patient, duration=command.duration, activity=command.activity,
-                         staff=caller.user_id, source="slack", note=command.note,
-                         live=command.live, patient_by_phone=False)
-    return blocks.logged_reply(svc.chat_entries.log(request, day=day), svc.ctx.policy.zone)
+    return blocks.logged_reply(result, svc.ctx.policy.zone)
 
 
 def _status(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -145,12 +135,12 @@ def _use(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 
 def _start(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Start)
-    patient = command.patient or _context_patient(svc, caller)
-    if patient is None:
+    started = svc.timers.start_here(caller.user_id, channel_id=caller.channel_id,
+                                    patient_ref=command.patient, activity=command.activity)
+    if started is None:
         return blocks.text_reply("Which patient? `/rpm start P-1042 [ACTIVITY]`, or set one "
                                 "with `/rpm use P-1042` first.")
-    return blocks.timer_started_reply(svc.timers.start(caller.user_id, patient,
-                                                      command.activity, by_phone=False))
+    return blocks.timer_started_reply(started)
 
 
 def _stop(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -323,18 +313,41 @@ def _guarded(work: Callable[[], T], *,
 def home(svc: Service, user_id: str) -> dict[str, object]:
     """The App Home view for `user_id` (strangers get the polite refusal there too)."""
     try:
-        return blocks.home_view(svc.chat_entries.caseload(user_id), svc.timers.current(user_id),
-                               svc.ctx.policy.zone)
-    except NotStaff as exc:
+        home = svc.home.view(user_id)
+        return blocks.home_view(home.caseload, home.timer, svc.ctx.policy.zone)
+    except (NotStaff, StoreUnavailable) as exc:
+        return _home_message(exc)
+
+
+def _home_message(exc: NotStaff | StoreUnavailable) -> dict[str, object]:
+    if isinstance(exc, NotStaff):
         return blocks.message_home(blocks.stranger_reply(exc.admins))
-    except StoreUnavailable:
-        return blocks.message_home(blocks.text_reply(
-            "⚠️ The database is not answering right now; open this tab again in a moment."))
+    return blocks.message_home(blocks.text_reply(
+        "⚠️ The database is not answering right now; open this tab again in a moment."))
 
 
-def home_start(svc: Service, caller: Caller, patient_id: str) -> Reply:
-    return _guarded(lambda: blocks.timer_started_reply(
-        svc.timers.start(caller.user_id, patient_id, by_phone=False)))
+def home_start(svc: Service, caller: Caller,
+               patient_id: str) -> tuple[Reply, dict[str, object] | None]:
+    """The home's Start button: the reply for the app's DM and the tab it leaves, from one
+    use case (the tab None: not read, after a fault other than an outage)."""
+    failed: list[Exception] = []
+
+    def work() -> HomeStart:
+        try:
+            return svc.home.start(caller.user_id, patient_id)
+        except Exception as exc:
+            failed.append(exc)
+            raise
+
+    result = _guarded(work)
+    if isinstance(result, Reply):
+        fault = failed[0] if failed else None
+        return result, _home_message(fault) if isinstance(
+            fault, NotStaff | StoreUnavailable) else None
+    reply = blocks.timer_started_reply(result.started) if result.started is not None \
+        else blocks.refusal_reply(str(result.refusal))
+    return reply, blocks.home_view(result.home.caseload, result.home.timer,
+                                   svc.ctx.policy.zone)
 
 
 def home_stop(svc: Service, caller: Caller) -> Reply:

@@ -13,6 +13,7 @@ from service.context import Policy, ServiceContext
 from service.current_patient import CurrentPatientService
 from service.dashboard import DashboardService
 from service.entries import EntryService
+from service.home import HomeService
 from service.month_closing import MonthCloseService
 from service.months import MonthService
 from service.patients import PatientService
@@ -40,6 +41,7 @@ class Service:
         self.chat_entries = ChatEntryService(ctx, self.entries)
         self.current_patient = CurrentPatientService(ctx)
         self.timers = TimerService(ctx, self.entries)
+        self.home = HomeService(ctx, self.months, self.timers)
         self.admin = AdminService(ctx)
         self.calls = CallService(ctx, entries=self.entries)
         self.voice_access = VoiceAccessService(ctx)

@@ -1,17 +1,20 @@
 """What chat adds around logging: late entries by day, double-submission warnings, undo,
 and a staff member's caseload worst first. Adapters call these instead of deciding."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from billing.months import Month
 from service.context import ServiceContext
+from service.current_patient import patient_here
 from service.entries import EntryService, LogRequest
 from service.errors import BadInput
 from service.lookups import require_active_staff, require_patient
 from service.months import MonthService
-from service.views import EntryView, LoggedEntry, PatientRisk
+from service.patients import detail_view
+from service.views import EntryView, LoggedEntry, PatientRisk, PatientView
 from store import entries as entry_rows
+from store import patients as patient_rows
 
 DOUBLE_SUBMISSION = timedelta(seconds=60)
 UNDO_WINDOW = timedelta(minutes=10)
@@ -25,6 +28,14 @@ class ChatLogged:
     duplicate_of: int | None  # an identical entry by the same person a moment before
 
 
+@dataclass(frozen=True)
+class ChatPick:
+    """A log with no patient typed and none set where it was typed: the caller's assigned
+    patients still in the programme today, for the picker to complete it with."""
+
+    patients: list[PatientView]
+
+
 class ChatEntryService:
     def __init__(self, ctx: ServiceContext, entries: EntryService | None = None) -> None:
         self.ctx = ctx
@@ -35,6 +46,31 @@ class ChatEntryService:
         """Log (on `day` for a late entry: from 09:00 that day, or after the author's last
         entry that day) and say whether it repeats one from <60 s ago: one transaction."""
         logged = self.entries.log(request, repeat_window=DOUBLE_SUBMISSION, day=day)
+        return ChatLogged(logged, logged.repeats)
+
+    def log_here(self, request: LogRequest, *, channel_id: str, day: date | None = None,
+                 yesterday: bool = False) -> ChatLogged | ChatPick:
+        """`/rpm log` as typed in `channel_id`, in one write transaction: for the typed
+        patient (`log`), else for the conversation's patient (`/rpm use`, read in the same
+        transaction), else the caller's patients for the picker. `yesterday`: a late entry
+        for the clinic's yesterday. The caller is checked first (a stranger or a leaver:
+        NotStaff), the log's fields once a patient is known."""
+        if yesterday:
+            day = self.months.today() - timedelta(days=1)
+        if request.patient:
+            return self.log(request, day=day)
+        with self.ctx.db.write() as conn:
+            here = patient_here(conn, channel_id=channel_id, user_id=request.staff,
+                                doing="read a conversation's patient")
+            if here.patient is None:
+                today = self.months.today()
+                return ChatPick([
+                    view for view in map(detail_view, patient_rows.details(
+                        conn, assigned_pk=here.staff.id))
+                    if view.ended_on is None or view.ended_on >= today])
+            logged = self.entries.log_within(
+                conn, replace(request, patient=here.patient.clinic_id),
+                repeat_window=DOUBLE_SUBMISSION, day=day)
         return ChatLogged(logged, logged.repeats)
 
     def clinic_id(self, ref: str) -> str:

@@ -5,12 +5,14 @@ in a direct message it belongs to the user and follows them into channels that h
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from service import audit, lookups
 from service.context import ServiceContext
 from service.patients import detail_view, require_detail
 from service.views import PatientView
 from store import contexts
+from store.db import Conn
 
 CHANNEL, USER = "channel", "user"
 
@@ -62,15 +64,31 @@ class CurrentPatientService:
 
     def current(self, *, channel_id: str, user_id: str) -> PatientView | None:
         """The channel's patient, else the user's own (set in a DM), else None; for active
-        staff only. One statement: it finds a patient only for active staff, so a found
-        row proves the actor; only when none is found is the caller read (a stranger or a
-        leaver is refused there: NotStaff)."""
-        scopes = [scope_of(channel_id, user_id)]
-        if scopes[0][0] == CHANNEL:
-            scopes.append((USER, user_id.upper()))
+        staff only (`patient_here`)."""
         with self.ctx.db.read() as conn:
-            found = contexts.patients_of(conn, scopes, staff_user=user_id.strip().upper())
-            if not found:
-                lookups.require_active_staff(conn, user_id,
-                                             doing="read a conversation's patient")
-        return detail_view(found[0]) if found else None
+            here = patient_here(conn, channel_id=channel_id, user_id=user_id,
+                                doing="read a conversation's patient")
+        return detail_view(here.patient) if here.patient is not None else None
+
+
+@dataclass(frozen=True)
+class Here:
+    """The conversation's patient (a store/patients.py detail row), or None with the caller's
+    staff row (read only then)."""
+
+    patient: Any | None
+    staff: Any = None
+
+
+def patient_here(conn: Conn, *, channel_id: str, user_id: str, doing: str) -> Here:
+    """The channel's patient, else the user's own (set in a DM), else none, inside the
+    caller's transaction; for active staff only. One statement: it finds a patient only for
+    active staff, so a found row proves the actor; only when none is found is the caller
+    read (a stranger or a leaver is refused there: NotStaff)."""
+    scopes = [scope_of(channel_id, user_id)]
+    if scopes[0][0] == CHANNEL:
+        scopes.append((USER, user_id.upper()))
+    found = contexts.patients_of(conn, scopes, staff_user=user_id.strip().upper())
+    if found:
+        return Here(found[0])
+    return Here(None, lookups.require_active_staff(conn, user_id, doing=doing))

@@ -15,16 +15,18 @@ from typing import Any
 from billing.codes import CPT_99457, CPT_99458, CPT_99470, MonthActivity, assess_month
 from billing.months import Month
 from billing.risk import RiskAssessment
+from service.closes import find_close
 from service.context import ServiceContext
 from service.entries import EntryService
 from service.lookups import find_staff, require_patient
 from service.months import MonthService
 from service.patients import view_of as patient_view_of
 from service.phones import redact_phones
-from service.staff import clean_slack_user_id
+from service.staff import StaffService, clean_slack_user_id
 from service.staff import view_of as staff_view_of
 from service.views import EntryView, MonthSummary, PatientView, StaffView
 from store.dashboard import patient_audit
+from store.db import Conn
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,19 @@ class MonthOverview:
     series: CodeSeries
 
 
+@dataclass(frozen=True)
+class MonthPage:
+    """What the dashboard's month page shows, read in one transaction."""
+
+    month: Month
+    today: date  # the clinic's today, for the days left in the month
+    rows: list[DashboardRow]  # at-risk first; with `staff_filter`, that member's patients
+    series: CodeSeries
+    staff: list[StaffView]  # every staff member, inactive too (the filter's choices)
+    staff_filter: str | None  # the Slack id the rows are filtered by, cleaned
+    closed_by: str | None  # who closed the month, while it is closed
+
+
 # Free-text fields a person typed: the only audit fields that may hold an unmasked number.
 _FREE_TEXT = frozenset({"note", "void_reason"})
 
@@ -171,11 +186,29 @@ class DashboardService:
 
     def overview(self, month: Month | None = None, *,
                  assigned_to: str | None = None) -> "MonthOverview":
-        """The month page: `rows` and `code_series` from one month scan (the rows of one
-        staff member are those of the clinic's scan assigned to them)."""
+        """The month page's rows and code chart: `rows` and `code_series` from one month scan
+        (the rows of one staff member are those of the clinic's scan assigned to them)."""
         month = month or self.months.current()
         staff = clean_slack_user_id(assigned_to) if assigned_to else None
-        report, progress = self.months.report_with_progress(month)
+        with self.ctx.db.read() as conn:
+            return self._overview_in(conn, month, staff)
+
+    def month_page(self, month: Month | None = None, *,
+                   assigned_to: str | None = None) -> MonthPage:
+        """Everything the dashboard's month page shows, in one read transaction: the
+        overview (`overview`), every staff member for the filter (inactive too) and who
+        closed the month, if it is closed."""
+        month = month or self.months.current()
+        staff = clean_slack_user_id(assigned_to) if assigned_to else None
+        with self.ctx.db.read() as conn:
+            overview = self._overview_in(conn, month, staff)
+            members = StaffService.list_in(conn, include_inactive=True, now=self.ctx.now())
+            closed = find_close(conn, month)
+        return MonthPage(month, self.months.today(), overview.rows, overview.series, members,
+                         staff, closed.by if closed is not None else None)
+
+    def _overview_in(self, conn: Conn, month: Month, staff: str | None) -> MonthOverview:
+        report, progress = self.months.report_with_progress_in(conn, month)
         mine = [s for s in report if s.in_programme and s.assigned_to == staff] \
             if staff else report
         rows = [DashboardRow(r.summary, r.risk) for r in self.months.risks_of(mine, month)]

@@ -141,6 +141,24 @@ class EntryService:
         double submissions. The insert itself returns it (store.entries, `repeat_of`), so it
         costs no statement and can never turn a saved entry into a "not saved" reply."""
         now = self.ctx.now()
+        day, entry = self._prepared(request, now, day)
+        with self.ctx.db.write() as conn:
+            return self._log_prepared(conn, request, entry, now=now, day=day, actor=actor,
+                                      repeat_window=repeat_window)
+
+    def log_within(self, conn: Conn, request: LogRequest, *, actor: str | None = None,
+                   repeat_window: timedelta | None = None,
+                   day: date | None = None) -> LoggedEntry:
+        """`log` inside the caller's write transaction (chat's log for the conversation's
+        patient, read in the same transaction), its fields checked first."""
+        now = self.ctx.now()
+        day, entry = self._prepared(request, now, day)
+        return self._log_prepared(conn, request, entry, now=now, day=day, actor=actor,
+                                  repeat_window=repeat_window)
+
+    def _prepared(self, request: LogRequest, now: datetime,
+                  day: date | None) -> tuple[date | None, _Entry]:
+        """The late entry's day (None: today, "ends now") and the checked fields."""
         if day is not None:
             today = now.astimezone(self.ctx.policy.zone).date()
             if day > today:
@@ -148,19 +166,21 @@ class EntryService:
                                "has been spent.")
             if day == today:
                 day = None
-        entry = self._checked(request, now, late=day is not None)
-        with self.ctx.db.write() as conn:
-            staff = require_active_staff(conn, request.staff, doing="log time")
-            start = entry.start
-            if day is not None:
-                start = self._late_start(conn, staff.id, day, entry.seconds)
-            patient = require_patient(conn, request.patient,
-                                      region=self.ctx.policy.phone_region,
-                                      by_phone=request.patient_by_phone)
-            assert start is not None
-            return self._log_in(conn, entry, start=start, staff=staff, patient=patient,
-                                actor=actor, amendment=request.amendment,
-                                repeat_since=now - repeat_window if repeat_window else None)
+        return day, self._checked(request, now, late=day is not None)
+
+    def _log_prepared(self, conn: Conn, request: LogRequest, entry: _Entry, *,
+                      now: datetime, day: date | None, actor: str | None,
+                      repeat_window: timedelta | None) -> LoggedEntry:
+        staff = require_active_staff(conn, request.staff, doing="log time")
+        start = entry.start
+        if day is not None:
+            start = self._late_start(conn, staff.id, day, entry.seconds)
+        patient = require_patient(conn, request.patient, region=self.ctx.policy.phone_region,
+                                  by_phone=request.patient_by_phone)
+        assert start is not None
+        return self._log_in(conn, entry, start=start, staff=staff, patient=patient,
+                            actor=actor, amendment=request.amendment,
+                            repeat_since=now - repeat_window if repeat_window else None)
 
     def _checked(self, request: LogRequest, now: datetime, *, late: bool) -> _Entry:
         """Every field of the request checked before any trip to the database."""

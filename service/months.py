@@ -568,14 +568,20 @@ class MonthService:
     ) -> tuple[list[MonthSummary], dict[str, tuple[tuple[int, int], ...]]]:
         """The report and `running_totals` from one scan (the dashboard's chart): the
         report's rows, and the month so far per clinic day of those in the programme."""
+        with self.ctx.db.read() as conn:
+            return self.report_with_progress_in(conn, month)
+
+    def report_with_progress_in(
+        self, conn: Transaction, month: Month,
+    ) -> tuple[list[MonthSummary], dict[str, tuple[tuple[int, int], ...]]]:
+        """`report_with_progress` inside the caller's transaction (the dashboard's page)."""
         summaries: list[MonthSummary] = []
         progress: dict[str, tuple[tuple[int, int], ...]] = {}
-        with self.ctx.db.read() as conn:
-            for summary, so_far in self._scan(conn, month, CLINIC, detail=False,
-                                              day_cuts=self._day_cuts(month)):
-                summaries.append(summary)
-                if summary.in_programme:
-                    progress[summary.patient_id] = so_far
+        for summary, so_far in self._scan(conn, month, CLINIC, detail=False,
+                                          day_cuts=self._day_cuts(month)):
+            summaries.append(summary)
+            if summary.in_programme:
+                progress[summary.patient_id] = so_far
         return summaries, progress
 
     def report_in(self, conn: Transaction, month: Month) -> Iterator[MonthSummary]:

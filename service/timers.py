@@ -13,6 +13,7 @@ from billing.activities import REVIEW, parse_activity
 from billing.months import clinic_clock
 from service import audit
 from service.context import ServiceContext
+from service.current_patient import patient_here
 from service.entries import MAX_NOTE_CHARS, EntryService, LogRequest
 from service.errors import BadInput, StoreConflict, StoreUnavailable
 from service.lookups import require_active_staff, require_patient, require_staff
@@ -68,30 +69,58 @@ class TimerService:
         kind = parse_activity(activity) if activity else REVIEW
         with self.ctx.db.write() as conn:
             staff = require_active_staff(conn, user_id, doing="log time")
-            running = timer_rows.running(conn, staff.id)
-            if running is not None:
-                view = self._view(running)
-                since = clinic_clock(view.started_at, self.ctx.policy.zone)
-                raise BadInput(f"Your timer for {view.label} is already running (since "
-                               f"{since}): `/rpm stop` logs it, "
-                               "`/rpm cancel` drops it.")
-            patient = require_patient(conn, patient_ref, region=self.ctx.policy.phone_region,
-                                      by_phone=by_phone)
-            now = self.ctx.now()
-            timer_rows.start(conn, staff_pk=staff.id, patient_pk=patient.id, activity=kind,
-                             started_at=now)
-            audit.record(conn, at=now, actor=staff.slack_user_id,
-                         action="timer.start", entity="timer", entity_id=staff.slack_user_id,
-                         after={"patient_id": patient.clinic_id, "activity": kind,
-                                "started_at": now})
-            return TimerView(patient.clinic_id, patient.initials, kind, now, 0,
-                             self.ctx.policy.max_entry_seconds)
+            return self.start_in(conn, staff, patient_ref, kind, by_phone=by_phone)
+
+    def start_here(self, user_id: str, *, channel_id: str, patient_ref: str | None,
+                   activity: str | None = None) -> TimerView | None:
+        """`/rpm start` as typed in `channel_id` (chat: clinic ids only), in one write
+        transaction: for the typed patient, else for the conversation's (`/rpm use`, read in
+        the same transaction); None when neither is there. The caller is checked first (a
+        stranger or a leaver: NotStaff), the activity once a patient is known."""
+        if patient_ref:
+            return self.start(user_id, patient_ref, activity, by_phone=False)
+        with self.ctx.db.write() as conn:
+            here = patient_here(conn, channel_id=channel_id, user_id=user_id,
+                                doing="read a conversation's patient")
+            if here.patient is None:
+                return None
+            kind = parse_activity(activity) if activity else REVIEW
+            staff = require_active_staff(conn, user_id, doing="log time")
+            return self.start_in(conn, staff, here.patient.clinic_id, kind, by_phone=False)
+
+    def start_in(self, conn: Conn, staff: Any, patient_ref: str, kind: str = REVIEW, *,
+                 by_phone: bool) -> TimerView:
+        """Start `staff`'s timer (active staff, read in the caller's write transaction) for
+        an activity already parsed. Every refusal (a timer already running, an unknown
+        patient) comes before anything is written."""
+        running = timer_rows.running(conn, staff.id)
+        if running is not None:
+            view = self._view(running)
+            since = clinic_clock(view.started_at, self.ctx.policy.zone)
+            raise BadInput(f"Your timer for {view.label} is already running (since "
+                           f"{since}): `/rpm stop` logs it, "
+                           "`/rpm cancel` drops it.")
+        patient = require_patient(conn, patient_ref, region=self.ctx.policy.phone_region,
+                                  by_phone=by_phone)
+        now = self.ctx.now()
+        timer_rows.start(conn, staff_pk=staff.id, patient_pk=patient.id, activity=kind,
+                         started_at=now)
+        audit.record(conn, at=now, actor=staff.slack_user_id,
+                     action="timer.start", entity="timer", entity_id=staff.slack_user_id,
+                     after={"patient_id": patient.clinic_id, "activity": kind,
+                            "started_at": now})
+        return TimerView(patient.clinic_id, patient.initials, kind, now, 0,
+                         self.ctx.policy.max_entry_seconds)
 
     def current(self, user_id: str) -> TimerView | None:
         with self.ctx.db.read() as conn:
             staff = require_active_staff(conn, user_id, doing="use timers")
-            timer = timer_rows.running(conn, staff.id)
-            return self._view(timer) if timer is not None else None
+            return self.running_in(conn, staff.id)
+
+    def running_in(self, conn: Conn, staff_pk: int) -> TimerView | None:
+        """The staff member's running timer, inside the caller's transaction."""
+        timer = timer_rows.running(conn, staff_pk)
+        return self._view(timer) if timer is not None else None
 
     def cancel(self, user_id: str) -> TimerView:
         with self.ctx.db.write() as conn:

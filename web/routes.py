@@ -19,7 +19,6 @@ from presentation import packet
 from presentation.render import report_csv
 from service import Service
 from service.errors import NotFound, StoreUnavailable
-from service.staff import clean_slack_user_id
 from web import pages
 from web.access import (
     COOKIE_NAME,
@@ -136,14 +135,12 @@ def dashboard_router(settings: Settings) -> APIRouter:
                        description="only this staff member's patients (Slack user id)",
                        examples=["U01NURSE"])] = None) -> Response:
         def render(service: Service) -> Response:
-            chosen = _month(service, month)
-            overview = service.dashboard.overview(chosen, assigned_to=staff or None)
+            page = service.dashboard.month_page(Month.parse(month) if month else None,
+                                                assigned_to=staff or None)
             return HTMLResponse(pages.month_page(
-                month=chosen, today_days_left=days_left(chosen, service.months.today()),
-                rows=overview.rows, staff=service.staff.list(include_inactive=True),
-                staff_filter=clean_slack_user_id(staff) if staff else None,
-                series=overview.series, fees=service.ctx.policy.fees,
-                closed_by=closed.closed_by if (closed := service.closes.get(chosen)) else None,
+                month=page.month, today_days_left=days_left(page.month, page.today),
+                rows=page.rows, staff=page.staff, staff_filter=page.staff_filter,
+                series=page.series, fees=service.ctx.policy.fees, closed_by=page.closed_by,
             ))
 
         return _page(request, token, render)

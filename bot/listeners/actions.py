@@ -50,17 +50,22 @@ async def undo_double(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any
 
 async def home_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                       client: AsyncWebClient, context: dict[str, Any]) -> None:
-    """Start/Stop on the App Home: do it, tell the user in the app's DM, refresh the tab."""
+    """Start/Stop on the App Home: do it, tell the user in the app's DM, refresh the tab
+    (Start: the tab its use case read; Stop: read after the stop's two transactions)."""
     await ack()
     service = context["service"]
     caller = _caller(body)
+    view: dict[str, object] | None = None
     if action.get("action_id") == blocks.HOME_START_ACTION:
-        reply = await _run(lambda: dispatch.home_start(service, caller,
-                                                      str(action.get("value", ""))))
+        reply, view = await asyncio.to_thread(dispatch.home_start, service, caller,
+                                              str(action.get("value", "")))
     else:
         reply = await _run(lambda: dispatch.home_stop(service, caller))
     await client.chat_postMessage(channel=caller.user_id, **reply.as_kwargs())
-    await publish_home(client, service, caller.user_id)
+    if view is None:
+        await publish_home(client, service, caller.user_id)
+    else:
+        await client.views_publish(user_id=caller.user_id, view=view)
 
 
 async def confirm_close(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
