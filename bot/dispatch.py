@@ -114,10 +114,11 @@ def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
 
 def _status(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     assert isinstance(command, grammar.Status)
-    if command.patient:
-        return blocks.summary_reply(svc.months.summary(command.patient, by_phone=False,
-                                                       actor=caller.user_id))
-    return blocks.caseload_reply(svc.chat_entries.caseload(caller.user_id))
+    found = svc.chat_entries.status_here(caller.user_id, channel_id=caller.channel_id,
+                                         patient_ref=command.patient)
+    if isinstance(found, list):
+        return blocks.caseload_reply(found)
+    return blocks.summary_reply(found)
 
 
 def _void(svc: Service, command: grammar.Command, caller: Caller) -> Reply:

@@ -12,7 +12,7 @@ from service.errors import BadInput
 from service.lookups import require_active_staff, require_patient
 from service.months import MonthService
 from service.patients import detail_view
-from service.views import EntryView, LoggedEntry, PatientRisk, PatientView
+from service.views import EntryView, LoggedEntry, MonthSummary, PatientRisk, PatientView
 from store import entries as entry_rows
 from store import patients as patient_rows
 
@@ -100,6 +100,20 @@ class ChatEntryService:
     def undo_double(self, user_id: str, entry_id: int | str) -> EntryView:
         """The 'Undo' button under a double-submission warning (author or admin only)."""
         return self.entries.void(entry_id, reason=DOUBLE_REASON, by=user_id)
+
+    def status_here(self, user_id: str, *, channel_id: str,
+                    patient_ref: str | None) -> MonthSummary | list[PatientRisk]:
+        """`/rpm status` as typed in `channel_id`: the typed patient's month, else the
+        conversation's patient's (`/rpm use`, as `log` and `start` honour it: clinic finding,
+        issue 26 item 11), else the caller's caseload; one read transaction."""
+        if patient_ref:
+            return self.months.summary(patient_ref, by_phone=False, actor=user_id)
+        with self.ctx.db.read() as conn:
+            here = patient_here(conn, channel_id=channel_id, user_id=user_id,
+                                doing="read patients' months")
+            if here.patient is not None:
+                return self.months.summary_in(conn, self.months.current(), here.patient.id)
+            return self.months.caseload_in(conn, user_id)
 
     def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:
         """The caller's assigned patients this month with the at-risk verdict, worst first."""

@@ -58,21 +58,24 @@ def test_the_report_defaults_to_this_month(slack: SlackSender,
 
 
 def test_the_report_is_for_admins_only(slack: SlackSender, slack_api: SlackApiRecorder) -> None:
+    """Clinic finding (issue 26 item 12): a non-admin was first told "Building the report…
+    will arrive in your DM", then "Only an admin may do that": the refusal is the answer."""
     sent = slack.command("report 2026-11", user=NURSE)
-    text = all_text(_response(slack, sent.response_url).body)
+    text = sent.text
     assert "Only an admin may do that. Admins: U04ADMIN." in text
-    assert "P-1042" not in text
+    assert "Building the report" not in text and "P-1042" not in text
     assert all(slack_api.calls_to(m) == [] for m in UPLOADS)
     stranger = slack.command("report", user="U09NOBODY")
-    assert "not set up as clinic staff" in all_text(_response(slack, stranger.response_url).body)
+    assert "not set up as clinic staff" in stranger.text
+    assert not any(c.path.startswith("/response") for c in slack_api.calls)
 
 
 def test_a_bad_month_is_explained(slack: SlackSender, slack_api: SlackApiRecorder) -> None:
     assert "Give at most one month, as YYYY-MM" in slack.command("report nov", user=ADMIN).text
-    sent = slack.command("report 2026-13", user=ADMIN)
-    assert "Cannot read month '2026-13'" in all_text(_response(slack, sent.response_url).body)
+    # a refusal is the answer itself, never after "Building the report…" (issue 26 item 12)
+    assert "Cannot read month '2026-13'" in slack.command("report 2026-13", user=ADMIN).text
     year_one = slack.command("report 0001-01", user=ADMIN)  # was an OverflowError
-    assert "Not a month: 0001-01" in all_text(_response(slack, year_one.response_url).body)
+    assert "Not a month: 0001-01" in year_one.text
     assert slack_api.calls_to("files.getUploadURLExternal") == []
 
 
@@ -163,8 +166,7 @@ def test_an_outage_is_explained_without_a_stack_trace(
     real = db.engine, db._write_engine
     db.engine, db._write_engine = down.engine, down._write_engine
     try:
-        sent = slack.command("report 2026-11", user=ADMIN)
-        text = all_text(_response(slack, sent.response_url).body)
+        text = slack.command("report 2026-11", user=ADMIN).text  # answered in the ack
     finally:
         db.engine, db._write_engine = real
     assert "so I cannot build the report — try again" in text and "Traceback" not in text

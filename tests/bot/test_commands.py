@@ -24,6 +24,18 @@ def test_status_for_one_patient_and_for_my_caseload(slack: SlackSender,
     assert "No patient 'P-1'" in slack.command("status P-1").text
 
 
+def test_status_honours_the_conversations_patient(slack: SlackSender) -> None:
+    """Clinic finding (issue 26 item 11): `/rpm status` ignored the patient set with
+    `/rpm use` (`log` and `start` honour it)."""
+    slack.command("use P-1042", channel="C0WARD")
+    slack.command("log 12m review", channel="C0WARD")
+    here = slack.command("status", channel="C0WARD")
+    assert "*P-1042 (JD)* · 2026-11\n`▓▓▓▓▓▓░░░░` 12/20 min" in here.text
+    assert "Your patients this month" in slack.command("status", channel="C0OTHER").text
+    slack.command("use none", channel="C0WARD")
+    assert "Your patients this month" in slack.command("status", channel="C0WARD").text
+
+
 def test_undo_voids_my_last_entry_once_within_10_minutes(slack: SlackSender, seeded: Service,
                                                          clock: FrozenClock) -> None:
     slack.command("log P-1042 12m review")
