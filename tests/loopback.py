@@ -71,8 +71,9 @@ class _Lifespan:
 
     async def shutdown(self) -> None:
         await self.to_app.put({"type": "lifespan.shutdown"})
-        said = await self.from_app.get()
-        await self.task
+        async with asyncio.timeout(30):  # a hung shutdown fails the test's teardown
+            said = await self.from_app.get()
+            await self.task
         assert said["type"] == "lifespan.shutdown.complete", f"app shutdown failed: {said}"
 
 
