@@ -79,9 +79,18 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def _truncate(db: Database) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    """Every table emptied and every id sequence back at 1, as TRUNCATE ... RESTART IDENTITY
+    would; DELETE, children first, is ~5x faster on tables this small (TRUNCATE gives each
+    table a new file: ~0.4 s a test, most of a PostgreSQL test's set-up)."""
+    tables = [t.name for t in SQLModel.metadata.sorted_tables]
     with db.engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(tables):
+            connection.execute(text(f'DELETE FROM "{table}"'))
+        connection.execute(text(
+            "SELECT setval(seq, 1, false) FROM (SELECT pg_get_serial_sequence("
+            "quote_ident(table_name), column_name) AS seq FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ANY(:tables)) AS owned "
+            "WHERE seq IS NOT NULL"), {"tables": tables})
 
 
 @pytest.fixture(scope="session")

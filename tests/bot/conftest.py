@@ -1,4 +1,5 @@
-"""The real app on a loopback uvicorn server, and a client that signs like Slack does.
+"""The real app (in this process over ASGI, or on a loopback uvicorn server for tests marked
+`real_server`: tests/loopback.py), and a client that signs like Slack does.
 
 Requests are form-encoded (slash commands, interactivity) or JSON (events), signed with
 v0 HMAC-SHA256 over `v0:{timestamp}:{body}`; every outbound Slack call (auth.test,
@@ -22,6 +23,7 @@ from configuration.settings import Settings
 from rpm_logger.app import create_app
 from service import Service
 from tests.fakes.slack_api import RecordedCall, SlackApiRecorder
+from tests.loopback import connected
 from tests.loopback import served as serve  # noqa: F401 - bot tests import it here
 from tests.service.helpers import seed
 
@@ -177,7 +179,9 @@ def server_url(seeded: Service, slack_settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
-def slack(server_url: str, slack_api: SlackApiRecorder) -> Iterator[SlackSender]:
-    sender = SlackSender(server_url, slack_api)
-    yield sender
-    sender.http.close()
+def slack(request: pytest.FixtureRequest, seeded: Service, slack_settings: Settings,
+          slack_api: SlackApiRecorder) -> Iterator[SlackSender]:
+    """A sender to the real app: in this process, or served by uvicorn if `real_server`."""
+    with connected(create_app(slack_settings, service=seeded), request, timeout=10) \
+            as (url, http):
+        yield SlackSender(url, slack_api, http)

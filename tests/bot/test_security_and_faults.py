@@ -108,6 +108,7 @@ def test_slow_work_acks_at_once_and_confirms_through_response_url_after_commit(
     assert len(entries(seeded)) == 1
 
 
+@pytest.mark.real_server  # Bolt's 3 s, as Slack's HTTP request sees them
 def test_replies_come_back_well_within_three_seconds(slack: SlackSender) -> None:
     """Not a timed assertion: the ack path answered inline (no 'Saving…' fallback), which
     happens only when the work finished inside the ack deadline."""

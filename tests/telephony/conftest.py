@@ -1,7 +1,8 @@
-"""The real app on loopback (uvicorn in a thread) and Twilio-signed form POSTs to it.
+"""The real app (in this process over ASGI, or on a loopback uvicorn server for tests marked
+`real_server`: tests/loopback.py) and Twilio-signed form POSTs to it.
 
-PUBLIC_BASE_URL is a public-looking URL that differs from the loopback address the requests
-really go to, so every passing test proves the signed URL is rebuilt from the setting.
+PUBLIC_BASE_URL is a public-looking URL that differs from the address the requests really
+go to, so every passing test proves the signed URL is rebuilt from the setting.
 """
 
 import time
@@ -23,7 +24,7 @@ from service.calls import CallEvent
 from service.staff import StaffChanges
 from tests.fakes.ids import unique_sid
 from tests.fakes.slack_api import SlackApiRecorder
-from tests.loopback import served
+from tests.loopback import connected
 from tests.service.helpers import NURSE, seed
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -82,7 +83,7 @@ def status_form(*, sid: str, status: str, from_: str, to: str, direction: str,
 class TwilioApp:
     """The running app, its service and a client that signs like Twilio."""
 
-    base_url: str  # the loopback address requests really go to
+    base_url: str  # the address requests really go to (in-process, or uvicorn's)
     service: Service
     settings: Settings
     http: httpx.Client
@@ -124,24 +125,25 @@ def seed_clinic(svc: Service) -> None:
                                          twilio_client="nina"), actor="test")
 
 
-def _serve(svc: Service, slack: SlackApiRecorder | None) -> Iterator[TwilioApp]:
+def _serve(request: pytest.FixtureRequest, svc: Service,
+           slack: SlackApiRecorder | None) -> Iterator[TwilioApp]:
     seed_clinic(svc)
     settings = twilio_settings(slack)
-    with served(create_app(settings, service=svc)) as base_url, \
-            httpx.Client(timeout=30) as http:
+    with connected(create_app(settings, service=svc), request) as (base_url, http):
         yield TwilioApp(base_url, svc, settings, http, slack)
 
 
 @pytest.fixture
-def twilio_app(svc: Service) -> Iterator[TwilioApp]:
+def twilio_app(request: pytest.FixtureRequest, svc: Service) -> Iterator[TwilioApp]:
     """The app with Twilio configured and Slack not (no DMs are attempted)."""
-    yield from _serve(svc, None)
+    yield from _serve(request, svc, None)
 
 
 @pytest.fixture
-def slack_twilio_app(svc: Service, slack_api: SlackApiRecorder) -> Iterator[TwilioApp]:
+def slack_twilio_app(request: pytest.FixtureRequest, svc: Service,
+                     slack_api: SlackApiRecorder) -> Iterator[TwilioApp]:
     """The app with Slack DMs going to the recording Slack API."""
-    yield from _serve(svc, slack_api)
+    yield from _serve(request, svc, slack_api)
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 10) -> Any:

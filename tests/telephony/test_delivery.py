@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import Session, select
 
 from rpm_logger.app import create_app
@@ -44,6 +45,7 @@ def _completed(sid: str, duration: int = 400, **extra: Any) -> dict[str, str]:
     return status_form(**values)
 
 
+@pytest.mark.real_server  # concurrent connections, each its own socket
 def test_concurrent_duplicate_deliveries_leave_one_call_and_one_entry(
     twilio_app: TwilioApp,
 ) -> None:
@@ -196,6 +198,7 @@ def test_slack_failing_never_turns_a_stored_call_into_an_error(slack_twilio_app:
     assert dm["text"].startswith("Logged your call with P-1042 (JD): 50 s live")
 
 
+@pytest.mark.real_server  # concurrent connections, each its own socket
 def test_racing_parent_and_child_deliveries_count_the_conversation_once(
     twilio_app: TwilioApp,
 ) -> None:

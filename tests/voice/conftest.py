@@ -1,16 +1,15 @@
-"""The voice menu's fixtures: the real app on loopback (tests/telephony/conftest.py), the
-nurse with a voice PIN, and a phone that calls it."""
+"""The voice menu's fixtures: the real app (tests/telephony/conftest.py), the nurse with a
+voice PIN, and a phone that calls it."""
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
-import httpx
 import pytest
 
 from rpm_logger.app import create_app
 from service import Service
-from tests.loopback import served
+from tests.loopback import connected
 from tests.service.helpers import NURSE
 from tests.telephony.conftest import (  # noqa: F401 - fixtures used by the voice tests
     NURSE_PHONE,
@@ -40,7 +39,8 @@ def phone(menu_app: TwilioApp) -> Callable[..., Phone]:
 
 
 @pytest.fixture
-def menu_app_with(svc: Service) -> Iterator[Callable[..., TwilioApp]]:
+def menu_app_with(request: pytest.FixtureRequest,
+                  svc: Service) -> Iterator[Callable[..., TwilioApp]]:
     """The menu app served with some settings changed (VOICE_WRITE_DEADLINE_MS=1500, say),
     the nurse's PIN set: one app per test."""
     with ExitStack() as stack:
@@ -48,7 +48,7 @@ def menu_app_with(svc: Service) -> Iterator[Callable[..., TwilioApp]]:
             seed_clinic(svc)
             svc.voice_access.set_pin(NURSE, NURSE_PIN, actor="test")
             values = twilio_settings(**settings)
-            base_url = stack.enter_context(served(create_app(values, service=svc)))
-            http = stack.enter_context(httpx.Client(timeout=30))
+            base_url, http = stack.enter_context(
+                connected(create_app(values, service=svc), request))
             return TwilioApp(base_url, svc, values, http, None)
         yield serve

@@ -66,6 +66,7 @@ def _to_confirm(app: TwilioApp) -> Phone:
     return call
 
 
+@pytest.mark.real_server  # the deadline as Twilio's HTTP request waits it out
 def test_a_save_behind_a_busy_writer_says_not_saved_within_the_deadline(
         deadline_app: TwilioApp, blocker: Blocker) -> None:
     call = _to_confirm(deadline_app)
@@ -91,6 +92,7 @@ def test_a_save_behind_a_busy_writer_says_not_saved_within_the_deadline(
     assert len(_entries(deadline_app)) == 1
 
 
+@pytest.mark.real_server  # the deadline as Twilio's HTTP request waits it out
 def test_a_menu_key_behind_a_busy_writer_is_asked_again_without_not_saved(
         deadline_app: TwilioApp, blocker: Blocker) -> None:
     call = Phone(deadline_app, "+16175550101").dial().press(NURSE_PIN)
