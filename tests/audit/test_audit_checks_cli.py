@@ -4,7 +4,6 @@ on SQLite and PostgreSQL, through the console entry point (tests/cli/runner.py).
 import csv
 import io
 import json
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,14 +12,16 @@ from billing.audit_checks import Finding
 from presentation import render
 from tests.cli.runner import Cli
 from tests.cli.test_cli import cli as plain_cli  # noqa: F401 - the fixture, each database
+from tests.conftest import FrozenClock
 
 FINDINGS = "3 findings: 1 thin_documentation, 1 live_without_evidence, 1 late_documentation"
 
 
 @pytest.fixture
 def checked(plain_cli: Cli) -> Cli:  # noqa: F811 - the imported fixture
-    """tests/cli's `cli` with a nurse, a doctor, P-1042 (everything on file) and one October
-    entry: typed today for 20 October (late), a two-letter note, marked live by hand."""
+    """tests/cli's `cli` (on the frozen clock, 2026-11-20) with a nurse, a doctor, P-1042
+    (everything on file) and one October entry: typed "today" (2026-11-20) for 20 October
+    (late), a two-letter note, marked live by hand."""
     cli = plain_cli
     cli("staff", "add", "U01NURSE", "--name", "Nina Nurse", "--role", "clinical_staff")
     cli("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician",
@@ -58,8 +59,8 @@ def test_a_clean_month_exits_0_even_with_fail_on_findings(checked: Cli) -> None:
                           "json").stdout) == []
 
 
-def test_default_month_and_refused_month(checked: Cli) -> None:
-    now = datetime.now(ZoneInfo("America/New_York")).strftime("%Y-%m")
+def test_default_month_and_refused_month(checked: Cli, clock: FrozenClock) -> None:
+    now = clock().astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m")  # the CLI's
     assert checked("audit", "checks").stdout.startswith(f"{now}: ")
     refused = checked("audit", "checks", "--month", "2026-1", code=2)
     assert "'2026-01', not '2026-1'" in refused.stderr

@@ -11,8 +11,12 @@ would see it:
   no SQLite file stays locked and no PostgreSQL connection outlives the run;
 - an exception the entry point lets out becomes exit 1 with its traceback on stderr, as
   Python prints it when a process dies of one.
+`Cli(env, clock=clock)` runs it at a test's frozen instant (`cli.main(clock)`).
+`cli.on_terminal(answer, ARGS)` runs it with stdin a real pseudo-terminal on which a person
+types `answer`: `sys.stdin.isatty()` is the terminal's answer and click's prompt reads the line
+from it (`input()`), in this process too.
 `Cli(env, process=True)` runs the real `rpm-logger` script instead: the tests that prove the
-console script itself (start-up, exit codes, a terminal's confirmation) use it.
+console script itself (its start-up, its exit codes) use it.
 """
 
 import os
@@ -23,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from unittest import mock
 
 from click.testing import CliRunner
@@ -44,17 +48,39 @@ class Cli:
         assert result.returncode == code, (args, result.stdout, result.stderr)
         return result
 
+    def on_terminal(self, answer: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """`rpm-logger ARGS` with a pseudo-terminal as stdin, on which `answer` is typed (and
+        Enter); the exit code is the caller's to check."""
+        import pty
+
+        main, side = pty.openpty()
+        try:
+            os.write(main, answer.encode() + b"\n")
+            if self.process:
+                process = subprocess.Popen([str(SCRIPT), *args], env=self.env, stdin=side,
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           text=True)
+                out, err = process.communicate(timeout=60)
+                return subprocess.CompletedProcess(args, process.returncode, out, err)
+            with open(side, closefd=False) as terminal:
+                return self.run_here(*args, terminal=terminal)
+        finally:
+            os.close(main)
+            os.close(side)
+
     def run_process(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(SCRIPT), *args], env=self.env, capture_output=True,
                               text=True, timeout=60, stdin=subprocess.DEVNULL)
 
-    def run_here(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run_here(self, *args: str,
+                 terminal: TextIO | None = None) -> subprocess.CompletedProcess[str]:
         from rpm_logger import cli
 
         overrides: dict[str, str | None] = {k: None for k in os.environ if k not in self.env}
         overrides.update(self.env)
         with (_fresh_settings(), _disposing_databases(),
               CliRunner().isolation(env=overrides) as (stdout, stderr, _),
+              _stdin(terminal),
               mock.patch.object(sys, "argv", [str(SCRIPT), *args])):
             try:
                 cli.main(self.clock)
@@ -69,6 +95,20 @@ class Cli:
                 sys.stderr.flush()
             return subprocess.CompletedProcess(
                 args, code, stdout.getvalue().decode(), stderr.getvalue().decode())
+
+
+@contextmanager
+def _stdin(terminal: TextIO | None) -> Iterator[None]:
+    """stdin is `terminal` (a pseudo-terminal) where given, and click's prompts read from it
+    as in a process (Python's `input()`), not from CliRunner's input."""
+    if terminal is None:
+        yield
+        return
+    from click import termui
+
+    with (mock.patch.object(sys, "stdin", terminal),
+          mock.patch.object(termui, "visible_prompt_func", input)):
+        yield
 
 
 def _exit_code(exc: SystemExit) -> int:

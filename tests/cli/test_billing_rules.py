@@ -1,19 +1,22 @@
 """Issue 11: each billing rule through the CLI, on SQLite and PostgreSQL (in this process
-through the console entry point; the 99458 cap's setting through the real script).
+through the console entry point, on the frozen clock: 2026-11-20 15:00 in New York, a second
+later for each command).
 
-Every scenario is in October 2026 or earlier (all past), clinic zone America/New_York.
+Every scenario is in October 2026 or earlier (all past), clinic zone America/New_York; an entry
+logged without --at ends at the frozen instant, whatever day the suite runs.
 """
 
 import csv
 import io
 import json
 import os
-from pathlib import Path
+import subprocess
 from typing import Any
 
 import pytest
 
 from tests.cli.test_cli import Cli
+from tests.conftest import FrozenClock
 
 NURSE = "U01NURSE"
 
@@ -21,12 +24,26 @@ NURSE = "U01NURSE"
 ORDERED = ("--ordered-by", "U02DOC", "--order-date", "2025-12-01")  # billable at a close
 
 
+class Typed(Cli):
+    """The CLI on the frozen clock, each command a second after the one before, as a person
+    types them: an amendment is after the close it amends (on one frozen instant the two
+    would be simultaneous, and "changed after the close" could not be told)."""
+
+    def __init__(self, env: dict[str, str], clock: FrozenClock) -> None:
+        super().__init__(env, clock=clock)
+        self.frozen = clock
+
+    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        self.frozen.advance(seconds=1)
+        return super().__call__(*args, code=code)
+
+
 @pytest.fixture
-def rpm(db_url: str, tmp_path: Path) -> Cli:
+def rpm(db_url: str, clock: FrozenClock) -> Cli:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SLACK_", "TWILIO_", "CPT_", "MIN_LIVE"))}
     env.update(DATABASE_URL=db_url, CLINIC_TIMEZONE="America/New_York")
-    cli = Cli(env)
+    cli = Typed(env, clock)
     cli("staff", "add", NURSE, "--name", "Nina Nurse", "--role", "clinical_staff")
     cli("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician")
     cli("patient", "add", "P-100", "--initials", "AB", "--enrolled", "2026-01-01",
@@ -198,7 +215,7 @@ def test_8_the_99458_cap_defaults_to_three(rpm: Cli) -> None:
     log(rpm, "P-100", "90m", "call", "2026-10-05T10:00")
     assert status(rpm, "P-100", "2026-10")["codes"] == [
         {"code": "99457", "units": 1}, {"code": "99458", "units": 3}]
-    payer = Cli({**rpm.env, "CPT_99458_MAX_UNITS": "2"}, process=True)  # read from its env
+    payer = Cli({**rpm.env, "CPT_99458_MAX_UNITS": "2"}, clock=rpm.clock)  # read from its env
     assert status(payer, "P-100", "2026-10")["codes"] == [
         {"code": "99457", "units": 1}, {"code": "99458", "units": 2}]
 

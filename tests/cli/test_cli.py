@@ -1,12 +1,14 @@
-"""The CLI on SQLite and PostgreSQL: in this process through the console entry point
-(tests/cli/runner.py), and as the real `rpm-logger` script where the process itself is what
-is proven (start-up on a fresh default database, exit codes, a terminal's confirmation)."""
+"""The CLI on SQLite and PostgreSQL, in this process through the console entry point
+(tests/cli/runner.py) on the frozen clock (2026-11-20 15:00 in New York), so no test depends
+on the day it runs; a terminal's confirmation on a real pseudo-terminal. The real `rpm-logger`
+script runs once per database in tests/voice/test_voice_access_cli.py
+(test_the_script_runs_it_too), and where a process is what is proven (start-up imports,
+serve, a SIGKILLed remind)."""
 
 import csv
 import io
 import json
 import os
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,15 +17,16 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.cli.runner import SCRIPT, Cli
+from tests.conftest import FrozenClock
 
 __all__ = ["SCRIPT", "Cli"]  # tests elsewhere import them from here
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path) -> Cli:
+def cli(db_url: str, clock: FrozenClock) -> Cli:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
     env.update(DATABASE_URL=db_url, CLINIC_TIMEZONE="America/New_York")
-    return Cli(env)
+    return Cli(env, clock=clock)
 
 
 @pytest.fixture
@@ -39,11 +42,11 @@ def seeded(cli: Cli) -> Cli:
     return cli
 
 
-def _this_month() -> str:
-    return datetime.now(ZoneInfo("America/New_York")).strftime("%Y-%m")
+def _this_month(clock: FrozenClock) -> str:
+    return clock().astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m")
 
 
-def test_log_status_report_round_trip(seeded: Cli) -> None:
+def test_log_status_report_round_trip(seeded: Cli, clock: FrozenClock) -> None:
     first = seeded("log", "p-1042", "12m", "review", "trend", "reviewed", "--staff", "U01NURSE")
     entry_id = int(first.stdout.strip())
     assert "Saved entry" in first.stderr
@@ -51,7 +54,7 @@ def test_log_status_report_round_trip(seeded: Cli) -> None:
     logged = json.loads(second.stdout)
     assert logged["id"] == entry_id + 1 and logged["live"] is True
     status = json.loads(seeded("status", "P-1042", "--json").stdout)
-    assert status["patient_id"] == "P-1042" and status["month"] == _this_month()
+    assert status["patient_id"] == "P-1042" and status["month"] == _this_month(clock)
     assert status["total_seconds"] == 1200 and status["live_interactions"] == 1
     assert status["codes"] == [{"code": "99457", "units": 1}]
     assert status["seconds_to_next_code"] == 1200
@@ -75,13 +78,14 @@ def test_19_minutes_59_never_reads_20(seeded: Cli) -> None:
     assert "19 min" in table and "20 min" not in table
 
 
-def test_at_without_zone_is_clinic_time_and_future_is_refused(seeded: Cli) -> None:
+def test_at_without_zone_is_clinic_time_and_future_is_refused(seeded: Cli,
+                                                               clock: FrozenClock) -> None:
     out = seeded("log", "P-1042", "10m", "review", "--staff", "U01NURSE",
                  "--at", "2026-10-31T23:30", "--json")
     assert json.loads(out.stdout)["started_at"] == "2026-11-01T03:30:00+00:00"
     assert json.loads(seeded("status", "P-1042", "--month", "2026-10", "--json").stdout)[
         "total_seconds"] == 600
-    future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    future = (clock() + timedelta(hours=2)).isoformat()
     refused = seeded("log", "P-1042", "10m", "review", "--staff", "U01NURSE", "--at", future,
                      code=2)
     assert "future" in refused.stderr
@@ -152,28 +156,30 @@ def test_patient_and_staff_management(seeded: Cli) -> None:
     assert "P-1042" in seeded("patient", "list", "--assigned-to", "U01NURSE").stdout
 
 
-def test_db_upgrade_and_a_fresh_default_sqlite_file(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["RPM_DATA_DIR"] = str(tmp_path / "data")
-    result = subprocess.run([str(SCRIPT), "db", "upgrade"], env=env, capture_output=True,
-                            text=True, timeout=60, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+def _without_database(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k != "DATABASE_URL" and not k.startswith(("SLACK_", "TWILIO_"))}
+    return {**env, "RPM_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_db_upgrade_and_a_fresh_default_sqlite_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # as the script's cwd was: nothing lands in the checkout
+    Cli(_without_database(tmp_path))("db", "upgrade")
     assert (tmp_path / "data" / "rpm-logger.db").exists()
 
 
 def test_database_down_exits_1(tmp_path: Path) -> None:
-    env = dict(os.environ, DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
-    result = subprocess.run([str(SCRIPT), "report"], env=env, capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 1
+    env = {**_without_database(tmp_path),
+           "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    result = Cli(env)("report", code=1)
     assert "database unavailable" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_bad_configuration_exits_2(tmp_path: Path) -> None:
-    env = dict(os.environ, CLINIC_TIMEZONE="Mars/Olympus", RPM_DATA_DIR=str(tmp_path))
-    result = subprocess.run([str(SCRIPT), "report"], env=env, capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 2 and "CLINIC_TIMEZONE" in result.stderr
+    env = {**_without_database(tmp_path), "CLINIC_TIMEZONE": "Mars/Olympus"}
+    result = Cli(env)("report", code=2)
+    assert "CLINIC_TIMEZONE" in result.stderr
 
 
 def test_export_masks_a_phone_number_typed_into_a_note_or_void_reason(seeded: Cli) -> None:
@@ -222,8 +228,9 @@ def test_month_close_export_and_summary(seeded: Cli) -> None:
     assert export[1]["void_reason"] == "typo" and export[1]["counts"] == "no"
 
 
-def test_entries_and_month_show_read_in_clinic_time(seeded: Cli) -> None:
+def test_entries_and_month_show_read_in_clinic_time(seeded: Cli, clock: FrozenClock) -> None:
     """Issue 12 #12: 21:30 in New York on 20 November is that day, not 02:30Z on the 21st."""
+    clock.now = datetime(2026, 11, 21, 12, tzinfo=UTC)  # the next morning: 21:30 is past
     seeded("log", "P-1042", "5m", "review", "--staff", "U01NURSE", "--at", "2026-11-20T21:30")
     listed = seeded("entries", "P-1042", "--month", "2026-11").stdout
     assert "2026-11-20 21:30 EST" in listed and "2026-11-21" not in listed
@@ -238,22 +245,6 @@ def test_an_over_long_staff_name_is_refused_alike_on_both_databases(cli: Cli) ->
     assert "U07LONG" not in cli("staff", "list", "--all").stdout
 
 
-def _on_a_terminal(cli: Cli, answer: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`rpm-logger ARGS` with a pseudo-terminal as stdin, answering `answer`."""
-    import pty
-
-    main, side = pty.openpty()
-    try:
-        process = subprocess.Popen([str(SCRIPT), *args], env=cli.env, stdin=side,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        os.write(main, answer.encode() + b"\n")
-        out, err = process.communicate(timeout=60)
-    finally:
-        os.close(main)
-        os.close(side)
-    return subprocess.CompletedProcess(args, process.returncode, out, err)
-
-
 def test_month_close_says_what_it_locks_and_needs_a_yes(seeded: Cli) -> None:
     seeded("log", "P-1042", "25m", "call", "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
     loose = seeded("month", "close", "2026-1", "--yes", code=2)
@@ -261,10 +252,10 @@ def test_month_close_says_what_it_locks_and_needs_a_yes(seeded: Cli) -> None:
     unattended = seeded("month", "close", "2026-10", code=2)
     assert "locks 1 patient (1 with billable codes), 99457 x1, $52.00" in unattended.stderr
     assert "pass --yes" in unattended.stderr
-    said_no = _on_a_terminal(seeded, "n", "month", "close", "2026-10")
+    said_no = seeded.on_terminal("n", "month", "close", "2026-10")
     assert said_no.returncode == 2 and "not confirmed" in said_no.stderr
     assert "2026-10: open" in seeded("month", "show", "2026-10").stdout
-    said_yes = _on_a_terminal(seeded, "y", "month", "close", "2026-10", "--by", "billing")
+    said_yes = seeded.on_terminal("y", "month", "close", "2026-10", "--by", "billing")
     assert said_yes.returncode == 0, said_yes.stderr
     assert "closed 2026-10 by billing: 1 patient" in said_yes.stdout
     empty = seeded("month", "close", "2026-09", code=2)
@@ -283,7 +274,9 @@ def test_month_reopen_undoes_a_mistaken_close_and_both_stay_on_record(seeded: Cl
     assert "2026-10: open" in shown and "closed by billing" in shown
     assert "reopened by ops: claims not sent yet" in shown
     seeded("month", "reopen", "2026-10", "--reason", "again", "--yes", code=2)
-def test_unquoted_durations_and_clinic_times(seeded: Cli) -> None:
+
+
+def test_unquoted_durations_and_clinic_times(seeded: Cli, clock: FrozenClock) -> None:
     """Issue 13 items 10 and 12: `12 mins` typed unquoted is one duration (as in Slack), and
     `entries` shows clinic time with the zone, not `13:53Z`."""
     entry_id = int(seeded("log", "P-1042", "12", "mins", "review", "trend", "--staff",
@@ -294,7 +287,7 @@ def test_unquoted_durations_and_clinic_times(seeded: Cli) -> None:
     listed = seeded("entries", "P-1042").stdout.splitlines()  # oldest start first
     assert listed[0].startswith(f"#{entry_id + 1}  ") and "65 min  call (live)" in listed[0]
     assert listed[1].startswith(f"#{entry_id}  ") and "12 min  review" in listed[1]
-    zone = datetime.now(ZoneInfo("America/New_York")).tzname()
+    zone = clock().astimezone(ZoneInfo("America/New_York")).tzname()
     assert all(f" {zone}  " in line and "Z " not in line for line in listed)
 
 

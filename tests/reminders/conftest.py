@@ -40,13 +40,15 @@ def slack(slack_api: SlackApiRecorder) -> SlackWorkspace:
 
 
 @pytest.fixture
-def remind(db_url: str, clinic: Service) -> Cli:
-    """The real `rpm-logger` console script on the clinic's database, Slack not set."""
+def remind(db_url: str, clinic: Service, clock: FrozenClock) -> Cli:
+    """`rpm-logger` (in this process) on the clinic's database, Slack not set, at the clinic's
+    frozen instant."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
     env.update(DATABASE_URL=db_url, CLINIC_TIMEZONE="America/New_York",
                REMINDER_CHANNEL=CHANNEL_ID)
-    return Cli(env)
+    return Cli(env, clock=clock)
 
 
 def with_slack(cli: Cli, slack: SlackWorkspace) -> Cli:
-    return Cli({**cli.env, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api.base_url})
+    return Cli({**cli.env, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack.api.base_url},
+               clock=cli.clock)

@@ -1,5 +1,5 @@
-"""`rpm-logger remind`: dry run, JSON, sending once (in this process through the console
-entry point; the start-day rule through the real console script)."""
+"""`rpm-logger remind`: dry run, JSON, sending once, the start-day rule (in this process
+through the console entry point, on the clinic's frozen clock)."""
 
 import json
 
@@ -50,8 +50,7 @@ def test_remind_sends_once_and_the_dry_run_then_says_so(
 
 
 def test_before_the_start_day_nothing_is_planned(remind: Cli) -> None:
-    script = Cli(remind.env, process=True)
-    out = script("remind", "--date", "2026-11-14", "--dry-run").stdout
+    out = remind("remind", "--date", "2026-11-14", "--dry-run").stdout
     assert out == ("Reminders for 2026-11-14 (month 2026-11), dry run: nothing sent\n"
                    "  2026-11-14 is before the start day (15): no reminders\n")
 

@@ -1,43 +1,42 @@
-"""The calls commands and the staff Twilio options through the console script."""
+"""The calls commands and the staff Twilio options through the console entry point (in this
+process, tests/cli/runner.py), on the service's frozen clock."""
 
 import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime
-from pathlib import Path
+
+import pytest
 
 from billing.months import Month
 from service import Service
 from service.calls import CallEvent
 from service.patients import PatientFields
+from tests.cli.runner import Cli
+from tests.conftest import FrozenClock
 from tests.service.helpers import ADMIN, NURSE, seed
 from tests.telephony.conftest import NURSE_TWILIO_NUMBER, PATIENT_PHONE, STRANGER_PHONE, new_sid
 
-SCRIPT = Path(sys.executable).with_name("rpm-logger")
 
-
-def _run(db_url: str, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+@pytest.fixture
+def run(db_url: str, clock: FrozenClock) -> Cli:
+    """`rpm-logger ARGS` on the test database, at the frozen instant `svc` runs at."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
     env["DATABASE_URL"] = db_url
-    result = subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == code, (args, result.stdout, result.stderr)
-    return result
+    return Cli(env, clock=clock)
 
 
 def test_staff_twilio_options_then_list_and_attach_an_unmatched_call(
-    svc: Service, db_url: str,
+    svc: Service, run: Cli,
 ) -> None:
     seed(svc)
-    _run(db_url, "staff", "update", NURSE, "--twilio-number", "(617) 555-0199",
+    run("staff", "update", NURSE, "--twilio-number", "(617) 555-0199",
          "--twilio-client", "client:nina")
-    refused = _run(db_url, "staff", "update", ADMIN, "--twilio-client", "nina", code=2)
+    refused = run("staff", "update", ADMIN, "--twilio-client", "nina", code=2)
     assert "already belongs to U01NURSE" in refused.stderr
     svc.calls.record_status(CallEvent(
         call_sid=new_sid(), status="completed", direction="inbound", from_number=STRANGER_PHONE,
         to_number=NURSE_TWILIO_NUMBER, duration_seconds=140,
         timestamp=datetime(2026, 11, 20, 19, tzinfo=UTC)))
-    header, *rows = _run(db_url, "calls", "list", "--state", "unmatched").stdout.splitlines()
+    header, *rows = run("calls", "list", "--state", "unmatched").stdout.splitlines()
     # billing office finding 12: a header row names the columns
     assert header == "call\tstarted\tstate\tpatient\tstaff\tseconds\tnumbers\twhy"
     listed = "\n".join(rows)
@@ -49,44 +48,44 @@ def test_staff_twilio_options_then_list_and_attach_an_unmatched_call(
         call_sid=new_sid(), status="completed", from_number=NURSE_TWILIO_NUMBER,
         to_number=PATIENT_PHONE, duration_seconds=60,
         timestamp=datetime(2026, 11, 20, 19, 30, tzinfo=UTC)))
-    [_, leg] = _run(db_url, "calls", "list", "--state", "leg").stdout.splitlines()
+    [_, leg] = run("calls", "list", "--state", "leg").stdout.splitlines()
     assert leg.startswith("C-2\t") and "\tleg\t" in leg
     assert leg.endswith("\tTwilio sent no Direction: from a staff number, so a staff "
                         "member's outgoing call: the conversation is on the dialed leg")
-    assert "admin" in _run(db_url, "calls", "attach", "C-1", "P-1042", "--staff", NURSE,
+    assert "admin" in run("calls", "attach", "C-1", "P-1042", "--staff", NURSE,
                            code=2).stderr
-    attached = _run(db_url, "calls", "attach", "c-1", "p-1042", "--staff", ADMIN).stdout
+    attached = run("calls", "attach", "c-1", "p-1042", "--staff", ADMIN).stdout
     assert "\tcounted\tP-1042 (JD)\t" in attached
     assert svc.months.summary("P-1042").total_seconds == 140
-    assert _run(db_url, "calls", "list", "--state", "unmatched").stdout.splitlines() == [
+    assert run("calls", "list", "--state", "unmatched").stdout.splitlines() == [
         header]
 
 
-def test_a_call_whose_entry_was_voided_is_listed_as_voided(svc: Service, db_url: str) -> None:
+def test_a_call_whose_entry_was_voided_is_listed_as_voided(svc: Service, run: Cli) -> None:
     """Tester finding 6: `calls list` showed a call as `counted` after its entry was voided,
     so the billing office could bill time the clinic had taken back."""
     seed(svc)
-    _run(db_url, "staff", "update", NURSE, "--twilio-number", "(617) 555-0199")
+    run("staff", "update", NURSE, "--twilio-number", "(617) 555-0199")
     svc.calls.record_status(CallEvent(
         call_sid=new_sid(), status="completed", direction="inbound", from_number=STRANGER_PHONE,
         to_number=NURSE_TWILIO_NUMBER, duration_seconds=300,
         timestamp=datetime(2026, 11, 20, 19, tzinfo=UTC)))
     entry_id = svc.calls.attach("C-1", "P-1042", by=ADMIN).call.entry_id
     assert entry_id is not None
-    [_, before] = _run(db_url, "calls", "list").stdout.splitlines()
+    [_, before] = run("calls", "list").stdout.splitlines()
     assert "\tcounted\tP-1042 (JD)\t" in before and before.endswith("\t-")
     svc.entries.void(entry_id, reason="wrong patient", by=ADMIN)
-    [_, after] = _run(db_url, "calls", "list").stdout.splitlines()
+    [_, after] = run("calls", "list").stdout.splitlines()
     assert "\tvoided\tP-1042 (JD)\t" in after and "\tcounted\t" not in after
     assert after.endswith(f"\tentry #{entry_id} was voided")
     assert svc.months.summary("P-1042").total_seconds == 0
 
 
 def test_counted_means_counted_now_and_voided_lists_the_voided(svc: Service,
-                                                               db_url: str) -> None:
+                                                               run: Cli) -> None:
     """Outside tester: `calls list --state counted` listed a call whose entry was voided."""
     seed(svc)
-    _run(db_url, "staff", "update", NURSE, "--twilio-number", "(617) 555-0199")
+    run("staff", "update", NURSE, "--twilio-number", "(617) 555-0199")
     for hour in (19, 20):
         svc.calls.record_status(CallEvent(
             call_sid=new_sid(), status="completed", direction="inbound",
@@ -98,7 +97,7 @@ def test_counted_means_counted_now_and_voided_lists_the_voided(svc: Service,
 
     def listed(*states: str) -> list[str]:
         args = [a for state in states for a in ("--state", state)]
-        rows = _run(db_url, "calls", "list", *args).stdout.splitlines()[1:]
+        rows = run("calls", "list", *args).stdout.splitlines()[1:]
         return [f"{r.split(chr(9))[0]} {r.split(chr(9))[2]}" for r in rows]
 
     assert listed("counted") == ["C-2 counted"]
@@ -111,13 +110,13 @@ def test_counted_means_counted_now_and_voided_lists_the_voided(svc: Service,
 
 
 def test_an_after_close_call_says_how_to_count_it_and_counts_once_reopened(
-    svc: Service, db_url: str,
+    svc: Service, run: Cli,
 ) -> None:
     """Outside tester: a call that landed after its month was closed could not be attached,
     and the refusal showed only the raw state."""
     seed(svc)
     svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)), actor="t")
-    _run(db_url, "staff", "update", NURSE, "--twilio-number", "(617) 555-0199")
+    run("staff", "update", NURSE, "--twilio-number", "(617) 555-0199")
     svc.closes.close(Month(2026, 10), by="billing")
     svc.calls.record_status(CallEvent(
         call_sid=new_sid(), status="completed", direction="inbound", from_number=PATIENT_PHONE,
@@ -126,14 +125,14 @@ def test_an_after_close_call_says_how_to_count_it_and_counts_once_reopened(
     advice = ("arrived after 2026-10 was closed, so its time is not counted; to count it, "
               'reopen 2026-10 (rpm-logger month reopen 2026-10 --reason "..."), then attach it '
               "(rpm-logger calls attach C-1 P-1042 --staff ADMIN_ID), and close the month again")
-    [_, row] = _run(db_url, "calls", "list", "--state", "after_close").stdout.splitlines()
+    [_, row] = run("calls", "list", "--state", "after_close").stdout.splitlines()
     assert "\tafter_close\tP-1042 (JD)\t" in row and row.endswith("\t" + advice)
-    refused = _run(db_url, "calls", "attach", "C-1", "P-1042", "--staff", ADMIN, code=2)
+    refused = run("calls", "attach", "C-1", "P-1042", "--staff", ADMIN, code=2)
     assert "C-1 " + advice in " ".join(refused.stderr.split()), refused.stderr
     assert svc.calls.get("C-1").state == "after_close"  # the refusal changed nothing
     svc.closes.reopen(Month(2026, 10), reason="a late call", by="billing")
-    attached = _run(db_url, "calls", "attach", "C-1", "P-1042", "--staff", ADMIN).stdout
+    attached = run("calls", "attach", "C-1", "P-1042", "--staff", ADMIN).stdout
     assert "\tcounted\tP-1042 (JD)\t" in attached
     assert svc.months.summary("P-1042", Month(2026, 10)).total_seconds == 120
-    assert "not unmatched" in _run(db_url, "calls", "attach", "C-1", "P-1042", "--staff", ADMIN,
+    assert "not unmatched" in run("calls", "attach", "C-1", "P-1042", "--staff", ADMIN,
                                    code=2).stderr

@@ -1,13 +1,10 @@
 """Reconciliation and click-to-call through the real twilio REST client, on loopback."""
 
 import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +22,8 @@ from telephony.rest import (
     parse_since,
     reconcile,
 )
+from tests.cli.runner import Cli
+from tests.conftest import FrozenClock
 from tests.fakes.twilio_api import TwilioApiRecorder
 from tests.service.helpers import ADMIN, NURSE
 from tests.telephony.conftest import (
@@ -39,8 +38,6 @@ from tests.telephony.conftest import (
     seed_clinic,
     twilio_settings,
 )
-
-SCRIPT = Path(sys.executable).with_name("rpm-logger")
 
 
 @pytest.fixture
@@ -198,28 +195,25 @@ def test_click_to_call_refuses_a_staff_member_without_a_phone(
     assert twilio_api.requests == []
 
 
-def test_the_cli_reconciles_through_the_console_script(
-    svc: Service, db_url: str, twilio_api: TwilioApiRecorder,
+def test_the_cli_reconciles_through_the_console_entry_point(
+    svc: Service, db_url: str, twilio_api: TwilioApiRecorder, clock: FrozenClock,
 ) -> None:
     seed_clinic(svc)
-    start = datetime.now(UTC) - timedelta(hours=2)
+    start = clock.now - timedelta(hours=2)
     _parent, child, pair = _click_pair(start)
     twilio_api.calls = pair
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
     env.update(DATABASE_URL=db_url, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
                TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_API_URL=twilio_api.base_url)
     for _ in range(2):
-        result = subprocess.run([str(SCRIPT), "calls", "reconcile", "--since", "24h"], env=env,
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
+        result = Cli(env, clock=clock)("calls", "reconcile", "--since", "24h")
     assert result.stderr.strip() == "2 calls listed, 0 new, 0 updated"
     assert PATIENT_PHONE not in result.stdout
     with svc.ctx.db.read_session() as session:
         assert [e.external_ref for e in session.exec(select(TimeEntry))] == [child]
     env["TWILIO_API_URL"] = "http://127.0.0.1:9"
-    down = subprocess.run([str(SCRIPT), "calls", "reconcile"], env=env, capture_output=True,
-                          text=True, timeout=60)
-    assert down.returncode == 1 and "nothing was stored" in down.stderr
+    down = Cli(env, clock=clock)("calls", "reconcile", code=1)
+    assert "nothing was stored" in down.stderr
 
 
 def test_the_daily_job_reconciles_once_and_never_raises(

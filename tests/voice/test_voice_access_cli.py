@@ -145,8 +145,13 @@ def test_a_bad_pin_at_the_prompt_is_refused(cli: Cli, env: dict[str, str]) -> No
 
 
 def test_the_script_runs_it_too(env: dict[str, str], tmp_path: Path) -> None:
-    """The console script itself (no in-process shortcuts): set, list, never echoed."""
+    """The console script itself (no in-process shortcuts): set, list, never echoed; a
+    refusal is the script's exit 2 with its message, no traceback. The suite's one run of the
+    real `rpm-logger` per database: the other CLI tests run its entry point in-process."""
     run = Cli(env, process=True)
     run("staff", "add", NURSE, "--name", "Nina Nurse", "--role", "clinical_staff")
     done = run("staff", "update", NURSE, "--voice-pin", PIN)
     assert PIN not in done.stdout + done.stderr and "voice PIN: yes" in done.stdout
+    refused = run("staff", "update", NURSE, "--voice-pin", "12a4", code=2)
+    assert "4 to 8 digits" in refused.stderr and "Traceback" not in refused.stderr
+    assert "12a4" not in refused.stdout + refused.stderr
