@@ -2,6 +2,7 @@
 (on PostgreSQL the advisory lock is what holds; on SQLite BEGIN IMMEDIATE already does)."""
 
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,13 +88,13 @@ def test_an_append_waits_for_the_one_in_flight_and_links_to_it(db: Database) -> 
                                   entity_id="1", before=None, after=None)
                 heads["a"] = _head(conn)
                 appended.set()
-                release.wait(10)
+                release.wait()  # set by the test in any case (finally below)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
             appended.set()
 
     def second() -> None:
-        appended.wait(10)
+        appended.wait()  # A sets it whether its append worked or not
         try:
             with db.write() as conn:
                 audit_rows.append(conn, at=AT, actor="b", action="x", entity="e",
@@ -109,11 +110,18 @@ def test_an_append_waits_for_the_one_in_flight_and_links_to_it(db: Database) -> 
     a, b = threading.Thread(target=first), threading.Thread(target=second)
     a.start()
     b.start()
-    b.join(1.0)
-    assert b.is_alive(), "B appended while A's append was still uncommitted"
-    release.set()
-    a.join()
-    b.join()
+    try:
+        # a second of B blocked, watched with relative sleeps: a timed join or wait computes
+        # its deadline from the monotonic clock, which faketime moves, and then never ends
+        # (the suite must pass under faketime); and A is released even if this fails, so no
+        # transaction is left open to stall the next test's clean-up
+        for _ in range(20):
+            time.sleep(0.05)
+            assert b.is_alive(), "B appended while A's append was still uncommitted"
+    finally:
+        release.set()
+        a.join()
+        b.join()
     assert errors == []
     assert [prev for _, prev, _ in _links(db)] == [None, base.hash, heads["a"].hash]
     assert heads["b"].id == heads["a"].id + 1
