@@ -5,10 +5,11 @@ sees two different verdicts for the same patient on the same day.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from billing.codes import CPT_99457, CPT_99470, TWENTY_MINUTES, rule_set_for
 from billing.months import Month
+from billing.programme import Enrolment
 
 # A typical treatment-management touch (a data review, a short call) is about 5 minutes.
 # Pace (touches against days left) sets the severity; it never makes a code unreachable:
@@ -23,10 +24,12 @@ SEVERITY_ORDER = {CRITICAL: 0, HIGH: 1, WATCH: 2, OK: 3}
 
 @dataclass(frozen=True)
 class PatientWindow:
-    """The days of the month the patient is enrolled in (their own dates, if any)."""
+    """The days of the month the patient is enrolled in (their own dates, if any): `first`
+    to `last`, less the days between two enrolment episodes (`gaps`)."""
 
     first: date
     last: date
+    gaps: tuple[tuple[date, date], ...] = ()  # (first, last) days in no episode
 
     @classmethod
     def of(cls, month: Month, enrolled_on: date | None, ended_on: date | None) -> "PatientWindow":
@@ -34,11 +37,28 @@ class PatientWindow:
         last = min(month.last_day, ended_on) if ended_on else month.last_day
         return cls(first, max(first, last))
 
+    @classmethod
+    def over(cls, month: Month, enrolment: Enrolment) -> "PatientWindow":
+        """The month's days inside any of the patient's episodes (billing.programme)."""
+        spans = enrolment.days_in(month)
+        if not spans:  # not in the month's programme: no day to act (as an ended window)
+            return cls(month.first_day, month.first_day, ((month.first_day, month.first_day),))
+        gaps = tuple((a_last + timedelta(days=1), b_first - timedelta(days=1))
+                     for (_, a_last), (b_first, _) in zip(spans, spans[1:], strict=False)
+                     if b_first > a_last + timedelta(days=1))
+        return cls(spans[0][0], spans[-1][1], gaps)
+
     def days_left(self, today: date) -> int:
         """Days still available for work, today included."""
         if today > self.last:
             return 0
-        return (self.last - max(today, self.first)).days + 1
+        start = max(today, self.first)
+        left = (self.last - start).days + 1
+        for gap_first, gap_last in self.gaps:
+            low, high = max(gap_first, start), gap_last
+            if high >= low:
+                left -= (high - low).days + 1
+        return max(left, 0)
 
 
 @dataclass(frozen=True)

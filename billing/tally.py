@@ -74,6 +74,9 @@ class MonthBounds:
     window_start: datetime | None = None
     window_end: datetime | None = None
     consent_start: datetime | None = None
+    # the enrolment episodes' [start, end) (billing.programme.Enrolment.instants); when
+    # given, they replace window_start/window_end (one episode)
+    windows: tuple[tuple[datetime | None, datetime | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,22 +156,28 @@ def _clip(start: int, end: int, low: int | None, high: int | None) -> tuple[int,
 @dataclass
 class _Limits:
     month: tuple[int, int]
-    window: tuple[int | None, int | None]
+    windows: tuple[tuple[int | None, int | None], ...]  # the episodes, never overlapping
     consent: int | None
 
     @classmethod
     def of(cls, bounds: MonthBounds) -> "_Limits":
         def opt(value: datetime | None) -> int | None:
             return _us(value) if value is not None else None
+        spans = bounds.windows or ((bounds.window_start, bounds.window_end),)
         return cls((_us(bounds.month_start), _us(bounds.month_end)),
-                   (opt(bounds.window_start), opt(bounds.window_end)),
+                   tuple((opt(low), opt(high)) for low, high in spans),
                    opt(bounds.consent_start))
 
     def eligible(self, instant: int) -> bool:
-        """Whether an instant lies inside the window and after consent."""
-        low, high = self.window
-        after = all(bound is None or instant >= bound for bound in (low, self.consent))
-        return after and (high is None or instant < high)
+        """Whether an instant lies inside an episode and after consent."""
+        inside = any((low is None or instant >= low) and (high is None or instant < high)
+                     for low, high in self.windows)
+        return inside and (self.consent is None or instant >= self.consent)
+
+    def windowed(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The non-empty parts of [start, end) inside the episodes."""
+        parts = [_clip(start, end, low, high) for low, high in self.windows]
+        return [part for part in parts if part[1] > part[0]]
 
 
 def _union(intervals: list[tuple[int, int, int]]) -> tuple[int, list[tuple[int, int]]]:
@@ -270,19 +279,20 @@ def tally_month(entries: Iterable[EntryTime], bounds: MonthBounds, *,
         standing += 1
         if row.live:
             item.live_note = _live_note(row, start, limits, min_live_seconds)
-        windowed = _clip(*share, *limits.window)
-        in_window += windowed[1] > windowed[0]
+        windowed = limits.windowed(*share)
+        in_window += bool(windowed)
         if row.role not in ROLES_THAT_COUNT:
             uncounted += item.share
             item.lost[NON_CLINICAL] += item.share
             continue
-        eligible = _clip(*windowed, limits.consent, None)
+        eligible = [_clip(*part, limits.consent, None) for part in windowed]
+        inside = sum(high - low for low, high in windowed)
+        item.counted = sum(high - low for low, high in eligible)
         assert item.lost is not None
-        item.lost[OUTSIDE_WINDOW] += item.share - (windowed[1] - windowed[0])
-        item.lost[BEFORE_CONSENT] += (windowed[1] - windowed[0]) - (eligible[1] - eligible[0])
-        item.counted = eligible[1] - eligible[0]
+        item.lost[OUTSIDE_WINDOW] += item.share - inside
+        item.lost[BEFORE_CONSENT] += inside - item.counted
         if row.clock_timed:
-            timed.append((*eligible, row.entry_id))
+            timed.extend((*part, row.entry_id) for part in eligible if part[1] > part[0])
     by_id = {item.row.entry_id: item for item in work}
     for entry_id, micros in _union(timed)[1]:
         item = by_id[entry_id]

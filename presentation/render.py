@@ -465,6 +465,11 @@ def staff_text(staff: StaffView, zone: ZoneInfo) -> str:
     return f"{staff.slack_user_id}  {staff.name}  ({', '.join(flags)})  {voice}"
 
 
+def episodes_text(episodes: tuple[tuple[date | None, date | None], ...]) -> str:
+    """'2026-09-01 to 2026-11-10; 2026-11-20 to ongoing': every enrolment episode."""
+    return "; ".join(f"{start or 'not set'} to {end or 'ongoing'}" for start, end in episodes)
+
+
 def patient_text(patient: PatientView) -> str:
     rows = [
         ("Patient", patient.label),
@@ -473,6 +478,8 @@ def patient_text(patient: PatientView) -> str:
         ("Consent", str(patient.consent_on) if patient.consent_on else "not on file"),
         ("Conditions", ", ".join(patient.conditions) or "none recorded"),
         ("Enrolled", f"{patient.enrolled_on or 'not set'} to {patient.ended_on or 'ongoing'}"),
+        *((("Episodes", episodes_text(patient.episodes)),) if len(patient.episodes) > 1
+          else ()),
         ("Ordered by", patient.ordered_by or "not on file"),
         ("Order date", str(patient.order_on) if patient.order_on else "not on file"),
         ("Last visit", str(patient.last_visit_on) if patient.last_visit_on else "not on file"),

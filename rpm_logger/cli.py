@@ -357,6 +357,21 @@ def patient_end(patient_id: str, on: date | None, by: str | None, amend: str | N
     click.echo(f"patient {view.label} ended on {view.ended_on}")
 
 
+@patient.command("enrol")
+@click.argument("patient_id")
+@click.option("--on", "on", type=DATE, required=True,
+              help="First day of the new episode (after the last one ended).")
+@click.option("--by", default=None, help="Who is making the change (audit).")
+@_AMEND_WINDOW
+@handled
+def patient_enrol(patient_id: str, on: date, by: str | None, amend: str | None) -> None:
+    """Enrol a patient again after their enrolment ended: a new episode from --on. The
+    earlier episodes keep their own days; the days between count for nothing."""
+    view = _service().patients.enrol(patient_id, on=on, actor=_operator(by),
+                                     amendment=_amendment(amend))
+    click.echo(f"patient {view.label} enrolled again on {view.enrolled_on}")
+
+
 @patient.command("show")
 @click.argument("patient_id")
 @handled

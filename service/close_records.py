@@ -50,6 +50,8 @@ def _patient_change_text(change: PatientChangeSinceClose) -> str:
             if change.before.get(key) != change.after.get(key)]
     if "enrolment ended" in what and change.after.get("ended_on") is None:
         what[what.index("enrolment ended")] = "enrolment end removed"
+    if len(change.after.get("episodes") or ()) > len(change.before.get("episodes") or ()):
+        what = ["enrolled again"]  # a new episode (issue 26 #10)
     return f"{', '.join(what) or 'patient updated'} ({change.after['amendment_reason']})"
 
 

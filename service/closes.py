@@ -72,8 +72,8 @@ AMEND_LOG = ("To amend it, log from the CLI with `--amend REASON` "
              "(rpm-logger log ... --amend REASON)." + _SLACK_NOTE)
 AMEND_VOID = ("To amend it, void from the CLI with `--amend` (rpm-logger void ID --reason "
               "REASON --amend: the reason is the amendment's)." + _SLACK_NOTE)
-AMEND_PATIENT = ("To amend it, add `--amend REASON` to `rpm-logger patient update` or "
-                 "`rpm-logger patient end`.")
+AMEND_PATIENT = ("To amend it, add `--amend REASON` to `rpm-logger patient update`, "
+                 "`rpm-logger patient end` or `rpm-logger patient enrol`.")
 AMEND_NONE = ("This change has no amendment: reopen the month first "
               "(rpm-logger month reopen {month} --reason TEXT, or /rpm month reopen).")
 

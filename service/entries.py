@@ -20,6 +20,7 @@ from service.lookups import require_active_staff, require_patient
 from service.months import MonthService
 from service.views import EntryView, LoggedEntry
 from store import entries as entry_rows
+from store import episodes as episode_rows
 from store.db import Conn
 from store.month_totals import CLINIC, Scope, month_totals
 
@@ -89,8 +90,12 @@ def _snapshot(row: Any) -> dict[str, Any]:
     return {name: values[name] for name in entry_rows.COLUMNS if name != "created_at"}
 
 
-def _check_enrolled(patient: Any, day: date) -> None:
-    outside = Window(patient.enrolled_on, patient.ended_on).outside(day)
+def _check_enrolled(conn: Conn, patient: Any, day: date) -> None:
+    """Refuse time on a day in none of the patient's enrolment episodes. Inside the latest
+    episode (the patient row's dates) no episode needs reading."""
+    if Window(patient.enrolled_on, patient.ended_on).outside(day) is None:
+        return
+    outside = episode_rows.enrolment(conn, patient).outside(day)
     if outside is None:
         return
     why, edge = outside
@@ -233,7 +238,7 @@ class EntryService:
                 external_ref: str | None = None,
                 repeat_since: datetime | None = None) -> LoggedEntry:
         zone = self.ctx.policy.zone
-        _check_enrolled(patient, start.astimezone(zone).date())
+        _check_enrolled(conn, patient, start.astimezone(zone).date())
         end = start + timedelta(seconds=entry.seconds)
         amendment_reason = _check_months_open(conn, months_spanned(start, end, zone),
                                               amendment, zone=zone, way_out=AMEND_LOG)
@@ -312,7 +317,7 @@ class EntryService:
         if seconds <= 0 or seconds > self.ctx.policy.max_entry_seconds:
             raise BadInput(f"{seconds} s is not a duration that can be logged.")
         start = ended_at.astimezone(UTC) - timedelta(seconds=seconds)
-        _check_enrolled(patient, start.astimezone(self.ctx.policy.zone).date())
+        _check_enrolled(conn, patient, start.astimezone(self.ctx.policy.zone).date())
         row, _ = self._insert(
             conn, staff=staff, patient=patient, start=start, end=ended_at, seconds=seconds,
             activity=parse_activity(activity), note=note, source=source, live=live,

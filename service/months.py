@@ -20,6 +20,7 @@ from billing.codes import (
 from billing.durations import format_seconds
 from billing.fees import amount_still_to_win, expected_amount
 from billing.months import Month, clinic_day, start_of_day_utc
+from billing.programme import Enrolment
 from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
 from billing.tally import REASONS, MonthTally
 from service.close_records import BilledRecords
@@ -120,16 +121,16 @@ def _call_warnings(calls: list[tuple[int, str]]) -> tuple[str, ...]:
                  if state in _CALL_ADVICE)
 
 
-_RiskKey = tuple[date | None, date | None, int, bool]
+_RiskKey = tuple[Any, int, bool]
 
 
 def _assessed(summary: MonthSummary, month: Month, today: date,
               seen: dict[_RiskKey, RiskAssessment]) -> PatientRisk:
     """A summary with its risk verdict; `seen` keeps each distinct verdict of one scan."""
-    key = (summary.enrolled_on, summary.ended_on, summary.total_seconds,
-           summary.live_interactions > 0)
+    enrolment = summary.enrolment or Enrolment.single(summary.enrolled_on, summary.ended_on)
+    key = (enrolment, summary.total_seconds, summary.live_interactions > 0)
     if key not in seen:
-        window = PatientWindow.of(month, summary.enrolled_on, summary.ended_on)
+        window = PatientWindow.over(month, enrolment)
         seen[key] = assess_risk(month, window, today, counted_seconds=summary.total_seconds,
                                 has_live=summary.live_interactions > 0)
     return PatientRisk(summary, seen[key])
@@ -489,6 +490,7 @@ class MonthService:
             in_programme=totals.in_programme, entry_counts=totals.tally.by_entry,
             month_ended=context.month_ended,
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
+            enrolment=totals.enrolment,
             live_interaction_dates=tuple(context.live_dates.get(totals.patient_pk, ())),
             staff=tuple(context.contributions.get(totals.patient_pk, ())),
             consent_on=totals.consent_on, conditions=tuple(totals.conditions or ()),

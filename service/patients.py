@@ -22,6 +22,7 @@ from service.errors import BadInput, NotFound
 from service.phones import mask_phone, normalize_phone, valid_phone
 from service.views import PatientView
 from store import entries as entry_rows
+from store import episodes as episode_rows
 from store import patients as patient_rows
 from store import phones as phone_rows
 from store.db import Conn
@@ -114,13 +115,26 @@ def require_detail(conn: Conn, ref: str, *, region: str, by_phone: bool = True) 
     return row
 
 
-def detail_view(row: Any) -> PatientView:
-    """The view of a detail row (store/patients.py `detail_*`)."""
+_Span = tuple[date | None, date | None]
+
+
+def detail_view(row: Any, episodes: tuple[_Span, ...] = ()) -> PatientView:
+    """The view of a detail row (store/patients.py `detail_*`), with the enrolment
+    episodes when the caller read them (`episodes_of`)."""
     return PatientView(row.clinic_id, row.initials, row.consent_on, tuple(row.conditions),
                        row.provider_slack_id, row.assigned_slack_id, row.enrolled_on,
                        row.ended_on, int(row.patient_phones), int(row.caregiver_phones),
                        ordered_by=row.ordered_by_slack_id, order_on=row.order_on,
-                       last_visit_on=row.last_visit_on)
+                       last_visit_on=row.last_visit_on, episodes=episodes)
+
+
+def episodes_of(conn: Conn, patient: Any) -> tuple[_Span, ...]:
+    """The patient's enrolment episodes, oldest first; a patient row with none on record
+    (written before them, or straight into the table) has its own window as the one."""
+    rows = episode_rows.of_patient(conn, patient.id)
+    if not rows:
+        return ((patient.enrolled_on, patient.ended_on),)
+    return tuple((r.started_on, r.ended_on) for r in rows)
 
 
 def view_of(conn: Conn, patient: Any) -> PatientView:
@@ -142,16 +156,22 @@ class _Draft:
     assigned_to: str | None = None
     numbers: dict[str, str] = field(default_factory=dict)
     ordered_by: str | None = None
+    # the enrolment episodes before the latest; the latest is enrolled_on/ended_on
+    earlier: tuple[_Span, ...] = ()
 
     @classmethod
     def new(cls, clinic_id: str) -> "_Draft":
         return cls(clinic_id, None, {name: None for name in _MUTABLE} | {"conditions": []})
 
     @classmethod
-    def of(cls, row: Any, numbers: dict[str, str]) -> "_Draft":
+    def of(cls, row: Any, numbers: dict[str, str], episodes: tuple[_Span, ...]) -> "_Draft":
         return cls(row.clinic_id, row.id, {name: getattr(row, name) for name in _MUTABLE},
                    row.provider_slack_id, row.assigned_slack_id, dict(numbers),
-                   row.ordered_by_slack_id)
+                   row.ordered_by_slack_id, episodes[:-1])
+
+    @property
+    def episodes(self) -> tuple[_Span, ...]:
+        return (*self.earlier, (self.columns["enrolled_on"], self.columns["ended_on"]))
 
     def snapshot(self) -> dict[str, Any]:
         c = self.columns
@@ -162,6 +182,8 @@ class _Draft:
             "enrolled_on": c["enrolled_on"], "ended_on": c["ended_on"],
             "ordered_by": self.ordered_by, "order_on": c["order_on"],
             "last_visit_on": c["last_visit_on"],
+            "episodes": [[start.isoformat() if start else None,
+                          end.isoformat() if end else None] for start, end in self.episodes],
             "phones": sorted(e for e, kind in self.numbers.items() if kind == "patient"),
             "caregiver_phones": sorted(e for e, kind in self.numbers.items()
                                        if kind == "caregiver"),
@@ -174,7 +196,20 @@ class _Draft:
                            tuple(c["conditions"]), self.provider, self.assigned_to,
                            c["enrolled_on"], c["ended_on"], kinds.count("patient"),
                            kinds.count("caregiver"), ordered_by=self.ordered_by,
-                           order_on=c["order_on"], last_visit_on=c["last_visit_on"])
+                           order_on=c["order_on"], last_visit_on=c["last_visit_on"],
+                           episodes=self.episodes)
+
+
+def _check_after_earlier(draft: _Draft) -> None:
+    """The latest episode starts after the one before it ended: episodes never overlap."""
+    if not draft.earlier:
+        return
+    ended = draft.earlier[-1][1]
+    start = draft.columns["enrolled_on"]
+    if ended is not None and (start is None or start <= ended):
+        raise BadInput(f"Enrolment {start} is not after {draft.clinic_id}'s previous episode, "
+                       f"which ended on {ended}: episodes never overlap (see `rpm-logger "
+                       f"patient show {draft.clinic_id}`).")
 
 
 def _moves_limits(fields: "PatientFields") -> bool:
@@ -218,6 +253,10 @@ class PatientService:
                                                  "created_at": self.ctx.now(),
                                                  **draft.columns})
         patient_rows.save_phones(conn, row.id, {}, draft.numbers)
+        episode_rows.insert_episode(conn, {
+            "patient_id": row.id, "started_on": draft.columns["enrolled_on"],
+            "ended_on": draft.columns["ended_on"], "created_at": self.ctx.now(),
+            "created_by": actor})
         audit.record(conn, at=self.ctx.now(), actor=actor, action="patient.add",
                      entity="patient", entity_id=clinic_id, after=draft.snapshot())
         return draft.view()
@@ -234,14 +273,17 @@ class PatientService:
         """`update` inside the caller's transaction."""
         row = require_detail(conn, ref, region=self._region)
         numbers = patient_rows.phones(conn, row.id)
-        before = _Draft.of(row, numbers)
+        episodes = episodes_of(conn, row)
+        before = _Draft.of(row, numbers, episodes)
         closed = self._closed_figures(conn, row.id) if _moves_limits(fields) else {}
-        draft = _Draft.of(row, numbers)
+        draft = _Draft.of(row, numbers, episodes)
         self._apply(conn, draft, fields)
+        _check_after_earlier(draft)
         changed = {name: value for name, value in draft.columns.items()
                    if value != before.columns[name]}
         if changed:
             patient_rows.update_patient(conn, row.id, changed)
+        self._save_latest_episode(conn, row.id, draft, actor=actor)
         patient_rows.save_phones(conn, row.id, numbers, draft.numbers)
         reason = self._check_closed_months(conn, row.id, closed, amendment)
         after = draft.snapshot() | ({"amendment_reason": reason} if reason else {})
@@ -249,6 +291,57 @@ class PatientService:
                      entity="patient", entity_id=row.clinic_id, before=before.snapshot(),
                      after=after)
         return draft.view()
+
+    def _save_latest_episode(self, conn: Conn, patient_pk: int, draft: _Draft, *,
+                             actor: str) -> None:
+        """Write the latest episode as the draft's enrolment and end dates (a patient row
+        with no episode on record gets it)."""
+        rows = episode_rows.of_patient(conn, patient_pk)
+        start, end = draft.columns["enrolled_on"], draft.columns["ended_on"]
+        if not rows:
+            episode_rows.insert_episode(conn, {"patient_id": patient_pk, "started_on": start,
+                                               "ended_on": end, "created_at": self.ctx.now(),
+                                               "created_by": actor})
+        elif (rows[-1].started_on, rows[-1].ended_on) != (start, end):
+            episode_rows.update_episode(conn, rows[-1].id, {"started_on": start,
+                                                            "ended_on": end})
+
+    def enrol(self, ref: str, *, on: date, actor: str,
+              amendment: Amendment | None = None) -> PatientView:
+        """Enrol a patient again after their latest episode ended: a new episode from `on`
+        (after that end day), open. The earlier episodes keep counting their own days; the
+        days between count for nothing. A new episode that brings days of a closed month
+        into what counts needs `amendment`, as `update` does."""
+        with self.ctx.db.write() as conn:
+            row = require_detail(conn, ref, region=self._region)
+            numbers = patient_rows.phones(conn, row.id)
+            episodes = episodes_of(conn, row)
+            before = _Draft.of(row, numbers, episodes)
+            start, end = episodes[-1]
+            if end is None:
+                since = f"since {start}" if start else "since they were added"
+                raise BadInput(f"{row.clinic_id} is enrolled {since} and has not ended: a new "
+                               "episode starts only after the current one ends "
+                               f"(`rpm-logger patient end {row.clinic_id} --on DATE`).")
+            if on <= end:
+                raise BadInput(f"{row.clinic_id}'s enrolment ended on {end}: a new episode "
+                               f"starts after that day ({end + timedelta(days=1)} or later), "
+                               "episodes never overlap.")
+            closed = self._closed_figures(conn, row.id)
+            if not episode_rows.of_patient(conn, row.id):  # written before episodes
+                self._save_latest_episode(conn, row.id, before, actor=actor)
+            episode_rows.insert_episode(conn, {"patient_id": row.id, "started_on": on,
+                                               "ended_on": None, "created_at": self.ctx.now(),
+                                               "created_by": actor})
+            patient_rows.update_patient(conn, row.id, {"enrolled_on": on, "ended_on": None})
+            draft = _Draft.of(row, numbers, (*episodes, (on, None)))
+            draft.columns["enrolled_on"], draft.columns["ended_on"] = on, None
+            reason = self._check_closed_months(conn, row.id, closed, amendment)
+            after = draft.snapshot() | ({"amendment_reason": reason} if reason else {})
+            audit.record(conn, at=self.ctx.now(), actor=actor, action="patient.enrol",
+                         entity="patient", entity_id=row.clinic_id, before=before.snapshot(),
+                         after=after)
+            return draft.view()
 
     def end(self, ref: str, *, on: date | None, actor: str,
             amendment: Amendment | None = None) -> PatientView:
@@ -331,7 +424,10 @@ class PatientService:
             columns["ended_on"] = fields.ended_on
         enrolled, ended = columns["enrolled_on"], columns["ended_on"]
         if enrolled and ended and ended < enrolled:
-            raise BadInput(f"End date {ended} is before enrolment {enrolled}.")
+            again = (f" To enrol {draft.clinic_id} again after an end, start a new episode: "
+                     f"`rpm-logger patient enrol {draft.clinic_id} --on DATE`."
+                     if fields.enrolled_on is not None and fields.ended_on is None else "")
+            raise BadInput(f"End date {ended} is before enrolment {enrolled}.{again}")
         for e164 in self._normalized(fields.remove_phones):
             if e164 not in draft.numbers:
                 raise BadInput(f"Patient {draft.clinic_id} has no phone {mask_phone(e164)}.")
@@ -375,8 +471,10 @@ class PatientService:
         draft.numbers[e164] = kind
 
     def get(self, ref: str) -> PatientView:
+        """The patient with every enrolment episode."""
         with self.ctx.db.read() as conn:
-            return detail_view(require_detail(conn, ref, region=self._region))
+            row = require_detail(conn, ref, region=self._region)
+            return detail_view(row, episodes_of(conn, row))
 
     def list(self, *, assigned_to: str | None = None) -> list[PatientView]:
         with self.ctx.db.read() as conn:

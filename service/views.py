@@ -11,6 +11,7 @@ from typing import Any
 
 from billing.activities import ATTEMPT
 from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
+from billing.programme import Enrolment
 from billing.risk import RiskAssessment
 from billing.tally import EntryCount, NotCounted
 
@@ -47,6 +48,9 @@ class PatientView:
     ordered_by: str | None = None  # Slack user id of the ordering provider
     order_on: date | None = None
     last_visit_on: date | None = None  # the last established-patient visit
+    # every enrolment episode (started_on, ended_on), oldest first; the latest is
+    # `enrolled_on`/`ended_on` (empty: the view did not read them)
+    episodes: tuple[tuple[date | None, date | None], ...] = ()
 
     @property
     def label(self) -> str:
@@ -191,6 +195,9 @@ class MonthSummary:
     month_ended: bool = False  # the month is over: advice to log more no longer applies
     # what the month counts of each entry (not in JSON: the export and `entries` show it)
     entry_counts: tuple[EntryCount, ...] = field(default=(), repr=False, compare=False)
+    # the patient's enrolment episodes (billing.programme); None: the light risk summary,
+    # whose month is whole (store.month_risk `exact`)
+    enrolment: Enrolment | None = field(default=None, repr=False, compare=False)
 
     def entry_count(self, entry_id: int) -> EntryCount | None:
         return next((c for c in self.entry_counts if c.entry_id == entry_id), None)
@@ -227,6 +234,7 @@ class MonthSummary:
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         del data["entry_counts"]
+        del data["enrolment"]
         data["codes"] = [{"code": c.code, "units": c.units} for c in self.codes]
         data["codes_text"] = format_codes(self.codes)
         data["total_minutes"] = self.total_seconds // 60

@@ -224,7 +224,8 @@ class PatientChangeSinceClose:
 _PATIENT_AMENDMENTS = (
     select(patients.c.id, audit_events.c.before, audit_events.c.after)
     .join(patients, patients.c.clinic_id == audit_events.c.entity_id)
-    .where(audit_events.c.entity == "patient", audit_events.c.action == "patient.update",
+    .where(audit_events.c.entity == "patient",
+           audit_events.c.action.in_(("patient.update", "patient.enrol")),
            audit_events.c.at > bindparam("since"),
            patients.c.id.in_(bindparam("pks", expanding=True)))
     .order_by(audit_events.c.id))

@@ -85,6 +85,24 @@ class Patient(SQLModel, table=True):
     last_visit_on: date | None = None
 
 
+class EnrolmentEpisode(SQLModel, table=True):
+    """One stretch of a patient's enrolment (issue 26 #10, migration 0013): first and last
+    day in the programme, both included; only the first episode may lack a start (the
+    patient's window then starts when they were added) and only the latest may be open.
+    Episodes never overlap; a returning patient gets a new one (`patient enrol`) after the
+    last ended. `patients.enrolled_on`/`ended_on` repeat the latest episode's dates, written
+    in the same transaction, for lists and lookups. Every write is audited with the patient."""
+
+    __tablename__ = "enrolment_episodes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patients.id", index=True)
+    started_on: date | None = None
+    ended_on: date | None = None
+    created_at: datetime = _utc(nullable=False)
+    created_by: str = Field(max_length=120)  # the audit trail's actor
+
+
 class PatientPhone(SQLModel, table=True):
     """A patient's or caregiver's number, unique across all patients so a call maps to one."""
 

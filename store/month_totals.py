@@ -31,9 +31,10 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement
 
 from billing.months import Month, start_of_day_utc
-from billing.programme import Window, in_programme
+from billing.programme import Enrolment, in_programme
 from billing.tally import EntryTime, MonthBounds, MonthTally, running_totals, tally_month
 from store.db import Conn
+from store.episodes import episodes_column, overlaps_month, spans
 from store.tables import calls, month_close_events, patients, staff, time_entries
 
 # A statement in this module runs on a Core connection (issue 14); during the transition a
@@ -154,6 +155,8 @@ class PatientMonthTotals:
     # columns of every month row
     ordering_provider_pk: int | None = None
     order_on: date | None = None
+    # the patient's enrolment episodes (billing.programme), read with the month rows
+    enrolment: Enrolment | None = None
 
     @property
     def counted_seconds(self) -> int:
@@ -194,11 +197,13 @@ def _touches_month(entry: Any = e) -> ColumnElement[bool]:
 
 def _window_overlaps_month() -> ColumnElement[bool]:
     """A necessary condition of being in the month's programme, so a clinic scan reads only
-    candidates; the decision itself is billing.programme (in Python, over these rows)."""
-    return and_(
+    candidates: an enrolment episode overlaps the month (the latest one's dates are on the
+    patient row; a patient with no episode row has those alone). The decision itself is
+    billing.programme (in Python, over these rows)."""
+    return or_(and_(
         or_(p.c.enrolled_on.is_(None), p.c.enrolled_on <= bindparam("last_day")),
         or_(p.c.ended_on.is_(None), p.c.ended_on >= bindparam("first_day")),
-    )
+    ), overlaps_month())
 
 
 _EVENT_COLUMNS = ("id", "month", "action", "at", "by", "reason", "record", "recorded_at")
@@ -314,7 +319,8 @@ def _month_rows_statement(shape: str, detail: bool = True) -> Select[Any]:
         columns += [_close.c[name] for name in _EVENT_COLUMNS]
         joined = (joined.outerjoin(_event, _event.c.id == _newest)
                   .outerjoin(_close, _close.c.id == _newest_close))
-    columns += [p.c.ordering_provider_id, p.c.order_on]  # last: read as first[-2:]
+    # last: read as first[-3:] (the episodes as text: store.episodes)
+    columns += [p.c.ordering_provider_id, p.c.order_on, episodes_column()]
     query = (select(*columns).select_from(joined).where(*_on_patients(shape))
              .order_by(p.c.clinic_key, e.c.started_at, e.c.id))
     if shape not in ("patient", "key"):
@@ -334,18 +340,17 @@ def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seco
                     ) -> PatientMonthTotals:
     """One patient's rows turned into totals (whether in the month's programme or not)."""
     first = rows[0]
-    window = Window(first[6], first[7])
+    enrolment = enrolment_of(first[-1], first[6], first[7])
     start, end = month_bounds or month.bounds_utc(zone)
-    window_start, window_end = window.instants(zone)
     consent = start_of_day_utc(first[3], zone) if first[3] else None
     entries = [EntryTime(int(r[10]), int(r[11]), r[12], r[13], r[14], bool(r[15]),
                          bool(r[16]), bool(r[17])) for r in rows if r[10] is not None]
-    bounds = MonthBounds(start, end, window_start, window_end, consent)
+    bounds = MonthBounds(start, end, consent_start=consent, windows=enrolment.instants(zone))
     tally = tally_month(entries, bounds, min_live_seconds=min_live_seconds)
     so_far = running_totals(entries, bounds, day_cuts,
                             min_live_seconds=min_live_seconds) if day_cuts else ()
     created_on = first[9].astimezone(zone).date()
-    enrolled = in_programme(month, window, entries_in_window=tally.entries_in_window,
+    enrolled = in_programme(month, enrolment, entries_in_window=tally.entries_in_window,
                             created_on=created_on)
     # an overlap flag counts while both entries stand, both clock-timed (the join checks
     # the other entry), for entries dated in the month
@@ -361,7 +366,16 @@ def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seco
                               assigned_to=first[_ASSIGNED], provider_name=first[_PROVIDER_NAME],
                               provider_npi=first[_PROVIDER_NPI], overlaps=overlaps,
                               authors=authors, calls=review, close_record=record,
-                              ordering_provider_pk=first[-2], order_on=first[-1])
+                              ordering_provider_pk=first[-3], order_on=first[-2],
+                              enrolment=enrolment)
+
+
+def enrolment_of(text: str | None, enrolled_on: date | None,
+                 ended_on: date | None) -> Enrolment:
+    """The episodes of `episodes_column`'s text; with none on record, the patient row's own
+    window (the latest episode's dates)."""
+    found = spans(text)
+    return Enrolment.of(found) if found else Enrolment.single(enrolled_on, ended_on)
 
 
 def _record_of(row: Any, detail: bool) -> CloseRecord:
