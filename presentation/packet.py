@@ -30,7 +30,7 @@ from markupsafe import Markup
 
 from billing.durations import format_seconds
 from billing.months import clinic_time
-from service.audit_packets import FORMAT, Packet, canonical_json
+from service.audit_packets import FORMATS, Packet, canonical_json
 
 if TYPE_CHECKING:  # fpdf takes ~0.3 s to import: only a PDF pays it (`pdf` imports it)
     from fpdf import FPDF
@@ -115,11 +115,21 @@ def _patient(c: dict[str, Any]) -> Section:
     return Section("Patient and order", [
         ("Patient (clinic id)", p["patient_id"]), ("Initials", _text(p["initials"])),
         ("Enrolled", f"{_text(p['enrolled_on'], 'not set')} to {_text(p['ended_on'], 'ongoing')}"),
+        *_episodes(p),
         ("Consent", _text(p["consent_on"])), ("Conditions (ICD-10)", _text(p["conditions"])),
         ("Ordered by", _person(order["ordered_by"])), ("Order date", _text(order["order_on"])),
         ("Last established-patient visit", _text(p["last_visit_on"])),
         ("Billing provider", _person(c["billing_provider"])),
     ])
+
+
+def _episodes(p: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every enrolment episode (format v3 on; an older packet prints as it was printed)."""
+    if "episodes" not in p:
+        return []
+    return [("Enrolment episodes", "; ".join(
+        f"{_text(e['started_on'], 'not set')} to {_text(e['ended_on'], 'ongoing')}"
+        for e in p["episodes"]))]
 
 
 def _may_be_billed(m: dict[str, Any]) -> str:
@@ -386,9 +396,10 @@ def read(data: bytes) -> Reading:
     else:
         content, digest = _read_html(data)
         kind = "html"
-    if content.get("format") != FORMAT:  # another version renders it: not "edited"
+    if content.get("format") not in FORMATS:  # another version renders it: not "edited"
         raise NotAPacket(f"it was printed as {str(content.get('format'))[:60]!r}; this "
-                         f"rpm-logger verifies {FORMAT!r} (use the version that printed it)")
+                         "rpm-logger verifies " + ", ".join(repr(f) for f in FORMATS)
+                         + " (use the version that printed it)")
     packet = Packet(content)
     if digest != packet.digest:
         return Reading(content, kind, False, "the printed SHA-256 is not the digest of the "

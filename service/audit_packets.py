@@ -32,7 +32,7 @@ from service.context import ServiceContext
 from service.entries import EntryService
 from service.errors import BadInput
 from service.months import MonthService
-from service.patients import require_detail
+from service.patients import episodes_of, require_detail
 from service.phones import mask_number, redact_phones
 from service.views import EntryView, MonthSummary
 from store import audit as audit_rows
@@ -40,12 +40,35 @@ from store import calls as call_rows
 from store import closes as close_rows
 from store.db import Conn
 
-__all__ = ["FORMAT", "Packet", "PacketCheck", "PacketNotice", "AuditPacketService",
-           "canonical_json"]
+__all__ = ["FORMAT", "FORMATS", "Packet", "PacketCheck", "PacketNotice", "AuditPacketService",
+           "as_format", "canonical_json"]
 
-FORMAT = "rpm-logger audit packet v2"  # v2: who by name and role, live "with" and "by"
+# The content's format versions, oldest first; a packet prints the newest. A packet printed
+# in an older one keeps verifying: its content is rebuilt today without what later versions
+# added (`ADDED`), and is printed as it was (presentation/packet.py renders a part only when
+# the content carries it).
+FORMATS = (
+    "rpm-logger audit packet v2",  # who by name and role, live "with" and "by"
+    "rpm-logger audit packet v3",  # patient.episodes: every enrolment episode (issue 26 #10)
+)
+FORMAT = FORMATS[-1]
+# What each version added, as (part, key) of the content: left out of an older one.
+ADDED: dict[str, tuple[tuple[str, str], ...]] = {
+    "rpm-logger audit packet v3": (("patient", "episodes"),),
+}
 # What printing adds that the store cannot give back later: left out of "what changed".
 _PRINTING = "printed"
+
+
+def as_format(content: dict[str, Any], fmt: str) -> dict[str, Any]:
+    """`content` (the newest format) as format `fmt` printed it: without what the versions
+    after `fmt` added."""
+    older = {k: (dict(v) if isinstance(v, dict) else v) for k, v in content.items()}
+    for later in FORMATS[FORMATS.index(fmt) + 1:]:
+        for part, key in ADDED.get(later, ()):
+            older[part].pop(key, None)
+    older["format"] = fmt
+    return older
 
 
 def canonical_json(content: dict[str, Any]) -> str:
@@ -213,7 +236,8 @@ class AuditPacketService:
             detail = require_detail(conn, patient_id, region="", by_phone=False)
             if patient_ref is not None and lookups.patient_key(patient_ref) != detail.clinic_key:
                 raise BadInput(f"The packet is for {patient_id}, not {patient_ref}.")
-            today = self._content(conn, detail, packet_month, printed=False)
+            today = as_format(self._content(conn, detail, packet_month, printed=False),
+                              printed["format"])
             changes = _differences(_stored_part(printed), today)
             ids = {int(e["id"]) for part in ("entries", "voided") for e in today[part]}
             changes += _head_changes(conn, printed) or _trail_changes(conn, ids)
@@ -260,6 +284,8 @@ class AuditPacketService:
                    if detail.ordered_by_slack_id else None)
         return {"patient_id": detail.clinic_id, "initials": detail.initials,
                 "enrolled_on": _iso(detail.enrolled_on), "ended_on": _iso(detail.ended_on),
+                "episodes": [{"started_on": _iso(start), "ended_on": _iso(end)}
+                             for start, end in episodes_of(conn, detail)],
                 "consent_on": _iso(detail.consent_on), "conditions": list(detail.conditions),
                 "order": {"ordered_by": _staff(orderer), "order_on": _iso(detail.order_on)},
                 "last_visit_on": _iso(detail.last_visit_on)}
@@ -380,7 +406,7 @@ def _amendments(conn: Conn, entries: list[EntryView], patient_pk: int, since: da
 
 def _identity(printed: dict[str, Any]) -> tuple[str, Month]:
     try:
-        if printed.get("format") != FORMAT:
+        if printed.get("format") not in FORMATS:
             raise KeyError("format")
         return str(printed["patient"]["patient_id"]), Month.parse(printed["month"]["month"])
     except (KeyError, TypeError, AttributeError) as exc:
