@@ -41,8 +41,8 @@ class PatientWindow:
     def over(cls, month: Month, enrolment: Enrolment) -> "PatientWindow":
         """The month's days inside any of the patient's episodes (billing.programme)."""
         spans = enrolment.days_in(month)
-        if not spans:  # not in the month's programme: no day to act (as an ended window)
-            return cls(month.first_day, month.first_day, ((month.first_day, month.first_day),))
+        if not spans:  # not in the month's programme: the latest episode's, as before
+            return cls.of(month, enrolment.current.enrolled_on, enrolment.current.ended_on)
         gaps = tuple((a_last + timedelta(days=1), b_first - timedelta(days=1))
                      for (_, a_last), (b_first, _) in zip(spans, spans[1:], strict=False)
                      if b_first > a_last + timedelta(days=1))

@@ -3,7 +3,8 @@
 store.month_risk states the counting rules a second time, in SQL, for the patients it marks
 `exact`; billing.tally stays the truth. On 50 generated months per database (voided and
 non-clinical entries, overlapping clock-timed entries of two staff, live calls either side of
-the 30 s floor, windows and consent starting or ending mid-month or outside it, entries
+the 30 s floor, windows and consent starting or ending mid-month or outside it, returning
+patients with two or three enrolment episodes and gaps inside or around the month, entries
 crossing the month's edges, fractional seconds), every exact patient's figures must equal the
 tally's, and the at-risk list must equal the one the full tally path gives (same patients,
 same order, same figures and verdicts).
@@ -21,7 +22,7 @@ from billing.months import Month
 from service import Service
 from store.month_risk import risk_figures
 from store.month_totals import CLINIC, Scope, month_totals
-from store.tables import patients, staff, time_entries
+from store.tables import enrolment_episodes, patients, staff, time_entries
 from tests.conftest import FrozenClock
 from tests.service.helpers import ADMIN, NURSE, log, seed
 
@@ -40,6 +41,22 @@ def _day(rng: random.Random, month: Month) -> date | None:
     if roll < 0.85:
         return month.first_day + timedelta(days=rng.choice((0, 1, 9, 14, 28, 29)))
     return month.last_day + timedelta(days=rng.randrange(1, 20))
+
+
+def _episodes(rng: random.Random, month: Month) -> list[tuple[date | None, date | None]]:
+    """A returning patient's episodes, oldest first, never overlapping: two or three, with
+    gaps of a day or more, often inside the month (a gap mid-month, an end and a return in
+    it), sometimes around it; the first may have no start, the last may be open."""
+    day = month.first_day - timedelta(days=rng.choice((40, 20, 3, 0)))
+    first: date | None = None if rng.random() < 0.2 else day
+    spans: list[tuple[date | None, date | None]] = []
+    for n in range(rng.choice((2, 2, 3))):
+        ended = day + timedelta(days=rng.choice((0, 4, 9, 14, 30)))
+        spans.append((first if n == 0 else day, ended))
+        day = ended + timedelta(days=rng.choice((1, 2, 3, 6, 12)))
+    if rng.random() < 0.6:
+        spans[-1] = (spans[-1][0], None)
+    return spans
 
 
 def _instant(rng: random.Random, start: datetime, end: datetime) -> datetime:
@@ -77,11 +94,20 @@ def _generate(conn: Any, rng: random.Random, month: Month, start: datetime, end:
         if enrolled and ended and ended < enrolled:
             enrolled, ended = ended, enrolled
         created = made if rng.random() < 0.7 else end + timedelta(days=3)
+        roll = rng.random()  # a returning patient; one episode on record; none (a bare row)
+        episodes = (_episodes(rng, month) if roll < 0.3 else
+                    [(enrolled, ended)] if roll < 0.65 else [])
+        if episodes:  # the patient row repeats the latest episode
+            enrolled, ended = episodes[-1]
         pk = conn.execute(insert(patients).values(
             clinic_id=f"G-{number}-{n:02d}", clinic_key=f"G-{number}-{n:02d}",
             initials=rng.choice(("AB", None)), consent_on=_day(rng, month), conditions=[],
             assigned_staff_id=rng.choice([*staff_pks, None]), enrolled_on=enrolled,
             ended_on=ended, created_at=created).returning(patients.c.id)).scalar_one()
+        for started_on, ended_on in episodes:
+            conn.execute(insert(enrolment_episodes).values(
+                patient_id=pk, started_on=started_on, ended_on=ended_on, created_at=made,
+                created_by="gen"))
         for _ in range(rng.randrange(0, 9)):
             began = _instant(rng, start, end)
             role = rng.choice(ROLES) if rng.random() < 0.4 else "clinical_staff"
@@ -115,11 +141,13 @@ def test_sql_figures_equal_the_tally_and_the_risk_list_equals_the_full_path(
     policy = svc.ctx.policy
     start, end = NOV.bounds_utc(policy.zone)
     staff_pks = _seeded(svc)
-    exact = inexact = listed = 0
+    exact = inexact = listed = returning = 0
     for number in range(MONTHS):
         rng = random.Random(number)
         with svc.ctx.db.write() as conn:
             conn.execute(delete(time_entries))
+            conn.execute(delete(enrolment_episodes).where(enrolment_episodes.c.patient_id.in_(
+                select(patients.c.id).where(patients.c.clinic_id.like("G-%")))))
             conn.execute(delete(patients).where(patients.c.clinic_id.like("G-%")))
             _generate(conn, rng, NOV, start, end, staff_pks, number)
         args = {"month": NOV, "zone": policy.zone,
@@ -141,8 +169,12 @@ def test_sql_figures_equal_the_tally_and_the_risk_list_equals_the_full_path(
         new = svc.months.at_risk(NOV, today)
         assert [_figures(r) for r in new] == [_figures(r) for r in old], number
         listed += len(new)
-    # the months exercised both paths (else the test could not fail for the right reason)
+        returning += sum(1 for t in tallied.values()
+                         if t.enrolment is not None and len(t.enrolment.in_month(NOV)) > 1)
+    # the months exercised both paths (else the test could not fail for the right reason),
+    # and months with two episodes in them
     assert exact > 100 and inexact > 50 and listed > 100, (exact, inexact, listed)
+    assert returning > 30, returning
 
 
 def test_a_caseload_scan_reads_only_the_caseload(svc: Service) -> None:
@@ -177,8 +209,11 @@ def test_a_closed_month_lists_the_patients_billed_at_close_as_the_full_path_does
     svc.closes.close(NOV, by=ADMIN)
     billed = next(s for s in svc.months.report(NOV) if s.codes and s.enrolled_on)
     with svc.ctx.db.write() as conn:  # straight in the table: a service refuses to move it
-        conn.execute(update(patients).where(patients.c.clinic_id == billed.patient_id)
-                     .values(enrolled_on=date(2026, 12, 5), ended_on=None))
+        moved = conn.execute(update(patients).where(patients.c.clinic_id == billed.patient_id)
+                             .values(enrolled_on=date(2026, 12, 5), ended_on=None)
+                             .returning(patients.c.id)).scalar_one()
+        conn.execute(delete(enrolment_episodes).where(  # the row's window is its only one
+            enrolment_episodes.c.patient_id == moved))
     today = date(2026, 11, 20)
     old = [r for r in svc.months.with_risk(NOV, today) if r.risk.still_to_win]
     new = svc.months.at_risk(NOV, today)
