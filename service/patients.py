@@ -138,10 +138,10 @@ def episodes_of(conn: Conn, patient: Any) -> tuple[_Span, ...]:
 
 
 def view_of(conn: Conn, patient: Any) -> PatientView:
-    """The view of a patient row (provider, assignee, phone counts): one statement."""
+    """The view of a patient row (provider, assignee, phone counts, enrolment episodes)."""
     row = patient_rows.detail_by_pk(conn, patient.id)
     assert row is not None, "a patient just read is still there in the same transaction"
-    return detail_view(row)
+    return detail_view(row, episodes_of(conn, row))
 
 
 @dataclass
