@@ -20,6 +20,7 @@ from store.db import Conn
 from store.month_totals import LONGEST_ENTRY
 from store.tables import (
     calls,
+    enrolment_episodes,
     month_close_events,
     month_close_lines,
     patients,
@@ -101,16 +102,24 @@ class MonthSpan:
 
 
 def _enrolled_in(i: int) -> Any:
+    """Enrolments starting in span `i`: every enrolment episode starting in it (a returning
+    patient's too), a patient row with no episode on record by its enrolment date, and a
+    patient without an enrolment date by the day they were added."""
+    def within(day: Any) -> Any:
+        return and_(day >= bindparam(f"first{i}"), day <= bindparam(f"last{i}"))
+    episodes = (select(func.count()).select_from(enrolment_episodes)
+                .where(within(enrolment_episodes.c.started_on)).scalar_subquery())
     enrolled = patients.c.enrolled_on
+    bare = ~exists().where(enrolment_episodes.c.patient_id == patients.c.id)
     return func.coalesce(func.sum(case((or_(
-        and_(enrolled >= bindparam(f"first{i}"), enrolled <= bindparam(f"last{i}")),
+        and_(bare, within(enrolled)),
         and_(enrolled.is_(None), patients.c.created_at >= bindparam(f"start{i}"),
              patients.c.created_at < bindparam(f"end{i}")),
-    ), 1), else_=0)), 0)
+    ), 1), else_=0)), 0) + episodes
 
 
 SPANS = 4  # the checked month and the three before it
-_NEW_ENROLMENTS = select(*(_enrolled_in(i) for i in range(SPANS)))
+_NEW_ENROLMENTS = select(*(_enrolled_in(i) for i in range(SPANS))).select_from(patients)
 
 
 def new_enrolments(conn: Conn, spans: Sequence[MonthSpan]) -> tuple[int, ...]:

@@ -92,3 +92,16 @@ def test_the_dashboard_shows_the_episodes_and_counts_as_the_report(
     rows = {r.attrs["data-patient"]: r.attrs for r in
             Page(client.get("/", params={"month": "2026-11"}).text).find("tr", class_="patient")}
     assert int(rows["P-100"]["data-seconds"]) == 25 * 60
+
+
+def test_a_return_is_a_new_enrolment_of_its_month(returning: Service) -> None:
+    """The self-audit's enrolment count (enrolment_spike): P-100's first episode began in
+    September and its second in November; P-1042 (no enrolment date) was added in November."""
+    from store.audit_checks import SPANS, MonthSpan, new_enrolments
+
+    zone = returning.ctx.policy.zone
+    months = [Month(2026, 11), Month(2026, 10), Month(2026, 9), Month(2026, 8)]
+    spans = [MonthSpan(m.first_day, m.last_day, *m.bounds_utc(zone)) for m in months]
+    assert len(spans) == SPANS
+    with returning.ctx.db.read() as conn:
+        assert new_enrolments(conn, spans) == (2, 0, 1, 0)
