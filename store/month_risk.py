@@ -9,9 +9,8 @@ only where they are simple, and marks a patient `exact` only then:
 - the enrolment window covers the whole month (the latest enrolment episode, whose dates
   the patient row repeats: episodes never overlap, so no other episode has a day in the
   month; a month in an earlier episode, or with a gap, is tallied in full), and consent
-  either covers it (dated on or
-  before its first day, or missing: billing.tally then limits nothing), or is dated after
-  it (then nothing counts);
+  either covers it (dated on or before its first day, or missing: billing.tally then limits
+  nothing), or is dated after it (then nothing counts);
 - no two standing clinical clock-timed entries overlap in time (the tally's union and its
   one-interaction-per-conversation rule would then change the figures).
 
