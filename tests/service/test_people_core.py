@@ -104,12 +104,13 @@ def test_patient_update_audit_snapshots(seeded: Service) -> None:
         "patient_id": "P-1042", "initials": "JD", "consent_on": "2026-10-01",
         "conditions": ["I10"], "provider": DOCTOR, "assigned_to": NURSE, "enrolled_on": None,
         "ended_on": None, "ordered_by": DOCTOR, "order_on": "2026-09-01", "last_visit_on": None,
+        "episodes": [[None, None]],
         "phones": ["+1******0123"], "caregiver_phones": ["+1******0124"]}
     assert event.after == {
         "patient_id": "P-1042", "initials": "JQ", "consent_on": "2026-10-01",
         "conditions": ["E11.9", "I10"], "provider": DOCTOR, "assigned_to": None,
         "enrolled_on": "2026-10-02", "ended_on": None, "ordered_by": DOCTOR,
-        "order_on": "2026-09-01", "last_visit_on": None,
+        "order_on": "2026-09-01", "last_visit_on": None, "episodes": [["2026-10-02", None]],
         "phones": ["+1******0123", "+1******0130"], "caregiver_phones": []}
     view = seeded.patients.get("+1 617 555 0130")
     assert (view.initials, view.assigned_to, view.phone_count,
