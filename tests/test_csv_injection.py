@@ -83,8 +83,8 @@ def test_every_csv_is_written_by_render_so_every_csv_is_neutralised() -> None:
     """The dashboard download, `/rpm report`, `report --format csv` and `export` all call
     presentation/render.py; a second CSV writer elsewhere would bypass spreadsheet_safe."""
     writers = sorted(str(p.relative_to(ROOT)) for package in
-                     ("billing", "bot", "reminders", "rpm_logger", "service", "store", "presentation",
-                      "configuration",
-                      "telephony", "web") for p in (ROOT / package).rglob("*.py")
+                     ("billing", "bot", "reminders", "rpm_logger", "service", "store",
+                      "presentation", "configuration", "telephony", "web")
+                     for p in (ROOT / package).rglob("*.py")
                      if _imports_csv(p))
     assert writers == ["presentation/render.py"]
