@@ -29,17 +29,6 @@ from tests.fakes.slack_api import SlackApiRecorder
 PG_ENV = "RPM_TEST_POSTGRES_URL"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Under Debian's faketime the date moves, and so, by default, does the monotonic clock:
-    then a timed wait (a lock's timeout, `Event.wait(0.5)`) computes its deadline on the
-    faked clock and never ends, and tests of timeouts hang until pytest-timeout. Dates are
-    what the suite is run at other instants for: say how, instead of hanging."""
-    if "faketime" in os.environ.get("LD_PRELOAD", "") and \
-            os.environ.get("FAKETIME_DONT_FAKE_MONOTONIC") != "1":
-        pytest.exit("faketime is faking the monotonic clock too: run with "
-                    "FAKETIME_DONT_FAKE_MONOTONIC=1 (tests/README.md)", returncode=4)
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--require-postgres", action="store_true", default=False,
                      help=f"fail, instead of skip, PostgreSQL tests when {PG_ENV} is unset")
