@@ -285,11 +285,17 @@ class PatientService:
             patient_rows.update_patient(conn, row.id, changed)
         self._save_latest_episode(conn, row.id, draft, actor=actor)
         patient_rows.save_phones(conn, row.id, numbers, draft.numbers)
+        return self._recorded(conn, row, before, draft, closed, amendment, actor=actor,
+                              action="patient.update")
+
+    def _recorded(self, conn: Conn, row: Any, before: "_Draft", draft: "_Draft",
+                  closed: Any, amendment: Any, *, actor: str, action: str) -> PatientView:
+        """A patient write's last steps: closed months checked (an amendment's reason kept),
+        the audit record with the before and after, the patient as now saved."""
         reason = self._check_closed_months(conn, row.id, closed, amendment)
         after = draft.snapshot() | ({"amendment_reason": reason} if reason else {})
-        audit.record(conn, at=self.ctx.now(), actor=actor, action="patient.update",
-                     entity="patient", entity_id=row.clinic_id, before=before.snapshot(),
-                     after=after)
+        audit.record(conn, at=self.ctx.now(), actor=actor, action=action, entity="patient",
+                     entity_id=row.clinic_id, before=before.snapshot(), after=after)
         return draft.view()
 
     def _save_latest_episode(self, conn: Conn, patient_pk: int, draft: _Draft, *,
@@ -336,12 +342,8 @@ class PatientService:
             patient_rows.update_patient(conn, row.id, {"enrolled_on": on, "ended_on": None})
             draft = _Draft.of(row, numbers, (*episodes, (on, None)))
             draft.columns["enrolled_on"], draft.columns["ended_on"] = on, None
-            reason = self._check_closed_months(conn, row.id, closed, amendment)
-            after = draft.snapshot() | ({"amendment_reason": reason} if reason else {})
-            audit.record(conn, at=self.ctx.now(), actor=actor, action="patient.enrol",
-                         entity="patient", entity_id=row.clinic_id, before=before.snapshot(),
-                         after=after)
-            return draft.view()
+            return self._recorded(conn, row, before, draft, closed, amendment, actor=actor,
+                                  action="patient.enrol")
 
     def end(self, ref: str, *, on: date | None, actor: str,
             amendment: Amendment | None = None) -> PatientView:
