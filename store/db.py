@@ -52,6 +52,7 @@ class UnstorableText(InvalidInput):
 
 _WRITE_OPTION = "rpm_write"
 _WAIT_OPTION = "rpm_wait_ms"  # a write's own bound on waiting for the lock (ms)
+_WRITER_POLL_S = 0.002  # how often a write with its own deadline retries the writer lock
 _NUL_MESSAGE = ("That text contains a NUL character (\\x00), which cannot be saved or looked "
                 "up; remove it and try again.")
 
@@ -320,14 +321,29 @@ class Database:
         if self._writer is None:
             yield
             return
-        if not self._writer.acquire(timeout=self._writer_wait_s if wait_s is None
-                                    else min(wait_s, self._writer_wait_s)):
+        if not self._writer_acquired(wait_s):
             raise OperationalError("BEGIN IMMEDIATE", None,
                                    Exception("database is locked (writer queue timed out)"))
         try:
             yield
         finally:
             self._writer.release()
+
+    def _writer_acquired(self, wait_s: float | None) -> bool:
+        """Waits for this process's writer lock. The default wait blocks in the kernel; a
+        caller's own deadline is kept by polling on time.monotonic(), the clock that caller
+        measures its deadline on: a timed lock wait runs on the kernel's monotonic clock, which
+        a shifted clock (Debian's faketime, as the date tests use) does not move, so it would
+        never run out there."""
+        assert self._writer is not None
+        if wait_s is None:
+            return self._writer.acquire(timeout=self._writer_wait_s)
+        deadline = time.monotonic() + min(wait_s, self._writer_wait_s)
+        while not self._writer.acquire(blocking=False):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_WRITER_POLL_S)
+        return True
 
     def ping(self) -> bool:
         """Whether the database answers a trivial query right now."""
