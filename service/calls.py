@@ -604,7 +604,9 @@ class CallService:
             found = next((p for p in parties if p.patient is not None), None)
             if found is not None and found.patient is not None:
                 leg.patient_id, leg.matched_kind = found.patient.id, found.patient_kind
-        if leg.staff_id is None:
+        if leg.staff_id is None and leg.to_number is not None:
+            # who answered is known only from the leg's own To: a leg stored before its
+            # numbers (a screening answer ahead of the first status callback) waits for them
             if answered.staff is not None:
                 leg.staff_id = answered.staff.id
             elif parent is not None and parent.staff_id is not None:
@@ -845,14 +847,18 @@ class CallService:
         staff = w.staff_row(patient.assigned_staff_id)
         return staff if staff is not None and staff.active else None
 
-    def record_screening(self, call_sid: str, *, parent_call_sid: str | None,
-                         accepted: bool) -> CallOutcome:
-        """The staff member's answer to the whisper on the dialed leg (pressed 1 or not)."""
-        event = CallEvent(call_sid=call_sid, status="in-progress",
-                          parent_call_sid=parent_call_sid, direction="outbound-dial")
+    def record_screening(self, answer: CallEvent, *, accepted: bool) -> CallOutcome:
+        """The staff member's answer to the whisper on the dialed leg (pressed 1 or not), with
+        the leg's numbers: Twilio may send it before the leg's first status callback."""
+        if not answer.call_sid:
+            raise BadInput("A screening answer needs a CallSid.")
+        event = CallEvent(call_sid=answer.call_sid, status="in-progress",
+                          parent_call_sid=answer.parent_call_sid, direction="outbound-dial",
+                          from_number=answer.from_number, to_number=answer.to_number,
+                          account_sid=answer.account_sid)
 
         def work(w: _Work) -> CallOutcome:
-            self._lock_parent(w, parent_call_sid, "webhook")
+            self._lock_parent(w, event.parent_call_sid, "webhook")
             leg, created = self._get_or_create(w, event)
             before = None if created else _snapshot(leg)
             previous = None if created else leg.state

@@ -170,8 +170,7 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
         try:
             event = _call_event(request, form, payloads.SCREEN_FIELDS)
             await run_in_threadpool(
-                lambda: _service(request).calls.record_screening(
-                    event.call_sid, parent_call_sid=event.parent_call_sid, accepted=accepted))
+                lambda: _service(request).calls.record_screening(event, accepted=accepted))
         except (StoreUnavailable, StoreConflict, InvalidInput, BadPayload) as exc:
             # never drop a patient mid-call: connect; the leg is then judged unaccepted
             # and an admin can see it in the call list

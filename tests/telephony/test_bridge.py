@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from store.models import Call, TimeEntry
-from tests.service.helpers import NURSE
+from service.staff import StaffChanges
+from store.models import Call, Staff, TimeEntry
+from tests.service.helpers import CLERK, NURSE
 from tests.telephony.conftest import (
     ACCOUNT_SID,
     CLINIC_NUMBER,
@@ -162,3 +163,35 @@ def test_a_staff_client_dialing_out_counts_once_when_confirmed(twilio_app: Twili
     outcome = twilio_app.service.calls.confirm(view.call_id, live=True, by=NURSE)
     assert outcome.call.state == "counted"
     assert [e.duration_seconds for e in _entries(twilio_app)] == [125]
+
+
+@pytest.mark.parametrize("screening_first", [True, False])
+def test_the_nurse_who_answered_gets_the_call_whichever_request_twilio_sends_first(
+    twilio_app: TwilioApp, screening_first: bool,
+) -> None:
+    """Outside clinic month: the screening answer (press 1) arrived before the child leg's
+    first status callback, the leg was stored without its numbers, and the call went to the
+    non-clinical clerk who owns the clinic's main number: 300 s not counted, no live contact.
+    Twilio does not order these requests, so the credit must not depend on their order."""
+    twilio_app.service.staff.update(CLERK, StaffChanges(add_twilio_numbers=(CLINIC_NUMBER,)),
+                                    actor="test")
+    parent, child = new_sid(), new_sid()
+    _ring(twilio_app, parent)
+    answered = status_form(sid=child, parent=parent, status="in-progress", from_=PATIENT_PHONE,
+                           to=NURSE_PHONE, direction="outbound-dial", sequence=2, at=END,
+                           duration=None)
+    screening = ("/twilio/voice/screen/answer", _child_form(child, parent, digits="1"))
+    for path, form in ([screening, ("/twilio/voice/status", answered)] if screening_first
+                       else [("/twilio/voice/status", answered), screening]):
+        assert twilio_app.post(path, form).status_code == 200
+    twilio_app.status(sid=child, parent=parent, status="completed", from_=PATIENT_PHONE,
+                      to=NURSE_PHONE, direction="outbound-dial", sequence=3,
+                      at=END + timedelta(minutes=5), duration=300)
+    [entry] = _entries(twilio_app)
+    with twilio_app.service.ctx.db.read_session() as session:
+        credited = session.get(Staff, entry.staff_id)
+    assert credited is not None and credited.slack_user_id == NURSE
+    assert (entry.duration_seconds, entry.live) == (300, True)
+    assert _call(twilio_app, child).state == "counted"
+    summary = twilio_app.service.months.summary("P-1042")
+    assert (summary.total_seconds, summary.live_interactions) == (300, 1)
