@@ -100,7 +100,9 @@ def _answering(leg: Leg, parent: Leg | None, answered_by: str,
                answered_staff_kind: str | None, caller_is_staff: bool) -> Verdict | None:
     """Who picked up this leg: a person on our side, a patient, or something else."""
     placed_by_us = (leg.direction or "").startswith("outbound")
-    if placed_by_us and answered_staff_kind is not None:  # a bridge rang a staff member
+    # a bridge rang our side: a staff member, or (an unknown caller) the clinic's fallback
+    # number, where a person pressing 1 at the whisper is who answered
+    if placed_by_us and (answered_staff_kind is not None or screening_expected(parent)):
         if answered_staff_kind == "client" or leg.screened == "accepted":
             return None  # a client has no voicemail; "accepted" = pressed 1
         if leg.screened == "refused" or screening_expected(parent):
@@ -118,6 +120,17 @@ def _answering(leg: Leg, parent: Leg | None, answered_by: str,
             why = f"Twilio sent no Direction: from a staff number, so {why}"
         return "leg", why
     return None  # the patient called a staff Twilio number/client, or nobody on staff
+
+
+def way(first_leg_direction: str | None, *, caller_is_staff: bool) -> str:
+    """Which way a call went for the clinic, read off the bridge's first leg: the dialed leg
+    of a bridge is always Twilio's outbound-dial, even when a patient called the clinic.
+    A staff member's phone or browser client calling in is the clinic calling out."""
+    if not first_leg_direction:
+        return "unknown"
+    if first_leg_direction == "inbound" and not caller_is_staff:
+        return "inbound"
+    return "outbound"
 
 
 def screening_expected(parent: Leg | None) -> bool:

@@ -443,11 +443,10 @@ def call_noted_reply(call: CallView) -> Reply:
 
 def _call_line(call: CallView, zone: ZoneInfo) -> str:
     """No numbers at all, masked or not: the id, when (clinic time), how long, which way."""
-    direction = (call.direction or "unknown").split("-")[0]
     seconds = format_seconds(call.duration_seconds or 0)
     after = " · arrived after close" if call.after_close else ""
     return (f"• *{call.call_id}* {clinic_time(call.started_at, zone)} · {seconds} · "
-            f"{direction}{after}")
+            f"{call.way}{after}")
 
 
 def unmatched_reply(calls: Sequence[CallView], zone: ZoneInfo) -> Reply:

@@ -89,7 +89,8 @@ class CallView:
     state: str
     state_reason: str | None
     status: str
-    direction: str | None
+    direction: str | None  # Twilio's, of this leg
+    way: str  # inbound | outbound | unknown: which way the call went for the clinic
     from_masked: str | None
     to_masked: str | None
     answered_by: str | None
@@ -282,6 +283,12 @@ class _Work:
             self.keep(row)
         return self.legs[call_sid]
 
+    def keep_all(self, call_sids: Iterable[str | None]) -> None:
+        """These legs (the parents of a listed page, say) read in one statement."""
+        wanted = {sid for sid in call_sids if sid and sid not in self.legs}
+        for row in call_rows.legs_by_sids(self.conn, sorted(wanted)):
+            self.keep(row)
+
     def has_children(self, call_sid: str) -> bool:
         return self.kids.get(call_sid, False) or any(
             other.parent_call_sid == call_sid for other in self.legs.values())
@@ -437,13 +444,26 @@ class CallService:
             self._resolve(w, [raw])
         return w.parties[raw]
 
+    @staticmethod
+    def _first_leg(w: _Work, leg: Leg) -> Leg:
+        """The leg that started the call: a bridge's parent when it is known."""
+        parent = w.leg(leg.parent_call_sid)
+        return parent if parent is not None and parent.direction else leg
+
+    def _way(self, w: _Work, leg: Leg) -> str:
+        first = self._first_leg(w, leg)
+        return call_verdict.way(first.direction,
+                                caller_is_staff=self._party(w, first.from_number).staff
+                                is not None)
+
     def _view(self, w: _Work, leg: Leg) -> CallView:
         assert leg.id is not None and leg.started_at is not None
         patient = w.patient_row(leg.patient_id)
         staff = w.staff_row(leg.staff_id)
         return CallView(
             format_call_id(leg.id), leg.call_sid, leg.state, leg.state_reason, leg.status,
-            leg.direction, _mask(leg.from_number), _mask(leg.to_number), leg.answered_by,
+            leg.direction, self._way(w, leg), _mask(leg.from_number), _mask(leg.to_number),
+            leg.answered_by,
             leg.duration_seconds, leg.started_at, leg.ended_at,
             _patient_view(patient) if patient else None,
             staff.slack_user_id if staff else None, leg.entry_id, leg.note, leg.after_close,
@@ -785,7 +805,10 @@ class CallService:
             if admin is not None:
                 require_admin(conn, admin)
             w = _Work(conn)
-            return [self._view(w, w.keep(row)) for row in call_rows.legs(conn, wanted, limit)]
+            legs = [w.keep(row) for row in call_rows.legs(conn, wanted, limit)]
+            w.keep_all(leg.parent_call_sid for leg in legs)  # each call's way: _first_leg
+            self._resolve(w, [self._first_leg(w, leg).from_number for leg in legs])
+            return [self._view(w, leg) for leg in legs]
 
     def unmatched(self, *, admin: str | None = None) -> list[CallView]:
         return self.in_states(("unmatched",), admin=admin)

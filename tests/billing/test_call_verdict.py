@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from billing.call_verdict import OPEN_STATES, screening_expected, settled, verdict
+from billing.call_verdict import OPEN_STATES, screening_expected, settled, verdict, way
 
 FLOOR = 30  # the live floor of these tests, seconds
 
@@ -62,6 +62,14 @@ CASES = [
      {"answered": "phone", "parent": INCOMING_PARENT}, "counted", None),
     ("bridge rang a client (no voicemail)", L(direction="outbound-dial"),
      {"answered": "client", "parent": INCOMING_PARENT}, "counted", None),
+    # an unknown caller's bridge rings the clinic's fallback number, no staff member's:
+    # a person pressing 1 at the whisper answered it (outside clinic month: "unconfirmed")
+    ("fallback number, screening accepted",
+     L(direction="outbound-dial", screened="accepted", patient_id=None, staff_id=None,
+       answered_by=None), {"parent": INCOMING_PARENT}, "unmatched", "no patient"),
+    ("fallback number, nobody pressed 1",
+     L(direction="outbound-dial", patient_id=None, staff_id=None, answered_by=None),
+     {"parent": INCOMING_PARENT}, "attempt", "screening"),
     ("staff phone rung, no screening expected", L(direction="outbound-dial"),
      {"answered": "phone"}, "counted", None),
     ("staff calling in to reach a patient", L(direction="inbound"),
@@ -106,3 +114,15 @@ def test_screening_expected_only_under_the_incoming_bridge() -> None:
     assert not screening_expected(None)
     assert not screening_expected(L(bridged=True, source="click"))
     assert not screening_expected(L(bridged=False, source="incoming"))
+
+
+@pytest.mark.parametrize(("first_leg", "caller_is_staff", "expected"), [
+    ("inbound", False, "inbound"),  # a patient or stranger called the clinic
+    ("inbound", True, "outbound"),  # a nurse's phone or browser client dialled out
+    ("outbound-api", False, "outbound"),  # click-to-call, a REST call
+    ("outbound-dial", False, "outbound"),
+    (None, False, "unknown"),
+])
+def test_the_way_a_call_went_is_read_off_its_first_leg(
+        first_leg: str | None, caller_is_staff: bool, expected: str) -> None:
+    assert way(first_leg, caller_is_staff=caller_is_staff) == expected

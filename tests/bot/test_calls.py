@@ -185,6 +185,29 @@ def test_admins_list_unmatched_calls_without_any_phone_digits(slack: SlackSender
     assert "C-1" not in refused.text
 
 
+def test_an_unknown_caller_through_the_clinic_number_is_listed_inbound(
+        slack: SlackSender, clinic: Service) -> None:
+    """Outside clinic month: a stranger's call to the clinic number (a bridge: the caller's
+    inbound leg, then the dialed outbound-dial leg) was listed "outbound", the dialed leg's
+    own direction; the list says which way the call went for the clinic."""
+    parent, child = new_sid(), new_sid()
+    clinic.calls.route_incoming(CallEvent(
+        call_sid=parent, status="ringing", direction="inbound", from_number=STRANGER_PHONE,
+        to_number=CLINIC_NUMBER, account_sid=ACCOUNT_SID), fallback="+16175550188")
+    clinic.calls.record_screening(CallEvent(
+        call_sid=child, status="in-progress", parent_call_sid=parent,
+        from_number=STRANGER_PHONE, to_number="+16175550188"), accepted=True)
+    clinic.calls.record_status(CallEvent(
+        call_sid=child, status="completed", direction="outbound-dial", parent_call_sid=parent,
+        from_number=STRANGER_PHONE, to_number="+16175550188", duration_seconds=200,
+        sequence_number=3, timestamp=END, account_sid=ACCOUNT_SID))
+    assert clinic.calls.get("C-2").state == "unmatched"  # a person at the front desk answered
+    record_outbound(clinic, answered_by="human", to=STRANGER_PHONE)  # the clinic called out
+    listed = slack.command("calls unmatched", user=ADMIN).text
+    assert "• *C-2* 2026-11-20 15:00 EST · 3 min 20 s · inbound" in listed
+    assert "• *C-3* 2026-11-20 14:26 EST · 3 min 20 s · outbound" in listed
+
+
 def test_no_unmatched_calls_says_so(slack: SlackSender, clinic: Service) -> None:
     assert "No unmatched calls" in slack.command("calls unmatched", user=ADMIN).text
 

@@ -11,7 +11,7 @@ from service.calls import CallOutcome, CallView
 from telephony.notify import notice_for, send_call_notice
 
 CALL = CallView(call_id="C-1", call_sid="CA1", state="unconfirmed", state_reason=None,
-                status="completed", direction="outbound-api", from_masked=None,
+                status="completed", direction="outbound-api", way="outbound", from_masked=None,
                 to_masked=None, answered_by=None, duration_seconds=200,
                 started_at=datetime(2026, 11, 3, 15, tzinfo=UTC), ended_at=None, patient=None,
                 staff="U01NURSE", entry_id=None, note=None, after_close=False)
