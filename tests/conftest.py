@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 import store.models  # noqa: F401 - table metadata for truncation
@@ -81,22 +80,24 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 class _Emptier:
     """Every table emptied and every id sequence back at 1, as TRUNCATE ... RESTART IDENTITY
-    would, in one round trip on one engine per test process. DELETE, children first, is ~5x
-    faster than TRUNCATE on tables this small (TRUNCATE gives each table a new file: ~0.4 s a
-    test); the statements are built once, not read from the catalogue each test (32 -> 8 ms
-    a test, ~1,700 PostgreSQL tests)."""
+    would, in one round trip on the test process's pooled engine. DELETE, children first, is
+    ~5x faster than TRUNCATE on tables this small (TRUNCATE gives each table a new file: ~0.4
+    s a test); `setval` is ~4x faster than ALTER SEQUENCE ... RESTART (no catalogue change);
+    the statements are built once, not read from the catalogue each test; and a pooled
+    connection saves a backend start (~5 ms) each test: ~15 -> 2 ms a test, ~1,700
+    PostgreSQL tests."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = create_engine(url, poolclass=NullPool)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         tables = [t.name for t in SQLModel.metadata.sorted_tables]
         with self.engine.connect() as connection:
             sequences = connection.execute(text(
                 "SELECT pg_get_serial_sequence(quote_ident(table_name), column_name) "
                 "FROM information_schema.columns WHERE table_schema = current_schema() "
                 "AND table_name = ANY(:tables)"), {"tables": tables}).scalars()
-            restarts = [f"ALTER SEQUENCE {seq} RESTART" for seq in sequences if seq]
+            restarts = ", ".join(f"setval('{seq}', 1, false)" for seq in sequences if seq)
         self.sql = "; ".join([f'DELETE FROM "{table}"' for table in reversed(tables)]
-                             + restarts)
+                             + ([f"SELECT {restarts}"] if restarts else []))
 
     def __call__(self) -> None:
         with self.engine.begin() as connection:
@@ -104,10 +105,19 @@ class _Emptier:
 
 
 @pytest.fixture(scope="session")
-def postgres_emptier(postgres_url: str) -> Iterator[_Emptier]:
-    emptier = _Emptier(postgres_url)
-    yield emptier
-    emptier.engine.dispose()
+def postgres_database(postgres_url: str) -> Iterator[Database]:
+    """One Database (engine and pool) for every PostgreSQL test of this process: a new
+    engine per test cost a backend start and the dialect's first-connect queries (~12 ms)
+    each test. Each test still starts on empty tables (`postgres_emptier`); what a test
+    changes on the object (a patched method, an event listener) it undoes itself."""
+    database = Database(postgres_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_emptier(postgres_database: Database) -> _Emptier:
+    return _Emptier(postgres_database.engine)
 
 
 @pytest.fixture(scope="session")
@@ -136,7 +146,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
+def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Database]:
+    if db_url.startswith("postgresql"):
+        yield request.getfixturevalue("postgres_database")  # emptied by db_url
+        return
     database = Database(db_url)
     yield database
     database.dispose()

@@ -17,6 +17,7 @@ from service.patients import PatientFields
 from service.reminders import ReminderOptions
 from service.staff import StaffChanges
 from tests.fakes.slack_api import RecordedCall, SlackApiRecorder
+from tests.snapshots import seeded
 
 NURSE, DOCTOR, GONE, CALM = "U01NURSE", "U02DOCTOR", "U06GONE", "U07CALM"
 CHANNEL_ID = "C0REMIND"
@@ -33,6 +34,12 @@ def _log(svc: Service, patient: str, minutes: int, activity: str = "review", *,
 
 
 def seed_clinic(svc: Service) -> None:
+    """The reminders clinic, built through the service once per test process and copied after that
+    (tests/snapshots.py)."""
+    return seeded(svc, "the reminders clinic", _seed_clinic)
+
+
+def _seed_clinic(svc: Service) -> None:
     """Staff: NURSE and DOCTOR have patients at risk, CALM's patient is on track, GONE left.
 
     On the 15th (16 days left in November):

@@ -5,6 +5,7 @@ from datetime import date
 from service import Service
 from service.entries import LogRequest
 from service.patients import PatientFields
+from tests.snapshots import seeded
 
 NURSE = "U01NURSE"
 DOCTOR = "U02DOCTOR"
@@ -13,6 +14,12 @@ ADMIN = "U04ADMIN"
 
 
 def seed(svc: Service) -> None:
+    """The shared seed, built through the service once per test process and copied after that
+    (tests/snapshots.py)."""
+    return seeded(svc, "the shared seed", _seed)
+
+
+def _seed(svc: Service) -> None:
     svc.staff.add(slack_user_id=NURSE, name="Nina Nurse", role="clinical_staff",
                   phones=("+1 617 555 0101",), actor="test")
     svc.staff.add(slack_user_id=DOCTOR, name="Dee Doctor", role="physician", npi="1234567890",

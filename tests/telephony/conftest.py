@@ -26,6 +26,7 @@ from tests.fakes.ids import unique_sid
 from tests.fakes.slack_api import SlackApiRecorder
 from tests.loopback import connected
 from tests.service.helpers import NURSE, seed
+from tests.snapshots import seeded
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "f00dfeedcafe0123456789abcdef0123"
@@ -119,6 +120,12 @@ def twilio_settings(slack: SlackApiRecorder | None = None, **extra: Any) -> Sett
 
 
 def seed_clinic(svc: Service) -> None:
+    """The telephony clinic, built through the service once per test process and copied after that
+    (tests/snapshots.py)."""
+    return seeded(svc, "the telephony clinic", _seed_clinic)
+
+
+def _seed_clinic(svc: Service) -> None:
     """The shared seed plus the nurse's Twilio number and client identity."""
     seed(svc)
     svc.staff.update(NURSE, StaffChanges(add_twilio_numbers=(NURSE_TWILIO_NUMBER,),

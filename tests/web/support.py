@@ -8,6 +8,7 @@ from service import Service
 from service.patients import PatientFields
 from tests.loopback import free_port, served  # noqa: F401 - shared with web tests
 from tests.service.helpers import DOCTOR, NURSE, log, seed
+from tests.snapshots import seeded
 
 TOKEN = "correct horse battery staple"
 RAW_PHONE_DIGITS = ("6175550123", "6175550124", "555-0123", "555-0124", "555 0123",
@@ -15,6 +16,12 @@ RAW_PHONE_DIGITS = ("6175550123", "6175550124", "555-0123", "555-0124", "555 012
 
 
 def seed_month(svc: Service) -> dict[str, int]:
+    """The web month, built through the service once per test process and copied after that
+    (tests/snapshots.py)."""
+    return seeded(svc, "the web month", _seed_month)
+
+
+def _seed_month(svc: Service) -> dict[str, int]:
     """Four patients in November 2026 (the clock is 2026-11-20 15:00 in New York):
     P-1042 (nurse's) 99457, P-2001 (doctor's) 99457+99458, P-2002 (nurse's) 4 min and no
     live contact, P-3003 (doctor's) no consent and nothing logged. Returns entry ids."""
