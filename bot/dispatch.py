@@ -23,7 +23,14 @@ from service.audit_packets import PacketNotice
 from service.calls import CallOutcome, CallView
 from service.chat_entries import ChatLogged, ChatPick
 from service.entries import LogRequest
-from service.errors import InvalidInput, NotStaff, StoreConflict, StoreUnavailable
+from service.errors import (
+    InvalidInput,
+    NotAdmin,
+    NotStaff,
+    SaveUnconfirmed,
+    StoreConflict,
+    StoreUnavailable,
+)
 from service.home import HomeStart
 from service.staff import clean_slack_user_id
 from service.views import MonthTotals
@@ -61,8 +68,14 @@ def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
         return _dispatch(svc, command, caller)
     except NotStaff as exc:
         return blocks.stranger_reply(exc.admins)
+    except NotAdmin as exc:
+        return blocks.not_admin_reply(exc.admins)
     except InvalidInput as exc:
         return blocks.refusal_reply(str(exc))
+    except SaveUnconfirmed:
+        log.warning("save not confirmed while running %s", type(command).__name__)
+        return blocks.unconfirmed_reply("Your time" if isinstance(
+            command, grammar.Log | grammar.Stop) else "That")
     except StoreUnavailable:
         log.warning("database unavailable while running %s", type(command).__name__)
         return _outage(command)
@@ -228,9 +241,25 @@ def confirm_close(svc: Service, caller: Caller, month: str) -> Reply:
 
 
 def _reopen_month(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    """The close it would undo and the question "were its claims sent?" as two buttons: the
+    click does the reopen."""
     assert isinstance(command, grammar.ReopenMonth)
-    return blocks.month_reopened_reply(svc.closes.reopen(
-        Month.parse(command.month), reason=command.reason, by=caller.user_id, as_admin=True))
+    return blocks.reopen_question_reply(
+        svc.closes.to_reopen(Month.parse(command.month), admin=caller.user_id), command.reason)
+
+
+def confirm_reopen(svc: Service, caller: Caller, carried: str, *, billed: bool) -> Reply:
+    """One of the two buttons under `/rpm month reopen`: an admin's click reopens."""
+    try:
+        month, reason = blocks.reopen_carried(carried)
+    except ValueError:
+        return blocks.text_reply("That question has expired: run `/rpm month reopen` again.")
+
+    def work() -> Reply:
+        return blocks.month_reopened_reply(svc.closes.reopen(
+            Month.parse(month), reason=reason, by=caller.user_id, billed=billed,
+            as_admin=True))
+    return _guarded(work)
 
 
 def _report_refused(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -301,8 +330,12 @@ def _guarded(work: Callable[[], T], *,
         return work()
     except NotStaff as exc:
         return blocks.stranger_reply(exc.admins)
+    except NotAdmin as exc:
+        return blocks.not_admin_reply(exc.admins)
     except InvalidInput as exc:
         return blocks.refusal_reply(str(exc))
+    except SaveUnconfirmed:
+        return blocks.unconfirmed_reply("That")
     except (StoreUnavailable, StoreConflict):
         return outage or blocks.unavailable_reply("That was")
     except Exception:  # noqa: BLE001

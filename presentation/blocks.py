@@ -45,6 +45,9 @@ BAR_CELLS = 10
 PICK_ACTION = "pick_patient"
 UNDO_ACTION = "undo_double"
 CLOSE_MONTH_ACTION = "close_month"  # the Confirm button of `/rpm month close`; value: month
+# the two buttons of `/rpm month reopen`; value: {"month", "reason"} (reopen_carried)
+REOPEN_BILLED_ACTION = "reopen_month_billed"
+REOPEN_NOT_BILLED_ACTION = "reopen_month_not_billed"
 HOME_START_ACTION = "home_start"
 HOME_STOP_ACTION = "home_stop"
 CALL_NOTE_CALLBACK = "call_note"  # the Add note modal; private_metadata: the call id
@@ -146,9 +149,10 @@ def logged_reply(result: ChatLogged, zone: ZoneInfo) -> Reply:
     if notes:
         blocks.append(_context("\n".join(notes)))
     if result.duplicate_of is not None:
+        when = ("so the save I could not confirm earlier was saved after all"
+                if result.after_unconfirmed else "and was saved less than a minute ago")
         blocks.append(_section(f"⚠️ This looks like a double submission: entry "
-                               f"#{result.duplicate_of} is identical and was saved less than "
-                               "a minute ago."))
+                               f"#{result.duplicate_of} is identical, {when}."))
         blocks.append({"type": "actions", "elements": [
             _button(f"Undo #{entry.id}", UNDO_ACTION, str(entry.id), "danger")]})
     return Reply(head, blocks)
@@ -297,6 +301,12 @@ def stranger_reply(admins: Sequence[str]) -> Reply:
                       f"log time for you. Ask {who} to add you.")
 
 
+def not_admin_reply(admins: Sequence[str]) -> Reply:
+    """An admin's command asked by staff who are not admins: who to ask, mentioned."""
+    who = ", ".join(f"<@{a}>" for a in admins) or "none yet (an admin is added with the CLI)"
+    return text_reply(f"🚫 Only an admin may do that. Admins: {who}. Nothing was changed.")
+
+
 def escape(text: str) -> str:
     """Slack's three control characters, so echoed input can never become a mention."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -310,6 +320,16 @@ def refusal_reply(message: str) -> Reply:
 def unavailable_reply(what: str = "Your time was") -> Reply:
     return text_reply(f"⚠️ {what} *not saved — try again* in a moment: the database is not "
                       "answering. Nothing was half-written.")
+
+
+def unconfirmed_reply(what: str = "Your time") -> Reply:
+    """A save whose outcome is unknown (store.db.SaveUnconfirmed): never "not saved"."""
+    again = (" Check `/rpm status` before logging it again; if you log it again and it had "
+             "been saved, I will flag the repeat with an Undo button.") \
+        if what == "Your time" else " Check before trying again."
+    return text_reply(f"⚠️ I *could not confirm* {what.lower()} was saved: the database "
+                      "stopped answering while saving, so it may or may not be on record."
+                      + again)
 
 
 def working_reply() -> Reply:
@@ -595,9 +615,33 @@ def close_confirm_reply(preview: CloseView) -> Reply:
     return Reply(head, blocks)
 
 
+def reopen_question_reply(closed: CloseView, reason: str) -> Reply:
+    """The close a reopen would undo and two buttons: were its claims sent or not."""
+    head = (f"Reopen *{closed.month}*? It was closed by {_closer(closed.closed_by)}: "
+            f"{render.close_figures(closed, slack=True)}. Were its claims sent?")
+    carried = json.dumps({"month": closed.month, "reason": reason}, ensure_ascii=False)
+    return Reply(head, [
+        _section(head),
+        _context(render.REOPEN_ADVICE),
+        {"type": "actions", "elements": [
+            _button("Claims were sent: reopen (billed)", REOPEN_BILLED_ACTION, carried,
+                    "danger"),
+            _button("Not billed yet: reopen", REOPEN_NOT_BILLED_ACTION, carried)]}])
+
+
+def reopen_carried(value: str) -> tuple[str, str]:
+    """The month and reason a reopen button carries; ValueError when it carries neither."""
+    carried = json.loads(value or "{}")
+    if not isinstance(carried, dict) or not isinstance(carried.get("month"), str) \
+            or not isinstance(carried.get("reason"), str):
+        raise ValueError("not a reopen question's value")
+    return carried["month"], carried["reason"]
+
+
 def month_reopened_reply(view: CloseView) -> Reply:
-    return text_reply(f"🔓 Reopened {view.month} by {_closer(view.closed_by)}: {view.reason}. "
-                      "Its close stays on record; the report compares with it.")
+    return text_reply(f"🔓 Reopened {view.month} by {_closer(view.closed_by)}: {view.reason} "
+                      f"({render.reopen_billed_text(view.billed)}). Its close stays on "
+                      "record.")
 
 
 def month_closed_reply(closed: CloseView) -> Reply:

@@ -374,11 +374,29 @@ def close_preview_text(view: CloseView) -> str:
                    "with a reason.")
 
 
+# Why a reopen asks whether the close was billed (CLI and Slack say the same).
+REOPEN_ADVICE = ("A billed month is normally amended, not reopened: an admin logs or voids "
+                 "in it with an amendment and its reason (rpm-logger log ... --amend REASON, "
+                 "rpm-logger void ID --amend). If you reopen it, say whether its claims were "
+                 "sent: after a reopen marked billed, later closes are compared with what was "
+                 "billed, so a corrected claim stays named.")
+
+
+def reopen_billed_text(billed: bool | None) -> str:
+    """What a reopen's answer means for the month's later closes."""
+    if billed is None:
+        return "not said whether it was billed (before reopens asked)"
+    if billed:
+        return "its claims had been sent: later closes are compared with what was billed"
+    return "not billed yet: the next close is what the report compares with"
+
+
 def close_event_text(view: CloseView, zone: ZoneInfo) -> str:
     """One line of a month's close history, in clinic time."""
     at = clinic_time(view.closed_at, zone)
     if view.action == "reopen":
-        return f"  {at} reopened by {view.closed_by}: {view.reason}"
+        return (f"  {at} reopened by {view.closed_by}: {view.reason} "
+                f"({reopen_billed_text(view.billed)})")
     record = " (record reconstructed)" if view.record == "reconstructed" else ""
     return f"  {at} closed by {view.closed_by}: {close_figures(view)}{record}"
 

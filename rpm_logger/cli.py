@@ -26,7 +26,7 @@ from service import Service
 from service.closes import Amendment
 from service.context import Clock
 from service.entries import LogRequest
-from service.errors import StoreConflict, StoreUnavailable
+from service.errors import SaveUnconfirmed, StoreConflict, StoreUnavailable
 from service.patients import PatientFields
 from service.staff import StaffChanges
 from service.views import StaffView
@@ -136,6 +136,9 @@ def handled(func: F) -> F:
             raise _Exit(str(exc), 2) from exc
         except StoreConflict as exc:
             raise _Exit(str(exc), 1) from exc
+        except SaveUnconfirmed as exc:
+            raise _Exit(f"{exc}; check (`rpm-logger entries`, `month show`) before running "
+                        "it again", 1) from exc
         except StoreUnavailable as exc:
             raise _Exit(f"{exc}; nothing was saved", 1) from exc
 
@@ -557,23 +560,31 @@ def month_close(month: str, by: str | None, yes: bool) -> None:
 
 @month_group.command("reopen")
 @click.argument("month")
-@click.option("--reason", required=True, help="Why the close was a mistake (audit).")
+@click.option("--reason", required=True, help="Why the close is undone (audit).")
+@click.option("--billed/--not-billed", "billed", default=None,
+              help="Required: whether the close's claims were sent. A billed month is "
+                   "normally amended, not reopened (log or void with --amend).")
 @click.option("--by", default=None, help="Who reopens it (audit); default the operator.")
 @click.option("--yes", is_flag=True, help="Reopen without asking (scripts).")
 @handled
-def month_reopen(month: str, reason: str, by: str | None, yes: bool) -> None:
-    """Undo a mistaken close of MONTH: it takes writes again; the close stays on record."""
+def month_reopen(month: str, reason: str, billed: bool | None, by: str | None,
+                 yes: bool) -> None:
+    """Undo a close of MONTH: it takes writes again; the close stays on record."""
     chosen = Month.parse(month)
+    if billed is None:
+        raise _Exit(f"Say whether {chosen}'s claims were sent: --billed or --not-billed. "
+                    + render.REOPEN_ADVICE, 2)
     service = _service()
-    closed = service.closes.get(chosen)
-    if closed is None:
-        raise _Exit(f"{chosen} is not closed, so there is nothing to reopen.", 2)
+    closed = service.closes.to_reopen(chosen)
     click.echo(f"{chosen} was closed on {clinic_time(closed.closed_at, service.ctx.policy.zone)}"
                f" by {closed.closed_by}: "
                f"{render.close_figures(closed)}", err=True)
-    _confirmed(f"Reopen {chosen}?", yes)
-    view = service.closes.reopen(chosen, reason=reason, by=_operator(by))
-    click.echo(f"reopened {view.month} by {view.closed_by}: {view.reason}")
+    if billed:
+        click.echo(render.REOPEN_ADVICE, err=True)
+    _confirmed(f"Reopen {chosen} ({'billed' if billed else 'not billed'})?", yes)
+    view = service.closes.reopen(chosen, reason=reason, by=_operator(by), billed=billed)
+    click.echo(f"reopened {view.month} by {view.closed_by}: {view.reason} "
+               f"({render.reopen_billed_text(view.billed)})")
 
 
 @month_group.command("show")

@@ -5,7 +5,9 @@ record changed, deleted or inserted out of order (service/trail_checks.py); chec
 head a month close recorded, and the one asked about (a packet's), is still on the chain (a
 chain recomputed or cut short loses them); then reads every time entry and names the ones
 whose row differs from what their audit records say (edited behind the service's back),
-that have no audit record, or that the trail knows and the table lost.
+that have no audit record, or that the trail knows and the table lost; and does the same for
+every other row that changes what a month bills (service/record_checks.py): patients'
+billing fields and episodes, staff roles, month closes and reopens with each close's record.
 """
 
 import re
@@ -14,10 +16,18 @@ from typing import Any
 
 from service.context import ServiceContext
 from service.errors import BadInput
+from service.record_checks import (
+    ChainBreaks,
+    CloseLedger,
+    StateLedger,
+    patient_state,
+    staff_state,
+)
 from service.trail_checks import ChainWalk, EntryLedger, Finding, changed_fields
 from store import audit as audit_rows
 from store.audit import AuditHead
 from store.db import Conn
+from store.episodes import spans
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -64,20 +74,40 @@ def walk_trail(conn: Conn, wanted: str | None = None) -> TrailReport:
     were deleted). Call `store.audit.one_snapshot` first, before any other read."""
     closes = audit_rows.close_heads(conn)
     walk = ChainWalk([c.audit_head for c in closes] + ([wanted] if wanted else []))
-    ledger = EntryLedger()
+    ledger, states, months = EntryLedger(), StateLedger(), CloseLedger()
     findings: list[Finding] = []
     for row in audit_rows.records(conn):
         finding = walk.feed(row)
         if finding is not None:
             findings.append(finding)
         ledger.feed(row)
+        states.feed(row)
+        months.feed(row)
     findings += _lost_heads(walk, closes, wanted)
     findings += ledger.forged
     entries = _check_entries(conn, walk, ledger, findings)
+    findings += _check_billing_rows(conn, walk, states, months)
     last = walk.last
     return TrailReport(walk.records, entries,
                        AuditHead(last.id, last.hash) if last is not None else None,
                        tuple(findings), wanted, walk.found.get(wanted or "") or None)
+
+
+def _check_billing_rows(conn: Conn, walk: ChainWalk, states: StateLedger,
+                        months: CloseLedger) -> list[Finding]:
+    """Every row besides entries that changes what a month bills, against the trail:
+    patients' billing fields, staff roles, closes and reopens with each close's record."""
+    breaks = ChainBreaks(walk.suspect, lambda at: walk.gap_holding(at) is not None)
+    found: list[Finding | None] = []
+    for patient in audit_rows.patient_states(conn):
+        now = patient_state(patient, spans(patient.episodes))
+        found.append(states.check("patient", patient.clinic_id, now, breaks))
+    for member in audit_rows.staff_roles(conn):
+        found.append(states.check("staff", member.slack_user_id, staff_state(member), breaks))
+    found += states.missing("patient", breaks) + states.missing("staff", breaks)
+    found += months.check(audit_rows.close_events(conn), audit_rows.close_lines(conn),
+                          breaks)
+    return [f for f in found if f is not None]
 
 
 def _lost_heads(walk: ChainWalk, closes: list[Any], wanted: str | None) -> list[Finding]:

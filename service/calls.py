@@ -131,7 +131,8 @@ def after_close_advice(call: CallView) -> str:
     month = call.month or "its month"
     patient = call.patient.patient_id if call.patient else "PATIENT_ID"
     return (f"arrived after {month} was closed, so its time is not counted; to count it, "
-            f"reopen {month} (rpm-logger month reopen {month} --reason \"...\"), then "
+            f"reopen {month} (rpm-logger month reopen {month} --reason \"...\" --billed, or "
+            "--not-billed if its claims were not sent yet), then "
             f"attach it (rpm-logger calls attach {call.call_id} {patient} --staff ADMIN_ID), "
             "and close the month again")
 

@@ -1,14 +1,16 @@
 """What chat adds around logging: late entries by day, double-submission warnings, undo,
 and a staff member's caseload worst first. Adapters call these instead of deciding."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from billing.months import Month
 from service.context import ServiceContext
 from service.current_patient import patient_here
 from service.entries import EntryService, LogRequest
-from service.errors import BadInput
+from service.errors import BadInput, SaveUnconfirmed
 from service.lookups import require_active_staff, require_patient
 from service.months import MonthService
 from service.patients import detail_view
@@ -17,6 +19,10 @@ from store import entries as entry_rows
 from store import patients as patient_rows
 
 DOUBLE_SUBMISSION = timedelta(seconds=60)
+# After a save whose outcome is unknown (store.db.SaveUnconfirmed), the author's next
+# identical log within this time is checked against everything since that save: if it had
+# been saved after all, the new one is flagged as its double (with Undo).
+UNCONFIRMED_FOR = timedelta(hours=12)
 UNDO_WINDOW = timedelta(minutes=10)
 UNDO_REASON = "undone by the author from Slack (/rpm undo)"
 DOUBLE_REASON = "double submission, undone by the author from Slack"
@@ -26,6 +32,8 @@ DOUBLE_REASON = "double submission, undone by the author from Slack"
 class ChatLogged:
     logged: LoggedEntry
     duplicate_of: int | None  # an identical entry by the same person a moment before
+    # duplicate_of was saved by a log the person was told could not be confirmed
+    after_unconfirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,12 +49,42 @@ class ChatEntryService:
         self.ctx = ctx
         self.entries = entries or EntryService(ctx)
         self.months: MonthService = self.entries.months
+        # author's Slack id -> when a log of theirs could not be confirmed (this process)
+        self._unconfirmed: dict[str, datetime] = {}
 
     def log(self, request: LogRequest, *, day: date | None = None) -> ChatLogged:
         """Log (on `day` for a late entry: from 09:00 that day, or after the author's last
-        entry that day) and say whether it repeats one from <60 s ago: one transaction."""
-        logged = self.entries.log(request, repeat_window=DOUBLE_SUBMISSION, day=day)
-        return ChatLogged(logged, logged.repeats)
+        entry that day) and say whether it repeats one from <60 s ago (or one saved by a
+        log that could not be confirmed): one transaction."""
+        window, unconfirmed = self._repeat_window(request.staff)
+        with self._remembering_unconfirmed(request.staff):
+            logged = self.entries.log(request, repeat_window=window, day=day)
+        return self._chat_logged(logged, unconfirmed)
+
+    def _repeat_window(self, author: str) -> tuple[timedelta, bool]:
+        """How far back an identical entry of the author counts as this log's double, and
+        whether that reaches back to a save that could not be confirmed."""
+        now = self.ctx.now()
+        for who, at in list(self._unconfirmed.items()):
+            if now - at > UNCONFIRMED_FOR:
+                self._unconfirmed.pop(who, None)
+        since = self._unconfirmed.get(author)
+        if since is None:
+            return DOUBLE_SUBMISSION, False
+        return max(DOUBLE_SUBMISSION, now - since + DOUBLE_SUBMISSION), True
+
+    @contextmanager
+    def _remembering_unconfirmed(self, author: str) -> Iterator[None]:
+        try:
+            yield
+        except SaveUnconfirmed:
+            self._unconfirmed.setdefault(author, self.ctx.now())
+            raise
+
+    @staticmethod
+    def _chat_logged(logged: LoggedEntry, unconfirmed: bool) -> ChatLogged:
+        return ChatLogged(logged, logged.repeats,
+                          after_unconfirmed=unconfirmed and logged.repeats is not None)
 
     def log_here(self, request: LogRequest, *, channel_id: str, day: date | None = None,
                  yesterday: bool = False) -> ChatLogged | ChatPick:
@@ -59,7 +97,8 @@ class ChatEntryService:
             day = self.months.today() - timedelta(days=1)
         if request.patient:
             return self.log(request, day=day)
-        with self.ctx.db.write() as conn:
+        window, unconfirmed = self._repeat_window(request.staff)
+        with self._remembering_unconfirmed(request.staff), self.ctx.db.write() as conn:
             here = patient_here(conn, channel_id=channel_id, user_id=request.staff,
                                 doing="read a conversation's patient")
             if here.patient is None:
@@ -70,8 +109,8 @@ class ChatEntryService:
                     if view.ended_on is None or view.ended_on >= today])
             logged = self.entries.log_within(
                 conn, replace(request, patient=here.patient.clinic_id),
-                repeat_window=DOUBLE_SUBMISSION, day=day)
-        return ChatLogged(logged, logged.repeats)
+                repeat_window=window, day=day)
+        return self._chat_logged(logged, unconfirmed)
 
     def clinic_id(self, ref: str) -> str:
         """The patient by clinic id only: chat never resolves a phone number (PHI is not

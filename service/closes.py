@@ -37,6 +37,7 @@ class CloseView:
     closed_by: str
     action: str = "close"  # close | reopen
     reason: str | None = None  # a reopen's reason
+    billed: bool | None = None  # a reopen: the close it undid had been billed (None: unsaid)
     record: str | None = None  # a close's record: at_close | reconstructed | pending
     patients: int = 0  # patients in the close's record
     billable: int = 0
@@ -75,7 +76,8 @@ AMEND_VOID = ("To amend it, void from the CLI with `--amend` (rpm-logger void ID
 AMEND_PATIENT = ("To amend it, add `--amend REASON` to `rpm-logger patient update`, "
                  "`rpm-logger patient end` or `rpm-logger patient enrol`.")
 AMEND_NONE = ("This change has no amendment: reopen the month first "
-              "(rpm-logger month reopen {month} --reason TEXT, or /rpm month reopen).")
+              "(rpm-logger month reopen {month} --reason TEXT --billed or --not-billed, or "
+              "/rpm month reopen).")
 
 
 def closed_for_write(conn: Conn) -> dict[Month, EventRow]:

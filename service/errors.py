@@ -4,11 +4,13 @@ import re
 from collections.abc import Sequence
 
 from billing.errors import InvalidInput
-from store.db import StoreConflict, StoreUnavailable
+from store.db import SaveUnconfirmed, StoreConflict, StoreUnavailable
 from store.models import MAX_ROW_ID
 
 __all__ = [
-    "BadInput", "InvalidInput", "NotAllowed", "NotFound", "NotStaff", "StoreConflict",
+    "BadInput", "InvalidInput", "NotAdmin", "NotAllowed", "NotFound", "NotStaff",
+    "SaveUnconfirmed",
+    "StoreConflict",
     "StoreUnavailable", "UnknownStaff", "parse_row_id",
 ]
 _ROW_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: '²'.isdigit() is True, int('²') fails
@@ -24,6 +26,16 @@ class NotFound(BadInput):
 
 class NotAllowed(BadInput):
     """The caller may not do this (not the author, not an admin, inactive)."""
+
+
+class NotAdmin(NotAllowed):
+    """Staff who are not admins asked for an admin's command; `admins` names who may (the
+    CLI prints their Slack ids, chat mentions them)."""
+
+    def __init__(self, admins: Sequence[str]) -> None:
+        super().__init__("Only an admin may do that. Admins: "
+                         + (", ".join(admins) or "none yet (use the CLI)") + ".")
+        self.admins = list(admins)
 
 
 class NotStaff(NotAllowed):

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from billing.errors import quoted
-from service.errors import BadInput, NotAllowed, NotFound, NotStaff, UnknownStaff
+from service.errors import BadInput, NotAdmin, NotFound, NotStaff, UnknownStaff
 from service.phones import try_normalize_phone
 from service.spelling import closest
 from store import patients, staff
@@ -71,9 +71,7 @@ def require_admin(conn: Conn, slack_user_id: str) -> str:
     NotAllowed naming who is)."""
     row = require_active_staff(conn, slack_user_id, doing="administer")
     if not row.is_admin:
-        raise NotAllowed("Only an admin may do that. Admins: "
-                         + (", ".join(staff.admin_ids(conn)) or "none yet (use the CLI)")
-                         + ".")
+        raise NotAdmin(staff.admin_ids(conn))
     return str(row.slack_user_id)
 
 

@@ -2,9 +2,10 @@
 
 The billing office closes a month once its claims are sent. The close records, per patient,
 the codes the month supported at that moment (what was billed), so any later difference is
-shown with its cause instead of changing the month silently. A mistaken close is undone by
-a reopen with a reason; both stay on record (one row each, audited), and "billed at close"
-always means the month's latest close.
+shown with its cause instead of changing the month silently. A close is undone by a reopen
+with a reason, which says whether the close had been billed; both stay on record (one row
+each, audited). "Billed at close" means the close undone by the newest reopen marked billed,
+else the month's latest close (store.month_totals._billed_close).
 """
 
 from collections import defaultdict
@@ -23,6 +24,7 @@ from service.context import ServiceContext
 from service.errors import BadInput
 from service.lookups import require_admin
 from service.months import MonthService
+from service.record_checks import close_figures, close_lines_digest
 from service.views import MonthSummary
 from store import audit as audit_rows
 from store import closes
@@ -66,15 +68,12 @@ def _held_lines(summaries: list[MonthSummary], held: dict[str, list[str]]) -> tu
 
 
 def _view(event: EventRow, lines: list[Any] | None = None) -> CloseView:
-    units: dict[str, int] = defaultdict(int)
-    for line in lines or ():
-        for code, n in line.codes:
-            units[str(code)] += int(n)
+    figures = close_figures(lines or ())  # as the close's audit record says them
     return CloseView(
         event.month, event.at, event.by, action=event.action, reason=event.reason,
-        record=event.record, patients=len(lines or ()),
-        billable=sum(1 for line in lines or () if line.codes), units=dict(units),
-        amount=Decimal(sum(line.expected_cents for line in lines or ())) / 100,
+        billed=event.billed, record=event.record, patients=figures["patients"],
+        billable=sum(1 for line in lines or () if line.codes), units=figures["units"],
+        amount=Decimal(figures["amount"]),
         total_seconds=sum(line.total_seconds for line in lines or ()),
     )
 
@@ -145,20 +144,23 @@ class MonthCloseService:
             summaries, held = _held(list(self.months.report_in(conn, month)))
             event = closes.add_event(conn, month=str(month), action="close", at=now, by=by,
                                      record=RECORD_AT_CLOSE, recorded_at=now)
-            view = replace(_view(event, _add_lines(conn, event.id, summaries)),
-                           held=_held_lines(summaries, held))
+            lines = _add_lines(conn, event.id, summaries)
+            view = replace(_view(event, lines), held=_held_lines(summaries, held))
             audit.record(conn, at=event.at, actor=by, action="month.close", entity="month",
                          entity_id=str(month), after={
                              "month": str(month), "closed_by": by, "patients": view.patients,
                              "units": view.units, "amount": str(view.amount),
-                             "held": held})
+                             "held": held, "lines": close_lines_digest(lines)})
             audit_rows.record_head_on_close(conn, event.id)  # a later edit breaks this head
             return view
 
-    def reopen(self, month: Month, *, reason: str, by: str,
+    def reopen(self, month: Month, *, reason: str, by: str, billed: bool,
                as_admin: bool = False) -> CloseView:
-        """Undo a mistaken close: the month takes writes again; the close stays on record
-        (`by` and `as_admin` as for `close`)."""
+        """Undo a close: the month takes writes again; the close stays on record (`by` and
+        `as_admin` as for `close`). `billed`: whether that close's claims were sent. The
+        product cannot know, and it decides what later closes are compared with: a billed
+        close stays "billed at close", so the corrected claim an amendment calls for stays
+        named after the month is closed again."""
         why = (reason or "").strip()
         if not why:
             raise BadInput("A reopen needs a reason (auditors read it).")
@@ -172,11 +174,12 @@ class MonthCloseService:
             if closed is None:
                 raise BadInput(f"{month} is not closed, so there is nothing to reopen.")
             event = closes.add_event(conn, month=str(month), action="reopen",
-                                     at=self.ctx.now(), by=by, reason=why)
+                                     at=self.ctx.now(), by=by, reason=why, billed=billed)
             audit.record(conn, at=event.at, actor=by, action="month.reopen",
                          entity="month", entity_id=str(month),
                          before={"closed_at": closed.at, "closed_by": closed.by},
-                         after={"month": str(month), "reopened_by": by, "reason": why})
+                         after={"month": str(month), "reopened_by": by, "reason": why,
+                                "billed": billed})
             return _view(event)
 
     def get(self, month: Month) -> CloseView | None:
@@ -185,6 +188,17 @@ class MonthCloseService:
             event = find_close(conn, month)
             if event is None:
                 return None
+            return _view(event, closes.lines_of(conn, event.id))
+
+    def to_reopen(self, month: Month, *, admin: str | None = None) -> CloseView:
+        """The close a reopen would undo, shown before the question "were its claims sent?"
+        (chat: `admin` must be an active admin, checked in the same read)."""
+        with self.ctx.db.read() as conn:
+            if admin is not None:
+                require_admin(conn, admin)
+            event = find_close(conn, month)
+            if event is None:
+                raise BadInput(f"{month} is not closed, so there is nothing to reopen.")
             return _view(event, closes.lines_of(conn, event.id))
 
     def history(self, month: Month) -> list[CloseView]:
@@ -216,6 +230,7 @@ class MonthCloseService:
                 audit.record(conn, at=self.ctx.now(), actor="rpm-logger",
                              action="month.close_reconstructed", entity="month",
                              entity_id=month_text,
-                             after={"close_event": event_id, "patients": len(lines)})
+                             after={"close_event": event_id, "patients": len(lines),
+                                    "lines": close_lines_digest(lines)})
                 rebuilt += 1
         return rebuilt

@@ -353,7 +353,7 @@ class MonthService:
             for risk in self._assessed_rows(conn, month, today, page):
                 shown.add(tally[risk.summary.patient_id])
                 yield risk
-        if scope.shape == "clinic" and record.latest_close is not None:
+        if scope.shape == "clinic" and record.billed_close is not None:
             context = self._context(conn, month, scope, record)
             for pk in context.billed.unseen(conn, shown):  # as `_scan` shows them
                 yield from self._assessed_rows(conn, month, today, Scope(pk))
@@ -387,7 +387,7 @@ class MonthService:
         record = record or close_record(conn, str(month))
         context = _MonthContext(
             month=month, month_text=str(month), record=record, calls=defaultdict(list),
-            billed=BilledRecords(record.latest_close, start=start, end=end,
+            billed=BilledRecords(record.billed_close, start=start, end=end,
                                  fees=self.ctx.policy.fees),
             month_ended=month.last_day < self.today(),
         )
@@ -600,10 +600,12 @@ def _difference(summary: MonthSummary) -> CloseDifference:
 
 
 def _reopened(event: Any, zone: ZoneInfo) -> str | None:
-    """How a reopened month says so: when, by whom and why."""
+    """How a reopened month says so: when, by whom, why, and whether the close it undid
+    had been billed (what the report compares with)."""
     if event is None or event.action != "reopen":
         return None
-    return f"reopened on {clinic_day(event.at, zone)} by {event.by}: {event.reason}"
+    billed = {True: " (it had been billed)", False: " (not billed yet)"}.get(event.billed, "")
+    return f"reopened on {clinic_day(event.at, zone)} by {event.by}: {event.reason}{billed}"
 
 
 class _TotalsTally:

@@ -30,7 +30,7 @@ from service import audit
 from service.calls import CONFLICT_RETRIES, CallEvent, CallService, IncomingRoute
 from service.context import ServiceContext
 from service.entries import EntryService, LogRequest
-from service.errors import BadInput, StoreConflict, StoreUnavailable
+from service.errors import BadInput, SaveUnconfirmed, StoreConflict, StoreUnavailable
 from service.lookups import patients_by_digits, require_active_staff, require_patient
 from service.month_words import month_sentence
 from service.months import MonthService
@@ -255,11 +255,26 @@ class VoiceMenuService:
             except StoreConflict:
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
-            except StoreUnavailable:
+            except StoreUnavailable as exc:
+                landed = self._landed(call_sid, turn) if isinstance(exc, SaveUnconfirmed) \
+                    else None
+                if landed is not None:
+                    return landed
                 if write_wait_s is None:
                     raise
                 return self._busy(call_sid)
         raise AssertionError("unreachable")
+
+    def _landed(self, call_sid: str, turn: int) -> VoiceReply | None:
+        """After a commit whose answer was lost: the turn's own reply when it was saved
+        after all (the session row moved to this turn in the same transaction), else None.
+        A read that fails too says nothing either way (None)."""
+        try:
+            with self.ctx.db.read() as conn:
+                row = session_rows.current(conn, call_sid)
+        except StoreUnavailable:
+            return None
+        return VoiceReply.of(row.reply) if row is not None and row.turn == turn else None
 
     def _busy(self, call_sid: str) -> VoiceReply:
         """The turn gave up on a busy database: the step the caller was at, asked again

@@ -31,7 +31,16 @@ from sqlalchemy import Row, bindparam, event, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from store.audit_chain import json_safe, record_hash
-from store.tables import audit_events, month_close_events, time_entries
+from store.episodes import episodes_column
+from store.patients import DETAIL_COLUMNS, DETAIL_FROM
+from store.tables import (
+    audit_events,
+    month_close_events,
+    month_close_lines,
+    patients,
+    staff,
+    time_entries,
+)
 
 A = audit_events.c
 
@@ -192,6 +201,38 @@ def hash_at(conn: Connection, record_id: int) -> str | None:
     """The hash record `record_id` carries now (None: no such record): a packet's printed
     head still in the chain, or the chain rewritten since."""
     found: str | None = conn.execute(_HASH_AT, {"record_id": record_id}).scalar()
+    return found
+
+
+_PATIENT_STATES = (select(*DETAIL_COLUMNS, episodes_column().label("episodes"))
+                   .select_from(DETAIL_FROM).order_by(patients.c.id))
+_STAFF_ROLES = select(staff.c.slack_user_id, staff.c.role, staff.c.created_at).order_by(
+    staff.c.id)
+_CLOSE_EVENTS = select(month_close_events).order_by(month_close_events.c.id)
+_CLOSE_LINES = select(month_close_lines).order_by(month_close_lines.c.event_id,
+                                                  month_close_lines.c.id)
+
+
+def patient_states(conn: Connection) -> list[Row[Any]]:
+    """Every patient's detail row (store/patients.py) with its episodes as text
+    (store/episodes.py `episodes_column`): what verify holds against the patients' trail."""
+    return list(conn.execute(_PATIENT_STATES))
+
+
+def staff_roles(conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(_STAFF_ROLES))
+
+
+def close_events(conn: Connection) -> list[Row[Any]]:
+    """Every close and reopen of every month, in id order."""
+    return list(conn.execute(_CLOSE_EVENTS))
+
+
+def close_lines(conn: Connection) -> dict[int, list[Row[Any]]]:
+    """Every close's per-patient record, by close event id."""
+    found: dict[int, list[Row[Any]]] = {}
+    for line in conn.execute(_CLOSE_LINES):
+        found.setdefault(line.event_id, []).append(line)
     return found
 
 

@@ -52,9 +52,6 @@ def lock_month(conn: Connection, year: int, month: int, *, exclusive: bool) -> N
 
 _LATEST_EVENT = (select(_events).where(_events.c.month == bindparam("month"))
                  .order_by(_events.c.id.desc()).limit(1))
-_LATEST_CLOSE = (select(_events)
-                 .where(_events.c.month == bindparam("month"), _events.c.action == "close")
-                 .order_by(_events.c.id.desc()).limit(1))
 _HISTORY = select(_events).where(_events.c.month == bindparam("month")).order_by(_events.c.id)
 _PENDING = select(_events).where(_events.c.record == "pending").order_by(_events.c.id)
 _EVENT = select(_events).where(_events.c.id == bindparam("event_id"))
@@ -94,11 +91,6 @@ def latest_event(conn: Connection, month: str) -> EventRow | None:
     return conn.execute(_LATEST_EVENT, {"month": month}).first()
 
 
-def latest_close(conn: Connection, month: str) -> EventRow | None:
-    """The month's newest close, reopened since or not: what was billed."""
-    return conn.execute(_LATEST_CLOSE, {"month": month}).first()
-
-
 def event_by_id(conn: Connection, event_id: int) -> EventRow | None:
     return conn.execute(_EVENT, {"event_id": event_id}).first()
 
@@ -117,11 +109,11 @@ _ADD_EVENT = insert(_events).returning(*_events.c)
 
 def add_event(conn: Connection, *, month: str, action: str, at: datetime, by: str,
               reason: str | None = None, record: str | None = None,
-              recorded_at: datetime | None = None) -> EventRow:
+              recorded_at: datetime | None = None, billed: bool | None = None) -> EventRow:
     """A close or reopen, returned as stored (with its id)."""
     return conn.execute(_ADD_EVENT, {
         "month": month, "action": action, "at": at, "by": by, "reason": reason,
-        "record": record, "recorded_at": recorded_at}).one()
+        "record": record, "recorded_at": recorded_at, "billed": billed}).one()
 
 
 _MARK_RECONSTRUCTED = (update(_events)

@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000  # the default of SQLITE_BUSY_TIMEOUT_MS (Settin
 
 class StoreUnavailable(RuntimeError):
     """The database did not answer or gave up waiting; the transaction was rolled back."""
+
+
+class SaveUnconfirmed(StoreUnavailable):
+    """The database stopped answering while the transaction committed: it may or may not
+    have been saved, and nobody can tell from here (outside attack: PostgreSQL cut
+    mid-commit stored an entry the nurse was told was "not saved")."""
 
 
 class StoreConflict(RuntimeError):
@@ -207,6 +213,23 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _commit(connection: Connection, transaction: Any, dialect: str) -> None:
+    """Commit. On PostgreSQL a connection lost during the commit leaves its outcome unknown
+    (the server may have committed before its answer was lost), so it is SaveUnconfirmed,
+    never "not saved"; SQLite's commit is local and atomic: a failed one was rolled back.
+    Either way the connection is thrown away, not pooled: its state is unknown."""
+    try:
+        transaction.commit()
+    except (OperationalError, InterfaceError) as exc:
+        with suppress(Exception):
+            connection.invalidate()
+        if dialect == "sqlite":
+            raise StoreUnavailable(unavailable_message(exc)) from exc
+        raise SaveUnconfirmed(
+            "could not confirm it was saved: the database stopped answering while saving "
+            f"({unavailable_message(exc)})") from exc
+
+
 def _set_busy_timeout(connection: Any, ms: int) -> None:
     """busy_timeout for this pooled connection's next BEGIN IMMEDIATE, set only on change."""
     info = connection.connection.info
@@ -261,13 +284,20 @@ class Database:
         busy_timeout share the bound; PostgreSQL: lock_timeout and statement_timeout."""
         started = time.monotonic()
         with self._translated(conflicts=True), self._writer_turn(wait_s), \
-                self._engine_waiting(started, wait_s).begin() as connection:
-            if wait_s is not None and self.dialect == "postgresql":
-                ms = max(int(wait_s * 1000), 1)
-                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
-                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
-            yield connection
-            audit.flush(connection)  # the chain's records go last (store/audit.py)
+                self._engine_waiting(started, wait_s).connect() as connection:
+            transaction = connection.begin()
+            try:
+                if wait_s is not None and self.dialect == "postgresql":
+                    ms = max(int(wait_s * 1000), 1)
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+                    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+                yield connection
+                audit.flush(connection)  # the chain's records go last (store/audit.py)
+            except BaseException:
+                with suppress(OperationalError, InterfaceError):  # a lost connection
+                    transaction.rollback()
+                raise
+            _commit(connection, transaction, self.dialect)
 
     def _engine_waiting(self, started: float, wait_s: float | None) -> Engine:
         """The write engine, told (SQLite) how long BEGIN IMMEDIATE may still wait."""

@@ -175,7 +175,8 @@ class AuditEvent(SQLModel, table=True):
 
 class MonthCloseEvent(SQLModel, table=True):
     """One close or reopen of a month, every one kept: the month is closed while its latest
-    event is a close, and "billed at close" is what its latest close recorded."""
+    event is a close, and "billed at close" is what its billed close recorded: the close
+    undone by the newest reopen marked billed, else the newest close."""
 
     __tablename__ = "month_close_events"
     __table_args__ = (Index("ix_month_close_events_month", "month", "id"),)
@@ -192,6 +193,10 @@ class MonthCloseEvent(SQLModel, table=True):
     recorded_at: datetime | None = _utc(nullable=True)  # when the record's figures were read
     # a close: the audit chain's head hash once the close's own audit record was added
     audit_head: str | None = Field(default=None, max_length=64)
+    # a reopen: whether the close it undid had been billed (claims sent); later closes are
+    # compared with a billed close (store.month_totals._billed_close). None: said before
+    # reopens asked (migration 0014), read as not billed
+    billed: bool | None = Field(default=None)
 
 
 class MonthCloseLine(SQLModel, table=True):

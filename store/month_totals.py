@@ -206,7 +206,8 @@ def _window_overlaps_month() -> ColumnElement[bool]:
     ), overlaps_month())
 
 
-_EVENT_COLUMNS = ("id", "month", "action", "at", "by", "reason", "record", "recorded_at")
+_EVENT_COLUMNS = ("id", "month", "action", "at", "by", "reason", "record", "recorded_at",
+                  "billed")
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ class CloseEvent:
     reason: str | None
     record: str | None
     recorded_at: datetime | None
+    billed: bool | None  # a reopen: whether the close it undid had been billed
 
 
 def _event_of(values: Any) -> CloseEvent | None:
@@ -230,10 +232,11 @@ def _event_of(values: Any) -> CloseEvent | None:
 @dataclass(frozen=True)
 class CloseRecord:
     """The month's close history as the month figures read it: its newest event (the month
-    is closed when it is a close) and its newest close (what was billed, reopened or not)."""
+    is closed when it is a close) and the close that was billed (`_billed_close`), reopened
+    since or not."""
 
     latest_event: CloseEvent | None
-    latest_close: CloseEvent | None
+    billed_close: CloseEvent | None
 
     @property
     def closed(self) -> CloseEvent | None:
@@ -244,20 +247,37 @@ class CloseRecord:
 
 _events = month_close_events
 _event = month_close_events.alias("latest_event")
-_close = month_close_events.alias("latest_close")
-_newest = select(func.max(_events.c.id)).where(
-    _events.c.month == bindparam("month")).scalar_subquery()
-_newest_close = select(func.max(_events.c.id)).where(
-    _events.c.month == bindparam("month"), _events.c.action == "close").scalar_subquery()
-_CLOSE_RECORD = select(*(_events.c[name] for name in _EVENT_COLUMNS)).where(
-    _events.c.id.in_([_newest, _newest_close])).order_by(_events.c.id)
+_close = month_close_events.alias("billed_close")
+
+
+def _newest_id(*where: Any) -> Any:
+    """The newest event id of the month matching `where` (its own alias: never correlated
+    with the statement it sits in)."""
+    events = month_close_events.alias()
+    return select(func.max(events.c.id)).where(
+        events.c.month == bindparam("month"), *(w(events) for w in where)).scalar_subquery()
+
+
+_newest = _newest_id()
+# What was billed: the close undone by the month's newest reopen marked billed (a reopen
+# only ever follows a close, so it is the newest close before that reopen); with no such
+# reopen, the month's newest close, reopened since or not (a reopen marked not billed, or
+# one from before reopens said, leaves the next close as the base).
+_newest_billed_reopen = _newest_id(lambda t: t.c.action == "reopen", lambda t: t.c.billed == true())
+_billed_close = func.coalesce(
+    _newest_id(lambda t: t.c.action == "close", lambda t: t.c.id < _newest_billed_reopen),
+    _newest_id(lambda t: t.c.action == "close"))
+_CLOSE_RECORD = select(*(_events.c[name] for name in _EVENT_COLUMNS),
+                       (_events.c.id == _billed_close).label("billed_base")).where(
+    _events.c.id.in_([_newest, _billed_close])).order_by(_events.c.id)
 
 
 def close_record(conn: Conn, month: str) -> CloseRecord:
-    """The month's newest event and newest close in one statement (one or two rows)."""
-    rows = [CloseEvent(*row) for row in _rows(conn, _CLOSE_RECORD, {"month": month})]
-    closes = [r for r in rows if r.action == "close"]
-    return CloseRecord(rows[-1] if rows else None, closes[-1] if closes else None)
+    """The month's newest event and its billed close in one statement (one or two rows)."""
+    rows = list(_rows(conn, _CLOSE_RECORD, {"month": month}))
+    events = [CloseEvent(*row[:-1]) for row in rows]
+    billed = [event for event, row in zip(events, rows, strict=True) if row[-1]]
+    return CloseRecord(events[-1] if events else None, billed[0] if billed else None)
 
 
 # Each statement below is built once per shape and run with bound parameters: building a
@@ -318,7 +338,7 @@ def _month_rows_statement(shape: str, detail: bool = True) -> Select[Any]:
         columns += [_event.c[name] for name in _EVENT_COLUMNS]
         columns += [_close.c[name] for name in _EVENT_COLUMNS]
         joined = (joined.outerjoin(_event, _event.c.id == _newest)
-                  .outerjoin(_close, _close.c.id == _newest_close))
+                  .outerjoin(_close, _close.c.id == _billed_close))
     # last: read as first[-3:] (the episodes as text: store.episodes)
     columns += [p.c.ordering_provider_id, p.c.order_on, episodes_column()]
     query = (select(*columns).select_from(joined).where(*_on_patients(shape))

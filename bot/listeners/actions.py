@@ -78,9 +78,22 @@ async def confirm_close(ack: AsyncAck, body: dict[str, Any], action: dict[str, A
     await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
 
 
+async def confirm_reopen(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                         respond: AsyncRespond, context: dict[str, Any]) -> None:
+    """One of the two buttons under `/rpm month reopen`: reopen, replace the question."""
+    await ack()
+    service = context["service"]
+    billed = action.get("action_id") == blocks.REOPEN_BILLED_ACTION
+    reply = await _run(lambda: dispatch.confirm_reopen(
+        service, _caller(body), str(action.get("value", "")), billed=billed))
+    await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=True)
+
+
 def register(app: AsyncApp) -> None:
     app.action(re.compile(rf"^{blocks.PICK_ACTION}_\d+$"))(pick_patient)
     app.action(blocks.UNDO_ACTION)(undo_double)
     app.action(blocks.CLOSE_MONTH_ACTION)(confirm_close)
+    app.action(blocks.REOPEN_BILLED_ACTION)(confirm_reopen)
+    app.action(blocks.REOPEN_NOT_BILLED_ACTION)(confirm_reopen)
     app.action(blocks.HOME_START_ACTION)(home_button)
     app.action(blocks.HOME_STOP_ACTION)(home_button)

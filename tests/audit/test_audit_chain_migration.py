@@ -1,17 +1,18 @@
 """Migration 0011 chains an existing trail in id order (in pages), and downgrades cleanly."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from alembic import command
 from sqlalchemy import inspect, select, text
 
 from service import Policy, Service, ServiceContext
+from service.patients import PatientFields
 from store.audit_chain import record_hash
 from store.db import Database
 from store.migrate import alembic_config, upgrade_to_head
 from store.tables import audit_events
 from tests.conftest import FrozenClock
-from tests.service.helpers import log, seed
+from tests.service.helpers import DOCTOR, log, seed
 
 OLD_ROWS = 2_500  # more than one page of the migration's 1,000
 
@@ -50,11 +51,15 @@ def test_the_migration_chains_an_existing_trail_in_id_order(db: Database) -> Non
         assert row.hash == record_hash(row._mapping)
     assert rows[-1].after == {"n": OLD_ROWS - 1, "name": "é"}
     assert rows[-1].at == (start - timedelta(minutes=OLD_ROWS - 1)).replace(tzinfo=UTC)
+    # the downgrade below 0012 dropped the order columns: put the order back on record
+    svc.patients.update("P-1042", PatientFields(ordered_by=DOCTOR, order_on=date(2026, 9, 1)),
+                        actor="test")
     report = svc.audit_trail.verify()
     assert report.clean, report.findings
-    # appends go on from the migrated head
+    # appends go on from the migrated head (the order's update above is the first)
     log(svc, "5m")
     with db.read() as conn:
-        last = conn.execute(select(audit_events).order_by(audit_events.c.id.desc())).first()
-    assert last is not None and last.prev_hash == rows[-1].hash
+        first_new = conn.execute(select(audit_events).where(audit_events.c.id > rows[-1].id)
+                                 .order_by(audit_events.c.id)).first()
+    assert first_new is not None and first_new.prev_hash == rows[-1].hash
     assert svc.audit_trail.verify().clean

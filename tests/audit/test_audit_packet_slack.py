@@ -57,7 +57,7 @@ def test_non_admins_and_strangers_are_refused(slack: SlackSender,
                                               slack_api: SlackApiRecorder) -> None:
     # a refusal is the answer itself, never after a "working" ack (issue 26 item 12)
     text = slack.command("packet P-1042 2026-11", user=NURSE).text
-    assert "Only an admin may do that. Admins: U04ADMIN." in text
+    assert "Only an admin may do that. Admins: <@U04ADMIN>." in text
     assert "not set up as clinic staff" in slack.command("packet P-1042", user="U09NOBODY").text
     assert slack_api.calls_to("conversations.open") == []
     assert slack_api.calls_to("chat.postMessage") == []

@@ -62,7 +62,7 @@ def test_the_report_is_for_admins_only(slack: SlackSender, slack_api: SlackApiRe
     will arrive in your DM", then "Only an admin may do that": the refusal is the answer."""
     sent = slack.command("report 2026-11", user=NURSE)
     text = sent.text
-    assert "Only an admin may do that. Admins: U04ADMIN." in text
+    assert "Only an admin may do that. Admins: <@U04ADMIN>." in text
     assert "Building the report" not in text and "P-1042" not in text
     assert all(slack_api.calls_to(m) == [] for m in UPLOADS)
     stranger = slack.command("report", user="U09NOBODY")
@@ -126,10 +126,41 @@ def test_an_admin_reopens_a_mistaken_close(slack: SlackSender, seeded: Service) 
     assert "Use `month close YYYY-MM` or `month reopen YYYY-MM REASON`" in slack.command(
         "month reopen 2026-10", user=ADMIN).text
     assert "Only an admin" in slack.command("month reopen 2026-10 wrong month").text
-    reopened = slack.command("month reopen 2026-10 closed the wrong month", user=ADMIN)
-    assert "🔓 Reopened 2026-10 by <@U04ADMIN>: closed the wrong month" in reopened.text
+    asked = slack.command("month reopen 2026-10 closed the wrong month", user=ADMIN)
+    assert "Reopen *2026-10*? It was closed by <@U04ADMIN>" in asked.text
+    assert "Were its claims sent?" in asked.text
+    assert "A billed month is normally amended, not reopened" in all_text(asked.body)
+    buttons = {b["action_id"]: b for block in asked.body["blocks"] if block["type"] == "actions"
+               for b in block["elements"]}
+    assert set(buttons) == {"reopen_month_billed", "reopen_month_not_billed"}
+    assert seeded.closes.get(Month(2026, 10)) is not None  # asking changed nothing
+    value = buttons["reopen_month_not_billed"]["value"]
+    nurse_click = slack.action("reopen_month_not_billed", value, user=NURSE)
+    assert "Only an admin" in all_text(_response(slack, nurse_click.response_url).body)
+    assert seeded.closes.get(Month(2026, 10)) is not None
+    clicked = slack.action("reopen_month_not_billed", value, user=ADMIN)
+    posted = all_text(_response(slack, clicked.response_url).body)
+    assert "🔓 Reopened 2026-10 by <@U04ADMIN>: closed the wrong month (not billed yet" in posted
     assert seeded.closes.get(Month(2026, 10)) is None
-    assert [v.action for v in seeded.closes.history(Month(2026, 10))] == ["close", "reopen"]
+    assert [(v.action, v.billed) for v in seeded.closes.history(Month(2026, 10))] == [
+        ("close", None), ("reopen", False)]
+    again = slack.action("reopen_month_billed", value, user=ADMIN)
+    assert "not closed, so there is nothing to reopen" in all_text(
+        _response(slack, again.response_url).body)
+    expired = slack.action("reopen_month_billed", "{}", user=ADMIN)
+    assert "That question has expired" in all_text(_response(slack, expired.response_url).body)
+
+
+def test_the_billed_button_reopens_a_billed_month(slack: SlackSender, seeded: Service) -> None:
+    seeded.closes.close(Month(2026, 10), by=ADMIN)
+    asked = slack.command("month reopen 2026-10 a review was missed", user=ADMIN)
+    [value] = {b["value"] for block in asked.body["blocks"] if block["type"] == "actions"
+               for b in block["elements"]}
+    clicked = slack.action("reopen_month_billed", value, user=ADMIN)
+    posted = all_text(_response(slack, clicked.response_url).body)
+    assert "(its claims had been sent: later closes are compared with what was billed)" \
+        in posted
+    assert [v.billed for v in seeded.closes.history(Month(2026, 10))] == [None, True]
 
 
 def test_the_report_shows_billed_at_close_vs_now_and_the_slack_csv_leaves_out_phi(

@@ -181,7 +181,7 @@ def test_admins_list_unmatched_calls_without_any_phone_digits(slack: SlackSender
     for digits in ("0777", "617", "555", "0199"):
         assert digits not in listed.text
     refused = slack.command("calls unmatched")
-    assert "Only an admin may do that. Admins: U04ADMIN." in refused.text
+    assert "Only an admin may do that. Admins: <@U04ADMIN>." in refused.text
     assert "C-1" not in refused.text
 
 

@@ -76,7 +76,7 @@ def test_strangers_and_leavers_get_the_polite_refusal_from_the_use_case(
 def test_staff_who_are_not_admins_are_told_who_is(s: Service) -> None:
     with counted(s) as (opened, _):
         reply = _run(s, "calls unmatched")
-    assert f"Only an admin may do that. Admins: {ADMIN}." in reply
+    assert f"Only an admin may do that. Admins: <@{ADMIN}>." in reply
     assert opened == ["read"]
 
 

@@ -265,15 +265,35 @@ def test_month_close_says_what_it_locks_and_needs_a_yes(seeded: Cli) -> None:
 def test_month_reopen_undoes_a_mistaken_close_and_both_stay_on_record(seeded: Cli) -> None:
     seeded("log", "P-1042", "25m", "call", "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
     seeded("month", "close", "2026-10", "--yes", "--by", "billing")
-    seeded("month", "reopen", "2026-10", "--reason", "claims not sent yet", code=2)
+    seeded("month", "reopen", "2026-10", "--reason", "claims not sent yet", "--not-billed",
+           code=2)  # no terminal, no --yes: nothing changed
+    unsaid = seeded("month", "reopen", "2026-10", "--reason", "claims not sent yet", "--yes",
+                    code=2)  # issue 26 #5: billed or not must be said
+    assert "Say whether 2026-10's claims were sent: --billed or --not-billed." in unsaid.stderr
+    assert "A billed month is normally amended, not reopened" in unsaid.stderr
+    assert "2026-10: closed" in seeded("month", "show", "2026-10").stdout
     reopened = seeded("month", "reopen", "2026-10", "--reason", "claims not sent yet",
-                      "--by", "ops", "--yes")
-    assert "reopened 2026-10 by ops: claims not sent yet" in reopened.stdout
+                      "--not-billed", "--by", "ops", "--yes")
+    assert "reopened 2026-10 by ops: claims not sent yet (not billed yet" in reopened.stdout
     seeded("log", "P-1042", "5m", "review", "--staff", "U01NURSE", "--at", "2026-10-21T10:00")
     shown = seeded("month", "show", "2026-10").stdout
     assert "2026-10: open" in shown and "closed by billing" in shown
-    assert "reopened by ops: claims not sent yet" in shown
-    seeded("month", "reopen", "2026-10", "--reason", "again", "--yes", code=2)
+    assert "reopened by ops: claims not sent yet (not billed yet" in shown
+    seeded("month", "reopen", "2026-10", "--reason", "again", "--billed", "--yes", code=2)
+
+
+def test_month_reopen_of_a_billed_month_says_amend_instead_and_keeps_the_billed_base(
+        seeded: Cli) -> None:
+    seeded("log", "P-1042", "8m", "call", "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
+    seeded("month", "close", "2026-10", "--yes", "--by", "billing")
+    reopened = seeded("month", "reopen", "2026-10", "--reason", "a review was missed",
+                      "--billed", "--yes")
+    assert "A billed month is normally amended, not reopened" in reopened.stderr
+    assert "its claims had been sent" in reopened.stdout
+    seeded("log", "P-1042", "4m", "review", "--staff", "U01NURSE", "--at", "2026-10-21T10:00")
+    seeded("month", "close", "2026-10", "--yes", "--by", "billing")
+    report = seeded("report", "--month", "2026-10").stdout
+    assert "corrected claim adding 99470" in report
 
 
 def test_unquoted_durations_and_clinic_times(seeded: Cli, clock: FrozenClock) -> None:

@@ -115,15 +115,16 @@ def test_every_close_and_reopen_is_kept_and_the_latest_close_counts(
     review = _october_99457(seeded)
     seeded.closes.close(OCT, by="first")
     with pytest.raises(BadInput, match="needs a reason"):
-        seeded.closes.reopen(OCT, reason=" ", by="cli:billing")
+        seeded.closes.reopen(OCT, reason=" ", by="cli:billing", billed=False)
     clock.advance(hours=1)
-    reopened = seeded.closes.reopen(OCT, reason="closed too early", by="cli:billing")
+    reopened = seeded.closes.reopen(OCT, reason="closed too early", by="cli:billing",
+                                     billed=False)
     assert reopened.action == "reopen" and seeded.closes.get(OCT) is None
     totals = seeded.months.totals(OCT)
     assert totals.closed_by is None and "closed too early" in (totals.reopened or "")
     seeded.entries.void(review, reason="duplicate", by=NURSE)  # open again: no amendment
     with pytest.raises(BadInput, match="not closed"):
-        seeded.closes.reopen(OCT, reason="again", by="cli:billing")
+        seeded.closes.reopen(OCT, reason="again", by="cli:billing", billed=False)
     clock.advance(hours=1)
     second = seeded.closes.close(OCT, by="second")
     assert second.units == {"99470": 1}
@@ -215,3 +216,64 @@ def test_a_patient_change_reads_the_closed_months_once(seeded: Service) -> None:
         event.remove(engine, "before_cursor_execute", count)
     guard_reads = [s for s in seen if "month_totals" not in s and "JOIN" not in s.upper()]
     assert len(guard_reads) <= (2 if seeded.ctx.db.dialect == "postgresql" else 1), seen
+
+
+def test_a_reopen_of_a_billed_month_keeps_comparing_with_what_was_billed(
+        seeded: Service, clock: FrozenClock) -> None:
+    """Outside clinic month: a billed month reopened, amended and closed again lost its
+    "corrected claim adding 99470 (+$26)", as "billed at close" became the second close.
+    The reopen now says whether the close was billed: later closes compare with it."""
+    log(seeded, "8m", "call", started_at=IN_OCTOBER)  # live, 8 minutes: nothing to bill
+    seeded.closes.close(OCT, by="first")
+    clock.advance(hours=1)
+    with pytest.raises(TypeError):  # no default: the caller must say which it was
+        seeded.closes.reopen(OCT, reason="forgot a review", by=ADMIN)  # type: ignore[call-arg]
+    reopened = seeded.closes.reopen(OCT, reason="forgot a review", by=ADMIN, billed=True)
+    assert (reopened.action, reopened.billed) == ("reopen", True)
+    log(seeded, "4m", "review", started_at=datetime(2026, 10, 22, 15, tzinfo=UTC))
+    clock.advance(hours=1)
+    seeded.closes.close(OCT, by="second")
+
+    billed = seeded.months.report(OCT)[0].billed_at_close
+    assert billed is not None and billed.closed_by == "first"
+    assert (billed.codes_text, billed.differs) == ("none", True)
+    assert billed.follow_up.startswith("corrected claim adding 99470")
+    assert seeded.months.totals(OCT).changed_since_close[0].supported == "99470"
+    assert [(v.action, v.closed_by, v.billed) for v in seeded.closes.history(OCT)] == [
+        ("close", "first", None), ("reopen", ADMIN, True), ("close", "second", None)]
+    with seeded.ctx.db.read_session() as session:
+        trail = session.exec(select(AuditEvent).where(
+            AuditEvent.action == "month.reopen")).one()
+    assert trail.after is not None and trail.after["billed"] is True
+
+
+def test_a_reopen_of_a_month_not_billed_yet_makes_the_next_close_the_base(
+        seeded: Service, clock: FrozenClock) -> None:
+    log(seeded, "8m", "call", started_at=IN_OCTOBER)
+    seeded.closes.close(OCT, by="first")
+    clock.advance(hours=1)
+    seeded.closes.reopen(OCT, reason="closed before the claims went out", by=ADMIN,
+                         billed=False)
+    log(seeded, "4m", "review", started_at=datetime(2026, 10, 22, 15, tzinfo=UTC))
+    clock.advance(hours=1)
+    seeded.closes.close(OCT, by="second")
+    billed = seeded.months.report(OCT)[0].billed_at_close
+    assert billed is not None and billed.closed_by == "second" and not billed.differs
+    assert billed.codes_text == "99470"
+
+
+def test_the_billed_close_stays_the_base_through_a_later_reopen_not_billed(
+        seeded: Service, clock: FrozenClock) -> None:
+    """close 1 (billed), reopen billed, close 2 (never sent), reopen not billed, close 3:
+    what was billed is still close 1."""
+    log(seeded, "8m", "call", started_at=IN_OCTOBER)
+    seeded.closes.close(OCT, by="first")
+    for n, (billed_then, minutes) in enumerate(((True, "4m"), (False, "10m")), start=2):
+        clock.advance(hours=1)
+        seeded.closes.reopen(OCT, reason=f"reopen {n}", by=ADMIN, billed=billed_then)
+        log(seeded, minutes, "review", started_at=datetime(2026, 10, 20 + n, 15, tzinfo=UTC))
+        clock.advance(hours=1)
+        seeded.closes.close(OCT, by=f"close {n}")
+    billed = seeded.months.report(OCT)[0].billed_at_close
+    assert billed is not None and billed.closed_by == "first"
+    assert billed.follow_up.startswith("corrected claim adding 99457")

@@ -59,7 +59,7 @@ def october(svc: Service) -> Service:
     svc.closes.close(OCT, by="cli:billing")
     _call(svc, "CA" + "1" * 32, "unclaimed")
     _call(svc, "CA" + "2" * 32, "after_close")
-    svc.closes.reopen(OCT, reason="late call", by="cli:billing")
+    svc.closes.reopen(OCT, reason="late call", by="cli:billing", billed=False)
     return svc
 
 

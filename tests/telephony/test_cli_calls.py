@@ -123,14 +123,15 @@ def test_an_after_close_call_says_how_to_count_it_and_counts_once_reopened(
         to_number=NURSE_TWILIO_NUMBER, duration_seconds=120,
         timestamp=datetime(2026, 10, 31, 20, tzinfo=UTC)))
     advice = ("arrived after 2026-10 was closed, so its time is not counted; to count it, "
-              'reopen 2026-10 (rpm-logger month reopen 2026-10 --reason "..."), then attach it '
+              'reopen 2026-10 (rpm-logger month reopen 2026-10 --reason "..." --billed, or '
+              "--not-billed if its claims were not sent yet), then attach it "
               "(rpm-logger calls attach C-1 P-1042 --staff ADMIN_ID), and close the month again")
     [_, row] = run("calls", "list", "--state", "after_close").stdout.splitlines()
     assert "\tafter_close\tP-1042 (JD)\t" in row and row.endswith("\t" + advice)
     refused = run("calls", "attach", "C-1", "P-1042", "--staff", ADMIN, code=2)
     assert "C-1 " + advice in " ".join(refused.stderr.split()), refused.stderr
     assert svc.calls.get("C-1").state == "after_close"  # the refusal changed nothing
-    svc.closes.reopen(Month(2026, 10), reason="a late call", by="billing")
+    svc.closes.reopen(Month(2026, 10), reason="a late call", by="billing", billed=True)
     attached = run("calls", "attach", "C-1", "P-1042", "--staff", ADMIN).stdout
     assert "\tcounted\tP-1042 (JD)\t" in attached
     assert svc.months.summary("P-1042", Month(2026, 10)).total_seconds == 120
