@@ -10,25 +10,30 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from tests.audit.conftest import STAFF, cli_env
 from tests.cli.runner import Cli
+from tests.conftest import FrozenClock
+from tests.snapshots import seeded_by_cli
 
 MONTH = "2026-10"
 
 
 @pytest.fixture
-def cli(staffed_cli: Cli) -> Cli:
-    cli = staffed_cli
-    cli("patient", "add", "P-1042", "--initials", "JD", "--phone", "(617) 555-0123",
-        "--consent", "2026-09-01", "--condition", "I10", "--provider", "U02DOC",
-        "--enrolled", "2026-09-01", "--ordered-by", "U02DOC", "--order-date", "2026-09-01")
-    cli("patient", "add", "P-2000", "--initials", "AB", "--consent", "2026-09-01",
-        "--provider", "U02DOC", "--enrolled", "2026-09-01")
-    cli("log", "P-1042", "15m", "review", "Reviewed BP log, 3 highs", "--staff", "U01NURSE",
-        "--at", "2026-10-02T10:00")
-    cli("log", "P-1042", "7m", "call", "Discussed readings, dose kept", "--staff", "U01NURSE",
-        "--at", "2026-10-06T11:00")
-    cli("log", "P-2000", "5m", "review", "Short look at the log", "--staff", "U01NURSE",
-        "--at", "2026-10-03T10:00")
+def cli(db_url: str, clock: FrozenClock) -> Cli:
+    cli = Cli(cli_env(db_url), clock=clock)
+    seeded_by_cli(
+        cli, *STAFF,
+        ("patient", "add", "P-1042", "--initials", "JD", "--phone", "(617) 555-0123",
+         "--consent", "2026-09-01", "--condition", "I10", "--provider", "U02DOC",
+         "--enrolled", "2026-09-01", "--ordered-by", "U02DOC", "--order-date", "2026-09-01"),
+        ("patient", "add", "P-2000", "--initials", "AB", "--consent", "2026-09-01",
+         "--provider", "U02DOC", "--enrolled", "2026-09-01"),
+        ("log", "P-1042", "15m", "review", "Reviewed BP log, 3 highs", "--staff", "U01NURSE",
+         "--at", "2026-10-02T10:00"),
+        ("log", "P-1042", "7m", "call", "Discussed readings, dose kept", "--staff",
+         "U01NURSE", "--at", "2026-10-06T11:00"),
+        ("log", "P-2000", "5m", "review", "Short look at the log", "--staff", "U01NURSE",
+         "--at", "2026-10-03T10:00"))
     return cli
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from tests.cli.test_cli import Cli
 from tests.conftest import FrozenClock
+from tests.snapshots import seeded_by_cli
 
 NURSE = "U01NURSE"
 
@@ -44,10 +45,11 @@ def rpm(db_url: str, clock: FrozenClock) -> Cli:
            if not k.startswith(("SLACK_", "TWILIO_", "CPT_", "MIN_LIVE"))}
     env.update(DATABASE_URL=db_url, CLINIC_TIMEZONE="America/New_York")
     cli = Typed(env, clock)
-    cli("staff", "add", NURSE, "--name", "Nina Nurse", "--role", "clinical_staff")
-    cli("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician")
-    cli("patient", "add", "P-100", "--initials", "AB", "--enrolled", "2026-01-01",
-        "--consent", "2026-01-01", *ORDERED)
+    seeded_by_cli(cli, ("staff", "add", NURSE, "--name", "Nina Nurse", "--role",
+                        "clinical_staff"),
+                  ("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician"),
+                  ("patient", "add", "P-100", "--initials", "AB", "--enrolled", "2026-01-01",
+                   "--consent", "2026-01-01", *ORDERED))
     return cli
 
 

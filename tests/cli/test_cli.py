@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from tests.cli.runner import SCRIPT, Cli
 from tests.conftest import FrozenClock
+from tests.snapshots import seeded_by_cli
 
 __all__ = ["SCRIPT", "Cli"]  # tests elsewhere import them from here
 
@@ -31,14 +32,16 @@ def cli(db_url: str, clock: FrozenClock) -> Cli:
 
 @pytest.fixture
 def seeded(cli: Cli) -> Cli:
-    cli("staff", "add", "U01NURSE", "--name", "Nina Nurse", "--role", "clinical_staff",
-        "--phone", "+1 617 555 0101")
-    cli("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician",
-        "--npi", "1234567890", "--admin")
-    cli("patient", "add", "P-1042", "--initials", "JD", "--phone", "(617) 555-0123",
-        "--caregiver-phone", "617.555.0124", "--assign", "U01NURSE", "--consent", "2026-10-01",
-        "--condition", "I10", "--provider", "U02DOC", "--enrolled", "2026-01-01",
-        "--ordered-by", "U02DOC", "--order-date", "2026-09-01")  # billable at a close
+    seeded_by_cli(
+        cli,
+        ("staff", "add", "U01NURSE", "--name", "Nina Nurse", "--role", "clinical_staff",
+         "--phone", "+1 617 555 0101"),
+        ("staff", "add", "U02DOC", "--name", "Dee Doctor", "--role", "physician",
+         "--npi", "1234567890", "--admin"),
+        ("patient", "add", "P-1042", "--initials", "JD", "--phone", "(617) 555-0123",
+         "--caregiver-phone", "617.555.0124", "--assign", "U01NURSE", "--consent",
+         "2026-10-01", "--condition", "I10", "--provider", "U02DOC", "--enrolled",
+         "2026-01-01", "--ordered-by", "U02DOC", "--order-date", "2026-09-01"))  # billable
     return cli
 
 
