@@ -35,7 +35,7 @@ class TwilioApiRecorder:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         # shutdown() returns at the loop's next poll: 0.05 s, not the default 0.5 s a test
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+                                        kwargs={"poll_interval": 0.005}, daemon=True)
 
     @property
     def base_url(self) -> str:
