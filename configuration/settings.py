@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from billing.digits import DIGIT
 from billing.errors import InvalidInput
 from billing.fees import DEFAULT_FEES
 from billing.months import clinic_zone
@@ -79,7 +80,7 @@ class Settings(BaseSettings):
     def _clock_time(cls, value: Any) -> Any:
         """'09:00' or '9:00' (24-hour clock, in CLINIC_TIMEZONE)."""
         if isinstance(value, str):
-            match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)
+            match = re.fullmatch(rf"\s*({DIGIT}{{1,2}}):({DIGIT}{{2}})\s*", value)
             if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
                 raise ValueError(f"'{value}' is not a time of day: use HH:MM, e.g. 09:00")
             return time(int(match.group(1)), int(match.group(2)))
