@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 from billing.activities import is_activity
+from billing.digits import DIGIT, ONLY_ASCII_DIGITS, has_other_digits
 from billing.errors import InvalidInput, quoted
 
 ACCEPTED_FORMS = "12m, 12 min, 12 (minutes), 1h5m, 1h 5m, 1:05 (h:mm), 90s, 2.5m"
 
-# ASCII digits only: `\d` also matches '٣' or '３', which Decimal would read as 3.
-_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+# ASCII digits only (billing.digits): `\d` also matches '٣' or '３', which Decimal reads as 3
+_NUMBER = rf"{DIGIT}+(?:\.{DIGIT}+)?"
 UNIT_SECONDS = {
     "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
     "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
@@ -23,7 +24,7 @@ UNIT_SECONDS = {
 _PART = re.compile(rf"({_NUMBER})\s*([a-z]+)\s*")
 _UNITS_FORM = re.compile(rf"(?:{_NUMBER}\s*[a-z]+\s*)+")
 _PLAIN_MINUTES = re.compile(_NUMBER)
-_CLOCK_FORM = re.compile(r"([0-9]+):([0-5][0-9])")
+_CLOCK_FORM = re.compile(rf"({DIGIT}+):([0-5]{DIGIT})")
 _SHAPE_ONLY = None  # word splitting asks only whether words read as a duration, not its limit
 
 
@@ -67,6 +68,8 @@ def parse_duration(text: str, *, max_seconds: int | None) -> int:
         raise _refuse(text, "it is empty")
     if folded.startswith("-"):
         raise _refuse(text, "it must be positive")
+    if has_other_digits(folded):  # '１２m' looks like 12m: say why it is not read as such
+        raise _refuse(text, ONLY_ASCII_DIGITS)
     try:
         seconds = int(_exact_seconds(text, folded))  # int() truncates: never rounds up
     except InvalidOperation as exc:  # pragma: no cover - the regexes admit only decimals

@@ -11,9 +11,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from billing.digits import DIGIT, ONLY_ASCII_DIGITS, has_other_digits
 from billing.errors import InvalidInput
 
-_MONTH_FORM = re.compile(r"(\d{4})-(\d{1,2})")
+_MONTH_FORM = re.compile(rf"({DIGIT}{{4}})-({DIGIT}{{1,2}})")
 # The months a clinic can name: each needs the day before it (a month scan reaches back to
 # entries that started the day before, store/month_totals.LONGEST_ENTRY) and the month after
 # it (its end bound), and Python's dates run from 0001-01-01 to 9999-12-31.
@@ -52,6 +53,9 @@ class Month:
         """A month from 'YYYY-MM' only: '2026-1' is refused with its right spelling, since a
         month typed loosely (and closed by mistake) is how a billed month goes wrong."""
         raw = (text or "").strip()
+        if has_other_digits(raw):  # '２０２６-１１' was read as 2026-11
+            raise InvalidInput(f"Cannot read month '{text}': {ONLY_ASCII_DIGITS}; "
+                               "use YYYY-MM, e.g. 2026-11.")
         match = _MONTH_FORM.fullmatch(raw)
         if not match or not 1 <= int(match.group(2)) <= 12:
             raise InvalidInput(f"Cannot read month '{text}': use YYYY-MM, e.g. 2026-11.")

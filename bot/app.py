@@ -30,6 +30,7 @@ from slack_bolt.request.payload_utils import (
     to_step,
     to_view,
 )
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
@@ -69,6 +70,9 @@ def build_slack_app(settings: Settings, service: Service,
             logger=log,
         )
 
+    if settings.slack_team_id:  # first: nothing of ours runs for another workspace
+        app.middleware(_only_team(settings.slack_team_id))
+
     @app.middleware
     async def _inject_service(context: AsyncBoltContext,
                               next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
@@ -80,6 +84,42 @@ def build_slack_app(settings: Settings, service: Service,
     listeners.register(app)
     ack_runner.install(app)  # the ack answers at once, not at Bolt's next 10 ms poll
     return app
+
+
+TEAM_REFUSAL = {"error": "not this clinic's Slack workspace"}
+
+
+def from_another_team(request: AsyncBoltRequest, team_id: str | None) -> bool:
+    """SLACK_TEAM_ID is set and the request comes from another workspace (Bolt's reading of
+    its team: the payload's team, else its authorizations' or its user's), or names none.
+
+    The signature proves only that Slack sent the request for this app, and an app can be
+    installed in a second workspace (or org-wide), whose people are not the clinic's. Slack's
+    own checks of the Request URL carry no team (url_verification, ssl_check) and pass, or
+    Slack could not verify the URL. A refusal is one warning line: the team ids only."""
+    if team_id is None or request.context.team_id == team_id:
+        return False
+    body = request.body if isinstance(request.body, dict) else {}
+    if body.get("type") == "url_verification" or body.get("ssl_check") == "1":
+        return False
+    log.warning("Slack request from team %s refused (403): SLACK_TEAM_ID is %s",
+                request.context.team_id or "(none)", team_id)
+    return True
+
+
+def _only_team(team_id: str) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """The team check for Socket Mode, whose requests do not pass SlackGate (HTTP requests
+    were refused there, before Bolt saw them): first of our middlewares, so no listener runs
+    for another workspace."""
+
+    async def only_team(request: AsyncBoltRequest,
+                        next: Callable[[], Awaitable[None]]) -> BoltResponse | None:  # noqa: A002
+        if from_another_team(request, team_id):
+            return BoltResponse(status=403, body=TEAM_REFUSAL)
+        await next()
+        return None
+
+    return only_team
 
 
 # Bolt reads SLACK_BOT_TOKEN from the environment itself and warns that the app's client
@@ -168,15 +208,18 @@ def _refused(status: int, error: str) -> JSONResponse:
 class SlackGate:
     """The checks /slack/events makes before Bolt sees a request, so that no request,
     however malformed, gets a 500: headers of the wrong shape or a bad signature get 401
-    (nothing parsed, nothing logged), a correctly signed body Bolt could not read gets 400.
+    (nothing parsed, nothing logged), a correctly signed body Bolt could not read gets 400,
+    and one from another workspace than SLACK_TEAM_ID gets 403 (`from_another_team`).
     The HMAC is over the body's bytes: slack_sdk's verifier decodes them first and raises on
     invalid UTF-8. This is the one signature check of an HTTP request (Bolt's own verifier is
     off: it checked the same HMAC over the same bytes a second time), and the request it
     hands on is the one Bolt dispatches (the body is read and parsed once)."""
 
-    def __init__(self, signing_secret: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, signing_secret: str, clock: Callable[[], float] = time.time,
+                 team_id: str | None = None) -> None:
         self._secret = signing_secret.encode()
         self._clock = clock
+        self._team_id = team_id  # SLACK_TEAM_ID: another workspace's request gets 403
 
     async def refusal(self, request: Request) -> Response | None:
         """None when the request is signed and readable, else the response to send."""
@@ -195,6 +238,8 @@ class SlackGate:
         bolt_request = _bolt_request(request, body)
         if bolt_request is None:
             return _refused(400, "unreadable request body")
+        if from_another_team(bolt_request, self._team_id):
+            return JSONResponse(TEAM_REFUSAL, status_code=403)
         return bolt_request
 
     def _signed(self, body: bytes, timestamp: str, signature: str) -> bool:
@@ -270,9 +315,9 @@ class SlackRuntime:
     Socket Mode connection when SLACK_APP_TOKEN is set (for clinics without a public URL)."""
 
     def __init__(self, bolt: AsyncApp, socket: AsyncSocketModeHandler | None,
-                 signing_secret: str) -> None:
+                 signing_secret: str, team_id: str | None = None) -> None:
         self.bolt = bolt
-        self.gate = SlackGate(signing_secret)
+        self.gate = SlackGate(signing_secret, team_id=team_id)
         self.socket = socket
         self._connecting: asyncio.Task[None] | None = None
 
@@ -293,7 +338,8 @@ class SlackRuntime:
             # apps.connections.open goes through the app's client, so SLACK_API_URL too
             socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
         assert settings.slack_signing_secret is not None  # build_slack_app checked it
-        runtime = cls(bolt, socket, settings.slack_signing_secret.get_secret_value())
+        runtime = cls(bolt, socket, settings.slack_signing_secret.get_secret_value(),
+                      settings.slack_team_id)
         if socket is not None:
             # connect() retries until Slack answers: never hold up start-up waiting for it
             runtime._connecting = asyncio.ensure_future(socket.connect_async())

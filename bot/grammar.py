@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from billing.activities import ACTIVITIES, is_activity
+from billing.digits import DIGIT, ONLY_ASCII_DIGITS, has_other_digits
 from billing.durations import duration_word_count, looks_like_duration
 from billing.errors import quoted
 from service.spelling import closest
@@ -42,9 +43,12 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("help", "/rpm help [COMMAND]", "/rpm help log"),
 )
 USAGE = {name: usage for name, usage, _ in COMMANDS}
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MONTH = re.compile(r"\d{4}-\d{2}")
-_MONTH_LIKE = re.compile(r"\d{4}-\d{1,2}")
+# dates and months are read in 0-9 only (billing.digits); a word in other digits is refused
+# with that reason (`_unreadable`), never taken as a note or a patient
+_DATE = re.compile(rf"{DIGIT}{{4}}-{DIGIT}{{2}}-{DIGIT}{{2}}")
+_MONTH = re.compile(rf"{DIGIT}{{4}}-{DIGIT}{{2}}")
+_MONTH_LIKE = re.compile(rf"{DIGIT}{{4}}-{DIGIT}{{1,2}}")
+# a phone number in any script's digits (`\d` on purpose): refusing PHI, broader is safer
 _PHONE_LIKE = re.compile(r"\+[\d().-]{7,}|\(?\d{3}\)?[.-]\d{3}[.-]\d{4}|\(\d{3}\)\d{3}-?\d{4}")
 PHONE_REFUSAL = ("Patients are named by clinic id here (e.g. P-1042): phone numbers are PHI "
                  "and never typed into Slack.")
@@ -194,6 +198,16 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
+def _unreadable(words: list[str], topic: str) -> Usage | None:
+    """A refusal naming the digits rule when a word holds digits other than 0-9 ('１２m',
+    '２０２６-１１'): without it '１２m' was taken for a patient and 'review' refused as "not a
+    duration", and a date in other digits became part of the note."""
+    for word in words:
+        if has_other_digits(word):
+            return Usage(f"Cannot read {quoted(word)}: {ONLY_ASCII_DIGITS}.", topic)
+    return None
+
+
 def _take_duration(words: list[str], i: int) -> int:
     """How many words from i form a duration: 1, 2 ('12 min', '1h 5m') or 0."""
     return duration_word_count(words, i)
@@ -202,6 +216,11 @@ def _take_duration(words: list[str], i: int) -> int:
 def _parse_log(words: list[str]) -> Command:
     if not words:
         return Usage("Say how long and what you did.", "log")
+    # the patient and the duration: the words before the activity (notes may hold anything)
+    head = words[:next((i for i, word in enumerate(words) if is_activity(word)), len(words))]
+    refused = _unreadable(head[:3], "log")
+    if refused:
+        return refused
     patient: str | None = None
     i = 0
     size = _take_duration(words, 0)
@@ -236,6 +255,9 @@ def _log_modifiers(patient: str | None, duration: str, activity: str,
             live, rest = True, rest[1:]
         elif word == "yesterday" and not (yesterday or day):
             yesterday, rest = True, rest[1:]
+        elif word == "on" and not (yesterday or day) \
+                and (refused := _unreadable(rest[1:2], "log")):
+            return refused
         elif word == "on" and len(rest) > 1 and _DATE.fullmatch(rest[1]) and not (yesterday
                                                                                   or day):
             try:
@@ -324,12 +346,16 @@ def _parse_calls(words: list[str]) -> Command:
 def _parse_report(words: list[str]) -> Command:
     if not words:
         return Report()
+    if len(words) == 1 and (refused := _unreadable(words, "report")):
+        return refused
     if len(words) == 1 and _MONTH.fullmatch(words[0]):
         return Report(words[0])
     return Usage("Give at most one month, as YYYY-MM (e.g. 2026-11).", "report")
 
 
 def _parse_packet(words: list[str]) -> Command:
+    if refused := _unreadable(words[1:2], "packet"):
+        return refused
     if len(words) == 1 or (len(words) == 2 and _MONTH_LIKE.fullmatch(words[1])):
         return Packet(*words)
     return Usage("Name one patient by clinic id, then at most one month as YYYY-MM "
@@ -339,6 +365,8 @@ def _parse_packet(words: list[str]) -> Command:
 def _parse_month(words: list[str]) -> Command:
     """The month's spelling is checked by the service (`2026-1` is refused with `2026-01`)."""
     sub = words[0].lower() if words else ""
+    if sub in ("close", "reopen") and (refused := _unreadable(words[1:2], "month")):
+        return refused
     if sub == "close" and len(words) == 2 and _MONTH_LIKE.fullmatch(words[1]):
         return CloseMonth(words[1])
     if sub == "reopen" and len(words) >= 3 and _MONTH_LIKE.fullmatch(words[1]):

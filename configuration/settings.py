@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from billing.digits import DIGIT
 from billing.errors import InvalidInput
 from billing.fees import DEFAULT_FEES
 from billing.months import clinic_zone
@@ -37,6 +38,8 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # the one workspace whose requests are served (unset: any team the app is installed in)
+    slack_team_id: str | None = None
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
@@ -79,7 +82,7 @@ class Settings(BaseSettings):
     def _clock_time(cls, value: Any) -> Any:
         """'09:00' or '9:00' (24-hour clock, in CLINIC_TIMEZONE)."""
         if isinstance(value, str):
-            match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)
+            match = re.fullmatch(rf"\s*({DIGIT}{{1,2}}):({DIGIT}{{2}})\s*", value)
             if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
                 raise ValueError(f"'{value}' is not a time of day: use HH:MM, e.g. 09:00")
             return time(int(match.group(1)), int(match.group(2)))
@@ -89,6 +92,19 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("slack_team_id", mode="before")
+    @classmethod
+    def _team_id(cls, value: Any) -> Any:
+        """A workspace id as Slack shows it ('T0123ABCD'); blank is unset. A wrong shape is
+        refused at start: a team check comparing against a typo would refuse everyone."""
+        if not isinstance(value, str) or not value.strip():
+            return None if isinstance(value, str) else value
+        value = value.strip()
+        if not re.fullmatch(r"T[A-Z0-9]{1,30}", value):
+            raise ValueError(f"'{value}' is not a Slack team id: a workspace id starts with T "
+                             "(e.g. T0123ABCD; Slack shows it in the web client's URL)")
+        return value
 
     @field_validator("twilio_voice")
     @classmethod

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from billing.audit_checks import Finding
 from billing.codes import format_codes
+from billing.digits import DIGIT
 from billing.durations import format_seconds
 from billing.months import clinic_time
 from billing.risk import CRITICAL, HIGH, WATCH
@@ -58,7 +59,8 @@ EXPORT_COLUMNS = (
 # OWASP CSV injection: a spreadsheet runs a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_GUARD = "'"  # what a neutralised cell starts with (docs/security.md)
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+# 0-9 only (billing.digits): '-١٢' is no number a spreadsheet reads, so it is guarded
+_PLAIN_NUMBER = re.compile(rf"[+-]?{DIGIT}+(?:\.{DIGIT}+)?")
 
 
 def spreadsheet_safe(value: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from configuration.limits import BodySizeLimit
 from configuration.settings import Settings, get_settings
@@ -33,6 +34,16 @@ log = logging.getLogger("rpm_logger")
 
 def _not_configured(what: str, how: str) -> JSONResponse:
     return JSONResponse({"error": f"{what} is not configured", "how": how}, status_code=503)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """A client that hung up before its request body arrived (slow, cut off, or holding
+    connections open on purpose): one warning line, where uvicorn logged a full ERROR
+    traceback per client. Nothing was read, so nothing changed; the answer goes nowhere.
+    The path is logged with any number in it withheld, never the body or the query."""
+    log.warning("client disconnected before its request was read: %s %s", request.method,
+                logsafe.withhold_numbers_in_path(request.url.path))
+    return Response(status_code=400)
 
 
 def _start_reminders(settings: Settings, service: Service) -> "ReminderScheduler | None":
@@ -106,6 +117,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app = FastAPI(title="rpm-logger", version="0.1.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    # raised wherever a body is read: SlackGate, the Twilio signature check, FastAPI's forms
+    app.add_exception_handler(ClientDisconnect, _client_gone)
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:

@@ -55,7 +55,9 @@ def describe_configuration(settings: Settings) -> list[str]:
     lines = [f"database: {_redacted_url(settings.resolved_database_url)}",
              f"clinic time zone: {settings.clinic_timezone}"]
     if settings.slack_configured:
-        lines.append(f"slack: configured (API at {settings.slack_api_url})")
+        team = (f"team {settings.slack_team_id} only" if settings.slack_team_id
+                else "any team; set SLACK_TEAM_ID to serve one workspace")
+        lines.append(f"slack: configured (API at {settings.slack_api_url}; {team})")
     else:
         lines.append("slack: not configured; set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN "
                      "to enable /slack/events")

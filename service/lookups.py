@@ -7,6 +7,7 @@ raises the error an adapter shows as it is; nothing here opens a transaction.
 import re
 from typing import Any
 
+from billing.digits import is_digits
 from billing.errors import quoted
 from service.errors import BadInput, NotAdmin, NotFound, NotStaff, UnknownStaff
 from service.phones import try_normalize_phone
@@ -123,7 +124,7 @@ def patients_by_digits(conn: Conn, digits: str, *, limit: int) -> list[Any]:
     id without digits cannot be keyed."""
     found = []
     for row in patients.with_digits_in_order(conn, digits):
-        if "".join(c for c in row.clinic_id if c.isascii() and c.isdigit()) == digits:
+        if "".join(c for c in row.clinic_id if is_digits(c)) == digits:
             found.append(row)
             if len(found) == limit:
                 break

@@ -6,6 +6,7 @@ import unicodedata
 
 import phonenumbers
 
+from billing.digits import DIGIT
 from billing.errors import quoted
 from service.errors import BadInput
 
@@ -95,7 +96,7 @@ _SEPARATOR_TWINS = {"_": "-", "\\": "-", "|": "-", "~": "-", "\t": " "}
 # local number. A number that is not valid cannot be dialled, so leaving it shows no one's phone.
 # Not STRICT_GROUPING either: it lets `617/555/0111` through. `_grouped_as_dialled` instead.
 _LENIENCY = phonenumbers.Leniency.VALID
-_DIGIT_GROUPS = re.compile(r"\d+")
+_DIGIT_GROUPS = re.compile(rf"{DIGIT}+")  # of phonenumbers' own formatting: ASCII
 
 
 def _ascii_twin(char: str) -> str:

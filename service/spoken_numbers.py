@@ -10,6 +10,7 @@ never repeats the transcript's words (a transcript may hold a name): it says wha
 import re
 from decimal import Decimal
 
+from billing.digits import DIGIT, has_other_digits, is_digits
 from billing.durations import UNIT_SECONDS
 
 _ONES = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -26,7 +27,8 @@ _UNITS = {word: size for word, size in UNIT_SECONDS.items() if len(word) > 1}
 _DIGIT_WORDS = {**{w: str(n) for w, n in _ONES.items()}, "oh": "0", "o": "0", "to": "2",
                 "too": "2", "for": "4", "ate": "8"}
 _ID_WORDS = {"patient", "number", "id", "is", "dash", "hyphen"}  # said around the digits
-_TOKEN = re.compile(r"[0-9]+(?:\.[0-9]+)?|[a-z]+")
+_NUMERAL = re.compile(rf"{DIGIT}+(?:\.{DIGIT}+)?")  # 0-9 only (billing.digits)
+_TOKEN = re.compile(rf"{_NUMERAL.pattern}|[a-z]+")
 
 SAY_MINUTES = "Say it like twenty five minutes, or key the minutes."
 SAY_DIGITS = "Say the digits one at a time, like one zero four two, or key them."
@@ -36,7 +38,11 @@ class Unsure(ValueError):
     """The transcript does not surely say one number; the message says why (no words of it)."""
 
 
-def _tokens(speech: str) -> list[str]:
+def _tokens(speech: str, say: str) -> list[str]:
+    """The numerals and words of a transcript. A number character other than 0-9 ('٣',
+    '１', '²') is refused here: the tokens would skip it, so '1²' was heard as 1."""
+    if has_other_digits(speech):
+        raise Unsure(f"I heard a number written in a way I cannot read. {say}")
     return _TOKEN.findall(speech.lower().replace(",", ""))
 
 
@@ -45,8 +51,8 @@ def patient_digits(speech: str) -> str:
     numerals pass as they are. A number word above nine, or any word that is not a digit,
     a single letter or 'patient number', is refused: its digits are not sure."""
     out = []
-    for token in _tokens(speech):
-        if token.isdigit():
+    for token in _tokens(speech, SAY_DIGITS):
+        if is_digits(token):
             out.append(token)
         elif token in _DIGIT_WORDS:
             out.append(_DIGIT_WORDS[token])
@@ -63,7 +69,7 @@ def spoken_seconds_of(speech: str) -> int:
     """Whole seconds said, for a minutes prompt: 'twenty five' (minutes when no unit), 'two
     hundred forty', 'an hour', '1 hour', 'one and a half hours', 'an hour and fifteen
     minutes', 'an hour thirty'. Fractions of a second are dropped, never rounded up."""
-    tokens = _tokens(speech)
+    tokens = _tokens(speech, SAY_MINUTES)
     groups: list[tuple[Decimal, int | None]] = []
     i = 0
     while i < len(tokens):
@@ -100,7 +106,7 @@ def _quantity(tokens: list[str], i: int) -> tuple[Decimal, int]:
     words; then an optional 'and a half'."""
     token = tokens[i]
     nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", token):
+    if _NUMERAL.fullmatch(token):
         value, i = Decimal(token), i + 1
     elif token in ("a", "an") and nxt == "half":
         value, i = Decimal("0.5"), i + 2

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from billing.codes import ALL_ROLES
+from billing.digits import DIGIT
 from billing.errors import quoted
 from service import audit, lookups
 from service.context import ServiceContext
@@ -24,7 +25,7 @@ from store.db import Conn
 
 __all__ = ["StaffChanges", "StaffService", "check_role", "clean_slack_user_id", "view_of"]
 
-_NPI = re.compile(r"\d{10}")
+_NPI = re.compile(rf"{DIGIT}{{10}}")  # 0-9 only: '١٢٣٤٥٦٧٨٩٠' is no NPI a payer reads
 _CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,120}")
 
 
@@ -39,7 +40,7 @@ def _check_npi(npi: str | None, role: str) -> str | None:
     if npi is None:
         return None
     if not _NPI.fullmatch(npi.strip()):
-        raise BadInput(f"NPI {quoted(npi)} must be 10 digits.")
+        raise BadInput(f"NPI {quoted(npi)} must be 10 digits, 0 to 9.")
     if role not in ("physician", "qhp"):
         raise BadInput("Only physicians and QHPs carry an NPI here.")
     return npi.strip()

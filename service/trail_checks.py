@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from billing.digits import is_digits
 from service.audit import masked
 from store.audit_chain import json_safe, record_hash
 
@@ -165,7 +166,7 @@ class EntryLedger:
 
     def feed(self, row: Any) -> None:
         if row.entity != "entry" or row.action not in ENTRY_ACTIONS \
-                or not row.entity_id.isdigit():
+                or not is_digits(row.entity_id):
             return
         entry_id = int(row.entity_id)
         held = self._expected.get(entry_id)

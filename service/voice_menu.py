@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from billing.activities import ACTIVITIES, ATTEMPT, CALL, parse_activity
+from billing.digits import is_digits
 from billing.durations import parse_duration
 from billing.errors import InvalidInput
 from billing.months import start_of_day_utc
@@ -331,7 +332,9 @@ class VoiceMenuService:
             return self._again(t, "I did not hear anything.")
         if t.step == PIN:  # any keys are a PIN attempt: a malformed one hears why
             return self._pin(t, answer)
-        if answer.garbled or (answer.digits and not answer.digits.isdigit()):
+        # keys are 0-9 only (billing.digits): '²' passed isdigit() and int() raised (a 500
+        # dropped the call), '٣' was logged as 3 minutes
+        if answer.garbled or (answer.digits and not is_digits(answer.digits)):
             return self._again(t, "Please use the number keys only.")
         return self._steps[t.step](t, answer)
 
@@ -430,7 +433,7 @@ class VoiceMenuService:
             key = answer.digits or patient_digits(answer.speech or "")
         except Unsure:
             key = ""
-        if not (key.isdigit() and len(key) == 1 and 1 <= int(key) <= len(choices)):
+        if not (is_digits(key) and len(key) == 1 and 1 <= int(key) <= len(choices)):
             return self._again(t, _not_a_choice(Answer(digits=key, speech=answer.speech)))
         return self._picked(t, choices[int(key) - 1])
 

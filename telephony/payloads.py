@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from billing.digits import digits_value, is_digits
 from service.calls import KNOWN_STATUSES, CallEvent, SmsEvent
 from service.voice_menu import Answer
 
@@ -133,9 +134,10 @@ def _int(form: Mapping[str, object], name: str, maximum: int) -> int | None:
     value = _text(form, name)
     if value is None:
         return None
-    if not (value.isascii() and value.isdigit()) or int(value) > maximum:
+    number = digits_value(value)
+    if number is None or number > maximum:
         raise BadPayload(f"{name} is not a whole number from 0 to {maximum}")
-    return int(value)
+    return number
 
 
 def parse_timestamp(text: str | None) -> datetime | None:
@@ -215,7 +217,7 @@ def call_sid(form: Mapping[str, object]) -> str:
 def menu_turn(raw: str | None) -> int:
     """The voice menu's `t` query parameter; anything else is turn 0 (never a turn the
     menu is waiting for, so the caller hears the last reply again)."""
-    if raw and raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_TURN)):
+    if raw and is_digits(raw) and len(raw) <= len(str(MAX_TURN)):
         return min(int(raw), MAX_TURN)
     return 0
 
@@ -241,6 +243,10 @@ def menu_answer(form: Mapping[str, object]) -> Answer:
 
 
 def _fraction(text: str) -> bool:
+    """A number from 0 to 1 as Twilio writes it; float() also reads '٠٫٥' and '１': ASCII
+    only."""
+    if not text.isascii():
+        return False
     try:
         return 0.0 <= float(text) <= 1.0
     except ValueError:

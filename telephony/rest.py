@@ -14,6 +14,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from billing.digits import digits_value, is_digits
 from billing.durations import parse_duration
 from configuration.settings import Settings
 from service import Service
@@ -67,7 +68,7 @@ def make_rest_client(settings: Settings) -> Client:
 def parse_since(text: str) -> timedelta:
     """`24h`, `2d`, `90m`: how far back reconciliation looks (the duration parser's forms)."""
     raw = (text or "").strip().lower()
-    if raw.endswith("d") and raw[:-1].isdigit():
+    if raw.endswith("d") and is_digits(raw[:-1]):  # '²d' raised in int()
         raw = f"{int(raw[:-1]) * 24}h"
     return timedelta(seconds=parse_duration(raw, max_seconds=MAX_RECONCILE_SECONDS))
 
@@ -78,7 +79,7 @@ def _event(call: Any) -> CallEvent:
         call_sid=call.sid, status=(call.status or "").lower(), account_sid=call.account_sid,
         direction=call.direction, from_number=call._from, to_number=call.to,
         parent_call_sid=call.parent_call_sid,
-        duration_seconds=int(duration) if duration and str(duration).isdigit() else None,
+        duration_seconds=digits_value(str(duration)) if duration else None,
         answered_by=(call.answered_by or None), timestamp=call.end_time or call.start_time,
         source="reconcile",
     )

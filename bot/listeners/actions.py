@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from billing.digits import DIGIT
 from bot import dispatch, grammar
 from bot.listeners.events import publish_home
 from presentation import blocks
@@ -90,7 +91,7 @@ async def confirm_reopen(ack: AsyncAck, body: dict[str, Any], action: dict[str, 
 
 
 def register(app: AsyncApp) -> None:
-    app.action(re.compile(rf"^{blocks.PICK_ACTION}_\d+$"))(pick_patient)
+    app.action(re.compile(rf"^{blocks.PICK_ACTION}_{DIGIT}+$"))(pick_patient)
     app.action(blocks.UNDO_ACTION)(undo_double)
     app.action(blocks.CLOSE_MONTH_ACTION)(confirm_close)
     app.action(blocks.REOPEN_BILLED_ACTION)(confirm_reopen)

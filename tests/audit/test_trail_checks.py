@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from service.trail_checks import ChainWalk
+from service.trail_checks import ChainWalk, EntryLedger
 from store.audit_chain import canonical, record_hash, utc_text
 
 AT = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -77,3 +77,13 @@ def test_each_break_is_named_once() -> None:
     walk = ChainWalk()
     findings = [f for f in map(walk.feed, rows) if f is not None]
     assert [(f.kind, f.record_id) for f in findings] == [("changed", 3)]
+
+
+@pytest.mark.parametrize("entity_id", ["²", "٣", "１２"])
+def test_an_entry_record_whose_id_is_not_0_to_9_is_not_read_as_an_entry(entity_id: str) -> None:
+    """Only 0-9 are digits (issue 27.6): '²' passed isdigit() and int() raised, so one such
+    row (written outside the service) stopped the whole trail check; '٣' was entry 3."""
+    ledger = EntryLedger()
+    ledger.feed(Row(id=1, at=AT, actor="a", action="entry.log", entity="entry",
+                    entity_id=entity_id, before=None, after={"created_at": "x"}))
+    assert ledger.missing() == [] and ledger.records == {}

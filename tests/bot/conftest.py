@@ -28,6 +28,7 @@ from tests.loopback import served as serve  # noqa: F401 - bot tests import it h
 from tests.service.helpers import seed
 
 SECRET = "test-signing-secret"
+TEAM = "T1"  # the workspace every request says it comes from (`SlackSender.team`)
 
 
 
@@ -79,6 +80,7 @@ class SlackSender:
         self.recorder = recorder
         self.http = http or httpx.Client(timeout=10)  # load tests pass a bigger pool
         self._ids = itertools.count(1)
+        self.team = TEAM  # the workspace the payloads name (SLACK_TEAM_ID tests change it)
 
     def post(self, body: str, content_type: str, *, timestamp: int | None = None,
              signature: str | None = None) -> httpx.Response:
@@ -90,7 +92,7 @@ class SlackSender:
     def command(self, text: str, *, user: str = "U01NURSE", channel: str = "C0CHAN",
                 **kwargs: Any) -> Sent:
         response_url = f"{self.recorder.root_url}/response/{next(self._ids)}"
-        form = {"token": "legacy", "team_id": "T1", "team_domain": "clinic",
+        form = {"token": "legacy", "team_id": self.team, "team_domain": "clinic",
                 "channel_id": channel, "channel_name": "rpm", "user_id": user,
                 "user_name": "someone", "command": "/rpm", "text": text,
                 "api_app_id": "A1", "response_url": response_url,
@@ -102,8 +104,8 @@ class SlackSender:
                channel: str | None = "C0CHAN", container: str = "message") -> Sent:
         response_url = f"{self.recorder.root_url}/response/{next(self._ids)}"
         payload: dict[str, Any] = {
-            "type": "block_actions", "team": {"id": "T1"}, "api_app_id": "A1",
-            "user": {"id": user, "team_id": "T1"}, "token": "legacy",
+            "type": "block_actions", "team": {"id": self.team}, "api_app_id": "A1",
+            "user": {"id": user, "team_id": self.team}, "token": "legacy",
             "container": {"type": container}, "trigger_id": "1.2.3",
             "response_url": response_url,
             "actions": [{"type": "button", "action_id": action_id, "block_id": "b1",
@@ -120,8 +122,8 @@ class SlackSender:
         state = {block: {action: {"type": "plain_text_input", "value": text}
                          for action, text in actions.items()}
                  for block, actions in values.items()}
-        payload = {"type": "view_submission", "team": {"id": "T1"}, "api_app_id": "A1",
-                   "user": {"id": user, "team_id": "T1"}, "token": "legacy",
+        payload = {"type": "view_submission", "team": {"id": self.team}, "api_app_id": "A1",
+                   "user": {"id": user, "team_id": self.team}, "token": "legacy",
                    "trigger_id": "4.5.6",
                    "view": {"id": "V1", "type": "modal", "callback_id": callback_id,
                             "private_metadata": private_metadata, "state": {"values": state},
@@ -130,7 +132,7 @@ class SlackSender:
         return Sent(self.post(body, "application/x-www-form-urlencoded"))
 
     def event(self, event: dict[str, Any]) -> Sent:
-        body = json.dumps({"token": "legacy", "team_id": "T1", "api_app_id": "A1",
+        body = json.dumps({"token": "legacy", "team_id": self.team, "api_app_id": "A1",
                            "type": "event_callback", "event_id": f"Ev{next(self._ids)}",
                            "event_time": int(time.time()), "event": event})
         return Sent(self.post(body, "application/json"))
@@ -156,11 +158,17 @@ class SlackSender:
             time.sleep(0.01)
 
 
+def bot_settings(slack_api: SlackApiRecorder, **changes: Any) -> Settings:
+    """The bot's settings (and `changes`): the bot's tests count every outbound call, so
+    the reminder job, which has its own tests, is off."""
+    return Settings(**{"slack_signing_secret": SECRET, "slack_bot_token": "xoxb-test",
+                       "slack_api_url": slack_api.base_url, "reminders_enabled": False,
+                       **changes})
+
+
 @pytest.fixture
 def slack_settings(slack_api: SlackApiRecorder) -> Settings:
-    # the bot's tests count every outbound call: the reminder job has its own tests
-    return Settings(slack_signing_secret=SECRET, slack_bot_token="xoxb-test",
-                    slack_api_url=slack_api.base_url, reminders_enabled=False)
+    return bot_settings(slack_api)
 
 
 @pytest.fixture
@@ -184,4 +192,13 @@ def slack(request: pytest.FixtureRequest, seeded: Service, slack_settings: Setti
     """A sender to the real app: in this process, or served by uvicorn if `real_server`."""
     with connected(create_app(slack_settings, service=seeded), request, timeout=10) \
             as (url, http):
+        yield SlackSender(url, slack_api, http)
+
+
+@pytest.fixture
+def one_team_slack(request: pytest.FixtureRequest, seeded: Service,
+                   slack_api: SlackApiRecorder) -> Iterator[SlackSender]:
+    """A sender to the real app with SLACK_TEAM_ID set to the sender's own team (TEAM)."""
+    settings = bot_settings(slack_api, slack_team_id=TEAM)
+    with connected(create_app(settings, service=seeded), request, timeout=10) as (url, http):
         yield SlackSender(url, slack_api, http)

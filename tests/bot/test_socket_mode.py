@@ -5,6 +5,7 @@ import asyncio
 import json
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -102,3 +103,25 @@ def test_a_failing_socket_connection_never_blocks_start_up(
                         slack_app_token="xapp-bad", slack_api_url=slack_api.base_url)
     with serve(create_app(settings, service=seeded)) as url:
         assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+
+
+def test_socket_mode_refuses_another_team_too(
+    seeded: Service, slack_api: SlackApiRecorder, socket_server: FakeSocketModeServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SLACK_TEAM_ID holds over the websocket as over HTTP (issue 27.8a): the envelope's
+    team T1 is not this clinic's, so no listener runs and nothing is saved (Bolt sends no
+    ack for a refusal: Slack shows the sender an error)."""
+    slack_api.on("apps.connections.open", lambda _: {
+        "ok": True, "url": f"ws://127.0.0.1:{socket_server.port}/link"})
+    settings = Settings(slack_signing_secret=SECRET, slack_bot_token="xoxb-test",
+                        slack_app_token="xapp-test", slack_api_url=slack_api.base_url,
+                        slack_team_id="T9CLINIC")
+    refusal = "Slack request from team T1 refused (403): SLACK_TEAM_ID is T9CLINIC"
+    with serve(create_app(settings, service=seeded)):
+        deadline = time.monotonic() + 20
+        while refusal not in caplog.messages:
+            assert time.monotonic() < deadline, caplog.messages
+            time.sleep(0.01)
+    assert entries(seeded) == []
+    assert socket_server.acks.empty()

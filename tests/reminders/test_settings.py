@@ -30,6 +30,8 @@ def test_defaults_and_options(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("reminder_time", "25:00", "'25:00' is not a time of day: use HH:MM, e.g. 09:00"),
     ("reminder_time", "9am", "'9am' is not a time of day: use HH:MM, e.g. 09:00"),
+    # only 0-9 are digits (issue 27.6): '٠٩:٠٠' was 09:00
+    ("reminder_time", "٠٩:٠٠", "'٠٩:٠٠' is not a time of day: use HH:MM, e.g. 09:00"),
     ("reminder_start_day", 0, "greater than or equal to 1"),
     ("reminder_start_day", 32, "less than or equal to 31"),
 ])

@@ -50,3 +50,11 @@ def test_patient_digits_are_said_one_by_one(speech: str, digits: str) -> None:
 def test_patient_digits_that_are_not_sure_are_refused(speech: str, why: str) -> None:
     with pytest.raises(Unsure, match=why):
         patient_digits(speech)
+
+
+@pytest.mark.parametrize("speech", ["1²", "٣", "１２ minutes", "twelve ٣", "½ hour"])
+def test_other_digits_in_a_transcript_are_refused_not_skipped(speech: str) -> None:
+    """'1²' was heard as 1 minute and '1 ²' as patient 1: the tokens skipped the '²'."""
+    for read in (spoken_seconds_of, patient_digits):
+        with pytest.raises(Unsure, match="a number written in a way I cannot read"):
+            read(speech)
