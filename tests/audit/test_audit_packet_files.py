@@ -233,3 +233,113 @@ def test_a_packet_of_another_format_version_is_named_not_called_edited(
     out.write_text(re.sub(r'content="[0-9a-f]{64}"', f'content="{_digest(old)}"', html))
     said = cli("audit", "packet", "--verify", str(out), code=2).stderr
     assert "printed as 'rpm-logger audit packet v1'" in said
+
+
+# -- --out never overwrites what it must not (issue 27, item 4) ---------------------------
+
+# The file system is the point of these tests, not the database: SQLite only.
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+def _packet_to(cli: Cli, out: Path, *extra: str, code: int = 0) -> str:
+    """`audit packet P-1042 --month MONTH --out OUT EXTRA`: its stderr."""
+    return cli("audit", "packet", "P-1042", "--month", MONTH, "--out", str(out), *extra,
+               code=code).stderr
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("fmt", ["html", "pdf"])
+def test_out_refuses_an_existing_file_and_leaves_it_as_it_was(cli: Cli, tmp_path: Path,
+                                                               fmt: str) -> None:
+    out = tmp_path / f"p.{fmt}"
+    out.write_bytes(b"the clinic's own notes")
+    said = _packet_to(cli, out, "--format", fmt, code=2)
+    assert "already exists" in said and "--force" in said
+    assert said.count("\n") == 1 and said.startswith("error: "), said
+    assert out.read_bytes() == b"the clinic's own notes"
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
+@pytest.mark.parametrize("target_exists", [True, False], ids=["to a file", "dangling"])
+def test_out_never_writes_through_a_symlink_even_with_force(
+        cli: Cli, tmp_path: Path, force: tuple[str, ...], target_exists: bool) -> None:
+    """A planted link would make the packet overwrite (or create) its target: the link is
+    refused, with or without --force, and neither it nor its target changes."""
+    target = tmp_path / "elsewhere" / "precious.txt"
+    target.parent.mkdir()
+    if target_exists:
+        target.write_text("precious")
+    link = tmp_path / "p.html"
+    link.symlink_to(target)
+    said = _packet_to(cli, link, *force, code=2)
+    assert "symbolic link" in said and "Traceback" not in said
+    assert link.is_symlink() and link.readlink() == target
+    if target_exists:
+        assert target.read_text() == "precious"
+    else:
+        assert not target.exists()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
+def test_out_refuses_the_live_sqlite_database(cli: Cli, db_url: str, tmp_path: Path,
+                                              force: tuple[str, ...]) -> None:
+    """`--out data/rpm-logger.db` replaced the running server's database; --force does not
+    allow it either."""
+    database = Path(db_url.removeprefix("sqlite:///"))
+    before = database.read_bytes()
+    said = _packet_to(cli, database, *force, code=2)
+    assert "is the database rpm-logger uses" in said
+    assert database.read_bytes() == before
+    assert "P-1042" in cli("audit", "packet", "P-1042", "--month", MONTH).stdout  # still works
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
+def test_all_refuses_a_planted_symlink_named_like_a_packet(cli: Cli, tmp_path: Path,
+                                                           force: tuple[str, ...]) -> None:
+    folder = tmp_path / "packets"
+    folder.mkdir()
+    target = tmp_path / "precious.txt"
+    target.write_text("precious")
+    (folder / "packet-P-1042-2026-10.html").symlink_to(target)
+    said = cli("audit", "packet", "--month", MONTH, "--all", "--out", str(folder), *force,
+               code=2).stderr
+    assert "symbolic link" in said and "nothing written" in said
+    assert target.read_text() == "precious"
+    assert [p.name for p in folder.iterdir()] == ["packet-P-1042-2026-10.html"]
+    assert (folder / "packet-P-1042-2026-10.html").is_symlink()
+
+
+@SQLITE_ONLY
+def test_all_refuses_an_existing_packet_without_force(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "packets"
+    folder.mkdir()
+    old = folder / "packet-P-1042-2026-10.html"
+    old.write_text("printed last week")
+    said = cli("audit", "packet", "--month", MONTH, "--all", "--out", str(folder),
+               code=2).stderr
+    assert "already exists" in said and "nothing written" in said
+    assert old.read_text() == "printed last week"
+
+
+@SQLITE_ONLY
+def test_force_replaces_a_regular_file_with_the_packet(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "p.html"
+    out.write_text("an older printing")
+    _packet_to(cli, out, "--force")
+    assert "intact" in cli("audit", "packet", "--verify", str(out)).stdout
+    folder = tmp_path / "packets"
+    folder.mkdir()
+    (folder / "packet-P-1042-2026-10.html").write_text("an older printing")
+    cli("audit", "packet", "--month", MONTH, "--all", "--out", str(folder), "--force")
+    cli("audit", "packet", "--verify", str(folder / "packet-P-1042-2026-10.html"))
+    assert sorted(p.name for p in folder.iterdir()) == ["packet-P-1042-2026-10.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.html", "packets", "rpm.db"]
+
+
+@SQLITE_ONLY
+def test_force_needs_out(cli: Cli) -> None:
+    said = cli("audit", "packet", "P-1042", "--month", MONTH, "--force", code=2).stderr
+    assert "--force" in said and "--out" in said
