@@ -918,7 +918,7 @@ def _all_packets(month: str | None, fmt: str, out: str | None, force: bool) -> N
 
 def _verify_packet(path: Path, patient_id: str | None, month: str | None) -> None:
     try:
-        reading = packet_render.read(path.read_bytes())
+        reading = packet_render.read(_packet_file(path))
     except packet_render.NotAPacket as exc:
         raise InvalidInput(f"{path}: {exc}") from exc
     if not reading.intact:
@@ -931,6 +931,17 @@ def _verify_packet(path: Path, patient_id: str | None, month: str | None) -> Non
                     f"it was printed:\n{lines}", EXIT_STORE_CHANGED)
     click.echo(f"{path}: intact, and the records of {check.patient_id} {check.month} are as "
                "printed")
+
+
+def _packet_file(path: Path) -> bytes:
+    """The file's bytes, read no further than one past the largest packet (a 10 GB file, or
+    /dev/zero, is refused by `packet.read` without being read whole), or a one-line reason
+    (no permission) instead of a traceback."""
+    try:
+        with path.open("rb") as file:
+            return file.read(packet_render.MAX_PACKET_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {_shown(path)}: {exc.strerror or exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """`rpm-logger audit packet`: HTML and PDF files (the PDF read back with pypdf), --all, and
---verify's exits: 0 intact and current, 3 edited, 4 records changed (saying what)."""
+--verify's exits: 0 intact and current, 3 edited, 4 records changed (saying what); what --out
+refuses to replace and the crafted files --verify refuses (issue 27, items 4 and 5)."""
 
 import hashlib
 import io
@@ -343,3 +344,67 @@ def test_force_replaces_a_regular_file_with_the_packet(cli: Cli, tmp_path: Path)
 def test_force_needs_out(cli: Cli) -> None:
     said = cli("audit", "packet", "P-1042", "--month", MONTH, "--force", code=2).stderr
     assert "--force" in said and "--out" in said
+
+
+# -- --verify on crafted files (issue 27, item 5) -------------------------------------------
+
+DATA_TAG = '<script type="application/json" id="packet-data">'
+DIGEST_META = '<meta name="packet-sha256" content="' + "0" * 64 + '">'
+
+
+@pytest.fixture
+def bare_cli(db_url: str, clock: FrozenClock) -> Cli:
+    """`rpm-logger` on an empty database: a crafted file is refused before any is read."""
+    return Cli(cli_env(db_url), clock=clock)
+
+
+def _refused(cli: Cli, path: Path) -> str:
+    """`--verify PATH`: exit 2 with one line, no traceback; that line."""
+    stderr = cli("audit", "packet", "--verify", str(path), code=2).stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("error: "), stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
+@SQLITE_ONLY
+@pytest.mark.timeout(20)
+def test_verify_reads_200000_unclosed_data_tags_in_one_pass(db_url: str,
+                                                           tmp_path: Path) -> None:
+    """10 MB of unclosed `<script id="packet-data">` tags: the regex `(.*?)</script>` scanned
+    to the end from each of them (hours of CPU); now one pass, refused. The console script,
+    not the in-process CLI: a regular expression in C holds the interpreter until it ends,
+    so only a separate process lets the timeout fail this test instead of hanging it."""
+    crafted = tmp_path / "crafted.html"
+    crafted.write_text("<!doctype html>" + DIGEST_META + DATA_TAG * 200_000)
+    assert crafted.stat().st_size > 9_000_000
+    assert "no embedded packet content" in _refused(Cli(cli_env(db_url), process=True),
+                                                    crafted)
+
+
+@SQLITE_ONLY
+def test_verify_refuses_a_file_over_the_size_limit_saying_the_limit(bare_cli: Cli,
+                                                                    tmp_path: Path) -> None:
+    from presentation.packet import MAX_PACKET_BYTES
+
+    big = tmp_path / "big.html"
+    with big.open("wb") as file:  # sparse: the limit, plus one byte
+        file.write(("<!doctype html>" + DIGEST_META + DATA_TAG + "{}</script>").encode())
+        file.truncate(MAX_PACKET_BYTES + 1)
+    said = _refused(bare_cli, big)
+    assert f"larger than {MAX_PACKET_BYTES // 2**20} MiB" in said and "MAX_PACKET_BYTES" in said
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("depth", [33, 100_000], ids=["past the limit", "past recursion"])
+def test_verify_refuses_deeply_nested_json_without_a_traceback(bare_cli: Cli, tmp_path: Path,
+                                                               depth: int) -> None:
+    """100,000 nested arrays were a RecursionError traceback (exit 1); a content that loads
+    but nests deeper than any packet is refused the same way."""
+    from presentation.packet import MAX_CONTENT_DEPTH
+
+    assert depth > MAX_CONTENT_DEPTH
+    nested = '{"format":' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+    crafted = tmp_path / "nested.html"
+    crafted.write_text("<!doctype html>" + DIGEST_META + DATA_TAG + nested + "</script>")
+    said = _refused(bare_cli, crafted)
+    assert f"nests deeper than {MAX_CONTENT_DEPTH} levels" in said
