@@ -47,6 +47,13 @@ _env = Environment(loader=PackageLoader("presentation", "templates"),
                    trim_blocks=True, lstrip_blocks=True)
 
 
+# What `--verify` reads, bounded (issue 27, item 5): a packet of 1,000 entries, each with a
+# note at its 2,000-character maximum, prints 7.4 MB of HTML (3.1 MB of PDF); a real month is
+# a fraction of that. A larger file is refused unread; a packet's content nests 6 levels at most.
+MAX_PACKET_BYTES = 32 * 1024 * 1024
+MAX_CONTENT_DEPTH = 32
+
+
 class NotAPacket(ValueError):
     """The file carries no packet this program printed (no embedded content or digest)."""
 
@@ -382,14 +389,20 @@ class Reading:
     problem: str = ""
 
 
-_DATA = re.compile(r'<script type="application/json" id="packet-data">(.*?)</script>', re.S)
+_DATA_OPENING = '<script type="application/json" id="packet-data">'
+_DATA_CLOSING = "</script>"
+# A literal prefix and a bounded match: one pass over the text, whatever it holds.
 _DIGEST = re.compile(r'<meta name="packet-sha256" content="([0-9a-f]{64})">')
 
 
 def read(data: bytes) -> Reading:
     """A packet file (HTML or PDF) read back and checked against itself: the printed digest
     must be the SHA-256 of the embedded content, and rendering that content again must give
-    the file byte for byte (any edit to the printed text shows)."""
+    the file byte for byte (any edit to the printed text shows). Reading takes time linear
+    in the file's size, which is bounded (MAX_PACKET_BYTES)."""
+    if len(data) > MAX_PACKET_BYTES:
+        raise NotAPacket(f"it is larger than {MAX_PACKET_BYTES // 2**20} MiB, more than any "
+                         "packet prints (MAX_PACKET_BYTES); it was not read")
     if data.startswith(b"%PDF"):
         content, digest = _read_pdf(data)
         kind = "pdf"
@@ -411,23 +424,66 @@ def read(data: bytes) -> Reading:
     return Reading(content, kind, True)
 
 
+_TOO_DEEP = (f"the embedded packet content nests deeper than {MAX_CONTENT_DEPTH} levels "
+             "(MAX_CONTENT_DEPTH); a packet never does")
+
+
 def _loads(text: str) -> dict[str, Any]:
+    """The embedded content as a JSON object no deeper than a packet's: json.loads recurses
+    once per level, so a crafted `[[[[...` is a RecursionError, refused like any other
+    content that is not a packet's (and so is one shallow enough to load but deeper than
+    any packet, before anything walks it recursively)."""
     try:
         content = json.loads(text)
+    except RecursionError as exc:
+        raise NotAPacket(_TOO_DEEP) from exc
     except ValueError as exc:
         raise NotAPacket(f"the embedded packet content is not JSON ({exc})") from exc
     if not isinstance(content, dict):
         raise NotAPacket("the embedded packet content is not a JSON object")
+    if not _nests_within(content, MAX_CONTENT_DEPTH):
+        raise NotAPacket(_TOO_DEEP)
     return content
+
+
+def _nests_within(value: Any, limit: int) -> bool:
+    """Whether `value` nests at most `limit` objects and arrays deep, walked without
+    recursion (a walk that recursed would fail where json.loads just managed)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        pending.extend((child, depth + 1) for child in children)
+    return True
+
+
+def _embedded_text(text: str) -> str | None:
+    """What the first packet-data `<script>` holds, up to the first `</script>` after it:
+    what the regex `<script ...>(.*?)</script>` found, in one forward scan. That regex
+    started over from every opening tag and scanned to the end for want of a closing one:
+    quadratic, 200,000 unclosed tags (10 MB) took hours of CPU (bench/RESULTS.md)."""
+    start = text.find(_DATA_OPENING)
+    if start < 0:
+        return None
+    start += len(_DATA_OPENING)
+    end = text.find(_DATA_CLOSING, start)
+    return None if end < 0 else text[start:end]
 
 
 def _read_html(data: bytes) -> tuple[dict[str, Any], str]:
     text = data.decode("utf-8", errors="replace")
-    found, digest = _DATA.search(text), _DIGEST.search(text)
-    if found is None or digest is None:
+    embedded, digest = _embedded_text(text), _DIGEST.search(text)
+    if embedded is None or digest is None:
         raise NotAPacket("no embedded packet content (an HTML packet carries it in "
                          '<script id="packet-data">)')
-    return _loads(found.group(1)), digest.group(1)
+    return _loads(embedded), digest.group(1)
 
 
 @contextmanager
@@ -461,5 +517,5 @@ def _read_pdf(data: bytes) -> tuple[dict[str, Any], str]:
         "SHA-256 ")
 
 
-__all__ = ["ATTACHMENT", "NotAPacket", "Reading", "canonical_json", "html", "pdf", "read",
-           "sections"]
+__all__ = ["ATTACHMENT", "MAX_CONTENT_DEPTH", "MAX_PACKET_BYTES", "NotAPacket", "Reading",
+           "canonical_json", "html", "pdf", "read", "sections"]

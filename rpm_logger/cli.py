@@ -6,6 +6,9 @@ Exit status: 0 done, 2 refused input (nothing changed), 1 failure (e.g. database
 
 import getpass
 import logging
+import os
+import secrets
+import stat
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -752,71 +755,170 @@ EXIT_STORE_CHANGED = 4
 @click.option("--format", "fmt", type=click.Choice(["html", "pdf"]), default="html",
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=True, writable=True), default=None,
-              help="File to write (a folder with --all); HTML goes to stdout without it.")
+              help="File to write (a folder with --all); HTML goes to stdout without it. "
+                   "An existing file is refused unless --force.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing packet file: a regular file only, never a symbolic "
+                   "link or the database.")
 @click.option("--all", "every", is_flag=True, help="One packet per billable patient.")
 @click.option("--verify", "verify_file", type=click.Path(exists=True, dir_okay=False),
               default=None, help="Check a printed packet (HTML or PDF): exit 3 when the file "
                                  "was edited, 4 when the records changed since printing.")
 @handled
 def audit_packet(patient_id: str | None, month: str | None, fmt: str, out: str | None,
-                 every: bool, verify_file: str | None) -> None:
+                 force: bool, every: bool, verify_file: str | None) -> None:
     """An auditor's packet for one patient's month: who, when, how long, what, the live
     contact and its evidence, the order, consent, codes, close, with its SHA-256."""
+    if force and out is None:
+        raise InvalidInput("--force replaces the --out file: give --out FILE (a folder with "
+                           "--all).")
     if verify_file is not None:
         _verify_packet(Path(verify_file), patient_id, month)
     elif every:
-        _all_packets(month, fmt, out)
+        _all_packets(month, fmt, out, force)
     else:
-        _one_packet(patient_id, month, fmt, out)
+        _one_packet(patient_id, month, fmt, out, force)
 
 
-def _one_packet(patient_id: str | None, month: str | None, fmt: str, out: str | None) -> None:
+def _one_packet(patient_id: str | None, month: str | None, fmt: str, out: str | None,
+                force: bool) -> None:
     if patient_id is None or month is None:
         raise InvalidInput("Give PATIENT_ID and --month YYYY-MM (or --all, or --verify FILE).")
     if fmt == "pdf" and out is None:
         raise InvalidInput("A PDF needs --out FILE.")
+    if out is not None:
+        _refuse_to_replace(Path(out), force)  # before the service: a refusal changes nothing
     made = _service().audit_packets.packet(patient_id, Month.parse(month))
     if out is None:
         click.echo(packet_render.html(made), nl=False)
         return
-    _write_packet(Path(out), _packet_bytes(made, fmt))
+    _write_packet(Path(out), _packet_bytes(made, fmt), force)
     click.echo(f"wrote {out} (SHA-256 {made.digest})", err=True)
 
 
-def _write_packet(path: Path, data: bytes) -> None:
-    """A packet on disk, or a one-line reason (no folder, no permission) instead of a
-    traceback."""
+# Packet files: a packet is written where the operator says, which an attacker on the same
+# machine may have prepared (issue 27, item 4: a planted symbolic link, `--out` naming the
+# live database). A name that exists is refused unless --force; a link, anything but a
+# regular file and the database are refused even with it; files are created with O_EXCL and
+# O_NOFOLLOW, so what appears between the check and the write is refused too.
+
+
+def _shown(path: Path) -> str:
+    return quoted(str(path), limit=200)
+
+
+def _refuse_to_replace(path: Path, force: bool) -> None:
+    """Refuse, before anything is made, an --out that names what a packet must not
+    replace: a symbolic link (the packet would overwrite or create its target), a folder or
+    other non-regular file, the live database's files (--force included), and any existing
+    file without --force."""
     try:
-        path.write_bytes(data)
+        found = path.lstat()
+    except (FileNotFoundError, NotADirectoryError):  # nothing there: the write says why not
+        return
     except OSError as exc:
-        raise InvalidInput(f"cannot write {quoted(str(path))}: {exc.strerror or exc}") from exc
+        raise InvalidInput(f"cannot write {_shown(path)}: {exc.strerror or exc}") from exc
+    if stat.S_ISLNK(found.st_mode):
+        raise InvalidInput(f"{_shown(path)} is a symbolic link: a packet is never written "
+                           "through one, --force included; nothing written.")
+    if stat.S_ISDIR(found.st_mode):
+        raise InvalidInput(f"{_shown(path)} is a folder: --out names the packet's file (a "
+                           "folder is for --all); nothing written.")
+    if not stat.S_ISREG(found.st_mode):
+        raise InvalidInput(f"{_shown(path)} is not a regular file; nothing written.")
+    if _is_the_database(found):
+        raise InvalidInput(f"{_shown(path)} is the database rpm-logger uses: a packet never "
+                           "replaces it, --force included; nothing written.")
+    if not force:
+        raise InvalidInput(f"{_shown(path)} already exists; nothing written (--force "
+                           "replaces it).")
+
+
+def _is_the_database(found: os.stat_result) -> bool:
+    """Whether `found` is one of the configured SQLite database's files, by device and
+    inode: another path or a hard link to it is the same file."""
+    from rpm_logger.wiring import database_files
+
+    for file in database_files(_settings()):
+        try:
+            mine = file.stat()
+        except OSError:  # no -wal, -shm or -journal at the moment
+            continue
+        if (mine.st_dev, mine.st_ino) == (found.st_dev, found.st_ino):
+            return True
+    return False
+
+
+def _write_packet(path: Path, data: bytes, replace: bool) -> None:
+    """A packet on disk, never through a symbolic link, or a one-line reason (no folder, no
+    permission, a name taken since the check) instead of a traceback."""
+    try:
+        if replace:
+            _replace_file(path, data)
+        else:
+            _create_file(path, data)
+    except FileExistsError as exc:
+        raise InvalidInput(f"{_shown(path)} appeared while the packet was made; nothing "
+                           "written.") from exc
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {_shown(path)}: {exc.strerror or exc}") from exc
+
+
+def _create_file(path: Path, data: bytes) -> None:
+    """`data` in a new file at `path`: O_EXCL refuses any existing name, a symbolic link
+    too, dangling or not (O_NOFOLLOW says so again), so nothing is overwritten and no link
+    is followed. A file left half-written (a full disk) is removed."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    descriptor = os.open(path, flags, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """--force: the packet written whole to a new file beside `path`, then renamed over it.
+    A rename replaces the name: a link put there since the check is replaced, not followed,
+    another hard link to the old file keeps its bytes, and a reader never sees half a
+    packet."""
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial")
+    _create_file(partial, data)
+    try:
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _packet_bytes(made: Any, fmt: str) -> bytes:
     return packet_render.pdf(made) if fmt == "pdf" else packet_render.html(made).encode()
 
 
-def _all_packets(month: str | None, fmt: str, out: str | None) -> None:
+def _all_packets(month: str | None, fmt: str, out: str | None, force: bool) -> None:
     if month is None or out is None:
         raise InvalidInput("--all needs --month YYYY-MM and --out DIR.")
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise InvalidInput(f"--out {quoted(out)} is a file: --all writes into a folder.")
     packets = _service().audit_packets.billable(Month.parse(month))
+    paths = [folder / f"packet-{made.patient_id}-{made.month}.{fmt}" for made in packets]
+    for path in paths:  # every name checked before the first packet is written
+        _refuse_to_replace(path, force)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InvalidInput(f"cannot create {quoted(out)}: {exc.strerror or exc}") from exc
-    for made in packets:
-        path = folder / f"packet-{made.patient_id}-{made.month}.{fmt}"
-        _write_packet(path, _packet_bytes(made, fmt))
+    for made, path in zip(packets, paths, strict=True):
+        _write_packet(path, _packet_bytes(made, fmt), force)
         click.echo(f"{path}\t{made.digest}")
     click.echo(f"{len(packets)} packets for {month} in {folder}", err=True)
 
 
 def _verify_packet(path: Path, patient_id: str | None, month: str | None) -> None:
     try:
-        reading = packet_render.read(path.read_bytes())
+        reading = packet_render.read(_packet_file(path))
     except packet_render.NotAPacket as exc:
         raise InvalidInput(f"{path}: {exc}") from exc
     if not reading.intact:
@@ -829,6 +931,17 @@ def _verify_packet(path: Path, patient_id: str | None, month: str | None) -> Non
                     f"it was printed:\n{lines}", EXIT_STORE_CHANGED)
     click.echo(f"{path}: intact, and the records of {check.patient_id} {check.month} are as "
                "printed")
+
+
+def _packet_file(path: Path) -> bytes:
+    """The file's bytes, read no further than one past the largest packet (a 10 GB file, or
+    /dev/zero, is refused by `packet.read` without being read whole), or a one-line reason
+    (no permission) instead of a traceback."""
+    try:
+        with path.open("rb") as file:
+            return file.read(packet_render.MAX_PACKET_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {_shown(path)}: {exc.strerror or exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """Builds the service from settings; the CLI and the ASGI lifespan both start here."""
 
 import logging
+from pathlib import Path
 
 from billing.audit_checks import Thresholds
 from billing.months import clinic_zone
 from configuration.settings import Settings
 from service import Service, ServiceContext
 from service.context import Clock, Policy, utc_now
-from store.db import Database
+from store.db import Database, sqlite_files
 from store.migrate import upgrade_to_head
 
 log = logging.getLogger("rpm_logger")
@@ -20,6 +21,12 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     if migrate:
         upgrade_to_head(db.engine)
     return db
+
+
+def database_files(settings: Settings) -> list[Path]:
+    """The files of the configured SQLite database (none on PostgreSQL): a file the CLI
+    writes on request (`audit packet --out`) must never replace one of them."""
+    return sqlite_files(settings.resolved_database_url)
 
 
 def build_service(settings: Settings, db: Database | None = None, *,

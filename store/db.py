@@ -193,6 +193,20 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+def sqlite_files(url: str) -> list[Path]:
+    """The files a SQLite database lives in: the database first, then its -wal, -shm and
+    -journal (whether they exist or not); none for another database or an in-memory one.
+    What must take writes (`Database._sqlite_files_writable`) and what a file the CLI writes
+    must never replace (`audit packet --out`: a packet written over the live database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return []
+    path = (parsed.database or "").removeprefix("file:").split("?")[0]
+    if not path or path == ":memory:" or "mode=memory" in url:
+        return []
+    return [Path(path + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+
+
 def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -409,14 +423,10 @@ class Database:
         file or mount says no. The probe above cannot see it: SQLite rolls back an UPDATE
         without touching the file. A full disk or failing I/O is not detectable without a
         write that reaches the disk, which this probe does not make (docs/security.md)."""
-        if self.dialect != "sqlite":
+        files = sqlite_files(self.url)
+        if not files:
             return True
-        database = make_url(self.url).database or ""
-        path = database.removeprefix("file:").split("?")[0]
-        if not path or path == ":memory:" or "mode=memory" in self.url:
-            return True
-        files = [Path(path + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
-        return os.access(Path(path).parent, os.W_OK) and all(
+        return os.access(files[0].parent, os.W_OK) and all(
             os.access(file, os.W_OK) for file in files if file.exists())
 
     def dispose(self) -> None:

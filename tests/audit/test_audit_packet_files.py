@@ -1,5 +1,6 @@
 """`rpm-logger audit packet`: HTML and PDF files (the PDF read back with pypdf), --all, and
---verify's exits: 0 intact and current, 3 edited, 4 records changed (saying what)."""
+--verify's exits: 0 intact and current, 3 edited, 4 records changed (saying what); what --out
+refuses to replace and the crafted files --verify refuses (issue 27, items 4 and 5)."""
 
 import hashlib
 import io
@@ -233,3 +234,177 @@ def test_a_packet_of_another_format_version_is_named_not_called_edited(
     out.write_text(re.sub(r'content="[0-9a-f]{64}"', f'content="{_digest(old)}"', html))
     said = cli("audit", "packet", "--verify", str(out), code=2).stderr
     assert "printed as 'rpm-logger audit packet v1'" in said
+
+
+# -- --out never overwrites what it must not (issue 27, item 4) ---------------------------
+
+# The file system is the point of these tests, not the database: SQLite only.
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+def _packet_to(cli: Cli, out: Path, *extra: str, code: int = 0) -> str:
+    """`audit packet P-1042 --month MONTH --out OUT EXTRA`: its stderr."""
+    return cli("audit", "packet", "P-1042", "--month", MONTH, "--out", str(out), *extra,
+               code=code).stderr
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("fmt", ["html", "pdf"])
+def test_out_refuses_an_existing_file_and_leaves_it_as_it_was(cli: Cli, tmp_path: Path,
+                                                               fmt: str) -> None:
+    out = tmp_path / f"p.{fmt}"
+    out.write_bytes(b"the clinic's own notes")
+    said = _packet_to(cli, out, "--format", fmt, code=2)
+    assert "already exists" in said and "--force" in said
+    assert said.count("\n") == 1 and said.startswith("error: "), said
+    assert out.read_bytes() == b"the clinic's own notes"
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
+@pytest.mark.parametrize("target_exists", [True, False], ids=["to a file", "dangling"])
+def test_out_never_writes_through_a_symlink_even_with_force(
+        cli: Cli, tmp_path: Path, force: tuple[str, ...], target_exists: bool) -> None:
+    """A planted link would make the packet overwrite (or create) its target: the link is
+    refused, with or without --force, and neither it nor its target changes."""
+    target = tmp_path / "elsewhere" / "precious.txt"
+    target.parent.mkdir()
+    if target_exists:
+        target.write_text("precious")
+    link = tmp_path / "p.html"
+    link.symlink_to(target)
+    said = _packet_to(cli, link, *force, code=2)
+    assert "symbolic link" in said and "Traceback" not in said
+    assert link.is_symlink() and link.readlink() == target
+    if target_exists:
+        assert target.read_text() == "precious"
+    else:
+        assert not target.exists()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
+def test_out_refuses_the_live_sqlite_database(cli: Cli, db_url: str, tmp_path: Path,
+                                              force: tuple[str, ...]) -> None:
+    """`--out data/rpm-logger.db` replaced the running server's database; --force does not
+    allow it either."""
+    database = Path(db_url.removeprefix("sqlite:///"))
+    before = database.read_bytes()
+    said = _packet_to(cli, database, *force, code=2)
+    assert "is the database rpm-logger uses" in said
+    assert database.read_bytes() == before
+    assert "P-1042" in cli("audit", "packet", "P-1042", "--month", MONTH).stdout  # still works
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
+def test_all_refuses_a_planted_symlink_named_like_a_packet(cli: Cli, tmp_path: Path,
+                                                           force: tuple[str, ...]) -> None:
+    folder = tmp_path / "packets"
+    folder.mkdir()
+    target = tmp_path / "precious.txt"
+    target.write_text("precious")
+    (folder / "packet-P-1042-2026-10.html").symlink_to(target)
+    said = cli("audit", "packet", "--month", MONTH, "--all", "--out", str(folder), *force,
+               code=2).stderr
+    assert "symbolic link" in said and "nothing written" in said
+    assert target.read_text() == "precious"
+    assert [p.name for p in folder.iterdir()] == ["packet-P-1042-2026-10.html"]
+    assert (folder / "packet-P-1042-2026-10.html").is_symlink()
+
+
+@SQLITE_ONLY
+def test_all_refuses_an_existing_packet_without_force(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "packets"
+    folder.mkdir()
+    old = folder / "packet-P-1042-2026-10.html"
+    old.write_text("printed last week")
+    said = cli("audit", "packet", "--month", MONTH, "--all", "--out", str(folder),
+               code=2).stderr
+    assert "already exists" in said and "nothing written" in said
+    assert old.read_text() == "printed last week"
+
+
+@SQLITE_ONLY
+def test_force_replaces_a_regular_file_with_the_packet(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "p.html"
+    out.write_text("an older printing")
+    _packet_to(cli, out, "--force")
+    assert "intact" in cli("audit", "packet", "--verify", str(out)).stdout
+    folder = tmp_path / "packets"
+    folder.mkdir()
+    (folder / "packet-P-1042-2026-10.html").write_text("an older printing")
+    cli("audit", "packet", "--month", MONTH, "--all", "--out", str(folder), "--force")
+    cli("audit", "packet", "--verify", str(folder / "packet-P-1042-2026-10.html"))
+    assert sorted(p.name for p in folder.iterdir()) == ["packet-P-1042-2026-10.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.html", "packets", "rpm.db"]
+
+
+@SQLITE_ONLY
+def test_force_needs_out(cli: Cli) -> None:
+    said = cli("audit", "packet", "P-1042", "--month", MONTH, "--force", code=2).stderr
+    assert "--force" in said and "--out" in said
+
+
+# -- --verify on crafted files (issue 27, item 5) -------------------------------------------
+
+DATA_TAG = '<script type="application/json" id="packet-data">'
+DIGEST_META = '<meta name="packet-sha256" content="' + "0" * 64 + '">'
+
+
+@pytest.fixture
+def bare_cli(db_url: str, clock: FrozenClock) -> Cli:
+    """`rpm-logger` on an empty database: a crafted file is refused before any is read."""
+    return Cli(cli_env(db_url), clock=clock)
+
+
+def _refused(cli: Cli, path: Path) -> str:
+    """`--verify PATH`: exit 2 with one line, no traceback; that line."""
+    stderr = cli("audit", "packet", "--verify", str(path), code=2).stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("error: "), stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
+@SQLITE_ONLY
+@pytest.mark.timeout(20)
+def test_verify_reads_200000_unclosed_data_tags_in_one_pass(db_url: str,
+                                                           tmp_path: Path) -> None:
+    """10 MB of unclosed `<script id="packet-data">` tags: the regex `(.*?)</script>` scanned
+    to the end from each of them (hours of CPU); now one pass, refused. The console script,
+    not the in-process CLI: a regular expression in C holds the interpreter until it ends,
+    so only a separate process lets the timeout fail this test instead of hanging it."""
+    crafted = tmp_path / "crafted.html"
+    crafted.write_text("<!doctype html>" + DIGEST_META + DATA_TAG * 200_000)
+    assert crafted.stat().st_size > 9_000_000
+    assert "no embedded packet content" in _refused(Cli(cli_env(db_url), process=True),
+                                                    crafted)
+
+
+@SQLITE_ONLY
+def test_verify_refuses_a_file_over_the_size_limit_saying_the_limit(bare_cli: Cli,
+                                                                    tmp_path: Path) -> None:
+    from presentation.packet import MAX_PACKET_BYTES
+
+    big = tmp_path / "big.html"
+    with big.open("wb") as file:  # sparse: the limit, plus one byte
+        file.write(("<!doctype html>" + DIGEST_META + DATA_TAG + "{}</script>").encode())
+        file.truncate(MAX_PACKET_BYTES + 1)
+    said = _refused(bare_cli, big)
+    assert f"larger than {MAX_PACKET_BYTES // 2**20} MiB" in said and "MAX_PACKET_BYTES" in said
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("depth", [33, 100_000], ids=["past the limit", "past recursion"])
+def test_verify_refuses_deeply_nested_json_without_a_traceback(bare_cli: Cli, tmp_path: Path,
+                                                               depth: int) -> None:
+    """100,000 nested arrays were a RecursionError traceback (exit 1); a content that loads
+    but nests deeper than any packet is refused the same way."""
+    from presentation.packet import MAX_CONTENT_DEPTH
+
+    assert depth > MAX_CONTENT_DEPTH
+    nested = '{"format":' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+    crafted = tmp_path / "nested.html"
+    crafted.write_text("<!doctype html>" + DIGEST_META + DATA_TAG + nested + "</script>")
+    said = _refused(bare_cli, crafted)
+    assert f"nests deeper than {MAX_CONTENT_DEPTH} levels" in said
