@@ -42,19 +42,26 @@ def blocker(db: Database) -> Blocker:
     @contextmanager
     def hold(sid: str) -> Iterator[None]:
         if db.dialect == "sqlite":
-            raw = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
-            raw.execute("BEGIN IMMEDIATE")
-            try:
+            with _sqlite_writer_held(db):
                 yield
-            finally:
-                raw.execute("ROLLBACK")
-                raw.close()
             return
         with db.engine.connect() as conn, conn.begin():
             conn.execute(text("SELECT 1 FROM voice_sessions WHERE call_sid = :sid FOR UPDATE"),
                          {"sid": sid})
             yield
     return hold
+
+
+@contextmanager
+def _sqlite_writer_held(db: Database) -> Iterator[None]:
+    """SQLite's one writer lock, held by a second connection (another process's writer)."""
+    raw = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        raw.execute("ROLLBACK")
+        raw.close()
 
 
 def _entries(app: TwilioApp) -> list[TimeEntry]:
@@ -182,13 +189,8 @@ def test_a_pin_behind_a_held_pin_check_lock_is_asked_again(
 @contextmanager
 def _pin_check_lock_held(db: Database) -> Iterator[None]:
     if db.dialect == "sqlite":
-        raw = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
-        raw.execute("BEGIN IMMEDIATE")
-        try:
+        with _sqlite_writer_held(db):
             yield
-        finally:
-            raw.execute("ROLLBACK")
-            raw.close()
         return
     with db.engine.connect() as conn, conn.begin():
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PIN_CHECK_LOCK_KEY})
