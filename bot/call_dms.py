@@ -35,6 +35,12 @@ class SlackCallDMs:
     def voice_locked(self, slack_user_id: str, until: datetime) -> None:
         self._dm_user(slack_user_id, blocks.voice_locked_dm(slack_user_id, until, self.zone))
 
+    def voice_locked_to_admin(self, admin: str, member: str, until: datetime) -> None:
+        self._dm_user(admin, blocks.voice_locked_admin_dm(member, until, self.zone))
+
+    def voice_paused(self, admin: str, until: datetime, wrong_pins: int) -> None:
+        self._dm_user(admin, blocks.voice_paused_dm(until, wrong_pins, self.zone))
+
     def _dm(self, call: CallView, reply: blocks.Reply) -> None:
         if call.staff is None:
             return

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     twilio_voice: str = "Polly.Joanna"
     voice_language: str = "en-US"
     voice_wrong_pins_per_hour: int = Field(default=20, ge=1, le=10_000)
+    # wrong PINs an hour from one calling number before that number is refused for the hour
+    # (issue 27): checked before the clinic-wide cap, so one forged number cannot reach it
+    voice_wrong_pins_per_number: int = Field(default=5, ge=1, le=1_000)
     # how long a voice turn waits for a busy database before "not saved, try again": below
     # Twilio's 15 s webhook timeout, so the caller is never told nothing while it lands
     voice_write_deadline_ms: int = Field(default=8000, ge=100, le=12_000)

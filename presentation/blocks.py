@@ -440,6 +440,27 @@ def voice_locked_dm(slack_user_id: str, until: datetime, zone: ZoneInfo) -> Repl
     return Reply(text, [_section(f":lock: {text}")])
 
 
+def voice_locked_admin_dm(member: str, until: datetime, zone: ZoneInfo) -> Reply:
+    """The DM to each admin when wrong voice PINs lock a member: whose access (their Slack
+    mention, never a name or number), until when, and how to lift it sooner."""
+    text = (f"<@{member}>'s voice access to the clinic line is locked until "
+            f"{clinic_time(until, zone)} after {WRONG_PINS_TO_LOCK} wrong voice PINs within "
+            "an hour. If they did not call, someone may be guessing their PIN with a forged "
+            f"caller id. To lift it sooner: `rpm-logger staff update {member} "
+            "--voice-unlock`, or set a new PIN with `--voice-pin -`.")
+    return Reply(text, [_section(f":lock: {text}")])
+
+
+def voice_paused_dm(until: datetime, wrong_pins: int, zone: ZoneInfo) -> Reply:
+    """The DM to each admin when the clinic-wide wrong-PIN limit pauses the voice menu: how
+    many, until about when, that it lifts by itself, and what still works."""
+    text = (f"The voice menu is paused for the whole clinic: {wrong_pins} wrong voice PINs "
+            "within an hour, which looks like guessing with forged caller ids. Every PIN is "
+            f"refused until about {clinic_time(until, zone)}; it opens again by itself. "
+            "Staff can still use Slack, and 0 on the phone still reaches a person.")
+    return Reply(text, [_section(f":no_entry: {text}")])
+
+
 def call_note_modal(call_id: str) -> dict[str, Any]:
     """The Add note modal; the call id rides in private_metadata, the clicker is checked on
     submit by the service (only the staff member on the call, or an admin)."""

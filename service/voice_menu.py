@@ -15,8 +15,9 @@ which adds each step's keypad prompt. Patients are named by clinic id and initia
 """
 
 import re
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,7 +39,16 @@ from service.months import MonthService
 from service.phones import redact_phones
 from service.spoken_numbers import Unsure, patient_digits, spoken_seconds_of
 from service.views import LoggedEntry
-from service.voice_access import check_pin, voice_caller
+from service.voice_access import (
+    PinLimits,
+    PinReservation,
+    PinVerdict,
+    VoiceNotice,
+    compare_pin,
+    reserve_pin_check,
+    settle_pin_check,
+    voice_caller,
+)
 from store import voice_sessions as session_rows
 from store.db import Conn
 
@@ -89,17 +99,17 @@ class VoiceReply:
     said: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
     staff_pk: int = 0
-    # a lock this turn caused: (Slack user id, until) to DM after the commit (not stored)
-    locked: tuple[str, datetime] | None = field(default=None, compare=False)
+    # what this turn started (a lock, the clinic-wide pause): told after the commit, by
+    # the adapter, never stored with the reply (a retried turn tells nobody twice)
+    notices: tuple[VoiceNotice, ...] = field(default=(), compare=False)
 
     @property
     def ended(self) -> bool:
         return self.step in ENDINGS
 
     def stored(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["locked"]
-        return data
+        return {"step": self.step, "turn": self.turn, "said": list(self.said),
+                "choices": list(self.choices), "staff_pk": self.staff_pk}
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> "VoiceReply":
@@ -136,13 +146,22 @@ class _Turn:
     tries: int
     data: dict[str, Any]
     now: datetime
-    clinic_limit: int
+    pin_limits: PinLimits
     min_confidence: float = 0.0  # VOICE_MIN_SPEECH_CONFIDENCE
 
     def reply(self, step: str, *said: str, choices: tuple[str, ...] = (),
-              locked: tuple[str, datetime] | None = None) -> VoiceReply:
+              notices: tuple[VoiceNotice, ...] = ()) -> VoiceReply:
         return VoiceReply(step, self.number + 1, tuple(s for s in said if s), choices,
-                          self.staff_pk, locked)
+                          self.staff_pk, notices)
+
+
+@dataclass(frozen=True)
+class _PinToCompare:
+    """The PIN step's first half: the attempt reserved (commit it), the keys to compare
+    once no transaction is open."""
+
+    reservation: PinReservation
+    digits: str
 
 
 def spoken_label(clinic_id: str, initials: str | None) -> str:
@@ -202,8 +221,9 @@ class VoiceMenuService:
         self.calls = calls
         self.entries = entries
         self.months = months
+        # the steps after the PIN (which `_turn` takes first: any keys are an attempt)
         self._steps: dict[str, Callable[[_Turn, Answer], VoiceReply]] = {
-            PIN: self._pin, MENU: self._menu, PATIENT: self._patient, CHOOSE: self._choose,
+            MENU: self._menu, PATIENT: self._patient, CHOOSE: self._choose,
             MINUTES: self._minutes, ACTIVITY: self._activity, CONFIRM: self._confirm,
             RISK: self._risk, NOTE: self._note, NOTE_CONFIRM: self._note_confirm,
         }
@@ -239,10 +259,11 @@ class VoiceMenuService:
 
     # -- each turn after -------------------------------------------------------------------
 
-    def answer(self, call_sid: str, turn: int, answer: Answer, *, clinic_limit: int,
+    def answer(self, call_sid: str, turn: int, answer: Answer, *, pin_limits: PinLimits,
                write_wait_s: float | None = None, min_confidence: float = 0.0) -> VoiceReply:
         """One turn of a staff menu call, in one write transaction (run again when a racing
-        twin of the same turn won a unique key: it then finds that turn answered).
+        twin of the same turn won a unique key: it then finds that turn answered); a PIN
+        turn in two, its slow comparison between them (`_answer`).
 
         `write_wait_s` (VOICE_WRITE_DEADLINE_MS) bounds the wait for a busy database, below
         Twilio's 15 s webhook timeout: past it the transaction is given up (nothing of this
@@ -251,7 +272,7 @@ class VoiceMenuService:
         does not answer at all raises StoreUnavailable (the adapter says goodbye)."""
         for attempt in range(CONFLICT_RETRIES):
             try:
-                return self._answer(call_sid, turn, answer, clinic_limit, write_wait_s,
+                return self._answer(call_sid, turn, answer, pin_limits, write_wait_s,
                                     min_confidence)
             except StoreConflict:
                 if attempt == CONFLICT_RETRIES - 1:
@@ -296,27 +317,57 @@ class VoiceMenuService:
             said = ("The system is busy. Please try again.",)
         return VoiceReply(last.step, last.turn, said, last.choices, last.staff_pk)
 
-    def _answer(self, call_sid: str, turn: int, answer: Answer, clinic_limit: int,
+    def _answer(self, call_sid: str, turn: int, answer: Answer, pin_limits: PinLimits,
                 write_wait_s: float | None, min_confidence: float) -> VoiceReply:
+        """The turn in one write transaction, or a PIN in two: the first reserves the attempt
+        and leaves the session as it was; the PIN is compared with no transaction (and no
+        lock) held; the second, when the turn is still unanswered, settles the attempt and
+        answers the turn (service/voice_access.py). Both wait for the database within the
+        one `write_wait_s` of the turn: with none of it left the second is not begun (busy:
+        the caller keys the PIN again at the same turn, which finds the same reservation)."""
+        started = time.monotonic()
         with self.ctx.db.write(wait_s=write_wait_s) as conn:
-            row = session_rows.locked(conn, call_sid)
-            if row is None:
-                return VoiceReply(GOODBYE, turn + 1, (
-                    "I could not find this call. Please call again. Goodbye.",))
-            stored = VoiceReply.of(row.reply)
-            if turn != row.turn + 1 or row.step in ENDINGS:
-                return stored  # a retried (or stale) turn: the same reply, nothing changed
-            t = _Turn(conn, call_sid, turn, row.staff_id, row.slack_user_id, row.step,
-                      row.tries, dict(row.data), self.ctx.now(), clinic_limit,
-                      min_confidence)
+            opened = self._open(conn, call_sid, turn, pin_limits, min_confidence)
+            if isinstance(opened, VoiceReply):
+                return opened
+            t, row = opened
             reply = self._turn(t, row, answer)
-            tries = t.tries + 1 if reply.step == t.step and answer.silent else 0
-            session_rows.save(conn, call_sid, turn=turn, step=reply.step, tries=tries,
-                              data=t.data if not reply.ended else {},
-                              reply=reply.stored(), expires_at=t.now + SESSION_LIFETIME)
-            return reply
+            if isinstance(reply, VoiceReply):
+                return self._answered(t, reply, answer)
+        matched = compare_pin(reply.reservation, reply.digits)
+        with self.ctx.db.write(wait_s=_time_left(write_wait_s, started)) as conn:
+            opened = self._open(conn, call_sid, turn, pin_limits, min_confidence)
+            if isinstance(opened, VoiceReply):  # a racing twin answered it meanwhile
+                return opened
+            t, _ = opened
+            verdict = settle_pin_check(conn, reply.reservation, matched=matched, now=t.now,
+                                       limits=pin_limits)
+            return self._answered(t, self._pin_verdict(t, verdict), answer)
 
-    def _turn(self, t: _Turn, row: Any, answer: Answer) -> VoiceReply:
+    def _open(self, conn: Conn, call_sid: str, turn: int, pin_limits: PinLimits,
+              min_confidence: float) -> "VoiceReply | tuple[_Turn, Any]":
+        """The call's session, locked: the turn to answer, or the reply this request gets
+        as it is (no such call; a retried or stale turn: the same reply, nothing changed)."""
+        row = session_rows.locked(conn, call_sid)
+        if row is None:
+            return VoiceReply(GOODBYE, turn + 1, (
+                "I could not find this call. Please call again. Goodbye.",))
+        if turn != row.turn + 1 or row.step in ENDINGS:
+            return VoiceReply.of(row.reply)
+        return _Turn(conn, call_sid, turn, row.staff_id, row.slack_user_id, row.step,
+                     row.tries, dict(row.data), self.ctx.now(), pin_limits,
+                     min_confidence), row
+
+    @staticmethod
+    def _answered(t: _Turn, reply: VoiceReply, answer: Answer) -> VoiceReply:
+        """The session after this turn, saved with the reply it gave."""
+        tries = t.tries + 1 if reply.step == t.step and answer.silent else 0
+        session_rows.save(t.conn, t.call_sid, turn=t.number, step=reply.step, tries=tries,
+                          data=t.data if not reply.ended else {},
+                          reply=reply.stored(), expires_at=t.now + SESSION_LIFETIME)
+        return reply
+
+    def _turn(self, t: _Turn, row: Any, answer: Answer) -> "VoiceReply | _PinToCompare":
         unsaved = _UNSAVED.get(t.step, "")
         if row.expires_at <= t.now:
             return t.reply(GOODBYE, "This call has timed out.", unsaved, "Goodbye.")
@@ -338,11 +389,11 @@ class VoiceMenuService:
             return self._again(t, "Please use the number keys only.")
         return self._steps[t.step](t, answer)
 
-    def _again(self, t: _Turn, *said: str) -> VoiceReply:
+    def _again(self, t: _Turn, *said: str, notices: tuple[VoiceNotice, ...] = ()) -> VoiceReply:
         """The current step's prompt again, with the reason first."""
         choices = tuple(c["label"] for c in t.data.get("choices", ())) \
             if t.step == CHOOSE else ()
-        return t.reply(t.step, *said, *self._restate(t), choices=choices)
+        return t.reply(t.step, *said, *self._restate(t), choices=choices, notices=notices)
 
     @staticmethod
     def _restate(t: _Turn) -> tuple[str, ...]:
@@ -357,20 +408,28 @@ class VoiceMenuService:
 
     # -- the PIN ---------------------------------------------------------------------------
 
-    def _pin(self, t: _Turn, answer: Answer) -> VoiceReply:
+    def _pin(self, t: _Turn, answer: Answer) -> "VoiceReply | _PinToCompare":
         if answer.speech and not answer.digits:
             return self._again(t, "Please key your PIN on the keypad; do not say it.")
-        verdict = check_pin(t.conn, staff_id=t.staff_pk, digits=answer.digits or "",
-                            call_sid=t.call_sid, now=t.now, clinic_limit=t.clinic_limit)
-        locked = (t.slack_user_id, verdict.locked_until) \
-            if verdict.locked_now and verdict.locked_until else None
+        digits = answer.digits or ""
+        checked = reserve_pin_check(t.conn, staff_id=t.staff_pk, digits=digits,
+                                    call_sid=t.call_sid, now=t.now, limits=t.pin_limits)
+        if isinstance(checked, PinVerdict):
+            return self._pin_verdict(t, checked)
+        return _PinToCompare(checked, digits)
+
+    def _pin_verdict(self, t: _Turn, verdict: PinVerdict) -> VoiceReply:
+        """What the caller hears of a PIN check, refused or compared."""
         if verdict.ok:
             t.data = {}
             return t.reply(MENU)
-        if verdict.reason in ("locked",) or locked:
+        if verdict.reason in ("locked", "member_limit") or verdict.locked_now:
             return t.reply(CLOSED, "Your voice access is locked after too many wrong PINs. "
                                    "Use Slack, or ask your clinic admin to unlock it.",
-                           locked=locked)
+                           notices=verdict.notices)
+        if verdict.reason == "number_limit":
+            return t.reply(CLOSED, "Voice access from this phone is paused after too many "
+                                   "wrong PINs. Please try again later, or use Slack.")
         if verdict.reason == "clinic_limit":
             return t.reply(CLOSED, "Voice access is paused for now. Please try again later, "
                                    "or use Slack.")
@@ -380,9 +439,10 @@ class VoiceMenuService:
         # counted toward a lock, docs/security.md, but it is a try on this call)
         t.data["wrong_pins"] = max(t.data.get("wrong_pins", 0) + 1, verdict.wrong_this_call)
         if t.data["wrong_pins"] >= MAX_WRONG_PINS:
-            return t.reply(GOODBYE, "That PIN is not right either. Goodbye.")
+            return t.reply(GOODBYE, "That PIN is not right either. Goodbye.",
+                           notices=verdict.notices)
         return self._again(t, PIN_SHAPE if verdict.reason == "malformed"
-                           else "That PIN is not right.")
+                           else "That PIN is not right.", notices=verdict.notices)
 
     # -- the main menu ---------------------------------------------------------------------
 
@@ -578,6 +638,17 @@ class VoiceMenuService:
             return t.reply(MENU, "Not saved.", spoken_text(str(exc)))
         t.data = {}
         return t.reply(MENU, "Note saved.")
+
+
+def _time_left(wait_s: float | None, started: float) -> float | None:
+    """What is left of a turn's write deadline (`wait_s`, from `started` on the monotonic
+    clock); StoreUnavailable when nothing is."""
+    if wait_s is None:
+        return None
+    left = wait_s - (time.monotonic() - started)
+    if left <= 0:
+        raise StoreUnavailable("the turn's write deadline passed before its PIN was settled")
+    return left
 
 
 def _activity_word(word: str) -> str | None:

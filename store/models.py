@@ -47,7 +47,12 @@ class StaffPhone(SQLModel, table=True):
 
 class VoicePinAttempt(SQLModel, table=True):
     """One wrong voice PIN (never its digits): who it was tried for, on which call, when.
-    Counted per staff member (the lock), per call and clinic-wide (the hourly limit)."""
+    Counted per staff member (the lock), per calling number (through the call's `calls`
+    row), per call and clinic-wide (the hourly limit).
+
+    `pending`: reserved under the PIN-check lock and not yet compared (issue 27): counted
+    against every limit as if wrong, so parallel calls cannot all pass the count before any
+    is written; the comparison then deletes it (right) or keeps it as wrong."""
 
     __tablename__ = "voice_pin_attempts"
     __table_args__ = (
@@ -60,6 +65,7 @@ class VoicePinAttempt(SQLModel, table=True):
     staff_id: int = Field(foreign_key="staff.id")
     call_sid: str = Field(max_length=64)
     at: datetime = _utc(nullable=False)
+    pending: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
 
 
 class Patient(SQLModel, table=True):

@@ -18,6 +18,7 @@ from configuration.settings import Settings
 from service import Service
 from service.calls import CallEvent
 from service.errors import InvalidInput, StoreConflict, StoreUnavailable
+from service.voice_access import PinLimits
 from telephony import notify, payloads, twiml, voice_menu
 from telephony.notify import CallNotifier
 from telephony.payloads import BadPayload
@@ -84,6 +85,8 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
     verify = signed_form(settings)  # one callable: FastAPI runs it once per request
     voice = voice_menu.Voice(settings.twilio_voice, settings.voice_language,
                              settings.clinic_fallback_number)
+    pin_limits = PinLimits(per_number=settings.voice_wrong_pins_per_number,
+                           clinic=settings.voice_wrong_pins_per_hour)
     router = APIRouter(dependencies=[Depends(verify)], tags=["twilio"],
                        default_response_class=Response, responses=_TWIML)
     Form = Annotated[FormData, Depends(verify)]
@@ -139,14 +142,14 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
         try:
             reply = await run_in_threadpool(
                 lambda: _service(request).voice_menu.answer(
-                    call_sid, turn, answer, clinic_limit=settings.voice_wrong_pins_per_hour,
+                    call_sid, turn, answer, pin_limits=pin_limits,
                     write_wait_s=settings.voice_write_deadline_ms / 1000,
                     min_confidence=settings.voice_min_speech_confidence))
         except (StoreUnavailable, StoreConflict, InvalidInput) as exc:
             log.error("voice menu turn not answered: %s", type(exc).__name__)
             return _xml(voice_menu.unavailable(voice))
-        if reply.locked is not None:
-            tasks.add_task(notify.send_voice_lock_notice, notifier, *reply.locked)
+        if reply.notices:
+            tasks.add_task(notify.send_voice_notices, notifier, reply.notices)
         return _xml(voice_menu.render(reply, action_base=base, voice=voice))
 
     @router.post(SCREEN_PATH, openapi_extra=_form_doc(payloads.SCREEN_FIELDS, "ParentCallSid"))

@@ -12,9 +12,19 @@ import pytest
 from sqlalchemy import select
 
 from service import Service
-from service.errors import BadInput, NotFound
+from service.errors import BadInput, NotFound, StoreConflict
 from service.staff import StaffChanges
-from service.voice_access import LOCK_FOR, PinVerdict
+from service.voice_access import (
+    LOCK_FOR,
+    LockNotice,
+    PauseNotice,
+    PinLimits,
+    PinReservation,
+    PinVerdict,
+    compare_pin,
+    reserve_pin_check,
+    settle_pin_check,
+)
 from store.tables import audit_events, staff, voice_pin_attempts
 from tests.conftest import FrozenClock
 from tests.fakes.ids import unique_sid
@@ -258,3 +268,108 @@ def test_the_digits_are_never_stored_audited_or_logged(
     actions = [r.action for r in _audit(clinic) if r.action.startswith("staff.voice")]
     assert actions == (["staff.voice_pin"] + ["staff.voice_wrong_pin"] * 5
                        + ["staff.voice_lock", "staff.voice_unlock", "staff.voice_pin"])
+
+
+# -- issue 27: each attempt reserved under the lock, compared outside it, then settled -----
+
+
+DEFAULTS = PinLimits(per_number=5, clinic=20)  # the settings' defaults
+
+
+def _reserve(svc: Service, pk: int, call_sid: str, digits: str = "1111",
+             limits: PinLimits = DEFAULTS) -> PinReservation | PinVerdict:
+    with svc.ctx.db.write() as conn:
+        return reserve_pin_check(conn, staff_id=pk, digits=digits, call_sid=call_sid,
+                                 now=svc.ctx.now(), limits=limits)
+
+
+def _settle(svc: Service, reservation: PinReservation | PinVerdict, digits: str,
+            limits: PinLimits = DEFAULTS) -> PinVerdict:
+    assert isinstance(reservation, PinReservation), reservation
+    matched = compare_pin(reservation, digits)
+    with svc.ctx.db.write() as conn:
+        return settle_pin_check(conn, reservation, matched=matched, now=svc.ctx.now(),
+                                limits=limits)
+
+
+def test_attempts_being_compared_count_against_the_limits_until_settled(
+        clinic: Service) -> None:
+    """Five calls for the nurse reserved at once (none compared yet): a sixth is refused
+    uncompared; the one that was the right PIN frees its place, the four wrong ones lock
+    nobody (four), and the next wrong one is the fifth: the lock, once."""
+    clinic.voice_access.set_pin(NURSE, PIN, actor="test")
+    pk = staff_pk(clinic, NURSE)
+    held = [_reserve(clinic, pk, unique_sid("CA")) for _ in range(5)]
+    assert all(isinstance(r, PinReservation) for r in held)
+    assert _reserve(clinic, pk, unique_sid("CA")) == PinVerdict(False, "member_limit", 0,
+                                                                False, None)
+    assert _settle(clinic, held[0], PIN).ok
+    verdicts = [_settle(clinic, r, "1111") for r in held[1:]]
+    assert [v.reason for v in verdicts] == ["wrong"] * 4 and not any(v.notices for v in verdicts)
+    assert clinic.staff.get(NURSE).voice_locked_until is None
+    fifth = _settle(clinic, _reserve(clinic, pk, unique_sid("CA")), "1111")
+    assert fifth.locked_now and fifth.notices == (LockNotice(NURSE, fifth.locked_until, (ADMIN,)),)
+    assert _wrong_rows(clinic) == 5
+    assert [r.entity_id for r in _audit(clinic, "staff.voice_lock")] == [NURSE]
+
+
+def test_the_clinic_wide_limit_counts_attempts_being_compared(clinic: Service) -> None:
+    limits = PinLimits(per_number=5, clinic=3)
+    for member in (NURSE, DOCTOR):
+        clinic.voice_access.set_pin(member, PIN, actor="test")
+    nurse, doctor = staff_pk(clinic, NURSE), staff_pk(clinic, DOCTOR)
+    held = [_reserve(clinic, nurse, unique_sid("CA"), limits=limits) for _ in range(3)]
+    assert _reserve(clinic, doctor, unique_sid("CA"), limits=limits).reason == "clinic_limit"
+    assert _wrong_rows(clinic) == 3  # the reservations (none compared yet)
+    assert _settle(clinic, held[0], PIN, limits).ok  # the right PIN: not a wrong one
+    assert isinstance(_reserve(clinic, doctor, unique_sid("CA"), limits=limits),
+                      PinReservation)
+
+
+def test_a_retried_turn_gets_its_calls_reservation_and_a_second_settle_is_a_conflict(
+        clinic: Service) -> None:
+    clinic.voice_access.set_pin(NURSE, PIN, actor="test")
+    pk, sid = staff_pk(clinic, NURSE), unique_sid("CA")
+    first = _reserve(clinic, pk, sid)
+    twin = _reserve(clinic, pk, sid)
+    assert isinstance(first, PinReservation) and twin == first
+    assert _wrong_rows(clinic) == 1
+    assert _settle(clinic, first, "1111").wrong_this_call == 1
+    with pytest.raises(StoreConflict):
+        _settle(clinic, twin, "1111")
+    assert _wrong_rows(clinic) == 1 and len(_audit(clinic, "staff.voice_wrong_pin")) == 1
+
+
+def test_an_attempt_never_settled_counts_as_wrong_for_an_hour(clinic: Service,
+                                                              clock: FrozenClock) -> None:
+    """The process stopped between the reservation and its settle: the attempt stays
+    counted (fail closed), an hour like any wrong PIN, and is never audited as one."""
+    clinic.voice_access.set_pin(NURSE, PIN, actor="test")
+    pk = staff_pk(clinic, NURSE)
+    for _ in range(5):
+        assert isinstance(_reserve(clinic, pk, unique_sid("CA")), PinReservation)
+    assert attempt(clinic, pk, PIN).reason == "member_limit"
+    clock.advance(hours=1)
+    assert attempt(clinic, pk, PIN).ok
+    assert _audit(clinic, "staff.voice_wrong_pin") == []
+
+
+def test_the_clinic_wide_pause_starts_once_with_its_record_and_notice(
+        clinic: Service, clock: FrozenClock) -> None:
+    members = (NURSE, DOCTOR)
+    for member in members:
+        clinic.voice_access.set_pin(member, PIN, actor="test")
+    verdicts = []
+    for n in range(4):
+        verdicts.append(attempt(clinic, staff_pk(clinic, members[n % 2]), "1111", limit=4))
+        clock.advance(minutes=5)
+    assert [v.notices for v in verdicts[:3]] == [(), (), ()]
+    first_wrong = clock.now - timedelta(minutes=20)
+    assert verdicts[3].notices == (PauseNotice(first_wrong + LOCK_FOR, 4, (ADMIN,)),)
+    [pause] = _audit(clinic, "voice.pause")
+    assert (pause.actor, pause.entity, pause.entity_id) == ("twilio:voice", "voice_menu",
+                                                            "clinic")
+    assert pause.after == {"wrong_pins_counted": 4,
+                           "paused_until": (first_wrong + LOCK_FOR).isoformat()}
+    assert attempt(clinic, staff_pk(clinic, NURSE), PIN, limit=4).reason == "clinic_limit"
+    assert len(_audit(clinic, "voice.pause")) == 1  # refusals start nothing

@@ -15,9 +15,12 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from service import voice_menu
 from service.errors import StoreUnavailable
+from service.voice_access import PinReservation
 from store.db import Database
-from store.models import TimeEntry
+from store.models import TimeEntry, VoicePinAttempt
+from store.voice_access import PIN_CHECK_LOCK_KEY
 from tests.telephony.conftest import TwilioApp
 from tests.voice.conftest import NURSE_PIN
 from tests.voice.phone import Phone
@@ -39,19 +42,26 @@ def blocker(db: Database) -> Blocker:
     @contextmanager
     def hold(sid: str) -> Iterator[None]:
         if db.dialect == "sqlite":
-            raw = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
-            raw.execute("BEGIN IMMEDIATE")
-            try:
+            with _sqlite_writer_held(db):
                 yield
-            finally:
-                raw.execute("ROLLBACK")
-                raw.close()
             return
         with db.engine.connect() as conn, conn.begin():
             conn.execute(text("SELECT 1 FROM voice_sessions WHERE call_sid = :sid FOR UPDATE"),
                          {"sid": sid})
             yield
     return hold
+
+
+@contextmanager
+def _sqlite_writer_held(db: Database) -> Iterator[None]:
+    """SQLite's one writer lock, held by a second connection (another process's writer)."""
+    raw = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        raw.execute("ROLLBACK")
+        raw.close()
 
 
 def _entries(app: TwilioApp) -> list[TimeEntry]:
@@ -151,3 +161,63 @@ def test_a_write_with_its_own_wait_gives_up_in_this_process_queue_too(db: Databa
         holder.join()
     with db.read() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() != "x"
+
+
+# -- a PIN turn (issue 27): reserved, compared, settled, all within the one deadline ------
+
+
+def _attempt_rows(app: TwilioApp) -> list[tuple[bool]]:
+    """(pending,) of every wrong-PIN row."""
+    with app.service.ctx.db.read_session() as session:
+        return [(row.pending,) for row in session.exec(select(VoicePinAttempt))]
+
+
+@pytest.mark.real_server  # the deadline as Twilio's HTTP request waits it out
+def test_a_pin_behind_a_held_pin_check_lock_is_asked_again(
+        deadline_app: TwilioApp, db: Database) -> None:
+    """Another PIN check holds the clinic's PIN-check lock (PostgreSQL: the advisory lock;
+    SQLite: the writer lock): this PIN is not compared nor counted, and asked again."""
+    call = Phone(deadline_app, "+16175550101").dial()
+    with _pin_check_lock_held(db):
+        call.press(NURSE_PIN)
+        assert call.said == ("The system is busy. Please try again. Please enter your voice "
+                             "PIN, then press pound.")
+    assert _attempt_rows(deadline_app) == []
+    assert "Main menu" in call.press(NURSE_PIN).said
+
+
+@contextmanager
+def _pin_check_lock_held(db: Database) -> Iterator[None]:
+    if db.dialect == "sqlite":
+        with _sqlite_writer_held(db):
+            yield
+        return
+    with db.engine.connect() as conn, conn.begin():
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PIN_CHECK_LOCK_KEY})
+        yield
+
+
+def test_a_pin_compared_past_the_deadline_is_settled_by_the_next_try(
+        menu_app_with: Callable[..., TwilioApp], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparison (the slow hash, on a loaded machine) outlasts the whole turn's
+    deadline: the settle is not begun and the caller is asked again at the same turn; the
+    attempt stays reserved (counted), and keying again settles that same one."""
+    app = menu_app_with(voice_write_deadline_ms=1000)
+    real, slowed = voice_menu.compare_pin, []
+
+    def compare_past_the_deadline(reservation: PinReservation, digits: str) -> bool:
+        if not slowed:
+            slowed.append(digits)
+            time.sleep(1.05)  # longer than the turn's 1000 ms, whatever else took
+        return real(reservation, digits)
+
+    monkeypatch.setattr(voice_menu, "compare_pin", compare_past_the_deadline)
+    call = Phone(app, "+16175550101").dial()
+    pin_path = call.action
+    call.press("11111")
+    assert call.said == ("The system is busy. Please try again. Please enter your voice PIN, "
+                         "then press pound.")
+    assert call.action == pin_path and _attempt_rows(app) == [(True,)]
+    call.press("11111")
+    assert call.said.startswith("That PIN is not right.")
+    assert _attempt_rows(app) == [(False,)]
