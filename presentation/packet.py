@@ -417,7 +417,12 @@ def read(data: bytes) -> Reading:
     if digest != packet.digest:
         return Reading(content, kind, False, "the printed SHA-256 is not the digest of the "
                        "embedded content")
-    again = pdf(packet) if kind == "pdf" else html(packet).encode()
+    try:
+        again = pdf(packet) if kind == "pdf" else html(packet).encode()
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        # a digest anyone can compute, over content this program never printed
+        raise NotAPacket("the embedded content lacks or mistypes a part every packet has "
+                         f"({type(exc).__name__}): it was not printed by rpm-logger") from exc
     if again.rstrip(b"\n") != data.rstrip(b"\n"):
         return Reading(content, kind, False, "the file differs from the packet its own "
                        "content prints (its printed text was edited)")

@@ -408,3 +408,20 @@ def test_verify_refuses_deeply_nested_json_without_a_traceback(bare_cli: Cli, tm
     crafted.write_text("<!doctype html>" + DIGEST_META + DATA_TAG + nested + "</script>")
     said = _refused(bare_cli, crafted)
     assert f"nests deeper than {MAX_CONTENT_DEPTH} levels" in said
+
+
+@SQLITE_ONLY
+def test_verify_refuses_content_with_a_right_digest_but_no_packet_in_it(
+        bare_cli: Cli, tmp_path: Path) -> None:
+    """The digest is no secret: content of the current format that lacks a packet's parts,
+    with its digest computed, crashed the re-render (KeyError traceback, exit 1)."""
+    from presentation.packet import FORMATS, Packet
+
+    content = {"format": FORMATS[-1]}
+    digest = Packet(content).digest
+    crafted = tmp_path / "crafted.html"
+    crafted.write_text('<!doctype html><meta name="packet-sha256" content="' + digest + '">'
+                       + DATA_TAG + json.dumps(content) + "</script>")
+    said = _refused(bare_cli, crafted)
+    assert "lacks or mistypes a part every packet has" in said
+    assert "not printed by rpm-logger" in said
