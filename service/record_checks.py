@@ -156,12 +156,23 @@ def _shown(value: Any) -> str:
         else str(value)
 
 
+@dataclass(frozen=True)
+class _CloseRecord:
+    """A `month.close` or `month.reopen` audit record, as the close check reads it."""
+
+    record_id: int
+    action: str  # close | reopen
+    at: Any
+    by: str
+    said: dict[str, Any]  # the record's `after`
+
+
 class CloseLedger:
     """Every month's closes and reopens as the trail recorded them (record id, action, when,
     by whom, what the close recorded), and the records rebuilt later for old closes."""
 
     def __init__(self) -> None:
-        self.months: dict[str, list[tuple[int, str, Any, str, dict[str, Any]]]] = \
+        self.months: dict[str, list[_CloseRecord]] = \
             defaultdict(list)
         self.rebuilt: dict[int, tuple[int, dict[str, Any]]] = {}  # close event id -> record
 
@@ -169,9 +180,9 @@ class CloseLedger:
         if row.entity != "month":
             return
         if row.action in CLOSE_ACTIONS:
-            self.months[row.entity_id].append(
-                (row.id, row.action.removeprefix("month."), row.at, row.actor,
-                 dict(row.after or {})))
+            self.months[row.entity_id].append(_CloseRecord(
+                row.id, row.action.removeprefix("month."), row.at, row.actor,
+                dict(row.after or {})))
         elif row.action == "month.close_reconstructed" and row.after:
             self.rebuilt[int(row.after.get("close_event", 0))] = (row.id, dict(row.after))
 
@@ -189,9 +200,9 @@ class CloseLedger:
         return findings
 
     def _month(self, month: str, events: list[Any],
-               recorded: list[tuple[int, str, Any, str, dict[str, Any]]],
+               recorded: list[_CloseRecord],
                lines: Mapping[int, list[Any]], breaks: ChainBreaks) -> list[Finding]:
-        if any(r[0] in breaks.suspect for r in recorded) or any(
+        if any(r.record_id in breaks.suspect for r in recorded) or any(
                 breaks.explain_unaudited(e.at) for e in events):
             return []  # the month's trail is broken: the chain's findings name it
         findings: list[Finding] = []
@@ -207,21 +218,23 @@ class CloseLedger:
                                         "no audit record: it was inserted behind the "
                                         "service's back"))
             elif event is not None and record is not None:
-                if (event.action, event.at, event.by) != record[1:4]:
-                    findings.append(Finding("close_changed", f"the {record[1]} of {month} in "
-                                            f"audit record #{record[0]} ({record[3]}, "
-                                            f"{record[2]:%Y-%m-%d %H:%M} UTC) reads "
+                if (event.action, event.at, event.by) != (record.action, record.at,
+                                                          record.by):
+                    findings.append(Finding("close_changed", f"the {record.action} of {month} "
+                                            f"in audit record #{record.record_id} ({record.by}, "
+                                            f"{record.at:%Y-%m-%d %H:%M} UTC) reads "
                                             f"{event.action} by {event.by} at "
                                             f"{event.at:%Y-%m-%d %H:%M} UTC in the table: "
-                                            "edited behind the service's back", record[0]))
+                                            "edited behind the service's back",
+                                            record.record_id))
                 elif event.action == "close":
                     findings += self._lines(month, event, record, lines.get(event.id, []))
         return findings
 
-    def _lines(self, month: str, event: Any, record: tuple[int, str, Any, str, dict[str, Any]],
+    def _lines(self, month: str, event: Any, record: _CloseRecord,
                lines: list[Any]) -> list[Finding]:
         """A close's record of what it billed against what its audit record says."""
-        said = record[4]
+        said = record.said
         if event.record == "pending":
             return []  # a close from before records: nothing was recorded to compare
         if event.record == "reconstructed":
@@ -236,18 +249,20 @@ class CloseLedger:
             return []
         figures = close_figures(lines)
         return [Finding("close_lines_changed", f"the record of what the close of {month} "
-                        f"billed (audit record #{record[0]}: {said.get('patients')} patients, "
+                        f"billed (audit record #{record.record_id}: {said.get('patients')} "
+                        "patients, "
                         f"units {said.get('units')}, ${said.get('amount')}) was edited behind "
                         f"the service's back: the table now says {figures['patients']} "
                         f"patients, units {figures['units']}, ${figures['amount']}",
-                        record[0])]
+                        record.record_id)]
 
 
-def _lost(month: str, record: tuple[int, str, Any, str, dict[str, Any]],
+def _lost(month: str, record: _CloseRecord,
           closed_now: bool) -> Finding:
-    what = "a billed month" if record[1] == "close" else "a reopen"
+    what = "a billed month" if record.action == "close" else "a reopen"
     reads = "closed by an older close" if closed_now else "open"
-    return Finding("close_deleted", f"the {record[1]} of {month} of "
-                   f"{record[2]:%Y-%m-%d %H:%M} UTC by {record[3]} (audit record #{record[0]}) "
+    return Finding("close_deleted", f"the {record.action} of {month} of "
+                   f"{record.at:%Y-%m-%d %H:%M} UTC by {record.by} (audit record "
+                   f"#{record.record_id}) "
                    f"is no longer in month_close_events: {what} was deleted behind the "
-                   f"service's back, and the month now reads {reads}", record[0])
+                   f"service's back, and the month now reads {reads}", record.record_id)
