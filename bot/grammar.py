@@ -223,6 +223,7 @@ def _parse_log(words: list[str]) -> Command:
     if not words:
         return Usage("Say how long and what you did.", "log")
     # the patient and the duration: the words before the activity (notes may hold anything)
+    head = words[:next((i for i, word in enumerate(words) if is_activity(word)), len(words))]
     patient: str | None = None
     i = 0
     size = _take_duration(words, 0) or _refused_duration(words, 0)
@@ -240,6 +241,8 @@ def _parse_log(words: list[str]) -> Command:
                          "log")
         # shaped as a duration but refused (0m, -5m, '１２m'): the service refuses it, as 300m
         size = 1
+    if refused := _unreadable(head[i + size:3], "log"):  # '12 ٣ review': not a note
+        return refused
     duration = " ".join(words[i:i + size])
     i += size
     if i >= len(words):
