@@ -867,9 +867,10 @@ def _write_packet(path: Path, data: bytes, replace: bool) -> None:
 def _create_file(path: Path, data: bytes) -> None:
     """`data` in a new file at `path`: O_EXCL refuses any existing name, a symbolic link
     too, dangling or not (O_NOFOLLOW says so again), so nothing is overwritten and no link
-    is followed. A file left half-written (a full disk) is removed."""
+    is followed. A file left half-written (a full disk) is removed. Owner-only (0600): a
+    packet names the patient and their month, so whoever printed it decides who reads it."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    descriptor = os.open(path, flags, 0o666)
+    descriptor = os.open(path, flags, 0o600)
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
