@@ -17,7 +17,7 @@ from typing import IO
 
 from service.audit_trail import walk_trail
 from service.context import ServiceContext
-from service.errors import BadInput
+from service.errors import BadInput, StoreConflict
 from store import audit
 from store import restore as restoring
 from store.archive import Archive, ArchiveRefused, Header, check
@@ -73,6 +73,14 @@ def read_archive(opener: Callable[[], IO[bytes]]) -> Archive:
 
 def restore(db: Database, archive: Archive) -> Restored:
     """The archive into `db`, which must be empty and not in use; all or nothing."""
+    try:
+        return _restore(db, archive)
+    except StoreConflict as exc:  # nobody else writes (held alone): the rows themselves
+        raise ArchiveRefused("holds rows the database's rules refuse (a duplicate or a "
+                             "missing reference): it was edited") from exc
+
+
+def _restore(db: Database, archive: Archive) -> Restored:
     header = archive.header
     with db.alone(wait_ms=restoring.WAIT_MS) as conn:
         names = restoring.product_tables(header)
