@@ -930,16 +930,16 @@ def restore(file: str, yes: bool) -> None:
     _confirmed(f"Restore it into {redacted_database_url(settings)}?", yes)
     with restore_target(settings) as database:
         restored = backups.restore(database, archive)
-    upgraded = f", upgraded to {restored.upgraded_to}" if restored.upgraded_to else ""
-    click.echo(f"restored {file}: {_contents(restored.header)}{upgraded}")
+    click.echo(f"restored {file}: {_contents(restored.header, restored.upgraded_to)}")
 
 
-def _contents(header: Any) -> str:
+def _contents(header: Any, upgraded_to: str | None = None) -> str:
     """An archive's header in words: rows, tables, schema, the audit chain's head."""
     head = (f"audit head #{header.audit_head[0]} {header.audit_head[1]}"
             if header.audit_head else "no audit records")
+    upgraded = f" (upgraded to {upgraded_to})" if upgraded_to else ""
     return (f"{header.row_count:,} rows in {len(header.tables)} tables, schema "
-            f"{header.schema}, {head}")
+            f"{header.schema}{upgraded}, {head}")
 
 
 def _archive_file(path: Path) -> Any:

@@ -120,7 +120,7 @@ class Archive:
             header = reading.header()
             if header != self.header:
                 raise ArchiveRefused("changed while it was restored")
-            yield from reading.rows(header, decoded=True)
+            yield from reading.rows(header)
             if reading.finish() != self.sha256:
                 raise ArchiveRefused("changed while it was restored")
 
@@ -130,7 +130,7 @@ def check(opener: Callable[[], IO[bytes]]) -> Archive:
     with opener() as raw:
         reading = _Reading(raw)
         header = reading.header()
-        for _ in reading.rows(header, decoded=True):
+        for _ in reading.rows(header):
             pass
         return Archive(header, reading.finish(), opener)
 
@@ -157,7 +157,8 @@ class _Reading:
         except (KeyError, TypeError, ValueError) as exc:
             raise ArchiveRefused(f"is damaged: its header is incomplete ({exc})") from exc
 
-    def rows(self, header: Header, *, decoded: bool) -> Iterator[tuple[str, list[Any]]]:
+    def rows(self, header: Header) -> Iterator[tuple[str, list[Any]]]:
+        """Every row, in place and of its columns' kinds, decoded."""
         for table in header.tables:
             for n in range(table.rows):
                 line = self._read(hashed=True)
@@ -166,7 +167,7 @@ class _Reading:
                         and len(line[1]) == len(table.columns)):
                     raise ArchiveRefused(f"is damaged: row {n + 1} of {table.rows} of the "
                                          f"table {table.name} is missing or out of place")
-                yield table.name, _values(table, line[1]) if decoded else line[1]
+                yield table.name, _values(table, line[1])
 
     def finish(self) -> str:
         """Checks the trailer and the end of the file; returns the SHA-256."""
