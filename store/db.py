@@ -17,7 +17,6 @@ INSERT and UPDATE checks each text value against its column's length (store/mode
 before any SQL is sent.
 """
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from typing import Any
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 from billing.errors import InvalidInput
@@ -200,8 +200,8 @@ def _prepare_sqlite_file(url: str) -> None:
 def sqlite_files(url: str) -> list[Path]:
     """The files a SQLite database lives in: the database first, then its -wal, -shm and
     -journal (whether they exist or not); none for another database or an in-memory one.
-    What must take writes (`Database._sqlite_files_writable`) and what a file the CLI writes
-    must never replace (`audit packet --out`: a packet written over the live database)."""
+    What a file the CLI writes must never replace (`audit packet --out`: a packet written
+    over the live database)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return []
@@ -292,6 +292,8 @@ class Database:
         # one writer at a time in this process on SQLite (see the module docstring)
         self._writer = threading.Lock() if self.dialect == "sqlite" else None
         self._writer_wait_s = sqlite_busy_timeout_ms / 1000
+        self._busy_timeout_ms = sqlite_busy_timeout_ms
+        self._probe_engine: Engine | None = None  # SQLite: a new connection per probe
 
     @property
     def dialect(self) -> str:
@@ -434,15 +436,20 @@ class Database:
             return False
 
     def can_write(self, wait_s: float | None = None) -> bool:
-        """Whether a write succeeds right now (a read-only SQLite file, or a PostgreSQL
-        standby, answers reads but refuses every write). The probe writes Alembic's one
-        row over itself in a write transaction (write()'s path, with the deadline) that is
-        rolled back: no row, no audit record stays, and no table the service uses is
-        touched."""
-        if not self._sqlite_files_writable():
-            return False
+        """Whether a save would succeed right now, asked the way a save asks: a write
+        transaction through write()'s path (the writer turn, BEGIN IMMEDIATE, the deadline)
+        that writes Alembic's one row over itself and is rolled back: no row, no audit
+        record stays, no table the service uses is touched.
+
+        A read-only SQLite file or mount, or a PostgreSQL standby, answers reads but refuses
+        the write. On SQLite the probe opens a new connection, as the pool and the CLI do,
+        so SQLite and the kernel decide with the service's own user whether the files take
+        writes (a database file made immutable under a running server; a folder the service
+        cannot write while the files can be, where saves work): a pooled connection opened
+        earlier keeps its write access. A full disk is not detected (docs/security.md)."""
+        engine = self._write_engine if self._writer is None else self._sqlite_probe_engine()
         try:
-            with self._writing(self._write_engine, wait_s) as connection:
+            with self._writing(engine, wait_s) as connection:
                 connection.exec_driver_sql(
                     "UPDATE alembic_version SET version_num = version_num")
                 raise _ProbeDone
@@ -451,17 +458,12 @@ class Database:
         except Exception:  # noqa: BLE001 - any failure means "cannot write"
             return False
 
-    def _sqlite_files_writable(self) -> bool:
-        """Whether a SQLite database's files (and their folder, where the journal goes) take
-        writes, as the kernel answers `access()`: an immutable (`chattr +i`) or read-only
-        file or mount says no. The probe above cannot see it: SQLite rolls back an UPDATE
-        without touching the file. A full disk or failing I/O is not detectable without a
-        write that reaches the disk, which this probe does not make (docs/security.md)."""
-        files = sqlite_files(self.url)
-        if not files:
-            return True
-        return os.access(files[0].parent, os.W_OK) and all(
-            os.access(file, os.W_OK) for file in files if file.exists())
+    def _sqlite_probe_engine(self) -> Engine:
+        if self._probe_engine is None:
+            self._probe_engine = make_engine(
+                self.url, sqlite_busy_timeout_ms=self._busy_timeout_ms,
+                poolclass=NullPool).execution_options(**{_WRITE_OPTION: True})
+        return self._probe_engine
 
     def health(self, wait_s: float) -> str:
         """'ok' (a save would succeed), 'read-only' (reads only) or 'unavailable', within
@@ -474,6 +476,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._probe_engine is not None:
+            self._probe_engine.engine.dispose()
 
 
 class _ProbeDone(Exception):
