@@ -100,6 +100,17 @@ def _incoming(sid: str) -> dict[str, str]:
             "Direction": "inbound", "From": PATIENT_PHONE, "To": NURSE_TWILIO_NUMBER}
 
 
+def _screen(child: str) -> dict[str, str]:
+    return {"AccountSid": ACCOUNT_SID, "CallSid": child, "ParentCallSid": new_sid(),
+            "CallStatus": "in-progress", "Direction": "outbound-dial", "From": PATIENT_PHONE,
+            "To": NURSE_PHONE}
+
+
+def _sms() -> dict[str, str]:
+    return {"AccountSid": ACCOUNT_SID, "MessageSid": new_sid("SM"), "From": PATIENT_PHONE,
+            "To": NURSE_TWILIO_NUMBER}
+
+
 def _completed(sid: str) -> dict[str, str]:
     return status_form(sid=sid, status="completed", from_=PATIENT_PHONE,
                        to=NURSE_TWILIO_NUMBER, direction="inbound", sequence=3,
@@ -115,12 +126,14 @@ def test_a_black_hole_gets_answers_within_deadlines_and_the_service_recovers(
 
     outage.proxy.black_hole()
     status_sid = new_sid()
-    with ThreadPoolExecutor(3) as pool:  # the probe and two callbacks at the same time
+    with ThreadPoolExecutor(5) as pool:  # the probe and four webhooks at the same time
         asked = [pool.submit(outage.healthz),
                  pool.submit(outage.post, "/twilio/voice/incoming", _incoming(new_sid())),
-                 pool.submit(outage.post, "/twilio/voice/status", _completed(status_sid))]
-        (health, health_s), (incoming, incoming_s), (status, status_s) = \
-            [a.result() for a in asked]
+                 pool.submit(outage.post, "/twilio/voice/status", _completed(status_sid)),
+                 pool.submit(outage.post, "/twilio/voice/screen", _screen(new_sid())),
+                 pool.submit(outage.post, "/twilio/messaging", _sms())]
+        (health, health_s), (incoming, incoming_s), (status, status_s), (screen, screen_s), \
+            (sms, sms_s) = [a.result() for a in asked]
 
     assert (health.status_code, health.json()) == (503, {"database": "unavailable"})
     assert health_s < 2
@@ -129,6 +142,10 @@ def test_a_black_hole_gets_answers_within_deadlines_and_the_service_recovers(
     assert f">{FALLBACK_NUMBER}</Number>" in incoming.text
     # the status callback is refused (nothing stored) within its bound, for Twilio to retry
     assert status.status_code == 503 and status_s < DEADLINE_MS / 1000 + SLACK
+    # the staff member's whisper still plays (the caller unnamed); a text is refused
+    assert screen.status_code == 200 and "Call from a patient. Press 1" in screen.text
+    assert screen_s < DEADLINE_MS / 1000 + SLACK
+    assert sms.status_code == 503 and sms_s < DEADLINE_MS / 1000 + SLACK
 
     outage.proxy.heal()
     assert outage.healthz()[0].status_code == 200
