@@ -447,7 +447,8 @@ class Database:
         writes (a database file made immutable under a running server; a folder the service
         cannot write while the files can be, where saves work): a pooled connection opened
         earlier keeps its write access. A full disk is not detected (docs/security.md)."""
-        engine = self._write_engine if self._writer is None else self._sqlite_probe_engine()
+        files = self._writer is not None and sqlite_files(self.url)  # not in memory
+        engine = self._sqlite_probe_engine() if files else self._write_engine
         try:
             with self._writing(engine, wait_s) as connection:
                 connection.exec_driver_sql(
@@ -477,7 +478,7 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         if self._probe_engine is not None:
-            self._probe_engine.engine.dispose()
+            self._probe_engine.dispose()
 
 
 class _ProbeDone(Exception):
