@@ -12,6 +12,7 @@ from service import Service, ServiceContext
 from service.context import Clock, Policy, utc_now
 from store.db import Database, sqlite_files
 from store.migrate import upgrade_to_head
+from store.postgres import Timeouts
 
 log = logging.getLogger("rpm_logger")
 
@@ -19,7 +20,9 @@ log = logging.getLogger("rpm_logger")
 def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     """The database at DATABASE_URL (or the SQLite default), brought to the newest schema."""
     db = Database(settings.resolved_database_url,
-                  sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+                  sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                  timeouts=Timeouts(connect_s=settings.database_connect_timeout_s,
+                                    statement_ms=settings.database_statement_timeout_ms))
     if migrate:
         upgrade_to_head(db.engine)
     return db
@@ -38,7 +41,7 @@ def restore_target(settings: Settings) -> Iterator[Database]:
     is removed again when the restore does not complete: a refusal leaves nothing behind."""
     files = database_files(settings)
     new = bool(files) and not files[0].exists()
-    db = Database(settings.resolved_database_url)
+    db = open_database(settings, migrate=False)
     try:
         yield db
     except BaseException:
