@@ -33,6 +33,7 @@ from service.patients import PatientFields
 from service.staff import StaffChanges
 from service.views import StaffView
 from store import logsafe
+from store.archive import Header
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -935,7 +936,7 @@ def restore(file: str, yes: bool) -> None:
     click.echo(f"restored {file}: {_contents(restored.header, restored.upgraded_to)}")
 
 
-def _contents(header: Any, upgraded_to: str | None = None) -> str:
+def _contents(header: Header, upgraded_to: str | None = None) -> str:
     """An archive's header in words: rows, tables, schema, the audit chain's head."""
     head = (f"audit head #{header.audit_head[0]} {header.audit_head[1]}"
             if header.audit_head else "no audit records")

@@ -2,10 +2,11 @@
 target is taken for the restore alone, found empty, brought to the archive's revision,
 filled table by table, and its id sequences set past the restored ids.
 
-The rows are inserted through the target's own tables as that revision made them (reflected
-from the database, not this version's models: an older archive has older columns), each
-value converted from the archive's portable form (store/portable.py) into what that database
-stores: SQLite keeps an instant without its zone, in UTC (store/types.py).
+The rows are inserted through the target's tables as the archive's revision made them (this
+version's models at the newest revision; reflected from the database for an older archive,
+whose tables have older columns), each value converted from the archive's portable form
+(store/portable.py) into what that database stores: SQLite keeps an instant without its
+zone, in UTC (store/types.py).
 """
 
 from collections.abc import Iterable, Iterator

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 from service import Policy, Service, ServiceContext
@@ -188,20 +189,27 @@ def test_a_database_with_rows_is_refused(archive: Path, target: Cli, db_url: str
 
 def test_a_database_the_service_holds_is_refused(archive: Path, target: Cli, db_url: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """PostgreSQL: the scheduler leader's advisory lock is held; SQLite: another connection
-    has the file open (the service keeps one in its pool)."""
+    """PostgreSQL: the scheduler leader's advisory lock is held, or a session is in the
+    middle of a write; SQLite: another connection has the file open (the service keeps one
+    in its pool)."""
     monkeypatch.setattr(restoring, "WAIT_MS", 100)  # refused sooner than a restore waits
-    holder = create_engine(db_url)
+    postgres = db_url.startswith("postgresql")
+    holder = create_engine(db_url, poolclass=NullPool)
     with holder.connect() as conn:
-        if db_url.startswith("postgresql"):
+        if postgres:
             conn.execute(text("SELECT pg_advisory_lock(:key)"),
                          {"key": SCHEDULER_LEADER_LOCK_KEY})
         else:
             conn.execute(text("SELECT count(*) FROM staff"))
         conn.commit()
         said = _refused(target("restore", str(archive), "--yes", code=2))
-        assert "in use" in said and "nothing was restored" in said
-    holder.dispose()
+        assert "in use" in said and ("leader" if postgres else "open") in said
+    if postgres:
+        with holder.connect() as conn:  # a write under way: its table lock
+            conn.execute(text("LOCK TABLE slack_contexts IN ROW EXCLUSIVE MODE"))
+            said = _refused(target("restore", str(archive), "--yes", code=2))
+            assert "in use" in said and "busy" in said
+    assert "nothing was restored" in said
     assert not any(table_counts(db_url).values())
     target("restore", str(archive), "--yes")  # once it is let go
 
