@@ -1,5 +1,5 @@
 """The audit packet on paper: printable HTML (Jinja2) and PDF (fpdf2, laid out in
-presentation/packet_pdf_text.py), shared by the CLI, the dashboard and Slack's link, and the
+presentation/packet_pdf.py), shared by the CLI, the dashboard and Slack's link, and the
 reading back that `audit packet --verify` does.
 
 Both formats show the same sections (`sections`: one definition of what is printed), print
@@ -44,8 +44,9 @@ _env = Environment(loader=PackageLoader("presentation", "templates"),
 
 
 # What `--verify` reads, bounded (issue 27, item 5): a packet of 1,000 entries, each with a
-# note at its 2,000-character maximum, prints 7.4 MB of HTML (3.1 MB of PDF); a real month is
-# a fraction of that. A larger file is refused unread; a packet's content nests 6 levels at most.
+# note at its 2,000-character maximum, prints 7.4 MB of HTML (3.1 MB of PDF in v3's text
+# layout, 5.5 MB in v4's tables); a real month is a fraction of that. A larger file is
+# refused unread; a packet's content nests 6 levels at most.
 MAX_PACKET_BYTES = 32 * 1024 * 1024
 MAX_CONTENT_DEPTH = 32
 
@@ -305,11 +306,11 @@ def html(packet: Packet) -> str:
 # -- PDF -----------------------------------------------------------------------------------
 
 def pdf(packet: Packet) -> bytes:
-    """The packet as a PDF (presentation/packet_pdf_text.py). fpdf takes ~0.3 s to import:
-    only a PDF pays it."""
-    from presentation.packet_pdf_text import text
+    """The packet as a PDF, laid out as its content's format prints one
+    (presentation/packet_pdf.py). fpdf takes ~0.3 s to import: only a PDF pays it."""
+    from presentation.packet_pdf import pdf as laid_out
 
-    return text(packet)
+    return laid_out(packet)
 
 
 # -- reading a printed packet back -----------------------------------------------------------

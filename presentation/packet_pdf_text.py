@@ -1,5 +1,6 @@
 """The PDF layout of formats v2 and v3: A4 landscape, each pair one line and each table row
-one run of text ("#: 1; Who: ...; Start: ...").
+one run of text ("#: 1; Who: ...; Start: ..."), the layout an outside auditor called a wall
+of text (issue 26 #15; v4 prints tables, presentation/packet_pdf.py).
 
 Kept exactly as it printed: `--verify` renders a file's own content again and compares the
 bytes, so a packet printed in v2 or v3 verifies only while this prints what it printed
