@@ -187,6 +187,11 @@ class EntryService:
                             actor=actor, amendment=request.amendment,
                             repeat_since=now - repeat_window if repeat_window else None)
 
+    def check(self, request: LogRequest, *, late: bool) -> None:
+        """The request's fields as a log would refuse them, before a patient is picked: a
+        nurse is not asked which patient a '0m' or '１２m' log is for, only to be refused."""
+        self._checked(request, self.ctx.now(), late=late)
+
     def _checked(self, request: LogRequest, now: datetime, *, late: bool) -> _Entry:
         """Every field of the request checked before any trip to the database."""
         seconds = parse_duration(request.duration, max_seconds=self.ctx.policy.max_entry_seconds)

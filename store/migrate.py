@@ -31,12 +31,16 @@ def head_revision() -> str | None:
 
 def upgrade_to_head(engine: Engine) -> None:
     """Run every pending migration in one transaction on `engine`; a database already at
-    the newest revision costs one read (every CLI command and every start comes here)."""
+    the newest revision costs one read (every CLI command and every start comes here).
+    DATABASE_STATEMENT_TIMEOUT_MS does not apply to migrations (an index on a big table may
+    take longer); lock_timeout still does."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     try:
         with engine.begin() as connection:
             if MigrationContext.configure(connection).get_current_revision() == head_revision():
                 return
+            if connection.dialect.name == "postgresql":  # a migration may rewrite big tables
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except (OperationalError, InterfaceError) as exc:
