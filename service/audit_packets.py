@@ -46,10 +46,11 @@ __all__ = ["FORMAT", "FORMATS", "Packet", "PacketCheck", "PacketNotice", "AuditP
 # The content's format versions, oldest first; a packet prints the newest. A packet printed
 # in an older one keeps verifying: its content is rebuilt today without what later versions
 # added (`ADDED`), and is printed as it was (presentation/packet.py renders a part only when
-# the content carries it).
+# the content carries it; presentation/packet_pdf.py lays a PDF out as its format did).
 FORMATS = (
     "rpm-logger audit packet v2",  # who by name and role, live "with" and "by"
     "rpm-logger audit packet v3",  # patient.episodes: every enrolment episode (issue 26 #10)
+    "rpm-logger audit packet v4",  # the same content; the PDF prints tables (issue 26 #15)
 )
 FORMAT = FORMATS[-1]
 # What each version added, as (part, key) of the content: left out of an older one.
