@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import SlackRuntime
 from bot.journal import (
     CommandJournal,
     JournaledCommand,
@@ -22,6 +23,7 @@ from bot.journal import (
     SavingPromise,
     new_key,
 )
+from configuration.settings import Settings
 from presentation.blocks import text_reply
 
 AT = datetime(2026, 11, 20, 19, 58, tzinfo=UTC)
@@ -121,9 +123,14 @@ def test_the_folder_and_files_are_private_whatever_the_umask(tmp_path: Path) -> 
 
 
 def test_a_folder_that_cannot_be_written_is_a_clear_refusal_at_start(tmp_path: Path) -> None:
+    """`serve` with Slack configured does not start without its journal (the Slack runtime
+    opens it first): one error naming the folder and the setting."""
     (tmp_path / "a-file").write_text("")
-    with pytest.raises(JournalUnavailable, match="set SLACK_JOURNAL_DIR to a folder"):
-        CommandJournal.open(tmp_path / "a-file" / "slack-journal")
+    settings = Settings(slack_signing_secret="s", slack_bot_token="xoxb-t",
+                        slack_journal_dir=tmp_path / "a-file" / "slack-journal")
+    with pytest.raises(JournalUnavailable, match="a-file/slack-journal .*NotADirectoryError.*"
+                       "set SLACK_JOURNAL_DIR to a folder"):
+        asyncio.run(SlackRuntime.start(settings, service=None))  # type: ignore[arg-type]
 
 
 def test_each_process_holds_its_own_file_and_takes_over_those_nobody_holds(
