@@ -208,6 +208,12 @@ def _unreadable(words: list[str], topic: str) -> Usage | None:
     return None
 
 
+def _refused_duration(words: list[str], i: int) -> int:
+    """1 when words[i] holds digits other than 0-9 right before the activity ('１２m
+    review'): the duration's place, so the service refuses it as it refuses 0m or 300m."""
+    return int(has_other_digits(words[i]) and i + 1 < len(words) and is_activity(words[i + 1]))
+
+
 def _take_duration(words: list[str], i: int) -> int:
     """How many words from i form a duration: 1, 2 ('12 min', '1h 5m') or 0."""
     return duration_word_count(words, i)
@@ -218,23 +224,25 @@ def _parse_log(words: list[str]) -> Command:
         return Usage("Say how long and what you did.", "log")
     # the patient and the duration: the words before the activity (notes may hold anything)
     head = words[:next((i for i, word in enumerate(words) if is_activity(word)), len(words))]
-    refused = _unreadable(head[:3], "log")
-    if refused:
-        return refused
     patient: str | None = None
     i = 0
-    size = _take_duration(words, 0)
+    size = _take_duration(words, 0) or _refused_duration(words, 0)
     # "1042 12m review": a numeric patient id followed by the duration
     if size == 0 or (size == 1 and _take_duration(words, 1)):
         patient, i = words[0], 1
         size = _take_duration(words, 1)
+    if refused := _unreadable([patient] if patient else [], "log"):
+        return refused
     if size == 0:
         if i >= len(words):
             return Usage("How long? Add a duration such as 12m after the patient.", "log")
-        if not looks_like_duration(words[i].removeprefix("-")):
+        if not (looks_like_duration(words[i].removeprefix("-")) or has_other_digits(words[i])):
             return Usage(f"{quoted(words[i])} is not a duration (12m, 1h5m, 1:05, 90s).",
                          "log")
-        size = 1  # shaped as a duration but refused (0m, -5m): the service refuses it, as 300m
+        # shaped as a duration but refused (0m, -5m, '１２m'): the service refuses it, as 300m
+        size = 1
+    if refused := _unreadable(head[i + size:3], "log"):  # '12 ٣ review': not a note
+        return refused
     duration = " ".join(words[i:i + size])
     i += size
     if i >= len(words):

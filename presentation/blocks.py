@@ -568,7 +568,8 @@ def _dollars(amount: object) -> str:
 
 
 def _closer(closed_by: str) -> str:
-    """A Slack user is mentioned; the CLI operator ("cli:root") or a typed name is shown."""
+    """As every screen names them ("Bea Billing (UBIL0001)", service.closes.signed); a bare
+    Slack id (a close by someone no longer in the staff table) is mentioned."""
     return f"<@{closed_by}>" if re.fullmatch(r"[UW][A-Z0-9]{2,31}", closed_by) else closed_by
 
 
@@ -684,7 +685,7 @@ def month_reopened_reply(view: CloseView) -> Reply:
 
 def month_closed_reply(closed: CloseView) -> Reply:
     return text_reply(
-        f"🔒 Closed {closed.month} (billed) by <@{closed.closed_by}>: "
+        f"🔒 Closed {closed.month} (billed) by {_closer(closed.closed_by)}: "
         f"{render.close_figures(closed, slack=True)}. From now on logs, voids "
         "and call attachments dated in it are refused, except an admin amendment that records "
         "its reason; calls that arrive for it are kept and flagged for the billing office. "

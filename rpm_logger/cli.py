@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
+from billing.digits import ONLY_ASCII_DIGITS, digits_value, has_other_digits
 from billing.durations import duration_word_count
 from billing.errors import InvalidInput, quoted
 from billing.months import Month, clinic_time
@@ -55,6 +56,29 @@ class _DateType(click.ParamType):
 
 
 DATE = _DateType()
+
+
+class _WholeNumber(click.ParamType):
+    """A whole number in 0-9 digits within [low, high]: click's int takes '８０００' and
+    '٨٠٠٠' (Python's int() reads any script's digits), the one digits rule does not."""
+
+    name = "INTEGER"
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        number = digits_value(text)
+        if number is None:
+            why = ONLY_ASCII_DIGITS if has_other_digits(text) else "not a whole number"
+            self.fail(f"{quoted(str(value))}: {why}.", param, ctx)
+        if not self.low <= number <= self.high:
+            self.fail(f"{number} is not between {self.low} and {self.high}.", param, ctx)
+        return number
 
 
 class _LogCommand(click.Command):
@@ -156,7 +180,7 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=_WholeNumber(1, 65535))
 def serve(host: str, port: int) -> None:
     """Run the web service (Slack, Twilio and health routes)."""
     import uvicorn
@@ -867,9 +891,10 @@ def _write_packet(path: Path, data: bytes, replace: bool) -> None:
 def _create_file(path: Path, data: bytes) -> None:
     """`data` in a new file at `path`: O_EXCL refuses any existing name, a symbolic link
     too, dangling or not (O_NOFOLLOW says so again), so nothing is overwritten and no link
-    is followed. A file left half-written (a full disk) is removed."""
+    is followed. A file left half-written (a full disk) is removed. Owner-only (0600): a
+    packet names the patient and their month, so whoever printed it decides who reads it."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    descriptor = os.open(path, flags, 0o666)
+    descriptor = os.open(path, flags, 0o600)
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)

@@ -92,7 +92,7 @@ class ChatEntryService:
         patient (`log`), else for the conversation's patient (`/rpm use`, read in the same
         transaction), else the caller's patients for the picker. `yesterday`: a late entry
         for the clinic's yesterday. The caller is checked first (a stranger or a leaver:
-        NotStaff), the log's fields once a patient is known."""
+        NotStaff), then the log's fields (before the picker too)."""
         if yesterday:  # the day before the one it was asked on (a replay: not today)
             asked = request.asked_at or self.ctx.now()
             day = asked.astimezone(self.ctx.policy.zone).date() - timedelta(days=1)
@@ -103,6 +103,7 @@ class ChatEntryService:
             here = patient_here(conn, channel_id=channel_id, user_id=request.staff,
                                 doing="read a conversation's patient")
             if here.patient is None:
+                self.entries.check(request, late=day is not None)
                 today = self.months.today()
                 return ChatPick([
                     view for view in map(detail_view, patient_rows.details(

@@ -51,6 +51,13 @@ class CloseView:
     held: tuple[str, ...] = ()
 
 
+def signed(event: Any) -> str:
+    """Who made a close or reopen, as every screen names them: "Bea Billing (UBIL0001)" for
+    a staff member (the name recorded with the event), an operator's text as written."""
+    name = getattr(event, "by_name", None)
+    return f"{name} ({event.by})" if name and name != event.by else str(event.by)
+
+
 def find_close(conn: Conn, month: Month, *, for_write: bool = False) -> Any:
     """The month's close while it is closed (None when open or reopened since): a
     month_close_events row (store.closes.EventRow; `Any` while callers still type it as the

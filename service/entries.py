@@ -210,6 +210,11 @@ class EntryService:
                            summary=summary, overlaps=None,
                            time_counts=row.staff_role in ROLES_THAT_COUNT)
 
+    def check(self, request: LogRequest, *, late: bool) -> None:
+        """The request's fields as a log would refuse them, before a patient is picked: a
+        nurse is not asked which patient a '0m' or '１２m' log is for, only to be refused."""
+        self._checked(request, request.asked_at or self.ctx.now(), late=late)
+
     def _checked(self, request: LogRequest, now: datetime, *, late: bool) -> _Entry:
         """Every field of the request checked before any trip to the database."""
         seconds = parse_duration(request.duration, max_seconds=self.ctx.policy.max_entry_seconds)

@@ -76,6 +76,23 @@ def require_admin(conn: Conn, slack_user_id: str) -> str:
     return str(row.slack_user_id)
 
 
+def signature(conn: Conn, by: str) -> tuple[str, str | None]:
+    """Who signs a close or reopen: (Slack id, name) when `by` is a staff member's Slack id
+    or the whole name of exactly one member (the CLI's --by "Bea Billing"), else (`by`, None):
+    an operator's free text. One admin's closes then read alike from Slack and the CLI."""
+    text = (by or "").strip()
+    value = _MENTION.fullmatch(text)
+    candidate = value.group(1) if value else text.lstrip("@")
+    if _SLACK_ID.fullmatch(candidate.upper()):
+        row = staff.by_slack_id(conn, candidate.upper())
+        if row is not None:
+            return str(row.slack_user_id), str(row.name)
+    named = staff.by_name(conn, text)
+    if len(named) == 1:
+        return str(named[0].slack_user_id), str(named[0].name)
+    return text, None
+
+
 def find_patient(conn: Conn, ref: str, *, region: str, by_phone: bool = True) -> Any:
     """The one patient resolver: clinic id (any case), else a patient or caregiver phone
     (`by_phone=False`: chat, where PHI such as a phone number is never typed)."""

@@ -19,10 +19,10 @@ from billing.months import Month, clinic_day
 from service import audit
 from service.audit_checks import AuditCheckService
 from service.close_records import RECORD_AT_CLOSE, RECORD_PENDING
-from service.closes import CloseView, find_close
+from service.closes import CloseView, find_close, signed
 from service.context import ServiceContext
 from service.errors import BadInput
-from service.lookups import require_admin
+from service.lookups import require_admin, signature
 from service.months import MonthService
 from service.record_checks import close_figures, close_lines_digest
 from service.views import MonthSummary
@@ -70,7 +70,7 @@ def _held_lines(summaries: list[MonthSummary], held: dict[str, list[str]]) -> tu
 def _view(event: EventRow, lines: list[Any] | None = None) -> CloseView:
     figures = close_figures(lines or ())  # as the close's audit record says them
     return CloseView(
-        event.month, event.at, event.by, action=event.action, reason=event.reason,
+        event.month, event.at, signed(event), action=event.action, reason=event.reason,
         billed=event.billed, record=event.record, patients=figures["patients"],
         billable=sum(1 for line in lines or () if line.codes), units=figures["units"],
         amount=Decimal(figures["amount"]),
@@ -109,7 +109,7 @@ class MonthCloseService:
         if existing is not None:
             day = clinic_day(existing.at, self.ctx.policy.zone)
             raise BadInput(f"{month} was already closed on {day} "
-                           f"by {existing.by}.")
+                           f"by {signed(existing)}.")
 
     def preview(self, month: Month, *, admin: str | None = None) -> CloseView:
         """What closing `month` now would lock (patients, codes, dollars) and what the
@@ -137,18 +137,20 @@ class MonthCloseService:
         with self.ctx.db.write() as conn:
             if as_admin:
                 by = require_admin(conn, by)
+            by, by_name = signature(conn, by)
             closes.lock_month(conn, month.year, month.month, exclusive=True)
             self._check_closable(conn, month)
             now = self.ctx.now()
             # read before the event exists, so the rows compare with the previous close
             summaries, held = _held(list(self.months.report_in(conn, month)))
             event = closes.add_event(conn, month=str(month), action="close", at=now, by=by,
-                                     record=RECORD_AT_CLOSE, recorded_at=now)
+                                     by_name=by_name, record=RECORD_AT_CLOSE, recorded_at=now)
             lines = _add_lines(conn, event.id, summaries)
             view = replace(_view(event, lines), held=_held_lines(summaries, held))
             audit.record(conn, at=event.at, actor=by, action="month.close", entity="month",
                          entity_id=str(month), after={
-                             "month": str(month), "closed_by": by, "patients": view.patients,
+                             "month": str(month), "closed_by": by, "by_name": by_name,
+                             "patients": view.patients,
                              "units": view.units, "amount": str(view.amount),
                              "held": held, "lines": close_lines_digest(lines)})
             audit_rows.record_head_on_close(conn, event.id)  # a later edit breaks this head
@@ -169,16 +171,19 @@ class MonthCloseService:
         with self.ctx.db.write() as conn:
             if as_admin:
                 by = require_admin(conn, by)
+            by, by_name = signature(conn, by)
             closes.lock_month(conn, month.year, month.month, exclusive=True)
             closed = find_close(conn, month)
             if closed is None:
                 raise BadInput(f"{month} is not closed, so there is nothing to reopen.")
             event = closes.add_event(conn, month=str(month), action="reopen",
-                                     at=self.ctx.now(), by=by, reason=why, billed=billed)
+                                     at=self.ctx.now(), by=by, by_name=by_name, reason=why,
+                                     billed=billed)
             audit.record(conn, at=event.at, actor=by, action="month.reopen",
                          entity="month", entity_id=str(month),
                          before={"closed_at": closed.at, "closed_by": closed.by},
-                         after={"month": str(month), "reopened_by": by, "reason": why,
+                         after={"month": str(month), "reopened_by": by, "by_name": by_name,
+                                "reason": why,
                                 "billed": billed})
             return _view(event)
 

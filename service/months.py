@@ -24,6 +24,7 @@ from billing.programme import Enrolment
 from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
 from billing.tally import REASONS, MonthTally
 from service.close_records import BilledRecords
+from service.closes import signed
 from service.context import Policy, ServiceContext
 from service.errors import BadInput
 from service.lookups import (
@@ -197,7 +198,7 @@ class _LightSummaries:
         self.policy = service.ctx.policy
         self.month_ended = month.last_day < service.today()
         closed = record.closed
-        self.closed_by = closed.by if closed else None
+        self.closed_by = signed(closed) if closed else None
         self.assessed: _Priced = {}
 
     def of(self, f: RiskFigures) -> MonthSummary:
@@ -496,7 +497,7 @@ class MonthService:
             consent_on=totals.consent_on, conditions=tuple(totals.conditions or ()),
             provider=totals.provider_name, provider_npi=totals.provider_npi,
             expected_amount=amount,  # what the codes earn; a held month's is counted apart
-            month_closed_by=closed.by if closed else None,
+            month_closed_by=signed(closed) if closed else None,
             billed_at_close=context.billed.compare(
                 totals.patient_pk, assessment.codes, seconds=totals.counted_seconds,
                 live=totals.live_interactions, held=bool(held)),
@@ -605,7 +606,7 @@ def _reopened(event: Any, zone: ZoneInfo) -> str | None:
     if event is None or event.action != "reopen":
         return None
     billed = {True: " (it had been billed)", False: " (not billed yet)"}.get(event.billed, "")
-    return f"reopened on {clinic_day(event.at, zone)} by {event.by}: {event.reason}{billed}"
+    return f"reopened on {clinic_day(event.at, zone)} by {signed(event)}: {event.reason}{billed}"
 
 
 class _TotalsTally:
@@ -652,7 +653,7 @@ class _TotalsTally:
             month=str(self.month), patients=self.patients, billable=self.billable,
             held=self.held,
             units=dict(self.units), expected_amount=self.expected, at_risk=self.at_risk,
-            at_risk_amount=self.at_risk_amount, closed_by=close.by if close else None,
+            at_risk_amount=self.at_risk_amount, closed_by=signed(close) if close else None,
             unmatched_calls=unmatched, changed_since_close=tuple(self.changed),
             reopened=_reopened(context.record.latest_event, self.zone),
         )

@@ -167,6 +167,12 @@ class _CloseRecord:
     said: dict[str, Any]  # the record's `after`
 
 
+def _renamed(event: Any, record: _CloseRecord) -> bool:
+    """The name recorded beside the author's id (records from before names were kept have
+    none to compare)."""
+    return "by_name" in record.said and record.said["by_name"] != event.by_name
+
+
 class CloseLedger:
     """Every month's closes and reopens as the trail recorded them (record id, action, when,
     by whom, what the close recorded), and the records rebuilt later for old closes."""
@@ -219,7 +225,7 @@ class CloseLedger:
                                         "service's back"))
             elif event is not None and record is not None:
                 if (event.action, event.at, event.by) != (record.action, record.at,
-                                                          record.by):
+                                                          record.by) or _renamed(event, record):
                     findings.append(Finding("close_changed", f"the {record.action} of {month} "
                                             f"in audit record #{record.record_id} ({record.by}, "
                                             f"{record.at:%Y-%m-%d %H:%M} UTC) reads "

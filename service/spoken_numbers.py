@@ -30,6 +30,11 @@ _ID_WORDS = {"patient", "number", "id", "is", "dash", "hyphen"}  # said around t
 _NUMERAL = re.compile(rf"{DIGIT}+(?:\.{DIGIT}+)?")  # 0-9 only (billing.digits)
 _TOKEN = re.compile(rf"{_NUMERAL.pattern}|[a-z]+")
 
+# a comma between digits is a thousands separator only before a group of exactly three
+# ('1,000'); any other ('1,5': a decimal comma in some languages) is refused, not dropped
+_THOUSANDS = re.compile(rf"(?<={DIGIT}),(?={DIGIT}{{3}}(?!{DIGIT}))")
+_UNSURE_COMMA = re.compile(rf"{DIGIT},(?!{DIGIT}{{3}}(?!{DIGIT})){DIGIT}")
+
 SAY_MINUTES = "Say it like twenty five minutes, or key the minutes."
 SAY_DIGITS = "Say the digits one at a time, like one zero four two, or key them."
 
@@ -40,10 +45,14 @@ class Unsure(ValueError):
 
 def _tokens(speech: str, say: str) -> list[str]:
     """The numerals and words of a transcript. A number character other than 0-9 ('٣',
-    '１', '²') is refused here: the tokens would skip it, so '1²' was heard as 1."""
+    '１', '²') is refused here: the tokens would skip it, so '1²' was heard as 1. So is a
+    comma inside a number that is not a thousands separator: '1,5' was heard as 15."""
     if has_other_digits(speech):
         raise Unsure(f"I heard a number written in a way I cannot read. {say}")
-    return _TOKEN.findall(speech.lower().replace(",", ""))
+    text = speech.lower()
+    if _UNSURE_COMMA.search(text):  # '1,5': one and a half, or fifteen?
+        raise Unsure(f"I heard a number with a comma in it that I cannot read surely. {say}")
+    return _TOKEN.findall(_THOUSANDS.sub("", text).replace(",", " "))
 
 
 def patient_digits(speech: str) -> str:

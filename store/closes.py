@@ -108,12 +108,13 @@ _ADD_EVENT = insert(_events).returning(*_events.c)
 
 
 def add_event(conn: Connection, *, month: str, action: str, at: datetime, by: str,
-              reason: str | None = None, record: str | None = None,
-              recorded_at: datetime | None = None, billed: bool | None = None) -> EventRow:
+              by_name: str | None = None, reason: str | None = None,
+              record: str | None = None, recorded_at: datetime | None = None,
+              billed: bool | None = None) -> EventRow:
     """A close or reopen, returned as stored (with its id)."""
     return conn.execute(_ADD_EVENT, {
-        "month": month, "action": action, "at": at, "by": by, "reason": reason,
-        "record": record, "recorded_at": recorded_at, "billed": billed}).one()
+        "month": month, "action": action, "at": at, "by": by, "by_name": by_name,
+        "reason": reason, "record": record, "recorded_at": recorded_at, "billed": billed}).one()
 
 
 _MARK_RECONSTRUCTED = (update(_events)

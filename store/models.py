@@ -191,7 +191,10 @@ class MonthCloseEvent(SQLModel, table=True):
     month: str = Field(max_length=7)  # YYYY-MM, clinic calendar
     action: str = Field(max_length=8)  # close | reopen
     at: datetime = _utc(nullable=False)
-    by: str = Field(max_length=120)
+    by: str = Field(max_length=120)  # a staff member's Slack id, else the operator's text
+    # the staff member's name at that moment (None: `by` is an operator's text), shown
+    # "Name (id)" outside Slack (service.closes.signed)
+    by_name: str | None = Field(default=None, max_length=200)
     reason: str | None = Field(default=None, max_length=500)  # why it was reopened
     # a close's per-patient record: at_close (made by the close), pending (a close from
     # before records existed, awaiting its rebuild) or reconstructed (rebuilt later)

@@ -207,7 +207,7 @@ def _window_overlaps_month() -> ColumnElement[bool]:
 
 
 _EVENT_COLUMNS = ("id", "month", "action", "at", "by", "reason", "record", "recorded_at",
-                  "billed")
+                  "billed", "by_name")
 
 
 @dataclass(frozen=True)
@@ -223,6 +223,7 @@ class CloseEvent:
     record: str | None
     recorded_at: datetime | None
     billed: bool | None  # a reopen: whether the close it undid had been billed
+    by_name: str | None  # the staff member's name when `by` is one (service.closes.signed)
 
 
 def _event_of(values: Any) -> CloseEvent | None:

@@ -42,6 +42,14 @@ def by_slack_id(conn: Connection, slack_user_id: str) -> Row[Any] | None:
     return conn.execute(_BY_SLACK_ID, {"user": slack_user_id}).first()
 
 
+_BY_NAME = (select(staff.c.slack_user_id, staff.c.name)
+            .where(func.lower(staff.c.name) == func.lower(bindparam("name"))).limit(2))
+
+
+def by_name(conn: Connection, name: str) -> list[Row[Any]]:
+    """(slack_user_id, name) of the members with this whole name in any case (at most two:
+    enough to tell one from several)."""
+    return list(conn.execute(_BY_NAME, {"name": name}).all())
 
 
 def by_twilio_client(conn: Connection, identity: str) -> Row[Any] | None:

@@ -37,6 +37,10 @@ _this_call = _a.call_sid == bindparam("call_sid")
 # there by /incoming before its session exists)
 _caller_number = (select(calls.c.from_number).where(calls.c.call_sid == bindparam("call_sid"))
                   .scalar_subquery())
+# the calling number's last hour, less this member's attempts from before their count last
+# restarted: an admin's unlock (or a new PIN) frees the member's own phone too, not only them
+_by_number = and_(_in_hour, calls.c.from_number == _caller_number,
+                  or_(_a.staff_id != bindparam("staff_pk"), _a.at >= bindparam("member_since")))
 _ATTEMPTS = voice_pin_attempts.outerjoin(calls, calls.c.call_sid == _a.call_sid)
 _RECENT = or_(_in_hour, _this_call)  # every row the counts below look at (indexed)
 
@@ -47,7 +51,7 @@ _RECENT = or_(_in_hour, _this_call)  # every row the counts below look at (index
 _RESERVATION_COUNTS = select(
     func.count().filter(_in_hour).label("clinic"),
     func.count().filter(_members).label("member"),
-    func.count().filter(and_(_in_hour, calls.c.from_number == _caller_number)).label("number"),
+    func.count().filter(_by_number).label("number"),
     func.count().filter(_this_call).label("this_call"),
     func.max(_a.id).filter(and_(_this_call, _a.pending)).label("pending_id"),
 ).select_from(_ATTEMPTS).where(_RECENT)

@@ -187,6 +187,9 @@ def unicode_digits(source: Source) -> Iterator[str]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
                 and "\\d" in node.value and id(node) not in docstrings:
             what = "\\d"
+        elif isinstance(node, ast.keyword) and node.arg == "type" \
+                and isinstance(node.value, ast.Name) and node.value.id in {"int", "float"}:
+            what = f"click's type={node.value.id}"
         else:
             continue
         if _top_level_name(source, node.lineno) not in allowed:

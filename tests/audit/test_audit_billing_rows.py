@@ -131,3 +131,10 @@ def test_a_close_line_rewritten_is_named_even_when_the_totals_are_kept(clinic: S
              id=line.id)
     [(kind, message)] = _kinds(clinic)
     assert kind == "close_lines_changed" and "the close of 2026-10 billed" in message
+
+
+def test_a_closer_renamed_in_the_table_is_named(clinic: Service) -> None:
+    """The name kept beside the closer's id is held against the close's audit record."""
+    clinic.closes.reopen(OCT, reason="a review was missed", by=ADMIN, billed=True)
+    _sql(clinic, "UPDATE month_close_events SET by_name = 'Someone Else' WHERE action = 'reopen'")
+    assert [k for k, _ in _kinds(clinic)] == ["close_changed"]

@@ -112,7 +112,7 @@ def test_the_packet_holds_every_part_an_auditor_asks_for(svc: Service,
                      ("entry voided", month["manual"], "charted on the wrong patient")}
 
     [close] = content["close_history"]
-    assert (close["action"], close["by"]) == ("close", "Ada Admin")
+    assert (close["action"], close["by"]) == ("close", "U04ADMIN")  # --by named her
     with svc.ctx.db.read() as conn:
         head = audit_rows.head(conn)
     assert head is not None

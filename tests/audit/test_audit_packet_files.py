@@ -5,7 +5,9 @@ refuses to replace and the crafted files --verify refuses (issue 27, items 4 and
 import hashlib
 import io
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -425,3 +427,21 @@ def test_verify_refuses_content_with_a_right_digest_but_no_packet_in_it(
     said = _refused(bare_cli, crafted)
     assert "lacks or mistypes a part every packet has" in said
     assert "not printed by rpm-logger" in said
+
+
+@SQLITE_ONLY
+def test_packets_are_readable_by_their_owner_only(cli: Cli, tmp_path: Path) -> None:
+    """A packet names a patient and their month: not world-readable whatever the umask."""
+    old_umask = os.umask(0)
+    try:
+        _packet_to(cli, tmp_path / "p.pdf", "--format", "pdf")
+        _packet_to(cli, tmp_path / "forced.html")
+        _packet_to(cli, tmp_path / "forced.html", "--force")
+        folder = tmp_path / "packets"
+        folder.mkdir()
+        cli("audit", "packet", "--month", MONTH, "--all", "--out", str(folder))
+    finally:
+        os.umask(old_umask)
+    written = [tmp_path / "p.pdf", tmp_path / "forced.html", *folder.iterdir()]
+    assert len(written) == 3
+    assert {stat.S_IMODE(p.stat().st_mode) for p in written} == {0o600}

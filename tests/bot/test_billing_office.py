@@ -112,9 +112,9 @@ def test_an_admin_closes_a_month_that_has_ended(slack: SlackSender, seeded: Serv
     clicked = slack.action("close_month", "2026-10", user=ADMIN)
     posted = _response(slack, clicked.response_url)
     assert posted.body["replace_original"] is True
-    assert "🔒 Closed 2026-10 (billed) by <@U04ADMIN>: 0 patients" in all_text(posted.body)
+    assert "🔒 Closed 2026-10 (billed) by Ada Admin (U04ADMIN): 0 patients" in all_text(posted.body)
     view = seeded.closes.get(Month(2026, 10))
-    assert view is not None and view.closed_by == ADMIN
+    assert view is not None and view.closed_by == f"Ada Admin ({ADMIN})"
     assert "already closed" in slack.command("month close 2026-10", user=ADMIN).text
     assert "Use `month close YYYY-MM`" in slack.command("month close", user=ADMIN).text
     late = slack.command("log P-1042 5m review on 2026-10-30")
@@ -127,7 +127,7 @@ def test_an_admin_reopens_a_mistaken_close(slack: SlackSender, seeded: Service) 
         "month reopen 2026-10", user=ADMIN).text
     assert "Only an admin" in slack.command("month reopen 2026-10 wrong month").text
     asked = slack.command("month reopen 2026-10 closed the wrong month", user=ADMIN)
-    assert "Reopen *2026-10*? It was closed by <@U04ADMIN>" in asked.text
+    assert "Reopen *2026-10*? It was closed by Ada Admin (U04ADMIN)" in asked.text
     assert "Were its claims sent?" in asked.text
     assert "A billed month is normally amended, not reopened" in all_text(asked.body)
     buttons = {b["action_id"]: b for block in asked.body["blocks"] if block["type"] == "actions"
@@ -140,7 +140,8 @@ def test_an_admin_reopens_a_mistaken_close(slack: SlackSender, seeded: Service) 
     assert seeded.closes.get(Month(2026, 10)) is not None
     clicked = slack.action("reopen_month_not_billed", value, user=ADMIN)
     posted = all_text(_response(slack, clicked.response_url).body)
-    assert "🔓 Reopened 2026-10 by <@U04ADMIN>: closed the wrong month (not billed yet" in posted
+    assert ("🔓 Reopened 2026-10 by Ada Admin (U04ADMIN): closed the wrong month "
+            "(not billed yet") in posted
     assert seeded.closes.get(Month(2026, 10)) is None
     assert [(v.action, v.billed) for v in seeded.closes.history(Month(2026, 10))] == [
         ("close", None), ("reopen", False)]

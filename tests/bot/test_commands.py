@@ -203,11 +203,16 @@ def test_help_and_malformed_input_get_usage_with_examples(slack: SlackSender) ->
 def test_a_duration_out_of_bounds_is_refused_the_same_way_at_either_end(
         slack: SlackSender) -> None:
     """Outside clinic month: `0m` got the grammar's usage reply and `300m` the service's
-    refusal; both are the service's refusal now, in one style."""
-    replies = [slack.command(f"log P-1042 {d} review").text for d in ("0m", "300m", "-5m")]
+    refusal; both are the service's refusal now, in one style, as is a duration in digits
+    other than 0-9 (it got the usage reply)."""
+    typed = ("0m", "300m", "-5m", "１２m", "٣m")
+    replies = [slack.command(f"log P-1042 {d} review").text for d in typed]
+    slack.command("use P-1042")
+    replies[-1] = slack.command("log ٣m review").text  # the conversation's patient
     reasons = ["it must be at least one second", "it is over the 240-minute limit",
-               "it must be positive"]
-    for text, duration, reason in zip(replies, ("0m", "300m", "-5m"), reasons, strict=True):
+               "it must be positive", "only the digits 0 to 9 are read",
+               "only the digits 0 to 9 are read"]
+    for text, duration, reason in zip(replies, typed, reasons, strict=True):
         assert text.startswith(f"🚫 Cannot use duration '{duration}': {reason}"), text
         assert text.endswith("Nothing was changed.") and "Usage:" not in text, text
 

@@ -22,7 +22,9 @@ def test_a_duration_in_other_digits_is_refused_with_the_reason(
     sent = slack.command(text)
     assert sent.response.status_code == 200
     word = next(w for w in text.split() if any(c in w for c in "١٢٣１２"))
-    assert sent.text.startswith(f"Cannot read '{word}': {REASON}."), sent.text
+    # the duration's place: the service's refusal, as for 0m (issue 26.15); else the usage
+    refusal = "🚫 Cannot use duration" if word.endswith("m") else "Cannot read"
+    assert sent.text.startswith(f"{refusal} '{word}': {REASON}"), sent.text
     assert entries(seeded) == []
     saved = slack.command("log P-1042 12m review")
     assert "Saved entry #1: 12 min of review" in saved.text

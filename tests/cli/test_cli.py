@@ -200,6 +200,18 @@ def test_export_masks_a_phone_number_typed_into_a_note_or_void_reason(seeded: Cl
     assert any("0199" in r["void_reason"] and "***" in r["void_reason"] for r in rows)
 
 
+def test_a_staff_member_closing_from_the_cli_signs_as_from_slack(seeded: Cli) -> None:
+    """--by names a staff member (by whole name or Slack id): recorded as Slack records
+    them, "Name (id)" on every screen (outside auditor: "by Bea Billing" against "UBIL0001")."""
+    closed = seeded("month", "close", "2026-10", "--by", "dee doctor", "--yes")
+    assert "closed 2026-10 by Dee Doctor (U02DOC)" in closed.stdout
+    summary = seeded("report", "--month", "2026-10", "--summary").stdout
+    assert "2026-10 (closed by Dee Doctor (U02DOC))" in summary
+    reopened = seeded("month", "reopen", "2026-10", "--reason", "wrong month", "--not-billed",
+                      "--by", "U02DOC", "--yes")
+    assert "reopened 2026-10 by Dee Doctor (U02DOC)" in reopened.stdout
+
+
 def test_month_close_export_and_summary(seeded: Cli) -> None:
     seeded("log", "P-1042", "25m", "call", "--staff", "U01NURSE", "--at", "2026-10-20T10:00")
     closed = seeded("month", "close", "2026-10", "--by", "billing office", "--yes")

@@ -4,6 +4,10 @@ saved; on SQLite and PostgreSQL."""
 
 import json
 
+import pytest
+from click.testing import CliRunner
+
+from rpm_logger.cli import cli as rpm_logger_cli
 from tests.cli.test_cli import Cli, cli, seeded  # noqa: F401 - the CLI's fixtures
 
 REASON = "only the digits 0 to 9 are read"
@@ -44,3 +48,15 @@ def test_a_reconcile_window_in_other_digits_is_refused_not_a_traceback(
         refused = seeded("calls", "reconcile", "--since", since, code=2)
         assert f"Cannot use duration '{since}': {REASON}." in refused.stderr
         assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize(("port", "said"), [
+    ("８０００", REASON), ("٨٠٠٠", REASON), ("80.5", "not a whole number"),
+    ("-1", "not a whole number"), ("0", "0 is not between 1 and 65535"),
+    ("70000", "70000 is not between 1 and 65535"),
+])
+def test_serve_refuses_a_port_it_cannot_read_and_starts_nothing(port: str, said: str) -> None:
+    """click's int took '８０００' for 8000 (a helper's outside try)."""
+    result = CliRunner().invoke(rpm_logger_cli, ["serve", "--port", port])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--port'" in result.output and said in result.output

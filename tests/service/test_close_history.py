@@ -240,7 +240,8 @@ def test_a_reopen_of_a_billed_month_keeps_comparing_with_what_was_billed(
     assert billed.follow_up.startswith("corrected claim adding 99470")
     assert seeded.months.totals(OCT).changed_since_close[0].supported == "99470"
     assert [(v.action, v.closed_by, v.billed) for v in seeded.closes.history(OCT)] == [
-        ("close", "first", None), ("reopen", ADMIN, True), ("close", "second", None)]
+        ("close", "first", None), ("reopen", f"Ada Admin ({ADMIN})", True),
+        ("close", "second", None)]
     with seeded.ctx.db.read_session() as session:
         trail = session.exec(select(AuditEvent).where(
             AuditEvent.action == "month.reopen")).one()
@@ -277,3 +278,45 @@ def test_the_billed_close_stays_the_base_through_a_later_reopen_not_billed(
     billed = seeded.months.report(OCT)[0].billed_at_close
     assert billed is not None and billed.closed_by == "first"
     assert billed.follow_up.startswith("corrected claim adding 99457")
+
+
+def test_one_admin_signs_alike_from_slack_and_from_the_cli(
+        seeded: Service, clock: FrozenClock) -> None:
+    """Outside auditor: the same admin's closes read "by UBIL0001" (Slack) and "by Bea
+    Billing" (CLI). A staff member named by id or by whole name signs "Name (id)"."""
+    log(seeded, "25m", "call", started_at=IN_OCTOBER)
+    from_slack = seeded.closes.close(OCT, by=ADMIN, as_admin=True)
+    clock.advance(hours=1)
+    reopened = seeded.closes.reopen(OCT, reason="a review was missed", by="  ada ADMIN ",
+                                    billed=False)
+    clock.advance(hours=1)
+    from_cli = seeded.closes.close(OCT, by="Ada Admin")
+    signed = f"Ada Admin ({ADMIN})"
+    assert from_slack.closed_by == reopened.closed_by == from_cli.closed_by == signed
+    assert seeded.months.report(OCT)[0].month_closed_by == signed
+    assert seeded.months.totals(OCT).closed_by == signed
+    assert seeded.audit_trail.verify().clean
+
+
+def test_an_operator_or_an_ambiguous_name_is_kept_as_written(seeded: Service) -> None:
+    """No guess: free text, or a name two members share, is recorded as typed."""
+    seeded.staff.add(slack_user_id="U09TWIN", name="Ada Admin", role="clinical_staff",
+                     actor="test")
+    assert seeded.closes.close(OCT, by="Ada Admin").closed_by == "Ada Admin"
+    seeded.closes.reopen(OCT, reason="wrong", by="cli:root", billed=False)
+    assert seeded.closes.history(OCT)[-1].closed_by == "cli:root"
+
+
+def test_migration_names_the_staff_who_closed_before_names_were_kept(seeded: Service) -> None:
+    seeded.closes.close(OCT, by=ADMIN)
+    seeded.closes.reopen(OCT, reason="wrong month", by="cli:root", billed=False)
+    config = alembic_config(seeded.ctx.db.url)
+    try:
+        with seeded.ctx.db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0015")
+    finally:
+        upgrade_to_head(seeded.ctx.db.engine)
+    with seeded.ctx.db.read_session() as session:
+        events = session.exec(select(MonthCloseEvent).order_by(MonthCloseEvent.id)).all()
+    assert [(e.by, e.by_name) for e in events] == [(ADMIN, "Ada Admin"), ("cli:root", None)]

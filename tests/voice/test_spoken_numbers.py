@@ -58,3 +58,22 @@ def test_other_digits_in_a_transcript_are_refused_not_skipped(speech: str) -> No
     for read in (spoken_seconds_of, patient_digits):
         with pytest.raises(Unsure, match="a number written in a way I cannot read"):
             read(speech)
+
+
+@pytest.mark.parametrize("speech", ["1,5", "1,5 minutes", "2,25 hours", "10,42", "1,0000"])
+def test_a_comma_inside_a_number_that_is_not_thousands_is_refused(speech: str) -> None:
+    """'1,5' (one and a half where a comma is the decimal mark) was heard as 15 minutes."""
+    for read in (spoken_seconds_of, patient_digits):
+        with pytest.raises(Unsure, match="a comma in it"):
+            read(speech)
+
+
+@pytest.mark.parametrize(("speech", "minutes"), [
+    ("1,000 seconds", 1000 / 60), ("twenty, five", 25), ("12, review", None)])
+def test_thousands_and_commas_between_words_still_read(speech: str,
+                                                       minutes: float | None) -> None:
+    if minutes is None:
+        with pytest.raises(Unsure, match="not a number of minutes"):
+            spoken_seconds_of(speech)
+    else:
+        assert spoken_seconds_of(speech) == int(minutes * 60)
