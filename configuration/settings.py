@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     # how long a SQLite writer waits for the write lock before "database is locked"
     # (store.db.SQLITE_BUSY_TIMEOUT_MS is the same default for a Database built without it)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0, le=600_000)
+    # PostgreSQL (issue 27: a black hole on the database path hung every request): how long
+    # a connection, or a free pooled one, is waited for; the longest one statement, lock wait
+    # or idle transaction may last on the server (store/postgres.py)
+    database_connect_timeout_s: int = Field(default=5, ge=2, le=120)
+    database_statement_timeout_ms: int = Field(default=30_000, ge=100, le=3_600_000)
+    # /healthz answers within this, 503 "unavailable" when the database has not answered
+    healthz_deadline_ms: int = Field(default=1500, ge=500, le=10_000)
     data_dir: Path = Field(default=Path("data"), validation_alias=AliasChoices("RPM_DATA_DIR"))
     # where the Slack commands answered "Saving…" are journaled until confirmed (one file per
     # server process, bot/journal.py); unset: `slack-journal` in the data folder
@@ -50,6 +57,9 @@ class Settings(BaseSettings):
     clinic_fallback_number: str | None = None
     twilio_caller_id: str | None = None  # the clinic Twilio number click-to-call shows
     twilio_api_url: str | None = None  # tests/proxies: base URL instead of api.twilio.com
+    # how long a Twilio webhook waits for the database before it answers without it: a
+    # call coming in then dials CLINIC_FALLBACK_NUMBER, a callback gets 503 (below 15 s)
+    twilio_webhook_deadline_ms: int = Field(default=5000, ge=500, le=12_000)
     min_live_call_seconds: int = Field(default=30, ge=0, le=3600)
 
     dashboard_token: SecretStr | None = None

@@ -10,6 +10,7 @@ from service import Service, ServiceContext
 from service.context import Clock, Policy, utc_now
 from store.db import Database, sqlite_files
 from store.migrate import upgrade_to_head
+from store.postgres import Timeouts
 
 log = logging.getLogger("rpm_logger")
 
@@ -17,7 +18,9 @@ log = logging.getLogger("rpm_logger")
 def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     """The database at DATABASE_URL (or the SQLite default), brought to the newest schema."""
     db = Database(settings.resolved_database_url,
-                  sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+                  sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                  timeouts=Timeouts(connect_s=settings.database_connect_timeout_s,
+                                    statement_ms=settings.database_statement_timeout_ms))
     if migrate:
         upgrade_to_head(db.engine)
     return db

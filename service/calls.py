@@ -15,6 +15,7 @@ leg is written once, at the end, with one audit record per write.
 """
 
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
@@ -35,7 +36,14 @@ from service import audit
 from service.closes import check_open, find_close
 from service.context import ServiceContext
 from service.entries import EntryService
-from service.errors import BadInput, NotAllowed, NotFound, StoreConflict, parse_row_id
+from service.errors import (
+    BadInput,
+    NotAllowed,
+    NotFound,
+    StoreConflict,
+    StoreUnavailable,
+    parse_row_id,
+)
 from service.lookups import require_active_staff, require_admin, require_patient, require_staff
 from service.phones import mask_number as _mask
 from service.phones import try_normalize_phone
@@ -386,11 +394,16 @@ class CallService:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _retrying(self, work: Callable[[_Work], T]) -> T:
-        """Run `work` in one write transaction, retrying when a racing write won a unique key."""
+    def _retrying(self, work: Callable[[_Work], T], wait_s: float | None = None) -> T:
+        """Run `work` in one write transaction, retrying when a racing write won a unique key;
+        `wait_s`: the caller's deadline (a Twilio webhook's), shared by the attempts."""
+        started = time.monotonic()
         for attempt in range(CONFLICT_RETRIES):
+            left = None if wait_s is None else wait_s - (time.monotonic() - started)
+            if left is not None and left <= 0:
+                raise StoreUnavailable(f"database unavailable: no answer within {wait_s:g} s")
             try:
-                with self.ctx.db.write() as conn:
+                with self.ctx.db.write(wait_s=left) as conn:
                     return work(_Work(conn))
             except StoreConflict:
                 if attempt == CONFLICT_RETRIES - 1:
@@ -496,11 +509,12 @@ class CallService:
 
     # -- status callbacks -----------------------------------------------------------------
 
-    def record_status(self, event: CallEvent) -> CallOutcome:
-        """Store one delivery of a call's status; exactly once however often it arrives."""
+    def record_status(self, event: CallEvent, *, wait_s: float | None = None) -> CallOutcome:
+        """Store one delivery of a call's status; exactly once however often it arrives.
+        `wait_s`: given up past it, nothing stored (the caller answers Twilio without it)."""
         if not event.call_sid:
             raise BadInput("A call event needs a CallSid.")
-        return self._retrying(lambda w: self._record(w, event))
+        return self._retrying(lambda w: self._record(w, event), wait_s)
 
     def _lock_parent(self, w: _Work, parent_sid: str | None, source: str) -> None:
         """Lock (or create as a placeholder) a child's parent row before the child's.
@@ -820,7 +834,8 @@ class CallService:
     # -- the clinic bridge (/incoming) and its screening ----------------------------------
 
     def route_incoming(self, event: CallEvent, *, fallback: str | None,
-                       staff_menu: StaffMenu | None = None) -> IncomingRoute:
+                       staff_menu: StaffMenu | None = None,
+                       wait_s: float | None = None) -> IncomingRoute:
         """Record the caller's leg as a bridge parent and pick whom to dial: the patient's
         assigned staff member, else the staff member owning the dialed Twilio number, else
         the clinic's fallback number.
@@ -828,7 +843,8 @@ class CallService:
         `staff_menu` (the voice menu) is asked first, in the same transaction, before the
         leg is anything: when it takes the caller (a staff member's registered phone), the
         leg is stored as a staff menu call (state `menu`: never counted, never unmatched,
-        not a bridge parent) and the route carries what the menu answered."""
+        not a bridge parent) and the route carries what the menu answered. `wait_s`: given
+        up past it, nothing stored (the caller then dials the fallback number itself)."""
         if not event.call_sid:
             raise BadInput("A call event needs a CallSid.")
 
@@ -855,7 +871,7 @@ class CallService:
                 else "an unknown number"
             return IncomingRoute(phone or _stored_number(fallback, self._region()), label,
                                  staff.slack_user_id if staff and phone else None)
-        return self._retrying(work)
+        return self._retrying(work, wait_s)
 
     def _menu_call(self, w: _Work, leg: Leg, menu: MenuAnswer, before: dict[str, Any] | None,
                    previous: str | None, created: bool) -> IncomingRoute:
@@ -871,7 +887,8 @@ class CallService:
         staff = w.staff_row(patient.assigned_staff_id)
         return staff if staff is not None and staff.active else None
 
-    def record_screening(self, answer: CallEvent, *, accepted: bool) -> CallOutcome:
+    def record_screening(self, answer: CallEvent, *, accepted: bool,
+                         wait_s: float | None = None) -> CallOutcome:
         """The staff member's answer to the whisper on the dialed leg (pressed 1 or not), with
         the leg's numbers: Twilio may send it before the leg's first status callback."""
         if not answer.call_sid:
@@ -894,13 +911,14 @@ class CallService:
             self._decide(w, leg)
             return self._finish(w, leg, before, previous, created, "call.screen",
                                 actor="twilio")
-        return self._retrying(work)
+        return self._retrying(work, wait_s)
 
-    def screening_label(self, parent_call_sid: str | None) -> str:
+    def screening_label(self, parent_call_sid: str | None, *,
+                        wait_s: float | None = None) -> str:
         """How the whisper names the caller of a bridged call: clinic id + initials only."""
         if not parent_call_sid:
             return "an unknown number"
-        with self.ctx.db.read() as conn:
+        with self.ctx.db.read(wait_s=wait_s) as conn:
             w = _Work(conn)
             parent = w.leg(parent_call_sid)
             patient = w.patient_row(parent.patient_id) if parent is not None else None
@@ -961,7 +979,7 @@ class CallService:
 
     # -- SMS ------------------------------------------------------------------------------
 
-    def record_sms(self, event: SmsEvent) -> ContactView:
+    def record_sms(self, event: SmsEvent, *, wait_s: float | None = None) -> ContactView:
         """An inbound text: a non-qualifying contact, kept once per MessageSid."""
         if not event.message_sid:
             raise BadInput("An SMS event needs a MessageSid.")
@@ -994,4 +1012,4 @@ class CallService:
             patient = w.patient_row(patient_pk)
             return ContactView(pk, kind, _patient_view(patient) if patient else None,
                                _mask(from_number), received_at)
-        return self._retrying(work)
+        return self._retrying(work, wait_s)

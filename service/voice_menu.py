@@ -230,10 +230,12 @@ class VoiceMenuService:
 
     # -- the call arrives ------------------------------------------------------------------
 
-    def incoming(self, event: CallEvent, *, fallback: str | None) -> IncomingRoute:
+    def incoming(self, event: CallEvent, *, fallback: str | None,
+                 wait_s: float | None = None) -> IncomingRoute:
         """/incoming: a staff member's registered phone gets the menu (its call stored as a
         staff menu call); every other caller is routed as before (CallService)."""
-        return self.calls.route_incoming(event, fallback=fallback, staff_menu=self._begin)
+        return self.calls.route_incoming(event, fallback=fallback, staff_menu=self._begin,
+                                         wait_s=wait_s)
 
     def _begin(self, conn: Conn, call_sid: str, from_number: str | None) -> VoiceReply | None:
         """Inside /incoming's transaction: the menu's first reply, or None (not staff)."""

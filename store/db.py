@@ -17,21 +17,22 @@ INSERT and UPDATE checks each text value against its column's length (store/mode
 before any SQL is sent.
 """
 
-import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 from billing.errors import InvalidInput
-from store import audit
+from store import audit, postgres
+from store.postgres import DEFAULT_TIMEOUTS, Timeouts
 
 Conn = Connection  # what service/ annotates a transaction with (it imports no sqlalchemy)
 
@@ -59,6 +60,9 @@ class UnstorableText(InvalidInput):
 _WRITE_OPTION = "rpm_write"
 _WAIT_OPTION = "rpm_wait_ms"  # a write's own bound on waiting for the lock (ms)
 _WRITER_POLL_S = 0.002  # how often a write with its own deadline retries the writer lock
+# past a caller's deadline, how long a silent PostgreSQL connection is left before the
+# watchdog shuts it down: the server's own SET LOCAL timeouts, at the deadline, go first
+_SILENCE_GRACE_S = 0.5
 _NUL_MESSAGE = ("That text contains a NUL character (\\x00), which cannot be saved or looked "
                 "up; remove it and try again.")
 
@@ -196,8 +200,8 @@ def _prepare_sqlite_file(url: str) -> None:
 def sqlite_files(url: str) -> list[Path]:
     """The files a SQLite database lives in: the database first, then its -wal, -shm and
     -journal (whether they exist or not); none for another database or an in-memory one.
-    What must take writes (`Database._sqlite_files_writable`) and what a file the CLI writes
-    must never replace (`audit packet --out`: a packet written over the live database)."""
+    What a file the CLI writes must never replace (`audit packet --out`: a packet written
+    over the live database)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return []
@@ -227,6 +231,13 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def as_writer(engine: Engine, wait_ms: int) -> Engine:
+    """`engine` whose transactions take SQLite's write lock as they begin (BEGIN IMMEDIATE,
+    waiting up to `wait_ms` for it), so what they read stays true until they commit; the
+    same engine elsewhere (PostgreSQL takes its locks explicitly)."""
+    return engine.execution_options(**{_WRITE_OPTION: True, _WAIT_OPTION: wait_ms})
+
+
 def _commit(connection: Connection, transaction: Any, dialect: str) -> None:
     """Commit. On PostgreSQL a connection lost during the commit leaves its outcome unknown
     (the server may have committed before its answer was lost), so it is SaveUnconfirmed,
@@ -252,8 +263,10 @@ def _set_busy_timeout(connection: Any, ms: int) -> None:
         info["busy_timeout_ms"] = ms
 
 
-def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
-    """An engine for `url`; SQLite files get WAL, busy_timeout and foreign keys.
+def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+                timeouts: Timeouts = DEFAULT_TIMEOUTS, **options: Any) -> Engine:
+    """An engine for `url`; SQLite files get WAL, busy_timeout and foreign keys, PostgreSQL
+    connections their timeouts (store/postgres.py). `options`: more create_engine arguments.
 
     hide_parameters: SQLAlchemy's error messages (and its echo, were it ever switched on)
     never carry the SQL parameters, which hold phone numbers and notes.
@@ -261,11 +274,13 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
         engine = create_engine(url, hide_parameters=True, connect_args={
-            "check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000})
+            "check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000}, **options)
         _install_sqlite_hooks(engine, sqlite_busy_timeout_ms)
     else:
-        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10,
-                               max_overflow=20)
+        engine = create_engine(url, hide_parameters=True, pool_size=10, max_overflow=20,
+                               pool_timeout=timeouts.connect_s,
+                               connect_args=timeouts.connect_args(url), **options)
+        postgres.install(engine, timeouts)
     _install_nul_guard(engine)
     _install_length_guard(engine)
     audit.refuse_unwritten_records(engine)
@@ -275,13 +290,17 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
 class Database:
     """One engine and the two kinds of transaction the service uses."""
 
-    def __init__(self, url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
+    def __init__(self, url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+                 timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
         self.url = url
-        self.engine = make_engine(url, sqlite_busy_timeout_ms=sqlite_busy_timeout_ms)
+        self.engine = make_engine(url, sqlite_busy_timeout_ms=sqlite_busy_timeout_ms,
+                                  timeouts=timeouts)
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
         # one writer at a time in this process on SQLite (see the module docstring)
         self._writer = threading.Lock() if self.dialect == "sqlite" else None
         self._writer_wait_s = sqlite_busy_timeout_ms / 1000
+        self._busy_timeout_ms = sqlite_busy_timeout_ms
+        self._probe_engine: Engine | None = None  # SQLite: a new connection per probe
 
     @property
     def dialect(self) -> str:
@@ -292,39 +311,64 @@ class Database:
         """One use case's write transaction (Core): commits on success, rolls back on any
         error; on SQLite it begins IMMEDIATE and waits its turn (module docstring).
 
-        `wait_s` bounds how long this write waits for the lock, below busy_timeout: a caller
-        with its own deadline (a phone turn must answer before Twilio's 15 s) gets
-        StoreUnavailable within it and nothing is written. SQLite: the writer queue and
-        busy_timeout share the bound; PostgreSQL: lock_timeout and statement_timeout."""
+        `wait_s` is the caller's deadline (a phone call must be answered before Twilio's
+        15 s): past it the write is given up with StoreUnavailable and nothing is written,
+        then or later. SQLite: the writer queue and busy_timeout share it; PostgreSQL: it is
+        the transaction's lock_timeout and statement_timeout, and a server that stops
+        answering is cut off soon after it (store/watchdog.py). No commit starts after it."""
+        with self._writing(self._write_engine, wait_s) as connection:
+            yield connection
+
+    @contextmanager
+    def _writing(self, engine: Engine, wait_s: float | None) -> Iterator[Connection]:
         started = time.monotonic()
         with self._translated(conflicts=True), self._writer_turn(wait_s), \
-                self._engine_waiting(started, wait_s).connect() as connection:
+                self._bounded(started, wait_s), \
+                self._engine_waiting(engine, started, wait_s).connect() as connection:
             transaction = connection.begin()
             try:
-                if wait_s is not None and self.dialect == "postgresql":
-                    ms = max(int(wait_s * 1000), 1)
-                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
-                    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+                self._set_local_timeouts(connection, wait_s, locks=True)
                 yield connection
                 audit.flush(connection)  # the chain's records go last (store/audit.py)
+                _still_in_time(started, wait_s)
             except BaseException:
                 with suppress(OperationalError, InterfaceError):  # a lost connection
                     transaction.rollback()
                 raise
             _commit(connection, transaction, self.dialect)
 
-    def _engine_waiting(self, started: float, wait_s: float | None) -> Engine:
+    def _bounded(self, started: float, wait_s: float | None) -> Any:
+        """PostgreSQL: this transaction's connection is cut off a little past the deadline
+        if the server has not answered by then (without one, its checkout ping still is)."""
+        if self.dialect != "postgresql":
+            return nullcontext()
+        return postgres.bounded(None if wait_s is None else started + wait_s + _SILENCE_GRACE_S)
+
+    def _set_local_timeouts(self, connection: Connection, wait_s: float | None, *,
+                            locks: bool) -> None:
+        if wait_s is None or self.dialect != "postgresql":
+            return
+        ms = max(int(wait_s * 1000), 1)
+        if locks:
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+
+    def _engine_waiting(self, engine: Engine, started: float, wait_s: float | None) -> Engine:
         """The write engine, told (SQLite) how long BEGIN IMMEDIATE may still wait."""
         if wait_s is None or self.dialect != "sqlite":
-            return self._write_engine
+            return engine
         left_ms = max(int((wait_s - (time.monotonic() - started)) * 1000), 1)
-        return self._write_engine.execution_options(**{_WAIT_OPTION: left_ms})
+        return engine.execution_options(**{_WAIT_OPTION: left_ms})
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """One use case's read transaction (Core); rolled back at the end."""
-        with self._translated(conflicts=False), self.engine.connect() as connection:
+    def read(self, *, wait_s: float | None = None) -> Iterator[Connection]:
+        """One use case's read transaction (Core); rolled back at the end. `wait_s`: the
+        caller's deadline, as for write() (PostgreSQL: statement_timeout and the watchdog)."""
+        started = time.monotonic()
+        with self._translated(conflicts=False), self._bounded(started, wait_s), \
+                self.engine.connect() as connection:
             with connection.begin():
+                self._set_local_timeouts(connection, wait_s, locks=False)
                 yield connection
 
     @contextmanager
@@ -389,48 +433,71 @@ class Database:
             time.sleep(_WRITER_POLL_S)
         return True
 
-    def ping(self) -> bool:
-        """Whether the database answers a trivial query right now."""
+    def ping(self, wait_s: float | None = None) -> bool:
+        """Whether the database answers a trivial query right now (within `wait_s`)."""
         try:
-            with self.engine.connect() as connection:
+            with self.read(wait_s=wait_s) as connection:
                 connection.exec_driver_sql("SELECT 1")
             return True
         except Exception:  # noqa: BLE001 - any failure means "not healthy"
             return False
 
-    def can_write(self) -> bool:
-        """Whether a write succeeds right now (a read-only SQLite file, or a PostgreSQL
-        standby, answers reads but refuses every write). The probe writes Alembic's one
-        row over itself inside a transaction that is rolled back: no row, no audit record
-        stays, and no table the service uses is touched."""
-        if not self._sqlite_files_writable():
-            return False
+    def can_write(self, wait_s: float | None = None) -> bool:
+        """Whether a save would succeed right now, asked the way a save asks: a write
+        transaction through write()'s path (the writer turn, BEGIN IMMEDIATE, the deadline)
+        that writes Alembic's one row over itself and is rolled back: no row, no audit
+        record stays, no table the service uses is touched.
+
+        A read-only SQLite file or mount, or a PostgreSQL standby, answers reads but refuses
+        the write. On SQLite the probe opens a new connection, as the pool and the CLI do,
+        so SQLite and the kernel decide with the service's own user whether the files take
+        writes (a database file made immutable under a running server; a folder the service
+        cannot write while the files can be, where saves work): a pooled connection opened
+        earlier keeps its write access. A full disk is not detected (docs/security.md)."""
+        files = self._writer is not None and sqlite_files(self.url)  # not in memory
+        engine = self._sqlite_probe_engine() if files else self._write_engine
         try:
-            with self._writer_turn(), self._write_engine.connect() as connection:
-                transaction = connection.begin()
-                try:
-                    connection.exec_driver_sql(
-                        "UPDATE alembic_version SET version_num = version_num")
-                finally:
-                    transaction.rollback()
+            with self._writing(engine, wait_s) as connection:
+                connection.exec_driver_sql(
+                    "UPDATE alembic_version SET version_num = version_num")
+                raise _ProbeDone
+        except _ProbeDone:
             return True
         except Exception:  # noqa: BLE001 - any failure means "cannot write"
             return False
 
-    def _sqlite_files_writable(self) -> bool:
-        """Whether a SQLite database's files (and their folder, where the journal goes) take
-        writes, as the kernel answers `access()`: an immutable (`chattr +i`) or read-only
-        file or mount says no. The probe above cannot see it: SQLite rolls back an UPDATE
-        without touching the file. A full disk or failing I/O is not detectable without a
-        write that reaches the disk, which this probe does not make (docs/security.md)."""
-        files = sqlite_files(self.url)
-        if not files:
-            return True
-        return os.access(files[0].parent, os.W_OK) and all(
-            os.access(file, os.W_OK) for file in files if file.exists())
+    def _sqlite_probe_engine(self) -> Engine:
+        if self._probe_engine is None:
+            self._probe_engine = make_engine(
+                self.url, sqlite_busy_timeout_ms=self._busy_timeout_ms,
+                poolclass=NullPool).execution_options(**{_WRITE_OPTION: True})
+        return self._probe_engine
+
+    def health(self, wait_s: float) -> str:
+        """'ok' (a save would succeed), 'read-only' (reads only) or 'unavailable', within
+        about `wait_s` (the two probes share it)."""
+        started = time.monotonic()
+        if self.can_write(wait_s):
+            return "ok"
+        left = max(wait_s - (time.monotonic() - started), 0.05)
+        return "read-only" if self.ping(left) else "unavailable"
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._probe_engine is not None:
+            self._probe_engine.dispose()
+
+
+class _ProbeDone(Exception):
+    """can_write()'s way out of write(): the transaction is rolled back, as on any error."""
+
+
+def _still_in_time(started: float, wait_s: float | None) -> None:
+    """No commit starts past the caller's deadline: the caller has answered by then (or is
+    about to), and whatever it said, nothing of this transaction lands later."""
+    if wait_s is not None and time.monotonic() - started > wait_s:
+        raise StoreUnavailable(f"database unavailable: no answer within {wait_s:g} s; "
+                               "nothing was saved")
 
 
 def unavailable_message(exc: Exception) -> str:

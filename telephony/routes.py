@@ -1,19 +1,25 @@
 """The Twilio routes: parse (payloads), call one service method, render (twiml).
 
-A callback is answered 200 only once its call is stored; a database fault answers 503 so
-Twilio retries (and reconciliation heals longer outages); a form Twilio would not send
-(payloads.BadPayload, or a value the service refuses) answers 400 with nothing stored,
-except on the routes that carry a live call, which go on without storing it. DMs go out
-after the commit, in a background task, so Slack can never turn a stored call into an error.
+A callback is answered 200 only once its call is stored; a database fault answers 503 (Twilio
+retries it when the webhook URL asks for retries on 5xx, README; reconciliation heals the
+rest); a form Twilio would not send (payloads.BadPayload, or a value the service refuses)
+answers 400 with nothing stored, except on the routes that carry a live call, which go on
+without storing it. DMs go out after the commit, in a background task, so Slack can never
+turn a stored call into an error.
+
+Every route answers within TWILIO_WEBHOOK_DEADLINE_MS (a voice menu turn: within
+VOICE_WRITE_DEADLINE_MS and MENU_MARGIN_S), whatever the database does (configuration/deadlines.py):
+a database that does not answer is a fault like any other, and what was given up is never
+saved later.
 """
 
 import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from configuration.deadlines import ANSWER_MARGIN_S, NoAnswer, within
 from configuration.settings import Settings
 from service import Service
 from service.calls import CallEvent
@@ -25,6 +31,11 @@ from telephony.payloads import BadPayload
 from telephony.security import signed_form
 
 log = logging.getLogger("rpm_logger.telephony")
+
+# A menu turn's own deadline (VOICE_WRITE_DEADLINE_MS) bounds its database waits, not the
+# PIN's deliberately slow hash between them (~50 ms, more on a loaded machine): the turn is
+# waited for this much longer, so that it says "busy, try again" itself whenever it can.
+MENU_MARGIN_S = 1.0
 
 STATUS_PATH = "/twilio/voice/status"
 SCREEN_PATH = "/twilio/voice/screen"
@@ -87,6 +98,9 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
                              settings.clinic_fallback_number)
     pin_limits = PinLimits(per_number=settings.voice_wrong_pins_per_number,
                            clinic=settings.voice_wrong_pins_per_hour)
+    answer_s = settings.twilio_webhook_deadline_ms / 1000  # a webhook is answered by then
+    wait_s = answer_s - ANSWER_MARGIN_S  # and the service gives up by then
+    menu_wait_s = settings.voice_write_deadline_ms / 1000
     router = APIRouter(dependencies=[Depends(verify)], tags=["twilio"],
                        default_response_class=Response, responses=_TWIML)
     Form = Annotated[FormData, Depends(verify)]
@@ -95,8 +109,9 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
     async def voice_status(request: Request, form: Form, tasks: BackgroundTasks) -> Response:
         try:
             event = _call_event(request, form, payloads.STATUS_FIELDS)
-            outcome = await run_in_threadpool(_service(request).calls.record_status, event)
-        except (StoreUnavailable, StoreConflict) as exc:
+            outcome = await within(answer_s, lambda: _service(request).calls.record_status(
+                event, wait_s=wait_s))
+        except (StoreUnavailable, StoreConflict, NoAnswer) as exc:
             return _unavailable(exc)
         except (BadPayload, InvalidInput) as exc:
             return _bad_request("twilio status callback", exc)
@@ -110,13 +125,12 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
             event = _call_event(request, form, payloads.INCOMING_FIELDS)
             # a staff member's registered phone gets the voice menu, decided before the
             # call is recorded as a bridge (service/voice_menu.py); others as before
-            route = await run_in_threadpool(
-                lambda: _service(request).voice_menu.incoming(
-                    event, fallback=settings.clinic_fallback_number))
+            route = await within(answer_s, lambda: _service(request).voice_menu.incoming(
+                event, fallback=settings.clinic_fallback_number, wait_s=wait_s))
             if route.menu is not None:
                 return _xml(voice_menu.render(route.menu, action_base=base, voice=voice))
             dial_to = route.dial_to
-        except (StoreUnavailable, StoreConflict, InvalidInput, BadPayload) as exc:
+        except (StoreUnavailable, StoreConflict, NoAnswer, InvalidInput, BadPayload) as exc:
             # the caller is a patient: ring the clinic anyway; the dialed leg's callbacks
             # are retried/reconciled once the database is back (an odd form: nothing stored)
             log.error("incoming call not recorded, dialing the fallback: %s", exc)
@@ -140,12 +154,12 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
         turn = payloads.menu_turn(request.query_params.get("t"))
         answer = payloads.menu_answer(form)
         try:
-            reply = await run_in_threadpool(
-                lambda: _service(request).voice_menu.answer(
-                    call_sid, turn, answer, pin_limits=pin_limits,
-                    write_wait_s=settings.voice_write_deadline_ms / 1000,
-                    min_confidence=settings.voice_min_speech_confidence))
-        except (StoreUnavailable, StoreConflict, InvalidInput) as exc:
+            reply = await within(menu_wait_s + MENU_MARGIN_S,
+                                 lambda: _service(request).voice_menu.answer(
+                                     call_sid, turn, answer, pin_limits=pin_limits,
+                                     write_wait_s=menu_wait_s,
+                                     min_confidence=settings.voice_min_speech_confidence))
+        except (StoreUnavailable, StoreConflict, NoAnswer, InvalidInput) as exc:
             log.error("voice menu turn not answered: %s", type(exc).__name__)
             return _xml(voice_menu.unavailable(voice))
         if reply.notices:
@@ -156,9 +170,9 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
     async def voice_screen(request: Request, form: Form) -> Response:
         try:
             event = _call_event(request, form, payloads.SCREEN_FIELDS)
-            label = await run_in_threadpool(
-                _service(request).calls.screening_label, event.parent_call_sid)
-        except (StoreUnavailable, InvalidInput, BadPayload):
+            label = await within(answer_s, lambda: _service(request).calls.screening_label(
+                event.parent_call_sid, wait_s=wait_s))
+        except (StoreUnavailable, NoAnswer, InvalidInput, BadPayload):
             label = "a patient"
         return _xml(twiml.screen(caller_label=label, action_url=base + SCREEN_ANSWER_PATH,
                                  voice=voice.voice, language=voice.language))
@@ -172,9 +186,9 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
             accepted = False
         try:
             event = _call_event(request, form, payloads.SCREEN_FIELDS)
-            await run_in_threadpool(
-                lambda: _service(request).calls.record_screening(event, accepted=accepted))
-        except (StoreUnavailable, StoreConflict, InvalidInput, BadPayload) as exc:
+            await within(answer_s, lambda: _service(request).calls.record_screening(
+                event, accepted=accepted, wait_s=wait_s))
+        except (StoreUnavailable, StoreConflict, NoAnswer, InvalidInput, BadPayload) as exc:
             # never drop a patient mid-call: connect; the leg is then judged unaccepted
             # and an admin can see it in the call list
             log.error("screening answer not recorded: %s", exc)
@@ -186,8 +200,9 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
         try:
             payloads.check_form(form.multi_items(), payloads.SMS_FIELDS)
             event = payloads.sms_event(form)
-            await run_in_threadpool(_service(request).calls.record_sms, event)
-        except (StoreUnavailable, StoreConflict) as exc:
+            await within(answer_s, lambda: _service(request).calls.record_sms(
+                event, wait_s=wait_s))
+        except (StoreUnavailable, StoreConflict, NoAnswer) as exc:
             return _unavailable(exc)
         except (BadPayload, InvalidInput) as exc:
             return _bad_request("twilio sms", exc)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 import store.models  # noqa: F401 - table metadata for truncation
-from service import Policy, Service, ServiceContext
+from service import Policy, Service, ServiceContext, pins
 from store.db import Database
 from store.migrate import upgrade_to_head
 from tests.fakes.slack_api import SlackApiRecorder
@@ -178,3 +178,17 @@ def slack_api() -> Iterator[SlackApiRecorder]:
     recorder = SlackApiRecorder().start()
     yield recorder
     recorder.stop()
+
+
+# A voice PIN's hash costs ~50 ms by design (service/pins.py): ~500 of them made the voice
+# tests' largest cost. Tests hash at a trivial cost, stored in the hash as production stores
+# its own (pin_matches reads the cost from the hash, so the same code runs). Tests whose point
+# is the hash's cost or its slowness (the PIN race: the comparison must outlast the lock)
+# are marked `real_pin_cost`.
+TEST_SCRYPT_N = 2**4
+
+
+@pytest.fixture(autouse=True)
+def _cheap_pin_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("real_pin_cost") is None:
+        monkeypatch.setattr(pins, "SCRYPT_N", TEST_SCRYPT_N)

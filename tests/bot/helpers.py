@@ -23,7 +23,7 @@ def writes_fail(db: Database) -> Iterator[None]:
     original, original_session = db.write, db.write_session
 
     @contextmanager
-    def broken() -> Iterator[None]:
+    def broken(**_options: object) -> Iterator[None]:
         raise StoreUnavailable("database unavailable: connection refused")
         yield  # pragma: no cover
 

@@ -167,7 +167,7 @@ def test_nothing_is_sent_when_the_database_cannot_take_the_claim(
     clinic: Service, slack_api: SlackApiRecorder, slack: SlackWorkspace,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def down() -> None:
+    def down(**_options: object) -> None:
         raise StoreUnavailable("database unavailable: connection refused")
 
     monkeypatch.setattr(clinic.ctx.db, "write", down)

@@ -182,9 +182,9 @@ def test_a_saved_entry_is_never_reported_unsaved_by_a_later_read(s: Service) -> 
     originals = {name: getattr(db, name) for name in names}
 
     def counting(name: str):  # type: ignore[no-untyped-def]
-        def opened():  # type: ignore[no-untyped-def]
+        def opened(**options):  # type: ignore[no-untyped-def]
             calls.append(name.removesuffix("_session"))
-            return originals[name]()
+            return originals[name](**options)
         return opened
 
     for name in names:

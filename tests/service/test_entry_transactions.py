@@ -37,9 +37,9 @@ def counted(svc: Service) -> Iterator[tuple[list[str], list[str]]]:
     originals = {name: getattr(db, name) for name in names}
 
     def wrapped(name: str) -> Callable[[], Any]:
-        def open_one() -> Any:
+        def open_one(**options: Any) -> Any:  # write(wait_s=...) and the like
             opened.append(name)
-            return originals[name]()
+            return originals[name](**options)
         return open_one
 
     def on_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

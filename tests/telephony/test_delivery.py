@@ -82,17 +82,17 @@ class SwitchableDatabase(Database):
     down = False
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self, *, wait_s: float | None = None) -> Iterator[Session]:
         if self.down:
             raise StoreUnavailable("database unavailable: connection refused")
-        with super().write() as session:
+        with super().write(wait_s=wait_s) as session:
             yield session
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
+    def read(self, *, wait_s: float | None = None) -> Iterator[Session]:
         if self.down:
             raise StoreUnavailable("database unavailable: connection refused")
-        with super().read() as session:
+        with super().read(wait_s=wait_s) as session:
             yield session
 
     @contextmanager

@@ -9,6 +9,8 @@ import pytest
 from service import pins
 from tests.voice.helpers import OTHER_PIN, PIN
 
+pytestmark = pytest.mark.real_pin_cost  # the production cost is what is checked here
+
 
 def test_a_hash_round_trips_and_refuses_every_other_pin() -> None:
     stored = pins.hash_pin(PIN)

@@ -32,7 +32,8 @@ from tests.telephony.conftest import (
 from tests.voice.conftest import NURSE_PIN
 from tests.voice.phone import Phone
 
-pytestmark = pytest.mark.real_server  # uvicorn on loopback: the socket is the point
+# uvicorn on loopback: the socket is the point; the real hash: the comparison must be slow
+pytestmark = [pytest.mark.real_server, pytest.mark.real_pin_cost]
 
 CALLS = 60
 WRONG = "11111"
