@@ -168,7 +168,8 @@ def _month(c: dict[str, Any]) -> Section:
         closed = clinic_time(datetime.fromisoformat(billed["closed_at"]),
                              ZoneInfo(m["clinic_timezone"]))
         pairs += [("Billed at close", f"{billed['codes_text'] or 'none'} (closed {closed} by "
-                                      f"{billed['closed_by']}, record {billed['record']})"),
+                                      f"{_signed(billed, 'closed_by')}, record "
+                                      f"{billed['record']})"),
                   ("Changed since close", "yes: " + _text(billed["cause"]) + "; "
                    + _text(billed["follow_up"]) if billed["differs"] else "no")]
     else:
@@ -246,8 +247,15 @@ def _amendments(c: dict[str, Any]) -> Section:
                                              "none"))
 
 
+def _signed(item: dict[str, Any], key: str) -> str:
+    """A close's author as every screen names them (service.closes.signed): "Bea Billing
+    (UBIL0001)" from format v4 on, which records the name; the id or text alone before."""
+    name = item.get(f"{key}_name")
+    return f"{name} ({item[key]})" if name and name != item[key] else str(item[key])
+
+
 def _closes(c: dict[str, Any]) -> Section:
-    rows = [(e["action"], _text(e["at"]), e["by"], _text(e["reason"], "-"),
+    rows = [(e["action"], _text(e["at"]), _signed(e, "by"), _text(e["reason"], "-"),
              _text(e["record"], "-"), _text(e["audit_head"], "-")) for e in c["close_history"]]
     return Section("Month close record", table=Table(
         ("Action", "When", "By", "Reason", "Record", "Audit trail head at close"), rows,
