@@ -23,6 +23,7 @@ from configuration.settings import Settings, get_settings
 from rpm_logger.wiring import build_service, describe_configuration, open_database
 from service import Service
 from store import logsafe
+from store.leadership import Leadership
 from web.routes import dashboard_router
 
 if TYPE_CHECKING:
@@ -47,24 +48,26 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)
 
 
-def _start_reminders(settings: Settings, service: Service) -> "ReminderScheduler | None":
+def _start_reminders(settings: Settings, service: Service,
+                     leadership: Leadership) -> "ReminderScheduler | None":
     """The reminder scheduler, when REMINDERS_ENABLED and Slack can be reached."""
     if not (settings.reminders_enabled and settings.slack_bot_token):
         return None
     from reminders.scheduler import ReminderScheduler
 
-    scheduler = ReminderScheduler(settings, service)
+    scheduler = ReminderScheduler(settings, service, leading=leadership.leading)
     scheduler.start()
     return scheduler
 
 
-def _start_reconcile(settings: Settings, service: Service) -> "ReconcileScheduler | None":
+def _start_reconcile(settings: Settings, service: Service,
+                     leadership: Leadership) -> "ReconcileScheduler | None":
     """The daily Twilio reconciliation, when Twilio is configured and RECONCILE_ENABLED."""
     if not (settings.reconcile_enabled and settings.twilio_configured):
         return None
     from telephony.reconcile_job import ReconcileScheduler
 
-    scheduler = ReconcileScheduler(settings, service)
+    scheduler = ReconcileScheduler(settings, service, leading=leadership.leading)
     scheduler.start()
     return scheduler
 
@@ -99,8 +102,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 settings, app.state.service, _dialer(settings, app.state.service))
         for line in describe_configuration(settings):
             log.info(line)
-        app.state.reminders = _start_reminders(settings, app.state.service)
-        app.state.reconcile = _start_reconcile(settings, app.state.service)
+        leadership = Leadership(app.state.service.ctx.db)  # asked at each scheduled run
+        app.state.reminders = _start_reminders(settings, app.state.service, leadership)
+        app.state.reconcile = _start_reconcile(settings, app.state.service, leadership)
         try:
             yield
         finally:
@@ -108,6 +112,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 await app.state.reconcile.stop()
             if app.state.reminders is not None:
                 await app.state.reminders.stop()
+            await run_in_threadpool(leadership.release)
             if slack is not None:
                 await slack.stop()
             if owned:
