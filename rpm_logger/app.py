@@ -102,7 +102,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 settings, app.state.service, _dialer(settings, app.state.service))
         for line in describe_configuration(settings):
             log.info(line)
-        leadership = Leadership(app.state.service.ctx.db)  # asked at each scheduled run
+        # asked at each scheduled run; tried once now, so a running service always has a
+        # leader (what `restore` checks before writing into the database)
+        leadership = Leadership(app.state.service.ctx.db)
+        await run_in_threadpool(leadership.leading)
         app.state.reminders = _start_reminders(settings, app.state.service, leadership)
         app.state.reconcile = _start_reconcile(settings, app.state.service, leadership)
         try:

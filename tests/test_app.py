@@ -14,6 +14,7 @@ from configuration.settings import Settings
 from rpm_logger.app import create_app
 from service import Service
 from store.db import Database
+from store.leadership import Leadership
 from tests.loopback import free_port
 
 SCRIPT = Path(sys.executable).with_name("rpm-logger")
@@ -123,9 +124,15 @@ def test_serve_starts_on_a_fresh_sqlite_default_with_no_adapters(tmp_path: Path)
                 assert time.monotonic() < deadline, "serve did not start in 30 s"
                 time.sleep(0.2)
         assert response.status_code == 200
-        assert (tmp_path / "data" / "rpm-logger.db").exists()
+        database_file = tmp_path / "data" / "rpm-logger.db"
+        assert database_file.exists()
+        # the scheduler leader from the start (what `restore` checks): nobody else leads
+        other = Database(f"sqlite:///{database_file}")
+        assert not Leadership(other).leading()
+        other.dispose()
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=15)
+    assert Leadership(other).leading()  # the stopped server gave it up
     assert "slack: not configured; set SLACK_SIGNING_SECRET" in output
     assert "twilio: not configured" in output
