@@ -79,18 +79,22 @@ def require_admin(conn: Conn, slack_user_id: str) -> str:
 def signature(conn: Conn, by: str) -> tuple[str, str | None]:
     """Who signs a close or reopen: (Slack id, name) when `by` is a staff member's Slack id
     or the whole name of exactly one member (the CLI's --by "Bea Billing"), else (`by`, None):
-    an operator's free text. One admin's closes then read alike from Slack and the CLI."""
+    an operator's free text. One admin's closes then read alike from Slack and the CLI. A
+    member who is not an active admin is refused: the record would read as their close."""
     text = (by or "").strip()
     value = _MENTION.fullmatch(text)
     candidate = value.group(1) if value else text.lstrip("@")
-    if _SLACK_ID.fullmatch(candidate.upper()):
-        row = staff.by_slack_id(conn, candidate.upper())
-        if row is not None:
-            return str(row.slack_user_id), str(row.name)
-    named = staff.by_name(conn, text)
-    if len(named) == 1:
-        return str(named[0].slack_user_id), str(named[0].name)
-    return text, None
+    row = staff.by_slack_id(conn, candidate.upper()) \
+        if _SLACK_ID.fullmatch(candidate.upper()) else None
+    if row is None:
+        named = staff.by_name(conn, text)
+        row = named[0] if len(named) == 1 else None
+    if row is None:
+        return text, None
+    if not (row.is_admin and row.active):  # a nurse's name would read as her close
+        raise BadInput(f"{row.name} ({row.slack_user_id}) is not an active admin: a close or "
+                       "reopen is signed by an admin, or by the operator (leave --by out).")
+    return str(row.slack_user_id), str(row.name)
 
 
 def find_patient(conn: Conn, ref: str, *, region: str, by_phone: bool = True) -> Any:

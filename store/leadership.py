@@ -96,7 +96,14 @@ class Leadership:
             return True  # an in-memory database: this process is the only one
         if self._fd is not None:
             return True
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:  # a read-only data folder: the database itself may still work
+            log.warning("cannot create the scheduler leader's lock file beside the database "
+                        "(%s): this process runs the scheduled jobs as if alone (their "
+                        "claims still keep them from sending twice)", exc.strerror or exc)
+            self._path = None
+            return True
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -42,12 +42,13 @@ def by_slack_id(conn: Connection, slack_user_id: str) -> Row[Any] | None:
     return conn.execute(_BY_SLACK_ID, {"user": slack_user_id}).first()
 
 
-_BY_NAME = (select(staff.c.slack_user_id, staff.c.name)
+_BY_NAME = (select(staff.c.slack_user_id, staff.c.name, staff.c.is_admin, staff.c.active)
             .where(func.lower(staff.c.name) == func.lower(bindparam("name"))).limit(2))
 
 
 def by_name(conn: Connection, name: str) -> list[Row[Any]]:
-    """(slack_user_id, name) of the members with this whole name in any case (at most two:
+    """(slack_user_id, name, is_admin, active) of the members with this whole name in any
+    case (at most two:
     enough to tell one from several)."""
     return list(conn.execute(_BY_NAME, {"name": name}).all())
 

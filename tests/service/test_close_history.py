@@ -320,3 +320,12 @@ def test_migration_names_the_staff_who_closed_before_names_were_kept(seeded: Ser
     with seeded.ctx.db.read_session() as session:
         events = session.exec(select(MonthCloseEvent).order_by(MonthCloseEvent.id)).all()
     assert [(e.by, e.by_name) for e in events] == [(ADMIN, "Ada Admin"), ("cli:root", None)]
+
+
+def test_a_member_who_is_not_an_admin_cannot_sign_a_close(seeded: Service) -> None:
+    """Outside auditor: `month reopen --by "nina ross"` was recorded as the nurse's reopen."""
+    nurse = seeded.staff.get(NURSE)
+    for by in (NURSE, nurse.name.upper()):
+        with pytest.raises(BadInput, match=f"{nurse.name} \\({NURSE}\\) is not an active admin"):
+            seeded.closes.close(OCT, by=by)
+    assert seeded.closes.history(OCT) == []

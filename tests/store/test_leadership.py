@@ -80,3 +80,25 @@ def test_only_the_leaders_scheduled_runs_do_anything(
     schedulers[1].run_once()
     assert runs == ["first", "first", "second"]
     leaders[1].release()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_folder_where_no_lock_file_can_be_made_still_runs_the_jobs(
+        processes: list[Database], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A read-only data folder with a writable database (what /healthz accepts) stopped
+    `serve` at start with a PermissionError from the lock file."""
+    import os
+
+    real_open = os.open
+
+    def refused(path: str, *args: object, **kwargs: object) -> int:
+        if str(path).endswith(".leader"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refused)
+    leader = Leadership(processes[0])
+    assert leader.leading() and leader.leading()
+    assert "runs the scheduled jobs as if alone" in caplog.text
+    leader.release()
