@@ -41,18 +41,22 @@ from bot.dispatch import Dialer
 from bot.listeners import ack_runner, budget
 from configuration.settings import Settings
 from configuration.slack_client import make_async_web_client
+from observability.metrics import Metrics
 from service import Service
 
 log = logging.getLogger("rpm_logger.bot")
 
 
-def build_slack_app(settings: Settings, service: Service,
-                    dialer: Dialer | None = None) -> AsyncApp:
+def build_slack_app(settings: Settings, service: Service, dialer: Dialer | None = None,
+                    metrics: Metrics | None = None) -> AsyncApp:
     """The Bolt app. A missing, wrong or older-than-5-minutes signature gets 401 before any
-    listener runs (SlackGate, in front of it on /slack/events)."""
+    listener runs (SlackGate, in front of it on /slack/events). Commands and Web API errors
+    are counted into `metrics` (the app's; a fresh one when none is given)."""
     if not (settings.slack_signing_secret and settings.slack_bot_token):
         raise ValueError("Slack needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
-    client = make_async_web_client(settings)  # SLACK_API_URL, timeout, 429/5xx retries
+    metrics = metrics or Metrics()
+    # SLACK_API_URL, timeout, 429/5xx retries
+    client = make_async_web_client(settings, errors=metrics.slack_api_error)
     # `authorize` hands each request the bot token (Bolt builds the request's client from
     # it): a token on the app's client too made Bolt warn at every start that it is unused
     client.token = None
@@ -79,6 +83,7 @@ def build_slack_app(settings: Settings, service: Service,
         context["service"] = service  # listeners read it as context["service"]
         context["dialer"] = dialer  # click-to-call (None: Twilio is not set up)
         context["dashboard_url"] = settings.public_base_url  # links to the dashboard
+        context["metrics"] = metrics  # what the listeners count into
         await next()
 
     listeners.register(app)
@@ -330,9 +335,11 @@ class SlackRuntime:
         return to_starlette_response(await self.bolt.async_dispatch(checked))
 
     @classmethod
-    async def start(cls, settings: Settings, service: Service,
-                    dialer: Dialer | None = None) -> "SlackRuntime":
-        bolt = build_slack_app(settings, service, dialer)
+    async def start(cls, settings: Settings, service: Service, dialer: Dialer | None = None,
+                    metrics: Metrics | None = None) -> "SlackRuntime":
+        metrics = metrics or Metrics()
+        bolt = build_slack_app(settings, service, dialer, metrics)
+        metrics.watch_slack_backlog(budget.backlog, budget.MAX_BACKLOG)
         socket = None
         if settings.slack_app_token:
             # apps.connections.open goes through the app's client, so SLACK_API_URL too

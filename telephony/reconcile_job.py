@@ -14,6 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from billing.months import clinic_zone
 from configuration.settings import Settings
+from observability.metrics import Metrics
 from service import Service
 from telephony.rest import TwilioUnavailable, reconcile
 
@@ -24,40 +25,50 @@ START_UP_JOB_ID = "rpm-twilio-reconcile-start-up"
 START_UP_DELAY = timedelta(minutes=1)
 
 
-def run_reconcile(service: Service, settings: Settings) -> int:
-    """One reconciliation; returns how many calls changed. Never raises: a job must not die."""
+def run_reconcile(service: Service, settings: Settings, metrics: Metrics | None = None) -> int:
+    """One reconciliation; returns how many calls changed. Never raises: a job must not die.
+    Counted into `metrics`: the run, ok or failed, and a Twilio API refusal."""
+    metrics = metrics or Metrics()
     window = timedelta(hours=settings.reconcile_window_hours)
     try:
         outcomes = reconcile(service, settings, window)
     except TwilioUnavailable as exc:
         log.warning("twilio reconcile skipped: %s", exc)
+        metrics.twilio_api_error("list_calls")
+        metrics.reconcile_run(ok=False)
         return 0
     except Exception:  # noqa: BLE001 - the database may be down; the next run heals it
         log.exception("twilio reconcile failed")
+        metrics.reconcile_run(ok=False)
         return 0
     changed = sum(1 for o in outcomes if o.changed)
     log.info("twilio reconcile: %d calls listed, %d stored or changed", len(outcomes), changed)
+    metrics.reconcile_run(ok=True)
     return changed
 
 
 class ReconcileScheduler:
     """A daily cron job (coalesced, one at a time) plus one run soon after start-up."""
 
-    def __init__(self, settings: Settings, service: Service) -> None:
+    def __init__(self, settings: Settings, service: Service,
+                 metrics: Metrics | None = None) -> None:
+        metrics = metrics or Metrics()
         zone = clinic_zone(settings.clinic_timezone)
         at = settings.reconcile_time
         self.scheduler = AsyncIOScheduler(timezone=zone)
         self.scheduler.add_job(
             run_reconcile, CronTrigger(hour=at.hour, minute=at.minute, timezone=zone),
-            args=(service, settings), id=JOB_ID, name="twilio reconcile",
+            args=(service, settings, metrics), id=JOB_ID, name="twilio reconcile",
             replace_existing=True, misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
         self.scheduler.add_job(
             run_reconcile, "date", run_date=datetime.now(UTC) + START_UP_DELAY,
-            args=(service, settings), id=START_UP_JOB_ID, name="twilio reconcile at start-up",
-            replace_existing=True, misfire_grace_time=3600)
+            args=(service, settings, metrics), id=START_UP_JOB_ID,
+            name="twilio reconcile at start-up", replace_existing=True, misfire_grace_time=3600)
+        self.metrics = metrics
 
     def start(self) -> None:
         self.scheduler.start()
+        self.metrics.reconcile_started()  # the 26-hour alert counts from here until a success
 
     async def stop(self) -> None:
         if self.scheduler.running:

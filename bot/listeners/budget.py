@@ -85,6 +85,20 @@ class _Shift:
 _shift = _Shift()
 
 
+# what the ack said, for counting (rpm_slack_commands_total): the reply itself, "Saving…"
+# (the reply follows at response_url), or "not saved" without running
+ANSWERED, SAVING, NOT_SAVED = "answered", "saving", "not_saved"
+
+
+def _uncounted(_outcome: str) -> None:
+    """`counted` when nobody counts."""
+
+
+def backlog() -> int:
+    """Works accepted and unfinished: the backlog MAX_BACKLOG bounds."""
+    return _in_flight
+
+
 def busy_reply() -> Reply:
     return blocks.text_reply("⚠️ Too many commands at once: this one was *not saved — try "
                              "again* in a moment. Nothing was written.")
@@ -170,12 +184,15 @@ def _release(_: object = None) -> None:
 async def reply_within_budget(work: Callable[[], Reply], ack: Callable[..., Awaitable[Any]],
                               respond: Callable[..., Awaitable[Any]], *,
                               arrived_at: float | None = None,
-                              clock: Callable[[], float] = time.monotonic) -> Reply:
+                              clock: Callable[[], float] = time.monotonic,
+                              counted: Callable[[str], None] = _uncounted) -> Reply:
     """Ack with the reply if `work` finishes before the deadline, else with "Saving…" and
     `respond` with the reply once it is done (the work is never cancelled mid-write); with
-    no room in the backlog by the deadline, ack "busy, not saved" and never run it."""
+    no room in the backlog by the deadline, ack "busy, not saved" and never run it.
+    `counted` is told which of the three the ack was."""
     if not await _room(_seconds_left(arrived_at, clock())):
         reply = busy_reply()
+        counted(NOT_SAVED)
         await ack(**reply.as_kwargs())
         return reply
     left = _seconds_left(arrived_at, clock())
@@ -188,13 +205,16 @@ async def reply_within_budget(work: Callable[[], Reply], ack: Callable[..., Awai
         shift.listeners.add(listener)
     try:
         if acked:  # nothing suspended before (a free place is taken without waiting)
+            counted(SAVING)
             await ack(**blocks.working_reply().as_kwargs())
         else:
             done, _ = await asyncio.wait({task}, timeout=left)
             if done:
                 reply = task.result()
+                counted(ANSWERED)
                 await ack(**reply.as_kwargs())
                 return reply
+            counted(SAVING)
             await ack(**blocks.working_reply().as_kwargs())
         reply = await task
         await _confirm(respond, reply)
