@@ -113,6 +113,15 @@ def test_the_rules_cover_what_the_clinic_must_hear() -> None:
         assert needed in exprs, needed
 
 
+def test_docs_name_every_metric(exported: set[str]) -> None:
+    """docs/operations.md: every metric, its labels and meaning."""
+    doc = (ROOT / "docs" / "operations.md").read_text()
+    ours = {re.sub(r"_(bucket|sum|count)$", "", name) for name in exported
+            if name.startswith("rpm_")}
+    assert len(ours) >= 14
+    assert [name for name in sorted(ours) if f"`{name}`" not in doc] == []
+
+
 @pytest.mark.parametrize(("expr", "names"), [
     ('sum by (instance) (rate(rpm_x_total{route="/a b", status=~"5.."}[5m])) > 0.05',
      {"rpm_x_total"}),
