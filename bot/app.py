@@ -36,8 +36,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot import listeners
+from bot import listeners, replay
 from bot.dispatch import Dialer
+from bot.journal import CommandJournal
 from bot.listeners import ack_runner, budget
 from configuration.settings import Settings
 from configuration.slack_client import make_async_web_client
@@ -48,10 +49,12 @@ log = logging.getLogger("rpm_logger.bot")
 
 
 def build_slack_app(settings: Settings, service: Service, dialer: Dialer | None = None,
+                    journal: CommandJournal | None = None,
                     metrics: Metrics | None = None) -> AsyncApp:
     """The Bolt app. A missing, wrong or older-than-5-minutes signature gets 401 before any
-    listener runs (SlackGate, in front of it on /slack/events). Commands and Web API errors
-    are counted into `metrics` (the app's; a fresh one when none is given)."""
+    listener runs (SlackGate, in front of it on /slack/events). With `journal`, a command
+    answered "Saving…" is journaled first (bot/journal.py). Commands and Web API errors are
+    counted into `metrics` (the app's; a fresh one when none is given)."""
     if not (settings.slack_signing_secret and settings.slack_bot_token):
         raise ValueError("Slack needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
     metrics = metrics or Metrics()
@@ -83,6 +86,7 @@ def build_slack_app(settings: Settings, service: Service, dialer: Dialer | None 
         context["service"] = service  # listeners read it as context["service"]
         context["dialer"] = dialer  # click-to-call (None: Twilio is not set up)
         context["dashboard_url"] = settings.public_base_url  # links to the dashboard
+        context["journal"] = journal  # commands answered "Saving…" (None: not journaled)
         context["metrics"] = metrics  # what the listeners count into
         await next()
 
@@ -320,11 +324,14 @@ class SlackRuntime:
     Socket Mode connection when SLACK_APP_TOKEN is set (for clinics without a public URL)."""
 
     def __init__(self, bolt: AsyncApp, socket: AsyncSocketModeHandler | None,
-                 signing_secret: str, team_id: str | None = None) -> None:
+                 signing_secret: str, team_id: str | None = None,
+                 journal: CommandJournal | None = None) -> None:
         self.bolt = bolt
         self.gate = SlackGate(signing_secret, team_id=team_id)
         self.socket = socket
+        self.journal = journal
         self._connecting: asyncio.Task[None] | None = None
+        self._replaying: asyncio.Task[None] | None = None
 
     async def handle(self, request: Request) -> Response:
         """/slack/events: the gate's refusal, or Bolt's answer to the request the gate read."""
@@ -337,8 +344,14 @@ class SlackRuntime:
     @classmethod
     async def start(cls, settings: Settings, service: Service, dialer: Dialer | None = None,
                     metrics: Metrics | None = None) -> "SlackRuntime":
+        """The runtime, serving at once; what a killed run left in the journal is run and
+        confirmed in the background (bot/replay.py). A journal folder that cannot be
+        written stops the start (JournalUnavailable, with the setting to change). Counted
+        into `metrics`: the commands, the backlog's depth, Slack's refusals."""
         metrics = metrics or Metrics()
-        bolt = build_slack_app(settings, service, dialer, metrics)
+        journal = await asyncio.to_thread(CommandJournal.open,
+                                          settings.resolved_slack_journal_dir)
+        bolt = build_slack_app(settings, service, dialer, journal, metrics)
         metrics.watch_slack_backlog(budget.backlog, budget.MAX_BACKLOG)
         socket = None
         if settings.slack_app_token:
@@ -346,15 +359,24 @@ class SlackRuntime:
             socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
         assert settings.slack_signing_secret is not None  # build_slack_app checked it
         runtime = cls(bolt, socket, settings.slack_signing_secret.get_secret_value(),
-                      settings.slack_team_id)
+                      settings.slack_team_id, journal)
         if socket is not None:
             # connect() retries until Slack answers: never hold up start-up waiting for it
             runtime._connecting = asyncio.ensure_future(socket.connect_async())
+        runtime._replaying = asyncio.ensure_future(
+            replay.replay(journal, service,
+                          make_async_web_client(settings, errors=metrics.slack_api_error)))
         return runtime
 
     async def stop(self) -> None:
         await budget.finish_backlog()  # every "Saving…" ends saved or "not saved"
+        if self._replaying is not None:
+            # what is not replayed by then stays journaled for the next start
+            await asyncio.wait({self._replaying}, timeout=budget.SHUTDOWN_GRACE_SECONDS)
+            self._replaying.cancel()
         if self.socket is not None:
             await self.socket.close_async()
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
+        if self.journal is not None:
+            await self.journal.close()

@@ -11,6 +11,7 @@ service returned, which it does only after the commit.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from billing.months import Month
@@ -56,6 +57,9 @@ class Caller:
     display_name: str | None = None  # for `staff add`: the new member's name, looked up by
     # the listener (Slack profile), since it is not in the command text
     dialer: Dialer | None = None  # click-to-call; None when Twilio is not set up
+    # the command's journal key (bot/journal.py): a log is saved under it at most once
+    key: str | None = None
+    asked_at: datetime | None = None  # a command replayed after a kill: when it was typed
 
 
 def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -116,7 +120,9 @@ def _log(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     # one use case: the typed clinic id, else the conversation's patient, else the picker
     request = LogRequest(patient=command.patient or "", duration=command.duration,
                          activity=command.activity, staff=caller.user_id, source="slack",
-                         note=command.note, live=command.live, patient_by_phone=False)
+                         note=command.note, live=command.live, patient_by_phone=False,
+                         external_ref=f"slack:{caller.key}" if caller.key else None,
+                         asked_at=caller.asked_at)
     result = svc.chat_entries.log_here(request, channel_id=caller.channel_id,
                                        day=command.day, yesterday=command.yesterday)
     if isinstance(result, ChatPick):

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # /healthz answers within this, 503 "unavailable" when the database has not answered
     healthz_deadline_ms: int = Field(default=1500, ge=500, le=10_000)
     data_dir: Path = Field(default=Path("data"), validation_alias=AliasChoices("RPM_DATA_DIR"))
+    # where the Slack commands answered "Saving…" are journaled until confirmed (one file per
+    # server process, bot/journal.py); unset: `slack-journal` in the data folder
+    slack_journal_dir: Path | None = None
     clinic_timezone: str = "America/New_York"
     cpt_99458_max_units: int = Field(default=3, ge=0, le=10)  # CMS practitioner MUE: 3
     max_entry_minutes: int = Field(default=240, ge=1, le=24 * 60)
@@ -163,6 +166,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'rpm-logger.db').resolve()}"
+
+    @property
+    def resolved_slack_journal_dir(self) -> Path:
+        """SLACK_JOURNAL_DIR, else `slack-journal` beside the default SQLite file."""
+        return self.slack_journal_dir or self.data_dir / "slack-journal"
 
     @property
     def slack_configured(self) -> bool:

@@ -544,6 +544,23 @@ def twilio_down_reply() -> Reply:
                       "Try again in a moment.")
 
 
+def call_not_replayed_reply(patient: str) -> Reply:
+    """`/rpm call` answered "Saving…", then the server was killed: never dialled again
+    minutes later (bot/replay.py), and it may or may not have rung before."""
+    return text_reply(f"⚠️ The server restarted while placing your call to {patient}, so it "
+                      "may not have rung. If it did not, run `/rpm call` again.")
+
+
+# -- after a restart ------------------------------------------------------------------------
+
+def after_restart_dm(reply: Reply, asked_at: datetime, zone: ZoneInfo) -> Reply:
+    """A reply to a command told "Saving…" before the server was killed, sent to the app's DM
+    when the command's response_url is past Slack's 30 minutes or refused it."""
+    head = (f"The server restarted while your `/rpm` command of "
+            f"{clinic_time(asked_at, zone)} was saving. Here is its answer:")
+    return Reply(f"{head}\n{reply.text}", [_section(head), *reply.blocks])
+
+
 # -- billing office -------------------------------------------------------------------------
 
 def _dollars(amount: object) -> str:

@@ -1,5 +1,6 @@
-"""The audit packet on paper: printable HTML (Jinja2) and PDF (fpdf2), shared by the CLI,
-the dashboard and Slack's link, and the reading back that `audit packet --verify` does.
+"""The audit packet on paper: printable HTML (Jinja2) and PDF (fpdf2, laid out in
+presentation/packet_pdf.py), shared by the CLI, the dashboard and Slack's link, and the
+reading back that `audit packet --verify` does.
 
 Both formats show the same sections (`sections`: one definition of what is printed), print
 the SHA-256 of the content's canonical JSON and carry that JSON: HTML in a
@@ -19,9 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -31,9 +30,6 @@ from markupsafe import Markup
 from billing.durations import format_seconds
 from billing.months import clinic_time
 from service.audit_packets import FORMATS, Packet, canonical_json
-
-if TYPE_CHECKING:  # fpdf takes ~0.3 s to import: only a PDF pays it (`pdf` imports it)
-    from fpdf import FPDF
 
 ATTACHMENT = "packet.json"
 HOW_TO_VERIFY = ("The data above is embedded in this file as canonical JSON (sorted keys, no "
@@ -48,8 +44,9 @@ _env = Environment(loader=PackageLoader("presentation", "templates"),
 
 
 # What `--verify` reads, bounded (issue 27, item 5): a packet of 1,000 entries, each with a
-# note at its 2,000-character maximum, prints 7.4 MB of HTML (3.1 MB of PDF); a real month is
-# a fraction of that. A larger file is refused unread; a packet's content nests 6 levels at most.
+# note at its 2,000-character maximum, prints 7.4 MB of HTML (3.1 MB of PDF in v3's text
+# layout, 5.5 MB in v4's tables); a real month is a fraction of that. A larger file is
+# refused unread; a packet's content nests 6 levels at most.
 MAX_PACKET_BYTES = 32 * 1024 * 1024
 MAX_CONTENT_DEPTH = 32
 
@@ -171,7 +168,8 @@ def _month(c: dict[str, Any]) -> Section:
         closed = clinic_time(datetime.fromisoformat(billed["closed_at"]),
                              ZoneInfo(m["clinic_timezone"]))
         pairs += [("Billed at close", f"{billed['codes_text'] or 'none'} (closed {closed} by "
-                                      f"{billed['closed_by']}, record {billed['record']})"),
+                                      f"{_signed(billed, 'closed_by')}, record "
+                                      f"{billed['record']})"),
                   ("Changed since close", "yes: " + _text(billed["cause"]) + "; "
                    + _text(billed["follow_up"]) if billed["differs"] else "no")]
     else:
@@ -249,8 +247,15 @@ def _amendments(c: dict[str, Any]) -> Section:
                                              "none"))
 
 
+def _signed(item: dict[str, Any], key: str) -> str:
+    """A close's author as every screen names them (service.closes.signed): "Bea Billing
+    (UBIL0001)" from format v4 on, which records the name; the id or text alone before."""
+    name = item.get(f"{key}_name")
+    return f"{name} ({item[key]})" if name and name != item[key] else str(item[key])
+
+
 def _closes(c: dict[str, Any]) -> Section:
-    rows = [(e["action"], _text(e["at"]), e["by"], _text(e["reason"], "-"),
+    rows = [(e["action"], _text(e["at"]), _signed(e, "by"), _text(e["reason"], "-"),
              _text(e["record"], "-"), _text(e["audit_head"], "-")) for e in c["close_history"]]
     return Section("Month close record", table=Table(
         ("Action", "When", "By", "Reason", "Record", "Audit trail head at close"), rows,
@@ -278,10 +283,17 @@ def dashboard_path(patient_id: str, month: str) -> str:
     return f"/patients/{quote(patient_id, safe='')}/packet?month={quote(month, safe='')}"
 
 
-def _title(content: dict[str, Any]) -> str:
+def title(content: dict[str, Any]) -> str:
+    """"P-1042 (JD), 2026-10": whose month the packet is."""
     p = content["patient"]
     who = f"{p['patient_id']} ({p['initials']})" if p["initials"] else p["patient_id"]
     return f"{who}, {content['month']['month']}"
+
+
+def subtitle(content: dict[str, Any]) -> str:
+    """When and in which format the packet was printed."""
+    return (f"Printed {_text((content.get('printed') or {}).get('at'))} by rpm-logger "
+            f"({content['format']}).")
 
 
 # -- HTML ----------------------------------------------------------------------------------
@@ -294,87 +306,19 @@ def _script_safe(text: str) -> str:
 def html(packet: Packet) -> str:
     content = packet.content
     return _env.get_template("packet.html").render(
-        title=_title(content), digest=packet.digest, sections=sections(content),
-        subtitle=f"Printed {_text((content.get('printed') or {}).get('at'))} by rpm-logger "
-                 f"({content['format']}).",
-        how_to_verify=HOW_TO_VERIFY, data=Markup(_script_safe(packet.canonical)))
+        title=title(content), digest=packet.digest, sections=sections(content),
+        subtitle=subtitle(content), how_to_verify=HOW_TO_VERIFY,
+        data=Markup(_script_safe(packet.canonical)))
 
 
 # -- PDF -----------------------------------------------------------------------------------
 
-FONT = "DejaVuSans"
-_FONT_FILE = Path(__file__).with_name("fonts") / "DejaVuSans.ttf"  # shipped: presentation/fonts
-
-
-@lru_cache(maxsize=1)
-def _glyphs() -> frozenset[int]:
-    """The code points the shipped font draws (read once from its cmap)."""
-    from fontTools.ttLib import TTFont
-
-    with TTFont(str(_FONT_FILE), lazy=True) as font:
-        return frozenset(font.getBestCmap())
-
-
-def _printable(text: str) -> str:
-    """Text as the PDF's font can draw it: every character it has a glyph for as is (Latin,
-    Greek, Cyrillic: 'Ł.Ż.'), any other as its code point, '[U+674E]', never a '?' (the
-    embedded JSON and the HTML keep every character exactly)."""
-    glyphs = _glyphs()
-    return "".join(c if ord(c) in glyphs or c in "\n\t" else f"[U+{ord(c):04X}]"
-                   for c in text)
-
-
-def _printed_at(content: dict[str, Any]) -> datetime:
-    at = (content.get("printed") or {}).get("at_utc")
-    return datetime.fromisoformat(at) if at else datetime(2000, 1, 1).astimezone()
-
-
 def pdf(packet: Packet) -> bytes:
-    content = packet.content
-    at = _printed_at(content)
-    from fpdf import FPDF
+    """The packet as a PDF, laid out as its content's format prints one
+    (presentation/packet_pdf.py). fpdf takes ~0.3 s to import: only a PDF pays it."""
+    from presentation.packet_pdf import pdf as laid_out
 
-    doc = FPDF(orientation="landscape", format="A4")
-    doc.add_font(FONT, fname=str(_FONT_FILE))
-    doc.set_creation_date(at)
-    doc.set_title(f"Audit packet {_title(content)}")
-    doc.set_subject(f"SHA-256 {packet.digest}")
-    doc.set_creator("rpm-logger")
-    doc.set_auto_page_break(True, margin=12)
-    doc.add_page()
-    doc.set_font(FONT, size=14)
-    doc.multi_cell(0, 7, _printable(f"Audit packet: {_title(content)}"), new_x="LMARGIN",
-                   new_y="NEXT")
-    doc.set_font("Courier", size=9)
-    doc.multi_cell(0, 5, f"SHA-256 {packet.digest}", new_x="LMARGIN", new_y="NEXT")
-    for section in sections(content):
-        _pdf_section(doc, section)
-    doc.set_font(FONT, size=8)
-    doc.multi_cell(0, 4, _printable(HOW_TO_VERIFY), new_x="LMARGIN", new_y="NEXT")
-    doc.embed_file(bytes=packet.canonical.encode(), basename=ATTACHMENT,
-                   desc="the packet's content, canonical JSON", modification_date=at,
-                   creation_date=at, mime_type="application/json")
-    return bytes(doc.output())
-
-
-def _pdf_section(doc: "FPDF", section: Section) -> None:
-    doc.ln(2)
-    doc.set_font(FONT, size=11)
-    doc.multi_cell(0, 6, _printable(section.title), new_x="LMARGIN", new_y="NEXT")
-    doc.set_font(FONT, size=8)
-    for label, value in section.pairs:
-        doc.multi_cell(0, 4, _printable(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
-    table = section.table
-    if table is None:
-        return
-    if not table.rows:
-        doc.multi_cell(0, 4, _printable(table.empty), new_x="LMARGIN", new_y="NEXT")
-        return
-    for row in table.rows:  # one block per record: wide tables stay readable on paper
-        text = "; ".join(f"{head}: {cell}" for head, cell in zip(table.headers, row,
-                                                                  strict=True))
-        doc.multi_cell(0, 4, _printable(text), new_x="LMARGIN", new_y="NEXT")
-        doc.ln(1)
+    return laid_out(packet)
 
 
 # -- reading a printed packet back -----------------------------------------------------------
@@ -523,4 +467,4 @@ def _read_pdf(data: bytes) -> tuple[dict[str, Any], str]:
 
 
 __all__ = ["ATTACHMENT", "MAX_CONTENT_DEPTH", "MAX_PACKET_BYTES", "NotAPacket", "Reading",
-           "canonical_json", "html", "pdf", "read", "sections"]
+           "canonical_json", "html", "pdf", "read", "sections", "subtitle", "title"]

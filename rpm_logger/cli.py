@@ -172,6 +172,8 @@ def handled(func: F) -> F:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rpm-logger", prog_name="rpm-logger",
+                      message="%(prog)s %(version)s")
 def cli() -> None:
     """Log RPM treatment-management time and see which CPT codes each month supports."""
     logsafe.install()  # no database error reaches a log with the values it was about

@@ -13,6 +13,7 @@ text's SHA-256 are what a printed packet embeds and prints (rpm_logger/packet.py
 Phone numbers appear masked only; patients by clinic id and initials (docs/security.md).
 """
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable
@@ -46,15 +47,19 @@ __all__ = ["FORMAT", "FORMATS", "Packet", "PacketCheck", "PacketNotice", "AuditP
 # The content's format versions, oldest first; a packet prints the newest. A packet printed
 # in an older one keeps verifying: its content is rebuilt today without what later versions
 # added (`ADDED`), and is printed as it was (presentation/packet.py renders a part only when
-# the content carries it).
+# the content carries it; presentation/packet_pdf.py lays a PDF out as its format did).
 FORMATS = (
     "rpm-logger audit packet v2",  # who by name and role, live "with" and "by"
     "rpm-logger audit packet v3",  # patient.episodes: every enrolment episode (issue 26 #10)
+    "rpm-logger audit packet v4",  # the same content; the PDF prints tables (issue 26 #15)
 )
 FORMAT = FORMATS[-1]
 # What each version added, as (part, key) of the content: left out of an older one.
 ADDED: dict[str, tuple[tuple[str, str], ...]] = {
     "rpm-logger audit packet v3": (("patient", "episodes"),),
+    # who closed, by name beside the id (issue 26 #15): in each close_history item
+    "rpm-logger audit packet v4": (("close_history", "by_name"),
+                                   ("billed_at_close", "closed_by_name")),
 }
 # What printing adds that the store cannot give back later: left out of "what changed".
 _PRINTING = "printed"
@@ -63,10 +68,13 @@ _PRINTING = "printed"
 def as_format(content: dict[str, Any], fmt: str) -> dict[str, Any]:
     """`content` (the newest format) as format `fmt` printed it: without what the versions
     after `fmt` added."""
-    older = {k: (dict(v) if isinstance(v, dict) else v) for k, v in content.items()}
+    older = copy.deepcopy(content)
     for later in FORMATS[FORMATS.index(fmt) + 1:]:
         for part, key in ADDED.get(later, ()):
-            older[part].pop(key, None)
+            held = older.get(part)  # a part is one object or a list of them (or None)
+            for item in held if isinstance(held, list) else [held]:
+                if isinstance(item, dict):
+                    item.pop(key, None)
     older["format"] = fmt
     return older
 
@@ -262,7 +270,8 @@ class AuditPacketService:
             "billed_at_close": (summary.billed_at_close.as_json()
                                 if summary.billed_at_close else None),
             "close_history": [
-                {"action": e.action, "at": w.time(e.at), "by": e.by, "reason": w.free(e.reason),
+                {"action": e.action, "at": w.time(e.at), "by": e.by, "by_name": e.by_name,
+                 "reason": w.free(e.reason),
                  "record": e.record, "audit_head": e.audit_head}
                 for e in close_rows.history(conn, str(month))],
             "entries": [_entry(e, legs, w, who) for e in entries if e.voided_at is None],

@@ -93,8 +93,9 @@ class ChatEntryService:
         transaction), else the caller's patients for the picker. `yesterday`: a late entry
         for the clinic's yesterday. The caller is checked first (a stranger or a leaver:
         NotStaff), then the log's fields (before the picker too)."""
-        if yesterday:
-            day = self.months.today() - timedelta(days=1)
+        if yesterday:  # the day before the one it was asked on (a replay: not today)
+            asked = request.asked_at or self.ctx.now()
+            day = asked.astimezone(self.ctx.policy.zone).date() - timedelta(days=1)
         if request.patient:
             return self.log(request, day=day)
         window, unconfirmed = self._repeat_window(request.staff)

@@ -109,15 +109,17 @@ class BilledRecords:
         record = close.record or RECORD_AT_CLOSE
         billed = line_codes(line) if line else ()
         if record == RECORD_PENDING:  # nothing is known of the close yet: claim nothing
-            return BilledAtClose(billed, close.at, close.by, record, Decimal("0.00"))
+            return BilledAtClose(billed, close.at, close.by, record, Decimal("0.00"),
+                                 closed_by_name=close.by_name)
         if not billed and held:
             codes = ()  # held at close, still held: nothing to bill, nothing changed
         change = compare_claim(billed, codes, self.fees)
         amount = Decimal(line.expected_cents if line else 0) / 100
         if not change.changed:
-            return BilledAtClose(billed, close.at, close.by, record, amount)
+            return BilledAtClose(billed, close.at, close.by, record, amount,
+                                 closed_by_name=close.by_name)
         return BilledAtClose(billed, close.at, close.by, record, amount,
-                             follow_up=change.follow_up,
+                             closed_by_name=close.by_name, follow_up=change.follow_up,
                              cause=self._cause(patient_pk, line, seconds, live),
                              amount_delta=change.amount_delta)
 

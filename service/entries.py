@@ -47,6 +47,13 @@ class LogRequest:
     live: bool = False
     amendment: Amendment | None = None  # needed when the entry's month is closed
     patient_by_phone: bool = True  # False: `patient` is a clinic id only (chat)
+    # the adapter's key for this request (a Slack command's journal key), kept as the entry's
+    # external reference: the same request run twice never saves two entries
+    external_ref: str | None = None
+    # a request run after it was asked (a Slack command replayed after the server was
+    # killed): the entry ends then, not now, "yesterday" is that day's, and an entry already
+    # saved under `external_ref` (the first run committed before the kill) is the answer
+    asked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,7 @@ class EntryService:
         double submissions. The insert itself returns it (store.entries, `repeat_of`), so it
         costs no statement and can never turn a saved entry into a "not saved" reply."""
         now = self.ctx.now()
-        day, entry = self._prepared(request, now, day)
+        day, entry = self._prepared(request, request.asked_at or now, day)
         with self.ctx.db.write() as conn:
             return self._log_prepared(conn, request, entry, now=now, day=day, actor=actor,
                                       repeat_window=repeat_window)
@@ -157,13 +164,14 @@ class EntryService:
         """`log` inside the caller's write transaction (chat's log for the conversation's
         patient, read in the same transaction), its fields checked first."""
         now = self.ctx.now()
-        day, entry = self._prepared(request, now, day)
+        day, entry = self._prepared(request, request.asked_at or now, day)
         return self._log_prepared(conn, request, entry, now=now, day=day, actor=actor,
                                   repeat_window=repeat_window)
 
     def _prepared(self, request: LogRequest, now: datetime,
                   day: date | None) -> tuple[date | None, _Entry]:
-        """The late entry's day (None: today, "ends now") and the checked fields."""
+        """The late entry's day (None: today, "ends now") and the checked fields; `now` is
+        when the request was asked (a replay's `asked_at`)."""
         if day is not None:
             today = now.astimezone(self.ctx.policy.zone).date()
             if day > today:
@@ -177,6 +185,10 @@ class EntryService:
                       now: datetime, day: date | None, actor: str | None,
                       repeat_window: timedelta | None) -> LoggedEntry:
         staff = require_active_staff(conn, request.staff, doing="log time")
+        if request.asked_at is not None and request.external_ref is not None:
+            saved = entry_rows.with_names_by_external_ref(conn, request.external_ref)
+            if saved is not None:  # the first run committed: its entry, never a second
+                return self._logged_before(conn, saved)
         start = entry.start
         if day is not None:
             start = self._late_start(conn, staff.id, day, entry.seconds)
@@ -185,12 +197,23 @@ class EntryService:
         assert start is not None
         return self._log_in(conn, entry, start=start, staff=staff, patient=patient,
                             actor=actor, amendment=request.amendment,
+                            external_ref=request.external_ref,
                             repeat_since=now - repeat_window if repeat_window else None)
+
+    def _logged_before(self, conn: Conn, row: Any) -> LoggedEntry:
+        """The reply to a log already saved (a replay whose first run committed): the entry
+        and its month as they stand now. Its overlap or repeat warning was the first run's
+        to give; its reply did not survive the kill, so they are not said again."""
+        summary = self.months.summary_in(
+            conn, Month.containing(row.started_at, self.ctx.policy.zone), row.patient_id)
+        return LoggedEntry(entry=_named_view(row, count=summary.entry_count(row.id)),
+                           summary=summary, overlaps=None,
+                           time_counts=row.staff_role in ROLES_THAT_COUNT)
 
     def check(self, request: LogRequest, *, late: bool) -> None:
         """The request's fields as a log would refuse them, before a patient is picked: a
         nurse is not asked which patient a '0m' or '１２m' log is for, only to be refused."""
-        self._checked(request, self.ctx.now(), late=late)
+        self._checked(request, request.asked_at or self.ctx.now(), late=late)
 
     def _checked(self, request: LogRequest, now: datetime, *, late: bool) -> _Entry:
         """Every field of the request checked before any trip to the database."""

@@ -140,6 +140,7 @@ class BilledAtClose:
     follow_up: str = ""  # a corrected claim and/or a refund owed; '' when unchanged
     cause: str = ""  # why the month now differs; '' when unchanged
     amount_delta: Decimal = Decimal("0.00")  # now minus billed
+    closed_by_name: str | None = None  # the closer's name when a staff member (signed())
 
     @property
     def differs(self) -> bool:
@@ -152,7 +153,8 @@ class BilledAtClose:
     def as_json(self) -> dict[str, Any]:
         return {"codes": [{"code": c.code, "units": c.units} for c in self.codes],
                 "codes_text": format_codes(self.codes), "closed_at": self.closed_at.isoformat(),
-                "closed_by": self.closed_by, "record": self.record,
+                "closed_by": self.closed_by, "closed_by_name": self.closed_by_name,
+                "record": self.record,
                 "amount": float(self.amount), "differs": self.differs,
                 "cause": self.cause or None, "follow_up": self.follow_up or None,
                 "amount_delta": float(self.amount_delta)}

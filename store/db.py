@@ -231,6 +231,13 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def as_writer(engine: Engine, wait_ms: int) -> Engine:
+    """`engine` whose transactions take SQLite's write lock as they begin (BEGIN IMMEDIATE,
+    waiting up to `wait_ms` for it), so what they read stays true until they commit; the
+    same engine elsewhere (PostgreSQL takes its locks explicitly)."""
+    return engine.execution_options(**{_WRITE_OPTION: True, _WAIT_OPTION: wait_ms})
+
+
 def _commit(connection: Connection, transaction: Any, dialect: str) -> None:
     """Commit. On PostgreSQL a connection lost during the commit leaves its outcome unknown
     (the server may have committed before its answer was lost), so it is SaveUnconfirmed,

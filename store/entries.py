@@ -103,6 +103,8 @@ def void_if_standing(conn: Any, entry_id: int, *, at: datetime, by: str,
 _BY_ID_WITH_NAMES = select(time_entries, *_NAMES).select_from(_WITH_NAMES).where(
     E.id == bindparam("entry_id"))
 _BY_EXTERNAL_REF = select(time_entries).where(E.external_ref == bindparam("ref"))
+_BY_EXTERNAL_REF_WITH_NAMES = select(time_entries, *_NAMES).select_from(_WITH_NAMES).where(
+    E.external_ref == bindparam("ref"))
 _ID_BY_EXTERNAL_REF = select(E.id).where(E.external_ref == bindparam("ref"))
 
 
@@ -114,6 +116,11 @@ def with_names(conn: Any, entry_id: int) -> Row[Any] | None:
 def by_external_ref(conn: Any, ref: str) -> Row[Any] | None:
     """The entry recorded under a machine reference (a call SID, a timer), or None."""
     return conn.execute(_BY_EXTERNAL_REF, {"ref": ref}).first()
+
+
+def with_names_by_external_ref(conn: Any, ref: str) -> Row[Any] | None:
+    """The entry recorded under a reference, with names (a replayed chat log's), or None."""
+    return conn.execute(_BY_EXTERNAL_REF_WITH_NAMES, {"ref": ref}).first()
 
 
 def id_by_external_ref(conn: Any, ref: str) -> int | None:

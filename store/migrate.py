@@ -7,12 +7,18 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from store.db import StoreUnavailable, unavailable_message
+from store.db import StoreUnavailable, as_writer, unavailable_message
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# How long a starting process waits for another's migration (then it fails, saying so)
+MIGRATION_WAIT_MS = 10 * 60 * 1000
+# The advisory lock's first key: "migr" in ASCII (store/closes.py's months use "mont")
+MIGRATION_LOCK_NAMESPACE = 0x6D696772
+_MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(:namespace, :key)")
 
 
 def alembic_config(url: str) -> Config:
@@ -32,16 +38,37 @@ def head_revision() -> str | None:
 def upgrade_to_head(engine: Engine) -> None:
     """Run every pending migration in one transaction on `engine`; a database already at
     the newest revision costs one read (every CLI command and every start comes here).
-    DATABASE_STATEMENT_TIMEOUT_MS does not apply to migrations (an index on a big table may
-    take longer); lock_timeout still does."""
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
+
+    Several processes may start together on a new or older database (N `serve` processes,
+    a CLI command beside a starting server): the upgrade runs under the migration lock, and
+    the revision is read again once it is held, so one process migrates and the others find
+    the schema current. DATABASE_STATEMENT_TIMEOUT_MS does not apply to migrations (an index
+    on a big table may take longer); lock_timeout still does, once the lock is held."""
     try:
         with engine.begin() as connection:
-            if MigrationContext.configure(connection).get_current_revision() == head_revision():
+            if _current(connection):
                 return
-            if connection.dialect.name == "postgresql":  # a migration may rewrite big tables
-                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        with as_writer(engine, MIGRATION_WAIT_MS).begin() as connection:
+            _take_migration_lock(connection)
+            if _current(connection):
+                return  # another process migrated while this one waited
+            config = alembic_config(engine.url.render_as_string(hide_password=False))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except (OperationalError, InterfaceError) as exc:
         raise StoreUnavailable(unavailable_message(exc)) from exc
+
+
+def _current(connection: Connection) -> bool:
+    return MigrationContext.configure(connection).get_current_revision() == head_revision()
+
+
+def _take_migration_lock(connection: Connection) -> None:
+    """Until the transaction ends. SQLite: the write lock, taken as it began (as_writer).
+    PostgreSQL: an advisory lock, waited for as long as another's migration takes."""
+    if connection.dialect.name != "postgresql":
+        return
+    connection.exec_driver_sql("SET LOCAL statement_timeout = 0")  # a migration may be long
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {MIGRATION_WAIT_MS}")
+    connection.execute(_MIGRATION_LOCK, {"namespace": MIGRATION_LOCK_NAMESPACE, "key": 0})
+    connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")  # the migrations' own

@@ -46,6 +46,13 @@ class FrozenClock:
         self.now += timedelta(**kwargs)
 
 
+@pytest.fixture(autouse=True)
+def _slack_journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every app a test starts with Slack journals its "Saving…" commands (bot/journal.py)
+    into this test's own folder: never the checkout's ./data, never another test's."""
+    monkeypatch.setenv("SLACK_JOURNAL_DIR", str(tmp_path / "slack-journal"))
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock()

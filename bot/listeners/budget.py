@@ -39,6 +39,13 @@ reply. So:
   run and its command gets "not saved — try again" at response_url instead;
 - a confirmation that response_url refuses is sent again (Slack takes five), and one that
   never gets through is logged: the entry is stored either way.
+
+Why a `Promise` (bot/journal.py): a kill -9 ends the process without `finish_backlog`, and
+the works it had acked "Saving…" went with it. A command that is to be acked "Saving…" is
+first made durable (`made`: the command, not the work, fsync'd to the journal), its reply is
+noted once the work returns (`kept`) and its delivery once Slack has it (`settled`); the
+next server runs and confirms what a kill left (bot/replay.py). A command answered in the
+ack itself needs none of it: that answer is only sent after its commit.
 """
 
 import asyncio
@@ -47,7 +54,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from presentation import blocks
 from presentation.blocks import Reply
@@ -83,6 +90,19 @@ class _Shift:
 
 
 _shift = _Shift()
+
+
+class Promise(Protocol):
+    """What a "Saving…" promises, kept where a kill cannot reach (bot/journal.py)."""
+
+    async def made(self) -> None:
+        """Durable before the ack says "Saving…"."""
+
+    def kept(self, reply: Reply) -> None:
+        """The work's reply, before it is sent."""
+
+    def settled(self) -> None:
+        """The reply reached Slack, or was given up on."""
 
 
 # what the ack said, for counting (rpm_slack_commands_total): the reply itself, "Saving…"
@@ -185,11 +205,12 @@ async def reply_within_budget(work: Callable[[], Reply], ack: Callable[..., Awai
                               respond: Callable[..., Awaitable[Any]], *,
                               arrived_at: float | None = None,
                               clock: Callable[[], float] = time.monotonic,
+                              promise: Promise | None = None,
                               counted: Callable[[str], None] = _uncounted) -> Reply:
-    """Ack with the reply if `work` finishes before the deadline, else with "Saving…" and
-    `respond` with the reply once it is done (the work is never cancelled mid-write); with
-    no room in the backlog by the deadline, ack "busy, not saved" and never run it.
-    `counted` is told which of the three the ack was."""
+    """Ack with the reply if `work` finishes before the deadline, else with "Saving…" (once
+    `promise` is made) and `respond` with the reply once it is done (the work is never
+    cancelled mid-write); with no room in the backlog by the deadline, ack "busy, not saved"
+    and never run it. `counted` is told which of the three the ack was."""
     if not await _room(_seconds_left(arrived_at, clock())):
         reply = busy_reply()
         counted(NOT_SAVED)
@@ -204,33 +225,39 @@ async def reply_within_budget(work: Callable[[], Reply], ack: Callable[..., Awai
     if listener is not None:
         shift.listeners.add(listener)
     try:
-        if acked:  # nothing suspended before (a free place is taken without waiting)
-            counted(SAVING)
-            await ack(**blocks.working_reply().as_kwargs())
-        else:
+        if not acked:
             done, _ = await asyncio.wait({task}, timeout=left)
             if done:
                 reply = task.result()
                 counted(ANSWERED)
                 await ack(**reply.as_kwargs())
                 return reply
-            counted(SAVING)
-            await ack(**blocks.working_reply().as_kwargs())
+        # acked at once: nothing suspended before but the journal's fsync (bot/journal.py:
+        # a burst shares them; a stalled disk holds the ack at most ASKED_WAIT_SECONDS)
+        if promise is not None:
+            await promise.made()
+        counted(SAVING)
+        await ack(**blocks.working_reply().as_kwargs())
         reply = await task
-        await _confirm(respond, reply)
+        if promise is not None:
+            promise.kept(reply)
+        await confirm(respond, reply)
+        if promise is not None:
+            promise.settled()
         return reply
     finally:
         shift.listeners.discard(listener)
 
 
-async def _confirm(respond: Callable[..., Awaitable[Any]], reply: Reply) -> None:
-    """The reply to a "Saving…", at response_url; tried again when refused or unreachable."""
+async def confirm(respond: Callable[..., Awaitable[Any]], reply: Reply) -> bool:
+    """The reply to a "Saving…", at response_url; tried again when refused or unreachable.
+    False: it never got through (logged)."""
     for attempt in range(1, RESPOND_TRIES + 1):
         try:
             sent = await respond(**reply.as_kwargs(), response_type="ephemeral",
                                  replace_original=True)
             if getattr(sent, "status_code", 200) < 300:
-                return
+                return True
             problem = f"status {sent.status_code}"
         except Exception as exc:  # noqa: BLE001 - tried again, then logged
             problem = type(exc).__name__
@@ -239,6 +266,7 @@ async def _confirm(respond: Callable[..., Awaitable[Any]], reply: Reply) -> None
     # no PHI: the reply's text is not logged, only that it did not arrive
     log.error("the reply to a \"Saving…\" did not reach response_url (%s, %d tries); what "
               "was saved stays saved", problem, RESPOND_TRIES)
+    return False
 
 
 async def finish_backlog(grace: float | None = None) -> None:

@@ -1,11 +1,13 @@
 """The `/rpm` slash command: parse with the one grammar, run off the event loop, reply
-ephemerally within Slack's 3-second budget."""
+ephemerally within Slack's 3-second budget; a command answered "Saving…" is journaled first
+(bot/journal.py) with the key its log is saved under."""
 
 import asyncio
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -13,6 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import dispatch, grammar
+from bot.journal import CommandJournal, JournaledCommand, SavingPromise, new_key
 from bot.listeners.budget import (
     ACK_DEADLINE_SECONDS,
     ANSWERED,
@@ -49,12 +52,15 @@ async def _display_name(client: AsyncWebClient, mention: str) -> str | None:
 
 async def handle_rpm(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
                      client: AsyncWebClient, context: dict[str, Any]) -> None:
-    parsed = grammar.parse(command.get("text"))
+    service = context["service"]
+    asked = JournaledCommand(new_key(), service.ctx.now(), command.get("user_id", ""),
+                             command.get("channel_id", ""), command.get("text") or "",
+                             command.get("response_url") or "")
+    parsed = grammar.parse(asked.text)
     name = await _display_name(client, parsed.user) if isinstance(
         parsed, grammar.StaffAdd) else None
-    caller = dispatch.Caller(command.get("user_id", ""), command.get("channel_id", ""), name,
-                            context.get("dialer"))
-    service = context["service"]
+    caller = dispatch.Caller(asked.user_id, asked.channel_id, name, context.get("dialer"),
+                             key=asked.key)
     metrics: Metrics = context["metrics"]
     counted = partial(metrics.slack_command, grammar.kind(parsed))
     if isinstance(parsed, grammar.Report):
@@ -65,8 +71,11 @@ async def handle_rpm(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespo
         await send_packet_link(ack, respond, client, service, parsed, caller,
                                context.get("dashboard_url"), context.get(ARRIVED), counted)
         return
+    journal: CommandJournal | None = context.get("journal")
+    promise = SavingPromise(journal, replace(asked, display_name=name)) if journal else None
     await reply_within_budget(lambda: dispatch.run(service, parsed, caller), ack, respond,
-                              arrived_at=context.get(ARRIVED), counted=counted)
+                              arrived_at=context.get(ARRIVED), promise=promise,
+                              counted=counted)
 
 
 REFUSAL_SECONDS = 1.0  # how long the ack waits for a DM work's refusal (Slack allows 3 s)

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from billing.months import Month
 from presentation import packet as packet_render
 from service import Service
+from service.audit_packets import as_format
 from service.calls import CallEvent
 from service.closes import Amendment
 from service.entries import LogRequest
@@ -139,6 +140,24 @@ def test_the_printed_packet_says_who_by_name_and_with_whom(svc: Service,
     # the nurse it was logged for was named), the admin who voided one
     assert {row[2] for row in amendments.rows} == {
         "cli:ops", "Ada Admin (clinical_staff; Slack U04ADMIN)"}
+    # who closed: by name beside the id, as every screen says it (outside auditor: the same
+    # admin was "UBIL0001" from Slack and "Bea Billing" from the CLI)
+    closes = sections["Month close record"].table
+    assert closes is not None and [row[2] for row in closes.rows] == ["Ada Admin (U04ADMIN)"]
+    billed = dict(sections["Codes and time"].pairs)["Billed at close"]
+    assert "by Ada Admin (U04ADMIN), record" in billed, billed
+
+
+def test_a_v3_packet_is_rebuilt_without_the_closers_name(svc: Service,
+                                                        month: dict[str, object]) -> None:
+    """Format v4 added the closer's name: a packet printed in v3 is compared without it."""
+    content = svc.audit_packets.packet("P-1042", OCTOBER).content
+    older = as_format(content, "rpm-logger audit packet v3")
+    assert "by_name" in content["close_history"][0] and content["billed_at_close"][
+        "closed_by_name"] == "Ada Admin"
+    assert "by_name" not in older["close_history"][0]
+    assert "closed_by_name" not in older["billed_at_close"]
+    assert "by_name" in content["close_history"][0]  # the newest content is left as it was
 
 
 def test_the_packet_says_whether_the_month_may_be_billed(svc: Service,

@@ -170,7 +170,7 @@ class Flaky:
 def test_a_refused_confirmation_is_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(budget.asyncio, "sleep", _no_sleep)
     respond = Flaky(failures=budget.RESPOND_TRIES - 1)
-    asyncio.run(budget._confirm(respond, text_reply("Saved entry #1")))
+    assert asyncio.run(budget.confirm(respond, text_reply("Saved entry #1")))
     assert respond.calls == budget.RESPOND_TRIES
 
 
@@ -180,7 +180,8 @@ def test_a_confirmation_that_never_gets_through_is_logged_without_its_text(
     monkeypatch.setattr(budget.asyncio, "sleep", _no_sleep)
     respond = Flaky(failures=99)
     with caplog.at_level(logging.ERROR):
-        asyncio.run(budget._confirm(respond, text_reply("Saved entry #1 for P-1042 AB")))
+        assert not asyncio.run(budget.confirm(respond,
+                                              text_reply("Saved entry #1 for P-1042 AB")))
     assert respond.calls == budget.RESPOND_TRIES
     [record] = caplog.records
     assert "response_url" in record.getMessage() and "P-1042" not in record.getMessage()

@@ -60,3 +60,4 @@ def test_serve_refuses_a_port_it_cannot_read_and_starts_nothing(port: str, said:
     result = CliRunner().invoke(rpm_logger_cli, ["serve", "--port", port])
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--port'" in result.output and said in result.output
+

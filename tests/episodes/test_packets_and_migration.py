@@ -93,7 +93,7 @@ def test_the_packet_shows_every_episode(rpm: Cli, tmp_path: Path) -> None:
     rpm("audit", "packet", "P-100", "--month", "2026-11", "--out", str(out))
     text = out.read_text()
     content = _embedded(text)
-    assert content["format"] == FORMAT == "rpm-logger audit packet v3"
+    assert content["format"] == FORMAT  # v3 on: every episode
     assert content["patient"]["episodes"] == [
         {"started_on": "2026-09-01", "ended_on": "2026-11-10"},
         {"started_on": "2026-11-20", "ended_on": None}]
