@@ -64,6 +64,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._clock = clock
         self._disk: DiskSpace | None = None
+        self._reconciled_at = 0.0  # the last success, or when this process began to reconcile
         r = self.registry
         self._requests = Counter(
             "rpm_http_requests", "HTTP requests answered, by route template, method and "
@@ -93,8 +94,8 @@ class Metrics:
             ["result"], registry=r)
         self._reconcile_success = Gauge(
             "rpm_reconcile_last_success_timestamp_seconds", "Unix time of this process's "
-            "last successful reconciliation (its scheduler's start until one succeeds; 0: "
-            "reconciliation does not run in this process).", registry=r)
+            "last successful reconciliation (when it became the scheduler leader until one "
+            "succeeds; 0: it does not reconcile).", registry=r)
         self._slack_api_errors = Counter(
             "rpm_slack_api_errors", "Slack Web API calls that failed (unreachable, an HTTP "
             "error or ok=false; each attempt), by API method.", ["method"], registry=r)
@@ -129,14 +130,20 @@ class Metrics:
     def reminder(self, outcome: str) -> None:
         self._reminders.labels(label(outcome)).inc()
 
-    def reconcile_started(self) -> None:
-        """Reconciliation runs in this process from now: the 26-hour alert counts from here."""
-        self._reconcile_success.set(self._clock())
+    def reconcile_leading(self, leading: bool) -> None:
+        """Whether this process reconciles (the scheduler leader does): from when it began,
+        the 26-hour alert counts until a success; a process that does not shows 0."""
+        if not leading:
+            self._reconciled_at = 0.0
+        elif not self._reconciled_at:
+            self._reconciled_at = self._clock()
+        self._reconcile_success.set(self._reconciled_at)
 
     def reconcile_run(self, ok: bool) -> None:
         self._reconcile_runs.labels("ok" if ok else "failed").inc()
         if ok:
-            self._reconcile_success.set(self._clock())
+            self._reconciled_at = self._clock()
+            self._reconcile_success.set(self._reconciled_at)
 
     def slack_api_error(self, method: str) -> None:
         self._slack_api_errors.labels(label(method)).inc()

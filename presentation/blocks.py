@@ -580,13 +580,15 @@ def totals_text(totals: MonthTotals) -> str:
                  if totals.unmatched_calls else "")
     if not totals.closed_by and totals.reopened:
         closed = totals.reopened
+    held = (f"{totals.held} held (no consent or no order on file) · " if totals.held else "")
     text = (f"*{totals.month}*: {totals.patients} patients · {totals.billable} billable · "
-            f"earned so far {_dollars(totals.expected_amount)} · at risk "
+            f"{held}earned so far {_dollars(totals.expected_amount)} · at risk "
             f"{_dollars(totals.at_risk_amount)} ({totals.at_risk} patients) · {closed}"
             f"{unmatched}")
     if totals.changed_since_close:
         text += "\n*Changed since close:*\n" + "\n".join(
-            f"• {d.patient}: billed {d.billed} at close, supports {d.supported} now · "
+            f"• {d.patient}: billed {codes_in_words(d.billed_codes) or 'none'} at close, "
+            f"supports {codes_in_words(d.supported_codes) or 'none'} now · "
             f"{d.cause} · *{d.follow_up}*" for d in totals.changed_since_close)
     return text
 

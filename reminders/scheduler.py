@@ -7,8 +7,10 @@ when today's reminders are due and not all delivered, so running it too often is
 - the catch-up job, every 15 minutes and once right at start-up: a process that was down at
   09:00 sends that day's reminders once when it is back, and a failed send is retried.
 
-The database claims, not the scheduler, guarantee "never twice", so the jobs live in the
-in-memory job store and any number of replicas may run them.
+Every replica schedules the jobs; only the scheduler leader's runs do anything
+(store/leadership.py: the database picks it, and another takes over when it dies). The
+database claims still guarantee "never twice" whatever runs, so the jobs live in the
+in-memory job store.
 """
 
 import asyncio
@@ -40,8 +42,10 @@ STOP_WAIT_SECONDS = 30.0
 class ReminderScheduler:
     def __init__(self, settings: Settings, service: Service,
                  job: Callable[[], object] | None = None,
+                 leading: Callable[[], bool] = lambda: True,
                  metrics: Metrics | None = None) -> None:
         self.settings = settings
+        self._leading = leading  # store.leadership: only the leader's runs do anything
         self.zone = clinic_zone(settings.clinic_timezone)
         self._job = job or partial(scheduled_run, service, settings, metrics)
         self._running = threading.Lock()  # one run at a time in this process
@@ -71,7 +75,8 @@ class ReminderScheduler:
         if not self._running.acquire(blocking=False):
             return
         try:
-            self._job()
+            if self._leading():
+                self._job()
         finally:
             self._running.release()
 

@@ -27,6 +27,7 @@ from rpm_logger.wiring import build_service, describe_configuration, open_databa
 from service import Service
 from store import logsafe
 from store.db import Database, sqlite_files
+from store.leadership import Leadership
 from web.metrics import metrics_router
 from web.routes import dashboard_router
 
@@ -53,25 +54,27 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 
 
 def _start_reminders(settings: Settings, service: Service,
-                     metrics: Metrics) -> "ReminderScheduler | None":
+                     leadership: Leadership, metrics: Metrics) -> "ReminderScheduler | None":
     """The reminder scheduler, when REMINDERS_ENABLED and Slack can be reached."""
     if not (settings.reminders_enabled and settings.slack_bot_token):
         return None
     from reminders.scheduler import ReminderScheduler
 
-    scheduler = ReminderScheduler(settings, service, metrics=metrics)
+    scheduler = ReminderScheduler(settings, service, leading=leadership.leading,
+                                  metrics=metrics)
     scheduler.start()
     return scheduler
 
 
 def _start_reconcile(settings: Settings, service: Service,
-                     metrics: Metrics) -> "ReconcileScheduler | None":
+                     leadership: Leadership, metrics: Metrics) -> "ReconcileScheduler | None":
     """The daily Twilio reconciliation, when Twilio is configured and RECONCILE_ENABLED."""
     if not (settings.reconcile_enabled and settings.twilio_configured):
         return None
     from telephony.reconcile_job import ReconcileScheduler
 
-    scheduler = ReconcileScheduler(settings, service, metrics)
+    scheduler = ReconcileScheduler(settings, service, leading=leadership.leading,
+                                   metrics=metrics)
     scheduler.start()
     return scheduler
 
@@ -118,8 +121,14 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 metrics)
         for line in describe_configuration(settings):
             log.info(line)
-        app.state.reminders = _start_reminders(settings, app.state.service, metrics)
-        app.state.reconcile = _start_reconcile(settings, app.state.service, metrics)
+        # asked at each scheduled run; tried once now, so a running service always has a
+        # leader (what `restore` checks before writing into the database)
+        leadership = Leadership(app.state.service.ctx.db)
+        await run_in_threadpool(leadership.leading)
+        app.state.reminders = _start_reminders(settings, app.state.service, leadership,
+                                               metrics)
+        app.state.reconcile = _start_reconcile(settings, app.state.service, leadership,
+                                               metrics)
         try:
             yield
         finally:
@@ -127,6 +136,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 await app.state.reconcile.stop()
             if app.state.reminders is not None:
                 await app.state.reminders.stop()
+            await run_in_threadpool(leadership.release)
             if slack is not None:
                 await slack.stop()
             if owned:

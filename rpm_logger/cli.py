@@ -5,9 +5,6 @@ Exit status: 0 done, 2 refused input (nothing changed), 1 failure (e.g. database
 """
 
 import getpass
-import os
-import secrets
-import stat
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -25,6 +22,7 @@ from billing.months import Month, clinic_time
 from configuration.settings import Settings, get_settings
 from presentation import packet as packet_render
 from presentation import render
+from rpm_logger import files
 from service import Service
 from service.closes import Amendment
 from service.context import Clock
@@ -34,6 +32,7 @@ from service.patients import PatientFields
 from service.staff import StaffChanges
 from service.views import StaffView
 from store import logsafe
+from store.archive import Header
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -824,101 +823,22 @@ def _one_packet(patient_id: str | None, month: str | None, fmt: str, out: str | 
     click.echo(f"wrote {out} (SHA-256 {made.digest})", err=True)
 
 
-# Packet files: a packet is written where the operator says, which an attacker on the same
-# machine may have prepared (issue 27, item 4: a planted symbolic link, `--out` naming the
-# live database). A name that exists is refused unless --force; a link, anything but a
-# regular file and the database are refused even with it; files are created with O_EXCL and
-# O_NOFOLLOW, so what appears between the check and the write is refused too.
+# Packet files (rpm_logger/files.py): never through a symbolic link, never over the database,
+# an existing file only with --force, owner-only.
+
+_PACKET = "a packet"
 
 
-def _shown(path: Path) -> str:
-    return quoted(str(path), limit=200)
-
-
-def _refuse_to_replace(path: Path, force: bool) -> None:
-    """Refuse, before anything is made, an --out that names what a packet must not
-    replace: a symbolic link (the packet would overwrite or create its target), a folder or
-    other non-regular file, the live database's files (--force included), and any existing
-    file without --force."""
-    try:
-        found = path.lstat()
-    except (FileNotFoundError, NotADirectoryError):  # nothing there: the write says why not
-        return
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {_shown(path)}: {exc.strerror or exc}") from exc
-    if stat.S_ISLNK(found.st_mode):
-        raise InvalidInput(f"{_shown(path)} is a symbolic link: a packet is never written "
-                           "through one, --force included; nothing written.")
-    if stat.S_ISDIR(found.st_mode):
-        raise InvalidInput(f"{_shown(path)} is a folder: --out names the packet's file (a "
-                           "folder is for --all); nothing written.")
-    if not stat.S_ISREG(found.st_mode):
-        raise InvalidInput(f"{_shown(path)} is not a regular file; nothing written.")
-    if _is_the_database(found):
-        raise InvalidInput(f"{_shown(path)} is the database rpm-logger uses: a packet never "
-                           "replaces it, --force included; nothing written.")
-    if not force:
-        raise InvalidInput(f"{_shown(path)} already exists; nothing written (--force "
-                           "replaces it).")
-
-
-def _is_the_database(found: os.stat_result) -> bool:
-    """Whether `found` is one of the configured SQLite database's files, by device and
-    inode: another path or a hard link to it is the same file."""
+def _refuse_to_replace(path: Path, force: bool, what: str = _PACKET,
+                       folder_note: str = " (a folder is for --all)") -> None:
     from rpm_logger.wiring import database_files
 
-    for file in database_files(_settings()):
-        try:
-            mine = file.stat()
-        except OSError:  # no -wal, -shm or -journal at the moment
-            continue
-        if (mine.st_dev, mine.st_ino) == (found.st_dev, found.st_ino):
-            return True
-    return False
+    files.refuse_to_replace(path, force, what=what, protected=database_files(_settings()),
+                            folder_note=folder_note)
 
 
 def _write_packet(path: Path, data: bytes, replace: bool) -> None:
-    """A packet on disk, never through a symbolic link, or a one-line reason (no folder, no
-    permission, a name taken since the check) instead of a traceback."""
-    try:
-        if replace:
-            _replace_file(path, data)
-        else:
-            _create_file(path, data)
-    except FileExistsError as exc:
-        raise InvalidInput(f"{_shown(path)} appeared while the packet was made; nothing "
-                           "written.") from exc
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {_shown(path)}: {exc.strerror or exc}") from exc
-
-
-def _create_file(path: Path, data: bytes) -> None:
-    """`data` in a new file at `path`: O_EXCL refuses any existing name, a symbolic link
-    too, dangling or not (O_NOFOLLOW says so again), so nothing is overwritten and no link
-    is followed. A file left half-written (a full disk) is removed. Owner-only (0600): a
-    packet names the patient and their month, so whoever printed it decides who reads it."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    descriptor = os.open(path, flags, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    """--force: the packet written whole to a new file beside `path`, then renamed over it.
-    A rename replaces the name: a link put there since the check is replaced, not followed,
-    another hard link to the old file keeps its bytes, and a reader never sees half a
-    packet."""
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial")
-    _create_file(partial, data)
-    try:
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    files.write_file(path, lambda file: file.write(data), replace=replace, what=_PACKET)
 
 
 def _packet_bytes(made: Any, fmt: str) -> bytes:
@@ -970,7 +890,73 @@ def _packet_file(path: Path) -> bytes:
         with path.open("rb") as file:
             return file.read(packet_render.MAX_PACKET_BYTES + 1)
     except OSError as exc:
-        raise InvalidInput(f"cannot read {_shown(path)}: {exc.strerror or exc}") from exc
+        raise InvalidInput(f"cannot read {files.shown(path)}: {exc.strerror or exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------
+
+
+# backup and restore (issue 23, part 2; docs/deploy.md "Backup and restore").
+
+
+@cli.command("backup")
+@click.option("--out", required=True, metavar="FILE",
+              help="The archive to write (owner-only); an existing file is refused unless "
+                   "--force.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing archive: a regular file only, never a symbolic link "
+                   "or the database.")
+@handled
+def backup(out: str, force: bool) -> None:
+    """Every table in one snapshot, into one self-describing archive, while the service
+    keeps writing."""
+    path = Path(out)
+    _refuse_to_replace(path, force, "a backup", folder_note="")
+    made = files.write_file(path, _service().backups.take, replace=force, what="a backup")
+    click.echo(f"backup {out}: {_contents(made.header)}; SHA-256 {made.sha256}")
+
+
+@cli.command("restore")
+@click.argument("file")
+@click.option("--yes", is_flag=True, help="Restore without asking (scripts).")
+@handled
+def restore(file: str, yes: bool) -> None:
+    """Restore an archive into an empty database (SQLite or PostgreSQL, migrated or not),
+    all or nothing; refused while a service runs on it."""
+    from rpm_logger.wiring import redacted_database_url, restore_target
+    from service import backups
+
+    path = Path(file)
+    archive = backups.read_archive(lambda: _archive_file(path))
+    settings = _settings()
+    if not yes and _interactive():  # what the question is about; a script's refusal stays one line
+        click.echo(f"{file}: a backup of {archive.header.created_at} from "
+                   f"{archive.header.database}: {_contents(archive.header)}", err=True)
+    _confirmed(f"Restore it into {redacted_database_url(settings)}?", yes)
+    with restore_target(settings) as database:
+        restored = backups.restore(database, archive)
+    click.echo(f"restored {file}: {_contents(restored.header, restored.upgraded_to)}")
+
+
+def _contents(header: Header, upgraded_to: str | None = None) -> str:
+    """An archive's header in words: rows, tables, schema, the audit chain's head."""
+    head = (f"audit head #{header.audit_head[0]} {header.audit_head[1]}"
+            if header.audit_head else "no audit records")
+    upgraded = f" (upgraded to {upgraded_to})" if upgraded_to else ""
+    return (f"{header.row_count:,} rows in {len(header.tables)} tables, schema "
+            f"{header.schema}{upgraded}, {head}")
+
+
+def _archive_file(path: Path) -> Any:
+    """The archive opened for reading, or a one-line reason (missing, a folder, no
+    permission) instead of a traceback."""
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "Is a directory")
+        return path.open("rb")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {files.shown(path)}: {exc.strerror or exc}; nothing "
+                           "was restored") from exc
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Builds the service from settings; the CLI and the ASGI lifespan both start here."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from billing.audit_checks import Thresholds
@@ -30,6 +32,26 @@ def database_files(settings: Settings) -> list[Path]:
     """The files of the configured SQLite database (none on PostgreSQL): a file the CLI
     writes on request (`audit packet --out`) must never replace one of them."""
     return sqlite_files(settings.resolved_database_url)
+
+
+@contextmanager
+def restore_target(settings: Settings) -> Iterator[Database]:
+    """The database a restore goes into, as it is (not migrated: the restore brings it to
+    the archive's revision itself), disposed after. A SQLite file that did not exist before
+    is removed again when the restore does not complete: a refusal leaves nothing behind."""
+    files = database_files(settings)
+    new = bool(files) and not files[0].exists()
+    db = open_database(settings, migrate=False)
+    try:
+        yield db
+    except BaseException:
+        db.dispose()
+        if new:
+            for file in files:
+                file.unlink(missing_ok=True)
+        raise
+    finally:
+        db.dispose()
 
 
 def build_service(settings: Settings, db: Database | None = None, *,
@@ -95,6 +117,10 @@ def _reminders_line(settings: Settings) -> str:
         channel += " (use the channel id, e.g. C0123ABCD: the history check needs it)"
     return (f"reminders: daily at {settings.reminder_time:%H:%M} {settings.clinic_timezone} "
             f"from day {settings.reminder_start_day}; channel: {channel}")
+
+
+def redacted_database_url(settings: Settings) -> str:
+    return _redacted_url(settings.resolved_database_url)
 
 
 def _redacted_url(url: str) -> str:

@@ -7,6 +7,7 @@ from service.admin import AdminService
 from service.audit_checks import AuditCheckService
 from service.audit_packets import AuditPacketService
 from service.audit_trail import AuditTrailService
+from service.backups import BackupService
 from service.calls import CallService
 from service.chat_entries import ChatEntryService
 from service.context import Policy, ServiceContext
@@ -48,6 +49,7 @@ class Service:
         self.voice_menu = VoiceMenuService(ctx, self.calls, self.entries, self.months)
         self.audit_packets = AuditPacketService(ctx, self.months, self.entries)
         self.audit_trail = AuditTrailService(ctx)
+        self.backups = BackupService(ctx)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]

@@ -111,7 +111,7 @@ def refuse_unless_amended(conn: Conn, month: Month, closed: EventRow | None,
         return None
     if amendment is None:
         raise BadInput(f"{month} is closed (billed) since {clinic_day(closed.at, zone)} by "
-                       f"{closed.by}: changes need an admin amendment with a reason. "
+                       f"{signed(closed)}: changes need an admin amendment with a reason. "
                        + way_out.format(month=month))
     reason = amendment.reason.strip()
     if not reason:

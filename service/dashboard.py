@@ -15,7 +15,7 @@ from typing import Any
 from billing.codes import CPT_99457, CPT_99458, CPT_99470, MonthActivity, assess_month
 from billing.months import Month
 from billing.risk import RiskAssessment
-from service.closes import find_close
+from service.closes import find_close, signed
 from service.context import ServiceContext
 from service.entries import EntryService
 from service.lookups import find_staff, require_patient
@@ -205,7 +205,7 @@ class DashboardService:
             members = StaffService.list_in(conn, include_inactive=True, now=self.ctx.now())
             closed = find_close(conn, month)
         return MonthPage(month, self.months.today(), overview.rows, overview.series, members,
-                         staff, closed.by if closed is not None else None)
+                         staff, signed(closed) if closed is not None else None)
 
     def _overview_in(self, conn: Conn, month: Month, staff: str | None) -> MonthOverview:
         report, progress = self.months.report_with_progress_in(conn, month)

@@ -597,7 +597,8 @@ def _difference(summary: MonthSummary) -> CloseDifference:
     assert billed is not None
     return CloseDifference(summary.label, billed.codes_text,
                            format_codes(summary.codes) or "none", billed.cause,
-                           billed.follow_up, billed.amount_delta)
+                           billed.follow_up, billed.amount_delta,
+                           billed_codes=billed.codes, supported_codes=summary.codes)
 
 
 def _reopened(event: Any, zone: ZoneInfo) -> str | None:

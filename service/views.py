@@ -265,14 +265,19 @@ class CloseDifference:
     """A patient whose codes now differ from the latest close, as month totals list them."""
 
     patient: str  # clinic id and initials
-    billed: str  # codes at close ('none' for none)
+    billed: str  # codes at close ('none' for none), as billing offices write them
     supported: str  # codes now
     cause: str
     follow_up: str
     amount_delta: Decimal
+    # the same codes as codes, for chat's words ('99457 + 99458 ×2'); not in the JSON
+    billed_codes: tuple[CodeUnits, ...] = ()
+    supported_codes: tuple[CodeUnits, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self) | {"amount_delta": float(self.amount_delta)}
+        return {"patient": self.patient, "billed": self.billed, "supported": self.supported,
+                "cause": self.cause, "follow_up": self.follow_up,
+                "amount_delta": float(self.amount_delta)}
 
 
 @dataclass(frozen=True)

@@ -53,11 +53,17 @@ class StoreConflict(RuntimeError):
     """A unique rule was broken by a concurrent write; the transaction was rolled back."""
 
 
+class DatabaseInUse(InvalidInput):
+    """Another process has the database open (SQLite) or holds a lock that means a service
+    runs on it (PostgreSQL): a restore is refused; nothing changed."""
+
+
 class UnstorableText(InvalidInput):
     """Text with a NUL character, refused by the store on every backend; nothing changed."""
 
 
 _WRITE_OPTION = "rpm_write"
+_ALONE_OPTION = "rpm_alone"  # Database.alone(): BEGIN EXCLUSIVE
 _WAIT_OPTION = "rpm_wait_ms"  # a write's own bound on waiting for the lock (ms)
 _WRITER_POLL_S = 0.002  # how often a write with its own deadline retries the writer lock
 # past a caller's deadline, how long a silent PostgreSQL connection is left before the
@@ -225,6 +231,9 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
+        if options.get(_ALONE_OPTION, False):
+            connection.exec_driver_sql("BEGIN EXCLUSIVE")
+            return
         immediate = options.get(_WRITE_OPTION, False)
         if immediate:  # a write's own wait (Database.write(wait_s=)), else the default
             _set_busy_timeout(connection, options.get(_WAIT_OPTION) or busy_timeout_ms)
@@ -253,6 +262,30 @@ def _commit(connection: Connection, transaction: Any, dialect: str) -> None:
         raise SaveUnconfirmed(
             "could not confirm it was saved: the database stopped answering while saving "
             f"({unavailable_message(exc)})") from exc
+
+
+def _lock_exclusively(connection: Connection, wait_ms: int) -> None:
+    """SQLite: this connection's next transaction begins EXCLUSIVE and keeps the file to
+    itself until the connection closes, waiting at most `wait_ms` for other users. Set on
+    the driver's connection: a statement through SQLAlchemy would begin a transaction."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+    driver.execute("PRAGMA locking_mode=EXCLUSIVE")
+    connection.execution_options(**{_ALONE_OPTION: True})
+
+
+def _begun(connection: Connection) -> Any:
+    """The transaction begun; SQLite's busy answer to BEGIN EXCLUSIVE is DatabaseInUse."""
+    try:
+        return connection.begin()
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlite_errorname", "") not in ("SQLITE_BUSY",
+                                                             "SQLITE_BUSY_SNAPSHOT"):
+            raise
+        raise DatabaseInUse("the database is in use: another process has it open (the "
+                            "service, or another rpm-logger command): stop it, then "
+                            "restore; nothing was restored") from exc
 
 
 def _set_busy_timeout(connection: Any, ms: int) -> None:
@@ -362,6 +395,32 @@ class Database:
             return engine
         left_ms = max(int((wait_s - (time.monotonic() - started)) * 1000), 1)
         return engine.execution_options(**{_WAIT_OPTION: left_ms})
+
+    @contextmanager
+    def alone(self, *, wait_ms: int) -> Iterator[Connection]:
+        """One write transaction nobody else shares (a restore): commits on success, rolls
+        back on any error. SQLite: exclusive locking mode and BEGIN EXCLUSIVE. Every other
+        connection that has the file open holds a shared lock on it for as long as it stays
+        open (WAL; the service keeps connections in its pool), so this waits `wait_ms` and
+        is refused (DatabaseInUse) while one does; once taken, nobody else can even read
+        until the transaction ends and the connection is closed (never pooled: its locking
+        mode). PostgreSQL: a plain transaction; the caller takes the locks that mean "in
+        use" (store/locks.py)."""
+        with self._translated(conflicts=True), self.engine.connect() as connection:
+            try:
+                if self.dialect == "sqlite":
+                    _lock_exclusively(connection, wait_ms)
+                transaction = _begun(connection)
+                try:
+                    yield connection
+                except BaseException:
+                    with suppress(OperationalError, InterfaceError):
+                        transaction.rollback()
+                    raise
+                _commit(connection, transaction, self.dialect)
+            finally:
+                if self.dialect == "sqlite":
+                    connection.invalidate()  # closed: the exclusive lock goes with it
 
     @contextmanager
     def read(self, *, wait_s: float | None = None) -> Iterator[Connection]:

@@ -1,4 +1,5 @@
-"""Bring a database to the newest schema; `serve` and the CLI call this on start."""
+"""Bring a database to the newest schema; `serve` and the CLI call this on start. A restore
+also brings one to an older revision (its archive's), inside its own transaction."""
 
 from functools import cache
 from pathlib import Path
@@ -29,10 +30,12 @@ def alembic_config(url: str) -> Config:
 
 
 @cache
-def head_revision() -> str | None:
+def head_revision() -> str:
     """The newest migration's revision, read from the scripts once per process (loading the
     scripts is most of what a migration run costs when there is nothing to run)."""
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None, "no migration scripts"
+    return head
 
 
 def upgrade_to_head(engine: Engine) -> None:
@@ -72,3 +75,31 @@ def _take_migration_lock(connection: Connection) -> None:
     connection.exec_driver_sql(f"SET LOCAL lock_timeout = {MIGRATION_WAIT_MS}")
     connection.execute(_MIGRATION_LOCK, {"namespace": MIGRATION_LOCK_NAMESPACE, "key": 0})
     connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")  # the migrations' own
+
+
+@cache
+def revisions() -> tuple[str, ...]:
+    """Every revision the migration scripts know, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return tuple(reversed([r.revision for r in script.walk_revisions()]))
+
+
+def revision_of(conn: Connection) -> str | None:
+    """The database's schema revision (None: never migrated)."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate_to(conn: Connection, revision: str) -> None:
+    """Up or down to `revision` (one the scripts know), inside the caller's transaction:
+    Alembic runs in a transaction it finds begun and commits nothing itself. Under the
+    migration lock, without a statement timeout for the rest of the transaction, as
+    `upgrade_to_head`."""
+    _take_migration_lock(conn)  # PostgreSQL: no process starting meanwhile migrates too
+    config = alembic_config(conn.engine.url.render_as_string(hide_password=False))
+    config.attributes["connection"] = conn
+    current = revision_of(conn)
+    known = revisions()
+    if current is not None and known.index(current) > known.index(revision):
+        command.downgrade(config, revision)
+    elif current != revision:
+        command.upgrade(config, revision)

@@ -7,6 +7,7 @@ idempotent path as the webhooks. Running it twice, or on two replicas, changes n
 """
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -51,24 +52,31 @@ class ReconcileScheduler:
     """A daily cron job (coalesced, one at a time) plus one run soon after start-up."""
 
     def __init__(self, settings: Settings, service: Service,
+                 leading: Callable[[], bool] = lambda: True,
                  metrics: Metrics | None = None) -> None:
-        metrics = metrics or Metrics()
         zone = clinic_zone(settings.clinic_timezone)
         at = settings.reconcile_time
+        self._leading = leading  # store.leadership: only the leader reconciles
+        self.metrics = metrics or Metrics()
         self.scheduler = AsyncIOScheduler(timezone=zone)
         self.scheduler.add_job(
-            run_reconcile, CronTrigger(hour=at.hour, minute=at.minute, timezone=zone),
-            args=(service, settings, metrics), id=JOB_ID, name="twilio reconcile",
+            self.run_once, CronTrigger(hour=at.hour, minute=at.minute, timezone=zone),
+            args=(service, settings), id=JOB_ID, name="twilio reconcile",
             replace_existing=True, misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
         self.scheduler.add_job(
-            run_reconcile, "date", run_date=datetime.now(UTC) + START_UP_DELAY,
-            args=(service, settings, metrics), id=START_UP_JOB_ID,
-            name="twilio reconcile at start-up", replace_existing=True, misfire_grace_time=3600)
-        self.metrics = metrics
+            self.run_once, "date", run_date=datetime.now(UTC) + START_UP_DELAY,
+            args=(service, settings), id=START_UP_JOB_ID, name="twilio reconcile at start-up",
+            replace_existing=True, misfire_grace_time=3600)
+
+    def run_once(self, service: Service, settings: Settings) -> int:
+        """A reconcile run, in the scheduler leader only (0: not the leader). The metrics
+        say whether this process reconciles (the 26-hour alert watches the leader only)."""
+        leading = self._leading()
+        self.metrics.reconcile_leading(leading)
+        return run_reconcile(service, settings, self.metrics) if leading else 0
 
     def start(self) -> None:
         self.scheduler.start()
-        self.metrics.reconcile_started()  # the 26-hour alert counts from here until a success
 
     async def stop(self) -> None:
         if self.scheduler.running:

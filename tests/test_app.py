@@ -15,6 +15,7 @@ from configuration.settings import Settings
 from rpm_logger.app import create_app
 from service import Service
 from store.db import Database
+from store.leadership import Leadership
 from tests.loopback import free_port
 
 SCRIPT = Path(sys.executable).with_name("rpm-logger")
@@ -129,10 +130,16 @@ def test_serve_starts_on_a_fresh_sqlite_default_with_no_adapters(tmp_path: Path)
                 time.sleep(0.2)
         assert response.status_code == 200
         assert response.headers["x-request-id"] == "proxy-id-1"
-        assert (tmp_path / "data" / "rpm-logger.db").exists()
+        database_file = tmp_path / "data" / "rpm-logger.db"
+        assert database_file.exists()
+        # the scheduler leader from the start (what `restore` checks): nobody else leads
+        other = Database(f"sqlite:///{database_file}")
+        assert not Leadership(other).leading()
+        other.dispose()
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=15)
+    assert Leadership(other).leading()  # the stopped server gave it up
     lines = [json.loads(line) for line in output.splitlines()]  # every line is one object
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
     said = [line["message"] for line in lines]

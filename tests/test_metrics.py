@@ -218,7 +218,7 @@ def test_reminders_reconciliation_and_api_errors_are_counted(
     slack_api.script("chat.postMessage", ScriptedReply(200, {"ok": False,
                                                              "error": "channel_not_found"}))
     assert scheduled_run(svc, slack_settings(slack_api), metrics) is not None
-    metrics.reconcile_started()
+    metrics.reconcile_leading(True)  # the scheduler leader begins to reconcile
     assert run_reconcile(svc, twilio_settings(twilio_api_url="http://127.0.0.1:9"), metrics) == 0
     found = samples(metrics.exposition().decode())
     assert value(found, "rpm_reminders_total", outcome="failed") == 1
@@ -227,3 +227,26 @@ def test_reminders_reconciliation_and_api_errors_are_counted(
     assert value(found, "rpm_reconcile_runs_total", result="failed") == 1
     assert value(found, "rpm_twilio_api_errors_total", operation="list_calls") == 1
     assert value(found, "rpm_reconcile_last_success_timestamp_seconds") == 1_800_000_000.0
+
+
+@SQLITE
+def test_only_the_scheduler_leader_shows_a_reconciliation_to_alert_on(svc: Service) -> None:
+    """Of several processes on one database only the leader reconciles: the others show 0,
+    which the 26-hour rule skips; the leader counts from when it began until a success."""
+    from telephony.reconcile_job import ReconcileScheduler
+
+    leading = [False]
+    metrics = Metrics(clock=lambda: 1_800_000_000.0)
+    down = twilio_settings(twilio_api_url="http://127.0.0.1:9")
+    scheduler = ReconcileScheduler(down, svc, leading=lambda: leading[0], metrics=metrics)
+    last = "rpm_reconcile_last_success_timestamp_seconds"
+    assert scheduler.run_once(svc, down) == 0
+    assert value(samples(metrics.exposition().decode()), last) == 0
+    leading[0] = True
+    scheduler.run_once(svc, down)  # Twilio unreachable: failed, counted from now
+    found = samples(metrics.exposition().decode())
+    assert value(found, last) == 1_800_000_000.0
+    assert value(found, "rpm_reconcile_runs_total", result="failed") == 1
+    leading[0] = False  # another process took over
+    scheduler.run_once(svc, down)
+    assert value(samples(metrics.exposition().decode()), last) == 0

@@ -22,3 +22,24 @@ def test_closer_is_mentioned_only_when_a_slack_user() -> None:
 def test_unmatched_calls_are_called_out() -> None:
     assert "2 unmatched calls to attach" in totals_text(_totals(unmatched_calls=2))
     assert "unmatched" not in totals_text(_totals())
+
+
+def test_held_patients_are_counted_in_the_line() -> None:
+    """Outside auditor: the CLI summary said how many were held, Slack's line did not."""
+    assert "1 billable · 2 held (no consent or no order on file) · earned so far $52.00" in \
+        totals_text(_totals(held=2))
+    assert "held" not in totals_text(_totals())
+
+
+def test_changes_since_close_say_codes_in_words() -> None:
+    """Outside auditor: Slack showed 'billed 99457;99458x2', the billing office's CSV form."""
+    from billing.codes import CodeUnits
+    from service.views import CloseDifference
+
+    billed = (CodeUnits("99457", 1), CodeUnits("99458", 2))
+    change = CloseDifference("P-1042 (JD)", "99457;99458x2", "99457", "an entry was voided",
+                             "refund owed for 99458x2 ($82.00)", Decimal("-82.00"),
+                             billed_codes=billed, supported_codes=billed[:1])
+    text = totals_text(_totals(changed_since_close=(change,)))
+    assert "P-1042 (JD): billed 99457 + 99458 ×2 at close, supports 99457 now" in text
+    assert ";" not in text.split("Changed since close")[1].split("·")[0]

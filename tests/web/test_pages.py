@@ -98,6 +98,17 @@ def test_a_closed_month_says_so(client: TestClient, svc: Service, clock: FrozenC
     assert "closed (billed) by billing office" in page.one("p", id="month-closed").content
 
 
+def test_a_month_closed_by_an_admin_names_them(client: TestClient, svc: Service,
+                                               clock: FrozenClock) -> None:
+    """Outside auditor: the banner said 'closed (billed) by U01DOC'."""
+    clock.now = datetime(2026, 12, 3, 15, tzinfo=UTC)
+    admin = next(m for m in svc.staff.list() if m.is_admin)
+    svc.closes.close(NOVEMBER, by=admin.slack_user_id, as_admin=True)
+    page = Page(client.get("/?month=2026-11").text)
+    assert (f"closed (billed) by {admin.name} ({admin.slack_user_id})"
+            in page.one("p", id="month-closed").content)
+
+
 def test_a_change_since_close_shows_on_month_and_patient_pages(
         client: TestClient, svc: Service, clock: FrozenClock, entry_ids: dict[str, int]) -> None:
     from service.closes import Amendment
