@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
@@ -265,6 +266,8 @@ def _bolt_request(request: Request, body: bytes) -> AsyncBoltRequest | None:
     when Bolt could not read it: bad UTF-8 or JSON, nested past the stack, not an object."""
     try:
         text = body.decode("utf-8")
+        if _repeats_a_field(text):
+            return None
         headers = {key.decode("latin-1"): value.decode("latin-1")
                    for key, value in request.scope["headers"]}
         bolt_request = AsyncBoltRequest(body=text, query=request.url.query, headers=headers)
@@ -273,6 +276,17 @@ def _bolt_request(request: Request, body: bytes) -> AsyncBoltRequest | None:
     if not (isinstance(bolt_request.body, dict) and _bolt_can_read(bolt_request.body)):
         return None
     return bolt_request
+
+
+def _repeats_a_field(text: str) -> bool:
+    """A form body naming a field twice (`team_id=T0EVIL&team_id=T0CLINIC`): Slack never
+    sends one, and readers that keep the first and the last value would disagree on whose
+    request it is (an outside attacker passed the SLACK_TEAM_ID check that way). A JSON body
+    (events) has its own keys, read once."""
+    if text.lstrip().startswith("{"):
+        return False
+    names = [name for name, _ in parse_qsl(text, keep_blank_values=True)]
+    return len(names) != len(set(names))
 
 
 # Bolt indexes these without checking their type (its authorization reads event.type, the

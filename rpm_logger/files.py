@@ -30,7 +30,13 @@ def refuse_to_replace(path: Path, force: bool, *, what: str, protected: Iterable
     must not replace: a symbolic link (the write would overwrite or create its target), a
     folder or other non-regular file, one of the `protected` files (the live database's,
     --force included; compared by device and inode, so another path or a hard link to them is
-    refused too), and any existing file without --force."""
+    refused too; by name as well, so a -wal or -journal that does not exist at the moment is
+    never created by us), and any existing file without --force."""
+    protected = list(protected)
+    if _named_as(path, protected):
+        raise InvalidInput(f"{shown(path)} is the database rpm-logger uses (or its -wal, -shm "
+                           f"or -journal): {what} is never written there, --force included; "
+                           "nothing written.")
     try:
         found = path.lstat()
     except (FileNotFoundError, NotADirectoryError):  # nothing there: the write says why not
@@ -51,6 +57,13 @@ def refuse_to_replace(path: Path, force: bool, *, what: str, protected: Iterable
     if not force:
         raise InvalidInput(f"{shown(path)} already exists; nothing written (--force "
                            "replaces it).")
+
+
+def _named_as(path: Path, files: Iterable[Path]) -> bool:
+    """`path` names one of `files` (folders resolved: `data/../data/x.db-wal` too)."""
+    def where(file: Path) -> Path:
+        return file.parent.resolve() / file.name
+    return where(path) in {where(file) for file in files}
 
 
 def _one_of(found: os.stat_result, files: Iterable[Path]) -> bool:

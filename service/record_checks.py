@@ -30,7 +30,9 @@ BILLING_STATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "patient": (("patient.add", "patient.update", "patient.enrol"),
                 ("consent_on", "enrolled_on", "ended_on", "episodes", "order_on", "ordered_by",
                  "provider", "conditions")),
-    "staff": (("staff.add", "staff.update"), ("role",)),
+    # the role decides whose time counts; the NPI is on the claim; the name, admin and
+    # active flags decide who is named and who may close or amend
+    "staff": (("staff.add", "staff.update"), ("role", "npi", "name", "is_admin", "active")),
 }
 CLOSE_ACTIONS = ("month.close", "month.reopen")
 
@@ -50,7 +52,8 @@ def patient_state(row: Any, episodes: Iterable[tuple[date | None, date | None]])
 
 
 def staff_state(row: Any) -> dict[str, Any]:
-    return {"created_at": row.created_at, "role": row.role}
+    return {"created_at": row.created_at, "role": row.role, "npi": row.npi, "name": row.name,
+            "is_admin": row.is_admin, "active": row.active}
 
 
 def close_lines_digest(lines: Iterable[Any]) -> str:
@@ -167,10 +170,14 @@ class _CloseRecord:
     said: dict[str, Any]  # the record's `after`
 
 
-def _renamed(event: Any, record: _CloseRecord) -> bool:
-    """The name recorded beside the author's id (records from before names were kept have
-    none to compare)."""
-    return "by_name" in record.said and record.said["by_name"] != event.by_name
+def _said_otherwise(event: Any, record: _CloseRecord) -> bool:
+    """What the audit record said besides who and when: the name beside the author's id,
+    and a reopen's answer to "were the claims sent?" (it decides what later closes are
+    compared with: a billed reopen set to not billed drops a refund owed). Records from
+    before either was kept have none to compare."""
+    said = record.said
+    return ("by_name" in said and said["by_name"] != event.by_name) or (
+        event.action == "reopen" and "billed" in said and said["billed"] != event.billed)
 
 
 class CloseLedger:
@@ -224,8 +231,9 @@ class CloseLedger:
                                         "no audit record: it was inserted behind the "
                                         "service's back"))
             elif event is not None and record is not None:
-                if (event.action, event.at, event.by) != (record.action, record.at,
-                                                          record.by) or _renamed(event, record):
+                moved = (event.action, event.at, event.by) != (record.action, record.at,
+                                                                record.by)
+                if moved or _said_otherwise(event, record):
                     findings.append(Finding("close_changed", f"the {record.action} of {month} "
                                             f"in audit record #{record.record_id} ({record.by}, "
                                             f"{record.at:%Y-%m-%d %H:%M} UTC) reads "

@@ -84,6 +84,25 @@ def test_a_staff_role_raised_behind_the_services_back_is_named(clinic: Service) 
     assert f"staff {NURSE} was edited behind the service's back: role differs" in message
 
 
+@pytest.mark.parametrize(("column", "value"), [
+    ("npi", "1111111111"), ("name", "Someone Else"), ("is_admin", True), ("active", False)])
+def test_a_staff_npi_name_or_standing_edited_is_named(clinic: Service, column: str,
+                                                     value: object) -> None:
+    """Outside auditor: the billing provider's NPI and a name edited with SQL read intact."""
+    _sql(clinic, f"UPDATE staff SET {column} = :v WHERE slack_user_id = :u", v=value,
+         u=DOCTOR)
+    [(kind, message)] = _kinds(clinic)
+    assert kind == "staff_changed" and f"{column} differs" in message, message
+
+
+def test_a_reopens_billed_answer_edited_is_named(clinic: Service) -> None:
+    """Outside auditor: setting a billed reopen to 'not billed' dropped a refund owed from
+    the report, and verify read intact."""
+    clinic.closes.reopen(OCT, reason="a review was missed", by=ADMIN, billed=True)
+    _sql(clinic, "UPDATE month_close_events SET billed = :no WHERE action = 'reopen'", no=False)
+    assert [k for k, _ in _kinds(clinic)] == ["close_changed"]
+
+
 def test_a_patient_or_staff_row_inserted_or_deleted_is_named(clinic: Service) -> None:
     _sql(clinic, "INSERT INTO staff (slack_user_id, name, role, is_admin, active, created_at) "
          "VALUES ('UEVIL0001', 'Eve', 'physician', false, true, :at)", at=IN_OCTOBER)

@@ -38,7 +38,7 @@ def test_the_migration_chains_an_existing_trail_in_id_order(db: Database) -> Non
             connection.execute(text(
                 "INSERT INTO audit_events (at, actor, action, entity, entity_id, before, "
                 "after) VALUES (:at, 'cli:old', 'staff.update', 'staff', '1', NULL, :after)"),
-                [{"at": start - timedelta(minutes=n), "after": f'{{"n": {n}, "name": "é"}}'}
+                [{"at": start - timedelta(minutes=n), "after": f'{{"n": {n}, "note": "é"}}'}
                  for n in range(OLD_ROWS)])
     finally:
         upgrade_to_head(db.engine)
@@ -49,7 +49,7 @@ def test_the_migration_chains_an_existing_trail_in_id_order(db: Database) -> Non
     for before, row in zip(rows, rows[1:], strict=False):
         assert row.prev_hash == before.hash
         assert row.hash == record_hash(row._mapping)
-    assert rows[-1].after == {"n": OLD_ROWS - 1, "name": "é"}
+    assert rows[-1].after == {"n": OLD_ROWS - 1, "note": "é"}
     assert rows[-1].at == (start - timedelta(minutes=OLD_ROWS - 1)).replace(tzinfo=UTC)
     # the downgrade below 0012 dropped the order columns: put the order back on record
     svc.patients.update("P-1042", PatientFields(ordered_by=DOCTOR, order_on=date(2026, 9, 1)),

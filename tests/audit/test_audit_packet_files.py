@@ -301,6 +301,17 @@ def test_out_refuses_the_live_sqlite_database(cli: Cli, db_url: str, tmp_path: P
     assert "P-1042" in cli("audit", "packet", "P-1042", "--month", MONTH).stdout  # still works
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_out_never_creates_a_database_file_that_is_not_there(cli: Cli, db_url: str) -> None:
+    """Outside attacker: with no -wal at that moment, `--out rpm.db-wal --force` wrote one."""
+    database = Path(db_url.removeprefix("sqlite:///"))
+    for name in (f"{database.name}-wal", f"{database.name}-journal"):
+        planted = database.parent / ".." / database.parent.name / name
+        assert not planted.exists()
+        said = _packet_to(cli, planted, "--force", code=2)
+        assert "is the database rpm-logger uses" in said and not planted.exists()
+
+
 @SQLITE_ONLY
 @pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
 def test_all_refuses_a_planted_symlink_named_like_a_packet(cli: Cli, tmp_path: Path,

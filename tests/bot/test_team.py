@@ -92,3 +92,20 @@ def test_the_setting_is_read_from_the_environment_and_said_at_start(
     assert settings.slack_team_id is None
     assert "slack: configured (API at https://slack.com/api/; any team; set SLACK_TEAM_ID " \
         "to serve one workspace)" in describe_configuration(settings)
+
+
+@pytest.mark.parametrize("order", [(OTHER_TEAM, TEAM), (TEAM, OTHER_TEAM)])
+def test_a_signed_body_naming_a_field_twice_is_refused(one_team_slack: SlackSender,
+                                                       seeded: Service,
+                                                       order: tuple[str, str]) -> None:
+    """Outside attacker: `team_id=T0EVIL&team_id=T0CLINIC` passed the team check (readers
+    keeping the first and the last value disagreed) and ran the command. Slack never repeats
+    a field: 400, nothing runs."""
+    from urllib.parse import urlencode
+
+    body = urlencode([("team_id", order[0]), ("team_id", order[1]), ("user_id", NURSE),
+                      ("channel_id", "C0CHAN"), ("command", "/rpm"),
+                      ("text", "log P-1042 12m review"), ("response_url", "http://127.0.0.1:9/x")])
+    response = one_team_slack.post(body, "application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert entries(seeded) == [] and one_team_slack.recorder.calls == []
