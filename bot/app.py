@@ -43,19 +43,24 @@ from bot.journal import CommandJournal
 from bot.listeners import ack_runner, budget
 from configuration.settings import Settings
 from configuration.slack_client import make_async_web_client
+from observability.metrics import Metrics
 from service import Service
 
 log = logging.getLogger("rpm_logger.bot")
 
 
 def build_slack_app(settings: Settings, service: Service, dialer: Dialer | None = None,
-                    journal: CommandJournal | None = None) -> AsyncApp:
+                    journal: CommandJournal | None = None,
+                    metrics: Metrics | None = None) -> AsyncApp:
     """The Bolt app. A missing, wrong or older-than-5-minutes signature gets 401 before any
     listener runs (SlackGate, in front of it on /slack/events). With `journal`, a command
-    answered "Saving…" is journaled first (bot/journal.py)."""
+    answered "Saving…" is journaled first (bot/journal.py). Commands and Web API errors are
+    counted into `metrics` (the app's; a fresh one when none is given)."""
     if not (settings.slack_signing_secret and settings.slack_bot_token):
         raise ValueError("Slack needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
-    client = make_async_web_client(settings)  # SLACK_API_URL, timeout, 429/5xx retries
+    metrics = metrics or Metrics()
+    # SLACK_API_URL, timeout, 429/5xx retries
+    client = make_async_web_client(settings, errors=metrics.slack_api_error)
     # `authorize` hands each request the bot token (Bolt builds the request's client from
     # it): a token on the app's client too made Bolt warn at every start that it is unused
     client.token = None
@@ -83,6 +88,7 @@ def build_slack_app(settings: Settings, service: Service, dialer: Dialer | None 
         context["dialer"] = dialer  # click-to-call (None: Twilio is not set up)
         context["dashboard_url"] = settings.public_base_url  # links to the dashboard
         context["journal"] = journal  # commands answered "Saving…" (None: not journaled)
+        context["metrics"] = metrics  # what the listeners count into
         await next()
 
     listeners.register(app)
@@ -350,14 +356,17 @@ class SlackRuntime:
         return to_starlette_response(await self.bolt.async_dispatch(checked))
 
     @classmethod
-    async def start(cls, settings: Settings, service: Service,
-                    dialer: Dialer | None = None) -> "SlackRuntime":
+    async def start(cls, settings: Settings, service: Service, dialer: Dialer | None = None,
+                    metrics: Metrics | None = None) -> "SlackRuntime":
         """The runtime, serving at once; what a killed run left in the journal is run and
         confirmed in the background (bot/replay.py). A journal folder that cannot be
-        written stops the start (JournalUnavailable, with the setting to change)."""
+        written stops the start (JournalUnavailable, with the setting to change). Counted
+        into `metrics`: the commands, the backlog's depth, Slack's refusals."""
+        metrics = metrics or Metrics()
         journal = await asyncio.to_thread(CommandJournal.open,
                                           settings.resolved_slack_journal_dir)
-        bolt = build_slack_app(settings, service, dialer, journal)
+        bolt = build_slack_app(settings, service, dialer, journal, metrics)
+        metrics.watch_slack_backlog(budget.backlog, budget.MAX_BACKLOG)
         socket = None
         if settings.slack_app_token:
             # apps.connections.open goes through the app's client, so SLACK_API_URL too
@@ -369,7 +378,8 @@ class SlackRuntime:
             # connect() retries until Slack answers: never hold up start-up waiting for it
             runtime._connecting = asyncio.ensure_future(socket.connect_async())
         runtime._replaying = asyncio.ensure_future(
-            replay.replay(journal, service, make_async_web_client(settings)))
+            replay.replay(journal, service,
+                          make_async_web_client(settings, errors=metrics.slack_api_error)))
         return runtime
 
     async def stop(self) -> None:

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from billing.months import clinic_zone
 from configuration.settings import Settings
 from configuration.slack_client import make_web_client
+from observability.metrics import Metrics
 from presentation import blocks
 from service.calls import CallView
 
@@ -20,11 +21,15 @@ class SlackCallDMs:
         self.zone = zone  # the clinic's: a lock's end is said in clinic time
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "SlackCallDMs | None":
-        """None when SLACK_BOT_TOKEN is unset: there is no one to send with."""
+    def from_settings(cls, settings: Settings,
+                      metrics: Metrics | None = None) -> "SlackCallDMs | None":
+        """None when SLACK_BOT_TOKEN is unset: there is no one to send with. Slack's refusals
+        are counted into `metrics`."""
         if not settings.slack_bot_token:
             return None
-        return cls(make_web_client(settings), clinic_zone(settings.clinic_timezone))
+        errors = metrics.slack_api_error if metrics is not None else None
+        return cls(make_web_client(settings, errors=errors),
+                   clinic_zone(settings.clinic_timezone))
 
     def ask_if_live(self, call: CallView) -> None:
         self._dm(call, blocks.call_unconfirmed_dm(call))

@@ -186,6 +186,22 @@ Command = (Usage | Help | Log | Status | Void | Use | Start | Stop | Simple | Pa
            | PatientAssign | StaffAdd | CallPatient | CallAttach | CallClaim | Report
            | Packet | CloseMonth | ReopenMonth)
 
+# each command's kind as the metrics name it (rpm_slack_commands_total): the grammar's own
+# words, never what was typed
+_KINDS: dict[type, str] = {
+    Usage: "usage", Help: "help", Log: "log", Status: "status", Void: "void", Use: "use",
+    Start: "start", Stop: "stop", PatientAdd: "patient_add", PatientAssign: "patient_assign",
+    StaffAdd: "staff_add", CallPatient: "call", CallAttach: "calls_attach",
+    CallClaim: "calls_claim", Report: "report", Packet: "packet", CloseMonth: "month_close",
+    ReopenMonth: "month_reopen"}
+
+
+def kind(command: Command) -> str:
+    """"log", "patient_add", "staff_list": which command this is, for counting."""
+    if isinstance(command, Simple):
+        return command.name.replace(" ", "_")  # one of the grammar's fixed names
+    return _KINDS[type(command)]
+
 
 def _free_text(words: list[str]) -> str | None:
     """Notes and reasons as typed: Slack sends &, < and > escaped as &amp; &lt; &gt;."""

@@ -5,7 +5,7 @@ from datetime import time
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     max_entry_minutes: int = Field(default=240, ge=1, le=24 * 60)
     default_phone_region: str = "US"
     log_level: str = "INFO"
+    # `serve`'s log lines: text (with timestamps) or one JSON object per line
+    log_format: Literal["text", "json"] = "text"
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     fee_schedule: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_FEES))
 
@@ -63,6 +65,8 @@ class Settings(BaseSettings):
     min_live_call_seconds: int = Field(default=30, ge=0, le=3600)
 
     dashboard_token: SecretStr | None = None
+    # /metrics answers loopback clients, and any client bearing this token
+    metrics_token: SecretStr | None = None
     reconcile_enabled: bool = True
     reconcile_time: time = time(3, 30)
     reconcile_window_hours: int = Field(default=26, ge=1, le=24 * 30)
@@ -103,6 +107,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"'{value}' is not a time of day: use HH:MM, e.g. 09:00")
             return time(int(match.group(1)), int(match.group(2)))
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_name(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("reminder_channel", mode="before")
     @classmethod

@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from billing.months import clinic_zone
 from configuration.settings import Settings
+from observability.metrics import Metrics
 from reminders.job import scheduled_run
 from service import Service
 
@@ -41,11 +42,12 @@ STOP_WAIT_SECONDS = 30.0
 class ReminderScheduler:
     def __init__(self, settings: Settings, service: Service,
                  job: Callable[[], object] | None = None,
-                 leading: Callable[[], bool] = lambda: True) -> None:
+                 leading: Callable[[], bool] = lambda: True,
+                 metrics: Metrics | None = None) -> None:
         self.settings = settings
         self._leading = leading  # store.leadership: only the leader's runs do anything
         self.zone = clinic_zone(settings.clinic_timezone)
-        self._job = job or partial(scheduled_run, service, settings)
+        self._job = job or partial(scheduled_run, service, settings, metrics)
         self._running = threading.Lock()  # one run at a time in this process
         self._finished = 0
         self._changed = threading.Condition()

@@ -44,8 +44,10 @@ class SlackReminderSender:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "SlackReminderSender":
-        return cls(make_web_client(settings))
+    def from_settings(cls, settings: Settings,
+                      errors: Callable[[str], None] | None = None) -> "SlackReminderSender":
+        """`errors`: told the Web API method of each failed attempt (the app counts them)."""
+        return cls(make_web_client(settings, errors=errors))
 
     def deliver(self, message: PlannedMessage, claim_id: str) -> Delivery:
         channel = self._channel(message)

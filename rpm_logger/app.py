@@ -1,7 +1,8 @@
 """The one ASGI app: health, the web dashboard, and the routes the Slack and Twilio adapters
 mount. This is the composition root: the adapters never import one another, so what one
 needs of another is wired here (telephony's dialer for the bot's click-to-call, the Slack
-DMs for telephony's call notices).
+DMs for telephony's call notices), and each of them gets the app's metrics to count into
+(one registry per app: observability/metrics.py).
 
 Nothing connects at import time: the lifespan opens the database, so importing this module
 (tests, tools) needs no database.
@@ -20,10 +21,14 @@ from starlette.requests import ClientDisconnect
 from configuration.deadlines import ANSWER_MARGIN_S, NoAnswer, within
 from configuration.limits import BodySizeLimit
 from configuration.settings import Settings, get_settings
+from observability.metrics import Metrics
+from observability.requests import RequestTelemetry
 from rpm_logger.wiring import build_service, describe_configuration, open_database
 from service import Service
 from store import logsafe
+from store.db import Database, sqlite_files
 from store.leadership import Leadership
+from web.metrics import metrics_router
 from web.routes import dashboard_router
 
 if TYPE_CHECKING:
@@ -49,30 +54,33 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 
 
 def _start_reminders(settings: Settings, service: Service,
-                     leadership: Leadership) -> "ReminderScheduler | None":
+                     leadership: Leadership, metrics: Metrics) -> "ReminderScheduler | None":
     """The reminder scheduler, when REMINDERS_ENABLED and Slack can be reached."""
     if not (settings.reminders_enabled and settings.slack_bot_token):
         return None
     from reminders.scheduler import ReminderScheduler
 
-    scheduler = ReminderScheduler(settings, service, leading=leadership.leading)
+    scheduler = ReminderScheduler(settings, service, leading=leadership.leading,
+                                  metrics=metrics)
     scheduler.start()
     return scheduler
 
 
 def _start_reconcile(settings: Settings, service: Service,
-                     leadership: Leadership) -> "ReconcileScheduler | None":
+                     leadership: Leadership, metrics: Metrics) -> "ReconcileScheduler | None":
     """The daily Twilio reconciliation, when Twilio is configured and RECONCILE_ENABLED."""
     if not (settings.reconcile_enabled and settings.twilio_configured):
         return None
     from telephony.reconcile_job import ReconcileScheduler
 
-    scheduler = ReconcileScheduler(settings, service, leading=leadership.leading)
+    scheduler = ReconcileScheduler(settings, service, leading=leadership.leading,
+                                   metrics=metrics)
     scheduler.start()
     return scheduler
 
 
-def _dialer(settings: Settings, service: Service) -> "TwilioDialer | None":
+def _dialer(settings: Settings, service: Service,
+            metrics: Metrics | None = None) -> "TwilioDialer | None":
     """Click-to-call for the Slack bot: telephony's dialer, unless no Twilio setting is given
     at all (the bot then lists them all); when some are, the dialer's refusal names only
     the missing ones."""
@@ -80,13 +88,22 @@ def _dialer(settings: Settings, service: Service) -> "TwilioDialer | None":
         return None
     from telephony.rest import TwilioDialer
 
-    return TwilioDialer(service, settings)
+    return TwilioDialer(service, settings, metrics)
+
+
+def _watch_database(db: Database, metrics: Metrics) -> None:
+    """Count the transactions the database refuses; on a SQLite file, watch its disk."""
+    db.on_error = metrics.database_error
+    files = sqlite_files(db.url)
+    if files:
+        metrics.watch_disk(files[0].parent)
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
     """The app; pass `service` to share one already built (tests), else the lifespan builds it."""
     settings = settings or get_settings()
     logsafe.install()  # no database error reaches a log with the values it was about
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,20 +111,24 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.state.service = service or await run_in_threadpool(
             lambda: build_service(settings, open_database(settings))
         )
+        _watch_database(app.state.service.ctx.db, metrics)
         slack = None
         if settings.slack_configured:
             from bot.app import SlackRuntime
 
             slack = app.state.slack = await SlackRuntime.start(
-                settings, app.state.service, _dialer(settings, app.state.service))
+                settings, app.state.service, _dialer(settings, app.state.service, metrics),
+                metrics)
         for line in describe_configuration(settings):
             log.info(line)
         # asked at each scheduled run; tried once now, so a running service always has a
         # leader (what `restore` checks before writing into the database)
         leadership = Leadership(app.state.service.ctx.db)
         await run_in_threadpool(leadership.leading)
-        app.state.reminders = _start_reminders(settings, app.state.service, leadership)
-        app.state.reconcile = _start_reconcile(settings, app.state.service, leadership)
+        app.state.reminders = _start_reminders(settings, app.state.service, leadership,
+                                               metrics)
+        app.state.reconcile = _start_reconcile(settings, app.state.service, leadership,
+                                               metrics)
         try:
             yield
         finally:
@@ -125,7 +146,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     # service (only /healthz is public); `app.openapi()` still builds it for the tests.
     app = FastAPI(title="rpm-logger", version="0.1.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.metrics = metrics  # GET /metrics serves it (web/metrics.py)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    # outermost: every request's id, route, status and time, a refused body's too
+    app.add_middleware(RequestTelemetry, metrics=metrics)
     # raised wherever a body is read: SlackGate, the Twilio signature check, FastAPI's forms
     app.add_exception_handler(ClientDisconnect, _client_gone)
 
@@ -147,6 +171,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     # The dashboard is always mounted: without DASHBOARD_TOKEN it answers loopback clients only.
     app.include_router(dashboard_router(settings))
+    # loopback, or METRICS_TOKEN as a bearer token, from anywhere
+    app.include_router(metrics_router(settings))
 
     if settings.slack_configured:
         async def slack_events(request: Request) -> Response:
@@ -167,7 +193,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         from bot.call_dms import SlackCallDMs
         from telephony.routes import make_router
 
-        app.include_router(make_router(settings, notifier=SlackCallDMs.from_settings(settings)))
+        app.include_router(make_router(
+            settings, notifier=SlackCallDMs.from_settings(settings, metrics), metrics=metrics))
     else:
         @app.post("/twilio/{path:path}", include_in_schema=False)
         async def twilio_not_configured(path: str) -> JSONResponse:

@@ -5,7 +5,6 @@ Exit status: 0 done, 2 refused input (nothing changed), 1 failure (e.g. database
 """
 
 import getpass
-import logging
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -186,12 +185,15 @@ def serve(host: str, port: int) -> None:
     """Run the web service (Slack, Twilio and health routes)."""
     import uvicorn
 
+    from observability import logs
     from rpm_logger.app import create_app
 
     settings = _settings()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # every line in LOG_FORMAT through the root handler, uvicorn's too (no log config of its
+    # own); the app writes the access lines (route template, status, duration, request id)
+    logs.configure(settings.log_format, settings.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+                log_config=None, access_log=False)
 
 
 @cli.group()

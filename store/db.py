@@ -19,7 +19,7 @@ before any SQL is sent.
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
@@ -334,6 +334,9 @@ class Database:
         self._writer_wait_s = sqlite_busy_timeout_ms / 1000
         self._busy_timeout_ms = sqlite_busy_timeout_ms
         self._probe_engine: Engine | None = None  # SQLite: a new connection per probe
+        # told "unavailable" or "conflict" for each transaction the database refused: the
+        # app counts them (rpm_database_errors_total); nobody by default
+        self.on_error: Callable[[str], None] = _nobody
 
     @property
     def dialect(self) -> str:
@@ -447,19 +450,32 @@ class Database:
                 Session(self.engine, expire_on_commit=False) as session:
             yield session
 
-    @staticmethod
     @contextmanager
-    def _translated(*, conflicts: bool) -> Iterator[None]:
-        """Driver errors as the two the service knows: a conflict, or unavailable."""
+    def _translated(self, *, conflicts: bool) -> Iterator[None]:
+        """Driver errors as the two the service knows: a conflict, or unavailable (a failed
+        commit and a passed deadline are unavailable too); each told to `on_error` once."""
         try:
             yield
         except IntegrityError as exc:
             if not conflicts:
                 raise
-            raise StoreConflict("that conflicts with a record saved at the same time; "
-                                "nothing was saved, try again") from exc
+            conflict = StoreConflict("that conflicts with a record saved at the same time; "
+                                     "nothing was saved, try again")
+            self._tell(conflict)
+            raise conflict from exc
         except (OperationalError, InterfaceError) as exc:
-            raise StoreUnavailable(unavailable_message(exc)) from exc
+            unavailable = StoreUnavailable(unavailable_message(exc))
+            self._tell(unavailable)
+            raise unavailable from exc
+        except (StoreUnavailable, StoreConflict) as exc:
+            self._tell(exc)
+            raise
+
+    def _tell(self, error: "StoreUnavailable | StoreConflict") -> None:
+        """Count `error` once, however many transactions it passes through on its way out."""
+        if not getattr(error, _TOLD, False):
+            setattr(error, _TOLD, True)
+            self.on_error("conflict" if isinstance(error, StoreConflict) else "unavailable")
 
     @contextmanager
     def _writer_turn(self, wait_s: float | None = None) -> Iterator[None]:
@@ -545,6 +561,13 @@ class Database:
         self.engine.dispose()
         if self._probe_engine is not None:
             self._probe_engine.dispose()
+
+
+_TOLD = "_rpm_told"  # set on an error `on_error` was told of
+
+
+def _nobody(_kind: str) -> None:
+    """`on_error` until someone counts."""
 
 
 class _ProbeDone(Exception):

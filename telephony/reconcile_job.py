@@ -15,6 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from billing.months import clinic_zone
 from configuration.settings import Settings
+from observability.metrics import Metrics
 from service import Service
 from telephony.rest import TwilioUnavailable, reconcile
 
@@ -25,19 +26,25 @@ START_UP_JOB_ID = "rpm-twilio-reconcile-start-up"
 START_UP_DELAY = timedelta(minutes=1)
 
 
-def run_reconcile(service: Service, settings: Settings) -> int:
-    """One reconciliation; returns how many calls changed. Never raises: a job must not die."""
+def run_reconcile(service: Service, settings: Settings, metrics: Metrics | None = None) -> int:
+    """One reconciliation; returns how many calls changed. Never raises: a job must not die.
+    Counted into `metrics`: the run, ok or failed, and a Twilio API refusal."""
+    metrics = metrics or Metrics()
     window = timedelta(hours=settings.reconcile_window_hours)
     try:
         outcomes = reconcile(service, settings, window)
     except TwilioUnavailable as exc:
         log.warning("twilio reconcile skipped: %s", exc)
+        metrics.twilio_api_error("list_calls")
+        metrics.reconcile_run(ok=False)
         return 0
     except Exception:  # noqa: BLE001 - the database may be down; the next run heals it
         log.exception("twilio reconcile failed")
+        metrics.reconcile_run(ok=False)
         return 0
     changed = sum(1 for o in outcomes if o.changed)
     log.info("twilio reconcile: %d calls listed, %d stored or changed", len(outcomes), changed)
+    metrics.reconcile_run(ok=True)
     return changed
 
 
@@ -45,10 +52,12 @@ class ReconcileScheduler:
     """A daily cron job (coalesced, one at a time) plus one run soon after start-up."""
 
     def __init__(self, settings: Settings, service: Service,
-                 leading: Callable[[], bool] = lambda: True) -> None:
+                 leading: Callable[[], bool] = lambda: True,
+                 metrics: Metrics | None = None) -> None:
         zone = clinic_zone(settings.clinic_timezone)
         at = settings.reconcile_time
         self._leading = leading  # store.leadership: only the leader reconciles
+        self.metrics = metrics or Metrics()
         self.scheduler = AsyncIOScheduler(timezone=zone)
         self.scheduler.add_job(
             self.run_once, CronTrigger(hour=at.hour, minute=at.minute, timezone=zone),
@@ -60,8 +69,11 @@ class ReconcileScheduler:
             replace_existing=True, misfire_grace_time=3600)
 
     def run_once(self, service: Service, settings: Settings) -> int:
-        """A reconcile run, in the scheduler leader only (0: not the leader)."""
-        return run_reconcile(service, settings) if self._leading() else 0
+        """A reconcile run, in the scheduler leader only (0: not the leader). The metrics
+        say whether this process reconciles (the 26-hour alert watches the leader only)."""
+        leading = self._leading()
+        self.metrics.reconcile_leading(leading)
+        return run_reconcile(service, settings, self.metrics) if leading else 0
 
     def start(self) -> None:
         self.scheduler.start()

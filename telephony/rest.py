@@ -17,6 +17,7 @@ from twilio.rest import Client
 from billing.digits import digits_value, is_digits
 from billing.durations import parse_duration
 from configuration.settings import Settings
+from observability.metrics import Metrics
 from service import Service
 from service.calls import CallEvent, CallOutcome
 from service.errors import BadInput
@@ -137,13 +138,17 @@ class TwilioDialer:
     shape; rpm_logger/app.py hands it over): the placed call, or why Twilio did not take it.
     A refusal from the service (no phone on file, unknown patient) raises as it does here."""
 
-    def __init__(self, service: Service, settings: Settings) -> None:
+    def __init__(self, service: Service, settings: Settings,
+                 metrics: Metrics | None = None) -> None:
         self.service, self.settings = service, settings
+        self.metrics = metrics or Metrics()  # Twilio's refusals are counted
 
     def dial(self, patient_ref: str, *, by: str) -> CallOutcome | str:
         try:
             return click_to_call(self.service, self.settings, patient_ref, by=by)
         except TwilioBadAnswer:
+            self.metrics.twilio_api_error("create_call")
             return "bad_answer"
         except TwilioUnavailable:
+            self.metrics.twilio_api_error("create_call")
             return "unavailable"

@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 
 from configuration.deadlines import ANSWER_MARGIN_S, NoAnswer, within
 from configuration.settings import Settings
+from observability.metrics import Metrics
 from service import Service
 from service.calls import CallEvent
 from service.errors import InvalidInput, StoreConflict, StoreUnavailable
@@ -36,6 +37,10 @@ log = logging.getLogger("rpm_logger.telephony")
 # PIN's deliberately slow hash between them (~50 ms, more on a loaded machine): the turn is
 # waited for this much longer, so that it says "busy, try again" itself whenever it can.
 MENU_MARGIN_S = 1.0
+
+# a status callback's outcome besides the state it moved its call to (counted, attempt,
+# short, unmatched, refused, ...): rpm_twilio_callbacks_total
+UNCHANGED, INVALID, NOT_STORED = "unchanged", "invalid", "not_stored"
 
 STATUS_PATH = "/twilio/voice/status"
 SCREEN_PATH = "/twilio/voice/screen"
@@ -90,8 +95,11 @@ def _form_doc(required: tuple[str, ...], *fields: str) -> dict[str, Any]:
     }
 
 
-def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
-    """`notifier`: who tells staff about their calls (rpm_logger/app.py wires Slack's)."""
+def make_router(settings: Settings, notifier: CallNotifier | None,
+                metrics: Metrics | None = None) -> APIRouter:
+    """`notifier`: who tells staff about their calls (rpm_logger/app.py wires Slack's);
+    `metrics`: the app's, which status callbacks are counted into by outcome."""
+    metrics = metrics or Metrics()
     base = (settings.public_base_url or "").rstrip("/")
     verify = signed_form(settings)  # one callable: FastAPI runs it once per request
     voice = voice_menu.Voice(settings.twilio_voice, settings.voice_language,
@@ -112,9 +120,12 @@ def make_router(settings: Settings, notifier: CallNotifier | None) -> APIRouter:
             outcome = await within(answer_s, lambda: _service(request).calls.record_status(
                 event, wait_s=wait_s))
         except (StoreUnavailable, StoreConflict, NoAnswer) as exc:
+            metrics.twilio_callback(NOT_STORED)
             return _unavailable(exc)
         except (BadPayload, InvalidInput) as exc:
+            metrics.twilio_callback(INVALID)
             return _bad_request("twilio status callback", exc)
+        metrics.twilio_callback(outcome.became or UNCHANGED)
         tasks.add_task(notify.send_call_notice, notifier, outcome)
         return _xml(twiml.empty())
 

@@ -1,5 +1,6 @@
 """The ASGI app: health, unconfigured adapters, and `serve` on loopback for real."""
 
+import json
 import os
 import subprocess
 import sys
@@ -107,23 +108,28 @@ def test_unconfigured_adapters_answer_503(client: TestClient, path: str) -> None
 
 
 def test_serve_starts_on_a_fresh_sqlite_default_with_no_adapters(tmp_path: Path) -> None:
+    """With LOG_FORMAT=json too (one process for both: starting one costs seconds): every
+    line of `serve`, uvicorn's included, is one JSON object, and a request's access line
+    carries the proxy's request id (tests/test_request_logs.py has the rest)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLACK_", "TWILIO_", "DATABASE_URL"))}
-    env["RPM_DATA_DIR"] = str(tmp_path / "data")
+           if not k.startswith(("SLACK_", "TWILIO_", "DATABASE_URL", "LOG_"))}
+    env.update(RPM_DATA_DIR=str(tmp_path / "data"), LOG_FORMAT="json")
     server = subprocess.Popen([str(SCRIPT), "serve", "--port", str(port)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2,
+                                     headers={"X-Request-ID": "proxy-id-1"})
                 break
             except httpx.TransportError:
                 assert server.poll() is None, server.stdout.read() if server.stdout else ""
                 assert time.monotonic() < deadline, "serve did not start in 30 s"
                 time.sleep(0.2)
         assert response.status_code == 200
+        assert response.headers["x-request-id"] == "proxy-id-1"
         database_file = tmp_path / "data" / "rpm-logger.db"
         assert database_file.exists()
         # the scheduler leader from the start (what `restore` checks): nobody else leads
@@ -134,5 +140,12 @@ def test_serve_starts_on_a_fresh_sqlite_default_with_no_adapters(tmp_path: Path)
         server.terminate()
         output, _ = server.communicate(timeout=15)
     assert Leadership(other).leading()  # the stopped server gave it up
-    assert "slack: not configured; set SLACK_SIGNING_SECRET" in output
-    assert "twilio: not configured" in output
+    lines = [json.loads(line) for line in output.splitlines()]  # every line is one object
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    said = [line["message"] for line in lines]
+    assert any("slack: not configured; set SLACK_SIGNING_SECRET" in m for m in said)
+    assert any("twilio: not configured" in m for m in said)
+    assert any(line["logger"] == "uvicorn.error" for line in lines)
+    access = [line for line in lines if line["logger"] == "rpm_logger.access"]
+    assert [(a["route"], a["status"], a["request_id"]) for a in access] == [
+        ("/healthz", 200, "proxy-id-1")]

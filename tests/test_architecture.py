@@ -4,10 +4,12 @@
 - `store/`: every SQL statement; imports billing only of ours.
 - `service/`: the one service layer; orders store calls and pure rules, holds no SQL.
 - `presentation/` (text, CSV, Block Kit, packets) imports service and billing only;
-  `configuration/` (settings, the Slack client factory, the body limit) imports billing only.
+  `configuration/` (settings, the Slack client factory, the body limit) imports billing only;
+  `observability/` (metrics, request telemetry, log formats) imports nothing of ours.
 - The adapters (bot: Slack, telephony: Twilio, reminders: the scheduler, web: the dashboard)
-  import service, billing, presentation and configuration, never the store and never one
-  another: what one needs of another is a protocol it defines, implemented on the other side.
+  import service, billing, presentation, configuration and observability, never the store
+  and never one another: what one needs of another is a protocol it defines, implemented on
+  the other side.
 - `rpm_logger/` is the composition root (app, wiring, cli): it wires everything and nothing
   imports it.
 
@@ -30,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 ADAPTERS = ("bot", "telephony", "reminders", "web")
 ROOT_PACKAGE = "rpm_logger"
-OURS = ("billing", "store", "service", "presentation", "configuration", ROOT_PACKAGE, *ADAPTERS)
+OURS = ("billing", "store", "service", "presentation", "configuration", "observability",
+        ROOT_PACKAGE, *ADAPTERS)
 PACKAGES = OURS  # every production package, as laid out in the repository
 
 # of our packages, what each may import besides itself
@@ -40,7 +43,9 @@ ALLOWED: dict[str, set[str]] = {
     "service": {"billing", "store"},
     "presentation": {"billing", "service"},
     "configuration": {"billing"},
-    **{adapter: {"billing", "service", "presentation", "configuration"} for adapter in ADAPTERS},
+    "observability": set(),
+    **{adapter: {"billing", "service", "presentation", "configuration", "observability"}
+       for adapter in ADAPTERS},
     ROOT_PACKAGE: set(OURS),
 }
 # third-party and standard modules that mean I/O, forbidden in the rules
@@ -209,8 +214,8 @@ def violations(source: Source) -> Iterator[str]:
             yield f"{at}: {source.package}/ imports {name}"
         elif source.package == "billing" and top in IO_MODULES:
             yield f"{at}: the rules import {name} (I/O)"
-        elif source.package in ("service", *ADAPTERS, "presentation", "configuration") \
-                and top in ORM:
+        elif source.package in ("service", *ADAPTERS, "presentation", "configuration",
+                                "observability") and top in ORM:
             yield f"{at}: {source.package}/ imports {name}: SQL lives in store/"
     yield from unicode_digits(source)
     if source.package == "billing":
@@ -298,6 +303,10 @@ from store.db import Database
     "configuration importing the service": ("configuration/probe.py", """
 from service.context import Policy
 """, ["configuration/ imports service.context"]),
+    "observability reaching into the store": ("observability/probe.py", """
+from store.db import Database
+import sqlalchemy
+""", ["observability/ imports store.db", "observability/ imports sqlalchemy"]),
     "digits read Python's way": ("telephony/probe.py", """
 import re
 

@@ -1,8 +1,10 @@
 """No PHI in the logs: every record at DEBUG (ours, uvicorn's, Bolt's, slack_sdk's, the
 drivers') while the Slack, Twilio, CLI and reminder paths run over real signed HTTP, with
 outages and an unexpected database error among them, names no phone number in any format,
-no patient name and no date of birth (security review's log rule, docs/security.md)."""
+no patient name and no date of birth (security review's log rule, docs/security.md), in
+either format `serve` writes them (LOG_FORMAT: text lines, or one JSON object per line)."""
 
+import json
 import logging
 import os
 import re
@@ -17,6 +19,7 @@ import httpx
 import pytest
 
 from configuration.settings import Settings
+from observability.logs import JsonFormatter, formatter
 from rpm_logger.app import create_app
 from service import Service
 from telephony.reconcile_job import run_reconcile
@@ -221,6 +224,25 @@ def test_no_phone_number_name_or_birth_date_reaches_any_log(
     leaked = [f"{r.name} {r.levelname} {leaks(record_text(r))}: ...{record_text(r)[-800:]}"
               for r in records if leaks(record_text(r))]
     assert leaked == [], "\n\n".join(leaked)
+    assert any(r.name == "rpm_logger.access" for r in records)  # the app's access lines
+    assert formatted_leaks(records) == []
+
+
+def formatted_leaks(records: list[logging.LogRecord]) -> list[str]:
+    """The records as `serve` writes them, in both LOG_FORMATs: what a line holds beyond the
+    record's own text (access fields, request ids, a formatted traceback) is scanned too,
+    and every JSON line is one object, decoded before the scan (JSON escapes non-ASCII)."""
+    found = []
+    for record in records:
+        text = formatter("text").format(record)
+        line = JsonFormatter().format(record)
+        assert "\n" not in line, line
+        fields = json.loads(line)
+        assert {"time", "level", "logger", "message"} <= set(fields), line
+        for written in (text, line, " ".join(str(v) for v in fields.values())):
+            if leaks(written) or "(JD)" in written or "/response/" in written:
+                found.append(f"{record.name}: {written[-800:]}")
+    return found
 
 
 def rest_dumps(records: list[logging.LogRecord]) -> list[str]:
@@ -312,3 +334,9 @@ def test_a_phone_lookup_never_reaches_the_access_log(
     kept = [r.getMessage() for r in access]
     assert any("/patients/[withheld]" in line for line in kept)
     assert any("month=2026-11" in line for line in kept)  # what is not a number stays
+    # the app's own access lines name the route template, in both formats
+    ours = [r for r in all_logs.records if r.name == "rpm_logger.access"]
+    assert len(ours) == len(LOOKUPS)
+    lines = [f.format(r) for r in ours for f in (formatter("text"), JsonFormatter())]
+    assert [line for line in lines if "5550123" in _digits(line)] == []
+    assert any('"route": "/patients/{patient_id}"' in line for line in lines)

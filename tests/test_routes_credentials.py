@@ -2,9 +2,11 @@
 credentials over real HTTP on loopback: refused (401/403) and nothing changed in the database.
 
 The table below must name every route the app serves (a new route without a row fails
-`test_the_table_names_every_route`). Only /healthz is public. Twilio signatures carry no
-timestamp, so a replayed signed callback is indistinguishable from Twilio's retry: it is
-accepted and must leave exactly what the first delivery left (idempotency by CallSid).
+`test_the_table_names_every_route`). Only /healthz is public; /metrics answers loopback
+without a credential (these requests come from loopback) and refuses a wrong token even
+there. Twilio signatures carry no timestamp, so a replayed signed callback is
+indistinguishable from Twilio's retry: it is accepted and must leave exactly what the first
+delivery left (idempotency by CallSid).
 Deeper cases per adapter live in tests/bot/test_security_and_faults.py,
 tests/telephony/test_webhooks.py and tests/web/test_access.py.
 """
@@ -45,6 +47,7 @@ from tests.web.support import TOKEN
 from web.access import COOKIE_NAME, SESSION_SECONDS, cookie_value
 
 PHI = ("P-1042", "JD", "6175550123", "555-0123")
+METRICS_TOKEN = "metrics-token-0b7e"
 
 
 def _settings(slack_api_url: str) -> Settings:
@@ -52,7 +55,7 @@ def _settings(slack_api_url: str) -> Settings:
     return twilio_settings(
         slack_signing_secret=SecretStr(SECRET), slack_bot_token=SecretStr("xoxb-test"),
         slack_api_url=slack_api_url, reminders_enabled=False, reconcile_enabled=False,
-        dashboard_token=SecretStr(TOKEN))
+        dashboard_token=SecretStr(TOKEN), metrics_token=SecretStr(METRICS_TOKEN))
 
 
 @dataclass
@@ -118,6 +121,21 @@ def _dashboard(app: Running, path: str, _form: Any) -> None:
     app.http.cookies.clear()
     good = app.http.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
     assert good.status_code == 200  # the row's request is a real page, so the 401s mean it
+
+
+def _metrics(app: Running, path: str, _form: Any) -> None:
+    """Non-loopback clients: tests/test_metrics.py (an address these requests cannot have)."""
+    for case, headers in {"forged bearer": {"Authorization": "Bearer not-the-token"},
+                          "the dashboard's token": {"Authorization": f"Bearer {TOKEN}"},
+                          "the token without Bearer": {"Authorization": METRICS_TOKEN}}.items():
+        before = app.counts()
+        response = app.http.get(path, headers=headers)
+        assert response.status_code == 401 and response.content == b"", case
+        app.unchanged(before, case)
+    for headers in ({}, {"Authorization": f"Bearer {METRICS_TOKEN}"}):
+        before = app.counts()
+        assert "rpm_http_requests_total" in app.http.get(path, headers=headers).text
+        app.unchanged(before, "a scrape")
 
 
 def _slack(app: Running, path: str, _form: Any) -> None:
@@ -208,6 +226,7 @@ class Row:
 
 ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/healthz"): Row(_public, "/healthz"),
+    ("GET", "/metrics"): Row(_metrics, "/metrics"),
     ("GET", "/"): Row(_dashboard, "/?month=2026-11"),
     ("GET", "/patients/{patient_id}"): Row(_dashboard, "/patients/P-1042"),
     ("GET", "/patients/{patient_id}/packet"): Row(_dashboard, "/patients/P-1042/packet"),

@@ -1,4 +1,4 @@
-"""Who may see the dashboard.
+"""Who may see the dashboard, and the operator's /metrics.
 
 With DASHBOARD_TOKEN set, a request must carry the token as `Authorization: Bearer <token>`
 or the session cookie that `?token=<token>` sets once. The cookie is `<issued-at>.<mac>`:
@@ -7,6 +7,11 @@ not the token itself, the server refuses it SESSION_SECONDS after issue (whateve
 browser keeps), and changing the token logs everybody out. Without a token the dashboard is
 served to loopback clients only: on a clinic server that means someone already on the
 machine (or an SSH tunnel), never the network.
+
+/metrics (web/metrics.py) answers a loopback client, or any client bearing METRICS_TOKEN;
+a bearer that is not the token is refused even on loopback (a scraper with a stale token
+should hear so). Both rules ask the one question "is this client on this machine?" of
+`from_loopback`.
 """
 
 import hashlib
@@ -14,6 +19,8 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 from enum import Enum
+
+from starlette.requests import HTTPConnection
 
 from billing.digits import is_digits
 
@@ -43,6 +50,14 @@ def is_loopback(host: str | None) -> bool:
     return address.is_loopback
 
 
+def from_loopback(connection: HTTPConnection) -> bool:
+    """Whether the client of this request is on this machine: the one decision the
+    dashboard's no-token mode and /metrics share. Today the peer's address; once a proxy on
+    the same machine (Caddy) forwards requests, every peer is loopback, so its forwarded
+    header must be read here, and only here."""
+    return is_loopback(connection.client.host if connection.client else None)
+
+
 def _mac(token: str, issued_at: int) -> str:
     message = _COOKIE_PURPOSE + b":" + str(issued_at).encode()
     return hmac.new(token.encode(), message, hashlib.sha256).hexdigest()
@@ -70,9 +85,9 @@ def _same(given: str | None, expected: str) -> bool:
 
 @dataclass(frozen=True)
 class Credentials:
-    """What a request brought: client address, bearer token, cookie, ?token= value."""
+    """What a request brought: whether it came from loopback, bearer token, cookie, ?token=."""
 
-    client_host: str | None
+    loopback: bool
     bearer: str | None = None
     cookie: str | None = None
     query_token: str | None = None
@@ -88,9 +103,17 @@ def bearer_of(authorization: str | None) -> str | None:
 def decide(token: str | None, creds: Credentials, now: int) -> Verdict:
     """The access rule at Unix second `now`, pure so every branch is tested without a server."""
     if not token:
-        return Verdict.ALLOWED if is_loopback(creds.client_host) else Verdict.FORBIDDEN
+        return Verdict.ALLOWED if creds.loopback else Verdict.FORBIDDEN
     if _same(creds.query_token, token):
         return Verdict.SET_COOKIE
     if _same(creds.bearer, token) or cookie_valid(token, creds.cookie, now):
         return Verdict.ALLOWED
     return Verdict.UNAUTHORIZED
+
+
+def metrics_allowed(token: str | None, bearer: str | None, loopback: bool) -> bool:
+    """/metrics: the right bearer token from anywhere; no bearer from loopback. A bearer that
+    is not the token (or with no token configured) is refused wherever it comes from."""
+    if bearer is not None:
+        return bool(token) and _same(bearer, token or "")
+    return loopback

@@ -28,6 +28,7 @@ from web.access import (
     bearer_of,
     cookie_value,
     decide,
+    from_loopback,
 )
 
 # No script, no external asset, no framing; inline styles only (the bars' widths).
@@ -59,7 +60,7 @@ def _html(status: int, heading: str, text: str, *, login: bool = False) -> HTMLR
 def _guard(request: Request, token: str | None) -> Response | None:
     """None when the request may see the dashboard, else the response to send instead."""
     creds = Credentials(
-        client_host=request.client.host if request.client else None,
+        loopback=from_loopback(request),
         bearer=bearer_of(request.headers.get("authorization")),
         cookie=request.cookies.get(COOKIE_NAME),
         query_token=request.query_params.get("token"),

@@ -105,6 +105,20 @@ class Promise(Protocol):
         """The reply reached Slack, or was given up on."""
 
 
+# what the ack said, for counting (rpm_slack_commands_total): the reply itself, "Saving…"
+# (the reply follows at response_url), or "not saved" without running
+ANSWERED, SAVING, NOT_SAVED = "answered", "saving", "not_saved"
+
+
+def _uncounted(_outcome: str) -> None:
+    """`counted` when nobody counts."""
+
+
+def backlog() -> int:
+    """Works accepted and unfinished: the backlog MAX_BACKLOG bounds."""
+    return _in_flight
+
+
 def busy_reply() -> Reply:
     return blocks.text_reply("⚠️ Too many commands at once: this one was *not saved — try "
                              "again* in a moment. Nothing was written.")
@@ -191,13 +205,15 @@ async def reply_within_budget(work: Callable[[], Reply], ack: Callable[..., Awai
                               respond: Callable[..., Awaitable[Any]], *,
                               arrived_at: float | None = None,
                               clock: Callable[[], float] = time.monotonic,
-                              promise: Promise | None = None) -> Reply:
+                              promise: Promise | None = None,
+                              counted: Callable[[str], None] = _uncounted) -> Reply:
     """Ack with the reply if `work` finishes before the deadline, else with "Saving…" (once
     `promise` is made) and `respond` with the reply once it is done (the work is never
     cancelled mid-write); with no room in the backlog by the deadline, ack "busy, not saved"
-    and never run it."""
+    and never run it. `counted` is told which of the three the ack was."""
     if not await _room(_seconds_left(arrived_at, clock())):
         reply = busy_reply()
+        counted(NOT_SAVED)
         await ack(**reply.as_kwargs())
         return reply
     left = _seconds_left(arrived_at, clock())
@@ -213,12 +229,14 @@ async def reply_within_budget(work: Callable[[], Reply], ack: Callable[..., Awai
             done, _ = await asyncio.wait({task}, timeout=left)
             if done:
                 reply = task.result()
+                counted(ANSWERED)
                 await ack(**reply.as_kwargs())
                 return reply
         # acked at once: nothing suspended before but the journal's fsync (bot/journal.py:
         # a burst shares them; a stalled disk holds the ack at most ASKED_WAIT_SECONDS)
         if promise is not None:
             await promise.made()
+        counted(SAVING)
         await ack(**blocks.working_reply().as_kwargs())
         reply = await task
         if promise is not None:

@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -17,10 +18,13 @@ from bot import dispatch, grammar
 from bot.journal import CommandJournal, JournaledCommand, SavingPromise, new_key
 from bot.listeners.budget import (
     ACK_DEADLINE_SECONDS,
+    ANSWERED,
     ARRIVED,
+    SAVING,
     reply_within_budget,
     stamp_arrival,
 )
+from observability.metrics import Metrics
 from presentation import blocks
 from service import Service
 from service.audit_packets import PacketNotice
@@ -57,18 +61,21 @@ async def handle_rpm(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespo
         parsed, grammar.StaffAdd) else None
     caller = dispatch.Caller(asked.user_id, asked.channel_id, name, context.get("dialer"),
                              key=asked.key)
+    metrics: Metrics = context["metrics"]
+    counted = partial(metrics.slack_command, grammar.kind(parsed))
     if isinstance(parsed, grammar.Report):
         await send_report(ack, respond, client, service, parsed, caller,
-                          context.get(ARRIVED))
+                          context.get(ARRIVED), counted)
         return
     if isinstance(parsed, grammar.Packet):
         await send_packet_link(ack, respond, client, service, parsed, caller,
-                               context.get("dashboard_url"), context.get(ARRIVED))
+                               context.get("dashboard_url"), context.get(ARRIVED), counted)
         return
     journal: CommandJournal | None = context.get("journal")
     promise = SavingPromise(journal, replace(asked, display_name=name)) if journal else None
     await reply_within_budget(lambda: dispatch.run(service, parsed, caller), ack, respond,
-                              arrived_at=context.get(ARRIVED), promise=promise)
+                              arrived_at=context.get(ARRIVED), promise=promise,
+                              counted=counted)
 
 
 REFUSAL_SECONDS = 1.0  # how long the ack waits for a DM work's refusal (Slack allows 3 s)
@@ -78,7 +85,7 @@ async def _to_dm(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
                  user_id: str, working: blocks.Reply, work: Callable[[], T | blocks.Reply],
                  send: Callable[[str, T], Awaitable[object]],
                  sent: Callable[[T], blocks.Reply], failed: Callable[[T], blocks.Reply],
-                 arrived_at: float | None) -> None:
+                 arrived_at: float | None, counted: Callable[[str], None]) -> None:
     """Run `work` off the loop; a refusal ready within REFUSAL_SECONDS (a non-admin, an
     unknown patient: the work's first check) is the ack itself, never after a "working" ack
     (clinic finding, issue 26 item 12). Otherwise ack with `working`, `send` the result to
@@ -89,8 +96,10 @@ async def _to_dm(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
     done, _ = await asyncio.wait({task}, timeout=max(0.0, min(REFUSAL_SECONDS, left)))
     early = task.result() if done else None
     if isinstance(early, blocks.Reply):
+        counted(ANSWERED)
         await ack(**early.as_kwargs())
         return
+    counted(SAVING)
     await ack(**working.as_kwargs())
     result = await task
     if isinstance(result, blocks.Reply):
@@ -108,7 +117,7 @@ async def _to_dm(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
 
 async def send_report(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
                       service: Service, parsed: grammar.Report, caller: dispatch.Caller,
-                      arrived_at: float | None = None) -> None:
+                      arrived_at: float | None, counted: Callable[[str], None]) -> None:
     """Ack at once (a month's CSV may take a while), upload the CSV to the admin's DM with
     files_upload_v2, then replace the ack with the month's totals."""
     async def upload(channel: str, result: dispatch.ReportFile) -> object:
@@ -119,12 +128,13 @@ async def send_report(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClie
     await _to_dm(ack, respond, client, caller.user_id, blocks.report_working_reply(),
                  lambda: dispatch.report(service, parsed, caller), upload,
                  lambda r: blocks.report_sent_reply(r.totals, r.filename),
-                 lambda r: blocks.report_upload_failed_reply(r.totals), arrived_at)
+                 lambda r: blocks.report_upload_failed_reply(r.totals), arrived_at, counted)
 
 
 async def send_packet_link(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
                            service: Service, parsed: grammar.Packet, caller: dispatch.Caller,
-                           dashboard_url: str | None, arrived_at: float | None = None) -> None:
+                           dashboard_url: str | None, arrived_at: float | None,
+                           counted: Callable[[str], None]) -> None:
     """DM the admin the packet's dashboard link (never the packet: Slack carries clinic id,
     initials, month and codes only) and replace the ack with where it went."""
     async def post(channel: str, notice: PacketNotice) -> object:
@@ -133,7 +143,7 @@ async def send_packet_link(ack: AsyncAck, respond: AsyncRespond, client: AsyncWe
 
     await _to_dm(ack, respond, client, caller.user_id, blocks.packet_working_reply(),
                  lambda: dispatch.packet_notice(service, parsed, caller), post,
-                 blocks.packet_sent_reply, blocks.packet_dm_failed_reply, arrived_at)
+                 blocks.packet_sent_reply, blocks.packet_dm_failed_reply, arrived_at, counted)
 
 
 def register(app: AsyncApp) -> None:

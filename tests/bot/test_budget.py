@@ -16,6 +16,7 @@ from presentation.blocks import Reply, text_reply
 class Recorder:
     def __init__(self) -> None:
         self.events: list[str] = []
+        self.counted: list[str] = []  # what the ack was, as the metrics count it
 
     async def ack(self, **kwargs: Any) -> None:
         self.events.append(f"ack: {kwargs['text']}")
@@ -35,7 +36,7 @@ def _run(recorder: Recorder, *, arrived_at: float | None, now: float,
     async def go() -> Reply:
         return await budget.reply_within_budget(
             lambda: recorder.work(release), recorder.ack, recorder.respond,
-            arrived_at=arrived_at, clock=lambda: now)
+            arrived_at=arrived_at, clock=lambda: now, counted=recorder.counted.append)
     return asyncio.run(go())
 
 
@@ -43,6 +44,7 @@ def test_quick_work_answers_in_the_ack() -> None:
     recorder = Recorder()
     _run(recorder, arrived_at=100.0, now=100.2)
     assert recorder.events == ["work", "ack: Saved entry #1"]
+    assert recorder.counted == [budget.ANSWERED]
 
 
 @pytest.mark.parametrize("late", [budget.ACK_DEADLINE_SECONDS, 1.6, 2.9])
@@ -54,6 +56,7 @@ def test_a_listener_starting_past_the_deadline_acks_saving_before_anything_else(
     _run(recorder, arrived_at=100.0, now=100.0 + late)
     assert recorder.events[0].startswith("ack: ⏳ Saving…")
     assert recorder.events[1:] == ["work", "respond: Saved entry #1"]
+    assert recorder.counted == [budget.SAVING]
 
 
 def test_the_deadline_counts_from_arrival_not_from_the_listener_start() -> None:
@@ -91,6 +94,7 @@ def test_with_the_worker_threads_busy_a_new_command_acks_saving_at_once(
     _run(recorder, arrived_at=100.0, now=100.0)
     assert recorder.events[0].startswith("ack: ⏳ Saving…")
     assert recorder.events[1:] == ["work", "respond: Saved entry #1"]
+    assert recorder.counted == [budget.SAVING]
     assert budget._in_flight == budget.MAX_QUICK_IN_FLIGHT  # this work's count was released
 
 
@@ -115,6 +119,7 @@ def test_a_queue_longer_than_half_the_time_left_acks_saving_at_once(
     _run(recorder, arrived_at=100.0, now=100.0)
     assert recorder.events[0].startswith("ack: ⏳ Saving…")
     assert recorder.events[1:] == ["work", "respond: Saved entry #1"]
+    assert recorder.counted == [budget.SAVING]
 
 
 def test_each_work_updates_the_measured_time_per_work(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,6 +34,7 @@ class Command:
         self.name, self.events, self.release = name, events, release
         self.late = late  # arrived past the ack deadline: acks "Saving…" at once
         self.responses: list[str] = []
+        self.counted: list[str] = []  # what the ack was, as the metrics count it
 
     async def ack(self, **kwargs: Any) -> None:
         self.events.append(f"{self.name} ack: {kwargs['text']}")
@@ -50,7 +51,8 @@ class Command:
 
     async def send(self) -> Reply:
         return await budget.reply_within_budget(self.work, self.ack, self.respond,
-                                                arrived_at=time.monotonic() - 2 * self.late)
+                                                arrived_at=time.monotonic() - 2 * self.late,
+                                                counted=self.counted.append)
 
 
 def test_past_the_bound_a_command_waits_for_the_place_the_next_work_frees(
@@ -88,6 +90,7 @@ def test_no_place_by_the_deadline_is_busy_not_saved_and_never_runs(
     async def go() -> Reply:
         a = asyncio.ensure_future(first.send())
         await asyncio.sleep(0.05)
+        assert budget.backlog() == 1  # what rpm_slack_backlog_depth shows
         refused = await second.send()
         release.set()
         await a
@@ -96,7 +99,8 @@ def test_no_place_by_the_deadline_is_busy_not_saved_and_never_runs(
     refused = asyncio.run(go())
     assert NOT_SAVED in refused.text
     assert [e for e in events if e.startswith("B")] == [f"B ack: {refused.text}"]
-    assert budget._in_flight == 0 and not budget._waiting
+    assert budget._in_flight == 0 and not budget._waiting and budget.backlog() == 0
+    assert (first.counted, second.counted) == ([budget.SAVING], [budget.NOT_SAVED])
 
 
 def test_stopping_waits_for_the_accepted_work_and_its_confirmation() -> None:

@@ -23,6 +23,7 @@ from web.access import (
     cookie_value,
     decide,
     is_loopback,
+    metrics_allowed,
 )
 
 NOW = 1_795_000_000  # a Unix second; decisions below are made at it
@@ -41,24 +42,34 @@ def test_loopback_rule(host: str | None, expected: bool) -> None:
 
 
 @pytest.mark.parametrize(("token", "creds", "expected"), [
-    (None, Credentials("127.0.0.1"), Verdict.ALLOWED),
-    (None, Credentials("::1"), Verdict.ALLOWED),
-    (None, Credentials("10.1.2.3"), Verdict.FORBIDDEN),
-    (None, Credentials("10.1.2.3", bearer="anything"), Verdict.FORBIDDEN),
-    (TOKEN, Credentials("10.1.2.3"), Verdict.UNAUTHORIZED),
-    (TOKEN, Credentials("127.0.0.1"), Verdict.UNAUTHORIZED),  # the token binds loopback too
-    (TOKEN, Credentials("10.1.2.3", bearer=TOKEN), Verdict.ALLOWED),
-    (TOKEN, Credentials("10.1.2.3", bearer=TOKEN + "x"), Verdict.UNAUTHORIZED),
-    (TOKEN, Credentials("10.1.2.3", cookie=cookie_value(TOKEN, NOW - 60)), Verdict.ALLOWED),
-    (TOKEN, Credentials("10.1.2.3", cookie=TOKEN), Verdict.UNAUTHORIZED),  # not the token
-    (TOKEN, Credentials("10.1.2.3", cookie=cookie_value("other", NOW)), Verdict.UNAUTHORIZED),
-    (TOKEN, Credentials("10.1.2.3", cookie=cookie_value(TOKEN, NOW - SESSION_SECONDS - 1)),
+    (None, Credentials(loopback=True), Verdict.ALLOWED),
+    (None, Credentials(loopback=False), Verdict.FORBIDDEN),
+    (None, Credentials(loopback=False, bearer="anything"), Verdict.FORBIDDEN),
+    (TOKEN, Credentials(loopback=False), Verdict.UNAUTHORIZED),
+    (TOKEN, Credentials(loopback=True), Verdict.UNAUTHORIZED),  # the token binds loopback too
+    (TOKEN, Credentials(loopback=False, bearer=TOKEN), Verdict.ALLOWED),
+    (TOKEN, Credentials(loopback=False, bearer=TOKEN + "x"), Verdict.UNAUTHORIZED),
+    (TOKEN, Credentials(loopback=False, cookie=cookie_value(TOKEN, NOW - 60)), Verdict.ALLOWED),
+    (TOKEN, Credentials(loopback=False, cookie=TOKEN), Verdict.UNAUTHORIZED),  # not the token
+    (TOKEN, Credentials(loopback=False, cookie=cookie_value("other", NOW)), Verdict.UNAUTHORIZED),
+    (TOKEN, Credentials(loopback=False, cookie=cookie_value(TOKEN, NOW - SESSION_SECONDS - 1)),
      Verdict.UNAUTHORIZED),  # expired
-    (TOKEN, Credentials("10.1.2.3", query_token=TOKEN), Verdict.SET_COOKIE),
-    (TOKEN, Credentials("10.1.2.3", query_token="wrong"), Verdict.UNAUTHORIZED),
+    (TOKEN, Credentials(loopback=False, query_token=TOKEN), Verdict.SET_COOKIE),
+    (TOKEN, Credentials(loopback=False, query_token="wrong"), Verdict.UNAUTHORIZED),
 ])
 def test_access_decision(token: str | None, creds: Credentials, expected: Verdict) -> None:
     assert decide(token, creds, NOW) is expected
+
+
+@pytest.mark.parametrize(("token", "bearer", "loopback", "allowed"), [
+    (None, None, True, True), (None, None, False, False), (None, "x", True, False),
+    (TOKEN, None, True, True), (TOKEN, None, False, False), (TOKEN, TOKEN, False, True),
+    (TOKEN, TOKEN + "x", False, False), (TOKEN, "wrong", True, False), ("", "", True, False),
+])
+def test_metrics_access(token: str | None, bearer: str | None, loopback: bool,
+                        allowed: bool) -> None:
+    """/metrics: loopback, or the token from anywhere; a wrong bearer never."""
+    assert metrics_allowed(token, bearer, loopback) is allowed
 
 
 def test_cookie_is_its_issue_second_and_an_hmac_over_it_not_the_token() -> None:
