@@ -22,7 +22,7 @@ from store.db import Database
 from store.migrate import upgrade_to_head
 from tests.cli.runner import Cli
 from tests.conftest import FrozenClock
-from tests.service.helpers import DOCTOR, NURSE, log
+from tests.service.helpers import ADMIN, DOCTOR, NURSE, log
 from tests.snapshots import seeded
 from tests.web.support import seed_month
 
@@ -45,7 +45,7 @@ def _seed_clinic(svc: Service) -> dict[str, int]:
     october = Month(2026, 10)
     svc.closes.close(october, by="cli:test")
     svc.closes.reopen(october, reason="a late call", by="cli:test", billed=True)
-    svc.closes.close(october, by=DOCTOR)
+    svc.closes.close(october, by=ADMIN)
     svc.patients.end("P-9001", on=date(2026, 11, 2), actor="test")
     svc.patients.enrol("P-9001", on=date(2026, 11, 10), actor="test")
     svc.timers.start(NURSE, "P-2002")

@@ -176,7 +176,7 @@ def test_an_older_archive_is_restored_at_its_revision_then_upgraded(
     assert "schema 0015" in result.stdout and f"upgraded to {head_revision()}" in result.stdout
     assert table_counts(db_url) == _counts(archive)
     assert target("audit", "verify").returncode == 0
-    assert "by Dee Doctor (U02DOCTOR)" in target("month", "show", "2026-10").stdout
+    assert "by Ada Admin (U04ADMIN)" in target("month", "show", "2026-10").stdout
 
 
 def test_a_database_with_rows_is_refused(archive: Path, target: Cli, db_url: str) -> None:
