@@ -516,7 +516,13 @@ def entry_text(entry: EntryView, zone: ZoneInfo) -> str:
              if share is not None and share != entry.duration_seconds else "")
     return (f"#{entry.id}  {clinic_time(entry.started_at, zone)}  "
             f"{format_seconds(entry.duration_seconds):>12}{split}  {entry.activity}"
-            f"{entry.live_label}  by {entry.staff}  {_not_counted_text(entry)}{state}").rstrip()
+            f"{entry.live_label}  by {_author(entry)}  {_not_counted_text(entry)}{state}").rstrip()
+
+
+def _author(entry: EntryView) -> str:
+    """'Nina Nurse (U01NURSE)' as the close and every screen name staff; the id alone when
+    the entry's staff member has no name on file."""
+    return f"{entry.staff_name} ({entry.staff})" if entry.staff_name else entry.staff
 
 
 def _not_counted_text(entry: EntryView) -> str:

@@ -71,6 +71,24 @@ def test_times_for_clinic_staff_are_clinic_time_with_the_zone() -> None:
     assert line.startswith("#7  2026-11-20 13:53 EST") and "Z " not in line
 
 
+
+def test_an_entry_line_names_its_staff_member() -> None:
+    """Outside auditor: `entries` said 'by U01NURSE' where the close says 'Name (id)'."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from presentation.render import entry_text
+    from service.views import EntryView
+
+    at = datetime(2026, 11, 20, 18, 53, tzinfo=UTC)
+    entry = EntryView(7, "P-1042", "U01NURSE", at, at, 720, "review", False, "cli", None,
+                      "clinical_staff", None, at, "U01NURSE", staff_name="Nina Nurse")
+    zone = ZoneInfo("America/New_York")
+    assert "  by Nina Nurse (U01NURSE)  " in entry_text(entry, zone) + "  "
+    assert "  by U01NURSE" in entry_text(replace(entry, staff_name=None), zone)
+
+
 def test_report_table_and_csv_list_the_warnings(svc: Service) -> None:
     """Issue 13 #4: the report's Warnings column (table and CSV) says what each warning is,
     not only how many there are."""
