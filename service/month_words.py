@@ -16,7 +16,10 @@ def still_needed(summary: MonthSummary, seconds_text: SecondsText = format_secon
     (the CLI status, the report, every Slack month line and the voice menu use it). It names
     the code the time reaches (99470 needs 10 minutes, not 20) and the live interaction every
     code needs."""
-    if summary.month_ended:  # nothing more can be logged into it: no advice
+    if summary.month_ended:  # nothing more can be logged into it: no advice, but why
+        if summary.needs_live_interaction and summary.total_seconds:
+            return ("nothing: the month has ended without a live interaction, so its time "
+                    "supports no code")
         return "nothing: the month has ended"
     parts = []
     if summary.next_code and summary.seconds_to_next_code:

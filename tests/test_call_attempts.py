@@ -52,3 +52,21 @@ def _request(activity: str):  # type: ignore[no-untyped-def]
 
     return LogRequest(patient="P-1042", duration="2m", activity=activity, staff=NURSE,
                       source="slack")
+
+
+def test_an_ended_month_of_attempts_only_says_why_it_supports_no_code(
+        svc: Service, clock: FrozenClock) -> None:
+    """Outside auditor: 22 minutes of attempts and reviews, no live interaction: `status`
+    and the report said only "nothing: the month has ended"."""
+    from datetime import UTC, datetime
+
+    from billing.months import Month
+    from service.month_words import still_needed
+
+    seed(svc)
+    log(svc, "12m", "attempt", started_at=datetime(2026, 10, 20, 15, tzinfo=UTC))
+    log(svc, "10m", "review", started_at=datetime(2026, 10, 21, 15, tzinfo=UTC))
+    [summary] = [s for s in svc.months.report(Month(2026, 10)) if s.patient_id == "P-1042"]
+    assert not summary.codes and summary.month_ended
+    assert still_needed(summary) == ("nothing: the month has ended without a live "
+                                     "interaction, so its time supports no code")
