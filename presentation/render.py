@@ -493,14 +493,15 @@ def episodes_text(episodes: tuple[tuple[date | None, date | None], ...]) -> str:
 def patient_text(patient: PatientView) -> str:
     rows = [
         ("Patient", patient.label),
-        ("Assigned to", patient.assigned_to or "nobody"),
-        ("Billing provider", patient.provider or "not set"),
+        ("Assigned to", _person(patient.assigned_to, patient.assigned_name) or "nobody"),
+        ("Billing provider", _person(patient.provider, patient.provider_name) or "not set"),
         ("Consent", str(patient.consent_on) if patient.consent_on else "not on file"),
         ("Conditions", ", ".join(patient.conditions) or "none recorded"),
         ("Enrolled", f"{patient.enrolled_on or 'not set'} to {patient.ended_on or 'ongoing'}"),
         *((("Episodes", episodes_text(patient.episodes)),) if len(patient.episodes) > 1
           else ()),
-        ("Ordered by", patient.ordered_by or "not on file"),
+        ("Ordered by", _person(patient.ordered_by, patient.ordered_by_name)
+         or "not on file"),
         ("Order date", str(patient.order_on) if patient.order_on else "not on file"),
         ("Last visit", str(patient.last_visit_on) if patient.last_visit_on else "not on file"),
         ("Phones", f"{patient.phone_count} patient, {patient.caregiver_phone_count} caregiver"),
@@ -520,9 +521,16 @@ def entry_text(entry: EntryView, zone: ZoneInfo) -> str:
 
 
 def _author(entry: EntryView) -> str:
-    """'Nina Nurse (U01NURSE)' as the close and every screen name staff; the id alone when
-    the entry's staff member has no name on file."""
-    return f"{entry.staff_name} ({entry.staff})" if entry.staff_name else entry.staff
+    """'Nina Nurse (U01NURSE)' as the close and every screen name staff."""
+    return _person(entry.staff, entry.staff_name) or entry.staff
+
+
+def _person(slack_id: str | None, name: str | None) -> str | None:
+    """A staff member as screens outside Slack name them: 'Nina Nurse (U01NURSE)'; the id
+    alone when no name is on file; None for nobody."""
+    if slack_id is None:
+        return None
+    return f"{name} ({slack_id})" if name else slack_id
 
 
 def _not_counted_text(entry: EntryView) -> str:

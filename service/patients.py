@@ -125,7 +125,9 @@ def detail_view(row: Any, episodes: tuple[_Span, ...] = ()) -> PatientView:
                        row.provider_slack_id, row.assigned_slack_id, row.enrolled_on,
                        row.ended_on, int(row.patient_phones), int(row.caregiver_phones),
                        ordered_by=row.ordered_by_slack_id, order_on=row.order_on,
-                       last_visit_on=row.last_visit_on, episodes=episodes)
+                       last_visit_on=row.last_visit_on, episodes=episodes,
+                       provider_name=row.provider_name, assigned_name=row.assigned_name,
+                       ordered_by_name=row.ordered_by_name)
 
 
 def episodes_of(conn: Conn, patient: Any) -> tuple[_Span, ...]:

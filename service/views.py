@@ -51,6 +51,10 @@ class PatientView:
     # every enrolment episode (started_on, ended_on), oldest first; the latest is
     # `enrolled_on`/`ended_on` (empty: the view did not read them)
     episodes: tuple[tuple[date | None, date | None], ...] = ()
+    # the names of the staff above, as screens outside Slack show them: "Name (id)"
+    provider_name: str | None = None
+    assigned_name: str | None = None
+    ordered_by_name: str | None = None
 
     @property
     def label(self) -> str:

@@ -32,6 +32,9 @@ _orderer = staff.alias("orderer")
 DETAIL_COLUMNS = (*patients.c, _provider.c.slack_user_id.label("provider_slack_id"),
                   _assignee.c.slack_user_id.label("assigned_slack_id"),
                   _orderer.c.slack_user_id.label("ordered_by_slack_id"),
+                  _provider.c.name.label("provider_name"),
+                  _assignee.c.name.label("assigned_name"),
+                  _orderer.c.name.label("ordered_by_name"),
                   _phone_count("patient").label("patient_phones"),
                   _phone_count("caregiver").label("caregiver_phones"))
 DETAIL_FROM = (patients

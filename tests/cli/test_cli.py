@@ -151,6 +151,12 @@ def test_patient_and_staff_management(seeded: Cli) -> None:
     shown = seeded("patient", "show", "p-1042").stdout
     assert "E11.9, I10" in shown and "1 patient, 1 caregiver" in shown
     assert "555" not in shown  # phones are counted, never printed
+    # staff by name beside the id (outside auditor: "Billing provider U01DOC")
+    for label, who in (("Assigned to", "Nina Nurse (U01NURSE)"),
+                       ("Billing provider", "Dee Doctor (U02DOC)"),
+                       ("Ordered by", "Dee Doctor (U02DOC)")):
+        assert any(line.startswith(label) and line.endswith(who)
+                   for line in shown.splitlines()), (label, shown)
     seeded("patient", "end", "P-1042", "--on", "2026-11-02")
     assert "2026-11-02" in seeded("patient", "show", "P-1042").stdout
     seeded("staff", "update", "U01NURSE", "--role", "qhp", "--no-admin", "--inactive")
