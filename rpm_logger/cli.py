@@ -669,8 +669,15 @@ def _call_line(view: Any) -> str:
     when = clinic_time(view.started_at, _service().ctx.policy.zone)
     why = view.why or "-"  # why it does not count (unmatched, leg, short, voided, ...)
     return (f"{view.call_id}\t{when}\t{view.shown_state}\t{who}\t"
-            f"{view.staff or 'no staff'}\t{seconds}s\t{view.from_masked} -> {view.to_masked}"
+            f"{_staff_named(view)}\t{seconds}s\t{view.from_masked} -> {view.to_masked}"
             f"\t{why}")
+
+
+def _staff_named(view: Any) -> str:
+    """'Nina Nurse (U01NURSE)', as every screen outside Slack names staff."""
+    if not view.staff:
+        return "no staff"
+    return f"{view.staff_name} ({view.staff})" if view.staff_name else str(view.staff)
 
 
 @calls.command("reconcile")

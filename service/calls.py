@@ -113,6 +113,7 @@ class CallView:
     parent_call_sid: str | None = None
     entry_voided: bool = False  # its entry was voided since: the time no longer counts
     month: str | None = None  # the clinic month the call started in (YYYY-MM)
+    staff_name: str | None = None  # the staff member's name, beside the id outside Slack
 
     @property
     def shown_state(self) -> str:
@@ -483,6 +484,7 @@ class CallService:
             staff.slack_user_id if staff else None, leg.entry_id, leg.note, leg.after_close,
             leg.parent_call_sid, leg.entry_id in w.voided_entries,
             str(Month.containing(leg.started_at, self.ctx.policy.zone)),
+            staff.name if staff else None,
         )
 
     def _get_or_create(self, w: _Work, event: CallEvent) -> tuple[Leg, bool]:

@@ -40,7 +40,9 @@ def test_staff_twilio_options_then_list_and_attach_an_unmatched_call(
     # billing office finding 12: a header row names the columns
     assert header == "call\tstarted\tstate\tpatient\tstaff\tseconds\tnumbers\twhy"
     listed = "\n".join(rows)
-    assert listed.startswith("C-1\t2026-11-20 13:57 EST\tunmatched\tunmatched\tU01NURSE\t140s")
+    # the staff member by name beside the id (outside auditor's retry of issue 26.15)
+    assert listed.startswith("C-1\t2026-11-20 13:57 EST\tunmatched\tunmatched\t"
+                             "Nina Nurse (U01NURSE)\t140s")
     assert STRANGER_PHONE not in listed and "+1******0777 -> +1******0199" in listed
     # issue 13 item 12: the last column says why a call did not count
     assert listed.splitlines()[0].endswith("\tno patient or caregiver has this number")
