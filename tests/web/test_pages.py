@@ -244,6 +244,8 @@ def test_patient_page_entries_voids_and_facts(client: TestClient, svc: Service,
     assert "by U01NURSE: logged for the wrong patient, caller ***0124" in voided.content
     assert "2026-11-12 10:00" in voided.content  # clinic time (New York)
     assert "left a message at ***0123" in entries[entry_ids["review"]].content
+    # who logged it, by name beside the id (outside auditor's retry of issue 26.15)
+    assert "Nina Nurse (U01NURSE)" in entries[entry_ids["review"]].content
     assert page.one("dd", id="consent").content == "2026-10-01"
     assert page.one("dd", id="conditions").content == "I10"
     assert page.one("dd", id="provider").content == "Dee Doctor (U02DOCTOR), NPI 1234567890"
