@@ -30,6 +30,7 @@ from markupsafe import Markup
 from billing.durations import format_seconds
 from billing.months import clinic_time
 from service.audit_packets import FORMATS, Packet, canonical_json
+from service.views import staff_label
 
 ATTACHMENT = "packet.json"
 HOW_TO_VERIFY = ("The data above is embedded in this file as canonical JSON (sorted keys, no "
@@ -250,8 +251,7 @@ def _amendments(c: dict[str, Any]) -> Section:
 def _signed(item: dict[str, Any], key: str) -> str:
     """A close's author as every screen names them (service.closes.signed): "Bea Billing
     (UBIL0001)" from format v4 on, which records the name; the id or text alone before."""
-    name = item.get(f"{key}_name")
-    return f"{name} ({item[key]})" if name and name != item[key] else str(item[key])
+    return staff_label(str(item[key]), item.get(f"{key}_name"))
 
 
 def _closes(c: dict[str, Any]) -> Section:

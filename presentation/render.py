@@ -34,6 +34,7 @@ from service.views import (
     PatientView,
     StaffMinutes,
     StaffView,
+    staff_label,
 )
 
 REPORT_COLUMNS = (
@@ -528,9 +529,7 @@ def _author(entry: EntryView) -> str:
 def _person(slack_id: str | None, name: str | None) -> str | None:
     """A staff member as screens outside Slack name them: 'Nina Nurse (U01NURSE)'; the id
     alone when no name is on file; None for nobody."""
-    if slack_id is None:
-        return None
-    return f"{name} ({slack_id})" if name else slack_id
+    return None if slack_id is None else staff_label(slack_id, name)
 
 
 def _not_counted_text(entry: EntryView) -> str:

@@ -30,7 +30,7 @@ from service.entries import LogRequest
 from service.errors import SaveUnconfirmed, StoreConflict, StoreUnavailable
 from service.patients import PatientFields
 from service.staff import StaffChanges
-from service.views import StaffView
+from service.views import StaffView, staff_label
 from store import logsafe
 from store.archive import Header
 
@@ -675,9 +675,7 @@ def _call_line(view: Any) -> str:
 
 def _staff_named(view: Any) -> str:
     """'Nina Nurse (U01NURSE)', as every screen outside Slack names staff."""
-    if not view.staff:
-        return "no staff"
-    return f"{view.staff_name} ({view.staff})" if view.staff_name else str(view.staff)
+    return staff_label(str(view.staff), view.staff_name) if view.staff else "no staff"
 
 
 @calls.command("reconcile")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from billing.months import Month, clinic_day
 from service.errors import BadInput, NotAllowed
 from service.lookups import require_staff
+from service.views import staff_label
 from store.closes import EventRow, closes_in_force, latest_event, lock_month
 from store.db import Conn
 
@@ -54,8 +55,7 @@ class CloseView:
 def signed(event: Any) -> str:
     """Who made a close or reopen, as every screen names them: "Bea Billing (UBIL0001)" for
     a staff member (the name recorded with the event), an operator's text as written."""
-    name = getattr(event, "by_name", None)
-    return f"{name} ({event.by})" if name and name != event.by else str(event.by)
+    return staff_label(str(event.by), getattr(event, "by_name", None))
 
 
 def find_close(conn: Conn, month: Month, *, for_write: bool = False) -> Any:

@@ -33,6 +33,12 @@ class StaffView:
         return self.role in ROLES_THAT_COUNT
 
 
+def staff_label(who: str, name: str | None) -> str:
+    """A staff member as every screen outside Slack names them: "Nina Nurse (U01NURSE)";
+    the id (or an operator's text) alone when no name is on file."""
+    return f"{name} ({who})" if name and name != who else who
+
+
 @dataclass(frozen=True)
 class PatientView:
     patient_id: str
