@@ -112,10 +112,11 @@ def _prompted(env: dict[str, str], typed: str) -> tuple[int, str]:
     """`staff update --voice-pin -` through the console entry point (its exit codes), on a
     terminal where `typed` is what the person types; stdout and stderr together."""
     from rpm_logger import cli as cli_module
+    from rpm_logger.cli import staff as staff_commands
 
     argv = [str(SCRIPT), "staff", "update", NURSE, "--voice-pin", "-"]
     with (_fresh_settings(), _disposing_databases(),
-          mock.patch.object(cli_module, "_interactive", return_value=True),
+          mock.patch.object(staff_commands, "interactive", return_value=True),
           CliRunner().isolation(input=typed, env=env) as (stdout, stderr, _),
           mock.patch.object(sys, "argv", argv)):
         try:

@@ -1,0 +1,20 @@
+"""The `rpm-logger` command: parse options, call one service function, render.
+
+One module per group of commands (staff, patients, time entries, ...); each registers its
+commands on the group in `root`, so importing this package builds the whole command.
+"""
+
+from rpm_logger.cli import (  # noqa: F401 (each registers its commands)
+    audit,
+    backups,
+    calls,
+    months,
+    patients,
+    remind,
+    reports,
+    staff,
+    time_entries,
+)
+from rpm_logger.cli.root import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,79 @@
+"""The `rpm-logger` group, `serve`, `db upgrade` and the console entry point.
+
+Exit status: 0 done, 2 refused input (nothing changed), 1 failure (e.g. database down);
+`audit verify`: 5 the audit trail or an entry was changed behind the service's back."""
+
+import sys
+
+import click
+
+from rpm_logger.cli.common import (
+    Exit,
+    WholeNumber,
+    current_settings,
+    handled,
+)
+from service.context import Clock
+from store import logsafe
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rpm-logger", prog_name="rpm-logger",
+                      message="%(prog)s %(version)s")
+def cli() -> None:
+    """Log RPM treatment-management time and see which CPT codes each month supports."""
+    logsafe.install()  # no database error reaches a log with the values it was about
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=WholeNumber(1, 65535))
+def serve(host: str, port: int) -> None:
+    """Run the web service (Slack, Twilio and health routes)."""
+    import uvicorn
+
+    from observability import logs
+    from rpm_logger.app import create_app
+
+    settings = current_settings()
+    # every line in LOG_FORMAT through the root handler, uvicorn's too (no log config of its
+    # own); the app writes the access lines (route template, status, duration, request id)
+    logs.configure(settings.log_format, settings.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+                log_config=None, access_log=False)
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@handled
+def db_upgrade() -> None:
+    """Bring the database to the newest schema."""
+    from rpm_logger.wiring import open_database
+
+    database = open_database(current_settings())
+    click.echo(f"database at newest schema ({database.dialect})")
+
+
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def main(clock: Clock | None = None) -> None:
+    """Console entry point. `clock` is for tests that run the CLI in-process at a frozen
+    instant (the console script always runs on the real clock)."""
+    try:
+        cli.main(standalone_mode=False, obj=clock)
+    except Exit as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
