@@ -124,7 +124,8 @@ def progress_bar(seconds: int) -> str:
 def month_lines(summary: MonthSummary) -> str:
     live = "✓" if summary.live_interactions else "✗"
     return (f"*{summary.label}* · {summary.month}\n{progress_bar(summary.total_seconds)}"
-            f" · live contact {live} · codes: {codes_in_words(summary.codes) or 'none yet'}\n"
+            f" · live contact {live} · codes: "
+            f"{codes_in_words(summary.codes) or render.none_yet(summary)}\n"
             f"Still needed: {still_needed(summary)}")
 
 
@@ -589,7 +590,7 @@ def totals_text(totals: MonthTotals) -> str:
         text += "\n*Changed since close:*\n" + "\n".join(
             f"• {d.patient}: billed {codes_in_words(d.billed_codes) or 'none'} at close, "
             f"supports {codes_in_words(d.supported_codes) or 'none'} now · "
-            f"{d.cause} · *{d.follow_up}*" for d in totals.changed_since_close)
+            f"{d.cause} · *{d.follow_up_in_words}*" for d in totals.changed_since_close)
     return text
 
 

@@ -142,6 +142,12 @@ def _close_rows(summary: MonthSummary) -> list[tuple[str, str]]:
             ("Since close", f"{billed.cause}; follow-up: {billed.follow_up}")]
 
 
+def none_yet(summary: MonthSummary) -> str:
+    """What a month without a live contact or a code says: 'none yet' while it runs, 'none'
+    once it is over (nothing more can be logged into it)."""
+    return "none" if summary.month_ended else "none yet"
+
+
 def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
     live = "yes" if summary.live_interactions else "no"
     rows = [
@@ -150,7 +156,7 @@ def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
         ("Counted time", f"{format_seconds(summary.total_seconds)} "
                          f"({summary.total_seconds} seconds)"),
         ("Live contact", f"{live} ({count_of(summary.live_interactions, 'interaction')})"),
-        ("Codes", format_codes(summary.codes) or "none yet"),
+        ("Codes", format_codes(summary.codes) or none_yet(summary)),
         ("Still needed", still_needed(summary)),
         *_close_rows(summary),
     ]
@@ -512,13 +518,19 @@ def patient_text(patient: PatientView) -> str:
 
 def entry_text(entry: EntryView, zone: ZoneInfo) -> str:
     """One entry on a line, its start in clinic time (the day the clinic lived it)."""
-    state = f"VOIDED by {entry.voided_by}: {entry.void_reason}" if entry.voided_at else ""
+    voider = _person(entry.voided_by, entry.voided_by_name)
+    state = f"VOIDED by {voider}: {entry.void_reason}" if entry.voided_at else ""
     share = entry.month_seconds
     split = (f" ({format_seconds(share)} in this month)"
              if share is not None and share != entry.duration_seconds else "")
     return (f"#{entry.id}  {clinic_time(entry.started_at, zone)}  "
             f"{format_seconds(entry.duration_seconds):>12}{split}  {entry.activity}"
-            f"{entry.live_label}  by {_author(entry)}  {_not_counted_text(entry)}{state}").rstrip()
+            f"{entry.live_label}  by {_author(entry)}  {_spaced(not_counted(entry))}"
+            f"{state}").rstrip()
+
+
+def _spaced(text: str) -> str:
+    return f"{text}  " if text else ""
 
 
 def _author(entry: EntryView) -> str:
@@ -532,13 +544,14 @@ def _person(slack_id: str | None, name: str | None) -> str | None:
     return None if slack_id is None else staff_label(slack_id, name)
 
 
-def _not_counted_text(entry: EntryView) -> str:
-    """'not counted: 20 min (overlaps ...)  ' when the month's tally left time of it out."""
+def not_counted(entry: EntryView) -> str:
+    """'not counted: 20 min (overlaps ...)' when the month's tally left time of a standing
+    entry out; '' otherwise. The CLI's `entries` and the dashboard's entry table say it."""
     count = entry.count
     if count is None or not count.not_counted_seconds or entry.voided_at:
         return ""
     return (f"not counted: {format_seconds(count.not_counted_seconds)} "
-            f"({'; '.join(count.reasons)})  ")
+            f"({'; '.join(count.reasons)})")
 
 
 # -- reminders: phrased once for the Slack message, its fallback text and the CLI ---------

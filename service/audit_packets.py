@@ -155,21 +155,18 @@ class _Writer:
 
 class _People:
     """Who a Slack id on a record is (voided by, marked by, amended by): the auditor asks for
-    the name and role; the id stays beside them. Read once per id per packet. Free text that
-    is no staff member's id (a CLI operator such as "cli:ops") is kept as written."""
+    the name and role; the id stays beside them. Free text that is no staff member's id (a
+    CLI operator such as "cli:ops") is kept as written."""
 
     def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-        self.known: dict[str, dict[str, Any]] = {}
+        self.staff = lookups.StaffOnRecords(conn)
 
     def __call__(self, slack_id: str | None) -> dict[str, Any] | None:
         if slack_id is None:
             return None
-        if slack_id not in self.known:
-            row = lookups.find_staff(self.conn, slack_id)
-            self.known[slack_id] = {"slack_id": slack_id, "name": row.name if row else None,
-                                    "role": row.role if row else None}
-        return self.known[slack_id]
+        row = self.staff.row(slack_id)
+        return {"slack_id": slack_id, "name": row.name if row else None,
+                "role": row.role if row else None}
 
 
 def _staff(row: Any) -> dict[str, Any] | None:

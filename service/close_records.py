@@ -120,6 +120,7 @@ class BilledRecords:
                                  closed_by_name=close.by_name)
         return BilledAtClose(billed, close.at, close.by, record, amount,
                              closed_by_name=close.by_name, follow_up=change.follow_up,
+                             follow_up_in_words=change.follow_up_in_words,
                              cause=self._cause(patient_pk, line, seconds, live),
                              amount_delta=change.amount_delta)
 

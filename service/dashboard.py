@@ -18,7 +18,7 @@ from billing.risk import RiskAssessment
 from service.closes import find_close, signed
 from service.context import ServiceContext
 from service.entries import EntryService
-from service.lookups import find_staff, require_patient
+from service.lookups import StaffOnRecords, find_staff, require_patient
 from service.months import MonthService
 from service.patients import view_of as patient_view_of
 from service.phones import redact_phones
@@ -73,6 +73,7 @@ class AuditView:
     entity: str
     entity_id: str
     changes: tuple[tuple[str, str, str], ...]  # (field, before, after), phones masked
+    actor_name: str | None = None  # when the actor is a staff member's Slack id
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class PatientPage:
     summary: MonthSummary
     entries: tuple[EntryView, ...]
     audit: tuple[AuditView, ...]
+    assigned_to_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,15 +235,18 @@ class DashboardService:
             if view.provider:
                 found = find_staff(conn, view.provider)
                 provider = staff_view_of(conn, found) if found else None
+            people = StaffOnRecords(conn)
             audit = tuple(
                 AuditView(row.at, row.actor, row.action, row.entity, row.entity_id,
-                          audit_changes(row.before, row.after, region=region))
+                          audit_changes(row.before, row.after, region=region),
+                          people.name(row.actor))
                 for row in patient_audit(conn, patient.id, patient.clinic_id)
             )
             summary = self.months.summary_in(conn, month, patient.id)
             listed = self.entries.month_entries_in(conn, month, patient.id)
+            assigned_name = people.name(view.assigned_to)
         entries = tuple(_redacted(e, region) for e in listed)
-        return PatientPage(view, provider, summary, entries, audit)
+        return PatientPage(view, provider, summary, entries, audit, assigned_name)
 
     def code_series(self, month: Month | None = None) -> CodeSeries:
         """Patients reaching 99470 / 99457 / 99458 per day (today is the last day shown)."""

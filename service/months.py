@@ -598,7 +598,8 @@ def _difference(summary: MonthSummary) -> CloseDifference:
     return CloseDifference(summary.label, billed.codes_text,
                            format_codes(summary.codes) or "none", billed.cause,
                            billed.follow_up, billed.amount_delta,
-                           billed_codes=billed.codes, supported_codes=summary.codes)
+                           billed_codes=billed.codes, supported_codes=summary.codes,
+                           follow_up_in_words=billed.follow_up_in_words)
 
 
 def _reopened(event: Any, zone: ZoneInfo) -> str | None:

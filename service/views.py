@@ -96,6 +96,7 @@ class EntryView:
     # in a month's listing and a log reply: what the month's tally (billing.tally) counts of
     # it, so no screen says "counts" or "live" of time the month's totals left out
     count: EntryCount | None = None
+    voided_by_name: str | None = None  # the voider's name when "by" is a staff member's id
 
     @property
     def counts(self) -> bool:
@@ -151,6 +152,7 @@ class BilledAtClose:
     cause: str = ""  # why the month now differs; '' when unchanged
     amount_delta: Decimal = Decimal("0.00")  # now minus billed
     closed_by_name: str | None = None  # the closer's name when a staff member (signed())
+    follow_up_in_words: str = ""  # the follow-up with codes as chat shows them; not in JSON
 
     @property
     def differs(self) -> bool:
@@ -280,9 +282,11 @@ class CloseDifference:
     cause: str
     follow_up: str
     amount_delta: Decimal
-    # the same codes as codes, for chat's words ('99457 + 99458 ×2'); not in the JSON
+    # the same codes as codes, and the follow-up, for chat's words ('99457 + 99458 ×2');
+    # not in the JSON
     billed_codes: tuple[CodeUnits, ...] = ()
     supported_codes: tuple[CodeUnits, ...] = ()
+    follow_up_in_words: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {"patient": self.patient, "billed": self.billed, "supported": self.supported,

@@ -102,7 +102,7 @@ def test_void_through_the_cli(seeded: Cli) -> None:
     assert "already voided" in again.stderr
     assert json.loads(seeded("status", "P-1042", "--json").stdout)["total_seconds"] == 0
     entries = seeded("entries", "P-1042").stdout
-    assert "VOIDED by U01NURSE: dup" in entries
+    assert "VOIDED by Nina Nurse (U01NURSE): dup" in entries
 
 
 @pytest.mark.parametrize(
