@@ -22,6 +22,8 @@ import pytest
 import uvicorn
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from rpm_logger.app import SERVER_OPTIONS
+
 # Where in-process requests say they go: the discard port, so a client that tries the URL
 # over a socket (instead of through the test's client) is refused at once, loudly.
 IN_PROCESS_URL = "http://127.0.0.1:9"
@@ -35,10 +37,11 @@ def free_port() -> int:
 
 @contextmanager
 def served(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """The ASGI app on a real uvicorn server (lifespan on); yields its base URL."""
+    """The ASGI app on a real uvicorn server (lifespan on), run as `serve` runs it
+    (SERVER_OPTIONS); yields its base URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", **SERVER_OPTIONS))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
