@@ -3,7 +3,8 @@
 Caddy (Debian's 2.6) runs deploy/Caddyfile with its name, ports and timings swapped for
 loopback ones and `tls internal` (its own CA, in a folder of its own; nothing installed in
 the system's trust store), in front of two `rpm-logger serve` processes on one fresh
-PostgreSQL database. Through HTTPS, trusting Caddy's local CA only:
+PostgreSQL database (made by deploy/postgres-setup.sql: the app's role owns its schema and
+is no superuser; everything connects as that role). Through HTTPS, trusting Caddy's local CA only:
 
 1. signed Slack `/rpm log`s and signed Twilio completed calls (signed over the public https
    URL, PUBLIC_BASE_URL), from several clients at once; `kill -9` of the first process (the
@@ -80,6 +81,7 @@ pytestmark = pytest.mark.serial
 
 ROOT = Path(__file__).resolve().parent.parent
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
+POSTGRES_SETUP = ROOT / "deploy" / "postgres-setup.sql"
 SCRIPT = Path(sys.executable).with_name("rpm-logger")
 NURSE, PATIENT = "U0DRILL", "P-1042"
 NURSE_PHONE, NURSE_TWILIO = "+16175550101", "+16175550199"
@@ -105,24 +107,50 @@ def caddy_or_skip() -> str:
 
 
 @contextmanager
-def fresh_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A new, empty (unmigrated) database on the test server, dropped afterwards."""
+def app_role(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """A role for the app made as docs/deploy.md makes it: (the server's admin URL, the
+    role's name); the role and every database made for it are dropped afterwards."""
     base = os.environ.get(PG_ENV)
     if not base:
         message = f"{PG_ENV} is not set: the drill runs on PostgreSQL"
         if request.config.getoption("--require-postgres"):
             pytest.fail(message)
         pytest.skip(message)
-    name = f"rpm_test_drill_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    role = f"rpm_test_drill_{uuid.uuid4().hex[:12]}"
+    made: list[str] = []
+    request.node.stash[_MADE] = made
     try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+        yield base, role
     finally:
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in made:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
         admin.dispose()
+
+
+_MADE = pytest.StashKey[list[str]]()
+
+
+def fresh_database(request: pytest.FixtureRequest, base: str, role: str) -> str:
+    """A new empty database for the app's role, made by deploy/postgres-setup.sql (the role
+    owns the schema its tables go in, and is no superuser); its URL, as the role."""
+    name = f"{role}_{len(request.node.stash[_MADE])}"
+    request.node.stash[_MADE].append(name)
+    admin = make_url(base)
+    libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    made = subprocess.run(["psql", "-q", "-d", libpq, "-v", f"role={role}", "-v", f"db={name}",
+                           "-f", str(POSTGRES_SETUP)], capture_output=True, text=True,
+                          timeout=60)
+    assert made.returncode == 0, made.stderr
+    password = uuid.uuid4().hex  # psql's \password, as docs/deploy.md sets it
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f"ALTER ROLE \"{role}\" PASSWORD '{password}'"))
+    engine.dispose()
+    return admin.set(username=role, password=password, database=name).render_as_string(
+        hide_password=False)
 
 
 def drill_caddyfile(storage: Path, https_port: int, http_port: int,
@@ -335,7 +363,9 @@ def test_the_deployment_drill(request: pytest.FixtureRequest, tmp_path: Path,
         marks.append(f"{what} {time.monotonic() - started:.1f}")
 
     binary = caddy_or_skip()
-    with fresh_postgres(request) as db_url, fresh_postgres(request) as restored_url:
+    with app_role(request) as (admin_url, role):
+        db_url = fresh_database(request, admin_url, role)
+        restored_url = fresh_database(request, admin_url, role)
         database = Database(db_url)
         upgrade_to_head(database.engine)  # as `rpm-logger db upgrade` before the first start
         _clinic(database)
