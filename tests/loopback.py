@@ -29,6 +29,19 @@ from rpm_logger.app import SERVER_OPTIONS
 IN_PROCESS_URL = "http://127.0.0.1:9"
 
 
+def address_elsewhere() -> str | None:
+    """This machine's IPv4 address on its network (not loopback), if it has one: the source
+    address of a route out (a UDP "connect" sends nothing). A client connecting to it is
+    not on loopback, though on this machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.123", 9))
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -17,7 +17,10 @@ is no superuser; everything connects as that role). Through HTTPS, trusting Cadd
 3. the reminder job ran once across the processes: one summary in the reminder channel, one
    claim per recipient (the leader's lock, store/leadership.py, and the claims);
 4. each live process's `/metrics` counted the Slack and Twilio requests Caddy says it
-   answered (Caddy names the upstream in a response header, in this drill only);
+   answered (Caddy names the upstream in a response header, in this drill only); through
+   Caddy the dashboard serves a browser on this machine and refuses one elsewhere (this
+   machine's network address), whatever X-Forwarded-For it sends; /metrics is not proxied;
+   every answer carries Caddy's request id;
 5. `rpm-logger backup` while logging goes on; the archive restored into a fresh PostgreSQL
    database and into a fresh SQLite file: every table's count is the archive's on both,
    and `audit verify` is intact with the archive's head on both.
@@ -63,7 +66,7 @@ from tests.bot.conftest import SlackSender
 from tests.conftest import PG_ENV
 from tests.fakes.ids import unique_sid
 from tests.fakes.slack_api import SlackApiRecorder
-from tests.loopback import free_port
+from tests.loopback import address_elsewhere, free_port
 from tests.sigkill_burst import (
     NOT_SAVED,
     SAVED,
@@ -154,11 +157,14 @@ def fresh_database(request: pytest.FixtureRequest, base: str, role: str) -> str:
 
 
 def drill_caddyfile(storage: Path, https_port: int, http_port: int,
-                    upstreams: tuple[int, int]) -> str:
-    """deploy/Caddyfile, on loopback: its own CA (`tls internal`), its own storage, no admin
-    API, nothing installed in the system's trust store; health checks every second and a
-    failed process left out 1 s (the file's 5 s and 10 s would make the drill wait); the
-    upstream named in a response header (to check each process's metrics)."""
+                    upstreams: tuple[int, int], elsewhere: str | None = None) -> str:
+    """deploy/Caddyfile, on loopback (and on this machine's network address `elsewhere`,
+    when it has one, for a client that is not on loopback): its own CA (`tls internal`), its
+    own storage, no admin API, nothing installed in the system's trust store; health checks
+    every second and a failed process left out 1 s (the file's 5 s and 10 s would make the
+    drill wait); the upstream named in a response header (to check each process's metrics)."""
+    hosts = ["127.0.0.1", *([elsewhere] if elsewhere else [])]
+    sites = ", ".join(f"https://{host}:{https_port}" for host in hosts)
     source = CADDYFILE.read_text()
     swaps = [
         (re.compile(r"^\{\n.*?^\}\n", re.S | re.M),
@@ -166,7 +172,7 @@ def drill_caddyfile(storage: Path, https_port: int, http_port: int,
          f"\thttp_port {http_port}\n\thttps_port {https_port}\n"
          f"\tstorage file_system {{\n\t\troot {storage}\n\t}}\n}}\n"),
         (re.compile(r"^rpm\.clinic\.example \{$", re.M),
-         f"https://127.0.0.1:{https_port} {{\n\tbind 127.0.0.1\n\ttls internal"),
+         f"{sites} {{\n\tbind {' '.join(hosts)}\n\ttls internal"),
         (re.compile(r"127\.0\.0\.1:8001 127\.0\.0\.1:8002"),
          f"127.0.0.1:{upstreams[0]} 127.0.0.1:{upstreams[1]}"),
         (re.compile(r"health_interval \S+"), "health_interval 1s"),
@@ -184,10 +190,11 @@ class Caddy:
     def __init__(self, binary: str, folder: Path, upstreams: tuple[int, int]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.https_port = free_port()
+        self.elsewhere = address_elsewhere()
         storage = folder / "storage"
         self.config = folder / "Caddyfile"
         self.config.write_text(drill_caddyfile(storage, self.https_port, free_port(),
-                                               upstreams))
+                                               upstreams, self.elsewhere))
         self.root_ca = storage / "pki" / "authorities" / "local" / "root.crt"
         self.url = f"https://127.0.0.1:{self.https_port}"
         self.log = folder / "caddy.log"
@@ -294,6 +301,27 @@ class Traffic:
                 future.result()
 
 
+def _clients_as_caddy_names_them(caddy: Caddy) -> None:
+    """Through Caddy every peer of the processes is 127.0.0.1; the dashboard's no-token mode
+    judges the client Caddy names in X-Forwarded-For: a browser on this machine is served, one
+    elsewhere (this machine's network address: not loopback) is refused, whatever it claims.
+    /metrics is not served through Caddy. Each answer carries Caddy's request id."""
+    trust = ssl.create_default_context(cafile=caddy.root_ca)
+    with httpx.Client(verify=trust, timeout=10) as browser:
+        here = browser.get(caddy.url + "/")
+        assert here.status_code == 200 and 'data-patient="P-1042"' in here.text
+        assert re.fullmatch(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}",
+                            here.headers["x-request-id"])  # Caddy's {http.request.uuid}
+        assert browser.get(caddy.url + "/metrics").status_code == 404
+        if caddy.elsewhere is None:
+            return  # no address but loopback here: test_access.py covers the rule itself
+        away = f"https://{caddy.elsewhere}:{caddy.https_port}"
+        for claim in ({}, {"X-Forwarded-For": "127.0.0.1"}):
+            refused = browser.get(away + "/", headers=claim)
+            assert refused.status_code == 403, (claim, refused.status_code)
+            assert "P-1042" not in refused.text
+
+
 def _port(response: httpx.Response) -> str:
     return response.headers.get(UPSTREAM, "").rsplit(":", 1)[-1]
 
@@ -395,6 +423,7 @@ def test_the_deployment_drill(request: pytest.FixtureRequest, tmp_path: Path,
             caddy.wait_ready()
             mark("second and caddy up")
             traffic = Traffic(caddy.url, caddy.root_ca, slack_api)
+            _clients_as_caddy_names_them(caddy)
             assert _metric(first.url, "rpm_reminders_total", outcome="sent") >= 1
 
             # 1. both up; kill -9 the leader in the middle
@@ -416,8 +445,8 @@ def test_the_deployment_drill(request: pytest.FixtureRequest, tmp_path: Path,
             done = threading.Event()
 
             def keep_logging() -> None:
-                while not done.is_set():
-                    traffic.run(CLIENTS)
+                while not done.is_set():  # two clients: enough to write during it
+                    traffic.run(2)
 
             logging_on = threading.Thread(target=keep_logging)
             logging_on.start()

@@ -2,7 +2,6 @@
 
 import hashlib
 import hmac
-import socket
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +12,7 @@ from configuration.settings import Settings
 from rpm_logger.app import create_app
 from service import Service
 from tests.conftest import FrozenClock
+from tests.loopback import address_elsewhere
 from tests.web.support import TOKEN, seed_month, served
 from web.access import (
     COOKIE_NAME,
@@ -251,25 +251,13 @@ def test_behind_the_loopback_proxy_the_forwarded_client_decides(
     assert plain.status_code == 303 and "secure" not in plain.headers["set-cookie"].lower()
 
 
-def _address_elsewhere() -> str | None:
-    """This machine's address on its network (not loopback), if it has one: the source
-    address of a route out (a UDP "connect" sends nothing)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.123", 9))
-        except OSError:
-            return None
-        address = str(probe.getsockname()[0])
-    return None if is_loopback(address) or address == "0.0.0.0" else address
-
-
 def test_over_real_http_a_peer_elsewhere_naming_loopback_is_still_elsewhere(
     seeded: Service, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A client on the network (the machine's own network address: not loopback) that sends
     `X-Forwarded-For: 127.0.0.1` straight to a `serve` listening on every address is not on
     this machine, whatever FORWARDED_ALLOW_IPS says (uvicorn with `*` would have believed it)."""
-    address = _address_elsewhere()
+    address = address_elsewhere()
     if address is None:
         pytest.skip("this machine has no address but loopback")
     monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
