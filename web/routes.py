@@ -28,6 +28,7 @@ from web.access import (
     bearer_of,
     cookie_value,
     decide,
+    forwarded_https,
     from_loopback,
 )
 
@@ -82,7 +83,7 @@ def _guard(request: Request, token: str | None) -> Response | None:
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE_NAME, cookie_value(token, now), max_age=SESSION_SECONDS,
                         path="/", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+                        secure=forwarded_https(request))
     return response
 
 
