@@ -14,8 +14,9 @@ def problems_text(problems: Iterable[Problem]) -> str:
     lines = []
     for problem in problems:
         where = "the file" if problem.line == 0 else f"line {problem.line}"
-        key = f" ({problem.key})" if problem.key else ""
-        lines.append(f"  {where}{key}: {problem.reason}")
+        key = f" ({' '.join(problem.key.split())})" if problem.key else ""
+        reason = " ".join(problem.reason.split())  # a cell's newline stays on its line
+        lines.append(f"  {where}{key}: {reason}")
     return "\n".join(lines)
 
 

@@ -31,7 +31,7 @@ def _parse(text: str, region: str) -> tuple[str, phonenumbers.PhoneNumber]:
     if any(c.isalpha() for c in raw):
         raise BadPhone(f"Cannot read phone number {quoted(raw)}: letters are not read as "
                        "digits; type the digits, such as +1 617 555 0123.",
-                       "letters are not read as digits")
+                       "not a number: it holds letters")
     try:
         return raw, phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
