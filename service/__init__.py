@@ -15,6 +15,7 @@ from service.current_patient import CurrentPatientService
 from service.dashboard import DashboardService
 from service.entries import EntryService
 from service.home import HomeService
+from service.imports import ImportService
 from service.month_closing import MonthCloseService
 from service.months import MonthService
 from service.patients import PatientService
@@ -32,6 +33,7 @@ class Service:
         self.ctx = ctx
         self.staff = StaffService(ctx)
         self.patients = PatientService(ctx)
+        self.imports = ImportService(ctx, self.patients, self.staff)
         # one MonthService (and one EntryService) shared by every area that needs them
         self.months = MonthService(ctx)
         self.entries = EntryService(ctx, self.months)

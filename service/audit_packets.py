@@ -407,7 +407,8 @@ def _amendments(conn: Conn, entries: list[EntryView], patient_pk: int, since: da
     for change in close_rows.patient_amendments_since(conn, since=since,
                                                       patient_pks=[patient_pk]):
         changed = sorted(k for k in change.after
-                         if k != "amendment_reason" and change.before.get(k) != change.after[k])
+                         if k not in ("amendment_reason", "import")
+                         and change.before.get(k) != change.after[k])
         found.append({"kind": "patient changed", "entry_id": None, "by": None, "at": None,
                       "reason": w.free(change.after.get("amendment_reason")),
                       "fields": changed})

@@ -23,7 +23,8 @@ from store import phones as phone_rows
 from store import staff as staff_rows
 from store.db import Conn
 
-__all__ = ["StaffChanges", "StaffService", "check_role", "clean_slack_user_id", "view_of"]
+__all__ = ["StaffChanged", "StaffChanges", "StaffService", "check_role", "clean_slack_user_id",
+           "view_of"]
 
 _NPI = re.compile(rf"{DIGIT}{{10}}")  # 0-9 only: '١٢٣٤٥٦٧٨٩٠' is no NPI a payer reads
 _CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,120}")
@@ -88,6 +89,19 @@ class StaffChanges:
     twilio_client: str | None = None  # Twilio Client identity (NAME of client:NAME); "" clears
 
 
+@dataclass(frozen=True)
+class StaffChanged:
+    """An update as saved: the member now and the names of what it changed (`name`, `role`,
+    `npi`, `is_admin`, `active`, `twilio_client`, `phones`, `twilio_numbers`; none: nothing)."""
+
+    view: StaffView
+    changed: tuple[str, ...]
+
+
+def _of_kind(numbers: Mapping[str, str], kind: str) -> set[str]:
+    return {e164 for e164, k in numbers.items() if k == kind}
+
+
 def _claim(numbers: dict[str, str], held: Mapping[str, list[Any]], staff_pk: int | None,
            e164: str, kind: str) -> None:
     """Give `e164` (as `kind`) to the member whose numbers are `numbers`, unless another
@@ -117,8 +131,9 @@ class StaffService:
 
     def add_in(self, conn: Conn, *, slack_user_id: str, name: str, role: str,
                phones: tuple[str, ...] = (), npi: str | None = None, is_admin: bool = False,
-               actor: str) -> StaffView:
-        """`add` inside the caller's transaction."""
+               actor: str, source: dict[str, Any] | None = None) -> StaffView:
+        """`add` inside the caller's transaction; `source` (an import's file and line) is
+        kept in the audit record."""
         user_id = clean_slack_user_id(slack_user_id)
         role = check_role(role)
         if not (name or "").strip():
@@ -136,7 +151,8 @@ class StaffService:
             "is_admin": is_admin, "active": True, "created_at": self.ctx.now()})
         staff_rows.save_phones(conn, row.id, {}, numbers)
         audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.add",
-                     entity="staff", entity_id=user_id, after=_snapshot(row, numbers))
+                     entity="staff", entity_id=user_id,
+                     after=_snapshot(row, numbers) | ({"import": source} if source else {}))
         return _view(row, len(numbers))
 
     def update(self, slack_user_id: str, changes: StaffChanges, *, actor: str) -> StaffView:
@@ -144,29 +160,55 @@ class StaffService:
         twilio_numbers = [self._phone(p) for p in changes.add_twilio_numbers]
         remove_numbers = [self._phone(p, storing=False) for p in changes.remove_phones]
         with self.ctx.db.write() as conn:
-            row = lookups.require_staff(conn, slack_user_id)
-            before_numbers = staff_rows.phones(conn, row.id)
-            values = self._changed_columns(conn, row, changes)
-            numbers = dict(before_numbers)
-            for e164 in remove_numbers:
-                if e164 not in numbers:
-                    raise BadInput(f"Staff {row.slack_user_id} has no phone ending "
-                                   f"{e164[-4:]}.")
-                del numbers[e164]
-            claims = [(e164, "phone") for e164 in add_numbers] + [
-                (e164, "twilio_number") for e164 in twilio_numbers]
-            held = phone_rows.holders(conn, [e164 for e164, _ in claims])
-            for e164, kind in claims:
-                _claim(numbers, held, row.id, e164, kind)
-            if changes.twilio_client is not None:
-                values["twilio_client"] = self._client_identity(conn, row,
-                                                                changes.twilio_client)
-            after = staff_rows.update_staff(conn, row.id, values) if values else row
-            staff_rows.save_phones(conn, row.id, before_numbers, numbers)
-            audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.update",
-                         entity="staff", entity_id=row.slack_user_id,
-                         before=_snapshot(row, before_numbers), after=_snapshot(after, numbers))
-            return _view(after, len(numbers), self.ctx.now())
+            return self._update_in(conn, slack_user_id, changes, add_numbers, twilio_numbers,
+                                   remove_numbers, actor=actor, source=None).view
+
+    def update_in(self, conn: Conn, slack_user_id: str, changes: StaffChanges, *, actor: str,
+                  source: dict[str, Any] | None = None) -> StaffChanged:
+        """`update` inside the caller's transaction, saying what changed. With `source` (an
+        import's file and line) the audit record names it, and an update that changes
+        nothing writes nothing."""
+        return self._update_in(conn, slack_user_id, changes,
+                               [self._phone(p) for p in changes.add_phones],
+                               [self._phone(p) for p in changes.add_twilio_numbers],
+                               [self._phone(p, storing=False) for p in changes.remove_phones],
+                               actor=actor, source=source)
+
+    def _update_in(self, conn: Conn, slack_user_id: str, changes: StaffChanges,
+                   add_numbers: list[str], twilio_numbers: list[str],
+                   remove_numbers: list[str], *, actor: str,
+                   source: dict[str, Any] | None) -> StaffChanged:
+        row = lookups.require_staff(conn, slack_user_id)
+        before_numbers = staff_rows.phones(conn, row.id)
+        values = self._changed_columns(conn, row, changes)
+        numbers = dict(before_numbers)
+        for e164 in remove_numbers:
+            if e164 not in numbers:
+                raise BadInput(f"Staff {row.slack_user_id} has no phone ending "
+                               f"{e164[-4:]}.")
+            del numbers[e164]
+        claims = [(e164, "phone") for e164 in add_numbers] + [
+            (e164, "twilio_number") for e164 in twilio_numbers]
+        held = phone_rows.holders(conn, [e164 for e164, _ in claims])
+        for e164, kind in claims:
+            _claim(numbers, held, row.id, e164, kind)
+        if changes.twilio_client is not None:
+            values["twilio_client"] = self._client_identity(conn, row,
+                                                            changes.twilio_client)
+        values = {name: value for name, value in values.items()
+                  if getattr(row, name) != value}
+        changed = (*values, *(name for name, kind in (("phones", "phone"),
+                                                      ("twilio_numbers", "twilio_number"))
+                              if _of_kind(numbers, kind) != _of_kind(before_numbers, kind)))
+        if source is not None and not changed:
+            return StaffChanged(_view(row, len(numbers), self.ctx.now()), ())
+        after = staff_rows.update_staff(conn, row.id, values) if values else row
+        staff_rows.save_phones(conn, row.id, before_numbers, numbers)
+        audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.update",
+                     entity="staff", entity_id=row.slack_user_id,
+                     before=_snapshot(row, before_numbers),
+                     after=_snapshot(after, numbers) | ({"import": source} if source else {}))
+        return StaffChanged(_view(after, len(numbers), self.ctx.now()), tuple(changed))
 
     @staticmethod
     def _changed_columns(conn: Conn, row: Any, changes: StaffChanges) -> dict[str, Any]:

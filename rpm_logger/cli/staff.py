@@ -1,5 +1,6 @@
 """`rpm-logger staff`: add, change and list staff, and their voice access."""
 
+import sys
 
 import click
 
@@ -49,8 +50,9 @@ def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
               help="Deactivate: they can no longer log; their entries keep counting.")
 @click.option("--active", "active", flag_value=True, help="Reactivate.")
 @click.option("--voice-pin", default=None,
-              help="Voice menu PIN, 4-8 digits; '-' asks at a hidden prompt; '' removes it. "
-                   "Clears a voice lock.")
+              help="Voice menu PIN, 4-8 digits; '-' asks at a hidden prompt (with no "
+                   "terminal: reads standard input's first line); '' removes it. Clears a "
+                   "voice lock.")
 @click.option("--voice-unlock", is_flag=True, default=False,
               help="Lift a wrong-PIN voice lock.")
 @click.option("--by", default=None)
@@ -81,12 +83,28 @@ def _voice_access_update(slack_user_id: str, voice_pin: str | None,
     prompt, typed twice, so it is never in the shell's history or the process list."""
     if voice_pin is None:
         return current_service().voice_access.unlock(slack_user_id, actor=operator_name(by))
-    if voice_pin == "-":
-        if not interactive():
-            raise Exit("no terminal to type the voice PIN on: nothing changed", 2)
+    if voice_pin == "-" and interactive():
         voice_pin = click.prompt("Voice PIN (4-8 digits)", hide_input=True,
                                  confirmation_prompt=True, err=True)
+    elif voice_pin == "-":
+        voice_pin = _piped_pin()
     return current_service().voice_access.set_pin(slack_user_id, voice_pin, actor=operator_name(by))
+
+
+_PIN_LINE_LIMIT = 64  # a PIN is 4-8 digits: a longer first line is refused, never read on
+
+
+def _piped_pin() -> str:
+    """With no terminal, the PIN is the first line of standard input (a script pipes it, so
+    it is never on a command line): its line ending dropped, nothing else; an empty first
+    line is refused, a malformed one the service refuses without repeating it."""
+    line = sys.stdin.readline(_PIN_LINE_LIMIT)
+    pin = line.removesuffix("\n").removesuffix("\r")
+    if not pin:
+        raise Exit("no terminal to type the voice PIN on and no PIN on standard input's "
+                   "first line: pipe it in, e.g. `printf '%s\\n' \"$PIN\" | rpm-logger staff "
+                   "update SLACK_USER_ID --voice-pin -`; nothing changed", 2)
+    return pin
 
 
 @staff.command("list")
