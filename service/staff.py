@@ -19,14 +19,28 @@ from service.errors import BadInput, NotFound
 from service.lookups import clean_slack_user_id
 from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
 from service.views import StaffView
+from store import patients as patient_rows
 from store import phones as phone_rows
 from store import staff as staff_rows
+from store import timers as timer_rows
 from store.db import Conn
 
-__all__ = ["StaffChanges", "StaffService", "check_role", "clean_slack_user_id", "view_of"]
+__all__ = ["StaffChanges", "StaffService", "active_at", "check_role", "clean_slack_user_id",
+           "snapshot", "view_of"]
 
 _NPI = re.compile(rf"{DIGIT}{{10}}")  # 0-9 only: '١٢٣٤٥٦٧٨٩٠' is no NPI a payer reads
 _CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,120}")
+
+
+def active_at(row: Any, instant: datetime | None) -> bool:
+    """Whether the staff member (a staff row) was active at `instant`: an active member
+    always; an inactive one only before their inactive-from instant (issue 24: calls from
+    before it stay theirs). An inactive member with no instant recorded (made inactive
+    before it was kept) is taken as inactive since ever, as `active` alone always said."""
+    if row.active:
+        return True
+    since = row.inactive_from
+    return since is not None and instant is not None and instant < since
 
 
 def check_role(role: str) -> str:
@@ -51,7 +65,8 @@ def _view(row: Any, phone_count: int, now: datetime | None = None) -> StaffView:
     locked = row.voice_locked_until
     in_force = locked if now is not None and locked is not None and locked > now else None
     return StaffView(row.slack_user_id, row.name, row.role, row.is_admin, row.active,
-                     row.npi, int(phone_count), row.voice_pin_hash is not None, in_force)
+                     row.npi, int(phone_count), row.voice_pin_hash is not None, in_force,
+                     None if row.active else row.inactive_from)
 
 
 def _counted_view(row: Any, now: datetime | None = None) -> StaffView:
@@ -59,11 +74,14 @@ def _counted_view(row: Any, now: datetime | None = None) -> StaffView:
     return _view(row, row.phone_count, now)
 
 
-def _snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
+def snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
+    """A staff row as its audit records keep it (service/record_checks.py reads them)."""
     return {
         "slack_user_id": row.slack_user_id, "name": row.name, "role": row.role,
         "npi": row.npi, "is_admin": row.is_admin, "active": row.active,
+        "inactive_from": row.inactive_from,
         "staff_phones": sorted(numbers), "twilio_client": row.twilio_client,
+        "voice_pin": row.voice_pin_hash is not None,
     }
 
 
@@ -136,7 +154,7 @@ class StaffService:
             "is_admin": is_admin, "active": True, "created_at": self.ctx.now()})
         staff_rows.save_phones(conn, row.id, {}, numbers)
         audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.add",
-                     entity="staff", entity_id=user_id, after=_snapshot(row, numbers))
+                     entity="staff", entity_id=user_id, after=snapshot(row, numbers))
         return _view(row, len(numbers))
 
     def update(self, slack_user_id: str, changes: StaffChanges, *, actor: str) -> StaffView:
@@ -147,6 +165,7 @@ class StaffService:
             row = lookups.require_staff(conn, slack_user_id)
             before_numbers = staff_rows.phones(conn, row.id)
             values = self._changed_columns(conn, row, changes)
+            self._activity(conn, row, values)
             numbers = dict(before_numbers)
             for e164 in remove_numbers:
                 if e164 not in numbers:
@@ -165,7 +184,7 @@ class StaffService:
             staff_rows.save_phones(conn, row.id, before_numbers, numbers)
             audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.update",
                          entity="staff", entity_id=row.slack_user_id,
-                         before=_snapshot(row, before_numbers), after=_snapshot(after, numbers))
+                         before=snapshot(row, before_numbers), after=snapshot(after, numbers))
             return _view(after, len(numbers), self.ctx.now())
 
     @staticmethod
@@ -185,6 +204,31 @@ class StaffService:
         if changes.active is not None:
             values["active"] = changes.active
         return values
+
+    def _activity(self, conn: Conn, row: Any, values: dict[str, Any]) -> None:
+        """`--inactive` records the inactive-from instant (kept when they were inactive
+        already with one) and `--active` clears it. `--inactive` is refused while the member
+        still has patients or a running timer: `staff offboard` moves those in the same
+        transaction (issue 24), so nothing is left with a member nobody can reach."""
+        if "active" not in values:
+            return
+        if values["active"]:
+            values["inactive_from"] = None
+            return
+        if not row.active and row.inactive_from is not None:
+            return
+        patients = patient_rows.assigned_to(conn, row.id)
+        timer = timer_rows.running(conn, row.id)
+        if patients or timer is not None:
+            left = [f"{len(patients)} assigned patient{'s' if len(patients) != 1 else ''}"] \
+                if patients else []
+            left += ["a running timer"] if timer is not None else []
+            raise BadInput(
+                f"{row.slack_user_id} still has {' and '.join(left)}: run `rpm-logger staff "
+                f"offboard {row.slack_user_id} --reassign-to SLACK_ID` instead (it moves "
+                "their patients, ends the timer and removes the voice PIN in one go); "
+                "nothing changed.")
+        values["inactive_from"] = self.ctx.now()
 
     @staticmethod
     def _client_identity(conn: Conn, row: Any, text: str) -> str | None:

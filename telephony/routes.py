@@ -182,9 +182,11 @@ def make_router(settings: Settings, notifier: CallNotifier | None,
         try:
             event = _call_event(request, form, payloads.SCREEN_FIELDS)
             label = await within(answer_s, lambda: _service(request).calls.screening_label(
-                event.parent_call_sid, wait_s=wait_s))
+                event.parent_call_sid, to_number=event.to_number, wait_s=wait_s))
         except (StoreUnavailable, NoAnswer, InvalidInput, BadPayload):
             label = "a patient"
+        if label is None:  # an inactive member's phone: no whisper, never connected
+            return _xml(twiml.hang_up())
         return _xml(twiml.screen(caller_label=label, action_url=base + SCREEN_ANSWER_PATH,
                                  voice=voice.voice, language=voice.language))
 
