@@ -175,6 +175,7 @@ class StaffService:
             claims = [(e164, "phone") for e164 in add_numbers] + [
                 (e164, "twilio_number") for e164 in twilio_numbers]
             held = phone_rows.holders(conn, [e164 for e164, _ in claims])
+            held = self._from_leavers(conn, held, row, twilio_numbers, actor)
             for e164, kind in claims:
                 _claim(numbers, held, row.id, e164, kind)
             if changes.twilio_client is not None:
@@ -204,6 +205,29 @@ class StaffService:
         if changes.active is not None:
             values["active"] = changes.active
         return values
+
+    def _from_leavers(self, conn: Conn, held: Mapping[str, list[Any]], row: Any,
+                      twilio_numbers: list[str], actor: str) -> dict[str, list[Any]]:
+        """A clinic Twilio number still on an inactive member's record (a leaver's, issue 24)
+        moves to `row` with `--twilio-number`: taken off the leaver's record, with its own
+        audit record; an active member's stays refused (`_claim`). `held` without them."""
+        left = {e164: list(rows) for e164, rows in held.items()}
+        for e164 in twilio_numbers:
+            for holder in held.get(e164, []):
+                if holder.side != "staff" or holder.owner_id == row.id \
+                        or holder.kind != "twilio_number":
+                    continue
+                leaver = staff_rows.by_pk(conn, holder.owner_id)
+                if leaver is None or leaver.active:
+                    continue
+                before = staff_rows.phones(conn, leaver.id)
+                after = {k: v for k, v in before.items() if k != e164}
+                staff_rows.save_phones(conn, leaver.id, before, after)
+                audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.update",
+                             entity="staff", entity_id=leaver.slack_user_id,
+                             before=snapshot(leaver, before), after=snapshot(leaver, after))
+                left[e164].remove(holder)
+        return left
 
     def _activity(self, conn: Conn, row: Any, values: dict[str, Any]) -> None:
         """`--inactive` records the inactive-from instant (kept when they were inactive

@@ -40,10 +40,13 @@ def _staff(svc: Service, slack_id: str) -> Staff:
         return session.exec(select(Staff).where(Staff.slack_user_id == slack_id)).one()
 
 
-def _state(cli: Cli) -> tuple[str, str, str]:
-    """What a refusal must leave as it was: staff, patients (with assignees), entries."""
-    return (cli("staff", "list", "--all").stdout, cli("patient", "list").stdout,
-            cli("entries", "P-1042").stdout)
+def _state(svc: Service) -> tuple[Any, ...]:
+    """What a refusal must leave as it was: staff, patients (with assignees), entries, the
+    running timers and the audit trail's length."""
+    with svc.ctx.db.read_session() as session:
+        rows = (session.exec(select(TimeEntry)).all(), session.exec(select(RunningTimer)).all(),
+                len(session.exec(select(AuditEvent)).all()))
+    return (svc.staff.list(include_inactive=True), svc.patients.list(), *rows)
 
 
 def _actions(svc: Service) -> list[tuple[str, str, Any]]:
@@ -58,7 +61,7 @@ def test_offboard_previews_asks_then_does_everything_in_one_go(
     _clinic(svc)
     clock.advance(minutes=25)
     cli = _cli(db_url, clock)
-    before = _state(cli)
+    before = _state(svc)
     said_no = cli.on_terminal("n", *OFFBOARD, "--reason", "left the clinic")
     assert said_no.returncode == 2 and "nothing changed" in said_no.stderr
     preview = said_no.stderr
@@ -66,7 +69,7 @@ def test_offboard_previews_asks_then_does_everything_in_one_go(
     assert "2 patients move to Dee Doctor (U02DOCTOR): P-1042 (JD), P-2002 (AB)" in preview
     assert "running timer for P-1042 (JD) (review, since 2026-11-20 15:00 EST, 25 min)" in preview
     assert "voice PIN is removed" in preview and "Offboard U01NURSE? [y/N]" in preview
-    assert _state(cli) == before
+    assert _state(svc) == before
 
     done = cli.on_terminal("y", *OFFBOARD, "--reason", "left the clinic")
     assert done.returncode == 0, done.stderr
@@ -123,7 +126,7 @@ def test_bad_input_is_refused_with_exit_2_and_nothing_changed(
     _clinic(svc)
     cli = _cli(db_url, clock)
     cli("staff", "update", CLERK, "--inactive")  # no patients, no timer: allowed
-    before = _state(cli)
+    before = _state(svc)
     refusals = {
         ("staff", "offboard", "U0NOBODY", "--reassign-to", DOCTOR, "--yes"): "No staff member",
         ("staff", "offboard", NURSE, "--reassign-to", "U0NOBODY", "--yes"): "No staff member",
@@ -135,7 +138,7 @@ def test_bad_input_is_refused_with_exit_2_and_nothing_changed(
     }
     for args, said in refusals.items():
         assert said in cli(*args, code=2).stderr, args
-    assert _state(cli) == before
+    assert _state(svc) == before
 
 
 def test_staff_update_inactive_records_the_instant_and_active_clears_it(

@@ -9,7 +9,10 @@ to the inactive nurse.
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
+import pytest
+
 from service.calls import CallEvent
+from service.errors import InvalidInput
 from service.patients import PatientFields
 from service.staff import StaffChanges
 from store.models import Call, TimeEntry
@@ -182,3 +185,19 @@ def test_a_leg_still_ringing_her_phone_is_not_whispered_and_never_connects(
     _answered_by(twilio_app, parent, child, NURSE_PHONE)  # pressed 1 anyway: refused
     assert _call(twilio_app, child).state == "attempt"
     assert _entries(twilio_app) == []
+
+
+def test_twilio_number_moves_from_the_leaver_with_staff_update(twilio_app: TwilioApp) -> None:
+    """`staff update SUCCESSOR --twilio-number HERS` takes it off her record (an inactive
+    member's only; an active member's number stays refused) and calls to it ring them."""
+    svc = twilio_app.service
+    svc.staff.update(DOCTOR, StaffChanges(add_phones=(DOCTOR_PHONE,)), actor="test")
+    with pytest.raises(InvalidInput, match="belongs to another staff member"):
+        svc.staff.update(DOCTOR, StaffChanges(add_twilio_numbers=(NURSE_TWILIO_NUMBER,)),
+                         actor="test")
+    svc.offboarding.offboard(NURSE, reassign_to=DOCTOR, actor="test")
+    svc.staff.update(DOCTOR, StaffChanges(add_twilio_numbers=(NURSE_TWILIO_NUMBER,)),
+                     actor="test")
+    root = _incoming(twilio_app, new_sid(), to=NURSE_TWILIO_NUMBER, from_=STRANGER_PHONE)
+    assert _dialed(root) == DOCTOR_PHONE
+    assert svc.audit_trail.verify().findings == ()
