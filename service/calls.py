@@ -156,6 +156,9 @@ class CallOutcome:
     call: CallView
     changed: bool
     previous_state: str | None
+    # a screening answer: False when the dialed phone is an inactive member's (issue 24), so
+    # the leg is hung up whatever key was pressed
+    connect: bool = True
 
     @property
     def became(self) -> str | None:
@@ -930,12 +933,14 @@ class CallService:
                 leg.screened = "accepted" if accepted else "refused"
             self._resolve(w, [leg.to_number])
             answered = self._party(w, leg.to_number)
-            if answered.staff is not None and not answered.staff.active:
+            gone = answered.staff is not None and not answered.staff.active
+            if gone:
                 leg.screened = "refused"  # an inactive member never takes a call (issue 24)
             self._match(w, leg)
             self._decide(w, leg)
-            return self._finish(w, leg, before, previous, created, "call.screen",
-                                actor="twilio")
+            outcome = self._finish(w, leg, before, previous, created, "call.screen",
+                                   actor="twilio")
+            return replace(outcome, connect=False) if gone else outcome
         return self._retrying(work, wait_s)
 
     def screening_label(self, parent_call_sid: str | None, *, to_number: str | None = None,

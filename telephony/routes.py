@@ -199,8 +199,9 @@ def make_router(settings: Settings, notifier: CallNotifier | None,
             accepted = False
         try:
             event = _call_event(request, form, payloads.SCREEN_FIELDS)
-            await within(answer_s, lambda: _service(request).calls.record_screening(
+            outcome = await within(answer_s, lambda: _service(request).calls.record_screening(
                 event, accepted=accepted, wait_s=wait_s))
+            accepted = accepted and outcome.connect  # never an inactive member (issue 24)
         except (StoreUnavailable, StoreConflict, NoAnswer, InvalidInput, BadPayload) as exc:
             # never drop a patient mid-call: connect; the leg is then judged unaccepted
             # and an admin can see it in the call list

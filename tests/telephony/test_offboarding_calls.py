@@ -182,7 +182,10 @@ def test_a_leg_still_ringing_her_phone_is_not_whispered_and_never_connects(
     screen = ET.fromstring(twilio_app.post("/twilio/voice/screen", form).text)
     assert screen.find("./Gather") is None and screen.find("./Hangup") is not None
     assert "P-1042" not in ET.tostring(screen, encoding="unicode")
-    _answered_by(twilio_app, parent, child, NURSE_PHONE)  # pressed 1 anyway: refused
+    answer = twilio_app.post("/twilio/voice/screen/answer", {
+        **form, "Digits": "1", "FinishedOnKey": "", "msg": "Gather End"})
+    assert ET.fromstring(answer.text).find("./Hangup") is not None  # pressed 1: not connected
+    _answered_by(twilio_app, parent, child, NURSE_PHONE)
     assert _call(twilio_app, child).state == "attempt"
     assert _entries(twilio_app) == []
 
