@@ -21,6 +21,7 @@ from service.audit_checks import AuditChecks
 from service.audit_trail import TrailReport
 from service.closes import CloseView
 from service.month_words import still_needed
+from service.offboarding import DROPPED, LOGGED, Offboarded, OffboardPlan
 from service.patients import EndPreview
 from service.phones import redact_phones
 from service.reminders import CHANNEL, PlannedMessage
@@ -484,8 +485,10 @@ def end_preview_text(preview: EndPreview) -> str:
 def staff_text(staff: StaffView, zone: ZoneInfo) -> str:
     """One line per member: role and flags, whether a voice PIN is set (yes/no, nothing
     more) and a voice lock in force, in clinic time."""
+    inactive = "inactive" if staff.inactive_from is None else \
+        f"inactive since {clinic_time(staff.inactive_from, zone)}"
     flags = [staff.role] + (["admin"] if staff.is_admin else []) + \
-        ([] if staff.active else ["inactive"])
+        ([] if staff.active else [inactive])
     voice = f"voice PIN: {'yes' if staff.has_voice_pin else 'no'}"
     if staff.voice_locked_until is not None:
         voice += f", voice locked until {clinic_time(staff.voice_locked_until, zone)}"
@@ -625,3 +628,62 @@ def trail_json(report: TrailReport) -> str:
         "checked_head": report.checked_head, "checked_head_at": report.checked_head_at,
         "findings": [{"kind": f.kind, "record_id": f.record_id, "entry_id": f.entry_id,
                       "message": f.message} for f in report.findings]})
+
+
+def _timer_fate(plan: OffboardPlan, zone: ZoneInfo, *, done: bool) -> str:
+    """What becomes (or became) of the member's running timer, in words."""
+    timer = plan.timer
+    if timer is None:
+        return "no running timer"
+    since = clinic_time(timer.started_at, zone)
+    ran = format_seconds(timer.elapsed_seconds)
+    if plan.timer_fate == LOGGED:
+        return (f"running timer for {timer.label} ({timer.activity}, since {since}, {ran}) "
+                f"{'logged' if done else 'is logged'} up to now as an entry, with a note "
+                "saying so")
+    why = "as asked (--drop-timer)" if plan.timer_fate == DROPPED else \
+        "it ran past MAX_ENTRY_MINUTES"
+    return (f"running timer for {timer.label} ({timer.activity}, since {since}, {ran}) "
+            f"{'dropped' if done else 'is dropped'} unlogged with a note, {why}; the admins "
+            "are told")
+
+
+def offboard_lines(plan: OffboardPlan, zone: ZoneInfo, *, done: bool) -> list[str]:
+    """What offboarding does (or did), one line per step: patients by clinic id and initials
+    only, so Slack shows the same lines."""
+    member, successor = plan.member, plan.successor
+    count = len(plan.patients)
+    moved = "moved" if done else "move"
+    listed = f": {', '.join(plan.patients)}" if plan.patients else ""
+    since = clinic_time(plan.inactive_from, zone)
+    lines = [
+        f"{member.name} ({member.slack_user_id}) "
+        + (f"inactive from {since}" if done else f"becomes inactive from {since}")
+        + (" (already inactive: that instant is kept)" if plan.already_inactive and not done
+           else "") + ": no call is routed to or credited to them from then on",
+        f"{count} patient{'s' if count != 1 else ''} {moved} to {successor.name} "
+        f"({successor.slack_user_id}){listed}",
+        _timer_fate(plan, zone, done=done),
+        ("voice PIN removed" if done else "voice PIN is removed") if plan.voice_pin
+        else "no voice PIN",
+    ]
+    if plan.twilio_numbers:
+        lines.append(f"{plan.twilio_numbers} clinic Twilio number(s) stay on their record: "
+                     "calls to them go to the caller's assignee, else CLINIC_FALLBACK_NUMBER; "
+                     "give them to someone with `staff update SLACK_ID --twilio-number`")
+    return lines
+
+
+def offboard_plan_text(plan: OffboardPlan, zone: ZoneInfo) -> str:
+    """`staff offboard`'s preview: what it will do, before the question."""
+    return "Offboarding:\n" + "\n".join(f"- {line}" for line in
+                                         offboard_lines(plan, zone, done=False))
+
+
+def offboarded_text(done: Offboarded, zone: ZoneInfo) -> str:
+    """What `staff offboard` did."""
+    lines = offboard_lines(done.plan, zone, done=True)
+    if done.entry_id is not None:
+        lines[2] += f" (entry #{done.entry_id})"
+    return f"offboarded {done.plan.member.slack_user_id}:\n" + "\n".join(
+        f"- {line}" for line in lines)

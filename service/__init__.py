@@ -18,6 +18,7 @@ from service.home import HomeService
 from service.imports import ImportService
 from service.month_closing import MonthCloseService
 from service.months import MonthService
+from service.offboarding import OffboardingService
 from service.patients import PatientService
 from service.reminders import ReminderService
 from service.staff import StaffService
@@ -45,6 +46,7 @@ class Service:
         self.current_patient = CurrentPatientService(ctx)
         self.timers = TimerService(ctx, self.entries)
         self.home = HomeService(ctx, self.months, self.timers)
+        self.offboarding = OffboardingService(ctx, self.entries, self.timers)
         self.admin = AdminService(ctx)
         self.calls = CallService(ctx, entries=self.entries)
         self.voice_access = VoiceAccessService(ctx)

@@ -19,15 +19,28 @@ from service.errors import BadInput, NotFound
 from service.lookups import clean_slack_user_id
 from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
 from service.views import StaffView
+from store import patients as patient_rows
 from store import phones as phone_rows
 from store import staff as staff_rows
+from store import timers as timer_rows
 from store.db import Conn
 
-__all__ = ["StaffChanged", "StaffChanges", "StaffService", "check_role", "clean_slack_user_id",
-           "view_of"]
+__all__ = ["StaffChanged", "StaffChanges", "StaffService", "active_at", "check_role",
+           "clean_slack_user_id", "snapshot", "view_of"]
 
 _NPI = re.compile(rf"{DIGIT}{{10}}")  # 0-9 only: '١٢٣٤٥٦٧٨٩٠' is no NPI a payer reads
 _CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,120}")
+
+
+def active_at(row: Any, instant: datetime | None) -> bool:
+    """Whether the staff member (a staff row) was active at `instant`: an active member
+    always; an inactive one only before their inactive-from instant (issue 24: calls from
+    before it stay theirs). An inactive member with no instant recorded (made inactive
+    before it was kept) is taken as inactive since ever, as `active` alone always said."""
+    if row.active:
+        return True
+    since = row.inactive_from
+    return since is not None and instant is not None and instant < since
 
 
 def check_role(role: str) -> str:
@@ -52,7 +65,8 @@ def _view(row: Any, phone_count: int, now: datetime | None = None) -> StaffView:
     locked = row.voice_locked_until
     in_force = locked if now is not None and locked is not None and locked > now else None
     return StaffView(row.slack_user_id, row.name, row.role, row.is_admin, row.active,
-                     row.npi, int(phone_count), row.voice_pin_hash is not None, in_force)
+                     row.npi, int(phone_count), row.voice_pin_hash is not None, in_force,
+                     None if row.active else row.inactive_from)
 
 
 def _counted_view(row: Any, now: datetime | None = None) -> StaffView:
@@ -60,11 +74,14 @@ def _counted_view(row: Any, now: datetime | None = None) -> StaffView:
     return _view(row, row.phone_count, now)
 
 
-def _snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
+def snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
+    """A staff row as its audit records keep it (service/record_checks.py reads them)."""
     return {
         "slack_user_id": row.slack_user_id, "name": row.name, "role": row.role,
         "npi": row.npi, "is_admin": row.is_admin, "active": row.active,
+        "inactive_from": row.inactive_from,
         "staff_phones": sorted(numbers), "twilio_client": row.twilio_client,
+        "voice_pin": row.voice_pin_hash is not None,
     }
 
 
@@ -152,7 +169,7 @@ class StaffService:
         staff_rows.save_phones(conn, row.id, {}, numbers)
         audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.add",
                      entity="staff", entity_id=user_id,
-                     after=_snapshot(row, numbers) | ({"import": source} if source else {}))
+                     after=snapshot(row, numbers) | ({"import": source} if source else {}))
         return _view(row, len(numbers))
 
     def update(self, slack_user_id: str, changes: StaffChanges, *, actor: str) -> StaffView:
@@ -181,6 +198,7 @@ class StaffService:
         row = lookups.require_staff(conn, slack_user_id)
         before_numbers = staff_rows.phones(conn, row.id)
         values = self._changed_columns(conn, row, changes)
+        self._activity(conn, row, values)
         numbers = dict(before_numbers)
         for e164 in remove_numbers:
             if e164 not in numbers:
@@ -190,6 +208,7 @@ class StaffService:
         claims = [(e164, "phone") for e164 in add_numbers] + [
             (e164, "twilio_number") for e164 in twilio_numbers]
         held = phone_rows.holders(conn, [e164 for e164, _ in claims])
+        held = self._from_leavers(conn, held, row, twilio_numbers, actor)
         for e164, kind in claims:
             _claim(numbers, held, row.id, e164, kind)
         if changes.twilio_client is not None:
@@ -206,8 +225,8 @@ class StaffService:
         staff_rows.save_phones(conn, row.id, before_numbers, numbers)
         audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.update",
                      entity="staff", entity_id=row.slack_user_id,
-                     before=_snapshot(row, before_numbers),
-                     after=_snapshot(after, numbers) | ({"import": source} if source else {}))
+                     before=snapshot(row, before_numbers),
+                     after=snapshot(after, numbers) | ({"import": source} if source else {}))
         return StaffChanged(_view(after, len(numbers), self.ctx.now()), tuple(changed))
 
     @staticmethod
@@ -227,6 +246,54 @@ class StaffService:
         if changes.active is not None:
             values["active"] = changes.active
         return values
+
+    def _from_leavers(self, conn: Conn, held: Mapping[str, list[Any]], row: Any,
+                      twilio_numbers: list[str], actor: str) -> dict[str, list[Any]]:
+        """A clinic Twilio number still on an inactive member's record (a leaver's, issue 24)
+        moves to `row` with `--twilio-number`: taken off the leaver's record, with its own
+        audit record; an active member's stays refused (`_claim`). `held` without them."""
+        left = {e164: list(rows) for e164, rows in held.items()}
+        for e164 in twilio_numbers:
+            for holder in held.get(e164, []):
+                if holder.side != "staff" or holder.owner_id == row.id \
+                        or holder.kind != "twilio_number":
+                    continue
+                leaver = staff_rows.by_pk(conn, holder.owner_id)
+                if leaver is None or leaver.active:
+                    continue
+                before = staff_rows.phones(conn, leaver.id)
+                after = {k: v for k, v in before.items() if k != e164}
+                staff_rows.save_phones(conn, leaver.id, before, after)
+                audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.update",
+                             entity="staff", entity_id=leaver.slack_user_id,
+                             before=snapshot(leaver, before), after=snapshot(leaver, after))
+                left[e164].remove(holder)
+        return left
+
+    def _activity(self, conn: Conn, row: Any, values: dict[str, Any]) -> None:
+        """`--inactive` records the inactive-from instant (kept when they were inactive
+        already with one) and `--active` clears it. `--inactive` is refused while the member
+        still has patients or a running timer: `staff offboard` moves those in the same
+        transaction (issue 24), so nothing is left with a member nobody can reach."""
+        if "active" not in values:
+            return
+        if values["active"]:
+            values["inactive_from"] = None
+            return
+        if not row.active and row.inactive_from is not None:
+            return
+        patients = patient_rows.assigned_to(conn, row.id)
+        timer = timer_rows.running(conn, row.id)
+        if patients or timer is not None:
+            left = [f"{len(patients)} assigned patient{'s' if len(patients) != 1 else ''}"] \
+                if patients else []
+            left += ["a running timer"] if timer is not None else []
+            raise BadInput(
+                f"{row.slack_user_id} still has {' and '.join(left)}: run `rpm-logger staff "
+                f"offboard {row.slack_user_id} --reassign-to SLACK_ID` instead (it moves "
+                "their patients, ends the timer and removes the voice PIN in one go); "
+                "nothing changed.")
+        values["inactive_from"] = self.ctx.now()
 
     @staticmethod
     def _client_identity(conn: Conn, row: Any, text: str) -> str | None:

@@ -27,6 +27,7 @@ class StaffView:
     phone_count: int = 0
     has_voice_pin: bool = False  # whether a voice PIN is set (never the PIN or its hash)
     voice_locked_until: datetime | None = None  # a wrong-PIN lock in force when viewed
+    inactive_from: datetime | None = None  # inactive: since when (None: not recorded)
 
     @property
     def time_counts(self) -> bool:

@@ -5,8 +5,17 @@ import sys
 import click
 
 from presentation import render
-from rpm_logger.cli.common import Exit, current_service, handled, interactive, operator_name
+from rpm_logger.cli.common import (
+    Exit,
+    confirmed,
+    current_service,
+    current_settings,
+    handled,
+    interactive,
+    operator_name,
+)
 from rpm_logger.cli.root import cli
+from service.offboarding import TimerDropped
 from service.staff import StaffChanges
 from service.views import StaffView
 
@@ -47,7 +56,9 @@ def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
 @click.option("--npi", default=None)
 @click.option("--admin/--no-admin", default=None)
 @click.option("--inactive", "active", flag_value=False, default=None,
-              help="Deactivate: they can no longer log; their entries keep counting.")
+              help="Deactivate from now: they can no longer log, no call reaches them; their "
+                   "entries keep counting. Refused while they have patients or a running "
+                   "timer: use `staff offboard`.")
 @click.option("--active", "active", flag_value=True, help="Reactivate.")
 @click.option("--voice-pin", default=None,
               help="Voice menu PIN, 4-8 digits; '-' asks at a hidden prompt (with no "
@@ -115,3 +126,49 @@ def staff_list(include_inactive: bool) -> None:
     service = current_service()
     for view in service.staff.list(include_inactive=include_inactive):
         click.echo(render.staff_text(view, service.ctx.policy.zone))
+
+
+@staff.command("offboard")
+@click.argument("slack_user_id")
+@click.option("--reassign-to", required=True,
+              help="Active staff member who takes over their patients (Slack id).")
+@click.option("--reason", default=None, help="Why (kept in the audit trail).")
+@click.option("--drop-timer", is_flag=True, default=False,
+              help="Drop their running timer with a note instead of logging it.")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+@click.option("--by", default=None, help="Who is making the change (audit).")
+@handled
+def staff_offboard(slack_user_id: str, reassign_to: str, reason: str | None,
+                   drop_timer: bool, yes: bool, by: str | None) -> None:
+    """A member leaves: inactive from now, patients reassigned, timer ended, voice PIN
+    removed, in one transaction (docs/people.md)."""
+    service = current_service()
+    zone = service.ctx.policy.zone
+    plan = service.offboarding.preview(slack_user_id, reassign_to=reassign_to,
+                                       drop_timer=drop_timer)
+    click.echo(render.offboard_plan_text(plan, zone), err=True)
+    confirmed(f"Offboard {plan.member.slack_user_id}?", yes)
+    done = service.offboarding.offboard(slack_user_id, reassign_to=reassign_to, reason=reason,
+                                        drop_timer=drop_timer, actor=operator_name(by))
+    click.echo(render.offboarded_text(done, zone))
+    if done.dropped is not None:
+        _tell_admins(done.dropped)
+
+
+def _tell_admins(dropped: TimerDropped) -> None:
+    """A dropped timer is told to every active admin by Slack DM (the call DMs' sender),
+    after the commit; without SLACK_BOT_TOKEN, or when Slack refuses, stderr says so."""
+    from bot.call_dms import SlackCallDMs
+
+    notifier = SlackCallDMs.from_settings(current_settings())
+    sent = 0
+    if notifier is not None:
+        for admin in dropped.admins:
+            try:
+                notifier.timer_dropped_to_admin(admin, dropped)
+                sent += 1
+            except Exception:  # noqa: BLE001 - offboarded; the audit trail keeps the note
+                pass
+    if sent < len(dropped.admins) or not dropped.admins:
+        click.echo(f"admins told by Slack DM: {sent} of {len(dropped.admins)} (the dropped "
+                   "timer is in the audit trail: timer.drop_offboard)", err=True)
