@@ -23,7 +23,6 @@ from service.closes import CloseView
 from service.month_words import still_needed
 from service.offboarding import DROPPED, LOGGED, Offboarded, OffboardPlan
 from service.patients import EndPreview
-from service.phones import redact_phones
 from service.reminders import CHANNEL, PlannedMessage
 from service.views import (
     CloseDifference,
@@ -86,6 +85,15 @@ class _SafeCsv:
 
     def row(self, cells: dict[str, Any]) -> None:
         self._writer.writerow({key: spreadsheet_safe(value) for key, value in cells.items()})
+
+
+def csv_template(example: dict[str, str]) -> str:
+    """An import file's header and one example row (`rpm-logger import template`)."""
+    out = io.StringIO()
+    writer = _SafeCsv(out, example)
+    writer.header()
+    writer.row(example)
+    return out.getvalue()
 
 
 FINDING_COLUMNS = ("check", "patient_id", "staff_id", "entry_ids", "message", "source")
@@ -427,7 +435,7 @@ def export_csv(entries: Iterable[EntryView], zone: ZoneInfo, *, region: str) -> 
     buffer = io.StringIO()
     writer = _SafeCsv(buffer, EXPORT_COLUMNS)
     writer.header()
-    for e in entries:
+    for e in (entry.masked(region) for entry in entries):
         writer.row({
             "entry_id": e.id, "patient_id": e.patient_id, "initials": e.patient_initials or "",
             "staff": e.staff, "staff_name": e.staff_name or "", "staff_role": e.staff_role,
@@ -435,11 +443,11 @@ def export_csv(entries: Iterable[EntryView], zone: ZoneInfo, *, region: str) -> 
             "started_utc": e.started_at.isoformat(), "ended_utc": e.ended_at.isoformat(),
             "duration_seconds": e.duration_seconds, "activity": e.activity,
             "source": e.source, "live": "yes" if e.counts_live else "no",
-            "counts": _counts_cell(e), "note": redact_phones(e.note, region=region) or "",
+            "counts": _counts_cell(e), "note": e.note or "",
             "created_at_utc": e.created_at.isoformat(), "created_by": e.created_by,
             "voided_at_utc": e.voided_at.isoformat() if e.voided_at else "",
             "voided_by": e.voided_by or "",
-            "void_reason": redact_phones(e.void_reason, region=region) or "",
+            "void_reason": e.void_reason or "",
             "amendment_reason": _amendment_reasons(e),
             "overlaps_entry_id": e.overlaps_entry_id or "",
             "month_seconds": e.duration_seconds if e.month_seconds is None else e.month_seconds,

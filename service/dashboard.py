@@ -8,7 +8,7 @@ leaves this module.
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -119,7 +119,8 @@ class MonthPage:
 
 
 # Free-text fields a person typed: the only audit fields that may hold an unmasked number.
-_FREE_TEXT = frozenset({"note", "void_reason"})
+_FREE_TEXT = frozenset({"note", "void_reason", "amendment_reason", "void_amendment_reason",
+                        "reason"})
 
 
 def _cell(key: str, value: Any, region: str) -> str:
@@ -245,7 +246,7 @@ class DashboardService:
             summary = self.months.summary_in(conn, month, patient.id)
             listed = self.entries.month_entries_in(conn, month, patient.id)
             assigned_name = people.name(view.assigned_to)
-        entries = tuple(_redacted(e, region) for e in listed)
+        entries = tuple(e.masked(region) for e in listed)
         return PatientPage(view, provider, summary, entries, audit, assigned_name)
 
     def code_series(self, month: Month | None = None) -> CodeSeries:
@@ -268,8 +269,3 @@ def _days_shown(month: Month, today: date) -> int:
     if today < month.first_day:
         return 0
     return today.day
-
-
-def _redacted(entry: EntryView, region: str) -> EntryView:
-    return replace(entry, note=redact_phones(entry.note, region=region),
-                   void_reason=redact_phones(entry.void_reason, region=region))

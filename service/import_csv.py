@@ -110,14 +110,10 @@ class ParsedFile:
                 for line in self.lines for reason in line.problems]
 
 
-def template(kind: str) -> str:
-    """The header and one example row of `kind` (patients | staff), as CSV text."""
-    columns = _COLUMNS[kind]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([name for name, _ in columns])
-    writer.writerow([example for _, example in columns])
-    return out.getvalue()
+def template(kind: str) -> dict[str, str]:
+    """The columns of a `kind` (patients | staff) file, each with its example cell, in
+    order (presentation/render.py writes them as CSV: the product's one CSV writer)."""
+    return dict(_COLUMNS[kind])
 
 
 def _refuse(name: str, line: int, reason: str) -> ImportRefused:

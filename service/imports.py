@@ -117,8 +117,8 @@ class ImportService:
         return self._run("staff", parsed, rows, save, actor=actor, dry_run=dry_run, extra={})
 
     @staticmethod
-    def template(kind: str) -> str:
-        """The header of a `kind` (patients | staff) file with one example row."""
+    def template(kind: str) -> dict[str, str]:
+        """The columns of a `kind` (patients | staff) file with an example cell each."""
         return import_csv.template(kind)
 
     @staticmethod

@@ -389,7 +389,8 @@ class MonthService:
         context = _MonthContext(
             month=month, month_text=str(month), record=record, calls=defaultdict(list),
             billed=BilledRecords(record.billed_close, start=start, end=end,
-                                 fees=self.ctx.policy.fees),
+                                 fees=self.ctx.policy.fees,
+                                 region=self.ctx.policy.phone_region),
             month_ended=month.last_day < self.today(),
         )
         if scope.shape not in REPLY_SHAPES:

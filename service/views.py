@@ -4,7 +4,7 @@ They carry clinic ids and initials, never names or phone numbers of patients: wh
 adapter renders from them is safe to show in Slack.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +14,7 @@ from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
 from billing.programme import Enrolment
 from billing.risk import RiskAssessment
 from billing.tally import EntryCount, NotCounted
+from service.phones import redact_phones
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,15 @@ class EntryView:
     # it, so no screen says "counts" or "live" of time the month's totals left out
     count: EntryCount | None = None
     voided_by_name: str | None = None  # the voider's name when "by" is a staff member's id
+
+    def masked(self, region: str) -> "EntryView":
+        """The entry with any phone number in what a person typed (its note, its void's
+        reason, either amendment's reason) masked, as every screen and file shows it."""
+        return replace(
+            self, note=redact_phones(self.note, region=region),
+            void_reason=redact_phones(self.void_reason, region=region),
+            amendment_reason=redact_phones(self.amendment_reason, region=region),
+            void_amendment_reason=redact_phones(self.void_amendment_reason, region=region))
 
     @property
     def counts(self) -> bool:

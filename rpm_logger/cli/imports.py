@@ -91,6 +91,7 @@ def import_staff(file: Path, dry_run: bool, by: str | None) -> None:
 @click.argument("kind", type=click.Choice(["patients", "staff"]))
 def import_template(kind: str) -> None:
     """Print the header of a KIND file with one example row."""
+    from presentation.render import csv_template
     from service.imports import ImportService
 
-    click.echo(ImportService.template(kind), nl=False)
+    click.echo(csv_template(ImportService.template(kind)), nl=False)

@@ -129,6 +129,39 @@ def test_a_change_since_close_shows_on_month_and_patient_pages(
     assert patient.one("dd", id="billed-at-close").content == "99457"
 
 
+def test_a_phone_number_in_an_amendments_reason_is_masked_on_every_screen(
+        client: TestClient, svc: Service, clock: FrozenClock, entry_ids: dict[str, int]) -> None:
+    """Outside auditor's retry of issue 26: a void's amendment reason "entered twice call
+    617-555-0104" went unmasked to Slack's report, the dashboard, the packet and `export`,
+    where the void's own reason was masked."""
+    from presentation import blocks, render
+    from presentation.packet import html as packet_html
+    from service.closes import Amendment
+
+    clock.now = datetime(2026, 12, 3, 15, tzinfo=UTC)
+    svc.closes.close(NOVEMBER, by="billing office")
+    clock.advance(minutes=5)
+    typed = "entered twice call 617-555-0104"
+    svc.entries.void(entry_ids["review"], reason=typed, by="U04ADMIN",
+                     amendment=Amendment(reason=typed, by="cli:root", operator=True))
+    totals = svc.months.totals(NOVEMBER)
+    entries = svc.entries.for_month(NOVEMBER)
+    screens = {
+        "month page": client.get("/?month=2026-11").text,
+        "patient page": client.get("/patients/P-1042?month=2026-11").text,
+        "Slack report": blocks.totals_text(totals),
+        "report --summary": render.totals_text(totals),
+        "report csv": client.get("/reports/2026-11.csv").text,
+        "packet": packet_html(svc.audit_packets.packet("P-1042", NOVEMBER)),
+        "export": render.export_csv(entries, svc.ctx.policy.zone,
+                                    region=svc.ctx.policy.phone_region),
+    }
+    for screen, text in screens.items():
+        assert "555-0104" not in text and "5550104" not in text, screen
+    assert "entered twice call ***0104" in screens["Slack report"]
+    assert "entered twice call ***0104" in screens["export"]
+
+
 def test_no_phi_beyond_clinic_id_and_initials(client: TestClient, svc: Service) -> None:
     text = client.get("/").text
     for digits in RAW_PHONE_DIGITS:
