@@ -495,7 +495,7 @@ def _call_line(call: CallView, zone: ZoneInfo) -> str:
 def unmatched_reply(calls: Sequence[CallView], zone: ZoneInfo) -> Reply:
     if not calls:
         return text_reply("No unmatched calls: every call is matched to a patient.")
-    return Reply(f"{len(calls)} unmatched calls", [
+    return Reply(render.count_of(len(calls), "unmatched call"), [
         *_listed(f"*Unmatched calls* ({len(calls)}), newest first",
                  [_call_line(c, zone) for c in calls],
                  "`rpm-logger calls list --state unmatched` lists them all"),

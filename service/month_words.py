@@ -20,6 +20,10 @@ def still_needed(summary: MonthSummary, seconds_text: SecondsText = format_secon
         if summary.needs_live_interaction and summary.total_seconds:
             return ("nothing: the month has ended without a live interaction, so its time "
                     "supports no code")
+        if (summary.in_programme and not summary.codes and summary.next_code
+                and summary.seconds_to_next_code):
+            return (f"nothing: the month has ended {seconds_text(summary.seconds_to_next_code)}"
+                    f" short of {summary.next_code}")
         return "nothing: the month has ended"
     parts = []
     if summary.next_code and summary.seconds_to_next_code:

@@ -70,3 +70,18 @@ def test_an_ended_month_of_attempts_only_says_why_it_supports_no_code(
     assert not summary.codes and summary.month_ended
     assert still_needed(summary) == ("nothing: the month has ended without a live "
                                      "interaction, so its time supports no code")
+
+
+def test_an_ended_month_short_of_time_says_by_how_much(svc: Service) -> None:
+    """Outside auditor's retry of issue 26: 5 minutes with a live call read "Still needed:
+    nothing: the month has ended", as if nothing had been missed."""
+    from datetime import UTC, datetime
+
+    from billing.months import Month
+    from service.month_words import still_needed
+
+    seed(svc)
+    log(svc, "5m", "call", started_at=datetime(2026, 10, 20, 15, tzinfo=UTC))
+    [summary] = [s for s in svc.months.report(Month(2026, 10)) if s.patient_id == "P-1042"]
+    assert not summary.codes and summary.live_interactions and summary.month_ended
+    assert still_needed(summary) == "nothing: the month has ended 5 min short of 99470"

@@ -57,6 +57,8 @@ def row_view(row: DashboardRow) -> RowView:
 def _verdict(row: DashboardRow) -> tuple[str, str]:
     """A finished window shows what it earned (any code, 99470 included: green) or that it
     missed every code (red); a running one its severity (clinic finding, issue 26 item 14)."""
+    if row.summary.codes and row.summary.held:  # earned, but not to be billed yet
+        return "held: do not bill", "high"
     if row.risk.days_left:
         return row.risk.severity, row.risk.severity
     if row.summary.codes:

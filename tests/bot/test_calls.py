@@ -178,6 +178,8 @@ def test_admins_list_unmatched_calls_without_any_phone_digits(slack: SlackSender
     listed = slack.command("calls unmatched", user=ADMIN)
     assert "*Unmatched calls* (1), newest first\n• *C-1* 2026-11-20 14:26 EST · " \
            "3 min 20 s · outbound" in listed.text
+    # one call, one noun (outside auditor's retry of issue 26: "1 unmatched calls")
+    assert "1 unmatched call" in listed.text and "1 unmatched calls" not in listed.text
     for digits in ("0777", "617", "555", "0199"):
         assert digits not in listed.text
     refused = slack.command("calls unmatched")

@@ -76,7 +76,8 @@ def test_row_cells_show_minutes_live_codes_days_left(client: TestClient) -> None
     page = Page(client.get("/").text)
     cells = {row.attrs["data-patient"]: row.content for row in page.find("tr", class_="patient")}
     assert cells["P-1042"].startswith("P-1042 JD 21 ✓ 99457 11 ok")
-    assert cells["P-2001"].startswith("P-2001 AB 47 ✓ 99457;99458 11 ok")
+    # held (no order on file): not "ok" (outside auditor's retry of issue 26)
+    assert cells["P-2001"].startswith("P-2001 AB 47 ✓ 99457;99458 11 held: do not bill")
     assert cells["P-2002"] == ("P-2002 CK 4 ✗ — 11 watch needs 16 more minutes and a live call")
     assert cells["P-3003"] == ("P-3003 EF 0 ✗ — 11 watch needs 20 more minutes and a live call"
                                " no consent on file: do not bill until consent is recorded")
@@ -210,6 +211,16 @@ def test_an_ended_month_says_earned_not_on_track(client: TestClient, svc: Servic
     assert "missed 99457: 15 minutes short and no live call" in missed
     assert {(s.content, s.attrs["class"]) for s in page.find("span", **{"class": "sev"})} == {
         ("earned 99457", "sev sev-ok"), ("missed", "sev sev-critical")}
+
+
+def test_a_held_month_that_earned_a_code_says_held_not_earned(client: TestClient,
+                                                              svc: Service) -> None:
+    """Outside auditor's retry of issue 26: P-3003 (no consent on file) read "earned 99457"
+    in the status cell, "do not bill" only in the warnings column."""
+    log(svc, "25m", "call", patient="P-3003", staff=DOCTOR,
+        started_at=datetime(2026, 11, 14, 15, tzinfo=UTC))
+    row = Page(client.get("/?month=2026-11").text).one("tr", data_patient="P-3003").content
+    assert "held: do not bill" in row and "earned 99457" not in row
 
 
 def test_month_picker_shows_another_month(client: TestClient, svc: Service) -> None:
