@@ -3,6 +3,7 @@
 Adapters parse their own surface and render the returned views; they never touch tables.
 """
 
+from service.access import AccessService
 from service.admin import AdminService
 from service.audit_checks import AuditCheckService
 from service.audit_packets import AuditPacketService
@@ -31,6 +32,7 @@ class Service:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.staff = StaffService(ctx)
+        self.access = AccessService(ctx)
         self.patients = PatientService(ctx)
         # one MonthService (and one EntryService) shared by every area that needs them
         self.months = MonthService(ctx)

@@ -15,6 +15,7 @@ from typing import Any
 from billing.codes import CPT_99457, CPT_99458, CPT_99470, MonthActivity, assess_month
 from billing.months import Month
 from billing.risk import RiskAssessment
+from service.access import AccessView, Viewer, access_log_in, sees_access_log
 from service.closes import find_close, signed
 from service.context import ServiceContext
 from service.entries import EntryService
@@ -82,6 +83,7 @@ class PatientPage:
     summary: MonthSummary
     entries: tuple[EntryView, ...]
     audit: tuple[AuditView, ...]
+    access: tuple[AccessView, ...] | None = None  # who viewed the patient: admins only
 
 
 @dataclass(frozen=True)
@@ -222,8 +224,10 @@ class DashboardService:
         return [DashboardRow(r.summary, r.risk)
                 for r in self.months.with_risk(month, assigned_to=staff)]
 
-    def patient(self, patient_ref: str, month: Month | None = None) -> PatientPage:
-        """The patient's month: entries (voided too), audit history, provider with NPI."""
+    def patient(self, patient_ref: str, month: Month | None = None, *,
+                viewer: Viewer | None = None) -> PatientPage:
+        """The patient's month: entries (voided too), audit history, provider with NPI, and
+        for an admin `viewer` who viewed the patient (the access log)."""
         month = month or self.months.current()
         region = self.ctx.policy.phone_region
         with self.ctx.db.read() as conn:
@@ -240,8 +244,10 @@ class DashboardService:
             )
             summary = self.months.summary_in(conn, month, patient.id)
             listed = self.entries.month_entries_in(conn, month, patient.id)
+            access = access_log_in(conn, patient.clinic_id) \
+                if viewer is not None and sees_access_log(viewer) else None
         entries = tuple(_redacted(e, region) for e in listed)
-        return PatientPage(view, provider, summary, entries, audit)
+        return PatientPage(view, provider, summary, entries, audit, access)
 
     def code_series(self, month: Month | None = None) -> CodeSeries:
         """Patients reaching 99470 / 99457 / 99458 per day (today is the last day shown)."""

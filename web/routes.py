@@ -18,7 +18,8 @@ from configuration.settings import Settings
 from presentation import packet
 from presentation.render import report_csv
 from service import Service
-from service.errors import NotFound, StoreUnavailable
+from service.access import PACKET, PATIENT_PAGE, REPORT, Viewer, require_month_wide
+from service.errors import NotAllowed, NotFound, StoreUnavailable
 from web import pages
 from web.access import (
     COOKIE_NAME,
@@ -57,8 +58,12 @@ def _html(status: int, heading: str, text: str, *, login: bool = False) -> HTMLR
                                            login=login), status_code=status)
 
 
-def _guard(request: Request, token: str | None) -> Response | None:
-    """None when the request may see the dashboard, else the response to send instead."""
+TOKEN_ACTOR = "dashboard-token"  # who the access log names for DASHBOARD_TOKEN
+LOOPBACK_ACTOR = "loopback"  # ... and for a loopback client when nothing is configured
+
+
+def _guard(request: Request, token: str | None) -> Response | Viewer:
+    """Who is asking when the request may see the dashboard, else the response to send."""
     creds = Credentials(
         loopback=from_loopback(request),
         bearer=bearer_of(request.headers.get("authorization")),
@@ -68,7 +73,7 @@ def _guard(request: Request, token: str | None) -> Response | None:
     now = int(_service(request).ctx.now().timestamp())
     verdict = decide(token, creds, now)
     if verdict is Verdict.ALLOWED:
-        return None
+        return Viewer.admin(TOKEN_ACTOR if token else LOOPBACK_ACTOR)
     if verdict is Verdict.FORBIDDEN:
         return _html(403, "Forbidden", "Without DASHBOARD_TOKEN the dashboard is served to this "
                      "machine only (127.0.0.1 or ::1). Set DASHBOARD_TOKEN to open it from "
@@ -94,6 +99,8 @@ def _safely(render: Callable[[], Response]) -> Response:
     """Refused input is a 400/404 page, a database that does not answer a 503 page."""
     try:
         return render()
+    except NotAllowed as exc:  # before NotFound: a scoped viewer's unknown patient is this
+        return _html(403, "Forbidden", str(exc))
     except NotFound as exc:
         return _html(404, "Not found", str(exc))
     except InvalidInput as exc:
@@ -104,14 +111,14 @@ def _safely(render: Callable[[], Response]) -> Response:
 
 
 def _page(request: Request, token: str | None,
-          render: Callable[[Service], Response]) -> Response:
-    """Every dashboard route: the guard first, then `render` with the service, refusals as
-    pages, and the security headers on whatever is sent."""
-    denied = _guard(request, token)
-    if denied is not None:
-        return _secured(denied)
+          render: Callable[[Service, Viewer], Response]) -> Response:
+    """Every dashboard route: the guard first, then `render` with the service and the
+    viewer, refusals as pages, and the security headers on whatever is sent."""
+    viewer = _guard(request, token)
+    if isinstance(viewer, Response):
+        return _secured(viewer)
     service = _service(request)
-    return _secured(_safely(lambda: render(service)))
+    return _secured(_safely(lambda: render(service, viewer)))
 
 
 # OpenAPI only (the schema is not served publicly; tests fuzz the routes from it)
@@ -120,7 +127,8 @@ MonthParam = Annotated[str | None, Query(description="YYYY-MM; default: the curr
 _REFUSALS: dict[int | str, dict[str, Any]] = {
     400: {"description": "unreadable month or staff id (a page saying what to type)"},
     401: {"description": "DASHBOARD_TOKEN is set and neither it nor a live session came"},
-    403: {"description": "DASHBOARD_TOKEN is unset and the client is not on loopback"},
+    403: {"description": "DASHBOARD_TOKEN is unset and the client is not on loopback, or "
+                         "the viewer may not see this page"},
     404: {"description": "no such patient"},
     503: {"description": "the database did not answer"},
 }
@@ -135,7 +143,7 @@ def dashboard_router(settings: Settings) -> APIRouter:
                    staff: Annotated[str | None, Query(
                        description="only this staff member's patients (Slack user id)",
                        examples=["U01NURSE"])] = None) -> Response:
-        def render(service: Service) -> Response:
+        def render(service: Service, viewer: Viewer) -> Response:
             page = service.dashboard.month_page(Month.parse(month) if month else None,
                                                 assigned_to=staff or None)
             return HTMLResponse(pages.month_page(
@@ -151,9 +159,10 @@ def dashboard_router(settings: Settings) -> APIRouter:
                      patient_id: Annotated[str, Path(description="clinic id or phone",
                                                      examples=["P-1042"])],
                      month: MonthParam = None) -> Response:
-        def render(service: Service) -> Response:
+        def render(service: Service, viewer: Viewer) -> Response:
             chosen = _month(service, month)
-            page = service.dashboard.patient(patient_id, chosen)
+            service.access.record(viewer, PATIENT_PAGE, chosen, patient_id)  # before reading
+            page = service.dashboard.patient(patient_id, chosen, viewer=viewer)
             return HTMLResponse(pages.patient_page(month=chosen, page=page,
                                                    zone=service.ctx.policy.zone))
 
@@ -166,8 +175,9 @@ def dashboard_router(settings: Settings) -> APIRouter:
                     month: MonthParam = None) -> Response:
         """The patient's audit packet for the month: printable HTML carrying its content
         and SHA-256 (the one `rpm-logger audit packet` prints)."""
-        def render(service: Service) -> Response:
+        def render(service: Service, viewer: Viewer) -> Response:
             chosen = _month(service, month)
+            service.access.record(viewer, PACKET, chosen, patient_id)  # before reading
             return HTMLResponse(packet.html(service.audit_packets.packet(patient_id, chosen)))
 
         return _page(request, token, render)
@@ -175,7 +185,8 @@ def dashboard_router(settings: Settings) -> APIRouter:
     @router.get("/self-audit", response_class=HTMLResponse)
     def self_audit_view(request: Request, month: MonthParam = None) -> Response:
         """The month's self-audit findings (the list `rpm-logger audit checks` prints)."""
-        def render(service: Service) -> Response:
+        def render(service: Service, viewer: Viewer) -> Response:
+            require_month_wide(viewer)
             chosen = _month(service, month)
             return HTMLResponse(pages.self_audit_page(
                 month=chosen, checks=service.audit_checks.run(chosen)))
@@ -186,8 +197,9 @@ def dashboard_router(settings: Settings) -> APIRouter:
                 responses={200: {"description": "the month's report", "content": {"text/csv": {}}}})
     def report_download(request: Request, month: Annotated[str, Path(
             description="YYYY-MM", examples=["2026-11"])]) -> Response:
-        def render(service: Service) -> Response:
+        def render(service: Service, viewer: Viewer) -> Response:
             chosen = Month.parse(month)
+            service.access.record(viewer, REPORT, chosen)  # before reading
             return Response(report_csv(service.months.report_rows(chosen)), media_type="text/csv",
                             headers={"Content-Disposition":
                                      f'attachment; filename="rpm-report-{chosen}.csv"'})
