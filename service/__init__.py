@@ -8,6 +8,7 @@ from service.admin import AdminService
 from service.audit_checks import AuditCheckService
 from service.audit_packets import AuditPacketService
 from service.audit_trail import AuditTrailService
+from service.auditors import AuditorService
 from service.backups import BackupService
 from service.calls import CallService
 from service.chat_entries import ChatEntryService
@@ -20,6 +21,7 @@ from service.month_closing import MonthCloseService
 from service.months import MonthService
 from service.patients import PatientService
 from service.reminders import ReminderService
+from service.sessions import KeyRing
 from service.staff import StaffService
 from service.timers import TimerService
 from service.voice_access import VoiceAccessService
@@ -33,6 +35,8 @@ class Service:
         self.ctx = ctx
         self.staff = StaffService(ctx)
         self.access = AccessService(ctx)
+        self.keys = KeyRing(ctx)
+        self.auditors = AuditorService(ctx, self.keys)
         self.patients = PatientService(ctx)
         # one MonthService (and one EntryService) shared by every area that needs them
         self.months = MonthService(ctx)

@@ -8,6 +8,7 @@ before anything of the page is read: when the record cannot be written the page 
 shown (fail closed), and a refused view records nothing and changes nothing.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -18,7 +19,11 @@ from service import audit
 from service.context import ServiceContext
 from service.errors import NotAllowed, NotFound
 from service.lookups import find_staff, patient_key, require_patient
+from service.sessions import STAFF as STAFF_SESSION
+from service.sessions import DashboardLogin
 from store import access as access_rows
+from store import auditors as grant_rows
+from store import staff as staff_rows
 from store.db import Conn
 
 # What a view shows (the access log's `what`).
@@ -29,6 +34,13 @@ EXPORT = "export"
 WHATS = (PATIENT_PAGE, PACKET, REPORT, EXPORT)
 
 REFUSED = "You may not see this page."  # no PHI: says nothing of whether the patient exists
+SLACK_USER_CLAIM = "https://slack.com/user_id"  # what "Sign in with Slack" ID tokens carry
+SIGN_IN_ENTITY = "dashboard_sign_in"
+NOT_STAFF = ("You are signed in, but not as active staff of this clinic: ask an admin to add "
+             "you (`rpm-logger staff add`, with --email for an email sign-in).")
+NOT_A_LINK = "This is not a valid auditor sign-in link. Ask the clinic for a new one."
+REVOKED = "This auditor access was revoked by the clinic."
+EXPIRED = "This auditor access has expired. Ask the clinic for a new one."
 
 
 class Role(Enum):
@@ -49,6 +61,7 @@ class Viewer:
     grant_id: int | None = None  # AUDITOR: the grant
     months: tuple[Month, Month] | None = None  # AUDITOR: first and last month, inclusive
     patients: frozenset[str] | None = None  # AUDITOR: clinic keys (upper case); None: all
+    label: str | None = None  # who is signed in, as the page header says it (no PHI)
 
     @classmethod
     def admin(cls, actor: str, *, via: str = "web") -> "Viewer":
@@ -68,6 +81,15 @@ def sees_month(viewer: Viewer, month: Month) -> bool:
     if viewer.role is not Role.AUDITOR:
         return True
     return viewer.months is not None and viewer.months[0] <= month <= viewer.months[1]
+
+
+def default_month(viewer: Viewer, current: Month) -> Month:
+    """The month a page shows when none is asked for: the current one, or for an auditor
+    the nearest month of the grant."""
+    if viewer.role is not Role.AUDITOR or viewer.months is None:
+        return current
+    first, last = viewer.months
+    return min(max(current, first), last)
 
 
 def sees_patient(viewer: Viewer, clinic_id: str, assigned_to: str | None,
@@ -111,6 +133,19 @@ class AccessView:
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "at": self.at.isoformat(), "by": self.by, "what": self.what,
                 "patient": self.patient, "month": self.month, "via": self.via}
+
+
+def open_grant(conn: Conn, grant_id: int, now: datetime) -> Any:
+    """The auditor grant's row while it is open (its link used, not revoked, not expired),
+    else NotAllowed saying which: read per request, so a revoke ends a session at once."""
+    row = grant_rows.by_id(conn, grant_id)
+    if row is None or row.link_used_at is None:
+        raise NotAllowed(NOT_A_LINK)
+    if row.revoked_at is not None:
+        raise NotAllowed(REVOKED)
+    if now >= row.expires_at:
+        raise NotAllowed(EXPIRED)
+    return row
 
 
 def _view(row: access_rows.AccessRow) -> AccessView:
@@ -159,9 +194,48 @@ class AccessService:
                 found.append(clinic_id)
             return found
 
+    def sign_in(self, claims: Mapping[str, Any]) -> DashboardLogin:
+        """A staff member's session from an OpenID Connect ID token's claims (already
+        verified: signature, issuer, audience, expiry, nonce): the Slack user id a "Sign in
+        with Slack" token carries, else a verified email matched to `staff --email`. An
+        unknown identity or an inactive member: NotAllowed, nothing written. The sign-in is
+        an audit record (which provider's identity it was, never the token)."""
+        slack_id = claims.get(SLACK_USER_CLAIM)
+        email = claims.get("email")
+        now = self.ctx.now()
+        with self.ctx.db.write() as conn:
+            member = None
+            if isinstance(slack_id, str) and slack_id:
+                member = find_staff(conn, slack_id.strip().upper())
+                how = "slack user id"
+            elif isinstance(email, str) and email and claims.get("email_verified") is not False:
+                member = staff_rows.by_email(conn, email.strip().lower())
+                how = "email"
+            if member is None or not member.active:
+                raise NotAllowed(NOT_STAFF)
+            slack = str(member.slack_user_id)
+            audit.record(conn, at=now, actor=slack, action="sign_in", entity=SIGN_IN_ENTITY,
+                         entity_id=slack, after={"by": how, "issuer": str(claims.get("iss"))})
+        stamp = int(now.timestamp())
+        return DashboardLogin(STAFF_SESSION, slack, stamp, stamp)
+
+    def staff_viewer(self, slack_user_id: str) -> Viewer:
+        """The viewer a staff member's session stands for, read now: an admin, else staff
+        limited to their patients; unknown or inactive: NotAllowed (no PHI)."""
+        with self.ctx.db.read() as conn:
+            member = find_staff(conn, slack_user_id)
+        if member is None or not member.active:
+            raise NotAllowed(NOT_STAFF)
+        slack = str(member.slack_user_id)
+        return Viewer(slack, Role.ADMIN if member.is_admin else Role.STAFF, staff_id=slack,
+                      label=f"{member.name} ({slack})")
+
     def _still_allowed(self, conn: Conn, viewer: Viewer) -> None:
-        """A staff viewer is still active staff, read in the recording transaction (a session
-        outlives a deactivation by at most one request: this one is refused)."""
+        """A staff viewer is still active staff, an auditor's grant still open, read in the
+        recording transaction (a deactivation or a revoke refuses the very next view)."""
+        if viewer.role is Role.AUDITOR:
+            open_grant(conn, viewer.grant_id or 0, self.ctx.now())
+            return
         if viewer.staff_id is None or viewer.via == "cli":
             return
         member = find_staff(conn, viewer.staff_id)

@@ -64,6 +64,7 @@ def _snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
         "slack_user_id": row.slack_user_id, "name": row.name, "role": row.role,
         "npi": row.npi, "is_admin": row.is_admin, "active": row.active,
         "staff_phones": sorted(numbers), "twilio_client": row.twilio_client,
+        "email": row.email,
     }
 
 
@@ -86,6 +87,7 @@ class StaffChanges:
     remove_phones: tuple[str, ...] = ()
     add_twilio_numbers: tuple[str, ...] = ()  # clinic Twilio numbers assigned to them
     twilio_client: str | None = None  # Twilio Client identity (NAME of client:NAME); "" clears
+    email: str | None = None  # the dashboard sign-in's email (issue 24); "" clears
 
 
 def _claim(numbers: dict[str, str], held: Mapping[str, list[Any]], staff_pk: int | None,
@@ -100,6 +102,20 @@ def _claim(numbers: dict[str, str], held: Mapping[str, list[Any]], staff_pk: int
     numbers[e164] = kind
 
 
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}")
+
+
+def _check_email(conn: Conn, text: str, staff_pk: int | None) -> str:
+    """An email address for the dashboard's sign-in, lower case, unique among staff."""
+    email = text.strip().lower()
+    if not _EMAIL.fullmatch(email) or len(email) > 254:
+        raise BadInput(f"{quoted(text.strip()[:80])} is not an email address.")
+    other = staff_rows.by_email(conn, email)
+    if other is not None and other.id != staff_pk:
+        raise BadInput(f"{email} is already the email of {other.slack_user_id}.")
+    return email
+
+
 class StaffService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -110,14 +126,16 @@ class StaffService:
         return check(text, region=self.ctx.policy.phone_region)
 
     def add(self, *, slack_user_id: str, name: str, role: str, phones: tuple[str, ...] = (),
-            npi: str | None = None, is_admin: bool = False, actor: str) -> StaffView:
+            npi: str | None = None, is_admin: bool = False, email: str | None = None,
+            actor: str) -> StaffView:
         with self.ctx.db.write() as conn:
             return self.add_in(conn, slack_user_id=slack_user_id, name=name, role=role,
-                               phones=phones, npi=npi, is_admin=is_admin, actor=actor)
+                               phones=phones, npi=npi, is_admin=is_admin, email=email,
+                               actor=actor)
 
     def add_in(self, conn: Conn, *, slack_user_id: str, name: str, role: str,
                phones: tuple[str, ...] = (), npi: str | None = None, is_admin: bool = False,
-               actor: str) -> StaffView:
+               email: str | None = None, actor: str) -> StaffView:
         """`add` inside the caller's transaction."""
         user_id = clean_slack_user_id(slack_user_id)
         role = check_role(role)
@@ -131,9 +149,11 @@ class StaffService:
         held = phone_rows.holders(conn, wanted)
         for e164 in wanted:
             _claim(numbers, held, None, e164, "phone")
+        checked_email = _check_email(conn, email, None) if email else None
         row = staff_rows.insert_staff(conn, {
             "slack_user_id": user_id, "name": name.strip(), "role": role, "npi": checked_npi,
-            "is_admin": is_admin, "active": True, "created_at": self.ctx.now()})
+            "is_admin": is_admin, "active": True, "created_at": self.ctx.now(),
+            "email": checked_email})
         staff_rows.save_phones(conn, row.id, {}, numbers)
         audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.add",
                      entity="staff", entity_id=user_id, after=_snapshot(row, numbers))
@@ -184,6 +204,9 @@ class StaffService:
             values["is_admin"] = changes.is_admin
         if changes.active is not None:
             values["active"] = changes.active
+        if changes.email is not None:
+            values["email"] = _check_email(conn, changes.email, row.id) \
+                if changes.email.strip() else None
         return values
 
     @staticmethod
