@@ -27,6 +27,7 @@ SLACK_USER_CLAIM = "https://slack.com/user_id"
 CLIENT_ID = "rpm-dashboard"
 CLIENT_SECRET = "client-secret-7f3a"
 _KEY = RSAKey.generate_key(2048, parameters={"kid": "fake-1", "use": "sig", "alg": "RS256"})
+PUBLISHED_KEY = _KEY
 
 
 @dataclass
@@ -34,7 +35,7 @@ class FakeOidc:
     person: dict[str, Any] = field(default_factory=dict)  # extra ID token claims
     # applied to the ID token's claims just before signing (expired, another audience, ...)
     tamper: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-    key: RSAKey = _KEY  # the key that signs (another key: a forged token)
+    key: RSAKey = field(default_factory=lambda: _KEY)  # signs (another key: a forged token)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: int = 0
 
