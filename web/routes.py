@@ -78,6 +78,15 @@ SESSION_ENDED = ("Your session has ended (signed out, idle too long, or not vali
 
 
 @dataclass(frozen=True)
+class Gate:
+    """What the dashboard's guard is configured with."""
+
+    token: str | None  # DASHBOARD_TOKEN
+    idle_s: int  # DASHBOARD_SESSION_MINUTES
+    sign_in: bool  # OpenID Connect is configured: refusals offer "Sign in"
+
+
+@dataclass(frozen=True)
 class Admission:
     """A request the dashboard serves: who asks, and their session to re-sign on the way
     out (its "last seen" moves on: the idle timeout counts from the latest request)."""
@@ -103,16 +112,17 @@ def end_session(response: Response) -> None:
     response.delete_cookie(COOKIE_NAME, path="/")
 
 
-def _session_viewer(request: Request, raw: str, idle_s: int) -> Response | Admission:
+def _session_viewer(request: Request, raw: str, gate: Gate) -> Response | Admission:
     """The signed-in viewer of a session cookie, read now (an inactive member, a revoked or
     expired grant: refused), or the refusal; a refused cookie is deleted."""
     service = _service(request)
     now = int(service.ctx.now().timestamp())
     key = service.keys.existing()  # none yet: no session was ever signed
-    session = session_from_cookie(key, raw, now, idle_s=idle_s, max_s=SESSION_SECONDS) \
+    session = session_from_cookie(key, raw, now, idle_s=gate.idle_s, max_s=SESSION_SECONDS) \
         if key is not None else None
     if session is None:
-        refused = _html(401, "Signed out", SESSION_ENDED, sign_in=True)
+        refused = _html(401, "Signed out", SESSION_ENDED, sign_in=gate.sign_in,
+                        login=gate.token is not None and not gate.sign_in)
         end_session(refused)
         return refused
     try:
@@ -127,12 +137,13 @@ def _session_viewer(request: Request, raw: str, idle_s: int) -> Response | Admis
     return Admission(viewer, replace(session, seen=now))
 
 
-def _guard(request: Request, token: str | None, idle_s: int) -> Response | Admission:
+def _guard(request: Request, gate: Gate) -> Response | Admission:
     """Who is asking when the request may see the dashboard, else the response to send."""
+    token = gate.token
     bearer = bearer_of(request.headers.get("authorization"))
     raw_session = request.cookies.get(SESSION_COOKIE)
     if raw_session and bearer is None:
-        return _session_viewer(request, raw_session, idle_s)
+        return _session_viewer(request, raw_session, gate)
     creds = Credentials(
         loopback=from_loopback(request),
         bearer=bearer,
@@ -143,6 +154,9 @@ def _guard(request: Request, token: str | None, idle_s: int) -> Response | Admis
     verdict = decide(token, creds, now)
     if verdict is Verdict.ALLOWED:
         return Admission(Viewer.admin(TOKEN_ACTOR if token else LOOPBACK_ACTOR))
+    if gate.sign_in and verdict in (Verdict.FORBIDDEN, Verdict.UNAUTHORIZED):
+        return _html(401, "Sign in", "Sign in to see the dashboard.", sign_in=True,
+                     login=token is not None)
     if verdict is Verdict.FORBIDDEN:
         return _html(403, "Forbidden", "Without DASHBOARD_TOKEN the dashboard is served to this "
                      "machine only (127.0.0.1 or ::1). Set DASHBOARD_TOKEN to open it from "
@@ -182,11 +196,11 @@ def _safely(render: Callable[[], T]) -> T | Response:
                      "a moment.")
 
 
-def _page(request: Request, token: str | None, idle_s: int,
+def _page(request: Request, gate: Gate,
           render: Callable[[Service, Viewer], Response]) -> Response:
     """Every dashboard route: the guard first, then `render` with the service and the
     viewer, refusals as pages, and the security headers on whatever is sent."""
-    admitted = _safely(lambda: _guard(request, token, idle_s))
+    admitted = _safely(lambda: _guard(request, gate))
     if isinstance(admitted, Response):
         return _secured(admitted)
     service = _service(request)
@@ -211,7 +225,7 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 
 def dashboard_router(settings: Settings) -> APIRouter:
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
-    idle_s = settings.dashboard_session_minutes * 60
+    gate = Gate(token, settings.dashboard_session_minutes * 60, settings.oidc_configured)
     router = APIRouter(tags=["dashboard"], responses=_REFUSALS)
 
     @router.get("/", response_class=HTMLResponse)
@@ -229,7 +243,7 @@ def dashboard_router(settings: Settings) -> APIRouter:
                 admin=viewer.is_admin, signed_in=viewer.label,
             ))
 
-        return _page(request, token, idle_s, render)
+        return _page(request, gate, render)
 
     @router.get("/patients/{patient_id}", response_class=HTMLResponse)
     def patient_view(request: Request,
@@ -244,7 +258,7 @@ def dashboard_router(settings: Settings) -> APIRouter:
                                                    zone=service.ctx.policy.zone,
                                                    signed_in=viewer.label))
 
-        return _page(request, token, idle_s, render)
+        return _page(request, gate, render)
 
     @router.get("/patients/{patient_id}/packet", response_class=HTMLResponse)
     def packet_view(request: Request,
@@ -258,7 +272,7 @@ def dashboard_router(settings: Settings) -> APIRouter:
             service.access.record(viewer, PACKET, chosen, patient_id)  # before reading
             return HTMLResponse(packet.html(service.audit_packets.packet(patient_id, chosen)))
 
-        return _page(request, token, idle_s, render)
+        return _page(request, gate, render)
 
     @router.get("/self-audit", response_class=HTMLResponse)
     def self_audit_view(request: Request, month: MonthParam = None) -> Response:
@@ -269,7 +283,7 @@ def dashboard_router(settings: Settings) -> APIRouter:
             return HTMLResponse(pages.self_audit_page(
                 month=chosen, checks=service.audit_checks.run(chosen)))
 
-        return _page(request, token, idle_s, render)
+        return _page(request, gate, render)
 
     @router.get("/reports/{month}.csv", response_class=Response,
                 responses={200: {"description": "the month's report", "content": {"text/csv": {}}}})
@@ -282,7 +296,7 @@ def dashboard_router(settings: Settings) -> APIRouter:
                             headers={"Content-Disposition":
                                      f'attachment; filename="rpm-report-{chosen}.csv"'})
 
-        return _page(request, token, idle_s, render)
+        return _page(request, gate, render)
 
     @router.get("/auditor/sign-in", response_class=HTMLResponse, include_in_schema=False)
     def auditor_link(request: Request, link: str = "") -> Response:
@@ -311,7 +325,7 @@ def dashboard_router(settings: Settings) -> APIRouter:
     @router.post("/sign-out", response_class=HTMLResponse, include_in_schema=False)
     def sign_out(request: Request) -> Response:
         response = _html(200, "Signed out", "You are signed out of the dashboard.",
-                         sign_in=True)
+                         sign_in=gate.sign_in)
         end_session(response)
         return _secured(response)
 
