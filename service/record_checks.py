@@ -32,7 +32,9 @@ BILLING_STATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                  "provider", "conditions")),
     # the role decides whose time counts; the NPI is on the claim; the name, admin and
     # active flags decide who is named and who may close or amend
-    "staff": (("staff.add", "staff.update"), ("role", "npi", "name", "is_admin", "active")),
+    # ... and the email decides who signs in to the dashboard as them (issue 24)
+    "staff": (("staff.add", "staff.update"),
+              ("role", "npi", "name", "is_admin", "active", "email")),
 }
 CLOSE_ACTIONS = ("month.close", "month.reopen")
 
@@ -53,7 +55,7 @@ def patient_state(row: Any, episodes: Iterable[tuple[date | None, date | None]])
 
 def staff_state(row: Any) -> dict[str, Any]:
     return {"created_at": row.created_at, "role": row.role, "npi": row.npi, "name": row.name,
-            "is_admin": row.is_admin, "active": row.active}
+            "is_admin": row.is_admin, "active": row.active, "email": row.email}
 
 
 def close_lines_digest(lines: Iterable[Any]) -> str:

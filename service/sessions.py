@@ -36,6 +36,8 @@ CLOCK_SKEW_SECONDS = 60
 
 @dataclass(frozen=True)
 class DashboardLogin:
+    """A signed-in dashboard session as its cookie carries it (Unix seconds)."""
+
     kind: str
     subject: str
     issued: int

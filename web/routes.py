@@ -96,7 +96,7 @@ class Admission:
 
 
 def _secure(request: Request) -> bool:
-    """DashboardLogin cookies are Secure except over plain http from this machine (development,
+    """Session cookies are Secure except over plain http from this machine (development,
     tests): a browser elsewhere then never sends one over an unencrypted connection."""
     return request.url.scheme == "https" or not from_loopback(request)
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from configuration.settings import Settings
 from rpm_logger.app import create_app
@@ -192,3 +193,17 @@ def test_sign_in_in_headless_chromium(provider: FakeOidc, tmp_path: Path) -> Non
     assert sorted(r.attrs["data-patient"] for r in page.find("tr", class_="patient")) == \
         ["P-1042", "P-2002"]
     assert "Nina Nurse (U01NURSE)" in page.one("span", id="signed-in").content
+
+
+def test_an_email_changed_behind_the_services_back_is_found_by_verify(svc: Service) -> None:
+    """The email decides who signs in as a member: `audit verify` holds it against the
+    trail like the role and the admin flag."""
+    seed_month(svc)
+    svc.staff.update(ADMIN, StaffChanges(email="ada@clinic.example"), actor="test")
+    assert svc.audit_trail.verify().clean
+    with svc.ctx.db.engine.begin() as conn:
+        conn.execute(text("UPDATE staff SET email = 'mallory@evil.example' "
+                          "WHERE slack_user_id = :id"), {"id": ADMIN})
+    findings = svc.audit_trail.verify().findings
+    assert [f.kind for f in findings] == ["staff_changed"]
+    assert "email differs" in findings[0].message
