@@ -3,6 +3,7 @@ read-only session limited to the grant's months and patients; `auditor list`, `a
 revoke`; an expired, revoked or replayed link (or a forged or idle session) is refused
 with nothing changed and no PHI."""
 
+import threading
 from collections.abc import Iterator
 from datetime import date
 from urllib.parse import parse_qs, urlsplit
@@ -152,6 +153,28 @@ def test_a_link_works_once_even_through_the_service(svc: Service) -> None:
     assert (session.kind, session.subject) == ("auditor", "1")
     with pytest.raises(NotAllowed, match="already used"):
         svc.auditors.redeem(link)
+
+
+def test_two_browsers_racing_with_one_link_get_one_session(svc: Service) -> None:
+    seed_month(svc)
+    link = _grant(svc)
+    svc.keys.key()
+    outcomes: list[str] = []
+
+    def use() -> None:
+        try:
+            outcomes.append(svc.auditors.redeem(link).kind)
+        except NotAllowed as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == sorted(["auditor"] + [USED] * 3)  # one wins, the rest told
+    assert [g.link_used_at is not None for g in svc.auditors.list()] == [True]
+    assert svc.audit_trail.verify().clean
 
 
 def test_the_cli_grants_lists_and_revokes(db_url: str, clock: FrozenClock) -> None:

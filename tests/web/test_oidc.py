@@ -79,7 +79,9 @@ def test_sign_in_with_slack_limits_a_nurse_to_her_patients(
         month = browser.get("/")
         assert month.status_code == 200 and _rows(month.text) == ["P-1042", "P-2002"]
         assert "Nina Nurse (U01NURSE)" in Page(month.text).one("span", id="signed-in").content
-        assert browser.get("/patients/P-1042?month=2026-11").status_code == 200
+        own = browser.get("/patients/P-1042?month=2026-11")
+        assert own.status_code == 200 and "JD" in own.text
+        assert Page(own.text).find("table", id="access") == []  # the access log: admins'
         assert browser.get("/patients/P-1042/packet?month=2026-11").status_code == 200
         for refused in ("/patients/P-2001", "/patients/P-2001/packet", "/self-audit",
                         "/reports/2026-11.csv", "/?staff=U02DOCTOR"):
