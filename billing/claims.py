@@ -8,11 +8,11 @@ corrected claim replaces the codes and the difference in fees is owed back.
 """
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from billing.codes import CodeUnits, format_codes
+from billing.codes import CodeUnits, codes_in_words, format_codes
 from billing.fees import expected_amount
 
 
@@ -30,17 +30,26 @@ class ClaimChange:
 
     @property
     def follow_up(self) -> str:
-        """A corrected claim, a refund owed, or both; '' when nothing changed."""
+        """A corrected claim, a refund owed, or both, with codes as billing offices write
+        them ('99458x2'); '' when nothing changed."""
+        return self.follow_up_with(format_codes)
+
+    @property
+    def follow_up_in_words(self) -> str:
+        """The same follow-up with codes as people read them in chat ('99458 ×2')."""
+        return self.follow_up_with(codes_in_words)
+
+    def follow_up_with(self, codes: Callable[[tuple[CodeUnits, ...]], str]) -> str:
         if not self.changed:
             return ""
         owed = -self.amount_delta
         if self.removed and not self.added:
-            return f"refund owed for {format_codes(self.removed)} (${owed:.2f})"
+            return f"refund owed for {codes(self.removed)} (${owed:.2f})"
         if self.added and not self.removed:
-            return (f"corrected claim adding {format_codes(self.added)} "
+            return (f"corrected claim adding {codes(self.added)} "
                     f"(+${self.amount_delta:.2f})")
-        swap = (f"corrected claim replacing {format_codes(self.removed)} with "
-                f"{format_codes(self.added)}")
+        swap = (f"corrected claim replacing {codes(self.removed)} with "
+                f"{codes(self.added)}")
         if owed > 0:
             return f"{swap}; refund owed ${owed:.2f}"
         return f"{swap} (+${self.amount_delta:.2f})"

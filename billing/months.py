@@ -15,6 +15,7 @@ from billing.digits import DIGIT, ONLY_ASCII_DIGITS, has_other_digits
 from billing.errors import InvalidInput
 
 _MONTH_FORM = re.compile(rf"({DIGIT}{{4}})-({DIGIT}{{1,2}})")
+_DAY_FORM = re.compile(rf"{DIGIT}{{4}}-{DIGIT}{{2}}-{DIGIT}{{2}}")
 # The months a clinic can name: each needs the day before it (a month scan reaches back to
 # entries that started the day before, store/month_totals.LONGEST_ENTRY) and the month after
 # it (its end bound), and Python's dates run from 0001-01-01 to 9999-12-31.
@@ -29,6 +30,22 @@ def clinic_zone(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidInput(f"Unknown time zone '{name}': use an IANA name such as "
                            "America/New_York.") from exc
+
+
+def parse_day(text: str) -> date:
+    """A calendar date written YYYY-MM-DD (0-9 only), the one reader of typed dates (the
+    CLI's options, import files): '20261103', '2026-W45-2' and '2026-11-3', which Python's
+    fromisoformat reads or half-reads, are refused with the form to use."""
+    raw = (text or "").strip()
+    hint = "use YYYY-MM-DD, e.g. 2026-11-03"
+    if has_other_digits(raw):
+        raise InvalidInput(f"Cannot read date '{raw[:30]}': {ONLY_ASCII_DIGITS}; {hint}.")
+    if not _DAY_FORM.fullmatch(raw):
+        raise InvalidInput(f"'{raw[:30]}' is not a date: {hint}.")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"'{raw}' is not a date in the calendar: {hint}.") from None
 
 
 @dataclass(frozen=True, order=True)

@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot import listeners, replay
+from bot.call_dms import SlackCallDMs
 from bot.dispatch import Dialer
 from bot.journal import CommandJournal
 from bot.listeners import ack_runner, budget
@@ -59,6 +60,7 @@ def build_slack_app(settings: Settings, service: Service, dialer: Dialer | None 
     if not (settings.slack_signing_secret and settings.slack_bot_token):
         raise ValueError("Slack needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
     metrics = metrics or Metrics()
+    admin_dms = SlackCallDMs.from_settings(settings, metrics)  # the sync DM sender
     # SLACK_API_URL, timeout, 429/5xx retries
     client = make_async_web_client(settings, errors=metrics.slack_api_error)
     # `authorize` hands each request the bot token (Bolt builds the request's client from
@@ -86,6 +88,7 @@ def build_slack_app(settings: Settings, service: Service, dialer: Dialer | None 
                               next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
         context["service"] = service  # listeners read it as context["service"]
         context["dialer"] = dialer  # click-to-call (None: Twilio is not set up)
+        context["admin_dms"] = admin_dms  # DMs to admins (offboarding's dropped timer)
         context["dashboard_url"] = settings.public_base_url  # links to the dashboard
         context["journal"] = journal  # commands answered "Saving…" (None: not journaled)
         context["metrics"] = metrics  # what the listeners count into

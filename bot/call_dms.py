@@ -13,6 +13,7 @@ from configuration.slack_client import make_web_client
 from observability.metrics import Metrics
 from presentation import blocks
 from service.calls import CallView
+from service.offboarding import TimerDropped
 
 
 class SlackCallDMs:
@@ -45,6 +46,10 @@ class SlackCallDMs:
 
     def voice_paused(self, admin: str, until: datetime, wrong_pins: int) -> None:
         self._dm_user(admin, blocks.voice_paused_dm(until, wrong_pins, self.zone))
+
+    def timer_dropped_to_admin(self, admin: str, dropped: TimerDropped) -> None:
+        """Offboarding dropped a leaver's running timer unlogged: tell admin `admin`."""
+        self._dm_user(admin, blocks.timer_dropped_admin_dm(dropped, self.zone))
 
     def _dm(self, call: CallView, reply: blocks.Reply) -> None:
         if call.staff is None:

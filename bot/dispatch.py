@@ -33,6 +33,7 @@ from service.errors import (
     StoreUnavailable,
 )
 from service.home import HomeStart
+from service.offboarding import TimerDropped
 from service.staff import clean_slack_user_id
 from service.views import MonthTotals
 
@@ -50,6 +51,13 @@ class Dialer(Protocol):
         ...
 
 
+class AdminNotifier(Protocol):
+    """Tells an admin by DM what offboarding dropped (bot/call_dms.py's SlackCallDMs, wired
+    in bot/app.py); raises when it could not."""
+
+    def timer_dropped_to_admin(self, admin: str, dropped: TimerDropped) -> None: ...
+
+
 @dataclass(frozen=True)
 class Caller:
     user_id: str
@@ -60,6 +68,7 @@ class Caller:
     # the command's journal key (bot/journal.py): a log is saved under it at most once
     key: str | None = None
     asked_at: datetime | None = None  # a command replayed after a kill: when it was typed
+    notifier: AdminNotifier | None = None  # DMs to admins (None: not wired)
 
 
 def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
@@ -107,7 +116,8 @@ def _dispatch(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
         grammar.Log: _log, grammar.Status: _status, grammar.Void: _void, grammar.Use: _use,
         grammar.Start: _start, grammar.Stop: _stop, grammar.Simple: _simple,
         grammar.PatientAdd: _patient_add, grammar.PatientAssign: _patient_assign,
-        grammar.StaffAdd: _staff_add, grammar.CallPatient: _call_patient,
+        grammar.StaffAdd: _staff_add, grammar.StaffOffboard: _staff_offboard,
+        grammar.CallPatient: _call_patient,
         grammar.CallAttach: _call_attach, grammar.CallClaim: _call_claim,
         grammar.CloseMonth: _close_month, grammar.ReopenMonth: _reopen_month,
         grammar.Report: _report_refused, grammar.Packet: _report_refused,
@@ -204,6 +214,35 @@ def _staff_add(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
     staff = svc.admin.add_staff(caller.user_id, command.user, name=name, role=command.role,
                                 is_admin=command.admin)
     return blocks.staff_added_reply(staff)
+
+
+def _staff_offboard(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
+    """Without `confirm`: what offboarding would do; with it, done in one transaction, then
+    a dropped timer told to every active admin by DM."""
+    assert isinstance(command, grammar.StaffOffboard)
+    zone = svc.ctx.policy.zone
+    if not command.confirm:
+        return blocks.offboard_preview_reply(svc.offboarding.preview(
+            command.user, reassign_to=command.successor, drop_timer=command.drop_timer,
+            admin=caller.user_id), zone, drop_timer=command.drop_timer)
+    done = svc.offboarding.offboard(command.user, reassign_to=command.successor,
+                                    reason=command.reason, drop_timer=command.drop_timer,
+                                    admin=caller.user_id)
+    told = _tell_admins(caller.notifier, done.dropped) if done.dropped is not None else None
+    return blocks.offboarded_reply(done, zone, admins_told=told)
+
+
+def _tell_admins(notifier: AdminNotifier | None, dropped: TimerDropped) -> int:
+    """DM each active admin of a dropped timer, each on its own; how many went."""
+    sent = 0
+    for admin in dropped.admins if notifier is not None else ():
+        try:
+            assert notifier is not None
+            notifier.timer_dropped_to_admin(admin, dropped)
+            sent += 1
+        except Exception:  # noqa: BLE001 - committed; the audit trail keeps the note
+            log.exception("could not tell admin %s of a dropped timer", admin)
+    return sent
 
 
 def _call_patient(svc: Service, command: grammar.Command, caller: Caller) -> Reply:

@@ -29,8 +29,10 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("cancel", "/rpm cancel", "/rpm cancel"),
     ("patient", "/rpm patient add PATIENT_ID [INITIALS] · /rpm patient assign PATIENT_ID @user",
      "/rpm patient add P-1042 JD  (admins)"),
-    ("staff", "/rpm staff add @user ROLE [admin] · /rpm staff list",
-     "/rpm staff add @nina clinical_staff  (admins)"),
+    ("staff", "/rpm staff add @user ROLE [admin] · /rpm staff list · "
+     "/rpm staff offboard @user to @user [drop-timer] [confirm [REASON...]]",
+     "/rpm staff add @nina clinical_staff  (admins; offboard shows what it does, then "
+     "`confirm` does it)"),
     ("call", "/rpm call PATIENT_ID", "/rpm call P-1042  (rings your phone, then the patient)"),
     ("calls", "/rpm calls unmatched · /rpm calls attach CALL_ID PATIENT_ID · "
      "/rpm calls claim CALL_ID",
@@ -143,6 +145,17 @@ class StaffAdd:
 
 
 @dataclass(frozen=True)
+class StaffOffboard:
+    """A member leaves: without `confirm`, what it would do; with it, done."""
+
+    user: str
+    successor: str
+    drop_timer: bool = False
+    confirm: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class CallPatient:
     """Click-to-call: ring the caller's phone, then bridge the patient."""
 
@@ -183,15 +196,16 @@ class ReopenMonth:
 
 
 Command = (Usage | Help | Log | Status | Void | Use | Start | Stop | Simple | PatientAdd
-           | PatientAssign | StaffAdd | CallPatient | CallAttach | CallClaim | Report
-           | Packet | CloseMonth | ReopenMonth)
+           | PatientAssign | StaffAdd | StaffOffboard | CallPatient | CallAttach | CallClaim
+           | Report | Packet | CloseMonth | ReopenMonth)
 
 # each command's kind as the metrics name it (rpm_slack_commands_total): the grammar's own
 # words, never what was typed
 _KINDS: dict[type, str] = {
     Usage: "usage", Help: "help", Log: "log", Status: "status", Void: "void", Use: "use",
     Start: "start", Stop: "stop", PatientAdd: "patient_add", PatientAssign: "patient_assign",
-    StaffAdd: "staff_add", CallPatient: "call", CallAttach: "calls_attach",
+    StaffAdd: "staff_add", StaffOffboard: "staff_offboard", CallPatient: "call",
+    CallAttach: "calls_attach",
     CallClaim: "calls_claim", Report: "report", Packet: "packet", CloseMonth: "month_close",
     ReopenMonth: "month_reopen"}
 
@@ -346,7 +360,24 @@ def _parse_staff(words: list[str]) -> Command:
         if len(words) == 4 and words[3].lower() != "admin":
             return Usage(f"{quoted(words[3])}: the only flag after the role is `admin`.", "staff")
         return StaffAdd(words[1], words[2], len(words) == 4)
-    return Usage("Use `staff add @user ROLE [admin]` or `staff list`.", "staff")
+    if sub == "offboard":
+        return _parse_offboard(words[1:])
+    return Usage("Use `staff add @user ROLE [admin]`, `staff list` or "
+                 "`staff offboard @user to @user`.", "staff")
+
+
+def _parse_offboard(words: list[str]) -> Command:
+    """`@leaver to @successor [drop-timer] [confirm [REASON...]]`."""
+    if len(words) < 3 or words[1].lower() != "to":
+        return Usage("Use `staff offboard @leaver to @successor [drop-timer] "
+                     "[confirm [REASON...]]`.", "staff")
+    rest = words[3:]
+    drop = bool(rest) and rest[0].lower() == "drop-timer"
+    rest = rest[1:] if drop else rest
+    if rest and rest[0].lower() != "confirm":
+        return Usage(f"{quoted(rest[0])}: after the two members come `drop-timer` and "
+                     "`confirm [REASON...]`.", "staff")
+    return StaffOffboard(words[0], words[2], drop, bool(rest), _free_text(rest[1:]))
 
 
 def _parse_call(words: list[str]) -> Command:

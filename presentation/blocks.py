@@ -27,6 +27,7 @@ from service.calls import CallOutcome, CallView
 from service.chat_entries import ChatLogged
 from service.closes import CloseView
 from service.month_words import still_needed
+from service.offboarding import Offboarded, OffboardPlan, TimerDropped
 from service.phones import redact_phones
 from service.reminders import CHANNEL, PlannedMessage
 from service.timers import TimerStop, TimerView
@@ -124,7 +125,8 @@ def progress_bar(seconds: int) -> str:
 def month_lines(summary: MonthSummary) -> str:
     live = "✓" if summary.live_interactions else "✗"
     return (f"*{summary.label}* · {summary.month}\n{progress_bar(summary.total_seconds)}"
-            f" · live contact {live} · codes: {codes_in_words(summary.codes) or 'none yet'}\n"
+            f" · live contact {live} · codes: "
+            f"{codes_in_words(summary.codes) or render.none_yet(summary)}\n"
             f"Still needed: {still_needed(summary)}")
 
 
@@ -589,7 +591,7 @@ def totals_text(totals: MonthTotals) -> str:
         text += "\n*Changed since close:*\n" + "\n".join(
             f"• {d.patient}: billed {codes_in_words(d.billed_codes) or 'none'} at close, "
             f"supports {codes_in_words(d.supported_codes) or 'none'} now · "
-            f"{d.cause} · *{d.follow_up}*" for d in totals.changed_since_close)
+            f"{d.cause} · *{d.follow_up_in_words}*" for d in totals.changed_since_close)
     return text
 
 
@@ -732,3 +734,39 @@ def reminder_blocks(message: PlannedMessage) -> list[dict[str, Any]]:
     out.extend(_reminder_patient_blocks(message.patients))
     out.append(_context(render.REMINDER_FOOTER))
     return out
+
+
+def timer_dropped_admin_dm(dropped: TimerDropped, zone: ZoneInfo) -> Reply:
+    """The DM to each admin when offboarding dropped a leaver's running timer unlogged: whose
+    (a mention), which patient (clinic id and initials only), since when, for how long, why,
+    and how to log the real time if it is known."""
+    text = (f"Offboarding <@{dropped.member}> dropped their running timer for "
+            f"{dropped.patient} (since {clinic_time(dropped.started_at, zone)}, "
+            f"{format_seconds(dropped.elapsed_seconds)}) unlogged: {dropped.why}. If the real "
+            f"time is known, log it with `rpm-logger log {dropped.patient.split()[0]} "
+            f"DURATION ACTIVITY --staff {dropped.member} --at ...`.")
+    return Reply(text, [_section(f":stopwatch: {text}")])
+
+
+def offboard_preview_reply(plan: OffboardPlan, zone: ZoneInfo, *, drop_timer: bool) -> Reply:
+    """`/rpm staff offboard @a to @b`: what it would do, and the command that does it."""
+    member, successor = plan.member.slack_user_id, plan.successor.slack_user_id
+    head = f"Offboard <@{member}>? Nothing has changed yet."
+    lines = "\n".join(f"• {line}" for line in render.offboard_lines(plan, zone, done=False))
+    command = (f"/rpm staff offboard <@{member}> to <@{successor}>"
+               f"{' drop-timer' if drop_timer else ''} confirm REASON")
+    return Reply(f"{head}\n{lines}\nTo do it: `{command}`", [
+        _section(head), _section(lines), _context(f"To do it: `{command}`")])
+
+
+def offboarded_reply(done: Offboarded, zone: ZoneInfo, *, admins_told: int | None) -> Reply:
+    """What `/rpm staff offboard ... confirm` did (`admins_told`: DMs sent of a dropped
+    timer; None: no timer was dropped)."""
+    lines = render.offboard_lines(done.plan, zone, done=True)
+    if done.entry_id is not None:
+        lines[2] += f" (entry #{done.entry_id})"
+    if admins_told is not None and done.dropped is not None:
+        lines.append(f"admins told by DM: {admins_told} of {len(done.dropped.admins)}")
+    head = f"✅ Offboarded <@{done.plan.member.slack_user_id}>."
+    body = "\n".join(f"• {line}" for line in lines)
+    return Reply(f"{head}\n{body}", [_section(head), _section(body)])

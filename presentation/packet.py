@@ -143,7 +143,8 @@ def _may_be_billed(m: dict[str, Any]) -> str:
     if not m["in_programme"]:
         return "no: not in the month's programme"
     if not m["codes_text"]:
-        return "no: the month supports no code"
+        why = m.get("no_code_because")  # format v5 on
+        return "no: the month supports no code" + (f" ({why})" if why else "")
     if m["hold_reasons"]:
         return "no, held: " + "; ".join(m["hold_reasons"])
     return "yes (consent and order on file)"

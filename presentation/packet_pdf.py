@@ -26,6 +26,10 @@ from presentation.packet_pdf_text import text
 from service.audit_packets import FORMATS, Packet
 
 TABLES_SINCE = "rpm-logger audit packet v4"
+# From v5 a column is at least as wide as its longest word, so a word is never cut ("enrolme"
+# above "nt" in v4, an outside auditor's retry of issue 26); v4 keeps its fixed widths.
+FITTED_SINCE = "rpm-logger audit packet v5"
+WIDEST_WORD = 0.4  # of the page: a longer word (a pasted link) is cut rather than fitted
 
 # Each section's table: its columns' widths in mm, in the order of its headers, filling the
 # 190 mm between A4's margins (Letter is wider); a column fits its usual longest word at SIZE
@@ -67,8 +71,9 @@ def tables(packet: Packet) -> bytes:
     doc.set_font("Courier", size=9)
     doc.multi_cell(0, 6, f"SHA-256 {packet.digest}", border=1, padding=(0, 1),
                    new_x="LMARGIN", new_y="NEXT")
+    fitted = FORMATS.index(content["format"]) >= FORMATS.index(FITTED_SINCE)
     for section in sections(content):
-        _section(doc, section)
+        _section(doc, section, fitted)
     _title(doc, "Checking this packet", 4 * LINE)
     doc.set_font(FONT, size=8)
     doc.multi_cell(0, 4, printable(HOW_TO_VERIFY), new_x="LMARGIN", new_y="NEXT")
@@ -97,15 +102,16 @@ class _Grid:
     opening: float  # mm the header row and the first piece take: kept with the title
 
 
-def _section(doc: FPDF, section: Section) -> None:
+def _section(doc: FPDF, section: Section, fitted: bool) -> None:
     doc.set_font(FONT, size=SIZE)  # what the grids are measured in
     grids = []
     if section.pairs:
-        grids.append(_grid(doc, PAIRS, [list(pair) for pair in section.pairs], labelled=True))
+        grids.append(_grid(doc, PAIRS, [list(pair) for pair in section.pairs], labelled=True,
+                           fitted=fitted))
     table = section.table
     if table is not None and table.rows:
         grids.append(_grid(doc, WIDTHS[section.title], [list(row) for row in table.rows],
-                           header=list(table.headers)))
+                           header=list(table.headers), fitted=fitted))
     _title(doc, section.title, grids[0].opening if grids else 4 * LINE)
     doc.set_font(FONT, size=SIZE)
     for n, grid in enumerate(grids):
@@ -117,14 +123,41 @@ def _section(doc: FPDF, section: Section) -> None:
 
 
 def _grid(doc: FPDF, shares: Sequence[float], rows: list[list[str]], *,
-          header: list[str] | None = None, labelled: bool = False) -> _Grid:
-    widths = [doc.epw * share / sum(shares) for share in shares]
+          header: list[str] | None = None, labelled: bool = False,
+          fitted: bool = False) -> _Grid:
     head = [printable(cell) for cell in header] if header else []
+    if fitted:
+        shares = fit_words(doc, shares, [head, *([printable(c) for c in r] for r in rows)])
+    widths = [doc.epw * share / sum(shares) for share in shares]
     room = _lines_a_page_holds(doc, head, widths)
     pieces = [piece for row in rows
               for piece in _pieces(doc, [printable(cell) for cell in row], widths, room)]
     opening = sum(_height(doc, row, widths) for row in (head, pieces[0]) if row)
     return _Grid(shares, head, pieces, labelled, opening)
+
+
+def fit_words(doc: FPDF, shares: Sequence[float], rows: list[list[str]]) -> tuple[float, ...]:
+    """The columns' widths (mm, filling the page) with each column at least as wide as its
+    longest word in the current font, the room left shared as `shares` share it. A word
+    wider than WIDEST_WORD of the page is cut where it must be; when even the words that fit
+    cannot all fit side by side, the shares stay as they are."""
+    page = doc.epw
+    widths = [page * share / sum(shares) for share in shares]
+    pad = PADDING.left + PADDING.right + 0.1  # fpdf2's rounding: a hair to spare
+    need = [min(max((doc.get_string_width(word) for row in rows if row
+                     for word in row[n].split()), default=0) + pad, page * WIDEST_WORD)
+            for n in range(len(widths))]
+    if sum(need) > page:
+        return tuple(widths)
+    short = [n for n, width in enumerate(widths) if width < need[n]]
+    deficit = sum(need[n] - widths[n] for n in short)
+    spare = {n: widths[n] - need[n] for n in range(len(widths)) if n not in short}
+    room = sum(spare.values())  # >= deficit, since the needs fit the page
+    for n in short:
+        widths[n] = need[n]
+    for n, extra in spare.items():
+        widths[n] -= deficit * extra / room if room else 0
+    return tuple(widths)
 
 
 def _draw(doc: FPDF, grid: _Grid) -> None:

@@ -22,8 +22,8 @@ from service.audit_checks import AuditChecks
 from service.audit_trail import TrailReport
 from service.closes import CloseView
 from service.month_words import still_needed
+from service.offboarding import DROPPED, LOGGED, Offboarded, OffboardPlan
 from service.patients import EndPreview
-from service.phones import redact_phones
 from service.reminders import CHANNEL, PlannedMessage
 from service.views import (
     CloseDifference,
@@ -88,6 +88,15 @@ class _SafeCsv:
         self._writer.writerow({key: spreadsheet_safe(value) for key, value in cells.items()})
 
 
+def csv_template(example: dict[str, str]) -> str:
+    """An import file's header and one example row (`rpm-logger import template`)."""
+    out = io.StringIO()
+    writer = _SafeCsv(out, example)
+    writer.header()
+    writer.row(example)
+    return out.getvalue()
+
+
 FINDING_COLUMNS = ("check", "patient_id", "staff_id", "entry_ids", "message", "source")
 
 
@@ -143,6 +152,12 @@ def _close_rows(summary: MonthSummary) -> list[tuple[str, str]]:
             ("Since close", f"{billed.cause}; follow-up: {billed.follow_up}")]
 
 
+def none_yet(summary: MonthSummary) -> str:
+    """What a month without a live contact or a code says: 'none yet' while it runs, 'none'
+    once it is over (nothing more can be logged into it)."""
+    return "none" if summary.month_ended else "none yet"
+
+
 def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
     live = "yes" if summary.live_interactions else "no"
     rows = [
@@ -151,7 +166,7 @@ def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
         ("Counted time", f"{format_seconds(summary.total_seconds)} "
                          f"({summary.total_seconds} seconds)"),
         ("Live contact", f"{live} ({count_of(summary.live_interactions, 'interaction')})"),
-        ("Codes", format_codes(summary.codes) or "none yet"),
+        ("Codes", format_codes(summary.codes) or none_yet(summary)),
         ("Still needed", still_needed(summary)),
         *_close_rows(summary),
     ]
@@ -421,7 +436,7 @@ def export_csv(entries: Iterable[EntryView], zone: ZoneInfo, *, region: str) -> 
     buffer = io.StringIO()
     writer = _SafeCsv(buffer, EXPORT_COLUMNS)
     writer.header()
-    for e in entries:
+    for e in (entry.masked(region) for entry in entries):
         writer.row({
             "entry_id": e.id, "patient_id": e.patient_id, "initials": e.patient_initials or "",
             "staff": e.staff, "staff_name": e.staff_name or "", "staff_role": e.staff_role,
@@ -429,11 +444,11 @@ def export_csv(entries: Iterable[EntryView], zone: ZoneInfo, *, region: str) -> 
             "started_utc": e.started_at.isoformat(), "ended_utc": e.ended_at.isoformat(),
             "duration_seconds": e.duration_seconds, "activity": e.activity,
             "source": e.source, "live": "yes" if e.counts_live else "no",
-            "counts": _counts_cell(e), "note": redact_phones(e.note, region=region) or "",
+            "counts": _counts_cell(e), "note": e.note or "",
             "created_at_utc": e.created_at.isoformat(), "created_by": e.created_by,
             "voided_at_utc": e.voided_at.isoformat() if e.voided_at else "",
             "voided_by": e.voided_by or "",
-            "void_reason": redact_phones(e.void_reason, region=region) or "",
+            "void_reason": e.void_reason or "",
             "amendment_reason": _amendment_reasons(e),
             "overlaps_entry_id": e.overlaps_entry_id or "",
             "month_seconds": e.duration_seconds if e.month_seconds is None else e.month_seconds,
@@ -479,8 +494,10 @@ def end_preview_text(preview: EndPreview) -> str:
 def staff_text(staff: StaffView, zone: ZoneInfo) -> str:
     """One line per member: role and flags, whether a voice PIN is set (yes/no, nothing
     more) and a voice lock in force, in clinic time."""
+    inactive = "inactive" if staff.inactive_from is None else \
+        f"inactive since {clinic_time(staff.inactive_from, zone)}"
     flags = [staff.role] + (["admin"] if staff.is_admin else []) + \
-        ([] if staff.active else ["inactive"])
+        ([] if staff.active else [inactive])
     voice = f"voice PIN: {'yes' if staff.has_voice_pin else 'no'}"
     if staff.voice_locked_until is not None:
         voice += f", voice locked until {clinic_time(staff.voice_locked_until, zone)}"
@@ -513,13 +530,19 @@ def patient_text(patient: PatientView) -> str:
 
 def entry_text(entry: EntryView, zone: ZoneInfo) -> str:
     """One entry on a line, its start in clinic time (the day the clinic lived it)."""
-    state = f"VOIDED by {entry.voided_by}: {entry.void_reason}" if entry.voided_at else ""
+    voider = _person(entry.voided_by, entry.voided_by_name)
+    state = f"VOIDED by {voider}: {entry.void_reason}" if entry.voided_at else ""
     share = entry.month_seconds
     split = (f" ({format_seconds(share)} in this month)"
              if share is not None and share != entry.duration_seconds else "")
     return (f"#{entry.id}  {clinic_time(entry.started_at, zone)}  "
             f"{format_seconds(entry.duration_seconds):>12}{split}  {entry.activity}"
-            f"{entry.live_label}  by {_author(entry)}  {_not_counted_text(entry)}{state}").rstrip()
+            f"{entry.live_label}  by {_author(entry)}  {_spaced(not_counted(entry))}"
+            f"{state}").rstrip()
+
+
+def _spaced(text: str) -> str:
+    return f"{text}  " if text else ""
 
 
 def _author(entry: EntryView) -> str:
@@ -533,13 +556,14 @@ def _person(slack_id: str | None, name: str | None) -> str | None:
     return None if slack_id is None else staff_label(slack_id, name)
 
 
-def _not_counted_text(entry: EntryView) -> str:
-    """'not counted: 20 min (overlaps ...)  ' when the month's tally left time of it out."""
+def not_counted(entry: EntryView) -> str:
+    """'not counted: 20 min (overlaps ...)' when the month's tally left time of a standing
+    entry out; '' otherwise. The CLI's `entries` and the dashboard's entry table say it."""
     count = entry.count
     if count is None or not count.not_counted_seconds or entry.voided_at:
         return ""
     return (f"not counted: {format_seconds(count.not_counted_seconds)} "
-            f"({'; '.join(count.reasons)})  ")
+            f"({'; '.join(count.reasons)})")
 
 
 # -- reminders: phrased once for the Slack message, its fallback text and the CLI ---------
@@ -627,3 +651,62 @@ def access_table(views: Sequence[AccessView], zone: ZoneInfo) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
              for r in rows]
     return "\n".join(lines + [count_of(len(views), "view")])
+
+
+def _timer_fate(plan: OffboardPlan, zone: ZoneInfo, *, done: bool) -> str:
+    """What becomes (or became) of the member's running timer, in words."""
+    timer = plan.timer
+    if timer is None:
+        return "no running timer"
+    since = clinic_time(timer.started_at, zone)
+    ran = format_seconds(timer.elapsed_seconds)
+    if plan.timer_fate == LOGGED:
+        return (f"running timer for {timer.label} ({timer.activity}, since {since}, {ran}) "
+                f"{'logged' if done else 'is logged'} up to now as an entry, with a note "
+                "saying so")
+    why = "as asked (--drop-timer)" if plan.timer_fate == DROPPED else \
+        "it ran past MAX_ENTRY_MINUTES"
+    return (f"running timer for {timer.label} ({timer.activity}, since {since}, {ran}) "
+            f"{'dropped' if done else 'is dropped'} unlogged with a note, {why}; the admins "
+            "are told")
+
+
+def offboard_lines(plan: OffboardPlan, zone: ZoneInfo, *, done: bool) -> list[str]:
+    """What offboarding does (or did), one line per step: patients by clinic id and initials
+    only, so Slack shows the same lines."""
+    member, successor = plan.member, plan.successor
+    count = len(plan.patients)
+    moved = "moved" if done else "move"
+    listed = f": {', '.join(plan.patients)}" if plan.patients else ""
+    since = clinic_time(plan.inactive_from, zone)
+    lines = [
+        f"{member.name} ({member.slack_user_id}) "
+        + (f"inactive from {since}" if done else f"becomes inactive from {since}")
+        + (" (already inactive: that instant is kept)" if plan.already_inactive and not done
+           else "") + ": no call is routed to or credited to them from then on",
+        f"{count} patient{'s' if count != 1 else ''} {moved} to {successor.name} "
+        f"({successor.slack_user_id}){listed}",
+        _timer_fate(plan, zone, done=done),
+        ("voice PIN removed" if done else "voice PIN is removed") if plan.voice_pin
+        else "no voice PIN",
+    ]
+    if plan.twilio_numbers:
+        lines.append(f"{plan.twilio_numbers} clinic Twilio number(s) stay on their record: "
+                     "calls to them go to the caller's assignee, else CLINIC_FALLBACK_NUMBER; "
+                     "give them to someone with `staff update SLACK_ID --twilio-number`")
+    return lines
+
+
+def offboard_plan_text(plan: OffboardPlan, zone: ZoneInfo) -> str:
+    """`staff offboard`'s preview: what it will do, before the question."""
+    return "Offboarding:\n" + "\n".join(f"- {line}" for line in
+                                         offboard_lines(plan, zone, done=False))
+
+
+def offboarded_text(done: Offboarded, zone: ZoneInfo) -> str:
+    """What `staff offboard` did."""
+    lines = offboard_lines(done.plan, zone, done=True)
+    if done.entry_id is not None:
+        lines[2] += f" (entry #{done.entry_id})"
+    return f"offboarded {done.plan.member.slack_user_id}:\n" + "\n".join(
+        f"- {line}" for line in lines)

@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rpm_logger")
 
+# How uvicorn runs the app (`serve`, and the tests' real servers): its proxy-header rewriting
+# off, so the scope's client is always the socket's peer and the forwarded headers are read in
+# one place only, web/access.py (from loopback only; FORWARDED_ALLOW_IPS changes nothing).
+SERVER_OPTIONS = {"proxy_headers": False}
+
 
 def _not_configured(what: str, how: str) -> JSONResponse:
     return JSONResponse({"error": f"{what} is not configured", "how": how}, status_code=503)

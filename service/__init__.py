@@ -17,8 +17,10 @@ from service.current_patient import CurrentPatientService
 from service.dashboard import DashboardService
 from service.entries import EntryService
 from service.home import HomeService
+from service.imports import ImportService
 from service.month_closing import MonthCloseService
 from service.months import MonthService
+from service.offboarding import OffboardingService
 from service.patients import PatientService
 from service.reminders import ReminderService
 from service.sessions import KeyRing
@@ -38,6 +40,7 @@ class Service:
         self.keys = KeyRing(ctx)
         self.auditors = AuditorService(ctx, self.keys)
         self.patients = PatientService(ctx)
+        self.imports = ImportService(ctx, self.patients, self.staff)
         # one MonthService (and one EntryService) shared by every area that needs them
         self.months = MonthService(ctx)
         self.entries = EntryService(ctx, self.months)
@@ -49,6 +52,7 @@ class Service:
         self.current_patient = CurrentPatientService(ctx)
         self.timers = TimerService(ctx, self.entries)
         self.home = HomeService(ctx, self.months, self.timers)
+        self.offboarding = OffboardingService(ctx, self.entries, self.timers)
         self.admin = AdminService(ctx)
         self.calls = CallService(ctx, entries=self.entries)
         self.voice_access = VoiceAccessService(ctx)

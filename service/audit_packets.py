@@ -32,6 +32,7 @@ from service.audit_trail import walk_trail
 from service.context import ServiceContext
 from service.entries import EntryService
 from service.errors import BadInput
+from service.month_words import why_no_code
 from service.months import MonthService
 from service.patients import episodes_of, require_detail
 from service.phones import mask_number, redact_phones
@@ -52,6 +53,7 @@ FORMATS = (
     "rpm-logger audit packet v2",  # who by name and role, live "with" and "by"
     "rpm-logger audit packet v3",  # patient.episodes: every enrolment episode (issue 26 #10)
     "rpm-logger audit packet v4",  # the same content; the PDF prints tables (issue 26 #15)
+    "rpm-logger audit packet v5",  # month.no_code_because; PDF columns fit their words
 )
 FORMAT = FORMATS[-1]
 # What each version added, as (part, key) of the content: left out of an older one.
@@ -60,6 +62,9 @@ ADDED: dict[str, tuple[tuple[str, str], ...]] = {
     # who closed, by name beside the id (issue 26 #15): in each close_history item
     "rpm-logger audit packet v4": (("close_history", "by_name"),
                                    ("billed_at_close", "closed_by_name")),
+    # why a month with time supports no code (an auditor's retry: "Warnings: none" for a
+    # month of call attempts only)
+    "rpm-logger audit packet v5": (("month", "no_code_because"),),
 }
 # What printing adds that the store cannot give back later: left out of "what changed".
 _PRINTING = "printed"
@@ -155,21 +160,18 @@ class _Writer:
 
 class _People:
     """Who a Slack id on a record is (voided by, marked by, amended by): the auditor asks for
-    the name and role; the id stays beside them. Read once per id per packet. Free text that
-    is no staff member's id (a CLI operator such as "cli:ops") is kept as written."""
+    the name and role; the id stays beside them. Free text that is no staff member's id (a
+    CLI operator such as "cli:ops") is kept as written."""
 
     def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-        self.known: dict[str, dict[str, Any]] = {}
+        self.staff = lookups.StaffOnRecords(conn)
 
     def __call__(self, slack_id: str | None) -> dict[str, Any] | None:
         if slack_id is None:
             return None
-        if slack_id not in self.known:
-            row = lookups.find_staff(self.conn, slack_id)
-            self.known[slack_id] = {"slack_id": slack_id, "name": row.name if row else None,
-                                    "role": row.role if row else None}
-        return self.known[slack_id]
+        row = self.staff.row(slack_id)
+        return {"slack_id": slack_id, "name": row.name if row else None,
+                "role": row.role if row else None}
 
 
 def _staff(row: Any) -> dict[str, Any] | None:
@@ -317,6 +319,7 @@ class AuditPacketService:
                        "counted_seconds": s.seconds, "logged_seconds": s.logged_seconds,
                        "counts": s.counts} for s in summary.staff],
             "warnings": list(summary.warnings),
+            "no_code_because": why_no_code(summary),
         }
 
 
@@ -404,7 +407,8 @@ def _amendments(conn: Conn, entries: list[EntryView], patient_pk: int, since: da
     for change in close_rows.patient_amendments_since(conn, since=since,
                                                       patient_pks=[patient_pk]):
         changed = sorted(k for k in change.after
-                         if k != "amendment_reason" and change.before.get(k) != change.after[k])
+                         if k not in ("amendment_reason", "import")
+                         and change.before.get(k) != change.after[k])
         found.append({"kind": "patient changed", "entry_id": None, "by": None, "at": None,
                       "reason": w.free(change.after.get("amendment_reason")),
                       "fields": changed})

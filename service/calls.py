@@ -31,7 +31,7 @@ from billing.call_verdict import (
     OPEN_STATES,
 )
 from billing.errors import quoted
-from billing.months import Month
+from billing.months import Month, clinic_time
 from service import audit
 from service.closes import check_open, find_close
 from service.context import ServiceContext
@@ -47,6 +47,7 @@ from service.errors import (
 from service.lookups import require_active_staff, require_admin, require_patient, require_staff
 from service.phones import mask_number as _mask
 from service.phones import try_normalize_phone
+from service.staff import active_at
 from service.views import PatientView
 from store import calls as call_rows
 from store.db import Conn
@@ -155,6 +156,9 @@ class CallOutcome:
     call: CallView
     changed: bool
     previous_state: str | None
+    # a screening answer: False when the dialed phone is an inactive member's (issue 24), so
+    # the leg is hung up whatever key was pressed
+    connect: bool = True
 
     @property
     def became(self) -> str | None:
@@ -271,6 +275,8 @@ class _Work:
     staff: dict[int, Any] = field(default_factory=dict)
     patients: dict[int, Any] = field(default_factory=dict)  # PatientRow: with view extras
     voided_entries: set[int] = field(default_factory=set)  # entries of kept legs, voided
+    # legs found on a member who was inactive when they started (by CallSid): not theirs
+    inactive: dict[str, Any] = field(default_factory=dict)
 
     def keep(self, row: Any) -> Leg:
         """The leg of a stored row, the one already in hand if it was read before."""
@@ -645,12 +651,19 @@ class CallService:
             # who answered is known only from the leg's own To: a leg stored before its
             # numbers (a screening answer ahead of the first status callback) waits for them
             if answered.staff is not None:
-                leg.staff_id = answered.staff.id
+                member = answered.staff
             elif parent is not None and parent.staff_id is not None:
-                leg.staff_id = parent.staff_id
+                member = w.staff_row(parent.staff_id)
             else:
                 found = next((p for p in parties if p.staff is not None), None)
-                leg.staff_id = found.staff.id if found and found.staff else None
+                member = found.staff if found else None
+            # a member inactive when the leg started is never credited (issue 24): the leg
+            # stays unclaimed for an admin to settle (`calls claim`); before their
+            # inactive-from instant the call is theirs
+            if member is not None and not active_at(member, leg.started_at):
+                w.inactive[leg.call_sid] = member
+                member = None
+            leg.staff_id = member.id if member is not None else None
 
     # -- the counting rules (billing/call_verdict.py) -------------------------------------
 
@@ -663,6 +676,12 @@ class CallService:
             answered_staff_kind=answered.staff_kind if answered.staff is not None else None,
             caller_is_staff=self._party(w, leg.from_number).staff is not None,
             min_live_seconds=self.ctx.policy.min_live_call_seconds)
+        gone = w.inactive.get(leg.call_sid)
+        if state == "unclaimed" and gone is not None:
+            since = (f" since {clinic_time(gone.inactive_from, self.ctx.policy.zone)}"
+                     if gone.inactive_from is not None else "")
+            reason = (f"on the phone of {gone.name} ({gone.slack_user_id}), inactive{since}: "
+                      "not credited to them; an admin settles it (calls claim)")[:200]
         leg.state, leg.state_reason = state, reason
         if state == "counted":
             self._count(w, leg)
@@ -864,7 +883,10 @@ class CallService:
             self._resolve(w, [leg.from_number, leg.to_number])
             caller = self._party(w, leg.from_number)
             dialed = self._party(w, leg.to_number)
-            staff = self._staff_for(w, caller.patient) or dialed.staff
+            # never an inactive member (issue 24): the caller's new assignee, else the
+            # dialed number's owner while active, else the clinic's fallback number
+            owner = dialed.staff if dialed.staff is not None and dialed.staff.active else None
+            staff = self._staff_for(w, caller.patient) or owner
             phone = call_rows.staff_phone(w.conn, staff.id) if staff else None
             self._match(w, leg)
             self._decide(w, leg)
@@ -909,19 +931,31 @@ class CallService:
                 self._apply_event(leg, event)
             if leg.screened != "accepted":
                 leg.screened = "accepted" if accepted else "refused"
+            self._resolve(w, [leg.to_number])
+            answered = self._party(w, leg.to_number)
+            gone = answered.staff is not None and not answered.staff.active
+            if gone:
+                leg.screened = "refused"  # an inactive member never takes a call (issue 24)
             self._match(w, leg)
             self._decide(w, leg)
-            return self._finish(w, leg, before, previous, created, "call.screen",
-                                actor="twilio")
+            outcome = self._finish(w, leg, before, previous, created, "call.screen",
+                                   actor="twilio")
+            return replace(outcome, connect=False) if gone else outcome
         return self._retrying(work, wait_s)
 
-    def screening_label(self, parent_call_sid: str | None, *,
-                        wait_s: float | None = None) -> str:
-        """How the whisper names the caller of a bridged call: clinic id + initials only."""
-        if not parent_call_sid:
-            return "an unknown number"
+    def screening_label(self, parent_call_sid: str | None, *, to_number: str | None = None,
+                        wait_s: float | None = None) -> str | None:
+        """How the whisper names the caller of a bridged call: clinic id + initials only;
+        None when the dialed number (`to_number`) is an inactive member's (issue 24): no
+        whisper, the leg is hung up."""
         with self.ctx.db.read(wait_s=wait_s) as conn:
             w = _Work(conn)
+            if to_number:
+                answered = self._party(w, _stored_number(to_number, self._region()))
+                if answered.staff is not None and not answered.staff.active:
+                    return None
+            if not parent_call_sid:
+                return "an unknown number"
             parent = w.leg(parent_call_sid)
             patient = w.patient_row(parent.patient_id) if parent is not None else None
             return _patient_view(patient).label if patient else "an unknown number"

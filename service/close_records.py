@@ -14,6 +14,7 @@ from typing import Any
 
 from billing.claims import compare_claim
 from billing.codes import CodeUnits
+from service.phones import redact_phones
 from service.views import BilledAtClose
 from store.closes import (
     ChangeSinceClose,
@@ -60,9 +61,10 @@ class BilledRecords:
     logged or voided since; `compare` turns them into a `BilledAtClose` per patient."""
 
     def __init__(self, close: Any, *, start: datetime, end: datetime,
-                 fees: Mapping[str, Decimal]) -> None:
+                 fees: Mapping[str, Decimal], region: str) -> None:
         self.close = close  # the month's latest close (store row), or None
         self.start, self.end, self.fees = start, end, fees
+        self.region = region  # typed reasons are shown with phone numbers masked
         self.lines: dict[int, Any] = {}  # MonthCloseLine rows
         self.changes: dict[int, list[ChangeSinceClose]] = defaultdict(list)
         self.patient_changes: dict[int, list[PatientChangeSinceClose]] = defaultdict(list)
@@ -120,6 +122,7 @@ class BilledRecords:
                                  closed_by_name=close.by_name)
         return BilledAtClose(billed, close.at, close.by, record, amount,
                              closed_by_name=close.by_name, follow_up=change.follow_up,
+                             follow_up_in_words=change.follow_up_in_words,
                              cause=self._cause(patient_pk, line, seconds, live),
                              amount_delta=change.amount_delta)
 
@@ -127,8 +130,8 @@ class BilledRecords:
                live: int) -> str:
         changes = ([_patient_change_text(c) for c in self.patient_changes.get(patient_pk, ())]
                    + [_change_text(c) for c in self.changes.get(patient_pk, ())])
-        if changes:
-            return "amendment: " + "; ".join(changes)
+        if changes:  # the reasons were typed: a phone number in one is masked
+            return "amendment: " + (redact_phones("; ".join(changes), region=self.region) or "")
         same_figures = line is not None and (line.total_seconds, line.live_interactions > 0) \
             == (seconds, live > 0)
         if same_figures and not line.codes:

@@ -8,7 +8,7 @@ leaves this module.
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -30,7 +30,7 @@ from service.closes import find_close, signed
 from service.context import ServiceContext
 from service.entries import EntryService
 from service.errors import NotAllowed
-from service.lookups import find_staff, require_patient
+from service.lookups import StaffOnRecords, find_staff, require_patient
 from service.months import MonthService
 from service.patients import view_of as patient_view_of
 from service.phones import redact_phones
@@ -85,6 +85,7 @@ class AuditView:
     entity: str
     entity_id: str
     changes: tuple[tuple[str, str, str], ...]  # (field, before, after), phones masked
+    actor_name: str | None = None  # when the actor is a staff member's Slack id
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class PatientPage:
     summary: MonthSummary
     entries: tuple[EntryView, ...]
     audit: tuple[AuditView, ...]
+    assigned_to_name: str | None = None
     access: tuple[AccessView, ...] | None = None  # who viewed the patient: admins only
 
 
@@ -130,7 +132,8 @@ class MonthPage:
 
 
 # Free-text fields a person typed: the only audit fields that may hold an unmasked number.
-_FREE_TEXT = frozenset({"note", "void_reason"})
+_FREE_TEXT = frozenset({"note", "void_reason", "amendment_reason", "void_amendment_reason",
+                        "reason"})
 
 
 def _cell(key: str, value: Any, region: str) -> str:
@@ -272,17 +275,21 @@ class DashboardService:
             if view.provider:
                 found = find_staff(conn, view.provider)
                 provider = staff_view_of(conn, found) if found else None
+            people = StaffOnRecords(conn)
             audit = tuple(
                 AuditView(row.at, row.actor, row.action, row.entity, row.entity_id,
-                          audit_changes(row.before, row.after, region=region))
+                          audit_changes(row.before, row.after, region=region),
+                          people.name(row.actor))
                 for row in patient_audit(conn, patient.id, patient.clinic_id)
             )
             summary = self.months.summary_in(conn, month, patient.id)
             listed = self.entries.month_entries_in(conn, month, patient.id)
+            assigned_name = people.name(view.assigned_to)
             access = access_log_in(conn, patient.clinic_id) \
                 if viewer is not None and sees_access_log(viewer) else None
-        entries = tuple(_redacted(e, region) for e in listed)
-        return PatientPage(view, provider, summary, entries, audit, access)
+        entries = tuple(e.masked(region) for e in listed)
+        return PatientPage(view, provider, summary, entries, audit, assigned_name,
+                           access)
 
     def code_series(self, month: Month | None = None) -> CodeSeries:
         """Patients reaching 99470 / 99457 / 99458 per day (today is the last day shown)."""
@@ -304,8 +311,3 @@ def _days_shown(month: Month, today: date) -> int:
     if today < month.first_day:
         return 0
     return today.day
-
-
-def _redacted(entry: EntryView, region: str) -> EntryView:
-    return replace(entry, note=redact_phones(entry.note, region=region),
-                   void_reason=redact_phones(entry.void_reason, region=region))

@@ -18,7 +18,7 @@ from service.context import ServiceContext
 from service.errors import BadInput, NotAllowed, NotFound, parse_row_id
 from service.lookups import require_active_staff, require_patient
 from service.months import MonthService
-from service.views import EntryView, LoggedEntry
+from service.views import EntryView, LoggedEntry, staff_label
 from store import entries as entry_rows
 from store import episodes as episode_rows
 from store.db import Conn
@@ -71,14 +71,15 @@ class _Entry:
 
 def _entry_view(row: Any, *, clinic_id: str, initials: str | None, staff_slack_id: str,
                 staff_name: str | None, month_seconds: int | None = None,
-                count: EntryCount | None = None) -> EntryView:
+                count: EntryCount | None = None,
+                voided_by_name: str | None = None) -> EntryView:
     return EntryView(
         row.id, clinic_id, staff_slack_id, row.started_at, row.ended_at,
         row.duration_seconds, row.activity, row.live, row.source, row.note,
         row.staff_role, row.overlaps_entry_id, row.created_at, row.created_by,
         row.voided_at, row.voided_by, row.void_reason, row.amendment_reason,
         initials, staff_name, row.void_amendment_reason, row.clock_timed,
-        month_seconds, count,
+        month_seconds, count, voided_by_name,
     )
 
 
@@ -87,7 +88,8 @@ def _named_view(row: Any, month_seconds: int | None = None,
     """The view of a row read with names (store.entries: `patient_clinic_id`, ...)."""
     return _entry_view(row, clinic_id=row.patient_clinic_id, initials=row.patient_initials,
                        staff_slack_id=row.staff_slack_id, staff_name=row.staff_name,
-                       month_seconds=month_seconds, count=count)
+                       month_seconds=month_seconds, count=count,
+                       voided_by_name=row.voided_by_name)
 
 
 def _snapshot(row: Any) -> dict[str, Any]:
@@ -398,14 +400,14 @@ class EntryService:
                      before=_snapshot(entry), after=after)
         return _entry_view(voided, clinic_id=entry.patient_clinic_id,
                            initials=entry.patient_initials, staff_slack_id=entry.staff_slack_id,
-                           staff_name=entry.staff_name)
+                           staff_name=entry.staff_name, voided_by_name=actor.name)
 
     def _already_voided(self, entry: Any) -> BadInput:
         """The refusal of a second void: when (clinic day) and by whom the first was."""
         assert entry.voided_at is not None
         return BadInput(f"Entry #{entry.id} was already voided on "
                         f"{clinic_day(entry.voided_at, self.ctx.policy.zone)} by "
-                        f"{entry.voided_by}.")
+                        f"{staff_label(entry.voided_by, entry.voided_by_name)}.")
 
     def get(self, entry_id: str | int) -> EntryView:
         number = parse_entry_id(entry_id)

@@ -36,6 +36,25 @@ def find_staff(conn: Conn, slack_user_id: str) -> Any:
     return staff.by_slack_id(conn, slack_user_id)
 
 
+class StaffOnRecords:
+    """Who the Slack ids on a page's records are (logged by, voided by, the audit's actor),
+    each read once per page: screens name people, and the ids stay beside the names. Free
+    text that is no staff member's id (an operator's "cli:ops", "twilio") finds no row."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.known: dict[str, Any] = {}
+
+    def row(self, slack_id: str) -> Any:
+        if slack_id not in self.known:
+            self.known[slack_id] = find_staff(self.conn, slack_id)
+        return self.known[slack_id]
+
+    def name(self, slack_id: str | None) -> str | None:
+        found = self.row(slack_id) if slack_id else None
+        return found.name if found else None
+
+
 def require_staff(conn: Conn, slack_user_id: str) -> Any:
     """The staff member with this Slack id (active or not: history keeps leavers)."""
     row = staff.by_slack_id(conn, clean_slack_user_id(slack_user_id))

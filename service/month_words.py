@@ -32,6 +32,21 @@ def still_needed(summary: MonthSummary, seconds_text: SecondsText = format_secon
     return " and ".join(parts)
 
 
+def why_no_code(summary: MonthSummary) -> str | None:
+    """Why a month in the programme supports no code, from its records alone (a packet says
+    it, and what it says must not change with the day it is verified on); None when it
+    supports one or has no time."""
+    if summary.codes or not summary.in_programme or not summary.total_seconds:
+        return None
+    if not summary.live_interactions:
+        return (f"no live interaction in the month: its {format_seconds(summary.total_seconds)}"
+                " support no code without one")
+    if summary.next_code and summary.seconds_to_next_code:
+        return (f"{format_seconds(summary.seconds_to_next_code)} short of "
+                f"{summary.next_code}")
+    return None
+
+
 def month_sentence(summary: MonthSummary, seconds_text: SecondsText = format_seconds) -> str:
     """'32 min this month, live contact done, 99457 reached. Still needed: nothing.'.
     Minutes are floored (format_seconds), never rounded up."""

@@ -389,7 +389,8 @@ class MonthService:
         context = _MonthContext(
             month=month, month_text=str(month), record=record, calls=defaultdict(list),
             billed=BilledRecords(record.billed_close, start=start, end=end,
-                                 fees=self.ctx.policy.fees),
+                                 fees=self.ctx.policy.fees,
+                                 region=self.ctx.policy.phone_region),
             month_ended=month.last_day < self.today(),
         )
         if scope.shape not in REPLY_SHAPES:
@@ -598,7 +599,8 @@ def _difference(summary: MonthSummary) -> CloseDifference:
     return CloseDifference(summary.label, billed.codes_text,
                            format_codes(summary.codes) or "none", billed.cause,
                            billed.follow_up, billed.amount_delta,
-                           billed_codes=billed.codes, supported_codes=summary.codes)
+                           billed_codes=billed.codes, supported_codes=summary.codes,
+                           follow_up_in_words=billed.follow_up_in_words)
 
 
 def _reopened(event: Any, zone: ZoneInfo) -> str | None:

@@ -28,7 +28,7 @@ from store import phones as phone_rows
 from store.db import Conn
 from store.month_totals import Scope, month_totals
 
-__all__ = ["PatientFields", "PatientService", "check_clinic_id", "check_condition",
+__all__ = ["Changed", "PatientFields", "PatientService", "check_clinic_id", "check_condition",
            "check_initials", "require_detail", "view_of"]
 
 _CLINIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -99,6 +99,17 @@ class PatientFields:
     ordered_by: str | None = None  # Slack user id of the ordering physician/QHP
     order_on: date | None = None
     last_visit_on: date | None = None  # the last established-patient visit
+    # phones, caregiver phones and conditions given replace the patient's (else: added)
+    replace_lists: bool = False
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A change as saved: the patient now, and the names of what it changed (the audit
+    snapshot's keys: `phones`, `consent_on`, `episodes`, ...; none: nothing changed)."""
+
+    view: PatientView
+    changed: tuple[str, ...]
 
 
 def require_detail(conn: Conn, ref: str, *, region: str, by_phone: bool = True) -> Any:
@@ -214,9 +225,17 @@ def _check_after_earlier(draft: _Draft) -> None:
                        f"patient show {draft.clinic_id}`).")
 
 
-def _moves_limits(fields: "PatientFields") -> bool:
-    """Whether a change touches what a month counts: the enrolment window or consent date."""
-    return any(v is not None for v in (fields.enrolled_on, fields.ended_on, fields.consent_on))
+def _moves_limits(fields: "PatientFields", row: Any) -> bool:
+    """Whether a change moves what a month counts: the enrolment window or consent date set
+    to another day than the patient's (the same day again moves nothing)."""
+    return any(new is not None and new != getattr(row, name)
+               for new, name in ((fields.enrolled_on, "enrolled_on"),
+                                 (fields.ended_on, "ended_on"),
+                                 (fields.consent_on, "consent_on")))
+
+
+def _changed_names(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(name for name, value in after.items() if before.get(name) != value)
 
 
 # What a closed month billed of a patient, as far as a window or consent change can alter
@@ -243,8 +262,9 @@ class PatientService:
             return self.add_in(conn, clinic_id, fields, actor=actor)
 
     def add_in(self, conn: Conn, clinic_id: str, fields: PatientFields, *,
-               actor: str) -> PatientView:
-        """`add` inside the caller's transaction."""
+               actor: str, source: dict[str, Any] | None = None) -> PatientView:
+        """`add` inside the caller's transaction; `source` (an import's file and line) is
+        kept in the audit record."""
         clinic_id = check_clinic_id(clinic_id)
         key = lookups.patient_key(clinic_id)
         if patient_rows.by_key(conn, key) is not None:
@@ -260,7 +280,8 @@ class PatientService:
             "ended_on": draft.columns["ended_on"], "created_at": self.ctx.now(),
             "created_by": actor})
         audit.record(conn, at=self.ctx.now(), actor=actor, action="patient.add",
-                     entity="patient", entity_id=clinic_id, after=draft.snapshot())
+                     entity="patient", entity_id=clinic_id,
+                     after=draft.snapshot() | ({"import": source} if source else {}))
         return draft.view()
 
     def update(self, ref: str, fields: PatientFields, *, actor: str,
@@ -273,46 +294,71 @@ class PatientService:
     def update_in(self, conn: Conn, ref: str, fields: PatientFields, *, actor: str,
                   amendment: Amendment | None = None) -> PatientView:
         """`update` inside the caller's transaction."""
+        return self.change_in(conn, ref, fields, actor=actor, amendment=amendment).view
+
+    def change_in(self, conn: Conn, ref: str, fields: PatientFields, *, actor: str,
+                  amendment: Amendment | None = None, source: dict[str, Any] | None = None,
+                  new_episode: bool = False) -> Changed:
+        """`update_in`, saying what changed. With `source` (an import's file and line) the
+        audit record names it, and a change that changes nothing writes nothing.
+        `new_episode`: `fields.enrolled_on` starts a new episode after the latest one (which
+        must have ended before it), as `enrol` does, instead of moving the latest's start."""
         row = require_detail(conn, ref, region=self._region)
         numbers = patient_rows.phones(conn, row.id)
         episodes = episodes_of(conn, row)
         before = _Draft.of(row, numbers, episodes)
-        closed = self._closed_figures(conn, row.id) if _moves_limits(fields) else {}
+        closed = (self._closed_figures(conn, row.id)
+                  if new_episode or _moves_limits(fields, row) else {})
         draft = _Draft.of(row, numbers, episodes)
+        if new_episode:
+            draft.earlier = episodes
+            draft.columns["enrolled_on"] = draft.columns["ended_on"] = None
         self._apply(conn, draft, fields)
         _check_after_earlier(draft)
         changed = {name: value for name, value in draft.columns.items()
                    if value != before.columns[name]}
+        names = _changed_names(before.snapshot(), draft.snapshot())
+        if source is not None and not names:
+            return Changed(draft.view(), ())
         if changed:
             patient_rows.update_patient(conn, row.id, changed)
         self._save_latest_episode(conn, row.id, draft, actor=actor)
         patient_rows.save_phones(conn, row.id, numbers, draft.numbers)
-        return self._recorded(conn, row, before, draft, closed, amendment, actor=actor,
-                              action="patient.update")
+        view = self._recorded(conn, row, before, draft, closed, amendment, actor=actor,
+                              action="patient.enrol" if new_episode else "patient.update",
+                              source=source)
+        return Changed(view, names)
 
     def _recorded(self, conn: Conn, row: Any, before: "_Draft", draft: "_Draft",
-                  closed: Any, amendment: Any, *, actor: str, action: str) -> PatientView:
+                  closed: Any, amendment: Any, *, actor: str, action: str,
+                  source: dict[str, Any] | None = None) -> PatientView:
         """A patient write's last steps: closed months checked (an amendment's reason kept),
-        the audit record with the before and after, the patient as now saved."""
+        the audit record with the before and after (and the import it came from), the
+        patient as now saved."""
         reason = self._check_closed_months(conn, row.id, closed, amendment)
-        after = draft.snapshot() | ({"amendment_reason": reason} if reason else {})
+        after = (draft.snapshot() | ({"amendment_reason": reason} if reason else {})
+                 | ({"import": source} if source else {}))
         audit.record(conn, at=self.ctx.now(), actor=actor, action=action, entity="patient",
                      entity_id=row.clinic_id, before=before.snapshot(), after=after)
         return draft.view()
 
     def _save_latest_episode(self, conn: Conn, patient_pk: int, draft: _Draft, *,
                              actor: str) -> None:
-        """Write the latest episode as the draft's enrolment and end dates (a patient row
-        with no episode on record gets it)."""
+        """Write the latest episode as the draft's enrolment and end dates: a new one when
+        the draft has one more than is on record (a patient row with none on record gets
+        its own)."""
         rows = episode_rows.of_patient(conn, patient_pk)
-        start, end = draft.columns["enrolled_on"], draft.columns["ended_on"]
-        if not rows:
+        spans = draft.episodes
+        if rows and len(rows) == len(spans):
+            start, end = spans[-1]
+            if (rows[-1].started_on, rows[-1].ended_on) != (start, end):
+                episode_rows.update_episode(conn, rows[-1].id, {"started_on": start,
+                                                                "ended_on": end})
+            return
+        for start, end in spans[len(rows):]:
             episode_rows.insert_episode(conn, {"patient_id": patient_pk, "started_on": start,
                                                "ended_on": end, "created_at": self.ctx.now(),
                                                "created_by": actor})
-        elif (rows[-1].started_on, rows[-1].ended_on) != (start, end):
-            episode_rows.update_episode(conn, rows[-1].id, {"started_on": start,
-                                                            "ended_on": end})
 
     def enrol(self, ref: str, *, on: date, actor: str,
               amendment: Amendment | None = None) -> PatientView:
@@ -411,8 +457,9 @@ class PatientService:
         if fields.consent_on is not None:
             columns["consent_on"] = fields.consent_on
         if fields.conditions:
-            merged = list(columns["conditions"]) + [check_condition(c) for c in fields.conditions]
-            columns["conditions"] = sorted(set(merged))
+            given = [check_condition(c) for c in fields.conditions]
+            kept = [] if fields.replace_lists else list(columns["conditions"])
+            columns["conditions"] = sorted(set(kept + given))
         if fields.provider is not None:
             provider = self._provider(conn, fields.provider)
             columns["provider_id"], draft.provider = provider.id, provider.slack_user_id
@@ -438,6 +485,9 @@ class PatientService:
             del draft.numbers[e164]
         for kind, typed in (("patient", fields.phones), ("caregiver", fields.caregiver_phones)):
             wanted = self._normalized(typed, storing=True)
+            if fields.replace_lists and wanted:
+                for e164 in [e for e, k in draft.numbers.items() if k == kind]:
+                    del draft.numbers[e164]
             held = phone_rows.holders(conn, wanted)
             for e164 in wanted:
                 self._claim(draft, held, e164, kind)

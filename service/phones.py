@@ -11,21 +11,33 @@ from billing.errors import quoted
 from service.errors import BadInput
 
 
+class BadPhone(BadInput):
+    """A number refused as typed; `reason` says why without the number (an import's list of
+    bad rows names the cell, never the number)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def _parse(text: str, region: str) -> tuple[str, phonenumbers.PhoneNumber]:
     """The one reader of typed phone numbers. Letters are refused: phonenumbers reads them as
     keypad digits (`617-ALE-ADAD` is +1 617 253 2323), so a vanity spelling would find a
     patient by a text no log filter recognises as a number (store/logsafe counts digits)."""
     raw = (text or "").strip()
     if raw.startswith("client:"):
-        raise BadInput(f"{quoted(raw)} is a Twilio client identity, not a phone number.")
+        raise BadPhone(f"{quoted(raw)} is a Twilio client identity, not a phone number.",
+                       "a Twilio client identity, not a phone number")
     if any(c.isalpha() for c in raw):
-        raise BadInput(f"Cannot read phone number {quoted(raw)}: letters are not read as "
-                       "digits; type the digits, such as +1 617 555 0123.")
+        raise BadPhone(f"Cannot read phone number {quoted(raw)}: letters are not read as "
+                       "digits; type the digits, such as +1 617 555 0123.",
+                       "not a number: it holds letters")
     try:
         return raw, phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise BadInput(f"Cannot read phone number {quoted(raw)}: use a form such as "
-                       "+1 617 555 0123 or (617) 555-0123.") from exc
+        raise BadPhone(f"Cannot read phone number {quoted(raw)}: use a form such as "
+                       "+1 617 555 0123 or (617) 555-0123.",
+                       "not readable as a phone number (e.g. +1 617 555 0123)") from exc
 
 
 def normalize_phone(text: str, *, region: str) -> str:
@@ -33,7 +45,8 @@ def normalize_phone(text: str, *, region: str) -> str:
     finds and removes numbers already stored; numbers to be stored go through valid_phone."""
     raw, number = _parse(text, region)
     if not phonenumbers.is_possible_number(number):
-        raise BadInput(f"{quoted(raw)} is not a possible phone number.")
+        raise BadPhone(f"{quoted(raw)} is not a possible phone number.",
+                       "not a possible phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -46,12 +59,15 @@ _LENGTH_REASONS = {
 }
 
 
-def _why_invalid(number: phonenumbers.PhoneNumber) -> str:
-    """Why phonenumbers (Google's numbering-plan data) says no call can come from it."""
+def _why_invalid(number: phonenumbers.PhoneNumber, *, anonymous: bool = False) -> str:
+    """Why phonenumbers (Google's numbering-plan data) says no call can come from it;
+    `anonymous`: in words that hold none of its digits."""
     digits = str(number.national_number)
     reason = phonenumbers.is_possible_number_with_reason(number)
     if reason in _LENGTH_REASONS:
         return f"{len(digits)} digits after +{number.country_code}: {_LENGTH_REASONS[reason]}"
+    if number.country_code == 1 and anonymous:
+        return "no area code and exchange in use there"
     if number.country_code == 1:
         return (f"+1 {digits[:3]} {digits[3:6]} is not an area code and exchange in use "
                 "(fictional numbers: +1 202 555 0100 to 0199)")
@@ -63,7 +79,8 @@ def valid_phone(text: str, *, region: str) -> str:
     +15550000 would never match any call, so it is refused with the reason."""
     raw, number = _parse(text, region)
     if not phonenumbers.is_valid_number(number):
-        raise BadInput(f"{quoted(raw)} is not a valid phone number: {_why_invalid(number)}.")
+        raise BadPhone(f"{quoted(raw)} is not a valid phone number: {_why_invalid(number)}.",
+                       f"not a valid phone number: {_why_invalid(number, anonymous=True)}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

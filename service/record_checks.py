@@ -32,9 +32,11 @@ BILLING_STATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                  "provider", "conditions")),
     # the role decides whose time counts; the NPI is on the claim; the name, admin and
     # active flags decide who is named and who may close or amend
-    # ... and the email decides who signs in to the dashboard as them (issue 24)
-    "staff": (("staff.add", "staff.update"),
-              ("role", "npi", "name", "is_admin", "active", "email")),
+    # active flags decide who is named and who may close or amend; `inactive_from` from when
+    # no call is credited to them, the email who signs in to the dashboard as them (issue 24)
+    "staff": (("staff.add", "staff.update", "staff.offboard"),
+              ("role", "npi", "name", "is_admin", "active", "inactive_from",
+               "email")),
 }
 CLOSE_ACTIONS = ("month.close", "month.reopen")
 
@@ -55,7 +57,10 @@ def patient_state(row: Any, episodes: Iterable[tuple[date | None, date | None]])
 
 def staff_state(row: Any) -> dict[str, Any]:
     return {"created_at": row.created_at, "role": row.role, "npi": row.npi, "name": row.name,
-            "is_admin": row.is_admin, "active": row.active, "email": row.email}
+            "is_admin": row.is_admin, "active": row.active,
+            "inactive_from": (row.inactive_from.isoformat()
+                              if row.inactive_from is not None else None),
+            "email": row.email}
 
 
 def close_lines_digest(lines: Iterable[Any]) -> str:

@@ -19,14 +19,28 @@ from service.errors import BadInput, NotFound
 from service.lookups import clean_slack_user_id
 from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
 from service.views import StaffView
+from store import patients as patient_rows
 from store import phones as phone_rows
 from store import staff as staff_rows
+from store import timers as timer_rows
 from store.db import Conn
 
-__all__ = ["StaffChanges", "StaffService", "check_role", "clean_slack_user_id", "view_of"]
+__all__ = ["StaffChanged", "StaffChanges", "StaffService", "active_at", "check_role",
+           "clean_slack_user_id", "snapshot", "view_of"]
 
 _NPI = re.compile(rf"{DIGIT}{{10}}")  # 0-9 only: '١٢٣٤٥٦٧٨٩٠' is no NPI a payer reads
 _CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,120}")
+
+
+def active_at(row: Any, instant: datetime | None) -> bool:
+    """Whether the staff member (a staff row) was active at `instant`: an active member
+    always; an inactive one only before their inactive-from instant (issue 24: calls from
+    before it stay theirs). An inactive member with no instant recorded (made inactive
+    before it was kept) is taken as inactive since ever, as `active` alone always said."""
+    if row.active:
+        return True
+    since = row.inactive_from
+    return since is not None and instant is not None and instant < since
 
 
 def check_role(role: str) -> str:
@@ -51,7 +65,8 @@ def _view(row: Any, phone_count: int, now: datetime | None = None) -> StaffView:
     locked = row.voice_locked_until
     in_force = locked if now is not None and locked is not None and locked > now else None
     return StaffView(row.slack_user_id, row.name, row.role, row.is_admin, row.active,
-                     row.npi, int(phone_count), row.voice_pin_hash is not None, in_force)
+                     row.npi, int(phone_count), row.voice_pin_hash is not None, in_force,
+                     None if row.active else row.inactive_from)
 
 
 def _counted_view(row: Any, now: datetime | None = None) -> StaffView:
@@ -59,12 +74,15 @@ def _counted_view(row: Any, now: datetime | None = None) -> StaffView:
     return _view(row, row.phone_count, now)
 
 
-def _snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
+def snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
+    """A staff row as its audit records keep it (service/record_checks.py reads them)."""
     return {
         "slack_user_id": row.slack_user_id, "name": row.name, "role": row.role,
         "npi": row.npi, "is_admin": row.is_admin, "active": row.active,
+        "inactive_from": row.inactive_from,
         "staff_phones": sorted(numbers), "twilio_client": row.twilio_client,
         "email": row.email,
+        "voice_pin": row.voice_pin_hash is not None,
     }
 
 
@@ -88,6 +106,19 @@ class StaffChanges:
     add_twilio_numbers: tuple[str, ...] = ()  # clinic Twilio numbers assigned to them
     twilio_client: str | None = None  # Twilio Client identity (NAME of client:NAME); "" clears
     email: str | None = None  # the dashboard sign-in's email (issue 24); "" clears
+
+
+@dataclass(frozen=True)
+class StaffChanged:
+    """An update as saved: the member now and the names of what it changed (`name`, `role`,
+    `npi`, `is_admin`, `active`, `twilio_client`, `phones`, `twilio_numbers`; none: nothing)."""
+
+    view: StaffView
+    changed: tuple[str, ...]
+
+
+def _of_kind(numbers: Mapping[str, str], kind: str) -> set[str]:
+    return {e164 for e164, k in numbers.items() if k == kind}
 
 
 def _claim(numbers: dict[str, str], held: Mapping[str, list[Any]], staff_pk: int | None,
@@ -135,8 +166,10 @@ class StaffService:
 
     def add_in(self, conn: Conn, *, slack_user_id: str, name: str, role: str,
                phones: tuple[str, ...] = (), npi: str | None = None, is_admin: bool = False,
-               email: str | None = None, actor: str) -> StaffView:
-        """`add` inside the caller's transaction."""
+               email: str | None = None, actor: str,
+               source: dict[str, Any] | None = None) -> StaffView:
+        """`add` inside the caller's transaction; `source` (an import's file and line) is
+        kept in the audit record."""
         user_id = clean_slack_user_id(slack_user_id)
         role = check_role(role)
         if not (name or "").strip():
@@ -156,7 +189,8 @@ class StaffService:
             "email": checked_email})
         staff_rows.save_phones(conn, row.id, {}, numbers)
         audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.add",
-                     entity="staff", entity_id=user_id, after=_snapshot(row, numbers))
+                     entity="staff", entity_id=user_id,
+                     after=snapshot(row, numbers) | ({"import": source} if source else {}))
         return _view(row, len(numbers))
 
     def update(self, slack_user_id: str, changes: StaffChanges, *, actor: str) -> StaffView:
@@ -164,29 +198,57 @@ class StaffService:
         twilio_numbers = [self._phone(p) for p in changes.add_twilio_numbers]
         remove_numbers = [self._phone(p, storing=False) for p in changes.remove_phones]
         with self.ctx.db.write() as conn:
-            row = lookups.require_staff(conn, slack_user_id)
-            before_numbers = staff_rows.phones(conn, row.id)
-            values = self._changed_columns(conn, row, changes)
-            numbers = dict(before_numbers)
-            for e164 in remove_numbers:
-                if e164 not in numbers:
-                    raise BadInput(f"Staff {row.slack_user_id} has no phone ending "
-                                   f"{e164[-4:]}.")
-                del numbers[e164]
-            claims = [(e164, "phone") for e164 in add_numbers] + [
-                (e164, "twilio_number") for e164 in twilio_numbers]
-            held = phone_rows.holders(conn, [e164 for e164, _ in claims])
-            for e164, kind in claims:
-                _claim(numbers, held, row.id, e164, kind)
-            if changes.twilio_client is not None:
-                values["twilio_client"] = self._client_identity(conn, row,
-                                                                changes.twilio_client)
-            after = staff_rows.update_staff(conn, row.id, values) if values else row
-            staff_rows.save_phones(conn, row.id, before_numbers, numbers)
-            audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.update",
-                         entity="staff", entity_id=row.slack_user_id,
-                         before=_snapshot(row, before_numbers), after=_snapshot(after, numbers))
-            return _view(after, len(numbers), self.ctx.now())
+            return self._update_in(conn, slack_user_id, changes, add_numbers, twilio_numbers,
+                                   remove_numbers, actor=actor, source=None).view
+
+    def update_in(self, conn: Conn, slack_user_id: str, changes: StaffChanges, *, actor: str,
+                  source: dict[str, Any] | None = None) -> StaffChanged:
+        """`update` inside the caller's transaction, saying what changed. With `source` (an
+        import's file and line) the audit record names it, and an update that changes
+        nothing writes nothing."""
+        return self._update_in(conn, slack_user_id, changes,
+                               [self._phone(p) for p in changes.add_phones],
+                               [self._phone(p) for p in changes.add_twilio_numbers],
+                               [self._phone(p, storing=False) for p in changes.remove_phones],
+                               actor=actor, source=source)
+
+    def _update_in(self, conn: Conn, slack_user_id: str, changes: StaffChanges,
+                   add_numbers: list[str], twilio_numbers: list[str],
+                   remove_numbers: list[str], *, actor: str,
+                   source: dict[str, Any] | None) -> StaffChanged:
+        row = lookups.require_staff(conn, slack_user_id)
+        before_numbers = staff_rows.phones(conn, row.id)
+        values = self._changed_columns(conn, row, changes)
+        self._activity(conn, row, values)
+        numbers = dict(before_numbers)
+        for e164 in remove_numbers:
+            if e164 not in numbers:
+                raise BadInput(f"Staff {row.slack_user_id} has no phone ending "
+                               f"{e164[-4:]}.")
+            del numbers[e164]
+        claims = [(e164, "phone") for e164 in add_numbers] + [
+            (e164, "twilio_number") for e164 in twilio_numbers]
+        held = phone_rows.holders(conn, [e164 for e164, _ in claims])
+        held = self._from_leavers(conn, held, row, twilio_numbers, actor)
+        for e164, kind in claims:
+            _claim(numbers, held, row.id, e164, kind)
+        if changes.twilio_client is not None:
+            values["twilio_client"] = self._client_identity(conn, row,
+                                                            changes.twilio_client)
+        values = {name: value for name, value in values.items()
+                  if getattr(row, name) != value}
+        changed = (*values, *(name for name, kind in (("phones", "phone"),
+                                                      ("twilio_numbers", "twilio_number"))
+                              if _of_kind(numbers, kind) != _of_kind(before_numbers, kind)))
+        if source is not None and not changed:
+            return StaffChanged(_view(row, len(numbers), self.ctx.now()), ())
+        after = staff_rows.update_staff(conn, row.id, values) if values else row
+        staff_rows.save_phones(conn, row.id, before_numbers, numbers)
+        audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.update",
+                     entity="staff", entity_id=row.slack_user_id,
+                     before=snapshot(row, before_numbers),
+                     after=snapshot(after, numbers) | ({"import": source} if source else {}))
+        return StaffChanged(_view(after, len(numbers), self.ctx.now()), tuple(changed))
 
     @staticmethod
     def _changed_columns(conn: Conn, row: Any, changes: StaffChanges) -> dict[str, Any]:
@@ -208,6 +270,54 @@ class StaffService:
             values["email"] = _check_email(conn, changes.email, row.id) \
                 if changes.email.strip() else None
         return values
+
+    def _from_leavers(self, conn: Conn, held: Mapping[str, list[Any]], row: Any,
+                      twilio_numbers: list[str], actor: str) -> dict[str, list[Any]]:
+        """A clinic Twilio number still on an inactive member's record (a leaver's, issue 24)
+        moves to `row` with `--twilio-number`: taken off the leaver's record, with its own
+        audit record; an active member's stays refused (`_claim`). `held` without them."""
+        left = {e164: list(rows) for e164, rows in held.items()}
+        for e164 in twilio_numbers:
+            for holder in held.get(e164, []):
+                if holder.side != "staff" or holder.owner_id == row.id \
+                        or holder.kind != "twilio_number":
+                    continue
+                leaver = staff_rows.by_pk(conn, holder.owner_id)
+                if leaver is None or leaver.active:
+                    continue
+                before = staff_rows.phones(conn, leaver.id)
+                after = {k: v for k, v in before.items() if k != e164}
+                staff_rows.save_phones(conn, leaver.id, before, after)
+                audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.update",
+                             entity="staff", entity_id=leaver.slack_user_id,
+                             before=snapshot(leaver, before), after=snapshot(leaver, after))
+                left[e164].remove(holder)
+        return left
+
+    def _activity(self, conn: Conn, row: Any, values: dict[str, Any]) -> None:
+        """`--inactive` records the inactive-from instant (kept when they were inactive
+        already with one) and `--active` clears it. `--inactive` is refused while the member
+        still has patients or a running timer: `staff offboard` moves those in the same
+        transaction (issue 24), so nothing is left with a member nobody can reach."""
+        if "active" not in values:
+            return
+        if values["active"]:
+            values["inactive_from"] = None
+            return
+        if not row.active and row.inactive_from is not None:
+            return
+        patients = patient_rows.assigned_to(conn, row.id)
+        timer = timer_rows.running(conn, row.id)
+        if patients or timer is not None:
+            left = [f"{len(patients)} assigned patient{'s' if len(patients) != 1 else ''}"] \
+                if patients else []
+            left += ["a running timer"] if timer is not None else []
+            raise BadInput(
+                f"{row.slack_user_id} still has {' and '.join(left)}: run `rpm-logger staff "
+                f"offboard {row.slack_user_id} --reassign-to SLACK_ID` instead (it moves "
+                "their patients, ends the timer and removes the voice PIN in one go); "
+                "nothing changed.")
+        values["inactive_from"] = self.ctx.now()
 
     @staticmethod
     def _client_identity(conn: Conn, row: Any, text: str) -> str | None:

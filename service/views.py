@@ -4,7 +4,7 @@ They carry clinic ids and initials, never names or phone numbers of patients: wh
 adapter renders from them is safe to show in Slack.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +14,7 @@ from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
 from billing.programme import Enrolment
 from billing.risk import RiskAssessment
 from billing.tally import EntryCount, NotCounted
+from service.phones import redact_phones
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class StaffView:
     phone_count: int = 0
     has_voice_pin: bool = False  # whether a voice PIN is set (never the PIN or its hash)
     voice_locked_until: datetime | None = None  # a wrong-PIN lock in force when viewed
+    inactive_from: datetime | None = None  # inactive: since when (None: not recorded)
 
     @property
     def time_counts(self) -> bool:
@@ -96,6 +98,16 @@ class EntryView:
     # in a month's listing and a log reply: what the month's tally (billing.tally) counts of
     # it, so no screen says "counts" or "live" of time the month's totals left out
     count: EntryCount | None = None
+    voided_by_name: str | None = None  # the voider's name when "by" is a staff member's id
+
+    def masked(self, region: str) -> "EntryView":
+        """The entry with any phone number in what a person typed (its note, its void's
+        reason, either amendment's reason) masked, as every screen and file shows it."""
+        return replace(
+            self, note=redact_phones(self.note, region=region),
+            void_reason=redact_phones(self.void_reason, region=region),
+            amendment_reason=redact_phones(self.amendment_reason, region=region),
+            void_amendment_reason=redact_phones(self.void_amendment_reason, region=region))
 
     @property
     def counts(self) -> bool:
@@ -151,6 +163,7 @@ class BilledAtClose:
     cause: str = ""  # why the month now differs; '' when unchanged
     amount_delta: Decimal = Decimal("0.00")  # now minus billed
     closed_by_name: str | None = None  # the closer's name when a staff member (signed())
+    follow_up_in_words: str = ""  # the follow-up with codes as chat shows them; not in JSON
 
     @property
     def differs(self) -> bool:
@@ -280,9 +293,11 @@ class CloseDifference:
     cause: str
     follow_up: str
     amount_delta: Decimal
-    # the same codes as codes, for chat's words ('99457 + 99458 ×2'); not in the JSON
+    # the same codes as codes, and the follow-up, for chat's words ('99457 + 99458 ×2');
+    # not in the JSON
     billed_codes: tuple[CodeUnits, ...] = ()
     supported_codes: tuple[CodeUnits, ...] = ()
+    follow_up_in_words: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {"patient": self.patient, "billed": self.billed, "supported": self.supported,

@@ -240,10 +240,11 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def as_writer(engine: Engine, wait_ms: int) -> Engine:
+def as_writer(engine: Engine, wait_ms: int | None = None) -> Engine:
     """`engine` whose transactions take SQLite's write lock as they begin (BEGIN IMMEDIATE,
-    waiting up to `wait_ms` for it), so what they read stays true until they commit; the
-    same engine elsewhere (PostgreSQL takes its locks explicitly)."""
+    waiting up to `wait_ms` for it, by default the engine's busy timeout), so what they read
+    stays true until they commit; the same engine elsewhere (PostgreSQL takes its locks
+    explicitly)."""
     return engine.execution_options(**{_WRITE_OPTION: True, _WAIT_OPTION: wait_ms})
 
 
@@ -328,7 +329,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, sqlite_busy_timeout_ms=sqlite_busy_timeout_ms,
                                   timeouts=timeouts)
-        self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._write_engine = as_writer(self.engine)
         # one writer at a time in this process on SQLite (see the module docstring)
         self._writer = threading.Lock() if self.dialect == "sqlite" else None
         self._writer_wait_s = sqlite_busy_timeout_ms / 1000

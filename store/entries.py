@@ -2,7 +2,8 @@
 
 Rows come back as SQLAlchemy Rows (attribute access by column name). Entries read "with
 names" also carry `patient_clinic_id`, `patient_initials`, `staff_slack_id` and `staff_name`,
-what a screen shows of an entry, in the same statement.
+what a screen shows of an entry, and `voided_by_name` (the voider's name, when the void's
+"by" is a staff member's id), in the same statement.
 """
 
 from datetime import datetime
@@ -18,12 +19,15 @@ COLUMNS = tuple(column.name for column in time_entries.c)  # an entry's own colu
 MAX_NOTE_CHARS: int = E.note.type.length
 MAX_REASON_CHARS: int = E.void_reason.type.length
 
+_voider = staff.alias("voider")
 _NAMES = (patients.c.clinic_id.label("patient_clinic_id"),
           patients.c.initials.label("patient_initials"),
           staff.c.slack_user_id.label("staff_slack_id"),
-          staff.c.name.label("staff_name"))
+          staff.c.name.label("staff_name"),
+          _voider.c.name.label("voided_by_name"))
 _WITH_NAMES = (time_entries.join(patients, patients.c.id == E.patient_id)
-               .join(staff, staff.c.id == E.staff_id))
+               .join(staff, staff.c.id == E.staff_id)
+               .outerjoin(_voider, _voider.c.slack_user_id == E.voided_by))
 
 # -- writing -------------------------------------------------------------------------------
 

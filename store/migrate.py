@@ -1,6 +1,8 @@
 """Bring a database to the newest schema; `serve` and the CLI call this on start. A restore
 also brings one to an older revision (its archive's), inside its own transaction."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from store.db import StoreUnavailable, as_writer, unavailable_message
+from store.db import StoreUnavailable, as_writer, make_engine, unavailable_message
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # How long a starting process waits for another's migration (then it fails, saying so)
@@ -48,10 +50,9 @@ def upgrade_to_head(engine: Engine) -> None:
     the schema current. DATABASE_STATEMENT_TIMEOUT_MS does not apply to migrations (an index
     on a big table may take longer); lock_timeout still does, once the lock is held."""
     try:
-        with engine.begin() as connection:
-            if _current(connection):
-                return
-        with as_writer(engine, MIGRATION_WAIT_MS).begin() as connection:
+        if _already_current(engine):
+            return
+        with _migrating(engine) as writer, writer.begin() as connection:
             _take_migration_lock(connection)
             if _current(connection):
                 return  # another process migrated while this one waited
@@ -60,6 +61,38 @@ def upgrade_to_head(engine: Engine) -> None:
             command.upgrade(config, "head")
     except (OperationalError, InterfaceError) as exc:
         raise StoreUnavailable(unavailable_message(exc)) from exc
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Engine]:
+    """The engine a migration runs on, waiting for the write lock as long as another's
+    migration may take. SQLite: its own engine, since every new connection's set-up (WAL,
+    busy_timeout) waits too, and only for the busy timeout it connects with."""
+    if engine.dialect.name != "sqlite":
+        yield as_writer(engine, MIGRATION_WAIT_MS)
+        return
+    patient = as_writer(make_engine(engine.url.render_as_string(hide_password=False),
+                                    sqlite_busy_timeout_ms=MIGRATION_WAIT_MS),
+                        MIGRATION_WAIT_MS)
+    try:
+        yield patient
+    finally:
+        patient.engine.dispose()
+
+
+def _already_current(engine: Engine) -> bool:
+    """The one read of a database at the newest revision. SQLite: a file another process is
+    migrating (or restoring) may answer "database is locked" once this read's busy timeout
+    runs out; that is not yet an answer, so the upgrade goes on to wait for the write lock
+    as long as a migration may take, then reads again (under full load one of three
+    processes starting together on a new file died here)."""
+    try:
+        with engine.begin() as connection:
+            return _current(connection)
+    except OperationalError as exc:
+        if engine.dialect.name == "sqlite" and "database is locked" in str(exc.orig):
+            return False
+        raise
 
 
 def _current(connection: Connection) -> bool:

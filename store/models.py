@@ -32,6 +32,10 @@ class Staff(SQLModel, table=True):
     voice_pin_hash: str | None = Field(default=None, max_length=200)
     voice_locked_until: datetime | None = _utc(nullable=True)
     voice_cleared_at: datetime | None = _utc(nullable=True)
+    # offboarding (issue 24, docs/people.md): the instant from which the member is inactive;
+    # no call is routed to them or credited to them from then on. Set with `active` False
+    # (`staff offboard`, `staff update --inactive`), cleared by `--active`.
+    inactive_from: datetime | None = _utc(nullable=True)
     # dashboard sign-in (issue 24, migration 0018): lower case, how an OpenID Connect
     # provider that identifies people by email (Entra, Google Workspace) finds the member
     email: str | None = Field(default=None, max_length=254, unique=True, index=True)

@@ -120,3 +120,21 @@ def with_digits_in_order(conn: Connection, digits: str) -> list[Row[Any]]:
     the caller compares the exact digit sequence), by clinic id."""
     pattern = "%" + "%".join(digits) + "%"
     return list(conn.execute(_WITH_DIGITS, {"pattern": pattern}))
+
+
+# Offboarding (service/offboarding.py): a leaver's patients, and moving them in one statement.
+_ASSIGNED_TO = (select(patients.c.id, patients.c.clinic_id, patients.c.initials)
+                .where(patients.c.assigned_staff_id == bindparam("staff_pk"))
+                .order_by(patients.c.clinic_key))
+_REASSIGN = (update(patients).where(patients.c.assigned_staff_id == bindparam("from_pk"))
+             .values(assigned_staff_id=bindparam("to_pk")))
+
+
+def assigned_to(conn: Connection, staff_pk: int) -> list[Row[Any]]:
+    """(id, clinic_id, initials) of the patients assigned to staff `staff_pk`, by clinic id."""
+    return list(conn.execute(_ASSIGNED_TO, {"staff_pk": staff_pk}))
+
+
+def reassign_all(conn: Connection, from_pk: int, to_pk: int) -> int:
+    """Assign every patient of staff `from_pk` to staff `to_pk`; how many moved."""
+    return int(conn.execute(_REASSIGN, {"from_pk": from_pk, "to_pk": to_pk}).rowcount)

@@ -16,6 +16,7 @@ from store.tables import staff, staff_phones
 
 # Run on nearly every request: built once, run with a bound id.
 _BY_SLACK_ID = select(staff).where(staff.c.slack_user_id == bindparam("user"))
+_BY_PK = select(staff).where(staff.c.id == bindparam("pk"))
 _BY_TWILIO_CLIENT = select(staff.c.id, staff.c.slack_user_id).where(
     staff.c.twilio_client == bindparam("client"))
 _ADMIN_IDS = (select(staff.c.slack_user_id)
@@ -40,6 +41,11 @@ _UPDATE = update(staff).where(staff.c.id == bindparam("pk")).returning(*staff.c)
 def by_slack_id(conn: Connection, slack_user_id: str) -> Row[Any] | None:
     """The staff row (all columns, attribute access) for a Slack user id, or None."""
     return conn.execute(_BY_SLACK_ID, {"user": slack_user_id}).first()
+
+
+def by_pk(conn: Connection, pk: int) -> Row[Any] | None:
+    """The staff row (all columns) with this id, or None."""
+    return conn.execute(_BY_PK, {"pk": pk}).first()
 
 
 _BY_NAME = (select(staff.c.slack_user_id, staff.c.name, staff.c.is_admin, staff.c.active)

@@ -182,9 +182,11 @@ def make_router(settings: Settings, notifier: CallNotifier | None,
         try:
             event = _call_event(request, form, payloads.SCREEN_FIELDS)
             label = await within(answer_s, lambda: _service(request).calls.screening_label(
-                event.parent_call_sid, wait_s=wait_s))
+                event.parent_call_sid, to_number=event.to_number, wait_s=wait_s))
         except (StoreUnavailable, NoAnswer, InvalidInput, BadPayload):
             label = "a patient"
+        if label is None:  # an inactive member's phone: no whisper, never connected
+            return _xml(twiml.hang_up())
         return _xml(twiml.screen(caller_label=label, action_url=base + SCREEN_ANSWER_PATH,
                                  voice=voice.voice, language=voice.language))
 
@@ -197,8 +199,9 @@ def make_router(settings: Settings, notifier: CallNotifier | None,
             accepted = False
         try:
             event = _call_event(request, form, payloads.SCREEN_FIELDS)
-            await within(answer_s, lambda: _service(request).calls.record_screening(
+            outcome = await within(answer_s, lambda: _service(request).calls.record_screening(
                 event, accepted=accepted, wait_s=wait_s))
+            accepted = accepted and outcome.connect  # never an inactive member (issue 24)
         except (StoreUnavailable, StoreConflict, NoAnswer, InvalidInput, BadPayload) as exc:
             # never drop a patient mid-call: connect; the leg is then judged unaccepted
             # and an admin can see it in the call list

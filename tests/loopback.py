@@ -22,9 +22,24 @@ import pytest
 import uvicorn
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from rpm_logger.app import SERVER_OPTIONS
+
 # Where in-process requests say they go: the discard port, so a client that tries the URL
 # over a socket (instead of through the test's client) is refused at once, loudly.
 IN_PROCESS_URL = "http://127.0.0.1:9"
+
+
+def address_elsewhere() -> str | None:
+    """This machine's IPv4 address on its network (not loopback), if it has one: the source
+    address of a route out (a UDP "connect" sends nothing). A client connecting to it is
+    not on loopback, though on this machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.123", 9))
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
 def free_port() -> int:
@@ -35,10 +50,11 @@ def free_port() -> int:
 
 @contextmanager
 def served(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """The ASGI app on a real uvicorn server (lifespan on); yields its base URL."""
+    """The ASGI app on a real uvicorn server (lifespan on), run as `serve` runs it
+    (SERVER_OPTIONS); yields its base URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", **SERVER_OPTIONS))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -50,20 +50,21 @@ def serve_env(database_url: str, data_dir: Path, slack_api: SlackApiRecorder) ->
 
 class ServeProcess:
     """`serve` in its own process (tests/fakes/slow_serve.py: each work held `hold` seconds
-    before and after the real dispatch), on a free loopback port; `code` is the checkout whose
-    code it runs."""
+    before and after the real dispatch), on `port` on loopback (None: a free one at each start);
+    `code` is the checkout whose code it runs."""
 
     def __init__(self, env: dict[str, str], hold: tuple[float, float] = (0.0, 0.0),
-                 code: Path = ROOT) -> None:
+                 code: Path = ROOT, port: int | None = None) -> None:
         self.env = {**env, "PYTHONPATH": str(code)}
         self.hold = hold
         self.code = code
+        self.port = port  # None: a free one at each start
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.log = tempfile.TemporaryFile()  # its stderr: a pipe nobody reads could fill
 
     def start(self, timeout: float = 60) -> str:
-        port = free_port()
+        port = self.port or free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
             [sys.executable, str(RUNNER), str(port), *map(str, self.hold)], env=self.env,

@@ -12,6 +12,16 @@ machine (or an SSH tunnel), never the network.
 a bearer that is not the token is refused even on loopback (a scraper with a stale token
 should hear so). Both rules ask the one question "is this client on this machine?" of
 `from_loopback`.
+
+Behind the reverse proxy (Caddy on the same host, docs/deploy.md) every request arrives from
+loopback, so the client is the one the proxy names: when the peer is on loopback and the
+request carries `X-Forwarded-For`, the client is its right-most entry, the one the proxy
+appended (Caddy replaces what an untrusted client sent with the address it saw); a remote
+client proxied in (`X-Forwarded-For: 203.0.113.5`) is not on this machine. From any other
+peer the header is ignored: the peer is the client. This module is the only place that reads
+the forwarded headers: `serve` runs uvicorn with its proxy-header rewriting off
+(rpm_logger/cli/root.py), so the ASGI scope's client is always the peer, whatever
+FORWARDED_ALLOW_IPS says.
 """
 
 import hashlib
@@ -51,12 +61,37 @@ def is_loopback(host: str | None) -> bool:
     return address.is_loopback
 
 
+def forwarded_client(peer: str | None, forwarded_for: list[str]) -> str | None:
+    """The client's address: the right-most `X-Forwarded-For` entry (all the request's
+    headers of that name, in order) when the peer is on loopback (the proxy) and names one,
+    else the peer. A loopback peer that forwards an empty entry names no client: None."""
+    if not is_loopback(peer) or not forwarded_for:
+        return peer
+    named = ",".join(forwarded_for).rsplit(",", 1)[-1].strip()
+    return named or None
+
+
+def client_host(connection: HTTPConnection) -> str | None:
+    """The address of this request's client, as `forwarded_client` reads it."""
+    peer = connection.client.host if connection.client else None
+    return forwarded_client(peer, connection.headers.getlist("x-forwarded-for"))
+
+
+def forwarded_https(connection: HTTPConnection) -> bool:
+    """Whether the client reached us over HTTPS: the scheme itself, or the loopback proxy's
+    `X-Forwarded-Proto: https` (Caddy terminates TLS and proxies over plain HTTP)."""
+    if connection.url.scheme == "https":
+        return True
+    peer = connection.client.host if connection.client else None
+    proto = connection.headers.getlist("x-forwarded-proto")
+    return is_loopback(peer) and bool(proto) and proto[-1].strip().lower() == "https"
+
+
 def from_loopback(connection: HTTPConnection) -> bool:
     """Whether the client of this request is on this machine: the one decision the
-    dashboard's no-token mode and /metrics share. Today the peer's address; once a proxy on
-    the same machine (Caddy) forwards requests, every peer is loopback, so its forwarded
-    header must be read here, and only here."""
-    return is_loopback(connection.client.host if connection.client else None)
+    dashboard's no-token mode and /metrics share, about the client the proxy names when a
+    proxy on this machine forwarded the request (`client_host`)."""
+    return is_loopback(client_host(connection))
 
 
 def _mac(token: str, issued_at: int) -> str:

@@ -15,10 +15,10 @@ from billing.fees import amount_still_to_win
 from billing.months import Month, clinic_time
 from billing.risk import RiskAssessment
 from presentation import packet
-from presentation.render import findings_count
+from presentation.render import findings_count, none_yet, not_counted
 from service.audit_checks import AuditChecks
 from service.dashboard import CodeSeries, DashboardRow, PatientPage
-from service.views import MonthSummary, StaffView
+from service.views import MonthSummary, StaffView, staff_label
 from web.chart import svg
 
 _env = Environment(
@@ -27,6 +27,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.globals["person"] = staff_label  # 'Nina Nurse (U01NURSE)', as every screen names staff
+_env.globals["not_counted"] = not_counted  # the CLI's words for time the tally left out
+_env.globals["none_yet"] = none_yet
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from web.access import (
     bearer_of,
     cookie_value,
     decide,
+    forwarded_https,
     from_loopback,
 )
 
@@ -98,7 +99,7 @@ class Admission:
 def _secure(request: Request) -> bool:
     """Session cookies are Secure except over plain http from this machine (development,
     tests): a browser elsewhere then never sends one over an unencrypted connection."""
-    return request.url.scheme == "https" or not from_loopback(request)
+    return forwarded_https(request) or not from_loopback(request)
 
 
 def set_session(request: Request, response: Response, session: DashboardLogin) -> None:
@@ -170,7 +171,7 @@ def _guard(request: Request, gate: Gate) -> Response | Admission:
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE_NAME, cookie_value(token, now), max_age=SESSION_SECONDS,
                         path="/", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+                        secure=forwarded_https(request))
     return response
 
 

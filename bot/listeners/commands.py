@@ -60,7 +60,7 @@ async def handle_rpm(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespo
     name = await _display_name(client, parsed.user) if isinstance(
         parsed, grammar.StaffAdd) else None
     caller = dispatch.Caller(asked.user_id, asked.channel_id, name, context.get("dialer"),
-                             key=asked.key)
+                             key=asked.key, notifier=context.get("admin_dms"))
     metrics: Metrics = context["metrics"]
     counted = partial(metrics.slack_command, grammar.kind(parsed))
     if isinstance(parsed, grammar.Report):

@@ -9,6 +9,7 @@ from rpm_logger.cli import (  # noqa: F401 (each registers its commands)
     auditors,
     backups,
     calls,
+    imports,
     months,
     patients,
     remind,

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from billing.digits import ONLY_ASCII_DIGITS, digits_value, has_other_digits
 from billing.errors import InvalidInput, quoted
-from billing.months import Month
+from billing.months import Month, parse_day
 from configuration.settings import Settings, get_settings
 from rpm_logger import files
 from service import Service
@@ -34,10 +34,9 @@ class _DateType(click.ParamType):
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(f"{quoted(str(value))} is not a date: use YYYY-MM-DD, e.g. 2026-11-03.",
-                      param, ctx)
+            return parse_day(str(value))
+        except InvalidInput as exc:
+            self.fail(str(exc), param, ctx)
 
 
 DATE = _DateType()

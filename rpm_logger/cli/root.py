@@ -33,14 +33,14 @@ def serve(host: str, port: int) -> None:
     import uvicorn
 
     from observability import logs
-    from rpm_logger.app import create_app
+    from rpm_logger.app import SERVER_OPTIONS, create_app
 
     settings = current_settings()
     # every line in LOG_FORMAT through the root handler, uvicorn's too (no log config of its
     # own); the app writes the access lines (route template, status, duration, request id)
     logs.configure(settings.log_format, settings.log_level)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                log_config=None, access_log=False)
+                log_config=None, access_log=False, **SERVER_OPTIONS)
 
 
 @cli.group()

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from billing.tally import OUTSIDE_WINDOW
 from presentation import packet_pdf
 from presentation.packet import html, pdf, read, subtitle
 from service import Service
@@ -221,3 +222,49 @@ def test_a_v3_packet_of_todays_records_prints_as_v3_did_and_verifies(rpm: Cli,
         "2026-10-06T10:00")
     said = rpm("audit", "packet", "--verify", str(old), code=4).stderr
     assert "month.counted_seconds: printed 1260, now 1440" in said
+
+
+def _cut_words(data: bytes, page: str) -> set[str]:
+    """The words of the HTML's cells (pairs, headers, rows) that no line of the PDF holds
+    whole: a column too narrow for its word wrapped it mid-word ("enrolme" over "nt")."""
+    printed = {word for line in pdf_lines(data) for word in line.text.split()}
+    cells = [cell for s in html_sections(page)
+             for cell in [*(v for pair in s.pairs for v in pair), *s.headers,
+                          *(c for row in s.rows for c in row)]]
+    return {word for cell in cells for word in cell.split()
+            if len(word) <= 40 and word not in printed}
+
+
+@LAYOUT_ONLY
+def test_no_word_is_cut_across_lines_from_v5(svc: Service,
+                                              month: dict[str, object]) -> None:  # noqa: F811
+    """Outside auditor's retry of issue 26: the v4 PDF's narrow columns cut words
+    ("enrolme" above "nt"); from v5 each column is at least as wide as its longest word.
+    A packet printed as v4 keeps its widths (its bytes must print again the same)."""
+    packet = svc.audit_packets.packet("P-1042", OCTOBER)
+    assert packet.content["format"] == FORMAT == "rpm-logger audit packet v5"
+    assert _cut_words(pdf(packet), html(packet)) == set()
+    _assert_printed_as_the_html(pdf(packet), html(packet))
+    # time outside the enrolment window, as the auditor's month had it (layout only)
+    entry = packet.content["entries"][0] | {"not_counted_reasons": [OUTSIDE_WINDOW]}
+    outside = Packet(packet.content | {"entries": [entry]})
+    assert _cut_words(pdf(outside), html(outside)) == set()
+    v4 = Packet(as_format(outside.content, "rpm-logger audit packet v4"))
+    assert "enrolment" in _cut_words(pdf(v4), html(v4))  # what the auditor saw, kept in v4
+
+
+def test_a_month_with_time_and_no_live_interaction_says_why_it_supports_no_code(
+        svc: Service) -> None:
+    """Outside auditor's retry of issue 26: a month of call attempts only printed "Warnings:
+    none" and "May be billed: no: the month supports no code", never why (format v5)."""
+    from billing.months import Month
+    from tests.service.helpers import log, seed
+
+    seed(svc)
+    log(svc, "25m", "attempt", started_at=datetime(2026, 10, 14, 15, tzinfo=UTC))
+    packet = svc.audit_packets.packet("P-1042", Month(2026, 10))
+    why = "no live interaction in the month: its 25 min support no code without one"
+    assert packet.content["month"]["no_code_because"] == why
+    assert squeezed(f"no: the month supports no code ({why})") in squeezed(html(packet))
+    v4 = Packet(as_format(packet.content, "rpm-logger audit packet v4"))
+    assert "no_code_because" not in v4.content["month"] and why not in html(v4)

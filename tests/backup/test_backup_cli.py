@@ -171,6 +171,7 @@ def test_an_older_archive_is_restored_at_its_revision_then_upgraded(
     already at the newest schema: taken down to 0015, filled, upgraded again."""
     header, rows, _ = read_archive(archive)
     older, older_rows = without_column(header, rows, "month_close_events", "by_name")
+    older, older_rows = without_column(older, older_rows, "staff", "inactive_from")
     # nor what 0018 added (issue 24): staff emails, auditor grants, the dashboard key
     older, older_rows = without_column(older, older_rows, "staff", "email")
     newer = {"auditor_grants", "dashboard_keys"}
@@ -184,6 +185,26 @@ def test_an_older_archive_is_restored_at_its_revision_then_upgraded(
     assert counts == _counts(archive)
     assert target("audit", "verify").returncode == 0
     assert "by Ada Admin (U04ADMIN)" in target("month", "show", "2026-10").stdout
+
+
+def test_an_offboarded_members_instant_round_trips(source: str, target: Cli, tmp_path: Path,
+                                                   clock: FrozenClock) -> None:
+    """Issue 24: a leaver's `staff.inactive_from` is in the archive and comes back as it was,
+    with the offboarding's audit records (verify intact on both sides)."""
+    cli = Cli(cli_env(source), clock=clock)
+    cli("staff", "add", "U09LEAVER", "--name", "Lee Leaver", "--role", "clinical_staff")
+    cli("staff", "offboard", "U09LEAVER", "--reassign-to", "U02DOCTOR", "--reason", "moved",
+        "--yes")
+    out = tmp_path / "leaver.rpm-backup"
+    cli("backup", "--out", str(out))
+    header, rows, _ = read_archive(out)
+    at = column(header, "staff", "inactive_from")
+    assert [r[at] is not None for r in rows["staff"]].count(True) == 1  # the leaver's
+    target("restore", str(out), "--yes")
+    leaver = "Lee Leaver  (clinical_staff, inactive since 2026-11-20 15:00 EST)"
+    assert leaver in cli("staff", "list", "--all").stdout
+    assert leaver in target("staff", "list", "--all").stdout
+    assert target("audit", "verify").returncode == 0
 
 
 def test_a_database_with_rows_is_refused(archive: Path, target: Cli, db_url: str) -> None:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.errors import InvalidInput
-from billing.months import Month, clinic_zone, days_left, months_spanned
+from billing.months import Month, clinic_zone, days_left, months_spanned, parse_day
 
 NY = ZoneInfo("America/New_York")
 LA = ZoneInfo("America/Los_Angeles")
@@ -127,3 +127,13 @@ def test_months_spanned_split_at_clinic_midnight(start: datetime, minutes: int,
     begin = start.replace(tzinfo=zone)
     spanned = months_spanned(begin, begin + timedelta(minutes=minutes), zone)
     assert tuple(str(m) for m in spanned) == expected
+
+
+@pytest.mark.parametrize("text", ["20261103", "2026-W45-2", "2026-11-3", "２０２６-11-03",
+                                  "2026-13-01", "2026-02-30", "", "03/11/2026"])
+def test_a_day_is_read_as_yyyy_mm_dd_only(text: str) -> None:
+    """One reader of typed dates (CLI options, import files): what fromisoformat also takes
+    ('20261103', ISO weeks) is refused with the form to use."""
+    with pytest.raises(InvalidInput, match="YYYY-MM-DD"):
+        parse_day(text)
+    assert parse_day(" 2026-11-03 ") == date(2026, 11, 3)

@@ -33,13 +33,18 @@ def test_held_patients_are_counted_in_the_line() -> None:
 
 def test_changes_since_close_say_codes_in_words() -> None:
     """Outside auditor: Slack showed 'billed 99457;99458x2', the billing office's CSV form."""
+    from billing.claims import compare_claim
     from billing.codes import CodeUnits
     from service.views import CloseDifference
 
     billed = (CodeUnits("99457", 1), CodeUnits("99458", 2))
+    claim = compare_claim(billed, billed[:1], {"99457": Decimal("52"), "99458": Decimal("41")})
     change = CloseDifference("P-1042 (JD)", "99457;99458x2", "99457", "an entry was voided",
-                             "refund owed for 99458x2 ($82.00)", Decimal("-82.00"),
-                             billed_codes=billed, supported_codes=billed[:1])
+                             claim.follow_up, claim.amount_delta, billed_codes=billed,
+                             supported_codes=billed[:1],
+                             follow_up_in_words=claim.follow_up_in_words)
     text = totals_text(_totals(changed_since_close=(change,)))
     assert "P-1042 (JD): billed 99457 + 99458 ×2 at close, supports 99457 now" in text
     assert ";" not in text.split("Changed since close")[1].split("·")[0]
+    # the follow-up too (outside auditor's retry: 'refund owed for 99458x2' in Slack)
+    assert "*refund owed for 99458 ×2 ($82.00)*" in text and "99458x2" not in text

@@ -6,7 +6,8 @@ exit codes and stderr messages) in this process under click's CliRunner, the way
 would see it:
 - `env` is the whole environment (variables not in it are unset for the run), read afresh:
   the cached Settings are cleared before and after each run;
-- stdin is empty and not a terminal (as `stdin=DEVNULL`): "no terminal means exit 2" holds;
+- stdin is not a terminal: empty (as `stdin=DEVNULL`), so "no terminal means exit 2" holds,
+  or what `cli(ARGS, stdin=TEXT)` pipes in;
 - every database the run opened is disposed when it ends (a process exit would close it), so
   no SQLite file stays locked and no PostgreSQL connection outlives the run;
 - an exception the entry point lets out becomes exit 1 with its traceback on stderr, as
@@ -43,8 +44,12 @@ class Cli:
         self.process = process
         self.clock = clock
 
-    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        result = self.run_process(*args) if self.process else self.run_here(*args)
+    def __call__(self, *args: str, code: int = 0,
+                 stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """`rpm-logger ARGS`, its exit code checked; `stdin` is what is piped in (no
+        terminal either way)."""
+        result = (self.run_process(*args, stdin=stdin) if self.process
+                  else self.run_here(*args, stdin=stdin))
         assert result.returncode == code, (args, result.stdout, result.stderr)
         return result
 
@@ -68,18 +73,22 @@ class Cli:
             os.close(main)
             os.close(side)
 
-    def run_process(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run_process(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        if stdin:
+            return subprocess.run([str(SCRIPT), *args], env=self.env, capture_output=True,
+                                  text=True, timeout=60, input=stdin)
         return subprocess.run([str(SCRIPT), *args], env=self.env, capture_output=True,
                               text=True, timeout=60, stdin=subprocess.DEVNULL)
 
-    def run_here(self, *args: str,
-                 terminal: TextIO | None = None) -> subprocess.CompletedProcess[str]:
+    def run_here(self, *args: str, terminal: TextIO | None = None,
+                 stdin: str = "") -> subprocess.CompletedProcess[str]:
         from rpm_logger import cli
 
         overrides: dict[str, str | None] = {k: None for k in os.environ if k not in self.env}
         overrides.update(self.env)
         with (_fresh_settings(), _disposing_databases(),
-              CliRunner().isolation(env=overrides) as (stdout, stderr, _),
+              CliRunner().isolation(input=stdin or None,
+                                    env=overrides) as (stdout, stderr, _),
               _stdin(terminal),
               mock.patch.object(sys, "argv", [str(SCRIPT), *args])):
             try:

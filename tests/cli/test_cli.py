@@ -102,7 +102,7 @@ def test_void_through_the_cli(seeded: Cli) -> None:
     assert "already voided" in again.stderr
     assert json.loads(seeded("status", "P-1042", "--json").stdout)["total_seconds"] == 0
     entries = seeded("entries", "P-1042").stdout
-    assert "VOIDED by U01NURSE: dup" in entries
+    assert "VOIDED by Nina Nurse (U01NURSE): dup" in entries
 
 
 @pytest.mark.parametrize(
@@ -159,10 +159,14 @@ def test_patient_and_staff_management(seeded: Cli) -> None:
                    for line in shown.splitlines()), (label, shown)
     seeded("patient", "end", "P-1042", "--on", "2026-11-02")
     assert "2026-11-02" in seeded("patient", "show", "P-1042").stdout
+    # --inactive with a patient still assigned: refused, pointing to `staff offboard`
+    refused = seeded("staff", "update", "U01NURSE", "--role", "qhp", "--inactive", code=2)
+    assert "staff offboard U01NURSE --reassign-to" in refused.stderr
+    assert "P-1042" in seeded("patient", "list", "--assigned-to", "U01NURSE").stdout
+    seeded("patient", "update", "P-1042", "--assign", "U02DOC")
     seeded("staff", "update", "U01NURSE", "--role", "qhp", "--no-admin", "--inactive")
     assert "U01NURSE" not in seeded("staff", "list").stdout
-    assert "inactive" in seeded("staff", "list", "--all").stdout
-    assert "P-1042" in seeded("patient", "list", "--assigned-to", "U01NURSE").stdout
+    assert "inactive since" in seeded("staff", "list", "--all").stdout
 
 
 def _without_database(tmp_path: Path) -> dict[str, str]:

@@ -56,6 +56,9 @@ def _seed_clinic(svc: Service) -> None:
                        (CALM, "Cal Calm")):
         role = "physician" if user == DOCTOR else "clinical_staff"
         svc.staff.add(slack_user_id=user, name=name, role=role, actor="test")
+    # GONE left before P-6 was assigned to them (`staff update --inactive` now refuses a
+    # member who still has patients; a database from before it may hold this state)
+    svc.staff.update(GONE, StaffChanges(active=False), actor="test")
     patients: list[tuple[str, str, str | None, date | None]] = [
         ("P-1", "AB", NURSE, None), ("P-2", "CD", NURSE, date(2026, 11, 17)),
         ("P-3", "EF", CALM, None), ("P-4", "GH", DOCTOR, None), ("P-5", "IJ", None, None),
@@ -72,7 +75,6 @@ def _seed_clinic(svc: Service) -> None:
     _log(svc, "P-3", 10, "call", day=11)
     _log(svc, "P-4", 20, staff=DOCTOR)
     _log(svc, "P-5", 5, "call")
-    svc.staff.update(GONE, StaffChanges(active=False), actor="test")
 
 
 def slack_settings(slack_api: SlackApiRecorder, **extra: Any) -> Settings:

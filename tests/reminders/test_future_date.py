@@ -3,6 +3,7 @@ claimed that day's messages, so the real run on that day said "already sent" and
 that day's risk. A future date is refused (exit 2, nothing claimed or sent); a dry run may
 preview it and says its figures are today's."""
 
+import calendar
 import json
 from datetime import timedelta
 
@@ -25,8 +26,15 @@ def test_a_future_date_is_refused_and_its_day_still_sends(
     assert slack.api.calls == []
     preview = json.loads(cli("remind", "--date", tomorrow, "--dry-run", "--json").stdout)
     assert [o["status"] for o in preview["outcomes"]] == ["planned"] * 3
-    assert any("in the future: this preview uses today's figures" in note
+    # outside auditor's retry: the note said "today's figures" while the days left were
+    # counted from the future date; it says which is which, and they are so
+    assert any(f"{tomorrow} is in the future: this preview counts the time logged by today "
+               f"({today}) and the days left from {tomorrow}" in note
                for note in preview["notes"])
+    month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    days_left = [p["days_left"] for m in preview["messages"] for p in m["patients"]]
+    if today < month_end:  # tomorrow is in the same month
+        assert max(days_left) == (month_end - today).days  # counted from tomorrow
     clock.advance(days=1)
     sent = json.loads(cli("remind", "--date", tomorrow, "--json").stdout)
     assert [o["status"] for o in sent["outcomes"]] == ["sent"] * 3

@@ -80,6 +80,7 @@ def test_role_is_kept_as_it_was_when_written(seeded: Service) -> None:
     from service.staff import StaffChanges
 
     log(seeded, "20m", "call")
+    seeded.patients.update("P-1042", PatientFields(assign=""), actor="test")
     seeded.staff.update(NURSE, StaffChanges(role="non_clinical", active=False), actor="test")
     summary = seeded.months.summary("P-1042")
     assert summary.total_seconds == 1200  # a later change never rewrites the month

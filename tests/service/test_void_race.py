@@ -73,8 +73,10 @@ def test_twenty_concurrent_voids_by_two_admins_void_once(svc: Service) -> None:
     winner = svc.entries.get(entry)
     assert won[0] == f"voided by {winner.voided_by} with {winner.void_reason}"
     refused = [o for o in outcomes if not o.startswith("voided by")]
+    # the winner by name beside the id (outside auditor's retry of issue 26: raw ids)
+    assert winner.voided_by_name and winner.voided_by
     assert refused == [f"Entry #{entry} was already voided on 2026-11-20 by "
-                       f"{winner.voided_by}."] * (VOIDERS - 1)
+                       f"{winner.voided_by_name} ({winner.voided_by})."] * (VOIDERS - 1)
     with svc.ctx.db.read_session() as session:
         voids = session.exec(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "entry.void")).one()

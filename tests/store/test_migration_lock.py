@@ -62,3 +62,29 @@ def test_processes_starting_together_migrate_once(new_database: str) -> None:
     with engine.connect() as connection:
         assert MigrationContext.configure(connection).get_current_revision() == head_revision()
     engine.dispose()
+
+
+def test_a_start_waits_out_a_file_held_longer_than_its_busy_timeout(tmp_path: Path) -> None:
+    """SQLite: the start's first read met "database is locked" when another process held
+    the new file longer than SQLITE_BUSY_TIMEOUT_MS (a migration under full load) and died;
+    it goes on to wait for the write lock as long as a migration may take."""
+    import sqlite3
+
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # readers wait too, as during a restore
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("CREATE TABLE held (x)")
+    holder.execute("COMMIT")  # exclusive locking mode keeps the file until it closes
+    released = threading.Timer(0.6, holder.close)
+    database = Database(f"sqlite:///{path}", sqlite_busy_timeout_ms=100)
+    try:
+        released.start()
+        upgrade_to_head(database.engine)  # before: StoreUnavailable after 100 ms
+        with database.engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() \
+                == head_revision()
+    finally:
+        released.join()
+        database.dispose()

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from service import Service
 from service.errors import BadInput, NotFound, StoreConflict
+from service.patients import PatientFields
 from service.staff import StaffChanges
 from service.voice_access import (
     LOCK_FOR,
@@ -82,6 +83,7 @@ def test_an_inactive_member_is_no_voice_caller_and_their_pin_is_refused(
         clinic: Service) -> None:
     clinic.voice_access.set_pin(NURSE, PIN, actor="test")
     pk = staff_pk(clinic, NURSE)
+    clinic.patients.update("P-1042", PatientFields(assign=""), actor="test")
     clinic.staff.update(NURSE, StaffChanges(active=False), actor="test")
     assert caller(clinic, NURSE_PHONE) is None
     assert attempt(clinic, pk, PIN).reason == "no_pin"

@@ -108,6 +108,29 @@ def test_a_prompted_pin_needs_a_terminal(cli: Cli) -> None:
     assert _nurse_line(cli).endswith("voice PIN: no")
 
 
+def test_a_piped_pin_is_read_from_the_first_line_and_never_shown(cli: Cli,
+                                                                  svc: Service) -> None:
+    """No terminal: a script pipes the PIN (issue 24), never putting it on a command line;
+    only the first line is read."""
+    done = cli("staff", "update", NURSE, "--voice-pin", "-", stdin=f"{PIN}\r\n{OTHER_PIN}\n")
+    assert done.stdout.strip().endswith("voice PIN: yes")
+    assert PIN not in done.stdout + done.stderr and OTHER_PIN not in done.stdout + done.stderr
+    found = caller(svc)
+    assert found is not None and attempt(svc, found.staff_id, PIN).ok
+
+
+@pytest.mark.parametrize("piped", ["\n", "12a4\n", "4321 \n", "9" * 100])
+def test_an_empty_or_bad_piped_pin_is_refused_and_nothing_changes(cli: Cli, svc: Service,
+                                                                   piped: str) -> None:
+    cli("staff", "update", NURSE, "--voice-pin", PIN)
+    refused = cli("staff", "update", NURSE, "--voice-pin", "-", stdin=piped, code=2)
+    said = refused.stdout + refused.stderr
+    assert ("no PIN on standard input" if piped == "\n" else "4 to 8 digits") in said
+    assert not piped.strip() or piped.strip()[:8] not in said
+    found = caller(svc)
+    assert found is not None and attempt(svc, found.staff_id, PIN).ok
+
+
 def _prompted(env: dict[str, str], typed: str) -> tuple[int, str]:
     """`staff update --voice-pin -` through the console entry point (its exit codes), on a
     terminal where `typed` is what the person types; stdout and stderr together."""

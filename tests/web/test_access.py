@@ -12,6 +12,7 @@ from configuration.settings import Settings
 from rpm_logger.app import create_app
 from service import Service
 from tests.conftest import FrozenClock
+from tests.loopback import address_elsewhere
 from tests.web.support import TOKEN, seed_month, served
 from web.access import (
     COOKIE_NAME,
@@ -22,6 +23,7 @@ from web.access import (
     cookie_valid,
     cookie_value,
     decide,
+    forwarded_client,
     is_loopback,
     metrics_allowed,
 )
@@ -39,6 +41,26 @@ PATHS = ["/", "/?month=2026-11&staff=U01NURSE", "/patients/P-1042", "/reports/20
 ])
 def test_loopback_rule(host: str | None, expected: bool) -> None:
     assert is_loopback(host) is expected
+
+
+@pytest.mark.parametrize(("peer", "forwarded_for", "client"), [
+    ("127.0.0.1", [], "127.0.0.1"),  # no proxy: the peer
+    ("127.0.0.1", ["203.0.113.5"], "203.0.113.5"),  # Caddy names a remote client
+    ("127.0.0.1", ["127.0.0.1"], "127.0.0.1"),  # a client on this machine, through Caddy
+    ("::1", ["203.0.113.5"], "203.0.113.5"),  # a proxy on ::1 is on loopback too
+    ("127.0.0.1", ["127.0.0.1, 203.0.113.5"], "203.0.113.5"),  # the right-most entry
+    ("127.0.0.1", ["203.0.113.5, 127.0.0.1"], "127.0.0.1"),
+    ("127.0.0.1", ["127.0.0.1", "203.0.113.5"], "203.0.113.5"),  # two headers: the last one
+    ("127.0.0.1", ["203.0.113.5,"], None),  # an empty right-most entry names nobody
+    ("127.0.0.1", [" "], None),
+    ("10.0.0.5", ["127.0.0.1"], "10.0.0.5"),  # not from loopback: the header is ignored
+    ("testclient", ["127.0.0.1"], "testclient"),
+    (None, ["127.0.0.1"], None),
+])
+def test_the_client_is_the_one_the_loopback_proxy_names(
+    peer: str | None, forwarded_for: list[str], client: str | None,
+) -> None:
+    assert forwarded_client(peer, forwarded_for) == client
 
 
 @pytest.mark.parametrize(("token", "creds", "expected"), [
@@ -191,6 +213,67 @@ def test_real_server_on_loopback_serves_without_a_token(seeded: Service) -> None
         csv = httpx.get(f"{base}/reports/2026-11.csv", timeout=10)
     assert page.status_code == 200 and 'data-patient="P-1042"' in page.text
     assert csv.status_code == 200 and csv.text.startswith("patient_id,")
+
+
+def test_behind_the_loopback_proxy_the_forwarded_client_decides(
+    seeded: Service, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over real HTTP, uvicorn run as `serve` runs it: a request from loopback naming a remote
+    client in X-Forwarded-For (as Caddy does) is a remote client for the dashboard and
+    /metrics; uvicorn's own rewriting stays off even with FORWARDED_ALLOW_IPS=* (it would
+    have taken the left-most entry, 127.0.0.1, and let the last request in)."""
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    remote = {"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https"}
+    local = {"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "https"}
+    with served(create_app(Settings(), service=seeded)) as base, \
+            httpx.Client(base_url=base, timeout=10) as client:
+        assert client.get("/").status_code == 200
+        assert client.get("/metrics").status_code == 200
+        refused = client.get("/", headers=remote)
+        assert refused.status_code == 403
+        _shows_no_data(refused.text)
+        assert client.get("/metrics", headers=remote).status_code == 401
+        assert client.get("/", headers=local).status_code == 200
+        assert client.get("/metrics", headers=local).status_code == 200
+        spoofed = {"X-Forwarded-For": "127.0.0.1, 203.0.113.5"}
+        assert client.get("/", headers=spoofed).status_code == 403
+    token_app = create_app(Settings(dashboard_token=TOKEN, metrics_token=TOKEN), service=seeded)
+    with served(token_app) as base, httpx.Client(base_url=base, timeout=10) as client:
+        bearer = {**remote, "Authorization": f"Bearer {TOKEN}"}
+        assert client.get("/", headers=remote).status_code == 401
+        assert client.get("/", headers=bearer).status_code == 200
+        assert client.get("/metrics", headers=remote).status_code == 401
+        assert client.get("/metrics", headers=bearer).status_code == 200
+        # the cookie is Secure when the proxy says the client came over HTTPS
+        login = client.get("/", params={"token": TOKEN}, headers=remote, follow_redirects=False)
+        plain = client.get("/", params={"token": TOKEN}, follow_redirects=False)
+    assert login.status_code == 303 and "secure" in login.headers["set-cookie"].lower()
+    assert plain.status_code == 303 and "secure" not in plain.headers["set-cookie"].lower()
+
+
+def test_over_real_http_a_peer_elsewhere_naming_loopback_is_still_elsewhere(
+    seeded: Service, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client on the network (the machine's own network address: not loopback) that sends
+    `X-Forwarded-For: 127.0.0.1` straight to a `serve` listening on every address is not on
+    this machine, whatever FORWARDED_ALLOW_IPS says (uvicorn with `*` would have believed it)."""
+    address = address_elsewhere()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    claims = {"X-Forwarded-For": "127.0.0.1"}
+    with served(create_app(Settings(), service=seeded), host="0.0.0.0") as base:
+        port = base.rsplit(":", 1)[1]
+        with httpx.Client(base_url=f"http://{address}:{port}", timeout=10) as client:
+            assert client.get("/", headers=claims).status_code == 403
+            assert client.get("/metrics", headers=claims).status_code == 401
+
+
+def test_a_forwarded_header_from_a_peer_elsewhere_is_ignored(open_app: TestClient) -> None:
+    """TestClient's peer is "testclient", not loopback: naming 127.0.0.1 changes nothing."""
+    response = open_app.get("/", headers={"X-Forwarded-For": "127.0.0.1"})
+    assert response.status_code == 403
+    assert open_app.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 401
 
 
 def test_real_server_with_a_token_refuses_loopback_without_it(seeded: Service) -> None:

@@ -129,6 +129,39 @@ def test_a_change_since_close_shows_on_month_and_patient_pages(
     assert patient.one("dd", id="billed-at-close").content == "99457"
 
 
+def test_a_phone_number_in_an_amendments_reason_is_masked_on_every_screen(
+        client: TestClient, svc: Service, clock: FrozenClock, entry_ids: dict[str, int]) -> None:
+    """Outside auditor's retry of issue 26: a void's amendment reason "entered twice call
+    617-555-0104" went unmasked to Slack's report, the dashboard, the packet and `export`,
+    where the void's own reason was masked."""
+    from presentation import blocks, render
+    from presentation.packet import html as packet_html
+    from service.closes import Amendment
+
+    clock.now = datetime(2026, 12, 3, 15, tzinfo=UTC)
+    svc.closes.close(NOVEMBER, by="billing office")
+    clock.advance(minutes=5)
+    typed = "entered twice call 617-555-0104"
+    svc.entries.void(entry_ids["review"], reason=typed, by="U04ADMIN",
+                     amendment=Amendment(reason=typed, by="cli:root", operator=True))
+    totals = svc.months.totals(NOVEMBER)
+    entries = svc.entries.for_month(NOVEMBER)
+    screens = {
+        "month page": client.get("/?month=2026-11").text,
+        "patient page": client.get("/patients/P-1042?month=2026-11").text,
+        "Slack report": blocks.totals_text(totals),
+        "report --summary": render.totals_text(totals),
+        "report csv": client.get("/reports/2026-11.csv").text,
+        "packet": packet_html(svc.audit_packets.packet("P-1042", NOVEMBER)),
+        "export": render.export_csv(entries, svc.ctx.policy.zone,
+                                    region=svc.ctx.policy.phone_region),
+    }
+    for screen, text in screens.items():
+        assert "555-0104" not in text and "5550104" not in text, screen
+    assert "entered twice call ***0104" in screens["Slack report"]
+    assert "entered twice call ***0104" in screens["export"]
+
+
 def test_no_phi_beyond_clinic_id_and_initials(client: TestClient, svc: Service) -> None:
     text = client.get("/").text
     for digits in RAW_PHONE_DIGITS:
@@ -241,7 +274,9 @@ def test_patient_page_entries_voids_and_facts(client: TestClient, svc: Service,
         assert row.attrs["data-voided"] == ("yes" if entry.voided_at else "no")
     voided = entries[entry_ids["wrong"]]
     assert "voided" in voided.attrs["class"].split()
-    assert "by U01NURSE: logged for the wrong patient, caller ***0124" in voided.content
+    # who voided it by name too (outside auditor's retry of issue 26: the raw id)
+    assert ("by Nina Nurse (U01NURSE): logged for the wrong patient, caller ***0124"
+            in voided.content)
     assert "2026-11-12 10:00" in voided.content  # clinic time (New York)
     assert "left a message at ***0123" in entries[entry_ids["review"]].content
     # who logged it, by name beside the id (outside auditor's retry of issue 26.15)
@@ -287,6 +322,42 @@ def test_patient_page_audit_history(client: TestClient, entry_ids: dict[str, int
     assert "phones: +1******0123" in rows[0].content
     assert "caregiver_phones: +1******0124" in rows[0].content
     assert "void_reason: logged for the wrong patient, caller ***0124" in rows[4].content
+    # who did it, by name beside the id; an actor that is no staff member's id as written
+    # (outside auditor's retry of issue 26: the audit history showed raw ids)
+    assert all("Nina Nurse (U01NURSE)" in row.content for row in rows[1:])
+    assert "Nina Nurse" not in rows[0].content  # added by "test", no staff member
+
+
+def test_patient_page_marks_time_the_month_does_not_count(client: TestClient,
+                                                           svc: Service) -> None:
+    """Outside auditor's retry of issue 26: an overlapping entry read as counted on the
+    dashboard while `entries` said "not counted"; the page says it in the CLI's words."""
+    overlapping = log(svc, "10m", started_at=datetime(2026, 11, 10, 15, 5, tzinfo=UTC))
+    page = Page(client.get("/patients/P-1042?month=2026-11").text)
+    entries = {int(e.attrs["data-entry"]): e for e in page.find("tr", class_="entry")}
+    listed = {e.id: e for e in svc.entries.for_patient_month("P-1042", NOVEMBER)}
+    marked = {i for i, row in entries.items() if "not-counted" in row.attrs["class"].split()}
+    assert marked == {i for i, e in listed.items() if e.count and e.count.not_counted_seconds
+                      and not e.voided_at}
+    assert overlapping in marked
+    assert [d.content for d in page.find("div", class_="left-out")] == [
+        f"not counted: {note}" for note in (
+            f"{e.count.not_counted_seconds // 60} min ({'; '.join(e.count.reasons)})"
+            for i, e in sorted(listed.items()) if i in marked and e.count)]
+
+
+def test_an_ended_month_without_a_live_contact_says_none_not_none_yet(
+        client: TestClient, svc: Service) -> None:
+    """Outside auditor's retry of issue 26: October (over) said "Live contact ✗ none yet"."""
+    log(svc, "5m", started_at=datetime(2026, 10, 14, 15, tzinfo=UTC))
+    page = Page(client.get("/patients/P-1042?month=2026-10").text)
+    facts = page.one("dl", class_="facts").content
+    assert "Live contact✗ none Codes" in facts and "yet" not in facts
+    assert page.one("dd", id="codes").content == "none"
+    running = Page(client.get("/patients/P-2002?month=2026-11").text)
+    assert "Live contact✗ none yet Codes" in running.one("dl", class_="facts").content
+    # the nurse it is assigned to is named too
+    assert "Assigned toNina Nurse (U01NURSE)" in facts
 
 
 def test_patient_page_prints_no_phone_number(client: TestClient, svc: Service) -> None:

@@ -9,7 +9,7 @@
   made on first use; shared by every `serve` process and the CLI through the database.
 
 Revision ID: 0018
-Revises: 0016 (re-chained after 0017 at merge)
+Revises: 0017
 """
 from collections.abc import Sequence
 
@@ -20,7 +20,7 @@ from alembic import op
 import store.types
 
 revision: str = "0018"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
