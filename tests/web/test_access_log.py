@@ -14,7 +14,6 @@ from rpm_logger.app import create_app
 from service import Service
 from service.access import PATIENT_PAGE, REFUSED, Role, Viewer, sees_patient
 from service.errors import NotAllowed, NotFound
-from service.staff import StaffChanges
 from tests.audit.conftest import cli_env
 from tests.cli.runner import Cli
 from tests.conftest import FrozenClock
@@ -88,7 +87,7 @@ def test_who_sees_which_patient_is_the_services_rule(svc: Service) -> None:
     with pytest.raises(NotFound, match="Did you mean"):  # an admin is told what exists
         svc.access.record(Viewer.admin("dashboard-token"), PATIENT_PAGE, NOV, "P-1024")
     assert [v.by for v in svc.access.log()] == [NURSE]
-    svc.staff.update(NURSE, StaffChanges(active=False), actor="test")
+    svc.offboarding.offboard(NURSE, reassign_to=DOCTOR, actor="test")  # inactive now
     with pytest.raises(NotAllowed):  # deactivated: refused at the next view
         svc.access.record(nurse, PATIENT_PAGE, NOV, "P-1042")
     auditor = Viewer("auditor:1", Role.AUDITOR, months=(NOV, NOV),

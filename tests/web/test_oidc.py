@@ -140,7 +140,7 @@ def test_an_inactive_member_is_refused_at_sign_in_and_at_the_next_page(
         dashboard: str, provider: FakeOidc, svc: Service) -> None:
     with _signed_in(dashboard, provider, **{SLACK_USER_CLAIM: NURSE}) as browser:
         assert browser.get("/").status_code == 200
-        svc.staff.update(NURSE, StaffChanges(active=False), actor="test")
+        svc.offboarding.offboard(NURSE, reassign_to=ADMIN, actor="test")
         ended = browser.get("/patients/P-1042")
         assert ended.status_code == 403 and "JD" not in ended.text
         again = browser.get("/sign-in")
