@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     min_live_call_seconds: int = Field(default=30, ge=0, le=3600)
 
     dashboard_token: SecretStr | None = None
+    # a signed-in dashboard session (OpenID Connect, an auditor's link) ends after this many
+    # minutes without a request (issue 24)
+    dashboard_session_minutes: int = Field(default=30, ge=1, le=12 * 60)
+    # dashboard sign-in with OpenID Connect (issue 24): any provider by its issuer URL (its
+    # discovery document is ISSUER/.well-known/openid-configuration)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
     # /metrics answers loopback clients, and any client bearing this token
     metrics_token: SecretStr | None = None
     reconcile_enabled: bool = True
@@ -188,6 +197,10 @@ class Settings(BaseSettings):
     @property
     def twilio_configured(self) -> bool:
         return bool(self.twilio_auth_token and self.twilio_account_sid and self.public_base_url)
+
+    @property
+    def oidc_configured(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
 
 
 @lru_cache(maxsize=1)

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from billing.digits import DIGIT
 from billing.durations import format_seconds
 from billing.months import clinic_time
 from billing.risk import CRITICAL, HIGH, WATCH
+from service.access import AccessView
 from service.audit_checks import AuditChecks
 from service.audit_trail import TrailReport
 from service.closes import CloseView
@@ -636,6 +637,20 @@ def trail_json(report: TrailReport) -> str:
         "checked_head": report.checked_head, "checked_head_at": report.checked_head_at,
         "findings": [{"kind": f.kind, "record_id": f.record_id, "entry_id": f.entry_id,
                       "message": f.message} for f in report.findings]})
+
+
+def access_table(views: Sequence[AccessView], zone: ZoneInfo) -> str:
+    """The access log as aligned lines (`rpm-logger audit access`): when (clinic time), who,
+    what, patient, month, via; then how many."""
+    if not views:
+        return "no views recorded"
+    rows = [("when", "who", "what", "patient", "month", "via")]
+    rows += [(clinic_time(v.at, zone), v.by, v.what, v.patient or "(all)", v.month or "",
+              v.via) for v in views]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+             for r in rows]
+    return "\n".join(lines + [count_of(len(views), "view")])
 
 
 def _timer_fate(plan: OffboardPlan, zone: ZoneInfo, *, done: bool) -> str:

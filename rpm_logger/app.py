@@ -30,6 +30,7 @@ from store.db import Database, sqlite_files
 from store.leadership import Leadership
 from web.metrics import metrics_router
 from web.routes import dashboard_router
+from web.signin import oidc_router
 
 if TYPE_CHECKING:
     from reminders.scheduler import ReminderScheduler
@@ -176,6 +177,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     # The dashboard is always mounted: without DASHBOARD_TOKEN it answers loopback clients only.
     app.include_router(dashboard_router(settings))
+    # sign-in with OpenID Connect (answers "not configured" without OIDC_* settings)
+    app.include_router(oidc_router(settings))
     # loopback, or METRICS_TOKEN as a bearer token, from anywhere
     app.include_router(metrics_router(settings))
 

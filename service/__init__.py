@@ -3,10 +3,12 @@
 Adapters parse their own surface and render the returned views; they never touch tables.
 """
 
+from service.access import AccessService
 from service.admin import AdminService
 from service.audit_checks import AuditCheckService
 from service.audit_packets import AuditPacketService
 from service.audit_trail import AuditTrailService
+from service.auditors import AuditorService
 from service.backups import BackupService
 from service.calls import CallService
 from service.chat_entries import ChatEntryService
@@ -21,6 +23,7 @@ from service.months import MonthService
 from service.offboarding import OffboardingService
 from service.patients import PatientService
 from service.reminders import ReminderService
+from service.sessions import KeyRing
 from service.staff import StaffService
 from service.timers import TimerService
 from service.voice_access import VoiceAccessService
@@ -33,6 +36,9 @@ class Service:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.staff = StaffService(ctx)
+        self.access = AccessService(ctx)
+        self.keys = KeyRing(ctx)
+        self.auditors = AuditorService(ctx, self.keys)
         self.patients = PatientService(ctx)
         self.imports = ImportService(ctx, self.patients, self.staff)
         # one MonthService (and one EntryService) shared by every area that needs them

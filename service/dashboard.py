@@ -15,9 +15,21 @@ from typing import Any
 from billing.codes import CPT_99457, CPT_99458, CPT_99470, MonthActivity, assess_month
 from billing.months import Month
 from billing.risk import RiskAssessment
+from service.access import (
+    REFUSED,
+    AccessView,
+    Role,
+    Viewer,
+    access_log_in,
+    default_month,
+    sees_access_log,
+    sees_month,
+    sees_patient,
+)
 from service.closes import find_close, signed
 from service.context import ServiceContext
 from service.entries import EntryService
+from service.errors import NotAllowed
 from service.lookups import StaffOnRecords, find_staff, require_patient
 from service.months import MonthService
 from service.patients import view_of as patient_view_of
@@ -84,6 +96,7 @@ class PatientPage:
     entries: tuple[EntryView, ...]
     audit: tuple[AuditView, ...]
     assigned_to_name: str | None = None
+    access: tuple[AccessView, ...] | None = None  # who viewed the patient: admins only
 
 
 @dataclass(frozen=True)
@@ -196,16 +209,30 @@ class DashboardService:
         with self.ctx.db.read() as conn:
             return self._overview_in(conn, month, staff)
 
-    def month_page(self, month: Month | None = None, *,
-                   assigned_to: str | None = None) -> MonthPage:
+    def month_page(self, month: Month | None = None, *, assigned_to: str | None = None,
+                   viewer: Viewer | None = None) -> MonthPage:
         """Everything the dashboard's month page shows, in one read transaction: the
         overview (`overview`), every staff member for the filter (inactive too) and who
-        closed the month, if it is closed."""
-        month = month or self.months.current()
+        closed the month, if it is closed. A `viewer` who is not an admin sees their scope
+        only (service/access.py): staff their assigned patients, an auditor the grant's
+        months and patients, in the rows and the chart alike, and no staff filter."""
+        if month is None:
+            current = self.months.current()
+            month = default_month(viewer, current) if viewer is not None else current
         staff = clean_slack_user_id(assigned_to) if assigned_to else None
+        scoped = viewer is not None and not viewer.is_admin
+        if viewer is not None and scoped:
+            if not sees_month(viewer, month):
+                raise NotAllowed(REFUSED)
+            staff = viewer.staff_id if viewer.role is Role.STAFF else None
         with self.ctx.db.read() as conn:
-            overview = self._overview_in(conn, month, staff)
-            members = StaffService.list_in(conn, include_inactive=True, now=self.ctx.now())
+            if viewer is not None and scoped:
+                overview = self._scoped_overview_in(conn, month, viewer)
+                members = []
+            else:
+                overview = self._overview_in(conn, month, staff)
+                members = StaffService.list_in(conn, include_inactive=True,
+                                               now=self.ctx.now())
             closed = find_close(conn, month)
         return MonthPage(month, self.months.today(), overview.rows, overview.series, members,
                          staff, signed(closed) if closed is not None else None)
@@ -217,6 +244,16 @@ class DashboardService:
         rows = [DashboardRow(r.summary, r.risk) for r in self.months.risks_of(mine, month)]
         return MonthOverview(rows, self._series(month, report, progress))
 
+    def _scoped_overview_in(self, conn: Conn, month: Month, viewer: Viewer) -> MonthOverview:
+        """The rows and the chart of the patients `viewer` may see, and no other."""
+        report, progress = self.months.report_with_progress_in(conn, month)
+        mine = [s for s in report if s.in_programme
+                and sees_patient(viewer, s.patient_id, s.assigned_to, month)]
+        ids = {s.patient_id for s in mine}
+        rows = [DashboardRow(r.summary, r.risk) for r in self.months.risks_of(mine, month)]
+        return MonthOverview(rows, self._series(
+            month, mine, {pid: days for pid, days in progress.items() if pid in ids}))
+
     def rows(self, month: Month | None = None, *,
              assigned_to: str | None = None) -> list[DashboardRow]:
         """Every patient enrolled in the month with their risk verdict, at-risk first."""
@@ -225,8 +262,10 @@ class DashboardService:
         return [DashboardRow(r.summary, r.risk)
                 for r in self.months.with_risk(month, assigned_to=staff)]
 
-    def patient(self, patient_ref: str, month: Month | None = None) -> PatientPage:
-        """The patient's month: entries (voided too), audit history, provider with NPI."""
+    def patient(self, patient_ref: str, month: Month | None = None, *,
+                viewer: Viewer | None = None) -> PatientPage:
+        """The patient's month: entries (voided too), audit history, provider with NPI, and
+        for an admin `viewer` who viewed the patient (the access log)."""
         month = month or self.months.current()
         region = self.ctx.policy.phone_region
         with self.ctx.db.read() as conn:
@@ -246,8 +285,11 @@ class DashboardService:
             summary = self.months.summary_in(conn, month, patient.id)
             listed = self.entries.month_entries_in(conn, month, patient.id)
             assigned_name = people.name(view.assigned_to)
+            access = access_log_in(conn, patient.clinic_id) \
+                if viewer is not None and sees_access_log(viewer) else None
         entries = tuple(e.masked(region) for e in listed)
-        return PatientPage(view, provider, summary, entries, audit, assigned_name)
+        return PatientPage(view, provider, summary, entries, audit, assigned_name,
+                           access)
 
     def code_series(self, month: Month | None = None) -> CodeSeries:
         """Patients reaching 99470 / 99457 / 99458 per day (today is the last day shown)."""

@@ -33,9 +33,10 @@ BILLING_STATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # the role decides whose time counts; the NPI is on the claim; the name, admin and
     # active flags decide who is named and who may close or amend
     # active flags decide who is named and who may close or amend; `inactive_from` from when
-    # no call is credited to them (issue 24)
+    # no call is credited to them, the email who signs in to the dashboard as them (issue 24)
     "staff": (("staff.add", "staff.update", "staff.offboard"),
-              ("role", "npi", "name", "is_admin", "active", "inactive_from")),
+              ("role", "npi", "name", "is_admin", "active", "inactive_from",
+               "email")),
 }
 CLOSE_ACTIONS = ("month.close", "month.reopen")
 
@@ -58,7 +59,8 @@ def staff_state(row: Any) -> dict[str, Any]:
     return {"created_at": row.created_at, "role": row.role, "npi": row.npi, "name": row.name,
             "is_admin": row.is_admin, "active": row.active,
             "inactive_from": (row.inactive_from.isoformat()
-                              if row.inactive_from is not None else None)}
+                              if row.inactive_from is not None else None),
+            "email": row.email}
 
 
 def close_lines_digest(lines: Iterable[Any]) -> str:

@@ -81,6 +81,7 @@ def snapshot(row: Any, numbers: Mapping[str, str]) -> dict[str, Any]:
         "npi": row.npi, "is_admin": row.is_admin, "active": row.active,
         "inactive_from": row.inactive_from,
         "staff_phones": sorted(numbers), "twilio_client": row.twilio_client,
+        "email": row.email,
         "voice_pin": row.voice_pin_hash is not None,
     }
 
@@ -104,6 +105,7 @@ class StaffChanges:
     remove_phones: tuple[str, ...] = ()
     add_twilio_numbers: tuple[str, ...] = ()  # clinic Twilio numbers assigned to them
     twilio_client: str | None = None  # Twilio Client identity (NAME of client:NAME); "" clears
+    email: str | None = None  # the dashboard sign-in's email (issue 24); "" clears
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,20 @@ def _claim(numbers: dict[str, str], held: Mapping[str, list[Any]], staff_pk: int
     numbers[e164] = kind
 
 
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}")
+
+
+def _check_email(conn: Conn, text: str, staff_pk: int | None) -> str:
+    """An email address for the dashboard's sign-in, lower case, unique among staff."""
+    email = text.strip().lower()
+    if not _EMAIL.fullmatch(email) or len(email) > 254:
+        raise BadInput(f"{quoted(text.strip()[:80])} is not an email address.")
+    other = staff_rows.by_email(conn, email)
+    if other is not None and other.id != staff_pk:
+        raise BadInput(f"{email} is already the email of {other.slack_user_id}.")
+    return email
+
+
 class StaffService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -141,14 +157,17 @@ class StaffService:
         return check(text, region=self.ctx.policy.phone_region)
 
     def add(self, *, slack_user_id: str, name: str, role: str, phones: tuple[str, ...] = (),
-            npi: str | None = None, is_admin: bool = False, actor: str) -> StaffView:
+            npi: str | None = None, is_admin: bool = False, email: str | None = None,
+            actor: str) -> StaffView:
         with self.ctx.db.write() as conn:
             return self.add_in(conn, slack_user_id=slack_user_id, name=name, role=role,
-                               phones=phones, npi=npi, is_admin=is_admin, actor=actor)
+                               phones=phones, npi=npi, is_admin=is_admin, email=email,
+                               actor=actor)
 
     def add_in(self, conn: Conn, *, slack_user_id: str, name: str, role: str,
                phones: tuple[str, ...] = (), npi: str | None = None, is_admin: bool = False,
-               actor: str, source: dict[str, Any] | None = None) -> StaffView:
+               email: str | None = None, actor: str,
+               source: dict[str, Any] | None = None) -> StaffView:
         """`add` inside the caller's transaction; `source` (an import's file and line) is
         kept in the audit record."""
         user_id = clean_slack_user_id(slack_user_id)
@@ -163,9 +182,11 @@ class StaffService:
         held = phone_rows.holders(conn, wanted)
         for e164 in wanted:
             _claim(numbers, held, None, e164, "phone")
+        checked_email = _check_email(conn, email, None) if email else None
         row = staff_rows.insert_staff(conn, {
             "slack_user_id": user_id, "name": name.strip(), "role": role, "npi": checked_npi,
-            "is_admin": is_admin, "active": True, "created_at": self.ctx.now()})
+            "is_admin": is_admin, "active": True, "created_at": self.ctx.now(),
+            "email": checked_email})
         staff_rows.save_phones(conn, row.id, {}, numbers)
         audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.add",
                      entity="staff", entity_id=user_id,
@@ -245,6 +266,9 @@ class StaffService:
             values["is_admin"] = changes.is_admin
         if changes.active is not None:
             values["active"] = changes.active
+        if changes.email is not None:
+            values["email"] = _check_email(conn, changes.email, row.id) \
+                if changes.email.strip() else None
         return values
 
     def _from_leavers(self, conn: Conn, held: Mapping[str, list[Any]], row: Any,

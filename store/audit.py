@@ -208,7 +208,7 @@ _PATIENT_STATES = (select(*DETAIL_COLUMNS, episodes_column().label("episodes"))
                    .select_from(DETAIL_FROM).order_by(patients.c.id))
 _STAFF_ROLES = select(staff.c.slack_user_id, staff.c.role, staff.c.npi, staff.c.name,
                       staff.c.is_admin, staff.c.active, staff.c.inactive_from,
-                      staff.c.created_at).order_by(staff.c.id)
+                      staff.c.created_at, staff.c.email).order_by(staff.c.id)
 _CLOSE_EVENTS = select(month_close_events).order_by(month_close_events.c.id)
 _CLOSE_LINES = select(month_close_lines).order_by(month_close_lines.c.event_id,
                                                   month_close_lines.c.id)

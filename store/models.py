@@ -36,6 +36,9 @@ class Staff(SQLModel, table=True):
     # no call is routed to them or credited to them from then on. Set with `active` False
     # (`staff offboard`, `staff update --inactive`), cleared by `--active`.
     inactive_from: datetime | None = _utc(nullable=True)
+    # dashboard sign-in (issue 24, migration 0018): lower case, how an OpenID Connect
+    # provider that identifies people by email (Entra, Google Workspace) finds the member
+    email: str | None = Field(default=None, max_length=254, unique=True, index=True)
 
 
 class StaffPhone(SQLModel, table=True):
@@ -380,3 +383,35 @@ def text_limit(attribute: Any) -> int:
     length = attribute.property.columns[0].type.length
     assert isinstance(length, int), f"{attribute} is not a bounded text column"
     return length
+
+
+class AuditorGrant(SQLModel, table=True):
+    """An outside auditor's read-only dashboard scope (issue 24, migration 0018): the months
+    and patients (None: every patient of those months) they may see until `expires_at`,
+    opened once through a sign-in link whose secret's SHA-256 is `link_hash`."""
+
+    __tablename__ = "auditor_grants"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    first_month: str = Field(max_length=7)  # YYYY-MM, inclusive
+    last_month: str = Field(max_length=7)
+    patients: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    expires_at: datetime = _utc(nullable=False)
+    link_hash: str = Field(max_length=64, unique=True)
+    link_used_at: datetime | None = _utc(nullable=True)  # single use: set once
+    created_at: datetime = _utc(nullable=False)
+    created_by: str = Field(max_length=120)
+    revoked_at: datetime | None = _utc(nullable=True)
+    revoked_by: str | None = Field(default=None, max_length=120)
+
+
+class DashboardKey(SQLModel, table=True):
+    """The random key that signs auditor links and session cookies, made on first use."""
+
+    __tablename__ = "dashboard_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str = Field(max_length=32, unique=True)
+    secret: str = Field(max_length=128)
+    created_at: datetime = _utc(nullable=False)

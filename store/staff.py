@@ -52,6 +52,14 @@ _BY_NAME = (select(staff.c.slack_user_id, staff.c.name, staff.c.is_admin, staff.
             .where(func.lower(staff.c.name) == func.lower(bindparam("name"))).limit(2))
 
 
+_BY_EMAIL = select(staff).where(staff.c.email == bindparam("email"))
+
+
+def by_email(conn: Connection, email: str) -> Row[Any] | None:
+    """The staff row with this (lower-case) email, or None."""
+    return conn.execute(_BY_EMAIL, {"email": email}).first()
+
+
 def by_name(conn: Connection, name: str) -> list[Row[Any]]:
     """(slack_user_id, name, is_admin, active) of the members with this whole name in any
     case (at most two:

@@ -14,6 +14,7 @@ tests/telephony/test_webhooks.py and tests/web/test_access.py.
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +27,7 @@ from sqlmodel import SQLModel, select
 from configuration.settings import Settings
 from rpm_logger.app import create_app
 from service import Service
+from service.sessions import DashboardLogin, session_cookie
 from tests.bot.conftest import SECRET
 from tests.bot.conftest import sign as slack_sign
 from tests.fakes.slack_api import SlackApiRecorder
@@ -44,7 +46,7 @@ from tests.telephony.conftest import (
 )
 from tests.telephony.conftest import sign as twilio_sign
 from tests.web.support import TOKEN
-from web.access import COOKIE_NAME, SESSION_SECONDS, cookie_value
+from web.access import COOKIE_NAME, SESSION_COOKIE, SESSION_SECONDS, cookie_value
 
 PHI = ("P-1042", "JD", "6175550123", "555-0123")
 METRICS_TOKEN = "metrics-token-0b7e"
@@ -119,8 +121,72 @@ def _dashboard(app: Running, path: str, _form: Any) -> None:
         assert not any(secret in response.text for secret in PHI), case
         app.unchanged(before, case)
     app.http.cookies.clear()
+    _sessions(app, path)
     good = app.http.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
     assert good.status_code == 200  # the row's request is a real page, so the 401s mean it
+
+
+def _sessions(app: Running, path: str) -> None:
+    """A forged, foreign or stale signed-in session on a dashboard page: 401, the cookie
+    deleted, no PHI, nothing changed (the signing key is not even made)."""
+    key = b"\x00" * 32
+    now = int(app.service.ctx.now().timestamp())
+    for case, value in {
+        "forged session": session_cookie(key, DashboardLogin("staff", "U04ADMIN", now, now)),
+        "not a session": "e30.0000", "huge": "x" * 4096,
+    }.items():
+        before = app.counts()
+        app.http.cookies.clear()
+        app.http.cookies.set(SESSION_COOKIE, value)
+        response = app.http.get(path, follow_redirects=False)
+        assert response.status_code == 401, case
+        assert 'rpm_session=""' in response.headers.get("set-cookie", ""), case
+        assert not any(secret in response.text for secret in PHI), case
+        app.unchanged(before, case)
+    app.http.cookies.clear()
+
+
+def _auditor_link_page(app: Running, path: str, _form: Any) -> None:
+    """The link's landing page uses nothing up and shows nothing but a button."""
+    before = app.counts()
+    response = app.http.get(path)
+    assert response.status_code == 200 and 'name="link"' in response.text
+    assert not any(secret in response.text for secret in PHI)
+    app.unchanged(before, "the link's page")
+
+
+def _auditor_sign_in(app: Running, path: str, _form: Any) -> None:
+    """Forged, edited and replayed links: 403, no session, nothing changed."""
+    for case, link in {"no link": "", "forged": "1." + "a" * 43 + "." + "0" * 64,
+                       "not a link": "P-1042"}.items():
+        before = app.counts()
+        response = app.http.post(path, data={"link": link}, follow_redirects=False)
+        assert response.status_code == 403 and "set-cookie" not in response.headers, case
+        app.unchanged(before, case)
+    issued = app.service.auditors.grant(name="Payer", months="2026-11", patients=None,
+                                        expires_on=date(2026, 12, 31), actor="test")
+    app.service.auditors.redeem(issued.link_token)
+    before = app.counts()
+    replayed = app.http.post(path, data={"link": issued.link_token}, follow_redirects=False)
+    assert replayed.status_code == 403 and "set-cookie" not in replayed.headers
+    assert "already used" in replayed.text
+    app.unchanged(before, "replayed link")
+
+
+def _oidc_unconfigured(app: Running, path: str, _form: Any) -> None:
+    """Without OIDC_* settings the sign-in says so (tests/web/test_oidc.py: configured)."""
+    before = app.counts()
+    response = app.http.get(path, follow_redirects=False)
+    assert response.status_code == 404 and "not configured" in response.text
+    assert "set-cookie" not in response.headers
+    app.unchanged(before, "sign-in without a provider")
+
+
+def _sign_out(app: Running, path: str, _form: Any) -> None:
+    before = app.counts()
+    response = app.http.post(path)
+    assert response.status_code == 200 and 'rpm_session=""' in response.headers["set-cookie"]
+    app.unchanged(before, "sign-out")
 
 
 def _metrics(app: Running, path: str, _form: Any) -> None:
@@ -232,6 +298,11 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/patients/{patient_id}/packet"): Row(_dashboard, "/patients/P-1042/packet"),
     ("GET", "/reports/{month}.csv"): Row(_dashboard, "/reports/2026-11.csv"),
     ("GET", "/self-audit"): Row(_dashboard, "/self-audit?month=2026-11"),
+    ("GET", "/auditor/sign-in"): Row(_auditor_link_page, "/auditor/sign-in?link=1.x.y"),
+    ("POST", "/auditor/sign-in"): Row(_auditor_sign_in, "/auditor/sign-in"),
+    ("POST", "/sign-out"): Row(_sign_out, "/sign-out"),
+    ("GET", "/sign-in"): Row(_oidc_unconfigured, "/sign-in"),
+    ("GET", "/sign-in/callback"): Row(_oidc_unconfigured, "/sign-in/callback?code=x&state=y"),
     ("POST", "/slack/events"): Row(_slack, "/slack/events"),
     ("POST", "/twilio/voice/status"): Row(_twilio, "/twilio/voice/status", _completed_call),
     ("POST", "/twilio/voice/incoming"): Row(_twilio, "/twilio/voice/incoming",

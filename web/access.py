@@ -34,7 +34,8 @@ from starlette.requests import HTTPConnection
 
 from billing.digits import is_digits
 
-COOKIE_NAME = "rpm_dashboard"
+COOKIE_NAME = "rpm_dashboard"  # DASHBOARD_TOKEN's session
+SESSION_COOKIE = "rpm_session"  # a signed-in person's session (service/sessions.py)
 SESSION_SECONDS = 12 * 3600  # a working day; the token logs in again after that
 CLOCK_SKEW_SECONDS = 60  # a cookie "issued" further in the future than this is refused
 _COOKIE_PURPOSE = b"rpm-logger dashboard session v2"

@@ -68,7 +68,8 @@ def _verdict(row: DashboardRow) -> tuple[str, str]:
 
 def month_page(*, month: Month, today_days_left: int, rows: list[DashboardRow],
                staff: list[StaffView], staff_filter: str | None, series: CodeSeries,
-               fees: Mapping[str, Decimal], closed_by: str | None = None) -> str:
+               fees: Mapping[str, Decimal], closed_by: str | None = None,
+               admin: bool = True, signed_in: str | None = None) -> str:
     views = [row_view(r) for r in rows]
     earned = sum((r.summary.billable_amount for r in rows), Decimal("0.00"))
     to_win = sum((amount_still_to_win(r.summary.codes, fees) for r in rows
@@ -80,10 +81,12 @@ def month_page(*, month: Month, today_days_left: int, rows: list[DashboardRow],
         billable=sum(1 for r in rows if r.summary.billable),
         at_risk=sum(1 for r in rows if r.risk.still_to_win), days_left=today_days_left, chart=chart,
         earned=f"{earned:,.2f}", to_win=f"{to_win:,.2f}", closed_by=closed_by,
+        admin=admin, signed_in=signed_in,
     )
 
 
-def patient_page(*, month: Month, page: PatientPage, zone: ZoneInfo) -> str:
+def patient_page(*, month: Month, page: PatientPage, zone: ZoneInfo,
+                 signed_in: str | None = None) -> str:
     def local(instant: datetime) -> str:
         return clinic_time(instant, zone)
 
@@ -91,6 +94,7 @@ def patient_page(*, month: Month, page: PatientPage, zone: ZoneInfo) -> str:
         month=str(month), page=page, codes=format_codes(page.summary.codes), zone=zone.key,
         local=local, duration=format_seconds,
         packet_href=packet.dashboard_path(page.patient.patient_id, str(month)),
+        signed_in=signed_in,
     )
 
 
@@ -100,7 +104,12 @@ def self_audit_page(*, month: Month, checks: AuditChecks) -> str:
         checks=checks, count=findings_count(checks.counts()))
 
 
-def message_page(*, status: int, heading: str, text: str, login: bool = False) -> str:
+def message_page(*, status: int, heading: str, text: str, login: bool = False,
+                 sign_in: bool = False) -> str:
     return _env.get_template("message.html").render(status=status, heading=heading, text=text,
-                                                    login=login)
+                                                    login=login, sign_in=sign_in)
+
+
+def auditor_sign_in_page(*, link: str) -> str:
+    return _env.get_template("auditor_sign_in.html").render(link=link)
 

@@ -6,6 +6,7 @@ commands on the group in `root`, so importing this package builds the whole comm
 
 from rpm_logger.cli import (  # noqa: F401 (each registers its commands)
     audit,
+    auditors,
     backups,
     calls,
     imports,

@@ -11,14 +11,18 @@ from presentation import packet as packet_render
 from presentation import render
 from rpm_logger import files
 from rpm_logger.cli.common import (
+    DATE,
     PACKET,
     Exit,
     current_service,
     handled,
     month_or_current,
+    operator_name,
     refuse_to_replace,
 )
 from rpm_logger.cli.root import cli
+from service.access import PACKET as PACKET_VIEW
+from service.access import Viewer
 
 
 @cli.group()
@@ -113,7 +117,10 @@ def _one_packet(patient_id: str | None, month: str | None, fmt: str, out: str | 
         raise InvalidInput("A PDF needs --out FILE.")
     if out is not None:
         refuse_to_replace(Path(out), force)  # before the service: a refusal changes nothing
-    made = current_service().audit_packets.packet(patient_id, Month.parse(month))
+    service = current_service()
+    chosen = Month.parse(month)
+    service.access.record(_operator(), PACKET_VIEW, chosen, patient_id)  # before reading
+    made = service.audit_packets.packet(patient_id, chosen)
     if out is None:
         click.echo(packet_render.html(made), nl=False)
         return
@@ -135,10 +142,14 @@ def _all_packets(month: str | None, fmt: str, out: str | None, force: bool) -> N
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise InvalidInput(f"--out {quoted(out)} is a file: --all writes into a folder.")
-    packets = current_service().audit_packets.billable(Month.parse(month))
+    service = current_service()
+    packets = service.audit_packets.billable(Month.parse(month))
     paths = [folder / f"packet-{made.patient_id}-{made.month}.{fmt}" for made in packets]
     for path in paths:  # every name checked before the first packet is written
         refuse_to_replace(path, force)
+    if packets:  # every packet's view recorded before the first one is written
+        service.access.record_many(_operator(), PACKET_VIEW, Month.parse(month),
+                                   [made.patient_id for made in packets])
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -178,3 +189,28 @@ def _packet_file(path: Path) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------
+
+
+def _operator() -> Viewer:
+    return Viewer.operator(operator_name(None))
+
+
+@audit.command("access")
+@click.option("--patient", "patient_id", default=None, metavar="ID",
+              help="Only views of this patient (clinic id or phone).")
+@click.option("--by", "by", default=None, metavar="WHO",
+              help="Only views by this viewer: a Slack id, dashboard-token, loopback, "
+                   "auditor:ID or cli:USER.")
+@click.option("--since", type=DATE, default=None, help="From this clinic day on (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list instead of lines.")
+@handled
+def audit_access(patient_id: str | None, by: str | None, since: Any,
+                 as_json: bool) -> None:
+    """The access log: every view of a patient page, a packet, a report or an export (who,
+    when, what), newest first, from the hash-chained audit trail."""
+    service = current_service()
+    views = service.access.log(patient_ref=patient_id, by=by, since=since)
+    if as_json:
+        click.echo(render.as_json([v.as_json() for v in views]))
+        return
+    click.echo(render.access_table(views, service.ctx.policy.zone))

@@ -4,8 +4,9 @@
 import click
 
 from presentation import render
-from rpm_logger.cli.common import current_service, handled, month_or_current
+from rpm_logger.cli.common import current_service, handled, month_or_current, operator_name
 from rpm_logger.cli.root import cli
+from service.access import EXPORT, REPORT, Viewer
 
 
 @cli.command("report")
@@ -23,6 +24,7 @@ def report(month: str | None, fmt: str, summary_only: bool) -> None:
                                "per-patient CSV).")
     chosen = month_or_current(month)
     service = current_service()
+    service.access.record(Viewer.operator(operator_name(None)), REPORT, chosen)  # first
     if summary_only:
         totals = service.months.totals(chosen)
         click.echo(render.as_json(totals.as_json()) if fmt == "json"
@@ -45,6 +47,8 @@ def report(month: str | None, fmt: str, summary_only: bool) -> None:
 def export(month: str | None) -> None:
     """Every entry of the month as CSV for auditors, voided ones included."""
     service = current_service()
-    entries = service.entries.for_month(month_or_current(month))
+    chosen = month_or_current(month)
+    service.access.record(Viewer.operator(operator_name(None)), EXPORT, chosen)  # first
+    entries = service.entries.for_month(chosen)
     click.echo(render.export_csv(entries, service.ctx.policy.zone,
                                  region=service.ctx.policy.phone_region), nl=False)

@@ -32,13 +32,15 @@ def staff() -> None:
 @click.option("--phone", "phones", multiple=True, help="Phone number (repeatable).")
 @click.option("--npi", default=None, help="10-digit NPI (physicians and QHPs).")
 @click.option("--admin", is_flag=True, default=False)
+@click.option("--email", default=None,
+              help="Email the dashboard's sign-in (Entra, Google Workspace) knows them by.")
 @click.option("--by", default=None, help="Who is making the change (audit).")
 @handled
 def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
-              npi: str | None, admin: bool, by: str | None) -> None:
+              npi: str | None, admin: bool, email: str | None, by: str | None) -> None:
     """Add a staff member by Slack user id."""
     view = current_service().staff.add(slack_user_id=slack_user_id, name=name, role=role,
-                                       phones=phones, npi=npi, is_admin=admin,
+                                       phones=phones, npi=npi, is_admin=admin, email=email,
                                        actor=operator_name(by))
     click.echo(f"added {render.staff_text(view, current_service().ctx.policy.zone)}")
 
@@ -55,6 +57,8 @@ def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
               help="Twilio Client identity (client:NAME); '' clears it.")
 @click.option("--npi", default=None)
 @click.option("--admin/--no-admin", default=None)
+@click.option("--email", default=None,
+              help="Email the dashboard's sign-in knows them by; '' removes it.")
 @click.option("--inactive", "active", flag_value=False, default=None,
               help="Deactivate from now: they can no longer log, no call reaches them; their "
                    "entries keep counting. Refused while they have patients or a running "
@@ -71,13 +75,14 @@ def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
 def staff_update(slack_user_id: str, name: str | None, role: str | None,
                  phones: tuple[str, ...], remove_phones: tuple[str, ...],
                  twilio_numbers: tuple[str, ...], twilio_client: str | None, npi: str | None,
-                 admin: bool | None, active: bool | None, voice_pin: str | None,
-                 voice_unlock: bool, by: str | None) -> None:
+                 admin: bool | None, email: str | None, active: bool | None,
+                 voice_pin: str | None, voice_unlock: bool, by: str | None) -> None:
     """Change a staff member's role, phones, Twilio number/client, admin flag, activity or
     voice access."""
     changes = StaffChanges(name=name, role=role, npi=npi, is_admin=admin, active=active,
                            add_phones=phones, remove_phones=remove_phones,
-                           add_twilio_numbers=twilio_numbers, twilio_client=twilio_client)
+                           add_twilio_numbers=twilio_numbers, twilio_client=twilio_client,
+                           email=email)
     if voice_pin is not None or voice_unlock:
         if changes != StaffChanges():
             raise Exit("--voice-pin and --voice-unlock change voice access only: run the "

@@ -50,6 +50,10 @@ def _seed_clinic(svc: Service) -> dict[str, int]:
     svc.patients.enrol("P-9001", on=date(2026, 11, 10), actor="test")
     svc.timers.start(NURSE, "P-2002")
     svc.current_patient.use(channel_id="C0CLINIC", user_id=NURSE, patient_ref="P-1042")
+    link = svc.auditors.grant(name="Payer — reviewer ✓", months="2026-10..2026-11",
+                              patients="P-1042,P-9001", expires_on=date(2026, 12, 31),
+                              actor="cli:test").link_token  # the signing key made too
+    svc.auditors.redeem(link)
     _store_the_rest(svc.ctx.db, ids["call"])
     return ids
 

@@ -61,12 +61,12 @@ def test_staff_update_audit_snapshots_and_phone_kinds(seeded: Service) -> None:
                             "role": "clinical_staff", "npi": None, "is_admin": False,
                             "active": True, "inactive_from": None,
                             "staff_phones": ["+1******0101"], "twilio_client": None,
-                            "voice_pin": False}
+                            "email": None, "voice_pin": False}
     assert event.after == {"slack_user_id": NURSE, "name": "Nina N", "role": "clinical_staff",
                            "npi": None, "is_admin": False, "active": True,
                            "inactive_from": None,
                            "staff_phones": ["+1******0150", "+1******0170"],
-                           "twilio_client": "nina", "voice_pin": False}
+                           "twilio_client": "nina", "email": None, "voice_pin": False}
     with seeded.ctx.db.read() as conn:
         kinds = dict(conn.execute(select(staff_phones.c.e164, staff_phones.c.kind)).all())
     assert kinds == {"+16175550150": "phone", "+16175550170": "twilio_number"}

@@ -56,16 +56,25 @@ def test_the_month_pages_staff_filter_is_read_with_it(client: TestClient,
     assert page.find("p", id="month-closed") == []
 
 
+def test_the_self_audit_is_one_read(client: TestClient, svc: Service) -> None:
+    with counted(svc) as (opened, _):
+        response = client.get("/self-audit")
+    assert response.status_code == 200
+    assert opened == ["read"]
+
+
 @pytest.mark.parametrize("path", [
     "/patients/P-1042", "/patients/P-1042?month=2026-10", "/patients/P-1042/packet",
-    "/self-audit", "/reports/2026-11.csv",
+    "/reports/2026-11.csv",
 ])
-def test_every_other_dashboard_page_is_one_read(client: TestClient, svc: Service,
-                                                path: str) -> None:
+def test_a_view_of_a_patient_or_report_is_its_access_record_then_one_read(
+        client: TestClient, svc: Service, path: str) -> None:
+    """Issue 24: the access record (with the viewer's scope check) is written and committed
+    first; only then is the page read, so nothing is shown that was not recorded."""
     with counted(svc) as (opened, _):
         response = client.get(path)
     assert response.status_code == 200, path
-    assert opened == ["read"], path
+    assert opened == ["write", "read"], path
 
 
 @pytest.mark.parametrize(("path", "status"), [("/?month=2026-13", 400), ("/?staff=nurse!", 400),
@@ -74,4 +83,4 @@ def test_a_refused_request_opens_at_most_one_transaction(client: TestClient, svc
                                                          path: str, status: int) -> None:
     with counted(svc) as (opened, _):
         assert client.get(path).status_code == status
-    assert len(opened) <= 1
+    assert len(opened) <= 1 if status != 404 else opened == ["write"]  # refused: rolled back
