@@ -356,7 +356,7 @@ def versus_round(folder: Path, slack_api: SlackApiRecorder, args: argparse.Names
     command = ([str(Path(sys.executable).with_name("rpm-logger")), "serve", "--host",
                 "127.0.0.1", "--port"] if workers == 1 else None)
     response_url = slack_api.root_url + "/response"
-    twilio = seed.write_twilio(folder / "twilio.txt", 200_000, start=number * 200_000,
+    twilio = seed.write_twilio(folder / "twilio.txt", 100_000, start=number * 100_000,
                                patients=SPREAD)
     out: dict[str, tuple[Result, Result]] = {}
     with serving("service", env, workers, command, folder / "service.log") as (s_url, s_pid), \
@@ -364,7 +364,7 @@ def versus_round(folder: Path, slack_api: SlackApiRecorder, args: argparse.Names
                     workers) as (l_url, l_pid):
         for scenario, service_table, least_table in VERSUS:
             requests = (twilio if scenario == "twilio" else seed.write_slack(
-                folder / f"{scenario}.txt", scenario, 200_000, response_url, SPREAD))
+                folder / f"{scenario}.txt", scenario, 100_000, response_url, SPREAD))
             _warm(s_url, requests)
             _warm(l_url, requests)
             results: dict[str, Result] = {}

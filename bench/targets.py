@@ -76,7 +76,7 @@ def service_app() -> Any:
 
     settings = Settings()
     logs.configure(settings.log_format, settings.log_level)
-    return create_app(settings)
+    return create_app(settings, settle_gc=True)
 
 
 def least_app() -> Any:
