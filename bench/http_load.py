@@ -396,8 +396,8 @@ def _median(values: list[float]) -> float:
 
 def versus_table(rounds: list[dict[str, tuple[Result, Result]]]) -> str:
     rows = ["| path | service req/s | service p99 ms | least req/s | least p99 ms "
-            "| ratio per round | ratio (median) | not saved | non-2xx | CPU ms/req "
-            "service / least |", "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+            "| ratio per round | ratio (median) | Saving… | not saved | non-2xx | CPU ms/req "
+            "service / least |", "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     for scenario, _, _ in VERSUS:
         pairs = [r[scenario] for r in rounds]
         ratios = [svc.rps / least.rps for svc, least in pairs]
@@ -407,6 +407,7 @@ def versus_table(rounds: list[dict[str, tuple[Result, Result]]]) -> str:
             f"| {_median([x.rps for _, x in pairs]):.0f} "
             f"| {_median([x.p99_ms for _, x in pairs]):.1f} "
             f"| {' '.join(f'{r:.2f}' for r in ratios)} | **{_median(ratios):.2f}** "
+            f"| {sum(s.saving for s, _ in pairs)} of {sum(s.requests for s, _ in pairs)} "
             f"| {sum(s.not_saved for s, _ in pairs)} / {sum(x.not_saved for _, x in pairs)} "
             f"| {sum(s.errors for s, _ in pairs)} / {sum(x.errors for _, x in pairs)} "
             f"| {_median([s.cpu_ms or 0 for s, _ in pairs]):.2f} / "
