@@ -490,7 +490,8 @@ def versus(args: argparse.Namespace) -> None:
           f"{load[2]:.1f}, after {' '.join(f'{x:.1f}' for x in os.getloadavg())}; wrk -t1 "
           f"-c{args.connections} -d{args.seconds}s, {args.rounds} rounds, {args.workers} "
           f"process(es) each, {args.db.split(',')[0]}, load over {SPREAD} patients\n")
-    print(versus_table(rounds))
+    if rounds:
+        print(versus_table(rounds))
     if month:
         print("\n" + month)
 
