@@ -492,6 +492,7 @@ def versus(args: argparse.Namespace) -> None:
         month = month_cost(folder, slack_api, args) if args.month_runs else ""
     finally:
         slack_api.stop()
+        shutil.rmtree(folder, ignore_errors=True)  # ~400 MB of request files and databases
     print(f"\n{os.cpu_count()} CPUs, load average before {load[0]:.1f} {load[1]:.1f} "
           f"{load[2]:.1f}, after {' '.join(f'{x:.1f}' for x in os.getloadavg())}; wrk -t1 "
           f"-c{args.connections} -d{args.seconds}s, {args.rounds} rounds, {args.workers} "
