@@ -66,11 +66,17 @@ class Result:
 
 
 @contextmanager
-def serving(target: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
-    """The target in its own process; yields (base URL, pid)."""
+def serving(target: str, env: dict[str, str], workers: int = 1,
+            command: list[str] | None = None,
+            log: Path | None = None) -> Iterator[tuple[str, int]]:
+    """The target in its own process (`command` + the port, else bench.serve_target with
+    `workers`); yields (base URL, pid). `log`: where its output goes."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.serve_target", target, str(port)],
-                               env={**os.environ, **env}, cwd=HERE.parent)
+    argv = ([*command, str(port)] if command else
+            [sys.executable, "-m", "bench.serve_target", target, str(port), str(workers)])
+    output = log.open("ab") if log else None
+    process = subprocess.Popen(argv, env={**os.environ, **env}, cwd=HERE.parent,
+                               stdout=output, stderr=output)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -86,13 +92,23 @@ def serving(target: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
     finally:
         process.terminate()  # the app finishes its "Saving…" backlog first (bot budget)
         process.wait(timeout=40)
+        if output:
+            output.close()
 
 
 def cpu_seconds(pid: int) -> float:
-    """The server's user + system CPU so far: per request, it is what a run costs whatever
-    else the machine is doing (wall-clock numbers are only comparable within one run)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """The server's user + system CPU so far (its worker processes' too): per request, it
+    is what a run costs whatever else the machine is doing (wall-clock numbers are only
+    comparable within one run)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # it, or its child
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def measured(pid: int, url: str, requests_file: Path, args: argparse.Namespace,
@@ -272,6 +288,221 @@ def bench_replicas(folder: Path, slack_api: str, response_url: str, args: argpar
     return done
 
 
+# --versus (issue 25): the service against the least a correct implementation (bench.least)
+
+SPREAD = 16  # patients the load is spread over, as 32 nurses would spread it
+VERSUS = (("log", "time_entries WHERE source = 'slack'", "entries"),
+          ("status", None, None),
+          ("twilio", "calls", "calls"))
+
+
+def _service_env(database_url: str, slack_api: str) -> dict[str, str]:
+    """`serve`'s production defaults (INFO: the access line of every request), the bench's
+    secrets and stand-in APIs."""
+    return {**_app_env(database_url, slack_api), "LOG_LEVEL": "INFO"}
+
+
+def _stored(check: Callable[[], int], before: int, result: Result, connections: int,
+            what: str) -> None:
+    """Every answered request stored once: at least the answers that said saved, at most
+    those plus one request per connection in flight when wrk stopped (stored, not
+    counted); a request stored twice would pass the upper bound."""
+    stored = _settled(check) - before
+    ok = result.requests - result.errors - result.not_saved
+    result.note = (result.note + f" {stored} stored for {ok} answers").strip()
+    if not ok <= stored <= ok + connections:
+        raise SystemExit(f"{what}: answered {ok}, stored {stored}")
+
+
+def _settled(count: Callable[[], int]) -> int:
+    last, deadline = -1, time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = count()
+        if now == last:
+            return now
+        last = now
+        time.sleep(1)
+    return last
+
+
+def _least_count(path: Path, table: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def _service_database(folder: Path, kind: str) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    database_url = _database_url(kind, folder)
+    service = build_service(Settings(database_url=database_url, reminders_enabled=False))
+    seed.seed(service)
+    service.ctx.db.dispose()
+    return database_url
+
+
+def versus_round(folder: Path, slack_api: SlackApiRecorder, args: argparse.Namespace,
+                 number: int, workers: int) -> dict[str, tuple[Result, Result]]:
+    """One round: a freshly seeded service (`rpm-logger serve`, or `workers` processes) and
+    least implementation, each scenario run on one then the other within the same minute
+    (the order alternates by round); every answered log and call counted in each one's
+    database."""
+    from bench import least
+
+    database_url = _service_database(folder / "service", args.db.split(",")[0])
+    least_db = folder / "least.db"
+    least.create(least_db)
+    env = _service_env(database_url, slack_api.base_url)
+    command = ([str(Path(sys.executable).with_name("rpm-logger")), "serve", "--host",
+                "127.0.0.1", "--port"] if workers == 1 else None)
+    response_url = slack_api.root_url + "/response"
+    twilio = seed.write_twilio(folder / "twilio.txt", 100_000, start=number * 100_000,
+                               patients=SPREAD)
+    out: dict[str, tuple[Result, Result]] = {}
+    with serving("service", env, workers, command, folder / "service.log") as (s_url, s_pid), \
+            serving("least", {"LEAST_DB": str(least_db), "SLACK_API_URL": slack_api.base_url},
+                    workers) as (l_url, l_pid):
+        for scenario, service_table, least_table in VERSUS:
+            requests = (twilio if scenario == "twilio" else seed.write_slack(
+                folder / f"{scenario}.txt", scenario, 100_000, response_url, SPREAD))
+            _warm(s_url, requests)
+            _warm(l_url, requests)
+            results: dict[str, Result] = {}
+            sides = [("least", l_url, l_pid), ("service", s_url, s_pid)]
+            for side, url, pid in sides if number % 2 == 0 else sides[::-1]:
+                table = service_table if side == "service" else least_table
+
+                def rows(side: str = side, table: str | None = table) -> int:
+                    if table is None:
+                        return 0
+                    if side == "service":
+                        return _count(database_url, table)
+                    return _least_count(least_db, table)
+
+                before = rows()
+                result = measured(pid, url, requests, args, f"{scenario} ({side})")
+                if table:
+                    _stored(rows, before, result, args.connections, f"{scenario} ({side})")
+                results[side] = result
+            out[scenario] = (results["service"], results["least"])
+    return out
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def versus_table(rounds: list[dict[str, tuple[Result, Result]]]) -> str:
+    rows = ["| path | service req/s | service p99 ms | least req/s | least p99 ms "
+            "| ratio per round | ratio (median) | Saving… | not saved | non-2xx | CPU ms/req "
+            "service / least |", "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for scenario, _, _ in VERSUS:
+        pairs = [r[scenario] for r in rounds]
+        ratios = [svc.rps / least.rps for svc, least in pairs]
+        rows.append(
+            f"| {scenario} | {_median([s.rps for s, _ in pairs]):.0f} "
+            f"| {_median([s.p99_ms for s, _ in pairs]):.1f} "
+            f"| {_median([x.rps for _, x in pairs]):.0f} "
+            f"| {_median([x.p99_ms for _, x in pairs]):.1f} "
+            f"| {' '.join(f'{r:.2f}' for r in ratios)} | **{_median(ratios):.2f}** "
+            f"| {sum(s.saving for s, _ in pairs)} of {sum(s.requests for s, _ in pairs)} "
+            f"| {sum(s.not_saved for s, _ in pairs)} / {sum(x.not_saved for _, x in pairs)} "
+            f"| {sum(s.errors for s, _ in pairs)} / {sum(x.errors for _, x in pairs)} "
+            f"| {_median([s.cpu_ms or 0 for s, _ in pairs]):.2f} / "
+            f"{_median([x.cpu_ms or 0 for _, x in pairs]):.2f} |")
+    return "\n".join(rows)
+
+
+def _signed_post(client: httpx.Client, url: str, user: str, text: str,
+                 response_url: str) -> tuple[float, str]:
+    line = seed._slack_line(text, user, int(time.time()), response_url).split("\t")
+    headers = dict(pair.split(":", 1) for pair in line[1].split("|"))
+    began = time.perf_counter()
+    response = client.post(url + line[0], content=line[2].encode(), headers=headers)
+    elapsed = (time.perf_counter() - began) * 1000
+    response.raise_for_status()
+    return elapsed, response.text
+
+
+BUSY_ENTRIES = 1000
+
+
+def month_cost(folder: Path, slack_api: SlackApiRecorder, args: argparse.Namespace) -> str:
+    """`/rpm status P` and `/rpm log P` on a month with BUSY_ENTRIES entries against an empty
+    month, one request at a time over HTTP (`rpm-logger serve`), interleaved, median of
+    `--month-runs`: a reply's figures should cost the same on day 1 and day 31."""
+    from datetime import UTC, datetime, timedelta
+
+    from billing.months import Month
+    from service.entries import LogRequest
+
+    database_url = _service_database(folder / "month", args.db.split(",")[0])
+    service = build_service(Settings(database_url=database_url, reminders_enabled=False))
+    busy, empty = seed.patient_id(0, 1), seed.patient_id(1, 1)
+    now = datetime.now(UTC)
+    start = Month.containing(now, service.ctx.policy.zone).bounds_utc(
+        service.ctx.policy.zone)[0]
+    step = (now - start - timedelta(hours=1)) / BUSY_ENTRIES
+    for i in range(BUSY_ENTRIES):  # estimated, spread over the month so far, many nurses
+        service.entries.log(LogRequest(
+            staff=seed.staff_id(i % seed.STAFF), patient=busy, duration=f"{1 + i % 9}m",
+            activity="review", source="cli", started_at=start + step * i,
+            clock_timed=False))
+    service.ctx.db.dispose()
+    # the statistics autovacuum would have within a minute: the server starts at once, and on
+    # PostgreSQL a plan made for the tables as they were before the load cost ~190 ms a reply
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    response_url = slack_api.root_url + "/response"
+    times: dict[str, list[float]] = {}
+    command = [str(Path(sys.executable).with_name("rpm-logger")), "serve", "--host",
+               "127.0.0.1", "--port"]
+    with serving("service", _service_env(database_url, slack_api.base_url), 1, command,
+                 folder / "month.log") as (url, _), httpx.Client(timeout=30) as client:
+        for i in range(args.month_runs + 2):  # two warm-up rounds
+            for name, patient in (("busy", busy), ("empty", empty)):
+                user = seed.staff_id(i % seed.STAFF)
+                for verb, text in (("status", f"status {patient}"),
+                                   ("log", f"log {patient} {1 + i % 30}m review")):
+                    elapsed, body = _signed_post(client, url, user, text, response_url)
+                    if verb == "log" and "Saved entry" not in body:
+                        raise SystemExit(f"month: a log was not saved: {body[:200]}")
+                    if i >= 2:
+                        times.setdefault(f"{verb} {name}", []).append(elapsed)
+    medians = {key: _median(values) for key, values in times.items()}
+    return "\n".join(
+        [f"| a month with {BUSY_ENTRIES} entries vs an empty one, median of {args.month_runs} "
+         "| busy ms | empty ms | ratio |", "|---|---:|---:|---:|"]
+        + [f"| {verb} | {medians[f'{verb} busy']:.2f} | {medians[f'{verb} empty']:.2f} "
+           f"| **{medians[f'{verb} busy'] / medians[f'{verb} empty']:.2f}** |"
+           for verb in ("status", "log")])
+
+
+def versus(args: argparse.Namespace) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="rpm-versus-"))
+    slack_api = SlackApiRecorder().start()
+    load = os.getloadavg()
+    try:
+        rounds = [versus_round(folder / f"round{n}", slack_api, args, n, args.workers)
+                  for n in range(args.rounds)]
+        month = month_cost(folder, slack_api, args) if args.month_runs else ""
+    finally:
+        slack_api.stop()
+        shutil.rmtree(folder, ignore_errors=True)  # ~400 MB of request files and databases
+    print(f"\n{os.cpu_count()} CPUs, load average before {load[0]:.1f} {load[1]:.1f} "
+          f"{load[2]:.1f}, after {' '.join(f'{x:.1f}' for x in os.getloadavg())}; wrk -t1 "
+          f"-c{args.connections} -d{args.seconds}s, {args.rounds} rounds, {args.workers} "
+          f"process(es) each, {args.db.split(',')[0]}, load over {SPREAD} patients\n")
+    if rounds:
+        print(versus_table(rounds))
+    if month:
+        print("\n" + month)
+
+
 @contextmanager
 def ExitStackOf(contexts: Iterator[Any]) -> Iterator[list[Any]]:  # noqa: N802
     """Enter every context manager (the replicas), exit them all afterwards."""
@@ -301,9 +532,22 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite,postgres")
     parser.add_argument("--replicas", type=int, default=0,
                         help="run only the replicas scenario, with this many app processes")
+    parser.add_argument("--versus", action="store_true",
+                        help="issue 25: `rpm-logger serve` against the least a correct "
+                             "implementation (bench.least), side by side, median of --rounds")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="--versus: worker processes of each side")
+    parser.add_argument("--month-runs", type=int, default=40,
+                        help="--versus: requests per kind on a busy and an empty month "
+                             "(0: skip)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
+    if args.versus:
+        args.db = args.db if args.db != "sqlite,postgres" else "sqlite"
+        versus(args)
+        return
     folder = Path(tempfile.mkdtemp(prefix="rpm-bench-"))
     twilio = seed.write_twilio(folder / "twilio.txt", 60_000)
     slack_api = SlackApiRecorder().start()

@@ -61,30 +61,47 @@ def _slack_line(text: str, user: str, now: int, response_url: str) -> str:
     return f"/slack/events\t{headers}\t{body}"
 
 
-def slack_texts(kind: str, count: int) -> Iterator[tuple[str, str]]:
+def spread_patient(i: int, patients: int) -> tuple[int, int]:
+    """The (s, k) of request i's patient when the load is spread over `patients` patients
+    (the first patient of each of the first `patients` nurses), as many nurses would spread
+    it: every nurse logs for each of them in turn."""
+    return (i + i // STAFF) % patients, 0
+
+
+def slack_texts(kind: str, count: int, patients: int | None = None
+                ) -> Iterator[tuple[str, str]]:
     """(user, text) pairs: `log` spreads over users, patients and durations; `status`
-    alternates a caseload and one patient's month."""
+    alternates a caseload and one patient's month. With `patients`, both name one of that
+    many patients (`spread_patient`), `status` always one patient's month."""
     for i in range(count):
         s, k = i % STAFF, (i // STAFF) % PATIENTS_PER_STAFF
-        if kind == "log":
+        if patients:
+            verb = "log" if kind == "log" else "status"
+            tail = f" {1 + i % 45}m review" if kind == "log" else ""
+            yield staff_id(s), f"{verb} {patient_id(*spread_patient(i, patients))}{tail}"
+        elif kind == "log":
             yield staff_id(s), f"log {patient_id(s, k)} {1 + i % 45}m review"
         else:
             yield staff_id(s), "status" if i % 2 else f"status {patient_id(s, k)}"
 
 
-def write_slack(path: Path, kind: str, count: int, response_url: str) -> Path:
+def write_slack(path: Path, kind: str, count: int, response_url: str,
+                patients: int | None = None) -> Path:
     """Signed now: Bolt accepts them for five minutes, so write them just before a run."""
     now = int(time.time())
     lines = [_slack_line(text, user, now, response_url)
-             for user, text in slack_texts(kind, count)]
+             for user, text in slack_texts(kind, count, patients)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def twilio_form(i: int, at: datetime) -> dict[str, str]:
+def twilio_form(i: int, at: datetime, patients: int | None = None) -> dict[str, str]:
     """A completed outbound call from a nurse's Twilio number to a patient, as Twilio posts
-    its final status callback; a distinct CallSid per i."""
+    its final status callback; a distinct CallSid per i (`patients`: `spread_patient`)."""
     s, k = i % STAFF, (i // STAFF) % PATIENTS_PER_STAFF
+    if patients:
+        callee = patient_phone(*spread_patient(i, patients))
+        return {**twilio_form(i, at), "Called": callee, "To": callee}
     return {"AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": f"CA{i:032x}",
             "CallStatus": "completed", "AnsweredBy": "human", "Called": patient_phone(s, k),
             "Caller": staff_twilio_number(s), "CallbackSource": "call-progress-events",
@@ -94,13 +111,13 @@ def twilio_form(i: int, at: datetime) -> dict[str, str]:
             "ToCity": "BOSTON", "ToCountry": "US", "ToState": "MA", "ToZip": "02108"}
 
 
-def write_twilio(path: Path, count: int, start: int = 0) -> Path:
+def write_twilio(path: Path, count: int, start: int = 0, patients: int | None = None) -> Path:
     validator = RequestValidator(AUTH_TOKEN)
     url = PUBLIC_BASE_URL + "/twilio/voice/status"
     at = datetime.now(UTC)
     lines = []
     for i in range(start, start + count):
-        form = twilio_form(i, at)
+        form = twilio_form(i, at, patients)
         signature = validator.compute_signature(url, form)
         lines.append("/twilio/voice/status\tContent-Type:application/x-www-form-urlencoded"
                      f"|X-Twilio-Signature:{signature}\t{urlencode(form)}")

@@ -67,4 +67,24 @@ async def bare_twilio(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": _TWIML})
 
 
-TARGETS = {"app": real_app, "bare-slack": bare_slack, "bare-twilio": lambda: bare_twilio}
+def service_app() -> Any:
+    """The service as `rpm-logger serve` runs it (its log format and level, the app's access
+    lines), for a uvicorn with several worker processes (`bench.serve_target`)."""
+    from configuration.settings import Settings
+    from observability import logs
+    from rpm_logger.app import create_app
+
+    settings = Settings()
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(settings, settle_gc=True)
+
+
+def least_app() -> Any:
+    """bench.least: the least a correct implementation (issue 25)."""
+    from bench.least import app
+
+    return app()
+
+
+TARGETS = {"app": real_app, "least": least_app, "service": service_app,
+           "bare-slack": bare_slack, "bare-twilio": lambda: bare_twilio}

@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
@@ -288,7 +288,9 @@ def _repeats_a_field(text: str) -> bool:
     (events) has its own keys, read once."""
     if text.lstrip().startswith("{"):
         return False
-    names = [name for name, _ in parse_qsl(text, keep_blank_values=True)]
+    # the names parse_qsl(text, keep_blank_values=True) reads, without decoding the values
+    # (a third of its CPU: Bolt decodes the body once more anyway)
+    names = [unquote_plus(pair.partition("=")[0]) for pair in text.split("&") if pair]
     return len(names) != len(set(names))
 
 

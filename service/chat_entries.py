@@ -58,7 +58,7 @@ class ChatEntryService:
         log that could not be confirmed): one transaction."""
         window, unconfirmed = self._repeat_window(request.staff)
         with self._remembering_unconfirmed(request.staff):
-            logged = self.entries.log(request, repeat_window=window, day=day)
+            logged = self.entries.log(request, repeat_window=window, day=day, reply=True)
         return self._chat_logged(logged, unconfirmed)
 
     def _repeat_window(self, author: str) -> tuple[timedelta, bool]:
@@ -111,7 +111,7 @@ class ChatEntryService:
                     if view.ended_on is None or view.ended_on >= today])
             logged = self.entries.log_within(
                 conn, replace(request, patient=here.patient.clinic_id),
-                repeat_window=window, day=day)
+                repeat_window=window, day=day, reply=True)
         return self._chat_logged(logged, unconfirmed)
 
     def clinic_id(self, ref: str) -> str:
@@ -148,12 +148,12 @@ class ChatEntryService:
         conversation's patient's (`/rpm use`, as `log` and `start` honour it: clinic finding,
         issue 26 item 11), else the caller's caseload; one read transaction."""
         if patient_ref:
-            return self.months.summary(patient_ref, by_phone=False, actor=user_id)
+            return self.months.summary(patient_ref, by_phone=False, actor=user_id, reply=True)
         with self.ctx.db.read() as conn:
             here = patient_here(conn, channel_id=channel_id, user_id=user_id,
                                 doing="read patients' months")
             if here.patient is not None:
-                return self.months.summary_in(conn, self.months.current(), here.patient.id)
+                return self.months.reply_in(conn, self.months.current(), here.patient.id)
             return self.months.caseload_in(conn, user_id)
 
     def caseload(self, user_id: str, month: Month | None = None) -> list[PatientRisk]:

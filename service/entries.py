@@ -11,7 +11,7 @@ from billing.durations import parse_duration
 from billing.errors import quoted
 from billing.months import Month, clinic_day, months_spanned, start_of_day_utc
 from billing.programme import Window
-from billing.tally import EntryCount, share_seconds
+from billing.tally import EntryCount, EntryTime, share_seconds
 from service import audit
 from service.closes import AMEND_LOG, AMEND_VOID, Amendment, check_open
 from service.context import ServiceContext
@@ -145,7 +145,8 @@ class EntryService:
         self.months = months or MonthService(ctx)
 
     def log(self, request: LogRequest, *, actor: str | None = None,
-            repeat_window: timedelta | None = None, day: date | None = None) -> LoggedEntry:
+            repeat_window: timedelta | None = None, day: date | None = None,
+            reply: bool = False) -> LoggedEntry:
         """Log time in one transaction; the returned summary is read in it, after the write.
 
         `day`: a late entry for that clinic day (before today), placed from 09:00 or after
@@ -153,22 +154,23 @@ class EntryService:
         today means "ends now". With `repeat_window`, the reply also names the author's
         identical entry (patient, duration, activity) saved within that window: chat warns of
         double submissions. The insert itself returns it (store.entries, `repeat_of`), so it
-        costs no statement and can never turn a saved entry into a "not saved" reply."""
+        costs no statement and can never turn a saved entry into a "not saved" reply.
+        `reply`: the summary is what a chat reply shows (MonthService.reply_in)."""
         now = self.ctx.now()
         day, entry = self._prepared(request, request.asked_at or now, day)
         with self.ctx.db.write() as conn:
             return self._log_prepared(conn, request, entry, now=now, day=day, actor=actor,
-                                      repeat_window=repeat_window)
+                                      repeat_window=repeat_window, reply=reply)
 
     def log_within(self, conn: Conn, request: LogRequest, *, actor: str | None = None,
                    repeat_window: timedelta | None = None,
-                   day: date | None = None) -> LoggedEntry:
+                   day: date | None = None, reply: bool = False) -> LoggedEntry:
         """`log` inside the caller's write transaction (chat's log for the conversation's
         patient, read in the same transaction), its fields checked first."""
         now = self.ctx.now()
         day, entry = self._prepared(request, request.asked_at or now, day)
         return self._log_prepared(conn, request, entry, now=now, day=day, actor=actor,
-                                  repeat_window=repeat_window)
+                                  repeat_window=repeat_window, reply=reply)
 
     def _prepared(self, request: LogRequest, now: datetime,
                   day: date | None) -> tuple[date | None, _Entry]:
@@ -185,7 +187,7 @@ class EntryService:
 
     def _log_prepared(self, conn: Conn, request: LogRequest, entry: _Entry, *,
                       now: datetime, day: date | None, actor: str | None,
-                      repeat_window: timedelta | None) -> LoggedEntry:
+                      repeat_window: timedelta | None, reply: bool = False) -> LoggedEntry:
         staff = require_active_staff(conn, request.staff, doing="log time")
         if request.asked_at is not None and request.external_ref is not None:
             saved = entry_rows.with_names_by_external_ref(conn, request.external_ref)
@@ -200,7 +202,8 @@ class EntryService:
         return self._log_in(conn, entry, start=start, staff=staff, patient=patient,
                             actor=actor, amendment=request.amendment,
                             external_ref=request.external_ref,
-                            repeat_since=now - repeat_window if repeat_window else None)
+                            repeat_since=now - repeat_window if repeat_window else None,
+                            reply=reply)
 
     def _logged_before(self, conn: Conn, row: Any) -> LoggedEntry:
         """The reply to a log already saved (a replay whose first run committed): the entry
@@ -266,7 +269,7 @@ class EntryService:
     def _log_in(self, conn: Conn, entry: _Entry, *, start: datetime, staff: Any,
                 patient: Any, actor: str | None, amendment: Amendment | None,
                 external_ref: str | None = None,
-                repeat_since: datetime | None = None) -> LoggedEntry:
+                repeat_since: datetime | None = None, reply: bool = False) -> LoggedEntry:
         zone = self.ctx.policy.zone
         _check_enrolled(conn, patient, start.astimezone(zone).date())
         end = start + timedelta(seconds=entry.seconds)
@@ -283,7 +286,11 @@ class EntryService:
             amendment_reason=amendment_reason,
             repeat_since=repeat_since)
         repeats = int(row.repeat_of) if repeat_since and row.repeat_of is not None else None
-        summary = self.months.summary_in(conn, Month.containing(start, zone), patient.id)
+        month = Month.containing(start, zone)
+        summary = (self.months.reply_in(conn, month, patient.id, EntryTime(
+            int(row.id), int(staff.id), row.staff_role, row.started_at, row.ended_at,
+            bool(row.live), bool(row.clock_timed), False)) if reply
+            else self.months.summary_in(conn, month, patient.id))
         return LoggedEntry(
             entry=_entry_view(row, clinic_id=patient.clinic_id, initials=patient.initials,
                               staff_slack_id=staff.slack_user_id, staff_name=staff.name,

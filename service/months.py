@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
@@ -22,7 +22,7 @@ from billing.fees import amount_still_to_win, expected_amount
 from billing.months import Month, clinic_day, start_of_day_utc
 from billing.programme import Enrolment
 from billing.risk import SEVERITY_ORDER, PatientWindow, RiskAssessment, assess_risk
-from billing.tally import REASONS, MonthTally
+from billing.tally import REASONS, EntryTime, MonthBounds, NotCounted, tally_month
 from service.close_records import BilledRecords
 from service.closes import signed
 from service.context import Policy, ServiceContext
@@ -43,6 +43,7 @@ from service.views import (
     StaffMinutes,
 )
 from store.db import Conn
+from store.month_reply import ReplyFigures, reply_figures
 from store.month_risk import RiskFigures, risk_figures
 from store.month_totals import (
     CLINIC,
@@ -67,8 +68,13 @@ _T = TypeVar("_T")
 _Priced = dict[tuple[int, bool], tuple[MonthAssessment, Decimal]]
 
 
+# A patient's month as a summary is built from it: tallied in full (store.month_totals) or,
+# for a reply whose figures SQL states exactly, from store.month_reply
+_Figures = PatientMonthTotals | ReplyFigures
+
+
 def _warnings(
-    totals: PatientMonthTotals, month: Month, overlaps: Iterable[tuple[int, int]],
+    totals: _Figures, month: Month, overlaps: Iterable[tuple[int, int]],
     min_live_seconds: int,
 ) -> tuple[str, ...]:
     notes: list[str] = []
@@ -81,8 +87,8 @@ def _warnings(
     elif totals.enrolled_on is None and not totals.entries:
         notes.append(f"no enrolment date and no time logged yet in {month}: in the programme "
                      f"since added on {totals.created_on}; record the enrolment date")
-    notes.extend(_not_counted_notes(totals.tally))
-    for entry_id in totals.tally.short_live:
+    notes.extend(_not_counted_notes(totals.not_counted))
+    for entry_id in totals.short_live:
         notes.append(f"entry #{entry_id} is under the clinic's {min_live_seconds} s floor for a "
                      "live interaction (MIN_LIVE_CALL_SECONDS): not live; its time counts")
     if totals.uncounted_seconds:
@@ -96,11 +102,11 @@ def _warnings(
     return tuple(notes)
 
 
-def _not_counted_notes(tally: MonthTally) -> list[str]:
+def _not_counted_notes(not_counted: tuple[NotCounted, ...]) -> list[str]:
     """One line per reason: how many seconds did not count, and which entries they are."""
     notes = []
     for reason in REASONS:
-        rows = [n for n in tally.not_counted if n.reason == reason]
+        rows = [n for n in not_counted if n.reason == reason]
         if rows:
             ids = ", ".join(f"#{n.entry_id}" for n in rows)
             seconds = sum(n.seconds for n in rows)
@@ -229,18 +235,21 @@ class MonthService:
         return self.ctx.now().astimezone(self.ctx.policy.zone).date()
 
     def summary(self, patient_ref: str, month: Month | None = None, *,
-                by_phone: bool = True, actor: str | None = None) -> MonthSummary:
+                by_phone: bool = True, actor: str | None = None,
+                reply: bool = False) -> MonthSummary:
         """One patient's month, whether or not they were enrolled in it (`by_phone=False`:
         chat, where the patient is named by clinic id only). One read transaction: the
         actor (chat: `actor` must be active staff), the patient, the month's rows, its
-        close record and its calls to review."""
+        close record and its calls to review. `reply`: only what a chat reply shows
+        (`reply_in`)."""
         month = month or self.current()
         with self.ctx.db.read() as conn:
             if actor is not None:
                 require_active_staff(conn, actor, doing="read patients' months")
             # by clinic id, the month statement finds the patient itself (no lookup first)
-            found = next(self._summaries(conn, month, Scope(patient_key=patient_key(
-                patient_ref or ""))), None)
+            scope = Scope(patient_key=patient_key(patient_ref or ""))
+            found = (self._reply(conn, month, scope) if reply
+                     else next(self._summaries(conn, month, scope), None))
             if found is not None:
                 return found
             patient = require_patient(conn, patient_ref, region=self.ctx.policy.phone_region,
@@ -370,6 +379,43 @@ class MonthService:
         `/rpm log`): its Core connection."""
         return next(self._summaries(conn, month, Scope(patient_pk)))
 
+    def reply_in(self, conn: Conn, month: Month, patient_pk: int,
+                 entry: EntryTime | None = None) -> MonthSummary:
+        """What a chat reply shows of the patient's month (`/rpm log`, `/rpm status`),
+        inside the caller's transaction: `summary_in`'s figures, codes, still needed and
+        warnings, at the same cost on day 1 and day 31 (`_reply`). The per-staff shares, live
+        dates and per-entry counts, which no reply shows, may be left empty; with `entry`
+        (the entry just logged) its count is kept (the reply says when a live entry is not a
+        live interaction)."""
+        found = self._reply(conn, month, Scope(patient_pk), entry)
+        assert found is not None  # the caller has read the patient
+        return found
+
+    def _reply(self, conn: Conn, month: Month, scope: Scope,
+               entry: EntryTime | None = None) -> MonthSummary | None:
+        """A reply's summary (None: no patient in scope) from one statement
+        (store.month_reply) when SQL states the month's figures exactly, else tallied in full
+        as `summary_in` does: billing.tally stays the definition
+        (tests/service/test_risk_equivalence.py holds the two replies equal)."""
+        policy = self.ctx.policy
+        figures = reply_figures(conn, month=month, zone=policy.zone,
+                                min_live_seconds=policy.min_live_call_seconds, scope=scope)
+        if figures is None:
+            return None
+        if not figures.exact:
+            return next(self._summaries(conn, month, Scope(figures.patient_pk)))
+        context = self._context(conn, month, Scope(figures.patient_pk), figures.close_record)
+        context.billed.read_page(conn, [figures.patient_pk])
+        summary = self._summary(figures, context)
+        if entry is None:
+            return summary
+        # exact: the window and consent cover the month and no clock-timed time overlaps, so
+        # the entry counts as it would alone (billing.tally on that one entry)
+        start, end = month.bounds_utc(policy.zone)
+        alone = tally_month([entry], MonthBounds(start, end),
+                            min_live_seconds=policy.min_live_call_seconds)
+        return replace(summary, entry_counts=alone.by_entry)
+
     def summary_with_progress_in(
         self, conn: Conn, month: Month, patient_pk: int,
     ) -> tuple[MonthSummary, tuple[tuple[int, int], ...]]:
@@ -468,7 +514,7 @@ class MonthService:
                 if day not in context.live_dates[pk]:
                     context.live_dates[pk].append(day)
 
-    def _summary(self, totals: PatientMonthTotals, context: "_MonthContext") -> MonthSummary:
+    def _summary(self, totals: _Figures, context: "_MonthContext") -> MonthSummary:
         month = context.month
         assessment, amount = _priced(context.assessed, month, totals.counted_seconds,
                                      totals.live_interactions, self.ctx.policy)
@@ -488,8 +534,8 @@ class MonthService:
             + _call_warnings(list(totals.calls) or context.calls.get(totals.patient_pk, []))
             + ((NO_ORDER_WARNING,) if NO_ORDER in held else ()),
             held=held,
-            not_counted=totals.tally.not_counted,
-            in_programme=totals.in_programme, entry_counts=totals.tally.by_entry,
+            not_counted=totals.not_counted,
+            in_programme=totals.in_programme, entry_counts=totals.entry_counts,
             month_ended=context.month_ended,
             enrolled_on=totals.enrolled_on, ended_on=totals.ended_on,
             enrolment=totals.enrolment,

@@ -186,9 +186,14 @@ def _figures(shape: str) -> Any:
 
 def _exact(f: Any) -> ColumnElement[bool]:
     """Where the statement's figures are billing.tally's (see the module's docstring)."""
+    return and_(func.coalesce(f.c.overlaps, 0) == 0, covers_month())
+
+
+def covers_month() -> ColumnElement[bool]:
+    """`_exact`'s conditions on the patient row: the window covers the month, and consent
+    covers it, is missing or is dated after it."""
     first, last = bindparam("first_day"), bindparam("last_day")
     return and_(
-        func.coalesce(f.c.overlaps, 0) == 0,
         or_(p.c.enrolled_on.is_(None), p.c.enrolled_on <= first),
         or_(p.c.ended_on.is_(None), p.c.ended_on >= last),
         or_(p.c.consent_on.is_(None), p.c.consent_on <= first, p.c.consent_on > last),

@@ -32,7 +32,15 @@ from sqlalchemy.sql import ColumnElement
 
 from billing.months import Month, start_of_day_utc
 from billing.programme import Enrolment, in_programme
-from billing.tally import EntryTime, MonthBounds, MonthTally, running_totals, tally_month
+from billing.tally import (
+    EntryCount,
+    EntryTime,
+    MonthBounds,
+    MonthTally,
+    NotCounted,
+    running_totals,
+    tally_month,
+)
 from store.db import Conn
 from store.episodes import episodes_column, overlaps_month, spans
 from store.tables import calls, month_close_events, patients, staff, time_entries
@@ -181,6 +189,18 @@ class PatientMonthTotals:
     @property
     def voided_entries(self) -> int:
         return self.tally.voided_entries
+
+    @property
+    def not_counted(self) -> tuple[NotCounted, ...]:
+        return self.tally.not_counted
+
+    @property
+    def short_live(self) -> tuple[int, ...]:
+        return self.tally.short_live
+
+    @property
+    def entry_counts(self) -> tuple[EntryCount, ...]:
+        return self.tally.by_entry
 
 
 def _in_month(started_at: Any) -> ColumnElement[bool]:

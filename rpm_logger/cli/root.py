@@ -39,8 +39,10 @@ def serve(host: str, port: int) -> None:
     # every line in LOG_FORMAT through the root handler, uvicorn's too (no log config of its
     # own); the app writes the access lines (route template, status, duration, request id)
     logs.configure(settings.log_format, settings.log_level)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                log_config=None, access_log=False, **SERVER_OPTIONS)
+    # settle_gc: start-up's objects frozen, young collections rarer (rpm_logger/app.py)
+    uvicorn.run(create_app(settings, settle_gc=True), host=host, port=port,
+                log_level=settings.log_level.lower(), log_config=None, access_log=False,
+                **SERVER_OPTIONS)
 
 
 @cli.group()

@@ -11,6 +11,7 @@ same order, same figures and verdicts).
 """
 
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,9 @@ from sqlalchemy import delete, insert, select, update
 
 import store.month_totals
 from billing.months import Month
+from billing.tally import EntryTime
 from service import Service
+from store.month_reply import reply_figures
 from store.month_risk import risk_figures
 from store.month_totals import CLINIC, Scope, month_totals
 from store.tables import enrolment_episodes, patients, staff, time_entries
@@ -29,6 +32,7 @@ from tests.service.helpers import ADMIN, NURSE, log, seed
 NOV = Month(2026, 11)
 ROLES = ("clinical_staff", "physician", "qhp", "non_clinical")
 MONTHS = 50
+REPLY_MONTHS = 12
 
 
 def _day(rng: random.Random, month: Month) -> date | None:
@@ -245,3 +249,74 @@ def test_exact_patients_are_never_tallied_in_python(svc: Service,
     rows = svc.months.at_risk(NOV, date(2026, 11, 20))
     assert [(r.summary.patient_id, r.summary.total_seconds) for r in rows] == [("P-1042", 1320)]
     assert len(calls) == 1
+
+
+def _reply_cases(conn: Any, rng: random.Random) -> None:
+    """What the reply's warnings read besides the figures: entries flagged as overlapping
+    another (as a log flags the same staff member's overlapping time; warned of while both
+    stand and are clock-timed), and non-clinical entries ending 0.6 s past a second (their
+    shares are summed before the floor)."""
+    rows = list(conn.execute(select(time_entries.c.id, time_entries.c.ended_at)))
+    ids = [int(pk) for pk, _ in rows]
+    for pk, ended in rows:
+        if rng.random() < 0.15:
+            conn.execute(update(time_entries).where(time_entries.c.id == pk)
+                         .values(overlaps_entry_id=rng.choice(ids)))
+        if rng.random() < 0.2:
+            conn.execute(update(time_entries).where(time_entries.c.id == pk).values(
+                staff_role="non_clinical",
+                ended_at=ended.replace(microsecond=0) + timedelta(microseconds=600_000)))
+
+
+def _shown(summary: Any) -> Any:
+    """The summary as a reply shows it: not the per-staff shares, live dates, per-entry
+    counts or the non-clinical shares listed one by one (the reply says their sum)."""
+    return replace(summary, staff=(), live_interaction_dates=(), not_counted=(),
+                   entry_counts=())
+
+
+def test_a_replys_sql_figures_equal_the_tally(svc: Service) -> None:
+    """`/rpm log` and `/rpm status PATIENT` read the month's figures from one statement
+    (store.month_reply) where it states them exactly: on generated months, for every
+    patient (in the programme or not), the reply's summary equals the fully tallied one in
+    everything a reply shows (figures, codes, still needed, warnings, close), and the logged
+    entry's count (the live warning) equals the tally's."""
+    policy = svc.ctx.policy
+    start, end = NOV.bounds_utc(policy.zone)
+    staff_pks = _seeded(svc)
+    exact = inexact = counted = 0
+    for number in range(REPLY_MONTHS):
+        rng = random.Random(1000 + number)
+        with svc.ctx.db.write() as conn:
+            conn.execute(delete(time_entries))
+            conn.execute(delete(enrolment_episodes).where(enrolment_episodes.c.patient_id.in_(
+                select(patients.c.id).where(patients.c.clinic_id.like("G-%")))))
+            conn.execute(delete(patients).where(patients.c.clinic_id.like("G-%")))
+            _generate(conn, rng, NOV, start, end, staff_pks, number)
+            _reply_cases(conn, rng)
+        with svc.ctx.db.read() as conn:
+            pks = [int(pk) for pk in conn.execute(select(patients.c.id)).scalars()]
+            for pk in pks:
+                figures = reply_figures(conn, month=NOV, zone=policy.zone,
+                                        min_live_seconds=policy.min_live_call_seconds,
+                                        scope=Scope(pk))
+                assert figures is not None
+                exact += figures.exact
+                inexact += not figures.exact
+                full = svc.months.summary_in(conn, NOV, pk)
+                assert _shown(svc.months.reply_in(conn, NOV, pk)) == _shown(full), (number, pk)
+                if not figures.exact:  # tallied in full: the same reply
+                    continue
+                rows = conn.execute(select(time_entries).where(
+                    time_entries.c.patient_id == pk, time_entries.c.voided_at.is_(None),
+                    time_entries.c.started_at >= start, time_entries.c.started_at < end))
+                for row in rows:  # as if each had just been logged
+                    entry = EntryTime(row.id, row.staff_id, row.staff_role, row.started_at,
+                                      row.ended_at, row.live, row.clock_timed, False)
+                    reply = svc.months.reply_in(conn, NOV, pk, entry)
+                    assert reply.entry_count(row.id) == full.entry_count(row.id), (number, row)
+                    counted += 1
+        key = svc.months.summary(f"G-{number}-03", NOV, reply=True)  # by clinic id
+        assert _shown(key) == _shown(svc.months.summary(f"G-{number}-03", NOV))
+    # both paths ran, and the exact one on entries of their own
+    assert exact > 25 and inexact > 60 and counted > 35, (exact, inexact, counted)
