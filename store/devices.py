@@ -84,12 +84,17 @@ def patient_pks(conn: Connection, clinic_keys: Iterable[str]) -> dict[str, int]:
     return {row.clinic_key: row.id for row in conn.execute(statement)}
 
 
+_CHUNK = 1000  # keys per IN list (a CSV file may hold many thousands)
+
+
 def known_keys(conn: Connection, dedupe_keys: Sequence[str]) -> set[str]:
-    """The dedupe keys already stored, of those asked for."""
-    if not dedupe_keys:
-        return set()
-    statement = select(rd.c.dedupe_key).where(rd.c.dedupe_key.in_(sorted(set(dedupe_keys))))
-    return set(conn.execute(statement).scalars())
+    """The dedupe keys already stored, of those asked for (one statement per 1000)."""
+    keys = sorted(set(dedupe_keys))
+    found: set[str] = set()
+    for at in range(0, len(keys), _CHUNK):
+        statement = select(rd.c.dedupe_key).where(rd.c.dedupe_key.in_(keys[at:at + _CHUNK]))
+        found |= set(conn.execute(statement).scalars())
+    return found
 
 
 def insert_readings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

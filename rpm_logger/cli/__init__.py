@@ -8,6 +8,7 @@ from rpm_logger.cli import (  # noqa: F401 (each registers its commands)
     audit,
     backups,
     calls,
+    devices,
     months,
     patients,
     remind,
