@@ -17,6 +17,7 @@ from billing.codes import (
     assess_month,
     format_codes,
 )
+from billing.devices import codes_in_month, current_period
 from billing.durations import format_seconds
 from billing.fees import amount_still_to_win, expected_amount
 from billing.months import Month, clinic_day, start_of_day_utc
@@ -26,6 +27,7 @@ from billing.tally import REASONS, MonthTally
 from service.close_records import BilledRecords
 from service.closes import signed
 from service.context import Policy, ServiceContext
+from service.devices import periods_of
 from service.errors import BadInput
 from service.lookups import (
     clean_slack_user_id,
@@ -42,6 +44,7 @@ from service.views import (
     PatientRisk,
     StaffMinutes,
 )
+from store import devices as device_rows
 from store.db import Conn
 from store.month_risk import RiskFigures, risk_figures
 from store.month_totals import (
@@ -168,6 +171,8 @@ class _MonthContext:
     month_ended: bool  # the clinic's today is past the month (read once, not per row)
     contributions: dict[int, list[StaffMinutes]] = field(default_factory=dict)
     live_dates: dict[int, list[date]] = field(default_factory=dict)
+    # the page's patients' reading instants (issue 28), read with detail only
+    readings: dict[int, list[datetime]] = field(default_factory=dict)
     assessed: _Priced = field(default_factory=dict)
 
     @property
@@ -451,6 +456,7 @@ class MonthService:
         context.billed.read_page(conn, [t.patient_pk for t in page])
         if not detail:
             return
+        context.readings = device_rows.instants_of(conn, [t.patient_pk for t in page])
         zone = self.ctx.policy.zone
         context.contributions = defaultdict(list)
         context.live_dates = defaultdict(list)
@@ -467,6 +473,23 @@ class MonthService:
                 if day not in context.live_dates[pk]:
                     context.live_dates[pk].append(day)
 
+    def _devices(self, totals: PatientMonthTotals, context: "_MonthContext") -> dict[str, Any]:
+        """The month's device codes, the current period's days and the periods with a day
+        in the month (billing.devices), from the page's reading instants."""
+        instants = context.readings.get(totals.patient_pk)
+        if not instants:
+            return {}
+        month = context.month
+        cut = min(self.today(), month.last_day)
+        enrolment = totals.enrolment or Enrolment.single(totals.enrolled_on, totals.ended_on)
+        periods = periods_of(instants, enrolment, totals.consent_on, self.ctx.policy.zone,
+                             through=cut)
+        current = current_period(periods, cut)
+        return {"device_codes": codes_in_month(periods, month),
+                "device_days": current.day_count if current else 0,
+                "device_periods": tuple(p for p in periods if p.start <= month.last_day
+                                        and p.end >= month.first_day)}
+
     def _summary(self, totals: PatientMonthTotals, context: "_MonthContext") -> MonthSummary:
         month = context.month
         assessment, amount = _priced(context.assessed, month, totals.counted_seconds,
@@ -474,7 +497,9 @@ class MonthService:
         closed = context.closed
         held = tuple(hold_reasons(totals.consent_on, totals.ordering_provider_pk,
                                   totals.order_on)) if assessment.codes else ()
+        devices = self._devices(totals, context)
         return MonthSummary(
+            **devices,
             patient_id=totals.patient_id, initials=totals.initials, month=context.month_text,
             total_seconds=totals.counted_seconds, uncounted_seconds=totals.uncounted_seconds,
             live_interactions=totals.live_interactions, first_live_at=totals.first_live_at,

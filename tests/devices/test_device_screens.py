@@ -1,0 +1,51 @@
+"""Where the device half shows (issue 28): `status --json` (device_codes, device_days,
+device_periods) and `report --format json` (device_codes), in the month of each period's
+date of service, on both databases."""
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from service import Service
+from service.devices import reading_from
+from tests.backup.conftest import cli_env
+from tests.cli.runner import Cli
+from tests.conftest import FrozenClock
+from tests.service.helpers import seed
+
+
+def lend_and_read(svc: Service, first: date, days: int, serial: str = "BP-0042") -> None:
+    svc.devices.add(serial, patient_ref="P-1042", kind="bp_cuff", from_day=date(2026, 10, 1),
+                    actor="test")
+    svc.devices.ingest([reading_from({
+        "device_serial": serial, "kind": "blood_pressure", "values": {"systolic": 120},
+        "measured_at": f"{first + timedelta(days=i)}T07:00:00-05:00"}) for i in range(days)],
+        source="webhook", actor="webhook")
+
+
+@pytest.fixture
+def cli(svc: Service, db_url: str, clock: FrozenClock) -> Cli:
+    seed(svc)  # P-1042: consent 2026-10-01
+    lend_and_read(svc, date(2026, 10, 20), 17)  # 20 Oct - 18 Nov: November's claim
+    return Cli(cli_env(db_url), clock=clock)
+
+
+def test_status_json_has_the_device_half(cli: Cli) -> None:
+    november = json.loads(cli("status", "P-1042", "--month", "2026-11", "--json").stdout)
+    assert november["device_codes"] == [{"code": "99453", "units": 1},
+                                        {"code": "99454", "units": 1}]
+    assert november["codes"] == []  # the time codes are apart
+    assert november["device_days"] == 0  # today (20 Nov) is in the second period, no days
+    assert november["device_periods"] == [
+        {"start": "2026-10-20", "end": "2026-11-18", "days": 17, "code": "99454",
+         "codes": [{"code": "99453", "units": 1}, {"code": "99454", "units": 1}]},
+        {"start": "2026-11-19", "end": "2026-12-18", "days": 0, "code": None, "codes": []}]
+    october = json.loads(cli("status", "P-1042", "--month", "2026-10", "--json").stdout)
+    assert october["device_codes"] == [] and october["device_days"] == 17  # its period's
+
+
+def test_report_json_lists_device_codes(cli: Cli) -> None:
+    rows = json.loads(cli("report", "--month", "2026-11", "--format", "json").stdout)
+    [row] = [r for r in rows if r["patient_id"] == "P-1042"]
+    assert [c["code"] for c in row["device_codes"]] == ["99453", "99454"]
