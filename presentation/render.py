@@ -20,7 +20,7 @@ from billing.risk import CRITICAL, HIGH, WATCH
 from service.audit_checks import AuditChecks
 from service.audit_trail import TrailReport
 from service.closes import CloseView
-from service.month_words import still_needed
+from service.month_words import device_words, still_needed
 from service.patients import EndPreview
 from service.phones import redact_phones
 from service.reminders import CHANNEL, PlannedMessage
@@ -43,6 +43,7 @@ REPORT_COLUMNS = (
     "seconds_to_next_code", "needs_live_interaction", "staff", "billing_provider",
     "provider_npi", "consent_on", "conditions", "assigned_to", "month_closed_by", "warnings",
     "billed_at_close", "billed_at_close_record", "since_close",
+    "device_codes", "device_amount", "device_days",
 )
 # The copy `/rpm report` uploads to Slack: Slack sees patients as clinic id and initials
 # only (docs/security.md), so clinical detail (ICD-10 conditions) and consent dates stay in
@@ -159,11 +160,21 @@ def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
         ("Codes", format_codes(summary.codes) or none_yet(summary)),
         ("Still needed", still_needed(summary)),
         *_close_rows(summary),
+        ("Device codes", _device_codes_text(summary)),
+        ("Device days", device_words(summary)),
     ]
     text = _aligned(rows)
     if summary.warnings:
         text += "\nWarnings:\n" + "\n".join(f"  - {w}" for w in summary.warnings)
     return text
+
+
+def _device_codes_text(summary: MonthSummary) -> str:
+    """'99453;99454 ($66.00)': the codes of the device periods whose date of service is in
+    the month, priced apart from the time codes."""
+    if not summary.device_codes:
+        return "none"
+    return f"{format_codes(summary.device_codes)} (${summary.device_amount:.2f})"
 
 
 def logged_text(logged: LoggedEntry, zone: ZoneInfo | None = None) -> str:
@@ -236,6 +247,9 @@ def report_row(summary: MonthSummary) -> dict[str, Any]:
         "conditions": ";".join(summary.conditions), "assigned_to": summary.assigned_to or "",
         "month_closed_by": summary.month_closed_by or "", "warnings": "; ".join(summary.warnings),
         **_close_cells(summary),
+        "device_codes": format_codes(summary.device_codes),
+        "device_amount": f"{summary.device_amount:.2f}" if summary.device_codes else "",
+        "device_days": device_words(summary),
     }
 
 
@@ -292,10 +306,12 @@ def _expected_cell(summary: MonthSummary) -> str:
 
 
 def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
-    header = ("Patient", "Minutes", "Live", "Codes", "Expected", "Still needed", "Warnings")
+    header = ("Patient", "Minutes", "Live", "Codes", "Expected", "Still needed", "Device",
+              "Warnings")
     rows = [header] + [
         (s.label, f"{s.total_seconds // 60} min", "yes" if s.live_interactions else "no",
          format_codes(s.codes) or "-", _expected_cell(s), still_needed(s),
+         _device_codes_text(s) if s.device_codes else "-",
          "; ".join(s.warnings) or "-")
         for s in summaries
     ]

@@ -485,7 +485,9 @@ class MonthService:
         periods = periods_of(instants, enrolment, totals.consent_on, self.ctx.policy.zone,
                              through=cut)
         current = current_period(periods, cut)
-        return {"device_codes": codes_in_month(periods, month),
+        codes = codes_in_month(periods, month)
+        return {"device_codes": codes,
+                "device_amount": expected_amount(codes, self.ctx.policy.fees),
                 "device_days": current.day_count if current else 0,
                 "device_periods": tuple(p for p in periods if p.start <= month.last_day
                                         and p.end >= month.first_day)}

@@ -228,6 +228,7 @@ class MonthSummary:
     device_codes: tuple[CodeUnits, ...] = field(default=(), compare=False)
     device_days: int = field(default=0, compare=False)
     device_periods: tuple[DevicePeriod, ...] = field(default=(), repr=False, compare=False)
+    device_amount: Decimal = field(default=Decimal("0.00"), compare=False)  # fee schedule
 
     @property
     def current_device_period(self) -> DevicePeriod | None:
@@ -286,6 +287,8 @@ class MonthSummary:
                                    if self.billed_at_close else None)
         data["device_codes"] = [{"code": c.code, "units": c.units} for c in self.device_codes]
         data["device_periods"] = [period_json(p) for p in self.device_periods]
+        data["device_codes_text"] = format_codes(self.device_codes)
+        data["device_amount"] = float(self.device_amount)
         data["not_counted"] = [asdict(n) for n in self.not_counted]
         data["not_counted_seconds"] = self.not_counted_seconds
         # one figure for every second left out (non-clinical time is in `not_counted` too);

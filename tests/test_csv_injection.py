@@ -74,10 +74,18 @@ def test_export_and_report_csv_neutralise_typed_text(svc: Service) -> None:
 
 
 def _imports_csv(path: Path) -> bool:
+    """Whether the module can write CSV: it imports csv and names a writer (`csv.writer`,
+    `DictWriter`); a reader alone (`import readings FILE.csv`) writes nothing a spreadsheet
+    opens."""
     tree = ast.parse(path.read_text())
-    return any(isinstance(node, ast.Import) and any(a.name == "csv" for a in node.names)
-               or isinstance(node, ast.ImportFrom) and node.module == "csv"
-               for node in ast.walk(tree))
+    imports = any(isinstance(node, ast.Import) and any(a.name == "csv" for a in node.names)
+                  or isinstance(node, ast.ImportFrom) and node.module == "csv"
+                  for node in ast.walk(tree))
+    names = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)} | {
+        node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} | {
+        a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        for a in node.names}
+    return imports and bool(names & {"writer", "DictWriter"})
 
 
 def test_every_csv_is_written_by_render_so_every_csv_is_neutralised() -> None:

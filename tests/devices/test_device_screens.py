@@ -49,3 +49,17 @@ def test_report_json_lists_device_codes(cli: Cli) -> None:
     rows = json.loads(cli("report", "--month", "2026-11", "--format", "json").stdout)
     [row] = [r for r in rows if r["patient_id"] == "P-1042"]
     assert [c["code"] for c in row["device_codes"]] == ["99453", "99454"]
+
+
+def test_status_text_and_report_csv_and_table(cli: Cli) -> None:
+    november = cli("status", "P-1042", "--month", "2026-11").stdout
+    assert "Device codes  99453;99454 ($66.00)" in november
+    assert ("Device days   0 reading days (period 2026-11-19 to 2026-12-18): needs 16 more "
+            "reading days by 2026-12-18 for 99454") in november
+    october = cli("status", "P-1042", "--month", "2026-10").stdout
+    assert "17 reading days (period 2026-10-20 to 2026-11-18): 99454" in october
+    csv_text = cli("report", "--month", "2026-11", "--format", "csv").stdout
+    header, row = csv_text.splitlines()[0].split(","), csv_text.splitlines()[1]
+    assert header[-3:] == ["device_codes", "device_amount", "device_days"]
+    assert "99453;99454,66.00," in row
+    assert "99453;99454 ($66.00)" in cli("report", "--month", "2026-11").stdout
