@@ -139,3 +139,23 @@ def test_device_data_in_a_month_needs_two_days() -> None:
     assert has_device_data(two, Month(2026, 12))  # the period runs to 4 Dec
     assert not has_device_data(two, Month(2026, 10))
     assert CPT_99453 and CPT_99445
+
+
+def test_time_codes_without_device_data_is_a_finding() -> None:
+    from zoneinfo import ZoneInfo
+
+    from billing.audit_checks import (
+        TIME_WITHOUT_DEVICE_DATA,
+        MonthFacts,
+        PatientMonth,
+        run_checks,
+    )
+
+    facts = MonthFacts(Month(2026, 11), ZoneInfo("America/New_York"), patients=(
+        PatientMonth("P-1", 1200, "99457", device_data=False),
+        PatientMonth("P-2", 1200, "99457", device_data=True),
+        PatientMonth("P-3", 300, "", device_data=False),  # no codes: nothing to ask
+        PatientMonth("P-4", 1200, "99457"),  # not known: never a finding
+    ))
+    found = [f for f in run_checks(facts) if f.check == TIME_WITHOUT_DEVICE_DATA]
+    assert [f.patient_id for f in found] == ["P-1"]
