@@ -454,9 +454,10 @@ class MonthService:
         """The close's record for one page (no statement while the month has no close);
         with `detail`, per-staff shares and live dates from the page's tallies."""
         context.billed.read_page(conn, [t.patient_pk for t in page])
+        # the device half on every row (a risk list's and the dashboard's too): one statement
+        context.readings = device_rows.instants_of(conn, [t.patient_pk for t in page])
         if not detail:
             return
-        context.readings = device_rows.instants_of(conn, [t.patient_pk for t in page])
         zone = self.ctx.policy.zone
         context.contributions = defaultdict(list)
         context.live_dates = defaultdict(list)
