@@ -356,8 +356,10 @@ def close_figures(view: CloseView, *, slack: bool = False) -> str:
         or "no codes"
     billable = f"{view.billable} billable" if slack else f"{view.billable} with billable codes"
     amount = f"${view.amount:,.2f}" if slack else f"${view.amount:.2f}"
+    devices = ", ".join(f"{code} {times}{n}" for code, n in sorted(view.device_units.items()))
+    device_part = f"{between}device codes {devices}" if devices else ""
     return (f"{count_of(view.patients, 'patient')} ({billable}{_held(view)}){between}{units}"
-            f"{between}{amount}")
+            f"{between}{amount}{device_part}")
 
 
 def _held(view: CloseView, shown: int = 10) -> str:

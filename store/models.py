@@ -224,6 +224,10 @@ class MonthCloseLine(SQLModel, table=True):
     total_seconds: int
     live_interactions: int
     expected_cents: int
+    # the device codes dated in the month at the close (issue 28, migration 0021):
+    # [[code, units]]; None: closed before device codes were counted
+    device_codes: list[list[Any]] | None = Field(default=None,
+                                                 sa_column=Column(JSON, nullable=True))
 
 
 class ReminderClaim(SQLModel, table=True):

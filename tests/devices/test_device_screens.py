@@ -9,6 +9,7 @@ import pytest
 
 from service import Service
 from service.devices import reading_from
+from service.patients import PatientFields
 from tests.backup.conftest import cli_env
 from tests.cli.runner import Cli
 from tests.conftest import FrozenClock
@@ -63,3 +64,17 @@ def test_status_text_and_report_csv_and_table(cli: Cli) -> None:
     assert header[-3:] == ["device_codes", "device_amount", "device_days"]
     assert "99453;99454,66.00," in row
     assert "99453;99454 ($66.00)" in cli("report", "--month", "2026-11").stdout
+
+
+def test_the_close_records_the_device_codes(svc: Service, db_url: str,
+                                           clock: FrozenClock) -> None:
+    seed(svc)
+    svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)), actor="t")
+    lend_and_read(svc, date(2026, 10, 1), 16)  # 1-30 October: October's claim
+    cli = Cli(cli_env(db_url), clock=clock)
+    closed = cli("month", "close", "2026-10", "--yes", "--by", "billing")
+    assert "device codes 99453 x1, 99454 x1" in closed.stdout + closed.stderr
+    shown = cli("month", "show", "2026-10").stdout
+    assert "closed by billing" in shown and "device codes 99453 x1, 99454 x1" in shown
+    status = json.loads(cli("status", "P-1042", "--month", "2026-10", "--json").stdout)
+    assert status["billed_at_close"]["differs"] is False  # device codes are kept apart

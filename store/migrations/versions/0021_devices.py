@@ -3,7 +3,8 @@
 `devices`: a serial lent to a patient from a day (to an end day). `device_readings`: each
 reading a vendor sent (by the signed webhook, FHIR, or a CSV import), stored once by its
 `dedupe_key` (the vendor's reading id, else serial or patient + instant + kind); a reading of
-an unknown serial is kept with no patient (unmatched). Nothing existing changes.
+an unknown serial is kept with no patient (unmatched). `month_close_lines.device_codes`: the
+device codes a close recorded (NULL on lines written before). Nothing existing changes.
 
 Revision ID: 0021
 Revises: 0016 (re-chained at merge after 0017-0020)
@@ -66,9 +67,13 @@ def upgrade() -> None:
     op.create_index("ix_device_readings_patient_measured", "device_readings",
                     ["patient_id", "measured_at"])
     op.create_index("ix_device_readings_serial_key", "device_readings", ["serial_key"])
+    # a close records the month's device codes beside its time codes; NULL on lines of
+    # closes made before (plain ALTER TABLE on both databases, as 0014)
+    op.add_column("month_close_lines", sa.Column("device_codes", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("month_close_lines", "device_codes")
     op.drop_index("ix_device_readings_serial_key", table_name="device_readings")
     op.drop_index("ix_device_readings_patient_measured", table_name="device_readings")
     op.drop_table("device_readings")
