@@ -455,7 +455,12 @@ class MonthService:
         with `detail`, per-staff shares and live dates from the page's tallies."""
         context.billed.read_page(conn, [t.patient_pk for t in page])
         # the device half on every row (a risk list's and the dashboard's too): one statement
-        context.readings = device_rows.instants_of(conn, [t.patient_pk for t in page])
+        # a page, none for a reply (its month statement read them)
+        unread = [t.patient_pk for t in page if t.readings is None]
+        context.readings = device_rows.instants_of(conn, unread) if unread else {}
+        for totals in page:
+            if totals.readings is not None:
+                context.readings[totals.patient_pk] = list(totals.readings)
         if not detail:
             return
         zone = self.ctx.policy.zone
