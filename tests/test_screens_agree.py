@@ -186,6 +186,9 @@ def test_every_screen_agrees_on_device_codes(clinic: Service, db_url: str, clock
     cli_json = {r["patient_id"]: r["device_codes_text"] for r in json.loads(table.output)}
     assert shown(cli_json) == DEVICE_CODES
     get_settings.cache_clear()
+    packets = {p: clinic.audit_packets.packet(p, NOV).content["month"]["devices"]["codes_text"]
+               for p in IN_NOVEMBER}
+    assert shown(packets) == DEVICE_CODES
     # the close of November records the same codes (once the month has ended)
     clock.now = datetime(2026, 12, 3, 15, tzinfo=UTC)  # type: ignore[attr-defined]
     closed = clinic.closes.close(NOV, by="billing")

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from billing.months import Month
 from service import Service
 from service.devices import reading_from
 from service.patients import PatientFields
@@ -78,3 +79,30 @@ def test_the_close_records_the_device_codes(svc: Service, db_url: str,
     assert "closed by billing" in shown and "device codes 99453 x1, 99454 x1" in shown
     status = json.loads(cli("status", "P-1042", "--month", "2026-10", "--json").stdout)
     assert status["billed_at_close"]["differs"] is False  # device codes are kept apart
+
+
+def test_the_packet_v6_lists_each_counted_day_and_older_formats_verify(
+        svc: Service, db_url: str, clock: FrozenClock) -> None:
+    from presentation import packet as printing
+    from service.audit_packets import FORMAT, as_format
+
+    seed(svc)
+    lend_and_read(svc, date(2026, 10, 20), 17)
+    svc.devices.ingest([reading_from({  # a second reading on one day: one day, two readings
+        "device_serial": "BP-0042", "kind": "weight", "values": {"kg": 80.5},
+        "measured_at": "2026-11-03T18:00:00-05:00"})], source="csv", actor="cli:t")
+    packet = svc.audit_packets.packet("P-1042", Month(2026, 11))
+    assert FORMAT == "rpm-logger audit packet v6"
+    devices = packet.content["month"]["devices"]
+    assert devices["codes_text"] == "99453;99454"
+    assert devices["periods"][0] == {"start": "2026-10-20", "end": "2026-11-18",
+                                     "date_of_service": "2026-11-18", "days": 17,
+                                     "codes_text": "99453;99454"}
+    assert {"day": "2026-11-03", "readings": 2, "sources": ["csv", "webhook"]} \
+        in devices["days"]
+    page = printing.html(packet)
+    assert "Device readings (clinic days)" in page and "80.5" not in page
+    older = as_format(packet.content, "rpm-logger audit packet v5")
+    assert "devices" not in older["month"]
+    check = svc.audit_packets.verify(json.loads(printing.canonical_json(older)))  # no head
+    assert check.changes == ()  # a v5 packet printed before keeps verifying
