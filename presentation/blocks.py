@@ -740,5 +740,8 @@ def reminder_blocks(message: PlannedMessage) -> list[dict[str, Any]]:
     else:
         out.append({"type": "divider"})
     out.extend(_reminder_patient_blocks(message.patients))
+    if message.short_of_readings:
+        out.append({"type": "section", "text": {"type": "mrkdwn",
+                                                "text": render.short_of_readings_text(message)}})
     out.append(_context(render.REMINDER_FOOTER))
     return out

@@ -322,6 +322,16 @@ def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
     return "\n".join(lines + ["", totals_text(totals)])
 
 
+def _device_totals(totals: MonthTotals) -> list[tuple[str, str]]:
+    """The device half of the month's totals, when there is one."""
+    if not totals.device_units and not totals.short_of_readings:
+        return []
+    units = ", ".join(f"{code} x{n}" for code, n in sorted(totals.device_units.items()))
+    return [("Device codes", f"{units or 'none'} (${totals.device_amount:.2f})"),
+            ("Short of readings", f"{count_of(totals.short_of_readings, 'patient')} whose "
+                                  "device period still needs reading days for 99454")]
+
+
 def totals_text(totals: MonthTotals) -> str:
     """The month in numbers and dollars (fee schedule estimates), and whether it is closed."""
     units = ", ".join(f"{code} x{n}" for code, n in sorted(totals.units.items())) or "none"
@@ -334,6 +344,7 @@ def totals_text(totals: MonthTotals) -> str:
                         if totals.held else "")),
         ("Codes", units),
         ("Earned so far", f"${totals.expected_amount:.2f} (estimate from FEE_SCHEDULE)"),
+        *_device_totals(totals),
         ("At risk", f"{count_of(totals.at_risk, 'patient')}, "
                     f"${totals.at_risk_amount:.2f} still to win"),
     ]
@@ -610,12 +621,26 @@ def money_text(message: PlannedMessage) -> str:
             f"${message.at_risk_amount:,.2f} (fee schedule estimates)")
 
 
+def short_of_readings_text(message: PlannedMessage) -> str:
+    """The patients whose device period still needs reading days: call them about the
+    device (days counted, never a reading's value)."""
+    lines = [f"• {label}: needs {days} more reading day{'s' if days != 1 else ''} by {by}"
+             for label, days, by in message.short_of_readings[:MAX_LISTED]]
+    more = len(message.short_of_readings) - MAX_LISTED
+    if more > 0:
+        lines.append(f"…and {more} more")
+    return ("*Short of device readings: call about the device*\n" + "\n".join(lines))
+
+
 def title(message: PlannedMessage) -> str:
     if message.kind == CHANNEL:
         total = sum(message.counts.values())
         return (f"RPM daily summary: {count_of(total, 'patient')} at risk" if total
                 else "RPM daily summary: every patient is on track")
     count = len(message.patients)
+    if not count and message.short_of_readings:
+        short = len(message.short_of_readings)
+        return f"RPM: {count_of(short, 'patient')} short of device readings"
     return f"RPM: {count_of(count, 'patient')} need{'s' if count == 1 else ''} time this month"
 
 

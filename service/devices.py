@@ -20,6 +20,7 @@ from billing.devices import (
     READING_KINDS,
     DevicePeriod,
     current_period,
+    days_to_next_code,
     device_periods,
 )
 from billing.errors import quoted
@@ -344,6 +345,16 @@ class DeviceService:
             return DeviceStatus(patient.clinic_id, periods, current_period(periods, today))
 
 
+def short_of_readings(summary: Any) -> int | None:
+    """The reading days a patient's current device period (a month summary's) still needs
+    for 99454 while it runs, or None: no readings, the period has its days, or the month
+    is over (the one rule reminders, the summary and the dashboard share)."""
+    period = summary.current_device_period
+    if period is None or summary.month_ended:
+        return None
+    return days_to_next_code(period.start, period.day_count)
+
+
 def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
                through: date | None) -> tuple[DevicePeriod, ...]:
     """A patient row's device periods (its episodes, consent and readings), read in the
@@ -355,4 +366,4 @@ def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
 
 __all__ = ["MAX_READINGS_PER_REQUEST", "DeviceService", "DeviceStatus", "DeviceView",
            "IngestResult", "ReadingIn", "UnmatchedSerial", "check_serial", "periods_in",
-           "periods_of", "reading_days", "reading_from"]
+           "periods_of", "reading_days", "reading_from", "short_of_readings"]

@@ -27,7 +27,7 @@ from billing.tally import REASONS, MonthTally
 from service.close_records import BilledRecords
 from service.closes import signed
 from service.context import Policy, ServiceContext
-from service.devices import periods_of
+from service.devices import periods_of, short_of_readings
 from service.errors import BadInput
 from service.lookups import (
     clean_slack_user_id,
@@ -657,6 +657,9 @@ class _TotalsTally:
         self.expected = self.at_risk_amount = Decimal("0.00")
         self.changed: list[CloseDifference] = []
         self.seen: dict[_RiskKey, RiskAssessment] = {}
+        self.device_units: dict[str, int] = defaultdict(int)
+        self.device_amount = Decimal("0.00")
+        self.short_of_readings = 0
 
     def counted(self, summaries: Iterable[MonthSummary]) -> Iterator[MonthSummary]:
         """The summaries unchanged, each one counted as it passes."""
@@ -678,6 +681,11 @@ class _TotalsTally:
             self.at_risk_amount += amount_still_to_win(summary.codes, self.fees)
         if summary.changed_since_close:
             self.changed.append(_difference(summary))
+        if not summary.held:
+            for code in summary.device_codes:
+                self.device_units[code.code] += code.units
+            self.device_amount += summary.device_amount
+        self.short_of_readings += short_of_readings(summary) is not None
 
     def result(self) -> MonthTotals:
         context = self.context
@@ -691,4 +699,6 @@ class _TotalsTally:
             at_risk_amount=self.at_risk_amount, closed_by=signed(close) if close else None,
             unmatched_calls=unmatched, changed_since_close=tuple(self.changed),
             reopened=_reopened(context.record.latest_event, self.zone),
+            device_units=dict(self.device_units), device_amount=self.device_amount,
+            short_of_readings=self.short_of_readings,
         )

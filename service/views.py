@@ -355,9 +355,16 @@ class MonthTotals:
     changed_since_close: tuple[CloseDifference, ...] = ()  # vs the latest close
     reopened: str | None = None  # "on DATE by WHO: REASON" while reopened since a close
     held: int = 0  # with codes, but no consent or no order on file: not to be billed yet
+    # the device half (issue 28): units per device code dated in the month (held months
+    # left out, as for time), their dollars, and patients whose current device period
+    # still lacks reading days for 99454
+    device_units: dict[str, int] = field(default_factory=dict)
+    device_amount: Decimal = Decimal("0.00")
+    short_of_readings: int = 0
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data["device_amount"] = float(self.device_amount)
         data["expected_amount"] = float(self.expected_amount)
         data["at_risk_amount"] = float(self.at_risk_amount)
         data["changed_since_close"] = [d.as_json() for d in self.changed_since_close]

@@ -106,3 +106,25 @@ def test_the_packet_v6_lists_each_counted_day_and_older_formats_verify(
     assert "devices" not in older["month"]
     check = svc.audit_packets.verify(json.loads(printing.canonical_json(older)))  # no head
     assert check.changes == ()  # a v5 packet printed before keeps verifying
+
+
+def test_reminders_and_the_summary_name_patients_short_of_readings(cli: Cli,
+                                                                   svc: Service) -> None:
+    from presentation import blocks
+    from reminders import messages
+    from service.reminders import ReminderOptions
+
+    # P-1042 (assigned to the nurse): the period from 19 November has no reading day yet
+    plan = svc.reminders.plan(date(2026, 11, 20), ReminderOptions())
+    [dm] = [m for m in plan.messages if m.recipient == "U01NURSE"]
+    assert dm.short_of_readings == (("P-1042 (JD)", 16, date(2026, 12, 18)),)
+    shown = messages.text(dm) + str(blocks.reminder_blocks(dm))
+    assert "P-1042 (JD): needs 16 more reading days by 2026-12-18" in shown
+    assert "120" not in shown  # a reading's value, never
+    summary = cli("report", "--month", "2026-11", "--summary").stdout
+    assert "Device codes" in summary and "99453 x1, 99454 x1 ($66.00)" in summary
+    assert "1 patient whose device period still needs reading days" in summary
+    numbers = json.loads(cli("report", "--month", "2026-11", "--summary", "--format",
+                             "json").stdout)
+    assert numbers["device_units"] == {"99453": 1, "99454": 1}
+    assert numbers["short_of_readings"] == 1
