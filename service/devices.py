@@ -24,7 +24,7 @@ from billing.devices import (
     device_periods,
 )
 from billing.errors import quoted
-from billing.months import clinic_day
+from billing.months import clinic_day, start_of_day_utc
 from billing.programme import Enrolment
 from service import audit, lookups
 from service.context import ServiceContext
@@ -231,9 +231,12 @@ class DeviceService:
                 raise BadInput(f"Device {lent.serial} was lent from {lent.started_on}: it "
                                "cannot end before.")
             row = device_rows.end_device(conn, lent.id, on)
+            # readings it measured after its last day are no longer the patient's
+            detached = device_rows.detach_from(
+                conn, row.id, start_of_day_utc(on + timedelta(days=1), self.ctx.policy.zone))
             audit.record(conn, at=self.ctx.now(), actor=actor, action="device.end",
                          entity="device", entity_id=row.id, before={"ended_on": None},
-                         after={"ended_on": on})
+                         after={"ended_on": on, "readings_unmatched": detached})
             clinic_id = next(r.clinic_id for r in device_rows.listed(
                 conn, patient_pk=row.patient_id) if r.id == row.id)
             return _view(row, clinic_id)

@@ -146,5 +146,16 @@ def attach(conn: Connection, pairs: Sequence[Mapping[str, Any]]) -> None:
         conn.execute(_ATTACH, [dict(p) for p in pairs])
 
 
+_DETACH = (update(rd).where(rd.c.device_id == bindparam("device_pk"),
+                           rd.c.measured_at >= bindparam("since"))
+           .values(device_id=None, patient_id=None, attached_by=None))
+
+
+def detach_from(conn: Connection, device_pk: int, since: datetime) -> int:
+    """The device's readings measured from `since` on become unmatched again (a lending
+    ended back-dated); how many."""
+    return int(conn.execute(_DETACH, {"device_pk": device_pk, "since": since}).rowcount)
+
+
 def reading_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(rd)).scalar_one())

@@ -87,3 +87,14 @@ def test_lending_twice_is_refused_and_end_closes_it(svc: Service) -> None:
     ended = svc.devices.end("BP-1", on=date(2026, 11, 10), actor="test")
     assert ended.ended_on == date(2026, 11, 10)
     assert [d.serial for d in svc.devices.listed("P-1042")] == ["BP-1"]
+
+
+def test_a_back_dated_end_leaves_later_readings_unmatched(svc: Service) -> None:
+    seed(svc)
+    svc.devices.add("BP-0042", patient_ref="P-1042", kind="bp_cuff",
+                    from_day=date(2026, 11, 1), actor="test")
+    ingest(svc, [reading(date(2026, 11, d)) for d in (2, 3, 12)])
+    svc.devices.end("BP-0042", on=date(2026, 11, 10), actor="test")
+    assert svc.devices.status("P-1042").periods[0].day_count == 2
+    [waiting] = svc.devices.unmatched()
+    assert (waiting.serial, waiting.readings) == ("BP-0042", 1)
