@@ -128,3 +128,16 @@ def test_reminders_and_the_summary_name_patients_short_of_readings(cli: Cli,
                              "json").stdout)
     assert numbers["device_units"] == {"99453": 1, "99454": 1}
     assert numbers["short_of_readings"] == 1
+
+
+def test_the_dashboard_says_how_many_reading_days_are_missing(cli: Cli, svc: Service) -> None:
+    from fastapi.testclient import TestClient
+
+    from configuration.settings import Settings
+    from rpm_logger.app import create_app
+    from tests.web.support import TOKEN, Page
+
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=svc)) as client:
+        html = client.get("/?month=2026-11", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    [cell] = [e for e in Page(html).find("td", class_="device-days")]
+    assert cell.content == "0 needs 16 more reading days by 2026-12-18"
