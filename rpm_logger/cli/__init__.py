@@ -18,4 +18,6 @@ from rpm_logger.cli import (  # noqa: F401 (each registers its commands)
 )
 from rpm_logger.cli.root import cli, main
 
+devices.register_import_readings()  # into the `import` group, whichever module made it
+
 __all__ = ["cli", "main"]

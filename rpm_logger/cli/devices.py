@@ -1,8 +1,8 @@
 """`rpm-logger device add|end|list|unmatched|attach` and `rpm-logger import readings FILE.csv`.
 
-`import_readings` is a plain click command: it is added to the `import` group, which this
-module creates when no other module has (rpm_logger/cli/imports.py may hold the group with
-`import patients|staff`: it then adds this command to its own group).
+`import_readings` is a plain click command: `register_import_readings` adds it to the
+`import` group (rpm_logger/cli/imports.py's, with `import patients|staff`, when that module is
+there; else a group of its own), after every module registered its commands.
 """
 
 import csv
@@ -153,17 +153,16 @@ def import_readings(file: Path, dry_run: bool) -> None:
                f"already stored, {result.unmatched} unmatched")
 
 
-def _import_group() -> click.Group:
-    """The `import` group: another module's, else this one's."""
+def register_import_readings() -> None:
+    """Add `readings` to the `import` group: another module's (rpm_logger/cli/imports.py's
+    `import patients|staff`), else a group of its own. Called by rpm_logger/cli/__init__.py
+    once every module has registered its commands, so the order of imports never matters
+    (a later `@cli.group("import")` would replace a group made earlier)."""
     found = cli.commands.get("import")
-    if isinstance(found, click.Group):
-        return found
+    if not isinstance(found, click.Group):
+        @cli.group("import")
+        def import_group() -> None:
+            """Import records from files (all or nothing)."""
 
-    @cli.group("import")
-    def import_group() -> None:
-        """Import records from files (all or nothing)."""
-
-    return import_group
-
-
-_import_group().add_command(import_readings)
+        found = import_group
+    found.add_command(import_readings)
