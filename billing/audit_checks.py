@@ -26,8 +26,9 @@ IMPOSSIBLE_DAY = "impossible_day"
 LATE_DOCUMENTATION = "late_documentation"
 BILLING_PREREQUISITES = "billing_prerequisites"
 ENROLMENT_SPIKE = "enrolment_spike"
+TIME_WITHOUT_DEVICE_DATA = "time_without_device_data"
 CHECKS = (HEAPING, THIN_DOCUMENTATION, LIVE_WITHOUT_EVIDENCE, IMPOSSIBLE_DAY,
-          LATE_DOCUMENTATION, BILLING_PREREQUISITES, ENROLMENT_SPIKE)
+          LATE_DOCUMENTATION, BILLING_PREREQUISITES, ENROLMENT_SPIKE, TIME_WITHOUT_DEVICE_DATA)
 
 # What each check follows (docs/audit.md names each source in full).
 SOURCES = {
@@ -41,6 +42,9 @@ SOURCES = {
     BILLING_PREREQUISITES: "OIG OEI-02-23-00260: order, condition, consent; CPT: billed "
                            "by a physician or QHP",
     ENROLMENT_SPIKE: "OIG OEI-02-23-00261: sudden spikes in new patient enrolment",
+    TIME_WITHOUT_DEVICE_DATA: "OIG OEI-02-23-00260 (2024): enrollees who did not receive all "
+                              "three components of RPM (set-up, device data, treatment "
+                              "management)",
 }
 
 # The minute just past each code threshold (99470 at 10, 99457 at 20, 99458 at 40 and 60).
@@ -96,6 +100,9 @@ class PatientMonth:
     provider_role: str | None = None
     ordered_by: str | None = None  # Slack id of the physician or QHP who ordered it
     order_on: date | None = None
+    # a device period with >= 2 reading days overlaps the month (billing.devices); None:
+    # not known (no device data read), never a finding
+    device_data: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +171,8 @@ def run_checks(facts: MonthFacts) -> list[Finding]:
     """Every check over the month, in CHECKS order."""
     return [*heaping(facts), *thin_documentation(facts), *live_without_evidence(facts),
             *impossible_day(facts), *late_documentation(facts),
-            *billing_prerequisites(facts), *enrolment_spike(facts)]
+            *billing_prerequisites(facts), *enrolment_spike(facts),
+            *time_without_device_data(facts)]
 
 
 def _listed(ids: Iterable[object], prefix: str = "") -> str:
@@ -459,3 +467,16 @@ def enrolment_spike(facts: MonthFacts) -> Iterator[Finding]:
         f"{counts.month} new enrolments in {facts.month}, over {SPIKE_FACTOR} times the mean "
         f"of the {len(counts.before)} months before ({', '.join(map(str, counts.before))}: "
         f"mean {mean:.1f})"))
+
+
+# -- time without device data ---------------------------------------------------------------
+
+def time_without_device_data(facts: MonthFacts) -> Iterator[Finding]:
+    """Treatment-management codes in a month with no device period of >= 2 reading days:
+    the claim shows time but not the device data RPM is the management of."""
+    for month in facts.patients:
+        if month.billable_codes and month.device_data is False:
+            yield _finding(TIME_WITHOUT_DEVICE_DATA, (
+                f"{month.patient_id} supports {month.billable_codes} but no device period "
+                f"with 2 or more reading days overlaps {facts.month}"),
+                patient=month.patient_id, staff=month.main_staff)

@@ -8,12 +8,17 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from billing.codes import CPT_99457, CPT_99458, CPT_99470, CodeUnits
+from billing.devices import CPT_99445, CPT_99453, CPT_99454
 
 # Near the 2026 national averages; sources differ. Set FEE_SCHEDULE for the clinic's payers.
 DEFAULT_FEES: dict[str, Decimal] = {
     CPT_99457: Decimal("52.00"),
     CPT_99458: Decimal("41.00"),
     CPT_99470: Decimal("26.00"),
+    # device codes (issue 28): 2026 estimates from vendors' summaries of the final rule
+    CPT_99453: Decimal("19.00"),
+    CPT_99454: Decimal("47.00"),
+    CPT_99445: Decimal("47.00"),
 }
 CENT = Decimal("0.01")
 

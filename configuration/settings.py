@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     twilio_webhook_deadline_ms: int = Field(default=5000, ge=500, le=12_000)
     min_live_call_seconds: int = Field(default=30, ge=0, le=3600)
 
+    # POST /devices/readings (issue 28): HMAC-SHA256 key of the device vendors' webhook
+    # (unset: the route answers 503) and its own body limit instead of MAX_REQUEST_BYTES
+    device_webhook_secret: SecretStr | None = None
+    device_max_request_bytes: int = Field(default=2 * 1024 * 1024, ge=1024,
+                                          le=64 * 1024 * 1024)
+
     dashboard_token: SecretStr | None = None
     # a signed-in dashboard session (OpenID Connect, an auditor's link) ends after this many
     # minutes without a request (issue 24)

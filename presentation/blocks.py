@@ -26,7 +26,7 @@ from service.audit_packets import PacketNotice
 from service.calls import CallOutcome, CallView
 from service.chat_entries import ChatLogged
 from service.closes import CloseView
-from service.month_words import still_needed
+from service.month_words import device_words, still_needed
 from service.offboarding import Offboarded, OffboardPlan, TimerDropped
 from service.phones import redact_phones
 from service.reminders import CHANNEL, PlannedMessage
@@ -127,7 +127,16 @@ def month_lines(summary: MonthSummary) -> str:
     return (f"*{summary.label}* · {summary.month}\n{progress_bar(summary.total_seconds)}"
             f" · live contact {live} · codes: "
             f"{codes_in_words(summary.codes) or render.none_yet(summary)}\n"
-            f"Still needed: {still_needed(summary)}")
+            f"Still needed: {still_needed(summary)}{device_line(summary)}")
+
+
+def device_line(summary: MonthSummary) -> str:
+    """'Device: 12 reading days (...) · device codes: 99453 + 99454', for a patient with
+    device readings only: days are counted, values never shown in Slack."""
+    if not summary.device_periods:
+        return ""
+    codes = codes_in_words(summary.device_codes) or "none"
+    return f"\nDevice: {device_words(summary)} · device codes: {codes}"
 
 
 def logged_reply(result: ChatLogged, zone: ZoneInfo) -> Reply:
@@ -732,6 +741,9 @@ def reminder_blocks(message: PlannedMessage) -> list[dict[str, Any]]:
     else:
         out.append({"type": "divider"})
     out.extend(_reminder_patient_blocks(message.patients))
+    if message.short_of_readings:
+        out.append({"type": "section", "text": {"type": "mrkdwn",
+                                                "text": render.short_of_readings_text(message)}})
     out.append(_context(render.REMINDER_FOOTER))
     return out
 

@@ -274,9 +274,31 @@ def _printing(c: dict[str, Any]) -> Section:
 
 
 def sections(content: dict[str, Any]) -> list[Section]:
-    """What a packet prints, in order: the one definition both formats render."""
-    return [part(content) for part in (_patient, _month, _entries, _live, _calls, _voided,
-                                       _amendments, _closes, _printing)]
+    """What a packet prints, in order: the one definition both formats render (a part an
+    older format lacks is left out: the device section from v6 on)."""
+    found = [part(content) for part in (_patient, _month, _devices, _entries, _live, _calls,
+                                        _voided, _amendments, _closes, _printing)]
+    return [section for section in found if section is not None]
+
+
+def _devices(c: dict[str, Any]) -> Section | None:
+    """The device half of the claim (format v6 on): the periods with a day in the month,
+    each counted reading day with its count and source; never a reading's values."""
+    d = c["month"].get("devices")
+    if d is None:
+        return None
+    periods = "; ".join(f"{p['start']} to {p['end']}: {p['days']} days, "
+                        f"{p['codes_text'] or 'no code'} (dated {p['date_of_service']})"
+                        for p in d["periods"])
+    pairs = [("Device codes dated in the month", d["codes_text"] or "none"),
+             ("Device periods", periods or "none (no reading counts)"),
+             ("Device rule", d["rule"])]
+    if not d["days"]:  # no table: its "none" line would read as a third column in a PDF
+        return Section("Device readings (clinic days)",
+                       [*pairs, ("Counted reading days", "none")])
+    return Section("Device readings (clinic days)", pairs, Table(
+        ("Day", "Readings", "Source"),
+        [(day["day"], str(day["readings"]), ", ".join(day["sources"])) for day in d["days"]]))
 
 
 def dashboard_path(patient_id: str, month: str) -> str:

@@ -21,7 +21,7 @@ from service.access import AccessView
 from service.audit_checks import AuditChecks
 from service.audit_trail import TrailReport
 from service.closes import CloseView
-from service.month_words import still_needed
+from service.month_words import device_words, still_needed
 from service.offboarding import DROPPED, LOGGED, Offboarded, OffboardPlan
 from service.patients import EndPreview
 from service.reminders import CHANNEL, PlannedMessage
@@ -44,6 +44,7 @@ REPORT_COLUMNS = (
     "seconds_to_next_code", "needs_live_interaction", "staff", "billing_provider",
     "provider_npi", "consent_on", "conditions", "assigned_to", "month_closed_by", "warnings",
     "billed_at_close", "billed_at_close_record", "since_close",
+    "device_codes", "device_amount", "device_days",
 )
 # The copy `/rpm report` uploads to Slack: Slack sees patients as clinic id and initials
 # only (docs/security.md), so clinical detail (ICD-10 conditions) and consent dates stay in
@@ -169,11 +170,21 @@ def summary_text(summary: MonthSummary, zone: ZoneInfo | None = None) -> str:
         ("Codes", format_codes(summary.codes) or none_yet(summary)),
         ("Still needed", still_needed(summary)),
         *_close_rows(summary),
+        ("Device codes", _device_codes_text(summary)),
+        ("Device days", device_words(summary)),
     ]
     text = _aligned(rows)
     if summary.warnings:
         text += "\nWarnings:\n" + "\n".join(f"  - {w}" for w in summary.warnings)
     return text
+
+
+def _device_codes_text(summary: MonthSummary) -> str:
+    """'99453;99454 ($66.00)': the codes of the device periods whose date of service is in
+    the month, priced apart from the time codes."""
+    if not summary.device_codes:
+        return "none"
+    return f"{format_codes(summary.device_codes)} (${summary.device_amount:.2f})"
 
 
 def logged_text(logged: LoggedEntry, zone: ZoneInfo | None = None) -> str:
@@ -246,6 +257,9 @@ def report_row(summary: MonthSummary) -> dict[str, Any]:
         "conditions": ";".join(summary.conditions), "assigned_to": summary.assigned_to or "",
         "month_closed_by": summary.month_closed_by or "", "warnings": "; ".join(summary.warnings),
         **_close_cells(summary),
+        "device_codes": format_codes(summary.device_codes),
+        "device_amount": f"{summary.device_amount:.2f}" if summary.device_codes else "",
+        "device_days": device_words(summary),
     }
 
 
@@ -302,10 +316,12 @@ def _expected_cell(summary: MonthSummary) -> str:
 
 
 def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
-    header = ("Patient", "Minutes", "Live", "Codes", "Expected", "Still needed", "Warnings")
+    header = ("Patient", "Minutes", "Live", "Codes", "Expected", "Still needed", "Device",
+              "Warnings")
     rows = [header] + [
         (s.label, f"{s.total_seconds // 60} min", "yes" if s.live_interactions else "no",
          format_codes(s.codes) or "-", _expected_cell(s), still_needed(s),
+         _device_codes_text(s) if s.device_codes else "-",
          "; ".join(s.warnings) or "-")
         for s in summaries
     ]
@@ -314,6 +330,16 @@ def report_table(summaries: list[MonthSummary], totals: MonthTotals) -> str:
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines + ["", totals_text(totals)])
+
+
+def _device_totals(totals: MonthTotals) -> list[tuple[str, str]]:
+    """The device half of the month's totals, when there is one."""
+    if not totals.device_units and not totals.short_of_readings:
+        return []
+    units = ", ".join(f"{code} x{n}" for code, n in sorted(totals.device_units.items()))
+    return [("Device codes", f"{units or 'none'} (${totals.device_amount:.2f})"),
+            ("Short of readings", f"{count_of(totals.short_of_readings, 'patient')} whose "
+                                  "device period still needs reading days for 99454")]
 
 
 def totals_text(totals: MonthTotals) -> str:
@@ -328,6 +354,7 @@ def totals_text(totals: MonthTotals) -> str:
                         if totals.held else "")),
         ("Codes", units),
         ("Earned so far", f"${totals.expected_amount:.2f} (estimate from FEE_SCHEDULE)"),
+        *_device_totals(totals),
         ("At risk", f"{count_of(totals.at_risk, 'patient')}, "
                     f"${totals.at_risk_amount:.2f} still to win"),
     ]
@@ -350,8 +377,10 @@ def close_figures(view: CloseView, *, slack: bool = False) -> str:
         or "no codes"
     billable = f"{view.billable} billable" if slack else f"{view.billable} with billable codes"
     amount = f"${view.amount:,.2f}" if slack else f"${view.amount:.2f}"
+    devices = ", ".join(f"{code} {times}{n}" for code, n in sorted(view.device_units.items()))
+    device_part = f"{between}device codes {devices}" if devices else ""
     return (f"{count_of(view.patients, 'patient')} ({billable}{_held(view)}){between}{units}"
-            f"{between}{amount}")
+            f"{between}{amount}{device_part}")
 
 
 def _held(view: CloseView, shown: int = 10) -> str:
@@ -604,12 +633,26 @@ def money_text(message: PlannedMessage) -> str:
             f"${message.at_risk_amount:,.2f} (fee schedule estimates)")
 
 
+def short_of_readings_text(message: PlannedMessage) -> str:
+    """The patients whose device period still needs reading days: call them about the
+    device (days counted, never a reading's value)."""
+    lines = [f"• {label}: needs {days} more reading day{'s' if days != 1 else ''} by {by}"
+             for label, days, by in message.short_of_readings[:MAX_LISTED]]
+    more = len(message.short_of_readings) - MAX_LISTED
+    if more > 0:
+        lines.append(f"…and {more} more")
+    return ("*Short of device readings: call about the device*\n" + "\n".join(lines))
+
+
 def title(message: PlannedMessage) -> str:
     if message.kind == CHANNEL:
         total = sum(message.counts.values())
         return (f"RPM daily summary: {count_of(total, 'patient')} at risk" if total
                 else "RPM daily summary: every patient is on track")
     count = len(message.patients)
+    if not count and message.short_of_readings:
+        short = len(message.short_of_readings)
+        return f"RPM: {count_of(short, 'patient')} short of device readings"
     return f"RPM: {count_of(count, 'patient')} need{'s' if count == 1 else ''} time this month"
 
 

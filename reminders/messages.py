@@ -13,6 +13,7 @@ from presentation.render import (
     counts_text,
     money_text,
     patient_line,
+    short_of_readings_text,
     title,
 )
 from service.reminders import CHANNEL, PlannedMessage, ReminderRun
@@ -33,6 +34,8 @@ def text(message: PlannedMessage) -> str:
                      f"{row.risk.advice()}.")
     if len(message.patients) > MAX_LISTED:
         lines.append(f"…and {len(message.patients) - MAX_LISTED} more.")
+    if message.short_of_readings:
+        lines.append(short_of_readings_text(message).replace("*", ""))
     return "\n".join(lines)
 
 

@@ -30,6 +30,7 @@ from store import logsafe
 from store.db import Database, sqlite_files
 from store.leadership import Leadership
 from web.metrics import metrics_router
+from web.readings import READINGS_PATH, readings_router
 from web.routes import dashboard_router
 from web.signin import oidc_router
 
@@ -175,7 +176,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
     app = FastAPI(title="rpm-logger", version="0.1.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.metrics = metrics  # GET /metrics serves it (web/metrics.py)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes,
+                       by_path={READINGS_PATH: settings.device_max_request_bytes})
     # outermost: every request's id, route, status and time, a refused body's too
     app.add_middleware(RequestTelemetry, metrics=metrics)
     # raised wherever a body is read: SlackGate, the Twilio signature check, FastAPI's forms
@@ -203,6 +205,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
     app.include_router(oidc_router(settings))
     # loopback, or METRICS_TOKEN as a bearer token, from anywhere
     app.include_router(metrics_router(settings))
+    # signed by the device vendor (DEVICE_WEBHOOK_SECRET; 503 until it is set)
+    app.include_router(readings_router(settings))
 
     if settings.slack_configured:
         async def slack_events(request: Request) -> Response:

@@ -15,6 +15,7 @@ from service.chat_entries import ChatEntryService
 from service.context import Policy, ServiceContext
 from service.current_patient import CurrentPatientService
 from service.dashboard import DashboardService
+from service.devices import DeviceService
 from service.entries import EntryService
 from service.home import HomeService
 from service.imports import ImportService
@@ -60,6 +61,7 @@ class Service:
         self.audit_packets = AuditPacketService(ctx, self.months, self.entries)
         self.audit_trail = AuditTrailService(ctx)
         self.backups = BackupService(ctx)
+        self.devices = DeviceService(ctx)
 
 
 __all__ = ["Policy", "Service", "ServiceContext"]

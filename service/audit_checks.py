@@ -17,6 +17,7 @@ from billing.audit_checks import (
     run_checks,
 )
 from billing.codes import ROLES_THAT_COUNT, format_codes
+from billing.devices import has_device_data
 from billing.months import Month
 from billing.tally import EntryCount
 from service.context import ServiceContext
@@ -62,7 +63,8 @@ def _patient_months(summaries: Sequence[MonthSummary],
             billable_codes=format_codes(s.codes), main_staff=_main_staff(s),
             consent_on=s.consent_on, conditions=s.conditions, provider=facts.provider,
             provider_npi=s.provider_npi, provider_role=facts.provider_role,
-            ordered_by=facts.ordered_by, order_on=facts.order_on))
+            ordered_by=facts.ordered_by, order_on=facts.order_on,
+            device_data=has_device_data(s.device_periods, Month.parse(s.month))))
     return result
 
 

@@ -23,13 +23,15 @@ from typing import Any
 
 from billing.audit_checks import hold_reasons
 from billing.codes import CodeUnits, format_codes
-from billing.months import Month
+from billing.devices import codes_in_month
+from billing.months import Month, clinic_day
 from billing.service_date import RULE, date_of_service
 from service import lookups
 from service.admin import require_admin
 from service.audit_checks import refuse_future
 from service.audit_trail import walk_trail
 from service.context import ServiceContext
+from service.devices import periods_of
 from service.entries import EntryService
 from service.errors import BadInput
 from service.month_words import why_no_code
@@ -40,6 +42,8 @@ from service.views import EntryView, MonthSummary
 from store import audit as audit_rows
 from store import calls as call_rows
 from store import closes as close_rows
+from store import devices as device_rows
+from store import episodes as episode_rows
 from store.db import Conn
 
 __all__ = ["FORMAT", "FORMATS", "Packet", "PacketCheck", "PacketNotice", "AuditPacketService",
@@ -54,6 +58,7 @@ FORMATS = (
     "rpm-logger audit packet v3",  # patient.episodes: every enrolment episode (issue 26 #10)
     "rpm-logger audit packet v4",  # the same content; the PDF prints tables (issue 26 #15)
     "rpm-logger audit packet v5",  # month.no_code_because; PDF columns fit their words
+    "rpm-logger audit packet v6",  # month.devices: device periods, days, 99453/99454/99445
 )
 FORMAT = FORMATS[-1]
 # What each version added, as (part, key) of the content: left out of an older one.
@@ -65,6 +70,9 @@ ADDED: dict[str, tuple[tuple[str, str], ...]] = {
     # why a month with time supports no code (an auditor's retry: "Warnings: none" for a
     # month of call attempts only)
     "rpm-logger audit packet v5": (("month", "no_code_because"),),
+    # the device half of the claim (issue 28): each device period with a day in the month,
+    # each counted reading day with its reading count and source, the month's device codes
+    "rpm-logger audit packet v6": (("month", "devices"),),
 }
 # What printing adds that the store cannot give back later: left out of "what changed".
 _PRINTING = "printed"
@@ -268,7 +276,8 @@ class AuditPacketService:
             "billing_provider": _staff(lookups.find_staff(conn, detail.provider_slack_id)
                                        if detail.provider_slack_id else None),
             "month": self._month(month, summary, so_far) | {"hold_reasons": hold_reasons(
-                detail.consent_on, detail.ordered_by_slack_id, detail.order_on)},
+                detail.consent_on, detail.ordered_by_slack_id, detail.order_on),
+                "devices": self._devices(conn, detail, month, summary)},
             "billed_at_close": (summary.billed_at_close.as_json()
                                 if summary.billed_at_close else None),
             "close_history": [
@@ -321,6 +330,44 @@ class AuditPacketService:
             "warnings": list(summary.warnings),
             "no_code_because": why_no_code(summary),
         }
+
+
+    def _devices(self, conn: Conn, detail: Any, month: Month,
+                 summary: MonthSummary) -> dict[str, Any]:
+        """The device half (issue 28): the periods with a day in the month, as the readings
+        make them (never "so far": the content must not change with the day it is
+        verified), each counted day with its readings and their sources; no values."""
+        zone = self.ctx.policy.zone
+        rows = device_rows.instants(conn, detail.id)
+        enrolment = summary.enrolment or episode_rows.enrolment(conn, detail)
+        periods = [p for p in periods_of([r.measured_at for r in rows], enrolment,
+                                         detail.consent_on, zone, through=None)
+                   if p.start <= month.last_day and p.end >= month.first_day]
+        counted = {d for p in periods for d in p.days}
+        per_day: dict[Any, list[str]] = {}
+        for row in rows:
+            day = clinic_day(row.measured_at, zone)
+            if day in counted:
+                per_day.setdefault(day, []).append(row.source)
+        codes = codes_in_month(periods, month)
+        return {
+            "codes": [{"code": c.code, "units": c.units} for c in codes],
+            "codes_text": format_codes(codes),
+            "rule": DEVICE_RULE,
+            "periods": [{"start": p.start.isoformat(), "end": p.end.isoformat(),
+                         "date_of_service": p.end.isoformat(), "days": p.day_count,
+                         "codes_text": format_codes(p.codes)} for p in periods],
+            "days": [{"day": day.isoformat(), "readings": len(sources),
+                      "sources": sorted(set(sources))}
+                     for day, sources in sorted(per_day.items())],
+        }
+
+
+DEVICE_RULE = ("30-day periods from the episode's first counted reading day (clipped to the "
+               "episode's end); a day counts with one reading or more, inside the enrolment "
+               "window and from consent; 99454 with 16 days or more, else 99445 with 2 or "
+               "more (periods starting in 2026 or later); 99453 once per episode with its "
+               "first coded period; a period's codes are dated its last day")
 
 
 def _call_of(entry: EntryView, legs: list[Any]) -> Any:

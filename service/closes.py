@@ -50,6 +50,8 @@ class CloseView:
     # a close's (or preview's) patients whose month supports codes but is not billed:
     # "P-2000 (AB): no consent on file" (billing.audit_checks.hold_reasons)
     held: tuple[str, ...] = ()
+    # units per device code in the close's record (issue 28; none before it)
+    device_units: dict[str, int] = field(default_factory=dict)
 
 
 def signed(event: Any) -> str:

@@ -56,8 +56,8 @@ def _held(summaries: list[MonthSummary]) -> tuple[list[MonthSummary], dict[str, 
     report's "do not bill") is recorded with no codes and no dollars, and listed as held with
     its reasons (by clinic id)."""
     held = {s.patient_id: list(s.held) for s in summaries if s.held}
-    rows = [replace(s, codes=(), expected_amount=Decimal("0.00")) if s.held else s
-            for s in summaries]
+    rows = [replace(s, codes=(), expected_amount=Decimal("0.00"), device_codes=())
+            if s.held else s for s in summaries]
     return rows, dict(sorted(held.items()))
 
 
@@ -75,7 +75,17 @@ def _view(event: EventRow, lines: list[Any] | None = None) -> CloseView:
         billable=sum(1 for line in lines or () if line.codes), units=figures["units"],
         amount=Decimal(figures["amount"]),
         total_seconds=sum(line.total_seconds for line in lines or ()),
+        device_units=device_units(lines or ()),
     )
+
+
+def device_units(lines: Iterable[Any]) -> dict[str, int]:
+    """Units per device code of a close's record (lines from before: none)."""
+    units: dict[str, int] = defaultdict(int)
+    for line in lines:
+        for code, n in getattr(line, "device_codes", None) or ():
+            units[str(code)] += int(n)
+    return dict(units)
 
 
 def _line_values(conn: Conn, event_id: int,
@@ -85,7 +95,8 @@ def _line_values(conn: Conn, event_id: int,
     return [{"event_id": event_id, "patient_id": pks[s.patient_id],
              "codes": [[c.code, c.units] for c in s.codes], "total_seconds": s.total_seconds,
              "live_interactions": s.live_interactions,
-             "expected_cents": int(s.expected_amount * 100)} for s in summaries]
+             "expected_cents": int(s.expected_amount * 100),
+             "device_codes": [[c.code, c.units] for c in s.device_codes]} for s in summaries]
 
 
 def _add_lines(conn: Conn, event_id: int, summaries: list[MonthSummary]) -> list[Any]:

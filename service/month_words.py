@@ -5,6 +5,7 @@ same thing without one importing the other."""
 from collections.abc import Callable
 
 from billing.codes import format_codes
+from billing.devices import days_to_next_code
 from billing.durations import format_seconds
 from service.views import MonthSummary
 
@@ -59,3 +60,20 @@ def month_sentence(summary: MonthSummary, seconds_text: SecondsText = format_sec
     reached = f"{codes.replace(';', ' and ')} reached" if codes else "no code reached yet"
     return (f"{seconds_text(summary.total_seconds)} this month, {live}, {reached}. "
             f"Still needed: {still_needed(summary, seconds_text)}.")
+
+
+def device_words(summary: MonthSummary) -> str:
+    """The month's device period in words (the one copy: status, report, Slack, dashboard,
+    reminders): its counted reading days, its end, and the reading days 99454 still needs
+    by then; "no readings" when the patient has none that count."""
+    period = summary.current_device_period
+    if period is None:
+        return "no readings"
+    days = f"{period.day_count} reading day{'s' if period.day_count != 1 else ''}"
+    span = f"period {period.start} to {period.end}"
+    code = period.supply_code
+    short = days_to_next_code(period.start, period.day_count)
+    if short is None:
+        return f"{days} ({span}): {code}" if code else f"{days} ({span})"
+    got = f", {code} so far" if code else ""
+    return f"{days} ({span}){got}: needs {short} more reading days by {period.end} for 99454"

@@ -17,6 +17,7 @@ from billing.codes import (
     assess_month,
     format_codes,
 )
+from billing.devices import codes_in_month, current_period
 from billing.durations import format_seconds
 from billing.fees import amount_still_to_win, expected_amount
 from billing.months import Month, clinic_day, start_of_day_utc
@@ -26,6 +27,7 @@ from billing.tally import REASONS, EntryTime, MonthBounds, NotCounted, tally_mon
 from service.close_records import BilledRecords
 from service.closes import signed
 from service.context import Policy, ServiceContext
+from service.devices import periods_of, short_of_readings
 from service.errors import BadInput
 from service.lookups import (
     clean_slack_user_id,
@@ -42,6 +44,7 @@ from service.views import (
     PatientRisk,
     StaffMinutes,
 )
+from store import devices as device_rows
 from store.db import Conn
 from store.month_reply import ReplyFigures, reply_figures
 from store.month_risk import RiskFigures, risk_figures
@@ -174,6 +177,8 @@ class _MonthContext:
     month_ended: bool  # the clinic's today is past the month (read once, not per row)
     contributions: dict[int, list[StaffMinutes]] = field(default_factory=dict)
     live_dates: dict[int, list[date]] = field(default_factory=dict)
+    # the page's patients' reading instants (issue 28), read with detail only
+    readings: dict[int, list[datetime]] = field(default_factory=dict)
     assessed: _Priced = field(default_factory=dict)
 
     @property
@@ -406,6 +411,8 @@ class MonthService:
             return next(self._summaries(conn, month, Scope(figures.patient_pk)))
         context = self._context(conn, month, Scope(figures.patient_pk), figures.close_record)
         context.billed.read_page(conn, [figures.patient_pk])
+        # the device half: the month statement of an exact reply does not carry readings
+        context.readings = device_rows.instants_of(conn, [figures.patient_pk])
         summary = self._summary(figures, context)
         if entry is None:
             return summary
@@ -496,6 +503,13 @@ class MonthService:
         """The close's record for one page (no statement while the month has no close);
         with `detail`, per-staff shares and live dates from the page's tallies."""
         context.billed.read_page(conn, [t.patient_pk for t in page])
+        # the device half on every row (a risk list's and the dashboard's too): one statement
+        # a page, none for a reply (its month statement read them)
+        unread = [t.patient_pk for t in page if t.readings is None]
+        context.readings = device_rows.instants_of(conn, unread) if unread else {}
+        for totals in page:
+            if totals.readings is not None:
+                context.readings[totals.patient_pk] = list(totals.readings)
         if not detail:
             return
         zone = self.ctx.policy.zone
@@ -514,6 +528,25 @@ class MonthService:
                 if day not in context.live_dates[pk]:
                     context.live_dates[pk].append(day)
 
+    def _devices(self, totals: _Figures, context: "_MonthContext") -> dict[str, Any]:
+        """The month's device codes, the current period's days and the periods with a day
+        in the month (billing.devices), from the page's reading instants."""
+        instants = context.readings.get(totals.patient_pk)
+        if not instants:
+            return {}
+        month = context.month
+        cut = min(self.today(), month.last_day)
+        enrolment = totals.enrolment or Enrolment.single(totals.enrolled_on, totals.ended_on)
+        periods = periods_of(instants, enrolment, totals.consent_on, self.ctx.policy.zone,
+                             through=cut)
+        current = current_period(periods, cut)
+        codes = codes_in_month(periods, month)
+        return {"device_codes": codes,
+                "device_amount": expected_amount(codes, self.ctx.policy.fees),
+                "device_days": current.day_count if current else 0,
+                "device_periods": tuple(p for p in periods if p.start <= month.last_day
+                                        and p.end >= month.first_day)}
+
     def _summary(self, totals: _Figures, context: "_MonthContext") -> MonthSummary:
         month = context.month
         assessment, amount = _priced(context.assessed, month, totals.counted_seconds,
@@ -521,7 +554,9 @@ class MonthService:
         closed = context.closed
         held = tuple(hold_reasons(totals.consent_on, totals.ordering_provider_pk,
                                   totals.order_on)) if assessment.codes else ()
+        devices = self._devices(totals, context)
         return MonthSummary(
+            **devices,
             patient_id=totals.patient_id, initials=totals.initials, month=context.month_text,
             total_seconds=totals.counted_seconds, uncounted_seconds=totals.uncounted_seconds,
             live_interactions=totals.live_interactions, first_live_at=totals.first_live_at,
@@ -671,6 +706,9 @@ class _TotalsTally:
         self.expected = self.at_risk_amount = Decimal("0.00")
         self.changed: list[CloseDifference] = []
         self.seen: dict[_RiskKey, RiskAssessment] = {}
+        self.device_units: dict[str, int] = defaultdict(int)
+        self.device_amount = Decimal("0.00")
+        self.short_of_readings = 0
 
     def counted(self, summaries: Iterable[MonthSummary]) -> Iterator[MonthSummary]:
         """The summaries unchanged, each one counted as it passes."""
@@ -692,6 +730,11 @@ class _TotalsTally:
             self.at_risk_amount += amount_still_to_win(summary.codes, self.fees)
         if summary.changed_since_close:
             self.changed.append(_difference(summary))
+        if not summary.held:
+            for code in summary.device_codes:
+                self.device_units[code.code] += code.units
+            self.device_amount += summary.device_amount
+        self.short_of_readings += short_of_readings(summary) is not None
 
     def result(self) -> MonthTotals:
         context = self.context
@@ -705,4 +748,6 @@ class _TotalsTally:
             at_risk_amount=self.at_risk_amount, closed_by=signed(close) if close else None,
             unmatched_calls=unmatched, changed_since_close=tuple(self.changed),
             reopened=_reopened(context.record.latest_event, self.zone),
+            device_units=dict(self.device_units), device_amount=self.device_amount,
+            short_of_readings=self.short_of_readings,
         )

@@ -24,6 +24,7 @@ from billing.months import Month
 from billing.risk import CRITICAL, HIGH, WATCH
 from service import audit
 from service.context import ServiceContext
+from service.devices import short_of_readings
 from service.errors import BadInput, StoreConflict
 from service.months import MonthService
 from service.views import PatientRisk
@@ -66,12 +67,20 @@ class PlannedMessage:
     counts: dict[str, int] = field(default_factory=dict)
     earned: Decimal = Decimal("0.00")  # channel only: the clinic's month so far, in dollars
     at_risk_amount: Decimal = Decimal("0.00")  # channel only: still to win from at-risk
+    # a DM's patients whose device period still lacks reading days for 99454 (issue 28):
+    # (clinic id and initials, reading days needed, the period's last day); the nurse is
+    # told to call about the device. Counts only, never a reading's value.
+    short_of_readings: tuple[tuple[str, int, date], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "kind": self.kind, "recipient": self.recipient, "date": self.day.isoformat(),
             "month": self.month, "patients": [patient_json(p) for p in self.patients],
         }
+        if self.short_of_readings:
+            data["short_of_readings"] = [
+                {"patient": label, "reading_days_needed": days, "by": by.isoformat()}
+                for label, days, by in self.short_of_readings]
         if self.kind == CHANNEL:
             data["counts"] = dict(self.counts)
             data["earned"] = float(self.earned)
@@ -200,8 +209,11 @@ class ReminderService:
                 by_staff.setdefault(owner, []).append(row)
             else:
                 unassigned.append(row)
-        messages = [PlannedMessage(DM, staff, day, str(month), tuple(patients))
-                    for staff, patients in sorted(by_staff.items())]
+        short = self._short_of_readings(month, day, active)
+        messages = [PlannedMessage(DM, staff, day, str(month),
+                                   tuple(by_staff.get(staff, ())),
+                                   short_of_readings=tuple(short.get(staff, ())))
+                    for staff in sorted(set(by_staff) | set(short))]
         notes: list[str] = []
         if options.channel:
             counts = Counter(r.risk.severity for r in rows)
@@ -214,6 +226,21 @@ class ReminderService:
             notes.append(f"{len(unassigned)} at-risk patient(s) have no active assigned staff "
                          "member and REMINDER_CHANNEL is not set: nobody is told about them")
         return ReminderPlan(day, str(month), tuple(messages), notes=tuple(notes))
+
+    def _short_of_readings(self, month: Month, day: date, active: set[str]
+                           ) -> dict[str, list[tuple[str, int, date]]]:
+        """Each active staff member's assigned patients whose current device period still
+        needs reading days for 99454 (service.devices.short_of_readings), by clinic id."""
+        found: dict[str, list[tuple[str, int, date]]] = {}
+        for row in self.months.with_risk(month, day):
+            summary = row.summary
+            needed = short_of_readings(summary)
+            period = summary.current_device_period
+            owner = summary.assigned_to
+            if needed is None or period is None or not owner or owner not in active:
+                continue
+            found.setdefault(owner, []).append((summary.label, needed, period.end))
+        return {staff: sorted(rows) for staff, rows in found.items()}
 
     def _active_staff(self) -> set[str]:
         with self.ctx.db.read() as conn:

@@ -11,6 +11,7 @@ from typing import Any
 
 from billing.activities import ATTEMPT
 from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
+from billing.devices import DevicePeriod
 from billing.programme import Enrolment
 from billing.risk import RiskAssessment
 from billing.tally import EntryCount, NotCounted
@@ -183,6 +184,13 @@ class BilledAtClose:
                 "amount_delta": float(self.amount_delta)}
 
 
+def period_json(period: DevicePeriod) -> dict[str, Any]:
+    """A device period as JSON: its days, its counted reading days and its codes."""
+    return {"start": period.start.isoformat(), "end": period.end.isoformat(),
+            "days": period.day_count, "code": period.supply_code,
+            "codes": [{"code": c.code, "units": c.units} for c in period.codes]}
+
+
 @dataclass(frozen=True)
 class MonthSummary:
     """One patient's month: the numbers a report row, a Slack reply and a reminder share."""
@@ -223,6 +231,20 @@ class MonthSummary:
     # the patient's enrolment episodes (billing.programme); None: the light risk summary,
     # whose month is whole (store.month_risk `exact`)
     enrolment: Enrolment | None = field(default=None, repr=False, compare=False)
+    # the device half (issue 28; billing.devices): the codes of the device periods whose
+    # date of service (last day) is in the month, kept apart from `codes` so a month closed
+    # before devices were counted never reads as changed; the counted reading days of the
+    # period holding the month's last day (today, in the running month), all its days as
+    # known now; every period with a day in the month. Empty on a risk list's light summary.
+    device_codes: tuple[CodeUnits, ...] = field(default=(), compare=False)
+    device_days: int = field(default=0, compare=False)
+    device_periods: tuple[DevicePeriod, ...] = field(default=(), repr=False, compare=False)
+    device_amount: Decimal = field(default=Decimal("0.00"), compare=False)  # fee schedule
+
+    @property
+    def current_device_period(self) -> DevicePeriod | None:
+        """The period whose days `device_days` counts."""
+        return self.device_periods[-1] if self.device_periods else None
 
     def entry_count(self, entry_id: int) -> EntryCount | None:
         return next((c for c in self.entry_counts if c.entry_id == entry_id), None)
@@ -274,6 +296,10 @@ class MonthSummary:
         data["warnings"] = list(self.warnings)
         data["billed_at_close"] = (self.billed_at_close.as_json()
                                    if self.billed_at_close else None)
+        data["device_codes"] = [{"code": c.code, "units": c.units} for c in self.device_codes]
+        data["device_periods"] = [period_json(p) for p in self.device_periods]
+        data["device_codes_text"] = format_codes(self.device_codes)
+        data["device_amount"] = float(self.device_amount)
         data["not_counted"] = [asdict(n) for n in self.not_counted]
         data["not_counted_seconds"] = self.not_counted_seconds
         # one figure for every second left out (non-clinical time is in `not_counted` too);
@@ -340,9 +366,16 @@ class MonthTotals:
     changed_since_close: tuple[CloseDifference, ...] = ()  # vs the latest close
     reopened: str | None = None  # "on DATE by WHO: REASON" while reopened since a close
     held: int = 0  # with codes, but no consent or no order on file: not to be billed yet
+    # the device half (issue 28): units per device code dated in the month (held months
+    # left out, as for time), their dollars, and patients whose current device period
+    # still lacks reading days for 99454
+    device_units: dict[str, int] = field(default_factory=dict)
+    device_amount: Decimal = Decimal("0.00")
+    short_of_readings: int = 0
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data["device_amount"] = float(self.device_amount)
         data["expected_amount"] = float(self.expected_amount)
         data["at_risk_amount"] = float(self.at_risk_amount)
         data["changed_since_close"] = [d.as_json() for d in self.changed_since_close]

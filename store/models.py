@@ -231,6 +231,10 @@ class MonthCloseLine(SQLModel, table=True):
     total_seconds: int
     live_interactions: int
     expected_cents: int
+    # the device codes dated in the month at the close (issue 28, migration 0019):
+    # [[code, units]]; None: closed before device codes were counted
+    device_codes: list[list[Any]] | None = Field(default=None,
+                                                 sa_column=Column(JSON, nullable=True))
 
 
 class ReminderClaim(SQLModel, table=True):
@@ -371,6 +375,53 @@ class VoiceMenuState(SQLModel, table=True):
     reply: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _utc(nullable=False)
     expires_at: datetime = _utc(nullable=False)
+
+class Device(SQLModel, table=True):
+    """A monitoring device lent to a patient (issue 28): its serial, what it is, and the days
+    it is the patient's (from `started_on`, to `ended_on` included; None: still). A serial
+    may be lent again after an end; its periods never overlap (the service checks)."""
+
+    __tablename__ = "devices"
+    __table_args__ = (Index("ix_devices_serial_key", "serial_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    serial: str = Field(max_length=64)
+    serial_key: str = Field(max_length=64)  # upper-cased: serials are case-insensitive
+    patient_id: int = Field(foreign_key="patients.id", index=True)
+    kind: str = Field(max_length=16)  # bp_cuff | scale | glucometer | oximeter | other
+    started_on: date
+    ended_on: date | None = None
+    created_at: datetime = _utc(nullable=False)
+    created_by: str = Field(max_length=120)
+
+
+class DeviceReading(SQLModel, table=True):
+    """One reading a device measured, as its vendor sent it (issue 28). `values` are PHI:
+    stored, never logged, never in Slack or metrics (only days are counted). Stored once:
+    `dedupe_key` is the vendor's reading id when given, else serial (or patient) + instant +
+    kind. `patient_id` None: unmatched (no device registered for the serial on that day),
+    kept for an admin to attach (`device attach`), never dropped."""
+
+    __tablename__ = "device_readings"
+    __table_args__ = (
+        Index("ix_device_readings_patient_measured", "patient_id", "measured_at"),
+        Index("ix_device_readings_serial_key", "serial_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=300, unique=True)
+    reading_id: str | None = Field(default=None, max_length=128)  # the vendor's
+    serial: str | None = Field(default=None, max_length=64)
+    serial_key: str | None = Field(default=None, max_length=64)
+    device_id: int | None = Field(default=None, foreign_key="devices.id")
+    patient_id: int | None = Field(default=None, foreign_key="patients.id")
+    measured_at: datetime = _utc(nullable=False)
+    kind: str = Field(max_length=16)  # blood_pressure | weight | glucose | spo2 | other
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=16)  # webhook | fhir | csv
+    received_at: datetime = _utc(nullable=False)
+    attached_by: str | None = Field(default=None, max_length=120)  # an admin's attach
+
 
 # The primary keys are INTEGER columns: PostgreSQL holds up to 2^31 - 1 (SQLite 2^63 - 1),
 # so ids typed by people are bounded by the smaller, for the same answer on both.

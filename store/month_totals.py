@@ -7,7 +7,7 @@ Voiding an entry or changing a window changes every later answer because nothing
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from itertools import groupby
 from operator import itemgetter
@@ -43,7 +43,15 @@ from billing.tally import (
 )
 from store.db import Conn
 from store.episodes import episodes_column, overlaps_month, spans
-from store.tables import calls, month_close_events, patients, staff, time_entries
+from store.sql_time import epoch_seconds
+from store.tables import (
+    calls,
+    device_readings,
+    month_close_events,
+    patients,
+    staff,
+    time_entries,
+)
 
 # A statement in this module runs on a Core connection (issue 14); during the transition a
 # caller may still hand in an ORM session, whose connection it then uses.
@@ -165,6 +173,9 @@ class PatientMonthTotals:
     order_on: date | None = None
     # the patient's enrolment episodes (billing.programme), read with the month rows
     enrolment: Enrolment | None = None
+    # a reply's reading instants (UTC, oldest first), read with the rows; None: a scan's,
+    # read per page by the service (store.devices.instants_of)
+    readings: tuple[datetime, ...] | None = None
 
     @property
     def counted_seconds(self) -> int:
@@ -330,6 +341,23 @@ def _calls_column() -> Any:
         _in_month(calls.c.started_at)).scalar_subquery()
 
 
+def _readings_column() -> Any:
+    """A reply's patient's reading instants (store/devices.py) as whole epoch seconds
+    joined by commas, so a reply's month figures stay one statement (a scan reads its
+    page's readings with `store.devices.instants_of`)."""
+    found = select(func.aggregate_strings(
+        cast(epoch_seconds(device_readings.c.measured_at), String), literal_column("','"))
+    ).where(device_readings.c.patient_id == p.c.id).scalar_subquery()
+    return func.coalesce(found, "")  # '': read, none
+
+
+def readings_of(text: str | None) -> tuple[datetime, ...] | None:
+    """`_readings_column`'s text as UTC instants, oldest first; None: not read."""
+    if text is None:
+        return None
+    return tuple(sorted(datetime.fromtimestamp(int(n), UTC) for n in text.split(",") if n))
+
+
 @cache
 def _month_rows_statement(shape: str, detail: bool = True) -> Select[Any]:
     """Each patient of the scope with every entry touching the month (one row per entry, a
@@ -360,8 +388,10 @@ def _month_rows_statement(shape: str, detail: bool = True) -> Select[Any]:
         columns += [_close.c[name] for name in _EVENT_COLUMNS]
         joined = (joined.outerjoin(_event, _event.c.id == _newest)
                   .outerjoin(_close, _close.c.id == _billed_close))
-    # last: read as first[-3:] (the episodes as text: store.episodes)
-    columns += [p.c.ordering_provider_id, p.c.order_on, episodes_column()]
+    # last: read as first[-4:] (the episodes as text: store.episodes; a reply's reading
+    # instants as text: `_readings_column`)
+    columns += [p.c.ordering_provider_id, p.c.order_on, episodes_column(),
+                _readings_column() if shape in REPLY_SHAPES else null()]
     query = (select(*columns).select_from(joined).where(*_on_patients(shape))
              .order_by(p.c.clinic_key, e.c.started_at, e.c.id))
     if shape not in ("patient", "key"):
@@ -381,7 +411,7 @@ def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seco
                     ) -> PatientMonthTotals:
     """One patient's rows turned into totals (whether in the month's programme or not)."""
     first = rows[0]
-    enrolment = enrolment_of(first[-1], first[6], first[7])
+    enrolment = enrolment_of(first[-2], first[6], first[7])
     start, end = month_bounds or month.bounds_utc(zone)
     consent = start_of_day_utc(first[3], zone) if first[3] else None
     entries = [EntryTime(int(r[10]), int(r[11]), r[12], r[13], r[14], bool(r[15]),
@@ -407,8 +437,8 @@ def _patient_totals(rows: list[Any], month: Month, zone: ZoneInfo, min_live_seco
                               assigned_to=first[_ASSIGNED], provider_name=first[_PROVIDER_NAME],
                               provider_npi=first[_PROVIDER_NPI], overlaps=overlaps,
                               authors=authors, calls=review, close_record=record,
-                              ordering_provider_pk=first[-3], order_on=first[-2],
-                              enrolment=enrolment)
+                              ordering_provider_pk=first[-4], order_on=first[-3],
+                              enrolment=enrolment, readings=readings_of(first[-1]))
 
 
 def enrolment_of(text: str | None, enrolled_on: date | None,

@@ -63,3 +63,23 @@ def _sqlite_micros(element: micros, compiler: Any, **kw: Any) -> str:
     start, end = (compiler.process(c, **kw) for c in element.clauses)
     return (f"({_sqlite_whole(start, end)} * 1000000"
             f" + CAST(round(({_fraction(end)} - {_fraction(start)}) * 1000000) AS INTEGER))")
+
+
+class epoch_seconds(FunctionElement[int]):  # noqa: N801 - an SQL function's name
+    """Whole seconds since 1970 of a stored instant, floored (a reading's instant: its
+    clinic day is all that is asked of it)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds, "postgresql")
+def _pg_epoch(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    (instant,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(floor(date_part('epoch', {instant})) AS BIGINT)"
+
+
+@compiles(epoch_seconds)
+def _sqlite_epoch(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    (instant,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(strftime('%s', substr({instant}, 1, 19)) AS INTEGER)"

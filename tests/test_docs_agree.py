@@ -26,3 +26,19 @@ def test_security_doc_says_export_masks_numbers_in_notes() -> None:
     assert "`export` keeps notes as typed" not in security
     assert "`export` masks phone numbers in notes" in security
     # and it does: tests/cli/test_cli.py::test_export_masks_a_phone_number_typed_into_a_note_...
+
+
+def test_every_setting_is_in_the_readme_table() -> None:
+    """Each Settings field (or its environment alias) has a row in the README's settings
+    table (DEVICE_WEBHOOK_SECRET and DEVICE_MAX_REQUEST_BYTES among them, issue 28)."""
+    from configuration.settings import Settings
+
+    rows = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", (ROOT / "README.md").read_text(), re.M))
+    missing = []
+    for name, info in Settings.model_fields.items():
+        names = {name.upper()} | {str(c).upper() for c in
+                                  getattr(info.validation_alias, "choices", ())}
+        if not names & rows:
+            missing.append(name)
+    assert missing == []
+    assert {"DEVICE_WEBHOOK_SECRET", "DEVICE_MAX_REQUEST_BYTES"} <= rows

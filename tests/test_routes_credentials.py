@@ -11,6 +11,7 @@ Deeper cases per adapter live in tests/bot/test_security_and_faults.py,
 tests/telephony/test_webhooks.py and tests/web/test_access.py.
 """
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,9 +48,11 @@ from tests.telephony.conftest import (
 from tests.telephony.conftest import sign as twilio_sign
 from tests.web.support import TOKEN
 from web.access import COOKIE_NAME, SESSION_COOKIE, SESSION_SECONDS, cookie_value
+from web.readings import signature_of
 
 PHI = ("P-1042", "JD", "6175550123", "555-0123")
 METRICS_TOKEN = "metrics-token-0b7e"
+DEVICE_SECRET = "device-secret-5d1c"
 
 
 def _settings(slack_api_url: str) -> Settings:
@@ -57,7 +60,8 @@ def _settings(slack_api_url: str) -> Settings:
     return twilio_settings(
         slack_signing_secret=SecretStr(SECRET), slack_bot_token=SecretStr("xoxb-test"),
         slack_api_url=slack_api_url, reminders_enabled=False, reconcile_enabled=False,
-        dashboard_token=SecretStr(TOKEN), metrics_token=SecretStr(METRICS_TOKEN))
+        dashboard_token=SecretStr(TOKEN), metrics_token=SecretStr(METRICS_TOKEN),
+        device_webhook_secret=SecretStr(DEVICE_SECRET))
 
 
 @dataclass
@@ -252,6 +256,41 @@ def _twilio(app: Running, path: str, make_form: Callable[[], dict[str, str]]) ->
     app.unchanged(after_first, "replayed signed callback")
 
 
+def _devices(app: Running, path: str, _form: Any) -> None:
+    """The device vendors' webhook: HMAC-SHA256 of TIMESTAMP.BODY, 5 minutes (web/readings.py).
+    The timestamp is the service's clock (frozen here), as the route reads it."""
+    body = json.dumps({"reading_id": "vendor-1", "patient_id": "P-1042", "kind": "weight",
+                       "measured_at": "2026-11-03T07:12:00-05:00",
+                       "values": {"kg": 81.5}}).encode()
+    now = int(app.service.ctx.now().timestamp())
+    old = now - 301
+    secret = DEVICE_SECRET.encode()
+    cases = {
+        "no credentials": {},
+        "forged signature": {"X-RPM-Timestamp": str(now),
+                             "X-RPM-Signature": signature_of(b"not-the-secret", str(now), body)},
+        "replayed after 5 minutes": {"X-RPM-Timestamp": str(old),
+                                     "X-RPM-Signature": signature_of(secret, str(old), body)},
+        "replayed with a new timestamp": {"X-RPM-Timestamp": str(now),
+                                          "X-RPM-Signature": signature_of(secret, str(old),
+                                                                          body)},
+    }
+    for case, headers in cases.items():
+        before = app.counts()
+        response = app.http.post(path, content=body, headers={
+            "Content-Type": "application/json", **headers})
+        assert response.status_code == 401, case
+        app.unchanged(before, case)
+    signed = {"Content-Type": "application/json", "X-RPM-Timestamp": str(now),
+              "X-RPM-Signature": signature_of(secret, str(now), body)}
+    first = app.http.post(path, content=body, headers=signed)
+    after_first = app.counts()
+    replayed = app.http.post(path, content=body, headers=signed)
+    assert first.status_code == replayed.status_code == 200
+    assert replayed.json()["replayed"] == 1
+    app.unchanged(after_first, "replayed signed readings")
+
+
 # -- the table: every route of the app ------------------------------------------------------
 
 
@@ -304,6 +343,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/sign-in"): Row(_oidc_unconfigured, "/sign-in"),
     ("GET", "/sign-in/callback"): Row(_oidc_unconfigured, "/sign-in/callback?code=x&state=y"),
     ("POST", "/slack/events"): Row(_slack, "/slack/events"),
+    ("POST", "/devices/readings"): Row(_devices, "/devices/readings"),
     ("POST", "/twilio/voice/status"): Row(_twilio, "/twilio/voice/status", _completed_call),
     ("POST", "/twilio/voice/incoming"): Row(_twilio, "/twilio/voice/incoming",
                                             _incoming_call),

@@ -125,3 +125,71 @@ def test_adapters_agree(clinic: Service, db_url: str, monkeypatch: pytest.Monkey
     assert (numbers["patients"], numbers["billable"], numbers["at_risk"]) == (
         len(IN_NOVEMBER), len(BILLABLE), len(AT_RISK))
     get_settings.cache_clear()
+
+
+# The device half (issue 28): P-1042 17 reading days from 20 October (a period to 18
+# November: 99453 + 99454 in November), P-2001 3 days from 1 November (99453 + 99445),
+# P-2002 1 day (nothing).
+DEVICE_CODES = {"P-1042": "99453;99454", "P-2001": "99453;99445"}
+
+
+def _readings(clinic: Service) -> None:
+    from datetime import timedelta
+
+    from service.devices import reading_from
+
+    plan = {"P-1042": (date(2026, 10, 20), 17), "P-2001": (date(2026, 11, 1), 3),
+            "P-2002": (date(2026, 11, 18), 1)}
+    for n, (patient, (first, days)) in enumerate(plan.items()):
+        clinic.devices.add(f"DEV-{n}", patient_ref=patient, kind="bp_cuff",
+                           from_day=date(2026, 10, 1), actor="t")
+        clinic.devices.ingest([reading_from({
+            "device_serial": f"DEV-{n}", "kind": "blood_pressure", "values": {"systolic": 1},
+            "measured_at": f"{first + timedelta(days=i)}T12:00:00-05:00"})
+            for i in range(days)], source="webhook", actor="t")
+
+
+def test_every_screen_agrees_on_device_codes(clinic: Service, db_url: str, clock: object,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from billing.codes import format_codes
+
+    _readings(clinic)
+
+    def shown(codes: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in codes.items() if v}
+
+    report = {s.patient_id: format_codes(s.device_codes) for s in clinic.months.report(NOV)}
+    assert shown(report) == DEVICE_CODES
+    status = {p: format_codes(clinic.months.summary(p, NOV).device_codes) for p in IN_NOVEMBER}
+    assert shown(status) == DEVICE_CODES
+    dashboard = {r.summary.patient_id: format_codes(r.summary.device_codes)
+                 for r in clinic.dashboard.rows(NOV)}
+    assert shown(dashboard) == DEVICE_CODES
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=clinic)) as client:
+        html = client.get("/?month=2026-11", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    cells = {e.attrs["data-patient"]: e.content for e in Page(html).find("tr", class_="patient")}
+    for patient, codes in DEVICE_CODES.items():
+        assert f" {codes} " in f" {cells[patient]} "
+    caller = dispatch.Caller(ADMIN, "D0ADMIN")
+    sent = dispatch.report(clinic, grammar.Report("2026-11"), caller)
+    assert isinstance(sent, dispatch.ReportFile)
+    slack_csv = {r["patient_id"]: r["device_codes"]
+                 for r in csv.DictReader(io.StringIO(sent.content))}
+    assert shown(slack_csv) == DEVICE_CODES
+    rpm_status = dispatch.run(clinic, grammar.parse("status P-2001"),
+                              dispatch.Caller(DOCTOR, "D0DOC"))
+    assert "device codes: 99453 + 99445" in str(rpm_status.blocks)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    monkeypatch.setattr("rpm_logger.wiring.build_service", lambda settings, **_: clinic)
+    table = CliRunner().invoke(cli, ["report", "--month", "2026-11", "--format", "json"])
+    cli_json = {r["patient_id"]: r["device_codes_text"] for r in json.loads(table.output)}
+    assert shown(cli_json) == DEVICE_CODES
+    get_settings.cache_clear()
+    packets = {p: clinic.audit_packets.packet(p, NOV).content["month"]["devices"]["codes_text"]
+               for p in IN_NOVEMBER}
+    assert shown(packets) == DEVICE_CODES
+    # the close of November records the same codes (once the month has ended)
+    clock.now = datetime(2026, 12, 3, 15, tzinfo=UTC)  # type: ignore[attr-defined]
+    closed = clinic.closes.close(NOV, by="billing")
+    assert closed.device_units == {"99453": 2, "99454": 1, "99445": 1}

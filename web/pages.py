@@ -18,6 +18,8 @@ from presentation import packet
 from presentation.render import findings_count, none_yet, not_counted
 from service.audit_checks import AuditChecks
 from service.dashboard import CodeSeries, DashboardRow, PatientPage
+from service.devices import short_of_readings
+from service.month_words import device_words
 from service.views import MonthSummary, StaffView, staff_label
 from web.chart import svg
 
@@ -44,6 +46,10 @@ class RowView:
     advice: str
     verdict: str  # the status cell: a severity while days remain, then earned or missed
     verdict_class: str  # its colour: the severity's, "ok" for earned
+    device_days: int = 0  # the current device period's reading days
+    device_codes: str = ""  # the device codes dated in the month
+    device_advice: str = ""  # service.month_words.device_words
+    device_short: str = ""  # "needs 4 more reading days by 2026-12-18" while it runs
 
 
 def row_view(row: DashboardRow) -> RowView:
@@ -51,7 +57,17 @@ def row_view(row: DashboardRow) -> RowView:
     percent = round(min(seconds, TWENTY_MINUTES) * 100 / TWENTY_MINUTES, 1)
     verdict, verdict_class = _verdict(row)
     return RowView(row.summary, row.risk, row.minutes, percent, format_codes(row.summary.codes),
-                   row.risk.advice(), verdict, verdict_class)
+                   row.risk.advice(), verdict, verdict_class, row.summary.device_days,
+                   format_codes(row.summary.device_codes), device_words(row.summary),
+                   _device_short(row.summary))
+
+
+def _device_short(summary: MonthSummary) -> str:
+    needed = short_of_readings(summary)
+    period = summary.current_device_period
+    if needed is None or period is None:
+        return ""
+    return f"needs {needed} more reading day{'s' if needed != 1 else ''} by {period.end}"
 
 
 def _verdict(row: DashboardRow) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from rpm_logger.cli import (  # noqa: F401 (each registers its commands)
     auditors,
     backups,
     calls,
+    devices,
     imports,
     months,
     patients,
@@ -18,5 +19,7 @@ from rpm_logger.cli import (  # noqa: F401 (each registers its commands)
     time_entries,
 )
 from rpm_logger.cli.root import cli, main
+
+devices.register_import_readings()  # into the `import` group, whichever module made it
 
 __all__ = ["cli", "main"]

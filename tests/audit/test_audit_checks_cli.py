@@ -14,7 +14,8 @@ from tests.cli.runner import Cli
 from tests.cli.test_cli import cli as plain_cli  # noqa: F401 - the fixture, each database
 from tests.conftest import FrozenClock
 
-FINDINGS = "3 findings: 1 thin_documentation, 1 live_without_evidence, 1 late_documentation"
+FINDINGS = ("4 findings: 1 thin_documentation, 1 live_without_evidence, 1 late_documentation, "
+            "1 time_without_device_data")
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_the_three_formats_and_exit_codes(checked: Cli) -> None:
     assert table.rstrip().endswith(f"2026-10: {FINDINGS}")
     found = json.loads(checked("audit", "checks", "--month", "2026-10", "--format", "json").stdout)
     assert [f["check"] for f in found] == ["thin_documentation", "live_without_evidence",
-                                           "late_documentation"]
+                                           "late_documentation", "time_without_device_data"]
     assert found[0] == {"check": "thin_documentation", "patient_id": "P-1042",
                         "staff_id": "U01NURSE", "entry_ids": [1],
                         "message": found[0]["message"], "source": found[0]["source"]}

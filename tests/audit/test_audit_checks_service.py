@@ -15,12 +15,14 @@ from billing.audit_checks import (
     LATE_DOCUMENTATION,
     LIVE_WITHOUT_EVIDENCE,
     THIN_DOCUMENTATION,
+    TIME_WITHOUT_DEVICE_DATA,
     Finding,
 )
 from billing.months import Month
 from service import Service
 from service.calls import CallEvent
 from service.closes import Amendment
+from service.devices import reading_from
 from service.patients import PatientFields
 from service.staff import StaffChanges
 from tests.conftest import FrozenClock
@@ -68,6 +70,12 @@ def test_a_clean_month(svc: Service, clock: FrozenClock) -> None:
     _seed(svc)
     _captured_call(svc, at(3))
     log(svc, "20m", started_at=at(3, 15), note=NOTE)  # typed the same day: not late
+    svc.devices.add("BP-1", patient_ref="P-1042", kind="bp_cuff", from_day=at(1).date(),
+                    actor="test")  # 2 reading days: the month has device data
+    svc.devices.ingest([reading_from({"device_serial": "BP-1", "kind": "weight",
+                                      "measured_at": at(day).isoformat(),
+                                      "values": {"kg": 80}}) for day in (2, 3)],
+                       source="webhook", actor="webhook")
     clock.now = later
     assert svc.audit_checks.run(OCT).findings == ()
 
@@ -175,7 +183,7 @@ def test_the_close_preview_counts_the_findings(svc: Service) -> None:
     log(svc, "25m", "call", started_at=at(4), note="ok")
     preview = svc.closes.preview(OCT)
     assert preview.findings == {THIN_DOCUMENTATION: 1, LIVE_WITHOUT_EVIDENCE: 1,
-                                LATE_DOCUMENTATION: 1}
+                                LATE_DOCUMENTATION: 1, TIME_WITHOUT_DEVICE_DATA: 1}
     assert svc.closes.close(OCT, by="billing").billable == 1  # the close still works
 
 

@@ -42,6 +42,13 @@ def column(header: dict[str, Any], table: str, name: str) -> int:
     return [c[0] for c in found["columns"]].index(name)
 
 
+def without_tables(header: dict[str, Any], rows: Rows,
+                   *names: str) -> tuple[dict[str, Any], Rows]:
+    """The archive as a schema without the tables `names` would have written it."""
+    tables = [t for t in header["tables"] if t["name"] not in names]
+    return dict(header, tables=tables), {n: r for n, r in rows.items() if n not in names}
+
+
 def without_column(header: dict[str, Any], rows: Rows, table: str,
                    name: str) -> tuple[dict[str, Any], Rows]:
     """The archive as a schema without `table.name` would have written it."""

@@ -17,6 +17,7 @@ from sqlmodel import select as orm_select
 import store.models as models
 from billing.months import Month
 from service import Service
+from service.devices import reading_from
 from service.patients import PatientFields
 from store.db import Database
 from store.migrate import upgrade_to_head
@@ -54,6 +55,12 @@ def _seed_clinic(svc: Service) -> dict[str, int]:
                               patients="P-1042,P-9001", expires_on=date(2026, 12, 31),
                               actor="cli:test").link_token  # the signing key made too
     svc.auditors.redeem(link)
+    svc.devices.add("BP-0042", patient_ref="P-1042", kind="bp_cuff",
+                    from_day=date(2026, 11, 1), actor="test")
+    svc.devices.ingest([reading_from({
+        "reading_id": "vendor-ü-1", "device_serial": "BP-0042",
+        "measured_at": "2026-11-03T07:12:00.123456-05:00", "kind": "blood_pressure",
+        "values": {"systolic": 128, "diastolic": 82.5}})], source="webhook", actor="webhook")
     _store_the_rest(svc.ctx.db, ids["call"])
     return ids
 

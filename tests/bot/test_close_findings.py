@@ -20,8 +20,9 @@ def test_the_close_confirmation_says_the_findings(slack: SlackSender, seeded: Se
                                                    order_on=date(2026, 9, 1)), actor="test")
     asked = slack.command("month close 2026-10", user=ADMIN)
     text = all_text(asked.body)
-    assert ("🔎 3 findings: 1 thin_documentation, 1 live_without_evidence, "
-            "1 late_documentation (information: the close still works") in text
+    assert ("🔎 4 findings: 1 thin_documentation, 1 live_without_evidence, "
+            "1 late_documentation, 1 time_without_device_data (information: the close still "
+            "works") in text
     assert "P-1042" not in text
     clicked = slack.action("close_month", "2026-10", user=ADMIN)
     assert clicked.response.status_code == 200

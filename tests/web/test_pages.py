@@ -78,9 +78,11 @@ def test_row_cells_show_minutes_live_codes_days_left(client: TestClient) -> None
     assert cells["P-1042"].startswith("P-1042 JD 21 ✓ 99457 11 ok")
     # held (no order on file): not "ok" (outside auditor's retry of issue 26)
     assert cells["P-2001"].startswith("P-2001 AB 47 ✓ 99457;99458 11 held: do not bill")
-    assert cells["P-2002"] == ("P-2002 CK 4 ✗ — 11 watch needs 16 more minutes and a live call")
+    # then the device days and device codes (no readings: 0, —)
+    assert cells["P-2002"] == ("P-2002 CK 4 ✗ — 11 watch needs 16 more minutes and a live call"
+                               " 0 —")
     assert cells["P-3003"] == ("P-3003 EF 0 ✗ — 11 watch needs 20 more minutes and a live call"
-                               " no consent on file: do not bill until consent is recorded")
+                               " 0 — no consent on file: do not bill until consent is recorded")
     assert page.one("div", id="count-patients").content == "4"
     # P-2001 has no order on file: its 99457+99458 are held (billing.audit_checks.hold_reasons),
     # as the report's totals and the close leave them out

@@ -1,0 +1,161 @@
+"""Boundary tables for device days, 30-day device periods and 99453/99454/99445."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from billing.codes import format_codes
+from billing.devices import (
+    CPT_99445,
+    CPT_99453,
+    CPT_99454,
+    codes_in_month,
+    counted_days,
+    current_period,
+    days_to_next_code,
+    device_periods,
+    has_device_data,
+    supply_code,
+)
+from billing.months import Month
+from billing.programme import Enrolment
+
+OPEN = Enrolment.single(None, None)
+
+
+def run(start: date, count: int) -> list[date]:
+    return [start + timedelta(days=i) for i in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("start", "days", "expected"),
+    [
+        (date(2026, 11, 1), 30, "99453;99454"),
+        (date(2026, 11, 1), 16, "99453;99454"),
+        (date(2026, 11, 1), 15, "99453;99445"),  # 2026+: 2-15 days
+        (date(2026, 11, 1), 2, "99453;99445"),
+        (date(2026, 11, 1), 1, ""),
+        (date(2025, 11, 1), 16, "99453;99454"),
+        (date(2025, 11, 1), 15, ""),  # before 2026: no 99445
+        (date(2025, 11, 1), 2, ""),
+        (date(2025, 12, 31), 2, ""),  # starts in 2025: its 2025 rules, though it ends in 2026
+        (date(2026, 1, 1), 2, "99453;99445"),  # the first day of the 2026 rules
+        (date(2018, 12, 1), 20, ""),  # before 99453/99454 existed (CY2019)
+    ],
+)
+def test_one_period_codes(start: date, days: int, expected: str) -> None:
+    periods = device_periods(run(start, days), OPEN, None)
+    assert len(periods) == 1
+    assert periods[0].start == start
+    assert periods[0].end == start + timedelta(days=29)
+    assert periods[0].day_count == days
+    assert format_codes(periods[0].codes) == expected
+
+
+def test_supply_code_never_both() -> None:
+    assert supply_code(date(2026, 3, 1), 16) == CPT_99454
+    assert supply_code(date(2026, 3, 1), 15) == CPT_99445
+    assert supply_code(date(2025, 3, 1), 15) is None
+    assert days_to_next_code(date(2026, 3, 1), 12) == 4
+    assert days_to_next_code(date(2026, 3, 1), 16) is None
+
+
+def test_a_period_across_a_month_end_belongs_to_its_last_days_month() -> None:
+    # first reading 20 Oct: the period runs 20 Oct - 18 Nov, its codes are November's
+    days = run(date(2026, 10, 20), 10) + run(date(2026, 11, 5), 8)
+    periods = device_periods(days, OPEN, None)
+    assert [(p.start, p.end, p.day_count) for p in periods] == [
+        (date(2026, 10, 20), date(2026, 11, 18), 18)]
+    assert codes_in_month(periods, Month(2026, 10)) == ()
+    assert format_codes(codes_in_month(periods, Month(2026, 11))) == "99453;99454"
+
+
+def test_consecutive_periods_bill_99453_once_per_episode() -> None:
+    days = run(date(2026, 1, 1), 20) + run(date(2026, 1, 31), 3) + run(date(2026, 3, 2), 1)
+    periods = device_periods(days, OPEN, None)
+    assert [(p.start, p.end, p.day_count, format_codes(p.codes)) for p in periods] == [
+        (date(2026, 1, 1), date(2026, 1, 30), 20, "99453;99454"),
+        (date(2026, 1, 31), date(2026, 3, 1), 3, "99445"),
+        (date(2026, 3, 2), date(2026, 3, 31), 1, ""),
+    ]
+
+
+def test_99453_waits_for_the_first_period_with_a_code() -> None:
+    days = [date(2025, 6, 1)] + run(date(2025, 7, 1), 16)
+    periods = device_periods(days, OPEN, None)
+    assert [format_codes(p.codes) for p in periods] == ["", "99453;99454"]
+
+
+def test_a_second_episode_starts_its_own_periods_and_its_own_99453() -> None:
+    enrolment = Enrolment.of([(date(2026, 1, 1), date(2026, 2, 10)),
+                              (date(2026, 3, 1), None)])
+    days = (run(date(2026, 1, 5), 20) + run(date(2026, 2, 5), 6) + run(date(2026, 2, 15), 5)
+            + run(date(2026, 3, 3), 2))
+    periods = device_periods(days, enrolment, None)
+    assert [(p.episode, p.start, p.end, p.day_count, format_codes(p.codes))
+            for p in periods] == [
+        (0, date(2026, 1, 5), date(2026, 2, 3), 20, "99453;99454"),
+        # clipped to the episode's last day, which is its date of service
+        (0, date(2026, 2, 4), date(2026, 2, 10), 6, "99445"),
+        # the days between episodes (15-19 Feb) count for nothing
+        (1, date(2026, 3, 3), date(2026, 4, 1), 2, "99453;99445"),
+    ]
+    assert periods[1].clipped
+    assert format_codes(codes_in_month(periods, Month(2026, 2))) == "99453;99454;99445"
+
+
+def test_readings_outside_the_window_or_before_consent_do_not_count() -> None:
+    enrolment = Enrolment.single(date(2026, 11, 3), date(2026, 11, 25))
+    days = run(date(2026, 11, 1), 30)
+    assert counted_days(days, enrolment, date(2026, 11, 10)) == tuple(
+        run(date(2026, 11, 10), 16))
+    periods = device_periods(days, enrolment, date(2026, 11, 10))
+    assert [(p.start, p.end, p.day_count, format_codes(p.codes)) for p in periods] == [
+        (date(2026, 11, 10), date(2026, 11, 25), 16, "99453;99454")]
+
+
+def test_two_readings_on_one_day_are_one_day() -> None:
+    days = [date(2026, 11, 1), date(2026, 11, 1)]
+    periods = device_periods(days, OPEN, None)
+    assert periods[0].day_count == 1 and periods[0].codes == ()
+
+
+def test_the_current_period_is_listed_before_its_first_reading() -> None:
+    periods = device_periods(run(date(2026, 9, 1), 20), OPEN, None, through=date(2026, 11, 20))
+    assert [(p.start, p.day_count) for p in periods] == [
+        (date(2026, 9, 1), 20), (date(2026, 10, 1), 0), (date(2026, 10, 31), 0)]
+    current = current_period(periods, date(2026, 11, 20))
+    assert current is not None and current.end == date(2026, 11, 29)
+    ended = Enrolment.single(None, date(2026, 9, 30))
+    assert len(device_periods(run(date(2026, 9, 1), 20), ended, None,
+                              through=date(2026, 11, 20))) == 1
+
+
+def test_device_data_in_a_month_needs_two_days() -> None:
+    one = device_periods([date(2026, 11, 5)], OPEN, None)
+    two = device_periods([date(2026, 11, 5), date(2026, 11, 6)], OPEN, None)
+    assert not has_device_data(one, Month(2026, 11))
+    assert has_device_data(two, Month(2026, 11))
+    assert has_device_data(two, Month(2026, 12))  # the period runs to 4 Dec
+    assert not has_device_data(two, Month(2026, 10))
+    assert CPT_99453 and CPT_99445
+
+
+def test_time_codes_without_device_data_is_a_finding() -> None:
+    from zoneinfo import ZoneInfo
+
+    from billing.audit_checks import (
+        TIME_WITHOUT_DEVICE_DATA,
+        MonthFacts,
+        PatientMonth,
+        run_checks,
+    )
+
+    facts = MonthFacts(Month(2026, 11), ZoneInfo("America/New_York"), patients=(
+        PatientMonth("P-1", 1200, "99457", device_data=False),
+        PatientMonth("P-2", 1200, "99457", device_data=True),
+        PatientMonth("P-3", 300, "", device_data=False),  # no codes: nothing to ask
+        PatientMonth("P-4", 1200, "99457"),  # not known: never a finding
+    ))
+    found = [f for f in run_checks(facts) if f.check == TIME_WITHOUT_DEVICE_DATA]
+    assert [f.patient_id for f in found] == ["P-1"]

@@ -1,0 +1,143 @@
+"""Where the device half shows (issue 28): `status --json` (device_codes, device_days,
+device_periods) and `report --format json` (device_codes), in the month of each period's
+date of service, on both databases."""
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from billing.months import Month
+from service import Service
+from service.devices import reading_from
+from service.patients import PatientFields
+from tests.backup.conftest import cli_env
+from tests.cli.runner import Cli
+from tests.conftest import FrozenClock
+from tests.service.helpers import seed
+
+
+def lend_and_read(svc: Service, first: date, days: int, serial: str = "BP-0042") -> None:
+    svc.devices.add(serial, patient_ref="P-1042", kind="bp_cuff", from_day=date(2026, 10, 1),
+                    actor="test")
+    svc.devices.ingest([reading_from({
+        "device_serial": serial, "kind": "blood_pressure", "values": {"systolic": 120},
+        "measured_at": f"{first + timedelta(days=i)}T07:00:00-05:00"}) for i in range(days)],
+        source="webhook", actor="webhook")
+
+
+@pytest.fixture
+def cli(svc: Service, db_url: str, clock: FrozenClock) -> Cli:
+    seed(svc)  # P-1042: consent 2026-10-01
+    lend_and_read(svc, date(2026, 10, 20), 17)  # 20 Oct - 18 Nov: November's claim
+    return Cli(cli_env(db_url), clock=clock)
+
+
+def test_status_json_has_the_device_half(cli: Cli) -> None:
+    november = json.loads(cli("status", "P-1042", "--month", "2026-11", "--json").stdout)
+    assert november["device_codes"] == [{"code": "99453", "units": 1},
+                                        {"code": "99454", "units": 1}]
+    assert november["codes"] == []  # the time codes are apart
+    assert november["device_days"] == 0  # today (20 Nov) is in the second period, no days
+    assert november["device_periods"] == [
+        {"start": "2026-10-20", "end": "2026-11-18", "days": 17, "code": "99454",
+         "codes": [{"code": "99453", "units": 1}, {"code": "99454", "units": 1}]},
+        {"start": "2026-11-19", "end": "2026-12-18", "days": 0, "code": None, "codes": []}]
+    october = json.loads(cli("status", "P-1042", "--month", "2026-10", "--json").stdout)
+    assert october["device_codes"] == [] and october["device_days"] == 17  # its period's
+
+
+def test_report_json_lists_device_codes(cli: Cli) -> None:
+    rows = json.loads(cli("report", "--month", "2026-11", "--format", "json").stdout)
+    [row] = [r for r in rows if r["patient_id"] == "P-1042"]
+    assert [c["code"] for c in row["device_codes"]] == ["99453", "99454"]
+
+
+def test_status_text_and_report_csv_and_table(cli: Cli) -> None:
+    november = cli("status", "P-1042", "--month", "2026-11").stdout
+    assert "Device codes  99453;99454 ($66.00)" in november
+    assert ("Device days   0 reading days (period 2026-11-19 to 2026-12-18): needs 16 more "
+            "reading days by 2026-12-18 for 99454") in november
+    october = cli("status", "P-1042", "--month", "2026-10").stdout
+    assert "17 reading days (period 2026-10-20 to 2026-11-18): 99454" in october
+    csv_text = cli("report", "--month", "2026-11", "--format", "csv").stdout
+    header, row = csv_text.splitlines()[0].split(","), csv_text.splitlines()[1]
+    assert header[-3:] == ["device_codes", "device_amount", "device_days"]
+    assert "99453;99454,66.00," in row
+    assert "99453;99454 ($66.00)" in cli("report", "--month", "2026-11").stdout
+
+
+def test_the_close_records_the_device_codes(svc: Service, db_url: str,
+                                           clock: FrozenClock) -> None:
+    seed(svc)
+    svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)), actor="t")
+    lend_and_read(svc, date(2026, 10, 1), 16)  # 1-30 October: October's claim
+    cli = Cli(cli_env(db_url), clock=clock)
+    closed = cli("month", "close", "2026-10", "--yes", "--by", "billing")
+    assert "device codes 99453 x1, 99454 x1" in closed.stdout + closed.stderr
+    shown = cli("month", "show", "2026-10").stdout
+    assert "closed by billing" in shown and "device codes 99453 x1, 99454 x1" in shown
+    status = json.loads(cli("status", "P-1042", "--month", "2026-10", "--json").stdout)
+    assert status["billed_at_close"]["differs"] is False  # device codes are kept apart
+
+
+def test_the_packet_v6_lists_each_counted_day_and_older_formats_verify(
+        svc: Service, db_url: str, clock: FrozenClock) -> None:
+    from presentation import packet as printing
+    from service.audit_packets import FORMAT, as_format
+
+    seed(svc)
+    lend_and_read(svc, date(2026, 10, 20), 17)
+    svc.devices.ingest([reading_from({  # a second reading on one day: one day, two readings
+        "device_serial": "BP-0042", "kind": "weight", "values": {"kg": 80.5},
+        "measured_at": "2026-11-03T18:00:00-05:00"})], source="csv", actor="cli:t")
+    packet = svc.audit_packets.packet("P-1042", Month(2026, 11))
+    assert FORMAT == "rpm-logger audit packet v6"
+    devices = packet.content["month"]["devices"]
+    assert devices["codes_text"] == "99453;99454"
+    assert devices["periods"][0] == {"start": "2026-10-20", "end": "2026-11-18",
+                                     "date_of_service": "2026-11-18", "days": 17,
+                                     "codes_text": "99453;99454"}
+    assert {"day": "2026-11-03", "readings": 2, "sources": ["csv", "webhook"]} \
+        in devices["days"]
+    page = printing.html(packet)
+    assert "Device readings (clinic days)" in page and "80.5" not in page
+    older = as_format(packet.content, "rpm-logger audit packet v5")
+    assert "devices" not in older["month"]
+    check = svc.audit_packets.verify(json.loads(printing.canonical_json(older)))  # no head
+    assert check.changes == ()  # a v5 packet printed before keeps verifying
+
+
+def test_reminders_and_the_summary_name_patients_short_of_readings(cli: Cli,
+                                                                   svc: Service) -> None:
+    from presentation import blocks
+    from reminders import messages
+    from service.reminders import ReminderOptions
+
+    # P-1042 (assigned to the nurse): the period from 19 November has no reading day yet
+    plan = svc.reminders.plan(date(2026, 11, 20), ReminderOptions())
+    [dm] = [m for m in plan.messages if m.recipient == "U01NURSE"]
+    assert dm.short_of_readings == (("P-1042 (JD)", 16, date(2026, 12, 18)),)
+    shown = messages.text(dm) + str(blocks.reminder_blocks(dm))
+    assert "P-1042 (JD): needs 16 more reading days by 2026-12-18" in shown
+    assert "120" not in shown  # a reading's value, never
+    summary = cli("report", "--month", "2026-11", "--summary").stdout
+    assert "Device codes" in summary and "99453 x1, 99454 x1 ($66.00)" in summary
+    assert "1 patient whose device period still needs reading days" in summary
+    numbers = json.loads(cli("report", "--month", "2026-11", "--summary", "--format",
+                             "json").stdout)
+    assert numbers["device_units"] == {"99453": 1, "99454": 1}
+    assert numbers["short_of_readings"] == 1
+
+
+def test_the_dashboard_says_how_many_reading_days_are_missing(cli: Cli, svc: Service) -> None:
+    from fastapi.testclient import TestClient
+
+    from configuration.settings import Settings
+    from rpm_logger.app import create_app
+    from tests.web.support import TOKEN, Page
+
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=svc)) as client:
+        html = client.get("/?month=2026-11", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    [cell] = [e for e in Page(html).find("td", class_="device-days")]
+    assert cell.content == "0 needs 16 more reading days by 2026-12-18"

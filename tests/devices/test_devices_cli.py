@@ -1,0 +1,60 @@
+"""`rpm-logger device ...` and `rpm-logger import readings FILE.csv [--dry-run]` on both
+databases: all or nothing, stored once, an unknown serial kept unmatched then attached."""
+
+from pathlib import Path
+
+import pytest
+
+from service import Service
+from tests.backup.conftest import cli_env
+from tests.cli.runner import Cli
+from tests.conftest import FrozenClock
+from tests.service.helpers import seed
+
+CSV = """reading_id,device_serial,patient_id,measured_at,kind,systolic,diastolic,kg
+v-1,BP-0042,,2026-11-03T07:12:00-05:00,blood_pressure,128,82,
+v-2,BP-0042,,2026-11-04T07:12:00-05:00,blood_pressure,131,85,
+,SC-9,,2026-11-04T08:00:00-05:00,weight,,,81.5
+"""
+
+
+@pytest.fixture
+def cli(svc: Service, db_url: str, clock: FrozenClock) -> Cli:
+    seed(svc)
+    return Cli(cli_env(db_url), clock=clock)
+
+
+def test_lend_import_once_and_attach(cli: Cli, tmp_path: Path) -> None:
+    added = cli("device", "add", "BP-0042", "--patient", "p-1042", "--kind", "bp_cuff",
+                "--from", "2026-11-01")
+    assert added.stdout == "BP-0042\tP-1042\tbp_cuff\t2026-11-01\t-\n"
+    file = tmp_path / "vendor.csv"
+    file.write_text(CSV)
+    dry = cli("import", "readings", str(file), "--dry-run")
+    assert "3 readings: would store 3, 0 already stored, 1 unmatched" in dry.stdout
+    first = cli("import", "readings", str(file))
+    assert "3 readings: stored 3, 0 already stored, 1 unmatched" in first.stdout
+    again = cli("import", "readings", str(file))
+    assert "stored 0, 3 already stored" in again.stdout
+    assert "SC-9\t1\t" in cli("device", "unmatched").stdout
+    hint = cli("device", "add", "SC-9", "--patient", "P-1042", "--kind", "scale",
+               "--from", "2026-11-01")
+    assert "1 unmatched readings of SC-9" in hint.stderr
+    assert "1 readings attached; 0 still unmatched" in cli("device", "attach", "sc-9").stdout
+    assert cli("device", "unmatched").stdout == "serial\treadings\tfirst\tlast\n"
+    listed = cli("device", "list", "--patient", "P-1042").stdout.splitlines()
+    assert listed[0] == "serial\tpatient\tkind\tfrom\tto" and len(listed) == 3
+    assert "2026-11-10" in cli("device", "end", "BP-0042", "--on", "2026-11-10").stdout
+    for text in (first.stdout, again.stdout, listed[1]):
+        assert "128" not in text and "81.5" not in text  # values are never printed
+
+
+def test_a_bad_line_stores_nothing(cli: Cli, tmp_path: Path) -> None:
+    file = tmp_path / "vendor.csv"
+    file.write_text(CSV.replace("blood_pressure,131", "mood,131"))
+    refused = cli("import", "readings", str(file), code=2)
+    assert refused.stderr.startswith("error: line 3, kind: one of")
+    assert "131" not in refused.stderr
+    assert cli("device", "unmatched").stdout == "serial\treadings\tfirst\tlast\n"
+    bad = cli("device", "add", "BP 1", "--patient", "P-1042", "--kind", "bp_cuff", code=2)
+    assert "not a device serial" in bad.stderr

@@ -1,0 +1,141 @@
+"""`POST /devices/readings` end to end on both databases, through the real app in-process:
+signed JSON, a FHIR Bundle, an unknown serial kept unmatched, a replay stored once, a bad
+signature (401) and a bad field (400) storing nothing, 503 without the secret, and the
+route's own body limit."""
+
+import json
+from collections.abc import Iterator
+from datetime import date
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from configuration.settings import Settings
+from rpm_logger.app import create_app
+from service import Service
+from store import devices as device_rows
+from tests.loopback import in_process
+from tests.service.helpers import seed
+from web.readings import signature_of
+
+SECRET = "device-vendor-secret"
+NOW = 1_795_204_800  # the frozen clock: 2026-11-20 20:00 UTC
+
+
+def _settings(**extra: object) -> Settings:
+    return Settings(device_webhook_secret=SecretStr(SECRET), reminders_enabled=False,
+                    reconcile_enabled=False, **extra)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def http(svc: Service) -> Iterator[httpx.Client]:
+    seed(svc)
+    svc.devices.add("BP-0042", patient_ref="P-1042", kind="bp_cuff",
+                    from_day=date(2026, 11, 1), actor="test")
+    with in_process(create_app(_settings(), service=svc)) as client:
+        yield client
+
+
+def post(http: httpx.Client, body: object, *, fhir: bool = False, ts: int = NOW,
+         secret: str = SECRET) -> httpx.Response:
+    raw = json.dumps(body).encode()
+    return http.post("/devices/readings", content=raw, headers={
+        "Content-Type": "application/fhir+json" if fhir else "application/json",
+        "X-RPM-Timestamp": str(ts),
+        "X-RPM-Signature": signature_of(secret.encode(), str(ts), raw)})
+
+
+def reading(day: int, rid: str | None = None, serial: str = "BP-0042") -> dict[str, object]:
+    fields: dict[str, object] = {
+        "device_serial": serial, "patient_id": "P-1042",
+        "measured_at": f"2026-11-{day:02d}T07:12:00-05:00", "kind": "blood_pressure",
+        "values": {"systolic": 128, "diastolic": 82}}
+    if rid:
+        fields["reading_id"] = rid
+    return fields
+
+
+def stored(svc: Service) -> int:
+    with svc.ctx.db.read() as conn:
+        return device_rows.reading_count(conn)
+
+
+def test_signed_readings_are_stored_once(http: httpx.Client, svc: Service) -> None:
+    answer = post(http, [reading(d, f"vendor-{d}") for d in range(2, 18)])
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"received": 16, "stored": 16, "replayed": 0, "unmatched": 0}
+    replay = post(http, reading(2, "vendor-2"))
+    assert replay.json() == {"received": 1, "stored": 0, "replayed": 1, "unmatched": 0}
+    assert stored(svc) == 16
+    assert svc.devices.status("P-1042").periods[0].day_count == 16
+    assert "128" not in answer.text + replay.text
+
+
+def test_a_fhir_bundle_maps_device_subject_and_time(http: httpx.Client, svc: Service) -> None:
+    observation = {
+        "resourceType": "Observation", "id": "obs-1", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+        "subject": {"reference": "Patient/P-1042"},
+        "device": {"reference": "Device/BP-0042"},
+        "effectiveDateTime": "2026-11-05T08:00:00-05:00",
+        "component": [
+            {"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 131}},
+            {"code": {"coding": [{"code": "8462-4"}]}, "valueQuantity": {"value": 85}}]}
+    weight = {"resourceType": "Observation", "id": "obs-2",
+              "code": {"coding": [{"code": "29463-7"}]},
+              "device": {"identifier": {"value": "SC-77"}},
+              "effectiveDateTime": "2026-11-06T08:00:00Z",
+              "valueQuantity": {"value": 81.2, "unit": "kg"}}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": observation}, {"resource": {"resourceType": "Device", "id": "x"}},
+        {"resource": weight}]}
+    answer = post(http, bundle, fhir=True)
+    assert answer.json() == {"received": 2, "stored": 2, "replayed": 0, "unmatched": 1}
+    [unmatched] = svc.devices.unmatched()
+    assert (unmatched.serial, unmatched.readings) == ("SC-77", 1)
+    broken = dict(observation, effectiveDateTime=None)
+    refused = post(http, {"resourceType": "Bundle", "entry": [{"resource": broken}]}, fhir=True)
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith("entry[0].resource.effectiveDateTime")
+
+
+def test_an_unknown_serial_is_kept_unmatched(http: httpx.Client, svc: Service) -> None:
+    answer = post(http, reading(3, serial="ZZ-1") | {"patient_id": None})
+    assert answer.json()["unmatched"] == 1
+    assert [u.serial for u in svc.devices.unmatched()] == ["ZZ-1"]
+
+
+def test_bad_signatures_are_401_and_store_nothing(http: httpx.Client, svc: Service) -> None:
+    assert post(http, reading(3), secret="guess").status_code == 401
+    assert post(http, reading(3), ts=NOW - 301).status_code == 401  # stale
+    raw = json.dumps(reading(3)).encode()
+    assert http.post("/devices/readings", content=raw).status_code == 401  # unsigned
+    assert stored(svc) == 0
+
+
+def test_a_bad_field_is_400_naming_it_and_stores_nothing(http: httpx.Client,
+                                                          svc: Service) -> None:
+    answer = post(http, [reading(3), reading(4) | {"kind": "mood"}])
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith("readings[1].kind")
+    assert post(http, [reading(3)] * 501).json()["error"].startswith("body: 501 readings")
+    assert stored(svc) == 0
+
+
+def test_503_until_the_secret_is_set(svc: Service) -> None:
+    with in_process(create_app(Settings(reminders_enabled=False, reconcile_enabled=False),
+                               service=svc)) as client:
+        answer = client.post("/devices/readings", content=b"[]")
+    assert answer.status_code == 503 and "DEVICE_WEBHOOK_SECRET" in answer.text
+
+
+def test_the_route_has_its_own_body_limit(svc: Service) -> None:
+    seed(svc)
+    settings = _settings(max_request_bytes=2048, device_max_request_bytes=4096)
+    with in_process(create_app(settings, service=svc)) as client:
+        big = [reading(3, f"r-{i}") for i in range(12)]  # ~2.5 KB: over the app's limit
+        assert 2048 < len(json.dumps(big)) < 4096
+        assert post(client, big).status_code == 200
+        assert post(client, big * 2).status_code == 413
+        assert client.post("/healthz", content=b"x" * 3000).status_code == 413

@@ -1,0 +1,124 @@
+"""FHIR R4 `Observation` resources (one, or in a `Bundle`) as the webhook's reading fields.
+
+Mapped: the device serial from `Observation.device` (a `Device/SERIAL` reference, or its
+identifier's value), the patient from `Observation.subject` (`Patient/P-1042`, or its
+identifier's value), the instant from `effectiveDateTime`, the kind from the LOINC code
+(`code.coding`), the values from `valueQuantity` and each `component`'s, the vendor's id from
+the first `identifier`, else the resource's `id`. Resources of other types in a Bundle
+(Device, Patient) are skipped. Errors name the FHIR path ("entry[2].resource.effectiveDateTime").
+"""
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from service.errors import BadInput
+
+# LOINC codes of what the clinic's devices measure
+KIND_OF_LOINC = {
+    "85354-9": "blood_pressure", "55284-4": "blood_pressure", "35094-2": "blood_pressure",
+    "29463-7": "weight", "3141-9": "weight",
+    "2339-0": "glucose", "41653-7": "glucose", "2345-7": "glucose",
+    "59408-5": "spo2", "2708-6": "spo2", "59417-6": "spo2",
+}
+VALUE_OF_LOINC = {"8480-6": "systolic", "8462-4": "diastolic", "8867-4": "heart_rate",
+                  "29463-7": "weight", "3141-9": "weight", "2339-0": "glucose",
+                  "41653-7": "glucose", "2345-7": "glucose", "59408-5": "spo2",
+                  "2708-6": "spo2"}
+_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
+def observations(body: Any) -> list[tuple[str, Mapping[str, Any]]]:
+    """(path, resource) of each Observation in a resource or a Bundle."""
+    if not isinstance(body, Mapping):
+        raise BadInput("body: a FHIR resource (Observation or Bundle) is expected")
+    kind = body.get("resourceType")
+    if kind == "Observation":
+        return [("", body)]
+    if kind != "Bundle":
+        raise BadInput("resourceType: Observation or Bundle")
+    entries = body.get("entry")
+    if not isinstance(entries, list):
+        raise BadInput("entry: a Bundle's entries are a list")
+    found = []
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping):
+            raise BadInput(f"entry[{index}].resource: a FHIR resource")
+        if resource.get("resourceType") == "Observation":
+            found.append((f"entry[{index}].resource.", resource))
+    return found
+
+
+def reading_fields(path: str, resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The reading fields of one Observation (checked further by the service)."""
+    fields: dict[str, Any] = {
+        "reading_id": _reading_id(resource),
+        "device_serial": _reference(resource.get("device"), "Device", path + "device"),
+        "patient_id": _reference(resource.get("subject"), "Patient", path + "subject"),
+    }
+    if fields["device_serial"] is None and fields["patient_id"] is None:
+        raise BadInput(f"{path}device: Observation.device or subject is needed")
+    effective = resource.get("effectiveDateTime")
+    if not isinstance(effective, str):
+        raise BadInput(f"{path}effectiveDateTime: an instant with its offset")
+    fields["measured_at"] = effective
+    codes = _codes(resource.get("code"))
+    fields["kind"] = next((KIND_OF_LOINC[c] for c in codes if c in KIND_OF_LOINC), "other")
+    values: dict[str, Any] = {}
+    _add_value(values, resource, codes, path)
+    components = resource.get("component") or []
+    if not isinstance(components, list):
+        raise BadInput(f"{path}component: a list")
+    for index, component in enumerate(components):
+        if isinstance(component, Mapping):
+            _add_value(values, component, _codes(component.get("code")),
+                       f"{path}component[{index}].")
+    if not values:
+        raise BadInput(f"{path}valueQuantity: a value (or components with values)")
+    fields["values"] = values
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _reading_id(resource: Mapping[str, Any]) -> str | None:
+    identifiers = resource.get("identifier")
+    if isinstance(identifiers, list) and identifiers and isinstance(identifiers[0], Mapping):
+        value = identifiers[0].get("value")
+        if isinstance(value, str) and value.strip():
+            return value
+    rid = resource.get("id")
+    return rid if isinstance(rid, str) and rid.strip() else None
+
+
+def _reference(value: Any, kind: str, path: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise BadInput(f"{path}: a FHIR Reference")
+    reference = value.get("reference")
+    if isinstance(reference, str) and reference.startswith(kind + "/"):
+        return reference[len(kind) + 1:]
+    identifier = value.get("identifier")
+    if isinstance(identifier, Mapping) and isinstance(identifier.get("value"), str):
+        return str(identifier["value"])
+    raise BadInput(f"{path}: a reference {kind}/ID or an identifier with a value")
+
+
+def _codes(concept: Any) -> list[str]:
+    if not isinstance(concept, Mapping) or not isinstance(concept.get("coding"), list):
+        return []
+    return [c["code"] for c in concept["coding"]
+            if isinstance(c, Mapping) and isinstance(c.get("code"), str)]
+
+
+def _add_value(values: dict[str, Any], holder: Mapping[str, Any], codes: list[str],
+               path: str) -> None:
+    quantity = holder.get("valueQuantity")
+    if quantity is None:
+        return
+    if not isinstance(quantity, Mapping) or "value" not in quantity:
+        raise BadInput(f"{path}valueQuantity.value: a number")
+    name = next((VALUE_OF_LOINC[c] for c in codes if c in VALUE_OF_LOINC), None)
+    if name is None:
+        name = _NAME.sub("_", "loinc_" + codes[0])[:32] if codes else "value"
+    values[name] = quantity["value"]
