@@ -16,8 +16,9 @@ from tests.conftest import FrozenClock
 from tests.service.helpers import DOCTOR, NURSE, log, seed
 
 # SQLite counts its BEGIN IMMEDIATE, PostgreSQL its month lock (SELECT pg_advisory_...):
-# staff, patient, month close, double-submission check, insert, audit row, month figures
-LOG_BUDGET = 8
+# staff, patient, month close, double-submission check, insert, audit row, month figures,
+# the patient's device readings (issue 28: the reply's device days)
+LOG_BUDGET = 9
 # the audit chain: at commit, a read of the last record (SQLite), and first the chain's lock
 # (PostgreSQL): store/audit.py
 CHAIN = {"sqlite": 1, "postgresql": 2}
