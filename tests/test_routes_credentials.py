@@ -47,7 +47,7 @@ from tests.web.support import TOKEN
 from web.access import COOKIE_NAME, SESSION_SECONDS, cookie_value
 
 PHI = ("P-1042", "JD", "6175550123", "555-0123")
-METRICS_TOKEN = "metrics-token-0b7e"
+METRICS_TOKEN = "metrics-token-0b7e-5d21c9a4f3e86b17"
 
 
 def _settings(slack_api_url: str) -> Settings:

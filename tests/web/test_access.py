@@ -305,7 +305,7 @@ def test_rotating_the_token_ends_every_session(seeded: Service, clock: FrozenClo
         old.get(f"/?token={TOKEN}")
         cookie = old.cookies[COOKIE_NAME]
     assert cookie_valid(TOKEN, cookie, int(clock.now.timestamp()))
-    rotated = Settings(dashboard_token="a brand new token")
+    rotated = Settings(dashboard_token="a brand new token, rotated today")
     with TestClient(create_app(rotated, service=seeded)) as new:
         response = new.get("/", headers={"Cookie": f"{COOKIE_NAME}={cookie}"})
     assert response.status_code == 401
