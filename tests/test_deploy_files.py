@@ -116,3 +116,29 @@ def test_caddy_proxies_to_loopback_processes_health_checked_on_healthz() -> None
     deploy_doc = (ROOT / "docs" / "deploy.md").read_text()
     for port in service_ports:  # the guide starts a process on each port Caddy proxies to
         assert f"rpm-logger@{port}" in deploy_doc
+
+
+@pytest.mark.parametrize("sudo_user", ["ada", None])
+def test_the_cli_wrapper_passes_the_administrator_on(tmp_path: Path,
+                                                     sudo_user: str | None) -> None:
+    """deploy/rpm-logger-cli runs the command as rpm-logger; the audit trail names the one
+    who ran it (SUDO_USER, else the caller's login), not rpm-logger. systemd-run is a fake
+    here that prints what it was asked to run."""
+    import os
+    import pwd
+    import subprocess
+
+    fake = tmp_path / "systemd-run"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "SUDO_USER"}
+    env["PATH"] = f"{tmp_path}:{env['PATH']}"
+    if sudo_user:
+        env["SUDO_USER"] = sudo_user
+    result = subprocess.run(["sh", str(DEPLOY / "rpm-logger-cli"), "staff", "list"], env=env,
+                            capture_output=True, text=True, timeout=30, check=True,
+                            stdin=subprocess.DEVNULL)
+    args = result.stdout.splitlines()
+    assert f"Environment=SUDO_USER={sudo_user or pwd.getpwuid(os.getuid()).pw_name}" in args
+    assert args[-3:] == ["/opt/rpm-logger/.venv/bin/rpm-logger", "staff", "list"]
+    assert "--uid=rpm-logger" in args
