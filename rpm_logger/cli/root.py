@@ -59,9 +59,16 @@ def db() -> None:
 def db_upgrade() -> None:
     """Bring the database to the newest schema."""
     from rpm_logger.wiring import open_database
+    from store.postgres import superuser_schema
 
     database = open_database(current_settings())
     click.echo(f"database at newest schema ({database.dialect})")
+    superuser = superuser_schema(database.engine)
+    if superuser:  # outside IT (issue 23): the tables went into `public`, silently
+        click.echo(f"warning: connected as the PostgreSQL superuser {superuser[0]}: the "
+                   f"tables are in schema {superuser[1]}, owned by {superuser[0]}; the service "
+                   "should connect as its own role, in its own schema (deploy/postgres-setup.sql,"
+                   " docs/deploy.md step 2)", err=True)
 
 
 

@@ -212,6 +212,19 @@ def test_without_database_url_serve_upgrade_and_adding_create_it(
     assert "U01NURSE" in cli("staff", "list").stdout
 
 
+def test_db_upgrade_warns_when_connected_as_a_superuser(cli: Cli, db_url: str) -> None:
+    """Outside IT (issue 23): `db upgrade` as `postgres` put the tables in `public`, silently.
+    The tests' server role is a superuser; SQLite has no roles."""
+    result = cli("db", "upgrade")
+    if db_url.startswith("sqlite"):
+        assert result.stderr == ""
+        return
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith("warning: connected as the PostgreSQL superuser postgres: the "
+                              "tables are in schema public")
+    assert "deploy/postgres-setup.sql" in warning
+
+
 def test_database_down_exits_1(tmp_path: Path) -> None:
     env = {**_without_database(tmp_path),
            "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}

@@ -251,6 +251,23 @@ def test_behind_the_loopback_proxy_the_forwarded_client_decides(
     assert plain.status_code == 303 and "secure" not in plain.headers["set-cookie"].lower()
 
 
+def test_a_trailing_slash_redirect_keeps_the_proxys_https(seeded: Service) -> None:
+    """Outside IT (issue 23): behind Caddy `/metrics/` redirected to `http://...`; from the
+    loopback proxy saying `X-Forwarded-Proto: https` the redirect is https, from a peer
+    elsewhere (TestClient's) the header changes nothing."""
+    https = {"X-Forwarded-Proto": "https", "Host": "rpm.clinic.example"}
+    with served(create_app(Settings(), service=seeded)) as base, \
+            httpx.Client(base_url=base, timeout=10) as client:
+        proxied = client.get("/metrics/", headers=https, follow_redirects=False)
+        direct = client.get("/metrics/", follow_redirects=False)
+    assert proxied.status_code == 307
+    assert proxied.headers["location"] == "https://rpm.clinic.example/metrics"
+    assert direct.headers["location"] == f"{base}/metrics"
+    with TestClient(create_app(Settings(), service=seeded)) as elsewhere:
+        ignored = elsewhere.get("/metrics/", headers=https, follow_redirects=False)
+    assert ignored.headers["location"].startswith("http://")
+
+
 def test_over_real_http_a_peer_elsewhere_naming_loopback_is_still_elsewhere(
     seeded: Service, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
