@@ -142,3 +142,25 @@ def test_the_cli_wrapper_passes_the_administrator_on(tmp_path: Path,
     assert f"Environment=SUDO_USER={sudo_user or pwd.getpwuid(os.getuid()).pw_name}" in args
     assert args[-3:] == ["/opt/rpm-logger/.venv/bin/rpm-logger", "staff", "list"]
     assert "--uid=rpm-logger" in args
+
+
+def test_caddys_admin_api_is_a_socket_and_its_log_drops_the_token() -> None:
+    """Outside IT (issue 23): the admin API on localhost:2019 let every local user reconfigure
+    Caddy, and a 502's error line carried the dashboard's ?token=. Caddy itself reads the
+    file (`caddy adapt`, Debian's 2.6) where it is installed."""
+    import json
+    import shutil
+    import subprocess
+
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        pytest.skip("caddy is not installed")
+    adapted = json.loads(subprocess.run(
+        [caddy, "adapt", "--config", str(DEPLOY / "Caddyfile"), "--adapter", "caddyfile"],
+        capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert adapted["admin"]["listen"] == "unix//run/caddy/admin.sock"
+    fields = adapted["logging"]["logs"]["default"]["encoder"]["fields"]
+    assert fields["request>uri"] == {"filter": "query",
+                                     "actions": [{"type": "delete", "parameter": "token"}]}
+    assert fields["request>headers>Authorization"] == {"filter": "delete"}
+    assert fields["request>headers>Cookie"] == {"filter": "delete"}
