@@ -100,7 +100,9 @@ class ForwardedScheme:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope.get("scheme") == "http"
                 and forwarded_https(HTTPConnection(scope))):
-            scope = {**scope, "scheme": "https"}
+            # in place: what the router writes into the scope (the route template) must reach
+            # the middleware outside this one (observability/requests.py counts by it)
+            scope["scheme"] = "https"
         await self.app(scope, receive, send)
 
 
