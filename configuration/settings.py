@@ -7,13 +7,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from billing.digits import DIGIT
 from billing.errors import InvalidInput
 from billing.fees import DEFAULT_FEES
 from billing.months import clinic_zone
+
+# deploy/rpm-logger.env.example's mark on every value the operator must replace: a secret
+# still carrying it is the example's, known to anyone who read the repository
+PLACEHOLDER_MARK = "CHANGE-ME"
+# a bearer token anyone on the network may try: `openssl rand -hex 32` makes 64 characters
+MIN_TOKEN_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -111,6 +117,24 @@ class Settings(BaseSettings):
     audit_min_note_chars: int = Field(default=10, ge=0, le=2000)
     audit_max_day_hours: float = Field(default=12.0, gt=0, le=24)
     audit_late_days: int = Field(default=7, ge=0, le=366)
+
+    @field_validator("*")
+    @classmethod
+    def _no_placeholder_secret(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every secret (a SecretStr, or DATABASE_URL with its password) still holding the
+        example's CHANGE-ME is refused at start, as a too-short dashboard or metrics token:
+        the CLI and `serve` both read Settings, so both refuse. The value is never shown."""
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else None
+        if info.field_name == "database_url" and isinstance(value, str):
+            secret = value
+        if secret and PLACEHOLDER_MARK in secret:
+            raise ValueError(f"still the example's {PLACEHOLDER_MARK} placeholder: set the "
+                             "real value")
+        if (secret and info.field_name in ("dashboard_token", "metrics_token")
+                and len(secret) < MIN_TOKEN_CHARS):
+            raise ValueError(f"{len(secret)} characters, {MIN_TOKEN_CHARS} at least: make one "
+                             "with `openssl rand -hex 32`")
+        return value
 
     @field_validator("reminder_time", "reconcile_time", mode="before")
     @classmethod

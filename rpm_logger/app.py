@@ -29,6 +29,7 @@ from service import Service
 from store import logsafe
 from store.db import Database, sqlite_files
 from store.leadership import Leadership
+from web.access import ForwardedScheme
 from web.metrics import metrics_router
 from web.readings import READINGS_PATH, readings_router
 from web.routes import dashboard_router
@@ -178,6 +179,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
     app.state.metrics = metrics  # GET /metrics serves it (web/metrics.py)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes,
                        by_path={READINGS_PATH: settings.device_max_request_bytes})
+    # https behind the loopback proxy when it says so (web/access.py decides), so a redirect
+    # the router builds keeps the client's scheme
+    app.add_middleware(ForwardedScheme)
     # outermost: every request's id, route, status and time, a refused body's too
     app.add_middleware(RequestTelemetry, metrics=metrics)
     # raised wherever a body is read: SlackGate, the Twilio signature check, FastAPI's forms

@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import InvalidatePoolError
 
@@ -121,3 +121,17 @@ def _ping(engine: Engine, dbapi_connection: Any, fileno: int, at: float | None,
     finally:
         with suppress(Exception):
             WATCHDOG.disarm(guard)
+
+
+def superuser_schema(engine: Engine) -> tuple[str, str] | None:
+    """(role, schema) when the engine connects as a PostgreSQL superuser: its tables land in
+    that schema (`public` unless its search_path says otherwise), owned by the superuser,
+    not in the app role's own schema (deploy/postgres-setup.sql). None for any other role,
+    and on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        role, schema, superuser = connection.execute(text(
+            "SELECT current_user, current_schema(), rolsuper FROM pg_roles "
+            "WHERE rolname = current_user")).one()
+    return (role, schema or "public") if superuser else None

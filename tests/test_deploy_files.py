@@ -69,8 +69,8 @@ def test_the_env_examples_values_load_and_its_defaults_are_the_defaults(
         if name in TESTS_ONLY or not value or "$" in value:
             continue
         field = name.lower() if name != "RPM_DATA_DIR" else "data_dir"
-        if is_set:
-            monkeypatch.setenv(name, value)
+        if is_set:  # a placeholder loads once replaced (tests/test_placeholder_secrets.py)
+            monkeypatch.setenv(name, value.replace("CHANGE-ME", "9f2c" * 8))
         else:  # a commented line says the default: it is the default
             with monkeypatch.context() as one:
                 one.setenv(name, value)
@@ -116,3 +116,51 @@ def test_caddy_proxies_to_loopback_processes_health_checked_on_healthz() -> None
     deploy_doc = (ROOT / "docs" / "deploy.md").read_text()
     for port in service_ports:  # the guide starts a process on each port Caddy proxies to
         assert f"rpm-logger@{port}" in deploy_doc
+
+
+@pytest.mark.parametrize("sudo_user", ["ada", None])
+def test_the_cli_wrapper_passes_the_administrator_on(tmp_path: Path,
+                                                     sudo_user: str | None) -> None:
+    """deploy/rpm-logger-cli runs the command as rpm-logger; the audit trail names the one
+    who ran it (SUDO_USER, else the caller's login), not rpm-logger. systemd-run is a fake
+    here that prints what it was asked to run."""
+    import os
+    import pwd
+    import subprocess
+
+    fake = tmp_path / "systemd-run"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "SUDO_USER"}
+    env["PATH"] = f"{tmp_path}:{env['PATH']}"
+    if sudo_user:
+        env["SUDO_USER"] = sudo_user
+    result = subprocess.run(["sh", str(DEPLOY / "rpm-logger-cli"), "staff", "list"], env=env,
+                            capture_output=True, text=True, timeout=30, check=True,
+                            stdin=subprocess.DEVNULL)
+    args = result.stdout.splitlines()
+    assert f"Environment=SUDO_USER={sudo_user or pwd.getpwuid(os.getuid()).pw_name}" in args
+    assert args[-3:] == ["/opt/rpm-logger/.venv/bin/rpm-logger", "staff", "list"]
+    assert "--uid=rpm-logger" in args
+
+
+def test_caddys_admin_api_is_a_socket_and_its_log_drops_the_token() -> None:
+    """Outside IT (issue 23): the admin API on localhost:2019 let every local user reconfigure
+    Caddy, and a 502's error line carried the dashboard's ?token=. Caddy itself reads the
+    file (`caddy adapt`, Debian's 2.6) where it is installed."""
+    import json
+    import shutil
+    import subprocess
+
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        pytest.skip("caddy is not installed")
+    adapted = json.loads(subprocess.run(
+        [caddy, "adapt", "--config", str(DEPLOY / "Caddyfile"), "--adapter", "caddyfile"],
+        capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert adapted["admin"]["listen"] == "unix//run/caddy/admin.sock"
+    fields = adapted["logging"]["logs"]["default"]["encoder"]["fields"]
+    assert fields["request>uri"] == {"filter": "query",
+                                     "actions": [{"type": "delete", "parameter": "token"}]}
+    assert fields["request>headers>Authorization"] == {"filter": "delete"}
+    assert fields["request>headers>Cookie"] == {"filter": "delete"}

@@ -22,7 +22,7 @@ def url(svc: Service, slack_api: SlackApiRecorder):
         slack_api_url=slack_api.base_url, reminders_enabled=False,
         twilio_account_sid="AC" + "0" * 32, twilio_auth_token=SecretStr("t"),
         public_base_url="https://rpm.example.org", reconcile_enabled=False,
-        dashboard_token=SecretStr("d"),
+        dashboard_token=SecretStr("d" * 32),
     )
     with serve(create_app(settings, service=svc)) as base:
         yield base

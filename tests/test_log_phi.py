@@ -281,7 +281,7 @@ def test_the_dashboard_login_token_never_reaches_the_access_log(
     svc: Service, all_logs: pytest.LogCaptureFixture,
 ) -> None:
     """`/?token=` logs a browser in once; the access log keeps the path, not the secret."""
-    token = "dashboard-secret-4f9a1c"
+    token = "dashboard-secret-4f9a1c-7e20b5d83a96"
     settings = Settings(dashboard_token=token, reminders_enabled=False)
     with served(create_app(settings, service=svc)) as url:
         _uvicorn_at_debug(all_logs)

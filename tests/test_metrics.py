@@ -41,7 +41,7 @@ from tests.telephony.conftest import (
 )
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-TOKEN = "metrics-token-7c1e"
+TOKEN = "metrics-token-7c1e-a05f93d2b8e41c66"
 NOTE = "called John Doe (DOB 03/14/1950) on +1 617 555 0123 about meds"
 # what must never appear in /metrics: the patient's id (and its number), initials, phone
 # numbers however written, the note's words

@@ -51,7 +51,7 @@ from web.access import COOKIE_NAME, SESSION_COOKIE, SESSION_SECONDS, cookie_valu
 from web.readings import signature_of
 
 PHI = ("P-1042", "JD", "6175550123", "555-0123")
-METRICS_TOKEN = "metrics-token-0b7e"
+METRICS_TOKEN = "metrics-token-0b7e-5d21c9a4f3e86b17"
 DEVICE_SECRET = "device-secret-5d1c"
 
 

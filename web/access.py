@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billing.digits import is_digits
 
@@ -85,6 +86,25 @@ def forwarded_https(connection: HTTPConnection) -> bool:
     peer = connection.client.host if connection.client else None
     proto = connection.headers.getlist("x-forwarded-proto")
     return is_loopback(peer) and bool(proto) and proto[-1].strip().lower() == "https"
+
+
+class ForwardedScheme:
+    """ASGI middleware: a request the loopback proxy forwarded from HTTPS
+    (`forwarded_https`) is an https request for the app, so the URLs Starlette builds from
+    it (the trailing-slash redirect: `/metrics/` -> `https://host/metrics`) keep the scheme
+    the client used, where they said `http://` behind Caddy (outside IT, issue 23). Only the
+    scheme: the client is still `client_host`'s to decide."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope.get("scheme") == "http"
+                and forwarded_https(HTTPConnection(scope))):
+            # in place: what the router writes into the scope (the route template) must reach
+            # the middleware outside this one (observability/requests.py counts by it)
+            scope["scheme"] = "https"
+        await self.app(scope, receive, send)
 
 
 def from_loopback(connection: HTTPConnection) -> bool:

@@ -2,6 +2,7 @@
 operator's name, confirmation, and service refusals turned into exit codes."""
 
 import getpass
+import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -86,12 +87,48 @@ def current_service() -> Service:
     ctx = click.get_current_context()
     root = ctx.find_root()
     if "service" not in root.meta:
-        root.meta["service"] = build_service(current_settings(), clock=root.obj)
+        settings = current_settings()
+        if not root.meta.get(_MAY_CREATE):
+            _refuse_a_missing_default_database(settings)
+        root.meta["service"] = build_service(settings, clock=root.obj)
     return root.meta["service"]
 
 
+_MAY_CREATE = "may create the default database"
+
+
+def may_create_database(func: F) -> F:
+    """A command that adds data (`staff add`, `log`, ...) may create the default SQLite file
+    when it does not exist yet, as `serve`, `db upgrade` and `restore` do; every other
+    command refuses, rather than read an empty database made on the spot (a backup of
+    nothing, `staff list` leaving ./data/rpm-logger.db behind in whatever folder it ran)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        click.get_current_context().find_root().meta[_MAY_CREATE] = True
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _refuse_a_missing_default_database(settings: Settings) -> None:
+    """Exit 2 when DATABASE_URL is unset and the default SQLite file is not there (the
+    command was run outside the service's folder, or without its env file)."""
+    if settings.database_url:
+        return
+    from rpm_logger.wiring import database_files
+
+    path = database_files(settings)[0]
+    if not path.exists():
+        raise Exit(f"no database at {path}: set DATABASE_URL (or run from the service's "
+                   "folder); nothing was created", 2)
+
+
 def operator_name(by: str | None) -> str:
-    return by or f"cli:{getpass.getuser()}"
+    """Who runs the command, for the audit trail: `--by`, else `cli:` and the login of the
+    administrator who ran it through sudo (SUDO_USER; deploy/rpm-logger-cli passes it on to
+    the command it runs as the service's user), else of the user running it."""
+    return by or f"cli:{os.environ.get('SUDO_USER') or getpass.getuser()}"
 
 
 def month_or_current(text: str | None) -> Month:

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from presentation import import_report
-from rpm_logger.cli.common import Exit, amendment_of, current_service, handled, operator_name
+from rpm_logger.cli.common import (
+    Exit,
+    amendment_of,
+    current_service,
+    handled,
+    may_create_database,
+    operator_name,
+)
 from rpm_logger.cli.root import cli
 from service.import_csv import MAX_FILE_BYTES, ImportRefused
 from service.imports import ImportReport
@@ -53,6 +60,7 @@ def _refused(exc: ImportRefused) -> Exit:
                    "operator's amendment, with its reason.")
 @click.option("--by", default=None, help="Who is making the change (audit).")
 @handled
+@may_create_database
 def import_patients(file: Path, dry_run: bool, replace_lists: bool, amend: str | None,
                     by: str | None) -> None:
     """Add or update the patients of FILE (CSV, UTF-8, header first: `rpm-logger import
@@ -74,6 +82,7 @@ def import_patients(file: Path, dry_run: bool, replace_lists: bool, amend: str |
                    "change nothing.")
 @click.option("--by", default=None, help="Who is making the change (audit).")
 @handled
+@may_create_database
 def import_staff(file: Path, dry_run: bool, by: str | None) -> None:
     """Add or update the staff of FILE (CSV, UTF-8, header first: `rpm-logger import
     template staff`); any bad row refuses the whole file. Voice PINs are never in a file:

@@ -13,6 +13,7 @@ from rpm_logger.cli.common import (
     confirmed,
     current_service,
     handled,
+    may_create_database,
     operator_name,
 )
 from rpm_logger.cli.root import cli
@@ -61,6 +62,7 @@ def patient() -> None:
 @click.argument("patient_id")
 @_patient_options
 @handled
+@may_create_database
 def patient_add(patient_id: str, **opts: Any) -> None:
     """Enrol a patient under their clinic id."""
     view = current_service().patients.add(patient_id, _fields(opts),

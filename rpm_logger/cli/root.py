@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from rpm_logger.cli import startup
 from rpm_logger.cli.common import (
     Exit,
     WholeNumber,
@@ -28,7 +29,10 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=WholeNumber(1, 65535))
-def serve(host: str, port: int) -> None:
+@click.option("--allow-root", is_flag=True,
+              help="Serve as root even where a folder it writes (the data folder, the Slack "
+                   "journal's) belongs to another user, such as the service's.")
+def serve(host: str, port: int, allow_root: bool) -> None:
     """Run the web service (Slack, Twilio and health routes)."""
     import uvicorn
 
@@ -39,6 +43,8 @@ def serve(host: str, port: int) -> None:
     # every line in LOG_FORMAT through the root handler, uvicorn's too (no log config of its
     # own); the app writes the access lines (route template, status, duration, request id)
     logs.configure(settings.log_format, settings.log_level)
+    startup.refuse_root_in_anothers_folder(settings, allow_root)
+    startup.open_database_or_explain(settings)
     # settle_gc: start-up's objects frozen, young collections rarer (rpm_logger/app.py)
     uvicorn.run(create_app(settings, settle_gc=True), host=host, port=port,
                 log_level=settings.log_level.lower(), log_config=None, access_log=False,
@@ -55,9 +61,16 @@ def db() -> None:
 def db_upgrade() -> None:
     """Bring the database to the newest schema."""
     from rpm_logger.wiring import open_database
+    from store.postgres import superuser_schema
 
     database = open_database(current_settings())
     click.echo(f"database at newest schema ({database.dialect})")
+    superuser = superuser_schema(database.engine)
+    if superuser:  # outside IT (issue 23): the tables went into `public`, silently
+        click.echo(f"warning: connected as the PostgreSQL superuser {superuser[0]}: the "
+                   f"tables are in schema {superuser[1]}, owned by {superuser[0]}; the service "
+                   "should connect as its own role, in its own schema (deploy/postgres-setup.sql,"
+                   " docs/deploy.md step 2)", err=True)
 
 
 

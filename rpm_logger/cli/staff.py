@@ -12,6 +12,7 @@ from rpm_logger.cli.common import (
     current_settings,
     handled,
     interactive,
+    may_create_database,
     operator_name,
 )
 from rpm_logger.cli.root import cli
@@ -36,6 +37,7 @@ def staff() -> None:
               help="Email the dashboard's sign-in (Entra, Google Workspace) knows them by.")
 @click.option("--by", default=None, help="Who is making the change (audit).")
 @handled
+@may_create_database
 def staff_add(slack_user_id: str, name: str, role: str, phones: tuple[str, ...],
               npi: str | None, admin: bool, email: str | None, by: str | None) -> None:
     """Add a staff member by Slack user id."""

@@ -12,6 +12,7 @@ from rpm_logger.cli.common import (
     at_time,
     current_service,
     handled,
+    may_create_database,
     month_or_current,
     operator_name,
 )
@@ -61,6 +62,7 @@ def _split_duration(duration: str, activity: str,
 @click.option("--amend", default=None, metavar="REASON",
               help="Amend a closed month (the operator's amendment, with its reason).")
 @handled
+@may_create_database
 def log_time(patient_id: str, duration: str, activity: str, note: tuple[str, ...],
              staff_id: str, at: str | None, live: bool, as_json: bool,
              amend: str | None) -> None:

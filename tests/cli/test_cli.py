@@ -182,6 +182,49 @@ def test_db_upgrade_and_a_fresh_default_sqlite_file(
     assert (tmp_path / "data" / "rpm-logger.db").exists()
 
 
+READING_COMMANDS = [("backup", "--out", "backup.rpm-backup"), ("staff", "list"),
+                    ("patient", "list"), ("report",), ("export",), ("audit", "verify"),
+                    ("audit", "checks"), ("status", "P-1042"), ("entries", "P-1042"),
+                    ("month", "show", "2026-10"), ("calls", "list")]
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS, ids=" ".join)
+def test_without_database_url_a_reading_command_creates_no_database(
+        command: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside IT's finding (issue 23): a bare `backup --out` without the env file backed up
+    a new, empty default database and exited 0; `staff list` left ./data/rpm-logger.db."""
+    monkeypatch.chdir(tmp_path)
+    result = Cli(_without_database(tmp_path))(*command, code=2)
+    database = (tmp_path / "data" / "rpm-logger.db").resolve()
+    assert result.stderr == (f"error: no database at {database}: set DATABASE_URL (or run "
+                             "from the service's folder); nothing was created\n")
+    assert list(tmp_path.iterdir()) == []  # no folder, no file, no archive
+
+
+def test_without_database_url_serve_upgrade_and_adding_create_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's first run stays: `db upgrade` (as `serve` and `restore`) and a command
+    that adds data make the default file; reading commands work once it is there."""
+    monkeypatch.chdir(tmp_path)
+    cli = Cli(_without_database(tmp_path))
+    cli("staff", "add", "U01NURSE", "--name", "Nina Nurse", "--role", "clinical_staff")
+    assert (tmp_path / "data" / "rpm-logger.db").exists()
+    assert "U01NURSE" in cli("staff", "list").stdout
+
+
+def test_db_upgrade_warns_when_connected_as_a_superuser(cli: Cli, db_url: str) -> None:
+    """Outside IT (issue 23): `db upgrade` as `postgres` put the tables in `public`, silently.
+    The tests' server role is a superuser; SQLite has no roles."""
+    result = cli("db", "upgrade")
+    if db_url.startswith("sqlite"):
+        assert result.stderr == ""
+        return
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith("warning: connected as the PostgreSQL superuser postgres: the "
+                              "tables are in schema public")
+    assert "deploy/postgres-setup.sql" in warning
+
+
 def test_database_down_exits_1(tmp_path: Path) -> None:
     env = {**_without_database(tmp_path),
            "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}

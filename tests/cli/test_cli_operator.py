@@ -36,3 +36,22 @@ def test_the_cli_records_who_performed_and_who_entered(
     [printed] = packet.content["entries"]
     assert printed["staff"]["slack_id"] == NURSE and printed["staff"]["name"] == "Nina Nurse"
     assert printed["logged_by"]["slack_id"] == operator
+
+
+def test_through_sudo_the_administrator_is_the_operator(
+    svc: Service, db_url: str, clock: FrozenClock,
+) -> None:
+    """Outside IT (issue 23): through deploy/rpm-logger-cli every change was audited as
+    `cli:rpm-logger`, the service's user it runs as; sudo's SUDO_USER (which the wrapper
+    passes on) names the administrator; `--by` still names someone else."""
+    seed(svc)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
+    cli = Cli({**env, "DATABASE_URL": db_url, "SUDO_USER": "ada"}, clock=clock)
+    cli("staff", "add", "U03NEW", "--name", "Ned New", "--role", "clinical_staff")
+    cli("staff", "add", "U04NEW", "--name", "Nia New", "--role", "clinical_staff",
+        "--by", "dr-lee")
+    with svc.ctx.db.read_session() as session:
+        actors = session.exec(select(AuditEvent.actor)
+                              .where(AuditEvent.action == "staff.add")
+                              .order_by(AuditEvent.id)).all()
+    assert actors[-2:] == ["cli:ada", "dr-lee"]

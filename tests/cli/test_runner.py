@@ -25,9 +25,10 @@ def test_each_run_reads_its_own_environment_and_unsets_the_rest(
     assert "U01" in Cli(env)("staff", "list").stdout  # nor this run's
     assert os.environ["CLINIC_TIMEZONE"] == "Mars/Olympus"  # restored afterwards
     without = {k: v for k, v in env.items() if k != "DATABASE_URL"}
-    empty = Cli({**without, "RPM_DATA_DIR": env["DATABASE_URL"].removeprefix("sqlite:///")
-                 + ".d"})("staff", "list")  # DATABASE_URL unset: the default file, not env's
-    assert empty.stdout == ""
+    default = env["DATABASE_URL"].removeprefix("sqlite:///") + ".d"
+    empty = Cli({**without, "RPM_DATA_DIR": default})("staff", "list", code=2)
+    # DATABASE_URL unset: the default file (not there yet, so refused), not env's
+    assert f"no database at {Path(default).resolve() / 'rpm-logger.db'}:" in empty.stderr
 
 
 def test_no_terminal_and_databases_disposed(env: dict[str, str],

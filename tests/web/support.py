@@ -10,7 +10,7 @@ from tests.loopback import free_port, served  # noqa: F401 - shared with web tes
 from tests.service.helpers import DOCTOR, NURSE, log, seed
 from tests.snapshots import seeded
 
-TOKEN = "correct horse battery staple"
+TOKEN = "correct horse battery staple, stapled twice"
 RAW_PHONE_DIGITS = ("6175550123", "6175550124", "555-0123", "555-0124", "555 0123",
                     "6175550101")
 

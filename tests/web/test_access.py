@@ -13,6 +13,7 @@ from rpm_logger.app import create_app
 from service import Service
 from tests.conftest import FrozenClock
 from tests.loopback import address_elsewhere
+from tests.telephony.conftest import twilio_settings
 from tests.web.support import TOKEN, seed_month, served
 from web.access import (
     COOKIE_NAME,
@@ -251,6 +252,32 @@ def test_behind_the_loopback_proxy_the_forwarded_client_decides(
     assert plain.status_code == 303 and "secure" not in plain.headers["set-cookie"].lower()
 
 
+def test_a_trailing_slash_redirect_keeps_the_proxys_https(seeded: Service) -> None:
+    """Outside IT (issue 23): behind Caddy `/metrics/` redirected to `http://...`; from the
+    loopback proxy saying `X-Forwarded-Proto: https` the redirect is https, from a peer
+    elsewhere (TestClient's) the header changes nothing."""
+    https = {"X-Forwarded-Proto": "https", "Host": "rpm.clinic.example"}
+    with served(create_app(Settings(), service=seeded)) as base, \
+            httpx.Client(base_url=base, timeout=10) as client:
+        proxied = client.get("/metrics/", headers=https, follow_redirects=False)
+        direct = client.get("/metrics/", follow_redirects=False)
+    # an https request is still counted by its route (the scope is changed in place: the
+    # drill's Twilio callbacks were counted as "unmatched" through a copy)
+    twilio = create_app(twilio_settings(reconcile_enabled=False), service=seeded)
+    with served(twilio) as twilio_base, \
+            httpx.Client(base_url=twilio_base, timeout=10) as client:
+        unsigned = client.post("/twilio/voice/status", headers=https, data={"CallSid": "CA1"})
+        metrics = client.get("/metrics").text
+    assert unsigned.status_code == 403
+    assert 'method="POST",route="/twilio/voice/status",status="403"' in metrics
+    assert proxied.status_code == 307
+    assert proxied.headers["location"] == "https://rpm.clinic.example/metrics"
+    assert direct.headers["location"] == f"{base}/metrics"
+    with TestClient(create_app(Settings(), service=seeded)) as elsewhere:
+        ignored = elsewhere.get("/metrics/", headers=https, follow_redirects=False)
+    assert ignored.headers["location"].startswith("http://")
+
+
 def test_over_real_http_a_peer_elsewhere_naming_loopback_is_still_elsewhere(
     seeded: Service, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -305,7 +332,7 @@ def test_rotating_the_token_ends_every_session(seeded: Service, clock: FrozenClo
         old.get(f"/?token={TOKEN}")
         cookie = old.cookies[COOKIE_NAME]
     assert cookie_valid(TOKEN, cookie, int(clock.now.timestamp()))
-    rotated = Settings(dashboard_token="a brand new token")
+    rotated = Settings(dashboard_token="a brand new token, rotated today")
     with TestClient(create_app(rotated, service=seeded)) as new:
         response = new.get("/", headers={"Cookie": f"{COOKIE_NAME}={cookie}"})
     assert response.status_code == 401
