@@ -4,6 +4,7 @@ is refused while a service leads. Each Database here stands for one process (its
 and sessions); on SQLite the lock is a file lock, which two descriptors show as two
 processes would."""
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -42,12 +43,21 @@ def test_a_leader_whose_session_dies_is_replaced(processes: list[Database]) -> N
     first, second = (Leadership(p) for p in processes)
     assert first.leading()
     with processes[1].engine.connect() as conn:
-        killed = conn.execute(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = "
-            "'advisory' AND pid <> pg_backend_pid() AND database = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database())")).scalar()
+        pids = conn.execute(text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )).scalars().all()
+        assert len(pids) == 1
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})
+        # the signal is sent, the backend exits (and its locks go) a moment later: wait for
+        # that, as the next scheduler tick would (CI saw `second` ask first, once)
+        for _ in range(100):
+            if not conn.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"),
+                                {"pid": pids[0]}).first():
+                break
+            conn.commit()
+            time.sleep(0.05)
         conn.commit()
-    assert killed == 1
     assert second.leading()
     assert not first.leading()  # its session is gone: it knows, and does not lead
     second.release()
