@@ -50,7 +50,7 @@ PATIENT_COLUMNS: tuple[tuple[str, str], ...] = (
 STAFF_COLUMNS: tuple[tuple[str, str], ...] = (
     ("slack_user_id", "U01NURSE"), ("name", "Nina Nurse"), ("role", "clinical_staff"),
     ("phones", "(202) 555-0111"), ("npi", ""), ("admin", "no"), ("twilio_numbers", ""),
-    ("twilio_client", ""),
+    ("twilio_client", ""), ("email", "nina@clinic.example"),
 )
 _COLUMNS = {"patients": PATIENT_COLUMNS, "staff": STAFF_COLUMNS}
 # columns people may expect that a file never sets, and what to do instead
@@ -307,7 +307,8 @@ def staff_row(line: Line, phones: "_Phones") -> StaffChanges:
                         npi=line.cells.get("npi"), is_admin=admin,
                         add_phones=numbers["phones"],
                         add_twilio_numbers=numbers["twilio_numbers"],
-                        twilio_client=line.cells.get("twilio_client"))
+                        twilio_client=line.cells.get("twilio_client"),
+                        email=line.cells.get("email"))
 
 
 def phone_book(region: str) -> _Phones:

@@ -44,7 +44,7 @@ _PATIENT_COLUMNS = {"initials": "initials", "phones": "phones",
                     "last_visit_on": "last_visit"}
 _STAFF_COLUMNS = {"name": "name", "role": "role", "npi": "npi", "is_admin": "admin",
                   "phones": "phones", "twilio_numbers": "twilio_numbers",
-                  "twilio_client": "twilio_client"}
+                  "twilio_client": "twilio_client", "email": "email"}
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ class ImportService:
             self.staff_service.add_in(conn, slack_user_id=user_id, name=changes.name,
                                       role=changes.role, phones=changes.add_phones,
                                       npi=changes.npi, is_admin=bool(changes.is_admin),
-                                      actor=actor, source=source)
+                                      email=changes.email, actor=actor, source=source)
             if changes.add_twilio_numbers or changes.twilio_client is not None:
                 self.staff_service.update_in(conn, user_id, StaffChanges(
                     add_twilio_numbers=changes.add_twilio_numbers,

@@ -257,15 +257,22 @@ def test_staff_rows_are_checked_and_voice_pins_never_imported(clinic: Cli, files
     renamed = files("r.csv", "slack_user_id,name,admin\nu01nurse,Nina Ross,yes\n")
     assert "line 2  U01NURSE  updated: name, admin" in clinic("import", "staff",
                                                               renamed).stdout
+    # the dashboard sign-in's email (issue 24 #3) imports too, for new and known members
+    emails = files("e.csv", "slack_user_id,name,role,email\nU01NURSE,,,Nina@Clinic.example\n"
+                            "U09NEW,Ned New,qhp,ned@clinic.example\n")
+    said = clinic("import", "staff", emails).stdout
+    assert "line 2  U01NURSE  updated: email" in said and "line 3  U09NEW  added" in said
+    assert "nothing to change (2 rows already as the file says)" in clinic(
+        "import", "staff", emails).stdout
 
 
 def test_the_templates_are_the_columns_with_an_example_that_imports(cli: Cli,
                                                                    files: Any) -> None:
     staff = cli("import", "template", "staff").stdout
     assert staff.splitlines()[0] == ("slack_user_id,name,role,phones,npi,admin,"
-                                     "twilio_numbers,twilio_client")
+                                     "twilio_numbers,twilio_client,email")
     template = cli("import", "template", "patients").stdout
     assert len(template.splitlines()) == 2
-    doctor = "U02DOC,Dee Doctor,physician,,,no,,\n"
+    doctor = "U02DOC,Dee Doctor,physician,,,no,,,\n"
     cli("import", "staff", files("s.csv", staff + doctor))
     assert "1 added" in cli("import", "patients", files("p.csv", template)).stdout
