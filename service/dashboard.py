@@ -276,14 +276,18 @@ class DashboardService:
                 found = find_staff(conn, view.provider)
                 provider = staff_view_of(conn, found) if found else None
             people = StaffOnRecords(conn)
+            summary = self.months.summary_in(conn, month, patient.id)
+            listed = self.entries.month_entries_in(conn, month, patient.id)
+            # the month's page: the patient's own events and those of the month's entries
+            # (an auditor granted October saw a December entry's note here)
+            shown = {str(e.id) for e in listed}
             audit = tuple(
                 AuditView(row.at, row.actor, row.action, row.entity, row.entity_id,
                           audit_changes(row.before, row.after, region=region),
                           people.name(row.actor))
                 for row in patient_audit(conn, patient.id, patient.clinic_id)
+                if row.entity != "entry" or row.entity_id in shown
             )
-            summary = self.months.summary_in(conn, month, patient.id)
-            listed = self.entries.month_entries_in(conn, month, patient.id)
             assigned_name = people.name(view.assigned_to)
             access = access_log_in(conn, patient.clinic_id) \
                 if viewer is not None and sees_access_log(viewer) else None

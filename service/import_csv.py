@@ -19,6 +19,7 @@ missing or repeated key, a bad date, phone or yes/no, a phone given twice.
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -53,6 +54,7 @@ STAFF_COLUMNS: tuple[tuple[str, str], ...] = (
     ("twilio_client", ""), ("email", "nina@clinic.example"),
 )
 _COLUMNS = {"patients": PATIENT_COLUMNS, "staff": STAFF_COLUMNS}
+_COLUMN_NAME = re.compile(r"[a-z][a-z_]{0,39}")  # what may be echoed of an unknown column
 # columns people may expect that a file never sets, and what to do instead
 _NOT_IMPORTED = {
     "voice_pin": "voice PINs never go in a file: `rpm-logger staff update SLACK_USER_ID "
@@ -159,8 +161,15 @@ def _records(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
 
 
 def _header(cells: list[str], kind: str, name: str) -> list[str]:
+    """The columns of the first line. A first line without the key column is no header (a
+    data row): refused as such, its cells never repeated (they may be phone numbers); an
+    unknown column is named only when it reads as a column name."""
     known = [column for column, _ in _COLUMNS[kind]]
     header = [cell.strip().lower().replace("-", "_").replace(" ", "_") for cell in cells]
+    if known[0] not in header:
+        raise _refuse(name, 1, f"no header line (no {known[0]} column): the first line must "
+                      f"be the header (`rpm-logger import template {kind}`); its cells are "
+                      "not repeated here")
     problems = []
     for number, column in enumerate(header, start=1):
         if not column:
@@ -168,13 +177,10 @@ def _header(cells: list[str], kind: str, name: str) -> list[str]:
         elif column in _NOT_IMPORTED:
             problems.append(f"column {column}: {_NOT_IMPORTED[column]}")
         elif column not in known:
-            problems.append(f"unknown column {column[:40]!r}: the columns are "
-                            f"{', '.join(known)}")
+            shown = repr(column) if _COLUMN_NAME.fullmatch(column) else f"{number}"
+            problems.append(f"unknown column {shown}: the columns are {', '.join(known)}")
         elif header.index(column) != number - 1:
             problems.append(f"column {column} is named twice")
-    if known[0] not in header:
-        problems.append(f"no {known[0]} column: the first line must be the header "
-                        f"(`rpm-logger import template {kind}`)")
     if problems:
         raise ImportRefused(name, [Problem(1, None, p) for p in problems])
     return header

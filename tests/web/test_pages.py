@@ -373,6 +373,21 @@ def test_an_ended_month_without_a_live_contact_says_none_not_none_yet(
     assert "Assigned toNina Nurse (U01NURSE)" in facts
 
 
+def test_patient_page_audit_history_is_the_months(client: TestClient, svc: Service,
+                                                  entry_ids: dict[str, int]) -> None:
+    """Outside try of issue 24: an auditor granted October saw a December entry's duration
+    and note in the October page's audit history. The history is the patient's own events
+    and those of the month's entries."""
+    other = log(svc, "25m", started_at=datetime(2026, 10, 14, 15, tzinfo=UTC),
+                note="reviewed readings")
+    page = Page(client.get("/patients/P-1042?month=2026-11").text)
+    shown = {a.attrs["data-entity-id"] for a in page.find("tr", class_="audit")}
+    assert str(other) not in shown and str(entry_ids["call"]) in shown
+    assert "reviewed readings" not in page.one("table", id="audit").content
+    its = Page(client.get("/patients/P-1042?month=2026-10").text)
+    assert str(other) in {a.attrs["data-entity-id"] for a in its.find("tr", class_="audit")}
+
+
 def test_patient_page_prints_no_phone_number(client: TestClient, svc: Service) -> None:
     # a removed phone stays in the audit trail, masked
     svc.patients.update("P-1042", PatientFields(remove_phones=("+16175550123",)), actor="test")
