@@ -243,6 +243,16 @@ def _changed_names(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, 
 _Figures = tuple[bool, int, int, tuple[Any, ...]]
 
 
+def _still_active(member: Any, current_pk: int | None, as_what: str) -> Any:
+    """`member`, unless a change would name a member who is no longer active (an onboarding
+    file imported again after an offboarding gave the leaver her patients back: outside try
+    of issue 24). Naming whoever the patient already has changes nothing and passes."""
+    if not member.active and member.id != current_pk:
+        raise BadInput(f"{member.slack_user_id} is no longer active: a patient's {as_what} must "
+                       "be an active member (an offboarding reassigned their patients).")
+    return member
+
+
 class PatientService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -461,12 +471,14 @@ class PatientService:
             kept = [] if fields.replace_lists else list(columns["conditions"])
             columns["conditions"] = sorted(set(kept + given))
         if fields.provider is not None:
-            provider = self._provider(conn, fields.provider)
+            provider = _still_active(self._provider(conn, fields.provider),
+                                     columns["provider_id"], "billing provider")
             columns["provider_id"], draft.provider = provider.id, provider.slack_user_id
         self._apply_order(conn, draft, fields)
         if fields.assign is not None:
-            assignee = (lookups.require_staff(conn, fields.assign) if fields.assign.strip()
-                        else None)
+            assignee = (_still_active(lookups.require_staff(conn, fields.assign),
+                                      columns["assigned_staff_id"], "assignee")
+                        if fields.assign.strip() else None)
             columns["assigned_staff_id"] = assignee.id if assignee else None
             draft.assigned_to = assignee.slack_user_id if assignee else None
         if fields.enrolled_on is not None:
@@ -496,7 +508,9 @@ class PatientService:
         """The order: by a physician or QHP (checked as the billing provider is), on a day
         that has happened, as has the last visit."""
         if fields.ordered_by is not None:
-            orderer = self._provider(conn, fields.ordered_by, as_what="ordering provider")
+            orderer = _still_active(
+                self._provider(conn, fields.ordered_by, as_what="ordering provider"),
+                draft.columns["ordering_provider_id"], "ordering provider")
             draft.columns["ordering_provider_id"] = orderer.id
             draft.ordered_by = orderer.slack_user_id
         today = self.ctx.now().astimezone(self.ctx.policy.zone).date()

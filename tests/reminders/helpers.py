@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import SecretStr
+from sqlalchemy import update
 
 from configuration.settings import Settings
 from reminders.slack import SlackReminderSender
@@ -15,7 +16,7 @@ from service import Service
 from service.entries import LogRequest
 from service.patients import PatientFields
 from service.reminders import ReminderOptions
-from service.staff import StaffChanges
+from store.tables import staff
 from tests.fakes.slack_api import RecordedCall, SlackApiRecorder
 from tests.snapshots import seeded
 
@@ -56,9 +57,6 @@ def _seed_clinic(svc: Service) -> None:
                        (CALM, "Cal Calm")):
         role = "physician" if user == DOCTOR else "clinical_staff"
         svc.staff.add(slack_user_id=user, name=name, role=role, actor="test")
-    # GONE left before P-6 was assigned to them (`staff update --inactive` now refuses a
-    # member who still has patients; a database from before it may hold this state)
-    svc.staff.update(GONE, StaffChanges(active=False), actor="test")
     patients: list[tuple[str, str, str | None, date | None]] = [
         ("P-1", "AB", NURSE, None), ("P-2", "CD", NURSE, date(2026, 11, 17)),
         ("P-3", "EF", CALM, None), ("P-4", "GH", DOCTOR, None), ("P-5", "IJ", None, None),
@@ -70,6 +68,11 @@ def _seed_clinic(svc: Service) -> None:
             initials=initials, assign=assign, consent_on=date(2026, 1, 1),
             enrolled_on=date(2026, 1, 1), ended_on=ended, ordered_by=DOCTOR,
             order_on=date(2026, 1, 1)), actor="test")
+    # GONE is inactive with P-6 still theirs: neither `staff update --inactive` (refused while
+    # they have patients) nor an assignment (refused to a leaver) makes that state now, but a
+    # database from before offboarding existed may hold it; written as such a database has it
+    with svc.ctx.db.write() as conn:
+        conn.execute(update(staff).where(staff.c.slack_user_id == GONE).values(active=False))
     _log(svc, "P-1", 12)
     _log(svc, "P-3", 15)
     _log(svc, "P-3", 10, "call", day=11)

@@ -158,3 +158,24 @@ def test_current_patient_is_one_read_for_both_scopes(seeded: Service) -> None:
     assert len(seen) == 1
     seeded.current_patient.use(channel_id="C7", user_id=DOCTOR, patient_ref=None)
     assert seeded.current_patient.current(channel_id="C7", user_id=NURSE) == current
+
+
+def test_a_patient_cannot_be_given_to_a_member_who_left(seeded: Service) -> None:
+    """Outside try of issue 24: importing the onboarding file again after an offboarding gave
+    the leaver her patients back (`assign` named her), as `patient update --assign` did.
+    Naming an inactive member is refused for assignee, provider and ordering provider; a
+    field already naming them (the records before she left) may stay."""
+    from service.patients import PatientFields
+
+    seeded.staff.add(slack_user_id="U09GONE", name="Gone Doc", role="physician",
+                     actor="t")
+    seeded.patients.update("P-1042", PatientFields(provider="U09GONE"), actor="t")
+    seeded.staff.update("U09GONE", StaffChanges(active=False), actor="t")
+    for fields in (PatientFields(assign="U09GONE"), PatientFields(ordered_by="U09GONE")):
+        with pytest.raises(BadInput, match="U09GONE is no longer active"):
+            seeded.patients.update("P-1042", fields, actor="t")
+    # the provider she already is stays, and other changes go through
+    seeded.patients.update("P-1042", PatientFields(provider="U09GONE", initials="JX"),
+                           actor="t")
+    with pytest.raises(BadInput, match="no longer active"):
+        seeded.patients.add("P-7777", PatientFields(assign="U09GONE"), actor="t")
