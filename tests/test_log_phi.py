@@ -61,7 +61,13 @@ def leaks(text: str) -> list[str]:
     +1 202 555 0178 ...) and the words of NOTE that `text` contains."""
     flat = re.sub(r"[\s().+\-/]", "", text)
     found = [n for n in NUMBERS if n[2:] in flat]  # the 10 national digits, however split
-    return found + [w for w in WORDS if w.lower() in text.lower()]
+    # a bare year only as a token of its own: a request id's hex or a duration of 1950.3 ms
+    # is not the birth year (the date guard's run saw one)
+    return found + [w for w in WORDS if (re.search(_TOKEN.format(w), text) if w.isdigit()
+                                         else w.lower() in text.lower())]
+
+
+_TOKEN = r"(?<![0-9a-fA-F.]){}(?![0-9a-fA-F]|\.[0-9])"
 
 
 def record_text(record: logging.LogRecord) -> str:
