@@ -25,8 +25,10 @@ class NoAnswer(TimeoutError):
     """The service did not answer within the request's deadline."""
 
 
-async def within(seconds: float, work: Callable[[], T]) -> T:
-    """`work()` in a worker thread; NoAnswer once `seconds` have passed without its result."""
+async def within(seconds: float, work: Callable[[], T],
+                 threads: anyio.CapacityLimiter | None = None) -> T:
+    """`work()` in a worker thread (of `threads`, else the requests' shared ones); NoAnswer
+    once `seconds` have passed without its result."""
     with anyio.move_on_after(seconds):
-        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True, limiter=threads)
     raise NoAnswer(f"no answer within {seconds:g} s")

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -46,6 +47,22 @@ log = logging.getLogger("rpm_logger")
 # off, so the scope's client is always the socket's peer and the forwarded headers are read in
 # one place only, web/access.py (from loopback only; FORWARDED_ALLOW_IPS changes nothing).
 SERVER_OPTIONS = {"proxy_headers": False}
+
+
+# /healthz's worker threads: a probe abandoned at its deadline (a black-holed database) keeps
+# its thread until the store cuts it off, so a few, never the requests' shared ones
+HEALTH_PROBE_THREADS = 4
+
+
+def _probe_threads(app: FastAPI) -> anyio.CapacityLimiter:
+    """/healthz's own threads (made in the running loop, as anyio wants): a busy process is
+    healthy, and Caddy's probe must not wait behind the requests it balances (with every
+    thread taken by a burst, the one process left after a crash was taken out and Caddy
+    answered 503 to everyone)."""
+    limiter: anyio.CapacityLimiter | None = getattr(app.state, "probe_threads", None)
+    if limiter is None:
+        limiter = app.state.probe_threads = anyio.CapacityLimiter(HEALTH_PROBE_THREADS)
+    return limiter
 
 
 def _not_configured(what: str, how: str) -> JSONResponse:
@@ -198,7 +215,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
         what people log."""
         db = request.app.state.service.ctx.db
         try:
-            state = await within(healthz_s, lambda: db.health(healthz_s - ANSWER_MARGIN_S))
+            state = await within(healthz_s, lambda: db.health(healthz_s - ANSWER_MARGIN_S),
+                                 _probe_threads(request.app))
         except NoAnswer:
             state = "unavailable"
         return JSONResponse({"database": state}, status_code=200 if state == "ok" else 503)

@@ -311,9 +311,9 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
             "check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000}, **options)
         _install_sqlite_hooks(engine, sqlite_busy_timeout_ms)
     else:
-        engine = create_engine(url, hide_parameters=True, pool_size=10, max_overflow=20,
-                               pool_timeout=timeouts.connect_s,
-                               connect_args=timeouts.connect_args(url), **options)
+        engine = create_engine(url, hide_parameters=True, pool_timeout=timeouts.connect_s,
+                               connect_args=timeouts.connect_args(url),
+                               **{"pool_size": 10, "max_overflow": 20, **options})
         postgres.install(engine, timeouts)
     _install_nul_guard(engine)
     _install_length_guard(engine)
@@ -334,7 +334,8 @@ class Database:
         self._writer = threading.Lock() if self.dialect == "sqlite" else None
         self._writer_wait_s = sqlite_busy_timeout_ms / 1000
         self._busy_timeout_ms = sqlite_busy_timeout_ms
-        self._probe_engine: Engine | None = None  # SQLite: a new connection per probe
+        self._timeouts = timeouts
+        self._probe_engine: Engine | None = None  # can_write()'s own (_probe_engine_made)
         # told "unavailable" or "conflict" for each transaction the database refused: the
         # app counts them (rpm_database_errors_total); nobody by default
         self.on_error: Callable[[str], None] = _nobody
@@ -530,8 +531,8 @@ class Database:
         writes (a database file made immutable under a running server; a folder the service
         cannot write while the files can be, where saves work): a pooled connection opened
         earlier keeps its write access. A full disk is not detected (docs/security.md)."""
-        files = self._writer is not None and sqlite_files(self.url)  # not in memory
-        engine = self._sqlite_probe_engine() if files else self._write_engine
+        in_memory = self._writer is not None and not sqlite_files(self.url)
+        engine = self._write_engine if in_memory else self._probe_engine_made()
         try:
             with self._writing(engine, wait_s) as connection:
                 connection.exec_driver_sql(
@@ -542,11 +543,16 @@ class Database:
         except Exception:  # noqa: BLE001 - any failure means "cannot write"
             return False
 
-    def _sqlite_probe_engine(self) -> Engine:
+    def _probe_engine_made(self) -> Engine:
+        """The probe's own engine, so that a busy process is not reported unhealthy: on
+        PostgreSQL a pool of its own (the requests' 30 connections may all be taken while
+        every save still succeeds, only later), on SQLite a new connection per probe (above)."""
         if self._probe_engine is None:
+            pooling: dict[str, Any] = ({"poolclass": NullPool} if self.dialect == "sqlite"
+                                       else {"pool_size": 1, "max_overflow": 1})
             self._probe_engine = make_engine(
-                self.url, sqlite_busy_timeout_ms=self._busy_timeout_ms,
-                poolclass=NullPool).execution_options(**{_WRITE_OPTION: True})
+                self.url, sqlite_busy_timeout_ms=self._busy_timeout_ms, timeouts=self._timeouts,
+                **pooling).execution_options(**{_WRITE_OPTION: True})
         return self._probe_engine
 
     def health(self, wait_s: float) -> str:

@@ -7,9 +7,11 @@ import sys
 import time
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection
 
 from configuration.settings import Settings
 from rpm_logger.app import create_app
@@ -38,6 +40,31 @@ def test_healthz_is_503_when_the_database_does_not(svc: Service) -> None:
     with TestClient(create_app(Settings(), service=down)) as test_client:
         response = test_client.get("/healthz")
     assert response.status_code == 503 and response.json() == {"database": "unavailable"}
+
+
+def test_healthz_answers_while_every_request_thread_and_pooled_connection_is_busy(
+        client: TestClient, svc: Service) -> None:
+    """A busy process is healthy: Caddy's probe (deploy/Caddyfile) must not wait behind the
+    requests it balances, or under a burst the one process left after a crash is taken out
+    and Caddy answers 503 to everyone (the deployment drill saw it once). The probe has its
+    own worker threads and its own connection; saves waiting their turn do not hold it."""
+    limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
+    tokens, borrower = limiter.total_tokens, object()
+    pool = svc.ctx.db.engine.pool
+    held: list[Connection] = []
+    try:
+        client.portal.call(setattr, limiter, "total_tokens", 1)
+        client.portal.call(limiter.acquire_on_behalf_of_nowait, borrower)
+        for _ in range(pool.size() + getattr(pool, "_max_overflow", 0) - pool.checkedout()):
+            held.append(svc.ctx.db.engine.connect())
+        response = client.get("/healthz")
+    finally:
+        for connection in held:
+            connection.close()
+        if borrower in limiter._borrowers:  # noqa: SLF001 - as it was, for the app's shutdown
+            client.portal.call(limiter.release_on_behalf_of, borrower)
+        client.portal.call(setattr, limiter, "total_tokens", tokens)
+    assert response.status_code == 200 and response.json() == {"database": "ok"}
 
 
 def _read_only_url(db_url: str) -> str:
