@@ -411,13 +411,25 @@ def findings_line(counts: dict[str, int], month: str) -> str:
             f"`rpm-logger audit checks --month {month}` or the dashboard's Self-audit page).")
 
 
+def close_patient_lines(view: CloseView) -> list[str]:
+    """'P-1042 (JD): time codes 99457; device codes 99453;99454': each patient a close (or
+    its preview) bills, time and device codes side by side, as the report's `codes` and
+    `device_codes` say them."""
+    return [f"{p.patient}: time codes {format_codes(p.codes) or 'none'}; device codes "
+            f"{format_codes(p.device_codes) or 'none'}" for p in view.by_patient]
+
+
 def close_preview_text(view: CloseView) -> str:
-    """What `month close` is about to lock, said before it asks."""
+    """What `month close` is about to lock, said before it asks: the figures, then each
+    patient it bills with their time and device codes."""
     text = f"Closing {view.month} locks {close_figures(view)}.\n"
+    if view.by_patient:
+        text += "Billed by patient:\n" + "".join(f"  - {line}\n"
+                                                for line in close_patient_lines(view))
     text += findings_line(view.findings, view.month)
     if not view.billable:
-        text += (f"\nNothing in {view.month} to bill (no patient has billable codes): is "
-                 "this the month you mean?")
+        text += (f"\nNothing in {view.month} to bill (no patient has billable time or "
+                 "device codes): is this the month you mean?")
     return text + ("\nLater logs, voids and call attachments dated in it need an amendment "
                    "with a reason.")
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from billing.codes import CodeUnits
 from billing.months import Month, clinic_day
 from service.errors import BadInput, NotAllowed
 from service.lookups import require_staff
@@ -27,6 +28,15 @@ class Amendment:
     reason: str
     by: str
     operator: bool = False  # True only for the CLI, which runs as the clinic's operator
+
+
+@dataclass(frozen=True)
+class PatientCodes:
+    """One patient's codes as a close records them: time codes and device codes apart."""
+
+    patient: str  # clinic id and initials
+    codes: tuple[CodeUnits, ...]
+    device_codes: tuple[CodeUnits, ...]
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ class CloseView:
     held: tuple[str, ...] = ()
     # units per device code in the close's record (issue 28; none before it)
     device_units: dict[str, int] = field(default_factory=dict)
+    # a preview's patients with codes to bill (time or device), in clinic-id order
+    by_patient: tuple[PatientCodes, ...] = ()
 
 
 def signed(event: Any) -> str:

@@ -19,7 +19,7 @@ from billing.months import Month, clinic_day
 from service import audit
 from service.audit_checks import AuditCheckService
 from service.close_records import RECORD_AT_CLOSE, RECORD_PENDING
-from service.closes import CloseView, find_close, signed
+from service.closes import CloseView, PatientCodes, find_close, signed
 from service.context import ServiceContext
 from service.errors import BadInput
 from service.lookups import require_admin, signature
@@ -35,19 +35,28 @@ MAX_REASON_CHARS = 500
 
 
 def _figures(summaries: Iterable[MonthSummary]) -> dict[str, object]:
-    """Patients, billable patients, units per code and dollars of a month's rows."""
+    """Patients, billable patients (time or device codes), units per code, dollars and units
+    per device code of a month's rows, and each billable patient's codes, as the close
+    records them (`_line_values`)."""
     units: dict[str, int] = defaultdict(int)
+    devices: dict[str, int] = defaultdict(int)
     patients = billable = seconds = 0
     amount = Decimal("0.00")
+    by_patient: list[PatientCodes] = []
     for summary in summaries:
         patients += 1
         seconds += summary.total_seconds
-        billable += bool(summary.codes)
         amount += summary.expected_amount
         for code in summary.codes:
             units[code.code] += code.units
+        for code in summary.device_codes:
+            devices[code.code] += code.units
+        if summary.codes or summary.device_codes:
+            billable += 1
+            by_patient.append(PatientCodes(summary.label, summary.codes, summary.device_codes))
     return {"patients": patients, "billable": billable, "units": dict(units), "amount": amount,
-            "total_seconds": seconds}
+            "total_seconds": seconds, "device_units": dict(devices),
+            "by_patient": tuple(by_patient)}
 
 
 def _held(summaries: list[MonthSummary]) -> tuple[list[MonthSummary], dict[str, list[str]]]:
@@ -72,7 +81,8 @@ def _view(event: EventRow, lines: list[Any] | None = None) -> CloseView:
     return CloseView(
         event.month, event.at, signed(event), action=event.action, reason=event.reason,
         billed=event.billed, record=event.record, patients=figures["patients"],
-        billable=sum(1 for line in lines or () if line.codes), units=figures["units"],
+        billable=sum(1 for line in lines or () if line.codes or line.device_codes),
+        units=figures["units"],
         amount=Decimal(figures["amount"]),
         total_seconds=sum(line.total_seconds for line in lines or ()),
         device_units=device_units(lines or ()),

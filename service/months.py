@@ -552,9 +552,11 @@ class MonthService:
         assessment, amount = _priced(context.assessed, month, totals.counted_seconds,
                                      totals.live_interactions, self.ctx.policy)
         closed = context.closed
-        held = tuple(hold_reasons(totals.consent_on, totals.ordering_provider_pk,
-                                  totals.order_on)) if assessment.codes else ()
         devices = self._devices(totals, context)
+        # a month's device codes need consent and an order as its time codes do
+        held = tuple(hold_reasons(totals.consent_on, totals.ordering_provider_pk,
+                                  totals.order_on)) \
+            if assessment.codes or devices.get("device_codes") else ()
         return MonthSummary(
             **devices,
             patient_id=totals.patient_id, initials=totals.initials, month=context.month_text,

@@ -259,8 +259,9 @@ class MonthSummary:
 
     @property
     def billable(self) -> bool:
-        """Codes to bill now: the month supports some and nothing holds it (`held`)."""
-        return bool(self.codes) and not self.held
+        """Codes to bill now: the month supports some, time or device codes, and nothing
+        holds it (`held`)."""
+        return bool(self.codes or self.device_codes) and not self.held
 
     @property
     def billable_amount(self) -> Decimal:
