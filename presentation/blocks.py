@@ -598,8 +598,7 @@ def totals_text(totals: MonthTotals) -> str:
             f"{unmatched}")
     if totals.changed_since_close:
         text += "\n*Changed since close:*\n" + "\n".join(
-            f"• {d.patient}: billed {codes_in_words(d.billed_codes) or 'none'} at close, "
-            f"supports {codes_in_words(d.supported_codes) or 'none'} now · "
+            f"• {d.patient}: {d.changed_codes(codes_in_words, ' · ')} · "
             f"{d.cause} · *{d.follow_up_in_words}*" for d in totals.changed_since_close)
     return text
 

@@ -10,9 +10,13 @@ databases.
    `report --format json` agree on the device codes.
 """
 
+import csv
+import io
 import json
 from datetime import date
 from pathlib import Path
+
+import pytest
 
 from billing.audit_checks import NO_ORDER
 from billing.codes import format_codes
@@ -51,6 +55,120 @@ def _csv(path: Path, days: range, serial: str = "BP-0042") -> str:
 def _enrolled_in_october(svc: Service) -> None:
     seed(svc)  # P-1042: consent 2026-10-01, order on file
     svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)), actor="t")
+
+
+@pytest.fixture
+def closed(svc: Service, clock: FrozenClock) -> Service:
+    """P-1042's period 1-30 October with 10 reading days (99453 + 99445), October closed."""
+    _enrolled_in_october(svc)
+    svc.devices.add("BP-0042", patient_ref="P-1042", kind="bp_cuff",
+                    from_day=date(2026, 10, 1), actor="test")
+    _ingest(svc, range(1, 11))
+    svc.closes.close(OCT, by="cli:billing")
+    clock.advance(minutes=5)
+    return svc
+
+
+def _october(svc: Service):  # type: ignore[no-untyped-def]
+    return next(r for r in svc.months.report(OCT) if r.patient_id == "P-1042")
+
+
+def test_a_vendor_reading_after_close_is_kept_and_the_month_shows_the_change(
+        closed: Service) -> None:
+    before = _october(closed).billed_at_close
+    assert before is not None and not before.differs
+    assert format_codes(before.device_codes or ()) == "99453;99445"
+
+    result = _ingest(closed, range(11, 17))  # 16 days now: 99454 instead of 99445
+    assert result.stored == 6  # never dropped: the webhook cannot give a reason
+    assert [(c.month, c.patient, format_codes(c.before), format_codes(c.after))
+            for c in result.closed_changes] == [
+        ("2026-10", "P-1042 (JD)", "99453;99445", "99453;99454")]
+
+    row = _october(closed)
+    assert [c.code for c in row.device_codes] == ["99453", "99454"]
+    billed = row.billed_at_close
+    assert billed is not None and billed.differs and billed.device_differs
+    assert billed.codes_text == "none"  # the time codes did not change
+    assert "6 device readings received after close (webhook" in billed.cause
+    assert billed.follow_up == "corrected claim replacing 99445 with 99454 (+$0.00)"
+    # every surface that says "changed since close" says it of the device codes too
+    assert CHANGED in render.summary_text(row)
+    since = next(csv.DictReader(io.StringIO(render.report_csv([row]))))["since_close"]
+    assert CHANGED in since and "webhook" in since
+    data = row.as_json()["billed_at_close"]
+    assert (data["device_codes_text"], data["device_differs"]) == ("99453;99445", True)
+    totals = closed.months.totals(OCT)
+    [difference] = totals.changed_since_close
+    assert (difference.device_billed, difference.device_supported) == ("99453;99445",
+                                                                       "99453;99454")
+    assert CHANGED in render.totals_text(totals)
+    assert difference.as_json()["device_supported"] == "99453;99454"
+    assert "device codes changed since close" in blocks.totals_text(totals)
+    assert "99454" in blocks.totals_text(totals)
+
+
+def test_the_dashboard_month_and_patient_pages_show_a_device_change(closed: Service) -> None:
+    from fastapi.testclient import TestClient
+
+    from configuration.settings import Settings
+    from rpm_logger.app import create_app
+    from tests.web.support import TOKEN, Page
+
+    _ingest(closed, range(11, 17))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=closed)) as client:
+        month = Page(client.get("/?month=2026-10", headers=auth).text)
+        patient = Page(client.get("/patients/P-1042?month=2026-10", headers=auth).text)
+    table = month.one("div", id="changed-since-close").content
+    assert "P-1042" in table and "99453;99445" in table and "99453;99454" in table
+    block = patient.one("div", id="changed-since-close").content
+    assert CHANGED in block and "webhook" in block
+
+
+def test_an_import_attach_or_end_that_changes_a_closed_month_needs_an_amendment(
+        closed: Service, db_url: str, clock: FrozenClock, tmp_path: Path) -> None:
+    cli = Cli(cli_env(db_url), clock=clock)
+    # a reading that leaves October's codes as billed needs nothing (11 days: still 99445)
+    assert "stored 1" in cli("import", "readings", _csv(tmp_path / "a.csv", range(11, 12))
+                             ).stdout
+    late = _csv(tmp_path / "b.csv", range(12, 17))
+    for dry in ((), ("--dry-run",)):
+        refused = cli("import", "readings", late, *dry, code=2)
+        assert "2026-10 is closed (billed)" in refused.stderr
+        assert "P-1042 (JD): 99453;99445 now, 99453;99454 with them" in refused.stderr
+        assert "--amend REASON" in refused.stderr
+    assert closed.devices.status("P-1042").periods[0].day_count == 11  # nothing stored
+    amended = cli("import", "readings", late, "--amend", "vendor exported October late")
+    assert "stored 5" in amended.stdout
+    assert "amends 2026-10: P-1042 (JD) device codes 99453;99445 -> 99453;99454" \
+        in amended.stdout
+    cause = _october(closed).billed_at_close.cause  # type: ignore[union-attr]
+    assert cause == ("amendment: device readings imported after close "
+                     "(vendor exported October late)")
+    shown = cli("month", "show", "2026-10").stdout
+    assert CHANGED in shown and "vendor exported October late" in shown
+    assert CHANGED in cli("status", "P-1042", "--month", "2026-10").stdout
+    assert CHANGED in cli("report", "--month", "2026-10").stdout
+
+    # a back-dated end takes readings out of October: 12 days left of 16, 99454 -> 99445
+    refused = cli("device", "end", "BP-0042", "--on", "2026-10-12", code=2)
+    assert "2026-10 is closed (billed)" in refused.stderr and "--amend REASON" in refused.stderr
+    assert closed.devices.status("P-1042").periods[0].day_count == 16
+    cli("device", "end", "BP-0042", "--on", "2026-10-12", "--amend", "cuff returned early")
+    assert closed.devices.status("P-1042").periods[0].day_count == 12
+
+    # an unknown serial's readings wait unmatched; attaching them to October is an amendment
+    _ingest(closed, range(20, 26), serial="SC-9")
+    cli("device", "add", "SC-9", "--patient", "P-1042", "--kind", "scale", "--from",
+        "2026-10-13")
+    refused = cli("device", "attach", "SC-9", code=2)
+    assert "2026-10 is closed (billed)" in refused.stderr
+    assert "0 readings attached" not in refused.stdout
+    attached = cli("device", "attach", "SC-9", "--amend", "scale registered late")
+    assert "6 readings attached" in attached.stdout
+    cause = _october(closed).billed_at_close.cause  # type: ignore[union-attr]
+    assert "scale registered late" in cause and "cuff returned early" in cause
 
 
 def test_a_month_of_device_codes_only_is_billed_and_the_screens_agree(
