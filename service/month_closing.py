@@ -24,7 +24,12 @@ from service.context import ServiceContext
 from service.errors import BadInput
 from service.lookups import require_admin, signature
 from service.months import MonthService
-from service.record_checks import close_figures, close_lines_digest
+from service.record_checks import (
+    close_device_lines_digest,
+    close_device_units,
+    close_figures,
+    close_lines_digest,
+)
 from service.views import MonthSummary
 from store import audit as audit_rows
 from store import closes
@@ -85,17 +90,8 @@ def _view(event: EventRow, lines: list[Any] | None = None) -> CloseView:
         units=figures["units"],
         amount=Decimal(figures["amount"]),
         total_seconds=sum(line.total_seconds for line in lines or ()),
-        device_units=device_units(lines or ()),
+        device_units=close_device_units(lines or ()),
     )
-
-
-def device_units(lines: Iterable[Any]) -> dict[str, int]:
-    """Units per device code of a close's record (lines from before: none)."""
-    units: dict[str, int] = defaultdict(int)
-    for line in lines:
-        for code, n in getattr(line, "device_codes", None) or ():
-            units[str(code)] += int(n)
-    return dict(units)
 
 
 def _line_values(conn: Conn, event_id: int,
@@ -173,7 +169,9 @@ class MonthCloseService:
                              "month": str(month), "closed_by": by, "by_name": by_name,
                              "patients": view.patients,
                              "units": view.units, "amount": str(view.amount),
-                             "held": held, "lines": close_lines_digest(lines)})
+                             "held": held, "lines": close_lines_digest(lines),
+                             "device_units": view.device_units,
+                             "device_lines": close_device_lines_digest(lines)})
             audit_rows.record_head_on_close(conn, event.id)  # a later edit breaks this head
             return view
 
@@ -257,6 +255,7 @@ class MonthCloseService:
                              action="month.close_reconstructed", entity="month",
                              entity_id=month_text,
                              after={"close_event": event_id, "patients": len(lines),
-                                    "lines": close_lines_digest(lines)})
+                                    "lines": close_lines_digest(lines),
+                                    "device_lines": close_device_lines_digest(lines)})
                 rebuilt += 1
         return rebuilt
