@@ -207,3 +207,22 @@ def test_a_month_of_device_codes_only_is_billed_and_the_screens_agree(
     assert (closed.billable, closed.device_units) == (preview.billable, preview.device_units)
     assert {k: v["device_codes"] for k, v in report.items() if not v["held"]} == {
         "P-1042": [{"code": code, "units": n} for code, n in closed.device_units.items()]}
+
+
+def test_an_enrolment_change_that_moves_a_closed_months_device_codes_needs_an_amendment(
+        closed: Service) -> None:
+    """No time in October, so a back-dated end leaves its minutes as billed; but its device
+    period, clipped to the end day (1 October), keeps one reading day: no device code."""
+    from service.closes import Amendment
+    from service.errors import BadInput
+
+    with pytest.raises(BadInput, match="2026-10 is closed"):
+        closed.patients.end("P-1042", on=date(2026, 10, 1), actor="t")
+    assert closed.patients.get("P-1042").ended_on is None  # nothing changed
+    closed.patients.end("P-1042", on=date(2026, 10, 1), actor="t",
+                        amendment=Amendment("left the programme on the 1st", "cli:t",
+                                            operator=True))
+    billed = _october(closed).billed_at_close
+    assert billed is not None and billed.device_differs
+    assert billed.cause == "amendment: enrolment ended (left the programme on the 1st)"
+    assert billed.follow_up == "refund owed for 99445;99453 ($66.00)"
