@@ -229,13 +229,16 @@ class PatientChangeSinceClose:
     before: dict[str, Any]
     after: dict[str, Any]
     action: str = "patient.update"
+    at: datetime | None = None  # when the audit record was written
+    actor: str | None = None
 
 
 # the audit action of a write that changed a closed month's device codes (service/devices.py)
 DEVICES_CHANGED = "patient.devices_changed"
 
 _PATIENT_AMENDMENTS = (
-    select(patients.c.id, audit_events.c.before, audit_events.c.after, audit_events.c.action)
+    select(patients.c.id, audit_events.c.before, audit_events.c.after, audit_events.c.action,
+           audit_events.c.at, audit_events.c.actor)
     .join(patients, patients.c.clinic_id == audit_events.c.entity_id)
     .where(audit_events.c.entity == "patient",
            audit_events.c.action.in_(("patient.update", "patient.enrol", DEVICES_CHANGED)),
@@ -251,8 +254,8 @@ def patient_amendments_since(conn: Connection, *, since: datetime,
     (amended or not: a vendor's webhook cannot give a reason), for these patients, oldest
     first."""
     rows = conn.execute(_PATIENT_AMENDMENTS, {"since": since, "pks": list(patient_pks)}).all()
-    return [PatientChangeSinceClose(pk, before or {}, after or {}, action)
-            for pk, before, after, action in rows
+    return [PatientChangeSinceClose(pk, before or {}, after or {}, action, at, actor)
+            for pk, before, after, action, at, actor in rows
             if action == DEVICES_CHANGED or (after or {}).get("amendment_reason")]
 
 

@@ -169,6 +169,14 @@ def test_an_import_attach_or_end_that_changes_a_closed_month_needs_an_amendment(
     assert "6 readings attached" in attached.stdout
     cause = _october(closed).billed_at_close.cause  # type: ignore[union-attr]
     assert "scale registered late" in cause and "cuff returned early" in cause
+    # the audit packet lists them among October's amendments, and November's lists none
+    amendments = closed.audit_packets.packet("P-1042", OCT).content["amendments"]
+    assert [(a["kind"], a["reason"]) for a in amendments] == [
+        ("device codes changed", "vendor exported October late"),
+        ("device codes changed", "cuff returned early"),
+        ("device codes changed", "scale registered late")]
+    assert "device codes 99453;99445 -> 99453;99454" in amendments[0]["fields"]
+    assert closed.audit_packets.packet("P-1042", Month(2026, 11)).content["amendments"] == []
 
 
 def test_a_month_of_device_codes_only_is_billed_and_the_screens_agree(
