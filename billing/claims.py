@@ -66,6 +66,11 @@ def _as_codes(units: Counter[str]) -> tuple[CodeUnits, ...]:
     return tuple(CodeUnits(code, n) for code, n in sorted(units.items()) if n > 0)
 
 
+def same_units(billed: Iterable[CodeUnits], supported: Iterable[CodeUnits]) -> bool:
+    """Whether two lists of codes hold the same units of each code (order aside)."""
+    return _units(billed) == _units(supported)
+
+
 def compare_claim(billed: Iterable[CodeUnits], supported: Iterable[CodeUnits],
                   fees: Mapping[str, Decimal]) -> ClaimChange:
     """Unit by unit, what the month lost and gained since the codes were billed."""

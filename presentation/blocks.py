@@ -598,8 +598,7 @@ def totals_text(totals: MonthTotals) -> str:
             f"{unmatched}")
     if totals.changed_since_close:
         text += "\n*Changed since close:*\n" + "\n".join(
-            f"• {d.patient}: billed {codes_in_words(d.billed_codes) or 'none'} at close, "
-            f"supports {codes_in_words(d.supported_codes) or 'none'} now · "
+            f"• {d.patient}: {d.changed_codes(codes_in_words, ' · ')} · "
             f"{d.cause} · *{d.follow_up_in_words}*" for d in totals.changed_since_close)
     return text
 
@@ -649,13 +648,24 @@ def packet_dm_failed_reply(notice: PacketNotice) -> Reply:
                       "dashboard, or use `rpm-logger audit packet`.")
 
 
+# patients a close confirmation lists by name (a section's text stays under Slack's 3,000
+# characters: about 80 characters a line)
+_CLOSE_LINES = 25
+
+
 def close_confirm_reply(preview: CloseView) -> Reply:
     """What closing the month locks, and a Confirm button; nothing changes until clicked."""
     head = f"Close *{preview.month}*? It locks {render.close_figures(preview, slack=True)}."
     blocks = [_section(head)]
+    lines = render.close_patient_lines(preview)
+    if lines:  # time and device codes per patient (clinic ids and initials, no values)
+        more = (f"\n… and {len(lines) - _CLOSE_LINES} more (the report lists every patient)"
+                if len(lines) > _CLOSE_LINES else "")
+        blocks.append(_section("*Billed by patient:*\n" + "\n".join(
+            f"• {line}" for line in lines[:_CLOSE_LINES]) + more))
     if not preview.billable:
         blocks.append(_context(f"⚠️ Nothing in {preview.month} to bill (no patient has "
-                               "billable codes): is this the month you mean?"))
+                               "billable time or device codes): is this the month you mean?"))
     blocks.append(_context(("🔎 " if sum(preview.findings.values()) else "✅ ")
                            + render.findings_line(preview.findings, preview.month)))
     blocks.append(_context("Later logs, voids and call attachments dated in it need an admin "

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from billing.audit_checks import Finding
+from billing.claims import same_units
 from billing.codes import format_codes
 from billing.digits import DIGIT
 from billing.durations import format_seconds
@@ -26,6 +27,7 @@ from service.offboarding import DROPPED, LOGGED, Offboarded, OffboardPlan
 from service.patients import EndPreview
 from service.reminders import CHANNEL, PlannedMessage
 from service.views import (
+    BilledAtClose,
     CloseDifference,
     EntryView,
     LoggedEntry,
@@ -148,8 +150,11 @@ def _close_rows(summary: MonthSummary) -> list[tuple[str, str]]:
     billed = summary.billed_at_close
     if billed is None or not billed.differs:
         return []
-    return [("Billed at close", f"{billed.codes_text}; supports "
-                                f"{format_codes(summary.codes) or 'none'} now"),
+    devices = billed.device_change()
+    time = f"{billed.codes_text}; supports {format_codes(summary.codes) or 'none'} now"
+    if devices and same_units(billed.codes, summary.codes):
+        time = ""  # only the device codes changed: say those
+    return [("Billed at close", "; ".join(part for part in (time, devices) if part)),
             ("Since close", f"{billed.cause}; follow-up: {billed.follow_up}")]
 
 
@@ -270,15 +275,22 @@ def _close_cells(summary: MonthSummary) -> dict[str, str]:
         return {"billed_at_close": "", "billed_at_close_record": "", "since_close": ""}
     # closed with nothing billed reads "none"; blank means the month was never closed
     return {"billed_at_close": billed.codes_text, "billed_at_close_record": billed.record,
-            "since_close": f"{billed.cause}; follow-up: {billed.follow_up}" if billed.differs
-            else "unchanged"}
+            "since_close": _since_close(billed) if billed.differs else "unchanged"}
+
+
+def _since_close(billed: BilledAtClose) -> str:
+    """What changed since close, why, and what follows: the CSV's cell (the device codes
+    first when they changed: the billed_at_close column holds the time codes)."""
+    devices = billed.device_change()
+    return (f"{devices}; " if devices else "") + \
+        f"{billed.cause}; follow-up: {billed.follow_up}"
 
 
 def close_difference_lines(differences: Iterable[CloseDifference]) -> list[str]:
     """One line per patient whose codes differ from the latest close: billed vs now, the
     cause and what follows (the CLI's table and summary, the dashboard, Slack)."""
-    return [f"{d.patient}: billed {d.billed} at close, supports {d.supported} now; "
-            f"cause: {d.cause}; follow-up: {d.follow_up}" for d in differences]
+    return [f"{d.patient}: {d.changed_codes()}; cause: {d.cause}; follow-up: {d.follow_up}"
+            for d in differences]
 
 
 def report_csv_lines(summaries: Iterable[MonthSummary],
@@ -363,10 +375,15 @@ def totals_text(totals: MonthTotals) -> str:
                      "patient: attach them (rpm-logger calls list --state unmatched)"))
     text = _aligned(rows)
     if totals.changed_since_close:
-        text += (f"\nChanged since close: {count_of(len(totals.changed_since_close), 'patient')}"
-                 "\n" + "\n".join(f"  - {line}" for line in
-                                  close_difference_lines(totals.changed_since_close)))
+        text += "\n" + changed_since_close_text(totals.changed_since_close)
     return text
+
+
+def changed_since_close_text(differences: Sequence[CloseDifference]) -> str:
+    """'Changed since close: 1 patient' and a line per patient (the report's totals and
+    `month show`)."""
+    return (f"Changed since close: {count_of(len(differences), 'patient')}\n"
+            + "\n".join(f"  - {line}" for line in close_difference_lines(differences)))
 
 
 def close_figures(view: CloseView, *, slack: bool = False) -> str:
@@ -411,13 +428,25 @@ def findings_line(counts: dict[str, int], month: str) -> str:
             f"`rpm-logger audit checks --month {month}` or the dashboard's Self-audit page).")
 
 
+def close_patient_lines(view: CloseView) -> list[str]:
+    """'P-1042 (JD): time codes 99457; device codes 99453;99454': each patient a close (or
+    its preview) bills, time and device codes side by side, as the report's `codes` and
+    `device_codes` say them."""
+    return [f"{p.patient}: time codes {format_codes(p.codes) or 'none'}; device codes "
+            f"{format_codes(p.device_codes) or 'none'}" for p in view.by_patient]
+
+
 def close_preview_text(view: CloseView) -> str:
-    """What `month close` is about to lock, said before it asks."""
+    """What `month close` is about to lock, said before it asks: the figures, then each
+    patient it bills with their time and device codes."""
     text = f"Closing {view.month} locks {close_figures(view)}.\n"
+    if view.by_patient:
+        text += "Billed by patient:\n" + "".join(f"  - {line}\n"
+                                                for line in close_patient_lines(view))
     text += findings_line(view.findings, view.month)
     if not view.billable:
-        text += (f"\nNothing in {view.month} to bill (no patient has billable codes): is "
-                 "this the month you mean?")
+        text += (f"\nNothing in {view.month} to bill (no patient has billable time or "
+                 "device codes): is this the month you mean?")
     return text + ("\nLater logs, voids and call attachments dated in it need an amendment "
                    "with a reason.")
 

@@ -290,7 +290,7 @@ class AuditPacketService:
                                   if e.live and e.voided_at is None],
             "calls": [_leg(leg, w) for leg in legs],
             "voided": [_voided(e, w, who) for e in entries if e.voided_at is not None],
-            "amendments": _amendments(conn, entries, detail.id, start, w, who),
+            "amendments": _amendments(conn, entries, detail.id, start, w, who, month),
         }
         if printed:
             head = audit_rows.head(conn)
@@ -440,9 +440,11 @@ def _voided(entry: EntryView, w: _Writer, who: _People) -> dict[str, Any]:
 
 
 def _amendments(conn: Conn, entries: list[EntryView], patient_pk: int, since: datetime,
-                w: _Writer, who: _People) -> list[dict[str, Any]]:
-    """Changes made to a closed month, with their reasons: entries logged or voided into it
-    and patient changes (enrolment, consent) made as amendments since the month began."""
+                w: _Writer, who: _People, month: Month) -> list[dict[str, Any]]:
+    """Changes made to a closed month, with their reasons: entries logged or voided into it,
+    patient changes (enrolment, consent) made as amendments since the month began, and
+    writes of readings that changed its device codes once closed (a vendor's webhook has no
+    reason: none)."""
     found: list[dict[str, Any]] = []
     for e in entries:
         if e.amendment_reason:
@@ -453,6 +455,9 @@ def _amendments(conn: Conn, entries: list[EntryView], patient_pk: int, since: da
                           "at": w.time(e.voided_at), "reason": w.free(e.void_amendment_reason)})
     for change in close_rows.patient_amendments_since(conn, since=since,
                                                       patient_pks=[patient_pk]):
+        if change.action == close_rows.DEVICES_CHANGED:
+            found += _device_amendments(change, str(month), w, who)
+            continue
         changed = sorted(k for k in change.after
                          if k not in ("amendment_reason", "import")
                          and change.before.get(k) != change.after[k])
@@ -460,6 +465,20 @@ def _amendments(conn: Conn, entries: list[EntryView], patient_pk: int, since: da
                       "reason": w.free(change.after.get("amendment_reason")),
                       "fields": changed})
     return found
+
+
+def _device_amendments(change: close_rows.PatientChangeSinceClose, month: str, w: _Writer,
+                       who: _People) -> list[dict[str, Any]]:
+    """A write of readings that changed this closed month's device codes (none when the
+    record names other months only)."""
+    return [{"kind": "device codes changed", "entry_id": None,
+             "by": who(change.actor) if change.actor else None,
+             "at": w.time(change.at) if change.at else None,
+             "reason": w.free(change.after.get("amendment_reason")),
+             "fields": [f"device codes {m.get('before') or 'none'} -> "
+                        f"{m.get('after') or 'none'}",
+                        f"source {change.after.get('source')}"]}
+            for m in change.after.get("months") or () if m.get("month") == month]
 
 
 # -- verifying -------------------------------------------------------------------------------

@@ -10,11 +10,19 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from billing.codes import CodeUnits
 from billing.months import Month, clinic_day
 from service.errors import BadInput, NotAllowed
 from service.lookups import require_staff
 from service.views import staff_label
-from store.closes import EventRow, closes_in_force, latest_event, lock_month
+from store.closes import (
+    EventRow,
+    closes_in_force,
+    closes_now,
+    latest_event,
+    lock_month,
+    lock_months_shared,
+)
 from store.db import Conn
 
 OPERATOR_PREFIX = "cli:"  # the CLI runs as the clinic's operator, trusted like an admin
@@ -27,6 +35,15 @@ class Amendment:
     reason: str
     by: str
     operator: bool = False  # True only for the CLI, which runs as the clinic's operator
+
+
+@dataclass(frozen=True)
+class PatientCodes:
+    """One patient's codes as a close records them: time codes and device codes apart."""
+
+    patient: str  # clinic id and initials
+    codes: tuple[CodeUnits, ...]
+    device_codes: tuple[CodeUnits, ...]
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,8 @@ class CloseView:
     held: tuple[str, ...] = ()
     # units per device code in the close's record (issue 28; none before it)
     device_units: dict[str, int] = field(default_factory=dict)
+    # a preview's patients with codes to bill (time or device), in clinic-id order
+    by_patient: tuple[PatientCodes, ...] = ()
 
 
 def signed(event: Any) -> str:
@@ -84,6 +103,12 @@ AMEND_VOID = ("To amend it, void from the CLI with `--amend` (rpm-logger void ID
               "REASON --amend: the reason is the amendment's)." + _SLACK_NOTE)
 AMEND_PATIENT = ("To amend it, add `--amend REASON` to `rpm-logger patient update`, "
                  "`rpm-logger patient end` or `rpm-logger patient enrol`.")
+AMEND_READINGS = ("To amend it, import from the CLI with `--amend REASON` (rpm-logger import "
+                  "readings FILE --amend REASON).")
+AMEND_ATTACH = ("To amend it, attach from the CLI with `--amend REASON` (rpm-logger device "
+                "attach SERIAL --amend REASON).")
+AMEND_DEVICE_END = ("To amend it, end the device from the CLI with `--amend REASON` "
+                    "(rpm-logger device end SERIAL --on DATE --amend REASON).")
 AMEND_NONE = ("This change has no amendment: reopen the month first "
               "(rpm-logger month reopen {month} --reason TEXT --billed or --not-billed, or "
               "/rpm month reopen).")
@@ -94,6 +119,27 @@ def closed_for_write(conn: Conn) -> dict[Month, EventRow]:
     does: a writer that may touch any closed month (a patient's enrolment window) reads
     them once here and then asks `refuse_unless_amended` with the close it already has."""
     return {Month.parse(row.month): row for row in closes_in_force(conn)}
+
+
+def closed_from(conn: Conn, first: Month, current: Month, *,
+                for_write: bool) -> dict[Month, EventRow]:
+    """Every month from `first` on that is closed now, with its close: the months whose
+    device codes a reading dated in `first` may change (a device period runs into the next
+    month, and a new first reading day moves every later period). A month that has not
+    ended (`current` on) cannot be closed: none from there (no statement). `for_write`:
+    each month from `first` to the one before `current` is locked (shared) first, in one
+    statement, as `check_open` locks one: a close running meanwhile either sees this write
+    committed or is seen by it."""
+    if first >= current:
+        return {}
+    if for_write:
+        months, month = [], first
+        while month < current:
+            months.append((month.year, month.month))
+            month = month.next()
+        lock_months_shared(conn, months)
+    found = ((Month.parse(row.month), row) for row in closes_now(conn))
+    return {month: row for month, row in found if month >= first}
 
 
 def check_open(conn: Conn, month: Month, amendment: Amendment | None, *,

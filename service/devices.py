@@ -15,26 +15,41 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from billing.codes import CodeUnits, format_codes
 from billing.devices import (
     DEVICE_KINDS,
     READING_KINDS,
     DevicePeriod,
+    codes_in_month,
     current_period,
     days_to_next_code,
     device_periods,
 )
 from billing.errors import quoted
-from billing.months import clinic_day, start_of_day_utc
+from billing.months import Month, clinic_day, start_of_day_utc
 from billing.programme import Enrolment
 from service import audit, lookups
+from service.closes import (
+    AMEND_ATTACH,
+    AMEND_DEVICE_END,
+    AMEND_READINGS,
+    Amendment,
+    closed_from,
+    refuse_unless_amended,
+)
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
 from store import devices as device_rows
 from store import episodes as episode_rows
+from store.closes import DEVICES_CHANGED, EventRow
 from store.db import Conn
 
 MAX_READINGS_PER_REQUEST = 500
 SOURCES = ("webhook", "fhir", "csv")
+# sources that cannot give an amendment's reason: a vendor's system pushing readings. What
+# they send is kept even when it changes a closed month's device codes (device data is never
+# dropped); the month then shows its device codes changed since close (docs/audit.md).
+VENDOR_PUSH = ("webhook", "fhir")
 _SERIAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 _VALUE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 _MAX_VALUES = 16
@@ -54,15 +69,36 @@ class ReadingIn:
 
 
 @dataclass(frozen=True)
+class DeviceCloseChange:
+    """A closed month whose device codes a write changes for one patient: its codes before
+    the write (as the month reads now) and after it."""
+
+    month: str
+    clinic_id: str
+    patient: str  # clinic id and initials
+    before: tuple[CodeUnits, ...]
+    after: tuple[CodeUnits, ...]
+
+    @property
+    def text(self) -> str:
+        """'P-1042 (JD) device codes 99453;99445 -> 99453;99454'."""
+        return (f"{self.patient} device codes {format_codes(self.before) or 'none'} -> "
+                f"{format_codes(self.after) or 'none'}")
+
+
+@dataclass(frozen=True)
 class IngestResult:
     """What a request or file did: readings stored now, replays already stored, and how many
-    of those stored are unmatched (no device for their serial on that day)."""
+    of those stored are unmatched (no device for their serial on that day); the closed
+    months whose device codes they change (kept from a vendor's push, else amended)."""
 
     received: int
     stored: int
     replayed: int
     unmatched: int
     dry_run: bool = False
+    closed_changes: tuple[DeviceCloseChange, ...] = ()
+    amendment_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,9 +218,105 @@ def _view(row: Any, clinic_id: str) -> DeviceView:
     return DeviceView(row.serial, clinic_id, row.kind, row.started_on, row.ended_on)
 
 
+class _ClosedDeviceCodes:
+    """The device codes of the closed months a write may change, for the patients it
+    touches: read before the write (under the months' locks), compared with them after.
+
+    A reading dated on day D can change only months ending on or after D (its period ends
+    after D; a new first reading day moves every later period; 99453 moves to an earlier
+    period), so only the closed months from D's month on are read, and none when D is in
+    the running month (no month from there on can be closed): the webhook's usual request
+    reads nothing more."""
+
+    def __init__(self, ctx: ServiceContext, conn: Conn, patient_pks: set[int],
+                 earliest: date | None, *, for_write: bool) -> None:
+        self.zone = ctx.policy.zone
+        self.closed: dict[Month, EventRow] = {}
+        self.windows: dict[int, device_rows.PatientWindow] = {}
+        self.instants: dict[int, list[datetime]] = {}
+        self.before: dict[int, dict[Month, tuple[CodeUnits, ...]]] = {}
+        if earliest is None or not patient_pks:
+            return
+        self.closed = closed_from(conn, Month.of_day(earliest),
+                                  Month.containing(ctx.now(), self.zone), for_write=for_write)
+        if not self.closed:
+            return
+        self.windows = device_rows.windows_of(conn, patient_pks)
+        self.instants = device_rows.instants_of(conn, patient_pks)
+        self.before = {pk: self._codes(pk, self.instants[pk]) for pk in self.windows}
+
+    def _codes(self, pk: int, instants: Sequence[datetime]) -> dict[Month, tuple[CodeUnits, ...]]:
+        window = self.windows[pk]
+        periods = periods_of(instants, window.enrolment, window.consent_on, self.zone,
+                             through=None)
+        return {month: codes_in_month(periods, month) for month in self.closed}
+
+    def adding(self, new: Mapping[int, Sequence[datetime]]) -> list[DeviceCloseChange]:
+        """The changes if the patients' readings at `new` instants were added."""
+        return self._changes({pk: [*self.instants[pk], *new.get(pk, ())]
+                              for pk in self.before})
+
+    def reread(self, conn: Conn) -> list[DeviceCloseChange]:
+        """The changes the write made, its readings read again."""
+        if not self.before:
+            return []
+        return self._changes(device_rows.instants_of(conn, self.before))
+
+    def _changes(self, after: Mapping[int, Sequence[datetime]]) -> list[DeviceCloseChange]:
+        changes = []
+        for pk, before in sorted(self.before.items(), key=lambda i: self.windows[i[0]].clinic_id):
+            now = self._codes(pk, after[pk])
+            window = self.windows[pk]
+            label = (f"{window.clinic_id} ({window.initials})" if window.initials
+                     else window.clinic_id)
+            changes += [DeviceCloseChange(str(month), window.clinic_id, label, before[month],
+                                          now[month])
+                        for month in sorted(self.closed) if now[month] != before[month]]
+        return changes
+
+
 class DeviceService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+
+    def _settle_closed(self, conn: Conn, watch: _ClosedDeviceCodes,
+                       changes: list[DeviceCloseChange], *, amendment: Amendment | None,
+                       keep: bool, what: str, after_words: str, way_out: str, source: str,
+                       actor: str, readings: Mapping[int, int] | None = None,
+                       record: bool = True) -> str | None:
+        """A write that changes closed months' device codes: refused unless amended (as a
+        late time entry is), or, `keep` (a vendor's push, which cannot give a reason), kept
+        and recorded. Each patient's change is audited (`DEVICES_CHANGED`: months, codes
+        before and after, source, the amendment's reason): the month's "changed since close"
+        names it (service/close_records.py). Returns the amendment's reason."""
+        if not changes:
+            return None
+        reason = None
+        if amendment is not None or not keep:
+            for month in sorted({c.month for c in changes}):
+                listed = "; ".join(f"{c.patient}: {format_codes(c.before) or 'none'} now, "
+                                   f"{format_codes(c.after) or 'none'} {after_words}"
+                                   for c in changes if c.month == month)
+                said = f"{what} its device codes ({listed}). {way_out}"
+                reason = refuse_unless_amended(
+                    conn, Month.parse(month), watch.closed[Month.parse(month)], amendment,
+                    zone=self.ctx.policy.zone,
+                    way_out=said.replace("{", "{{").replace("}", "}}")) or reason
+        if not record:
+            return reason
+        by_patient: dict[str, list[DeviceCloseChange]] = {}
+        for change in changes:
+            by_patient.setdefault(change.clinic_id, []).append(change)
+        counts = {watch.windows[pk].clinic_id: n for pk, n in (readings or {}).items()
+                  if pk in watch.windows}
+        for clinic_id, mine in by_patient.items():
+            audit.record(conn, at=self.ctx.now(), actor=actor, action=DEVICES_CHANGED,
+                         entity="patient", entity_id=clinic_id, after={
+                             "source": source, "amendment_reason": reason,
+                             "readings": counts.get(clinic_id),
+                             "months": [{"month": c.month, "before": format_codes(c.before),
+                                         "after": format_codes(c.after)} for c in mine]})
+        return reason
 
     def _today(self) -> date:
         return clinic_day(self.ctx.now(), self.ctx.policy.zone)
@@ -219,8 +351,11 @@ class DeviceService:
                                 "started_on": start})
             return _view(row, patient.clinic_id)
 
-    def end(self, serial: str, *, on: date, actor: str) -> DeviceView:
-        """End the serial's open lending on `on` (its last day)."""
+    def end(self, serial: str, *, on: date, actor: str,
+            amendment: Amendment | None = None) -> DeviceView:
+        """End the serial's open lending on `on` (its last day). Readings it measured after
+        that day become unmatched: when that changes a closed month's device codes, the end
+        needs `amendment` (CLI: --amend REASON)."""
         serial = check_serial(serial)
         with self.ctx.db.write() as conn:
             lent = next((d for d in device_rows.by_serial(conn, serial.upper())
@@ -230,13 +365,22 @@ class DeviceService:
             if on < lent.started_on:
                 raise BadInput(f"Device {lent.serial} was lent from {lent.started_on}: it "
                                "cannot end before.")
+            after_day = on + timedelta(days=1)
+            watch = _ClosedDeviceCodes(self.ctx, conn, {lent.patient_id}, after_day,
+                                       for_write=True)
             row = device_rows.end_device(conn, lent.id, on)
             # readings it measured after its last day are no longer the patient's
             detached = device_rows.detach_from(
-                conn, row.id, start_of_day_utc(on + timedelta(days=1), self.ctx.policy.zone))
+                conn, row.id, start_of_day_utc(after_day, self.ctx.policy.zone))
+            reason = self._settle_closed(
+                conn, watch, watch.reread(conn) if detached else [], amendment=amendment,
+                keep=False, what="Ending it then changes", after_words="after the end",
+                way_out=AMEND_DEVICE_END, source="device.end", actor=actor,
+                readings={lent.patient_id: detached})
             audit.record(conn, at=self.ctx.now(), actor=actor, action="device.end",
                          entity="device", entity_id=row.id, before={"ended_on": None},
-                         after={"ended_on": on, "readings_unmatched": detached})
+                         after={"ended_on": on, "readings_unmatched": detached}
+                         | ({"amendment_reason": reason} if reason else {}))
             clinic_id = next(r.clinic_id for r in device_rows.listed(
                 conn, patient_pk=row.patient_id) if r.id == row.id)
             return _view(row, clinic_id)
@@ -254,9 +398,12 @@ class DeviceService:
             return [UnmatchedSerial(r.serial, int(r.readings), r.first, r.last)
                     for r in device_rows.unmatched(conn)]
 
-    def attach(self, serial: str, *, actor: str) -> tuple[int, int]:
+    def attach(self, serial: str, *, actor: str,
+               amendment: Amendment | None = None) -> tuple[int, int]:
         """Give the serial's unmatched readings the patient its lending on each reading's
-        day names (lend it first: `device add`); (attached, still unmatched)."""
+        day names (lend it first: `device add`); (attached, still unmatched). When that
+        changes a closed month's device codes, it needs `amendment` (CLI: --amend REASON),
+        as a late time entry does."""
         serial = check_serial(serial)
         zone = self.ctx.policy.zone
         with self.ctx.db.write() as conn:
@@ -266,27 +413,43 @@ class DeviceService:
                 raise NotFound(f"No device {quoted(serial)} is registered: lend it first "
                                "(`rpm-logger device add`).")
             pairs = []
+            new: dict[int, list[datetime]] = {}
             waiting = device_rows.unmatched_of(conn, key)
             for reading in waiting:
                 lent = _lending_on(lendings, clinic_day(reading.measured_at, zone))
                 if lent is not None:
                     pairs.append({"reading_pk": reading.id, "device_pk": lent.id,
                                   "patient_pk": lent.patient_id, "by": actor})
+                    new.setdefault(lent.patient_id, []).append(reading.measured_at)
+            earliest = min((clinic_day(i, zone) for got in new.values() for i in got),
+                           default=None)
+            watch = _ClosedDeviceCodes(self.ctx, conn, set(new), earliest, for_write=True)
+            reason = self._settle_closed(
+                conn, watch, watch.adding(new), amendment=amendment, keep=False,
+                what="Attaching them changes", after_words="once attached",
+                way_out=AMEND_ATTACH, source="attach", actor=actor,
+                readings={pk: len(got) for pk, got in new.items()})
             device_rows.attach(conn, pairs)
             if pairs:
                 audit.record(conn, at=self.ctx.now(), actor=actor, action="readings.attach",
                              entity="device", entity_id=lendings[-1].id,
-                             after={"serial": serial, "readings": len(pairs)})
+                             after={"serial": serial, "readings": len(pairs)}
+                             | ({"amendment_reason": reason} if reason else {}))
             return len(pairs), len(waiting) - len(pairs)
 
     # -- readings --------------------------------------------------------------------------
 
     def ingest(self, readings: Sequence[ReadingIn], *, source: str, actor: str,
-               dry_run: bool = False) -> IngestResult:
+               dry_run: bool = False, amendment: Amendment | None = None) -> IngestResult:
         """Store the readings in one transaction, each once (a replay is counted, not
         stored again); a reading whose serial no device is lent for on its day is stored
         unmatched. A patient id no patient has, with no serial, is refused (nothing
-        stored). `dry_run`: everything checked and counted, nothing written."""
+        stored). `dry_run`: everything checked and counted, nothing written.
+
+        Readings that change a closed month's device codes: from a vendor's push
+        (`VENDOR_PUSH`, no reason possible) they are kept and the change recorded, so the
+        month shows it since close; from a file they are refused unless `amendment` (CLI:
+        --amend REASON), as a late time entry is, and a dry run says so too."""
         if source not in SOURCES:
             raise ValueError(source)
         zone = self.ctx.policy.zone
@@ -325,15 +488,32 @@ class DeviceService:
             known = device_rows.known_keys(conn, [r["dedupe_key"] for r in rows])
             new = [r for r in rows if r["dedupe_key"] not in known]
             unmatched = sum(1 for r in new if r["patient_id"] is None)
+            matched: dict[int, list[datetime]] = {}
+            for row in new:
+                if row["patient_id"] is not None:
+                    matched.setdefault(row["patient_id"], []).append(row["measured_at"])
+            earliest = min((clinic_day(i, zone) for got in matched.values() for i in got),
+                           default=None)
+            watch = _ClosedDeviceCodes(self.ctx, conn, set(matched), earliest,
+                                       for_write=not dry_run)
+            changes = watch.adding(matched)
+            reason = self._settle_closed(
+                conn, watch, changes, amendment=amendment, keep=source in VENDOR_PUSH,
+                what="These readings change", after_words="with them",
+                way_out=AMEND_READINGS, source=source, actor=actor,
+                readings={pk: len(got) for pk, got in matched.items()}, record=not dry_run)
             result = IngestResult(len(readings), len(new), len(readings) - len(new),
-                                  unmatched, dry_run)
+                                  unmatched, dry_run, tuple(changes), reason)
             if dry_run or not new:
                 return result
             device_rows.insert_readings(conn, new)
             audit.record(conn, at=now, actor=actor, action="readings.ingest",
                          entity="device_readings", entity_id=source,
                          after={"source": source, "stored": len(new),
-                                "replayed": result.replayed, "unmatched": unmatched})
+                                "replayed": result.replayed, "unmatched": unmatched}
+                         | ({"closed_months": sorted({c.month for c in changes})}
+                            if changes else {})
+                         | ({"amendment_reason": reason} if reason else {}))
             return result
 
     # -- periods ---------------------------------------------------------------------------
@@ -367,6 +547,7 @@ def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
     return periods_of(instants, enrolment, patient.consent_on, zone, through=through)
 
 
-__all__ = ["MAX_READINGS_PER_REQUEST", "DeviceService", "DeviceStatus", "DeviceView",
-           "IngestResult", "ReadingIn", "UnmatchedSerial", "check_serial", "periods_in",
-           "periods_of", "reading_days", "reading_from", "short_of_readings"]
+__all__ = ["MAX_READINGS_PER_REQUEST", "VENDOR_PUSH", "DeviceCloseChange", "DeviceService",
+           "DeviceStatus", "DeviceView", "IngestResult", "ReadingIn", "UnmatchedSerial",
+           "check_serial", "periods_in", "periods_of", "reading_days", "reading_from",
+           "short_of_readings"]

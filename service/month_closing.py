@@ -19,12 +19,17 @@ from billing.months import Month, clinic_day
 from service import audit
 from service.audit_checks import AuditCheckService
 from service.close_records import RECORD_AT_CLOSE, RECORD_PENDING
-from service.closes import CloseView, find_close, signed
+from service.closes import CloseView, PatientCodes, find_close, signed
 from service.context import ServiceContext
 from service.errors import BadInput
 from service.lookups import require_admin, signature
 from service.months import MonthService
-from service.record_checks import close_figures, close_lines_digest
+from service.record_checks import (
+    close_device_lines_digest,
+    close_device_units,
+    close_figures,
+    close_lines_digest,
+)
 from service.views import MonthSummary
 from store import audit as audit_rows
 from store import closes
@@ -35,19 +40,28 @@ MAX_REASON_CHARS = 500
 
 
 def _figures(summaries: Iterable[MonthSummary]) -> dict[str, object]:
-    """Patients, billable patients, units per code and dollars of a month's rows."""
+    """Patients, billable patients (time or device codes), units per code, dollars and units
+    per device code of a month's rows, and each billable patient's codes, as the close
+    records them (`_line_values`)."""
     units: dict[str, int] = defaultdict(int)
+    devices: dict[str, int] = defaultdict(int)
     patients = billable = seconds = 0
     amount = Decimal("0.00")
+    by_patient: list[PatientCodes] = []
     for summary in summaries:
         patients += 1
         seconds += summary.total_seconds
-        billable += bool(summary.codes)
         amount += summary.expected_amount
         for code in summary.codes:
             units[code.code] += code.units
+        for code in summary.device_codes:
+            devices[code.code] += code.units
+        if summary.codes or summary.device_codes:
+            billable += 1
+            by_patient.append(PatientCodes(summary.label, summary.codes, summary.device_codes))
     return {"patients": patients, "billable": billable, "units": dict(units), "amount": amount,
-            "total_seconds": seconds}
+            "total_seconds": seconds, "device_units": dict(devices),
+            "by_patient": tuple(by_patient)}
 
 
 def _held(summaries: list[MonthSummary]) -> tuple[list[MonthSummary], dict[str, list[str]]]:
@@ -72,20 +86,12 @@ def _view(event: EventRow, lines: list[Any] | None = None) -> CloseView:
     return CloseView(
         event.month, event.at, signed(event), action=event.action, reason=event.reason,
         billed=event.billed, record=event.record, patients=figures["patients"],
-        billable=sum(1 for line in lines or () if line.codes), units=figures["units"],
+        billable=sum(1 for line in lines or () if line.codes or line.device_codes),
+        units=figures["units"],
         amount=Decimal(figures["amount"]),
         total_seconds=sum(line.total_seconds for line in lines or ()),
-        device_units=device_units(lines or ()),
+        device_units=close_device_units(lines or ()),
     )
-
-
-def device_units(lines: Iterable[Any]) -> dict[str, int]:
-    """Units per device code of a close's record (lines from before: none)."""
-    units: dict[str, int] = defaultdict(int)
-    for line in lines:
-        for code, n in getattr(line, "device_codes", None) or ():
-            units[str(code)] += int(n)
-    return dict(units)
 
 
 def _line_values(conn: Conn, event_id: int,
@@ -163,7 +169,9 @@ class MonthCloseService:
                              "month": str(month), "closed_by": by, "by_name": by_name,
                              "patients": view.patients,
                              "units": view.units, "amount": str(view.amount),
-                             "held": held, "lines": close_lines_digest(lines)})
+                             "held": held, "lines": close_lines_digest(lines),
+                             "device_units": view.device_units,
+                             "device_lines": close_device_lines_digest(lines)})
             audit_rows.record_head_on_close(conn, event.id)  # a later edit breaks this head
             return view
 
@@ -247,6 +255,7 @@ class MonthCloseService:
                              action="month.close_reconstructed", entity="month",
                              entity_id=month_text,
                              after={"close_event": event_id, "patients": len(lines),
-                                    "lines": close_lines_digest(lines)})
+                                    "lines": close_lines_digest(lines),
+                                    "device_lines": close_device_lines_digest(lines)})
                 rebuilt += 1
         return rebuilt

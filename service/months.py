@@ -552,9 +552,11 @@ class MonthService:
         assessment, amount = _priced(context.assessed, month, totals.counted_seconds,
                                      totals.live_interactions, self.ctx.policy)
         closed = context.closed
-        held = tuple(hold_reasons(totals.consent_on, totals.ordering_provider_pk,
-                                  totals.order_on)) if assessment.codes else ()
         devices = self._devices(totals, context)
+        # a month's device codes need consent and an order as its time codes do
+        held = tuple(hold_reasons(totals.consent_on, totals.ordering_provider_pk,
+                                  totals.order_on)) \
+            if assessment.codes or devices.get("device_codes") else ()
         return MonthSummary(
             **devices,
             patient_id=totals.patient_id, initials=totals.initials, month=context.month_text,
@@ -582,7 +584,8 @@ class MonthService:
             month_closed_by=signed(closed) if closed else None,
             billed_at_close=context.billed.compare(
                 totals.patient_pk, assessment.codes, seconds=totals.counted_seconds,
-                live=totals.live_interactions, held=bool(held)),
+                live=totals.live_interactions, held=bool(held),
+                device_codes=devices.get("device_codes", ())),
         )
 
     def at_risk(self, month: Month | None = None, today: date | None = None,
@@ -677,11 +680,18 @@ class MonthService:
 def _difference(summary: MonthSummary) -> CloseDifference:
     billed = summary.billed_at_close
     assert billed is not None
+    devices = billed.device_differs
     return CloseDifference(summary.label, billed.codes_text,
                            format_codes(summary.codes) or "none", billed.cause,
                            billed.follow_up, billed.amount_delta,
                            billed_codes=billed.codes, supported_codes=summary.codes,
-                           follow_up_in_words=billed.follow_up_in_words)
+                           follow_up_in_words=billed.follow_up_in_words,
+                           device_billed=(format_codes(billed.device_codes or ()) or "none")
+                           if devices else "",
+                           device_supported=(format_codes(billed.device_now) or "none")
+                           if devices else "",
+                           device_billed_codes=billed.device_codes or () if devices else (),
+                           device_supported_codes=billed.device_now if devices else ())
 
 
 def _reopened(event: Any, zone: ZoneInfo) -> str | None:

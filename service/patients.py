@@ -13,11 +13,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from billing.codes import PROVIDER_ROLES
+from billing.devices import codes_in_month
 from billing.errors import quoted
 from billing.months import Month, start_of_day_utc
+from billing.programme import Enrolment
 from service import audit, lookups
 from service.closes import AMEND_PATIENT, Amendment, closed_for_write, refuse_unless_amended
 from service.context import ServiceContext
+from service.devices import periods_of
 from service.errors import BadInput, NotFound
 from service.phones import mask_phone, normalize_phone, valid_phone
 from service.views import PatientView
@@ -239,8 +242,9 @@ def _changed_names(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, 
 
 
 # What a closed month billed of a patient, as far as a window or consent change can alter
-# it: in the month's programme, counted seconds, live interactions, time left out and why.
-_Figures = tuple[bool, int, int, tuple[Any, ...]]
+# it: in the month's programme, counted seconds, live interactions, time left out and why,
+# and the month's device codes.
+_Figures = tuple[bool, int, int, tuple[Any, ...], tuple[Any, ...]]
 
 
 def _still_active(member: Any, current_pk: int | None, as_what: str) -> Any:
@@ -433,8 +437,14 @@ class PatientService:
         totals = next(month_totals(conn, month=month, zone=self.ctx.policy.zone,
                                    min_live_seconds=self.ctx.policy.min_live_call_seconds,
                                    scope=Scope(patient_pk)))
+        # the month's device codes (issue 28): a window or consent change moves device
+        # periods too, whose codes may change with no minute moving (the readings were read
+        # with the month's row)
+        enrolment = totals.enrolment or Enrolment.single(totals.enrolled_on, totals.ended_on)
+        periods = periods_of(totals.readings or (), enrolment, totals.consent_on,
+                             self.ctx.policy.zone, through=None)
         return (totals.in_programme, totals.counted_seconds, totals.live_interactions,
-                totals.tally.not_counted)
+                totals.tally.not_counted, codes_in_month(periods, month))
 
     def _closed_figures(self, conn: Conn,
                         patient_pk: int) -> dict[Month, tuple[Any, _Figures]]:

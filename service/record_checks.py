@@ -73,6 +73,25 @@ def close_lines_digest(lines: Iterable[Any]) -> str:
     return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
+def close_device_lines_digest(lines: Iterable[Any]) -> str:
+    """One hash of the device codes a close recorded per patient (issue 28), kept in the
+    close's audit record beside `lines` (whose hash, older, leaves them out). A line with no
+    device code and one with none recorded (NULL: an archive from before migration 0019,
+    restored and upgraded) hash alike."""
+    rows = sorted([int(line.patient_id),
+                   [[str(c), int(n)] for c, n in line.device_codes or ()]] for line in lines)
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+
+
+def close_device_units(lines: Iterable[Any]) -> dict[str, int]:
+    """Units per device code of a close's record (lines from before device codes: none)."""
+    units: dict[str, int] = defaultdict(int)
+    for line in lines:
+        for code, n in getattr(line, "device_codes", None) or ():
+            units[str(code)] += int(n)
+    return dict(units)
+
+
 def close_figures(lines: Iterable[Any]) -> dict[str, Any]:
     """Patients, units per code and dollars of a close's record, as its audit record says
     them (service/month_closing.py writes them from the same lines)."""
@@ -266,16 +285,22 @@ class CloseLedger:
         else:  # written before closes kept a digest of their lines: the totals
             figures = close_figures(lines)
             changed = any(figures[k] != said[k] for k in figures if k in said)
+        if "device_lines" in said:  # closes since device codes were recorded with a hash
+            changed = changed or close_device_lines_digest(lines) != said["device_lines"]
         if not changed:
             return []
         figures = close_figures(lines)
+        devices = (f", device units {close_device_units(lines)}" if "device_lines" in said
+                   else "")
+        said_devices = (f", device units {said.get('device_units')}" if "device_lines" in said
+                        else "")
         return [Finding("close_lines_changed", f"the record of what the close of {month} "
                         f"billed (audit record #{record.record_id}: {said.get('patients')} "
                         "patients, "
-                        f"units {said.get('units')}, ${said.get('amount')}) was edited behind "
-                        f"the service's back: the table now says {figures['patients']} "
-                        f"patients, units {figures['units']}, ${figures['amount']}",
-                        record.record_id)]
+                        f"units {said.get('units')}, ${said.get('amount')}{said_devices}) was "
+                        f"edited behind the service's back: the table now says "
+                        f"{figures['patients']} patients, units {figures['units']}, "
+                        f"${figures['amount']}{devices}", record.record_id)]
 
 
 def _lost(month: str, record: _CloseRecord,

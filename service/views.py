@@ -4,12 +4,14 @@ They carry clinic ids and initials, never names or phone numbers of patients: wh
 adapter renders from them is safe to show in Slack.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from billing.activities import ATTEMPT
+from billing.claims import same_units
 from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
 from billing.devices import DevicePeriod
 from billing.programme import Enrolment
@@ -165,6 +167,11 @@ class BilledAtClose:
     amount_delta: Decimal = Decimal("0.00")  # now minus billed
     closed_by_name: str | None = None  # the closer's name when a staff member (signed())
     follow_up_in_words: str = ""  # the follow-up with codes as chat shows them; not in JSON
+    # the device codes billed at close (month_close_lines.device_codes; None: the close
+    # predates device codes, so they are not compared) and those the month supports now;
+    # the follow-up, cause and amount above cover both
+    device_codes: tuple[CodeUnits, ...] | None = None
+    device_now: tuple[CodeUnits, ...] = ()
 
     @property
     def differs(self) -> bool:
@@ -174,6 +181,30 @@ class BilledAtClose:
     def codes_text(self) -> str:
         return format_codes(self.codes) or "none"
 
+    @property
+    def device_differs(self) -> bool:
+        return self.device_codes is not None and not same_units(self.device_codes,
+                                                                self.device_now)
+
+    def device_change(self, codes: Callable[[tuple[CodeUnits, ...]], str] = format_codes
+                      ) -> str:
+        """'device codes changed since close: billed 99453;99445 at close, supports
+        99453;99454 now' (chat: `codes=codes_in_words`), or '' when they did not change:
+        every screen that says what changed since close says it beside the time codes."""
+        if not self.device_differs:
+            return ""
+        return device_change_text(self.device_codes or (), self.device_now, codes)
+
+    def device_json(self) -> dict[str, Any]:
+        """The device half of the comparison, for a month's JSON (status, report); kept out
+        of `as_json`, which audit packets print (their format is versioned)."""
+        return {"device_codes": None if self.device_codes is None
+                else [{"code": c.code, "units": c.units} for c in self.device_codes],
+                "device_codes_text": None if self.device_codes is None
+                else format_codes(self.device_codes),
+                "device_differs": self.device_differs,
+                "device_change": self.device_change() or None}
+
     def as_json(self) -> dict[str, Any]:
         return {"codes": [{"code": c.code, "units": c.units} for c in self.codes],
                 "codes_text": format_codes(self.codes), "closed_at": self.closed_at.isoformat(),
@@ -182,6 +213,13 @@ class BilledAtClose:
                 "amount": float(self.amount), "differs": self.differs,
                 "cause": self.cause or None, "follow_up": self.follow_up or None,
                 "amount_delta": float(self.amount_delta)}
+
+
+def device_change_text(billed: tuple[CodeUnits, ...], now: tuple[CodeUnits, ...],
+                       codes: Callable[[tuple[CodeUnits, ...]], str] = format_codes) -> str:
+    """The one phrasing of a closed month's device codes that changed since its close."""
+    return (f"device codes changed since close: billed {codes(billed) or 'none'} at close, "
+            f"supports {codes(now) or 'none'} now")
 
 
 def period_json(period: DevicePeriod) -> dict[str, Any]:
@@ -259,8 +297,9 @@ class MonthSummary:
 
     @property
     def billable(self) -> bool:
-        """Codes to bill now: the month supports some and nothing holds it (`held`)."""
-        return bool(self.codes) and not self.held
+        """Codes to bill now: the month supports some, time or device codes, and nothing
+        holds it (`held`)."""
+        return bool(self.codes or self.device_codes) and not self.held
 
     @property
     def billable_amount(self) -> Decimal:
@@ -295,6 +334,7 @@ class MonthSummary:
         data["held_amount"] = float(self.held_amount)
         data["warnings"] = list(self.warnings)
         data["billed_at_close"] = (self.billed_at_close.as_json()
+                                   | self.billed_at_close.device_json()
                                    if self.billed_at_close else None)
         data["device_codes"] = [{"code": c.code, "units": c.units} for c in self.device_codes]
         data["device_periods"] = [period_json(p) for p in self.device_periods]
@@ -324,11 +364,40 @@ class CloseDifference:
     billed_codes: tuple[CodeUnits, ...] = ()
     supported_codes: tuple[CodeUnits, ...] = ()
     follow_up_in_words: str = ""
+    # the device codes at close and now, when they differ ('' when they do not)
+    device_billed: str = ""
+    device_supported: str = ""
+    device_billed_codes: tuple[CodeUnits, ...] = ()
+    device_supported_codes: tuple[CodeUnits, ...] = ()
+
+    def device_change(self, codes: Callable[[tuple[CodeUnits, ...]], str] = format_codes
+                      ) -> str:
+        """As `BilledAtClose.device_change`: '' when the device codes did not change."""
+        if not (self.device_billed or self.device_supported):
+            return ""
+        return device_change_text(self.device_billed_codes, self.device_supported_codes,
+                                  codes)
+
+    def changed_codes(self, codes: Callable[[tuple[CodeUnits, ...]], str] | None = None,
+                      between: str = "; ") -> str:
+        """'billed 99457 at close, supports 99470 now' and, when they changed, the device
+        codes' words; the device codes' alone when the time codes are as billed. `codes`:
+        how chat writes codes (default: `billed` and `supported` as billing offices do)."""
+        billed, supported = ((codes(self.billed_codes) or "none",
+                              codes(self.supported_codes) or "none") if codes
+                             else (self.billed, self.supported))
+        time = f"billed {billed} at close, supports {supported} now"
+        devices = self.device_change(codes or format_codes)
+        if devices and same_units(self.billed_codes, self.supported_codes):
+            return devices
+        return between.join(part for part in (time, devices) if part)
 
     def as_json(self) -> dict[str, Any]:
         return {"patient": self.patient, "billed": self.billed, "supported": self.supported,
                 "cause": self.cause, "follow_up": self.follow_up,
-                "amount_delta": float(self.amount_delta)}
+                "amount_delta": float(self.amount_delta),
+                "device_billed": self.device_billed or None,
+                "device_supported": self.device_supported or None}
 
 
 @dataclass(frozen=True)

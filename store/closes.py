@@ -50,6 +50,20 @@ def lock_month(conn: Connection, year: int, month: int, *, exclusive: bool) -> N
                  {"namespace": MONTH_LOCK_NAMESPACE, "key": year * 100 + month})
 
 
+_SHARED_MANY = text("SELECT pg_advisory_xact_lock_shared(:namespace, key) "
+                    "FROM unnest(CAST(:keys AS integer[])) AS key")
+
+
+def lock_months_shared(conn: Connection, months: Iterable[tuple[int, int]]) -> None:
+    """Take the lock of each month (year, month) in shared mode until the transaction ends,
+    in one statement (PostgreSQL; a no-op on SQLite): a writer that may change several
+    months (a device reading, whose periods run into later months) before it reads their
+    closes."""
+    keys = sorted({year * 100 + month for year, month in months})
+    if keys and _dialect(conn) == "postgresql":
+        conn.execute(_SHARED_MANY, {"namespace": MONTH_LOCK_NAMESPACE, "keys": keys})
+
+
 _LATEST_EVENT = (select(_events).where(_events.c.month == bindparam("month"))
                  .order_by(_events.c.id.desc()).limit(1))
 _HISTORY = select(_events).where(_events.c.month == bindparam("month")).order_by(_events.c.id)
@@ -207,18 +221,27 @@ def changes_since(conn: Connection, *, start: datetime, end: datetime, since: da
 @dataclass(frozen=True)
 class PatientChangeSinceClose:
     """A patient update made as an amendment after the close's record was read (the audit
-    row's before and after: enrolment dates, consent, the amendment's reason)."""
+    row's before and after: enrolment dates, consent, the amendment's reason), or a change
+    of a closed month's device codes (`DEVICES_CHANGED`: readings stored, attached or
+    detached; its `after` names the months, the source and any amendment's reason)."""
 
     patient_pk: int
     before: dict[str, Any]
     after: dict[str, Any]
+    action: str = "patient.update"
+    at: datetime | None = None  # when the audit record was written
+    actor: str | None = None
 
+
+# the audit action of a write that changed a closed month's device codes (service/devices.py)
+DEVICES_CHANGED = "patient.devices_changed"
 
 _PATIENT_AMENDMENTS = (
-    select(patients.c.id, audit_events.c.before, audit_events.c.after)
+    select(patients.c.id, audit_events.c.before, audit_events.c.after, audit_events.c.action,
+           audit_events.c.at, audit_events.c.actor)
     .join(patients, patients.c.clinic_id == audit_events.c.entity_id)
     .where(audit_events.c.entity == "patient",
-           audit_events.c.action.in_(("patient.update", "patient.enrol")),
+           audit_events.c.action.in_(("patient.update", "patient.enrol", DEVICES_CHANGED)),
            audit_events.c.at > bindparam("since"),
            patients.c.id.in_(bindparam("pks", expanding=True)))
     .order_by(audit_events.c.id))
@@ -227,10 +250,13 @@ _PATIENT_AMENDMENTS = (
 def patient_amendments_since(conn: Connection, *, since: datetime,
                              patient_pks: Iterable[int]) -> list[PatientChangeSinceClose]:
     """Patient updates audited after `since` that carry an amendment reason (a window or
-    consent change into a closed month), for these patients, oldest first."""
+    consent change into a closed month), and changes of closed months' device codes
+    (amended or not: a vendor's webhook cannot give a reason), for these patients, oldest
+    first."""
     rows = conn.execute(_PATIENT_AMENDMENTS, {"since": since, "pks": list(patient_pks)}).all()
-    return [PatientChangeSinceClose(pk, before or {}, after or {})
-            for pk, before, after in rows if (after or {}).get("amendment_reason")]
+    return [PatientChangeSinceClose(pk, before or {}, after or {}, action, at, actor)
+            for pk, before, after, action, at, actor in rows
+            if action == DEVICES_CHANGED or (after or {}).get("amendment_reason")]
 
 
 _PKS_BY_CLINIC_ID = select(patients.c.id, patients.c.clinic_id).where(

@@ -7,6 +7,7 @@ a concurrent request stored meanwhile (ON CONFLICT DO NOTHING on both databases)
 """
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -14,6 +15,9 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
+from billing.programme import Enrolment
+from store.episodes import episodes_column
+from store.month_totals import enrolment_of
 from store.tables import device_readings, devices, patients
 
 dv = devices
@@ -128,6 +132,30 @@ def instants_of(conn: Connection, patient_pks_: Iterable[int], *, since: datetim
     for row in conn.execute(statement.order_by(rd.c.measured_at)):
         found[row.patient_id].append(row.measured_at)
     return found
+
+
+@dataclass(frozen=True)
+class PatientWindow:
+    """What a patient's device periods are cut by (billing.devices): their label, consent
+    date and enrolment episodes."""
+
+    clinic_id: str
+    initials: str | None
+    consent_on: date | None
+    enrolment: Enrolment
+
+
+def windows_of(conn: Connection, patient_pks_: Iterable[int]) -> dict[int, PatientWindow]:
+    """Each patient's clinic id, initials, consent and episodes (one statement)."""
+    pks = sorted(set(patient_pks_))
+    if not pks:
+        return {}
+    statement = select(patients.c.id, patients.c.clinic_id, patients.c.initials,
+                       patients.c.consent_on, patients.c.enrolled_on, patients.c.ended_on,
+                       episodes_column().label("episodes")).where(patients.c.id.in_(pks))
+    return {row.id: PatientWindow(row.clinic_id, row.initials, row.consent_on,
+                                  enrolment_of(row.episodes, row.enrolled_on, row.ended_on))
+            for row in conn.execute(statement)}
 
 
 def unmatched(conn: Connection) -> list[Row[Any]]:

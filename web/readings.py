@@ -107,6 +107,11 @@ def readings_router(settings: Settings) -> APIRouter:
                                 status_code=503)
         log.info("device readings: %d received, %d stored, %d replayed, %d unmatched",
                  result.received, result.stored, result.replayed, result.unmatched)
+        if result.closed_changes:  # kept: a vendor cannot amend; the months show it
+            log.warning("device readings changed the device codes of closed months %s "
+                        "(%d patient-months): kept, shown as changed since close",
+                        ", ".join(sorted({c.month for c in result.closed_changes})),
+                        len(result.closed_changes))
         return JSONResponse({"received": result.received, "stored": result.stored,
                              "replayed": result.replayed, "unmatched": result.unmatched})
 

@@ -15,7 +15,14 @@ import click
 
 from billing.devices import DEVICE_KINDS
 from billing.months import clinic_time
-from rpm_logger.cli.common import DATE, Exit, current_service, handled, operator_name
+from rpm_logger.cli.common import (
+    DATE,
+    Exit,
+    amendment_of,
+    current_service,
+    handled,
+    operator_name,
+)
 from rpm_logger.cli.root import cli
 from service.devices import ReadingIn, reading_from
 from service.errors import BadInput
@@ -59,14 +66,19 @@ def device_add(serial: str, patient_id: str, kind: str, from_day: date | None) -
                    err=True)
 
 
+_AMEND_HELP = ("Amend a closed month whose device codes this changes (the operator's "
+               "amendment, with its reason).")
+
+
 @device.command("end")
 @click.argument("serial")
 @click.option("--on", "on", type=DATE, required=True, help="Its last day (YYYY-MM-DD).")
+@click.option("--amend", default=None, metavar="REASON", help=_AMEND_HELP)
 @handled
-def device_end(serial: str, on: date) -> None:
+def device_end(serial: str, on: date, amend: str | None) -> None:
     """End the lending of the device SERIAL."""
-    click.echo(_device_line(current_service().devices.end(serial, on=on,
-                                                          actor=operator_name(None))))
+    click.echo(_device_line(current_service().devices.end(
+        serial, on=on, actor=operator_name(None), amendment=amendment_of(amend))))
 
 
 @device.command("list")
@@ -93,10 +105,12 @@ def device_unmatched() -> None:
 
 @device.command("attach")
 @click.argument("serial")
+@click.option("--amend", default=None, metavar="REASON", help=_AMEND_HELP)
 @handled
-def device_attach(serial: str) -> None:
+def device_attach(serial: str, amend: str | None) -> None:
     """Give SERIAL's unmatched readings to the patient it was lent to on each one's day."""
-    attached, left = current_service().devices.attach(serial, actor=operator_name(None))
+    attached, left = current_service().devices.attach(serial, actor=operator_name(None),
+                                                      amendment=amendment_of(amend))
     click.echo(f"{attached} readings attached; {left} still unmatched (no lending of "
                f"{serial} on their day)")
 
@@ -131,14 +145,16 @@ def readings_of_csv(text: str) -> list[ReadingIn]:
 @click.command("readings")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check and count; store nothing.")
+@click.option("--amend", default=None, metavar="REASON", help=_AMEND_HELP)
 @handled
-def import_readings(file: Path, dry_run: bool) -> None:
+def import_readings(file: Path, dry_run: bool, amend: str | None) -> None:
     """Import a vendor's CSV export of readings: all of them, or none (one transaction).
 
     Columns: reading_id (optional), device_serial and/or patient_id, measured_at (ISO 8601
     with its offset), kind (blood_pressure, weight, glucose, spo2, other); every other
     column is a named value (systolic, diastolic, kg, ...). Readings are stored once, marked
-    with their source (csv); an unknown serial's are kept unmatched."""
+    with their source (csv); an unknown serial's are kept unmatched. Readings that change
+    a closed month's device codes are refused unless --amend REASON."""
     try:
         if file.stat().st_size > MAX_CSV_BYTES:
             raise Exit(f"{file}: over {MAX_CSV_BYTES // (1024 * 1024)} MiB; split it", 2)
@@ -147,10 +163,13 @@ def import_readings(file: Path, dry_run: bool) -> None:
         raise Exit(f"cannot read {file}: {exc.__class__.__name__}; nothing was stored", 2) \
             from None
     result = current_service().devices.ingest(readings_of_csv(text), source="csv",
-                                              actor=operator_name(None), dry_run=dry_run)
+                                              actor=operator_name(None), dry_run=dry_run,
+                                              amendment=amendment_of(amend))
     verb = "would store" if dry_run else "stored"
     click.echo(f"{result.received} readings: {verb} {result.stored}, {result.replayed} "
                f"already stored, {result.unmatched} unmatched")
+    for change in result.closed_changes:  # only with --amend: else refused
+        click.echo(f"amends {change.month}: {change.text} ({result.amendment_reason})")
 
 
 def register_import_readings() -> None:

@@ -66,12 +66,18 @@ def month_reopen(month: str, reason: str, billed: bool | None, by: str | None,
 @click.argument("month")
 @handled
 def month_show(month: str) -> None:
-    """Whether MONTH is closed, and every close and reopen of it."""
+    """Whether MONTH is closed, every close and reopen of it, and each patient whose time or
+    device codes changed since the close billed."""
     chosen = Month.parse(month)
     service = current_service()
     zone = service.ctx.policy.zone
     closed = service.closes.get(chosen)
     click.echo(f"{chosen}: closed on {clinic_time(closed.closed_at, zone)} by {closed.closed_by}"
                if closed else f"{chosen}: open")
-    for view in service.closes.history(chosen):
+    history = service.closes.history(chosen)
+    for view in history:
         click.echo(render.close_event_text(view, zone))
+    if any(view.action == "close" for view in history):
+        changed = service.months.totals(chosen).changed_since_close
+        if changed:
+            click.echo(render.changed_since_close_text(changed))

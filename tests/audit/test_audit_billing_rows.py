@@ -157,3 +157,13 @@ def test_a_closer_renamed_in_the_table_is_named(clinic: Service) -> None:
     clinic.closes.reopen(OCT, reason="a review was missed", by=ADMIN, billed=True)
     _sql(clinic, "UPDATE month_close_events SET by_name = 'Someone Else' WHERE action = 'reopen'")
     assert [k for k, _ in _kinds(clinic)] == ["close_changed"]
+
+
+def test_a_close_lines_device_codes_rewritten_are_named(clinic: Service) -> None:
+    """The close records device codes beside the time codes (issue 28): an edit of them
+    behind the service's back is named like an edit of the time codes."""
+    assert clinic.audit_trail.verify().clean
+    _sql(clinic, "UPDATE month_close_lines SET device_codes = :codes",
+         codes=json.dumps([["99453", 1], ["99454", 1]]))
+    [(kind, message)] = _kinds(clinic)
+    assert kind == "close_lines_changed" and "device units {'99453': 1, '99454': 1}" in message

@@ -23,7 +23,11 @@ def test_the_close_confirmation_says_the_findings(slack: SlackSender, seeded: Se
     assert ("🔎 4 findings: 1 thin_documentation, 1 live_without_evidence, "
             "1 late_documentation, 1 time_without_device_data (information: the close still "
             "works") in text
-    assert "P-1042" not in text
+    # the findings are counts per check: no patient named in them; the patients billed are
+    # listed apart, with their time and device codes (clinic id and initials only)
+    [findings] = [line for line in text.splitlines() if "findings" in line]
+    assert "P-1042" not in findings
+    assert "P-1042 (JD): time codes 99457; device codes none" in text
     clicked = slack.action("close_month", "2026-10", user=ADMIN)
     assert clicked.response.status_code == 200
     slack.wait_for("/" + (clicked.response_url or "").split("/", 3)[3])
