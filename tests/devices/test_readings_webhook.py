@@ -9,6 +9,7 @@ from datetime import date
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from configuration.settings import Settings
@@ -139,3 +140,14 @@ def test_the_route_has_its_own_body_limit(svc: Service) -> None:
         assert post(client, big).status_code == 200
         assert post(client, big * 2).status_code == 413
         assert client.post("/healthz", content=b"x" * 3000).status_code == 413
+        counted = client.get("/metrics").text
+    # refused before routing (the declared length is over the limit), yet counted under the
+    # route it was sent to, not "unmatched"
+    assert _requests(counted, "/devices/readings", "413") == 1
+    assert _requests(counted, "unmatched", "413") == 0
+
+
+def _requests(exposition: str, route: str, status: str) -> float:
+    return sum(s.value for family in text_string_to_metric_families(exposition)
+               for s in family.samples if s.name == "rpm_http_requests_total"
+               and s.labels.get("route") == route and s.labels.get("status") == status)
