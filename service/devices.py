@@ -37,7 +37,11 @@ MAX_READINGS_PER_REQUEST = 500
 SOURCES = ("webhook", "fhir", "csv")
 _SERIAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 _VALUE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
-_MAX_VALUES = 16
+# a reading's fields; any other is refused (a vendor's note or name is nothing we keep)
+READING_FIELDS = ("reading_id", "device_serial", "patient_id", "measured_at", "kind", "values")
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")  # what may be echoed of a field
+MAX_VALUES = 16  # named numbers per reading: a blood pressure has 2 or 3
+MAX_VALUE = 1_000_000_000  # the largest size of one (a reading is no bigger than this)
 _FUTURE_SLACK = timedelta(minutes=5)  # a device clock a little ahead is not refused
 
 
@@ -108,6 +112,12 @@ def reading_from(fields: Mapping[str, Any], *, where: str = "") -> ReadingIn:
     first bad field (prefixed by `where`, e.g. "readings[3].") and never repeats a value."""
     if not isinstance(fields, Mapping):
         raise BadInput(f"{where.rstrip('.') or 'body'}: a reading is a JSON object")
+    for place, name in enumerate(fields, start=1):
+        if name not in READING_FIELDS:
+            shown = name if isinstance(name, str) and _FIELD_NAME.fullmatch(name) \
+                else f"field {place}"
+            raise _bad(where, shown, "unknown field; a reading has only "
+                       + ", ".join(READING_FIELDS))
     reading_id = _optional_text(fields, "reading_id", 128, where)
     serial = _optional_text(fields, "device_serial", 64, where)
     if serial is not None and not _SERIAL.fullmatch(serial):
@@ -120,15 +130,16 @@ def reading_from(fields: Mapping[str, Any], *, where: str = "") -> ReadingIn:
     if not isinstance(kind, str) or kind not in READING_KINDS:
         raise _bad(where, "kind", "one of " + ", ".join(READING_KINDS))
     values = fields.get("values")
-    if not isinstance(values, Mapping) or not values or len(values) > _MAX_VALUES:
-        raise _bad(where, "values", f"an object of 1 to {_MAX_VALUES} named numbers")
+    if not isinstance(values, Mapping) or not values or len(values) > MAX_VALUES:
+        raise _bad(where, "values", f"an object of 1 to {MAX_VALUES} named numbers")
     clean: dict[str, float | int] = {}
     for name, number in values.items():
         if not isinstance(name, str) or not _VALUE_NAME.fullmatch(name):
             raise _bad(where, "values", "names are letters, digits and _ (up to 32)")
+        # compared before any float conversion: a 400-digit integer is refused, not an error
         if isinstance(number, bool) or not isinstance(number, int | float) \
-                or not math.isfinite(number):
-            raise _bad(where, f"values.{name}", "a number")
+                or not abs(number) <= MAX_VALUE or not math.isfinite(number):
+            raise _bad(where, f"values.{name}", f"a number from -{MAX_VALUE:,} to {MAX_VALUE:,}")
         clean[name] = number
     return ReadingIn(reading_id, serial, patient, measured_at, kind, clean)
 
@@ -367,6 +378,7 @@ def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
     return periods_of(instants, enrolment, patient.consent_on, zone, through=through)
 
 
-__all__ = ["MAX_READINGS_PER_REQUEST", "DeviceService", "DeviceStatus", "DeviceView",
-           "IngestResult", "ReadingIn", "UnmatchedSerial", "check_serial", "periods_in",
-           "periods_of", "reading_days", "reading_from", "short_of_readings"]
+__all__ = ["MAX_READINGS_PER_REQUEST", "MAX_VALUE", "MAX_VALUES", "READING_FIELDS",
+           "DeviceService", "DeviceStatus", "DeviceView", "IngestResult", "ReadingIn",
+           "UnmatchedSerial", "check_serial", "periods_in", "periods_of", "reading_days",
+           "reading_from", "short_of_readings"]

@@ -124,6 +124,23 @@ def test_a_bad_field_is_400_naming_it_and_stores_nothing(http: httpx.Client,
     assert stored(svc) == 0
 
 
+def test_unknown_fields_and_oversized_values_are_400_and_store_nothing(
+        http: httpx.Client, svc: Service) -> None:
+    note = post(http, [reading(3), reading(4) | {"note": "x" * 300_000}])
+    assert note.status_code == 400
+    assert note.json()["error"].startswith("readings[1].note: unknown field")
+    assert "xxx" not in note.text
+    odd = post(http, reading(4) | {"Jane Doe 1950": 1})  # a key is never repeated unless
+    assert odd.json()["error"].startswith("field 6: unknown field")  # it reads as a name
+    assert "Jane" not in odd.text
+    huge = post(http, reading(5) | {"values": {"systolic": 10**400}})  # was a 500
+    assert huge.status_code == 400 and huge.json()["error"].startswith("values.systolic: a ")
+    many = post(http, reading(5) | {"values": {f"v{i}": i for i in range(17)}})
+    assert many.json()["error"] == "values: an object of 1 to 16 named numbers"
+    assert post(http, reading(5) | {"values": {"systolic": 1e12}}).status_code == 400
+    assert stored(svc) == 0
+
+
 def test_503_until_the_secret_is_set(svc: Service) -> None:
     with in_process(create_app(Settings(reminders_enabled=False, reconcile_enabled=False),
                                service=svc)) as client:
