@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from service import Service
+from service.patients import PatientFields
+from store import devices as device_rows
 from tests.backup.conftest import cli_env
 from tests.cli.runner import Cli
 from tests.conftest import FrozenClock
@@ -58,3 +60,17 @@ def test_a_bad_line_stores_nothing(cli: Cli, tmp_path: Path) -> None:
     assert cli("device", "unmatched").stdout == "serial\treadings\tfirst\tlast\n"
     bad = cli("device", "add", "BP 1", "--patient", "P-1042", "--kind", "bp_cuff", code=2)
     assert "not a device serial" in bad.stderr
+
+
+def test_a_row_whose_patient_is_not_the_serials_is_a_bad_line(cli: Cli, svc: Service,
+                                                                tmp_path: Path) -> None:
+    svc.patients.add("P-2077", PatientFields(initials="AB"), actor="test")
+    cli("device", "add", "BP-0042", "--patient", "P-1042", "--kind", "bp_cuff",
+        "--from", "2026-11-01")
+    file = tmp_path / "vendor.csv"
+    file.write_text(CSV.replace("v-2,BP-0042,,", "v-2,BP-0042,P-2077,"))
+    refused = cli("import", "readings", str(file), code=2)
+    assert refused.stderr.startswith("error: line 3, patient_id: another patient than the "
+                                      "one device_serial is lent to")
+    with svc.ctx.db.read() as conn:
+        assert device_rows.reading_count(conn) == 0

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from configuration.settings import Settings
 from rpm_logger.app import create_app
 from service import Service
+from service.patients import PatientFields
 from store import devices as device_rows
 from tests.loopback import in_process
 from tests.service.helpers import seed
@@ -99,6 +100,51 @@ def test_a_fhir_bundle_maps_device_subject_and_time(http: httpx.Client, svc: Ser
     refused = post(http, {"resourceType": "Bundle", "entry": [{"resource": broken}]}, fhir=True)
     assert refused.status_code == 400
     assert refused.json()["error"].startswith("entry[0].resource.effectiveDateTime")
+
+
+def test_effective_period_gives_the_instant_its_start_else_its_end(
+        http: httpx.Client, svc: Service) -> None:
+    weight = {"resourceType": "Observation", "code": {"coding": [{"code": "29463-7"}]},
+              "device": {"reference": "Device/BP-0042"}, "valueQuantity": {"value": 81.2}}
+    started = weight | {"id": "w-1", "effectivePeriod": {
+        "start": "2026-11-06T08:00:00-05:00", "end": "2026-11-07T08:00:00-05:00"}}
+    ended = weight | {"id": "w-2", "effectivePeriod": {"end": "2026-11-09T08:00:00-05:00"}}
+    answer = post(http, {"resourceType": "Bundle", "entry": [{"resource": started},
+                                                             {"resource": ended}]}, fhir=True)
+    assert answer.json() == {"received": 2, "stored": 2, "replayed": 0, "unmatched": 0}
+    [period] = svc.devices.status("P-1042").periods
+    assert period.days == (date(2026, 11, 6), date(2026, 11, 9))  # start; else end
+    bad = post(http, weight | {"effectivePeriod": {"start": "6 Nov"}}, fhir=True)
+    assert bad.json()["error"].startswith("effectivePeriod.start: an ISO 8601 instant")
+    empty = post(http, weight | {"effectivePeriod": {}}, fhir=True)
+    assert empty.json()["error"].startswith("effectivePeriod.start: an instant")
+
+
+def test_a_patient_id_disagreeing_with_the_serial_is_400_and_stores_nothing(
+        http: httpx.Client, svc: Service) -> None:
+    svc.patients.add("P-2077", PatientFields(initials="AB"), actor="test")
+    other = post(http, [reading(3), reading(4) | {"patient_id": "P-2077"}])
+    assert other.status_code == 400
+    assert other.json()["error"] == ("readings[1].patient_id: another patient than the one "
+                                     "device_serial is lent to when the reading was measured")
+    nobody = post(http, reading(4) | {"patient_id": "P-9999"})  # the serial is lent: refused
+    assert nobody.json()["error"] == "patient_id: no such patient"
+    observation = {
+        "resourceType": "Observation", "code": {"coding": [{"code": "29463-7"}]},
+        "subject": {"reference": "Patient/P-2077"}, "device": {"reference": "Device/BP-0042"},
+        "effectiveDateTime": "2026-11-05T08:00:00-05:00", "valueQuantity": {"value": 80}}
+    fhir = post(http, {"resourceType": "Bundle", "entry": [{"resource": observation}]},
+                fhir=True)
+    assert fhir.status_code == 400
+    assert fhir.json()["error"] == ("entry[0].resource.subject: another patient than the one "
+                                    "device is lent to when the reading was measured")
+    assert stored(svc) == 0
+    # the serial is P-1042's from 1 November: before that it is lent to nobody, so a reading
+    # naming P-2077 then is P-2077's (no device to disagree with)
+    earlier = reading(3) | {"measured_at": "2026-10-30T07:12:00-05:00", "patient_id": "P-2077"}
+    assert post(http, earlier).json()["unmatched"] == 0
+    assert post(http, reading(5)).json()["stored"] == 1  # the serial's own patient: taken
+    assert [p.day_count for p in svc.devices.status("P-2077").periods] == [1]
 
 
 def test_an_unknown_serial_is_kept_unmatched(http: httpx.Client, svc: Service) -> None:
