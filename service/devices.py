@@ -26,7 +26,7 @@ from billing.devices import (
 from billing.errors import quoted
 from billing.months import clinic_day, start_of_day_utc
 from billing.programme import Enrolment
-from service import audit, lookups
+from service import audit, import_csv, lookups
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound
 from store import devices as device_rows
@@ -34,6 +34,7 @@ from store import episodes as episode_rows
 from store.db import Conn
 
 MAX_READINGS_PER_REQUEST = 500
+MAX_FILE_BYTES = 64 * 1024 * 1024  # `import readings`: about 500,000 readings; split a bigger
 SOURCES = ("webhook", "fhir", "csv")
 _SERIAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 _VALUE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
@@ -391,6 +392,26 @@ class DeviceService:
                                 "replayed": result.replayed, "unmatched": unmatched})
             return result
 
+    def import_file(self, data: bytes, *, actor: str, dry_run: bool = False) -> IngestResult:
+        """A vendor's readings file (`import readings`: CSV, UTF-8, header first: `rpm-logger
+        import template readings`) read and stored as `ingest` stores a request's: all its
+        readings, or, at its first bad line, none (BadInput naming the line and field)."""
+        if len(data) > MAX_FILE_BYTES:
+            raise BadInput(f"the file is over {MAX_FILE_BYTES // (1024 * 1024)} MiB: split it; "
+                           "nothing was stored")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise BadInput(f"line {line}: not UTF-8 text: save the file as \"CSV UTF-8\"; "
+                           "nothing was stored") from None
+        try:
+            readings = [reading_from(fields, where=where)
+                        for where, fields in import_csv.reading_rows(text)]
+            return self.ingest(readings, source="csv", actor=actor, dry_run=dry_run)
+        except BadInput as exc:
+            raise BadInput(f"{exc}; nothing was stored") from None
+
     # -- periods ---------------------------------------------------------------------------
 
     def status(self, patient_ref: str) -> DeviceStatus:
@@ -422,7 +443,7 @@ def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
     return periods_of(instants, enrolment, patient.consent_on, zone, through=through)
 
 
-__all__ = ["MAX_READINGS_PER_REQUEST", "MAX_VALUE", "MAX_VALUES", "READING_FIELDS",
-           "DeviceService", "DeviceStatus", "DeviceView", "IngestResult", "Place", "ReadingIn",
-           "UnmatchedSerial", "check_serial", "periods_in", "periods_of", "reading_days",
-           "reading_from", "short_of_readings"]
+__all__ = ["MAX_FILE_BYTES", "MAX_READINGS_PER_REQUEST", "MAX_VALUE", "MAX_VALUES",
+           "READING_FIELDS", "DeviceService", "DeviceStatus", "DeviceView", "IngestResult",
+           "Place", "ReadingIn", "UnmatchedSerial", "check_serial", "periods_in", "periods_of",
+           "reading_days", "reading_from", "short_of_readings"]
