@@ -426,12 +426,13 @@ class DeviceService:
 
 def short_of_readings(summary: Any) -> int | None:
     """The reading days a patient's current device period (a month summary's) still needs
-    for 99454 while it runs, or None: no readings, the period has its days, or the month
-    is over (the one rule reminders, the summary and the dashboard share)."""
+    for 99454 while it runs, or None: no readings, the period has its days, it ended (its
+    episode did), or the month is over (the one rule reminders, the summary and the
+    dashboard share)."""
     period = summary.current_device_period
-    if period is None or summary.month_ended:
+    if period is None or summary.month_ended or not summary.device_period_runs:
         return None
-    return days_to_next_code(period.start, period.day_count)
+    return days_to_next_code(period.start, summary.device_days)
 
 
 def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
