@@ -15,9 +15,11 @@ which a period starts. Sources and choices: docs/billing-rules.md, "Device codes
   in 2026 or later; else none. Never both. 99453 (set-up and education) once per episode,
   with the episode's first period that supports a device code.
 - A period's codes carry its last day as their date of service and belong to that day's month.
+- A month's device days are those of the period holding its last day (today, while it runs),
+  else of its last period, counted up to that day: a past month's never change afterwards.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -182,6 +184,23 @@ def codes_in_month(periods: Iterable[DevicePeriod], month: Month) -> tuple[CodeU
 def current_period(periods: Iterable[DevicePeriod], today: date) -> DevicePeriod | None:
     """The period holding `today`, if any."""
     return next((p for p in periods if p.contains(today)), None)
+
+
+def month_period(periods: Sequence[DevicePeriod], month: Month,
+                 cut: date) -> DevicePeriod | None:
+    """The period a month's device days are those of: the one holding `cut` (the month's
+    last day; today in the running month), else the last one with a day in the month that
+    ended before it (its episode ended in the month); None when no period has a day in the
+    month up to `cut`."""
+    return next((p for p in reversed(periods)
+                 if p.start <= cut and p.end >= month.first_day), None)
+
+
+def days_through(period: DevicePeriod | None, cut: date) -> int:
+    """The period's counted days up to `cut`: a month's device days as they stood at its
+    end, so a past month's never change with the days after it (later readings of a period
+    that runs on into the next month, or a later episode taking those days)."""
+    return 0 if period is None else sum(1 for day in period.days if day <= cut)
 
 
 def has_device_data(periods: Iterable[DevicePeriod], month: Month) -> bool:

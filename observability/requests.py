@@ -46,10 +46,24 @@ def route_template(scope: Scope) -> str:
 
 def _matching(scope: Scope) -> Any:
     router = getattr(scope.get("app"), "router", None)
-    for route in getattr(router, "routes", ()):
+    return _matching_in(getattr(router, "routes", ()), scope)
+
+
+def _matching_in(routes: Any, scope: Scope) -> Any:
+    """The route of `routes` the request matches, looking inside included routers: FastAPI
+    keeps an `include_router`'s routes behind one entry (its `original_router`) that has no
+    template of its own, so the route a body-size refusal would have reached (the device
+    readings webhook's, the dashboard's) is found in there."""
+    for route in routes:
         match, _ = route.matches(scope)
-        if match is not Match.NONE:
+        if match is Match.NONE:
+            continue
+        included = getattr(route, "original_router", None)
+        if included is None:
             return route
+        inner = _matching_in(getattr(included, "routes", ()), scope)
+        if inner is not None:
+            return inner
     return None
 
 

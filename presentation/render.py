@@ -46,7 +46,7 @@ REPORT_COLUMNS = (
     "seconds_to_next_code", "needs_live_interaction", "staff", "billing_provider",
     "provider_npi", "consent_on", "conditions", "assigned_to", "month_closed_by", "warnings",
     "billed_at_close", "billed_at_close_record", "since_close",
-    "device_codes", "device_amount", "device_days",
+    "device_codes", "device_amount", "device_days", "device_days_text",
 )
 # The copy `/rpm report` uploads to Slack: Slack sees patients as clinic id and initials
 # only (docs/security.md), so clinical detail (ICD-10 conditions) and consent dates stay in
@@ -264,7 +264,8 @@ def report_row(summary: MonthSummary) -> dict[str, Any]:
         **_close_cells(summary),
         "device_codes": format_codes(summary.device_codes),
         "device_amount": f"{summary.device_amount:.2f}" if summary.device_codes else "",
-        "device_days": device_words(summary),
+        # the number JSON gives (`device_days`), and in words its period and what it needs
+        "device_days": summary.device_days, "device_days_text": device_words(summary),
     }
 
 

@@ -10,7 +10,7 @@ billing.devices turns days into periods and codes.
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +28,7 @@ from billing.devices import (
 from billing.errors import quoted
 from billing.months import Month, clinic_day, start_of_day_utc
 from billing.programme import Enrolment
-from service import audit, lookups
+from service import audit, import_csv, lookups
 from service.closes import (
     AMEND_ATTACH,
     AMEND_DEVICE_END,
@@ -45,6 +45,7 @@ from store.closes import DEVICES_CHANGED, EventRow
 from store.db import Conn
 
 MAX_READINGS_PER_REQUEST = 500
+MAX_FILE_BYTES = 64 * 1024 * 1024  # `import readings`: about 500,000 readings; split a bigger
 SOURCES = ("webhook", "fhir", "csv")
 # sources that cannot give an amendment's reason: a vendor's system pushing readings. What
 # they send is kept even when it changes a closed month's device codes (device data is never
@@ -52,13 +53,42 @@ SOURCES = ("webhook", "fhir", "csv")
 VENDOR_PUSH = ("webhook", "fhir")
 _SERIAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 _VALUE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
-_MAX_VALUES = 16
+# a reading's fields; any other is refused (a vendor's note or name is nothing we keep)
+READING_FIELDS = ("reading_id", "device_serial", "patient_id", "measured_at", "kind", "values")
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")  # what may be echoed of a field
+MAX_VALUES = 16  # named numbers per reading: a blood pressure has 2 or 3
+MAX_VALUE = 1_000_000_000  # the largest size of one (a reading is no bigger than this)
 _FUTURE_SLACK = timedelta(minutes=5)  # a device clock a little ahead is not refused
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a reading was in its request or file, as a refusal names it: a prefix
+    ("readings[3].", "line 4, ", "entry[2].resource.") and its fields' names there when the
+    source calls them otherwise (FHIR: `subject` for patient_id, `device` for device_serial)."""
+
+    where: str = ""
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def name(self, key: str) -> str:
+        """The field as its source names it ("values.systolic" keeps its value's name)."""
+        head, dot, rest = key.partition(".")
+        if head in self.names and dot:
+            return f"{self.names[head]} ({rest})"
+        return f"{self.names.get(head, head)}{dot}{rest}"
+
+    def of(self, key: str) -> str:
+        """The field where it was: "readings[3].patient_id", "line 4, kind"."""
+        return self.where + self.name(key)
+
+    def bad(self, key: str, why: str) -> BadInput:
+        return BadInput(f"{self.of(key)}: {why}")
+
+
+@dataclass(frozen=True)
 class ReadingIn:
-    """One reading as checked, before it is matched and stored."""
+    """One reading as checked, before it is matched and stored; `place` names its fields
+    in a refusal the service makes later (the patient the serial is lent to differs)."""
 
     reading_id: str | None
     serial: str | None
@@ -66,6 +96,7 @@ class ReadingIn:
     measured_at: datetime
     kind: str
     values: Mapping[str, float | int]
+    place: Place = field(default_factory=Place, compare=False)
 
 
 @dataclass(frozen=True)
@@ -127,10 +158,6 @@ class DeviceStatus:
     current: DevicePeriod | None
 
 
-def _bad(where: str, field: str, why: str) -> BadInput:
-    return BadInput(f"{where}{field}: {why}")
-
-
 def check_serial(text: str) -> str:
     value = (text or "").strip()
     if not _SERIAL.fullmatch(value):
@@ -139,54 +166,65 @@ def check_serial(text: str) -> str:
     return value
 
 
-def reading_from(fields: Mapping[str, Any], *, where: str = "") -> ReadingIn:
+def reading_from(fields: Mapping[str, Any], *, where: str = "",
+                 names: Mapping[str, str] | None = None) -> ReadingIn:
     """A reading's fields (JSON, a FHIR mapping or a CSV row) checked; BadInput names the
-    first bad field (prefixed by `where`, e.g. "readings[3].") and never repeats a value."""
+    first bad field (prefixed by `where`, e.g. "readings[3].", and as `names` calls it in
+    its source) and never repeats a value."""
+    place = Place(where, dict(names or {}))
     if not isinstance(fields, Mapping):
         raise BadInput(f"{where.rstrip('.') or 'body'}: a reading is a JSON object")
-    reading_id = _optional_text(fields, "reading_id", 128, where)
-    serial = _optional_text(fields, "device_serial", 64, where)
+    for number, name in enumerate(fields, start=1):
+        if name not in READING_FIELDS:
+            shown = name if isinstance(name, str) and _FIELD_NAME.fullmatch(name) \
+                else f"field {number}"
+            raise place.bad(shown, "unknown field; a reading has only "
+                            + ", ".join(READING_FIELDS))
+    reading_id = _optional_text(fields, "reading_id", 128, place)
+    serial = _optional_text(fields, "device_serial", 64, place)
     if serial is not None and not _SERIAL.fullmatch(serial):
-        raise _bad(where, "device_serial", "letters, digits and . _ : / - only")
-    patient = _optional_text(fields, "patient_id", 64, where)
+        raise place.bad("device_serial", "letters, digits and . _ : / - only")
+    patient = _optional_text(fields, "patient_id", 64, place)
     if serial is None and patient is None:
-        raise _bad(where, "device_serial", "device_serial or patient_id is needed")
-    measured_at = _instant(fields.get("measured_at"), where)
+        raise place.bad("device_serial", "device_serial or patient_id is needed")
+    measured_at = _instant(fields.get("measured_at"), place)
     kind = fields.get("kind")
     if not isinstance(kind, str) or kind not in READING_KINDS:
-        raise _bad(where, "kind", "one of " + ", ".join(READING_KINDS))
+        raise place.bad("kind", "one of " + ", ".join(READING_KINDS))
     values = fields.get("values")
-    if not isinstance(values, Mapping) or not values or len(values) > _MAX_VALUES:
-        raise _bad(where, "values", f"an object of 1 to {_MAX_VALUES} named numbers")
+    if not isinstance(values, Mapping) or not values or len(values) > MAX_VALUES:
+        raise place.bad("values", f"an object of 1 to {MAX_VALUES} named numbers")
     clean: dict[str, float | int] = {}
     for name, number in values.items():
         if not isinstance(name, str) or not _VALUE_NAME.fullmatch(name):
-            raise _bad(where, "values", "names are letters, digits and _ (up to 32)")
+            raise place.bad("values", "names are letters, digits and _ (up to 32)")
+        # compared before any float conversion: a 400-digit integer is refused, not an error
         if isinstance(number, bool) or not isinstance(number, int | float) \
-                or not math.isfinite(number):
-            raise _bad(where, f"values.{name}", "a number")
+                or not abs(number) <= MAX_VALUE or not math.isfinite(number):
+            raise place.bad(f"values.{name}", f"a number from -{MAX_VALUE:,} to {MAX_VALUE:,}")
         clean[name] = number
-    return ReadingIn(reading_id, serial, patient, measured_at, kind, clean)
+    return ReadingIn(reading_id, serial, patient, measured_at, kind, clean, place)
 
 
-def _optional_text(fields: Mapping[str, Any], name: str, limit: int, where: str) -> str | None:
+def _optional_text(fields: Mapping[str, Any], name: str, limit: int,
+                   place: Place) -> str | None:
     value = fields.get(name)
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
-        raise _bad(where, name, f"text of 1 to {limit} characters")
+        raise place.bad(name, f"text of 1 to {limit} characters")
     return value.strip()
 
 
-def _instant(value: Any, where: str) -> datetime:
+def _instant(value: Any, place: Place) -> datetime:
     if not isinstance(value, str):
-        raise _bad(where, "measured_at", "an ISO 8601 instant with its offset")
+        raise place.bad("measured_at", "an ISO 8601 instant with its offset")
     try:
         instant = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise _bad(where, "measured_at", "an ISO 8601 instant with its offset") from None
+        raise place.bad("measured_at", "an ISO 8601 instant with its offset") from None
     if instant.tzinfo is None:
-        raise _bad(where, "measured_at", "needs its UTC offset (e.g. -05:00 or Z)")
+        raise place.bad("measured_at", "needs its UTC offset (e.g. -05:00 or Z)")
     return instant
 
 
@@ -212,6 +250,26 @@ def _dedupe_key(reading: ReadingIn, serial_key: str | None) -> str:
 def _lending_on(lendings: Sequence[Any], day: date) -> Any:
     return next((d for d in lendings
                  if d.started_on <= day and (d.ended_on is None or day <= d.ended_on)), None)
+
+
+def _patient_of(reading: ReadingIn, lent: Any, patients: Mapping[str, int]) -> int | None:
+    """The patient a reading is stored for: the one its serial is lent to on its day, else
+    the one its patient id names, else none (unmatched). Both given must agree: a reading
+    the vendor says is one patient's, from a device lent to another that day, is refused
+    (BadInput naming the patient id), as is a patient id no patient has, unless the serial
+    is unknown that day (then the reading is kept unmatched for an admin)."""
+    named = None
+    if reading.patient_ref is not None:
+        named = patients.get(lookups.patient_key(reading.patient_ref))
+        if named is None and (reading.serial is None or lent is not None):
+            raise reading.place.bad("patient_id", "no such patient")
+    if lent is None:
+        return named
+    if named is not None and named != lent.patient_id:
+        raise reading.place.bad("patient_id", "another patient than the one "
+                                f"{reading.place.name('device_serial')} is lent to when the "
+                                "reading was measured")
+    return int(lent.patient_id)
 
 
 def _view(row: Any, clinic_id: str) -> DeviceView:
@@ -443,8 +501,10 @@ class DeviceService:
                dry_run: bool = False, amendment: Amendment | None = None) -> IngestResult:
         """Store the readings in one transaction, each once (a replay is counted, not
         stored again); a reading whose serial no device is lent for on its day is stored
-        unmatched. A patient id no patient has, with no serial, is refused (nothing
-        stored). `dry_run`: everything checked and counted, nothing written.
+        unmatched. Refused, nothing stored: a patient id no patient has (with no serial, or
+        with a serial lent on the reading's day), and a patient id naming another patient
+        than the one the serial is lent to on that day. `dry_run`: everything checked and
+        counted, nothing written.
 
         Readings that change a closed month's device codes: from a vendor's push
         (`VENDOR_PUSH`, no reason possible) they are kept and the change recorded, so the
@@ -455,9 +515,9 @@ class DeviceService:
         zone = self.ctx.policy.zone
         now = self.ctx.now()
         late = now + _FUTURE_SLACK
-        for index, reading in enumerate(readings):
+        for reading in readings:
             if reading.measured_at > late:
-                raise BadInput(f"readings[{index}].measured_at: in the future")
+                raise reading.place.bad("measured_at", "in the future")
         with (self.ctx.db.read() if dry_run else self.ctx.db.write()) as conn:
             serials = device_rows.lendings(
                 conn, (r.serial.upper() for r in readings if r.serial))
@@ -465,15 +525,11 @@ class DeviceService:
                 conn, (lookups.patient_key(r.patient_ref) for r in readings if r.patient_ref))
             rows: list[dict[str, Any]] = []
             keys: set[str] = set()
-            for index, reading in enumerate(readings):
+            for reading in readings:
                 serial_key = reading.serial.upper() if reading.serial else None
                 lent = _lending_on(serials.get(serial_key, []) if serial_key else [],
                                    clinic_day(reading.measured_at, zone))
-                patient_pk = lent.patient_id if lent is not None else None
-                if patient_pk is None and reading.patient_ref is not None:
-                    patient_pk = patients.get(lookups.patient_key(reading.patient_ref))
-                    if patient_pk is None and serial_key is None:
-                        raise BadInput(f"readings[{index}].patient_id: no such patient")
+                patient_pk = _patient_of(reading, lent, patients)
                 key = _dedupe_key(reading, serial_key)
                 if key in keys:
                     continue
@@ -516,6 +572,29 @@ class DeviceService:
                          | ({"amendment_reason": reason} if reason else {}))
             return result
 
+    def import_file(self, data: bytes, *, actor: str, dry_run: bool = False,
+                    amendment: Amendment | None = None) -> IngestResult:
+        """A vendor's readings file (`import readings`: CSV, UTF-8, header first: `rpm-logger
+        import template readings`) read and stored as `ingest` stores a request's: all its
+        readings, or, at its first bad line, none (BadInput naming the line and field).
+        Readings that change a closed month's device codes need `amendment`."""
+        if len(data) > MAX_FILE_BYTES:
+            raise BadInput(f"the file is over {MAX_FILE_BYTES // (1024 * 1024)} MiB: split it; "
+                           "nothing was stored")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise BadInput(f"line {line}: not UTF-8 text: save the file as \"CSV UTF-8\"; "
+                           "nothing was stored") from None
+        try:
+            readings = [reading_from(fields, where=where)
+                        for where, fields in import_csv.reading_rows(text)]
+            return self.ingest(readings, source="csv", actor=actor, dry_run=dry_run,
+                               amendment=amendment)
+        except BadInput as exc:
+            raise BadInput(f"{exc}; nothing was stored") from None
+
     # -- periods ---------------------------------------------------------------------------
 
     def status(self, patient_ref: str) -> DeviceStatus:
@@ -530,12 +609,13 @@ class DeviceService:
 
 def short_of_readings(summary: Any) -> int | None:
     """The reading days a patient's current device period (a month summary's) still needs
-    for 99454 while it runs, or None: no readings, the period has its days, or the month
-    is over (the one rule reminders, the summary and the dashboard share)."""
+    for 99454 while it runs, or None: no readings, the period has its days, it ended (its
+    episode did), or the month is over (the one rule reminders, the summary and the
+    dashboard share)."""
     period = summary.current_device_period
-    if period is None or summary.month_ended:
+    if period is None or summary.month_ended or not summary.device_period_runs:
         return None
-    return days_to_next_code(period.start, period.day_count)
+    return days_to_next_code(period.start, summary.device_days)
 
 
 def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
@@ -547,7 +627,8 @@ def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
     return periods_of(instants, enrolment, patient.consent_on, zone, through=through)
 
 
-__all__ = ["MAX_READINGS_PER_REQUEST", "VENDOR_PUSH", "DeviceCloseChange", "DeviceService",
-           "DeviceStatus", "DeviceView", "IngestResult", "ReadingIn", "UnmatchedSerial",
-           "check_serial", "periods_in", "periods_of", "reading_days", "reading_from",
-           "short_of_readings"]
+__all__ = ["MAX_FILE_BYTES", "MAX_READINGS_PER_REQUEST", "MAX_VALUE", "MAX_VALUES",
+           "READING_FIELDS", "VENDOR_PUSH", "DeviceCloseChange", "DeviceService",
+           "DeviceStatus", "DeviceView", "IngestResult", "Place", "ReadingIn",
+           "UnmatchedSerial", "check_serial", "periods_in", "periods_of", "reading_days",
+           "reading_from", "short_of_readings"]

@@ -9,6 +9,11 @@ parse_day, as the CLI reads them); phones go through the service's own reader
 (service/phones.py), so a number refused here is refused there, and the refusal names the
 cell, never the number.
 
+A readings file (`import readings`, issue 28) is a vendor's export read by `reading_rows`:
+the named columns of READING_COLUMNS, every other column a named value (a number, or empty);
+each row's fields are then checked by the webhook's own reading check
+(service.devices.reading_from), and the file refused at its first bad line.
+
 What is refused for the whole file, before any row is read: more than MAX_FILE_BYTES, bytes
 that are not UTF-8 (a UTF-8 byte-order mark, as Excel's "CSV UTF-8" writes, is dropped), a
 NUL character, a missing or unknown key column, an unknown, unnamed or repeated column.
@@ -23,6 +28,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from billing.errors import InvalidInput
 from billing.months import parse_day
@@ -32,9 +38,9 @@ from service.patients import PatientFields
 from service.phones import BadPhone, mask_phone, valid_phone
 from service.staff import StaffChanges
 
-__all__ = ["MAX_CELL_CHARS", "MAX_FILE_BYTES", "PATIENT_COLUMNS", "STAFF_COLUMNS",
-           "ImportRefused", "Line", "ParsedFile", "Problem", "patient_fields", "phone_book",
-           "read", "staff_row", "template"]
+__all__ = ["MAX_CELL_CHARS", "MAX_FILE_BYTES", "PATIENT_COLUMNS", "READING_COLUMNS",
+           "STAFF_COLUMNS", "ImportRefused", "Line", "ParsedFile", "Problem", "patient_fields",
+           "phone_book", "read", "reading_rows", "staff_row", "template"]
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # ~100,000 patients' rows; a bigger file is split
 MAX_CELL_CHARS = 1_000  # the longest cell a person fills in (a list of phones) is ~100
@@ -53,7 +59,17 @@ STAFF_COLUMNS: tuple[tuple[str, str], ...] = (
     ("phones", "(202) 555-0111"), ("npi", ""), ("admin", "no"), ("twilio_numbers", ""),
     ("twilio_client", ""), ("email", "nina@clinic.example"),
 )
+# a readings file: its named columns (a reading's fields), then any number of value columns,
+# each a number or empty (the template shows a blood pressure's two)
+READING_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("reading_id", "vendor-123"), ("device_serial", "BP-0042"), ("patient_id", "P-1042"),
+    ("measured_at", "2026-11-03T07:12:00-05:00"), ("kind", "blood_pressure"),
+    ("systolic", "128"), ("diastolic", "82"),
+)
+READING_FIELDS = ("reading_id", "device_serial", "patient_id", "measured_at", "kind")
+_VALUE_COLUMN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 _COLUMNS = {"patients": PATIENT_COLUMNS, "staff": STAFF_COLUMNS}
+_TEMPLATES = {**_COLUMNS, "readings": READING_COLUMNS}
 _COLUMN_NAME = re.compile(r"[a-z][a-z_]{0,39}")  # what may be echoed of an unknown column
 # columns people may expect that a file never sets, and what to do instead
 _NOT_IMPORTED = {
@@ -113,9 +129,72 @@ class ParsedFile:
 
 
 def template(kind: str) -> dict[str, str]:
-    """The columns of a `kind` (patients | staff) file, each with its example cell, in
-    order (presentation/render.py writes them as CSV: the product's one CSV writer)."""
-    return dict(_COLUMNS[kind])
+    """The columns of a `kind` (patients | staff | readings) file, each with its example
+    cell, in order (presentation/render.py writes them as CSV: the product's one CSV
+    writer)."""
+    return dict(_TEMPLATES[kind])
+
+
+def reading_rows(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """Each row of a readings file's text (header first) as where it is ("line 3, ") and
+    its reading fields, for service.devices.reading_from to check; BadInput names the first
+    bad line (and column) and never repeats a cell."""
+    rows = _cells(text)
+    header = [cell.strip() for cell in next(rows, (1, []))[1]]
+    if "measured_at" not in header:
+        raise BadInput("line 1: a header row with measured_at, kind, device_serial or "
+                       "patient_id, and one column per value (`rpm-logger import template "
+                       "readings`)")
+    # a column is named in a refusal when it reads as a value's name (never a cell's words)
+    shown = [column if _VALUE_COLUMN.fullmatch(column) else f"column {number}"
+             for number, column in enumerate(header, start=1)]
+    for number, column in enumerate(header, start=1):
+        if not column:
+            raise BadInput(f"line 1: column {number} has no name")
+        if header.index(column) != number - 1:
+            raise BadInput(f"line 1: {shown[number - 1]} is named twice")
+    found = []
+    for line, cells in rows:
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line, or a spreadsheet's empty row
+        if len(cells) > len(header):
+            raise BadInput(f"line {line}: more cells than the header names")
+        fields: dict[str, Any] = {}
+        values: dict[str, Any] = {}
+        for column, name, cell in zip(header, shown, cells, strict=False):
+            cell = cell.strip()
+            if column in READING_FIELDS:
+                fields[column] = cell or None
+            elif cell:
+                values[column] = _number(cell, f"line {line}, {name}")
+        fields["values"] = values
+        found.append((f"line {line}, ", fields))
+    if not found:
+        raise BadInput("the file holds no reading")
+    return found
+
+
+def _cells(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) of each record of a readings file; a record too malformed to read (a
+    cell over the csv module's limit, broken quoting) is refused naming its line."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise BadInput(f"line {reader.line_num}: not readable as CSV ({exc})") from None
+        yield reader.line_num, cells
+
+
+def _number(cell: str, where: str) -> int | float:
+    try:
+        number = float(cell)
+    except ValueError:
+        raise BadInput(f"{where}: a number (each column but {', '.join(READING_FIELDS)} is "
+                       "a value)") from None
+    return int(number) if number.is_integer() else number
 
 
 def _refuse(name: str, line: int, reason: str) -> ImportRefused:

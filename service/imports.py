@@ -118,7 +118,8 @@ class ImportService:
 
     @staticmethod
     def template(kind: str) -> dict[str, str]:
-        """The columns of a `kind` (patients | staff) file with an example cell each."""
+        """The columns of a `kind` (patients | staff | readings) file with an example cell
+        each."""
         return import_csv.template(kind)
 
     @staticmethod

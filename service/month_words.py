@@ -5,8 +5,10 @@ same thing without one importing the other."""
 from collections.abc import Callable
 
 from billing.codes import format_codes
-from billing.devices import days_to_next_code
+from billing.devices import supply_code
 from billing.durations import format_seconds
+from billing.months import Month
+from service.devices import short_of_readings
 from service.views import MonthSummary
 
 SecondsText = Callable[[int], str]
@@ -64,16 +66,22 @@ def month_sentence(summary: MonthSummary, seconds_text: SecondsText = format_sec
 
 def device_words(summary: MonthSummary) -> str:
     """The month's device period in words (the one copy: status, report, Slack, dashboard,
-    reminders): its counted reading days, its end, and the reading days 99454 still needs
-    by then; "no readings" when the patient has none that count."""
+    reminders): its counted reading days (`device_days`: up to the month's last day, today
+    while it runs), its dates and, while it runs, the reading days 99454 still needs by its
+    end; a past month's period that ran on past it says so (its codes are a later month's);
+    "no readings" when the patient has none that count."""
     period = summary.current_device_period
     if period is None:
         return "no readings"
-    days = f"{period.day_count} reading day{'s' if period.day_count != 1 else ''}"
+    count = summary.device_days
+    days = f"{count} reading day{'s' if count != 1 else ''}"
     span = f"period {period.start} to {period.end}"
-    code = period.supply_code
-    short = days_to_next_code(period.start, period.day_count)
-    if short is None:
-        return f"{days} ({span}): {code}" if code else f"{days} ({span})"
-    got = f", {code} so far" if code else ""
-    return f"{days} ({span}){got}: needs {short} more reading days by {period.end} for 99454"
+    code = supply_code(period.start, count)
+    short = short_of_readings(summary)
+    if short is not None:
+        got = f", {code} so far" if code else ""
+        return f"{days} ({span}){got}: needs {short} more reading days by {period.end} for 99454"
+    last = Month.parse(summary.month).last_day
+    if summary.month_ended and period.end > last:
+        return f"{days} by {last} ({span}; its codes are {period.month}'s)"
+    return f"{days} ({span}): {code}" if code else f"{days} ({span})"

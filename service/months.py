@@ -17,7 +17,7 @@ from billing.codes import (
     assess_month,
     format_codes,
 )
-from billing.devices import codes_in_month, current_period
+from billing.devices import codes_in_month, days_through, month_period
 from billing.durations import format_seconds
 from billing.fees import amount_still_to_win, expected_amount
 from billing.months import Month, clinic_day, start_of_day_utc
@@ -539,11 +539,12 @@ class MonthService:
         enrolment = totals.enrolment or Enrolment.single(totals.enrolled_on, totals.ended_on)
         periods = periods_of(instants, enrolment, totals.consent_on, self.ctx.policy.zone,
                              through=cut)
-        current = current_period(periods, cut)
+        current = month_period(periods, month, cut)
         codes = codes_in_month(periods, month)
         return {"device_codes": codes,
                 "device_amount": expected_amount(codes, self.ctx.policy.fees),
-                "device_days": current.day_count if current else 0,
+                "device_days": days_through(current, cut), "device_period": current,
+                "device_period_runs": current is not None and current.contains(cut),
                 "device_periods": tuple(p for p in periods if p.start <= month.last_day
                                         and p.end >= month.first_day)}
 

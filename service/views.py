@@ -271,18 +271,24 @@ class MonthSummary:
     enrolment: Enrolment | None = field(default=None, repr=False, compare=False)
     # the device half (issue 28; billing.devices): the codes of the device periods whose
     # date of service (last day) is in the month, kept apart from `codes` so a month closed
-    # before devices were counted never reads as changed; the counted reading days of the
-    # period holding the month's last day (today, in the running month), all its days as
-    # known now; every period with a day in the month. Empty on a risk list's light summary.
+    # before devices were counted never reads as changed; the month's device period (the
+    # one holding its last day, today in the running month, else its last: billing.devices.
+    # month_period) and its counted reading days up to that day (a past month's never
+    # change afterwards); every period with a day in the month. Empty on a risk list's
+    # light summary.
     device_codes: tuple[CodeUnits, ...] = field(default=(), compare=False)
     device_days: int = field(default=0, compare=False)
     device_periods: tuple[DevicePeriod, ...] = field(default=(), repr=False, compare=False)
     device_amount: Decimal = field(default=Decimal("0.00"), compare=False)  # fee schedule
+    device_period: DevicePeriod | None = field(default=None, repr=False, compare=False)
+    # whether that period holds the month's last day (today): False when it ended before
+    # (its episode ended), so no advice is given for it
+    device_period_runs: bool = field(default=False, compare=False)
 
     @property
     def current_device_period(self) -> DevicePeriod | None:
         """The period whose days `device_days` counts."""
-        return self.device_periods[-1] if self.device_periods else None
+        return self.device_period
 
     def entry_count(self, entry_id: int) -> EntryCount | None:
         return next((c for c in self.entry_counts if c.entry_id == entry_id), None)
@@ -338,6 +344,7 @@ class MonthSummary:
                                    if self.billed_at_close else None)
         data["device_codes"] = [{"code": c.code, "units": c.units} for c in self.device_codes]
         data["device_periods"] = [period_json(p) for p in self.device_periods]
+        del data["device_period"]  # `device_days` is its days; `device_periods` lists it
         data["device_codes_text"] = format_codes(self.device_codes)
         data["device_amount"] = float(self.device_amount)
         data["not_counted"] = [asdict(n) for n in self.not_counted]

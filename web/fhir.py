@@ -2,10 +2,12 @@
 
 Mapped: the device serial from `Observation.device` (a `Device/SERIAL` reference, or its
 identifier's value), the patient from `Observation.subject` (`Patient/P-1042`, or its
-identifier's value), the instant from `effectiveDateTime`, the kind from the LOINC code
-(`code.coding`), the values from `valueQuantity` and each `component`'s, the vendor's id from
-the first `identifier`, else the resource's `id`. Resources of other types in a Bundle
-(Device, Patient) are skipped. Errors name the FHIR path ("entry[2].resource.effectiveDateTime").
+identifier's value), the instant from `effectiveDateTime` or `effectiveInstant`, else from
+`effectivePeriod`: its `start` (when the measuring began), or its `end` when it has no start;
+the kind from the LOINC code (`code.coding`), the values from `valueQuantity` and each
+`component`'s, the vendor's id from the first `identifier`, else the resource's `id`.
+Resources of other types in a Bundle (Device, Patient) are skipped. Errors name the FHIR
+path ("entry[2].resource.effectiveDateTime", "entry[2].resource.subject").
 """
 
 import re
@@ -50,8 +52,15 @@ def observations(body: Any) -> list[tuple[str, Mapping[str, Any]]]:
     return found
 
 
-def reading_fields(path: str, resource: Mapping[str, Any]) -> dict[str, Any]:
-    """The reading fields of one Observation (checked further by the service)."""
+# the reading's fields as an Observation names them, for the service's refusals
+NAMES = {"reading_id": "identifier", "device_serial": "device", "patient_id": "subject",
+         "kind": "code"}
+
+
+def reading_fields(path: str, resource: Mapping[str, Any]
+                   ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The reading fields of one Observation (checked further by the service), and what
+    the Observation calls each (`service.devices.Place`), so a refusal names its path."""
     fields: dict[str, Any] = {
         "reading_id": _reading_id(resource),
         "device_serial": _reference(resource.get("device"), "Device", path + "device"),
@@ -59,10 +68,8 @@ def reading_fields(path: str, resource: Mapping[str, Any]) -> dict[str, Any]:
     }
     if fields["device_serial"] is None and fields["patient_id"] is None:
         raise BadInput(f"{path}device: Observation.device or subject is needed")
-    effective = resource.get("effectiveDateTime")
-    if not isinstance(effective, str):
-        raise BadInput(f"{path}effectiveDateTime: an instant with its offset")
-    fields["measured_at"] = effective
+    names = dict(NAMES)
+    names["measured_at"], fields["measured_at"] = _effective(resource, path)
     codes = _codes(resource.get("code"))
     fields["kind"] = next((KIND_OF_LOINC[c] for c in codes if c in KIND_OF_LOINC), "other")
     values: dict[str, Any] = {}
@@ -77,7 +84,31 @@ def reading_fields(path: str, resource: Mapping[str, Any]) -> dict[str, Any]:
     if not values:
         raise BadInput(f"{path}valueQuantity: a value (or components with values)")
     fields["values"] = values
-    return {k: v for k, v in fields.items() if v is not None}
+    names["values"] = "component" if components else "valueQuantity"
+    return {k: v for k, v in fields.items() if v is not None}, names
+
+
+def _effective(resource: Mapping[str, Any], path: str) -> tuple[str, str]:
+    """(its FHIR name, the instant's text) of when the Observation was measured:
+    effectiveDateTime or effectiveInstant, else effectivePeriod's start, else its end."""
+    for name in ("effectiveDateTime", "effectiveInstant"):
+        if name in resource and resource[name] is not None:
+            value = resource[name]
+            if not isinstance(value, str):
+                raise BadInput(f"{path}{name}: an instant with its offset")
+            return name, value
+    period = resource.get("effectivePeriod")
+    if period is None:
+        raise BadInput(f"{path}effectiveDateTime: an instant with its offset (or "
+                       "effectivePeriod with a start)")
+    if not isinstance(period, Mapping):
+        raise BadInput(f"{path}effectivePeriod: a Period (start, end)")
+    for end in ("start", "end"):
+        if period.get(end) is not None:
+            if not isinstance(period[end], str):
+                raise BadInput(f"{path}effectivePeriod.{end}: an instant with its offset")
+            return f"effectivePeriod.{end}", period[end]
+    raise BadInput(f"{path}effectivePeriod.start: an instant with its offset")
 
 
 def _reading_id(resource: Mapping[str, Any]) -> str | None:
@@ -116,7 +147,8 @@ def _add_value(values: dict[str, Any], holder: Mapping[str, Any], codes: list[st
     quantity = holder.get("valueQuantity")
     if quantity is None:
         return
-    if not isinstance(quantity, Mapping) or "value" not in quantity:
+    if not isinstance(quantity, Mapping) or isinstance(quantity.get("value"), bool) \
+            or not isinstance(quantity.get("value"), int | float):
         raise BadInput(f"{path}valueQuantity.value: a number")
     name = next((VALUE_OF_LOINC[c] for c in codes if c in VALUE_OF_LOINC), None)
     if name is None:

@@ -64,8 +64,7 @@ def parse_readings(body: bytes, content_type: str) -> tuple[list[ReadingIn], str
     if content_type.split(";")[0].strip().lower() == FHIR_JSON:
         found = fhir.observations(data)
         _check_count(len(found))
-        return [reading_from(fhir.reading_fields(path, resource), where=path)
-                for path, resource in found], "fhir"
+        return [_fhir_reading(path, resource) for path, resource in found], "fhir"
     if isinstance(data, dict):
         return [reading_from(data)], "webhook"
     if not isinstance(data, list):
@@ -73,6 +72,12 @@ def parse_readings(body: bytes, content_type: str) -> tuple[list[ReadingIn], str
     _check_count(len(data))
     return [reading_from(item, where=f"readings[{index}].")
             for index, item in enumerate(data)], "webhook"
+
+
+def _fhir_reading(path: str, resource: Any) -> ReadingIn:
+    """One Observation as a reading; a refusal names its FHIR path ("entry[1].resource.subject")."""
+    fields, names = fhir.reading_fields(path, resource)
+    return reading_from(fields, where=path, names=names)
 
 
 def _check_count(count: int) -> None:

@@ -5,8 +5,6 @@
 there; else a group of its own), after every module registered its commands.
 """
 
-import csv
-import io
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,7 @@ from rpm_logger.cli.common import (
     operator_name,
 )
 from rpm_logger.cli.root import cli
-from service.devices import ReadingIn, reading_from
-from service.errors import BadInput
-
-# the CSV's named columns; every other column is a value (a number, or empty)
-CSV_FIELDS = ("reading_id", "device_serial", "patient_id", "measured_at", "kind")
-MAX_CSV_BYTES = 64 * 1024 * 1024
+from service.devices import MAX_FILE_BYTES
 
 
 @cli.group()
@@ -115,33 +108,6 @@ def device_attach(serial: str, amend: str | None) -> None:
                f"{serial} on their day)")
 
 
-def readings_of_csv(text: str) -> list[ReadingIn]:
-    """The checked readings of a CSV file; BadInput names the line and field."""
-    rows = csv.DictReader(io.StringIO(text))
-    if rows.fieldnames is None or "measured_at" not in rows.fieldnames:
-        raise BadInput("line 1: a header row with measured_at, kind, device_serial or "
-                       "patient_id, and one column per value")
-    found = []
-    for line, row in enumerate(rows, start=2):
-        if None in row:
-            raise BadInput(f"line {line}: more fields than the header names")
-        fields: dict[str, Any] = {k: (row.get(k) or "").strip() or None for k in CSV_FIELDS}
-        values: dict[str, Any] = {}
-        for name, raw in row.items():
-            if name in CSV_FIELDS or name is None or not (raw or "").strip():
-                continue
-            try:
-                number = float(raw)
-            except ValueError:
-                raise BadInput(f"line {line}, {name}: a number") from None
-            values[name] = int(number) if number.is_integer() else number
-        fields["values"] = values
-        found.append(reading_from(fields, where=f"line {line}, "))
-    if not found:
-        raise BadInput("the file holds no reading")
-    return found
-
-
 @click.command("readings")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check and count; store nothing.")
@@ -150,21 +116,21 @@ def readings_of_csv(text: str) -> list[ReadingIn]:
 def import_readings(file: Path, dry_run: bool, amend: str | None) -> None:
     """Import a vendor's CSV export of readings: all of them, or none (one transaction).
 
-    Columns: reading_id (optional), device_serial and/or patient_id, measured_at (ISO 8601
-    with its offset), kind (blood_pressure, weight, glucose, spo2, other); every other
-    column is a named value (systolic, diastolic, kg, ...). Readings are stored once, marked
-    with their source (csv); an unknown serial's are kept unmatched. Readings that change
-    a closed month's device codes are refused unless --amend REASON."""
+    Columns (`rpm-logger import template readings`): reading_id (optional), device_serial
+    and/or patient_id, measured_at (ISO 8601 with its offset), kind (blood_pressure, weight,
+    glucose, spo2, other); every other column is a named value (systolic, diastolic, kg, ...).
+    Readings are stored once, marked with their source (csv); an unknown serial's are kept
+    unmatched. Readings that change a closed month's device codes are refused unless
+    --amend REASON."""
     try:
-        if file.stat().st_size > MAX_CSV_BYTES:
-            raise Exit(f"{file}: over {MAX_CSV_BYTES // (1024 * 1024)} MiB; split it", 2)
-        text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        with file.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
         raise Exit(f"cannot read {file}: {exc.__class__.__name__}; nothing was stored", 2) \
             from None
-    result = current_service().devices.ingest(readings_of_csv(text), source="csv",
-                                              actor=operator_name(None), dry_run=dry_run,
-                                              amendment=amendment_of(amend))
+    result = current_service().devices.import_file(data, actor=operator_name(None),
+                                                   dry_run=dry_run,
+                                                   amendment=amendment_of(amend))
     verb = "would store" if dry_run else "stored"
     click.echo(f"{result.received} readings: {verb} {result.stored}, {result.replayed} "
                f"already stored, {result.unmatched} unmatched")

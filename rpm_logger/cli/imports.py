@@ -1,4 +1,5 @@
-"""`rpm-logger import`: onboard patients or staff from a CSV file, and the files' templates.
+"""`rpm-logger import`: onboard patients or staff from a CSV file, and the files' templates
+(readings' too: `import readings` itself is rpm_logger/cli/devices.py's).
 
 The file is read here (at most the service's size limit, plus one byte to know it is over);
 reading its rows, checking and saving them is the service's (service/imports.py)."""
@@ -97,9 +98,10 @@ def import_staff(file: Path, dry_run: bool, by: str | None) -> None:
 
 
 @import_group.command("template")
-@click.argument("kind", type=click.Choice(["patients", "staff"]))
+@click.argument("kind", type=click.Choice(["patients", "staff", "readings"]))
 def import_template(kind: str) -> None:
-    """Print the header of a KIND file with one example row."""
+    """Print the header of a KIND file with one example row (readings: every column after
+    kind is a named value; the example's are a blood pressure's)."""
     from presentation.render import csv_template
     from service.imports import ImportService
 

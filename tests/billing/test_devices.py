@@ -12,9 +12,11 @@ from billing.devices import (
     codes_in_month,
     counted_days,
     current_period,
+    days_through,
     days_to_next_code,
     device_periods,
     has_device_data,
+    month_period,
     supply_code,
 )
 from billing.months import Month
@@ -159,3 +161,37 @@ def test_time_codes_without_device_data_is_a_finding() -> None:
     ))
     found = [f for f in run_checks(facts) if f.check == TIME_WITHOUT_DEVICE_DATA]
     assert [f.patient_id for f in found] == ["P-1"]
+
+
+def test_a_months_device_days_stand_as_at_its_last_day_whatever_episode_follows() -> None:
+    days = run(date(2026, 10, 1), 51)  # every day to 20 November (today)
+    october, today = Month(2026, 10), date(2026, 11, 20)
+
+    def october_days(enrolment: Enrolment) -> tuple[date, date, int]:
+        periods = device_periods(days, enrolment, None, through=october.last_day)
+        period = month_period(periods, october, october.last_day)
+        assert period is not None
+        return period.start, period.end, days_through(period, october.last_day)
+
+    one = Enrolment.of([(date(2026, 10, 1), None)])
+    # ended on 5 November, enrolled again on 10 November: the period holding 31 October is
+    # clipped to 5 November; October's days are 31 October's alone either way
+    two = Enrolment.of([(date(2026, 10, 1), date(2026, 11, 5)), (date(2026, 11, 10), None)])
+    assert october_days(one) == (date(2026, 10, 31), date(2026, 11, 29), 1)
+    assert october_days(two) == (date(2026, 10, 31), date(2026, 11, 5), 1)
+    november = device_periods(days, two, None, through=today)
+    running = month_period(november, Month(2026, 11), today)
+    assert running is not None and running.episode == 1
+    assert days_through(running, today) == 11  # 10-20 November, the new episode's
+
+
+def test_a_month_ending_between_episodes_has_its_last_period() -> None:
+    ended = Enrolment.of([(date(2026, 9, 1), date(2026, 10, 10))])
+    periods = device_periods(run(date(2026, 9, 1), 40), ended, None,
+                             through=date(2026, 10, 31))
+    october = month_period(periods, Month(2026, 10), date(2026, 10, 31))
+    assert october is not None and (october.start, october.end) == (date(2026, 10, 1),
+                                                                      date(2026, 10, 10))
+    assert days_through(october, date(2026, 10, 31)) == 10
+    assert current_period(periods, date(2026, 10, 31)) is None  # none holds its last day
+    assert month_period(periods, Month(2026, 12), date(2026, 12, 31)) is None

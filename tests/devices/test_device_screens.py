@@ -2,6 +2,8 @@
 device_periods) and `report --format json` (device_codes), in the month of each period's
 date of service, on both databases."""
 
+import csv
+import io
 import json
 from datetime import date, timedelta
 
@@ -44,7 +46,8 @@ def test_status_json_has_the_device_half(cli: Cli) -> None:
          "codes": [{"code": "99453", "units": 1}, {"code": "99454", "units": 1}]},
         {"start": "2026-11-19", "end": "2026-12-18", "days": 0, "code": None, "codes": []}]
     october = json.loads(cli("status", "P-1042", "--month", "2026-10", "--json").stdout)
-    assert october["device_codes"] == [] and october["device_days"] == 17  # its period's
+    # October's device days: its last day's period, counted up to 31 October (12 of its 17)
+    assert october["device_codes"] == [] and october["device_days"] == 12
 
 
 def test_report_json_lists_device_codes(cli: Cli) -> None:
@@ -59,12 +62,56 @@ def test_status_text_and_report_csv_and_table(cli: Cli) -> None:
     assert ("Device days   0 reading days (period 2026-11-19 to 2026-12-18): needs 16 more "
             "reading days by 2026-12-18 for 99454") in november
     october = cli("status", "P-1042", "--month", "2026-10").stdout
-    assert "17 reading days (period 2026-10-20 to 2026-11-18): 99454" in october
+    assert ("12 reading days by 2026-10-31 (period 2026-10-20 to 2026-11-18; its codes are "
+            "2026-11's)") in october
     csv_text = cli("report", "--month", "2026-11", "--format", "csv").stdout
     header, row = csv_text.splitlines()[0].split(","), csv_text.splitlines()[1]
-    assert header[-3:] == ["device_codes", "device_amount", "device_days"]
-    assert "99453;99454,66.00," in row
+    assert header[-4:] == ["device_codes", "device_amount", "device_days", "device_days_text"]
+    assert "99453;99454,66.00,0," in row
     assert "99453;99454 ($66.00)" in cli("report", "--month", "2026-11").stdout
+
+
+def _report_csv(cli: Cli, month: str) -> dict[str, dict[str, str]]:
+    text = cli("report", "--month", month, "--format", "csv").stdout
+    return {row["patient_id"]: row for row in csv.DictReader(io.StringIO(text))}
+
+
+def test_a_past_month_keeps_its_device_days_when_the_patient_ends_and_enrols_again(
+        svc: Service, db_url: str, clock: FrozenClock) -> None:
+    seed(svc)
+    svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)), actor="t")
+    lend_and_read(svc, date(2026, 10, 1), 51)  # every day, 1 October to 20 November (today)
+    cli = Cli(cli_env(db_url), clock=clock)
+
+    def october() -> tuple[object, ...]:
+        status = json.loads(cli("status", "P-1042", "--month", "2026-10", "--json").stdout)
+        [report] = [r for r in json.loads(cli("report", "--month", "2026-10", "--format",
+                                              "json").stdout) if r["patient_id"] == "P-1042"]
+        row = _report_csv(cli, "2026-10")["P-1042"]
+        # the CSV gives JSON's number; its words go in a column of their own
+        assert row["device_days"] == str(status["device_days"]) == str(report["device_days"])
+        return (status["device_days"], status["device_codes"], row["device_days_text"],
+                status["device_periods"][0])
+
+    before = october()
+    # 1-30 October is October's claim; 31 October starts the next period: 1 day by then
+    assert before[:3] == (1, [{"code": "99453", "units": 1}, {"code": "99454", "units": 1}],
+                          "1 reading day by 2026-10-31 (period 2026-10-31 to 2026-11-29; its "
+                          "codes are 2026-11's)")
+    svc.patients.end("P-1042", on=date(2026, 11, 5), actor="t")
+    svc.patients.enrol("P-1042", on=date(2026, 11, 10), actor="t")
+    after = october()
+    # the second period is clipped to the first episode's end (5 November): its days after
+    # that are the new episode's, and October's figure never counted them
+    assert after[:2] == before[:2] and after[3] == before[3]
+    assert after[2] == ("1 reading day by 2026-10-31 (period 2026-10-31 to 2026-11-05; its "
+                        "codes are 2026-11's)")
+    november = json.loads(cli("status", "P-1042", "--month", "2026-11", "--json").stdout)
+    assert [(p["start"], p["end"], p["days"], p["code"]) for p in november["device_periods"]] \
+        == [("2026-10-31", "2026-11-05", 6, "99445"), ("2026-11-10", "2026-12-09", 11, "99445")]
+    assert november["device_days"] == 11  # the new episode's running period, to today
+    assert november["device_codes"] == [{"code": "99445", "units": 1}]
+    assert _report_csv(cli, "2026-11")["P-1042"]["device_days"] == "11"
 
 
 def test_the_close_records_the_device_codes(svc: Service, db_url: str,

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from service import Service
+from service.patients import PatientFields
+from store import devices as device_rows
 from tests.backup.conftest import cli_env
 from tests.cli.runner import Cli
 from tests.conftest import FrozenClock
@@ -58,3 +60,48 @@ def test_a_bad_line_stores_nothing(cli: Cli, tmp_path: Path) -> None:
     assert cli("device", "unmatched").stdout == "serial\treadings\tfirst\tlast\n"
     bad = cli("device", "add", "BP 1", "--patient", "P-1042", "--kind", "bp_cuff", code=2)
     assert "not a device serial" in bad.stderr
+
+
+def test_a_row_whose_patient_is_not_the_serials_is_a_bad_line(cli: Cli, svc: Service,
+                                                                tmp_path: Path) -> None:
+    svc.patients.add("P-2077", PatientFields(initials="AB"), actor="test")
+    cli("device", "add", "BP-0042", "--patient", "P-1042", "--kind", "bp_cuff",
+        "--from", "2026-11-01")
+    file = tmp_path / "vendor.csv"
+    file.write_text(CSV.replace("v-2,BP-0042,,", "v-2,BP-0042,P-2077,"))
+    refused = cli("import", "readings", str(file), code=2)
+    assert refused.stderr.startswith("error: line 3, patient_id: another patient than the "
+                                      "one device_serial is lent to")
+    assert refused.stderr.rstrip().endswith("; nothing was stored")
+    with svc.ctx.db.read() as conn:
+        assert device_rows.reading_count(conn) == 0
+
+
+def test_the_readings_template_imports_as_it_is(cli: Cli, tmp_path: Path) -> None:
+    template = cli("import", "template", "readings").stdout
+    assert template.splitlines() == [
+        "reading_id,device_serial,patient_id,measured_at,kind,systolic,diastolic",
+        "vendor-123,BP-0042,P-1042,2026-11-03T07:12:00-05:00,blood_pressure,128,82"]
+    cli("device", "add", "BP-0042", "--patient", "P-1042", "--kind", "bp_cuff",
+        "--from", "2026-11-01")
+    file = tmp_path / "template.csv"
+    file.write_text(template)
+    assert "1 readings: stored 1, 0 already stored, 0 unmatched" in cli(
+        "import", "readings", str(file)).stdout
+
+
+def test_a_malformed_readings_file_names_its_line_and_stores_nothing(
+        cli: Cli, tmp_path: Path) -> None:
+    file = tmp_path / "vendor.csv"
+    for content, said in [
+        (CSV.replace("v-2,", 'v-2,"' + "x" * 200_000 + '",'), "line 3: not readable as CSV"),
+        (CSV + ",SC-9,,2026-11-05T08:00:00-05:00,weight,,,80,1\n", "line 5: more cells"),
+        (CSV.replace(",kg", ",systolic"), "line 1: systolic is named twice"),
+        (CSV.replace(",kg", ",John Doe").replace(",81.5", ",DOB 1950"),
+         "line 4, column 8: a number"),
+    ]:
+        file.write_text(content)
+        refused = cli("import", "readings", str(file), code=2)
+        assert said in refused.stderr and "nothing was stored" in refused.stderr, refused
+        assert "John" not in refused.stderr and "1950" not in refused.stderr
+    assert cli("device", "unmatched").stdout == "serial\treadings\tfirst\tlast\n"

@@ -9,11 +9,13 @@ from datetime import date
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from configuration.settings import Settings
 from rpm_logger.app import create_app
 from service import Service
+from service.patients import PatientFields
 from store import devices as device_rows
 from tests.loopback import in_process
 from tests.service.helpers import seed
@@ -100,6 +102,51 @@ def test_a_fhir_bundle_maps_device_subject_and_time(http: httpx.Client, svc: Ser
     assert refused.json()["error"].startswith("entry[0].resource.effectiveDateTime")
 
 
+def test_effective_period_gives_the_instant_its_start_else_its_end(
+        http: httpx.Client, svc: Service) -> None:
+    weight = {"resourceType": "Observation", "code": {"coding": [{"code": "29463-7"}]},
+              "device": {"reference": "Device/BP-0042"}, "valueQuantity": {"value": 81.2}}
+    started = weight | {"id": "w-1", "effectivePeriod": {
+        "start": "2026-11-06T08:00:00-05:00", "end": "2026-11-07T08:00:00-05:00"}}
+    ended = weight | {"id": "w-2", "effectivePeriod": {"end": "2026-11-09T08:00:00-05:00"}}
+    answer = post(http, {"resourceType": "Bundle", "entry": [{"resource": started},
+                                                             {"resource": ended}]}, fhir=True)
+    assert answer.json() == {"received": 2, "stored": 2, "replayed": 0, "unmatched": 0}
+    [period] = svc.devices.status("P-1042").periods
+    assert period.days == (date(2026, 11, 6), date(2026, 11, 9))  # start; else end
+    bad = post(http, weight | {"effectivePeriod": {"start": "6 Nov"}}, fhir=True)
+    assert bad.json()["error"].startswith("effectivePeriod.start: an ISO 8601 instant")
+    empty = post(http, weight | {"effectivePeriod": {}}, fhir=True)
+    assert empty.json()["error"].startswith("effectivePeriod.start: an instant")
+
+
+def test_a_patient_id_disagreeing_with_the_serial_is_400_and_stores_nothing(
+        http: httpx.Client, svc: Service) -> None:
+    svc.patients.add("P-2077", PatientFields(initials="AB"), actor="test")
+    other = post(http, [reading(3), reading(4) | {"patient_id": "P-2077"}])
+    assert other.status_code == 400
+    assert other.json()["error"] == ("readings[1].patient_id: another patient than the one "
+                                     "device_serial is lent to when the reading was measured")
+    nobody = post(http, reading(4) | {"patient_id": "P-9999"})  # the serial is lent: refused
+    assert nobody.json()["error"] == "patient_id: no such patient"
+    observation = {
+        "resourceType": "Observation", "code": {"coding": [{"code": "29463-7"}]},
+        "subject": {"reference": "Patient/P-2077"}, "device": {"reference": "Device/BP-0042"},
+        "effectiveDateTime": "2026-11-05T08:00:00-05:00", "valueQuantity": {"value": 80}}
+    fhir = post(http, {"resourceType": "Bundle", "entry": [{"resource": observation}]},
+                fhir=True)
+    assert fhir.status_code == 400
+    assert fhir.json()["error"] == ("entry[0].resource.subject: another patient than the one "
+                                    "device is lent to when the reading was measured")
+    assert stored(svc) == 0
+    # the serial is P-1042's from 1 November: before that it is lent to nobody, so a reading
+    # naming P-2077 then is P-2077's (no device to disagree with)
+    earlier = reading(3) | {"measured_at": "2026-10-30T07:12:00-05:00", "patient_id": "P-2077"}
+    assert post(http, earlier).json()["unmatched"] == 0
+    assert post(http, reading(5)).json()["stored"] == 1  # the serial's own patient: taken
+    assert [p.day_count for p in svc.devices.status("P-2077").periods] == [1]
+
+
 def test_an_unknown_serial_is_kept_unmatched(http: httpx.Client, svc: Service) -> None:
     answer = post(http, reading(3, serial="ZZ-1") | {"patient_id": None})
     assert answer.json()["unmatched"] == 1
@@ -123,6 +170,23 @@ def test_a_bad_field_is_400_naming_it_and_stores_nothing(http: httpx.Client,
     assert stored(svc) == 0
 
 
+def test_unknown_fields_and_oversized_values_are_400_and_store_nothing(
+        http: httpx.Client, svc: Service) -> None:
+    note = post(http, [reading(3), reading(4) | {"note": "x" * 300_000}])
+    assert note.status_code == 400
+    assert note.json()["error"].startswith("readings[1].note: unknown field")
+    assert "xxx" not in note.text
+    odd = post(http, reading(4) | {"Jane Doe 1950": 1})  # a key is never repeated unless
+    assert odd.json()["error"].startswith("field 6: unknown field")  # it reads as a name
+    assert "Jane" not in odd.text
+    huge = post(http, reading(5) | {"values": {"systolic": 10**400}})  # was a 500
+    assert huge.status_code == 400 and huge.json()["error"].startswith("values.systolic: a ")
+    many = post(http, reading(5) | {"values": {f"v{i}": i for i in range(17)}})
+    assert many.json()["error"] == "values: an object of 1 to 16 named numbers"
+    assert post(http, reading(5) | {"values": {"systolic": 1e12}}).status_code == 400
+    assert stored(svc) == 0
+
+
 def test_503_until_the_secret_is_set(svc: Service) -> None:
     with in_process(create_app(Settings(reminders_enabled=False, reconcile_enabled=False),
                                service=svc)) as client:
@@ -139,3 +203,14 @@ def test_the_route_has_its_own_body_limit(svc: Service) -> None:
         assert post(client, big).status_code == 200
         assert post(client, big * 2).status_code == 413
         assert client.post("/healthz", content=b"x" * 3000).status_code == 413
+        counted = client.get("/metrics").text
+    # refused before routing (the declared length is over the limit), yet counted under the
+    # route it was sent to, not "unmatched"
+    assert _requests(counted, "/devices/readings", "413") == 1
+    assert _requests(counted, "unmatched", "413") == 0
+
+
+def _requests(exposition: str, route: str, status: str) -> float:
+    return sum(s.value for family in text_string_to_metric_families(exposition)
+               for s in family.samples if s.name == "rpm_http_requests_total"
+               and s.labels.get("route") == route and s.labels.get("status") == status)
