@@ -12,7 +12,6 @@ from configuration.settings import Settings
 from configuration.slack_client import make_web_client
 from observability.metrics import Metrics
 from presentation import blocks
-from service.calls import CallView
 from service.offboarding import TimerDropped
 
 
@@ -32,12 +31,6 @@ class SlackCallDMs:
         return cls(make_web_client(settings, errors=errors),
                    clinic_zone(settings.clinic_timezone))
 
-    def ask_if_live(self, call: CallView) -> None:
-        self._dm(call, blocks.call_unconfirmed_dm(call))
-
-    def tell_counted(self, call: CallView) -> None:
-        self._dm(call, blocks.call_counted_dm(call))
-
     def voice_locked(self, slack_user_id: str, until: datetime) -> None:
         self._dm_user(slack_user_id, blocks.voice_locked_dm(slack_user_id, until, self.zone))
 
@@ -50,11 +43,6 @@ class SlackCallDMs:
     def timer_dropped_to_admin(self, admin: str, dropped: TimerDropped) -> None:
         """Offboarding dropped a leaver's running timer unlogged: tell admin `admin`."""
         self._dm_user(admin, blocks.timer_dropped_admin_dm(dropped, self.zone))
-
-    def _dm(self, call: CallView, reply: blocks.Reply) -> None:
-        if call.staff is None:
-            return
-        self._dm_user(call.staff, reply)
 
     def _dm_user(self, slack_user_id: str, reply: blocks.Reply) -> None:
         channel = self.client.conversations_open(users=slack_user_id)["channel"]["id"]

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from slack_sdk import WebClient
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -97,12 +98,21 @@ def make_web_client(settings: Settings, *, max_retries: int = 3,
 
 
 def make_async_web_client(settings: Settings, *, max_retries: int = 2,
-                          errors: Errors | None = None) -> AsyncWebClient:
-    """For the Bolt app (bot/app.py): its listeners' calls and Bolt's own (`auth.test`)."""
+                          errors: Errors | None = None,
+                          session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    """For the Bolt app (bot/app.py): its listeners' calls and Bolt's own (`auth.test`);
+    with a `session`, its connections are kept and reused (the call DMs' courier)."""
     client = AsyncWebClient(token=_token(settings), base_url=settings.slack_api_url,
-                            timeout=TIMEOUT_SECONDS)
+                            timeout=TIMEOUT_SECONDS, session=session)
     if errors is not None:
         client.retry_handlers.insert(0, _CountErrorsAsync(errors))
     client.retry_handlers.extend([AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
                                   AsyncServerErrorRetryHandler(max_retry_count=max_retries)])
     return client
+
+
+def carries(item: dict[str, Any], event_type: str, claim_id: str) -> bool:
+    """Whether a message from a conversation's history is the one sent under `claim_id`."""
+    metadata = item.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return bool(metadata.get("event_type") == event_type and payload.get("claim_id") == claim_id)

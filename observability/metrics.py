@@ -89,6 +89,10 @@ class Metrics:
         self._reminders = Counter(
             "rpm_reminders", "At-risk reminder messages by outcome: sent or failed (a failed "
             "send is retried later that day).", ["outcome"], registry=r)
+        self._notices = Counter(
+            "rpm_call_dms", "Call DMs (a call to confirm, a counted call) by outcome: sent, "
+            "confirmed (found in Slack after a crash), failed (retried) or gave_up.",
+            ["outcome"], registry=r)
         self._reconcile_runs = Counter(
             "rpm_reconcile_runs", "Twilio reconciliation runs by result: ok or failed.",
             ["result"], registry=r)
@@ -129,6 +133,9 @@ class Metrics:
 
     def reminder(self, outcome: str) -> None:
         self._reminders.labels(label(outcome)).inc()
+
+    def call_dm(self, outcome: str, count: int = 1) -> None:
+        self._notices.labels(label(outcome)).inc(count)
 
     def reconcile_leading(self, leading: bool) -> None:
         """Whether this process reconciles (the scheduler leader does): from when it began,

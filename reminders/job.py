@@ -1,9 +1,8 @@
 """The reminder job, the same for the scheduler, its catch-up and `rpm-logger remind`."""
 
-import os
-import socket
 from datetime import date
 
+from configuration.instance import instance_name
 from configuration.settings import Settings
 from observability.metrics import Metrics
 from reminders.slack import SlackReminderSender
@@ -13,11 +12,6 @@ from service.reminders import FAILED, SENT, ReminderOptions, ReminderRun
 # outcomes that are a message delivered by this run ("confirmed": found in Slack's history
 # after a crash right after Slack took it)
 DELIVERED = (SENT, "confirmed")
-
-
-def instance_name() -> str:
-    """Who holds a claim: this host and process (shows up in the claim row and audit)."""
-    return f"{socket.gethostname()[:80]}:{os.getpid()}"
 
 
 def reminder_options(settings: Settings) -> ReminderOptions:

@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from configuration.settings import Settings
-from configuration.slack_client import make_web_client
+from configuration.slack_client import carries, make_web_client
 from presentation import blocks
 from reminders import messages
 from service.reminders import DM, Delivery, DeliveryFailed, PlannedMessage
@@ -70,7 +70,7 @@ class SlackReminderSender:
                 self.client.conversations_history, channel=channel, oldest=oldest,
                 include_all_metadata=True, limit=100, cursor=cursor))
             for item in page.get("messages") or []:
-                if _carries(item, claim_id):
+                if carries(item, EVENT_TYPE, claim_id):
                     return Delivery(channel, str(item["ts"]))
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
@@ -104,9 +104,3 @@ class SlackReminderSender:
             raise DeliveryFailed(f"slack {method}: {exc.response.get('error', 'error')}") from exc
         except (SlackClientError, OSError) as exc:
             raise DeliveryFailed(f"slack {method} unreachable: {type(exc).__name__}") from exc
-
-
-def _carries(item: dict[str, Any], claim_id: str) -> bool:
-    metadata = item.get("metadata") or {}
-    payload = metadata.get("event_payload") or {}
-    return bool(metadata.get("event_type") == EVENT_TYPE and payload.get("claim_id") == claim_id)

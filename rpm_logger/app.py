@@ -37,6 +37,7 @@ from web.routes import dashboard_router
 from web.signin import oidc_router
 
 if TYPE_CHECKING:
+    from bot.notice_courier import NoticeCourier
     from reminders.scheduler import ReminderScheduler
     from telephony.reconcile_job import ReconcileScheduler
     from telephony.rest import TwilioDialer
@@ -103,6 +104,18 @@ def _start_reconcile(settings: Settings, service: Service,
                                    metrics=metrics)
     scheduler.start()
     return scheduler
+
+
+def _start_notices(settings: Settings, service: Service,
+                   leadership: Leadership, metrics: Metrics) -> "NoticeCourier | None":
+    """The call DMs' courier, when Twilio can queue them and Slack can carry them."""
+    if not (settings.twilio_configured and settings.slack_bot_token):
+        return None
+    from bot.notice_courier import NoticeCourier
+
+    courier = NoticeCourier(service, settings, leadership.leading, metrics)
+    courier.start()
+    return courier
 
 
 def _dialer(settings: Settings, service: Service,
@@ -174,6 +187,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
                                                metrics)
         app.state.reconcile = _start_reconcile(settings, app.state.service, leadership,
                                                metrics)
+        app.state.notices = _start_notices(settings, app.state.service, leadership, metrics)
         if settle_gc:
             _settle_gc()
         try:
@@ -183,6 +197,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
                 await app.state.reconcile.stop()
             if app.state.reminders is not None:
                 await app.state.reminders.stop()
+            if app.state.notices is not None:
+                await app.state.notices.stop()
             await run_in_threadpool(leadership.release)
             if slack is not None:
                 await slack.stop()

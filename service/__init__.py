@@ -21,6 +21,7 @@ from service.home import HomeService
 from service.imports import ImportService
 from service.month_closing import MonthCloseService
 from service.months import MonthService
+from service.notices import NoticeService
 from service.offboarding import OffboardingService
 from service.patients import PatientService
 from service.reminders import ReminderService
@@ -56,6 +57,7 @@ class Service:
         self.offboarding = OffboardingService(ctx, self.entries, self.timers)
         self.admin = AdminService(ctx)
         self.calls = CallService(ctx, entries=self.entries)
+        self.notices = NoticeService(ctx, self.calls)
         self.voice_access = VoiceAccessService(ctx)
         self.voice_menu = VoiceMenuService(ctx, self.calls, self.entries, self.months)
         self.audit_packets = AuditPacketService(ctx, self.months, self.entries)

@@ -32,7 +32,7 @@ from billing.call_verdict import (
 )
 from billing.errors import quoted
 from billing.months import Month, clinic_time
-from service import audit
+from service import audit, call_notices
 from service.closes import check_open, find_close
 from service.context import ServiceContext
 from service.entries import EntryService
@@ -159,6 +159,8 @@ class CallOutcome:
     # a screening answer: False when the dialed phone is an inactive member's (issue 24), so
     # the leg is hung up whatever key was pressed
     connect: bool = True
+    # the DM this write queued for the staff member on the call (service/call_notices.py)
+    notice: str | None = None
 
     @property
     def became(self) -> str | None:
@@ -549,7 +551,11 @@ class CallService:
             self._apply_event(leg, event)
         self._match(w, leg)
         self._decide(w, leg)
-        return self._finish(w, leg, before, previous, created, "call.status", actor="twilio")
+        outcome = self._finish(w, leg, before, previous, created, "call.status", actor="twilio")
+        if event.source != "webhook":  # the nurse hears of her calls as Twilio reports them
+            return outcome
+        notice = call_notices.queue(w.conn, outcome, leg.id or 0, self.ctx.now())
+        return replace(outcome, notice=notice) if notice else outcome
 
     @staticmethod
     def _is_newer(leg: Leg, event: CallEvent) -> bool:

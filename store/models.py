@@ -466,3 +466,33 @@ class DashboardKey(SQLModel, table=True):
     purpose: str = Field(max_length=32, unique=True)
     secret: str = Field(max_length=128)
     created_at: datetime = _utc(nullable=False)
+
+
+class Notice(SQLModel, table=True):
+    """One Slack DM a committed call write calls for (a call to confirm, or one that counted),
+    queued in that write's own transaction: the call and its notice are stored together or
+    not at all, so a process dying after the commit never loses the DM (issue 25).
+
+    The scheduler leader delivers it (service/notices.py): a claim before sending, the
+    message ts after; `claim_id` travels in the message's metadata, so a claim whose process
+    died after Slack accepted the message is confirmed from the conversation's history
+    instead of being sent twice."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_state", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: str = Field(max_length=36, unique=True)
+    kind: str = Field(max_length=24)  # ask_if_live | tell_counted
+    recipient: str = Field(max_length=32)  # the staff member's Slack user id
+    call_id: int = Field(foreign_key="calls.id")  # the call it is about
+    state: str = Field(max_length=16)  # pending | claimed | sent | failed | gave_up
+    attempts: int = 0
+    created_at: datetime = _utc(nullable=False)
+    first_claimed_at: datetime | None = _utc(nullable=True)
+    claimed_at: datetime | None = _utc(nullable=True)  # start of the current lease
+    claimed_by: str | None = Field(default=None, max_length=120)
+    sent_at: datetime | None = _utc(nullable=True)
+    slack_channel: str | None = Field(default=None, max_length=32)
+    slack_ts: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, max_length=300)

@@ -1,32 +1,24 @@
-"""Telling the staff member on a call what it needs from them, after the call is committed
-and off the request path.
+"""Telling staff and admins of a voice-menu lock or pause, after its commit and off the
+request path.
 
-Telephony says WHAT to tell (data: which call, which notice) through `CallNotifier`; how it
-is said is the Slack side's business (bot/call_dms.py, wired in rpm_logger/app.py), so this
-adapter never imports Slack or Block Kit. A failure is logged and never changes the answer
-Twilio got: the call is stored.
+Telephony says WHAT to tell through `CallNotifier`; how it is said is the Slack side's
+business (bot/call_dms.py, wired in rpm_logger/app.py), so this adapter never imports Slack or
+Block Kit. A failure is logged and never changes the answer Twilio got. The DMs about calls
+(to confirm one, or that one counted) are not sent from here: they are queued with the call
+in its transaction and delivered by the scheduler leader (service/notices.py).
 """
 
 import logging
 from datetime import datetime
 from typing import Protocol
 
-from service.calls import CallOutcome, CallView
 from service.voice_access import LockNotice, VoiceNotice
 
 log = logging.getLogger("rpm_logger.telephony")
 
 
 class CallNotifier(Protocol):
-    """Sends one notice to the staff member on `call` (`call.staff`); raises when it could not."""
-
-    def ask_if_live(self, call: CallView) -> None:
-        """The call may have been a live conversation: ask (Yes counts it, No keeps it as an
-        attempt)."""
-
-    def tell_counted(self, call: CallView) -> None:
-        """The call counted as the month's live interaction: say so, and ask what was
-        discussed."""
+    """Sends one notice about the voice menu's PIN checks; raises when it could not."""
 
     def voice_locked(self, slack_user_id: str, until: datetime) -> None:
         """Wrong voice PINs locked this member's voice access until `until`: tell them (it
@@ -39,37 +31,6 @@ class CallNotifier(Protocol):
     def voice_paused(self, admin: str, until: datetime, wrong_pins: int) -> None:
         """Tell admin `admin` that the clinic-wide wrong-PIN limit paused every PIN check
         until about `until`."""
-
-
-def notice_for(outcome: CallOutcome) -> str | None:
-    """Which notice this write calls for ("ask_if_live" or "tell_counted"): only when the
-    state just became one people act on, and someone is on the call."""
-    call = outcome.call
-    if not outcome.changed or call.staff is None:
-        return None
-    if call.state == "unconfirmed":
-        return "ask_if_live"
-    if call.state == "counted":
-        return "tell_counted"
-    return None
-
-
-def send_call_notice(notifier: CallNotifier | None, outcome: CallOutcome) -> bool:
-    """Notify the staff member on the call; False (logged) when there is nothing to say, no
-    notifier (Slack not configured), or it failed."""
-    notice = notice_for(outcome)
-    if notice is None or notifier is None:
-        return False
-    try:
-        if notice == "ask_if_live":
-            notifier.ask_if_live(outcome.call)
-        else:
-            notifier.tell_counted(outcome.call)
-        return True
-    except Exception:  # noqa: BLE001 - the call is stored; a DM is a courtesy
-        log.exception("could not notify %s about call %s", outcome.call.staff,
-                      outcome.call.call_id)
-        return False
 
 
 def send_voice_lock_notice(notifier: CallNotifier | None, slack_user_id: str,

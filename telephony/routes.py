@@ -4,8 +4,9 @@ A callback is answered 200 only once its call is stored; a database fault answer
 retries it when the webhook URL asks for retries on 5xx, README; reconciliation heals the
 rest); a form Twilio would not send (payloads.BadPayload, or a value the service refuses)
 answers 400 with nothing stored, except on the routes that carry a live call, which go on
-without storing it. DMs go out after the commit, in a background task, so Slack can never
-turn a stored call into an error.
+without storing it. A call's DM is queued with the call in its transaction and delivered by
+the scheduler leader (service/notices.py); a voice lock's DMs go out after the commit, in a
+background task. Either way Slack can never turn a stored call into an error.
 
 Every route answers within TWILIO_WEBHOOK_DEADLINE_MS (a voice menu turn: within
 VOICE_WRITE_DEADLINE_MS and MENU_MARGIN_S), whatever the database does (configuration/deadlines.py):
@@ -114,7 +115,7 @@ def make_router(settings: Settings, notifier: CallNotifier | None,
     Form = Annotated[FormData, Depends(verify)]
 
     @router.post(STATUS_PATH, openapi_extra=_form_doc(payloads.STATUS_FIELDS, *_CALL_FIELDS))
-    async def voice_status(request: Request, form: Form, tasks: BackgroundTasks) -> Response:
+    async def voice_status(request: Request, form: Form) -> Response:
         try:
             event = _call_event(request, form, payloads.STATUS_FIELDS)
             outcome = await within(answer_s, lambda: _service(request).calls.record_status(
@@ -126,7 +127,9 @@ def make_router(settings: Settings, notifier: CallNotifier | None,
             metrics.twilio_callback(INVALID)
             return _bad_request("twilio status callback", exc)
         metrics.twilio_callback(outcome.became or UNCHANGED)
-        tasks.add_task(notify.send_call_notice, notifier, outcome)
+        courier = getattr(request.app.state, "notices", None)
+        if outcome.notice and courier is not None:
+            courier.wake()  # the DM is queued with the call: delivered now, off this request
         return _xml(twiml.empty())
 
     @router.post("/twilio/voice/incoming",

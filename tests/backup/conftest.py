@@ -1,7 +1,7 @@
 """A clinic with a row in every table, built through the service where the service writes
 that table (entries, voids, closes, reopens, episodes, timers, contexts) and as the webhooks
-and the scheduler would store the rest (calls, an SMS, reminder claims, a voice session, a
-wrong PIN); values chosen to trip a careless copy: microseconds, nested JSON, text in
+and the scheduler would store the rest (calls, an SMS, reminder claims, a call DM, a voice
+session, a wrong PIN); values chosen to trip a careless copy: microseconds, nested JSON, text in
 several scripts with quotes and a newline, NULLs, booleans both ways."""
 
 import os
@@ -98,6 +98,14 @@ def _store_the_rest(db: Database, entry_id: int) -> None:
             models.VoicePinAttempt(staff_id=nurse.id, call_sid="CA" + "3" * 32, at=at,
                                    pending=True),
         ])
+        session.flush()
+        call = session.exec(orm_select(models.Call)).one()
+        session.add(models.Notice(claim_id="5d1e7c2a-9b3f-4e6d-8a1c-0f2b4d6e8a9c",
+                                  kind="tell_counted", recipient=NURSE, call_id=call.id,
+                                  state="sent", attempts=1, created_at=at,
+                                  first_claimed_at=at, claimed_at=at, claimed_by="host-1:4242",
+                                  sent_at=at, slack_channel="D0NURSE",
+                                  slack_ts="1763668798.000300"))
 
 
 def table_counts(url: str) -> dict[str, int]:

@@ -22,5 +22,5 @@ def test_manifest_points_everything_at_the_one_signed_url() -> None:
     assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened"]
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
-        "commands", "chat:write", "users:read", "im:write", "files:write"}
+        "commands", "chat:write", "users:read", "im:write", "files:write", "im:history"}
     assert blocks.HOME_START_ACTION and blocks.PICK_ACTION  # interactivity has listeners

@@ -257,8 +257,9 @@ def test_a_call_without_direction_says_why_it_became_a_leg(clinic: Service) -> N
 def test_a_completed_call_is_one_short_transaction(clinic: Service) -> None:
     """Issue 14: a completed nurse-to-patient call is read once and written once: the call
     row inserted with its final values (no INSERT then UPDATEs), one audit record per write
-    (the entry's and the call's), at most 9 statements on SQLite (one more on PostgreSQL:
-    the month's shared lock against a close running at the same time)."""
+    (the entry's and the call's), the DM to the nurse queued with them (issue 25: the outbox,
+    so no Slack call is made on the request path), at most 10 statements on SQLite (one more
+    on PostgreSQL: the month's shared lock against a close running at the same time)."""
     from sqlalchemy import event as sa_event
 
     statements: list[str] = []
@@ -278,9 +279,9 @@ def test_a_completed_call_is_one_short_transaction(clinic: Service) -> None:
     finally:
         sa_event.remove(engine, "before_cursor_execute", count)
     assert outcome.call.state == "counted" and outcome.call.entry_id is not None
-    budget = 9 if clinic.ctx.db.dialect == "sqlite" else 10
+    budget = 10 if clinic.ctx.db.dialect == "sqlite" else 11
     assert len(statements) <= budget, statements
     assert statements.count("UPDATE") == 0
-    # the entry, the call, and their two audit records (one statement at commit: the chain)
-    assert statements.count("INSERT") == 3
+    # the entry, the call, their two audit records (one statement at commit: the chain), the DM
+    assert statements.count("INSERT") == 4
     assert len(_audits(clinic, "call.status")) == 2 and len(_audits(clinic, "entry.log")) == 2

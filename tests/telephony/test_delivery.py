@@ -12,11 +12,12 @@ from sqlmodel import Session, select
 
 from rpm_logger.app import create_app
 from service import Service, ServiceContext
+from service.calls import CallEvent
 from store.db import Database, StoreUnavailable
 from store.models import AuditEvent, Call, TimeEntry
 from tests.conftest import FrozenClock
 from tests.fakes.slack_api import ScriptedReply, SlackApiRecorder
-from tests.loopback import served
+from tests.loopback import connected, served
 from tests.service.helpers import NURSE
 from tests.telephony.conftest import (
     ACCOUNT_SID,
@@ -231,3 +232,31 @@ def test_racing_parent_and_child_deliveries_count_the_conversation_once(
     assert len(entries) == 1
     assert sorted(states.values()) == ["counted", "leg"]
     assert twilio_app.service.months.summary("P-1042").live_interactions == 1
+
+
+def test_a_dm_slack_accepted_before_its_sender_died_is_found_not_sent_again(
+        request: pytest.FixtureRequest, svc: Service, clock: FrozenClock,
+        slack_api: SlackApiRecorder) -> None:
+    """Issue 25: a sender claimed a counted call's DM, Slack accepted it, and the process died
+    before marking it. The next leader's courier takes the claim over after the lease and
+    finds the DM by its claim id in the conversation's history (the real slack_sdk client
+    over HTTP): marked sent, not posted twice."""
+    from service.notices import NoticeOptions
+
+    seed_clinic(svc)
+    svc.calls.record_status(CallEvent(
+        call_sid=new_sid(), status="completed", direction="outbound-api",
+        from_number=NURSE_TWILIO_NUMBER, to_number=PATIENT_PHONE, duration_seconds=200,
+        answered_by="human", sequence_number=4, timestamp=END))
+    [held] = svc.notices._claim_due("the-dead-leader", NoticeOptions())  # noqa: SLF001
+    slack_api.script("conversations.history", ScriptedReply(200, {"ok": True, "messages": [
+        {"ts": "1763668000.000100", "text": "an older message"},
+        {"ts": "1763668798.000300", "text": "Logged your call",
+         "metadata": {"event_type": "rpm_call_dm",
+                      "event_payload": {"claim_id": held.claim_id}}}]}))
+    clock.advance(minutes=3)  # the dead claim's lease has run out
+    with connected(create_app(twilio_settings(slack_api), service=svc), request):
+        wait_for(lambda: not svc.notices.unsent(), "the claim confirmed", timeout=15)
+    [history] = slack_api.calls_to("conversations.history")
+    assert history.body["channel"] == "D01NURSE" and history.body["include_all_metadata"]
+    assert slack_api.calls_to("chat.postMessage") == []
