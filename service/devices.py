@@ -19,9 +19,10 @@ from billing.devices import (
     DEVICE_KINDS,
     READING_KINDS,
     DevicePeriod,
+    PeriodVerdict,
     current_period,
-    days_to_next_code,
     device_periods,
+    period_verdict,
 )
 from billing.errors import quoted
 from billing.months import clinic_day, start_of_day_utc
@@ -348,14 +349,17 @@ class DeviceService:
             return DeviceStatus(patient.clinic_id, periods, current_period(periods, today))
 
 
-def short_of_readings(summary: Any) -> int | None:
-    """The reading days a patient's current device period (a month summary's) still needs
-    for 99454 while it runs, or None: no readings, the period has its days, or the month
-    is over (the one rule reminders, the summary and the dashboard share)."""
+def short_of_readings(summary: Any, today: date | None = None) -> PeriodVerdict | None:
+    """The verdict of a patient's current device period (a month summary's) while it still
+    aims at a code (billing.devices.period_verdict: "needs N more reading days by DATE"),
+    or None: no readings, the period has its best code or nothing more is reachable, it
+    has ended, or the month is over. `today`: judged on that day instead of the summary's
+    (a reminder plan's day). The one rule reminders, the summary and the dashboard share."""
     period = summary.current_device_period
     if period is None or summary.month_ended:
         return None
-    return days_to_next_code(period.start, period.day_count)
+    verdict = period_verdict(period, today) if today is not None else summary.device_verdict
+    return verdict if verdict is not None and verdict.aim is not None else None
 
 
 def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,

@@ -5,7 +5,6 @@ same thing without one importing the other."""
 from collections.abc import Callable
 
 from billing.codes import format_codes
-from billing.devices import days_to_next_code
 from billing.durations import format_seconds
 from service.views import MonthSummary
 
@@ -64,16 +63,17 @@ def month_sentence(summary: MonthSummary, seconds_text: SecondsText = format_sec
 
 def device_words(summary: MonthSummary) -> str:
     """The month's device period in words (the one copy: status, report, Slack, dashboard,
-    reminders): its counted reading days, its end, and the reading days 99454 still needs
-    by then; "no readings" when the patient has none that count."""
+    reminders): its counted reading days, its span and its verdict on today
+    (billing.devices.period_verdict: the reading days the best code still reachable needs
+    by the period's end, or that it ended and what it earned); "no readings" when the
+    patient has none that count."""
     period = summary.current_device_period
-    if period is None:
+    verdict = summary.device_verdict
+    if period is None or verdict is None:
         return "no readings"
+    if verdict.ended:
+        return f"period {period.start} to {period.end} {verdict.advice()}"
     days = f"{period.day_count} reading day{'s' if period.day_count != 1 else ''}"
     span = f"period {period.start} to {period.end}"
-    code = period.supply_code
-    short = days_to_next_code(period.start, period.day_count)
-    if short is None:
-        return f"{days} ({span}): {code}" if code else f"{days} ({span})"
-    got = f", {code} so far" if code else ""
-    return f"{days} ({span}){got}: needs {short} more reading days by {period.end} for 99454"
+    got = f", {verdict.code} so far" if verdict.aim is not None and verdict.code else ""
+    return f"{days} ({span}){got}: {verdict.advice()}"

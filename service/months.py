@@ -17,7 +17,7 @@ from billing.codes import (
     assess_month,
     format_codes,
 )
-from billing.devices import codes_in_month, current_period
+from billing.devices import codes_in_month, current_period, period_verdict
 from billing.durations import format_seconds
 from billing.fees import amount_still_to_win, expected_amount
 from billing.months import Month, clinic_day, start_of_day_utc
@@ -196,6 +196,26 @@ def _priced(cache: _Priced, month: Month, seconds: int, lives: int,
                                   max_add_on_units=policy.max_99458_units)
         cache[key] = (assessment, expected_amount(assessment.codes, policy.fees))
     return cache[key]
+
+
+def device_fields(instants: list[datetime] | None, enrolment: Enrolment,
+                  consent_on: date | None, month: Month, today: date,
+                  policy: Policy) -> dict[str, Any]:
+    """A summary's device half (billing.devices): the month's device codes and dollars,
+    the reading days of the period holding the month's last day (today, in the running
+    month), the periods with a day in the month and the last one's verdict on `today`."""
+    if not instants:
+        return {}
+    cut = min(today, month.last_day)
+    periods = periods_of(instants, enrolment, consent_on, policy.zone, through=cut)
+    current = current_period(periods, cut)
+    codes = codes_in_month(periods, month)
+    shown = tuple(p for p in periods if p.start <= month.last_day and p.end >= month.first_day)
+    return {"device_codes": codes,
+            "device_amount": expected_amount(codes, policy.fees),
+            "device_days": current.day_count if current else 0,
+            "device_periods": shown,
+            "device_verdict": period_verdict(shown[-1], today) if shown else None}
 
 
 class _LightSummaries:
@@ -529,23 +549,10 @@ class MonthService:
                     context.live_dates[pk].append(day)
 
     def _devices(self, totals: _Figures, context: "_MonthContext") -> dict[str, Any]:
-        """The month's device codes, the current period's days and the periods with a day
-        in the month (billing.devices), from the page's reading instants."""
-        instants = context.readings.get(totals.patient_pk)
-        if not instants:
-            return {}
-        month = context.month
-        cut = min(self.today(), month.last_day)
+        """The month's device fields of a row, from the page's reading instants."""
         enrolment = totals.enrolment or Enrolment.single(totals.enrolled_on, totals.ended_on)
-        periods = periods_of(instants, enrolment, totals.consent_on, self.ctx.policy.zone,
-                             through=cut)
-        current = current_period(periods, cut)
-        codes = codes_in_month(periods, month)
-        return {"device_codes": codes,
-                "device_amount": expected_amount(codes, self.ctx.policy.fees),
-                "device_days": current.day_count if current else 0,
-                "device_periods": tuple(p for p in periods if p.start <= month.last_day
-                                        and p.end >= month.first_day)}
+        return device_fields(context.readings.get(totals.patient_pk), enrolment,
+                             totals.consent_on, context.month, self.today(), self.ctx.policy)
 
     def _summary(self, totals: _Figures, context: "_MonthContext") -> MonthSummary:
         month = context.month
