@@ -80,7 +80,8 @@ def test_status_and_the_dashboard_aim_at_what_is_reachable(clinic: Service, db_u
     assert str(VALUE) not in html
 
 
-def test_reminders_name_only_what_a_call_can_still_win(clinic: Service) -> None:
+def test_reminders_and_their_dry_run_name_only_what_a_call_can_still_win(
+        clinic: Service, db_url: str, clock: FrozenClock) -> None:
     from presentation import blocks
     from reminders import messages
 
@@ -90,4 +91,9 @@ def test_reminders_name_only_what_a_call_can_still_win(clinic: Service) -> None:
     assert dm.short_of_readings == (("P-3 (FF)", 1, date(2026, 11, 30), "99445"),)
     sent = messages.text(dm) + str(blocks.reminder_blocks(dm))
     assert "P-3 (FF): needs 1 more reading day by 2026-11-30 for 99445" in sent
-    assert str(VALUE) not in sent
+    # the dry run prints the device section the real message carries, line for line
+    dry = Cli(cli_env(db_url), clock=clock)("remind", "--date", "2026-11-20", "--dry-run")
+    assert f"dm {NURSE}: 2 patients, 1 short of device readings: would send" in dry.stdout
+    for line in messages.short_of_readings_text(dm).replace("*", "").splitlines():
+        assert f"    {line}\n" in dry.stdout, line
+    assert str(VALUE) not in dry.stdout + sent
