@@ -227,15 +227,23 @@ class _LightSummaries:
     def __init__(self, service: "MonthService", month: Month, record: CloseRecord) -> None:
         self.month, self.month_text = month, str(month)
         self.policy = service.ctx.policy
-        self.month_ended = month.last_day < service.today()
+        self.today = service.today()
+        self.month_ended = month.last_day < self.today
         closed = record.closed
         self.closed_by = signed(closed) if closed else None
         self.assessed: _Priced = {}
 
-    def of(self, f: RiskFigures) -> MonthSummary:
+    def of(self, f: RiskFigures, readings: list[datetime] | None = None) -> MonthSummary:
+        """`readings`: the patient's reading instants, for the device half. An exact
+        patient's latest episode covers the month (store.month_risk) and episodes never
+        overlap, so that episode alone (the patient row's dates) holds every device period
+        with a day in the month, as the full path's episodes would."""
         assessment, amount = _priced(self.assessed, self.month, f.counted_seconds,
                                      f.live_interactions, self.policy)
+        devices = device_fields(readings, Enrolment.single(f.enrolled_on, f.ended_on),
+                                f.consent_on, self.month, self.today, self.policy)
         return MonthSummary(
+            **devices,
             patient_id=f.patient_id, initials=f.initials, month=self.month_text,
             total_seconds=f.counted_seconds, uncounted_seconds=0,
             live_interactions=f.live_interactions, first_live_at=f.first_live_at,
@@ -369,6 +377,7 @@ class MonthService:
         verdicts: dict[tuple[int, bool], RiskAssessment] = {}
         shown: set[int] = set()
         tally: dict[str, int] = {}
+        listed: list[tuple[RiskFigures, RiskAssessment]] = []
         for figures in risk_figures(conn, month=month, zone=self.ctx.policy.zone,
                                     min_live_seconds=self.ctx.policy.min_live_call_seconds,
                                     scope=scope, page_size=PAGE_SIZE):
@@ -381,7 +390,14 @@ class MonthService:
                 verdicts[key] = assess_risk(month, whole, today, counted_seconds=key[0],
                                             has_live=key[1])
             if verdicts[key].still_to_win:  # the list's rows: no summary for the others
-                yield PatientRisk(light.of(figures), verdicts[key])
+                listed.append((figures, verdicts[key]))
+        # their device half: the reading instants of a page of them in one statement, read
+        # once the scan's cursor is done (as the tallied patients are)
+        for first in range(0, len(listed), PAGE_SIZE):
+            page_rows = listed[first:first + PAGE_SIZE]
+            readings = device_rows.instants_of(conn, [f.patient_pk for f, _ in page_rows])
+            for figures, verdict in page_rows:
+                yield PatientRisk(light.of(figures, readings.get(figures.patient_pk)), verdict)
         pks = sorted(tally.values())
         for first in range(0, len(pks), PAGE_SIZE):
             page = Scope(patient_pks=tuple(pks[first:first + PAGE_SIZE]))

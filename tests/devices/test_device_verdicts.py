@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from bot import dispatch, grammar
 from configuration.settings import Settings
 from rpm_logger.app import create_app
 from service import Service
@@ -22,7 +23,7 @@ from service.reminders import ReminderOptions
 from tests.backup.conftest import cli_env
 from tests.cli.runner import Cli
 from tests.conftest import FrozenClock
-from tests.service.helpers import NURSE, seed
+from tests.service.helpers import ADMIN, NURSE, seed
 from tests.web.support import TOKEN, Page
 
 VALUE = 187  # every reading's value: it must show nowhere
@@ -97,3 +98,21 @@ def test_reminders_and_their_dry_run_name_only_what_a_call_can_still_win(
     for line in messages.short_of_readings_text(dm).replace("*", "").splitlines():
         assert f"    {line}\n" in dry.stdout, line
     assert str(VALUE) not in dry.stdout + sent
+
+
+def test_slack_risk_status_and_home_show_device_days(clinic: Service) -> None:
+    risk = str(dispatch.run(clinic, grammar.parse("risk"),
+                            dispatch.Caller(ADMIN, "D0ADMIN")).blocks)
+    assert "*P-1042 (JD)*" in risk and "*P-3 (FF)*" in risk  # at risk, each with its device
+    assert "device 2 days: 99445, nothing more reachable this period" in risk
+    assert "device 1/2 days by 2026-11-30 (99445)" in risk
+    mine = str(dispatch.run(clinic, grammar.parse("status"),
+                            dispatch.Caller(NURSE, "D0NURSE")).blocks)
+    home = str(dispatch.home(clinic, NURSE))
+    for shown in (mine, home):
+        assert "device 1/2 days by 2026-11-30 (99445)" in shown
+        assert "device period ended with 3 days: 99453 + 99445" in shown  # P-2
+        assert "2026-11-10" not in shown and str(VALUE) not in shown
+    one = str(dispatch.run(clinic, grammar.parse("status P-3"),
+                           dispatch.Caller(NURSE, "D0NURSE")).blocks)
+    assert AIM_99445 in one
