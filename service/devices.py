@@ -362,6 +362,31 @@ def short_of_readings(summary: Any, today: date | None = None) -> PeriodVerdict 
     return verdict if verdict is not None and verdict.aim is not None else None
 
 
+@dataclass(frozen=True)
+class PeriodReadings:
+    """A device period as the dashboard's patient page lists it: the period (its days and
+    codes, as the month summary has it) and where its counted days' readings came from
+    (webhook, fhir, csv) with how many there were; never a reading's value."""
+
+    period: DevicePeriod
+    readings: int
+    sources: tuple[str, ...]
+
+
+def period_readings(conn: Conn, patient_pk: int, periods: Sequence[DevicePeriod],
+                    zone: ZoneInfo) -> tuple[PeriodReadings, ...]:
+    """Each of `periods` with the count and sources of the readings on its counted days,
+    read in the caller's transaction (one statement)."""
+    per_day: dict[date, list[str]] = {}
+    for row in device_rows.instants(conn, patient_pk):
+        per_day.setdefault(clinic_day(row.measured_at, zone), []).append(row.source)
+    shown = []
+    for period in periods:
+        sources = [source for day in period.days for source in per_day.get(day, ())]
+        shown.append(PeriodReadings(period, len(sources), tuple(sorted(set(sources)))))
+    return tuple(shown)
+
+
 def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
                through: date | None) -> tuple[DevicePeriod, ...]:
     """A patient row's device periods (its episodes, consent and readings), read in the
@@ -372,5 +397,6 @@ def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
 
 
 __all__ = ["MAX_READINGS_PER_REQUEST", "DeviceService", "DeviceStatus", "DeviceView",
-           "IngestResult", "ReadingIn", "UnmatchedSerial", "check_serial", "periods_in",
-           "periods_of", "reading_days", "reading_from", "short_of_readings"]
+           "IngestResult", "PeriodReadings", "ReadingIn", "UnmatchedSerial", "check_serial",
+           "period_readings", "periods_in", "periods_of", "reading_days", "reading_from",
+           "short_of_readings"]

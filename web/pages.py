@@ -107,8 +107,12 @@ def patient_page(*, month: Month, page: PatientPage, zone: ZoneInfo,
     def local(instant: datetime) -> str:
         return clinic_time(instant, zone)
 
+    verdict = page.summary.device_verdict
     return _env.get_template("patient.html").render(
         month=str(month), page=page, codes=format_codes(page.summary.codes), zone=zone.key,
+        device_codes=format_codes(page.summary.device_codes),
+        device_words=device_words(page.summary),
+        device_advice=verdict.advice() if verdict is not None else "",
         local=local, duration=format_seconds,
         packet_href=packet.dashboard_path(page.patient.patient_id, str(month)),
         signed_in=signed_in,

@@ -116,3 +116,33 @@ def test_slack_risk_status_and_home_show_device_days(clinic: Service) -> None:
     one = str(dispatch.run(clinic, grammar.parse("status P-3"),
                            dispatch.Caller(NURSE, "D0NURSE")).blocks)
     assert AIM_99445 in one
+
+
+def test_the_patient_page_lists_the_device_periods_as_status_json_does(
+        clinic: Service, db_url: str, clock: FrozenClock) -> None:
+    cli = Cli(cli_env(db_url), clock=clock)
+    pages = {}
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=clinic)) as client:
+        for patient in ("P-1042", "P-2", "P-3"):
+            status = json.loads(cli("status", patient, "--month", "2026-11", "--json").stdout)
+            html = client.get(f"/patients/{patient}?month=2026-11",
+                              headers={"Authorization": f"Bearer {TOKEN}"}).text
+            assert str(VALUE) not in html
+            page = pages[patient] = Page(html)
+            assert [{"start": r.attrs["data-start"], "end": r.attrs["data-end"],
+                     "days": int(r.attrs["data-days"]), "code": r.attrs["data-code"] or None}
+                    for r in page.find("tr", class_="device-period")] == [
+                {k: p[k] for k in ("start", "end", "days", "code")}
+                for p in status["device_periods"]]
+            assert page.one("dd", id="device-codes").content.split(" ")[0] == (
+                status["device_codes_text"] or "none")
+            assert page.one("dd", id="device-days").attrs["data-days"] == \
+                str(status["device_days"])
+    # each period with where its readings came from; the last one with its verdict
+    [ended] = pages["P-2"].find("tr", class_="device-period")
+    assert "csv (3 readings)" in ended.content and ENDED in ended.content
+    assert pages["P-2"].one("dd", id="device-codes").content == "99453;99445 ($66.00)"
+    [running] = pages["P-3"].find("tr", class_="device-period")
+    assert "webhook (1 reading)" in running.content and AIM_99445 in running.content
+    assert pages["P-3"].one("dd", id="device-codes").content == "none"
+    assert OUT_OF_REACH in pages["P-1042"].one("dd", id="device-days").content
