@@ -106,13 +106,82 @@ def supply_code(start: date, days: int,
     return None
 
 
-def days_to_next_code(start: date, days: int) -> int | None:
-    """Reading days the period still needs for its best code (99454); None when it has it
-    or 99454 is not valid."""
-    full = next(r for r in SUPPLY_CODE_RULES if r.code == CPT_99454)
-    if not full.valid_in(Month.of_day(start)) or days >= full.min_days:
-        return None
-    return full.min_days - days
+@dataclass(frozen=True)
+class PeriodVerdict:
+    """What a device period can still earn, judged on `today` (clinic day): the one rule
+    behind "needs N more reading days by DATE" on every screen (dashboard, status, Slack,
+    reminders). The best supply code still reachable with the days left (today counted) is
+    aimed at; a code out of reach is never; a date in the past is never given (an ended
+    period says what it earned)."""
+
+    period: DevicePeriod
+    days_left: int  # days from today to the period's last day, today included; 0: ended
+    possible: int  # the most reading days the period can still end with
+    aim: str | None  # the best supply code still reachable and not yet in
+    needed: int  # reading days `aim` still needs (0 without an aim)
+    best: str | None  # the best supply code valid for the period (99454 while it is)
+
+    @property
+    def ended(self) -> bool:
+        return self.days_left == 0
+
+    @property
+    def by(self) -> date | None:
+        """The last day on which the missing reading days can be measured (with an aim)."""
+        return self.period.end if self.aim is not None else None
+
+    @property
+    def code(self) -> str | None:
+        """The supply code the period has so far."""
+        return self.period.supply_code
+
+    def advice(self) -> str:
+        """'needs 3 more reading days by 2026-12-18 for 99454', '99445 is in; nothing more
+        is reachable this period', 'ended with 3 reading days: earned 99453 + 99445'."""
+        days = self.period.day_count
+        if self.ended:
+            earned = " + ".join(c.code for c in self.period.codes)
+            return (f"ended with {_days(days)}: "
+                    + (f"earned {earned}" if earned else "no device code"))
+        if self.aim is not None:
+            text = f"needs {_days(self.needed, 'more ')} by {self.period.end} for {self.aim}"
+            if self.best is not None and self.aim != self.best:
+                text += f" ({self.best} is out of reach)"
+            return text
+        if self.code is not None and self.code == self.best:
+            return f"{self.code} is in"
+        got = f"{self.code} is in; " if self.code is not None else ""
+        return (f"{got}nothing more is reachable this period "
+                f"({_days(self.possible)} at most by {self.period.end})")
+
+
+def _days(count: int, more: str = "") -> str:
+    return f"{count} {more}reading day{'s' if count != 1 else ''}"
+
+
+def period_verdict(period: DevicePeriod, today: date,
+                   rules: tuple[DeviceCodeRule, ...] = SUPPLY_CODE_RULES) -> PeriodVerdict:
+    """The period's verdict on `today`: aim at the best supply code (rules in order) whose
+    days the period can still reach, counting today (unless today already has a reading)
+    and every day left to its end; none when the period has it, when none is reachable,
+    or when the period has ended."""
+    if today > period.end:
+        days_left = 0
+    else:
+        days_left = (period.end - max(today, period.start)).days + 1
+    open_days = days_left - (1 if today in period.days else 0)
+    possible = period.day_count + open_days
+    valid = [rule for rule in rules if rule.valid_in(Month.of_day(period.start))]
+    best = valid[0].code if valid else None
+    aim, needed = None, 0
+    if days_left:
+        for rule in valid:  # best first
+            if period.day_count >= rule.min_days:
+                break  # in already; every better code was out of reach
+            if possible >= rule.min_days:
+                aim, needed = rule.code, rule.min_days - period.day_count
+                break
+    return PeriodVerdict(period, days_left, possible, aim, needed, best)
 
 
 def counted_days(reading_days: Iterable[date], enrolment: Enrolment,

@@ -181,7 +181,26 @@ def _risk_line(row: PatientRisk) -> str:
     flag = {"critical": "🔴", "high": "🟠", "watch": "🟡"}.get(risk.severity, "🟢")
     live = "✓" if summary.live_interactions else "✗"
     return (f"{flag} *{summary.label}* {progress_bar(summary.total_seconds)} · live {live} · "
-            f"{_days(risk)} · {risk.advice()}")
+            f"{_days(risk)} · {risk.advice()}{_device_part(summary)}")
+
+
+def _device_part(summary: MonthSummary) -> str:
+    """A risk line's device shortfall (billing.devices.period_verdict), counts only:
+    ' · device 3/16 days by 2026-12-18 (99454)'; nothing for a patient without readings."""
+    verdict = summary.device_verdict
+    if verdict is None:
+        return ""
+    count = verdict.period.day_count
+    days = f"{count} day{'s' if count != 1 else ''}"
+    if verdict.ended:
+        earned = " + ".join(c.code for c in verdict.period.codes) or "no device code"
+        return f" · device period ended with {days}: {earned}"
+    if verdict.aim is not None:
+        return f" · device {count}/{count + verdict.needed} days by {verdict.by} ({verdict.aim})"
+    if verdict.code is not None and verdict.code == verdict.best:
+        return f" · device {days}: {verdict.code}"
+    got = f"{verdict.code}, " if verdict.code else ""
+    return f" · device {days}: {got}nothing more reachable this period"
 
 
 def _days(risk: RiskAssessment) -> str:

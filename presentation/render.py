@@ -667,7 +667,7 @@ def short_of_readings_text(message: PlannedMessage) -> str:
     """The patients whose device period still needs reading days: call them about the
     device (days counted, never a reading's value)."""
     lines = [f"• {label}: needs {days} more reading day{'s' if days != 1 else ''} by {by}"
-             for label, days, by in message.short_of_readings[:MAX_LISTED]]
+             f" for {code}" for label, days, by, code in message.short_of_readings[:MAX_LISTED]]
     more = len(message.short_of_readings) - MAX_LISTED
     if more > 0:
         lines.append(f"…and {more} more")

@@ -46,7 +46,8 @@ STATUS_WORDS = {"planned": "would send", "already_sent": "already sent today",
 
 
 def run_text(run: ReminderRun) -> str:
-    """What `rpm-logger remind` prints: per message, who, what and what happened."""
+    """What `rpm-logger remind` prints (the dry run too): per message, who, what and what
+    happened, with the patients and the device section it carries."""
     head = f"Reminders for {run.plan.day.isoformat()} (month {run.plan.month})"
     lines = [head + (", dry run: nothing sent" if run.dry_run else "")]
     if run.plan.skipped:
@@ -57,12 +58,17 @@ def run_text(run: ReminderRun) -> str:
         what = (f"summary ({counts_text(message, icons=False)}), "
                 f"{len(message.patients)} unassigned" if message.kind == CHANNEL
                 else count_of(len(message.patients), "patient"))
+        if message.short_of_readings:
+            what += f", {len(message.short_of_readings)} short of device readings"
         status = STATUS_WORDS.get(outcome.status, outcome.status)
         error = f" ({outcome.error})" if outcome.error else ""
         lines.append(f"  {message.kind} {message.recipient}: {what}: {status}{error}")
         for row in message.patients:
             lines.append(f"    {row.summary.label} [{row.risk.severity}]: {patient_line(row)}: "
                          f"{row.risk.advice()}")
+        if message.short_of_readings:  # the device section the message carries, as sent
+            lines.extend(f"    {line}" for line in
+                         short_of_readings_text(message).replace("*", "").splitlines())
     lines.extend(f"  note: {note}" for note in run.plan.notes)
     return "\n".join(lines)
 

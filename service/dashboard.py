@@ -28,6 +28,7 @@ from service.access import (
 )
 from service.closes import find_close, signed
 from service.context import ServiceContext
+from service.devices import PeriodReadings, period_readings
 from service.entries import EntryService
 from service.errors import NotAllowed
 from service.lookups import StaffOnRecords, find_staff, require_patient
@@ -97,6 +98,9 @@ class PatientPage:
     audit: tuple[AuditView, ...]
     assigned_to_name: str | None = None
     access: tuple[AccessView, ...] | None = None  # who viewed the patient: admins only
+    # the summary's device periods (those with a day in the month, as `status --json`
+    # lists them) with their readings' count and sources (issue 28)
+    device_periods: tuple[PeriodReadings, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -291,9 +295,11 @@ class DashboardService:
             assigned_name = people.name(view.assigned_to)
             access = access_log_in(conn, patient.clinic_id) \
                 if viewer is not None and sees_access_log(viewer) else None
+            devices = period_readings(conn, patient.id, summary.device_periods,
+                                      self.ctx.policy.zone) if summary.device_periods else ()
         entries = tuple(e.masked(region) for e in listed)
         return PatientPage(view, provider, summary, entries, audit, assigned_name,
-                           access)
+                           access, devices)
 
     def code_series(self, month: Month | None = None) -> CodeSeries:
         """Patients reaching 99470 / 99457 / 99458 per day (today is the last day shown)."""

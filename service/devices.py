@@ -20,10 +20,11 @@ from billing.devices import (
     DEVICE_KINDS,
     READING_KINDS,
     DevicePeriod,
+    PeriodVerdict,
     codes_in_month,
     current_period,
-    days_to_next_code,
     device_periods,
+    period_verdict,
 )
 from billing.errors import quoted
 from billing.months import Month, clinic_day, start_of_day_utc
@@ -607,15 +608,43 @@ class DeviceService:
             return DeviceStatus(patient.clinic_id, periods, current_period(periods, today))
 
 
-def short_of_readings(summary: Any) -> int | None:
-    """The reading days a patient's current device period (a month summary's) still needs
-    for 99454 while it runs, or None: no readings, the period has its days, it ended (its
-    episode did), or the month is over (the one rule reminders, the summary and the
-    dashboard share)."""
+def short_of_readings(summary: Any, today: date | None = None) -> PeriodVerdict | None:
+    """The verdict of a patient's month device period (a month summary's) while it runs and
+    still aims at a code (billing.devices.period_verdict: "needs N more reading days by
+    DATE"), or None: no readings, the period has its best code or nothing more is reachable,
+    it has ended (its episode did), or the month is over. `today`: judged on that day
+    instead of the summary's (a reminder plan's day). The one rule reminders, the summary and
+    the dashboard share."""
     period = summary.current_device_period
     if period is None or summary.month_ended or not summary.device_period_runs:
         return None
-    return days_to_next_code(period.start, summary.device_days)
+    verdict = period_verdict(period, today) if today is not None else summary.device_verdict
+    return verdict if verdict is not None and verdict.aim is not None else None
+
+
+@dataclass(frozen=True)
+class PeriodReadings:
+    """A device period as the dashboard's patient page lists it: the period (its days and
+    codes, as the month summary has it) and where its counted days' readings came from
+    (webhook, fhir, csv) with how many there were; never a reading's value."""
+
+    period: DevicePeriod
+    readings: int
+    sources: tuple[str, ...]
+
+
+def period_readings(conn: Conn, patient_pk: int, periods: Sequence[DevicePeriod],
+                    zone: ZoneInfo) -> tuple[PeriodReadings, ...]:
+    """Each of `periods` with the count and sources of the readings on its counted days,
+    read in the caller's transaction (one statement)."""
+    per_day: dict[date, list[str]] = {}
+    for row in device_rows.instants(conn, patient_pk):
+        per_day.setdefault(clinic_day(row.measured_at, zone), []).append(row.source)
+    shown = []
+    for period in periods:
+        sources = [source for day in period.days for source in per_day.get(day, ())]
+        shown.append(PeriodReadings(period, len(sources), tuple(sorted(set(sources)))))
+    return tuple(shown)
 
 
 def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
@@ -629,6 +658,6 @@ def periods_in(conn: Conn, patient: Any, zone: ZoneInfo, *,
 
 __all__ = ["MAX_FILE_BYTES", "MAX_READINGS_PER_REQUEST", "MAX_VALUE", "MAX_VALUES",
            "READING_FIELDS", "VENDOR_PUSH", "DeviceCloseChange", "DeviceService",
-           "DeviceStatus", "DeviceView", "IngestResult", "Place", "ReadingIn",
-           "UnmatchedSerial", "check_serial", "periods_in", "periods_of", "reading_days",
-           "reading_from", "short_of_readings"]
+           "DeviceStatus", "DeviceView", "IngestResult", "PeriodReadings", "Place",
+           "ReadingIn", "UnmatchedSerial", "check_serial", "period_readings", "periods_in",
+           "periods_of", "reading_days", "reading_from", "short_of_readings"]

@@ -5,10 +5,8 @@ same thing without one importing the other."""
 from collections.abc import Callable
 
 from billing.codes import format_codes
-from billing.devices import supply_code
 from billing.durations import format_seconds
 from billing.months import Month
-from service.devices import short_of_readings
 from service.views import MonthSummary
 
 SecondsText = Callable[[int], str]
@@ -67,21 +65,21 @@ def month_sentence(summary: MonthSummary, seconds_text: SecondsText = format_sec
 def device_words(summary: MonthSummary) -> str:
     """The month's device period in words (the one copy: status, report, Slack, dashboard,
     reminders): its counted reading days (`device_days`: up to the month's last day, today
-    while it runs), its dates and, while it runs, the reading days 99454 still needs by its
-    end; a past month's period that ran on past it says so (its codes are a later month's);
-    "no readings" when the patient has none that count."""
+    while it runs), its span and its verdict on today (billing.devices.period_verdict: the
+    reading days the best code still reachable needs by the period's end, or that it ended
+    and what it earned); a past month's period that ran on past it says so (its codes are a
+    later month's); "no readings" when the patient has none that count."""
     period = summary.current_device_period
-    if period is None:
+    verdict = summary.device_verdict
+    if period is None or verdict is None:
         return "no readings"
     count = summary.device_days
     days = f"{count} reading day{'s' if count != 1 else ''}"
     span = f"period {period.start} to {period.end}"
-    code = supply_code(period.start, count)
-    short = short_of_readings(summary)
-    if short is not None:
-        got = f", {code} so far" if code else ""
-        return f"{days} ({span}){got}: needs {short} more reading days by {period.end} for 99454"
     last = Month.parse(summary.month).last_day
     if summary.month_ended and period.end > last:
         return f"{days} by {last} ({span}; its codes are {period.month}'s)"
-    return f"{days} ({span}): {code}" if code else f"{days} ({span})"
+    if verdict.ended:
+        return f"{span} {verdict.advice()}"
+    got = f", {verdict.code} so far" if verdict.aim is not None and verdict.code else ""
+    return f"{days} ({span}){got}: {verdict.advice()}"

@@ -17,7 +17,7 @@ from billing.codes import (
     assess_month,
     format_codes,
 )
-from billing.devices import codes_in_month, days_through, month_period
+from billing.devices import codes_in_month, days_through, month_period, period_verdict
 from billing.durations import format_seconds
 from billing.fees import amount_still_to_win, expected_amount
 from billing.months import Month, clinic_day, start_of_day_utc
@@ -198,6 +198,28 @@ def _priced(cache: _Priced, month: Month, seconds: int, lives: int,
     return cache[key]
 
 
+def device_fields(instants: list[datetime] | None, enrolment: Enrolment,
+                  consent_on: date | None, month: Month, today: date,
+                  policy: Policy) -> dict[str, Any]:
+    """A summary's device half (billing.devices): the month's device codes and dollars,
+    the reading days of the month's period (billing.devices.month_period) up to the month's
+    last day (today, in the running month), the periods with a day in the month and the
+    month's period's verdict on `today`."""
+    if not instants:
+        return {}
+    cut = min(today, month.last_day)
+    periods = periods_of(instants, enrolment, consent_on, policy.zone, through=cut)
+    current = month_period(periods, month, cut)
+    codes = codes_in_month(periods, month)
+    return {"device_codes": codes,
+            "device_amount": expected_amount(codes, policy.fees),
+            "device_days": days_through(current, cut), "device_period": current,
+            "device_period_runs": current is not None and current.contains(cut),
+            "device_periods": tuple(p for p in periods if p.start <= month.last_day
+                                    and p.end >= month.first_day),
+            "device_verdict": period_verdict(current, today) if current else None}
+
+
 class _LightSummaries:
     """Summaries of a risk list from store.month_risk's figures: the numbers, codes and
     enrolment a risk list shows (`/rpm risk`, reminders), without the warnings, per-staff
@@ -207,15 +229,23 @@ class _LightSummaries:
     def __init__(self, service: "MonthService", month: Month, record: CloseRecord) -> None:
         self.month, self.month_text = month, str(month)
         self.policy = service.ctx.policy
-        self.month_ended = month.last_day < service.today()
+        self.today = service.today()
+        self.month_ended = month.last_day < self.today
         closed = record.closed
         self.closed_by = signed(closed) if closed else None
         self.assessed: _Priced = {}
 
-    def of(self, f: RiskFigures) -> MonthSummary:
+    def of(self, f: RiskFigures, readings: list[datetime] | None = None) -> MonthSummary:
+        """`readings`: the patient's reading instants, for the device half. An exact
+        patient's latest episode covers the month (store.month_risk) and episodes never
+        overlap, so that episode alone (the patient row's dates) holds every device period
+        with a day in the month, as the full path's episodes would."""
         assessment, amount = _priced(self.assessed, self.month, f.counted_seconds,
                                      f.live_interactions, self.policy)
+        devices = device_fields(readings, Enrolment.single(f.enrolled_on, f.ended_on),
+                                f.consent_on, self.month, self.today, self.policy)
         return MonthSummary(
+            **devices,
             patient_id=f.patient_id, initials=f.initials, month=self.month_text,
             total_seconds=f.counted_seconds, uncounted_seconds=0,
             live_interactions=f.live_interactions, first_live_at=f.first_live_at,
@@ -349,6 +379,7 @@ class MonthService:
         verdicts: dict[tuple[int, bool], RiskAssessment] = {}
         shown: set[int] = set()
         tally: dict[str, int] = {}
+        listed: list[tuple[RiskFigures, RiskAssessment]] = []
         for figures in risk_figures(conn, month=month, zone=self.ctx.policy.zone,
                                     min_live_seconds=self.ctx.policy.min_live_call_seconds,
                                     scope=scope, page_size=PAGE_SIZE):
@@ -361,7 +392,14 @@ class MonthService:
                 verdicts[key] = assess_risk(month, whole, today, counted_seconds=key[0],
                                             has_live=key[1])
             if verdicts[key].still_to_win:  # the list's rows: no summary for the others
-                yield PatientRisk(light.of(figures), verdicts[key])
+                listed.append((figures, verdicts[key]))
+        # their device half: the reading instants of a page of them in one statement, read
+        # once the scan's cursor is done (as the tallied patients are)
+        for first in range(0, len(listed), PAGE_SIZE):
+            page_rows = listed[first:first + PAGE_SIZE]
+            readings = device_rows.instants_of(conn, [f.patient_pk for f, _ in page_rows])
+            for figures, verdict in page_rows:
+                yield PatientRisk(light.of(figures, readings.get(figures.patient_pk)), verdict)
         pks = sorted(tally.values())
         for first in range(0, len(pks), PAGE_SIZE):
             page = Scope(patient_pks=tuple(pks[first:first + PAGE_SIZE]))
@@ -529,24 +567,10 @@ class MonthService:
                     context.live_dates[pk].append(day)
 
     def _devices(self, totals: _Figures, context: "_MonthContext") -> dict[str, Any]:
-        """The month's device codes, the current period's days and the periods with a day
-        in the month (billing.devices), from the page's reading instants."""
-        instants = context.readings.get(totals.patient_pk)
-        if not instants:
-            return {}
-        month = context.month
-        cut = min(self.today(), month.last_day)
+        """The month's device fields of a row, from the page's reading instants."""
         enrolment = totals.enrolment or Enrolment.single(totals.enrolled_on, totals.ended_on)
-        periods = periods_of(instants, enrolment, totals.consent_on, self.ctx.policy.zone,
-                             through=cut)
-        current = month_period(periods, month, cut)
-        codes = codes_in_month(periods, month)
-        return {"device_codes": codes,
-                "device_amount": expected_amount(codes, self.ctx.policy.fees),
-                "device_days": days_through(current, cut), "device_period": current,
-                "device_period_runs": current is not None and current.contains(cut),
-                "device_periods": tuple(p for p in periods if p.start <= month.last_day
-                                        and p.end >= month.first_day)}
+        return device_fields(context.readings.get(totals.patient_pk), enrolment,
+                             totals.consent_on, context.month, self.today(), self.ctx.policy)
 
     def _summary(self, totals: _Figures, context: "_MonthContext") -> MonthSummary:
         month = context.month

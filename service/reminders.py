@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from billing.months import Month
 from billing.risk import CRITICAL, HIGH, WATCH
@@ -51,6 +51,16 @@ class ReminderOptions:
     max_attempts: int = 5
 
 
+class ShortOfReadings(NamedTuple):
+    """A patient short of reading days in a reminder: who, how many days, by when, for
+    which code."""
+
+    patient: str  # clinic id and initials
+    days: int
+    by: date
+    code: str
+
+
 @dataclass(frozen=True)
 class PlannedMessage:
     """One message of the day: a staff member's DM, or the channel's summary.
@@ -67,10 +77,11 @@ class PlannedMessage:
     counts: dict[str, int] = field(default_factory=dict)
     earned: Decimal = Decimal("0.00")  # channel only: the clinic's month so far, in dollars
     at_risk_amount: Decimal = Decimal("0.00")  # channel only: still to win from at-risk
-    # a DM's patients whose device period still lacks reading days for 99454 (issue 28):
-    # (clinic id and initials, reading days needed, the period's last day); the nurse is
-    # told to call about the device. Counts only, never a reading's value.
-    short_of_readings: tuple[tuple[str, int, date], ...] = ()
+    # a DM's patients whose device period still lacks reading days for a code it can reach
+    # (issue 28; billing.devices.period_verdict): (clinic id and initials, reading days
+    # needed, the period's last day, the code aimed at); the nurse is told to call about
+    # the device. Counts only, never a reading's value.
+    short_of_readings: tuple[ShortOfReadings, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -79,8 +90,8 @@ class PlannedMessage:
         }
         if self.short_of_readings:
             data["short_of_readings"] = [
-                {"patient": label, "reading_days_needed": days, "by": by.isoformat()}
-                for label, days, by in self.short_of_readings]
+                {"patient": label, "reading_days_needed": days, "by": by.isoformat(),
+                 "for": code} for label, days, by, code in self.short_of_readings]
         if self.kind == CHANNEL:
             data["counts"] = dict(self.counts)
             data["earned"] = float(self.earned)
@@ -228,18 +239,20 @@ class ReminderService:
         return ReminderPlan(day, str(month), tuple(messages), notes=tuple(notes))
 
     def _short_of_readings(self, month: Month, day: date, active: set[str]
-                           ) -> dict[str, list[tuple[str, int, date]]]:
+                           ) -> dict[str, list[ShortOfReadings]]:
         """Each active staff member's assigned patients whose current device period still
-        needs reading days for 99454 (service.devices.short_of_readings), by clinic id."""
-        found: dict[str, list[tuple[str, int, date]]] = {}
+        needs reading days for a code it can reach on `day` (service.devices
+        .short_of_readings), by clinic id."""
+        found: dict[str, list[ShortOfReadings]] = {}
         for row in self.months.with_risk(month, day):
             summary = row.summary
-            needed = short_of_readings(summary)
-            period = summary.current_device_period
+            verdict = short_of_readings(summary, day)
             owner = summary.assigned_to
-            if needed is None or period is None or not owner or owner not in active:
+            if verdict is None or verdict.aim is None or verdict.by is None \
+                    or not owner or owner not in active:
                 continue
-            found.setdefault(owner, []).append((summary.label, needed, period.end))
+            found.setdefault(owner, []).append(
+                ShortOfReadings(summary.label, verdict.needed, verdict.by, verdict.aim))
         return {staff: sorted(rows) for staff, rows in found.items()}
 
     def _active_staff(self) -> set[str]:

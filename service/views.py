@@ -13,7 +13,7 @@ from typing import Any
 from billing.activities import ATTEMPT
 from billing.claims import same_units
 from billing.codes import ROLES_THAT_COUNT, CodeUnits, format_codes
-from billing.devices import DevicePeriod
+from billing.devices import DevicePeriod, PeriodVerdict
 from billing.programme import Enrolment
 from billing.risk import RiskAssessment
 from billing.tally import EntryCount, NotCounted
@@ -229,6 +229,16 @@ def period_json(period: DevicePeriod) -> dict[str, Any]:
             "codes": [{"code": c.code, "units": c.units} for c in period.codes]}
 
 
+def verdict_json(verdict: PeriodVerdict | None) -> dict[str, Any] | None:
+    """A device period's verdict as JSON: the code aimed at, the reading days it needs and
+    the last day to measure them (none once nothing more is reachable), or that it ended."""
+    if verdict is None:
+        return None
+    return {"advice": verdict.advice(), "ended": verdict.ended, "days_left": verdict.days_left,
+            "aim": verdict.aim, "reading_days_needed": verdict.needed,
+            "by": verdict.by.isoformat() if verdict.by else None}
+
+
 @dataclass(frozen=True)
 class MonthSummary:
     """One patient's month: the numbers a report row, a Slack reply and a reminder share."""
@@ -274,8 +284,7 @@ class MonthSummary:
     # before devices were counted never reads as changed; the month's device period (the
     # one holding its last day, today in the running month, else its last: billing.devices.
     # month_period) and its counted reading days up to that day (a past month's never
-    # change afterwards); every period with a day in the month. Empty on a risk list's
-    # light summary.
+    # change afterwards); every period with a day in the month.
     device_codes: tuple[CodeUnits, ...] = field(default=(), compare=False)
     device_days: int = field(default=0, compare=False)
     device_periods: tuple[DevicePeriod, ...] = field(default=(), repr=False, compare=False)
@@ -284,6 +293,9 @@ class MonthSummary:
     # whether that period holds the month's last day (today): False when it ended before
     # (its episode ended), so no advice is given for it
     device_period_runs: bool = field(default=False, compare=False)
+    # `device_period` judged on the clinic's today (billing.devices
+    # .period_verdict): what it can still earn and by when, or that it ended
+    device_verdict: PeriodVerdict | None = field(default=None, repr=False, compare=False)
 
     @property
     def current_device_period(self) -> DevicePeriod | None:
@@ -347,6 +359,7 @@ class MonthSummary:
         del data["device_period"]  # `device_days` is its days; `device_periods` lists it
         data["device_codes_text"] = format_codes(self.device_codes)
         data["device_amount"] = float(self.device_amount)
+        data["device_verdict"] = verdict_json(self.device_verdict)
         data["not_counted"] = [asdict(n) for n in self.not_counted]
         data["not_counted_seconds"] = self.not_counted_seconds
         # one figure for every second left out (non-clinical time is in `not_counted` too);

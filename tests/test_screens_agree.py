@@ -167,9 +167,21 @@ def test_every_screen_agrees_on_device_codes(clinic: Service, db_url: str, clock
     assert shown(dashboard) == DEVICE_CODES
     with TestClient(create_app(Settings(dashboard_token=TOKEN), service=clinic)) as client:
         html = client.get("/?month=2026-11", headers={"Authorization": f"Bearer {TOKEN}"}).text
+        # each patient's page: the month's device codes and the periods `status` lists
+        pages = {p: Page(client.get(f"/patients/{p}?month=2026-11",
+                                    headers={"Authorization": f"Bearer {TOKEN}"}).text)
+                 for p in IN_NOVEMBER}
     cells = {e.attrs["data-patient"]: e.content for e in Page(html).find("tr", class_="patient")}
     for patient, codes in DEVICE_CODES.items():
         assert f" {codes} " in f" {cells[patient]} "
+    patient_pages = {p: page.one("dd", id="device-codes").content.split(" ")[0]
+                     for p, page in pages.items()}
+    assert {p: c for p, c in patient_pages.items() if c != "none"} == DEVICE_CODES
+    for patient, page in pages.items():
+        summary = clinic.months.summary(patient, NOV)
+        assert [(r.attrs["data-start"], r.attrs["data-end"], int(r.attrs["data-days"]))
+                for r in page.find("tr", class_="device-period")] == [
+            (str(p.start), str(p.end), p.day_count) for p in summary.device_periods]
     caller = dispatch.Caller(ADMIN, "D0ADMIN")
     sent = dispatch.report(clinic, grammar.Report("2026-11"), caller)
     assert isinstance(sent, dispatch.ReportFile)

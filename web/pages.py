@@ -18,7 +18,6 @@ from presentation import packet
 from presentation.render import findings_count, none_yet, not_counted
 from service.audit_checks import AuditChecks
 from service.dashboard import CodeSeries, DashboardRow, PatientPage
-from service.devices import short_of_readings
 from service.month_words import device_words
 from service.views import MonthSummary, StaffView, staff_label
 from web.chart import svg
@@ -49,7 +48,7 @@ class RowView:
     device_days: int = 0  # the current device period's reading days
     device_codes: str = ""  # the device codes dated in the month
     device_advice: str = ""  # service.month_words.device_words
-    device_short: str = ""  # "needs 4 more reading days by 2026-12-18" while it runs
+    device_short: str = ""  # "needs 4 more reading days by 2026-12-18 for 99454"
 
 
 def row_view(row: DashboardRow) -> RowView:
@@ -63,11 +62,13 @@ def row_view(row: DashboardRow) -> RowView:
 
 
 def _device_short(summary: MonthSummary) -> str:
-    needed = short_of_readings(summary)
-    period = summary.current_device_period
-    if needed is None or period is None:
+    """The device period's verdict under its days (billing.devices.period_verdict): while
+    the month runs, "needs 4 more reading days by 2026-12-18 for 99454" or what the period
+    ended with; nothing in a month that is over or for a patient with no readings."""
+    verdict = summary.device_verdict
+    if verdict is None or summary.month_ended:
         return ""
-    return f"needs {needed} more reading day{'s' if needed != 1 else ''} by {period.end}"
+    return verdict.advice()
 
 
 def _verdict(row: DashboardRow) -> tuple[str, str]:
@@ -106,8 +107,12 @@ def patient_page(*, month: Month, page: PatientPage, zone: ZoneInfo,
     def local(instant: datetime) -> str:
         return clinic_time(instant, zone)
 
+    verdict = page.summary.device_verdict
     return _env.get_template("patient.html").render(
         month=str(month), page=page, codes=format_codes(page.summary.codes), zone=zone.key,
+        device_codes=format_codes(page.summary.device_codes),
+        device_words=device_words(page.summary),
+        device_advice=verdict.advice() if verdict is not None else "",
         local=local, duration=format_seconds,
         packet_href=packet.dashboard_path(page.patient.patient_id, str(month)),
         signed_in=signed_in,

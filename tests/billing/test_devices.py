@@ -9,14 +9,15 @@ from billing.devices import (
     CPT_99445,
     CPT_99453,
     CPT_99454,
+    DevicePeriod,
     codes_in_month,
     counted_days,
     current_period,
     days_through,
-    days_to_next_code,
     device_periods,
     has_device_data,
     month_period,
+    period_verdict,
     supply_code,
 )
 from billing.months import Month
@@ -58,8 +59,6 @@ def test_supply_code_never_both() -> None:
     assert supply_code(date(2026, 3, 1), 16) == CPT_99454
     assert supply_code(date(2026, 3, 1), 15) == CPT_99445
     assert supply_code(date(2025, 3, 1), 15) is None
-    assert days_to_next_code(date(2026, 3, 1), 12) == 4
-    assert days_to_next_code(date(2026, 3, 1), 16) is None
 
 
 def test_a_period_across_a_month_end_belongs_to_its_last_days_month() -> None:
@@ -131,6 +130,84 @@ def test_the_current_period_is_listed_before_its_first_reading() -> None:
     ended = Enrolment.single(None, date(2026, 9, 30))
     assert len(device_periods(run(date(2026, 9, 1), 20), ended, None,
                               through=date(2026, 11, 20))) == 1
+
+
+# The at-risk verdict "needs N more reading days by DATE" (issue 28, outside try): aim at
+# 99454 only while 16 days are still reachable (today counted), else at 99445 when reachable
+# and valid (periods from 2026), else nothing more; never a date in the past.
+@pytest.mark.parametrize(
+    ("start", "days", "today", "expected"),
+    [
+        # 30-day period 1-30 Nov 2026, readings on its first `days` days
+        (date(2026, 11, 1), 1, date(2026, 11, 2), "needs 15 more reading days by 2026-11-30 "
+                                                  "for 99454"),
+        # 1 day, today the 16th: 15 days left (16th to 30th) + 1 = 16: still reachable
+        (date(2026, 11, 1), 1, date(2026, 11, 16), "needs 15 more reading days by "
+                                                   "2026-11-30 for 99454"),
+        # the 17th: 14 days left + 1 = 15 < 16: aim at 99445 (1 more day)
+        (date(2026, 11, 1), 1, date(2026, 11, 17), "needs 1 more reading day by 2026-11-30 "
+                                                   "for 99445 (99454 is out of reach)"),
+        # 99445 in, 99454 out of reach: nothing more
+        (date(2026, 11, 1), 5, date(2026, 11, 25), "99445 is in; nothing more is reachable "
+                                                   "this period (11 reading days at most by "
+                                                   "2026-11-30)"),
+        # 99445 in, 99454 reachable: aim at it
+        (date(2026, 11, 1), 5, date(2026, 11, 6), "needs 11 more reading days by 2026-11-30 "
+                                                  "for 99454"),
+        (date(2026, 11, 1), 16, date(2026, 11, 20), "99454 is in"),
+        # the last day, no reading yet: one day can still come, 99445 needs 2
+        (date(2026, 11, 1), 0, date(2026, 11, 30), "nothing more is reachable this period "
+                                                   "(1 reading day at most by 2026-11-30)"),
+        (date(2026, 11, 1), 1, date(2026, 11, 30), "needs 1 more reading day by 2026-11-30 "
+                                                   "for 99445 (99454 is out of reach)"),
+        # 2025: no 99445; once 16 is out of reach nothing is
+        (date(2025, 11, 1), 3, date(2025, 11, 20), "nothing more is reachable this period "
+                                                   "(14 reading days at most by 2025-11-30)"),
+        (date(2025, 11, 1), 3, date(2025, 11, 10), "needs 13 more reading days by 2025-11-30 "
+                                                   "for 99454"),
+        # ended: what it earned, never a date to act by
+        (date(2026, 11, 1), 3, date(2026, 12, 1), "ended with 3 reading days: earned "
+                                                  "99453 + 99445"),
+        (date(2026, 11, 1), 1, date(2026, 12, 5), "ended with 1 reading day: no device code"),
+    ],
+)
+def test_period_verdict_aims_at_the_best_code_still_reachable(
+        start: date, days: int, today: date, expected: str) -> None:
+    if days:
+        [period] = device_periods(run(start, days), OPEN, None)
+    else:  # a period with no reading day yet (the one after a coded period)
+        period = DevicePeriod(0, start, start + timedelta(days=29), (), ())
+    verdict = period_verdict(period, today)
+    assert verdict.advice() == expected
+    assert verdict.by is None or verdict.by >= today  # never a date in the past
+    assert verdict.ended == (today > period.end)
+
+
+def test_a_reading_today_is_not_counted_twice() -> None:
+    """Today's reading is in; today cannot add a second day: 1-17 Nov with today the 17th
+    read on it: 2 days + 13 left after today = 15: 99454 is out of reach."""
+    readings = [date(2026, 11, 1), date(2026, 11, 17)]
+    [period] = device_periods(readings, OPEN, None)
+    verdict = period_verdict(period, date(2026, 11, 17))
+    assert (verdict.possible, verdict.aim) == (15, None)
+    assert verdict.advice().startswith("99445 is in; nothing more is reachable")
+    without = period_verdict(device_periods(readings[:1], OPEN, None)[0], date(2026, 11, 17))
+    assert (without.possible, without.aim, without.needed) == (15, CPT_99445, 1)
+
+
+def test_a_clipped_period_is_judged_to_its_own_end() -> None:
+    """An episode ending on 10 November clips the period: on the 20th it has ended (no
+    'by 2026-11-10'); on the 8th only 3 days are left."""
+    ended = Enrolment.single(None, date(2026, 11, 10))
+    [period] = device_periods(run(date(2026, 11, 1), 3), ended, None)
+    assert period.end == date(2026, 11, 10)
+    late = period_verdict(period, date(2026, 11, 20))
+    assert late.ended and late.by is None
+    assert late.advice() == "ended with 3 reading days: earned 99453 + 99445"
+    early = period_verdict(period, date(2026, 11, 8))
+    assert (early.days_left, early.possible, early.aim) == (3, 6, None)
+    assert early.advice() == ("99445 is in; nothing more is reachable this period "
+                              "(6 reading days at most by 2026-11-10)")
 
 
 def test_device_data_in_a_month_needs_two_days() -> None:

@@ -164,9 +164,9 @@ def test_reminders_and_the_summary_name_patients_short_of_readings(cli: Cli,
     # P-1042 (assigned to the nurse): the period from 19 November has no reading day yet
     plan = svc.reminders.plan(date(2026, 11, 20), ReminderOptions())
     [dm] = [m for m in plan.messages if m.recipient == "U01NURSE"]
-    assert dm.short_of_readings == (("P-1042 (JD)", 16, date(2026, 12, 18)),)
+    assert dm.short_of_readings == (("P-1042 (JD)", 16, date(2026, 12, 18), "99454"),)
     shown = messages.text(dm) + str(blocks.reminder_blocks(dm))
-    assert "P-1042 (JD): needs 16 more reading days by 2026-12-18" in shown
+    assert "P-1042 (JD): needs 16 more reading days by 2026-12-18 for 99454" in shown
     assert "120" not in shown  # a reading's value, never
     summary = cli("report", "--month", "2026-11", "--summary").stdout
     assert "Device codes" in summary and "99453 x1, 99454 x1 ($66.00)" in summary
@@ -187,4 +187,4 @@ def test_the_dashboard_says_how_many_reading_days_are_missing(cli: Cli, svc: Ser
     with TestClient(create_app(Settings(dashboard_token=TOKEN), service=svc)) as client:
         html = client.get("/?month=2026-11", headers={"Authorization": f"Bearer {TOKEN}"}).text
     [cell] = [e for e in Page(html).find("td", class_="device-days")]
-    assert cell.content == "0 needs 16 more reading days by 2026-12-18"
+    assert cell.content == "0 needs 16 more reading days by 2026-12-18 for 99454"
