@@ -21,10 +21,11 @@ which a period starts. Sources and choices: docs/billing-rules.md, "Device codes
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from billing.codes import CodeUnits
-from billing.months import Month
+from billing.months import Month, clinic_day
 from billing.programme import Enrolment, Window
 
 CPT_99453 = "99453"  # set-up and patient education on the device, once per episode
@@ -277,3 +278,14 @@ def has_device_data(periods: Iterable[DevicePeriod], month: Month) -> bool:
     `time_without_device_data`)."""
     return any(p.day_count >= SHORT_SUPPLY_DAYS and p.start <= month.last_day
                and p.end >= month.first_day for p in periods)
+
+
+def reading_days(instants: Iterable[datetime], zone: ZoneInfo) -> list[date]:
+    """The clinic days of reading instants: the one place readings become days."""
+    return [clinic_day(instant, zone) for instant in instants]
+
+
+def periods_of(instants: Iterable[datetime], enrolment: Enrolment, consent_on: date | None,
+               zone: ZoneInfo, *, through: date | None) -> tuple[DevicePeriod, ...]:
+    """A patient's device periods from their reading instants (billing.devices' rules)."""
+    return device_periods(reading_days(instants, zone), enrolment, consent_on, through=through)

@@ -9,7 +9,7 @@ billing.devices turns days into periods and codes.
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,12 +23,12 @@ from billing.devices import (
     PeriodVerdict,
     codes_in_month,
     current_period,
-    device_periods,
     period_verdict,
+    periods_of,
+    reading_days,
 )
 from billing.errors import quoted
 from billing.months import Month, clinic_day, start_of_day_utc
-from billing.programme import Enrolment
 from service import audit, import_csv, lookups
 from service.closes import (
     AMEND_ATTACH,
@@ -227,17 +227,6 @@ def _instant(value: Any, place: Place) -> datetime:
     if instant.tzinfo is None:
         raise place.bad("measured_at", "needs its UTC offset (e.g. -05:00 or Z)")
     return instant
-
-
-def reading_days(instants: Iterable[datetime], zone: ZoneInfo) -> list[date]:
-    """The clinic days of reading instants: the one place readings become days."""
-    return [clinic_day(instant, zone) for instant in instants]
-
-
-def periods_of(instants: Iterable[datetime], enrolment: Enrolment, consent_on: date | None,
-               zone: ZoneInfo, *, through: date | None) -> tuple[DevicePeriod, ...]:
-    """A patient's device periods from their reading instants (billing.devices' rules)."""
-    return device_periods(reading_days(instants, zone), enrolment, consent_on, through=through)
 
 
 def _dedupe_key(reading: ReadingIn, serial_key: str | None) -> str:

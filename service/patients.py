@@ -13,14 +13,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from billing.codes import PROVIDER_ROLES
-from billing.devices import codes_in_month
+from billing.devices import codes_in_month, periods_of
 from billing.errors import quoted
 from billing.months import Month, start_of_day_utc
 from billing.programme import Enrolment
 from service import audit, lookups
 from service.closes import AMEND_PATIENT, Amendment, closed_for_write, refuse_unless_amended
 from service.context import ServiceContext
-from service.devices import periods_of
 from service.errors import BadInput, NotFound
 from service.phones import mask_phone, normalize_phone, valid_phone
 from service.views import PatientView
