@@ -20,7 +20,7 @@ from service.context import ServiceContext
 from service.errors import NotAllowed, NotFound
 from service.lookups import find_staff, patient_key, require_patient
 from service.sessions import STAFF as STAFF_SESSION
-from service.sessions import DashboardLogin
+from service.sessions import DashboardLogin, require_live_in, start_in
 from store import access as access_rows
 from store import auditors as grant_rows
 from store import staff as staff_rows
@@ -214,18 +214,21 @@ class AccessService:
             if member is None or not member.active:
                 raise NotAllowed(NOT_STAFF)
             slack = str(member.slack_user_id)
+            login, session = start_in(conn, STAFF_SESSION, slack, now)
             audit.record(conn, at=now, actor=slack, action="sign_in", entity=SIGN_IN_ENTITY,
-                         entity_id=slack, after={"by": how, "issuer": str(claims.get("iss"))})
-        stamp = int(now.timestamp())
-        return DashboardLogin(STAFF_SESSION, slack, stamp, stamp)
+                         entity_id=slack, after={"by": how, "issuer": str(claims.get("iss")),
+                                                 "session": session})
+        return login
 
-    def staff_viewer(self, slack_user_id: str) -> Viewer:
-        """The viewer a staff member's session stands for, read now: an admin, else staff
-        limited to their patients; unknown or inactive: NotAllowed (no PHI)."""
+    def staff_viewer(self, login: DashboardLogin) -> Viewer:
+        """The viewer a staff member's session stands for, read now in one transaction: an
+        admin, else staff limited to their patients; unknown or inactive: NotAllowed (no
+        PHI); a session ended server-side (signed out): SessionEnded."""
         with self.ctx.db.read() as conn:
-            member = find_staff(conn, slack_user_id)
-        if member is None or not member.active:
-            raise NotAllowed(NOT_STAFF)
+            member = find_staff(conn, login.subject)
+            if member is None or not member.active:
+                raise NotAllowed(NOT_STAFF)
+            require_live_in(conn, login)
         slack = str(member.slack_user_id)
         return Viewer(slack, Role.ADMIN if member.is_admin else Role.STAFF, staff_id=slack,
                       label=f"{member.name} ({slack})")

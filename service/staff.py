@@ -18,6 +18,7 @@ from service.context import ServiceContext
 from service.errors import BadInput, NotFound
 from service.lookups import clean_slack_user_id
 from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
+from service.sessions import MADE_INACTIVE, STAFF, end_all_in
 from service.views import StaffView
 from store import patients as patient_rows
 from store import phones as phone_rows
@@ -219,7 +220,7 @@ class StaffService:
         row = lookups.require_staff(conn, slack_user_id)
         before_numbers = staff_rows.phones(conn, row.id)
         values = self._changed_columns(conn, row, changes)
-        self._activity(conn, row, values)
+        self._activity(conn, row, values, actor)
         numbers = dict(before_numbers)
         for e164 in remove_numbers:
             if e164 not in numbers:
@@ -294,7 +295,7 @@ class StaffService:
                 left[e164].remove(holder)
         return left
 
-    def _activity(self, conn: Conn, row: Any, values: dict[str, Any]) -> None:
+    def _activity(self, conn: Conn, row: Any, values: dict[str, Any], actor: str) -> None:
         """`--inactive` records the inactive-from instant (kept when they were inactive
         already with one) and `--active` clears it. `--inactive` is refused while the member
         still has patients or a running timer: `staff offboard` moves those in the same
@@ -318,6 +319,8 @@ class StaffService:
                 "their patients, ends the timer and removes the voice PIN in one go); "
                 "nothing changed.")
         values["inactive_from"] = self.ctx.now()
+        end_all_in(conn, STAFF, row.slack_user_id, now=self.ctx.now(), actor=actor,
+                   why=MADE_INACTIVE)  # her dashboard sessions end with it
 
     @staticmethod
     def _client_identity(conn: Conn, row: Any, text: str) -> str | None:
