@@ -189,8 +189,14 @@ def test_sign_out_ends_the_session_for_every_copy_of_its_cookie(
 
 def test_offboarding_ends_her_sessions_for_good(dashboard: str, provider: FakeOidc,
                                                 svc: Service) -> None:
-    """Offboarding ends her dashboard sessions server-side: made active again later, a
-    copy of her old cookie still finds its session ended."""
+    """Offboarding (or `staff update --inactive`) ends her dashboard sessions server-side:
+    made active again later, a copy of her old cookie still finds its session ended."""
+    with _signed_in(dashboard, provider, email="ada@clinic.example") as browser:
+        assert browser.get("/").status_code == 200
+        copied = browser.cookies[SESSION_COOKIE]
+    svc.staff.update(ADMIN, StaffChanges(active=False), actor="test")  # no patients, no timer
+    svc.staff.update(ADMIN, StaffChanges(active=True), actor="test")
+    assert _replayed(dashboard, copied, "/").status_code == 401
     with _signed_in(dashboard, provider, **{SLACK_USER_CLAIM: NURSE}) as browser:
         assert browser.get("/").status_code == 200
         copied = browser.cookies[SESSION_COOKIE]
@@ -198,7 +204,7 @@ def test_offboarding_ends_her_sessions_for_good(dashboard: str, provider: FakeOi
     svc.staff.update(NURSE, StaffChanges(active=True), actor="test")
     replay = _replayed(dashboard, copied, "/")
     assert replay.status_code == 401 and "Your session has ended" in replay.text
-    assert _actions(svc, "end") == [("test", "dashboard_session")]
+    assert _actions(svc, "end") == [("test", "dashboard_session")] * 2
     with _signed_in(dashboard, provider, **{SLACK_USER_CLAIM: NURSE}) as browser:
         assert browser.get("/").status_code == 200  # a new sign-in works again
     assert svc.audit_trail.verify().clean
