@@ -83,9 +83,15 @@ def test_an_auditor_sees_only_the_grants_months_and_patients(
         assert answer.status_code == 403, refused
         assert not any(secret in answer.text for secret in PHI), refused
         assert "Did you mean" not in answer.text
-    views = svc.access.log()
-    assert [(v.by, v.what, v.patient) for v in views] == [
-        ("auditor:1", "packet", "P-1042"), ("auditor:1", "patient_page", "P-1042")]
+    views = svc.access.log()  # the month page and the self-audit are no patient's views
+    assert [(v.by, v.what, v.patient, v.month, v.outcome) for v in views] == [
+        ("auditor:1", "patient_page", None, "2026-11", "refused"),  # P-9999: no patient
+        ("auditor:1", "report", None, "2026-11", "refused"),
+        ("auditor:1", "patient_page", "P-1042", "2026-10", "refused"),  # outside its months
+        ("auditor:1", "patient_page", "P-2001", "2026-11", "refused"),
+        ("auditor:1", "packet", "P-1042", "2026-11", "viewed"),
+        ("auditor:1", "patient_page", "P-1042", "2026-11", "viewed")]
+    assert views[0].unknown_patient and not views[1].unknown_patient
     assert svc.audit_trail.verify().clean
 
 

@@ -99,8 +99,11 @@ def test_sign_in_with_slack_limits_a_nurse_to_her_patients(
         again = Page(browser.get("/").text)  # signed out: sign in (or the token) again
         assert again.one("a", id="sign-in-link").attrs["href"] == "/sign-in"
         assert again.find("input", name="token")
-    assert [(v.by, v.what) for v in svc.access.log()] == [(NURSE, "packet"),
-                                                           (NURSE, "patient_page")]
+    # what she saw, and (outside try of issue 24) what she asked for and was refused
+    assert [(v.by, v.what, v.patient, v.outcome) for v in svc.access.log()] == [
+        (NURSE, "report", None, "refused"), (NURSE, "packet", "P-2001", "refused"),
+        (NURSE, "patient_page", "P-2001", "refused"), (NURSE, "packet", "P-1042", "viewed"),
+        (NURSE, "patient_page", "P-1042", "viewed")]
     assert svc.audit_trail.verify().clean
 
 
