@@ -6,7 +6,10 @@ its message is written for the person who typed the input, not for a developer.
 
 
 class InvalidInput(ValueError):
-    """Input that was refused; nothing was changed."""
+    """Input that was refused; nothing was changed. `field`: which field of a record it is
+    about, when a use case checked several at once (service/errors.Refusals)."""
+
+    field: str | None = None
 
 
 def quoted(text: str, limit: int = 30) -> str:

@@ -10,13 +10,21 @@ __all__ = ["problems_text", "report_text"]
 
 
 def problems_text(problems: Iterable[Problem]) -> str:
-    """One line per problem: `line 4 (P-1003): reason`; line 0 is the file itself."""
-    lines = []
+    """One line per bad line of the file, every reason it has: `line 4 (P-1003): reason;
+    reason`; line 0 is the file itself."""
+    grouped: dict[int, tuple[str | None, list[str]]] = {}
     for problem in problems:
-        where = "the file" if problem.line == 0 else f"line {problem.line}"
-        key = f" ({' '.join(problem.key.split())})" if problem.key else ""
+        key, reasons = grouped.setdefault(problem.line, (problem.key, []))
         reason = " ".join(problem.reason.split())  # a cell's newline stays on its line
-        lines.append(f"  {where}{key}: {reason}")
+        if reason.endswith(".") and not reason.endswith(".."):
+            reason = reason[:-1]  # the reasons are joined by "; "
+        if reason not in reasons:
+            reasons.append(reason)
+    lines = []
+    for number, (key, reasons) in grouped.items():
+        where = "the file" if number == 0 else f"line {number}"
+        shown = f" ({' '.join(key.split())})" if key else ""
+        lines.append(f"  {where}{shown}: {'; '.join(reasons)}")
     return "\n".join(lines)
 
 

@@ -712,18 +712,24 @@ def trail_json(report: TrailReport) -> str:
                       "message": f.message} for f in report.findings]})
 
 
-def access_table(views: Sequence[AccessView], zone: ZoneInfo) -> str:
+def access_table(views: Sequence[AccessView], zone: ZoneInfo, *,
+                 refused_only: bool = False) -> str:
     """The access log as aligned lines (`rpm-logger audit access`): when (clinic time), who,
-    what, patient, month, via; then how many."""
+    what, patient, month, via, outcome (viewed, or refused: outside the viewer's scope);
+    then how many."""
     if not views:
-        return "no views recorded"
-    rows = [("when", "who", "what", "patient", "month", "via")]
-    rows += [(clinic_time(v.at, zone), v.by, v.what, v.patient or "(all)", v.month or "",
-              v.via) for v in views]
+        return "no refused asks recorded" if refused_only else "no views recorded"
+    rows = [("when", "who", "what", "patient", "month", "via", "outcome")]
+    rows += [(clinic_time(v.at, zone), v.by, v.what,
+              "(unknown id)" if v.unknown_patient else v.patient or "(all)", v.month or "",
+              v.via, v.outcome) for v in views]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
              for r in rows]
-    return "\n".join(lines + [count_of(len(views), "view")])
+    refused = sum(1 for v in views if v.refused)
+    counts = [count_of(len(views) - refused, "view")] if len(views) > refused else []
+    counts += [f"{refused} refused"] if refused else []
+    return "\n".join(lines + [", ".join(counts)])
 
 
 def _timer_fate(plan: OffboardPlan, zone: ZoneInfo, *, done: bool) -> str:

@@ -25,7 +25,7 @@ from service.notices import NoticeService
 from service.offboarding import OffboardingService
 from service.patients import PatientService
 from service.reminders import ReminderService
-from service.sessions import KeyRing
+from service.sessions import KeyRing, SessionService
 from service.staff import StaffService
 from service.timers import TimerService
 from service.voice_access import VoiceAccessService
@@ -40,6 +40,7 @@ class Service:
         self.staff = StaffService(ctx)
         self.access = AccessService(ctx)
         self.keys = KeyRing(ctx)
+        self.sessions = SessionService(ctx, self.keys)
         self.auditors = AuditorService(ctx, self.keys)
         self.patients = PatientService(ctx)
         self.imports = ImportService(ctx, self.patients, self.staff)

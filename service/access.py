@@ -5,7 +5,10 @@ CLI's operator), other staff (their assigned patients only) or an auditor grant 
 and patients only). The rules below are pure; `AccessService.record` applies them and writes
 the view into the hash-chained audit trail (store/access.py) in one write transaction,
 before anything of the page is read: when the record cannot be written the page is not
-shown (fail closed), and a refused view records nothing and changes nothing.
+shown (fail closed). A signed-in member's or auditor's ask outside their scope is refused
+and recorded as refused (the access log's `refused` records); an admin's unknown id, and an
+ask from a session that is over (an inactive member, a revoked or expired grant), record
+nothing. Requests with no session never reach here (web/routes.py's guard).
 """
 
 from collections.abc import Mapping
@@ -20,7 +23,7 @@ from service.context import ServiceContext
 from service.errors import NotAllowed, NotFound
 from service.lookups import find_staff, patient_key, require_patient
 from service.sessions import STAFF as STAFF_SESSION
-from service.sessions import DashboardLogin
+from service.sessions import DashboardLogin, require_live_in, start_in
 from store import access as access_rows
 from store import auditors as grant_rows
 from store import staff as staff_rows
@@ -118,21 +121,32 @@ def sees_access_log(viewer: Viewer) -> bool:
     return viewer.is_admin
 
 
+VIEWED = "viewed"
+REFUSED_OUTCOME = "refused"
+
+
 @dataclass(frozen=True)
 class AccessView:
-    """One line of the access log."""
+    """One line of the access log: a view, or an ask refused by the viewer's scope."""
 
     id: int
     at: datetime
     by: str
     what: str
-    patient: str | None
+    patient: str | None  # None: month-wide, or (refused) an id that named no patient
     month: str | None
     via: str
+    outcome: str = VIEWED  # VIEWED | REFUSED_OUTCOME
+    unknown_patient: bool = False  # refused: the id named no patient (it is not kept)
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome == REFUSED_OUTCOME
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "at": self.at.isoformat(), "by": self.by, "what": self.what,
-                "patient": self.patient, "month": self.month, "via": self.via}
+                "patient": self.patient, "month": self.month, "via": self.via,
+                "outcome": self.outcome, "unknown_patient": self.unknown_patient}
 
 
 def open_grant(conn: Conn, grant_id: int, now: datetime) -> Any:
@@ -150,9 +164,12 @@ def open_grant(conn: Conn, grant_id: int, now: datetime) -> Any:
 
 def _view(row: access_rows.AccessRow) -> AccessView:
     after = row.after or {}
+    unknown = row.patient == access_rows.UNKNOWN_PATIENT
     return AccessView(row.id, row.at, row.actor, str(after.get("what", "")),
-                      None if row.patient == access_rows.MONTH_WIDE else row.patient,
-                      after.get("month"), str(after.get("via", "")))
+                      None if unknown or row.patient == access_rows.MONTH_WIDE
+                      else row.patient, after.get("month"), str(after.get("via", "")),
+                      REFUSED_OUTCOME if row.action == access_rows.REFUSED else VIEWED,
+                      unknown)
 
 
 def access_log_in(conn: Conn, clinic_id: str, *, limit: int = 50) -> tuple[AccessView, ...]:
@@ -175,24 +192,37 @@ class AccessService:
 
     def record_many(self, viewer: Viewer, what: str, month: Month,
                     patient_refs: list[str] | None) -> list[str | None]:
-        """`record` for several patients of one month at once (`audit packet --all`)."""
+        """`record` for several patients of one month at once (`audit packet --all`).
+
+        A signed-in member's or an auditor's ask outside their scope is refused
+        (NotAllowed, nothing of the page read) and recorded as refused, in the same
+        transaction, committed before the refusal is answered: who, when, what, the patient
+        it named (its clinic id; "?" for an id that named no patient, never the id as
+        typed). An ask refused before the scope is looked at (an inactive member, a grant
+        revoked or expired: their session is over) records nothing."""
         if what not in WHATS:
             raise ValueError(what)
         with self.ctx.db.write() as conn:
             self._still_allowed(conn, viewer)
-            if not sees_month(viewer, month):
-                raise NotAllowed(REFUSED)
-            if patient_refs is None:
-                if not sees_month_wide(viewer):
-                    raise NotAllowed(REFUSED)
-                self._append(conn, viewer, what, month, access_rows.MONTH_WIDE)
-                return [None]
-            found: list[str | None] = []
-            for ref in patient_refs:
-                clinic_id = self._patient(conn, viewer, ref, month)
-                self._append(conn, viewer, what, month, clinic_id)
-                found.append(clinic_id)
-            return found
+            asked = self._asked(conn, viewer, month, patient_refs)
+            denied = [entity_id for entity_id, allowed in asked if not allowed]
+            if not denied:
+                for entity_id, _ in asked:
+                    self._append(conn, viewer, what, month, entity_id)
+                return [None if entity_id == access_rows.MONTH_WIDE else entity_id
+                        for entity_id, _ in asked]
+            for entity_id in denied:
+                self._append(conn, viewer, what, month, entity_id, access_rows.REFUSED)
+        raise NotAllowed(REFUSED)  # after the refusal's record is committed
+
+    def _asked(self, conn: Conn, viewer: Viewer, month: Month,
+               patient_refs: list[str] | None) -> list[tuple[str, bool]]:
+        """What the viewer asked for (a clinic id, MONTH_WIDE or UNKNOWN_PATIENT) and
+        whether their scope allows it; an admin's unknown id is NotFound (not recorded)."""
+        if patient_refs is None:
+            return [(access_rows.MONTH_WIDE, sees_month(viewer, month)
+                     and sees_month_wide(viewer))]
+        return [self._patient(conn, viewer, ref, month) for ref in patient_refs]
 
     def sign_in(self, claims: Mapping[str, Any]) -> DashboardLogin:
         """A staff member's session from an OpenID Connect ID token's claims (already
@@ -214,18 +244,21 @@ class AccessService:
             if member is None or not member.active:
                 raise NotAllowed(NOT_STAFF)
             slack = str(member.slack_user_id)
+            login, session = start_in(conn, STAFF_SESSION, slack, now)
             audit.record(conn, at=now, actor=slack, action="sign_in", entity=SIGN_IN_ENTITY,
-                         entity_id=slack, after={"by": how, "issuer": str(claims.get("iss"))})
-        stamp = int(now.timestamp())
-        return DashboardLogin(STAFF_SESSION, slack, stamp, stamp)
+                         entity_id=slack, after={"by": how, "issuer": str(claims.get("iss")),
+                                                 "session": session})
+        return login
 
-    def staff_viewer(self, slack_user_id: str) -> Viewer:
-        """The viewer a staff member's session stands for, read now: an admin, else staff
-        limited to their patients; unknown or inactive: NotAllowed (no PHI)."""
+    def staff_viewer(self, login: DashboardLogin) -> Viewer:
+        """The viewer a staff member's session stands for, read now in one transaction: an
+        admin, else staff limited to their patients; unknown or inactive: NotAllowed (no
+        PHI); a session ended server-side (signed out): SessionEnded."""
         with self.ctx.db.read() as conn:
-            member = find_staff(conn, slack_user_id)
-        if member is None or not member.active:
-            raise NotAllowed(NOT_STAFF)
+            member = find_staff(conn, login.subject)
+            if member is None or not member.active:
+                raise NotAllowed(NOT_STAFF)
+            require_live_in(conn, login)
         slack = str(member.slack_user_id)
         return Viewer(slack, Role.ADMIN if member.is_admin else Role.STAFF, staff_id=slack,
                       label=f"{member.name} ({slack})")
@@ -244,32 +277,35 @@ class AccessService:
         if viewer.role is Role.ADMIN and not member.is_admin:
             raise NotAllowed(REFUSED)
 
-    def _patient(self, conn: Conn, viewer: Viewer, ref: str, month: Month) -> str:
+    def _patient(self, conn: Conn, viewer: Viewer, ref: str,
+                 month: Month) -> tuple[str, bool]:
+        """The patient `ref` names (its clinic id) and whether the viewer may see them for
+        the month; an id naming no patient: NotFound for an admin (told what exists),
+        refused for anyone else (the same refusal as another's patient)."""
         region = self.ctx.policy.phone_region
         try:
             patient = require_patient(conn, ref, region=region)
         except NotFound:
             if viewer.is_admin:
                 raise
-            raise NotAllowed(REFUSED) from None  # no "did you mean" other patients' ids
+            return access_rows.UNKNOWN_PATIENT, False  # no "did you mean" other patients
         assigned = None
         if viewer.role is Role.STAFF and patient.assigned_staff_id is not None:
             member = find_staff(conn, viewer.staff_id or "")
             assigned = viewer.staff_id if member is not None \
                 and member.id == patient.assigned_staff_id else None
-        if not sees_patient(viewer, patient.clinic_id, assigned, month):
-            raise NotAllowed(REFUSED)
-        return str(patient.clinic_id)
+        return str(patient.clinic_id), sees_patient(viewer, patient.clinic_id, assigned, month)
 
     def _append(self, conn: Conn, viewer: Viewer, what: str, month: Month,
-                entity_id: str) -> None:
-        audit.record(conn, at=self.ctx.now(), actor=viewer.actor, action=access_rows.ACTION,
+                entity_id: str, action: str = access_rows.ACTION) -> None:
+        audit.record(conn, at=self.ctx.now(), actor=viewer.actor, action=action,
                      entity=access_rows.ENTITY, entity_id=entity_id,
                      after={"what": what, "month": str(month), "via": viewer.via})
 
     def log(self, *, patient_ref: str | None = None, by: str | None = None,
-            since: date | None = None) -> list[AccessView]:
-        """The access log, newest first (`rpm-logger audit access`)."""
+            since: date | None = None, refused: bool | None = None) -> list[AccessView]:
+        """The access log, newest first (`rpm-logger audit access`); `refused`: True, the
+        refused asks only; False, the views only; None, both."""
         with self.ctx.db.read() as conn:
             clinic_id = None
             if patient_ref is not None:
@@ -277,5 +313,5 @@ class AccessService:
                                                 region=self.ctx.policy.phone_region).clinic_id)
             start = start_of_day_utc(since, self.ctx.policy.zone) if since else None
             rows = access_rows.views(conn, patient=clinic_id, actor=by.strip() if by else None,
-                                     since=start)
+                                     since=start, refused=refused)
         return [_view(r) for r in rows]

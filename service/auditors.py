@@ -25,7 +25,15 @@ from service.access import EXPIRED, NOT_A_LINK, REVOKED, Role, Viewer, open_gran
 from service.context import ServiceContext
 from service.errors import BadInput, NotAllowed, NotFound, parse_row_id
 from service.lookups import require_patient
-from service.sessions import AUDITOR, DashboardLogin, KeyRing
+from service.sessions import (
+    AUDITOR,
+    GRANT_REVOKED,
+    DashboardLogin,
+    KeyRing,
+    end_all_in,
+    require_live_in,
+    start_in,
+)
 from store import auditors as grant_rows
 
 ENTITY = "auditor_grant"
@@ -184,6 +192,7 @@ class AuditorService:
             audit.record(conn, at=now, actor=actor, action="revoke", entity=ENTITY,
                          entity_id=grant_id, before={"revoked_at": None},
                          after={"revoked_at": now})
+            end_all_in(conn, AUDITOR, str(grant_id), now=now, actor=actor, why=GRANT_REVOKED)
             return _view(grant_rows.by_id(conn, grant_id))
 
     def redeem(self, link_token: str) -> DashboardLogin:
@@ -206,14 +215,20 @@ class AuditorService:
                 raise NotAllowed(EXPIRED)
             if row.link_used_at is not None or not grant_rows.use_link(conn, grant_id, now):
                 raise NotAllowed(USED)
+            login, session = start_in(conn, AUDITOR, str(grant_id), now)
             audit.record(conn, at=now, actor=f"auditor:{grant_id}", action="sign_in",
                          entity=ENTITY, entity_id=grant_id, before={"link_used_at": None},
-                         after={"link_used_at": now})
-        stamp = int(now.timestamp())
-        return DashboardLogin(AUDITOR, str(grant_id), stamp, stamp)
+                         after={"link_used_at": now, "session": session})
+        return login
 
-    def viewer(self, grant_id: int) -> Viewer:
-        """The viewer an auditor session stands for, read now: NotAllowed once the grant is
-        revoked or expired."""
+    def viewer(self, login: DashboardLogin) -> Viewer:
+        """The viewer an auditor session stands for, read now in one transaction:
+        NotAllowed once the grant is revoked or expired (saying which); a session ended
+        server-side: SessionEnded."""
+        grant_id = parse_row_id(login.subject) if login.kind == AUDITOR else None
+        if grant_id is None:
+            raise NotAllowed(NOT_A_LINK)
         with self.ctx.db.read() as conn:
-            return viewer_of(_view(open_grant(conn, grant_id, self.ctx.now())))
+            grant = open_grant(conn, grant_id, self.ctx.now())
+            require_live_in(conn, login)
+            return viewer_of(_view(grant))

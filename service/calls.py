@@ -503,14 +503,27 @@ class CallService:
         if row is not None:
             return w.keep(row), False
         now = self.ctx.now()
-        started = event.timestamp or now
-        if event.status in FINAL_STATUSES and event.duration_seconds:
-            started -= timedelta(seconds=event.duration_seconds)  # first seen at its end
+        started = self._start_of(event)
+        # a leg never starts before the call it is part of (its parent is locked first, by
+        # _lock_parent): the parent's start is our clock's (an /incoming request carries no
+        # Timestamp), a leg's is Twilio's whole-second Timestamp, or its end less its
+        # duration, so a dialed leg read earlier than the parent by up to a second or more
+        parent = w.legs.get(event.parent_call_sid or "")
+        if parent is not None and parent.started_at is not None:
+            started = max(started, parent.started_at)
         leg = Leg(call_sid=event.call_sid, status=event.status or "queued",
                   started_at=started, source=event.source, created_at=now, updated_at=now)
         w.legs[leg.call_sid] = leg
         w.kids[leg.call_sid] = False  # every leg naming a parent stores the parent first
         return leg, True
+
+    def _start_of(self, event: CallEvent) -> datetime:
+        """When the event says its leg started: its Timestamp (else now), less its duration
+        when first seen at its end."""
+        started = event.timestamp or self.ctx.now()
+        if event.status in FINAL_STATUSES and event.duration_seconds:
+            started -= timedelta(seconds=event.duration_seconds)  # first seen at its end
+        return started
 
     @staticmethod
     def _store_new(w: _Work, leg: Leg) -> None:
@@ -526,16 +539,21 @@ class CallService:
             raise BadInput("A call event needs a CallSid.")
         return self._retrying(lambda w: self._record(w, event), wait_s)
 
-    def _lock_parent(self, w: _Work, parent_sid: str | None, source: str) -> None:
+    def _lock_parent(self, w: _Work, child: CallEvent) -> None:
         """Lock (or create as a placeholder) a child's parent row before the child's.
 
         A parent and its child decide about each other (count once, on one leg); locking
-        the parent first, always, serialises their racing deliveries on PostgreSQL.
+        the parent first, always, serialises their racing deliveries on PostgreSQL. A
+        placeholder starts when its child does (it started no later; not when we heard of
+        it, which may be a reconciliation hours later); its own first event may move that
+        earlier (`_own_start`).
         """
+        parent_sid = child.parent_call_sid
         if not parent_sid:
             return
         parent, created = self._get_or_create(
-            w, CallEvent(call_sid=parent_sid, status="queued", source=source))
+            w, CallEvent(call_sid=parent_sid, status="queued", source=child.source,
+                         timestamp=self._start_of(child)))
         if created:
             self._store_new(w, parent)
             audit.record(w.conn, at=self.ctx.now(), actor="twilio", action="call.parent_seen",
@@ -543,10 +561,12 @@ class CallService:
                          after=_snapshot(parent))
 
     def _record(self, w: _Work, event: CallEvent) -> CallOutcome:
-        self._lock_parent(w, event.parent_call_sid, event.source)
+        self._lock_parent(w, event)
         leg, created = self._get_or_create(w, event)
         before = None if created else _snapshot(leg)
         previous = None if created else leg.state
+        if not created:
+            self._own_start(leg, event)
         if created or self._is_newer(leg, event):
             self._apply_event(leg, event)
         self._match(w, leg)
@@ -556,6 +576,13 @@ class CallService:
             return outcome
         notice = call_notices.queue(w.conn, outcome, leg.id or 0, self.ctx.now())
         return replace(outcome, notice=notice) if notice else outcome
+
+    def _own_start(self, leg: Leg, event: CallEvent) -> None:
+        """A placeholder parent (stored when a child named it, no event of its own yet)
+        takes its own first event's start when that is earlier than its child's."""
+        if leg.direction is None and event.direction is not None \
+                and leg.started_at is not None:
+            leg.started_at = min(leg.started_at, self._start_of(event))
 
     @staticmethod
     def _is_newer(leg: Leg, event: CallEvent) -> bool:
@@ -894,6 +921,12 @@ class CallService:
             owner = dialed.staff if dialed.staff is not None and dialed.staff.active else None
             staff = self._staff_for(w, caller.patient) or owner
             phone = call_rows.staff_phone(w.conn, staff.id) if staff else None
+            if leg.staff_id is None and staff is not None and phone is not None:
+                # the call is the member it rings (the caller's assignee), not whoever owns
+                # the Twilio number dialed: `calls list` names her while it rings and when
+                # nobody answers (the parent is a bridge: never counted itself)
+                w.staff.setdefault(staff.id, staff)
+                leg.staff_id = staff.id
             self._match(w, leg)
             self._decide(w, leg)
             self._finish(w, leg, before, previous, created, "call.incoming", actor="twilio")
@@ -929,7 +962,7 @@ class CallService:
                           account_sid=answer.account_sid)
 
         def work(w: _Work) -> CallOutcome:
-            self._lock_parent(w, event.parent_call_sid, "webhook")
+            self._lock_parent(w, event)
             leg, created = self._get_or_create(w, event)
             before = None if created else _snapshot(leg)
             previous = None if created else leg.state

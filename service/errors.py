@@ -1,14 +1,16 @@
 """Errors the service raises; each message is written for the person who caused it."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from billing.errors import InvalidInput
 from store.db import SaveUnconfirmed, StoreConflict, StoreUnavailable
 from store.models import MAX_ROW_ID
 
 __all__ = [
-    "BadInput", "InvalidInput", "NotAdmin", "NotAllowed", "NotFound", "NotStaff",
+    "BadInput", "BadInputs", "InvalidInput", "NotAdmin", "NotAllowed", "NotFound", "NotStaff",
+    "Refusals",
     "SaveUnconfirmed",
     "StoreConflict",
     "StoreUnavailable", "UnknownStaff", "parse_row_id",
@@ -22,6 +24,54 @@ class BadInput(InvalidInput):
 
 class NotFound(BadInput):
     """A patient, staff member or entry that does not exist."""
+
+
+class BadInputs(BadInput):
+    """Several fields of one record refused at once, each with its reason: one line naming
+    each field (`assign: ...; provider: ...`)."""
+
+    def __init__(self, refused: Sequence[InvalidInput]) -> None:
+        self.reasons = tuple(labelled(exc) for exc in refused)
+        super().__init__("; ".join(self.reasons))
+
+
+def labelled(exc: InvalidInput) -> str:
+    """A refusal as `field: reason` when it names its field."""
+    return f"{exc.field}: {exc}" if exc.field else str(exc)
+
+
+def reasons_of(exc: InvalidInput) -> tuple[str, ...]:
+    """Every reason a refusal gives, each naming its field when known (an import lists
+    each)."""
+    return exc.reasons if isinstance(exc, BadInputs) else (labelled(exc),)
+
+
+class Refusals:
+    """The refusals of one record's fields, collected so that a person hears every reason at
+    once rather than the first: `with refusals.check("assign"): ...` per field, then
+    `refusals.done()`. One refusal is raised as it was (its field noted); several as one
+    BadInputs. Nothing is written while any field is refused (the caller raises first)."""
+
+    def __init__(self) -> None:
+        self.found: list[InvalidInput] = []
+
+    @contextmanager
+    def check(self, field: str) -> Iterator[None]:
+        try:
+            yield
+        except InvalidInput as exc:
+            if exc.field is None:
+                exc.field = field
+            self.found.append(exc)
+
+    def failed(self, field: str) -> bool:
+        return any(exc.field == field for exc in self.found)
+
+    def done(self) -> None:
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise BadInputs(self.found)
 
 
 class NotAllowed(BadInput):

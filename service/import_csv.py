@@ -112,9 +112,14 @@ class Line:
     key: str
     cells: dict[str, str]
     problems: list[str] = field(default_factory=list)
+    # its cells or its key cannot be read as a row of its own (cells missing or extra, no
+    # key, a bad or repeated key): nothing more is checked; a line with only bad cells is
+    # still checked by the service without them, so that it lists every reason it has
+    unreadable: bool = False
 
-    def problem(self, reason: str) -> None:
+    def problem(self, reason: str, *, unreadable: bool = False) -> None:
         self.problems.append(reason)
+        self.unreadable = self.unreadable or unreadable
 
 
 @dataclass(frozen=True)
@@ -284,7 +289,8 @@ def read(data: bytes, *, name: str, kind: str) -> ParsedFile:
         line = Line(number, key[:64], {})
         lines.append(line)
         if len(values) != len(header):
-            line.problem(f"{len(values)} cells where the header names {len(header)}")
+            line.problem(f"{len(values)} cells where the header names {len(header)}",
+                         unreadable=True)
             continue
         for column, value in zip(header, values, strict=True):
             if len(value) > MAX_CELL_CHARS:
@@ -293,7 +299,7 @@ def read(data: bytes, *, name: str, kind: str) -> ParsedFile:
             elif value:
                 line.cells[column] = value
         if not key:
-            line.problem(f"no {header[key_column]}")
+            line.problem(f"no {header[key_column]}", unreadable=True)
     _check_keys(lines, kind)
     return ParsedFile(name, hashlib.sha256(data).hexdigest(), tuple(lines))
 
@@ -302,16 +308,17 @@ def _check_keys(lines: list[Line], kind: str) -> None:
     """Each key once in the file (as the service compares them: case-insensitive ids)."""
     seen: dict[str, int] = {}
     for line in lines:
-        if not line.key or line.problems:
+        if not line.key or line.unreadable:
             continue
         try:
             key = patient_key(line.key) if kind == "patients" else clean_slack_user_id(line.key)
         except InvalidInput as exc:
-            line.problem(str(exc))
+            line.problem(str(exc), unreadable=True)
             continue
         if key in seen:
             line.problem(f"{line.key} is on line {seen[key]} too: one row per "
-                         f"{'patient' if kind == 'patients' else 'staff member'}")
+                         f"{'patient' if kind == 'patients' else 'staff member'}",
+                         unreadable=True)
         else:
             seen[key] = line.number
 

@@ -25,6 +25,7 @@ from billing.errors import InvalidInput
 from service import audit, import_csv, lookups
 from service.closes import Amendment
 from service.context import ServiceContext
+from service.errors import reasons_of
 from service.import_csv import ImportRefused, Line, Problem
 from service.patients import PatientFields, PatientService, episodes_of
 from service.phones import redact_phones
@@ -135,12 +136,18 @@ class ImportService:
             with self.ctx.db.write() as conn:
                 results = []
                 for line, fields in rows:
-                    if line.problems:
-                        continue
+                    if line.unreadable:
+                        continue  # its cells are not known, or not its own key's
                     try:
-                        results.append(save(conn, line, fields))
+                        # a line with a bad cell is still checked by the service, without
+                        # that cell, so that every reason it has is listed at once
+                        result = save(conn, line, fields)
                     except InvalidInput as exc:
-                        problems.append(Problem(line.number, line.key, self._said(exc)))
+                        problems.extend(Problem(line.number, line.key, self._said(reason))
+                                        for reason in reasons_of(exc))
+                        continue
+                    if not line.problems:
+                        results.append(result)
                 if problems:
                     raise ImportRefused(parsed.name, problems)
                 report = ImportReport(kind, parsed.name, parsed.sha256, tuple(results),
@@ -157,10 +164,10 @@ class ImportService:
         except _Discard as discarded:
             return discarded.report
 
-    def _said(self, exc: InvalidInput) -> str:
+    def _said(self, reason: str) -> str:
         """A service refusal as the list of bad rows shows it: any phone number in it
         masked (the service's own refusals mask theirs; this is the backstop)."""
-        return redact_phones(str(exc), region=self.ctx.policy.phone_region) or ""
+        return redact_phones(reason, region=self.ctx.policy.phone_region) or ""
 
     def _patient(self, conn: Conn, line: Line, fields: PatientFields, *, actor: str,
                  amendment: Amendment | None, source: dict[str, Any]) -> RowResult:
@@ -187,11 +194,8 @@ class ImportService:
                 source: dict[str, Any]) -> RowResult:
         user_id = lookups.clean_slack_user_id(line.key)
         if staff_rows.by_slack_id(conn, user_id) is None:
-            if not (changes.name and changes.role):
-                raise InvalidInput(f"{user_id} is not on staff yet: a new member needs a "
-                                   "name and a role")
-            self.staff_service.add_in(conn, slack_user_id=user_id, name=changes.name,
-                                      role=changes.role, phones=changes.add_phones,
+            self.staff_service.add_in(conn, slack_user_id=user_id, name=changes.name or "",
+                                      role=changes.role or "", phones=changes.add_phones,
                                       npi=changes.npi, is_admin=bool(changes.is_admin),
                                       email=changes.email, actor=actor, source=source)
             if changes.add_twilio_numbers or changes.twilio_client is not None:

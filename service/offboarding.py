@@ -19,6 +19,7 @@ from service import audit, lookups
 from service.context import ServiceContext
 from service.entries import MAX_NOTE_CHARS, EntryService, LogRequest
 from service.errors import BadInput
+from service.sessions import OFFBOARDED, STAFF, end_all_in
 from service.staff import snapshot, view_of
 from service.timers import TimerService, TimerView
 from service.views import StaffView
@@ -125,6 +126,9 @@ class OffboardingService:
                                 "patients_moved": len(moved), "timer": plan.timer_fate,
                                 "timer_entry": entry_id, "voice_pin_removed": plan.voice_pin,
                                 "reason": why})
+            # her dashboard sessions end too: a copied cookie is refused even if she is
+            # made active again later
+            end_all_in(conn, STAFF, row.slack_user_id, now=now, actor=actor, why=OFFBOARDED)
             if dropped is not None:
                 dropped = replace(dropped, admins=tuple(staff_rows.admin_ids(conn)))
             return Offboarded(plan, entry_id, dropped)

@@ -20,7 +20,7 @@ from billing.programme import Enrolment
 from service import audit, lookups
 from service.closes import AMEND_PATIENT, Amendment, closed_for_write, refuse_unless_amended
 from service.context import ServiceContext
-from service.errors import BadInput, NotFound
+from service.errors import BadInput, NotFound, Refusals
 from service.phones import mask_phone, normalize_phone, valid_phone
 from service.views import PatientView
 from store import entries as entry_rows
@@ -469,66 +469,82 @@ class PatientService:
         return next((r for r in reasons if r is not None), None)
 
     def _apply(self, conn: Conn, draft: _Draft, fields: PatientFields) -> None:
-        """Check `fields` and set them on `draft`, refusals in the order people see them."""
+        """Check `fields` and set them on `draft`: every field refused is told at once (an
+        import lists each bad cell's reason), in the order people see the fields."""
         columns = draft.columns
-        if fields.initials is not None:
-            columns["initials"] = check_initials(fields.initials)
+        refusals = Refusals()
+        with refusals.check("initials"):
+            if fields.initials is not None:
+                columns["initials"] = check_initials(fields.initials)
         if fields.consent_on is not None:
             columns["consent_on"] = fields.consent_on
-        if fields.conditions:
-            given = [check_condition(c) for c in fields.conditions]
-            kept = [] if fields.replace_lists else list(columns["conditions"])
-            columns["conditions"] = sorted(set(kept + given))
-        if fields.provider is not None:
-            provider = _still_active(self._provider(conn, fields.provider),
-                                     columns["provider_id"], "billing provider")
-            columns["provider_id"], draft.provider = provider.id, provider.slack_user_id
-        self._apply_order(conn, draft, fields)
-        if fields.assign is not None:
-            assignee = (_still_active(lookups.require_staff(conn, fields.assign),
-                                      columns["assigned_staff_id"], "assignee")
-                        if fields.assign.strip() else None)
-            columns["assigned_staff_id"] = assignee.id if assignee else None
-            draft.assigned_to = assignee.slack_user_id if assignee else None
+        with refusals.check("conditions"):
+            if fields.conditions:
+                given = [check_condition(c) for c in fields.conditions]
+                kept = [] if fields.replace_lists else list(columns["conditions"])
+                columns["conditions"] = sorted(set(kept + given))
+        with refusals.check("provider"):
+            if fields.provider is not None:
+                provider = _still_active(self._provider(conn, fields.provider),
+                                         columns["provider_id"], "billing provider")
+                columns["provider_id"], draft.provider = provider.id, provider.slack_user_id
+        self._apply_order(conn, draft, fields, refusals)
+        with refusals.check("assign"):
+            if fields.assign is not None:
+                assignee = (_still_active(lookups.require_staff(conn, fields.assign),
+                                          columns["assigned_staff_id"], "assignee")
+                            if fields.assign.strip() else None)
+                columns["assigned_staff_id"] = assignee.id if assignee else None
+                draft.assigned_to = assignee.slack_user_id if assignee else None
         if fields.enrolled_on is not None:
             columns["enrolled_on"] = fields.enrolled_on
         if fields.ended_on is not None:
             columns["ended_on"] = fields.ended_on
         enrolled, ended = columns["enrolled_on"], columns["ended_on"]
-        if enrolled and ended and ended < enrolled:
-            again = (f" To enrol {draft.clinic_id} again after an end, start a new episode: "
-                     f"`rpm-logger patient enrol {draft.clinic_id} --on DATE`."
-                     if fields.enrolled_on is not None and fields.ended_on is None else "")
-            raise BadInput(f"End date {ended} is before enrolment {enrolled}.{again}")
-        for e164 in self._normalized(fields.remove_phones):
-            if e164 not in draft.numbers:
-                raise BadInput(f"Patient {draft.clinic_id} has no phone {mask_phone(e164)}.")
-            del draft.numbers[e164]
-        for kind, typed in (("patient", fields.phones), ("caregiver", fields.caregiver_phones)):
-            wanted = self._normalized(typed, storing=True)
-            if fields.replace_lists and wanted:
-                for e164 in [e for e, k in draft.numbers.items() if k == kind]:
-                    del draft.numbers[e164]
-            held = phone_rows.holders(conn, wanted)
-            for e164 in wanted:
-                self._claim(draft, held, e164, kind)
+        with refusals.check("ended"):
+            if enrolled and ended and ended < enrolled:
+                again = (f" To enrol {draft.clinic_id} again after an end, start a new "
+                         f"episode: `rpm-logger patient enrol {draft.clinic_id} --on DATE`."
+                         if fields.enrolled_on is not None and fields.ended_on is None else "")
+                raise BadInput(f"End date {ended} is before enrolment {enrolled}.{again}")
+        with refusals.check("remove_phone"):
+            for e164 in self._normalized(fields.remove_phones):
+                if e164 not in draft.numbers:
+                    raise BadInput(f"Patient {draft.clinic_id} has no phone "
+                                   f"{mask_phone(e164)}.")
+                del draft.numbers[e164]
+        for kind, column, typed in (("patient", "phones", fields.phones),
+                                    ("caregiver", "caregiver_phones", fields.caregiver_phones)):
+            with refusals.check(column):
+                wanted = self._normalized(typed, storing=True)
+                if fields.replace_lists and wanted:
+                    for e164 in [e for e, k in draft.numbers.items() if k == kind]:
+                        del draft.numbers[e164]
+                held = phone_rows.holders(conn, wanted)
+                for e164 in wanted:
+                    self._claim(draft, held, e164, kind)
+        refusals.done()
 
-    def _apply_order(self, conn: Conn, draft: _Draft, fields: PatientFields) -> None:
+    def _apply_order(self, conn: Conn, draft: _Draft, fields: PatientFields,
+                     refusals: Refusals) -> None:
         """The order: by a physician or QHP (checked as the billing provider is), on a day
         that has happened, as has the last visit."""
-        if fields.ordered_by is not None:
-            orderer = _still_active(
-                self._provider(conn, fields.ordered_by, as_what="ordering provider"),
-                draft.columns["ordering_provider_id"], "ordering provider")
-            draft.columns["ordering_provider_id"] = orderer.id
-            draft.ordered_by = orderer.slack_user_id
+        with refusals.check("ordered_by"):
+            if fields.ordered_by is not None:
+                orderer = _still_active(
+                    self._provider(conn, fields.ordered_by, as_what="ordering provider"),
+                    draft.columns["ordering_provider_id"], "ordering provider")
+                draft.columns["ordering_provider_id"] = orderer.id
+                draft.ordered_by = orderer.slack_user_id
         today = self.ctx.now().astimezone(self.ctx.policy.zone).date()
-        for name, value, what in (("order_on", fields.order_on, "Order date"),
-                                  ("last_visit_on", fields.last_visit_on, "Last visit")):
-            if value is not None and value > today:
-                raise BadInput(f"{what} {value} is in the future (today is {today}).")
-            if value is not None:
-                draft.columns[name] = value
+        for name, column, value, what in (
+                ("order_on", "order_date", fields.order_on, "Order date"),
+                ("last_visit_on", "last_visit", fields.last_visit_on, "Last visit")):
+            with refusals.check(column):
+                if value is not None and value > today:
+                    raise BadInput(f"{what} {value} is in the future (today is {today}).")
+                if value is not None:
+                    draft.columns[name] = value
 
     @staticmethod
     def _provider(conn: Conn, slack_user_id: str, *, as_what: str = "billing provider") -> Any:

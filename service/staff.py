@@ -15,9 +15,10 @@ from billing.digits import DIGIT
 from billing.errors import quoted
 from service import audit, lookups
 from service.context import ServiceContext
-from service.errors import BadInput, NotFound
+from service.errors import BadInput, NotFound, Refusals
 from service.lookups import clean_slack_user_id
 from service.phones import mask_phone, normalize_phone, try_normalize_phone, valid_phone
+from service.sessions import MADE_INACTIVE, STAFF, end_all_in
 from service.views import StaffView
 from store import patients as patient_rows
 from store import phones as phone_rows
@@ -50,12 +51,14 @@ def check_role(role: str) -> str:
     return folded
 
 
-def _check_npi(npi: str | None, role: str) -> str | None:
+def _check_npi(npi: str | None, role: str | None) -> str | None:
+    """The NPI as typed (10 digits) for a physician or QHP; `role` None: its role was
+    refused, so only the digits are checked."""
     if npi is None:
         return None
     if not _NPI.fullmatch(npi.strip()):
         raise BadInput(f"NPI {quoted(npi)} must be 10 digits, 0 to 9.")
-    if role not in ("physician", "qhp"):
+    if role is not None and role not in ("physician", "qhp"):
         raise BadInput("Only physicians and QHPs carry an NPI here.")
     return npi.strip()
 
@@ -171,18 +174,30 @@ class StaffService:
         """`add` inside the caller's transaction; `source` (an import's file and line) is
         kept in the audit record."""
         user_id = clean_slack_user_id(slack_user_id)
-        role = check_role(role)
-        if not (name or "").strip():
-            raise BadInput("A staff member needs a name.")
-        wanted = [self._phone(p) for p in phones]
         if staff_rows.by_slack_id(conn, user_id) is not None:
             raise BadInput(f"Staff {user_id} already exists: use `staff update`.")
-        checked_npi = _check_npi(npi, role)
+        refusals = Refusals()  # every field refused is told at once (an import's line)
+        with refusals.check("name"):
+            if not (name or "").strip():
+                raise BadInput(f"{user_id} is not on staff yet: a new member needs a name.")
+        with refusals.check("role"):
+            if not (role or "").strip():
+                raise BadInput(f"{user_id} is not on staff yet: a new member needs a role "
+                               f"({', '.join(ALL_ROLES)}).")
+            role = check_role(role)
+        checked_npi = None
+        with refusals.check("npi"):
+            checked_npi = _check_npi(npi, None if refusals.failed("role") else role)
         numbers: dict[str, str] = {}
-        held = phone_rows.holders(conn, wanted)
-        for e164 in wanted:
-            _claim(numbers, held, None, e164, "phone")
-        checked_email = _check_email(conn, email, None) if email else None
+        with refusals.check("phones"):
+            wanted = [self._phone(p) for p in phones]
+            held = phone_rows.holders(conn, wanted)
+            for e164 in wanted:
+                _claim(numbers, held, None, e164, "phone")
+        checked_email = None
+        with refusals.check("email"):
+            checked_email = _check_email(conn, email, None) if email else None
+        refusals.done()
         row = staff_rows.insert_staff(conn, {
             "slack_user_id": user_id, "name": name.strip(), "role": role, "npi": checked_npi,
             "is_admin": is_admin, "active": True, "created_at": self.ctx.now(),
@@ -218,23 +233,30 @@ class StaffService:
                    source: dict[str, Any] | None) -> StaffChanged:
         row = lookups.require_staff(conn, slack_user_id)
         before_numbers = staff_rows.phones(conn, row.id)
-        values = self._changed_columns(conn, row, changes)
-        self._activity(conn, row, values)
+        refusals = Refusals()  # every field refused is told at once (an import's line)
+        values = self._changed_columns(conn, row, changes, refusals)
+        with refusals.check("active"):
+            self._activity(conn, row, values, actor)
         numbers = dict(before_numbers)
-        for e164 in remove_numbers:
-            if e164 not in numbers:
-                raise BadInput(f"Staff {row.slack_user_id} has no phone ending "
-                               f"{e164[-4:]}.")
-            del numbers[e164]
-        claims = [(e164, "phone") for e164 in add_numbers] + [
-            (e164, "twilio_number") for e164 in twilio_numbers]
-        held = phone_rows.holders(conn, [e164 for e164, _ in claims])
+        with refusals.check("remove_phone"):
+            for e164 in remove_numbers:
+                if e164 not in numbers:
+                    raise BadInput(f"Staff {row.slack_user_id} has no phone ending "
+                                   f"{e164[-4:]}.")
+                del numbers[e164]
+        claims = [(e164, "phone", "phones") for e164 in add_numbers] + [
+            (e164, "twilio_number", "twilio_numbers") for e164 in twilio_numbers]
+        held = phone_rows.holders(conn, [e164 for e164, _, _ in claims])
+        # (a refusal below rolls the whole transaction back, these moves with it)
         held = self._from_leavers(conn, held, row, twilio_numbers, actor)
-        for e164, kind in claims:
-            _claim(numbers, held, row.id, e164, kind)
-        if changes.twilio_client is not None:
-            values["twilio_client"] = self._client_identity(conn, row,
-                                                            changes.twilio_client)
+        for e164, kind, column in claims:
+            with refusals.check(column):
+                _claim(numbers, held, row.id, e164, kind)
+        with refusals.check("twilio_client"):
+            if changes.twilio_client is not None:
+                values["twilio_client"] = self._client_identity(conn, row,
+                                                                changes.twilio_client)
+        refusals.done()
         values = {name: value for name, value in values.items()
                   if getattr(row, name) != value}
         changed = (*values, *(name for name, kind in (("phones", "phone"),
@@ -251,24 +273,31 @@ class StaffService:
         return StaffChanged(_view(after, len(numbers), self.ctx.now()), tuple(changed))
 
     @staticmethod
-    def _changed_columns(conn: Conn, row: Any, changes: StaffChanges) -> dict[str, Any]:
-        """The columns `changes` sets, checked (in the order people see the refusals)."""
+    def _changed_columns(conn: Conn, row: Any, changes: StaffChanges,
+                         refusals: Refusals) -> dict[str, Any]:
+        """The columns `changes` sets, checked (in the order people see the refusals; each
+        refused field goes to `refusals`)."""
         values: dict[str, Any] = {}
-        if changes.name is not None:
-            if not changes.name.strip():
-                raise BadInput("A staff member needs a name.")
-            values["name"] = changes.name.strip()
-        if changes.role is not None:
-            values["role"] = check_role(changes.role)
-        if changes.npi is not None:
-            values["npi"] = _check_npi(changes.npi, values.get("role", row.role))
+        with refusals.check("name"):
+            if changes.name is not None:
+                if not changes.name.strip():
+                    raise BadInput("A staff member needs a name.")
+                values["name"] = changes.name.strip()
+        with refusals.check("role"):
+            if changes.role is not None:
+                values["role"] = check_role(changes.role)
+        with refusals.check("npi"):
+            if changes.npi is not None:
+                values["npi"] = _check_npi(changes.npi, None if refusals.failed("role")
+                                           else values.get("role", row.role))
         if changes.is_admin is not None:
             values["is_admin"] = changes.is_admin
         if changes.active is not None:
             values["active"] = changes.active
-        if changes.email is not None:
-            values["email"] = _check_email(conn, changes.email, row.id) \
-                if changes.email.strip() else None
+        with refusals.check("email"):
+            if changes.email is not None:
+                values["email"] = _check_email(conn, changes.email, row.id) \
+                    if changes.email.strip() else None
         return values
 
     def _from_leavers(self, conn: Conn, held: Mapping[str, list[Any]], row: Any,
@@ -294,7 +323,7 @@ class StaffService:
                 left[e164].remove(holder)
         return left
 
-    def _activity(self, conn: Conn, row: Any, values: dict[str, Any]) -> None:
+    def _activity(self, conn: Conn, row: Any, values: dict[str, Any], actor: str) -> None:
         """`--inactive` records the inactive-from instant (kept when they were inactive
         already with one) and `--active` clears it. `--inactive` is refused while the member
         still has patients or a running timer: `staff offboard` moves those in the same
@@ -318,6 +347,8 @@ class StaffService:
                 "their patients, ends the timer and removes the voice PIN in one go); "
                 "nothing changed.")
         values["inactive_from"] = self.ctx.now()
+        end_all_in(conn, STAFF, row.slack_user_id, now=self.ctx.now(), actor=actor,
+                   why=MADE_INACTIVE)  # her dashboard sessions end with it
 
     @staticmethod
     def _client_identity(conn: Conn, row: Any, text: str) -> str | None:

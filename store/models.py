@@ -468,6 +468,24 @@ class DashboardKey(SQLModel, table=True):
     created_at: datetime = _utc(nullable=False)
 
 
+class DashboardSignIn(SQLModel, table=True):
+    """A signed-in dashboard session, server-side (migration 0020): the cookie carries its id
+    (its SHA-256 is kept here), so a session ended here (sign-out, the member offboarded, the
+    auditor grant revoked) is refused whatever copy of the cookie comes back."""
+
+    __tablename__ = "dashboard_sessions"
+    __table_args__ = (Index("ix_dashboard_sessions_subject", "kind", "subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sid_hash: str = Field(max_length=64, unique=True)
+    kind: str = Field(max_length=16)  # staff | auditor
+    subject: str = Field(max_length=120)  # a Slack id, or an auditor grant's id
+    started_at: datetime = _utc(nullable=False)
+    ended_at: datetime | None = _utc(nullable=True)
+    ended_by: str | None = Field(default=None, max_length=120)
+    ended_why: str | None = Field(default=None, max_length=40)
+
+
 class Notice(SQLModel, table=True):
     """One Slack DM a committed call write calls for (a call to confirm, or one that counted),
     queued in that write's own transaction: the call and its notice are stored together or

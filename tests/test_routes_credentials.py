@@ -136,7 +136,8 @@ def _sessions(app: Running, path: str) -> None:
     key = b"\x00" * 32
     now = int(app.service.ctx.now().timestamp())
     for case, value in {
-        "forged session": session_cookie(key, DashboardLogin("staff", "U04ADMIN", now, now)),
+        "forged session": session_cookie(key, DashboardLogin("staff", "U04ADMIN", now, now,
+                                                              "s" * 32)),
         "not a session": "e30.0000", "huge": "x" * 4096,
     }.items():
         before = app.counts()

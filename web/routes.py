@@ -14,7 +14,6 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from billing.digits import is_digits
 from billing.errors import InvalidInput
 from billing.months import Month, days_left
 from configuration.settings import Settings
@@ -30,7 +29,14 @@ from service.access import (
     require_month_wide,
 )
 from service.errors import NotAllowed, NotFound, StoreUnavailable
-from service.sessions import AUDITOR, DashboardLogin, session_cookie, session_from_cookie
+from service.sessions import (
+    AUDITOR,
+    ENDED,
+    DashboardLogin,
+    SessionEnded,
+    session_cookie,
+    session_from_cookie,
+)
 from web import pages
 from web.access import (
     COOKIE_NAME,
@@ -74,8 +80,7 @@ def _html(status: int, heading: str, text: str, *, login: bool = False,
 
 TOKEN_ACTOR = "dashboard-token"  # who the access log names for DASHBOARD_TOKEN
 LOOPBACK_ACTOR = "loopback"  # ... and for a loopback client when nothing is configured
-SESSION_ENDED = ("Your session has ended (signed out, idle too long, or not valid). Sign in "
-                 "again.")
+SESSION_ENDED = ENDED
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,14 @@ def end_session(response: Response) -> None:
     response.delete_cookie(COOKIE_NAME, path="/")
 
 
+def _signed_out(gate: Gate) -> Response:
+    """401 "Your session has ended", the cookie deleted, no PHI."""
+    refused = _html(401, "Signed out", SESSION_ENDED, sign_in=gate.sign_in,
+                    login=gate.token is not None and not gate.sign_in)
+    end_session(refused)
+    return refused
+
+
 def _session_viewer(request: Request, raw: str, gate: Gate) -> Response | Admission:
     """The signed-in viewer of a session cookie, read now (an inactive member, a revoked or
     expired grant: refused), or the refusal; a refused cookie is deleted."""
@@ -122,15 +135,14 @@ def _session_viewer(request: Request, raw: str, gate: Gate) -> Response | Admiss
     session = session_from_cookie(key, raw, now, idle_s=gate.idle_s, max_s=SESSION_SECONDS) \
         if key is not None else None
     if session is None:
-        refused = _html(401, "Signed out", SESSION_ENDED, sign_in=gate.sign_in,
-                        login=gate.token is not None and not gate.sign_in)
-        end_session(refused)
-        return refused
+        return _signed_out(gate)
     try:
-        if session.kind == AUDITOR and is_digits(session.subject):
-            viewer = service.auditors.viewer(int(session.subject))
+        if session.kind == AUDITOR:
+            viewer = service.auditors.viewer(session)
         else:
-            viewer = service.access.staff_viewer(session.subject)
+            viewer = service.access.staff_viewer(session)
+    except SessionEnded:  # signed out (or ended) server-side: this copy of the cookie too
+        return _signed_out(gate)
     except NotAllowed as exc:
         refused = _html(403, "Forbidden", str(exc))
         end_session(refused)
@@ -325,6 +337,13 @@ def dashboard_router(settings: Settings) -> APIRouter:
 
     @router.post("/sign-out", response_class=HTMLResponse, include_in_schema=False)
     def sign_out(request: Request) -> Response:
+        """End the session server-side (no copy of its cookie works again), then forget
+        the cookies; a database that does not answer keeps them, to try again."""
+        try:
+            _service(request).sessions.sign_out(request.cookies.get(SESSION_COOKIE))
+        except StoreUnavailable:
+            return _secured(_html(503, "Not signed out yet", "The database did not answer, "
+                                  "so the session is still open. Try again in a moment."))
         response = _html(200, "Signed out", "You are signed out of the dashboard.",
                          sign_in=gate.sign_in)
         end_session(response)

@@ -202,15 +202,20 @@ def _operator() -> Viewer:
               help="Only views by this viewer: a Slack id, dashboard-token, loopback, "
                    "auditor:ID or cli:USER.")
 @click.option("--since", type=DATE, default=None, help="From this clinic day on (YYYY-MM-DD).")
+@click.option("--refused", is_flag=True,
+              help="Only the refused asks: a signed-in member or auditor asking for a "
+                   "patient page, packet or report outside their scope.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list instead of lines.")
 @handled
-def audit_access(patient_id: str | None, by: str | None, since: Any,
+def audit_access(patient_id: str | None, by: str | None, since: Any, refused: bool,
                  as_json: bool) -> None:
-    """The access log: every view of a patient page, a packet, a report or an export (who,
-    when, what), newest first, from the hash-chained audit trail."""
+    """The access log: every view of a patient page, a packet, a report or an export, and
+    every ask refused as outside the viewer's scope (who, when, what, viewed or refused),
+    newest first, from the hash-chained audit trail."""
     service = current_service()
-    views = service.access.log(patient_ref=patient_id, by=by, since=since)
+    views = service.access.log(patient_ref=patient_id, by=by, since=since,
+                               refused=True if refused else None)
     if as_json:
         click.echo(render.as_json([v.as_json() for v in views]))
         return
-    click.echo(render.access_table(views, service.ctx.policy.zone))
+    click.echo(render.access_table(views, service.ctx.policy.zone, refused_only=refused))

@@ -163,6 +163,43 @@ def test_every_bad_row_is_listed_with_its_line_and_nothing_changes(
     clinic("patient", "show", "P-2001", code=2)
 
 
+def test_a_bad_line_lists_every_reason_it_has(clinic: Cli, files: Any, db_url: str) -> None:
+    """Outside try of issue 24: a bad line listed only its first reason, so fixing a file
+    took one import per mistake. Every reason of a line, the file's own (a date, a phone)
+    and the service's (an unknown or unfit staff member, a day to come), is on its one
+    line; still exit 2, nothing changed."""
+    before = _trail(db_url)
+    bad = files("many.csv", "patient_id,initials,phones,assign,consent,provider,ordered_by,"
+                "order_date\n"
+                "P-2001,A1,555-0000,U09NOBODY,x,U01NURSE,U08GONE,2027-01-02\n"  # new
+                "P-1042,,,U09NOBODY,,U01NURSE,,\n")  # known: an update
+    refused = clinic("import", "patients", bad, code=2)
+    listed = refused.stderr.splitlines()
+    assert listed[-1] == "error: many.csv: 2 bad lines, nothing changed"
+    assert len(listed) == 3
+    assert listed[0].startswith("  line 2 (P-2001): ")
+    for reason in ("initials: Initials 'A1' must be 1 to 4 letters",
+                   "phones: the number is not a valid phone number",
+                   "consent: 'x' is not a date",
+                   "assign: No staff member with Slack id U09NOBODY",
+                   "provider: U01NURSE is clinical_staff: the billing provider must be",
+                   "ordered_by: No staff member with Slack id U08GONE",
+                   "order_date: Order date 2027-01-02 is in the future"):
+        assert reason in listed[0], (reason, listed[0])
+    assert listed[0].count("; ") == 6
+    assert listed[1].startswith("  line 3 (P-1042): provider: U01NURSE is clinical_staff")
+    assert "; assign: No staff member with Slack id U09NOBODY" in listed[1]
+    staff = files("s.csv", "slack_user_id,role,admin,npi,email\n"
+                  "U01NURSE,surgeon,maybe,123,nina@\n")
+    said = clinic("import", "staff", staff, code=2).stderr.splitlines()
+    assert said[0].startswith("  line 2 (U01NURSE): ")
+    for reason in ("admin: write yes or no", "role: Unknown role 'surgeon'",
+                   "npi: NPI '123' must be 10 digits", "email: 'nina@' is not an email"):
+        assert reason in said[0], (reason, said[0])
+    assert _trail(db_url) == before
+    clinic("patient", "show", "P-2001", code=2)
+
+
 MALFORMED = [
     ("patient_id,initials\nP-3001,Jé\n".encode("latin-1"), "line 2: not UTF-8 text"),
     ("patient_id,initials\nP-3001,JD\n".encode("utf-16"), "line 1: not UTF-8 text"),
@@ -251,7 +288,9 @@ def test_staff_rows_are_checked_and_voice_pins_never_imported(clinic: Cli, files
                 "U02DOC,,,maybe,\n"  # not yes/no
                 "not an id,X,qhp,,\n")
     refused = clinic("import", "staff", bad, code=2)
-    for line, reason in [(2, "needs a name and a role"), (3, "Unknown role 'surgeon'"),
+    for line, reason in [(2, "name: U03NEW is not on staff yet: a new member needs a name; "
+                             "role: U03NEW is not on staff yet: a new member needs a role"),
+                         (3, "Unknown role 'surgeon'"),
                          (4, "admin: write yes or no"), (5, "is not a Slack user id")]:
         assert f"  line {line} (" in refused.stderr and reason in refused.stderr
     pins = clinic("import", "staff", files("p.csv", "slack_user_id,voice_pin\nU01NURSE,1234\n"),

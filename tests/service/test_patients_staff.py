@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from service import Service
-from service.errors import BadInput, InvalidInput, NotFound
+from service.errors import BadInput, BadInputs, InvalidInput, NotFound
 from service.patients import PatientFields
 from service.phones import normalize_phone
 from service.staff import StaffChanges
@@ -198,3 +198,23 @@ def test_a_phone_spelled_in_letters_is_refused_with_a_reason(seeded: Service,
     with pytest.raises(BadInput, match="letters"):
         seeded.patients.add("P-77", PatientFields(phones=(typed,)), actor="t")
     assert seeded.staff.by_phone(typed) is None
+
+
+def test_every_refused_field_is_named_at_once(seeded: Service) -> None:
+    """One refusal is raised as it was (its type kept); several as one BadInputs naming each
+    field, so a person fixes them all in one go (outside try of issue 24, an import's line).
+    Nothing is written either way."""
+    before = len(_all(seeded, AuditEvent))
+    with pytest.raises(NotFound, match="^No staff member with Slack id U09NOBODY") as one:
+        seeded.patients.add("P-9", PatientFields(assign="U09NOBODY"), actor="test")
+    assert one.value.field == "assign"
+    with pytest.raises(BadInputs) as many:
+        seeded.patients.update("P-1042", PatientFields(
+            initials="A1", assign="U09NOBODY", provider=NURSE, enrolled_on=date(2026, 10, 1),
+            ended_on=date(2026, 1, 1)),
+            actor="test")
+    assert [r.split(":")[0] for r in many.value.reasons] == ["initials", "provider",
+                                                             "assign", "ended"]
+    with pytest.raises(BadInputs, match="^role: Unknown role 'surgeon'.*; email: 'x' is not"):
+        seeded.staff.update(NURSE, StaffChanges(role="surgeon", email="x"), actor="test")
+    assert len(_all(seeded, AuditEvent)) == before

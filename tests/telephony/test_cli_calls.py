@@ -2,7 +2,7 @@
 process, tests/cli/runner.py), on the service's frozen clock."""
 
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -10,10 +10,17 @@ from billing.months import Month
 from service import Service
 from service.calls import CallEvent
 from service.patients import PatientFields
+from service.staff import StaffChanges
 from tests.cli.runner import Cli
 from tests.conftest import FrozenClock
-from tests.service.helpers import ADMIN, NURSE, seed
-from tests.telephony.conftest import NURSE_TWILIO_NUMBER, PATIENT_PHONE, STRANGER_PHONE, new_sid
+from tests.service.helpers import ADMIN, DOCTOR, NURSE, seed
+from tests.telephony.conftest import (
+    NURSE_PHONE,
+    NURSE_TWILIO_NUMBER,
+    PATIENT_PHONE,
+    STRANGER_PHONE,
+    new_sid,
+)
 
 
 @pytest.fixture
@@ -139,3 +146,72 @@ def test_an_after_close_call_says_how_to_count_it_and_counts_once_reopened(
     assert svc.months.summary("P-1042", Month(2026, 10)).total_seconds == 120
     assert "not unmatched" in run("calls", "attach", "C-1", "P-1042", "--staff", ADMIN,
                                    code=2).stderr
+
+
+DOCTOR_TWILIO_NUMBER = "+16175550188"
+
+
+def _bridge(svc: Service, parent: str, child: str, status: str, sequence: int,
+            at: datetime) -> None:
+    svc.calls.record_status(CallEvent(
+        call_sid=child, parent_call_sid=parent, status=status, direction="outbound-dial",
+        from_number=PATIENT_PHONE, to_number=NURSE_PHONE, sequence_number=sequence,
+        timestamp=at))
+
+
+def test_calls_list_names_the_member_dialed_while_it_rings_and_when_unanswered(
+        svc: Service, run: Cli, clock: FrozenClock) -> None:
+    """Outside try of issue 24: P-1042 (the nurse's patient) called the doctor's Twilio
+    number; the bridge rang the nurse, but the call's first leg named the number's owner
+    (the doctor) in `calls list`. It names the member it rang, ringing and unanswered."""
+    seed(svc)
+    svc.staff.update(DOCTOR, StaffChanges(add_twilio_numbers=(DOCTOR_TWILIO_NUMBER,)),
+                     actor="test")
+    parent, child = new_sid(), new_sid()
+    route = svc.calls.route_incoming(CallEvent(
+        call_sid=parent, status="ringing", direction="inbound", from_number=PATIENT_PHONE,
+        to_number=DOCTOR_TWILIO_NUMBER), fallback=None)
+    assert (route.dial_to, route.staff) == (NURSE_PHONE, NURSE)
+    for status, sequence in (("initiated", 0), ("ringing", 1), ("no-answer", 2)):
+        _bridge(svc, parent, child, status, sequence, clock.now)
+        listed = run("calls", "list").stdout.splitlines()[1:]
+        assert [line.split("\t")[4] for line in listed] == ["Nina Nurse (U01NURSE)"] * 2, \
+            (status, listed)
+    assert "Dee Doctor" not in run("calls", "list").stdout
+
+
+def _start(svc: Service, call_sid: str) -> datetime:
+    view = svc.calls.by_sid(call_sid)
+    assert view is not None
+    return view.started_at
+
+
+def test_a_dialed_leg_never_starts_before_its_call(svc: Service, clock: FrozenClock) -> None:
+    """Outside try of issue 24: a screened leg's start preceded its parent's. The parent's
+    start is our clock's (/incoming carries no Timestamp), the leg's Twilio's whole-second
+    Timestamp; and a parent first stored as a placeholder (its child reconciled first)
+    started when we heard of it, hours after its child. Now a leg starts no earlier than
+    its parent, and a placeholder starts when its child does, or earlier by its own
+    event."""
+    seed(svc)
+    clock.now = datetime(2026, 11, 20, 20, 0, 0, 700_000, tzinfo=UTC)
+    parent, child = new_sid(), new_sid()
+    svc.calls.route_incoming(CallEvent(
+        call_sid=parent, status="ringing", direction="inbound", from_number=PATIENT_PHONE,
+        to_number=NURSE_TWILIO_NUMBER), fallback=None)
+    _bridge(svc, parent, child, "initiated", 0, datetime(2026, 11, 20, 20, tzinfo=UTC))
+    assert _start(svc, child) >= _start(svc, parent), (_start(svc, child), _start(svc, parent))
+    # reconciled a day later, the child listed (and stored) first
+    clock.now = datetime(2026, 11, 21, 18, tzinfo=UTC)
+    end = datetime(2026, 11, 20, 19, 30, tzinfo=UTC)
+    parent, child = new_sid(), new_sid()
+    svc.calls.reconcile([
+        CallEvent(call_sid=parent, status="completed", direction="inbound",
+                  from_number=PATIENT_PHONE, to_number=NURSE_TWILIO_NUMBER,
+                  duration_seconds=230, timestamp=end),
+        CallEvent(call_sid=child, parent_call_sid=parent, status="completed",
+                  direction="outbound-dial", from_number=PATIENT_PHONE, to_number=NURSE_PHONE,
+                  duration_seconds=200, timestamp=end)])
+    assert _start(svc, parent) == end - timedelta(seconds=230)  # its own, not "a day later"
+    assert _start(svc, child) == end - timedelta(seconds=200)
+    assert svc.audit_trail.verify().clean

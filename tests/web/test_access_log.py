@@ -13,7 +13,7 @@ from configuration.settings import Settings
 from rpm_logger.app import create_app
 from service import Service
 from service.access import PATIENT_PAGE, REFUSED, Role, Viewer, sees_patient
-from service.errors import NotAllowed, NotFound
+from service.errors import NotAllowed, NotFound, StoreUnavailable
 from tests.audit.conftest import cli_env
 from tests.cli.runner import Cli
 from tests.conftest import FrozenClock
@@ -86,10 +86,20 @@ def test_who_sees_which_patient_is_the_services_rule(svc: Service) -> None:
         svc.access.record(nurse, "report", NOV)
     with pytest.raises(NotFound, match="Did you mean"):  # an admin is told what exists
         svc.access.record(Viewer.admin("dashboard-token"), PATIENT_PAGE, NOV, "P-1024")
-    assert [v.by for v in svc.access.log()] == [NURSE]
+    # her refused asks are on record too (outside try of issue 24), the id that named no
+    # patient as "?", never as typed; an admin's unknown id is not a refusal
+    assert [(v.by, v.what, v.patient, v.unknown_patient, v.outcome)
+            for v in svc.access.log()] == [
+        (NURSE, "report", None, False, "refused"),
+        (NURSE, PATIENT_PAGE, None, True, "refused"),
+        (NURSE, PATIENT_PAGE, "P-2001", False, "refused"),
+        (NURSE, PATIENT_PAGE, "P-1042", False, "viewed")]
+    assert [v.patient for v in svc.access.log(refused=False)] == ["P-1042"]
+    assert len(svc.access.log(refused=True, patient_ref="P-2001")) == 1
     svc.offboarding.offboard(NURSE, reassign_to=DOCTOR, actor="test")  # inactive now
-    with pytest.raises(NotAllowed):  # deactivated: refused at the next view
+    with pytest.raises(NotAllowed):  # deactivated: refused at the next view, unrecorded
         svc.access.record(nurse, PATIENT_PAGE, NOV, "P-1042")
+    assert len(svc.access.log()) == 4
     auditor = Viewer("auditor:1", Role.AUDITOR, months=(NOV, NOV),
                      patients=frozenset({"P-1042"}))
     assert sees_patient(auditor, "p-1042", None, NOV)
@@ -107,11 +117,11 @@ def test_the_cli_records_report_export_and_packet_as_its_operator(
     cli("export", "--month", "2026-11")
     cli("audit", "packet", "P-1", "--month", "2026-11")
     listed = cli("audit", "access").stdout.splitlines()
-    assert listed[0].split() == ["when", "who", "what", "patient", "month", "via"]
+    assert listed[0].split() == ["when", "who", "what", "patient", "month", "via", "outcome"]
     assert [line.split()[3:] for line in listed[1:4]] == [
-        ["cli:ana", "packet", "P-1", "2026-11", "cli"],
-        ["cli:ana", "export", "(all)", "2026-11", "cli"],
-        ["cli:ana", "report", "(all)", "2026-11", "cli"]]
+        ["cli:ana", "packet", "P-1", "2026-11", "cli", "viewed"],
+        ["cli:ana", "export", "(all)", "2026-11", "cli", "viewed"],
+        ["cli:ana", "report", "(all)", "2026-11", "cli", "viewed"]]
     assert listed[0].startswith("when") and "EST" in listed[1]
     assert listed[-1] == "3 views"
     assert len(cli("audit", "access", "--patient", "p-1").stdout.splitlines()) == 3
@@ -122,3 +132,48 @@ def test_the_cli_records_report_export_and_packet_as_its_operator(
     assert cli("audit", "access", "--since", tomorrow).stdout == "no views recorded\n"
     assert "P-3" in cli("audit", "access", "--patient", "P-3", code=2).stderr
     cli("audit", "verify")
+
+
+def test_a_refused_ask_is_on_record_and_listed_by_audit_access(
+        client: TestClient, svc: Service, db_url: str, clock: FrozenClock) -> None:
+    """Outside try of issue 24: an auditor (or a signed-in member) asking for a patient
+    outside their scope got a 403 and left no trace. Now the ask is an access record, action
+    `refused` (who, when, what, the patient): on the patient's page for admins and in
+    `audit access` (`--refused`: those only). A request with no session is refused before
+    anyone's scope is looked at and records nothing."""
+    link = svc.auditors.grant(name="Payer", months="2026-11", patients="P-1042",
+                              expires_on=date(2026, 12, 31), actor="cli:ana").link_token
+    app = client.app
+    with TestClient(app, base_url="https://testserver") as auditor:
+        assert auditor.post("/auditor/sign-in", data={"link": link}).status_code == 200
+        assert auditor.get("/patients/P-1042?month=2026-11").status_code == 200
+        refused = auditor.get("/patients/P-2001/packet?month=2026-11")
+        assert refused.status_code == 403 and "AB" not in refused.text
+    with TestClient(app, base_url="https://testserver") as stranger:
+        for cookies in ({}, {"rpm_session": "forged.0000"}):
+            assert stranger.get("/patients/P-2001", cookies=cookies).status_code == 401
+    page = Page(client.get("/patients/P-2001?month=2026-11").text)
+    assert [(r.attrs["data-by"], r.attrs["data-what"], r.attrs["data-outcome"])
+            for r in page.find("tr", class_="access")] == [
+        ("dashboard-token", "patient_page", "viewed"), ("auditor:1", "packet", "refused")]
+    cli = Cli(cli_env(db_url), clock=clock)
+    listed = cli("audit", "access", "--refused").stdout.splitlines()
+    assert [line.split()[3:] for line in listed[1:-1]] == [
+        ["auditor:1", "packet", "P-2001", "2026-11", "web", "refused"]]
+    assert listed[-1] == "1 refused"
+    assert cli("audit", "access").stdout.splitlines()[-1] == "2 views, 1 refused"
+    assert cli("audit", "access", "--refused", "--by", "dashboard-token").stdout == \
+        "no refused asks recorded\n"
+    assert '"outcome": "refused"' in cli("audit", "access", "--refused", "--json").stdout
+    assert svc.audit_trail.verify().clean
+
+
+def test_a_refusal_that_cannot_be_recorded_shows_nothing(svc: Service) -> None:
+    """The refused ask's record fails to write: still refused, nothing recorded (a 503 on
+    the dashboard, as for a view), no PHI."""
+    seed_month(svc)
+    nurse = Viewer(NURSE, Role.STAFF, staff_id=NURSE)
+    with failing_statements(svc.ctx.db, only="INSERT", message="disk I/O error") as failed, \
+            pytest.raises(StoreUnavailable):
+        svc.access.record(nurse, PATIENT_PAGE, NOV, "P-2001")
+    assert failed.failed and svc.access.log() == []

@@ -3,13 +3,18 @@ read-only session limited to the grant's months and patients; `auditor list`, `a
 revoke`; an expired, revoked or replayed link (or a forged or idle session) is refused
 with nothing changed and no PHI."""
 
+import base64
+import hmac
+import json
 import threading
 from collections.abc import Iterator
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from configuration.settings import Settings
 from rpm_logger.app import create_app
@@ -18,6 +23,7 @@ from service.access import EXPIRED, REVOKED
 from service.auditors import USED
 from service.errors import NotAllowed
 from service.sessions import DashboardLogin, session_cookie, session_from_cookie
+from store.models import AuditEvent
 from tests.audit.conftest import cli_env
 from tests.cli.runner import Cli
 from tests.conftest import FrozenClock
@@ -77,9 +83,15 @@ def test_an_auditor_sees_only_the_grants_months_and_patients(
         assert answer.status_code == 403, refused
         assert not any(secret in answer.text for secret in PHI), refused
         assert "Did you mean" not in answer.text
-    views = svc.access.log()
-    assert [(v.by, v.what, v.patient) for v in views] == [
-        ("auditor:1", "packet", "P-1042"), ("auditor:1", "patient_page", "P-1042")]
+    views = svc.access.log()  # the month page and the self-audit are no patient's views
+    assert [(v.by, v.what, v.patient, v.month, v.outcome) for v in views] == [
+        ("auditor:1", "patient_page", None, "2026-11", "refused"),  # P-9999: no patient
+        ("auditor:1", "report", None, "2026-11", "refused"),
+        ("auditor:1", "patient_page", "P-1042", "2026-10", "refused"),  # outside its months
+        ("auditor:1", "patient_page", "P-2001", "2026-11", "refused"),
+        ("auditor:1", "packet", "P-1042", "2026-11", "viewed"),
+        ("auditor:1", "patient_page", "P-1042", "2026-11", "viewed")]
+    assert views[0].unknown_patient and not views[1].unknown_patient
     assert svc.audit_trail.verify().clean
 
 
@@ -120,20 +132,43 @@ def test_revoking_or_expiry_ends_a_running_session_and_idle_sessions_end(
     assert idle.status_code == 401 and "Your session has ended" in idle.text
     assert _sign_in(app_client, _grant(svc)) == 303
     assert app_client.get("/").status_code == 200
+    copied = app_client.cookies[SESSION_COOKIE]
     svc.auditors.revoke("2", actor="cli:ana")
     ended = app_client.get("/patients/P-1042?month=2026-11")
     assert ended.status_code == 403 and REVOKED in ended.text
     assert 'rpm_session=""' in ended.headers["set-cookie"]  # the browser forgets it
     assert not any(secret in ended.text for secret in PHI + ("JD",))
+    with svc.ctx.db.read_session() as session:  # and the server ended its session
+        [end] = session.exec(select(AuditEvent).where(AuditEvent.action == "end")).all()
+    assert (end.actor, end.entity, end.entity_id) == ("cli:ana", "dashboard_session",
+                                                      "auditor:2")
+    app_client.cookies.clear()
+    assert app_client.get("/", cookies={SESSION_COOKIE: copied}).status_code == 403
+    # a running session past the grant's last day (2026-12-31): refused, saying so
+    link = _grant(svc)
+    clock.now = datetime(2027, 1, 1, 4, 40, tzinfo=UTC)  # 23:40 on its last day in New York
+    assert _sign_in(app_client, link) == 303
+    assert app_client.get("/").status_code == 200
+    clock.advance(minutes=25)  # 00:05 on 2027-01-01 in New York
+    late = app_client.get("/patients/P-1042?month=2026-11")
+    assert late.status_code == 403 and EXPIRED in late.text
+    assert not any(secret in late.text for secret in PHI + ("JD",))
 
 
 def test_a_forged_or_stale_session_cookie_is_refused(app_client: TestClient,
                                                      svc: Service) -> None:
     key = svc.keys.key()
     now = int(svc.ctx.now().timestamp())
-    forged = [session_cookie(b"k" * 32, DashboardLogin("auditor", "1", now, now)),
-              session_cookie(key, DashboardLogin("auditor", "1", now, now))[:-2] + "00",
-              session_cookie(key, DashboardLogin("staff", "U01NURSE", now - 13 * 3600, now)),
+    sid = "s" * 32
+    before_sessions = json.dumps({"i": now, "k": "auditor", "s": "1", "t": now},
+                                 separators=(",", ":"), sort_keys=True)  # before 0020
+    old = base64.urlsafe_b64encode(before_sessions.encode()).decode().rstrip("=")
+    old_mac = hmac.new(key, b"rpm-logger session v1:" + old.encode(), "sha256").hexdigest()
+    forged = [session_cookie(b"k" * 32, DashboardLogin("auditor", "1", now, now, sid)),
+              session_cookie(key, DashboardLogin("auditor", "1", now, now, sid))[:-2] + "00",
+              session_cookie(key, DashboardLogin("staff", "U01NURSE", now - 13 * 3600, now,
+                                                 sid)),
+              f"{old}.{old_mac}",
               "e30.abc", "not a cookie", "x" * 5000]
     for value in forged:
         answer = app_client.get("/", cookies={SESSION_COOKIE: value})
@@ -142,7 +177,14 @@ def test_a_forged_or_stale_session_cookie_is_refused(app_client: TestClient,
         assert not any(secret in answer.text for secret in PHI + ("P-1042",))
     # a correctly signed session for a grant whose link was never used: refused
     assert app_client.get("/", cookies={SESSION_COOKIE: session_cookie(
-        key, DashboardLogin("auditor", "7", now, now))}).status_code == 403
+        key, DashboardLogin("auditor", "7", now, now, sid))}).status_code == 403
+    # an open grant, but a session id the server never started: refused as ended
+    started = svc.auditors.redeem(_grant(svc))
+    assert app_client.get("/", cookies={SESSION_COOKIE: session_cookie(
+        key, started)}).status_code == 200
+    unstarted = app_client.get("/", cookies={SESSION_COOKIE: session_cookie(
+        key, replace(started, sid=sid))})
+    assert unstarted.status_code == 401 and "Your session has ended" in unstarted.text
     assert session_from_cookie(key, forged[1], now, idle_s=60, max_s=3600) is None
 
 

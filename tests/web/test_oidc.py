@@ -15,6 +15,7 @@ import pytest
 from joserfc.jwk import RSAKey
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlmodel import select
 
 from configuration.settings import Settings
 from rpm_logger.app import create_app
@@ -22,6 +23,7 @@ from service import Policy, Service, ServiceContext
 from service.staff import StaffChanges
 from store.db import Database
 from store.migrate import upgrade_to_head
+from store.models import AuditEvent
 from tests.conftest import FrozenClock
 from tests.fakes.oidc import (
     CLIENT_ID,
@@ -97,8 +99,11 @@ def test_sign_in_with_slack_limits_a_nurse_to_her_patients(
         again = Page(browser.get("/").text)  # signed out: sign in (or the token) again
         assert again.one("a", id="sign-in-link").attrs["href"] == "/sign-in"
         assert again.find("input", name="token")
-    assert [(v.by, v.what) for v in svc.access.log()] == [(NURSE, "packet"),
-                                                           (NURSE, "patient_page")]
+    # what she saw, and (outside try of issue 24) what she asked for and was refused
+    assert [(v.by, v.what, v.patient, v.outcome) for v in svc.access.log()] == [
+        (NURSE, "report", None, "refused"), (NURSE, "packet", "P-2001", "refused"),
+        (NURSE, "patient_page", "P-2001", "refused"), (NURSE, "packet", "P-1042", "viewed"),
+        (NURSE, "patient_page", "P-1042", "viewed")]
     assert svc.audit_trail.verify().clean
 
 
@@ -145,6 +150,84 @@ def test_an_inactive_member_is_refused_at_sign_in_and_at_the_next_page(
         assert ended.status_code == 403 and "JD" not in ended.text
         again = browser.get("/sign-in")
         assert again.status_code == 403 and "not as active staff" in again.text
+
+
+def _actions(svc: Service, action: str) -> list[tuple[str, str]]:
+    with svc.ctx.db.read_session() as session:
+        return [(e.actor, e.entity) for e in session.exec(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))]
+
+
+def _replayed(base: str, cookie: str, path: str = "/patients/P-1042?month=2026-11"
+              ) -> httpx.Response:
+    """A copy of a session cookie, sent from another client (an attacker's)."""
+    with httpx.Client(base_url=base, timeout=10, cookies={SESSION_COOKIE: cookie}) as other:
+        return other.get(path, follow_redirects=False)
+
+
+def test_sign_out_ends_the_session_for_every_copy_of_its_cookie(
+        dashboard: str, provider: FakeOidc, svc: Service) -> None:
+    """Outside try of issue 24: sign-out only deleted the browser's cookie, so a copy kept
+    working until the idle timeout. Now the session ends server-side: the copy is refused
+    (401, the cookie deleted, no PHI); her other session (another browser) goes on."""
+    with _signed_in(dashboard, provider, **{SLACK_USER_CLAIM: NURSE}) as laptop, \
+            _signed_in(dashboard, provider, **{SLACK_USER_CLAIM: NURSE}) as phone:
+        assert laptop.get("/").status_code == 200
+        copied = laptop.cookies[SESSION_COOKIE]
+        assert _replayed(dashboard, copied).status_code == 200  # the copy works, signed in
+        assert laptop.post("/sign-out").status_code == 200
+        replay = _replayed(dashboard, copied)
+        assert replay.status_code == 401 and "Your session has ended" in replay.text
+        assert 'rpm_session=""' in replay.headers["set-cookie"]
+        assert not any(s in replay.text for s in PHI)
+        assert phone.get("/patients/P-1042?month=2026-11").status_code == 200
+        before = svc.audit_trail.verify().records
+        with httpx.Client(base_url=dashboard, timeout=10,
+                          cookies={SESSION_COOKIE: copied}) as other:
+            assert other.post("/sign-out").status_code == 200  # ended already: no record
+        assert svc.audit_trail.verify().records == before
+    assert _actions(svc, "sign_out") == [(NURSE, "dashboard_session")]
+    assert svc.audit_trail.verify().clean
+
+
+def test_offboarding_ends_her_sessions_for_good(dashboard: str, provider: FakeOidc,
+                                                svc: Service) -> None:
+    """Offboarding (or `staff update --inactive`) ends her dashboard sessions server-side:
+    made active again later, a copy of her old cookie still finds its session ended."""
+    with _signed_in(dashboard, provider, email="ada@clinic.example") as browser:
+        assert browser.get("/").status_code == 200
+        copied = browser.cookies[SESSION_COOKIE]
+    svc.staff.update(ADMIN, StaffChanges(active=False), actor="test")  # no patients, no timer
+    svc.staff.update(ADMIN, StaffChanges(active=True), actor="test")
+    assert _replayed(dashboard, copied, "/").status_code == 401
+    with _signed_in(dashboard, provider, **{SLACK_USER_CLAIM: NURSE}) as browser:
+        assert browser.get("/").status_code == 200
+        copied = browser.cookies[SESSION_COOKIE]
+    svc.offboarding.offboard(NURSE, reassign_to=ADMIN, actor="test")
+    svc.staff.update(NURSE, StaffChanges(active=True), actor="test")
+    replay = _replayed(dashboard, copied, "/")
+    assert replay.status_code == 401 and "Your session has ended" in replay.text
+    assert _actions(svc, "end") == [("test", "dashboard_session")] * 2
+    with _signed_in(dashboard, provider, **{SLACK_USER_CLAIM: NURSE}) as browser:
+        assert browser.get("/").status_code == 200  # a new sign-in works again
+    assert svc.audit_trail.verify().clean
+
+
+def test_an_idle_session_ends_after_dashboard_session_minutes(
+        svc: Service, provider: FakeOidc, clock: FrozenClock) -> None:
+    """DASHBOARD_SESSION_MINUTES (here 5) after her last page, the session is refused, over
+    real HTTP: each page moves "last seen" on, so only idleness ends it."""
+    seed_month(svc)
+    settings = _settings(provider).model_copy(update={"dashboard_session_minutes": 5})
+    with served(create_app(settings, service=svc)) as base, \
+            _signed_in(base, provider, **{SLACK_USER_CLAIM: NURSE}) as browser:
+        for _ in range(3):
+            clock.advance(minutes=4)
+            assert browser.get("/").status_code == 200
+        clock.advance(minutes=5, seconds=1)
+        idle = browser.get("/patients/P-1042?month=2026-11")
+        assert idle.status_code == 401 and "Your session has ended" in idle.text
+        assert "JD" not in idle.text and SESSION_COOKIE not in browser.cookies
 
 
 def test_a_wrong_state_or_an_unverifiable_token_is_refused(

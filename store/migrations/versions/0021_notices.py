@@ -3,8 +3,8 @@
 A status callback that makes a call one a nurse acts on (to confirm, or counted) queues its
 DM here in the same transaction; the scheduler leader delivers it. Nothing existing changes.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 """
 from collections.abc import Sequence
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import store.types
 
-revision: str = "0020"
-down_revision: str | None = "0019"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
