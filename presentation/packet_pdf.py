@@ -42,6 +42,8 @@ WIDTHS: dict[str, tuple[float, ...]] = {
     "Voided entries": (11, 19.5, 18.5, 13, 15.5, 30, 18.5, 34.5, 29.5),
     "Amendments": (22, 12, 40, 18.5, 97.5),
     "Month close record": (16, 18.5, 26, 43.5, 26, 60),
+    # format v6 on (issue 28): day, number of readings, their sources ("webhook, csv")
+    "Device readings (clinic days)": (30, 25, 135),
 }
 PAIRS = (55, 135)  # label, value
 
