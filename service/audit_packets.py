@@ -221,11 +221,12 @@ class AuditPacketService:
 
     def billable(self, month: Month) -> list[Packet]:
         """A packet for each patient whose month supports a code or was billed at its
-        close, in one read transaction (the month's report picks them)."""
+        close, time codes or device codes, in one read transaction (the month's report
+        picks them)."""
         refuse_future(month, self.months.current())
         with self.ctx.db.read() as conn:
             chosen = [s.patient_id for s in self.months.report_in(conn, month)
-                      if s.codes or s.billed_at_close is not None and s.billed_at_close.codes]
+                      if s.codes or s.device_codes or _billed(s.billed_at_close)]
             return [Packet(self._content(conn, require_detail(conn, clinic_id, region="",
                                                              by_phone=False),
                                          month, printed=True)) for clinic_id in chosen]
@@ -368,6 +369,11 @@ DEVICE_RULE = ("30-day periods from the episode's first counted reading day (cli
                "window and from consent; 99454 with 16 days or more, else 99445 with 2 or "
                "more (periods starting in 2026 or later); 99453 once per episode with its "
                "first coded period; a period's codes are dated its last day")
+
+
+def _billed(billed: Any) -> bool:
+    """Whether a close billed the month anything: time codes or device codes."""
+    return billed is not None and bool(billed.codes or billed.device_codes)
 
 
 def _call_of(entry: EntryView, legs: list[Any]) -> Any:

@@ -45,3 +45,14 @@ def test_the_pdf_packet_of_a_patient_with_device_readings_prints_and_verifies(
     assert any("Device readings (clinic days)" in line for line in lines)
     assert any("2026-11-03" in line for line in lines)  # a counted day, in its table
     cli("audit", "packet", "--verify", str(out))  # exit 0
+
+
+def test_all_includes_a_month_whose_only_codes_are_device_codes(
+        cli: Cli, svc: Service, tmp_path: Path) -> None:
+    folder = tmp_path / "all"
+    cli("audit", "packet", "--month", "2026-11", "--all", "--format", "pdf", "--out",
+        str(folder))
+    assert "packet-P-1042-2026-11.pdf" in {p.name for p in folder.iterdir()}
+    chosen = {p.patient_id: p for p in svc.audit_packets.billable(NOV)}
+    assert "P-1042" in chosen
+    assert chosen["P-1042"].content["month"]["codes"] == []  # device codes only
