@@ -169,7 +169,7 @@ def _month(c: dict[str, Any]) -> Section:
     if billed:
         closed = clinic_time(datetime.fromisoformat(billed["closed_at"]),
                              ZoneInfo(m["clinic_timezone"]))
-        pairs += [("Billed at close", f"{billed['codes_text'] or 'none'} (closed {closed} by "
+        pairs += [("Billed at close", f"{_billed(billed)} (closed {closed} by "
                                       f"{_signed(billed, 'closed_by')}, record "
                                       f"{billed['record']})"),
                   ("Changed since close", "yes: " + _text(billed["cause"]) + "; "
@@ -181,6 +181,26 @@ def _month(c: dict[str, Any]) -> Section:
                     _seconds(s["logged_seconds"]), _text(s["counts"])) for s in m["staff"]],
                   "no time logged")
     return Section("Codes and time", pairs, staff)
+
+
+def _billed(billed: dict[str, Any]) -> str:
+    """The codes billed at close: the time codes alone before v7; from v7 the device codes
+    beside them ("time codes none; device codes 99453;99445")."""
+    if "device_codes_text" not in billed:
+        return billed["codes_text"] or "none"
+    device = billed["device_codes_text"]
+    return (f"time codes {billed['codes_text'] or 'none'}; device codes "
+            + ("not recorded at this close" if device is None else device or "none"))
+
+
+def _period(p: dict[str, Any]) -> str:
+    """A device period: its codes when dated in the month; from v7 a period running past
+    the month's end with its days up to the month's last day, its codes another month's."""
+    if "counted_through" in p and p["codes_text"] is None:
+        return (f"{p['start']} to {p['end']}: {p['days']} days to {p['counted_through']}; "
+                f"its codes are dated {p['date_of_service']}, that month's claim")
+    return (f"{p['start']} to {p['end']}: {p['days']} days, "
+            f"{p['codes_text'] or 'no code'} (dated {p['date_of_service']})")
 
 
 def _entries(c: dict[str, Any]) -> Section:
@@ -287,9 +307,7 @@ def _devices(c: dict[str, Any]) -> Section | None:
     d = c["month"].get("devices")
     if d is None:
         return None
-    periods = "; ".join(f"{p['start']} to {p['end']}: {p['days']} days, "
-                        f"{p['codes_text'] or 'no code'} (dated {p['date_of_service']})"
-                        for p in d["periods"])
+    periods = "; ".join(_period(p) for p in d["periods"])
     pairs = [("Device codes dated in the month", d["codes_text"] or "none"),
              ("Device periods", periods or "none (no reading counts)"),
              ("Device rule", d["rule"])]

@@ -59,7 +59,9 @@ FORMATS = (
     "rpm-logger audit packet v4",  # the same content; the PDF prints tables (issue 26 #15)
     "rpm-logger audit packet v5",  # month.no_code_because; PDF columns fit their words
     "rpm-logger audit packet v6",  # month.devices: device periods, days, 99453/99454/99445
+    "rpm-logger audit packet v7",  # month.devices up to the month's end; billed device codes
 )
+DEVICES_IN_MONTH_SINCE = "rpm-logger audit packet v7"
 FORMAT = FORMATS[-1]
 # What each version added, as (part, key) of the content: left out of an older one.
 ADDED: dict[str, tuple[tuple[str, str], ...]] = {
@@ -73,6 +75,14 @@ ADDED: dict[str, tuple[tuple[str, str], ...]] = {
     # the device half of the claim (issue 28): each device period with a day in the month,
     # each counted reading day with its reading count and source, the month's device codes
     "rpm-logger audit packet v6": (("month", "devices"),),
+    # the device codes billed at close beside the time codes (an outside billing office:
+    # "Billed at close none" for a patient billed 99453;99445). v7 also lists a period
+    # running past the month's end only up to the month's last day (`_devices`), so a
+    # closed month's packet does not change with the next month's readings
+    "rpm-logger audit packet v7": (("billed_at_close", "device_codes"),
+                                   ("billed_at_close", "device_codes_text"),
+                                   ("billed_at_close", "device_differs"),
+                                   ("billed_at_close", "device_change")),
 }
 # What printing adds that the store cannot give back later: left out of "what changed".
 _PRINTING = "printed"
@@ -212,12 +222,14 @@ class AuditPacketService:
         self.months = months
         self.entries = entries
 
-    def packet(self, patient_ref: str, month: Month) -> Packet:
-        """One patient's month as an auditor reads it."""
+    def packet(self, patient_ref: str, month: Month, *, fmt: str = FORMAT) -> Packet:
+        """One patient's month as an auditor reads it (`fmt`: as an older format printed
+        it, for the tests of packets printed before)."""
         refuse_future(month, self.months.current())
         with self.ctx.db.read() as conn:
             detail = require_detail(conn, patient_ref, region=self.ctx.policy.phone_region)
-            return Packet(self._content(conn, detail, month, printed=True))
+            return Packet(as_format(self._content(conn, detail, month, printed=True,
+                                                  fmt=fmt), fmt))
 
     def billable(self, month: Month) -> list[Packet]:
         """A packet for each patient whose month supports a code or was billed at its
@@ -255,8 +267,8 @@ class AuditPacketService:
             detail = require_detail(conn, patient_id, region="", by_phone=False)
             if patient_ref is not None and lookups.patient_key(patient_ref) != detail.clinic_key:
                 raise BadInput(f"The packet is for {patient_id}, not {patient_ref}.")
-            today = as_format(self._content(conn, detail, packet_month, printed=False),
-                              printed["format"])
+            today = as_format(self._content(conn, detail, packet_month, printed=False,
+                                            fmt=printed["format"]), printed["format"])
             changes = _differences(_stored_part(printed), today)
             ids = {int(e["id"]) for part in ("entries", "voided") for e in today[part]}
             changes += _head_changes(conn, printed) or _trail_changes(conn, ids)
@@ -264,8 +276,10 @@ class AuditPacketService:
 
     # -- the content ---------------------------------------------------------------------
 
-    def _content(self, conn: Conn, detail: Any, month: Month, *,
-                 printed: bool) -> dict[str, Any]:
+    def _content(self, conn: Conn, detail: Any, month: Month, *, printed: bool,
+                 fmt: str = FORMAT) -> dict[str, Any]:
+        """The newest format's content, its device section as `fmt` lists it (v6 listed
+        every day of a period running past the month's end: see `_devices`)."""
         w, who = _Writer(self.ctx), _People(conn)
         summary, so_far = self.months.summary_with_progress_in(conn, month, detail.id)
         entries = self.entries.month_entries_in(conn, month, detail.id)
@@ -278,8 +292,10 @@ class AuditPacketService:
                                        if detail.provider_slack_id else None),
             "month": self._month(month, summary, so_far) | {"hold_reasons": hold_reasons(
                 detail.consent_on, detail.ordered_by_slack_id, detail.order_on),
-                "devices": self._devices(conn, detail, month, summary)},
+                "devices": self._devices(conn, detail, month, summary, in_month=(
+                    FORMATS.index(fmt) >= FORMATS.index(DEVICES_IN_MONTH_SINCE)))},
             "billed_at_close": (summary.billed_at_close.as_json()
+                                | summary.billed_at_close.device_json()
                                 if summary.billed_at_close else None),
             "close_history": [
                 {"action": e.action, "at": w.time(e.at), "by": e.by, "by_name": e.by_name,
@@ -333,31 +349,55 @@ class AuditPacketService:
         }
 
 
-    def _devices(self, conn: Conn, detail: Any, month: Month,
-                 summary: MonthSummary) -> dict[str, Any]:
-        """The device half (issue 28): the periods with a day in the month, as the readings
-        make them (never "so far": the content must not change with the day it is
-        verified), each counted day with its readings and their sources; no values."""
+    def _devices(self, conn: Conn, detail: Any, month: Month, summary: MonthSummary, *,
+                 in_month: bool) -> dict[str, Any]:
+        """The device half (issue 28), as the readings make it (never "so far": the
+        content must not change with the day it is verified), each counted day with its
+        readings and their sources; no values.
+
+        `in_month` (v7 on): only what belongs to the month's claim, so a closed month's
+        packet does not change with a later month's readings. The periods whose codes are
+        dated in the month, with all their days (each is on or before their last day, in
+        the month), and a period running past the month's end with its days up to the
+        month's last day, its codes left to the month they are dated in (`codes_text`
+        None); a period is listed only with a counted day by the month's end. v6 listed
+        every period overlapping the month with all its days, later months' too."""
         zone = self.ctx.policy.zone
         rows = device_rows.instants(conn, detail.id)
         enrolment = summary.enrolment or episode_rows.enrolment(conn, detail)
         periods = [p for p in periods_of([r.measured_at for r in rows], enrolment,
                                          detail.consent_on, zone, through=None)
                    if p.start <= month.last_day and p.end >= month.first_day]
-        counted = {d for p in periods for d in p.days}
+        codes = codes_in_month(periods, month)
+        last = month.last_day if in_month else None
+
+        def days_of(period: Any) -> list[Any]:
+            return [d for d in period.days if last is None or d <= last]
+
+        if in_month:
+            periods = [p for p in periods if days_of(p)]
+        counted = {d for p in periods for d in days_of(p)}
         per_day: dict[Any, list[str]] = {}
         for row in rows:
             day = clinic_day(row.measured_at, zone)
             if day in counted:
                 per_day.setdefault(day, []).append(row.source)
-        codes = codes_in_month(periods, month)
+        listed = []
+        for p in periods:
+            item = {"start": p.start.isoformat(), "end": p.end.isoformat(),
+                    "date_of_service": p.end.isoformat(), "days": p.day_count,
+                    "codes_text": format_codes(p.codes)}
+            if last is not None:
+                runs_past = p.end > last
+                item |= {"days": len(days_of(p)),
+                         "counted_through": min(p.end, last).isoformat(),
+                         "codes_text": None if runs_past else format_codes(p.codes)}
+            listed.append(item)
         return {
             "codes": [{"code": c.code, "units": c.units} for c in codes],
             "codes_text": format_codes(codes),
             "rule": DEVICE_RULE,
-            "periods": [{"start": p.start.isoformat(), "end": p.end.isoformat(),
-                         "date_of_service": p.end.isoformat(), "days": p.day_count,
-                         "codes_text": format_codes(p.codes)} for p in periods],
+            "periods": listed,
             "days": [{"day": day.isoformat(), "readings": len(sources),
                       "sources": sorted(set(sources))}
                      for day, sources in sorted(per_day.items())],
@@ -533,12 +573,13 @@ def _part_differences(printed: dict[Any, Any], today: dict[Any, Any], keys: list
     return found
 
 
-_RECORD_KEYS = ("id", "entry_id", "call_sid", "slack_id")
+# a device day by its day, a device period by its first day (format v6 on)
+_RECORD_KEYS = ("id", "entry_id", "call_sid", "slack_id", "day", "start")
 
 
 def _record_key(item: dict[str, Any]) -> Any:
     """What names a record in a list (an entry, a live interaction, a call leg, a staff
-    share), so a difference is reported against it."""
+    share, a device day or period), so a difference is reported against it."""
     return next((item[k] for k in _RECORD_KEYS if item.get(k) is not None), None)
 
 

@@ -195,9 +195,18 @@ class BilledAtClose:
             return ""
         return device_change_text(self.device_codes or (), self.device_now, codes)
 
+    @property
+    def device_billed_text(self) -> str | None:
+        """The device codes billed at close ('none' for none; None: not recorded)."""
+        return None if self.device_codes is None else format_codes(self.device_codes) or "none"
+
+    @property
+    def device_now_text(self) -> str:
+        return format_codes(self.device_now) or "none"
+
     def device_json(self) -> dict[str, Any]:
         """The device half of the comparison, for a month's JSON (status, report); kept out
-        of `as_json`, which audit packets print (their format is versioned)."""
+        of `as_json`, which audit packets print (their format is versioned: v7 adds it)."""
         return {"device_codes": None if self.device_codes is None
                 else [{"code": c.code, "units": c.units} for c in self.device_codes],
                 "device_codes_text": None if self.device_codes is None

@@ -244,7 +244,7 @@ def test_no_word_is_cut_across_lines_from_v5(svc: Service,
     ("enrolme" above "nt"); from v5 each column is at least as wide as its longest word.
     A packet printed as v4 keeps its widths (its bytes must print again the same)."""
     packet = svc.audit_packets.packet("P-1042", OCTOBER)
-    assert packet.content["format"] == FORMAT == "rpm-logger audit packet v6"  # fitted since v5
+    assert packet.content["format"] == FORMAT == "rpm-logger audit packet v7"  # fitted since v5
     assert _cut_words(pdf(packet), html(packet)) == set()
     _assert_printed_as_the_html(pdf(packet), html(packet))
     # time outside the enrolment window, as the auditor's month had it (layout only)

@@ -128,7 +128,7 @@ def test_the_close_records_the_device_codes(svc: Service, db_url: str,
     assert status["billed_at_close"]["differs"] is False  # device codes are kept apart
 
 
-def test_the_packet_v6_lists_each_counted_day_and_older_formats_verify(
+def test_the_packet_lists_each_counted_day_and_older_formats_verify(
         svc: Service, db_url: str, clock: FrozenClock) -> None:
     from presentation import packet as printing
     from service.audit_packets import FORMAT, as_format
@@ -139,12 +139,14 @@ def test_the_packet_v6_lists_each_counted_day_and_older_formats_verify(
         "device_serial": "BP-0042", "kind": "weight", "values": {"kg": 80.5},
         "measured_at": "2026-11-03T18:00:00-05:00"})], source="csv", actor="cli:t")
     packet = svc.audit_packets.packet("P-1042", Month(2026, 11))
-    assert FORMAT == "rpm-logger audit packet v6"
+    assert FORMAT == "rpm-logger audit packet v7"
     devices = packet.content["month"]["devices"]
     assert devices["codes_text"] == "99453;99454"
-    assert devices["periods"][0] == {"start": "2026-10-20", "end": "2026-11-18",
-                                     "date_of_service": "2026-11-18", "days": 17,
-                                     "codes_text": "99453;99454"}
+    # the period 19 Nov - 18 Dec has no reading day by 30 November: not listed (v7)
+    assert devices["periods"] == [{"start": "2026-10-20", "end": "2026-11-18",
+                                   "date_of_service": "2026-11-18", "days": 17,
+                                   "counted_through": "2026-11-18",
+                                   "codes_text": "99453;99454"}]
     assert {"day": "2026-11-03", "readings": 2, "sources": ["csv", "webhook"]} \
         in devices["days"]
     page = printing.html(packet)
