@@ -202,14 +202,15 @@ def device_fields(instants: list[datetime] | None, enrolment: Enrolment,
                   consent_on: date | None, month: Month, today: date,
                   policy: Policy) -> dict[str, Any]:
     """A summary's device half (billing.devices): the month's device codes and dollars,
-    the reading days of the month's period (billing.devices.month_period) up to the month's
-    last day (today, in the running month), the periods with a day in the month and the
-    month's period's verdict on `today`."""
+    the reading days of the month's period (billing.devices.month_period: once the month has
+    ended, the last period it bills) up to the month's last day (today, in the running
+    month), the periods with a day in the month and the month's period's verdict on
+    `today`."""
     if not instants:
         return {}
     cut = min(today, month.last_day)
     periods = periods_of(instants, enrolment, consent_on, policy.zone, through=cut)
-    current = month_period(periods, month, cut)
+    current = month_period(periods, month, today)
     codes = codes_in_month(periods, month)
     return {"device_codes": codes,
             "device_amount": expected_amount(codes, policy.fees),

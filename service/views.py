@@ -281,10 +281,11 @@ class MonthSummary:
     enrolment: Enrolment | None = field(default=None, repr=False, compare=False)
     # the device half (issue 28; billing.devices): the codes of the device periods whose
     # date of service (last day) is in the month, kept apart from `codes` so a month closed
-    # before devices were counted never reads as changed; the month's device period (the
-    # one holding its last day, today in the running month, else its last: billing.devices.
-    # month_period) and its counted reading days up to that day (a past month's never
-    # change afterwards); every period with a day in the month.
+    # before devices were counted never reads as changed; the month's device period (once
+    # the month has ended, the last one it bills, else the one holding its last day; today's
+    # in the running month; else its last: billing.devices.month_period) and its counted
+    # reading days up to that day (a past month's never change afterwards); every period
+    # with a day in the month.
     device_codes: tuple[CodeUnits, ...] = field(default=(), compare=False)
     device_days: int = field(default=0, compare=False)
     device_periods: tuple[DevicePeriod, ...] = field(default=(), repr=False, compare=False)

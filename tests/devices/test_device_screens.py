@@ -80,7 +80,7 @@ def test_a_past_month_keeps_its_device_days_when_the_patient_ends_and_enrols_aga
         svc: Service, db_url: str, clock: FrozenClock) -> None:
     seed(svc)
     svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)), actor="t")
-    lend_and_read(svc, date(2026, 10, 1), 51)  # every day, 1 October to 20 November (today)
+    lend_and_read(svc, date(2026, 10, 20), 32)  # every day, 20 October to 20 November (today)
     cli = Cli(cli_env(db_url), clock=clock)
 
     def october() -> tuple[object, ...]:
@@ -94,23 +94,24 @@ def test_a_past_month_keeps_its_device_days_when_the_patient_ends_and_enrols_aga
                 status["device_periods"][0])
 
     before = october()
-    # 1-30 October is October's claim; 31 October starts the next period: 1 day by then
-    assert before[:3] == (1, [{"code": "99453", "units": 1}, {"code": "99454", "units": 1}],
-                          "1 reading day by 2026-10-31 (period 2026-10-31 to 2026-11-29; its "
-                          "codes are 2026-11's)")
+    # no period ends in October: the one holding 31 October (20 October - 18 November),
+    # counted to that day: 12 days; no device code
+    assert before[:3] == (12, [], "12 reading days by 2026-10-31 (period 2026-10-20 to "
+                          "2026-11-18; its codes are 2026-11's)")
     svc.patients.end("P-1042", on=date(2026, 11, 5), actor="t")
     svc.patients.enrol("P-1042", on=date(2026, 11, 10), actor="t")
     after = october()
-    # the second period is clipped to the first episode's end (5 November): its days after
-    # that are the new episode's, and October's figure never counted them
-    assert after[:2] == before[:2] and after[3] == before[3]
-    assert after[2] == ("1 reading day by 2026-10-31 (period 2026-10-31 to 2026-11-05; its "
+    # the period is clipped to the first episode's end (5 November): its days after that
+    # are the new episode's, and October's figure never counted them
+    assert after[:2] == before[:2]
+    assert after[2] == ("12 reading days by 2026-10-31 (period 2026-10-20 to 2026-11-05; its "
                         "codes are 2026-11's)")
     november = json.loads(cli("status", "P-1042", "--month", "2026-11", "--json").stdout)
     assert [(p["start"], p["end"], p["days"], p["code"]) for p in november["device_periods"]] \
-        == [("2026-10-31", "2026-11-05", 6, "99445"), ("2026-11-10", "2026-12-09", 11, "99445")]
+        == [("2026-10-20", "2026-11-05", 17, "99454"), ("2026-11-10", "2026-12-09", 11, "99445")]
     assert november["device_days"] == 11  # the new episode's running period, to today
-    assert november["device_codes"] == [{"code": "99445", "units": 1}]
+    assert november["device_codes"] == [{"code": "99453", "units": 1},
+                                        {"code": "99454", "units": 1}]
     assert _report_csv(cli, "2026-11")["P-1042"]["device_days"] == "11"
 
 
@@ -188,3 +189,33 @@ def test_the_dashboard_says_how_many_reading_days_are_missing(cli: Cli, svc: Ser
         html = client.get("/?month=2026-11", headers={"Authorization": f"Bearer {TOKEN}"}).text
     [cell] = [e for e in Page(html).find("td", class_="device-days")]
     assert cell.content == "0 needs 16 more reading days by 2026-12-18 for 99454"
+
+
+def test_a_past_months_device_days_are_the_period_it_bills_on_every_screen(
+        cli: Cli, svc: Service, clock: FrozenClock) -> None:
+    from fastapi.testclient import TestClient
+
+    from configuration.settings import Settings
+    from rpm_logger.app import create_app
+    from tests.web.support import TOKEN, Page
+
+    clock.advance(days=15)  # 5 December: November is over
+    words = ("period 2026-10-20 to 2026-11-18 ended with 17 reading days: "
+             "earned 99453 + 99454")
+    status = cli("status", "P-1042", "--month", "2026-11").stdout
+    assert "Device codes  99453;99454 ($66.00)" in status
+    assert f"Device days   {words}" in status  # not the next period's 0 days
+    data = json.loads(cli("status", "P-1042", "--month", "2026-11", "--json").stdout)
+    assert data["device_days"] == 17
+    [report] = [r for r in json.loads(cli("report", "--month", "2026-11", "--format",
+                                          "json").stdout) if r["patient_id"] == "P-1042"]
+    assert report["device_days"] == 17
+    row = _report_csv(cli, "2026-11")["P-1042"]
+    assert (row["device_days"], row["device_days_text"]) == ("17", words)
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=svc)) as client:
+        html = client.get("/?month=2026-11", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    [cell] = [e for e in Page(html).find("td", class_="device-days")]
+    assert cell.content == "17" and cell.attrs["title"] == words
+    from service.month_words import device_words
+    assert device_words(svc.months.summary("P-1042", Month(2026, 11), by_phone=False,
+                                           reply=True)) == words  # Slack's reply
