@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from billing.audit_checks import Finding
 from billing.claims import same_units
 from billing.codes import format_codes
+from billing.devices import DEVICE_CODES
 from billing.digits import DIGIT
 from billing.durations import format_seconds
 from billing.months import clinic_time
@@ -351,8 +352,17 @@ def _device_totals(totals: MonthTotals) -> list[tuple[str, str]]:
         return []
     units = ", ".join(f"{code} x{n}" for code, n in sorted(totals.device_units.items()))
     return [("Device codes", f"{units or 'none'} (${totals.device_amount:.2f})"),
-            ("Short of readings", f"{count_of(totals.short_of_readings, 'patient')} whose "
-                                  "device period still needs reading days for 99454")]
+            ("Short of readings", _short_of_readings(totals))]
+
+
+def _short_of_readings(totals: MonthTotals) -> str:
+    """'3 patients whose device period still needs reading days: 2 for 99454, 1 for
+    99445' (each counted under the code its period aims at)."""
+    text = (f"{count_of(totals.short_of_readings, 'patient')} whose device period still "
+            "needs reading days")
+    split = [f"{totals.short_of_readings_for[code]} for {code}" for code in DEVICE_CODES
+             if totals.short_of_readings_for.get(code)]
+    return f"{text}: {', '.join(split)}" if split else text
 
 
 def totals_text(totals: MonthTotals) -> str:

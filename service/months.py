@@ -744,7 +744,7 @@ class _TotalsTally:
         self.seen: dict[_RiskKey, RiskAssessment] = {}
         self.device_units: dict[str, int] = defaultdict(int)
         self.device_amount = Decimal("0.00")
-        self.short_of_readings = 0
+        self.short_of_readings: dict[str, int] = defaultdict(int)  # by the code aimed at
 
     def counted(self, summaries: Iterable[MonthSummary]) -> Iterator[MonthSummary]:
         """The summaries unchanged, each one counted as it passes."""
@@ -770,7 +770,9 @@ class _TotalsTally:
             for code in summary.device_codes:
                 self.device_units[code.code] += code.units
             self.device_amount += summary.device_amount
-        self.short_of_readings += short_of_readings(summary) is not None
+        short = short_of_readings(summary)
+        if short is not None and short.aim is not None:
+            self.short_of_readings[short.aim] += 1
 
     def result(self) -> MonthTotals:
         context = self.context
@@ -785,5 +787,6 @@ class _TotalsTally:
             unmatched_calls=unmatched, changed_since_close=tuple(self.changed),
             reopened=_reopened(context.record.latest_event, self.zone),
             device_units=dict(self.device_units), device_amount=self.device_amount,
-            short_of_readings=self.short_of_readings,
+            short_of_readings=sum(self.short_of_readings.values()),
+            short_of_readings_for=dict(self.short_of_readings),
         )

@@ -458,10 +458,12 @@ class MonthTotals:
     held: int = 0  # with codes, but no consent or no order on file: not to be billed yet
     # the device half (issue 28): units per device code dated in the month (held months
     # left out, as for time), their dollars, and patients whose current device period
-    # still lacks reading days for 99454
+    # still lacks reading days for a code it can reach: how many, and how many per code
+    # aimed at (99454, 99445)
     device_units: dict[str, int] = field(default_factory=dict)
     device_amount: Decimal = Decimal("0.00")
     short_of_readings: int = 0
+    short_of_readings_for: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)

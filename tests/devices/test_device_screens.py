@@ -171,11 +171,31 @@ def test_reminders_and_the_summary_name_patients_short_of_readings(cli: Cli,
     assert "120" not in shown  # a reading's value, never
     summary = cli("report", "--month", "2026-11", "--summary").stdout
     assert "Device codes" in summary and "99453 x1, 99454 x1 ($66.00)" in summary
-    assert "1 patient whose device period still needs reading days" in summary
+    assert "1 patient whose device period still needs reading days: 1 for 99454" in summary
     numbers = json.loads(cli("report", "--month", "2026-11", "--summary", "--format",
                              "json").stdout)
     assert numbers["device_units"] == {"99453": 1, "99454": 1}
     assert numbers["short_of_readings"] == 1
+
+
+def test_the_summary_counts_short_of_readings_under_the_code_aimed_at(
+        cli: Cli, svc: Service) -> None:
+    # P-2000's period from 1 November has 1 day on 20 November: 16 is out of reach (at
+    # most 12), 99445 is its aim; the summary never calls it short "for 99454"
+    svc.patients.add("P-2000", PatientFields(initials="QQ", consent_on=date(2026, 10, 1)),
+                     actor="test")
+    svc.devices.add("SC-7", patient_ref="P-2000", kind="scale", from_day=date(2026, 11, 1),
+                    actor="test")
+    svc.devices.ingest([reading_from({
+        "device_serial": "SC-7", "kind": "weight", "values": {"kg": 80},
+        "measured_at": "2026-11-01T07:00:00-05:00"})], source="webhook", actor="webhook")
+    summary = cli("report", "--month", "2026-11", "--summary").stdout
+    assert ("2 patients whose device period still needs reading days: 1 for 99454, "
+            "1 for 99445") in summary
+    numbers = json.loads(cli("report", "--month", "2026-11", "--summary", "--format",
+                             "json").stdout)
+    assert (numbers["short_of_readings"], numbers["short_of_readings_for"]) == (
+        2, {"99454": 1, "99445": 1})
 
 
 def test_the_dashboard_says_how_many_reading_days_are_missing(cli: Cli, svc: Service) -> None:
