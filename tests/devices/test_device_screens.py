@@ -198,6 +198,43 @@ def test_the_summary_counts_short_of_readings_under_the_code_aimed_at(
         2, {"99454": 1, "99445": 1})
 
 
+def test_a_reminder_plans_device_section_is_judged_on_its_own_day(
+        cli: Cli, svc: Service, clock: FrozenClock) -> None:
+    from service.reminders import ReminderOptions
+
+    # P-2000 (the nurse's too): 3 reading days from 2 November; its first period ends on
+    # 1 December, the next starts on 2 December
+    svc.patients.add("P-2000", PatientFields(initials="QQ", consent_on=date(2026, 10, 1),
+                                             assign="U01NURSE"), actor="test")
+    svc.devices.add("SC-7", patient_ref="P-2000", kind="scale", from_day=date(2026, 11, 1),
+                    actor="test")
+    svc.devices.ingest([reading_from({
+        "device_serial": "SC-7", "kind": "weight", "values": {"kg": 80},
+        "measured_at": f"2026-11-0{d}T07:00:00-05:00"}) for d in (2, 3, 4)],
+        source="webhook", actor="webhook")
+
+    def short(day: date) -> tuple[tuple[object, ...], ...]:
+        plan = svc.reminders.plan(day, ReminderOptions())
+        return next((m.short_of_readings for m in plan.messages
+                     if m.recipient == "U01NURSE"), ())
+
+    # a future day (today is 20 November): the periods as they will stand then, with the
+    # readings measured by today; P-2000's new period from 2 December is judged too
+    assert short(date(2026, 12, 15)) == (
+        ("P-1042 (JD)", 2, date(2026, 12, 18), "99445"),
+        ("P-2000 (QQ)", 16, date(2026, 12, 31), "99454"))
+    preview = svc.reminders.preview(date(2026, 12, 15), ReminderOptions())
+    assert any("device reading days measured by today" in n for n in preview.plan.notes)
+    # a past day (today is 16 December): as it stood on 20 November, not "the month is over"
+    clock.advance(days=26)
+    svc.devices.ingest([reading_from({
+        "device_serial": "BP-0042", "kind": "blood_pressure", "values": {"systolic": 120},
+        "measured_at": f"2026-12-0{d}T07:00:00-05:00"}) for d in range(1, 4)],
+        source="webhook", actor="webhook")  # measured after 20 November: not seen then
+    # (P-2000's 3 days are 99445's; 16 is out of reach by 1 December: not short)
+    assert short(date(2026, 11, 20)) == (("P-1042 (JD)", 16, date(2026, 12, 18), "99454"),)
+
+
 def test_the_dashboard_says_how_many_reading_days_are_missing(cli: Cli, svc: Service) -> None:
     from fastapi.testclient import TestClient
 
