@@ -406,7 +406,9 @@ def close_figures(view: CloseView, *, slack: bool = False) -> str:
     billable = f"{view.billable} billable" if slack else f"{view.billable} with billable codes"
     amount = f"${view.amount:,.2f}" if slack else f"${view.amount:.2f}"
     devices = ", ".join(f"{code} {times}{n}" for code, n in sorted(view.device_units.items()))
-    device_part = f"{between}device codes {devices}" if devices else ""
+    device_amount = (f"${view.device_amount:,.2f}" if slack
+                     else f"${view.device_amount:.2f}")
+    device_part = f"{between}device codes {devices} ({device_amount})" if devices else ""
     return (f"{count_of(view.patients, 'patient')} ({billable}{_held(view)}){between}{units}"
             f"{between}{amount}{device_part}")
 
@@ -458,8 +460,12 @@ def close_preview_text(view: CloseView) -> str:
     if not view.billable:
         text += (f"\nNothing in {view.month} to bill (no patient has billable time or "
                  "device codes): is this the month you mean?")
-    return text + ("\nLater logs, voids and call attachments dated in it need an amendment "
-                   "with a reason.")
+    return text + f"\n{LATE_CHANGES}"
+
+
+# What a closed month needs for a change dated in it (CLI and Slack say the same).
+LATE_CHANGES = ("Later logs, voids, call attachments, reading imports, device attaches and "
+                "back-dated device ends dated in it need an amendment with a reason.")
 
 
 # Why a reopen asks whether the close was billed (CLI and Slack say the same).

@@ -121,10 +121,19 @@ def test_the_close_records_the_device_codes(svc: Service, db_url: str,
     svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)), actor="t")
     lend_and_read(svc, date(2026, 10, 1), 16)  # 1-30 October: October's claim
     cli = Cli(cli_env(db_url), clock=clock)
+    from presentation import blocks, render
+
+    preview = svc.closes.preview(Month(2026, 10))
+    text = render.close_preview_text(preview)  # the device dollars beside the time's
+    assert "$0.00, device codes 99453 x1, 99454 x1 ($66.00)" in text
+    assert ("Later logs, voids, call attachments, reading imports, device attaches and "
+            "back-dated device ends dated in it need an amendment") in text
+    slack = str(blocks.close_confirm_reply(preview).blocks)
+    assert "device codes 99453 ×1, 99454 ×1 ($66.00)" in slack and "reading imports" in slack
     closed = cli("month", "close", "2026-10", "--yes", "--by", "billing")
-    assert "device codes 99453 x1, 99454 x1" in closed.stdout + closed.stderr
+    assert "device codes 99453 x1, 99454 x1 ($66.00)" in closed.stdout + closed.stderr
     shown = cli("month", "show", "2026-10").stdout
-    assert "closed by billing" in shown and "device codes 99453 x1, 99454 x1" in shown
+    assert "closed by billing" in shown and "device codes 99453 x1, 99454 x1 ($66.00)" in shown
     status = json.loads(cli("status", "P-1042", "--month", "2026-10", "--json").stdout)
     assert status["billed_at_close"]["differs"] is False  # device codes are kept apart
 
