@@ -15,8 +15,10 @@ which a period starts. Sources and choices: docs/billing-rules.md, "Device codes
   in 2026 or later; else none. Never both. 99453 (set-up and education) once per episode,
   with the episode's first period that supports a device code.
 - A period's codes carry its last day as their date of service and belong to that day's month.
-- A month's device days are those of the period holding its last day (today, while it runs),
-  else of its last period, counted up to that day: a past month's never change afterwards.
+- A month's device days: once it has ended, those of the last period whose date of service is
+  in it (the one its codes are), else of the period holding its last day; while it runs, of
+  the period holding today; else of its last period; counted up to that day: a past month's
+  never change afterwards.
 """
 
 from collections.abc import Iterable, Sequence
@@ -257,11 +259,19 @@ def current_period(periods: Iterable[DevicePeriod], today: date) -> DevicePeriod
 
 
 def month_period(periods: Sequence[DevicePeriod], month: Month,
-                 cut: date) -> DevicePeriod | None:
-    """The period a month's device days are those of: the one holding `cut` (the month's
-    last day; today in the running month), else the last one with a day in the month that
-    ended before it (its episode ended in the month); None when no period has a day in the
-    month up to `cut`."""
+                 today: date) -> DevicePeriod | None:
+    """The period a month's device days are those of, judged on `today` (clinic day).
+    A month that has ended (`today` after its last day): the last period whose date of
+    service (last day) is in the month, the one whose codes the month bills; else the one
+    holding its last day. The running month: the one holding `today`. Either way, failing
+    those, the last one with a day in the month up to that day (it ended with its episode);
+    None when no period has a day in the month up to then. Its days are counted up to the
+    month's last day (`days_through`), so a past month's never change afterwards."""
+    cut = min(today, month.last_day)
+    if today > month.last_day:
+        billed = [p for p in periods if p.month == month]
+        if billed:
+            return billed[-1]
     return next((p for p in reversed(periods)
                  if p.start <= cut and p.end >= month.first_day), None)
 

@@ -687,8 +687,7 @@ def close_confirm_reply(preview: CloseView) -> Reply:
                                "billable time or device codes): is this the month you mean?"))
     blocks.append(_context(("🔎 " if sum(preview.findings.values()) else "✅ ")
                            + render.findings_line(preview.findings, preview.month)))
-    blocks.append(_context("Later logs, voids and call attachments dated in it need an admin "
-                           "amendment with a reason. Undo with `/rpm month reopen "
+    blocks.append(_context(f"{render.LATE_CHANGES} Undo with `/rpm month reopen "
                            f"{preview.month} REASON`."))
     blocks.append({"type": "actions", "elements": [
         _button(f"Confirm: close {preview.month}", CLOSE_MONTH_ACTION, preview.month,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from billing.audit_checks import Finding
 from billing.claims import same_units
 from billing.codes import format_codes
+from billing.devices import DEVICE_CODES
 from billing.digits import DIGIT
 from billing.durations import format_seconds
 from billing.months import clinic_time
@@ -351,8 +352,17 @@ def _device_totals(totals: MonthTotals) -> list[tuple[str, str]]:
         return []
     units = ", ".join(f"{code} x{n}" for code, n in sorted(totals.device_units.items()))
     return [("Device codes", f"{units or 'none'} (${totals.device_amount:.2f})"),
-            ("Short of readings", f"{count_of(totals.short_of_readings, 'patient')} whose "
-                                  "device period still needs reading days for 99454")]
+            ("Short of readings", _short_of_readings(totals))]
+
+
+def _short_of_readings(totals: MonthTotals) -> str:
+    """'3 patients whose device period still needs reading days: 2 for 99454, 1 for
+    99445' (each counted under the code its period aims at)."""
+    text = (f"{count_of(totals.short_of_readings, 'patient')} whose device period still "
+            "needs reading days")
+    split = [f"{totals.short_of_readings_for[code]} for {code}" for code in DEVICE_CODES
+             if totals.short_of_readings_for.get(code)]
+    return f"{text}: {', '.join(split)}" if split else text
 
 
 def totals_text(totals: MonthTotals) -> str:
@@ -396,7 +406,9 @@ def close_figures(view: CloseView, *, slack: bool = False) -> str:
     billable = f"{view.billable} billable" if slack else f"{view.billable} with billable codes"
     amount = f"${view.amount:,.2f}" if slack else f"${view.amount:.2f}"
     devices = ", ".join(f"{code} {times}{n}" for code, n in sorted(view.device_units.items()))
-    device_part = f"{between}device codes {devices}" if devices else ""
+    device_amount = (f"${view.device_amount:,.2f}" if slack
+                     else f"${view.device_amount:.2f}")
+    device_part = f"{between}device codes {devices} ({device_amount})" if devices else ""
     return (f"{count_of(view.patients, 'patient')} ({billable}{_held(view)}){between}{units}"
             f"{between}{amount}{device_part}")
 
@@ -448,8 +460,12 @@ def close_preview_text(view: CloseView) -> str:
     if not view.billable:
         text += (f"\nNothing in {view.month} to bill (no patient has billable time or "
                  "device codes): is this the month you mean?")
-    return text + ("\nLater logs, voids and call attachments dated in it need an amendment "
-                   "with a reason.")
+    return text + f"\n{LATE_CHANGES}"
+
+
+# What a closed month needs for a change dated in it (CLI and Slack say the same).
+LATE_CHANGES = ("Later logs, voids, call attachments, reading imports, device attaches and "
+                "back-dated device ends dated in it need an amendment with a reason.")
 
 
 # Why a reopen asks whether the close was billed (CLI and Slack say the same).

@@ -67,8 +67,10 @@ class CloseView:
     # a close's (or preview's) patients whose month supports codes but is not billed:
     # "P-2000 (AB): no consent on file" (billing.audit_checks.hold_reasons)
     held: tuple[str, ...] = ()
-    # units per device code in the close's record (issue 28; none before it)
+    # units per device code in the close's record (issue 28; none before it), and their
+    # dollars at the fee schedule's 99453/99454/99445 (as `report --summary` prices them)
     device_units: dict[str, int] = field(default_factory=dict)
+    device_amount: Decimal = Decimal("0.00")
     # a preview's patients with codes to bill (time or device), in clinic-id order
     by_patient: tuple[PatientCodes, ...] = ()
 

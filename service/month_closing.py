@@ -15,6 +15,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from billing.codes import CodeUnits
+from billing.fees import expected_amount
 from billing.months import Month, clinic_day
 from service import audit
 from service.audit_checks import AuditCheckService
@@ -140,8 +142,14 @@ class MonthCloseService:
             recorded, held = _held(summaries)
             figures = _figures(recorded)
             findings = self.checks.run_in(conn, month, summaries).counts()
-        return CloseView(str(month), self.ctx.now(), "", findings=findings,
-                         held=_held_lines(recorded, held), **figures)  # type: ignore[arg-type]
+            return self._priced(CloseView(
+            str(month), self.ctx.now(), "", findings=findings,
+            held=_held_lines(recorded, held), **figures))  # type: ignore[arg-type]
+
+    def _priced(self, view: CloseView) -> CloseView:
+        """The view with its device codes' dollars (the fee schedule's; not in the record)."""
+        units = [CodeUnits(code, n) for code, n in view.device_units.items()]
+        return replace(view, device_amount=expected_amount(units, self.ctx.policy.fees))
 
     def close(self, month: Month, *, by: str, as_admin: bool = False) -> CloseView:
         """Lock a month that has ended and record what each patient's month supports.
@@ -163,7 +171,8 @@ class MonthCloseService:
             event = closes.add_event(conn, month=str(month), action="close", at=now, by=by,
                                      by_name=by_name, record=RECORD_AT_CLOSE, recorded_at=now)
             lines = _add_lines(conn, event.id, summaries)
-            view = replace(_view(event, lines), held=_held_lines(summaries, held))
+            view = replace(self._priced(_view(event, lines)),
+                           held=_held_lines(summaries, held))
             audit.record(conn, at=event.at, actor=by, action="month.close", entity="month",
                          entity_id=str(month), after={
                              "month": str(month), "closed_by": by, "by_name": by_name,
@@ -212,7 +221,7 @@ class MonthCloseService:
             event = find_close(conn, month)
             if event is None:
                 return None
-            return _view(event, closes.lines_of(conn, event.id))
+            return self._priced(_view(event, closes.lines_of(conn, event.id)))
 
     def to_reopen(self, month: Month, *, admin: str | None = None) -> CloseView:
         """The close a reopen would undo, shown before the question "were its claims sent?"
@@ -223,14 +232,14 @@ class MonthCloseService:
             event = find_close(conn, month)
             if event is None:
                 raise BadInput(f"{month} is not closed, so there is nothing to reopen.")
-            return _view(event, closes.lines_of(conn, event.id))
+            return self._priced(_view(event, closes.lines_of(conn, event.id)))
 
     def history(self, month: Month) -> list[CloseView]:
         """Every close and reopen of the month, oldest first."""
         with self.ctx.db.read() as conn:
             events = closes.history(conn, str(month))
             lines = closes.lines_of_events(conn, [e.id for e in events if e.action == "close"])
-        return [_view(e, lines.get(e.id, []) if e.action == "close" else None)
+        return [self._priced(_view(e, lines.get(e.id, []) if e.action == "close" else None))
                 for e in events]
 
     def reconstruct_pending(self) -> int:

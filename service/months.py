@@ -174,7 +174,10 @@ class _MonthContext:
     record: CloseRecord
     calls: dict[int | None, list[tuple[int, str]]]
     billed: BilledRecords  # the latest close's record, read a page at a time
-    month_ended: bool  # the clinic's today is past the month (read once, not per row)
+    month_ended: bool  # `today` is past the month (read once, not per row)
+    # the clinic day the rows are judged on: today, or a reminder plan's day (the device
+    # half counts the readings measured by then and judges its period on that day)
+    today: date
     contributions: dict[int, list[StaffMinutes]] = field(default_factory=dict)
     live_dates: dict[int, list[date]] = field(default_factory=dict)
     # the page's patients' reading instants (issue 28), read with detail only
@@ -202,14 +205,18 @@ def device_fields(instants: list[datetime] | None, enrolment: Enrolment,
                   consent_on: date | None, month: Month, today: date,
                   policy: Policy) -> dict[str, Any]:
     """A summary's device half (billing.devices): the month's device codes and dollars,
-    the reading days of the month's period (billing.devices.month_period) up to the month's
-    last day (today, in the running month), the periods with a day in the month and the
-    month's period's verdict on `today`."""
-    if not instants:
+    the readings measured by `today` (a past day sees what was known then), the reading
+    days of the month's period (billing.devices.month_period: once the month has
+    ended, the last period it bills) up to the month's last day (today, in the running
+    month), the periods with a day in the month and the month's period's verdict on
+    `today`."""
+    # the readings measured by `today` (a reminder plan's past day sees that day's)
+    known = [i for i in instants or () if clinic_day(i, policy.zone) <= today]
+    if not known:
         return {}
     cut = min(today, month.last_day)
-    periods = periods_of(instants, enrolment, consent_on, policy.zone, through=cut)
-    current = month_period(periods, month, cut)
+    periods = periods_of(known, enrolment, consent_on, policy.zone, through=cut)
+    current = month_period(periods, month, today)
     codes = codes_in_month(periods, month)
     return {"device_codes": codes,
             "device_amount": expected_amount(codes, policy.fees),
@@ -226,10 +233,11 @@ class _LightSummaries:
     shares, per-entry counts and close comparison a report row carries (none of which a
     risk list shows). Codes and dollars are assessed once per distinct figure pair."""
 
-    def __init__(self, service: "MonthService", month: Month, record: CloseRecord) -> None:
+    def __init__(self, service: "MonthService", month: Month, record: CloseRecord,
+                 today: date) -> None:
         self.month, self.month_text = month, str(month)
         self.policy = service.ctx.policy
-        self.today = service.today()
+        self.today = today
         self.month_ended = month.last_day < self.today
         closed = record.closed
         self.closed_by = signed(closed) if closed else None
@@ -374,7 +382,7 @@ class MonthService:
         the month) are tallied in full, a page at a time, as the report tallies them. While
         the month has a close, patients billed at it and gone from the scan are shown too."""
         record = close_record(conn, str(month))
-        light = _LightSummaries(self, month, record)
+        light = _LightSummaries(self, month, record, today)
         whole = PatientWindow.of(month, None, None)  # an exact patient's window
         verdicts: dict[tuple[int, bool], RiskAssessment] = {}
         shown: set[int] = set()
@@ -414,7 +422,9 @@ class MonthService:
     def _assessed_rows(self, conn: Conn, month: Month, today: date, scope: Scope,
                        ) -> Iterator[PatientRisk]:
         seen: dict[_RiskKey, RiskAssessment] = {}
-        for summary in self._summaries(conn, month, scope, detail=False):
+        context = (self._context(conn, month, scope, today=today)
+                   if scope.shape not in REPLY_SHAPES else None)
+        for summary in self._summaries(conn, month, scope, detail=False, context=context):
             yield _assessed(summary, month, today, seen)
 
     def summary_in(self, conn: Transaction, month: Month, patient_pk: int) -> MonthSummary:
@@ -471,18 +481,20 @@ class MonthService:
                                day_cuts=self._day_cuts(month)))
 
     def _context(self, conn: Conn, month: Month, scope: Scope,
-                 record: CloseRecord | None = None) -> _MonthContext:
+                 record: CloseRecord | None = None, today: date | None = None
+                 ) -> _MonthContext:
         """The month's close record (one statement, unless the month statement of a reply
         carried it) and, for a scan, its calls to review (one; a reply's month statement
         carries its patients' calls itself)."""
         start, end = month.bounds_utc(self.ctx.policy.zone)
         record = record or close_record(conn, str(month))
+        today = today or self.today()
         context = _MonthContext(
             month=month, month_text=str(month), record=record, calls=defaultdict(list),
             billed=BilledRecords(record.billed_close, start=start, end=end,
                                  fees=self.ctx.policy.fees,
                                  region=self.ctx.policy.phone_region),
-            month_ended=month.last_day < self.today(),
+            month_ended=month.last_day < today, today=today,
         )
         if scope.shape not in REPLY_SHAPES:
             for owner, call_pk, state in calls_to_review(conn, start=start, end=end,
@@ -570,7 +582,7 @@ class MonthService:
         """The month's device fields of a row, from the page's reading instants."""
         enrolment = totals.enrolment or Enrolment.single(totals.enrolled_on, totals.ended_on)
         return device_fields(context.readings.get(totals.patient_pk), enrolment,
-                             totals.consent_on, context.month, self.today(), self.ctx.policy)
+                             totals.consent_on, context.month, context.today, self.ctx.policy)
 
     def _summary(self, totals: _Figures, context: "_MonthContext") -> MonthSummary:
         month = context.month
@@ -657,7 +669,8 @@ class MonthService:
         return written, tally.result()
 
     def _totals_tally(self, conn: Conn, month: Month, today: date | None) -> "_TotalsTally":
-        return _TotalsTally(month, today or self.today(), self._context(conn, month, CLINIC),
+        return _TotalsTally(month, today or self.today(),
+                            self._context(conn, month, CLINIC, today=today),
                             self.ctx.policy.fees, self.ctx.policy.zone)
 
     def _day_cuts(self, month: Month) -> tuple[datetime, ...]:
@@ -743,7 +756,7 @@ class _TotalsTally:
         self.seen: dict[_RiskKey, RiskAssessment] = {}
         self.device_units: dict[str, int] = defaultdict(int)
         self.device_amount = Decimal("0.00")
-        self.short_of_readings = 0
+        self.short_of_readings: dict[str, int] = defaultdict(int)  # by the code aimed at
 
     def counted(self, summaries: Iterable[MonthSummary]) -> Iterator[MonthSummary]:
         """The summaries unchanged, each one counted as it passes."""
@@ -769,7 +782,9 @@ class _TotalsTally:
             for code in summary.device_codes:
                 self.device_units[code.code] += code.units
             self.device_amount += summary.device_amount
-        self.short_of_readings += short_of_readings(summary) is not None
+        short = short_of_readings(summary)
+        if short is not None and short.aim is not None:
+            self.short_of_readings[short.aim] += 1
 
     def result(self) -> MonthTotals:
         context = self.context
@@ -784,5 +799,6 @@ class _TotalsTally:
             unmatched_calls=unmatched, changed_since_close=tuple(self.changed),
             reopened=_reopened(context.record.latest_event, self.zone),
             device_units=dict(self.device_units), device_amount=self.device_amount,
-            short_of_readings=self.short_of_readings,
+            short_of_readings=sum(self.short_of_readings.values()),
+            short_of_readings_for=dict(self.short_of_readings),
         )

@@ -265,9 +265,11 @@ class ReminderService:
         plan = self.plan(day, options)
         if plan.day > self.today():
             plan = replace(plan, notes=(*plan.notes, (
-                f"{plan.day} is in the future: this preview counts the time logged by today "
-                f"({self.today()}) and the days left from {plan.day}, as if nothing more "
-                "were logged; that day's run uses that day's figures")))
+                f"{plan.day} is in the future: this preview counts the time logged and the "
+                f"device reading days measured by today ({self.today()}) and the days left "
+                f"from {plan.day}, as if nothing more were logged or measured (device "
+                f"periods as they will stand on {plan.day}); that day's run uses that day's "
+                "figures")))
         states = {(c.kind, c.recipient): c for c in self._claims(plan.day)}
         outcomes = []
         for message in plan.messages:

@@ -290,10 +290,11 @@ class MonthSummary:
     enrolment: Enrolment | None = field(default=None, repr=False, compare=False)
     # the device half (issue 28; billing.devices): the codes of the device periods whose
     # date of service (last day) is in the month, kept apart from `codes` so a month closed
-    # before devices were counted never reads as changed; the month's device period (the
-    # one holding its last day, today in the running month, else its last: billing.devices.
-    # month_period) and its counted reading days up to that day (a past month's never
-    # change afterwards); every period with a day in the month.
+    # before devices were counted never reads as changed; the month's device period (once
+    # the month has ended, the last one it bills, else the one holding its last day; today's
+    # in the running month; else its last: billing.devices.month_period) and its counted
+    # reading days up to that day (a past month's never change afterwards); every period
+    # with a day in the month.
     device_codes: tuple[CodeUnits, ...] = field(default=(), compare=False)
     device_days: int = field(default=0, compare=False)
     device_periods: tuple[DevicePeriod, ...] = field(default=(), repr=False, compare=False)
@@ -466,10 +467,12 @@ class MonthTotals:
     held: int = 0  # with codes, but no consent or no order on file: not to be billed yet
     # the device half (issue 28): units per device code dated in the month (held months
     # left out, as for time), their dollars, and patients whose current device period
-    # still lacks reading days for 99454
+    # still lacks reading days for a code it can reach: how many, and how many per code
+    # aimed at (99454, 99445)
     device_units: dict[str, int] = field(default_factory=dict)
     device_amount: Decimal = Decimal("0.00")
     short_of_readings: int = 0
+    short_of_readings_for: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -8,6 +8,14 @@ the kind from the LOINC code (`code.coding`), the values from `valueQuantity` an
 `component`'s, the vendor's id from the first `identifier`, else the resource's `id`.
 Resources of other types in a Bundle (Device, Patient) are skipped. Errors name the FHIR
 path ("entry[2].resource.effectiveDateTime", "entry[2].resource.subject").
+
+`Observation.status` (FHIR R4's value set): `final`, `amended`, `corrected` (a result, or one
+changed after it was final) and `preliminary` (a measurement the device made, not yet
+reviewed: it was measured on that day all the same) are readings; `registered` (no result
+yet), `cancelled` (never completed), `entered-in-error` (withdrawn) and `unknown` are skipped:
+not stored, never counted, reported in the answer's `skipped`. A status outside the value set
+is refused naming `status`; an Observation without one (R4 requires it) is taken as a reading,
+as before the status was read.
 """
 
 import re
@@ -50,6 +58,23 @@ def observations(body: Any) -> list[tuple[str, Mapping[str, Any]]]:
         if resource.get("resourceType") == "Observation":
             found.append((f"entry[{index}].resource.", resource))
     return found
+
+
+READING_STATUSES = frozenset({"final", "amended", "corrected", "preliminary"})
+SKIPPED_STATUSES = frozenset({"registered", "cancelled", "entered-in-error", "unknown"})
+
+
+def is_reading(path: str, resource: Mapping[str, Any]) -> bool:
+    """Whether the Observation's status makes it a reading (above); BadInput naming
+    `status` for a value outside FHIR R4's ObservationStatus."""
+    status = resource.get("status")
+    if status is None or status in READING_STATUSES:
+        return True
+    if status in SKIPPED_STATUSES:
+        return False
+    raise BadInput(f"{path}status: one of FHIR R4's Observation statuses (final, amended, "
+                   "corrected, preliminary; registered, cancelled, entered-in-error and "
+                   "unknown are skipped)")
 
 
 # the reading's fields as an Observation names them, for the service's refusals

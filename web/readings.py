@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from billing.digits import is_digits
 from configuration.settings import Settings
 from service import Service
-from service.devices import MAX_READINGS_PER_REQUEST, ReadingIn, reading_from
+from service.devices import MAX_READINGS_PER_REQUEST, IngestResult, ReadingIn, reading_from
 from service.errors import BadInput, StoreUnavailable
 from web import fhir
 
@@ -54,9 +54,10 @@ def _signed(secret: bytes, request: Request, body: bytes, now: float) -> bool:
                                given.encode("ascii", "replace"))
 
 
-def parse_readings(body: bytes, content_type: str) -> tuple[list[ReadingIn], str]:
-    """The checked readings of a body and their source (`webhook` or `fhir`); BadInput
-    names the first bad field."""
+def parse_readings(body: bytes, content_type: str) -> tuple[list[ReadingIn], str, int]:
+    """The checked readings of a body, their source (`webhook` or `fhir`) and how many
+    Observations were skipped by their status (web.fhir.is_reading); BadInput names the
+    first bad field."""
     try:
         data: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -64,14 +65,17 @@ def parse_readings(body: bytes, content_type: str) -> tuple[list[ReadingIn], str
     if content_type.split(";")[0].strip().lower() == FHIR_JSON:
         found = fhir.observations(data)
         _check_count(len(found))
-        return [_fhir_reading(path, resource) for path, resource in found], "fhir"
+        kept = [(path, resource) for path, resource in found
+                if fhir.is_reading(path, resource)]
+        return ([_fhir_reading(path, resource) for path, resource in kept], "fhir",
+                len(found) - len(kept))
     if isinstance(data, dict):
-        return [reading_from(data)], "webhook"
+        return [reading_from(data)], "webhook", 0
     if not isinstance(data, list):
         raise BadInput("body: a reading (JSON object) or a list of readings")
     _check_count(len(data))
     return [reading_from(item, where=f"readings[{index}].")
-            for index, item in enumerate(data)], "webhook"
+            for index, item in enumerate(data)], "webhook", 0
 
 
 def _fhir_reading(path: str, resource: Any) -> ReadingIn:
@@ -102,22 +106,26 @@ def readings_router(settings: Settings) -> APIRouter:
                        service.ctx.now().timestamp()):
             return JSONResponse({"error": "bad or stale signature"}, status_code=401)
         try:
-            found, source = parse_readings(body, request.headers.get("content-type", ""))
-            result = await run_in_threadpool(
+            found, source, skipped = parse_readings(body,
+                                                    request.headers.get("content-type", ""))
+            result = (await run_in_threadpool(
                 service.devices.ingest, found, source=source, actor=f"devices:{source}")
+                if found else IngestResult(0, 0, 0, 0))  # every Observation skipped
         except BadInput as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         except StoreUnavailable:
             return JSONResponse({"error": "database unavailable; nothing stored"},
                                 status_code=503)
-        log.info("device readings: %d received, %d stored, %d replayed, %d unmatched",
-                 result.received, result.stored, result.replayed, result.unmatched)
+        log.info("device readings: %d received, %d stored, %d replayed, %d unmatched, "
+                 "%d skipped", result.received, result.stored, result.replayed,
+                 result.unmatched, skipped)
         if result.closed_changes:  # kept: a vendor cannot amend; the months show it
             log.warning("device readings changed the device codes of closed months %s "
                         "(%d patient-months): kept, shown as changed since close",
                         ", ".join(sorted({c.month for c in result.closed_changes})),
                         len(result.closed_changes))
         return JSONResponse({"received": result.received, "stored": result.stored,
-                             "replayed": result.replayed, "unmatched": result.unmatched})
+                             "replayed": result.replayed, "unmatched": result.unmatched,
+                             "skipped": skipped})
 
     return router

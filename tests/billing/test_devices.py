@@ -241,25 +241,44 @@ def test_time_codes_without_device_data_is_a_finding() -> None:
 
 
 def test_a_months_device_days_stand_as_at_its_last_day_whatever_episode_follows() -> None:
-    days = run(date(2026, 10, 1), 51)  # every day to 20 November (today)
     october, today = Month(2026, 10), date(2026, 11, 20)
 
-    def october_days(enrolment: Enrolment) -> tuple[date, date, int]:
-        periods = device_periods(days, enrolment, None, through=october.last_day)
-        period = month_period(periods, october, october.last_day)
+    def october_days(first: date, enrolment: Enrolment) -> tuple[date, date, int]:
+        days = run(first, (today - first).days + 1)  # every day to 20 November (today)
+        periods = device_periods(days, enrolment, None, through=today)
+        period = month_period(periods, october, today)
         assert period is not None
         return period.start, period.end, days_through(period, october.last_day)
 
     one = Enrolment.of([(date(2026, 10, 1), None)])
     # ended on 5 November, enrolled again on 10 November: the period holding 31 October is
-    # clipped to 5 November; October's days are 31 October's alone either way
+    # clipped to 5 November; October's days are counted to 31 October either way
     two = Enrolment.of([(date(2026, 10, 1), date(2026, 11, 5)), (date(2026, 11, 10), None)])
-    assert october_days(one) == (date(2026, 10, 31), date(2026, 11, 29), 1)
-    assert october_days(two) == (date(2026, 10, 31), date(2026, 11, 5), 1)
-    november = device_periods(days, two, None, through=today)
+    # from 1 October: 1-30 October is the period October bills; its 30 days, not the next
+    # period's 1 (31 October, running on into November)
+    assert october_days(date(2026, 10, 1), one) == (date(2026, 10, 1), date(2026, 10, 30), 30)
+    assert october_days(date(2026, 10, 1), two) == (date(2026, 10, 1), date(2026, 10, 30), 30)
+    # from 5 October: no period ends in October; the one holding 31 October, to that day
+    assert october_days(date(2026, 10, 5), one) == (date(2026, 10, 5), date(2026, 11, 3), 27)
+    assert october_days(date(2026, 10, 5), two) == (date(2026, 10, 5), date(2026, 11, 3), 27)
+    november = device_periods(run(date(2026, 10, 1), 51), two, None, through=today)
     running = month_period(november, Month(2026, 11), today)
     assert running is not None and running.episode == 1
     assert days_through(running, today) == 11  # 10-20 November, the new episode's
+
+
+def test_an_ended_month_has_the_period_it_bills_the_running_one_the_period_of_today() -> None:
+    # 15 October - 13 November (20 days) bills November; 14 November - 13 December has none
+    periods = device_periods(run(date(2026, 10, 15), 20), OPEN, None,
+                             through=date(2026, 12, 5))
+    november = Month(2026, 11)
+    ended = month_period(periods, november, date(2026, 12, 5))
+    assert ended is not None and (ended.start, ended.end) == (date(2026, 10, 15),
+                                                              date(2026, 11, 13))
+    assert days_through(ended, november.last_day) == 20
+    running = month_period(periods, november, date(2026, 11, 30))  # its last day: running
+    assert running is not None and running.start == date(2026, 11, 14)
+    assert days_through(running, november.last_day) == 0
 
 
 def test_a_month_ending_between_episodes_has_its_last_period() -> None:

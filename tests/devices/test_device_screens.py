@@ -80,7 +80,7 @@ def test_a_past_month_keeps_its_device_days_when_the_patient_ends_and_enrols_aga
         svc: Service, db_url: str, clock: FrozenClock) -> None:
     seed(svc)
     svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)), actor="t")
-    lend_and_read(svc, date(2026, 10, 1), 51)  # every day, 1 October to 20 November (today)
+    lend_and_read(svc, date(2026, 10, 20), 32)  # every day, 20 October to 20 November (today)
     cli = Cli(cli_env(db_url), clock=clock)
 
     def october() -> tuple[object, ...]:
@@ -94,23 +94,24 @@ def test_a_past_month_keeps_its_device_days_when_the_patient_ends_and_enrols_aga
                 status["device_periods"][0])
 
     before = october()
-    # 1-30 October is October's claim; 31 October starts the next period: 1 day by then
-    assert before[:3] == (1, [{"code": "99453", "units": 1}, {"code": "99454", "units": 1}],
-                          "1 reading day by 2026-10-31 (period 2026-10-31 to 2026-11-29; its "
-                          "codes are 2026-11's)")
+    # no period ends in October: the one holding 31 October (20 October - 18 November),
+    # counted to that day: 12 days; no device code
+    assert before[:3] == (12, [], "12 reading days by 2026-10-31 (period 2026-10-20 to "
+                          "2026-11-18; its codes are 2026-11's)")
     svc.patients.end("P-1042", on=date(2026, 11, 5), actor="t")
     svc.patients.enrol("P-1042", on=date(2026, 11, 10), actor="t")
     after = october()
-    # the second period is clipped to the first episode's end (5 November): its days after
-    # that are the new episode's, and October's figure never counted them
-    assert after[:2] == before[:2] and after[3] == before[3]
-    assert after[2] == ("1 reading day by 2026-10-31 (period 2026-10-31 to 2026-11-05; its "
+    # the period is clipped to the first episode's end (5 November): its days after that
+    # are the new episode's, and October's figure never counted them
+    assert after[:2] == before[:2]
+    assert after[2] == ("12 reading days by 2026-10-31 (period 2026-10-20 to 2026-11-05; its "
                         "codes are 2026-11's)")
     november = json.loads(cli("status", "P-1042", "--month", "2026-11", "--json").stdout)
     assert [(p["start"], p["end"], p["days"], p["code"]) for p in november["device_periods"]] \
-        == [("2026-10-31", "2026-11-05", 6, "99445"), ("2026-11-10", "2026-12-09", 11, "99445")]
+        == [("2026-10-20", "2026-11-05", 17, "99454"), ("2026-11-10", "2026-12-09", 11, "99445")]
     assert november["device_days"] == 11  # the new episode's running period, to today
-    assert november["device_codes"] == [{"code": "99445", "units": 1}]
+    assert november["device_codes"] == [{"code": "99453", "units": 1},
+                                        {"code": "99454", "units": 1}]
     assert _report_csv(cli, "2026-11")["P-1042"]["device_days"] == "11"
 
 
@@ -120,10 +121,19 @@ def test_the_close_records_the_device_codes(svc: Service, db_url: str,
     svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)), actor="t")
     lend_and_read(svc, date(2026, 10, 1), 16)  # 1-30 October: October's claim
     cli = Cli(cli_env(db_url), clock=clock)
+    from presentation import blocks, render
+
+    preview = svc.closes.preview(Month(2026, 10))
+    text = render.close_preview_text(preview)  # the device dollars beside the time's
+    assert "$0.00, device codes 99453 x1, 99454 x1 ($66.00)" in text
+    assert ("Later logs, voids, call attachments, reading imports, device attaches and "
+            "back-dated device ends dated in it need an amendment") in text
+    slack = str(blocks.close_confirm_reply(preview).blocks)
+    assert "device codes 99453 ×1, 99454 ×1 ($66.00)" in slack and "reading imports" in slack
     closed = cli("month", "close", "2026-10", "--yes", "--by", "billing")
-    assert "device codes 99453 x1, 99454 x1" in closed.stdout + closed.stderr
+    assert "device codes 99453 x1, 99454 x1 ($66.00)" in closed.stdout + closed.stderr
     shown = cli("month", "show", "2026-10").stdout
-    assert "closed by billing" in shown and "device codes 99453 x1, 99454 x1" in shown
+    assert "closed by billing" in shown and "device codes 99453 x1, 99454 x1 ($66.00)" in shown
     status = json.loads(cli("status", "P-1042", "--month", "2026-10", "--json").stdout)
     assert status["billed_at_close"]["differs"] is False  # device codes are kept apart
 
@@ -172,11 +182,68 @@ def test_reminders_and_the_summary_name_patients_short_of_readings(cli: Cli,
     assert "120" not in shown  # a reading's value, never
     summary = cli("report", "--month", "2026-11", "--summary").stdout
     assert "Device codes" in summary and "99453 x1, 99454 x1 ($66.00)" in summary
-    assert "1 patient whose device period still needs reading days" in summary
+    assert "1 patient whose device period still needs reading days: 1 for 99454" in summary
     numbers = json.loads(cli("report", "--month", "2026-11", "--summary", "--format",
                              "json").stdout)
     assert numbers["device_units"] == {"99453": 1, "99454": 1}
     assert numbers["short_of_readings"] == 1
+
+
+def test_the_summary_counts_short_of_readings_under_the_code_aimed_at(
+        cli: Cli, svc: Service) -> None:
+    # P-2000's period from 1 November has 1 day on 20 November: 16 is out of reach (at
+    # most 12), 99445 is its aim; the summary never calls it short "for 99454"
+    svc.patients.add("P-2000", PatientFields(initials="QQ", consent_on=date(2026, 10, 1)),
+                     actor="test")
+    svc.devices.add("SC-7", patient_ref="P-2000", kind="scale", from_day=date(2026, 11, 1),
+                    actor="test")
+    svc.devices.ingest([reading_from({
+        "device_serial": "SC-7", "kind": "weight", "values": {"kg": 80},
+        "measured_at": "2026-11-01T07:00:00-05:00"})], source="webhook", actor="webhook")
+    summary = cli("report", "--month", "2026-11", "--summary").stdout
+    assert ("2 patients whose device period still needs reading days: 1 for 99454, "
+            "1 for 99445") in summary
+    numbers = json.loads(cli("report", "--month", "2026-11", "--summary", "--format",
+                             "json").stdout)
+    assert (numbers["short_of_readings"], numbers["short_of_readings_for"]) == (
+        2, {"99454": 1, "99445": 1})
+
+
+def test_a_reminder_plans_device_section_is_judged_on_its_own_day(
+        cli: Cli, svc: Service, clock: FrozenClock) -> None:
+    from service.reminders import ReminderOptions
+
+    # P-2000 (the nurse's too): 3 reading days from 2 November; its first period ends on
+    # 1 December, the next starts on 2 December
+    svc.patients.add("P-2000", PatientFields(initials="QQ", consent_on=date(2026, 10, 1),
+                                             assign="U01NURSE"), actor="test")
+    svc.devices.add("SC-7", patient_ref="P-2000", kind="scale", from_day=date(2026, 11, 1),
+                    actor="test")
+    svc.devices.ingest([reading_from({
+        "device_serial": "SC-7", "kind": "weight", "values": {"kg": 80},
+        "measured_at": f"2026-11-0{d}T07:00:00-05:00"}) for d in (2, 3, 4)],
+        source="webhook", actor="webhook")
+
+    def short(day: date) -> tuple[tuple[object, ...], ...]:
+        plan = svc.reminders.plan(day, ReminderOptions())
+        return next((m.short_of_readings for m in plan.messages
+                     if m.recipient == "U01NURSE"), ())
+
+    # a future day (today is 20 November): the periods as they will stand then, with the
+    # readings measured by today; P-2000's new period from 2 December is judged too
+    assert short(date(2026, 12, 15)) == (
+        ("P-1042 (JD)", 2, date(2026, 12, 18), "99445"),
+        ("P-2000 (QQ)", 16, date(2026, 12, 31), "99454"))
+    preview = svc.reminders.preview(date(2026, 12, 15), ReminderOptions())
+    assert any("device reading days measured by today" in n for n in preview.plan.notes)
+    # a past day (today is 16 December): as it stood on 20 November, not "the month is over"
+    clock.advance(days=26)
+    svc.devices.ingest([reading_from({
+        "device_serial": "BP-0042", "kind": "blood_pressure", "values": {"systolic": 120},
+        "measured_at": f"2026-12-0{d}T07:00:00-05:00"}) for d in range(1, 4)],
+        source="webhook", actor="webhook")  # measured after 20 November: not seen then
+    # (P-2000's 3 days are 99445's; 16 is out of reach by 1 December: not short)
+    assert short(date(2026, 11, 20)) == (("P-1042 (JD)", 16, date(2026, 12, 18), "99454"),)
 
 
 def test_the_dashboard_says_how_many_reading_days_are_missing(cli: Cli, svc: Service) -> None:
@@ -190,3 +257,33 @@ def test_the_dashboard_says_how_many_reading_days_are_missing(cli: Cli, svc: Ser
         html = client.get("/?month=2026-11", headers={"Authorization": f"Bearer {TOKEN}"}).text
     [cell] = [e for e in Page(html).find("td", class_="device-days")]
     assert cell.content == "0 needs 16 more reading days by 2026-12-18 for 99454"
+
+
+def test_a_past_months_device_days_are_the_period_it_bills_on_every_screen(
+        cli: Cli, svc: Service, clock: FrozenClock) -> None:
+    from fastapi.testclient import TestClient
+
+    from configuration.settings import Settings
+    from rpm_logger.app import create_app
+    from tests.web.support import TOKEN, Page
+
+    clock.advance(days=15)  # 5 December: November is over
+    words = ("period 2026-10-20 to 2026-11-18 ended with 17 reading days: "
+             "earned 99453 + 99454")
+    status = cli("status", "P-1042", "--month", "2026-11").stdout
+    assert "Device codes  99453;99454 ($66.00)" in status
+    assert f"Device days   {words}" in status  # not the next period's 0 days
+    data = json.loads(cli("status", "P-1042", "--month", "2026-11", "--json").stdout)
+    assert data["device_days"] == 17
+    [report] = [r for r in json.loads(cli("report", "--month", "2026-11", "--format",
+                                          "json").stdout) if r["patient_id"] == "P-1042"]
+    assert report["device_days"] == 17
+    row = _report_csv(cli, "2026-11")["P-1042"]
+    assert (row["device_days"], row["device_days_text"]) == ("17", words)
+    with TestClient(create_app(Settings(dashboard_token=TOKEN), service=svc)) as client:
+        html = client.get("/?month=2026-11", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    [cell] = [e for e in Page(html).find("td", class_="device-days")]
+    assert cell.content == "17" and cell.attrs["title"] == words
+    from service.month_words import device_words
+    assert device_words(svc.months.summary("P-1042", Month(2026, 11), by_phone=False,
+                                           reply=True)) == words  # Slack's reply

@@ -66,9 +66,11 @@ def stored(svc: Service) -> int:
 def test_signed_readings_are_stored_once(http: httpx.Client, svc: Service) -> None:
     answer = post(http, [reading(d, f"vendor-{d}") for d in range(2, 18)])
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"received": 16, "stored": 16, "replayed": 0, "unmatched": 0}
+    assert answer.json() == {"received": 16, "stored": 16, "replayed": 0, "unmatched": 0,
+                             "skipped": 0}
     replay = post(http, reading(2, "vendor-2"))
-    assert replay.json() == {"received": 1, "stored": 0, "replayed": 1, "unmatched": 0}
+    assert replay.json() == {"received": 1, "stored": 0, "replayed": 1, "unmatched": 0,
+                             "skipped": 0}
     assert stored(svc) == 16
     assert svc.devices.status("P-1042").periods[0].day_count == 16
     assert "128" not in answer.text + replay.text
@@ -93,13 +95,42 @@ def test_a_fhir_bundle_maps_device_subject_and_time(http: httpx.Client, svc: Ser
         {"resource": observation}, {"resource": {"resourceType": "Device", "id": "x"}},
         {"resource": weight}]}
     answer = post(http, bundle, fhir=True)
-    assert answer.json() == {"received": 2, "stored": 2, "replayed": 0, "unmatched": 1}
+    assert answer.json() == {"received": 2, "stored": 2, "replayed": 0, "unmatched": 1,
+                             "skipped": 0}
     [unmatched] = svc.devices.unmatched()
     assert (unmatched.serial, unmatched.readings) == ("SC-77", 1)
     broken = dict(observation, effectiveDateTime=None)
     refused = post(http, {"resourceType": "Bundle", "entry": [{"resource": broken}]}, fhir=True)
     assert refused.status_code == 400
     assert refused.json()["error"].startswith("entry[0].resource.effectiveDateTime")
+
+
+def test_observations_entered_in_error_or_cancelled_are_skipped_and_counted_as_such(
+        http: httpx.Client, svc: Service) -> None:
+    weight = {"resourceType": "Observation", "code": {"coding": [{"code": "29463-7"}]},
+              "device": {"reference": "Device/BP-0042"}, "valueQuantity": {"value": 81.2}}
+
+    def on(day: int, status: str) -> dict[str, object]:
+        return {"resource": weight | {"id": f"w-{day}", "status": status,
+                                      "effectiveDateTime": f"2026-11-{day:02}T08:00:00Z"}}
+
+    bundle = {"resourceType": "Bundle", "entry": [
+        on(3, "final"), on(4, "entered-in-error"), on(5, "cancelled"), on(6, "amended"),
+        on(7, "corrected"), on(8, "preliminary"), on(9, "registered"), on(10, "unknown")]}
+    answer = post(http, bundle, fhir=True)
+    assert answer.json() == {"received": 4, "stored": 4, "replayed": 0, "unmatched": 0,
+                             "skipped": 4}
+    [period] = svc.devices.status("P-1042").periods
+    assert period.days == (date(2026, 11, 3), date(2026, 11, 6), date(2026, 11, 7),
+                           date(2026, 11, 8))
+    withdrawn = post(http, {"resourceType": "Bundle", "entry": [on(11, "entered-in-error")]},
+                     fhir=True)
+    assert withdrawn.json() == {"received": 0, "stored": 0, "replayed": 0, "unmatched": 0,
+                                "skipped": 1}
+    odd = post(http, {"resourceType": "Bundle", "entry": [on(12, "final"), on(13, "void")]},
+               fhir=True)
+    assert odd.status_code == 400 and odd.json()["error"].startswith("entry[1].resource.status")
+    assert stored(svc) == 4
 
 
 def test_effective_period_gives_the_instant_its_start_else_its_end(
@@ -111,7 +142,8 @@ def test_effective_period_gives_the_instant_its_start_else_its_end(
     ended = weight | {"id": "w-2", "effectivePeriod": {"end": "2026-11-09T08:00:00-05:00"}}
     answer = post(http, {"resourceType": "Bundle", "entry": [{"resource": started},
                                                              {"resource": ended}]}, fhir=True)
-    assert answer.json() == {"received": 2, "stored": 2, "replayed": 0, "unmatched": 0}
+    assert answer.json() == {"received": 2, "stored": 2, "replayed": 0, "unmatched": 0,
+                             "skipped": 0}
     [period] = svc.devices.status("P-1042").periods
     assert period.days == (date(2026, 11, 6), date(2026, 11, 9))  # start; else end
     bad = post(http, weight | {"effectivePeriod": {"start": "6 Nov"}}, fhir=True)

@@ -28,8 +28,9 @@ def test_a_future_date_is_refused_and_its_day_still_sends(
     assert [o["status"] for o in preview["outcomes"]] == ["planned"] * 3
     # outside auditor's retry: the note said "today's figures" while the days left were
     # counted from the future date; it says which is which, and they are so
-    assert any(f"{tomorrow} is in the future: this preview counts the time logged by today "
-               f"({today}) and the days left from {tomorrow}" in note
+    assert any(f"{tomorrow} is in the future: this preview counts the time logged and the "
+               f"device reading days measured by today ({today}) and the days left from "
+               f"{tomorrow}" in note
                for note in preview["notes"])
     month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
     days_left = [p["days_left"] for m in preview["messages"] for p in m["patients"]]
