@@ -42,6 +42,7 @@ from service.context import ServiceContext
 from service.errors import BadInput, NotFound
 from store import devices as device_rows
 from store import episodes as episode_rows
+from store import patients as patient_rows
 from store.closes import DEVICES_CHANGED, EventRow
 from store.db import Conn
 
@@ -379,14 +380,20 @@ class DeviceService:
         if kind not in DEVICE_KINDS:
             raise BadInput(f"{quoted(kind)} is not a device kind: "
                            + ", ".join(DEVICE_KINDS) + ".")
-        start = from_day or self._today()
+        today = self._today()
+        start = from_day or today
+        if start > today:
+            raise BadInput(f"--from {start} is after today ({today}): a device is lent from "
+                           "the day the patient has it; add it on that day.")
         with self.ctx.db.write() as conn:
             patient = lookups.require_patient(conn, patient_ref,
                                               region=self.ctx.policy.phone_region)
             key = serial.upper()
             for lent in device_rows.by_serial(conn, key):
                 if lent.ended_on is None or lent.ended_on >= start:
-                    raise BadInput(f"Device {lent.serial} is lent until "
+                    holder = patient_rows.detail_by_pk(conn, lent.patient_id)
+                    to = f" to {holder.clinic_id}" if holder is not None else ""
+                    raise BadInput(f"Device {lent.serial} is lent{to} until "
                                    f"{lent.ended_on or 'it is ended'}: end it first "
                                    f"(`rpm-logger device end {lent.serial} --on DATE`).")
             row = device_rows.insert_device(conn, {

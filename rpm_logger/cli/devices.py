@@ -104,8 +104,12 @@ def device_attach(serial: str, amend: str | None) -> None:
     """Give SERIAL's unmatched readings to the patient it was lent to on each one's day."""
     attached, left = current_service().devices.attach(serial, actor=operator_name(None),
                                                       amendment=amendment_of(amend))
-    click.echo(f"{attached} readings attached; {left} still unmatched (no lending of "
+    click.echo(f"{_readings(attached)} attached; {left} still unmatched (no lending of "
                f"{serial} on their day)")
+
+
+def _readings(count: int) -> str:
+    return f"{count} reading{'' if count == 1 else 's'}"
 
 
 @click.command("readings")
@@ -132,7 +136,7 @@ def import_readings(file: Path, dry_run: bool, amend: str | None) -> None:
                                                    dry_run=dry_run,
                                                    amendment=amendment_of(amend))
     verb = "would store" if dry_run else "stored"
-    click.echo(f"{result.received} readings: {verb} {result.stored}, {result.replayed} "
+    click.echo(f"{_readings(result.received)}: {verb} {result.stored}, {result.replayed} "
                f"already stored, {result.unmatched} unmatched")
     for change in result.closed_changes:  # only with --amend: else refused
         click.echo(f"amends {change.month}: {change.text} ({result.amendment_reason})")

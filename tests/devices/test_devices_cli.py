@@ -42,7 +42,7 @@ def test_lend_import_once_and_attach(cli: Cli, tmp_path: Path) -> None:
     hint = cli("device", "add", "SC-9", "--patient", "P-1042", "--kind", "scale",
                "--from", "2026-11-01")
     assert "1 unmatched readings of SC-9" in hint.stderr
-    assert "1 readings attached; 0 still unmatched" in cli("device", "attach", "sc-9").stdout
+    assert "1 reading attached; 0 still unmatched" in cli("device", "attach", "sc-9").stdout
     assert cli("device", "unmatched").stdout == "serial\treadings\tfirst\tlast\n"
     listed = cli("device", "list", "--patient", "P-1042").stdout.splitlines()
     assert listed[0] == "serial\tpatient\tkind\tfrom\tto" and len(listed) == 3
@@ -60,6 +60,20 @@ def test_a_bad_line_stores_nothing(cli: Cli, tmp_path: Path) -> None:
     assert cli("device", "unmatched").stdout == "serial\treadings\tfirst\tlast\n"
     bad = cli("device", "add", "BP 1", "--patient", "P-1042", "--kind", "bp_cuff", code=2)
     assert "not a device serial" in bad.stderr
+
+
+def test_a_lending_from_a_future_day_or_of_a_lent_device_is_refused(cli: Cli) -> None:
+    """Today is 20 November in the clinic: a cuff is lent from the day the patient has it;
+    a cuff still lent says to whom."""
+    future = cli("device", "add", "BP-0042", "--patient", "P-1042", "--kind", "bp_cuff",
+                 "--from", "2026-11-21", code=2)
+    assert "--from 2026-11-21 is after today (2026-11-20)" in future.stderr
+    assert cli("device", "list").stdout.count("\n") == 1  # the header only
+    cli("device", "add", "BP-0042", "--patient", "P-1042", "--kind", "bp_cuff",
+        "--from", "2026-11-01")
+    again = cli("device", "add", "BP-0042", "--patient", "P-1042", "--kind", "bp_cuff",
+                code=2)
+    assert "Device BP-0042 is lent to P-1042 until it is ended: end it first" in again.stderr
 
 
 def test_a_row_whose_patient_is_not_the_serials_is_a_bad_line(cli: Cli, svc: Service,
@@ -86,7 +100,7 @@ def test_the_readings_template_imports_as_it_is(cli: Cli, tmp_path: Path) -> Non
         "--from", "2026-11-01")
     file = tmp_path / "template.csv"
     file.write_text(template)
-    assert "1 readings: stored 1, 0 already stored, 0 unmatched" in cli(
+    assert "1 reading: stored 1, 0 already stored, 0 unmatched" in cli(
         "import", "readings", str(file)).stdout
 
 
