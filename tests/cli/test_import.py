@@ -300,6 +300,9 @@ def test_a_change_to_a_closed_month_needs_amend(clinic: Cli, files: Any, db_url:
     later = files("later.csv", "patient_id,enrolled\nP-1042,2026-10-10\n")
     refused = clinic("import", "patients", later, code=2)
     assert "line 2 (P-1042): " in refused.stderr and "2026-10 is closed" in refused.stderr
+    # from an import the way out is the import's (outside try: it named `patient update`)
+    assert "rpm-logger import patients FILE --amend REASON" in refused.stderr
+    assert "patient update" not in refused.stderr
     done = clinic("import", "patients", later, "--amend", "enrolled late")
     assert "updated: enrolled" in done.stdout
     _, _, after = [r for r in _trail(db_url) if r[0] == "patient.update"][-1]
