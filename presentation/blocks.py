@@ -325,8 +325,13 @@ def staff_list_reply(staff: Sequence[StaffView]) -> Reply:
     return text_reply("*Active staff*\n" + ("\n".join(lines) or "none"))
 
 
-def stranger_reply(admins: Sequence[str]) -> Reply:
+def stranger_reply(admins: Sequence[str], *, deactivated: bool = False) -> Reply:
+    """The reply to someone who is not active staff; a member made inactive (offboarded) is
+    told their account was deactivated, not invited to be added (outside try)."""
     who = ", ".join(f"<@{a}>" for a in admins) or "an rpm-logger admin (with the CLI)"
+    if deactivated:
+        return text_reply("Your rpm-logger staff account has been deactivated, so I cannot "
+                          f"log time or show patients for you. If that is a mistake, ask {who}.")
     return text_reply(f"Hi! You are not set up as clinic staff in rpm-logger yet, so I cannot "
                       f"log time for you. Ask {who} to add you.")
 

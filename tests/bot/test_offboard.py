@@ -58,6 +58,10 @@ def test_an_admin_previews_then_confirms_and_the_dropped_timer_is_dmed_to_admins
     dms = slack.wait_for("chat.postMessage")
     assert any("dropped their running timer for P-1042 (JD)" in all_text(c.body) for c in dms)
     assert seeded.audit_trail.verify().findings == ()
+    # she is told her account was deactivated, not that she is not set up yet (outside try)
+    told = slack.command("log P-1042 5m review", user=NURSE).text
+    assert "has been deactivated" in told and "not set up" not in told
+    assert "P-1042" not in told.replace("log P-1042", "")
 
 
 @pytest.mark.parametrize("user", [NURSE, CLERK])
