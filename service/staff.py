@@ -124,13 +124,18 @@ def _of_kind(numbers: Mapping[str, str], kind: str) -> set[str]:
     return {e164 for e164, k in numbers.items() if k == kind}
 
 
-def _claim(numbers: dict[str, str], held: Mapping[str, list[Any]], staff_pk: int | None,
-           e164: str, kind: str) -> None:
+def _claim(conn: Conn, numbers: dict[str, str], held: Mapping[str, list[Any]],
+           staff_pk: int | None, e164: str, kind: str) -> None:
     """Give `e164` (as `kind`) to the member whose numbers are `numbers`, unless another
-    member or a patient holds it (`held`: store/phones.holders)."""
+    member (named by Slack id, so the clash can be settled) or a patient holds it (`held`:
+    store/phones.holders)."""
     holders = held.get(e164, [])
-    if any(h.side == "staff" and h.owner_id != staff_pk for h in holders):
-        raise BadInput(f"Phone {mask_phone(e164)} already belongs to another staff member.")
+    other = next((h for h in holders if h.side == "staff" and h.owner_id != staff_pk), None)
+    if other is not None:
+        owner = staff_rows.by_pk(conn, other.owner_id)
+        who = f" ({owner.slack_user_id})" if owner is not None else ""
+        raise BadInput(f"Phone {mask_phone(e164)} already belongs to another staff "
+                       f"member{who}.")
     if any(h.side == "patient" for h in holders):
         raise BadInput(f"Phone {mask_phone(e164)} is a patient's or caregiver's number.")
     numbers[e164] = kind
@@ -196,13 +201,13 @@ class StaffService:
             wanted = [self._phone(p) for p in phones]
             held = phone_rows.holders(conn, wanted)
             for e164 in wanted:
-                _claim(numbers, held, None, e164, "phone")
+                _claim(conn, numbers, held, None, e164, "phone")
         with refusals.check("twilio_numbers"):
             clinic_numbers = [self._phone(p) for p in twilio_numbers]
             held = self._from_leavers(conn, phone_rows.holders(conn, clinic_numbers), None,
                                       clinic_numbers, actor)
             for e164 in clinic_numbers:
-                _claim(numbers, held, None, e164, "twilio_number")
+                _claim(conn, numbers, held, None, e164, "twilio_number")
         client = None
         with refusals.check("twilio_client"):
             client = (self._client_identity(conn, None, twilio_client)
@@ -264,7 +269,7 @@ class StaffService:
         held = self._from_leavers(conn, held, row.id, twilio_numbers, actor)
         for e164, kind, column in claims:
             with refusals.check(column):
-                _claim(numbers, held, row.id, e164, kind)
+                _claim(conn, numbers, held, row.id, e164, kind)
         with refusals.check("twilio_client"):
             if changes.twilio_client is not None:
                 values["twilio_client"] = self._client_identity(conn, row,

@@ -211,8 +211,10 @@ def test_a_new_members_line_lists_its_clashes_with_its_other_reasons(
                 "UNEW0001,New One,boss,(617) 555-0101,,,+16175550150,dee,nina@c.example\n")
     said = clinic("import", "staff", bad, code=2).stderr.splitlines()[0]
     for reason in ("role: Unknown role 'boss'",
-                   "phones: Phone +1******0101 already belongs to another staff member",
-                   "twilio_numbers: Phone +1******0150 already belongs to another staff",
+                   "phones: Phone +1******0101 already belongs to another staff member "
+                   "(U01NURSE)",
+                   "twilio_numbers: Phone +1******0150 already belongs to another staff "
+                   "member (U02DOC)",
                    "twilio_client: Twilio client 'dee' already belongs to U02DOC",
                    "email: nina@c.example is already the email of U01NURSE"):
         assert reason in said, (reason, said)
