@@ -80,7 +80,7 @@ def run(svc: Service, command: grammar.Command, caller: Caller) -> Reply:
             return blocks.text_reply(grammar.usage_text(command))
         return _dispatch(svc, command, caller)
     except NotStaff as exc:
-        return blocks.stranger_reply(exc.admins)
+        return blocks.stranger_reply(exc.admins, deactivated=exc.deactivated)
     except NotAdmin as exc:
         return blocks.not_admin_reply(exc.admins)
     except InvalidInput as exc:
@@ -374,7 +374,7 @@ def _guarded(work: Callable[[], T], *,
     try:
         return work()
     except NotStaff as exc:
-        return blocks.stranger_reply(exc.admins)
+        return blocks.stranger_reply(exc.admins, deactivated=exc.deactivated)
     except NotAdmin as exc:
         return blocks.not_admin_reply(exc.admins)
     except InvalidInput as exc:
@@ -400,7 +400,7 @@ def home(svc: Service, user_id: str) -> dict[str, object]:
 
 def _home_message(exc: NotStaff | StoreUnavailable) -> dict[str, object]:
     if isinstance(exc, NotStaff):
-        return blocks.message_home(blocks.stranger_reply(exc.admins))
+        return blocks.message_home(blocks.stranger_reply(exc.admins, deactivated=exc.deactivated))
     return blocks.message_home(blocks.text_reply(
         "⚠️ The database is not answering right now; open this tab again in a moment."))
 

@@ -6,8 +6,16 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from billing.digits import DIGIT
@@ -136,6 +144,33 @@ class Settings(BaseSettings):
                              "with `openssl rand -hex 32`")
         return value
 
+    @field_validator("oidc_issuer", "oidc_client_id", mode="before")
+    @classmethod
+    def _blank_oidc_is_unset(cls, value: Any) -> Any:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _whole_oidc(self) -> "Settings":
+        """OpenID Connect sign-in needs all three settings and an issuer URL the discovery
+        document can be read from (https; http only on loopback, for a local provider):
+        a partial or mistyped setup is refused at start (outside try: it started silently
+        with sign-in off), naming what is missing, never the secret."""
+        secret = self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else ""
+        given = {"OIDC_ISSUER": bool(self.oidc_issuer), "OIDC_CLIENT_ID": bool(self.oidc_client_id),
+                 "OIDC_CLIENT_SECRET": bool(secret.strip())}
+        missing = [name for name, ok in given.items() if not ok]
+        if missing and len(missing) < len(given):
+            raise ValueError(
+                f"dashboard sign-in with OpenID Connect is partly set up: {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not set (set OIDC_ISSUER, "
+                "OIDC_CLIENT_ID and OIDC_CLIENT_SECRET together, or none of them)")
+        if self.oidc_issuer and oidc_issuer_host(self.oidc_issuer) is None:
+            raise ValueError(
+                f"OIDC_ISSUER {self.oidc_issuer[:100]!r} is not an issuer URL: use the "
+                "provider's https URL (e.g. https://accounts.google.com), the one its "
+                "/.well-known/openid-configuration is under")
+        return self
+
     @field_validator("reminder_time", "reconcile_time", mode="before")
     @classmethod
     def _clock_time(cls, value: Any) -> Any:
@@ -231,6 +266,23 @@ class Settings(BaseSettings):
     @property
     def oidc_configured(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
+
+def oidc_issuer_host(issuer: str) -> str | None:
+    """The host of an OIDC issuer URL (https, or http on a loopback host), or None when it is
+    not one (no scheme or host, a query, a fragment, credentials)."""
+    try:
+        url = urlsplit(issuer.strip())
+        host = url.hostname
+        url.port  # noqa: B018 (a port that is not a number raises)
+    except ValueError:
+        return None
+    if not host or url.query or url.fragment or url.username or url.password:
+        return None
+    loopback = host in ("localhost", "127.0.0.1", "::1")
+    if url.scheme == "https" or (url.scheme == "http" and loopback):
+        return host
+    return None
 
 
 @lru_cache(maxsize=1)

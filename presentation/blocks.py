@@ -325,8 +325,13 @@ def staff_list_reply(staff: Sequence[StaffView]) -> Reply:
     return text_reply("*Active staff*\n" + ("\n".join(lines) or "none"))
 
 
-def stranger_reply(admins: Sequence[str]) -> Reply:
+def stranger_reply(admins: Sequence[str], *, deactivated: bool = False) -> Reply:
+    """The reply to someone who is not active staff; a member made inactive (offboarded) is
+    told their account was deactivated, not invited to be added (outside try)."""
     who = ", ".join(f"<@{a}>" for a in admins) or "an rpm-logger admin (with the CLI)"
+    if deactivated:
+        return text_reply("Your rpm-logger staff account has been deactivated, so I cannot "
+                          f"log time or show patients for you. If that is a mistake, ask {who}.")
     return text_reply(f"Hi! You are not set up as clinic staff in rpm-logger yet, so I cannot "
                       f"log time for you. Ask {who} to add you.")
 
@@ -792,19 +797,33 @@ def offboard_preview_reply(plan: OffboardPlan, zone: ZoneInfo, *, drop_timer: bo
     """`/rpm staff offboard @a to @b`: what it would do, and the command that does it."""
     member, successor = plan.member.slack_user_id, plan.successor.slack_user_id
     head = f"Offboard <@{member}>? Nothing has changed yet."
-    lines = "\n".join(f"• {line}" for line in render.offboard_lines(plan, zone, done=False))
+    lines = "\n".join(f"• {line}" for line in _offboard_lines_first(
+        render.offboard_lines(plan, zone, done=False, patients_shown=OFFBOARD_PATIENTS_SHOWN)))
     command = (f"/rpm staff offboard <@{member}> to <@{successor}>"
                f"{' drop-timer' if drop_timer else ''} confirm REASON")
     return Reply(f"{head}\n{lines}\nTo do it: `{command}`", [
         _section(head), _section(lines), _context(f"To do it: `{command}`")])
 
 
+# patients an offboarding's Slack reply lists by id before "…and N more": 300 of them ran
+# the block past Slack's 3,000 characters, cutting the timer, PIN and Twilio lines (outside try)
+OFFBOARD_PATIENTS_SHOWN = 50
+
+
+def _offboard_lines_first(lines: list[str]) -> list[str]:
+    """The inactive-from, timer, voice PIN and Twilio lines before the patients' (the second
+    line), so a cut can only ever shorten the list of patients."""
+    return [lines[0], *lines[2:], lines[1]]
+
+
 def offboarded_reply(done: Offboarded, zone: ZoneInfo, *, admins_told: int | None) -> Reply:
     """What `/rpm staff offboard ... confirm` did (`admins_told`: DMs sent of a dropped
     timer; None: no timer was dropped)."""
-    lines = render.offboard_lines(done.plan, zone, done=True)
+    lines = render.offboard_lines(done.plan, zone, done=True,
+                                  patients_shown=OFFBOARD_PATIENTS_SHOWN)
     if done.entry_id is not None:
         lines[2] += f" (entry #{done.entry_id})"
+    lines = _offboard_lines_first(lines)
     if admins_told is not None and done.dropped is not None:
         lines.append(f"admins told by DM: {admins_told} of {len(done.dropped.admins)}")
     head = f"✅ Offboarded <@{done.plan.member.slack_user_id}>."

@@ -766,13 +766,18 @@ def _timer_fate(plan: OffboardPlan, zone: ZoneInfo, *, done: bool) -> str:
             "are told")
 
 
-def offboard_lines(plan: OffboardPlan, zone: ZoneInfo, *, done: bool) -> list[str]:
+def offboard_lines(plan: OffboardPlan, zone: ZoneInfo, *, done: bool,
+                   patients_shown: int | None = None) -> list[str]:
     """What offboarding does (or did), one line per step: patients by clinic id and initials
-    only, so Slack shows the same lines."""
+    only, so Slack shows the same lines (the patients line second; `patients_shown`: at most
+    that many listed, then "…and N more", as Slack's blocks have a size limit)."""
     member, successor = plan.member, plan.successor
     count = len(plan.patients)
     moved = "moved" if done else "move"
-    listed = f": {', '.join(plan.patients)}" if plan.patients else ""
+    shown = plan.patients if patients_shown is None else plan.patients[:patients_shown]
+    more = count - len(shown)
+    listed = (f": {', '.join(shown)}" + (f" …and {more} more" if more else "")
+              if plan.patients else "")
     since = clinic_time(plan.inactive_from, zone)
     lines = [
         f"{member.name} ({member.slack_user_id}) "

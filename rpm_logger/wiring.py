@@ -7,7 +7,7 @@ from pathlib import Path
 
 from billing.audit_checks import Thresholds
 from billing.months import clinic_zone
-from configuration.settings import Settings
+from configuration.settings import Settings, oidc_issuer_host
 from service import Service, ServiceContext
 from service.context import Clock, Policy, utc_now
 from store.db import Database, sqlite_files
@@ -102,9 +102,22 @@ def describe_configuration(settings: Settings) -> list[str]:
     if settings.dashboard_token:
         lines.append("dashboard: at / (DASHBOARD_TOKEN set: token or its cookie required)")
     else:
-        lines.append("dashboard: at / for loopback clients only; set DASHBOARD_TOKEN to open "
-                     "it from other machines")
+        lines.append("dashboard: at / for loopback clients, who are admins without a sign-in "
+                     "cookie (no DASHBOARD_TOKEN set); set DASHBOARD_TOKEN to open it from "
+                     "other machines")
+    lines.append(_sign_in_line(settings))
     return lines
+
+
+def _sign_in_line(settings: Settings) -> str:
+    """Whether per-person dashboard sign-in is on, and with which provider (its issuer's
+    host only: never the client id's secret)."""
+    if settings.oidc_configured and settings.oidc_issuer:
+        host = oidc_issuer_host(settings.oidc_issuer)
+        return (f"dashboard sign-in: OpenID Connect with issuer {host} at /sign-in "
+                f"(sessions end after {settings.dashboard_session_minutes} idle minutes)")
+    return ("dashboard sign-in: off; set OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET "
+            "for per-person sign-in (docs/security.md)")
 
 
 def _reminders_line(settings: Settings) -> str:

@@ -41,6 +41,9 @@ SLACK_USER_CLAIM = "https://slack.com/user_id"  # what "Sign in with Slack" ID t
 SIGN_IN_ENTITY = "dashboard_sign_in"
 NOT_STAFF = ("You are signed in, but not as active staff of this clinic: ask an admin to add "
              "you (`rpm-logger staff add`, with --email for an email sign-in).")
+DEACTIVATED = ("You are signed in, but this staff account has been deactivated in rpm-logger: "
+               "the dashboard is no longer open to it. If that is a mistake, ask a clinic "
+               "admin.")
 NOT_A_LINK = "This is not a valid auditor sign-in link. Ask the clinic for a new one."
 REVOKED = "This auditor access was revoked by the clinic."
 EXPIRED = "This auditor access has expired. Ask the clinic for a new one."
@@ -242,7 +245,7 @@ class AccessService:
                 member = staff_rows.by_email(conn, email.strip().lower())
                 how = "email"
             if member is None or not member.active:
-                raise NotAllowed(NOT_STAFF)
+                raise NotAllowed(NOT_STAFF if member is None else DEACTIVATED)
             slack = str(member.slack_user_id)
             login, session = start_in(conn, STAFF_SESSION, slack, now)
             audit.record(conn, at=now, actor=slack, action="sign_in", entity=SIGN_IN_ENTITY,
@@ -257,7 +260,7 @@ class AccessService:
         with self.ctx.db.read() as conn:
             member = find_staff(conn, login.subject)
             if member is None or not member.active:
-                raise NotAllowed(NOT_STAFF)
+                raise NotAllowed(NOT_STAFF if member is None else DEACTIVATED)
             require_live_in(conn, login)
         slack = str(member.slack_user_id)
         return Viewer(slack, Role.ADMIN if member.is_admin else Role.STAFF, staff_id=slack,

@@ -105,6 +105,8 @@ AMEND_VOID = ("To amend it, void from the CLI with `--amend` (rpm-logger void ID
               "REASON --amend: the reason is the amendment's)." + _SLACK_NOTE)
 AMEND_PATIENT = ("To amend it, add `--amend REASON` to `rpm-logger patient update`, "
                  "`rpm-logger patient end` or `rpm-logger patient enrol`.")
+AMEND_IMPORT_PATIENTS = ("To amend it, re-run the import with `--amend REASON` (rpm-logger "
+                         "import patients FILE --amend REASON).")
 AMEND_READINGS = ("To amend it, import from the CLI with `--amend REASON` (rpm-logger import "
                   "readings FILE --amend REASON).")
 AMEND_ATTACH = ("To amend it, attach from the CLI with `--amend REASON` (rpm-logger device "

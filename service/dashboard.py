@@ -6,11 +6,13 @@ ids and initials only; free text that might hold a phone number is redacted befo
 leaves this module.
 """
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from billing.codes import CPT_99457, CPT_99458, CPT_99470, MonthActivity, assess_month
 from billing.months import Month
@@ -143,10 +145,36 @@ _FREE_TEXT = frozenset({"note", "void_reason", "amendment_reason", "void_amendme
 def _cell(key: str, value: Any, region: str) -> str:
     if value is None:
         return ""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    text = str(value)
+    text = _readable(value)
     return (redact_phones(text, region=region) or "") if key in _FREE_TEXT else text
+
+
+def _readable(value: Any) -> str:
+    """A stored value as a person reads it, not as Python writes it (outside auditor:
+    `{'file': 'x.csv', 'sha256': ...}`, `['2026-10-01', None]`): a mapping as "key value"
+    pairs (a digest cut to 12 characters), a [start, end] pair as "start to end" (no end:
+    "open"), a list joined, yes / no."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{key.replace('_', ' ')} "
+            + (f"{str(item)[:12]}…" if key == "sha256" and len(str(item)) > 12
+               else _readable(item) or "none")
+            for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value):
+            return "; ".join(f"{_readable(a)} to {_readable(b) or 'open'}" for a, b in value)
+        if len(value) == 2 and isinstance(value[0], str) and _DAY.fullmatch(value[0]) and (
+                value[1] is None or (isinstance(value[1], str) and _DAY.fullmatch(value[1]))):
+            return f"{value[0]} to {value[1] or 'open'}"
+        return ", ".join(_readable(v) for v in value)
+    return str(value)
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 # Fields of entry snapshots that are row bookkeeping, not something an auditor reads.
@@ -290,7 +318,8 @@ class DashboardService:
                           audit_changes(row.before, row.after, region=region),
                           people.name(row.actor))
                 for row in patient_audit(conn, patient.id, patient.clinic_id)
-                if row.entity != "entry" or row.entity_id in shown
+                if (row.entity != "entry" or row.entity_id in shown)
+                and (viewer is None or _in_grant(viewer, row.at, self.ctx.policy.zone))
             )
             assigned_name = people.name(view.assigned_to)
             access = access_log_in(conn, patient.clinic_id) \
@@ -313,6 +342,13 @@ class DashboardService:
         return codes_by_day(month, shown, day_by_day(progress),
                             [s.patient_id for s in report],
                             max_add_on_units=self.ctx.policy.max_99458_units)
+
+
+def _in_grant(viewer: Viewer, at: datetime, zone: ZoneInfo) -> bool:
+    """Whether an audit record written `at` is the viewer's to see: an auditor's only within
+    the grant's months (outside auditor: a December reassignment shown to an October-November
+    grant); everyone else's always."""
+    return sees_month(viewer, Month.containing(at, zone))
 
 
 def _days_shown(month: Month, today: date) -> int:

@@ -9,14 +9,14 @@ from billing.activities import check_live, is_live_by_default, parse_activity
 from billing.codes import ROLES_THAT_COUNT
 from billing.durations import parse_duration
 from billing.errors import quoted
-from billing.months import Month, clinic_day, months_spanned, start_of_day_utc
+from billing.months import Month, clinic_day, clinic_time, months_spanned, start_of_day_utc
 from billing.programme import Window
 from billing.tally import EntryCount, EntryTime, share_seconds
 from service import audit
 from service.closes import AMEND_LOG, AMEND_VOID, Amendment, check_open
 from service.context import ServiceContext
 from service.errors import BadInput, NotAllowed, NotFound, parse_row_id
-from service.lookups import require_active_staff, require_patient
+from service.lookups import require_active_staff, require_patient, require_staff
 from service.months import MonthService
 from service.views import EntryView, LoggedEntry, staff_label
 from store import entries as entry_rows
@@ -54,6 +54,11 @@ class LogRequest:
     # killed): the entry ends then, not now, "yesterday" is that day's, and an entry already
     # saved under `external_ref` (the first run committed before the kill) is the answer
     asked_at: datetime | None = None
+    # an operator's entry for someone else (the CLI's `log --staff`): a member inactive now
+    # may still be credited with time that started and ended before their inactive-from
+    # instant (an offboarding's dropped timer, docs/people.md); self-logging (chat, voice)
+    # by an inactive member stays refused
+    before_inactive: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,12 @@ def _snapshot(row: Any) -> dict[str, Any]:
     audit row's own)."""
     values = row._mapping
     return {name: values[name] for name in entry_rows.COLUMNS if name != "created_at"}
+
+
+def _staff_credited(conn: Conn, slack_user_id: str) -> Any:
+    """The member an operator logs time for: known (a malformed or unknown id is refused as
+    for any actor), active or not; the caller checks an inactive member's instant."""
+    return require_staff(conn, slack_user_id)
 
 
 def _check_enrolled(conn: Conn, patient: Any, day: date) -> None:
@@ -188,7 +199,8 @@ class EntryService:
     def _log_prepared(self, conn: Conn, request: LogRequest, entry: _Entry, *,
                       now: datetime, day: date | None, actor: str | None,
                       repeat_window: timedelta | None, reply: bool = False) -> LoggedEntry:
-        staff = require_active_staff(conn, request.staff, doing="log time")
+        staff = (_staff_credited(conn, request.staff) if request.before_inactive
+                 else require_active_staff(conn, request.staff, doing="log time"))
         if request.asked_at is not None and request.external_ref is not None:
             saved = entry_rows.with_names_by_external_ref(conn, request.external_ref)
             if saved is not None:  # the first run committed: its entry, never a second
@@ -199,11 +211,27 @@ class EntryService:
         patient = require_patient(conn, request.patient, region=self.ctx.policy.phone_region,
                                   by_phone=request.patient_by_phone)
         assert start is not None
+        if not staff.active:
+            self._check_before_inactive(staff, start, start + timedelta(seconds=entry.seconds))
         return self._log_in(conn, entry, start=start, staff=staff, patient=patient,
                             actor=actor, amendment=request.amendment,
                             external_ref=request.external_ref,
                             repeat_since=now - repeat_window if repeat_window else None,
                             reply=reply)
+
+    def _check_before_inactive(self, staff: Any, start: datetime, end: datetime) -> None:
+        """An inactive member is credited only with time wholly before their inactive-from
+        instant (none when no instant is recorded: inactive since ever)."""
+        since = staff.inactive_from
+        if since is None:
+            raise NotAllowed(f"{staff.slack_user_id} is inactive (since before the instant "
+                             "was recorded) and cannot be credited with time.")
+        if start >= since or end > since:
+            zone = self.ctx.policy.zone
+            raise NotAllowed(
+                f"{staff.slack_user_id} is inactive from {clinic_time(since, zone)}: only "
+                "time that started and ended before that instant can be logged for them "
+                f"(this entry runs {clinic_time(start, zone)} to {clinic_time(end, zone)}).")
 
     def _logged_before(self, conn: Conn, row: Any) -> LoggedEntry:
         """The reply to a log already saved (a replay whose first run committed): the entry

@@ -93,9 +93,11 @@ class NotStaff(NotAllowed):
     prints the message; chat greets the person as a stranger and names `admins` to ask
     (read in the refusing use case's own transaction)."""
 
-    def __init__(self, message: str, *, admins: Sequence[str]) -> None:
+    def __init__(self, message: str, *, admins: Sequence[str],
+                 deactivated: bool = False) -> None:
         super().__init__(message)
         self.admins = list(admins)
+        self.deactivated = deactivated  # a known member made inactive (offboarded)
 
 
 class UnknownStaff(NotStaff, NotFound):

@@ -197,11 +197,9 @@ class ImportService:
             self.staff_service.add_in(conn, slack_user_id=user_id, name=changes.name or "",
                                       role=changes.role or "", phones=changes.add_phones,
                                       npi=changes.npi, is_admin=bool(changes.is_admin),
-                                      email=changes.email, actor=actor, source=source)
-            if changes.add_twilio_numbers or changes.twilio_client is not None:
-                self.staff_service.update_in(conn, user_id, StaffChanges(
-                    add_twilio_numbers=changes.add_twilio_numbers,
-                    twilio_client=changes.twilio_client), actor=actor, source=source)
+                                      email=changes.email, actor=actor, source=source,
+                                      twilio_numbers=changes.add_twilio_numbers,
+                                      twilio_client=changes.twilio_client)
             return RowResult(line.number, user_id, "added")
         change = self.staff_service.update_in(conn, user_id, changes, actor=actor,
                                               source=source)

@@ -82,7 +82,7 @@ def require_active_staff(conn: Conn, slack_user_id: str, *, doing: str) -> Any:
                            admins=staff.admin_ids(conn))
     if not row.active:
         raise NotStaff(f"{row.slack_user_id} is inactive and cannot {doing}.",
-                       admins=staff.admin_ids(conn))
+                       admins=staff.admin_ids(conn), deactivated=True)
     return row
 
 

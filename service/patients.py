@@ -18,7 +18,13 @@ from billing.errors import quoted
 from billing.months import Month, start_of_day_utc
 from billing.programme import Enrolment
 from service import audit, lookups
-from service.closes import AMEND_PATIENT, Amendment, closed_for_write, refuse_unless_amended
+from service.closes import (
+    AMEND_IMPORT_PATIENTS,
+    AMEND_PATIENT,
+    Amendment,
+    closed_for_write,
+    refuse_unless_amended,
+)
 from service.context import ServiceContext
 from service.errors import BadInput, NotFound, Refusals
 from service.phones import mask_phone, normalize_phone, valid_phone
@@ -348,7 +354,10 @@ class PatientService:
         """A patient write's last steps: closed months checked (an amendment's reason kept),
         the audit record with the before and after (and the import it came from), the
         patient as now saved."""
-        reason = self._check_closed_months(conn, row.id, closed, amendment)
+        # an import's row is amended by re-running the import, not by `patient update`
+        reason = self._check_closed_months(
+            conn, row.id, closed, amendment,
+            way_out=AMEND_IMPORT_PATIENTS if source is not None else AMEND_PATIENT)
         after = (draft.snapshot() | ({"amendment_reason": reason} if reason else {})
                  | ({"import": source} if source else {}))
         audit.record(conn, at=self.ctx.now(), actor=actor, action=action, entity="patient",
@@ -454,7 +463,8 @@ class PatientService:
 
     def _check_closed_months(self, conn: Conn, patient_pk: int,
                              closed: dict[Month, tuple[Any, _Figures]],
-                             amendment: Amendment | None) -> str | None:
+                             amendment: Amendment | None, *,
+                             way_out: str = AMEND_PATIENT) -> str | None:
         """Refuse (unless amended) a change that alters what a closed month holds of the
         patient: whether they are in its programme, or what of their time counts. A change
         that leaves every closed month as it was billed needs nothing, whatever days it
@@ -465,7 +475,7 @@ class PatientService:
         changed = [(m, close) for m, (close, figures) in closed.items()
                    if self._figures(conn, m, patient_pk) != figures]
         reasons = [refuse_unless_amended(conn, month, close, amendment, zone=zone,
-                                         way_out=AMEND_PATIENT) for month, close in changed]
+                                         way_out=way_out) for month, close in changed]
         return next((r for r in reasons if r is not None), None)
 
     def _apply(self, conn: Conn, draft: _Draft, fields: PatientFields) -> None:

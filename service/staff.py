@@ -124,13 +124,18 @@ def _of_kind(numbers: Mapping[str, str], kind: str) -> set[str]:
     return {e164 for e164, k in numbers.items() if k == kind}
 
 
-def _claim(numbers: dict[str, str], held: Mapping[str, list[Any]], staff_pk: int | None,
-           e164: str, kind: str) -> None:
+def _claim(conn: Conn, numbers: dict[str, str], held: Mapping[str, list[Any]],
+           staff_pk: int | None, e164: str, kind: str) -> None:
     """Give `e164` (as `kind`) to the member whose numbers are `numbers`, unless another
-    member or a patient holds it (`held`: store/phones.holders)."""
+    member (named by Slack id, so the clash can be settled) or a patient holds it (`held`:
+    store/phones.holders)."""
     holders = held.get(e164, [])
-    if any(h.side == "staff" and h.owner_id != staff_pk for h in holders):
-        raise BadInput(f"Phone {mask_phone(e164)} already belongs to another staff member.")
+    other = next((h for h in holders if h.side == "staff" and h.owner_id != staff_pk), None)
+    if other is not None:
+        owner = staff_rows.by_pk(conn, other.owner_id)
+        who = f" ({owner.slack_user_id})" if owner is not None else ""
+        raise BadInput(f"Phone {mask_phone(e164)} already belongs to another staff "
+                       f"member{who}.")
     if any(h.side == "patient" for h in holders):
         raise BadInput(f"Phone {mask_phone(e164)} is a patient's or caregiver's number.")
     numbers[e164] = kind
@@ -170,9 +175,12 @@ class StaffService:
     def add_in(self, conn: Conn, *, slack_user_id: str, name: str, role: str,
                phones: tuple[str, ...] = (), npi: str | None = None, is_admin: bool = False,
                email: str | None = None, actor: str,
-               source: dict[str, Any] | None = None) -> StaffView:
+               source: dict[str, Any] | None = None, twilio_numbers: tuple[str, ...] = (),
+               twilio_client: str | None = None) -> StaffView:
         """`add` inside the caller's transaction; `source` (an import's file and line) is
-        kept in the audit record."""
+        kept in the audit record. Every field is checked before any refusal is raised (an
+        import's line lists each reason: a number or email another member holds with a
+        bad role, say)."""
         user_id = clean_slack_user_id(slack_user_id)
         if staff_rows.by_slack_id(conn, user_id) is not None:
             raise BadInput(f"Staff {user_id} already exists: use `staff update`.")
@@ -193,7 +201,17 @@ class StaffService:
             wanted = [self._phone(p) for p in phones]
             held = phone_rows.holders(conn, wanted)
             for e164 in wanted:
-                _claim(numbers, held, None, e164, "phone")
+                _claim(conn, numbers, held, None, e164, "phone")
+        with refusals.check("twilio_numbers"):
+            clinic_numbers = [self._phone(p) for p in twilio_numbers]
+            held = self._from_leavers(conn, phone_rows.holders(conn, clinic_numbers), None,
+                                      clinic_numbers, actor)
+            for e164 in clinic_numbers:
+                _claim(conn, numbers, held, None, e164, "twilio_number")
+        client = None
+        with refusals.check("twilio_client"):
+            client = (self._client_identity(conn, None, twilio_client)
+                      if twilio_client is not None else None)
         checked_email = None
         with refusals.check("email"):
             checked_email = _check_email(conn, email, None) if email else None
@@ -201,7 +219,7 @@ class StaffService:
         row = staff_rows.insert_staff(conn, {
             "slack_user_id": user_id, "name": name.strip(), "role": role, "npi": checked_npi,
             "is_admin": is_admin, "active": True, "created_at": self.ctx.now(),
-            "email": checked_email})
+            "email": checked_email, "twilio_client": client})
         staff_rows.save_phones(conn, row.id, {}, numbers)
         audit.record(conn, at=self.ctx.now(), actor=actor, action="staff.add",
                      entity="staff", entity_id=user_id,
@@ -248,10 +266,10 @@ class StaffService:
             (e164, "twilio_number", "twilio_numbers") for e164 in twilio_numbers]
         held = phone_rows.holders(conn, [e164 for e164, _, _ in claims])
         # (a refusal below rolls the whole transaction back, these moves with it)
-        held = self._from_leavers(conn, held, row, twilio_numbers, actor)
+        held = self._from_leavers(conn, held, row.id, twilio_numbers, actor)
         for e164, kind, column in claims:
             with refusals.check(column):
-                _claim(numbers, held, row.id, e164, kind)
+                _claim(conn, numbers, held, row.id, e164, kind)
         with refusals.check("twilio_client"):
             if changes.twilio_client is not None:
                 values["twilio_client"] = self._client_identity(conn, row,
@@ -300,15 +318,16 @@ class StaffService:
                     if changes.email.strip() else None
         return values
 
-    def _from_leavers(self, conn: Conn, held: Mapping[str, list[Any]], row: Any,
+    def _from_leavers(self, conn: Conn, held: Mapping[str, list[Any]], staff_pk: int | None,
                       twilio_numbers: list[str], actor: str) -> dict[str, list[Any]]:
         """A clinic Twilio number still on an inactive member's record (a leaver's, issue 24)
-        moves to `row` with `--twilio-number`: taken off the leaver's record, with its own
-        audit record; an active member's stays refused (`_claim`). `held` without them."""
+        moves to member `staff_pk` (None: one being added) with `--twilio-number`: taken off
+        the leaver's record, with its own audit record; an active member's stays refused
+        (`_claim`). `held` without them."""
         left = {e164: list(rows) for e164, rows in held.items()}
         for e164 in twilio_numbers:
             for holder in held.get(e164, []):
-                if holder.side != "staff" or holder.owner_id == row.id \
+                if holder.side != "staff" or holder.owner_id == staff_pk \
                         or holder.kind != "twilio_number":
                     continue
                 leaver = staff_rows.by_pk(conn, holder.owner_id)
@@ -351,7 +370,7 @@ class StaffService:
                    why=MADE_INACTIVE)  # her dashboard sessions end with it
 
     @staticmethod
-    def _client_identity(conn: Conn, row: Any, text: str) -> str | None:
+    def _client_identity(conn: Conn, row: Any | None, text: str) -> str | None:
         """A Twilio Client identity, with or without the 'client:' prefix; '' clears it."""
         name = text.strip().removeprefix("client:").strip()
         if not name:
@@ -360,7 +379,7 @@ class StaffService:
             raise BadInput(f"{quoted(text)} is not a Twilio client identity (letters, digits, "
                            "'_', '.', '@', '-').")
         other = staff_rows.by_twilio_client(conn, name)
-        if other is not None and other.id != row.id:
+        if other is not None and (row is None or other.id != row.id):
             raise BadInput(f"Twilio client {quoted(name)} already belongs to "
                            f"{other.slack_user_id}.")
         return name

@@ -21,11 +21,12 @@ CALL_HEADER = "call\tstarted\tstate\tpatient\tstaff\tseconds\tnumbers\twhy"
 def _call_line(view: Any) -> str:
     """One call: when in clinic time with the zone (numbers masked)."""
     who = view.patient.label if view.patient else "unmatched"
-    seconds = view.duration_seconds if view.duration_seconds is not None else "-"
+    # a call still in progress has no duration yet: "-", not "-s"
+    seconds = f"{view.duration_seconds}s" if view.duration_seconds is not None else "-"
     when = clinic_time(view.started_at, current_service().ctx.policy.zone)
     why = view.why or "-"  # why it does not count (unmatched, leg, short, voided, ...)
     return (f"{view.call_id}\t{when}\t{view.shown_state}\t{who}\t"
-            f"{_staff_named(view)}\t{seconds}s\t{view.from_masked} -> {view.to_masked}"
+            f"{_staff_named(view)}\t{seconds}\t{view.from_masked} -> {view.to_masked}"
             f"\t{why}")
 
 

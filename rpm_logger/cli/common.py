@@ -76,8 +76,9 @@ def current_settings() -> Settings:
     try:
         return get_settings()
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-                             for e in exc.errors())
+        # a check of several settings together (OIDC) has no one setting to name first
+        problems = "; ".join((f"{'.'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
+                             + e["msg"] for e in exc.errors())
         raise Exit(f"invalid configuration: {problems}", 2) from exc
 
 

@@ -70,7 +70,8 @@ def log_time(patient_id: str, duration: str, activity: str, note: tuple[str, ...
     duration, activity, note = _split_duration(duration, activity, note)
     request = LogRequest(patient=patient_id, duration=duration, activity=activity,
                          staff=staff_id, source="cli", note=" ".join(note) or None,
-                         started_at=at_time(at), live=live, amendment=amendment_of(amend))
+                         started_at=at_time(at), live=live, amendment=amendment_of(amend),
+                         before_inactive=True)
     # the staff member performed the service; the operator running the CLI entered it
     logged = current_service().entries.log(request, actor=operator_name(None))
     if as_json:

@@ -58,6 +58,10 @@ def test_an_admin_previews_then_confirms_and_the_dropped_timer_is_dmed_to_admins
     dms = slack.wait_for("chat.postMessage")
     assert any("dropped their running timer for P-1042 (JD)" in all_text(c.body) for c in dms)
     assert seeded.audit_trail.verify().findings == ()
+    # she is told her account was deactivated, not that she is not set up yet (outside try)
+    told = slack.command("log P-1042 5m review", user=NURSE).text
+    assert "has been deactivated" in told and "not set up" not in told
+    assert "P-1042" not in told.replace("log P-1042", "")
 
 
 @pytest.mark.parametrize("user", [NURSE, CLERK])
@@ -72,3 +76,36 @@ def test_refusals_in_slack_change_nothing(slack: SlackSender, seeded: Service) -
                        (f"staff offboard <@U0NOBODY> to <@{DOCTOR}> confirm", "No staff")):
         assert said in _final(slack, text), text
     assert _nurse(seeded).active
+
+
+def test_a_long_patient_list_never_pushes_the_timer_pin_and_twilio_lines_out_of_the_block(
+) -> None:
+    """Outside try: with 300 patients the block was cut at Slack's 3,000 characters and the
+    timer, voice PIN and Twilio lines were only in the fallback text."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from presentation import blocks
+    from service.offboarding import OVER_LIMIT, Offboarded, OffboardPlan
+    from service.timers import TimerView
+    from service.views import StaffView
+
+    now = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
+    plan = OffboardPlan(
+        member=StaffView(NURSE, "Nina Nurse", "clinical_staff", False, True),
+        successor=StaffView(DOCTOR, "Dee Doctor", "physician", False, True),
+        patients=tuple(f"P-{n} (AB)" for n in range(1000, 1300)),
+        timer=TimerView("P-1042", "JD", "review", now, 300 * 60, 240 * 60),
+        timer_fate=OVER_LIMIT, voice_pin=True, twilio_numbers=1, inactive_from=now,
+        already_inactive=False)
+    zone = ZoneInfo("America/New_York")
+    replies = [blocks.offboard_preview_reply(plan, zone, drop_timer=False),
+               blocks.offboarded_reply(Offboarded(plan, None, None), zone, admins_told=None)]
+    for reply in replies:
+        shown = "\n".join(str(b) for b in reply.blocks)
+        for line in ("running timer for P-1042 (JD)", "voice PIN", "clinic Twilio number",
+                     "300 patients", "P-1049 (AB)", "…and 250 more"):
+            assert line in shown, (line, shown)
+        assert "P-1050 (AB)" not in shown and all(
+            len(b.get("text", {}).get("text", "")) <= blocks.SECTION_CHARS for b in reply.blocks)
+        assert shown.index("voice PIN") < shown.index("300 patients")

@@ -86,13 +86,13 @@ def test_a_clinic_onboards_from_two_files_and_each_change_names_its_file(
     assert "Enrolled          2026-10-01 to ongoing" in shown and "Dee Doctor (U02DOC)" in shown
     assert "U02DOC  Dee Doctor  (physician, admin)" in cli("staff", "list").stdout
     trail = _trail(db_url)
-    assert [a for a, _, _ in trail] == ["staff.add", "staff.add", "staff.update",
-                                        "import.staff", "patient.add", "patient.add",
-                                        "import.patients"]
-    assert trail[0][1] == "Ada Admin"
-    assert trail[4][2]["import"]["file"] == "patients.csv"
-    assert trail[4][2]["import"]["line"] == 2 and len(trail[4][2]["import"]["sha256"]) == 64
-    assert trail[6][2]["added"] == 2
+    # a new member's Twilio number and client are in their one staff.add record
+    assert [a for a, _, _ in trail] == ["staff.add", "staff.add", "import.staff",
+                                        "patient.add", "patient.add", "import.patients"]
+    assert trail[0][1] == "Ada Admin" and trail[1][2]["twilio_client"] == "dee"
+    assert trail[3][2]["import"]["file"] == "patients.csv"
+    assert trail[3][2]["import"]["line"] == 2 and len(trail[3][2]["import"]["sha256"]) == 64
+    assert trail[5][2]["added"] == 2
     text = repr(trail) + staff.stdout + done.stdout + staff.stderr + done.stderr
     assert not any(f"555{d}" in text.replace(" ", "").replace("-", "") for d in DIGITS)
     cli("audit", "verify")  # the chain holds, the rows agree with their records
@@ -200,6 +200,35 @@ def test_a_bad_line_lists_every_reason_it_has(clinic: Cli, files: Any, db_url: s
     clinic("patient", "show", "P-2001", code=2)
 
 
+def test_a_new_members_line_lists_its_clashes_with_its_other_reasons(
+        clinic: Cli, files: Any, db_url: str) -> None:
+    """Outside try: a new member's Twilio number (or phone, client, email) held by an active
+    member was told only when nothing else on the line was wrong."""
+    clinic("import", "staff", files("e.csv", "slack_user_id,email\nU01NURSE,nina@c.example\n"))
+    before = _trail(db_url)
+    bad = files("n.csv", "slack_user_id,name,role,phones,npi,admin,twilio_numbers,"
+                "twilio_client,email\n"
+                "UNEW0001,New One,boss,(617) 555-0101,,,+16175550150,dee,nina@c.example\n")
+    said = clinic("import", "staff", bad, code=2).stderr.splitlines()[0]
+    for reason in ("role: Unknown role 'boss'",
+                   "phones: Phone +1******0101 already belongs to another staff member "
+                   "(U01NURSE)",
+                   "twilio_numbers: Phone +1******0150 already belongs to another staff "
+                   "member (U02DOC)",
+                   "twilio_client: Twilio client 'dee' already belongs to U02DOC",
+                   "email: nina@c.example is already the email of U01NURSE"):
+        assert reason in said, (reason, said)
+    assert _trail(db_url) == before
+    fine = files("f.csv", "slack_user_id,name,role,twilio_numbers,twilio_client\n"
+                 "UNEW0001,New One,qhp,+16175550160,new1\n")
+    assert "UNEW0001  added" in clinic("import", "staff", fine).stdout
+    shown = clinic("staff", "list").stdout
+    assert "UNEW0001" in shown
+    assert [a for a, _, _ in _trail(db_url)][-2:] == ["staff.add", "import.staff"]
+    _, _, added = _trail(db_url)[-2]
+    assert added["twilio_client"] == "new1" and len(added["staff_phones"]) == 1
+
+
 MALFORMED = [
     ("patient_id,initials\nP-3001,Jé\n".encode("latin-1"), "line 2: not UTF-8 text"),
     ("patient_id,initials\nP-3001,JD\n".encode("utf-16"), "line 1: not UTF-8 text"),
@@ -273,6 +302,9 @@ def test_a_change_to_a_closed_month_needs_amend(clinic: Cli, files: Any, db_url:
     later = files("later.csv", "patient_id,enrolled\nP-1042,2026-10-10\n")
     refused = clinic("import", "patients", later, code=2)
     assert "line 2 (P-1042): " in refused.stderr and "2026-10 is closed" in refused.stderr
+    # from an import the way out is the import's (outside try: it named `patient update`)
+    assert "rpm-logger import patients FILE --amend REASON" in refused.stderr
+    assert "patient update" not in refused.stderr
     done = clinic("import", "patients", later, "--amend", "enrolled late")
     assert "updated: enrolled" in done.stdout
     _, _, after = [r for r in _trail(db_url) if r[0] == "patient.update"][-1]

@@ -155,3 +155,43 @@ def test_staff_update_inactive_records_the_instant_and_active_clears_it(
     clerk = _staff(svc, CLERK)
     assert (clerk.active, clerk.inactive_from) == (True, None)
     assert cli("audit", "verify").returncode == 0
+
+
+def test_a_dropped_timers_time_can_be_logged_for_her_before_her_inactive_from_only(
+    svc: Service, db_url: str, clock: FrozenClock,
+) -> None:
+    """The recovery the offboarding output and docs/people.md point to: `log --staff HER
+    --at ...` from the CLI for time before her inactive-from instant (outside try: refused
+    as "inactive"); at or after that instant still refused, naming it."""
+    _clinic(svc)
+    clock.advance(minutes=300)  # past MAX_ENTRY_MINUTES: the timer is dropped
+    cli = _cli(db_url, clock)
+    done = cli(*OFFBOARD, "--yes")
+    assert "dropped unlogged" in done.stdout
+    [dropped] = [a for a in _actions(svc) if a[0] == "timer.drop_offboard"]
+    assert f"rpm-logger log --staff {NURSE} --at" in dropped[2]["note"]
+    gone = _staff(svc, NURSE).inactive_from
+    assert gone is not None
+    clock.advance(minutes=10)
+    before = (gone - timedelta(minutes=30)).isoformat()
+    logged = cli("log", "P-1042", "20m", "review", "--staff", NURSE, "--at", before)
+    with svc.ctx.db.read_session() as session:
+        [entry] = session.exec(select(TimeEntry)).all()
+    assert (entry.staff_id, entry.duration_seconds) == (_staff(svc, NURSE).id, 20 * 60)
+    assert logged.stdout.strip() == str(entry.id)
+    state = _state(svc)
+    for start, minutes in ((before, "31m"), (gone.isoformat(), "1m"),
+                           ((gone + timedelta(minutes=1)).isoformat(), "1m")):
+        refused = cli("log", "P-1042", minutes, "review", "--staff", NURSE, "--at", start,
+                      code=2).stderr
+        assert "inactive from 2026-11-20 20:00 EST" in refused, refused
+    refused = cli("log", "P-1042", "1m", "review", "--staff", NURSE, code=2).stderr
+    assert "inactive from" in refused
+    assert _state(svc) == state
+    cli("month", "close", "2026-10", "--yes")  # a closed month still needs an amendment
+    october = "2026-10-15T10:00:00-04:00"
+    assert "--amend" in cli("log", "P-1042", "5m", "review", "--staff", NURSE, "--at",
+                            october, code=2).stderr
+    cli("log", "P-1042", "5m", "review", "--staff", NURSE, "--at", october,
+        "--amend", "timer dropped at offboarding")
+    assert cli("audit", "verify").returncode == 0

@@ -68,6 +68,12 @@ def test_staff_twilio_options_then_list_and_attach_an_unmatched_call(
     assert svc.months.summary("P-1042").total_seconds == 140
     assert run("calls", "list", "--state", "unmatched").stdout.splitlines() == [
         header]
+    svc.calls.record_status(CallEvent(  # still in progress: no duration yet
+        call_sid=new_sid(), status="in-progress", direction="inbound",
+        from_number=STRANGER_PHONE, to_number=NURSE_TWILIO_NUMBER,
+        timestamp=datetime(2026, 11, 20, 19, 45, tzinfo=UTC)))
+    [ringing] = [r for r in run("calls", "list").stdout.splitlines() if r.startswith("C-3	")]
+    assert ringing.split("\t")[5] == "-", ringing  # not "-s" (outside try)
 
 
 def test_a_call_whose_entry_was_voided_is_listed_as_voided(svc: Service, run: Cli) -> None:

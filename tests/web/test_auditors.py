@@ -249,3 +249,40 @@ def test_the_cli_grants_lists_and_revokes(db_url: str, clock: FrozenClock) -> No
     assert "No auditor grant #9" in cli("auditor", "revoke", "9", code=2).stderr
     assert "[revoked 2026-11-20 15:00 EST by cli:ana]" in cli("auditor", "list").stdout
     cli("audit", "verify")
+
+
+def test_an_auditors_patient_page_shows_only_the_grants_months_of_history_readably(
+        svc: Service, clock: FrozenClock) -> None:
+    """Outside auditor: a grant for 2026-10..2026-11 saw a December `patient.reassign` on the
+    patient's page, and values as Python wrote them (`{'file': ...}`, `['2026-10-01', None]`)."""
+    from billing.months import Month
+    from service.access import Role, Viewer
+    from service.patients import PatientFields
+    from tests.service.helpers import DOCTOR
+
+    seed_month(svc)
+    svc.patients.update("P-1042", PatientFields(enrolled_on=date(2026, 10, 1)),
+                        actor="test")
+    clock.advance(days=15)  # December
+    svc.patients.update("P-1042", PatientFields(assign=DOCTOR), actor="test")
+    auditor = Viewer("auditor:1", Role.AUDITOR, grant_id=1,
+                     months=(Month(2026, 10), Month(2026, 11)))
+    november = Month(2026, 11)
+    admin_page = svc.dashboard.patient("P-1042", november, viewer=Viewer.admin("t"))
+    audit_page = svc.dashboard.patient("P-1042", november, viewer=auditor)
+    assert any(a.at.month == 12 for a in admin_page.audit)
+    assert audit_page.audit and all(a.at.month in (10, 11) for a in audit_page.audit)
+    cells = [cell for a in admin_page.audit for change in a.changes for cell in change[1:]]
+    assert any("2026-10-01 to open" in c for c in cells), cells
+    assert not any(c.startswith(("[", "{", "(")) or "None" in c for c in cells), cells
+
+
+def test_audit_values_read_as_words() -> None:
+    from service.dashboard import audit_changes
+
+    [(_, old, new)] = audit_changes(None, {"import": {"file": "x.csv", "sha256": "ab" * 32,
+                                                      "line": 2}}, region="US")
+    assert (old, new) == ("", "file x.csv, sha256 abababababab…, line 2")
+    [(_, _, spans)] = audit_changes(None, {"episodes": [["2026-10-01", "2026-10-20"],
+                                                        ["2026-11-02", None]]}, region="US")
+    assert spans == "2026-10-01 to 2026-10-20; 2026-11-02 to open"
