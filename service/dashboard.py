@@ -174,7 +174,7 @@ def _readable(value: Any) -> str:
     return str(value)
 
 
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 # Fields of entry snapshots that are row bookkeeping, not something an auditor reads.

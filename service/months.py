@@ -415,15 +415,17 @@ class MonthService:
                 shown.add(tally[risk.summary.patient_id])
                 yield risk
         if scope.shape == "clinic" and record.billed_close is not None:
-            context = self._context(conn, month, scope, record)
+            context = self._context(conn, month, scope, record, today=today)
             for pk in context.billed.unseen(conn, shown):  # as `_scan` shows them
-                yield from self._assessed_rows(conn, month, today, Scope(pk))
+                yield from self._assessed_rows(conn, month, today, Scope(pk), context)
 
     def _assessed_rows(self, conn: Conn, month: Month, today: date, scope: Scope,
-                       ) -> Iterator[PatientRisk]:
+                       context: "_MonthContext | None" = None) -> Iterator[PatientRisk]:
+        """`context`: the clinic scan's, for a patient billed at close and gone from it (a
+        one-patient scope would otherwise read the month as of the clock's today)."""
         seen: dict[_RiskKey, RiskAssessment] = {}
-        context = (self._context(conn, month, scope, today=today)
-                   if scope.shape not in REPLY_SHAPES else None)
+        if context is None and scope.shape not in REPLY_SHAPES:
+            context = self._context(conn, month, scope, today=today)
         for summary in self._summaries(conn, month, scope, detail=False, context=context):
             yield _assessed(summary, month, today, seen)
 
