@@ -27,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from configuration.instance import instance_name
 from configuration.settings import Settings
-from configuration.slack_client import TIMEOUT_SECONDS, carries, make_async_web_client
+from configuration.slack_client import TIMEOUT_SECONDS, make_async_web_client, ts_in_history
 from observability.metrics import Metrics
 from presentation import blocks
 from service import Service
@@ -67,19 +67,17 @@ class SlackNotices:
         """The DM carrying the notice's claim id since it was first claimed, if any."""
         channel = self._channel(notice.recipient)
         oldest = f"{(notice.first_claimed_at - HISTORY_MARGIN).timestamp():.6f}"
-        cursor: str | None = None
-        for _ in range(HISTORY_PAGES):
-            page = self._call("conversations.history", lambda c=cursor:  # type: ignore[misc]
-                              self.client.conversations_history(
-                                  channel=channel, oldest=oldest, include_all_metadata=True,
-                                  limit=100, cursor=c))
-            for item in page.get("messages") or []:
-                if carries(item, EVENT_TYPE, notice.claim_id):
-                    return Delivery(channel, str(item["ts"]))
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return None
-        raise DeliveryFailed(f"claim {notice.claim_id} not found in {HISTORY_PAGES} pages")
+
+        def page(cursor: str | None) -> Any:
+            return self._call("conversations.history", lambda: self.client.conversations_history(
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=100,
+                cursor=cursor))
+
+        try:
+            ts = ts_in_history(page, EVENT_TYPE, notice.claim_id, HISTORY_PAGES)
+        except LookupError as exc:
+            raise DeliveryFailed(str(exc)) from exc
+        return Delivery(channel, ts) if ts is not None else None
 
     def _channel(self, user: str) -> str:
         if user not in self._dm_channels:

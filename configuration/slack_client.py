@@ -111,8 +111,22 @@ def make_async_web_client(settings: Settings, *, max_retries: int = 2,
     return client
 
 
-def carries(item: dict[str, Any], event_type: str, claim_id: str) -> bool:
-    """Whether a message from a conversation's history is the one sent under `claim_id`."""
-    metadata = item.get("metadata") or {}
-    payload = metadata.get("event_payload") or {}
-    return bool(metadata.get("event_type") == event_type and payload.get("claim_id") == claim_id)
+def ts_in_history(page: Callable[[str | None], Any], event_type: str, claim_id: str,
+                  pages: int) -> str | None:
+    """The ts of the message sent under `claim_id` (its metadata's event type and claim id)
+    in a conversation's history, read by `page(cursor)` (`conversations.history` from the
+    claim's first moment, with `include_all_metadata`), or None when the history ends
+    without it. LookupError after `pages` pages: unsure, so the caller must not resend.
+    Used by the reminders and the call DMs (a message Slack accepted just before a crash)."""
+    cursor: str | None = None
+    for _ in range(pages):
+        found = page(cursor)
+        for item in found.get("messages") or []:
+            metadata = item.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == event_type and payload.get("claim_id") == claim_id:
+                return str(item["ts"])
+        cursor = (found.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            return None
+    raise LookupError(f"claim {claim_id} not found in {pages} pages of history")

@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from configuration.settings import Settings
-from configuration.slack_client import carries, make_web_client
+from configuration.slack_client import make_web_client, ts_in_history
 from presentation import blocks
 from reminders import messages
 from service.reminders import DM, Delivery, DeliveryFailed, PlannedMessage
@@ -64,18 +64,17 @@ class SlackReminderSender:
         """The message carrying `claim_id` in the conversation since the claim was first made."""
         channel = self._channel(message)
         oldest = f"{(since - HISTORY_MARGIN).timestamp():.6f}"
-        cursor: str | None = None
-        for _ in range(HISTORY_PAGES):
-            page = self._call("conversations.history", partial(
+
+        def page(cursor: str | None) -> Any:
+            return self._call("conversations.history", partial(
                 self.client.conversations_history, channel=channel, oldest=oldest,
                 include_all_metadata=True, limit=100, cursor=cursor))
-            for item in page.get("messages") or []:
-                if carries(item, EVENT_TYPE, claim_id):
-                    return Delivery(channel, str(item["ts"]))
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return None
-        raise DeliveryFailed(f"claim {claim_id} not found in {HISTORY_PAGES} pages of history")
+
+        try:
+            ts = ts_in_history(page, EVENT_TYPE, claim_id, HISTORY_PAGES)
+        except LookupError as exc:
+            raise DeliveryFailed(str(exc)) from exc
+        return Delivery(channel, ts) if ts is not None else None
 
     def _channel(self, message: PlannedMessage) -> str:
         if message.kind != DM:
